@@ -1,0 +1,50 @@
+// The last error as ASCII text in a static buffer, so that the host and the WASI command can say what was wrong
+// without the module allocating on an error path.
+
+const ERROR_CAPACITY: i32 = 240;
+const errorText = memory.data(256);
+let errorLength: i32 = 0;
+
+export function errorPtr(): usize {
+  return errorText;
+}
+
+export function errorLen(): i32 {
+  return errorLength;
+}
+
+export function clearError(): void {
+  errorLength = 0;
+}
+
+export function errText(s: string): void {
+  for (let i = 0; i < s.length && errorLength < ERROR_CAPACITY; i++) {
+    store<u8>(errorText + <usize>(errorLength++), <u8>s.charCodeAt(i));
+  }
+}
+
+export function errInt(v: i64): void {
+  if (v < 0) {
+    errText("-");
+    v = -v;
+  }
+  const digits = memory.data(24);
+  let n = 0;
+  do {
+    store<u8>(digits + <usize>(n++), <u8>(48 + <i32>(v % 10)));
+    v /= 10;
+  } while (v > 0 && n < 20);
+  while (n > 0 && errorLength < ERROR_CAPACITY) store<u8>(errorText + <usize>(errorLength++), load<u8>(digits + <usize>(--n)));
+}
+
+/** Starts a new error message; returns the status code the caller should return. */
+export function fail(code: i32, s: string): i32 {
+  errorLength = 0;
+  errText(s);
+  return code;
+}
+
+// Status codes returned by exported functions (0 = success).
+export const E_MODEL: i32 = -1; // model bytes rejected
+export const E_INPUT: i32 = -2; // an event rejected; state untouched
+export const E_STATE: i32 = -3; // a snapshot or call that does not fit this stream

@@ -1,0 +1,136 @@
+// The module's exports: models, streams and events, for the host glue (host/wasm.ts). Pointers are offsets in
+// this module's memory; every call that can fail returns a status (0 or a negative code) with the reason in the
+// error buffer (errorPtr, errorLen).
+
+import { E_MODEL, E_STATE, clearError, fail } from "./errors";
+import { Layer, Model, layerAt, parseModel } from "./model";
+import { pushEvent, pushEvents, readOutput, readState, restoreStream, streamReset } from "./stream";
+import { exactPhase as phaseExact } from "./phase";
+import { S_EVENTS, S_UPDATES } from "./model";
+
+export { errorPtr, errorLen } from "./errors";
+
+export function alloc(size: usize): usize {
+  return heap.alloc(size);
+}
+
+export function free(ptr: usize): void {
+  heap.free(ptr);
+}
+
+/**
+ * Takes ownership of the .plsm image at [bytes, bytes + length) (allocated with alloc) and returns a model
+ * handle, or 0 when the image is rejected (the caller still owns the bytes then).
+ */
+export function modelCreate(bytes: usize, length: i32): usize {
+  clearError();
+  const layerCount = length >= 20 ? load<i32>(bytes, 16) : 0;
+  if (layerCount < 1 || layerCount > 64) {
+    fail(E_MODEL, length < 68 ? "plsm: file too short for a header and checksum" : "plsm: layer count must be 1..64");
+    return 0;
+  }
+  const m = changetype<Model>(heap.alloc(offsetof<Model>()));
+  memory.fill(changetype<usize>(m), 0, offsetof<Model>());
+  m.layers = heap.alloc(<usize>layerCount * offsetof<Layer>());
+  if (parseModel(m, bytes, length) != 0) {
+    heap.free(m.layers);
+    heap.free(changetype<usize>(m));
+    return 0;
+  }
+  m.bytes = bytes;
+  m.byteLength = length;
+  m.scratch = heap.alloc(<usize>m.scratchBytes);
+  return changetype<usize>(m);
+}
+
+export function modelFree(m: Model): void {
+  heap.free(m.scratch);
+  heap.free(m.layers);
+  heap.free(m.bytes);
+  heap.free(changetype<usize>(m));
+}
+
+// What modelInfo reports.
+export const INFO_KIND = 0;
+export const INFO_INPUT_SIZE = 1;
+export const INFO_OUTPUT_SIZE = 2;
+export const INFO_LAYER_COUNT = 3;
+export const INFO_STREAM_BYTES = 4;
+export const INFO_SCRATCH_BYTES = 5;
+export const INFO_MODEL_BYTES = 6;
+export const INFO_READOUT_MODE = 7;
+export const INFO_TOTAL_UNITS = 8;
+
+export function modelInfo(m: Model, what: i32): i32 {
+  switch (what) {
+    case INFO_KIND: return m.kind;
+    case INFO_INPUT_SIZE: return m.inputSize;
+    case INFO_OUTPUT_SIZE: return m.outputSize;
+    case INFO_LAYER_COUNT: return m.layerCount;
+    case INFO_STREAM_BYTES: return m.streamBytes;
+    case INFO_SCRATCH_BYTES: return m.scratchBytes;
+    case INFO_MODEL_BYTES: return m.byteLength;
+    case INFO_READOUT_MODE: return m.readoutMode;
+    case INFO_TOTAL_UNITS: return m.totalUnits;
+  }
+  return -1;
+}
+
+export function layerHidden(m: Model, n: i32): i32 {
+  return n >= 0 && n < m.layerCount ? layerAt(m, n).hiddenSize : -1;
+}
+
+export function streamCreate(m: Model): usize {
+  const st = heap.alloc(<usize>m.streamBytes);
+  streamReset(m, st);
+  return st;
+}
+
+export function streamFree(st: usize): void {
+  heap.free(st);
+}
+
+export function streamClear(m: Model, st: usize): void {
+  streamReset(m, st);
+}
+
+export function push(m: Model, st: usize, t: f64, x: usize, policy: i32): i32 {
+  return pushEvent(m, st, t, x, policy);
+}
+
+export function pushBatch(m: Model, st: usize, n: i32, t: usize, x: usize, y: usize, h: usize, policy: i32): i32 {
+  return pushEvents(m, st, n, t, x, y, h, policy);
+}
+
+export function output(m: Model, st: usize, out: usize): void {
+  readOutput(m, st, out);
+}
+
+export function hidden(m: Model, st: usize, layer: i32, out: usize): i32 {
+  if (layer < 0 || layer >= m.layerCount) return fail(E_STATE, "no such layer");
+  readState(m, st, layer, 0, out);
+  return 0;
+}
+
+export function cell(m: Model, st: usize, layer: i32, out: usize): i32 {
+  if (layer < 0 || layer >= m.layerCount) return fail(E_STATE, "no such layer");
+  readState(m, st, layer, 1, out);
+  return 0;
+}
+
+export function restore(m: Model, st: usize, src: usize, length: i32): i32 {
+  return restoreStream(m, st, src, length);
+}
+
+export function streamEvents(st: usize): f64 {
+  return <f64>load<i64>(st + S_EVENTS);
+}
+
+export function streamUpdates(st: usize): f64 {
+  return <f64>load<i64>(st + S_UPDATES);
+}
+
+/** The seeding phase function, exported so tests can hold it against the host's exact BigInt phase. */
+export function exactPhase(t: f64, s: f64, tau: f64): f64 {
+  return phaseExact(t, s, tau);
+}

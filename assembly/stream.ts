@@ -1,0 +1,250 @@
+// A stream: one block of state per event source (h, c, phase seeds, unit schedule and y for every layer, plus a
+// small header), laid out by model.ts. The block holds no pointers, so a snapshot is a copy of its bytes.
+// Events come in as f64 timestamps and f32 inputs; they are checked before anything changes, converted once at
+// this boundary (time to ticks, x to Q(inputFrac)) and then run through integer-only layers (fixed) or f32
+// layers (float).
+
+import { E_INPUT, E_STATE, errInt, errText, fail } from "./errors";
+import {
+  KIND_FIXED, Layer, Model, S_CHECKSUM, S_EVENTS, S_LAST_T, S_LAST_TICKS, S_STARTED, S_T0, S_UPDATES,
+  TIME_RECORD_BYTES, layerAt, pad8,
+} from "./model";
+import { exactPhase } from "./phase";
+import { fixedReadout, fixedTimeGate, fixedUpdateUnits } from "./fixed/step";
+import { saturate16 } from "./fixed/arith";
+import { floatReadout, floatTimeGate, floatUpdateUnits } from "./float/step";
+
+export const POLICY_REJECT: i32 = 0;
+export const POLICY_CLAMP: i32 = 1;
+
+/** 2^62 ticks: beyond this the tick count of an event could not be held in i64 with room to spare. */
+const MAX_TICKS: f64 = 4611686018427387904.0;
+const TWO_POW_64: f64 = 18446744073709551616.0;
+
+/** 2^e exactly, for the exponents of Q formats (|e| < 1000). */
+@inline function exp2(e: i32): f64 {
+  return reinterpret<f64>(<i64>(1023 + e) << 52);
+}
+
+export function streamReset(m: Model, st: usize): void {
+  memory.fill(st, 0, <usize>m.streamBytes);
+  store<u32>(st + S_CHECKSUM, m.checksum);
+  for (let n = 0; n < m.layerCount; n++) {
+    const L = layerAt(m, n);
+    // Before the first event every unit is a candidate: all sit in the active list.
+    const active = st + <usize>L.activeOff;
+    for (let j = 0; j < L.hiddenSize; j++) store<i32>(active + (<usize>j << 2), j);
+    store<i32>(st + <usize>L.activeCountOff, L.hiddenSize);
+  }
+}
+
+/** Seeds every unit's phase at the stream's first event, t0 (once per stream, not per event). */
+function seedPhases(m: Model, st: usize, t0: f64): void {
+  for (let n = 0; n < m.layerCount; n++) {
+    const L = layerAt(m, n);
+    const seeds = st + <usize>L.seedOff;
+    for (let j = 0; j < L.hiddenSize; j++) {
+      const time = L.time + <usize>j * TIME_RECORD_BYTES;
+      const phi = exactPhase(t0, load<f64>(time, 8), load<f64>(time, 0));
+      if (m.kind == KIND_FIXED) store<u64>(seeds + (<usize>j << 3), <u64>(phi * TWO_POW_64));
+      else store<f64>(seeds + (<usize>j << 3), phi);
+    }
+  }
+}
+
+/**
+ * The time an event will be processed at, or NaN with the reason in the error buffer. `previous` is the
+ * effective time of the event before it (NaN when the stream has not started), `t0` the stream's origin.
+ */
+function checkEvent(m: Model, t: f64, x: usize, previous: f64, t0: f64, policy: i32, index: i32): f64 {
+  if (!isFinite<f64>(t)) {
+    eventError(index, "t is not a finite number");
+    return NaN;
+  }
+  for (let i = 0; i < m.inputSize; i++) {
+    if (!isFinite<f32>(load<f32>(x + (<usize>i << 2)))) {
+      eventError(index, "x[");
+      errInt(i);
+      errText("] is not a finite number");
+      return NaN;
+    }
+  }
+  if (previous == previous && t < previous) {
+    if (policy != POLICY_CLAMP) {
+      eventError(index, "t is earlier than the stream's previous event (time must not go backwards)");
+      return NaN;
+    }
+    t = previous;
+  }
+  if (m.kind == KIND_FIXED && t0 == t0 && (t - t0) * <f64>(<i64>1 << m.ticksLog2) >= MAX_TICKS) {
+    eventError(index, "the stream has run longer than 2^62 ticks since its first event; start a new stream");
+    return NaN;
+  }
+  return t;
+}
+
+function eventError(index: i32, why: string): void {
+  fail(E_INPUT, "event ");
+  errInt(index);
+  errText(": ");
+  errText(why);
+}
+
+/** Runs one checked event at effective time t through every layer. */
+function step(m: Model, st: usize, t: f64, x: usize): void {
+  if (!load<i32>(st + S_STARTED)) {
+    store<i32>(st + S_STARTED, 1);
+    store<f64>(st + S_T0, t);
+    seedPhases(m, st, t);
+  }
+  const dt = t - load<f64>(st + S_T0);
+  const xq = m.scratch + <usize>m.xqOff;
+  const cols = m.scratch + <usize>m.nnzOff;
+  const kBuf = m.scratch + <usize>m.kOff;
+  const I = m.inputSize;
+  // Layer 0's input, in the engine's number format, padded with zeros; and its nonzero columns.
+  let nnz = 0;
+  if (m.kind == KIND_FIXED) {
+    const scale = exp2(m.inputFrac);
+    for (let i = 0; i < I; i++) {
+      const q = saturate16(<i64>Math.floor(<f64>load<f32>(x + (<usize>i << 2)) * scale + 0.5));
+      store<i16>(xq + (<usize>i << 1), <i16>q);
+      if (q != 0) store<i32>(cols + (<usize>(nnz++) << 2), i);
+    }
+    for (let i = I; i < pad8(I); i++) store<i16>(xq + (<usize>i << 1), 0);
+  } else {
+    for (let i = 0; i < I; i++) {
+      const v = load<f32>(x + (<usize>i << 2));
+      store<f32>(xq + (<usize>i << 2), v);
+      if (v != 0) store<i32>(cols + (<usize>(nnz++) << 2), i);
+    }
+    for (let i = I; i < pad8(I); i++) store<f32>(xq + (<usize>i << 2), 0);
+  }
+  // A sparse event (one sensor of several fired) reads only its nonzero columns.
+  if (nnz * 4 > pad8(I)) nnz = -1;
+  const ticks = m.kind == KIND_FIXED ? <i64>Math.floor(dt * <f64>(<i64>1 << m.ticksLog2) + 0.5) : 0;
+  let updates: i64 = 0;
+  let input = xq;
+  for (let n = 0; n < m.layerCount; n++) {
+    const L = layerAt(m, n);
+    let open: i32;
+    if (m.kind == KIND_FIXED) {
+      open = fixedTimeGate(L, st, ticks, kBuf);
+      fixedUpdateUnits(m, L, st, input, cols, n == 0 ? nnz : -1, open);
+    } else {
+      open = floatTimeGate(L, st, dt, kBuf);
+      floatUpdateUnits(m, L, st, input, cols, n == 0 ? nnz : -1, open);
+    }
+    updates += open;
+    input = st + <usize>L.hOff;
+  }
+  store<f64>(st + S_LAST_T, t);
+  store<i64>(st + S_LAST_TICKS, ticks);
+  store<i64>(st + S_EVENTS, load<i64>(st + S_EVENTS) + 1);
+  store<i64>(st + S_UPDATES, load<i64>(st + S_UPDATES) + updates);
+}
+
+@inline function previousTime(st: usize): f64 {
+  return load<i32>(st + S_STARTED) ? load<f64>(st + S_LAST_T) : NaN;
+}
+
+@inline function originTime(st: usize): f64 {
+  return load<i32>(st + S_STARTED) ? load<f64>(st + S_T0) : NaN;
+}
+
+export function pushEvent(m: Model, st: usize, t: f64, x: usize, policy: i32): i32 {
+  const effective = checkEvent(m, t, x, previousTime(st), originTime(st), policy, 0);
+  if (effective != effective) return E_INPUT;
+  step(m, st, effective, x);
+  return 0;
+}
+
+/**
+ * n events (times at tPtr f64[n], inputs at xPtr f32[n * I]); all are checked before the first is run, so a
+ * bad event leaves the state untouched. y (f64[n * O]) and h (f64[n * H_last]) receive the outputs after every
+ * event when their pointers are not 0. Returns 0 or E_INPUT.
+ */
+export function pushEvents(m: Model, st: usize, n: i32, tPtr: usize, xPtr: usize, yPtr: usize, hPtr: usize, policy: i32): i32 {
+  const rowBytes = <usize>m.inputSize << 2;
+  let previous = previousTime(st);
+  let t0 = originTime(st);
+  for (let e = 0; e < n; e++) {
+    const t = checkEvent(m, load<f64>(tPtr + (<usize>e << 3)), xPtr + <usize>e * rowBytes, previous, t0, policy, e);
+    if (t != t) return E_INPUT;
+    if (t0 != t0) t0 = t;
+    previous = t;
+  }
+  const last = layerAt(m, m.layerCount - 1);
+  previous = previousTime(st);
+  for (let e = 0; e < n; e++) {
+    let t = load<f64>(tPtr + (<usize>e << 3));
+    if (previous == previous && t < previous) t = previous; // only reachable with POLICY_CLAMP
+    step(m, st, t, xPtr + <usize>e * rowBytes);
+    previous = t;
+    if (yPtr) readOutput(m, st, yPtr + <usize>e * (<usize>m.outputSize << 3));
+    if (hPtr) readState(m, st, m.layerCount - 1, 0, hPtr + <usize>e * (<usize>last.hiddenSize << 3));
+  }
+  return 0;
+}
+
+/** y = V h + d of the current state, as f64, into out[0..O). */
+export function readOutput(m: Model, st: usize, out: usize): void {
+  const last = layerAt(m, m.layerCount - 1);
+  const y = st + <usize>m.yOff;
+  if (m.kind == KIND_FIXED) {
+    fixedReadout(m, last, st);
+    for (let o = 0; o < m.outputSize; o++) {
+      const frac = load<i32>(m.readoutRows + <usize>o * 8, 4) + 15;
+      store<f64>(out + (<usize>o << 3), <f64>load<i64>(y + (<usize>o << 3)) * exp2(-frac));
+    }
+  } else {
+    floatReadout(m, last, st);
+    memory.copy(out, y, <usize>m.outputSize << 3);
+  }
+}
+
+/** h (which = 0) or c (which = 1) of layer n, as f64, into out[0..H). */
+export function readState(m: Model, st: usize, n: i32, which: i32, out: usize): void {
+  const L = layerAt(m, n);
+  const base = st + <usize>(which == 0 ? L.hOff : L.cOff);
+  for (let j = 0; j < L.hiddenSize; j++) {
+    let v: f64;
+    if (m.kind == KIND_FIXED) {
+      v = which == 0 ? <f64>load<i16>(base + (<usize>j << 1)) / 32768.0 : <f64>load<i32>(base + (<usize>j << 2)) / 1048576.0;
+    } else {
+      v = <f64>load<f32>(base + (<usize>j << 2));
+    }
+    store<f64>(out + (<usize>j << 3), v);
+  }
+}
+
+/**
+ * Copies a snapshot (a stream block of this model) into st after checking that it is one: same model checksum,
+ * same size, and a schedule in which every unit of every layer is exactly once in the heap or the active list.
+ */
+export function restoreStream(m: Model, st: usize, src: usize, length: i32): i32 {
+  if (length != m.streamBytes) {
+    fail(E_STATE, "snapshot has ");
+    errInt(length);
+    errText(" bytes, a stream of this model has ");
+    errInt(m.streamBytes);
+    return E_STATE;
+  }
+  if (load<u32>(src + S_CHECKSUM) != m.checksum) return fail(E_STATE, "snapshot was taken from a stream of another model");
+  const seen = m.scratch + <usize>m.newHOff; // scratch of at least maxHidden * 4 bytes
+  for (let n = 0; n < m.layerCount; n++) {
+    const L = layerAt(m, n);
+    const H = L.hiddenSize;
+    const heapSize = load<i32>(src + <usize>L.heapSizeOff);
+    const activeCount = load<i32>(src + <usize>L.activeCountOff);
+    if (heapSize < 0 || activeCount < 0 || heapSize + activeCount != H) return fail(E_STATE, "snapshot has a corrupt unit schedule");
+    memory.fill(seen, 0, <usize>H);
+    for (let a = 0; a < H; a++) {
+      const j = a < heapSize ? load<i32>(src + <usize>L.heapUnitOff + (<usize>a << 2)) : load<i32>(src + <usize>L.activeOff + (<usize>(a - heapSize) << 2));
+      if (j < 0 || j >= H || load<u8>(seen + <usize>j)) return fail(E_STATE, "snapshot has a corrupt unit schedule");
+      store<u8>(seen + <usize>j, 1);
+    }
+  }
+  memory.copy(st, src, <usize>length);
+  return 0;
+}
