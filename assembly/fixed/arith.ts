@@ -1,9 +1,17 @@
 // Integer helpers of the fixed engine: rounding shifts and saturation (never wrap-around, plstm.md section 3).
 
-/** v * 2^-s rounded half up (s > 0), or v * 2^-s exactly (s <= 0, kept in i64). */
+/** Bound of what shiftRound returns for s < 0, so a sum of a few of its results cannot overflow i64. */
+const SHIFT_LIMIT: i64 = <i64>1 << 60;
+
+/** v * 2^-s rounded half up (s > 0), or v * 2^-s exactly for s <= 0 but saturated at +-2^60. */
 @inline export function shiftRound(v: i64, s: i32): i64 {
   if (s > 0) return (v + (<i64>1 << (s - 1))) >> s;
-  return v << (-s);
+  if (s == 0) return v;
+  const n = min(-s, 60);
+  const limit = SHIFT_LIMIT >> n;
+  if (v >= limit) return SHIFT_LIMIT;
+  if (v <= -limit) return -SHIFT_LIMIT;
+  return v << n;
 }
 
 @inline export function saturate32(v: i64): i32 {

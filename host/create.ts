@@ -1,0 +1,61 @@
+/**
+ * One entry point for every engine: the CLI, the tests and the browser load models and create engines here
+ * and never construct them directly.
+ */
+import type { Engine, EngineKind, SimdChoice } from "./engine.js";
+import { PhasorError } from "./errors.js";
+import { parseModelText, type FloatModel } from "./model.js";
+import { KIND_FIXED, PLSM_MAGIC, decodePlsm, encodePlsm, type PlsmFile } from "./plsm.js";
+import { ReferenceEngine } from "./reference.js";
+import { WasmEngine } from "./wasm.js";
+import { simdSupported, type Build } from "./wasm-source.js";
+
+export interface EngineOptions {
+  /** default: "fixed" for a quantized model, "float" for a float model (formats.md) */
+  engine?: EngineKind;
+  /** default "auto": SIMD where this runtime supports it; "on" fails where it does not */
+  simd?: SimdChoice;
+}
+
+/** A model as read from a file: a float model (JSON), or a .plsm image and the float model it stands for. */
+export type LoadedModel = { format: "json"; model: FloatModel; source: string } | { format: "plsm"; model: FloatModel; plsm: PlsmFile; source: string };
+
+/** Reads a model file's bytes: a .plsm image when they start with its magic, the JSON model otherwise. */
+export function loadModelBytes(bytes: Uint8Array, source: string): LoadedModel {
+  if (bytes.length >= 4 && new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true) === PLSM_MAGIC) {
+    const plsm = decodePlsm(bytes, source);
+    return { format: "plsm", model: plsm.model, plsm, source };
+  }
+  return { format: "json", model: parseModelText(new TextDecoder().decode(bytes), source), source };
+}
+
+export function defaultEngine(model: LoadedModel): EngineKind {
+  return model.format === "plsm" && model.plsm.kind === KIND_FIXED ? "fixed" : "float";
+}
+
+function chooseBuild(simd: SimdChoice): Build {
+  const supported = simdSupported();
+  if (simd === "on" && !supported) throw new PhasorError("runtime", "--simd on: this WebAssembly runtime does not support SIMD");
+  return simd !== "off" && supported ? "simd" : "scalar";
+}
+
+export async function createEngine(model: LoadedModel | FloatModel, options: EngineOptions = {}): Promise<Engine> {
+  const loaded: LoadedModel = "format" in model ? model : { format: "json", model, source: "model" };
+  const kind = options.engine ?? defaultEngine(loaded);
+  const build = chooseBuild(options.simd ?? "auto");
+  switch (kind) {
+    case "reference":
+      return new ReferenceEngine(loaded.model);
+    case "float": {
+      const image = loaded.format === "plsm" && loaded.plsm.kind !== KIND_FIXED ? loaded.plsm.bytes : encodePlsm(loaded.model);
+      return WasmEngine.create("float", image, loaded.model, build, loaded.source);
+    }
+    case "fixed":
+      if (loaded.format !== "plsm" || loaded.plsm.kind !== KIND_FIXED) {
+        throw new PhasorError("bad-args", `${loaded.source}: the fixed engine runs a quantized model (.plsm); make one with \`phasor quantize\``);
+      }
+      return WasmEngine.create("fixed", loaded.plsm.bytes, loaded.model, build, loaded.source);
+    default:
+      throw new PhasorError("bad-args", `unknown engine "${kind as string}": expected reference, float or fixed`);
+  }
+}

@@ -1,0 +1,10 @@
+/** The library's entry: load models, create engines, stream events (browser and node alike). */
+export * from "./engine.js";
+export * from "./errors.js";
+export * from "./model.js";
+export * from "./events.js";
+export { createEngine, loadModelBytes, type EngineOptions, type LoadedModel } from "./create.js";
+export { quantize, type QuantizeResult } from "./quantize.js";
+export { encodePlsm, decodePlsm } from "./plsm.js";
+export { ReferenceEngine } from "./reference.js";
+export { setWasmSource, simdSupported } from "./wasm-source.js";

@@ -1,0 +1,300 @@
+/**
+ * The float model (formats.md, "Float model: JSON") as the host holds it: flat Float64Arrays in the file's
+ * row order (row r = gate * H + unit, gates i, f, g, o), validated once on load.
+ */
+import { badModel } from "./errors.js";
+
+export const GATES = ["i", "f", "g", "o"] as const;
+
+export interface LayerParams {
+  inputSize: number;
+  hiddenSize: number;
+  /** 4H x I, row-major */
+  W: Float64Array;
+  /** 4H x H, row-major */
+  U: Float64Array;
+  /** 4H */
+  b: Float64Array;
+  /** diagonal peepholes, H each, or null when absent (then they are zero) */
+  peephole: { i: Float64Array; f: Float64Array; o: Float64Array } | null;
+  tau: Float64Array;
+  shift: Float64Array;
+  rOn: Float64Array;
+  /** the training leak; every inference engine uses alpha = 0 (plstm.md section 6) */
+  alpha: number;
+}
+
+export type ReadoutMode = "last" | "every";
+
+export interface Readout {
+  mode: ReadoutMode;
+  outputSize: number;
+  /** O x H, row-major */
+  V: Float64Array;
+  d: Float64Array;
+  labels?: string[];
+}
+
+export interface FloatModel {
+  timeUnit: string;
+  inputSize: number;
+  layers: LayerParams[];
+  readout: Readout;
+}
+
+/** formats.md: the only `format` and `version` this reader accepts. */
+export const MODEL_FORMAT = "phasor-model";
+export const MODEL_VERSION = 1;
+
+/**
+ * Reads a float model from parsed JSON (formats.md, "Float model: JSON"), checking every field before building
+ * anything: a wrong format or version, a shape mismatch, a non-finite number, tau <= 0, r_on outside (0, 1] or
+ * alpha < 0 throws a "bad-model" PhasorError naming the file, the field path and the expected shape. Unknown
+ * fields are ignored (the format grows by optional fields). A missing `timeUnit` means "ms", a missing
+ * `peephole` means none, a missing `alpha` means 0 (the inference value).
+ */
+export function parseModel(json: unknown, source: string): FloatModel {
+  const fail = (path: string, why: string): never => {
+    throw badModel(`${source}: ${path}`, why);
+  };
+  const top = objectAt(json, "(top level)", fail);
+  if (top.format !== MODEL_FORMAT) fail("format", `expected "${MODEL_FORMAT}", got ${describe(top.format)}`);
+  if (top.version !== MODEL_VERSION) {
+    fail("version", `unsupported version ${describe(top.version)}, this reader knows version ${MODEL_VERSION}`);
+  }
+  let timeUnit = "ms";
+  if (top.timeUnit !== undefined) {
+    if (typeof top.timeUnit !== "string" || top.timeUnit === "") {
+      fail("timeUnit", `expected a non-empty string such as "ms", got ${describe(top.timeUnit)}`);
+    }
+    timeUnit = top.timeUnit as string;
+  }
+  const inputSize = sizeAt(top.inputSize, "inputSize", fail);
+  const layersJson = top.layers;
+  if (!Array.isArray(layersJson) || layersJson.length === 0) {
+    fail("layers", `expected a non-empty array of layers, got ${countOf(layersJson)}`);
+  }
+  const layers: LayerParams[] = [];
+  let layerInput = inputSize;
+  let layerInputName = "inputSize";
+  (layersJson as unknown[]).forEach((layerJson, n) => {
+    const layer = parseLayer(layerJson, `layers[${n}]`, layerInput, layerInputName, fail);
+    layers.push(layer);
+    layerInput = layer.hiddenSize;
+    layerInputName = `layers[${n}].hiddenSize`;
+  });
+  const readout = parseReadout(top.readout, layerInput, fail);
+  return { timeUnit, inputSize, layers, readout };
+}
+
+/**
+ * Holds a model built in code (not read from a file) to the same rules as parseModel, and checks that every
+ * flat array has exactly the length its shape says. Engines call it once, on construction.
+ */
+export function checkModel(model: FloatModel, source: string): void {
+  if (!Array.isArray(model.layers) || model.layers.length === 0) throw badModel(`${source}: layers`, "expected at least one layer");
+  model.layers.forEach((layer, n) => {
+    const H = layer.hiddenSize;
+    const I = n === 0 ? model.inputSize : model.layers[n - 1].hiddenSize;
+    const lengths: [string, ArrayLike<number>, number][] = [
+      ["W", layer.W, 4 * H * I],
+      ["U", layer.U, 4 * H * H],
+      ["b", layer.b, 4 * H],
+      ["tau", layer.tau, H],
+      ["shift", layer.shift, H],
+      ["rOn", layer.rOn, H],
+    ];
+    if (layer.peephole) for (const g of ["i", "f", "o"] as const) lengths.push([`peephole.${g}`, layer.peephole[g], H]);
+    if (layer.inputSize !== I) {
+      throw badModel(`${source}: layers[${n}].inputSize`, `expected ${I} (the size of the layer's input), got ${layer.inputSize}`);
+    }
+    for (const [name, values, length] of lengths) {
+      if (values.length !== length) throw badModel(`${source}: layers[${n}].${name}`, `expected ${length} numbers, got ${values.length}`);
+    }
+  });
+  const lastH = model.layers[model.layers.length - 1].hiddenSize;
+  const O = model.readout.outputSize;
+  if (model.readout.V.length !== O * lastH) {
+    throw badModel(`${source}: readout.V`, `expected ${O} x ${lastH} = ${O * lastH} numbers, got ${model.readout.V.length}`);
+  }
+  parseModel(modelToJson(model), source);
+}
+
+/** parseModel on the text of a model file; text that is not JSON is rejected the same way. */
+export function parseModelText(text: string, source: string): FloatModel {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw badModel(source, `not valid JSON (${(e as Error).message})`);
+  }
+  return parseModel(json, source);
+}
+
+/** The exact JSON object of formats.md for a model: parseModel(modelToJson(m)) gives m back, number for number. */
+export function modelToJson(model: FloatModel): object {
+  return {
+    format: MODEL_FORMAT,
+    version: MODEL_VERSION,
+    timeUnit: model.timeUnit,
+    inputSize: model.inputSize,
+    layers: model.layers.map((layer) => ({
+      hiddenSize: layer.hiddenSize,
+      W: rowsOf(layer.W, 4 * layer.hiddenSize, layer.inputSize),
+      U: rowsOf(layer.U, 4 * layer.hiddenSize, layer.hiddenSize),
+      b: Array.from(layer.b),
+      peephole: layer.peephole && {
+        i: Array.from(layer.peephole.i),
+        f: Array.from(layer.peephole.f),
+        o: Array.from(layer.peephole.o),
+      },
+      tau: Array.from(layer.tau),
+      shift: Array.from(layer.shift),
+      rOn: Array.from(layer.rOn),
+      alpha: layer.alpha,
+    })),
+    readout: {
+      mode: model.readout.mode,
+      V: rowsOf(model.readout.V, model.readout.outputSize, model.layers[model.layers.length - 1].hiddenSize),
+      d: Array.from(model.readout.d),
+      ...(model.readout.labels ? { labels: [...model.readout.labels] } : {}),
+    },
+  };
+}
+
+type Fail = (path: string, why: string) => never;
+
+function parseLayer(json: unknown, path: string, inputSize: number, inputName: string, fail: Fail): LayerParams {
+  const layer = objectAt(json, path, fail);
+  const H = sizeAt(layer.hiddenSize, `${path}.hiddenSize`, fail);
+  const vector = (field: string, check?: ElementCheck) =>
+    vectorAt(layer[field], `${path}.${field}`, H, "hiddenSize", fail, check);
+  const W = matrixAt(layer.W, `${path}.W`, 4 * H, "4 x hiddenSize", inputSize, inputName, fail);
+  const U = matrixAt(layer.U, `${path}.U`, 4 * H, "4 x hiddenSize", H, "hiddenSize", fail);
+  const b = vectorAt(layer.b, `${path}.b`, 4 * H, "4 x hiddenSize", fail);
+  let peephole: LayerParams["peephole"] = null;
+  if (layer.peephole !== null && layer.peephole !== undefined) {
+    const p = objectAt(layer.peephole, `${path}.peephole`, fail);
+    const gate = (g: "i" | "f" | "o") => vectorAt(p[g], `${path}.peephole.${g}`, H, "hiddenSize", fail);
+    peephole = { i: gate("i"), f: gate("f"), o: gate("o") };
+  }
+  const tau = vector("tau", (x) => (x > 0 ? null : "a period > 0"));
+  const shift = vector("shift");
+  const rOn = vector("rOn", (x) => (x > 0 && x <= 1 ? null : "an open ratio in (0, 1]"));
+  let alpha = 0;
+  if (layer.alpha !== undefined) {
+    alpha = finiteAt(layer.alpha, `${path}.alpha`, fail);
+    if (alpha < 0) fail(`${path}.alpha`, `expected a leak alpha >= 0, got ${alpha}`);
+  }
+  return { inputSize, hiddenSize: H, W, U, b, peephole, tau, shift, rOn, alpha };
+}
+
+function parseReadout(json: unknown, H: number, fail: Fail): Readout {
+  const readout = objectAt(json, "readout", fail);
+  const mode = readout.mode;
+  if (mode !== "last" && mode !== "every") fail("readout.mode", `expected "last" or "every", got ${describe(mode)}`);
+  const rows = readout.V;
+  if (!Array.isArray(rows) || rows.length === 0) {
+    fail("readout.V", `expected a non-empty array of rows (one per output) of ${H} numbers (hiddenSize of the last layer), got ${countOf(rows)}`);
+  }
+  const O = (rows as unknown[]).length;
+  const V = matrixAt(rows, "readout.V", O, "outputs", H, "hiddenSize of the last layer", fail);
+  const d = vectorAt(readout.d, "readout.d", O, "one per row of readout.V", fail);
+  const result: Readout = { mode: mode as ReadoutMode, outputSize: O, V, d };
+  if (readout.labels !== undefined) {
+    const labels = readout.labels;
+    if (!Array.isArray(labels) || labels.length !== O) {
+      fail("readout.labels", `expected ${O} strings (one per row of readout.V), got ${countOf(labels)}`);
+    }
+    (labels as unknown[]).forEach((label, k) => {
+      if (typeof label !== "string") fail(`readout.labels[${k}]`, `expected a string, got ${describe(label)}`);
+    });
+    result.labels = [...(labels as string[])];
+  }
+  return result;
+}
+
+/** Returns null when x is acceptable, otherwise what was expected ("a period > 0"). */
+type ElementCheck = (x: number) => string | null;
+
+function objectAt(json: unknown, path: string, fail: Fail): Record<string, unknown> {
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    fail(path, `expected an object, got ${describe(json)}`);
+  }
+  return json as Record<string, unknown>;
+}
+
+function finiteAt(json: unknown, path: string, fail: Fail): number {
+  if (typeof json !== "number" || !Number.isFinite(json)) fail(path, `expected a finite number, got ${describe(json)}`);
+  return json as number;
+}
+
+function sizeAt(json: unknown, path: string, fail: Fail): number {
+  if (typeof json !== "number" || !Number.isInteger(json) || json < 1) {
+    fail(path, `expected a whole number >= 1, got ${describe(json)}`);
+  }
+  return json as number;
+}
+
+function vectorAt(
+  json: unknown,
+  path: string,
+  length: number,
+  meaning: string,
+  fail: Fail,
+  check?: ElementCheck,
+  out = new Float64Array(length),
+  offset = 0,
+): Float64Array {
+  if (!Array.isArray(json) || json.length !== length) {
+    fail(path, `expected ${length} numbers (${meaning}), got ${countOf(json)}`);
+  }
+  const values = json as unknown[];
+  for (let k = 0; k < length; k++) {
+    const x = finiteAt(values[k], `${path}[${k}]`, fail);
+    const expected = check?.(x);
+    if (expected) fail(`${path}[${k}]`, `expected ${expected}, got ${x}`);
+    out[offset + k] = x;
+  }
+  return out;
+}
+
+/** rows x cols, row-major, from an array of row arrays. */
+function matrixAt(
+  json: unknown,
+  path: string,
+  rows: number,
+  rowsMeaning: string,
+  cols: number,
+  colsMeaning: string,
+  fail: Fail,
+): Float64Array {
+  if (!Array.isArray(json) || json.length !== rows) {
+    fail(path, `expected ${rows} rows (${rowsMeaning}) of ${cols} numbers (${colsMeaning}), got ${countOf(json)}`);
+  }
+  const out = new Float64Array(rows * cols);
+  (json as unknown[]).forEach((row, r) => vectorAt(row, `${path}[${r}]`, cols, colsMeaning, fail, undefined, out, r * cols));
+  return out;
+}
+
+function rowsOf(flat: Float64Array, rows: number, cols: number): number[][] {
+  const out: number[][] = [];
+  for (let r = 0; r < rows; r++) out.push(Array.from(flat.subarray(r * cols, (r + 1) * cols)));
+  return out;
+}
+
+/** How a wrong length reads in a message: "2" for an array of 2 entries, otherwise what was there instead. */
+function countOf(json: unknown): string {
+  if (Array.isArray(json)) return `${json.length}`;
+  return json === undefined ? describe(json) : `${describe(json)}, not an array`;
+}
+
+/** How a wrong value reads in a message: the value itself for a scalar. */
+function describe(json: unknown): string {
+  if (json === undefined) return "nothing (missing)";
+  if (Array.isArray(json)) return `an array of ${json.length}`;
+  if (typeof json === "number") return `${json}`;
+  if (typeof json === "string") return JSON.stringify(json);
+  if (json === null) return "null";
+  return typeof json === "object" ? "an object" : `a ${typeof json}`;
+}

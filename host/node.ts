@@ -1,0 +1,21 @@
+/**
+ * The node entry of the library: everything of host/index.ts, with the wasm read from the package's build/
+ * folder instead of fetched.
+ */
+import { readFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { setWasmSource } from "./wasm-source.js";
+
+/** build/ from host/ (sources, as vitest runs them) or from dist/host/ (the compiled package). */
+export function buildDirectory(): string {
+  for (const up of ["../build/", "../../build/"]) {
+    const dir = fileURLToPath(new URL(up, import.meta.url));
+    if (existsSync(`${dir}phasor-scalar.wasm`)) return dir;
+  }
+  throw new Error("the wasm builds are missing: run `npm run build`");
+}
+
+setWasmSource(async (build) => WebAssembly.compile(await readFile(`${buildDirectory()}phasor-${build}.wasm`)));
+
+export * from "./index.js";

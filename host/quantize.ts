@@ -1,0 +1,125 @@
+/**
+ * Float model to fixed-point model (docs/fixed-point.md): the number formats are chosen from the weights
+ * themselves and from the ranges seen on calibration events, then written as a .plsm image.
+ */
+import { PhasorError } from "./errors.js";
+import type { FloatModel } from "./model.js";
+import { ReferenceEngine } from "./reference.js";
+import { decodePlsm, encodePlsm, type FixedPlan, type PlsmFile } from "./plsm.js";
+
+/** One calibration sequence: n timestamps and n * inputSize inputs, event-major. */
+export interface CalibrationSequence {
+  t: Float64Array;
+  x: Float32Array | Float64Array;
+}
+
+export interface QuantizeResult {
+  bytes: Uint8Array;
+  file: PlsmFile;
+  plan: FixedPlan;
+  calibration: {
+    sequences: number;
+    events: number;
+    maxAbsInput: number;
+    maxAbsCell: number;
+  };
+}
+
+/** A quantized weight row may not sum to more than this in |w_q| (assembly/model.ts, ROW_L1_LIMIT). */
+const ROW_L1_LIMIT = 65538;
+const I16_MAX = 32767;
+const I32_MAX = 2 ** 31 - 1;
+const FRAC_MIN = -16;
+const FRAC_MAX = 30;
+/** The cell is Q11.20: |c| must stay below 2^11. */
+const CELL_LIMIT = 2048;
+/** Ticks per time unit are chosen so that r_on * tau spans at least this many ticks: then rounding an event's
+ * time to a tick moves k by at most 1 / MIN_OPEN_TICKS = 2.4e-4 (plstm.md section 4 asks for 1e-3). */
+const MIN_OPEN_TICKS = 4096;
+
+/**
+ * The most fractional bits a row of weights can have: each |w| * 2^f rounds into i16 (not -32768), the row's
+ * sum of |w_q| stays within ROW_L1_LIMIT, and `extra` values (a bias at another scale) fit in i32.
+ */
+export function rowFormat(w: ArrayLike<number>, start: number, length: number, extra?: { value: number; offset: number }): number {
+  let maxAbs = 0;
+  for (let i = 0; i < length; i++) maxAbs = Math.max(maxAbs, Math.abs(w[start + i]));
+  let f = maxAbs > 0 ? Math.min(FRAC_MAX, Math.floor(Math.log2(I16_MAX / maxAbs))) : 15;
+  for (; f > FRAC_MIN; f--) {
+    let l1 = 0;
+    let fits = true;
+    for (let i = 0; i < length && fits; i++) {
+      const q = Math.abs(Math.round(w[start + i] * 2 ** f));
+      l1 += q;
+      fits = q <= I16_MAX;
+    }
+    if (extra && Math.abs(Math.round(extra.value * 2 ** (f + extra.offset))) > I32_MAX) fits = false;
+    if (fits && l1 <= ROW_L1_LIMIT) break;
+  }
+  return f;
+}
+
+function valueFormat(maxAbs: number): number {
+  if (!(maxAbs > 0)) return 14;
+  return Math.max(FRAC_MIN, Math.min(FRAC_MAX, Math.floor(Math.log2(I16_MAX / maxAbs))));
+}
+
+/** The largest ticks-per-unit exponent (<= 40) with r_on * tau >= MIN_OPEN_TICKS ticks and every tau < 2^62 ticks. */
+function ticksFormat(model: FloatModel): number {
+  let minOpen = Infinity;
+  let maxTau = 0;
+  for (const L of model.layers) {
+    for (let j = 0; j < L.hiddenSize; j++) {
+      minOpen = Math.min(minOpen, L.tau[j] * L.rOn[j]);
+      maxTau = Math.max(maxTau, L.tau[j]);
+    }
+  }
+  let log2 = Math.max(0, Math.min(40, Math.ceil(Math.log2(MIN_OPEN_TICKS / minOpen))));
+  while (log2 > 0 && maxTau * 2 ** log2 >= 2 ** 62) log2--;
+  return log2;
+}
+
+export function planFormats(model: FloatModel, maxAbsInput: number): FixedPlan {
+  const layers = model.layers.map((L) => {
+    const H = L.hiddenSize;
+    const wFrac = new Int8Array(4 * H);
+    const uFrac = new Int8Array(4 * H);
+    for (let r = 0; r < 4 * H; r++) {
+      wFrac[r] = rowFormat(L.W, r * L.inputSize, L.inputSize);
+      uFrac[r] = rowFormat(L.U, r * H, H);
+    }
+    let maxPeep = 0;
+    if (L.peephole) for (const p of [L.peephole.i, L.peephole.f, L.peephole.o]) for (const v of p) maxPeep = Math.max(maxPeep, Math.abs(v));
+    return { wFrac, uFrac, pFrac: valueFormat(maxPeep) };
+  });
+  const { V, d, outputSize } = model.readout;
+  const H = model.layers[model.layers.length - 1].hiddenSize;
+  const vFrac = new Int8Array(outputSize);
+  for (let o = 0; o < outputSize; o++) vFrac[o] = rowFormat(V, o * H, H, { value: d[o], offset: 15 });
+  return { ticksLog2: ticksFormat(model), inputFrac: valueFormat(maxAbsInput), layers, vFrac };
+}
+
+/** Quantizes `model` with the input and cell ranges seen when the reference runs the calibration sequences. */
+export function quantize(model: FloatModel, calibration: CalibrationSequence[], source = "model"): QuantizeResult {
+  if (calibration.length === 0) throw new PhasorError("bad-input", "calibration: no events to calibrate on");
+  const reference = new ReferenceEngine(model);
+  let maxAbsInput = 0;
+  let maxAbsCell = 0;
+  let events = 0;
+  for (const seq of calibration) {
+    for (const v of seq.x) maxAbsInput = Math.max(maxAbsInput, Math.abs(v));
+    const stream = reference.createStream();
+    for (let e = 0; e < seq.t.length; e++) {
+      stream.push(seq.t[e], seq.x.subarray(e * model.inputSize, (e + 1) * model.inputSize));
+      for (let n = 0; n < model.layers.length; n++) for (const c of stream.cell(n)) maxAbsCell = Math.max(maxAbsCell, Math.abs(c));
+    }
+    events += seq.t.length;
+  }
+  if (maxAbsCell >= CELL_LIMIT) {
+    throw new PhasorError("bad-model", `${source}: the cell state reaches ${maxAbsCell.toPrecision(4)} on the calibration events, beyond the fixed engine's range of +-${CELL_LIMIT}`);
+  }
+  const plan = planFormats(model, maxAbsInput);
+  const bytes = encodePlsm(model, plan, { quantizedFrom: source, calibrationEvents: events });
+  const file = decodePlsm(bytes, source);
+  return { bytes, file, plan, calibration: { sequences: calibration.length, events, maxAbsInput, maxAbsCell } };
+}

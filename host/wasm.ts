@@ -1,0 +1,304 @@
+/**
+ * The wasm engines (float and fixed) behind the Engine interface: one module instance per engine, the model
+ * image and every stream's state in its memory, and an I/O area that events and outputs pass through, so that
+ * a batch of events is a single call into wasm.
+ */
+import type { Engine, EngineKind, MemoryReport, Stream, StreamOptions, StreamStats } from "./engine.js";
+import { PhasorError, badInput } from "./errors.js";
+import type { FloatModel } from "./model.js";
+import { compileBuild, type Build } from "./wasm-source.js";
+
+interface Exports {
+  memory: WebAssembly.Memory;
+  alloc(size: number): number;
+  free(ptr: number): void;
+  modelCreate(bytes: number, length: number): number;
+  modelFree(model: number): void;
+  modelInfo(model: number, what: number): number;
+  layerHidden(model: number, layer: number): number;
+  streamCreate(model: number): number;
+  streamFree(stream: number): void;
+  streamClear(model: number, stream: number): void;
+  push(model: number, stream: number, t: number, x: number, policy: number): number;
+  pushBatch(model: number, stream: number, n: number, t: number, x: number, y: number, h: number, policy: number): number;
+  output(model: number, stream: number, out: number): void;
+  hidden(model: number, stream: number, layer: number, out: number): number;
+  cell(model: number, stream: number, layer: number, out: number): number;
+  restore(model: number, stream: number, src: number, length: number): number;
+  streamEvents(stream: number): number;
+  streamUpdates(stream: number): number;
+  exactPhase(t: number, s: number, tau: number): number;
+  errorPtr(): number;
+  errorLen(): number;
+}
+
+// modelInfo keys (assembly/index.ts)
+const INFO = { kind: 0, inputSize: 1, outputSize: 2, layerCount: 3, streamBytes: 4, scratchBytes: 5, modelBytes: 6, totalUnits: 8 };
+const E_MODEL = -1;
+
+/** One instance of a build, with views on its memory that follow memory growth. */
+export class WasmInstance {
+  readonly exports: Exports;
+  readonly build: Build;
+  private buffer: ArrayBuffer | undefined;
+  private u8v = new Uint8Array(0);
+  private f32v = new Float32Array(0);
+  private f64v = new Float64Array(0);
+
+  private constructor(exports: Exports, build: Build) {
+    this.exports = exports;
+    this.build = build;
+  }
+
+  static async create(build: Build): Promise<WasmInstance> {
+    const instance = await WebAssembly.instantiate(await compileBuild(build), {});
+    return new WasmInstance(instance.exports as unknown as Exports, build);
+  }
+
+  private refresh(): void {
+    const buffer = this.exports.memory.buffer;
+    if (buffer !== this.buffer) {
+      this.buffer = buffer;
+      this.u8v = new Uint8Array(buffer);
+      this.f32v = new Float32Array(buffer);
+      this.f64v = new Float64Array(buffer);
+    }
+  }
+  get u8(): Uint8Array {
+    this.refresh();
+    return this.u8v;
+  }
+  get f32(): Float32Array {
+    this.refresh();
+    return this.f32v;
+  }
+  get f64(): Float64Array {
+    this.refresh();
+    return this.f64v;
+  }
+
+  /** The module's last error message. */
+  errorText(): string {
+    const ptr = this.exports.errorPtr();
+    return new TextDecoder().decode(this.u8.subarray(ptr, ptr + this.exports.errorLen()));
+  }
+
+  /** Copies bytes into freshly allocated module memory (16-byte aligned) and returns the pointer. */
+  copyIn(bytes: Uint8Array): number {
+    const ptr = this.exports.alloc(Math.max(1, bytes.length));
+    this.u8.set(bytes, ptr);
+    return ptr;
+  }
+}
+
+/** A growable region of module memory for events in and outputs out. */
+class IoArea {
+  ptr = 0;
+  capacity = 0;
+  constructor(private readonly wasm: WasmInstance) {}
+  reserve(bytes: number): number {
+    if (bytes > this.capacity) {
+      if (this.ptr) this.wasm.exports.free(this.ptr);
+      this.capacity = Math.max(bytes, this.capacity * 2, 4096);
+      this.ptr = this.wasm.exports.alloc(this.capacity);
+    }
+    return this.ptr;
+  }
+}
+
+export class WasmEngine implements Engine {
+  readonly kind: EngineKind;
+  readonly simd: boolean;
+  readonly model: FloatModel;
+  readonly wasm: WasmInstance;
+  readonly handle: number;
+  readonly inputSize: number;
+  readonly outputSize: number;
+  readonly hiddenSizes: number[];
+  readonly streamBytes: number;
+  readonly totalUnits: number;
+  readonly io: IoArea;
+  private disposed = false;
+
+  private constructor(kind: EngineKind, model: FloatModel, wasm: WasmInstance, handle: number) {
+    const e = wasm.exports;
+    this.kind = kind;
+    this.simd = wasm.build === "simd";
+    this.model = model;
+    this.wasm = wasm;
+    this.handle = handle;
+    this.inputSize = e.modelInfo(handle, INFO.inputSize);
+    this.outputSize = e.modelInfo(handle, INFO.outputSize);
+    this.hiddenSizes = Array.from({ length: e.modelInfo(handle, INFO.layerCount) }, (_, n) => e.layerHidden(handle, n));
+    this.streamBytes = e.modelInfo(handle, INFO.streamBytes);
+    this.totalUnits = e.modelInfo(handle, INFO.totalUnits);
+    this.io = new IoArea(wasm);
+  }
+
+  /**
+   * An engine over a .plsm image (kind 1 runs as the fixed engine, kind 2 as the float engine); `model` is the
+   * float model the image stands for. The module checks the image; a rejected image is a bad-model error.
+   */
+  static async create(kind: EngineKind, image: Uint8Array, model: FloatModel, build: Build, source: string): Promise<WasmEngine> {
+    const wasm = await WasmInstance.create(build);
+    const bytes = wasm.copyIn(image);
+    const handle = wasm.exports.modelCreate(bytes, image.length);
+    if (handle === 0) {
+      const why = wasm.errorText();
+      wasm.exports.free(bytes);
+      throw new PhasorError("bad-model", `${source}: ${why}`);
+    }
+    const expected = kind === "fixed" ? 1 : 2;
+    if (wasm.exports.modelInfo(handle, INFO.kind) !== expected) {
+      wasm.exports.modelFree(handle);
+      throw new PhasorError("bad-model", `${source}: the ${kind} engine needs a ${kind === "fixed" ? "quantized" : "float"} model image`);
+    }
+    return new WasmEngine(kind, model, wasm, handle);
+  }
+
+  createStream(options: StreamOptions = {}): Stream {
+    this.check();
+    return new WasmStream(this, options.timePolicy === "clamp" ? 1 : 0);
+  }
+
+  memory(): MemoryReport {
+    const e = this.wasm.exports;
+    return {
+      weightsBytes: e.modelInfo(this.handle, INFO.modelBytes),
+      stateBytesPerStream: this.streamBytes,
+      scratchBytes: e.modelInfo(this.handle, INFO.scratchBytes),
+    };
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.wasm.exports.modelFree(this.handle);
+  }
+
+  check(): void {
+    if (this.disposed) throw new PhasorError("runtime", "the engine has been disposed");
+  }
+
+  /** Turns a failed status into the error it stands for. */
+  fail(status: number, where: string): never {
+    const why = this.wasm.errorText();
+    throw status === E_MODEL ? new PhasorError("bad-model", why) : badInput(where, why);
+  }
+}
+
+class WasmStream implements Stream {
+  readonly inputSize: number;
+  readonly outputSize: number;
+  readonly hiddenSize: number;
+  private ptr: number;
+
+  constructor(
+    private readonly engine: WasmEngine,
+    private readonly policy: number,
+  ) {
+    this.inputSize = engine.inputSize;
+    this.outputSize = engine.outputSize;
+    this.hiddenSize = engine.hiddenSizes[engine.hiddenSizes.length - 1];
+    this.ptr = engine.wasm.exports.streamCreate(engine.handle);
+  }
+
+  private live(): number {
+    this.engine.check();
+    if (!this.ptr) throw new PhasorError("runtime", "the stream has been disposed");
+    return this.ptr;
+  }
+
+  push(t: number, x: ArrayLike<number>): void {
+    const st = this.live();
+    if (x.length !== this.inputSize) throw badInput(`event at t=${t}`, `x has ${x.length} numbers, the model takes ${this.inputSize}`);
+    const { wasm, io } = this.engine;
+    const at = io.reserve(this.inputSize * 4);
+    wasm.f32.set(x, at >> 2);
+    const status = wasm.exports.push(this.engine.handle, st, t, at, this.policy);
+    if (status !== 0) this.engine.fail(status, `event at t=${t}`);
+  }
+
+  pushBatch(t: Float64Array, x: Float32Array | Float64Array, y?: Float64Array, h?: Float64Array): void {
+    const st = this.live();
+    const n = t.length;
+    const I = this.inputSize;
+    if (x.length !== n * I) throw badInput("batch", `x has ${x.length} numbers, ${n} events of ${I} inputs need ${n * I}`);
+    if (y && y.length !== n * this.outputSize) throw badInput("batch", `y has room for ${y.length} numbers, ${n} events need ${n * this.outputSize}`);
+    if (h && h.length !== n * this.hiddenSize) throw badInput("batch", `h has room for ${h.length} numbers, ${n} events need ${n * this.hiddenSize}`);
+    if (n === 0) return;
+    const { wasm, io } = this.engine;
+    // I/O area: t f64[n] | y f64[n O] | h f64[n H] | x f32[n I]
+    const tBytes = n * 8;
+    const yBytes = y ? n * this.outputSize * 8 : 0;
+    const hBytes = h ? n * this.hiddenSize * 8 : 0;
+    const base = io.reserve(tBytes + yBytes + hBytes + n * I * 4);
+    const yAt = base + tBytes;
+    const hAt = yAt + yBytes;
+    const xAt = hAt + hBytes;
+    wasm.f64.set(t, base >> 3);
+    wasm.f32.set(x, xAt >> 2);
+    const status = wasm.exports.pushBatch(this.engine.handle, st, n, base, xAt, y ? yAt : 0, h ? hAt : 0, this.policy);
+    if (status !== 0) this.engine.fail(status, "batch");
+    if (y) y.set(wasm.f64.subarray(yAt >> 3, (yAt >> 3) + y.length));
+    if (h) h.set(wasm.f64.subarray(hAt >> 3, (hAt >> 3) + h.length));
+  }
+
+  output(): Float64Array {
+    const st = this.live();
+    const { wasm, io } = this.engine;
+    const at = io.reserve(this.outputSize * 8);
+    wasm.exports.output(this.engine.handle, st, at);
+    return wasm.f64.slice(at >> 3, (at >> 3) + this.outputSize);
+  }
+
+  hidden(layer = this.engine.hiddenSizes.length - 1): Float64Array {
+    return this.layerState(layer, true);
+  }
+
+  cell(layer = this.engine.hiddenSizes.length - 1): Float64Array {
+    return this.layerState(layer, false);
+  }
+
+  private layerState(layer: number, hidden: boolean): Float64Array {
+    const st = this.live();
+    const { wasm, io, hiddenSizes } = this.engine;
+    if (!Number.isInteger(layer) || layer < 0 || layer >= hiddenSizes.length) {
+      throw new PhasorError("bad-args", `layer ${layer} does not exist: the model has ${hiddenSizes.length} layers`);
+    }
+    const at = io.reserve(hiddenSizes[layer] * 8);
+    (hidden ? wasm.exports.hidden : wasm.exports.cell)(this.engine.handle, st, layer, at);
+    return wasm.f64.slice(at >> 3, (at >> 3) + hiddenSizes[layer]);
+  }
+
+  reset(): void {
+    this.engine.wasm.exports.streamClear(this.engine.handle, this.live());
+  }
+
+  snapshot(): Uint8Array {
+    const st = this.live();
+    return this.engine.wasm.u8.slice(st, st + this.engine.streamBytes);
+  }
+
+  restore(snapshot: Uint8Array): void {
+    const st = this.live();
+    const { wasm, io } = this.engine;
+    const at = io.reserve(snapshot.length);
+    wasm.u8.set(snapshot, at);
+    const status = wasm.exports.restore(this.engine.handle, st, at, snapshot.length);
+    if (status !== 0) throw new PhasorError("bad-input", `snapshot: ${wasm.errorText()}`);
+  }
+
+  stats(): StreamStats {
+    const st = this.live();
+    const e = this.engine.wasm.exports;
+    const events = e.streamEvents(st);
+    const unitUpdates = e.streamUpdates(st);
+    return { events, unitUpdates, unitsSkipped: events * this.engine.totalUnits - unitUpdates };
+  }
+
+  dispose(): void {
+    if (this.ptr) this.engine.wasm.exports.streamFree(this.ptr);
+    this.ptr = 0;
+  }
+}

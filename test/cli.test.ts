@@ -1,0 +1,266 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+// The CLI from its TypeScript source through tsx, as `npx tsx tools/phasor.ts` runs it, without npx's start-up.
+const TSX = join("node_modules", "tsx", "dist", "cli.mjs");
+
+interface Result {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function phasor(args: string[], stdin?: string): Result {
+  const run = spawnSync(process.execPath, [TSX, "tools/phasor.ts", ...args], { input: stdin, encoding: "utf8" });
+  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+function lines(stdout: string): Record<string, unknown>[] {
+  expect(stdout.endsWith("\n")).toBe(true);
+  return stdout.trimEnd().split("\n").map((line) => JSON.parse(line));
+}
+
+/** formats.md's example shape: I = 1, one layer of H = 3, a "last" readout with two labels */
+const MODEL = {
+  format: "phasor-model",
+  version: 1,
+  timeUnit: "ms",
+  inputSize: 1,
+  layers: [
+    {
+      hiddenSize: 3,
+      W: [[0.9], [-0.4], [0.2], [0.5], [0.1], [0.3], [1.2], [-0.7], [0.6], [0.4], [-0.2], [0.8]],
+      U: Array.from({ length: 12 }, (_, r) => [0.1 * ((r % 3) - 1), 0.05 * (r % 4), -0.1 * (r % 2)]),
+      b: [0, 0.1, -0.1, 1, 1, 1, 0, 0.2, -0.2, 0, 0, 0.1],
+      peephole: { i: [0.1, 0, -0.1], f: [0, 0.1, 0], o: [0.2, 0, 0] },
+      tau: [5.0, 12.0, 40.0],
+      shift: [0.0, 3.1, 17.0],
+      rOn: [0.5, 0.5, 0.5],
+      alpha: 0,
+    },
+  ],
+  readout: { mode: "last", V: [[0.3, -0.2, 0.1], [-0.3, 0.2, -0.1]], d: [0, 0.01], labels: ["other", "target"] },
+};
+
+const EVENTS = [
+  '{"t": 0.0, "x": [0.31], "seq": "a"}',
+  '{"t": 0.52, "x": [0.77], "seq": "a"}',
+  '{"t": 4.1, "x": [-0.5], "seq": "a"}',
+  '{"t": 3.0, "x": [-0.2], "seq": 2, "label": 1}',
+  '{"t": 9.5, "x": [0.9], "seq": 2, "label": 1}',
+  '{"t": 0.0, "x": [0.31], "seq": "c"}',
+  '{"t": 0.52, "x": [0.77], "seq": "c"}',
+  '{"t": 4.1, "x": [-0.5], "seq": "c"}',
+].join("\n");
+
+let dir: string;
+let model: string;
+let events: string;
+
+function file(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "phasor-cli-"));
+  model = file("model.json", JSON.stringify(MODEL));
+  events = file("events.ndjson", EVENTS + "\n");
+});
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("phasor command line", () => {
+  it("prints usage for --help and for a command's --help", () => {
+    const top = phasor(["--help"]);
+    expect(top.status).toBe(0);
+    expect(top.stdout).toMatch(/usage: phasor <command>/);
+    expect(top.stdout).toMatch(/run/);
+    const run = phasor(["run", "--help"]);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/usage: phasor run --model M --events E/);
+    expect(run.stdout).toMatch(/--engine reference\|float\|fixed/);
+  });
+
+  it("exits 2 without a command or with an unknown one", () => {
+    expect(phasor([]).status).toBe(2);
+    const unknown = phasor(["fly"]);
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toMatch(/^phasor: unknown command "fly" \(commands: run, quantize, bench\)/);
+  });
+
+  it("exits 2 naming --model when it is missing", () => {
+    const r = phasor(["run", "--events", events]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^phasor run: missing --model/);
+    expect(r.stdout).toBe("");
+  });
+
+  it("exits 2 naming the flag and the accepted values for a bad enum value", () => {
+    const r = phasor(["run", "--model", model, "--events", events, "--engine", "gpu"]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe('phasor run: --engine must be one of reference, float, fixed (got "gpu")\n');
+  });
+
+  it("exits 2 for an unknown flag and for a flag without its value", () => {
+    const unknown = phasor(["run", "--model", model, "--events", events, "--fast"]);
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toMatch(/^phasor run: unknown flag --fast \(accepted: --model, --events, --engine/);
+    const noValue = phasor(["run", "--model", "--events", events]);
+    expect(noValue.status).toBe(2);
+    expect(noValue.stderr).toMatch(/^phasor run: --model needs a value/);
+  });
+
+  it("exits 2 naming a missing events file or model file", () => {
+    const missingEvents = join(dir, "nope.ndjson");
+    const r = phasor(["run", "--engine", "reference", "--model", model, "--events", missingEvents]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(`phasor run: ${missingEvents}: cannot open: no such file\n`);
+    const missingModel = join(dir, "nope.json");
+    const m = phasor(["run", "--engine", "reference", "--model", missingModel, "--events", events]);
+    expect(m.status).toBe(2);
+    expect(m.stderr).toMatch(`phasor run: ${missingModel}: cannot read the model file: no such file`);
+  });
+
+  it("exits 2 for a malformed event line, naming the file and the line", () => {
+    const bad = file("bad.ndjson", '{"t": 0, "x": [0.1], "seq": "a"}\n\n{"t": 1, "x": [0.1, 0.2], "seq": "a"}\n');
+    const r = phasor(["run", "--engine", "reference", "--model", model, "--events", bad]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(`phasor run: ${bad}:3: "x" has 2 numbers, the model's inputSize is 1\n`);
+  });
+
+  it("exits 2 when time goes backwards within a seq", () => {
+    const back = file("back.ndjson", '{"t": 5, "x": [0.1], "seq": "a"}\n{"t": 4, "x": [0.1], "seq": "a"}\n');
+    const r = phasor(["run", "--engine", "reference", "--model", model, "--events", back]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(`phasor run: ${back}:2: time goes backwards within seq "a": t = 4 after t = 5\n`);
+  });
+
+  it("prints one line per event with seq, i, t and y, the state reset for every seq", () => {
+    const r = phasor(["run", "--engine", "reference", "--model", model, "--events", events]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const out = lines(r.stdout);
+    expect(out.map((o) => [o.seq, o.i, o.t])).toEqual([
+      ["a", 0, 0],
+      ["a", 1, 0.52],
+      ["a", 2, 4.1],
+      [2, 0, 3],
+      [2, 1, 9.5],
+      ["c", 0, 0],
+      ["c", 1, 0.52],
+      ["c", 2, 4.1],
+    ]);
+    for (const o of out) {
+      expect(Object.keys(o)).toEqual(["seq", "i", "t", "y"]);
+      expect(o.y).toHaveLength(2);
+      for (const v of o.y as number[]) expect(Number.isFinite(v)).toBe(true);
+    }
+    // seq "c" repeats seq "a" from a zero state, so it gives the same outputs, bit for bit
+    expect(out.slice(5).map((o) => o.y)).toEqual(out.slice(0, 3).map((o) => o.y));
+    expect(out[1].y).not.toEqual(out[0].y);
+  });
+
+  it("prints the same for the same events in CSV", () => {
+    const csv = file(
+      "events.csv",
+      "t,x0,seq,label\n0.0,0.31,a,\n0.52,0.77,a,\n4.1,-0.5,a,\n3.0,-0.2,2,1\n9.5,0.9,2,1\n0,0.31,c,\n0.52,0.77,c,\n4.1,-0.5,c,\n",
+    );
+    const fromCsv = phasor(["run", "--engine", "reference", "--model", model, "--events", csv]);
+    const fromNdjson = phasor(["run", "--engine", "reference", "--model", model, "--events", events]);
+    expect(fromCsv.status).toBe(0);
+    expect(fromCsv.stdout).toBe(fromNdjson.stdout);
+  });
+
+  it("with --emit last prints one line per sequence: n, the final y, its argmax and label name", () => {
+    const every = lines(phasor(["run", "--engine", "reference", "--model", model, "--events", events]).stdout);
+    const r = phasor(["run", "--engine", "reference", "--model", model, "--events", events, "--emit", "last"]);
+    expect(r.status).toBe(0);
+    const out = lines(r.stdout);
+    expect(out.map((o) => [o.seq, o.n])).toEqual([
+      ["a", 3],
+      [2, 2],
+      ["c", 3],
+    ]);
+    const lastOf = [every[2], every[4], every[7]];
+    out.forEach((o, k) => {
+      expect(Object.keys(o)).toEqual(["seq", "n", "y", "label", "name"]);
+      expect(o.y).toEqual(lastOf[k].y);
+      const y = o.y as number[];
+      const best = y[1] > y[0] ? 1 : 0;
+      expect(o.label).toBe(best);
+      expect(o.name).toBe(MODEL.readout.labels[best]);
+    });
+  });
+
+  it("with --hidden adds h, the last layer's hidden state", () => {
+    const r = phasor(["run", "--engine", "reference", "--model", model, "--events", events, "--hidden"]);
+    expect(r.status).toBe(0);
+    const out = lines(r.stdout);
+    expect(out).toHaveLength(8);
+    for (const o of out) {
+      expect(Object.keys(o)).toEqual(["seq", "i", "t", "y", "h"]);
+      expect(o.h).toHaveLength(3);
+      for (const v of o.h as number[]) expect(Math.abs(v)).toBeLessThan(1);
+    }
+    // y = V h + d, to the rounding of the printed numbers
+    for (const o of out) {
+      const h = o.h as number[];
+      MODEL.readout.V.forEach((row, r) => {
+        const expected = row.reduce((sum, v, j) => sum + v * h[j], MODEL.readout.d[r]);
+        expect((o.y as number[])[r]).toBeCloseTo(expected, 12);
+      });
+    }
+  });
+
+  it('reads events from stdin with --events -, printing "seq": null for events without seq', () => {
+    const noSeq = EVENTS.split("\n")
+      .slice(0, 3)
+      .map((line) => line.replace(/, "seq": "a"/, ""))
+      .join("\n");
+    const r = phasor(["run", "--engine", "reference", "--model", model, "--events", "-"], noSeq);
+    expect(r.status).toBe(0);
+    const out = lines(r.stdout);
+    expect(out.map((o) => [o.seq, o.i])).toEqual([
+      [null, 0],
+      [null, 1],
+      [null, 2],
+    ]);
+    const fromFile = lines(phasor(["run", "--engine", "reference", "--model", model, "--events", events]).stdout);
+    expect(out.map((o) => o.y)).toEqual(fromFile.slice(0, 3).map((o) => o.y));
+    const bad = phasor(["run", "--engine", "reference", "--model", model, "--events", "-"], '{"t": 0, "x": [1]}\nnope\n');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/^phasor run: stdin:2: not JSON/);
+  });
+
+  it("with --skip-bad skips bad lines and counts them on stderr", () => {
+    const mixed = file(
+      "mixed.ndjson",
+      '{"t": 0, "x": [0.1], "seq": "a"}\n{"t": 1, "x": "oops", "seq": "a"}\n{"t": 2, "x": [0.3], "seq": "a"}\nnot json\n',
+    );
+    const r = phasor(["run", "--engine", "reference", "--model", model, "--events", mixed, "--skip-bad"]);
+    expect(r.status).toBe(0);
+    expect(lines(r.stdout).map((o) => [o.i, o.t])).toEqual([
+      [0, 0],
+      [1, 2],
+    ]);
+    expect(r.stderr).toBe(
+      `phasor run: skipped 2 bad lines (first: ${mixed}:2: "x" must be an array of 1 numbers, got "oops")\n`,
+    );
+  });
+
+  it("with --time-policy clamp runs an earlier event at the previous time instead of failing", () => {
+    const back = file("clamp.ndjson", '{"t": 5, "x": [0.1]}\n{"t": 4, "x": [0.7]}\n');
+    const same = file("same.ndjson", '{"t": 5, "x": [0.1]}\n{"t": 5, "x": [0.7]}\n');
+    const clamped = phasor(["run", "--engine", "reference", "--model", model, "--events", back, "--time-policy", "clamp"]);
+    expect(clamped.status).toBe(0);
+    const atSameTime = lines(phasor(["run", "--engine", "reference", "--model", model, "--events", same]).stdout);
+    expect(lines(clamped.stdout).map((o) => o.y)).toEqual(atSameTime.map((o) => o.y));
+  });
+});

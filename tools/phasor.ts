@@ -1,0 +1,75 @@
+#!/usr/bin/env node
+/**
+ * The `phasor` command line (formats.md, "Commands"). Each command is one module under tools/commands/, loaded
+ * only when it runs. Exit status: 0 on success, 2 on bad arguments or bad input files (PhasorError codes
+ * bad-args, bad-input, bad-model), 1 on a runtime failure or anything unexpected; the message goes to stderr
+ * as `phasor <command>: <message>`.
+ */
+import { PhasorError } from "../host/errors.js";
+import { commandHelp, parseFlags, type Command, type CommandIO } from "./command.js";
+
+interface Entry {
+  summary: string;
+  load(): Promise<Command>;
+}
+
+const COMMANDS: Record<string, Entry> = {
+  run: { summary: "run a model over events, NDJSON out", load: async () => (await import("./commands/run.js")).command },
+  quantize: {
+    summary: "float model to fixed-point model, calibrated on events",
+    load: async () => (await import("./commands/quantize.js")).command,
+  },
+  bench: { summary: "throughput of every engine", load: async () => (await import("./commands/bench.js")).command },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
+  const lines = Object.entries(COMMANDS).map(([name, entry]) => `  ${name.padEnd(width)}  ${entry.summary}`);
+  return `usage: phasor <command> [flags]\n\ncommands:\n${lines.join("\n")}\n\n'phasor <command> --help' shows a command's flags.\n`;
+}
+
+function exitStatus(err: unknown): number {
+  if (err instanceof PhasorError) return err.code === "runtime" ? 1 : 2;
+  return 1;
+}
+
+function message(err: unknown): string {
+  if (err instanceof PhasorError) return err.message;
+  // not raised on purpose: a bug, so the stack is worth having
+  if (err instanceof Error) return `unexpected error: ${err.stack ?? err.message}`;
+  return `unexpected error: ${String(err)}`;
+}
+
+async function main(args: string[], io: CommandIO): Promise<number> {
+  const [name, ...rest] = args;
+  if (name === undefined || name === "--help" || name === "-h") {
+    (name === undefined ? io.stderr : io.stdout).write(usage());
+    return name === undefined ? 2 : 0;
+  }
+  const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (entry === undefined) {
+    io.stderr.write(`phasor: unknown command "${name}" (commands: ${Object.keys(COMMANDS).join(", ")})\n`);
+    return 2;
+  }
+  try {
+    const command = await entry.load();
+    const parsed = parseFlags(rest, command.flags);
+    if (parsed.help) {
+      io.stdout.write(commandHelp(name, command));
+      return 0;
+    }
+    await command.run(parsed.flags, io);
+    return 0;
+  } catch (err) {
+    io.stderr.write(`phasor ${name}: ${message(err)}\n`);
+    return exitStatus(err);
+  }
+}
+
+// `phasor run ... | head` closes stdout early: stop quietly, as command-line tools do.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code === "EPIPE") process.exit(process.exitCode ?? 0);
+  throw err;
+});
+
+process.exitCode = await main(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
