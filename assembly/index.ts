@@ -3,7 +3,7 @@
 // error buffer (errorPtr, errorLen).
 
 import { E_MODEL, E_STATE, clearError, fail } from "./errors";
-import { Layer, Model, layerAt, parseModel } from "./model";
+import { Layer, Model, TIMING_BYTES, deriveTiming, layerAt, parseModel } from "./model";
 import { pushEvent, pushEvents, readOutput, readState, restoreStream, streamReset } from "./stream";
 import { exactPhase as phaseExact } from "./phase";
 import { S_EVENTS, S_UPDATES } from "./model";
@@ -40,11 +40,14 @@ export function modelCreate(bytes: usize, length: i32): usize {
   m.bytes = bytes;
   m.byteLength = length;
   m.scratch = heap.alloc(<usize>m.scratchBytes);
+  m.timing = heap.alloc(<usize>m.totalUnits * TIMING_BYTES);
+  deriveTiming(m, m.timing);
   return changetype<usize>(m);
 }
 
 export function modelFree(m: Model): void {
   heap.free(m.scratch);
+  heap.free(m.timing);
   heap.free(m.layers);
   heap.free(m.bytes);
   heap.free(changetype<usize>(m));

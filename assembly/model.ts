@@ -13,6 +13,16 @@ export const LAYER_DESC_BYTES: i32 = 64;
 export const READOUT_DESC_BYTES: i32 = 32;
 export const UNIT_RECORD_BYTES: i32 = 32;
 export const TIME_RECORD_BYTES: i32 = 32;
+/** Per-unit timing derived at load. Fixed: step (Q0.64 phase per tick), on = r_on in Q0.32, invHalf =
+ * floor(2^47 / (r_on / 2 in Q0.32)) so k = phi * invHalf >> 32 in Q0.15, period = floor(2^64 / step) ticks.
+ * Float: 1 / tau, r_on, tau, 2 / r_on. */
+export const TIMING_BYTES: i32 = 32;
+/** Buckets of the timing wheel that schedules closed units (schedule.ts). */
+export const WHEEL_BUCKETS: i32 = 64;
+/** Bytes of a layer's wheel header: last bucket (i64), non-empty bitmap (u64), active count (i32). */
+export const WHEEL_HEADER_BYTES: i32 = 24;
+/** The float engine's wake keys count 2^-20 time units. */
+export const FLOAT_KEYS_PER_UNIT: f64 = 1048576.0;
 export const MAX_LAYERS: i32 = 64;
 export const MAX_SIZE: i32 = 65536;
 export const MAX_FILE_BYTES: u32 = 1 << 30;
@@ -46,17 +56,22 @@ export class Layer {
   U: usize;
   /** H unit records of UNIT_RECORD_BYTES: biases, row formats, peepholes */
   units: usize;
-  /** H time records of TIME_RECORD_BYTES */
+  /** H time records of TIME_RECORD_BYTES (the file's) */
   time: usize;
+  /** H timing records of TIMING_BYTES derived from them at load, so the event path never divides */
+  timing: usize;
   /** offsets inside a stream's state block */
   hOff: i32;
   cOff: i32;
   seedOff: i32;
-  heapKeyOff: i32;
-  heapUnitOff: i32;
+  /** the unit schedule (schedule.ts): wake keys, wheel list links, bucket heads, wheel header, active list */
+  keyOff: i32;
+  nextOff: i32;
+  headsOff: i32;
+  wheelOff: i32;
   activeOff: i32;
-  heapSizeOff: i32;
-  activeCountOff: i32;
+  /** wheel bucket of a key = key >> bucketShift (derived at load so one lap spans the longest period) */
+  bucketShift: i32;
 }
 
 @unmanaged
@@ -84,6 +99,8 @@ export class Model {
   yOff: i32;
   /** per-event scratch shared by the model's streams */
   scratch: usize;
+  /** the timing records of all layers (deriveTiming) */
+  timing: usize;
   scratchBytes: i32;
   xqOff: i32;
   nnzOff: i32;
@@ -284,22 +301,23 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
       errText(" has an invalid bias, row format, peephole or time-gate parameter (tau > 0, finite shift, 0 < rOn <= 1)");
       return E_MODEL;
     }
-    // State block of this layer: h (padded, 16-aligned for SIMD), c, seeds, heap keys and units, active list.
+    // State block of this layer: h (padded, 16-aligned for SIMD), c, seeds, the unit schedule.
     L.hOff = stateBytes;
     stateBytes = align16(stateBytes + Hp * eb);
     L.cOff = stateBytes;
     stateBytes = align16(stateBytes + H * 4);
     L.seedOff = stateBytes;
     stateBytes = align16(stateBytes + H * 8);
-    L.heapKeyOff = stateBytes;
+    L.keyOff = stateBytes;
     stateBytes = align16(stateBytes + H * 8);
-    L.heapUnitOff = stateBytes;
+    L.nextOff = stateBytes;
     stateBytes = align16(stateBytes + H * 4);
+    L.headsOff = stateBytes;
+    stateBytes = align16(stateBytes + WHEEL_BUCKETS * 4);
+    L.wheelOff = stateBytes;
+    stateBytes = align16(stateBytes + WHEEL_HEADER_BYTES);
     L.activeOff = stateBytes;
     stateBytes = align16(stateBytes + H * 4);
-    L.heapSizeOff = stateBytes;
-    L.activeCountOff = stateBytes + 4;
-    stateBytes += 16;
     if (H > maxHidden) maxHidden = H;
     totalUnits += H;
     previous = H;
@@ -371,4 +389,39 @@ function checkUnits(L: Layer, kind: i32): i32 {
     }
   }
   return -1;
+}
+
+/** Fills every layer's timing records (TIMING_BYTES per unit) into `block`, which holds totalUnits of them. */
+export function deriveTiming(m: Model, block: usize): void {
+  for (let n = 0; n < m.layerCount; n++) {
+    const L = layerAt(m, n);
+    L.timing = block;
+    let longest: f64 = 0; // the longest period, in wake-key units
+    for (let j = 0; j < L.hiddenSize; j++) {
+      const t = L.time + <usize>j * TIME_RECORD_BYTES;
+      const out = block + <usize>j * TIMING_BYTES;
+      if (m.kind == KIND_FIXED) {
+        const step = load<u64>(t, 16);
+        const half = <u64>load<u32>(t, 24);
+        store<u64>(out, step, 0);
+        store<u64>(out, half << 1, 8);
+        store<u64>(out, (<u64>1 << 47) / half, 16);
+        store<u64>(out, u64.MAX_VALUE / step, 24);
+        longest = max(longest, <f64>(u64.MAX_VALUE / step));
+      } else {
+        const tau = load<f64>(t, 0);
+        const rOn = load<f64>(t, 16);
+        store<f64>(out, 1.0 / tau, 0);
+        store<f64>(out, rOn, 8);
+        store<f64>(out, tau, 16);
+        store<f64>(out, 2.0 / rOn, 24);
+        longest = max(longest, tau * FLOAT_KEYS_PER_UNIT);
+      }
+    }
+    // One lap of the wheel spans the longest period: bucket = 2^shift >= longest / WHEEL_BUCKETS.
+    let shift = 0;
+    while (shift < 62 && <f64>(<i64>1 << shift) * <f64>WHEEL_BUCKETS < longest) shift++;
+    L.bucketShift = shift;
+    block += <usize>L.hiddenSize * TIMING_BYTES;
+  }
 }

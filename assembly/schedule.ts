@@ -1,48 +1,110 @@
-// Which units an event has to visit. A unit whose time gate is closed sits in a min-heap keyed by the time its
-// gate next opens; an open unit sits in the active list. Per event only the active units and the units whose
-// opening time has come are looked at, so closed units cost nothing (plstm.md section 1, "skipping").
-// Keys are i64: integer ticks for the fixed engine, the bits of a non-negative f64 time for the float engine
-// (for non-negative doubles the bit patterns order like the values).
+// Which units an event has to visit. An open unit sits in the active list; a closed unit sits in a timing
+// wheel, filed under the time its gate next opens (each unit's next opening is known in advance). Per event
+// only the active units and the units whose opening has come are looked at, so closed units cost nothing
+// (plstm.md section 1: with alpha = 0 skipping them is exact).
+//
+// The wheel: WHEEL_BUCKETS lists, bucket b holding the units whose wake key k has (k >> shift) % 64 == b; a
+// bitmap of non-empty buckets; the bucket of the last event. An event drains the buckets from the last event's
+// to its own: units due move to the active list, units filed there for a later lap go back. Insertion and
+// removal are O(1); shift is chosen per layer (model.ts) so one lap spans the longest period.
+// Keys are i64 times from the stream's first event: ticks (fixed engine) or 2^-20 time units (float engine).
 
-/** Pushes unit j with wake key `key`; heapSize is the current size, the new size is returned. */
-export function heapPush(keys: usize, units: usize, heapSize: i32, key: i64, j: i32): i32 {
-  let pos = heapSize;
-  while (pos > 0) {
-    const parent = (pos - 1) >> 1;
-    const parentKey = load<i64>(keys + (<usize>parent << 3));
-    if (parentKey <= key) break;
-    store<i64>(keys + (<usize>pos << 3), parentKey);
-    store<i32>(units + (<usize>pos << 2), load<i32>(units + (<usize>parent << 2)));
-    pos = parent;
-  }
-  store<i64>(keys + (<usize>pos << 3), key);
-  store<i32>(units + (<usize>pos << 2), j);
-  return heapSize + 1;
+import { Layer, WHEEL_BUCKETS } from "./model";
+
+@inline function fileUnder(L: Layer, st: usize, bucket: i32, j: i32): void {
+  const heads = st + <usize>L.headsOff;
+  store<i32>(st + <usize>L.nextOff + (<usize>j << 2), load<i32>(heads + (<usize>bucket << 2)));
+  store<i32>(heads + (<usize>bucket << 2), j);
+  const wheel = st + <usize>L.wheelOff;
+  store<u64>(wheel, load<u64>(wheel, 8) | (<u64>1 << bucket), 8);
 }
 
-/** Removes the root of a heap of heapSize > 0 entries; the new size is returned. */
-export function heapPopRoot(keys: usize, units: usize, heapSize: i32): i32 {
-  const n = heapSize - 1;
-  const lastKey = load<i64>(keys + (<usize>n << 3));
-  const lastUnit = load<i32>(units + (<usize>n << 2));
-  let pos = 0;
-  while (true) {
-    let child = 2 * pos + 1;
-    if (child >= n) break;
-    let childKey = load<i64>(keys + (<usize>child << 3));
-    if (child + 1 < n) {
-      const rightKey = load<i64>(keys + (<usize>(child + 1) << 3));
-      if (rightKey < childKey) {
-        child++;
-        childKey = rightKey;
-      }
+/** Files closed unit j under its wake key (which must be later than the current event's key). */
+export function wheelInsert(L: Layer, st: usize, j: i32, key: i64): void {
+  store<i64>(st + <usize>L.keyOff + (<usize>j << 3), key);
+  fileUnder(L, st, <i32>(key >> L.bucketShift) & (WHEEL_BUCKETS - 1), j);
+}
+
+/** Empty wheel, every unit in the active list (before a stream's first event every unit is a candidate). */
+export function wheelReset(L: Layer, st: usize): void {
+  const heads = st + <usize>L.headsOff;
+  for (let b = 0; b < WHEEL_BUCKETS; b++) store<i32>(heads + (<usize>b << 2), -1);
+  const wheel = st + <usize>L.wheelOff;
+  store<i64>(wheel, 0);
+  store<u64>(wheel, 0, 8);
+  const active = st + <usize>L.activeOff;
+  for (let j = 0; j < L.hiddenSize; j++) store<i32>(active + (<usize>j << 2), j);
+  store<i32>(wheel, L.hiddenSize, 16);
+}
+
+@inline export function activeCount(L: Layer, st: usize): i32 {
+  return load<i32>(st + <usize>L.wheelOff, 16);
+}
+
+@inline export function setActiveCount(L: Layer, st: usize, n: i32): void {
+  store<i32>(st + <usize>L.wheelOff, n, 16);
+}
+
+/** Moves every unit whose wake key is <= now into the active list; returns the new active count. */
+export function wheelDrain(L: Layer, st: usize, now: i64): i32 {
+  const wheel = st + <usize>L.wheelOff;
+  const heads = st + <usize>L.headsOff;
+  const keys = st + <usize>L.keyOff;
+  const next = st + <usize>L.nextOff;
+  const active = st + <usize>L.activeOff;
+  let count = load<i32>(wheel, 16);
+  const current = now >> L.bucketShift;
+  let from = load<i64>(wheel);
+  store<i64>(wheel, current);
+  if (load<u64>(wheel, 8) == 0) return count;
+  // A gap of a whole lap or more visits every bucket once.
+  if (current - from >= <i64>(WHEEL_BUCKETS - 1)) from = current - <i64>(WHEEL_BUCKETS - 1);
+  for (let b = from; b <= current; b++) {
+    const bucket = <i32>b & (WHEEL_BUCKETS - 1);
+    const bit = <u64>1 << bucket;
+    if ((load<u64>(wheel, 8) & bit) == 0) continue;
+    let j = load<i32>(heads + (<usize>bucket << 2));
+    store<i32>(heads + (<usize>bucket << 2), -1);
+    store<u64>(wheel, load<u64>(wheel, 8) & ~bit, 8);
+    while (j >= 0) {
+      const following = load<i32>(next + (<usize>j << 2));
+      if (load<i64>(keys + (<usize>j << 3)) <= now) store<i32>(active + (<usize>(count++) << 2), j);
+      else fileUnder(L, st, bucket, j); // filed for a later lap
+      j = following;
     }
-    if (lastKey <= childKey) break;
-    store<i64>(keys + (<usize>pos << 3), childKey);
-    store<i32>(units + (<usize>pos << 2), load<i32>(units + (<usize>child << 2)));
-    pos = child;
   }
-  store<i64>(keys + (<usize>pos << 3), lastKey);
-  store<i32>(units + (<usize>pos << 2), lastUnit);
-  return n;
+  store<i32>(wheel, count, 16);
+  return count;
+}
+
+/**
+ * True when the schedule in a (restored) state block is well formed: every unit exactly once, either in the
+ * active list or in the bucket its key says, with the bitmap matching. `seen` has room for H bytes.
+ */
+export function wheelIsSound(L: Layer, st: usize, seen: usize): bool {
+  const H = L.hiddenSize;
+  const wheel = st + <usize>L.wheelOff;
+  const count = load<i32>(wheel, 16);
+  if (count < 0 || count > H) return false;
+  memory.fill(seen, 0, <usize>H);
+  let filed = 0;
+  for (let a = 0; a < count; a++) {
+    const j = load<i32>(st + <usize>L.activeOff + (<usize>a << 2));
+    if (j < 0 || j >= H || load<u8>(seen + <usize>j)) return false;
+    store<u8>(seen + <usize>j, 1);
+  }
+  const bitmap = load<u64>(wheel, 8);
+  for (let b = 0; b < WHEEL_BUCKETS; b++) {
+    let j = load<i32>(st + <usize>L.headsOff + (<usize>b << 2));
+    if ((j >= 0) != ((bitmap & (<u64>1 << b)) != 0)) return false;
+    while (j >= 0) {
+      if (j >= H || load<u8>(seen + <usize>j)) return false;
+      const key = load<i64>(st + <usize>L.keyOff + (<usize>j << 3));
+      if (key < 0 || (<i32>(key >> L.bucketShift) & (WHEEL_BUCKETS - 1)) != b) return false;
+      store<u8>(seen + <usize>j, 1);
+      filed++;
+      j = load<i32>(st + <usize>L.nextOff + (<usize>j << 2));
+    }
+  }
+  return filed + count == H;
 }

@@ -6,10 +6,11 @@
 
 import { E_INPUT, E_STATE, errInt, errText, fail } from "./errors";
 import {
-  KIND_FIXED, Layer, Model, S_CHECKSUM, S_EVENTS, S_LAST_T, S_LAST_TICKS, S_STARTED, S_T0, S_UPDATES,
+  FLOAT_KEYS_PER_UNIT, KIND_FIXED, Layer, Model, S_CHECKSUM, S_EVENTS, S_LAST_T, S_LAST_TICKS, S_STARTED, S_T0, S_UPDATES,
   TIME_RECORD_BYTES, layerAt, pad8,
 } from "./model";
 import { exactPhase } from "./phase";
+import { wheelIsSound, wheelReset } from "./schedule";
 import { fixedReadout, fixedTimeGate, fixedUpdateUnits } from "./fixed/step";
 import { saturate16 } from "./fixed/arith";
 import { floatReadout, floatTimeGate, floatUpdateUnits } from "./float/step";
@@ -21,6 +22,11 @@ export const POLICY_CLAMP: i32 = 1;
 const MAX_TICKS: f64 = 4611686018427387904.0;
 const TWO_POW_64: f64 = 18446744073709551616.0;
 
+/** Ticks (fixed) or wake keys (float) per time unit. */
+@inline function keysPerUnit(m: Model): f64 {
+  return m.kind == KIND_FIXED ? exp2(m.ticksLog2) : FLOAT_KEYS_PER_UNIT;
+}
+
 /** 2^e exactly, for the exponents of Q formats (|e| < 1000). */
 @inline function exp2(e: i32): f64 {
   return reinterpret<f64>(<i64>(1023 + e) << 52);
@@ -30,11 +36,7 @@ export function streamReset(m: Model, st: usize): void {
   memory.fill(st, 0, <usize>m.streamBytes);
   store<u32>(st + S_CHECKSUM, m.checksum);
   for (let n = 0; n < m.layerCount; n++) {
-    const L = layerAt(m, n);
-    // Before the first event every unit is a candidate: all sit in the active list.
-    const active = st + <usize>L.activeOff;
-    for (let j = 0; j < L.hiddenSize; j++) store<i32>(active + (<usize>j << 2), j);
-    store<i32>(st + <usize>L.activeCountOff, L.hiddenSize);
+    wheelReset(layerAt(m, n), st);
   }
 }
 
@@ -76,7 +78,7 @@ function checkEvent(m: Model, t: f64, x: usize, previous: f64, t0: f64, policy: 
     }
     t = previous;
   }
-  if (m.kind == KIND_FIXED && t0 == t0 && (t - t0) * <f64>(<i64>1 << m.ticksLog2) >= MAX_TICKS) {
+  if (t0 == t0 && (t - t0) * keysPerUnit(m) >= MAX_TICKS) {
     eventError(index, "the stream has run longer than 2^62 ticks since its first event; start a new stream");
     return NaN;
   }
@@ -220,7 +222,7 @@ export function readState(m: Model, st: usize, n: i32, which: i32, out: usize): 
 
 /**
  * Copies a snapshot (a stream block of this model) into st after checking that it is one: same model checksum,
- * same size, and a schedule in which every unit of every layer is exactly once in the heap or the active list.
+ * same size, and a schedule in which every unit of every layer is exactly once in the wheel or the active list.
  */
 export function restoreStream(m: Model, st: usize, src: usize, length: i32): i32 {
   if (length != m.streamBytes) {
@@ -233,17 +235,7 @@ export function restoreStream(m: Model, st: usize, src: usize, length: i32): i32
   if (load<u32>(src + S_CHECKSUM) != m.checksum) return fail(E_STATE, "snapshot was taken from a stream of another model");
   const seen = m.scratch + <usize>m.newHOff; // scratch of at least maxHidden * 4 bytes
   for (let n = 0; n < m.layerCount; n++) {
-    const L = layerAt(m, n);
-    const H = L.hiddenSize;
-    const heapSize = load<i32>(src + <usize>L.heapSizeOff);
-    const activeCount = load<i32>(src + <usize>L.activeCountOff);
-    if (heapSize < 0 || activeCount < 0 || heapSize + activeCount != H) return fail(E_STATE, "snapshot has a corrupt unit schedule");
-    memory.fill(seen, 0, <usize>H);
-    for (let a = 0; a < H; a++) {
-      const j = a < heapSize ? load<i32>(src + <usize>L.heapUnitOff + (<usize>a << 2)) : load<i32>(src + <usize>L.activeOff + (<usize>(a - heapSize) << 2));
-      if (j < 0 || j >= H || load<u8>(seen + <usize>j)) return fail(E_STATE, "snapshot has a corrupt unit schedule");
-      store<u8>(seen + <usize>j, 1);
-    }
+    if (!wheelIsSound(layerAt(m, n), src, seen)) return fail(E_STATE, "snapshot has a corrupt unit schedule");
   }
   memory.copy(st, src, <usize>length);
   return 0;

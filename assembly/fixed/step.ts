@@ -3,8 +3,8 @@
 // Formats (docs/fixed-point.md): x of layer 0 Q(inputFrac) i16, h Q0.15 i16, weights i16 with a format per
 // gate row, pre-activations Q7.24 i32, gates and k Q0.15, cell Q11.20 i32, phase Q0.64 u64.
 
-import { CELL_FRAC, Layer, Model, PRE_FRAC, TIME_RECORD_BYTES, UNIT_RECORD_BYTES } from "../model";
-import { heapPopRoot, heapPush } from "../schedule";
+import { CELL_FRAC, Layer, Model, PRE_FRAC, TIMING_BYTES, UNIT_RECORD_BYTES } from "../model";
+import { setActiveCount, wheelDrain, wheelInsert } from "../schedule";
 import { sigmoidQ15, tanhQ15 } from "./activation";
 import { saturate16, saturate32, shiftRound } from "./arith";
 import { dot1, dot4, dot4Sparse } from "./dot";
@@ -15,46 +15,58 @@ const ONE_Q15: i32 = 32768;
 // Sums of the current unit's four gate rows: W x into [0..3], U h into [4..7].
 const sums = memory.data(32, 16);
 
+/** The high 64 bits of the 128-bit product a * b. */
+@inline function mulHigh(a: u64, b: u64): u64 {
+  const aLo = a & 0xffffffff;
+  const aHi = a >>> 32;
+  const bLo = b & 0xffffffff;
+  const bHi = b >>> 32;
+  const lh = aLo * bHi;
+  const hl = aHi * bLo;
+  const mid = ((aLo * bLo) >>> 32) + (lh & 0xffffffff) + (hl & 0xffffffff);
+  return aHi * bHi + (lh >>> 32) + (hl >>> 32) + (mid >>> 32);
+}
+
 /**
- * Time gate (plstm.md section 1, phi and k) for the units an event has to visit at tick T, and the schedule
- * that makes closed units free: due units leave the heap, open units stay in the active list with their k
- * (Q0.15) in kOut, units found closed go back to the heap keyed by the tick their window next opens.
+ * The tick at which a closed unit (phase at tick T) may next be open: the phase wraps to 0 after
+ * (2^64 - phase) / step ticks, computed as (2^64 - phase) * period / 2^64 with period = floor(2^64 / step).
+ * That never exceeds the exact count (a unit is never woken late, at worst a tick or two early, which costs a
+ * visit) and is at least T + 1 (the unit is closed at T).
+ */
+@inline function nextOpening(T: i64, phase: u64, period: u64): i64 {
+  let ticks = mulHigh(0 - phase, period);
+  if (ticks == 0) ticks = 1;
+  return ticks > <u64>(i64.MAX_VALUE - T) ? i64.MAX_VALUE : T + <i64>ticks;
+}
+
+/**
+ * Time gate (plstm.md section 1, phi and k) for the units an event has to visit at tick T: the active units
+ * and the units whose opening has come (schedule.ts). Open ones stay in the active list with their k (Q0.15)
+ * in kOut; closed ones are filed under their next opening.
  * phase_j(T) = seed_j + T * step_j (mod 2^64), step_j = 2^64 / tau_j in ticks. Returns the number open.
  */
 export function fixedTimeGate(L: Layer, st: usize, T: i64, kOut: usize): i32 {
-  const keys = st + <usize>L.heapKeyOff;
-  const heapUnits = st + <usize>L.heapUnitOff;
   const active = st + <usize>L.activeOff;
-  let heapSize = load<i32>(st + <usize>L.heapSizeOff);
-  let activeCount = load<i32>(st + <usize>L.activeCountOff);
-  while (heapSize > 0 && load<i64>(keys) <= T) {
-    store<i32>(active + (<usize>(activeCount++) << 2), load<i32>(heapUnits));
-    heapSize = heapPopRoot(keys, heapUnits, heapSize);
-  }
+  const seeds = st + <usize>L.seedOff;
+  const candidates = wheelDrain(L, st, T);
   let open = 0;
-  for (let a = 0; a < activeCount; a++) {
+  for (let a = 0; a < candidates; a++) {
     const j = load<i32>(active + (<usize>a << 2));
-    const time = L.time + <usize>j * TIME_RECORD_BYTES;
-    const step = load<u64>(time, 16);
-    const phase = load<u64>(st + <usize>L.seedOff + (<usize>j << 3)) + <u64>T * step;
+    const timing = L.timing + <usize>j * TIMING_BYTES;
+    const phase = load<u64>(seeds + (<usize>j << 3)) + <u64>T * load<u64>(timing);
     const phi = phase >>> 32; // Q0.32
-    const half = <u64>load<u32>(time, 24); // r_on / 2 in Q0.32
-    if (phi < half << 1) {
-      const k = phi < half ? (phi << 15) / half : (((half << 1) - phi) << 15) / half;
+    const on = load<u64>(timing, 8); // r_on in Q0.32
+    if (phi < on) {
+      // k = phi / (r_on / 2) rising, (r_on - phi) / (r_on / 2) falling: Q0.15, at most 2^15
+      const fromEdge = phi < on >>> 1 ? phi : on - phi;
       store<i32>(active + (<usize>open << 2), j);
-      store<i32>(kOut + (<usize>open << 2), <i32>k);
+      store<i32>(kOut + (<usize>open << 2), <i32>((fromEdge * load<u64>(timing, 16)) >>> 32));
       open++;
     } else {
-      // Ticks until the phase wraps to 0, where the open window starts: ceil((2^64 - phase) / step).
-      const toWrap = 0 - phase;
-      let ticks = toWrap / step;
-      if (ticks * step != toWrap) ticks++;
-      const wake = ticks > <u64>(i64.MAX_VALUE - T) ? i64.MAX_VALUE : T + <i64>ticks;
-      heapSize = heapPush(keys, heapUnits, heapSize, wake, j);
+      wheelInsert(L, st, j, nextOpening(T, phase, load<u64>(timing, 24)));
     }
   }
-  store<i32>(st + <usize>L.heapSizeOff, heapSize);
-  store<i32>(st + <usize>L.activeCountOff, open);
+  setActiveCount(L, st, open);
   return open;
 }
 

@@ -1,53 +1,52 @@
 // One event through one layer of the float engine: f32 arithmetic for the network (plstm.md sections 1 and 3),
 // f64 for time, measured from the stream's first event so no absolute timestamp is ever rounded.
 
-import { Layer, Model, TIME_RECORD_BYTES, UNIT_RECORD_BYTES } from "../model";
-import { heapPopRoot, heapPush } from "../schedule";
+import { FLOAT_KEYS_PER_UNIT, Layer, Model, TIMING_BYTES, UNIT_RECORD_BYTES } from "../model";
+import { setActiveCount, wheelDrain, wheelInsert } from "../schedule";
 import { dot1f, dot4f, dot4fSparse } from "./dot";
 
 // Sums of the current unit's four gate rows: W x into [0..3], U h into [4..7].
 const sums = memory.data(32, 16);
 
 /** Wake a closed unit this fraction of its period early: the f64 phase is off by far less, and a unit woken
- * early is only evaluated and sent back, so an early wake costs a visit while a late one would miss an event. */
+ * early is only looked at and sent back, so an early wake costs a visit while a late one would miss an event. */
 const WAKE_MARGIN: f64 = 1e-6;
+
+/** Wake key of the time a closed unit (phase phi at dt) may next be open, rounded down (never late), and
+ * always after the current event's key. */
+@inline function nextOpening(dt: f64, phi: f64, tau: f64, now: i64): i64 {
+  const key = <i64>Math.floor((dt + Math.max(0.0, 1.0 - phi - WAKE_MARGIN) * tau) * FLOAT_KEYS_PER_UNIT);
+  return key > now ? key : now + 1;
+}
 
 /**
  * Time gate for the units an event has to visit at dt (time since the stream's first event): the same
- * schedule as the fixed engine, with heap keys the bits of non-negative f64 times.
+ * schedule as the fixed engine (fixedTimeGate), with wake keys in 2^-20 time units.
  * phi_j = frac(seed_j + dt / tau_j), seed_j the exact phase at the first event. Returns the number open.
  */
 export function floatTimeGate(L: Layer, st: usize, dt: f64, kOut: usize): i32 {
-  const keys = st + <usize>L.heapKeyOff;
-  const heapUnits = st + <usize>L.heapUnitOff;
   const active = st + <usize>L.activeOff;
-  let heapSize = load<i32>(st + <usize>L.heapSizeOff);
-  let activeCount = load<i32>(st + <usize>L.activeCountOff);
-  const now = reinterpret<i64>(dt);
-  while (heapSize > 0 && load<i64>(keys) <= now) {
-    store<i32>(active + (<usize>(activeCount++) << 2), load<i32>(heapUnits));
-    heapSize = heapPopRoot(keys, heapUnits, heapSize);
-  }
+  const seeds = st + <usize>L.seedOff;
+  const now = <i64>Math.floor(dt * FLOAT_KEYS_PER_UNIT);
+  const candidates = wheelDrain(L, st, now);
   let open = 0;
-  for (let a = 0; a < activeCount; a++) {
+  for (let a = 0; a < candidates; a++) {
     const j = load<i32>(active + (<usize>a << 2));
-    const time = L.time + <usize>j * TIME_RECORD_BYTES;
-    const tau = load<f64>(time, 0);
-    const rOn = load<f64>(time, 16);
-    const cycles = load<f64>(st + <usize>L.seedOff + (<usize>j << 3)) + dt / tau;
+    const timing = L.timing + <usize>j * TIMING_BYTES;
+    const cycles = load<f64>(seeds + (<usize>j << 3)) + dt * load<f64>(timing);
     const phi = cycles - Math.floor(cycles);
+    const rOn = load<f64>(timing, 8);
     if (phi < rOn) {
-      const k = phi < 0.5 * rOn ? (2.0 * phi) / rOn : 2.0 - (2.0 * phi) / rOn;
+      const slope = load<f64>(timing, 24); // 2 / r_on
+      const k = phi < 0.5 * rOn ? slope * phi : 2.0 - slope * phi;
       store<i32>(active + (<usize>open << 2), j);
       store<f32>(kOut + (<usize>open << 2), <f32>k);
       open++;
     } else {
-      const wake = dt + Math.max(0.0, 1.0 - phi - WAKE_MARGIN) * tau;
-      heapSize = heapPush(keys, heapUnits, heapSize, reinterpret<i64>(wake), j);
+      wheelInsert(L, st, j, nextOpening(dt, phi, load<f64>(timing, 16), now));
     }
   }
-  store<i32>(st + <usize>L.heapSizeOff, heapSize);
-  store<i32>(st + <usize>L.activeCountOff, open);
+  setActiveCount(L, st, open);
   return open;
 }
 
