@@ -8,3 +8,5 @@ export { quantize, type QuantizeResult } from "./quantize.js";
 export { encodePlsm, decodePlsm } from "./plsm.js";
 export { ReferenceEngine } from "./reference.js";
 export { setWasmSource, simdSupported } from "./wasm-source.js";
+export * from "./tasks.js";
+export { Rng, MAX_SEED } from "./rng.js";

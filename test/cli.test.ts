@@ -92,7 +92,7 @@ describe("phasor command line", () => {
     expect(phasor([]).status).toBe(2);
     const unknown = phasor(["fly"]);
     expect(unknown.status).toBe(2);
-    expect(unknown.stderr).toMatch(/^phasor: unknown command "fly" \(commands: run, quantize, bench\)/);
+    expect(unknown.stderr).toMatch(/^phasor: unknown command "fly" \(commands: run, quantize, gen, bench\)/);
   });
 
   it("exits 2 naming --model when it is missing", () => {
@@ -253,6 +253,28 @@ describe("phasor command line", () => {
     expect(r.stderr).toBe(
       `phasor run: skipped 2 bad lines (first: ${mixed}:2: "x" must be an array of 1 numbers, got "oops")\n`,
     );
+  });
+
+  it("runs a JSON model on the float engine by default, within 1e-4 of the reference", () => {
+    const float = phasor(["run", "--engine", "float", "--model", model, "--events", events, "--hidden"]);
+    expect(float.stderr).toBe("");
+    expect(float.status).toBe(0);
+    expect(phasor(["run", "--model", model, "--events", events, "--hidden"]).stdout).toBe(float.stdout);
+    const reference = lines(phasor(["run", "--engine", "reference", "--model", model, "--events", events, "--hidden"]).stdout);
+    const out = lines(float.stdout);
+    expect(out.map((o) => [o.seq, o.i, o.t])).toEqual(reference.map((o) => [o.seq, o.i, o.t]));
+    out.forEach((o, k) => {
+      for (const field of ["y", "h"]) {
+        (o[field] as number[]).forEach((v, j) => expect(Math.abs(v - (reference[k][field] as number[])[j])).toBeLessThan(1e-4));
+      }
+    });
+  });
+
+  it("exits 2 for --engine fixed on a JSON model, pointing to phasor quantize", () => {
+    const r = phasor(["run", "--engine", "fixed", "--model", model, "--events", events]);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toBe(`phasor run: ${model}: the fixed engine runs a quantized model (.plsm); make one with \`phasor quantize\`\n`);
   });
 
   it("with --time-policy clamp runs an earlier event at the previous time instead of failing", () => {

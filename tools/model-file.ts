@@ -1,21 +1,17 @@
 /**
- * A model file as the CLI opens it, chosen by extension: `.json` is a float model, `.plsm` a quantized one
- * (formats.md). Every command loads models here, so the defaults that follow from the file type live in one place.
+ * A model file as the CLI opens it (formats.md): `.json` is a float model, `.plsm` a quantized one. The bytes
+ * decide what the file is (host/create.ts sniffs the .plsm magic); the extension only has to agree with them, so
+ * that a file named for one format but holding the other fails here with a clear message instead of as
+ * unreadable JSON or a bad magic number further on.
  */
 import { readFile } from "node:fs/promises";
 import { extname } from "node:path";
-import type { EngineKind } from "../host/engine.js";
-import { badModel, PhasorError } from "../host/errors.js";
-import { parseModelText, type FloatModel } from "../host/model.js";
+import { loadModelBytes, type LoadedModel } from "../host/create.js";
+import { badModel } from "../host/errors.js";
+import { PLSM_MAGIC } from "../host/plsm.js";
 import { ioReason } from "./io.js";
 
-export interface LoadedModel {
-  path: string;
-  format: "json";
-  model: FloatModel;
-  /** formats.md: fixed for a .plsm model, float for a JSON model */
-  defaultEngine: EngineKind;
-}
+export type { LoadedModel };
 
 export async function loadModelFile(path: string): Promise<LoadedModel> {
   const extension = extname(path).toLowerCase();
@@ -28,12 +24,16 @@ export async function loadModelFile(path: string): Promise<LoadedModel> {
   } catch (err) {
     throw badModel(path, `cannot read the model file: ${ioReason(err)}`);
   }
-  if (extension === ".plsm") return loadPlsm(bytes, path);
-  const model = parseModelText(new TextDecoder().decode(bytes), path);
-  return { path, format: "json", model, defaultEngine: "float" };
+  const plsm = startsWithMagic(bytes);
+  if (extension === ".plsm" && !plsm) {
+    throw badModel(path, "not a .plsm file: it does not start with the PLSM magic (a float model must be named .json)");
+  }
+  if (extension === ".json" && plsm) {
+    throw badModel(path, "holds a quantized .plsm model, not a JSON float model: name it .plsm");
+  }
+  return loadModelBytes(bytes, path);
 }
 
-/** Stands in for host/plsm.ts's loadPlsm until the quantized format lands. */
-function loadPlsm(_bytes: Uint8Array, source: string): never {
-  throw new PhasorError("bad-model", `${source}: .plsm models are not supported yet`);
+function startsWithMagic(bytes: Uint8Array): boolean {
+  return bytes.length >= 4 && new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true) === PLSM_MAGIC;
 }

@@ -5,6 +5,8 @@
  * bad-args, bad-input, bad-model), 1 on a runtime failure or anything unexpected; the message goes to stderr
  * as `phasor <command>: <message>`.
  */
+// the node entry: the engines read their wasm from build/ instead of fetching it
+import "../host/node.js";
 import { PhasorError } from "../host/errors.js";
 import { commandHelp, parseFlags, type Command, type CommandIO } from "./command.js";
 
@@ -19,6 +21,7 @@ const COMMANDS: Record<string, Entry> = {
     summary: "float model to fixed-point model, calibrated on events",
     load: async () => (await import("./commands/quantize.js")).command,
   },
+  gen: { summary: "a built-in task's labelled sequences as NDJSON events", load: async () => (await import("./commands/gen.js")).command },
   bench: { summary: "throughput of every engine", load: async () => (await import("./commands/bench.js")).command },
 };
 

@@ -3,82 +3,9 @@
  * gives the same model and events on every run and every machine (integer PRNG, no Math.random).
  */
 import type { FloatModel, LayerParams, ReadoutMode } from "../../host/model.js";
+import { Rng } from "../../host/rng.js";
 
-/** xoshiro128** (Blackman and Vigna), seeded through splitmix32 so that small seeds give unrelated streams. */
-export class Rng {
-  private s0: number;
-  private s1: number;
-  private s2: number;
-  private s3: number;
-  private spareNormal: number | null = null;
-
-  constructor(seed: number) {
-    let x = seed >>> 0;
-    const splitmix = () => {
-      x = (x + 0x9e3779b9) >>> 0;
-      let z = x;
-      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-      return (z ^ (z >>> 16)) >>> 0;
-    };
-    this.s0 = splitmix();
-    this.s1 = splitmix();
-    this.s2 = splitmix();
-    this.s3 = splitmix();
-  }
-
-  /** the next 32 random bits as an unsigned integer */
-  nextU32(): number {
-    const result = Math.imul(rotl(Math.imul(this.s1, 5), 7), 9) >>> 0;
-    const t = this.s1 << 9;
-    this.s2 ^= this.s0;
-    this.s3 ^= this.s1;
-    this.s1 ^= this.s2;
-    this.s0 ^= this.s3;
-    this.s2 ^= t;
-    this.s3 = rotl(this.s3, 11);
-    return result;
-  }
-
-  /** uniform in [0, 1) with 53 random bits */
-  next(): number {
-    const hi = this.nextU32() >>> 5; // 27 bits
-    const lo = this.nextU32() >>> 6; // 26 bits
-    return (hi * 2 ** 26 + lo) / 2 ** 53;
-  }
-
-  uniform(lo: number, hi: number): number {
-    return lo + (hi - lo) * this.next();
-  }
-
-  /** log-uniform on [lo, hi], lo > 0 */
-  logUniform(lo: number, hi: number): number {
-    return Math.exp(this.uniform(Math.log(lo), Math.log(hi)));
-  }
-
-  /** an integer in [0, n) */
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-
-  /** standard normal (Box-Muller; the second value of each pair is kept for the next call) */
-  normal(): number {
-    if (this.spareNormal !== null) {
-      const z = this.spareNormal;
-      this.spareNormal = null;
-      return z;
-    }
-    const u = 1 - this.next(); // (0, 1]: log(u) is finite
-    const v = this.next();
-    const radius = Math.sqrt(-2 * Math.log(u));
-    this.spareNormal = radius * Math.sin(2 * Math.PI * v);
-    return radius * Math.cos(2 * Math.PI * v);
-  }
-}
-
-function rotl(x: number, k: number): number {
-  return ((x << k) | (x >>> (32 - k))) >>> 0;
-}
+export { Rng };
 
 export interface RandomModelOptions {
   inputSize: number;

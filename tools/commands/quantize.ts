@@ -1,20 +1,163 @@
 /**
- * `phasor quantize`: float model to fixed-point model with calibration events (formats.md, "Commands").
- * Not written yet: the flags are declared so that usage and argument checks already hold.
+ * `phasor quantize`: float model to fixed-point model with calibration events (formats.md, "Commands"). The
+ * calibration file is parsed as a stream into one CalibrationSequence per seq; host/quantize.ts picks the number
+ * formats; the fixed engine then runs the new model on the same events beside the float64 reference, and the
+ * summary reports how far apart they are. The .plsm is written only once all of that has succeeded, and
+ * atomically, so a failed run never leaves a partial file nor replaces an existing one.
  */
-import { PhasorError } from "../../host/errors.js";
+import { stat } from "node:fs/promises";
+import { dirname, extname } from "node:path";
+import { compareEngines } from "../../host/compare.js";
+import { createEngine, type LoadedModel } from "../../host/create.js";
+import { PhasorError, badInput } from "../../host/errors.js";
+import { EventParser, groupBySeq, type SeqId, type StreamEvent } from "../../host/events.js";
+import type { FloatModel } from "../../host/model.js";
+import { PRE_FRAC, type FixedPlan } from "../../host/plsm.js";
+import { quantize, type CalibrationSequence } from "../../host/quantize.js";
 import { defineCommand } from "../command.js";
+import { ioReason, openTextInput, skippedNote, writeFileAtomically, type TextInput } from "../io.js";
+import { loadModelFile } from "../model-file.js";
 
 export const command = defineCommand({
-  usage: "--model M.json --calib E --out M.plsm",
+  usage: "--model M.json --calib E --out M.plsm [--skip-bad]",
   description:
-    "Quantizes a float model to the fixed-point .plsm format, calibrated on events, and prints a JSON summary line.",
+    "Quantizes a float model to the fixed-point .plsm format, with number formats chosen from the weights and from\n" +
+    "the ranges the float64 reference reaches on the calibration events. Prints one JSON line: the formats chosen,\n" +
+    "the file and memory sizes, the calibration ranges, and the error of the fixed engine against the reference\n" +
+    'on the calibration events ({"maxAbsH","maxAbsY","argmaxAgreement"}). The output file is replaced only when\n' +
+    "everything succeeded.",
   flags: {
     model: { kind: "string", required: true, value: "M.json", help: "float model" },
     calib: { kind: "string", required: true, value: "E", help: "calibration events, NDJSON or CSV; - reads stdin" },
     out: { kind: "string", required: true, value: "M.plsm", help: "where to write the quantized model" },
+    "skip-bad": { kind: "boolean", help: "skip bad event lines and count them on stderr instead of failing" },
   },
-  async run() {
-    throw new PhasorError("runtime", "not implemented yet");
+
+  async run(flags, io) {
+    const loaded = await loadModelFile(flags.model);
+    if (loaded.format !== "json") {
+      throw new PhasorError("bad-args", `--model ${flags.model}: already a quantized model; quantize takes a float model (.json)`);
+    }
+    await checkOutputPath(flags.out);
+
+    const input = await openTextInput(flags.calib, io.stdin);
+    const parser = new EventParser({ inputSize: loaded.model.inputSize, file: input.name, skipBad: flags["skip-bad"] });
+    const sequences = await readCalibration(input, parser, loaded.model.inputSize);
+    const skipped = skippedNote(parser);
+    if (skipped !== undefined) io.stderr.write(`phasor quantize: ${skipped}\n`);
+    if (sequences.length === 0) {
+      const why = parser.skipped > 0 ? "no good events to calibrate on (every event line was bad)" : "no events to calibrate on";
+      throw badInput(input.name, why);
+    }
+
+    const result = quantize(loaded.model, sequences, flags.model);
+    const quantized: LoadedModel = { format: "plsm", model: result.file.model, plsm: result.file, source: flags.out };
+    const fixed = await createEngine(quantized, { engine: "fixed" });
+    const reference = await createEngine(loaded, { engine: "reference" });
+    let summary: string;
+    try {
+      const error = compareEngines(fixed, reference, sequences);
+      summary = JSON.stringify({
+        model: flags.model,
+        out: flags.out,
+        bytes: result.bytes.length,
+        layers: loaded.model.layers.map((L) => ({ inputSize: L.inputSize, hiddenSize: L.hiddenSize })),
+        formats: formatsOf(loaded.model, result.plan),
+        memory: fixed.memory(),
+        calibration: result.calibration,
+        error: { maxAbsH: error.maxAbsH, maxAbsY: error.maxAbsY, argmaxAgreement: error.argmaxAgreement },
+      });
+    } finally {
+      fixed.dispose();
+      reference.dispose();
+    }
+
+    await writeFileAtomically(flags.out, result.bytes);
+    io.stdout.write(summary + "\n");
   },
 });
+
+/**
+ * Fails before any work on an --out that can never be written: not named .plsm (every reader picks the format
+ * by extension), a directory, or in a directory that does not exist. Whether the directory is writable is left
+ * to the write itself, which reports it the same way.
+ */
+async function checkOutputPath(out: string): Promise<void> {
+  if (extname(out).toLowerCase() !== ".plsm") {
+    throw new PhasorError("bad-args", `--out ${out}: a quantized model is written as a .plsm file`);
+  }
+  const existing = await stat(out).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === "ENOENT") return undefined;
+    throw new PhasorError("bad-args", `--out ${out}: ${ioReason(err)}`);
+  });
+  if (existing?.isDirectory()) throw new PhasorError("bad-args", `--out ${out}: it is a directory`);
+  if (existing === undefined) {
+    const dir = await stat(dirname(out)).catch(() => undefined);
+    if (dir === undefined || !dir.isDirectory()) throw new PhasorError("bad-args", `--out ${out}: its directory does not exist`);
+  }
+}
+
+/**
+ * The calibration events, one CalibrationSequence per run of one seq (formats.md, "Events": the state restarts
+ * when seq changes). Only the numbers are kept, not the parsed events, in buffers that double as they fill.
+ */
+async function readCalibration(input: TextInput, parser: EventParser, inputSize: number): Promise<CalibrationSequence[]> {
+  const sequences: CalibrationSequence[] = [];
+  let seq: SeqId | undefined;
+  let n = 0;
+  let t = new Float64Array(1024);
+  let x = new Float32Array(1024 * inputSize);
+  const close = () => {
+    if (n > 0) sequences.push({ t: t.slice(0, n), x: x.slice(0, n * inputSize) });
+    n = 0;
+  };
+  const append = (events: StreamEvent[]) => {
+    for (const group of groupBySeq(events)) {
+      if (n > 0 && group.seq !== seq) close();
+      seq = group.seq;
+      for (const event of group.events) {
+        if (n === t.length) {
+          t = grow(t, 2 * n);
+          x = grow(x, 2 * n * inputSize);
+        }
+        t[n] = event.t;
+        x.set(event.x, n * inputSize);
+        n++;
+      }
+    }
+  };
+  for await (const chunk of input.chunks) append(parser.push(chunk));
+  append(parser.end());
+  close();
+  return sequences;
+}
+
+function grow<A extends Float64Array | Float32Array>(values: A, length: number): A {
+  const bigger = new (values.constructor as new (length: number) => A)(length);
+  bigger.set(values);
+  return bigger;
+}
+
+function range(values: Iterable<number>): { min: number; max: number } {
+  let min = Infinity;
+  let max = -Infinity;
+  for (const v of values) {
+    min = Math.min(min, v);
+    max = Math.max(max, v);
+  }
+  return { min, max };
+}
+
+/** The plan's number formats as fractional bits (docs/fixed-point.md), summarized over rows. */
+function formatsOf(model: FloatModel, plan: FixedPlan) {
+  return {
+    timeUnit: model.timeUnit,
+    ticksLog2: plan.ticksLog2,
+    ticksPerUnit: 2 ** plan.ticksLog2,
+    inputFrac: plan.inputFrac,
+    weightFracs: range(plan.layers.flatMap((L) => [...L.wFrac, ...L.uFrac])),
+    peepholeFracs: plan.layers.map((L, n) => (model.layers[n].peephole ? L.pFrac : null)),
+    readoutFracs: range(plan.vFrac),
+    biasFrac: PRE_FRAC,
+  };
+}

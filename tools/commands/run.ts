@@ -8,7 +8,7 @@ import type { Stream } from "../../host/engine.js";
 import { PhasorError } from "../../host/errors.js";
 import { EventParser, type SeqId, type StreamEvent } from "../../host/events.js";
 import { defineCommand } from "../command.js";
-import { LineWriter, openTextInput } from "../io.js";
+import { LineWriter, openTextInput, skippedNote } from "../io.js";
 import { loadModelFile } from "../model-file.js";
 
 export const command = defineCommand({
@@ -43,9 +43,10 @@ export const command = defineCommand({
 
   async run(flags, io) {
     const loaded = await loadModelFile(flags.model);
-    const input = await openTextInput(flags.events, io.stdin);
-    const engine = await createEngine(loaded.model, { engine: flags.engine ?? loaded.defaultEngine, simd: flags.simd });
+    // the engine's own default (fixed for a quantized model, float otherwise); fixed on a JSON model fails here
+    const engine = await createEngine(loaded, { engine: flags.engine, simd: flags.simd });
     try {
+      const input = await openTextInput(flags.events, io.stdin);
       const timePolicy = flags["time-policy"];
       const parser = new EventParser({
         inputSize: engine.model.inputSize,
@@ -66,10 +67,8 @@ export const command = defineCommand({
       await runner.feed(parser.end());
       runner.finish();
       await out.flush();
-      if (parser.skipped > 0) {
-        const lines = parser.skipped === 1 ? "line" : "lines";
-        io.stderr.write(`phasor run: skipped ${parser.skipped} bad ${lines} (first: ${parser.skippedReasons[0]})\n`);
-      }
+      const skipped = skippedNote(parser);
+      if (skipped !== undefined) io.stderr.write(`phasor run: ${skipped}\n`);
     } finally {
       engine.dispose();
     }

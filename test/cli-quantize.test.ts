@@ -1,0 +1,279 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { modelToJson } from "../host/model.js";
+import { simdSupported } from "../host/wasm-source.js";
+import { Rng, randomModel, randomStream } from "./support/random.js";
+
+// The CLI from its TypeScript source through tsx, as test/cli.test.ts runs it.
+const TSX = join("node_modules", "tsx", "dist", "cli.mjs");
+
+interface Result {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function phasor(args: string[], stdin?: string): Result {
+  const run = spawnSync(process.execPath, [TSX, "tools/phasor.ts", ...args], { input: stdin, encoding: "utf8" });
+  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+interface Line {
+  seq: unknown;
+  i: number;
+  t: number;
+  y: number[];
+  h?: number[];
+}
+
+function lines(stdout: string): Line[] {
+  expect(stdout.endsWith("\n")).toBe(true);
+  return stdout.trimEnd().split("\n").map((line) => JSON.parse(line) as Line);
+}
+
+/** Largest |a - b| over every event's y (and h, when both have it); the events must be the same ones. */
+function maxAbsDiff(a: Line[], b: Line[], field: "y" | "h"): number {
+  expect(a.map((o) => [o.seq, o.i, o.t])).toEqual(b.map((o) => [o.seq, o.i, o.t]));
+  let worst = 0;
+  a.forEach((o, k) => {
+    const left = o[field] as number[];
+    const right = b[k][field] as number[];
+    expect(left).toHaveLength(right.length);
+    left.forEach((v, j) => (worst = Math.max(worst, Math.abs(v - right[j]))));
+  });
+  return worst;
+}
+
+const INPUT = 2;
+const HIDDEN = 8;
+const SEQUENCES = 3;
+const EVENTS_PER_SEQ = 60;
+
+let dir: string;
+let modelPath: string;
+let eventsPath: string;
+let csvText: string;
+let outPath: string;
+let quantized: Result;
+
+function file(name: string, text: string | Uint8Array): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+/** files a failed write may have left behind */
+function partialFiles(): string[] {
+  return readdirSync(dir).filter((name) => name.endsWith(".partial"));
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "phasor-quantize-"));
+  const rng = new Rng(20240611);
+  const model = randomModel(rng, { inputSize: INPUT, hidden: [HIDDEN], peephole: true, rOn: 0.3, outputs: 3, mode: "last", shiftMax: 10 });
+  modelPath = file("model.json", JSON.stringify(modelToJson(model)));
+  const ndjson: string[] = [];
+  const csv = ["t,x0,x1,seq"];
+  for (let s = 0; s < SEQUENCES; s++) {
+    const stream = randomStream(rng, { n: EVENTS_PER_SEQ, inputSize: INPUT, maxGap: 20 });
+    for (let e = 0; e < EVENTS_PER_SEQ; e++) {
+      const x = Array.from(stream.x.subarray(e * INPUT, (e + 1) * INPUT));
+      ndjson.push(JSON.stringify({ t: stream.t[e], x, seq: `s${s}` }));
+      csv.push([stream.t[e], ...x, `s${s}`].join(","));
+    }
+  }
+  eventsPath = file("events.ndjson", ndjson.join("\n") + "\n");
+  csvText = csv.join("\n") + "\n";
+  outPath = join(dir, "model.plsm");
+  quantized = phasor(["quantize", "--model", modelPath, "--calib", eventsPath, "--out", outPath]);
+});
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("phasor quantize", () => {
+  it("writes the .plsm and prints one JSON summary line: formats, sizes, calibration ranges and error", () => {
+    expect(quantized.stderr).toBe("");
+    expect(quantized.status).toBe(0);
+    expect(quantized.stdout.endsWith("\n")).toBe(true);
+    expect(quantized.stdout.trimEnd().split("\n")).toHaveLength(1);
+    const summary = JSON.parse(quantized.stdout);
+    expect(Object.keys(summary)).toEqual(["model", "out", "bytes", "layers", "formats", "memory", "calibration", "error"]);
+    expect(summary.model).toBe(modelPath);
+    expect(summary.out).toBe(outPath);
+    expect(summary.bytes).toBe(statSync(outPath).size);
+    expect(summary.layers).toEqual([{ inputSize: INPUT, hiddenSize: HIDDEN }]);
+
+    const formats = summary.formats;
+    expect(formats.timeUnit).toBe("ms");
+    expect(Number.isInteger(formats.ticksLog2)).toBe(true);
+    expect(formats.ticksPerUnit).toBe(2 ** formats.ticksLog2);
+    expect(Number.isInteger(formats.inputFrac)).toBe(true);
+    expect(formats.weightFracs.min).toBeLessThanOrEqual(formats.weightFracs.max);
+    expect(formats.readoutFracs.min).toBeLessThanOrEqual(formats.readoutFracs.max);
+    expect(formats.peepholeFracs).toHaveLength(1);
+
+    for (const key of ["weightsBytes", "stateBytesPerStream", "scratchBytes"]) expect(summary.memory[key]).toBeGreaterThan(0);
+
+    expect(summary.calibration.sequences).toBe(SEQUENCES);
+    expect(summary.calibration.events).toBe(SEQUENCES * EVENTS_PER_SEQ);
+    expect(summary.calibration.maxAbsInput).toBeGreaterThan(0.5);
+    expect(summary.calibration.maxAbsInput).toBeLessThanOrEqual(1);
+    expect(summary.calibration.maxAbsCell).toBeGreaterThan(0);
+
+    // plstm.md section 3: the fixed engine's tolerance against the reference
+    expect(summary.error.maxAbsH).toBeLessThan(4e-3);
+    expect(summary.error.maxAbsY).toBeLessThan(1e-2);
+    expect(summary.error.argmaxAgreement).toBe(1);
+    expect(partialFiles()).toEqual([]);
+  });
+
+  it("writes the same file from the same events given as CSV on stdin", () => {
+    const fromCsv = join(dir, "from-csv.plsm");
+    const r = phasor(["quantize", "--model", modelPath, "--calib", "-", "--out", fromCsv], csvText);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(readFileSync(fromCsv)).toEqual(readFileSync(outPath));
+    const summary = JSON.parse(r.stdout);
+    expect(summary.out).toBe(fromCsv);
+    expect({ ...summary, out: outPath }).toEqual(JSON.parse(quantized.stdout));
+  });
+
+  it("the .plsm runs on the fixed engine by default, within 1e-2 of the reference on the JSON model", () => {
+    const fixed = phasor(["run", "--model", outPath, "--events", eventsPath, "--hidden"]);
+    expect(fixed.stderr).toBe("");
+    expect(fixed.status).toBe(0);
+    const reference = phasor(["run", "--engine", "reference", "--model", modelPath, "--events", eventsPath, "--hidden"]);
+    expect(reference.status).toBe(0);
+    const [a, b] = [lines(fixed.stdout), lines(reference.stdout)];
+    expect(a).toHaveLength(SEQUENCES * EVENTS_PER_SEQ);
+    expect(maxAbsDiff(a, b, "y")).toBeLessThan(1e-2);
+    expect(maxAbsDiff(a, b, "h")).toBeLessThan(4e-3);
+    // the same numbers as --engine fixed spelled out
+    expect(phasor(["run", "--engine", "fixed", "--model", outPath, "--events", eventsPath, "--hidden"]).stdout).toBe(fixed.stdout);
+  });
+
+  it("the .plsm runs on the float engine too (its de-quantized weights)", () => {
+    const float = phasor(["run", "--engine", "float", "--model", outPath, "--events", eventsPath]);
+    expect(float.stderr).toBe("");
+    expect(float.status).toBe(0);
+    const reference = phasor(["run", "--engine", "reference", "--model", modelPath, "--events", eventsPath]);
+    expect(maxAbsDiff(lines(float.stdout), lines(reference.stdout), "y")).toBeLessThan(1e-2);
+  });
+
+  it.runIf(simdSupported())("--simd on and --simd off print the same bytes on the fixed engine", () => {
+    const on = phasor(["run", "--simd", "on", "--model", outPath, "--events", eventsPath, "--hidden"]);
+    const off = phasor(["run", "--simd", "off", "--model", outPath, "--events", eventsPath, "--hidden"]);
+    expect(on.status).toBe(0);
+    expect(off.status).toBe(0);
+    expect(on.stdout).toBe(off.stdout);
+  });
+
+  it("with --skip-bad calibrates on the good lines and counts the bad ones on stderr", () => {
+    const text = readFileSync(eventsPath, "utf8").replace("\n", '\n{"t": 1, "x": [0.5]}\n');
+    const mixed = file("mixed.ndjson", text);
+    const out = join(dir, "skip-bad.plsm");
+    const r = phasor(["quantize", "--model", modelPath, "--calib", mixed, "--out", out, "--skip-bad"]);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toBe(`phasor quantize: skipped 1 bad line (first: ${mixed}:2: "x" has 1 numbers, the model's inputSize is 2)\n`);
+    expect(JSON.parse(r.stdout).calibration.events).toBe(SEQUENCES * EVENTS_PER_SEQ);
+    expect(existsSync(out)).toBe(true);
+  });
+});
+
+describe("phasor quantize failures leave no file behind", () => {
+  it("exits 2 for a bad calibration line, naming the file and line, and writes nothing", () => {
+    const bad = file("bad.ndjson", '{"t": 0, "x": [0.1, 0.2], "seq": "a"}\n{"t": 1, "x": [0.1], "seq": "a"}\n');
+    const out = join(dir, "bad-calib.plsm");
+    const r = phasor(["quantize", "--model", modelPath, "--calib", bad, "--out", out]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(`phasor quantize: ${bad}:2: "x" has 1 numbers, the model's inputSize is 2\n`);
+    expect(r.stdout).toBe("");
+    expect(existsSync(out)).toBe(false);
+    expect(partialFiles()).toEqual([]);
+  });
+
+  it("exits 2 for a calibration file without events", () => {
+    const empty = file("empty.ndjson", "\n\n");
+    const out = join(dir, "no-events.plsm");
+    const r = phasor(["quantize", "--model", modelPath, "--calib", empty, "--out", out]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(`phasor quantize: ${empty}: no events to calibrate on\n`);
+    expect(existsSync(out)).toBe(false);
+    const allBad = file("all-bad.ndjson", "nope\n");
+    const skipped = phasor(["quantize", "--model", modelPath, "--calib", allBad, "--out", out, "--skip-bad"]);
+    expect(skipped.status).toBe(2);
+    expect(skipped.stderr).toMatch(/skipped 1 bad line[\s\S]*no good events to calibrate on/);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it("leaves an existing output file as it was when quantize fails", () => {
+    const existing = file("existing.plsm", "the previous model");
+    const bad = file("bad-time.ndjson", '{"t": 5, "x": [0.1, 0.2]}\n{"t": 4, "x": [0.1, 0.2]}\n');
+    const badCalib = phasor(["quantize", "--model", modelPath, "--calib", bad, "--out", existing]);
+    expect(badCalib.status).toBe(2);
+    expect(badCalib.stderr).toMatch(/time goes backwards/);
+    expect(readFileSync(existing, "utf8")).toBe("the previous model");
+
+    const json = JSON.parse(readFileSync(modelPath, "utf8"));
+    json.layers[0].tau[3] = -1;
+    const invalid = file("invalid.json", JSON.stringify(json));
+    const badModel = phasor(["quantize", "--model", invalid, "--calib", eventsPath, "--out", existing]);
+    expect(badModel.status).toBe(2);
+    expect(badModel.stderr).toMatch(`phasor quantize: ${invalid}: layers[0].tau`);
+    expect(readFileSync(existing, "utf8")).toBe("the previous model");
+    expect(partialFiles()).toEqual([]);
+  });
+
+  it("exits 2 for missing or unusable flags", () => {
+    const noOut = phasor(["quantize", "--model", modelPath, "--calib", eventsPath]);
+    expect(noOut.status).toBe(2);
+    expect(noOut.stderr).toMatch(/^phasor quantize: missing --out M\.plsm/);
+
+    const notPlsm = phasor(["quantize", "--model", modelPath, "--calib", eventsPath, "--out", join(dir, "model.bin")]);
+    expect(notPlsm.status).toBe(2);
+    expect(notPlsm.stderr).toMatch(/--out .*model\.bin: a quantized model is written as a \.plsm file/);
+
+    const nowhere = join(dir, "no-such-dir", "model.plsm");
+    const noDir = phasor(["quantize", "--model", modelPath, "--calib", eventsPath, "--out", nowhere]);
+    expect(noDir.status).toBe(2);
+    expect(noDir.stderr).toBe(`phasor quantize: --out ${nowhere}: its directory does not exist\n`);
+
+    const twice = phasor(["quantize", "--model", outPath, "--calib", eventsPath, "--out", join(dir, "twice.plsm")]);
+    expect(twice.status).toBe(2);
+    expect(twice.stderr).toMatch(/already a quantized model/);
+
+    const missingCalib = join(dir, "nope.ndjson");
+    const noCalib = phasor(["quantize", "--model", modelPath, "--calib", missingCalib, "--out", join(dir, "x.plsm")]);
+    expect(noCalib.status).toBe(2);
+    expect(noCalib.stderr).toBe(`phasor quantize: ${missingCalib}: cannot open: no such file\n`);
+    expect(partialFiles()).toEqual([]);
+  });
+});
+
+describe("phasor run on a damaged or misnamed .plsm", () => {
+  it("exits 2 naming the file for a truncated .plsm", () => {
+    const bytes = readFileSync(outPath);
+    const truncated = file("truncated.plsm", bytes.subarray(0, bytes.length >> 1));
+    const r = phasor(["run", "--model", truncated, "--events", eventsPath]);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(`phasor run: ${truncated}: `);
+    expect(r.stderr).toMatch(/truncated/);
+  });
+
+  it("exits 2 for a .plsm holding something else, and for a .json holding a .plsm", () => {
+    const notPlsm = file("text.plsm", readFileSync(modelPath));
+    const r = phasor(["run", "--model", notPlsm, "--events", eventsPath]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(`phasor run: ${notPlsm}: not a .plsm file`);
+    const misnamed = file("binary.json", readFileSync(outPath));
+    const m = phasor(["run", "--model", misnamed, "--events", eventsPath]);
+    expect(m.status).toBe(2);
+    expect(m.stderr).toMatch(`phasor run: ${misnamed}: holds a quantized .plsm model, not a JSON float model`);
+  });
+});
