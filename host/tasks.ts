@@ -158,53 +158,40 @@ function freq1Reference(condition: string, plstm: [number, number], bn: [number,
 
 const FREQ_LABELS = ["other", "target"];
 
+/** What the frequency tasks share: one input, two classes, read once at the end. */
+const FREQ_COMMON = {
+  timeUnit: "ms",
+  inputSize: 1,
+  outputSize: 2,
+  kind: "classification",
+  loss: "cross-entropy",
+  readout: "last",
+  labels: FREQ_LABELS,
+} as const;
+
 export const TASKS: Record<TaskName, TaskInfo> = {
   "freq1-standard": {
     name: "freq1-standard",
     description: "one sine, is its period in [5, 6] ms? sampled every 1 ms",
-    timeUnit: "ms",
-    inputSize: 1,
-    outputSize: 2,
-    kind: "classification",
-    loss: "cross-entropy",
-    readout: "last",
-    labels: FREQ_LABELS,
+    ...FREQ_COMMON,
     paper: freq1Reference("standard (1 ms)", [99.18, 0.23], [99.22, 0.52], [99.02, 0.62]),
   },
   "freq1-highres": {
     name: "freq1-highres",
     description: "one sine, is its period in [5, 6] ms? sampled every 0.1 ms",
-    timeUnit: "ms",
-    inputSize: 1,
-    outputSize: 2,
-    kind: "classification",
-    loss: "cross-entropy",
-    readout: "last",
-    labels: FREQ_LABELS,
+    ...FREQ_COMMON,
     paper: freq1Reference("high resolution (0.1 ms)", [99.49, 0.2], [62.11, 17.95], [51.72, 0.71]),
   },
   "freq1-async": {
     name: "freq1-async",
     description: "one sine, is its period in [5, 6] ms? sampled at random times",
-    timeUnit: "ms",
-    inputSize: 1,
-    outputSize: 2,
-    kind: "classification",
-    loss: "cross-entropy",
-    readout: "last",
-    labels: FREQ_LABELS,
+    ...FREQ_COMMON,
     paper: freq1Reference("asynchronous", [98.28, 0.15], [65.47, 12.48], [63.2, 13.54]),
   },
   freq2: {
     name: "freq2",
     description: "two superimposed sines, are their periods in [5, 6] and [13, 15] ms? sampled at random times",
-    timeUnit: "ms",
-    inputSize: 1,
-    outputSize: 2,
-    kind: "classification",
-    loss: "cross-entropy",
-    readout: "last",
-    labels: FREQ_LABELS,
+    ...FREQ_COMMON,
     paper: {
       source: 'tasks.md "freq2" (read off the paper\'s figure)',
       summary: "Phased LSTM about 90 % by epoch 50 and about 93 % from epoch 150 of 300; LSTM baselines near 50 to 61 %",

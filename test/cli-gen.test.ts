@@ -3,26 +3,14 @@
  * exactly the samples of host/tasks.ts at full precision; the same arguments give the same bytes; bad arguments
  * exit 2 naming what is accepted.
  */
-import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { phasor } from "./support/cli.js";
 import { groupBySeq, parseEvents } from "../host/events.js";
 import { TASKS, generate, type TaskName } from "../host/tasks.js";
 
-// The CLI from its TypeScript source through tsx, as `npx tsx tools/phasor.ts` runs it, without npx's start-up.
-const TSX = join("node_modules", "tsx", "dist", "cli.mjs");
 
-interface Result {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-function phasor(args: string[]): Result {
-  // room for the large outputs (spawnSync's default is 1 MiB)
-  const run = spawnSync(process.execPath, [TSX, "tools/phasor.ts", ...args], { encoding: "utf8", maxBuffer: 1 << 28 });
-  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
-}
 
 function gen(task: TaskName, n: number, seed: number): string {
   const r = phasor(["gen", "--task", task, "--n", String(n), "--seed", String(seed)]);

@@ -1,25 +1,14 @@
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { phasor, type Result } from "./support/cli.js";
 import { modelToJson } from "../host/model.js";
 import { simdSupported } from "../host/wasm-source.js";
 import { Rng, randomModel, randomStream } from "./support/random.js";
 
-// The CLI from its TypeScript source through tsx, as test/cli.test.ts runs it.
-const TSX = join("node_modules", "tsx", "dist", "cli.mjs");
 
-interface Result {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-function phasor(args: string[], stdin?: string): Result {
-  const run = spawnSync(process.execPath, [TSX, "tools/phasor.ts", ...args], { input: stdin, encoding: "utf8" });
-  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
-}
 
 interface Line {
   seq: unknown;

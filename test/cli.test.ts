@@ -1,22 +1,11 @@
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { phasor } from "./support/cli.js";
 
-// The CLI from its TypeScript source through tsx, as `npx tsx tools/phasor.ts` runs it, without npx's start-up.
-const TSX = join("node_modules", "tsx", "dist", "cli.mjs");
 
-interface Result {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-function phasor(args: string[], stdin?: string): Result {
-  const run = spawnSync(process.execPath, [TSX, "tools/phasor.ts", ...args], { input: stdin, encoding: "utf8" });
-  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
-}
 
 function lines(stdout: string): Record<string, unknown>[] {
   expect(stdout.endsWith("\n")).toBe(true);
