@@ -1,0 +1,152 @@
+/**
+ * `phasor bench`: in-process throughput of every engine on synthetic asynchronous sensor streams (formats.md,
+ * "Commands"). Browser-safe, so a page can run the same measurement. Numbers come only from running this;
+ * nothing here is a timed test.
+ */
+import { createEngine } from "./create.js";
+import type { Engine, EngineKind } from "./engine.js";
+import { randomModel } from "./init.js";
+import type { FloatModel } from "./model.js";
+import { quantize } from "./quantize.js";
+import { Rng } from "./rng.js";
+import { simdSupported } from "./wasm-source.js";
+
+export interface BenchConfig {
+  hidden: number;
+  input: number;
+  rOn: number;
+  /** when set, each event has only this many nonzero inputs (one sensor of several fired) */
+  nonzeroInputs?: number;
+}
+
+export interface BenchResult {
+  engine: EngineKind;
+  simd: boolean;
+  hidden: number;
+  input: number;
+  rOn: number;
+  nonzeroInputs?: number;
+  events: number;
+  seconds: number;
+  eventsPerSec: number;
+  /** fraction of (unit, event) pairs whose gate was open, over the measured events */
+  unitUpdateFraction: number;
+  stateBytesPerStream: number;
+}
+
+/** The configurations formats.md asks for, and a sparse-input one that shows input-column skipping. */
+export const BENCH_CONFIGS: BenchConfig[] = [
+  { hidden: 110, input: 1, rOn: 0.05 },
+  { hidden: 110, input: 1, rOn: 1 },
+  { hidden: 64, input: 64, rOn: 0.05 },
+  { hidden: 64, input: 64, rOn: 0.05, nonzeroInputs: 2 },
+];
+
+export interface BenchOptions {
+  configs?: BenchConfig[];
+  engines?: { engine: EngineKind; simd: boolean }[];
+  /** measure each engine for at least this long (after warm-up); default 1 */
+  seconds?: number;
+  /** called after each result, e.g. to show progress */
+  onResult?: (result: BenchResult) => void;
+}
+
+/** Events per block; blocks repeat with time shifted so one stream runs as long as the measurement. */
+const BLOCK = 1 << 16;
+
+/**
+ * A freq1-async-like stream: gaps uniform on [0, 2] ms (1,000 events/s on average), each input a sine of its
+ * own period; with nonzeroInputs, each event carries only that many randomly chosen inputs.
+ */
+function benchStream(rng: Rng, config: BenchConfig): { t: Float64Array; x: Float32Array; span: number } {
+  const I = config.input;
+  const t = new Float64Array(BLOCK);
+  const x = new Float32Array(BLOCK * I);
+  let now = 0;
+  for (let e = 0; e < BLOCK; e++) {
+    now += rng.uniform(0, 2);
+    t[e] = now;
+    if (config.nonzeroInputs === undefined) {
+      for (let i = 0; i < I; i++) x[e * I + i] = Math.sin((2 * Math.PI * now) / (3 + i));
+    } else {
+      for (let k = 0; k < config.nonzeroInputs; k++) {
+        const i = rng.int(I);
+        x[e * I + i] = Math.sin((2 * Math.PI * now) / (3 + i));
+      }
+    }
+  }
+  return { t, x, span: now + 1 };
+}
+
+function benchModel(rng: Rng, config: BenchConfig): FloatModel {
+  return randomModel(rng, { inputSize: config.input, hidden: [config.hidden], peephole: true, rOn: config.rOn, outputs: 2, mode: "last" });
+}
+
+function measure(engine: Engine, stream: ReturnType<typeof benchStream>, seconds: number, config: BenchConfig): BenchResult {
+  const s = engine.createStream();
+  const shifted = new Float64Array(BLOCK);
+  let block = 0;
+  const runBlock = (events: number) => {
+    for (let e = 0; e < events; e++) shifted[e] = stream.t[e] + block * stream.span;
+    block++;
+    const start = performance.now();
+    s.pushBatch(shifted.subarray(0, events), stream.x.subarray(0, events * config.input));
+    return (performance.now() - start) / 1000;
+  };
+  // The reference engine is slow: smaller blocks keep its measurement near the asked duration.
+  const events = engine.kind === "reference" ? 2048 : BLOCK;
+  let warm = 0;
+  while (warm < Math.min(0.3, seconds / 3)) warm += runBlock(events);
+  const before = s.stats();
+  let elapsed = 0;
+  let measured = 0;
+  while (elapsed < seconds) {
+    elapsed += runBlock(events);
+    measured += events;
+  }
+  const after = s.stats();
+  s.dispose();
+  return {
+    engine: engine.kind,
+    simd: engine.simd,
+    hidden: config.hidden,
+    input: config.input,
+    rOn: config.rOn,
+    ...(config.nonzeroInputs !== undefined ? { nonzeroInputs: config.nonzeroInputs } : {}),
+    events: measured,
+    seconds: elapsed,
+    eventsPerSec: measured / elapsed,
+    unitUpdateFraction: (after.unitUpdates - before.unitUpdates) / ((after.events - before.events) * config.hidden),
+    stateBytesPerStream: engine.memory().stateBytesPerStream,
+  };
+}
+
+export function defaultBenchEngines(): { engine: EngineKind; simd: boolean }[] {
+  const builds = simdSupported() ? [true, false] : [false];
+  return [
+    ...builds.map((simd) => ({ engine: "fixed" as const, simd })),
+    ...builds.map((simd) => ({ engine: "float" as const, simd })),
+    { engine: "reference", simd: false },
+  ];
+}
+
+export async function runBench(options: BenchOptions = {}): Promise<BenchResult[]> {
+  const results: BenchResult[] = [];
+  const seconds = options.seconds ?? 1;
+  for (const config of options.configs ?? BENCH_CONFIGS) {
+    const rng = new Rng(2016);
+    const model = benchModel(rng, config);
+    const stream = benchStream(rng, config);
+    const calibration = [{ t: stream.t.subarray(0, 4096), x: stream.x.subarray(0, 4096 * config.input) }];
+    const quantized = quantize(model, calibration, "bench");
+    for (const { engine: kind, simd } of options.engines ?? defaultBenchEngines()) {
+      const loaded = kind === "fixed" ? { format: "plsm" as const, model: quantized.file.model, plsm: quantized.file, source: "bench" } : model;
+      const engine = await createEngine(loaded, { engine: kind, simd: simd ? "on" : "off" });
+      const result = measure(engine, stream, seconds, config);
+      engine.dispose();
+      results.push(result);
+      options.onResult?.(result);
+    }
+  }
+  return results;
+}
