@@ -3,7 +3,6 @@
  * exactly the samples of host/tasks.ts at full precision; the same arguments give the same bytes; bad arguments
  * exit 2 naming what is accepted.
  */
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { phasor } from "./support/cli.js";
 import { groupBySeq, parseEvents } from "../host/events.js";

@@ -1,7 +1,15 @@
-// `npm test`: the vitest suites, then one plain 'N passed, N failed' line that CI reads (vitest's own summary
-// is not in that form). The exit status is vitest's.
+// `npm test`: type-check everything (sources and tests), then the vitest suites, then one plain
+// 'N passed, N failed' line that CI reads (vitest's own summary is not in that form). The exit status is
+// the type check's when it fails, vitest's otherwise.
 import { spawnSync } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
+
+const typecheck = spawnSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.test.json"], { stdio: "inherit" });
+if (typecheck.status !== 0) {
+  console.error("type check failed (tsc -p tsconfig.test.json)");
+  console.log("0 passed, 1 failed");
+  process.exit(typecheck.status ?? 1);
+}
 
 const results = ".vitest-results.json";
 rmSync(results, { force: true });
