@@ -7,9 +7,6 @@ import { modelToJson } from "../host/model.js";
 import { simdSupported } from "../host/wasm-source.js";
 import { Rng, randomModel, randomStream } from "./support/random.js";
 
-
-
-
 interface Line {
   seq: unknown;
   i: number;

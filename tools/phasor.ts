@@ -21,6 +21,7 @@ const COMMANDS: Record<string, Entry> = {
     summary: "float model to fixed-point model, calibrated on events",
     load: async () => (await import("./commands/quantize.js")).command,
   },
+  eval: { summary: "accuracy or MSE of a model on labelled events", load: async () => (await import("./commands/eval.js")).command },
   gen: { summary: "a built-in task's labelled sequences as NDJSON events", load: async () => (await import("./commands/gen.js")).command },
   bench: { summary: "throughput of every engine", load: async () => (await import("./commands/bench.js")).command },
   demo: { summary: "the inference demo on a built-in example (npm start)", load: async () => (await import("./commands/demo.js")).command },

@@ -10,12 +10,13 @@ import { dirname, extname } from "node:path";
 import { compareEngines } from "../../host/compare.js";
 import { createEngine, type LoadedModel } from "../../host/create.js";
 import { PhasorError, badInput } from "../../host/errors.js";
-import { EventParser, groupBySeq, type SeqId, type StreamEvent } from "../../host/events.js";
+import { EventParser } from "../../host/events.js";
 import type { FloatModel } from "../../host/model.js";
 import { PRE_FRAC, type FixedPlan } from "../../host/plsm.js";
-import { quantize, type CalibrationSequence } from "../../host/quantize.js";
+import { quantize } from "../../host/quantize.js";
 import { defineCommand } from "../command.js";
-import { ioReason, openTextInput, skippedNote, writeFileAtomically, type TextInput } from "../io.js";
+import { ioReason, openTextInput, skippedNote, writeFileAtomically } from "../io.js";
+import { readSequences } from "../sequences.js";
 import { loadModelFile } from "../model-file.js";
 
 export const command = defineCommand({
@@ -42,7 +43,7 @@ export const command = defineCommand({
 
     const input = await openTextInput(flags.calib, io.stdin);
     const parser = new EventParser({ inputSize: loaded.model.inputSize, file: input.name, skipBad: flags["skip-bad"] });
-    const sequences = await readCalibration(input, parser, loaded.model.inputSize);
+    const sequences = await readSequences(input, parser, loaded.model.inputSize);
     const skipped = skippedNote(parser);
     if (skipped !== undefined) io.stderr.write(`phasor quantize: ${skipped}\n`);
     if (sequences.length === 0) {
@@ -101,43 +102,6 @@ async function checkOutputPath(out: string): Promise<void> {
  * The calibration events, one CalibrationSequence per run of one seq (formats.md, "Events": the state restarts
  * when seq changes). Only the numbers are kept, not the parsed events, in buffers that double as they fill.
  */
-async function readCalibration(input: TextInput, parser: EventParser, inputSize: number): Promise<CalibrationSequence[]> {
-  const sequences: CalibrationSequence[] = [];
-  let seq: SeqId | undefined;
-  let n = 0;
-  let t = new Float64Array(1024);
-  let x = new Float32Array(1024 * inputSize);
-  const close = () => {
-    if (n > 0) sequences.push({ t: t.slice(0, n), x: x.slice(0, n * inputSize) });
-    n = 0;
-  };
-  const append = (events: StreamEvent[]) => {
-    for (const group of groupBySeq(events)) {
-      if (n > 0 && group.seq !== seq) close();
-      seq = group.seq;
-      for (const event of group.events) {
-        if (n === t.length) {
-          t = grow(t, 2 * n);
-          x = grow(x, 2 * n * inputSize);
-        }
-        t[n] = event.t;
-        x.set(event.x, n * inputSize);
-        n++;
-      }
-    }
-  };
-  for await (const chunk of input.chunks) append(parser.push(chunk));
-  append(parser.end());
-  close();
-  return sequences;
-}
-
-function grow<A extends Float64Array | Float32Array>(values: A, length: number): A {
-  const bigger = new (values.constructor as new (length: number) => A)(length);
-  bigger.set(values);
-  return bigger;
-}
-
 function range(values: Iterable<number>): { min: number; max: number } {
   let min = Infinity;
   let max = -Infinity;

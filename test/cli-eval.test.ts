@@ -1,0 +1,92 @@
+/**
+ * `phasor eval` (formats.md, "Commands"): accuracy for classifiers and MSE for regressors, computed on the
+ * sequences of a labelled event file. Models with a constant readout (V = 0) make the expected numbers
+ * independent of the engine: they follow from the labels alone.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { phasor } from "./support/cli.js";
+import { modelToJson, type FloatModel } from "../host/model.js";
+import { generate } from "../host/tasks.js";
+import { Rng, randomModel } from "./support/random.js";
+
+let dir: string;
+
+function constantModel(inputSize: number, d: number[]): FloatModel {
+  const model = randomModel(new Rng(3), { inputSize, hidden: [5], peephole: false, rOn: 0.2, outputs: d.length, mode: "last" });
+  model.readout.V.fill(0);
+  model.readout.d.set(d);
+  return model;
+}
+
+function write(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+function eventsOf(samples: { t: Float64Array; x: Float64Array; label: number }[], inputSize: number, withLabel = true): string {
+  let text = "";
+  samples.forEach((s, seq) => {
+    for (let e = 0; e < s.t.length; e++) {
+      const x = Array.from(s.x.subarray(e * inputSize, (e + 1) * inputSize));
+      text += JSON.stringify({ t: s.t[e], x, seq, ...(withLabel ? { label: s.label } : {}) }) + "\n";
+    }
+  });
+  return text;
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "phasor-eval-"));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("phasor eval", () => {
+  it("scores a classifier by the argmax after each sequence's last event", () => {
+    const samples = generate("freq1-async", 40, 11);
+    const events = write("freq.ndjson", eventsOf(samples, 1));
+    const zeros = samples.filter((s) => s.label === 0).length;
+    expect(zeros).toBeGreaterThan(0);
+    expect(zeros).toBeLessThan(samples.length);
+    // y = d = [1, 0] always: class 0 is predicted for every sequence
+    const model = write("always-0.json", JSON.stringify(modelToJson(constantModel(1, [1, 0]))));
+    for (const engine of ["reference", "float"]) {
+      const run = phasor(["eval", "--model", model, "--events", events, "--engine", engine]);
+      expect(run.stderr).toBe("");
+      expect(run.status).toBe(0);
+      const result = JSON.parse(run.stdout);
+      expect(result.accuracy).toBeCloseTo(zeros / samples.length, 12);
+      expect(result.sequences).toBe(samples.length);
+      expect(result.events).toBe(samples.reduce((n, s) => n + s.t.length, 0));
+      expect(result.unitUpdateFraction).toBeGreaterThan(0);
+      expect(result.unitUpdateFraction).toBeLessThan(0.5);
+    }
+  });
+
+  it("scores a regressor by the squared error at the end of each sequence", () => {
+    const samples = generate("adding", 6, 5);
+    const events = write("adding.ndjson", eventsOf(samples, 2));
+    const model = write("half.json", JSON.stringify(modelToJson(constantModel(2, [0.25]))));
+    const run = phasor(["eval", "--model", model, "--events", events, "--engine", "reference"]);
+    expect(run.status).toBe(0);
+    const expected = samples.reduce((sum, s) => sum + (0.25 - s.label) ** 2, 0) / samples.length;
+    expect(JSON.parse(run.stdout).mse).toBeCloseTo(expected, 12);
+  });
+
+  it("exits 2 naming the problem for unlabelled events, labels outside the classes, or no events", () => {
+    const samples = generate("freq1-async", 3, 1);
+    const model = write("m.json", JSON.stringify(modelToJson(constantModel(1, [1, 0]))));
+    const unlabelled = phasor(["eval", "--model", model, "--events", write("u.ndjson", eventsOf(samples, 1, false))]);
+    expect(unlabelled.status).toBe(2);
+    expect(unlabelled.stderr).toMatch(/sequence 0 has no label/);
+    const wrong = samples.map((s) => ({ ...s, label: 7 }));
+    const outside = phasor(["eval", "--model", model, "--events", write("w.ndjson", eventsOf(wrong, 1))]);
+    expect(outside.status).toBe(2);
+    expect(outside.stderr).toMatch(/label 7, not a class of this model \(0\.\.1\)/);
+    const empty = phasor(["eval", "--model", model, "--events", write("e.ndjson", "")]);
+    expect(empty.status).toBe(2);
+    expect(empty.stderr).toMatch(/no events to evaluate on/);
+  });
+});
