@@ -37,6 +37,11 @@ export function errInt(v: i64): void {
   while (n > 0 && errorLength < ERROR_CAPACITY) store<u8>(errorText + <usize>(errorLength++), load<u8>(digits + <usize>(--n)));
 }
 
+/** Appends a float64 in its shortest round-trip form (allocates a string: error paths only). */
+export function errFloat(v: f64): void {
+  errText(v.toString());
+}
+
 /** Starts a new error message; returns the status code the caller should return. */
 export function fail(code: i32, s: string): i32 {
   errorLength = 0;

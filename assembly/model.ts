@@ -94,9 +94,8 @@ export class Model {
   /** O x hiddenPad readout weights, and O rows of {d, frac} */
   V: usize;
   readoutRows: usize;
-  /** size of one stream's state block, and the offset of its y */
+  /** size of one stream's state block */
   streamBytes: i32;
-  yOff: i32;
   /** per-event scratch shared by the model's streams */
   scratch: usize;
   /** the timing records of all layers (deriveTiming) */
@@ -107,6 +106,8 @@ export class Model {
   newHOff: i32;
   newCOff: i32;
   kOff: i32;
+  /** readout y, computed on request (so a snapshot holds state only, never a cached output) */
+  yOff: i32;
 }
 
 @inline export function layerAt(m: Model, n: i32): Layer {
@@ -298,7 +299,8 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
       errInt(n);
       errText(" unit ");
       errInt(bad);
-      errText(" has an invalid bias, row format, peephole or time-gate parameter (tau > 0, finite shift, 0 < rOn <= 1)");
+      errText(": ");
+      errText(unitProblem);
       return E_MODEL;
     }
     // State block of this layer: h (padded, 16-aligned for SIMD), c, seeds, the unit schedule.
@@ -352,8 +354,7 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
   m.maxHidden = maxHidden;
   m.totalUnits = totalUnits;
   m.checksum = stored;
-  m.yOff = stateBytes;
-  m.streamBytes = align16(stateBytes + outputSize * 8);
+  m.streamBytes = align16(stateBytes);
   // Scratch: quantized layer input (padded), its nonzero columns, new h and c, and k of the open units.
   const maxInputPad = pad8(inputSize > maxHidden ? inputSize : maxHidden);
   m.xqOff = 0;
@@ -361,29 +362,41 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
   m.newHOff = align16(m.nnzOff + maxInputPad * 4);
   m.newCOff = align16(m.newHOff + maxHidden * 4);
   m.kOff = align16(m.newCOff + maxHidden * 4);
-  m.scratchBytes = align16(m.kOff + maxHidden * 4);
+  m.yOff = align16(m.kOff + maxHidden * 4);
+  m.scratchBytes = align16(m.yOff + outputSize * 8);
   return 0;
 }
 
-/** Index of the first unit with bad per-unit parameters, or -1. */
+/** What checkUnits found wrong with the unit it returned. */
+let unitProblem = "";
+
+/** Index of the first unit with bad per-unit parameters, or -1 (the reason in unitProblem). */
 function checkUnits(L: Layer, kind: i32): i32 {
   for (let j = 0; j < L.hiddenSize; j++) {
     const u = L.units + <usize>j * UNIT_RECORD_BYTES;
     const t = L.time + <usize>j * TIME_RECORD_BYTES;
     const tau = load<f64>(t, 0);
     const shift = load<f64>(t, 8);
-    if (!(tau > 0) || !isFinite<f64>(tau) || !isFinite<f64>(shift)) return j;
+    unitProblem = "tau must be a finite number > 0";
+    if (!(tau > 0) || !isFinite<f64>(tau)) return j;
+    unitProblem = "shift must be a finite number";
+    if (!isFinite<f64>(shift)) return j;
     if (kind == KIND_FIXED) {
+      unitProblem = "a W or U row format (wFrac, uFrac) is outside -16..30";
       for (let g = 0; g < 4; g++) {
         const wf = <i32>load<i8>(u + 16 + g);
         const uf = <i32>load<i8>(u + 20 + g);
         if (wf < -16 || wf > 30 || uf < -16 || uf > 30) return j;
       }
+      unitProblem = "the open ratio r_on must be in (0, 1] (its half in Q0.32, halfOn, in 1..2^31)";
       const halfOn = load<u32>(t, 24);
       if (halfOn == 0 || halfOn > 0x80000000) return j;
+      unitProblem = "the phase step per tick is 0";
       if (load<u64>(t, 16) == 0) return j;
     } else {
+      unitProblem = "a bias or peephole is not finite";
       for (let g = 0; g < 8; g++) if (!isFinite<f32>(load<f32>(u + (<usize>g << 2)))) return j;
+      unitProblem = "the open ratio r_on must be in (0, 1]";
       const rOn = load<f64>(t, 16);
       if (!(rOn > 0) || rOn > 1) return j;
     }

@@ -4,7 +4,7 @@
 // this boundary (time to ticks, x to Q(inputFrac)) and then run through integer-only layers (fixed) or f32
 // layers (float).
 
-import { E_INPUT, E_STATE, errInt, errText, fail } from "./errors";
+import { E_INPUT, E_STATE, errFloat, errInt, errText, fail } from "./errors";
 import {
   FLOAT_KEYS_PER_UNIT, KIND_FIXED, Layer, Model, S_CHECKSUM, S_EVENTS, S_LAST_T, S_LAST_TICKS, S_STARTED, S_T0, S_UPDATES,
   TIME_RECORD_BYTES, layerAt, pad8,
@@ -67,13 +67,17 @@ function checkEvent(m: Model, t: f64, x: usize, previous: f64, t0: f64, policy: 
     if (!isFinite<f32>(load<f32>(x + (<usize>i << 2)))) {
       eventError(index, "x[");
       errInt(i);
-      errText("] is not a finite number");
+      errText("] is not a finite 32-bit float (NaN, infinite or beyond +-3.4e38)");
       return NaN;
     }
   }
   if (previous == previous && t < previous) {
     if (policy != POLICY_CLAMP) {
-      eventError(index, "t is earlier than the stream's previous event (time must not go backwards)");
+      eventError(index, "t=");
+      errFloat(t);
+      errText(" is earlier than the previous event's t=");
+      errFloat(previous);
+      errText(" (time must not go backwards within a stream)");
       return NaN;
     }
     t = previous;
@@ -85,10 +89,14 @@ function checkEvent(m: Model, t: f64, x: usize, previous: f64, t0: f64, policy: 
   return t;
 }
 
+/** Starts an event's error message; index < 0 is a single pushed event, otherwise its place in a batch. */
 function eventError(index: i32, why: string): void {
-  fail(E_INPUT, "event ");
-  errInt(index);
-  errText(": ");
+  fail(E_INPUT, "");
+  if (index >= 0) {
+    errText("event ");
+    errInt(index);
+    errText(" of the batch: ");
+  }
   errText(why);
 }
 
@@ -155,7 +163,7 @@ function step(m: Model, st: usize, t: f64, x: usize): void {
 }
 
 export function pushEvent(m: Model, st: usize, t: f64, x: usize, policy: i32): i32 {
-  const effective = checkEvent(m, t, x, previousTime(st), originTime(st), policy, 0);
+  const effective = checkEvent(m, t, x, previousTime(st), originTime(st), policy, -1);
   if (effective != effective) return E_INPUT;
   step(m, st, effective, x);
   return 0;
@@ -192,7 +200,7 @@ export function pushEvents(m: Model, st: usize, n: i32, tPtr: usize, xPtr: usize
 /** y = V h + d of the current state, as f64, into out[0..O). */
 export function readOutput(m: Model, st: usize, out: usize): void {
   const last = layerAt(m, m.layerCount - 1);
-  const y = st + <usize>m.yOff;
+  const y = m.scratch + <usize>m.yOff;
   if (m.kind == KIND_FIXED) {
     fixedReadout(m, last, st);
     for (let o = 0; o < m.outputSize; o++) {

@@ -19,6 +19,11 @@ const UNIT_RECORD_BYTES = 32;
 const TIME_RECORD_BYTES = 32;
 /** Fractional bits of pre-activations and biases (Q7.24). */
 export const PRE_FRAC = 24;
+/** A fixed weight row may not sum to more than this in |w_q|, so 32767 * sum fits in i32 (assembly/model.ts). */
+export const ROW_L1_LIMIT = 65538;
+/** The range of every fractional-bit count in a fixed file. */
+export const FRAC_MIN = -16;
+export const FRAC_MAX = 30;
 
 /** Number formats of a fixed-point model: everything the quantizer decides (docs/fixed-point.md). */
 export interface FixedPlan {
@@ -249,14 +254,37 @@ export function decodePlsm(bytes: Uint8Array, source: string): PlsmFile {
   if (layerCount < 1 || layerCount > 64 || inputSize < 1 || inputSize > 65536 || outputSize < 1 || outputSize > 65536 || mode > 1) {
     throw fail(`implausible header: inputSize ${inputSize}, ${layerCount} layers, outputSize ${outputSize}, readout mode ${mode}`);
   }
-  const need = (offset: number, length: number, what: string) => {
+  const need = (offset: number, length: number, what: string, aligned = true) => {
     if (offset < HEADER_BYTES || offset + length > fileBytes - 4) throw fail(`${what} (offset ${offset}, ${length} bytes) lies outside the file`);
+    if (aligned && offset % 16 !== 0) throw fail(`${what} at offset ${offset} is not 16-byte aligned`);
+  };
+  const inRange = (value: number, lo: number, hi: number, what: string) => {
+    if (!(Number.isInteger(value) && value >= lo && value <= hi)) throw fail(`${what} ${value} is outside ${lo}..${hi}`);
+  };
+  /** The checks of assembly/model.ts on weight rows: zero padding; fixed rows without -32768 and with sum |w_q|
+   * <= ROW_L1_LIMIT (so no i32 dot product can overflow); float rows finite. */
+  const checkRows = (at: number, rows: number, used: number, padded: number, what: string) => {
+    for (let r = 0; r < rows; r++) {
+      let l1 = 0;
+      for (let i = 0; i < padded; i++) {
+        const w = kind === KIND_FIXED ? view.getInt16(at + 2 * (r * padded + i), true) : view.getFloat32(at + 4 * (r * padded + i), true);
+        if (i >= used && w !== 0) throw fail(`${what} row ${r} has nonzero padding`);
+        if (kind === KIND_FIXED && w === -32768) throw fail(`${what} row ${r} holds -32768, outside the symmetric int16 range`);
+        if (!Number.isFinite(w)) throw fail(`${what} row ${r} holds a non-finite weight`);
+        l1 += Math.abs(w);
+      }
+      if (kind === KIND_FIXED && l1 > ROW_L1_LIMIT) throw fail(`${what} row ${r}: sum of |w| is ${l1}, over ${ROW_L1_LIMIT} (a 32-bit sum could overflow)`);
+    }
   };
   need(HEADER_BYTES, layerCount * LAYER_DESC_BYTES, "layer table");
   const eb = kind === KIND_FIXED ? 2 : 4;
   const weight = (at: number, frac: number) => (kind === KIND_FIXED ? view.getInt16(at, true) * 2 ** -frac : view.getFloat32(at, true));
   const ticksLog2 = view.getInt32(28, true);
   const inputFrac = view.getInt32(32, true);
+  if (kind === KIND_FIXED) {
+    inRange(ticksLog2, 0, 40, "ticksLog2");
+    inRange(inputFrac, FRAC_MIN, FRAC_MAX, "inputFrac");
+  }
   const plan: FixedPlan = { ticksLog2, inputFrac, layers: [], vFrac: new Int8Array(outputSize) };
   const layers: LayerParams[] = [];
   let I = inputSize;
@@ -266,8 +294,11 @@ export function decodePlsm(bytes: Uint8Array, source: string): PlsmFile {
     const H = view.getUint32(d + 4, true);
     if (layerI !== I) throw fail(`layer ${n} input size ${layerI} does not match the size below it, ${I}`);
     if (H < 1 || H > 65536) throw fail(`layer ${n} hidden size ${H} is outside 1..65536`);
-    const peephole = (view.getUint32(d + 8, true) & 1) === 1;
+    const flags = view.getUint32(d + 8, true);
+    if (flags > 1) throw fail(`layer ${n} has unknown flags ${flags}`);
+    const peephole = flags === 1;
     const pFrac = view.getInt32(d + 12, true);
+    if (kind === KIND_FIXED) inRange(pFrac, FRAC_MIN, FRAC_MAX, `layer ${n} peephole format`);
     const [W, U, units, time] = [16, 20, 24, 28].map((k) => view.getUint32(d + k, true));
     const Ip = pad8(I);
     const Hp = pad8(H);
@@ -275,6 +306,8 @@ export function decodePlsm(bytes: Uint8Array, source: string): PlsmFile {
     need(U, H * 4 * Hp * eb, `layer ${n} U`);
     need(units, H * UNIT_RECORD_BYTES, `layer ${n} unit records`);
     need(time, H * TIME_RECORD_BYTES, `layer ${n} time records`);
+    checkRows(W, 4 * H, I, Ip, `layer ${n} W`);
+    checkRows(U, 4 * H, H, Hp, `layer ${n} U`);
     const p: LayerParams = {
       inputSize: I,
       hiddenSize: H,
@@ -294,6 +327,8 @@ export function decodePlsm(bytes: Uint8Array, source: string): PlsmFile {
         const r = g * H + j;
         const wf = kind === KIND_FIXED ? view.getInt8(u + 16 + g) : 0;
         const uf = kind === KIND_FIXED ? view.getInt8(u + 20 + g) : 0;
+        inRange(wf, FRAC_MIN, FRAC_MAX, `layer ${n} unit ${j} W row format`);
+        inRange(uf, FRAC_MIN, FRAC_MAX, `layer ${n} unit ${j} U row format`);
         lp.wFrac[r] = wf;
         lp.uFrac[r] = uf;
         for (let i = 0; i < I; i++) p.W[r * I + i] = weight(W + eb * ((j * 4 + g) * Ip + i), wf);
@@ -313,6 +348,10 @@ export function decodePlsm(bytes: Uint8Array, source: string): PlsmFile {
       if (!(p.tau[j] > 0) || !Number.isFinite(p.tau[j]) || !Number.isFinite(p.shift[j]) || !(p.rOn[j] > 0 && p.rOn[j] <= 1)) {
         throw fail(`layer ${n} unit ${j}: invalid time-gate parameters (tau ${p.tau[j]}, shift ${p.shift[j]}, rOn ${p.rOn[j]})`);
       }
+      if (kind === KIND_FIXED && view.getBigUint64(t + 16, true) === 0n) throw fail(`layer ${n} unit ${j}: the phase step per tick is 0`);
+      const biases = [0, 1, 2, 3].map((g) => p.b[g * H + j]);
+      const peeps = p.peephole ? [p.peephole.i[j], p.peephole.f[j], p.peephole.o[j]] : [];
+      if (![...biases, ...peeps].every(Number.isFinite)) throw fail(`layer ${n} unit ${j}: a bias or peephole is not finite`);
     }
     plan.layers.push(lp);
     layers.push(p);
@@ -325,17 +364,20 @@ export function decodePlsm(bytes: Uint8Array, source: string): PlsmFile {
   const Hp = pad8(I);
   need(Vat, outputSize * Hp * eb, "readout V");
   need(rows, outputSize * 8, "readout rows");
+  checkRows(Vat, outputSize, I, Hp, "readout V");
   const V = new Float64Array(outputSize * I);
   const dv = new Float64Array(outputSize);
   for (let o = 0; o < outputSize; o++) {
     const vf = kind === KIND_FIXED ? view.getInt32(rows + 8 * o + 4, true) : 0;
+    inRange(vf, FRAC_MIN, FRAC_MAX, `readout row ${o} format`);
     plan.vFrac[o] = vf;
     for (let j = 0; j < I; j++) V[o * I + j] = weight(Vat + eb * (o * Hp + j), vf);
     dv[o] = kind === KIND_FIXED ? view.getInt32(rows + 8 * o, true) * 2 ** -(vf + 15) : view.getFloat32(rows + 8 * o, true);
+    if (!Number.isFinite(dv[o])) throw fail(`readout row ${o}: the bias is not finite`);
   }
   const metaAt = view.getUint32(40, true);
   const metaBytes = view.getUint32(44, true);
-  need(metaAt, metaBytes, "metadata");
+  need(metaAt, metaBytes, "metadata", false);
   let meta: Record<string, unknown>;
   try {
     meta = JSON.parse(new TextDecoder().decode(bytes.subarray(metaAt, metaAt + metaBytes)));

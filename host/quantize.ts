@@ -5,7 +5,7 @@
 import { PhasorError } from "./errors.js";
 import type { FloatModel } from "./model.js";
 import { ReferenceEngine } from "./reference.js";
-import { decodePlsm, encodePlsm, type FixedPlan, type PlsmFile } from "./plsm.js";
+import { FRAC_MAX, FRAC_MIN, ROW_L1_LIMIT, decodePlsm, encodePlsm, type FixedPlan, type PlsmFile } from "./plsm.js";
 
 /** One calibration sequence: n timestamps and n * inputSize inputs, event-major. */
 export interface CalibrationSequence {
@@ -25,12 +25,8 @@ export interface QuantizeResult {
   };
 }
 
-/** A quantized weight row may not sum to more than this in |w_q| (assembly/model.ts, ROW_L1_LIMIT). */
-const ROW_L1_LIMIT = 65538;
 const I16_MAX = 32767;
 const I32_MAX = 2 ** 31 - 1;
-const FRAC_MIN = -16;
-const FRAC_MAX = 30;
 /** The cell is Q11.20: |c| must stay below 2^11. */
 const CELL_LIMIT = 2048;
 /** Ticks per time unit are chosen so that r_on * tau spans at least this many ticks: then rounding an event's

@@ -137,10 +137,10 @@ export function fixedUpdateUnits(m: Model, L: Layer, st: usize, x: usize, cols: 
   );
 }
 
-/** Readout y = V h + d of the last layer into the stream's y slots (i64, Q(vFrac + 15) per row). */
+/** Readout y = V h + d of the last layer into the model's y scratch (i64, Q(vFrac + 15) per row). */
 export function fixedReadout(m: Model, L: Layer, st: usize): void {
   const h = st + <usize>L.hOff;
-  const y = st + <usize>m.yOff;
+  const y = m.scratch + <usize>m.yOff;
   const Hp = L.hiddenPad;
   for (let o = 0; o < m.outputSize; o++) {
     const row = m.readoutRows + <usize>o * 8;

@@ -96,10 +96,10 @@ export function floatUpdateUnits(m: Model, L: Layer, st: usize, x: usize, cols: 
   }
 }
 
-/** Readout y = V h + d of the last layer into the stream's y slots (f64 slots holding f32 values). */
+/** Readout y = V h + d of the last layer into the model's y scratch (f64 slots holding f32 values). */
 export function floatReadout(m: Model, L: Layer, st: usize): void {
   const h = st + <usize>L.hOff;
-  const y = st + <usize>m.yOff;
+  const y = m.scratch + <usize>m.yOff;
   const Hp = L.hiddenPad;
   for (let o = 0; o < m.outputSize; o++) {
     const row = m.readoutRows + <usize>o * 8;
