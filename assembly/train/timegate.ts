@@ -1,0 +1,72 @@
+// The time gate of plstm.md section 1 for the rows of one time step, with what the backward pass needs of it:
+// k, its slope dk/dphi on the piece phi falls in (+2/r_on rising, -2/r_on falling, alpha closed: section 5),
+// and the unreduced (t - s) / tau that d phi / d log tau is minus of.
+//
+// Time: the phase of row b at its event n is phi = frac(seed_b + dt / tau), dt = t_n - t_first in f64 (the
+// difference of two nearby doubles: exact or nearly), seed_b the exact phase (phase.ts) at the row's first event
+// on the trainer's time origin: the sequence's own first event (ORIGIN_SEQUENCE, the default; then seed =
+// frac(-s / tau)) or the timestamps as given (ORIGIN_ABSOLUTE). No absolute timestamp is ever held in f32.
+
+import { exactPhase } from "../phase";
+import { Trainer, TrainLayer } from "./layout";
+
+/** seed and base of every (row, unit) of the loaded batch, for the current tau and shift. */
+export function seedPhases(tr: Trainer, L: TrainLayer): void {
+  const H = L.hiddenSize;
+  const rowBytes = <usize>L.hiddenPad << 3;
+  for (let r = 0; r < tr.count; r++) {
+    const t0 = load<f64>(tr.tFirst + (<usize>r << 3)) - load<f64>(tr.origin + (<usize>r << 3));
+    const seed = L.seed + <usize>r * rowBytes;
+    const base = L.base + <usize>r * rowBytes;
+    for (let j = 0; j < H; j++) {
+      const at = <usize>j << 3;
+      const s = load<f64>(L.shift + at);
+      const tau = load<f64>(L.tau + at);
+      store<f64>(seed + at, exactPhase(t0, s, tau));
+      store<f64>(base + at, (t0 - s) / tau);
+    }
+  }
+}
+
+/** k, dk/dphi and (t - s) / tau (f32) of every row of step n and every real unit; padded units keep k = 0. */
+export function timeGateStep(tr: Trainer, L: TrainLayer, n: i32, alpha: f64): void {
+  const H = L.hiddenSize;
+  const rows = load<i32>(tr.active + (<usize>n << 2));
+  const start = load<i32>(tr.rowStart + (<usize>n << 2));
+  const rowBytes64 = <usize>L.hiddenPad << 3;
+  const rowBytes32 = <usize>L.hiddenPad << 2;
+  const alpha32 = <f32>alpha;
+  for (let r = 0; r < rows; r++) {
+    const m = start + r;
+    const dt = load<f64>(tr.dt + (<usize>m << 3));
+    const seed = L.seed + <usize>r * rowBytes64;
+    const base = L.base + <usize>r * rowBytes64;
+    const kOut = L.gateK + <usize>m * rowBytes32;
+    const slopeOut = L.slope + <usize>m * rowBytes32;
+    const cyclesOut = L.cycles + <usize>m * rowBytes32;
+    for (let j = 0; j < H; j++) {
+      const at = <usize>j << 3;
+      const advance = dt * load<f64>(L.invTau + at);
+      const c = load<f64>(seed + at) + advance;
+      const phi = c - Math.floor(c);
+      const rOn = load<f64>(L.rOn + at);
+      const twoOverR = load<f64>(L.twoOverROn + at);
+      let k: f64;
+      let slope: f32;
+      if (phi < 0.5 * rOn) {
+        k = phi * twoOverR;
+        slope = <f32>twoOverR;
+      } else if (phi < rOn) {
+        k = 2.0 - phi * twoOverR;
+        slope = <f32>-twoOverR;
+      } else {
+        k = alpha * phi;
+        slope = alpha32;
+      }
+      const at32 = <usize>j << 2;
+      store<f32>(kOut + at32, <f32>k);
+      store<f32>(slopeOut + at32, slope);
+      store<f32>(cyclesOut + at32, <f32>(load<f64>(base + at) + advance));
+    }
+  }
+}

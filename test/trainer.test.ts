@@ -1,0 +1,284 @@
+// The trainer as a whole: it learns (SGD with momentum and Adam lower the loss of a small separable problem),
+// the model it exports predicts in the reference what it predicts itself, the three calls of a step stay apart
+// (the stability guard evaluates one batch at several points), the optimizers do what their formulas say, and
+// memory is planned once.
+import { describe, expect, it } from "vitest";
+import "../host/node.js";
+import { PhasorError } from "../host/errors.js";
+import type { FloatModel } from "../host/model.js";
+import { ReferenceEngine } from "../host/reference.js";
+import { generate } from "../host/tasks.js";
+import {
+  Trainer,
+  initialModel,
+  modelFromParameters,
+  parameterGroups,
+  parametersOf,
+  taskModelSpec,
+  type TrainerOptions,
+  type TrainingSample,
+} from "../host/trainer.js";
+import { simdSupported } from "../host/wasm-source.js";
+import { Rng } from "./support/random.js";
+
+const BUILDS = simdSupported() ? [true, false] : [false];
+
+/** Class 1 when the input is positive throughout, class 0 when negative; irregular times. */
+function signProblem(seed: number, count: number): TrainingSample[] {
+  const rng = new Rng(seed);
+  return Array.from({ length: count }, (_, s) => {
+    const n = 8 + rng.int(13);
+    const t = new Float64Array(n);
+    let now = rng.uniform(0, 20);
+    for (let e = 0; e < n; e++) {
+      now += rng.uniform(0.2, 1.5);
+      t[e] = now;
+    }
+    const sign = s % 2 === 0 ? 1 : -1;
+    return { t, x: Float32Array.from({ length: n }, () => sign * rng.uniform(0.3, 1)), label: sign > 0 ? 1 : 0 };
+  });
+}
+
+function smallModel(seed: number, readout: "last" | "every" = "last", outputs = 2): FloatModel {
+  return initialModel({ inputSize: 1, hidden: [6], outputs, readout, rOn: 0.3, tauRange: [2, 8], shiftMax: 10 }, seed);
+}
+
+function accuracy(trainer: Trainer, samples: TrainingSample[]): number {
+  const y = trainer.predict(samples);
+  return samples.filter((s, k) => (y[k][1] > y[k][0] ? 1 : 0) === s.label).length / samples.length;
+}
+
+function train(trainer: Trainer, samples: TrainingSample[], steps: number): number[] {
+  trainer.loadBatch(samples);
+  const losses: number[] = [];
+  for (let k = 0; k < steps; k++) {
+    losses.push(trainer.lossAndGradient());
+    trainer.step();
+  }
+  losses.push(trainer.loss());
+  return losses;
+}
+
+describe.each(BUILDS)("trainer (simd %s)", (simd) => {
+  const samples = signProblem(1, 24);
+
+  it.each<[string, Partial<TrainerOptions>]>([
+    ["SGD with momentum", { optimizer: "sgd", lr: 0.05, momentum: 0.9 }],
+    ["Adam", { optimizer: "adam", lr: 0.02 }],
+  ])("%s lowers the loss of a separable problem and learns it", async (_, options) => {
+    const trainer = await Trainer.create(smallModel(2), { batchSize: 32, maxLength: 25, simd, ...options });
+    const before = accuracy(trainer, samples);
+    const losses = train(trainer, samples, 120);
+    expect(losses[losses.length - 1]).toBeLessThan(0.3 * losses[0]);
+    expect(accuracy(trainer, samples)).toBeGreaterThan(Math.max(before, 0.95));
+  });
+
+  it("lowers a squared error read at every event (readout every)", async () => {
+    const rng = new Rng(3);
+    const everySamples = samples.map((s) => ({ t: s.t, x: s.x, target: Float32Array.from(s.x, (v) => 0.5 * v + 0.1 * rng.uniform(-1, 1)) }));
+    const trainer = await Trainer.create(smallModel(4, "every", 1), { batchSize: 32, maxLength: 25, simd, optimizer: "adam", lr: 0.02 });
+    expect(trainer.lossKind).toBe("mse");
+    const losses = train(trainer, everySamples, 80);
+    expect(losses[losses.length - 1]).toBeLessThan(0.3 * losses[0]);
+  });
+
+  it.each(["sequence", "absolute"] as const)("exports a model that predicts in the reference what it predicts itself (time origin %s)", async (timeOrigin) => {
+    const trainer = await Trainer.create(smallModel(5), { batchSize: 8, maxLength: 25, simd, timeOrigin, optimizer: "adam", lr: 0.02 });
+    train(trainer, samples.slice(0, 8), 30);
+    const predicted = trainer.predict(samples);
+    const engine = new ReferenceEngine(trainer.toModel()); // alpha 0, as at inference
+    samples.forEach((sample, k) => {
+      const stream = engine.createStream();
+      const origin = timeOrigin === "sequence" ? sample.t[0] : 0;
+      stream.pushBatch(Float64Array.from(sample.t, (t) => t - origin), Float64Array.from(sample.x));
+      const y = stream.output();
+      for (let o = 0; o < y.length; o++) expect(Math.abs(y[o] - predicted[k][o]), `sample ${k} output ${o}`).toBeLessThan(1e-4);
+    });
+  });
+
+  it("keeps its memory after the first step: nothing is allocated per step", async () => {
+    const trainer = await Trainer.create(smallModel(6), { batchSize: 8, maxLength: 25, simd });
+    trainer.loadBatch(samples.slice(0, 8));
+    trainer.lossAndGradient();
+    trainer.step();
+    const bytes = trainer.memoryBytes;
+    for (let k = 0; k < 20; k++) {
+      trainer.loadBatch(samples.slice(k % 16, (k % 16) + 1 + (k % 8)));
+      trainer.lossAndGradient();
+      trainer.step(0.5);
+    }
+    trainer.predict(samples);
+    trainer.loss();
+    expect(trainer.memoryBytes).toBe(bytes);
+    const plan = trainer.memory();
+    expect(plan.arenaBytes).toBe(plan.parameterBytes + plan.inputBytes + plan.workBytes);
+    expect(plan.parameterBytes).toBeGreaterThanOrEqual(4 * 4 * trainer.parameterCount);
+  });
+
+  it("evaluates the loaded batch at any theta, again and again, untouched by predict()", async () => {
+    const trainer = await Trainer.create(smallModel(7), { batchSize: 8, maxLength: 25, simd });
+    trainer.loadBatch(samples.slice(0, 6));
+    const loss = trainer.lossAndGradient();
+    const grad = trainer.gradient().slice();
+    const theta = trainer.parameters().slice();
+    // theta + e v, its gradient, and back: the stability guard's finite-difference probe
+    const shifted = theta.map((value, k) => value + 1e-3 * Math.sin(k));
+    trainer.setParameters(shifted);
+    const shiftedLoss = trainer.lossAndGradient();
+    expect(shiftedLoss).not.toBe(loss);
+    trainer.predict(samples);
+    trainer.setParameters(theta);
+    expect(trainer.lossAndGradient()).toBe(loss);
+    expect(trainer.gradient()).toEqual(grad);
+    expect(trainer.loss()).toBe(loss);
+  });
+
+  it("moves theta by the optimizers' formulas: momentum, step scale, clipping, Adam's first step", async () => {
+    const model = smallModel(8);
+    const batch = samples.slice(0, 8);
+    const norm = (a: ArrayLike<number>) => Math.sqrt(Array.from(a).reduce((sum, v) => sum + v * v, 0));
+    const moveOf = async (options: Partial<TrainerOptions>, scales: number[]) => {
+      const trainer = await Trainer.create(model, { batchSize: 8, maxLength: 25, simd, ...options });
+      trainer.loadBatch(batch);
+      const theta0 = Float64Array.from(trainer.parameters());
+      const grad = Float64Array.from({ length: theta0.length });
+      let gradNorm = 0;
+      for (const scale of scales) {
+        trainer.lossAndGradient();
+        grad.set(trainer.gradient());
+        gradNorm = trainer.step(scale);
+      }
+      const move = Float64Array.from(trainer.parameters(), (v, k) => v - theta0[k]);
+      return { move, grad, gradNorm };
+    };
+    // plain SGD: theta -= lr scale g
+    const plain = await moveOf({ optimizer: "sgd", lr: 0.1, momentum: 0 }, [0.5]);
+    expect(plain.gradNorm).toBeCloseTo(norm(plain.grad), 5);
+    plain.move.forEach((d, k) => expect(Math.abs(d + 0.05 * plain.grad[k])).toBeLessThan(1e-6));
+    // clipping to a norm below the gradient's: the step has length lr * clipNorm
+    const clipped = await moveOf({ optimizer: "sgd", lr: 0.1, momentum: 0, clipNorm: 0.1 * plain.gradNorm }, [1]);
+    expect(norm(clipped.move) / (0.1 * 0.1 * plain.gradNorm)).toBeCloseTo(1, 3);
+    // heavy ball: a first step of scale 0 only fills v = g; the second (same theta, same g) moves by
+    // lr (beta g + g)
+    const heavy = await moveOf({ optimizer: "sgd", lr: 0.1, momentum: 0.9 }, [0, 1]);
+    heavy.move.forEach((d, k) => expect(Math.abs(d + 0.1 * 1.9 * heavy.grad[k])).toBeLessThan(1e-6));
+    // Adam's first step is lr * g / (|g| + eps): lr in size wherever g is not tiny
+    const adam = await moveOf({ optimizer: "adam", lr: 0.01 }, [1]);
+    adam.move.forEach((d, k) => {
+      if (Math.abs(adam.grad[k]) > 1e-5) expect(Math.abs(d + 0.01 * Math.sign(adam.grad[k]))).toBeLessThan(1e-4);
+    });
+  });
+
+  it("restores a snapshot and continues exactly as from the point it was taken", async () => {
+    const trainer = await Trainer.create(smallModel(9), { batchSize: 8, maxLength: 25, simd });
+    trainer.loadBatch(samples.slice(0, 8));
+    for (let k = 0; k < 3; k++) {
+      trainer.lossAndGradient();
+      trainer.step();
+    }
+    const snapshot = trainer.snapshot();
+    const run = () => {
+      for (let k = 0; k < 3; k++) {
+        trainer.lossAndGradient();
+        trainer.step();
+      }
+      return trainer.parameters().slice();
+    };
+    const first = run();
+    trainer.restore(snapshot);
+    expect(trainer.stepCount).toBe(3);
+    expect(run()).toEqual(first);
+  });
+
+  it("rejects a bad sample with a message that names it, and leaves no batch loaded", async () => {
+    const trainer = await Trainer.create(smallModel(10), { batchSize: 4, maxLength: 25, simd });
+    trainer.loadBatch(samples.slice(0, 4));
+    const loss = trainer.loss();
+    const bad = (sample: TrainingSample, pattern: RegExp) => {
+      let error: unknown;
+      try {
+        trainer.loadBatch([samples[0], sample]);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(PhasorError);
+      expect((error as PhasorError).code).toBe("bad-input");
+      expect((error as PhasorError).message).toMatch(pattern);
+    };
+    const t = Float64Array.from(samples[1].t);
+    [t[2], t[3]] = [t[3], t[2]];
+    bad({ ...samples[1], t }, /sample 1: event 3 .*earlier/);
+    bad({ ...samples[1], label: 2 }, /sample 1: label must be a whole number in 0\.\.1/);
+    bad({ t: new Float64Array(26), x: new Float32Array(26), label: 0 }, /sample 1: has 26 events, expected 1\.\.25/);
+    bad({ ...samples[1], x: Float32Array.from(samples[1].x).subarray(1) }, /sample 1: x has/);
+    bad({ ...samples[1], x: Float32Array.from(samples[1].x, (v, k) => (k === 4 ? NaN : v)) }, /sample 1: event 4 has an input that is not a finite number/);
+    expect(() => trainer.loadBatch(samples.slice(0, 5))).toThrow(/expected 1\.\.4 \(batchSize\) samples, got 5/);
+    // after a rejected batch none is loaded, never half of one
+    expect(() => trainer.loss()).toThrow(/no batch is loaded/);
+    trainer.loadBatch(samples.slice(0, 4));
+    expect(trainer.loss()).toBe(loss);
+  });
+});
+
+describe("trainer setup", () => {
+  it("describes theta's groups in the documented order, and a model goes through theta and back", () => {
+    const model = initialModel({ inputSize: 2, hidden: [3, 4], outputs: 2 }, 11);
+    const groups = parameterGroups(model);
+    expect(groups.map((g) => `${g.layer}:${g.name}`)).toEqual([
+      ...[0, 1].flatMap((n) => ["W", "U", "b", "peephole.i", "peephole.f", "peephole.o", "logTau", "shift"].map((name) => `${n}:${name}`)),
+      "-1:V",
+      "-1:d",
+    ]);
+    expect(groups.map((g) => g.length)).toEqual([24, 36, 12, 3, 3, 3, 3, 3, 48, 64, 16, 4, 4, 4, 4, 4, 8, 2]);
+    groups.forEach((g, k) => expect(g.offset).toBe(k === 0 ? 0 : groups[k - 1].offset + groups[k - 1].length));
+    const back = modelFromParameters(model, parametersOf(model));
+    expect(back.layers[1].U).toEqual(model.layers[1].U);
+    back.layers.forEach((layer, n) => layer.tau.forEach((tau, j) => expect(tau).toBeCloseTo(model.layers[n].tau[j], 12)));
+    expect(back.readout).toEqual(model.readout);
+  });
+
+  it("initialises a task's model as tasks.md's protocol says, the same for the same seed", () => {
+    const model = initialModel(taskModelSpec("freq1-async"), 42);
+    expect(initialModel(taskModelSpec("freq1-async"), 42)).toEqual(model);
+    expect(initialModel(taskModelSpec("freq1-async"), 43)).not.toEqual(model);
+    const [layer] = model.layers;
+    expect([model.inputSize, layer.hiddenSize, model.readout.outputSize, model.readout.mode]).toEqual([1, 110, 2, "last"]);
+    expect(layer.alpha).toBe(0.001);
+    for (let j = 0; j < 110; j++) {
+      expect(layer.rOn[j]).toBe(0.05);
+      expect(layer.tau[j]).toBeGreaterThanOrEqual(Math.E);
+      expect(layer.tau[j]).toBeLessThanOrEqual(Math.E ** 3);
+      expect(layer.shift[j]).toBeGreaterThanOrEqual(0);
+      expect(layer.shift[j]).toBeLessThan(100);
+      expect(layer.b[110 + j]).toBeGreaterThan(0.8); // forget gate
+    }
+    const adding = taskModelSpec("adding");
+    expect([adding.inputSize, adding.outputs]).toEqual([2, 1]);
+  });
+
+  it("trains on host/tasks.ts samples as they are (adding: the label is the target)", async () => {
+    const data = generate("adding", 4, 1);
+    const trainer = await Trainer.create(initialModel({ ...taskModelSpec("adding"), hidden: [8] }, 1), { batchSize: 4, maxLength: 510 });
+    expect(trainer.lossKind).toBe("mse");
+    trainer.loadBatch(data);
+    const loss = trainer.lossAndGradient();
+    const y = trainer.predict(data);
+    const expected = data.reduce((sum, s, k) => sum + (y[k][0] - s.label) ** 2, 0) / data.length;
+    // predict uses alpha 0 and the loss alpha 0.001: close, not equal
+    expect(loss).toBeCloseTo(expected, 2);
+    expect(Number.isFinite(norm2(trainer.gradient()))).toBe(true);
+  });
+
+  it("refuses options that make no sense", async () => {
+    const model = smallModel(12);
+    await expect(Trainer.create(model, { batchSize: 0, maxLength: 10 })).rejects.toThrow(/batchSize/);
+    await expect(Trainer.create(model, { batchSize: 4, maxLength: 10, loss: "cross-entropy", lr: -1 })).rejects.toThrow(/learning rate/);
+    await expect(Trainer.create(smallModel(12, "every", 1), { batchSize: 4, maxLength: 10, loss: "cross-entropy" })).rejects.toThrow(/readout "last"/);
+  });
+});
+
+function norm2(a: ArrayLike<number>): number {
+  let sum = 0;
+  for (let k = 0; k < a.length; k++) sum += a[k] * a[k];
+  return Math.sqrt(sum);
+}
