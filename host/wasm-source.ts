@@ -2,26 +2,61 @@
  * Where the compiled wasm comes from. In a browser the builds are fetched next to the library; under node,
  * host/node.ts installs a reader of the files in build/. Either way a build is compiled once per process.
  */
+import { PhasorError } from "./errors.js";
+
 export type Build = "simd" | "scalar";
 
-export type WasmSource = (build: Build) => Promise<WebAssembly.Module>;
+/** The trainer's builds (assembly/train.ts), from the same two targets. */
+export type TrainBuild = "train-simd" | "train-scalar";
 
-let source: WasmSource = async (build) => {
-  const url = new URL(`../../build/phasor-${build}.wasm`, import.meta.url);
-  return WebAssembly.compileStreaming(fetch(url));
-};
-const compiled = new Map<Build, Promise<WebAssembly.Module>>();
+/** Every compiled module; the file of each is build/phasor-<name>.wasm. */
+export type ModuleName = Build | TrainBuild;
+
+export type WasmSource = (build: ModuleName) => Promise<WebAssembly.Module>;
+
+/**
+ * A source that fetches phasor-<name>.wasm from the folder `base` (a URL ending in "/"; a relative one is read
+ * against the page) and compiles it while it downloads. For pages that serve the wasm somewhere else than
+ * beside the library: `setWasmSource(wasmFromUrl("/static/wasm/"))`.
+ */
+export function wasmFromUrl(base: string | URL): WasmSource {
+  const folder = new URL(base, globalThis.location?.href);
+  return async (build) => {
+    const url = new URL(`phasor-${build}.wasm`, folder);
+    const response = await fetch(url);
+    if (!response.ok) {
+      throw new PhasorError("runtime", `${url}: HTTP ${response.status}; serve the package's build/ folder beside dist/, or point setWasmSource() at the wasm`);
+    }
+    // compileStreaming rejects any Content-Type but application/wasm; a server that sends another gets the bytes compiled whole
+    if (response.headers.get("content-type")?.split(";")[0].trim() === "application/wasm") return WebAssembly.compileStreaming(response);
+    return WebAssembly.compile(await response.arrayBuffer());
+  };
+}
+
+/**
+ * The package's build/ folder: two levels up from dist/host/wasm-source.js (the compiled library, also when it
+ * is served as plain ESM), one level up from host/wasm-source.ts (the sources, as vite serves them).
+ */
+const BUILD_FOLDER = new URL(new URL(import.meta.url).pathname.endsWith(".ts") ? "../build/" : "../../build/", import.meta.url);
+
+let source: WasmSource = wasmFromUrl(BUILD_FOLDER);
+const compiled = new Map<ModuleName, Promise<WebAssembly.Module>>();
 
 export function setWasmSource(next: WasmSource): void {
   source = next;
   compiled.clear();
 }
 
-export function compileBuild(build: Build): Promise<WebAssembly.Module> {
+export function compileBuild(build: ModuleName): Promise<WebAssembly.Module> {
   let module = compiled.get(build);
   if (!module) {
-    module = source(build);
-    compiled.set(build, module);
+    const pending = source(build);
+    compiled.set(build, pending);
+    // a failed fetch is not kept: the next engine asks again (networks recover; the file may have been missing)
+    pending.catch(() => {
+      if (compiled.get(build) === pending) compiled.delete(build);
+    });
+    module = pending;
   }
   return module;
 }

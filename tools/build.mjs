@@ -1,4 +1,4 @@
-// Builds everything `npm ci` must leave ready: the SIMD and scalar wasm from one AssemblyScript source, then
+// Builds everything `npm ci` must leave ready: the SIMD and scalar wasm of the engines and of the trainer, then
 // the host and CLI from TypeScript into dist/. Plain JavaScript so it needs nothing built before it.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, chmodSync } from "node:fs";
@@ -11,11 +11,20 @@ process.chdir(root);
 mkdirSync("build", { recursive: true });
 
 // asc merges ./asconfig.json into any build called without --config: always name it (toolchain.md).
-for (const target of ["simd", "scalar"]) {
-  const { error, stderr } = await asc.main(["assembly/index.ts", "--config", "asconfig.json", "--target", target]);
-  if (error) {
-    process.stderr.write(stderr.toString());
-    throw new Error(`asc failed for target ${target}: ${error.message}`);
+// Two entries, each for both targets: the engines (assembly/index.ts) and the trainer (assembly/train.ts), which
+// reuses the targets' settings and only renames the output files.
+const entries = [
+  { source: "assembly/index.ts", name: "phasor" },
+  { source: "assembly/train.ts", name: "phasor-train" },
+];
+for (const { source, name } of entries) {
+  for (const target of ["simd", "scalar"]) {
+    const out = `build/${name}-${target}`;
+    const { error, stderr } = await asc.main([source, "--config", "asconfig.json", "--target", target, "--outFile", `${out}.wasm`, "--textFile", `${out}.wat`]);
+    if (error) {
+      process.stderr.write(stderr.toString());
+      throw new Error(`asc failed for ${source}, target ${target}: ${error.message}`);
+    }
   }
 }
 
