@@ -1,6 +1,7 @@
 /**
  * Fresh models: seeded random weights and the paper's time-gate initialisation (tau log-uniform, shift uniform),
- * for training, benchmarks and tests. The same seed gives the same model on every machine.
+ * for training, benchmarks and tests. The same seed gives the same model on every run
+ * of one JS engine (host/rng.ts says why not across engines).
  */
 import type { FloatModel, LayerParams, ReadoutMode } from "./model.js";
 import type { Rng } from "./rng.js";

@@ -1,6 +1,10 @@
 /**
  * The project's one seeded PRNG: the built-in tasks (tasks.md) and the test fixtures draw from it, so that a seed
- * gives the same numbers on every run, machine and JS engine (integer arithmetic only, no Math.random).
+ * gives the same integer draws on every run, machine and JS engine (integer arithmetic only, no Math.random).
+ * Draws that go through Math.log, Math.exp, Math.sin or Math.cos (logUniform, normal, the task signals) are the
+ * same on every run of one JS engine, but not across engines: node 20 and Chromium 156 round those functions
+ * differently in the last bit for a few percent of arguments. Cross-runtime tests therefore make the model and
+ * events once and ship the bytes.
  * Browser-safe: no node import.
  */
 
