@@ -21,6 +21,8 @@ const COMMANDS: Record<string, Entry> = {
     summary: "float model to fixed-point model, calibrated on events",
     load: async () => (await import("./commands/quantize.js")).command,
   },
+  start: { summary: "the main job: train, quantize, stream, report (npm start)", load: async () => (await import("./commands/start.js")).command },
+  train: { summary: "train in wasm on a built-in task", load: async () => (await import("./commands/train.js")).command },
   eval: { summary: "accuracy or MSE of a model on labelled events", load: async () => (await import("./commands/eval.js")).command },
   gen: { summary: "a built-in task's labelled sequences as NDJSON events", load: async () => (await import("./commands/gen.js")).command },
   bench: { summary: "throughput of every engine", load: async () => (await import("./commands/bench.js")).command },

@@ -1,0 +1,257 @@
+/**
+ * Training on a built-in task (tasks.md) the way the paper does it: every epoch draws fresh sequences, the
+ * validation set is drawn once, the model is scored on it after every epoch and the best one is kept. The
+ * trainer itself (forward, backpropagation through time, the optimizer) runs in wasm (host/trainer.ts); this is
+ * the loop around it, browser-safe, with hooks for progress and per-epoch records and a checkpoint to resume from.
+ */
+import { PhasorError } from "./errors.js";
+import type { FloatModel } from "./model.js";
+import { MAX_SEED } from "./rng.js";
+import { TASKS, generate, type Sample, type TaskName } from "./tasks.js";
+import { Trainer, initialModel, taskModelSpec, type Optimizer, type TrainerSnapshot } from "./trainer.js";
+
+export interface TrainSettings {
+  task: TaskName;
+  /** units of the one layer; default 110 (the paper) */
+  hidden: number;
+  /** open ratio of every unit; default 0.05 (the paper) */
+  rOn: number;
+  epochs: number;
+  /** fresh training sequences per epoch; default 5,000 (the paper) */
+  perEpoch: number;
+  /** validation sequences, drawn once; default 500 (the paper) */
+  validation: number;
+  batchSize: number;
+  seed: number;
+  optimizer: Optimizer;
+  /** the learning rate: default 1e-3 for Adam (the paper), DEFAULT_SGD_LR for SGD */
+  lr: number;
+  /** heavy-ball momentum of SGD */
+  momentum: number;
+  /** clip the gradient to this global norm; 0 is off */
+  clipNorm: number;
+  /** stop after the epoch that takes the run past this many seconds */
+  timeBudgetSeconds?: number;
+  /** stop after the first epoch whose validation accuracy reaches this (classification) */
+  stopAtAccuracy?: number;
+  /** "auto" picks the SIMD build where the runtime has it */
+  simd?: boolean | "auto";
+}
+
+/** SGD with momentum 0.9 trains freq1 at this rate (docs/RESULTS.md has the sweep). */
+export const DEFAULT_SGD_LR = 0.05;
+
+export function defaultSettings(task: TaskName, overrides: Partial<TrainSettings> = {}): TrainSettings {
+  const optimizer = overrides.optimizer ?? "adam";
+  return {
+    task,
+    hidden: 110,
+    rOn: 0.05,
+    epochs: 70,
+    perEpoch: 5000,
+    validation: 500,
+    batchSize: 32,
+    seed: 1,
+    optimizer,
+    lr: optimizer === "adam" ? 1e-3 : DEFAULT_SGD_LR,
+    momentum: 0.9,
+    clipNorm: 0,
+    ...overrides,
+  };
+}
+
+/** The most events one sequence of each task can have (tasks.md), which sizes the trainer's memory. */
+const MAX_EVENTS: Record<TaskName, number> = {
+  "freq1-standard": 126,
+  "freq1-highres": 1251,
+  "freq1-async": 125,
+  freq2: 1000,
+  adding: 510,
+};
+
+export interface EpochRecord {
+  epoch: number;
+  /** mean training loss over the epoch's batches */
+  loss: number;
+  valAccuracy?: number;
+  valMse?: number;
+  /** wall time since the run started (a resumed run counts from its first start) */
+  seconds: number;
+  sequencesPerSec: number;
+  steps: number;
+}
+
+export interface Checkpoint {
+  format: "phasor-checkpoint";
+  version: 1;
+  settings: TrainSettings;
+  /** epochs completed */
+  epoch: number;
+  history: EpochRecord[];
+  trainer: TrainerSnapshot;
+  best: { epoch: number; score: number; theta: Float32Array };
+}
+
+export interface TrainHooks {
+  /** after every batch */
+  onBatch?(epoch: number, batch: number, batches: number, loss: number): void;
+  onEpoch?(record: EpochRecord): void;
+}
+
+/** Seeds of an epoch's fresh data and of the validation set, distinct for every (seed, epoch). */
+function epochSeed(seed: number, epoch: number): number {
+  return (Math.imul(seed, 0x9e3779b1) + Math.imul(epoch, 0x85ebca77) + 1) >>> 0;
+}
+function validationSeed(seed: number): number {
+  return (Math.imul(seed ^ 0x5bd1e995, 0xc2b2ae35) + 0x27d4eb2f) >>> 0;
+}
+
+function checkSettings(s: TrainSettings): void {
+  const whole = (name: string, v: number, lo: number, hi: number) => {
+    if (!(Number.isInteger(v) && v >= lo && v <= hi)) throw new PhasorError("bad-args", `${name} must be a whole number in ${lo}..${hi}, got ${v}`);
+  };
+  if (!(s.task in TASKS)) throw new PhasorError("bad-args", `unknown task "${s.task}"`);
+  whole("hidden", s.hidden, 1, 4096);
+  whole("epochs", s.epochs, 1, 100000);
+  whole("perEpoch", s.perEpoch, 1, 10_000_000);
+  whole("validation", s.validation, 1, 1_000_000);
+  whole("batchSize", s.batchSize, 1, 4096);
+  whole("seed", s.seed, 0, MAX_SEED);
+  if (!(s.rOn > 0 && s.rOn <= 1)) throw new PhasorError("bad-args", `rOn must be in (0, 1], got ${s.rOn}`);
+  if (!(s.lr > 0 && Number.isFinite(s.lr))) throw new PhasorError("bad-args", `the learning rate must be a positive number, got ${s.lr}`);
+}
+
+export class TrainingRun {
+  readonly settings: TrainSettings;
+  readonly trainer: Trainer;
+  readonly history: EpochRecord[];
+  private readonly validationSet: Sample[];
+  private best: { epoch: number; score: number; theta: Float32Array };
+  private epochsDone: number;
+  private secondsBefore: number;
+
+  private constructor(settings: TrainSettings, trainer: Trainer, resume?: Checkpoint) {
+    this.settings = settings;
+    this.trainer = trainer;
+    this.validationSet = generate(settings.task, settings.validation, validationSeed(settings.seed));
+    this.history = resume ? [...resume.history] : [];
+    this.epochsDone = resume?.epoch ?? 0;
+    this.secondsBefore = resume?.history.at(-1)?.seconds ?? 0;
+    this.best = resume ? { ...resume.best, theta: resume.best.theta.slice() } : { epoch: 0, score: -Infinity, theta: trainer.parameters().slice() };
+  }
+
+  /** A fresh run (initial model per tasks.md's protocol, from the seed), or one resumed from a checkpoint. */
+  static async create(settings: TrainSettings, resume?: Checkpoint): Promise<TrainingRun> {
+    checkSettings(settings);
+    const task = TASKS[settings.task];
+    const spec = { ...taskModelSpec(settings.task), hidden: [settings.hidden], rOn: settings.rOn, labels: task.labels ? [...task.labels] : undefined };
+    const trainer = await Trainer.create(initialModel(spec, settings.seed), {
+      batchSize: settings.batchSize,
+      maxLength: MAX_EVENTS[settings.task],
+      optimizer: settings.optimizer,
+      lr: settings.lr,
+      momentum: settings.momentum,
+      clipNorm: settings.clipNorm,
+      simd: settings.simd ?? "auto",
+      // the tasks' timestamps are the real times of their signals, 0..125 ms: the model learns on them as they
+      // are, so the exported model runs on the same timestamps in every engine
+      timeOrigin: "absolute",
+    });
+    if (resume) {
+      if (resume.format !== "phasor-checkpoint" || resume.version !== 1) throw new PhasorError("bad-input", "not a phasor training checkpoint (version 1)");
+      trainer.restore(resume.trainer);
+    }
+    return new TrainingRun(settings, trainer, resume);
+  }
+
+  get classification(): boolean {
+    return TASKS[this.settings.task].kind === "classification";
+  }
+
+  /** Validation accuracy (classification) or MSE, with alpha = 0 as at inference. */
+  validate(): { accuracy?: number; mse?: number } {
+    const predictions = this.trainer.predict(this.validationSet);
+    let correct = 0;
+    let squared = 0;
+    predictions.forEach((y, k) => {
+      const label = this.validationSet[k].label;
+      if (this.classification) {
+        let best = 0;
+        for (let o = 1; o < y.length; o++) if (y[o] > y[best]) best = o;
+        if (best === label) correct++;
+      } else {
+        squared += (y[0] - label) ** 2;
+      }
+    });
+    const n = predictions.length;
+    return this.classification ? { accuracy: correct / n } : { mse: squared / n };
+  }
+
+  /** Runs epochs until settings.epochs, the time budget or the accuracy goal; returns the records of this call. */
+  async run(hooks: TrainHooks = {}): Promise<EpochRecord[]> {
+    const s = this.settings;
+    const done: EpochRecord[] = [];
+    const started = performance.now();
+    const batches = Math.ceil(s.perEpoch / s.batchSize);
+    while (this.epochsDone < s.epochs) {
+      const epoch = this.epochsDone + 1;
+      const data = generate(s.task, s.perEpoch, epochSeed(s.seed, epoch));
+      const epochStart = performance.now();
+      let lossSum = 0;
+      for (let b = 0; b < batches; b++) {
+        this.trainer.loadBatch(data.slice(b * s.batchSize, (b + 1) * s.batchSize));
+        const loss = this.trainer.lossAndGradient();
+        if (!Number.isFinite(loss)) throw new PhasorError("runtime", `training diverged: the loss is ${loss} at epoch ${epoch}, batch ${b + 1}`);
+        this.trainer.step();
+        lossSum += loss;
+        hooks.onBatch?.(epoch, b + 1, batches, loss);
+        // let a page or a progress bar breathe between batches
+        if (b % 16 === 15) await Promise.resolve();
+      }
+      const trainSeconds = (performance.now() - epochStart) / 1000;
+      const score = this.validate();
+      const record: EpochRecord = {
+        epoch,
+        loss: lossSum / batches,
+        ...(score.accuracy !== undefined ? { valAccuracy: score.accuracy } : { valMse: score.mse }),
+        seconds: this.secondsBefore + (performance.now() - started) / 1000,
+        sequencesPerSec: s.perEpoch / trainSeconds,
+        steps: this.trainer.stepCount,
+      };
+      const value = score.accuracy ?? -(score.mse as number);
+      if (value > this.best.score) this.best = { epoch, score: value, theta: this.trainer.parameters().slice() };
+      this.history.push(record);
+      done.push(record);
+      this.epochsDone = epoch;
+      hooks.onEpoch?.(record);
+      if (s.stopAtAccuracy !== undefined && (score.accuracy ?? 0) >= s.stopAtAccuracy) break;
+      if (s.timeBudgetSeconds !== undefined && record.seconds >= s.timeBudgetSeconds) break;
+    }
+    return done;
+  }
+
+  get epoch(): number {
+    return this.epochsDone;
+  }
+
+  /** The model with the best validation score so far, and the epoch it came from. */
+  bestModel(): { model: FloatModel; epoch: number; score: number } {
+    const current = this.trainer.parameters().slice();
+    this.trainer.setParameters(this.best.theta);
+    const model = this.trainer.toModel();
+    this.trainer.setParameters(current);
+    return { model, epoch: this.best.epoch, score: this.best.score };
+  }
+
+  checkpoint(): Checkpoint {
+    return {
+      format: "phasor-checkpoint",
+      version: 1,
+      settings: this.settings,
+      epoch: this.epochsDone,
+      history: [...this.history],
+      trainer: this.trainer.snapshot(),
+      best: { ...this.best, theta: this.best.theta.slice() },
+    };
+  }
+}

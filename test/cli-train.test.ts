@@ -1,0 +1,85 @@
+/**
+ * `phasor train` (formats.md, "Commands"): JSON lines per epoch and a final one, the best model and its learning
+ * curve written next to --out, a checkpoint that --resume continues from epoch for epoch, and clear refusals.
+ * The runs are tiny (8 units, a few hundred sequences): this checks the command, not the learning.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseModelText } from "../host/model.js";
+import { phasor } from "./support/cli.js";
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "phasor-train-"));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const tiny = ["--task", "freq1-async", "--hidden", "8", "--per-epoch", "96", "--validation", "40", "--batch", "16"];
+
+function jsonLines(stdout: string): Record<string, unknown>[] {
+  return stdout.trimEnd().split("\n").map((line) => JSON.parse(line));
+}
+
+describe("phasor train", () => {
+  it("prints a line per epoch and a final one, and writes the model, its curve and a checkpoint", () => {
+    const out = join(dir, "m.json");
+    const run = phasor(["train", ...tiny, "--epochs", "2", "--seed", "3", "--out", out]);
+    expect(run.stderr).toMatch(/epoch 2\/2: loss [0-9.]+, val accuracy [0-9.]+ %/);
+    expect(run.status).toBe(0);
+    const lines = jsonLines(run.stdout);
+    expect(lines).toHaveLength(3);
+    expect(lines.slice(0, 2).map((l) => l.epoch)).toEqual([1, 2]);
+    for (const l of lines.slice(0, 2)) {
+      expect(l.loss).toBeGreaterThan(0);
+      expect(l.valAccuracy).toBeGreaterThanOrEqual(0);
+      expect(l.valAccuracy).toBeLessThanOrEqual(1);
+    }
+    const final = lines[2];
+    expect(final.final).toBe(true);
+    expect(final.valAccuracy).toBe(Math.max(lines[0].valAccuracy as number, lines[1].valAccuracy as number));
+    const model = parseModelText(readFileSync(out, "utf8"), out);
+    expect(model.layers[0].hiddenSize).toBe(8);
+    expect(model.readout.labels).toEqual(["other", "target"]);
+    expect(readFileSync(join(dir, "m.svg"), "utf8")).toMatch(/^<svg /);
+    expect(existsSync(join(dir, "m.checkpoint.json"))).toBe(true);
+    // the exported model runs in the engines
+    const gen = phasor(["gen", "--task", "freq1-async", "--n", "5", "--seed", "9"]);
+    const events = join(dir, "e.ndjson");
+    writeFileSync(events, gen.stdout);
+    const scored = phasor(["eval", "--model", out, "--events", events]);
+    expect(scored.status).toBe(0);
+    expect(JSON.parse(scored.stdout).sequences).toBe(5);
+  });
+
+  it("resumes from its checkpoint exactly where an uninterrupted run would be", () => {
+    const whole = phasor(["train", ...tiny, "--epochs", "3", "--seed", "4", "--out", join(dir, "whole.json")]);
+    expect(whole.status).toBe(0);
+    const first = phasor(["train", ...tiny, "--epochs", "2", "--seed", "4", "--out", join(dir, "part.json")]);
+    expect(first.status).toBe(0);
+    const resumed = phasor(["train", ...tiny, "--epochs", "3", "--seed", "4", "--out", join(dir, "part.json"), "--resume", join(dir, "part.checkpoint.json")]);
+    expect(resumed.stderr).not.toMatch(/epoch 1\/3/);
+    expect(resumed.status).toBe(0);
+    const a = jsonLines(whole.stdout)[2];
+    const b = jsonLines(resumed.stdout)[0];
+    expect(b.epoch).toBe(3);
+    expect(b.loss).toBe(a.loss);
+    expect(b.valAccuracy).toBe(a.valAccuracy);
+    expect(readFileSync(join(dir, "part.json"), "utf8")).toBe(readFileSync(join(dir, "whole.json"), "utf8"));
+  });
+
+  it("refuses bad arguments with exit 2 and a message", () => {
+    const both = phasor(["train", ...tiny, "--lr", "0.1", "--lr-scale", "2", "--out", join(dir, "x.json")]);
+    expect(both.status).toBe(2);
+    expect(both.stderr).toMatch(/--lr or --lr-scale, not both/);
+    const noTask = phasor(["train", "--out", join(dir, "x.json")]);
+    expect(noTask.status).toBe(2);
+    expect(noTask.stderr).toMatch(/missing --task/);
+    const notJson = phasor(["train", ...tiny, "--out", join(dir, "x.plsm")]);
+    expect(notJson.status).toBe(2);
+    const badCheckpoint = phasor(["train", ...tiny, "--out", join(dir, "y.json"), "--resume", join(dir, "missing.json")]);
+    expect(badCheckpoint.status).toBe(2);
+    expect(badCheckpoint.stderr).toMatch(/missing\.json/);
+  });
+});

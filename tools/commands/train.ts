@@ -1,0 +1,85 @@
+/**
+ * `phasor train`: trains in wasm on a built-in task (formats.md, "Commands"; the protocol of tasks.md). Progress
+ * on stderr, one JSON line per epoch on stdout and a final one; writes the best model, its learning curve (.svg)
+ * and a checkpoint to resume from (.checkpoint.json) next to --out.
+ */
+import { PhasorError } from "../../host/errors.js";
+import { TASK_NAMES } from "../../host/tasks.js";
+import { DEFAULT_SGD_LR, defaultSettings } from "../../host/training.js";
+import { defineCommand } from "../command.js";
+import { trainSession } from "../training-session.js";
+
+export const command = defineCommand({
+  usage:
+    "--task T [--hidden H] [--epochs N] [--seed S] [--lr X | --lr-scale K] [--optimizer sgd|adam] [--guard on|off] --out M.json " +
+    "[--r-on R] [--per-epoch N] [--validation N] [--batch B] [--clip C] [--time-budget S] [--stop-at A] [--resume CKPT] [--simd auto|on|off]",
+  description:
+    "Trains a Phased LSTM in wasm on a built-in task with fresh sequences every epoch (shared/spec/tasks.md), scores it\n" +
+    "on a validation set drawn once, and keeps the best model. One JSON line per epoch on stdout\n" +
+    '({"epoch","loss","valAccuracy" or "valMse","seconds","sequencesPerSec","steps"}) and a final one; progress on\n' +
+    "stderr. Writes --out (the best model, JSON), its learning curve next to it (.svg) and a checkpoint after every\n" +
+    "epoch (.checkpoint.json) that --resume continues from.",
+  flags: {
+    task: { kind: "enum", values: TASK_NAMES, help: "the task" },
+    hidden: { kind: "number", integer: true, min: 1, default: 110, help: "units of the layer (default 110, the paper's)" },
+    epochs: { kind: "number", integer: true, min: 1, default: 70, help: "epochs (default 70, the paper's)" },
+    seed: { kind: "number", integer: true, min: 0, default: 1, help: "seed of the initial model and of the data" },
+    lr: { kind: "number", help: `learning rate (default 1e-3 for adam, ${DEFAULT_SGD_LR} for sgd)` },
+    "lr-scale": { kind: "number", help: "multiply the default learning rate by K" },
+    optimizer: { kind: "enum", values: ["adam", "sgd"], default: "adam", help: "Adam (the paper's) or SGD with momentum 0.9" },
+    guard: { kind: "enum", values: ["on", "off"], default: "off", help: "the stability guard for SGD (not built yet: only off)" },
+    out: { kind: "string", required: true, value: "M.json", help: "where the best model goes" },
+    "r-on": { kind: "number", default: 0.05, help: "open ratio of every unit (default 0.05, the paper's)" },
+    "per-epoch": { kind: "number", integer: true, min: 1, default: 5000, help: "fresh training sequences per epoch" },
+    validation: { kind: "number", integer: true, min: 1, default: 500, help: "validation sequences" },
+    batch: { kind: "number", integer: true, min: 1, default: 32, help: "batch size" },
+    clip: { kind: "number", min: 0, default: 0, help: "clip the gradient to this global norm (0: off)" },
+    "time-budget": { kind: "number", min: 0, help: "stop after the epoch that passes this many seconds" },
+    "stop-at": { kind: "number", min: 0, help: "stop after the first epoch with at least this validation accuracy (0..1)" },
+    resume: { kind: "string", value: "CKPT", help: "continue from a checkpoint written by an earlier run" },
+    simd: { kind: "enum", values: ["auto", "on", "off"], default: "auto", help: "wasm build of the trainer" },
+  },
+  async run(flags, io) {
+    if (flags.task === undefined) throw new PhasorError("bad-args", `missing --task T (one of ${TASK_NAMES.join(", ")})`);
+    if (!flags.out.toLowerCase().endsWith(".json")) throw new PhasorError("bad-args", `--out must name a .json file (the float model), got ${flags.out}`);
+    if (flags.lr !== undefined && flags["lr-scale"] !== undefined) throw new PhasorError("bad-args", "give --lr or --lr-scale, not both");
+    if (flags.guard === "on") {
+      throw new PhasorError("bad-args", "--guard on: the stability guard is not built yet (issue 4); train with --guard off");
+    }
+    const optimizer = flags.optimizer;
+    const base = defaultSettings(flags.task, { optimizer });
+    const settings = defaultSettings(flags.task, {
+      optimizer,
+      hidden: flags.hidden,
+      epochs: flags.epochs,
+      seed: flags.seed,
+      lr: flags.lr ?? base.lr * (flags["lr-scale"] ?? 1),
+      rOn: flags["r-on"],
+      perEpoch: flags["per-epoch"],
+      validation: flags.validation,
+      batchSize: flags.batch,
+      clipNorm: flags.clip,
+      timeBudgetSeconds: flags["time-budget"],
+      stopAtAccuracy: flags["stop-at"],
+      simd: flags.simd === "auto" ? "auto" : flags.simd === "on",
+    });
+    const { run, best, modelPath, curvePath } = await trainSession(settings, flags.out, io, flags.resume);
+    const last = run.history.at(-1);
+    io.stdout.write(
+      JSON.stringify({
+        final: true,
+        task: run.settings.task,
+        optimizer: run.settings.optimizer,
+        lr: run.settings.lr,
+        seed: run.settings.seed,
+        epochs: run.epoch,
+        bestEpoch: best.epoch,
+        ...(run.classification ? { valAccuracy: best.score } : { valMse: -best.score }),
+        lastValAccuracy: last?.valAccuracy,
+        seconds: last?.seconds,
+        model: modelPath,
+        curve: curvePath,
+      }) + "\n",
+    );
+  },
+});

@@ -1,0 +1,119 @@
+/**
+ * A training run driven from the command line: progress on stderr (a bar on a terminal, a line per epoch
+ * otherwise), one JSON line per epoch on stdout, a checkpoint after every epoch (atomic), and at the end the
+ * best model, its learning curve (SVG) next to it. `phasor train` and the main job (`phasor start`) share it.
+ */
+import { readFile } from "node:fs/promises";
+import { PhasorError } from "../host/errors.js";
+import { modelToJson, type FloatModel } from "../host/model.js";
+import { learningCurveSvg } from "../host/report.js";
+import { TASKS } from "../host/tasks.js";
+import { TrainingRun, type Checkpoint, type EpochRecord, type TrainSettings } from "../host/training.js";
+import type { CommandIO } from "./command.js";
+import { ioReason, writeFileAtomically } from "./io.js";
+
+const encoder = new TextEncoder();
+
+function base64(values: Float32Array): string {
+  return Buffer.from(values.buffer, values.byteOffset, values.byteLength).toString("base64");
+}
+
+function floats(text: unknown, what: string): Float32Array {
+  if (typeof text !== "string") throw new PhasorError("bad-input", `checkpoint: ${what} is missing`);
+  const bytes = Buffer.from(text, "base64");
+  if (bytes.length % 4 !== 0) throw new PhasorError("bad-input", `checkpoint: ${what} is not a whole number of floats`);
+  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
+}
+
+export function checkpointText(c: Checkpoint): string {
+  return JSON.stringify({
+    ...c,
+    trainer: { theta: base64(c.trainer.theta), moment1: base64(c.trainer.moment1), moment2: base64(c.trainer.moment2), stepCount: c.trainer.stepCount },
+    best: { epoch: c.best.epoch, score: c.best.score, theta: base64(c.best.theta) },
+  });
+}
+
+export async function readCheckpoint(path: string): Promise<Checkpoint> {
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(await readFile(path, "utf8"));
+  } catch (err) {
+    throw new PhasorError("bad-input", `${path}: not a readable checkpoint: ${err instanceof SyntaxError ? "not JSON" : ioReason(err)}`);
+  }
+  if (raw.format !== "phasor-checkpoint" || raw.version !== 1) throw new PhasorError("bad-input", `${path}: not a phasor training checkpoint (version 1)`);
+  const trainer = raw.trainer as Record<string, unknown>;
+  const best = raw.best as Record<string, unknown>;
+  return {
+    format: "phasor-checkpoint",
+    version: 1,
+    settings: raw.settings as TrainSettings,
+    epoch: raw.epoch as number,
+    history: raw.history as EpochRecord[],
+    trainer: { theta: floats(trainer?.theta, "theta"), moment1: floats(trainer?.moment1, "moment1"), moment2: floats(trainer?.moment2, "moment2"), stepCount: trainer?.stepCount as number },
+    best: { epoch: best?.epoch as number, score: best?.score as number, theta: floats(best?.theta, "best theta") },
+  };
+}
+
+/** A bar that redraws in place on a terminal; plain lines per epoch elsewhere. */
+class Progress {
+  private lastDraw = 0;
+  constructor(
+    private readonly stderr: NodeJS.WritableStream & { isTTY?: boolean },
+    private readonly epochs: number,
+  ) {}
+  batch(epoch: number, batch: number, batches: number, loss: number): void {
+    if (!this.stderr.isTTY) return;
+    const now = Date.now();
+    if (now - this.lastDraw < 100 && batch < batches) return;
+    this.lastDraw = now;
+    const width = 30;
+    const filled = Math.round((batch / batches) * width);
+    this.stderr.write(`\repoch ${epoch}/${this.epochs} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${batch}/${batches} loss ${loss.toFixed(4)}   `);
+  }
+  epoch(r: EpochRecord): void {
+    const score = r.valAccuracy !== undefined ? `val accuracy ${(100 * r.valAccuracy).toFixed(2)} %` : `val MSE ${r.valMse?.toPrecision(4)}`;
+    this.stderr.write(`${this.stderr.isTTY ? "\r" : ""}epoch ${r.epoch}/${this.epochs}: loss ${r.loss.toFixed(4)}, ${score}, ${r.seconds.toFixed(1)} s, ${Math.round(r.sequencesPerSec)} sequences/s\n`);
+  }
+}
+
+export interface SessionResult {
+  run: TrainingRun;
+  best: { model: FloatModel; epoch: number; score: number };
+  modelPath: string;
+  curvePath: string;
+}
+
+/** Trains, writing `out` (the best model), `out` with .svg (its learning curve) and `out` with .checkpoint.json. */
+export async function trainSession(settings: TrainSettings, out: string, io: CommandIO, resumeFrom?: string): Promise<SessionResult> {
+  const resume = resumeFrom ? await readCheckpoint(resumeFrom) : undefined;
+  if (resume && resume.settings.task !== settings.task) {
+    throw new PhasorError("bad-args", `--resume: the checkpoint trains ${resume.settings.task}, not ${settings.task}`);
+  }
+  const run = await TrainingRun.create(resume ? { ...resume.settings, epochs: settings.epochs } : settings, resume);
+  const base = out.replace(/\.json$/i, "");
+  const checkpointPath = `${base}.checkpoint.json`;
+  const progress = new Progress(io.stderr as NodeJS.WritableStream & { isTTY?: boolean }, run.settings.epochs);
+  // one write at a time, in epoch order: two renames racing could leave an older checkpoint in place
+  let writes = Promise.resolve();
+  await run.run({
+    onBatch: (epoch, batch, batches, loss) => progress.batch(epoch, batch, batches, loss),
+    onEpoch: (record) => {
+      progress.epoch(record);
+      io.stdout.write(JSON.stringify(record) + "\n");
+      const bytes = encoder.encode(checkpointText(run.checkpoint()));
+      writes = writes.then(() => writeFileAtomically(checkpointPath, bytes));
+    },
+  });
+  await writes;
+  const best = run.bestModel();
+  const task = TASKS[run.settings.task];
+  const paper = task.paper?.reported?.find((r) => r.model === "Phased LSTM");
+  const svg = learningCurveSvg(run.history, {
+    title: `${run.settings.task}, ${run.settings.optimizer}, seed ${run.settings.seed}`,
+    reference: paper && task.kind === "classification" ? { value: paper.percent / 100, label: `paper's Phased LSTM ${paper.percent} %` } : undefined,
+  });
+  const curvePath = `${base}.svg`;
+  await writeFileAtomically(out, encoder.encode(JSON.stringify(modelToJson(best.model)) + "\n"));
+  await writeFileAtomically(curvePath, encoder.encode(svg));
+  return { run, best, modelPath: out, curvePath };
+}
