@@ -10,6 +10,8 @@ import type { FloatModel } from "./model.js";
 import { quantize } from "./quantize.js";
 import { Rng } from "./rng.js";
 import { simdSupported } from "./wasm-source.js";
+import { generate } from "./tasks.js";
+import { Trainer, initialModel, taskModelSpec } from "./trainer.js";
 
 export interface BenchConfig {
   hidden: number;
@@ -147,6 +149,67 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult[
       results.push(result);
       options.onResult?.(result);
     }
+  }
+  return results;
+}
+
+/** Training throughput (issue 3): freq1-async, the paper's model (110 units, r_on 0.05), batch 32, Adam. */
+export interface TrainBenchResult {
+  engine: "trainer";
+  simd: boolean;
+  task: "freq1-async";
+  hidden: number;
+  input: number;
+  rOn: number;
+  batch: number;
+  sequences: number;
+  events: number;
+  seconds: number;
+  sequencesPerSec: number;
+  eventsPerSec: number;
+}
+
+/** One step = loadBatch + lossAndGradient + step, on fresh freq1-async batches, after a few warm-up steps. */
+export async function runTrainBench(options: { seconds?: number; builds?: boolean[] } = {}): Promise<TrainBenchResult[]> {
+  const seconds = options.seconds ?? 1;
+  const batch = 32;
+  const results: TrainBenchResult[] = [];
+  for (const simd of options.builds ?? (simdSupported() ? [true, false] : [false])) {
+    const trainer = await Trainer.create(initialModel(taskModelSpec("freq1-async"), 1), { batchSize: batch, maxLength: 125, simd, timeOrigin: "absolute" });
+    const data = generate("freq1-async", 64 * batch, 2016);
+    let next = 0;
+    const step = () => {
+      const samples = data.slice(next * batch, (next + 1) * batch);
+      next = (next + 1) % 64;
+      trainer.loadBatch(samples);
+      trainer.lossAndGradient();
+      trainer.step();
+      return samples.reduce((n, s) => n + s.t.length, 0);
+    };
+    for (let k = 0; k < 3; k++) step();
+    let sequences = 0;
+    let events = 0;
+    const start = performance.now();
+    let elapsed = 0;
+    while (elapsed < seconds) {
+      events += step();
+      sequences += batch;
+      elapsed = (performance.now() - start) / 1000;
+    }
+    results.push({
+      engine: "trainer",
+      simd,
+      task: "freq1-async",
+      hidden: 110,
+      input: 1,
+      rOn: 0.05,
+      batch,
+      sequences,
+      events,
+      seconds: elapsed,
+      sequencesPerSec: sequences / elapsed,
+      eventsPerSec: events / elapsed,
+    });
   }
   return results;
 }

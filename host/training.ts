@@ -30,6 +30,8 @@ export interface TrainSettings {
   momentum: number;
   /** clip the gradient to this global norm; 0 is off */
   clipNorm: number;
+  /** the learning rate of epoch e is lr * lrDecay^(e - 1); default 1 (constant, the paper's) */
+  lrDecay?: number;
   /** stop after the epoch that takes the run past this many seconds */
   timeBudgetSeconds?: number;
   /** stop after the first epoch whose validation accuracy reaches this (classification) */
@@ -119,6 +121,7 @@ function checkSettings(s: TrainSettings): void {
   whole("seed", s.seed, 0, MAX_SEED);
   if (!(s.rOn > 0 && s.rOn <= 1)) throw new PhasorError("bad-args", `rOn must be in (0, 1], got ${s.rOn}`);
   if (!(s.lr > 0 && Number.isFinite(s.lr))) throw new PhasorError("bad-args", `the learning rate must be a positive number, got ${s.lr}`);
+  if (s.lrDecay !== undefined && !(s.lrDecay > 0 && s.lrDecay <= 1)) throw new PhasorError("bad-args", `lrDecay must be in (0, 1], got ${s.lrDecay}`);
 }
 
 export class TrainingRun {
@@ -202,7 +205,7 @@ export class TrainingRun {
         this.trainer.loadBatch(data.slice(b * s.batchSize, (b + 1) * s.batchSize));
         const loss = this.trainer.lossAndGradient();
         if (!Number.isFinite(loss)) throw new PhasorError("runtime", `training diverged: the loss is ${loss} at epoch ${epoch}, batch ${b + 1}`);
-        this.trainer.step();
+        this.trainer.step((s.lrDecay ?? 1) ** (epoch - 1));
         lossSum += loss;
         hooks.onBatch?.(epoch, b + 1, batches, loss);
         // let a page or a progress bar breathe between batches

@@ -2,7 +2,7 @@
  * `phasor bench`: in-process throughput of every engine (formats.md, "Commands"), as a table or, with --json,
  * one JSON array. The measurement itself is host/bench.ts.
  */
-import { runBench, type BenchResult } from "../../host/bench.js";
+import { runBench, runTrainBench, type BenchResult } from "../../host/bench.js";
 import { defineCommand } from "../command.js";
 
 function row(r: BenchResult): string {
@@ -34,6 +34,13 @@ export const command = defineCommand({
         if (!flags.json) io.stdout.write(row(r) + "\n");
       },
     });
-    if (flags.json) io.stdout.write(JSON.stringify(results) + "\n");
+    const training = await runTrainBench({ seconds: flags.seconds });
+    if (!flags.json) {
+      io.stdout.write("\ntraining (freq1-async, H=110, r_on=0.05, batch 32, Adam, one thread)\n");
+      for (const r of training) {
+        io.stdout.write(`trainer    ${(r.simd ? "simd" : "scalar").padEnd(6)}  ${Math.round(r.sequencesPerSec).toLocaleString("en-US").padStart(8)} sequences/s  ${Math.round(r.eventsPerSec).toLocaleString("en-US").padStart(10)} events/s\n`);
+      }
+    }
+    if (flags.json) io.stdout.write(JSON.stringify([...results, ...training]) + "\n");
   },
 });

@@ -12,7 +12,7 @@ import { trainSession } from "../training-session.js";
 export const command = defineCommand({
   usage:
     "--task T [--hidden H] [--epochs N] [--seed S] [--lr X | --lr-scale K] [--optimizer sgd|adam] [--guard on|off] --out M.json " +
-    "[--r-on R] [--per-epoch N] [--validation N] [--batch B] [--clip C] [--time-budget S] [--stop-at A] [--resume CKPT] [--simd auto|on|off]",
+    "[--r-on R] [--lr-decay D] [--per-epoch N] [--validation N] [--batch B] [--clip C] [--time-budget S] [--stop-at A] [--resume CKPT] [--simd auto|on|off]",
   description:
     "Trains a Phased LSTM in wasm on a built-in task with fresh sequences every epoch (shared/spec/tasks.md), scores it\n" +
     "on a validation set drawn once, and keeps the best model. One JSON line per epoch on stdout\n" +
@@ -34,6 +34,7 @@ export const command = defineCommand({
     validation: { kind: "number", integer: true, min: 1, default: 500, help: "validation sequences" },
     batch: { kind: "number", integer: true, min: 1, default: 32, help: "batch size" },
     clip: { kind: "number", min: 0, default: 0, help: "clip the gradient to this global norm (0: off)" },
+    "lr-decay": { kind: "number", min: 0, default: 1, help: "multiply the learning rate by this after every epoch (default 1: constant)" },
     "time-budget": { kind: "number", min: 0, help: "stop after the epoch that passes this many seconds" },
     "stop-at": { kind: "number", min: 0, help: "stop after the first epoch with at least this validation accuracy (0..1)" },
     resume: { kind: "string", value: "CKPT", help: "continue from a checkpoint written by an earlier run" },
@@ -59,6 +60,7 @@ export const command = defineCommand({
       validation: flags.validation,
       batchSize: flags.batch,
       clipNorm: flags.clip,
+      lrDecay: flags["lr-decay"],
       timeBudgetSeconds: flags["time-budget"],
       stopAtAccuracy: flags["stop-at"],
       simd: flags.simd === "auto" ? "auto" : flags.simd === "on",
