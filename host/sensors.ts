@@ -1,0 +1,275 @@
+/**
+ * Multi-sensor input encoding (docs/gateway.md, "Sensors"): a model's inputs are split among named sensors, each
+ * with its own channels and input slots. A reading from one sensor fills only that sensor's slots; the other
+ * slots are zero, or keep their sensor's last value where the sensor is declared `hold`. Sensors report at their
+ * own rates and the Phased LSTM's time gate, not resampling, deals with that (plstm.md section 1: every event
+ * has its own timestamp).
+ *
+ * Every reading is validated before it touches any state, and a refused reading leaves the device's state (held
+ * values, last time) exactly as it was; the reason is one of SENSOR_REJECTIONS, for the caller to count.
+ * Browser-safe: no node import.
+ */
+import type { Stream, TimePolicy } from "./engine.js";
+import { PhasorError } from "./errors.js";
+
+/**
+ * Names of sensors (and of devices, in the gateway) are MQTT topic levels and parts of file names: letters,
+ * digits, `_`, `-` and `.`, not starting with `.`, at most 64 characters. No `/`, `+`, `#` or spaces.
+ */
+export const NAME_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$/;
+
+export interface SensorSpec {
+  name: string;
+  channels: number;
+  /** the model input slot of each channel */
+  slots: Int32Array;
+  /** the sensor's slots keep their last value in events of other sensors (0 before its first reading) */
+  hold: boolean;
+  /** slot value = (reading - offset) * scale, per channel; null means offset 0, scale 1 */
+  offset: Float64Array | null;
+  scale: Float64Array | null;
+}
+
+/** The sensors of one model: every slot belongs to at most one sensor; slots of no sensor stay 0. */
+export interface SensorLayout {
+  inputSize: number;
+  sensors: SensorSpec[];
+}
+
+/** The format of a sensor declaration file (docs/gateway.md, "Sensors"). */
+export const SENSORS_FORMAT = "phasor-sensors";
+export const SENSORS_VERSION = 1;
+
+/**
+ * Why a reading was refused, each with its policy (docs/gateway.md, "Validation"):
+ * - unknownSensor: the sensor is not declared. Dropped.
+ * - wrongChannels: the reading has more or fewer values than the sensor's channels. Dropped.
+ * - nonFinite: t or a value is not a finite number (JSON null, 1e999). Dropped: no value is invented.
+ * - timeBackwards: t is earlier than the device's previous accepted reading, with time policy "reject".
+ *   Dropped (with policy "clamp" it is accepted at the previous time and counted as clamped instead).
+ */
+export const SENSOR_REJECTIONS = ["unknownSensor", "wrongChannels", "nonFinite", "timeBackwards"] as const;
+export type SensorRejection = (typeof SENSOR_REJECTIONS)[number];
+
+/** What became of one reading: accepted, accepted at the previous time (clamp policy), or refused and why. */
+export type ReadingOutcome = "accepted" | "clamped" | SensorRejection;
+
+/** The layout of a model without a declaration: one sensor "x" whose channels are the model's inputs, in order. */
+export function defaultSensorLayout(inputSize: number): SensorLayout {
+  return {
+    inputSize,
+    sensors: [{ name: "x", channels: inputSize, slots: Int32Array.from({ length: inputSize }, (_, k) => k), hold: false, offset: null, scale: null }],
+  };
+}
+
+/**
+ * Reads a sensor declaration: `{"format": "phasor-sensors", "version": 1, "hold": false, "sensors": [...]}`, or
+ * the bare `sensors` array (as the optional `sensors` field of a float model file holds it). Each sensor is
+ * `{"name", "channels", "slots", "hold"?, "offset"?, "scale"?}`; `slots` may be omitted, then the sensor takes the
+ * next `channels` free slots in declaration order. Anything wrong is a "bad-model" PhasorError naming the field.
+ */
+export function parseSensorLayout(json: unknown, inputSize: number, source: string): SensorLayout {
+  const fail = (path: string, why: string): never => {
+    throw new PhasorError("bad-model", `${source}: ${path}: ${why}`);
+  };
+  let list: unknown = json;
+  let holdDefault = false;
+  if (typeof json === "object" && json !== null && !Array.isArray(json)) {
+    const top = json as Record<string, unknown>;
+    if (top.format !== undefined && top.format !== SENSORS_FORMAT) fail("format", `expected "${SENSORS_FORMAT}", got ${JSON.stringify(top.format)}`);
+    if (top.version !== undefined && top.version !== SENSORS_VERSION) fail("version", `unsupported version ${JSON.stringify(top.version)}, this reader knows ${SENSORS_VERSION}`);
+    if (top.hold !== undefined && typeof top.hold !== "boolean") fail("hold", "expected true or false");
+    holdDefault = top.hold === true;
+    list = top.sensors;
+  }
+  if (!Array.isArray(list) || list.length === 0) fail("sensors", "expected a non-empty array of sensors");
+  const owner = new Array<string | undefined>(inputSize);
+  let nextFree = 0;
+  const names = new Set<string>();
+  const sensors = (list as unknown[]).map((raw, n): SensorSpec => {
+    const at = `sensors[${n}]`;
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) fail(at, "expected an object");
+    const s = raw as Record<string, unknown>;
+    if (typeof s.name !== "string" || !NAME_PATTERN.test(s.name)) {
+      fail(`${at}.name`, `expected a name of letters, digits, "_", "-" or "." (not first), at most 64 characters, got ${JSON.stringify(s.name)}`);
+    }
+    const name = s.name as string;
+    if (names.has(name)) fail(`${at}.name`, `sensor "${name}" is declared twice`);
+    names.add(name);
+    const channels = s.channels;
+    if (typeof channels !== "number" || !Number.isInteger(channels) || channels < 1 || channels > inputSize) {
+      fail(`${at}.channels`, `expected an integer from 1 to the model's inputSize ${inputSize}, got ${JSON.stringify(channels)}`);
+    }
+    const c = channels as number;
+    let slots: Int32Array;
+    if (s.slots === undefined) {
+      slots = new Int32Array(c);
+      for (let k = 0; k < c; k++) {
+        while (nextFree < inputSize && owner[nextFree] !== undefined) nextFree++;
+        if (nextFree >= inputSize) fail(`${at}.channels`, `no free input slot left for channel ${k} (inputSize ${inputSize})`);
+        slots[k] = nextFree;
+        owner[nextFree] = name;
+      }
+    } else {
+      if (!Array.isArray(s.slots) || s.slots.length !== c) fail(`${at}.slots`, `expected ${c} slot indices, one per channel`);
+      slots = new Int32Array(c);
+      (s.slots as unknown[]).forEach((slot, k) => {
+        if (typeof slot !== "number" || !Number.isInteger(slot) || slot < 0 || slot >= inputSize) {
+          fail(`${at}.slots[${k}]`, `expected an input slot from 0 to ${inputSize - 1}, got ${JSON.stringify(slot)}`);
+        }
+        const taken = owner[slot as number];
+        if (taken !== undefined) fail(`${at}.slots[${k}]`, `slot ${slot} already belongs to sensor "${taken}"`);
+        owner[slot as number] = name;
+        slots[k] = slot as number;
+      });
+    }
+    if (s.hold !== undefined && typeof s.hold !== "boolean") fail(`${at}.hold`, "expected true or false");
+    return {
+      name,
+      channels: c,
+      slots,
+      hold: s.hold === undefined ? holdDefault : (s.hold as boolean),
+      offset: finiteVector(s.offset, c, `${at}.offset`, fail),
+      scale: finiteVector(s.scale, c, `${at}.scale`, fail),
+    };
+  });
+  return { inputSize, sensors };
+}
+
+function finiteVector(value: unknown, length: number, path: string, fail: (path: string, why: string) => never): Float64Array | null {
+  if (value === undefined) return null;
+  if (!Array.isArray(value) || value.length !== length || !value.every((v) => typeof v === "number" && Number.isFinite(v))) {
+    fail(path, `expected ${length} finite numbers, one per channel`);
+  }
+  return Float64Array.from(value as number[]);
+}
+
+/** The declaration as JSON (the file format), for fingerprints and messages. */
+export function sensorLayoutToJson(layout: SensorLayout): object {
+  return {
+    format: SENSORS_FORMAT,
+    version: SENSORS_VERSION,
+    sensors: layout.sensors.map((s) => ({
+      name: s.name,
+      channels: s.channels,
+      slots: Array.from(s.slots),
+      hold: s.hold,
+      ...(s.offset ? { offset: Array.from(s.offset) } : {}),
+      ...(s.scale ? { scale: Array.from(s.scale) } : {}),
+    })),
+  };
+}
+
+/** What a device's encoder keeps between readings, as plain JSON (numbers round-trip exactly through JSON). */
+export interface DeviceInputState {
+  /** time of the last accepted reading, null before the first */
+  lastT: number | null;
+  /** the last value of every slot of a hold sensor (0 elsewhere) */
+  held: number[];
+}
+
+/**
+ * One device's encoder: turns (sensor, t, values) into the model's (t, x), enforcing the device's time order.
+ * `encode` either refuses the reading (and changes nothing) or sets `t` and `x` for the caller to push.
+ */
+export class DeviceInput {
+  /** the event to push after an accepted reading */
+  t = 0;
+  readonly x: Float64Array;
+  private readonly held: Float64Array;
+  /** the current reading after offset and scale, checked before any state changes */
+  private readonly scaled: Float64Array;
+  private lastT: number | null = null;
+  private readonly byName: Map<string, SensorSpec>;
+
+  constructor(
+    readonly layout: SensorLayout,
+    readonly timePolicy: TimePolicy = "reject",
+  ) {
+    this.x = new Float64Array(layout.inputSize);
+    this.held = new Float64Array(layout.inputSize);
+    this.scaled = new Float64Array(layout.inputSize);
+    this.byName = new Map(layout.sensors.map((s) => [s.name, s]));
+  }
+
+  encode(sensorName: string, t: number, values: ArrayLike<number>): ReadingOutcome {
+    const sensor = this.byName.get(sensorName);
+    if (sensor === undefined) return "unknownSensor";
+    if (values.length !== sensor.channels) return "wrongChannels";
+    if (!Number.isFinite(t)) return "nonFinite";
+    // scaled first, so that a value the scale pushes past the float range is refused like a raw one
+    for (let k = 0; k < sensor.channels; k++) {
+      let v = values[k];
+      if (sensor.offset) v -= sensor.offset[k];
+      if (sensor.scale) v *= sensor.scale[k];
+      if (!Number.isFinite(v)) return "nonFinite";
+      this.scaled[k] = v;
+    }
+    let outcome: ReadingOutcome = "accepted";
+    let time = t;
+    if (this.lastT !== null && t < this.lastT) {
+      if (this.timePolicy === "reject") return "timeBackwards";
+      time = this.lastT;
+      outcome = "clamped";
+    }
+    // the reading is good: from here on the state changes
+    this.lastT = time;
+    this.t = time;
+    for (const other of this.layout.sensors) {
+      if (other === sensor) continue;
+      for (let k = 0; k < other.channels; k++) this.x[other.slots[k]] = other.hold ? this.held[other.slots[k]] : 0;
+    }
+    for (let k = 0; k < sensor.channels; k++) {
+      const v = this.scaled[k];
+      this.x[sensor.slots[k]] = v;
+      if (sensor.hold) this.held[sensor.slots[k]] = v;
+    }
+    return outcome;
+  }
+
+  state(): DeviceInputState {
+    return { lastT: this.lastT, held: Array.from(this.held) };
+  }
+
+  restore(state: DeviceInputState): void {
+    if (state.held.length !== this.held.length || (state.lastT !== null && !Number.isFinite(state.lastT))) {
+      throw new PhasorError("bad-input", `device input state: expected ${this.held.length} held values and a finite lastT`);
+    }
+    this.lastT = state.lastT;
+    this.held.set(state.held);
+  }
+}
+
+export type ReadingCounters = Record<ReadingOutcome, number>;
+
+export function emptyReadingCounters(): ReadingCounters {
+  return { accepted: 0, clamped: 0, unknownSensor: 0, wrongChannels: 0, nonFinite: 0, timeBackwards: 0 };
+}
+
+/**
+ * A device's readings into one Stream: encoding, validation, counting. The gateway keeps one per device; it is
+ * also the way to run sensor readings through a model in process (tests, the browser).
+ */
+export class SensorStream {
+  readonly input: DeviceInput;
+  readonly counters = emptyReadingCounters();
+
+  constructor(
+    readonly stream: Stream,
+    layout: SensorLayout,
+    timePolicy: TimePolicy = "reject",
+  ) {
+    if (layout.inputSize !== stream.inputSize) {
+      throw new PhasorError("bad-args", `the sensor layout is for inputSize ${layout.inputSize}, the model takes ${stream.inputSize}`);
+    }
+    this.input = new DeviceInput(layout, timePolicy);
+  }
+
+  /** Validates and encodes a reading and, unless refused, pushes it to the stream. */
+  push(sensor: string, t: number, values: ArrayLike<number>): ReadingOutcome {
+    const outcome = this.input.encode(sensor, t, values);
+    this.counters[outcome]++;
+    if (outcome === "accepted" || outcome === "clamped") this.stream.push(this.input.t, this.input.x);
+    return outcome;
+  }
+}

@@ -1,0 +1,371 @@
+/**
+ * The gateway against a real mosquitto on a loopback port: two gateway processes share 100 devices over 8 shards;
+ * one gateway is killed (SIGKILL) mid-stream and restarted, the broker is restarted mid-stream and the other
+ * gateway killed and restarted right after, malformed messages of every kind are mixed in. Afterwards every device's predictions and final state equal those of an
+ * uninterrupted in-process run over the same readings, and the counters account for every refused message.
+ * Every wait is bounded; the broker and the gateways are stopped in afterAll whatever happened.
+ */
+import "../host/node.js";
+import { spawn, type ChildProcess } from "node:child_process";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { MqttClient } from "mqtt";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createEngine, loadModelBytes } from "../host/create.js";
+import type { Engine } from "../host/engine.js";
+import { shardOf } from "../host/gateway-topics.js";
+import { Broker } from "../tools/gateway/broker.js";
+import { Collector, DEMO_SENSORS, connectClient, demoLayout, demoModel, deviceReadings, publishReadings, referenceRun, type Reading } from "../tools/gateway/simulate.js";
+import { decodeSnapshot } from "../tools/gateway/state.js";
+import { phasor } from "./support/cli.js";
+
+const PREFIX = "factory";
+const SHARDS = 8;
+const DEVICES = 100;
+const READINGS = 60;
+const SEED = 2024;
+
+/** A `phasor gateway` child process and its NDJSON log. */
+class GatewayProcess {
+  readonly records: Record<string, unknown>[] = [];
+  readonly child: ChildProcess;
+  readonly exited: Promise<number | null>;
+  stderr = "";
+
+  constructor(args: string[]) {
+    // tsx as a loader in this very process (its CLI would run the gateway in a child that SIGKILL would miss)
+    this.child = spawn(process.execPath, ["--import", "tsx", "tools/phasor.ts", "gateway", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let partial = "";
+    this.child.stdout?.on("data", (chunk: Buffer) => {
+      const lines = (partial + chunk.toString()).split("\n");
+      partial = lines.pop() as string;
+      for (const line of lines) if (line.trim() !== "") this.records.push(JSON.parse(line));
+    });
+    this.child.stderr?.on("data", (chunk: Buffer) => (this.stderr += chunk.toString()));
+    this.exited = new Promise((resolve) => this.child.once("exit", (code) => resolve(code)));
+  }
+
+  async waitFor(event: string, timeoutMs = 20_000): Promise<Record<string, unknown>> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const found = this.records.find((r) => r.event === event);
+      if (found) return found;
+      if (this.child.exitCode !== null) break;
+      await sleep(25);
+    }
+    throw new Error(`gateway: no "${event}" within ${timeoutMs} ms (exit ${this.child.exitCode}); stderr: ${this.stderr}; log: ${JSON.stringify(this.records.slice(-3))}`);
+  }
+
+  /** SIGTERM and the final "stopped" record */
+  async stop(): Promise<Record<string, unknown>> {
+    this.child.kill("SIGTERM");
+    const code = await withTimeout(this.exited, 20_000, "gateway did not stop after SIGTERM");
+    expect(code, this.stderr).toBe(0);
+    return this.waitFor("stopped", 1000);
+  }
+
+  kill(): Promise<number | null> {
+    this.child.kill("SIGKILL");
+    return this.exited;
+  }
+}
+
+let dir: string;
+let broker: Broker;
+let engine: Engine;
+let modelPath: string;
+let sensorsPath: string;
+const gateways: GatewayProcess[] = [];
+const clients: MqttClient[] = [];
+let collector: Collector | undefined;
+
+function gatewayArgs(instance: number, extra: string[] = []): string[] {
+  return [
+    "--model", modelPath, "--sensors", sensorsPath, "--state", join(dir, "state"), "--broker", broker.url, "--prefix", PREFIX,
+    "--shards", String(SHARDS), "--instance", String(instance), "--instances", "2",
+    "--snapshot-interval", "250", "--health-interval", "60000", ...extra,
+  ];
+}
+
+function startGateway(instance: number, extra: string[] = []): GatewayProcess {
+  const gateway = new GatewayProcess(gatewayArgs(instance, extra));
+  gateways.push(gateway);
+  return gateway;
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "phasor-gateway-"));
+  broker = await Broker.start(join(dir, "broker"));
+  const { plsm } = demoModel(SEED);
+  modelPath = join(dir, "model.plsm");
+  sensorsPath = join(dir, "sensors.json");
+  writeFileSync(modelPath, plsm);
+  writeFileSync(sensorsPath, JSON.stringify(DEMO_SENSORS));
+  engine = await createEngine(loadModelBytes(plsm, "model.plsm"), { engine: "fixed" });
+});
+
+afterAll(async () => {
+  for (const gateway of gateways) if (gateway.child.exitCode === null) await gateway.kill();
+  await collector?.close().catch(() => undefined);
+  for (const client of clients) await client.endAsync(true).catch(() => undefined);
+  await broker?.stop("kill");
+  engine?.dispose();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/**
+ * Every device's readings, with refused ones of the kinds that carry a sequence number mixed in (a redelivery
+ * of one is recognised like that of a good one). `applies` is false for those the gateway refuses before the
+ * encoder (so the in-process run leaves them out).
+ */
+function deviceScripts(): Map<string, (Reading & { applies: boolean })[]> {
+  const scripts = new Map<string, (Reading & { applies: boolean })[]>();
+  for (let d = 0; d < DEVICES; d++) {
+    const device = `press-${d}`;
+    const readings = deviceReadings(device, READINGS, SEED).map((r) => ({ ...r, applies: true }));
+    const bad = (seq: number, change: (r: Reading & { applies: boolean }) => void) => change(readings[seq]);
+    if (d === 3) bad(10, (r) => (r.sensor = "gyro")); // unknownSensor, in phase A
+    if (d === 5) bad(22, (r) => (r.v = [0.1, 0.2])); // wrongChannels (accel or temp: wrong either way), phase B
+    if (d === 7) bad(24, (r) => ((r.t = Infinity), (r.raw = `{"seq":24,"t":1e999,"v":${JSON.stringify(r.v)}}`))); // nonFinite
+    if (d === 9) bad(45, (r) => (r.v = r.v.map((v, k) => (k === 0 ? NaN : v)))); // nonFinite: NaN is null in JSON, phase C
+    if (d === 11) bad(30, (r) => (r.t = readings[29].t - 50)); // timeBackwards
+    if (d === 13) bad(50, (r) => ((r.raw = '{"seq":50,"t":"soon","v":[1,2,3]}'), (r.applies = false))); // malformed, with seq
+    scripts.set(device, readings);
+  }
+  return scripts;
+}
+
+/** The readings of seq in [from, to) of every device, devices interleaved as they would be in time. */
+function phase(scripts: Map<string, Reading[]>, from: number, to: number): Reading[] {
+  const out: Reading[] = [];
+  for (let seq = from; seq < to; seq++) for (const readings of scripts.values()) out.push(readings[seq]);
+  return out;
+}
+
+describe("phasor gateway on a real broker, two gateways, 100 devices", () => {
+  it("loses and duplicates nothing through a gateway kill, a broker restart and malformed messages", async () => {
+    const scripts = deviceScripts();
+    const reference = new Map([...scripts].map(([device, readings]) => [device, referenceRun(engine, demoLayout(), readings.filter((r) => r.applies))]));
+    let expectedPredictions = 0;
+    for (const run of reference.values()) expectedPredictions += run.y.size;
+
+    const g0 = startGateway(0);
+    const g1 = startGateway(1);
+    await Promise.all([g0.waitFor("ready"), g1.waitFor("ready")]);
+    collector = await Collector.start(broker.url, "test-collector", PREFIX);
+    const publisher = await connectClient(broker.url, "test-publisher");
+    clients.push(publisher);
+    const predictionsUpTo = (seq: number) => [...reference.values()].reduce((n, run) => n + [...run.y.keys()].filter((s) => s < seq).length, 0);
+
+    // phase A: seq 0..14, then the malformed messages that carry no sequence number (a redelivery of one could
+    // not be told from a new one, docs/gateway.md), all processed before anything is killed
+    await publishReadings(publisher, PREFIX, SHARDS, phase(scripts, 0, 15));
+    const other = (device: string) => (shardOf(device, SHARDS) + 1) % SHARDS;
+    const stray: [string, string][] = [
+      [`${PREFIX}/in/${shardOf("press-20", SHARDS)}/press-20/accel`, "hello"], // malformed: not JSON
+      [`${PREFIX}/in/${shardOf("press-21", SHARDS)}/press-21/accel`, '{"t":1,"v":[1,2,3]}'], // malformed: no seq
+      [`${PREFIX}/in/${shardOf("press-22", SHARDS)}/press-22`, '{"seq":1000,"t":1,"v":[1,2,3]}'], // badTopic: no sensor level
+      [`${PREFIX}/in/0/bad!name/accel`, '{"seq":0,"t":1,"v":[1,2,3]}'], // badTopic: not a device name
+      [`${PREFIX}/in/${other("press-23")}/press-23/accel`, '{"seq":1000,"t":1,"v":[1,2,3]}'], // wrongShard
+    ];
+    for (const [topic, payload] of stray) await publisher.publishAsync(topic, payload, { qos: 1 });
+    // readings published after the stray messages reach each gateway after them: once their predictions are in,
+    // the stray messages were processed and acknowledged
+    await publishReadings(publisher, PREFIX, SHARDS, phase(scripts, 15, 18));
+    await waitUntil(() => collector!.count() >= predictionsUpTo(18), 20_000, () => `phase A2: ${collector!.count()} of ${predictionsUpTo(18)}`);
+
+    // phase B: gateway 0 killed a third of the way through, restarted while readings keep coming
+    const phaseB = phase(scripts, 18, 40);
+    const publishingB = publishReadings(publisher, PREFIX, SHARDS, phaseB, { window: 20 });
+    await waitUntil(() => collector!.count() >= predictionsUpTo(18) + phaseB.length / 3, 20_000, () => "phase B: predictions before the kill");
+    await g0.kill();
+    await sleep(300);
+    const g0again = startGateway(0);
+    await g0again.waitFor("ready");
+    await withTimeout(publishingB, 30_000, "phase B publishing");
+
+    // phase C: the broker restarted (graceful: it saves sessions and queued messages) a third of the way through
+    const phaseC = phase(scripts, 40, READINGS);
+    const publishingC = publishReadings(publisher, PREFIX, SHARDS, phaseC, { window: 20 });
+    await waitUntil(() => collector!.count() >= predictionsUpTo(40) + phaseC.length / 3, 20_000, () => "phase C: predictions before the broker restart");
+    await broker.restart();
+    // and gateway 1 killed while it reconnects, restarted while readings keep coming
+    await g1.kill();
+    const g1again = startGateway(1);
+    await g1again.waitFor("ready");
+    await withTimeout(publishingC, 30_000, "phase C publishing");
+    await waitUntil(() => collector!.count() >= expectedPredictions, 30_000, () => `end: ${collector!.count()} of ${expectedPredictions} predictions`);
+
+    const [final0, final1] = await Promise.all([g0again.stop(), g1again.stop()]);
+    console.log(
+      `gateway faults: ${expectedPredictions} predictions, ${collector.copies} delivered twice; restarted gateways replayed ` +
+        `${final0.replayed} and ${final1.replayed} WAL entries and dropped ${final0.duplicates} and ${final1.duplicates} redelivered messages`,
+    );
+
+    // every prediction equals the uninterrupted run's, none is missing, a redelivered copy is identical
+    expect(collector.conflicts).toEqual([]);
+    for (const [device, run] of reference) {
+      const got = collector.predictions.get(device) ?? new Map<number, string>();
+      expect([...got.keys()].sort((a, b) => a - b), device).toEqual([...run.y.keys()]);
+      for (const [seq, y] of run.y) expect((JSON.parse(got.get(seq) as string) as { y: number[] }).y, `${device} seq ${seq}`).toEqual(y);
+    }
+
+    // every device's state on disk is, byte for byte, the uninterrupted run's
+    const states = new Map<string, Uint8Array>();
+    for (let s = 0; s < SHARDS; s++) {
+      const path = join(dir, "state", `shard-${s}`, "snapshot.bin");
+      for (const record of decodeSnapshot(readFileSync(path), s, path).devices) {
+        states.set(record.id, record.stream);
+        if (reference.has(record.id)) expect(record.lastSeq, record.id).toBe(READINGS - 1);
+      }
+    }
+    for (const [device, run] of reference) expect(states.get(device), device).toEqual(run.state);
+
+    // the counters account for every refused message, once
+    const sum = (key: string) => [final0, final1].reduce((n, r) => n + ((r.rejected as Record<string, number>)[key] ?? 0), 0);
+    expect({
+      applied: (final0.applied as number) + (final1.applied as number),
+      malformed: sum("malformed"),
+      unknownSensor: sum("unknownSensor"),
+      wrongChannels: sum("wrongChannels"),
+      nonFinite: sum("nonFinite"),
+      timeBackwards: sum("timeBackwards"),
+      badTopic: sum("badTopic"),
+      wrongShard: sum("wrongShard"),
+      tooManyDevices: sum("tooManyDevices"),
+    }).toEqual({ applied: expectedPredictions, malformed: 3, unknownSensor: 1, wrongChannels: 1, nonFinite: 2, timeBackwards: 1, badTopic: 2, wrongShard: 1, tooManyDevices: 0 });
+    expect((final0.shards as number[]).concat(final1.shards as number[]).sort()).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    // the devices with a wrong-shard or bad-topic message only exist where they belong: 100 devices in all
+    expect((final0.devices as number) + (final1.devices as number)).toBe(DEVICES);
+  });
+
+  it("refuses corrupt, missing and incompatible state, and with --on-bad-state reset quarantines it and starts", async () => {
+    const state = join(dir, "state");
+    const copy = (name: string) => {
+      const target = join(dir, name);
+      cpSync(state, target, { recursive: true });
+      return target;
+    };
+    const args = (target: string, model = modelPath, extra: string[] = []) => gatewayArgs(0, extra).map((a) => (a === state ? target : a === modelPath ? model : a));
+
+    const corrupt = copy("state-corrupt");
+    const snapshot = join(corrupt, "shard-0", "snapshot.bin");
+    const bytes = readFileSync(snapshot);
+    bytes[bytes.length >> 1] ^= 0x40;
+    writeFileSync(snapshot, bytes);
+    const refused = phasor(["gateway", ...args(corrupt)]);
+    expect(refused.status, refused.stderr).toBe(1);
+    expect(refused.stderr).toMatch(/shard 0: corrupt state: .*checksum mismatch/);
+    expect(refused.stdout).toMatch(/"event":"bad-state","shard":0,"problem":"corrupt"/);
+
+    const missing = copy("state-missing");
+    rmSync(join(missing, "shard-2", "snapshot.bin"));
+    const refusedMissing = phasor(["gateway", ...args(missing)]);
+    expect(refusedMissing.status, refusedMissing.stderr).toBe(1);
+    expect(refusedMissing.stderr).toMatch(/shard 2: missing state/);
+
+    const otherModel = join(dir, "other.plsm");
+    writeFileSync(otherModel, demoModel(SEED + 1).plsm);
+    const incompatible = phasor(["gateway", ...args(copy("state-other-model"), otherModel)]);
+    expect(incompatible.status, incompatible.stderr).toBe(1);
+    expect(incompatible.stderr).toMatch(/shard 0: incompatible state: .*model/);
+
+    // policy reset: the corrupt shard is moved aside and starts afresh; the other shards load as they were
+    const gateway = new GatewayProcess(args(corrupt, modelPath, ["--on-bad-state", "reset", "--client-id", "reset-test"]));
+    gateways.push(gateway);
+    expect((await gateway.waitFor("state-reset")).shard).toBe(0);
+    await gateway.waitFor("ready");
+    const stopped = await gateway.stop();
+    expect(stopped.stateResets).toBe(1);
+    expect(stopped.devices).toBeGreaterThan(0);
+    expect(existsSync(join(corrupt, "quarantine"))).toBe(true);
+  });
+});
+
+describe("phasor gateway publish modes", () => {
+  const devices = ["dock-1", "dock-2", "dock-3", "dock-4"];
+
+  const scripts = devices.map((d) => deviceReadings(d, 40, SEED + 7));
+  const reference = new Map<string, ReturnType<typeof referenceRun>>();
+  beforeAll(() => scripts.forEach((readings, k) => reference.set(devices[k], referenceRun(engine, demoLayout(), readings))));
+
+  /** Runs one gateway in `mode` over the devices' readings until `done` holds for what was collected. */
+  async function runMode(mode: string, extra: string[], done: (collected: Collector) => boolean): Promise<Collector> {
+    const prefix = `modes-${mode}`;
+    const args = gatewayArgs(0, ["--publish", mode, ...extra]).map((a, k, all) =>
+      all[k - 1] === "--prefix" ? prefix : all[k - 1] === "--state" ? join(dir, `state-${mode}`) : all[k - 1] === "--instances" ? "1" : a,
+    );
+    const gateway = new GatewayProcess(args);
+    gateways.push(gateway);
+    await gateway.waitFor("ready");
+    const modeCollector = await Collector.start(broker.url, `collector-${mode}`, prefix);
+    const publisher = await connectClient(broker.url, `publisher-${mode}`);
+    clients.push(publisher);
+    const readings: Reading[] = [];
+    for (let seq = 0; seq < 40; seq++) for (const script of scripts) readings.push(script[seq]);
+    await publishReadings(publisher, prefix, SHARDS, readings);
+    await waitUntil(() => done(modeCollector), 20_000, () => `${mode}: ${modeCollector.count()} predictions`);
+    const stopped = await gateway.stop();
+    expect(stopped.applied).toBe(160);
+    await modeCollector.close();
+    return modeCollector;
+  }
+
+  it("publishes on change: the first prediction, then only when the argmax changes or an output moves by more than the threshold", async () => {
+    // the predictions the rule calls for, from the uninterrupted run
+    const expected = new Map<string, Map<number, number[]>>();
+    for (const device of devices) {
+      const wanted = new Map<number, number[]>();
+      let last: number[] | undefined;
+      for (const [seq, y] of reference.get(device)!.y) {
+        if (last === undefined || argmaxOf(y) !== argmaxOf(last) || y.some((v, k) => Math.abs(v - last![k]) > 0.02)) wanted.set(seq, (last = y));
+      }
+      expect(wanted.size).toBeLessThan(40);
+      expected.set(device, wanted);
+    }
+    const total = [...expected.values()].reduce((n, m) => n + m.size, 0);
+    const modeCollector = await runMode("change", ["--change-threshold", "0.02"], (c) => c.count() >= total);
+    for (const device of devices) {
+      const got = modeCollector.predictions.get(device)!;
+      expect([...got.keys()].sort((a, b) => a - b), device).toEqual([...expected.get(device)!.keys()]);
+      for (const [seq, y] of expected.get(device)!) expect((JSON.parse(got.get(seq)!) as { y: number[] }).y).toEqual(y);
+    }
+  });
+
+  it("publishes at an interval: each device's latest prediction, once per tick", async () => {
+    // done when every device's last reading has been published
+    const modeCollector = await runMode("interval", ["--publish-interval", "100"], (c) => devices.every((d) => c.predictions.get(d)?.has(39)));
+    for (const device of devices) {
+      const run = reference.get(device)!;
+      for (const [seq, payload] of modeCollector.predictions.get(device)!) {
+        expect((JSON.parse(payload) as { y: number[] }).y, `${device} seq ${seq}`).toEqual(run.y.get(seq));
+      }
+    }
+  });
+});
+
+function argmaxOf(values: number[]): number {
+  return values.reduce((best, v, k) => (v > values[best] ? k : best), 0);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function waitUntil(condition: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what()}`);
+    await sleep(20);
+  }
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
