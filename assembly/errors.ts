@@ -1,6 +1,14 @@
 // The last error as ASCII text in a static buffer, so that the host and the WASI command can say what was wrong
 // without the module allocating on an error path.
 
+/**
+ * Whether this build words its errors. The microcontroller build (`--use PHASOR_MCU=1`, assembly/mcu.ts) returns
+ * status codes only: message code stands under `if (ERROR_TEXT)` or `ERROR_TEXT ? "..." : ""`, which the
+ * compiler drops whole there. A string literal compiled anywhere, even one that is never read, lands in the
+ * module's data, so the guard has to be at the literal, not inside the functions below.
+ */
+export const ERROR_TEXT: bool = !isDefined(PHASOR_MCU);
+
 const ERROR_CAPACITY: i32 = 240;
 const errorText = memory.data(256);
 let errorLength: i32 = 0;
@@ -44,8 +52,10 @@ export function errFloat(v: f64): void {
 
 /** Starts a new error message; returns the status code the caller should return. */
 export function fail(code: i32, s: string): i32 {
-  errorLength = 0;
-  errText(s);
+  if (ERROR_TEXT) {
+    errorLength = 0;
+    errText(s);
+  }
   return code;
 }
 

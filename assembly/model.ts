@@ -3,10 +3,18 @@
 // file image is the weight memory.
 
 import { crc32 } from "./crc32";
-import { E_MODEL, errInt, errText, fail } from "./errors";
+import { ERROR_TEXT, E_MODEL, errInt, errText, fail } from "./errors";
 
 export const KIND_FIXED: i32 = 1;
 export const KIND_FLOAT: i32 = 2;
+
+/** The microcontroller build (`--use PHASOR_MCU=1`) has the fixed engine only: no float code is compiled in. */
+export const FLOAT_ENGINE: bool = !isDefined(PHASOR_MCU);
+
+/** Whether a model of this kind runs on the fixed engine (always, where there is no float engine). */
+@inline export function isFixed(kind: i32): bool {
+  return !FLOAT_ENGINE || kind == KIND_FIXED;
+}
 
 export const HEADER_BYTES: i32 = 64;
 export const LAYER_DESC_BYTES: i32 = 64;
@@ -116,7 +124,7 @@ export class Model {
 
 /** Bytes of one element of the weight tensors. */
 @inline export function elementBytes(kind: i32): i32 {
-  return kind == KIND_FIXED ? 2 : 4;
+  return isFixed(kind) ? 2 : 4;
 }
 
 @inline function align16(x: i32): i32 {
@@ -136,29 +144,33 @@ export const S_HEADER_BYTES: i32 = 64;
 /** Checks that [offset, offset + bytes) lies in the payload and is 16-byte aligned. */
 function checkRegion(fileBytes: u32, offset: u32, bytes: u64, what: string, layer: i32): bool {
   if ((offset & 15) != 0 || <u64>offset < <u64>HEADER_BYTES || <u64>offset + bytes > <u64>(fileBytes - 4)) {
-    fail(E_MODEL, "plsm: ");
-    if (layer >= 0) {
-      errText("layer ");
-      errInt(layer);
-      errText(" ");
+    if (ERROR_TEXT) {
+      fail(E_MODEL, "plsm: ");
+      if (layer >= 0) {
+        errText("layer ");
+        errInt(layer);
+        errText(" ");
+      }
+      errText(what);
+      errText(" at offset ");
+      errInt(offset);
+      errText(" with ");
+      errInt(<i64>bytes);
+      errText(" bytes is outside the file or misaligned");
     }
-    errText(what);
-    errText(" at offset ");
-    errInt(offset);
-    errText(" with ");
-    errInt(<i64>bytes);
-    errText(" bytes is outside the file or misaligned");
     return false;
   }
   return true;
 }
 
 function badField(what: string, value: i64): i32 {
-  fail(E_MODEL, "plsm: ");
-  errText(what);
-  errText(" (got ");
-  errInt(value);
-  errText(")");
+  if (ERROR_TEXT) {
+    fail(E_MODEL, "plsm: ");
+    errText(what);
+    errText(" (got ");
+    errInt(value);
+    errText(")");
+  }
   return E_MODEL;
 }
 
@@ -177,7 +189,7 @@ function paddingIsZero(base: usize, rows: i32, used: i32, padded: i32, eb: i32):
 function rowsAreSafe(base: usize, rows: i32, padded: i32, kind: i32): bool {
   for (let r = 0; r < rows; r++) {
     const row = base + <usize>r * <usize>padded * elementBytes(kind);
-    if (kind == KIND_FIXED) {
+    if (isFixed(kind)) {
       let l1: i64 = 0;
       for (let i = 0; i < padded; i++) {
         const w = <i64>load<i16>(row + (<usize>i << 1));
@@ -198,24 +210,26 @@ function rowsAreSafe(base: usize, rows: i32, padded: i32, kind: i32): bool {
  * Returns 0 or E_MODEL with the reason in the error buffer; nothing is read outside the image.
  */
 export function parseModel(m: Model, bytes: usize, length: i32): i32 {
-  if (length < HEADER_BYTES + 4) return badField("file too short for a header and checksum", length);
-  if (load<u32>(bytes) != 0x4d534c50) return fail(E_MODEL, "plsm: bad magic, not a .plsm file");
+  if (length < HEADER_BYTES + 4) return badField(ERROR_TEXT ? "file too short for a header and checksum" : "", length);
+  if (load<u32>(bytes) != 0x4d534c50) return fail(E_MODEL, ERROR_TEXT ? "plsm: bad magic, not a .plsm file" : "");
   const version = <i32>load<u16>(bytes, 4);
-  if (version != 1) return badField("unsupported version, this reader knows version 1", version);
+  if (version != 1) return badField(ERROR_TEXT ? "unsupported version, this reader knows version 1" : "", version);
   const kind = <i32>load<u16>(bytes, 6);
-  if (kind != KIND_FIXED && kind != KIND_FLOAT) return badField("unknown kind, expected 1 (fixed) or 2 (float32)", kind);
+  if (kind != KIND_FIXED && (!FLOAT_ENGINE || kind != KIND_FLOAT)) return badField(ERROR_TEXT ? "unknown kind, expected 1 (fixed) or 2 (float32)" : "", kind);
   const fileBytes = load<u32>(bytes, 8);
   if (fileBytes != <u32>length) {
-    fail(E_MODEL, "plsm: header says ");
-    errInt(fileBytes);
-    errText(" bytes but the file has ");
-    errInt(length);
-    errText(" (truncated or padded)");
+    if (ERROR_TEXT) {
+      fail(E_MODEL, "plsm: header says ");
+      errInt(fileBytes);
+      errText(" bytes but the file has ");
+      errInt(length);
+      errText(" (truncated or padded)");
+    }
     return E_MODEL;
   }
   const stored = load<u32>(bytes + <usize>length - 4);
   const computed = crc32(bytes, <usize>length - 4);
-  if (stored != computed) return fail(E_MODEL, "plsm: checksum mismatch, the file is corrupted");
+  if (stored != computed) return fail(E_MODEL, ERROR_TEXT ? "plsm: checksum mismatch, the file is corrupted" : "");
 
   const inputSize = load<i32>(bytes, 12);
   const layerCount = load<i32>(bytes, 16);
@@ -224,18 +238,18 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
   const ticksLog2 = load<i32>(bytes, 28);
   const inputFrac = load<i32>(bytes, 32);
   const readoutOffset = load<u32>(bytes, 36);
-  if (inputSize < 1 || inputSize > MAX_SIZE) return badField("inputSize must be 1..65536", inputSize);
-  if (layerCount < 1 || layerCount > MAX_LAYERS) return badField("layer count must be 1..64", layerCount);
-  if (outputSize < 1 || outputSize > MAX_SIZE) return badField("outputSize must be 1..65536", outputSize);
-  if (readoutMode != 0 && readoutMode != 1) return badField("readout mode must be 0 (last) or 1 (every)", readoutMode);
-  if (kind == KIND_FIXED) {
-    if (ticksLog2 < 0 || ticksLog2 > 40) return badField("ticksLog2 must be 0..40", ticksLog2);
-    if (inputFrac < -16 || inputFrac > 30) return badField("inputFrac must be -16..30", inputFrac);
+  if (inputSize < 1 || inputSize > MAX_SIZE) return badField(ERROR_TEXT ? "inputSize must be 1..65536" : "", inputSize);
+  if (layerCount < 1 || layerCount > MAX_LAYERS) return badField(ERROR_TEXT ? "layer count must be 1..64" : "", layerCount);
+  if (outputSize < 1 || outputSize > MAX_SIZE) return badField(ERROR_TEXT ? "outputSize must be 1..65536" : "", outputSize);
+  if (readoutMode != 0 && readoutMode != 1) return badField(ERROR_TEXT ? "readout mode must be 0 (last) or 1 (every)" : "", readoutMode);
+  if (isFixed(kind)) {
+    if (ticksLog2 < 0 || ticksLog2 > 40) return badField(ERROR_TEXT ? "ticksLog2 must be 0..40" : "", ticksLog2);
+    if (inputFrac < -16 || inputFrac > 30) return badField(ERROR_TEXT ? "inputFrac must be -16..30" : "", inputFrac);
   }
   if (<u64>HEADER_BYTES + <u64>layerCount * LAYER_DESC_BYTES > <u64>(fileBytes - 4)) {
-    return badField("layer table runs past the end of the file; layers", layerCount);
+    return badField(ERROR_TEXT ? "layer table runs past the end of the file; layers" : "", layerCount);
   }
-  if (!checkRegion(fileBytes, readoutOffset, <u64>READOUT_DESC_BYTES, "readout descriptor", -1)) return E_MODEL;
+  if (!checkRegion(fileBytes, readoutOffset, <u64>READOUT_DESC_BYTES, ERROR_TEXT ? "readout descriptor" : "", -1)) return E_MODEL;
 
   const eb = elementBytes(kind);
   let stateBytes = S_HEADER_BYTES;
@@ -248,17 +262,19 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
     const I = load<i32>(d, 0);
     const H = load<i32>(d, 4);
     if (I != previous) {
-      fail(E_MODEL, "plsm: layer ");
-      errInt(n);
-      errText(" input size ");
-      errInt(I);
-      errText(" does not match the size below it, ");
-      errInt(previous);
+      if (ERROR_TEXT) {
+        fail(E_MODEL, "plsm: layer ");
+        errInt(n);
+        errText(" input size ");
+        errInt(I);
+        errText(" does not match the size below it, ");
+        errInt(previous);
+      }
       return E_MODEL;
     }
-    if (H < 1 || H > MAX_SIZE) return badField("hidden size must be 1..65536", H);
+    if (H < 1 || H > MAX_SIZE) return badField(ERROR_TEXT ? "hidden size must be 1..65536" : "", H);
     const flags = load<u32>(d, 8);
-    if (flags > 1) return badField("unknown layer flags", flags);
+    if (flags > 1) return badField(ERROR_TEXT ? "unknown layer flags" : "", flags);
     const Ip = pad8(I);
     const Hp = pad8(H);
     L.inputSize = I;
@@ -268,39 +284,45 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
     L.xFrac = n == 0 ? inputFrac : 15;
     L.pFrac = load<i32>(d, 12);
     L.hasPeephole = flags & 1;
-    if (kind == KIND_FIXED && (L.pFrac < -16 || L.pFrac > 30)) return badField("peephole format must be -16..30", L.pFrac);
+    if (isFixed(kind) && (L.pFrac < -16 || L.pFrac > 30)) return badField(ERROR_TEXT ? "peephole format must be -16..30" : "", L.pFrac);
     const wOff = load<u32>(d, 16);
     const uOff = load<u32>(d, 20);
     const unitOff = load<u32>(d, 24);
     const timeOff = load<u32>(d, 28);
-    if (!checkRegion(fileBytes, wOff, <u64>H * 4 * <u64>Ip * eb, "W", n)) return E_MODEL;
-    if (!checkRegion(fileBytes, uOff, <u64>H * 4 * <u64>Hp * eb, "U", n)) return E_MODEL;
-    if (!checkRegion(fileBytes, unitOff, <u64>H * UNIT_RECORD_BYTES, "unit records", n)) return E_MODEL;
-    if (!checkRegion(fileBytes, timeOff, <u64>H * TIME_RECORD_BYTES, "time records", n)) return E_MODEL;
+    if (!checkRegion(fileBytes, wOff, <u64>H * 4 * <u64>Ip * eb, ERROR_TEXT ? "W" : "", n)) return E_MODEL;
+    if (!checkRegion(fileBytes, uOff, <u64>H * 4 * <u64>Hp * eb, ERROR_TEXT ? "U" : "", n)) return E_MODEL;
+    if (!checkRegion(fileBytes, unitOff, <u64>H * UNIT_RECORD_BYTES, ERROR_TEXT ? "unit records" : "", n)) return E_MODEL;
+    if (!checkRegion(fileBytes, timeOff, <u64>H * TIME_RECORD_BYTES, ERROR_TEXT ? "time records" : "", n)) return E_MODEL;
     L.W = bytes + wOff;
     L.U = bytes + uOff;
     L.units = bytes + unitOff;
     L.time = bytes + timeOff;
     if (!paddingIsZero(L.W, 4 * H, I, Ip, eb) || !paddingIsZero(L.U, 4 * H, H, Hp, eb)) {
-      fail(E_MODEL, "plsm: layer ");
-      errInt(n);
-      errText(" has nonzero padding in its weight rows");
+      if (ERROR_TEXT) {
+        fail(E_MODEL, "plsm: layer ");
+        errInt(n);
+        errText(" has nonzero padding in its weight rows");
+      }
       return E_MODEL;
     }
     if (!rowsAreSafe(L.W, 4 * H, Ip, kind) || !rowsAreSafe(L.U, 4 * H, Hp, kind)) {
-      fail(E_MODEL, "plsm: layer ");
-      errInt(n);
-      errText(kind == KIND_FIXED ? " has a weight row whose sum of |w| could overflow a 32-bit sum" : " has a non-finite weight");
+      if (ERROR_TEXT) {
+        fail(E_MODEL, "plsm: layer ");
+        errInt(n);
+        errText(isFixed(kind) ? " has a weight row whose sum of |w| could overflow a 32-bit sum" : " has a non-finite weight");
+      }
       return E_MODEL;
     }
     const bad = checkUnits(L, kind);
     if (bad >= 0) {
-      fail(E_MODEL, "plsm: layer ");
-      errInt(n);
-      errText(" unit ");
-      errInt(bad);
-      errText(": ");
-      errText(unitProblem);
+      if (ERROR_TEXT) {
+        fail(E_MODEL, "plsm: layer ");
+        errInt(n);
+        errText(" unit ");
+        errInt(bad);
+        errText(": ");
+        errText(unitProblem);
+      }
       return E_MODEL;
     }
     // State block of this layer: h (padded, 16-aligned for SIMD), c, seeds, the unit schedule.
@@ -328,20 +350,20 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
   const vOff = load<u32>(r, 0);
   const rowOff = load<u32>(r, 4);
   const Hp = pad8(previous);
-  if (!checkRegion(fileBytes, vOff, <u64>outputSize * <u64>Hp * eb, "readout V", -1)) return E_MODEL;
-  if (!checkRegion(fileBytes, rowOff, <u64>outputSize * 8, "readout rows", -1)) return E_MODEL;
+  if (!checkRegion(fileBytes, vOff, <u64>outputSize * <u64>Hp * eb, ERROR_TEXT ? "readout V" : "", -1)) return E_MODEL;
+  if (!checkRegion(fileBytes, rowOff, <u64>outputSize * 8, ERROR_TEXT ? "readout rows" : "", -1)) return E_MODEL;
   m.V = bytes + vOff;
   m.readoutRows = bytes + rowOff;
   if (!paddingIsZero(m.V, outputSize, previous, Hp, eb) || !rowsAreSafe(m.V, outputSize, Hp, kind)) {
-    return fail(E_MODEL, "plsm: readout V has nonzero padding, a non-finite weight or a row that could overflow");
+    return fail(E_MODEL, ERROR_TEXT ? "plsm: readout V has nonzero padding, a non-finite weight or a row that could overflow" : "");
   }
   for (let o = 0; o < outputSize; o++) {
     const row = m.readoutRows + <usize>o * 8;
-    if (kind == KIND_FIXED) {
+    if (isFixed(kind)) {
       const frac = load<i32>(row, 4);
-      if (frac < -16 || frac > 30) return badField("readout row format must be -16..30", frac);
+      if (frac < -16 || frac > 30) return badField(ERROR_TEXT ? "readout row format must be -16..30" : "", frac);
     } else if (!isFinite<f32>(load<f32>(row, 0))) {
-      return badField("readout bias is not finite; row", o);
+      return badField(ERROR_TEXT ? "readout bias is not finite; row" : "", o);
     }
   }
   m.kind = kind;
@@ -377,26 +399,26 @@ function checkUnits(L: Layer, kind: i32): i32 {
     const t = L.time + <usize>j * TIME_RECORD_BYTES;
     const tau = load<f64>(t, 0);
     const shift = load<f64>(t, 8);
-    unitProblem = "tau must be a finite number > 0";
+    if (ERROR_TEXT) unitProblem = "tau must be a finite number > 0";
     if (!(tau > 0) || !isFinite<f64>(tau)) return j;
-    unitProblem = "shift must be a finite number";
+    if (ERROR_TEXT) unitProblem = "shift must be a finite number";
     if (!isFinite<f64>(shift)) return j;
-    if (kind == KIND_FIXED) {
-      unitProblem = "a W or U row format (wFrac, uFrac) is outside -16..30";
+    if (isFixed(kind)) {
+      if (ERROR_TEXT) unitProblem = "a W or U row format (wFrac, uFrac) is outside -16..30";
       for (let g = 0; g < 4; g++) {
         const wf = <i32>load<i8>(u + 16 + g);
         const uf = <i32>load<i8>(u + 20 + g);
         if (wf < -16 || wf > 30 || uf < -16 || uf > 30) return j;
       }
-      unitProblem = "the open ratio r_on must be in (0, 1] (its half in Q0.32, halfOn, in 1..2^31)";
+      if (ERROR_TEXT) unitProblem = "the open ratio r_on must be in (0, 1] (its half in Q0.32, halfOn, in 1..2^31)";
       const halfOn = load<u32>(t, 24);
       if (halfOn == 0 || halfOn > 0x80000000) return j;
-      unitProblem = "the phase step per tick is 0";
+      if (ERROR_TEXT) unitProblem = "the phase step per tick is 0";
       if (load<u64>(t, 16) == 0) return j;
     } else {
-      unitProblem = "a bias or peephole is not finite";
+      if (ERROR_TEXT) unitProblem = "a bias or peephole is not finite";
       for (let g = 0; g < 8; g++) if (!isFinite<f32>(load<f32>(u + (<usize>g << 2)))) return j;
-      unitProblem = "the open ratio r_on must be in (0, 1]";
+      if (ERROR_TEXT) unitProblem = "the open ratio r_on must be in (0, 1]";
       const rOn = load<f64>(t, 16);
       if (!(rOn > 0) || rOn > 1) return j;
     }
@@ -413,7 +435,7 @@ export function deriveTiming(m: Model, block: usize): void {
     for (let j = 0; j < L.hiddenSize; j++) {
       const t = L.time + <usize>j * TIME_RECORD_BYTES;
       const out = block + <usize>j * TIMING_BYTES;
-      if (m.kind == KIND_FIXED) {
+      if (isFixed(m.kind)) {
         const step = load<u64>(t, 16);
         const half = <u64>load<u32>(t, 24);
         store<u64>(out, step, 0);

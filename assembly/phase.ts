@@ -2,6 +2,9 @@
 // size of t (plstm.md section 4). It runs once per unit when a stream starts, never per event: afterwards the
 // engines advance the phase from this seed with time measured from the stream's own origin.
 
+/** Reduction passes: enough for the largest finite double over the smallest positive one. */
+const MAX_PASSES = 48;
+
 // Veltkamp splitting constant for float64: 2^27 + 1.
 const SPLITTER: f64 = 134217729.0;
 
@@ -19,13 +22,15 @@ const SPLITTER: f64 = 134217729.0;
 /**
  * phi = ((t - s) mod tau) / tau in [0, 1), floor-mod. t - s is carried exactly as hi + lo (TwoSum); each
  * reduction subtracts q * tau carried exactly as a product plus its error, so the remainder is exact but for
- * the final two roundings of numbers smaller than tau. Two passes cover quotients beyond 2^53.
+ * the final two roundings of numbers smaller than tau.
  */
 export function exactPhase(t: f64, s: f64, tau: f64): f64 {
   let hi = t - s;
   const bv = hi - t;
   let lo = (t - (hi - bv)) + (-s - bv);
-  for (let pass = 0; pass < 3; pass++) {
+  // Each pass shrinks the remainder by at least 2^-50 of its size: 3 passes reach [0, tau) for any timestamp
+  // up to 2^100 periods, and MAX_PASSES whenever (t - s) / tau is a finite double.
+  for (let pass = 0; pass < MAX_PASSES; pass++) {
     if (hi >= 0 && hi < tau) break;
     const q = Math.floor(hi / tau);
     const p = q * tau;
@@ -37,8 +42,8 @@ export function exactPhase(t: f64, s: f64, tau: f64): f64 {
     hi = sum;
   }
   let r = hi + lo;
-  while (r < 0) r += tau;
-  while (r >= tau) r -= tau;
+  if (r < 0) r += tau;
+  if (r >= tau) r -= tau;
   const phi = r / tau;
-  return phi < 1.0 ? phi : 0.0;
+  return phi >= 0.0 && phi < 1.0 ? phi : 0.0;
 }

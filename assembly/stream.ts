@@ -4,10 +4,10 @@
 // this boundary (time to ticks, x to Q(inputFrac)) and then run through integer-only layers (fixed) or f32
 // layers (float).
 
-import { E_INPUT, E_STATE, errFloat, errInt, errText, fail } from "./errors";
+import { ERROR_TEXT, E_INPUT, E_STATE, errFloat, errInt, errText, fail } from "./errors";
 import {
-  FLOAT_KEYS_PER_UNIT, KIND_FIXED, Layer, Model, S_CHECKSUM, S_EVENTS, S_LAST_T, S_LAST_TICKS, S_STARTED, S_T0, S_UPDATES,
-  TIME_RECORD_BYTES, layerAt, pad8,
+  FLOAT_KEYS_PER_UNIT, Layer, Model, S_CHECKSUM, S_EVENTS, S_LAST_T, S_LAST_TICKS, S_STARTED, S_T0, S_UPDATES,
+  TIME_RECORD_BYTES, FLOAT_ENGINE, isFixed, layerAt, pad8,
 } from "./model";
 import { exactPhase } from "./phase";
 import { wheelIsSound, wheelReset } from "./schedule";
@@ -24,7 +24,7 @@ const TWO_POW_64: f64 = 18446744073709551616.0;
 
 /** Ticks (fixed) or wake keys (float) per time unit. */
 @inline function keysPerUnit(m: Model): f64 {
-  return m.kind == KIND_FIXED ? exp2(m.ticksLog2) : FLOAT_KEYS_PER_UNIT;
+  return isFixed(m.kind) ? exp2(m.ticksLog2) : FLOAT_KEYS_PER_UNIT;
 }
 
 /** 2^e exactly, for the exponents of Q formats (|e| < 1000). */
@@ -48,7 +48,7 @@ function seedPhases(m: Model, st: usize, t0: f64): void {
     for (let j = 0; j < L.hiddenSize; j++) {
       const time = L.time + <usize>j * TIME_RECORD_BYTES;
       const phi = exactPhase(t0, load<f64>(time, 8), load<f64>(time, 0));
-      if (m.kind == KIND_FIXED) store<u64>(seeds + (<usize>j << 3), <u64>(phi * TWO_POW_64));
+      if (isFixed(m.kind)) store<u64>(seeds + (<usize>j << 3), <u64>(phi * TWO_POW_64));
       else store<f64>(seeds + (<usize>j << 3), phi);
     }
   }
@@ -60,30 +60,34 @@ function seedPhases(m: Model, st: usize, t0: f64): void {
  */
 function checkEvent(m: Model, t: f64, x: usize, previous: f64, t0: f64, policy: i32, index: i32): f64 {
   if (!isFinite<f64>(t)) {
-    eventError(index, "t is not a finite number");
+    if (ERROR_TEXT) eventError(index, "t is not a finite number");
     return NaN;
   }
   for (let i = 0; i < m.inputSize; i++) {
     if (!isFinite<f32>(load<f32>(x + (<usize>i << 2)))) {
-      eventError(index, "x[");
-      errInt(i);
-      errText("] is not a finite 32-bit float (NaN, infinite or beyond +-3.4e38)");
+      if (ERROR_TEXT) {
+        eventError(index, "x[");
+        errInt(i);
+        errText("] is not a finite 32-bit float (NaN, infinite or beyond +-3.4e38)");
+      }
       return NaN;
     }
   }
   if (previous == previous && t < previous) {
     if (policy != POLICY_CLAMP) {
-      eventError(index, "t=");
-      errFloat(t);
-      errText(" is earlier than the previous event's t=");
-      errFloat(previous);
-      errText(" (time must not go backwards within a stream)");
+      if (ERROR_TEXT) {
+        eventError(index, "t=");
+        errFloat(t);
+        errText(" is earlier than the previous event's t=");
+        errFloat(previous);
+        errText(" (time must not go backwards within a stream)");
+      }
       return NaN;
     }
     t = previous;
   }
   if (t0 == t0 && (t - t0) * keysPerUnit(m) >= MAX_TICKS) {
-    eventError(index, "the stream has run longer than 2^62 ticks since its first event; start a new stream");
+    if (ERROR_TEXT) eventError(index, "the stream has run longer than 2^62 ticks since its first event; start a new stream");
     return NaN;
   }
   return t;
@@ -114,7 +118,7 @@ function step(m: Model, st: usize, t: f64, x: usize): void {
   const I = m.inputSize;
   // Layer 0's input, in the engine's number format, padded with zeros; and its nonzero columns.
   let nnz = 0;
-  if (m.kind == KIND_FIXED) {
+  if (isFixed(m.kind)) {
     const scale = exp2(m.inputFrac);
     for (let i = 0; i < I; i++) {
       const q = saturate16(<i64>Math.floor(<f64>load<f32>(x + (<usize>i << 2)) * scale + 0.5));
@@ -130,15 +134,16 @@ function step(m: Model, st: usize, t: f64, x: usize): void {
     }
     for (let i = I; i < pad8(I); i++) store<f32>(xq + (<usize>i << 2), 0);
   }
-  // A sparse event (one sensor of several fired) reads only its nonzero columns.
-  if (nnz * 4 > pad8(I)) nnz = -1;
-  const ticks = m.kind == KIND_FIXED ? <i64>Math.floor(dt * <f64>(<i64>1 << m.ticksLog2) + 0.5) : 0;
+  // A sparse event (one sensor of several fired) reads only its nonzero columns (not in the microcontroller
+  // build, which keeps the dense path only: the same sums, less code).
+  if (!FLOAT_ENGINE || nnz * 4 > pad8(I)) nnz = -1;
+  const ticks = isFixed(m.kind) ? <i64>Math.floor(dt * <f64>(<i64>1 << m.ticksLog2) + 0.5) : 0;
   let updates: i64 = 0;
   let input = xq;
   for (let n = 0; n < m.layerCount; n++) {
     const L = layerAt(m, n);
     let open: i32;
-    if (m.kind == KIND_FIXED) {
+    if (isFixed(m.kind)) {
       open = fixedTimeGate(L, st, ticks, kBuf);
       fixedUpdateUnits(m, L, st, input, cols, n == 0 ? nnz : -1, open);
     } else {
@@ -201,7 +206,7 @@ export function pushEvents(m: Model, st: usize, n: i32, tPtr: usize, xPtr: usize
 export function readOutput(m: Model, st: usize, out: usize): void {
   const last = layerAt(m, m.layerCount - 1);
   const y = m.scratch + <usize>m.yOff;
-  if (m.kind == KIND_FIXED) {
+  if (isFixed(m.kind)) {
     fixedReadout(m, last, st);
     for (let o = 0; o < m.outputSize; o++) {
       const frac = load<i32>(m.readoutRows + <usize>o * 8, 4) + 15;
@@ -219,7 +224,7 @@ export function readState(m: Model, st: usize, n: i32, which: i32, out: usize): 
   const base = st + <usize>(which == 0 ? L.hOff : L.cOff);
   for (let j = 0; j < L.hiddenSize; j++) {
     let v: f64;
-    if (m.kind == KIND_FIXED) {
+    if (isFixed(m.kind)) {
       v = which == 0 ? <f64>load<i16>(base + (<usize>j << 1)) / 32768.0 : <f64>load<i32>(base + (<usize>j << 2)) / 1048576.0;
     } else {
       v = <f64>load<f32>(base + (<usize>j << 2));

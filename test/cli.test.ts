@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -274,5 +275,20 @@ describe("phasor command line", () => {
     expect(clamped.status).toBe(0);
     const atSameTime = lines(phasor(["run", "--engine", "reference", "--model", model, "--events", same]).stdout);
     expect(lines(clamped.stdout).map((o) => o.y)).toEqual(atSameTime.map((o) => o.y));
+  });
+});
+
+describe("phasor run on extreme timestamps", () => {
+  it("finishes on t = 1e300 in every engine (the phase seed's reduction is bounded)", () => {
+    for (const engine of ["float", "reference"]) {
+      const run = spawnSync(process.execPath, ["node_modules/tsx/dist/cli.mjs", "tools/phasor.ts", "run", "--model", "examples/tiny-model.json", "--events", "-", "--engine", engine], {
+        input: '{"t":1e300,"x":[0.5]}\n{"t":1e300,"x":[0.1]}\n',
+        encoding: "utf8",
+        timeout: 60_000,
+      });
+      expect(run.signal).toBeNull();
+      expect(run.status).toBe(0);
+      expect(run.stdout.trimEnd().split("\n")).toHaveLength(2);
+    }
   });
 });

@@ -1,5 +1,5 @@
-// Builds everything `npm ci` must leave ready: the SIMD and scalar wasm of the engines and of the trainer, then
-// the host and CLI from TypeScript into dist/. Plain JavaScript so it needs nothing built before it.
+// Builds everything `npm ci` must leave ready: the SIMD and scalar wasm of the engines and of the trainer, the
+// microcontroller build and the WASI command, then the host and CLI from TypeScript into dist/. Plain JavaScript so it needs nothing built before it.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, chmodSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -20,11 +20,21 @@ const entries = [
 for (const { source, name } of entries) {
   for (const target of ["simd", "scalar"]) {
     const out = `build/${name}-${target}`;
-    const { error, stderr } = await asc.main([source, "--config", "asconfig.json", "--target", target, "--outFile", `${out}.wasm`, "--textFile", `${out}.wat`]);
-    if (error) {
-      process.stderr.write(stderr.toString());
-      throw new Error(`asc failed for ${source}, target ${target}: ${error.message}`);
-    }
+    await compile(source, "asconfig.json", target, ["--outFile", `${out}.wasm`, "--textFile", `${out}.wat`]);
+  }
+}
+// The microcontroller profile: the fixed engine alone, no imports, static memory (docs/embedding.md).
+await compile("assembly/mcu.ts", "asconfig.mcu.json", "mcu");
+// The WASI command, build/phasor-wasi.wasm (SIMD) and build/phasor-wasi-scalar.wasm (docs/wasi.md). Its config
+// extends @assemblyscript/wasi-shim's, whose settings stay in effect for later asc.main() builds in this process
+// (toolchain.md): these two come last.
+for (const target of ["simd", "scalar"]) await compile("assembly/wasi.ts", "asconfig.wasi.json", target);
+
+async function compile(source, config, target, extra = []) {
+  const { error, stderr } = await asc.main([source, "--config", config, "--target", target, ...extra]);
+  if (error) {
+    process.stderr.write(stderr.toString());
+    throw new Error(`asc failed for ${source}, target ${target}: ${error.message}`);
   }
 }
 

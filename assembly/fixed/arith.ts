@@ -3,8 +3,17 @@
 /** Bound of what shiftRound returns for s < 0, so a sum of a few of its results cannot overflow i64. */
 const SHIFT_LIMIT: i64 = <i64>1 << 60;
 
-/** v * 2^-s rounded half up (s > 0), or v * 2^-s exactly for s <= 0 but saturated at +-2^60. */
+/** v * 2^-s rounded half up (s > 0), or v * 2^-s exactly for s <= 0 but saturated at +-2^60. Inlined at every
+ * use, except in the microcontroller build (`--use PHASOR_MCU=1`), where one shared copy keeps the module small. */
 @inline export function shiftRound(v: i64, s: i32): i64 {
+  return isDefined(PHASOR_MCU) ? shiftRoundShared(v, s) : shiftRoundInline(v, s);
+}
+
+function shiftRoundShared(v: i64, s: i32): i64 {
+  return shiftRoundInline(v, s);
+}
+
+@inline function shiftRoundInline(v: i64, s: i32): i64 {
   if (s > 0) return (v + (<i64>1 << (s - 1))) >> s;
   if (s == 0) return v;
   const n = min(-s, 60);

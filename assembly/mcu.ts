@@ -1,0 +1,112 @@
+// The microcontroller profile (docs/embedding.md): the fixed engine alone, one stream, no imports, and every
+// byte it will ever use in one static arena, so linear memory is fixed at build time and never grows. Built with
+// `--use PHASOR_MCU=1 --runtime stub` (asconfig.mcu.json): no float engine, no error texts, no allocator.
+//
+// The host writes a .plsm image at modelBuffer() and calls init(length); the arena then holds, after the image
+// (which is the weight memory), the model's records, the timing derived from it, the per-event scratch, the
+// stream's state and the input and output buffers, laid out once by init (the TFLite Micro arena plan).
+
+import { E_INPUT, E_MODEL, E_STATE } from "./errors";
+import { Layer, MAX_LAYERS, Model, TIMING_BYTES, deriveTiming, parseModel } from "./model";
+import { POLICY_REJECT, pushEvent, readOutput, streamReset } from "./stream";
+
+/** init: the image and what it needs do not fit the arena. */
+const E_CAPACITY: i32 = -4;
+
+/** Bytes for the image and everything derived from it: the build fills two 64 KiB pages with it and the
+ * engine's static tables (asconfig.mcu.json fixes the memory at 2 pages). `--use PHASOR_MCU_ARENA=n` resizes it. */
+const ARENA_BYTES: i32 = isDefined(PHASOR_MCU_ARENA) ? PHASOR_MCU_ARENA : 122880;
+const arena = memory.data(ARENA_BYTES, 16);
+
+let modelAt: usize = 0;
+let streamAt: usize = 0;
+let inputAt: usize = 0;
+let outputAt: usize = 0;
+/** first byte of the arena that init did not use */
+let used: usize = 0;
+
+/** Where the host writes the .plsm image, before init. */
+export function modelBuffer(): usize {
+  return arena;
+}
+
+/** Bytes of the arena: the image, plus what init lays out after it, must fit. */
+export function arenaBytes(): i32 {
+  return ARENA_BYTES;
+}
+
+/** Bytes of the arena that init laid out (image included); 0 before a successful init. */
+export function arenaUsed(): i32 {
+  return modelAt ? <i32>(used - arena) : 0;
+}
+
+/** Rounds an arena offset up to 16 bytes (SIMD-friendly alignment, as the library keeps it). */
+@inline function align16(p: usize): usize {
+  return (p + 15) & ~15;
+}
+
+/**
+ * Checks the .plsm image of `length` bytes at modelBuffer() and lays out the arena for it: 0, E_MODEL (-1)
+ * when the image is rejected (not a fixed-point .plsm, or corrupt), E_CAPACITY (-4) when it does not fit.
+ * Afterwards the stream is new (h = c = 0) and inputBuffer() has room for one event's inputs.
+ */
+export function init(length: i32): i32 {
+  modelAt = 0;
+  if (<u32>length > <u32>ARENA_BYTES) return E_CAPACITY;
+  const layerCount = load<i32>(arena, 16);
+  if (layerCount < 1 || layerCount > MAX_LAYERS) return E_MODEL;
+  const end = arena + <usize>ARENA_BYTES;
+  let at = align16(arena + <usize>length);
+  const m = changetype<Model>(at);
+  at = align16(at + offsetof<Model>());
+  m.layers = at;
+  at = align16(at + <usize>layerCount * offsetof<Layer>());
+  if (at > end) return E_CAPACITY;
+  if (parseModel(m, arena, length) != 0) return E_MODEL;
+  m.timing = at;
+  at = align16(at + <usize>m.totalUnits * TIMING_BYTES);
+  m.scratch = at;
+  at = align16(at + <usize>m.scratchBytes);
+  const st = at;
+  at = align16(at + <usize>m.streamBytes);
+  const x = at;
+  at = align16(at + (<usize>m.inputSize << 2));
+  const y = at;
+  at += <usize>m.outputSize << 3;
+  if (at > end) return E_CAPACITY;
+  deriveTiming(m, m.timing);
+  streamReset(m, st);
+  modelAt = changetype<usize>(m);
+  streamAt = st;
+  inputAt = x;
+  outputAt = y;
+  used = at;
+  return 0;
+}
+
+/** Where the host writes the next event's inputs: inputSize f32. */
+export function inputBuffer(): usize {
+  return inputAt;
+}
+
+/**
+ * One event at time t (f64, the model's time unit; non-decreasing within a sequence) with the inputs at
+ * inputBuffer(): 0, E_INPUT (-2) when t or an input is not finite, time goes backwards or the sequence has run
+ * past 2^62 ticks (the state is then untouched), E_STATE (-3) before a successful init.
+ */
+export function push(t: f64): i32 {
+  if (!modelAt) return E_STATE;
+  return pushEvent(changetype<Model>(modelAt), streamAt, t, inputAt, POLICY_REJECT) == 0 ? 0 : E_INPUT;
+}
+
+/** The readout y = V h + d of the current state: the address of outputSize f64 (0 before init). */
+export function output(): usize {
+  if (!modelAt) return 0;
+  readOutput(changetype<Model>(modelAt), streamAt, outputAt);
+  return outputAt;
+}
+
+/** A new sequence: h = c = 0 and no time origin. */
+export function reset(): void {
+  if (modelAt) streamReset(changetype<Model>(modelAt), streamAt);
+}

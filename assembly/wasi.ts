@@ -1,0 +1,549 @@
+// phasor-wasi: `phasor run` for WASI runtimes (docs/wasi.md). Reads a .plsm model from a preopened directory
+// and events from stdin (NDJSON as in shared/spec/formats.md, or the binary records of wasi/binary.ts), runs
+// them through the same engine code as the library's wasm, and writes the NDJSON `phasor run` writes, byte for
+// byte: per event {"seq","i","t","y"} or, with --emit last, per sequence {"seq","n","y","label"}; --hidden adds
+// "h". Bad arguments or input: a message "phasor-wasi: file:line: reason" on stderr and exit status 2.
+//
+//   wasmtime run --dir . build/phasor-wasi.wasm -- --model m.plsm < events.ndjson
+
+import { args_get, args_sizes_get, errno, proc_exit } from "bindings/wasi_snapshot_preview1";
+import { errorLen, errorPtr } from "./errors";
+import { modelCreate } from "./index";
+import { Model, layerAt } from "./model";
+import { POLICY_REJECT, pushEvent, readOutput, readState, streamReset } from "./stream";
+import { BINARY_HEADER_BYTES, BINARY_VERSION, isBinary, recordBytes } from "./wasi/binary";
+import { Input, ensure, errnoReason, openError, openFile, openInput, readMore } from "./wasi/files";
+import { trim, trimmedEnd, trimmedStart } from "./wasi/json";
+import { hasNames, nameOffsets, readLabels } from "./wasi/labels";
+import { eventT, readEvent, seqKind, seqNumber } from "./wasi/ndjson";
+import { SEQ_NONE, SEQ_NUMBER, finish, finishedAt, putSeqJson, seqKey } from "./wasi/sequences";
+import {
+  Writer, flush, newWriter, putByte, putBytes, putInt, putJsonString, putNumber, putNumbers, putText,
+} from "./wasi/writer";
+
+const EXIT_RUNTIME = 1;
+const EXIT_BAD = 2;
+
+const out = newWriter(1, 1 << 16);
+const err = newWriter(2, 1 << 12);
+/** scratch text: a message's reason, a JSON key, the seq of the line being read */
+const reason = newWriter(-1, 256);
+const key = newWriter(-1, 64);
+const seqText = newWriter(-1, 64);
+/** the key of the seq of the event being taken, and of the current sequence */
+const eventKey = newWriter(-1, 64);
+const currentKey = newWriter(-1, 64);
+/** the current seq as printed: null, an integer or a quoted string */
+const currentJson = newWriter(-1, 64);
+const names = newWriter(-1, 64);
+
+// Flags
+let modelPath: usize = 0;
+let modelPathLength = -1;
+let eventsPath: usize = 0;
+let eventsPathLength = -1;
+let emitLast = false;
+let withHidden = false;
+
+// The model and its one stream
+let model: Model = changetype<Model>(0);
+let stream: usize = 0;
+let x: usize = 0;
+let y: usize = 0;
+let h: usize = 0;
+let lastHidden = 0;
+
+// The current sequence
+let started = false;
+let count: i64 = 0;
+let lastT: f64 = 0;
+let lastPlace: i64 = 0;
+
+/** What messages call the input ("stdin" or its path) and whether places are lines or binary records. */
+let inputName: usize = 0;
+let inputNameLength = 0;
+let binaryInput = false;
+
+function startMessage(): void {
+  putText(err, "phasor-wasi: ");
+}
+
+/** Ends the run: what stdout holds goes out, then the message on stderr; returns the exit status. */
+function stop(status: i32): i32 {
+  flush(out);
+  putByte(err, 10);
+  flush(err);
+  return status;
+}
+
+/** "phasor-wasi: <input>:<line>: <reason>" (or ":record <n>" for binary input) and exit status 2. */
+function badEvent(place: i64): i32 {
+  startMessage();
+  putBytes(err, inputName, inputNameLength);
+  putText(err, binaryInput ? ":record " : ":");
+  putInt(err, place);
+  putText(err, ": ");
+  putBytes(err, reason.buffer, reason.length);
+  return stop(EXIT_BAD);
+}
+
+function badArguments(text: string): i32 {
+  startMessage();
+  putText(err, text);
+  return stop(EXIT_BAD);
+}
+
+// ---- arguments ----
+
+const USAGE =
+  "usage: phasor-wasi --model M.plsm [--events E] [--emit every|last] [--hidden]\n\n" +
+  "Runs a quantized model over events and prints NDJSON on stdout, as `phasor run` does. Events come from stdin\n" +
+  "(or --events, a file in a preopened directory): NDJSON lines, or binary records (docs/wasi.md).\n" +
+  '--emit every (default): one line per event {"seq","i","t","y"}; --emit last: one line per sequence\n' +
+  '{"seq","n","y","label"}; --hidden adds "h", the last layer\'s hidden state. The model path is looked up in the\n' +
+  "runtime's preopened directories (wasmtime run --dir .).\n";
+
+@inline function argIs(p: usize, n: i32, text: string): bool {
+  if (n != text.length) return false;
+  for (let i = 0; i < n; i++) if (<i32>load<u8>(p + <usize>i) != text.charCodeAt(i)) return false;
+  return true;
+}
+
+/** Reads the flags; 0, or the exit status of a mistake (or of --help). */
+function readArguments(): i32 {
+  const sizes = memory.data(8, 4);
+  if (args_sizes_get(sizes, sizes + 4) != errno.SUCCESS) return badArguments("cannot read the arguments");
+  const argc = <i32>load<u32>(sizes);
+  const pointers = heap.alloc(<usize>argc << 2);
+  const text = heap.alloc(<usize>load<u32>(sizes, 4));
+  if (args_get(pointers, text) != errno.SUCCESS) return badArguments("cannot read the arguments");
+  for (let i = 1; i < argc; i++) {
+    const a = <usize>load<u32>(pointers + (<usize>i << 2));
+    const n = lengthOf(a);
+    if (argIs(a, n, "--help") || argIs(a, n, "-h")) {
+      putText(out, USAGE);
+      flush(out);
+      return -1;
+    }
+  }
+  let emitGiven = false;
+  for (let i = 1; i < argc; i++) {
+    const a = <usize>load<u32>(pointers + (<usize>i << 2));
+    const n = lengthOf(a);
+    if (n < 2 || load<u8>(a) != 45 || load<u8>(a, 1) != 45) {
+      startMessage();
+      putText(err, 'unexpected argument "');
+      putBytes(err, a, n);
+      putText(err, '" (flags start with --)');
+      return stop(EXIT_BAD);
+    }
+    let nameLength = 2;
+    while (nameLength < n && load<u8>(a + <usize>nameLength) != 61) nameLength++; // up to "="
+    const inline = nameLength < n;
+    let value: usize = 0;
+    let valueLength = 0;
+    if (argIs(a, nameLength, "--hidden")) {
+      if (inline) return badArguments("--hidden takes no value");
+      if (withHidden) return badArguments("--hidden is given twice");
+      withHidden = true;
+      continue;
+    }
+    const isModel = argIs(a, nameLength, "--model");
+    const isEvents = argIs(a, nameLength, "--events");
+    const isEmit = argIs(a, nameLength, "--emit");
+    if (!isModel && !isEvents && !isEmit) {
+      startMessage();
+      putText(err, "unknown flag ");
+      putBytes(err, a, nameLength);
+      putText(err, " (accepted: --model, --events, --emit, --hidden)");
+      return stop(EXIT_BAD);
+    }
+    if ((isModel && modelPathLength >= 0) || (isEvents && eventsPathLength >= 0) || (isEmit && emitGiven)) {
+      startMessage();
+      putBytes(err, a, nameLength);
+      putText(err, " is given twice");
+      return stop(EXIT_BAD);
+    }
+    if (inline) {
+      value = a + <usize>nameLength + 1;
+      valueLength = n - nameLength - 1;
+    } else {
+      const next = i + 1 < argc ? <usize>load<u32>(pointers + (<usize>(i + 1) << 2)) : 0;
+      if (next == 0 || (lengthOf(next) >= 2 && load<u8>(next) == 45 && load<u8>(next, 1) == 45)) {
+        startMessage();
+        putBytes(err, a, nameLength);
+        putText(err, " needs a value");
+        return stop(EXIT_BAD);
+      }
+      value = next;
+      valueLength = lengthOf(next);
+      i++;
+    }
+    if (valueLength == 0) {
+      startMessage();
+      putBytes(err, a, nameLength);
+      putText(err, " needs a non-empty value");
+      return stop(EXIT_BAD);
+    }
+    if (isModel) {
+      modelPath = value;
+      modelPathLength = valueLength;
+    } else if (isEvents) {
+      eventsPath = value;
+      eventsPathLength = valueLength;
+    } else {
+      emitGiven = true;
+      if (argIs(value, valueLength, "last")) emitLast = true;
+      else if (!argIs(value, valueLength, "every")) {
+        startMessage();
+        putText(err, '--emit must be one of every, last (got "');
+        putBytes(err, value, valueLength);
+        putText(err, '")');
+        return stop(EXIT_BAD);
+      }
+    }
+  }
+  if (modelPathLength < 0) return badArguments("missing --model M (quantized model, .plsm)");
+  return 0;
+}
+
+function lengthOf(p: usize): i32 {
+  let n = 0;
+  while (load<u8>(p + <usize>n) != 0) n++;
+  return n;
+}
+
+// ---- the model ----
+
+/** "phasor-wasi: <model path>: " */
+function startModelMessage(): void {
+  startMessage();
+  putBytes(err, modelPath, modelPathLength);
+  putText(err, ": ");
+}
+
+function loadModel(): i32 {
+  const fd = openFile(modelPath, modelPathLength);
+  if (fd < 0) {
+    startModelMessage();
+    putText(err, "cannot read the model file: ");
+    if (openError == 0) putText(err, "no preopened directory holds it (give the runtime --dir)");
+    else putText(err, errnoReason(openError));
+    return stop(EXIT_BAD);
+  }
+  const file = changetype<Input>(memory.data(offsetof<Input>(), 8));
+  openInput(file, fd);
+  while (readMore(file)) {
+    if (file.end > (1 << 30)) break;
+  }
+  if (file.error != 0) {
+    startModelMessage();
+    putText(err, "cannot read the model file: ");
+    putText(err, errnoReason(file.error));
+    return stop(EXIT_BAD);
+  }
+  const bytes = file.buffer;
+  const length = file.end;
+  const handle = modelCreate(bytes, length);
+  if (handle == 0) {
+    startModelMessage();
+    putBytes(err, errorPtr(), errorLen());
+    return stop(EXIT_BAD);
+  }
+  model = changetype<Model>(handle);
+  // the metadata: where host/plsm.ts reads labels, checked as it checks it
+  const metaAt = <u64>load<u32>(bytes, 40);
+  const metaBytes = <u64>load<u32>(bytes, 44);
+  if (metaAt < 64 || metaAt + metaBytes > <u64>(length - 4)) {
+    startModelMessage();
+    putText(err, "metadata (offset ");
+    putInt(err, metaAt);
+    putText(err, ", ");
+    putInt(err, metaBytes);
+    putText(err, " bytes) lies outside the file");
+    return stop(EXIT_BAD);
+  }
+  if (!readLabels(bytes + <usize>metaAt, bytes + <usize>(metaAt + metaBytes), model.outputSize, names, key)) {
+    startModelMessage();
+    putText(err, "metadata is not valid JSON");
+    return stop(EXIT_BAD);
+  }
+  stream = heap.alloc(<usize>model.streamBytes);
+  streamReset(model, stream);
+  x = heap.alloc(<usize>model.inputSize << 2);
+  y = heap.alloc(<usize>model.outputSize << 3);
+  lastHidden = layerAt(model, model.layerCount - 1).hiddenSize;
+  h = heap.alloc(<usize>lastHidden << 3);
+  return 0;
+}
+
+// ---- sequences and outputs ----
+
+function describeSeq(w: Writer, seqKey: Writer): void {
+  if (load<u8>(seqKey.buffer) == <u8>SEQ_NONE) {
+    putText(w, "the events without seq");
+  } else {
+    putText(w, "seq ");
+    putSeqJson(w, seqKey);
+  }
+}
+
+function sameKey(a: Writer, b: Writer): bool {
+  return a.length == b.length && memory.compare(a.buffer, b.buffer, <usize>a.length) == 0;
+}
+
+/** The --emit last line of the sequence that ends. */
+function endSequence(): void {
+  if (!emitLast) return;
+  readOutput(model, stream, y);
+  let best = 0;
+  for (let o = 1; o < model.outputSize; o++) if (load<f64>(y + (<usize>o << 3)) > load<f64>(y + (<usize>best << 3))) best = o;
+  putText(out, '{"seq":');
+  putBytes(out, currentJson.buffer, currentJson.length);
+  putText(out, ',"n":');
+  putInt(out, count);
+  putText(out, ',"y":');
+  putNumbers(out, y, model.outputSize);
+  putText(out, ',"label":');
+  putInt(out, best);
+  if (hasNames) {
+    const from = load<i32>(nameOffsets + (<usize>best << 2));
+    const to = load<i32>(nameOffsets + (<usize>(best + 1) << 2));
+    putText(out, ',"name":');
+    putJsonString(out, names.buffer + <usize>from, to - from);
+  }
+  if (withHidden) {
+    readState(model, stream, model.layerCount - 1, 0, h);
+    putText(out, ',"h":');
+    putNumbers(out, h, lastHidden);
+  }
+  putText(out, "}\n");
+}
+
+/**
+ * Takes the event now in eventT, x and eventKey, from `place` (its line or record): the checks `phasor run`
+ * makes (a seq may not come back; time may not go backwards within a seq), a new stream state when the seq
+ * changes, the engine, and the output line. 0, or the exit status of a bad event.
+ */
+function takeEvent(t: f64, place: i64): i32 {
+  const newSeq = !started || !sameKey(eventKey, currentKey);
+  if (newSeq) {
+    const endedAt = finishedAt(eventKey);
+    if (endedAt >= 0) {
+      reason.length = 0;
+      describeSeq(reason, eventKey);
+      putText(reason, " appears again after ");
+      describeSeq(reason, currentKey);
+      putText(reason, binaryInput ? ": the events of one seq must be contiguous (it ended at record " : ": the events of one seq must be contiguous (it ended at line ");
+      putInt(reason, endedAt);
+      putText(reason, ")");
+      return badEvent(place);
+    }
+  } else if (t < lastT) {
+    reason.length = 0;
+    putText(reason, "time goes backwards");
+    if (load<u8>(eventKey.buffer) != <u8>SEQ_NONE) {
+      putText(reason, " within ");
+      describeSeq(reason, eventKey);
+    }
+    putText(reason, ": t = ");
+    putNumber(reason, t);
+    putText(reason, " after t = ");
+    putNumber(reason, lastT);
+    return badEvent(place);
+  }
+  if (newSeq) {
+    if (started) {
+      endSequence();
+      finish(currentKey, lastPlace);
+    }
+    started = true;
+    currentKey.length = 0;
+    putBytes(currentKey, eventKey.buffer, eventKey.length);
+    currentJson.length = 0;
+    putSeqJson(currentJson, currentKey);
+    count = 0;
+    streamReset(model, stream);
+  }
+  if (pushEvent(model, stream, t, x, POLICY_REJECT) != 0) {
+    reason.length = 0;
+    putBytes(reason, errorPtr(), errorLen());
+    return badEvent(place);
+  }
+  if (!emitLast) {
+    readOutput(model, stream, y);
+    putText(out, '{"seq":');
+    putBytes(out, currentJson.buffer, currentJson.length);
+    putText(out, ',"i":');
+    putInt(out, count);
+    putText(out, ',"t":');
+    putNumber(out, t);
+    putText(out, ',"y":');
+    putNumbers(out, y, model.outputSize);
+    if (withHidden) {
+      readState(model, stream, model.layerCount - 1, 0, h);
+      putText(out, ',"h":');
+      putNumbers(out, h, lastHidden);
+    }
+    putText(out, "}\n");
+  }
+  count++;
+  lastT = t;
+  lastPlace = place;
+  return 0;
+}
+
+// ---- input ----
+
+function badRead(input: Input): i32 {
+  startMessage();
+  putBytes(err, inputName, inputNameLength);
+  putText(err, ": cannot read: ");
+  putText(err, errnoReason(input.error));
+  return stop(EXIT_BAD);
+}
+
+function runLines(input: Input): i32 {
+  let line: i64 = 0;
+  let decided = false;
+  let scanned = 0; // bytes after input.start already searched for a newline
+  while (true) {
+    let newline = input.start + scanned;
+    while (newline < input.end && load<u8>(input.buffer + <usize>newline) != 10) newline++;
+    if (newline == input.end) {
+      scanned = input.end - input.start;
+      if (readMore(input)) continue;
+      if (input.error != 0) return badRead(input);
+      if (input.start == input.end) return 0;
+      newline = input.end;
+    }
+    const lineStart = input.buffer + <usize>input.start;
+    let lineEnd = input.buffer + <usize>newline;
+    input.start = newline < input.end ? newline + 1 : newline;
+    scanned = 0;
+    line++;
+    if (lineEnd > lineStart && load<u8>(lineEnd - 1) == 13) lineEnd--;
+    trim(lineStart, lineEnd);
+    if (trimmedStart == trimmedEnd) continue;
+    if (!decided) {
+      decided = true;
+      if (trimmedEnd - trimmedStart >= 2 && load<u8>(trimmedStart) == 116 && load<u8>(trimmedStart, 1) == 44) {
+        reason.length = 0;
+        putText(reason, "CSV events are not read by phasor-wasi: convert them to NDJSON (formats.md)");
+        return badEvent(line);
+      }
+    }
+    reason.length = 0;
+    if (!readEvent(lineStart, trimmedStart, trimmedEnd, x, model.inputSize, key, seqText, reason)) return badEvent(line);
+    seqKey(eventKey, seqKind, seqNumber, seqText);
+    const status = takeEvent(eventT, line);
+    if (status != 0) return status;
+    if (out.error != 0) return 0;
+  }
+}
+
+function runRecords(input: Input): i32 {
+  const I = model.inputSize;
+  reason.length = 0;
+  if (!ensure(input, BINARY_HEADER_BYTES)) {
+    if (input.error != 0) return badRead(input);
+    putText(reason, "the binary header is cut short");
+    return badEvent(0);
+  }
+  const header = input.buffer + <usize>input.start;
+  const version = <i32>load<u16>(header, 4);
+  const flags = <i32>load<u16>(header, 6);
+  const inputSize = <i32>load<u32>(header, 8);
+  if (version != BINARY_VERSION) {
+    putText(reason, "unsupported binary event version ");
+    putInt(reason, version);
+    putText(reason, " (this reader knows version 1)");
+    return badEvent(0);
+  }
+  if (flags != 0 || load<u32>(header, 12) != 0) {
+    putText(reason, "the binary header's flags and reserved bytes must be zero");
+    return badEvent(0);
+  }
+  if (inputSize != I) {
+    putText(reason, "the events have inputSize ");
+    putInt(reason, inputSize);
+    putText(reason, ", the model's inputSize is ");
+    putInt(reason, I);
+    return badEvent(0);
+  }
+  input.start += BINARY_HEADER_BYTES;
+  const size = recordBytes(I);
+  let record: i64 = 0;
+  while (true) {
+    if (!ensure(input, size)) {
+      if (input.error != 0) return badRead(input);
+      const left = input.end - input.start;
+      if (left == 0) return 0;
+      reason.length = 0;
+      putText(reason, "the input ends inside the record (");
+      putInt(reason, left);
+      putText(reason, " of ");
+      putInt(reason, size);
+      putText(reason, " bytes)");
+      return badEvent(record + 1);
+    }
+    record++;
+    const at = input.buffer + <usize>input.start;
+    input.start += size;
+    const t = load<f64>(at);
+    if (!isFinite(t)) {
+      reason.length = 0;
+      putText(reason, "t is not finite");
+      return badEvent(record);
+    }
+    seqText.length = 0;
+    seqKey(eventKey, SEQ_NUMBER, <f64>load<u32>(at, 8), seqText);
+    memory.copy(x, at + 12, <usize>I << 2);
+    const status = takeEvent(t, record);
+    if (status != 0) return status;
+    if (out.error != 0) return 0;
+  }
+}
+
+function run(): i32 {
+  const status = readArguments();
+  if (status != 0) return status < 0 ? 0 : status;
+  const loaded = loadModel();
+  if (loaded != 0) return loaded;
+  let fd = 0;
+  if (eventsPathLength < 0 || argIs(eventsPath, eventsPathLength, "-")) {
+    inputName = changetype<usize>(STDIN);
+    inputNameLength = 5;
+  } else {
+    inputName = eventsPath;
+    inputNameLength = eventsPathLength;
+    fd = openFile(eventsPath, eventsPathLength);
+    if (fd < 0) {
+      startMessage();
+      putBytes(err, eventsPath, eventsPathLength);
+      putText(err, ": cannot open: ");
+      if (openError == 0) putText(err, "no preopened directory holds it (give the runtime --dir)");
+      else putText(err, errnoReason(openError));
+      return stop(EXIT_BAD);
+    }
+  }
+  const input = changetype<Input>(memory.data(offsetof<Input>(), 8));
+  openInput(input, fd);
+  ensure(input, 4);
+  binaryInput = isBinary(input.buffer + <usize>input.start, input.end - input.start);
+  const result = binaryInput ? runRecords(input) : runLines(input);
+  if (result != 0) return result;
+  if (started && out.error == 0) endSequence();
+  flush(out);
+  if (out.error == errno.PIPE) return 0; // the reader went away (`| head`): stop quietly, as the CLI does
+  if (out.error != 0) {
+    startMessage();
+    putText(err, "cannot write to stdout");
+    return stop(EXIT_RUNTIME);
+  }
+  return 0;
+}
+const STDIN = memory.data<u8>([115, 116, 100, 105, 110]);
+
+const exitStatus = run();
+if (exitStatus != 0) proc_exit(exitStatus);

@@ -1,0 +1,157 @@
+// Files through WASI: a path is opened relative to the preopened directory that holds it (the runtime's
+// `--dir`, as wasi-libc resolves paths), and an input is read in chunks into one buffer that lines or binary
+// records are taken from. Nothing here knows about events.
+
+import {
+  errno, fd_prestat_dir_name, fd_prestat_get, fd_read, lookupflags, path_open, preopentype, prestat, rights,
+} from "bindings/wasi_snapshot_preview1";
+
+const scratch = memory.data(16, 8);
+
+/** A short reason for a WASI error number, as the phasor CLI words them (tools/io.ts ioReason). */
+export function errnoReason(code: i32): string {
+  if (code == errno.NOENT) return "no such file";
+  if (code == errno.ACCES || code == errno.NOTCAPABLE || code == errno.PERM) return "permission denied";
+  if (code == errno.ISDIR) return "it is a directory";
+  if (code == errno.NOTDIR) return "a part of the path is not a directory";
+  return "error";
+}
+
+/** Error number of the last failed openFile, or 0 when no preopened directory holds the path. */
+export let openError: i32 = 0;
+
+/**
+ * Opens `path` (UTF-8 bytes at [path, path + length)) for reading: a file descriptor, or -1 with openError set.
+ * The preopened directory whose name is the longest prefix of the path is used; "." holds every relative path.
+ */
+export function openFile(path: usize, length: i32): i32 {
+  // "./a/b" is "a/b"
+  while (length >= 2 && load<u8>(path) == 46 && load<u8>(path, 1) == 47) {
+    path += 2;
+    length -= 2;
+  }
+  const absolute = length > 0 && load<u8>(path) == 47;
+  let bestFd = -1;
+  let bestName = -1; // length of the matched directory name
+  const name = memory.data(4096);
+  for (let fd = 3; ; fd++) {
+    if (fd_prestat_get(fd, changetype<prestat>(scratch)) != errno.SUCCESS) break;
+    if (load<u8>(scratch) != preopentype.DIR) continue;
+    let n = <i32>load<u32>(scratch, 4);
+    if (n > 4096 || fd_prestat_dir_name(fd, name, n) != errno.SUCCESS) continue;
+    while (n > 0 && load<u8>(name + <usize>(n - 1)) == 0) n--; // some runtimes count a terminating zero
+    while (n > 1 && load<u8>(name + <usize>(n - 1)) == 47) n--; // "dir/" is "dir"
+    let start = 0;
+    while (n - start >= 2 && load<u8>(name + <usize>start) == 46 && load<u8>(name + <usize>start + 1) == 47) start += 2;
+    const dir = name + <usize>start;
+    const dirLength = n - start;
+    let matched = -1;
+    if (dirLength == 0 || (dirLength == 1 && load<u8>(dir) == 46)) {
+      if (!absolute) matched = 0;
+    } else if (dirLength == 1 && load<u8>(dir) == 47) {
+      if (absolute) matched = 1;
+    } else if (dirLength <= length && memory.compare(dir, path, <usize>dirLength) == 0 && (dirLength == length || load<u8>(path + <usize>dirLength) == 47)) {
+      matched = dirLength;
+    }
+    if (matched > bestName) {
+      bestName = matched;
+      bestFd = fd;
+    }
+  }
+  if (bestFd < 0) {
+    openError = 0;
+    return -1;
+  }
+  let rest = path + <usize>bestName;
+  let restLength = length - bestName;
+  while (restLength > 0 && load<u8>(rest) == 47) {
+    rest++;
+    restLength--;
+  }
+  if (restLength == 0) {
+    store<u8>(scratch, 46);
+    rest = scratch;
+    restLength = 1;
+  }
+  const status = path_open(
+    bestFd, lookupflags.SYMLINK_FOLLOW, rest, restLength, 0, rights.FD_READ | rights.FD_SEEK | rights.FD_FILESTAT_GET, 0, 0, scratch + 8,
+  );
+  if (status != errno.SUCCESS) {
+    openError = status;
+    return -1;
+  }
+  return <i32>load<u32>(scratch, 8);
+}
+
+/**
+ * A byte stream read chunk by chunk into one growing buffer: [start, end) is what has been read and not yet
+ * taken. The buffer grows only when a single line or record does not fit it.
+ */
+@unmanaged
+export class Input {
+  fd: i32;
+  buffer: usize;
+  capacity: i32;
+  start: i32;
+  end: i32;
+  atEnd: bool;
+  /** the WASI error of a failed read, or 0 */
+  error: i32;
+}
+
+const INITIAL_BYTES: i32 = 1 << 16;
+
+export function openInput(input: Input, fd: i32): void {
+  input.fd = fd;
+  input.capacity = INITIAL_BYTES;
+  input.buffer = heap.alloc(<usize>INITIAL_BYTES);
+  input.start = 0;
+  input.end = 0;
+  input.atEnd = false;
+  input.error = 0;
+}
+
+/**
+ * Reads more bytes after `end`, first moving the untaken bytes to the front and growing the buffer when it is
+ * full. Returns false at the end of the input or on a read error (input.error).
+ */
+export function readMore(input: Input): bool {
+  if (input.atEnd) return false;
+  if (input.start > 0) {
+    memory.copy(input.buffer, input.buffer + <usize>input.start, <usize>(input.end - input.start));
+    input.end -= input.start;
+    input.start = 0;
+  }
+  if (input.end == input.capacity) {
+    const grown = heap.alloc(<usize>input.capacity << 1);
+    memory.copy(grown, input.buffer, <usize>input.end);
+    heap.free(input.buffer);
+    input.buffer = grown;
+    input.capacity <<= 1;
+  }
+  store<usize>(scratch, input.buffer + <usize>input.end);
+  store<usize>(scratch, <usize>(input.capacity - input.end), sizeof<usize>());
+  while (true) {
+    const status = fd_read(input.fd, scratch, 1, scratch + 8);
+    if (status == errno.INTR || status == errno.AGAIN) continue;
+    if (status != errno.SUCCESS) {
+      input.error = status;
+      input.atEnd = true;
+      return false;
+    }
+    break;
+  }
+  const n = <i32>load<u32>(scratch, 8);
+  if (n == 0) {
+    input.atEnd = true;
+    return false;
+  }
+  input.end += n;
+  return true;
+}
+
+/** Makes at least `bytes` untaken bytes available; false when the input ends first. */
+export function ensure(input: Input, bytes: i32): bool {
+  while (input.end - input.start < bytes) if (!readMore(input)) return false;
+  return true;
+}

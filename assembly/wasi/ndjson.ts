@@ -1,0 +1,279 @@
+// One NDJSON event line (shared/spec/formats.md, "Events") read as `phasor run` reads it (host/events.ts): the
+// line is JSON.parse'd (strict JSON, the last of duplicate keys wins), then t, x, seq and label are checked in
+// that order with the same rules and messages. Nothing is allocated per line.
+
+import { numberEnd, parseNumber } from "./decimal";
+import { expectWord, scanString, skipSpace, skipValue, startsNumber, syntax, syntaxAt, syntaxWhy } from "./json";
+import { SEQ_NONE, SEQ_NUMBER, SEQ_STRING } from "./sequences";
+import { Writer, putBytes, putInt, putText } from "./writer";
+
+
+/** The last event read: t, x (f32, inputSize of them, at the caller's buffer), and its seq. */
+export let eventT: f64 = 0;
+export let seqKind: i32 = SEQ_NONE;
+export let seqNumber: f64 = 0;
+
+// What a field held, for the checks after the whole object is read (a later duplicate key replaces it).
+const ABSENT: i32 = 0;
+const NUMBER: i32 = 1;
+const OTHER: i32 = 2; // any other JSON value (its text is kept for the message)
+const NULL: i32 = 3;
+const ARRAY: i32 = 4;
+const STRING: i32 = 5;
+
+let tHeld = ABSENT;
+let xHeld = ABSENT;
+let xCount = 0;
+/** index of the first element of x that is not a finite number, -1 when none; whether it was a number at all */
+let xBad = -1;
+let xBadIsNumber = false;
+let seqHeld = ABSENT;
+let labelHeld = ABSENT;
+let labelValue: f64 = 0;
+// where the raw text of a field's value is, for "got ..." in messages
+let tText: usize = 0;
+let tTextEnd: usize = 0;
+let xText: usize = 0;
+let xTextEnd: usize = 0;
+let seqText: usize = 0;
+let seqTextEnd: usize = 0;
+let labelText: usize = 0;
+let labelTextEnd: usize = 0;
+let xBadText: usize = 0;
+let xBadTextEnd: usize = 0;
+
+/** The value of "x": an array of numbers goes to x (f32, at most inputSize of them); anything else is OTHER. */
+function readX(p: usize, end: usize, x: usize, inputSize: i32): usize {
+  xText = p;
+  xCount = 0;
+  xBad = -1;
+  if (load<u8>(p) != 91) {
+    xHeld = OTHER;
+    p = skipValue(p, end, 1);
+    xTextEnd = p;
+    return p;
+  }
+  xHeld = ARRAY;
+  p = skipSpace(p + 1, end);
+  if (p < end && load<u8>(p) == 93) {
+    xTextEnd = p + 1;
+    return p + 1;
+  }
+  while (true) {
+    if (p >= end) return syntax("unexpected end of the line", p);
+    const start = p;
+    if (startsNumber(load<u8>(p))) {
+      const v = parseNumber(p, end);
+      if (v != v) return syntax("malformed number", numberEnd);
+      p = numberEnd;
+      if (xCount < inputSize) store<f32>(x + (<usize>xCount << 2), <f32>v);
+      if (xBad < 0 && !isFinite(v)) {
+        xBad = xCount;
+        xBadIsNumber = true;
+      }
+    } else {
+      p = skipValue(p, end, 2);
+      if (p == 0) return 0;
+      if (xBad < 0) {
+        xBad = xCount;
+        xBadIsNumber = false;
+        xBadText = start;
+        xBadTextEnd = p;
+      }
+    }
+    xCount++;
+    p = skipSpace(p, end);
+    if (p >= end) return syntax("unexpected end of the line", p);
+    const d = load<u8>(p);
+    if (d == 93) {
+      xTextEnd = p + 1;
+      return p + 1;
+    }
+    if (d != 44) return syntax("expected ',' or ']'", p);
+    p = skipSpace(p + 1, end);
+  }
+}
+
+/** A value that must be a number for the field: NUMBER with its value in `numberValue`, NULL, or OTHER. */
+let numberValue: f64 = 0;
+let heldKind: i32 = ABSENT;
+
+function readScalar(p: usize, end: usize, seq: Writer | null): usize {
+  const c = <u32>load<u8>(p);
+  if (startsNumber(c)) {
+    const v = parseNumber(p, end);
+    if (v != v) return syntax("malformed number", numberEnd);
+    numberValue = v;
+    heldKind = NUMBER;
+    return numberEnd;
+  }
+  if (c == 110) {
+    heldKind = NULL;
+    return expectWord(p, end, "null");
+  }
+  if (c == 34 && seq) {
+    seq.length = 0;
+    heldKind = STRING;
+    return scanString(p, end, seq);
+  }
+  heldKind = OTHER;
+  return skipValue(p, end, 1);
+}
+
+// Known keys, decoded (escapes included) before they are compared.
+const KEY_T: i32 = 1;
+const KEY_X: i32 = 2;
+const KEY_SEQ: i32 = 3;
+const KEY_LABEL: i32 = 4;
+
+function keyOf(key: Writer): i32 {
+  const p = key.buffer;
+  const n = key.length;
+  if (n == 1 && load<u8>(p) == 116) return KEY_T;
+  if (n == 1 && load<u8>(p) == 120) return KEY_X;
+  if (n == 3 && load<u8>(p) == 115 && load<u8>(p, 1) == 101 && load<u8>(p, 2) == 113) return KEY_SEQ;
+  if (n == 5 && memory.compare(p, changetype<usize>(LABEL_KEY), 5) == 0) return KEY_LABEL;
+  return 0;
+}
+const LABEL_KEY = memory.data<u8>([108, 97, 98, 101, 108]);
+
+/** The object's members: the position after its closing brace, or 0. */
+function readObject(p: usize, end: usize, x: usize, inputSize: i32, key: Writer, seq: Writer): usize {
+  p = skipSpace(p + 1, end);
+  if (p < end && load<u8>(p) == 125) return p + 1;
+  while (true) {
+    if (p >= end || load<u8>(p) != 34) return syntax("expected a property name", p);
+    key.length = 0;
+    p = scanString(p, end, key);
+    if (p == 0) return 0;
+    p = skipSpace(p, end);
+    if (p >= end || load<u8>(p) != 58) return syntax("expected ':'", p);
+    p = skipSpace(p + 1, end);
+    if (p >= end) return syntax("unexpected end of the line", p);
+    const start = p;
+    const which = keyOf(key);
+    if (which == KEY_X) {
+      p = readX(p, end, x, inputSize);
+    } else if (which == KEY_T || which == KEY_LABEL || which == KEY_SEQ) {
+      p = readScalar(p, end, which == KEY_SEQ ? seq : null);
+      if (which == KEY_T) {
+        tHeld = heldKind;
+        eventT = numberValue;
+        tText = start;
+        tTextEnd = p;
+      } else if (which == KEY_LABEL) {
+        labelHeld = heldKind;
+        labelValue = numberValue;
+        labelText = start;
+        labelTextEnd = p;
+      } else {
+        seqHeld = heldKind;
+        seqNumber = numberValue;
+        seqText = start;
+        seqTextEnd = p;
+      }
+    } else {
+      p = skipValue(p, end, 1);
+    }
+    if (p == 0) return 0;
+    p = skipSpace(p, end);
+    if (p >= end) return syntax("unexpected end of the line", p);
+    const d = load<u8>(p);
+    if (d == 125) return p + 1;
+    if (d != 44) return syntax("expected ',' or '}'", p);
+    p = skipSpace(p + 1, end);
+  }
+}
+
+/** The largest integer Number.isSafeInteger accepts. */
+const MAX_SAFE_INTEGER: f64 = 9007199254740991;
+
+/**
+ * Reads the event on the trimmed, non-empty line [start, end) (`line` is where the untrimmed line begins, for
+ * columns): true with eventT, x (inputSize f32 at x), seqKind and seqNumber or the seq's WTF-8 text in `seq`;
+ * false with the reason in `reason`, worded as host/events.ts words it.
+ */
+export function readEvent(line: usize, start: usize, end: usize, x: usize, inputSize: i32, key: Writer, seq: Writer, reason: Writer): bool {
+  tHeld = ABSENT;
+  xHeld = ABSENT;
+  seqHeld = ABSENT;
+  labelHeld = ABSENT;
+  let p: usize;
+  const isObject = load<u8>(start) == 123;
+  if (isObject) p = readObject(start, end, x, inputSize, key, seq);
+  else p = skipValue(start, end, 0);
+  if (p != 0) {
+    p = skipSpace(p, end);
+    if (p < end) p = syntax("unexpected text after the JSON value", p);
+  }
+  if (p == 0) {
+    putText(reason, "not JSON: ");
+    putText(reason, syntaxWhy);
+    putText(reason, " at column ");
+    putInt(reason, <i64>(syntaxAt - line) + 1);
+    const c = <u32>load<u8>(start);
+    if (c == 43 || c == 46 || c == 45 || c - 48 < 10) putText(reason, ' (a CSV file needs a header line starting with "t,")');
+    return false;
+  }
+  if (!isObject) {
+    putText(reason, "not a JSON object");
+    return false;
+  }
+  if (tHeld == ABSENT) return because(reason, 'missing "t"');
+  if (tHeld != NUMBER) return got(reason, '"t" must be a number, got ', tText, tTextEnd);
+  if (!isFinite(eventT)) return because(reason, '"t" is not finite');
+  if (xHeld == ABSENT) return because(reason, 'missing "x"');
+  if (xHeld != ARRAY) {
+    putText(reason, '"x" must be an array of ');
+    putInt(reason, inputSize);
+    return got(reason, " numbers, got ", xText, xTextEnd);
+  }
+  if (xCount != inputSize) {
+    putText(reason, '"x" has ');
+    putInt(reason, xCount);
+    putText(reason, " numbers, the model's inputSize is ");
+    putInt(reason, inputSize);
+    return false;
+  }
+  if (xBad >= 0) {
+    putText(reason, '"x[');
+    putInt(reason, xBad);
+    if (xBadIsNumber) return because(reason, ']" is not finite');
+    return got(reason, ']" must be a number, got ', xBadText, xBadTextEnd);
+  }
+  if (seqHeld == NUMBER) {
+    if (!(Math.floor(seqNumber) == seqNumber && Math.abs(seqNumber) <= MAX_SAFE_INTEGER)) {
+      return got(reason, '"seq" must be a string or an integer, got ', seqText, seqTextEnd);
+    }
+    seqKind = SEQ_NUMBER;
+    if (seqNumber == 0) seqNumber = 0; // -0 and 0 are one seq, printed 0
+  } else if (seqHeld == STRING) {
+    seqKind = SEQ_STRING;
+  } else if (seqHeld == OTHER) {
+    return got(reason, '"seq" must be a string or an integer, got ', seqText, seqTextEnd);
+  } else {
+    seqKind = SEQ_NONE;
+  }
+  if (labelHeld == OTHER || (labelHeld == NUMBER && !isFinite(labelValue))) {
+    return got(reason, '"label" must be a finite number, got ', labelText, labelTextEnd);
+  }
+  return true;
+}
+
+function because(reason: Writer, why: string): bool {
+  putText(reason, why);
+  return false;
+}
+
+/** why + the value's text as written, cut to 40 characters as host/events.ts `show` cuts JSON. */
+function got(reason: Writer, why: string, text: usize, textEnd: usize): bool {
+  putText(reason, why);
+  const n = <i32>(textEnd - text);
+  if (n > 40) {
+    putBytes(reason, text, 37);
+    putText(reason, "...");
+  } else {
+    putBytes(reason, text, n);
+  }
+  return false;
+}

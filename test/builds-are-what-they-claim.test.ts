@@ -1,0 +1,132 @@
+/**
+ * Every wasm in build/ is what its name and its doc say: the scalar and microcontroller builds hold no SIMD
+ * instruction (Debian's wabt: wasm-validate --disable-simd refuses a SIMD build and accepts them), each build
+ * imports exactly what is documented (docs/wasi.md, docs/embedding.md; the engines import nothing), and the
+ * microcontroller build keeps its budgets: at most 8 KiB of module, at most 2 pages of memory for an (H=32, I=4)
+ * model, a memory that cannot grow, and no memory.grow in its code.
+ */
+import { spawnSync } from "node:child_process";
+import { readFileSync, readdirSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { quantize } from "../host/quantize.js";
+import { calibrationStreams } from "./support/engines.js";
+import { MCU_FILE, mcuInstance, mcuLoad, mcuRun } from "./support/mcu.js";
+import { Rng, randomModel, randomStream } from "./support/random.js";
+
+const MCU_BUDGET_BYTES = 8 * 1024;
+const PAGE = 65536;
+
+const WASI_IMPORTS = ["args_get", "args_sizes_get", "fd_prestat_dir_name", "fd_prestat_get", "fd_read", "fd_write", "path_open", "proc_exit"];
+const MCU_EXPORTS = ["arenaBytes", "arenaUsed", "init", "inputBuffer", "memory", "modelBuffer", "output", "push", "reset"];
+
+const builds = readdirSync("build").filter((name) => name.endsWith(".wasm")).sort();
+/** A build is a SIMD build when its name says so, and the WASI command's default build is. */
+const isSimd = (name: string) => name.includes("-simd") || name === "phasor-wasi.wasm";
+
+function wabt(tool: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const run = spawnSync(tool, args, { encoding: "utf8", maxBuffer: 1 << 28 });
+  if (run.error) throw new Error(`${tool} is missing: install Debian's wabt (apt-get install -y wabt)`);
+  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+/** SIMD instructions in a disassembly: every one names v128 or a lane shape (i8x16 .. f64x2). */
+const SIMD_INSTRUCTION = /\b(v128|[if](8x16|16x8|32x4|64x2))\./;
+
+describe("the wasm builds", () => {
+  it("are all there", () => {
+    for (const name of ["phasor-simd.wasm", "phasor-scalar.wasm", "phasor-mcu.wasm", "phasor-wasi.wasm", "phasor-wasi-scalar.wasm"]) {
+      expect(builds).toContain(name);
+    }
+  });
+
+  for (const name of builds) {
+    it(`${name}: ${isSimd(name) ? "uses SIMD" : "has no SIMD instruction"}`, () => {
+      const file = `build/${name}`;
+      expect(wabt("wasm-validate", [file]).status).toBe(0);
+      const withoutSimd = wabt("wasm-validate", ["--disable-simd", file]);
+      const simdLines = wabt("wasm-objdump", ["-d", file]).stdout.split("\n").filter((line) => SIMD_INSTRUCTION.test(line));
+      if (isSimd(name)) {
+        expect(withoutSimd.status, "wasm-validate --disable-simd must refuse a SIMD build").not.toBe(0);
+        expect(simdLines.length).toBeGreaterThan(0);
+      } else {
+        expect(withoutSimd.stderr).toBe("");
+        expect(withoutSimd.status).toBe(0);
+        expect(simdLines.slice(0, 3)).toEqual([]);
+      }
+    });
+
+    it(`${name}: imports exactly what is documented`, () => {
+      const imports = WebAssembly.Module.imports(new WebAssembly.Module(readFileSync(`build/${name}`)));
+      if (name.startsWith("phasor-wasi")) {
+        expect(imports.every((i) => i.module === "wasi_snapshot_preview1" && i.kind === "function")).toBe(true);
+        expect(imports.map((i) => i.name).sort()).toEqual(WASI_IMPORTS);
+      } else {
+        expect(imports).toEqual([]);
+      }
+    });
+  }
+
+  it("the WASI command exports its memory and _start only", () => {
+    for (const name of ["phasor-wasi.wasm", "phasor-wasi-scalar.wasm"]) {
+      const exports = WebAssembly.Module.exports(new WebAssembly.Module(readFileSync(`build/${name}`)));
+      expect(exports.map((e) => e.name).sort()).toEqual(["_start", "memory"]);
+    }
+  });
+});
+
+describe("the microcontroller build", () => {
+  const bytes = readFileSync(MCU_FILE);
+
+  it(`is at most ${MCU_BUDGET_BYTES} bytes and exports what docs/embedding.md lists`, () => {
+    expect(bytes.length).toBeLessThanOrEqual(MCU_BUDGET_BYTES);
+    const exports = WebAssembly.Module.exports(new WebAssembly.Module(bytes));
+    expect(exports.map((e) => e.name).sort()).toEqual(MCU_EXPORTS);
+  });
+
+  it("declares a memory of at most 2 pages that may not grow, and has no memory.grow", () => {
+    const header = wabt("wasm-objdump", ["-x", MCU_FILE]).stdout;
+    const memory = /memory\[0\] pages: initial=(\d+) max=(\d+)/.exec(header);
+    expect(memory, "the memory has a maximum").not.toBeNull();
+    const [initial, maximum] = [Number(memory![1]), Number(memory![2])];
+    expect(initial).toBeLessThanOrEqual(2);
+    expect(maximum).toBe(initial);
+    expect(wabt("wasm-objdump", ["-d", MCU_FILE]).stdout).not.toMatch(/memory\.grow/);
+  });
+
+  it("runs an (H=32, I=4) model in its 2 pages, without growing them", async () => {
+    const rng = new Rng(32);
+    const model = randomModel(rng, { inputSize: 4, hidden: [32], peephole: true, rOn: 0.05, outputs: 3, mode: "last", alpha: 0 });
+    const { bytes: image } = quantize(model, calibrationStreams(4, 4), "mcu-budget");
+    const mcu = await mcuInstance();
+    const pages = mcu.memory.buffer.byteLength / PAGE;
+    expect(pages).toBeLessThanOrEqual(2);
+    expect(mcuLoad(mcu, image)).toBe(0);
+    expect(mcu.arenaUsed()).toBeGreaterThan(image.length);
+    expect(mcu.arenaUsed()).toBeLessThanOrEqual(mcu.arenaBytes());
+    const events = randomStream(rng, { n: 500, inputSize: 4, start: "epoch" });
+    const y = mcuRun(mcu, events.t, events.x, 4, 3, new Set([0, 250]));
+    expect(y.every(Number.isFinite)).toBe(true);
+    expect(mcu.memory.buffer.byteLength).toBe(pages * PAGE);
+    expect(() => mcu.memory.grow(1)).toThrow(RangeError);
+  });
+
+  it("refuses what it cannot run with a status, not a trap", async () => {
+    const rng = new Rng(5);
+    const mcu = await mcuInstance();
+    expect(mcu.push(0), "push before init").toBe(-3);
+    const fixed = quantize(randomModel(rng, { inputSize: 2, hidden: [8], peephole: false, rOn: 0.5, outputs: 2, mode: "last" }), calibrationStreams(6, 2), "m").bytes;
+    const corrupt = fixed.slice();
+    corrupt[100] ^= 1;
+    expect(mcuLoad(mcu, corrupt), "a corrupted image").toBe(-1);
+    expect(mcu.init(mcu.arenaBytes() + 1), "longer than the arena").toBe(-4);
+    const wide = quantize(randomModel(rng, { inputSize: 64, hidden: [90], peephole: false, rOn: 0.5, outputs: 2, mode: "last" }), calibrationStreams(7, 64, 1, 50), "w").bytes;
+    expect(wide.length).toBeLessThan(mcu.arenaBytes());
+    expect(mcuLoad(mcu, wide), "an image that fits but whose state does not").toBe(-4);
+    expect(mcuLoad(mcu, fixed)).toBe(0);
+    new Float32Array(mcu.memory.buffer, mcu.inputBuffer(), 2).set([0.5, NaN]);
+    expect(mcu.push(1), "a non-finite input").toBe(-2);
+    new Float32Array(mcu.memory.buffer, mcu.inputBuffer(), 2).set([0.5, 0.25]);
+    expect(mcu.push(2)).toBe(0);
+    expect(mcu.push(1), "time going backwards").toBe(-2);
+  });
+});

@@ -1,0 +1,222 @@
+/**
+ * The WASI command (docs/wasi.md) is `phasor run` for WASI runtimes: on the same model and events it prints the
+ * same bytes, whatever the seq ids, white space, escapes and odd-but-valid JSON of the lines; binary events give
+ * what the same events as NDJSON give; and bad arguments, models and events end with exit status 2 and a message
+ * naming the file, the line and the reason, as `phasor run` words it.
+ */
+import "../host/node.js";
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { encodePlsm } from "../host/plsm.js";
+import { quantize } from "../host/quantize.js";
+import { phasor } from "./support/cli.js";
+import { calibrationStreams } from "./support/engines.js";
+import { Rng, randomModel, randomStream } from "./support/random.js";
+import { requireWasmtime, runNodeWasi, runWasmtime, scratchDirectory } from "./support/wasi.js";
+
+const I = 3;
+
+/** Events as NDJSON lines in many spellings `phasor run` accepts, each seq contiguous, time never going back. */
+function oddLines(rng: Rng): string[] {
+  const lines: string[] = [];
+  const seqs = ['"plain"', '"quote \\" and \\\\ and \\/"', '"tab\\tnew\\nline\\u0001\\u001f"', '"\u00e9\u4e2d\u{1F600}"', '"\\ud83d\\ude00 pair"',
+    '"lone \\ud800 and \\udfff"', "7", "-0", "1e2", "null", '"7"', "12345678901234"];
+  seqs.forEach((seq, k) => {
+    const stream = randomStream(rng, { n: 20, inputSize: I, start: k % 3 === 0 ? "epoch" : 0, sparsity: 0.3 });
+    for (let e = 0; e < stream.t.length; e++) {
+      const x = Array.from(stream.x.subarray(e * I, (e + 1) * I));
+      const t = stream.t[e];
+      switch (e % 6) {
+        case 0:
+          lines.push(`{"t":${t},"x":${JSON.stringify(x)},"seq":${seq}}`);
+          break;
+        case 1: // white space everywhere, keys in another order, a label and unknown keys with nested values
+          lines.push(` \t{ "seq" : ${seq} , "x" : [ ${x.join(" ,\t")} ] ,"label":2, "meta": {"a": [1, {"b": null}], "c": "\\u00e9"}, "t" : ${t} }\r`);
+          break;
+        case 2: // numbers in other spellings: exponents, many digits
+          lines.push(`{"t":${t.toExponential(20)},"x":[${x.map((v) => v.toPrecision(25)).join(",")}],"seq":${seq}}`);
+          break;
+        case 3: // escaped keys and a duplicate key (the last one wins)
+          lines.push(`{"\\u0074":"no","x":[0,0,0],"\\u0074":${t},"\\u0078":${JSON.stringify(x)},"s\\u0065q":${seq},"label":null}`);
+          break;
+        case 4: // blank lines and JavaScript white space around the object
+          lines.push("", "   ", `\u00a0\u2028{"t":${t},"x":${JSON.stringify(x)},"seq":${seq}}\u3000\ufeff`);
+          break;
+        default:
+          lines.push(`{"x":${JSON.stringify(x)},"t":${t},"seq":${seq},"label":1e3}`);
+      }
+    }
+  });
+  return lines;
+}
+
+describe("phasor-wasi prints what phasor run prints", () => {
+  const rng = new Rng(99);
+  const model = randomModel(rng, { inputSize: I, hidden: [12], peephole: true, rOn: 0.2, outputs: 3, mode: "last", alpha: 0 });
+  model.readout.labels = ["calm", 'say "hi"', "\u00e9t\u00e9"];
+  const fixed = quantize(model, calibrationStreams(3, I), "wasi-command").bytes;
+  const float = encodePlsm(model);
+  const events = "\ufeff" + oddLines(rng).join("\n"); // a byte order mark first, no newline at the end
+  let dir = "";
+  beforeAll(() => {
+    dir = scratchDirectory();
+    writeFileSync(join(dir, "m.plsm"), fixed);
+    writeFileSync(join(dir, "float.plsm"), float);
+    writeFileSync(join(dir, "events.ndjson"), events);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  for (const flags of [[], ["--hidden"], ["--emit", "last"], ["--emit=last", "--hidden"]]) {
+    it(`the same bytes with ${flags.join(" ") || "no flags"}, for a fixed and a float model`, async () => {
+      for (const name of ["m.plsm", "float.plsm"]) {
+        const expected = phasor(["run", "--model", join(dir, name), "--events", join(dir, "events.ndjson"), ...flags]);
+        expect(expected.stderr).toBe("");
+        expect(expected.status).toBe(0);
+        const run = await runNodeWasi("simd", ["--model", name, ...flags], events, dir);
+        expect(run.stderr).toBe("");
+        expect(run.status).toBe(0);
+        expect(run.stdout.toString("utf8")).toBe(expected.stdout);
+      }
+    });
+  }
+
+  it("reads --events from a preopened directory, as stdin", async () => {
+    const fromStdin = await runNodeWasi("scalar", ["--model", "m.plsm"], events, dir);
+    const fromFile = await runNodeWasi("scalar", ["--model", "./m.plsm", "--events", "events.ndjson"], "", dir);
+    expect(fromFile.status).toBe(0);
+    expect(fromFile.stdout.equals(fromStdin.stdout)).toBe(true);
+  });
+
+  it("decodes invalid UTF-8 in a seq as node does, to U+FFFD", async () => {
+    const line = (seq: Buffer, t: number) => Buffer.concat([Buffer.from('{"t":' + t + ',"x":[1,2,3],"seq":"'), seq, Buffer.from('"}\n')]);
+    const bad = Buffer.concat([
+      line(Buffer.from([0x61, 0xff, 0x62]), 0),
+      line(Buffer.from([0xe2, 0x82]), 1), // cut short
+      line(Buffer.from([0xf0, 0x9f, 0x98, 0x80, 0xed, 0xa0, 0x80, 0xc0, 0xaf]), 2), // an emoji, an encoded surrogate, an overlong
+    ]);
+    writeFileSync(join(dir, "bad-utf8.ndjson"), bad);
+    const expected = phasor(["run", "--model", join(dir, "m.plsm"), "--events", join(dir, "bad-utf8.ndjson"), "--emit", "last"]);
+    expect(expected.status).toBe(0);
+    const run = await runNodeWasi("simd", ["--model", "m.plsm", "--emit", "last"], bad, dir);
+    expect(run.stdout.toString("utf8")).toBe(expected.stdout);
+  });
+
+  it("gives for binary events what it gives for the same events as NDJSON, on node:wasi and wasmtime", async () => {
+    const stream = randomStream(rng, { n: 120, inputSize: I, start: "epoch" });
+    const lines: string[] = [];
+    const record = 12 + 4 * I;
+    const binary = Buffer.alloc(16 + stream.t.length * record);
+    binary.write("PLEV", 0, "latin1");
+    binary.writeUInt16LE(1, 4);
+    binary.writeUInt32LE(I, 8);
+    for (let e = 0; e < stream.t.length; e++) {
+      const seq = e < 50 ? 4 : 4000000000;
+      const at = 16 + e * record;
+      binary.writeDoubleLE(stream.t[e], at);
+      binary.writeUInt32LE(seq, at + 8);
+      for (let i = 0; i < I; i++) binary.writeFloatLE(stream.x[e * I + i], at + 12 + 4 * i);
+      lines.push(JSON.stringify({ t: stream.t[e], x: Array.from(stream.x.subarray(e * I, (e + 1) * I)), seq }));
+    }
+    const fromText = await runNodeWasi("simd", ["--model", "m.plsm", "--hidden"], lines.join("\n"), dir);
+    const fromBinary = await runNodeWasi("simd", ["--model", "m.plsm", "--hidden"], binary, dir);
+    expect(fromBinary.stderr).toBe("");
+    expect(fromBinary.status).toBe(0);
+    expect(fromBinary.stdout.equals(fromText.stdout)).toBe(true);
+    requireWasmtime();
+    const onWasmtime = runWasmtime("scalar", ["--model", "m.plsm", "--hidden"], binary, dir);
+    expect(onWasmtime.stdout.equals(fromText.stdout)).toBe(true);
+
+    const cut = await runNodeWasi("simd", ["--model", "m.plsm"], binary.subarray(0, binary.length - 5), dir);
+    expect(cut.status).toBe(2);
+    expect(cut.stderr).toBe(`phasor-wasi: stdin:record 120: the input ends inside the record (${record - 5} of ${record} bytes)\n`);
+    const wrongSize = Buffer.from(binary);
+    wrongSize.writeUInt32LE(I + 1, 8);
+    expect((await runNodeWasi("simd", ["--model", "m.plsm"], wrongSize, dir)).stderr).toBe(
+      `phasor-wasi: stdin:record 0: the events have inputSize ${I + 1}, the model's inputSize is ${I}\n`,
+    );
+  });
+});
+
+describe("phasor-wasi refuses what phasor run refuses", () => {
+  const rng = new Rng(7);
+  const model = randomModel(rng, { inputSize: I, hidden: [6], peephole: false, rOn: 0.5, outputs: 2, mode: "every" });
+  const image = quantize(model, calibrationStreams(8, I), "refusals").bytes;
+  let dir = "";
+  beforeAll(() => {
+    dir = scratchDirectory();
+    writeFileSync(join(dir, "m.plsm"), image);
+    const corrupt = image.slice();
+    corrupt[200] ^= 4;
+    writeFileSync(join(dir, "corrupt.plsm"), corrupt);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const good = (t: number, seq = '"a"') => `{"t":${t},"x":[0.1,0.2,0.3],"seq":${seq}}`;
+  // Each: the lines, then the reason both commands give for its last line.
+  const cases: [string[], string][] = [
+    [[good(0), '{"t":1,"x":[1,2]}'], "\"x\" has 2 numbers, the model's inputSize is 3"],
+    [['{"x":[1,2,3]}'], 'missing "t"'],
+    [['{"t":"1","x":[1,2,3]}'], '"t" must be a number, got "1"'],
+    [['{"t":1e999,"x":[1,2,3]}'], '"t" is not finite'],
+    [['{"t":1}'], 'missing "x"'],
+    [['{"t":1,"x":{"a":1}}'], '"x" must be an array of 3 numbers, got {"a":1}'],
+    [['{"t":1,"x":[1,true,3]}'], '"x[1]" must be a number, got true'],
+    [['{"t":1,"x":[1,2,-1e400]}'], '"x[2]" is not finite'],
+    [['{"t":1,"x":[1,2,3],"seq":1.5}'], '"seq" must be a string or an integer, got 1.5'],
+    [['{"t":1,"x":[1,2,3],"seq":9007199254740992}'], '"seq" must be a string or an integer, got 9007199254740992'],
+    [['{"t":1,"x":[1,2,3],"label":"one"}'], '"label" must be a finite number, got "one"'],
+    [["[1,2,3]"], "not a JSON object"],
+    [[good(0), good(5), good(4)], 'time goes backwards within seq "a": t = 4 after t = 5'],
+    [['{"t":3,"x":[1,2,3]}', '{"t":2,"x":[1,2,3]}'], "time goes backwards: t = 2 after t = 3"],
+    [[good(0, "1"), good(0, '"b"'), good(1, "1")], 'seq 1 appears again after seq "b": the events of one seq must be contiguous (it ended at line 1)'],
+    [[good(0), "", good(1, "null"), good(2)], 'seq "a" appears again after the events without seq: the events of one seq must be contiguous (it ended at line 1)'],
+  ];
+  for (const [lines, reason] of cases) {
+    it(`line ${lines.length}: ${reason}`, async () => {
+      const input = lines.join("\n") + "\n";
+      const cli = phasor(["run", "--model", join(dir, "m.plsm"), "--events", "-"], input);
+      expect(cli.stderr).toBe(`phasor run: stdin:${lines.length}: ${reason}\n`);
+      const run = await runNodeWasi("scalar", ["--model", "m.plsm"], input, dir);
+      expect(run.stderr).toBe(`phasor-wasi: stdin:${lines.length}: ${reason}\n`);
+      expect(run.status).toBe(2);
+      // the events before the bad line were run and printed
+      const printed = run.stdout.toString("utf8").split("\n").filter((line) => line !== "");
+      expect(printed).toHaveLength(lines.slice(0, -1).filter((line) => line !== "").length);
+    });
+  }
+
+  it("says where JSON is malformed, CSV is not read, and a refused input is named", async () => {
+    const malformed = await runNodeWasi("simd", ["--model", "m.plsm"], `${good(0)}\n{"t":1,"x":[1,2,3]\n`, dir);
+    expect(malformed.stderr).toBe("phasor-wasi: stdin:2: not JSON: unexpected end of the line at column 19\n");
+    expect(malformed.status).toBe(2);
+    const csv = await runNodeWasi("simd", ["--model", "m.plsm"], "t,x0,x1,x2\n0,1,2,3\n", dir);
+    expect(csv.stderr).toMatch(/^phasor-wasi: stdin:1: CSV events are not read by phasor-wasi/);
+    const engine = await runNodeWasi("simd", ["--model", "m.plsm"], '{"t":0,"x":[1,2,1e39]}\n', dir);
+    expect(engine.stderr).toBe("phasor-wasi: stdin:1: x[2] is not a finite 32-bit float (NaN, infinite or beyond +-3.4e38)\n");
+    expect(engine.status).toBe(2);
+  });
+
+  it("refuses bad arguments and models with exit status 2", async () => {
+    const cases: [string[], string][] = [
+      [[], "phasor-wasi: missing --model M (quantized model, .plsm)\n"],
+      [["--model"], "phasor-wasi: --model needs a value\n"],
+      [["--model", "m.plsm", "--emit", "all"], 'phasor-wasi: --emit must be one of every, last (got "all")\n'],
+      [["--model", "m.plsm", "--fast"], "phasor-wasi: unknown flag --fast (accepted: --model, --events, --emit, --hidden)\n"],
+      [["--model", "m.plsm", "--hidden", "--hidden"], "phasor-wasi: --hidden is given twice\n"],
+      [["--model", "m.plsm", "extra"], 'phasor-wasi: unexpected argument "extra" (flags start with --)\n'],
+      [["--model", "missing.plsm"], "phasor-wasi: missing.plsm: cannot read the model file: no such file\n"],
+      [["--model", "/elsewhere/m.plsm"], "phasor-wasi: /elsewhere/m.plsm: cannot read the model file: no preopened directory holds it (give the runtime --dir)\n"],
+      [["--model", "corrupt.plsm"], "phasor-wasi: corrupt.plsm: plsm: checksum mismatch, the file is corrupted\n"],
+      [["--model", "m.plsm", "--events", "none.ndjson"], "phasor-wasi: none.ndjson: cannot open: no such file\n"],
+    ];
+    for (const [args, message] of cases) {
+      const run = await runNodeWasi("simd", args, "", dir);
+      expect(run.stderr, args.join(" ")).toBe(message);
+      expect(run.status, args.join(" ")).toBe(2);
+    }
+    const help = await runNodeWasi("simd", ["--model", "m.plsm", "--help"], "", dir);
+    expect(help.status).toBe(0);
+    expect(help.stdout.toString("utf8")).toMatch(/^usage: phasor-wasi --model M\.plsm/);
+  });
+});
