@@ -33,7 +33,6 @@ export const WHEEL_HEADER_BYTES: i32 = 24;
 export const FLOAT_KEYS_PER_UNIT: f64 = 1048576.0;
 export const MAX_LAYERS: i32 = 64;
 export const MAX_SIZE: i32 = 65536;
-export const MAX_FILE_BYTES: u32 = 1 << 30;
 /** Fractional bits of pre-activations (Q7.24 in i32). */
 export const PRE_FRAC: i32 = 24;
 /** Fractional bits of the cell state (Q11.20 in i32). */
@@ -131,12 +130,12 @@ export class Model {
   return (x + 15) & ~15;
 }
 
-// Offsets of the stream header (docs/plsm.md has the same table).
+// Offsets of the stream header, the first S_HEADER_BYTES of every stream block.
 export const S_STARTED: i32 = 0;
 export const S_CHECKSUM: i32 = 4;
 export const S_T0: i32 = 8;
 export const S_LAST_T: i32 = 16;
-export const S_LAST_TICKS: i32 = 24;
+export const S_LAST_KEY: i32 = 24;
 export const S_EVENTS: i32 = 32;
 export const S_UPDATES: i32 = 40;
 export const S_HEADER_BYTES: i32 = 64;

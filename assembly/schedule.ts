@@ -57,6 +57,7 @@ export function wheelDrain(L: Layer, st: usize, now: i64): i32 {
   let from = load<i64>(wheel);
   store<i64>(wheel, current);
   if (load<u64>(wheel, 8) == 0) return count;
+  if (from > current) from = current; // only a damaged state could say so; never scan backwards
   // A gap of a whole lap or more visits every bucket once.
   if (current - from >= <i64>(WHEEL_BUCKETS - 1)) from = current - <i64>(WHEEL_BUCKETS - 1);
   for (let b = from; b <= current; b++) {
@@ -79,13 +80,17 @@ export function wheelDrain(L: Layer, st: usize, now: i64): i32 {
 
 /**
  * True when the schedule in a (restored) state block is well formed: every unit exactly once, either in the
- * active list or in the bucket its key says, with the bitmap matching. `seen` has room for H bytes.
+ * active list or in the bucket its key says, with the bitmap matching, and the last drained bucket not after the
+ * bucket of lastKey, the key of the stream's last event. `seen` has room for H bytes.
  */
-export function wheelIsSound(L: Layer, st: usize, seen: usize): bool {
+export function wheelIsSound(L: Layer, st: usize, seen: usize, lastKey: i64): bool {
   const H = L.hiddenSize;
   const wheel = st + <usize>L.wheelOff;
   const count = load<i32>(wheel, 16);
   if (count < 0 || count > H) return false;
+  // the bucket of the last drain: the last event's key's (0 before the first event)
+  const last = load<i64>(wheel);
+  if (last < 0 || last > (lastKey >> L.bucketShift)) return false;
   memory.fill(seen, 0, <usize>H);
   let filed = 0;
   for (let a = 0; a < count; a++) {

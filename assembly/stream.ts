@@ -1,4 +1,4 @@
-// A stream: one block of state per event source (h, c, phase seeds, unit schedule and y for every layer, plus a
+// A stream: one block of state per event source (h, c, phase seeds and unit schedule for every layer, plus a
 // small header), laid out by model.ts. The block holds no pointers, so a snapshot is a copy of its bytes.
 // Events come in as f64 timestamps and f32 inputs; they are checked before anything changes, converted once at
 // this boundary (time to ticks, x to Q(inputFrac)) and then run through integer-only layers (fixed) or f32
@@ -6,7 +6,7 @@
 
 import { ERROR_TEXT, E_INPUT, E_STATE, errFloat, errInt, errText, fail } from "./errors";
 import {
-  FLOAT_KEYS_PER_UNIT, Layer, Model, S_CHECKSUM, S_EVENTS, S_LAST_T, S_LAST_TICKS, S_STARTED, S_T0, S_UPDATES,
+  FLOAT_KEYS_PER_UNIT, Layer, Model, S_CHECKSUM, S_EVENTS, S_LAST_T, S_LAST_KEY, S_STARTED, S_T0, S_UPDATES,
   TIME_RECORD_BYTES, FLOAT_ENGINE, isFixed, layerAt, pad8,
 } from "./model";
 import { exactPhase } from "./phase";
@@ -154,7 +154,8 @@ function step(m: Model, st: usize, t: f64, x: usize): void {
     input = st + <usize>L.hOff;
   }
   store<f64>(st + S_LAST_T, t);
-  store<i64>(st + S_LAST_TICKS, ticks);
+  // the wake-key time of this event (ticks, or 2^-20 units for the float engine): restore() checks the wheel by it
+  store<i64>(st + S_LAST_KEY, isFixed(m.kind) ? ticks : <i64>Math.floor(dt * FLOAT_KEYS_PER_UNIT));
   store<i64>(st + S_EVENTS, load<i64>(st + S_EVENTS) + 1);
   store<i64>(st + S_UPDATES, load<i64>(st + S_UPDATES) + updates);
 }
@@ -246,9 +247,14 @@ export function restoreStream(m: Model, st: usize, src: usize, length: i32): i32
     return E_STATE;
   }
   if (load<u32>(src + S_CHECKSUM) != m.checksum) return fail(E_STATE, "snapshot was taken from a stream of another model");
+  const started = load<i32>(src + S_STARTED);
+  const lastKey = load<i64>(src + S_LAST_KEY);
+  if ((started != 0 && started != 1) || lastKey < 0 || (started == 0 && lastKey != 0)) {
+    return fail(E_STATE, "snapshot has a corrupt stream header");
+  }
   const seen = m.scratch + <usize>m.newHOff; // scratch of at least maxHidden * 4 bytes
   for (let n = 0; n < m.layerCount; n++) {
-    if (!wheelIsSound(layerAt(m, n), src, seen)) return fail(E_STATE, "snapshot has a corrupt unit schedule");
+    if (!wheelIsSound(layerAt(m, n), src, seen, lastKey)) return fail(E_STATE, "snapshot has a corrupt unit schedule");
   }
   memory.copy(st, src, <usize>length);
   return 0;

@@ -167,6 +167,8 @@ export interface TrainBenchResult {
   seconds: number;
   sequencesPerSec: number;
   eventsPerSec: number;
+  /** 1: training computes every unit at every event (the leak alpha keeps closed units' gradients alive) */
+  unitUpdateFraction: number;
 }
 
 /** One step = loadBatch + lossAndGradient + step, on fresh freq1-async batches, after a few warm-up steps. */
@@ -209,6 +211,7 @@ export async function runTrainBench(options: { seconds?: number; builds?: boolea
       seconds: elapsed,
       sequencesPerSec: sequences / elapsed,
       eventsPerSec: events / elapsed,
+      unitUpdateFraction: 1,
     });
   }
   return results;

@@ -4,6 +4,7 @@
  */
 import type { Engine } from "./engine.js";
 import type { CalibrationSequence } from "./quantize.js";
+import { argmax } from "./evaluate.js";
 
 export interface Agreement {
   sequences: number;
@@ -14,12 +15,6 @@ export interface Agreement {
   maxAbsY: number;
   /** fraction of sequences whose final argmax of y agrees */
   argmaxAgreement: number;
-}
-
-function argmax(y: Float64Array, from: number, n: number): number {
-  let best = 0;
-  for (let o = 1; o < n; o++) if (y[from + o] > y[from + best]) best = o;
-  return best;
 }
 
 export function compareEngines(engine: Engine, reference: Engine, sequences: CalibrationSequence[]): Agreement {

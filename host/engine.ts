@@ -28,7 +28,7 @@ export interface StreamStats {
 export interface MemoryReport {
   /** weights, biases, peepholes, time-gate parameters and readout, shared by all streams */
   weightsBytes: number;
-  /** everything one stream keeps between events: h, c, phase seeds, the unit schedule, outputs */
+  /** everything one stream keeps between events: h, c, phase seeds, the unit schedule (outputs are computed on request) */
   stateBytesPerStream: number;
   /** per-event scratch, shared by all streams of the engine */
   scratchBytes: number;

@@ -26,6 +26,13 @@ export interface Evaluation {
   eventsPerSec: number;
 }
 
+/** Index of the largest of values[from .. from + n), the first one on ties: the predicted class. */
+export function argmax(values: ArrayLike<number>, from = 0, n = values.length - from): number {
+  let best = 0;
+  for (let o = 1; o < n; o++) if (values[from + o] > values[from + best]) best = o;
+  return best;
+}
+
 export function evaluate(engine: Engine, samples: LabelledSample[], source = "events"): Evaluation {
   const classification = engine.model.readout.outputSize > 1;
   const totalUnits = engine.model.layers.reduce((n, L) => n + L.hiddenSize, 0);
@@ -46,9 +53,7 @@ export function evaluate(engine: Engine, samples: LabelledSample[], source = "ev
     stream.pushBatch(s.t, s.x);
     const y = stream.output();
     if (classification) {
-      let best = 0;
-      for (let o = 1; o < y.length; o++) if (y[o] > y[best]) best = o;
-      if (best === s.label) correct++;
+      if (argmax(y) === s.label) correct++;
     } else {
       squared += (y[0] - (s.label as number)) ** 2;
     }

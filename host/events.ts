@@ -3,7 +3,7 @@
  * any size streams through in constant memory, every bad line reported as `file:line: reason`.
  * Browser-safe: no node import.
  */
-import { badInput } from "./errors.js";
+import { PhasorError, badInput } from "./errors.js";
 
 /** A stream or sequence id: a string or an integer (formats.md, "Events"). */
 export type SeqId = string | number;
@@ -50,6 +50,15 @@ interface CsvLayout {
  * returns the events completed so far; `end()` returns the last ones. The format is decided by the first
  * non-empty line: CSV when it is a header starting with `t,`, NDJSON otherwise.
  */
+/** A bad event line; `before` holds the good events parsed in the same call before it. */
+export class BadLineError extends PhasorError {
+  readonly before: StreamEvent[];
+  constructor(cause: PhasorError, before: StreamEvent[]) {
+    super(cause.code, cause.message);
+    this.before = before;
+  }
+}
+
 export class EventParser {
   readonly file: string;
   private readonly inputSize: number;
@@ -93,12 +102,25 @@ export class EventParser {
     return this.reasons;
   }
 
+  /**
+   * The events completed by this chunk. A bad line (without skipBad) throws a BadLineError that carries the
+   * events of this chunk before it, so a caller can still process and print them before it stops.
+   */
   push(chunk: string): StreamEvent[] {
     const events: StreamEvent[] = [];
+    try {
+      this.takeChunk(chunk, events);
+    } catch (err) {
+      throw err instanceof PhasorError ? new BadLineError(err, events) : err;
+    }
+    return events;
+  }
+
+  private takeChunk(chunk: string, events: StreamEvent[]): void {
     let newline = chunk.indexOf("\n");
     if (newline < 0) {
       if (chunk.length > 0) this.partial.push(chunk);
-      return events;
+      return;
     }
     let head = chunk.slice(0, newline);
     if (this.partial.length > 0) {
@@ -113,7 +135,6 @@ export class EventParser {
       start = newline + 1;
     }
     if (start < chunk.length) this.partial.push(chunk.slice(start));
-    return events;
   }
 
   /** the events of a last line without a final newline */
@@ -210,6 +231,7 @@ export class EventParser {
       const v: unknown = xs[k];
       if (typeof v !== "number") return `"x[${k}]" must be a number, got ${show(v)}`;
       if (!Number.isFinite(v)) return `"x[${k}]" is not finite`;
+      if (Math.abs(v) > F32_MAX) return `"x[${k}]" ${BEYOND_F32}`;
       x[k] = v;
     }
 
@@ -268,6 +290,7 @@ export class EventParser {
     for (let k = 0; k < this.inputSize; k++) {
       const v = csvNumber(fields[layout.x[k]]);
       if (typeof v === "string") return `x${k} ${v}`;
+      if (Math.abs(v) > F32_MAX) return `x${k} ${BEYOND_F32}`;
       x[k] = v;
     }
     const seq = layout.seq < 0 ? undefined : csvSeq(fields[layout.seq]);
@@ -367,6 +390,11 @@ function splitCsv(line: string): string[] | undefined {
 function unquote(field: string): string {
   return field.startsWith('"') ? field.slice(1, -1).replaceAll('""', '"') : field;
 }
+
+/** The largest finite 32-bit float: the wasm engines take inputs as f32, so anything beyond is refused here, the
+ * same for every engine (and so --skip-bad can skip it), rather than by some engines only. */
+const F32_MAX = 3.4028234663852886e38;
+const BEYOND_F32 = "is beyond the 32-bit float range (+-3.4e38) the engines take";
 
 const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 const NON_FINITE = /^[+-]?(?:inf|infinity|nan)$/i;

@@ -384,6 +384,7 @@ export function decodePlsm(bytes: Uint8Array, source: string): PlsmFile {
   } catch {
     throw fail("metadata is not valid JSON");
   }
+  if (meta === null || typeof meta !== "object" || Array.isArray(meta)) throw fail("metadata is not a JSON object");
   const labels = Array.isArray(meta.labels) && meta.labels.length === outputSize ? meta.labels.map(String) : undefined;
   const model: FloatModel = {
     timeUnit: typeof meta.timeUnit === "string" ? meta.timeUnit : "ms",

@@ -126,6 +126,29 @@ describe("phasor command line", () => {
     expect(r.stderr).toBe(`phasor run: ${bad}:3: "x" has 2 numbers, the model's inputSize is 1\n`);
   });
 
+  it("prints the outputs of the good events before a bad line, then exits 2", () => {
+    const bad = file("late-bad.ndjson", '{"t": 0, "x": [0.1]}\n{"t": 1, "x": [0.2]}\n{"t": 2, "x": "oops"}\n');
+    for (const engine of ["reference", "float"]) {
+      const r = phasor(["run", "--engine", engine, "--model", model, "--events", bad]);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`${bad.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:3: `));
+      expect(r.stdout.trimEnd().split("\n").map((line) => JSON.parse(line).i)).toEqual([0, 1]);
+    }
+  });
+
+  it("refuses inputs beyond the 32-bit float range in every engine alike, and --skip-bad skips them", () => {
+    const huge = file("huge.ndjson", '{"t": 0, "x": [0.1]}\n{"t": 1, "x": [1e39]}\n{"t": 2, "x": [0.3]}\n');
+    for (const engine of ["reference", "float"]) {
+      const strict = phasor(["run", "--engine", engine, "--model", model, "--events", huge]);
+      expect(strict.status).toBe(2);
+      expect(strict.stderr).toMatch(/:2: "x\[0\]" is beyond the 32-bit float range/);
+      const skipping = phasor(["run", "--engine", engine, "--model", model, "--events", huge, "--skip-bad"]);
+      expect(skipping.status).toBe(0);
+      expect(skipping.stdout.trimEnd().split("\n")).toHaveLength(2);
+      expect(skipping.stderr).toMatch(/skipped 1 bad line/);
+    }
+  });
+
   it("exits 2 when time goes backwards within a seq", () => {
     const back = file("back.ndjson", '{"t": 5, "x": [0.1], "seq": "a"}\n{"t": 4, "x": [0.1], "seq": "a"}\n');
     const r = phasor(["run", "--engine", "reference", "--model", model, "--events", back]);

@@ -7,7 +7,7 @@ const NDJSON = [
   '{"t": 0.52, "x": [0.77, -2.5e-3], "seq": "a", "label": 1}',
   "",
   '{"t": 3.0, "x": [-0.2, 0], "seq": 7, "label": 0}',
-  '{"t": 3.0, "x": [1e300, 5], "seq": 7}',
+  '{"t": 3.0, "x": [3e38, 5], "seq": 7}',
   '{"t": 1.7e12, "x": [0.1, 0.2], "seq": "b,c"}',
 ].join("\n");
 
@@ -17,7 +17,7 @@ const CSV = [
   '0.52,"a",-2.5e-3,1,0.77',
   "",
   "3.0,7,0,0,-0.2",
-  "3.0, 7 ,5,,1e300",
+  "3.0, 7 ,5,,3e38",
   '1.7e12,"b,c",0.2,,0.1',
 ].join("\n");
 
@@ -61,7 +61,7 @@ describe("event files", () => {
       [0, [0.31, 1], "a", undefined, 1],
       [0.52, [0.77, -2.5e-3], "a", 1, 2],
       [3, [-0.2, 0], 7, 0, 4],
-      [3, [1e300, 5], 7, undefined, 5],
+      [3, [3e38, 5], 7, undefined, 5],
       [1.7e12, [0.1, 0.2], "b,c", undefined, 6],
     ]);
     expect(events[0].x).toBeInstanceOf(Float64Array);
@@ -107,6 +107,7 @@ describe("event files", () => {
     ["x with a string", '{"t": 1, "x": [1, "2"]}', /"x\[1\]" must be a number/],
     ["x with null", '{"t": 1, "x": [null, 2]}', /"x\[0\]" must be a number, got null/],
     ["x overflowing", '{"t": 1, "x": [1, -1e999]}', /"x\[1\]" is not finite/],
+    ["x beyond f32", '{"t": 1, "x": [1, -3.5e38]}', /"x\[1\]" is beyond the 32-bit float range/],
     ["seq fractional", '{"t": 1, "x": [1, 2], "seq": 1.5}', /"seq" must be a string or an integer, got 1.5/],
     ["seq an object", '{"t": 1, "x": [1, 2], "seq": {}}', /"seq" must be a string or an integer/],
     ["label a string", '{"t": 1, "x": [1, 2], "label": "cat"}', /"label" must be a finite number, got "cat"/],
@@ -131,6 +132,7 @@ describe("event files", () => {
     ["x NaN", "1,2,NaN,a", /x1 is not finite: "NaN"/],
     ["x inf", "1,-inf,3,a", /x0 is not finite/],
     ["x overflowing", "1,2,1e999,a", /x1 is not finite/],
+    ["x beyond f32", "1,2,1e39,a", /x1 is beyond the 32-bit float range/],
   ];
 
   it.each(badCsv)("rejects a CSV row with %s, naming file, line and reason", (_name, row, reason) => {

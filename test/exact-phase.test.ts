@@ -197,3 +197,26 @@ describe("the time gate k(phi, r_on, alpha) of plstm.md section 1", () => {
     expect(timeGate(0.8, 1, 0)).toBe(2 - 1.6);
   });
 });
+
+describe("the wasm engines' phase seed (assembly/phase.ts, error-free float64 transformations)", () => {
+  it("agrees with the exact BigInt phase to 1e-15, epoch milliseconds included", async () => {
+    await import("../host/node.js");
+    const { WasmInstance } = await import("../host/wasm.js");
+    const wasm = await WasmInstance.create("scalar");
+    const rng = new Rng(4242);
+    let worst = 0;
+    for (let k = 0; k < 20_000; k++) {
+      const tau = rng.logUniform(0.006, 1e5);
+      const shift = rng.uniform(-1000, 1000);
+      const t = k % 2 === 0 ? 1.7e12 + rng.uniform(0, 1e10) : rng.uniform(-1e4, 1e6);
+      const exact = new ExactPhase([tau], [shift]).phase(t, 0);
+      const seeded = wasm.exports.exactPhase(t, shift, tau);
+      expect(seeded).toBeGreaterThanOrEqual(0);
+      expect(seeded).toBeLessThan(1);
+      // phases near 0 and 1 are the same point of the circle
+      const d = Math.abs(seeded - exact);
+      worst = Math.max(worst, Math.min(d, 1 - d));
+    }
+    expect(worst).toBeLessThan(1e-15);
+  });
+});

@@ -253,11 +253,18 @@ describe.each(GROUPS)("structural checks with a valid checksum: %s", (_, cases) 
 
 describe("metadata, which only the host reads (the wasm loader has no use for it)", () => {
   const metaAt = u32(GOOD, HEADER.meta);
+  /** Replaces the metadata with `text`, padded with spaces to its length. */
+  const writeMeta = (v: DataView, text: string) => {
+    for (let k = 0; k < u32(GOOD, HEADER.metaBytes); k++) v.setUint8(metaAt + k, k < text.length ? text.charCodeAt(k) : 32);
+  };
   it.each([
     ["metadata past the end", (v: DataView) => v.setUint32(HEADER.meta, fileLength, true)],
     ["metadata longer than the file", (v: DataView) => v.setUint32(HEADER.metaBytes, U32_MAX, true)],
     ["metadata inside the header", (v: DataView) => v.setUint32(HEADER.meta, 8, true)],
     ["metadata that is not JSON", (v: DataView) => v.setUint8(metaAt, "x".charCodeAt(0))],
+    // "null" followed by spaces: valid JSON, but not an object
+    ["metadata that is JSON null", (v: DataView) => writeMeta(v, "null")],
+    ["metadata that is a JSON array", (v: DataView) => writeMeta(v, "[1]")],
   ] as [string, (v: DataView) => void][])("decodePlsm rejects %s", (name, edit) => {
     decodeRejects(rewritten(edit), /metadata/, name);
   });

@@ -24,15 +24,6 @@ function expectUntouched(stream: Stream, before: ReturnType<typeof stateOf>, wha
   expect(after.stats, `${what}: stats`).toEqual(before.stats);
 }
 
-/**
- * The state bytes of a stream after reading its output: a wasm stream's block also holds the last readout it
- * computed, which is refreshed on reading y, so two streams with the same history compare equal only once both
- * have computed it.
- */
-function settled(stream: Stream): Uint8Array {
-  stream.output();
-  return stream.snapshot();
-}
 
 /** The events of [from, to) of a stream as a batch. */
 function slice(s: { t: Float64Array; x: Float32Array }, I: number, from: number, to: number) {
@@ -85,7 +76,7 @@ describe.each(["float", "fixed"] as WasmKind[])("%s engine streams", (kind) => {
         expectSameBytes(got.y, want.y, `${name}: y`);
         got.h.forEach((h, l) => expectSameBytes(h, want.h[l], `${name}: layer ${l} h`));
         got.c.forEach((c, l) => expectSameBytes(c, want.c[l], `${name}: layer ${l} c`));
-        expectSameBytes(settled(target), settled(first), `${name}: final state`);
+        expectSameBytes(target.snapshot(), first.snapshot(), `${name}: final state`);
         expect(target.stats()).toEqual(first.stats());
       }
       // the restored stream remembers its last timestamp: time still may not go backwards
@@ -164,7 +155,7 @@ describe.each(["float", "fixed"] as WasmKind[])("%s engine streams", (kind) => {
     const used = engine.createStream();
     used.pushBatch(EVENTS.t, EVENTS.x);
     used.reset();
-    expectSameBytes(settled(used), settled(fresh), "after reset");
+    expectSameBytes(used.snapshot(), fresh.snapshot(), "after reset");
     expect(used.stats()).toEqual({ events: 0, unitUpdates: 0, unitsSkipped: 0 });
     HIDDEN.forEach((H, l) => {
       expect(Array.from(used.hidden(l))).toEqual(new Array(H).fill(0));
@@ -174,7 +165,7 @@ describe.each(["float", "fixed"] as WasmKind[])("%s engine streams", (kind) => {
     const a = trace(used, HIDDEN, SECOND.t, SECOND.x);
     const b = trace(fresh, HIDDEN, SECOND.t, SECOND.x);
     expectSameBytes(a.y, b.y, "y after reset");
-    expectSameBytes(settled(used), settled(fresh), "state after reset and the same events");
+    expectSameBytes(used.snapshot(), fresh.snapshot(), "state after reset and the same events");
   });
 
   it("streams on one engine are independent: interleaved pushes give each stream's solo results", async () => {
@@ -219,7 +210,7 @@ describe.each(["float", "fixed"] as WasmKind[])("%s engine streams", (kind) => {
     batch.pushBatch(EVENTS.t, EVENTS.x, y, h);
     expectSameBytes(y, one.y, "batch y");
     expectSameBytes(h, one.h[1], "batch h (last layer)");
-    expectSameBytes(settled(batch), settled(oneStream), "state: with and without outputs");
+    expectSameBytes(batch.snapshot(), oneStream.snapshot(), "state: with and without outputs");
     // pieces of random sizes (including empty ones), y only or h only
     const pieces = engine.createStream();
     const y2 = new Float64Array(600 * 2);
@@ -232,7 +223,7 @@ describe.each(["float", "fixed"] as WasmKind[])("%s engine streams", (kind) => {
       else pieces.pushBatch(part.t, part.x, undefined, h2.subarray(from * H, to * H));
       from = to;
     }
-    expectSameBytes(settled(pieces), settled(batch), "state after pieces");
+    expectSameBytes(pieces.snapshot(), batch.snapshot(), "state after pieces");
     expect(pieces.stats()).toEqual(batch.stats());
     expect(batch.stats().events).toBe(600);
   });
@@ -269,7 +260,7 @@ describe.each(["float", "fixed"] as WasmKind[])("%s engine streams", (kind) => {
         const control = (await engineFor(MODEL)).createStream();
         pushRange(control, EVENTS, 0, 101);
         stream.push(EVENTS.t[100], EVENTS.x.subarray(300, 303));
-        expectSameBytes(settled(stream), settled(control), "the next good event");
+        expectSameBytes(stream.snapshot(), control.snapshot(), "the next good event");
       });
     }
   });
@@ -291,10 +282,10 @@ describe.each(["float", "fixed"] as WasmKind[])("%s engine streams", (kind) => {
     // exactly what the same engine does with the clamped times, under either policy and in a batch
     const explicit = engine.createStream();
     explicit.pushBatch(effective, EVENTS.x);
-    expectSameBytes(settled(clamped), settled(explicit), "clamped vs explicit times");
+    expectSameBytes(clamped.snapshot(), explicit.snapshot(), "clamped vs explicit times");
     const batch = engine.createStream({ timePolicy: "clamp" });
     batch.pushBatch(t, EVENTS.x);
-    expectSameBytes(settled(batch), settled(explicit), "clamped batch vs explicit times");
+    expectSameBytes(batch.snapshot(), explicit.snapshot(), "clamped batch vs explicit times");
     // the reject policy refuses the same stream
     rejection(() => engine.createStream().pushBatch(t, EVENTS.x), "bad-input");
   });
@@ -346,7 +337,7 @@ describe.each(["float", "fixed"] as WasmKind[])("%s engine streams", (kind) => {
     expect(stats.events).toBe(2000);
     expect(unsure, "phases too close to call").toBeLessThan(open / 100);
     expect(Math.abs(stats.unitUpdates - open), `${stats.unitUpdates} updates, ${open} open by the exact phase, ${unsure} too close to call`).toBeLessThanOrEqual(unsure);
-    expect(stats.unitsSkipped).toBe(2000 * units - stats.unitUpdates);
+    expect(Math.abs(stats.unitsSkipped - (2000 * units - open)), "skipped against closed by the exact phase").toBeLessThanOrEqual(unsure);
     expect(stats.unitUpdates / (2000 * units)).toBeGreaterThan(0.04);
     expect(stats.unitUpdates / (2000 * units)).toBeLessThan(0.06);
     expect(closedSeen).toBeGreaterThan(0.9 * 2000 * units);

@@ -8,7 +8,7 @@ import type { TextInput } from "./io.js";
 export interface LabelledSequence {
   seq: SeqId | undefined;
   t: Float64Array;
-  x: Float32Array;
+  x: Float64Array;
   /** the sequence's label, when its events carry one */
   label: number | undefined;
 }
@@ -19,7 +19,7 @@ export async function readSequences(input: TextInput, parser: EventParser, input
   let label: number | undefined;
   let n = 0;
   let t = new Float64Array(1024);
-  let x = new Float32Array(1024 * inputSize);
+  let x = new Float64Array(1024 * inputSize);
   const close = () => {
     if (n > 0) sequences.push({ seq, t: t.slice(0, n), x: x.slice(0, n * inputSize), label });
     n = 0;

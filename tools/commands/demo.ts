@@ -1,37 +1,19 @@
 /**
- * `phasor demo` (what `npm start` runs until training lands): the inference path end to end on a small built-in
- * example. A seeded, untrained 110-unit model (the paper's time-gate initialisation) is quantized on freq1-async
+ * `phasor demo`: the inference path end to end on a small built-in example, without training (`npm start` trains). A seeded, untrained 110-unit model (the paper's time-gate initialisation) is quantized on freq1-async
  * events, then all three engines stream fresh events; it prints how closely the wasm engines follow the float64
  * reference, their speed, and the fraction of units each event updated.
  */
 import { compareEngines } from "../../host/compare.js";
 import { createEngine } from "../../host/create.js";
-import type { Engine } from "../../host/engine.js";
+import { evaluate, type LabelledSample } from "../../host/evaluate.js";
 import { randomModel } from "../../host/init.js";
-import { quantize, type CalibrationSequence } from "../../host/quantize.js";
+import { quantize } from "../../host/quantize.js";
 import { Rng } from "../../host/rng.js";
 import { generate } from "../../host/tasks.js";
 import { defineCommand } from "../command.js";
 
-function sequences(n: number, seed: number): CalibrationSequence[] {
-  return generate("freq1-async", n, seed).map((s) => ({ t: s.t, x: Float32Array.from(s.x) }));
-}
-
-function throughput(engine: Engine, data: CalibrationSequence[]): { eventsPerSec: number; updated: number } {
-  const stream = engine.createStream();
-  let events = 0;
-  let updates = 0;
-  const start = performance.now();
-  for (const seq of data) {
-    stream.reset();
-    stream.pushBatch(seq.t, seq.x);
-    const stats = stream.stats();
-    events += stats.events;
-    updates += stats.unitUpdates;
-  }
-  const seconds = (performance.now() - start) / 1000;
-  stream.dispose();
-  return { eventsPerSec: events / seconds, updated: updates / (events * engine.model.layers[0].hiddenSize) };
+function sequences(n: number, seed: number): LabelledSample[] {
+  return generate("freq1-async", n, seed).map((s) => ({ t: s.t, x: Float32Array.from(s.x), label: s.label }));
 }
 
 export const command = defineCommand({
@@ -52,14 +34,14 @@ export const command = defineCommand({
     say(`streaming ${fresh.length} fresh freq1-async sequences (${events} events) through every engine:`);
     for (const [kind, simd] of [["fixed", "on"], ["fixed", "off"], ["float", "on"], ["reference", "off"]] as const) {
       const engine = await createEngine(kind === "fixed" ? loaded : model, { engine: kind, simd });
-      const speed = throughput(engine, fresh);
+      const speed = evaluate(engine, fresh);
       const label = `${kind}${kind === "reference" ? "" : engine.simd ? " simd" : " scalar"}`.padEnd(13);
       let agreement = "";
       if (kind !== "reference") {
         const a = compareEngines(engine, reference, fresh);
         agreement = `  max |y - y_ref| ${a.maxAbsY.toExponential(1)}, max |h - h_ref| ${a.maxAbsH.toExponential(1)}, same class ${(100 * a.argmaxAgreement).toFixed(1)} %`;
       }
-      say(`  ${label} ${Math.round(speed.eventsPerSec).toLocaleString("en-US").padStart(10)} events/s, ${(100 * speed.updated).toFixed(1)} % of units updated${agreement}`);
+      say(`  ${label} ${Math.round(speed.eventsPerSec).toLocaleString("en-US").padStart(10)} events/s, ${(100 * speed.unitUpdateFraction).toFixed(1)} % of units updated${agreement}`);
       engine.dispose();
     }
     const memory = (await createEngine(loaded, { engine: "fixed" })).memory();

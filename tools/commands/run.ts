@@ -6,7 +6,8 @@
 import { createEngine } from "../../host/create.js";
 import type { Stream } from "../../host/engine.js";
 import { PhasorError } from "../../host/errors.js";
-import { EventParser, type SeqId, type StreamEvent } from "../../host/events.js";
+import { BadLineError, EventParser, type SeqId, type StreamEvent } from "../../host/events.js";
+import { argmax } from "../../host/evaluate.js";
 import { defineCommand } from "../command.js";
 import { LineWriter, openTextInput, skippedNote } from "../io.js";
 import { loadModelFile } from "../model-file.js";
@@ -61,10 +62,19 @@ export const command = defineCommand({
         hidden: flags.hidden,
         labels: engine.model.readout.labels,
       });
-      for await (const chunk of input.chunks) {
-        await runner.feed(parser.push(chunk));
+      try {
+        for await (const chunk of input.chunks) {
+          await runner.feed(parser.push(chunk));
+        }
+        await runner.feed(parser.end());
+      } catch (err) {
+        // a bad line stops the run, but the events before it have been read: their outputs are printed first
+        if (err instanceof BadLineError) {
+          await runner.feed(err.before);
+          await out.flush();
+        }
+        throw err;
       }
-      await runner.feed(parser.end());
       runner.finish();
       await out.flush();
       const skipped = skippedNote(parser);
@@ -195,12 +205,6 @@ class SequenceRunner {
     }
     return new PhasorError(err.code, `${this.options.file}:${events[start].line}-${events[end - 1].line}: ${err.message}`);
   }
-}
-
-function argmax(values: Float64Array): number {
-  let best = 0;
-  for (let k = 1; k < values.length; k++) if (values[k] > values[best]) best = k;
-  return best;
 }
 
 /** a double as JSON.stringify prints it: shortest round-trip form, null when not finite */

@@ -30,7 +30,8 @@ export const command = defineCommand({
   description:
     "The main job: trains on freq1-async (progress on stderr), quantizes, streams fresh events through the\n" +
     "fixed-point engine and prints float and fixed accuracy, events per second and the fraction of units updated.\n" +
-    "Writes model.json, model.plsm, learning-curve.svg and report.html into a new folder under --out.",
+    "Writes model.json, model.plsm, model.svg (the learning curve), report.html and the training checkpoint into a\n" +
+    "new folder under --out.",
   flags: {
     out: { kind: "string", value: "DIR", help: "parent folder of the run's folder (default out)" },
     seconds: { kind: "number", min: 1, default: MAIN_JOB.budgetSeconds, help: "training time budget in seconds" },
