@@ -57,6 +57,57 @@ export function learningCurveSvg(history: EpochRecord[], options: { title?: stri
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">${parts.join("")}</svg>`;
 }
 
+/**
+ * The stability guard over training (host/guard.ts): per epoch the median and the largest batch sharpness
+ * lambda_B, against the linear thresholds 2 / eta and 2 (1 + beta) / eta of the nominal rate, on a log scale.
+ * Points above the threshold are batches the cap shortened the step for.
+ */
+export function guardSvg(history: EpochRecord[], options: { title?: string } = {}): string {
+  const rows = history.filter((r) => r.guard && r.guard.lambdaMedian !== null && r.guard.lambdaMax !== null);
+  const width = 720;
+  const height = 320;
+  const left = 70;
+  const right = 150;
+  const top = 36;
+  const bottom = 44;
+  const w = width - left - right;
+  const h = height - top - bottom;
+  const first = rows[0]?.epoch ?? 1;
+  const last = rows.at(-1)?.epoch ?? 1;
+  const x = (epoch: number) => left + (last === first ? w / 2 : ((epoch - first) / (last - first)) * w);
+  const positive = (v: number) => Math.max(v, 1e-12);
+  const values = rows.flatMap((r) => [r.guard!.lambdaMedian as number, r.guard!.lambdaMax as number, r.guard!.twoOverEta, r.guard!.threshold]).filter((v) => v > 0);
+  const lo = Math.log10(Math.min(...values, 1)) - 0.1;
+  const hi = Math.log10(Math.max(...values, 10)) + 0.1;
+  // a median at or below zero (a Rayleigh quotient of a non-convex batch) sits on the bottom edge
+  const y = (v: number) => top + h - Math.max(0, Math.min(1, (Math.log10(positive(v)) - lo) / (hi - lo))) * h;
+  const parts: string[] = [`<rect x="${left}" y="${top}" width="${w}" height="${h}" fill="#fafbfc" stroke="#d0d7de"/>`];
+  for (let p = Math.ceil(lo); p <= Math.floor(hi); p++) {
+    parts.push(`<line x1="${left}" x2="${left + w}" y1="${y(10 ** p)}" y2="${y(10 ** p)}" stroke="#eaeef2"/>`);
+    parts.push(`<text x="${left - 6}" y="${y(10 ** p) + 4}" text-anchor="end" font-size="11" fill="#57606a">1e${p}</text>`);
+  }
+  const series: [string, string, (r: EpochRecord) => number, string?][] = [
+    ["2 (1 + beta) / eta", "#cf222e", (r) => r.guard!.threshold, "5 4"],
+    ["2 / eta", "#8250df", (r) => r.guard!.twoOverEta, "2 3"],
+    ["max lambda_B", "#b35900", (r) => r.guard!.lambdaMax as number],
+    ["median lambda_B", "#0550ae", (r) => r.guard!.lambdaMedian as number],
+  ];
+  series.forEach(([label, color, value, dash], k) => {
+    const points = rows.map((r) => `${x(r.epoch).toFixed(1)},${y(value(r)).toFixed(1)}`).join(" ");
+    parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ""} points="${points}"/>`);
+    if (!dash) for (const r of rows) parts.push(`<circle cx="${x(r.epoch).toFixed(1)}" cy="${y(value(r)).toFixed(1)}" r="2.5" fill="${color}"/>`);
+    parts.push(`<text x="${left + w + 10}" y="${top + 14 + 16 * k}" font-size="11" fill="${color}">${escape(label)}</text>`);
+  });
+  const ticks = Math.min(rows.length, 10);
+  for (let k = 0; k < ticks; k++) {
+    const epoch = rows[Math.round((k / Math.max(1, ticks - 1)) * (rows.length - 1))].epoch;
+    parts.push(`<text x="${x(epoch)}" y="${top + h + 16}" text-anchor="middle" font-size="11" fill="#57606a">${epoch}</text>`);
+  }
+  parts.push(`<text x="${left + w / 2}" y="${height - 8}" text-anchor="middle" font-size="12" fill="#24292f">epoch</text>`);
+  parts.push(`<text x="${left}" y="20" font-size="13" fill="#24292f">${escape(options.title ?? "stability guard")}: batch sharpness lambda_B against 2 / eta</text>`);
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">${parts.join("")}</svg>`;
+}
+
 /** Every unit's openness k over [from, to] (alpha = 0), one row per unit sorted by period: the oscillations. */
 export function timeGatesSvg(model: FloatModel, from = 0, to = 125, layer = 0): string {
   const L = model.layers[layer];

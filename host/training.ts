@@ -8,6 +8,7 @@ import { PhasorError } from "./errors.js";
 import type { FloatModel } from "./model.js";
 import { MAX_SEED } from "./rng.js";
 import { TASKS, generate, type Sample, type TaskName } from "./tasks.js";
+import { StabilityGuard, TrainerObjective, type GuardState, type GuardStats } from "./guard.js";
 import { Trainer, initialModel, taskModelSpec, type Optimizer, type TrainerSnapshot } from "./trainer.js";
 
 export interface TrainSettings {
@@ -30,6 +31,17 @@ export interface TrainSettings {
   momentum: number;
   /** clip the gradient to this global norm; 0 is off */
   clipNorm: number;
+  /**
+   * the stability guard (host/guard.ts, shared/spec/stability.md): for SGD the per-batch curvature cap, the
+   * watchdog and the oscillation monitor; for Adam the watchdog only. Absent (older checkpoints) means off.
+   */
+  guard?: boolean;
+  /** check curvature every k steps (default 1) */
+  guardEvery?: number;
+  /** Hessian-vector products per check (default 1) */
+  guardProducts?: number;
+  /** compute the line criterion S_line every this many checks (default 0: never; 4 gradients each) */
+  guardLineEvery?: number;
   /** the learning rate of epoch e is lr * lrDecay^(e - 1); default 1 (constant, the paper's) */
   lrDecay?: number;
   /** stop after the epoch that takes the run past this many seconds */
@@ -58,6 +70,10 @@ export function defaultSettings(task: TaskName, overrides: Partial<TrainSettings
     lr: optimizer === "adam" ? 1e-3 : DEFAULT_SGD_LR,
     momentum: 0.9,
     clipNorm: 0,
+    guard: true,
+    guardEvery: 1,
+    guardProducts: 1,
+    guardLineEvery: 0,
     ...overrides,
   };
 }
@@ -81,6 +97,8 @@ export interface EpochRecord {
   seconds: number;
   sequencesPerSec: number;
   steps: number;
+  /** the stability guard's counts over the epoch, when it is on */
+  guard?: GuardStats;
 }
 
 export interface Checkpoint {
@@ -92,6 +110,8 @@ export interface Checkpoint {
   history: EpochRecord[];
   trainer: TrainerSnapshot;
   best: { epoch: number; score: number; theta: Float32Array };
+  /** the guard's state at the end of the epoch (its snapshots too), when it is on */
+  guard?: GuardState<TrainerSnapshot>;
 }
 
 export interface TrainHooks {
@@ -121,6 +141,9 @@ function checkSettings(s: TrainSettings): void {
   whole("seed", s.seed, 0, MAX_SEED);
   if (!(s.rOn > 0 && s.rOn <= 1)) throw new PhasorError("bad-args", `rOn must be in (0, 1], got ${s.rOn}`);
   if (!(s.lr > 0 && Number.isFinite(s.lr))) throw new PhasorError("bad-args", `the learning rate must be a positive number, got ${s.lr}`);
+  whole("guardEvery", s.guardEvery ?? 1, 1, 1_000_000);
+  whole("guardProducts", s.guardProducts ?? 1, 1, 10);
+  whole("guardLineEvery", s.guardLineEvery ?? 0, 0, 1_000_000);
   if (s.lrDecay !== undefined && !(s.lrDecay > 0 && s.lrDecay <= 1)) throw new PhasorError("bad-args", `lrDecay must be in (0, 1], got ${s.lrDecay}`);
 }
 
@@ -132,10 +155,23 @@ export class TrainingRun {
   private best: { epoch: number; score: number; theta: Float32Array };
   private epochsDone: number;
   private secondsBefore: number;
+  /** the guard and the trainer as its objective, when the guard is on */
+  private readonly guard: StabilityGuard<TrainerSnapshot> | null;
+  private readonly objective: TrainerObjective;
 
   private constructor(settings: TrainSettings, trainer: Trainer, resume?: Checkpoint) {
     this.settings = settings;
     this.trainer = trainer;
+    this.objective = new TrainerObjective(trainer);
+    this.guard = settings.guard
+      ? new StabilityGuard(trainer.parameterCount, {
+          every: settings.guardEvery ?? 1,
+          products: settings.guardProducts ?? 1,
+          lineEvery: settings.guardLineEvery ?? 0,
+          seed: settings.seed,
+        })
+      : null;
+    if (this.guard && resume?.guard) this.guard.setState(resume.guard);
     this.validationSet = generate(settings.task, settings.validation, validationSeed(settings.seed));
     this.history = resume ? [...resume.history] : [];
     this.epochsDone = resume?.epoch ?? 0;
@@ -196,17 +232,29 @@ export class TrainingRun {
     const done: EpochRecord[] = [];
     const started = performance.now();
     const batches = Math.ceil(s.perEpoch / s.batchSize);
+    const guard = this.guard;
     while (this.epochsDone < s.epochs) {
       const epoch = this.epochsDone + 1;
       const data = generate(s.task, s.perEpoch, epochSeed(s.seed, epoch));
       const epochStart = performance.now();
       let lossSum = 0;
+      let lossCount = 0;
+      const schedule = (s.lrDecay ?? 1) ** (epoch - 1);
+      this.objective.schedule = schedule;
       for (let b = 0; b < batches; b++) {
         this.trainer.loadBatch(data.slice(b * s.batchSize, (b + 1) * s.batchSize));
-        const loss = this.trainer.lossAndGradient();
-        if (!Number.isFinite(loss)) throw new PhasorError("runtime", `training diverged: the loss is ${loss} at epoch ${epoch}, batch ${b + 1}`);
-        this.trainer.step((s.lrDecay ?? 1) ** (epoch - 1));
+        let loss: number;
+        if (guard) {
+          const step = guard.step(this.objective);
+          loss = step.loss;
+          if (step.rolledBack) continue;
+        } else {
+          loss = this.trainer.lossAndGradient();
+          if (!Number.isFinite(loss)) throw new PhasorError("runtime", `training diverged: the loss is ${loss} at epoch ${epoch}, batch ${b + 1}`);
+          this.trainer.step(schedule);
+        }
         lossSum += loss;
+        lossCount++;
         hooks.onBatch?.(epoch, b + 1, batches, loss);
         // let a page or a progress bar breathe between batches
         if (b % 16 === 15) await Promise.resolve();
@@ -215,11 +263,12 @@ export class TrainingRun {
       const score = this.validate();
       const record: EpochRecord = {
         epoch,
-        loss: lossSum / batches,
+        loss: lossCount ? lossSum / lossCount : NaN,
         ...(score.accuracy !== undefined ? { valAccuracy: score.accuracy } : { valMse: score.mse }),
         seconds: this.secondsBefore + (performance.now() - started) / 1000,
         sequencesPerSec: s.perEpoch / trainSeconds,
         steps: this.trainer.stepCount,
+        ...(guard ? { guard: guard.takeStats(this.objective) } : {}),
       };
       const value = score.accuracy ?? -(score.mse as number);
       if (value > this.best.score) this.best = { epoch, score: value, theta: this.trainer.parameters().slice() };
@@ -255,6 +304,7 @@ export class TrainingRun {
       history: [...this.history],
       trainer: this.trainer.snapshot(),
       best: { ...this.best, theta: this.best.theta.slice() },
+      ...(this.guard ? { guard: this.guard.state() } : {}),
     };
   }
 }

@@ -6,8 +6,10 @@
 import { readFile } from "node:fs/promises";
 import { PhasorError } from "../host/errors.js";
 import { modelToJson, type FloatModel } from "../host/model.js";
-import { learningCurveSvg } from "../host/report.js";
+import { guardSvg, learningCurveSvg } from "../host/report.js";
 import { TASKS } from "../host/tasks.js";
+import type { GuardState } from "../host/guard.js";
+import type { TrainerSnapshot } from "../host/trainer.js";
 import { TrainingRun, type Checkpoint, type EpochRecord, type TrainSettings } from "../host/training.js";
 import type { CommandIO } from "./command.js";
 import { ioReason, writeFileAtomically } from "./io.js";
@@ -18,6 +20,17 @@ function base64(values: Float32Array): string {
   return Buffer.from(values.buffer, values.byteOffset, values.byteLength).toString("base64");
 }
 
+function doubles(values: Float64Array): string {
+  return Buffer.from(values.buffer, values.byteOffset, values.byteLength).toString("base64");
+}
+
+function readDoubles(text: unknown, what: string): Float64Array {
+  if (typeof text !== "string") throw new PhasorError("bad-input", `checkpoint: ${what} is missing`);
+  const bytes = Buffer.from(text, "base64");
+  if (bytes.length % 8 !== 0) throw new PhasorError("bad-input", `checkpoint: ${what} is not a whole number of doubles`);
+  return new Float64Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
+}
+
 function floats(text: unknown, what: string): Float32Array {
   if (typeof text !== "string") throw new PhasorError("bad-input", `checkpoint: ${what} is missing`);
   const bytes = Buffer.from(text, "base64");
@@ -25,11 +38,21 @@ function floats(text: unknown, what: string): Float32Array {
   return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
 }
 
+function snapshotText(t: TrainerSnapshot) {
+  return { theta: base64(t.theta), moment1: base64(t.moment1), moment2: base64(t.moment2), stepCount: t.stepCount };
+}
+
+function readSnapshot(raw: unknown, what: string): TrainerSnapshot {
+  const t = raw as Record<string, unknown> | undefined;
+  return { theta: floats(t?.theta, `${what} theta`), moment1: floats(t?.moment1, `${what} moment1`), moment2: floats(t?.moment2, `${what} moment2`), stepCount: t?.stepCount as number };
+}
+
 export function checkpointText(c: Checkpoint): string {
   return JSON.stringify({
     ...c,
-    trainer: { theta: base64(c.trainer.theta), moment1: base64(c.trainer.moment1), moment2: base64(c.trainer.moment2), stepCount: c.trainer.stepCount },
+    trainer: snapshotText(c.trainer),
     best: { epoch: c.best.epoch, score: c.best.score, theta: base64(c.best.theta) },
+    ...(c.guard ? { guard: { ...c.guard, v: doubles(c.guard.v), snapshots: c.guard.snapshots.map(snapshotText) } } : {}),
   });
 }
 
@@ -43,14 +66,24 @@ export async function readCheckpoint(path: string): Promise<Checkpoint> {
   if (raw.format !== "phasor-checkpoint" || raw.version !== 1) throw new PhasorError("bad-input", `${path}: not a phasor training checkpoint (version 1)`);
   const trainer = raw.trainer as Record<string, unknown>;
   const best = raw.best as Record<string, unknown>;
+  const guard = raw.guard as (Omit<GuardState, "v" | "snapshots"> & { v: unknown; snapshots: unknown }) | undefined;
   return {
     format: "phasor-checkpoint",
     version: 1,
     settings: raw.settings as TrainSettings,
     epoch: raw.epoch as number,
     history: raw.history as EpochRecord[],
-    trainer: { theta: floats(trainer?.theta, "theta"), moment1: floats(trainer?.moment1, "moment1"), moment2: floats(trainer?.moment2, "moment2"), stepCount: trainer?.stepCount as number },
+    trainer: readSnapshot(trainer, "trainer"),
     best: { epoch: best?.epoch as number, score: best?.score as number, theta: floats(best?.theta, "best theta") },
+    ...(guard
+      ? {
+          guard: {
+            ...guard,
+            v: readDoubles(guard.v, "guard v"),
+            snapshots: (Array.isArray(guard.snapshots) ? guard.snapshots : []).map((x, k) => readSnapshot(x, `guard snapshot ${k}`)),
+          },
+        }
+      : {}),
   };
 }
 
@@ -81,9 +114,14 @@ export interface SessionResult {
   best: { model: FloatModel; epoch: number; score: number };
   modelPath: string;
   curvePath: string;
+  /** lambda_B against 2 / eta per epoch, when the guard checked curvature */
+  guardPath?: string;
 }
 
-/** Trains, writing `out` (the best model), `out` with .svg (its learning curve) and `out` with .checkpoint.json. */
+/**
+ * Trains, writing `out` (the best model), `out` with .svg (its learning curve), with .guard.svg (lambda_B against
+ * 2 / eta, when the guard checked curvature) and with .checkpoint.json.
+ */
 export async function trainSession(settings: TrainSettings, out: string, io: CommandIO, resumeFrom?: string): Promise<SessionResult> {
   const resume = resumeFrom ? await readCheckpoint(resumeFrom) : undefined;
   if (resume && resume.settings.task !== settings.task) {
@@ -115,5 +153,11 @@ export async function trainSession(settings: TrainSettings, out: string, io: Com
   const curvePath = `${base}.svg`;
   await writeFileAtomically(out, encoder.encode(JSON.stringify(modelToJson(best.model)) + "\n"));
   await writeFileAtomically(curvePath, encoder.encode(svg));
-  return { run, best, modelPath: out, curvePath };
+  let guardPath: string | undefined;
+  if (run.history.some((r) => r.guard?.lambdaMedian != null)) {
+    guardPath = `${base}.guard.svg`;
+    const title = `${run.settings.task}, SGD lr ${run.settings.lr}, momentum ${run.settings.momentum}, seed ${run.settings.seed}`;
+    await writeFileAtomically(guardPath, encoder.encode(guardSvg(run.history, { title })));
+  }
+  return { run, best, modelPath: out, curvePath, guardPath };
 }

@@ -12,13 +12,17 @@ import { trainSession } from "../training-session.js";
 export const command = defineCommand({
   usage:
     "--task T [--hidden H] [--epochs N] [--seed S] [--lr X | --lr-scale K] [--optimizer sgd|adam] [--guard on|off] --out M.json " +
-    "[--r-on R] [--lr-decay D] [--per-epoch N] [--validation N] [--batch B] [--clip C] [--time-budget S] [--stop-at A] [--resume CKPT] [--simd auto|on|off]",
+    "[--guard-every K] [--guard-products N] [--guard-line N] [--r-on R] [--lr-decay D] [--per-epoch N] [--validation N] [--batch B] [--clip C] [--time-budget S] [--stop-at A] [--resume CKPT] [--simd auto|on|off]",
   description:
     "Trains a Phased LSTM in wasm on a built-in task with fresh sequences every epoch (shared/spec/tasks.md), scores it\n" +
     "on a validation set drawn once, and keeps the best model. One JSON line per epoch on stdout\n" +
-    '({"epoch","loss","valAccuracy" or "valMse","seconds","sequencesPerSec","steps"}) and a final one; progress on\n' +
-    "stderr. Writes --out (the best model, JSON), its learning curve next to it (.svg) and a checkpoint after every\n" +
-    "epoch (.checkpoint.json) that --resume continues from.",
+    '({"epoch","loss","valAccuracy" or "valMse","seconds","sequencesPerSec","steps","guard"}) and a final one; progress\n' +
+    "on stderr. Writes --out (the best model, JSON), its learning curve next to it (.svg) and a checkpoint after every\n" +
+    "epoch (.checkpoint.json) that --resume continues from.\n" +
+    "The stability guard (on by default; shared/spec/stability.md) caps every SGD step at c 2 (1 + beta) / lambda_B,\n" +
+    "lambda_B the batch's sharpness from finite-difference Hessian-vector products, rolls back to a snapshot on a\n" +
+    "non-finite or spiking loss, and shrinks the step on a growing period-2 oscillation; with Adam only the rollback\n" +
+    "acts. Its per-epoch counts go in the JSON lines, and lambda_B against 2 / eta in a plot next to the model (.guard.svg).",
   flags: {
     task: { kind: "enum", values: TASK_NAMES, help: "the task" },
     hidden: { kind: "number", integer: true, min: 1, default: 110, help: "units of the layer (default 110, the paper's)" },
@@ -27,7 +31,10 @@ export const command = defineCommand({
     lr: { kind: "number", help: `learning rate (default 1e-3 for adam, ${DEFAULT_SGD_LR} for sgd)` },
     "lr-scale": { kind: "number", help: "multiply the default learning rate by K" },
     optimizer: { kind: "enum", values: ["adam", "sgd"], default: "adam", help: "Adam (the paper's) or SGD with momentum 0.9" },
-    guard: { kind: "enum", values: ["on", "off"], default: "off", help: "the stability guard for SGD (not built yet: only off)" },
+    guard: { kind: "enum", values: ["on", "off"], default: "on", help: "the stability guard" },
+    "guard-every": { kind: "number", integer: true, min: 1, default: 1, help: "check the curvature every K steps" },
+    "guard-products": { kind: "number", integer: true, min: 1, default: 1, help: "Hessian-vector products per check, 1..10" },
+    "guard-line": { kind: "number", integer: true, min: 0, default: 0, help: "the line criterion S_line every N checks (4 gradients; 0: never)" },
     out: { kind: "string", required: true, value: "M.json", help: "where the best model goes" },
     "r-on": { kind: "number", default: 0.05, help: "open ratio of every unit (default 0.05, the paper's)" },
     "per-epoch": { kind: "number", integer: true, min: 1, default: 5000, help: "fresh training sequences per epoch" },
@@ -44,9 +51,6 @@ export const command = defineCommand({
     if (flags.task === undefined) throw new PhasorError("bad-args", `missing --task T (one of ${TASK_NAMES.join(", ")})`);
     if (!flags.out.toLowerCase().endsWith(".json")) throw new PhasorError("bad-args", `--out must name a .json file (the float model), got ${flags.out}`);
     if (flags.lr !== undefined && flags["lr-scale"] !== undefined) throw new PhasorError("bad-args", "give --lr or --lr-scale, not both");
-    if (flags.guard === "on") {
-      throw new PhasorError("bad-args", "--guard on: the stability guard is not built yet (issue 4); train with --guard off");
-    }
     const optimizer = flags.optimizer;
     const base = defaultSettings(flags.task, { optimizer });
     const settings = defaultSettings(flags.task, {
@@ -61,12 +65,18 @@ export const command = defineCommand({
       batchSize: flags.batch,
       clipNorm: flags.clip,
       lrDecay: flags["lr-decay"],
+      guard: flags.guard === "on",
+      guardEvery: flags["guard-every"],
+      guardProducts: flags["guard-products"],
+      guardLineEvery: flags["guard-line"],
       timeBudgetSeconds: flags["time-budget"],
       stopAtAccuracy: flags["stop-at"],
       simd: flags.simd === "auto" ? "auto" : flags.simd === "on",
     });
-    const { run, best, modelPath, curvePath } = await trainSession(settings, flags.out, io, flags.resume);
+    const { run, best, modelPath, curvePath, guardPath } = await trainSession(settings, flags.out, io, flags.resume);
     const last = run.history.at(-1);
+    const guarded = run.history.filter((r) => r.guard);
+    const total = (key: "rollbacks" | "cappedSteps") => guarded.reduce((sum, r) => sum + (r.guard?.[key] ?? 0), 0);
     io.stdout.write(
       JSON.stringify({
         final: true,
@@ -79,8 +89,11 @@ export const command = defineCommand({
         ...(run.classification ? { valAccuracy: best.score } : { valMse: -best.score }),
         lastValAccuracy: last?.valAccuracy,
         seconds: last?.seconds,
+        guard: run.settings.guard === true,
+        ...(guarded.length ? { rollbacks: total("rollbacks"), cappedSteps: total("cappedSteps") } : {}),
         model: modelPath,
         curve: curvePath,
+        ...(guardPath ? { guardPlot: guardPath } : {}),
       }) + "\n",
     );
   },

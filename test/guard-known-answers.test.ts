@@ -1,0 +1,201 @@
+// The stability guard against the known answers of shared/spec/stability.md section 5, on analytic objectives
+// (host/guard.ts runs on any gradient oracle): the line criterion's sign and GD's fate on the 1-D family, the 2-D
+// example where the line test is conservative, and the two-batch SGD example where only the worst batch matters.
+import { describe, expect, it } from "vitest";
+import { AnalyticObjective, StabilityGuard } from "../host/guard.js";
+import { Rng } from "../host/rng.js";
+
+/** f(x) = a/2 x^2 + b/6 x^3 + c/24 x^4 */
+function family(a: number, b: number, c: number) {
+  return (x: Float64Array, _batch: number, out: Float64Array) => {
+    const u = x[0];
+    out[0] = a * u + (b / 2) * u * u + (c / 6) * u * u * u;
+    return (a / 2) * u * u + (b / 6) * u ** 3 + (c / 24) * u ** 4;
+  };
+}
+
+/** Plain GD for `steps` steps; the half-amplitude |x_t - x_{t-1}| / 2 at the end, or Infinity when it escaped. */
+function gdOrbit(objective: AnalyticObjective, steps: number, scale = 1): number {
+  let previous = Array.from(objective.x);
+  let half = 0;
+  for (let t = 0; t < steps; t++) {
+    objective.lossAndGradient();
+    objective.step(scale);
+    if (!(objective.x.every((v) => Math.abs(v) < 10))) return Infinity;
+    half = Math.abs(objective.x[0] - previous[0]) / 2;
+    previous = Array.from(objective.x);
+  }
+  return half;
+}
+
+/** The half-amplitude of the period-2 orbit at eta = (2/a)(1 + mu), to leading order: delta^2 = 3 a^2 (eta a - 2) / (3 b^2 - a c). */
+function predictedHalfAmplitude(a: number, b: number, c: number, mu = 0.05): number {
+  return Math.sqrt((3 * a * a * (2 * mu)) / (3 * b * b - a * c));
+}
+
+// (a, b, c) over both signs of S = (3 b^2 - a c) / a, away from S = 0. The criterion is the leading order in the
+// amplitude: where S > 0 the sweep keeps the orbits along which the curvature a + b x + c x^2 / 2 changes by at most
+// 30 % (|b| delta / a and |c| delta^2 / 2a at most 0.3); larger orbits of this family can leave (a = 2, b = 1,
+// c = 1 has S = 0.5 and delta = 1.1, and GD escapes).
+const SWEEP: [number, number, number][] = [];
+for (const a of [0.5, 1, 2]) {
+  for (const b of [-1, -0.5, 0, 0.5, 1]) {
+    for (const c of [-3, -1, 1, 3, 6]) {
+      const S = (3 * b * b - a * c) / a;
+      if (Math.abs(S) < 0.3) continue;
+      const delta = S > 0 ? predictedHalfAmplitude(a, b, c) : 0;
+      if ((Math.abs(b) * delta) / a <= 0.3 && (Math.abs(c) * delta * delta) / (2 * a) <= 0.3) SWEEP.push([a, b, c]);
+    }
+  }
+}
+
+describe("the 1-D family f = a/2 x^2 + b/6 x^3 + c/24 x^4", () => {
+  it("has both signs of S in the sweep, many of each", () => {
+    expect(SWEEP.filter(([a, b, c]) => 3 * b * b - a * c > 0).length).toBeGreaterThanOrEqual(10);
+    expect(SWEEP.filter(([a, b, c]) => 3 * b * b - a * c < 0).length).toBeGreaterThanOrEqual(10);
+  });
+
+  it.each(SWEEP)("a %s, b %s, c %s: lambda = a and S_line = S from gradients; GD at (2/a)(1.05) oscillates with the predicted amplitude iff S > 0", (a, b, c) => {
+    const S = (3 * b * b - a * c) / a;
+    const eta = (2 / a) * 1.05;
+    const guard = new StabilityGuard(1, { products: 3 });
+    const atMinimum = new AnalyticObjective([0], eta, 0, family(a, b, c));
+    atMinimum.lossAndGradient();
+    expect(guard.estimateSharpness(atMinimum)).toBeCloseTo(a, 2);
+    const line = guard.lineProbe(atMinimum);
+    expect(Math.sign(line.sLine)).toBe(Math.sign(S));
+    expect(line.sLine).toBeCloseTo(S, 6);
+
+    const half = gdOrbit(new AnalyticObjective([1e-3], eta, 0, family(a, b, c)), 4000);
+    if (S > 0) {
+      const predicted = predictedHalfAmplitude(a, b, c);
+      expect(half / predicted).toBeGreaterThan(0.9);
+      expect(half / predicted).toBeLessThan(1.1);
+    } else {
+      expect(half).toBe(Infinity);
+    }
+  });
+
+  it.each(SWEEP)("a %s, b %s, c %s: the guard in a full-batch phase keeps the benign orbit and stops the escape", (a, b, c) => {
+    const S = (3 * b * b - a * c) / a;
+    const eta = (2 / a) * 1.05;
+    const predicted = S > 0 ? predictedHalfAmplitude(a, b, c) : 0;
+    const guard = new StabilityGuard(1, { products: 2, lineEvery: 1, fullBatch: true, lineAmplitude: 1.5 * predicted || 0.1 });
+    const objective = new AnalyticObjective([1e-3], eta, 0, family(a, b, c));
+    let steps = 0;
+    for (let t = 0; t < 4000; t++) {
+      const step = guard.step(objective);
+      expect(step.rolledBack).toBe(false);
+      if (step.scale === 1) steps++;
+    }
+    const x = objective.x[0];
+    if (S > 0) {
+      // the step stays at eta above 2 / a, and the orbit is the one GD alone would have
+      expect(steps).toBe(4000);
+      const before = objective.x[0];
+      objective.lossAndGradient();
+      objective.step(1);
+      expect(Math.abs(objective.x[0] - before) / 2 / predicted).toBeGreaterThan(0.9);
+      expect(Math.abs(objective.x[0] - before) / 2 / predicted).toBeLessThan(1.1);
+    } else {
+      expect(Math.abs(x)).toBeLessThan(1e-9);
+    }
+  });
+});
+
+describe("the 2-D example f = l/2 x^2 + m/2 y^2 + beta/2 x^2 y + gamma/24 x^4", () => {
+  const l = 2;
+  const m = 0.5;
+  const f = (beta: number, gamma: number) => (p: Float64Array, _batch: number, out: Float64Array) => {
+    const [x, y] = p;
+    out[0] = l * x + beta * x * y + (gamma / 6) * x ** 3;
+    out[1] = m * y + (beta / 2) * x * x;
+    return (l / 2) * x * x + (m / 2) * y * y + (beta / 2) * x * x * y + (gamma / 24) * x ** 4;
+  };
+  const cases: [number, number][] = [];
+  for (const beta of [0, 0.5, 1, 1.5]) for (const gamma of [-1, 1, 4, 9]) if (Math.abs((3 * beta * beta) / m - gamma) > 0.5) cases.push([beta, gamma]);
+
+  it("covers the region where the line test is conservative, and both others", () => {
+    const region = (beta: number, gamma: number) => [gamma > 0, (3 * beta * beta) / m - gamma > 0].join();
+    expect(new Set(cases.map(([b, g]) => region(b, g)))).toEqual(new Set(["true,true", "true,false", "false,true"]));
+  });
+
+  it.each(cases)("beta %s, gamma %s: S_line = -gamma, S = 3 beta^2/m - gamma, and GD above 2/l stays bounded iff S > 0", (beta, gamma) => {
+    const S = (3 * beta * beta) / m - gamma;
+    const eta = (2 / l) * 1.05;
+    const guard = new StabilityGuard(2, { products: 20, seed: 3 });
+    const atMinimum = new AnalyticObjective([0, 0], eta, 0, f(beta, gamma));
+    atMinimum.lossAndGradient();
+    expect(guard.estimateSharpness(atMinimum)).toBeCloseTo(l, 2);
+    const line = guard.lineProbe(atMinimum);
+    expect(line.sLine).toBeCloseTo(-gamma, 3);
+    // S_line <= S: the line test never calls stable what is not
+    expect(line.sLine).toBeLessThanOrEqual(S + 1e-6);
+    const half = gdOrbit(new AnalyticObjective([1e-3, 0], eta, 0, f(beta, gamma)), 6000);
+    if (S > 0) {
+      // delta^2 ~ 3 lambda (eta lambda - 2) / S
+      const predicted = Math.sqrt((3 * l * (eta * l - 2)) / S);
+      expect(half / predicted).toBeGreaterThan(0.8);
+      expect(half / predicted).toBeLessThan(1.2);
+    } else {
+      expect(half).toBe(Infinity);
+    }
+    // conservative exactly where predicted: the line test calls unstable a stable orbit iff gamma > 0 and 3 beta^2 / m > gamma
+    const lineSaysStable = line.sLine > 0;
+    const stable = half < Infinity;
+    expect(lineSaysStable !== stable).toBe(gamma > 0 && (3 * beta * beta) / m > gamma);
+  });
+});
+
+describe("two batches f_B = a_B/2 x^2 + x^4/4: the worst batch decides", () => {
+  const eta = 1;
+  const PATHS = 1000;
+  const STEPS = 500;
+  const grad = (a1: number) => (p: Float64Array, batch: number, out: Float64Array) => {
+    const a = batch === 1 ? a1 : 0.9;
+    const x = p[0];
+    out[0] = a * x + x ** 3;
+    return (a / 2) * x * x + x ** 4 / 4;
+  };
+  /** Each path draws its batches from its own seed; returns how many paths escaped and the largest final |x|. */
+  function paths(a1: number, guarded: boolean): { diverged: number; worst: number } {
+    let diverged = 0;
+    let worst = 0;
+    for (let s = 1; s <= PATHS; s++) {
+      const rng = new Rng(s);
+      const objective = new AnalyticObjective([0.1], eta, 0, grad(a1));
+      const guard = guarded ? new StabilityGuard(1, { seed: s }) : null;
+      let escaped = false;
+      for (let t = 0; t < STEPS && !escaped; t++) {
+        objective.batch = rng.nextU32() & 1 ? 1 : 2;
+        if (guard) guard.step(objective);
+        else {
+          objective.lossAndGradient();
+          objective.step(1);
+        }
+        escaped = !(Math.abs(objective.x[0]) < 1e6);
+      }
+      if (escaped) diverged++;
+      else worst = Math.max(worst, Math.abs(objective.x[0]));
+    }
+    return { diverged, worst };
+  }
+
+  it("is linearly stable in mean square at eta a_1 = 2.35, eta a_2 = 0.9, with batch 1 alone unstable", () => {
+    expect(((1 - 2.35) ** 2 + (1 - 0.9) ** 2) / 2).toBeLessThan(1);
+    expect(Math.abs(1 - 2.35)).toBeGreaterThan(1);
+  });
+
+  it("unguarded SGD diverges on some of 1,000 seeded paths at eta a_1 = 2.35, on none at 1.9", () => {
+    const unstable = paths(2.35, false);
+    expect(unstable.diverged).toBeGreaterThan(0);
+    expect(unstable.diverged).toBeLessThan(PATHS / 10);
+    expect(paths(1.9, false).diverged).toBe(0);
+  });
+
+  it("guarded SGD converges on every path: each batch's step is capped below 2 / lambda_B", () => {
+    const guarded = paths(2.35, true);
+    expect(guarded.diverged).toBe(0);
+    expect(guarded.worst).toBeLessThan(1e-6);
+  });
+});

@@ -1,0 +1,162 @@
+// The stability guard with the wasm trainer as its gradient oracle: probes leave the trainer exactly as they found
+// it, the cap holds on every step, the watchdog rolls a non-finite point back to a finite snapshot, and
+// `phasor train` with an aggressive SGD rate ends finite with the guard (on by default) and prints its counts.
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import "../host/node.js";
+import { StabilityGuard, TrainerObjective } from "../host/guard.js";
+import { Trainer, initialModel, type TrainingSample } from "../host/trainer.js";
+import { simdSupported } from "../host/wasm-source.js";
+import { phasor } from "./support/cli.js";
+import { Rng } from "./support/random.js";
+
+const BUILDS = simdSupported() ? [true, false] : [false];
+
+function samples(seed: number, count: number): TrainingSample[] {
+  const rng = new Rng(seed);
+  return Array.from({ length: count }, (_, s) => {
+    const n = 8 + rng.int(13);
+    const t = new Float64Array(n);
+    let now = rng.uniform(0, 20);
+    for (let e = 0; e < n; e++) {
+      now += rng.uniform(0.2, 1.5);
+      t[e] = now;
+    }
+    const sign = s % 2 === 0 ? 1 : -1;
+    return { t, x: Float32Array.from({ length: n }, () => sign * rng.uniform(0.3, 1)), label: sign > 0 ? 1 : 0 };
+  });
+}
+
+async function sgdTrainer(simd: boolean, lr: number): Promise<Trainer> {
+  const model = initialModel({ inputSize: 1, hidden: [6], outputs: 2, rOn: 0.3, tauRange: [2, 8], shiftMax: 10 }, 3);
+  return Trainer.create(model, { batchSize: 8, maxLength: 25, simd, optimizer: "sgd", lr, momentum: 0.9 });
+}
+
+describe.each(BUILDS)("the guard on the trainer (simd %s)", (simd) => {
+  const data = samples(1, 64);
+
+  it("probes the loaded batch at theta + e v and leaves theta and the gradient bit for bit", async () => {
+    const trainer = await sgdTrainer(simd, 0.05);
+    trainer.loadBatch(data.slice(0, 8));
+    const loss = trainer.lossAndGradient();
+    const theta = trainer.parameters().slice();
+    const grad = trainer.gradient().slice();
+    const objective = new TrainerObjective(trainer);
+    const out = new Float64Array(trainer.parameterCount);
+    const direction = Float64Array.from({ length: trainer.parameterCount }, (_, k) => Math.sin(k + 1) / Math.sqrt(trainer.parameterCount));
+    const probed = objective.probe(direction, 1e-2, out);
+    expect(probed).not.toBe(loss);
+    expect(out.some((g, k) => g !== grad[k])).toBe(true);
+    expect(trainer.parameters()).toEqual(theta);
+    expect(trainer.gradient()).toEqual(grad);
+    // the probe's gradient is the gradient at the shifted point
+    trainer.setParameters(theta.map((v, k) => v + 1e-2 * direction[k]));
+    expect(trainer.lossAndGradient()).toBe(probed);
+    expect(Float64Array.from(trainer.gradient())).toEqual(out);
+  });
+
+  it("caps every SGD step at c 2 (1 + beta) / lambda_B of its own batch", async () => {
+    const trainer = await sgdTrainer(simd, 2);
+    const objective = new TrainerObjective(trainer);
+    const guard = new StabilityGuard(trainer.parameterCount, { products: 2, seed: 4 });
+    for (let k = 0; k < 24; k++) {
+      trainer.loadBatch(data.slice((k % 8) * 8, (k % 8) * 8 + 8));
+      const step = guard.step(objective);
+      if (step.rolledBack) continue;
+      expect(Number.isFinite(step.loss)).toBe(true);
+      if (step.lambda !== undefined && step.lambda > 0) {
+        expect(objective.lr * step.scale).toBeLessThanOrEqual((0.85 * 2 * 1.9) / step.lambda + 1e-12);
+      }
+    }
+    const stats = guard.takeStats(objective);
+    expect(stats.curvatureChecks).toBeGreaterThan(0);
+    expect(stats.extraGradients).toBe(2 * stats.curvatureChecks);
+    expect(stats.lambdaMax).toBeGreaterThan(0);
+    expect(trainer.parameters().every(Number.isFinite)).toBe(true);
+  });
+
+  it("rolls a non-finite point back to a snapshot the watchdog passed, further back on a second failure in a row", async () => {
+    const trainer = await sgdTrainer(simd, 0.05);
+    const objective = new TrainerObjective(trainer);
+    const guard = new StabilityGuard(trainer.parameterCount, { snapshotEvery: 2 });
+    trainer.loadBatch(data.slice(0, 8));
+    // snapshots at the points before steps 1 and 3 (every 2 good steps, at the next point that passes)
+    const before: Float32Array[] = [];
+    for (let k = 0; k < 4; k++) {
+      before.push(trainer.parameters().slice());
+      expect(guard.step(objective).rolledBack).toBe(false);
+    }
+    trainer.parameters()[5] = NaN;
+    expect(guard.step(objective).rolledBack).toBe(true);
+    expect(trainer.parameters()).toEqual(before[2]);
+    expect(guard.backoffScale).toBe(0.5);
+    trainer.parameters()[7] = NaN;
+    expect(guard.step(objective).rolledBack).toBe(true);
+    expect(trainer.parameters()).toEqual(before[0]);
+    expect(guard.backoffScale).toBe(0.25);
+    expect(guard.step(objective).rolledBack).toBe(false);
+    const stats = guard.takeStats(objective);
+    expect([stats.rollbacks, stats.nonFinite]).toEqual([2, 2]);
+  });
+
+  it("skips a first point that fails: there is no snapshot yet to return to", async () => {
+    const trainer = await sgdTrainer(simd, 0.05);
+    const objective = new TrainerObjective(trainer);
+    const guard = new StabilityGuard(trainer.parameterCount);
+    trainer.loadBatch(data.slice(0, 8));
+    trainer.parameters()[0] = NaN;
+    expect(guard.step(objective).rolledBack).toBe(true);
+    expect(Number.isNaN(trainer.parameters()[0])).toBe(true);
+  });
+});
+
+describe("phasor train with the guard", () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "phasor-guard-"));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const tiny = ["--task", "freq1-async", "--hidden", "8", "--per-epoch", "160", "--validation", "40", "--batch", "16", "--optimizer", "sgd"];
+  const lines = (stdout: string) => stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
+
+  it("never ends in NaN at an aggressive SGD rate: guard on by default, counts per epoch, lambda_B plotted", () => {
+    const run = phasor(["train", ...tiny, "--lr-scale", "100", "--epochs", "3", "--seed", "2", "--out", join(dir, "g.json")]);
+    expect(run.stderr).not.toMatch(/diverged/);
+    expect(run.status).toBe(0);
+    const out = lines(run.stdout);
+    for (const epoch of out.slice(0, 3)) {
+      expect(Number.isFinite(epoch.loss)).toBe(true);
+      expect(epoch.guard.steps).toBe(10);
+      expect(epoch.guard.twoOverEta).toBeCloseTo(2 / 5, 12);
+      for (const key of ["lambdaMedian", "lambdaMax", "effectiveLr", "cappedSteps", "rollbacks", "nonFinite", "oscillations", "curvatureChecks", "extraGradients"]) {
+        expect(epoch.guard, key).toHaveProperty(key);
+      }
+      expect(epoch.guard.effectiveLr).toBeLessThan(5);
+    }
+    expect(out[3]).toMatchObject({ final: true, guard: true, lr: 5 });
+    expect(readFileSync(join(dir, "g.guard.svg"), "utf8")).toMatch(/^<svg .*lambda_B/);
+  });
+
+  it("without the guard the same run diverges", () => {
+    const run = phasor(["train", ...tiny, "--lr-scale", "100", "--epochs", "3", "--seed", "2", "--guard", "off", "--out", join(dir, "u.json")]);
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toMatch(/diverged: the loss is NaN/);
+  });
+
+  it("checks curvature every K steps and S_line every N checks on request, and resumes exactly", () => {
+    const args = [...tiny, "--lr", "0.5", "--guard-every", "2", "--guard-line", "2", "--seed", "5"];
+    const whole = phasor(["train", ...args, "--epochs", "3", "--out", join(dir, "w.json")]);
+    expect(whole.status).toBe(0);
+    const epochs = lines(whole.stdout);
+    expect(epochs[0].guard.curvatureChecks).toBe(5);
+    expect(epochs[0].guard.extraGradients).toBe(5 + 4 * 2);
+    expect(epochs[0].guard).toHaveProperty("sLine");
+    const first = phasor(["train", ...args, "--epochs", "2", "--out", join(dir, "p.json")]);
+    expect(first.status).toBe(0);
+    const resumed = phasor(["train", ...args, "--epochs", "3", "--out", join(dir, "p.json"), "--resume", join(dir, "p.checkpoint.json")]);
+    expect(resumed.status).toBe(0);
+    expect(lines(resumed.stdout)[0]).toEqual({ ...epochs[2], seconds: expect.any(Number), sequencesPerSec: expect.any(Number) });
+  });
+});

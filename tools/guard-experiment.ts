@@ -1,0 +1,230 @@
+// The stability guard on Phased LSTM training (issue 4, item 4): freq1-async, SGD with momentum at multiples of a
+// base rate, guard off and on, several seeds. One JSON line per run on stdout (appendable to a file), and with
+// --table a markdown table of the lines in a file.
+//   npx tsx tools/guard-experiment.ts --base 0.05 --multipliers 1,3,10,30 --seeds 1,2,3 --epochs 8 --per-epoch 2000 \
+//     --modes off,on,on/4 >> runs.jsonl
+//   npx tsx tools/guard-experiment.ts --table runs.jsonl
+//   npx tsx tools/guard-experiment.ts --overhead 400 --base 0.05 --modes off,on,on/4
+//   npx tsx tools/guard-experiment.ts --trace 800 --base 0.2 --clip 1
+// --trace N follows N steps of plain SGD (no guard) and prints every 10th: the loss, the gradient's norm, the range
+// of log tau and the largest gradient entry of each parameter group: where a non-finite loss comes from.
+// --overhead N times N training steps of each mode on the same batches, interleaved in blocks of 8 steps so that
+// the machine's load falls on all modes alike, and prints milliseconds per step and the guard's overhead.
+// A mode is off, on (curvature every step) or on/K (every K steps). A run that ends in a non-finite loss counts as
+// diverged, with the epoch it reached.
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import "../host/node.js";
+import { StabilityGuard, TrainerObjective } from "../host/guard.js";
+import { generate } from "../host/tasks.js";
+import { Trainer, initialModel, taskModelSpec } from "../host/trainer.js";
+import { defaultSettings, TrainingRun, type EpochRecord } from "../host/training.js";
+
+const { values } = parseArgs({
+  options: {
+    base: { type: "string", default: "0.05" },
+    multipliers: { type: "string", default: "1,3,10,30" },
+    seeds: { type: "string", default: "1,2,3,4,5" },
+    epochs: { type: "string", default: "70" },
+    "per-epoch": { type: "string", default: "5000" },
+    "r-on": { type: "string", default: "0.05" },
+    modes: { type: "string", default: "off,on" },
+    table: { type: "string" },
+    overhead: { type: "string" },
+    trace: { type: "string" },
+    clip: { type: "string", default: "0" },
+  },
+});
+
+interface RunLine {
+  lr: number;
+  multiplier: number;
+  seed: number;
+  mode: string;
+  epochs: number;
+  perEpoch: number;
+  diverged: boolean;
+  epochsDone: number;
+  finalAccuracy: number | null;
+  bestAccuracy: number | null;
+  seconds: number;
+  cappedSteps: number;
+  steps: number;
+  rollbacks: number;
+  nonFinite: number;
+  oscillations: number;
+  lambdaMedian: number | null;
+  lambdaMax: number | null;
+  threshold: number;
+  effectiveLr: number | null;
+  error?: string;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : 0.5 * (s[m - 1] + s[m]);
+}
+
+async function one(lr: number, multiplier: number, seed: number, mode: string): Promise<RunLine> {
+  const every = mode.startsWith("on/") ? Number(mode.slice(3)) : 1;
+  const settings = defaultSettings("freq1-async", {
+    optimizer: "sgd",
+    lr,
+    seed,
+    epochs: Number(values.epochs),
+    perEpoch: Number(values["per-epoch"]),
+    rOn: Number(values["r-on"]),
+    guard: mode !== "off",
+    guardEvery: every,
+  });
+  const run = await TrainingRun.create(settings);
+  const started = performance.now();
+  let error: string | undefined;
+  try {
+    await run.run();
+  } catch (err) {
+    error = (err as Error).message;
+  }
+  const h: EpochRecord[] = run.history;
+  const g = h.flatMap((r) => (r.guard ? [r.guard] : []));
+  const sum = (f: (x: (typeof g)[number]) => number) => g.reduce((s, x) => s + f(x), 0);
+  const medians = g.flatMap((x) => (x.lambdaMedian === null ? [] : [x.lambdaMedian]));
+  const maxes = g.flatMap((x) => (x.lambdaMax === null ? [] : [x.lambdaMax]));
+  return {
+    lr, multiplier, seed, mode, epochs: settings.epochs, perEpoch: settings.perEpoch,
+    diverged: error !== undefined && /diverged/.test(error),
+    epochsDone: run.epoch,
+    finalAccuracy: h.at(-1)?.valAccuracy ?? null,
+    bestAccuracy: h.length ? Math.max(...h.map((r) => r.valAccuracy ?? 0)) : null,
+    seconds: (performance.now() - started) / 1000,
+    cappedSteps: sum((x) => x.cappedSteps),
+    steps: sum((x) => x.steps),
+    rollbacks: sum((x) => x.rollbacks),
+    nonFinite: sum((x) => x.nonFinite),
+    oscillations: sum((x) => x.oscillations),
+    // the median of the per-epoch medians, and the largest lambda_B of the run
+    lambdaMedian: medians.length ? median(medians) : null,
+    lambdaMax: maxes.length ? Math.max(...maxes) : null,
+    threshold: (2 * (1 + settings.momentum)) / lr,
+    effectiveLr: g.length ? sum((x) => x.effectiveLr) / g.length : null,
+    ...(error ? { error } : {}),
+  };
+}
+
+function table(path: string): void {
+  const lines: RunLine[] = readFileSync(path, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  const keyOf = (l: RunLine) => `${l.epochs}|${l.perEpoch}|${l.multiplier}|${l.mode}`;
+  const keys = [...new Set(lines.map(keyOf))];
+  const fmt = (x: number | null, digits = 1) => (x === null || !Number.isFinite(x) ? "-" : x.toFixed(digits));
+  console.log("| epochs x sequences | x | lr | guard | runs | diverged | final acc. % (mean, min..max) | s per run | capped % | rollbacks | lambda_B median / max | 2(1+b)/eta | mean eff. lr |");
+  console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+  for (const key of keys) {
+    const group = lines.filter((l) => keyOf(l) === key);
+    const l0 = group[0];
+    const finished = group.filter((l) => !l.diverged && l.finalAccuracy !== null);
+    const acc = finished.map((l) => 100 * (l.finalAccuracy as number));
+    const accText = acc.length ? `${fmt(acc.reduce((a, b) => a + b, 0) / acc.length)} (${fmt(Math.min(...acc))}..${fmt(Math.max(...acc))})` : "-";
+    const diverged = group.filter((l) => l.diverged);
+    const divText = `${diverged.length}${diverged.length ? ` (epochs ${diverged.map((l) => l.epochsDone + 1).join(", ")})` : ""}`;
+    const steps = group.reduce((s, l) => s + l.steps, 0);
+    const capped = group.reduce((s, l) => s + l.cappedSteps, 0);
+    const meds = group.flatMap((l) => (l.lambdaMedian === null ? [] : [l.lambdaMedian]));
+    const maxes = group.flatMap((l) => (l.lambdaMax === null ? [] : [l.lambdaMax]));
+    const eff = group.flatMap((l) => (l.effectiveLr === null ? [] : [l.effectiveLr]));
+    console.log(
+      `| ${l0.epochs} x ${l0.perEpoch} | ${l0.multiplier} | ${l0.lr} | ${l0.mode} | ${group.length} | ${divText} | ${accText} | ${fmt(group.reduce((s, l) => s + l.seconds, 0) / group.length)} | ` +
+        `${l0.mode === "off" ? "-" : fmt((100 * capped) / Math.max(1, steps))} | ${l0.mode === "off" ? "-" : group.reduce((s, l) => s + l.rollbacks, 0)} | ` +
+        `${meds.length ? `${fmt(median(meds))} / ${fmt(Math.max(...maxes))}` : "-"} | ${fmt(l0.threshold, 2)} | ${eff.length ? (eff.reduce((a, b) => a + b, 0) / eff.length).toPrecision(3) : "-"} |`,
+    );
+  }
+}
+
+async function overhead(steps: number): Promise<void> {
+  const batch = 32;
+  const data = generate("freq1-async", steps * batch, 77);
+  const modes = values.modes.split(",");
+  const lanes = await Promise.all(
+    modes.map(async (mode) => {
+      const trainer = await Trainer.create(initialModel({ ...taskModelSpec("freq1-async"), rOn: Number(values["r-on"]) }, 1), {
+        batchSize: batch, maxLength: 125, optimizer: "sgd", lr: Number(values.base), momentum: 0.9, timeOrigin: "absolute",
+      });
+      const every = mode.startsWith("on/") ? Number(mode.slice(3)) : 1;
+      const guard = mode === "off" ? null : new StabilityGuard(trainer.parameterCount, { every, seed: 1 });
+      return { mode, trainer, objective: new TrainerObjective(trainer), guard, ms: 0 };
+    }),
+  );
+  const block = 8;
+  for (let first = 0; first < steps; first += block) {
+    for (const lane of lanes) {
+      const started = performance.now();
+      for (let k = first; k < Math.min(steps, first + block); k++) {
+        lane.trainer.loadBatch(data.slice(k * batch, (k + 1) * batch));
+        if (lane.guard) lane.guard.step(lane.objective);
+        else {
+          lane.trainer.lossAndGradient();
+          lane.trainer.step();
+        }
+      }
+      lane.ms += performance.now() - started;
+    }
+  }
+  const plain = lanes.find((l) => l.mode === "off")?.ms ?? NaN;
+  for (const lane of lanes) {
+    const line = { mode: lane.mode, steps, msPerStep: lane.ms / steps, overheadPercent: (100 * (lane.ms - plain)) / plain };
+    process.stdout.write(JSON.stringify(line) + "\n");
+  }
+}
+
+async function trace(steps: number): Promise<void> {
+  const batch = 32;
+  const trainer = await Trainer.create(initialModel({ ...taskModelSpec("freq1-async"), rOn: Number(values["r-on"]) }, 1), {
+    batchSize: batch, maxLength: 125, optimizer: "sgd", lr: Number(values.base), momentum: 0.9, clipNorm: Number(values.clip), timeOrigin: "absolute",
+  });
+  const data = generate("freq1-async", steps * batch, 99);
+  const range = (a: Float32Array, name: string) => {
+    const g = trainer.groups.find((x) => x.name === name)!;
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let i = g.offset; i < g.offset + g.length; i++) [lo, hi] = [Math.min(lo, a[i]), Math.max(hi, a[i])];
+    return [lo, hi];
+  };
+  const largest = (a: Float32Array, name: string) => Math.max(...range(a, name).map(Math.abs));
+  for (let k = 0; k < steps; k++) {
+    trainer.loadBatch(data.slice(k * batch, (k + 1) * batch));
+    const loss = trainer.lossAndGradient();
+    const g = trainer.gradient();
+    let squares = 0;
+    for (let i = 0; i < g.length; i++) squares += g[i] * g[i];
+    const norm = Math.sqrt(squares);
+    const bad = !Number.isFinite(loss) || !Number.isFinite(norm);
+    if (k % 10 === 0 || bad) {
+      const line = {
+        step: k, loss, gradientNorm: norm, logTau: range(trainer.parameters(), "logTau"),
+        largestGradient: Object.fromEntries(["W", "U", "b", "logTau", "shift", "V"].map((name) => [name, largest(g, name)])),
+      };
+      process.stdout.write(JSON.stringify(line) + "\n");
+    }
+    if (bad) break;
+    trainer.step();
+  }
+}
+
+if (values.table) {
+  table(values.table);
+} else if (values.trace) {
+  await trace(Number(values.trace));
+} else if (values.overhead) {
+  await overhead(Number(values.overhead));
+} else {
+  const base = Number(values.base);
+  for (const seed of values.seeds.split(",").map(Number)) {
+    for (const multiplier of values.multipliers.split(",").map(Number)) {
+      // modes interleaved per (seed, rate), so that the load of the machine falls on all of them alike
+      for (const mode of values.modes.split(",")) {
+        const line = await one(Number((base * multiplier).toPrecision(6)), multiplier, seed, mode);
+        process.stdout.write(JSON.stringify(line) + "\n");
+      }
+    }
+  }
+}
