@@ -69,6 +69,19 @@ describe("phasor train", () => {
     expect(readFileSync(join(dir, "part.json"), "utf8")).toBe(readFileSync(join(dir, "whole.json"), "utf8"));
   });
 
+  it("refuses to resume with settings that would change the run, naming them", () => {
+    const first = phasor(["train", ...tiny, "--epochs", "1", "--seed", "5", "--out", join(dir, "r.json")]);
+    expect(first.status).toBe(0);
+    const changed = phasor(["train", ...tiny, "--epochs", "2", "--seed", "9", "--lr", "0.5", "--out", join(dir, "r.json"), "--resume", join(dir, "r.checkpoint.json")]);
+    expect(changed.status).toBe(2);
+    expect(changed.stderr).toMatch(/cannot change seed 9 \(the checkpoint has 5\), lr 0\.5 \(the checkpoint has 0\.001\)/);
+    // flags left at their defaults take the checkpoint's values: --hidden is not repeated here
+    const plain = phasor(["train", "--task", "freq1-async", "--epochs", "2", "--out", join(dir, "r.json"), "--resume", join(dir, "r.checkpoint.json")]);
+    expect(plain.stderr).toMatch(/epoch 2\/2/);
+    expect(plain.status).toBe(0);
+    expect(parseModelText(readFileSync(join(dir, "r.json"), "utf8"), "r.json").layers[0].hiddenSize).toBe(8);
+  });
+
   it("refuses bad arguments with exit 2 and a message", () => {
     const both = phasor(["train", ...tiny, "--lr", "0.1", "--lr-scale", "2", "--out", join(dir, "x.json")]);
     expect(both.status).toBe(2);

@@ -10,7 +10,7 @@ import { guardSvg, learningCurveSvg } from "../host/report.js";
 import { TASKS } from "../host/tasks.js";
 import type { GuardState } from "../host/guard.js";
 import type { TrainerSnapshot } from "../host/trainer.js";
-import { TrainingRun, type Checkpoint, type EpochRecord, type TrainSettings } from "../host/training.js";
+import { TrainingRun, defaultSettings, type Checkpoint, type EpochRecord, type TrainSettings } from "../host/training.js";
 import type { CommandIO } from "./command.js";
 import { ioReason, writeFileAtomically } from "./io.js";
 
@@ -118,6 +118,28 @@ export interface SessionResult {
   guardPath?: string;
 }
 
+/** What a resumed run may change: how long it goes on, and where it runs. The rest defines the run. */
+const CHANGEABLE_ON_RESUME = new Set<keyof TrainSettings>(["epochs", "timeBudgetSeconds", "stopAtAccuracy", "simd"]);
+
+/**
+ * The settings of a resumed run: the checkpoint's, with the changeable ones from the command line. A setting that
+ * defines the run and that the command line sets to something other than both its default and the checkpoint's
+ * value is a conflict the user must hear about, never silently dropped.
+ */
+function resumedSettings(asked: TrainSettings, saved: TrainSettings): TrainSettings {
+  const defaults = defaultSettings(asked.task);
+  const conflicts = (Object.keys(asked) as (keyof TrainSettings)[]).filter(
+    (k) => !CHANGEABLE_ON_RESUME.has(k) && asked[k] !== saved[k] && asked[k] !== defaults[k],
+  );
+  if (conflicts.length > 0) {
+    const list = conflicts.map((k) => `${k} ${String(asked[k])} (the checkpoint has ${String(saved[k])})`).join(", ");
+    throw new PhasorError("bad-args", `--resume continues the checkpoint's run; it cannot change ${list}. Only --epochs, --time-budget, --stop-at and --simd may differ`);
+  }
+  const resumed: TrainSettings = { ...saved };
+  for (const k of CHANGEABLE_ON_RESUME) (resumed as unknown as Record<string, unknown>)[k] = asked[k];
+  return resumed;
+}
+
 /**
  * Trains, writing `out` (the best model), `out` with .svg (its learning curve), with .guard.svg (lambda_B against
  * 2 / eta, when the guard checked curvature) and with .checkpoint.json.
@@ -127,7 +149,7 @@ export async function trainSession(settings: TrainSettings, out: string, io: Com
   if (resume && resume.settings.task !== settings.task) {
     throw new PhasorError("bad-args", `--resume: the checkpoint trains ${resume.settings.task}, not ${settings.task}`);
   }
-  const run = await TrainingRun.create(resume ? { ...resume.settings, epochs: settings.epochs } : settings, resume);
+  const run = await TrainingRun.create(resume ? resumedSettings(settings, resume.settings) : settings, resume);
   const base = out.replace(/\.json$/i, "");
   const checkpointPath = `${base}.checkpoint.json`;
   const progress = new Progress(io.stderr as NodeJS.WritableStream & { isTTY?: boolean }, run.settings.epochs);
