@@ -5,6 +5,7 @@
  * the loop around it, browser-safe, with hooks for progress and per-epoch records and a checkpoint to resume from.
  */
 import { PhasorError } from "./errors.js";
+import { argmax } from "./evaluate.js";
 import type { FloatModel } from "./model.js";
 import { MAX_SEED } from "./rng.js";
 import { TASKS, generate, type Sample, type TaskName } from "./tasks.js";
@@ -215,9 +216,7 @@ export class TrainingRun {
     predictions.forEach((y, k) => {
       const label = this.validationSet[k].label;
       if (this.classification) {
-        let best = 0;
-        for (let o = 1; o < y.length; o++) if (y[o] > y[best]) best = o;
-        if (best === label) correct++;
+        if (argmax(y) === label) correct++;
       } else {
         squared += (y[0] - label) ** 2;
       }

@@ -16,27 +16,21 @@ import { ioReason, writeFileAtomically } from "./io.js";
 
 const encoder = new TextEncoder();
 
-function base64(values: Float32Array): string {
+/** A typed array's bytes as base64, for the JSON checkpoint. */
+function base64(values: Float32Array | Float64Array): string {
   return Buffer.from(values.buffer, values.byteOffset, values.byteLength).toString("base64");
 }
 
-function doubles(values: Float64Array): string {
-  return Buffer.from(values.buffer, values.byteOffset, values.byteLength).toString("base64");
-}
-
-function readDoubles(text: unknown, what: string): Float64Array {
+/** The bytes of base64 text, checked to hold a whole number of `width`-byte numbers. */
+function decode(text: unknown, what: string, width: 4 | 8): ArrayBuffer {
   if (typeof text !== "string") throw new PhasorError("bad-input", `checkpoint: ${what} is missing`);
   const bytes = Buffer.from(text, "base64");
-  if (bytes.length % 8 !== 0) throw new PhasorError("bad-input", `checkpoint: ${what} is not a whole number of doubles`);
-  return new Float64Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
+  if (bytes.length % width !== 0) throw new PhasorError("bad-input", `checkpoint: ${what} is not a whole number of ${width === 4 ? "floats" : "doubles"}`);
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length);
 }
 
-function floats(text: unknown, what: string): Float32Array {
-  if (typeof text !== "string") throw new PhasorError("bad-input", `checkpoint: ${what} is missing`);
-  const bytes = Buffer.from(text, "base64");
-  if (bytes.length % 4 !== 0) throw new PhasorError("bad-input", `checkpoint: ${what} is not a whole number of floats`);
-  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
-}
+const floats = (text: unknown, what: string) => new Float32Array(decode(text, what, 4));
+const readDoubles = (text: unknown, what: string) => new Float64Array(decode(text, what, 8));
 
 function snapshotText(t: TrainerSnapshot) {
   return { theta: base64(t.theta), moment1: base64(t.moment1), moment2: base64(t.moment2), stepCount: t.stepCount };
@@ -52,7 +46,7 @@ export function checkpointText(c: Checkpoint): string {
     ...c,
     trainer: snapshotText(c.trainer),
     best: { epoch: c.best.epoch, score: c.best.score, theta: base64(c.best.theta) },
-    ...(c.guard ? { guard: { ...c.guard, v: doubles(c.guard.v), snapshots: c.guard.snapshots.map(snapshotText) } } : {}),
+    ...(c.guard ? { guard: { ...c.guard, v: base64(c.guard.v), snapshots: c.guard.snapshots.map(snapshotText) } } : {}),
   });
 }
 

@@ -98,10 +98,7 @@ async function checkOutputPath(out: string): Promise<void> {
   }
 }
 
-/**
- * The calibration events, one CalibrationSequence per run of one seq (formats.md, "Events": the state restarts
- * when seq changes). Only the numbers are kept, not the parsed events, in buffers that double as they fill.
- */
+/** The smallest and largest of some numbers. */
 function range(values: Iterable<number>): { min: number; max: number } {
   let min = Infinity;
   let max = -Infinity;
