@@ -7,27 +7,13 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import "../host/node.js";
 import { StabilityGuard, TrainerObjective } from "../host/guard.js";
-import { Trainer, initialModel, type TrainingSample } from "../host/trainer.js";
+import { Trainer, initialModel } from "../host/trainer.js";
 import { simdSupported } from "../host/wasm-source.js";
 import { phasor } from "./support/cli.js";
-import { Rng } from "./support/random.js";
+import { signProblem } from "./support/sign-problem.js";
 
 const BUILDS = simdSupported() ? [true, false] : [false];
 
-function samples(seed: number, count: number): TrainingSample[] {
-  const rng = new Rng(seed);
-  return Array.from({ length: count }, (_, s) => {
-    const n = 8 + rng.int(13);
-    const t = new Float64Array(n);
-    let now = rng.uniform(0, 20);
-    for (let e = 0; e < n; e++) {
-      now += rng.uniform(0.2, 1.5);
-      t[e] = now;
-    }
-    const sign = s % 2 === 0 ? 1 : -1;
-    return { t, x: Float32Array.from({ length: n }, () => sign * rng.uniform(0.3, 1)), label: sign > 0 ? 1 : 0 };
-  });
-}
 
 async function sgdTrainer(simd: boolean, lr: number): Promise<Trainer> {
   const model = initialModel({ inputSize: 1, hidden: [6], outputs: 2, rOn: 0.3, tauRange: [2, 8], shiftMax: 10 }, 3);
@@ -35,7 +21,7 @@ async function sgdTrainer(simd: boolean, lr: number): Promise<Trainer> {
 }
 
 describe.each(BUILDS)("the guard on the trainer (simd %s)", (simd) => {
-  const data = samples(1, 64);
+  const data = signProblem(1, 64);
 
   it("probes the loaded batch at theta + e v and leaves theta and the gradient bit for bit", async () => {
     const trainer = await sgdTrainer(simd, 0.05);

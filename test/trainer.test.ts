@@ -20,24 +20,10 @@ import {
 } from "../host/trainer.js";
 import { simdSupported } from "../host/wasm-source.js";
 import { Rng } from "./support/random.js";
+import { signProblem } from "./support/sign-problem.js";
 
 const BUILDS = simdSupported() ? [true, false] : [false];
 
-/** Class 1 when the input is positive throughout, class 0 when negative; irregular times. */
-function signProblem(seed: number, count: number): TrainingSample[] {
-  const rng = new Rng(seed);
-  return Array.from({ length: count }, (_, s) => {
-    const n = 8 + rng.int(13);
-    const t = new Float64Array(n);
-    let now = rng.uniform(0, 20);
-    for (let e = 0; e < n; e++) {
-      now += rng.uniform(0.2, 1.5);
-      t[e] = now;
-    }
-    const sign = s % 2 === 0 ? 1 : -1;
-    return { t, x: Float32Array.from({ length: n }, () => sign * rng.uniform(0.3, 1)), label: sign > 0 ? 1 : 0 };
-  });
-}
 
 function smallModel(seed: number, readout: "last" | "every" = "last", outputs = 2): FloatModel {
   return initialModel({ inputSize: 1, hidden: [6], outputs, readout, rOn: 0.3, tauRange: [2, 8], shiftMax: 10 }, seed);
