@@ -8,12 +8,13 @@ import { ERROR_TEXT, E_MODEL, errInt, errText, fail } from "./errors";
 export const KIND_FIXED: i32 = 1;
 export const KIND_FLOAT: i32 = 2;
 
-/** The microcontroller build (`--use PHASOR_MCU=1`) has the fixed engine only: no float code is compiled in. */
-export const FLOAT_ENGINE: bool = !isDefined(PHASOR_MCU);
+/** Every build but the microcontroller one (`--use PHASOR_MCU=1`), which has only the fixed engine and its dense
+ * input path: no float engine and no sparse-column path are compiled in. */
+export const FULL_BUILD: bool = !isDefined(PHASOR_MCU);
 
 /** Whether a model of this kind runs on the fixed engine (always, where there is no float engine). */
 @inline export function isFixed(kind: i32): bool {
-  return !FLOAT_ENGINE || kind == KIND_FIXED;
+  return !FULL_BUILD || kind == KIND_FIXED;
 }
 
 export const HEADER_BYTES: i32 = 64;
@@ -214,7 +215,7 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
   const version = <i32>load<u16>(bytes, 4);
   if (version != 1) return badField(ERROR_TEXT ? "unsupported version, this reader knows version 1" : "", version);
   const kind = <i32>load<u16>(bytes, 6);
-  if (kind != KIND_FIXED && (!FLOAT_ENGINE || kind != KIND_FLOAT)) return badField(ERROR_TEXT ? "unknown kind, expected 1 (fixed) or 2 (float32)" : "", kind);
+  if (kind != KIND_FIXED && (!FULL_BUILD || kind != KIND_FLOAT)) return badField(ERROR_TEXT ? "unknown kind, expected 1 (fixed) or 2 (float32)" : "", kind);
   const fileBytes = load<u32>(bytes, 8);
   if (fileBytes != <u32>length) {
     if (ERROR_TEXT) {

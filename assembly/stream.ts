@@ -7,7 +7,7 @@
 import { ERROR_TEXT, E_INPUT, E_STATE, errFloat, errInt, errText, fail } from "./errors";
 import {
   FLOAT_KEYS_PER_UNIT, Layer, Model, S_CHECKSUM, S_EVENTS, S_LAST_T, S_LAST_KEY, S_STARTED, S_T0, S_UPDATES,
-  TIME_RECORD_BYTES, FLOAT_ENGINE, isFixed, layerAt, pad8,
+  TIME_RECORD_BYTES, FULL_BUILD, isFixed, layerAt, pad8,
 } from "./model";
 import { exactPhase } from "./phase";
 import { wheelIsSound, wheelReset } from "./schedule";
@@ -136,7 +136,7 @@ function step(m: Model, st: usize, t: f64, x: usize): void {
   }
   // A sparse event (one sensor of several fired) reads only its nonzero columns (not in the microcontroller
   // build, which keeps the dense path only: the same sums, less code).
-  if (!FLOAT_ENGINE || nnz * 4 > pad8(I)) nnz = -1;
+  if (!FULL_BUILD || nnz * 4 > pad8(I)) nnz = -1;
   const ticks = isFixed(m.kind) ? <i64>Math.floor(dt * <f64>(<i64>1 << m.ticksLog2) + 0.5) : 0;
   let updates: i64 = 0;
   let input = xq;
