@@ -136,6 +136,8 @@ export const TI_PARAMETER_BYTES = 12;
 export const TI_INPUT_BYTES = 13;
 export const TI_STEP_COUNT = 14;
 export const TI_GRAD_NORM = 15;
+/** paramCount f32: the learning-rate multiplier of every parameter (the host writes them) */
+export const TI_LR_SCALE = 16;
 
 export function trainInfo(tr: Trainer, what: i32): f64 {
   switch (what) {
@@ -151,11 +153,12 @@ export function trainInfo(tr: Trainer, what: i32): f64 {
     case TI_IN_TARGETS: return <f64>tr.inTargets;
     case TI_PREDICTED: return <f64>tr.predicted;
     case TI_ARENA_BYTES: return <f64>tr.arenaBytes;
-    // theta, grad and the two moments come first in the arena, then the input slots (layout.ts)
+    // theta, grad, the two moments and the learning-rate multipliers come first in the arena, then the input slots (layout.ts)
     case TI_PARAMETER_BYTES: return <f64>(tr.inLengths - tr.theta);
     case TI_INPUT_BYTES: return <f64>(tr.order - tr.inLengths);
     case TI_STEP_COUNT: return tr.stepCount;
     case TI_GRAD_NORM: return tr.lastGradNorm;
+    case TI_LR_SCALE: return <f64>tr.lrScale;
   }
   return -1;
 }

@@ -526,6 +526,12 @@ export class StabilityGuard<S = unknown> {
  * The wasm trainer as a guarded objective: probes write theta + e v into the trainer's parameters, evaluate the
  * loaded batch, and put theta and the step's gradient back bit for bit. `schedule` multiplies the learning rate
  * (a per-epoch decay): the cap compares lambda with the rate actually used.
+ *
+ * With per-parameter learning-rate multipliers D (Trainer.lrScales: the time-gate groups slower), SGD's step is
+ * theta <- theta - eta D v, v <- beta v + g. In the coordinates z = D^(-1/2) theta that is plain heavy ball on the
+ * gradient D^(1/2) g, whose linear stability is decided by the largest eigenvalue of D^(1/2) H D^(1/2): so the
+ * objective shows the guard z, D^(1/2) g and probes along D^(1/2) u, and the guard's lambda, cap and monitor are
+ * those of the update the trainer really makes. A frozen parameter (multiplier 0) is a coordinate that never moves.
  */
 export class TrainerObjective implements GuardedObjective<TrainerSnapshot> {
   readonly dimension: number;
@@ -534,6 +540,10 @@ export class TrainerObjective implements GuardedObjective<TrainerSnapshot> {
   schedule = 1;
   private readonly base: Float32Array;
   private readonly savedGradient: Float32Array;
+  /** D^(1/2), or null when every multiplier is 1 (then z is theta) */
+  private readonly root: Float32Array | null;
+  private readonly z: Float32Array;
+  private readonly zGradient: Float32Array;
 
   constructor(private readonly trainer: Trainer) {
     this.dimension = trainer.parameterCount;
@@ -541,27 +551,39 @@ export class TrainerObjective implements GuardedObjective<TrainerSnapshot> {
     this.curvatureCap = trainer.optimizer === "sgd";
     this.base = new Float32Array(this.dimension);
     this.savedGradient = new Float32Array(this.dimension);
+    const scales = trainer.lrScales();
+    this.root = scales.every((s) => s === 1) ? null : Float32Array.from(scales, Math.sqrt);
+    this.z = new Float32Array(this.root ? this.dimension : 0);
+    this.zGradient = new Float32Array(this.root ? this.dimension : 0);
   }
   get lr(): number {
     return this.trainer.lr * this.schedule;
   }
   point(): Float32Array {
-    return this.trainer.parameters();
+    const theta = this.trainer.parameters();
+    const root = this.root;
+    if (!root) return theta;
+    for (let i = 0; i < this.dimension; i++) this.z[i] = root[i] > 0 ? theta[i] / root[i] : 0;
+    return this.z;
   }
   lossAndGradient(): number {
-    return this.trainer.lossAndGradient();
+    const loss = this.trainer.lossAndGradient();
+    if (this.root) this.scaleGradient(this.trainer.gradient(), this.zGradient);
+    return loss;
   }
   gradient(): Float32Array {
-    return this.trainer.gradient();
+    return this.root ? this.zGradient : this.trainer.gradient();
   }
   probe(direction: Float64Array, e: number, out: Float64Array): number {
     const theta = this.trainer.parameters();
     const base = this.base;
+    const root = this.root;
     base.set(theta);
     this.savedGradient.set(this.trainer.gradient());
-    for (let i = 0; i < this.dimension; i++) theta[i] = base[i] + e * direction[i];
+    for (let i = 0; i < this.dimension; i++) theta[i] = base[i] + e * direction[i] * (root ? root[i] : 1);
     const loss = this.trainer.lossAndGradient();
-    out.set(this.trainer.gradient());
+    if (root) this.scaleGradient(this.trainer.gradient(), out);
+    else out.set(this.trainer.gradient());
     theta.set(base);
     this.trainer.gradient().set(this.savedGradient);
     return loss;
@@ -574,6 +596,10 @@ export class TrainerObjective implements GuardedObjective<TrainerSnapshot> {
   }
   restore(snapshot: TrainerSnapshot): void {
     this.trainer.restore(snapshot);
+  }
+  private scaleGradient(g: Float32Array, out: Float32Array | Float64Array): void {
+    const root = this.root as Float32Array;
+    for (let i = 0; i < this.dimension; i++) out[i] = g[i] * root[i];
   }
 }
 

@@ -52,6 +52,12 @@ export interface TrainerOptions {
   simd?: SimdChoice | boolean;
   /** default "sequence" (see the top of this file) */
   timeOrigin?: TimeOrigin;
+  /**
+   * The learning rate of the time-gate groups (log tau and shift) relative to the rest; default 1. Their gradient
+   * carries d phi / d log tau = -(t - s) / tau times the gate's slope 2 / r_on, hundreds of times the weights'
+   * at the paper's initialisation (docs/RESULTS.md), so plain SGD needs them much slower. 0 freezes them.
+   */
+  timeLrScale?: number;
 }
 
 /**
@@ -207,7 +213,7 @@ interface Exports {
 // trainInfo and trainLayerInfo keys (assembly/train.ts)
 const INFO = {
   paramCount: 0, theta: 1, grad: 2, moment1: 3, moment2: 4, inLengths: 5, inT: 6, inX: 7, inLabels: 8, inTargets: 9,
-  predicted: 10, arenaBytes: 11, parameterBytes: 12, inputBytes: 13, stepCount: 14, gradNorm: 15,
+  predicted: 10, arenaBytes: 11, parameterBytes: 12, inputBytes: 13, stepCount: 14, gradNorm: 15, lrScale: 16,
 };
 const LAYER_INFO: Record<GroupName, number> = {
   W: 0, U: 1, b: 2, "peephole.i": 3, "peephole.f": 3, "peephole.o": 3, logTau: 4, shift: 5, V: 7, d: 8,
@@ -243,6 +249,8 @@ export class Trainer {
   readonly lr: number;
   /** SGD's momentum beta, or Adam's beta1 */
   readonly momentum: number;
+  /** the learning rate of log tau and shift relative to the other groups */
+  readonly timeLrScale: number;
   readonly parameterCount: number;
   readonly groups: ParameterGroup[];
   private readonly e: Exports;
@@ -301,6 +309,11 @@ export class Trainer {
       if (e.trainSetAlpha(this.handle, n, layer.alpha) !== 0) throw new PhasorError("bad-model", this.errorText());
     });
     this.setParameters(parametersOf(model));
+    this.timeLrScale = options.timeLrScale ?? 1;
+    const scales = this.lrScales();
+    for (const group of this.groups) {
+      if (group.name === "logTau" || group.name === "shift") scales.fill(this.timeLrScale, group.offset, group.offset + group.length);
+    }
     this.optimizer = options.optimizer ?? "adam";
     if (this.optimizer !== "adam" && this.optimizer !== "sgd") {
       throw new PhasorError("bad-args", `optimizer must be "adam" or "sgd", got ${JSON.stringify(this.optimizer)}`);
@@ -325,6 +338,10 @@ export class Trainer {
     checkModel(model, "model");
     wholeNumber("batchSize", options.batchSize, 1, 65536);
     wholeNumber("maxLength", options.maxLength, 1, 1 << 24);
+    const timeLrScale = options.timeLrScale ?? 1;
+    if (typeof timeLrScale !== "number" || !(timeLrScale >= 0 && timeLrScale <= 1e6)) {
+      throw new PhasorError("bad-args", `timeLrScale must be a number in 0..1e6, got ${String(timeLrScale)}`);
+    }
     const origin = options.timeOrigin ?? "sequence";
     if (origin !== "sequence" && origin !== "absolute") {
       throw new PhasorError("bad-args", `timeOrigin must be "sequence" or "absolute", got ${JSON.stringify(origin)}`);
@@ -352,6 +369,11 @@ export class Trainer {
   /** theta, live: a view of the trainer's memory (writes go straight into the parameters). */
   parameters(): Float32Array {
     return this.f32(this.ptr.theta, this.parameterCount);
+  }
+
+  /** The learning-rate multiplier of every parameter (theta's order), live; 1 except the time-gate groups. */
+  lrScales(): Float32Array {
+    return this.f32(this.e.trainInfo(this.handle, INFO.lrScale), this.parameterCount);
   }
 
   /** The gradient left by the last lossAndGradient(), live. */

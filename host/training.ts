@@ -33,6 +33,11 @@ export interface TrainSettings {
   /** clip the gradient to this global norm; 0 is off */
   clipNorm: number;
   /**
+   * the learning rate of log tau and shift relative to the other groups (Trainer's timeLrScale): default 1 for
+   * Adam, DEFAULT_SGD_TIME_LR_SCALE for SGD; absent (older checkpoints) means 1
+   */
+  timeLrScale?: number;
+  /**
    * the stability guard (host/guard.ts, shared/spec/stability.md): for SGD the per-batch curvature cap, the
    * watchdog and the oscillation monitor; for Adam the watchdog only. Absent (older checkpoints) means off.
    */
@@ -55,6 +60,12 @@ export interface TrainSettings {
 
 /** SGD with momentum 0.9 trains freq1 at this rate (docs/RESULTS.md has the sweep). */
 export const DEFAULT_SGD_LR = 0.05;
+/**
+ * SGD's learning rate for log tau and shift relative to the weights: at the paper's initialisation their gradient
+ * is hundreds of times the weights' and, at the same rate, runs log tau away before the weights learn anything
+ * (docs/RESULTS.md). Adam scales every parameter by its own gradient history and needs no such factor.
+ */
+export const DEFAULT_SGD_TIME_LR_SCALE = 1e-4;
 
 export function defaultSettings(task: TaskName, overrides: Partial<TrainSettings> = {}): TrainSettings {
   const optimizer = overrides.optimizer ?? "adam";
@@ -71,6 +82,7 @@ export function defaultSettings(task: TaskName, overrides: Partial<TrainSettings
     lr: optimizer === "adam" ? 1e-3 : DEFAULT_SGD_LR,
     momentum: 0.9,
     clipNorm: 0,
+    timeLrScale: optimizer === "adam" ? 1 : DEFAULT_SGD_TIME_LR_SCALE,
     guard: true,
     guardEvery: 1,
     guardProducts: 1,
@@ -142,6 +154,8 @@ function checkSettings(s: TrainSettings): void {
   whole("seed", s.seed, 0, MAX_SEED);
   if (!(s.rOn > 0 && s.rOn <= 1)) throw new PhasorError("bad-args", `rOn must be in (0, 1], got ${s.rOn}`);
   if (!(s.lr > 0 && Number.isFinite(s.lr))) throw new PhasorError("bad-args", `the learning rate must be a positive number, got ${s.lr}`);
+  const timeScale = s.timeLrScale ?? 1;
+  if (!(timeScale >= 0 && timeScale <= 1e6)) throw new PhasorError("bad-args", `timeLrScale must be in 0..1e6, got ${timeScale}`);
   whole("guardEvery", s.guardEvery ?? 1, 1, 1_000_000);
   whole("guardProducts", s.guardProducts ?? 1, 1, 10);
   whole("guardLineEvery", s.guardLineEvery ?? 0, 0, 1_000_000);
@@ -192,6 +206,7 @@ export class TrainingRun {
       lr: settings.lr,
       momentum: settings.momentum,
       clipNorm: settings.clipNorm,
+      timeLrScale: settings.timeLrScale ?? 1,
       simd: settings.simd ?? "auto",
       // the tasks' timestamps are the real times of their signals, 0..125 ms: the model learns on them as they
       // are, so the exported model runs on the same timestamps in every engine

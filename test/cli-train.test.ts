@@ -86,6 +86,9 @@ describe("phasor train", () => {
     const both = phasor(["train", ...tiny, "--lr", "0.1", "--lr-scale", "2", "--out", join(dir, "x.json")]);
     expect(both.status).toBe(2);
     expect(both.stderr).toMatch(/--lr or --lr-scale, not both/);
+    const negative = phasor(["train", ...tiny, "--time-lr-scale", "-1", "--out", join(dir, "x.json")]);
+    expect(negative.status).toBe(2);
+    expect(negative.stderr).toMatch(/--time-lr-scale/);
     const noTask = phasor(["train", "--out", join(dir, "x.json")]);
     expect(noTask.status).toBe(2);
     expect(noTask.stderr).toMatch(/missing --task/);

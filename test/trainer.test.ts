@@ -155,6 +155,42 @@ describe.each(BUILDS)("trainer (simd %s)", (simd) => {
     });
   });
 
+  it("moves log tau and shift at timeLrScale times the rate of the other groups, with SGD and with Adam", async () => {
+    const model = smallModel(8);
+    const batch = samples.slice(0, 8);
+    const groups = parameterGroups(model);
+    const isTime = new Uint8Array(parametersOf(model).length);
+    for (const g of groups) if (g.name === "logTau" || g.name === "shift") isTime.fill(1, g.offset, g.offset + g.length);
+    const moveOf = async (options: Partial<TrainerOptions>) => {
+      const trainer = await Trainer.create(model, { batchSize: 8, maxLength: 25, simd, ...options });
+      trainer.loadBatch(batch);
+      const theta0 = Float64Array.from(trainer.parameters());
+      trainer.lossAndGradient();
+      const grad = Float64Array.from(trainer.gradient());
+      trainer.step();
+      return { move: Float64Array.from(trainer.parameters(), (v, k) => v - theta0[k]), grad, scales: Array.from(trainer.lrScales()) };
+    };
+    const sgd = await moveOf({ optimizer: "sgd", lr: 0.1, momentum: 0.9, timeLrScale: 0.25 });
+    expect(sgd.scales.every((v, k) => v === (isTime[k] ? 0.25 : 1))).toBe(true);
+    let timeMoved = 0;
+    sgd.move.forEach((d, k) => {
+      const expected = -0.1 * (isTime[k] ? 0.25 : 1) * sgd.grad[k];
+      expect(Math.abs(d - expected)).toBeLessThan(1e-6 + 1e-5 * Math.abs(expected));
+      if (isTime[k] && Math.abs(d) > 1e-6) timeMoved++;
+    });
+    expect(timeMoved).toBeGreaterThan(0);
+    // Adam's first step is lr * s * sign(g): a quarter of lr on the time groups
+    const adam = await moveOf({ optimizer: "adam", lr: 0.01, timeLrScale: 0.25 });
+    adam.move.forEach((d, k) => {
+      if (Math.abs(adam.grad[k]) > 1e-5) expect(Math.abs(d + (isTime[k] ? 0.0025 : 0.01) * Math.sign(adam.grad[k]))).toBeLessThan(1e-4);
+    });
+    // 0 freezes them exactly
+    const frozen = await moveOf({ optimizer: "sgd", lr: 0.1, timeLrScale: 0 });
+    frozen.move.forEach((d, k) => {
+      if (isTime[k]) expect(d).toBe(0);
+    });
+  });
+
   it("restores a snapshot and continues exactly as from the point it was taken", async () => {
     const trainer = await Trainer.create(smallModel(9), { batchSize: 8, maxLength: 25, simd });
     trainer.loadBatch(samples.slice(0, 8));
@@ -260,6 +296,8 @@ describe("trainer setup", () => {
     await expect(Trainer.create(model, { batchSize: 0, maxLength: 10 })).rejects.toThrow(/batchSize/);
     await expect(Trainer.create(model, { batchSize: 4, maxLength: 10, loss: "cross-entropy", lr: -1 })).rejects.toThrow(/learning rate/);
     await expect(Trainer.create(smallModel(12, "every", 1), { batchSize: 4, maxLength: 10, loss: "cross-entropy" })).rejects.toThrow(/readout "last"/);
+    await expect(Trainer.create(model, { batchSize: 4, maxLength: 10, timeLrScale: -1 })).rejects.toThrow(/timeLrScale/);
+    await expect(Trainer.create(model, { batchSize: 4, maxLength: 10, timeLrScale: Number.NaN })).rejects.toThrow(/timeLrScale/);
   });
 });
 

@@ -10,8 +10,9 @@
 // of log tau and the largest gradient entry of each parameter group: where a non-finite loss comes from.
 // --overhead N times N training steps of each mode on the same batches, interleaved in blocks of 8 steps so that
 // the machine's load falls on all modes alike, and prints milliseconds per step and the guard's overhead.
-// A mode is off, on (curvature every step) or on/K (every K steps). A run that ends in a non-finite loss counts as
-// diverged, with the epoch it reached.
+// A mode is off, on (curvature every step) or on/K (every K steps). A run diverged when its loss became non-finite
+// (with the epoch it reached) or when its last epoch's mean training loss is above its first epoch's (it blew up
+// and did not come back). --time-lr-scale sets log tau's and shift's rate relative to the weights (default: SGD's).
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import "../host/node.js";
@@ -33,8 +34,12 @@ const { values } = parseArgs({
     overhead: { type: "string" },
     trace: { type: "string" },
     clip: { type: "string", default: "0" },
+    "time-lr-scale": { type: "string" },
   },
 });
+
+/** log tau's and shift's learning rate relative to the weights: the flag, or SGD's default */
+const timeLrScale = values["time-lr-scale"] !== undefined ? Number(values["time-lr-scale"]) : (defaultSettings("freq1-async", { optimizer: "sgd" }).timeLrScale ?? 1);
 
 interface RunLine {
   lr: number;
@@ -43,7 +48,13 @@ interface RunLine {
   mode: string;
   epochs: number;
   perEpoch: number;
+  rOn?: number;
+  timeLrScale?: number;
   diverged: boolean;
+  /** the loss became non-finite (else a divergence is a loss that ended above where it started) */
+  nonFiniteLoss?: boolean;
+  firstLoss?: number | null;
+  lastLoss?: number | null;
   epochsDone: number;
   finalAccuracy: number | null;
   bestAccuracy: number | null;
@@ -77,6 +88,7 @@ async function one(lr: number, multiplier: number, seed: number, mode: string): 
     rOn: Number(values["r-on"]),
     guard: mode !== "off",
     guardEvery: every,
+    timeLrScale,
   });
   const run = await TrainingRun.create(settings);
   const started = performance.now();
@@ -87,13 +99,19 @@ async function one(lr: number, multiplier: number, seed: number, mode: string): 
     error = (err as Error).message;
   }
   const h: EpochRecord[] = run.history;
+  const nonFiniteLoss = error !== undefined && /diverged/.test(error);
   const g = h.flatMap((r) => (r.guard ? [r.guard] : []));
   const sum = (f: (x: (typeof g)[number]) => number) => g.reduce((s, x) => s + f(x), 0);
   const medians = g.flatMap((x) => (x.lambdaMedian === null ? [] : [x.lambdaMedian]));
   const maxes = g.flatMap((x) => (x.lambdaMax === null ? [] : [x.lambdaMax]));
   return {
     lr, multiplier, seed, mode, epochs: settings.epochs, perEpoch: settings.perEpoch,
-    diverged: error !== undefined && /diverged/.test(error),
+    rOn: settings.rOn,
+    timeLrScale: settings.timeLrScale,
+    diverged: nonFiniteLoss || (h.length > 1 && (h.at(-1) as EpochRecord).loss > h[0].loss),
+    nonFiniteLoss,
+    firstLoss: h[0]?.loss ?? null,
+    lastLoss: h.at(-1)?.loss ?? null,
     epochsDone: run.epoch,
     finalAccuracy: h.at(-1)?.valAccuracy ?? null,
     bestAccuracy: h.length ? Math.max(...h.map((r) => r.valAccuracy ?? 0)) : null,
@@ -114,28 +132,34 @@ async function one(lr: number, multiplier: number, seed: number, mode: string): 
 
 function table(path: string): void {
   const lines: RunLine[] = readFileSync(path, "utf8").trim().split("\n").map((l) => JSON.parse(l));
-  const keyOf = (l: RunLine) => `${l.epochs}|${l.perEpoch}|${l.multiplier}|${l.mode}`;
+  const keyOf = (l: RunLine) => `${l.epochs}|${l.perEpoch}|${l.rOn ?? ""}|${l.timeLrScale ?? ""}|${l.lr}|${l.mode}`;
   const keys = [...new Set(lines.map(keyOf))];
   const fmt = (x: number | null, digits = 1) => (x === null || !Number.isFinite(x) ? "-" : x.toFixed(digits));
-  console.log("| epochs x sequences | x | lr | guard | runs | diverged | final acc. % (mean, min..max) | s per run | capped % | rollbacks | lambda_B median / max | 2(1+b)/eta | mean eff. lr |");
-  console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  console.log(
+    "| epochs x sequences | r_on | x | lr | guard | runs | diverged | final acc. % (mean, min..max) | >= 97 % | s per run | capped % | rollbacks | lambda_B median / max | 2(1+b)/eta | mean eff. lr |",
+  );
+  console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
   for (const key of keys) {
     const group = lines.filter((l) => keyOf(l) === key);
     const l0 = group[0];
-    const finished = group.filter((l) => !l.diverged && l.finalAccuracy !== null);
-    const acc = finished.map((l) => 100 * (l.finalAccuracy as number));
-    const accText = acc.length ? `${fmt(acc.reduce((a, b) => a + b, 0) / acc.length)} (${fmt(Math.min(...acc))}..${fmt(Math.max(...acc))})` : "-";
+    // every run that has a last epoch counts, diverged or not: a blown-up run scores what it scores
+    const acc = group.flatMap((l) => (l.finalAccuracy === null || l.nonFiniteLoss ? [] : [100 * l.finalAccuracy]));
+    const accText = acc.length ? `${fmt(mean(acc))} (${fmt(Math.min(...acc))}..${fmt(Math.max(...acc))})` : "-";
+    const reached = group.filter((l) => !l.nonFiniteLoss && (l.finalAccuracy ?? 0) >= 0.97).length;
     const diverged = group.filter((l) => l.diverged);
-    const divText = `${diverged.length}${diverged.length ? ` (epochs ${diverged.map((l) => l.epochsDone + 1).join(", ")})` : ""}`;
+    const how = diverged.map((l) => (l.nonFiniteLoss ? `NaN in epoch ${l.epochsDone + 1}` : "loss up"));
+    const divText = `${diverged.length}${diverged.length ? ` (${how.join(", ")})` : ""}`;
     const steps = group.reduce((s, l) => s + l.steps, 0);
     const capped = group.reduce((s, l) => s + l.cappedSteps, 0);
     const meds = group.flatMap((l) => (l.lambdaMedian === null ? [] : [l.lambdaMedian]));
     const maxes = group.flatMap((l) => (l.lambdaMax === null ? [] : [l.lambdaMax]));
     const eff = group.flatMap((l) => (l.effectiveLr === null ? [] : [l.effectiveLr]));
+    const off = l0.mode === "off";
     console.log(
-      `| ${l0.epochs} x ${l0.perEpoch} | ${l0.multiplier} | ${l0.lr} | ${l0.mode} | ${group.length} | ${divText} | ${accText} | ${fmt(group.reduce((s, l) => s + l.seconds, 0) / group.length)} | ` +
-        `${l0.mode === "off" ? "-" : fmt((100 * capped) / Math.max(1, steps))} | ${l0.mode === "off" ? "-" : group.reduce((s, l) => s + l.rollbacks, 0)} | ` +
-        `${meds.length ? `${fmt(median(meds))} / ${fmt(Math.max(...maxes))}` : "-"} | ${fmt(l0.threshold, 2)} | ${eff.length ? (eff.reduce((a, b) => a + b, 0) / eff.length).toPrecision(3) : "-"} |`,
+      `| ${l0.epochs} x ${l0.perEpoch} | ${l0.rOn ?? "-"} | ${l0.multiplier} | ${l0.lr} | ${l0.mode} | ${group.length} | ${divText} | ${accText} | ${reached} of ${group.length} | ` +
+        `${fmt(mean(group.map((l) => l.seconds)))} | ${off ? "-" : fmt((100 * capped) / Math.max(1, steps))} | ${off ? "-" : group.reduce((s, l) => s + l.rollbacks, 0)} | ` +
+        `${meds.length ? `${fmt(median(meds))} / ${fmt(Math.max(...maxes))}` : "-"} | ${fmt(l0.threshold, 2)} | ${eff.length ? mean(eff).toPrecision(3) : "-"} |`,
     );
   }
 }
@@ -147,7 +171,7 @@ async function overhead(steps: number): Promise<void> {
   const lanes = await Promise.all(
     modes.map(async (mode) => {
       const trainer = await Trainer.create(initialModel({ ...taskModelSpec("freq1-async"), rOn: Number(values["r-on"]) }, 1), {
-        batchSize: batch, maxLength: 125, optimizer: "sgd", lr: Number(values.base), momentum: 0.9, timeOrigin: "absolute",
+        batchSize: batch, maxLength: 125, optimizer: "sgd", lr: Number(values.base), momentum: 0.9, timeOrigin: "absolute", timeLrScale,
       });
       const every = mode.startsWith("on/") ? Number(mode.slice(3)) : 1;
       const guard = mode === "off" ? null : new StabilityGuard(trainer.parameterCount, { every, seed: 1 });
@@ -179,7 +203,7 @@ async function overhead(steps: number): Promise<void> {
 async function trace(steps: number): Promise<void> {
   const batch = 32;
   const trainer = await Trainer.create(initialModel({ ...taskModelSpec("freq1-async"), rOn: Number(values["r-on"]) }, 1), {
-    batchSize: batch, maxLength: 125, optimizer: "sgd", lr: Number(values.base), momentum: 0.9, clipNorm: Number(values.clip), timeOrigin: "absolute",
+    batchSize: batch, maxLength: 125, optimizer: "sgd", lr: Number(values.base), momentum: 0.9, clipNorm: Number(values.clip), timeOrigin: "absolute", timeLrScale,
   });
   const data = generate("freq1-async", steps * batch, 99);
   const range = (a: Float32Array, name: string) => {

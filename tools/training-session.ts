@@ -121,7 +121,7 @@ const CHANGEABLE_ON_RESUME = new Set<keyof TrainSettings>(["epochs", "timeBudget
  * value is a conflict the user must hear about, never silently dropped.
  */
 function resumedSettings(asked: TrainSettings, saved: TrainSettings): TrainSettings {
-  const defaults = defaultSettings(asked.task);
+  const defaults = defaultSettings(asked.task, { optimizer: asked.optimizer });
   const conflicts = (Object.keys(asked) as (keyof TrainSettings)[]).filter(
     (k) => !CHANGEABLE_ON_RESUME.has(k) && asked[k] !== saved[k] && asked[k] !== defaults[k],
   );

@@ -2,8 +2,9 @@
 // TFLite Micro plans its arena: `plan` below is the only place that knows where anything lives, and nothing is
 // allocated after trainCreate (a training step never grows memory).
 //
-// Parameters are ONE flat f32 vector theta; grad, and the optimizer's two moment vectors have its length and
-// order. Groups, in this order (row r = gate * H + unit, gates i, f, g, o, as in the model file):
+// Parameters are ONE flat f32 vector theta; grad, the optimizer's two moment vectors and the per-parameter
+// learning-rate multipliers (written by the host: the time-gate groups can learn slower than the weights) have
+// its length and order. Groups, in this order (row r = gate * H + unit, gates i, f, g, o, as in the model file):
 //   per layer n = 0 .. L-1:
 //     W      4H x I   row-major
 //     U      4H x H   row-major
@@ -130,6 +131,8 @@ export class Trainer {
   grad: usize;
   moment1: usize;
   moment2: usize;
+  /** the multiplier of the learning rate of every parameter, 1 unless the host writes it */
+  lrScale: usize;
   // the batch as the host writes it: slot s of sample s (sample-major, see batch.ts)
   inLengths: usize;
   inT: usize;
@@ -254,6 +257,7 @@ export function plan(tr: Trainer, base: usize): u64 {
   tr.grad = take(P * 4);
   tr.moment1 = take(P * 4);
   tr.moment2 = take(P * 4);
+  tr.lrScale = take(P * 4);
   const I0 = <u64>tr.inputSize;
   tr.inLengths = take(B * 4);
   tr.inT = take(M * 8);
@@ -316,11 +320,12 @@ export function plan(tr: Trainer, base: usize): u64 {
 }
 
 /**
- * State that must hold before the first batch: everything zero (padded weights, padded units and the gradient
+ * State that must hold before the first batch: every learning-rate multiplier 1, everything else zero (padded weights, padded units and the gradient
  * carries rely on it), the constant 1 of every xh row (the bias column), r_on 1 and tau 1 on padded units.
  */
 export function initArena(tr: Trainer): void {
   memory.fill(tr.arena, 0, tr.arenaBytes);
+  for (let i = 0; i < tr.paramCount; i++) store<f32>(tr.lrScale + (<usize>i << 2), 1.0);
   for (let n = 0; n < tr.layerCount; n++) {
     const L = layerOf(tr, n);
     const biasColumn = <usize>(L.inputSize + L.hiddenSize) << 2;

@@ -1,5 +1,6 @@
-// One update of theta from grad: SGD with heavy-ball momentum (v <- beta v + g; theta <- theta - lr v) or Adam
-// (Kingma and Ba, with bias correction), after optional clipping of the gradient to a global norm. The step
+// One update of theta from grad: SGD with heavy-ball momentum (v <- beta v + g; theta <- theta - lr s v) or Adam
+// (Kingma and Ba, with bias correction; its step also times s), after optional clipping of the gradient to a
+// global norm. s is the parameter's own learning-rate multiplier (lrScale, 1 unless the host sets it). The step
 // scale multiplies the learning rate of this step only: the stability guard caps it per batch. The gradient is
 // read, never changed, so it stays the plain batch gradient for whoever reads it next.
 
@@ -42,14 +43,15 @@ function momentumUpdate(tr: Trainer, clip: f32, lr: f32): void {
       const at = <usize>i << 2;
       const v = f32x4.add(f32x4.mul(vBeta, v128.load(tr.moment1 + at)), f32x4.mul(vClip, v128.load(tr.grad + at)));
       v128.store(tr.moment1 + at, v);
-      v128.store(tr.theta + at, f32x4.sub(v128.load(tr.theta + at), f32x4.mul(vLr, v)));
+      const step = f32x4.mul(f32x4.mul(vLr, v128.load(tr.lrScale + at)), v);
+      v128.store(tr.theta + at, f32x4.sub(v128.load(tr.theta + at), step));
     }
   }
   for (; i < P; i++) {
     const at = <usize>i << 2;
     const v = beta * load<f32>(tr.moment1 + at) + clip * load<f32>(tr.grad + at);
     store<f32>(tr.moment1 + at, v);
-    store<f32>(tr.theta + at, load<f32>(tr.theta + at) - lr * v);
+    store<f32>(tr.theta + at, load<f32>(tr.theta + at) - lr * load<f32>(tr.lrScale + at) * v);
   }
 }
 
@@ -70,7 +72,8 @@ function adamUpdate(tr: Trainer, clip: f32, stepSize: f32, vScale: f32): void {
       v128.store(tr.moment1 + at, m);
       v128.store(tr.moment2 + at, v);
       const denominator = f32x4.add(f32x4.sqrt(f32x4.mul(v, f32x4.splat(vScale))), f32x4.splat(eps));
-      v128.store(tr.theta + at, f32x4.sub(v128.load(tr.theta + at), f32x4.div(f32x4.mul(f32x4.splat(stepSize), m), denominator)));
+      const step = f32x4.mul(f32x4.splat(stepSize), v128.load(tr.lrScale + at));
+      v128.store(tr.theta + at, f32x4.sub(v128.load(tr.theta + at), f32x4.div(f32x4.mul(step, m), denominator)));
     }
   }
   for (; i < P; i++) {
@@ -80,6 +83,6 @@ function adamUpdate(tr: Trainer, clip: f32, stepSize: f32, vScale: f32): void {
     const v = b2 * load<f32>(tr.moment2 + at) + c2 * (g * g);
     store<f32>(tr.moment1 + at, m);
     store<f32>(tr.moment2 + at, v);
-    store<f32>(tr.theta + at, load<f32>(tr.theta + at) - (stepSize * m) / (Mathf.sqrt(v * vScale) + eps));
+    store<f32>(tr.theta + at, load<f32>(tr.theta + at) - (stepSize * load<f32>(tr.lrScale + at) * m) / (Mathf.sqrt(v * vScale) + eps));
   }
 }

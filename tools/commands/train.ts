@@ -5,13 +5,13 @@
  */
 import { PhasorError } from "../../host/errors.js";
 import { TASK_NAMES } from "../../host/tasks.js";
-import { DEFAULT_SGD_LR, defaultSettings } from "../../host/training.js";
+import { DEFAULT_SGD_LR, DEFAULT_SGD_TIME_LR_SCALE, defaultSettings } from "../../host/training.js";
 import { defineCommand } from "../command.js";
 import { trainSession } from "../training-session.js";
 
 export const command = defineCommand({
   usage:
-    "--task T [--hidden H] [--epochs N] [--seed S] [--lr X | --lr-scale K] [--optimizer sgd|adam] [--guard on|off] --out M.json " +
+    "--task T [--hidden H] [--epochs N] [--seed S] [--lr X | --lr-scale K] [--time-lr-scale T] [--optimizer sgd|adam] [--guard on|off] --out M.json " +
     "[--guard-every K] [--guard-products N] [--guard-line N] [--r-on R] [--lr-decay D] [--per-epoch N] [--validation N] [--batch B] [--clip C] [--time-budget S] [--stop-at A] [--resume CKPT] [--simd auto|on|off]",
   description:
     "Trains a Phased LSTM in wasm on a built-in task with fresh sequences every epoch (shared/spec/tasks.md), scores it\n" +
@@ -30,6 +30,11 @@ export const command = defineCommand({
     seed: { kind: "number", integer: true, min: 0, default: 1, help: "seed of the initial model and of the data" },
     lr: { kind: "number", help: `learning rate (default 1e-3 for adam, ${DEFAULT_SGD_LR} for sgd)` },
     "lr-scale": { kind: "number", help: "multiply the default learning rate by K" },
+    "time-lr-scale": {
+      kind: "number",
+      min: 0,
+      help: `learning rate of log tau and shift relative to the weights (default 1 for adam, ${DEFAULT_SGD_TIME_LR_SCALE} for sgd; 0 freezes them)`,
+    },
     optimizer: { kind: "enum", values: ["adam", "sgd"], default: "adam", help: "Adam (the paper's) or SGD with momentum 0.9" },
     guard: { kind: "enum", values: ["on", "off"], default: "on", help: "the stability guard" },
     "guard-every": { kind: "number", integer: true, min: 1, default: 1, help: "check the curvature every K steps" },
@@ -64,6 +69,7 @@ export const command = defineCommand({
       validation: flags.validation,
       batchSize: flags.batch,
       clipNorm: flags.clip,
+      timeLrScale: flags["time-lr-scale"] ?? base.timeLrScale,
       lrDecay: flags["lr-decay"],
       guard: flags.guard === "on",
       guardEvery: flags["guard-every"],
