@@ -52,6 +52,17 @@ export interface GuardOptions {
   products: number;
   /** check curvature every k steps (1: every step); the cap of the last check holds in between */
   every: number;
+  /**
+   * products of the first check, whose vector starts random: power iteration needs ~10 from random (stability.md
+   * section 3), and a first cap from an unconverged vector under-estimates lambda when the run is most fragile
+   */
+  startProducts: number;
+  /**
+   * the cap uses the largest lambda_B of the last this many checks: stability is decided by the worst batch, not
+   * the current one (stability.md section 1), and between checks (every > 1) the unchecked batches are unseen.
+   * 1: each check's own batch only
+   */
+  worstOf: number;
   /** forward differences cost 1 gradient per product, central 2 (more accurate) */
   difference: "forward" | "central";
   /** finite-difference length along the unit vector v for H v (stability.md section 3) */
@@ -86,6 +97,8 @@ export const DEFAULT_GUARD: GuardOptions = {
   safety: 0.85,
   products: 1,
   every: 1,
+  startProducts: 10,
+  worstOf: 1,
   difference: "forward",
   hvpStep: 3e-3,
   lineStep: 3e-2,
@@ -162,6 +175,10 @@ export interface GuardState<S = unknown> {
   checks: number;
   displacements: number[];
   benign: boolean;
+  /** lambda_B of the last worstOf checks, newest last (absent in older checkpoints) */
+  recent?: number[];
+  /** the next check starts its vector over (absent in older checkpoints) */
+  cold?: boolean;
 }
 
 /** Median of a list (not changed). */
@@ -222,6 +239,10 @@ export class StabilityGuard<S = unknown> {
   private checks = 0;
   /** the last displacements along v, newest last */
   private displacements: number[] = [];
+  /** lambda_B of the last worstOf checks, newest last */
+  private recent: number[] = [];
+  /** the next check runs startProducts: at the start, and after a rollback (the blown-up point's v and shift are no guide) */
+  private cold = true;
   /** the last check allowed a step above the threshold because S_line > 0: the oscillation is the predicted one */
   private benign = false;
   private stats = this.emptyCounts();
@@ -234,6 +255,8 @@ export class StabilityGuard<S = unknown> {
     if (!(o.safety > 0 && o.safety <= 1)) bad(`safety must be in (0, 1], got ${o.safety}`);
     if (!(Number.isInteger(o.products) && o.products >= 1 && o.products <= 100)) bad(`products must be a whole number in 1..100, got ${o.products}`);
     if (!(Number.isInteger(o.every) && o.every >= 1)) bad(`every must be a whole number >= 1, got ${o.every}`);
+    if (!(Number.isInteger(o.startProducts) && o.startProducts >= 1 && o.startProducts <= 100)) bad(`startProducts must be a whole number in 1..100, got ${o.startProducts}`);
+    if (!(Number.isInteger(o.worstOf) && o.worstOf >= 1 && o.worstOf <= 100000)) bad(`worstOf must be a whole number in 1..100000, got ${o.worstOf}`);
     if (!(Number.isInteger(o.lineEvery) && o.lineEvery >= 0)) bad(`lineEvery must be a whole number >= 0, got ${o.lineEvery}`);
     if (o.difference !== "forward" && o.difference !== "central") bad(`difference must be "forward" or "central", got ${String(o.difference)}`);
     if (!(o.hvpStep > 0 && o.lineStep > 0 && o.lineAmplitude >= 0)) bad("hvpStep and lineStep must be > 0, lineAmplitude >= 0");
@@ -299,10 +322,10 @@ export class StabilityGuard<S = unknown> {
    * the largest positive eigenvalue also where a negative one is larger in size. Returns the last Rayleigh quotient
    * of H, or NaN on a non-finite probe.
    */
-  estimateSharpness(objective: GuardedObjective<S>, g: ArrayLike<number> = objective.gradient()): number {
+  estimateSharpness(objective: GuardedObjective<S>, g: ArrayLike<number> = objective.gradient(), products = this.options.products): number {
     let lambda = NaN;
     this.shift *= 0.99;
-    for (let k = 0; k < this.options.products; k++) {
+    for (let k = 0; k < products; k++) {
       if (!this.hessianVector(objective, g)) return NaN;
       lambda = dot(this.v, this.hv);
       if (lambda < 0) this.shift = Math.max(this.shift, -lambda);
@@ -355,10 +378,12 @@ export class StabilityGuard<S = unknown> {
     const lambdaPlus = this.benign ? Math.max(this.lambda, 0) : 0;
     const lossReference = Math.max(this.emaLoss, 0.5 * lambdaPlus * o.lineAmplitude ** 2);
     const gradientReference = Math.max(this.emaGradient, lambdaPlus * o.lineAmplitude);
+    // during the warm-up the reference is the mean loss of the good steps so far: a run can blow up in its first
+    // steps, and that is a spike too
     const spike =
-      judged &&
-      ((loss > o.spikeFactor * lossReference && loss > this.startLoss) ||
-        (o.gradientSpikeFactor > 0 && gradientNorm > o.gradientSpikeFactor * gradientReference));
+      this.goodSteps > 0 &&
+      ((loss > o.spikeFactor * lossReference && (!judged || loss > this.startLoss)) ||
+        (judged && o.gradientSpikeFactor > 0 && gradientNorm > o.gradientSpikeFactor * gradientReference));
     if (!finite || spike) return this.rollback(objective, loss, gradientNorm, !finite);
     this.rollbacksInARow = 0;
     if (this.snapshotDue) {
@@ -372,15 +397,20 @@ export class StabilityGuard<S = unknown> {
     let lambda: number | undefined;
     let sLine: number | undefined;
     if (objective.curvatureCap && (this.stepIndex - 1) % o.every === 0) {
-      lambda = this.estimateSharpness(objective, g);
+      lambda = this.estimateSharpness(objective, g, this.cold ? Math.max(o.startProducts, o.products) : o.products);
+      this.cold = false;
       this.stats.curvatureChecks++;
       this.checks++;
       if (!Number.isFinite(lambda)) return this.rollback(objective, loss, gradientNorm, true);
       this.lambda = lambda;
       this.stats.lambdas.push(lambda);
-      // the cap acts on the positive curvature; a negative Rayleigh quotient (away from a minimum) gives none
-      const linear = (2 * (1 + beta)) / lambda;
-      let allowed = lambda > 0 ? o.safety * linear : Infinity;
+      this.recent.push(lambda);
+      if (this.recent.length > o.worstOf) this.recent.shift();
+      // the cap acts on the positive curvature of the worst recent batch; a negative Rayleigh quotient (away from
+      // a minimum) gives none
+      const worst = Math.max(...this.recent);
+      const linear = (2 * (1 + beta)) / worst;
+      let allowed = worst > 0 ? o.safety * linear : Infinity;
       this.benign = false;
       if (o.lineEvery > 0 && this.checks % o.lineEvery === 0) {
         // in a full-batch oscillation the iterates sit on both sides of the minimum: the criterion is the
@@ -459,6 +489,11 @@ export class StabilityGuard<S = unknown> {
     this.backoff *= 0.5;
     this.sinceIncident = 0;
     this.displacements.length = 0;
+    // what was measured on the way up the spike says nothing about the point returned to: a large negative
+    // curvature there would keep the shift (and so the power iteration) flat for hundreds of checks
+    this.shift = 0;
+    this.recent.length = 0;
+    this.cold = true;
     this.stats.rollbacks++;
     if (nonFinite) this.stats.nonFinite++;
     return { loss, gradientNorm, rolledBack: true, scale: 0 };
@@ -495,6 +530,8 @@ export class StabilityGuard<S = unknown> {
       startLoss: this.startLoss, goodSteps: this.goodSteps, sinceIncident: this.sinceIncident, stepIndex: this.stepIndex, checks: this.checks,
       displacements: [...this.displacements],
       benign: this.benign,
+      recent: [...this.recent],
+      cold: this.cold,
     };
   }
 
@@ -516,6 +553,8 @@ export class StabilityGuard<S = unknown> {
     this.checks = num(state.checks);
     this.displacements = state.displacements.map(num);
     this.benign = state.benign === true;
+    this.recent = (state.recent ?? []).map(num);
+    this.cold = state.cold ?? this.checks === 0;
     this.snaps = [...state.snapshots];
     this.snapshotDue = state.snapshotDue;
     this.rollbacksInARow = num(state.rollbacksInARow);

@@ -46,6 +46,8 @@ export interface TrainSettings {
   guardEvery?: number;
   /** Hessian-vector products per check (default 1) */
   guardProducts?: number;
+  /** the cap uses the largest lambda_B of the last this many checks (default 1: each batch its own) */
+  guardWorstOf?: number;
   /** compute the line criterion S_line every this many checks (default 0: never; 4 gradients each) */
   guardLineEvery?: number;
   /** the learning rate of epoch e is lr * lrDecay^(e - 1); default 1 (constant, the paper's) */
@@ -87,6 +89,7 @@ export function defaultSettings(task: TaskName, overrides: Partial<TrainSettings
     guardEvery: 1,
     guardProducts: 1,
     guardLineEvery: 0,
+    guardWorstOf: 1,
     ...overrides,
   };
 }
@@ -159,6 +162,7 @@ function checkSettings(s: TrainSettings): void {
   whole("guardEvery", s.guardEvery ?? 1, 1, 1_000_000);
   whole("guardProducts", s.guardProducts ?? 1, 1, 10);
   whole("guardLineEvery", s.guardLineEvery ?? 0, 0, 1_000_000);
+  whole("guardWorstOf", s.guardWorstOf ?? 1, 1, 100_000);
   if (s.lrDecay !== undefined && !(s.lrDecay > 0 && s.lrDecay <= 1)) throw new PhasorError("bad-args", `lrDecay must be in (0, 1], got ${s.lrDecay}`);
 }
 
@@ -183,6 +187,7 @@ export class TrainingRun {
           every: settings.guardEvery ?? 1,
           products: settings.guardProducts ?? 1,
           lineEvery: settings.guardLineEvery ?? 0,
+          worstOf: settings.guardWorstOf ?? 1,
           seed: settings.seed,
         })
       : null;

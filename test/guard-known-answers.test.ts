@@ -199,3 +199,46 @@ describe("two batches f_B = a_B/2 x^2 + x^4/4: the worst batch decides", () => {
     expect(guarded.worst).toBeLessThan(1e-6);
   });
 });
+
+describe("the guard's memory: the worst recent batch, the warm-up, the start after a rollback", () => {
+  // two quadratic batches, curvatures 4 and 1, plain GD at eta 1
+  const quadratic = (p: Float64Array, batch: number, out: Float64Array) => {
+    const a = batch === 1 ? 4 : batch === 2 ? 1 : 0;
+    out[0] = a * p[0];
+    // batch 3 is a spike: the loss jumps far above anything seen
+    return batch === 3 ? 1e3 : (a / 2) * p[0] ** 2;
+  };
+
+  it("with worstOf 2, a step on the flat batch is capped by the sharp batch checked just before", () => {
+    const own = new StabilityGuard(1, { seed: 1 });
+    const worst = new StabilityGuard(1, { seed: 1, worstOf: 2 });
+    const a = new AnalyticObjective([0.5], 1, 0, quadratic);
+    const b = new AnalyticObjective([0.5], 1, 0, quadratic);
+    for (let t = 0; t < 6; t++) {
+      a.batch = b.batch = 1 + (t & 1);
+      const sa = own.step(a);
+      const sb = worst.step(b);
+      expect(sa.lambda).toBeCloseTo(a.batch === 1 ? 4 : 1, 3);
+      // each batch its own: the flat batch runs at the full rate (its cap 0.85 * 2 / 1 is above 1)
+      expect(sa.scale).toBeCloseTo(a.batch === 1 ? (0.85 * 2) / 4 : 1, 3);
+      // the window: after the first step every step is capped by lambda = 4
+      expect(sb.scale).toBeCloseTo((0.85 * 2) / 4, 3);
+    }
+  });
+
+  it("rolls back a loss that blows up during the warm-up, and starts the power iteration over after it", () => {
+    const guard = new StabilityGuard(1, { seed: 2, products: 1, startProducts: 10 });
+    const objective = new AnalyticObjective([0.5], 0.1, 0, quadratic);
+    objective.batch = 2;
+    for (let t = 0; t < 3; t++) expect(guard.step(objective).rolledBack).toBe(false);
+    objective.batch = 3;
+    const spike = guard.step(objective);
+    expect(spike.rolledBack).toBe(true);
+    objective.batch = 2;
+    expect(guard.step(objective).rolledBack).toBe(false);
+    const stats = guard.takeStats(objective);
+    expect(stats.rollbacks).toBe(1);
+    // 10 products on the first check, 1 on the next two, 10 again on the first check after the rollback
+    expect(stats.extraGradients).toBe(10 + 1 + 1 + 10);
+  });
+});
