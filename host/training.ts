@@ -18,6 +18,8 @@ export interface TrainSettings {
   hidden: number;
   /** open ratio of every unit; default 0.05 (the paper) */
   rOn: number;
+  /** initial periods log-uniform on [e^lo, e^hi]; default [1, 3] (the paper's freq1; absent in older checkpoints) */
+  logTauRange?: [number, number];
   epochs: number;
   /** fresh training sequences per epoch; default 5,000 (the paper) */
   perEpoch: number;
@@ -75,6 +77,7 @@ export function defaultSettings(task: TaskName, overrides: Partial<TrainSettings
     task,
     hidden: 110,
     rOn: 0.05,
+    logTauRange: [1, 3],
     epochs: 70,
     perEpoch: 5000,
     validation: 500,
@@ -156,6 +159,10 @@ function checkSettings(s: TrainSettings): void {
   whole("batchSize", s.batchSize, 1, 4096);
   whole("seed", s.seed, 0, MAX_SEED);
   if (!(s.rOn > 0 && s.rOn <= 1)) throw new PhasorError("bad-args", `rOn must be in (0, 1], got ${s.rOn}`);
+  const range = s.logTauRange ?? [1, 3];
+  if (!(Array.isArray(range) && range.length === 2 && range.every((v) => Number.isFinite(v) && Math.abs(v) <= 30) && range[0] <= range[1])) {
+    throw new PhasorError("bad-args", `logTauRange must be two numbers lo <= hi in -30..30 (tau log-uniform on [e^lo, e^hi]), got ${JSON.stringify(range)}`);
+  }
   if (!(s.lr > 0 && Number.isFinite(s.lr))) throw new PhasorError("bad-args", `the learning rate must be a positive number, got ${s.lr}`);
   const timeScale = s.timeLrScale ?? 1;
   if (!(timeScale >= 0 && timeScale <= 1e6)) throw new PhasorError("bad-args", `timeLrScale must be in 0..1e6, got ${timeScale}`);
@@ -203,7 +210,14 @@ export class TrainingRun {
   static async create(settings: TrainSettings, resume?: Checkpoint): Promise<TrainingRun> {
     checkSettings(settings);
     const task = TASKS[settings.task];
-    const spec = { ...taskModelSpec(settings.task), hidden: [settings.hidden], rOn: settings.rOn, labels: task.labels ? [...task.labels] : undefined };
+    const [lo, hi] = settings.logTauRange ?? [1, 3];
+    const spec = {
+      ...taskModelSpec(settings.task),
+      hidden: [settings.hidden],
+      rOn: settings.rOn,
+      tauRange: [Math.exp(lo), Math.exp(hi)] as [number, number],
+      labels: task.labels ? [...task.labels] : undefined,
+    };
     const trainer = await Trainer.create(initialModel(spec, settings.seed), {
       batchSize: settings.batchSize,
       maxLength: MAX_EVENTS[settings.task],

@@ -82,10 +82,26 @@ describe("phasor train", () => {
     expect(parseModelText(readFileSync(join(dir, "r.json"), "utf8"), "r.json").layers[0].hiddenSize).toBe(8);
   });
 
+  it("starts the periods where --log-tau-range says, and keeps the range in the checkpoint", () => {
+    const run = phasor(["train", ...tiny, "--epochs", "1", "--log-tau-range", "4,5", "--time-lr-scale", "0", "--out", join(dir, "t.json")]);
+    expect(run.status).toBe(0);
+    const tau = parseModelText(readFileSync(join(dir, "t.json"), "utf8"), "t.json").layers[0].tau;
+    for (const t of tau) {
+      expect(t).toBeGreaterThanOrEqual(Math.exp(4) * (1 - 1e-6));
+      expect(t).toBeLessThanOrEqual(Math.exp(5) * (1 + 1e-6));
+    }
+    expect(JSON.parse(readFileSync(join(dir, "t.checkpoint.json"), "utf8")).settings.logTauRange).toEqual([4, 5]);
+  });
+
   it("refuses bad arguments with exit 2 and a message", () => {
     const both = phasor(["train", ...tiny, "--lr", "0.1", "--lr-scale", "2", "--out", join(dir, "x.json")]);
     expect(both.status).toBe(2);
     expect(both.stderr).toMatch(/--lr or --lr-scale, not both/);
+    for (const range of ["3", "5,4", "1,x", "1,2,3", "-40,1"]) {
+      const bad = phasor(["train", ...tiny, "--log-tau-range", range, "--out", join(dir, "x.json")]);
+      expect(bad.status, range).toBe(2);
+      expect(bad.stderr, range).toMatch(/logTauRange|--log-tau-range/);
+    }
     const negative = phasor(["train", ...tiny, "--time-lr-scale", "-1", "--out", join(dir, "x.json")]);
     expect(negative.status).toBe(2);
     expect(negative.stderr).toMatch(/--time-lr-scale/);

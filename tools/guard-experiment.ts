@@ -36,6 +36,7 @@ const { values } = parseArgs({
     clip: { type: "string", default: "0" },
     "time-lr-scale": { type: "string" },
     "worst-of": { type: "string", default: "1" },
+    products: { type: "string", default: "1" },
   },
 });
 
@@ -52,6 +53,7 @@ interface RunLine {
   rOn?: number;
   timeLrScale?: number;
   worstOf?: number;
+  products?: number;
   diverged: boolean;
   /** the loss became non-finite (else a divergence is a loss that ended above where it started) */
   nonFiniteLoss?: boolean;
@@ -91,6 +93,7 @@ async function one(lr: number, multiplier: number, seed: number, mode: string): 
     guard: mode !== "off",
     guardEvery: every,
     guardWorstOf: Number(values["worst-of"]),
+    guardProducts: Number(values.products),
     timeLrScale,
   });
   const run = await TrainingRun.create(settings);
@@ -112,6 +115,7 @@ async function one(lr: number, multiplier: number, seed: number, mode: string): 
     rOn: settings.rOn,
     timeLrScale: settings.timeLrScale,
     worstOf: settings.guardWorstOf,
+    products: settings.guardProducts,
     diverged: nonFiniteLoss || (h.length > 1 && (h.at(-1) as EpochRecord).loss > h[0].loss),
     nonFiniteLoss,
     firstLoss: h[0]?.loss ?? null,
@@ -136,7 +140,7 @@ async function one(lr: number, multiplier: number, seed: number, mode: string): 
 
 function table(path: string): void {
   const lines: RunLine[] = readFileSync(path, "utf8").trim().split("\n").map((l) => JSON.parse(l));
-  const keyOf = (l: RunLine) => `${l.epochs}|${l.perEpoch}|${l.rOn ?? ""}|${l.timeLrScale ?? ""}|${l.lr}|${l.mode}|${l.worstOf ?? 1}`;
+  const keyOf = (l: RunLine) => `${l.epochs}|${l.perEpoch}|${l.rOn ?? ""}|${l.timeLrScale ?? ""}|${l.lr}|${l.mode}|${l.worstOf ?? 1}|${l.products ?? 1}`;
   const keys = [...new Set(lines.map(keyOf))];
   const fmt = (x: number | null, digits = 1) => (x === null || !Number.isFinite(x) ? "-" : x.toFixed(digits));
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -161,7 +165,7 @@ function table(path: string): void {
     const eff = group.flatMap((l) => (l.effectiveLr === null ? [] : [l.effectiveLr]));
     const off = l0.mode === "off";
     console.log(
-      `| ${l0.epochs} x ${l0.perEpoch} | ${l0.rOn ?? "-"} | ${l0.multiplier} | ${l0.lr} | ${l0.mode}${(l0.worstOf ?? 1) > 1 && l0.mode !== "off" ? `, worst of ${l0.worstOf}` : ""} | ${group.length} | ${divText} | ${accText} | ${reached} of ${group.length} | ` +
+      `| ${l0.epochs} x ${l0.perEpoch} | ${l0.rOn ?? "-"} | ${l0.multiplier} | ${l0.lr} | ${l0.mode}${(l0.worstOf ?? 1) > 1 && l0.mode !== "off" ? `, worst of ${l0.worstOf}` : ""}${(l0.products ?? 1) > 1 && l0.mode !== "off" ? `, ${l0.products} products` : ""} | ${group.length} | ${divText} | ${accText} | ${reached} of ${group.length} | ` +
         `${fmt(mean(group.map((l) => l.seconds)))} | ${off ? "-" : fmt((100 * capped) / Math.max(1, steps))} | ${off ? "-" : group.reduce((s, l) => s + l.rollbacks, 0)} | ` +
         `${meds.length ? `${fmt(median(meds))} / ${fmt(Math.max(...maxes))}` : "-"} | ${fmt(l0.threshold, 2)} | ${eff.length ? mean(eff).toPrecision(3) : "-"} |`,
     );

@@ -121,12 +121,14 @@ const CHANGEABLE_ON_RESUME = new Set<keyof TrainSettings>(["epochs", "timeBudget
  * value is a conflict the user must hear about, never silently dropped.
  */
 function resumedSettings(asked: TrainSettings, saved: TrainSettings): TrainSettings {
+  // settings are numbers, strings, booleans and small arrays (the tau range)
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
   const defaults = defaultSettings(asked.task, { optimizer: asked.optimizer });
   const conflicts = (Object.keys(asked) as (keyof TrainSettings)[]).filter(
-    (k) => !CHANGEABLE_ON_RESUME.has(k) && asked[k] !== saved[k] && asked[k] !== defaults[k],
+    (k) => !CHANGEABLE_ON_RESUME.has(k) && !same(asked[k], saved[k]) && !same(asked[k], defaults[k]),
   );
   if (conflicts.length > 0) {
-    const list = conflicts.map((k) => `${k} ${String(asked[k])} (the checkpoint has ${String(saved[k])})`).join(", ");
+    const list = conflicts.map((k) => `${k} ${JSON.stringify(asked[k])} (the checkpoint has ${JSON.stringify(saved[k])})`).join(", ");
     throw new PhasorError("bad-args", `--resume continues the checkpoint's run; it cannot change ${list}. Only --epochs, --time-budget, --stop-at and --simd may differ`);
   }
   const resumed: TrainSettings = { ...saved };
