@@ -39,8 +39,11 @@ export interface GuardedObjective<S = unknown> {
   gradient(): ArrayLike<number>;
   /** the loss at point + e * direction and its gradient into `out`; the point and gradient() are left unchanged */
   probe(direction: Float64Array, e: number, out: Float64Array): number;
-  /** one optimizer update along gradient() with the learning rate times scale */
-  step(scale: number): void;
+  /**
+   * one optimizer update along gradient() with the learning rate times scale; with clip < 1 the gradient is
+   * first multiplied by clip (clipping: it enters the momentum scaled)
+   */
+  step(scale: number, clip?: number): void;
   snapshot(): S;
   restore(snapshot: S): void;
 }
@@ -63,6 +66,11 @@ export interface GuardOptions {
    * 1: each check's own batch only
    */
   worstOf: number;
+  /**
+   * clip a gradient whose norm is above clipFactor times its running average to that size (stability.md section 4,
+   * item 4: the cliffs of recurrent nets, which the curvature at the current point does not see); 0: never
+   */
+  clipFactor: number;
   /** forward differences cost 1 gradient per product, central 2 (more accurate) */
   difference: "forward" | "central";
   /** finite-difference length along the unit vector v for H v (stability.md section 3) */
@@ -99,6 +107,7 @@ export const DEFAULT_GUARD: GuardOptions = {
   every: 1,
   startProducts: 10,
   worstOf: 1,
+  clipFactor: 0,
   difference: "forward",
   hvpStep: 3e-3,
   lineStep: 3e-2,
@@ -142,6 +151,8 @@ export interface GuardStats {
   effectiveLr: number;
   /** steps whose cap was below the nominal rate */
   cappedSteps: number;
+  /** steps whose gradient was clipped (clipFactor) */
+  clippedSteps: number;
   rollbacks: number;
   /** of the rollbacks, those for a non-finite loss, gradient or probe */
   nonFinite: number;
@@ -257,6 +268,7 @@ export class StabilityGuard<S = unknown> {
     if (!(Number.isInteger(o.every) && o.every >= 1)) bad(`every must be a whole number >= 1, got ${o.every}`);
     if (!(Number.isInteger(o.startProducts) && o.startProducts >= 1 && o.startProducts <= 100)) bad(`startProducts must be a whole number in 1..100, got ${o.startProducts}`);
     if (!(Number.isInteger(o.worstOf) && o.worstOf >= 1 && o.worstOf <= 100000)) bad(`worstOf must be a whole number in 1..100000, got ${o.worstOf}`);
+    if (!(o.clipFactor === 0 || o.clipFactor >= 1)) bad(`clipFactor must be 0 (off) or >= 1, got ${o.clipFactor}`);
     if (!(Number.isInteger(o.lineEvery) && o.lineEvery >= 0)) bad(`lineEvery must be a whole number >= 0, got ${o.lineEvery}`);
     if (o.difference !== "forward" && o.difference !== "central") bad(`difference must be "forward" or "central", got ${String(o.difference)}`);
     if (!(o.hvpStep > 0 && o.lineStep > 0 && o.lineAmplitude >= 0)) bad("hvpStep and lineStep must be > 0, lineAmplitude >= 0");
@@ -275,7 +287,7 @@ export class StabilityGuard<S = unknown> {
 
   private emptyCounts() {
     return {
-      steps: 0, lambdas: [] as number[], lrSum: 0, good: 0, cappedSteps: 0, rollbacks: 0, nonFinite: 0, oscillations: 0,
+      steps: 0, lambdas: [] as number[], lrSum: 0, good: 0, cappedSteps: 0, clippedSteps: 0, rollbacks: 0, nonFinite: 0, oscillations: 0,
       curvatureChecks: 0, extraGradients: 0, sLines: [] as number[],
     };
   }
@@ -435,11 +447,15 @@ export class StabilityGuard<S = unknown> {
     }
     const scale = this.capScale * this.backoff;
     if (this.capScale < 1) this.stats.cappedSteps++;
+    // a cliff: the gradient jumps far above its running average without being a spike to roll back
+    const clipAt = judged && o.clipFactor > 0 ? o.clipFactor * this.emaGradient : Infinity;
+    const clip = gradientNorm > clipAt ? clipAt / gradientNorm : 1;
+    if (clip < 1) this.stats.clippedSteps++;
 
     // the monitor needs v, the sharpest direction: only where curvature is checked
     const monitor = objective.curvatureCap && this.checks > 0;
     if (monitor) this.before.set(objective.point());
-    objective.step(scale);
+    objective.step(scale, clip);
     if (monitor) this.monitorOscillation(objective.point(), !this.benign);
 
     this.goodSteps++;
@@ -511,6 +527,7 @@ export class StabilityGuard<S = unknown> {
       threshold: (2 * (1 + objective.momentum)) / objective.lr,
       effectiveLr: s.good ? s.lrSum / s.good : 0,
       cappedSteps: s.cappedSteps,
+      clippedSteps: s.clippedSteps,
       rollbacks: s.rollbacks,
       nonFinite: s.nonFinite,
       oscillations: s.oscillations,
@@ -627,7 +644,12 @@ export class TrainerObjective implements GuardedObjective<TrainerSnapshot> {
     this.trainer.gradient().set(this.savedGradient);
     return loss;
   }
-  step(scale: number): void {
+  step(scale: number, clip = 1): void {
+    if (clip < 1) {
+      // the gradient is the step's to use from here: nothing reads it after the update
+      const g = this.trainer.gradient();
+      for (let i = 0; i < this.dimension; i++) g[i] *= clip;
+    }
     this.trainer.step(scale * this.schedule);
   }
   snapshot(): TrainerSnapshot {
@@ -681,9 +703,9 @@ export class AnalyticObjective implements GuardedObjective<{ x: Float64Array; m:
     for (let i = 0; i < this.dimension; i++) this.shifted[i] = this.x[i] + e * direction[i];
     return this.f(this.shifted, this.batch, out);
   }
-  step(scale: number) {
+  step(scale: number, clip = 1) {
     for (let i = 0; i < this.dimension; i++) {
-      this.m[i] = this.momentum * this.m[i] + this.g[i];
+      this.m[i] = this.momentum * this.m[i] + clip * this.g[i];
       this.x[i] -= this.lr * scale * this.m[i];
     }
   }

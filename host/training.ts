@@ -50,6 +50,8 @@ export interface TrainSettings {
   guardProducts?: number;
   /** the cap uses the largest lambda_B of the last this many checks (default 1: each batch its own) */
   guardWorstOf?: number;
+  /** clip a gradient above this times its running average (default 0: off) */
+  guardClip?: number;
   /** compute the line criterion S_line every this many checks (default 0: never; 4 gradients each) */
   guardLineEvery?: number;
   /** the learning rate of epoch e is lr * lrDecay^(e - 1); default 1 (constant, the paper's) */
@@ -93,6 +95,7 @@ export function defaultSettings(task: TaskName, overrides: Partial<TrainSettings
     guardProducts: 1,
     guardLineEvery: 0,
     guardWorstOf: 1,
+    guardClip: 0,
     ...overrides,
   };
 }
@@ -170,6 +173,8 @@ function checkSettings(s: TrainSettings): void {
   whole("guardProducts", s.guardProducts ?? 1, 1, 10);
   whole("guardLineEvery", s.guardLineEvery ?? 0, 0, 1_000_000);
   whole("guardWorstOf", s.guardWorstOf ?? 1, 1, 100_000);
+  const clip = s.guardClip ?? 0;
+  if (!(clip === 0 || (clip >= 1 && Number.isFinite(clip)))) throw new PhasorError("bad-args", `guardClip must be 0 (off) or a number >= 1, got ${clip}`);
   if (s.lrDecay !== undefined && !(s.lrDecay > 0 && s.lrDecay <= 1)) throw new PhasorError("bad-args", `lrDecay must be in (0, 1], got ${s.lrDecay}`);
 }
 
@@ -195,6 +200,7 @@ export class TrainingRun {
           products: settings.guardProducts ?? 1,
           lineEvery: settings.guardLineEvery ?? 0,
           worstOf: settings.guardWorstOf ?? 1,
+          clipFactor: settings.guardClip ?? 0,
           seed: settings.seed,
         })
       : null;

@@ -241,4 +241,24 @@ describe("the guard's memory: the worst recent batch, the warm-up, the start aft
     // 10 products on the first check, 1 on the next two, 10 again on the first check after the rollback
     expect(stats.extraGradients).toBe(10 + 1 + 1 + 10);
   });
+
+  it("clips a cliff: a gradient far above its running average enters the step at clipFactor times that average", () => {
+    // a cliff: batch 4 has a 40x steeper slope at the same point (the loss stays low, so it is not a spike)
+    const cliff = (p: Float64Array, batch: number, out: Float64Array) => {
+      const slope = batch === 4 ? 40 : 1;
+      out[0] = slope;
+      return 1e-3 * p[0];
+    };
+    const guard = new StabilityGuard(1, { seed: 3, clipFactor: 3, warmupSteps: 5 });
+    const objective = new AnalyticObjective([0], 0.1, 0, cliff);
+    objective.batch = 2;
+    for (let t = 0; t < 6; t++) guard.step(objective);
+    const before = objective.x[0];
+    objective.batch = 4;
+    const step = guard.step(objective);
+    expect(step.rolledBack).toBe(false);
+    // the running average of |g| is 1: the step moves by lr * 3, not lr * 40 (no curvature: no cap)
+    expect(objective.x[0] - before).toBeCloseTo(-0.1 * 3, 9);
+    expect(guard.takeStats(objective).clippedSteps).toBe(1);
+  });
 });

@@ -37,6 +37,7 @@ const { values } = parseArgs({
     "time-lr-scale": { type: "string" },
     "worst-of": { type: "string", default: "1" },
     products: { type: "string", default: "1" },
+    "clip-factor": { type: "string", default: "0" },
   },
 });
 
@@ -54,6 +55,8 @@ interface RunLine {
   timeLrScale?: number;
   worstOf?: number;
   products?: number;
+  clipFactor?: number;
+  clippedSteps?: number;
   diverged: boolean;
   /** the loss became non-finite (else a divergence is a loss that ended above where it started) */
   nonFiniteLoss?: boolean;
@@ -94,6 +97,7 @@ async function one(lr: number, multiplier: number, seed: number, mode: string): 
     guardEvery: every,
     guardWorstOf: Number(values["worst-of"]),
     guardProducts: Number(values.products),
+    guardClip: Number(values["clip-factor"]),
     timeLrScale,
   });
   const run = await TrainingRun.create(settings);
@@ -116,6 +120,7 @@ async function one(lr: number, multiplier: number, seed: number, mode: string): 
     timeLrScale: settings.timeLrScale,
     worstOf: settings.guardWorstOf,
     products: settings.guardProducts,
+    clipFactor: settings.guardClip,
     diverged: nonFiniteLoss || (h.length > 1 && (h.at(-1) as EpochRecord).loss > h[0].loss),
     nonFiniteLoss,
     firstLoss: h[0]?.loss ?? null,
@@ -125,6 +130,7 @@ async function one(lr: number, multiplier: number, seed: number, mode: string): 
     bestAccuracy: h.length ? Math.max(...h.map((r) => r.valAccuracy ?? 0)) : null,
     seconds: (performance.now() - started) / 1000,
     cappedSteps: sum((x) => x.cappedSteps),
+    clippedSteps: sum((x) => x.clippedSteps ?? 0),
     steps: sum((x) => x.steps),
     rollbacks: sum((x) => x.rollbacks),
     nonFinite: sum((x) => x.nonFinite),
@@ -140,7 +146,7 @@ async function one(lr: number, multiplier: number, seed: number, mode: string): 
 
 function table(path: string): void {
   const lines: RunLine[] = readFileSync(path, "utf8").trim().split("\n").map((l) => JSON.parse(l));
-  const keyOf = (l: RunLine) => `${l.epochs}|${l.perEpoch}|${l.rOn ?? ""}|${l.timeLrScale ?? ""}|${l.lr}|${l.mode}|${l.worstOf ?? 1}|${l.products ?? 1}`;
+  const keyOf = (l: RunLine) => `${l.epochs}|${l.perEpoch}|${l.rOn ?? ""}|${l.timeLrScale ?? ""}|${l.lr}|${l.mode}|${l.worstOf ?? 1}|${l.products ?? 1}|${l.clipFactor ?? 0}`;
   const keys = [...new Set(lines.map(keyOf))];
   const fmt = (x: number | null, digits = 1) => (x === null || !Number.isFinite(x) ? "-" : x.toFixed(digits));
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -165,7 +171,7 @@ function table(path: string): void {
     const eff = group.flatMap((l) => (l.effectiveLr === null ? [] : [l.effectiveLr]));
     const off = l0.mode === "off";
     console.log(
-      `| ${l0.epochs} x ${l0.perEpoch} | ${l0.rOn ?? "-"} | ${l0.multiplier} | ${l0.lr} | ${l0.mode}${(l0.worstOf ?? 1) > 1 && l0.mode !== "off" ? `, worst of ${l0.worstOf}` : ""}${(l0.products ?? 1) > 1 && l0.mode !== "off" ? `, ${l0.products} products` : ""} | ${group.length} | ${divText} | ${accText} | ${reached} of ${group.length} | ` +
+      `| ${l0.epochs} x ${l0.perEpoch} | ${l0.rOn ?? "-"} | ${l0.multiplier} | ${l0.lr} | ${l0.mode}${(l0.worstOf ?? 1) > 1 && l0.mode !== "off" ? `, worst of ${l0.worstOf}` : ""}${(l0.products ?? 1) > 1 && l0.mode !== "off" ? `, ${l0.products} products` : ""}${(l0.clipFactor ?? 0) > 0 && l0.mode !== "off" ? `, clip ${l0.clipFactor}x` : ""} | ${group.length} | ${divText} | ${accText} | ${reached} of ${group.length} | ` +
         `${fmt(mean(group.map((l) => l.seconds)))} | ${off ? "-" : fmt((100 * capped) / Math.max(1, steps))} | ${off ? "-" : group.reduce((s, l) => s + l.rollbacks, 0)} | ` +
         `${meds.length ? `${fmt(median(meds))} / ${fmt(Math.max(...maxes))}` : "-"} | ${fmt(l0.threshold, 2)} | ${eff.length ? mean(eff).toPrecision(3) : "-"} |`,
     );

@@ -22,7 +22,7 @@ function logTauRange(text: string): [number, number] {
 export const command = defineCommand({
   usage:
     "--task T [--hidden H] [--epochs N] [--seed S] [--lr X | --lr-scale K] [--time-lr-scale T] [--optimizer sgd|adam] [--guard on|off] --out M.json " +
-    "[--guard-every K] [--guard-products N] [--guard-worst-of W] [--guard-line N] [--r-on R] [--log-tau-range LO,HI] [--lr-decay D] [--per-epoch N] [--validation N] [--batch B] [--clip C] [--time-budget S] [--stop-at A] [--resume CKPT] [--simd auto|on|off]",
+    "[--guard-every K] [--guard-products N] [--guard-worst-of W] [--guard-clip F] [--guard-line N] [--r-on R] [--log-tau-range LO,HI] [--lr-decay D] [--per-epoch N] [--validation N] [--batch B] [--clip C] [--time-budget S] [--stop-at A] [--resume CKPT] [--simd auto|on|off]",
   description:
     "Trains a Phased LSTM in wasm on a built-in task with fresh sequences every epoch (shared/spec/tasks.md), scores it\n" +
     "on a validation set drawn once, and keeps the best model. One JSON line per epoch on stdout\n" +
@@ -50,6 +50,7 @@ export const command = defineCommand({
     "guard-every": { kind: "number", integer: true, min: 1, default: 1, help: "check the curvature every K steps" },
     "guard-products": { kind: "number", integer: true, min: 1, default: 1, help: "Hessian-vector products per check, 1..10" },
     "guard-worst-of": { kind: "number", integer: true, min: 1, default: 1, help: "cap by the largest lambda_B of the last W checks (1: each batch its own)" },
+    "guard-clip": { kind: "number", min: 0, default: 0, help: "clip a gradient above F times its running average (0: off; >= 1)" },
     "guard-line": { kind: "number", integer: true, min: 0, default: 0, help: "the line criterion S_line every N checks (4 gradients; 0: never)" },
     out: { kind: "string", required: true, value: "M.json", help: "where the best model goes" },
     "r-on": { kind: "number", default: 0.05, help: "open ratio of every unit (default 0.05, the paper's)" },
@@ -88,6 +89,7 @@ export const command = defineCommand({
       guardEvery: flags["guard-every"],
       guardProducts: flags["guard-products"],
       guardWorstOf: flags["guard-worst-of"],
+      guardClip: flags["guard-clip"],
       guardLineEvery: flags["guard-line"],
       timeBudgetSeconds: flags["time-budget"],
       stopAtAccuracy: flags["stop-at"],
