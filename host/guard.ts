@@ -7,8 +7,11 @@
  *      a second rollback in a row goes one snapshot further back (a point can be finite on one batch and not on
  *      the next);
  *   2. lambda_B, the batch's sharpness, from 1-3 warm-started power-iteration steps on finite-difference
- *      Hessian-vector products of the same batch (section 3);
- *   3. the cap eta_B = min(eta, c 2 (1 + beta) / lambda_B);
+ *      Hessian-vector products of the same batch (section 3); 10 on the first check and on the first after a
+ *      rollback, whose vector is no guide;
+ *   3. the cap eta_B = min(eta, c 2 (1 + beta) / lambda), lambda the batch's own lambda_B or (worstOf) the largest
+ *      of the last checks: the worst batch decides (section 1);
+ *   4. optionally, clipping of a gradient far above its running average (a cliff);
  *   5. the period-2 monitor p_t = v . (theta_{t+1} - theta_t);
  *   6. the line criterion S_line = 3 T[v,v,v]^2 / lambda - Q[v,v,v,v] (section 2) as a diagnostic, and in
  *      full-batch phases (plain GD) the allowance of a step above 2 / lambda where S_line > 0.
