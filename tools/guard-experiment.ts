@@ -150,6 +150,8 @@ function table(path: string): void {
   const keys = [...new Set(lines.map(keyOf))];
   const fmt = (x: number | null, digits = 1) => (x === null || !Number.isFinite(x) ? "-" : x.toFixed(digits));
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  // lines from before nonFiniteLoss existed counted only a NaN as diverged
+  const nan = (l: RunLine) => l.nonFiniteLoss ?? l.diverged;
   console.log(
     "| epochs x sequences | r_on | x | lr | guard | runs | diverged | final acc. % (mean, min..max) | >= 97 % | s per run | capped % | rollbacks | lambda_B median / max | 2(1+b)/eta | mean eff. lr |",
   );
@@ -158,11 +160,11 @@ function table(path: string): void {
     const group = lines.filter((l) => keyOf(l) === key);
     const l0 = group[0];
     // every run that has a last epoch counts, diverged or not: a blown-up run scores what it scores
-    const acc = group.flatMap((l) => (l.finalAccuracy === null || l.nonFiniteLoss ? [] : [100 * l.finalAccuracy]));
+    const acc = group.flatMap((l) => (l.finalAccuracy === null || nan(l) ? [] : [100 * l.finalAccuracy]));
     const accText = acc.length ? `${fmt(mean(acc))} (${fmt(Math.min(...acc))}..${fmt(Math.max(...acc))})` : "-";
-    const reached = group.filter((l) => !l.nonFiniteLoss && (l.finalAccuracy ?? 0) >= 0.97).length;
+    const reached = group.filter((l) => !nan(l) && (l.finalAccuracy ?? 0) >= 0.97).length;
     const diverged = group.filter((l) => l.diverged);
-    const how = diverged.map((l) => (l.nonFiniteLoss ? `NaN in epoch ${l.epochsDone + 1}` : "loss up"));
+    const how = diverged.map((l) => (nan(l) ? `NaN in epoch ${l.epochsDone + 1}` : "loss up"));
     const divText = `${diverged.length}${diverged.length ? ` (${how.join(", ")})` : ""}`;
     const steps = group.reduce((s, l) => s + l.steps, 0);
     const capped = group.reduce((s, l) => s + l.cappedSteps, 0);
