@@ -64,8 +64,11 @@ export interface TrainSettings {
   simd?: boolean | "auto";
 }
 
-/** SGD with momentum 0.9 trains freq1 at this rate (docs/RESULTS.md has the sweep). */
-export const DEFAULT_SGD_LR = 0.05;
+/**
+ * SGD with momentum 0.9 (and the time-gate groups at DEFAULT_SGD_TIME_LR_SCALE) trains freq1-async well at this
+ * rate; 3x is stable but learns much worse (docs/RESULTS.md, the guard experiment).
+ */
+export const DEFAULT_SGD_LR = 0.5;
 /**
  * SGD's learning rate for log tau and shift relative to the weights: at the paper's initialisation their gradient
  * is hundreds of times the weights' and, at the same rate, runs log tau away before the weights learn anything

@@ -145,7 +145,7 @@ describe("phasor train with the guard", () => {
   const lines = (stdout: string) => stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
 
   it("never ends in NaN at an aggressive SGD rate: guard on by default, counts per epoch, lambda_B plotted", () => {
-    const run = phasor(["train", ...tiny, "--lr-scale", "10000", "--epochs", "3", "--seed", "2", "--out", join(dir, "g.json")]);
+    const run = phasor(["train", ...tiny, "--lr-scale", "1000", "--epochs", "3", "--seed", "2", "--out", join(dir, "g.json")]);
     expect(run.stderr).not.toMatch(/diverged/);
     expect(run.status).toBe(0);
     const out = lines(run.stdout);
@@ -163,7 +163,7 @@ describe("phasor train with the guard", () => {
   });
 
   it("without the guard the same run diverges", () => {
-    const run = phasor(["train", ...tiny, "--lr-scale", "10000", "--epochs", "3", "--seed", "2", "--guard", "off", "--out", join(dir, "u.json")]);
+    const run = phasor(["train", ...tiny, "--lr-scale", "1000", "--epochs", "3", "--seed", "2", "--guard", "off", "--out", join(dir, "u.json")]);
     expect(run.status).not.toBe(0);
     expect(run.stderr).toMatch(/diverged: the loss is NaN/);
   });
