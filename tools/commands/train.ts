@@ -5,7 +5,7 @@
  */
 import { PhasorError } from "../../host/errors.js";
 import { TASK_NAMES } from "../../host/tasks.js";
-import { DEFAULT_SGD_LR, DEFAULT_SGD_TIME_LR_SCALE, defaultSettings } from "../../host/training.js";
+import { DEFAULT_GUARD_EVERY, DEFAULT_GUARD_WORST_OF, DEFAULT_SGD_LR, DEFAULT_SGD_TIME_LR_SCALE, defaultSettings } from "../../host/training.js";
 import { defineCommand } from "../command.js";
 import { trainSession } from "../training-session.js";
 
@@ -47,9 +47,15 @@ export const command = defineCommand({
     },
     optimizer: { kind: "enum", values: ["adam", "sgd"], default: "adam", help: "Adam (the paper's) or SGD with momentum 0.9" },
     guard: { kind: "enum", values: ["on", "off"], default: "on", help: "the stability guard" },
-    "guard-every": { kind: "number", integer: true, min: 1, default: 1, help: "check the curvature every K steps" },
+    "guard-every": { kind: "number", integer: true, min: 1, default: DEFAULT_GUARD_EVERY, help: "check the curvature every K steps" },
     "guard-products": { kind: "number", integer: true, min: 1, default: 1, help: "Hessian-vector products per check, 1..10" },
-    "guard-worst-of": { kind: "number", integer: true, min: 1, default: 1, help: "cap by the largest lambda_B of the last W checks (1: each batch its own)" },
+    "guard-worst-of": {
+      kind: "number",
+      integer: true,
+      min: 1,
+      default: DEFAULT_GUARD_WORST_OF,
+      help: "cap by the largest lambda_B of the last W checks (1: each batch its own)",
+    },
     "guard-clip": { kind: "number", min: 0, default: 0, help: "clip a gradient above F times its running average (0: off; >= 1)" },
     "guard-line": { kind: "number", integer: true, min: 0, default: 0, help: "the line criterion S_line every N checks (4 gradients; 0: never)" },
     out: { kind: "string", required: true, value: "M.json", help: "where the best model goes" },
