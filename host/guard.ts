@@ -423,7 +423,7 @@ export class StabilityGuard<S = unknown> {
       if (this.recent.length > o.worstOf) this.recent.shift();
       // the cap acts on the positive curvature of the worst recent batch; a negative Rayleigh quotient (away from
       // a minimum) gives none
-      const worst = Math.max(...this.recent);
+      const worst = this.recent.reduce((a, b) => Math.max(a, b), -Infinity);
       const linear = (2 * (1 + beta)) / worst;
       let allowed = worst > 0 ? o.safety * linear : Infinity;
       this.benign = false;

@@ -18,7 +18,7 @@ export interface TrainSettings {
   hidden: number;
   /** open ratio of every unit; default 0.05 (the paper) */
   rOn: number;
-  /** initial periods log-uniform on [e^lo, e^hi]; default [1, 3] (the paper's freq1; absent in older checkpoints) */
+  /** initial periods log-uniform on [e^lo, e^hi]; default DEFAULT_LOG_TAU_RANGE (absent in older checkpoints) */
   logTauRange?: [number, number];
   epochs: number;
   /** fresh training sequences per epoch; default 5,000 (the paper) */
@@ -75,6 +75,8 @@ export const DEFAULT_SGD_LR = 0.5;
  * (docs/RESULTS.md). Adam scales every parameter by its own gradient history and needs no such factor.
  */
 export const DEFAULT_SGD_TIME_LR_SCALE = 1e-4;
+/** tasks.md's initial periods: log-uniform on [e^1, e^3] */
+export const DEFAULT_LOG_TAU_RANGE: [number, number] = [1, 3];
 /**
  * The guard's defaults for training: curvature every 4th step (+27 % wall time) and the cap from the worst of the
  * last 256 checks (about 1,000 steps). In docs/RESULTS.md's experiment (freq1-async, SGD at 10x the base rate)
@@ -89,7 +91,7 @@ export function defaultSettings(task: TaskName, overrides: Partial<TrainSettings
     task,
     hidden: 110,
     rOn: 0.05,
-    logTauRange: [1, 3],
+    logTauRange: [...DEFAULT_LOG_TAU_RANGE],
     epochs: 70,
     perEpoch: 5000,
     validation: 500,
@@ -172,13 +174,11 @@ function checkSettings(s: TrainSettings): void {
   whole("batchSize", s.batchSize, 1, 4096);
   whole("seed", s.seed, 0, MAX_SEED);
   if (!(s.rOn > 0 && s.rOn <= 1)) throw new PhasorError("bad-args", `rOn must be in (0, 1], got ${s.rOn}`);
-  const range = s.logTauRange ?? [1, 3];
+  const range = s.logTauRange ?? DEFAULT_LOG_TAU_RANGE;
   if (!(Array.isArray(range) && range.length === 2 && range.every((v) => Number.isFinite(v) && Math.abs(v) <= 30) && range[0] <= range[1])) {
     throw new PhasorError("bad-args", `logTauRange must be two numbers lo <= hi in -30..30 (tau log-uniform on [e^lo, e^hi]), got ${JSON.stringify(range)}`);
   }
   if (!(s.lr > 0 && Number.isFinite(s.lr))) throw new PhasorError("bad-args", `the learning rate must be a positive number, got ${s.lr}`);
-  const timeScale = s.timeLrScale ?? 1;
-  if (!(timeScale >= 0 && timeScale <= 1e6)) throw new PhasorError("bad-args", `timeLrScale must be in 0..1e6, got ${timeScale}`);
   whole("guardEvery", s.guardEvery ?? 1, 1, 1_000_000);
   whole("guardProducts", s.guardProducts ?? 1, 1, 10);
   whole("guardLineEvery", s.guardLineEvery ?? 0, 0, 1_000_000);
@@ -226,7 +226,7 @@ export class TrainingRun {
   static async create(settings: TrainSettings, resume?: Checkpoint): Promise<TrainingRun> {
     checkSettings(settings);
     const task = TASKS[settings.task];
-    const [lo, hi] = settings.logTauRange ?? [1, 3];
+    const [lo, hi] = settings.logTauRange ?? DEFAULT_LOG_TAU_RANGE;
     const spec = {
       ...taskModelSpec(settings.task),
       hidden: [settings.hidden],

@@ -45,9 +45,10 @@ const count = (split: string, bucket: string, correct: boolean) => {
   c[1]++;
   buckets.set(bucket, c);
 };
+/** the bucket of x among bands(edges, unit) */
 const band = (x: number, edges: number[], unit: string) => {
   const k = edges.findIndex((e) => x < e);
-  return k < 0 ? `>= ${edges.at(-1)} ${unit}` : k === 0 ? `< ${edges[0]} ${unit}` : `${edges[k - 1]}-${edges[k]} ${unit}`;
+  return bands(edges, unit)[k < 0 ? edges.length : k];
 };
 
 const stream = engine.createStream();
