@@ -34,7 +34,7 @@ export { errorPtr, errorLen } from "./errors";
 
 // The shape the host writes before trainCreate, i32 each: layer count, input size, output size, readout mode
 // (0 last, 1 every), loss (0 cross-entropy, 1 squared error), time origin (0 sequence, 1 absolute), batch size,
-// longest sequence, then per layer its hidden size and whether it has peepholes (0 or 1).
+// longest sequence, then per layer its hidden size and its flags: bit 0 peepholes, bit 1 trains r_on.
 const DESCRIPTOR_WORDS: i32 = 8 + 2 * MAX_LAYERS;
 const descriptor = memory.data(DESCRIPTOR_WORDS * 4, 16);
 
@@ -77,9 +77,9 @@ export function trainCreate(): usize {
   if (maxLength < 1 || maxLength > 1 << 24) return badShape("longest sequence must be 1..2^24 events", maxLength);
   for (let n = 0; n < layerCount; n++) {
     const H = word(8 + 2 * n);
-    const peephole = word(9 + 2 * n);
+    const flags = word(9 + 2 * n);
     if (H < 1 || H > MAX_SIZE) return badShape("hidden size must be 1..65536", H);
-    if (peephole != 0 && peephole != 1) return badShape("peephole flag must be 0 or 1", peephole);
+    if (flags < 0 || flags > 3) return badShape("layer flags must be 0..3 (bit 0 peepholes, bit 1 trains r_on)", flags);
   }
   const tr = changetype<Trainer>(heap.alloc(offsetof<Trainer>()));
   memory.fill(changetype<usize>(tr), 0, offsetof<Trainer>());
@@ -98,7 +98,8 @@ export function trainCreate(): usize {
     const L = layerOf(tr, n);
     L.inputSize = previous;
     L.hiddenSize = word(8 + 2 * n);
-    L.hasPeephole = word(9 + 2 * n);
+    L.hasPeephole = word(9 + 2 * n) & 1;
+    L.trainsROn = (word(9 + 2 * n) >> 1) & 1;
     previous = L.hiddenSize;
   }
   const bytes = plan(tr, 0);
@@ -170,10 +171,12 @@ export const TL_OFF_B = 2;
 export const TL_OFF_PEEPHOLE = 3;
 export const TL_OFF_LOG_TAU = 4;
 export const TL_OFF_SHIFT = 5;
-/** hiddenSize f64 r_on values, written by the host (not trained) */
+/** hiddenSize f64 r_on values, written by the host when r_on is fixed (from the logits when it is trained) */
 export const TL_R_ON = 6;
 export const TL_OFF_V = 7;
 export const TL_OFF_D = 8;
+/** -1 unless the layer trains r_on */
+export const TL_OFF_R_ON = 9;
 
 export function trainLayerInfo(tr: Trainer, layer: i32, what: i32): f64 {
   if (what == TL_OFF_V) return tr.offV;
@@ -188,6 +191,7 @@ export function trainLayerInfo(tr: Trainer, layer: i32, what: i32): f64 {
     case TL_OFF_LOG_TAU: return L.offLogTau;
     case TL_OFF_SHIFT: return L.offShift;
     case TL_R_ON: return <f64>L.rOn;
+    case TL_OFF_R_ON: return L.offROn;
   }
   return -1;
 }

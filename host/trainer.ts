@@ -6,10 +6,10 @@
  *
  * theta's groups, in order (assembly/train/layout.ts; `parameterGroups` lists them with their offsets):
  *   per layer: W (4H x I), U (4H x H), b (4H), peepholes p_i, p_f, p_o (H each, if the layer has them),
- *              log tau (H), shift (H);
+ *              log tau (H), shift (H), and logit r_on (H) when r_on is trained;
  *   readout:   V (O x H), d (O).
- * Row r = gate * H + unit, gates i, f, g, o, as in the model file. r_on is fixed and alpha is the layer's own
- * (plstm.md section 5).
+ * Row r = gate * H + unit, gates i, f, g, o, as in the model file. r_on is fixed unless `trainROn` asks
+ * (plstm.md section 5; then r_on = sigmoid(logit), so it stays in (0, 1)); alpha is the layer's own.
  *
  * Time origin: by default ("sequence") the trainer measures time from each sequence's own first event, for the
  * phase and for its derivatives (d phi / d tau = -(t - s) / tau^2 grows with t: section 5). The model it trains
@@ -58,6 +58,11 @@ export interface TrainerOptions {
    * at the paper's initialisation (docs/RESULTS.md), so plain SGD needs them much slower. 0 freezes them.
    */
   timeLrScale?: number;
+  /**
+   * Train every layer's r_on too (default false: plstm.md section 5 fixes it, because a trained r_on drifts
+   * toward 1 and gives up the sparsity; the authors' code trains it). It learns at the weights' rate.
+   */
+  trainROn?: boolean;
 }
 
 /**
@@ -73,7 +78,7 @@ export interface TrainingSample {
   target?: ArrayLike<number>;
 }
 
-export type GroupName = "W" | "U" | "b" | "peephole.i" | "peephole.f" | "peephole.o" | "logTau" | "shift" | "V" | "d";
+export type GroupName = "W" | "U" | "b" | "peephole.i" | "peephole.f" | "peephole.o" | "logTau" | "shift" | "logitROn" | "V" | "d";
 
 export interface ParameterGroup {
   name: GroupName;
@@ -103,8 +108,11 @@ export interface TrainerMemory {
   workBytes: number;
 }
 
+/** r_on of its logit (a trained r_on lives in theta as the logit) */
+const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
+
 /** The groups of theta for a model's shape, in order (the layout at the top of this file). */
-export function parameterGroups(model: FloatModel): ParameterGroup[] {
+export function parameterGroups(model: FloatModel, trainROn = false): ParameterGroup[] {
   const groups: ParameterGroup[] = [];
   let offset = 0;
   const add = (name: GroupName, layer: number, length: number) => {
@@ -123,6 +131,7 @@ export function parameterGroups(model: FloatModel): ParameterGroup[] {
     }
     add("logTau", n, H);
     add("shift", n, H);
+    if (trainROn) add("logitROn", n, H);
   });
   const lastH = model.layers[model.layers.length - 1].hiddenSize;
   add("V", -1, model.readout.outputSize * lastH);
@@ -148,14 +157,19 @@ function groupValues(model: FloatModel, group: ParameterGroup): ArrayLike<number
       return layer.peephole!.o;
     case "logTau":
       return layer.tau.map(Math.log);
+    case "logitROn":
+      return layer.rOn.map((r, j) => {
+        if (!(r < 1)) throw new PhasorError("bad-model", `layer ${group.layer} unit ${j}: r_on is ${r}; a trained r_on must be below 1 (it is a logit)`);
+        return Math.log(r / (1 - r));
+      });
     default:
       return layer.shift;
   }
 }
 
-/** theta of a model, in float64 (log tau for tau). */
-export function parametersOf(model: FloatModel): Float64Array {
-  const groups = parameterGroups(model);
+/** theta of a model, in float64 (log tau for tau; the logit of r_on when it is trained). */
+export function parametersOf(model: FloatModel, trainROn = false): Float64Array {
+  const groups = parameterGroups(model, trainROn);
   const last = groups[groups.length - 1];
   const theta = new Float64Array(last.offset + last.length);
   for (const group of groups) theta.set(groupValues(model, group), group.offset);
@@ -163,11 +177,11 @@ export function parametersOf(model: FloatModel): Float64Array {
 }
 
 /**
- * The model with the parameters theta (any precision; tau = exp(log tau) in float64) and everything else (r_on,
- * alpha, readout mode, labels, time unit) from `template`.
+ * The model with the parameters theta (any precision; tau = exp(log tau) and r_on = sigmoid(logit) in float64)
+ * and everything else (r_on when it is not trained, alpha, readout mode, labels, time unit) from `template`.
  */
-export function modelFromParameters(template: FloatModel, theta: ArrayLike<number>): FloatModel {
-  const groups = parameterGroups(template);
+export function modelFromParameters(template: FloatModel, theta: ArrayLike<number>, trainROn = false): FloatModel {
+  const groups = parameterGroups(template, trainROn);
   const last = groups[groups.length - 1];
   if (theta.length !== last.offset + last.length) {
     throw new PhasorError("bad-args", `theta has ${theta.length} numbers, this model's shape has ${last.offset + last.length} parameters`);
@@ -183,7 +197,7 @@ export function modelFromParameters(template: FloatModel, theta: ArrayLike<numbe
     peephole: layer.peephole ? { i: byName(n, "peephole.i"), f: byName(n, "peephole.f"), o: byName(n, "peephole.o") } : null,
     tau: byName(n, "logTau").map(Math.exp),
     shift: byName(n, "shift"),
-    rOn: Float64Array.from(layer.rOn),
+    rOn: trainROn ? byName(n, "logitROn").map(sigmoid) : Float64Array.from(layer.rOn),
     alpha: layer.alpha,
   }));
   const readout = { ...template.readout, V: byName(-1, "V"), d: byName(-1, "d") };
@@ -216,7 +230,7 @@ const INFO = {
   predicted: 10, arenaBytes: 11, parameterBytes: 12, inputBytes: 13, stepCount: 14, gradNorm: 15, lrScale: 16,
 };
 const LAYER_INFO: Record<GroupName, number> = {
-  W: 0, U: 1, b: 2, "peephole.i": 3, "peephole.f": 3, "peephole.o": 3, logTau: 4, shift: 5, V: 7, d: 8,
+  W: 0, U: 1, b: 2, "peephole.i": 3, "peephole.f": 3, "peephole.o": 3, logTau: 4, shift: 5, V: 7, d: 8, logitROn: 9,
 };
 const LAYER_R_ON = 6;
 
@@ -251,6 +265,8 @@ export class Trainer {
   readonly momentum: number;
   /** the learning rate of log tau and shift relative to the other groups */
   readonly timeLrScale: number;
+  /** r_on is a trained parameter (the logitROn groups) */
+  readonly trainROn: boolean;
   readonly parameterCount: number;
   readonly groups: ParameterGroup[];
   private readonly e: Exports;
@@ -267,7 +283,8 @@ export class Trainer {
     this.timeOrigin = options.timeOrigin ?? "sequence";
     this.simd = build === "train-simd";
     this.e = e;
-    this.groups = parameterGroups(model);
+    this.trainROn = options.trainROn ?? false;
+    this.groups = parameterGroups(model, this.trainROn);
     const words = new Int32Array(e.memory.buffer, e.trainDescriptor(), 8 + 2 * model.layers.length);
     words.set([
       model.layers.length,
@@ -278,7 +295,7 @@ export class Trainer {
       this.timeOrigin === "absolute" ? 1 : 0,
       this.batchSize,
       this.maxLength,
-      ...model.layers.flatMap((l) => [l.hiddenSize, l.peephole ? 1 : 0]),
+      ...model.layers.flatMap((l) => [l.hiddenSize, (l.peephole ? 1 : 0) | (this.trainROn ? 2 : 0)]),
     ]);
     this.handle = e.trainCreate();
     if (this.handle === 0) throw new PhasorError("bad-args", this.errorText());
@@ -308,7 +325,7 @@ export class Trainer {
       new Float64Array(e.memory.buffer, e.trainLayerInfo(this.handle, n, LAYER_R_ON), layer.hiddenSize).set(layer.rOn);
       if (e.trainSetAlpha(this.handle, n, layer.alpha) !== 0) throw new PhasorError("bad-model", this.errorText());
     });
-    this.setParameters(parametersOf(model));
+    this.setParameters(parametersOf(model, this.trainROn));
     this.timeLrScale = options.timeLrScale ?? 1;
     const scales = this.lrScales();
     for (const group of this.groups) {
@@ -342,6 +359,11 @@ export class Trainer {
     if (typeof timeLrScale !== "number" || !(timeLrScale >= 0 && timeLrScale <= 1e6)) {
       throw new PhasorError("bad-args", `timeLrScale must be a number in 0..1e6, got ${String(timeLrScale)}`);
     }
+    if (options.trainROn !== undefined && typeof options.trainROn !== "boolean") {
+      throw new PhasorError("bad-args", `trainROn must be true or false, got ${JSON.stringify(options.trainROn)}`);
+    }
+    // a trained r_on is a logit: r_on = 1 has none (parameterGroups' values say which unit)
+    if (options.trainROn) parametersOf(model, true);
     const origin = options.timeOrigin ?? "sequence";
     if (origin !== "sequence" && origin !== "absolute") {
       throw new PhasorError("bad-args", `timeOrigin must be "sequence" or "absolute", got ${JSON.stringify(origin)}`);
@@ -374,6 +396,18 @@ export class Trainer {
   /** The learning-rate multiplier of every parameter (theta's order), live; 1 except the time-gate groups. */
   lrScales(): Float32Array {
     return this.f32(this.e.trainInfo(this.handle, INFO.lrScale), this.parameterCount);
+  }
+
+  /** Every layer's r_on, layer after layer, in float64 as the trainer uses it (trained or fixed). */
+  rOnValues(): Float64Array {
+    const theta = this.parameters();
+    return Float64Array.from(
+      this.model.layers.flatMap((layer, n) => {
+        if (!this.trainROn) return Array.from(layer.rOn);
+        const group = this.groups.find((g) => g.layer === n && g.name === "logitROn")!;
+        return Array.from(theta.subarray(group.offset, group.offset + group.length), sigmoid);
+      }),
+    );
   }
 
   /** The gradient left by the last lossAndGradient(), live. */
@@ -491,9 +525,9 @@ export class Trainer {
     return results;
   }
 
-  /** The trained model: theta in float64, tau = exp(log tau); r_on, alpha and the rest as given at creation. */
+  /** The trained model: theta in float64, tau = exp(log tau), a trained r_on = sigmoid(logit); alpha and the rest as given at creation. */
   toModel(): FloatModel {
-    return modelFromParameters(this.model, this.parameters());
+    return modelFromParameters(this.model, this.parameters(), this.trainROn);
   }
 
   snapshot(): TrainerSnapshot {

@@ -18,6 +18,11 @@ export interface TrainSettings {
   hidden: number;
   /** open ratio of every unit; default 0.05 (the paper) */
   rOn: number;
+  /**
+   * train r_on from `rOn` on (Trainer's trainROn); default false (plstm.md section 5 fixes it; the authors' code
+   * trains it); absent in older checkpoints means false
+   */
+  trainROn?: boolean;
   /** initial periods log-uniform on [e^lo, e^hi]; default DEFAULT_LOG_TAU_RANGE (absent in older checkpoints) */
   logTauRange?: [number, number];
   epochs: number;
@@ -91,6 +96,7 @@ export function defaultSettings(task: TaskName, overrides: Partial<TrainSettings
     task,
     hidden: 110,
     rOn: 0.05,
+    trainROn: false,
     logTauRange: [...DEFAULT_LOG_TAU_RANGE],
     epochs: 70,
     perEpoch: 5000,
@@ -133,6 +139,8 @@ export interface EpochRecord {
   steps: number;
   /** the stability guard's counts over the epoch, when it is on */
   guard?: GuardStats;
+  /** the units' r_on at the end of the epoch, when it is trained: how far it drifted from settings.rOn */
+  rOn?: { mean: number; min: number; max: number };
 }
 
 export interface Checkpoint {
@@ -174,6 +182,8 @@ function checkSettings(s: TrainSettings): void {
   whole("batchSize", s.batchSize, 1, 4096);
   whole("seed", s.seed, 0, MAX_SEED);
   if (!(s.rOn > 0 && s.rOn <= 1)) throw new PhasorError("bad-args", `rOn must be in (0, 1], got ${s.rOn}`);
+  if (s.trainROn !== undefined && typeof s.trainROn !== "boolean") throw new PhasorError("bad-args", `trainROn must be true or false, got ${JSON.stringify(s.trainROn)}`);
+  if (s.trainROn && !(s.rOn < 1)) throw new PhasorError("bad-args", `a trained r_on starts below 1 (it is learned as a logit), got rOn ${s.rOn}`);
   const range = s.logTauRange ?? DEFAULT_LOG_TAU_RANGE;
   if (!(Array.isArray(range) && range.length === 2 && range.every((v) => Number.isFinite(v) && Math.abs(v) <= 30) && range[0] <= range[1])) {
     throw new PhasorError("bad-args", `logTauRange must be two numbers lo <= hi in -30..30 (tau log-uniform on [e^lo, e^hi]), got ${JSON.stringify(range)}`);
@@ -186,6 +196,18 @@ function checkSettings(s: TrainSettings): void {
   const clip = s.guardClip ?? 0;
   if (!(clip === 0 || (clip >= 1 && Number.isFinite(clip)))) throw new PhasorError("bad-args", `guardClip must be 0 (off) or a number >= 1, got ${clip}`);
   if (s.lrDecay !== undefined && !(s.lrDecay > 0 && s.lrDecay <= 1)) throw new PhasorError("bad-args", `lrDecay must be in (0, 1], got ${s.lrDecay}`);
+}
+
+function spread(xs: ArrayLike<number>): { mean: number; min: number; max: number } {
+  let sum = 0;
+  let min = Infinity;
+  let max = -Infinity;
+  for (let k = 0; k < xs.length; k++) {
+    sum += xs[k];
+    min = Math.min(min, xs[k]);
+    max = Math.max(max, xs[k]);
+  }
+  return { mean: sum / xs.length, min, max };
 }
 
 export class TrainingRun {
@@ -242,6 +264,7 @@ export class TrainingRun {
       momentum: settings.momentum,
       clipNorm: settings.clipNorm,
       timeLrScale: settings.timeLrScale ?? 1,
+      trainROn: settings.trainROn ?? false,
       simd: settings.simd ?? "auto",
       // the tasks' timestamps are the real times of their signals, 0..125 ms: the model learns on them as they
       // are, so the exported model runs on the same timestamps in every engine
@@ -318,6 +341,7 @@ export class TrainingRun {
         sequencesPerSec: s.perEpoch / trainSeconds,
         steps: this.trainer.stepCount,
         ...(guard ? { guard: guard.takeStats(this.objective) } : {}),
+        ...(this.trainer.trainROn ? { rOn: spread(this.trainer.rOnValues()) } : {}),
       };
       const value = score.accuracy ?? -(score.mse as number);
       if (value > this.best.score) this.best = { epoch, score: value, theta: this.trainer.parameters().slice() };

@@ -93,6 +93,29 @@ describe("phasor train", () => {
     expect(JSON.parse(readFileSync(join(dir, "t.checkpoint.json"), "utf8")).settings.logTauRange).toEqual([4, 5]);
   });
 
+  it("learns r_on with --train-r-on: each epoch's line says where it went, and the model carries it", () => {
+    const out = join(dir, "r.json");
+    const run = phasor(["train", ...tiny, "--epochs", "2", "--r-on", "0.2", "--train-r-on", "--lr", "0.01", "--out", out]);
+    expect(run.status).toBe(0);
+    const epochs = jsonLines(run.stdout).filter((l) => !l.final) as { rOn?: { mean: number; min: number; max: number } }[];
+    expect(epochs).toHaveLength(2);
+    for (const { rOn } of epochs) {
+      expect(rOn).toBeDefined();
+      expect(rOn!.min).toBeGreaterThan(0);
+      expect(rOn!.max).toBeLessThan(1);
+      expect(rOn!.max - rOn!.min).toBeGreaterThan(1e-4);
+    }
+    const rOn = Array.from(parseModelText(readFileSync(out, "utf8"), "r.json").layers[0].rOn);
+    expect(rOn.some((r) => Math.abs(r - 0.2) > 1e-4)).toBe(true);
+    expect(JSON.parse(readFileSync(join(dir, "r.checkpoint.json"), "utf8")).settings.trainROn).toBe(true);
+    // a fixed-r_on run has no such field, and --resume cannot switch the training of r_on on
+    const fixed = phasor(["train", ...tiny, "--epochs", "1", "--out", join(dir, "f.json")]);
+    expect(jsonLines(fixed.stdout)[0].rOn).toBeUndefined();
+    const resumed = phasor(["train", ...tiny, "--epochs", "2", "--train-r-on", "--resume", join(dir, "f.checkpoint.json"), "--out", join(dir, "f.json")]);
+    expect(resumed.status).toBe(2);
+    expect(resumed.stderr).toMatch(/cannot change trainROn true/);
+  });
+
   it("refuses bad arguments with exit 2 and a message", () => {
     const both = phasor(["train", ...tiny, "--lr", "0.1", "--lr-scale", "2", "--out", join(dir, "x.json")]);
     expect(both.status).toBe(2);

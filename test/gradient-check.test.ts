@@ -20,6 +20,8 @@ interface Case {
   loss: Loss;
   peephole: boolean;
   seed: number;
+  /** r_on is trained (its logit is a group of theta) */
+  trainROn?: boolean;
 }
 
 const CASES: Case[] = [
@@ -28,6 +30,8 @@ const CASES: Case[] = [
   { name: "1 layer H=3, I=2, squared error at every event", inputSize: 2, hidden: [3], outputs: 2, mode: "every", loss: "mse", peephole: true, seed: 3 },
   { name: "2 layers H=4,3, I=2, cross-entropy", inputSize: 2, hidden: [4, 3], outputs: 2, mode: "last", loss: "cross-entropy", peephole: true, seed: 4 },
   { name: "2 layers H=3,5, I=1, no peepholes, squared error at every event", inputSize: 1, hidden: [3, 5], outputs: 1, mode: "every", loss: "mse", peephole: false, seed: 5 },
+  { name: "1 layer H=4, I=1, cross-entropy, trained r_on", inputSize: 1, hidden: [4], outputs: 2, mode: "last", loss: "cross-entropy", peephole: true, seed: 6, trainROn: true },
+  { name: "2 layers H=3,4, I=2, squared error at every event, trained r_on", inputSize: 2, hidden: [3, 4], outputs: 2, mode: "every", loss: "mse", peephole: true, seed: 8, trainROn: true },
 ];
 
 /** Distance of every phase from the kinks of k (0 = 1, r_on / 2, r_on), so that a difference of 1e-6 cannot cross one. */
@@ -124,7 +128,7 @@ describe.each(CASES)("gradient of $name", (c) => {
 
   beforeAll(async () => {
     const run = async (useSimd: boolean) => {
-      const trainer = await Trainer.create(model, { batchSize: 4, maxLength: 12, loss: c.loss, simd: useSimd });
+      const trainer = await Trainer.create(model, { batchSize: 4, maxLength: 12, loss: c.loss, simd: useSimd, trainROn: c.trainROn });
       trainer.loadBatch(samples);
       const loss = trainer.lossAndGradient();
       return { loss, grad: trainer.gradient().slice(), theta: trainer.parameters().slice() };
@@ -134,13 +138,13 @@ describe.each(CASES)("gradient of $name", (c) => {
   });
 
   it("has the reference's loss", () => {
-    const loss = referenceLoss(modelFromParameters(model, scalar.theta), samples, c.loss);
+    const loss = referenceLoss(modelFromParameters(model, scalar.theta, c.trainROn), samples, c.loss);
     expect(Math.abs(scalar.loss - loss)).toBeLessThan(1e-5 * Math.max(1, Math.abs(loss)));
   });
 
   it("matches central differences of the float64 reference in every parameter group", () => {
     const theta = Float64Array.from(scalar.theta);
-    const lossAt = (th: Float64Array) => referenceLoss(modelFromParameters(model, th), samples, c.loss);
+    const lossAt = (th: Float64Array) => referenceLoss(modelFromParameters(model, th, c.trainROn), samples, c.loss);
     const numeric = new Float64Array(theta.length);
     for (let p = 0; p < theta.length; p++) {
       const saved = theta[p];
@@ -152,7 +156,9 @@ describe.each(CASES)("gradient of $name", (c) => {
       numeric[p] = (up - down) / (2 * EPS);
     }
     const overall = Math.max(...numeric.map(Math.abs));
-    for (const group of parameterGroups(model)) {
+    const groups = parameterGroups(model, c.trainROn);
+    if (c.trainROn) expect(groups.filter((g) => g.name === "logitROn")).toHaveLength(c.hidden.length);
+    for (const group of groups) {
       const fd = numeric.subarray(group.offset, group.offset + group.length);
       const wasm = scalar.grad.subarray(group.offset, group.offset + group.length);
       const largest = Math.max(...fd.map(Math.abs));

@@ -259,6 +259,52 @@ describe("trainer setup", () => {
     expect(back.readout).toEqual(model.readout);
   });
 
+  it("with a trained r_on, adds a logit r_on group after each layer's shift, and the model goes through it and back", () => {
+    const model = initialModel({ inputSize: 2, hidden: [3, 4], outputs: 2, rOn: 0.2 }, 11);
+    model.layers[1].rOn[2] = 0.7;
+    const groups = parameterGroups(model, true);
+    expect(groups.map((g) => `${g.layer}:${g.name}`)).toEqual([
+      ...[0, 1].flatMap((n) => ["W", "U", "b", "peephole.i", "peephole.f", "peephole.o", "logTau", "shift", "logitROn"].map((name) => `${n}:${name}`)),
+      "-1:V",
+      "-1:d",
+    ]);
+    const theta = parametersOf(model, true);
+    const ron = groups.find((g) => g.layer === 1 && g.name === "logitROn")!;
+    expect(theta[ron.offset + 2]).toBeCloseTo(Math.log(0.7 / 0.3), 12);
+    const back = modelFromParameters(model, theta, true);
+    back.layers.forEach((layer, n) => layer.rOn.forEach((r, j) => expect(r).toBeCloseTo(model.layers[n].rOn[j], 12)));
+    // r_on follows its logit: 0 is an r_on of one half
+    theta[ron.offset] = 0;
+    expect(modelFromParameters(model, theta, true).layers[1].rOn[0]).toBe(0.5);
+  });
+
+  it("trains r_on only when asked: it moves, stays in (0, 1), and the exported model carries it", async () => {
+    const samples = signProblem(3, 16);
+    const model = smallModel(12);
+    const run = async (trainROn: boolean) => {
+      const trainer = await Trainer.create(model, { batchSize: 16, maxLength: 25, optimizer: "adam", lr: 0.05, trainROn });
+      expect(trainer.parameterCount).toBe(parametersOf(model).length + (trainROn ? 6 : 0));
+      train(trainer, samples, 40);
+      return { r: trainer.rOnValues(), exported: trainer.toModel().layers[0].rOn };
+    };
+    const fixed = await run(false);
+    expect(Array.from(fixed.exported)).toEqual(Array.from(model.layers[0].rOn));
+    const trained = await run(true);
+    expect(trained.r.some((r, j) => Math.abs(r - model.layers[0].rOn[j]) > 1e-3)).toBe(true);
+    trained.r.forEach((r, j) => {
+      expect(r > 0 && r < 1).toBe(true);
+      expect(trained.exported[j]).toBeCloseTo(r, 6);
+    });
+  });
+
+  it("refuses to train an r_on of 1 (it has no logit) and says which unit", async () => {
+    const model = smallModel(13);
+    model.layers[0].rOn[4] = 1;
+    await expect(Trainer.create(model, { batchSize: 4, maxLength: 25, trainROn: true })).rejects.toThrow(/layer 0 unit 4: r_on is 1; a trained r_on must be below 1/);
+    // fixed, an r_on of 1 is a valid always-open unit
+    await expect(Trainer.create(model, { batchSize: 4, maxLength: 25 })).resolves.toBeInstanceOf(Trainer);
+  });
+
   it("initialises a task's model as tasks.md's protocol says, the same for the same seed", () => {
     const model = initialModel(taskModelSpec("freq1-async"), 42);
     expect(initialModel(taskModelSpec("freq1-async"), 42)).toEqual(model);

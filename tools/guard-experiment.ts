@@ -13,6 +13,7 @@
 // A mode is off, on (curvature every step) or on/K (every K steps). A run diverged when its loss became non-finite
 // (with the epoch it reached) or when its last epoch's mean training loss is above its first epoch's (it blew up
 // and did not come back). --time-lr-scale sets log tau's and shift's rate relative to the weights (default: SGD's).
+// --lr-decay D multiplies the rate by D after every epoch (1: constant).
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import "../host/node.js";
@@ -38,6 +39,7 @@ const { values } = parseArgs({
     "worst-of": { type: "string", default: "1" },
     products: { type: "string", default: "1" },
     "clip-factor": { type: "string", default: "0" },
+    "lr-decay": { type: "string", default: "1" },
   },
 });
 
@@ -56,6 +58,8 @@ interface RunLine {
   worstOf?: number;
   products?: number;
   clipFactor?: number;
+  /** the rate of epoch e is lr * lrDecay^(e - 1) (absent in lines from before the flag: 1) */
+  lrDecay?: number;
   clippedSteps?: number;
   diverged: boolean;
   /** the loss became non-finite (else a divergence is a loss that ended above where it started) */
@@ -98,6 +102,7 @@ async function one(lr: number, multiplier: number, seed: number, mode: string): 
     guardWorstOf: Number(values["worst-of"]),
     guardProducts: Number(values.products),
     guardClip: Number(values["clip-factor"]),
+    lrDecay: Number(values["lr-decay"]),
     timeLrScale,
   });
   const run = await TrainingRun.create(settings);
@@ -121,6 +126,7 @@ async function one(lr: number, multiplier: number, seed: number, mode: string): 
     worstOf: settings.guardWorstOf,
     products: settings.guardProducts,
     clipFactor: settings.guardClip,
+    lrDecay: settings.lrDecay,
     diverged: nonFiniteLoss || (h.length > 1 && (h.at(-1) as EpochRecord).loss > h[0].loss),
     nonFiniteLoss,
     firstLoss: h[0]?.loss ?? null,
@@ -146,14 +152,14 @@ async function one(lr: number, multiplier: number, seed: number, mode: string): 
 
 function table(path: string): void {
   const lines: RunLine[] = readFileSync(path, "utf8").trim().split("\n").map((l) => JSON.parse(l));
-  const keyOf = (l: RunLine) => `${l.epochs}|${l.perEpoch}|${l.rOn ?? ""}|${l.timeLrScale ?? ""}|${l.lr}|${l.mode}|${l.worstOf ?? 1}|${l.products ?? 1}|${l.clipFactor ?? 0}`;
+  const keyOf = (l: RunLine) => `${l.epochs}|${l.perEpoch}|${l.rOn ?? ""}|${l.timeLrScale ?? ""}|${l.lr}|${l.mode}|${l.worstOf ?? 1}|${l.products ?? 1}|${l.clipFactor ?? 0}|${l.lrDecay ?? 1}`;
   const keys = [...new Set(lines.map(keyOf))];
   const fmt = (x: number | null, digits = 1) => (x === null || !Number.isFinite(x) ? "-" : x.toFixed(digits));
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   // lines from before nonFiniteLoss existed counted only a NaN as diverged
   const nan = (l: RunLine) => l.nonFiniteLoss ?? l.diverged;
   console.log(
-    "| epochs x sequences | r_on | x | lr | guard | runs | diverged | final acc. % (mean, min..max) | >= 97 % | s per run | capped % | rollbacks | lambda_B median / max | 2(1+b)/eta | mean eff. lr |",
+    "| epochs x sequences | r_on | x | lr (decay) | guard | runs | diverged | final acc. % (mean, min..max) | >= 97 % | s per run | capped % | rollbacks | lambda_B median / max | 2(1+b)/eta | mean eff. lr |",
   );
   console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
   for (const key of keys) {
@@ -173,7 +179,7 @@ function table(path: string): void {
     const eff = group.flatMap((l) => (l.effectiveLr === null ? [] : [l.effectiveLr]));
     const off = l0.mode === "off";
     console.log(
-      `| ${l0.epochs} x ${l0.perEpoch} | ${l0.rOn ?? "-"} | ${l0.multiplier} | ${l0.lr} | ${l0.mode}${(l0.worstOf ?? 1) > 1 && l0.mode !== "off" ? `, worst of ${l0.worstOf}` : ""}${(l0.products ?? 1) > 1 && l0.mode !== "off" ? `, ${l0.products} products` : ""}${(l0.clipFactor ?? 0) > 0 && l0.mode !== "off" ? `, clip ${l0.clipFactor}x` : ""} | ${group.length} | ${divText} | ${accText} | ${reached} of ${group.length} | ` +
+      `| ${l0.epochs} x ${l0.perEpoch} | ${l0.rOn ?? "-"} | ${l0.multiplier} | ${l0.lr}${(l0.lrDecay ?? 1) < 1 ? ` (x${l0.lrDecay}/epoch)` : ""} | ${l0.mode}${(l0.worstOf ?? 1) > 1 && l0.mode !== "off" ? `, worst of ${l0.worstOf}` : ""}${(l0.products ?? 1) > 1 && l0.mode !== "off" ? `, ${l0.products} products` : ""}${(l0.clipFactor ?? 0) > 0 && l0.mode !== "off" ? `, clip ${l0.clipFactor}x` : ""} | ${group.length} | ${divText} | ${accText} | ${reached} of ${group.length} | ` +
         `${fmt(mean(group.map((l) => l.seconds)))} | ${off ? "-" : fmt((100 * capped) / Math.max(1, steps))} | ${off ? "-" : group.reduce((s, l) => s + l.rollbacks, 0)} | ` +
         `${meds.length ? `${fmt(median(meds))} / ${fmt(Math.max(...maxes))}` : "-"} | ${fmt(l0.threshold, 2)} | ${eff.length ? mean(eff).toPrecision(3) : "-"} |`,
     );

@@ -167,6 +167,7 @@ export function cellBackwardStep(tr: Trainer, L: TrainLayer, n: i32): void {
   v128.store(sums + 2 * unitBytes, f32x4.add(v128.load(sums + 2 * unitBytes), f32x4.mul(dzo, cc)));
   v128.store(sums + 3 * unitBytes, f32x4.add(v128.load(sums + 3 * unitBytes), dphi));
   v128.store(sums + 4 * unitBytes, f32x4.add(v128.load(sums + 4 * unitBytes), f32x4.mul(dphi, v128.load(L.cycles + at + u))));
+  v128.store(sums + 5 * unitBytes, f32x4.add(v128.load(sums + 5 * unitBytes), f32x4.mul(dk, v128.load(L.ronSlope + at + u))));
 }
 
 @inline function cellBackwardScalar(
@@ -209,4 +210,5 @@ export function cellBackwardStep(tr: Trainer, L: TrainLayer, n: i32): void {
   store<f32>(sums + 2 * unitBytes, load<f32>(sums + 2 * unitBytes) + dzo * cc);
   store<f32>(sums + 3 * unitBytes, load<f32>(sums + 3 * unitBytes) + dphi);
   store<f32>(sums + 4 * unitBytes, load<f32>(sums + 4 * unitBytes) + dphi * load<f32>(L.cycles + at + u));
+  store<f32>(sums + 5 * unitBytes, load<f32>(sums + 5 * unitBytes) + dk * load<f32>(L.ronSlope + at + u));
 }

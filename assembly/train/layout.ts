@@ -12,10 +12,12 @@
 //     p_i, p_f, p_o   H each, only when the layer has peepholes
 //     log tau H       (tau = exp(log tau), so tau stays positive: plstm.md section 5)
 //     shift  H
+//     logit r_on H    only when the layer trains r_on (r_on = sigmoid(logit), so 0 < r_on < 1: section 5)
 //   readout:
 //     V      O x H    row-major (H of the last layer)
 //     d      O
-// r_on and the leak alpha are not trained (plstm.md section 5); they live beside theta, per layer.
+// r_on is fixed unless the layer trains it (plstm.md section 5: then it lives in theta as a logit); the fixed
+// r_on and the leak alpha live beside theta, per layer.
 //
 // Activations are stored per "row": the batch's sequences are sorted by length, longest first, so the sequences
 // still running at event n are rows 0 .. active[n] - 1, and event n of row b is row m = rowStart[n] + b of every
@@ -33,6 +35,8 @@ export const OPTIMIZER_SGD: i32 = 0;
 export const OPTIMIZER_ADAM: i32 = 1;
 
 export const MAX_LAYERS: i32 = 64;
+/** the per-unit gradient sums of the backward pass (TrainLayer.dUnit) */
+export const UNIT_SUMS: i32 = 6;
 export const MAX_SIZE: i32 = 65536;
 /** The largest block the runtime's allocator (TLSF) hands out is just under 1 GiB. */
 const MAX_ARENA_BYTES: u64 = (1 << 30) - 1024;
@@ -55,6 +59,8 @@ export class TrainLayer {
   /** kUsed rounded up to 8: the row stride of xh */
   kPad: i32;
   hasPeephole: i32;
+  /** 1 when r_on is a trained parameter (the logit group), 0 when it is fixed */
+  trainsROn: i32;
   /** the training leak of this layer's time gate (prediction uses 0) */
   alpha: f64;
   // element offsets of this layer's groups in theta (offPeep = -1 without peepholes)
@@ -64,6 +70,8 @@ export class TrainLayer {
   offPeep: i32;
   offLogTau: i32;
   offShift: i32;
+  /** -1 unless trainsROn */
+  offROn: i32;
   // packed from theta before every forward pass (params.ts)
   /** kUsed x gateCols: [W | U | b] transposed, the right operand of the forward product */
   wuT: usize;
@@ -71,7 +79,7 @@ export class TrainLayer {
   wu: usize;
   /** 3 x hiddenPad f32: p_i, p_f, p_o (zero without peepholes) */
   peep: usize;
-  /** hiddenPad f64 each: tau, 1 / tau, shift, r_on (written by the host, not trained), 2 / r_on */
+  /** hiddenPad f64 each: tau, 1 / tau, shift, r_on (written by the host, or from theta's logits), 2 / r_on */
   tau: usize;
   invTau: usize;
   shift: usize;
@@ -92,16 +100,17 @@ export class TrainLayer {
   tanhCand: usize;
   cOut: usize;
   hOut: usize;
-  /** time gate k, dk / dphi, and (t - s) / tau */
+  /** time gate k, dk / dphi, (t - s) / tau, and dk / d logit(r_on) */
   gateK: usize;
   slope: usize;
   cycles: usize;
+  ronSlope: usize;
   /** gradient reaching h from outside the layer: the layer above, or the readout */
   dhExt: usize;
   // gradient work
   /** gateCols x kPad: gradient of [W | U | b] */
   dWU: usize;
-  /** 5 x hiddenPad f32: sums of dz_i c, dz_f c, dz_o c~, dphi, dphi (t - s) / tau */
+  /** UNIT_SUMS x hiddenPad f32: sums of dz_i c, dz_f c, dz_o c~, dphi, dphi (t - s) / tau, dk dk/d logit(r_on) */
   dUnit: usize;
 }
 
@@ -240,6 +249,8 @@ export function plan(tr: Trainer, base: usize): u64 {
     params += H;
     L.offShift = params;
     params += H;
+    L.offROn = L.trainsROn ? params : -1;
+    if (L.trainsROn) params += H;
     if (L.hiddenPad > maxHp) maxHp = L.hiddenPad;
     if (L.kPad > maxKp) maxKp = L.kPad;
   }
@@ -307,9 +318,10 @@ export function plan(tr: Trainer, base: usize): u64 {
     L.gateK = take(M * Hp * 4);
     L.slope = take(M * Hp * 4);
     L.cycles = take(M * Hp * 4);
+    L.ronSlope = take(M * Hp * 4);
     L.dhExt = take(M * Hp * 4);
     L.dWU = take(G * Kp * 4);
-    L.dUnit = take(5 * Hp * 4);
+    L.dUnit = take(<u64>UNIT_SUMS * Hp * 4);
   }
   return cursor - <u64>base;
 }

@@ -4,7 +4,7 @@
 
 import { gemm } from "./gemm";
 import { cellBackwardStep, cellForwardStep } from "./cell";
-import { Trainer, TrainLayer, layerOf } from "./layout";
+import { Trainer, TrainLayer, UNIT_SUMS, layerOf } from "./layout";
 import { lossOfBatch, readoutBackward } from "./loss";
 import { packParameters, scatterGradient } from "./params";
 import { seedPhases, timeGateStep } from "./timegate";
@@ -81,7 +81,7 @@ function backwardLayer(tr: Trainer, L: TrainLayer, below: TrainLayer): void {
   const H = L.hiddenSize;
   memory.fill(tr.dhCarry, 0, <usize>tr.count * unitBytes);
   memory.fill(tr.dcCarry, 0, <usize>tr.count * unitBytes);
-  memory.fill(L.dUnit, 0, 5 * unitBytes);
+  memory.fill(L.dUnit, 0, <usize>UNIT_SUMS * unitBytes);
   const hasBelow = changetype<usize>(below) != 0;
   const belowBytes = hasBelow ? <usize>below.hiddenPad << 2 : 0;
   for (let n = tr.steps - 1; n >= 0; n--) {

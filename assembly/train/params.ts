@@ -5,6 +5,11 @@
 
 import { Trainer, TrainLayer, layerOf } from "./layout";
 
+/** r_on of a logit; never exactly 0 for the logits an f32 holds above -745, never above 1. */
+@inline function sigmoid64(x: f64): f64 {
+  return 1.0 / (1.0 + Math.exp(-x));
+}
+
 /** Packs every layer's weights, peepholes and time-gate parameters, and the readout, from theta. */
 export function packParameters(tr: Trainer): void {
   for (let n = 0; n < tr.layerCount; n++) packLayer(tr, layerOf(tr, n));
@@ -58,6 +63,7 @@ function packLayer(tr: Trainer, L: TrainLayer): void {
     store<f64>(L.tau + (<usize>j << 3), tau);
     store<f64>(L.invTau + (<usize>j << 3), 1.0 / tau);
     store<f64>(L.shift + (<usize>j << 3), <f64>load<f32>(theta + (<usize>(L.offShift + j) << 2)));
+    if (L.trainsROn) store<f64>(L.rOn + (<usize>j << 3), sigmoid64(<f64>load<f32>(theta + (<usize>(L.offROn + j) << 2))));
     store<f64>(L.twoOverROn + (<usize>j << 3), 2.0 / load<f64>(L.rOn + (<usize>j << 3)));
   }
 }
@@ -65,7 +71,7 @@ function packLayer(tr: Trainer, L: TrainLayer): void {
 /**
  * Writes the gradient of every group into grad in theta's order: [W | U | b] from dWU, the per-unit sums of
  * dUnit through the time-gate chain rule (plstm.md section 5: dphi/ds = -1/tau, dphi/d log tau =
- * tau dphi/dtau = -(t - s)/tau), and the readout's dV, dd.
+ * tau dphi/dtau = -(t - s)/tau; a trained r_on's logit: the sum of dk times dk / d logit), and the readout's dV, dd.
  */
 export function scatterGradient(tr: Trainer): void {
   const grad = tr.grad;
@@ -94,6 +100,7 @@ export function scatterGradient(tr: Trainer): void {
       const sumDphiCycles = <f64>load<f32>(at + 4 * hp4);
       store<f32>(grad + (<usize>(L.offShift + j) << 2), <f32>(-sumDphi * load<f64>(L.invTau + (<usize>j << 3))));
       store<f32>(grad + (<usize>(L.offLogTau + j) << 2), <f32>-sumDphiCycles);
+      if (L.trainsROn) store<f32>(grad + (<usize>(L.offROn + j) << 2), load<f32>(at + 5 * hp4));
     }
   }
   const H = layerOf(tr, tr.layerCount - 1).hiddenSize;

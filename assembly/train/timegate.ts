@@ -1,6 +1,8 @@
 // The time gate of plstm.md section 1 for the rows of one time step, with what the backward pass needs of it:
 // k, its slope dk/dphi on the piece phi falls in (+2/r_on rising, -2/r_on falling, alpha closed: section 5),
-// and the unreduced (t - s) / tau that d phi / d log tau is minus of.
+// the unreduced (t - s) / tau that d phi / d log tau is minus of, and dk / d logit(r_on) for a trained r_on:
+// with r_on = sigmoid(rho), d r_on / d rho = r_on (1 - r_on) and dk / d r_on = -k / r_on rising,
+// (2 - k) / r_on falling, 0 closed, so dk / d rho = -k (1 - r_on), (2 - k)(1 - r_on), 0.
 //
 // Time: the phase of row b at its event n is phi = frac(seed_b + dt / tau), dt = t_n - t_first in f64 (the
 // difference of two nearby doubles: exact or nearly), seed_b the exact phase (phase.ts) at the row's first event
@@ -44,6 +46,7 @@ export function timeGateStep(tr: Trainer, L: TrainLayer, n: i32, alpha: f64): vo
     const kOut = L.gateK + <usize>m * rowBytes32;
     const slopeOut = L.slope + <usize>m * rowBytes32;
     const cyclesOut = L.cycles + <usize>m * rowBytes32;
+    const ronOut = L.ronSlope + <usize>m * rowBytes32;
     for (let j = 0; j < H; j++) {
       const at = <usize>j << 3;
       const advance = dt * load<f64>(L.invTau + at);
@@ -53,19 +56,24 @@ export function timeGateStep(tr: Trainer, L: TrainLayer, n: i32, alpha: f64): vo
       const twoOverR = load<f64>(L.twoOverROn + at);
       let k: f64;
       let slope: f32;
+      let byLogit: f64;
       if (phi < 0.5 * rOn) {
         k = phi * twoOverR;
         slope = <f32>twoOverR;
+        byLogit = -k * (1.0 - rOn);
       } else if (phi < rOn) {
         k = 2.0 - phi * twoOverR;
         slope = <f32>-twoOverR;
+        byLogit = (2.0 - k) * (1.0 - rOn);
       } else {
         k = alpha * phi;
         slope = alpha32;
+        byLogit = 0;
       }
       const at32 = <usize>j << 2;
       store<f32>(kOut + at32, <f32>k);
       store<f32>(slopeOut + at32, slope);
+      store<f32>(ronOut + at32, <f32>byLogit);
       store<f32>(cyclesOut + at32, <f32>(load<f64>(base + at) + advance));
     }
   }

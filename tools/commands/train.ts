@@ -22,7 +22,7 @@ function logTauRange(text: string): [number, number] {
 export const command = defineCommand({
   usage:
     "--task T [--hidden H] [--epochs N] [--seed S] [--lr X | --lr-scale K] [--time-lr-scale T] [--optimizer sgd|adam] [--guard on|off] --out M.json " +
-    "[--guard-every K] [--guard-products N] [--guard-worst-of W] [--guard-clip F] [--guard-line N] [--r-on R] [--log-tau-range LO,HI] [--lr-decay D] [--per-epoch N] [--validation N] [--batch B] [--clip C] [--time-budget S] [--stop-at A] [--resume CKPT] [--simd auto|on|off]",
+    "[--guard-every K] [--guard-products N] [--guard-worst-of W] [--guard-clip F] [--guard-line N] [--r-on R] [--train-r-on] [--log-tau-range LO,HI] [--lr-decay D] [--per-epoch N] [--validation N] [--batch B] [--clip C] [--time-budget S] [--stop-at A] [--resume CKPT] [--simd auto|on|off]",
   description:
     "Trains a Phased LSTM in wasm on a built-in task with fresh sequences every epoch (shared/spec/tasks.md), scores it\n" +
     "on a validation set drawn once, and keeps the best model. One JSON line per epoch on stdout\n" +
@@ -61,6 +61,7 @@ export const command = defineCommand({
     "guard-line": { kind: "number", integer: true, min: 0, default: 0, help: "the line criterion S_line every N checks (4 gradients; 0: never)" },
     out: { kind: "string", required: true, value: "M.json", help: "where the best model goes" },
     "r-on": { kind: "number", default: 0.05, help: "open ratio of every unit (default 0.05, the paper's)" },
+    "train-r-on": { kind: "boolean", help: "learn each unit's r_on from --r-on on (as the authors' code; it costs sparsity: fixed by default)" },
     "log-tau-range": { kind: "string", value: "LO,HI", help: "initial periods log-uniform on [e^LO, e^HI] in ms (default 1,3, the paper's freq1)" },
     "per-epoch": { kind: "number", integer: true, min: 1, default: 5000, help: "fresh training sequences per epoch" },
     validation: { kind: "number", integer: true, min: 1, default: 500, help: "validation sequences" },
@@ -85,6 +86,7 @@ export const command = defineCommand({
       seed: flags.seed,
       lr: flags.lr ?? base.lr * (flags["lr-scale"] ?? 1),
       rOn: flags["r-on"],
+      trainROn: flags["train-r-on"],
       logTauRange: flags["log-tau-range"] === undefined ? base.logTauRange : logTauRange(flags["log-tau-range"]),
       perEpoch: flags["per-epoch"],
       validation: flags.validation,
