@@ -66,7 +66,7 @@ export interface GuardOptions {
   /**
    * the cap uses the largest lambda_B of the last this many checks: stability is decided by the worst batch, not
    * the current one (stability.md section 1), and between checks (every > 1) the unchecked batches are unseen.
-   * 1: each check's own batch only
+   * 1: each check's own batch only; 0: every check since the start or the last rollback (the cap never rises)
    */
   worstOf: number;
   /**
@@ -189,7 +189,7 @@ export interface GuardState<S = unknown> {
   checks: number;
   displacements: number[];
   benign: boolean;
-  /** lambda_B of the last worstOf checks, newest last (absent in older checkpoints) */
+  /** lambda_B of the last worstOf checks, newest last; with worstOf 0 only the largest (absent in older checkpoints) */
   recent?: number[];
   /** the next check starts its vector over (absent in older checkpoints) */
   cold?: boolean;
@@ -270,7 +270,7 @@ export class StabilityGuard<S = unknown> {
     if (!(Number.isInteger(o.products) && o.products >= 1 && o.products <= 100)) bad(`products must be a whole number in 1..100, got ${o.products}`);
     if (!(Number.isInteger(o.every) && o.every >= 1)) bad(`every must be a whole number >= 1, got ${o.every}`);
     if (!(Number.isInteger(o.startProducts) && o.startProducts >= 1 && o.startProducts <= 100)) bad(`startProducts must be a whole number in 1..100, got ${o.startProducts}`);
-    if (!(Number.isInteger(o.worstOf) && o.worstOf >= 1 && o.worstOf <= 100000)) bad(`worstOf must be a whole number in 1..100000, got ${o.worstOf}`);
+    if (!(Number.isInteger(o.worstOf) && o.worstOf >= 0 && o.worstOf <= 100000)) bad(`worstOf must be a whole number in 0..100000 (0: every check), got ${o.worstOf}`);
     if (!(o.clipFactor === 0 || o.clipFactor >= 1)) bad(`clipFactor must be 0 (off) or >= 1, got ${o.clipFactor}`);
     if (!(Number.isInteger(o.lineEvery) && o.lineEvery >= 0)) bad(`lineEvery must be a whole number >= 0, got ${o.lineEvery}`);
     if (o.difference !== "forward" && o.difference !== "central") bad(`difference must be "forward" or "central", got ${String(o.difference)}`);
@@ -420,7 +420,9 @@ export class StabilityGuard<S = unknown> {
       this.lambda = lambda;
       this.stats.lambdas.push(lambda);
       this.recent.push(lambda);
-      if (this.recent.length > o.worstOf) this.recent.shift();
+      // with no window (0) the largest so far stands for all of them
+      if (o.worstOf === 0) this.recent = [this.recent.reduce((a, b) => Math.max(a, b), -Infinity)];
+      else if (this.recent.length > o.worstOf) this.recent.shift();
       // the cap acts on the positive curvature of the worst recent batch; a negative Rayleigh quotient (away from
       // a minimum) gives none
       const worst = this.recent.reduce((a, b) => Math.max(a, b), -Infinity);

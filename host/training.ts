@@ -53,7 +53,7 @@ export interface TrainSettings {
   guardEvery?: number;
   /** Hessian-vector products per check (default 1) */
   guardProducts?: number;
-  /** the cap uses the largest lambda_B of the last this many checks (defaultSettings: DEFAULT_GUARD_WORST_OF; absent: 1) */
+  /** the cap uses the largest lambda_B of the last this many checks, 0 of all (defaultSettings: DEFAULT_GUARD_WORST_OF; absent: 1) */
   guardWorstOf?: number;
   /** clip a gradient above this times its running average (default 0: off) */
   guardClip?: number;
@@ -192,7 +192,7 @@ function checkSettings(s: TrainSettings): void {
   whole("guardEvery", s.guardEvery ?? 1, 1, 1_000_000);
   whole("guardProducts", s.guardProducts ?? 1, 1, 10);
   whole("guardLineEvery", s.guardLineEvery ?? 0, 0, 1_000_000);
-  whole("guardWorstOf", s.guardWorstOf ?? 1, 1, 100_000);
+  whole("guardWorstOf", s.guardWorstOf ?? 1, 0, 100_000);
   const clip = s.guardClip ?? 0;
   if (!(clip === 0 || (clip >= 1 && Number.isFinite(clip)))) throw new PhasorError("bad-args", `guardClip must be 0 (off) or a number >= 1, got ${clip}`);
   if (s.lrDecay !== undefined && !(s.lrDecay > 0 && s.lrDecay <= 1)) throw new PhasorError("bad-args", `lrDecay must be in (0, 1], got ${s.lrDecay}`);

@@ -226,6 +226,24 @@ describe("the guard's memory: the worst recent batch, the warm-up, the start aft
     }
   });
 
+  it("with worstOf 0, the cap never rises again after a sharp batch, and keeps one number, not a window", () => {
+    const window = new StabilityGuard(1, { seed: 1, worstOf: 3 });
+    const all = new StabilityGuard(1, { seed: 1, worstOf: 0 });
+    const a = new AnalyticObjective([0.5], 1, 0, quadratic);
+    const b = new AnalyticObjective([0.5], 1, 0, quadratic);
+    for (let t = 0; t < 8; t++) {
+      // one sharp batch first, then only flat ones
+      a.batch = b.batch = t === 0 ? 1 : 2;
+      const sa = window.step(a);
+      const sb = all.step(b);
+      // a window of 3 forgets the sharp batch at the 4th step: back to the flat batch's full rate
+      expect(sa.scale).toBeCloseTo(t < 3 ? (0.85 * 2) / 4 : 1, 3);
+      expect(sb.scale).toBeCloseTo((0.85 * 2) / 4, 3);
+    }
+    expect(all.state().recent).toHaveLength(1);
+    expect(all.state().recent![0]).toBeCloseTo(4, 3);
+  });
+
   it("rolls back a loss that blows up during the warm-up, and starts the power iteration over after it", () => {
     const guard = new StabilityGuard(1, { seed: 2, products: 1, startProducts: 10 });
     const objective = new AnalyticObjective([0.5], 0.1, 0, quadratic);

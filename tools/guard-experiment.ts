@@ -179,7 +179,7 @@ function table(path: string): void {
     const eff = group.flatMap((l) => (l.effectiveLr === null ? [] : [l.effectiveLr]));
     const off = l0.mode === "off";
     console.log(
-      `| ${l0.epochs} x ${l0.perEpoch} | ${l0.rOn ?? "-"} | ${l0.multiplier} | ${l0.lr}${(l0.lrDecay ?? 1) < 1 ? ` (x${l0.lrDecay}/epoch)` : ""} | ${l0.mode}${(l0.worstOf ?? 1) > 1 && l0.mode !== "off" ? `, worst of ${l0.worstOf}` : ""}${(l0.products ?? 1) > 1 && l0.mode !== "off" ? `, ${l0.products} products` : ""}${(l0.clipFactor ?? 0) > 0 && l0.mode !== "off" ? `, clip ${l0.clipFactor}x` : ""} | ${group.length} | ${divText} | ${accText} | ${reached} of ${group.length} | ` +
+      `| ${l0.epochs} x ${l0.perEpoch} | ${l0.rOn ?? "-"} | ${l0.multiplier} | ${l0.lr}${(l0.lrDecay ?? 1) < 1 ? ` (x${l0.lrDecay}/epoch)` : ""} | ${l0.mode}${(l0.worstOf ?? 1) !== 1 && l0.mode !== "off" ? `, worst of ${l0.worstOf === 0 ? "all" : l0.worstOf}` : ""}${(l0.products ?? 1) > 1 && l0.mode !== "off" ? `, ${l0.products} products` : ""}${(l0.clipFactor ?? 0) > 0 && l0.mode !== "off" ? `, clip ${l0.clipFactor}x` : ""} | ${group.length} | ${divText} | ${accText} | ${reached} of ${group.length} | ` +
         `${fmt(mean(group.map((l) => l.seconds)))} | ${off ? "-" : fmt((100 * capped) / Math.max(1, steps))} | ${off ? "-" : group.reduce((s, l) => s + l.rollbacks, 0)} | ` +
         `${meds.length ? `${fmt(median(meds))} / ${fmt(Math.max(...maxes))}` : "-"} | ${fmt(l0.threshold, 2)} | ${eff.length ? mean(eff).toPrecision(3) : "-"} |`,
     );

@@ -53,9 +53,9 @@ export const command = defineCommand({
     "guard-worst-of": {
       kind: "number",
       integer: true,
-      min: 1,
+      min: 0,
       default: DEFAULT_GUARD_WORST_OF,
-      help: "cap by the largest lambda_B of the last W checks (1: each batch its own)",
+      help: "cap by the largest lambda_B of the last W checks (1: each batch its own; 0: every check so far, the cap never rises)",
     },
     "guard-clip": { kind: "number", min: 0, default: 0, help: "clip a gradient above F times its running average (0: off; >= 1)" },
     "guard-line": { kind: "number", integer: true, min: 0, default: 0, help: "the line criterion S_line every N checks (4 gradients; 0: never)" },
