@@ -78,6 +78,15 @@ describe("phasor command line", () => {
     expect(run.stdout).toMatch(/--engine reference\|float\|fixed/);
   });
 
+  it("says each flag's default once in every command's --help", () => {
+    for (const name of ["run", "train", "bench", "eval", "gen", "quantize", "start"]) {
+      const help = phasor([name, "--help"]);
+      expect(help.status).toBe(0);
+      for (const line of help.stdout.split("\n")) expect(line.match(/\(default/g)?.length ?? 0, `${name}: ${line}`).toBeLessThanOrEqual(1);
+    }
+    expect(phasor(["train", "--help"]).stdout).toMatch(/--epochs <value> +epochs \(default 70, the paper's\)\n/);
+  });
+
   it("exits 2 without a command or with an unknown one", () => {
     expect(phasor([]).status).toBe(2);
     const unknown = phasor(["fly"]);

@@ -131,7 +131,8 @@ export function commandHelp(name: string, command: Command): string {
     let left = `--${flag}`;
     if (spec.kind === "string" || spec.kind === "number") left += ` ${spec.value ?? "<value>"}`;
     if (spec.kind === "enum") left += ` ${spec.values.join("|")}`;
-    const defaults = spec.kind !== "boolean" && spec.kind !== "string" && spec.default !== undefined ? ` (default ${spec.default})` : "";
+    // a help text that already explains its default keeps its own words
+    const defaults = spec.kind !== "boolean" && spec.kind !== "string" && spec.default !== undefined && !spec.help.includes("(default") ? ` (default ${spec.default})` : "";
     return [left, spec.help + defaults] as const;
   });
   const width = Math.max(0, ...rows.map(([left]) => left.length));
