@@ -59,8 +59,9 @@ export interface TrainerOptions {
    */
   timeLrScale?: number;
   /**
-   * Train every layer's r_on too (default false: plstm.md section 5 fixes it, because a trained r_on drifts
-   * toward 1 and gives up the sparsity; the authors' code trains it). It learns at the weights' rate.
+   * Train every layer's r_on too (default false: plstm.md section 5 fixes it, warning that a trained r_on drifts
+   * toward 1 and gives up the sparsity; the authors' code trains it, and on freq1 it settled near 0.1 in 70
+   * epochs: docs/RESULTS.md). It learns at the weights' rate.
    */
   trainROn?: boolean;
 }
