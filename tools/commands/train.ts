@@ -30,10 +30,11 @@ export const command = defineCommand({
     "on stderr. Writes --out (the best model, JSON), its learning curve next to it (.svg) and a checkpoint after every\n" +
     "epoch (.checkpoint.json) that --resume continues from.\n" +
     "The stability guard (on by default; shared/spec/stability.md) caps every SGD step at c 2 (1 + beta) / lambda,\n" +
-    "lambda the largest batch sharpness lambda_B of the last W checks (one every K steps) from finite-difference\n" +
-    "Hessian-vector products, rolls back to a snapshot on a non-finite or spiking loss, and shrinks the step on a\n" +
-    "growing period-2 oscillation; with Adam only the rollback acts. Its per-epoch counts go in the JSON lines, and\n" +
-    "lambda_B against 2 / eta in a plot next to the model (.guard.svg).",
+    "lambda the largest batch sharpness lambda_B of the last W checks (one every K steps; by default all checks, so\n" +
+    "the cap never rises again) from finite-difference Hessian-vector products, rolls back to a snapshot on a\n" +
+    "non-finite or spiking loss, and shrinks the step on a growing period-2 oscillation; with Adam only the\n" +
+    "rollback acts. Its per-epoch counts go in the JSON lines, and lambda_B against 2 / eta in a plot next to the\n" +
+    "model (.guard.svg). --train-r-on learns each unit's open ratio as well (fixed by default).",
   flags: {
     task: { kind: "enum", values: TASK_NAMES, help: "the task" },
     hidden: { kind: "number", integer: true, min: 1, default: 110, help: "units of the layer (default 110, the paper's)" },
