@@ -419,10 +419,12 @@ export class StabilityGuard<S = unknown> {
       if (!Number.isFinite(lambda)) return this.rollback(objective, loss, gradientNorm, true);
       this.lambda = lambda;
       this.stats.lambdas.push(lambda);
-      this.recent.push(lambda);
       // with no window (0) the largest so far stands for all of them
-      if (o.worstOf === 0) this.recent = [this.recent.reduce((a, b) => Math.max(a, b), -Infinity)];
-      else if (this.recent.length > o.worstOf) this.recent.shift();
+      if (o.worstOf === 0) this.recent = [Math.max(lambda, this.recent[0] ?? -Infinity)];
+      else {
+        this.recent.push(lambda);
+        if (this.recent.length > o.worstOf) this.recent.shift();
+      }
       // the cap acts on the positive curvature of the worst recent batch; a negative Rayleigh quotient (away from
       // a minimum) gives none
       const worst = this.recent.reduce((a, b) => Math.max(a, b), -Infinity);

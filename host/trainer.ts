@@ -401,14 +401,7 @@ export class Trainer {
 
   /** Every layer's r_on, layer after layer, in float64 as the trainer uses it (trained or fixed). */
   rOnValues(): Float64Array {
-    const theta = this.parameters();
-    return Float64Array.from(
-      this.model.layers.flatMap((layer, n) => {
-        if (!this.trainROn) return Array.from(layer.rOn);
-        const group = this.groups.find((g) => g.layer === n && g.name === "logitROn")!;
-        return Array.from(theta.subarray(group.offset, group.offset + group.length), sigmoid);
-      }),
-    );
+    return Float64Array.from(this.toModel().layers.flatMap((layer) => Array.from(layer.rOn)));
   }
 
   /** The gradient left by the last lossAndGradient(), live. */

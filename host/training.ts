@@ -184,7 +184,6 @@ function checkSettings(s: TrainSettings): void {
   whole("batchSize", s.batchSize, 1, 4096);
   whole("seed", s.seed, 0, MAX_SEED);
   if (!(s.rOn > 0 && s.rOn <= 1)) throw new PhasorError("bad-args", `rOn must be in (0, 1], got ${s.rOn}`);
-  if (s.trainROn !== undefined && typeof s.trainROn !== "boolean") throw new PhasorError("bad-args", `trainROn must be true or false, got ${JSON.stringify(s.trainROn)}`);
   if (s.trainROn && !(s.rOn < 1)) throw new PhasorError("bad-args", `a trained r_on starts below 1 (it is learned as a logit), got rOn ${s.rOn}`);
   const range = s.logTauRange ?? DEFAULT_LOG_TAU_RANGE;
   if (!(Array.isArray(range) && range.length === 2 && range.every((v) => Number.isFinite(v) && Math.abs(v) <= 30) && range[0] <= range[1])) {
