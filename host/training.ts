@@ -4,6 +4,7 @@
  * trainer itself (forward, backpropagation through time, the optimizer) runs in wasm (host/trainer.ts); this is
  * the loop around it, browser-safe, with hooks for progress and per-epoch records and a checkpoint to resume from.
  */
+import { ParameterAverage, type AverageState } from "./average.js";
 import { PhasorError } from "./errors.js";
 import { argmax } from "./evaluate.js";
 import type { FloatModel } from "./model.js";
@@ -61,6 +62,11 @@ export interface TrainSettings {
   guardLineEvery?: number;
   /** the learning rate of epoch e is lr * lrDecay^(e - 1); default 1 (constant, the paper's) */
   lrDecay?: number;
+  /**
+   * validate, keep and export an exponential moving average of the parameters with this decay per step
+   * (host/average.ts) instead of the parameters themselves; 0 (the default; absent in older checkpoints) is off
+   */
+  average?: number;
   /** stop after the epoch that takes the run past this many seconds */
   timeBudgetSeconds?: number;
   /** stop after the first epoch whose validation accuracy reaches this (classification) */
@@ -116,6 +122,7 @@ export function defaultSettings(task: TaskName, overrides: Partial<TrainSettings
     guardLineEvery: 0,
     guardWorstOf: DEFAULT_GUARD_WORST_OF,
     guardClip: 0,
+    average: 0,
     ...overrides,
   };
 }
@@ -135,6 +142,9 @@ export interface EpochRecord {
   loss: number;
   valAccuracy?: number;
   valMse?: number;
+  /** with settings.average on, the score of the parameters themselves (valAccuracy and valMse are the average's) */
+  rawValAccuracy?: number;
+  rawValMse?: number;
   /** wall time since the run started (a resumed run counts from its first start) */
   seconds: number;
   sequencesPerSec: number;
@@ -156,6 +166,8 @@ export interface Checkpoint {
   best: { epoch: number; score: number; theta: Float32Array };
   /** the guard's state at the end of the epoch (its snapshots too), when it is on */
   guard?: GuardState<TrainerSnapshot>;
+  /** the parameter average, when settings.average is on */
+  average?: AverageState;
 }
 
 export interface TrainHooks {
@@ -197,6 +209,7 @@ function checkSettings(s: TrainSettings): void {
   const clip = s.guardClip ?? 0;
   if (!(clip === 0 || (clip >= 1 && Number.isFinite(clip)))) throw new PhasorError("bad-args", `guardClip must be 0 (off) or a number >= 1, got ${clip}`);
   if (s.lrDecay !== undefined && !(s.lrDecay > 0 && s.lrDecay <= 1)) throw new PhasorError("bad-args", `lrDecay must be in (0, 1], got ${s.lrDecay}`);
+  if (s.average !== undefined && !(s.average >= 0 && s.average < 1)) throw new PhasorError("bad-args", `average (the decay of the parameter average) must be in [0, 1), 0 for off, got ${s.average}`);
 }
 
 function spread(xs: ArrayLike<number>): { mean: number; min: number; max: number } {
@@ -222,6 +235,9 @@ export class TrainingRun {
   /** the guard and the trainer as its objective, when the guard is on */
   private readonly guard: StabilityGuard<TrainerSnapshot> | null;
   private readonly objective: TrainerObjective;
+  /** the moving average of the parameters, when settings.average asks for one, and room to swap it in */
+  private readonly average: ParameterAverage | null;
+  private readonly swap: Float32Array;
 
   private constructor(settings: TrainSettings, trainer: Trainer, resume?: Checkpoint) {
     this.settings = settings;
@@ -238,6 +254,12 @@ export class TrainingRun {
         })
       : null;
     if (this.guard && resume?.guard) this.guard.setState(resume.guard);
+    this.average = settings.average ? new ParameterAverage(trainer.parameterCount, settings.average) : null;
+    if (this.average && resume) {
+      if (!resume.average) throw new PhasorError("bad-input", "checkpoint: the run averages its parameters but the checkpoint holds no average");
+      this.average.setState(resume.average);
+    }
+    this.swap = new Float32Array(this.average ? trainer.parameterCount : 0);
     this.validationSet = generate(settings.task, settings.validation, validationSeed(settings.seed));
     this.history = resume ? [...resume.history] : [];
     this.epochsDone = resume?.epoch ?? 0;
@@ -282,9 +304,33 @@ export class TrainingRun {
     return TASKS[this.settings.task].kind === "classification";
   }
 
-  /** Validation accuracy (classification) or MSE, with alpha = 0 as at inference. */
-  validate(): { accuracy?: number; mse?: number } {
-    const predictions = this.trainer.predict(this.validationSet);
+  /**
+   * The parameters the run scores and keeps: the trainer's own, or their moving average when the settings ask
+   * for one (a copy, or the live view when there is no average).
+   */
+  scoredParameters(): Float32Array {
+    const theta = this.trainer.parameters();
+    return this.average ? this.average.valueInto(new Float32Array(theta.length), theta) : theta;
+  }
+
+  /**
+   * Validation accuracy (classification) or MSE, with alpha = 0 as at inference, of scoredParameters(), or with
+   * `raw` of the trainer's parameters themselves.
+   */
+  validate(raw = false): { accuracy?: number; mse?: number } {
+    let predictions: Float64Array[];
+    if (this.average && !raw) {
+      const theta = this.trainer.parameters();
+      this.swap.set(theta);
+      this.trainer.setParameters(this.average.valueInto(new Float32Array(theta.length), theta));
+      try {
+        predictions = this.trainer.predict(this.validationSet);
+      } finally {
+        this.trainer.setParameters(this.swap);
+      }
+    } else {
+      predictions = this.trainer.predict(this.validationSet);
+    }
     let correct = 0;
     let squared = 0;
     predictions.forEach((y, k) => {
@@ -320,12 +366,17 @@ export class TrainingRun {
         if (guard) {
           const step = guard.step(this.objective);
           loss = step.loss;
-          if (step.rolledBack) continue;
+          if (step.rolledBack) {
+            // the steps since the snapshot led away: the average starts again from the restored parameters
+            this.average?.reset();
+            continue;
+          }
         } else {
           loss = this.trainer.lossAndGradient();
           if (!Number.isFinite(loss)) throw new PhasorError("runtime", `training diverged: the loss is ${loss} at epoch ${epoch}, batch ${b + 1}`);
           this.trainer.step(schedule);
         }
+        this.average?.add(this.trainer.parameters());
         lossSum += loss;
         lossCount++;
         hooks.onBatch?.(epoch, b + 1, batches, loss);
@@ -334,10 +385,12 @@ export class TrainingRun {
       }
       const trainSeconds = (performance.now() - epochStart) / 1000;
       const score = this.validate();
+      const rawScore = this.average ? this.validate(true) : null;
       const record: EpochRecord = {
         epoch,
         loss: lossCount ? lossSum / lossCount : NaN,
         ...(score.accuracy !== undefined ? { valAccuracy: score.accuracy } : { valMse: score.mse }),
+        ...(rawScore ? (rawScore.accuracy !== undefined ? { rawValAccuracy: rawScore.accuracy } : { rawValMse: rawScore.mse }) : {}),
         seconds: this.secondsBefore + (performance.now() - started) / 1000,
         sequencesPerSec: s.perEpoch / trainSeconds,
         steps: this.trainer.stepCount,
@@ -345,7 +398,7 @@ export class TrainingRun {
         ...(this.trainer.trainROn ? { rOn: spread(this.trainer.rOnValues()) } : {}),
       };
       const value = score.accuracy ?? -(score.mse as number);
-      if (value > this.best.score) this.best = { epoch, score: value, theta: this.trainer.parameters().slice() };
+      if (value > this.best.score) this.best = { epoch, score: value, theta: this.scoredParameters().slice() };
       this.history.push(record);
       done.push(record);
       this.epochsDone = epoch;
@@ -379,6 +432,7 @@ export class TrainingRun {
       trainer: this.trainer.snapshot(),
       best: { ...this.best, theta: this.best.theta.slice() },
       ...(this.guard ? { guard: this.guard.state() } : {}),
+      ...(this.average ? { average: this.average.state() } : {}),
     };
   }
 }

@@ -53,12 +53,14 @@ describe("phasor train", () => {
     expect(JSON.parse(scored.stdout).sequences).toBe(5);
   });
 
-  it("resumes from its checkpoint exactly where an uninterrupted run would be", () => {
-    const whole = phasor(["train", ...tiny, "--epochs", "3", "--seed", "4", "--out", join(dir, "whole.json")]);
+  // with --average the checkpoint carries the parameter average too, and the resumed run must continue it
+  it.each([[], ["--average", "0.9"]])("resumes from its checkpoint exactly where an uninterrupted run would be %j", (...extra: string[]) => {
+    const args = [...tiny, ...extra, "--seed", "4"];
+    const whole = phasor(["train", ...args, "--epochs", "3", "--out", join(dir, "whole.json")]);
     expect(whole.status).toBe(0);
-    const first = phasor(["train", ...tiny, "--epochs", "2", "--seed", "4", "--out", join(dir, "part.json")]);
+    const first = phasor(["train", ...args, "--epochs", "2", "--out", join(dir, "part.json")]);
     expect(first.status).toBe(0);
-    const resumed = phasor(["train", ...tiny, "--epochs", "3", "--seed", "4", "--out", join(dir, "part.json"), "--resume", join(dir, "part.checkpoint.json")]);
+    const resumed = phasor(["train", ...args, "--epochs", "3", "--out", join(dir, "part.json"), "--resume", join(dir, "part.checkpoint.json")]);
     expect(resumed.stderr).not.toMatch(/epoch 1\/3/);
     expect(resumed.status).toBe(0);
     const a = jsonLines(whole.stdout)[2];
@@ -66,6 +68,8 @@ describe("phasor train", () => {
     expect(b.epoch).toBe(3);
     expect(b.loss).toBe(a.loss);
     expect(b.valAccuracy).toBe(a.valAccuracy);
+    expect(b.rawValAccuracy).toBe(a.rawValAccuracy);
+    expect(b.rawValAccuracy === undefined).toBe(extra.length === 0);
     expect(readFileSync(join(dir, "part.json"), "utf8")).toBe(readFileSync(join(dir, "whole.json"), "utf8"));
   });
 

@@ -13,7 +13,9 @@
 // A mode is off, on (curvature every step) or on/K (every K steps). A run diverged when its loss became non-finite
 // (with the epoch it reached) or when its last epoch's mean training loss is above its first epoch's (it blew up
 // and did not come back). --time-lr-scale sets log tau's and shift's rate relative to the weights (default: SGD's).
-// --lr-decay D multiplies the rate by D after every epoch (1: constant).
+// --lr-decay D multiplies the rate by D after every epoch (1: constant). --average D scores a moving average of the
+// parameters (decay D per step; 0: off) instead of the parameters themselves, as `phasor train --average`.
+// --train-r-on learns r_on from --r-on on.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import "../host/node.js";
@@ -40,6 +42,8 @@ const { values } = parseArgs({
     products: { type: "string", default: "1" },
     "clip-factor": { type: "string", default: "0" },
     "lr-decay": { type: "string", default: "1" },
+    average: { type: "string", default: "0" },
+    "train-r-on": { type: "boolean", default: false },
   },
 });
 
@@ -60,6 +64,10 @@ interface RunLine {
   clipFactor?: number;
   /** the rate of epoch e is lr * lrDecay^(e - 1) (absent in lines from before the flag: 1) */
   lrDecay?: number;
+  /** the decay of the scored parameter average (absent in lines from before the flag: 0, off) */
+  average?: number;
+  /** r_on trained from rOn (absent: false) */
+  trainROn?: boolean;
   clippedSteps?: number;
   diverged: boolean;
   /** the loss became non-finite (else a divergence is a loss that ended above where it started) */
@@ -68,6 +76,8 @@ interface RunLine {
   lastLoss?: number | null;
   epochsDone: number;
   finalAccuracy: number | null;
+  /** with --average, the last epoch's accuracy of the parameters themselves (finalAccuracy is the average's) */
+  finalRawAccuracy?: number | null;
   bestAccuracy: number | null;
   seconds: number;
   cappedSteps: number;
@@ -103,6 +113,8 @@ async function one(lr: number, multiplier: number, seed: number, mode: string): 
     guardProducts: Number(values.products),
     guardClip: Number(values["clip-factor"]),
     lrDecay: Number(values["lr-decay"]),
+    average: Number(values.average),
+    trainROn: values["train-r-on"],
     timeLrScale,
   });
   const run = await TrainingRun.create(settings);
@@ -127,12 +139,15 @@ async function one(lr: number, multiplier: number, seed: number, mode: string): 
     products: settings.guardProducts,
     clipFactor: settings.guardClip,
     lrDecay: settings.lrDecay,
+    average: settings.average,
+    trainROn: settings.trainROn,
     diverged: nonFiniteLoss || (h.length > 1 && (h.at(-1) as EpochRecord).loss > h[0].loss),
     nonFiniteLoss,
     firstLoss: h[0]?.loss ?? null,
     lastLoss: h.at(-1)?.loss ?? null,
     epochsDone: run.epoch,
     finalAccuracy: h.at(-1)?.valAccuracy ?? null,
+    ...(settings.average ? { finalRawAccuracy: h.at(-1)?.rawValAccuracy ?? null } : {}),
     bestAccuracy: h.length ? Math.max(...h.map((r) => r.valAccuracy ?? 0)) : null,
     seconds: (performance.now() - started) / 1000,
     cappedSteps: sum((x) => x.cappedSteps),
@@ -152,7 +167,7 @@ async function one(lr: number, multiplier: number, seed: number, mode: string): 
 
 function table(path: string): void {
   const lines: RunLine[] = readFileSync(path, "utf8").trim().split("\n").map((l) => JSON.parse(l));
-  const keyOf = (l: RunLine) => `${l.epochs}|${l.perEpoch}|${l.rOn ?? ""}|${l.timeLrScale ?? ""}|${l.lr}|${l.mode}|${l.worstOf ?? 1}|${l.products ?? 1}|${l.clipFactor ?? 0}|${l.lrDecay ?? 1}`;
+  const keyOf = (l: RunLine) => `${l.epochs}|${l.perEpoch}|${l.rOn ?? ""}|${l.timeLrScale ?? ""}|${l.lr}|${l.mode}|${l.worstOf ?? 1}|${l.products ?? 1}|${l.clipFactor ?? 0}|${l.lrDecay ?? 1}|${l.average ?? 0}|${l.trainROn ?? false}`;
   const keys = [...new Set(lines.map(keyOf))];
   const fmt = (x: number | null, digits = 1) => (x === null || !Number.isFinite(x) ? "-" : x.toFixed(digits));
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -179,7 +194,7 @@ function table(path: string): void {
     const eff = group.flatMap((l) => (l.effectiveLr === null ? [] : [l.effectiveLr]));
     const off = l0.mode === "off";
     console.log(
-      `| ${l0.epochs} x ${l0.perEpoch} | ${l0.rOn ?? "-"} | ${l0.multiplier} | ${l0.lr}${(l0.lrDecay ?? 1) < 1 ? ` (x${l0.lrDecay}/epoch)` : ""} | ${l0.mode}${(l0.worstOf ?? 1) !== 1 && l0.mode !== "off" ? `, worst of ${l0.worstOf === 0 ? "all" : l0.worstOf}` : ""}${(l0.products ?? 1) > 1 && l0.mode !== "off" ? `, ${l0.products} products` : ""}${(l0.clipFactor ?? 0) > 0 && l0.mode !== "off" ? `, clip ${l0.clipFactor}x` : ""} | ${group.length} | ${divText} | ${accText} | ${reached} of ${group.length} | ` +
+      `| ${l0.epochs} x ${l0.perEpoch} | ${l0.rOn ?? "-"}${l0.trainROn ? " (trained)" : ""} | ${l0.multiplier} | ${l0.lr}${(l0.lrDecay ?? 1) < 1 ? ` (x${l0.lrDecay}/epoch)` : ""} | ${l0.mode}${(l0.worstOf ?? 1) !== 1 && l0.mode !== "off" ? `, worst of ${l0.worstOf === 0 ? "all" : l0.worstOf}` : ""}${(l0.products ?? 1) > 1 && l0.mode !== "off" ? `, ${l0.products} products` : ""}${(l0.clipFactor ?? 0) > 0 && l0.mode !== "off" ? `, clip ${l0.clipFactor}x` : ""}${(l0.average ?? 0) > 0 ? `, average ${l0.average}` : ""} | ${group.length} | ${divText} | ${accText} | ${reached} of ${group.length} | ` +
         `${fmt(mean(group.map((l) => l.seconds)))} | ${off ? "-" : fmt((100 * capped) / Math.max(1, steps))} | ${off ? "-" : group.reduce((s, l) => s + l.rollbacks, 0)} | ` +
         `${meds.length ? `${fmt(median(meds))} / ${fmt(Math.max(...maxes))}` : "-"} | ${fmt(l0.threshold, 2)} | ${eff.length ? mean(eff).toPrecision(3) : "-"} |`,
     );

@@ -47,6 +47,7 @@ export function checkpointText(c: Checkpoint): string {
     trainer: snapshotText(c.trainer),
     best: { epoch: c.best.epoch, score: c.best.score, theta: base64(c.best.theta) },
     ...(c.guard ? { guard: { ...c.guard, v: base64(c.guard.v), snapshots: c.guard.snapshots.map(snapshotText) } } : {}),
+    ...(c.average ? { average: { ...c.average, sum: base64(c.average.sum) } } : {}),
   });
 }
 
@@ -61,6 +62,7 @@ export async function readCheckpoint(path: string): Promise<Checkpoint> {
   const trainer = raw.trainer as Record<string, unknown>;
   const best = raw.best as Record<string, unknown>;
   const guard = raw.guard as (Omit<GuardState, "v" | "snapshots"> & { v: unknown; snapshots: unknown }) | undefined;
+  const average = raw.average as { decay: number; weight: number; sum: unknown } | undefined;
   return {
     format: "phasor-checkpoint",
     version: 1,
@@ -78,6 +80,7 @@ export async function readCheckpoint(path: string): Promise<Checkpoint> {
           },
         }
       : {}),
+    ...(average ? { average: { decay: average.decay, weight: average.weight, sum: readDoubles(average.sum, "average sum") } } : {}),
   };
 }
 

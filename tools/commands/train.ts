@@ -22,7 +22,7 @@ function logTauRange(text: string): [number, number] {
 export const command = defineCommand({
   usage:
     "--task T [--hidden H] [--epochs N] [--seed S] [--lr X | --lr-scale K] [--time-lr-scale T] [--optimizer sgd|adam] [--guard on|off] --out M.json " +
-    "[--guard-every K] [--guard-products N] [--guard-worst-of W] [--guard-clip F] [--guard-line N] [--r-on R] [--train-r-on] [--log-tau-range LO,HI] [--lr-decay D] [--per-epoch N] [--validation N] [--batch B] [--clip C] [--time-budget S] [--stop-at A] [--resume CKPT] [--simd auto|on|off]",
+    "[--guard-every K] [--guard-products N] [--guard-worst-of W] [--guard-clip F] [--guard-line N] [--r-on R] [--train-r-on] [--log-tau-range LO,HI] [--lr-decay D] [--average D] [--per-epoch N] [--validation N] [--batch B] [--clip C] [--time-budget S] [--stop-at A] [--resume CKPT] [--simd auto|on|off]",
   description:
     "Trains a Phased LSTM in wasm on a built-in task with fresh sequences every epoch (shared/spec/tasks.md), scores it\n" +
     "on a validation set drawn once, and keeps the best model. One JSON line per epoch on stdout\n" +
@@ -34,7 +34,8 @@ export const command = defineCommand({
     "the cap never rises again) from finite-difference Hessian-vector products, rolls back to a snapshot on a\n" +
     "non-finite or spiking loss, and shrinks the step on a growing period-2 oscillation; with Adam only the\n" +
     "rollback acts. Its per-epoch counts go in the JSON lines, and lambda_B against 2 / eta in a plot next to the\n" +
-    "model (.guard.svg). --train-r-on learns each unit's open ratio as well (fixed by default).",
+    "model (.guard.svg). --train-r-on learns each unit's open ratio as well (fixed by default). --average D scores,\n" +
+    "keeps and exports a moving average of the parameters (decay D per step) instead of the last step's.",
   flags: {
     task: { kind: "enum", values: TASK_NAMES, help: "the task" },
     hidden: { kind: "number", integer: true, min: 1, default: 110, help: "units of the layer (default 110, the paper's)" },
@@ -69,6 +70,12 @@ export const command = defineCommand({
     batch: { kind: "number", integer: true, min: 1, default: 32, help: "batch size" },
     clip: { kind: "number", min: 0, default: 0, help: "clip the gradient to this global norm (0: off)" },
     "lr-decay": { kind: "number", min: 0, default: 1, help: "multiply the learning rate by this after every epoch (default 1: constant)" },
+    average: {
+      kind: "number",
+      min: 0,
+      default: 0,
+      help: "validate, keep and export a moving average of the parameters, decaying by D per step (e.g. 0.999; 0: off)",
+    },
     "time-budget": { kind: "number", min: 0, help: "stop after the epoch that passes this many seconds" },
     "stop-at": { kind: "number", min: 0, help: "stop after the first epoch with at least this validation accuracy (0..1)" },
     resume: { kind: "string", value: "CKPT", help: "continue from a checkpoint written by an earlier run" },
@@ -95,6 +102,7 @@ export const command = defineCommand({
       clipNorm: flags.clip,
       timeLrScale: flags["time-lr-scale"] ?? base.timeLrScale,
       lrDecay: flags["lr-decay"],
+      average: flags.average,
       guard: flags.guard === "on",
       guardEvery: flags["guard-every"],
       guardProducts: flags["guard-products"],
