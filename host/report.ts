@@ -8,8 +8,8 @@ import { ExactPhase, timeGate } from "./phase.js";
 
 const escape = (text: string) => text.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c] as string);
 
-function polyline(points: [number, number][], color: string, width = 2): string {
-  return `<polyline fill="none" stroke="${color}" stroke-width="${width}" points="${points.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(" ")}"/>`;
+function polyline(points: [number, number][], color: string, width = 2, dashes?: string): string {
+  return `<polyline fill="none" stroke="${color}" stroke-width="${width}"${dashes ? ` stroke-dasharray="${dashes}"` : ""} points="${points.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(" ")}"/>`;
 }
 
 /** Training loss and validation accuracy (or MSE) per epoch; `reference` draws a dashed line at a paper's number. */
@@ -28,8 +28,11 @@ export function learningCurveSvg(history: EpochRecord[], options: { title?: stri
   const lossY = (v: number) => top + h - (v / maxLoss) * h;
   const accuracy = history.every((r) => r.valAccuracy !== undefined);
   const score = (r: EpochRecord) => (accuracy ? (r.valAccuracy as number) : (r.valMse as number));
-  const maxScore = accuracy ? 1 : Math.max(1e-9, ...history.map(score));
+  const maxScore = accuracy ? 1 : Math.max(1e-9, ...history.map(score), ...history.map((r) => r.rawValMse ?? 0));
   const scoreY = (v: number) => top + h - (v / maxScore) * h;
+  // an averaged run (settings.average) also scored the last step's parameters: drawn fainter beside the average
+  const raw = (r: EpochRecord) => (accuracy ? r.rawValAccuracy : r.rawValMse);
+  const averaged = history.length > 0 && history.every((r) => raw(r) !== undefined);
   const parts: string[] = [];
   parts.push(`<rect x="${left}" y="${top}" width="${w}" height="${h}" fill="#fafbfc" stroke="#d0d7de"/>`);
   for (let k = 0; k <= 4; k++) {
@@ -45,6 +48,7 @@ export function learningCurveSvg(history: EpochRecord[], options: { title?: stri
     parts.push(`<text x="${left + 6}" y="${ry - 5}" font-size="11" fill="#0550ae">${escape(options.reference.label)}</text>`);
   }
   parts.push(polyline(history.map((r) => [x(r.epoch), lossY(r.loss)]), "#b35900"));
+  if (averaged) parts.push(polyline(history.map((r) => [x(r.epoch), scoreY(raw(r) as number)]), "#8fb8e8", 1.5, "4 3"));
   parts.push(polyline(history.map((r) => [x(r.epoch), scoreY(score(r))]), "#0550ae"));
   for (const r of history) parts.push(`<circle cx="${x(r.epoch).toFixed(1)}" cy="${scoreY(score(r)).toFixed(1)}" r="2.5" fill="#0550ae"/>`);
   const ticks = Math.min(n, 10);
@@ -53,7 +57,7 @@ export function learningCurveSvg(history: EpochRecord[], options: { title?: stri
     parts.push(`<text x="${x(epoch)}" y="${top + h + 16}" text-anchor="middle" font-size="11" fill="#57606a">${epoch}</text>`);
   }
   parts.push(`<text x="${left + w / 2}" y="${height - 8}" text-anchor="middle" font-size="12" fill="#24292f">epoch</text>`);
-  parts.push(`<text x="${left}" y="20" font-size="13" fill="#24292f">${escape(options.title ?? "learning curve")}: <tspan fill="#b35900">training loss</tspan>, <tspan fill="#0550ae">validation ${accuracy ? "accuracy" : "MSE"}</tspan></text>`);
+  parts.push(`<text x="${left}" y="20" font-size="13" fill="#24292f">${escape(options.title ?? "learning curve")}: <tspan fill="#b35900">training loss</tspan>, <tspan fill="#0550ae">validation ${accuracy ? "accuracy" : "MSE"}${averaged ? " of the parameter average" : ""}</tspan>${averaged ? `, <tspan fill="#8fb8e8">of the last step's parameters</tspan>` : ""}</text>`);
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">${parts.join("")}</svg>`;
 }
 

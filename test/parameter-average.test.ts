@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import "../host/node.js";
 import { ParameterAverage } from "../host/average.js";
+import { learningCurveSvg } from "../host/report.js";
 import { parametersOf } from "../host/trainer.js";
 import { TrainingRun, defaultSettings } from "../host/training.js";
 import { phasor } from "./support/cli.js";
@@ -118,6 +119,14 @@ describe("phasor train --average", () => {
     // 3 epochs of 96 / 16 = 6 steps, none rolled back: the weight is 1 - d^18
     expect(checkpoint.average.weight).toBeCloseTo(1 - 0.9 ** 18, 12);
     expect(lines(run.stdout)[2].rawValAccuracy).toEqual(expect.any(Number));
+    // the learning curve draws both scores; a plain run's draws one
+    const svg = readFileSync(join(dir, "whole.svg"), "utf8");
+    expect(svg).toMatch(/validation accuracy of the parameter average.*of the last step's parameters/);
+    expect(svg.match(/<polyline /g)).toHaveLength(3);
+    const history = checkpoint.history.map((r: Record<string, unknown>) => ({ ...r, rawValAccuracy: undefined }));
+    const plain = learningCurveSvg(history);
+    expect(plain).not.toMatch(/last step's parameters/);
+    expect(plain.match(/<polyline /g)).toHaveLength(2);
   });
 
   it("refuses to resume an averaged run without its average, or with another decay", () => {
