@@ -70,6 +70,13 @@ export interface GuardOptions {
    */
   worstOf: number;
   /**
+   * the cap passes over the `ignore` largest lambda_B of those checks and uses the next one: a single estimate far
+   * above all others (a finite-difference probe that crossed a kink of the time gate reads about |jump| / hvpStep)
+   * would otherwise hold the rate down for the rest of the run under worstOf 0. A batch that is really sharp recurs
+   * and soon fills the ignored places. With fewer checks than ignore + 1 the smallest of them counts. 0: none
+   */
+  ignore: number;
+  /**
    * clip a gradient whose norm is above clipFactor times its running average to that size (stability.md section 4,
    * item 4: the cliffs of recurrent nets, which the curvature at the current point does not see); 0: never
    */
@@ -110,6 +117,7 @@ export const DEFAULT_GUARD: GuardOptions = {
   every: 1,
   startProducts: 10,
   worstOf: 1,
+  ignore: 0,
   clipFactor: 0,
   difference: "forward",
   hvpStep: 3e-3,
@@ -189,7 +197,10 @@ export interface GuardState<S = unknown> {
   checks: number;
   displacements: number[];
   benign: boolean;
-  /** lambda_B of the last worstOf checks, newest last; with worstOf 0 only the largest (absent in older checkpoints) */
+  /**
+   * lambda_B of the last worstOf checks, newest last; with worstOf 0 only the ignore + 1 largest, largest first
+   * (absent in older checkpoints)
+   */
   recent?: number[];
   /** the next check starts its vector over (absent in older checkpoints) */
   cold?: boolean;
@@ -253,7 +264,7 @@ export class StabilityGuard<S = unknown> {
   private checks = 0;
   /** the last displacements along v, newest last */
   private displacements: number[] = [];
-  /** lambda_B of the last worstOf checks, newest last */
+  /** lambda_B of the last worstOf checks, newest last; with worstOf 0 the ignore + 1 largest, largest first */
   private recent: number[] = [];
   /** the next check runs startProducts: at the start, and after a rollback (the blown-up point's v and shift are no guide) */
   private cold = true;
@@ -271,6 +282,8 @@ export class StabilityGuard<S = unknown> {
     if (!(Number.isInteger(o.every) && o.every >= 1)) bad(`every must be a whole number >= 1, got ${o.every}`);
     if (!(Number.isInteger(o.startProducts) && o.startProducts >= 1 && o.startProducts <= 100)) bad(`startProducts must be a whole number in 1..100, got ${o.startProducts}`);
     if (!(Number.isInteger(o.worstOf) && o.worstOf >= 0 && o.worstOf <= 100000)) bad(`worstOf must be a whole number in 0..100000 (0: every check), got ${o.worstOf}`);
+    if (!(Number.isInteger(o.ignore) && o.ignore >= 0 && o.ignore <= 100)) bad(`ignore must be a whole number in 0..100, got ${o.ignore}`);
+    if (o.worstOf > 0 && o.ignore >= o.worstOf) bad(`ignore (${o.ignore}) must be below worstOf (${o.worstOf}): the cap needs a check left to use`);
     if (!(o.clipFactor === 0 || o.clipFactor >= 1)) bad(`clipFactor must be 0 (off) or >= 1, got ${o.clipFactor}`);
     if (!(Number.isInteger(o.lineEvery) && o.lineEvery >= 0)) bad(`lineEvery must be a whole number >= 0, got ${o.lineEvery}`);
     if (o.difference !== "forward" && o.difference !== "central") bad(`difference must be "forward" or "central", got ${String(o.difference)}`);
@@ -377,6 +390,13 @@ export class StabilityGuard<S = unknown> {
     return { third, fourth, curvature, sLine: (3 * third * third) / curvature - fourth };
   }
 
+  /** The lambda_B the cap uses: the (ignore + 1)-th largest of the recent checks (the smallest, with fewer). */
+  private worstCounted(): number {
+    if (this.recent.length === 0) return -Infinity;
+    const sorted = this.options.worstOf === 0 ? this.recent : [...this.recent].sort((a, b) => b - a);
+    return sorted[Math.min(this.options.ignore, sorted.length - 1)];
+  }
+
   /** One guarded step of `objective` on its current batch. */
   step(objective: GuardedObjective<S>): GuardStep {
     const o = this.options;
@@ -419,15 +439,18 @@ export class StabilityGuard<S = unknown> {
       if (!Number.isFinite(lambda)) return this.rollback(objective, loss, gradientNorm, true);
       this.lambda = lambda;
       this.stats.lambdas.push(lambda);
-      // with no window (0) the largest so far stands for all of them
-      if (o.worstOf === 0) this.recent = [Math.max(lambda, this.recent[0] ?? -Infinity)];
-      else {
+      // with no window (0) the ignore + 1 largest so far stand for all of them
+      if (o.worstOf === 0) {
+        this.recent.push(lambda);
+        this.recent.sort((a, b) => b - a);
+        if (this.recent.length > o.ignore + 1) this.recent.length = o.ignore + 1;
+      } else {
         this.recent.push(lambda);
         if (this.recent.length > o.worstOf) this.recent.shift();
       }
-      // the cap acts on the positive curvature of the worst recent batch; a negative Rayleigh quotient (away from
-      // a minimum) gives none
-      const worst = this.recent.reduce((a, b) => Math.max(a, b), -Infinity);
+      // the cap acts on the positive curvature of the worst recent batch, past the ignored outliers; a negative
+      // Rayleigh quotient (away from a minimum) gives none
+      const worst = this.worstCounted();
       const linear = (2 * (1 + beta)) / worst;
       let allowed = worst > 0 ? o.safety * linear : Infinity;
       this.benign = false;

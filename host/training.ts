@@ -56,6 +56,8 @@ export interface TrainSettings {
   guardProducts?: number;
   /** the cap uses the largest lambda_B of the last this many checks, 0 of all (defaultSettings: DEFAULT_GUARD_WORST_OF; absent: 1) */
   guardWorstOf?: number;
+  /** the cap passes over the largest this many lambda_B of those checks as outliers (default 0; absent: 0) */
+  guardIgnore?: number;
   /** clip a gradient above this times its running average (default 0: off) */
   guardClip?: number;
   /** compute the line criterion S_line every this many checks (default 0: never; 4 gradients each) */
@@ -121,6 +123,7 @@ export function defaultSettings(task: TaskName, overrides: Partial<TrainSettings
     guardProducts: 1,
     guardLineEvery: 0,
     guardWorstOf: DEFAULT_GUARD_WORST_OF,
+    guardIgnore: 0,
     guardClip: 0,
     average: 0,
     ...overrides,
@@ -206,6 +209,11 @@ function checkSettings(s: TrainSettings): void {
   whole("guardProducts", s.guardProducts ?? 1, 1, 10);
   whole("guardLineEvery", s.guardLineEvery ?? 0, 0, 1_000_000);
   whole("guardWorstOf", s.guardWorstOf ?? 1, 0, 100_000);
+  whole("guardIgnore", s.guardIgnore ?? 0, 0, 100);
+  const window = s.guardWorstOf ?? 1;
+  if (window > 0 && (s.guardIgnore ?? 0) >= window) {
+    throw new PhasorError("bad-args", `guardIgnore (${s.guardIgnore}) must be below guardWorstOf (${window}): the cap needs a check left to use`);
+  }
   const clip = s.guardClip ?? 0;
   if (!(clip === 0 || (clip >= 1 && Number.isFinite(clip)))) throw new PhasorError("bad-args", `guardClip must be 0 (off) or a number >= 1, got ${clip}`);
   if (s.lrDecay !== undefined && !(s.lrDecay > 0 && s.lrDecay <= 1)) throw new PhasorError("bad-args", `lrDecay must be in (0, 1], got ${s.lrDecay}`);
@@ -249,6 +257,7 @@ export class TrainingRun {
           products: settings.guardProducts ?? 1,
           lineEvery: settings.guardLineEvery ?? 0,
           worstOf: settings.guardWorstOf ?? 1,
+          ignore: settings.guardIgnore ?? 0,
           clipFactor: settings.guardClip ?? 0,
           seed: settings.seed,
         })

@@ -244,6 +244,27 @@ describe("the guard's memory: the worst recent batch, the warm-up, the start aft
     expect(all.state().recent![0]).toBeCloseTo(4, 3);
   });
 
+  it("with ignore 1, one sharp batch is passed over until it comes again, under worstOf 0 and a window alike", () => {
+    for (const worstOf of [0, 6]) {
+      const guard = new StabilityGuard(1, { seed: 1, worstOf, ignore: 1 });
+      const objective = new AnalyticObjective([0.5], 1, 0, quadratic);
+      // sharp, flat, flat, sharp, flat, flat
+      const batches = [1, 2, 2, 1, 2, 2];
+      const scales = batches.map((batch) => {
+        objective.batch = batch;
+        return guard.step(objective).scale;
+      });
+      // the very first check is all there is, and counts; then the sharp one is passed over and the flat batches
+      // run at the full rate; once the sharp batch comes again it holds two places and caps every step
+      expect(scales[0]).toBeCloseTo((0.85 * 2) / 4, 3);
+      expect(scales[1]).toBeCloseTo(1, 3);
+      expect(scales[2]).toBeCloseTo(1, 3);
+      for (const scale of scales.slice(3)) expect(scale).toBeCloseTo((0.85 * 2) / 4, 3);
+      if (worstOf === 0) expect(guard.state().recent).toHaveLength(2);
+    }
+    expect(() => new StabilityGuard(1, { worstOf: 2, ignore: 2 })).toThrow(/ignore \(2\) must be below worstOf \(2\)/);
+  });
+
   it("rolls back a loss that blows up during the warm-up, and starts the power iteration over after it", () => {
     const guard = new StabilityGuard(1, { seed: 2, products: 1, startProducts: 10 });
     const objective = new AnalyticObjective([0.5], 0.1, 0, quadratic);
