@@ -329,9 +329,8 @@ export class TrainingRun {
   validate(raw = false): { accuracy?: number; mse?: number } {
     let predictions: Float64Array[];
     if (this.average && !raw) {
-      const theta = this.trainer.parameters();
-      this.swap.set(theta);
-      this.trainer.setParameters(this.average.valueInto(new Float32Array(theta.length), theta));
+      this.swap.set(this.trainer.parameters());
+      this.trainer.setParameters(this.scoredParameters());
       try {
         predictions = this.trainer.predict(this.validationSet);
       } finally {
