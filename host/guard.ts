@@ -77,6 +77,12 @@ export interface GuardOptions {
    */
   ignore: number;
   /**
+   * on a rollback, return the cap's memory of recent lambda_B to what it held when the snapshot was taken, rather
+   * than forgetting it (the checks before the snapshot measured the region returned to; the ones after it may have
+   * been taken on the way up the spike and are dropped either way). false: start the memory over
+   */
+  restoreWorst: boolean;
+  /**
    * clip a gradient whose norm is above clipFactor times its running average to that size (stability.md section 4,
    * item 4: the cliffs of recurrent nets, which the curvature at the current point does not see); 0: never
    */
@@ -118,6 +124,7 @@ export const DEFAULT_GUARD: GuardOptions = {
   startProducts: 10,
   worstOf: 1,
   ignore: 0,
+  restoreWorst: false,
   clipFactor: 0,
   difference: "forward",
   hvpStep: 3e-3,
@@ -204,6 +211,8 @@ export interface GuardState<S = unknown> {
   recent?: number[];
   /** the next check starts its vector over (absent in older checkpoints) */
   cold?: boolean;
+  /** `recent` as it was when each snapshot was taken (absent in older checkpoints: empty) */
+  snapshotRecent?: number[][];
 }
 
 /** Median of a list (not changed). */
@@ -245,6 +254,8 @@ export class StabilityGuard<S = unknown> {
   private readonly before: Float64Array;
   /** the last two snapshots at points the watchdog passed, oldest first */
   private snaps: S[] = [];
+  /** `recent` at each snapshot, for restoreWorst */
+  private snapRecent: number[][] = [];
   private snapshotDue = true;
   private rollbacksInARow = 0;
   private lambda = NaN;
@@ -423,7 +434,11 @@ export class StabilityGuard<S = unknown> {
     this.rollbacksInARow = 0;
     if (this.snapshotDue) {
       this.snaps.push(objective.snapshot());
-      if (this.snaps.length > 2) this.snaps.shift();
+      this.snapRecent.push([...this.recent]);
+      if (this.snaps.length > 2) {
+        this.snaps.shift();
+        this.snapRecent.shift();
+      }
       this.snapshotDue = false;
     }
 
@@ -528,7 +543,10 @@ export class StabilityGuard<S = unknown> {
 
   private rollback(objective: GuardedObjective<S>, loss: number, gradientNorm: number, nonFinite: boolean): GuardStep {
     this.rollbacksInARow++;
-    if (this.rollbacksInARow >= 2 && this.snaps.length > 1) this.snaps.pop();
+    if (this.rollbacksInARow >= 2 && this.snaps.length > 1) {
+      this.snaps.pop();
+      this.snapRecent.pop();
+    }
     // before the first snapshot (a first point that fails) there is nothing to return to: the step is skipped
     const target = this.snaps.at(-1);
     if (target !== undefined) objective.restore(target);
@@ -538,7 +556,7 @@ export class StabilityGuard<S = unknown> {
     // what was measured on the way up the spike says nothing about the point returned to: a large negative
     // curvature there would keep the shift (and so the power iteration) flat for hundreds of checks
     this.shift = 0;
-    this.recent.length = 0;
+    this.recent = this.options.restoreWorst && target !== undefined ? [...(this.snapRecent.at(-1) ?? [])] : [];
     this.cold = true;
     this.stats.rollbacks++;
     if (nonFinite) this.stats.nonFinite++;
@@ -579,6 +597,7 @@ export class StabilityGuard<S = unknown> {
       benign: this.benign,
       recent: [...this.recent],
       cold: this.cold,
+      snapshotRecent: this.snapRecent.map((r) => [...r]),
     };
   }
 
@@ -603,6 +622,7 @@ export class StabilityGuard<S = unknown> {
     this.recent = (state.recent ?? []).map(num);
     this.cold = state.cold ?? this.checks === 0;
     this.snaps = [...state.snapshots];
+    this.snapRecent = state.snapshots.map((_, k) => (state.snapshotRecent?.[k] ?? []).map(num));
     this.snapshotDue = state.snapshotDue;
     this.rollbacksInARow = num(state.rollbacksInARow);
   }

@@ -58,6 +58,8 @@ export interface TrainSettings {
   guardWorstOf?: number;
   /** the cap passes over the largest this many lambda_B of those checks as outliers (default 0; absent: 0) */
   guardIgnore?: number;
+  /** a rollback returns the cap's memory of lambda_B to the snapshot's, not to nothing (default false; absent: false) */
+  guardRestoreWorst?: boolean;
   /** clip a gradient above this times its running average (default 0: off) */
   guardClip?: number;
   /** compute the line criterion S_line every this many checks (default 0: never; 4 gradients each) */
@@ -124,6 +126,7 @@ export function defaultSettings(task: TaskName, overrides: Partial<TrainSettings
     guardLineEvery: 0,
     guardWorstOf: DEFAULT_GUARD_WORST_OF,
     guardIgnore: 0,
+    guardRestoreWorst: false,
     guardClip: 0,
     average: 0,
     ...overrides,
@@ -258,6 +261,7 @@ export class TrainingRun {
           lineEvery: settings.guardLineEvery ?? 0,
           worstOf: settings.guardWorstOf ?? 1,
           ignore: settings.guardIgnore ?? 0,
+          restoreWorst: settings.guardRestoreWorst ?? false,
           clipFactor: settings.guardClip ?? 0,
           seed: settings.seed,
         })

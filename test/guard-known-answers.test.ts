@@ -265,6 +265,32 @@ describe("the guard's memory: the worst recent batch, the warm-up, the start aft
     expect(() => new StabilityGuard(1, { worstOf: 2, ignore: 2 })).toThrow(/ignore \(2\) must be below worstOf \(2\)/);
   });
 
+  it("with restoreWorst, a rollback returns the cap's memory to the snapshot's; without, it starts over", () => {
+    const scaleAfterRollback = (restoreWorst: boolean) => {
+      const guard = new StabilityGuard(1, { seed: 1, worstOf: 0, restoreWorst, snapshotEvery: 2 });
+      const objective = new AnalyticObjective([0.5], 1, 0, quadratic);
+      // a sharp batch, then flat ones: the snapshot after the second good step holds lambda = 4
+      for (const batch of [1, 2, 2, 2]) {
+        objective.batch = batch;
+        expect(guard.step(objective).rolledBack).toBe(false);
+      }
+      expect(guard.state().snapshotRecent?.at(-1)?.[0]).toBeCloseTo(4, 3);
+      // and a checkpoint carries it
+      const twin = new StabilityGuard(1, { seed: 1, worstOf: 0, restoreWorst, snapshotEvery: 2 });
+      twin.setState(guard.state());
+      expect(twin.state().snapshotRecent).toEqual(guard.state().snapshotRecent);
+      objective.batch = 3;
+      expect(guard.step(objective).rolledBack).toBe(true);
+      objective.batch = 2;
+      const after = guard.step(objective);
+      expect(after.rolledBack).toBe(false);
+      return after.scale;
+    };
+    // the step scale is halved by the rollback either way; the cap is the sharp batch's only when restored
+    expect(scaleAfterRollback(true)).toBeCloseTo((0.5 * (0.85 * 2)) / 4, 3);
+    expect(scaleAfterRollback(false)).toBeCloseTo(0.5, 3);
+  });
+
   it("rolls back a loss that blows up during the warm-up, and starts the power iteration over after it", () => {
     const guard = new StabilityGuard(1, { seed: 2, products: 1, startProducts: 10 });
     const objective = new AnalyticObjective([0.5], 0.1, 0, quadratic);
