@@ -60,6 +60,8 @@ export interface TrainSettings {
   guardIgnore?: number;
   /** a rollback returns the cap's memory of lambda_B to the snapshot's, not to nothing (default false; absent: false) */
   guardRestoreWorst?: boolean;
+  /** the finite-difference length of the Hessian-vector products along the unit vector (default 3e-3; absent: that) */
+  guardProbeStep?: number;
   /** clip a gradient above this times its running average (default 0: off) */
   guardClip?: number;
   /** compute the line criterion S_line every this many checks (default 0: never; 4 gradients each) */
@@ -262,6 +264,7 @@ export class TrainingRun {
           worstOf: settings.guardWorstOf ?? 1,
           ignore: settings.guardIgnore ?? 0,
           restoreWorst: settings.guardRestoreWorst ?? false,
+          ...(settings.guardProbeStep !== undefined ? { hvpStep: settings.guardProbeStep } : {}),
           clipFactor: settings.guardClip ?? 0,
           seed: settings.seed,
         })

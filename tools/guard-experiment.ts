@@ -16,7 +16,8 @@
 // --lr-decay D multiplies the rate by D after every epoch (1: constant). --average D scores a moving average of the
 // parameters (decay D per step; 0: off) instead of the parameters themselves, as `phasor train --average`.
 // --train-r-on learns r_on from --r-on on. --ignore N lets the cap pass over the N largest lambda_B of its window;
-// --restore-worst returns its memory to the snapshot's on a rollback.
+// --restore-worst returns its memory to the snapshot's on a rollback; --probe-step E sets the finite-difference
+// length of its Hessian-vector products (default 3e-3).
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import "../host/node.js";
@@ -42,6 +43,7 @@ const { values } = parseArgs({
     "worst-of": { type: "string", default: "1" },
     ignore: { type: "string", default: "0" },
     "restore-worst": { type: "boolean", default: false },
+    "probe-step": { type: "string" },
     products: { type: "string", default: "1" },
     "clip-factor": { type: "string", default: "0" },
     "lr-decay": { type: "string", default: "1" },
@@ -67,6 +69,8 @@ interface RunLine {
   ignore?: number;
   /** a rollback restored the cap's memory to the snapshot's (absent: false) */
   restoreWorst?: boolean;
+  /** the guard's finite-difference length for H v (absent: the default, 3e-3) */
+  probeStep?: number;
   products?: number;
   clipFactor?: number;
   /** the rate of epoch e is lr * lrDecay^(e - 1) (absent in lines from before the flag: 1) */
@@ -119,6 +123,7 @@ async function one(lr: number, multiplier: number, seed: number, mode: string): 
     guardWorstOf: Number(values["worst-of"]),
     guardIgnore: Number(values.ignore),
     guardRestoreWorst: values["restore-worst"],
+    ...(values["probe-step"] !== undefined ? { guardProbeStep: Number(values["probe-step"]) } : {}),
     guardProducts: Number(values.products),
     guardClip: Number(values["clip-factor"]),
     lrDecay: Number(values["lr-decay"]),
@@ -147,6 +152,7 @@ async function one(lr: number, multiplier: number, seed: number, mode: string): 
     worstOf: settings.guardWorstOf,
     ignore: settings.guardIgnore,
     restoreWorst: settings.guardRestoreWorst,
+    ...(settings.guardProbeStep !== undefined ? { probeStep: settings.guardProbeStep } : {}),
     products: settings.guardProducts,
     clipFactor: settings.guardClip,
     lrDecay: settings.lrDecay,
@@ -178,7 +184,7 @@ async function one(lr: number, multiplier: number, seed: number, mode: string): 
 
 function table(path: string): void {
   const lines: RunLine[] = readFileSync(path, "utf8").trim().split("\n").map((l) => JSON.parse(l));
-  const keyOf = (l: RunLine) => `${l.epochs}|${l.perEpoch}|${l.rOn ?? ""}|${l.timeLrScale ?? ""}|${l.lr}|${l.mode}|${l.worstOf ?? 1}|${l.ignore ?? 0}|${l.restoreWorst ?? false}|${l.products ?? 1}|${l.clipFactor ?? 0}|${l.lrDecay ?? 1}|${l.average ?? 0}|${l.trainROn ?? false}`;
+  const keyOf = (l: RunLine) => `${l.epochs}|${l.perEpoch}|${l.rOn ?? ""}|${l.timeLrScale ?? ""}|${l.lr}|${l.mode}|${l.worstOf ?? 1}|${l.ignore ?? 0}|${l.restoreWorst ?? false}|${l.probeStep ?? ""}|${l.products ?? 1}|${l.clipFactor ?? 0}|${l.lrDecay ?? 1}|${l.average ?? 0}|${l.trainROn ?? false}`;
   const keys = [...new Set(lines.map(keyOf))];
   const fmt = (x: number | null, digits = 1) => (x === null || !Number.isFinite(x) ? "-" : x.toFixed(digits));
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -205,7 +211,7 @@ function table(path: string): void {
     const eff = group.flatMap((l) => (l.effectiveLr === null ? [] : [l.effectiveLr]));
     const off = l0.mode === "off";
     console.log(
-      `| ${l0.epochs} x ${l0.perEpoch} | ${l0.rOn ?? "-"}${l0.trainROn ? " (trained)" : ""} | ${l0.multiplier} | ${l0.lr}${(l0.lrDecay ?? 1) < 1 ? ` (x${l0.lrDecay}/epoch)` : ""} | ${l0.mode}${(l0.worstOf ?? 1) !== 1 && l0.mode !== "off" ? `, worst of ${l0.worstOf === 0 ? "all" : l0.worstOf}` : ""}${(l0.ignore ?? 0) > 0 && l0.mode !== "off" ? ` but ${l0.ignore}` : ""}${l0.restoreWorst && l0.mode !== "off" ? ", kept on rollback" : ""}${(l0.products ?? 1) > 1 && l0.mode !== "off" ? `, ${l0.products} products` : ""}${(l0.clipFactor ?? 0) > 0 && l0.mode !== "off" ? `, clip ${l0.clipFactor}x` : ""}${(l0.average ?? 0) > 0 ? `, average ${l0.average}` : ""} | ${group.length} | ${divText} | ${accText} | ${reached} of ${group.length} | ` +
+      `| ${l0.epochs} x ${l0.perEpoch} | ${l0.rOn ?? "-"}${l0.trainROn ? " (trained)" : ""} | ${l0.multiplier} | ${l0.lr}${(l0.lrDecay ?? 1) < 1 ? ` (x${l0.lrDecay}/epoch)` : ""} | ${l0.mode}${(l0.worstOf ?? 1) !== 1 && l0.mode !== "off" ? `, worst of ${l0.worstOf === 0 ? "all" : l0.worstOf}` : ""}${(l0.ignore ?? 0) > 0 && l0.mode !== "off" ? ` but ${l0.ignore}` : ""}${l0.restoreWorst && l0.mode !== "off" ? ", kept on rollback" : ""}${l0.probeStep !== undefined && l0.mode !== "off" ? `, probe ${l0.probeStep}` : ""}${(l0.products ?? 1) > 1 && l0.mode !== "off" ? `, ${l0.products} products` : ""}${(l0.clipFactor ?? 0) > 0 && l0.mode !== "off" ? `, clip ${l0.clipFactor}x` : ""}${(l0.average ?? 0) > 0 ? `, average ${l0.average}` : ""} | ${group.length} | ${divText} | ${accText} | ${reached} of ${group.length} | ` +
         `${fmt(mean(group.map((l) => l.seconds)))} | ${off ? "-" : fmt((100 * capped) / Math.max(1, steps))} | ${off ? "-" : group.reduce((s, l) => s + l.rollbacks, 0)} | ` +
         `${meds.length ? `${fmt(median(meds))} / ${fmt(Math.max(...maxes))}` : "-"} | ${fmt(l0.threshold, 2)} | ${eff.length ? mean(eff).toPrecision(3) : "-"} |`,
     );
