@@ -219,6 +219,8 @@ function checkSettings(s: TrainSettings): void {
   if (window > 0 && (s.guardIgnore ?? 0) >= window) {
     throw new PhasorError("bad-args", `guardIgnore (${s.guardIgnore}) must be below guardWorstOf (${window}): the cap needs a check left to use`);
   }
+  const probe = s.guardProbeStep;
+  if (probe !== undefined && !(probe > 0 && probe <= 10)) throw new PhasorError("bad-args", `guardProbeStep (the Hessian-vector products' finite-difference length) must be in (0, 10], got ${probe}`);
   const clip = s.guardClip ?? 0;
   if (!(clip === 0 || (clip >= 1 && Number.isFinite(clip)))) throw new PhasorError("bad-args", `guardClip must be 0 (off) or a number >= 1, got ${clip}`);
   if (s.lrDecay !== undefined && !(s.lrDecay > 0 && s.lrDecay <= 1)) throw new PhasorError("bad-args", `lrDecay must be in (0, 1], got ${s.lrDecay}`);

@@ -120,6 +120,23 @@ describe("phasor train", () => {
     expect(resumed.stderr).toMatch(/cannot change trainROn true/);
   });
 
+  it("probes the curvature as far as --guard-probe-step says, and keeps the length in the checkpoint", () => {
+    const sgd = [...tiny, "--optimizer", "sgd", "--epochs", "1", "--seed", "2"];
+    const lambdaMax = (args: string[], name: string) => {
+      const run = phasor(["train", ...sgd, ...args, "--out", join(dir, name)]);
+      expect(run.status).toBe(0);
+      return (jsonLines(run.stdout)[0].guard as { lambdaMax: number }).lambdaMax;
+    };
+    const short = lambdaMax([], "p1.json");
+    const explicit = lambdaMax(["--guard-probe-step", "0.003"], "p2.json");
+    const long = lambdaMax(["--guard-probe-step", "0.3"], "p3.json");
+    // the default is 3e-3: saying so changes nothing; a hundred times longer probes read other differences
+    expect(explicit).toBe(short);
+    expect(long).not.toBe(short);
+    expect(JSON.parse(readFileSync(join(dir, "p3.checkpoint.json"), "utf8")).settings.guardProbeStep).toBe(0.3);
+    expect(JSON.parse(readFileSync(join(dir, "p1.checkpoint.json"), "utf8")).settings.guardProbeStep).toBeUndefined();
+  });
+
   it("refuses bad arguments with exit 2 and a message", () => {
     const both = phasor(["train", ...tiny, "--lr", "0.1", "--lr-scale", "2", "--out", join(dir, "x.json")]);
     expect(both.status).toBe(2);
@@ -137,6 +154,11 @@ describe("phasor train", () => {
     expect(noTask.stderr).toMatch(/missing --task/);
     const notJson = phasor(["train", ...tiny, "--out", join(dir, "x.plsm")]);
     expect(notJson.status).toBe(2);
+    for (const e of ["0", "11", "-0.1"]) {
+      const bad = phasor(["train", ...tiny, "--optimizer", "sgd", "--guard-probe-step", e, "--out", join(dir, "x.json")]);
+      expect(bad.status, e).toBe(2);
+      expect(bad.stderr, e).toMatch(/guardProbeStep|--guard-probe-step/);
+    }
     const badCheckpoint = phasor(["train", ...tiny, "--out", join(dir, "y.json"), "--resume", join(dir, "missing.json")]);
     expect(badCheckpoint.status).toBe(2);
     expect(badCheckpoint.stderr).toMatch(/missing\.json/);

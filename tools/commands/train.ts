@@ -22,7 +22,7 @@ function logTauRange(text: string): [number, number] {
 export const command = defineCommand({
   usage:
     "--task T [--hidden H] [--epochs N] [--seed S] [--lr X | --lr-scale K] [--time-lr-scale T] [--optimizer sgd|adam] [--guard on|off] --out M.json " +
-    "[--guard-every K] [--guard-products N] [--guard-worst-of W] [--guard-ignore N] [--guard-restore-worst] [--guard-clip F] [--guard-line N] [--r-on R] [--train-r-on] [--log-tau-range LO,HI] [--lr-decay D] [--average D] [--per-epoch N] [--validation N] [--batch B] [--clip C] [--time-budget S] [--stop-at A] [--resume CKPT] [--simd auto|on|off]",
+    "[--guard-every K] [--guard-products N] [--guard-worst-of W] [--guard-ignore N] [--guard-restore-worst] [--guard-probe-step E] [--guard-clip F] [--guard-line N] [--r-on R] [--train-r-on] [--log-tau-range LO,HI] [--lr-decay D] [--average D] [--per-epoch N] [--validation N] [--batch B] [--clip C] [--time-budget S] [--stop-at A] [--resume CKPT] [--simd auto|on|off]",
   description:
     "Trains a Phased LSTM in wasm on a built-in task with fresh sequences every epoch (shared/spec/tasks.md), scores it\n" +
     "on a validation set drawn once, and keeps the best model. One JSON line per epoch on stdout\n" +
@@ -67,6 +67,11 @@ export const command = defineCommand({
       help: "the cap passes over the N largest lambda_B of those checks as outliers (a sharp batch that recurs still counts)",
     },
     "guard-restore-worst": { kind: "boolean", help: "a rollback returns the cap's memory of lambda_B to the snapshot's instead of starting it over" },
+    "guard-probe-step": {
+      kind: "number",
+      value: "E",
+      help: "finite-difference length of the Hessian-vector products along the unit vector, in (0, 10] (default 3e-3; longer probes read less of the time gate's kinks as curvature)",
+    },
     "guard-clip": { kind: "number", min: 0, default: 0, help: "clip a gradient above F times its running average (0: off; >= 1)" },
     "guard-line": { kind: "number", integer: true, min: 0, default: 0, help: "the line criterion S_line every N checks (4 gradients; 0: never)" },
     out: { kind: "string", required: true, value: "M.json", help: "where the best model goes" },
@@ -117,6 +122,7 @@ export const command = defineCommand({
       guardWorstOf: flags["guard-worst-of"],
       guardIgnore: flags["guard-ignore"],
       guardRestoreWorst: flags["guard-restore-worst"],
+      guardProbeStep: flags["guard-probe-step"],
       guardClip: flags["guard-clip"],
       guardLineEvery: flags["guard-line"],
       timeBudgetSeconds: flags["time-budget"],
