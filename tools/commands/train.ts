@@ -4,6 +4,7 @@
  * and a checkpoint to resume from (.checkpoint.json) next to --out.
  */
 import { PhasorError } from "../../host/errors.js";
+import { DEFAULT_GUARD } from "../../host/guard.js";
 import { TASK_NAMES } from "../../host/tasks.js";
 import { DEFAULT_GUARD_EVERY, DEFAULT_GUARD_WORST_OF, DEFAULT_SGD_LR, DEFAULT_SGD_TIME_LR_SCALE, defaultSettings } from "../../host/training.js";
 import { defineCommand } from "../command.js";
@@ -70,7 +71,7 @@ export const command = defineCommand({
     "guard-probe-step": {
       kind: "number",
       value: "E",
-      help: "finite-difference length of the Hessian-vector products along the unit vector, in (0, 10] (default 3e-3; longer probes read less of the time gate's kinks as curvature)",
+      help: `finite-difference length of the Hessian-vector products along the unit vector, in (0, 10] (default ${DEFAULT_GUARD.hvpStep}; longer probes read less of the time gate's kinks as curvature)`,
     },
     "guard-clip": { kind: "number", min: 0, default: 0, help: "clip a gradient above F times its running average (0: off; >= 1)" },
     "guard-line": { kind: "number", integer: true, min: 0, default: 0, help: "the line criterion S_line every N checks (4 gradients; 0: never)" },
