@@ -59,6 +59,25 @@ export function fail(code: i32, s: string): i32 {
   return code;
 }
 
+/**
+ * Why the last event was refused (E_INPUT), as a number the host maps to a name without parsing the text:
+ * host/engine.ts's REFUSAL_REASONS lists them in this order.
+ */
+export const REASON_NON_FINITE: i32 = 1; // t, or an input as a 32-bit float, is not finite
+export const REASON_TIME_BACKWARDS: i32 = 2; // t is earlier than the stream's previous event (policy reject)
+export const REASON_TIME_RANGE: i32 = 3; // the stream would run longer than its clock can count
+let refusal: i32 = 0;
+
+export function refusalReason(): i32 {
+  return refusal;
+}
+
+/** Records why an event is refused; returns E_INPUT for the caller to return. */
+export function refuse(reason: i32): i32 {
+  refusal = reason;
+  return E_INPUT;
+}
+
 // Status codes returned by exported functions (0 = success).
 export const E_MODEL: i32 = -1; // model bytes rejected
 export const E_INPUT: i32 = -2; // an event rejected; state untouched

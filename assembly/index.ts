@@ -4,11 +4,11 @@
 
 import { E_MODEL, E_STATE, clearError, fail } from "./errors";
 import { Layer, Model, TIMING_BYTES, deriveTiming, layerAt, parseModel } from "./model";
-import { pushEvent, pushEvents, readOutput, readState, restoreStream, streamReset } from "./stream";
+import { checkPush, pushEvent, pushEvents, readOutput, readState, restoreStream, streamReset } from "./stream";
 import { exactPhase as phaseExact } from "./phase";
 import { S_EVENTS, S_UPDATES } from "./model";
 
-export { errorPtr, errorLen } from "./errors";
+export { errorPtr, errorLen, refusalReason } from "./errors";
 
 export function alloc(size: usize): usize {
   return heap.alloc(size);
@@ -99,6 +99,10 @@ export function streamClear(m: Model, st: usize): void {
 
 export function push(m: Model, st: usize, t: f64, x: usize, policy: i32): i32 {
   return pushEvent(m, st, t, x, policy);
+}
+
+export function check(m: Model, st: usize, t: f64, x: usize, policy: i32): i32 {
+  return checkPush(m, st, t, x, policy);
 }
 
 export function pushBatch(m: Model, st: usize, n: i32, t: usize, x: usize, y: usize, h: usize, policy: i32): i32 {

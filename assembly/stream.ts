@@ -4,7 +4,9 @@
 // this boundary (time to ticks, x to Q(inputFrac)) and then run through integer-only layers (fixed) or f32
 // layers (float).
 
-import { ERROR_TEXT, E_INPUT, E_STATE, errFloat, errInt, errText, fail } from "./errors";
+import {
+  ERROR_TEXT, E_INPUT, E_STATE, REASON_NON_FINITE, REASON_TIME_BACKWARDS, REASON_TIME_RANGE, errFloat, errInt, errText, fail, refuse,
+} from "./errors";
 import {
   FLOAT_KEYS_PER_UNIT, Layer, Model, S_CHECKSUM, S_EVENTS, S_LAST_T, S_LAST_KEY, S_STARTED, S_T0, S_UPDATES,
   TIME_RECORD_BYTES, FULL_BUILD, isFixed, layerAt, pad8,
@@ -61,6 +63,7 @@ function seedPhases(m: Model, st: usize, t0: f64): void {
 function checkEvent(m: Model, t: f64, x: usize, previous: f64, t0: f64, policy: i32, index: i32): f64 {
   if (!isFinite<f64>(t)) {
     if (ERROR_TEXT) eventError(index, "t is not a finite number");
+    refuse(REASON_NON_FINITE);
     return NaN;
   }
   for (let i = 0; i < m.inputSize; i++) {
@@ -70,6 +73,7 @@ function checkEvent(m: Model, t: f64, x: usize, previous: f64, t0: f64, policy: 
         errInt(i);
         errText("] is not a finite 32-bit float (NaN, infinite or beyond +-3.4e38)");
       }
+      refuse(REASON_NON_FINITE);
       return NaN;
     }
   }
@@ -82,12 +86,14 @@ function checkEvent(m: Model, t: f64, x: usize, previous: f64, t0: f64, policy: 
         errFloat(previous);
         errText(" (time must not go backwards within a stream)");
       }
+      refuse(REASON_TIME_BACKWARDS);
       return NaN;
     }
     t = previous;
   }
   if (t0 == t0 && (t - t0) * keysPerUnit(m) >= MAX_TICKS) {
     if (ERROR_TEXT) eventError(index, "the stream has run longer than 2^62 ticks since its first event; start a new stream");
+    refuse(REASON_TIME_RANGE);
     return NaN;
   }
   return t;
@@ -173,6 +179,12 @@ export function pushEvent(m: Model, st: usize, t: f64, x: usize, policy: i32): i
   if (effective != effective) return E_INPUT;
   step(m, st, effective, x);
   return 0;
+}
+
+/** What pushEvent would answer for this event, without running it: 0, or E_INPUT with the reason. */
+export function checkPush(m: Model, st: usize, t: f64, x: usize, policy: i32): i32 {
+  const effective = checkEvent(m, t, x, previousTime(st), originTime(st), policy, -1);
+  return effective != effective ? E_INPUT : 0;
 }
 
 /**

@@ -2,6 +2,7 @@
  * The contract every engine honours, so the CLI, the tests and the browser can drive the float64 reference
  * and the wasm engines through one API (plstm.md sections 1-4).
  */
+import type { PhasorError } from "./errors.js";
 import type { FloatModel } from "./model.js";
 
 export type EngineKind = "reference" | "float" | "fixed";
@@ -45,6 +46,11 @@ export interface Stream {
    * Events of one stream must come in non-decreasing t (or see StreamOptions.timePolicy).
    */
   push(t: number, x: ArrayLike<number>): void;
+  /**
+   * The error push(t, x) would throw now (its `refusal` says why), or null when push would accept the event.
+   * Changes nothing: a caller can find out before it commits anything of its own to the event.
+   */
+  check(t: number, x: ArrayLike<number>): PhasorError | null;
   /**
    * Feeds n = t.length events in one call (x holds n * inputSize numbers, event-major). When `y` is given
    * (n * outputSize numbers) it receives the readout after every event, and `h` (n * hiddenSize) the last

@@ -9,12 +9,26 @@ export type ErrorCode =
   | "bad-args" // a command line or API option that makes no sense
   | "runtime"; // anything else: the engine could not do what was asked
 
+/**
+ * Why an engine refused an event, for callers that count refusals (the gateway) rather than read messages:
+ * - wrongLength: x does not have inputSize numbers;
+ * - nonFinite: t, or an input as the engine holds it (a 32-bit float in the wasm engines), is not finite;
+ * - timeBackwards: t is earlier than the stream's previous event, with time policy "reject";
+ * - timeRange: the stream would run longer since its first event than the engine's clock can count.
+ * The wasm module reports the last three as codes 1..3, in this order (assembly/errors.ts, REASON_*).
+ */
+export const EVENT_REFUSALS = ["wrongLength", "nonFinite", "timeBackwards", "timeRange"] as const;
+export type EventRefusal = (typeof EVENT_REFUSALS)[number];
+
 export class PhasorError extends Error {
   readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string) {
+  /** set on the "bad-input" errors of an engine that refused an event */
+  readonly refusal?: EventRefusal;
+  constructor(code: ErrorCode, message: string, refusal?: EventRefusal) {
     super(message);
     this.name = "PhasorError";
     this.code = code;
+    if (refusal !== undefined) this.refusal = refusal;
   }
 }
 
@@ -22,6 +36,6 @@ export function badModel(where: string, why: string): PhasorError {
   return new PhasorError("bad-model", `${where}: ${why}`);
 }
 
-export function badInput(where: string, why: string): PhasorError {
-  return new PhasorError("bad-input", `${where}: ${why}`);
+export function badInput(where: string, why: string, refusal?: EventRefusal): PhasorError {
+  return new PhasorError("bad-input", `${where}: ${why}`, refusal);
 }

@@ -223,10 +223,25 @@ class ReferenceStream implements Stream {
 
   push(t: number, x: ArrayLike<number>): void {
     this.checkLive();
+    this.step(this.eventTime(t, x), x, 0);
+  }
+
+  check(t: number, x: ArrayLike<number>): PhasorError | null {
+    this.checkLive();
+    try {
+      this.eventTime(t, x);
+      return null;
+    } catch (err) {
+      if (err instanceof PhasorError && err.code === "bad-input") return err;
+      throw err;
+    }
+  }
+
+  /** The time a single event runs at, after its checks. */
+  private eventTime(t: number, x: ArrayLike<number>): number {
     const where = `event at t=${t}`;
-    if (x.length !== this.inputSize) throw badInput(where, `x has ${x.length} numbers, expected ${this.inputSize} (inputSize)`);
-    const time = this.checkEvent(where, t, x, 0, this.lastT);
-    this.step(time, x, 0);
+    if (x.length !== this.inputSize) throw badInput(where, `x has ${x.length} numbers, expected ${this.inputSize} (inputSize)`, "wrongLength");
+    return this.checkEvent(where, t, x, 0, this.lastT);
   }
 
   pushBatch(t: Float64Array, x: Float32Array | Float64Array, y?: Float64Array, h?: Float64Array): void {
@@ -342,10 +357,10 @@ class ReferenceStream implements Stream {
 
   /** Checks one event (x from xOffset, inputSize numbers) and returns the time it is run at. */
   private checkEvent(where: string, t: number, x: ArrayLike<number>, xOffset: number, previous: number): number {
-    if (!Number.isFinite(t)) throw badInput(where, "t is not a finite number");
+    if (!Number.isFinite(t)) throw badInput(where, "t is not a finite number", "nonFinite");
     for (let k = 0; k < this.inputSize; k++) {
       const v = x[xOffset + k];
-      if (!Number.isFinite(v)) throw badInput(where, `x[${k}] is ${v}, expected a finite number`);
+      if (!Number.isFinite(v)) throw badInput(where, `x[${k}] is ${v}, expected a finite number`, "nonFinite");
     }
     if (t < previous) {
       if (this.policy === "clamp") return previous;
@@ -353,6 +368,7 @@ class ReferenceStream implements Stream {
         where,
         `earlier than the previous event at t=${previous}: time must not go backwards within a stream ` +
           `(timePolicy "clamp" would run it at the previous t)`,
+        "timeBackwards",
       );
     }
     return t;

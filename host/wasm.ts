@@ -4,7 +4,7 @@
  * a batch of events is a single call into wasm.
  */
 import type { Engine, EngineKind, MemoryReport, Stream, StreamOptions, StreamStats } from "./engine.js";
-import { PhasorError, badInput } from "./errors.js";
+import { EVENT_REFUSALS, PhasorError, badInput } from "./errors.js";
 import type { FloatModel } from "./model.js";
 import { compileBuild, type Build } from "./wasm-source.js";
 
@@ -20,6 +20,7 @@ interface Exports {
   streamFree(stream: number): void;
   streamClear(model: number, stream: number): void;
   push(model: number, stream: number, t: number, x: number, policy: number): number;
+  check(model: number, stream: number, t: number, x: number, policy: number): number;
   pushBatch(model: number, stream: number, n: number, t: number, x: number, y: number, h: number, policy: number): number;
   output(model: number, stream: number, out: number): void;
   hidden(model: number, stream: number, layer: number, out: number): number;
@@ -30,11 +31,13 @@ interface Exports {
   exactPhase(t: number, s: number, tau: number): number;
   errorPtr(): number;
   errorLen(): number;
+  refusalReason(): number;
 }
 
 // modelInfo keys (assembly/index.ts)
 const INFO = { kind: 0, inputSize: 1, outputSize: 2, layerCount: 3, streamBytes: 4, scratchBytes: 5, modelBytes: 6, totalUnits: 8 };
 const E_MODEL = -1;
+const E_INPUT = -2;
 
 /** One instance of a build, with views on its memory that follow memory growth. */
 export class WasmInstance {
@@ -181,9 +184,10 @@ export class WasmEngine implements Engine {
   }
 
   /** Turns a failed status into the error it stands for. */
-  fail(status: number, where: string): never {
+  error(status: number, where: string): PhasorError {
     const why = this.wasm.errorText();
-    throw status === E_MODEL ? new PhasorError("bad-model", why) : badInput(where, why);
+    if (status === E_MODEL) return new PhasorError("bad-model", why);
+    return badInput(where, why, status === E_INPUT ? EVENT_REFUSALS[this.wasm.exports.refusalReason()] : undefined);
   }
 }
 
@@ -210,13 +214,28 @@ class WasmStream implements Stream {
   }
 
   push(t: number, x: ArrayLike<number>): void {
+    const status = this.call(t, x, this.engine.wasm.exports.push);
+    if (status !== 0) throw this.engine.error(status, `event at t=${t}`);
+  }
+
+  check(t: number, x: ArrayLike<number>): PhasorError | null {
+    if (x.length !== this.inputSize) return this.wrongLength(t, x);
+    const status = this.call(t, x, this.engine.wasm.exports.check);
+    return status === 0 ? null : this.engine.error(status, `event at t=${t}`);
+  }
+
+  /** One event through `entry` (push, or check which runs nothing): x goes in as f32 through the I/O area. */
+  private call(t: number, x: ArrayLike<number>, entry: Exports["push"]): number {
     const st = this.live();
-    if (x.length !== this.inputSize) throw badInput(`event at t=${t}`, `x has ${x.length} numbers, the model takes ${this.inputSize}`);
+    if (x.length !== this.inputSize) throw this.wrongLength(t, x);
     const { wasm, io } = this.engine;
     const at = io.reserve(this.inputSize * 4);
     wasm.f32.set(x, at >> 2);
-    const status = wasm.exports.push(this.engine.handle, st, t, at, this.policy);
-    if (status !== 0) this.engine.fail(status, `event at t=${t}`);
+    return entry(this.engine.handle, st, t, at, this.policy);
+  }
+
+  private wrongLength(t: number, x: ArrayLike<number>): PhasorError {
+    return badInput(`event at t=${t}`, `x has ${x.length} numbers, the model takes ${this.inputSize}`, "wrongLength");
   }
 
   pushBatch(t: Float64Array, x: Float32Array | Float64Array, y?: Float64Array, h?: Float64Array): void {
@@ -239,7 +258,7 @@ class WasmStream implements Stream {
     wasm.f64.set(t, base >> 3);
     wasm.f32.set(x, xAt >> 2);
     const status = wasm.exports.pushBatch(this.engine.handle, st, n, base, xAt, y ? yAt : 0, h ? hAt : 0, this.policy);
-    if (status !== 0) this.engine.fail(status, "batch");
+    if (status !== 0) throw this.engine.error(status, "batch");
     if (y) y.set(wasm.f64.subarray(yAt >> 3, (yAt >> 3) + y.length));
     if (h) h.set(wasm.f64.subarray(hAt >> 3, (hAt >> 3) + h.length));
   }
