@@ -3,6 +3,7 @@
  * row order (row r = gate * H + unit, gates i, f, g, o), validated once on load.
  */
 import { badModel } from "./errors.js";
+import { F32_MAX } from "./stream-checks.js";
 
 export const GATES = ["i", "f", "g", "o"] as const;
 
@@ -221,7 +222,7 @@ function parseLayer(json: unknown, path: string, inputSize: number, inputName: s
   }
   const { tauMin, tauMax, rOnMin } = TIME_GATE_RANGE;
   const tau = vector("tau", (x) => (x >= tauMin && x <= tauMax ? null : "a period in [2^-20, 2^42] time units (the range every engine computes exactly)"));
-  const shift = vector("shift");
+  const shift = vector("shift", () => null);
   const rOn = vector("rOn", (x) => (x >= rOnMin && x <= 1 ? null : "an open ratio in [2^-16, 1] (the range every engine computes exactly)"));
   let alpha = 0;
   if (layer.alpha !== undefined) {
@@ -260,6 +261,9 @@ function parseReadout(json: unknown, H: number, fail: Fail): Readout {
 /** Returns null when x is acceptable, otherwise what was expected ("a period > 0"). */
 type ElementCheck = (x: number) => string | null;
 
+/** Weights, biases, peepholes and the readout: the float engine holds them as f32, so every engine refuses more. */
+const weightCheck: ElementCheck = (x) => (Math.abs(x) <= F32_MAX ? null : "a number within the 32-bit float range (+-3.4e38) the engines take");
+
 function objectAt(json: unknown, path: string, fail: Fail): Record<string, unknown> {
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
     fail(path, `expected an object, got ${describe(json)}`);
@@ -285,7 +289,7 @@ function vectorAt(
   length: number,
   meaning: string,
   fail: Fail,
-  check?: ElementCheck,
+  check: ElementCheck = weightCheck,
   out = new Float64Array(length),
   offset = 0,
 ): Float64Array {
@@ -295,7 +299,7 @@ function vectorAt(
   const values = json as unknown[];
   for (let k = 0; k < length; k++) {
     const x = finiteAt(values[k], `${path}[${k}]`, fail);
-    const expected = check?.(x);
+    const expected = check(x);
     if (expected) fail(`${path}[${k}]`, `expected ${expected}, got ${x}`);
     out[offset + k] = x;
   }

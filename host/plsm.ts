@@ -295,7 +295,8 @@ export function decodePlsm(bytes: Uint8Array, source: string): PlsmFile {
       let l1 = 0;
       for (let i = 0; i < padded; i++) {
         const w = kind === KIND_FIXED ? view.getInt16(at + 2 * (r * padded + i), true) : view.getFloat32(at + 4 * (r * padded + i), true);
-        if (i >= used && w !== 0) throw fail(`${what} row ${r} has nonzero padding`);
+        // padding is +0 in every bit, as assembly/model.ts checks it: -0 is refused too
+        if (i >= used && !Object.is(w, 0)) throw fail(`${what} row ${r} has nonzero padding`);
         if (kind === KIND_FIXED && w === -32768) throw fail(`${what} row ${r} holds -32768, outside the symmetric int16 range`);
         if (!Number.isFinite(w)) throw fail(`${what} row ${r} holds a non-finite weight`);
         l1 += Math.abs(w);
