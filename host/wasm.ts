@@ -108,9 +108,12 @@ class IoArea {
   constructor(private readonly wasm: WasmInstance) {}
   reserve(bytes: number): number {
     if (bytes > this.capacity) {
+      // the new area first: an allocation the module cannot grow to traps, and the old area must still be ours then
+      const capacity = Math.max(bytes, this.capacity * 2, 4096);
+      const ptr = this.wasm.exports.alloc(capacity);
       if (this.ptr) this.wasm.exports.free(this.ptr);
-      this.capacity = Math.max(bytes, this.capacity * 2, 4096);
-      this.ptr = this.wasm.exports.alloc(this.capacity);
+      this.ptr = ptr;
+      this.capacity = capacity;
     }
     return this.ptr;
   }
