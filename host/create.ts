@@ -45,6 +45,7 @@ function chooseBuild(simd: SimdChoice): Build {
  */
 export async function createEngine(model: LoadedModel | FloatModel, options: EngineOptions = {}): Promise<Engine> {
   if (typeof model !== "object" || model === null) throw new PhasorError("bad-args", `createEngine: expected a model, got ${model === null ? "null" : typeof model}`);
+  if (typeof options !== "object" || options === null) throw new PhasorError("bad-args", `createEngine: expected options as an object, got ${options === null ? "null" : typeof options}`);
   const loaded: LoadedModel = "format" in model ? model : { format: "json", model, source: "model" };
   const kind = options.engine ?? defaultEngine(loaded);
   const simd = options.simd ?? "auto";

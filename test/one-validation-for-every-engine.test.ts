@@ -178,6 +178,9 @@ describe("models built in code are checked on every path (issue 12: createEngine
       }
     }
     for (const bad of [null, undefined, 42]) await asyncRejection(() => createEngine(bad as never, { engine: "float" }), "bad-args", `createEngine(${bad})`);
+    for (const bad of [null, "float", { simd: "yes" }, { engine: "fast" }]) {
+      await asyncRejection(() => createEngine(tiny(), bad as never), "bad-args", `createEngine options ${JSON.stringify(bad)}`);
+    }
   });
 });
 
