@@ -39,7 +39,7 @@ function valueProblem(where: string, name: string, v: unknown, isInput: boolean)
   if (typeof v !== "number") return badInput(where, `${name} is ${describe(v)}, expected a number`, "notNumber");
   if (!Number.isFinite(v)) return badInput(where, name === "t" ? "t is not a finite number" : `${name} is ${v}, expected a finite number`, "nonFinite");
   if (isInput && Math.abs(v) > F32_MAX) {
-    return badInput(where, `${name} is ${v}, beyond the 32-bit float range (+-3.4e38) the engines take`, "nonFinite");
+    return badInput(where, `${name} is ${v}, not a finite 32-bit float (beyond +-3.4e38), as the engines take it`, "nonFinite");
   }
   return null;
 }
