@@ -15,7 +15,7 @@ import { quantize } from "../host/quantize.js";
 import { cHost, declaredFunctions, eventsCsv, exportedFunctions, runCHost, wasmtimeLibrary } from "./support/c-host.js";
 import { phasor } from "./support/cli.js";
 import { calibrationStreams } from "./support/engines.js";
-import { MCU_FILE } from "./support/mcu.js";
+import { MCU_FILE, mcuInstance, mcuLoad } from "./support/mcu.js";
 import { Rng, randomModel } from "./support/random.js";
 import { firstBitDifference, libraryRun, sameBitsFixtures, seqOfEvents } from "./support/same-bits.js";
 
@@ -121,15 +121,18 @@ describe("the C host refuses what it cannot run", () => {
     expect(c.stdout.toString("utf8").split("\n")).toHaveLength(2);
   });
 
-  it("a model that does not fit the arena: the bytes it needs and the bytes there are, exit 2", () => {
+  it("a model that does not fit the arena: the bytes it needs and the bytes there are, exit 2", async () => {
     const big = join(dir, "big.plsm");
-    writeFileSync(big, smallModel(6, [110, 8]));
+    const bigImage = smallModel(6, [110, 8]);
+    writeFileSync(big, bigImage);
     const c = runCHost(host, ["--model", big, "--events", "-"], "t,x0,x1\n");
     expect(c.status).toBe(2);
     expect(c.stderr).toMatch(/^phasor_host: .*big\.plsm: the model needs (\d+) bytes of arena \(the image is (\d+) of them\) and the module's arena holds 122880\n$/);
     const [, needed, image] = /needs (\d+) bytes of arena \(the image is (\d+)/.exec(c.stderr) as RegExpExecArray;
-    expect(Number(image)).toBe(readFileSync(big).length);
-    expect(Number(needed)).toBeGreaterThan(122880);
+    expect(Number(image)).toBe(bigImage.length);
+    const mcu = await mcuInstance();
+    expect(mcuLoad(mcu, bigImage)).toBe(-4);
+    expect(Number(needed)).toBe(mcu.arenaNeeded());
   });
 
   it("a damaged, truncated, float or non-.plsm model, each with its reason, exit 2", () => {
