@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodePlsm } from "../host/plsm.js";
+import { MCU_TOO_BIG } from "../host/mcu.js";
 import { quantize } from "../host/quantize.js";
 import { cHost, declaredFunctions, eventsCsv, exportedFunctions, runCHost, wasmtimeLibrary } from "./support/c-host.js";
 import { phasor } from "./support/cli.js";
@@ -131,7 +132,7 @@ describe("the C host refuses what it cannot run", () => {
     const [, needed, image] = /needs (\d+) bytes of arena \(the image is (\d+)/.exec(c.stderr) as RegExpExecArray;
     expect(Number(image)).toBe(bigImage.length);
     const mcu = await mcuInstance();
-    expect(mcuLoad(mcu, bigImage)).toBe(-4);
+    expect(mcuLoad(mcu, bigImage)).toBe(MCU_TOO_BIG);
     expect(Number(needed)).toBe(mcu.arenaNeeded());
   });
 

@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodePlsm } from "../host/plsm.js";
+import { MCU_TOO_BIG } from "../host/mcu.js";
 import { quantize } from "../host/quantize.js";
 import { moduleNeeds } from "../tools/wasm-needs.js";
 import { C_FLAGS, cHost, compileC, eventsCsv, runCHost } from "./support/c-host.js";
@@ -163,7 +164,7 @@ describe("phasor export-c", () => {
     const run = exportC(["--model", big, "--out", empty]);
     expect(run.status).toBe(2);
     const mcu = await mcuInstance();
-    expect(mcuLoad(mcu, image)).toBe(-4);
+    expect(mcuLoad(mcu, image)).toBe(MCU_TOO_BIG);
     expect(run.stderr).toBe(
       `phasor export-c: ${big}: does not fit: the model needs ${mcu.arenaNeeded()} bytes of arena (the image is ${image.length} of them) ` +
         `and the module's arena holds ${mcu.arenaBytes()}\n`,

@@ -8,14 +8,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { MCU_REJECTED, MCU_TOO_BIG } from "../host/mcu.js";
 import { quantize } from "../host/quantize.js";
 import { calibrationStreams } from "./support/engines.js";
 import { mcuBuildWithArena, mcuInstance, mcuLoad, type McuExports } from "./support/mcu.js";
 import { Rng, randomModel } from "./support/random.js";
 import { sameBitsFixtures } from "./support/same-bits.js";
-
-const INIT_REJECTED = -1;
-const INIT_TOO_BIG = -4;
 
 const dir = mkdtempSync(join(tmpdir(), "phasor-mcu-arena-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -41,9 +39,9 @@ describe("arenaNeeded()", () => {
     const mcu = await mcuInstance();
     const damaged = Uint8Array.from(sameBitsFixtures()[0].image);
     damaged[100] ^= 1;
-    expect(mcuLoad(mcu, damaged)).toBe(INIT_REJECTED);
+    expect(mcuLoad(mcu, damaged)).toBe(MCU_REJECTED);
     expect(mcu.arenaNeeded()).toBe(0);
-    expect(mcu.init(mcu.arenaBytes() + 1)).toBe(INIT_TOO_BIG);
+    expect(mcu.init(mcu.arenaBytes() + 1)).toBe(MCU_TOO_BIG);
     expect(mcu.arenaNeeded()).toBe(0);
   });
 
@@ -51,7 +49,7 @@ describe("arenaNeeded()", () => {
     const image = tooBigImage();
     const mcu = await mcuInstance();
     expect(image.length).toBeLessThan(mcu.arenaBytes());
-    expect(mcuLoad(mcu, image)).toBe(INIT_TOO_BIG);
+    expect(mcuLoad(mcu, image)).toBe(MCU_TOO_BIG);
     const needed = mcu.arenaNeeded();
     expect(needed).toBeGreaterThan(mcu.arenaBytes());
 

@@ -7,24 +7,12 @@
  */
 import { createHash } from "node:crypto";
 import { PhasorError } from "../host/errors.js";
+import { MCU_REJECTED, MCU_TOO_BIG, type McuExports } from "../host/mcu.js";
 import { BLOCK_BYTES, FRAME_HEADER_BYTES, STACK_SLOT_BYTES, moduleNeeds, type ModuleNeeds } from "./wasm-needs.js";
-
-/** init's statuses (docs/embedding.md, "Exports") */
-const INIT_REJECTED = -1;
-const INIT_TOO_BIG = -4;
 
 /** .plsm header offsets of inputSize and outputSize, u32 (docs/plsm.md, "Header") */
 const INPUT_SIZE_AT = 12;
 const OUTPUT_SIZE_AT = 20;
-
-interface McuModule {
-  memory: WebAssembly.Memory;
-  modelBuffer(): number;
-  arenaBytes(): number;
-  arenaUsed(): number;
-  arenaNeeded(): number;
-  init(length: number): number;
-}
 
 const MCU_FUNCTIONS = ["modelBuffer", "arenaBytes", "arenaUsed", "arenaNeeded", "init"] as const;
 
@@ -45,10 +33,10 @@ export interface McuFit {
  * needed and the bytes there are.
  */
 export async function mcuFit(module: Uint8Array<ArrayBuffer>, image: Uint8Array, moduleName: string, modelName: string): Promise<McuFit> {
-  let mcu: McuModule;
+  let mcu: McuExports;
   try {
     const instance = await WebAssembly.instantiate(await WebAssembly.compile(module), {});
-    mcu = instance.exports as unknown as McuModule;
+    mcu = instance.exports as unknown as McuExports;
   } catch (err) {
     throw new PhasorError("bad-args", `${moduleName}: not a module that instantiates without imports: ${(err as Error).message}`);
   }
@@ -64,10 +52,10 @@ export async function mcuFit(module: Uint8Array<ArrayBuffer>, image: Uint8Array,
   }
   new Uint8Array(mcu.memory.buffer, at, image.length).set(image);
   const status = mcu.init(image.length);
-  if (status === INIT_REJECTED) {
+  if (status === MCU_REJECTED) {
     throw new PhasorError("bad-model", `${modelName}: the MCU build rejects the image (it runs fixed-point models only: kind 1, from phasor quantize)`);
   }
-  if (status === INIT_TOO_BIG) {
+  if (status === MCU_TOO_BIG) {
     const needed = mcu.arenaNeeded() >>> 0;
     const why =
       needed === 0

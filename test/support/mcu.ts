@@ -4,21 +4,11 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import type { McuExports } from "../../host/mcu.js";
 
 export const MCU_FILE = "build/phasor-mcu.wasm";
 
-export interface McuExports {
-  memory: WebAssembly.Memory;
-  modelBuffer(): number;
-  arenaBytes(): number;
-  arenaUsed(): number;
-  arenaNeeded(): number;
-  init(length: number): number;
-  inputBuffer(): number;
-  push(t: number): number;
-  output(): number;
-  reset(): void;
-}
+export type { McuExports };
 
 export async function mcuInstance(): Promise<McuExports> {
   const { instance } = await WebAssembly.instantiate(readFileSync(MCU_FILE), {});
