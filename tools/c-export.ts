@@ -156,9 +156,10 @@ extern const size_t ${name}_plsm_length;
 #define ${macro}_ARENA_BYTES ${fit.arenaBytes}
 /** Linear memory the module declares: ${pages}${maximum}. The runtime allocates it at instantiation. */
 #define ${macro}_LINEAR_MEMORY_BYTES ${memory.initialBytes}
-/** Interpreter stack that any call of an export fits in: a bound from the module's code, ${needs.stack.frames.length} frames deep
- * (${chain}), at ${STACK_SLOT_BYTES} bytes per param, local and operand, ${BLOCK_BYTES} per open block and ${FRAME_HEADER_BYTES} per frame
- * header (tools/wasm-needs.ts). */
+/** Interpreter stack that any call of an export fits in: a bound from the module's code (tools/wasm-needs.ts),
+ * ${needs.stack.frames.length} frames deep (${chain}) at ${STACK_SLOT_BYTES} bytes per param, local and operand, ${BLOCK_BYTES} per block
+ * and ${FRAME_HEADER_BYTES} per header, with the host's entry frame (${needs.stack.entryBytes}) and room for one more frame as large as
+ * the module's largest (${needs.stack.headroomBytes}). */
 #define ${macro}_WASM_STACK_BYTES ${needs.stack.bytes}
 
 #endif

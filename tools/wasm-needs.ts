@@ -9,8 +9,12 @@
  * locals and, instruction by instruction, the deepest operand stack and block nesting its code reaches; the call
  * graph gives the deepest chain of frames from an export (a recursive module has no static bound and is refused).
  * Each frame is counted at STACK_SLOT_BYTES per value (the widest scalar: wasm3 gives every value 8 bytes, WAMR
- * 4 or 8), BLOCK_BYTES per open block (a label: WAMR's classic interpreter keeps one per block, its fast
- * interpreter and wasm3 none) and FRAME_HEADER_BYTES (WAMR's frame header on 64-bit hosts, the larger of theirs).
+ * 4 or 8), BLOCK_BYTES per block open at once, the function's body included (a label: WAMR's classic interpreter
+ * keeps one per block, its fast interpreter and wasm3 none) and FRAME_HEADER_BYTES (WAMR's frame header on 64-bit
+ * hosts, the larger of theirs). Two more terms come from how WAMR's classic interpreter, the hungriest of those
+ * checked, uses its stack: the host's call enters through a frame of its own (a header and two values), and
+ * pushing a frame needs room for twice its size, so the bound leaves room for one more frame as large as the
+ * module's largest. Checked by hand against WAMR 2.4.5 (docs/embedding.md, "Stack").
  */
 
 /** Bytes a bound counts per value on an interpreter's stack. */
@@ -32,9 +36,20 @@ export interface StackFrame {
 
 export interface ModuleNeeds {
   memory: { initialPages: number; maximumPages: number | undefined; initialBytes: number };
-  /** the deepest chain of frames a call of an export can make, and its bytes */
-  stack: { bytes: number; frames: StackFrame[] };
+  stack: {
+    /** the bound: the entry frame, the frames of the deepest chain and the headroom */
+    bytes: number;
+    /** the deepest chain of frames a call of an export can make */
+    frames: StackFrame[];
+    /** the host's entry frame */
+    entryBytes: number;
+    /** room for one more frame as large as the module's largest */
+    headroomBytes: number;
+  };
 }
+
+/** The host's call enters through a frame of a header and two values. */
+const ENTRY_FRAME_BYTES = FRAME_HEADER_BYTES + 2 * STACK_SLOT_BYTES;
 
 interface FuncType {
   params: number;
@@ -378,6 +393,16 @@ export function moduleNeeds(bytes: Uint8Array): ModuleNeeds {
   }
   if (memory === undefined) throw new WasmShapeError("the module has no linear memory");
 
+  const frameOf = (f: number, body: FunctionBody): StackFrame => {
+    const values = body.type.params + body.locals + body.maxDepth;
+    return {
+      name: names.get(f) ?? `function ${f}`,
+      values,
+      blocks: body.maxBlocks,
+      // + 1: the function's body is a block too
+      bytes: values * STACK_SLOT_BYTES + (body.maxBlocks + 1) * BLOCK_BYTES + FRAME_HEADER_BYTES,
+    };
+  };
   const deepest = new Map<number, StackFrame[]>();
   const visiting = new Set<number>();
   const chain = (f: number): StackFrame[] => {
@@ -387,20 +412,13 @@ export function moduleNeeds(bytes: Uint8Array): ModuleNeeds {
     if (body === undefined) return []; // an import: the host's own code, not on the wasm stack
     if (visiting.has(f)) throw new WasmShapeError(`function ${names.get(f) ?? f} is recursive: no static bound on its stack`);
     visiting.add(f);
-    const values = body.type.params + body.locals + body.maxDepth;
-    const frame: StackFrame = {
-      name: names.get(f) ?? `function ${f}`,
-      values,
-      blocks: body.maxBlocks,
-      bytes: values * STACK_SLOT_BYTES + body.maxBlocks * BLOCK_BYTES + FRAME_HEADER_BYTES,
-    };
     let below: StackFrame[] = [];
     for (const callee of body.calls) {
       const c = chain(callee);
       if (sum(c) > sum(below)) below = c;
     }
     visiting.delete(f);
-    const result = [frame, ...below];
+    const result = [frameOf(f, body), ...below];
     deepest.set(f, result);
     return result;
   };
@@ -409,7 +427,8 @@ export function moduleNeeds(bytes: Uint8Array): ModuleNeeds {
     const c = chain(f);
     if (sum(c) > sum(frames)) frames = c;
   }
-  return { memory, stack: { bytes: sum(frames), frames } };
+  const headroomBytes = Math.max(0, ...bodies.flatMap((body, f) => (body === undefined ? [] : [frameOf(f, body).bytes])));
+  return { memory, stack: { bytes: ENTRY_FRAME_BYTES + sum(frames) + headroomBytes, frames, entryBytes: ENTRY_FRAME_BYTES, headroomBytes } };
 }
 
 function sum(frames: StackFrame[]): number {
