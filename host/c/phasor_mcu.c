@@ -172,7 +172,13 @@ phasor_status phasor_mcu_open(phasor_mcu *mcu, const uint8_t *module_bytes, size
 
   wasm_extern_vec_t none = WASM_EMPTY_VEC;
   wasm_trap_t *trap = NULL;
+#ifdef PHASOR_WAMR_STACK_BYTES
+  /* WAMR's extension of the standard call: the interpreter stack `phasor export-c` bounds, and no app heap (the
+   * module allocates nothing); the standard call gives 32 KiB of each */
+  mcu->instance = wasm_instance_new_with_args(mcu->store, mcu->module, &none, &trap, PHASOR_WAMR_STACK_BYTES, 0);
+#else
   mcu->instance = wasm_instance_new(mcu->store, mcu->module, &none, &trap);
+#endif
   if (!mcu->instance) {
     phasor_status status = trap ? trapped(mcu, trap, "instantiation") : fail(mcu, PHASOR_ENGINE, "the module could not be instantiated");
     phasor_mcu_close(mcu);
