@@ -68,6 +68,36 @@ describe.each(sameBitsFixtures().map((f) => [f.name, f] as const))("the C host o
   });
 });
 
+describe("the C host reads CSV as phasor run reads it", () => {
+  it("quoted and integer seq ids, escapes, a byte-order mark, CRLF, blank lines, white space and other columns", () => {
+    const model = join(dir, "csv.plsm");
+    writeFileSync(model, smallModel(7));
+    const events =
+      "\uFEFFt, x1 ,note,x0,seq,label\r\n" +
+      '0,0.25,"a, b",0.5,"tab\tand \\ and ""quote""",1\r\n' +
+      "\r\n" +
+      '1e3,-0.125,,  0.5 ,"tab\tand \\ and ""quote""",\r\n' +
+      '2,0.25,x,0.5,"\u0001\u00e9\u{1F600}",\n' +
+      "3,0.25,x,0.5,007,0\n" +
+      "4.5,.5,x,+0.5,7,0\n" +
+      '5,0.25,x,0.5,"17",\n' +
+      "6,0.25,x,0.5,-0,\n" +
+      "7,0.25,x,0.5,99999999999999999999,\n" +
+      "8,0.25,x,0.5,,\n" +
+      "9,1E-2,x,0.5,\u00a0spaced\u00a0,\n" +
+      "1700000000000.125,0.25,x,0.5,epoch,2";
+    const file = join(dir, "odd.csv");
+    writeFileSync(file, events);
+    const c = runCHost(host, ["--module", MCU_FILE, "--model", model, "--events", file]);
+    expect(c.stderr).toBe("");
+    expect(c.status).toBe(0);
+    const cli = phasor(["run", "--model", model, "--events", file]);
+    expect(cli.status).toBe(0);
+    expect(c.stdout.toString("utf8")).toBe(cli.stdout);
+    expect(cli.stdout.split("\n")).toHaveLength(11 + 1);
+  });
+});
+
 /** A small model and its image, quantized on calibration streams. */
 function smallModel(seed: number, hidden: number[] = [6]): Uint8Array {
   const float = randomModel(new Rng(seed), { inputSize: 2, hidden, peephole: true, rOn: 0.3, outputs: 2, mode: "every", alpha: 0 });

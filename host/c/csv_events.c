@@ -74,25 +74,29 @@ static int failure(csv_reader *r, const char *format, ...) {
   return -1;
 }
 
-/* Appends text JSON-escaped as JSON.stringify escapes a string; returns the bytes it needs, writes what fits. */
+/* One byte of a string as JSON.stringify writes it into piece (at most 7 bytes): quote, backslash and control
+ * characters escaped, everything else (UTF-8 included) as it is. Returns the bytes written. */
+static size_t json_char(unsigned char c, char *piece) {
+  switch (c) {
+    case '"': return (size_t)sprintf(piece, "\\\"");
+    case '\\': return (size_t)sprintf(piece, "\\\\");
+    case '\b': return (size_t)sprintf(piece, "\\b");
+    case '\f': return (size_t)sprintf(piece, "\\f");
+    case '\n': return (size_t)sprintf(piece, "\\n");
+    case '\r': return (size_t)sprintf(piece, "\\r");
+    case '\t': return (size_t)sprintf(piece, "\\t");
+  }
+  if (c < 0x20) return (size_t)sprintf(piece, "\\u%04x", c);
+  piece[0] = (char)c;
+  return 1;
+}
+
+/* Appends text JSON-escaped; returns the bytes it needs, writes what fits in room. */
 static size_t json_escape(char *out, size_t room, const char *text, size_t length) {
   size_t n = 0;
   for (size_t k = 0; k < length; k++) {
-    unsigned char c = (unsigned char)text[k];
     char piece[8];
-    size_t m = 0;
-    switch (c) {
-      case '"': m = (size_t)sprintf(piece, "\\\""); break;
-      case '\\': m = (size_t)sprintf(piece, "\\\\"); break;
-      case '\b': m = (size_t)sprintf(piece, "\\b"); break;
-      case '\f': m = (size_t)sprintf(piece, "\\f"); break;
-      case '\n': m = (size_t)sprintf(piece, "\\n"); break;
-      case '\r': m = (size_t)sprintf(piece, "\\r"); break;
-      case '\t': m = (size_t)sprintf(piece, "\\t"); break;
-      default:
-        if (c < 0x20) m = (size_t)sprintf(piece, "\\u%04x", c);
-        else piece[m++] = (char)c;
-    }
+    size_t m = json_char((unsigned char)text[k], piece);
     if (n + m < room) memcpy(out + n, piece, m);
     n += m;
   }
@@ -147,18 +151,12 @@ void json_seq(FILE *out, const csv_seq *seq) {
   } else if (seq->kind == SEQ_INTEGER) {
     fprintf(out, "%lld", (long long)seq->integer);
   } else {
-    size_t need = json_escape(NULL, 0, seq->text, seq->length);
-    char small[256];
-    char *text = need < sizeof small ? small : malloc(need + 1);
-    if (!text) {
-      fputs("\"\"", out); /* the caller sees the error on the next allocation; this cannot print half a seq */
-      return;
+    fputc('"', out);
+    for (size_t k = 0; k < seq->length; k++) {
+      char piece[8];
+      fwrite(piece, 1, json_char((unsigned char)seq->text[k], piece), out);
     }
-    json_escape(text, need + 1, seq->text, seq->length);
     fputc('"', out);
-    fwrite(text, 1, need, out);
-    fputc('"', out);
-    if (text != small) free(text);
   }
 }
 

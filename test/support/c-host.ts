@@ -4,7 +4,7 @@
  * and every function it declares must be a symbol the library exports. Builds go to a fresh directory per call.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -104,8 +104,4 @@ export function eventsCsv(inputSize: number, t: ArrayLike<number>, x: ArrayLike<
     rows.push([String(t[e]), ...xs, seqField].join(","));
   }
   return rows.join("\n") + "\n";
-}
-
-export function readText(path: string): string {
-  return readFileSync(path, "utf8");
 }
