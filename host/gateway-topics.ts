@@ -4,6 +4,7 @@
  *
  *   <prefix>/in/<shard>/<device>/<sensor>   readings, QoS 1
  *   <prefix>/out/<shard>/<device>           predictions
+ *   <prefix>/dead/<shard>/<device>          dead letters: refused readings, each with its reason
  *   <prefix>/health/<instance>              a gateway's health and counters, retained
  *
  * shard = fnv1a32(UTF-8 bytes of device) mod shards; gateway instance k of n owns the shards s with s mod n = k.
@@ -53,6 +54,11 @@ export function inputTopic(prefix: string, shards: number, device: string, senso
 
 export function outputTopic(prefix: string, shard: number, device: string): string {
   return `${prefix}/out/${shard}/${device}`;
+}
+
+/** Where the gateway publishes what it refused of a device's messages, with the reasons (docs/gateway.md). */
+export function deadLetterTopic(prefix: string, shard: number, device: string): string {
+  return `${prefix}/dead/${shard}/${device}`;
 }
 
 export function healthTopic(prefix: string, instance: number): string {

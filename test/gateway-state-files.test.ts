@@ -93,15 +93,25 @@ describe("loading a shard", () => {
     expect(fresh.snapshot.cut).toBe(0);
     expect(fresh.segments).toEqual([]);
     const log = new ShardLog(shardDirectory(state, 1), false);
-    for (let e = 1; e <= 3; e++) log.append({ e, topic: `t/${e}`, payload: Uint8Array.of(e, 0, 255), out: e === 2 ? { topic: "o", payload: "{}" } : undefined });
+    const outs = [{ topic: "o", payload: "{}" }, { topic: "d", payload: '{"refused":[]}' }];
+    for (let e = 1; e <= 3; e++) log.append({ e, topic: `t/${e}`, payload: Uint8Array.of(e, 0, 255), outs: e === 2 ? outs : [], failed: e === 3 });
     log.close();
     const again = await loadShard(state, FINGERPRINT);
     expect(again.segments).toHaveLength(1);
-    expect(again.segments[0].entries.map((x) => [x.e, x.topic, Array.from(x.payload), x.out])).toEqual([
-      [1, "t/1", [1, 0, 255], undefined],
-      [2, "t/2", [2, 0, 255], { topic: "o", payload: "{}" }],
-      [3, "t/3", [3, 0, 255], undefined],
+    expect(again.segments[0].entries.map((x) => [x.e, x.topic, Array.from(x.payload), x.outs, x.failed])).toEqual([
+      [1, "t/1", [1, 0, 255], [], false],
+      [2, "t/2", [2, 0, 255], outs, false],
+      [3, "t/3", [3, 0, 255], [], true],
     ]);
+  });
+
+  it("reads the WAL lines of the first version, with one prediction as `out`", async () => {
+    const state = tempDir();
+    await loadShard(state, FINGERPRINT);
+    const json = JSON.stringify({ e: 1, topic: "t", p: Buffer.from("{}").toString("base64"), out: { topic: "o", payload: "{}" } });
+    writeFileSync(join(shardDirectory(state, 1), "wal-000000000000001.log"), `${walCrc(json)} ${json}\n`);
+    const loaded = await loadShard(state, FINGERPRINT);
+    expect(loaded.segments[0].entries[0].outs).toEqual([{ topic: "o", payload: "{}" }]);
   });
 
   it("reports a missing snapshot, a WAL that does not continue it, a damaged WAL line, and another configuration", async () => {
@@ -199,7 +209,8 @@ describe("files whose checksum holds but whose content is not a gateway's", () =
     ["a topic that is a number", '{"e":1,"topic":5,"p":""}'],
     ["a payload that is not base64", '{"e":1,"topic":"t","p":"***"}'],
     ["no payload", '{"e":1,"topic":"t"}'],
-    ["an output that is not a message", '{"e":1,"topic":"t","p":"","out":{"topic":1}}'],
+    ["outputs that are not messages", '{"e":1,"topic":"t","p":"","outs":[{"topic":1}]}'],
+    ["a failed flag that is not a boolean", '{"e":1,"topic":"t","p":"","failed":"yes"}'],
   ])("a WAL line with a right checksum and %s is corrupt", async (_name, json) => {
     const state = tempDir();
     await loadShard(state, FINGERPRINT);

@@ -159,19 +159,21 @@ function deviceProblem(d: unknown): string | null {
   return null;
 }
 
-/** A message the gateway publishes, as the WAL records it. */
+/** A message the gateway publishes (a prediction or a dead letter), as the WAL records it. */
 export interface WalOut {
   topic: string;
   payload: string;
 }
 
-/** One message as the WAL keeps it: entry number, topic, payload bytes, and the prediction it published. */
+/** One message as the WAL keeps it: entry number, topic, payload bytes, and what it published. */
 export interface WalEntry {
   e: number;
   topic: string;
   payload: Uint8Array;
-  /** the prediction message published for it (publish modes every and change) */
-  out?: WalOut;
+  /** the predictions and dead letters published for it */
+  outs?: WalOut[];
+  /** the engine failed on it: a replay refuses it again without running it (tools/gateway/shard.ts) */
+  failed?: boolean;
 }
 
 /** A WAL file: its first and last entry, and how many of its predictions still wait for the broker's ack. */
@@ -198,7 +200,8 @@ function walLine(entry: WalEntry): string {
     e: entry.e,
     topic: entry.topic,
     p: Buffer.from(entry.payload).toString("base64"),
-    ...(entry.out ? { out: entry.out } : {}),
+    ...(entry.outs && entry.outs.length > 0 ? { outs: entry.outs } : {}),
+    ...(entry.failed ? { failed: true } : {}),
   });
   return `${crc32(json).toString(16).padStart(8, "0")} ${json}\n`;
 }
@@ -209,12 +212,14 @@ function isOut(value: unknown): value is WalOut {
   return isObject(value) && typeof value.topic === "string" && typeof value.payload === "string";
 }
 
-/** A WAL line's JSON as an entry, or undefined when it is not one. */
+/** A WAL line's JSON as an entry, or undefined when it is not one. Lines of earlier versions had one `out`. */
 function walEntry(json: unknown): WalEntry | undefined {
   if (!isObject(json) || !Number.isSafeInteger(json.e) || (json.e as number) < 1 || typeof json.topic !== "string") return undefined;
   if (typeof json.p !== "string" || json.p.length % 4 !== 0 || !BASE64.test(json.p)) return undefined;
-  if (json.out !== undefined && !isOut(json.out)) return undefined;
-  return { e: json.e as number, topic: json.topic, payload: Buffer.from(json.p, "base64"), out: json.out };
+  const outs = json.outs ?? (json.out === undefined ? [] : [json.out]);
+  if (!Array.isArray(outs) || !outs.every(isOut)) return undefined;
+  if (json.failed !== undefined && typeof json.failed !== "boolean") return undefined;
+  return { e: json.e as number, topic: json.topic, payload: Buffer.from(json.p, "base64"), outs, failed: json.failed === true };
 }
 
 /** The WAL of one shard: append-only segments, rotated at each snapshot. */
