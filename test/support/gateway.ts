@@ -57,11 +57,15 @@ export function stateOfShard(shard: Shard): string {
   return JSON.stringify({ ...snapshot, devices: snapshot.devices.map((d) => ({ ...d, stream: Buffer.from(d.stream).toString("base64") })) });
 }
 
+/** The state of every device, by id, as JSON. */
+export function statesOfDevices(shard: Shard): Map<string, string> {
+  const all = JSON.parse(stateOfShard(shard)) as { devices: { id: string }[] };
+  return new Map(all.devices.map((d) => [d.id, JSON.stringify(d)]));
+}
+
 /** The state of one device, or undefined. */
 export function stateOfDevice(shard: Shard, id: string): string | undefined {
-  const all = JSON.parse(stateOfShard(shard)) as { devices: { id: string }[] };
-  const found = all.devices.find((d) => d.id === id);
-  return found && JSON.stringify(found);
+  return statesOfDevices(shard).get(id);
 }
 
 /**
