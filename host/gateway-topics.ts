@@ -17,12 +17,16 @@ import { NAME_PATTERN } from "./sensors.js";
 /** 32-bit FNV-1a of the UTF-8 bytes of `text` (offset basis 2166136261, prime 16777619). */
 export function fnv1a32(text: string): number {
   let hash = 0x811c9dc5;
-  for (const byte of new TextEncoder().encode(text)) {
-    hash ^= byte;
+  // a device name is ASCII (NAME_PATTERN), its own UTF-8: no encoder to allocate for every message
+  const bytes = ASCII.test(text) ? text : new TextEncoder().encode(text);
+  for (let k = 0; k < bytes.length; k++) {
+    hash ^= typeof bytes === "string" ? bytes.charCodeAt(k) : bytes[k];
     hash = Math.imul(hash, 0x01000193) >>> 0;
   }
   return hash >>> 0;
 }
+
+const ASCII = /^[\x00-\x7f]*$/;
 
 export function shardOf(device: string, shards: number): number {
   return fnv1a32(device) % shards;
