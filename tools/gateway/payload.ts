@@ -26,10 +26,13 @@ export type ParsedMessage =
 /** Readings per message unless --max-readings says otherwise: bounds the work one message can ask for. */
 export const DEFAULT_MAX_READINGS = 1000;
 
+/** JSON is UTF-8 (RFC 8259): bytes that are not are refused, not replaced. */
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
 export function parseMessage(payload: Uint8Array, topicSensor: string, maxReadings: number): ParsedMessage {
   let message: unknown;
   try {
-    message = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(payload));
+    message = JSON.parse(UTF8.decode(payload));
   } catch {
     return { ok: false, seq: null, why: "not UTF-8 JSON" };
   }
