@@ -347,7 +347,7 @@ export class SensorStream {
 }
 
 /** A name or text from a message, quoted for a log line: JSON-escaped (no control character), at most 64 characters. */
-export function quote(text: string): string {
+function quote(text: string): string {
   const shown = text.length > 64 ? `${text.slice(0, 64)}...` : text;
   return JSON.stringify(shown).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }

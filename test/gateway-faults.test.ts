@@ -422,6 +422,22 @@ describe("phasor gateway keeps running whatever a message holds (issue 12)", () 
     await tinyCollector.close();
   });
 
+  it("a lock that cannot be removed at a graceful stop is one line and exit status 1, after the last snapshot", async () => {
+    const state = join(dir, "state-lock");
+    const gateway = await tinyGateway(state);
+    // the lock of shard 0 replaced by a folder that holds a file: rm(2) of it fails
+    rmSync(join(state, "shard-0.lock"));
+    cpSync(join(state, "shard-0"), join(state, "shard-0.lock"), { recursive: true });
+    gateway.child.kill("SIGTERM");
+    expect(await withTimeout(gateway.exited, 20_000, "the gateway did not stop")).toBe(1);
+    expect(gateway.stderr).toMatch(/^phasor gateway: .*shard-0\.lock: cannot remove the shard's lock: .*\n$/);
+    expect(gateway.records.some((r) => r.event === "snapshot-failed")).toBe(false);
+    // the next start says what is in the way, in one line too
+    const next = phasor(["gateway", "--model", join(dir, "tiny.plsm"), "--state", state, "--broker", broker.url, "--prefix", TINY, "--shards", "4"]);
+    expect(next.status).toBe(1);
+    expect(next.stderr).toMatch(/^phasor gateway: .*shard-0\.lock: cannot read the shard's lock: it is a directory\n$/);
+  });
+
   // the engine fails on a message (a trap after it changed the state); after a kill -9 the restarted gateway
   // replays the WAL with an engine that would take the message: the entry's record of the failure decides, so the
   // replay takes the live run's path and the message is counted once and applied never

@@ -167,7 +167,7 @@ export class Gateway {
       await gateway.load();
     } catch (err) {
       // the client never connected (manualConnect): there is nothing to close
-      for (const shard of gateway.shards.values()) shard.release();
+      gateway.releaseAll();
       throw err;
     }
     return gateway;
@@ -306,15 +306,34 @@ export class Gateway {
     for (const timer of this.timers) clearInterval(timer);
     await this.snapshotRound(true);
     await new Promise<void>((resolve) => this.client.end(true, {}, () => resolve()));
+    let failure: unknown;
     for (const shard of this.shards.values()) {
-      shard.log.close();
-      shard.log.cleanup(shard.cutOnDisk);
-      shard.release();
+      try {
+        shard.log.close();
+        shard.log.cleanup(shard.cutOnDisk);
+      } catch (err) {
+        failure ??= err;
+      }
     }
+    failure ??= this.releaseAll();
     this.status = "stopped";
     const health = this.health("stopped");
-    this.finish(health);
+    // a file that could not be closed or released: said in one line, exit status 1, after the last snapshot
+    this.finish(failure === undefined ? health : runtimeError(failure));
     return health;
+  }
+
+  /** Releases every shard's lock; the first failure, if any, after trying them all. */
+  private releaseAll(): unknown {
+    let failure: unknown;
+    for (const shard of this.shards.values()) {
+      try {
+        shard.release();
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+    return failure;
   }
 
   /** A failure that leaves the state unsafe to snapshot (the WAL cannot be written): stop without acknowledging more. */
@@ -324,8 +343,9 @@ export class Gateway {
     for (const timer of this.timers) clearInterval(timer);
     this.config.log({ event: "fatal", message: (err as Error).message });
     this.client.end(true);
-    for (const shard of this.shards.values()) shard.release();
-    this.finish(err instanceof PhasorError ? err : new PhasorError("runtime", `gateway stopped: ${(err as Error).message}`));
+    // the failure to report is this one, not a lock that could not be removed after it
+    this.releaseAll();
+    this.finish(runtimeError(err));
   }
 
   /**
@@ -390,13 +410,20 @@ export class Gateway {
         writes.push(write());
       }
       const results = await Promise.allSettled(writes);
-      for (const shard of this.shards.values()) shard.log.cleanup(shard.cutOnDisk);
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      const failures = results.filter((r): r is PromiseRejectedResult => r.status === "rejected").map((r) => r.reason as unknown);
+      for (const shard of this.shards.values()) {
+        try {
+          shard.log.cleanup(shard.cutOnDisk);
+        } catch (err) {
+          failures.push(err);
+        }
+      }
       this.rounds++;
       this.lastRoundMs = Date.now() - began;
-      if (failed) {
+      // the WAL keeps what a failed snapshot would have covered: the gateway goes on, and says so
+      if (failures.length > 0) {
         this.roundFailures++;
-        this.config.log({ event: "snapshot-failed", message: (failed.reason as Error).message });
+        this.config.log({ event: "snapshot-failed", message: (failures[0] as Error).message });
       }
     };
     // rounds never overlap: a round asked for while one runs follows it
@@ -472,4 +499,8 @@ export class Gateway {
       uptimeS: Math.round((Date.now() - this.started) / 1000),
     };
   }
+}
+
+function runtimeError(err: unknown): PhasorError {
+  return err instanceof PhasorError ? err : new PhasorError("runtime", `gateway stopped: ${(err as Error).message}`);
 }
