@@ -18,8 +18,6 @@ import { BadStateError, ShardLog, encodeSnapshot, loadShard, lockShard, quaranti
 import { join } from "node:path";
 import { writeFileAtomically } from "../io.js";
 
-export { REJECTIONS, type PublishMode, type Rejection };
-
 export interface GatewayConfig {
   engine: Engine;
   layout: SensorLayout;
