@@ -12,7 +12,7 @@
  * readings always reach the one process that holds its state.
  */
 import { PhasorError } from "./errors.js";
-import { NAME_PATTERN } from "./sensors.js";
+import { NAME_PATTERN, quote } from "./sensors.js";
 
 /** 32-bit FNV-1a of the UTF-8 bytes of `text` (offset basis 2166136261, prime 16777619). */
 export function fnv1a32(text: string): number {
@@ -89,7 +89,7 @@ export function parseInputTopic(prefix: string, topic: string): InputTopic | und
   const shard = Number(levels[0]);
   if (levels.length !== 3) return { shard, problem: `expected ${head}<shard>/<device>/<sensor>, got ${levels.length - 1} levels after the shard` };
   const [, device, sensor] = levels;
-  if (!NAME_PATTERN.test(device)) return { shard, problem: `device "${device.slice(0, 70)}" is not a valid name` };
-  if (!NAME_PATTERN.test(sensor)) return { shard, problem: `sensor "${sensor.slice(0, 70)}" is not a valid name` };
+  if (!NAME_PATTERN.test(device)) return { shard, problem: `device ${quote(device)} is not a valid name` };
+  if (!NAME_PATTERN.test(sensor)) return { shard, problem: `sensor ${quote(sensor)} is not a valid name` };
   return { shard, device, sensor };
 }

@@ -346,8 +346,11 @@ export class SensorStream {
   }
 }
 
-/** A name or text from a message, quoted for a log line: JSON-escaped (no control character), at most 64 characters. */
-function quote(text: string): string {
+/**
+ * A name or text from a message, quoted for a message that quotes it: JSON-escaped, C1 controls and line separators
+ * too (no control character reaches a terminal), at most 64 characters.
+ */
+export function quote(text: string): string {
   const shown = text.length > 64 ? `${text.slice(0, 64)}...` : text;
   return JSON.stringify(shown).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }

@@ -186,6 +186,9 @@ describe("topic layout and sharding", () => {
     expect(parseInputTopic("site/a", "site/a/in/3/pump-7")).toMatchObject({ shard: 3, problem: expect.stringMatching(/1 levels after the shard/) });
     expect(parseInputTopic("site/a", "site/a/in/3/.hidden/temp")).toMatchObject({ shard: 3, problem: expect.stringMatching(/not a valid name/) });
     expect(parseInputTopic("site/a", "site/b/in/3/pump/temp")).toBeUndefined();
+    // a name from a topic is quoted escaped and cut short: no control character reaches a terminal through a log
+    const hostile = parseInputTopic("site/a", `site/a/in/3/\u001b[2J\u009b31m${"x".repeat(100)}/temp`) as { problem: string };
+    expect(hostile.problem).toBe(`device "\\u001b[2J\\u009b31m${"x".repeat(56)}..." is not a valid name`);
     expect(parseInputTopic("site/a", "site/a/in/x/pump/temp")).toBeUndefined();
   });
 });
