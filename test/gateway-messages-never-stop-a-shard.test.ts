@@ -234,6 +234,14 @@ describe("an engine that fails all the same", () => {
     expect(predictions(send(shard, accel(), '{"seq":5,"t":1001,"v":[0,0,0]}').outs)).toHaveLength(1);
   });
 
+  it("publishes nothing at the next interval for a message that was put back", () => {
+    const shard = demoShard(faultyEngine(engine, { push: (_t, x) => x[0] === TRAP }), SHARD, { publish: "interval" });
+    send(shard, accel(), '{"seq":1,"t":1000,"v":[0.1,0.2,0.3]}');
+    expect(predictions(shard.fresh()).map((p) => p.seq)).toEqual([1]);
+    expect(send(shard, accel(), `{"seq":2,"readings":[{"t":1001,"v":[0,0,0]},{"t":1003,"v":[${TRAP},0,0]}]}`).failed).toBe(true);
+    expect(shard.fresh()).toEqual([]);
+  });
+
   it("a new device whose stream cannot be made is counted by the shard and not created", () => {
     let failing = true;
     const shard = demoShard(faultyEngine(engine, { create: () => failing }), SHARD);

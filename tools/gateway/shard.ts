@@ -121,19 +121,23 @@ export class Shard {
       return { outs: [this.refuse(id, rawTopic, payload, [{ reason: "tooManyDevices", message: why }], live)], failed: false };
     }
     const created = device === undefined;
-    // the device as it was before the message, to put back should the engine fail
-    let before: DeviceRecord | undefined;
+    // the device as it was before the message, to put back should the engine fail: what a snapshot keeps, and
+    // what waits to be published
+    let before: { record: DeviceRecord; latest: Device["latest"]; fresh: boolean; lagMs: number } | undefined;
     try {
       if (device === undefined) {
         device = this.newDevice(id);
         this.devices.set(id, device);
       } else {
-        before = this.record(device);
+        before = { record: this.record(device), latest: device.latest, fresh: device.fresh, lagMs: device.lagMs };
       }
       return { outs: this.readings(device, sensor, rawTopic, payload, live), failed: false };
     } catch (err) {
       if (created) this.drop(id);
-      else if (before !== undefined) this.restoreDevice(device as Device, before);
+      else if (before !== undefined) {
+        this.restoreDevice(device as Device, before.record);
+        Object.assign(device as Device, { latest: before.latest, fresh: before.fresh, lagMs: before.lagMs });
+      }
       const why = `the engine failed: ${(err as Error).message}`;
       this.failed(topic, payload);
       return { outs: [this.refuse(id, rawTopic, payload, [{ reason: "engineError", message: why }], live)], failed: true };
