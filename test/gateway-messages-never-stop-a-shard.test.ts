@@ -8,8 +8,10 @@
 import "../host/node.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Engine } from "../host/engine.js";
+import { PhasorError } from "../host/errors.js";
 import { deadLetterTopic, inputTopic, outputTopic } from "../host/gateway-topics.js";
 import type { Out } from "../tools/gateway/shard.js";
+import { BadStateError } from "../tools/gateway/state.js";
 import { batchPayload, deviceReadings, demoLayout, readingPayload, referenceRun, type Reading } from "../tools/gateway/simulate.js";
 import { PREFIX, SHARDS, demoEngine, demoShard, deviceOf, faultyEngine, send, stateOfDevice } from "./support/gateway.js";
 
@@ -251,6 +253,21 @@ describe("an engine that fails all the same", () => {
     expect(shard.counters.engineError).toBe(1);
     failing = false;
     expect(predictions(send(shard, accel(), '{"seq":2,"t":1000,"v":[0.1,0.2,0.3]}').outs)).toHaveLength(1);
+  });
+
+  it("a snapshot with more devices than the engine has room for is a one-line runtime error, not a corrupt state", () => {
+    const shard = demoShard(engine, SHARD);
+    send(shard, accel(), '{"seq":1,"t":1000,"v":[0.1,0.2,0.3]}');
+    const full = demoShard(faultyEngine(engine, { create: () => true }), SHARD);
+    let error: unknown;
+    try {
+      full.restore(shard.capture(1, { model: "", engine: "", sensors: "", shards: SHARDS, shard: SHARD }));
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(PhasorError);
+    expect(error).not.toBeInstanceOf(BadStateError);
+    expect((error as PhasorError).message).toMatch(/^shard 1: no stream for device unit-\d+ \(0 devices restored\): WebAssembly\.Memory\.grow/);
   });
 
   it("a replay of the failed message's entry refuses it again, even where the engine would now take it", () => {

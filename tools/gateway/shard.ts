@@ -11,6 +11,7 @@
  * and a replay refuses the message again without running it, whatever the engine would do this time.
  */
 import type { Engine, TimePolicy } from "../../host/engine.js";
+import { PhasorError } from "../../host/errors.js";
 import { deadLetterTopic, outputTopic, shardOf } from "../../host/gateway-topics.js";
 import { SENSOR_REJECTIONS, SensorStream, type ReadingCounters, type SensorLayout } from "../../host/sensors.js";
 import { parseMessage, type ParsedMessage } from "./payload.js";
@@ -335,7 +336,13 @@ export class Shard {
       if (record.published !== null && record.published.length !== this.config.engine.model.readout.outputSize) {
         throw new BadStateError(index, "corrupt", `device ${record.id}: its last published prediction has ${record.published.length} outputs`);
       }
-      const device = this.newDevice(record.id);
+      let device: Device;
+      try {
+        device = this.newDevice(record.id);
+      } catch (err) {
+        // not the state's fault: the engine has no room for the shard's devices (one line, exit status 1)
+        throw new PhasorError("runtime", `shard ${index}: no stream for device ${record.id} (${this.devices.size} devices restored): ${(err as Error).message}`);
+      }
       this.devices.set(record.id, device);
       try {
         this.restoreDevice(device, record);
