@@ -26,8 +26,8 @@ export const command = defineCommand({
     "<prefix>/health/<instance> (retained), and what it refuses, with the reasons, on <prefix>/dead/<shard>/<device>.\n" +
     "A reading is {\"seq\": n, \"t\": time, \"v\": [values], \"ts\": publish ms} (seq: the device's increasing sequence\n" +
     "number, required; ts optional, for lag); several are {\"seq\": n, \"readings\": [{\"t\", \"v\", \"sensor\"?}, ...]}, numbered\n" +
-    "n, n+1, .... State is kept per shard in --state, restored on start; see docs/gateway.md for the topic layout,\n" +
-    "sharding and the restart guarantees.\n" +
+    "n, n+1 and so on. State is kept per shard in --state, restored on start; see docs/gateway.md for the topic\n" +
+    "layout, sharding and the restart guarantees.\n" +
     "Log: NDJSON on stdout. Stops gracefully on SIGTERM or SIGINT.",
   flags: {
     model: { kind: "string", required: true, value: "M", help: "float model (.json) or quantized model (.plsm)" },
