@@ -9,13 +9,13 @@ import { PhasorError } from "../../host/errors.js";
 import { BadLineError, EventParser, type SeqId, type StreamEvent } from "../../host/events.js";
 import { argmax } from "../../host/evaluate.js";
 import { defineCommand } from "../command.js";
-import { LineWriter, openTextInput, skippedNote } from "../io.js";
+import { EVENT_READER_FLAGS, LineWriter, openTextInput, skippedNote } from "../io.js";
 import { loadModelFile } from "../model-file.js";
 
 export const command = defineCommand({
   usage:
     "--model M --events E [--engine reference|float|fixed] [--simd auto|on|off] [--emit every|last] [--hidden] " +
-    "[--skip-bad] [--time-policy reject|clamp]",
+    "[--skip-bad] [--max-line-bytes N] [--time-policy reject|clamp]",
   description:
     "Runs a model over events and prints NDJSON on stdout. With --emit every (the default, whatever the model's\n" +
     'readout mode): one line per event {"seq","i","t","y"}, i counting the events of the seq from 0. With\n' +
@@ -33,7 +33,7 @@ export const command = defineCommand({
     simd: { kind: "enum", values: ["auto", "on", "off"], default: "auto", help: "wasm build to run" },
     emit: { kind: "enum", values: ["every", "last"], default: "every", help: "one line per event, or per sequence" },
     hidden: { kind: "boolean", help: 'add "h", the last layer\'s hidden state' },
-    "skip-bad": { kind: "boolean", help: "skip bad event lines and count them on stderr instead of failing" },
+    ...EVENT_READER_FLAGS,
     "time-policy": {
       kind: "enum",
       values: ["reject", "clamp"],
@@ -53,6 +53,7 @@ export const command = defineCommand({
         inputSize: engine.model.inputSize,
         file: input.name,
         skipBad: flags["skip-bad"],
+        maxLineBytes: flags["max-line-bytes"],
         checkTimeOrder: timePolicy === "reject",
       });
       const out = new LineWriter(io.stdout);
@@ -64,7 +65,7 @@ export const command = defineCommand({
       });
       try {
         for await (const chunk of input.chunks) {
-          await runner.feed(parser.push(chunk));
+          await runner.feed(parser.pushBytes(chunk));
         }
         await runner.feed(parser.end());
       } catch (err) {
