@@ -5,6 +5,7 @@
 import { numberEnd, parseNumber } from "./decimal";
 import { expectWord, scanString, skipSpace, skipValue, startsNumber, syntax, syntaxAt, syntaxWhy } from "./json";
 import { SEQ_NONE, SEQ_NUMBER, SEQ_STRING } from "./sequences";
+import { decodeUtf8, decodedEnd } from "./utf8";
 import { Writer, putBytes, putInt, putText } from "./writer";
 
 
@@ -265,15 +266,25 @@ function because(reason: Writer, why: string): bool {
   return false;
 }
 
-/** why + the value's text as written, cut to 40 characters as host/events.ts `show` cuts JSON. */
+/** why + the value's text as written, cut as host/events.ts `show` cuts JSON: past 40 UTF-16 units (as node
+ * decodes the bytes), to the characters of the first 37 and "...". */
 function got(reason: Writer, why: string, text: usize, textEnd: usize): bool {
   putText(reason, why);
-  const n = <i32>(textEnd - text);
-  if (n > 40) {
-    putBytes(reason, text, 37);
+  let units = 0;
+  let cut = text; // the end of the characters within the first 37 units
+  let p = text;
+  while (p < textEnd && units <= 40) {
+    const b = <u32>load<u8>(p);
+    const cp = b < 0x80 ? b : decodeUtf8(p, textEnd);
+    p = b < 0x80 ? p + 1 : decodedEnd;
+    units += cp >= 0x10000 ? 2 : 1;
+    if (units <= 37) cut = p;
+  }
+  if (units > 40) {
+    putBytes(reason, text, <i32>(cut - text));
     putText(reason, "...");
   } else {
-    putBytes(reason, text, n);
+    putBytes(reason, text, <i32>(textEnd - text));
   }
   return false;
 }

@@ -20,6 +20,8 @@ export interface WasiRun {
   status: number | null;
   stdout: Buffer;
   stderr: string;
+  /** the module's memory when it ended (node:wasi only): what it grew to */
+  memoryBytes?: number;
 }
 
 const compiled = new Map<string, Promise<WebAssembly.Module>>();
@@ -50,7 +52,8 @@ export async function runNodeWasi(build: WasiBuild, args: string[], stdin: strin
     const status = wasi.start(instance);
     fds.forEach((fd) => closeSync(fd));
     fds.length = 0;
-    return { status, stdout: readFileSync(join(io, "stdout")), stderr: readFileSync(join(io, "stderr"), "utf8") };
+    const memoryBytes = (instance.exports.memory as WebAssembly.Memory).buffer.byteLength;
+    return { status, stdout: readFileSync(join(io, "stdout")), stderr: readFileSync(join(io, "stderr"), "utf8"), memoryBytes };
   } finally {
     fds.forEach((fd) => closeSync(fd));
     rmSync(io, { recursive: true, force: true });
