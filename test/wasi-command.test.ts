@@ -193,9 +193,15 @@ describe("phasor-wasi refuses what phasor run refuses", () => {
     expect(malformed.status).toBe(2);
     const csv = await runNodeWasi("simd", ["--model", "m.plsm"], "t,x0,x1,x2\n0,1,2,3\n", dir);
     expect(csv.stderr).toMatch(/^phasor-wasi: stdin:1: CSV events are not read by phasor-wasi/);
-    const engine = await runNodeWasi("simd", ["--model", "m.plsm"], '{"t":0,"x":[1,2,1e39]}\n', dir);
-    expect(engine.stderr).toBe("phasor-wasi: stdin:1: x[2] is not a finite 32-bit float (NaN, infinite or beyond +-3.4e38)\n");
-    expect(engine.status).toBe(2);
+    // beyond the f32 range, even where it would round down to the largest f32 (3.4028235e38), as phasor run refuses it
+    for (const huge of ["1e39", "3.4028235e38", "-3.40282350e38"]) {
+      const input = `{"t":0,"x":[1,2,${huge}]}\n`;
+      const cli = phasor(["run", "--model", join(dir, "m.plsm"), "--events", "-"], input);
+      expect(cli.stderr).toBe('phasor run: stdin:1: "x[2]" is beyond the 32-bit float range (+-3.4e38) the engines take\n');
+      const run = await runNodeWasi("simd", ["--model", "m.plsm"], input, dir);
+      expect(run.stderr).toBe(cli.stderr.replace("phasor run:", "phasor-wasi:"));
+      expect(run.status).toBe(2);
+    }
   });
 
   it("refuses bad arguments and models with exit status 2", async () => {

@@ -7,7 +7,13 @@ import { spawnSync } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setFlagsFromString } from "node:v8";
 import { WASI } from "node:wasi";
+
+// node 20's WASI functions have V8 fast-call paths that can read and write through a stale view of a module's
+// memory once it has grown (nodejs/node#53087): now and then the whole test process died of a segmentation fault.
+// Without fast API calls they take the ordinary path, which does not (docs/wasi.md, "Memory").
+setFlagsFromString("--no-turbo-fast-api-calls");
 
 export type WasiBuild = "simd" | "scalar";
 
