@@ -229,6 +229,12 @@ export class EventParser {
    * limit are decoded in one call each. Returns where the unfinished last line begins.
    */
   private takeWholeLines(chunk: Uint8Array, start: number, newline: number, events: StreamEvent[]): number {
+    if (chunk.length - start <= this.maxLineBytes) {
+      // no line of this chunk can be over the limit: all of them in one run, without looking at each
+      const last = chunk.lastIndexOf(NEWLINE);
+      this.takeRun(chunk.subarray(start, last + 1), events);
+      return last + 1;
+    }
     let runStart = start;
     let lineStart = start;
     while (newline >= 0) {
