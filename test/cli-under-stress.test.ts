@@ -220,11 +220,12 @@ describe("control characters from the input are escaped in every message (issue 
     }
   });
 
-  it("invalid UTF-8 and lone surrogates in a line give printable messages", async () => {
+  it("invalid UTF-8, an encoded surrogate, ESC and a C1 control at the start of a line give a printable message", async () => {
     const run = spawnPhasor(["run", "--model", MODEL, "--events", "-"]);
-    run.child.stdin?.end(Buffer.concat([Buffer.from('{"t":0,"x":[0.5]}\n{"t":1,"x":[0.5],"seq":"'), Buffer.from([0xed, 0xa0, 0x80, 0xff, 0x1b, 0x9b]), Buffer.from('"}\n')]));
+    // JSON.parse's message quotes the start of such a line
+    run.child.stdin?.end(Buffer.concat([Buffer.from('{"t":0,"x":[0.5]}\n'), Buffer.from([0xed, 0xa0, 0x80, 0xff, 0x1b, 0xc2, 0x9b]), Buffer.from('[31m{"t":1}\n')]));
     const result = await run.done;
-    expect(result.stderr.toString()).toMatch(/^phasor run: stdin:2: not JSON: /);
+    expect(result.stderr.toString()).toMatch(/^phasor run: stdin:2: not JSON: .*\\u001b\\u009b\[31m/);
     expectPrintable(result.stderr);
     expect(result.status).toBe(2);
   });
