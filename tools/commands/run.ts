@@ -126,6 +126,8 @@ class SequenceRunner {
   private seqJson = "null";
   /** events of the current seq so far */
   private count = 0;
+  /** the time the last event of the current seq ran at (a clamped event runs at its predecessor's time) */
+  private ranAt = -Infinity;
   /** batch buffers, grown to the longest run of one chunk: no allocation per event */
   private t = new Float64Array(0);
   private x = new Float64Array(0);
@@ -163,6 +165,7 @@ class SequenceRunner {
     this.seq = seq;
     this.seqJson = JSON.stringify(seq ?? null);
     this.count = 0;
+    this.ranAt = -Infinity;
   }
 
   private endSequence(): void {
@@ -205,6 +208,8 @@ class SequenceRunner {
     } catch (err) {
       throw this.locate(err, events, start, end);
     }
+    // print the time each event ran at: its own, or its predecessor's when time policy "clamp" moved it
+    for (let k = 0; k < n; k++) this.ranAt = t[k] = Math.max(t[k], this.ranAt);
     if (y !== undefined) {
       const head = `{"seq":${this.seqJson},"i":`;
       for (let k = 0; k < n; k++) {
