@@ -59,3 +59,11 @@ export function escapeControls(text: string): string {
   if (!UNPRINTABLE.test(text)) return text;
   return text.replace(UNPRINTABLE, (c) => SHORT_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
+
+/**
+ * A name or text from an input, quoted for a message: JSON-escaped, and escapeControls' characters too (DEL, C1,
+ * separators, bidi controls, which JSON leaves as they are); at most `max` characters, then "...".
+ */
+export function quote(text: string, max = 64): string {
+  return escapeControls(JSON.stringify(text.length > max ? `${text.slice(0, max)}...` : text));
+}

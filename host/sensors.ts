@@ -12,7 +12,7 @@
  * it was; the reason is one of SENSOR_REJECTIONS, for the caller to count. Browser-safe: no node import.
  */
 import type { Stream, TimePolicy } from "./engine.js";
-import { PhasorError, type EventRefusal } from "./errors.js";
+import { PhasorError, quote, type EventRefusal } from "./errors.js";
 
 /**
  * Names of sensors (and of devices, in the gateway) are MQTT topic levels and parts of file names: letters,
@@ -344,13 +344,4 @@ export class SensorStream {
     this.counters[outcome]++;
     return outcome;
   }
-}
-
-/**
- * A name or text from a message, quoted for a message that quotes it: JSON-escaped, C1 controls and line separators
- * too (no control character reaches a terminal), at most 64 characters.
- */
-export function quote(text: string): string {
-  const shown = text.length > 64 ? `${text.slice(0, 64)}...` : text;
-  return JSON.stringify(shown).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
