@@ -24,6 +24,8 @@ let inputAt: usize = 0;
 let outputAt: usize = 0;
 /** first byte of the arena that init did not use */
 let used: usize = 0;
+/** bytes the last init needed, image included (arenaNeeded) */
+let needed: usize = 0;
 
 /** Where the host writes the .plsm image, before init. */
 export function modelBuffer(): usize {
@@ -40,6 +42,16 @@ export function arenaUsed(): i32 {
   return modelAt ? <i32>(used - arena) : 0;
 }
 
+/**
+ * Bytes of the arena the last init needed, image included: after 0 the bytes it uses (arenaUsed), after
+ * E_CAPACITY the bytes it would have used, so a host can say how much is missing. 0 when that is not known: before
+ * init, after E_MODEL, and when the image and the model's records alone overflow the arena (the records must be
+ * laid out before the rest of the model can be read).
+ */
+export function arenaNeeded(): i32 {
+  return <i32>needed;
+}
+
 /** Rounds an arena offset up to 16 bytes (SIMD-friendly alignment, as the library keeps it). */
 @inline function align16(p: usize): usize {
   return (p + 15) & ~15;
@@ -47,11 +59,13 @@ export function arenaUsed(): i32 {
 
 /**
  * Checks the .plsm image of `length` bytes at modelBuffer() and lays out the arena for it: 0, E_MODEL (-1)
- * when the image is rejected (not a fixed-point .plsm, or corrupt), E_CAPACITY (-4) when it does not fit.
+ * when the image is rejected (not a fixed-point .plsm, or corrupt), E_CAPACITY (-4) when it does not fit
+ * (arenaNeeded() then says how much it would take).
  * Afterwards the stream is new (h = c = 0) and inputBuffer() has room for one event's inputs.
  */
 export function init(length: i32): i32 {
   modelAt = 0;
+  needed = 0;
   if (<u32>length > <u32>ARENA_BYTES) return E_CAPACITY;
   const layerCount = load<i32>(arena, 16);
   if (layerCount < 1 || layerCount > MAX_LAYERS) return E_MODEL;
@@ -73,6 +87,7 @@ export function init(length: i32): i32 {
   at = align16(at + (<usize>m.inputSize << 2));
   const y = at;
   at += <usize>m.outputSize << 3;
+  needed = at - arena;
   if (at > end) return E_CAPACITY;
   deriveTiming(m, m.timing);
   streamReset(m, st);

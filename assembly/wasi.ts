@@ -2,7 +2,8 @@
 // and events from stdin (NDJSON as in shared/spec/formats.md, or the binary records of wasi/binary.ts), runs
 // them through the same engine code as the library's wasm, and writes the NDJSON `phasor run` writes, byte for
 // byte: per event {"seq","i","t","y"} or, with --emit last, per sequence {"seq","n","y","label"}; --hidden adds
-// "h". Bad arguments or input: a message "phasor-wasi: file:line: reason" on stderr and exit status 2.
+// "h". Bad arguments or input: a message "phasor-wasi: file:line: reason" on stderr and exit status 2; a line
+// longer than --max-line-bytes (default 1 MiB, as `phasor run`) is refused before it is held whole.
 //
 //   wasmtime run --dir . build/phasor-wasi.wasm -- --model m.plsm < events.ndjson
 
@@ -18,14 +19,16 @@ import { hasNames, nameOffsets, readLabels } from "./wasi/labels";
 import { eventT, readEvent, seqKind, seqNumber } from "./wasi/ndjson";
 import { SEQ_NONE, SEQ_NUMBER, finish, finishedAt, putSeqJson, seqKey } from "./wasi/sequences";
 import {
-  Writer, flush, newWriter, putByte, putBytes, putInt, putJsonString, putNumber, putNumbers, putText,
+  Writer, flush, newWriter, putByte, putBytes, putInt, putJsonString, putNumber, putNumbers, putPrintable, putText,
 } from "./wasi/writer";
 
 const EXIT_RUNTIME = 1;
 const EXIT_BAD = 2;
 
 const out = newWriter(1, 1 << 16);
-const err = newWriter(2, 1 << 12);
+/** the message being written, printed by stop() with what it quotes of the input made printable */
+const err = newWriter(-1, 256);
+const stderr = newWriter(2, 1 << 12);
 /** scratch text: a message's reason, a JSON key, the seq of the line being read */
 const reason = newWriter(-1, 256);
 const key = newWriter(-1, 64);
@@ -44,6 +47,11 @@ let eventsPath: usize = 0;
 let eventsPathLength = -1;
 let emitLast = false;
 let withHidden = false;
+/** --max-line-bytes: the longest NDJSON line taken, in bytes, its line end not counted (host/events.ts has the
+ * same default and bound, DEFAULT_MAX_LINE_BYTES and MAX_LINE_BYTES_LIMIT) */
+const DEFAULT_MAX_LINE_BYTES: i32 = 1 << 20;
+const MAX_LINE_BYTES_LIMIT: i32 = 1 << 28;
+let maxLineBytes = DEFAULT_MAX_LINE_BYTES;
 
 // The model and its one stream
 let model: Model = changetype<Model>(0);
@@ -68,11 +76,15 @@ function startMessage(): void {
   putText(err, "phasor-wasi: ");
 }
 
-/** Ends the run: what stdout holds goes out, then the message on stderr; returns the exit status. */
+/**
+ * Ends the run: what stdout holds goes out, then the message on stderr, one line whatever it quotes (control
+ * characters escaped, invalid UTF-8 as U+FFFD, as `phasor run` prints it); returns the exit status.
+ */
 function stop(status: i32): i32 {
   flush(out);
-  putByte(err, 10);
-  flush(err);
+  putPrintable(stderr, err.buffer, err.length);
+  putByte(stderr, 10);
+  flush(stderr);
   return status;
 }
 
@@ -96,11 +108,12 @@ function badArguments(text: string): i32 {
 // ---- arguments ----
 
 const USAGE =
-  "usage: phasor-wasi --model M.plsm [--events E] [--emit every|last] [--hidden]\n\n" +
+  "usage: phasor-wasi --model M.plsm [--events E] [--emit every|last] [--hidden] [--max-line-bytes N]\n\n" +
   "Runs a quantized model over events and prints NDJSON on stdout, as `phasor run` does. Events come from stdin\n" +
   "(or --events, a file in a preopened directory): NDJSON lines, or binary records (docs/wasi.md).\n" +
   '--emit every (default): one line per event {"seq","i","t","y"}; --emit last: one line per sequence\n' +
-  '{"seq","n","y","label"}; --hidden adds "h", the last layer\'s hidden state. The model path is looked up in the\n' +
+  '{"seq","n","y","label"}; --hidden adds "h", the last layer\'s hidden state. --max-line-bytes N: the longest\n' +
+  "NDJSON line taken, in bytes (default 1048576, 1 MiB; at most 268435456). The model path is looked up in the\n" +
   "runtime's preopened directories (wasmtime run --dir .).\n";
 
 @inline function argIs(p: usize, n: i32, text: string): bool {
@@ -127,6 +140,7 @@ function readArguments(): i32 {
     }
   }
   let emitGiven = false;
+  let limitGiven = false;
   for (let i = 1; i < argc; i++) {
     const a = <usize>load<u32>(pointers + (<usize>i << 2));
     const n = lengthOf(a);
@@ -151,14 +165,15 @@ function readArguments(): i32 {
     const isModel = argIs(a, nameLength, "--model");
     const isEvents = argIs(a, nameLength, "--events");
     const isEmit = argIs(a, nameLength, "--emit");
-    if (!isModel && !isEvents && !isEmit) {
+    const isLimit = argIs(a, nameLength, "--max-line-bytes");
+    if (!isModel && !isEvents && !isEmit && !isLimit) {
       startMessage();
       putText(err, "unknown flag ");
       putBytes(err, a, nameLength);
-      putText(err, " (accepted: --model, --events, --emit, --hidden)");
+      putText(err, " (accepted: --model, --events, --emit, --hidden, --max-line-bytes)");
       return stop(EXIT_BAD);
     }
-    if ((isModel && modelPathLength >= 0) || (isEvents && eventsPathLength >= 0) || (isEmit && emitGiven)) {
+    if ((isModel && modelPathLength >= 0) || (isEvents && eventsPathLength >= 0) || (isEmit && emitGiven) || (isLimit && limitGiven)) {
       startMessage();
       putBytes(err, a, nameLength);
       putText(err, " is given twice");
@@ -191,6 +206,18 @@ function readArguments(): i32 {
     } else if (isEvents) {
       eventsPath = value;
       eventsPathLength = valueLength;
+    } else if (isLimit) {
+      limitGiven = true;
+      maxLineBytes = lineLimit(value, valueLength);
+      if (maxLineBytes < 0) {
+        startMessage();
+        putText(err, "--max-line-bytes must be an integer in [1, ");
+        putInt(err, MAX_LINE_BYTES_LIMIT);
+        putText(err, '] (got "');
+        putBytes(err, value, valueLength);
+        putText(err, '")');
+        return stop(EXIT_BAD);
+      }
     } else {
       emitGiven = true;
       if (argIs(value, valueLength, "last")) emitLast = true;
@@ -205,6 +232,17 @@ function readArguments(): i32 {
   }
   if (modelPathLength < 0) return badArguments("missing --model M (quantized model, .plsm)");
   return 0;
+}
+
+/** The decimal integer in [1, MAX_LINE_BYTES_LIMIT] at [p, p + n), or -1. */
+function lineLimit(p: usize, n: i32): i32 {
+  let v: i64 = 0;
+  for (let i = 0; i < n; i++) {
+    const d = <i32>load<u8>(p + <usize>i) - 48;
+    if (d < 0 || d > 9 || v > <i64>MAX_LINE_BYTES_LIMIT) return -1;
+    v = v * 10 + d;
+  }
+  return v >= 1 && v <= <i64>MAX_LINE_BYTES_LIMIT ? <i32>v : -1;
 }
 
 function lengthOf(p: usize): i32 {
@@ -244,6 +282,11 @@ function loadModel(): i32 {
   }
   const bytes = file.buffer;
   const length = file.end;
+  if (looksLikeJson(bytes, length)) {
+    startModelMessage();
+    putText(err, "a JSON float model: phasor-wasi runs a quantized model (.plsm); make one with `phasor quantize`");
+    return stop(EXIT_BAD);
+  }
   const handle = modelCreate(bytes, length);
   if (handle == 0) {
     startModelMessage();
@@ -275,6 +318,13 @@ function loadModel(): i32 {
   lastHidden = layerAt(model, model.layerCount - 1).hiddenSize;
   h = heap.alloc(<usize>lastHidden << 3);
   return 0;
+}
+
+/** Whether a model file is JSON text (its first byte after white space is "{"), not a .plsm image. */
+function looksLikeJson(bytes: usize, length: i32): bool {
+  let i = 0;
+  while (i < length && (load<u8>(bytes + <usize>i) == 32 || (load<u8>(bytes + <usize>i) >= 9 && load<u8>(bytes + <usize>i) <= 13))) i++;
+  return i < length && load<u8>(bytes + <usize>i) == 123;
 }
 
 // ---- sequences and outputs ----
@@ -403,6 +453,15 @@ function badRead(input: Input): i32 {
   return stop(EXIT_BAD);
 }
 
+/** The message `phasor run` gives for a line over the limit (host/events.ts). */
+function longLine(line: i64): i32 {
+  reason.length = 0;
+  putText(reason, "the line is longer than ");
+  putInt(reason, maxLineBytes);
+  putText(reason, " bytes (the limit; --max-line-bytes raises it)");
+  return badEvent(line);
+}
+
 function runLines(input: Input): i32 {
   let line: i64 = 0;
   let decided = false;
@@ -412,6 +471,8 @@ function runLines(input: Input): i32 {
     while (newline < input.end && load<u8>(input.buffer + <usize>newline) != 10) newline++;
     if (newline == input.end) {
       scanned = input.end - input.start;
+      // longer than the limit even if its last byte is the "\r" of a CRLF: refused before it is held whole
+      if (scanned > maxLineBytes + 1) return longLine(line + 1);
       if (readMore(input)) continue;
       if (input.error != 0) return badRead(input);
       if (input.start == input.end) return 0;
@@ -423,6 +484,7 @@ function runLines(input: Input): i32 {
     scanned = 0;
     line++;
     if (lineEnd > lineStart && load<u8>(lineEnd - 1) == 13) lineEnd--;
+    if (lineEnd - lineStart > <usize>maxLineBytes) return longLine(line);
     trim(lineStart, lineEnd);
     if (trimmedStart == trimmedEnd) continue;
     if (!decided) {
@@ -453,7 +515,7 @@ function runRecords(input: Input): i32 {
   const header = input.buffer + <usize>input.start;
   const version = <i32>load<u16>(header, 4);
   const flags = <i32>load<u16>(header, 6);
-  const inputSize = <i32>load<u32>(header, 8);
+  const inputSize = <i64>load<u32>(header, 8);
   if (version != BINARY_VERSION) {
     putText(reason, "unsupported binary event version ");
     putInt(reason, version);
@@ -464,7 +526,7 @@ function runRecords(input: Input): i32 {
     putText(reason, "the binary header's flags and reserved bytes must be zero");
     return badEvent(0);
   }
-  if (inputSize != I) {
+  if (inputSize != <i64>I) {
     putText(reason, "the events have inputSize ");
     putInt(reason, inputSize);
     putText(reason, ", the model's inputSize is ");
@@ -538,7 +600,8 @@ function run(): i32 {
   if (out.error == errno.PIPE) return 0; // the reader went away (`| head`): stop quietly, as the CLI does
   if (out.error != 0) {
     startMessage();
-    putText(err, "cannot write to stdout");
+    putText(err, "cannot write to stdout: ");
+    putText(err, errnoReason(out.error));
     return stop(EXIT_RUNTIME);
   }
   return 0;

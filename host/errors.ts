@@ -42,3 +42,31 @@ export function badModel(where: string, why: string): PhasorError {
 export function badInput(where: string, why: string, refusal?: EventRefusal): PhasorError {
   return new PhasorError("bad-input", `${where}: ${why}`, refusal);
 }
+
+/**
+ * Control characters (C0, DEL, C1), line and paragraph separators, bidirectional-text controls and lone
+ * surrogates: what a message must not copy from its input, since a terminal acts on them (moves the cursor,
+ * recolours, clears, rings) or shows the text around them reordered (issue 12, item 4).
+ */
+const UNPRINTABLE =
+  /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const SHORT_ESCAPES: Record<string, string> = { "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r" };
+
+/**
+ * Text quoted from an input (a file name, a line, a value), made safe to print in a message: each unprintable
+ * character becomes the escape JSON.stringify would write for it (\n, \u001b, \ud800, ...). Backslashes are
+ * left alone, so escaping a message twice changes nothing.
+ */
+export function escapeControls(text: string): string {
+  UNPRINTABLE.lastIndex = 0;
+  if (!UNPRINTABLE.test(text)) return text;
+  return text.replace(UNPRINTABLE, (c) => SHORT_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+/**
+ * A name or text from an input, quoted for a message: JSON-escaped, and escapeControls' characters too (DEL, C1,
+ * separators, bidi controls, which JSON leaves as they are); at most `max` characters, then "...".
+ */
+export function quote(text: string, max = 64): string {
+  return escapeControls(JSON.stringify(text.length > max ? `${text.slice(0, max)}...` : text));
+}

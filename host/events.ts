@@ -1,9 +1,11 @@
 /**
- * Event files (formats.md, "Events"): NDJSON or CSV, parsed incrementally from text chunks so that a file of
- * any size streams through in constant memory, every bad line reported as `file:line: reason`.
+ * Event files (formats.md, "Events"): NDJSON or CSV, parsed incrementally from text or byte chunks so that a
+ * file of any size streams through in constant memory, every bad line reported as `file:line: reason`. A line
+ * longer than a limit (maxLineBytes) is refused as soon as it is known to be too long, before it is gathered,
+ * so memory is bounded by the limit, not by the longest line of the file (issue 12, item 4).
  * Browser-safe: no node import.
  */
-import { PhasorError, badInput } from "./errors.js";
+import { PhasorError, badInput, escapeControls } from "./errors.js";
 
 /** A stream or sequence id: a string or an integer (formats.md, "Events"). */
 export type SeqId = string | number;
@@ -32,7 +34,25 @@ export interface EventParserOptions {
    * stream's time policy (clamp, plstm.md section 4).
    */
   checkTimeOrder?: boolean;
+  /**
+   * The longest line accepted, in UTF-8 bytes, its line end ("\n" or "\r\n") not counted; default
+   * DEFAULT_MAX_LINE_BYTES. A longer line is a bad line.
+   */
+  maxLineBytes?: number;
 }
+
+/**
+ * The default line limit: a sensor event is a few hundred bytes even with thousands of inputs, so 1 MiB leaves
+ * room for any real one while a runaway line (a file without newlines, a binary file) is refused at once.
+ * phasor-wasi has the same default (assembly/wasi.ts, docs/wasi.md).
+ */
+export const DEFAULT_MAX_LINE_BYTES = 1 << 20;
+/** The largest limit that can be set: a line is parsed as one JavaScript string, and 256 MiB is well inside
+ * the longest string V8 holds (2^29 - 24 characters). */
+export const MAX_LINE_BYTES_LIMIT = 1 << 28;
+
+const NEWLINE = 10;
+const CARRIAGE_RETURN = 13;
 
 /** how many reasons for skipped lines are kept for the caller's message */
 const KEPT_REASONS = 5;
@@ -45,11 +65,6 @@ interface CsvLayout {
   label: number;
 }
 
-/**
- * An incremental parser of one event file. `push()` takes text chunks cut anywhere (mid-line, mid-CRLF) and
- * returns the events completed so far; `end()` returns the last ones. The format is decided by the first
- * non-empty line: CSV when it is a header starting with `t,`, NDJSON otherwise.
- */
 /** A bad event line; `before` holds the good events parsed in the same call before it. */
 export class BadLineError extends PhasorError {
   readonly before: StreamEvent[];
@@ -59,11 +74,20 @@ export class BadLineError extends PhasorError {
   }
 }
 
+/**
+ * An incremental parser of one event file. `push()` takes text chunks (`pushBytes()` UTF-8 bytes) cut anywhere (mid-line, mid-CRLF) and
+ * returns the events completed so far; `end()` returns the last ones. The format is decided by the first
+ * non-empty line: CSV when it is a header starting with `t,`, NDJSON otherwise.
+ */
 export class EventParser {
   readonly file: string;
   private readonly inputSize: number;
   private readonly skipBad: boolean;
   private readonly checkTimeOrder: boolean;
+  private readonly maxLineBytes: number;
+  /** lines of byte chunks are decoded whole: a line never ends inside a UTF-8 sequence, and a byte order mark
+   * is kept for line 1 to drop as the text path drops it */
+  private readonly decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
   private skippedLines = 0;
   private readonly reasons: string[] = [];
@@ -72,6 +96,11 @@ export class EventParser {
   private csv: CsvLayout | undefined;
   /** the unfinished last line of the chunks so far, in pieces so that a long line is joined once */
   private partial: string[] = [];
+  private partialBytes: Uint8Array[] = [];
+  /** UTF-8 bytes in partial or partialBytes */
+  private partialSize = 0;
+  /** the rest of a line already refused as too long is being passed over, up to its newline */
+  private passingOver = false;
   private lineNumber = 0;
 
   /** seq of the last accepted event, its time and line; started is false before the first event */
@@ -90,6 +119,10 @@ export class EventParser {
     this.file = options.file ?? "events";
     this.skipBad = options.skipBad ?? false;
     this.checkTimeOrder = options.checkTimeOrder ?? true;
+    this.maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+    if (!Number.isInteger(this.maxLineBytes) || this.maxLineBytes < 1 || this.maxLineBytes > MAX_LINE_BYTES_LIMIT) {
+      throw new RangeError(`maxLineBytes must be an integer in [1, ${MAX_LINE_BYTES_LIMIT}], got ${options.maxLineBytes}`);
+    }
   }
 
   /** bad lines skipped so far (only with skipBad) */
@@ -103,49 +136,160 @@ export class EventParser {
   }
 
   /**
-   * The events completed by this chunk. A bad line (without skipBad) throws a BadLineError that carries the
-   * events of this chunk before it, so a caller can still process and print them before it stops.
+   * The events completed by this chunk of text. A bad line (without skipBad) throws a BadLineError that carries
+   * the events of this chunk before it, so a caller can still process and print them before it stops. A parser
+   * takes text chunks (push) or byte chunks (pushBytes), not both.
    */
   push(chunk: string): StreamEvent[] {
+    return this.collect((events) => this.takeText(chunk, events));
+  }
+
+  /** The events completed by this chunk of UTF-8 bytes (invalid sequences become U+FFFD), as push. */
+  pushBytes(chunk: Uint8Array): StreamEvent[] {
+    return this.collect((events) => this.takeBytes(chunk, events));
+  }
+
+  /** the events of a last line without a final newline */
+  end(): StreamEvent[] {
+    return this.collect((events) => {
+      if (this.partial.length > 0) {
+        const line = this.partial.join("");
+        this.takeSizedLine(this.partialSize, line.endsWith("\r"), () => line, events);
+      } else if (this.partialBytes.length > 0) {
+        const line = joinBytes(this.partialBytes, this.partialSize);
+        this.takeSizedLine(line.length, line[line.length - 1] === CARRIAGE_RETURN, () => this.decoder.decode(line), events);
+      }
+      this.clearPartial();
+    });
+  }
+
+  private collect(take: (events: StreamEvent[]) => void): StreamEvent[] {
     const events: StreamEvent[] = [];
     try {
-      this.takeChunk(chunk, events);
+      take(events);
     } catch (err) {
       throw err instanceof PhasorError ? new BadLineError(err, events) : err;
     }
     return events;
   }
 
-  private takeChunk(chunk: string, events: StreamEvent[]): void {
-    let newline = chunk.indexOf("\n");
-    if (newline < 0) {
-      if (chunk.length > 0) this.partial.push(chunk);
-      return;
+  private takeText(chunk: string, events: StreamEvent[]): void {
+    let start = 0;
+    while (start < chunk.length) {
+      const newline = chunk.indexOf("\n", start);
+      const end = newline < 0 ? chunk.length : newline;
+      if (this.passingOver) {
+        if (newline < 0) return;
+        this.passingOver = false;
+      } else if (this.partial.length === 0 && newline >= 0) {
+        const line = chunk.slice(start, end);
+        // at most 3 UTF-8 bytes a UTF-16 unit: most lines need no count
+        const size = 3 * line.length <= this.maxLineBytes ? 0 : utf8Bytes(line);
+        this.takeSizedLine(size, line.endsWith("\r"), () => line, events);
+      } else {
+        const piece = chunk.slice(start, end);
+        this.partial.push(piece);
+        this.partialSize += utf8Bytes(piece);
+        if (newline < 0) return this.refuseIfTooLongSoFar();
+        const line = this.partial.join("");
+        const size = this.partialSize;
+        this.clearPartial();
+        this.takeSizedLine(size, line.endsWith("\r"), () => line, events);
+      }
+      start = end + 1;
     }
-    let head = chunk.slice(0, newline);
-    if (this.partial.length > 0) {
-      this.partial.push(head);
-      head = this.partial.join("");
-      this.partial = [];
-    }
-    this.takeLine(head, events);
-    let start = newline + 1;
-    while ((newline = chunk.indexOf("\n", start)) >= 0) {
-      this.takeLine(chunk.slice(start, newline), events);
-      start = newline + 1;
-    }
-    if (start < chunk.length) this.partial.push(chunk.slice(start));
   }
 
-  /** the events of a last line without a final newline */
-  end(): StreamEvent[] {
-    const events: StreamEvent[] = [];
-    if (this.partial.length > 0) {
-      const rest = this.partial.join("");
-      this.partial = [];
-      this.takeLine(rest, events);
+  private takeBytes(chunk: Uint8Array, events: StreamEvent[]): void {
+    let start = 0;
+    while (start < chunk.length) {
+      const newline = chunk.indexOf(NEWLINE, start);
+      const end = newline < 0 ? chunk.length : newline;
+      if (this.passingOver) {
+        if (newline < 0) return;
+        this.passingOver = false;
+      } else if (this.partialBytes.length === 0 && newline >= 0) {
+        start = this.takeWholeLines(chunk, start, newline, events);
+        continue;
+      } else {
+        // copied: the caller may reuse its buffer
+        this.partialBytes.push(chunk.slice(start, end));
+        this.partialSize += end - start;
+        if (newline < 0) return this.refuseIfTooLongSoFar();
+        const line = joinBytes(this.partialBytes, this.partialSize);
+        this.clearPartial();
+        this.takeSizedLine(line.length, line[line.length - 1] === CARRIAGE_RETURN, () => this.decoder.decode(line), events);
+      }
+      start = end + 1;
     }
-    return events;
+  }
+
+  /**
+   * The lines of `chunk` that end in it, from `start` (whose line ends at `newline`): runs of lines within the
+   * limit are decoded in one call each. Returns where the unfinished last line begins.
+   */
+  private takeWholeLines(chunk: Uint8Array, start: number, newline: number, events: StreamEvent[]): number {
+    if (chunk.length - start <= this.maxLineBytes) {
+      // no line of this chunk can be over the limit: all of them in one run, without looking at each
+      const last = chunk.lastIndexOf(NEWLINE);
+      this.takeRun(chunk.subarray(start, last + 1), events);
+      return last + 1;
+    }
+    let runStart = start;
+    let lineStart = start;
+    while (newline >= 0) {
+      if (this.tooLong(newline - lineStart, newline > lineStart && chunk[newline - 1] === CARRIAGE_RETURN)) {
+        this.takeRun(chunk.subarray(runStart, lineStart), events);
+        this.refuseLongLine();
+        runStart = newline + 1;
+      }
+      lineStart = newline + 1;
+      newline = chunk.indexOf(NEWLINE, lineStart);
+    }
+    this.takeRun(chunk.subarray(runStart, lineStart), events);
+    return lineStart;
+  }
+
+  /** whole lines, each ending with its newline */
+  private takeRun(bytes: Uint8Array, events: StreamEvent[]): void {
+    if (bytes.length === 0) return;
+    const text = this.decoder.decode(bytes);
+    let start = 0;
+    let newline: number;
+    while ((newline = text.indexOf("\n", start)) >= 0) {
+      this.takeLine(text.slice(start, newline), events);
+      start = newline + 1;
+    }
+  }
+
+  /** A line of `size` UTF-8 bytes (0: known to be within the limit), decoded only when it is within it. */
+  private takeSizedLine(size: number, endsWithReturn: boolean, text: () => string, events: StreamEvent[]): void {
+    if (this.tooLong(size, endsWithReturn)) this.refuseLongLine();
+    else this.takeLine(text(), events);
+  }
+
+  private tooLong(size: number, endsWithReturn: boolean): boolean {
+    return size - (endsWithReturn ? 1 : 0) > this.maxLineBytes;
+  }
+
+  /** An unfinished line already longer than the limit even if its last byte is the "\r" of a CRLF is refused now,
+   * and the rest of it passed over, so that it is never held whole. */
+  private refuseIfTooLongSoFar(): void {
+    if (this.partialSize <= this.maxLineBytes + 1) return;
+    this.clearPartial();
+    this.passingOver = true;
+    this.refuseLongLine();
+  }
+
+  private refuseLongLine(): void {
+    this.lineNumber++;
+    this.reject(`the line is longer than ${this.maxLineBytes} bytes (the limit; --max-line-bytes raises it)`);
+  }
+
+  private clearPartial(): void {
+    this.partial = [];
+    this.partialBytes = [];
+    this.partialSize = 0;
   }
 
   private takeLine(raw: string, events: StreamEvent[]): void {
@@ -171,11 +315,16 @@ export class EventParser {
     events.push(event);
   }
 
+  /** A bad line: thrown, or with skipBad counted. Messages quote the input with its control characters escaped. */
   private reject(reason: string): void {
-    const where = `${this.file}:${this.lineNumber}`;
-    if (!this.skipBad) throw badInput(where, reason);
+    const error = this.badLine(reason);
+    if (!this.skipBad) throw error;
     this.skippedLines++;
-    if (this.reasons.length < KEPT_REASONS) this.reasons.push(`${where}: ${reason}`);
+    if (this.reasons.length < KEPT_REASONS) this.reasons.push(error.message);
+  }
+
+  private badLine(reason: string): PhasorError {
+    return badInput(`${escapeControls(this.file)}:${this.lineNumber}`, escapeControls(reason));
   }
 
   /** Events of one seq are contiguous and, unless the time policy clamps, in non-decreasing time. */
@@ -248,32 +397,31 @@ export class EventParser {
 
   /** Columns t, x0..x{I-1}, optional seq and label, in any order after t; other columns are ignored. */
   private csvHeader(text: string): CsvLayout {
-    const where = `${this.file}:${this.lineNumber}`;
     const names = splitCsv(text);
-    if (names === undefined) throw badInput(where, "CSV header has an unterminated quote");
+    if (names === undefined) throw this.badLine("CSV header has an unterminated quote");
     const x = new Int32Array(this.inputSize).fill(-1);
     let seq = -1;
     let label = -1;
     for (let column = 1; column < names.length; column++) {
       const name = unquote(names[column]);
       const xIndex = /^x(0|[1-9]\d*)$/.exec(name);
-      if (name === "t") throw badInput(where, 'CSV header has column "t" twice');
+      if (name === "t") throw this.badLine('CSV header has column "t" twice');
       if (xIndex !== null) {
         const k = Number(xIndex[1]);
         if (k >= this.inputSize) {
-          throw badInput(where, `CSV column ${name}, but the model's inputSize is ${this.inputSize} (x0..x${this.inputSize - 1})`);
+          throw this.badLine(`CSV column ${name}, but the model's inputSize is ${this.inputSize} (x0..x${this.inputSize - 1})`);
         }
-        if (x[k] >= 0) throw badInput(where, `CSV header has column "${name}" twice`);
+        if (x[k] >= 0) throw this.badLine(`CSV header has column "${name}" twice`);
         x[k] = column;
       } else if (name === "seq" || name === "label") {
-        if ((name === "seq" ? seq : label) >= 0) throw badInput(where, `CSV header has column "${name}" twice`);
+        if ((name === "seq" ? seq : label) >= 0) throw this.badLine(`CSV header has column "${name}" twice`);
         if (name === "seq") seq = column;
         else label = column;
       }
     }
     const missing = x.indexOf(-1);
     if (missing >= 0) {
-      throw badInput(where, `CSV header has no column x${missing} (the model's inputSize is ${this.inputSize})`);
+      throw this.badLine(`CSV header has no column x${missing} (the model's inputSize is ${this.inputSize})`);
     }
     return { fields: names.length, x, seq, label };
   }
@@ -339,6 +487,27 @@ export function groupBySeq(events: Iterable<StreamEvent>): EventSequence[] {
     if (event.label !== undefined) current.label = event.label;
   }
   return sequences;
+}
+
+/** UTF-8 bytes of text, a surrogate counted as 2 (a pair is 4, even when cut between two pieces). */
+function utf8Bytes(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit >= 0x80) bytes += unit < 0x800 || (unit >= 0xd800 && unit <= 0xdfff) ? 1 : 2;
+  }
+  return bytes;
+}
+
+function joinBytes(pieces: Uint8Array[], size: number): Uint8Array {
+  if (pieces.length === 1) return pieces[0];
+  const joined = new Uint8Array(size);
+  let at = 0;
+  for (const piece of pieces) {
+    joined.set(piece, at);
+    at += piece.length;
+  }
+  return joined;
 }
 
 function describeSeq(seq: SeqId | undefined): string {

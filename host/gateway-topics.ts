@@ -4,24 +4,29 @@
  *
  *   <prefix>/in/<shard>/<device>/<sensor>   readings, QoS 1
  *   <prefix>/out/<shard>/<device>           predictions
+ *   <prefix>/dead/<shard>/<device>          dead letters: refused readings, each with its reason
  *   <prefix>/health/<instance>              a gateway's health and counters, retained
  *
  * shard = fnv1a32(UTF-8 bytes of device) mod shards; gateway instance k of n owns the shards s with s mod n = k.
  * Both are pure functions of the names and of the deployment's two constants (shards, instances), so a device's
  * readings always reach the one process that holds its state.
  */
-import { PhasorError } from "./errors.js";
+import { PhasorError, quote } from "./errors.js";
 import { NAME_PATTERN } from "./sensors.js";
 
 /** 32-bit FNV-1a of the UTF-8 bytes of `text` (offset basis 2166136261, prime 16777619). */
 export function fnv1a32(text: string): number {
   let hash = 0x811c9dc5;
-  for (const byte of new TextEncoder().encode(text)) {
-    hash ^= byte;
+  // a device name is ASCII (NAME_PATTERN), its own UTF-8: no encoder to allocate for every message
+  const bytes = ASCII.test(text) ? text : new TextEncoder().encode(text);
+  for (let k = 0; k < bytes.length; k++) {
+    hash ^= typeof bytes === "string" ? bytes.charCodeAt(k) : bytes[k];
     hash = Math.imul(hash, 0x01000193) >>> 0;
   }
   return hash >>> 0;
 }
+
+const ASCII = /^[\x00-\x7f]*$/;
 
 export function shardOf(device: string, shards: number): number {
   return fnv1a32(device) % shards;
@@ -55,6 +60,11 @@ export function outputTopic(prefix: string, shard: number, device: string): stri
   return `${prefix}/out/${shard}/${device}`;
 }
 
+/** Where the gateway publishes what it refused of a device's messages, with the reasons (docs/gateway.md). */
+export function deadLetterTopic(prefix: string, shard: number, device: string): string {
+  return `${prefix}/dead/${shard}/${device}`;
+}
+
 export function healthTopic(prefix: string, instance: number): string {
   return `${prefix}/health/${instance}`;
 }
@@ -79,7 +89,7 @@ export function parseInputTopic(prefix: string, topic: string): InputTopic | und
   const shard = Number(levels[0]);
   if (levels.length !== 3) return { shard, problem: `expected ${head}<shard>/<device>/<sensor>, got ${levels.length - 1} levels after the shard` };
   const [, device, sensor] = levels;
-  if (!NAME_PATTERN.test(device)) return { shard, problem: `device "${device.slice(0, 70)}" is not a valid name` };
-  if (!NAME_PATTERN.test(sensor)) return { shard, problem: `sensor "${sensor.slice(0, 70)}" is not a valid name` };
+  if (!NAME_PATTERN.test(device)) return { shard, problem: `device ${quote(device)} is not a valid name` };
+  if (!NAME_PATTERN.test(sensor)) return { shard, problem: `sensor ${quote(sensor)} is not a valid name` };
   return { shard, device, sensor };
 }

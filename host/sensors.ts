@@ -5,12 +5,14 @@
  * own rates and the Phased LSTM's time gate, not resampling, deals with that (plstm.md section 1: every event
  * has its own timestamp).
  *
- * Every reading is validated before it touches any state, and a refused reading leaves the device's state (held
- * values, last time) exactly as it was; the reason is one of SENSOR_REJECTIONS, for the caller to count.
- * Browser-safe: no node import.
+ * Every reading is validated before it touches any state: the encoder checks what is its own (the sensor, the
+ * channel count, the device's time order, values that stay finite through offset and scale), and the stream's
+ * engine answers, through Stream.check, for everything it would refuse itself (a value beyond a 32-bit float, a
+ * time beyond its clock). A refused reading leaves the device's state (stream, held values, last time) exactly as
+ * it was; the reason is one of SENSOR_REJECTIONS, for the caller to count. Browser-safe: no node import.
  */
 import type { Stream, TimePolicy } from "./engine.js";
-import { PhasorError } from "./errors.js";
+import { PhasorError, quote, type EventRefusal } from "./errors.js";
 
 /**
  * Names of sensors (and of devices, in the gateway) are MQTT topic levels and parts of file names: letters,
@@ -44,15 +46,29 @@ export const SENSORS_VERSION = 1;
  * Why a reading was refused, each with its policy (docs/gateway.md, "Validation"):
  * - unknownSensor: the sensor is not declared. Dropped.
  * - wrongChannels: the reading has more or fewer values than the sensor's channels. Dropped.
- * - nonFinite: t or a value is not a finite number (JSON null, 1e999). Dropped: no value is invented.
+ * - nonFinite: t or a value is not a finite number (JSON null, 1e999), also after offset and scale and as the
+ *   engine holds it (a 32-bit float in the wasm engines: 1e39 is not one). Dropped: no value is invented.
  * - timeBackwards: t is earlier than the device's previous accepted reading, with time policy "reject".
  *   Dropped (with policy "clamp" it is accepted at the previous time and counted as clamped instead).
+ * - timeRange: t is further from the device's first reading than the engine's clock can count (2^62 ticks in
+ *   the wasm engines, plstm.md section 4). Dropped.
  */
-export const SENSOR_REJECTIONS = ["unknownSensor", "wrongChannels", "nonFinite", "timeBackwards"] as const;
+export const SENSOR_REJECTIONS = ["unknownSensor", "wrongChannels", "nonFinite", "timeBackwards", "timeRange"] as const;
 export type SensorRejection = (typeof SENSOR_REJECTIONS)[number];
 
 /** What became of one reading: accepted, accepted at the previous time (clamp policy), or refused and why. */
 export type ReadingOutcome = "accepted" | "clamped" | SensorRejection;
+
+/** The reason an engine gives (Stream.check) as the encoder counts it. */
+const ENGINE_REFUSALS: Record<EventRefusal, SensorRejection> = {
+  nonFinite: "nonFinite",
+  timeBackwards: "timeBackwards",
+  timeRange: "timeRange",
+  // x is built with the model's inputSize (SensorStream checks the layout against the stream): never expected
+  wrongLength: "wrongChannels",
+  // x is built of numbers and t is checked to be one: never expected either
+  notNumber: "nonFinite",
+};
 
 /** The layout of a model without a declaration: one sensor "x" whose channels are the model's inputs, in order. */
 export function defaultSensorLayout(inputSize: number): SensorLayout {
@@ -170,16 +186,20 @@ export interface DeviceInputState {
 
 /**
  * One device's encoder: turns (sensor, t, values) into the model's (t, x), enforcing the device's time order.
- * `encode` either refuses the reading (and changes nothing) or sets `t` and `x` for the caller to push.
+ * `prepare` checks a reading and sets `t` and `x` without changing the device's state; `commit` then makes it the
+ * device's last reading (its time, the held values). `encode` is both at once, for a caller without an engine.
  */
 export class DeviceInput {
-  /** the event to push after an accepted reading */
+  /** the event of the last prepared reading */
   t = 0;
   readonly x: Float64Array;
+  /** why the last refused reading was refused, in words (for logs and dead letters) */
+  refusal = "";
   private readonly held: Float64Array;
-  /** the current reading after offset and scale, checked before any state changes */
+  /** the current reading after offset and scale, checked before x is written */
   private readonly scaled: Float64Array;
   private lastT: number | null = null;
+  private prepared: SensorSpec | null = null;
   private readonly byName: Map<string, SensorSpec>;
 
   constructor(
@@ -192,38 +212,64 @@ export class DeviceInput {
     this.byName = new Map(layout.sensors.map((s) => [s.name, s]));
   }
 
-  encode(sensorName: string, t: number, values: ArrayLike<number>): ReadingOutcome {
+  /** Checks a reading and, unless it is refused, sets `t` and `x`; the device's state is not changed. */
+  prepare(sensorName: string, t: number, values: ArrayLike<number>): ReadingOutcome {
+    this.prepared = null;
     const sensor = this.byName.get(sensorName);
-    if (sensor === undefined) return "unknownSensor";
-    if (values.length !== sensor.channels) return "wrongChannels";
-    if (!Number.isFinite(t)) return "nonFinite";
-    // scaled first, so that a value the scale pushes past the float range is refused like a raw one
+    if (sensor === undefined) {
+      return this.refuse("unknownSensor", `sensor ${quote(sensorName)} is not declared (sensors: ${this.layout.sensors.map((s) => s.name).join(", ")})`);
+    }
+    if (values.length !== sensor.channels) {
+      return this.refuse("wrongChannels", `sensor ${quote(sensorName)} has ${sensor.channels} channels, the reading has ${values.length} values`);
+    }
+    // before the time order: a clamp would otherwise turn -Infinity into the previous time
+    if (!Number.isFinite(t)) return this.refuse("nonFinite", `t is ${t}, not a finite number`);
+    // scaled first, so that a value the scale pushes past the float range is refused like a raw one; the held
+    // values feed later events of other sensors, so the encoder keeps them finite whatever engine runs
     for (let k = 0; k < sensor.channels; k++) {
       let v = values[k];
       if (sensor.offset) v -= sensor.offset[k];
       if (sensor.scale) v *= sensor.scale[k];
-      if (!Number.isFinite(v)) return "nonFinite";
+      if (!Number.isFinite(v)) return this.refuse("nonFinite", `value ${k} of sensor ${quote(sensorName)} is ${values[k]}, ${v} after offset and scale: not a finite number`);
       this.scaled[k] = v;
     }
     let outcome: ReadingOutcome = "accepted";
     let time = t;
     if (this.lastT !== null && t < this.lastT) {
-      if (this.timePolicy === "reject") return "timeBackwards";
+      if (this.timePolicy === "reject") return this.refuse("timeBackwards", `t=${t} is earlier than the device's previous reading at t=${this.lastT}`);
       time = this.lastT;
       outcome = "clamped";
     }
-    // the reading is good: from here on the state changes
-    this.lastT = time;
     this.t = time;
     for (const other of this.layout.sensors) {
       if (other === sensor) continue;
       for (let k = 0; k < other.channels; k++) this.x[other.slots[k]] = other.hold ? this.held[other.slots[k]] : 0;
     }
-    for (let k = 0; k < sensor.channels; k++) {
-      const v = this.scaled[k];
-      this.x[sensor.slots[k]] = v;
-      if (sensor.hold) this.held[sensor.slots[k]] = v;
-    }
+    for (let k = 0; k < sensor.channels; k++) this.x[sensor.slots[k]] = this.scaled[k];
+    this.prepared = sensor;
+    return outcome;
+  }
+
+  /** Makes the reading `prepare` accepted last the device's latest: its time, and its values where held. */
+  commit(): void {
+    const sensor = this.prepared;
+    if (sensor === null) throw new PhasorError("runtime", "DeviceInput.commit: no accepted reading was prepared");
+    this.prepared = null;
+    this.lastT = this.t;
+    if (sensor.hold) for (let k = 0; k < sensor.channels; k++) this.held[sensor.slots[k]] = this.x[sensor.slots[k]];
+  }
+
+  /** prepare and, unless refused, commit */
+  encode(sensorName: string, t: number, values: ArrayLike<number>): ReadingOutcome {
+    const outcome = this.prepare(sensorName, t, values);
+    if (outcome === "accepted" || outcome === "clamped") this.commit();
+    return outcome;
+  }
+
+  /** A reading refused for a reason found outside the encoder (the engine's check): nothing is committed. */
+  refuse(outcome: SensorRejection, why: string): SensorRejection {
+    this.prepared = null;
+    this.refusal = why;
     return outcome;
   }
 
@@ -232,9 +278,17 @@ export class DeviceInput {
   }
 
   restore(state: DeviceInputState): void {
-    if (state.held.length !== this.held.length || (state.lastT !== null && !Number.isFinite(state.lastT))) {
-      throw new PhasorError("bad-input", `device input state: expected ${this.held.length} held values and a finite lastT`);
+    if (
+      typeof state !== "object" ||
+      state === null ||
+      !Array.isArray(state.held) ||
+      state.held.length !== this.held.length ||
+      !state.held.every((v) => typeof v === "number" && Number.isFinite(v)) ||
+      (state.lastT !== null && !(typeof state.lastT === "number" && Number.isFinite(state.lastT)))
+    ) {
+      throw new PhasorError("bad-input", `device input state: expected ${this.held.length} finite held values and a finite lastT or null`);
     }
+    this.prepared = null;
     this.lastT = state.lastT;
     this.held.set(state.held);
   }
@@ -243,7 +297,7 @@ export class DeviceInput {
 export type ReadingCounters = Record<ReadingOutcome, number>;
 
 export function emptyReadingCounters(): ReadingCounters {
-  return { accepted: 0, clamped: 0, unknownSensor: 0, wrongChannels: 0, nonFinite: 0, timeBackwards: 0 };
+  return Object.fromEntries(["accepted", "clamped", ...SENSOR_REJECTIONS].map((key) => [key, 0])) as ReadingCounters;
 }
 
 /**
@@ -265,11 +319,31 @@ export class SensorStream {
     this.input = new DeviceInput(layout, timePolicy);
   }
 
-  /** Validates and encodes a reading and, unless refused, pushes it to the stream. */
+  /** why the last refused reading was refused, in words */
+  get refusal(): string {
+    return this.input.refusal;
+  }
+
+  /**
+   * Validates and encodes a reading, asks the engine whether it would take the event, and only then pushes it
+   * and commits it to the encoder; a refused reading changes nothing but its counter. Should the engine fail
+   * (throw in push after check accepted, or refuse without a reason), the error propagates with the encoder
+   * untouched and nothing counted: the caller decides what becomes of the stream (the gateway restores it).
+   */
   push(sensor: string, t: number, values: ArrayLike<number>): ReadingOutcome {
-    const outcome = this.input.encode(sensor, t, values);
+    let outcome = this.input.prepare(sensor, t, values);
+    if (outcome === "accepted" || outcome === "clamped") {
+      const refused = this.stream.check(this.input.t, this.input.x);
+      if (refused === null) {
+        this.stream.push(this.input.t, this.input.x);
+        this.input.commit();
+      } else {
+        // an answer without a reason is the engine's failure, not the reading's
+        if (refused.refusal === undefined) throw refused;
+        outcome = this.input.refuse(ENGINE_REFUSALS[refused.refusal], refused.message);
+      }
+    }
     this.counters[outcome]++;
-    if (outcome === "accepted" || outcome === "clamped") this.stream.push(this.input.t, this.input.x);
     return outcome;
   }
 }

@@ -16,8 +16,8 @@ import { Rng, randomModel, randomStream } from "./support/random.js";
 const MCU_BUDGET_BYTES = 8 * 1024;
 const PAGE = 65536;
 
-const WASI_IMPORTS = ["args_get", "args_sizes_get", "fd_prestat_dir_name", "fd_prestat_get", "fd_read", "fd_write", "path_open", "proc_exit"];
-const MCU_EXPORTS = ["arenaBytes", "arenaUsed", "init", "inputBuffer", "memory", "modelBuffer", "output", "push", "reset"];
+const WASI_IMPORTS = ["args_get", "args_sizes_get", "fd_fdstat_get", "fd_prestat_dir_name", "fd_prestat_get", "fd_read", "fd_write", "path_open", "proc_exit"];
+const MCU_EXPORTS = ["arenaBytes", "arenaNeeded", "arenaUsed", "init", "inputBuffer", "memory", "modelBuffer", "output", "push", "reset"];
 
 const builds = readdirSync("build").filter((name) => name.endsWith(".wasm")).sort();
 /** A build is a SIMD build when its name says so, and the WASI command's default build is. */

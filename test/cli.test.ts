@@ -307,6 +307,12 @@ describe("phasor command line", () => {
     expect(clamped.status).toBe(0);
     const atSameTime = lines(phasor(["run", "--engine", "reference", "--model", model, "--events", same]).stdout);
     expect(lines(clamped.stdout).map((o) => o.y)).toEqual(atSameTime.map((o) => o.y));
+    // and it prints the time the event ran at, as the gateway publishes it (docs/gateway.md), not its own t
+    expect(lines(clamped.stdout).map((o) => o.t)).toEqual([5, 5]);
+    // a new seq starts its own clock: its first event is not clamped to the previous seq's time
+    const twoSeqs = file("two-seqs.ndjson", '{"t": 5, "x": [0.1], "seq": "a"}\n{"t": 4, "x": [0.7], "seq": "a"}\n{"t": 1, "x": [0.7], "seq": "b"}\n');
+    const both = phasor(["run", "--model", model, "--events", twoSeqs, "--time-policy", "clamp"]);
+    expect(lines(both.stdout).map((o) => o.t)).toEqual([5, 5, 1]);
   });
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { PhasorError } from "../host/errors.js";
-import { EventParser, groupBySeq, parseEvents, type EventParserOptions, type StreamEvent } from "../host/events.js";
+import { DEFAULT_MAX_LINE_BYTES, EventParser, groupBySeq, parseEvents, type EventParserOptions, type StreamEvent } from "../host/events.js";
 
 const NDJSON = [
   '{"t": 0.0, "x": [0.31, 1], "seq": "a"}',
@@ -252,4 +252,81 @@ describe("event files", () => {
     expect(single[0].events).toHaveLength(2);
     expect(groupBySeq([])).toEqual([]);
   });
+
+  it("gives identical events from byte chunks, cut anywhere (inside UTF-8 sequences too), as from the text", () => {
+    const text = "\uFEFF" + NDJSON.replace('"b,c"', '"\u00e9\u4e2d\u{1F600}"') + "\r\n";
+    const bytes = new TextEncoder().encode(text);
+    const whole = parseChunks([text]);
+    const fromBytes = (pieces: Uint8Array[]) => {
+      const parser = new EventParser({ inputSize: 2, file: "ev.ndjson" });
+      const events = pieces.flatMap((piece) => parser.pushBytes(piece));
+      return [...events, ...parser.end()];
+    };
+    for (let cut = 0; cut <= bytes.length; cut++) expect(fromBytes([bytes.subarray(0, cut), bytes.subarray(cut)])).toEqual(whole);
+    expect(fromBytes(Array.from(bytes, (b) => Uint8Array.of(b)))).toEqual(whole);
+  });
+
+  describe("the line limit (issue 12, item 4)", () => {
+    const line = (bytes: number, t = 1) => {
+      const head = `{"t":${t},"x":[1,2],"pad":"`;
+      return head + "p".repeat(bytes - head.length - 2) + '"}';
+    };
+    const REASON = /^ev\.ndjson:2: the line is longer than 100 bytes \(the limit; --max-line-bytes raises it\)$/;
+
+    it("defaults to 1 MiB and takes a line of exactly the limit, LF or CRLF, text or bytes", () => {
+      expect(DEFAULT_MAX_LINE_BYTES).toBe(1 << 20);
+      for (const end of ["\n", "\r\n"]) {
+        const text = `{"t":0,"x":[0,0]}${end}${line(100)}${end}`;
+        expect(parse(text, { maxLineBytes: 100 }).events).toHaveLength(2);
+        expect(thrown(() => parse(text, { maxLineBytes: 99 })).message).toMatch(/^ev\.ndjson:2: the line is longer than 99 bytes/);
+        const parser = new EventParser({ inputSize: 2, file: "ev.ndjson", maxLineBytes: 99 });
+        expect(thrown(() => parser.pushBytes(new TextEncoder().encode(text))).message).toMatch(/^ev\.ndjson:2: the line is longer than 99 bytes/);
+        expect(parse(`${line(DEFAULT_MAX_LINE_BYTES)}${end}`).events).toHaveLength(1);
+        expect(thrown(() => parse(`${line(DEFAULT_MAX_LINE_BYTES + 1)}${end}`)).message).toMatch(/longer than 1048576 bytes/);
+      }
+    });
+
+    it("counts UTF-8 bytes, not characters", () => {
+      const wide = `{"t":1,"x":[1,2],"pad":"${"\u00e9".repeat(40)}${"\u{1F600}".repeat(2)}"}`;
+      const bytes = new TextEncoder().encode(wide).length;
+      expect(bytes).toBe(wide.length + 40 + 4);
+      expect(parse(wide, { maxLineBytes: bytes }).events).toHaveLength(1);
+      expect(() => parse(wide, { maxLineBytes: bytes - 1 })).toThrow(`longer than ${bytes - 1} bytes`);
+    });
+
+    it("refuses a line as soon as it is known to be too long, before its end arrives", () => {
+      for (const push of ["push", "pushBytes"] as const) {
+        const parser = new EventParser({ inputSize: 2, file: "ev.ndjson", maxLineBytes: 100 });
+        const piece = (text: string) => (push === "push" ? parser.push(text) : parser.pushBytes(new TextEncoder().encode(text)));
+        expect(piece('{"t":0,"x":[0,0]}\n{"t":1,')).toHaveLength(1);
+        expect(piece("p".repeat(90))).toEqual([]);
+        // 101 bytes so far could still be 100 and a "\r"; 102 cannot
+        expect(piece("p".repeat(4))).toEqual([]);
+        expect(thrown(() => piece("p")).message).toMatch(REASON);
+      }
+    });
+
+    it("with skipBad, skips an over-long line of any length in pieces, counts it once, and goes on", () => {
+      for (const push of ["push", "pushBytes"] as const) {
+        const parser = new EventParser({ inputSize: 2, file: "ev.ndjson", maxLineBytes: 100, skipBad: true });
+        const piece = (text: string) => (push === "push" ? parser.push(text) : parser.pushBytes(new TextEncoder().encode(text)));
+        const events = [...piece('{"t":0,"x":[0,0]}\n{"t":1,"x":[1,2],"pad":"')];
+        for (let k = 0; k < 1000; k++) events.push(...piece("p".repeat(997)));
+        events.push(...piece(`"}\n${line(150)}\n{"t":2,"x":[0,0]}\n${line(100, 3)}`), ...parser.end());
+        expect(events.map((e) => [e.t, e.line])).toEqual([[0, 1], [2, 4], [3, 5]]);
+        expect(parser.skipped).toBe(2);
+        expect(parser.skippedReasons[0]).toMatch(REASON);
+        expect(parser.skippedReasons[1]).toMatch(/^ev\.ndjson:3: the line is longer than 100 bytes/);
+      }
+    });
+  });
+
+  it("escapes control characters of the input and of the file name in messages", () => {
+    const err = thrown(() => parse('\u001b[2J\u0007{"t":1\n', { file: "a\u001b]0;x\u0007.ndjson" }));
+    expect(err.message).toMatch(/^a\\u001b\]0;x\\u0007\.ndjson:1: not JSON: .*\\u001b\[2J\\u0007/);
+    expect(err.message).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+    const csv = thrown(() => parse("t,x0,x1\n1,\u009b1m,\u202e\n", { file: "ev.csv" }));
+    expect(csv.message).toBe('ev.csv:2: x0 is not a number: "\\u009b1m"');
+  });
 });
+

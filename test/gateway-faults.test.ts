@@ -1,8 +1,11 @@
 /**
  * The gateway against a real mosquitto on a loopback port: two gateway processes share 100 devices over 8 shards;
  * one gateway is killed (SIGKILL) mid-stream and restarted, the broker is restarted mid-stream and the other
- * gateway killed and restarted right after, malformed messages of every kind are mixed in. Afterwards every device's predictions and final state equal those of an
- * uninterrupted in-process run over the same readings, and the counters account for every refused message.
+ * gateway killed and restarted right after; refused readings of every kind (malformed, unknown sensor, wrong
+ * channels, not finite raw, as a 32-bit float or after scale, time backwards, time beyond the engine's clock) are
+ * mixed in, some of them inside messages of several readings and across the kill. Afterwards every device's
+ * predictions and final state equal those of an uninterrupted in-process run over the same readings, the counters
+ * account for every refused message once, and every refusal was published on its dead-letter topic.
  * Every wait is bounded; the broker and the gateways are stopped in afterAll whatever happened.
  */
 import "../host/node.js";
@@ -14,7 +17,7 @@ import type { MqttClient } from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createEngine, loadModelBytes } from "../host/create.js";
 import type { Engine } from "../host/engine.js";
-import { shardOf } from "../host/gateway-topics.js";
+import { inputTopic, shardOf } from "../host/gateway-topics.js";
 import { Broker } from "../tools/gateway/broker.js";
 import { Collector, DEMO_SENSORS, connectClient, demoLayout, demoModel, deviceReadings, publishReadings, referenceRun, type Reading } from "../tools/gateway/simulate.js";
 import { decodeSnapshot } from "../tools/gateway/state.js";
@@ -33,9 +36,11 @@ class GatewayProcess {
   readonly exited: Promise<number | null>;
   stderr = "";
 
-  constructor(args: string[]) {
+  /** `phasor gateway args`, or another gateway script (`script`, its arguments, its environment) */
+  constructor(args: string[], script: { path: string; env?: Record<string, string> } = { path: "tools/phasor.ts" }) {
     // tsx as a loader in this very process (its CLI would run the gateway in a child that SIGKILL would miss)
-    this.child = spawn(process.execPath, ["--import", "tsx", "tools/phasor.ts", "gateway", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const command = script.path === "tools/phasor.ts" ? [script.path, "gateway", ...args] : [script.path, ...args];
+    this.child = spawn(process.execPath, ["--import", "tsx", ...command], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...script.env } });
     let partial = "";
     this.child.stdout?.on("data", (chunk: Buffer) => {
       const lines = (partial + chunk.toString()).split("\n");
@@ -114,38 +119,80 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+type Scripted = Reading & { applies: boolean; refusal?: string };
+
+/** Devices that publish their readings three to a message (docs/gateway.md, several readings in one message). */
+const batched = (device: string) => Number(device.slice("press-".length)) % 10 === 4;
+/** The devices of gateway 0 (even shards), the one killed in phase B, that no other rule below picks. */
+const onKilledGateway = Array.from({ length: DEVICES }, (_, d) => `press-${d}`).filter((device) => shardOf(device, SHARDS) % 2 === 0 && !batched(device) && Number(device.slice(6)) > 13);
+
 /**
  * Every device's readings, with refused ones of the kinds that carry a sequence number mixed in (a redelivery
- * of one is recognised like that of a good one). `applies` is false for those the gateway refuses before the
- * encoder (so the in-process run leaves them out).
+ * of one is recognised like that of a good one), each with the reason it is refused for. `applies` is false for
+ * those the gateway refuses before the encoder (so the in-process run leaves them out).
  */
-function deviceScripts(): Map<string, (Reading & { applies: boolean })[]> {
-  const scripts = new Map<string, (Reading & { applies: boolean })[]>();
+function deviceScripts(): Map<string, Scripted[]> {
+  const scripts = new Map<string, Scripted[]>();
   for (let d = 0; d < DEVICES; d++) {
     const device = `press-${d}`;
-    const readings = deviceReadings(device, READINGS, SEED).map((r) => ({ ...r, applies: true }));
-    const bad = (seq: number, change: (r: Reading & { applies: boolean }) => void) => change(readings[seq]);
-    if (d === 3) bad(10, (r) => (r.sensor = "gyro")); // unknownSensor, in phase A
-    if (d === 5) bad(22, (r) => (r.v = [0.1, 0.2])); // wrongChannels (accel or temp: wrong either way), phase B
-    if (d === 7) bad(24, (r) => ((r.t = Infinity), (r.raw = `{"seq":24,"t":1e999,"v":${JSON.stringify(r.v)}}`))); // nonFinite
-    if (d === 9) bad(45, (r) => (r.v = r.v.map((v, k) => (k === 0 ? NaN : v)))); // nonFinite: NaN is null in JSON, phase C
-    if (d === 11) bad(30, (r) => (r.t = readings[29].t - 50)); // timeBackwards
-    if (d === 13) bad(50, (r) => ((r.raw = '{"seq":50,"t":"soon","v":[1,2,3]}'), (r.applies = false))); // malformed, with seq
+    const readings: Scripted[] = deviceReadings(device, READINGS, SEED).map((r) => ({ ...r, applies: true }));
+    const bad = (seq: number, refusal: string, change: (r: Scripted) => void) => {
+      readings[seq].refusal = refusal;
+      change(readings[seq]);
+    };
+    if (d === 3) bad(10, "unknownSensor", (r) => (r.sensor = "gyro")); // in phase A
+    if (d === 5) bad(22, "wrongChannels", (r) => (r.v = [0.1, 0.2])); // accel or temp: wrong either way, phase B
+    if (d === 7) bad(24, "nonFinite", (r) => ((r.t = Infinity), (r.raw = `{"seq":24,"t":1e999,"v":${JSON.stringify(r.v)}}`)));
+    if (d === 9) bad(45, "nonFinite", (r) => (r.v = r.v.map((v, k) => (k === 0 ? NaN : v)))); // NaN is null in JSON, phase C
+    if (d === 11) bad(30, "timeBackwards", (r) => (r.t = readings[29].t - 50));
+    if (d === 13) bad(50, "malformed", (r) => ((r.raw = '{"seq":50,"t":"soon","v":[1,2,3]}'), (r.applies = false))); // with seq
+    // issue 12: each of these stopped the gateway for good; in phase B, on the gateway that is killed
+    if (device === onKilledGateway[0]) bad(25, "nonFinite", (r) => ((r.sensor = "accel"), (r.v = [1e39, 0, 0]))); // beyond a 32-bit float
+    if (device === onKilledGateway[1]) bad(26, "nonFinite", (r) => ((r.sensor = "temp"), (r.v = [3.5e39]))); // finite, not once scaled
+    if (device === onKilledGateway[2]) bad(27, "timeRange", (r) => (r.t = 1e300)); // beyond the engine's clock
+    // inside messages of several readings, across the kill and in phase C
+    if (d === 4) bad(28, "nonFinite", (r) => ((r.sensor = "accel"), (r.v = [0, -1e39, 0])));
+    if (d === 14) bad(31, "timeRange", (r) => (r.t = 1e300));
+    if (d === 24) bad(46, "timeBackwards", (r) => (r.t = readings[45].t - 50));
     scripts.set(device, readings);
   }
   return scripts;
 }
 
-/** The readings of seq in [from, to) of every device, devices interleaved as they would be in time. */
-function phase(scripts: Map<string, Reading[]>, from: number, to: number): Reading[] {
-  const out: Reading[] = [];
-  for (let seq = from; seq < to; seq++) for (const readings of scripts.values()) out.push(readings[seq]);
+/**
+ * The messages of seq in [from, to) of every device, devices interleaved as they would be in time; a batched
+ * device's readings go three to a message.
+ */
+function phase(scripts: Map<string, Reading[]>, from: number, to: number): (Reading | Reading[])[] {
+  const out: (Reading | Reading[])[] = [];
+  for (let seq = from; seq < to; seq++) {
+    for (const [device, readings] of scripts) {
+      if (!batched(device)) out.push(readings[seq]);
+      else if ((seq - from) % 3 === 0) out.push(readings.slice(seq, Math.min(seq + 3, to)));
+    }
+  }
   return out;
 }
 
+/** Every dead letter received: its device (from the topic) and payload, a copy counted once. */
+async function deadLetterCollector(): Promise<{ letters: Map<string, { device: string; letter: { refused: { seq?: number; reason: string }[] } }>; copies: () => number }> {
+  const client = await connectClient(broker.url, "test-dead-letters");
+  clients.push(client);
+  const letters = new Map<string, { device: string; letter: { refused: { seq?: number; reason: string }[] } }>();
+  let copies = 0;
+  client.on("message", (topic, payload) => {
+    const key = `${topic} ${payload.toString()}`;
+    if (letters.has(key)) copies++;
+    else letters.set(key, { device: topic.slice(topic.lastIndexOf("/") + 1), letter: JSON.parse(payload.toString()) });
+  });
+  await client.subscribeAsync(`${PREFIX}/dead/#`, { qos: 1 });
+  return { letters, copies: () => copies };
+}
+
 describe("phasor gateway on a real broker, two gateways, 100 devices", () => {
-  it("loses and duplicates nothing through a gateway kill, a broker restart and malformed messages", async () => {
+  it("loses and duplicates nothing through a gateway kill, a broker restart and refused readings of every kind", async () => {
     const scripts = deviceScripts();
+    expect(onKilledGateway.length).toBeGreaterThanOrEqual(3);
     const reference = new Map([...scripts].map(([device, readings]) => [device, referenceRun(engine, demoLayout(), readings.filter((r) => r.applies))]));
     let expectedPredictions = 0;
     for (const run of reference.values()) expectedPredictions += run.y.size;
@@ -154,6 +201,7 @@ describe("phasor gateway on a real broker, two gateways, 100 devices", () => {
     const g1 = startGateway(1);
     await Promise.all([g0.waitFor("ready"), g1.waitFor("ready")]);
     collector = await Collector.start(broker.url, "test-collector", PREFIX);
+    const dead = await deadLetterCollector();
     const publisher = await connectClient(broker.url, "test-publisher");
     clients.push(publisher);
     const predictionsUpTo = (seq: number) => [...reference.values()].reduce((n, run) => n + [...run.y.keys()].filter((s) => s < seq).length, 0);
@@ -178,7 +226,7 @@ describe("phasor gateway on a real broker, two gateways, 100 devices", () => {
     // phase B: gateway 0 killed a third of the way through, restarted while readings keep coming
     const phaseB = phase(scripts, 18, 40);
     const publishingB = publishReadings(publisher, PREFIX, SHARDS, phaseB, { window: 20 });
-    await waitUntil(() => collector!.count() >= predictionsUpTo(18) + phaseB.length / 3, 20_000, () => "phase B: predictions before the kill");
+    await waitUntil(() => collector!.count() >= predictionsUpTo(18) + (predictionsUpTo(40) - predictionsUpTo(18)) / 3, 20_000, () => "phase B: predictions before the kill");
     await g0.kill();
     await sleep(300);
     const g0again = startGateway(0);
@@ -188,7 +236,7 @@ describe("phasor gateway on a real broker, two gateways, 100 devices", () => {
     // phase C: the broker restarted (graceful: it saves sessions and queued messages) a third of the way through
     const phaseC = phase(scripts, 40, READINGS);
     const publishingC = publishReadings(publisher, PREFIX, SHARDS, phaseC, { window: 20 });
-    await waitUntil(() => collector!.count() >= predictionsUpTo(40) + phaseC.length / 3, 20_000, () => "phase C: predictions before the broker restart");
+    await waitUntil(() => collector!.count() >= predictionsUpTo(40) + (expectedPredictions - predictionsUpTo(40)) / 3, 20_000, () => "phase C: predictions before the broker restart");
     await broker.restart();
     // and gateway 1 killed while it reconnects, restarted while readings keep coming
     await g1.kill();
@@ -231,10 +279,18 @@ describe("phasor gateway on a real broker, two gateways, 100 devices", () => {
       wrongChannels: sum("wrongChannels"),
       nonFinite: sum("nonFinite"),
       timeBackwards: sum("timeBackwards"),
+      timeRange: sum("timeRange"),
+      engineError: sum("engineError"),
       badTopic: sum("badTopic"),
       wrongShard: sum("wrongShard"),
       tooManyDevices: sum("tooManyDevices"),
-    }).toEqual({ applied: expectedPredictions, malformed: 3, unknownSensor: 1, wrongChannels: 1, nonFinite: 2, timeBackwards: 1, badTopic: 2, wrongShard: 1, tooManyDevices: 0 });
+    }).toEqual({ applied: expectedPredictions, malformed: 3, unknownSensor: 1, wrongChannels: 1, nonFinite: 5, timeBackwards: 2, timeRange: 2, engineError: 0, badTopic: 2, wrongShard: 1, tooManyDevices: 0 });
+
+    // and every refusal was published on its device's dead-letter topic (copies after a restart are identical)
+    const refusedReadings = [...scripts].flatMap(([device, readings]) => readings.filter((r) => r.refusal).map((r) => `${device} ${r.seq} ${r.refusal}`));
+    expect(refusedReadings).toHaveLength(12);
+    const letters = [...dead.letters.values()].flatMap(({ device, letter }) => letter.refused.map((r) => `${device} ${r.seq ?? "-"} ${r.reason}`));
+    expect(letters.sort()).toEqual([...refusedReadings, "press-20 - malformed", "press-21 - malformed", "press-23 - wrongShard"].sort());
     expect((final0.shards as number[]).concat(final1.shards as number[]).sort()).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     // the devices with a wrong-shard or bad-topic message only exist where they belong: 100 devices in all
     expect((final0.devices as number) + (final1.devices as number)).toBe(DEVICES);
@@ -280,6 +336,149 @@ describe("phasor gateway on a real broker, two gateways, 100 devices", () => {
     expect(stopped.stateResets).toBe(1);
     expect(stopped.devices).toBeGreaterThan(0);
     expect(existsSync(join(corrupt, "quarantine"))).toBe(true);
+  });
+});
+
+describe("phasor gateway keeps running whatever a message holds (issue 12)", () => {
+  const TINY = "tiny";
+
+  async function tinyGateway(state: string): Promise<GatewayProcess> {
+    const gateway = new GatewayProcess(["--model", join(dir, "tiny.plsm"), "--state", state, "--broker", broker.url, "--prefix", TINY, "--shards", "4", "--health-interval", "60000"]);
+    gateways.push(gateway);
+    await gateway.waitFor("ready");
+    return gateway;
+  }
+
+  beforeAll(() => {
+    const quantized = phasor(["quantize", "--model", "examples/tiny-model.json", "--calib", "examples/events.ndjson", "--out", join(dir, "tiny.plsm")]);
+    expect(quantized.status, quantized.stderr).toBe(0);
+  });
+
+  // before: {"event":"fatal","message":"event at t=1: x[0] is not a finite 32-bit float ..."}, exit 2, and the same
+  // at every restart, since the message was never acknowledged
+  it('one QoS 1 reading {"seq":10,"t":1,"v":[1e39]}, or t jumping from 0 to 1e300, is refused and counted; every device goes on', async () => {
+    const state = join(dir, "state-tiny");
+    const first = await tinyGateway(state);
+    const tinyCollector = await Collector.start(broker.url, "tiny-collector", TINY);
+    const publisher = await connectClient(broker.url, "tiny-publisher");
+    clients.push(publisher);
+    const topic = (device: string) => inputTopic(TINY, 4, device, "x");
+    for (const [device, payload] of [
+      ["dev-a", '{"seq":10,"t":1,"v":[1e39]}'],
+      ["dev-a", '{"seq":11,"t":2,"v":[0.5]}'],
+      ["dev-b", '{"seq":1,"t":0,"v":[0.1]}'],
+      ["dev-b", '{"seq":2,"t":1e300,"v":[0.1]}'],
+      ["dev-b", '{"seq":3,"t":5,"v":[0.2]}'],
+    ]) {
+      await publisher.publishAsync(topic(device), payload, { qos: 1 });
+    }
+    await waitUntil(() => tinyCollector.count() >= 3, 20_000, () => `${tinyCollector.count()} predictions`);
+    expect([...(tinyCollector.predictions.get("dev-a")?.keys() ?? [])]).toEqual([11]);
+    expect([...(tinyCollector.predictions.get("dev-b")?.keys() ?? [])].sort()).toEqual([1, 3]);
+    const stopped = await first.stop();
+    expect(stopped.rejected).toMatchObject({ nonFinite: 1, timeRange: 1 });
+    expect(first.records.filter((r) => r.event === "refused").map((r) => [r.device, r.seq, r.reason])).toEqual([
+      ["dev-a", 10, "nonFinite"],
+      ["dev-b", 2, "timeRange"],
+    ]);
+    // the refused messages were acknowledged: a restart finds nothing to choke on and counts nothing again
+    const second = await tinyGateway(state);
+    const again = await second.stop();
+    expect(again.rejected).toMatchObject({ nonFinite: 1, timeRange: 1 });
+    expect(again.applied).toBe(3);
+    await tinyCollector.close();
+  });
+
+  it("--state on a regular file, or below one, is a one-line error with exit status 2", () => {
+    const file = join(dir, "state-is-a-file");
+    writeFileSync(file, "not a directory");
+    for (const [state, why] of [
+      [file, /^phasor gateway: --state .*state-is-a-file: not a directory \(the gateway keeps a folder per shard in it\)\n$/],
+      [join(file, "below"), /^phasor gateway: --state .*below: a part of the path is not a directory\n$/],
+    ] as const) {
+      const result = phasor(["gateway", "--model", join(dir, "tiny.plsm"), "--state", state, "--broker", broker.url]);
+      expect(result.status, result.stderr).toBe(2);
+      expect(result.stderr).toMatch(why);
+    }
+  });
+
+  it("an I/O failure while running stops the gateway with one line and without acknowledging the message", async () => {
+    const state = join(dir, "state-io");
+    const first = await tinyGateway(state);
+    const device = "dev-io";
+    const shard = shardOf(device, 4);
+    // the shard's directory vanishes under the running gateway: the next message cannot be logged
+    rmSync(join(state, `shard-${shard}`), { recursive: true });
+    const publisher = await connectClient(broker.url, "io-publisher");
+    clients.push(publisher);
+    await publisher.publishAsync(inputTopic(TINY, 4, device, "x"), '{"seq":1,"t":0,"v":[0.25]}', { qos: 1 });
+    expect(await withTimeout(first.exited, 20_000, "the gateway did not stop")).toBe(1);
+    expect(first.stderr).toMatch(new RegExp(`^phasor gateway: .*shard-${shard}/wal-0+1\\.log: cannot open the WAL: no such file\n$`));
+    // not acknowledged: the next gateway gets the message from the broker and applies it
+    const tinyCollector = await Collector.start(broker.url, "io-collector", TINY);
+    const second = await tinyGateway(state);
+    await waitUntil(() => tinyCollector.predictions.get(device)?.has(1) === true, 20_000, () => "the redelivered message's prediction");
+    expect((await second.stop()).applied).toBe(1);
+    await tinyCollector.close();
+  });
+
+  it("a lock that cannot be removed at a graceful stop is one line and exit status 1, after the last snapshot", async () => {
+    const state = join(dir, "state-lock");
+    const gateway = await tinyGateway(state);
+    // the lock of shard 0 replaced by a folder that holds a file: rm(2) of it fails
+    rmSync(join(state, "shard-0.lock"));
+    cpSync(join(state, "shard-0"), join(state, "shard-0.lock"), { recursive: true });
+    gateway.child.kill("SIGTERM");
+    expect(await withTimeout(gateway.exited, 20_000, "the gateway did not stop")).toBe(1);
+    expect(gateway.stderr).toMatch(/^phasor gateway: .*shard-0\.lock: cannot remove the shard's lock: .*\n$/);
+    expect(gateway.records.some((r) => r.event === "snapshot-failed")).toBe(false);
+    // the next start says what is in the way, in one line too
+    const next = phasor(["gateway", "--model", join(dir, "tiny.plsm"), "--state", state, "--broker", broker.url, "--prefix", TINY, "--shards", "4"]);
+    expect(next.status).toBe(1);
+    expect(next.stderr).toMatch(/^phasor gateway: .*shard-0\.lock: cannot read the shard's lock: it is a directory\n$/);
+  });
+
+  // the engine fails on a message (a trap after it changed the state); after a kill -9 the restarted gateway
+  // replays the WAL with an engine that would take the message: the entry's record of the failure decides, so the
+  // replay takes the live run's path and the message is counted once and applied never
+  it("a message the engine failed on is refused again by the WAL replay after a kill, never applied, counted once", async () => {
+    const prefix = "faulty";
+    const state = join(dir, "state-faulty");
+    const start = (trap: boolean) => {
+      const gateway = new GatewayProcess(["--model", modelPath, "--state", state, "--broker", broker.url, "--prefix", prefix, "--shards", "2"], {
+        path: "test/support/faulty-gateway.ts",
+        env: trap ? { PHASOR_TEST_TRAP: "0.42" } : {},
+      });
+      gateways.push(gateway);
+      return gateway;
+    };
+    const device = "dev-trap";
+    const readings: Reading[] = deviceReadings(device, 5, SEED).map((r) => ({ ...r, sensor: "accel", v: [0.1, 0.2, 0.3] }));
+    readings[3].v = [0.42, 0, 0];
+    const faultyCollector = await Collector.start(broker.url, "faulty-collector", prefix);
+    const live = start(true);
+    await live.waitFor("ready");
+    const publisher = await connectClient(broker.url, "faulty-publisher");
+    clients.push(publisher);
+    await publishReadings(publisher, prefix, 2, [readings[0], readings[1], readings.slice(2, 4), readings[4]]);
+    await waitUntil(() => faultyCollector.predictions.get(device)?.has(4) === true, 20_000, () => "the prediction after the failed message");
+    expect((await live.waitFor("refused")).reason).toBe("engineError");
+    await live.kill();
+    const restarted = start(false);
+    await restarted.waitFor("ready");
+    const stopped = await restarted.stop();
+    expect(stopped.replayed).toBe(4);
+    expect(stopped.rejected).toMatchObject({ engineError: 1 });
+    expect(stopped.applied).toBe(3);
+    expect([...faultyCollector.predictions.get(device)!.keys()].sort()).toEqual([0, 1, 4]);
+    // the device's state is that of the three readings the engine took, not of the failed message's
+    const reference = referenceRun(engine, demoLayout(), [readings[0], readings[1], readings[4]]);
+    const shard = shardOf(device, 2);
+    const path = join(state, `shard-${shard}`, "snapshot.bin");
+    const [record] = decodeSnapshot(readFileSync(path), shard, path).devices;
+    expect(record.stream).toEqual(reference.state);
+    expect(record.counters.engineError).toBe(1);
+    await faultyCollector.close();
   });
 });
 

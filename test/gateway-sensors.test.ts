@@ -1,14 +1,15 @@
 /**
  * The sensor encoding (host/sensors.ts) and the topic layout (host/gateway-topics.ts): a reading fills only its
  * sensor's slots, hold sensors keep their last value, every refusal has its reason and leaves the device's state
- * as it was, and sharding is the documented pure function.
+ * as it was (also when the engine, not the encoder, refuses), and sharding is the documented pure function.
  */
 import "../host/node.js";
 import { describe, expect, it } from "vitest";
 import { createEngine } from "../host/create.js";
 import { PhasorError } from "../host/errors.js";
 import { fnv1a32, inputTopic, ownedShards, parseInputTopic, shardOf } from "../host/gateway-topics.js";
-import { DeviceInput, SensorStream, defaultSensorLayout, parseSensorLayout, sensorLayoutToJson } from "../host/sensors.js";
+import { DeviceInput, SensorStream, defaultSensorLayout, parseSensorLayout, sensorLayoutToJson, type SensorLayout } from "../host/sensors.js";
+import { wasmEngine, type WasmKind } from "./support/engines.js";
 import { randomModel, Rng } from "./support/random.js";
 
 const DECLARATION = {
@@ -124,9 +125,39 @@ describe("encoding readings", () => {
     plain.push(1, [0.5, -0.5, 0.25, 0, 0, 0]);
     plain.push(3, [0, 0, 0, 0, 0.5, 0]);
     expect(device.stream.output()).toEqual(plain.output());
-    expect(device.counters).toEqual({ accepted: 2, clamped: 0, unknownSensor: 1, wrongChannels: 0, nonFinite: 0, timeBackwards: 1 });
+    expect(device.counters).toEqual({ accepted: 2, clamped: 0, unknownSensor: 1, wrongChannels: 0, nonFinite: 0, timeBackwards: 1, timeRange: 0 });
     expect(() => new SensorStream(engine.createStream(), defaultSensorLayout(3))).toThrow(/inputSize 3, the model takes 6/);
     engine.dispose();
+  });
+});
+
+// issue 12, item 1: readings the encoder found fine but the engine refuses (a value beyond a 32-bit float, raw
+// or after scale; a time beyond the engine's clock) made SensorStream.push throw after it had moved the device's
+// last time forward, and made the gateway stop.
+describe.each(["fixed", "float"] as WasmKind[])("readings the %s engine would refuse", (kind) => {
+  const SCALED: SensorLayout = parseSensorLayout({ sensors: [{ name: "x", channels: 1 }, { name: "big", channels: 1, scale: [10] }] }, 2, "s");
+  const model = randomModel(new Rng(12), { inputSize: 2, hidden: [6], peephole: true, rOn: 0.3, outputs: 2, mode: "every" });
+
+  async function device(): Promise<SensorStream> {
+    const sensors = new SensorStream((await wasmEngine(kind, model)).createStream(), SCALED);
+    expect(sensors.push("x", 1000, [0.5])).toBe("accepted");
+    return sensors;
+  }
+
+  it.each([
+    ["a value beyond a 32-bit float: {\"t\":1001,\"v\":[1e39]}", "x", 1001, [1e39], "nonFinite", /not a finite 32-bit float/],
+    ["a finite reading that the sensor's scale takes beyond a 32-bit float", "big", 1001, [1e38], "nonFinite", /not a finite 32-bit float/],
+    ["t jumping to 1e300", "x", 1e300, [0.5], "timeRange", /.+/],
+  ] as const)("refuses %s, counts it under its reason and changes nothing, the last time included", async (_name, sensor, t, values, reason, message) => {
+    const sensors = await device();
+    const before = { stream: sensors.stream.snapshot(), input: sensors.input.state() };
+    expect(sensors.push(sensor, t, values)).toBe(reason);
+    expect(sensors.refusal).toMatch(message);
+    expect(sensors.counters[reason]).toBe(1);
+    expect(Buffer.from(sensors.stream.snapshot()).equals(Buffer.from(before.stream))).toBe(true);
+    expect(sensors.input.state()).toEqual(before.input);
+    // the device's time did not move: a reading just after the last good one is in order
+    expect(sensors.push("x", 1000.5, [0.25])).toBe("accepted");
   });
 });
 
@@ -155,6 +186,9 @@ describe("topic layout and sharding", () => {
     expect(parseInputTopic("site/a", "site/a/in/3/pump-7")).toMatchObject({ shard: 3, problem: expect.stringMatching(/1 levels after the shard/) });
     expect(parseInputTopic("site/a", "site/a/in/3/.hidden/temp")).toMatchObject({ shard: 3, problem: expect.stringMatching(/not a valid name/) });
     expect(parseInputTopic("site/a", "site/b/in/3/pump/temp")).toBeUndefined();
+    // a name from a topic is quoted escaped and cut short: no control character reaches a terminal through a log
+    const hostile = parseInputTopic("site/a", `site/a/in/3/\u001b[2J\u009b31m${"x".repeat(100)}/temp`) as { problem: string };
+    expect(hostile.problem).toBe(`device "\\u001b[2J\\u009b31m${"x".repeat(56)}..." is not a valid name`);
     expect(parseInputTopic("site/a", "site/a/in/x/pump/temp")).toBeUndefined();
   });
 });

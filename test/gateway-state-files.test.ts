@@ -1,12 +1,15 @@
 /**
  * The gateway's files (tools/gateway/state.ts): a snapshot reads back exactly and any damage to it is found;
  * a shard's state is loaded only when it is whole, fits the running configuration and the WAL continues the
- * snapshot; a torn last WAL line (power loss mid-write) is dropped; WAL segments go only once covered and acked.
+ * snapshot; a file whose checksum holds but whose content is not what a gateway writes is refused as corrupt;
+ * a torn last WAL line (power loss mid-write) is dropped; WAL segments go only once covered and acked; a lock is
+ * held only by a process that can still run.
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, appendFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { crc32 } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   BadStateError,
@@ -90,15 +93,25 @@ describe("loading a shard", () => {
     expect(fresh.snapshot.cut).toBe(0);
     expect(fresh.segments).toEqual([]);
     const log = new ShardLog(shardDirectory(state, 1), false);
-    for (let e = 1; e <= 3; e++) log.append({ e, topic: `t/${e}`, payload: Uint8Array.of(e, 0, 255), out: e === 2 ? { topic: "o", payload: "{}" } : undefined });
+    const outs = [{ topic: "o", payload: "{}" }, { topic: "d", payload: '{"refused":[]}' }];
+    for (let e = 1; e <= 3; e++) log.append({ e, topic: `t/${e}`, payload: Uint8Array.of(e, 0, 255), outs: e === 2 ? outs : [], failed: e === 3 });
     log.close();
     const again = await loadShard(state, FINGERPRINT);
     expect(again.segments).toHaveLength(1);
-    expect(again.segments[0].entries.map((x) => [x.e, x.topic, Array.from(x.payload), x.out])).toEqual([
-      [1, "t/1", [1, 0, 255], undefined],
-      [2, "t/2", [2, 0, 255], { topic: "o", payload: "{}" }],
-      [3, "t/3", [3, 0, 255], undefined],
+    expect(again.segments[0].entries.map((x) => [x.e, x.topic, Array.from(x.payload), x.outs, x.failed])).toEqual([
+      [1, "t/1", [1, 0, 255], [], false],
+      [2, "t/2", [2, 0, 255], outs, false],
+      [3, "t/3", [3, 0, 255], [], true],
     ]);
+  });
+
+  it("reads the WAL lines of the first version, with one prediction as `out`", async () => {
+    const state = tempDir();
+    await loadShard(state, FINGERPRINT);
+    const json = JSON.stringify({ e: 1, topic: "t", p: Buffer.from("{}").toString("base64"), out: { topic: "o", payload: "{}" } });
+    writeFileSync(join(shardDirectory(state, 1), "wal-000000000000001.log"), `${walCrc(json)} ${json}\n`);
+    const loaded = await loadShard(state, FINGERPRINT);
+    expect(loaded.segments[0].entries[0].outs).toEqual([{ topic: "o", payload: "{}" }]);
   });
 
   it("reports a missing snapshot, a WAL that does not continue it, a damaged WAL line, and another configuration", async () => {
@@ -148,6 +161,66 @@ describe("loading a shard", () => {
   });
 });
 
+/** The CRC field of a WAL line, as state.ts writes it. */
+function walCrc(json: string): string {
+  return crc32(json).toString(16).padStart(8, "0");
+}
+
+/** The snapshot's bytes with its header replaced and the CRC made right again: damage a checksum cannot see. */
+function withHeader(change: (header: Record<string, any>) => void): Uint8Array {
+  const bytes = encodeSnapshot(sample());
+  const view = new DataView(bytes.buffer);
+  const length = view.getUint32(8, true);
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + length)));
+  change(header);
+  const text = new TextEncoder().encode(JSON.stringify(header));
+  const rest = bytes.subarray(12 + length, bytes.length - 4);
+  const out = new Uint8Array(12 + text.length + rest.length + 4);
+  out.set(bytes.subarray(0, 12));
+  new DataView(out.buffer).setUint32(8, text.length, true);
+  out.set(text, 12);
+  out.set(rest, 12 + text.length);
+  new DataView(out.buffer).setUint32(out.length - 4, crc32(out.subarray(0, out.length - 4)), true);
+  return out;
+}
+
+describe("files whose checksum holds but whose content is not a gateway's", () => {
+  it.each([
+    ["a null fingerprint", (h: Record<string, any>) => (h.fingerprint = null)],
+    ["counters that are not counts", (h: Record<string, any>) => (h.counters = { badTopic: "2" })],
+    ["no counters", (h: Record<string, any>) => delete h.counters],
+    ["a device that is not an object", (h: Record<string, any>) => (h.devices[0] = 7)],
+    ["a device id that is not a name", (h: Record<string, any>) => (h.devices[0].id = "../../etc")],
+    ["a lastSeq that is a string", (h: Record<string, any>) => (h.devices[0].lastSeq = "17")],
+    ["held values that are not numbers", (h: Record<string, any>) => (h.devices[0].input.held = ["a", 0, 0])],
+    ["a lastT that is not finite", (h: Record<string, any>) => (h.devices[0].input = { lastT: "soon", held: [0, 0, 0] })],
+    ["device counters that are null", (h: Record<string, any>) => (h.devices[1].counters = null)],
+    ["a negative counter", (h: Record<string, any>) => (h.devices[1].counters = { accepted: -1 })],
+    ["a published prediction of strings", (h: Record<string, any>) => (h.devices[1].published = ["x"])],
+    ["a state length that is not a count", (h: Record<string, any>) => (h.devices[0].bytes = 1.5)],
+  ])("a snapshot with %s is corrupt", (_name, change) => {
+    expect(problemOf(() => decodeSnapshot(withHeader(change), 1, "s")).problem).toBe("corrupt");
+  });
+
+  it.each([
+    ["not an object", "[1,2]"],
+    ["no entry number", '{"topic":"t","p":""}'],
+    ["an entry number of 0", '{"e":0,"topic":"t","p":""}'],
+    ["a topic that is a number", '{"e":1,"topic":5,"p":""}'],
+    ["a payload that is not base64", '{"e":1,"topic":"t","p":"***"}'],
+    ["no payload", '{"e":1,"topic":"t"}'],
+    ["outputs that are not messages", '{"e":1,"topic":"t","p":"","outs":[{"topic":1}]}'],
+    ["a failed flag that is not a boolean", '{"e":1,"topic":"t","p":"","failed":"yes"}'],
+  ])("a WAL line with a right checksum and %s is corrupt", async (_name, json) => {
+    const state = tempDir();
+    await loadShard(state, FINGERPRINT);
+    writeFileSync(join(shardDirectory(state, 1), "wal-000000000000001.log"), `${walCrc(json)} ${json}\n`);
+    const problem = await asyncProblemOf(() => loadShard(state, FINGERPRINT));
+    expect(problem.problem).toBe("corrupt");
+    expect(problem.message).toMatch(/:1: checksum matches but the line is not (JSON|a WAL entry)/);
+  });
+});
+
 describe("WAL segments and locks", () => {
   it("deletes a segment only when a snapshot covers it and its predictions are acknowledged", async () => {
     const state = tempDir();
@@ -174,7 +247,7 @@ describe("WAL segments and locks", () => {
     const state = tempDir();
     const release = lockShard(state, 3);
     const lockPath = `${shardDirectory(state, 3)}.lock`;
-    expect(readFileSync(lockPath, "utf8").trim()).toBe(String(process.pid));
+    expect(readFileSync(lockPath, "utf8").trim().split(" ")[0]).toBe(String(process.pid));
     release();
     expect(existsSync(lockPath)).toBe(false);
 
@@ -187,5 +260,34 @@ describe("WAL segments and locks", () => {
       await new Promise((resolve) => other.once("exit", resolve));
     }
     lockShard(state, 3)();
+  });
+
+  // issue 12, item 5: a gateway killed with SIGKILL stays a zombie until its parent reaps it, and kill(pid, 0)
+  // still succeeds on it: a restart half a second after the kill was refused as "held by a running process"
+  it("takes over the lock of a killed process its parent has not reaped yet (a zombie)", async () => {
+    const state = tempDir();
+    // the shell starts a child and becomes `sleep` (exec), which never waits for it: killed, the child stays a zombie
+    const parent = spawn("sh", ["-c", "sleep 30 & echo $!; exec sleep 30"], { stdio: ["ignore", "pipe", "ignore"] });
+    try {
+      const pid = Number(await new Promise<string>((resolve) => parent.stdout.once("data", (chunk: Buffer) => resolve(chunk.toString().trim()))));
+      writeFileSync(`${shardDirectory(state, 2)}.lock`, `${pid}\n`);
+      expect(problemOf(() => lockShard(state, 2)).problem).toBe("locked");
+      process.kill(pid, "SIGKILL");
+      const deadline = Date.now() + 5000;
+      while (!/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      expect(readFileSync(`/proc/${pid}/stat`, "utf8")).toMatch(/\) Z /);
+      lockShard(state, 2)();
+    } finally {
+      parent.kill("SIGKILL");
+    }
+  });
+
+  it("takes over a lock whose pid now belongs to another process (another start time)", () => {
+    const state = tempDir();
+    // this process is running, but it did not start at clock tick 1
+    writeFileSync(`${shardDirectory(state, 0)}.lock`, `${process.ppid} 1\n`);
+    lockShard(state, 0)();
+    writeFileSync(`${shardDirectory(state, 0)}.lock`, `${process.ppid}\n`);
+    expect(problemOf(() => lockShard(state, 0)).problem).toBe("locked");
   });
 });

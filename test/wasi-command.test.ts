@@ -5,9 +5,10 @@
  * naming the file, the line and the reason, as `phasor run` words it.
  */
 import "../host/node.js";
-import { rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { modelToJson } from "../host/model.js";
 import { encodePlsm } from "../host/plsm.js";
 import { quantize } from "../host/quantize.js";
 import { phasor } from "./support/cli.js";
@@ -192,9 +193,15 @@ describe("phasor-wasi refuses what phasor run refuses", () => {
     expect(malformed.status).toBe(2);
     const csv = await runNodeWasi("simd", ["--model", "m.plsm"], "t,x0,x1,x2\n0,1,2,3\n", dir);
     expect(csv.stderr).toMatch(/^phasor-wasi: stdin:1: CSV events are not read by phasor-wasi/);
-    const engine = await runNodeWasi("simd", ["--model", "m.plsm"], '{"t":0,"x":[1,2,1e39]}\n', dir);
-    expect(engine.stderr).toBe("phasor-wasi: stdin:1: x[2] is not a finite 32-bit float (NaN, infinite or beyond +-3.4e38)\n");
-    expect(engine.status).toBe(2);
+    // beyond the f32 range, even where it would round down to the largest f32 (3.4028235e38), as phasor run refuses it
+    for (const huge of ["1e39", "3.4028235e38", "-3.40282350e38"]) {
+      const input = `{"t":0,"x":[1,2,${huge}]}\n`;
+      const cli = phasor(["run", "--model", join(dir, "m.plsm"), "--events", "-"], input);
+      expect(cli.stderr).toBe('phasor run: stdin:1: "x[2]" is beyond the 32-bit float range (+-3.4e38) the engines take\n');
+      const run = await runNodeWasi("simd", ["--model", "m.plsm"], input, dir);
+      expect(run.stderr).toBe(cli.stderr.replace("phasor run:", "phasor-wasi:"));
+      expect(run.status).toBe(2);
+    }
   });
 
   it("refuses bad arguments and models with exit status 2", async () => {
@@ -202,7 +209,7 @@ describe("phasor-wasi refuses what phasor run refuses", () => {
       [[], "phasor-wasi: missing --model M (quantized model, .plsm)\n"],
       [["--model"], "phasor-wasi: --model needs a value\n"],
       [["--model", "m.plsm", "--emit", "all"], 'phasor-wasi: --emit must be one of every, last (got "all")\n'],
-      [["--model", "m.plsm", "--fast"], "phasor-wasi: unknown flag --fast (accepted: --model, --events, --emit, --hidden)\n"],
+      [["--model", "m.plsm", "--fast"], "phasor-wasi: unknown flag --fast (accepted: --model, --events, --emit, --hidden, --max-line-bytes)\n"],
       [["--model", "m.plsm", "--hidden", "--hidden"], "phasor-wasi: --hidden is given twice\n"],
       [["--model", "m.plsm", "extra"], 'phasor-wasi: unexpected argument "extra" (flags start with --)\n'],
       [["--model", "missing.plsm"], "phasor-wasi: missing.plsm: cannot read the model file: no such file\n"],
@@ -220,3 +227,114 @@ describe("phasor-wasi refuses what phasor run refuses", () => {
     expect(help.stdout.toString("utf8")).toMatch(/^usage: phasor-wasi --model M\.plsm/);
   });
 });
+
+describe("phasor-wasi under stress (issue 12, item 5)", () => {
+  const rng = new Rng(12);
+  const model = randomModel(rng, { inputSize: 1, hidden: [4], peephole: false, rOn: 0.5, outputs: 2, mode: "last" });
+  let dir = "";
+  beforeAll(() => {
+    dir = scratchDirectory();
+    writeFileSync(join(dir, "m.plsm"), quantize(model, calibrationStreams(4, 1), "stress").bytes);
+    writeFileSync(join(dir, "float.json"), JSON.stringify(modelToJson(model)));
+    mkdirSync(join(dir, "models.plsm"));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** An NDJSON event line of exactly `bytes` bytes. */
+  const lineOf = (bytes: number, t: number) => {
+    const head = `{"t":${t},"x":[0.25],"pad":"`;
+    return head + "p".repeat(bytes - head.length - 2) + '"}';
+  };
+
+  it("says a directory is a directory, for the model and for --events", async () => {
+    const model = await runNodeWasi("simd", ["--model", "models.plsm"], "", dir);
+    expect(model.stderr).toBe("phasor-wasi: models.plsm: cannot read the model file: it is a directory\n");
+    expect(model.status).toBe(2);
+    const events = await runNodeWasi("simd", ["--model", "m.plsm", "--events", "models.plsm"], "", dir);
+    expect(events.stderr).toBe("phasor-wasi: models.plsm: cannot open: it is a directory\n");
+    requireWasmtime();
+    expect(runWasmtime("scalar", ["--model", "models.plsm"], "", dir).stderr).toBe(model.stderr);
+  });
+
+  it("says a JSON model is one, and what it takes instead", async () => {
+    const run = await runNodeWasi("simd", ["--model", "float.json"], "", dir);
+    expect(run.stderr).toBe("phasor-wasi: float.json: a JSON float model: phasor-wasi runs a quantized model (.plsm); make one with `phasor quantize`\n");
+    expect(run.status).toBe(2);
+  });
+
+  it("prints a binary inputSize of 0xffffffff unsigned, and refuses it", async () => {
+    const header = Buffer.alloc(16);
+    header.write("PLEV", 0, "latin1");
+    header.writeUInt16LE(1, 4);
+    header.writeUInt32LE(0xffffffff, 8);
+    const run = await runNodeWasi("simd", ["--model", "m.plsm"], header, dir);
+    expect(run.stderr).toBe("phasor-wasi: stdin:record 0: the events have inputSize 4294967295, the model's inputSize is 1\n");
+    expect(run.status).toBe(2);
+  });
+
+  it("refuses a line over --max-line-bytes as phasor run does, and takes one of exactly the limit", async () => {
+    const cases = [[1 << 20, [], "\n"], [300, ["--max-line-bytes", "300"], "\r\n"], [300, ["--max-line-bytes=300"], "\n"]] as const;
+    for (const [limit, flags, end] of cases) {
+      const ok = `{"t":0,"x":[0.5]}${end}${lineOf(limit, 1)}${end}`;
+      const expected = phasor(["run", "--model", join(dir, "m.plsm"), "--events", "-", ...flags], ok);
+      expect(expected.status).toBe(0);
+      const run = await runNodeWasi("scalar", ["--model", "m.plsm", ...flags], ok, dir);
+      expect(run.status).toBe(0);
+      expect(run.stdout.toString()).toBe(expected.stdout);
+      const over = `{"t":0,"x":[0.5]}${end}${lineOf(limit + 1, 1)}${end}{"t":2,"x":[0.5]}${end}`;
+      const cli = phasor(["run", "--model", join(dir, "m.plsm"), "--events", "-", ...flags], over);
+      expect(cli.stderr).toBe(`phasor run: stdin:2: the line is longer than ${limit} bytes (the limit; --max-line-bytes raises it)\n`);
+      const refused = await runNodeWasi("scalar", ["--model", "m.plsm", ...flags], over, dir);
+      expect(refused.stderr).toBe(cli.stderr.replace("phasor run:", "phasor-wasi:"));
+      expect(refused.status).toBe(2);
+      expect(refused.stdout.toString()).toBe(cli.stdout);
+    }
+    for (const value of ["0", "268435457", "1.5", "-3", "lots"]) {
+      const run = await runNodeWasi("simd", ["--model", "m.plsm", "--max-line-bytes", value], "", dir);
+      expect(run.stderr).toBe(`phasor-wasi: --max-line-bytes must be an integer in [1, 268435456] (got "${value}")\n`);
+      expect(run.status).toBe(2);
+    }
+  });
+
+  it("refuses a 150 MB line at the default limit with its memory bounded by the limit, not the line", async () => {
+    const line = Buffer.alloc(150 * (1 << 20), "p");
+    line.write('{"t":0,"x":[0.5],"pad":"', 0, "latin1");
+    const run = await runNodeWasi("simd", ["--model", "m.plsm"], Buffer.concat([line, Buffer.from('"}\n')]), dir);
+    expect(run.stderr).toBe("phasor-wasi: stdin:1: the line is longer than 1048576 bytes (the limit; --max-line-bytes raises it)\n");
+    expect(run.status).toBe(2);
+    expect(run.memoryBytes).toBeLessThanOrEqual(8 << 20);
+  });
+
+  it("runs a 90 MB line with a raised limit on wasmtime (it failed to read there before), as the line without its padding", async () => {
+    requireWasmtime();
+    const line = Buffer.alloc(90 * (1 << 20), "p");
+    line.write('{"t":0,"x":[0.5],"pad":"', 0, "latin1");
+    const input = Buffer.concat([line, Buffer.from('"}\n{"t":1,"x":[-0.5]}\n')]);
+    const run = runWasmtime("simd", ["--model", "m.plsm", "--max-line-bytes", "268435456"], input, dir);
+    expect(run.stderr).toBe("");
+    expect(run.status).toBe(0);
+    const short = await runNodeWasi("simd", ["--model", "m.plsm"], '{"t":0,"x":[0.5]}\n{"t":1,"x":[-0.5]}\n', dir);
+    expect(run.stdout.equals(short.stdout)).toBe(true);
+  });
+
+  it("escapes control characters of the input in its messages as phasor run does", async () => {
+    const cases = [
+      `{"t":0,"x":[0.5]}\n{"t":1,"x":["\u009b31m\u202e\u2028"]}\n`,
+      `{"t":0,"x":[0.5],"seq":"\\u001b[2J\u2066"}\n{"t":0,"x":[0.5],"seq":2}\n{"t":1,"x":[0.5],"seq":"\\u001b[2J\u2066"}\n`,
+      `{"t":1,"x":"${"\u00e9".repeat(30)}\u0085"}\n`,
+    ];
+    for (const input of cases) {
+      const cli = phasor(["run", "--model", join(dir, "m.plsm"), "--events", "-"], input);
+      expect(cli.status).toBe(2);
+      const run = await runNodeWasi("simd", ["--model", "m.plsm"], input, dir);
+      expect(run.stderr).toBe(cli.stderr.replace("phasor run:", "phasor-wasi:"));
+      expect(run.stderr.slice(0, -1)).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/);
+    }
+    const raw = Buffer.concat([Buffer.from('{"t":1,"x":[0.5],"seq":'), Buffer.from([0x1b, 0x5b, 0x32, 0x4a, 0x07, 0xff, 0xed, 0xa0, 0x80]), Buffer.from("}\n")]);
+    const run = await runNodeWasi("simd", ["--model", "m.plsm"], raw, dir);
+    expect(run.stderr).toBe("phasor-wasi: stdin:1: not JSON: unexpected character at column 24\n");
+    const named = await runNodeWasi("simd", ["--model", "\u001b]0;x\u0007.plsm"], "", dir);
+    expect(named.stderr).toBe("phasor-wasi: \\u001b]0;x\\u0007.plsm: cannot read the model file: no such file\n");
+  });
+});
+

@@ -8,7 +8,7 @@ import { PhasorError } from "../host/errors.js";
 export type FlagSpec =
   | { kind: "string"; help: string; /** placeholder in the usage line */ value?: string; required?: boolean }
   | { kind: "enum"; help: string; values: readonly string[]; default?: string }
-  | { kind: "number"; help: string; value?: string; integer?: boolean; min?: number; default?: number }
+  | { kind: "number"; help: string; value?: string; integer?: boolean; min?: number; max?: number; default?: number }
   | { kind: "boolean"; help: string };
 
 export type FlagSpecs = Record<string, FlagSpec>;
@@ -104,7 +104,8 @@ function parseValue(name: string, spec: Exclude<FlagSpec, { kind: "boolean" }>, 
       return text;
     case "number": {
       const value = text.trim() === "" ? NaN : Number(text);
-      if (!Number.isFinite(value) || (spec.integer && !Number.isInteger(value)) || (spec.min !== undefined && value < spec.min)) {
+      const outside = (spec.min !== undefined && value < spec.min) || (spec.max !== undefined && value > spec.max);
+      if (!Number.isFinite(value) || (spec.integer && !Number.isInteger(value)) || outside) {
         throw badArgs(`--${name} must be ${describe(spec)} (got "${text}")`);
       }
       return value;
@@ -118,8 +119,10 @@ function describe(spec: FlagSpec): string {
       return spec.value ?? "a value";
     case "enum":
       return `one of ${spec.values.join(", ")}`;
-    case "number":
-      return `${spec.integer ? "an integer" : "a number"}${spec.min !== undefined ? ` >= ${spec.min}` : ""}`;
+    case "number": {
+      const range = spec.max === undefined ? (spec.min !== undefined ? ` >= ${spec.min}` : "") : ` in [${spec.min ?? "-inf"}, ${spec.max}]`;
+      return `${spec.integer ? "an integer" : "a number"}${range}`;
+    }
     case "boolean":
       return "no value";
   }

@@ -41,7 +41,7 @@ export async function readSequences(input: TextInput, parser: EventParser, input
       }
     }
   };
-  for await (const chunk of input.chunks) append(parser.push(chunk));
+  for await (const chunk of input.chunks) append(parser.pushBytes(chunk));
   append(parser.end());
   close();
   return sequences;

@@ -1,8 +1,9 @@
 // `npm run demo:web`: serves the browser demo on localhost and prints its address. Only web/ (the page), dist/
-// (the library and the page's compiled script) and build/ (the wasm) are served; nothing else of the repo is
-// reachable. Plain JavaScript on node's http module, so it needs nothing but a build.
+// (the library and the page's compiled script) and build/ (the wasm) are served; nothing else of the repo, or of
+// the machine, is reachable: a symbolic link that leads out of its folder is not followed (issue 12, item 5).
+// Plain JavaScript on node's http module, so it needs nothing but a build.
 //   npm run demo:web [-- --port 8080]      --port 0 takes any free port
-import { createReadStream, existsSync, statSync } from "node:fs";
+import { createReadStream, existsSync, realpathSync, statSync } from "node:fs";
 import { createServer } from "node:http";
 import { extname, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -34,7 +35,25 @@ for (const file of ["dist/web/demo.js", "dist/host/index.js", "build/phasor-simd
   }
 }
 
-/** The file a request path names, or null when it is outside the served folders or not a file. */
+/** The real path of `path` (every symbolic link resolved), or null when it does not exist. */
+function real(path) {
+  try {
+    return realpathSync(path);
+  } catch {
+    return null;
+  }
+}
+
+/** Whether `path` is `folder` or lies inside it. */
+function within(path, folder) {
+  return path === folder || path.startsWith(folder + sep);
+}
+
+/**
+ * The file a request path names, or null when it is not a file inside one of the served folders. The path is
+ * checked as written (resolve() has removed any "..") and again once every symbolic link in it is resolved, so
+ * that a link inside web/ to /etc or to the rest of the repo gives nothing.
+ */
 function fileFor(pathname) {
   let decoded;
   try {
@@ -44,11 +63,12 @@ function fileFor(pathname) {
   }
   const top = decoded.split("/")[1];
   if (!SERVED.includes(top)) return null;
+  const folder = real(join(root, top));
   let file = resolve(root, `.${decoded}`);
-  // resolve() has removed any "..": what is left must still be inside the folder the path named
-  if (!file.startsWith(join(root, top) + sep) && file !== join(root, top)) return null;
-  if (existsSync(file) && statSync(file).isDirectory()) file = join(file, "index.html");
-  return existsSync(file) && statSync(file).isFile() ? file : null;
+  if (folder === null || !within(file, join(root, top))) return null;
+  file = real(file);
+  if (file !== null && statSync(file).isDirectory()) file = real(join(file, "index.html"));
+  return file !== null && within(file, folder) && statSync(file).isFile() ? file : null;
 }
 
 const server = createServer((request, response) => {

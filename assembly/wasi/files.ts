@@ -3,10 +3,11 @@
 // records are taken from. Nothing here knows about events.
 
 import {
-  errno, fd_prestat_dir_name, fd_prestat_get, fd_read, lookupflags, path_open, preopentype, prestat, rights,
+  errno, fd_fdstat_get, fd_prestat_dir_name, fd_prestat_get, fd_read, fdstat, filetype, lookupflags, path_open,
+  preopentype, prestat, rights,
 } from "bindings/wasi_snapshot_preview1";
 
-const scratch = memory.data(16, 8);
+const scratch = memory.data(24, 8);
 
 /** A short reason for a WASI error number, as the phasor CLI words them (tools/io.ts ioReason). */
 export function errnoReason(code: i32): string {
@@ -14,7 +15,18 @@ export function errnoReason(code: i32): string {
   if (code == errno.ACCES || code == errno.NOTCAPABLE || code == errno.PERM) return "permission denied";
   if (code == errno.ISDIR) return "it is a directory";
   if (code == errno.NOTDIR) return "a part of the path is not a directory";
-  return "error";
+  if (code == errno.ROFS) return "read-only file system";
+  if (code == errno.NOSPC) return "no space left on the device";
+  if (code == errno.DQUOT) return "disk quota exceeded";
+  if (code == errno.IO) return "input/output error";
+  if (code == errno.PIPE) return "the reader went away";
+  if (code == errno.LOOP) return "too many levels of symbolic links";
+  if (code == errno.NAMETOOLONG) return "the name is too long";
+  if (code == errno.MFILE || code == errno.NFILE) return "too many open files";
+  if (code == errno.NOMEM) return "out of memory";
+  if (code == errno.INVAL) return "invalid argument";
+  if (code == errno.BADF) return "not an open file";
+  return "the runtime refused it";
 }
 
 /** Error number of the last failed openFile, or 0 when no preopened directory holds the path. */
@@ -80,7 +92,14 @@ export function openFile(path: usize, length: i32): i32 {
     openError = status;
     return -1;
   }
-  return <i32>load<u32>(scratch, 8);
+  const fd = <i32>load<u32>(scratch, 8);
+  // runtimes open a directory for reading and only fail on the first read, each with its own error: say it here
+  // (the command stops on it, so the descriptor is not closed)
+  if (fd_fdstat_get(fd, changetype<fdstat>(scratch)) == errno.SUCCESS && load<u8>(scratch) == filetype.DIRECTORY) {
+    openError = errno.ISDIR;
+    return -1;
+  }
+  return fd;
 }
 
 /**
@@ -100,6 +119,7 @@ export class Input {
 }
 
 const INITIAL_BYTES: i32 = 1 << 16;
+const READ_BYTES: i32 = 1 << 20;
 
 export function openInput(input: Input, fd: i32): void {
   input.fd = fd;
@@ -130,7 +150,9 @@ export function readMore(input: Input): bool {
     input.capacity <<= 1;
   }
   store<usize>(scratch, input.buffer + <usize>input.end);
-  store<usize>(scratch, <usize>(input.capacity - input.end), sizeof<usize>());
+  // at most READ_BYTES at a time: runtimes copy a read through a host buffer of the asked size, and node:wasi
+  // crashed, wasmtime said "out of memory", when asked for 128 MiB at once
+  store<usize>(scratch, <usize>min(input.capacity - input.end, READ_BYTES), sizeof<usize>());
   while (true) {
     const status = fd_read(input.fd, scratch, 1, scratch + 8);
     if (status == errno.INTR || status == errno.AGAIN) continue;

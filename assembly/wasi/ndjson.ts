@@ -5,6 +5,7 @@
 import { numberEnd, parseNumber } from "./decimal";
 import { expectWord, scanString, skipSpace, skipValue, startsNumber, syntax, syntaxAt, syntaxWhy } from "./json";
 import { SEQ_NONE, SEQ_NUMBER, SEQ_STRING } from "./sequences";
+import { decodeUtf8, decodedEnd } from "./utf8";
 import { Writer, putBytes, putInt, putText } from "./writer";
 
 
@@ -12,6 +13,13 @@ import { Writer, putBytes, putInt, putText } from "./writer";
 export let eventT: f64 = 0;
 export let seqKind: i32 = SEQ_NONE;
 export let seqNumber: f64 = 0;
+
+// Why an element of x is bad, in the order host/events.ts checks it.
+const X_NOT_NUMBER: i32 = 0;
+const X_NOT_FINITE: i32 = 1;
+const X_BEYOND_F32: i32 = 2;
+/** The largest finite f32: host/events.ts refuses anything beyond it, rather than let it round down to it here. */
+const F32_MAX: f64 = 3.4028234663852886e38;
 
 // What a field held, for the checks after the whole object is read (a later duplicate key replaces it).
 const ABSENT: i32 = 0;
@@ -24,9 +32,9 @@ const STRING: i32 = 5;
 let tHeld = ABSENT;
 let xHeld = ABSENT;
 let xCount = 0;
-/** index of the first element of x that is not a finite number, -1 when none; whether it was a number at all */
+/** index of the first element of x that is not a finite number within the f32 range, -1 when none; and why */
 let xBad = -1;
-let xBadIsNumber = false;
+let xBadWhy = X_NOT_NUMBER;
 let seqHeld = ABSENT;
 let labelHeld = ABSENT;
 let labelValue: f64 = 0;
@@ -67,16 +75,16 @@ function readX(p: usize, end: usize, x: usize, inputSize: i32): usize {
       if (v != v) return syntax("malformed number", numberEnd);
       p = numberEnd;
       if (xCount < inputSize) store<f32>(x + (<usize>xCount << 2), <f32>v);
-      if (xBad < 0 && !isFinite(v)) {
+      if (xBad < 0 && !(Math.abs(v) <= F32_MAX)) {
         xBad = xCount;
-        xBadIsNumber = true;
+        xBadWhy = isFinite(v) ? X_BEYOND_F32 : X_NOT_FINITE;
       }
     } else {
       p = skipValue(p, end, 2);
       if (p == 0) return 0;
       if (xBad < 0) {
         xBad = xCount;
-        xBadIsNumber = false;
+        xBadWhy = X_NOT_NUMBER;
         xBadText = start;
         xBadTextEnd = p;
       }
@@ -238,7 +246,8 @@ export function readEvent(line: usize, start: usize, end: usize, x: usize, input
   if (xBad >= 0) {
     putText(reason, '"x[');
     putInt(reason, xBad);
-    if (xBadIsNumber) return because(reason, ']" is not finite');
+    if (xBadWhy == X_NOT_FINITE) return because(reason, ']" is not finite');
+    if (xBadWhy == X_BEYOND_F32) return because(reason, ']" is beyond the 32-bit float range (+-3.4e38) the engines take');
     return got(reason, ']" must be a number, got ', xBadText, xBadTextEnd);
   }
   if (seqHeld == NUMBER) {
@@ -265,15 +274,25 @@ function because(reason: Writer, why: string): bool {
   return false;
 }
 
-/** why + the value's text as written, cut to 40 characters as host/events.ts `show` cuts JSON. */
+/** why + the value's text as written, cut as host/events.ts `show` cuts JSON: past 40 UTF-16 units (as node
+ * decodes the bytes), to the characters of the first 37 and "...". */
 function got(reason: Writer, why: string, text: usize, textEnd: usize): bool {
   putText(reason, why);
-  const n = <i32>(textEnd - text);
-  if (n > 40) {
-    putBytes(reason, text, 37);
+  let units = 0;
+  let cut = text; // the end of the characters within the first 37 units
+  let p = text;
+  while (p < textEnd && units <= 40) {
+    const b = <u32>load<u8>(p);
+    const cp = b < 0x80 ? b : decodeUtf8(p, textEnd);
+    p = b < 0x80 ? p + 1 : decodedEnd;
+    units += cp >= 0x10000 ? 2 : 1;
+    if (units <= 37) cut = p;
+  }
+  if (units > 40) {
+    putBytes(reason, text, <i32>(cut - text));
     putText(reason, "...");
   } else {
-    putBytes(reason, text, n);
+    putBytes(reason, text, <i32>(textEnd - text));
   }
   return false;
 }

@@ -4,6 +4,7 @@
 
 import { errno, fd_write } from "bindings/wasi_snapshot_preview1";
 import { NUMBER_MAX_CHARS, formatNumber } from "./shortest";
+import { decodeUtf8, decodedEnd } from "./utf8";
 
 @unmanaged
 export class Writer {
@@ -155,19 +156,50 @@ export function putJsonString(w: Writer, text: usize, n: i32): void {
       putByte(w, b);
     } else if (b >= 0x20) {
       putByte(w, b);
-    } else if (b == 8) {
-      putText(w, "\\b");
-    } else if (b == 9) {
-      putText(w, "\\t");
-    } else if (b == 10) {
-      putText(w, "\\n");
-    } else if (b == 12) {
-      putText(w, "\\f");
-    } else if (b == 13) {
-      putText(w, "\\r");
     } else {
-      putEscapedUnit(w, b);
+      putEscaped(w, b);
     }
   }
   putByte(w, 34);
 }
+
+/** A character as JSON.stringify escapes it: \b \f \n \r \t, or a lowercase \u escape. */
+function putEscaped(w: Writer, unit: i32): void {
+  if (unit == 8) putText(w, "\\b");
+  else if (unit == 9) putText(w, "\\t");
+  else if (unit == 10) putText(w, "\\n");
+  else if (unit == 12) putText(w, "\\f");
+  else if (unit == 13) putText(w, "\\r");
+  else putEscapedUnit(w, unit);
+}
+
+/**
+ * Whether a message must escape code point cp: control characters (C0, DEL, C1), the line and paragraph
+ * separators and the bidirectional-text controls, which a terminal acts on or reorders text around (the set of
+ * host/errors.ts escapeControls).
+ */
+function unprintable(cp: u32): bool {
+  return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x61c || cp == 0x200e || cp == 0x200f ||
+    (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+/**
+ * A message's text (UTF-8 that may quote any bytes of the input) as it may be printed: decoded as node decodes
+ * it (an invalid sequence is U+FFFD, as `phasor run` shows it), unprintable characters escaped as
+ * host/errors.ts escapeControls escapes them (\n, \u001b, ...), everything else as is.
+ */
+export function putPrintable(w: Writer, text: usize, n: i32): void {
+  const end = text + <usize>n;
+  let p = text;
+  while (p < end) {
+    const b = <u32>load<u8>(p);
+    const cp = b < 0x80 ? b : decodeUtf8(p, end);
+    const next = b < 0x80 ? p + 1 : decodedEnd;
+    if (unprintable(cp)) putEscaped(w, <i32>cp);
+    else if (cp == 0xfffd) putBytes(w, changetype<usize>(REPLACEMENT), 3);
+    else putBytes(w, p, <i32>(next - p));
+    p = next;
+  }
+}
+const REPLACEMENT = memory.data<u8>([0xef, 0xbf, 0xbd]);
+

@@ -3,20 +3,12 @@
  * it: the image written at modelBuffer(), init, then per event x at inputBuffer(), push(t) and output().
  */
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { McuExports } from "../../host/mcu.js";
 
 export const MCU_FILE = "build/phasor-mcu.wasm";
 
-export interface McuExports {
-  memory: WebAssembly.Memory;
-  modelBuffer(): number;
-  arenaBytes(): number;
-  arenaUsed(): number;
-  init(length: number): number;
-  inputBuffer(): number;
-  push(t: number): number;
-  output(): number;
-  reset(): void;
-}
+export type { McuExports };
 
 export async function mcuInstance(): Promise<McuExports> {
   const { instance } = await WebAssembly.instantiate(readFileSync(MCU_FILE), {});
@@ -43,4 +35,22 @@ export function mcuRun(mcu: McuExports, t: ArrayLike<number>, x: ArrayLike<numbe
     y.set(new Float64Array(mcu.memory.buffer, mcu.output(), outputSize), e * outputSize);
   }
   return y;
+}
+
+const PAGE_BYTES = 65536;
+
+/**
+ * The MCU build compiled again with a larger arena (`--use PHASOR_MCU_ARENA=n`, docs/embedding.md) and memory to
+ * hold it, into `dir`: what a model that does not fit the standard build would take is then what its init uses.
+ */
+export async function mcuBuildWithArena(arenaBytes: number, dir: string): Promise<Uint8Array<ArrayBuffer>> {
+  const { default: asc } = await import("assemblyscript/asc");
+  const pages = String(Math.ceil(arenaBytes / PAGE_BYTES) + 1);
+  const out = join(dir, "phasor-mcu-arena.wasm");
+  const { error, stderr } = await asc.main([
+    "assembly/mcu.ts", "--config", "asconfig.mcu.json", "--target", "mcu", "--outFile", out, "--textFile", join(dir, "phasor-mcu-arena.wat"),
+    "--initialMemory", pages, "--maximumMemory", pages, "--use", "abort=", "--use", "PHASOR_MCU=1", "--use", `PHASOR_MCU_ARENA=${arenaBytes}`,
+  ]);
+  if (error) throw new Error(`asc failed: ${error.message}\n${stderr.toString()}`);
+  return new Uint8Array(readFileSync(out));
 }

@@ -7,7 +7,13 @@ import { spawnSync } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setFlagsFromString } from "node:v8";
 import { WASI } from "node:wasi";
+
+// node 20's WASI functions have V8 fast-call paths that can read and write through a stale view of a module's
+// memory once it has grown (nodejs/node#53087): now and then the whole test process died of a segmentation fault.
+// Without fast API calls they take the ordinary path, which does not (docs/wasi.md, "Memory").
+setFlagsFromString("--no-turbo-fast-api-calls");
 
 export type WasiBuild = "simd" | "scalar";
 
@@ -20,6 +26,8 @@ export interface WasiRun {
   status: number | null;
   stdout: Buffer;
   stderr: string;
+  /** the module's memory when it ended (node:wasi only): what it grew to */
+  memoryBytes?: number;
 }
 
 const compiled = new Map<string, Promise<WebAssembly.Module>>();
@@ -50,7 +58,8 @@ export async function runNodeWasi(build: WasiBuild, args: string[], stdin: strin
     const status = wasi.start(instance);
     fds.forEach((fd) => closeSync(fd));
     fds.length = 0;
-    return { status, stdout: readFileSync(join(io, "stdout")), stderr: readFileSync(join(io, "stderr"), "utf8") };
+    const memoryBytes = (instance.exports.memory as WebAssembly.Memory).buffer.byteLength;
+    return { status, stdout: readFileSync(join(io, "stdout")), stderr: readFileSync(join(io, "stderr"), "utf8"), memoryBytes };
   } finally {
     fds.forEach((fd) => closeSync(fd));
     rmSync(io, { recursive: true, force: true });

@@ -7,12 +7,12 @@ import { EventParser } from "../../host/events.js";
 import { evaluate } from "../../host/evaluate.js";
 import { badInput } from "../../host/errors.js";
 import { defineCommand } from "../command.js";
-import { openTextInput, skippedNote } from "../io.js";
+import { EVENT_READER_FLAGS, openTextInput, skippedNote } from "../io.js";
 import { loadModelFile } from "../model-file.js";
 import { readSequences } from "../sequences.js";
 
 export const command = defineCommand({
-  usage: "--model M --events E [--engine reference|float|fixed] [--simd auto|on|off] [--skip-bad]",
+  usage: "--model M --events E [--engine reference|float|fixed] [--simd auto|on|off] [--skip-bad] [--max-line-bytes N]",
   description:
     "Scores a model on labelled events and prints one JSON line. A model with two or more outputs is a classifier:\n" +
     '"accuracy" is the fraction of sequences whose argmax of y after their last event equals their label. A model\n' +
@@ -23,14 +23,19 @@ export const command = defineCommand({
     events: { kind: "string", required: true, value: "E", help: "labelled events, NDJSON or CSV; - reads stdin" },
     engine: { kind: "enum", values: ["reference", "float", "fixed"], help: "engine (default fixed for a .plsm model, float for a JSON model)" },
     simd: { kind: "enum", values: ["auto", "on", "off"], default: "auto", help: "wasm build to run" },
-    "skip-bad": { kind: "boolean", help: "skip bad event lines and count them on stderr instead of failing" },
+    ...EVENT_READER_FLAGS,
   },
   async run(flags, io) {
     const loaded = await loadModelFile(flags.model);
     const engine = await createEngine(loaded, { engine: flags.engine, simd: flags.simd });
     try {
       const input = await openTextInput(flags.events, io.stdin);
-      const parser = new EventParser({ inputSize: engine.model.inputSize, file: input.name, skipBad: flags["skip-bad"] });
+      const parser = new EventParser({
+        inputSize: engine.model.inputSize,
+        file: input.name,
+        skipBad: flags["skip-bad"],
+        maxLineBytes: flags["max-line-bytes"],
+      });
       const sequences = await readSequences(input, parser, engine.model.inputSize);
       if (sequences.length === 0) throw badInput(input.name, "no events to evaluate on");
       const result = evaluate(engine, sequences, input.name);

@@ -4,6 +4,7 @@
  * interval, state problems, connection changes, and a last "stopped" line with the final counters.
  */
 import { createHash } from "node:crypto";
+import { mkdirSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createEngine } from "../../host/create.js";
 import { PhasorError, badModel } from "../../host/errors.js";
@@ -11,6 +12,7 @@ import { checkPrefix, ownedShards } from "../../host/gateway-topics.js";
 import { defaultSensorLayout, parseSensorLayout, sensorLayoutToJson, type SensorLayout } from "../../host/sensors.js";
 import { defineCommand } from "../command.js";
 import { Gateway } from "../gateway/gateway.js";
+import { DEFAULT_MAX_READINGS } from "../gateway/payload.js";
 import { ioReason } from "../io.js";
 import { loadModelFile } from "../model-file.js";
 
@@ -21,9 +23,11 @@ export const command = defineCommand({
   description:
     "Subscribes to <prefix>/in/<shard>/<device>/<sensor> for the shards this instance owns, keeps one stream per\n" +
     "device on one shared engine, and publishes predictions on <prefix>/out/<shard>/<device> and its health on\n" +
-    "<prefix>/health/<instance> (retained). A reading is {\"seq\": n, \"t\": time, \"v\": [values], \"ts\": publish ms}\n" +
-    "(seq: the device's increasing sequence number, required; ts optional, for lag). State is kept per shard in\n" +
-    "--state, restored on start; see docs/gateway.md for the topic layout, sharding and the restart guarantees.\n" +
+    "<prefix>/health/<instance> (retained), and what it refuses, with the reasons, on <prefix>/dead/<shard>/<device>.\n" +
+    "A reading is {\"seq\": n, \"t\": time, \"v\": [values], \"ts\": publish ms} (seq: the device's increasing sequence\n" +
+    "number, required; ts optional, for lag); several are {\"seq\": n, \"readings\": [{\"t\", \"v\", \"sensor\"?}, ...]}, numbered\n" +
+    "n, n+1 and so on. State is kept per shard in --state, restored on start; see docs/gateway.md for the topic\n" +
+    "layout, sharding and the restart guarantees.\n" +
     "Log: NDJSON on stdout. Stops gracefully on SIGTERM or SIGINT.",
   flags: {
     model: { kind: "string", required: true, value: "M", help: "float model (.json) or quantized model (.plsm)" },
@@ -45,6 +49,7 @@ export const command = defineCommand({
     "time-policy": { kind: "enum", values: ["reject", "clamp"], default: "reject", help: "a reading earlier than its device's previous one is refused, or applied at the previous time" },
     "on-bad-state": { kind: "enum", values: ["fail", "reset"], default: "fail", help: "missing, corrupt or incompatible state: refuse to start, or quarantine it and start the shard afresh" },
     "max-devices": { kind: "number", integer: true, min: 1, default: 100000, help: "devices per shard; readings of further devices are refused" },
+    "max-readings": { kind: "number", integer: true, min: 1, default: DEFAULT_MAX_READINGS, help: "readings one message may carry; a longer message is refused as malformed" },
     "qos-out": { kind: "enum", values: ["0", "1"], default: "1", help: "QoS of the predictions" },
     "wal-sync": { kind: "boolean", help: "fdatasync the WAL after every message (survives power loss, not only a crash; slower)" },
   },
@@ -56,6 +61,7 @@ export const command = defineCommand({
     const broker = flags.broker ?? "mqtt://127.0.0.1:1883";
     if (!/^(mqtts?|tcp|ssl|wss?):\/\//.test(broker)) throw new PhasorError("bad-args", `--broker ${broker}: expected a URL such as mqtt://127.0.0.1:1883`);
 
+    checkStateDirectory(flags.state);
     const loaded = await loadModelFile(flags.model);
     const modelBytes = await readFile(flags.model);
     const layout = await sensorLayout(flags.sensors, loaded.format === "json" ? modelBytes : undefined, loaded.model.inputSize, flags.model);
@@ -81,6 +87,7 @@ export const command = defineCommand({
         timePolicy: flags["time-policy"],
         onBadState: flags["on-bad-state"],
         maxDevicesPerShard: flags["max-devices"],
+        maxReadings: flags["max-readings"],
         outputQos: flags["qos-out"] === "0" ? 0 : 1,
         walSync: flags["wal-sync"],
         log,
@@ -100,6 +107,24 @@ export const command = defineCommand({
     }
   },
 });
+
+/** --state must be a directory, or a path where one can be made: said in one line, before any shard is touched. */
+function checkStateDirectory(path: string): void {
+  let isDirectory: boolean | undefined;
+  try {
+    isDirectory = statSync(path).isDirectory();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw new PhasorError("bad-args", `--state ${path}: ${ioReason(err)}`);
+  }
+  if (isDirectory === false) throw new PhasorError("bad-args", `--state ${path}: not a directory (the gateway keeps a folder per shard in it)`);
+  if (isDirectory === undefined) {
+    try {
+      mkdirSync(path, { recursive: true });
+    } catch (err) {
+      throw new PhasorError("bad-args", `--state ${path}: cannot create the directory: ${ioReason(err)}`);
+    }
+  }
+}
 
 /** --sensors, else the JSON model's "sensors" field, else one sensor "x" of all inputs. */
 async function sensorLayout(path: string | undefined, modelJson: Uint8Array | undefined, inputSize: number, modelPath: string): Promise<SensorLayout> {

@@ -15,12 +15,12 @@ import type { FloatModel } from "../../host/model.js";
 import { PRE_FRAC, type FixedPlan } from "../../host/plsm.js";
 import { FIXED_TOLERANCE, quantize, toleranceExceeded } from "../../host/quantize.js";
 import { defineCommand } from "../command.js";
-import { ioReason, openTextInput, skippedNote, writeFileAtomically } from "../io.js";
+import { EVENT_READER_FLAGS, ioReason, openTextInput, skippedNote, writeFileAtomically } from "../io.js";
 import { readSequences } from "../sequences.js";
 import { loadModelFile } from "../model-file.js";
 
 export const command = defineCommand({
-  usage: "--model M.json --calib E --out M.plsm [--skip-bad] [--accept-error]",
+  usage: "--model M.json --calib E --out M.plsm [--skip-bad] [--max-line-bytes N] [--accept-error]",
   description:
     "Quantizes a float model to the fixed-point .plsm format, with number formats chosen from the weights and from\n" +
     "the ranges the float64 reference reaches on the calibration events. Prints one JSON line: the formats chosen,\n" +
@@ -33,7 +33,7 @@ export const command = defineCommand({
     model: { kind: "string", required: true, value: "M.json", help: "float model" },
     calib: { kind: "string", required: true, value: "E", help: "calibration events, NDJSON or CSV; - reads stdin" },
     out: { kind: "string", required: true, value: "M.plsm", help: "where to write the quantized model" },
-    "skip-bad": { kind: "boolean", help: "skip bad event lines and count them on stderr instead of failing" },
+    ...EVENT_READER_FLAGS,
     "accept-error": { kind: "boolean", help: "write the model even when its error on the calibration events is beyond the spec's tolerances" },
   },
 
@@ -45,7 +45,12 @@ export const command = defineCommand({
     await checkOutputPath(flags.out);
 
     const input = await openTextInput(flags.calib, io.stdin);
-    const parser = new EventParser({ inputSize: loaded.model.inputSize, file: input.name, skipBad: flags["skip-bad"] });
+    const parser = new EventParser({
+      inputSize: loaded.model.inputSize,
+      file: input.name,
+      skipBad: flags["skip-bad"],
+      maxLineBytes: flags["max-line-bytes"],
+    });
     const sequences = await readSequences(input, parser, loaded.model.inputSize);
     const skipped = skippedNote(parser);
     if (skipped !== undefined) io.stderr.write(`phasor quantize: ${skipped}\n`);

@@ -4,18 +4,18 @@
  * large writes, so neither the input nor the output has to fit in memory.
  */
 import { createEngine } from "../../host/create.js";
-import type { Stream } from "../../host/engine.js";
+import type { Engine, Stream, TimePolicy } from "../../host/engine.js";
 import { PhasorError } from "../../host/errors.js";
 import { BadLineError, EventParser, type SeqId, type StreamEvent } from "../../host/events.js";
 import { argmax } from "../../host/evaluate.js";
 import { defineCommand } from "../command.js";
-import { LineWriter, openTextInput, skippedNote } from "../io.js";
+import { EVENT_READER_FLAGS, LineWriter, openTextInput, skippedNote, type TextInput } from "../io.js";
 import { loadModelFile } from "../model-file.js";
 
 export const command = defineCommand({
   usage:
     "--model M --events E [--engine reference|float|fixed] [--simd auto|on|off] [--emit every|last] [--hidden] " +
-    "[--skip-bad] [--time-policy reject|clamp]",
+    "[--skip-bad] [--max-line-bytes N] [--time-policy reject|clamp]",
   description:
     "Runs a model over events and prints NDJSON on stdout. With --emit every (the default, whatever the model's\n" +
     'readout mode): one line per event {"seq","i","t","y"}, i counting the events of the seq from 0. With\n' +
@@ -33,7 +33,7 @@ export const command = defineCommand({
     simd: { kind: "enum", values: ["auto", "on", "off"], default: "auto", help: "wasm build to run" },
     emit: { kind: "enum", values: ["every", "last"], default: "every", help: "one line per event, or per sequence" },
     hidden: { kind: "boolean", help: 'add "h", the last layer\'s hidden state' },
-    "skip-bad": { kind: "boolean", help: "skip bad event lines and count them on stderr instead of failing" },
+    ...EVENT_READER_FLAGS,
     "time-policy": {
       kind: "enum",
       values: ["reject", "clamp"],
@@ -48,35 +48,13 @@ export const command = defineCommand({
     const engine = await createEngine(loaded, { engine: flags.engine, simd: flags.simd });
     try {
       const input = await openTextInput(flags.events, io.stdin);
-      const timePolicy = flags["time-policy"];
-      const parser = new EventParser({
-        inputSize: engine.model.inputSize,
-        file: input.name,
-        skipBad: flags["skip-bad"],
-        checkTimeOrder: timePolicy === "reject",
-      });
-      const out = new LineWriter(io.stdout);
-      const runner = new SequenceRunner(engine.createStream({ timePolicy }), out, {
-        file: input.name,
+      const parser = await runEvents(engine, input, io.stdout, {
         emit: flags.emit,
         hidden: flags.hidden,
-        labels: engine.model.readout.labels,
+        skipBad: flags["skip-bad"],
+        maxLineBytes: flags["max-line-bytes"],
+        timePolicy: flags["time-policy"],
       });
-      try {
-        for await (const chunk of input.chunks) {
-          await runner.feed(parser.push(chunk));
-        }
-        await runner.feed(parser.end());
-      } catch (err) {
-        // a bad line stops the run, but the events before it have been read: their outputs are printed first
-        if (err instanceof BadLineError) {
-          await runner.feed(err.before);
-          await out.flush();
-        }
-        throw err;
-      }
-      runner.finish();
-      await out.flush();
       const skipped = skippedNote(parser);
       if (skipped !== undefined) io.stderr.write(`phasor run: ${skipped}\n`);
     } finally {
@@ -85,7 +63,56 @@ export const command = defineCommand({
   },
 });
 
-interface RunOptions {
+export interface RunSettings {
+  emit: "every" | "last";
+  hidden: boolean;
+  skipBad: boolean;
+  maxLineBytes: number;
+  timePolicy: TimePolicy;
+}
+
+/**
+ * `phasor run` once its engine is made: the events of `input` through one stream of it, the NDJSON to `out`.
+ * Returns the parser, which counted the lines --skip-bad skipped; a bad line throws after the outputs of the
+ * events before it are written. Exported so that tests can hold other readers to this very code in-process.
+ */
+export async function runEvents(engine: Engine, input: TextInput, out: NodeJS.WritableStream, settings: RunSettings): Promise<EventParser> {
+  const parser = new EventParser({
+    inputSize: engine.model.inputSize,
+    file: input.name,
+    skipBad: settings.skipBad,
+    maxLineBytes: settings.maxLineBytes,
+    checkTimeOrder: settings.timePolicy === "reject",
+  });
+  const writer = new LineWriter(out);
+  const stream = engine.createStream({ timePolicy: settings.timePolicy });
+  const runner = new SequenceRunner(stream, writer, {
+    file: input.name,
+    emit: settings.emit,
+    hidden: settings.hidden,
+    labels: engine.model.readout.labels,
+  });
+  try {
+    for await (const chunk of input.chunks) {
+      await runner.feed(parser.pushBytes(chunk));
+    }
+    await runner.feed(parser.end());
+    runner.finish();
+  } catch (err) {
+    // a bad line stops the run, but the events before it have been read: their outputs are printed first
+    if (err instanceof BadLineError) {
+      await runner.feed(err.before);
+      await writer.flush();
+    }
+    throw err;
+  } finally {
+    stream.dispose();
+  }
+  await writer.flush();
+  return parser;
+}
+
+interface OutputOptions {
   file: string;
   emit: "every" | "last";
   hidden: boolean;
@@ -99,6 +126,8 @@ class SequenceRunner {
   private seqJson = "null";
   /** events of the current seq so far */
   private count = 0;
+  /** the time the last event of the current seq ran at (a clamped event runs at its predecessor's time) */
+  private ranAt = -Infinity;
   /** batch buffers, grown to the longest run of one chunk: no allocation per event */
   private t = new Float64Array(0);
   private x = new Float64Array(0);
@@ -108,7 +137,7 @@ class SequenceRunner {
   constructor(
     private readonly stream: Stream,
     private readonly out: LineWriter,
-    private readonly options: RunOptions,
+    private readonly options: OutputOptions,
   ) {}
 
   async feed(events: StreamEvent[]): Promise<void> {
@@ -136,6 +165,7 @@ class SequenceRunner {
     this.seq = seq;
     this.seqJson = JSON.stringify(seq ?? null);
     this.count = 0;
+    this.ranAt = -Infinity;
   }
 
   private endSequence(): void {
@@ -178,6 +208,8 @@ class SequenceRunner {
     } catch (err) {
       throw this.locate(err, events, start, end);
     }
+    // print the time each event ran at: its own, or its predecessor's when time policy "clamp" moved it
+    for (let k = 0; k < n; k++) this.ranAt = t[k] = Math.max(t[k], this.ranAt);
     if (y !== undefined) {
       const head = `{"seq":${this.seqJson},"i":`;
       for (let k = 0; k < n; k++) {

@@ -4,7 +4,6 @@
  * and the fraction of units each event updated; the model, the .plsm and an HTML report (learning curve, the
  * units' time gates) go into a new folder under out/, whose path it prints.
  */
-import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { createEngine } from "../../host/create.js";
 import { evaluate, type LabelledSample } from "../../host/evaluate.js";
@@ -13,7 +12,7 @@ import { htmlReport, learningCurveSvg, timeGatesSvg } from "../../host/report.js
 import { TASKS, generate } from "../../host/tasks.js";
 import { defaultSettings } from "../../host/training.js";
 import { defineCommand } from "../command.js";
-import { writeFileAtomically } from "../io.js";
+import { makeFolder, writeFileAtomically } from "../io.js";
 import { trainSession } from "../training-session.js";
 
 /** The main job's training: the paper's task, model size and optimizer, with a wider open ratio and a larger
@@ -40,7 +39,7 @@ export const command = defineCommand({
     const say = (line: string) => io.stdout.write(line + "\n");
     const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
     const dir = join(flags.out ?? "out", `phasor-${stamp}`);
-    await mkdir(dir, { recursive: true });
+    await makeFolder(dir, "--out");
     const settings = defaultSettings("freq1-async", {
       rOn: MAIN_JOB.rOn,
       lr: MAIN_JOB.lr,

@@ -8,6 +8,7 @@ import { DEFAULT_GUARD } from "../../host/guard.js";
 import { TASK_NAMES } from "../../host/tasks.js";
 import { DEFAULT_GUARD_EVERY, DEFAULT_GUARD_WORST_OF, DEFAULT_SGD_LR, DEFAULT_SGD_TIME_LR_SCALE, defaultSettings } from "../../host/training.js";
 import { defineCommand } from "../command.js";
+import { checkOutputFile } from "../io.js";
 import { trainSession } from "../training-session.js";
 
 /** "LO,HI": two numbers, LO <= HI (TrainingRun checks the range) */
@@ -99,6 +100,8 @@ export const command = defineCommand({
     if (flags.task === undefined) throw new PhasorError("bad-args", `missing --task T (one of ${TASK_NAMES.join(", ")})`);
     if (!flags.out.toLowerCase().endsWith(".json")) throw new PhasorError("bad-args", `--out must name a .json file (the float model), got ${flags.out}`);
     if (flags.lr !== undefined && flags["lr-scale"] !== undefined) throw new PhasorError("bad-args", "give --lr or --lr-scale, not both");
+    // before any training: a run of hours must not end with nowhere to write its model
+    await checkOutputFile(flags.out, "--out");
     const optimizer = flags.optimizer;
     const base = defaultSettings(flags.task, { optimizer });
     const settings = defaultSettings(flags.task, {

@@ -11,25 +11,12 @@
 import { connect, type IPublishPacket, type MqttClient } from "mqtt";
 import type { Engine, TimePolicy } from "../../host/engine.js";
 import { PhasorError } from "../../host/errors.js";
-import { healthTopic, outputTopic, ownedShards, parseInputTopic, shardOf, shardSubscription } from "../../host/gateway-topics.js";
-import { SENSOR_REJECTIONS, SensorStream, type SensorLayout } from "../../host/sensors.js";
-import {
-  BadStateError,
-  ShardLog,
-  encodeSnapshot,
-  loadShard,
-  lockShard,
-  quarantineShard,
-  shardDirectory,
-  type DeviceRecord,
-  type Fingerprint,
-  type ShardSnapshot,
-  type WalSegment,
-} from "./state.js";
+import { healthTopic, ownedShards, parseInputTopic, shardSubscription } from "../../host/gateway-topics.js";
+import { SENSOR_REJECTIONS, type SensorLayout } from "../../host/sensors.js";
+import { REJECTIONS, SHARD_REJECTIONS, Shard, type Out, type PublishMode, type Refusal, type Rejection } from "./shard.js";
+import { BadStateError, ShardLog, encodeSnapshot, loadShard, lockShard, quarantineShard, shardDirectory, type Fingerprint, type WalSegment } from "./state.js";
 import { join } from "node:path";
 import { writeFileAtomically } from "../io.js";
-
-export type PublishMode = "every" | "change" | "interval";
 
 export interface GatewayConfig {
   engine: Engine;
@@ -53,48 +40,29 @@ export interface GatewayConfig {
   /** what to do with missing, corrupt or incompatible state: refuse to start, or quarantine it and start afresh */
   onBadState: "fail" | "reset";
   maxDevicesPerShard: number;
+  /** readings one message may carry */
+  maxReadings: number;
   outputQos: 0 | 1;
   walSync: boolean;
-  /** one JSON record per call: ready, health, state problems, connection changes, stopped */
+  /** one JSON record per call: ready, health, state problems, refusals (rate-limited), connection changes, stopped */
   log(record: Record<string, unknown>): void;
 }
 
-/** Refusals that belong to a device (its topic named one), kept in its snapshot. */
-const DEVICE_REJECTIONS = ["malformed", ...SENSOR_REJECTIONS] as const;
-/** Refusals of messages that reach no device, kept in the shard's snapshot. */
-const SHARD_REJECTIONS = ["badTopic", "wrongShard", "tooManyDevices"] as const;
-export const REJECTIONS = [...DEVICE_REJECTIONS, ...SHARD_REJECTIONS] as const;
-export type Rejection = (typeof REJECTIONS)[number];
-
-interface Device {
-  id: string;
-  sensors: SensorStream;
-  /** the highest sequence number seen, -1 before the first */
-  lastSeq: number;
-  malformed: number;
-  /** messages delivered again (sequence number already seen): acknowledged and dropped */
-  duplicates: number;
-  /** sequence numbers skipped: messages lost before they reached the broker */
-  seqGaps: number;
-  published: Float64Array | null;
-  /** the latest prediction, and whether it was published yet (publish mode "interval") */
-  latest: { seq: number; t: number; ts: number | undefined } | null;
-  fresh: boolean;
-  /** publish-to-processing delay of the last reading that carried "ts", ms */
-  lagMs: number;
-}
-
-interface Shard {
+/** A shard this gateway owns: its devices, its WAL, its lock. */
+interface OwnedShard {
   index: number;
+  state: Shard;
   log: ShardLog;
   /** the last WAL entry number */
   e: number;
   /** the cut of the newest snapshot on disk */
   cutOnDisk: number;
-  devices: Map<string, Device>;
-  counters: Record<(typeof SHARD_REJECTIONS)[number] | "stateResets", number>;
   release: () => void;
 }
+
+/** At most this many refusal lines per window; the rest are counted in a "refusals-suppressed" line. */
+const REFUSAL_LINES = 20;
+const REFUSAL_WINDOW_MS = 10_000;
 
 export interface Health {
   event: "health" | "stopped";
@@ -126,7 +94,7 @@ export interface Health {
 }
 
 export class Gateway {
-  private readonly shards = new Map<number, Shard>();
+  private readonly shards = new Map<number, OwnedShard>();
   private readonly client: MqttClient;
   private readonly started = Date.now();
   private status: Health["status"] = "starting";
@@ -144,10 +112,9 @@ export class Gateway {
   private timers: ReturnType<typeof setInterval>[] = [];
   private stopped: Promise<Health> | null = null;
   private finish: (result: Health | Error) => void = () => undefined;
-  private readonly labelled: boolean;
+  private refusalWindow = { start: 0, logged: 0, suppressed: 0 };
 
   private constructor(private readonly config: GatewayConfig) {
-    this.labelled = config.engine.model.readout.labels !== undefined || config.engine.model.readout.mode === "last";
     this.client = connect(config.broker, {
       manualConnect: true,
       clientId: config.clientId,
@@ -198,7 +165,7 @@ export class Gateway {
       await gateway.load();
     } catch (err) {
       // the client never connected (manualConnect): there is nothing to close
-      for (const shard of gateway.shards.values()) shard.release();
+      gateway.releaseAll();
       throw err;
     }
     return gateway;
@@ -210,20 +177,19 @@ export class Gateway {
     for (const index of ownedShards(config.instance, config.instances, config.shards)) {
       const release = lockShard(config.stateDir, index);
       const fingerprint: Fingerprint = { ...config.fingerprint, shards: config.shards, shard: index };
-      const shard: Shard = {
+      const shard: OwnedShard = {
         index,
+        state: this.newShardState(index),
         log: new ShardLog(shardDirectory(config.stateDir, index), config.walSync),
         e: 0,
         cutOnDisk: 0,
-        devices: new Map(),
-        counters: { badTopic: 0, wrongShard: 0, tooManyDevices: 0, stateResets: 0 },
         release,
       };
       this.shards.set(index, shard);
       let loaded;
       try {
         loaded = await loadShard(config.stateDir, fingerprint);
-        this.restore(shard, loaded.snapshot);
+        shard.state.restore(loaded.snapshot);
       } catch (err) {
         if (!(err instanceof BadStateError)) throw err;
         config.log({ event: "bad-state", shard: index, problem: err.problem, message: err.message, policy: config.onBadState });
@@ -233,23 +199,24 @@ export class Gateway {
         }
         const movedTo = quarantineShard(config.stateDir, index);
         config.log({ event: "state-reset", shard: index, quarantined: movedTo });
-        for (const device of shard.devices.values()) device.sensors.stream.dispose();
-        shard.devices.clear();
+        shard.state.clear();
+        shard.state = this.newShardState(index);
         loaded = await loadShard(config.stateDir, fingerprint);
-        this.restore(shard, loaded.snapshot);
-        shard.counters.stateResets = 1;
+        shard.state.restore(loaded.snapshot);
+        shard.state.counters.stateResets = 1;
       }
+      shard.e = shard.cutOnDisk = loaded.snapshot.cut;
       if (loaded.tornTail) config.log({ event: "wal-torn-tail", shard: index, message: "the last WAL line was cut short by a crash and was dropped (it was never acknowledged)" });
       const cut = shard.e;
       for (const { segment, entries } of loaded.segments) {
         shard.log.closed.push(segment);
         for (const entry of entries) {
           if (entry.e <= cut) {
-            // in the snapshot already; its prediction may not have reached the broker
-            if (entry.out) this.publishOutput(entry.out, segment);
+            // in the snapshot already; what it published may not have reached the broker
+            for (const out of entry.outs ?? []) this.publishOutput(out, segment);
             continue;
           }
-          this.handle(entry.topic, Buffer.from(entry.payload), { e: entry.e, segment });
+          this.handle(entry.topic, entry.payload, { e: entry.e, segment, failed: entry.failed === true, outs: entry.outs ?? [] });
           this.replayed++;
         }
       }
@@ -263,42 +230,43 @@ export class Gateway {
     await this.snapshotRound(true);
   }
 
-  private restore(shard: Shard, snapshot: ShardSnapshot): void {
-    shard.e = snapshot.cut;
-    shard.cutOnDisk = snapshot.cut;
-    for (const key of Object.keys(shard.counters) as (keyof Shard["counters"])[]) shard.counters[key] = snapshot.counters[key] ?? 0;
-    for (const record of snapshot.devices) {
-      const device = this.newDevice(record.id);
-      try {
-        device.sensors.stream.restore(record.stream);
-        device.sensors.input.restore(record.input);
-      } catch (err) {
-        throw new BadStateError(shard.index, "corrupt", `device ${record.id}: ${(err as Error).message}`);
-      }
-      device.lastSeq = record.lastSeq;
-      for (const key of Object.keys(device.sensors.counters) as (keyof SensorStream["counters"])[]) device.sensors.counters[key] = record.counters[key] ?? 0;
-      device.malformed = record.counters.malformed ?? 0;
-      device.duplicates = record.counters.duplicates ?? 0;
-      device.seqGaps = record.counters.seqGaps ?? 0;
-      device.published = record.published ? Float64Array.from(record.published) : null;
-      shard.devices.set(record.id, device);
-    }
+  private newShardState(index: number): Shard {
+    const { config } = this;
+    return new Shard({
+      engine: config.engine,
+      layout: config.layout,
+      prefix: config.prefix,
+      shards: config.shards,
+      index,
+      timePolicy: config.timePolicy,
+      publish: config.publish,
+      changeThreshold: config.changeThreshold,
+      maxDevices: config.maxDevicesPerShard,
+      maxReadings: config.maxReadings,
+      onRefusal: (record) => this.logRefusal(record),
+    });
   }
 
-  private newDevice(id: string): Device {
-    const stream = this.config.engine.createStream();
-    return {
-      id,
-      sensors: new SensorStream(stream, this.config.layout, this.config.timePolicy),
-      lastSeq: -1,
-      malformed: 0,
-      duplicates: 0,
-      seqGaps: 0,
-      published: null,
-      latest: null,
-      fresh: false,
-      lagMs: NaN,
-    };
+  /** A refusal on the log, at most REFUSAL_LINES per window; the count of the others follows the window. */
+  private logRefusal(record: Refusal & { shard: number; device: string | null; live: boolean }): void {
+    const now = Date.now();
+    if (now - this.refusalWindow.start >= REFUSAL_WINDOW_MS) {
+      this.flushRefusals();
+      this.refusalWindow = { start: now, logged: 0, suppressed: 0 };
+    }
+    if (this.refusalWindow.logged >= REFUSAL_LINES) {
+      this.refusalWindow.suppressed++;
+      return;
+    }
+    this.refusalWindow.logged++;
+    const { live, ...rest } = record;
+    this.config.log({ event: "refused", ...rest, ...(live ? {} : { replayed: true }) });
+  }
+
+  private flushRefusals(): void {
+    if (this.refusalWindow.suppressed === 0) return;
+    this.config.log({ event: "refusals-suppressed", count: this.refusalWindow.suppressed, windowMs: REFUSAL_WINDOW_MS, message: `${this.refusalWindow.suppressed} more refusals were counted but not logged` });
+    this.refusalWindow.suppressed = 0;
   }
 
   /** Connects, subscribes to the owned shards, and resolves with the final health once stop() has run. */
@@ -336,15 +304,34 @@ export class Gateway {
     for (const timer of this.timers) clearInterval(timer);
     await this.snapshotRound(true);
     await new Promise<void>((resolve) => this.client.end(true, {}, () => resolve()));
+    let failure: unknown;
     for (const shard of this.shards.values()) {
-      shard.log.close();
-      shard.log.cleanup(shard.cutOnDisk);
-      shard.release();
+      try {
+        shard.log.close();
+        shard.log.cleanup(shard.cutOnDisk);
+      } catch (err) {
+        failure ??= err;
+      }
     }
+    failure ??= this.releaseAll();
     this.status = "stopped";
     const health = this.health("stopped");
-    this.finish(health);
+    // a file that could not be closed or released: said in one line, exit status 1, after the last snapshot
+    this.finish(failure === undefined ? health : runtimeError(failure));
     return health;
+  }
+
+  /** Releases every shard's lock; the first failure, if any, after trying them all. */
+  private releaseAll(): unknown {
+    let failure: unknown;
+    for (const shard of this.shards.values()) {
+      try {
+        shard.release();
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+    return failure;
   }
 
   /** A failure that leaves the state unsafe to snapshot (the WAL cannot be written): stop without acknowledging more. */
@@ -354,15 +341,17 @@ export class Gateway {
     for (const timer of this.timers) clearInterval(timer);
     this.config.log({ event: "fatal", message: (err as Error).message });
     this.client.end(true);
-    for (const shard of this.shards.values()) shard.release();
-    this.finish(err instanceof PhasorError ? err : new PhasorError("runtime", `gateway stopped: ${(err as Error).message}`));
+    // the failure to report is this one, not a lock that could not be removed after it
+    this.releaseAll();
+    this.finish(runtimeError(err));
   }
 
   /**
    * One message, live (entry number next in the shard's WAL, written here) or replayed from the WAL on start
-   * (`replay`). Deterministic given the state, so that a replay ends in the state the live run had.
+   * (`replay`). Deterministic given the state, so that a replay ends in the state the live run had; a message the
+   * engine failed on is not run again but refused as its entry records (tools/gateway/shard.ts).
    */
-  private handle(topic: string, payload: Buffer, replay?: { e: number; segment: WalSegment }): void {
+  private handle(topic: string, payload: Uint8Array, replay?: { e: number; segment: WalSegment; failed: boolean; outs: Out[] }): void {
     const parsed = parseInputTopic(this.config.prefix, topic);
     const shard = parsed && this.shards.get(parsed.shard);
     if (!parsed || !shard) {
@@ -371,83 +360,19 @@ export class Gateway {
     }
     const e = replay ? replay.e : shard.e + 1;
     shard.e = e;
-    let out: { topic: string; payload: string } | undefined;
-    if ("problem" in parsed) shard.counters.badTopic++;
-    else if (shardOf(parsed.device, this.config.shards) !== shard.index) shard.counters.wrongShard++;
-    else {
-      let device = shard.devices.get(parsed.device);
-      if (device === undefined && shard.devices.size < this.config.maxDevicesPerShard) {
-        device = this.newDevice(parsed.device);
-        shard.devices.set(parsed.device, device);
-      }
-      if (device === undefined) shard.counters.tooManyDevices++;
-      else out = this.reading(shard, device, parsed.sensor, payload, replay === undefined);
+    let outs: Out[];
+    let failed: boolean;
+    if (replay?.failed) {
+      shard.state.failed(parsed, payload);
+      ({ outs, failed } = replay);
+    } else {
+      ({ outs, failed } = shard.state.message(parsed, topic, payload, replay === undefined));
     }
-    const segment = replay ? replay.segment : shard.log.append({ e, topic, payload, out });
-    if (out) this.publishOutput(out, segment);
+    const segment = replay ? replay.segment : shard.log.append({ e, topic, payload, outs, failed });
+    for (const out of outs) this.publishOutput(out, segment);
   }
 
-  /** A reading for a device: sequence check, payload check, encoding, the stream; the prediction to publish, if any. */
-  private reading(shard: Shard, device: Device, sensor: string, payload: Buffer, live: boolean): { topic: string; payload: string } | undefined {
-    let message: unknown;
-    try {
-      message = JSON.parse(payload.toString("utf8"));
-    } catch {
-      device.malformed++;
-      return undefined;
-    }
-    const m = message as { seq?: unknown; t?: unknown; v?: unknown; ts?: unknown };
-    if (typeof message !== "object" || message === null || Array.isArray(message) || !Number.isSafeInteger(m.seq) || (m.seq as number) < 0) {
-      device.malformed++;
-      return undefined;
-    }
-    const seq = m.seq as number;
-    if (seq <= device.lastSeq) {
-      device.duplicates++;
-      return undefined;
-    }
-    if (device.lastSeq >= 0) device.seqGaps += seq - device.lastSeq - 1;
-    // from here on the message has used its sequence number, whatever becomes of it
-    device.lastSeq = seq;
-    const t = m.t === null ? NaN : m.t;
-    const values = typeof m.v === "number" || m.v === null ? [m.v] : m.v;
-    if (typeof t !== "number" || !Array.isArray(values) || !values.every((v) => typeof v === "number" || v === null) || (m.ts !== undefined && typeof m.ts !== "number")) {
-      device.malformed++;
-      return undefined;
-    }
-    const outcome = device.sensors.push(sensor, t, values.map((v) => (v === null ? NaN : (v as number))));
-    if (outcome !== "accepted" && outcome !== "clamped") return undefined;
-    const ts = m.ts as number | undefined;
-    if (live && ts !== undefined) device.lagMs = Date.now() - ts;
-    return this.prediction(shard, device, seq, device.sensors.input.t, ts);
-  }
-
-  private prediction(shard: Shard, device: Device, seq: number, t: number, ts: number | undefined): { topic: string; payload: string } | undefined {
-    const { publish, changeThreshold } = this.config;
-    if (publish === "interval") {
-      device.latest = { seq, t, ts };
-      device.fresh = true;
-      return undefined;
-    }
-    const y = device.sensors.stream.output();
-    if (publish === "change" && device.published !== null && !changed(device.published, y, changeThreshold)) return undefined;
-    if (publish === "change") device.published = y;
-    return { topic: outputTopic(this.config.prefix, shard.index, device.id), payload: this.predictionPayload(seq, t, y, ts) };
-  }
-
-  private predictionPayload(seq: number, t: number, y: Float64Array, ts: number | undefined): string {
-    const body: Record<string, unknown> = { seq, t, y: Array.from(y) };
-    if (this.labelled) {
-      const label = argmax(y);
-      body.label = label;
-      const name = this.config.engine.model.readout.labels?.[label];
-      if (name !== undefined) body.name = name;
-    }
-    if (ts !== undefined) body.ts = ts;
-    return JSON.stringify(body);
-  }
-
-  private publishOutput(out: { topic: string; payload: string }, segment: WalSegment | null): void {
+  private publishOutput(out: Out, segment: WalSegment | null): void {
     const qos = this.config.outputQos;
     if (qos === 1 && segment) segment.pending++;
     this.outputs++;
@@ -459,15 +384,7 @@ export class Gateway {
 
   /** publish mode "interval": the latest prediction of every device that had a reading since the last tick */
   private publishFresh(): void {
-    for (const shard of this.shards.values()) {
-      for (const device of shard.devices.values()) {
-        if (!device.fresh || device.latest === null) continue;
-        device.fresh = false;
-        const { seq, t, ts } = device.latest;
-        const payload = this.predictionPayload(seq, t, device.sensors.stream.output(), ts);
-        this.publishOutput({ topic: outputTopic(this.config.prefix, shard.index, device.id), payload }, null);
-      }
-    }
+    for (const shard of this.shards.values()) for (const out of shard.state.fresh()) this.publishOutput(out, null);
   }
 
   /**
@@ -483,7 +400,7 @@ export class Gateway {
         if (!all && shard.e === shard.cutOnDisk) continue;
         const path = join(shardDirectory(this.config.stateDir, shard.index), "snapshot.bin");
         const write = async () => {
-          const snapshot = this.capture(shard);
+          const snapshot = shard.state.capture(shard.e, { ...this.config.fingerprint, shards: this.config.shards, shard: shard.index });
           shard.log.rotate();
           await writeFileAtomically(path, encodeSnapshot(snapshot));
           shard.cutOnDisk = snapshot.cut;
@@ -491,13 +408,20 @@ export class Gateway {
         writes.push(write());
       }
       const results = await Promise.allSettled(writes);
-      for (const shard of this.shards.values()) shard.log.cleanup(shard.cutOnDisk);
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      const failures = results.filter((r): r is PromiseRejectedResult => r.status === "rejected").map((r) => r.reason as unknown);
+      for (const shard of this.shards.values()) {
+        try {
+          shard.log.cleanup(shard.cutOnDisk);
+        } catch (err) {
+          failures.push(err);
+        }
+      }
       this.rounds++;
       this.lastRoundMs = Date.now() - began;
-      if (failed) {
+      // the WAL keeps what a failed snapshot would have covered: the gateway goes on, and says so
+      if (failures.length > 0) {
         this.roundFailures++;
-        this.config.log({ event: "snapshot-failed", message: (failed.reason as Error).message });
+        this.config.log({ event: "snapshot-failed", message: (failures[0] as Error).message });
       }
     };
     // rounds never overlap: a round asked for while one runs follows it
@@ -508,27 +432,8 @@ export class Gateway {
     return next;
   }
 
-  private capture(shard: Shard): ShardSnapshot {
-    const devices: DeviceRecord[] = [];
-    for (const device of shard.devices.values()) {
-      devices.push({
-        id: device.id,
-        lastSeq: device.lastSeq,
-        input: device.sensors.input.state(),
-        counters: { ...device.sensors.counters, malformed: device.malformed, duplicates: device.duplicates, seqGaps: device.seqGaps },
-        published: device.published ? Array.from(device.published) : null,
-        stream: device.sensors.stream.snapshot(),
-      });
-    }
-    return {
-      fingerprint: { ...this.config.fingerprint, shards: this.config.shards, shard: shard.index },
-      cut: shard.e,
-      counters: { ...shard.counters },
-      devices,
-    };
-  }
-
   private reportHealth(): void {
+    this.flushRefusals();
     const health = this.health("health");
     this.config.log(health as unknown as Record<string, unknown>);
     if (this.connected) this.client.publish(healthTopic(this.config.prefix, this.config.instance), JSON.stringify(health), { qos: 0, retain: true });
@@ -547,20 +452,22 @@ export class Gateway {
     let entries = 0;
     const lags: { device: string; ms: number }[] = [];
     for (const shard of this.shards.values()) {
-      for (const r of SHARD_REJECTIONS) rejected[r] += shard.counters[r];
-      stateResets += shard.counters.stateResets;
+      const { counters } = shard.state;
+      for (const r of SHARD_REJECTIONS) rejected[r] += counters[r];
+      stateResets += counters.stateResets;
       const size = shard.log.size;
       segments += size.segments;
       entries += size.entries;
-      for (const device of shard.devices.values()) {
+      for (const device of shard.state.devices.values()) {
         devices++;
         const c = device.sensors.counters;
         applied += c.accepted + c.clamped;
         clamped += c.clamped;
         for (const r of SENSOR_REJECTIONS) rejected[r] += c[r];
-        rejected.malformed += device.malformed;
-        duplicates += device.duplicates;
-        seqGaps += device.seqGaps;
+        rejected.malformed += device.counts.malformed;
+        rejected.engineError += device.counts.engineError;
+        duplicates += device.counts.duplicates;
+        seqGaps += device.counts.seqGaps;
         if (Number.isFinite(device.lagMs)) lags.push({ device: device.id, ms: device.lagMs });
       }
     }
@@ -592,14 +499,6 @@ export class Gateway {
   }
 }
 
-function changed(before: Float64Array, after: Float64Array, threshold: number): boolean {
-  if (argmax(before) !== argmax(after)) return true;
-  for (let k = 0; k < after.length; k++) if (Math.abs(after[k] - before[k]) > threshold) return true;
-  return false;
-}
-
-function argmax(values: Float64Array): number {
-  let best = 0;
-  for (let k = 1; k < values.length; k++) if (values[k] > values[best]) best = k;
-  return best;
+function runtimeError(err: unknown): PhasorError {
+  return err instanceof PhasorError ? err : new PhasorError("runtime", `gateway stopped: ${(err as Error).message}`);
 }

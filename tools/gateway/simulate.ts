@@ -90,6 +90,19 @@ export function readingPayload(reading: Reading, ts?: number): string {
 }
 
 /**
+ * One message of several readings of a device (docs/gateway.md): consecutive sequence numbers from the first
+ * reading's; each reading names its sensor where it is not the first one's (the topic's).
+ */
+export function batchPayload(readings: Reading[], ts?: number): string {
+  const [first] = readings;
+  readings.forEach((r, k) => {
+    if (r.device !== first.device || r.seq !== first.seq + k) throw new Error("batchPayload: one device's readings with consecutive seq");
+  });
+  const body = readings.map((r) => (r.sensor === first.sensor ? { t: r.t, v: r.v } : { t: r.t, v: r.v, sensor: r.sensor }));
+  return JSON.stringify(ts === undefined ? { seq: first.seq, readings: body } : { seq: first.seq, readings: body, ts });
+}
+
+/**
  * What an uninterrupted run gives for one device's readings, in process: the outcome of every reading, y after
  * every applied one (by seq), and the final state bytes. Readings the gateway refuses before the encoder
  * (malformed ones) are left out by the caller.
@@ -119,15 +132,18 @@ export async function connectClient(url: string, clientId: string): Promise<Mqtt
 }
 
 /**
- * Publishes readings at QoS 1, at most `window` unacknowledged at a time (so a broker restart just pauses it:
- * the client keeps the unacknowledged ones and sends them again), optionally stamping `ts` for latency.
+ * Publishes readings at QoS 1, one message per reading or per array of a device's readings (batchPayload), at
+ * most `window` unacknowledged messages at a time (so a broker restart just pauses it: the client keeps the
+ * unacknowledged ones and sends them again), optionally stamping `ts` for latency.
  */
-export async function publishReadings(client: MqttClient, prefix: string, shards: number, readings: Reading[], options: { window?: number; stamp?: boolean; topic?: (r: Reading) => string } = {}): Promise<void> {
+export async function publishReadings(client: MqttClient, prefix: string, shards: number, messages: (Reading | Reading[])[], options: { window?: number; stamp?: boolean; topic?: (r: Reading) => string } = {}): Promise<void> {
   const window = options.window ?? 100;
   const inFlight = new Set<Promise<unknown>>();
-  for (const reading of readings) {
+  for (const message of messages) {
+    const reading = Array.isArray(message) ? message[0] : message;
     const topic = options.topic?.(reading) ?? inputTopic(prefix, shards, reading.device, reading.sensor);
-    const sent = client.publishAsync(topic, readingPayload(reading, options.stamp ? Date.now() : undefined), { qos: 1 });
+    const ts = options.stamp ? Date.now() : undefined;
+    const sent = client.publishAsync(topic, Array.isArray(message) ? batchPayload(message, ts) : readingPayload(message, ts), { qos: 1 });
     inFlight.add(sent);
     void sent.finally(() => inFlight.delete(sent));
     if (inFlight.size >= window) await Promise.race(inFlight);

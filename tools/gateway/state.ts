@@ -13,8 +13,8 @@ import { closeSync, existsSync, fdatasyncSync, openSync, readFileSync, readdirSy
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { PhasorError } from "../../host/errors.js";
-import type { DeviceInputState } from "../../host/sensors.js";
-import { writeFileAtomically } from "../io.js";
+import { NAME_PATTERN, type DeviceInputState } from "../../host/sensors.js";
+import { ioReason, writeFileAtomically } from "../io.js";
 
 /** What a shard's state must match to be loaded: a snapshot of another model or sharding is never restored. */
 export interface Fingerprint {
@@ -114,12 +114,16 @@ export function decodeSnapshot(bytes: Uint8Array, shard: number, source: string)
   } catch (err) {
     throw corrupt(`header is not JSON (${(err as Error).message})`);
   }
-  if (!Number.isSafeInteger(header.cut) || header.cut < 0 || !Array.isArray(header.devices) || typeof header.fingerprint !== "object") {
+  // the CRC says the file is what a gateway wrote, not that a gateway wrote it: every field is checked before use
+  if (!isObject(header) || !Number.isSafeInteger(header.cut) || header.cut < 0 || !Array.isArray(header.devices) || !isObject(header.fingerprint)) {
     throw corrupt("header lacks a cut, a fingerprint or the device list");
   }
+  if (!isCounters(header.counters)) throw corrupt("the shard's counters are not counts");
   let at = 12 + headerLength;
-  const devices = header.devices.map((d): DeviceRecord => {
-    if (!Number.isSafeInteger(d.bytes) || d.bytes < 0 || at + d.bytes > bytes.length - 4) throw corrupt(`device ${JSON.stringify(d.id)}: state length past the end of the file`);
+  const devices = header.devices.map((d, n): DeviceRecord => {
+    const why = deviceProblem(d);
+    if (why !== null) throw corrupt(`device ${n}: ${why}`);
+    if (at + d.bytes > bytes.length - 4) throw corrupt(`device ${d.id}: state length past the end of the file`);
     const stream = new Uint8Array(bytes.buffer.slice(bytes.byteOffset + at, bytes.byteOffset + at + d.bytes));
     at += d.bytes;
     return { id: d.id, lastSeq: d.lastSeq, input: d.input, counters: d.counters, published: d.published, stream };
@@ -128,13 +132,48 @@ export function decodeSnapshot(bytes: Uint8Array, shard: number, source: string)
   return { fingerprint: header.fingerprint, cut: header.cut, counters: header.counters, devices };
 }
 
-/** One message as the WAL keeps it: entry number, topic, payload bytes, and the prediction it published. */
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isCounters(value: unknown): value is Record<string, number> {
+  return isObject(value) && Object.values(value).every((n) => Number.isSafeInteger(n) && (n as number) >= 0);
+}
+
+function isFiniteArray(value: unknown): value is number[] {
+  return Array.isArray(value) && value.every((v) => typeof v === "number" && Number.isFinite(v));
+}
+
+/** What is wrong with a device's entry in a snapshot header, or null. */
+function deviceProblem(d: unknown): string | null {
+  if (!isObject(d)) return "not an object";
+  if (typeof d.id !== "string" || !NAME_PATTERN.test(d.id)) return "its id is not a device name";
+  if (!Number.isSafeInteger(d.lastSeq) || (d.lastSeq as number) < -1) return `${d.id}: lastSeq is not a sequence number`;
+  const input = d.input;
+  if (!isObject(input) || !isFiniteArray(input.held) || !(input.lastT === null || (typeof input.lastT === "number" && Number.isFinite(input.lastT)))) {
+    return `${d.id}: the encoder state is not finite held values and a last time`;
+  }
+  if (!isCounters(d.counters)) return `${d.id}: its counters are not counts`;
+  if (!(d.published === null || isFiniteArray(d.published))) return `${d.id}: its last published prediction is not finite numbers`;
+  if (!Number.isSafeInteger(d.bytes) || (d.bytes as number) < 0) return `${d.id}: its state length is not a byte count`;
+  return null;
+}
+
+/** A message the gateway publishes (a prediction or a dead letter), as the WAL records it. */
+export interface WalOut {
+  topic: string;
+  payload: string;
+}
+
+/** One message as the WAL keeps it: entry number, topic, payload bytes, and what it published. */
 export interface WalEntry {
   e: number;
   topic: string;
   payload: Uint8Array;
-  /** the prediction message published for it (publish modes every and change) */
-  out?: { topic: string; payload: string };
+  /** the predictions and dead letters published for it */
+  outs?: WalOut[];
+  /** the engine failed on it: a replay refuses it again without running it (tools/gateway/shard.ts) */
+  failed?: boolean;
 }
 
 /** A WAL file: its first and last entry, and how many of its predictions still wait for the broker's ack. */
@@ -157,8 +196,30 @@ function segmentName(firstE: number): string {
 }
 
 function walLine(entry: WalEntry): string {
-  const json = JSON.stringify({ e: entry.e, topic: entry.topic, p: Buffer.from(entry.payload).toString("base64"), ...(entry.out ? { out: entry.out } : {}) });
+  const json = JSON.stringify({
+    e: entry.e,
+    topic: entry.topic,
+    p: Buffer.from(entry.payload).toString("base64"),
+    ...(entry.outs && entry.outs.length > 0 ? { outs: entry.outs } : {}),
+    ...(entry.failed ? { failed: true } : {}),
+  });
   return `${crc32(json).toString(16).padStart(8, "0")} ${json}\n`;
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+function isOut(value: unknown): value is WalOut {
+  return isObject(value) && typeof value.topic === "string" && typeof value.payload === "string";
+}
+
+/** A WAL line's JSON as an entry, or undefined when it is not one. Lines of earlier versions had one `out`. */
+function walEntry(json: unknown): WalEntry | undefined {
+  if (!isObject(json) || !Number.isSafeInteger(json.e) || (json.e as number) < 1 || typeof json.topic !== "string") return undefined;
+  if (typeof json.p !== "string" || json.p.length % 4 !== 0 || !BASE64.test(json.p)) return undefined;
+  const outs = json.outs ?? (json.out === undefined ? [] : [json.out]);
+  if (!Array.isArray(outs) || !outs.every(isOut)) return undefined;
+  if (json.failed !== undefined && typeof json.failed !== "boolean") return undefined;
+  return { e: json.e as number, topic: json.topic, payload: Buffer.from(json.p, "base64"), outs, failed: json.failed === true };
 }
 
 /** The WAL of one shard: append-only segments, rotated at each snapshot. */
@@ -173,15 +234,22 @@ export class ShardLog {
     private readonly syncEachEntry: boolean,
   ) {}
 
-  /** Writes the entry (one write(2): a crashed process leaves it whole in the page cache) and returns its segment. */
+  /**
+   * Writes the entry (one write(2): a crashed process leaves it whole in the page cache) and returns its segment.
+   * A failed or short write (a full disk) is a PhasorError: the caller must stop before acknowledging anything,
+   * and the part written is the torn last line that the next start drops.
+   */
   append(entry: WalEntry): WalSegment {
     if (this.current === null) {
-      this.current = new WalSegment(join(this.dir, segmentName(entry.e)), entry.e);
-      this.current.fd = openSync(this.current.path, "a");
+      const segment = new WalSegment(join(this.dir, segmentName(entry.e)), entry.e);
+      segment.fd = io(segment.path, "open the WAL", () => openSync(segment.path, "a"));
+      this.current = segment;
     }
     const segment = this.current;
-    writeSync(segment.fd as number, walLine(entry));
-    if (this.syncEachEntry) fdatasyncSync(segment.fd as number);
+    const line = Buffer.from(walLine(entry));
+    const written = io(segment.path, "write the WAL", () => writeSync(segment.fd as number, line));
+    if (written !== line.length) throw new PhasorError("runtime", `${segment.path}: cannot write the WAL: ${written} of ${line.length} bytes written (disk full?)`);
+    if (this.syncEachEntry) io(segment.path, "sync the WAL", () => fdatasyncSync(segment.fd as number));
     segment.lastE = entry.e;
     return segment;
   }
@@ -189,7 +257,8 @@ export class ShardLog {
   /** Ends the current segment: the next entry starts a new file. */
   rotate(): void {
     if (this.current === null) return;
-    closeSync(this.current.fd as number);
+    const segment = this.current;
+    io(segment.path, "close the WAL", () => closeSync(segment.fd as number));
     this.current.fd = null;
     this.closed.push(this.current);
     this.current = null;
@@ -198,7 +267,8 @@ export class ShardLog {
   /** Deletes the closed segments that a snapshot at `cut` covers and whose predictions are all acknowledged. */
   cleanup(cut: number): void {
     while (this.closed.length > 0 && this.closed[0].lastE <= cut && this.closed[0].pending === 0) {
-      rmSync((this.closed.shift() as WalSegment).path, { force: true });
+      const { path } = this.closed.shift() as WalSegment;
+      io(path, "delete a WAL segment", () => rmSync(path, { force: true }));
     }
   }
 
@@ -236,14 +306,20 @@ export async function loadShard(stateDir: string, fingerprint: Fingerprint): Pro
   const dir = shardDirectory(stateDir, shard);
   if (!existsSync(dir)) {
     const fresh = `${dir}.new-${process.pid}`;
-    rmSync(fresh, { recursive: true, force: true });
-    mkdirSync(fresh, { recursive: true });
+    io(fresh, "create the shard's directory", () => {
+      rmSync(fresh, { recursive: true, force: true });
+      mkdirSync(fresh, { recursive: true });
+    });
     await writeFileAtomically(join(fresh, "snapshot.bin"), encodeSnapshot({ fingerprint, cut: 0, counters: {}, devices: [] }));
-    renameSync(fresh, dir);
+    io(dir, "create the shard's directory", () => renameSync(fresh, dir));
   }
   const path = join(dir, "snapshot.bin");
   if (!existsSync(path)) throw new BadStateError(shard, "missing", `${path} does not exist, but the shard has state (its directory)`);
-  const snapshot = decodeSnapshot(readFileSync(path), shard, path);
+  const snapshot = decodeSnapshot(
+    io(path, "read the snapshot", () => readFileSync(path)),
+    shard,
+    path,
+  );
   for (const key of ["model", "engine", "sensors", "shards", "shard"] as const) {
     if (snapshot.fingerprint[key] !== fingerprint[key]) {
       throw new BadStateError(
@@ -253,26 +329,29 @@ export async function loadShard(stateDir: string, fingerprint: Fingerprint): Pro
       );
     }
   }
-  const names = readdirSync(dir).filter((name) => /^wal-\d{15}\.log$/.test(name)).sort();
+  const names = io(dir, "list the shard's directory", () => readdirSync(dir)).filter((name) => /^wal-\d{15}\.log$/.test(name)).sort();
   const segments: LoadedShard["segments"] = [];
   let tornTail = false;
   let expected = -1;
   names.forEach((name, n) => {
     const file = join(dir, name);
     const segment = new WalSegment(file, Number(name.slice(4, 19)));
-    const text = readFileSync(file, "utf8");
+    const text = io(file, "read the WAL", () => readFileSync(file, "utf8"));
     const lines = text.split("\n");
     const last = lines.pop() as string; // "" when the file ends with a newline
     const entries: WalEntry[] = [];
     const parse = (line: string, at: number): WalEntry | undefined => {
       const json = line.slice(9);
       if (line[8] !== " " || line.slice(0, 8) !== crc32(json).toString(16).padStart(8, "0")) return undefined;
+      let raw: unknown;
       try {
-        const raw = JSON.parse(json) as { e: number; topic: string; p: string; out?: WalEntry["out"] };
-        return { e: raw.e, topic: raw.topic, payload: Buffer.from(raw.p, "base64"), out: raw.out };
+        raw = JSON.parse(json);
       } catch {
         throw new BadStateError(shard, "corrupt", `${file}:${at + 1}: checksum matches but the line is not JSON`);
       }
+      const entry = walEntry(raw);
+      if (entry === undefined) throw new BadStateError(shard, "corrupt", `${file}:${at + 1}: checksum matches but the line is not a WAL entry`);
+      return entry;
     };
     lines.forEach((line, k) => {
       const entry = parse(line, k);
@@ -307,42 +386,83 @@ export async function loadShard(stateDir: string, fingerprint: Fingerprint): Pro
 /** Moves a shard's state aside (policy "reset"): `<state>/quarantine/shard-<s>-<time>`. Returns where. */
 export function quarantineShard(stateDir: string, shard: number): string {
   const target = join(stateDir, "quarantine", `shard-${shard}-${new Date().toISOString().replaceAll(":", "-")}-${process.pid}`);
-  mkdirSync(join(stateDir, "quarantine"), { recursive: true });
-  renameSync(shardDirectory(stateDir, shard), target);
+  io(target, "move the shard's state to quarantine", () => {
+    mkdirSync(join(stateDir, "quarantine"), { recursive: true });
+    renameSync(shardDirectory(stateDir, shard), target);
+  });
   return target;
 }
 
 /**
- * Takes the shard's lock file: a shard is owned by one gateway at a time. A lock left by a process that no longer
- * runs (a killed gateway) is taken over.
+ * Takes the shard's lock file: a shard is owned by one gateway at a time. The file holds the owner's pid and, on
+ * Linux, its start time (field 22 of /proc/<pid>/stat), so that a lock is taken over when its process is gone,
+ * is a zombie (killed, not yet reaped by its parent: it will never run again), or is another process that got the
+ * same pid since.
  */
 export function lockShard(stateDir: string, shard: number): () => void {
-  const dir = shardDirectory(stateDir, shard);
-  mkdirSync(stateDir, { recursive: true });
-  const path = `${dir}.lock`;
+  const path = `${shardDirectory(stateDir, shard)}.lock`;
+  io(stateDir, "create the state directory", () => mkdirSync(stateDir, { recursive: true }));
   for (let attempt = 0; attempt < 2; attempt++) {
+    let fd: number;
     try {
-      const fd = openSync(path, "wx");
-      writeSync(fd, `${process.pid}\n`);
-      closeSync(fd);
-      return () => rmSync(path, { force: true });
+      fd = openSync(path, "wx");
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-      const pid = Number(readFileSync(path, "utf8").trim());
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw new PhasorError("runtime", `${path}: cannot take the shard's lock: ${ioReason(err)}`);
+      const [pid, started] = io(path, "read the shard's lock", () => readFileSync(path, "utf8")).trim().split(/\s+/).map(Number);
+      if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && isRunning(pid, started)) {
         throw new BadStateError(shard, "locked", `${path}: the shard is held by the running process ${pid}`);
       }
-      rmSync(path, { force: true });
+      io(path, "remove a stale lock", () => rmSync(path, { force: true }));
+      continue;
     }
+    const mine = processStart(process.pid);
+    io(path, "write the shard's lock", () => {
+      writeSync(fd, `${process.pid}${mine === undefined ? "" : ` ${mine}`}\n`);
+      closeSync(fd);
+    });
+    return () => io(path, "remove the shard's lock", () => rmSync(path, { force: true }));
   }
   throw new BadStateError(shard, "locked", `${path}: could not take the lock`);
 }
 
-function isAlive(pid: number): boolean {
+/** Whether `pid` is a process that can still run, and the one that wrote the lock when its start time is known. */
+function isRunning(pid: number, started: number | undefined): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
+    if ((err as NodeJS.ErrnoException).code !== "EPERM") return false;
+  }
+  const stat = procStat(pid);
+  // no /proc (not Linux): the signal's answer is all there is
+  if (stat === undefined) return true;
+  // Z: zombie, X: dead; kill(pid, 0) succeeds on both until the parent reaps the process
+  if (stat.state === "Z" || stat.state === "X") return false;
+  return started === undefined || !Number.isFinite(started) || stat.started === started;
+}
+
+function processStart(pid: number): number | undefined {
+  return procStat(pid)?.started;
+}
+
+/** State and start time (clock ticks after boot) of a process from /proc/<pid>/stat, undefined where there is none. */
+function procStat(pid: number): { state: string; started: number } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return undefined;
+  }
+  // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so the fields start after the last ")"
+  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  return { state: fields[0], started: Number(fields[19]) };
+}
+
+/** Runs a file-system step; a failure is a one-line PhasorError naming the path and the step, not a stack. */
+function io<T>(path: string, doing: string, step: () => T): T {
+  try {
+    return step();
+  } catch (err) {
+    if (err instanceof PhasorError) throw err;
+    throw new PhasorError("runtime", `${path}: cannot ${doing}: ${ioReason(err)}`);
   }
 }

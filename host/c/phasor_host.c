@@ -1,0 +1,234 @@
+/*
+ * phasor_host: `phasor run` in C on the standard WebAssembly C API (docs/embedding.md). It runs the
+ * microcontroller build (build/phasor-mcu.wasm) over a CSV event file and prints one NDJSON line per event,
+ * {"seq","i","t","y"}, the bytes `phasor run --model M.plsm --events E.csv` prints.
+ *
+ *   phasor_host --module build/phasor-mcu.wasm --model m.plsm --events e.csv      (- reads stdin)
+ *
+ * Built with -DPHASOR_EMBEDDED, it takes the module and the model from the arrays `phasor export-c` writes
+ * (phasor_model.h, phasor_model.c) instead of files, as firmware would, and only --events is given.
+ *
+ * Exit status as the phasor command's (shared/spec/formats.md): 0 success, 2 bad arguments or input files (a
+ * module that is not the MCU build, a model it rejects or that does not fit its arena, a bad event line), 1 a
+ * failure of the engine or of stdout. Messages go to stderr as `phasor_host: where: what`.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "csv_events.h"
+#include "js_number.h"
+#include "phasor_mcu.h"
+
+#ifdef PHASOR_EMBEDDED
+#include "phasor_model.h"
+#endif
+
+enum { EXIT_BAD_INPUT = 2, EXIT_RUNTIME = 1 };
+
+#ifdef PHASOR_EMBEDDED
+static const char USAGE[] = "usage: phasor_host --events E.csv   (module and model are built in: phasor export-c)\n";
+#else
+static const char USAGE[] = "usage: phasor_host [--module build/phasor-mcu.wasm] --model M.plsm --events E.csv\n";
+#endif
+
+typedef struct {
+  const char *module;
+  const char *model;
+  const char *events;
+} arguments;
+
+static int complain(int status, const char *format, ...) __attribute__((format(printf, 2, 3)));
+
+static int complain(int status, const char *format, ...) {
+  va_list args;
+  va_start(args, format);
+  fputs("phasor_host: ", stderr);
+  vfprintf(stderr, format, args);
+  fputc('\n', stderr);
+  va_end(args);
+  return status;
+}
+
+/* `--name value` and `--name=value`, as the phasor command takes them. 0, or the exit status. */
+static int parse_arguments(int argc, char **argv, arguments *a) {
+  struct {
+    const char *name;
+    const char **value;
+  } flags[] = {
+#ifndef PHASOR_EMBEDDED
+      {"module", &a->module},
+      {"model", &a->model},
+#endif
+      {"events", &a->events},
+  };
+  size_t flag_count = sizeof flags / sizeof flags[0];
+  for (int i = 1; i < argc; i++) {
+    const char *arg = argv[i];
+    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+      fputs(USAGE, stdout);
+      exit(0);
+    }
+    if (strncmp(arg, "--", 2) != 0) return complain(EXIT_BAD_INPUT, "unexpected argument \"%s\" (flags start with --)\n%s", arg, USAGE);
+    const char *equals = strchr(arg, '=');
+    size_t length = equals ? (size_t)(equals - arg - 2) : strlen(arg + 2);
+    size_t f = 0;
+    while (f < flag_count && !(strlen(flags[f].name) == length && strncmp(flags[f].name, arg + 2, length) == 0)) f++;
+    if (f == flag_count) return complain(EXIT_BAD_INPUT, "unknown flag %.*s\n%s", (int)length + 2, arg, USAGE);
+    if (*flags[f].value) return complain(EXIT_BAD_INPUT, "--%s is given twice", flags[f].name);
+    const char *value = equals ? equals + 1 : (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0 ? argv[++i] : NULL);
+    if (!value || !*value) return complain(EXIT_BAD_INPUT, "--%s needs a value\n%s", flags[f].name, USAGE);
+    *flags[f].value = value;
+  }
+#ifndef PHASOR_EMBEDDED
+  if (!a->module) a->module = "build/phasor-mcu.wasm";
+  if (!a->model) return complain(EXIT_BAD_INPUT, "missing --model M.plsm\n%s", USAGE);
+#endif
+  if (!a->events) return complain(EXIT_BAD_INPUT, "missing --events E.csv (- reads stdin)\n%s", USAGE);
+  return 0;
+}
+
+#ifndef PHASOR_EMBEDDED
+/* A whole file in memory; NULL with a message printed. */
+static uint8_t *read_file(const char *path, size_t *length) {
+  FILE *file = fopen(path, "rb");
+  if (!file) {
+    complain(0, "%s: cannot open: %s", path, strerror(errno));
+    return NULL;
+  }
+  size_t room = 1 << 16, n = 0;
+  uint8_t *bytes = malloc(room);
+  while (bytes) {
+    n += fread(bytes + n, 1, room - n, file);
+    if (n < room) break;
+    uint8_t *more = realloc(bytes, room *= 2);
+    if (!more) free(bytes);
+    bytes = more;
+  }
+  int failed = ferror(file);
+  fclose(file);
+  if (!bytes || failed) {
+    complain(0, "%s: cannot read: %s", path, bytes ? strerror(errno) : "out of memory");
+    free(bytes);
+    return NULL;
+  }
+  *length = n;
+  return bytes;
+}
+#endif
+
+static int exit_status(phasor_status status) {
+  return status == PHASOR_ENGINE ? EXIT_RUNTIME : EXIT_BAD_INPUT;
+}
+
+/* a number as phasor run prints it: String(value), null when not finite (JSON has no infinities) */
+static void print_number(double value) {
+  char text[JS_NUMBER_CHARS];
+  if (isfinite(value)) {
+    js_number(value, text);
+    fputs(text, stdout);
+  } else {
+    fputs("null", stdout);
+  }
+}
+
+/* Runs every event of the file; 0 or the exit status. */
+static int run_events(phasor_mcu *mcu, const char *path) {
+  FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+  const char *name = in == stdin ? "stdin" : path;
+  if (!in) return complain(EXIT_BAD_INPUT, "%s: cannot open: %s", path, strerror(errno));
+  csv_reader *reader = csv_open(in, name, mcu->input_size);
+  double *y = malloc((mcu->output_size ? mcu->output_size : 1) * sizeof *y);
+  int status = 0;
+  if (!reader || !y) status = complain(EXIT_RUNTIME, "out of memory");
+  unsigned long long i = 0;
+  csv_event event;
+  int got;
+  while (status == 0 && (got = csv_next(reader, &event)) > 0) {
+    if (event.starts_sequence) {
+      i = 0;
+      phasor_status reset = phasor_mcu_reset(mcu);
+      if (reset != PHASOR_OK) status = complain(exit_status(reset), "%s:%lu: %s", name, event.line, mcu->error);
+    }
+    phasor_status pushed = status ? PHASOR_OK : phasor_mcu_push(mcu, event.t, event.x);
+    if (pushed == PHASOR_REFUSED) {
+      /* the reader has checked t and x and the order of times: what is left is the length of the sequence */
+      status = complain(EXIT_BAD_INPUT, "%s:%lu: the engine refused the event: the sequence has run longer than 2^62 "
+                        "ticks since its first event; start a new sequence", name, event.line);
+    } else if (pushed != PHASOR_OK) {
+      status = complain(exit_status(pushed), "%s:%lu: %s", name, event.line, mcu->error);
+    }
+    phasor_status read = status ? PHASOR_OK : phasor_mcu_output(mcu, y);
+    if (read != PHASOR_OK) status = complain(exit_status(read), "%s:%lu: %s", name, event.line, mcu->error);
+    if (status) break;
+    fputs("{\"seq\":", stdout);
+    json_seq(stdout, &event.seq);
+    printf(",\"i\":%llu,\"t\":", i++);
+    print_number(event.t);
+    fputs(",\"y\":[", stdout);
+    for (uint32_t k = 0; k < mcu->output_size; k++) {
+      if (k) fputc(',', stdout);
+      print_number(y[k]);
+    }
+    fputs("]}\n", stdout);
+  }
+  if (status == 0 && got < 0) status = complain(EXIT_BAD_INPUT, "%s", csv_error(reader));
+  csv_close(reader);
+  free(y);
+  if (in != stdin) fclose(in);
+  return status;
+}
+
+int main(int argc, char **argv) {
+  /* a reader that goes away (| head) ends the output quietly, as with the phasor command */
+  signal(SIGPIPE, SIG_IGN);
+  static char out_buffer[1 << 16];
+  setvbuf(stdout, out_buffer, _IOFBF, sizeof out_buffer);
+
+  arguments a = {0};
+  int status = parse_arguments(argc, argv, &a);
+  if (status) return status;
+
+#ifdef PHASOR_EMBEDDED
+  const char *module_name = "the embedded module";
+  const char *model_name = "the embedded model";
+  const uint8_t *module = phasor_model_wasm, *model = phasor_model_plsm;
+  size_t module_length = phasor_model_wasm_length, model_length = phasor_model_plsm_length;
+#else
+  const char *module_name = a.module, *model_name = a.model;
+  size_t module_length, model_length;
+  uint8_t *module = read_file(a.module, &module_length);
+  if (!module) return EXIT_BAD_INPUT;
+  uint8_t *model = read_file(a.model, &model_length);
+  if (!model) {
+    free(module);
+    return EXIT_BAD_INPUT;
+  }
+#endif
+
+  phasor_mcu mcu;
+  phasor_status opened = phasor_mcu_open(&mcu, module, module_length);
+  if (opened != PHASOR_OK) {
+    status = complain(exit_status(opened), "%s: %s", module_name, mcu.error);
+  } else {
+    phasor_status loaded = phasor_mcu_load(&mcu, model, model_length);
+    if (loaded != PHASOR_OK) status = complain(exit_status(loaded), "%s: %s", model_name, mcu.error);
+    else status = run_events(&mcu, a.events);
+    phasor_mcu_close(&mcu);
+  }
+#ifndef PHASOR_EMBEDDED
+  free(module);
+  free(model);
+#endif
+
+  if (fflush(stdout) != 0 || ferror(stdout)) {
+    if (errno == EPIPE) return status;
+    return complain(EXIT_RUNTIME, "cannot write to stdout: %s", strerror(errno));
+  }
+  return status;
+}

@@ -1,0 +1,328 @@
+/*
+ * The microcontroller build driven through the standard WebAssembly C API (phasor_mcu.h). The contract with the
+ * module is docs/embedding.md's export table: the image goes to modelBuffer(), init(length) lays the model out in
+ * the arena, each event's inputs go to inputBuffer() before push(t), and output() returns where y is.
+ */
+#include "phasor_mcu.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* init and push statuses (docs/embedding.md, "Exports") */
+enum { MCU_REJECTED = -1, MCU_REFUSED = -2, MCU_NO_MODEL = -3, MCU_TOO_BIG = -4 };
+
+/* .plsm header fields (docs/plsm.md, "Header"): little-endian u32 and u16 at these offsets */
+enum { PLSM_KIND_AT = 6, PLSM_FILE_BYTES_AT = 8, PLSM_INPUT_SIZE_AT = 12, PLSM_OUTPUT_SIZE_AT = 20, PLSM_HEADER_BYTES = 64 };
+#define PLSM_KIND_FIXED 1
+
+static phasor_status fail(phasor_mcu *mcu, phasor_status status, const char *format, ...) {
+  va_list args;
+  va_start(args, format);
+  vsnprintf(mcu->error, sizeof mcu->error, format, args);
+  va_end(args);
+  return status;
+}
+
+static uint32_t read_u32(const uint8_t *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* A name's length without the NUL that WAMR (2.4) counts into export and import names, which the standard does
+ * not. */
+static int name_length(const wasm_name_t *name) {
+  return (int)(name->size > 0 && name->data[name->size - 1] == '\0' ? name->size - 1 : name->size);
+}
+
+static int name_is(const wasm_name_t *name, const char *text) {
+  size_t length = strlen(text);
+  return (size_t)name_length(name) == length && memcmp(name->data, text, length) == 0;
+}
+
+/* The text of a trap, which it consumes. Engines end the message with a NUL, which is not printed. */
+static phasor_status trapped(phasor_mcu *mcu, wasm_trap_t *trap, const char *where) {
+  wasm_message_t message;
+  wasm_trap_message(trap, &message);
+  size_t length = message.size;
+  if (length > 0 && message.data[length - 1] == '\0') length--;
+  fail(mcu, PHASOR_ENGINE, "the module trapped in %s: %.*s", where, (int)length, message.data);
+  wasm_byte_vec_delete(&message);
+  wasm_trap_delete(trap);
+  return PHASOR_ENGINE;
+}
+
+/* One export of the module: its name, where phasor_mcu keeps it, and its signature as value kinds
+ * ('i' i32, 'd' f64). */
+typedef struct {
+  const char *name;
+  size_t field;
+  const char *params;
+  const char *results;
+} export_spec;
+
+#define FUNCTION(name, field, params, results) {name, offsetof(phasor_mcu, field), params, results}
+static const export_spec FUNCTIONS[] = {
+    FUNCTION("modelBuffer", model_buffer, "", "i"),
+    FUNCTION("arenaBytes", arena_bytes, "", "i"),
+    FUNCTION("arenaUsed", arena_used, "", "i"),
+    FUNCTION("arenaNeeded", arena_needed, "", "i"),
+    FUNCTION("init", init, "i", "i"),
+    FUNCTION("inputBuffer", input_buffer, "", "i"),
+    FUNCTION("push", push, "d", "i"),
+    FUNCTION("output", output, "", "i"),
+    FUNCTION("reset", reset, "", ""),
+};
+#define FUNCTION_COUNT (sizeof FUNCTIONS / sizeof FUNCTIONS[0])
+
+static char kind_letter(wasm_valkind_t kind) {
+  switch (kind) {
+    case WASM_I32: return 'i';
+    case WASM_I64: return 'l';
+    case WASM_F32: return 'f';
+    case WASM_F64: return 'd';
+    default: return 'r';
+  }
+}
+
+/* The value kinds of a signature's params or results as letters, to compare with an export_spec. */
+static void kinds(const wasm_valtype_vec_t *types, char *out, size_t room) {
+  size_t n = 0;
+  for (size_t k = 0; k < types->size && n + 1 < room; k++) out[n++] = kind_letter(wasm_valtype_kind(types->data[k]));
+  out[n] = '\0';
+}
+
+static int signature_is(const wasm_func_t *func, const export_spec *spec) {
+  char params[8], results[8];
+  wasm_functype_t *type = wasm_func_type(func);
+  kinds(wasm_functype_params(type), params, sizeof params);
+  kinds(wasm_functype_results(type), results, sizeof results);
+  wasm_functype_delete(type);
+  return strcmp(params, spec->params) == 0 && strcmp(results, spec->results) == 0;
+}
+
+/* Finds every export the host needs in the instance, by the names the module's export types give them. */
+static phasor_status bind_exports(phasor_mcu *mcu) {
+  wasm_exporttype_vec_t types;
+  wasm_module_exports(mcu->module, &types);
+  wasm_instance_exports(mcu->instance, &mcu->exports);
+  phasor_status status = PHASOR_OK;
+  if (types.size != mcu->exports.size) {
+    status = fail(mcu, PHASOR_ENGINE, "the engine lists %zu export types but gives %zu exports", types.size, mcu->exports.size);
+  }
+  for (size_t e = 0; status == PHASOR_OK && e < types.size; e++) {
+    const wasm_name_t *name = wasm_exporttype_name(types.data[e]);
+    wasm_extern_t *item = mcu->exports.data[e];
+    if (name_is(name, "memory")) {
+      mcu->memory = wasm_extern_as_memory(item);
+      if (!mcu->memory) status = fail(mcu, PHASOR_BAD_MODULE, "its export \"memory\" is not a memory");
+      continue;
+    }
+    for (size_t f = 0; f < FUNCTION_COUNT; f++) {
+      if (!name_is(name, FUNCTIONS[f].name)) continue;
+      const wasm_func_t *func = wasm_extern_as_func(item);
+      if (!func || !signature_is(func, &FUNCTIONS[f])) {
+        status = fail(mcu, PHASOR_BAD_MODULE, "its export \"%s\" is not a function (%s) -> (%s) (i: i32, d: f64)",
+                      FUNCTIONS[f].name, FUNCTIONS[f].params, FUNCTIONS[f].results);
+        break;
+      }
+      *(const wasm_func_t **)((char *)mcu + FUNCTIONS[f].field) = func;
+    }
+  }
+  wasm_exporttype_vec_delete(&types);
+  if (status != PHASOR_OK) return status;
+  if (!mcu->memory) return fail(mcu, PHASOR_BAD_MODULE, "it exports no \"memory\": not the MCU build (build/phasor-mcu.wasm)");
+  for (size_t f = 0; f < FUNCTION_COUNT; f++) {
+    if (!*(const wasm_func_t **)((char *)mcu + FUNCTIONS[f].field)) {
+      return fail(mcu, PHASOR_BAD_MODULE, "it exports no function \"%s\": not the MCU build (build/phasor-mcu.wasm)", FUNCTIONS[f].name);
+    }
+  }
+  return PHASOR_OK;
+}
+
+phasor_status phasor_mcu_open(phasor_mcu *mcu, const uint8_t *module_bytes, size_t module_length) {
+  memset(mcu, 0, sizeof *mcu);
+  mcu->engine = wasm_engine_new();
+  if (!mcu->engine) return fail(mcu, PHASOR_ENGINE, "the wasm engine could not be created");
+  mcu->store = wasm_store_new(mcu->engine);
+  if (!mcu->store) {
+    phasor_mcu_close(mcu);
+    return fail(mcu, PHASOR_ENGINE, "the wasm store could not be created");
+  }
+  wasm_byte_vec_t binary;
+  wasm_byte_vec_new(&binary, module_length, (const wasm_byte_t *)module_bytes);
+  mcu->module = wasm_module_new(mcu->store, &binary);
+  wasm_byte_vec_delete(&binary);
+  if (!mcu->module) {
+    phasor_mcu_close(mcu);
+    return fail(mcu, PHASOR_BAD_MODULE, "not a wasm module this engine can load (%zu bytes)", module_length);
+  }
+
+  wasm_importtype_vec_t imports;
+  wasm_module_imports(mcu->module, &imports);
+  if (imports.size > 0) {
+    const wasm_name_t *from = wasm_importtype_module(imports.data[0]);
+    const wasm_name_t *name = wasm_importtype_name(imports.data[0]);
+    fail(mcu, PHASOR_BAD_MODULE, "it imports %zu things (the first: %.*s.%.*s), the MCU build (build/phasor-mcu.wasm) imports nothing",
+         imports.size, name_length(from), from->data, name_length(name), name->data);
+    wasm_importtype_vec_delete(&imports);
+    phasor_mcu_close(mcu);
+    return PHASOR_BAD_MODULE;
+  }
+  wasm_importtype_vec_delete(&imports);
+
+  wasm_extern_vec_t none = WASM_EMPTY_VEC;
+  wasm_trap_t *trap = NULL;
+#ifdef PHASOR_WAMR_STACK_BYTES
+  /* WAMR's extension of the standard call: the interpreter stack `phasor export-c` bounds, and no app heap (the
+   * module allocates nothing); the standard call gives 32 KiB of each */
+  mcu->instance = wasm_instance_new_with_args(mcu->store, mcu->module, &none, &trap, PHASOR_WAMR_STACK_BYTES, 0);
+#else
+  mcu->instance = wasm_instance_new(mcu->store, mcu->module, &none, &trap);
+#endif
+  if (!mcu->instance) {
+    phasor_status status = trap ? trapped(mcu, trap, "instantiation") : fail(mcu, PHASOR_ENGINE, "the module could not be instantiated");
+    phasor_mcu_close(mcu);
+    return status;
+  }
+  phasor_status status = bind_exports(mcu);
+  if (status != PHASOR_OK) phasor_mcu_close(mcu);
+  return status;
+}
+
+/* Calls an export with at most one argument and one i32 result. */
+static phasor_status call(phasor_mcu *mcu, const wasm_func_t *func, const char *name, const wasm_val_t *arg, int32_t *result) {
+  wasm_val_t in[1] = {WASM_INIT_VAL};
+  wasm_val_t out[1] = {WASM_INIT_VAL};
+  wasm_val_vec_t args = WASM_ARRAY_VEC(in);
+  wasm_val_vec_t results = WASM_ARRAY_VEC(out);
+  wasm_val_vec_t nothing = WASM_EMPTY_VEC;
+  wasm_val_vec_t nothing_back = WASM_EMPTY_VEC;
+  if (arg) in[0] = *arg;
+  wasm_trap_t *trap = wasm_func_call(func, arg ? &args : &nothing, result ? &results : &nothing_back);
+  if (trap) return trapped(mcu, trap, name);
+  if (result) *result = out[0].of.i32;
+  return PHASOR_OK;
+}
+
+/* The address of `bytes` bytes of linear memory that an export handed out, checked to lie inside it. */
+static uint8_t *region(phasor_mcu *mcu, uint32_t at, uint64_t bytes, const char *what) {
+  size_t size = wasm_memory_data_size(mcu->memory);
+  if (at == 0 || (uint64_t)at + bytes > size) {
+    fail(mcu, PHASOR_ENGINE, "%s at address %u with %llu bytes lies outside the module's %zu bytes of memory", what, at,
+         (unsigned long long)bytes, size);
+    return NULL;
+  }
+  return (uint8_t *)wasm_memory_data(mcu->memory) + at;
+}
+
+/* The checks the module makes without words for them (it has no error texts), made here first so that a wrong
+ * file gets a message. */
+static phasor_status check_header(phasor_mcu *mcu, const uint8_t *image, size_t length) {
+  if (length < PLSM_HEADER_BYTES || memcmp(image, "PLSM", 4) != 0) {
+    return fail(mcu, PHASOR_BAD_MODEL, "not a .plsm model: it does not start with the PLSM magic and a %d-byte header", PLSM_HEADER_BYTES);
+  }
+  unsigned kind = (unsigned)image[PLSM_KIND_AT] | (unsigned)image[PLSM_KIND_AT + 1] << 8;
+  if (kind != PLSM_KIND_FIXED) {
+    return fail(mcu, PHASOR_BAD_MODEL, "a .plsm of kind %u; the MCU build runs fixed-point models (kind 1, from phasor quantize)", kind);
+  }
+  uint32_t file_bytes = read_u32(image + PLSM_FILE_BYTES_AT);
+  if (file_bytes != length) {
+    return fail(mcu, PHASOR_BAD_MODEL, "its header says %u bytes but it has %zu: truncated or damaged", file_bytes, length);
+  }
+  return PHASOR_OK;
+}
+
+phasor_status phasor_mcu_load(phasor_mcu *mcu, const uint8_t *image, size_t length) {
+  mcu->input_size = mcu->output_size = 0;
+  mcu->input_at = 0;
+  phasor_status status = check_header(mcu, image, length);
+  if (status != PHASOR_OK) return status;
+  int32_t at, total;
+  if ((status = call(mcu, mcu->model_buffer, "modelBuffer", NULL, &at)) != PHASOR_OK) return status;
+  if ((status = call(mcu, mcu->arena_bytes, "arenaBytes", NULL, &total)) != PHASOR_OK) return status;
+  mcu->arena_bytes_total = (uint32_t)total;
+  if (length > (uint32_t)total) {
+    return fail(mcu, PHASOR_TOO_BIG, "the image alone is %zu bytes and the module's arena holds %u", length, (uint32_t)total);
+  }
+  uint8_t *arena = region(mcu, (uint32_t)at, (uint32_t)total, "the arena (modelBuffer, arenaBytes)");
+  if (!arena) return PHASOR_ENGINE;
+  memcpy(arena, image, length);
+
+  wasm_val_t image_length = WASM_I32_VAL((int32_t)length);
+  int32_t answer;
+  if ((status = call(mcu, mcu->init, "init", &image_length, &answer)) != PHASOR_OK) return status;
+  if (answer == MCU_REJECTED) {
+    return fail(mcu, PHASOR_BAD_MODEL, "init rejected the image: not a fixed-point .plsm, corrupted, or out of range "
+                                       "(the MCU build has no messages; `phasor run` on the same file says which)");
+  }
+  if (answer == MCU_TOO_BIG) {
+    int32_t needed;
+    if ((status = call(mcu, mcu->arena_needed, "arenaNeeded", NULL, &needed)) != PHASOR_OK) return status;
+    if (needed == 0) {
+      return fail(mcu, PHASOR_TOO_BIG, "the image (%zu bytes) and the model's records alone need more than the module's "
+                  "%u-byte arena", length, (uint32_t)total);
+    }
+    return fail(mcu, PHASOR_TOO_BIG, "the model needs %u bytes of arena (the image is %zu of them) and the module's arena "
+                "holds %u", (uint32_t)needed, length, (uint32_t)total);
+  }
+  if (answer != 0) return fail(mcu, PHASOR_ENGINE, "init answered %d, which docs/embedding.md rules out", answer);
+
+  int32_t used, input_at;
+  if ((status = call(mcu, mcu->arena_used, "arenaUsed", NULL, &used)) != PHASOR_OK) return status;
+  if ((status = call(mcu, mcu->input_buffer, "inputBuffer", NULL, &input_at)) != PHASOR_OK) return status;
+  uint32_t input_size = read_u32(image + PLSM_INPUT_SIZE_AT);
+  if (!region(mcu, (uint32_t)input_at, (uint64_t)input_size * sizeof(float), "the input buffer")) return PHASOR_ENGINE;
+  mcu->arena_bytes_used = (uint32_t)used;
+  mcu->input_at = (uint32_t)input_at;
+  mcu->input_size = input_size;
+  mcu->output_size = read_u32(image + PLSM_OUTPUT_SIZE_AT);
+  return PHASOR_OK;
+}
+
+static phasor_status no_model(phasor_mcu *mcu) {
+  return fail(mcu, PHASOR_ENGINE, "no model: phasor_mcu_load has not succeeded");
+}
+
+phasor_status phasor_mcu_push(phasor_mcu *mcu, double t, const float *x) {
+  if (!mcu->input_at) return no_model(mcu);
+  memcpy((uint8_t *)wasm_memory_data(mcu->memory) + mcu->input_at, x, mcu->input_size * sizeof(float));
+  wasm_val_t time = WASM_F64_VAL(t);
+  int32_t answer;
+  phasor_status status = call(mcu, mcu->push, "push", &time, &answer);
+  if (status != PHASOR_OK) return status;
+  if (answer == MCU_REFUSED) {
+    return fail(mcu, PHASOR_REFUSED, "push refused the event at t = %.17g: t or an input is not finite, t is earlier "
+                "than the previous event, or the sequence has run past 2^62 ticks", t);
+  }
+  if (answer == MCU_NO_MODEL) return no_model(mcu);
+  if (answer != 0) return fail(mcu, PHASOR_ENGINE, "push answered %d, which docs/embedding.md rules out", answer);
+  return PHASOR_OK;
+}
+
+phasor_status phasor_mcu_output(phasor_mcu *mcu, double *y) {
+  if (!mcu->input_at) return no_model(mcu);
+  int32_t at;
+  phasor_status status = call(mcu, mcu->output, "output", NULL, &at);
+  if (status != PHASOR_OK) return status;
+  const uint8_t *values = region(mcu, (uint32_t)at, (uint64_t)mcu->output_size * sizeof(double), "the output");
+  if (!values) return PHASOR_ENGINE;
+  memcpy(y, values, mcu->output_size * sizeof(double));
+  return PHASOR_OK;
+}
+
+phasor_status phasor_mcu_reset(phasor_mcu *mcu) {
+  return call(mcu, mcu->reset, "reset", NULL, NULL);
+}
+
+/* Releases everything, keeping the message of the failure that led here. */
+void phasor_mcu_close(phasor_mcu *mcu) {
+  if (mcu->exports.data) wasm_extern_vec_delete(&mcu->exports);
+  if (mcu->instance) wasm_instance_delete(mcu->instance);
+  if (mcu->module) wasm_module_delete(mcu->module);
+  if (mcu->store) wasm_store_delete(mcu->store);
+  if (mcu->engine) wasm_engine_delete(mcu->engine);
+  char error[sizeof mcu->error];
+  memcpy(error, mcu->error, sizeof error);
+  memset(mcu, 0, sizeof *mcu);
+  memcpy(mcu->error, error, sizeof error);
+}

@@ -1,0 +1,76 @@
+/*
+ * The microcontroller build of Phasor (build/phasor-mcu.wasm, docs/embedding.md) driven through the standard
+ * WebAssembly C API: load the module, hand it a .plsm image, then push events and read outputs. This is the part
+ * of the C host a device's firmware keeps; phasor_host.c adds files, CSV events and printing around it.
+ *
+ * Every call returns a status; on failure phasor_mcu.error says what went wrong, where and why. No call
+ * allocates after phasor_mcu_open: the event path is copies into and out of the module's memory and wasm calls.
+ * The values exchanged are little-endian f32 and f64, as wasm's are: the host must be little-endian too (ARM
+ * Cortex-M, RISC-V, Xtensa and x86 are).
+ */
+#ifndef PHASOR_MCU_H
+#define PHASOR_MCU_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef PHASOR_WASM_HEADER
+#include PHASOR_WASM_HEADER /* an engine's own header, e.g. -DPHASOR_WASM_HEADER='"wasm_c_api.h"' for WAMR */
+#else
+#include "wasm_api.h"
+#endif
+
+typedef enum phasor_status {
+  PHASOR_OK = 0,
+  /** not a module with the MCU build's imports and exports (phasor_mcu_open) */
+  PHASOR_BAD_MODULE,
+  /** init rejected the image: not a fixed-point .plsm, corrupted, or out of range (phasor_mcu_load) */
+  PHASOR_BAD_MODEL,
+  /** the image and what init lays out after it do not fit the module's arena (phasor_mcu_load) */
+  PHASOR_TOO_BIG,
+  /** push refused the event (not finite, earlier than the previous one, 2^62 ticks past the sequence's
+   * start); the state is untouched (phasor_mcu_push) */
+  PHASOR_REFUSED,
+  /** the engine failed: out of memory, a trap, or an answer the module's contract rules out */
+  PHASOR_ENGINE,
+} phasor_status;
+
+typedef struct phasor_mcu {
+  wasm_engine_t *engine;
+  wasm_store_t *store;
+  wasm_module_t *module;
+  wasm_instance_t *instance;
+  wasm_extern_vec_t exports;
+  wasm_memory_t *memory;
+  /* the module's exports (docs/embedding.md, "Exports") */
+  const wasm_func_t *model_buffer, *arena_bytes, *arena_used, *arena_needed, *init, *input_buffer, *push,
+      *output, *reset;
+  /** from the image's header (docs/plsm.md), after phasor_mcu_load */
+  uint32_t input_size, output_size;
+  /** addresses in linear memory of the next event's inputSize f32 and of the outputSize f64 outputs */
+  uint32_t input_at, output_at;
+  /** bytes of the module's arena, and the bytes init took for the model (image included) */
+  uint32_t arena_bytes_total, arena_bytes_used;
+  /** why the last call failed, NUL-terminated */
+  char error[320];
+} phasor_mcu;
+
+/** Loads and instantiates the module (its bytes are copied, the caller may free them). On failure everything
+ * created so far is released again. */
+phasor_status phasor_mcu_open(phasor_mcu *mcu, const uint8_t *module_bytes, size_t module_length);
+
+/** Writes the .plsm image into the module's arena and lays out the model: the stream starts new. */
+phasor_status phasor_mcu_load(phasor_mcu *mcu, const uint8_t *image, size_t length);
+
+/** One event at time t (the model's time unit) with input_size inputs. */
+phasor_status phasor_mcu_push(phasor_mcu *mcu, double t, const float *x);
+
+/** y = V h + d for the current state, output_size values copied to y. */
+phasor_status phasor_mcu_output(phasor_mcu *mcu, double *y);
+
+/** A new sequence: h = c = 0 and no time origin. */
+phasor_status phasor_mcu_reset(phasor_mcu *mcu);
+
+void phasor_mcu_close(phasor_mcu *mcu);
+
+#endif

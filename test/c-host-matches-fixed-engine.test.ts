@@ -1,0 +1,237 @@
+/**
+ * The C host (host/c/phasor_host.c), compiled with gcc against the wasmtime engine of the Python wheel through the
+ * standard wasm C API, runs the MCU build over CSV events and prints `phasor run`'s bytes; every y it prints reads
+ * back as exactly the double the library's fixed engine computes. Every failure is refused with a message that
+ * says where and why, and the exit status of formats.md.
+ */
+import "../host/node.js";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { encodePlsm } from "../host/plsm.js";
+import { MCU_TOO_BIG } from "../host/mcu.js";
+import { quantize } from "../host/quantize.js";
+import { cHost, declaredFunctions, eventsCsv, exportedFunctions, runCHost, wasmtimeLibrary } from "./support/c-host.js";
+import { phasor } from "./support/cli.js";
+import { calibrationStreams } from "./support/engines.js";
+import { MCU_FILE, mcuInstance, mcuLoad } from "./support/mcu.js";
+import { Rng, randomModel } from "./support/random.js";
+import { firstBitDifference, libraryRun, sameBitsFixtures, seqOfEvents } from "./support/same-bits.js";
+
+let host = "";
+let dir = "";
+beforeAll(() => {
+  host = cHost();
+  dir = mkdtempSync(join(tmpdir(), "phasor-c-host-test-"));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** y of every line of the host's NDJSON, in order. */
+function printedY(stdout: Buffer): number[] {
+  return stdout
+    .toString("utf8")
+    .trimEnd()
+    .split("\n")
+    .flatMap((line) => (JSON.parse(line) as { y: number[] }).y);
+}
+
+describe("the C host links against the wheel's engine", () => {
+  it("every function host/c/wasm_api.h declares is exported by _libwasmtime.so", () => {
+    const declared = declaredFunctions(readFileSync("host/c/wasm_api.h", "utf8"));
+    expect(declared.length).toBeGreaterThan(30);
+    const exported = exportedFunctions(wasmtimeLibrary());
+    expect(declared.filter((name) => !exported.has(name))).toEqual([]);
+  });
+});
+
+describe.each(sameBitsFixtures().map((f) => [f.name, f] as const))("the C host on the MCU build: %s", (_, f) => {
+  it("prints the bytes phasor run prints, and the fixed engine's y bit for bit", async () => {
+    const model = join(dir, `${f.name.length}.plsm`);
+    const events = join(dir, `${f.name.length}.csv`);
+    writeFileSync(model, f.image);
+    const seqs = seqOfEvents(f);
+    writeFileSync(events, eventsCsv(f.inputSize, f.t, f.x, (e) => seqs[e]));
+
+    const c = runCHost(host, ["--module", MCU_FILE, "--model", model, "--events", events]);
+    expect(c.stderr).toBe("");
+    expect(c.status).toBe(0);
+    const cli = phasor(["run", "--model", model, "--events", events]);
+    expect(cli.status).toBe(0);
+    expect(c.stdout.equals(Buffer.from(cli.stdout, "utf8")), "the C host's stdout is phasor run's, byte for byte").toBe(true);
+
+    const library = await libraryRun(f, "off");
+    const y = printedY(c.stdout);
+    expect(y).toHaveLength(f.t.length * f.outputSize);
+    expect(firstBitDifference(y, library.y)).toBe(-1);
+  });
+});
+
+describe("the C host reads CSV as phasor run reads it", () => {
+  it("quoted and integer seq ids, escapes, a byte-order mark, CRLF, blank lines, white space and other columns", () => {
+    const model = join(dir, "csv.plsm");
+    writeFileSync(model, smallModel(7));
+    const events =
+      "\uFEFFt, x1 ,note,x0,seq,label\r\n" +
+      '0,0.25,"a, b",0.5,"tab\tand \\ and ""quote""",1\r\n' +
+      "\r\n" +
+      '1e3,-0.125,,  0.5 ,"tab\tand \\ and ""quote""",\r\n' +
+      '2,0.25,x,0.5,"\u0001\u00e9\u{1F600}",\n' +
+      "3,0.25,x,0.5,007,0\n" +
+      "4.5,.5,x,+0.5,7,0\n" +
+      '5,0.25,x,0.5,"17",\n' +
+      "6,0.25,x,0.5,-0,\n" +
+      "7,0.25,x,0.5,99999999999999999999,\n" +
+      "8,0.25,x,0.5,,\n" +
+      "9,1E-2,x,0.5,\u00a0spaced\u00a0,\n" +
+      "1700000000000.125,0.25,x,0.5,epoch,2";
+    const file = join(dir, "odd.csv");
+    writeFileSync(file, events);
+    const c = runCHost(host, ["--module", MCU_FILE, "--model", model, "--events", file]);
+    expect(c.stderr).toBe("");
+    expect(c.status).toBe(0);
+    const cli = phasor(["run", "--model", model, "--events", file]);
+    expect(cli.status).toBe(0);
+    expect(c.stdout.toString("utf8")).toBe(cli.stdout);
+    expect(cli.stdout.split("\n")).toHaveLength(11 + 1);
+  });
+});
+
+/** A small model and its image, quantized on calibration streams. */
+function smallModel(seed: number, hidden: number[] = [6]): Uint8Array {
+  const float = randomModel(new Rng(seed), { inputSize: 2, hidden, peephole: true, rOn: 0.3, outputs: 2, mode: "every", alpha: 0 });
+  return quantize(float, calibrationStreams(seed, 2), "small").bytes;
+}
+
+describe("the C host refuses what it cannot run", () => {
+  let model = "";
+  beforeAll(() => {
+    model = join(dir, "small.plsm");
+    writeFileSync(model, smallModel(5));
+  });
+  const runOn = (events: string, args: string[] = []) => {
+    const file = join(dir, "events.csv");
+    writeFileSync(file, events);
+    return { c: runCHost(host, ["--module", MCU_FILE, "--model", model, "--events", file, ...args]), file };
+  };
+
+  it("a bad event line: the outputs before it, then the file, line and reason phasor run gives, exit 2", () => {
+    const cases = [
+      "t,x0,x1,seq\n1,0.5,0.25,a\n2,0.5,oops,a\n",
+      "t,x0,x1,seq\n1,0.5,0.25,a\n0.5,0.5,0.25,a\n",
+      't,x0,x1,seq\n1,0.5,0.25,a\n2,0.5,0.25,"b"\n3,0.5,0.25,a\n',
+      "t,x0,x1\n1,0.5,0.25\n2,0.5\n",
+      "t,x0,x1\n1,0.5,1e39\n",
+      "t,x0,x1\n1,0.5,\"0.25\n",
+      "t,x0\n1,0.5\n",
+      "t,x0,x1,x1\n1,0.5,0.25,0.25\n",
+      "t,x0,x1,label\n1,0.5,0.25,yes\n",
+      "t,x0,x1\nInfinity,0.5,0.25\n",
+    ];
+    for (const events of cases) {
+      const { c, file } = runOn(events);
+      const cli = phasor(["run", "--model", model, "--events", file]);
+      expect(cli.status, events).toBe(2);
+      expect(c.status, events).toBe(2);
+      expect(c.stderr, events).toBe(cli.stderr.replace(/^phasor run: /, "phasor_host: "));
+      expect(c.stdout.toString("utf8"), events).toBe(cli.stdout);
+    }
+  });
+
+  it("NDJSON, which it does not read, with a message that says it reads CSV", () => {
+    const { c } = runOn('{"t":0,"x":[1,2]}\n');
+    expect(c.status).toBe(2);
+    expect(c.stderr).toMatch(/events\.csv:1: not a CSV header: the C host reads CSV events/);
+  });
+
+  it("an event the engine refuses (a sequence longer than 2^62 ticks): its line and why, exit 2", () => {
+    const { c } = runOn("t,x0,x1\n0,0.5,0.25\n1e17,0.5,0.25\n");
+    expect(c.status).toBe(2);
+    expect(c.stderr).toMatch(/events\.csv:3: the engine refused the event: the sequence has run longer than 2\^62 ticks/);
+    expect(c.stdout.toString("utf8").split("\n")).toHaveLength(2);
+  });
+
+  it("a model that does not fit the arena: the bytes it needs and the bytes there are, exit 2", async () => {
+    const big = join(dir, "big.plsm");
+    const bigImage = smallModel(6, [110, 8]);
+    writeFileSync(big, bigImage);
+    const c = runCHost(host, ["--model", big, "--events", "-"], "t,x0,x1\n");
+    expect(c.status).toBe(2);
+    expect(c.stderr).toMatch(/^phasor_host: .*big\.plsm: the model needs (\d+) bytes of arena \(the image is (\d+) of them\) and the module's arena holds 122880\n$/);
+    const [, needed, image] = /needs (\d+) bytes of arena \(the image is (\d+)/.exec(c.stderr) as RegExpExecArray;
+    expect(Number(image)).toBe(bigImage.length);
+    const mcu = await mcuInstance();
+    expect(mcuLoad(mcu, bigImage)).toBe(MCU_TOO_BIG);
+    expect(Number(needed)).toBe(mcu.arenaNeeded());
+  });
+
+  it("a damaged, truncated, float or non-.plsm model, each with its reason, exit 2", () => {
+    const image = smallModel(5);
+    const damaged = Uint8Array.from(image);
+    damaged[200] ^= 0xff;
+    const float = encodePlsm(randomModel(new Rng(1), { inputSize: 2, hidden: [4], peephole: false, rOn: 0.5, outputs: 1, mode: "every" }));
+    const cases: [Uint8Array, RegExp][] = [
+      [damaged, /init rejected the image: not a fixed-point \.plsm, corrupted, or out of range/],
+      [image.subarray(0, 300), /its header says \d+ bytes but it has 300: truncated or damaged/],
+      [float, /a \.plsm of kind 2; the MCU build runs fixed-point models/],
+      [new TextEncoder().encode('{"format":"phasor-model"}'), /not a \.plsm model: it does not start with the PLSM magic/],
+    ];
+    for (const [bytes, message] of cases) {
+      const file = join(dir, "case.plsm");
+      writeFileSync(file, bytes);
+      const c = runCHost(host, ["--model", file, "--events", "-"], "t,x0,x1\n1,0,0\n");
+      expect(c.status, String(message)).toBe(2);
+      expect(c.stderr).toMatch(message);
+      expect(c.stdout.length).toBe(0);
+    }
+  });
+
+  it("a module that is not the MCU build: what it imports or lacks, exit 2", () => {
+    const cases: [string, RegExp][] = [
+      ["build/phasor-wasi-scalar.wasm", /it imports \d+ things \(the first: wasi_snapshot_preview1\.\w+\), the MCU build .* imports nothing/],
+      ["build/phasor-scalar.wasm", /its export "push" is not a function \(d\) -> \(i\)/],
+      ["README.md", /README\.md: not a wasm module this engine can load/],
+      ["build/no-such.wasm", /build\/no-such\.wasm: cannot open: No such file or directory/],
+    ];
+    for (const [module, message] of cases) {
+      const c = runCHost(host, ["--module", module, "--model", model, "--events", "-"]);
+      expect(c.status, module).toBe(2);
+      expect(c.stderr).toMatch(message);
+    }
+  });
+
+  it("a trap in the module: which export trapped and the engine's message, exit 1", () => {
+    const wat = join(dir, "traps.wat");
+    const wasm = join(dir, "traps.wasm");
+    // the MCU build's exports, with an init that traps
+    writeFileSync(
+      wat,
+      `(module (memory (export "memory") 2 2)
+        (func (export "modelBuffer") (result i32) i32.const 1024)
+        (func (export "arenaBytes") (result i32) i32.const 65536)
+        (func (export "arenaUsed") (result i32) i32.const 0)
+        (func (export "arenaNeeded") (result i32) i32.const 0)
+        (func (export "init") (param i32) (result i32) unreachable)
+        (func (export "inputBuffer") (result i32) i32.const 2048)
+        (func (export "push") (param f64) (result i32) i32.const 0)
+        (func (export "output") (result i32) i32.const 4096)
+        (func (export "reset")))`,
+    );
+    const assembled = spawnSync("wat2wasm", [wat, "-o", wasm], { encoding: "utf8" });
+    expect(assembled.status, assembled.stderr).toBe(0);
+    const c = runCHost(host, ["--module", wasm, "--model", model, "--events", "-"]);
+    expect(c.status).toBe(1);
+    expect(c.stderr).toMatch(/^phasor_host: .*small\.plsm: the module trapped in init: .*unreachable/s);
+  });
+
+  it("bad arguments: which flag and the usage, exit 2", () => {
+    expect(runCHost(host, ["--model", model]).stderr).toMatch(/missing --events/);
+    expect(runCHost(host, ["--events", "-"]).stderr).toMatch(/missing --model/);
+    const unknown = runCHost(host, ["--model", model, "--events", "-", "--emit", "last"]);
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown flag --emit\nusage: phasor_host/);
+    expect(runCHost(host, ["--model", model, "--model", model, "--events", "-"]).stderr).toMatch(/--model is given twice/);
+    expect(runCHost(host, ["--help"]).status).toBe(0);
+  });
+});

@@ -1,0 +1,207 @@
+/**
+ * `phasor export-c` writes a C header and source with the MCU build and a model's image as const arrays, and the
+ * arena, linear memory and stack they need: the files compile with gcc -Wall -Wextra -Werror -pedantic, their
+ * arrays hold exactly the module's and the model's bytes, the C host built from them prints the same bits as
+ * from the files, and a model that does not fit is refused, with the bytes it needs and the bytes there are,
+ * writing nothing. Bad arguments and files exit with 2.
+ */
+import "../host/node.js";
+import { spawnSync } from "node:child_process";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { encodePlsm } from "../host/plsm.js";
+import { MCU_TOO_BIG } from "../host/mcu.js";
+import { quantize } from "../host/quantize.js";
+import { moduleNeeds } from "../tools/wasm-needs.js";
+import { C_FLAGS, cHost, compileC, eventsCsv, runCHost } from "./support/c-host.js";
+import { phasor } from "./support/cli.js";
+import { calibrationStreams } from "./support/engines.js";
+import { MCU_FILE, mcuInstance, mcuLoad } from "./support/mcu.js";
+import { Rng, randomModel } from "./support/random.js";
+import { sameBitsFixtures, seqOfEvents } from "./support/same-bits.js";
+
+const dir = mkdtempSync(join(tmpdir(), "phasor-export-c-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const fixture = sameBitsFixtures()[1];
+const model = join(dir, "two-layers.plsm");
+const events = join(dir, "events.csv");
+
+interface Summary {
+  header: string;
+  source: string;
+  moduleBytes: number;
+  imageBytes: number;
+  arenaUsedBytes: number;
+  arenaBytes: number;
+  linearMemoryBytes: number;
+  wasmStackBytes: number;
+}
+
+function exportC(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  return phasor(["export-c", ...args]);
+}
+
+/** A program that includes the header, writes both arrays to files and prints the macros as JSON. */
+const DUMP = `#include <stdio.h>
+#include "phasor_model.h"
+int main(int argc, char **argv) {
+  (void)argc;
+  FILE *f = fopen(argv[1], "wb");
+  fwrite(phasor_model_wasm, 1, phasor_model_wasm_length, f);
+  fclose(f);
+  f = fopen(argv[2], "wb");
+  fwrite(phasor_model_plsm, 1, phasor_model_plsm_length, f);
+  fclose(f);
+  printf("{\\"wasm\\":%d,\\"plsm\\":%d,\\"input\\":%d,\\"output\\":%d,\\"used\\":%d,\\"arena\\":%d,\\"memory\\":%d,\\"stack\\":%d}\\n",
+         PHASOR_MODEL_WASM_BYTES, PHASOR_MODEL_PLSM_BYTES, PHASOR_MODEL_INPUT_SIZE, PHASOR_MODEL_OUTPUT_SIZE,
+         PHASOR_MODEL_ARENA_USED_BYTES, PHASOR_MODEL_ARENA_BYTES, PHASOR_MODEL_LINEAR_MEMORY_BYTES, PHASOR_MODEL_WASM_STACK_BYTES);
+  return 0;
+}
+`;
+
+describe("phasor export-c", () => {
+  const out = join(dir, "out");
+  let summary: Summary;
+  beforeAll(() => {
+    mkdirSync(out);
+    writeFileSync(model, fixture.image);
+    const seqs = seqOfEvents(fixture);
+    writeFileSync(events, eventsCsv(fixture.inputSize, fixture.t, fixture.x, (e) => seqs[e]));
+    const run = exportC(["--model", model, "--out", out]);
+    expect(run.stderr).toBe("");
+    expect(run.status).toBe(0);
+    summary = JSON.parse(run.stdout) as Summary;
+  });
+
+  it("writes NAME.h and NAME.c that compile cleanly as C99 and C11", () => {
+    expect(readdirSync(out).sort()).toEqual(["phasor_model.c", "phasor_model.h"]);
+    expect(summary.header).toBe(join(out, "phasor_model.h"));
+    for (const std of ["-std=c99", "-std=c11"]) {
+      const compiled = compileC(join(out, "phasor_model.c"), [std, "-pedantic", "-Wall", "-Wextra", "-Werror"]);
+      expect(compiled.stderr, std).toBe("");
+      expect(compiled.status, std).toBe(0);
+    }
+  });
+
+  it("holds the module's and the model's bytes, and the numbers the module gives for this model", async () => {
+    const dump = join(dir, "dump.c");
+    const binary = join(dir, "dump");
+    writeFileSync(dump, DUMP);
+    const built = spawnSync("gcc", [...C_FLAGS, `-I${out}`, dump, join(out, "phasor_model.c"), "-o", binary], { encoding: "utf8" });
+    expect(built.stderr).toBe("");
+    const ran = spawnSync(binary, [join(dir, "wasm.bin"), join(dir, "plsm.bin")], { encoding: "utf8" });
+    expect(ran.status).toBe(0);
+    expect(readFileSync(join(dir, "wasm.bin")).equals(readFileSync(MCU_FILE))).toBe(true);
+    expect(readFileSync(join(dir, "plsm.bin")).equals(Buffer.from(fixture.image))).toBe(true);
+
+    const mcu = await mcuInstance();
+    expect(mcuLoad(mcu, fixture.image)).toBe(0);
+    const needs = moduleNeeds(readFileSync(MCU_FILE));
+    const macros = JSON.parse(ran.stdout);
+    expect(macros).toEqual({
+      wasm: readFileSync(MCU_FILE).length,
+      plsm: fixture.image.length,
+      input: fixture.inputSize,
+      output: fixture.outputSize,
+      used: mcu.arenaUsed(),
+      arena: mcu.arenaBytes(),
+      memory: mcu.memory.buffer.byteLength,
+      stack: needs.stack.bytes,
+    });
+    expect(summary).toMatchObject({
+      moduleBytes: macros.wasm,
+      imageBytes: macros.plsm,
+      arenaUsedBytes: macros.used,
+      arenaBytes: macros.arena,
+      linearMemoryBytes: macros.memory,
+      wasmStackBytes: macros.stack,
+    });
+  });
+
+  it("builds into the C host, which then prints the bytes it prints from the files", () => {
+    const embedded = cHost({ embedded: out });
+    const fromArrays = runCHost(embedded, ["--events", events]);
+    expect(fromArrays.stderr).toBe("");
+    expect(fromArrays.status).toBe(0);
+    const fromFiles = runCHost(cHost(), ["--module", MCU_FILE, "--model", model, "--events", events]);
+    expect(fromFiles.status).toBe(0);
+    expect(fromArrays.stdout.equals(fromFiles.stdout)).toBe(true);
+    expect(fromArrays.stdout.toString("utf8").split("\n")).toHaveLength(fixture.t.length + 1);
+    expect(runCHost(embedded, ["--model", model, "--events", events]).stderr).toMatch(/unknown flag --model/);
+  });
+
+  it("gives a header and a source that only compile together when they come from the same run", () => {
+    const other = join(dir, "other");
+    mkdirSync(other);
+    const small = quantize(randomModel(new Rng(3), { inputSize: 1, hidden: [4], peephole: false, rOn: 0.5, outputs: 1, mode: "every" }), calibrationStreams(3, 1), "s").bytes;
+    writeFileSync(join(dir, "small.plsm"), small);
+    expect(exportC(["--model", join(dir, "small.plsm"), "--out", other]).status).toBe(0);
+    copyFileSync(join(out, "phasor_model.h"), join(other, "phasor_model.h"));
+    const mixed = compileC(join(other, "phasor_model.c"), ["-std=c99", "-Wall"]);
+    expect(mixed.status).not.toBe(0);
+    expect(mixed.stderr).toMatch(/size of array .phasor_model_c_and_h_from_the_same_export. is negative/);
+  });
+
+  it("names files and symbols after --name", () => {
+    const named = join(dir, "named");
+    mkdirSync(named);
+    expect(exportC(["--model", model, "--out", named, "--name", "gesture_net"]).status).toBe(0);
+    expect(readdirSync(named).sort()).toEqual(["gesture_net.c", "gesture_net.h"]);
+    const header = readFileSync(join(named, "gesture_net.h"), "utf8");
+    expect(header).toMatch(/extern const unsigned char gesture_net_plsm\[GESTURE_NET_PLSM_BYTES\];/);
+    expect(compileC(join(named, "gesture_net.c"), ["-std=c99", "-pedantic", "-Wall", "-Werror"]).status).toBe(0);
+  });
+
+  it("refuses a model that does not fit the arena, with the bytes it needs and the bytes there are, and writes nothing", async () => {
+    const big = join(dir, "big.plsm");
+    const image = quantize(randomModel(new Rng(8), { inputSize: 1, hidden: [110, 8], peephole: true, rOn: 0.05, outputs: 2, mode: "every" }), calibrationStreams(8, 1, 1, 200), "big").bytes;
+    writeFileSync(big, image);
+    const empty = join(dir, "empty");
+    mkdirSync(empty);
+    const run = exportC(["--model", big, "--out", empty]);
+    expect(run.status).toBe(2);
+    const mcu = await mcuInstance();
+    expect(mcuLoad(mcu, image)).toBe(MCU_TOO_BIG);
+    expect(run.stderr).toBe(
+      `phasor export-c: ${big}: does not fit: the model needs ${mcu.arenaNeeded()} bytes of arena (the image is ${image.length} of them) ` +
+        `and the module's arena holds ${mcu.arenaBytes()}\n`,
+    );
+    expect(run.stdout).toBe("");
+    expect(readdirSync(empty)).toEqual([]);
+  });
+
+  it("refuses bad arguments and files with what is wrong, exit 2, writing nothing", () => {
+    const empty = join(dir, "refusals");
+    mkdirSync(empty);
+    const json = join(dir, "float.json");
+    writeFileSync(json, JSON.stringify({ format: "phasor-model" }));
+    const floatPlsm = join(dir, "float.plsm");
+    writeFileSync(floatPlsm, encodePlsm(randomModel(new Rng(1), { inputSize: 1, hidden: [3], peephole: false, rOn: 0.5, outputs: 1, mode: "every" })));
+    const damaged = join(dir, "damaged.plsm");
+    const bytes = Uint8Array.from(fixture.image);
+    bytes[150] ^= 0xff;
+    writeFileSync(damaged, bytes);
+    const cases: [string[], RegExp][] = [
+      [["--model", model, "--out", empty, "--name", "9lives"], /--name 9lives: must be a C identifier/],
+      [["--model", model, "--out", join(dir, "nowhere")], /--out .*nowhere: no such file/],
+      [["--model", model, "--out", model], /--out .*two-layers\.plsm: not a directory/],
+      [["--model", json, "--out", empty], /float\.json: .*/],
+      [["--model", floatPlsm, "--out", empty], /float\.plsm: a float \.plsm \(kind 2\); the MCU build runs fixed-point models/],
+      [["--model", damaged, "--out", empty], /damaged\.plsm: .*checksum/],
+      [["--model", model, "--out", empty, "--mcu", "build/phasor-wasi-scalar.wasm"], /phasor-wasi-scalar\.wasm: not a module that instantiates without imports/],
+      [["--model", model, "--out", empty, "--mcu", "build/phasor-scalar.wasm"], /phasor-scalar\.wasm: not the MCU build \(build\/phasor-mcu\.wasm\): it does not export modelBuffer/],
+      [["--model", model, "--out", empty, "--mcu", join(dir, "none.wasm")], /--mcu .*none\.wasm: cannot read: no such file/],
+      [["--out", empty], /missing --model/],
+    ];
+    for (const [args, message] of cases) {
+      const run = exportC(args);
+      expect(run.status, args.join(" ")).toBe(2);
+      expect(run.stderr, args.join(" ")).toMatch(message);
+      expect(run.stdout).toBe("");
+    }
+    expect(readdirSync(empty)).toEqual([]);
+  });
+});

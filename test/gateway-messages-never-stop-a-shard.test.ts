@@ -1,0 +1,305 @@
+/**
+ * What one message does to a shard (tools/gateway/shard.ts), in process: whatever it holds, it ends as readings
+ * applied or readings refused, each refusal counted once under its reason and published on the device's
+ * dead-letter topic, the device otherwise as it was and every other device untouched. Messages of several readings
+ * behave as the same readings sent one by one. An engine that fails all the same is contained: the device is put
+ * back as it was before the message, and a replay of the message's WAL entry refuses it again without running it.
+ */
+import "../host/node.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Engine } from "../host/engine.js";
+import { PhasorError } from "../host/errors.js";
+import { deadLetterTopic, inputTopic, outputTopic } from "../host/gateway-topics.js";
+import type { Out } from "../tools/gateway/shard.js";
+import { BadStateError } from "../tools/gateway/state.js";
+import { batchPayload, deviceReadings, demoLayout, readingPayload, referenceRun, type Reading } from "../tools/gateway/simulate.js";
+import { PREFIX, SHARDS, demoEngine, demoShard, deviceOf, faultyEngine, send, stateOfDevice } from "./support/gateway.js";
+
+let engine: Engine;
+beforeAll(async () => {
+  engine = await demoEngine();
+});
+afterAll(() => engine?.dispose());
+
+const SHARD = 1;
+const DEVICE = deviceOf(SHARD, 0);
+const OTHER = deviceOf(SHARD, 1);
+const accel = (device = DEVICE) => inputTopic(PREFIX, SHARDS, device, "accel");
+const temp = (device = DEVICE) => inputTopic(PREFIX, SHARDS, device, "temp");
+
+interface DeadLetter {
+  topic: string;
+  payloadBytes: number;
+  payload?: string;
+  payloadBase64?: string;
+  refused: { seq?: number; index?: number; reason: string; message: string }[];
+}
+
+function deadLetters(outs: Out[], device = DEVICE): DeadLetter[] {
+  return outs.filter((o) => o.topic === deadLetterTopic(PREFIX, SHARD, device)).map((o) => JSON.parse(o.payload) as DeadLetter);
+}
+
+function predictions(outs: Out[], device = DEVICE): { seq: number; t: number; y: number[] }[] {
+  return outs.filter((o) => o.topic === outputTopic(PREFIX, SHARD, device)).map((o) => JSON.parse(o.payload));
+}
+
+/** A shard where both devices have had two good readings. */
+function started() {
+  const shard = demoShard(engine, SHARD);
+  for (const device of [DEVICE, OTHER]) {
+    send(shard, accel(device), '{"seq":1,"t":1000,"v":[0.1,0.2,0.3]}');
+    send(shard, temp(device), '{"seq":2,"t":1005,"v":22}');
+  }
+  return shard;
+}
+
+describe("the readings of issue 12 that stopped every gateway", () => {
+  it.each([
+    ["a value beyond a 32-bit float", accel, '{"seq":10,"t":1010,"v":[1e39,0,0]}', "nonFinite", /not a finite 32-bit float/],
+    ["t jumping from 1000 to 1e300", accel, '{"seq":10,"t":1e300,"v":[0,0,0]}', "timeRange", /.+/],
+    ["a finite reading that the sensor's scale takes beyond a 32-bit float", temp, '{"seq":10,"t":1010,"v":[3.5e39]}', "nonFinite", /not a finite 32-bit float/],
+    ["a value of 1e999 (infinite in JSON)", accel, '{"seq":10,"t":1010,"v":[1e999,0,0]}', "nonFinite", /not a finite number/],
+    ["t of -1e999, which a clamp would have turned into the previous time", accel, '{"seq":10,"t":-1e999,"v":[0,0,0]}', "nonFinite", /t is -Infinity/],
+  ])("%s: counted, dead-lettered with its payload and reason, nothing else changes", (_name, topic, payload, reason, message) => {
+    const shard = started();
+    const before = { device: stateOfDevice(shard, DEVICE), other: stateOfDevice(shard, OTHER) };
+    const result = send(shard, topic(), payload);
+    expect(result.failed).toBe(false);
+    expect(predictions(result.outs)).toEqual([]);
+    const [letter] = deadLetters(result.outs);
+    expect(letter).toMatchObject({ topic: topic(), payload, payloadBytes: payload.length, refused: [{ seq: 10, index: 0, reason }] });
+    expect(letter.refused[0].message).toMatch(message);
+    expect(shard.refusals).toMatchObject([{ seq: 10, reason }]);
+    // the sequence number is used up, the counter says why, and nothing else of the device changed
+    const after = JSON.parse(stateOfDevice(shard, DEVICE) as string);
+    const was = JSON.parse(before.device as string);
+    expect(after.counters[reason]).toBe(was.counters[reason] + 1);
+    expect(after.lastSeq).toBe(10);
+    expect({ ...after, counters: undefined, lastSeq: undefined }).toEqual({ ...was, counters: undefined, lastSeq: undefined });
+    expect(stateOfDevice(shard, OTHER)).toBe(before.other);
+    // and the device goes on: a reading just after its last good one is applied
+    expect(predictions(send(shard, accel(), '{"seq":11,"t":1006,"v":[0,0,0]}').outs)).toHaveLength(1);
+  });
+});
+
+describe("messages of several readings", () => {
+  const readings = deviceReadings(DEVICE, 40, 7);
+
+  function run(messages: (Reading | Reading[])[]) {
+    const shard = demoShard(engine, SHARD);
+    const outs = messages.flatMap((m) => send(shard, Array.isArray(m) ? (m[0].sensor === "accel" ? accel() : temp()) : m.sensor === "accel" ? accel() : temp(), Array.isArray(m) ? batchPayload(m) : readingPayload(m)).outs);
+    return { shard, outs };
+  }
+
+  it("give the same predictions and state as the same readings one per message", () => {
+    const single = run(readings);
+    const batches: Reading[][] = [];
+    for (let k = 0; k < readings.length; k += 7) batches.push(readings.slice(k, k + 7));
+    const batched = run(batches);
+    const reference = referenceRun(engine, demoLayout(), readings);
+    expect(predictions(batched.outs).map((p) => p.seq)).toEqual([...reference.y.keys()]);
+    expect(predictions(batched.outs).map((p) => p.y)).toEqual([...reference.y.values()]);
+    expect(batched.outs).toEqual(single.outs);
+    expect(stateOfDevice(batched.shard, DEVICE)).toBe(stateOfDevice(single.shard, DEVICE));
+    // mixed sensors in one message: the temp readings named their sensor
+    expect(batches.some((b) => b.some((r) => r.sensor !== b[0].sensor))).toBe(true);
+  });
+
+  it("validate, apply and count each reading on its own, in order, with one dead letter for the refused ones", () => {
+    const shard = started();
+    const payload = JSON.stringify({
+      seq: 20,
+      readings: [
+        { t: 1010, v: [0.1, 0.1, 0.1] },
+        { t: 1011, v: [1e39, 0, 0] },
+        { t: 1012, v: [0.1, 0.1] },
+        { t: 1013, v: 21, sensor: "temp" },
+        { t: 1013, v: [0, 0, 0], sensor: "gyro" },
+        "not a reading",
+        { t: 900, v: [0, 0, 0] },
+        { t: "soon", v: [0, 0, 0] },
+        { t: 1014, v: [0.3, 0.2, 0.1] },
+      ],
+    });
+    const result = send(shard, accel(), payload);
+    expect(predictions(result.outs).map((p) => [p.seq, p.t])).toEqual([
+      [20, 1010],
+      [23, 1013],
+      [28, 1014],
+    ]);
+    const [letter] = deadLetters(result.outs);
+    expect(letter.payload).toBe(payload);
+    expect(letter.refused.map((r) => [r.seq, r.index, r.reason])).toEqual([
+      [21, 1, "nonFinite"],
+      [22, 2, "wrongChannels"],
+      [24, 4, "unknownSensor"],
+      [25, 5, "malformed"],
+      [26, 6, "timeBackwards"],
+      [27, 7, "malformed"],
+    ]);
+    const device = JSON.parse(stateOfDevice(shard, DEVICE) as string);
+    expect(device.lastSeq).toBe(28);
+    expect(device.counters).toMatchObject({ accepted: 5, nonFinite: 1, wrongChannels: 1, unknownSensor: 1, malformed: 2, timeBackwards: 1, duplicates: 0, seqGaps: 17 });
+
+    // the same as the good readings one by one
+    const alone = started();
+    const good = [
+      ['{"seq":20,"t":1010,"v":[0.1,0.1,0.1]}', accel()],
+      ['{"seq":23,"t":1013,"v":21}', temp()],
+      ['{"seq":28,"t":1014,"v":[0.3,0.2,0.1]}', accel()],
+    ];
+    const aloneOuts = good.flatMap(([p, topic]) => send(alone, topic, p).outs);
+    expect(predictions(result.outs)).toEqual(predictions(aloneOuts));
+    expect(JSON.parse(stateOfDevice(alone, DEVICE) as string).stream).toBe(device.stream);
+  });
+
+  it("use one sequence number per reading: a redelivery is all duplicates, an overlapping message applies only the new ones", () => {
+    const shard = started();
+    const message = '{"seq":5,"readings":[{"t":1010,"v":[1,1,1]},{"t":1011,"v":[1,1,1]},{"t":1012,"v":[1,1,1]}]}';
+    expect(predictions(send(shard, accel(), message).outs).map((p) => p.seq)).toEqual([5, 6, 7]);
+    const state = stateOfDevice(shard, DEVICE);
+    const again = send(shard, accel(), message);
+    expect(again.outs).toEqual([]);
+    const counters = JSON.parse(stateOfDevice(shard, DEVICE) as string).counters;
+    expect(counters.duplicates).toBe(3);
+    expect({ ...JSON.parse(stateOfDevice(shard, DEVICE) as string), counters: undefined }).toEqual({ ...JSON.parse(state as string), counters: undefined });
+    const overlapping = '{"seq":6,"readings":[{"t":1011,"v":[1,1,1]},{"t":1012,"v":[1,1,1]},{"t":1013,"v":[1,1,1]}]}';
+    expect(predictions(send(shard, accel(), overlapping).outs).map((p) => p.seq)).toEqual([8]);
+  });
+
+  it.each([
+    ["t and v beside readings", '{"seq":30,"t":1,"v":[1,1,1],"readings":[{"t":1,"v":[1,1,1]}]}', /not both/],
+    ["no readings at all", '{"seq":30,"readings":[]}', /non-empty array/],
+    ["readings that are not an array", '{"seq":30,"readings":{"t":1}}', /non-empty array/],
+    ["more readings than --max-readings", JSON.stringify({ seq: 30, readings: Array.from({ length: 5 }, (_, k) => ({ t: 2000 + k, v: [0, 0, 0] })) }), /5 readings, at most 4 per message/],
+    ["sequence numbers past 2^53 - 1", `{"seq":${Number.MAX_SAFE_INTEGER},"readings":[{"t":2000,"v":[0,0,0]},{"t":2001,"v":[0,0,0]}]}`, /past 2\^53/],
+    ["ts that is not a number", '{"seq":30,"t":2000,"v":[0,0,0],"ts":"now"}', /ts is not a finite number/],
+  ])("a message with %s is malformed as a whole: counted once, its seq used up", (_name, payload, why) => {
+    const shard = demoShard(engine, SHARD, { maxReadings: 4 });
+    send(shard, accel(), '{"seq":1,"t":1000,"v":[0.1,0.2,0.3]}');
+    const before = JSON.parse(stateOfDevice(shard, DEVICE) as string);
+    const result = send(shard, accel(), payload);
+    const [letter] = deadLetters(result.outs);
+    expect(letter.refused).toHaveLength(1);
+    expect(letter.refused[0].reason).toBe("malformed");
+    expect(letter.refused[0].message).toMatch(why);
+    const after = JSON.parse(stateOfDevice(shard, DEVICE) as string);
+    expect(after.counters.malformed).toBe(1);
+    expect(after.stream).toBe(before.stream);
+    expect(after.input).toEqual(before.input);
+  });
+});
+
+describe("refused messages that reach no device", () => {
+  it("a bad topic, a device of another shard and one device too many are counted by the shard; those naming a device are dead-lettered", () => {
+    const shard = demoShard(engine, SHARD, { maxDevices: 1 });
+    send(shard, accel(), '{"seq":1,"t":1000,"v":[0.1,0.2,0.3]}');
+    expect(send(shard, `${PREFIX}/in/${SHARD}/${DEVICE}`, "{}").outs).toEqual([]);
+    const stranger = deviceOf((SHARD + 1) % SHARDS);
+    const wrong = send(shard, `${PREFIX}/in/${SHARD}/${stranger}/accel`, '{"seq":1,"t":1,"v":[0,0,0]}');
+    expect(deadLetters(wrong.outs, stranger)[0].refused[0].reason).toBe("wrongShard");
+    const full = send(shard, accel(OTHER), '{"seq":1,"t":1,"v":[0,0,0]}');
+    expect(deadLetters(full.outs, OTHER)[0].refused[0]).toMatchObject({ reason: "tooManyDevices", message: expect.stringMatching(/--max-devices/) });
+    expect(shard.counters).toMatchObject({ badTopic: 1, wrongShard: 1, tooManyDevices: 1, engineError: 0 });
+    expect([...shard.devices.keys()]).toEqual([DEVICE]);
+  });
+
+  it("a payload that is not UTF-8 is malformed and dead-lettered in base64", () => {
+    const shard = demoShard(engine, SHARD);
+    const bytes = Uint8Array.of(0x7b, 0xff, 0xfe, 0x7d);
+    const [letter] = deadLetters(send(shard, accel(), bytes).outs);
+    expect(letter).toMatchObject({ payloadBase64: Buffer.from(bytes).toString("base64"), payloadBytes: 4, refused: [{ reason: "malformed" }] });
+  });
+});
+
+describe("an engine that fails all the same", () => {
+  // 0.42 in the first accel channel makes the faulty engine run the event and then trap
+  const TRAP = 0.42;
+
+  it("is contained: the device as it was before the message, counted once, dead-lettered, the entry marked failed", () => {
+    const faulty = faultyEngine(engine, { push: (_t, x) => x[0] === TRAP });
+    const shard = demoShard(faulty, SHARD);
+    send(shard, accel(), '{"seq":1,"t":1000,"v":[0.1,0.2,0.3]}');
+    send(shard, accel(OTHER), '{"seq":1,"t":1000,"v":[0.1,0.2,0.3]}');
+    const before = { device: JSON.parse(stateOfDevice(shard, DEVICE) as string), other: stateOfDevice(shard, OTHER) };
+    // two good readings before the one that traps: the whole message is put back
+    const result = send(shard, accel(), `{"seq":2,"readings":[{"t":1001,"v":[0,0,0]},{"t":1002,"v":[0,0,0]},{"t":1003,"v":[${TRAP},0,0]}]}`);
+    expect(result.failed).toBe(true);
+    expect(predictions(result.outs)).toEqual([]);
+    expect(deadLetters(result.outs)[0].refused).toMatchObject([{ reason: "engineError", message: expect.stringMatching(/the engine failed: unreachable/) }]);
+    const after = JSON.parse(stateOfDevice(shard, DEVICE) as string);
+    expect(after.stream).toBe(before.device.stream);
+    expect(after.input).toEqual(before.device.input);
+    expect(after.counters).toEqual({ ...before.device.counters, engineError: 1 });
+    expect(after.lastSeq).toBe(4);
+    expect(stateOfDevice(shard, OTHER)).toBe(before.other);
+    expect(predictions(send(shard, accel(), '{"seq":5,"t":1001,"v":[0,0,0]}').outs)).toHaveLength(1);
+  });
+
+  it("publishes nothing at the next interval for a message that was put back", () => {
+    const shard = demoShard(faultyEngine(engine, { push: (_t, x) => x[0] === TRAP }), SHARD, { publish: "interval" });
+    send(shard, accel(), '{"seq":1,"t":1000,"v":[0.1,0.2,0.3]}');
+    expect(predictions(shard.fresh()).map((p) => p.seq)).toEqual([1]);
+    expect(send(shard, accel(), `{"seq":2,"readings":[{"t":1001,"v":[0,0,0]},{"t":1003,"v":[${TRAP},0,0]}]}`).failed).toBe(true);
+    expect(shard.fresh()).toEqual([]);
+  });
+
+  it("a new device whose stream cannot be made is counted by the shard and not created", () => {
+    let failing = true;
+    const shard = demoShard(faultyEngine(engine, { create: () => failing }), SHARD);
+    const result = send(shard, accel(), '{"seq":1,"t":1000,"v":[0.1,0.2,0.3]}');
+    expect(result.failed).toBe(true);
+    expect(shard.devices.size).toBe(0);
+    expect(shard.counters.engineError).toBe(1);
+    failing = false;
+    expect(predictions(send(shard, accel(), '{"seq":2,"t":1000,"v":[0.1,0.2,0.3]}').outs)).toHaveLength(1);
+  });
+
+  it("a snapshot with more devices than the engine has room for is a one-line runtime error, not a corrupt state", () => {
+    const shard = demoShard(engine, SHARD);
+    send(shard, accel(), '{"seq":1,"t":1000,"v":[0.1,0.2,0.3]}');
+    const full = demoShard(faultyEngine(engine, { create: () => true }), SHARD);
+    let error: unknown;
+    try {
+      full.restore(shard.capture(1, { model: "", engine: "", sensors: "", shards: SHARDS, shard: SHARD }));
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(PhasorError);
+    expect(error).not.toBeInstanceOf(BadStateError);
+    expect((error as PhasorError).message).toMatch(/^shard 1: no stream for device unit-\d+ \(0 devices restored\): WebAssembly\.Memory\.grow/);
+  });
+
+  it("a replay of the failed message's entry refuses it again, even where the engine would now take it", () => {
+    let trapping = true;
+    const live = demoShard(faultyEngine(engine, { push: (_t, x) => trapping && x[0] === TRAP }), SHARD);
+    const replay = demoShard(engine, SHARD);
+    const messages = [
+      '{"seq":1,"t":1000,"v":[0.1,0.2,0.3]}',
+      `{"seq":2,"readings":[{"t":1001,"v":[0,0,0]},{"t":1003,"v":[${TRAP},0,0]}]}`,
+      '{"seq":4,"t":1004,"v":[0.5,0.5,0.5]}',
+    ];
+    for (const payload of messages) {
+      const result = send(live, accel(), payload);
+      // what the gateway does with a WAL entry marked failed
+      if (result.failed) replay.failed({ device: DEVICE, sensor: "accel" }, new TextEncoder().encode(payload));
+      else send(replay, accel(), payload, false);
+    }
+    trapping = false;
+    expect(stateOfDevice(replay, DEVICE)).toBe(stateOfDevice(live, DEVICE));
+    expect(JSON.parse(stateOfDevice(replay, DEVICE) as string).counters.engineError).toBe(1);
+  });
+});
+
+describe("--time-policy clamp", () => {
+  // issue 12, item 5: docs/gateway.md promises the time the event ran at, the previous time for a clamped reading
+  it.each(["every", "change", "interval"] as const)("publishes the time a clamped reading ran at (publish %s)", (publish) => {
+    const shard = demoShard(engine, SHARD, { timePolicy: "clamp", publish, changeThreshold: 0 });
+    send(shard, accel(), '{"seq":1,"t":1000,"v":[0.1,0.2,0.3]}');
+    shard.fresh();
+    const late = send(shard, accel(), '{"seq":2,"t":990,"v":[0.9,-0.9,0.5]}');
+    const published = publish === "interval" ? shard.fresh() : late.outs;
+    expect(predictions(published).map((p) => [p.seq, p.t])).toEqual([[2, 1000]]);
+    expect(JSON.parse(stateOfDevice(shard, DEVICE) as string).counters.clamped).toBe(1);
+  });
+});

@@ -1,0 +1,106 @@
+/**
+ * Fixtures of the gateway suites that run a shard in process (tools/gateway/shard.ts): the demo model's engine, a
+ * shard of it, an engine that fails where a test says (a trap after it changed the state, memory that runs out),
+ * and the bytes of everything a shard holds, to tell whether a message changed anything.
+ */
+import { createEngine, loadModelBytes } from "../../host/create.js";
+import type { Engine, Stream, StreamOptions } from "../../host/engine.js";
+import { parseInputTopic, inputTopic } from "../../host/gateway-topics.js";
+import { Shard, type Refusal, type ShardConfig } from "../../tools/gateway/shard.js";
+import { demoLayout, demoModel } from "../../tools/gateway/simulate.js";
+
+export const PREFIX = "plant";
+export const SHARDS = 4;
+
+export async function demoEngine(seed = 2024): Promise<Engine> {
+  return createEngine(loadModelBytes(demoModel(seed).plsm, "demo.plsm"), { engine: "fixed" });
+}
+
+/** A shard of the demo layout on `engine`, its refusals gathered in `refusals`. */
+export function demoShard(engine: Engine, index: number, options: Partial<ShardConfig> = {}): Shard & { refusals: Refusal[] } {
+  const refusals: Refusal[] = [];
+  const shard = new Shard({
+    engine,
+    layout: demoLayout(),
+    prefix: PREFIX,
+    shards: SHARDS,
+    index,
+    timePolicy: "reject",
+    publish: "every",
+    changeThreshold: 0.05,
+    maxDevices: 1000,
+    maxReadings: 1000,
+    onRefusal: (record) => refusals.push(record),
+    ...options,
+  });
+  return Object.assign(shard, { refusals });
+}
+
+/** A device name of shard `index` (the k-th one found). */
+export function deviceOf(index: number, k = 0): string {
+  for (let n = 0, found = 0; ; n++) {
+    const name = `unit-${n}`;
+    if (parseInputTopic(PREFIX, inputTopic(PREFIX, SHARDS, name, "accel"))?.shard === index && found++ === k) return name;
+  }
+}
+
+/** Sends one message as the gateway does: topic parsed, payload bytes. */
+export function send(shard: Shard, topic: string, payload: string | Uint8Array, live = true): ReturnType<Shard["message"]> {
+  const parsed = parseInputTopic(PREFIX, topic);
+  if (parsed === undefined) throw new Error(`not an input topic: ${topic}`);
+  return shard.message(parsed, topic, typeof payload === "string" ? new TextEncoder().encode(payload) : payload, live);
+}
+
+/** Everything the shard holds, as bytes and JSON: equal fingerprints mean no message changed anything. */
+export function stateOfShard(shard: Shard): string {
+  const snapshot = shard.capture(0, { model: "", engine: "", sensors: "", shards: SHARDS, shard: shard.config.index });
+  return JSON.stringify({ ...snapshot, devices: snapshot.devices.map((d) => ({ ...d, stream: Buffer.from(d.stream).toString("base64") })) });
+}
+
+/** The state of every device, by id, as JSON. */
+export function statesOfDevices(shard: Shard): Map<string, string> {
+  const all = JSON.parse(stateOfShard(shard)) as { devices: { id: string }[] };
+  return new Map(all.devices.map((d) => [d.id, JSON.stringify(d)]));
+}
+
+/** The state of one device, or undefined. */
+export function stateOfDevice(shard: Shard, id: string): string | undefined {
+  return statesOfDevices(shard).get(id);
+}
+
+/**
+ * `engine` with streams that fail where `faults` says: `push` runs the event and then throws as a wasm trap
+ * would (the state half-changed), `create` makes createStream throw as memory that cannot grow would.
+ */
+export function faultyEngine(engine: Engine, faults: { push?: (t: number, x: ArrayLike<number>) => boolean; create?: () => boolean }): Engine {
+  return {
+    kind: engine.kind,
+    simd: engine.simd,
+    model: engine.model,
+    memory: () => engine.memory(),
+    dispose: () => engine.dispose(),
+    createStream(options?: StreamOptions): Stream {
+      if (faults.create?.()) throw new RangeError("WebAssembly.Memory.grow(): Maximum memory size exceeded");
+      const inner = engine.createStream(options);
+      return {
+        inputSize: inner.inputSize,
+        outputSize: inner.outputSize,
+        hiddenSize: inner.hiddenSize,
+        push(t, x) {
+          inner.push(t, x);
+          if (faults.push?.(t, x)) throw new WebAssembly.RuntimeError("unreachable");
+        },
+        check: (t, x) => inner.check(t, x),
+        pushBatch: (t, x, y, h) => inner.pushBatch(t, x, y, h),
+        output: () => inner.output(),
+        hidden: (layer) => inner.hidden(layer),
+        cell: (layer) => inner.cell(layer),
+        reset: () => inner.reset(),
+        snapshot: () => inner.snapshot(),
+        restore: (bytes) => inner.restore(bytes),
+        stats: () => inner.stats(),
+        dispose: () => inner.dispose(),
+      };
+    },
+  };
+}
