@@ -3,7 +3,7 @@
  * and never construct them directly.
  */
 import type { Engine, EngineKind, SimdChoice } from "./engine.js";
-import { PhasorError } from "./errors.js";
+import { PhasorError, quote } from "./errors.js";
 import { checkModel, parseModelText, type FloatModel } from "./model.js";
 import { KIND_FIXED, PLSM_MAGIC, decodePlsm, encodePlsm, type PlsmFile } from "./plsm.js";
 import { ReferenceEngine } from "./reference.js";
@@ -49,7 +49,7 @@ export async function createEngine(model: LoadedModel | FloatModel, options: Eng
   const loaded: LoadedModel = "format" in model ? model : { format: "json", model, source: "model" };
   const kind = options.engine ?? defaultEngine(loaded);
   const simd = options.simd ?? "auto";
-  if (simd !== "auto" && simd !== "on" && simd !== "off") throw new PhasorError("bad-args", `simd must be "auto", "on" or "off", got ${typeof simd === "string" ? JSON.stringify(simd) : String(simd)}`);
+  if (simd !== "auto" && simd !== "on" && simd !== "off") throw new PhasorError("bad-args", `simd must be "auto", "on" or "off", got ${typeof simd === "string" ? quote(simd) : String(simd)}`);
   const build = chooseBuild(simd);
   switch (kind) {
     case "reference":

@@ -2,7 +2,7 @@
  * The float model (formats.md, "Float model: JSON") as the host holds it: flat Float64Arrays in the file's
  * row order (row r = gate * H + unit, gates i, f, g, o), validated once on load.
  */
-import { badModel } from "./errors.js";
+import { badModel, quote } from "./errors.js";
 import { F32_MAX } from "./stream-checks.js";
 
 export const GATES = ["i", "f", "g", "o"] as const;
@@ -335,7 +335,7 @@ function describe(json: unknown): string {
   if (json === undefined) return "nothing (missing)";
   if (Array.isArray(json)) return `an array of ${json.length}`;
   if (typeof json === "number") return `${json}`;
-  if (typeof json === "string") return JSON.stringify(json);
+  if (typeof json === "string") return quote(json);
   if (typeof json === "bigint") return `${json}n`;
   if (json === null) return "null";
   return typeof json === "object" ? "an object" : `a ${typeof json}`;

@@ -6,7 +6,7 @@
  * engine's own; their messages are worded here.
  */
 import type { TimePolicy } from "./engine.js";
-import { PhasorError, badInput } from "./errors.js";
+import { PhasorError, badInput, quote } from "./errors.js";
 
 /** The largest finite 32-bit float: the wasm engines hold inputs as f32, so every engine refuses anything beyond. */
 export const F32_MAX = 3.4028234663852886e38;
@@ -15,7 +15,7 @@ export const F32_MAX = 3.4028234663852886e38;
 function describe(value: unknown): string {
   if (value === null) return "null";
   if (value === undefined) return "undefined";
-  if (typeof value === "string") return `a string (${JSON.stringify(value.length > 40 ? value.slice(0, 40) + "..." : value)})`;
+  if (typeof value === "string") return `a string (${quote(value, 40)})`;
   if (typeof value === "bigint") return `a bigint (${value}n)`;
   if (Array.isArray(value)) return `an array of ${value.length}`;
   return typeof value === "object" ? "an object" : `a ${typeof value}`;
@@ -132,7 +132,7 @@ export function timePolicyOf(options: unknown): TimePolicy {
   if (typeof options !== "object" || options === null) throw new PhasorError("bad-args", `stream options: expected an object, got ${describe(options)}`);
   const policy = (options as { timePolicy?: unknown }).timePolicy ?? "reject";
   if (policy !== "reject" && policy !== "clamp") {
-    throw new PhasorError("bad-args", `timePolicy must be "reject" or "clamp", got ${typeof policy === "string" ? JSON.stringify(policy) : describe(policy)}`);
+    throw new PhasorError("bad-args", `timePolicy must be "reject" or "clamp", got ${typeof policy === "string" ? quote(policy) : describe(policy)}`);
   }
   return policy;
 }
