@@ -61,20 +61,35 @@ export function fail(code: i32, s: string): i32 {
 
 /**
  * Why the last event was refused (E_INPUT), as a number the host maps to a name without parsing the text:
- * host/engine.ts's REFUSAL_REASONS lists them in this order.
+ * host/errors.ts's EVENT_REFUSALS lists them in this order.
  */
 export const REASON_NON_FINITE: i32 = 1; // t, or an input as a 32-bit float, is not finite
 export const REASON_TIME_BACKWARDS: i32 = 2; // t is earlier than the stream's previous event (policy reject)
 export const REASON_TIME_RANGE: i32 = 3; // the stream would run longer than its clock can count
 let refusal: i32 = 0;
+let refusedIndex: i32 = -1;
+let refusedTime: f64 = NaN;
 
 export function refusalReason(): i32 {
   return refusal;
 }
 
-/** Records why an event is refused; returns E_INPUT for the caller to return. */
-export function refuse(reason: i32): i32 {
+/** Which event of a batch was refused (-1: a single event), so the host can word the error itself. */
+export function refusalIndex(): i32 {
+  return refusedIndex;
+}
+
+/** The time the refusal measured against: the previous event's (REASON_TIME_BACKWARDS) or the stream's first
+ * event's (REASON_TIME_RANGE); NaN otherwise. */
+export function refusalTime(): f64 {
+  return refusedTime;
+}
+
+/** Records why event `index` (-1 for a single event) is refused; returns E_INPUT for the caller to return. */
+export function refuse(reason: i32, index: i32 = -1, time: f64 = NaN): i32 {
   refusal = reason;
+  refusedIndex = index;
+  refusedTime = time;
   return E_INPUT;
 }
 

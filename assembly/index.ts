@@ -3,12 +3,12 @@
 // error buffer (errorPtr, errorLen).
 
 import { E_MODEL, E_STATE, clearError, fail } from "./errors";
-import { Layer, Model, TIMING_BYTES, deriveTiming, layerAt, parseModel } from "./model";
+import { Layer, Model, deriveTiming, layerAt, parseModel, timingBytes } from "./model";
 import { checkPush, pushEvent, pushEvents, readOutput, readState, restoreStream, streamReset } from "./stream";
-import { exactPhase as phaseExact } from "./phase";
+import { exactPhase as phaseExact, phaseStep as step96, phaseStepLow } from "./phase";
 import { S_EVENTS, S_UPDATES } from "./model";
 
-export { errorPtr, errorLen, refusalReason } from "./errors";
+export { errorPtr, errorLen, refusalIndex, refusalReason, refusalTime } from "./errors";
 
 export function alloc(size: usize): usize {
   return heap.alloc(size);
@@ -40,7 +40,7 @@ export function modelCreate(bytes: usize, length: i32): usize {
   m.bytes = bytes;
   m.byteLength = length;
   m.scratch = heap.alloc(<usize>m.scratchBytes);
-  m.timing = heap.alloc(<usize>m.totalUnits * TIMING_BYTES);
+  m.timing = heap.alloc(<usize>m.totalUnits * timingBytes(m.kind));
   deriveTiming(m, m.timing);
   return changetype<usize>(m);
 }
@@ -140,4 +140,14 @@ export function streamUpdates(st: usize): f64 {
 /** The seeding phase function, exported so tests can hold it against the host's exact BigInt phase. */
 export function exactPhase(t: f64, s: f64, tau: f64): f64 {
   return phaseExact(t, s, tau);
+}
+
+/** The high 64 bits of a unit's Q0.96 phase step (phase.ts), exported so tests can hold it against the host's
+ * BigInt step (host/plsm.ts); phaseStepLowBits() gives the low 32 bits of the last one. */
+export function phaseStep(tau: f64, ticksLog2: i32): u64 {
+  return step96(tau, ticksLog2);
+}
+
+export function phaseStepLowBits(): u32 {
+  return phaseStepLow;
 }

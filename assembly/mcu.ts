@@ -7,7 +7,7 @@
 // stream's state and the input and output buffers, laid out once by init (the TFLite Micro arena plan).
 
 import { E_INPUT, E_MODEL, E_STATE } from "./errors";
-import { Layer, MAX_LAYERS, Model, TIMING_BYTES, deriveTiming, parseModel } from "./model";
+import { FIXED_TIMING_BYTES, Layer, MAX_LAYERS, Model, deriveTiming, parseModel } from "./model";
 import { POLICY_REJECT, pushEvent, readOutput, streamReset } from "./stream";
 
 /** init: the image and what it needs do not fit the arena. */
@@ -78,7 +78,7 @@ export function init(length: i32): i32 {
   if (at > end) return E_CAPACITY;
   if (parseModel(m, arena, length) != 0) return E_MODEL;
   m.timing = at;
-  at = align16(at + <usize>m.totalUnits * TIMING_BYTES);
+  at = align16(at + <usize>m.totalUnits * FIXED_TIMING_BYTES);
   m.scratch = at;
   at = align16(at + <usize>m.scratchBytes);
   const st = at;

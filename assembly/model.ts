@@ -3,7 +3,8 @@
 // file image is the weight memory.
 
 import { crc32 } from "./crc32";
-import { ERROR_TEXT, E_MODEL, errInt, errText, fail } from "./errors";
+import { ERROR_TEXT, E_MODEL, errFloat, errInt, errText, fail } from "./errors";
+import { phaseStep, phaseStep64, phaseStepLow } from "./phase";
 
 export const KIND_FIXED: i32 = 1;
 export const KIND_FLOAT: i32 = 2;
@@ -22,16 +23,33 @@ export const LAYER_DESC_BYTES: i32 = 64;
 export const READOUT_DESC_BYTES: i32 = 32;
 export const UNIT_RECORD_BYTES: i32 = 32;
 export const TIME_RECORD_BYTES: i32 = 32;
-/** Per-unit timing derived at load. Fixed: step (Q0.64 phase per tick), on = r_on in Q0.32, invHalf =
- * floor(2^47 / (r_on / 2 in Q0.32)) so k = phi * invHalf >> 32 in Q0.15, period = floor(2^64 / step) ticks.
- * Float: 1 / tau, r_on, tau, 2 / r_on. */
-export const TIMING_BYTES: i32 = 32;
+/**
+ * Per-unit timing derived at load, so the event path never divides. Both engines advance a unit's phase by a
+ * Q0.96 step per tick (fixed) or per wake key (float): its high 64 bits at 0, its low 32 bits at 12 (fixed) or 8
+ * (float). Fixed, FIXED_TIMING_BYTES: halfOn = r_on / 2 in Q0.32 at 8, invHalf = floor(2^47 / halfOn) at 16 so
+ * that k = phi * invHalf >> 32 in Q0.15, period = floor(2^64 / (step + 1)) ticks at 24 (a lower bound on the ticks
+ * one period takes). Float, FLOAT_TIMING_BYTES: periods per wake key (2^-20 / tau) at 16, r_on at 24, wake keys
+ * per period (tau 2^20) at 32, 2 / r_on at 40.
+ */
+export const FIXED_TIMING_BYTES: i32 = 32;
+export const FLOAT_TIMING_BYTES: i32 = 48;
 /** Buckets of the timing wheel that schedules closed units (schedule.ts). */
 export const WHEEL_BUCKETS: i32 = 64;
 /** Bytes of a layer's wheel header: last bucket (i64), non-empty bitmap (u64), active count (i32). */
 export const WHEEL_HEADER_BYTES: i32 = 24;
 /** The float engine's wake keys count 2^-20 time units. */
+export const FLOAT_KEYS_LOG2: i32 = 20;
 export const FLOAT_KEYS_PER_UNIT: f64 = 1048576.0;
+/**
+ * The time-gate values every engine computes exactly (docs/fixed-point.md, "What the engines accept"): tau in
+ * [2^-20, 2^42] time units, r_on in [2^-16, 1] (r_on / 2 at least 2^15 in Q0.32), and in a fixed model an open
+ * window r_on tau of at least MIN_OPEN_TICKS ticks. host/model.ts holds the float model to the same bounds.
+ */
+export const TAU_MIN: f64 = 9.5367431640625e-7; // 2^-20
+export const TAU_MAX: f64 = 4398046511104.0; // 2^42
+export const R_ON_MIN: f64 = 0.0000152587890625; // 2^-16
+export const HALF_ON_MIN: u32 = 0x8000; // 2^15: r_on = 2^-16
+export const MIN_OPEN_TICKS: f64 = 4096.0;
 export const MAX_LAYERS: i32 = 64;
 export const MAX_SIZE: i32 = 65536;
 /** Fractional bits of pre-activations (Q7.24 in i32). */
@@ -66,7 +84,7 @@ export class Layer {
   units: usize;
   /** H time records of TIME_RECORD_BYTES (the file's) */
   time: usize;
-  /** H timing records of TIMING_BYTES derived from them at load, so the event path never divides */
+  /** H timing records (timingBytes) derived from them at load, so the event path never divides */
   timing: usize;
   /** offsets inside a stream's state block */
   hOff: i32;
@@ -125,6 +143,11 @@ export class Model {
 /** Bytes of one element of the weight tensors. */
 @inline export function elementBytes(kind: i32): i32 {
   return isFixed(kind) ? 2 : 4;
+}
+
+/** Bytes of one unit's timing record. */
+@inline export function timingBytes(kind: i32): i32 {
+  return isFixed(kind) ? FIXED_TIMING_BYTES : FLOAT_TIMING_BYTES;
 }
 
 @inline function align16(x: i32): i32 {
@@ -313,7 +336,7 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
       }
       return E_MODEL;
     }
-    const bad = checkUnits(L, kind);
+    const bad = checkUnits(L, kind, ticksLog2);
     if (bad >= 0) {
       if (ERROR_TEXT) {
         fail(E_MODEL, "plsm: layer ");
@@ -322,6 +345,11 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
         errInt(bad);
         errText(": ");
         errText(unitProblem);
+        if (unitValue == unitValue) {
+          errText(" (got ");
+          errFloat(unitValue);
+          errText(")");
+        }
       }
       return E_MODEL;
     }
@@ -389,67 +417,117 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
   return 0;
 }
 
-/** What checkUnits found wrong with the unit it returned. */
+/** What checkUnits found wrong with the unit it returned (naming the accepted range), and the value it found
+ * there (NaN when the message has no one value to show). */
 let unitProblem = "";
+let unitValue: f64 = NaN;
 
-/** Index of the first unit with bad per-unit parameters, or -1 (the reason in unitProblem). */
-function checkUnits(L: Layer, kind: i32): i32 {
+/** Records why checkUnits refuses a unit; the text and value only where the build words its errors. */
+@inline function badUnit(problem: string, value: f64): void {
+  if (ERROR_TEXT) {
+    unitProblem = problem;
+    unitValue = value;
+  }
+}
+
+/** Index of the first unit with bad per-unit parameters, or -1 (the reason in unitProblem and unitValue). */
+function checkUnits(L: Layer, kind: i32, ticksLog2: i32): i32 {
   for (let j = 0; j < L.hiddenSize; j++) {
     const u = L.units + <usize>j * UNIT_RECORD_BYTES;
     const t = L.time + <usize>j * TIME_RECORD_BYTES;
     const tau = load<f64>(t, 0);
     const shift = load<f64>(t, 8);
-    if (ERROR_TEXT) unitProblem = "tau must be a finite number > 0";
-    if (!(tau > 0) || !isFinite<f64>(tau)) return j;
-    if (ERROR_TEXT) unitProblem = "shift must be a finite number";
-    if (!isFinite<f64>(shift)) return j;
+    if (!(tau >= TAU_MIN && tau <= TAU_MAX)) {
+      badUnit(ERROR_TEXT ? "tau must be a period in [2^-20, 2^42] time units" : "", tau);
+      return j;
+    }
+    if (!isFinite<f64>(shift)) {
+      badUnit(ERROR_TEXT ? "shift must be a finite number" : "", shift);
+      return j;
+    }
     if (isFixed(kind)) {
-      if (ERROR_TEXT) unitProblem = "a W or U row format (wFrac, uFrac) is outside -16..30";
       for (let g = 0; g < 4; g++) {
         const wf = <i32>load<i8>(u + 16 + g);
         const uf = <i32>load<i8>(u + 20 + g);
-        if (wf < -16 || wf > 30 || uf < -16 || uf > 30) return j;
+        if (wf < -16 || wf > 30 || uf < -16 || uf > 30) {
+          badUnit(ERROR_TEXT ? "a W or U row format (wFrac, uFrac) is outside -16..30" : "", NaN);
+          return j;
+        }
       }
-      if (ERROR_TEXT) unitProblem = "the open ratio r_on must be in (0, 1] (its half in Q0.32, halfOn, in 1..2^31)";
       const halfOn = load<u32>(t, 24);
-      if (halfOn == 0 || halfOn > 0x80000000) return j;
-      if (ERROR_TEXT) unitProblem = "the phase step per tick is 0";
-      if (load<u64>(t, 16) == 0) return j;
+      if (halfOn < HALF_ON_MIN || halfOn > 0x80000000) {
+        badUnit(ERROR_TEXT ? "the open ratio r_on must be in [2^-16, 1] (r_on / 2 in Q0.32, halfOn, in 2^15..2^31)" : "", <f64>halfOn);
+        return j;
+      }
+      // rounding an event's time to a tick moves k by at most 1 / (the ticks of the open window)
+      const openTicks = tau * exp2(ticksLog2) * (<f64>halfOn * 4.656612873077393e-10); // halfOn 2^-31 = r_on
+      if (!(openTicks >= MIN_OPEN_TICKS)) {
+        badUnit(ERROR_TEXT ? "the open window r_on tau must span at least 4096 ticks" : "", openTicks);
+        return j;
+      }
+      if (FULL_BUILD) {
+        // tau's own step, rounded to 96 bits (or, in files written before the low 32 bits were, to 64 bits)
+        const step = load<u64>(t, 16);
+        const low = load<u32>(t, 28);
+        const exact = phaseStep(tau, ticksLog2);
+        if (!((step == exact && low == phaseStepLow) || (low == 0 && step == phaseStep64))) {
+          badUnit(ERROR_TEXT ? "the phase step per tick does not match tau and ticksLog2" : "", NaN);
+          return j;
+        }
+      }
     } else {
-      if (ERROR_TEXT) unitProblem = "a bias or peephole is not finite";
-      for (let g = 0; g < 8; g++) if (!isFinite<f32>(load<f32>(u + (<usize>g << 2)))) return j;
-      if (ERROR_TEXT) unitProblem = "the open ratio r_on must be in (0, 1]";
+      for (let g = 0; g < 8; g++) {
+        if (!isFinite<f32>(load<f32>(u + (<usize>g << 2)))) {
+          badUnit(ERROR_TEXT ? "a bias or peephole is not finite" : "", NaN);
+          return j;
+        }
+      }
       const rOn = load<f64>(t, 16);
-      if (!(rOn > 0) || rOn > 1) return j;
+      if (!(rOn >= R_ON_MIN && rOn <= 1)) {
+        badUnit(ERROR_TEXT ? "the open ratio r_on must be in [2^-16, 1]" : "", rOn);
+        return j;
+      }
     }
   }
   return -1;
 }
 
-/** Fills every layer's timing records (TIMING_BYTES per unit) into `block`, which holds totalUnits of them. */
+/** 2^e exactly, for |e| < 1000. */
+@inline function exp2(e: i32): f64 {
+  return reinterpret<f64>(<i64>(1023 + e) << 52);
+}
+
+/** Fills every layer's timing records (timingBytes(kind) per unit) into `block`, which holds totalUnits of them. */
 export function deriveTiming(m: Model, block: usize): void {
+  const recordBytes = timingBytes(m.kind);
   for (let n = 0; n < m.layerCount; n++) {
     const L = layerAt(m, n);
     L.timing = block;
     let longest: f64 = 0; // the longest period, in wake-key units
     for (let j = 0; j < L.hiddenSize; j++) {
       const t = L.time + <usize>j * TIME_RECORD_BYTES;
-      const out = block + <usize>j * TIMING_BYTES;
+      const out = block + <usize>j * recordBytes;
       if (isFixed(m.kind)) {
         const step = load<u64>(t, 16);
-        const half = <u64>load<u32>(t, 24);
+        const low = load<u32>(t, 28);
+        const half = load<u32>(t, 24);
+        // the phase moves by at most step + 1 per tick when the low bits are not 0
+        const period = u64.MAX_VALUE / (step + (low != 0 ? 1 : 0));
         store<u64>(out, step, 0);
-        store<u64>(out, half << 1, 8);
-        store<u64>(out, (<u64>1 << 47) / half, 16);
-        store<u64>(out, u64.MAX_VALUE / step, 24);
-        longest = max(longest, <f64>(u64.MAX_VALUE / step));
+        store<u32>(out, half, 8);
+        store<u32>(out, low, 12);
+        store<u64>(out, (<u64>1 << 47) / <u64>half, 16);
+        store<u64>(out, period, 24);
+        longest = max(longest, <f64>period);
       } else {
         const tau = load<f64>(t, 0);
         const rOn = load<f64>(t, 16);
-        store<f64>(out, 1.0 / tau, 0);
-        store<f64>(out, rOn, 8);
-        store<f64>(out, tau, 16);
-        store<f64>(out, 2.0 / rOn, 24);
+        store<u64>(out, phaseStep(tau, FLOAT_KEYS_LOG2), 0);
+        store<u64>(out, <u64>phaseStepLow, 8);
+        store<f64>(out, 1.0 / (tau * FLOAT_KEYS_PER_UNIT), 16);
+        store<f64>(out, rOn, 24);
+        store<f64>(out, tau * FLOAT_KEYS_PER_UNIT, 32);
+        store<f64>(out, 2.0 / rOn, 40);
         longest = max(longest, tau * FLOAT_KEYS_PER_UNIT);
       }
     }
@@ -457,6 +535,6 @@ export function deriveTiming(m: Model, block: usize): void {
     let shift = 0;
     while (shift < 62 && <f64>(<i64>1 << shift) * <f64>WHEEL_BUCKETS < longest) shift++;
     L.bucketShift = shift;
-    block += <usize>L.hiddenSize * TIMING_BYTES;
+    block += <usize>L.hiddenSize * recordBytes;
   }
 }

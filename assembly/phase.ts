@@ -1,49 +1,97 @@
-// The time-gate phase at a stream's first event, exact to a few units in the last place of tau whatever the
-// size of t (plstm.md section 4). It runs once per unit when a stream starts, never per event: afterwards the
-// engines advance the phase from this seed with time measured from the stream's own origin.
+// The time gate's phase where it must be exact (plstm.md section 4): the phase at a stream's first event, the seed
+// the engines advance from, and the phase advance per tick of the integer phase accumulators. Both run once (per
+// unit per stream, per unit per model), never per event.
 
-/** Reduction passes: enough for the largest finite double over the smallest positive one. */
-const MAX_PASSES = 48;
-
-// Veltkamp splitting constant for float64: 2^27 + 1.
-const SPLITTER: f64 = 134217729.0;
-
-/** The rounding error of a * b, given p = fl(a * b) (Dekker's TwoProduct without fused multiply-add). */
-@inline function productError(a: f64, b: f64, p: f64): f64 {
-  let t = SPLITTER * a;
-  const aHi = t - (t - a);
-  const aLo = a - aHi;
-  t = SPLITTER * b;
-  const bHi = t - (t - b);
-  const bLo = b - bHi;
-  return aLo * bLo - (((p - aHi * bHi) - aLo * bHi) - aHi * bLo);
+/**
+ * phi = ((t - s) mod tau) / tau in [0, 1), floor-mod, for any finite t and s and any normal tau > 0, within a few
+ * units in the last place of tau (2^-51 of a period).
+ * The remainder x - n tau (|x - n tau| < tau) of two doubles is a multiple of the smaller of ulp(x) and ulp(tau),
+ * so it fits in 53 bits: truncatedRemainder is exact. So t and s are reduced separately and exactly, whatever
+ * their size (epoch milliseconds, or 1e308); the only roundings are then their difference, in (-2 tau, 2 tau), by
+ * at most ulp(tau), the division and bringing the phase into [0, 1).
+ */
+export function exactPhase(t: f64, s: f64, tau: f64): f64 {
+  const cycles = (truncatedRemainder(t, tau) - truncatedRemainder(s, tau)) / tau;
+  const phi = cycles - Math.floor(cycles);
+  // a phase within rounding below 0 comes out as 1: it stands for the phase 0
+  return phi < 1.0 ? phi : 0.0;
 }
 
 /**
- * phi = ((t - s) mod tau) / tau in [0, 1), floor-mod. t - s is carried exactly as hi + lo (TwoSum); each
- * reduction subtracts q * tau carried exactly as a product plus its error, so the remainder is exact but for
- * the final two roundings of numbers smaller than tau.
+ * x - trunc(x / y) y for finite x and normal y > 0, exactly: C's fmod, by the shift-and-subtract division of the
+ * two significands that musl uses, without the cases this caller never has (y zero, subnormal, infinite, NaN;
+ * x infinite or NaN). Written here rather than taken from AssemblyScript's `%` to keep the microcontroller build
+ * small.
  */
-export function exactPhase(t: f64, s: f64, tau: f64): f64 {
-  let hi = t - s;
-  const bv = hi - t;
-  let lo = (t - (hi - bv)) + (-s - bv);
-  // Each pass shrinks the remainder by at least 2^-50 of its size: 3 passes reach [0, tau) for any timestamp
-  // up to 2^100 periods, and MAX_PASSES whenever (t - s) / tau is a finite double.
-  for (let pass = 0; pass < MAX_PASSES; pass++) {
-    if (hi >= 0 && hi < tau) break;
-    const q = Math.floor(hi / tau);
-    const p = q * tau;
-    const pErr = productError(q, tau, p);
-    // hi and p are within a factor of two of each other (or p is 0), so hi - p is exact (Sterbenz).
-    const r = hi - p;
-    const sum = r + (lo - pErr);
-    lo = (lo - pErr) - (sum - r);
-    hi = sum;
+function truncatedRemainder(x: f64, y: f64): f64 {
+  const bx = reinterpret<u64>(x);
+  const by = reinterpret<u64>(y);
+  let ex = <i32>(bx >>> 52) & 0x7ff;
+  const ey = <i32>(by >>> 52);
+  // |x| < 2^(ey - 1023) <= y, subnormal x included: nothing to take away
+  if (ex < ey) return x;
+  const mantissa: u64 = 0xfffffffffffff;
+  let mx = (bx & mantissa) | (mantissa + 1);
+  const my = (by & mantissa) | (mantissa + 1);
+  // mx 2^ex mod my 2^ey: one quotient bit per exponent step, mx < 2 my throughout
+  for (; ex > ey; ex--) {
+    if (mx >= my) mx -= my;
+    mx <<= 1;
   }
-  let r = hi + lo;
-  if (r < 0) r += tau;
-  if (r >= tau) r -= tau;
-  const phi = r / tau;
-  return phi >= 0.0 && phi < 1.0 ? phi : 0.0;
+  if (mx >= my) mx -= my;
+  if (mx == 0) return 0.0 * x;
+  // renormalize: the result is mx 2^(ey - 1075), a normal or (for tiny y) subnormal double
+  const shift = <i32>clz(mx) - 11;
+  mx <<= shift;
+  ex = ey - shift;
+  const bits = ex > 0 ? (mx & mantissa) | (<u64>ex << 52) : mx >>> <u64>(1 - ex);
+  return reinterpret<f64>(bits | (bx & 0x8000000000000000));
+}
+
+/** Low 32 bits of the last phaseStep (the high 64 bits are its result). */
+export let phaseStepLow: u32 = 0;
+/** The last phaseStep's step rounded to 64 bits instead (Q0.64, half up), as .plsm files held it before the low
+ * 32 bits were written. */
+export let phaseStep64: u64 = 0;
+
+/**
+ * The phase advance per tick of a unit of period tau at 2^ticksLog2 ticks per time unit, as a Q0.96 fraction of a
+ * period: round(2^96 / (tau 2^ticksLog2)) mod 2^96, rounded half up, from tau's exact binary value by long
+ * division. Returns the high 64 bits (the Q0.64 step); the low 32 are in phaseStepLow. Only the step modulo 2^96
+ * matters: a whole number of periods per tick does not move the phase. tau must be a positive normal double.
+ */
+export function phaseStep(tau: f64, ticksLog2: i32): u64 {
+  const bits = reinterpret<u64>(tau);
+  const m = (bits & 0xfffffffffffff) | 0x10000000000000; // tau = m 2^e, 2^52 <= m < 2^53
+  const e = <i32>(bits >>> 52) - 1075;
+  // 2^96 / (m 2^(e + ticksLog2)) = 2^k / m
+  const k = 96 - e - ticksLog2;
+  if (k < 0) {
+    phaseStepLow = 0;
+    phaseStep64 = 0;
+    return 0;
+  }
+  // quotient bits come in one at a time below the bit of 2^k; r < m < 2^53, so 2 r never overflows
+  let r: u64 = 1;
+  let qHi: u64 = 0; // bits 32..95 of the quotient (those above are dropped: mod 2^96)
+  let qLo: u64 = 0; // bits 0..31
+  for (let i = 0; i < k; i++) {
+    r <<= 1;
+    const bit: u64 = r >= m ? 1 : 0;
+    if (bit) r -= m;
+    qHi = (qHi << 1) | (qLo >>> 31);
+    qLo = ((qLo << 1) | bit) & 0xffffffff;
+  }
+  // to 64 bits, half up: the fraction below them, (qLo + r / m) / 2^32, is at least a half iff qLo >= 2^31
+  phaseStep64 = qHi + (qLo >= 0x80000000 ? 1 : 0);
+  // to 96 bits, half up: the remainder is at least half the divisor
+  if (r << 1 >= m) {
+    qLo += 1;
+    if (qLo > 0xffffffff) {
+      qLo = 0;
+      qHi += 1;
+    }
+  }
+  phaseStepLow = <u32>qLo;
+  return qHi;
 }

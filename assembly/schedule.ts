@@ -80,17 +80,16 @@ export function wheelDrain(L: Layer, st: usize, now: i64): i32 {
 
 /**
  * True when the schedule in a (restored) state block is well formed: every unit exactly once, either in the
- * active list or in the bucket its key says, with the bitmap matching, and the last drained bucket not after the
- * bucket of lastKey, the key of the stream's last event. `seen` has room for H bytes.
+ * active list or in the bucket its key says, with the bitmap matching; the last drained bucket the bucket of
+ * lastKey, the key of the stream's last event (0 before the first); and no filed key before firstKey (a unit
+ * filed before the last event would have been woken by it). `seen` has room for H bytes.
  */
-export function wheelIsSound(L: Layer, st: usize, seen: usize, lastKey: i64): bool {
+export function wheelIsSound(L: Layer, st: usize, seen: usize, lastKey: i64, firstKey: i64): bool {
   const H = L.hiddenSize;
   const wheel = st + <usize>L.wheelOff;
   const count = load<i32>(wheel, 16);
   if (count < 0 || count > H) return false;
-  // the bucket of the last drain: the last event's key's (0 before the first event)
-  const last = load<i64>(wheel);
-  if (last < 0 || last > (lastKey >> L.bucketShift)) return false;
+  if (load<i64>(wheel) != lastKey >> L.bucketShift) return false;
   memory.fill(seen, 0, <usize>H);
   let filed = 0;
   for (let a = 0; a < count; a++) {
@@ -105,7 +104,7 @@ export function wheelIsSound(L: Layer, st: usize, seen: usize, lastKey: i64): bo
     while (j >= 0) {
       if (j >= H || load<u8>(seen + <usize>j)) return false;
       const key = load<i64>(st + <usize>L.keyOff + (<usize>j << 3));
-      if (key < 0 || (<i32>(key >> L.bucketShift) & (WHEEL_BUCKETS - 1)) != b) return false;
+      if (key < firstKey || (<i32>(key >> L.bucketShift) & (WHEEL_BUCKETS - 1)) != b) return false;
       store<u8>(seen + <usize>j, 1);
       filed++;
       j = load<i32>(st + <usize>L.nextOff + (<usize>j << 2));

@@ -8,7 +8,7 @@ import {
   ERROR_TEXT, E_INPUT, E_STATE, REASON_NON_FINITE, REASON_TIME_BACKWARDS, REASON_TIME_RANGE, errFloat, errInt, errText, fail, refuse,
 } from "./errors";
 import {
-  FLOAT_KEYS_PER_UNIT, Layer, Model, S_CHECKSUM, S_EVENTS, S_LAST_T, S_LAST_KEY, S_STARTED, S_T0, S_UPDATES,
+  FLOAT_KEYS_LOG2, Layer, Model, S_CHECKSUM, S_EVENTS, S_LAST_T, S_LAST_KEY, S_STARTED, S_T0, S_UPDATES,
   TIME_RECORD_BYTES, FULL_BUILD, isFixed, layerAt, pad8,
 } from "./model";
 import { exactPhase } from "./phase";
@@ -24,9 +24,39 @@ export const POLICY_CLAMP: i32 = 1;
 const MAX_TICKS: f64 = 4611686018427387904.0;
 const TWO_POW_64: f64 = 18446744073709551616.0;
 
-/** Ticks (fixed) or wake keys (float) per time unit. */
-@inline function keysPerUnit(m: Model): f64 {
-  return isFixed(m.kind) ? exp2(m.ticksLog2) : FLOAT_KEYS_PER_UNIT;
+/** log2 of the ticks (fixed) or wake keys (float) per time unit. */
+@inline function keysLog2(m: Model): i32 {
+  return isFixed(m.kind) ? m.ticksLog2 : FLOAT_KEYS_LOG2;
+}
+
+/** What splitElapsed found: (t - t0) 2^log2 = elapsedWhole + elapsedFraction, exactly but for the last rounding
+ * of the fraction (elapsedFraction in [0, 1]). */
+let elapsedWhole: i64 = 0;
+let elapsedFraction: f64 = 0;
+
+/**
+ * The time from the stream's origin t0 to t in ticks (2^log2 per time unit), exactly: t - t0 is carried as
+ * hi + lo (TwoSum), so it is exact even when t and t0 are far apart (0.52, then 1.7e12), where the f64
+ * difference alone could be off by ulp(t) / 2. Scaling by a power of two is exact; the caller has checked that
+ * the result is below 2^62.
+ */
+function splitElapsed(t: f64, t0: f64, log2: i32): void {
+  const hi = t - t0;
+  const bv = hi - t;
+  const lo = (t - (hi - bv)) + (-t0 - bv);
+  const scale = exp2(log2);
+  const whole = Math.floor(hi * scale);
+  // hi scale - whole is exact (the fraction of a double); adding lo rounds once, to a number near [0, 1)
+  const rest = (hi * scale - whole) + lo * scale;
+  const carry = Math.floor(rest);
+  elapsedWhole = <i64>whole + <i64>carry;
+  elapsedFraction = rest - carry;
+}
+
+/** The wake key of an event: ticks rounded to nearest (fixed, docs/fixed-point.md) or whole keys (float); after
+ * splitElapsed. */
+@inline function eventKey(m: Model): i64 {
+  return isFixed(m.kind) ? elapsedWhole + (elapsedFraction >= 0.5 ? 1 : 0) : elapsedWhole;
 }
 
 /** 2^e exactly, for the exponents of Q formats (|e| < 1000). */
@@ -63,7 +93,7 @@ function seedPhases(m: Model, st: usize, t0: f64): void {
 function checkEvent(m: Model, t: f64, x: usize, previous: f64, t0: f64, policy: i32, index: i32): f64 {
   if (!isFinite<f64>(t)) {
     if (ERROR_TEXT) eventError(index, "t is not a finite number");
-    refuse(REASON_NON_FINITE);
+    refuse(REASON_NON_FINITE, index);
     return NaN;
   }
   for (let i = 0; i < m.inputSize; i++) {
@@ -73,7 +103,7 @@ function checkEvent(m: Model, t: f64, x: usize, previous: f64, t0: f64, policy: 
         errInt(i);
         errText("] is not a finite 32-bit float (NaN, infinite or beyond +-3.4e38)");
       }
-      refuse(REASON_NON_FINITE);
+      refuse(REASON_NON_FINITE, index);
       return NaN;
     }
   }
@@ -86,14 +116,14 @@ function checkEvent(m: Model, t: f64, x: usize, previous: f64, t0: f64, policy: 
         errFloat(previous);
         errText(" (time must not go backwards within a stream)");
       }
-      refuse(REASON_TIME_BACKWARDS);
+      refuse(REASON_TIME_BACKWARDS, index, previous);
       return NaN;
     }
     t = previous;
   }
-  if (t0 == t0 && (t - t0) * keysPerUnit(m) >= MAX_TICKS) {
+  if (t0 == t0 && (t - t0) * exp2(keysLog2(m)) >= MAX_TICKS) {
     if (ERROR_TEXT) eventError(index, "the stream has run longer than 2^62 ticks since its first event; start a new stream");
-    refuse(REASON_TIME_RANGE);
+    refuse(REASON_TIME_RANGE, index, t0);
     return NaN;
   }
   return t;
@@ -117,7 +147,8 @@ function step(m: Model, st: usize, t: f64, x: usize): void {
     store<f64>(st + S_T0, t);
     seedPhases(m, st, t);
   }
-  const dt = t - load<f64>(st + S_T0);
+  splitElapsed(t, load<f64>(st + S_T0), keysLog2(m));
+  const key = eventKey(m);
   const xq = m.scratch + <usize>m.xqOff;
   const cols = m.scratch + <usize>m.nnzOff;
   const kBuf = m.scratch + <usize>m.kOff;
@@ -143,17 +174,16 @@ function step(m: Model, st: usize, t: f64, x: usize): void {
   // A sparse event (one sensor of several fired) reads only its nonzero columns (not in the microcontroller
   // build, which keeps the dense path only: the same sums, less code).
   if (!FULL_BUILD || nnz * 4 > pad8(I)) nnz = -1;
-  const ticks = isFixed(m.kind) ? <i64>Math.floor(dt * <f64>(<i64>1 << m.ticksLog2) + 0.5) : 0;
   let updates: i64 = 0;
   let input = xq;
   for (let n = 0; n < m.layerCount; n++) {
     const L = layerAt(m, n);
     let open: i32;
     if (isFixed(m.kind)) {
-      open = fixedTimeGate(L, st, ticks, kBuf);
+      open = fixedTimeGate(L, st, key, kBuf);
       fixedUpdateUnits(m, L, st, input, cols, n == 0 ? nnz : -1, open);
     } else {
-      open = floatTimeGate(L, st, dt, kBuf);
+      open = floatTimeGate(L, st, key, elapsedFraction, kBuf);
       floatUpdateUnits(m, L, st, input, cols, n == 0 ? nnz : -1, open);
     }
     updates += open;
@@ -161,7 +191,7 @@ function step(m: Model, st: usize, t: f64, x: usize): void {
   }
   store<f64>(st + S_LAST_T, t);
   // the wake-key time of this event (ticks, or 2^-20 units for the float engine): restore() checks the wheel by it
-  store<i64>(st + S_LAST_KEY, isFixed(m.kind) ? ticks : <i64>Math.floor(dt * FLOAT_KEYS_PER_UNIT));
+  store<i64>(st + S_LAST_KEY, key);
   store<i64>(st + S_EVENTS, load<i64>(st + S_EVENTS) + 1);
   store<i64>(st + S_UPDATES, load<i64>(st + S_UPDATES) + updates);
 }
@@ -247,27 +277,99 @@ export function readState(m: Model, st: usize, n: i32, which: i32, out: usize): 
 }
 
 /**
- * Copies a snapshot (a stream block of this model) into st after checking that it is one: same model checksum,
- * same size, and a schedule in which every unit of every layer is exactly once in the wheel or the active list.
+ * Copies a snapshot (a stream block of this model) into st after checking that it is one a stream of this model
+ * could have reached: same model checksum and size; a consistent header (the time origin, the last event's time
+ * and wake key and the counters agree); in every layer a finite state within the range the engine produces,
+ * with zero padding, phase seeds in [0, 1) (float), and a schedule in which every unit is exactly once in the
+ * wheel or the active list, filed under a wake key not before the last event's.
  */
 export function restoreStream(m: Model, st: usize, src: usize, length: i32): i32 {
   if (length != m.streamBytes) {
-    fail(E_STATE, "snapshot has ");
+    fail(E_STATE, "");
     errInt(length);
     errText(" bytes, a stream of this model has ");
     errInt(m.streamBytes);
     return E_STATE;
   }
-  if (load<u32>(src + S_CHECKSUM) != m.checksum) return fail(E_STATE, "snapshot was taken from a stream of another model");
-  const started = load<i32>(src + S_STARTED);
-  const lastKey = load<i64>(src + S_LAST_KEY);
-  if ((started != 0 && started != 1) || lastKey < 0 || (started == 0 && lastKey != 0)) {
-    return fail(E_STATE, "snapshot has a corrupt stream header");
+  if (load<u32>(src + S_CHECKSUM) != m.checksum) return fail(E_STATE, "taken from a stream of another model");
+  if (!headerIsSound(m, src)) {
+    return fail(E_STATE, "the stream header is corrupt (time origin, last event's time or key, or counters)");
   }
+  const lastKey = load<i64>(src + S_LAST_KEY);
+  const started = load<i32>(src + S_STARTED) != 0;
   const seen = m.scratch + <usize>m.newHOff; // scratch of at least maxHidden * 4 bytes
   for (let n = 0; n < m.layerCount; n++) {
-    if (!wheelIsSound(layerAt(m, n), src, seen, lastKey)) return fail(E_STATE, "snapshot has a corrupt unit schedule");
+    const L = layerAt(m, n);
+    const problem = layerProblem(m, L, src);
+    if (problem != null) {
+      fail(E_STATE, "layer ");
+      errInt(n);
+      errText(problem);
+      return E_STATE;
+    }
+    // a unit closed at the last event is filed after it (fixed: ticks; float: no earlier than its key)
+    const firstKey = started && isFixed(m.kind) ? lastKey + 1 : lastKey;
+    if (!wheelIsSound(L, src, seen, lastKey, firstKey)) {
+      fail(E_STATE, "layer ");
+      errInt(n);
+      errText(": the unit schedule is corrupt");
+      return E_STATE;
+    }
   }
   memory.copy(st, src, <usize>length);
   return 0;
+}
+
+/** The header of a stream block: started (0 or 1) exactly when events have run; then a finite origin t0, a last
+ * time not before it and within the clock, whose wake key is the stored one; counters within their bounds. */
+function headerIsSound(m: Model, src: usize): bool {
+  const started = load<i32>(src + S_STARTED);
+  const t0 = load<f64>(src + S_T0);
+  const lastT = load<f64>(src + S_LAST_T);
+  const lastKey = load<i64>(src + S_LAST_KEY);
+  const events = load<i64>(src + S_EVENTS);
+  const updates = load<i64>(src + S_UPDATES);
+  if (events < 0 || events > i64.MAX_VALUE / <i64>m.totalUnits || updates < 0 || updates > events * <i64>m.totalUnits) return false;
+  if (started == 0) {
+    return events == 0 && reinterpret<i64>(t0) == 0 && reinterpret<i64>(lastT) == 0 && lastKey == 0;
+  }
+  if (started != 1 || events == 0 || !isFinite<f64>(t0) || !isFinite<f64>(lastT) || !(lastT >= t0)) return false;
+  if ((lastT - t0) * exp2(keysLog2(m)) >= MAX_TICKS) return false;
+  splitElapsed(lastT, t0, keysLog2(m));
+  // Engines before the exact split took the key from the rounded f64 lastT - t0: off by at most ulp(lastT - t0) / 2
+  // of a time unit, 2^-53 of the key, a tick more for its rounding. Their snapshots still restore.
+  const key = eventKey(m);
+  const slack = 1 + (key >> 52);
+  return lastKey >= key - slack && lastKey <= key + slack;
+}
+
+/** The float engine's |h| at most: h = o tanh(c~) and its gated mixtures stay in [-1, 1], but for a rounding (an h
+ * above 1 can only come down: the excess never builds up), so 1 + 2^-20 leaves room and nothing more. */
+const H_LIMIT: f32 = 1.0000009536743164;
+
+/** What is impossible in layer L's state in a stream block, as the rest of a message; null when nothing is. */
+function layerProblem(m: Model, L: Layer, src: usize): string | null {
+  const h = src + <usize>L.hOff;
+  const c = src + <usize>L.cOff;
+  const seeds = src + <usize>L.seedOff;
+  for (let j = 0; j < L.hiddenPad; j++) {
+    if (isFixed(m.kind)) {
+      const v = load<i16>(h + (<usize>j << 1));
+      // h saturates to +-32767 (Q0.15); padding beyond the hidden size stays 0
+      if (v == -32768 || (j >= L.hiddenSize && v != 0)) return ERROR_TEXT ? ": h is outside +-32767 or its padding is not 0" : "";
+    } else {
+      const v = load<f32>(h + (<usize>j << 2));
+      if (!(Mathf.abs(v) <= H_LIMIT) || (j >= L.hiddenSize && load<u32>(h + (<usize>j << 2)) != 0)) {
+        return ERROR_TEXT ? ": h is not a finite number in [-1, 1], or its padding is not 0" : "";
+      }
+    }
+  }
+  if (!isFixed(m.kind)) {
+    for (let j = 0; j < L.hiddenSize; j++) {
+      if (!isFinite<f32>(load<f32>(c + (<usize>j << 2)))) return ERROR_TEXT ? ": c is not a finite number" : "";
+      const seed = load<f64>(seeds + (<usize>j << 3));
+      if (!(seed >= 0.0 && seed < 1.0)) return ERROR_TEXT ? ": a phase seed is outside [0, 1)" : "";
+    }
+  }
+  return null;
 }

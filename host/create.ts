@@ -3,8 +3,8 @@
  * and never construct them directly.
  */
 import type { Engine, EngineKind, SimdChoice } from "./engine.js";
-import { PhasorError } from "./errors.js";
-import { parseModelText, type FloatModel } from "./model.js";
+import { PhasorError, quote } from "./errors.js";
+import { checkModel, parseModelText, type FloatModel } from "./model.js";
 import { KIND_FIXED, PLSM_MAGIC, decodePlsm, encodePlsm, type PlsmFile } from "./plsm.js";
 import { ReferenceEngine } from "./reference.js";
 import { WasmEngine } from "./wasm.js";
@@ -39,16 +39,25 @@ function chooseBuild(simd: SimdChoice): Build {
   return simd !== "off" && supported ? "simd" : "scalar";
 }
 
+/**
+ * An engine for a model read from a file (loadModelBytes) or built in code. Every engine holds its model to the
+ * JSON reader's rules first (checkModel: the same named-field errors), so no path runs an unchecked model.
+ */
 export async function createEngine(model: LoadedModel | FloatModel, options: EngineOptions = {}): Promise<Engine> {
+  if (typeof model !== "object" || model === null) throw new PhasorError("bad-args", `createEngine: expected a model, got ${model === null ? "null" : typeof model}`);
+  if (typeof options !== "object" || options === null) throw new PhasorError("bad-args", `createEngine: expected options as an object, got ${options === null ? "null" : typeof options}`);
   const loaded: LoadedModel = "format" in model ? model : { format: "json", model, source: "model" };
   const kind = options.engine ?? defaultEngine(loaded);
-  const build = chooseBuild(options.simd ?? "auto");
+  const simd = options.simd ?? "auto";
+  if (simd !== "auto" && simd !== "on" && simd !== "off") throw new PhasorError("bad-args", `simd must be "auto", "on" or "off", got ${typeof simd === "string" ? quote(simd) : String(simd)}`);
+  const build = chooseBuild(simd);
   switch (kind) {
     case "reference":
       return new ReferenceEngine(loaded.model);
     case "float": {
-      const image = loaded.format === "plsm" && loaded.plsm.kind !== KIND_FIXED ? loaded.plsm.bytes : encodePlsm(loaded.model);
-      return WasmEngine.create("float", image, loaded.model, build, loaded.source);
+      if (loaded.format === "plsm" && loaded.plsm.kind !== KIND_FIXED) return WasmEngine.create("float", loaded.plsm.bytes, loaded.model, build, loaded.source);
+      checkModel(loaded.model, loaded.source);
+      return WasmEngine.create("float", encodePlsm(loaded.model), loaded.model, build, loaded.source);
     }
     case "fixed":
       if (loaded.format !== "plsm" || loaded.plsm.kind !== KIND_FIXED) {

@@ -14,10 +14,13 @@ export type ErrorCode =
  * - wrongLength: x does not have inputSize numbers;
  * - nonFinite: t, or an input as the engine holds it (a 32-bit float in the wasm engines), is not finite;
  * - timeBackwards: t is earlier than the stream's previous event, with time policy "reject";
- * - timeRange: the stream would run longer since its first event than the engine's clock can count.
- * The wasm module reports the last three as codes 1..3, in this order (assembly/errors.ts, REASON_*).
+ * - timeRange: the stream would run longer since its first event than the engine's clock can count;
+ * - notNumber: t, x or an input is not a number at all (a string, a bigint, null, ...): API callers only, a file
+ *   or a message has its numbers checked by its reader.
+ * The wasm module reports nonFinite, timeBackwards and timeRange as codes 1..3, in this order (assembly/errors.ts,
+ * REASON_*); the host finds the others itself (host/stream-checks.ts).
  */
-export const EVENT_REFUSALS = ["wrongLength", "nonFinite", "timeBackwards", "timeRange"] as const;
+export const EVENT_REFUSALS = ["wrongLength", "nonFinite", "timeBackwards", "timeRange", "notNumber"] as const;
 export type EventRefusal = (typeof EVENT_REFUSALS)[number];
 
 export class PhasorError extends Error {

@@ -2,7 +2,8 @@
  * The float model (formats.md, "Float model: JSON") as the host holds it: flat Float64Arrays in the file's
  * row order (row r = gate * H + unit, gates i, f, g, o), validated once on load.
  */
-import { badModel } from "./errors.js";
+import { badModel, quote } from "./errors.js";
+import { F32_MAX } from "./stream-checks.js";
 
 export const GATES = ["i", "f", "g", "o"] as const;
 
@@ -47,6 +48,17 @@ export const MODEL_FORMAT = "phasor-model";
 export const MODEL_VERSION = 1;
 
 /**
+ * The time-gate values every engine computes the exact phase for (docs/fixed-point.md, "What the engines
+ * accept"; assembly/model.ts holds .plsm files to the same): tau from 2^-20 to 2^42 time units, r_on from 2^-16
+ * to 1. Any finite shift.
+ */
+export const TIME_GATE_RANGE = { tauMin: 2 ** -20, tauMax: 2 ** 42, rOnMin: 2 ** -16 } as const;
+
+/** The largest model the .plsm format and the wasm engines hold (docs/plsm.md). */
+export const MAX_LAYERS = 64;
+export const MAX_SIZE = 65536;
+
+/**
  * Reads a float model from parsed JSON (formats.md, "Float model: JSON"), checking every field before building
  * anything: a wrong format or version, a shape mismatch, a non-finite number, tau <= 0, r_on outside (0, 1] or
  * alpha < 0 throws a "bad-model" PhasorError naming the file, the field path and the expected shape. Unknown
@@ -71,8 +83,8 @@ export function parseModel(json: unknown, source: string): FloatModel {
   }
   const inputSize = sizeAt(top.inputSize, "inputSize", fail);
   const layersJson = top.layers;
-  if (!Array.isArray(layersJson) || layersJson.length === 0) {
-    fail("layers", `expected a non-empty array of layers, got ${countOf(layersJson)}`);
+  if (!Array.isArray(layersJson) || layersJson.length === 0 || layersJson.length > MAX_LAYERS) {
+    fail("layers", `expected an array of 1 to ${MAX_LAYERS} layers, got ${countOf(layersJson)}`);
   }
   const layers: LayerParams[] = [];
   let layerInput = inputSize;
@@ -88,36 +100,92 @@ export function parseModel(json: unknown, source: string): FloatModel {
 }
 
 /**
- * Holds a model built in code (not read from a file) to the same rules as parseModel, and checks that every
- * flat array has exactly the length its shape says. Engines call it once, on construction.
+ * Holds a model built in code (not read from a file) to the same rules as parseModel, with the same named-field
+ * errors, and checks that every flat array has exactly the length its shape says: whatever the object holds, the
+ * answer is the model or a "bad-model" PhasorError, never a TypeError. Every engine checks its model once, on
+ * construction.
  */
 export function checkModel(model: FloatModel, source: string): void {
-  if (!Array.isArray(model.layers) || model.layers.length === 0) throw badModel(`${source}: layers`, "expected at least one layer");
-  model.layers.forEach((layer, n) => {
-    const H = layer.hiddenSize;
-    const I = n === 0 ? model.inputSize : model.layers[n - 1].hiddenSize;
-    const lengths: [string, ArrayLike<number>, number][] = [
-      ["W", layer.W, 4 * H * I],
-      ["U", layer.U, 4 * H * H],
-      ["b", layer.b, 4 * H],
-      ["tau", layer.tau, H],
-      ["shift", layer.shift, H],
-      ["rOn", layer.rOn, H],
-    ];
-    if (layer.peephole) for (const g of ["i", "f", "o"] as const) lengths.push([`peephole.${g}`, layer.peephole[g], H]);
-    if (layer.inputSize !== I) {
-      throw badModel(`${source}: layers[${n}].inputSize`, `expected ${I} (the size of the layer's input), got ${layer.inputSize}`);
+  parseModel(modelJson(model, source), source);
+}
+
+/**
+ * A model's JSON form (formats.md) from an object that may hold anything: a flat array of the wrong length fails
+ * here with its field named; anything else that is wrong is left in place for parseModel to name.
+ */
+function modelJson(model: unknown, source: string): unknown {
+  const fail = (path: string, why: string): never => {
+    throw badModel(`${source}: ${path}`, why);
+  };
+  if (typeof model !== "object" || model === null) fail("(top level)", `expected a model object, got ${describe(model)}`);
+  const m = model as Record<string, unknown>;
+  const layers = m.layers;
+  if (!Array.isArray(layers) || layers.length < 1 || layers.length > MAX_LAYERS) return { ...jsonHeader(m), layers };
+  let inputSize = m.inputSize;
+  const isSize = (x: unknown): x is number => typeof x === "number" && Number.isInteger(x) && x >= 1 && x <= MAX_SIZE;
+  // rows x width, row-major, into rows; with a size that is not one, left for parseModel to name the size
+  const rows = (values: unknown, path: string, rowCount: unknown, rowsPer: number, width: unknown): unknown => {
+    if (!isArrayLike(values) || !isSize(rowCount) || !isSize(width)) return values;
+    const count = rowsPer * rowCount;
+    if (values.length !== count * width) fail(path, `expected ${count * width} numbers, got ${values.length}`);
+    return Array.from({ length: count }, (_, r) => Array.from({ length: width }, (_, k) => values[r * width + k]));
+  };
+  // count numbers, into an array; with a size that is not one, left for parseModel to name the size
+  const flat = (values: unknown, path: string, count: unknown, per = 1): unknown => {
+    if (!isArrayLike(values) || !isSize(count)) return values;
+    if (values.length !== per * count) fail(path, `expected ${per * count} numbers, got ${values.length}`);
+    return Array.from(values);
+  };
+  const layersJson = layers.map((layer: unknown, n) => {
+    if (typeof layer !== "object" || layer === null) {
+      inputSize = undefined; // the sizes above it are unknown: parseModel names this layer first
+      return layer;
     }
-    for (const [name, values, length] of lengths) {
-      if (values.length !== length) throw badModel(`${source}: layers[${n}].${name}`, `expected ${length} numbers, got ${values.length}`);
+    const L = layer as Record<string, unknown>;
+    const H = L.hiddenSize;
+    const path = `layers[${n}]`;
+    const peepholeJson = (p: Record<string, unknown>) => ({
+      i: flat(p.i, `${path}.peephole.i`, H),
+      f: flat(p.f, `${path}.peephole.f`, H),
+      o: flat(p.o, `${path}.peephole.o`, H),
+    });
+    if (isSize(inputSize) && L.inputSize !== inputSize) {
+      fail(`${path}.inputSize`, `expected ${describe(inputSize)} (the size of the layer's input), got ${describe(L.inputSize)}`);
     }
+    const peephole = L.peephole;
+    const json = {
+      hiddenSize: H,
+      W: rows(L.W, `${path}.W`, H, 4, inputSize),
+      U: rows(L.U, `${path}.U`, H, 4, H),
+      b: flat(L.b, `${path}.b`, H, 4),
+      peephole: typeof peephole === "object" && peephole !== null ? peepholeJson(peephole as Record<string, unknown>) : peephole,
+      tau: flat(L.tau, `${path}.tau`, H),
+      shift: flat(L.shift, `${path}.shift`, H),
+      rOn: flat(L.rOn, `${path}.rOn`, H),
+      alpha: L.alpha,
+    };
+    inputSize = H;
+    return json;
   });
-  const lastH = model.layers[model.layers.length - 1].hiddenSize;
-  const O = model.readout.outputSize;
-  if (model.readout.V.length !== O * lastH) {
-    throw badModel(`${source}: readout.V`, `expected ${O} x ${lastH} = ${O * lastH} numbers, got ${model.readout.V.length}`);
+  const readout = m.readout;
+  let readoutJson: unknown = readout;
+  if (typeof readout === "object" && readout !== null) {
+    const r = readout as Record<string, unknown>;
+    if (!isSize(r.outputSize)) fail("readout.outputSize", `expected a whole number from 1 to ${MAX_SIZE}, got ${describe(r.outputSize)}`);
+    const V = rows(r.V, "readout.V", r.outputSize, 1, inputSize);
+    readoutJson = { mode: r.mode, V, d: flat(r.d, "readout.d", r.outputSize), ...(r.labels !== undefined ? { labels: r.labels } : {}) };
   }
-  parseModel(modelToJson(model), source);
+  return { ...jsonHeader(m), layers: layersJson, readout: readoutJson };
+}
+
+function jsonHeader(m: Record<string, unknown>): object {
+  return { format: MODEL_FORMAT, version: MODEL_VERSION, timeUnit: m.timeUnit, inputSize: m.inputSize };
+}
+
+function isArrayLike(x: unknown): x is ArrayLike<unknown> {
+  if (typeof x !== "object" || x === null) return false;
+  const length = (x as { length?: unknown }).length;
+  return typeof length === "number" && Number.isInteger(length) && length >= 0;
 }
 
 /** parseModel on the text of a model file; text that is not JSON is rejected the same way. */
@@ -133,33 +201,7 @@ export function parseModelText(text: string, source: string): FloatModel {
 
 /** The exact JSON object of formats.md for a model: parseModel(modelToJson(m)) gives m back, number for number. */
 export function modelToJson(model: FloatModel): object {
-  return {
-    format: MODEL_FORMAT,
-    version: MODEL_VERSION,
-    timeUnit: model.timeUnit,
-    inputSize: model.inputSize,
-    layers: model.layers.map((layer) => ({
-      hiddenSize: layer.hiddenSize,
-      W: rowsOf(layer.W, 4 * layer.hiddenSize, layer.inputSize),
-      U: rowsOf(layer.U, 4 * layer.hiddenSize, layer.hiddenSize),
-      b: Array.from(layer.b),
-      peephole: layer.peephole && {
-        i: Array.from(layer.peephole.i),
-        f: Array.from(layer.peephole.f),
-        o: Array.from(layer.peephole.o),
-      },
-      tau: Array.from(layer.tau),
-      shift: Array.from(layer.shift),
-      rOn: Array.from(layer.rOn),
-      alpha: layer.alpha,
-    })),
-    readout: {
-      mode: model.readout.mode,
-      V: rowsOf(model.readout.V, model.readout.outputSize, model.layers[model.layers.length - 1].hiddenSize),
-      d: Array.from(model.readout.d),
-      ...(model.readout.labels ? { labels: [...model.readout.labels] } : {}),
-    },
-  };
+  return modelJson(model, "model") as object;
 }
 
 type Fail = (path: string, why: string) => never;
@@ -178,9 +220,10 @@ function parseLayer(json: unknown, path: string, inputSize: number, inputName: s
     const gate = (g: "i" | "f" | "o") => vectorAt(p[g], `${path}.peephole.${g}`, H, "hiddenSize", fail);
     peephole = { i: gate("i"), f: gate("f"), o: gate("o") };
   }
-  const tau = vector("tau", (x) => (x > 0 ? null : "a period > 0"));
-  const shift = vector("shift");
-  const rOn = vector("rOn", (x) => (x > 0 && x <= 1 ? null : "an open ratio in (0, 1]"));
+  const { tauMin, tauMax, rOnMin } = TIME_GATE_RANGE;
+  const tau = vector("tau", (x) => (x >= tauMin && x <= tauMax ? null : "a period in [2^-20, 2^42] time units (the range every engine computes exactly)"));
+  const shift = vector("shift", () => null);
+  const rOn = vector("rOn", (x) => (x >= rOnMin && x <= 1 ? null : "an open ratio in [2^-16, 1] (the range every engine computes exactly)"));
   let alpha = 0;
   if (layer.alpha !== undefined) {
     alpha = finiteAt(layer.alpha, `${path}.alpha`, fail);
@@ -198,6 +241,7 @@ function parseReadout(json: unknown, H: number, fail: Fail): Readout {
     fail("readout.V", `expected a non-empty array of rows (one per output) of ${H} numbers (hiddenSize of the last layer), got ${countOf(rows)}`);
   }
   const O = (rows as unknown[]).length;
+  if (O > MAX_SIZE) fail("readout.V", `expected at most ${MAX_SIZE} rows (outputs), got ${O}`);
   const V = matrixAt(rows, "readout.V", O, "outputs", H, "hiddenSize of the last layer", fail);
   const d = vectorAt(readout.d, "readout.d", O, "one per row of readout.V", fail);
   const result: Readout = { mode: mode as ReadoutMode, outputSize: O, V, d };
@@ -217,6 +261,9 @@ function parseReadout(json: unknown, H: number, fail: Fail): Readout {
 /** Returns null when x is acceptable, otherwise what was expected ("a period > 0"). */
 type ElementCheck = (x: number) => string | null;
 
+/** Weights, biases, peepholes and the readout: the float engine holds them as f32, so every engine refuses more. */
+const weightCheck: ElementCheck = (x) => (Math.abs(x) <= F32_MAX ? null : "a number within the 32-bit float range (+-3.4e38) the engines take");
+
 function objectAt(json: unknown, path: string, fail: Fail): Record<string, unknown> {
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
     fail(path, `expected an object, got ${describe(json)}`);
@@ -230,8 +277,8 @@ function finiteAt(json: unknown, path: string, fail: Fail): number {
 }
 
 function sizeAt(json: unknown, path: string, fail: Fail): number {
-  if (typeof json !== "number" || !Number.isInteger(json) || json < 1) {
-    fail(path, `expected a whole number >= 1, got ${describe(json)}`);
+  if (typeof json !== "number" || !Number.isInteger(json) || json < 1 || json > MAX_SIZE) {
+    fail(path, `expected a whole number from 1 to ${MAX_SIZE}, got ${describe(json)}`);
   }
   return json as number;
 }
@@ -242,7 +289,7 @@ function vectorAt(
   length: number,
   meaning: string,
   fail: Fail,
-  check?: ElementCheck,
+  check: ElementCheck = weightCheck,
   out = new Float64Array(length),
   offset = 0,
 ): Float64Array {
@@ -252,7 +299,7 @@ function vectorAt(
   const values = json as unknown[];
   for (let k = 0; k < length; k++) {
     const x = finiteAt(values[k], `${path}[${k}]`, fail);
-    const expected = check?.(x);
+    const expected = check(x);
     if (expected) fail(`${path}[${k}]`, `expected ${expected}, got ${x}`);
     out[offset + k] = x;
   }
@@ -277,12 +324,6 @@ function matrixAt(
   return out;
 }
 
-function rowsOf(flat: Float64Array, rows: number, cols: number): number[][] {
-  const out: number[][] = [];
-  for (let r = 0; r < rows; r++) out.push(Array.from(flat.subarray(r * cols, (r + 1) * cols)));
-  return out;
-}
-
 /** How a wrong length reads in a message: "2" for an array of 2 entries, otherwise what was there instead. */
 function countOf(json: unknown): string {
   if (Array.isArray(json)) return `${json.length}`;
@@ -294,7 +335,8 @@ function describe(json: unknown): string {
   if (json === undefined) return "nothing (missing)";
   if (Array.isArray(json)) return `an array of ${json.length}`;
   if (typeof json === "number") return `${json}`;
-  if (typeof json === "string") return JSON.stringify(json);
+  if (typeof json === "string") return quote(json);
+  if (typeof json === "bigint") return `${json}n`;
   if (json === null) return "null";
   return typeof json === "object" ? "an object" : `a ${typeof json}`;
 }

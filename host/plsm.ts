@@ -6,7 +6,7 @@
  * compared with the file length.
  */
 import { badModel } from "./errors.js";
-import type { FloatModel, LayerParams } from "./model.js";
+import { TIME_GATE_RANGE, type FloatModel, type LayerParams } from "./model.js";
 
 export const PLSM_MAGIC = 0x4d534c50; // "PLSM" little-endian
 export const PLSM_VERSION = 1;
@@ -24,6 +24,13 @@ export const ROW_L1_LIMIT = 65538;
 /** The range of every fractional-bit count in a fixed file. */
 export const FRAC_MIN = -16;
 export const FRAC_MAX = 30;
+/** A fixed model's every open window r_on tau spans at least this many ticks: rounding an event's time to a tick
+ * then moves k by at most 1 / MIN_OPEN_TICKS = 2.4e-4 (plstm.md section 4 asks for 1e-3). */
+export const MIN_OPEN_TICKS = 4096;
+/** The largest image a wasm engine takes: 2 GiB of its 4 GiB of memory, the rest for streams and scratch. */
+const MAX_IMAGE_BYTES = 2 ** 31;
+/** The most ticks per time unit a fixed file may have: 2^40. */
+export const MAX_TICKS_LOG2 = 40;
 
 /** Number formats of a fixed-point model: everything the quantizer decides (docs/fixed-point.md). */
 export interface FixedPlan {
@@ -101,21 +108,26 @@ function quantize(value: number, frac: number, limit: number): number {
   return Math.max(-limit, Math.min(limit, q));
 }
 
-/** 2^64 / (tau * 2^ticksLog2), rounded, from the exact binary value of tau (BigInt arithmetic). */
-export function phaseStep(tau: number, ticksLog2: number): bigint {
+/**
+ * The phase advance per tick of a unit of period tau at 2^ticksLog2 ticks per time unit, as a Q0.96 fraction of a
+ * period, from tau's exact binary value (BigInt): round(2^96 / (tau 2^ticksLog2)) mod 2^96, half up, split into
+ * the high 64 bits (`step`, the Q0.64 step) and the low 32 (`low`); and `step64`, the step rounded to 64 bits
+ * instead, as files held it before the low bits were written. assembly/phase.ts computes the same by long division.
+ */
+export function phaseStep(tau: number, ticksLog2: number): { step: bigint; low: number; step64: bigint } {
   const view = new DataView(new ArrayBuffer(8));
   view.setFloat64(0, tau);
   const bits = view.getBigUint64(0);
   const exponentField = Number((bits >> 52n) & 0x7ffn);
   const mantissa = (bits & ((1n << 52n) - 1n)) | (exponentField === 0 ? 0n : 1n << 52n);
   const exponent = (exponentField === 0 ? 1 : exponentField) - 1075; // tau = mantissa * 2^exponent
-  // 2^64 / (mantissa * 2^(exponent + ticksLog2)) = 2^(64 - exponent - ticksLog2) / mantissa
-  const shift = 64 - exponent - ticksLog2;
-  const num = shift >= 0 ? 1n << BigInt(shift + 1) : 1n;
-  const den = shift >= 0 ? mantissa : mantissa << BigInt(-shift - 1);
-  const step = (num / den + 1n) >> 1n; // round half up of num / (2 den)
-  const max = (1n << 64n) - 1n;
-  return step < 1n ? 1n : step > max ? max : step;
+  // 2^b / (mantissa 2^(exponent + ticksLog2)), rounded half up
+  const rounded = (b: number) => {
+    const k = b - exponent - ticksLog2;
+    return k < 0 ? 0n : ((1n << BigInt(k + 1)) / mantissa + 1n) >> 1n;
+  };
+  const step96 = rounded(96) & ((1n << 96n) - 1n);
+  return { step: step96 >> 32n, low: Number(step96 & 0xffffffffn), step64: rounded(64) & ((1n << 64n) - 1n) };
 }
 
 function writeHeader(view: DataView, model: FloatModel, kind: number, L: ReturnType<typeof layout>, plan?: FixedPlan) {
@@ -140,6 +152,9 @@ export function encodePlsm(model: FloatModel, plan?: FixedPlan, meta: Record<str
     JSON.stringify({ timeUnit: model.timeUnit, ...(model.readout.labels ? { labels: model.readout.labels } : {}), ...meta }),
   );
   const L = layout(model, kind, metaText.length);
+  if (L.fileBytes > MAX_IMAGE_BYTES) {
+    throw badModel("model", `its .plsm image would take ${L.fileBytes} bytes, more than the ${MAX_IMAGE_BYTES} a wasm engine holds`);
+  }
   const bytes = new Uint8Array(L.fileBytes);
   const view = new DataView(bytes.buffer);
   writeHeader(view, model, kind, L, plan);
@@ -222,12 +237,24 @@ function writeLayer(
     view.setFloat64(t, layer.tau[j], true);
     view.setFloat64(t + 8, layer.shift[j], true);
     if (plan) {
-      view.setBigUint64(t + 16, phaseStep(layer.tau[j], ticksLog2), true);
-      view.setUint32(t + 24, Math.max(1, Math.min(0x80000000, Math.round(layer.rOn[j] * 2 ** 31))), true);
+      const { step, low } = phaseStep(layer.tau[j], ticksLog2);
+      view.setBigUint64(t + 16, step, true);
+      view.setUint32(t + 24, halfOnOf(layer.rOn[j]), true);
+      view.setUint32(t + 28, low, true);
     } else {
       view.setFloat64(t + 16, layer.rOn[j], true);
     }
   }
+}
+
+/** r_on / 2 in Q0.32, as a fixed file holds it. */
+export function halfOnOf(rOn: number): number {
+  return Math.max(1, Math.min(0x80000000, Math.round(rOn * 2 ** 31)));
+}
+
+/** The ticks a unit's open window spans in a fixed file, computed as assembly/model.ts computes it. */
+export function openTicks(tau: number, ticksLog2: number, rOn: number): number {
+  return tau * 2 ** ticksLog2 * rOn;
 }
 
 /**
@@ -268,7 +295,8 @@ export function decodePlsm(bytes: Uint8Array, source: string): PlsmFile {
       let l1 = 0;
       for (let i = 0; i < padded; i++) {
         const w = kind === KIND_FIXED ? view.getInt16(at + 2 * (r * padded + i), true) : view.getFloat32(at + 4 * (r * padded + i), true);
-        if (i >= used && w !== 0) throw fail(`${what} row ${r} has nonzero padding`);
+        // padding is +0 in every bit, as assembly/model.ts checks it: -0 is refused too
+        if (i >= used && !Object.is(w, 0)) throw fail(`${what} row ${r} has nonzero padding`);
         if (kind === KIND_FIXED && w === -32768) throw fail(`${what} row ${r} holds -32768, outside the symmetric int16 range`);
         if (!Number.isFinite(w)) throw fail(`${what} row ${r} holds a non-finite weight`);
         l1 += Math.abs(w);
@@ -282,7 +310,7 @@ export function decodePlsm(bytes: Uint8Array, source: string): PlsmFile {
   const ticksLog2 = view.getInt32(28, true);
   const inputFrac = view.getInt32(32, true);
   if (kind === KIND_FIXED) {
-    inRange(ticksLog2, 0, 40, "ticksLog2");
+    inRange(ticksLog2, 0, MAX_TICKS_LOG2, "ticksLog2");
     inRange(inputFrac, FRAC_MIN, FRAC_MAX, "inputFrac");
   }
   const plan: FixedPlan = { ticksLog2, inputFrac, layers: [], vFrac: new Int8Array(outputSize) };
@@ -345,10 +373,7 @@ export function decodePlsm(bytes: Uint8Array, source: string): PlsmFile {
       p.tau[j] = view.getFloat64(t, true);
       p.shift[j] = view.getFloat64(t + 8, true);
       p.rOn[j] = kind === KIND_FIXED ? view.getUint32(t + 24, true) * 2 ** -31 : view.getFloat64(t + 16, true);
-      if (!(p.tau[j] > 0) || !Number.isFinite(p.tau[j]) || !Number.isFinite(p.shift[j]) || !(p.rOn[j] > 0 && p.rOn[j] <= 1)) {
-        throw fail(`layer ${n} unit ${j}: invalid time-gate parameters (tau ${p.tau[j]}, shift ${p.shift[j]}, rOn ${p.rOn[j]})`);
-      }
-      if (kind === KIND_FIXED && view.getBigUint64(t + 16, true) === 0n) throw fail(`layer ${n} unit ${j}: the phase step per tick is 0`);
+      checkTimeGate(p.tau[j], p.shift[j], p.rOn[j], kind === KIND_FIXED ? ticksLog2 : undefined, view, t, (why) => fail(`layer ${n} unit ${j}: ${why}`));
       const biases = [0, 1, 2, 3].map((g) => p.b[g * H + j]);
       const peeps = p.peephole ? [p.peephole.i[j], p.peephole.f[j], p.peephole.o[j]] : [];
       if (![...biases, ...peeps].every(Number.isFinite)) throw fail(`layer ${n} unit ${j}: a bias or peephole is not finite`);
@@ -393,4 +418,25 @@ export function decodePlsm(bytes: Uint8Array, source: string): PlsmFile {
     readout: { mode: mode === 0 ? "last" : "every", outputSize, V, d: dv, ...(labels ? { labels } : {}) },
   };
   return { kind: kind as PlsmFile["kind"], model, plan: kind === KIND_FIXED ? plan : undefined, bytes, meta };
+}
+
+/**
+ * The time-gate checks of both readers (assembly/model.ts checkUnits, in the same order and arithmetic): tau and
+ * r_on within TIME_GATE_RANGE, a finite shift; in a fixed file (ticksLog2 given) an open window of at least
+ * MIN_OPEN_TICKS ticks and tau's own phase step, at the record's offset `at`.
+ */
+function checkTimeGate(tau: number, shift: number, rOn: number, ticksLog2: number | undefined, view: DataView, at: number, fail: (why: string) => Error): void {
+  const { tauMin, tauMax, rOnMin } = TIME_GATE_RANGE;
+  if (!(tau >= tauMin && tau <= tauMax)) throw fail(`tau must be a period in [2^-20, 2^42] time units (got ${tau})`);
+  if (!Number.isFinite(shift)) throw fail(`shift must be a finite number (got ${shift})`);
+  if (!(rOn >= rOnMin && rOn <= 1)) throw fail(`the open ratio r_on must be in [2^-16, 1] (got ${rOn})`);
+  if (ticksLog2 === undefined) return;
+  const ticks = openTicks(tau, ticksLog2, rOn);
+  if (!(ticks >= MIN_OPEN_TICKS)) throw fail(`the open window r_on tau must span at least ${MIN_OPEN_TICKS} ticks (got ${ticks})`);
+  const expected = phaseStep(tau, ticksLog2);
+  const step = view.getBigUint64(at + 16, true);
+  const low = view.getUint32(at + 28, true);
+  if (!((step === expected.step && low === expected.low) || (low === 0 && step === expected.step64))) {
+    throw fail("the phase step per tick does not match tau and ticksLog2");
+  }
 }

@@ -2,10 +2,13 @@
  * Float model to fixed-point model (docs/fixed-point.md): the number formats are chosen from the weights
  * themselves and from the ranges seen on calibration events, then written as a .plsm image.
  */
-import { PhasorError } from "./errors.js";
+import type { Agreement } from "./compare.js";
+import { PhasorError, badModel } from "./errors.js";
 import type { FloatModel } from "./model.js";
 import { ReferenceEngine } from "./reference.js";
-import { FRAC_MAX, FRAC_MIN, ROW_L1_LIMIT, decodePlsm, encodePlsm, type FixedPlan, type PlsmFile } from "./plsm.js";
+import {
+  FRAC_MAX, FRAC_MIN, MAX_TICKS_LOG2, MIN_OPEN_TICKS, ROW_L1_LIMIT, decodePlsm, encodePlsm, halfOnOf, openTicks, type FixedPlan, type PlsmFile,
+} from "./plsm.js";
 
 /** One calibration sequence: n timestamps and n * inputSize inputs, event-major. */
 export interface CalibrationSequence {
@@ -29,9 +32,20 @@ const I16_MAX = 32767;
 const I32_MAX = 2 ** 31 - 1;
 /** The cell is Q11.20: |c| must stay below 2^11. */
 const CELL_LIMIT = 2048;
-/** Ticks per time unit are chosen so that r_on * tau spans at least this many ticks: then rounding an event's
- * time to a tick moves k by at most 1 / MIN_OPEN_TICKS = 2.4e-4 (plstm.md section 4 asks for 1e-3). */
-const MIN_OPEN_TICKS = 4096;
+
+/** plstm.md section 3: how close the fixed engine must be to the float64 reference. */
+export const FIXED_TOLERANCE = { maxAbsH: 4e-3, maxAbsY: 1e-2, argmaxAgreement: 0.995 } as const;
+
+/** What in an agreement of the fixed engine with the reference breaks FIXED_TOLERANCE, one sentence each. */
+export function toleranceExceeded(error: Agreement): string[] {
+  const out: string[] = [];
+  if (!(error.maxAbsH <= FIXED_TOLERANCE.maxAbsH)) out.push(`maxAbsH ${error.maxAbsH} exceeds ${FIXED_TOLERANCE.maxAbsH}`);
+  if (!(error.maxAbsY <= FIXED_TOLERANCE.maxAbsY)) out.push(`maxAbsY ${error.maxAbsY} exceeds ${FIXED_TOLERANCE.maxAbsY}`);
+  if (!(error.argmaxAgreement >= FIXED_TOLERANCE.argmaxAgreement)) {
+    out.push(`argmaxAgreement ${error.argmaxAgreement} is below ${FIXED_TOLERANCE.argmaxAgreement}`);
+  }
+  return out;
+}
 
 /**
  * The most fractional bits a row of weights can have: each |w| * 2^f rounds into i16 (not -32768), the row's
@@ -60,22 +74,30 @@ function valueFormat(maxAbs: number): number {
   return Math.max(FRAC_MIN, Math.min(FRAC_MAX, Math.floor(Math.log2(I16_MAX / maxAbs))));
 }
 
-/** The largest ticks-per-unit exponent (<= 40) with r_on * tau >= MIN_OPEN_TICKS ticks and every tau < 2^62 ticks. */
-function ticksFormat(model: FloatModel): number {
-  let minOpen = Infinity;
-  let maxTau = 0;
-  for (const L of model.layers) {
+/**
+ * The fewest ticks per time unit, 2^ticksLog2, with every open window r_on tau (r_on as the file holds it) at least
+ * MIN_OPEN_TICKS ticks, in the readers' own arithmetic (openTicks): fewest, so the 2^62-tick clock lasts longest.
+ * A window too short even at 2^40 ticks per unit is refused, naming the unit.
+ */
+function ticksFormat(model: FloatModel, source: string): number {
+  let log2 = 0;
+  model.layers.forEach((L, n) => {
     for (let j = 0; j < L.hiddenSize; j++) {
-      minOpen = Math.min(minOpen, L.tau[j] * L.rOn[j]);
-      maxTau = Math.max(maxTau, L.tau[j]);
+      const rOn = halfOnOf(L.rOn[j]) * 2 ** -31;
+      while (log2 < MAX_TICKS_LOG2 && !(openTicks(L.tau[j], log2, rOn) >= MIN_OPEN_TICKS)) log2++;
+      if (!(openTicks(L.tau[j], log2, rOn) >= MIN_OPEN_TICKS)) {
+        throw badModel(
+          `${source}: layers[${n}].rOn[${j}] x tau[${j}]`,
+          `the open window ${L.rOn[j] * L.tau[j]} is shorter than the ${MIN_OPEN_TICKS} ticks the fixed engine needs at its finest ` +
+            `2^${MAX_TICKS_LOG2} ticks per time unit (at least ${MIN_OPEN_TICKS * 2 ** -MAX_TICKS_LOG2} time units)`,
+        );
+      }
     }
-  }
-  let log2 = Math.max(0, Math.min(40, Math.ceil(Math.log2(MIN_OPEN_TICKS / minOpen))));
-  while (log2 > 0 && maxTau * 2 ** log2 >= 2 ** 62) log2--;
+  });
   return log2;
 }
 
-export function planFormats(model: FloatModel, maxAbsInput: number): FixedPlan {
+export function planFormats(model: FloatModel, maxAbsInput: number, source = "model"): FixedPlan {
   const layers = model.layers.map((L) => {
     const H = L.hiddenSize;
     const wFrac = new Int8Array(4 * H);
@@ -92,7 +114,7 @@ export function planFormats(model: FloatModel, maxAbsInput: number): FixedPlan {
   const H = model.layers[model.layers.length - 1].hiddenSize;
   const vFrac = new Int8Array(outputSize);
   for (let o = 0; o < outputSize; o++) vFrac[o] = rowFormat(V, o * H, H, { value: d[o], offset: 15 });
-  return { ticksLog2: ticksFormat(model), inputFrac: valueFormat(maxAbsInput), layers, vFrac };
+  return { ticksLog2: ticksFormat(model, source), inputFrac: valueFormat(maxAbsInput), layers, vFrac };
 }
 
 /** Quantizes `model` with the input and cell ranges seen when the reference runs the calibration sequences. */
@@ -114,7 +136,7 @@ export function quantize(model: FloatModel, calibration: CalibrationSequence[], 
   if (maxAbsCell >= CELL_LIMIT) {
     throw new PhasorError("bad-model", `${source}: the cell state reaches ${maxAbsCell.toPrecision(4)} on the calibration events, beyond the fixed engine's range of +-${CELL_LIMIT}`);
   }
-  const plan = planFormats(model, maxAbsInput);
+  const plan = planFormats(model, maxAbsInput, source);
   const bytes = encodePlsm(model, plan, { quantizedFrom: source, calibrationEvents: events });
   const file = decodePlsm(bytes, source);
   return { bytes, file, plan, calibration: { sequences: calibration.length, events, maxAbsInput, maxAbsCell } };

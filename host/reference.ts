@@ -8,6 +8,9 @@ import type { Engine, MemoryReport, Stream, StreamOptions, StreamStats, TimePoli
 import { checkModel, type FloatModel, type LayerParams, type Readout } from "./model.js";
 import { ExactPhase, timeGate } from "./phase.js";
 import { PhasorError, badInput } from "./errors.js";
+import {
+  batchEventProblem, batchProblem, batchWhere, eventProblem, eventWhere, snapshotBytes, timeBackwardsError, timePolicyOf,
+} from "./stream-checks.js";
 
 export interface ReferenceOptions {
   /**
@@ -165,13 +168,9 @@ export class ReferenceEngine implements Engine {
     }));
   }
 
-  createStream(options: StreamOptions = {}): Stream {
+  createStream(options?: StreamOptions): Stream {
     this.checkLive();
-    const policy = options.timePolicy ?? "reject";
-    if (policy !== "reject" && policy !== "clamp") {
-      throw new PhasorError("bad-args", `timePolicy must be "reject" or "clamp", got ${JSON.stringify(policy)}`);
-    }
-    return new ReferenceStream(this.model, this.layers, this.input, policy, () => this.checkLive());
+    return new ReferenceStream(this.model, this.layers, this.input, timePolicyOf(options), () => this.checkLive());
   }
 
   memory(): MemoryReport {
@@ -239,23 +238,24 @@ class ReferenceStream implements Stream {
 
   /** The time a single event runs at, after its checks. */
   private eventTime(t: number, x: ArrayLike<number>): number {
-    const where = `event at t=${t}`;
-    if (x.length !== this.inputSize) throw badInput(where, `x has ${x.length} numbers, expected ${this.inputSize} (inputSize)`, "wrongLength");
-    return this.checkEvent(where, t, x, 0, this.lastT);
+    const problem = eventProblem(t, x, this.inputSize);
+    if (problem) throw problem;
+    return this.timeAfter(eventWhere(t), t, this.lastT);
   }
 
   pushBatch(t: Float64Array, x: Float32Array | Float64Array, y?: Float64Array, h?: Float64Array): void {
     this.checkLive();
+    const problem = batchProblem(t, x, y, h, this);
+    if (problem) throw problem;
     const n = t.length;
     const { inputSize: I, outputSize: O, hiddenSize: H } = this;
-    if (x.length !== n * I) throw badInput("batch", `x has ${x.length} numbers, expected ${n} events x ${I} (inputSize) = ${n * I}`);
-    if (y && y.length < n * O) throw badInput("batch", `y has room for ${y.length} numbers, needs ${n} events x ${O} outputs = ${n * O}`);
-    if (h && h.length < n * H) throw badInput("batch", `h has room for ${h.length} numbers, needs ${n} events x ${H} (hiddenSize) = ${n * H}`);
     // the whole batch is checked before the first event touches the state
     const times = new Float64Array(n);
     let previous = this.lastT;
     for (let e = 0; e < n; e++) {
-      times[e] = this.checkEvent(`batch event ${e} at t=${t[e]}`, t[e], x, e * I, previous);
+      const eventError = batchEventProblem(e, t, x, I);
+      if (eventError) throw eventError;
+      times[e] = this.timeAfter(batchWhere(e, t[e]), t[e], previous);
       previous = times[e];
     }
     const last = this.h.length - 1;
@@ -314,8 +314,14 @@ class ReferenceStream implements Stream {
     return bytes;
   }
 
+  /**
+   * Brings back a snapshot after checking that it is one of a stream of this shape, in a state such a stream can
+   * reach: lastT NaN exactly before the first event, counters that are whole numbers adding up to events times
+   * the units, finite h within [-1, 1] and finite c. A refused snapshot leaves the stream as it was.
+   */
   restore(snapshot: Uint8Array): void {
     this.checkLive();
+    snapshotBytes(snapshot);
     const expected = this.header();
     const view = new DataView(snapshot.buffer, snapshot.byteOffset, snapshot.byteLength);
     if (snapshot.byteLength < 8 || view.getUint32(0, true) !== SNAPSHOT_MAGIC) {
@@ -333,18 +339,38 @@ class ReferenceStream implements Stream {
         `taken from an engine of another shape (${shape(found)}, ${snapshot.byteLength} bytes); this stream has ${shape(expected)}, ${this.snapshotLength()} bytes`,
       );
     }
+    for (let k = 4 * expected.length; k < this.stateOffset(); k++) {
+      if (snapshot[k] !== 0) throw badInput("snapshot", "the padding after the header is not zero");
+    }
     let at = this.stateOffset();
     const take = () => {
       const x = view.getFloat64(at, true);
       at += 8;
       return x;
     };
-    this.lastT = take();
-    this.counts = { events: take(), unitUpdates: take(), unitsSkipped: take() };
-    for (let n = 0; n < this.h.length; n++) {
-      for (let j = 0; j < this.h[n].length; j++) this.h[n][j] = take();
-      for (let j = 0; j < this.c[n].length; j++) this.c[n][j] = take();
+    const lastT = take();
+    const counts = { events: take(), unitUpdates: take(), unitsSkipped: take() };
+    const units = this.model.layers.reduce((sum, l) => sum + l.hiddenSize, 0);
+    const whole = (x: number) => Number.isSafeInteger(x) && x >= 0;
+    if (!whole(counts.events) || !whole(counts.unitUpdates) || !whole(counts.unitsSkipped) || counts.unitUpdates + counts.unitsSkipped !== counts.events * units) {
+      throw badInput("snapshot", "the event and unit counters are not whole numbers adding up to events x units");
     }
+    if (counts.events === 0 ? !Number.isNaN(lastT) : !Number.isFinite(lastT)) {
+      throw badInput("snapshot", `the last event's time ${lastT} does not go with ${counts.events} events`);
+    }
+    const h = this.h.map((a) => new Float64Array(a.length));
+    const c = this.c.map((a) => new Float64Array(a.length));
+    for (let n = 0; n < h.length; n++) {
+      for (let j = 0; j < h[n].length; j++) h[n][j] = take();
+      for (let j = 0; j < c[n].length; j++) c[n][j] = take();
+      // h = o tanh(c~) and its gated mixtures stay within [-1, 1] but for roundings, which 2^-20 leaves room for; c is finite
+      if (!h[n].every((v) => Math.abs(v) <= 1 + 2 ** -20)) throw badInput("snapshot", `layer ${n}: h is not a finite number in [-1, 1]`);
+      if (!c[n].every(Number.isFinite)) throw badInput("snapshot", `layer ${n}: c is not a finite number`);
+    }
+    this.lastT = lastT;
+    this.counts = counts;
+    h.forEach((a, n) => this.h[n].set(a));
+    c.forEach((a, n) => this.c[n].set(a));
   }
 
   stats(): StreamStats {
@@ -355,21 +381,11 @@ class ReferenceStream implements Stream {
     this.disposed = true;
   }
 
-  /** Checks one event (x from xOffset, inputSize numbers) and returns the time it is run at. */
-  private checkEvent(where: string, t: number, x: ArrayLike<number>, xOffset: number, previous: number): number {
-    if (!Number.isFinite(t)) throw badInput(where, "t is not a finite number", "nonFinite");
-    for (let k = 0; k < this.inputSize; k++) {
-      const v = x[xOffset + k];
-      if (!Number.isFinite(v)) throw badInput(where, `x[${k}] is ${v}, expected a finite number`, "nonFinite");
-    }
+  /** The time an event at t (its values checked) runs at after one at `previous`, by the time policy. */
+  private timeAfter(where: string, t: number, previous: number): number {
     if (t < previous) {
       if (this.policy === "clamp") return previous;
-      throw badInput(
-        where,
-        `earlier than the previous event at t=${previous}: time must not go backwards within a stream ` +
-          `(timePolicy "clamp" would run it at the previous t)`,
-        "timeBackwards",
-      );
+      throw timeBackwardsError(where, previous);
     }
     return t;
   }

@@ -66,6 +66,8 @@ const ENGINE_REFUSALS: Record<EventRefusal, SensorRejection> = {
   timeRange: "timeRange",
   // x is built with the model's inputSize (SensorStream checks the layout against the stream): never expected
   wrongLength: "wrongChannels",
+  // x is built of numbers and t is checked to be one: never expected either
+  notNumber: "nonFinite",
 };
 
 /** The layout of a model without a declaration: one sensor "x" whose channels are the model's inputs, in order. */

@@ -6,6 +6,9 @@
 import type { Engine, EngineKind, MemoryReport, Stream, StreamOptions, StreamStats } from "./engine.js";
 import { EVENT_REFUSALS, PhasorError, badInput } from "./errors.js";
 import type { FloatModel } from "./model.js";
+import {
+  batchEventProblem, batchProblem, batchWhere, eventProblem, eventWhere, snapshotBytes, timeBackwardsError, timePolicyOf, timeRangeError,
+} from "./stream-checks.js";
 import { compileBuild, type Build } from "./wasm-source.js";
 
 interface Exports {
@@ -32,6 +35,10 @@ interface Exports {
   errorPtr(): number;
   errorLen(): number;
   refusalReason(): number;
+  refusalIndex(): number;
+  refusalTime(): number;
+  phaseStep(tau: number, ticksLog2: number): bigint;
+  phaseStepLowBits(): number;
 }
 
 // modelInfo keys (assembly/index.ts)
@@ -101,9 +108,12 @@ class IoArea {
   constructor(private readonly wasm: WasmInstance) {}
   reserve(bytes: number): number {
     if (bytes > this.capacity) {
+      // the new area first: an allocation the module cannot grow to traps, and the old area must still be ours then
+      const capacity = Math.max(bytes, this.capacity * 2, 4096);
+      const ptr = this.wasm.exports.alloc(capacity);
       if (this.ptr) this.wasm.exports.free(this.ptr);
-      this.capacity = Math.max(bytes, this.capacity * 2, 4096);
-      this.ptr = this.wasm.exports.alloc(this.capacity);
+      this.ptr = ptr;
+      this.capacity = capacity;
     }
     return this.ptr;
   }
@@ -144,8 +154,10 @@ export class WasmEngine implements Engine {
    */
   static async create(kind: EngineKind, image: Uint8Array, model: FloatModel, build: Build, source: string): Promise<WasmEngine> {
     const wasm = await WasmInstance.create(build);
-    const bytes = wasm.copyIn(image);
-    const handle = wasm.exports.modelCreate(bytes, image.length);
+    const [bytes, handle] = withinMemory(`${source}: a model of ${image.length} bytes`, () => {
+      const at = wasm.copyIn(image);
+      return [at, wasm.exports.modelCreate(at, image.length)];
+    });
     if (handle === 0) {
       const why = wasm.errorText();
       wasm.exports.free(bytes);
@@ -159,9 +171,9 @@ export class WasmEngine implements Engine {
     return new WasmEngine(kind, model, wasm, handle);
   }
 
-  createStream(options: StreamOptions = {}): Stream {
+  createStream(options?: StreamOptions): Stream {
     this.check();
-    return new WasmStream(this, options.timePolicy === "clamp" ? 1 : 0);
+    return new WasmStream(this, timePolicyOf(options) === "clamp" ? 1 : 0);
   }
 
   memory(): MemoryReport {
@@ -183,11 +195,35 @@ export class WasmEngine implements Engine {
     if (this.disposed) throw new PhasorError("runtime", "the engine has been disposed");
   }
 
-  /** Turns a failed status into the error it stands for. */
-  error(status: number, where: string): PhasorError {
-    const why = this.wasm.errorText();
-    if (status === E_MODEL) return new PhasorError("bad-model", why);
-    return badInput(where, why, status === E_INPUT ? EVENT_REFUSALS[this.wasm.exports.refusalReason()] : undefined);
+  /**
+   * Turns a failed status into the error it stands for. A refused event is worded as the reference words it
+   * (host/stream-checks.ts): `problem` finds what is wrong with the refused event's values, the module says which
+   * event and, for the time checks, against which time.
+   */
+  error(status: number, where: (index: number) => string, problem: (index: number) => PhasorError | null): PhasorError {
+    const e = this.wasm.exports;
+    if (status === E_MODEL) return new PhasorError("bad-model", this.wasm.errorText());
+    if (status !== E_INPUT) return badInput(where(-1), this.wasm.errorText());
+    const index = e.refusalIndex();
+    const refusal = EVENT_REFUSALS[e.refusalReason()];
+    if (refusal === "timeBackwards") return timeBackwardsError(where(index), e.refusalTime());
+    if (refusal === "timeRange") return timeRangeError(where(index), e.refusalTime());
+    return problem(index) ?? badInput(where(index), this.wasm.errorText(), refusal);
+  }
+}
+
+/**
+ * Runs what may allocate module memory: an allocation beyond what the module can grow to traps, and becomes a
+ * runtime PhasorError saying what did not fit.
+ */
+function withinMemory<T>(what: string, action: () => T): T {
+  try {
+    return action();
+  } catch (err) {
+    if (err instanceof WebAssembly.RuntimeError || err instanceof RangeError) {
+      throw new PhasorError("runtime", `${what} does not fit in the engine's memory (${(err as Error).message})`);
+    }
+    throw err;
   }
 }
 
@@ -204,7 +240,7 @@ class WasmStream implements Stream {
     this.inputSize = engine.inputSize;
     this.outputSize = engine.outputSize;
     this.hiddenSize = engine.hiddenSizes[engine.hiddenSizes.length - 1];
-    this.ptr = engine.wasm.exports.streamCreate(engine.handle);
+    this.ptr = withinMemory(`a stream of ${engine.streamBytes} bytes`, () => engine.wasm.exports.streamCreate(engine.handle));
   }
 
   private live(): number {
@@ -214,53 +250,51 @@ class WasmStream implements Stream {
   }
 
   push(t: number, x: ArrayLike<number>): void {
-    const status = this.call(t, x, this.engine.wasm.exports.push);
-    if (status !== 0) throw this.engine.error(status, `event at t=${t}`);
+    const error = this.single(t, x, this.engine.wasm.exports.push);
+    if (error) throw error;
   }
 
   check(t: number, x: ArrayLike<number>): PhasorError | null {
-    if (x.length !== this.inputSize) return this.wrongLength(t, x);
-    const status = this.call(t, x, this.engine.wasm.exports.check);
-    return status === 0 ? null : this.engine.error(status, `event at t=${t}`);
+    return this.single(t, x, this.engine.wasm.exports.check);
   }
 
-  /** One event through `entry` (push, or check which runs nothing): x goes in as f32 through the I/O area. */
-  private call(t: number, x: ArrayLike<number>, entry: Exports["push"]): number {
+  /** One event through `entry` (push, or check which runs nothing), after the host's checks: x goes in as f32
+   * through the I/O area. Returns the refusal, or null. */
+  private single(t: number, x: ArrayLike<number>, entry: Exports["push"]): PhasorError | null {
     const st = this.live();
-    if (x.length !== this.inputSize) throw this.wrongLength(t, x);
+    const problem = eventProblem(t, x, this.inputSize);
+    if (problem) return problem;
     const { wasm, io } = this.engine;
     const at = io.reserve(this.inputSize * 4);
     wasm.f32.set(x, at >> 2);
-    return entry(this.engine.handle, st, t, at, this.policy);
-  }
-
-  private wrongLength(t: number, x: ArrayLike<number>): PhasorError {
-    return badInput(`event at t=${t}`, `x has ${x.length} numbers, the model takes ${this.inputSize}`, "wrongLength");
+    const status = entry(this.engine.handle, st, t, at, this.policy);
+    return status === 0 ? null : this.engine.error(status, () => eventWhere(t), () => eventProblem(t, x, this.inputSize));
   }
 
   pushBatch(t: Float64Array, x: Float32Array | Float64Array, y?: Float64Array, h?: Float64Array): void {
     const st = this.live();
+    const problem = batchProblem(t, x, y, h, this);
+    if (problem) throw problem;
     const n = t.length;
     const I = this.inputSize;
-    if (x.length !== n * I) throw badInput("batch", `x has ${x.length} numbers, ${n} events of ${I} inputs need ${n * I}`);
-    if (y && y.length !== n * this.outputSize) throw badInput("batch", `y has room for ${y.length} numbers, ${n} events need ${n * this.outputSize}`);
-    if (h && h.length !== n * this.hiddenSize) throw badInput("batch", `h has room for ${h.length} numbers, ${n} events need ${n * this.hiddenSize}`);
     if (n === 0) return;
     const { wasm, io } = this.engine;
     // I/O area: t f64[n] | y f64[n O] | h f64[n H] | x f32[n I]
     const tBytes = n * 8;
     const yBytes = y ? n * this.outputSize * 8 : 0;
     const hBytes = h ? n * this.hiddenSize * 8 : 0;
-    const base = io.reserve(tBytes + yBytes + hBytes + n * I * 4);
+    const base = withinMemory(`a batch of ${n} events`, () => io.reserve(tBytes + yBytes + hBytes + n * I * 4));
     const yAt = base + tBytes;
     const hAt = yAt + yBytes;
     const xAt = hAt + hBytes;
     wasm.f64.set(t, base >> 3);
     wasm.f32.set(x, xAt >> 2);
     const status = wasm.exports.pushBatch(this.engine.handle, st, n, base, xAt, y ? yAt : 0, h ? hAt : 0, this.policy);
-    if (status !== 0) throw this.engine.error(status, "batch");
-    if (y) y.set(wasm.f64.subarray(yAt >> 3, (yAt >> 3) + y.length));
-    if (h) h.set(wasm.f64.subarray(hAt >> 3, (hAt >> 3) + h.length));
+    if (status !== 0) {
+      throw this.engine.error(status, (e) => (e < 0 ? "batch" : batchWhere(e, t[e])), (e) => (e < 0 ? null : batchEventProblem(e, t, x, I)));
+    }
+    if (y) y.set(wasm.f64.subarray(yAt >> 3, (yAt >> 3) + n * this.outputSize));
+    if (h) h.set(wasm.f64.subarray(hAt >> 3, (hAt >> 3) + n * this.hiddenSize));
   }
 
   output(): Float64Array {
@@ -301,11 +335,15 @@ class WasmStream implements Stream {
 
   restore(snapshot: Uint8Array): void {
     const st = this.live();
+    const bytes = snapshotBytes(snapshot);
     const { wasm, io } = this.engine;
-    const at = io.reserve(snapshot.length);
-    wasm.u8.set(snapshot, at);
-    const status = wasm.exports.restore(this.engine.handle, st, at, snapshot.length);
-    if (status !== 0) throw new PhasorError("bad-input", `snapshot: ${wasm.errorText()}`);
+    if (bytes.length !== this.engine.streamBytes) {
+      throw badInput("snapshot", `${bytes.length} bytes, a stream of this model has ${this.engine.streamBytes}`);
+    }
+    const at = io.reserve(bytes.length);
+    wasm.u8.set(bytes, at);
+    const status = wasm.exports.restore(this.engine.handle, st, at, bytes.length);
+    if (status !== 0) throw badInput("snapshot", wasm.errorText());
   }
 
   stats(): StreamStats {

@@ -28,13 +28,18 @@ function started(engine: Engine, policy: "reject" | "clamp" = "reject"): Stream 
 }
 
 const last = EVENTS.t[49];
-const cases: { name: string; t: number; x: number[]; refusal: string | null; policy?: "clamp"; engines?: Kind[] }[] = [
+const cases: { name: string; t: unknown; x: unknown; refusal: string | null; policy?: "clamp"; engines?: Kind[] }[] = [
   { name: "a good event", t: last + 1, x: [0.1, -0.2, 0.3], refusal: null },
   { name: "a good event at the previous time", t: last, x: [0, 0, 0], refusal: null },
   { name: "x one short", t: last + 1, x: [0.1, 0.2], refusal: "wrongLength" },
   { name: "x one long", t: last + 1, x: [0.1, 0.2, 0.3, 0.4], refusal: "wrongLength" },
   { name: "NaN t", t: NaN, x: [0, 0, 0], refusal: "nonFinite" },
   { name: "NaN in x", t: last + 1, x: [0, NaN, 0], refusal: "nonFinite" },
+  { name: "an input beyond the 32-bit float range", t: last + 1, x: [0, 1e39, 0], refusal: "nonFinite" },
+  { name: "a string t", t: String(last + 1), x: [0, 0, 0], refusal: "notNumber" },
+  { name: "a string input", t: last + 1, x: [0, "0.5", 0], refusal: "notNumber" },
+  { name: "a null x", t: last + 1, x: null, refusal: "notNumber" },
+  { name: "a BigInt t", t: BigInt(Math.floor(last + 1)), x: [0, 0, 0], refusal: "notNumber" },
   { name: "t earlier than the previous event", t: last - 1, x: [0, 0, 0], refusal: "timeBackwards" },
   { name: "t earlier, clamp policy", t: last - 1, x: [0, 0, 0], refusal: null, policy: "clamp" },
   // 2^62 ticks after the first event is beyond the clock of both wasm engines, whatever ticks per ms the fixed one has
@@ -47,13 +52,13 @@ describe.each(Object.keys(engines) as Kind[])("%s engine", (kind) => {
       const engine = await engines[kind]();
       const stream = started(engine, c.policy);
       const before = stateOf(stream);
-      const answer = stream.check(c.t, c.x);
+      const answer = stream.check(c.t as number, c.x as number[]);
       const after = stateOf(stream);
       expect(Buffer.from(after.bytes).equals(Buffer.from(before.bytes)), "state bytes after check").toBe(true);
       expect(after.stats).toEqual(before.stats);
       let thrown: unknown = null;
       try {
-        stream.push(c.t, c.x);
+        stream.push(c.t as number, c.x as number[]);
       } catch (err) {
         thrown = err;
       }

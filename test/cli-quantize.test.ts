@@ -241,6 +241,38 @@ describe("phasor quantize failures leave no file behind", () => {
   });
 });
 
+describe("phasor quantize beyond the spec's tolerances (issue 12: it exited 0 on a summary saying maxAbsY 0.0706)", () => {
+  // the tiny example with one readout weight of 3000: h's Q0.15 rounding alone moves y by several 1e-2
+  const heavy = () => {
+    const json = JSON.parse(readFileSync("examples/tiny-model.json", "utf8"));
+    json.readout.V[0][0] = 3000;
+    return file("heavy.json", JSON.stringify(json));
+  };
+
+  it("fails with exit 1, naming what is beyond which tolerance, prints the summary, and writes nothing", () => {
+    const existing = file("heavy-existing.plsm", "the previous model");
+    const r = phasor(["quantize", "--model", heavy(), "--calib", "examples/events.ndjson", "--out", existing]);
+    expect(r.status).toBe(1);
+    const summary = JSON.parse(r.stdout);
+    expect(summary.error.maxAbsY).toBeGreaterThan(1e-2);
+    expect(r.stderr).toMatch(/^phasor quantize: .*heavy\.json: the quantized model is further from the float64 reference .* than plstm\.md section 3 allows \(maxAbsY [0-9.e-]+ exceeds 0\.01\); .*heavy-existing\.plsm was not written \(--accept-error writes it anyway\)\n$/);
+    expect(readFileSync(existing, "utf8")).toBe("the previous model");
+    const fresh = join(dir, "heavy-fresh.plsm");
+    expect(phasor(["quantize", "--model", heavy(), "--calib", "examples/events.ndjson", "--out", fresh]).status).toBe(1);
+    expect(existsSync(fresh)).toBe(false);
+    expect(partialFiles()).toEqual([]);
+  });
+
+  it("with --accept-error writes the model, prints the summary, and says on stderr what it accepted", () => {
+    const out = join(dir, "heavy.plsm");
+    const r = phasor(["quantize", "--model", heavy(), "--calib", "examples/events.ndjson", "--out", out, "--accept-error"]);
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout).error.maxAbsY).toBeGreaterThan(1e-2);
+    expect(r.stderr).toMatch(/^phasor quantize: written with --accept-error although maxAbsY [0-9.e-]+ exceeds 0\.01\n$/);
+    expect(existsSync(out)).toBe(true);
+  });
+});
+
 describe("phasor run on a damaged or misnamed .plsm", () => {
   it("exits 2 naming the file for a truncated .plsm", () => {
     const bytes = readFileSync(outPath);

@@ -10,7 +10,7 @@ import "../host/node.js";
 import { describe, expect, it } from "vitest";
 import { createEngine, type LoadedModel } from "../host/create.js";
 import type { SimdChoice } from "../host/engine.js";
-import { decodePlsm, type PlsmFile } from "../host/plsm.js";
+import { decodePlsm, encodePlsm, type PlsmFile } from "../host/plsm.js";
 import { quantize } from "../host/quantize.js";
 import { Rng, randomModel, randomStream } from "./support/random.js";
 import { asyncRejection, rejection } from "./support/engines.js";
@@ -21,7 +21,7 @@ const HEADER = { fileBytes: 8, version: 4, kind: 6, inputSize: 12, layerCount: 1
 const LAYER_DESC = (n: number) => 64 + 64 * n;
 const DESC = { inputSize: 0, hiddenSize: 4, flags: 8, pFrac: 12, W: 16, U: 20, units: 24, time: 28 };
 const UNIT = { wFrac: 16, uFrac: 20 };
-const TIME = { tau: 0, shift: 8, step: 16, halfOn: 24 };
+const TIME = { tau: 0, shift: 8, step: 16, halfOn: 24, stepLow: 28 };
 
 /** CRC-32 (IEEE, reflected 0xEDB88320), written here from its definition rather than taken from host/plsm.ts. */
 function crc32(bytes: Uint8Array): number {
@@ -215,8 +215,16 @@ const CONTENT_CASES: Case[] = [
   ["a row format of -17 (layer 0, unit 2, gate o of U)", (v) => v.setInt8(UNITS0 + 64 + UNIT.uFrac + 3, -17), /format|invalid/],
 ];
 
-// Time records: tau <= 0 or not finite, a shift that is not finite, an open ratio of 0 or above 1, a zero step.
+// Time records: tau <= 0, not finite or outside [2^-20, 2^42], a shift that is not finite, an open ratio of 0, below
+// 2^-16 or above 1, an open window shorter than 4096 ticks, a step that is not tau's.
 const TIME_CASES: Case[] = [
+  ["tau just below 2^-20 (layer 0, unit 1)", (v) => v.setFloat64(TIME0 + 32 + TIME.tau, 2 ** -20 * (1 - 2 ** -53), true), /tau.*2\^-20, 2\^42/],
+  ["tau just above 2^42 (layer 1, unit 0)", (v) => v.setFloat64(TIME1 + TIME.tau, 2 ** 42 * (1 + 2 ** -52), true), /tau.*2\^-20, 2\^42/],
+  ["tau 1e-12 (layer 0, unit 0)", (v) => v.setFloat64(TIME0 + TIME.tau, 1e-12, true), /tau.*2\^-20, 2\^42/],
+  ["open ratio just below 2^-16 (half-open 2^15 - 1, layer 0, unit 1)", (v) => v.setUint32(TIME0 + 32 + TIME.halfOn, 2 ** 15 - 1, true), /r_on.*2\^-16, 1/],
+  ["open windows of fewer than 4096 ticks (ticksLog2 0)", (v) => v.setInt32(HEADER.ticksLog2, 0, true), /window.*4096 ticks/],
+  ["a phase step one more than tau's (layer 1, unit 1)", (v) => v.setBigUint64(TIME1 + 32 + TIME.step, v.getBigUint64(TIME1 + 32 + TIME.step, true) + 1n, true), /step/],
+  ["a phase step whose low bits are not tau's (layer 0, unit 2)", (v) => v.setUint32(TIME0 + 64 + TIME.stepLow, v.getUint32(TIME0 + 64 + TIME.stepLow, true) ^ 1, true), /step/],
   ["tau 0 (layer 0, unit 0)", (v) => v.setFloat64(TIME0 + TIME.tau, 0, true), /tau|time/],
   ["tau -2.5 (layer 0, unit 2)", (v) => v.setFloat64(TIME0 + 64 + TIME.tau, -2.5, true), /tau|time/],
   ["tau -0 (layer 1, unit 1)", (v) => v.setFloat64(TIME1 + 32 + TIME.tau, -0, true), /tau|time/],
@@ -267,5 +275,19 @@ describe("metadata, which only the host reads (the wasm loader has no use for it
     ["metadata that is a JSON array", (v: DataView) => writeMeta(v, "[1]")],
   ] as [string, (v: DataView) => void][])("decodePlsm rejects %s", (name, edit) => {
     decodeRejects(rewritten(edit), /metadata/, name);
+  });
+});
+
+describe("a float image (kind 2, what the float engine runs)", () => {
+  // found by the fuzzing of test/readers-refuse-cleanly-or-agree-under-fuzzing.test.ts: decodePlsm compared the
+  // padding with === 0, which -0 passes, while the wasm loader compares its bits
+  it("with -0 in a row's padding is refused by both readers alike", async () => {
+    const good = encodePlsm(MODEL);
+    const W = u32(good, LAYER_DESC(0) + DESC.W);
+    const bad = rewritten((v) => v.setFloat32(W + 4 * 2, -0, true), good); // layer 0, row 0, column 2 of 2
+    decodeRejects(bad, /padding/, "-0 padding");
+    const loaded: LoadedModel = { format: "plsm", model: MODEL, plsm: { kind: 2, model: MODEL, bytes: bad, meta: {} }, source: "bad.plsm" };
+    const e = await asyncRejection(() => createEngine(loaded, { engine: "float" }), "bad-model", "wasm loader, -0 padding");
+    expect(e.message).toMatch(/^bad\.plsm: .*padding/);
   });
 });

@@ -39,11 +39,11 @@ describe("a float model JSON is rejected with the field and the expected shape",
     ["a missing format", (j) => delete j.format, 'model.json: format: expected "phasor-model", got nothing (missing)'],
     ["an unsupported version", (j) => (j.version = 2), "model.json: version: unsupported version 2, this reader knows version 1"],
     ["a non-numeric version", (j) => (j.version = "1"), 'model.json: version: unsupported version "1", this reader knows version 1'],
-    ["a missing inputSize", (j) => delete j.inputSize, "model.json: inputSize: expected a whole number >= 1, got nothing (missing)"],
-    ["a fractional inputSize", (j) => (j.inputSize = 2.5), "model.json: inputSize: expected a whole number >= 1, got 2.5"],
-    ["no layers", (j) => (j.layers = []), "model.json: layers: expected a non-empty array of layers, got 0"],
+    ["a missing inputSize", (j) => delete j.inputSize, "model.json: inputSize: expected a whole number from 1 to 65536, got nothing (missing)"],
+    ["a fractional inputSize", (j) => (j.inputSize = 2.5), "model.json: inputSize: expected a whole number from 1 to 65536, got 2.5"],
+    ["no layers", (j) => (j.layers = []), "model.json: layers: expected an array of 1 to 64 layers, got 0"],
     ["a layer that is not an object", (j) => (j.layers[1] = [1]), "model.json: layers[1]: expected an object, got an array of 1"],
-    ["a zero hiddenSize", (j) => (j.layers[0].hiddenSize = 0), "model.json: layers[0].hiddenSize: expected a whole number >= 1, got 0"],
+    ["a zero hiddenSize", (j) => (j.layers[0].hiddenSize = 0), "model.json: layers[0].hiddenSize: expected a whole number from 1 to 65536, got 0"],
     ["a short row of W", (j) => (j.layers[0].W[5] = [0.1, 0.2]), "model.json: layers[0].W[5]: expected 3 numbers (inputSize), got 2"],
     [
       "a missing row of W",
@@ -65,10 +65,15 @@ describe("a float model JSON is rejected with the field and the expected shape",
     ["a short tau", (j) => j.layers[1].tau.pop(), "model.json: layers[1].tau: expected 2 numbers (hiddenSize), got 1"],
     ["a long shift", (j) => j.layers[0].shift.push(1), "model.json: layers[0].shift: expected 4 numbers (hiddenSize), got 5"],
     ["a short rOn", (j) => (j.layers[0].rOn = [0.05]), "model.json: layers[0].rOn: expected 4 numbers (hiddenSize), got 1"],
-    ["tau = 0", (j) => (j.layers[0].tau[1] = 0), "model.json: layers[0].tau[1]: expected a period > 0, got 0"],
-    ["tau < 0", (j) => (j.layers[1].tau[0] = -5), "model.json: layers[1].tau[0]: expected a period > 0, got -5"],
-    ["rOn = 0", (j) => (j.layers[0].rOn[2] = 0), "model.json: layers[0].rOn[2]: expected an open ratio in (0, 1], got 0"],
-    ["rOn > 1", (j) => (j.layers[0].rOn[3] = 1.5), "model.json: layers[0].rOn[3]: expected an open ratio in (0, 1], got 1.5"],
+    ["tau = 0", (j) => (j.layers[0].tau[1] = 0), "model.json: layers[0].tau[1]: expected a period in [2^-20, 2^42] time units (the range every engine computes exactly), got 0"],
+    ["tau < 0", (j) => (j.layers[1].tau[0] = -5), "model.json: layers[1].tau[0]: expected a period in [2^-20, 2^42] time units (the range every engine computes exactly), got -5"],
+    ["rOn = 0", (j) => (j.layers[0].rOn[2] = 0), "model.json: layers[0].rOn[2]: expected an open ratio in [2^-16, 1] (the range every engine computes exactly), got 0"],
+    ["rOn > 1", (j) => (j.layers[0].rOn[3] = 1.5), "model.json: layers[0].rOn[3]: expected an open ratio in [2^-16, 1] (the range every engine computes exactly), got 1.5"],
+    ["tau just below 2^-20", (j) => (j.layers[0].tau[1] = 2 ** -20 * (1 - 2 ** -53)), /^model\.json: layers\[0\]\.tau\[1\]: expected a period in \[2\^-20, 2\^42\] time units .*, got 9\.5367431640624\d*e-7$/],
+    ["tau just above 2^42", (j) => (j.layers[0].tau[1] = 2 ** 42 * (1 + 2 ** -52)), /^model\.json: layers\[0\]\.tau\[1\]: expected a period in \[2\^-20, 2\^42\] time units .*, got 4398046511104\.001$/],
+    ["rOn just below 2^-16", (j) => (j.layers[0].rOn[0] = 2 ** -16 * (1 - 2 ** -53)), /^model\.json: layers\[0\]\.rOn\[0\]: expected an open ratio in \[2\^-16, 1\]/],
+    ["a hiddenSize beyond 65536", (j) => (j.layers[0].hiddenSize = 65537), "model.json: layers[0].hiddenSize: expected a whole number from 1 to 65536, got 65537"],
+    ["a weight beyond the 32-bit float range", (j) => (j.layers[0].W[1][0] = 3.5e38), "model.json: layers[0].W[1][0]: expected a number within the 32-bit float range (+-3.4e38) the engines take, got 3.5e+38"],
     ["alpha < 0", (j) => (j.layers[0].alpha = -0.001), "model.json: layers[0].alpha: expected a leak alpha >= 0, got -0.001"],
     ["a NaN weight", (j) => (j.layers[0].W[2][1] = NaN), "model.json: layers[0].W[2][1]: expected a finite number, got NaN"],
     ["an infinite bias", (j) => (j.layers[1].b[3] = -Infinity), "model.json: layers[1].b[3]: expected a finite number, got -Infinity"],
@@ -114,10 +119,11 @@ describe("a float model JSON is rejected with the field and the expected shape",
     expect(JSON.stringify(json)).toBe(before);
   });
 
-  it("accepts the edge values: rOn = 1, tau tiny, alpha = 0, no peephole, no labels, no alpha", () => {
+  it("accepts the edge values: rOn = 1 and 2^-16, tau 2^-20 and 2^42, alpha = 0, no peephole, no labels, no alpha", () => {
     const json = baseJson();
-    json.layers[0].rOn = [1, 1, 1, 1];
-    json.layers[0].tau[0] = 1e-300;
+    json.layers[0].rOn = [1, 1, 1, 2 ** -16];
+    json.layers[0].tau[0] = 2 ** -20;
+    json.layers[0].tau[1] = 2 ** 42;
     json.layers[0].alpha = 0;
     json.layers[0].peephole = null;
     delete json.layers[1].peephole;
@@ -128,7 +134,7 @@ describe("a float model JSON is rejected with the field and the expected shape",
     expect(model.layers[1].peephole).toBeNull();
     expect(model.layers[1].alpha).toBe(0);
     expect(model.readout.labels).toBeUndefined();
-    expect(model.layers[0].rOn).toEqual(new Float64Array([1, 1, 1, 1]));
+    expect(model.layers[0].rOn).toEqual(new Float64Array([1, 1, 1, 2 ** -16]));
   });
 });
 
@@ -173,9 +179,11 @@ describe("models built in code are held to the same rules", () => {
     expect(() => new ReferenceEngine(long)).toThrow("model: layers[1].W: expected 32 numbers, got 33");
     const negative = baseModel();
     negative.layers[1].tau[0] = -1;
-    expect(() => new ReferenceEngine(negative)).toThrow("model: layers[1].tau[0]: expected a period > 0, got -1");
+    expect(() => new ReferenceEngine(negative)).toThrow(
+      "model: layers[1].tau[0]: expected a period in [2^-20, 2^42] time units (the range every engine computes exactly), got -1",
+    );
     const empty = baseModel();
     empty.layers = [];
-    expect(() => new ReferenceEngine(empty)).toThrow("model: layers: expected at least one layer");
+    expect(() => new ReferenceEngine(empty)).toThrow("model: layers: expected an array of 1 to 64 layers, got 0");
   });
 });

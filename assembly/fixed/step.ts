@@ -3,7 +3,7 @@
 // Formats (docs/fixed-point.md): x of layer 0 Q(inputFrac) i16, h Q0.15 i16, weights i16 with a format per
 // gate row, pre-activations Q7.24 i32, gates and k Q0.15, cell Q11.20 i32, phase Q0.64 u64.
 
-import { CELL_FRAC, Layer, Model, PRE_FRAC, TIMING_BYTES, UNIT_RECORD_BYTES } from "../model";
+import { CELL_FRAC, FIXED_TIMING_BYTES, Layer, Model, PRE_FRAC, UNIT_RECORD_BYTES } from "../model";
 import { setActiveCount, wheelDrain, wheelInsert } from "../schedule";
 import { sigmoidQ15, tanhQ15 } from "./activation";
 import { saturate16, saturate32, shiftRound } from "./arith";
@@ -29,9 +29,10 @@ const sums = memory.data(32, 16);
 
 /**
  * The tick at which a closed unit (phase at tick T) may next be open: the phase wraps to 0 after
- * (2^64 - phase) / step ticks, computed as (2^64 - phase) * period / 2^64 with period = floor(2^64 / step).
- * That never exceeds the exact count (a unit is never woken late, at worst a tick or two early, which costs a
- * visit) and is at least T + 1 (the unit is closed at T).
+ * (2^64 - phase) / step ticks, computed as (2^64 - phase) * period / 2^64 with period = floor(2^64 / (step + 1))
+ * (the phase moves by step, plus at most one more from the step's low 32 bits, per tick). That never exceeds the
+ * exact count (a unit is never woken late, at worst a tick or two early, which costs a visit) and is at least
+ * T + 1 (the unit is closed at T).
  */
 @inline function nextOpening(T: i64, phase: u64, period: u64): i64 {
   let ticks = mulHigh(0 - phase, period);
@@ -43,19 +44,24 @@ const sums = memory.data(32, 16);
  * Time gate (plstm.md section 1, phi and k) for the units an event has to visit at tick T: the active units
  * and the units whose opening has come (schedule.ts). Open ones stay in the active list with their k (Q0.15)
  * in kOut; closed ones are filed under their next opening.
- * phase_j(T) = seed_j + T * step_j (mod 2^64), step_j = 2^64 / tau_j in ticks. Returns the number open.
+ * phase_j(T) = seed_j + floor(T * step_j / 2^32) (mod 2^64), step_j = 2^96 / tau_j in ticks (Q0.96, its high 64
+ * bits and its low 32 apart): exact to T / 2^97 of a period, 2^-35 at the clock's 2^62 ticks. Returns the number
+ * open.
  */
 export function fixedTimeGate(L: Layer, st: usize, T: i64, kOut: usize): i32 {
   const active = st + <usize>L.activeOff;
   const seeds = st + <usize>L.seedOff;
+  const tHigh = <u64>T >>> 32;
+  const tLow = <u64>T & 0xffffffff;
   const candidates = wheelDrain(L, st, T);
   let open = 0;
   for (let a = 0; a < candidates; a++) {
     const j = load<i32>(active + (<usize>a << 2));
-    const timing = L.timing + <usize>j * TIMING_BYTES;
-    const phase = load<u64>(seeds + (<usize>j << 3)) + <u64>T * load<u64>(timing);
+    const timing = L.timing + <usize>j * FIXED_TIMING_BYTES;
+    const low = <u64>load<u32>(timing, 12);
+    const phase = load<u64>(seeds + (<usize>j << 3)) + <u64>T * load<u64>(timing) + tHigh * low + ((tLow * low) >>> 32);
     const phi = phase >>> 32; // Q0.32
-    const on = load<u64>(timing, 8); // r_on in Q0.32
+    const on = <u64>load<u32>(timing, 8) << 1; // r_on in Q0.32
     if (phi < on) {
       // k = phi / (r_on / 2) rising, (r_on - phi) / (r_on / 2) falling: Q0.15, at most 2^15
       const fromEdge = phi < on >>> 1 ? phi : on - phi;

@@ -1,49 +1,55 @@
 // One event through one layer of the float engine: f32 arithmetic for the network (plstm.md sections 1 and 3),
-// f64 for time, measured from the stream's first event so no absolute timestamp is ever rounded.
+// and the time gate's phase advanced exactly from the stream's first event, as in the fixed engine, so no
+// absolute timestamp is ever rounded and a long stream does not drift.
 
-import { FLOAT_KEYS_PER_UNIT, Layer, Model, TIMING_BYTES, UNIT_RECORD_BYTES } from "../model";
+import { FLOAT_TIMING_BYTES, Layer, Model, UNIT_RECORD_BYTES } from "../model";
 import { setActiveCount, wheelDrain, wheelInsert } from "../schedule";
 import { dot1f, dot4f, dot4fSparse } from "./dot";
 
 // Sums of the current unit's four gate rows: W x into [0..3], U h into [4..7].
 const sums = memory.data(32, 16);
 
-/** Wake a closed unit this fraction of its period early: the f64 phase is off by far less, and a unit woken
- * early is only looked at and sent back, so an early wake costs a visit while a late one would miss an event. */
+/** Wake a closed unit this fraction of its period early: the phase is off by far less (about 2^-50), and a unit
+ * woken early is only looked at and filed again, so an early wake costs a visit while a late one would miss an
+ * event. */
 const WAKE_MARGIN: f64 = 1e-6;
 
-/** Wake key of the time a closed unit (phase phi at dt) may next be open, rounded down (never late), and
- * always after the current event's key. */
-@inline function nextOpening(dt: f64, phi: f64, tau: f64, now: i64): i64 {
-  const key = <i64>Math.floor((dt + Math.max(0.0, 1.0 - phi - WAKE_MARGIN) * tau) * FLOAT_KEYS_PER_UNIT);
-  return key > now ? key : now + 1;
-}
+/** 2^-53: a u64 phase shifted right by 11 bits, times this, is its fraction of a period as an f64. */
+const TWO_POW_MINUS_53: f64 = 1.1102230246251565e-16;
 
 /**
- * Time gate for the units an event has to visit at dt (time since the stream's first event): the same
- * schedule as the fixed engine (fixedTimeGate), with wake keys in 2^-20 time units.
- * phi_j = frac(seed_j + dt / tau_j), seed_j the exact phase at the first event. Returns the number open.
+ * Time gate for the units an event has to visit, `now` whole wake keys (2^-20 time units) and `fraction` of one
+ * after the stream's first event: the same schedule as the fixed engine (fixedTimeGate).
+ * phi_j = frac(seed_j + now * step_j + fraction * keyPeriods_j): seed_j the exact phase at the first event (f64),
+ * step_j the Q0.96 advance per key (model.ts, exact to 2^-97 of a period), so that now * step_j is exact modulo
+ * whole periods for any stream the clock counts; only the last key's fraction is in f64. Returns the number open.
  */
-export function floatTimeGate(L: Layer, st: usize, dt: f64, kOut: usize): i32 {
+export function floatTimeGate(L: Layer, st: usize, now: i64, fraction: f64, kOut: usize): i32 {
   const active = st + <usize>L.activeOff;
   const seeds = st + <usize>L.seedOff;
-  const now = <i64>Math.floor(dt * FLOAT_KEYS_PER_UNIT);
+  const nowHigh = <u64>now >>> 32;
+  const nowLow = <u64>now & 0xffffffff;
   const candidates = wheelDrain(L, st, now);
   let open = 0;
   for (let a = 0; a < candidates; a++) {
     const j = load<i32>(active + (<usize>a << 2));
-    const timing = L.timing + <usize>j * TIMING_BYTES;
-    const cycles = load<f64>(seeds + (<usize>j << 3)) + dt * load<f64>(timing);
+    const timing = L.timing + <usize>j * FLOAT_TIMING_BYTES;
+    const low = load<u64>(timing, 8);
+    const advance = <u64>now * load<u64>(timing) + nowHigh * low + ((nowLow * low) >>> 32);
+    const cycles = load<f64>(seeds + (<usize>j << 3)) + <f64>(advance >>> 11) * TWO_POW_MINUS_53 + fraction * load<f64>(timing, 16);
     const phi = cycles - Math.floor(cycles);
-    const rOn = load<f64>(timing, 8);
+    const rOn = load<f64>(timing, 24);
     if (phi < rOn) {
-      const slope = load<f64>(timing, 24); // 2 / r_on
+      const slope = load<f64>(timing, 40); // 2 / r_on
       const k = phi < 0.5 * rOn ? slope * phi : 2.0 - slope * phi;
       store<i32>(active + (<usize>open << 2), j);
       store<f32>(kOut + (<usize>open << 2), <f32>k);
       open++;
     } else {
-      wheelInsert(L, st, j, nextOpening(dt, phi, load<f64>(timing, 16), now));
+      // keys until the window may open, rounded down (never late); a unit due within this key is filed under it,
+      // so the next event, even one within the same key, looks at it again
+      const ahead = Math.floor(Math.max(0.0, 1.0 - phi - WAKE_MARGIN) * load<f64>(timing, 32));
+      wheelInsert(L, st, j, now + <i64>ahead);
     }
   }
   setActiveCount(L, st, open);

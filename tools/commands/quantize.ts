@@ -13,25 +13,28 @@ import { PhasorError, badInput } from "../../host/errors.js";
 import { EventParser } from "../../host/events.js";
 import type { FloatModel } from "../../host/model.js";
 import { PRE_FRAC, type FixedPlan } from "../../host/plsm.js";
-import { quantize } from "../../host/quantize.js";
+import { FIXED_TOLERANCE, quantize, toleranceExceeded } from "../../host/quantize.js";
 import { defineCommand } from "../command.js";
 import { EVENT_READER_FLAGS, ioReason, openTextInput, skippedNote, writeFileAtomically } from "../io.js";
 import { readSequences } from "../sequences.js";
 import { loadModelFile } from "../model-file.js";
 
 export const command = defineCommand({
-  usage: "--model M.json --calib E --out M.plsm [--skip-bad] [--max-line-bytes N]",
+  usage: "--model M.json --calib E --out M.plsm [--skip-bad] [--max-line-bytes N] [--accept-error]",
   description:
     "Quantizes a float model to the fixed-point .plsm format, with number formats chosen from the weights and from\n" +
     "the ranges the float64 reference reaches on the calibration events. Prints one JSON line: the formats chosen,\n" +
     "the file and memory sizes, the calibration ranges, and the error of the fixed engine against the reference\n" +
-    'on the calibration events ({"maxAbsH","maxAbsY","argmaxAgreement"}). The output file is replaced only when\n' +
-    "everything succeeded.",
+    'on the calibration events ({"maxAbsH","maxAbsY","argmaxAgreement"}). An error beyond the spec\'s tolerances\n' +
+    `(maxAbsH ${FIXED_TOLERANCE.maxAbsH}, maxAbsY ${FIXED_TOLERANCE.maxAbsY}, argmaxAgreement ${FIXED_TOLERANCE.argmaxAgreement} for a "last" readout) ` +
+    "fails the run (exit 1) after the summary line,\n" +
+    "unless --accept-error is given. The output file is replaced only when everything succeeded.",
   flags: {
     model: { kind: "string", required: true, value: "M.json", help: "float model" },
     calib: { kind: "string", required: true, value: "E", help: "calibration events, NDJSON or CSV; - reads stdin" },
     out: { kind: "string", required: true, value: "M.plsm", help: "where to write the quantized model" },
     ...EVENT_READER_FLAGS,
+    "accept-error": { kind: "boolean", help: "write the model even when its error on the calibration events is beyond the spec's tolerances" },
   },
 
   async run(flags, io) {
@@ -61,8 +64,11 @@ export const command = defineCommand({
     const fixed = await createEngine(quantized, { engine: "fixed" });
     const reference = await createEngine(loaded, { engine: "reference" });
     let summary: string;
+    let beyond: string[];
     try {
       const error = compareEngines(fixed, reference, sequences);
+      // argmax agreement is a classification measure (plstm.md section 3): a regression readout has no class
+      beyond = toleranceExceeded(loaded.model.readout.mode === "last" ? error : { ...error, argmaxAgreement: 1 });
       summary = JSON.stringify({
         model: flags.model,
         out: flags.out,
@@ -78,7 +84,16 @@ export const command = defineCommand({
       reference.dispose();
     }
 
+    if (beyond.length > 0 && !flags["accept-error"]) {
+      io.stdout.write(summary + "\n");
+      throw new PhasorError(
+        "runtime",
+        `${flags.model}: the quantized model is further from the float64 reference on the calibration events than plstm.md ` +
+          `section 3 allows (${beyond.join("; ")}); ${flags.out} was not written (--accept-error writes it anyway)`,
+      );
+    }
     await writeFileAtomically(flags.out, result.bytes);
+    if (beyond.length > 0) io.stderr.write(`phasor quantize: written with --accept-error although ${beyond.join("; ")}\n`);
     io.stdout.write(summary + "\n");
   },
 });
