@@ -7,7 +7,7 @@ import { PhasorError, badModel } from "./errors.js";
 import type { FloatModel } from "./model.js";
 import { ReferenceEngine } from "./reference.js";
 import {
-  FRAC_MAX, FRAC_MIN, MAX_TICKS_LOG2, MIN_OPEN_TICKS, ROW_L1_LIMIT, decodePlsm, encodePlsm, halfOnOf, openTicks, type FixedPlan, type PlsmFile,
+  FRAC_MAX, FRAC_MIN, MAX_TICKS_LOG2, MIN_OPEN_TICKS, PRE_FRAC, ROW_L1_LIMIT, decodePlsm, encodePlsm, halfOnOf, openTicks, type FixedPlan, type PlsmFile,
 } from "./plsm.js";
 
 /** One calibration sequence: n timestamps and n * inputSize inputs, event-major. */
@@ -98,8 +98,14 @@ function ticksFormat(model: FloatModel, source: string): number {
 }
 
 export function planFormats(model: FloatModel, maxAbsInput: number, source = "model"): FixedPlan {
-  const layers = model.layers.map((L) => {
+  const layers = model.layers.map((L, n) => {
     const H = L.hiddenSize;
+    // a bias Q7.24 cannot hold would be clamped in the file: refused, so that no model is silently changed
+    L.b.forEach((b, r) => {
+      if (!(Math.abs(Math.round(b * 2 ** PRE_FRAC)) <= I32_MAX)) {
+        throw badModel(`${source}: layers[${n}].b[${r}]`, `${b} is outside the fixed engine's bias range (-128, 128): biases are Q7.24 (docs/fixed-point.md)`);
+      }
+    });
     const wFrac = new Int8Array(4 * H);
     const uFrac = new Int8Array(4 * H);
     for (let r = 0; r < 4 * H; r++) {
