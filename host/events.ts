@@ -6,6 +6,7 @@
  * Browser-safe: no node import.
  */
 import { PhasorError, badInput, escapeControls } from "./errors.js";
+import { F32_MAX } from "./stream-checks.js";
 
 /** A stream or sequence id: a string or an integer (formats.md, "Events"). */
 export type SeqId = string | number;
@@ -560,9 +561,8 @@ function unquote(field: string): string {
   return field.startsWith('"') ? field.slice(1, -1).replaceAll('""', '"') : field;
 }
 
-/** The largest finite 32-bit float: the wasm engines take inputs as f32, so anything beyond is refused here, the
- * same for every engine (and so --skip-bad can skip it), rather than by some engines only. */
-const F32_MAX = 3.4028234663852886e38;
+/** Inputs beyond F32_MAX are refused here, the same for every engine (and so --skip-bad can skip them), rather
+ * than by the engine at run time. */
 const BEYOND_F32 = "is beyond the 32-bit float range (+-3.4e38) the engines take";
 
 const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
