@@ -1,4 +1,4 @@
-// The module's exports: models, streams and events, for the host glue (host/wasm.ts). Pointers are offsets in
+// The module's exports: models, streams and events, for the host glue (host/engine/wasm.ts). Pointers are offsets in
 // this module's memory; every call that can fail returns a status (0 or a negative code) with the reason in the
 // error buffer (errorPtr, errorLen).
 

@@ -47,7 +47,7 @@ let eventsPath: usize = 0;
 let eventsPathLength = -1;
 let emitLast = false;
 let withHidden = false;
-/** --max-line-bytes: the longest NDJSON line taken, in bytes, its line end not counted (host/events.ts has the
+/** --max-line-bytes: the longest NDJSON line taken, in bytes, its line end not counted (host/engine/events.ts has the
  * same default and bound, DEFAULT_MAX_LINE_BYTES and MAX_LINE_BYTES_LIMIT) */
 const DEFAULT_MAX_LINE_BYTES: i32 = 1 << 20;
 const MAX_LINE_BYTES_LIMIT: i32 = 1 << 28;
@@ -453,7 +453,7 @@ function badRead(input: Input): i32 {
   return stop(EXIT_BAD);
 }
 
-/** The message `phasor run` gives for a line over the limit (host/events.ts). */
+/** The message `phasor run` gives for a line over the limit (host/engine/events.ts). */
 function longLine(line: i64): i32 {
   reason.length = 0;
   putText(reason, "the line is longer than ");

@@ -3,13 +3,13 @@
  * "Commands"). Browser-safe, so a page can run the same measurement. Numbers come only from running this;
  * nothing here is a timed test.
  */
-import { createEngine } from "./create.js";
-import type { Engine, EngineKind } from "./engine.js";
+import { createEngine } from "./engine/create.js";
+import type { Engine, EngineKind } from "./engine/engine.js";
 import { randomModel } from "./init.js";
 import type { FloatModel } from "./model.js";
 import { quantize } from "./quantize.js";
 import { Rng } from "./rng.js";
-import { simdSupported } from "./wasm-source.js";
+import { simdSupported } from "./engine/wasm-source.js";
 import { generate } from "./tasks.js";
 import { Trainer, initialModel, taskModelSpec } from "./trainer.js";
 

@@ -3,7 +3,7 @@
  * row order (row r = gate * H + unit, gates i, f, g, o), validated once on load.
  */
 import { badModel, quote } from "./errors.js";
-import { F32_MAX } from "./stream-checks.js";
+import { F32_MAX } from "./engine/stream-checks.js";
 
 export const GATES = ["i", "f", "g", "o"] as const;
 

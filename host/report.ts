@@ -4,7 +4,7 @@
  */
 import type { EpochRecord } from "./training.js";
 import type { FloatModel } from "./model.js";
-import { ExactPhase, timeGate } from "./phase.js";
+import { ExactPhase, timeGate } from "./engine/phase.js";
 
 const escape = (text: string) => text.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c] as string);
 

@@ -11,7 +11,7 @@
  * time beyond its clock). A refused reading leaves the device's state (stream, held values, last time) exactly as
  * it was; the reason is one of SENSOR_REJECTIONS, for the caller to count. Browser-safe: no node import.
  */
-import type { Stream, TimePolicy } from "./engine.js";
+import type { Stream, TimePolicy } from "./engine/engine.js";
 import { PhasorError, quote, type EventRefusal } from "./errors.js";
 
 /**

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodePlsm } from "../host/plsm.js";
-import { MCU_TOO_BIG } from "../host/mcu.js";
+import { MCU_TOO_BIG } from "../host/engine/mcu.js";
 import { quantize } from "../host/quantize.js";
 import { cHost, declaredFunctions, eventsCsv, exportedFunctions, runCHost, wasmtimeLibrary } from "./support/c-host.js";
 import { phasor } from "./support/cli.js";

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { phasor } from "./support/cli.js";
-import { groupBySeq, parseEvents } from "../host/events.js";
+import { groupBySeq, parseEvents } from "../host/engine/events.js";
 import { TASKS, generate, type TaskName } from "../host/tasks.js";
 
 

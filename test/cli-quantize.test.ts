@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { phasor, type Result } from "./support/cli.js";
 import { modelToJson } from "../host/model.js";
-import { simdSupported } from "../host/wasm-source.js";
+import { simdSupported } from "../host/engine/wasm-source.js";
 import { Rng, randomModel, randomStream } from "./support/random.js";
 
 interface Line {

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Engine, TimePolicy } from "../host/engine.js";
+import type { Engine, TimePolicy } from "../host/engine/engine.js";
 import { deadLetterTopic, inputTopic, outputTopic, shardOf } from "../host/gateway-topics.js";
 import { Rng } from "../host/rng.js";
 import type { Shard } from "../tools/gateway/shard.js";

@@ -7,7 +7,7 @@
  */
 import "../host/node.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Engine } from "../host/engine.js";
+import type { Engine } from "../host/engine/engine.js";
 import { PhasorError } from "../host/errors.js";
 import { deadLetterTopic, inputTopic, outputTopic } from "../host/gateway-topics.js";
 import type { Out } from "../tools/gateway/shard.js";

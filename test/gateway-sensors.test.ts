@@ -5,7 +5,7 @@
  */
 import "../host/node.js";
 import { describe, expect, it } from "vitest";
-import { createEngine } from "../host/create.js";
+import { createEngine } from "../host/engine/create.js";
 import { PhasorError } from "../host/errors.js";
 import { fnv1a32, inputTopic, ownedShards, parseInputTopic, shardOf } from "../host/gateway-topics.js";
 import { DeviceInput, SensorStream, defaultSensorLayout, parseSensorLayout, sensorLayoutToJson, type SensorLayout } from "../host/sensors.js";

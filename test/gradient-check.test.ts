@@ -5,10 +5,10 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import "../host/node.js";
 import type { FloatModel, ReadoutMode } from "../host/model.js";
-import { exactPhase } from "../host/phase.js";
-import { ReferenceEngine } from "../host/reference.js";
+import { exactPhase } from "../host/engine/phase.js";
+import { ReferenceEngine } from "../host/engine/reference.js";
 import { Trainer, modelFromParameters, parameterGroups, type Loss, type TrainingSample } from "../host/trainer.js";
-import { simdSupported } from "../host/wasm-source.js";
+import { simdSupported } from "../host/engine/wasm-source.js";
 import { Rng, randomModel } from "./support/random.js";
 
 interface Case {

@@ -8,8 +8,8 @@
 // so that the structural checks, not the CRC, are what must catch it.
 import "../host/node.js";
 import { describe, expect, it } from "vitest";
-import { createEngine, type LoadedModel } from "../host/create.js";
-import type { SimdChoice } from "../host/engine.js";
+import { createEngine, type LoadedModel } from "../host/engine/create.js";
+import type { SimdChoice } from "../host/engine/engine.js";
 import { decodePlsm, encodePlsm, type PlsmFile } from "../host/plsm.js";
 import { quantize } from "../host/quantize.js";
 import { Rng, randomModel, randomStream } from "./support/random.js";

@@ -4,8 +4,8 @@
 // of every layer after every event, the pushBatch outputs, the snapshots and the stats.
 import "../host/node.js";
 import { describe, expect, it } from "vitest";
-import { createEngine, loadModelBytes } from "../host/create.js";
-import type { Engine, Stream } from "../host/engine.js";
+import { createEngine, loadModelBytes } from "../host/engine/create.js";
+import type { Engine, Stream } from "../host/engine/engine.js";
 import type { FloatModel } from "../host/model.js";
 import { quantize } from "../host/quantize.js";
 import { Rng, randomModel, randomStream, type RandomStream } from "./support/random.js";

@@ -4,8 +4,8 @@
 // fixed engine (exact integer sums) a sparse event gives the very bits of the same event computed densely.
 import "../host/node.js";
 import { describe, expect, it } from "vitest";
-import { createEngine, loadModelBytes } from "../host/create.js";
-import type { Engine } from "../host/engine.js";
+import { createEngine, loadModelBytes } from "../host/engine/create.js";
+import type { Engine } from "../host/engine/engine.js";
 import type { FloatModel } from "../host/model.js";
 import { quantize } from "../host/quantize.js";
 import { Rng, randomModel } from "./support/random.js";

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import "../host/node.js";
 import { PhasorError } from "../host/errors.js";
 import type { FloatModel } from "../host/model.js";
-import { ReferenceEngine } from "../host/reference.js";
+import { ReferenceEngine } from "../host/engine/reference.js";
 import { generate } from "../host/tasks.js";
 import {
   Trainer,
@@ -18,7 +18,7 @@ import {
   type TrainerOptions,
   type TrainingSample,
 } from "../host/trainer.js";
-import { simdSupported } from "../host/wasm-source.js";
+import { simdSupported } from "../host/engine/wasm-source.js";
 import { Rng } from "./support/random.js";
 import { signProblem } from "./support/sign-problem.js";
 

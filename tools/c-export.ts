@@ -7,7 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import { PhasorError } from "../host/errors.js";
-import { MCU_REJECTED, MCU_TOO_BIG, type McuExports } from "../host/mcu.js";
+import { MCU_REJECTED, MCU_TOO_BIG, type McuExports } from "../host/engine/mcu.js";
 import { BLOCK_BYTES, FRAME_HEADER_BYTES, STACK_SLOT_BYTES, moduleNeeds, type ModuleNeeds } from "./wasm-needs.js";
 
 /** .plsm header offsets of inputSize and outputSize, u32 (docs/plsm.md, "Header") */

@@ -6,8 +6,8 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import "../host/node.js";
-import { createEngine } from "../host/create.js";
-import { argmax } from "../host/evaluate.js";
+import { createEngine } from "../host/engine/create.js";
+import { argmax } from "../host/engine/evaluate.js";
 import { parseModelText } from "../host/model.js";
 import { generate, type Freq1Draws, type TaskName } from "../host/tasks.js";
 

@@ -9,7 +9,7 @@ import { rmSync } from "node:fs";
 import { mkdir, open, realpath, rename, rm, stat, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { PhasorError, badInput } from "../host/errors.js";
-import { DEFAULT_MAX_LINE_BYTES, MAX_LINE_BYTES_LIMIT, type EventParser } from "../host/events.js";
+import { DEFAULT_MAX_LINE_BYTES, MAX_LINE_BYTES_LIMIT, type EventParser } from "../host/engine/events.js";
 import type { FlagSpec } from "./command.js";
 
 export interface TextInput {

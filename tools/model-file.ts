@@ -1,12 +1,12 @@
 /**
  * A model file as the CLI opens it (formats.md): `.json` is a float model, `.plsm` a quantized one. The bytes
- * decide what the file is (host/create.ts sniffs the .plsm magic); the extension only has to agree with them, so
+ * decide what the file is (host/engine/create.ts sniffs the .plsm magic); the extension only has to agree with them, so
  * that a file named for one format but holding the other fails here with a clear message instead of as
  * unreadable JSON or a bad magic number further on.
  */
 import { readFile } from "node:fs/promises";
 import { extname } from "node:path";
-import { loadModelBytes, type LoadedModel } from "../host/create.js";
+import { loadModelBytes, type LoadedModel } from "../host/engine/create.js";
 import { badModel } from "../host/errors.js";
 import { PLSM_MAGIC } from "../host/plsm.js";
 import { ioReason } from "./io.js";

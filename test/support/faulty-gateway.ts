@@ -7,7 +7,7 @@
  */
 import "../../host/node.js";
 import { readFileSync } from "node:fs";
-import { createEngine, loadModelBytes } from "../../host/create.js";
+import { createEngine, loadModelBytes } from "../../host/engine/create.js";
 import { parseFlags } from "../../tools/command.js";
 import { Gateway } from "../../tools/gateway/gateway.js";
 import { demoLayout } from "../../tools/gateway/simulate.js";

@@ -3,9 +3,9 @@
  * events, then all three engines stream fresh events; it prints how closely the wasm engines follow the float64
  * reference, their speed, and the fraction of units each event updated.
  */
-import { compareEngines } from "../../host/compare.js";
-import { createEngine } from "../../host/create.js";
-import { evaluate, type LabelledSample } from "../../host/evaluate.js";
+import { compareEngines } from "../../host/engine/compare.js";
+import { createEngine } from "../../host/engine/create.js";
+import { evaluate, type LabelledSample } from "../../host/engine/evaluate.js";
 import { randomModel } from "../../host/init.js";
 import { quantize } from "../../host/quantize.js";
 import { Rng } from "../../host/rng.js";

@@ -1,10 +1,10 @@
 /**
  * `phasor eval`: accuracy (classification) or MSE (regression) of a model on labelled events (formats.md,
- * "Commands"), one JSON line. The scoring is host/evaluate.ts.
+ * "Commands"), one JSON line. The scoring is host/engine/evaluate.ts.
  */
-import { createEngine } from "../../host/create.js";
-import { EventParser } from "../../host/events.js";
-import { evaluate } from "../../host/evaluate.js";
+import { createEngine } from "../../host/engine/create.js";
+import { EventParser } from "../../host/engine/events.js";
+import { evaluate } from "../../host/engine/evaluate.js";
 import { badInput } from "../../host/errors.js";
 import { defineCommand } from "../command.js";
 import { EVENT_READER_FLAGS, openTextInput, skippedNote } from "../io.js";

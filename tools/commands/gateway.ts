@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { mkdirSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { createEngine } from "../../host/create.js";
+import { createEngine } from "../../host/engine/create.js";
 import { PhasorError, badModel } from "../../host/errors.js";
 import { checkPrefix, ownedShards } from "../../host/gateway-topics.js";
 import { defaultSensorLayout, parseSensorLayout, sensorLayoutToJson, type SensorLayout } from "../../host/sensors.js";

@@ -7,10 +7,10 @@
  */
 import { stat } from "node:fs/promises";
 import { dirname, extname } from "node:path";
-import { compareEngines } from "../../host/compare.js";
-import { createEngine, type LoadedModel } from "../../host/create.js";
+import { compareEngines } from "../../host/engine/compare.js";
+import { createEngine, type LoadedModel } from "../../host/engine/create.js";
 import { PhasorError, badInput } from "../../host/errors.js";
-import { EventParser } from "../../host/events.js";
+import { EventParser } from "../../host/engine/events.js";
 import type { FloatModel } from "../../host/model.js";
 import { PRE_FRAC, type FixedPlan } from "../../host/plsm.js";
 import { FIXED_TOLERANCE, quantize, toleranceExceeded } from "../../host/quantize.js";

@@ -5,8 +5,8 @@
  * units' time gates) go into a new folder under out/, whose path it prints.
  */
 import { join } from "node:path";
-import { createEngine } from "../../host/create.js";
-import { evaluate, type LabelledSample } from "../../host/evaluate.js";
+import { createEngine } from "../../host/engine/create.js";
+import { evaluate, type LabelledSample } from "../../host/engine/evaluate.js";
 import { quantize } from "../../host/quantize.js";
 import { htmlReport, learningCurveSvg, timeGatesSvg } from "../../host/report.js";
 import { TASKS, generate } from "../../host/tasks.js";

@@ -9,7 +9,7 @@
  * not applied twice.
  */
 import { connect, type IPublishPacket, type MqttClient } from "mqtt";
-import type { Engine, TimePolicy } from "../../host/engine.js";
+import type { Engine, TimePolicy } from "../../host/engine/engine.js";
 import { PhasorError } from "../../host/errors.js";
 import { healthTopic, ownedShards, parseInputTopic, shardSubscription } from "../../host/gateway-topics.js";
 import { SENSOR_REJECTIONS, type SensorLayout } from "../../host/sensors.js";

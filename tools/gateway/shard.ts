@@ -10,7 +10,7 @@
  * before the message, the message is counted as `engineError`, and the result says `failed`: the WAL records it,
  * and a replay refuses the message again without running it, whatever the engine would do this time.
  */
-import type { Engine, TimePolicy } from "../../host/engine.js";
+import type { Engine, TimePolicy } from "../../host/engine/engine.js";
 import { PhasorError } from "../../host/errors.js";
 import { deadLetterTopic, outputTopic, shardOf } from "../../host/gateway-topics.js";
 import { SENSOR_REJECTIONS, SensorStream, type ReadingCounters, type SensorLayout } from "../../host/sensors.js";

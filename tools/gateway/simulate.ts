@@ -4,7 +4,7 @@
  * predictions, and the in-process run over the same readings that the gateway's results must equal.
  */
 import { connect, type MqttClient } from "mqtt";
-import type { Engine } from "../../host/engine.js";
+import type { Engine } from "../../host/engine/engine.js";
 import { inputTopic } from "../../host/gateway-topics.js";
 import { randomModel } from "../../host/init.js";
 import type { FloatModel } from "../../host/model.js";

@@ -4,7 +4,7 @@
  * sequence's last event against its integer label. Regression: one output, scored by (y - target)^2 at the end.
  */
 import type { Engine } from "./engine.js";
-import { badInput } from "./errors.js";
+import { badInput } from "../errors.js";
 
 export interface LabelledSample {
   t: Float64Array;

@@ -12,7 +12,7 @@
  *
  * Per unit, s and tau are decomposed once (ExactPhase); per event only t is decomposed.
  */
-import { PhasorError } from "./errors.js";
+import { PhasorError } from "../errors.js";
 
 /** 2^-n for n = 0..1074, each exact (halving a double is exact down to the smallest subnormal 2^-1074). */
 const NEGATIVE_POWERS_OF_TWO = (() => {

@@ -4,8 +4,8 @@
  * a batch of events is a single call into wasm.
  */
 import type { Engine, EngineKind, MemoryReport, Stream, StreamOptions, StreamStats } from "./engine.js";
-import { EVENT_REFUSALS, PhasorError, badInput } from "./errors.js";
-import type { FloatModel } from "./model.js";
+import { EVENT_REFUSALS, PhasorError, badInput } from "../errors.js";
+import type { FloatModel } from "../model.js";
 import {
   batchEventProblem, batchProblem, batchWhere, eventProblem, eventWhere, snapshotBytes, timeBackwardsError, timePolicyOf, timeRangeError,
 } from "./stream-checks.js";
@@ -197,7 +197,7 @@ export class WasmEngine implements Engine {
 
   /**
    * Turns a failed status into the error it stands for. A refused event is worded as the reference words it
-   * (host/stream-checks.ts): `problem` finds what is wrong with the refused event's values, the module says which
+   * (host/engine/stream-checks.ts): `problem` finds what is wrong with the refused event's values, the module says which
    * event and, for the time checks, against which time.
    */
   error(status: number, where: (index: number) => string, problem: (index: number) => PhasorError | null): PhasorError {

@@ -2,8 +2,8 @@
  * The contract every engine honours, so the CLI, the tests and the browser can drive the float64 reference
  * and the wasm engines through one API (plstm.md sections 1-4).
  */
-import type { PhasorError } from "./errors.js";
-import type { FloatModel } from "./model.js";
+import type { PhasorError } from "../errors.js";
+import type { FloatModel } from "../model.js";
 
 export type EngineKind = "reference" | "float" | "fixed";
 export type SimdChoice = "auto" | "on" | "off";
@@ -43,7 +43,7 @@ export interface Stream {
   readonly hiddenSize: number;
   /**
    * Feeds one event. Validates t and x before touching anything: on a PhasorError the state is unchanged. Every
-   * engine checks alike (host/stream-checks.ts): t a finite number, x exactly inputSize finite numbers within the
+   * engine checks alike (host/engine/stream-checks.ts): t a finite number, x exactly inputSize finite numbers within the
    * f32 range; anything else is a "bad-input" PhasorError whose `refusal` says why (host/errors.ts).
    * Events of one stream must come in non-decreasing t (or see StreamOptions.timePolicy).
    */

@@ -6,7 +6,7 @@
  * engine's own; their messages are worded here.
  */
 import type { TimePolicy } from "./engine.js";
-import { PhasorError, badInput, quote } from "./errors.js";
+import { PhasorError, badInput, quote } from "../errors.js";
 
 /** The largest finite 32-bit float: the wasm engines hold inputs as f32, so every engine refuses anything beyond. */
 export const F32_MAX = 3.4028234663852886e38;

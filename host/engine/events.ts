@@ -5,7 +5,7 @@
  * so memory is bounded by the limit, not by the longest line of the file (issue 12, item 4).
  * Browser-safe: no node import.
  */
-import { PhasorError, badInput, escapeControls } from "./errors.js";
+import { PhasorError, badInput, escapeControls } from "../errors.js";
 
 /** A stream or sequence id: a string or an integer (formats.md, "Events"). */
 export type SeqId = string | number;

@@ -2,7 +2,7 @@
  * Where the compiled wasm comes from. In a browser the builds are fetched next to the library; under node,
  * host/node.ts installs a reader of the files in build/. Either way a build is compiled once per process.
  */
-import { PhasorError } from "./errors.js";
+import { PhasorError } from "../errors.js";
 
 export type Build = "simd" | "scalar";
 
@@ -34,10 +34,10 @@ export function wasmFromUrl(base: string | URL): WasmSource {
 }
 
 /**
- * The package's build/ folder: two levels up from dist/host/wasm-source.js (the compiled library, also when it
- * is served as plain ESM), one level up from host/wasm-source.ts (the sources, as vite serves them).
+ * The package's build/ folder: three levels up from dist/host/engine/wasm-source.js (the compiled library, also
+ * when it is served as plain ESM), two levels up from host/engine/wasm-source.ts (the sources, as vite serves them).
  */
-const BUILD_FOLDER = new URL(new URL(import.meta.url).pathname.endsWith(".ts") ? "../build/" : "../../build/", import.meta.url);
+const BUILD_FOLDER = new URL(new URL(import.meta.url).pathname.endsWith(".ts") ? "../../build/" : "../../../build/", import.meta.url);
 
 let source: WasmSource = wasmFromUrl(BUILD_FOLDER);
 const compiled = new Map<ModuleName, Promise<WebAssembly.Module>>();
