@@ -143,7 +143,7 @@ export function exactPhase(t: f64, s: f64, tau: f64): f64 {
 }
 
 /** The high 64 bits of a unit's Q0.96 phase step (phase.ts), exported so tests can hold it against the host's
- * BigInt step (host/plsm.ts); phaseStepLowBits() gives the low 32 bits of the last one. */
+ * BigInt step (host/model/plsm.ts); phaseStepLowBits() gives the low 32 bits of the last one. */
 export function phaseStep(tau: f64, ticksLog2: i32): u64 {
   return step96(tau, ticksLog2);
 }

@@ -43,7 +43,7 @@ export const FLOAT_KEYS_PER_UNIT: f64 = 1048576.0;
 /**
  * The time-gate values every engine computes exactly (docs/fixed-point.md, "What the engines accept"): tau in
  * [2^-20, 2^42] time units, r_on in [2^-16, 1] (r_on / 2 at least 2^15 in Q0.32), and in a fixed model an open
- * window r_on tau of at least MIN_OPEN_TICKS ticks. host/model.ts holds the float model to the same bounds.
+ * window r_on tau of at least MIN_OPEN_TICKS ticks. host/model/model.ts holds the float model to the same bounds.
  */
 export const TAU_MIN: f64 = 9.5367431640625e-7; // 2^-20
 export const TAU_MAX: f64 = 4398046511104.0; // 2^42

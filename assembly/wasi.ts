@@ -294,7 +294,7 @@ function loadModel(): i32 {
     return stop(EXIT_BAD);
   }
   model = changetype<Model>(handle);
-  // the metadata: where host/plsm.ts reads labels, checked as it checks it
+  // the metadata: where host/model/plsm.ts reads labels, checked as it checks it
   const metaAt = <u64>load<u32>(bytes, 40);
   const metaBytes = <u64>load<u32>(bytes, 44);
   if (metaAt < 64 || metaAt + metaBytes > <u64>(length - 4)) {

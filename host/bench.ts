@@ -5,9 +5,9 @@
  */
 import { createEngine } from "./engine/create.js";
 import type { Engine, EngineKind } from "./engine/engine.js";
-import { randomModel } from "./init.js";
-import type { FloatModel } from "./model.js";
-import { quantize } from "./quantize.js";
+import { randomModel } from "./model/init.js";
+import type { FloatModel } from "./model/model.js";
+import { quantize } from "./model/quantize.js";
 import { Rng } from "./rng.js";
 import { simdSupported } from "./engine/wasm-source.js";
 import { generate } from "./tasks.js";

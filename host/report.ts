@@ -3,7 +3,7 @@
  * (when each unit is open over a stretch of time). Strings only, browser-safe.
  */
 import type { EpochRecord } from "./training.js";
-import type { FloatModel } from "./model.js";
+import type { FloatModel } from "./model/model.js";
 import { ExactPhase, timeGate } from "./engine/phase.js";
 
 const escape = (text: string) => text.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c] as string);

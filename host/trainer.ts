@@ -19,8 +19,8 @@
  */
 import type { SimdChoice } from "./engine/engine.js";
 import { PhasorError, badInput } from "./errors.js";
-import { checkModel, type FloatModel, type LayerParams, type ReadoutMode } from "./model.js";
-import { randomModel } from "./init.js";
+import { checkModel, type FloatModel, type LayerParams, type ReadoutMode } from "./model/model.js";
+import { randomModel } from "./model/init.js";
 import { Rng } from "./rng.js";
 import type { TaskName } from "./tasks.js";
 import { compileBuild, simdSupported, type TrainBuild } from "./engine/wasm-source.js";

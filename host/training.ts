@@ -7,7 +7,7 @@
 import { ParameterAverage, type AverageState } from "./average.js";
 import { PhasorError } from "./errors.js";
 import { argmax } from "./engine/evaluate.js";
-import type { FloatModel } from "./model.js";
+import type { FloatModel } from "./model/model.js";
 import { MAX_SEED } from "./rng.js";
 import { TASKS, generate, type Sample, type TaskName } from "./tasks.js";
 import { StabilityGuard, TrainerObjective, type GuardState, type GuardStats } from "./guard.js";

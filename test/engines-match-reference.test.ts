@@ -7,7 +7,7 @@ import "../host/node.js";
 import { describe, expect, it } from "vitest";
 import { createEngine } from "../host/engine/create.js";
 import type { Engine } from "../host/engine/engine.js";
-import type { FloatModel, LayerParams } from "../host/model.js";
+import type { FloatModel, LayerParams } from "../host/model/model.js";
 import { exactPhase, timeGate } from "../host/engine/phase.js";
 import { Rng, randomModel, randomStream, type RandomStream } from "./support/random.js";
 import { calibrationStreams, maxAbs, maxAbsDiff, quantizedEngine, trace, type Trace } from "./support/engines.js";

@@ -18,7 +18,7 @@ import { createEngine, loadModelBytes } from "../host/engine/create.js";
 import type { Engine } from "../host/engine/engine.js";
 import { PhasorError } from "../host/errors.js";
 import { BadLineError, DEFAULT_MAX_LINE_BYTES, EventParser, type StreamEvent } from "../host/engine/events.js";
-import { quantize } from "../host/quantize.js";
+import { quantize } from "../host/model/quantize.js";
 import { runEvents } from "../tools/commands/run.js";
 import { calibrationStreams } from "./support/engines.js";
 import { Rng, randomModel } from "./support/random.js";

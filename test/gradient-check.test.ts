@@ -4,7 +4,7 @@
 // Both builds run the same arithmetic, so their losses and gradients are the same floats.
 import { beforeAll, describe, expect, it } from "vitest";
 import "../host/node.js";
-import type { FloatModel, ReadoutMode } from "../host/model.js";
+import type { FloatModel, ReadoutMode } from "../host/model/model.js";
 import { exactPhase } from "../host/engine/phase.js";
 import { ReferenceEngine } from "../host/engine/reference.js";
 import { Trainer, modelFromParameters, parameterGroups, type Loss, type TrainingSample } from "../host/trainer.js";

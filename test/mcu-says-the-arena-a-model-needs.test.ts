@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { MCU_REJECTED, MCU_TOO_BIG } from "../host/engine/mcu.js";
-import { quantize } from "../host/quantize.js";
+import { quantize } from "../host/model/quantize.js";
 import { calibrationStreams } from "./support/engines.js";
 import { mcuBuildWithArena, mcuInstance, mcuLoad, type McuExports } from "./support/mcu.js";
 import { Rng, randomModel } from "./support/random.js";

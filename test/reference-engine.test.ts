@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { createEngine } from "../host/engine/create.js";
 import type { Stream } from "../host/engine/engine.js";
 import { PhasorError } from "../host/errors.js";
-import type { FloatModel } from "../host/model.js";
+import type { FloatModel } from "../host/model/model.js";
 import { exactPhase, timeGate } from "../host/engine/phase.js";
 import { ReferenceEngine } from "../host/engine/reference.js";
 import { Rng, randomModel, randomStream } from "./support/random.js";

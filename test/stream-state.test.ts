@@ -6,7 +6,7 @@ import "../host/node.js";
 import { describe, expect, it } from "vitest";
 import { createEngine } from "../host/engine/create.js";
 import type { Engine, Stream } from "../host/engine/engine.js";
-import type { FloatModel } from "../host/model.js";
+import type { FloatModel } from "../host/model/model.js";
 import { ExactPhase } from "../host/engine/phase.js";
 import { Rng, randomModel, randomStream } from "./support/random.js";
 import { firstDifference, maxAbsDiff, rejection, stateOf, trace, wasmEngine, type WasmKind } from "./support/engines.js";

@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import "../host/node.js";
 import { PhasorError } from "../host/errors.js";
-import type { FloatModel } from "../host/model.js";
+import type { FloatModel } from "../host/model/model.js";
 import { ReferenceEngine } from "../host/engine/reference.js";
 import { generate } from "../host/tasks.js";
 import {

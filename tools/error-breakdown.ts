@@ -8,7 +8,7 @@ import { parseArgs } from "node:util";
 import "../host/node.js";
 import { createEngine } from "../host/engine/create.js";
 import { argmax } from "../host/engine/evaluate.js";
-import { parseModelText } from "../host/model.js";
+import { parseModelText } from "../host/model/model.js";
 import { generate, type Freq1Draws, type TaskName } from "../host/tasks.js";
 
 const { values } = parseArgs({

@@ -8,7 +8,7 @@ import { readFile } from "node:fs/promises";
 import { extname } from "node:path";
 import { loadModelBytes, type LoadedModel } from "../host/engine/create.js";
 import { badModel } from "../host/errors.js";
-import { PLSM_MAGIC } from "../host/plsm.js";
+import { PLSM_MAGIC } from "../host/model/plsm.js";
 import { ioReason } from "./io.js";
 
 export type { LoadedModel };

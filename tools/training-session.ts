@@ -5,7 +5,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { PhasorError } from "../host/errors.js";
-import { modelToJson, type FloatModel } from "../host/model.js";
+import { modelToJson, type FloatModel } from "../host/model/model.js";
 import { guardSvg, learningCurveSvg } from "../host/report.js";
 import { TASKS } from "../host/tasks.js";
 import type { GuardState } from "../host/guard.js";

@@ -3,7 +3,7 @@
  * what the tolerance tests of plstm.md section 3 check.
  */
 import type { Engine } from "./engine.js";
-import type { CalibrationSequence } from "../quantize.js";
+import type { CalibrationSequence } from "../model/quantize.js";
 import { argmax } from "./evaluate.js";
 
 export interface Agreement {

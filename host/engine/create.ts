@@ -4,8 +4,8 @@
  */
 import type { Engine, EngineKind, SimdChoice } from "./engine.js";
 import { PhasorError, quote } from "../errors.js";
-import { checkModel, parseModelText, type FloatModel } from "../model.js";
-import { KIND_FIXED, PLSM_MAGIC, decodePlsm, encodePlsm, type PlsmFile } from "../plsm.js";
+import { checkModel, parseModelText, type FloatModel } from "../model/model.js";
+import { KIND_FIXED, PLSM_MAGIC, decodePlsm, encodePlsm, type PlsmFile } from "../model/plsm.js";
 import { ReferenceEngine } from "./reference.js";
 import { WasmEngine } from "./wasm.js";
 import { simdSupported, type Build } from "./wasm-source.js";

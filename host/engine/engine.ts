@@ -3,7 +3,7 @@
  * and the wasm engines through one API (plstm.md sections 1-4).
  */
 import type { PhasorError } from "../errors.js";
-import type { FloatModel } from "../model.js";
+import type { FloatModel } from "../model/model.js";
 
 export type EngineKind = "reference" | "float" | "fixed";
 export type SimdChoice = "auto" | "on" | "off";

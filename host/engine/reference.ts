@@ -5,7 +5,7 @@
  * the order the spec gives them, the way TensorFlow Lite Micro writes its LSTM kernel.
  */
 import type { Engine, MemoryReport, Stream, StreamOptions, StreamStats, TimePolicy } from "./engine.js";
-import { checkModel, type FloatModel, type LayerParams, type Readout } from "../model.js";
+import { checkModel, type FloatModel, type LayerParams, type Readout } from "../model/model.js";
 import { ExactPhase, timeGate } from "./phase.js";
 import { PhasorError, badInput } from "../errors.js";
 import {

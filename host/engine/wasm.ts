@@ -5,7 +5,7 @@
  */
 import type { Engine, EngineKind, MemoryReport, Stream, StreamOptions, StreamStats } from "./engine.js";
 import { EVENT_REFUSALS, PhasorError, badInput } from "../errors.js";
-import type { FloatModel } from "../model.js";
+import type { FloatModel } from "../model/model.js";
 import {
   batchEventProblem, batchProblem, batchWhere, eventProblem, eventWhere, snapshotBytes, timeBackwardsError, timePolicyOf, timeRangeError,
 } from "./stream-checks.js";

@@ -6,7 +6,7 @@
  */
 import "../../host/node.js";
 import { createEngine } from "../../host/engine/create.js";
-import { quantize } from "../../host/quantize.js";
+import { quantize } from "../../host/model/quantize.js";
 import { Rng, randomModel, randomStream } from "./random.js";
 
 const rng = new Rng(77);

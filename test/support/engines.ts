@@ -7,8 +7,8 @@ import { expect } from "vitest";
 import { createEngine, loadModelBytes } from "../../host/engine/create.js";
 import type { Engine, SimdChoice, Stream } from "../../host/engine/engine.js";
 import { PhasorError, type ErrorCode } from "../../host/errors.js";
-import type { FloatModel } from "../../host/model.js";
-import { quantize, type QuantizeResult } from "../../host/quantize.js";
+import type { FloatModel } from "../../host/model/model.js";
+import { quantize, type QuantizeResult } from "../../host/model/quantize.js";
 import { Rng, randomStream, type RandomStream, type RandomStreamOptions } from "./random.js";
 
 export type WasmKind = "float" | "fixed";

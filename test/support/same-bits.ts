@@ -5,7 +5,7 @@
  * seq ids, sparse inputs. Seeded: the same fixtures on every machine.
  */
 import { createEngine, loadModelBytes } from "../../host/engine/create.js";
-import { quantize } from "../../host/quantize.js";
+import { quantize } from "../../host/model/quantize.js";
 import { calibrationStreams } from "./engines.js";
 import { Rng, randomModel, randomStream, type RandomModelOptions, type RandomStreamOptions } from "./random.js";
 

@@ -6,8 +6,8 @@
 import { compareEngines } from "../../host/engine/compare.js";
 import { createEngine } from "../../host/engine/create.js";
 import { evaluate, type LabelledSample } from "../../host/engine/evaluate.js";
-import { randomModel } from "../../host/init.js";
-import { quantize } from "../../host/quantize.js";
+import { randomModel } from "../../host/model/init.js";
+import { quantize } from "../../host/model/quantize.js";
 import { Rng } from "../../host/rng.js";
 import { generate } from "../../host/tasks.js";
 import { defineCommand } from "../command.js";

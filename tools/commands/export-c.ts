@@ -8,7 +8,7 @@ import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { PhasorError } from "../../host/errors.js";
 import { buildDirectory } from "../../host/node.js";
-import { KIND_FIXED } from "../../host/plsm.js";
+import { KIND_FIXED } from "../../host/model/plsm.js";
 import { C_IDENTIFIER, cExport, mcuFit, mcuNeeds } from "../c-export.js";
 import { defineCommand } from "../command.js";
 import { ioReason, writeFileAtomically } from "../io.js";

@@ -1,6 +1,6 @@
 /**
  * `phasor quantize`: float model to fixed-point model with calibration events (formats.md, "Commands"). The
- * calibration file is parsed as a stream into one CalibrationSequence per seq; host/quantize.ts picks the number
+ * calibration file is parsed as a stream into one CalibrationSequence per seq; host/model/quantize.ts picks the number
  * formats; the fixed engine then runs the new model on the same events beside the float64 reference, and the
  * summary reports how far apart they are. The .plsm is written only once all of that has succeeded, and
  * atomically, so a failed run never leaves a partial file nor replaces an existing one.
@@ -11,9 +11,9 @@ import { compareEngines } from "../../host/engine/compare.js";
 import { createEngine, type LoadedModel } from "../../host/engine/create.js";
 import { PhasorError, badInput } from "../../host/errors.js";
 import { EventParser } from "../../host/engine/events.js";
-import type { FloatModel } from "../../host/model.js";
-import { PRE_FRAC, type FixedPlan } from "../../host/plsm.js";
-import { FIXED_TOLERANCE, quantize, toleranceExceeded } from "../../host/quantize.js";
+import type { FloatModel } from "../../host/model/model.js";
+import { PRE_FRAC, type FixedPlan } from "../../host/model/plsm.js";
+import { FIXED_TOLERANCE, quantize, toleranceExceeded } from "../../host/model/quantize.js";
 import { defineCommand } from "../command.js";
 import { EVENT_READER_FLAGS, ioReason, openTextInput, skippedNote, writeFileAtomically } from "../io.js";
 import { readSequences } from "../sequences.js";

@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import { createEngine } from "../../host/engine/create.js";
 import { evaluate, type LabelledSample } from "../../host/engine/evaluate.js";
-import { quantize } from "../../host/quantize.js";
+import { quantize } from "../../host/model/quantize.js";
 import { htmlReport, learningCurveSvg, timeGatesSvg } from "../../host/report.js";
 import { TASKS, generate } from "../../host/tasks.js";
 import { defaultSettings } from "../../host/training.js";

@@ -6,9 +6,9 @@
 import { connect, type MqttClient } from "mqtt";
 import type { Engine } from "../../host/engine/engine.js";
 import { inputTopic } from "../../host/gateway-topics.js";
-import { randomModel } from "../../host/init.js";
-import type { FloatModel } from "../../host/model.js";
-import { quantize } from "../../host/quantize.js";
+import { randomModel } from "../../host/model/init.js";
+import type { FloatModel } from "../../host/model/model.js";
+import { quantize } from "../../host/model/quantize.js";
 import { Rng } from "../../host/rng.js";
 import { DeviceInput, SensorStream, parseSensorLayout, type ReadingOutcome, type SensorLayout } from "../../host/sensors.js";
 

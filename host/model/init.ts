@@ -4,7 +4,7 @@
  * of one JS engine (host/rng.ts says why not across engines).
  */
 import type { FloatModel, LayerParams, ReadoutMode } from "./model.js";
-import type { Rng } from "./rng.js";
+import type { Rng } from "../rng.js";
 
 export interface RandomModelOptions {
   inputSize: number;

@@ -2,8 +2,8 @@
  * The float model (formats.md, "Float model: JSON") as the host holds it: flat Float64Arrays in the file's
  * row order (row r = gate * H + unit, gates i, f, g, o), validated once on load.
  */
-import { badModel, quote } from "./errors.js";
-import { F32_MAX } from "./engine/stream-checks.js";
+import { badModel, quote } from "../errors.js";
+import { F32_MAX } from "../engine/stream-checks.js";
 
 export const GATES = ["i", "f", "g", "o"] as const;
 

@@ -2,10 +2,10 @@
  * Float model to fixed-point model (docs/fixed-point.md): the number formats are chosen from the weights
  * themselves and from the ranges seen on calibration events, then written as a .plsm image.
  */
-import type { Agreement } from "./engine/compare.js";
-import { PhasorError, badModel } from "./errors.js";
+import type { Agreement } from "../engine/compare.js";
+import { PhasorError, badModel } from "../errors.js";
 import type { FloatModel } from "./model.js";
-import { ReferenceEngine } from "./engine/reference.js";
+import { ReferenceEngine } from "../engine/reference.js";
 import {
   FRAC_MAX, FRAC_MIN, MAX_TICKS_LOG2, MIN_OPEN_TICKS, ROW_L1_LIMIT, decodePlsm, encodePlsm, halfOnOf, openTicks, type FixedPlan, type PlsmFile,
 } from "./plsm.js";

@@ -5,7 +5,7 @@
  * (assembly/model.ts); the reader here checks what it needs itself, so it never trusts a size it has not
  * compared with the file length.
  */
-import { badModel } from "./errors.js";
+import { badModel } from "../errors.js";
 import { TIME_GATE_RANGE, type FloatModel, type LayerParams } from "./model.js";
 
 export const PLSM_MAGIC = 0x4d534c50; // "PLSM" little-endian
