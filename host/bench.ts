@@ -10,8 +10,8 @@ import type { FloatModel } from "./model/model.js";
 import { quantize } from "./model/quantize.js";
 import { Rng } from "./rng.js";
 import { simdSupported } from "./engine/wasm-source.js";
-import { generate } from "./tasks.js";
-import { Trainer, initialModel, taskModelSpec } from "./trainer.js";
+import { generate } from "./training/tasks.js";
+import { Trainer, initialModel, taskModelSpec } from "./training/trainer.js";
 
 export interface BenchConfig {
   hidden: number;

@@ -10,5 +10,5 @@ export { ReferenceEngine } from "./engine/reference.js";
 export { setWasmSource, simdSupported, wasmFromUrl, type WasmSource } from "./engine/wasm-source.js";
 export { ExactPhase, timeGate } from "./engine/phase.js";
 export { randomModel, type RandomModelOptions } from "./model/init.js";
-export * from "./tasks.js";
+export * from "./training/tasks.js";
 export { Rng, MAX_SEED } from "./rng.js";

@@ -7,7 +7,7 @@ import "../host/node.js";
 import type { FloatModel, ReadoutMode } from "../host/model/model.js";
 import { exactPhase } from "../host/engine/phase.js";
 import { ReferenceEngine } from "../host/engine/reference.js";
-import { Trainer, modelFromParameters, parameterGroups, type Loss, type TrainingSample } from "../host/trainer.js";
+import { Trainer, modelFromParameters, parameterGroups, type Loss, type TrainingSample } from "../host/training/trainer.js";
 import { simdSupported } from "../host/engine/wasm-source.js";
 import { Rng, randomModel } from "./support/random.js";
 

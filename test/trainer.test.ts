@@ -7,7 +7,7 @@ import "../host/node.js";
 import { PhasorError } from "../host/errors.js";
 import type { FloatModel } from "../host/model/model.js";
 import { ReferenceEngine } from "../host/engine/reference.js";
-import { generate } from "../host/tasks.js";
+import { generate } from "../host/training/tasks.js";
 import {
   Trainer,
   initialModel,
@@ -17,7 +17,7 @@ import {
   taskModelSpec,
   type TrainerOptions,
   type TrainingSample,
-} from "../host/trainer.js";
+} from "../host/training/trainer.js";
 import { simdSupported } from "../host/engine/wasm-source.js";
 import { Rng } from "./support/random.js";
 import { signProblem } from "./support/sign-problem.js";

@@ -21,10 +21,10 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import "../host/node.js";
-import { StabilityGuard, TrainerObjective } from "../host/guard.js";
-import { generate } from "../host/tasks.js";
-import { Trainer, initialModel, taskModelSpec } from "../host/trainer.js";
-import { defaultSettings, TrainingRun, type EpochRecord } from "../host/training.js";
+import { StabilityGuard, TrainerObjective } from "../host/training/guard.js";
+import { generate } from "../host/training/tasks.js";
+import { Trainer, initialModel, taskModelSpec } from "../host/training/trainer.js";
+import { defaultSettings, TrainingRun, type EpochRecord } from "../host/training/training.js";
 
 const { values } = parseArgs({
   options: {

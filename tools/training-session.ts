@@ -6,11 +6,11 @@
 import { readFile } from "node:fs/promises";
 import { PhasorError } from "../host/errors.js";
 import { modelToJson, type FloatModel } from "../host/model/model.js";
-import { guardSvg, learningCurveSvg } from "../host/report.js";
-import { TASKS } from "../host/tasks.js";
-import type { GuardState } from "../host/guard.js";
-import type { TrainerSnapshot } from "../host/trainer.js";
-import { TrainingRun, defaultSettings, type Checkpoint, type EpochRecord, type TrainSettings } from "../host/training.js";
+import { guardSvg, learningCurveSvg } from "../host/training/report.js";
+import { TASKS } from "../host/training/tasks.js";
+import type { GuardState } from "../host/training/guard.js";
+import type { TrainerSnapshot } from "../host/training/trainer.js";
+import { TrainingRun, defaultSettings, type Checkpoint, type EpochRecord, type TrainSettings } from "../host/training/training.js";
 import type { CommandIO } from "./command.js";
 import { ioReason, writeFileAtomically } from "./io.js";
 

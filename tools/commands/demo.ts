@@ -9,7 +9,7 @@ import { evaluate, type LabelledSample } from "../../host/engine/evaluate.js";
 import { randomModel } from "../../host/model/init.js";
 import { quantize } from "../../host/model/quantize.js";
 import { Rng } from "../../host/rng.js";
-import { generate } from "../../host/tasks.js";
+import { generate } from "../../host/training/tasks.js";
 import { defineCommand } from "../command.js";
 
 function sequences(n: number, seed: number): LabelledSample[] {

@@ -4,9 +4,9 @@
  * and a checkpoint to resume from (.checkpoint.json) next to --out.
  */
 import { PhasorError } from "../../host/errors.js";
-import { DEFAULT_GUARD } from "../../host/guard.js";
-import { TASK_NAMES } from "../../host/tasks.js";
-import { DEFAULT_GUARD_EVERY, DEFAULT_GUARD_WORST_OF, DEFAULT_SGD_LR, DEFAULT_SGD_TIME_LR_SCALE, defaultSettings } from "../../host/training.js";
+import { DEFAULT_GUARD } from "../../host/training/guard.js";
+import { TASK_NAMES } from "../../host/training/tasks.js";
+import { DEFAULT_GUARD_EVERY, DEFAULT_GUARD_WORST_OF, DEFAULT_SGD_LR, DEFAULT_SGD_TIME_LR_SCALE, defaultSettings } from "../../host/training/training.js";
 import { defineCommand } from "../command.js";
 import { checkOutputFile } from "../io.js";
 import { trainSession } from "../training-session.js";

@@ -3,8 +3,8 @@
  * (when each unit is open over a stretch of time). Strings only, browser-safe.
  */
 import type { EpochRecord } from "./training.js";
-import type { FloatModel } from "./model/model.js";
-import { ExactPhase, timeGate } from "./engine/phase.js";
+import type { FloatModel } from "../model/model.js";
+import { ExactPhase, timeGate } from "../engine/phase.js";
 
 const escape = (text: string) => text.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c] as string);
 
@@ -62,7 +62,7 @@ export function learningCurveSvg(history: EpochRecord[], options: { title?: stri
 }
 
 /**
- * The stability guard over training (host/guard.ts): per epoch the median and the largest batch sharpness
+ * The stability guard over training (host/training/guard.ts): per epoch the median and the largest batch sharpness
  * lambda_B, against the linear thresholds 2 / eta and 2 (1 + beta) / eta of the nominal rate, on a log scale.
  * Points above the threshold are batches the cap shortened the step for.
  */

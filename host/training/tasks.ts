@@ -4,7 +4,7 @@
  * of samples: `generate(task, n, seed)` is its first n, `samples(task, seed)` the whole of it, for training on
  * freshly drawn data epoch after epoch. Times are in ms. Browser-safe: no node import.
  */
-import { Rng } from "./rng.js";
+import { Rng } from "../rng.js";
 
 export const TASK_NAMES = ["freq1-standard", "freq1-highres", "freq1-async", "freq2", "adding"] as const;
 

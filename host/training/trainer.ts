@@ -17,13 +17,13 @@
  * the same results, feed them t - t_first. "absolute" uses the timestamps as given (the phase still exact, the
  * tau gradient then grows with the absolute time).
  */
-import type { SimdChoice } from "./engine/engine.js";
-import { PhasorError, badInput } from "./errors.js";
-import { checkModel, type FloatModel, type LayerParams, type ReadoutMode } from "./model/model.js";
-import { randomModel } from "./model/init.js";
-import { Rng } from "./rng.js";
+import type { SimdChoice } from "../engine/engine.js";
+import { PhasorError, badInput } from "../errors.js";
+import { checkModel, type FloatModel, type LayerParams, type ReadoutMode } from "../model/model.js";
+import { randomModel } from "../model/init.js";
+import { Rng } from "../rng.js";
 import type { TaskName } from "./tasks.js";
-import { compileBuild, simdSupported, type TrainBuild } from "./engine/wasm-source.js";
+import { compileBuild, simdSupported, type TrainBuild } from "../engine/wasm-source.js";
 
 export type Optimizer = "adam" | "sgd";
 export type Loss = "cross-entropy" | "mse";

@@ -5,10 +5,10 @@
  * the loop around it, browser-safe, with hooks for progress and per-epoch records and a checkpoint to resume from.
  */
 import { ParameterAverage, type AverageState } from "./average.js";
-import { PhasorError } from "./errors.js";
-import { argmax } from "./engine/evaluate.js";
-import type { FloatModel } from "./model/model.js";
-import { MAX_SEED } from "./rng.js";
+import { PhasorError } from "../errors.js";
+import { argmax } from "../engine/evaluate.js";
+import type { FloatModel } from "../model/model.js";
+import { MAX_SEED } from "../rng.js";
 import { TASKS, generate, type Sample, type TaskName } from "./tasks.js";
 import { StabilityGuard, TrainerObjective, type GuardState, type GuardStats } from "./guard.js";
 import { Trainer, initialModel, taskModelSpec, type Optimizer, type TrainerSnapshot } from "./trainer.js";

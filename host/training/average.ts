@@ -5,7 +5,7 @@
  * a minimum from batch to batch; the average sits nearer its centre, which is why validation and the kept model
  * use it when training asks for one. Float64 throughout: with d = 0.999 the increments are a thousandth of a step.
  */
-import { PhasorError } from "./errors.js";
+import { PhasorError } from "../errors.js";
 
 export interface AverageState {
   decay: number;

@@ -18,8 +18,8 @@
  * Curvature can be checked every step or every k steps (the cap of the last check holds in between, the watchdog
  * is the backstop). Vectors are Float64Array and every dot product is accumulated in f64. Browser-safe.
  */
-import { PhasorError } from "./errors.js";
-import { Rng } from "./rng.js";
+import { PhasorError } from "../errors.js";
+import { Rng } from "../rng.js";
 import type { Trainer, TrainerSnapshot } from "./trainer.js";
 
 /**
