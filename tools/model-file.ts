@@ -9,7 +9,7 @@ import { extname } from "node:path";
 import { loadModelBytes, type LoadedModel } from "../host/engine/create.js";
 import { badModel } from "../host/errors.js";
 import { PLSM_MAGIC } from "../host/model/plsm.js";
-import { ioReason } from "./io.js";
+import { ioReason } from "../host/files.js";
 
 export type { LoadedModel };
 

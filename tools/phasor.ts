@@ -9,7 +9,7 @@
 import "../host/node.js";
 import { PhasorError, escapeControls } from "../host/errors.js";
 import { commandHelp, parseFlags, type Command, type CommandIO } from "./command.js";
-import { ioReason, removePartialFiles } from "./io.js";
+import { ioReason, removePartialFiles } from "../host/files.js";
 
 interface Entry {
   summary: string;

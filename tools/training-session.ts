@@ -12,7 +12,7 @@ import type { GuardState } from "../host/training/guard.js";
 import type { TrainerSnapshot } from "../host/training/trainer.js";
 import { TrainingRun, defaultSettings, type Checkpoint, type EpochRecord, type TrainSettings } from "../host/training/training.js";
 import type { CommandIO } from "./command.js";
-import { ioReason, writeFileAtomically } from "./io.js";
+import { ioReason, writeFileAtomically } from "../host/files.js";
 
 const encoder = new TextEncoder();
 

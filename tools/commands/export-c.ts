@@ -11,7 +11,7 @@ import { buildDirectory } from "../../host/node.js";
 import { KIND_FIXED } from "../../host/model/plsm.js";
 import { C_IDENTIFIER, cExport, mcuFit, mcuNeeds } from "../c-export.js";
 import { defineCommand } from "../command.js";
-import { ioReason, writeFileAtomically } from "../io.js";
+import { ioReason, writeFileAtomically } from "../../host/files.js";
 import { loadModelFile } from "../model-file.js";
 
 const DEFAULT_NAME = "phasor_model";

@@ -13,7 +13,7 @@ import { defaultSensorLayout, parseSensorLayout, sensorLayoutToJson, type Sensor
 import { defineCommand } from "../command.js";
 import { Gateway } from "../gateway/gateway.js";
 import { DEFAULT_MAX_READINGS } from "../gateway/payload.js";
-import { ioReason } from "../io.js";
+import { ioReason } from "../../host/files.js";
 import { loadModelFile } from "../model-file.js";
 
 export const command = defineCommand({

@@ -15,7 +15,8 @@ import type { FloatModel } from "../../host/model/model.js";
 import { PRE_FRAC, type FixedPlan } from "../../host/model/plsm.js";
 import { FIXED_TOLERANCE, quantize, toleranceExceeded } from "../../host/model/quantize.js";
 import { defineCommand } from "../command.js";
-import { EVENT_READER_FLAGS, ioReason, openTextInput, skippedNote, writeFileAtomically } from "../io.js";
+import { ioReason, writeFileAtomically } from "../../host/files.js";
+import { EVENT_READER_FLAGS, openTextInput, skippedNote } from "../io.js";
 import { readSequences } from "../sequences.js";
 import { loadModelFile } from "../model-file.js";
 

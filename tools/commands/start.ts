@@ -12,7 +12,7 @@ import { htmlReport, learningCurveSvg, timeGatesSvg } from "../../host/training/
 import { TASKS, generate } from "../../host/training/tasks.js";
 import { defaultSettings } from "../../host/training/training.js";
 import { defineCommand } from "../command.js";
-import { makeFolder, writeFileAtomically } from "../io.js";
+import { makeFolder, writeFileAtomically } from "../../host/files.js";
 import { trainSession } from "../training-session.js";
 
 /** The main job's training: the paper's task, model size and optimizer, with a wider open ratio and a larger

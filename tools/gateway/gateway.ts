@@ -16,7 +16,7 @@ import { SENSOR_REJECTIONS, type SensorLayout } from "../../host/sensors.js";
 import { REJECTIONS, SHARD_REJECTIONS, Shard, type Out, type PublishMode, type Refusal, type Rejection } from "./shard.js";
 import { BadStateError, ShardLog, encodeSnapshot, loadShard, lockShard, quarantineShard, shardDirectory, type Fingerprint, type WalSegment } from "./state.js";
 import { join } from "node:path";
-import { writeFileAtomically } from "../io.js";
+import { writeFileAtomically } from "../../host/files.js";
 
 export interface GatewayConfig {
   engine: Engine;

@@ -2,7 +2,7 @@
  * What a gateway keeps on disk for each shard it owns (docs/gateway.md, "State on disk"), in `<state>/shard-<s>/`:
  *
  * - `snapshot.bin`: every device of the shard at one cut (WAL entry number): stream state bytes, encoder state,
- *   last applied sequence number, counters. Written atomically (tools/io.ts), checked on load by magic, version,
+ *   last applied sequence number, counters. Written atomically (host/files.ts), checked on load by magic, version,
  *   lengths and a CRC-32 over the whole file, and by a fingerprint of the model, engine, sensors and sharding.
  * - `wal-<first entry>.log`: every message the shard received since, one line each (`crc32hex json`), written
  *   before the message is acknowledged to the broker. A new segment starts at each snapshot; a segment is deleted
@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { PhasorError } from "../../host/errors.js";
 import { NAME_PATTERN, type DeviceInputState } from "../../host/sensors.js";
-import { ioReason, writeFileAtomically } from "../io.js";
+import { ioReason, writeFileAtomically } from "../../host/files.js";
 
 /** What a shard's state must match to be loaded: a snapshot of another model or sharding is never restored. */
 export interface Fingerprint {
