@@ -17,10 +17,10 @@ import type { MqttClient } from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createEngine, loadModelBytes } from "../host/engine/create.js";
 import type { Engine } from "../host/engine/engine.js";
-import { inputTopic, shardOf } from "../host/gateway-topics.js";
-import { Broker } from "../tools/gateway/broker.js";
-import { Collector, DEMO_SENSORS, connectClient, demoLayout, demoModel, deviceReadings, publishReadings, referenceRun, type Reading } from "../tools/gateway/simulate.js";
-import { decodeSnapshot } from "../tools/gateway/state.js";
+import { inputTopic, shardOf } from "../host/gateway/topics.js";
+import { Broker } from "./support/broker.js";
+import { Collector, DEMO_SENSORS, connectClient, demoLayout, demoModel, deviceReadings, publishReadings, referenceRun, type Reading } from "./support/simulated-devices.js";
+import { decodeSnapshot } from "../host/gateway/state.js";
 import { phasor } from "./support/cli.js";
 
 const PREFIX = "factory";

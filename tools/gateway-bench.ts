@@ -20,8 +20,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseFlags } from "./command.js";
-import { Broker } from "./gateway/broker.js";
-import { Collector, DEMO_SENSORS, connectClient, demoModel, deviceReadings, publishReadings, type Reading } from "./gateway/simulate.js";
+import { Broker } from "../test/support/broker.js";
+import { Collector, DEMO_SENSORS, connectClient, demoModel, deviceReadings, publishReadings, type Reading } from "../test/support/simulated-devices.js";
 
 const FLAGS = {
   devices: { kind: "number", integer: true, min: 1, default: 1000, help: "simulated devices" },

@@ -11,8 +11,8 @@
  * time beyond its clock). A refused reading leaves the device's state (stream, held values, last time) exactly as
  * it was; the reason is one of SENSOR_REJECTIONS, for the caller to count. Browser-safe: no node import.
  */
-import type { Stream, TimePolicy } from "./engine/engine.js";
-import { PhasorError, quote, type EventRefusal } from "./errors.js";
+import type { Stream, TimePolicy } from "../engine/engine.js";
+import { PhasorError, quote, type EventRefusal } from "../errors.js";
 
 /**
  * Names of sensors (and of devices, in the gateway) are MQTT topic levels and parts of file names: letters,

@@ -7,16 +7,18 @@
  * always on disk; snapshots bound the WAL; every reading carries its device's sequence number, and the snapshot
  * and the WAL carry the last one applied, so a message the broker delivers again after a crash is recognised and
  * not applied twice.
+ *
+ * Node-only (MQTT client, files), like state.ts and shard.ts; sensors.ts, topics.ts and payload.ts are browser-safe.
  */
 import { connect, type IPublishPacket, type MqttClient } from "mqtt";
-import type { Engine, TimePolicy } from "../../host/engine/engine.js";
-import { PhasorError } from "../../host/errors.js";
-import { healthTopic, ownedShards, parseInputTopic, shardSubscription } from "../../host/gateway-topics.js";
-import { SENSOR_REJECTIONS, type SensorLayout } from "../../host/sensors.js";
+import type { Engine, TimePolicy } from "../engine/engine.js";
+import { PhasorError } from "../errors.js";
+import { healthTopic, ownedShards, parseInputTopic, shardSubscription } from "./topics.js";
+import { SENSOR_REJECTIONS, type SensorLayout } from "./sensors.js";
 import { REJECTIONS, SHARD_REJECTIONS, Shard, type Out, type PublishMode, type Refusal, type Rejection } from "./shard.js";
 import { BadStateError, ShardLog, encodeSnapshot, loadShard, lockShard, quarantineShard, shardDirectory, type Fingerprint, type WalSegment } from "./state.js";
 import { join } from "node:path";
-import { writeFileAtomically } from "../../host/files.js";
+import { writeFileAtomically } from "../files.js";
 
 export interface GatewayConfig {
   engine: Engine;
@@ -349,7 +351,7 @@ export class Gateway {
   /**
    * One message, live (entry number next in the shard's WAL, written here) or replayed from the WAL on start
    * (`replay`). Deterministic given the state, so that a replay ends in the state the live run had; a message the
-   * engine failed on is not run again but refused as its entry records (tools/gateway/shard.ts).
+   * engine failed on is not run again but refused as its entry records (host/gateway/shard.ts).
    */
   private handle(topic: string, payload: Uint8Array, replay?: { e: number; segment: WalSegment; failed: boolean; outs: Out[] }): void {
     const parsed = parseInputTopic(this.config.prefix, topic);

@@ -7,14 +7,14 @@
  * - `wal-<first entry>.log`: every message the shard received since, one line each (`crc32hex json`), written
  *   before the message is acknowledged to the broker. A new segment starts at each snapshot; a segment is deleted
  *   once a snapshot covers it and every prediction it published has been acknowledged by the broker.
- * Beside it, `shard-<s>.lock` holds the pid of the gateway that owns the shard.
+ * Beside it, `shard-<s>.lock` holds the pid of the gateway that owns the shard. Node-only.
  */
 import { closeSync, existsSync, fdatasyncSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
-import { PhasorError } from "../../host/errors.js";
-import { NAME_PATTERN, type DeviceInputState } from "../../host/sensors.js";
-import { ioReason, writeFileAtomically } from "../../host/files.js";
+import { PhasorError } from "../errors.js";
+import { NAME_PATTERN, type DeviceInputState } from "./sensors.js";
+import { ioReason, writeFileAtomically } from "../files.js";
 
 /** What a shard's state must match to be loaded: a snapshot of another model or sharding is never restored. */
 export interface Fingerprint {
@@ -172,7 +172,7 @@ export interface WalEntry {
   payload: Uint8Array;
   /** the predictions and dead letters published for it */
   outs?: WalOut[];
-  /** the engine failed on it: a replay refuses it again without running it (tools/gateway/shard.ts) */
+  /** the engine failed on it: a replay refuses it again without running it (host/gateway/shard.ts) */
   failed?: boolean;
 }
 

@@ -1,7 +1,7 @@
 /**
  * What a reading message holds (docs/gateway.md, "Topics and messages"), read without trusting any of it: every
  * payload, whatever its bytes, becomes either a list of readings (each well-formed or with the reason it is not)
- * or the reason the whole message is malformed. Nothing here throws.
+ * or the reason the whole message is malformed. Nothing here throws. Browser-safe.
  *
  *   one reading:   {"seq": 1042, "t": 1712345678901.25, "v": [0.1, -0.3, 9.8], "ts": 1712345678901}
  *   several:       {"seq": 1042, "readings": [{"t": ..., "v": [...]}, {"t": ..., "v": 21.5, "sensor": "temp"}], "ts": ...}

@@ -5,12 +5,12 @@
  */
 import { connect, type MqttClient } from "mqtt";
 import type { Engine } from "../../host/engine/engine.js";
-import { inputTopic } from "../../host/gateway-topics.js";
+import { inputTopic } from "../../host/gateway/topics.js";
 import { randomModel } from "../../host/model/init.js";
 import type { FloatModel } from "../../host/model/model.js";
 import { quantize } from "../../host/model/quantize.js";
 import { Rng } from "../../host/rng.js";
-import { DeviceInput, SensorStream, parseSensorLayout, type ReadingOutcome, type SensorLayout } from "../../host/sensors.js";
+import { DeviceInput, SensorStream, parseSensorLayout, type ReadingOutcome, type SensorLayout } from "../../host/gateway/sensors.js";
 
 /** An accelerometer (3 channels, every ~10 ms) and a thermometer (1 channel, every ~100 ms, held, scaled). */
 export const DEMO_SENSORS = {

@@ -11,7 +11,7 @@
  * Both are pure functions of the names and of the deployment's two constants (shards, instances), so a device's
  * readings always reach the one process that holds its state.
  */
-import { PhasorError, quote } from "./errors.js";
+import { PhasorError, quote } from "../errors.js";
 import { NAME_PATTERN } from "./sensors.js";
 
 /** 32-bit FNV-1a of the UTF-8 bytes of `text` (offset basis 2166136261, prime 16777619). */

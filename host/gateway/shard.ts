@@ -9,11 +9,12 @@
  * its check accepted an event, or run out of memory for a new device's stream), the device is put back as it was
  * before the message, the message is counted as `engineError`, and the result says `failed`: the WAL records it,
  * and a replay refuses the message again without running it, whatever the engine would do this time.
+ * Node-only through state.ts (BadStateError).
  */
-import type { Engine, TimePolicy } from "../../host/engine/engine.js";
-import { PhasorError } from "../../host/errors.js";
-import { deadLetterTopic, outputTopic, shardOf } from "../../host/gateway-topics.js";
-import { SENSOR_REJECTIONS, SensorStream, type ReadingCounters, type SensorLayout } from "../../host/sensors.js";
+import type { Engine, TimePolicy } from "../engine/engine.js";
+import { PhasorError } from "../errors.js";
+import { deadLetterTopic, outputTopic, shardOf } from "./topics.js";
+import { SENSOR_REJECTIONS, SensorStream, type ReadingCounters, type SensorLayout } from "./sensors.js";
 import { parseMessage, type ParsedMessage } from "./payload.js";
 import { BadStateError, type DeviceRecord, type ShardSnapshot } from "./state.js";
 
