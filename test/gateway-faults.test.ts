@@ -37,9 +37,9 @@ class GatewayProcess {
   stderr = "";
 
   /** `phasor gateway args`, or another gateway script (`script`, its arguments, its environment) */
-  constructor(args: string[], script: { path: string; env?: Record<string, string> } = { path: "tools/phasor.ts" }) {
+  constructor(args: string[], script: { path: string; env?: Record<string, string> } = { path: "tools/cli/phasor.ts" }) {
     // tsx as a loader in this very process (its CLI would run the gateway in a child that SIGKILL would miss)
-    const command = script.path === "tools/phasor.ts" ? [script.path, "gateway", ...args] : [script.path, ...args];
+    const command = script.path === "tools/cli/phasor.ts" ? [script.path, "gateway", ...args] : [script.path, ...args];
     this.child = spawn(process.execPath, ["--import", "tsx", ...command], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...script.env } });
     let partial = "";
     this.child.stdout?.on("data", (chunk: Buffer) => {

@@ -39,4 +39,4 @@ async function compile(source, config, target, extra = []) {
 }
 
 execFileSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"], { stdio: "inherit" });
-chmodSync("dist/tools/phasor.js", 0o755);
+chmodSync("dist/tools/cli/phasor.js", 0o755);

@@ -19,7 +19,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseFlags } from "./command.js";
+import { parseFlags } from "./cli/command.js";
 import { Broker } from "../test/support/broker.js";
 import { Collector, DEMO_SENSORS, connectClient, demoModel, deviceReadings, publishReadings, type Reading } from "../test/support/simulated-devices.js";
 
@@ -55,7 +55,7 @@ writeFileSync(join(dir, "model.plsm"), plsm);
 writeFileSync(join(dir, "sensors.json"), JSON.stringify(DEMO_SENSORS));
 const gatewayArgs = [
   ...(process.env.GATEWAY_BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.GATEWAY_BENCH_PROFILE}`] : []),
-  "--import", "tsx", "tools/phasor.ts", "gateway", "--model", join(dir, "model.plsm"), "--sensors", join(dir, "sensors.json"),
+  "--import", "tsx", "tools/cli/phasor.ts", "gateway", "--model", join(dir, "model.plsm"), "--sensors", join(dir, "sensors.json"),
   "--engine", flags.engine, "--state", join(dir, "state"), "--broker", broker.url, "--prefix", PREFIX, "--shards", String(SHARDS),
   "--health-interval", "600000", ...(flags["wal-sync"] ? ["--wal-sync"] : []),
 ];

@@ -8,7 +8,7 @@
 import "../../host/node.js";
 import { readFileSync } from "node:fs";
 import { createEngine, loadModelBytes } from "../../host/engine/create.js";
-import { parseFlags } from "../../tools/command.js";
+import { parseFlags } from "../../tools/cli/command.js";
 import { Gateway } from "../../host/gateway/gateway.js";
 import { demoLayout } from "./simulated-devices.js";
 import { faultyEngine } from "./gateway.js";

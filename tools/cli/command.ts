@@ -3,7 +3,7 @@
  * `--name value`, `--name=value` and `--flag`, every mistake a "bad-args" PhasorError (exit status 2) that names
  * the flag and what it accepts.
  */
-import { PhasorError } from "../host/errors.js";
+import { PhasorError } from "../../host/errors.js";
 
 export type FlagSpec =
   | { kind: "string"; help: string; /** placeholder in the usage line */ value?: string; required?: boolean }

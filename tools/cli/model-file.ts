@@ -6,10 +6,10 @@
  */
 import { readFile } from "node:fs/promises";
 import { extname } from "node:path";
-import { loadModelBytes, type LoadedModel } from "../host/engine/create.js";
-import { badModel } from "../host/errors.js";
-import { PLSM_MAGIC } from "../host/model/plsm.js";
-import { ioReason } from "../host/files.js";
+import { loadModelBytes, type LoadedModel } from "../../host/engine/create.js";
+import { badModel } from "../../host/errors.js";
+import { PLSM_MAGIC } from "../../host/model/plsm.js";
+import { ioReason } from "../../host/files.js";
 
 export type { LoadedModel };
 

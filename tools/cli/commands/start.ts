@@ -5,14 +5,14 @@
  * units' time gates) go into a new folder under out/, whose path it prints.
  */
 import { join } from "node:path";
-import { createEngine } from "../../host/engine/create.js";
-import { evaluate, type LabelledSample } from "../../host/engine/evaluate.js";
-import { quantize } from "../../host/model/quantize.js";
-import { htmlReport, learningCurveSvg, timeGatesSvg } from "../../host/training/report.js";
-import { TASKS, generate } from "../../host/training/tasks.js";
-import { defaultSettings } from "../../host/training/training.js";
+import { createEngine } from "../../../host/engine/create.js";
+import { evaluate, type LabelledSample } from "../../../host/engine/evaluate.js";
+import { quantize } from "../../../host/model/quantize.js";
+import { htmlReport, learningCurveSvg, timeGatesSvg } from "../../../host/training/report.js";
+import { TASKS, generate } from "../../../host/training/tasks.js";
+import { defaultSettings } from "../../../host/training/training.js";
 import { defineCommand } from "../command.js";
-import { makeFolder, writeFileAtomically } from "../../host/files.js";
+import { makeFolder, writeFileAtomically } from "../../../host/files.js";
 import { trainSession } from "../training-session.js";
 
 /** The main job's training: the paper's task, model size and optimizer, with a wider open ratio and a larger

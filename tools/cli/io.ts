@@ -5,9 +5,9 @@
  */
 import { once } from "node:events";
 import { open, type FileHandle } from "node:fs/promises";
-import { badInput } from "../host/errors.js";
-import { ioReason } from "../host/files.js";
-import { DEFAULT_MAX_LINE_BYTES, MAX_LINE_BYTES_LIMIT, type EventParser } from "../host/engine/events.js";
+import { badInput } from "../../host/errors.js";
+import { ioReason } from "../../host/files.js";
+import { DEFAULT_MAX_LINE_BYTES, MAX_LINE_BYTES_LIMIT, type EventParser } from "../../host/engine/events.js";
 import type { FlagSpec } from "./command.js";
 
 export interface TextInput {

@@ -2,12 +2,12 @@
  * The microcontroller build and one model as C source for firmware (`phasor export-c`, docs/embedding.md): the
  * module and the .plsm image as const arrays, and what they need of the device, each found rather than guessed:
  * the arena the model takes is what the module's own init lays out for it (run here on the module that is
- * embedded), the linear memory is the module's declaration, and the wasm stack is the bound tools/wasm-needs.ts
+ * embedded), the linear memory is the module's declaration, and the wasm stack is the bound tools/cli/wasm-needs.ts
  * reads from the module's code.
  */
 import { createHash } from "node:crypto";
-import { PhasorError } from "../host/errors.js";
-import { MCU_REJECTED, MCU_TOO_BIG, type McuExports } from "../host/engine/mcu.js";
+import { PhasorError } from "../../host/errors.js";
+import { MCU_REJECTED, MCU_TOO_BIG, type McuExports } from "../../host/engine/mcu.js";
 import { BLOCK_BYTES, FRAME_HEADER_BYTES, STACK_SLOT_BYTES, moduleNeeds, type ModuleNeeds } from "./wasm-needs.js";
 
 /** .plsm header offsets of inputSize and outputSize, u32 (docs/plsm.md, "Header") */
@@ -156,7 +156,7 @@ extern const size_t ${name}_plsm_length;
 #define ${macro}_ARENA_BYTES ${fit.arenaBytes}
 /** Linear memory the module declares: ${pages}${maximum}. The runtime allocates it at instantiation. */
 #define ${macro}_LINEAR_MEMORY_BYTES ${memory.initialBytes}
-/** Interpreter stack that any call of an export fits in: a bound from the module's code (tools/wasm-needs.ts),
+/** Interpreter stack that any call of an export fits in: a bound from the module's code (tools/cli/wasm-needs.ts),
  * ${needs.stack.frames.length} frames deep (${chain}) at ${STACK_SLOT_BYTES} bytes per param, local and operand, ${BLOCK_BYTES} per block
  * and ${FRAME_HEADER_BYTES} per header, with the host's entry frame (${needs.stack.entryBytes}) and room for one more frame as large as
  * the module's largest (${needs.stack.headroomBytes}). */

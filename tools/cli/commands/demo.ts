@@ -3,13 +3,13 @@
  * events, then all three engines stream fresh events; it prints how closely the wasm engines follow the float64
  * reference, their speed, and the fraction of units each event updated.
  */
-import { compareEngines } from "../../host/engine/compare.js";
-import { createEngine } from "../../host/engine/create.js";
-import { evaluate, type LabelledSample } from "../../host/engine/evaluate.js";
-import { randomModel } from "../../host/model/init.js";
-import { quantize } from "../../host/model/quantize.js";
-import { Rng } from "../../host/rng.js";
-import { generate } from "../../host/training/tasks.js";
+import { compareEngines } from "../../../host/engine/compare.js";
+import { createEngine } from "../../../host/engine/create.js";
+import { evaluate, type LabelledSample } from "../../../host/engine/evaluate.js";
+import { randomModel } from "../../../host/model/init.js";
+import { quantize } from "../../../host/model/quantize.js";
+import { Rng } from "../../../host/rng.js";
+import { generate } from "../../../host/training/tasks.js";
 import { defineCommand } from "../command.js";
 
 function sequences(n: number, seed: number): LabelledSample[] {

@@ -1,15 +1,15 @@
 #!/usr/bin/env node
 /**
- * The `phasor` command line (formats.md, "Commands"). Each command is one module under tools/commands/, loaded
+ * The `phasor` command line (formats.md, "Commands"). Each command is one module under tools/cli/commands/, loaded
  * only when it runs. Exit status: 0 on success, 2 on bad arguments or bad input files (PhasorError codes
  * bad-args, bad-input, bad-model), 1 on a runtime failure or anything unexpected; the message goes to stderr
  * as `phasor <command>: <message>`, one line whatever the input held (control characters escaped).
  */
 // the node entry: the engines read their wasm from build/ instead of fetching it
-import "../host/node.js";
-import { PhasorError, escapeControls } from "../host/errors.js";
+import "../../host/node.js";
+import { PhasorError, escapeControls } from "../../host/errors.js";
 import { commandHelp, parseFlags, type Command, type CommandIO } from "./command.js";
-import { ioReason, removePartialFiles } from "../host/files.js";
+import { ioReason, removePartialFiles } from "../../host/files.js";
 
 interface Entry {
   summary: string;

@@ -3,11 +3,11 @@
  * each run of events of one seq goes to the engine in one pushBatch call, and the NDJSON output leaves in
  * large writes, so neither the input nor the output has to fit in memory.
  */
-import { createEngine } from "../../host/engine/create.js";
-import type { Engine, Stream, TimePolicy } from "../../host/engine/engine.js";
-import { PhasorError } from "../../host/errors.js";
-import { BadLineError, EventParser, type SeqId, type StreamEvent } from "../../host/engine/events.js";
-import { argmax } from "../../host/engine/evaluate.js";
+import { createEngine } from "../../../host/engine/create.js";
+import type { Engine, Stream, TimePolicy } from "../../../host/engine/engine.js";
+import { PhasorError } from "../../../host/errors.js";
+import { BadLineError, EventParser, type SeqId, type StreamEvent } from "../../../host/engine/events.js";
+import { argmax } from "../../../host/engine/evaluate.js";
 import { defineCommand } from "../command.js";
 import { EVENT_READER_FLAGS, LineWriter, openTextInput, skippedNote, type TextInput } from "../io.js";
 import { loadModelFile } from "../model-file.js";

@@ -2,7 +2,7 @@
  * `phasor bench`: in-process throughput of every engine (formats.md, "Commands"), as a table or, with --json,
  * one JSON array. The measurement itself is host/bench.ts.
  */
-import { runBench, runTrainBench, type BenchResult } from "../../host/bench.js";
+import { runBench, runTrainBench, type BenchResult } from "../../../host/bench.js";
 import { defineCommand } from "../command.js";
 
 function row(r: BenchResult): string {

@@ -6,14 +6,14 @@
 import { createHash } from "node:crypto";
 import { mkdirSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { createEngine } from "../../host/engine/create.js";
-import { PhasorError, badModel } from "../../host/errors.js";
-import { checkPrefix, ownedShards } from "../../host/gateway/topics.js";
-import { defaultSensorLayout, parseSensorLayout, sensorLayoutToJson, type SensorLayout } from "../../host/gateway/sensors.js";
+import { createEngine } from "../../../host/engine/create.js";
+import { PhasorError, badModel } from "../../../host/errors.js";
+import { checkPrefix, ownedShards } from "../../../host/gateway/topics.js";
+import { defaultSensorLayout, parseSensorLayout, sensorLayoutToJson, type SensorLayout } from "../../../host/gateway/sensors.js";
 import { defineCommand } from "../command.js";
-import { Gateway } from "../../host/gateway/gateway.js";
-import { DEFAULT_MAX_READINGS } from "../../host/gateway/payload.js";
-import { ioReason } from "../../host/files.js";
+import { Gateway } from "../../../host/gateway/gateway.js";
+import { DEFAULT_MAX_READINGS } from "../../../host/gateway/payload.js";
+import { ioReason } from "../../../host/files.js";
 import { loadModelFile } from "../model-file.js";
 
 export const command = defineCommand({

@@ -4,15 +4,15 @@
  * best model, its learning curve (SVG) next to it. `phasor train` and the main job (`phasor start`) share it.
  */
 import { readFile } from "node:fs/promises";
-import { PhasorError } from "../host/errors.js";
-import { modelToJson, type FloatModel } from "../host/model/model.js";
-import { guardSvg, learningCurveSvg } from "../host/training/report.js";
-import { TASKS } from "../host/training/tasks.js";
-import type { GuardState } from "../host/training/guard.js";
-import type { TrainerSnapshot } from "../host/training/trainer.js";
-import { TrainingRun, defaultSettings, type Checkpoint, type EpochRecord, type TrainSettings } from "../host/training/training.js";
+import { PhasorError } from "../../host/errors.js";
+import { modelToJson, type FloatModel } from "../../host/model/model.js";
+import { guardSvg, learningCurveSvg } from "../../host/training/report.js";
+import { TASKS } from "../../host/training/tasks.js";
+import type { GuardState } from "../../host/training/guard.js";
+import type { TrainerSnapshot } from "../../host/training/trainer.js";
+import { TrainingRun, defaultSettings, type Checkpoint, type EpochRecord, type TrainSettings } from "../../host/training/training.js";
 import type { CommandIO } from "./command.js";
-import { ioReason, writeFileAtomically } from "../host/files.js";
+import { ioReason, writeFileAtomically } from "../../host/files.js";
 
 const encoder = new TextEncoder();
 

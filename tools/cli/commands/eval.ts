@@ -2,10 +2,10 @@
  * `phasor eval`: accuracy (classification) or MSE (regression) of a model on labelled events (formats.md,
  * "Commands"), one JSON line. The scoring is host/engine/evaluate.ts.
  */
-import { createEngine } from "../../host/engine/create.js";
-import { EventParser } from "../../host/engine/events.js";
-import { evaluate } from "../../host/engine/evaluate.js";
-import { badInput } from "../../host/errors.js";
+import { createEngine } from "../../../host/engine/create.js";
+import { EventParser } from "../../../host/engine/events.js";
+import { evaluate } from "../../../host/engine/evaluate.js";
+import { badInput } from "../../../host/errors.js";
 import { defineCommand } from "../command.js";
 import { EVENT_READER_FLAGS, openTextInput, skippedNote } from "../io.js";
 import { loadModelFile } from "../model-file.js";

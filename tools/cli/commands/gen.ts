@@ -2,9 +2,9 @@
  * `phasor gen`: a built-in task's labelled sequences as NDJSON events (formats.md, "Commands" and "Events"),
  * drawn by host/training/tasks.ts and streamed out sample by sample, so that n is limited by the disk, not by memory.
  */
-import { PhasorError } from "../../host/errors.js";
-import { MAX_SEED } from "../../host/rng.js";
-import { TASK_NAMES, TASKS, samples } from "../../host/training/tasks.js";
+import { PhasorError } from "../../../host/errors.js";
+import { MAX_SEED } from "../../../host/rng.js";
+import { TASK_NAMES, TASKS, samples } from "../../../host/training/tasks.js";
 import { defineCommand } from "../command.js";
 import { LineWriter } from "../io.js";
 

@@ -3,12 +3,12 @@
  * on stderr, one JSON line per epoch on stdout and a final one; writes the best model, its learning curve (.svg)
  * and a checkpoint to resume from (.checkpoint.json) next to --out.
  */
-import { PhasorError } from "../../host/errors.js";
-import { DEFAULT_GUARD } from "../../host/training/guard.js";
-import { TASK_NAMES } from "../../host/training/tasks.js";
-import { DEFAULT_GUARD_EVERY, DEFAULT_GUARD_WORST_OF, DEFAULT_SGD_LR, DEFAULT_SGD_TIME_LR_SCALE, defaultSettings } from "../../host/training/training.js";
+import { PhasorError } from "../../../host/errors.js";
+import { DEFAULT_GUARD } from "../../../host/training/guard.js";
+import { TASK_NAMES } from "../../../host/training/tasks.js";
+import { DEFAULT_GUARD_EVERY, DEFAULT_GUARD_WORST_OF, DEFAULT_SGD_LR, DEFAULT_SGD_TIME_LR_SCALE, defaultSettings } from "../../../host/training/training.js";
 import { defineCommand } from "../command.js";
-import { checkOutputFile } from "../../host/files.js";
+import { checkOutputFile } from "../../../host/files.js";
 import { trainSession } from "../training-session.js";
 
 /** "LO,HI": two numbers, LO <= HI (TrainingRun checks the range) */

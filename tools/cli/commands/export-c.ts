@@ -1,17 +1,17 @@
 /**
  * `phasor export-c`: the microcontroller build and a quantized model as a C header and source for flashing
- * (docs/embedding.md, "Flashing"), with the arena, linear memory and wasm stack they need (tools/c-export.ts).
+ * (docs/embedding.md, "Flashing"), with the arena, linear memory and wasm stack they need (tools/cli/c-export.ts).
  * A model that does not fit the module's arena is refused with the bytes it needs and the bytes there are, and
  * nothing is written; each file is replaced whole or not at all.
  */
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { PhasorError } from "../../host/errors.js";
-import { buildDirectory } from "../../host/node.js";
-import { KIND_FIXED } from "../../host/model/plsm.js";
+import { PhasorError } from "../../../host/errors.js";
+import { buildDirectory } from "../../../host/node.js";
+import { KIND_FIXED } from "../../../host/model/plsm.js";
 import { C_IDENTIFIER, cExport, mcuFit, mcuNeeds } from "../c-export.js";
 import { defineCommand } from "../command.js";
-import { ioReason, writeFileAtomically } from "../../host/files.js";
+import { ioReason, writeFileAtomically } from "../../../host/files.js";
 import { loadModelFile } from "../model-file.js";
 
 const DEFAULT_NAME = "phasor_model";

@@ -2,7 +2,7 @@
  * An event file read whole into sequences (consecutive events of one seq), for the commands that need every
  * sequence at once (quantize's calibration, eval). Each keeps the last label its events gave.
  */
-import { groupBySeq, type EventParser, type SeqId, type StreamEvent } from "../host/engine/events.js";
+import { groupBySeq, type EventParser, type SeqId, type StreamEvent } from "../../host/engine/events.js";
 import type { TextInput } from "./io.js";
 
 export interface LabelledSequence {

@@ -7,15 +7,15 @@
  */
 import { stat } from "node:fs/promises";
 import { dirname, extname } from "node:path";
-import { compareEngines } from "../../host/engine/compare.js";
-import { createEngine, type LoadedModel } from "../../host/engine/create.js";
-import { PhasorError, badInput } from "../../host/errors.js";
-import { EventParser } from "../../host/engine/events.js";
-import type { FloatModel } from "../../host/model/model.js";
-import { PRE_FRAC, type FixedPlan } from "../../host/model/plsm.js";
-import { FIXED_TOLERANCE, quantize, toleranceExceeded } from "../../host/model/quantize.js";
+import { compareEngines } from "../../../host/engine/compare.js";
+import { createEngine, type LoadedModel } from "../../../host/engine/create.js";
+import { PhasorError, badInput } from "../../../host/errors.js";
+import { EventParser } from "../../../host/engine/events.js";
+import type { FloatModel } from "../../../host/model/model.js";
+import { PRE_FRAC, type FixedPlan } from "../../../host/model/plsm.js";
+import { FIXED_TOLERANCE, quantize, toleranceExceeded } from "../../../host/model/quantize.js";
 import { defineCommand } from "../command.js";
-import { ioReason, writeFileAtomically } from "../../host/files.js";
+import { ioReason, writeFileAtomically } from "../../../host/files.js";
 import { EVENT_READER_FLAGS, openTextInput, skippedNote } from "../io.js";
 import { readSequences } from "../sequences.js";
 import { loadModelFile } from "../model-file.js";
