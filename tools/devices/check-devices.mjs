@@ -3,6 +3,6 @@
 // with `phasor run` (test/support/device-check.ts, docs/embedding.md). Not part of `npm test`: it needs runtimes
 // that neither npm nor Debian provides, and it never builds one. Run through tsx (the npm script), which loads
 // the TypeScript it imports.
-import { main } from "../test/support/device-check.ts";
+import { main } from "../../test/support/device-check.ts";
 
 process.exitCode = main(process.argv.slice(2), process.stdout, process.stderr);

@@ -9,7 +9,7 @@ import { extname, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
+const root = fileURLToPath(new URL("../..", import.meta.url));
 const SERVED = ["web", "dist", "build"];
 const TYPES = {
   ".html": "text/html; charset=utf-8",

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Runs a WASI command on the wasmtime engine the way the wasmtime CLI does, for machines without the CLI.
 
-    python3 tools/wasmtime-run.py [run] [--dir HOST[::GUEST]]... MODULE.wasm [--] [ARGS...]
+    python3 tools/devices/wasmtime-run.py [run] [--dir HOST[::GUEST]]... MODULE.wasm [--] [ARGS...]
 
 stdin, stdout and stderr are the process's own; each --dir preopens HOST under the guest name GUEST (default:
 HOST as written, so `--dir .` is "."). The exit status is the module's (proc_exit, 0 when _start returns);
