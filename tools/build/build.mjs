@@ -1,7 +1,7 @@
 // Builds everything `npm ci` must leave ready: the SIMD and scalar wasm of the engines and of the trainer, the
 // microcontroller build and the WASI command, then the host and CLI from TypeScript into dist/. Plain JavaScript so it needs nothing built before it.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, chmodSync } from "node:fs";
+import { mkdirSync, chmodSync, rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import asc from "assemblyscript/asc";
@@ -38,5 +38,8 @@ async function compile(source, config, target, extra = []) {
   }
 }
 
+// dist/ from scratch: what `npm pack` ships is the package's `files` (dist/, build/, docs/), and a file that was
+// moved, removed or left out of tsconfig.json (the experiments) must not linger there from an earlier build.
+rmSync("dist", { recursive: true, force: true });
 execFileSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"], { stdio: "inherit" });
 chmodSync("dist/tools/cli/phasor.js", 0o755);

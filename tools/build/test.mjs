@@ -1,15 +1,16 @@
-// `npm test`: compile host/, tools/ and web/ into dist/ (the browser suites and the demo page load the compiled
-// library, so it must be the current one), type-check the tests, then run the node suites (vitest.config.ts) and
-// the suites inside Chromium (vitest.browser.config.ts), and print one plain 'N passed, N failed' line over both
-// that CI reads (vitest's own summary is not in that form). The exit status fails when any step fails; a run that
-// failed without failing a test (a setup error, such as Chromium missing) counts as one failed test.
+// `npm test`: compile host/, tools/cli/ and web/ into dist/ (the browser suites and the demo page load the compiled
+// library, so it must be the current one), type-check the tests and the experiments (tools/experiments/), then run
+// the node suites (vitest.config.ts) and the suites inside Chromium (vitest.browser.config.ts), and print one plain
+// 'N passed, N failed' line over both that CI reads (vitest's own summary is not in that form). The exit status
+// fails when any step fails; a run that failed without failing a test (a setup error, such as Chromium missing)
+// counts as one failed test.
 import { spawnSync } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
 
 const tsc = "node_modules/typescript/bin/tsc";
 for (const [project, what] of [
-  ["tsconfig.json", "compiling host/, tools/ and web/ into dist/"],
-  ["tsconfig.test.json", "type-checking the tests"],
+  ["tsconfig.json", "compiling host/, tools/cli/ and web/ into dist/"],
+  ["tsconfig.test.json", "type-checking the tests and the experiments"],
 ]) {
   const check = spawnSync(process.execPath, [tsc, "-p", project], { stdio: "inherit" });
   if (check.status !== 0) {

@@ -20,11 +20,11 @@
 // length of its Hessian-vector products (default 3e-3).
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import "../host/node.js";
-import { StabilityGuard, TrainerObjective } from "../host/training/guard.js";
-import { generate } from "../host/training/tasks.js";
-import { Trainer, initialModel, taskModelSpec } from "../host/training/trainer.js";
-import { defaultSettings, TrainingRun, type EpochRecord } from "../host/training/training.js";
+import "../../host/node.js";
+import { StabilityGuard, TrainerObjective } from "../../host/training/guard.js";
+import { generate } from "../../host/training/tasks.js";
+import { Trainer, initialModel, taskModelSpec } from "../../host/training/trainer.js";
+import { defaultSettings, TrainingRun, type EpochRecord } from "../../host/training/training.js";
 
 const { values } = parseArgs({
   options: {

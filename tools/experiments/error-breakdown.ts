@@ -1,15 +1,15 @@
 // Where a freq1 model's errors are: accuracy on freshly drawn sequences of a task, split by the number of events,
 // by the duration, and by how close the period is to the positive band [5, 6] ms. The draws of host/training/tasks.ts keep
 // each sequence's period and duration, so nothing has to be guessed from the events.
-//   npx tsx tools/error-breakdown.ts --model m.json --task freq1-async --n 3000 --seed 4243
+//   npx tsx tools/experiments/error-breakdown.ts --model m.json --task freq1-async --n 3000 --seed 4243
 // Prints a markdown table. The float wasm engine scores the sequences, as `phasor eval --engine float` does.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import "../host/node.js";
-import { createEngine } from "../host/engine/create.js";
-import { argmax } from "../host/engine/evaluate.js";
-import { parseModelText } from "../host/model/model.js";
-import { generate, type Freq1Draws, type TaskName } from "../host/training/tasks.js";
+import "../../host/node.js";
+import { createEngine } from "../../host/engine/create.js";
+import { argmax } from "../../host/engine/evaluate.js";
+import { parseModelText } from "../../host/model/model.js";
+import { generate, type Freq1Draws, type TaskName } from "../../host/training/tasks.js";
 
 const { values } = parseArgs({
   options: {

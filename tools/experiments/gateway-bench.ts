@@ -11,17 +11,17 @@
  * Publisher and collector share this process, the gateway and the broker run in their own: on a small machine
  * they all compete for the same cores, and the figure is for the whole pipeline.
  *
- *   npx tsx tools/gateway-bench.ts [--devices 1000] [--readings 40] [--batch 1] [--rounds 1] [--hidden 16]
- *                                  [--engine fixed|float] [--window 2000] [--load 0.5] [--seconds 10] [--wal-sync] [--json]
+ *   npx tsx tools/experiments/gateway-bench.ts [--devices 1000] [--readings 40] [--batch 1] [--rounds 1] [--hidden 16]
+ *                                              [--engine fixed|float] [--window 2000] [--load 0.5] [--seconds 10] [--wal-sync] [--json]
  */
-import "../host/node.js";
+import "../../host/node.js";
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseFlags } from "./cli/command.js";
-import { Broker } from "../test/support/broker.js";
-import { Collector, DEMO_SENSORS, connectClient, demoModel, deviceReadings, publishReadings, type Reading } from "../test/support/simulated-devices.js";
+import { parseFlags } from "../cli/command.js";
+import { Broker } from "../../test/support/broker.js";
+import { Collector, DEMO_SENSORS, connectClient, demoModel, deviceReadings, publishReadings, type Reading } from "../../test/support/simulated-devices.js";
 
 const FLAGS = {
   devices: { kind: "number", integer: true, min: 1, default: 1000, help: "simulated devices" },
