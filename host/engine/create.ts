@@ -8,7 +8,7 @@ import { checkModel, parseModelText, type FloatModel } from "../model/model.js";
 import { KIND_FIXED, PLSM_MAGIC, decodePlsm, encodePlsm, type PlsmFile } from "../model/plsm.js";
 import { ReferenceEngine } from "./reference.js";
 import { WasmEngine } from "./wasm.js";
-import { simdSupported, type Build } from "./wasm-source.js";
+import { useSimd, type Build } from "./wasm-source.js";
 
 export interface EngineOptions {
   /** default: "fixed" for a quantized model, "float" for a float model (formats.md) */
@@ -33,12 +33,6 @@ export function defaultEngine(model: LoadedModel): EngineKind {
   return model.format === "plsm" && model.plsm.kind === KIND_FIXED ? "fixed" : "float";
 }
 
-function chooseBuild(simd: SimdChoice): Build {
-  const supported = simdSupported();
-  if (simd === "on" && !supported) throw new PhasorError("runtime", "--simd on: this WebAssembly runtime does not support SIMD");
-  return simd !== "off" && supported ? "simd" : "scalar";
-}
-
 /**
  * An engine for a model read from a file (loadModelBytes) or built in code. Every engine holds its model to the
  * JSON reader's rules first (checkModel: the same named-field errors), so no path runs an unchecked model.
@@ -50,7 +44,7 @@ export async function createEngine(model: LoadedModel | FloatModel, options: Eng
   const kind = options.engine ?? defaultEngine(loaded);
   const simd = options.simd ?? "auto";
   if (simd !== "auto" && simd !== "on" && simd !== "off") throw new PhasorError("bad-args", `simd must be "auto", "on" or "off", got ${typeof simd === "string" ? quote(simd) : String(simd)}`);
-  const build = chooseBuild(simd);
+  const build: Build = useSimd(simd, "--simd") ? "simd" : "scalar";
   switch (kind) {
     case "reference":
       return new ReferenceEngine(loaded.model);

@@ -1,7 +1,10 @@
 /**
- * Where the compiled wasm comes from. In a browser the builds are fetched next to the library; under node,
- * host/node.ts installs a reader of the files in build/. Either way a build is compiled once per process.
+ * What the engines' and the trainer's modules share on the host side: where the compiled wasm comes from, which
+ * build a SIMD choice selects, and a module's last error message. In a browser the builds are fetched next to the
+ * library; under node, host/node.ts installs a reader of the files in build/. Either way a build is compiled once
+ * per process.
  */
+import type { SimdChoice } from "./engine.js";
 import { PhasorError } from "../errors.js";
 
 export type Build = "simd" | "scalar";
@@ -66,4 +69,26 @@ const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 
 
 export function simdSupported(): boolean {
   return WebAssembly.validate(SIMD_PROBE);
+}
+
+/**
+ * Whether a SIMD choice selects the SIMD build: "auto" where the runtime supports SIMD, "on" always (an error
+ * where it does not: `flag` names the choice as the caller knows it), "off" never.
+ */
+export function useSimd(choice: SimdChoice, flag: string): boolean {
+  const supported = simdSupported();
+  if (choice === "on" && !supported) throw new PhasorError("runtime", `${flag} on: this WebAssembly runtime does not support SIMD`);
+  return choice !== "off" && supported;
+}
+
+/** The exports through which every module built from assembly/ gives its last error (assembly/errors.ts). */
+export interface ErrorExports {
+  memory: WebAssembly.Memory;
+  errorPtr(): number;
+  errorLen(): number;
+}
+
+/** A module's last error message: ASCII text in a static buffer of its memory. */
+export function moduleError(exports: ErrorExports): string {
+  return new TextDecoder().decode(new Uint8Array(exports.memory.buffer, exports.errorPtr(), exports.errorLen()));
 }

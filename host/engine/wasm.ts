@@ -9,7 +9,7 @@ import type { FloatModel } from "../model/model.js";
 import {
   batchEventProblem, batchProblem, batchWhere, eventProblem, eventWhere, snapshotBytes, timeBackwardsError, timePolicyOf, timeRangeError,
 } from "./stream-checks.js";
-import { compileBuild, type Build } from "./wasm-source.js";
+import { compileBuild, moduleError, type Build } from "./wasm-source.js";
 
 interface Exports {
   memory: WebAssembly.Memory;
@@ -89,8 +89,7 @@ export class WasmInstance {
 
   /** The module's last error message. */
   errorText(): string {
-    const ptr = this.exports.errorPtr();
-    return new TextDecoder().decode(this.u8.subarray(ptr, ptr + this.exports.errorLen()));
+    return moduleError(this.exports);
   }
 
   /** Copies bytes into freshly allocated module memory (16-byte aligned) and returns the pointer. */

@@ -23,7 +23,7 @@ import { checkModel, type FloatModel, type LayerParams, type ReadoutMode } from 
 import { randomModel } from "../model/init.js";
 import { Rng } from "../rng.js";
 import type { TaskName } from "./tasks.js";
-import { compileBuild, simdSupported, type TrainBuild } from "../engine/wasm-source.js";
+import { compileBuild, moduleError, useSimd, type TrainBuild } from "../engine/wasm-source.js";
 
 export type Optimizer = "adam" | "sgd";
 export type Loss = "cross-entropy" | "mse";
@@ -240,9 +240,7 @@ function chooseBuild(simd: SimdChoice | boolean | undefined): TrainBuild {
   if (choice !== "auto" && choice !== "on" && choice !== "off") {
     throw new PhasorError("bad-args", `simd must be "auto", "on", "off" or a boolean, got ${JSON.stringify(simd)}`);
   }
-  const supported = simdSupported();
-  if (choice === "on" && !supported) throw new PhasorError("runtime", "simd on: this WebAssembly runtime does not support SIMD");
-  return choice !== "off" && supported ? "train-simd" : "train-scalar";
+  return useSimd(choice, "simd") ? "train-simd" : "train-scalar";
 }
 
 function wholeNumber(what: string, x: unknown, lo: number, hi: number): number {
@@ -381,8 +379,7 @@ export class Trainer {
   }
 
   private errorText(): string {
-    const ptr = this.e.errorPtr();
-    return new TextDecoder().decode(new Uint8Array(this.e.memory.buffer, ptr, this.e.errorLen()));
+    return moduleError(this.e);
   }
 
   private f32(ptr: number, length: number): Float32Array {
