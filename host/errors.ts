@@ -43,6 +43,14 @@ export function badInput(where: string, why: string, refusal?: EventRefusal): Ph
   return new PhasorError("bad-input", `${where}: ${why}`, refusal);
 }
 
+/** x when it is a whole number in lo..hi; otherwise a "bad-args" error that names the setting `what`. */
+export function wholeNumber(what: string, x: unknown, lo: number, hi: number): number {
+  if (typeof x !== "number" || !Number.isInteger(x) || x < lo || x > hi) {
+    throw new PhasorError("bad-args", `${what} must be a whole number in ${lo}..${hi}, got ${String(x)}`);
+  }
+  return x;
+}
+
 /**
  * Control characters (C0, DEL, C1), line and paragraph separators, bidirectional-text controls and lone
  * surrogates: what a message must not copy from its input, since a terminal acts on them (moves the cursor,

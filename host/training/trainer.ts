@@ -18,7 +18,7 @@
  * tau gradient then grows with the absolute time).
  */
 import type { SimdChoice } from "../engine/engine.js";
-import { PhasorError, badInput } from "../errors.js";
+import { PhasorError, badInput, wholeNumber } from "../errors.js";
 import { checkModel, type FloatModel, type LayerParams, type ReadoutMode } from "../model/model.js";
 import { randomModel } from "../model/init.js";
 import { Rng } from "../rng.js";
@@ -241,13 +241,6 @@ function chooseBuild(simd: SimdChoice | boolean | undefined): TrainBuild {
     throw new PhasorError("bad-args", `simd must be "auto", "on", "off" or a boolean, got ${JSON.stringify(simd)}`);
   }
   return useSimd(choice, "simd") ? "train-simd" : "train-scalar";
-}
-
-function wholeNumber(what: string, x: unknown, lo: number, hi: number): number {
-  if (typeof x !== "number" || !Number.isInteger(x) || x < lo || x > hi) {
-    throw new PhasorError("bad-args", `${what} must be a whole number in ${lo}..${hi}, got ${String(x)}`);
-  }
-  return x;
 }
 
 export class Trainer {

@@ -5,7 +5,7 @@
  * the loop around it, browser-safe, with hooks for progress and per-epoch records and a checkpoint to resume from.
  */
 import { ParameterAverage, type AverageState } from "./average.js";
-import { PhasorError } from "../errors.js";
+import { PhasorError, wholeNumber as whole } from "../errors.js";
 import { argmax } from "../engine/evaluate.js";
 import type { FloatModel } from "../model/model.js";
 import { MAX_SEED } from "../rng.js";
@@ -193,9 +193,6 @@ function validationSeed(seed: number): number {
 }
 
 function checkSettings(s: TrainSettings): void {
-  const whole = (name: string, v: number, lo: number, hi: number) => {
-    if (!(Number.isInteger(v) && v >= lo && v <= hi)) throw new PhasorError("bad-args", `${name} must be a whole number in ${lo}..${hi}, got ${v}`);
-  };
   if (!(s.task in TASKS)) throw new PhasorError("bad-args", `unknown task "${s.task}"`);
   whole("hidden", s.hidden, 1, 4096);
   whole("epochs", s.epochs, 1, 100000);
