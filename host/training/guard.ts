@@ -216,7 +216,7 @@ export interface GuardState<S = unknown> {
 }
 
 /** Median of a list (not changed). */
-function median(values: number[]): number {
+export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const m = sorted.length >> 1;
   return sorted.length % 2 ? sorted[m] : 0.5 * (sorted[m - 1] + sorted[m]);

@@ -21,7 +21,7 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import "../../host/node.js";
-import { StabilityGuard, TrainerObjective } from "../../host/training/guard.js";
+import { StabilityGuard, TrainerObjective, median } from "../../host/training/guard.js";
 import { generate } from "../../host/training/tasks.js";
 import { Trainer, initialModel, taskModelSpec } from "../../host/training/trainer.js";
 import { defaultSettings, TrainingRun, type EpochRecord } from "../../host/training/training.js";
@@ -101,12 +101,6 @@ interface RunLine {
   threshold: number;
   effectiveLr: number | null;
   error?: string;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : 0.5 * (s[m - 1] + s[m]);
 }
 
 async function one(lr: number, multiplier: number, seed: number, mode: string): Promise<RunLine> {
