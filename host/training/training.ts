@@ -178,6 +178,13 @@ export interface Checkpoint {
   average?: AverageState;
 }
 
+/** Fails unless `raw` says it is a checkpoint of this format and version; `where` (a file) starts the message. */
+export function checkCheckpointFormat(raw: { format?: unknown; version?: unknown }, where?: string): void {
+  if (raw.format !== "phasor-checkpoint" || raw.version !== 1) {
+    throw new PhasorError("bad-input", `${where === undefined ? "" : `${where}: `}not a phasor training checkpoint (version 1)`);
+  }
+}
+
 export interface TrainHooks {
   /** after every batch */
   onBatch?(epoch: number, batch: number, batches: number, loss: number): void;
@@ -309,7 +316,7 @@ export class TrainingRun {
       timeOrigin: "absolute",
     });
     if (resume) {
-      if (resume.format !== "phasor-checkpoint" || resume.version !== 1) throw new PhasorError("bad-input", "not a phasor training checkpoint (version 1)");
+      checkCheckpointFormat(resume);
       trainer.restore(resume.trainer);
     }
     return new TrainingRun(settings, trainer, resume);

@@ -10,7 +10,7 @@ import { guardSvg, learningCurveSvg } from "../../host/training/report.js";
 import { TASKS } from "../../host/training/tasks.js";
 import type { GuardState } from "../../host/training/guard.js";
 import type { TrainerSnapshot } from "../../host/training/trainer.js";
-import { TrainingRun, defaultSettings, type Checkpoint, type EpochRecord, type TrainSettings } from "../../host/training/training.js";
+import { TrainingRun, checkCheckpointFormat, defaultSettings, type Checkpoint, type EpochRecord, type TrainSettings } from "../../host/training/training.js";
 import type { CommandIO } from "./command.js";
 import { ioReason, writeFileAtomically } from "../../host/files.js";
 
@@ -58,7 +58,7 @@ export async function readCheckpoint(path: string): Promise<Checkpoint> {
   } catch (err) {
     throw new PhasorError("bad-input", `${path}: not a readable checkpoint: ${err instanceof SyntaxError ? "not JSON" : ioReason(err)}`);
   }
-  if (raw.format !== "phasor-checkpoint" || raw.version !== 1) throw new PhasorError("bad-input", `${path}: not a phasor training checkpoint (version 1)`);
+  checkCheckpointFormat(raw, path);
   const trainer = raw.trainer as Record<string, unknown>;
   const best = raw.best as Record<string, unknown>;
   const guard = raw.guard as (Omit<GuardState, "v" | "snapshots"> & { v: unknown; snapshots: unknown }) | undefined;
