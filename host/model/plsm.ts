@@ -57,9 +57,12 @@ export interface PlsmFile {
   meta: Record<string, unknown>;
 }
 
+// The padding of assembly/padding.ts, with which the module reads this layout (TypeScript cannot share its code).
 const pad8 = (n: number) => (n + 7) & ~7;
 const align16 = (n: number) => (n + 15) & ~15;
 
+// The .plsm checksum, as assembly/crc32.ts computes it when the module checks a file (TypeScript cannot share its
+// code; node's zlib crc32 is not in the browser).
 let crcTable: Uint32Array | undefined;
 export function crc32(bytes: Uint8Array, end = bytes.length): number {
   if (!crcTable) {
