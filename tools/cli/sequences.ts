@@ -2,8 +2,8 @@
  * An event file read whole into sequences (consecutive events of one seq), for the commands that need every
  * sequence at once (quantize's calibration, eval). Each keeps the last label its events gave.
  */
-import { groupBySeq, type EventParser, type SeqId, type StreamEvent } from "../../host/engine/events.js";
-import type { TextInput } from "./io.js";
+import { EventParser, groupBySeq, type SeqId, type StreamEvent } from "../../host/engine/events.js";
+import { openTextInput } from "./io.js";
 
 export interface LabelledSequence {
   seq: SeqId | undefined;
@@ -13,7 +13,24 @@ export interface LabelledSequence {
   label: number | undefined;
 }
 
-export async function readSequences(input: TextInput, parser: EventParser, inputSize: number): Promise<LabelledSequence[]> {
+/** The values of the event-reader flags (io.ts, EVENT_READER_FLAGS) as a command receives them. */
+export interface EventReaderFlags {
+  "skip-bad": boolean;
+  "max-line-bytes": number;
+}
+
+/**
+ * `path` (stdin for "-") read whole as the command's flags say; `name` is what messages call it, and `parser`
+ * holds what --skip-bad left out.
+ */
+export async function readSequences(
+  path: string,
+  stdin: NodeJS.ReadableStream,
+  inputSize: number,
+  flags: EventReaderFlags,
+): Promise<{ name: string; parser: EventParser; sequences: LabelledSequence[] }> {
+  const input = await openTextInput(path, stdin);
+  const parser = new EventParser({ inputSize, file: input.name, skipBad: flags["skip-bad"], maxLineBytes: flags["max-line-bytes"] });
   const sequences: LabelledSequence[] = [];
   let seq: SeqId | undefined;
   let label: number | undefined;
@@ -44,7 +61,7 @@ export async function readSequences(input: TextInput, parser: EventParser, input
   for await (const chunk of input.chunks) append(parser.pushBytes(chunk));
   append(parser.end());
   close();
-  return sequences;
+  return { name: input.name, parser, sequences };
 }
 
 function grow<A extends Float64Array | Float32Array>(values: A, length: number): A {

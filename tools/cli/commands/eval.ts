@@ -3,11 +3,10 @@
  * "Commands"), one JSON line. The scoring is host/engine/evaluate.ts.
  */
 import { createEngine } from "../../../host/engine/create.js";
-import { EventParser } from "../../../host/engine/events.js";
 import { evaluate } from "../../../host/engine/evaluate.js";
 import { badInput } from "../../../host/errors.js";
 import { defineCommand } from "../command.js";
-import { EVENT_READER_FLAGS, openTextInput, skippedNote } from "../io.js";
+import { EVENT_READER_FLAGS, skippedNote } from "../io.js";
 import { loadModelFile } from "../model-file.js";
 import { readSequences } from "../sequences.js";
 
@@ -29,16 +28,9 @@ export const command = defineCommand({
     const loaded = await loadModelFile(flags.model);
     const engine = await createEngine(loaded, { engine: flags.engine, simd: flags.simd });
     try {
-      const input = await openTextInput(flags.events, io.stdin);
-      const parser = new EventParser({
-        inputSize: engine.model.inputSize,
-        file: input.name,
-        skipBad: flags["skip-bad"],
-        maxLineBytes: flags["max-line-bytes"],
-      });
-      const sequences = await readSequences(input, parser, engine.model.inputSize);
-      if (sequences.length === 0) throw badInput(input.name, "no events to evaluate on");
-      const result = evaluate(engine, sequences, input.name);
+      const { name, parser, sequences } = await readSequences(flags.events, io.stdin, engine.model.inputSize, flags);
+      if (sequences.length === 0) throw badInput(name, "no events to evaluate on");
+      const result = evaluate(engine, sequences, name);
       io.stdout.write(JSON.stringify({ model: flags.model, engine: engine.kind, simd: engine.simd, ...result }) + "\n");
       const skipped = skippedNote(parser);
       if (skipped !== undefined) io.stderr.write(`phasor eval: ${skipped}\n`);

@@ -10,13 +10,12 @@ import { dirname, extname } from "node:path";
 import { compareEngines } from "../../../host/engine/compare.js";
 import { createEngine, type LoadedModel } from "../../../host/engine/create.js";
 import { PhasorError, badInput } from "../../../host/errors.js";
-import { EventParser } from "../../../host/engine/events.js";
 import type { FloatModel } from "../../../host/model/model.js";
 import { PRE_FRAC, type FixedPlan } from "../../../host/model/plsm.js";
 import { FIXED_TOLERANCE, quantize, toleranceExceeded } from "../../../host/model/quantize.js";
 import { defineCommand } from "../command.js";
 import { ioReason, writeFileAtomically } from "../../../host/files.js";
-import { EVENT_READER_FLAGS, openTextInput, skippedNote } from "../io.js";
+import { EVENT_READER_FLAGS, skippedNote } from "../io.js";
 import { readSequences } from "../sequences.js";
 import { loadModelFile } from "../model-file.js";
 
@@ -45,19 +44,12 @@ export const command = defineCommand({
     }
     await checkOutputPath(flags.out);
 
-    const input = await openTextInput(flags.calib, io.stdin);
-    const parser = new EventParser({
-      inputSize: loaded.model.inputSize,
-      file: input.name,
-      skipBad: flags["skip-bad"],
-      maxLineBytes: flags["max-line-bytes"],
-    });
-    const sequences = await readSequences(input, parser, loaded.model.inputSize);
+    const { name, parser, sequences } = await readSequences(flags.calib, io.stdin, loaded.model.inputSize, flags);
     const skipped = skippedNote(parser);
     if (skipped !== undefined) io.stderr.write(`phasor quantize: ${skipped}\n`);
     if (sequences.length === 0) {
       const why = parser.skipped > 0 ? "no good events to calibrate on (every event line was bad)" : "no events to calibrate on";
-      throw badInput(input.name, why);
+      throw badInput(name, why);
     }
 
     const result = quantize(loaded.model, sequences, flags.model);
