@@ -10,8 +10,15 @@ import { loadModelBytes, type LoadedModel } from "../../host/engine/create.js";
 import { badModel } from "../../host/errors.js";
 import { PLSM_MAGIC } from "../../host/model/plsm.js";
 import { ioReason } from "../../host/files.js";
+import type { FlagSpec } from "./command.js";
 
 export type { LoadedModel };
+
+/** The flags of every command that runs the model it opens: which engine, and which wasm build. */
+export const ENGINE_FLAGS = {
+  engine: { kind: "enum", values: ["reference", "float", "fixed"], help: "engine (default fixed for a .plsm model, float for a JSON model)" },
+  simd: { kind: "enum", values: ["auto", "on", "off"], default: "auto", help: "wasm build to run" },
+} as const satisfies Record<string, FlagSpec>;
 
 export async function loadModelFile(path: string): Promise<LoadedModel> {
   const extension = extname(path).toLowerCase();

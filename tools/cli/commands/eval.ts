@@ -7,7 +7,7 @@ import { evaluate } from "../../../host/engine/evaluate.js";
 import { badInput } from "../../../host/errors.js";
 import { defineCommand } from "../command.js";
 import { EVENT_READER_FLAGS, skippedNote } from "../io.js";
-import { loadModelFile } from "../model-file.js";
+import { ENGINE_FLAGS, loadModelFile } from "../model-file.js";
 import { readSequences } from "../sequences.js";
 
 export const command = defineCommand({
@@ -20,8 +20,7 @@ export const command = defineCommand({
   flags: {
     model: { kind: "string", required: true, value: "M", help: "float model (.json) or quantized model (.plsm)" },
     events: { kind: "string", required: true, value: "E", help: "labelled events, NDJSON or CSV; - reads stdin" },
-    engine: { kind: "enum", values: ["reference", "float", "fixed"], help: "engine (default fixed for a .plsm model, float for a JSON model)" },
-    simd: { kind: "enum", values: ["auto", "on", "off"], default: "auto", help: "wasm build to run" },
+    ...ENGINE_FLAGS,
     ...EVENT_READER_FLAGS,
   },
   async run(flags, io) {

@@ -14,7 +14,7 @@ import { defineCommand } from "../command.js";
 import { Gateway } from "../../../host/gateway/gateway.js";
 import { DEFAULT_MAX_READINGS } from "../../../host/gateway/payload.js";
 import { ioReason } from "../../../host/files.js";
-import { loadModelFile } from "../model-file.js";
+import { ENGINE_FLAGS, loadModelFile } from "../model-file.js";
 
 export const command = defineCommand({
   usage:
@@ -34,8 +34,7 @@ export const command = defineCommand({
     state: { kind: "string", required: true, value: "DIR", help: "directory of the owned shards' snapshots and WALs" },
     broker: { kind: "string", value: "URL", help: "MQTT broker (default mqtt://127.0.0.1:1883)" },
     sensors: { kind: "string", value: "S.json", help: "sensor declaration (default: the JSON model's \"sensors\" field, else one sensor \"x\" of all inputs)" },
-    engine: { kind: "enum", values: ["reference", "float", "fixed"], help: "engine (default fixed for a .plsm model, float for a JSON model)" },
-    simd: { kind: "enum", values: ["auto", "on", "off"], default: "auto", help: "wasm build to run" },
+    ...ENGINE_FLAGS,
     prefix: { kind: "string", value: "P", help: "topic prefix (default phasor)" },
     shards: { kind: "number", integer: true, min: 1, default: 16, help: "shards of the deployment (the same for every gateway and publisher)" },
     instance: { kind: "number", integer: true, min: 0, default: 0, help: "this gateway's index: it owns the shards s with s mod instances = instance" },

@@ -10,7 +10,7 @@ import { BadLineError, EventParser, type SeqId, type StreamEvent } from "../../.
 import { argmax } from "../../../host/engine/evaluate.js";
 import { defineCommand } from "../command.js";
 import { EVENT_READER_FLAGS, LineWriter, openTextInput, skippedNote, type TextInput } from "../io.js";
-import { loadModelFile } from "../model-file.js";
+import { ENGINE_FLAGS, loadModelFile } from "../model-file.js";
 
 export const command = defineCommand({
   usage:
@@ -25,12 +25,7 @@ export const command = defineCommand({
   flags: {
     model: { kind: "string", required: true, value: "M", help: "float model (.json) or quantized model (.plsm)" },
     events: { kind: "string", required: true, value: "E", help: "events, NDJSON or CSV; - reads stdin" },
-    engine: {
-      kind: "enum",
-      values: ["reference", "float", "fixed"],
-      help: "engine (default fixed for a .plsm model, float for a JSON model)",
-    },
-    simd: { kind: "enum", values: ["auto", "on", "off"], default: "auto", help: "wasm build to run" },
+    ...ENGINE_FLAGS,
     emit: { kind: "enum", values: ["every", "last"], default: "every", help: "one line per event, or per sequence" },
     hidden: { kind: "boolean", help: 'add "h", the last layer\'s hidden state' },
     ...EVENT_READER_FLAGS,
