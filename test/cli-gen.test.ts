@@ -1,7 +1,7 @@
 /**
- * `phasor gen` (formats.md, "Commands"): its output is an event file the project's own parser reads back, with
- * exactly the samples of host/training/tasks.ts at full precision; the same arguments give the same bytes; bad arguments
- * exit 2 naming what is accepted.
+ * `phasor gen` (formats.md, "Commands"): its output is an event file the project's own parser reads back, with exactly
+ * the samples of host/training/tasks.ts at full precision; the same arguments give the same bytes; bad arguments exit 2
+ * naming what is accepted.
  */
 import { describe, expect, it } from "vitest";
 import { phasor } from "./support/cli.js";

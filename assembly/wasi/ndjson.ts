@@ -18,7 +18,8 @@ export let seqNumber: f64 = 0;
 const X_NOT_NUMBER: i32 = 0;
 const X_NOT_FINITE: i32 = 1;
 const X_BEYOND_F32: i32 = 2;
-/** The largest finite f32: host/engine/events.ts refuses anything beyond it, rather than let it round down to it here. */
+/** The largest finite f32: host/engine/events.ts refuses anything beyond it, rather than let it round down to it
+ * here. */
 const F32_MAX: f64 = 3.4028234663852886e38;
 
 // What a field held, for the checks after the whole object is read (a later duplicate key replaces it).

@@ -42,10 +42,10 @@ export interface Stream {
   /** hidden size of the last layer */
   readonly hiddenSize: number;
   /**
-   * Feeds one event. Validates t and x before touching anything: on a PhasorError the state is unchanged. Every
-   * engine checks alike (host/engine/stream-checks.ts): t a finite number, x exactly inputSize finite numbers within the
-   * f32 range; anything else is a "bad-input" PhasorError whose `refusal` says why (host/errors.ts).
-   * Events of one stream must come in non-decreasing t (or see StreamOptions.timePolicy).
+   * Feeds one event. Validates t and x before touching anything: on a PhasorError the state is unchanged. Every engine
+   * checks alike (host/engine/stream-checks.ts): t a finite number, x exactly inputSize finite numbers within the f32
+   * range; anything else is a "bad-input" PhasorError whose `refusal` says why (host/errors.ts). Events of one stream
+   * must come in non-decreasing t (or see StreamOptions.timePolicy).
    */
   push(t: number, x: ArrayLike<number>): void;
   /**

@@ -1,8 +1,8 @@
 /**
- * The float64 reference engine: shared/spec/plstm.md computed as written, in float64 throughout, with the phase
- * of the time gate exact (host/engine/phase.ts). Every other engine and the trainer are tested against it, so it favours
- * being obviously right over being fast. The step is a few small functions that mirror the spec's equations, in
- * the order the spec gives them, the way TensorFlow Lite Micro writes its LSTM kernel.
+ * The float64 reference engine: shared/spec/plstm.md computed as written, in float64 throughout, with the phase of the
+ * time gate exact (host/engine/phase.ts). Every other engine and the trainer are tested against it, so it favours being
+ * obviously right over being fast. The step is a few small functions that mirror the spec's equations, in the order the
+ * spec gives them, the way TensorFlow Lite Micro writes its LSTM kernel.
  */
 import type { Engine, MemoryReport, Stream, StreamOptions, StreamStats, TimePolicy } from "./engine.js";
 import { checkModel, type FloatModel, type LayerParams, type Readout } from "../model/model.js";

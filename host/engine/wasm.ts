@@ -196,8 +196,8 @@ export class WasmEngine implements Engine {
 
   /**
    * Turns a failed status into the error it stands for. A refused event is worded as the reference words it
-   * (host/engine/stream-checks.ts): `problem` finds what is wrong with the refused event's values, the module says which
-   * event and, for the time checks, against which time.
+   * (host/engine/stream-checks.ts): `problem` finds what is wrong with the refused event's values, the module says
+   * which event and, for the time checks, against which time.
    */
   error(status: number, where: (index: number) => string, problem: (index: number) => PhasorError | null): PhasorError {
     const e = this.wasm.exports;

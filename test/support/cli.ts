@@ -1,4 +1,4 @@
-/** The `phasor` CLI run from its TypeScript source through tsx (what `npx tsx tools/cli/phasor.ts` does, without npx). */
+/** The `phasor` CLI run from its TypeScript source through tsx (`npx tsx tools/cli/phasor.ts`, without npx). */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -1,6 +1,6 @@
 /**
- * Seeded, deterministic test fixtures: random float models (host/model/init.ts) and random irregular event streams. The same seed
- * gives the same model and events on every run and every machine (integer PRNG, no Math.random).
+ * Seeded, deterministic test fixtures: random float models (host/model/init.ts) and random irregular event streams. The
+ * same seed gives the same model and events on every run and every machine (integer PRNG, no Math.random).
  */
 import { Rng } from "../../host/rng.js";
 

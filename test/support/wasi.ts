@@ -1,6 +1,6 @@
 /**
- * Running the WASI command (build/phasor-wasi*.wasm, docs/wasi.md) the two ways the suites need: under node:wasi
- * in this process, and on the wasmtime engine through tools/devices/wasmtime-run.py (the Python wheel). Both get the same
+ * Running the WASI command (build/phasor-wasi*.wasm, docs/wasi.md) the two ways the suites need: under node:wasi in
+ * this process, and on the wasmtime engine through tools/devices/wasmtime-run.py (the Python wheel). Both get the same
  * arguments, stdin and one preopened directory, mapped to ".", and give back the exit status, stdout and stderr.
  */
 import { spawnSync } from "node:child_process";

@@ -1,8 +1,8 @@
 /**
- * A model file as the CLI opens it (formats.md): `.json` is a float model, `.plsm` a quantized one. The bytes
- * decide what the file is (host/engine/create.ts sniffs the .plsm magic); the extension only has to agree with them, so
- * that a file named for one format but holding the other fails here with a clear message instead of as
- * unreadable JSON or a bad magic number further on.
+ * A model file as the CLI opens it (formats.md): `.json` is a float model, `.plsm` a quantized one. The bytes decide
+ * what the file is (host/engine/create.ts sniffs the .plsm magic); the extension only has to agree with them, so that a
+ * file named for one format but holding the other fails here with a clear message instead of as unreadable JSON or a
+ * bad magic number further on.
  */
 import { readFile } from "node:fs/promises";
 import { extname } from "node:path";

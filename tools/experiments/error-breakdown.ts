@@ -1,5 +1,5 @@
-// Where a freq1 model's errors are: accuracy on freshly drawn sequences of a task, split by the number of events,
-// by the duration, and by how close the period is to the positive band [5, 6] ms. The draws of host/training/tasks.ts keep
+// Where a freq1 model's errors are: accuracy on freshly drawn sequences of a task, split by the number of events, by
+// the duration, and by how close the period is to the positive band [5, 6] ms. The draws of host/training/tasks.ts keep
 // each sequence's period and duration, so nothing has to be guessed from the events.
 //   npx tsx tools/experiments/error-breakdown.ts --model m.json --task freq1-async --n 3000 --seed 4243
 // Prints a markdown table. The float wasm engine scores the sequences, as `phasor eval --engine float` does.
