@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseModelText } from "../host/model.js";
+import { parseModelText } from "../host/model/model.js";
 import { phasor } from "./support/cli.js";
 
 let dir: string;

@@ -4,11 +4,11 @@
 // Both builds run the same arithmetic, so their losses and gradients are the same floats.
 import { beforeAll, describe, expect, it } from "vitest";
 import "../host/node.js";
-import type { FloatModel, ReadoutMode } from "../host/model.js";
-import { exactPhase } from "../host/phase.js";
-import { ReferenceEngine } from "../host/reference.js";
-import { Trainer, modelFromParameters, parameterGroups, type Loss, type TrainingSample } from "../host/trainer.js";
-import { simdSupported } from "../host/wasm-source.js";
+import type { FloatModel, ReadoutMode } from "../host/model/model.js";
+import { exactPhase } from "../host/engine/phase.js";
+import { ReferenceEngine } from "../host/engine/reference.js";
+import { Trainer, modelFromParameters, parameterGroups, type Loss, type TrainingSample } from "../host/training/trainer.js";
+import { simdSupported } from "../host/engine/wasm-source.js";
 import { Rng, randomModel } from "./support/random.js";
 
 interface Case {

@@ -6,9 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import "../host/node.js";
-import { StabilityGuard, TrainerObjective } from "../host/guard.js";
-import { Trainer, initialModel } from "../host/trainer.js";
-import { simdSupported } from "../host/wasm-source.js";
+import { StabilityGuard, TrainerObjective } from "../host/training/guard.js";
+import { Trainer, initialModel } from "../host/training/trainer.js";
+import { simdSupported } from "../host/engine/wasm-source.js";
 import { phasor } from "./support/cli.js";
 import { signProblem } from "./support/sign-problem.js";
 

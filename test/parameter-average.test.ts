@@ -7,10 +7,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import "../host/node.js";
-import { ParameterAverage } from "../host/average.js";
-import { learningCurveSvg } from "../host/report.js";
-import { parametersOf } from "../host/trainer.js";
-import { TrainingRun, defaultSettings } from "../host/training.js";
+import { ParameterAverage } from "../host/training/average.js";
+import { learningCurveSvg } from "../host/training/report.js";
+import { parametersOf } from "../host/training/trainer.js";
+import { TrainingRun, defaultSettings } from "../host/training/training.js";
 import { phasor } from "./support/cli.js";
 import { Rng } from "./support/random.js";
 

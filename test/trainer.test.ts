@@ -5,9 +5,9 @@
 import { describe, expect, it } from "vitest";
 import "../host/node.js";
 import { PhasorError } from "../host/errors.js";
-import type { FloatModel } from "../host/model.js";
-import { ReferenceEngine } from "../host/reference.js";
-import { generate } from "../host/tasks.js";
+import type { FloatModel } from "../host/model/model.js";
+import { ReferenceEngine } from "../host/engine/reference.js";
+import { generate } from "../host/training/tasks.js";
 import {
   Trainer,
   initialModel,
@@ -17,8 +17,8 @@ import {
   taskModelSpec,
   type TrainerOptions,
   type TrainingSample,
-} from "../host/trainer.js";
-import { simdSupported } from "../host/wasm-source.js";
+} from "../host/training/trainer.js";
+import { simdSupported } from "../host/engine/wasm-source.js";
 import { Rng } from "./support/random.js";
 import { signProblem } from "./support/sign-problem.js";
 

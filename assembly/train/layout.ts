@@ -23,6 +23,8 @@
 // still running at event n are rows 0 .. active[n] - 1, and event n of row b is row m = rowStart[n] + b of every
 // per-row array. A time step is then one contiguous block of rows: one matrix product for the whole batch.
 
+import { align16, pad8 } from "../padding";
+
 export const LOSS_CROSS_ENTROPY: i32 = 0;
 export const LOSS_MSE: i32 = 1;
 export const READOUT_LAST: i32 = 0;
@@ -40,11 +42,6 @@ export const UNIT_SUMS: i32 = 6;
 export const MAX_SIZE: i32 = 65536;
 /** The largest block the runtime's allocator (TLSF) hands out is just under 1 GiB. */
 const MAX_ARENA_BYTES: u64 = (1 << 30) - 1024;
-
-/** Rounds up to a multiple of 8 f32: rows of 32 bytes, so the SIMD kernels read whole vectors and 4 x 8 tiles. */
-@inline export function pad8(x: i32): i32 {
-  return (x + 7) & ~7;
-}
 
 @unmanaged
 export class TrainLayer {
@@ -200,10 +197,6 @@ export class Trainer {
 
 @inline export function layerOf(tr: Trainer, n: i32): TrainLayer {
   return changetype<TrainLayer>(tr.layers + <usize>n * offsetof<TrainLayer>());
-}
-
-@inline function align16(x: u64): u64 {
-  return (x + 15) & ~(<u64>15);
 }
 
 // The bump cursor of `plan`; only plan uses it.
