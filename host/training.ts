@@ -11,19 +11,27 @@ import type { FloatModel } from "./model.js";
 import { MAX_SEED } from "./rng.js";
 import { TASKS, generate, type Sample, type TaskName } from "./tasks.js";
 import { StabilityGuard, TrainerObjective, type GuardState, type GuardStats } from "./guard.js";
-import { Trainer, initialModel, taskModelSpec, type Optimizer, type TrainerSnapshot } from "./trainer.js";
+import { WEIGHT_INITS, type WeightInit } from "./init.js";
+import { TRAINED_R_ON_MIN, Trainer, initialModel, taskModelSpec, type Optimizer, type TrainerSnapshot } from "./trainer.js";
 
 export interface TrainSettings {
   task: TaskName;
   /** units of the one layer; default 110 (the paper) */
   hidden: number;
-  /** open ratio of every unit; default 0.05 (the paper) */
+  /** open ratio of every unit, or where a trained r_on starts; default 0.05 (the paper) */
   rOn: number;
   /**
-   * train r_on from `rOn` on (Trainer's trainROn); default false (plstm.md section 5 fixes it; the authors' code
-   * trains it); absent in older checkpoints means false
+   * train r_on itself from `rOn` on, clipped to [0.01, 1] (Trainer's trainROn): by default on the freq1 tasks,
+   * as the authors' code and tasks.md's protocol do (plstm.md section 5), off on the others; absent in older
+   * checkpoints means false
    */
   trainROn?: boolean;
+  /** learn tau itself rather than log tau (Trainer's tauDirect); absent in older checkpoints means false */
+  tauDirect?: boolean;
+  /** clip the gradient at the gate pre-activations to +-gateClip (Trainer's gateClip; 0 is off); absent: 0 */
+  gateClip?: number;
+  /** how the initial weights and biases are drawn (host/init.ts); absent in older checkpoints means "scaled" */
+  weightInit?: WeightInit;
   /** initial periods log-uniform on [e^lo, e^hi]; default DEFAULT_LOG_TAU_RANGE (absent in older checkpoints) */
   logTauRange?: [number, number];
   epochs: number;
@@ -104,13 +112,21 @@ export const DEFAULT_LOG_TAU_RANGE: [number, number] = [1, 3];
 export const DEFAULT_GUARD_EVERY = 4;
 export const DEFAULT_GUARD_WORST_OF = 0;
 
+/** The tasks whose protocol trains r_on (tasks.md: the authors' frequency-task code learns it from 0.05). */
+export function trainsROnByDefault(task: TaskName): boolean {
+  return task.startsWith("freq1");
+}
+
 export function defaultSettings(task: TaskName, overrides: Partial<TrainSettings> = {}): TrainSettings {
   const optimizer = overrides.optimizer ?? "adam";
   return {
     task,
     hidden: 110,
     rOn: 0.05,
-    trainROn: false,
+    trainROn: trainsROnByDefault(task),
+    tauDirect: false,
+    gateClip: 0,
+    weightInit: "scaled",
     logTauRange: [...DEFAULT_LOG_TAU_RANGE],
     epochs: 70,
     perEpoch: 5000,
@@ -163,9 +179,15 @@ export interface EpochRecord {
   rOn?: { mean: number; min: number; max: number };
 }
 
+/**
+ * The checkpoint format's version. 2: a trained r_on is r_on itself in theta (version 1 held its logit; a version-1
+ * checkpoint that trains r_on cannot be continued, the others read as version 2: tools/training-session.ts).
+ */
+export const CHECKPOINT_VERSION = 2;
+
 export interface Checkpoint {
   format: "phasor-checkpoint";
-  version: 1;
+  version: typeof CHECKPOINT_VERSION;
   settings: TrainSettings;
   /** epochs completed */
   epoch: number;
@@ -204,7 +226,14 @@ function checkSettings(s: TrainSettings): void {
   whole("batchSize", s.batchSize, 1, 4096);
   whole("seed", s.seed, 0, MAX_SEED);
   if (!(s.rOn > 0 && s.rOn <= 1)) throw new PhasorError("bad-args", `rOn must be in (0, 1], got ${s.rOn}`);
-  if (s.trainROn && !(s.rOn < 1)) throw new PhasorError("bad-args", `a trained r_on starts below 1 (it is learned as a logit), got rOn ${s.rOn}`);
+  if (s.trainROn && !(s.rOn >= TRAINED_R_ON_MIN)) {
+    throw new PhasorError("bad-args", `a trained r_on starts in [${TRAINED_R_ON_MIN}, 1], the range it is kept in, got rOn ${s.rOn}`);
+  }
+  const gateClip = s.gateClip ?? 0;
+  if (!(gateClip >= 0 && Number.isFinite(gateClip))) throw new PhasorError("bad-args", `gateClip must be a finite number >= 0 (0: off), got ${gateClip}`);
+  if (s.weightInit !== undefined && !WEIGHT_INITS.includes(s.weightInit)) {
+    throw new PhasorError("bad-args", `weightInit must be one of ${WEIGHT_INITS.join(", ")}, got ${JSON.stringify(s.weightInit)}`);
+  }
   const range = s.logTauRange ?? DEFAULT_LOG_TAU_RANGE;
   if (!(Array.isArray(range) && range.length === 2 && range.every((v) => Number.isFinite(v) && Math.abs(v) <= 30) && range[0] <= range[1])) {
     throw new PhasorError("bad-args", `logTauRange must be two numbers lo <= hi in -30..30 (tau log-uniform on [e^lo, e^hi]), got ${JSON.stringify(range)}`);
@@ -295,6 +324,7 @@ export class TrainingRun {
       hidden: [settings.hidden],
       rOn: settings.rOn,
       tauRange: [Math.exp(lo), Math.exp(hi)] as [number, number],
+      weightInit: settings.weightInit ?? "scaled",
       labels: task.labels ? [...task.labels] : undefined,
     };
     const trainer = await Trainer.create(initialModel(spec, settings.seed), {
@@ -306,13 +336,17 @@ export class TrainingRun {
       clipNorm: settings.clipNorm,
       timeLrScale: settings.timeLrScale ?? 1,
       trainROn: settings.trainROn ?? false,
+      tauDirect: settings.tauDirect ?? false,
+      gateClip: settings.gateClip ?? 0,
       simd: settings.simd ?? "auto",
       // the tasks' timestamps are the real times of their signals, 0..125 ms: the model learns on them as they
       // are, so the exported model runs on the same timestamps in every engine
       timeOrigin: "absolute",
     });
     if (resume) {
-      if (resume.format !== "phasor-checkpoint" || resume.version !== 1) throw new PhasorError("bad-input", "not a phasor training checkpoint (version 1)");
+      if (resume.format !== "phasor-checkpoint" || resume.version !== CHECKPOINT_VERSION) {
+        throw new PhasorError("bad-input", `not a phasor training checkpoint (version ${CHECKPOINT_VERSION})`);
+      }
       trainer.restore(resume.trainer);
     }
     return new TrainingRun(settings, trainer, resume);
@@ -442,7 +476,7 @@ export class TrainingRun {
   checkpoint(): Checkpoint {
     return {
       format: "phasor-checkpoint",
-      version: 1,
+      version: CHECKPOINT_VERSION,
       settings: this.settings,
       epoch: this.epochsDone,
       history: [...this.history],

@@ -97,27 +97,64 @@ describe("phasor train", () => {
     expect(JSON.parse(readFileSync(join(dir, "t.checkpoint.json"), "utf8")).settings.logTauRange).toEqual([4, 5]);
   });
 
-  it("learns r_on with --train-r-on: each epoch's line says where it went, and the model carries it", () => {
+  it("learns r_on by default on freq1 (--fixed-r-on keeps it): each epoch's line says where it went, and the model carries it", () => {
     const out = join(dir, "r.json");
-    const run = phasor(["train", ...tiny, "--epochs", "2", "--r-on", "0.2", "--train-r-on", "--lr", "0.01", "--out", out]);
+    const run = phasor(["train", ...tiny, "--epochs", "2", "--r-on", "0.2", "--lr", "0.01", "--out", out]);
     expect(run.status).toBe(0);
     const epochs = jsonLines(run.stdout).filter((l) => !l.final) as { rOn?: { mean: number; min: number; max: number } }[];
     expect(epochs).toHaveLength(2);
     for (const { rOn } of epochs) {
       expect(rOn).toBeDefined();
-      expect(rOn!.min).toBeGreaterThan(0);
-      expect(rOn!.max).toBeLessThan(1);
+      expect(rOn!.min).toBeGreaterThanOrEqual(0.01);
+      expect(rOn!.max).toBeLessThanOrEqual(1);
       expect(rOn!.max - rOn!.min).toBeGreaterThan(1e-4);
     }
     const rOn = Array.from(parseModelText(readFileSync(out, "utf8"), "r.json").layers[0].rOn);
     expect(rOn.some((r) => Math.abs(r - 0.2) > 1e-4)).toBe(true);
-    expect(JSON.parse(readFileSync(join(dir, "r.checkpoint.json"), "utf8")).settings.trainROn).toBe(true);
-    // a fixed-r_on run has no such field, and --resume cannot switch the training of r_on on
-    const fixed = phasor(["train", ...tiny, "--epochs", "1", "--out", join(dir, "f.json")]);
+    const checkpoint = JSON.parse(readFileSync(join(dir, "r.checkpoint.json"), "utf8"));
+    expect(checkpoint.settings.trainROn).toBe(true);
+    expect(checkpoint.version).toBe(2);
+    // --train-r-on says the default; --fixed-r-on keeps r_on where --r-on puts it, and no line reports it
+    const explicit = phasor(["train", ...tiny, "--epochs", "2", "--r-on", "0.2", "--lr", "0.01", "--train-r-on", "--out", join(dir, "r2.json")]);
+    const learned = (stdout: string) => jsonLines(stdout).filter((l) => !l.final).map(({ loss, valAccuracy, rOn }) => ({ loss, valAccuracy, rOn }));
+    expect(learned(explicit.stdout)).toEqual(learned(run.stdout));
+    const fixed = phasor(["train", ...tiny, "--epochs", "1", "--r-on", "0.2", "--fixed-r-on", "--out", join(dir, "f.json")]);
+    expect(fixed.status).toBe(0);
     expect(jsonLines(fixed.stdout)[0].rOn).toBeUndefined();
-    const resumed = phasor(["train", ...tiny, "--epochs", "2", "--train-r-on", "--resume", join(dir, "f.checkpoint.json"), "--out", join(dir, "f.json")]);
+    expect(Array.from(parseModelText(readFileSync(join(dir, "f.json"), "utf8"), "f.json").layers[0].rOn).every((r) => r === 0.2)).toBe(true);
+    // freq2 and adding keep r_on fixed unless asked
+    const adding = phasor(["train", "--task", "adding", "--hidden", "4", "--per-epoch", "8", "--validation", "4", "--batch", "8", "--epochs", "1", "--out", join(dir, "a.json")]);
+    expect(adding.status).toBe(0);
+    expect(jsonLines(adding.stdout)[0].rOn).toBeUndefined();
+    // a resumed run cannot switch the training of r_on off, nor both be asked at once
+    const resumed = phasor(["train", ...tiny, "--epochs", "3", "--fixed-r-on", "--resume", join(dir, "r.checkpoint.json"), "--out", out]);
     expect(resumed.status).toBe(2);
-    expect(resumed.stderr).toMatch(/cannot change trainROn true/);
+    expect(resumed.stderr).toMatch(/cannot change trainROn false/);
+    const both = phasor(["train", ...tiny, "--train-r-on", "--fixed-r-on", "--out", join(dir, "x.json")]);
+    expect(both.status).toBe(2);
+    expect(both.stderr).toMatch(/--train-r-on or --fixed-r-on, not both/);
+  });
+
+  it("continues a version-1 checkpoint with r_on fixed, and refuses one that trained r_on through its logit, saying why", () => {
+    const first = phasor(["train", ...tiny, "--epochs", "1", "--seed", "6", "--fixed-r-on", "--out", join(dir, "v1.json")]);
+    expect(first.status).toBe(0);
+    const path = join(dir, "v1.checkpoint.json");
+    const saved = JSON.parse(readFileSync(path, "utf8"));
+    // what a version-1 checkpoint of a fixed-r_on run looked like: the same fields, without the ones added since
+    const { tauDirect: _t, gateClip: _g, weightInit: _w, ...older } = saved.settings;
+    writeFileSync(path, JSON.stringify({ ...saved, version: 1, settings: older }));
+    const resumed = phasor(["train", ...tiny, "--epochs", "2", "--seed", "6", "--resume", path, "--out", join(dir, "v1.json")]);
+    expect(resumed.stderr).toMatch(/epoch 2\/2/);
+    expect(resumed.status).toBe(0);
+    expect(JSON.parse(readFileSync(path, "utf8")).version).toBe(2);
+    writeFileSync(path, JSON.stringify({ ...saved, version: 1, settings: { ...older, trainROn: true } }));
+    const logit = phasor(["train", ...tiny, "--epochs", "2", "--seed", "6", "--resume", path, "--out", join(dir, "v1.json")]);
+    expect(logit.status).toBe(2);
+    expect(logit.stderr).toMatch(/version-1 checkpoint trains r_on through its logit; the trainer now learns r_on itself .* cannot continue that run/);
+    writeFileSync(path, JSON.stringify({ ...saved, version: 3 }));
+    const future = phasor(["train", ...tiny, "--epochs", "2", "--resume", path, "--out", join(dir, "v1.json")]);
+    expect(future.status).toBe(2);
+    expect(future.stderr).toMatch(/not a phasor training checkpoint \(version 1 or 2\)/);
   });
 
   it("probes the curvature as far as --guard-probe-step says, and keeps the length in the checkpoint", () => {

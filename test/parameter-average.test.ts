@@ -84,7 +84,7 @@ describe("a training run with --average", () => {
     await run.run({ onBatch: () => void thetas.push(Float64Array.from(run.trainer.parameters())) });
     expect(thetas).toHaveLength(10);
     const want = weightedAverage(thetas, 0.8);
-    const kept = parametersOf(run.bestModel().model);
+    const kept = parametersOf(run.bestModel().model, run.trainer.layout);
     for (let i = 0; i < want.length; i++) expect(kept[i]).toBeCloseTo(want[i], 5);
     // the last step's parameters are still the trainer's, not the average's
     expect(Array.from(run.trainer.parameters())).toEqual(Array.from(Float32Array.from(thetas[9])));

@@ -5,6 +5,7 @@
  */
 import { PhasorError } from "../../host/errors.js";
 import { DEFAULT_GUARD } from "../../host/guard.js";
+import { WEIGHT_INITS } from "../../host/init.js";
 import { TASK_NAMES } from "../../host/tasks.js";
 import { DEFAULT_GUARD_EVERY, DEFAULT_GUARD_WORST_OF, DEFAULT_SGD_LR, DEFAULT_SGD_TIME_LR_SCALE, defaultSettings } from "../../host/training.js";
 import { defineCommand } from "../command.js";
@@ -23,7 +24,7 @@ function logTauRange(text: string): [number, number] {
 export const command = defineCommand({
   usage:
     "--task T [--hidden H] [--epochs N] [--seed S] [--lr X | --lr-scale K] [--time-lr-scale T] [--optimizer sgd|adam] [--guard on|off] --out M.json " +
-    "[--guard-every K] [--guard-products N] [--guard-worst-of W] [--guard-ignore N] [--guard-restore-worst] [--guard-probe-step E] [--guard-clip F] [--guard-line N] [--r-on R] [--train-r-on] [--log-tau-range LO,HI] [--lr-decay D] [--average D] [--per-epoch N] [--validation N] [--batch B] [--clip C] [--time-budget S] [--stop-at A] [--resume CKPT] [--simd auto|on|off]",
+    "[--guard-every K] [--guard-products N] [--guard-worst-of W] [--guard-ignore N] [--guard-restore-worst] [--guard-probe-step E] [--guard-clip F] [--guard-line N] [--r-on R] [--train-r-on | --fixed-r-on] [--tau log|direct] [--init scaled|authors] [--gate-clip C] [--log-tau-range LO,HI] [--lr-decay D] [--average D] [--per-epoch N] [--validation N] [--batch B] [--clip C] [--time-budget S] [--stop-at A] [--resume CKPT] [--simd auto|on|off]",
   description:
     "Trains a Phased LSTM in wasm on a built-in task with fresh sequences every epoch (shared/spec/tasks.md), scores it\n" +
     "on a validation set drawn once, and keeps the best model. One JSON line per epoch on stdout\n" +
@@ -77,7 +78,11 @@ export const command = defineCommand({
     "guard-line": { kind: "number", integer: true, min: 0, default: 0, help: "the line criterion S_line every N checks (4 gradients; 0: never)" },
     out: { kind: "string", required: true, value: "M.json", help: "where the best model goes" },
     "r-on": { kind: "number", default: 0.05, help: "open ratio of every unit (default 0.05, the paper's)" },
-    "train-r-on": { kind: "boolean", help: "learn each unit's r_on from --r-on on (as the authors' code; it costs sparsity: fixed by default)" },
+    "train-r-on": { kind: "boolean", help: "learn each unit's r_on from --r-on on, clipped to [0.01, 1] (the default on the freq1 tasks, as the authors' code)" },
+    "fixed-r-on": { kind: "boolean", help: "keep every unit's r_on at --r-on (the default on freq2 and adding): sparser, less accurate" },
+    tau: { kind: "enum", values: ["log", "direct"], default: "log", help: "learn log tau, or tau itself (clipped to 0.01) as the authors' code" },
+    init: { kind: "enum", values: WEIGHT_INITS, default: "scaled", help: "initial weights: scaled uniform, or the authors' N(0, 0.1) with biases 0 and -0.1 on the input gate" },
+    "gate-clip": { kind: "number", min: 0, default: 0, help: "clip the gradient at every gate pre-activation to +-C (0: off; the authors' code: 10)" },
     "log-tau-range": { kind: "string", value: "LO,HI", help: "initial periods log-uniform on [e^LO, e^HI] in ms (default 1,3, the paper's freq1)" },
     "per-epoch": { kind: "number", integer: true, min: 1, default: 5000, help: "fresh training sequences per epoch" },
     validation: { kind: "number", integer: true, min: 1, default: 500, help: "validation sequences" },
@@ -99,6 +104,7 @@ export const command = defineCommand({
     if (flags.task === undefined) throw new PhasorError("bad-args", `missing --task T (one of ${TASK_NAMES.join(", ")})`);
     if (!flags.out.toLowerCase().endsWith(".json")) throw new PhasorError("bad-args", `--out must name a .json file (the float model), got ${flags.out}`);
     if (flags.lr !== undefined && flags["lr-scale"] !== undefined) throw new PhasorError("bad-args", "give --lr or --lr-scale, not both");
+    if (flags["train-r-on"] && flags["fixed-r-on"]) throw new PhasorError("bad-args", "give --train-r-on or --fixed-r-on, not both");
     const optimizer = flags.optimizer;
     const base = defaultSettings(flags.task, { optimizer });
     const settings = defaultSettings(flags.task, {
@@ -108,7 +114,10 @@ export const command = defineCommand({
       seed: flags.seed,
       lr: flags.lr ?? base.lr * (flags["lr-scale"] ?? 1),
       rOn: flags["r-on"],
-      trainROn: flags["train-r-on"],
+      trainROn: flags["train-r-on"] || (!flags["fixed-r-on"] && base.trainROn),
+      tauDirect: flags.tau === "direct",
+      weightInit: flags.init,
+      gateClip: flags["gate-clip"],
       logTauRange: flags["log-tau-range"] === undefined ? base.logTauRange : logTauRange(flags["log-tau-range"]),
       perEpoch: flags["per-epoch"],
       validation: flags.validation,
