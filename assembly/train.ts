@@ -228,13 +228,6 @@ export function trainConfigure(tr: Trainer, optimizer: i32, lr: f64, beta1: f64,
   return 0;
 }
 
-/** Clips the gradient at every gate pre-activation to +-limit in the backward pass (0: no clipping). */
-export function trainSetGateClip(tr: Trainer, limit: f64): i32 {
-  if (!(limit >= 0) || !isFinite<f64>(limit)) return fail(E_INPUT, "the gate gradient clip must be a finite number >= 0 (0: off)");
-  tr.gateClip = <f32>limit;
-  return 0;
-}
-
 /** Zero moments and step count (Adam's bias correction starts again). */
 export function trainResetOptimizer(tr: Trainer): void {
   memory.fill(tr.moment1, 0, <usize>tr.paramCount << 2);

@@ -70,11 +70,6 @@ export interface TrainerOptions {
    * about tau times faster than the authors' direct parametrisation (plstm.md section 5).
    */
   tauDirect?: boolean;
-  /**
-   * Clip the gradient at every gate pre-activation to +-gateClip in the backward pass (0, the default: off); the
-   * authors' code clips at 10 (plstm.md section 5). The gradient is then no longer the loss's exact gradient.
-   */
-  gateClip?: number;
 }
 
 /** What theta holds besides the weights: which time-gate groups are trained, and how tau is parametrised. */
@@ -249,7 +244,6 @@ interface Exports {
   trainLossAndGradient(tr: number): number;
   trainPredict(tr: number): number;
   trainStep(tr: number, scale: number): number;
-  trainSetGateClip(tr: number, limit: number): number;
 }
 
 // trainInfo and trainLayerInfo keys (assembly/train.ts)
@@ -297,8 +291,6 @@ export class Trainer {
   readonly trainROn: boolean;
   /** theta holds tau itself (the tau groups), not log tau */
   readonly tauDirect: boolean;
-  /** the bound on the gate pre-activations' gradient, 0 for none */
-  readonly gateClip: number;
   readonly parameterCount: number;
   readonly groups: ParameterGroup[];
   private readonly e: Exports;
@@ -364,8 +356,6 @@ export class Trainer {
     for (const group of this.groups) {
       if (group.name === "logTau" || group.name === "tau" || group.name === "shift") scales.fill(this.timeLrScale, group.offset, group.offset + group.length);
     }
-    this.gateClip = options.gateClip ?? 0;
-    if (e.trainSetGateClip(this.handle, this.gateClip) !== 0) throw new PhasorError("bad-args", `trainer: ${this.errorText()}`);
     this.optimizer = options.optimizer ?? "adam";
     if (this.optimizer !== "adam" && this.optimizer !== "sgd") {
       throw new PhasorError("bad-args", `optimizer must be "adam" or "sgd", got ${JSON.stringify(this.optimizer)}`);
@@ -396,10 +386,6 @@ export class Trainer {
     }
     for (const key of ["trainROn", "tauDirect"] as const) {
       if (options[key] !== undefined && typeof options[key] !== "boolean") throw new PhasorError("bad-args", `${key} must be true or false, got ${JSON.stringify(options[key])}`);
-    }
-    const gateClip = options.gateClip ?? 0;
-    if (typeof gateClip !== "number" || !(gateClip >= 0 && Number.isFinite(gateClip))) {
-      throw new PhasorError("bad-args", `gateClip must be a finite number >= 0 (0: off), got ${String(gateClip)}`);
     }
     // a trained r_on and a directly learned tau start inside the ranges they are clipped to (parameterGroups'
     // values say which unit is not)

@@ -28,8 +28,6 @@ export interface TrainSettings {
   trainROn?: boolean;
   /** learn tau itself rather than log tau (Trainer's tauDirect); absent in older checkpoints means false */
   tauDirect?: boolean;
-  /** clip the gradient at the gate pre-activations to +-gateClip (Trainer's gateClip; 0 is off); absent: 0 */
-  gateClip?: number;
   /** how the initial weights and biases are drawn (host/init.ts); absent in older checkpoints means "scaled" */
   weightInit?: WeightInit;
   /** initial periods log-uniform on [e^lo, e^hi]; default DEFAULT_LOG_TAU_RANGE (absent in older checkpoints) */
@@ -125,7 +123,6 @@ export function defaultSettings(task: TaskName, overrides: Partial<TrainSettings
     rOn: 0.05,
     trainROn: trainsROnByDefault(task),
     tauDirect: false,
-    gateClip: 0,
     weightInit: "scaled",
     logTauRange: [...DEFAULT_LOG_TAU_RANGE],
     epochs: 70,
@@ -229,8 +226,6 @@ function checkSettings(s: TrainSettings): void {
   if (s.trainROn && !(s.rOn >= TRAINED_R_ON_MIN)) {
     throw new PhasorError("bad-args", `a trained r_on starts in [${TRAINED_R_ON_MIN}, 1], the range it is kept in, got rOn ${s.rOn}`);
   }
-  const gateClip = s.gateClip ?? 0;
-  if (!(gateClip >= 0 && Number.isFinite(gateClip))) throw new PhasorError("bad-args", `gateClip must be a finite number >= 0 (0: off), got ${gateClip}`);
   if (s.weightInit !== undefined && !WEIGHT_INITS.includes(s.weightInit)) {
     throw new PhasorError("bad-args", `weightInit must be one of ${WEIGHT_INITS.join(", ")}, got ${JSON.stringify(s.weightInit)}`);
   }
@@ -337,7 +332,6 @@ export class TrainingRun {
       timeLrScale: settings.timeLrScale ?? 1,
       trainROn: settings.trainROn ?? false,
       tauDirect: settings.tauDirect ?? false,
-      gateClip: settings.gateClip ?? 0,
       simd: settings.simd ?? "auto",
       // the tasks' timestamps are the real times of their signals, 0..125 ms: the model learns on them as they
       // are, so the exported model runs on the same timestamps in every engine

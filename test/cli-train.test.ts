@@ -141,7 +141,7 @@ describe("phasor train", () => {
     const path = join(dir, "v1.checkpoint.json");
     const saved = JSON.parse(readFileSync(path, "utf8"));
     // what a version-1 checkpoint of a fixed-r_on run looked like: the same fields, without the ones added since
-    const { tauDirect: _t, gateClip: _g, weightInit: _w, ...older } = saved.settings;
+    const { tauDirect: _t, weightInit: _w, ...older } = saved.settings;
     writeFileSync(path, JSON.stringify({ ...saved, version: 1, settings: older }));
     const resumed = phasor(["train", ...tiny, "--epochs", "2", "--seed", "6", "--resume", path, "--out", join(dir, "v1.json")]);
     expect(resumed.stderr).toMatch(/epoch 2\/2/);

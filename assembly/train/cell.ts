@@ -96,9 +96,6 @@ export function cellForwardStep(tr: Trainer, L: TrainLayer, n: i32): void {
  * (carried), the gradient dz of the four pre-activations (written over the gate rows), the gradient by the
  * previous c (into dcCarry) and the part of the one by the previous h that bypasses the gates, (1 - k) dh (into
  * dhCarry; the caller adds U^T dz), and the per-unit sums for the peepholes and the time gate (dUnit).
- * With tr.gateClip > 0 the dz written to the gate rows (what reaches W, U, b, the previous h and the layer below)
- * is clipped elementwise to +-gateClip, as the authors' code clips W x + U h + b (plstm.md section 5); the
- * peepholes and the carried c see it unclipped, since their terms join after that point.
  */
 export function cellBackwardStep(tr: Trainer, L: TrainLayer, n: i32): void {
   const rows = load<i32>(tr.active + (<usize>n << 2));
@@ -120,7 +117,6 @@ export function cellBackwardStep(tr: Trainer, L: TrainLayer, n: i32): void {
     } else {
       for (let j = 0; j < Hp; j++) cellBackwardScalar(tr, L, unitBytes, gates, cPrev, hPrev, at, carry, j);
     }
-    if (tr.gateClip > 0) clipRow(gates, L.gateCols, tr.gateClip);
   }
 }
 
@@ -215,23 +211,4 @@ export function cellBackwardStep(tr: Trainer, L: TrainLayer, n: i32): void {
   store<f32>(sums + 3 * unitBytes, load<f32>(sums + 3 * unitBytes) + dphi);
   store<f32>(sums + 4 * unitBytes, load<f32>(sums + 4 * unitBytes) + dphi * load<f32>(L.cycles + at + u));
   store<f32>(sums + 5 * unitBytes, load<f32>(sums + 5 * unitBytes) + dk * load<f32>(L.ronSlope + at + u));
-}
-
-/** Clips `count` f32 from `row` to [-limit, limit], with the same compares in both builds (NaN becomes -limit). */
-function clipRow(row: usize, count: i32, limit: f32): void {
-  let i = 0;
-  if (ASC_FEATURE_SIMD) {
-    const hi = f32x4.splat(limit);
-    const lo = f32x4.splat(-limit);
-    for (; i + 4 <= count; i += 4) {
-      const at = row + (<usize>i << 2);
-      v128.store(at, f32x4.pmin(f32x4.pmax(lo, v128.load(at)), hi));
-    }
-  }
-  for (; i < count; i++) {
-    const at = row + (<usize>i << 2);
-    let x = load<f32>(at);
-    x = -limit < x ? x : -limit;
-    store<f32>(at, limit < x ? limit : x);
-  }
 }

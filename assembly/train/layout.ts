@@ -210,8 +210,6 @@ export class Trainer {
   epsilon: f64;
   clipNorm: f64;
   lastGradNorm: f64;
-  /** the bound on every gate pre-activation's gradient, 0 for none (cell.ts) */
-  gateClip: f32;
 }
 
 @inline export function layerOf(tr: Trainer, n: i32): TrainLayer {

@@ -24,7 +24,7 @@ function logTauRange(text: string): [number, number] {
 export const command = defineCommand({
   usage:
     "--task T [--hidden H] [--epochs N] [--seed S] [--lr X | --lr-scale K] [--time-lr-scale T] [--optimizer sgd|adam] [--guard on|off] --out M.json " +
-    "[--guard-every K] [--guard-products N] [--guard-worst-of W] [--guard-ignore N] [--guard-restore-worst] [--guard-probe-step E] [--guard-clip F] [--guard-line N] [--r-on R] [--train-r-on | --fixed-r-on] [--tau log|direct] [--init scaled|authors] [--gate-clip C] [--log-tau-range LO,HI] [--lr-decay D] [--average D] [--per-epoch N] [--validation N] [--batch B] [--clip C] [--time-budget S] [--stop-at A] [--resume CKPT] [--simd auto|on|off]",
+    "[--guard-every K] [--guard-products N] [--guard-worst-of W] [--guard-ignore N] [--guard-restore-worst] [--guard-probe-step E] [--guard-clip F] [--guard-line N] [--r-on R] [--train-r-on | --fixed-r-on] [--tau log|direct] [--init scaled|authors] [--log-tau-range LO,HI] [--lr-decay D] [--average D] [--per-epoch N] [--validation N] [--batch B] [--clip C] [--time-budget S] [--stop-at A] [--resume CKPT] [--simd auto|on|off]",
   description:
     "Trains a Phased LSTM in wasm on a built-in task with fresh sequences every epoch (shared/spec/tasks.md), scores it\n" +
     "on a validation set drawn once, and keeps the best model. One JSON line per epoch on stdout\n" +
@@ -82,7 +82,6 @@ export const command = defineCommand({
     "fixed-r-on": { kind: "boolean", help: "keep every unit's r_on at --r-on (the default on freq2 and adding): sparser, less accurate" },
     tau: { kind: "enum", values: ["log", "direct"], default: "log", help: "learn log tau, or tau itself (clipped to 0.01) as the authors' code" },
     init: { kind: "enum", values: WEIGHT_INITS, default: "scaled", help: "initial weights: scaled uniform, or the authors' N(0, 0.1) with biases 0 and -0.1 on the input gate" },
-    "gate-clip": { kind: "number", min: 0, default: 0, help: "clip the gradient at every gate pre-activation to +-C (0: off; the authors' code: 10)" },
     "log-tau-range": { kind: "string", value: "LO,HI", help: "initial periods log-uniform on [e^LO, e^HI] in ms (default 1,3, the paper's freq1)" },
     "per-epoch": { kind: "number", integer: true, min: 1, default: 5000, help: "fresh training sequences per epoch" },
     validation: { kind: "number", integer: true, min: 1, default: 500, help: "validation sequences" },
@@ -117,7 +116,6 @@ export const command = defineCommand({
       trainROn: flags["train-r-on"] || (!flags["fixed-r-on"] && base.trainROn),
       tauDirect: flags.tau === "direct",
       weightInit: flags.init,
-      gateClip: flags["gate-clip"],
       logTauRange: flags["log-tau-range"] === undefined ? base.logTauRange : logTauRange(flags["log-tau-range"]),
       perEpoch: flags["per-epoch"],
       validation: flags.validation,
