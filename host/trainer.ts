@@ -60,6 +60,12 @@ export interface TrainerOptions {
    */
   timeLrScale?: number;
   /**
+   * The learning rate of a trained r_on relative to the weights; default 1. Its gradient dk / d r_on = -k / r_on
+   * or (2 - k) / r_on is large where r_on is small, and with SGD it sets the batch's sharpness (and so the
+   * stability guard's cap) for every parameter unless it learns slower.
+   */
+  rOnLrScale?: number;
+  /**
    * Train every layer's r_on too (default false). plstm.md section 5: the authors' code trains r_on itself from
    * 0.05; so does this, clipped to [TRAINED_R_ON_MIN, 1] after every update. It costs sparsity (the units open
    * wider: docs/RESULTS.md). It learns at the weights' rate.
@@ -287,6 +293,8 @@ export class Trainer {
   readonly momentum: number;
   /** the learning rate of log tau and shift relative to the other groups */
   readonly timeLrScale: number;
+  /** the learning rate of a trained r_on relative to the weights */
+  readonly rOnLrScale: number;
   /** r_on is a trained parameter (the rOn groups) */
   readonly trainROn: boolean;
   /** theta holds tau itself (the tau groups), not log tau */
@@ -352,9 +360,11 @@ export class Trainer {
     });
     this.setParameters(parametersOf(model, this.layout));
     this.timeLrScale = options.timeLrScale ?? 1;
+    this.rOnLrScale = options.rOnLrScale ?? 1;
     const scales = this.lrScales();
     for (const group of this.groups) {
       if (group.name === "logTau" || group.name === "tau" || group.name === "shift") scales.fill(this.timeLrScale, group.offset, group.offset + group.length);
+      if (group.name === "rOn") scales.fill(this.rOnLrScale, group.offset, group.offset + group.length);
     }
     this.optimizer = options.optimizer ?? "adam";
     if (this.optimizer !== "adam" && this.optimizer !== "sgd") {
@@ -380,9 +390,9 @@ export class Trainer {
     checkModel(model, "model");
     wholeNumber("batchSize", options.batchSize, 1, 65536);
     wholeNumber("maxLength", options.maxLength, 1, 1 << 24);
-    const timeLrScale = options.timeLrScale ?? 1;
-    if (typeof timeLrScale !== "number" || !(timeLrScale >= 0 && timeLrScale <= 1e6)) {
-      throw new PhasorError("bad-args", `timeLrScale must be a number in 0..1e6, got ${String(timeLrScale)}`);
+    for (const key of ["timeLrScale", "rOnLrScale"] as const) {
+      const scale = options[key] ?? 1;
+      if (typeof scale !== "number" || !(scale >= 0 && scale <= 1e6)) throw new PhasorError("bad-args", `${key} must be a number in 0..1e6, got ${String(scale)}`);
     }
     for (const key of ["trainROn", "tauDirect"] as const) {
       if (options[key] !== undefined && typeof options[key] !== "boolean") throw new PhasorError("bad-args", `${key} must be true or false, got ${JSON.stringify(options[key])}`);

@@ -51,6 +51,8 @@ export interface TrainSettings {
    * Adam, DEFAULT_SGD_TIME_LR_SCALE for SGD; absent (older checkpoints) means 1
    */
   timeLrScale?: number;
+  /** the learning rate of a trained r_on relative to the weights (Trainer's rOnLrScale); absent means 1 */
+  rOnLrScale?: number;
   /**
    * the stability guard (host/guard.ts, shared/spec/stability.md): for SGD the per-batch curvature cap, the
    * watchdog and the oscillation monitor; for Adam the watchdog only. Absent (older checkpoints) means off.
@@ -135,6 +137,7 @@ export function defaultSettings(task: TaskName, overrides: Partial<TrainSettings
     momentum: 0.9,
     clipNorm: 0,
     timeLrScale: optimizer === "adam" ? 1 : DEFAULT_SGD_TIME_LR_SCALE,
+    rOnLrScale: 1,
     guard: true,
     guardEvery: DEFAULT_GUARD_EVERY,
     guardProducts: 1,
@@ -330,6 +333,7 @@ export class TrainingRun {
       momentum: settings.momentum,
       clipNorm: settings.clipNorm,
       timeLrScale: settings.timeLrScale ?? 1,
+      rOnLrScale: settings.rOnLrScale ?? 1,
       trainROn: settings.trainROn ?? false,
       tauDirect: settings.tauDirect ?? false,
       simd: settings.simd ?? "auto",

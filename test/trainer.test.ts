@@ -193,6 +193,31 @@ describe.each(BUILDS)("trainer (simd %s)", (simd) => {
     });
   });
 
+  it("moves a trained r_on at rOnLrScale times the rate of the weights, apart from the time groups' own", async () => {
+    const model = smallModel(8);
+    const trainer = await Trainer.create(model, { batchSize: 8, maxLength: 25, simd, optimizer: "sgd", lr: 0.1, momentum: 0.9, trainROn: true, timeLrScale: 0.25, rOnLrScale: 0.01 });
+    const expected = new Float32Array(trainer.parameterCount).fill(1);
+    for (const g of trainer.groups) {
+      if (g.name === "logTau" || g.name === "shift") expected.fill(0.25, g.offset, g.offset + g.length);
+      if (g.name === "rOn") expected.fill(0.01, g.offset, g.offset + g.length);
+    }
+    expect(Array.from(trainer.lrScales())).toEqual(Array.from(expected));
+    trainer.loadBatch(samples.slice(0, 8));
+    const theta0 = Float64Array.from(trainer.parameters());
+    trainer.lossAndGradient();
+    const grad = Float64Array.from(trainer.gradient());
+    trainer.step();
+    const ron = trainer.groups.find((g) => g.name === "rOn")!;
+    let moved = 0;
+    for (let k = ron.offset; k < ron.offset + ron.length; k++) {
+      const d = trainer.parameters()[k] - theta0[k];
+      expect(Math.abs(d + 0.1 * 0.01 * grad[k])).toBeLessThan(1e-7 + 1e-5 * Math.abs(grad[k]));
+      if (d !== 0) moved++;
+    }
+    expect(moved).toBeGreaterThan(0);
+    await expect(Trainer.create(model, { batchSize: 8, maxLength: 25, trainROn: true, rOnLrScale: -1 })).rejects.toThrow(/rOnLrScale must be a number in 0..1e6/);
+  });
+
   it("restores a snapshot and continues exactly as from the point it was taken", async () => {
     const trainer = await Trainer.create(smallModel(9), { batchSize: 8, maxLength: 25, simd });
     trainer.loadBatch(samples.slice(0, 8));

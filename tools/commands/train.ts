@@ -23,7 +23,7 @@ function logTauRange(text: string): [number, number] {
 
 export const command = defineCommand({
   usage:
-    "--task T [--hidden H] [--epochs N] [--seed S] [--lr X | --lr-scale K] [--time-lr-scale T] [--optimizer sgd|adam] [--guard on|off] --out M.json " +
+    "--task T [--hidden H] [--epochs N] [--seed S] [--lr X | --lr-scale K] [--time-lr-scale T] [--r-on-lr-scale R] [--optimizer sgd|adam] [--guard on|off] --out M.json " +
     "[--guard-every K] [--guard-products N] [--guard-worst-of W] [--guard-ignore N] [--guard-restore-worst] [--guard-probe-step E] [--guard-clip F] [--guard-line N] [--r-on R] [--train-r-on | --fixed-r-on] [--tau log|direct] [--init scaled|authors] [--log-tau-range LO,HI] [--lr-decay D] [--average D] [--per-epoch N] [--validation N] [--batch B] [--clip C] [--time-budget S] [--stop-at A] [--resume CKPT] [--simd auto|on|off]",
   description:
     "Trains a Phased LSTM in wasm on a built-in task with fresh sequences every epoch (shared/spec/tasks.md), scores it\n" +
@@ -50,6 +50,7 @@ export const command = defineCommand({
       min: 0,
       help: `learning rate of log tau and shift relative to the weights (default 1 for adam, ${DEFAULT_SGD_TIME_LR_SCALE} for sgd; 0 freezes them)`,
     },
+    "r-on-lr-scale": { kind: "number", min: 0, help: "learning rate of a trained r_on relative to the weights (default 1)" },
     optimizer: { kind: "enum", values: ["adam", "sgd"], default: "adam", help: "Adam (the paper's) or SGD with momentum 0.9" },
     guard: { kind: "enum", values: ["on", "off"], default: "on", help: "the stability guard" },
     "guard-every": { kind: "number", integer: true, min: 1, default: DEFAULT_GUARD_EVERY, help: "check the curvature every K steps" },
@@ -122,6 +123,7 @@ export const command = defineCommand({
       batchSize: flags.batch,
       clipNorm: flags.clip,
       timeLrScale: flags["time-lr-scale"] ?? base.timeLrScale,
+      rOnLrScale: flags["r-on-lr-scale"] ?? base.rOnLrScale,
       lrDecay: flags["lr-decay"],
       average: flags.average,
       guard: flags.guard === "on",
