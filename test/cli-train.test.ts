@@ -78,7 +78,7 @@ describe("phasor train", () => {
     expect(first.status).toBe(0);
     const changed = phasor(["train", ...tiny, "--epochs", "2", "--seed", "9", "--lr", "0.5", "--out", join(dir, "r.json"), "--resume", join(dir, "r.checkpoint.json")]);
     expect(changed.status).toBe(2);
-    expect(changed.stderr).toMatch(/cannot change seed 9 \(the checkpoint has 5\), lr 0\.5 \(the checkpoint has 0\.001\)/);
+    expect(changed.stderr).toMatch(/cannot change seed 9 \(the checkpoint has 5\), lr 0\.5 \(the checkpoint has 0\.003\)/);
     // flags left at their defaults take the checkpoint's values: --hidden is not repeated here
     const plain = phasor(["train", "--task", "freq1-async", "--epochs", "2", "--out", join(dir, "r.json"), "--resume", join(dir, "r.checkpoint.json")]);
     expect(plain.stderr).toMatch(/epoch 2\/2/);
@@ -126,6 +126,7 @@ describe("phasor train", () => {
     const adding = phasor(["train", "--task", "adding", "--hidden", "4", "--per-epoch", "8", "--validation", "4", "--batch", "8", "--epochs", "1", "--out", join(dir, "a.json")]);
     expect(adding.status).toBe(0);
     expect(jsonLines(adding.stdout)[0].rOn).toBeUndefined();
+    expect(JSON.parse(readFileSync(join(dir, "a.checkpoint.json"), "utf8")).settings).toMatchObject({ trainROn: false, tauDirect: false, lr: 0.001, lrDecay: 1, timeLrScale: 1 });
     // a resumed run cannot switch the training of r_on off, nor both be asked at once
     const resumed = phasor(["train", ...tiny, "--epochs", "3", "--fixed-r-on", "--resume", join(dir, "r.checkpoint.json"), "--out", out]);
     expect(resumed.status).toBe(2);
@@ -133,6 +134,19 @@ describe("phasor train", () => {
     const both = phasor(["train", ...tiny, "--train-r-on", "--fixed-r-on", "--out", join(dir, "x.json")]);
     expect(both.status).toBe(2);
     expect(both.stderr).toMatch(/--train-r-on or --fixed-r-on, not both/);
+  });
+
+  it("trains freq1 with Adam by default as docs/RESULTS.md's session 6 measured, and every part of it can be set", () => {
+    const run = phasor(["train", ...tiny, "--epochs", "1", "--out", join(dir, "d.json")]);
+    expect(run.status).toBe(0);
+    const settings = JSON.parse(readFileSync(join(dir, "d.checkpoint.json"), "utf8")).settings;
+    expect(settings).toMatchObject({ optimizer: "adam", trainROn: true, rOn: 0.05, tauDirect: true, lr: 0.003, lrDecay: 0.97, timeLrScale: 0.1, epochs: 1 });
+    const asked = phasor(["train", ...tiny, "--epochs", "1", "--tau", "log", "--lr-decay", "1", "--lr", "0.001", "--time-lr-scale", "1", "--fixed-r-on", "--out", join(dir, "e.json")]);
+    expect(asked.status).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, "e.checkpoint.json"), "utf8")).settings).toMatchObject({ trainROn: false, tauDirect: false, lr: 0.001, lrDecay: 1, timeLrScale: 1 });
+    // --lr-scale multiplies the task's default rate
+    const scaled = phasor(["train", ...tiny, "--epochs", "1", "--lr-scale", "2", "--out", join(dir, "s.json")]);
+    expect(jsonLines(scaled.stdout).at(-1)!.lr).toBe(0.006);
   });
 
   it("continues a version-1 checkpoint with r_on fixed, and refuses one that trained r_on through its logit, saying why", () => {
