@@ -1,5 +1,5 @@
 // The stability guard against the known answers of shared/spec/stability.md section 5, on analytic objectives
-// (host/guard.ts runs on any gradient oracle): the line criterion's sign and GD's fate on the 1-D family, the 2-D
+// (host/training/guard.ts runs on any gradient oracle): the line criterion's sign and GD's fate on the 1-D family, the 2-D
 // example where the line test is conservative, and the two-batch SGD example where only the worst batch matters.
 import { describe, expect, it } from "vitest";
 import { StabilityGuard } from "../host/training/guard.js";

@@ -6,10 +6,11 @@
  *
  * theta's groups, in order (assembly/train/layout.ts; `parameterGroups` lists them with their offsets):
  *   per layer: W (4H x I), U (4H x H), b (4H), peepholes p_i, p_f, p_o (H each, if the layer has them),
- *              log tau (H), shift (H), and logit r_on (H) when r_on is trained;
+ *              log tau (H; tau itself with `tauDirect`), shift (H), and r_on (H) when r_on is trained;
  *   readout:   V (O x H), d (O).
  * Row r = gate * H + unit, gates i, f, g, o, as in the model file. r_on is fixed unless `trainROn` asks
- * (plstm.md section 5; then r_on = sigmoid(logit), so it stays in (0, 1)); alpha is the layer's own.
+ * (plstm.md section 5; then theta holds r_on itself, clipped to [0.01, 1] after every update, as the authors'
+ * code learns it); alpha is the layer's own.
  *
  * Time origin: by default ("sequence") the trainer measures time from each sequence's own first event, for the
  * phase and for its derivatives (d phi / d tau = -(t - s) / tau^2 grows with t: section 5). The model it trains
@@ -20,7 +21,7 @@
 import type { SimdChoice } from "../engine/engine.js";
 import { PhasorError, badInput, wholeNumber } from "../errors.js";
 import { checkModel, type FloatModel, type LayerParams, type ReadoutMode } from "../model/model.js";
-import { randomModel } from "../model/init.js";
+import { randomModel, type WeightInit } from "../model/init.js";
 import { Rng } from "../rng.js";
 import type { TaskName } from "./tasks.js";
 import { compileBuild, moduleError, useSimd, type TrainBuild } from "../engine/wasm-source.js";
@@ -59,17 +60,39 @@ export interface TrainerOptions {
    */
   timeLrScale?: number;
   /**
-   * Train every layer's r_on too (default false: plstm.md section 5 fixes it, warning that a trained r_on drifts
-   * toward 1 and gives up the sparsity; the authors' code trains it, and on freq1 it settled near 0.1 in 70
-   * epochs: docs/RESULTS.md). It learns at the weights' rate.
+   * The learning rate of a trained r_on relative to the weights; default 1. Its gradient dk / d r_on = -k / r_on
+   * or (2 - k) / r_on is large where r_on is small, and with SGD it sets the batch's sharpness (and so the
+   * stability guard's cap) for every parameter unless it learns slower.
+   */
+  rOnLrScale?: number;
+  /**
+   * Train every layer's r_on too (default false). plstm.md section 5: the authors' code trains r_on itself from
+   * 0.05; so does this, clipped to [TRAINED_R_ON_MIN, 1] after every update. It costs sparsity (the units open
+   * wider: docs/RESULTS.md). It learns at the weights' rate.
    */
   trainROn?: boolean;
+  /**
+   * Learn tau itself (clipped to TAU_MIN) instead of log tau (default false). Under Adam, log tau moves tau
+   * about tau times faster than the authors' direct parametrisation (plstm.md section 5).
+   */
+  tauDirect?: boolean;
 }
+
+/** What theta holds besides the weights: which time-gate groups are trained, and how tau is parametrised. */
+export interface ThetaLayout {
+  trainROn?: boolean;
+  tauDirect?: boolean;
+}
+
+/** The range a trained r_on is clipped to after every update (assembly/train/layout.ts; plstm.md section 5). */
+export const TRAINED_R_ON_MIN = 0.01;
+/** The least period a directly learned tau is clipped to (assembly/train/layout.ts). */
+export const TAU_MIN = 0.01;
 
 /**
  * One training sequence: n timestamps, n x inputSize inputs (event-major), and a class label (cross-entropy)
  * or a target: O numbers for readout "last", n x O (event-major) for readout "every". With one output and
- * readout "last", a number in `label` stands for the target, so the samples of host/tasks.ts (adding's label is
+ * readout "last", a number in `label` stands for the target, so the samples of host/training/tasks.ts (adding's label is
  * the sum to predict) train as they are.
  */
 export interface TrainingSample {
@@ -79,7 +102,7 @@ export interface TrainingSample {
   target?: ArrayLike<number>;
 }
 
-export type GroupName = "W" | "U" | "b" | "peephole.i" | "peephole.f" | "peephole.o" | "logTau" | "shift" | "logitROn" | "V" | "d";
+export type GroupName = "W" | "U" | "b" | "peephole.i" | "peephole.f" | "peephole.o" | "logTau" | "tau" | "shift" | "rOn" | "V" | "d";
 
 export interface ParameterGroup {
   name: GroupName;
@@ -109,11 +132,8 @@ export interface TrainerMemory {
   workBytes: number;
 }
 
-/** r_on of its logit (a trained r_on lives in theta as the logit) */
-const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
-
 /** The groups of theta for a model's shape, in order (the layout at the top of this file). */
-export function parameterGroups(model: FloatModel, trainROn = false): ParameterGroup[] {
+export function parameterGroups(model: FloatModel, layout: ThetaLayout = {}): ParameterGroup[] {
   const groups: ParameterGroup[] = [];
   let offset = 0;
   const add = (name: GroupName, layer: number, length: number) => {
@@ -130,9 +150,9 @@ export function parameterGroups(model: FloatModel, trainROn = false): ParameterG
       add("peephole.f", n, H);
       add("peephole.o", n, H);
     }
-    add("logTau", n, H);
+    add(layout.tauDirect ? "tau" : "logTau", n, H);
     add("shift", n, H);
-    if (trainROn) add("logitROn", n, H);
+    if (layout.trainROn) add("rOn", n, H);
   });
   const lastH = model.layers[model.layers.length - 1].hiddenSize;
   add("V", -1, model.readout.outputSize * lastH);
@@ -158,19 +178,26 @@ function groupValues(model: FloatModel, group: ParameterGroup): ArrayLike<number
       return layer.peephole!.o;
     case "logTau":
       return layer.tau.map(Math.log);
-    case "logitROn":
+    case "tau":
+      return layer.tau.map((tau, j) => {
+        if (!(tau >= TAU_MIN)) throw new PhasorError("bad-model", `layer ${group.layer} unit ${j}: tau is ${tau}; a directly learned tau must be at least ${TAU_MIN}`);
+        return tau;
+      });
+    case "rOn":
       return layer.rOn.map((r, j) => {
-        if (!(r < 1)) throw new PhasorError("bad-model", `layer ${group.layer} unit ${j}: r_on is ${r}; a trained r_on must be below 1 (it is a logit)`);
-        return Math.log(r / (1 - r));
+        if (!(r >= TRAINED_R_ON_MIN && r <= 1)) {
+          throw new PhasorError("bad-model", `layer ${group.layer} unit ${j}: r_on is ${r}; a trained r_on must be in [${TRAINED_R_ON_MIN}, 1] (the range it is clipped to)`);
+        }
+        return r;
       });
     default:
       return layer.shift;
   }
 }
 
-/** theta of a model, in float64 (log tau for tau; the logit of r_on when it is trained). */
-export function parametersOf(model: FloatModel, trainROn = false): Float64Array {
-  const groups = parameterGroups(model, trainROn);
+/** theta of a model, in float64 (log tau or tau; r_on when it is trained). */
+export function parametersOf(model: FloatModel, layout: ThetaLayout = {}): Float64Array {
+  const groups = parameterGroups(model, layout);
   const last = groups[groups.length - 1];
   const theta = new Float64Array(last.offset + last.length);
   for (const group of groups) theta.set(groupValues(model, group), group.offset);
@@ -178,11 +205,11 @@ export function parametersOf(model: FloatModel, trainROn = false): Float64Array 
 }
 
 /**
- * The model with the parameters theta (any precision; tau = exp(log tau) and r_on = sigmoid(logit) in float64)
- * and everything else (r_on when it is not trained, alpha, readout mode, labels, time unit) from `template`.
+ * The model with the parameters theta (any precision; tau = exp(log tau) in float64, or tau as it is) and
+ * everything else (r_on when it is not trained, alpha, readout mode, labels, time unit) from `template`.
  */
-export function modelFromParameters(template: FloatModel, theta: ArrayLike<number>, trainROn = false): FloatModel {
-  const groups = parameterGroups(template, trainROn);
+export function modelFromParameters(template: FloatModel, theta: ArrayLike<number>, layout: ThetaLayout = {}): FloatModel {
+  const groups = parameterGroups(template, layout);
   const last = groups[groups.length - 1];
   if (theta.length !== last.offset + last.length) {
     throw new PhasorError("bad-args", `theta has ${theta.length} numbers, this model's shape has ${last.offset + last.length} parameters`);
@@ -196,9 +223,9 @@ export function modelFromParameters(template: FloatModel, theta: ArrayLike<numbe
     U: byName(n, "U"),
     b: byName(n, "b"),
     peephole: layer.peephole ? { i: byName(n, "peephole.i"), f: byName(n, "peephole.f"), o: byName(n, "peephole.o") } : null,
-    tau: byName(n, "logTau").map(Math.exp),
+    tau: layout.tauDirect ? byName(n, "tau") : byName(n, "logTau").map(Math.exp),
     shift: byName(n, "shift"),
-    rOn: trainROn ? byName(n, "logitROn").map(sigmoid) : Float64Array.from(layer.rOn),
+    rOn: layout.trainROn ? byName(n, "rOn") : Float64Array.from(layer.rOn),
     alpha: layer.alpha,
   }));
   const readout = { ...template.readout, V: byName(-1, "V"), d: byName(-1, "d") };
@@ -231,7 +258,7 @@ const INFO = {
   predicted: 10, arenaBytes: 11, parameterBytes: 12, inputBytes: 13, stepCount: 14, gradNorm: 15, lrScale: 16,
 };
 const LAYER_INFO: Record<GroupName, number> = {
-  W: 0, U: 1, b: 2, "peephole.i": 3, "peephole.f": 3, "peephole.o": 3, logTau: 4, shift: 5, V: 7, d: 8, logitROn: 9,
+  W: 0, U: 1, b: 2, "peephole.i": 3, "peephole.f": 3, "peephole.o": 3, logTau: 4, tau: 4, shift: 5, V: 7, d: 8, rOn: 9,
 };
 const LAYER_R_ON = 6;
 
@@ -257,8 +284,12 @@ export class Trainer {
   readonly momentum: number;
   /** the learning rate of log tau and shift relative to the other groups */
   readonly timeLrScale: number;
-  /** r_on is a trained parameter (the logitROn groups) */
+  /** the learning rate of a trained r_on relative to the weights */
+  readonly rOnLrScale: number;
+  /** r_on is a trained parameter (the rOn groups) */
   readonly trainROn: boolean;
+  /** theta holds tau itself (the tau groups), not log tau */
+  readonly tauDirect: boolean;
   readonly parameterCount: number;
   readonly groups: ParameterGroup[];
   private readonly e: Exports;
@@ -276,7 +307,8 @@ export class Trainer {
     this.simd = build === "train-simd";
     this.e = e;
     this.trainROn = options.trainROn ?? false;
-    this.groups = parameterGroups(model, this.trainROn);
+    this.tauDirect = options.tauDirect ?? false;
+    this.groups = parameterGroups(model, this.layout);
     const words = new Int32Array(e.memory.buffer, e.trainDescriptor(), 8 + 2 * model.layers.length);
     words.set([
       model.layers.length,
@@ -287,7 +319,7 @@ export class Trainer {
       this.timeOrigin === "absolute" ? 1 : 0,
       this.batchSize,
       this.maxLength,
-      ...model.layers.flatMap((l) => [l.hiddenSize, (l.peephole ? 1 : 0) | (this.trainROn ? 2 : 0)]),
+      ...model.layers.flatMap((l) => [l.hiddenSize, (l.peephole ? 1 : 0) | (this.trainROn ? 2 : 0) | (this.tauDirect ? 4 : 0)]),
     ]);
     this.handle = e.trainCreate();
     if (this.handle === 0) throw new PhasorError("bad-args", this.errorText());
@@ -317,11 +349,13 @@ export class Trainer {
       new Float64Array(e.memory.buffer, e.trainLayerInfo(this.handle, n, LAYER_R_ON), layer.hiddenSize).set(layer.rOn);
       if (e.trainSetAlpha(this.handle, n, layer.alpha) !== 0) throw new PhasorError("bad-model", this.errorText());
     });
-    this.setParameters(parametersOf(model, this.trainROn));
+    this.setParameters(parametersOf(model, this.layout));
     this.timeLrScale = options.timeLrScale ?? 1;
+    this.rOnLrScale = options.rOnLrScale ?? 1;
     const scales = this.lrScales();
     for (const group of this.groups) {
-      if (group.name === "logTau" || group.name === "shift") scales.fill(this.timeLrScale, group.offset, group.offset + group.length);
+      if (group.name === "logTau" || group.name === "tau" || group.name === "shift") scales.fill(this.timeLrScale, group.offset, group.offset + group.length);
+      if (group.name === "rOn") scales.fill(this.rOnLrScale, group.offset, group.offset + group.length);
     }
     this.optimizer = options.optimizer ?? "adam";
     if (this.optimizer !== "adam" && this.optimizer !== "sgd") {
@@ -347,15 +381,16 @@ export class Trainer {
     checkModel(model, "model");
     wholeNumber("batchSize", options.batchSize, 1, 65536);
     wholeNumber("maxLength", options.maxLength, 1, 1 << 24);
-    const timeLrScale = options.timeLrScale ?? 1;
-    if (typeof timeLrScale !== "number" || !(timeLrScale >= 0 && timeLrScale <= 1e6)) {
-      throw new PhasorError("bad-args", `timeLrScale must be a number in 0..1e6, got ${String(timeLrScale)}`);
+    for (const key of ["timeLrScale", "rOnLrScale"] as const) {
+      const scale = options[key] ?? 1;
+      if (typeof scale !== "number" || !(scale >= 0 && scale <= 1e6)) throw new PhasorError("bad-args", `${key} must be a number in 0..1e6, got ${String(scale)}`);
     }
-    if (options.trainROn !== undefined && typeof options.trainROn !== "boolean") {
-      throw new PhasorError("bad-args", `trainROn must be true or false, got ${JSON.stringify(options.trainROn)}`);
+    for (const key of ["trainROn", "tauDirect"] as const) {
+      if (options[key] !== undefined && typeof options[key] !== "boolean") throw new PhasorError("bad-args", `${key} must be true or false, got ${JSON.stringify(options[key])}`);
     }
-    // a trained r_on is a logit: r_on = 1 has none (parameterGroups' values say which unit)
-    if (options.trainROn) parametersOf(model, true);
+    // a trained r_on and a directly learned tau start inside the ranges they are clipped to (parameterGroups'
+    // values say which unit is not)
+    parametersOf(model, { trainROn: options.trainROn, tauDirect: options.tauDirect });
     const origin = options.timeOrigin ?? "sequence";
     if (origin !== "sequence" && origin !== "absolute") {
       throw new PhasorError("bad-args", `timeOrigin must be "sequence" or "absolute", got ${JSON.stringify(origin)}`);
@@ -509,9 +544,14 @@ export class Trainer {
     return results;
   }
 
-  /** The trained model: theta in float64, tau = exp(log tau), a trained r_on = sigmoid(logit); alpha and the rest as given at creation. */
+  /** What theta holds (parameterGroups, parametersOf and modelFromParameters take it). */
+  get layout(): ThetaLayout {
+    return { trainROn: this.trainROn, tauDirect: this.tauDirect };
+  }
+
+  /** The trained model: theta in float64, tau = exp(log tau) or tau, r_on trained or as given; alpha and the rest as given at creation. */
   toModel(): FloatModel {
-    return modelFromParameters(this.model, this.parameters(), this.trainROn);
+    return modelFromParameters(this.model, this.parameters(), this.layout);
   }
 
   snapshot(): TrainerSnapshot {
@@ -568,6 +608,8 @@ export interface InitialModelSpec {
   shiftMax?: number;
   /** the training leak; default 0.001 */
   alpha?: number;
+  /** default "scaled" (host/model/init.ts) */
+  weightInit?: WeightInit;
   labels?: string[];
 }
 
@@ -579,7 +621,7 @@ export function taskModelSpec(task: TaskName): InitialModelSpec {
 
 /**
  * A fresh model per tasks.md's protocol, the same for the same seed: tau log-uniform on [e^1, e^3], shift
- * U(0, 100), r_on 0.05, alpha 0.001, small uniform weights and a forget-gate bias near 1 (host/init.ts).
+ * U(0, 100), r_on 0.05, alpha 0.001, weights and biases as spec.weightInit says (host/model/init.ts).
  */
 export function initialModel(spec: InitialModelSpec, seed: number): FloatModel {
   const model = randomModel(new Rng(seed), {
@@ -592,6 +634,7 @@ export function initialModel(spec: InitialModelSpec, seed: number): FloatModel {
     tauRange: spec.tauRange,
     shiftMax: spec.shiftMax,
     alpha: spec.alpha ?? 0.001,
+    weightInit: spec.weightInit,
   });
   if (spec.labels) model.readout.labels = [...spec.labels];
   checkModel(model, "initialModel");

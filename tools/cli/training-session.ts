@@ -10,7 +10,7 @@ import { guardSvg, learningCurveSvg } from "../../host/training/report.js";
 import { TASKS } from "../../host/training/tasks.js";
 import type { GuardState } from "../../host/training/guard.js";
 import type { TrainerSnapshot } from "../../host/training/trainer.js";
-import { TrainingRun, checkCheckpointFormat, defaultSettings, type Checkpoint, type EpochRecord, type TrainSettings } from "../../host/training/training.js";
+import { CHECKPOINT_VERSION, TrainingRun, checkCheckpointFormat, defaultSettings, type Checkpoint, type EpochRecord, type TrainSettings } from "../../host/training/training.js";
 import type { CommandIO } from "./command.js";
 import { ioReason, writeFileAtomically } from "../../host/files.js";
 
@@ -58,14 +58,21 @@ export async function readCheckpoint(path: string): Promise<Checkpoint> {
   } catch (err) {
     throw new PhasorError("bad-input", `${path}: not a readable checkpoint: ${err instanceof SyntaxError ? "not JSON" : ioReason(err)}`);
   }
-  checkCheckpointFormat(raw, path);
+  checkCheckpointFormat(raw, path, [1, CHECKPOINT_VERSION]);
+  // version 1 held a trained r_on as its logit; every other number means in version 2 what it meant in version 1
+  if (raw.version === 1 && (raw.settings as TrainSettings | undefined)?.trainROn) {
+    throw new PhasorError(
+      "bad-input",
+      `${path}: this version-1 checkpoint trains r_on through its logit; the trainer now learns r_on itself (plstm.md section 5) and cannot continue that run: start it again`,
+    );
+  }
   const trainer = raw.trainer as Record<string, unknown>;
   const best = raw.best as Record<string, unknown>;
   const guard = raw.guard as (Omit<GuardState, "v" | "snapshots"> & { v: unknown; snapshots: unknown }) | undefined;
   const average = raw.average as { decay: number; weight: number; sum: unknown } | undefined;
   return {
     format: "phasor-checkpoint",
-    version: 1,
+    version: CHECKPOINT_VERSION,
     settings: raw.settings as TrainSettings,
     epoch: raw.epoch as number,
     history: raw.history as EpochRecord[],

@@ -1,11 +1,11 @@
 // The stability guard on Phased LSTM training (issue 4, item 4): freq1-async, SGD with momentum at multiples of a
 // base rate, guard off and on, several seeds. One JSON line per run on stdout (appendable to a file), and with
 // --table a markdown table of the lines in a file.
-//   npx tsx tools/guard-experiment.ts --base 0.05 --multipliers 1,3,10,30 --seeds 1,2,3 --epochs 8 --per-epoch 2000 \
+//   npx tsx tools/experiments/guard-experiment.ts --base 0.05 --multipliers 1,3,10,30 --seeds 1,2,3 --epochs 8 --per-epoch 2000 \
 //     --modes off,on,on/4 >> runs.jsonl
-//   npx tsx tools/guard-experiment.ts --table runs.jsonl
-//   npx tsx tools/guard-experiment.ts --overhead 400 --base 0.05 --modes off,on,on/4
-//   npx tsx tools/guard-experiment.ts --trace 800 --base 0.2 --clip 1
+//   npx tsx tools/experiments/guard-experiment.ts --table runs.jsonl
+//   npx tsx tools/experiments/guard-experiment.ts --overhead 400 --base 0.05 --modes off,on,on/4
+//   npx tsx tools/experiments/guard-experiment.ts --trace 800 --base 0.2 --clip 1
 // --trace N follows N steps of plain SGD (no guard) and prints every 10th: the loss, the gradient's norm, the range
 // of log tau and the largest gradient entry of each parameter group: where a non-finite loss comes from.
 // --overhead N times N training steps of each mode on the same batches, interleaved in blocks of 8 steps so that

@@ -5,6 +5,7 @@
  */
 import { PhasorError } from "../../../host/errors.js";
 import { DEFAULT_GUARD } from "../../../host/training/guard.js";
+import { WEIGHT_INITS } from "../../../host/model/init.js";
 import { TASK_NAMES } from "../../../host/training/tasks.js";
 import { DEFAULT_GUARD_EVERY, DEFAULT_GUARD_WORST_OF, DEFAULT_SGD_LR, DEFAULT_SGD_TIME_LR_SCALE, defaultSettings } from "../../../host/training/training.js";
 import { defineCommand } from "../command.js";
@@ -23,8 +24,8 @@ function logTauRange(text: string): [number, number] {
 
 export const command = defineCommand({
   usage:
-    "--task T [--hidden H] [--epochs N] [--seed S] [--lr X | --lr-scale K] [--time-lr-scale T] [--optimizer sgd|adam] [--guard on|off] --out M.json " +
-    "[--guard-every K] [--guard-products N] [--guard-worst-of W] [--guard-ignore N] [--guard-restore-worst] [--guard-probe-step E] [--guard-clip F] [--guard-line N] [--r-on R] [--train-r-on] [--log-tau-range LO,HI] [--lr-decay D] [--average D] [--per-epoch N] [--validation N] [--batch B] [--clip C] [--time-budget S] [--stop-at A] [--resume CKPT] [--simd auto|on|off]",
+    "--task T [--hidden H] [--epochs N] [--seed S] [--lr X | --lr-scale K] [--time-lr-scale T] [--r-on-lr-scale R] [--optimizer sgd|adam] [--guard on|off] --out M.json " +
+    "[--guard-every K] [--guard-products N] [--guard-worst-of W] [--guard-ignore N] [--guard-restore-worst] [--guard-probe-step E] [--guard-clip F] [--guard-line N] [--r-on R] [--train-r-on | --fixed-r-on] [--tau log|direct] [--init scaled|authors] [--log-tau-range LO,HI] [--lr-decay D] [--average D] [--per-epoch N] [--validation N] [--batch B] [--clip C] [--time-budget S] [--stop-at A] [--resume CKPT] [--simd auto|on|off]",
   description:
     "Trains a Phased LSTM in wasm on a built-in task with fresh sequences every epoch (shared/spec/tasks.md), scores it\n" +
     "on a validation set drawn once, and keeps the best model. One JSON line per epoch on stdout\n" +
@@ -43,13 +44,14 @@ export const command = defineCommand({
     hidden: { kind: "number", integer: true, min: 1, default: 110, help: "units of the layer (default 110, the paper's)" },
     epochs: { kind: "number", integer: true, min: 1, default: 70, help: "epochs (default 70, the paper's)" },
     seed: { kind: "number", integer: true, min: 0, default: 1, help: "seed of the initial model and of the data" },
-    lr: { kind: "number", help: `learning rate (default 1e-3 for adam, ${DEFAULT_SGD_LR} for sgd)` },
+    lr: { kind: "number", help: `learning rate (default for adam 3e-3 on freq1, 1e-3 otherwise; ${DEFAULT_SGD_LR} for sgd)` },
     "lr-scale": { kind: "number", help: "multiply the default learning rate by K" },
     "time-lr-scale": {
       kind: "number",
       min: 0,
-      help: `learning rate of log tau and shift relative to the weights (default 1 for adam, ${DEFAULT_SGD_TIME_LR_SCALE} for sgd; 0 freezes them)`,
+      help: `learning rate of tau and shift relative to the weights (default for adam 0.1 on freq1, 1 otherwise; ${DEFAULT_SGD_TIME_LR_SCALE} for sgd; 0 freezes them)`,
     },
+    "r-on-lr-scale": { kind: "number", min: 0, help: "learning rate of a trained r_on relative to the weights (default 1)" },
     optimizer: { kind: "enum", values: ["adam", "sgd"], default: "adam", help: "Adam (the paper's) or SGD with momentum 0.9" },
     guard: { kind: "enum", values: ["on", "off"], default: "on", help: "the stability guard" },
     "guard-every": { kind: "number", integer: true, min: 1, default: DEFAULT_GUARD_EVERY, help: "check the curvature every K steps" },
@@ -78,13 +80,16 @@ export const command = defineCommand({
     "guard-line": { kind: "number", integer: true, min: 0, default: 0, help: "the line criterion S_line every N checks (4 gradients; 0: never)" },
     out: { kind: "string", required: true, value: "M.json", help: "where the best model goes" },
     "r-on": { kind: "number", default: 0.05, help: "open ratio of every unit (default 0.05, the paper's)" },
-    "train-r-on": { kind: "boolean", help: "learn each unit's r_on from --r-on on (as the authors' code; it costs sparsity: fixed by default)" },
+    "train-r-on": { kind: "boolean", help: "learn each unit's r_on from --r-on on, clipped to [0.01, 1] (the default on the freq1 tasks, as the authors' code)" },
+    "fixed-r-on": { kind: "boolean", help: "keep every unit's r_on at --r-on (the default on freq2 and adding): sparser, less accurate" },
+    tau: { kind: "enum", values: ["log", "direct"], help: "learn log tau, or tau itself, clipped to 0.01, as the authors' code (default direct with adam on freq1, log otherwise)" },
+    init: { kind: "enum", values: WEIGHT_INITS, default: "scaled", help: "initial weights: scaled uniform, or the authors' N(0, 0.1) with biases 0 and -0.1 on the input gate" },
     "log-tau-range": { kind: "string", value: "LO,HI", help: "initial periods log-uniform on [e^LO, e^HI] in ms (default 1,3, the paper's freq1)" },
     "per-epoch": { kind: "number", integer: true, min: 1, default: 5000, help: "fresh training sequences per epoch" },
     validation: { kind: "number", integer: true, min: 1, default: 500, help: "validation sequences" },
     batch: { kind: "number", integer: true, min: 1, default: 32, help: "batch size" },
     clip: { kind: "number", min: 0, default: 0, help: "clip the gradient to this global norm (0: off)" },
-    "lr-decay": { kind: "number", min: 0, default: 1, help: "multiply the learning rate by this after every epoch (default 1: constant)" },
+    "lr-decay": { kind: "number", min: 0, help: "multiply the learning rate by this after every epoch (default 0.97 with adam on freq1, 1 otherwise: constant)" },
     average: {
       kind: "number",
       min: 0,
@@ -100,6 +105,7 @@ export const command = defineCommand({
     if (flags.task === undefined) throw new PhasorError("bad-args", `missing --task T (one of ${TASK_NAMES.join(", ")})`);
     if (!flags.out.toLowerCase().endsWith(".json")) throw new PhasorError("bad-args", `--out must name a .json file (the float model), got ${flags.out}`);
     if (flags.lr !== undefined && flags["lr-scale"] !== undefined) throw new PhasorError("bad-args", "give --lr or --lr-scale, not both");
+    if (flags["train-r-on"] && flags["fixed-r-on"]) throw new PhasorError("bad-args", "give --train-r-on or --fixed-r-on, not both");
     // before any training: a run of hours must not end with nowhere to write its model
     await checkOutputFile(flags.out, "--out");
     const optimizer = flags.optimizer;
@@ -111,14 +117,17 @@ export const command = defineCommand({
       seed: flags.seed,
       lr: flags.lr ?? base.lr * (flags["lr-scale"] ?? 1),
       rOn: flags["r-on"],
-      trainROn: flags["train-r-on"],
+      trainROn: flags["train-r-on"] || (!flags["fixed-r-on"] && base.trainROn),
+      tauDirect: flags.tau === undefined ? base.tauDirect : flags.tau === "direct",
+      weightInit: flags.init,
       logTauRange: flags["log-tau-range"] === undefined ? base.logTauRange : logTauRange(flags["log-tau-range"]),
       perEpoch: flags["per-epoch"],
       validation: flags.validation,
       batchSize: flags.batch,
       clipNorm: flags.clip,
       timeLrScale: flags["time-lr-scale"] ?? base.timeLrScale,
-      lrDecay: flags["lr-decay"],
+      rOnLrScale: flags["r-on-lr-scale"] ?? base.rOnLrScale,
+      lrDecay: flags["lr-decay"] ?? base.lrDecay,
       average: flags.average,
       guard: flags.guard === "on",
       guardEvery: flags["guard-every"],
