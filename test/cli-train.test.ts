@@ -136,7 +136,7 @@ describe("phasor train", () => {
     expect(both.stderr).toMatch(/--train-r-on or --fixed-r-on, not both/);
   });
 
-  it("trains freq1 with Adam by default as docs/RESULTS.md's session 6 measured, and every part of it can be set", () => {
+  it("trains freq1 by default as docs/RESULTS.md's session 6 measured, with Adam and with SGD, and every part of it can be set", () => {
     const run = phasor(["train", ...tiny, "--epochs", "1", "--out", join(dir, "d.json")]);
     expect(run.status).toBe(0);
     const settings = JSON.parse(readFileSync(join(dir, "d.checkpoint.json"), "utf8")).settings;
@@ -147,6 +147,11 @@ describe("phasor train", () => {
     // --lr-scale multiplies the task's default rate
     const scaled = phasor(["train", ...tiny, "--epochs", "1", "--lr-scale", "2", "--out", join(dir, "s.json")]);
     expect(jsonLines(scaled.stdout).at(-1)!.lr).toBe(0.006);
+    const sgd = phasor(["train", ...tiny, "--epochs", "1", "--optimizer", "sgd", "--out", join(dir, "g.json")]);
+    expect(sgd.status).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, "g.checkpoint.json"), "utf8")).settings).toMatchObject({
+      optimizer: "sgd", trainROn: true, tauDirect: false, lr: 0.5, lrDecay: 0.97, timeLrScale: 1e-4, rOnLrScale: 0.01, guardProbeStep: 0.03, average: 0,
+    });
   });
 
   it("continues a version-1 checkpoint with r_on fixed, and refuses one that trained r_on through its logit, saying why", () => {
@@ -178,14 +183,18 @@ describe("phasor train", () => {
       expect(run.status).toBe(0);
       return (jsonLines(run.stdout)[0].guard as { lambdaMax: number }).lambdaMax;
     };
-    const short = lambdaMax([], "p1.json");
-    const explicit = lambdaMax(["--guard-probe-step", "0.003"], "p2.json");
+    const usual = lambdaMax([], "p1.json");
+    const explicit = lambdaMax(["--guard-probe-step", "0.03"], "p2.json");
     const long = lambdaMax(["--guard-probe-step", "0.3"], "p3.json");
-    // the default is 3e-3: saying so changes nothing; a hundred times longer probes read other differences
-    expect(explicit).toBe(short);
-    expect(long).not.toBe(short);
+    // on freq1 with SGD the default is 0.03: saying so changes nothing; ten times longer probes read other differences
+    expect(explicit).toBe(usual);
+    expect(long).not.toBe(usual);
     expect(JSON.parse(readFileSync(join(dir, "p3.checkpoint.json"), "utf8")).settings.guardProbeStep).toBe(0.3);
-    expect(JSON.parse(readFileSync(join(dir, "p1.checkpoint.json"), "utf8")).settings.guardProbeStep).toBeUndefined();
+    expect(JSON.parse(readFileSync(join(dir, "p1.checkpoint.json"), "utf8")).settings.guardProbeStep).toBe(0.03);
+    // elsewhere the guard's own default (3e-3) holds, and the checkpoint leaves it unsaid
+    const adding = phasor(["train", "--task", "adding", "--hidden", "4", "--per-epoch", "16", "--validation", "4", "--batch", "8", "--epochs", "1", "--optimizer", "sgd", "--out", join(dir, "p4.json")]);
+    expect(adding.status).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, "p4.checkpoint.json"), "utf8")).settings.guardProbeStep).toBeUndefined();
   });
 
   it("refuses bad arguments with exit 2 and a message", () => {

@@ -116,11 +116,14 @@ export const DEFAULT_GUARD_WORST_OF = 0;
  * How the freq1 tasks train by default, per optimizer: tasks.md's protocol with r_on trained from 0.05 as the
  * authors' code trains it, and what docs/RESULTS.md (session 6) measured to reach the paper within the protocol's
  * 70 epochs. Adam: tau learned itself as in the authors' code, lr 3e-3 decaying by 0.97 per epoch, and tau and
- * shift at a tenth of it (the paper's constant 1e-3 ends about half a point lower).
+ * shift at a tenth of it (the paper's constant 1e-3 ends about half a point lower). SGD: the same decay, r_on at
+ * a hundredth of the weights' rate (at their rate its sharpness held the guard's cap at a fiftieth of the
+ * nominal rate for the whole run), and the guard's probes ten times longer (the default 3e-3 read the time
+ * gate's kinks as a sharpness of 80 at ten times the rate, and the cap stayed at 0.04 for good).
  */
 const FREQ1_RECIPES: Record<Optimizer, Partial<TrainSettings>> = {
   adam: { trainROn: true, tauDirect: true, lr: 3e-3, lrDecay: 0.97, timeLrScale: 0.1 },
-  sgd: { trainROn: true },
+  sgd: { trainROn: true, rOnLrScale: 0.01, lrDecay: 0.97, guardProbeStep: 0.03 },
 };
 
 export function defaultSettings(task: TaskName, overrides: Partial<TrainSettings> = {}): TrainSettings {
