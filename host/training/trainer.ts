@@ -27,6 +27,16 @@ import type { TaskName } from "./tasks.js";
 import { compileBuild, moduleError, useSimd, type TrainBuild } from "../engine/wasm-source.js";
 
 export type Optimizer = "adam" | "sgd";
+
+/**
+ * Each optimizer's learning rate where nothing else is known (the training settings' default off the freq1 tasks,
+ * host/training/settings.ts). Adam: the paper's 1e-3. SGD with momentum 0.9 (and the time-gate groups at the
+ * settings' timeLrScale of 1e-4) trains freq1-async well at 0.5; 3x is stable but learns much worse
+ * (docs/RESULTS.md, the guard experiment).
+ */
+export const DEFAULT_LR: Record<Optimizer, number> = { adam: 1e-3, sgd: 0.5 };
+/** the largest learning-rate multiplier of a parameter group (timeLrScale, rOnLrScale): beyond it is a typo */
+export const LR_SCALE_MAX = 1e6;
 export type Loss = "cross-entropy" | "mse";
 export type TimeOrigin = "sequence" | "absolute";
 
@@ -39,7 +49,7 @@ export interface TrainerOptions {
   loss?: Loss;
   /** default "adam" */
   optimizer?: Optimizer;
-  /** learning rate; default 1e-3 (Adam, as in the paper) or 1e-2 (SGD) */
+  /** learning rate; default DEFAULT_LR of the optimizer */
   lr?: number;
   /** SGD's heavy-ball momentum beta (v <- beta v + g); default 0.9 */
   momentum?: number;
@@ -362,7 +372,7 @@ export class Trainer {
       throw new PhasorError("bad-args", `optimizer must be "adam" or "sgd", got ${JSON.stringify(this.optimizer)}`);
     }
     const sgd = this.optimizer === "sgd";
-    this.lr = options.lr ?? (sgd ? 1e-2 : 1e-3);
+    this.lr = options.lr ?? DEFAULT_LR[this.optimizer];
     this.momentum = sgd ? (options.momentum ?? 0.9) : (options.beta1 ?? 0.9);
     const status = e.trainConfigure(
       this.handle,
@@ -383,7 +393,7 @@ export class Trainer {
     wholeNumber("maxLength", options.maxLength, 1, 1 << 24);
     for (const key of ["timeLrScale", "rOnLrScale"] as const) {
       const scale = options[key] ?? 1;
-      if (typeof scale !== "number" || !(scale >= 0 && scale <= 1e6)) throw new PhasorError("bad-args", `${key} must be a number in 0..1e6, got ${String(scale)}`);
+      if (typeof scale !== "number" || !(scale >= 0 && scale <= LR_SCALE_MAX)) throw new PhasorError("bad-args", `${key} must be a number in 0..${LR_SCALE_MAX.toExponential().replace("+", "")}, got ${String(scale)}`);
     }
     for (const key of ["trainROn", "tauDirect"] as const) {
       if (options[key] !== undefined && typeof options[key] !== "boolean") throw new PhasorError("bad-args", `${key} must be true or false, got ${JSON.stringify(options[key])}`);
