@@ -100,6 +100,7 @@ export function faultyEngine(engine: Engine, faults: { push?: (t: number, x: Arr
         restore: (bytes) => inner.restore(bytes),
         stats: () => inner.stats(),
         dispose: () => inner.dispose(),
+        learning: inner.learning,
       };
     },
   };
