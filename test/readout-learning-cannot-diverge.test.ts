@@ -15,6 +15,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { Engine, LearningRate, Stream } from "../host/engine.js";
 import { FloatReadout } from "../host/readout-learning.js";
 import { calibrationStreams, quantizedEngine } from "./support/engines.js";
+import { integerStepDeviation } from "./support/learning.js";
 import { Rng, randomModel, randomStream } from "./support/random.js";
 import { parseReadout, plsmChecksum, readoutBytes, type ReadoutValues } from "./support/readout-bytes.js";
 
@@ -24,9 +25,7 @@ const SAMPLES = 40;
 const STEPS = 400;
 const C = 0.9;
 
-/** The integer step's deviation from the exact one per step, as a bound on the weights' rounding (half of 2^-23
- * each) and the error's (2^-16) or p's (2.1e-5) approximation times the largest capped step: section 3. */
-const ROUNDING_PER_STEP = Math.sqrt(O * (H + 1)) * 2 ** -24 + 4 * C * Math.sqrt(O) * 2.1e-5;
+const ROUNDING_PER_STEP = integerStepDeviation(O, H, C);
 
 interface Samples {
   engine: Engine;
