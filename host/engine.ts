@@ -64,8 +64,9 @@ export interface LearningStep {
 export interface ReadoutLearning {
   /**
    * One step towards `target` from the stream's current state (after a sequence for a "last" readout, after an
-   * event for an "every" one): a class (an integer, softmax cross-entropy; the readout needs 2 or more outputs) or
-   * outputSize numbers (squared error, each within +-2^23). A refused target or rate changes nothing.
+   * event for an "every" one): a class (an integer, softmax cross-entropy), or outputSize numbers (squared error,
+   * each within +-2^23); on a readout of one output a number is its target value. A refused target or rate changes
+   * nothing.
    */
   learn(target: number | ArrayLike<number>, rate: LearningRate): LearningStep;
   /** true from the first learn() or load() until reset(): outputs come from the adapted readout */

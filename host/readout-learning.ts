@@ -16,32 +16,34 @@ export const DEFAULT_C = 0.9;
 /** A checked learning target: a class, or one target value per output. */
 export type LearningTarget = { kind: "class"; label: number } | { kind: "values"; values: Float64Array };
 
-/** The target, checked against a readout of `outputs` outputs, or a bad-input PhasorError saying what is wrong. */
+/**
+ * The target, checked against a readout of `outputs` outputs, or a bad-input PhasorError saying what is wrong. A
+ * number is a class when the readout has 2 or more outputs and the target value when it has one (the rule of
+ * phasor_host --learn and of the gateway's labelled readings); an array holds one target value per output.
+ */
 export function learningTarget(target: unknown, outputs: number): LearningTarget {
   const where = "learning target";
-  if (typeof target === "number") {
-    if (outputs < 2) {
-      throw badInput(where, `a class needs a readout of 2 or more outputs and this one has ${outputs}: give the target value as an array ([${target}])`);
-    }
+  if (typeof target === "number" && outputs >= 2) {
     if (!Number.isInteger(target) || target < 0 || target >= outputs) {
       throw badInput(where, `class ${target} is not one of the readout's outputs, 0 to ${outputs - 1}`);
     }
     return { kind: "class", label: target };
   }
-  if (typeof target !== "object" || target === null || typeof (target as ArrayLike<unknown>).length !== "number") {
-    throw badInput(where, `expected a class (an integer) or ${outputs} target values, got ${target === null ? "null" : typeof target}`);
+  const list = typeof target === "number" ? [target] : target;
+  if (typeof list !== "object" || list === null || typeof (list as ArrayLike<unknown>).length !== "number") {
+    throw badInput(where, `expected a class (an integer) or ${outputs} target values, got ${list === null ? "null" : typeof list}`);
   }
-  const list = target as ArrayLike<unknown>;
-  if (list.length !== outputs) throw badInput(where, `${list.length} target values, the readout has ${outputs} outputs`);
-  const values = new Float64Array(outputs);
+  const values = list as ArrayLike<unknown>;
+  if (values.length !== outputs) throw badInput(where, `${values.length} target values, the readout has ${outputs} outputs`);
+  const checked = new Float64Array(outputs);
   for (let o = 0; o < outputs; o++) {
-    const v = list[o];
+    const v = values[o];
     if (typeof v !== "number" || !(Math.abs(v) <= TARGET_MAX)) {
       throw badInput(where, `target ${o} is ${typeof v === "number" ? v : typeof v}, expected a finite number within +-2^23`);
     }
-    values[o] = v;
+    checked[o] = v;
   }
-  return { kind: "values", values };
+  return { kind: "values", values: checked };
 }
 
 /** eta and c checked, c defaulted; a bad-args PhasorError otherwise. */

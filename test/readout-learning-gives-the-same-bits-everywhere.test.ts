@@ -76,11 +76,11 @@ function expectSameRun(run: LearningRun, expected: LearningRun, who: string): vo
 
 describe.each(FIXTURES.map((f) => [f.name, f] as const))("learning on %s", (_, f) => {
   let library: LearningRun;
-  const samples: { h: Float64Array; target: number | number[] }[] = [];
+  const samples: { h: Float64Array; label: number }[] = [];
 
   beforeAll(async () => {
     const engine = await createEngine(loadModelBytes(f.image, "learning.plsm"), { engine: "fixed", simd: "on" });
-    library = libraryLearningRun(engine.createStream(), f.sequences, RATE, f.every, (h, target) => samples.push({ h, target }));
+    library = libraryLearningRun(engine.createStream(), f.sequences, RATE, f.every, (h, label) => samples.push({ h, label }));
     engine.dispose();
   });
 
@@ -138,7 +138,7 @@ describe.each(FIXTURES.map((f) => [f.name, f] as const))("learning on %s", (_, f
 
   it("the float64 step on the same samples lands within the integer step's stated deviation", () => {
     const float = new FloatReadout(f.model.readout);
-    for (const { h, target } of samples) float.learn(h, target, RATE);
+    for (const { h, label } of samples) float.learn(h, label, RATE);
     const learned = parseReadout(library.readout);
     let s = 0;
     learned.V.forEach((v, k) => (s += (v - float.V[k]) ** 2));

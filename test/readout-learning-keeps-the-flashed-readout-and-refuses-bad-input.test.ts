@@ -214,11 +214,13 @@ describe("bad input is refused with its reason and changes nothing", () => {
     expect(() => single.learning!.learn([0.5, 0, 0], { eta: 0.1 })).not.toThrow();
   });
 
-  it("a class on a readout of one output", async () => {
+  it("on a readout of one output, a number is the target value", async () => {
     const one = await fixed(model(11, 1, "every"));
-    const stream = one.createStream();
-    expect(() => stream.learning!.learn(0.5, { eta: 0.1 })).toThrow(/a class needs a readout of 2 or more outputs and this one has 1: give the target value as an array \(\[0\.5\]\)/);
-    expect(stream.learning!.adapted).toBe(false);
+    const [a, b] = [one.createStream(), one.createStream()];
+    a.learning!.learn(0.5, { eta: 0.1 });
+    b.learning!.learn([0.5], { eta: 0.1 });
+    expect(Buffer.from(a.learning!.save()).equals(Buffer.from(b.learning!.save()))).toBe(true);
+    expect(() => a.learning!.learn(1e9, { eta: 0.1 })).toThrow(/target 0 is 1000000000, expected a finite number within \+-2\^23/);
   });
 
   it("readout bytes that are damaged, of another model, the wrong size or out of range", async () => {

@@ -23,11 +23,6 @@ export interface LearningRun {
   readout: Uint8Array;
 }
 
-/** A class for a readout of 2 or more outputs, the target value for one output (phasor_host --learn's rule). */
-function target(label: number, outputs: number): number | number[] {
-  return outputs >= 2 ? label : [label];
-}
-
 /**
  * How far the integer step may land from the exact one, per step (docs/on-device-learning.md, section 3): the
  * weights' rounding (half of 2^-23 each) and the error's approximation (p within 2.1e-5, or z - y within 2^-16)
@@ -46,14 +41,14 @@ export function libraryLearningRun(
   sequences: LabelledSequence[],
   rate: LearningRate,
   every: boolean,
-  onLearn?: (h: Float64Array, target: number | number[]) => void,
+  onLearn?: (h: Float64Array, label: number) => void,
 ): LearningRun {
-  const O = stream.outputSize;
   const I = stream.inputSize;
   const y: number[] = [];
+  // a label is a class, or on a readout of one output its target value (the library's rule, and phasor_host's)
   const learn = (label: number) => {
-    onLearn?.(stream.hidden(), target(label, O));
-    stream.learning!.learn(target(label, O), rate);
+    onLearn?.(stream.hidden(), label);
+    stream.learning!.learn(label, rate);
   };
   for (const s of sequences) {
     stream.reset();
