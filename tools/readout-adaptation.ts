@@ -128,6 +128,8 @@ interface Elsewhere {
   scalar(train: Sequence[], test: Sequence[]): { readout: string; outputs: string };
   mcu(train: Sequence[], test: Sequence[]): { readout: string; outputs: string };
   files(train: Sequence[], test: Sequence[]): { c: { readout: string; outputs: string }; wasmtime: { readout: string; outputs: string } };
+  /** wasm operators (wasmtime's fuel) per event and per learning step, from the last files() run */
+  fuel: { fuelPerPush: number; fuelPerLearn: number } | null;
 }
 
 async function main(): Promise<void> {
@@ -158,6 +160,9 @@ async function main(): Promise<void> {
     `\n| device | before | online, ${nTrain} labelled | those ${nTrain} after | fresh after | float64 step, fresh after | original task after | steps capped |${elsewhere ? " same bits |" : ""}\n` +
       `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |${elsewhere ? " --- |" : ""}\n${rows.join("\n")}\n`,
   );
+  if (elsewhere?.fuel) {
+    process.stdout.write(`\nwasm operators on wasmtime (fuel), learning module: ${elsewhere.fuel.fuelPerPush} per event (push and output), ${elsewhere.fuel.fuelPerLearn} per learning step\n`);
+  }
 }
 
 /** One device, one seed: before, the adaptation on N sequences, after; the readout's and outputs' hashes. */
@@ -227,7 +232,7 @@ async function places(image: Uint8Array, modelPath: string, rate: { eta: number;
     });
     return sha(new Uint8Array(y.buffer));
   };
-  return {
+  const elsewhere: Elsewhere = {
     scalar(train, test) {
       const stream = scalarEngine.createStream();
       for (const s of train) {
@@ -272,8 +277,9 @@ async function places(image: Uint8Array, modelPath: string, rate: { eta: number;
       if (cTest.status !== 0) throw new Error(`phasor_host: ${cTest.stderr}`);
       const cY = cTest.stdout.toString("utf8").trimEnd().split("\n").flatMap((line) => (JSON.parse(line) as { y: number[] }).y);
       const py = (events: string, extra: string[]) => spawnSync("python3", ["tools/wasmtime-mcu.py", module, model, join(dir, events), ...extra], { encoding: "utf8", maxBuffer: 1 << 30 });
-      const w = py("train.csv", [...learnFlags, "--readout-out", join(dir, "w.readout")]);
+      const w = py("train.csv", [...learnFlags, "--readout-out", join(dir, "w.readout"), "--fuel"]);
       if (w.status !== 0) throw new Error(`wasmtime-mcu: ${w.stderr}`);
+      elsewhere.fuel = JSON.parse(w.stderr.trim().split("\n").at(-1) as string);
       const wTest = py("test.csv", ["--readout-in", join(dir, "w.readout")]);
       if (wTest.status !== 0) throw new Error(`wasmtime-mcu: ${wTest.stderr}`);
       const wY = wTest.stdout.trimEnd().split("\n").flatMap((line) => line.split(",").map((hex) => new DataView(new BigUint64Array([BigInt(`0x${hex}`)]).buffer).getFloat64(0, true)));
@@ -282,7 +288,9 @@ async function places(image: Uint8Array, modelPath: string, rate: { eta: number;
         wasmtime: { readout: sha(readFileSync(join(dir, "w.readout"))), outputs: lastOutputs(wY, test) },
       };
     },
+    fuel: null,
   };
+  return elsewhere;
 }
 
 function mcuInstance(bytes: Uint8Array<ArrayBuffer>): McuLearningExports {

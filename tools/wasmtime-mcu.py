@@ -5,11 +5,13 @@ event the inputs at inputBuffer(), push(t) and output(); with --learn, the learn
 from the events' label column as phasor_host --learn does (docs/on-device-learning.md).
 
     python3 tools/wasmtime-mcu.py MODULE.wasm MODEL.plsm EVENTS.csv [--learn ETA] [--learn-c C]
-                                  [--readout-in FILE] [--readout-out FILE]
+                                  [--readout-in FILE] [--readout-out FILE] [--fuel]
 
 EVENTS.csv: a header t,x0,...,x{I-1}[,seq][,label], then one event a line (plain numbers, no quoting). Prints one
 line per event: its outputs as the 16 hexadecimal digits of each f64's bits, comma-separated, so that a caller
-compares bits, not printed decimals. Exit status 0, 2 for a refusal (with the reason on stderr).
+compares bits, not printed decimals. With --fuel, a last line on stderr gives the wasm operators (wasmtime's fuel)
+of the calls, per push (with its output) and per learn: a cost that does not depend on the machine. Exit status 0, 2
+for a refusal (with the reason on stderr).
 
 Needs the wasmtime wheel: python3 -m pip install --retries 0 wasmtime
 """
@@ -30,12 +32,14 @@ def fail(message):
 
 
 def parse(argv):
-    flags = {"--learn": None, "--learn-c": "0.9", "--readout-in": None, "--readout-out": None}
+    flags = {"--learn": None, "--learn-c": "0.9", "--readout-in": None, "--readout-out": None, "--fuel": False}
     files = []
     args = list(argv)
     while args:
         arg = args.pop(0)
-        if arg in flags:
+        if arg == "--fuel":
+            flags[arg] = True
+        elif arg in flags:
             if not args:
                 fail(f"{arg} needs a value")
             flags[arg] = args.pop(0)
@@ -48,16 +52,34 @@ def parse(argv):
     return files, flags
 
 
+FUEL = 1 << 62
+
+
 class Module:
-    def __init__(self, path):
-        engine = wasmtime.Engine()
+    def __init__(self, path, fuel):
+        config = wasmtime.Config()
+        config.consume_fuel = fuel
+        engine = wasmtime.Engine(config)
         self.store = wasmtime.Store(engine)
+        if fuel:
+            self.store.set_fuel(FUEL)
+        self.fuel = fuel
+        self.spent = {}
         instance = wasmtime.Instance(self.store, wasmtime.Module.from_file(engine, path), [])
         self.exports = instance.exports(self.store)
         self.memory = self.exports["memory"]
 
     def call(self, name, *args):
-        return self.exports[name](self.store, *args)
+        if not self.fuel:
+            return self.exports[name](self.store, *args)
+        before = self.store.get_fuel()
+        answer = self.exports[name](self.store, *args)
+        count, total = self.spent.get(name, (0, 0))
+        self.spent[name] = (count + 1, total + before - self.store.get_fuel())
+        return answer
+
+    def per_call(self, *names):
+        return sum(self.spent.get(n, (0, 0))[1] / max(1, self.spent.get(n, (1, 0))[0]) for n in names)
 
     def write(self, at, data):
         self.memory.write(self.store, data, at)
@@ -68,7 +90,7 @@ class Module:
 
 def main():
     (module_path, model_path, events_path), flags = parse(sys.argv[1:])
-    mcu = Module(module_path)
+    mcu = Module(module_path, flags["--fuel"])
     image = open(model_path, "rb").read()
     mcu.write(mcu.call("modelBuffer"), image)
     status = mcu.call("init", len(image))
@@ -124,6 +146,8 @@ def main():
     if flags["--readout-out"]:
         size = mcu.call("readoutSave")
         open(flags["--readout-out"], "wb").write(mcu.read(mcu.call("readoutBuffer"), size))
+    if flags["--fuel"]:
+        sys.stderr.write('{"fuelPerPush": %d, "fuelPerLearn": %d}\n' % (mcu.per_call("push", "output"), mcu.per_call("learn")))
     return 0
 
 
