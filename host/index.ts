@@ -7,6 +7,7 @@ export { createEngine, defaultEngine, loadModelBytes, type EngineOptions, type L
 export { quantize, type QuantizeResult } from "./quantize.js";
 export { encodePlsm, decodePlsm } from "./plsm.js";
 export { ReferenceEngine } from "./reference.js";
+export { FloatReadout } from "./readout-learning.js";
 export { setWasmSource, simdSupported, wasmFromUrl, type WasmSource } from "./wasm-source.js";
 export { ExactPhase, timeGate } from "./phase.js";
 export { randomModel, type RandomModelOptions } from "./init.js";
