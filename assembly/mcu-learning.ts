@@ -5,6 +5,7 @@
 
 import { E_MODEL, E_STATE } from "./errors";
 import { Model } from "./model";
+import { align16 } from "./padding";
 import { learnStep, learnedOutput, readoutBytes, readoutCheck, readoutFromModel, readoutSeal } from "./fixed/readout-learning";
 
 /** the model and stream init set up; 0 before a successful init */
@@ -18,10 +19,6 @@ let targets: usize = 0;
 /** readoutBytes of the model */
 let size: usize = 0;
 let adapted = false;
-
-@inline function align16(p: usize): usize {
-  return (p + 15) & ~15;
-}
 
 /** init has begun: whatever was laid out is about to be overwritten. */
 export function learningStop(): void {

@@ -8,6 +8,7 @@
 
 import { E_INPUT, E_MODEL, E_STATE } from "./errors";
 import { FIXED_TIMING_BYTES, Layer, MAX_LAYERS, Model, deriveTiming, parseModel } from "./model";
+import { align16 } from "./padding";
 import { POLICY_REJECT, pushEvent, readOutput, streamReset } from "./stream";
 import { learnedOutputInto, learningLayout, learningStart, learningStop } from "./mcu-learning";
 
@@ -51,11 +52,6 @@ export function arenaUsed(): i32 {
  */
 export function arenaNeeded(): i32 {
   return <i32>needed;
-}
-
-/** Rounds an arena offset up to 16 bytes (SIMD-friendly alignment, as the library keeps it). */
-@inline function align16(p: usize): usize {
-  return (p + 15) & ~15;
 }
 
 /**

@@ -4,6 +4,7 @@
 
 import { crc32 } from "./crc32";
 import { ERROR_TEXT, E_MODEL, errFloat, errInt, errText, fail } from "./errors";
+import { align16, pad8 } from "./padding";
 import { phaseStep, phaseStep64, phaseStepLow } from "./phase";
 
 export const KIND_FIXED: i32 = 1;
@@ -43,7 +44,7 @@ export const FLOAT_KEYS_PER_UNIT: f64 = 1048576.0;
 /**
  * The time-gate values every engine computes exactly (docs/fixed-point.md, "What the engines accept"): tau in
  * [2^-20, 2^42] time units, r_on in [2^-16, 1] (r_on / 2 at least 2^15 in Q0.32), and in a fixed model an open
- * window r_on tau of at least MIN_OPEN_TICKS ticks. host/model.ts holds the float model to the same bounds.
+ * window r_on tau of at least MIN_OPEN_TICKS ticks. host/model/model.ts holds the float model to the same bounds.
  */
 export const TAU_MIN: f64 = 9.5367431640625e-7; // 2^-20
 export const TAU_MAX: f64 = 4398046511104.0; // 2^42
@@ -59,11 +60,6 @@ export const CELL_FRAC: i32 = 20;
 /** The quantizer keeps every weight row's sum of |w_q| at most this, so 32767 * sum fits in i32: no i32 dot
  * product can overflow, in any summation order (so SIMD and scalar sums are the same integers). */
 export const ROW_L1_LIMIT: i64 = 65538;
-
-/** Rounds x up to a multiple of 8 elements: rows are padded so SIMD reads whole 16-byte vectors. */
-@inline export function pad8(x: i32): i32 {
-  return (x + 7) & ~7;
-}
 
 @unmanaged
 export class Layer {
@@ -148,10 +144,6 @@ export class Model {
 /** Bytes of one unit's timing record. */
 @inline export function timingBytes(kind: i32): i32 {
   return isFixed(kind) ? FIXED_TIMING_BYTES : FLOAT_TIMING_BYTES;
-}
-
-@inline function align16(x: i32): i32 {
-  return (x + 15) & ~15;
 }
 
 // Offsets of the stream header, the first S_HEADER_BYTES of every stream block.

@@ -9,8 +9,9 @@ import {
 } from "./errors";
 import {
   FLOAT_KEYS_LOG2, Layer, Model, S_CHECKSUM, S_EVENTS, S_LAST_T, S_LAST_KEY, S_STARTED, S_T0, S_UPDATES,
-  TIME_RECORD_BYTES, FULL_BUILD, isFixed, layerAt, pad8,
+  TIME_RECORD_BYTES, FULL_BUILD, isFixed, layerAt,
 } from "./model";
+import { pad8 } from "./padding";
 import { exactPhase } from "./phase";
 import { wheelIsSound, wheelReset } from "./schedule";
 import { fixedReadout, fixedTimeGate, fixedUpdateUnits } from "./fixed/step";

@@ -3,15 +3,15 @@
  * "Commands"). Browser-safe, so a page can run the same measurement. Numbers come only from running this;
  * nothing here is a timed test.
  */
-import { createEngine } from "./create.js";
-import type { Engine, EngineKind } from "./engine.js";
-import { randomModel } from "./init.js";
-import type { FloatModel } from "./model.js";
-import { quantize } from "./quantize.js";
+import { createEngine } from "./engine/create.js";
+import type { Engine, EngineKind } from "./engine/engine.js";
+import { randomModel } from "./model/init.js";
+import type { FloatModel } from "./model/model.js";
+import { quantize } from "./model/quantize.js";
 import { Rng } from "./rng.js";
-import { simdSupported } from "./wasm-source.js";
-import { generate } from "./tasks.js";
-import { Trainer, initialModel, taskModelSpec } from "./trainer.js";
+import { simdSupported } from "./engine/wasm-source.js";
+import { generate } from "./training/tasks.js";
+import { Trainer, initialModel, taskModelSpec } from "./training/trainer.js";
 
 export interface BenchConfig {
   hidden: number;

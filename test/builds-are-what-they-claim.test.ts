@@ -9,7 +9,7 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { quantize } from "../host/quantize.js";
+import { quantize } from "../host/model/quantize.js";
 import { calibrationStreams } from "./support/engines.js";
 import { MCU_FILE, MCU_LEARN_FILE, mcuInstance, mcuLearningInstance, mcuLoad, mcuRun, type McuExports } from "./support/mcu.js";
 import { Rng, randomModel, randomStream } from "./support/random.js";

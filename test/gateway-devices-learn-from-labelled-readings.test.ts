@@ -8,13 +8,13 @@
  */
 import "../host/node.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Engine, LearningRate } from "../host/engine.js";
-import { deadLetterTopic, inputTopic, outputTopic } from "../host/gateway-topics.js";
-import { SensorStream } from "../host/sensors.js";
-import type { Out, Shard } from "../tools/gateway/shard.js";
-import { decodeSnapshot, encodeSnapshot } from "../tools/gateway/state.js";
+import type { Engine, LearningRate } from "../host/engine/engine.js";
+import { deadLetterTopic, inputTopic, outputTopic } from "../host/gateway/topics.js";
+import { SensorStream } from "../host/gateway/sensors.js";
+import type { Out, Shard } from "../host/gateway/shard.js";
+import { decodeSnapshot, encodeSnapshot } from "../host/gateway/state.js";
 import { crc32 } from "node:zlib";
-import { deviceReadings, demoLayout, type Reading } from "../tools/gateway/simulate.js";
+import { deviceReadings, demoLayout, type Reading } from "./support/simulated-devices.js";
 import { PREFIX, SHARDS, demoEngine, demoShard, deviceOf, faultyEngine, send, stateOfDevice } from "./support/gateway.js";
 
 let engine: Engine;

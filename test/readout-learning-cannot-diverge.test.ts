@@ -1,6 +1,6 @@
 /**
  * The guarantee of docs/on-device-learning.md, section 2, in both implementations of the device's step (the
- * float64 one in host/readout-learning.ts, the integer one of the fixed engine): at 10x and 100x the largest
+ * float64 one in host/engine/readout-learning.ts, the integer one of the fixed engine): at 10x and 100x the largest
  * stable rate, the capped steps stay within the proven bounds, and without the cap the same rates diverge.
  * - Squared error: the readout's norm obeys ||Theta_t||^2 <= ||Theta_0||^2 + t c / (1 - c) max ||y||^2 / G;
  *   uncapped, it blows up exponentially (to float64's overflow, or to the integer weights' saturation).
@@ -12,8 +12,8 @@
  */
 import "../host/node.js";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { Engine, LearningRate, Stream } from "../host/engine.js";
-import { FloatReadout } from "../host/readout-learning.js";
+import type { Engine, LearningRate, Stream } from "../host/engine/engine.js";
+import { FloatReadout } from "../host/engine/readout-learning.js";
 import { calibrationStreams, quantizedEngine } from "./support/engines.js";
 import { integerStepDeviation } from "./support/learning.js";
 import { Rng, randomModel, randomStream } from "./support/random.js";

@@ -1,7 +1,7 @@
 /**
  * Fine-tuning the readout gives the same bits everywhere (docs/on-device-learning.md): the library's fixed engine
  * (SIMD and scalar builds), the learning microcontroller module in node, the C host on the standard wasm C API
- * (against the wasmtime wheel's engine) and the module on the wasmtime wheel itself (tools/wasmtime-mcu.py) print
+ * (against the wasmtime wheel's engine) and the module on the wasmtime wheel itself (tools/devices/wasmtime-mcu.py) print
  * the same outputs before and after every step and end with the same readout bytes; the float64 step on the same
  * samples stays within the integer step's stated deviation.
  */
@@ -10,10 +10,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createEngine, loadModelBytes } from "../host/create.js";
-import type { FloatModel } from "../host/model.js";
-import { quantize } from "../host/quantize.js";
-import { FloatReadout } from "../host/readout-learning.js";
+import { createEngine, loadModelBytes } from "../host/engine/create.js";
+import type { FloatModel } from "../host/model/model.js";
+import { quantize } from "../host/model/quantize.js";
+import { FloatReadout } from "../host/engine/readout-learning.js";
 import { cHost, runCHost } from "./support/c-host.js";
 import { calibrationStreams } from "./support/engines.js";
 import {

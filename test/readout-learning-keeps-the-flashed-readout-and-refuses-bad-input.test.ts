@@ -7,10 +7,10 @@
  */
 import "../host/node.js";
 import { beforeAll, describe, expect, it } from "vitest";
-import { createEngine, loadModelBytes } from "../host/create.js";
-import type { Engine } from "../host/engine.js";
+import { createEngine, loadModelBytes } from "../host/engine/create.js";
+import type { Engine } from "../host/engine/engine.js";
 import { PhasorError } from "../host/errors.js";
-import { quantize } from "../host/quantize.js";
+import { quantize } from "../host/model/quantize.js";
 import { calibrationStreams } from "./support/engines.js";
 import { mcuLearningInstance, mcuInstance, mcuLoad, mcuRun, type McuLearningExports } from "./support/mcu.js";
 import { Rng, randomModel, randomStream } from "./support/random.js";

@@ -5,7 +5,7 @@
  * the library, the learning microcontroller module in node, the C host and the wasmtime wheel.
  */
 import { spawnSync } from "node:child_process";
-import type { LearningRate, Stream } from "../../host/engine.js";
+import type { LearningRate, Stream } from "../../host/engine/engine.js";
 import type { McuLearningExports } from "./mcu.js";
 
 export interface LabelledSequence {
@@ -90,7 +90,7 @@ export function mcuLearningRun(mcu: McuLearningExports, sequences: LabelledSeque
   return { y: Float64Array.from(y), readout: new Uint8Array(mcu.memory.buffer, mcu.readoutBuffer(), size).slice() };
 }
 
-/** The sequences as the CSV phasor_host and tools/wasmtime-mcu.py read: integer seq ids, a label column. */
+/** The sequences as the CSV phasor_host and tools/devices/wasmtime-mcu.py read: integer seq ids, a label column. */
 export function labelledCsv(inputSize: number, sequences: LabelledSequence[]): string {
   const rows = [["t", ...Array.from({ length: inputSize }, (_, k) => `x${k}`), "seq", "label"].join(",")];
   sequences.forEach((s, k) => {
@@ -102,9 +102,9 @@ export function labelledCsv(inputSize: number, sequences: LabelledSequence[]): s
   return rows.join("\n") + "\n";
 }
 
-/** tools/wasmtime-mcu.py on a module, model and CSV: the outputs it printed as f64s, or its error. */
+/** tools/devices/wasmtime-mcu.py on a module, model and CSV: the outputs it printed as f64s, or its error. */
 export function wasmtimeMcu(args: string[]): { status: number | null; y: Float64Array; stderr: string } {
-  const run = spawnSync("python3", ["tools/wasmtime-mcu.py", ...args], { encoding: "utf8", maxBuffer: 1 << 28 });
+  const run = spawnSync("python3", ["tools/devices/wasmtime-mcu.py", ...args], { encoding: "utf8", maxBuffer: 1 << 28 });
   if (run.error) throw new Error(`python3 could not be run: ${run.error.message}`);
   const bits = run.stdout.trim() === "" ? [] : run.stdout.trim().split("\n").flatMap((line) => line.split(","));
   const y = new Float64Array(bits.length);

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { McuExports, McuLearningExports } from "../../host/mcu.js";
+import type { McuExports, McuLearningExports } from "../../host/engine/mcu.js";
 
 export const MCU_FILE = "build/phasor-mcu.wasm";
 export const MCU_LEARN_FILE = "build/phasor-mcu-learn.wasm";
