@@ -17,8 +17,9 @@ import { fixedReadout, fixedTimeGate, fixedUpdateUnits } from "./fixed/step";
 import { saturate16 } from "./fixed/arith";
 import { floatReadout, floatTimeGate, floatUpdateUnits } from "./float/step";
 
-export const POLICY_REJECT: i32 = 0;
-export const POLICY_CLAMP: i32 = 1;
+import { POLICY_CLAMP } from "./contract/calls";
+import { ROW_RECORD_BYTES, ROW_V_FRAC, TIME_SHIFT, TIME_TAU } from "./contract/plsm";
+export { POLICY_CLAMP, POLICY_REJECT } from "./contract/calls";
 
 /** 2^62 ticks: beyond this the tick count of an event could not be held in i64 with room to spare. */
 const MAX_TICKS: f64 = 4611686018427387904.0;
@@ -79,7 +80,7 @@ function seedPhases(m: Model, st: usize, t0: f64): void {
     const seeds = st + <usize>L.seedOff;
     for (let j = 0; j < L.hiddenSize; j++) {
       const time = L.time + <usize>j * TIME_RECORD_BYTES;
-      const phi = exactPhase(t0, load<f64>(time, 8), load<f64>(time, 0));
+      const phi = exactPhase(t0, load<f64>(time, TIME_SHIFT), load<f64>(time, TIME_TAU));
       if (isFixed(m.kind)) store<u64>(seeds + (<usize>j << 3), <u64>(phi * TWO_POW_64));
       else store<f64>(seeds + (<usize>j << 3), phi);
     }
@@ -252,7 +253,7 @@ export function readOutput(m: Model, st: usize, out: usize): void {
   if (isFixed(m.kind)) {
     fixedReadout(m, last, st);
     for (let o = 0; o < m.outputSize; o++) {
-      const frac = load<i32>(m.readoutRows + <usize>o * 8, 4) + 15;
+      const frac = load<i32>(m.readoutRows + <usize>o * ROW_RECORD_BYTES, ROW_V_FRAC) + 15;
       store<f64>(out + (<usize>o << 3), <f64>load<i64>(y + (<usize>o << 3)) * exp2(-frac));
     }
   } else {

@@ -11,6 +11,10 @@
  * end, return and unreachable, which cost none (its `fuel_before_op`), and one unit for entering a function (an
  * empty function costs 1 there); so does this count.
  */
+import { POLICY_REJECT } from "../assembly/contract/calls.js";
+import { MCU_FUNCTIONS, type McuExports } from "./mcu.js";
+import { ENGINE_FUNCTIONS, type EngineExports } from "./wasm.js";
+import { requireExports } from "./wasm-source.js";
 
 const EXPORT_PREFIX = "operators:";
 
@@ -266,23 +270,6 @@ export interface PushCount {
   unitUpdates?: number;
 }
 
-/** The exports of the microcontroller build (assembly/mcu.ts) and of the library builds (assembly/index.ts) used here. */
-interface McuExports {
-  memory: WebAssembly.Memory;
-  modelBuffer(): number;
-  init(length: number): number;
-  inputBuffer(): number;
-  push(t: number): number;
-}
-interface LibraryExports {
-  memory: WebAssembly.Memory;
-  alloc(bytes: number): number;
-  modelCreate(at: number, length: number): number;
-  streamCreate(model: number): number;
-  push(model: number, stream: number, t: number, x: number, policy: number): number;
-  streamUpdates(stream: number): number;
-}
-
 /**
  * Runs events (t, x event-major with inputSize values each) as one stream through a build (the microcontroller
  * module or a library build), one push per event as tools/fuel.py does, and counts the operators of every push
@@ -296,21 +283,21 @@ export async function countPushOperators(module: Uint8Array, image: Uint8Array, 
   let updates: (() => number) | undefined;
   let inputAt: number;
   if (typeof exports.init === "function") {
-    const mcu = exports as unknown as McuExports;
+    const mcu = requireExports<McuExports>(exports, MCU_FUNCTIONS, "the microcontroller build");
     new Uint8Array(memory.buffer, mcu.modelBuffer(), image.length).set(image);
     const status = mcu.init(image.length);
     if (status !== 0) throw new Error(status === -4 ? "the model does not fit the microcontroller build's arena (init answered -4)" : `the microcontroller build rejected the model (init answered ${status})`);
     inputAt = mcu.inputBuffer();
     push = (time) => mcu.push(time);
   } else {
-    const lib = exports as unknown as LibraryExports;
+    const lib = requireExports<EngineExports>(exports, ENGINE_FUNCTIONS, "a library build");
     const at = lib.alloc(image.length);
     new Uint8Array(memory.buffer, at, image.length).set(image);
     const model = lib.modelCreate(at, image.length);
     if (model === 0) throw new Error("the library build rejected the model");
     const stream = lib.streamCreate(model);
     inputAt = lib.alloc(4 * inputSize);
-    push = (time) => lib.push(model, stream, time, inputAt, 0);
+    push = (time) => lib.push(model, stream, time, inputAt, POLICY_REJECT);
     updates = () => lib.streamUpdates(stream);
   }
   const perEvent: number[] = [];

@@ -8,7 +8,10 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { MCU_FUNCTIONS } from "../host/mcu.js";
 import { quantize } from "../host/quantize.js";
+import { ENGINE_FUNCTIONS } from "../host/wasm.js";
+import { requireExports } from "../host/wasm-source.js";
 import { calibrationStreams } from "./support/engines.js";
 import { MCU_FILE, mcuInstance, mcuLoad, mcuRun } from "./support/mcu.js";
 import { Rng, randomModel, randomStream } from "./support/random.js";
@@ -66,6 +69,21 @@ describe("the wasm builds", () => {
     });
   }
 
+  it("the engine builds export exactly the functions the host calls (host/wasm.ts), and a memory", () => {
+    for (const name of ["phasor-simd.wasm", "phasor-scalar.wasm"]) {
+      const exports = WebAssembly.Module.exports(new WebAssembly.Module(readFileSync(`build/${name}`)));
+      expect(exports.map((e) => e.name).sort()).toEqual([...Object.keys(ENGINE_FUNCTIONS), "memory"].sort());
+    }
+  });
+
+  it("a module that lacks a function the host calls is refused when it is instantiated, naming what it lacks", async () => {
+    const { instance } = await WebAssembly.instantiate(readFileSync(MCU_FILE), {});
+    expect(() => requireExports(instance.exports, ENGINE_FUNCTIONS, "phasor-mcu.wasm")).toThrow(
+      /phasor-mcu\.wasm: the module does not export alloc, free, modelCreate, .*phaseStepLowBits: it is not a build of these sources/,
+    );
+    expect(requireExports(instance.exports, MCU_FUNCTIONS, "phasor-mcu.wasm")).toBe(instance.exports);
+  });
+
   it("the WASI command exports its memory and _start only", () => {
     for (const name of ["phasor-wasi.wasm", "phasor-wasi-scalar.wasm"]) {
       const exports = WebAssembly.Module.exports(new WebAssembly.Module(readFileSync(`build/${name}`)));
@@ -81,6 +99,7 @@ describe("the microcontroller build", () => {
     expect(bytes.length).toBeLessThanOrEqual(MCU_BUDGET_BYTES);
     const exports = WebAssembly.Module.exports(new WebAssembly.Module(bytes));
     expect(exports.map((e) => e.name).sort()).toEqual(MCU_EXPORTS);
+    expect(MCU_EXPORTS).toEqual([...Object.keys(MCU_FUNCTIONS), "memory"].sort());
   });
 
   it("declares a memory of at most 2 pages that may not grow, and has no memory.grow", () => {

@@ -3,7 +3,8 @@
 // Formats (docs/fixed-point.md): x of layer 0 Q(inputFrac) i16, h Q0.15 i16, weights i16 with a format per
 // gate row, pre-activations Q7.24 i32, gates and k Q0.15, cell Q11.20 i32, phase Q0.64 u64.
 
-import { CELL_FRAC, FIXED_TIMING_BYTES, Layer, Model, PRE_FRAC, UNIT_RECORD_BYTES } from "../model";
+import { CELL_FRAC, PRE_FRAC, ROW_BIAS, ROW_RECORD_BYTES, UNIT_BIAS, UNIT_PEEPHOLE, UNIT_RECORD_BYTES, UNIT_U_FRAC, UNIT_W_FRAC } from "../contract/plsm";
+import { FIXED_TIMING_BYTES, Layer, Model } from "../model";
 import { setActiveCount, wheelDrain, wheelInsert } from "../schedule";
 import { sigmoidQ15, tanhQ15 } from "./activation";
 import { saturate16, saturate32, shiftRound } from "./arith";
@@ -108,15 +109,15 @@ export function fixedUpdateUnits(m: Model, L: Layer, st: usize, x: usize, cols: 
     const preG = preActivation(unit, 2, xShift, hShift);
     let preO = preActivation(unit, 3, xShift, hShift);
     if (L.hasPeephole) {
-      preI += shiftRound(<i64>load<i16>(unit, 24) * cPrev, peepShift);
-      preF += shiftRound(<i64>load<i16>(unit, 26) * cPrev, peepShift);
+      preI += shiftRound(<i64>load<i16>(unit, UNIT_PEEPHOLE) * cPrev, peepShift);
+      preF += shiftRound(<i64>load<i16>(unit, UNIT_PEEPHOLE + 2) * cPrev, peepShift);
     }
     const gateI = sigmoidQ15(saturate32(preI));
     const gateF = sigmoidQ15(saturate32(preF));
     const gateG = tanhQ15(saturate32(preG));
     // c~ = f * c + i * g: Q0.15 * Q11.20 >> 15 and Q0.15 * Q0.15 >> 10 are both Q11.20
     const cand = saturate32(shiftRound(<i64>gateF * cPrev, 15) + shiftRound(<i64>gateI * gateG, 30 - CELL_FRAC));
-    if (L.hasPeephole) preO += shiftRound(<i64>load<i16>(unit, 28) * cand, peepShift); // sees c~, not c
+    if (L.hasPeephole) preO += shiftRound(<i64>load<i16>(unit, UNIT_PEEPHOLE + 4) * cand, peepShift); // sees c~, not c
     const gateO = sigmoidQ15(saturate32(preO));
     const hCand = shiftRound(<i64>gateO * tanhQ15(saturate32(<i64>cand << (PRE_FRAC - CELL_FRAC))), 15);
     // Gated update: c <- c + k (c~ - c), h <- h + k (h~ - h), k in Q0.15.
@@ -134,12 +135,12 @@ export function fixedUpdateUnits(m: Model, L: Layer, st: usize, x: usize, cols: 
 
 /** W x + U h + b of gate g in Q7.24 (i64, saturated by the caller): each row has its own weight format. */
 @inline function preActivation(unit: usize, g: i32, xShift: i32, hShift: i32): i64 {
-  const wFrac = <i32>load<i8>(unit + 16 + g);
-  const uFrac = <i32>load<i8>(unit + 20 + g);
+  const wFrac = <i32>load<i8>(unit + UNIT_W_FRAC + g);
+  const uFrac = <i32>load<i8>(unit + UNIT_U_FRAC + g);
   return (
     shiftRound(<i64>load<i32>(sums + (<usize>g << 2)), wFrac + xShift) +
     shiftRound(<i64>load<i32>(sums + 16 + (<usize>g << 2)), uFrac + hShift) +
-    <i64>load<i32>(unit + (<usize>g << 2))
+    <i64>load<i32>(unit + UNIT_BIAS + (<usize>g << 2))
   );
 }
 
@@ -149,7 +150,7 @@ export function fixedReadout(m: Model, L: Layer, st: usize): void {
   const y = m.scratch + <usize>m.yOff;
   const Hp = L.hiddenPad;
   for (let o = 0; o < m.outputSize; o++) {
-    const row = m.readoutRows + <usize>o * 8;
-    store<i64>(y + (<usize>o << 3), <i64>dot1(m.V + <usize>o * (<usize>Hp << 1), h, Hp) + <i64>load<i32>(row));
+    const row = m.readoutRows + <usize>o * ROW_RECORD_BYTES;
+    store<i64>(y + (<usize>o << 3), <i64>dot1(m.V + <usize>o * (<usize>Hp << 1), h, Hp) + <i64>load<i32>(row, ROW_BIAS));
   }
 }

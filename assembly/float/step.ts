@@ -2,7 +2,8 @@
 // and the time gate's phase advanced exactly from the stream's first event, as in the fixed engine, so no
 // absolute timestamp is ever rounded and a long stream does not drift.
 
-import { FLOAT_TIMING_BYTES, Layer, Model, UNIT_RECORD_BYTES } from "../model";
+import { ROW_BIAS, ROW_RECORD_BYTES, UNIT_BIAS, UNIT_PEEPHOLE_FLOAT, UNIT_RECORD_BYTES } from "../contract/plsm";
+import { FLOAT_TIMING_BYTES, Layer, Model } from "../model";
 import { setActiveCount, wheelDrain, wheelInsert } from "../schedule";
 import { dot1f, dot4f, dot4fSparse } from "./dot";
 
@@ -79,16 +80,16 @@ export function floatUpdateUnits(m: Model, L: Layer, st: usize, x: usize, cols: 
     dot4f(L.U + <usize>j * uRowsBytes, h, Hp, sums + 16);
     const unit = L.units + <usize>j * UNIT_RECORD_BYTES;
     const cPrev = load<f32>(c + (<usize>j << 2));
-    let preI = load<f32>(sums) + load<f32>(sums, 16) + load<f32>(unit);
-    let preF = load<f32>(sums, 4) + load<f32>(sums, 20) + load<f32>(unit, 4);
-    const preG = load<f32>(sums, 8) + load<f32>(sums, 24) + load<f32>(unit, 8);
-    let preO = load<f32>(sums, 12) + load<f32>(sums, 28) + load<f32>(unit, 12);
+    let preI = load<f32>(sums) + load<f32>(sums, 16) + load<f32>(unit, UNIT_BIAS);
+    let preF = load<f32>(sums, 4) + load<f32>(sums, 20) + load<f32>(unit, UNIT_BIAS + 4);
+    const preG = load<f32>(sums, 8) + load<f32>(sums, 24) + load<f32>(unit, UNIT_BIAS + 8);
+    let preO = load<f32>(sums, 12) + load<f32>(sums, 28) + load<f32>(unit, UNIT_BIAS + 12);
     if (L.hasPeephole) {
-      preI += load<f32>(unit, 16) * cPrev;
-      preF += load<f32>(unit, 20) * cPrev;
+      preI += load<f32>(unit, UNIT_PEEPHOLE_FLOAT) * cPrev;
+      preF += load<f32>(unit, UNIT_PEEPHOLE_FLOAT + 4) * cPrev;
     }
     const cand = sigmoid(preF) * cPrev + sigmoid(preI) * Mathf.tanh(preG);
-    if (L.hasPeephole) preO += load<f32>(unit, 24) * cand; // sees c~, not c
+    if (L.hasPeephole) preO += load<f32>(unit, UNIT_PEEPHOLE_FLOAT + 8) * cand; // sees c~, not c
     const hCand = sigmoid(preO) * Mathf.tanh(cand);
     const k = load<f32>(kIn + (<usize>a << 2));
     const hPrev = load<f32>(h + (<usize>j << 2));
@@ -108,7 +109,7 @@ export function floatReadout(m: Model, L: Layer, st: usize): void {
   const y = m.scratch + <usize>m.yOff;
   const Hp = L.hiddenPad;
   for (let o = 0; o < m.outputSize; o++) {
-    const row = m.readoutRows + <usize>o * 8;
-    store<f64>(y + (<usize>o << 3), <f64>(dot1f(m.V + <usize>o * (<usize>Hp << 2), h, Hp) + load<f32>(row)));
+    const row = m.readoutRows + <usize>o * ROW_RECORD_BYTES;
+    store<f64>(y + (<usize>o << 3), <f64>(dot1f(m.V + <usize>o * (<usize>Hp << 2), h, Hp) + load<f32>(row, ROW_BIAS)));
   }
 }

@@ -9,10 +9,11 @@
 #include <stdio.h>
 #include <string.h>
 
-/* init and push statuses (docs/embedding.md, "Exports") */
+/* init and push statuses (docs/embedding.md, "Exports"; assembly/contract/calls.ts, which
+ * test/hosts-share-the-module-contract.test.ts holds these to) */
 enum { MCU_REJECTED = -1, MCU_REFUSED = -2, MCU_NO_MODEL = -3, MCU_TOO_BIG = -4 };
 
-/* .plsm header fields (docs/plsm.md, "Header"): little-endian u32 and u16 at these offsets */
+/* .plsm header fields (docs/plsm.md, "Header"; assembly/contract/plsm.ts): little-endian u32 and u16 at these offsets */
 enum { PLSM_KIND_AT = 6, PLSM_FILE_BYTES_AT = 8, PLSM_INPUT_SIZE_AT = 12, PLSM_OUTPUT_SIZE_AT = 20, PLSM_HEADER_BYTES = 64 };
 #define PLSM_KIND_FIXED 1
 
