@@ -93,7 +93,8 @@ export class Model {
   outputSize: i32;
   layerCount: i32;
   readoutMode: i32;
-  ticksLog2: i32;
+  /** log2 of the wake keys per time unit: the file's ticksLog2 (fixed) or FLOAT_KEYS_LOG2 (float) */
+  keysLog2: i32;
   inputFrac: i32;
   maxHidden: i32;
   totalUnits: i32;
@@ -390,7 +391,7 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
   m.outputSize = outputSize;
   m.layerCount = layerCount;
   m.readoutMode = readoutMode;
-  m.ticksLog2 = ticksLog2;
+  m.keysLog2 = isFixed(kind) ? ticksLog2 : FLOAT_KEYS_LOG2;
   m.inputFrac = inputFrac;
   m.maxHidden = maxHidden;
   m.totalUnits = totalUnits;
