@@ -1,4 +1,5 @@
 // CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320), the .plsm checksum; table built once on first use.
+// host/model/plsm.ts computes the same in TypeScript for the files it writes; the two cannot share code.
 
 const table = memory.data(1024);
 let tableReady = false;

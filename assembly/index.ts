@@ -1,4 +1,4 @@
-// The module's exports: models, streams and events, for the host glue (host/wasm.ts). Pointers are offsets in
+// The module's exports: models, streams and events, for the host glue (host/engine/wasm.ts). Pointers are offsets in
 // this module's memory; every call that can fail returns a status (0 or a negative code) with the reason in the
 // error buffer (errorPtr, errorLen).
 
@@ -137,7 +137,7 @@ export function exactPhase(t: f64, s: f64, tau: f64): f64 {
 }
 
 /** The high 64 bits of a unit's Q0.96 phase step (phase.ts), exported so tests can hold it against the host's
- * BigInt step (host/plsm.ts); phaseStepLowBits() gives the low 32 bits of the last one. */
+ * BigInt step (host/model/plsm.ts); phaseStepLowBits() gives the low 32 bits of the last one. */
 export function phaseStep(tau: f64, ticksLog2: i32): u64 {
   return step96(tau, ticksLog2);
 }

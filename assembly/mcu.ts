@@ -9,6 +9,7 @@
 import { HEADER_LAYER_COUNT, MAX_LAYERS } from "./contract/plsm";
 import { E_CAPACITY, E_INPUT, E_MODEL, E_STATE } from "./errors";
 import { FIXED_TIMING_BYTES, Layer, Model, deriveTiming, parseModel } from "./model";
+import { align16 } from "./padding";
 import { POLICY_REJECT, pushEvent, readOutput, streamReset } from "./stream";
 
 /** Bytes for the image and everything derived from it: the build fills two 64 KiB pages with it and the
@@ -48,11 +49,6 @@ export function arenaUsed(): i32 {
  */
 export function arenaNeeded(): i32 {
   return <i32>needed;
-}
-
-/** Rounds an arena offset up to 16 bytes (SIMD-friendly alignment, as the library keeps it). */
-@inline function align16(p: usize): usize {
-  return (p + 15) & ~15;
 }
 
 /**

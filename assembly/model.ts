@@ -12,6 +12,7 @@ import {
 } from "./contract/plsm";
 import { crc32 } from "./crc32";
 import { ERROR_TEXT, E_MODEL, errFloat, errInt, errText, fail } from "./errors";
+import { align16, pad8 } from "./padding";
 import { phaseStep, phaseStep64, phaseStepLow } from "./phase";
 
 export {
@@ -45,11 +46,6 @@ export const WHEEL_HEADER_BYTES: i32 = 24;
 /** The float engine's wake keys count 2^-20 time units. */
 export const FLOAT_KEYS_LOG2: i32 = 20;
 export const FLOAT_KEYS_PER_UNIT: f64 = 1048576.0;
-
-/** Rounds x up to a multiple of 8 elements: rows are padded so SIMD reads whole 16-byte vectors. */
-@inline export function pad8(x: i32): i32 {
-  return (x + 7) & ~7;
-}
 
 @unmanaged
 export class Layer {
@@ -135,10 +131,6 @@ export class Model {
 /** Bytes of one unit's timing record. */
 @inline export function timingBytes(kind: i32): i32 {
   return isFixed(kind) ? FIXED_TIMING_BYTES : FLOAT_TIMING_BYTES;
-}
-
-@inline function align16(x: i32): i32 {
-  return (x + 15) & ~15;
 }
 
 // Offsets of the stream header, the first S_HEADER_BYTES of every stream block.

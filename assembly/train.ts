@@ -1,4 +1,4 @@
-// The trainer module's exports, for host/trainer.ts: one trainer per (model shape, batch size, longest
+// The trainer module's exports, for host/training/trainer.ts: one trainer per (model shape, batch size, longest
 // sequence), its memory planned once (train/layout.ts). Pointers are offsets in this module's memory; calls that
 // can fail return a status (0 or a negative code) or NaN, with the reason in the error buffer (errorPtr, errorLen).
 //
@@ -34,7 +34,8 @@ export { errorPtr, errorLen } from "./errors";
 
 // The shape the host writes before trainCreate, i32 each: layer count, input size, output size, readout mode
 // (0 last, 1 every), loss (0 cross-entropy, 1 squared error), time origin (0 sequence, 1 absolute), batch size,
-// longest sequence, then per layer its hidden size and its flags: bit 0 peepholes, bit 1 trains r_on.
+// longest sequence, then per layer its hidden size and its flags: bit 0 peepholes, bit 1 trains r_on, bit 2 learns
+// tau itself instead of log tau.
 const DESCRIPTOR_WORDS: i32 = 8 + 2 * MAX_LAYERS;
 const descriptor = memory.data(DESCRIPTOR_WORDS * 4, 16);
 
@@ -79,7 +80,7 @@ export function trainCreate(): usize {
     const H = word(8 + 2 * n);
     const flags = word(9 + 2 * n);
     if (H < 1 || H > MAX_SIZE) return badShape("hidden size must be 1..65536", H);
-    if (flags < 0 || flags > 3) return badShape("layer flags must be 0..3 (bit 0 peepholes, bit 1 trains r_on)", flags);
+    if (flags < 0 || flags > 7) return badShape("layer flags must be 0..7 (bit 0 peepholes, bit 1 trains r_on, bit 2 tau itself)", flags);
   }
   const tr = changetype<Trainer>(heap.alloc(offsetof<Trainer>()));
   memory.fill(changetype<usize>(tr), 0, offsetof<Trainer>());
@@ -100,6 +101,7 @@ export function trainCreate(): usize {
     L.hiddenSize = word(8 + 2 * n);
     L.hasPeephole = word(9 + 2 * n) & 1;
     L.trainsROn = (word(9 + 2 * n) >> 1) & 1;
+    L.tauDirect = (word(9 + 2 * n) >> 2) & 1;
     previous = L.hiddenSize;
   }
   const bytes = plan(tr, 0);
@@ -169,9 +171,10 @@ export const TL_OFF_W = 0;
 export const TL_OFF_U = 1;
 export const TL_OFF_B = 2;
 export const TL_OFF_PEEPHOLE = 3;
-export const TL_OFF_LOG_TAU = 4;
+/** log tau, or tau when the layer learns tau itself */
+export const TL_OFF_TAU = 4;
 export const TL_OFF_SHIFT = 5;
-/** hiddenSize f64 r_on values, written by the host when r_on is fixed (from the logits when it is trained) */
+/** hiddenSize f64 r_on values, written by the host when r_on is fixed (from theta when it is trained) */
 export const TL_R_ON = 6;
 export const TL_OFF_V = 7;
 export const TL_OFF_D = 8;
@@ -188,7 +191,7 @@ export function trainLayerInfo(tr: Trainer, layer: i32, what: i32): f64 {
     case TL_OFF_U: return L.offU;
     case TL_OFF_B: return L.offB;
     case TL_OFF_PEEPHOLE: return L.offPeep;
-    case TL_OFF_LOG_TAU: return L.offLogTau;
+    case TL_OFF_TAU: return L.offTau;
     case TL_OFF_SHIFT: return L.offShift;
     case TL_R_ON: return <f64>L.rOn;
     case TL_OFF_R_ON: return L.offROn;

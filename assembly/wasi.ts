@@ -48,7 +48,7 @@ let eventsPath: usize = 0;
 let eventsPathLength = -1;
 let emitLast = false;
 let withHidden = false;
-/** --max-line-bytes: the longest NDJSON line taken, in bytes, its line end not counted (host/events.ts has the
+/** --max-line-bytes: the longest NDJSON line taken, in bytes, its line end not counted (host/engine/events.ts has the
  * same default and bound, DEFAULT_MAX_LINE_BYTES and MAX_LINE_BYTES_LIMIT) */
 const DEFAULT_MAX_LINE_BYTES: i32 = 1 << 20;
 const MAX_LINE_BYTES_LIMIT: i32 = 1 << 28;
@@ -295,7 +295,7 @@ function loadModel(): i32 {
     return stop(EXIT_BAD);
   }
   model = changetype<Model>(handle);
-  // the metadata: where host/plsm.ts reads labels, checked as it checks it
+  // the metadata: where host/model/plsm.ts reads labels, checked as it checks it
   const metaAt = <u64>load<u32>(bytes, HEADER_META_AT);
   const metaBytes = <u64>load<u32>(bytes, HEADER_META_BYTES);
   if (metaAt < 64 || metaAt + metaBytes > <u64>(length - 4)) {
@@ -454,7 +454,7 @@ function badRead(input: Input): i32 {
   return stop(EXIT_BAD);
 }
 
-/** The message `phasor run` gives for a line over the limit (host/events.ts). */
+/** The message `phasor run` gives for a line over the limit (host/engine/events.ts). */
 function longLine(line: i64): i32 {
   reason.length = 0;
   putText(reason, "the line is longer than ");

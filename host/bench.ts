@@ -3,16 +3,16 @@
  * "Commands"). Browser-safe, so a page can run the same measurement. Numbers come only from running this;
  * nothing here is a timed test.
  */
-import { createEngine } from "./create.js";
-import type { Engine, EngineKind } from "./engine.js";
-import { randomModel } from "./init.js";
-import type { FloatModel } from "./model.js";
-import { countPushOperators } from "./operators.js";
-import { quantize } from "./quantize.js";
+import { createEngine } from "./engine/create.js";
+import type { Engine, EngineKind } from "./engine/engine.js";
+import { randomModel } from "./model/init.js";
+import type { FloatModel } from "./model/model.js";
+import { quantize } from "./model/quantize.js";
+import { countPushOperators } from "./engine/operators.js";
 import { Rng } from "./rng.js";
-import { simdSupported } from "./wasm-source.js";
-import { generate } from "./tasks.js";
-import { Trainer, initialModel, taskModelSpec } from "./trainer.js";
+import { simdSupported } from "./engine/wasm-source.js";
+import { generate } from "./training/tasks.js";
+import { Trainer, initialModel, taskModelSpec } from "./training/trainer.js";
 
 export interface BenchConfig {
   hidden: number;
@@ -273,7 +273,7 @@ export interface OperatorOptions {
 }
 
 /**
- * Operators per event of each build at each point, counted as wasmtime's fuel counts them (host/operators.ts), one
+ * Operators per event of each build at each point, counted as wasmtime's fuel counts them (host/engine/operators.ts), one
  * push per event on the benchmark's stream and model. `modules` holds the builds' bytes (build/phasor-<name>.wasm).
  * The microcontroller build runs the library's schedule, so its open units are the scalar build's.
  */

@@ -18,7 +18,7 @@ export type ErrorCode =
  * - notNumber: t, x or an input is not a number at all (a string, a bigint, null, ...): API callers only, a file
  *   or a message has its numbers checked by its reader.
  * The wasm module reports nonFinite, timeBackwards and timeRange as codes (assembly/contract/calls.ts, REASON_*,
- * which host/wasm.ts maps to these names); the host finds the others itself (host/stream-checks.ts).
+ * which host/engine/wasm.ts maps to these names); the host finds the others itself (host/engine/stream-checks.ts).
  */
 export const EVENT_REFUSALS = ["wrongLength", "nonFinite", "timeBackwards", "timeRange", "notNumber"] as const;
 export type EventRefusal = (typeof EVENT_REFUSALS)[number];
@@ -41,6 +41,14 @@ export function badModel(where: string, why: string): PhasorError {
 
 export function badInput(where: string, why: string, refusal?: EventRefusal): PhasorError {
   return new PhasorError("bad-input", `${where}: ${why}`, refusal);
+}
+
+/** x when it is a whole number in lo..hi; otherwise a "bad-args" error that names the setting `what`. */
+export function wholeNumber(what: string, x: unknown, lo: number, hi: number): number {
+  if (typeof x !== "number" || !Number.isInteger(x) || x < lo || x > hi) {
+    throw new PhasorError("bad-args", `${what} must be a whole number in ${lo}..${hi}, got ${String(x)}`);
+  }
+  return x;
 }
 
 /**

@@ -5,7 +5,7 @@
 import { readFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { setWasmSource } from "./wasm-source.js";
+import { setWasmSource } from "./engine/wasm-source.js";
 
 /** build/ from host/ (sources, as vitest runs them) or from dist/host/ (the compiled package). */
 export function buildDirectory(): string {

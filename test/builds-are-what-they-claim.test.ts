@@ -8,10 +8,10 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { MCU_FUNCTIONS } from "../host/mcu.js";
-import { quantize } from "../host/quantize.js";
-import { ENGINE_FUNCTIONS } from "../host/wasm.js";
-import { requireExports } from "../host/wasm-source.js";
+import { MCU_FUNCTIONS } from "../host/engine/mcu.js";
+import { requireExports } from "../host/engine/wasm-source.js";
+import { ENGINE_FUNCTIONS } from "../host/engine/wasm.js";
+import { quantize } from "../host/model/quantize.js";
 import { calibrationStreams } from "./support/engines.js";
 import { MCU_FILE, mcuInstance, mcuLoad, mcuRun } from "./support/mcu.js";
 import { Rng, randomModel, randomStream } from "./support/random.js";
@@ -69,7 +69,7 @@ describe("the wasm builds", () => {
     });
   }
 
-  it("the engine builds export exactly the functions the host calls (host/wasm.ts), and a memory", () => {
+  it("the engine builds export exactly the functions the host calls (host/engine/wasm.ts), and a memory", () => {
     for (const name of ["phasor-simd.wasm", "phasor-scalar.wasm"]) {
       const exports = WebAssembly.Module.exports(new WebAssembly.Module(readFileSync(`build/${name}`)));
       expect(exports.map((e) => e.name).sort()).toEqual([...Object.keys(ENGINE_FUNCTIONS), "memory"].sort());

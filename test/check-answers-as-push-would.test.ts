@@ -1,11 +1,11 @@
-// Stream.check (host/engine.ts) tells, without changing anything, what push would do with an event: the same
+// Stream.check (host/engine/engine.ts) tells, without changing anything, what push would do with an event: the same
 // error with the same refusal reason, or null when push accepts it. The gateway relies on it to refuse a reading
 // before it commits anything of its own (docs/gateway.md), so it must agree with push on every kind of refusal,
 // in every engine.
 import "../host/node.js";
 import { describe, expect, it } from "vitest";
-import { createEngine } from "../host/create.js";
-import type { Engine, Stream } from "../host/engine.js";
+import { createEngine } from "../host/engine/create.js";
+import type { Engine, Stream } from "../host/engine/engine.js";
 import { PhasorError } from "../host/errors.js";
 import { Rng, randomModel, randomStream } from "./support/random.js";
 import { stateOf, wasmEngine } from "./support/engines.js";

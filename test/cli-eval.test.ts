@@ -8,8 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { phasor } from "./support/cli.js";
-import { modelToJson, type FloatModel } from "../host/model.js";
-import { generate } from "../host/tasks.js";
+import { modelToJson, type FloatModel } from "../host/model/model.js";
+import { generate } from "../host/training/tasks.js";
 import { Rng, randomModel } from "./support/random.js";
 
 let dir: string;

@@ -11,10 +11,10 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { encodePlsm } from "../host/plsm.js";
-import { MCU_TOO_BIG } from "../host/mcu.js";
-import { quantize } from "../host/quantize.js";
-import { moduleNeeds } from "../tools/wasm-needs.js";
+import { encodePlsm } from "../host/model/plsm.js";
+import { MCU_TOO_BIG } from "../host/engine/mcu.js";
+import { quantize } from "../host/model/quantize.js";
+import { moduleNeeds } from "../tools/cli/wasm-needs.js";
 import { C_FLAGS, cHost, compileC, eventsCsv, runCHost } from "./support/c-host.js";
 import { phasor } from "./support/cli.js";
 import { calibrationStreams } from "./support/engines.js";

@@ -1,12 +1,12 @@
 /**
- * `phasor gen` (formats.md, "Commands"): its output is an event file the project's own parser reads back, with
- * exactly the samples of host/tasks.ts at full precision; the same arguments give the same bytes; bad arguments
- * exit 2 naming what is accepted.
+ * `phasor gen` (formats.md, "Commands"): its output is an event file the project's own parser reads back, with exactly
+ * the samples of host/training/tasks.ts at full precision; the same arguments give the same bytes; bad arguments exit 2
+ * naming what is accepted.
  */
 import { describe, expect, it } from "vitest";
 import { phasor } from "./support/cli.js";
-import { groupBySeq, parseEvents } from "../host/events.js";
-import { TASKS, generate, type TaskName } from "../host/tasks.js";
+import { groupBySeq, parseEvents } from "../host/engine/events.js";
+import { TASKS, generate, type TaskName } from "../host/training/tasks.js";
 
 
 
@@ -20,7 +20,7 @@ function gen(task: TaskName, n: number, seed: number): string {
 
 describe("phasor gen", () => {
   it.each(["freq1-async", "freq1-highres", "freq2", "adding"] as TaskName[])(
-    "%s: prints the samples of host/tasks.ts, number for number, one NDJSON event per line",
+    "%s: prints the samples of host/training/tasks.ts, number for number, one NDJSON event per line",
     (task) => {
       const n = 12;
       const text = gen(task, n, 21);

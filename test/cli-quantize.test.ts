@@ -3,8 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { phasor, type Result } from "./support/cli.js";
-import { modelToJson } from "../host/model.js";
-import { simdSupported } from "../host/wasm-source.js";
+import { modelToJson } from "../host/model/model.js";
+import { simdSupported } from "../host/engine/wasm-source.js";
 import { Rng, randomModel, randomStream } from "./support/random.js";
 
 interface Line {

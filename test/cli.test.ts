@@ -319,7 +319,7 @@ describe("phasor command line", () => {
 describe("phasor run on extreme timestamps", () => {
   it("finishes on t = 1e300 in every engine (the phase seed's reduction is bounded)", () => {
     for (const engine of ["float", "reference"]) {
-      const run = spawnSync(process.execPath, ["node_modules/tsx/dist/cli.mjs", "tools/phasor.ts", "run", "--model", "examples/tiny-model.json", "--events", "-", "--engine", engine], {
+      const run = spawnSync(process.execPath, ["node_modules/tsx/dist/cli.mjs", "tools/cli/phasor.ts", "run", "--model", "examples/tiny-model.json", "--events", "-", "--engine", engine], {
         input: '{"t":1e300,"x":[0.5]}\n{"t":1e300,"x":[0.1]}\n',
         encoding: "utf8",
         timeout: 60_000,

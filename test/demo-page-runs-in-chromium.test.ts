@@ -1,4 +1,4 @@
-// Issue 5, item 4, end to end: `npm run demo:web`'s server (tools/serve-web.mjs) serves the page, headless
+// Issue 5, item 4, end to end: `npm run demo:web`'s server (tools/build/serve-web.mjs) serves the page, headless
 // Chromium (Debian's, driven by playwright) opens it, and the page must load the library as plain ESM, stream
 // events through the fixed engine and keep updating: the event counter grows, the gate raster and the event strip
 // change, sequences get verdicts. Its screenshot is kept in test-artifacts/demo.png.
@@ -19,7 +19,7 @@ let browser: Browser | undefined;
 
 /** Starts the demo server on a free port; resolves with the address it prints. */
 function startServer(): Promise<string> {
-  const child = spawn(process.execPath, ["tools/serve-web.mjs", "--port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["tools/build/serve-web.mjs", "--port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
   server = child;
   return new Promise((resolve, reject) => {
     let stdout = "";

@@ -1,5 +1,5 @@
 /**
- * The demo server (tools/serve-web.mjs, `npm run demo:web`) serves web/, dist/ and build/ and nothing else:
+ * The demo server (tools/build/serve-web.mjs, `npm run demo:web`) serves web/, dist/ and build/ and nothing else:
  * not through "..", and not through a symbolic link inside them that leads out (issue 12, item 5). It runs here
  * from a copy in a scratch tree, so that the links it is tried on never touch the repository.
  */
@@ -26,8 +26,8 @@ function status(path: string): Promise<{ status: number; body: string }> {
 
 beforeAll(async () => {
   tree = mkdtempSync(join(tmpdir(), "phasor-serve-"));
-  for (const folder of ["tools", "web", "dist/web", "dist/host", "build", "elsewhere"]) mkdirSync(join(tree, folder), { recursive: true });
-  copyFileSync("tools/serve-web.mjs", join(tree, "tools/serve-web.mjs"));
+  for (const folder of ["tools/build", "web", "dist/web", "dist/host", "build", "elsewhere"]) mkdirSync(join(tree, folder), { recursive: true });
+  copyFileSync("tools/build/serve-web.mjs", join(tree, "tools/build/serve-web.mjs"));
   // what the server checks for at start, and a page
   for (const file of ["dist/web/demo.js", "dist/host/index.js", "build/phasor-simd.wasm", "build/phasor-scalar.wasm"]) writeFileSync(join(tree, file), "");
   writeFileSync(join(tree, "web/index.html"), "the page");
@@ -40,7 +40,7 @@ beforeAll(async () => {
   symlinkSync("../../web/index.html", join(tree, "dist/web/page.html"));
   symlinkSync("index.html", join(tree, "web/same-folder.html"));
 
-  const child = spawn(process.execPath, [join(tree, "tools/serve-web.mjs"), "--port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [join(tree, "tools/build/serve-web.mjs"), "--port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
   server = child;
   address = await new Promise<string>((resolve, reject) => {
     let stdout = "";

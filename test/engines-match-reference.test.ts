@@ -1,14 +1,14 @@
-// plstm.md section 3: the float wasm engine stays within 1e-4 of the float64 reference on h and y at every event,
-// the fixed engine (quantized on calibration streams, then run on other streams of the same distribution) within
-// 4e-3 on h and 1e-2 on y, and picks the same class on >= 99.5 % of classification sequences. Section 4: the fixed
-// engine's openness k stays within 1e-3 of the exact k over streams lasting 2^40 ticks, at epoch timestamps.
-// Every expected value comes from host/reference.ts or host/phase.ts (the oracle), never from the engine under test.
+// plstm.md section 3: the float wasm engine stays within 1e-4 of the float64 reference on h and y at every event, the
+// fixed engine (quantized on calibration streams, then run on other streams of the same distribution) within 4e-3 on h
+// and 1e-2 on y, and picks the same class on >= 99.5 % of classification sequences. Section 4: the fixed engine's
+// openness k stays within 1e-3 of the exact k over streams lasting 2^40 ticks, at epoch timestamps. Every expected
+// value comes from host/engine/reference.ts or host/engine/phase.ts (the oracle), never from the engine under test.
 import "../host/node.js";
 import { describe, expect, it } from "vitest";
-import { createEngine } from "../host/create.js";
-import type { Engine } from "../host/engine.js";
-import type { FloatModel, LayerParams } from "../host/model.js";
-import { exactPhase, timeGate } from "../host/phase.js";
+import { createEngine } from "../host/engine/create.js";
+import type { Engine } from "../host/engine/engine.js";
+import type { FloatModel, LayerParams } from "../host/model/model.js";
+import { exactPhase, timeGate } from "../host/engine/phase.js";
 import { Rng, randomModel, randomStream, type RandomStream } from "./support/random.js";
 import { calibrationStreams, maxAbs, maxAbsDiff, quantizedEngine, trace, type Trace } from "./support/engines.js";
 
@@ -202,7 +202,8 @@ describe("the fixed engine's time gate over streams of 2^40 ticks (plstm.md sect
         expect(Array.from(stream.cell()), "c after an event with g = 0").toEqual(new Array(H).fill(0));
         stream.push(t1, [1]);
         const c = stream.cell();
-        // the exact k (host/phase.ts) of the file's tau and shift (stored exactly) and r_on (as the file rounds it)
+        // the exact k (host/engine/phase.ts) of the file's tau and shift (stored exactly) and r_on (as the file
+        // rounds it)
         const layer = quantized.file.model.layers[0];
         for (let j = 0; j < H; j++) {
           const k = timeGate(exactPhase(t1, layer.shift[j], layer.tau[j]), layer.rOn[j], 0);

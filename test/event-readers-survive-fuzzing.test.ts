@@ -1,11 +1,11 @@
 /**
- * The event readers survive fuzzing (issue 12, item 7): the NDJSON and CSV reader of host/events.ts and the
+ * The event readers survive fuzzing (issue 12, item 7): the NDJSON and CSV reader of host/engine/events.ts and the
  * reader of the WASI command, on a fixed number of seeded cases per run (a case that fails names its seed and is
  * replayed by running that seed alone). A case is an event file drawn at random and written in one of the many
  * spellings the format allows, then, for most cases, damaged byte by byte. Every case must end as a clean refusal
  * (a PhasorError, exit status 2) naming file:line and a reason in one printable line, or as the same parse as an
  * oracle that was not fuzzed: for NDJSON, JSON.parse and the rules of formats.md line by line; for CSV, the
- * events the file was written from; for phasor-wasi, `phasor run`'s own code (tools/commands/run.ts) in this
+ * events the file was written from; for phasor-wasi, `phasor run`'s own code (tools/cli/commands/run.ts) in this
  * process. Never a trap, a hang (the WASI runs are in a worker the test stops after a while), a stack trace or a
  * control character in a message; and the same answer however the input is cut into chunks.
  */
@@ -14,12 +14,12 @@ import { rmSync, writeFileSync } from "node:fs";
 import { Writable } from "node:stream";
 import { Worker } from "node:worker_threads";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createEngine, loadModelBytes } from "../host/create.js";
-import type { Engine } from "../host/engine.js";
+import { createEngine, loadModelBytes } from "../host/engine/create.js";
+import type { Engine } from "../host/engine/engine.js";
 import { PhasorError } from "../host/errors.js";
-import { BadLineError, DEFAULT_MAX_LINE_BYTES, EventParser, type StreamEvent } from "../host/events.js";
-import { quantize } from "../host/quantize.js";
-import { runEvents } from "../tools/commands/run.js";
+import { BadLineError, DEFAULT_MAX_LINE_BYTES, EventParser, type StreamEvent } from "../host/engine/events.js";
+import { quantize } from "../host/model/quantize.js";
+import { runEvents } from "../tools/cli/commands/run.js";
 import { calibrationStreams } from "./support/engines.js";
 import { Rng, randomModel } from "./support/random.js";
 import { scratchDirectory } from "./support/wasi.js";

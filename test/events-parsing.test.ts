@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { PhasorError } from "../host/errors.js";
-import { DEFAULT_MAX_LINE_BYTES, EventParser, groupBySeq, parseEvents, type EventParserOptions, type StreamEvent } from "../host/events.js";
+import { DEFAULT_MAX_LINE_BYTES, EventParser, groupBySeq, parseEvents, type EventParserOptions, type StreamEvent } from "../host/engine/events.js";
 
 const NDJSON = [
   '{"t": 0.0, "x": [0.31, 1], "seq": "a"}',

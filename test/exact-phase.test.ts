@@ -1,9 +1,9 @@
-// host/phase.ts computes phi = ((t - s) mod tau) / tau exactly on the float64 values and rounds once
+// host/engine/phase.ts computes phi = ((t - s) mod tau) / tau exactly on the float64 values and rounds once
 // (plstm.md section 4). These tests hold it to an independent exact computation: every double is turned into a
 // fraction num / 2^k by doubling it until it is an integer (doubling a double is exact), the phase is then an
 // exact BigInt fraction, and the engine's answer must be the double nearest to it.
 import { describe, expect, it } from "vitest";
-import { ExactPhase, exactPhase, timeGate } from "../host/phase.js";
+import { ExactPhase, exactPhase, timeGate } from "../host/engine/phase.js";
 import { Rng } from "./support/random.js";
 
 interface Fraction {
@@ -201,7 +201,7 @@ describe("the time gate k(phi, r_on, alpha) of plstm.md section 1", () => {
 describe("the wasm engines' phase seed (assembly/phase.ts, error-free float64 transformations)", () => {
   it("agrees with the exact BigInt phase to 1e-15, epoch milliseconds included", async () => {
     await import("../host/node.js");
-    const { WasmInstance } = await import("../host/wasm.js");
+    const { WasmInstance } = await import("../host/engine/wasm.js");
     const wasm = await WasmInstance.create("scalar");
     const rng = new Rng(4242);
     let worst = 0;

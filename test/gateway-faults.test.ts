@@ -15,12 +15,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { MqttClient } from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createEngine, loadModelBytes } from "../host/create.js";
-import type { Engine } from "../host/engine.js";
-import { inputTopic, shardOf } from "../host/gateway-topics.js";
-import { Broker } from "../tools/gateway/broker.js";
-import { Collector, DEMO_SENSORS, connectClient, demoLayout, demoModel, deviceReadings, publishReadings, referenceRun, type Reading } from "../tools/gateway/simulate.js";
-import { decodeSnapshot } from "../tools/gateway/state.js";
+import { createEngine, loadModelBytes } from "../host/engine/create.js";
+import type { Engine } from "../host/engine/engine.js";
+import { inputTopic, shardOf } from "../host/gateway/topics.js";
+import { Broker } from "./support/broker.js";
+import { Collector, DEMO_SENSORS, connectClient, demoLayout, demoModel, deviceReadings, publishReadings, referenceRun, type Reading } from "./support/simulated-devices.js";
+import { decodeSnapshot } from "../host/gateway/state.js";
 import { phasor } from "./support/cli.js";
 
 const PREFIX = "factory";
@@ -37,9 +37,9 @@ class GatewayProcess {
   stderr = "";
 
   /** `phasor gateway args`, or another gateway script (`script`, its arguments, its environment) */
-  constructor(args: string[], script: { path: string; env?: Record<string, string> } = { path: "tools/phasor.ts" }) {
+  constructor(args: string[], script: { path: string; env?: Record<string, string> } = { path: "tools/cli/phasor.ts" }) {
     // tsx as a loader in this very process (its CLI would run the gateway in a child that SIGKILL would miss)
-    const command = script.path === "tools/phasor.ts" ? [script.path, "gateway", ...args] : [script.path, ...args];
+    const command = script.path === "tools/cli/phasor.ts" ? [script.path, "gateway", ...args] : [script.path, ...args];
     this.child = spawn(process.execPath, ["--import", "tsx", ...command], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...script.env } });
     let partial = "";
     this.child.stdout?.on("data", (chunk: Buffer) => {

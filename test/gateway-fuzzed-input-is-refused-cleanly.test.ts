@@ -10,11 +10,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Engine, TimePolicy } from "../host/engine.js";
-import { deadLetterTopic, inputTopic, outputTopic, shardOf } from "../host/gateway-topics.js";
+import type { Engine, TimePolicy } from "../host/engine/engine.js";
+import { deadLetterTopic, inputTopic, outputTopic, shardOf } from "../host/gateway/topics.js";
 import { Rng } from "../host/rng.js";
-import type { Shard } from "../tools/gateway/shard.js";
-import { BadStateError, ShardLog, decodeSnapshot, encodeSnapshot, loadShard, shardDirectory, type Fingerprint, type WalEntry } from "../tools/gateway/state.js";
+import type { Shard } from "../host/gateway/shard.js";
+import { BadStateError, ShardLog, decodeSnapshot, encodeSnapshot, loadShard, shardDirectory, type Fingerprint, type WalEntry } from "../host/gateway/state.js";
 import { PREFIX, SHARDS, demoEngine, demoShard, deviceOf, send, stateOfDevice, stateOfShard, statesOfDevices } from "./support/gateway.js";
 
 const SHARD = 2;

@@ -1,5 +1,5 @@
 /**
- * What one message does to a shard (tools/gateway/shard.ts), in process: whatever it holds, it ends as readings
+ * What one message does to a shard (host/gateway/shard.ts), in process: whatever it holds, it ends as readings
  * applied or readings refused, each refusal counted once under its reason and published on the device's
  * dead-letter topic, the device otherwise as it was and every other device untouched. Messages of several readings
  * behave as the same readings sent one by one. An engine that fails all the same is contained: the device is put
@@ -7,12 +7,12 @@
  */
 import "../host/node.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Engine } from "../host/engine.js";
+import type { Engine } from "../host/engine/engine.js";
 import { PhasorError } from "../host/errors.js";
-import { deadLetterTopic, inputTopic, outputTopic } from "../host/gateway-topics.js";
-import type { Out } from "../tools/gateway/shard.js";
-import { BadStateError } from "../tools/gateway/state.js";
-import { batchPayload, deviceReadings, demoLayout, readingPayload, referenceRun, type Reading } from "../tools/gateway/simulate.js";
+import { deadLetterTopic, inputTopic, outputTopic } from "../host/gateway/topics.js";
+import type { Out } from "../host/gateway/shard.js";
+import { BadStateError } from "../host/gateway/state.js";
+import { batchPayload, deviceReadings, demoLayout, readingPayload, referenceRun, type Reading } from "./support/simulated-devices.js";
 import { PREFIX, SHARDS, demoEngine, demoShard, deviceOf, faultyEngine, send, stateOfDevice } from "./support/gateway.js";
 
 let engine: Engine;

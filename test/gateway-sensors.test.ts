@@ -1,14 +1,14 @@
 /**
- * The sensor encoding (host/sensors.ts) and the topic layout (host/gateway-topics.ts): a reading fills only its
+ * The sensor encoding (host/gateway/sensors.ts) and the topic layout (host/gateway/topics.ts): a reading fills only its
  * sensor's slots, hold sensors keep their last value, every refusal has its reason and leaves the device's state
  * as it was (also when the engine, not the encoder, refuses), and sharding is the documented pure function.
  */
 import "../host/node.js";
 import { describe, expect, it } from "vitest";
-import { createEngine } from "../host/create.js";
+import { createEngine } from "../host/engine/create.js";
 import { PhasorError } from "../host/errors.js";
-import { fnv1a32, inputTopic, ownedShards, parseInputTopic, shardOf } from "../host/gateway-topics.js";
-import { DeviceInput, SensorStream, defaultSensorLayout, parseSensorLayout, sensorLayoutToJson, type SensorLayout } from "../host/sensors.js";
+import { fnv1a32, inputTopic, ownedShards, parseInputTopic, shardOf } from "../host/gateway/topics.js";
+import { DeviceInput, SensorStream, defaultSensorLayout, parseSensorLayout, sensorLayoutToJson, type SensorLayout } from "../host/gateway/sensors.js";
 import { wasmEngine, type WasmKind } from "./support/engines.js";
 import { randomModel, Rng } from "./support/random.js";
 

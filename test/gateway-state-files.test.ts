@@ -1,5 +1,5 @@
 /**
- * The gateway's files (tools/gateway/state.ts): a snapshot reads back exactly and any damage to it is found;
+ * The gateway's files (host/gateway/state.ts): a snapshot reads back exactly and any damage to it is found;
  * a shard's state is loaded only when it is whole, fits the running configuration and the WAL continues the
  * snapshot; a file whose checksum holds but whose content is not what a gateway writes is refused as corrupt;
  * a torn last WAL line (power loss mid-write) is dropped; WAL segments go only once covered and acked; a lock is
@@ -21,7 +21,7 @@ import {
   shardDirectory,
   type Fingerprint,
   type ShardSnapshot,
-} from "../tools/gateway/state.js";
+} from "../host/gateway/state.js";
 
 const FINGERPRINT: Fingerprint = { model: "ab".repeat(32), engine: "fixed", sensors: "cd".repeat(32), shards: 4, shard: 1 };
 const dirs: string[] = [];

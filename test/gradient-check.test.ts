@@ -4,11 +4,11 @@
 // Both builds run the same arithmetic, so their losses and gradients are the same floats.
 import { beforeAll, describe, expect, it } from "vitest";
 import "../host/node.js";
-import type { FloatModel, ReadoutMode } from "../host/model.js";
-import { exactPhase } from "../host/phase.js";
-import { ReferenceEngine } from "../host/reference.js";
-import { Trainer, modelFromParameters, parameterGroups, type Loss, type TrainingSample } from "../host/trainer.js";
-import { simdSupported } from "../host/wasm-source.js";
+import type { FloatModel, ReadoutMode } from "../host/model/model.js";
+import { exactPhase } from "../host/engine/phase.js";
+import { ReferenceEngine } from "../host/engine/reference.js";
+import { Trainer, modelFromParameters, parameterGroups, type Loss, type TrainingSample } from "../host/training/trainer.js";
+import { simdSupported } from "../host/engine/wasm-source.js";
 import { Rng, randomModel } from "./support/random.js";
 
 interface Case {
@@ -20,8 +20,10 @@ interface Case {
   loss: Loss;
   peephole: boolean;
   seed: number;
-  /** r_on is trained (its logit is a group of theta) */
+  /** r_on is trained (r_on itself is a group of theta) */
   trainROn?: boolean;
+  /** theta holds tau itself, not log tau */
+  tauDirect?: boolean;
 }
 
 const CASES: Case[] = [
@@ -32,6 +34,8 @@ const CASES: Case[] = [
   { name: "2 layers H=3,5, I=1, no peepholes, squared error at every event", inputSize: 1, hidden: [3, 5], outputs: 1, mode: "every", loss: "mse", peephole: false, seed: 5 },
   { name: "1 layer H=4, I=1, cross-entropy, trained r_on", inputSize: 1, hidden: [4], outputs: 2, mode: "last", loss: "cross-entropy", peephole: true, seed: 6, trainROn: true },
   { name: "2 layers H=3,4, I=2, squared error at every event, trained r_on", inputSize: 2, hidden: [3, 4], outputs: 2, mode: "every", loss: "mse", peephole: true, seed: 8, trainROn: true },
+  { name: "1 layer H=4, I=1, cross-entropy, trained r_on, tau itself", inputSize: 1, hidden: [4], outputs: 2, mode: "last", loss: "cross-entropy", peephole: true, seed: 9, trainROn: true, tauDirect: true },
+  { name: "2 layers H=3,5, I=1, no peepholes, squared error at the end, tau itself", inputSize: 1, hidden: [3, 5], outputs: 2, mode: "last", loss: "mse", peephole: false, seed: 10, tauDirect: true },
 ];
 
 /** Distance of every phase from the kinks of k (0 = 1, r_on / 2, r_on), so that a difference of 1e-6 cannot cross one. */
@@ -64,21 +68,21 @@ function makeCase(c: Case): { model: FloatModel; samples: TrainingSample[] } {
       else sample.target = Float32Array.from({ length: (c.mode === "every" ? n : 1) * c.outputs }, () => rng.uniform(-0.5, 0.5));
       samples.push(sample);
     }
-    if (phasesAreClear(model, samples)) return { model, samples };
+    if (phasesAreClear(model, samples, c.tauDirect ?? false)) return { model, samples };
   }
   throw new Error(`no seed gave clear phases for ${c.name}`);
 }
 
 /** Every unit sees rising, falling and closed events, and no phase sits within KINK_MARGIN of a kink. */
-function phasesAreClear(model: FloatModel, samples: TrainingSample[]): boolean {
+function phasesAreClear(model: FloatModel, samples: TrainingSample[], tauDirect: boolean): boolean {
   for (const layer of model.layers) {
     for (let j = 0; j < layer.hiddenSize; j++) {
       const r = layer.rOn[j];
       const seen = [0, 0, 0];
       for (const { t } of samples) {
         for (let e = 0; e < t.length; e++) {
-          // tau as the trainer will see it: rounded through f32 log tau
-          const tau = Math.exp(Math.fround(Math.log(layer.tau[j])));
+          // tau as the trainer will see it: rounded to f32, or through f32 log tau
+          const tau = tauDirect ? Math.fround(layer.tau[j]) : Math.exp(Math.fround(Math.log(layer.tau[j])));
           const phi = exactPhase(t[e] - t[0], Math.fround(layer.shift[j]), tau);
           if (Math.min(phi, 1 - phi, Math.abs(phi - r / 2), Math.abs(phi - r)) < KINK_MARGIN) return false;
           seen[phi < r / 2 ? 0 : phi < r ? 1 : 2]++;
@@ -123,12 +127,13 @@ function referenceLoss(model: FloatModel, samples: TrainingSample[], loss: Loss)
 
 describe.each(CASES)("gradient of $name", (c) => {
   const { model, samples } = makeCase(c);
+  const layout = { trainROn: c.trainROn, tauDirect: c.tauDirect };
   let simd: { loss: number; grad: Float32Array; theta: Float32Array };
   let scalar: { loss: number; grad: Float32Array; theta: Float32Array };
 
   beforeAll(async () => {
     const run = async (useSimd: boolean) => {
-      const trainer = await Trainer.create(model, { batchSize: 4, maxLength: 12, loss: c.loss, simd: useSimd, trainROn: c.trainROn });
+      const trainer = await Trainer.create(model, { batchSize: 4, maxLength: 12, loss: c.loss, simd: useSimd, ...layout });
       trainer.loadBatch(samples);
       const loss = trainer.lossAndGradient();
       return { loss, grad: trainer.gradient().slice(), theta: trainer.parameters().slice() };
@@ -138,13 +143,13 @@ describe.each(CASES)("gradient of $name", (c) => {
   });
 
   it("has the reference's loss", () => {
-    const loss = referenceLoss(modelFromParameters(model, scalar.theta, c.trainROn), samples, c.loss);
+    const loss = referenceLoss(modelFromParameters(model, scalar.theta, layout), samples, c.loss);
     expect(Math.abs(scalar.loss - loss)).toBeLessThan(1e-5 * Math.max(1, Math.abs(loss)));
   });
 
   it("matches central differences of the float64 reference in every parameter group", () => {
     const theta = Float64Array.from(scalar.theta);
-    const lossAt = (th: Float64Array) => referenceLoss(modelFromParameters(model, th, c.trainROn), samples, c.loss);
+    const lossAt = (th: Float64Array) => referenceLoss(modelFromParameters(model, th, layout), samples, c.loss);
     const numeric = new Float64Array(theta.length);
     for (let p = 0; p < theta.length; p++) {
       const saved = theta[p];
@@ -156,8 +161,10 @@ describe.each(CASES)("gradient of $name", (c) => {
       numeric[p] = (up - down) / (2 * EPS);
     }
     const overall = Math.max(...numeric.map(Math.abs));
-    const groups = parameterGroups(model, c.trainROn);
-    if (c.trainROn) expect(groups.filter((g) => g.name === "logitROn")).toHaveLength(c.hidden.length);
+    const groups = parameterGroups(model, layout);
+    // the groups under test are there, one per layer: r_on itself when trained, tau or log tau
+    expect(groups.filter((g) => g.name === "rOn")).toHaveLength(c.trainROn ? c.hidden.length : 0);
+    expect(groups.filter((g) => g.name === (c.tauDirect ? "tau" : "logTau"))).toHaveLength(c.hidden.length);
     for (const group of groups) {
       const fd = numeric.subarray(group.offset, group.offset + group.length);
       const wasm = scalar.grad.subarray(group.offset, group.offset + group.length);

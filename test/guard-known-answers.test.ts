@@ -1,8 +1,9 @@
 // The stability guard against the known answers of shared/spec/stability.md section 5, on analytic objectives
-// (host/guard.ts runs on any gradient oracle): the line criterion's sign and GD's fate on the 1-D family, the 2-D
+// (host/training/guard.ts runs on any gradient oracle): the line criterion's sign and GD's fate on the 1-D family, the 2-D
 // example where the line test is conservative, and the two-batch SGD example where only the worst batch matters.
 import { describe, expect, it } from "vitest";
-import { AnalyticObjective, StabilityGuard } from "../host/guard.js";
+import { StabilityGuard } from "../host/training/guard.js";
+import { AnalyticObjective } from "./support/analytic-objective.js";
 import { Rng } from "../host/rng.js";
 
 /** f(x) = a/2 x^2 + b/6 x^3 + c/24 x^4 */

@@ -6,11 +6,11 @@
 import "../host/node.js";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { createEngine, loadModelBytes } from "../host/create.js";
-import type { Engine, Stream } from "../host/engine.js";
+import { createEngine, loadModelBytes } from "../host/engine/create.js";
+import type { Engine, Stream } from "../host/engine/engine.js";
 import { PhasorError } from "../host/errors.js";
-import { parseModelText, type FloatModel } from "../host/model.js";
-import { quantize } from "../host/quantize.js";
+import { parseModelText, type FloatModel } from "../host/model/model.js";
+import { quantize } from "../host/model/quantize.js";
 import { asyncRejection, stateOf } from "./support/engines.js";
 
 const TINY = readFileSync("examples/tiny-model.json", "utf8");

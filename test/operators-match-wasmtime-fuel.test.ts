@@ -1,5 +1,5 @@
 /**
- * The operator counts of `phasor bench --operators` (host/operators.ts, in node) are wasmtime's fuel (tools/fuel.py,
+ * The operator counts of `phasor bench --operators` (host/engine/operators.ts, in node) are wasmtime's fuel (tools/devices/fuel.py,
  * on the wasmtime wheel), event by event: for the microcontroller build and the library's scalar and SIMD builds,
  * and for hand-written functions whose counts follow from wasmtime's rules (one unit per operator but for nop,
  * drop, block, loop, else, end, return and unreachable, and one for entering a function).
@@ -9,8 +9,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { countPushOperators, countingModule, operatorsSoFar } from "../host/operators.js";
-import { quantize } from "../host/quantize.js";
+import { countPushOperators, countingModule, operatorsSoFar } from "../host/engine/operators.js";
+import { quantize } from "../host/model/quantize.js";
 import { calibrationStreams } from "./support/engines.js";
 import { Rng, randomModel, randomStream } from "./support/random.js";
 
@@ -18,8 +18,8 @@ const dir = mkdtempSync(join(tmpdir(), "phasor-fuel-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function fuel(module: string, model: string, events: string): number[] {
-  const run = spawnSync("python3", ["tools/fuel.py", "--module", module, "--model", model, "--events", events, "--per-event"], { encoding: "utf8" });
-  if (run.error || run.status !== 0) throw new Error(`tools/fuel.py failed (is the wasmtime wheel installed?): ${run.stderr}`);
+  const run = spawnSync("python3", ["tools/devices/fuel.py", "--module", module, "--model", model, "--events", events, "--per-event"], { encoding: "utf8" });
+  if (run.error || run.status !== 0) throw new Error(`tools/devices/fuel.py failed (is the wasmtime wheel installed?): ${run.stderr}`);
   return JSON.parse(run.stdout).perEvent;
 }
 

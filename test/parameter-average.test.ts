@@ -1,4 +1,4 @@
-// The moving average of the parameters (host/average.ts, `phasor train --average D`): it is the bias-corrected
+// The moving average of the parameters (host/training/average.ts, `phasor train --average D`): it is the bias-corrected
 // exponential average that its formula says, written out here as a plain weighted sum; it never takes in a
 // non-finite step; a training run scores, keeps and checkpoints it while the trainer's own parameters go on
 // untouched; and its checkpoint holds it (test/cli-train.test.ts resumes it bit for bit).
@@ -7,10 +7,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import "../host/node.js";
-import { ParameterAverage } from "../host/average.js";
-import { learningCurveSvg } from "../host/report.js";
-import { parametersOf } from "../host/trainer.js";
-import { TrainingRun, defaultSettings } from "../host/training.js";
+import { ParameterAverage } from "../host/training/average.js";
+import { learningCurveSvg } from "../host/training/report.js";
+import { parametersOf } from "../host/training/trainer.js";
+import { TrainingRun, defaultSettings } from "../host/training/training.js";
 import { phasor } from "./support/cli.js";
 import { Rng } from "./support/random.js";
 
@@ -84,7 +84,7 @@ describe("a training run with --average", () => {
     await run.run({ onBatch: () => void thetas.push(Float64Array.from(run.trainer.parameters())) });
     expect(thetas).toHaveLength(10);
     const want = weightedAverage(thetas, 0.8);
-    const kept = parametersOf(run.bestModel().model);
+    const kept = parametersOf(run.bestModel().model, run.trainer.layout);
     for (let i = 0; i < want.length; i++) expect(kept[i]).toBeCloseTo(want[i], 5);
     // the last step's parameters are still the trainer's, not the average's
     expect(Array.from(run.trainer.parameters())).toEqual(Array.from(Float32Array.from(thetas[9])));

@@ -1,17 +1,17 @@
 // formats.md, "Fixed-point model: binary (.plsm)": truncated, corrupted or oversized files are rejected with a
 // clear error, never read out of bounds, never trusted for sizes without checking them against the file length;
 // docs/plsm.md, "What a reader checks before using anything", lists the checks. Both readers are held to all of
-// them: decodePlsm (host/plsm.ts, what the CLI and the reference engine read) and the wasm loader
+// them: decodePlsm (host/model/plsm.ts, what the CLI and the reference engine read) and the wasm loader
 // (assembly/model.ts, reached through createEngine with engine "fixed"), so that no file one accepts is one the
 // other refuses. Each must throw a PhasorError "bad-model" whose message says what is wrong; neither may crash (a
 // wasm trap or a RangeError is a failure) or return a model. Where a field is rewritten, the checksum is recomputed
 // so that the structural checks, not the CRC, are what must catch it.
 import "../host/node.js";
 import { describe, expect, it } from "vitest";
-import { createEngine, type LoadedModel } from "../host/create.js";
-import type { SimdChoice } from "../host/engine.js";
-import { decodePlsm, encodePlsm, type PlsmFile } from "../host/plsm.js";
-import { quantize } from "../host/quantize.js";
+import { createEngine, type LoadedModel } from "../host/engine/create.js";
+import type { SimdChoice } from "../host/engine/engine.js";
+import { decodePlsm, encodePlsm, type PlsmFile } from "../host/model/plsm.js";
+import { quantize } from "../host/model/quantize.js";
 import { Rng, randomModel, randomStream } from "./support/random.js";
 import { asyncRejection, rejection } from "./support/engines.js";
 
@@ -23,7 +23,7 @@ const DESC = { inputSize: 0, hiddenSize: 4, flags: 8, pFrac: 12, W: 16, U: 20, u
 const UNIT = { wFrac: 16, uFrac: 20 };
 const TIME = { tau: 0, shift: 8, step: 16, halfOn: 24, stepLow: 28 };
 
-/** CRC-32 (IEEE, reflected 0xEDB88320), written here from its definition rather than taken from host/plsm.ts. */
+/** CRC-32 (IEEE, reflected 0xEDB88320), written here from its definition rather than taken from host/model/plsm.ts. */
 function crc32(bytes: Uint8Array): number {
   let c = 0xffffffff;
   for (const byte of bytes) {

@@ -4,8 +4,8 @@
 import "../host/node.js";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { parseModelText } from "../host/model.js";
-import { quantize } from "../host/quantize.js";
+import { parseModelText } from "../host/model/model.js";
+import { quantize } from "../host/model/quantize.js";
 import { rejection } from "./support/engines.js";
 
 const TINY = readFileSync("examples/tiny-model.json", "utf8");

@@ -6,12 +6,12 @@
 import "../host/node.js";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { createEngine, loadModelBytes, type LoadedModel } from "../host/create.js";
-import type { Engine, SimdChoice, Stream } from "../host/engine.js";
+import { createEngine, loadModelBytes, type LoadedModel } from "../host/engine/create.js";
+import type { Engine, SimdChoice, Stream } from "../host/engine/engine.js";
 import { PhasorError, type ErrorCode } from "../host/errors.js";
-import { parseModel, parseModelText, type FloatModel } from "../host/model.js";
-import { crc32, decodePlsm, encodePlsm, type PlsmFile } from "../host/plsm.js";
-import { quantize } from "../host/quantize.js";
+import { parseModel, parseModelText, type FloatModel } from "../host/model/model.js";
+import { crc32, decodePlsm, encodePlsm, type PlsmFile } from "../host/model/plsm.js";
+import { quantize } from "../host/model/quantize.js";
 import { Rng } from "./support/random.js";
 import { firstDifference, stateOf } from "./support/engines.js";
 

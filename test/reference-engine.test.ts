@@ -1,13 +1,13 @@
 // The float64 reference engine computes plstm.md as written: checked here against hand computations of small
-// cases, and for the stream contract of host/engine.ts (validation before any state change, time order, clamp,
+// cases, and for the stream contract of host/engine/engine.ts (validation before any state change, time order, clamp,
 // snapshots, stats).
 import { describe, expect, it } from "vitest";
-import { createEngine } from "../host/create.js";
-import type { Stream } from "../host/engine.js";
+import { createEngine } from "../host/engine/create.js";
+import type { Stream } from "../host/engine/engine.js";
 import { PhasorError } from "../host/errors.js";
-import type { FloatModel } from "../host/model.js";
-import { exactPhase, timeGate } from "../host/phase.js";
-import { ReferenceEngine } from "../host/reference.js";
+import type { FloatModel } from "../host/model/model.js";
+import { exactPhase, timeGate } from "../host/engine/phase.js";
+import { ReferenceEngine } from "../host/engine/reference.js";
 import { Rng, randomModel, randomStream } from "./support/random.js";
 
 // One unit, two inputs: every parameter by name, so the hand computation below does not depend on the row layout.

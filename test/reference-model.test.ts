@@ -2,8 +2,8 @@
 // with a message naming the file, the field and the expected shape; modelToJson is its exact inverse.
 import { describe, expect, it } from "vitest";
 import { PhasorError } from "../host/errors.js";
-import { checkModel, modelToJson, parseModel, parseModelText, type FloatModel } from "../host/model.js";
-import { ReferenceEngine } from "../host/reference.js";
+import { checkModel, modelToJson, parseModel, parseModelText, type FloatModel } from "../host/model/model.js";
+import { ReferenceEngine } from "../host/engine/reference.js";
 import { Rng, randomModel } from "./support/random.js";
 
 /** inputSize 3, layers of 4 and 2 units with peepholes, 2 labelled outputs */

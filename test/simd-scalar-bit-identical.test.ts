@@ -4,10 +4,10 @@
 // of every layer after every event, the pushBatch outputs, the snapshots and the stats.
 import "../host/node.js";
 import { describe, expect, it } from "vitest";
-import { createEngine, loadModelBytes } from "../host/create.js";
-import type { Engine, Stream } from "../host/engine.js";
-import type { FloatModel } from "../host/model.js";
-import { quantize } from "../host/quantize.js";
+import { createEngine, loadModelBytes } from "../host/engine/create.js";
+import type { Engine, Stream } from "../host/engine/engine.js";
+import type { FloatModel } from "../host/model/model.js";
+import { quantize } from "../host/model/quantize.js";
 import { Rng, randomModel, randomStream, type RandomStream } from "./support/random.js";
 import { calibrationStreams, firstDifference, type WasmKind } from "./support/engines.js";
 

@@ -4,10 +4,10 @@
 // fixed engine (exact integer sums) a sparse event gives the very bits of the same event computed densely.
 import "../host/node.js";
 import { describe, expect, it } from "vitest";
-import { createEngine, loadModelBytes } from "../host/create.js";
-import type { Engine } from "../host/engine.js";
-import type { FloatModel } from "../host/model.js";
-import { quantize } from "../host/quantize.js";
+import { createEngine, loadModelBytes } from "../host/engine/create.js";
+import type { Engine } from "../host/engine/engine.js";
+import type { FloatModel } from "../host/model/model.js";
+import { quantize } from "../host/model/quantize.js";
 import { Rng, randomModel } from "./support/random.js";
 import { calibrationStreams, firstDifference, maxAbs, maxAbsDiff, trace, type Trace, type WasmKind } from "./support/engines.js";
 

@@ -1,13 +1,13 @@
-// The stream contract of host/engine.ts for the wasm engines (float and fixed): snapshots that restore exactly
+// The stream contract of host/engine/engine.ts for the wasm engines (float and fixed): snapshots that restore exactly
 // and are checked before they are trusted, reset, independent streams on one engine, pushBatch = push, inputs
 // that are refused without touching the state (plstm.md section 4 for time going backwards, and its clamp
 // policy), and the statistics that show closed units cost nothing and keep their state bit for bit (section 1).
 import "../host/node.js";
 import { describe, expect, it } from "vitest";
-import { createEngine } from "../host/create.js";
-import type { Engine, Stream } from "../host/engine.js";
-import type { FloatModel } from "../host/model.js";
-import { ExactPhase } from "../host/phase.js";
+import { createEngine } from "../host/engine/create.js";
+import type { Engine, Stream } from "../host/engine/engine.js";
+import type { FloatModel } from "../host/model/model.js";
+import { ExactPhase } from "../host/engine/phase.js";
 import { Rng, randomModel, randomStream } from "./support/random.js";
 import { firstDifference, maxAbsDiff, rejection, stateOf, trace, wasmEngine, type WasmKind } from "./support/engines.js";
 

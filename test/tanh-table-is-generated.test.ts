@@ -1,15 +1,15 @@
 /**
- * The fixed engine's tanh table (assembly/fixed/tanh-table.ts) is exactly what tools/gen-tables.mjs writes, and
+ * The fixed engine's tanh table (assembly/fixed/tanh-table.ts) is exactly what tools/build/gen-tables.mjs writes, and
  * that table is tanh in Q0.15 within the rounding the activation's error bound assumes (docs/fixed-point.md).
  */
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 // @ts-expect-error: a plain JavaScript build script without type declarations
-import { TANH_ENTRIES, TANH_STEPS_PER_UNIT, tanhTable } from "../tools/gen-tables.mjs";
+import { TANH_ENTRIES, TANH_STEPS_PER_UNIT, tanhTable } from "../tools/build/gen-tables.mjs";
 
 describe("the tanh table", () => {
   it("is committed exactly as the generator writes it", () => {
-    const check = spawnSync(process.execPath, ["tools/gen-tables.mjs", "--check"], { encoding: "utf8" });
+    const check = spawnSync(process.execPath, ["tools/build/gen-tables.mjs", "--check"], { encoding: "utf8" });
     expect(check.stderr).toBe("");
     expect(check.status).toBe(0);
   });

@@ -15,7 +15,7 @@ import {
   type Freq2Draws,
   type Sample,
   type TaskName,
-} from "../host/tasks.js";
+} from "../host/training/tasks.js";
 
 const mean = (values: number[]) => values.reduce((sum, v) => sum + v, 0) / values.length;
 

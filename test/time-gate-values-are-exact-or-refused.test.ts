@@ -2,19 +2,19 @@
 // accepts, and a model with a value outside the accepted ranges (docs/fixed-point.md, "What the engines accept":
 // tau in [2^-20, 2^42], r_on in [2^-16, 1], any finite shift; in a fixed file an open window of at least 4096 ticks)
 // is refused at load by every reader, naming the field and the range. Each boundary is tried from both sides
-// against the float64 reference (host/reference.ts, BigInt phase), and so are streams that run to the end of the
-// engines' clocks. Expected values come from the reference and host/phase.ts, never from the engine under test.
+// against the float64 reference (host/engine/reference.ts, BigInt phase), and so are streams that run to the end of the
+// engines' clocks. Expected values come from the reference and host/engine/phase.ts, never from the engine under test.
 import "../host/node.js";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { createEngine, loadModelBytes, type LoadedModel } from "../host/create.js";
-import type { Engine, SimdChoice } from "../host/engine.js";
+import { createEngine, loadModelBytes, type LoadedModel } from "../host/engine/create.js";
+import type { Engine, SimdChoice } from "../host/engine/engine.js";
 import { PhasorError } from "../host/errors.js";
-import { modelToJson, parseModel, parseModelText, type FloatModel } from "../host/model.js";
-import { ExactPhase } from "../host/phase.js";
-import { crc32, decodePlsm, encodePlsm, phaseStep } from "../host/plsm.js";
-import { quantize } from "../host/quantize.js";
-import { WasmInstance } from "../host/wasm.js";
+import { modelToJson, parseModel, parseModelText, type FloatModel } from "../host/model/model.js";
+import { ExactPhase } from "../host/engine/phase.js";
+import { crc32, decodePlsm, encodePlsm, phaseStep } from "../host/model/plsm.js";
+import { quantize } from "../host/model/quantize.js";
+import { WasmInstance } from "../host/engine/wasm.js";
 import { Rng, randomModel } from "./support/random.js";
 import { asyncRejection, rejection } from "./support/engines.js";
 

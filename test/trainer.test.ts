@@ -5,10 +5,12 @@
 import { describe, expect, it } from "vitest";
 import "../host/node.js";
 import { PhasorError } from "../host/errors.js";
-import type { FloatModel } from "../host/model.js";
-import { ReferenceEngine } from "../host/reference.js";
-import { generate } from "../host/tasks.js";
+import type { FloatModel } from "../host/model/model.js";
+import { ReferenceEngine } from "../host/engine/reference.js";
+import { generate } from "../host/training/tasks.js";
 import {
+  TAU_MIN,
+  TRAINED_R_ON_MIN,
   Trainer,
   initialModel,
   modelFromParameters,
@@ -17,8 +19,8 @@ import {
   taskModelSpec,
   type TrainerOptions,
   type TrainingSample,
-} from "../host/trainer.js";
-import { simdSupported } from "../host/wasm-source.js";
+} from "../host/training/trainer.js";
+import { simdSupported } from "../host/engine/wasm-source.js";
 import { Rng } from "./support/random.js";
 import { signProblem } from "./support/sign-problem.js";
 
@@ -191,6 +193,31 @@ describe.each(BUILDS)("trainer (simd %s)", (simd) => {
     });
   });
 
+  it("moves a trained r_on at rOnLrScale times the rate of the weights, apart from the time groups' own", async () => {
+    const model = smallModel(8);
+    const trainer = await Trainer.create(model, { batchSize: 8, maxLength: 25, simd, optimizer: "sgd", lr: 0.1, momentum: 0.9, trainROn: true, timeLrScale: 0.25, rOnLrScale: 0.01 });
+    const expected = new Float32Array(trainer.parameterCount).fill(1);
+    for (const g of trainer.groups) {
+      if (g.name === "logTau" || g.name === "shift") expected.fill(0.25, g.offset, g.offset + g.length);
+      if (g.name === "rOn") expected.fill(0.01, g.offset, g.offset + g.length);
+    }
+    expect(Array.from(trainer.lrScales())).toEqual(Array.from(expected));
+    trainer.loadBatch(samples.slice(0, 8));
+    const theta0 = Float64Array.from(trainer.parameters());
+    trainer.lossAndGradient();
+    const grad = Float64Array.from(trainer.gradient());
+    trainer.step();
+    const ron = trainer.groups.find((g) => g.name === "rOn")!;
+    let moved = 0;
+    for (let k = ron.offset; k < ron.offset + ron.length; k++) {
+      const d = trainer.parameters()[k] - theta0[k];
+      expect(Math.abs(d + 0.1 * 0.01 * grad[k])).toBeLessThan(1e-7 + 1e-5 * Math.abs(grad[k]));
+      if (d !== 0) moved++;
+    }
+    expect(moved).toBeGreaterThan(0);
+    await expect(Trainer.create(model, { batchSize: 8, maxLength: 25, trainROn: true, rOnLrScale: -1 })).rejects.toThrow(/rOnLrScale must be a number in 0..1e6/);
+  });
+
   it("restores a snapshot and continues exactly as from the point it was taken", async () => {
     const trainer = await Trainer.create(smallModel(9), { batchSize: 8, maxLength: 25, simd });
     trainer.loadBatch(samples.slice(0, 8));
@@ -259,26 +286,36 @@ describe("trainer setup", () => {
     expect(back.readout).toEqual(model.readout);
   });
 
-  it("with a trained r_on, adds a logit r_on group after each layer's shift, and the model goes through it and back", () => {
+  it("with a trained r_on, adds an r_on group after each layer's shift holding r_on itself, and the model goes through it and back", () => {
     const model = initialModel({ inputSize: 2, hidden: [3, 4], outputs: 2, rOn: 0.2 }, 11);
     model.layers[1].rOn[2] = 0.7;
-    const groups = parameterGroups(model, true);
+    const groups = parameterGroups(model, { trainROn: true });
     expect(groups.map((g) => `${g.layer}:${g.name}`)).toEqual([
-      ...[0, 1].flatMap((n) => ["W", "U", "b", "peephole.i", "peephole.f", "peephole.o", "logTau", "shift", "logitROn"].map((name) => `${n}:${name}`)),
+      ...[0, 1].flatMap((n) => ["W", "U", "b", "peephole.i", "peephole.f", "peephole.o", "logTau", "shift", "rOn"].map((name) => `${n}:${name}`)),
       "-1:V",
       "-1:d",
     ]);
-    const theta = parametersOf(model, true);
-    const ron = groups.find((g) => g.layer === 1 && g.name === "logitROn")!;
-    expect(theta[ron.offset + 2]).toBeCloseTo(Math.log(0.7 / 0.3), 12);
-    const back = modelFromParameters(model, theta, true);
-    back.layers.forEach((layer, n) => layer.rOn.forEach((r, j) => expect(r).toBeCloseTo(model.layers[n].rOn[j], 12)));
-    // r_on follows its logit: 0 is an r_on of one half
-    theta[ron.offset] = 0;
-    expect(modelFromParameters(model, theta, true).layers[1].rOn[0]).toBe(0.5);
+    const theta = parametersOf(model, { trainROn: true });
+    const ron = groups.find((g) => g.layer === 1 && g.name === "rOn")!;
+    expect(theta[ron.offset + 2]).toBe(0.7);
+    const back = modelFromParameters(model, theta, { trainROn: true });
+    back.layers.forEach((layer, n) => expect(Array.from(layer.rOn)).toEqual(Array.from(model.layers[n].rOn)));
+    theta[ron.offset] = 0.33;
+    expect(modelFromParameters(model, theta, { trainROn: true }).layers[1].rOn[0]).toBe(0.33);
   });
 
-  it("trains r_on only when asked: it moves, stays in (0, 1), and the exported model carries it", async () => {
+  it("with tau learned itself, theta holds tau in place of log tau, and the model goes through it and back", () => {
+    const model = initialModel({ inputSize: 2, hidden: [3, 4], outputs: 2 }, 11);
+    const groups = parameterGroups(model, { tauDirect: true });
+    expect(groups.filter((g) => g.name === "tau").map((g) => g.layer)).toEqual([0, 1]);
+    expect(groups.some((g) => g.name === "logTau")).toBe(false);
+    const theta = parametersOf(model, { tauDirect: true });
+    const tau = groups.find((g) => g.layer === 0 && g.name === "tau")!;
+    expect(Array.from(theta.subarray(tau.offset, tau.offset + 3))).toEqual(Array.from(model.layers[0].tau));
+    expect(modelFromParameters(model, theta, { tauDirect: true })).toEqual(model);
+  });
+
+  it("trains r_on only when asked: it moves, stays in [0.01, 1], and the exported model carries it", async () => {
     const samples = signProblem(3, 16);
     const model = smallModel(12);
     const run = async (trainROn: boolean) => {
@@ -292,16 +329,45 @@ describe("trainer setup", () => {
     const trained = await run(true);
     expect(trained.r.some((r, j) => Math.abs(r - model.layers[0].rOn[j]) > 1e-3)).toBe(true);
     trained.r.forEach((r, j) => {
-      expect(r > 0 && r < 1).toBe(true);
-      expect(trained.exported[j]).toBeCloseTo(r, 6);
+      expect(r >= TRAINED_R_ON_MIN && r <= 1).toBe(true);
+      expect(trained.exported[j]).toBe(r);
     });
   });
 
-  it("refuses to train an r_on of 1 (it has no logit) and says which unit", async () => {
+  it.each(BUILDS)("clips a trained r_on to [0.01, 1] and a directly learned tau to 0.01 after every update (simd %s)", async (simd) => {
+    const model = smallModel(14);
+    const trainer = await Trainer.create(model, { batchSize: 4, maxLength: 25, optimizer: "sgd", lr: 1, momentum: 0, simd, trainROn: true, tauDirect: true });
+    trainer.loadBatch(signProblem(5, 4));
+    trainer.lossAndGradient();
+    const ron = trainer.groups.find((g) => g.name === "rOn")!;
+    const tau = trainer.groups.find((g) => g.name === "tau")!;
+    // a gradient that throws unit 0's r_on below 0, unit 1's above 1 and unit 2's tau below 0, and moves unit 3's
+    // r_on and tau inside their ranges
+    const grad = trainer.gradient();
+    grad.fill(0);
+    grad.set([10, -10, 0, 0.01], ron.offset);
+    grad.set([0, 0, 100, -0.5], tau.offset);
+    trainer.step();
+    const theta = trainer.parameters();
+    expect(Array.from(theta.subarray(ron.offset, ron.offset + 3))).toEqual([TRAINED_R_ON_MIN, 1, 0.3].map(Math.fround));
+    expect(theta[ron.offset + 3]).toBeCloseTo(0.29, 6);
+    expect(theta[tau.offset + 2]).toBe(Math.fround(TAU_MIN));
+    expect(theta[tau.offset + 3]).toBeCloseTo(model.layers[0].tau[3] + 0.5, 5);
+    // the clipped values are what the model is: r_on 0.01 and 1, tau 0.01
+    const exported = trainer.toModel().layers[0];
+    expect([exported.rOn[0], exported.rOn[1], exported.tau[2]]).toEqual([Math.fround(TRAINED_R_ON_MIN), 1, Math.fround(TAU_MIN)]);
+  });
+
+  it("refuses to train an r_on or learn a tau outside the ranges they are kept in, and says which unit", async () => {
     const model = smallModel(13);
+    model.layers[0].rOn[4] = 0.005;
+    await expect(Trainer.create(model, { batchSize: 4, maxLength: 25, trainROn: true })).rejects.toThrow(/layer 0 unit 4: r_on is 0.005; a trained r_on must be in \[0.01, 1\]/);
+    // fixed, any r_on in (0, 1] is valid
+    await expect(Trainer.create(model, { batchSize: 4, maxLength: 25 })).resolves.toBeInstanceOf(Trainer);
     model.layers[0].rOn[4] = 1;
-    await expect(Trainer.create(model, { batchSize: 4, maxLength: 25, trainROn: true })).rejects.toThrow(/layer 0 unit 4: r_on is 1; a trained r_on must be below 1/);
-    // fixed, an r_on of 1 is a valid always-open unit
+    await expect(Trainer.create(model, { batchSize: 4, maxLength: 25, trainROn: true })).resolves.toBeInstanceOf(Trainer);
+    model.layers[0].tau[2] = 0.004;
+    await expect(Trainer.create(model, { batchSize: 4, maxLength: 25, tauDirect: true })).rejects.toThrow(/layer 0 unit 2: tau is 0.004; a directly learned tau must be at least 0.01/);
     await expect(Trainer.create(model, { batchSize: 4, maxLength: 25 })).resolves.toBeInstanceOf(Trainer);
   });
 
@@ -324,7 +390,7 @@ describe("trainer setup", () => {
     expect([adding.inputSize, adding.outputs]).toEqual([2, 1]);
   });
 
-  it("trains on host/tasks.ts samples as they are (adding: the label is the target)", async () => {
+  it("trains on host/training/tasks.ts samples as they are (adding: the label is the target)", async () => {
     const data = generate("adding", 4, 1);
     const trainer = await Trainer.create(initialModel({ ...taskModelSpec("adding"), hidden: [8] }, 1), { batchSize: 4, maxLength: 510 });
     expect(trainer.lossKind).toBe("mse");

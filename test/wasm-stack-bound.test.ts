@@ -1,5 +1,5 @@
 /**
- * tools/wasm-needs.ts reads what a module needs of its runtime: the linear memory it declares, and a bound on the
+ * tools/cli/wasm-needs.ts reads what a module needs of its runtime: the linear memory it declares, and a bound on the
  * interpreter stack of any call of an export, the deepest chain of calls with each frame's params, locals, deepest
  * operand stack and deepest block nesting. Held to small modules whose numbers are known by hand (wabt's wat2wasm),
  * including code after a branch, where the stack is polymorphic; recursion and SIMD are refused.
@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { BLOCK_BYTES, FRAME_HEADER_BYTES, STACK_SLOT_BYTES, moduleNeeds } from "../tools/wasm-needs.js";
+import { BLOCK_BYTES, FRAME_HEADER_BYTES, STACK_SLOT_BYTES, moduleNeeds } from "../tools/cli/wasm-needs.js";
 import { MCU_FILE } from "./support/mcu.js";
 
 const dir = mkdtempSync(join(tmpdir(), "phasor-wasm-needs-"));

@@ -1,5 +1,5 @@
 /**
- * The web demo (`npm run demo:web`): synthetic asynchronous sensor events (freq1-async, host/tasks.ts) stream
+ * The web demo (`npm run demo:web`): synthetic asynchronous sensor events (freq1-async, host/training/tasks.ts) stream
  * through the fixed-point engine, live, and the page shows the events, every unit's time gate, the units each
  * event updated and the prediction. It loads the library as plain ESM from dist/host/ and the wasm by fetch.
  *

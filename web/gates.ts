@@ -1,7 +1,7 @@
 /**
  * The time gates of every unit of a model, as the demo shows them: one display row per unit, the units of each
  * layer sorted by period so that the raster reads from fast oscillations (top) to slow ones (bottom).
- * Openness is plstm.md section 1's k with the exact phase of host/phase.ts, and alpha = 0 as at inference.
+ * Openness is plstm.md section 1's k with the exact phase of host/engine/phase.ts, and alpha = 0 as at inference.
  */
 import { ExactPhase, timeGate, type FloatModel } from "../host/index.js";
 

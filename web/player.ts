@@ -1,5 +1,5 @@
 /**
- * The demo's event stream: freq1-async sequences (host/tasks.ts) played one after the other through an engine,
+ * The demo's event stream: freq1-async sequences (host/training/tasks.ts) played one after the other through an engine,
  * on a display timeline where sequence n occupies [n * SLOT_MS, (n + 1) * SLOT_MS). Each sequence is fed in its
  * own time frame (the task's times, 0 to 125 ms) on a freshly reset stream, because the task classifies each
  * sequence alone; the class is read after its last event (readout "last").

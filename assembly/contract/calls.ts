@@ -1,7 +1,7 @@
 // The numbers that pass through the engines' exports (assembly/index.ts, assembly/mcu.ts) and that the hosts
-// (host/wasm.ts, host/mcu.ts, the C host's phasor_mcu.c) read: status codes, the reasons an event is refused,
-// time policies and modelInfo's keys. The export names themselves are checked against each build when the host
-// instantiates it (host/wasm-source.ts, requireExports).
+// (host/engine/wasm.ts, host/engine/mcu.ts, the C host's phasor_mcu.c) read: status codes, the reasons an event
+// is refused, time policies and modelInfo's keys. The export names themselves are checked against each build
+// when the host instantiates it (host/engine/wasm-source.ts, requireExports).
 //
 // Compiled twice: by asc into every module, and by tsc into dist/assembly/contract/ for the host. So this file
 // holds plain `export const` numbers only, which mean the same in AssemblyScript (i32) and TypeScript.

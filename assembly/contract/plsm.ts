@@ -1,5 +1,5 @@
 // The .plsm file (docs/plsm.md) as both of its readers see it: the wasm reader (assembly/model.ts) and the host's
-// writer and reader (host/plsm.ts) import these numbers from here, so a field moves in one place.
+// writer and reader (host/model/plsm.ts) import these numbers from here, so a field moves in one place.
 //
 // Compiled twice: by asc into every module, and by tsc into dist/assembly/contract/ for the host. So this file
 // holds plain `export const` numbers only, which mean the same in AssemblyScript (i32 or f64) and TypeScript.

@@ -3,7 +3,8 @@
 
 import { ROW_RECORD_BYTES, ROW_V_FRAC } from "../contract/plsm";
 import { ERROR_TEXT } from "../errors";
-import { Layer, Model, FULL_BUILD, layerAt, pad8 } from "../model";
+import { Layer, Model, FULL_BUILD, layerAt } from "../model";
+import { pad8 } from "../padding";
 import { saturate16 } from "./arith";
 import { layerStep, readout } from "./step";
 

@@ -1,5 +1,5 @@
 // One event through one layer of the fixed-point engine: integers only (plstm.md sections 1 and 3), in the named
-// steps of the float64 reference (host/reference.ts: the time gate, gatePreactivation, candidateCell,
+// steps of the float64 reference (host/engine/reference.ts: the time gate, gatePreactivation, candidateCell,
 // candidateHidden, gatedUpdate, layerStep), so the two read side by side.
 //
 // Formats (docs/fixed-point.md): x of layer 0 Q(inputFrac) i16, h Q0.15 i16, weights i16 with a format per gate

@@ -2,7 +2,8 @@
 // and outputs read back as f64.
 
 import { ERROR_TEXT } from "../errors";
-import { Layer, Model, layerAt, pad8 } from "../model";
+import { Layer, Model, layerAt } from "../model";
+import { pad8 } from "../padding";
 import { layerStep, readout } from "./step";
 
 /** The float engine's |h| at most: h = o tanh(c~) and its gated mixtures stay in [-1, 1], but for a rounding (an h

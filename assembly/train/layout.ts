@@ -10,18 +10,22 @@
 //     U      4H x H   row-major
 //     b      4H
 //     p_i, p_f, p_o   H each, only when the layer has peepholes
-//     log tau H       (tau = exp(log tau), so tau stays positive: plstm.md section 5)
+//     log tau H       (tau = exp(log tau), so tau stays positive: plstm.md section 5), or tau itself when the
+//                     layer learns tau directly (the authors' parametrisation; clipped to TAU_MIN after every update)
 //     shift  H
-//     logit r_on H    only when the layer trains r_on (r_on = sigmoid(logit), so 0 < r_on < 1: section 5)
+//     r_on   H        only when the layer trains r_on: r_on itself, clipped to [R_ON_MIN, R_ON_MAX] after every
+//                     update (section 5: as the authors' code, not through a logit, which moves it ~20x slower)
 //   readout:
 //     V      O x H    row-major (H of the last layer)
 //     d      O
-// r_on is fixed unless the layer trains it (plstm.md section 5: then it lives in theta as a logit); the fixed
-// r_on and the leak alpha live beside theta, per layer.
+// r_on is fixed unless the layer trains it (plstm.md section 5: then it lives in theta); the fixed r_on and the
+// leak alpha live beside theta, per layer.
 //
 // Activations are stored per "row": the batch's sequences are sorted by length, longest first, so the sequences
 // still running at event n are rows 0 .. active[n] - 1, and event n of row b is row m = rowStart[n] + b of every
 // per-row array. A time step is then one contiguous block of rows: one matrix product for the whole batch.
+
+import { align16, pad8 } from "../padding";
 
 export const LOSS_CROSS_ENTROPY: i32 = 0;
 export const LOSS_MSE: i32 = 1;
@@ -35,16 +39,20 @@ export const OPTIMIZER_SGD: i32 = 0;
 export const OPTIMIZER_ADAM: i32 = 1;
 
 export const MAX_LAYERS: i32 = 64;
+/** the range a trained r_on is clipped to after every update (plstm.md section 5) */
+export const R_ON_MIN: f32 = 0.01;
+export const R_ON_MAX: f32 = 1.0;
+/**
+ * The least period a directly learned tau is clipped to, in the model's time unit: positive (section 6: never
+ * abs(), never 0), and above the stability guard's finite-difference probes (3e-3 along a unit vector), so that
+ * no probe reaches tau <= 0.
+ */
+export const TAU_MIN: f32 = 0.01;
 /** the per-unit gradient sums of the backward pass (TrainLayer.dUnit) */
 export const UNIT_SUMS: i32 = 6;
 export const MAX_SIZE: i32 = 65536;
 /** The largest block the runtime's allocator (TLSF) hands out is just under 1 GiB. */
 const MAX_ARENA_BYTES: u64 = (1 << 30) - 1024;
-
-/** Rounds up to a multiple of 8 f32: rows of 32 bytes, so the SIMD kernels read whole vectors and 4 x 8 tiles. */
-@inline export function pad8(x: i32): i32 {
-  return (x + 7) & ~7;
-}
 
 @unmanaged
 export class TrainLayer {
@@ -59,8 +67,10 @@ export class TrainLayer {
   /** kUsed rounded up to 8: the row stride of xh */
   kPad: i32;
   hasPeephole: i32;
-  /** 1 when r_on is a trained parameter (the logit group), 0 when it is fixed */
+  /** 1 when r_on is a trained parameter (a group of theta), 0 when it is fixed */
   trainsROn: i32;
+  /** 1 when theta holds tau itself, 0 when it holds log tau */
+  tauDirect: i32;
   /** the training leak of this layer's time gate (prediction uses 0) */
   alpha: f64;
   // element offsets of this layer's groups in theta (offPeep = -1 without peepholes)
@@ -68,7 +78,8 @@ export class TrainLayer {
   offU: i32;
   offB: i32;
   offPeep: i32;
-  offLogTau: i32;
+  /** log tau, or tau when tauDirect */
+  offTau: i32;
   offShift: i32;
   /** -1 unless trainsROn */
   offROn: i32;
@@ -79,7 +90,7 @@ export class TrainLayer {
   wu: usize;
   /** 3 x hiddenPad f32: p_i, p_f, p_o (zero without peepholes) */
   peep: usize;
-  /** hiddenPad f64 each: tau, 1 / tau, shift, r_on (written by the host, or from theta's logits), 2 / r_on */
+  /** hiddenPad f64 each: tau, 1 / tau, shift, r_on (written by the host, or from theta when trained), 2 / r_on */
   tau: usize;
   invTau: usize;
   shift: usize;
@@ -100,7 +111,7 @@ export class TrainLayer {
   tanhCand: usize;
   cOut: usize;
   hOut: usize;
-  /** time gate k, dk / dphi, (t - s) / tau, and dk / d logit(r_on) */
+  /** time gate k, dk / dphi, (t - s) / tau, and dk / d r_on */
   gateK: usize;
   slope: usize;
   cycles: usize;
@@ -110,7 +121,7 @@ export class TrainLayer {
   // gradient work
   /** gateCols x kPad: gradient of [W | U | b] */
   dWU: usize;
-  /** UNIT_SUMS x hiddenPad f32: sums of dz_i c, dz_f c, dz_o c~, dphi, dphi (t - s) / tau, dk dk/d logit(r_on) */
+  /** UNIT_SUMS x hiddenPad f32: sums of dz_i c, dz_f c, dz_o c~, dphi, dphi (t - s) / tau, dk dk/d r_on */
   dUnit: usize;
 }
 
@@ -202,10 +213,6 @@ export class Trainer {
   return changetype<TrainLayer>(tr.layers + <usize>n * offsetof<TrainLayer>());
 }
 
-@inline function align16(x: u64): u64 {
-  return (x + 15) & ~(<u64>15);
-}
-
 // The bump cursor of `plan`; only plan uses it.
 let cursor: u64 = 0;
 
@@ -245,7 +252,7 @@ export function plan(tr: Trainer, base: usize): u64 {
     params += 4 * H;
     L.offPeep = L.hasPeephole ? params : -1;
     if (L.hasPeephole) params += 3 * H;
-    L.offLogTau = params;
+    L.offTau = params;
     params += H;
     L.offShift = params;
     params += H;

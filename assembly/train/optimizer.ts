@@ -2,9 +2,11 @@
 // (Kingma and Ba, with bias correction; its step also times s), after optional clipping of the gradient to a
 // global norm. s is the parameter's own learning-rate multiplier (lrScale, 1 unless the host sets it). The step
 // scale multiplies the learning rate of this step only: the stability guard caps it per batch. The gradient is
-// read, never changed, so it stays the plain batch gradient for whoever reads it next.
+// read, never changed, so it stays the plain batch gradient for whoever reads it next. After the update the
+// parameters with a range (a trained r_on, a directly learned tau) are clipped back into it.
 
 import { OPTIMIZER_ADAM, Trainer } from "./layout";
+import { clipToRanges } from "./params";
 
 /** Applies one update; returns the gradient's global norm (before clipping). */
 export function applyStep(tr: Trainer, scale: f64): f64 {
@@ -28,6 +30,7 @@ export function applyStep(tr: Trainer, scale: f64): f64 {
   } else {
     momentumUpdate(tr, clip, <f32>(tr.lr * scale));
   }
+  clipToRanges(tr);
   return norm;
 }
 

@@ -3,12 +3,7 @@
 // and after every backward pass the gradients are scattered back into theta's order. Both are O(parameters),
 // negligible next to the O(parameters x events) of a pass.
 
-import { Trainer, TrainLayer, layerOf } from "./layout";
-
-/** r_on of a logit; never exactly 0 for the logits an f32 holds above -745, never above 1. */
-@inline function sigmoid64(x: f64): f64 {
-  return 1.0 / (1.0 + Math.exp(-x));
-}
+import { R_ON_MAX, R_ON_MIN, TAU_MIN, Trainer, TrainLayer, layerOf } from "./layout";
 
 /** Packs every layer's weights, peepholes and time-gate parameters, and the readout, from theta. */
 export function packParameters(tr: Trainer): void {
@@ -59,19 +54,21 @@ function packLayer(tr: Trainer, L: TrainLayer): void {
       const value: f32 = L.hasPeephole ? load<f32>(theta + (<usize>(L.offPeep + p * H + j) << 2)) : 0;
       store<f32>(L.peep + (<usize>(p * Hp + j) << 2), value);
     }
-    const tau = Math.exp(<f64>load<f32>(theta + (<usize>(L.offLogTau + j) << 2)));
+    const stored = <f64>load<f32>(theta + (<usize>(L.offTau + j) << 2));
+    const tau = L.tauDirect ? stored : Math.exp(stored);
     store<f64>(L.tau + (<usize>j << 3), tau);
     store<f64>(L.invTau + (<usize>j << 3), 1.0 / tau);
     store<f64>(L.shift + (<usize>j << 3), <f64>load<f32>(theta + (<usize>(L.offShift + j) << 2)));
-    if (L.trainsROn) store<f64>(L.rOn + (<usize>j << 3), sigmoid64(<f64>load<f32>(theta + (<usize>(L.offROn + j) << 2))));
+    if (L.trainsROn) store<f64>(L.rOn + (<usize>j << 3), <f64>load<f32>(theta + (<usize>(L.offROn + j) << 2)));
     store<f64>(L.twoOverROn + (<usize>j << 3), 2.0 / load<f64>(L.rOn + (<usize>j << 3)));
   }
 }
 
 /**
  * Writes the gradient of every group into grad in theta's order: [W | U | b] from dWU, the per-unit sums of
- * dUnit through the time-gate chain rule (plstm.md section 5: dphi/ds = -1/tau, dphi/d log tau =
- * tau dphi/dtau = -(t - s)/tau; a trained r_on's logit: the sum of dk times dk / d logit), and the readout's dV, dd.
+ * dUnit through the time-gate chain rule (plstm.md section 5: dphi/ds = -1/tau, dphi/dtau = -(t - s)/tau^2 and
+ * dphi/d log tau = tau dphi/dtau = -(t - s)/tau; a trained r_on: the sum of dk times dk / d r_on), and the
+ * readout's dV, dd.
  */
 export function scatterGradient(tr: Trainer): void {
   const grad = tr.grad;
@@ -99,7 +96,8 @@ export function scatterGradient(tr: Trainer): void {
       const sumDphi = <f64>load<f32>(at + 3 * hp4);
       const sumDphiCycles = <f64>load<f32>(at + 4 * hp4);
       store<f32>(grad + (<usize>(L.offShift + j) << 2), <f32>(-sumDphi * load<f64>(L.invTau + (<usize>j << 3))));
-      store<f32>(grad + (<usize>(L.offLogTau + j) << 2), <f32>-sumDphiCycles);
+      const byTau = L.tauDirect ? -sumDphiCycles * load<f64>(L.invTau + (<usize>j << 3)) : -sumDphiCycles;
+      store<f32>(grad + (<usize>(L.offTau + j) << 2), <f32>byTau);
       if (L.trainsROn) store<f32>(grad + (<usize>(L.offROn + j) << 2), load<f32>(at + 5 * hp4));
     }
   }
@@ -110,5 +108,28 @@ export function scatterGradient(tr: Trainer): void {
       store<f32>(grad + (<usize>(tr.offV + o * H + j) << 2), load<f32>(tr.dV + (<usize>(o * Hp + j) << 2)));
     }
     store<f32>(grad + (<usize>(tr.offD + o) << 2), load<f32>(tr.dD + (<usize>o << 2)));
+  }
+}
+
+/**
+ * Keeps the parameters that have a range inside it after an update: a trained r_on in [R_ON_MIN, R_ON_MAX], a
+ * directly learned tau at TAU_MIN or above (plstm.md section 5). One compare per unit, the same in both builds.
+ */
+export function clipToRanges(tr: Trainer): void {
+  const theta = tr.theta;
+  for (let n = 0; n < tr.layerCount; n++) {
+    const L = layerOf(tr, n);
+    for (let j = 0; j < L.hiddenSize; j++) {
+      if (L.trainsROn) {
+        const at = theta + (<usize>(L.offROn + j) << 2);
+        const r = load<f32>(at);
+        store<f32>(at, r < R_ON_MIN ? R_ON_MIN : r > R_ON_MAX ? R_ON_MAX : r);
+      }
+      if (L.tauDirect) {
+        const at = theta + (<usize>(L.offTau + j) << 2);
+        const tau = load<f32>(at);
+        store<f32>(at, tau < TAU_MIN ? TAU_MIN : tau);
+      }
+    }
   }
 }

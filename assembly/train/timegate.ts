@@ -1,8 +1,7 @@
 // The time gate of plstm.md section 1 for the rows of one time step, with what the backward pass needs of it:
 // k, its slope dk/dphi on the piece phi falls in (+2/r_on rising, -2/r_on falling, alpha closed: section 5),
-// the unreduced (t - s) / tau that d phi / d log tau is minus of, and dk / d logit(r_on) for a trained r_on:
-// with r_on = sigmoid(rho), d r_on / d rho = r_on (1 - r_on) and dk / d r_on = -k / r_on rising,
-// (2 - k) / r_on falling, 0 closed, so dk / d rho = -k (1 - r_on), (2 - k)(1 - r_on), 0.
+// the unreduced (t - s) / tau that d phi / d log tau is minus of, and dk / d r_on for a trained r_on: k = 2 phi / r_on
+// rising and 2 - 2 phi / r_on falling, so dk / d r_on = -k / r_on rising, (2 - k) / r_on falling, 0 closed.
 //
 // Time: the phase of row b at its event n is phi = frac(seed_b + dt / tau), dt = t_n - t_first in f64 (the
 // difference of two nearby doubles: exact or nearly), seed_b the exact phase (phase.ts) at the row's first event
@@ -56,24 +55,24 @@ export function timeGateStep(tr: Trainer, L: TrainLayer, n: i32, alpha: f64): vo
       const twoOverR = load<f64>(L.twoOverROn + at);
       let k: f64;
       let slope: f32;
-      let byLogit: f64;
+      let byROn: f64;
       if (phi < 0.5 * rOn) {
         k = phi * twoOverR;
         slope = <f32>twoOverR;
-        byLogit = -k * (1.0 - rOn);
+        byROn = -0.5 * k * twoOverR;
       } else if (phi < rOn) {
         k = 2.0 - phi * twoOverR;
         slope = <f32>-twoOverR;
-        byLogit = (2.0 - k) * (1.0 - rOn);
+        byROn = 0.5 * (2.0 - k) * twoOverR;
       } else {
         k = alpha * phi;
         slope = alpha32;
-        byLogit = 0;
+        byROn = 0;
       }
       const at32 = <usize>j << 2;
       store<f32>(kOut + at32, <f32>k);
       store<f32>(slopeOut + at32, slope);
-      store<f32>(ronOut + at32, <f32>byLogit);
+      store<f32>(ronOut + at32, <f32>byROn);
       store<f32>(cyclesOut + at32, <f32>(load<f64>(base + at) + advance));
     }
   }

@@ -9,7 +9,7 @@ import {
 
 const scratch = memory.data(24, 8);
 
-/** A short reason for a WASI error number, as the phasor CLI words them (tools/io.ts ioReason). */
+/** A short reason for a WASI error number, as the phasor CLI words them (host/files.ts ioReason). */
 export function errnoReason(code: i32): string {
   if (code == errno.NOENT) return "no such file";
   if (code == errno.ACCES || code == errno.NOTCAPABLE || code == errno.PERM) return "permission denied";

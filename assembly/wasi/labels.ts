@@ -1,4 +1,4 @@
-// The class names in a .plsm's metadata (docs/plsm.md, "Metadata"), read as host/plsm.ts reads them: the
+// The class names in a .plsm's metadata (docs/plsm.md, "Metadata"), read as host/model/plsm.ts reads them: the
 // metadata must be JSON; when it is an object whose "labels" is an array of outputSize entries, entry o's
 // String() is the name `--emit last` prints beside label o.
 

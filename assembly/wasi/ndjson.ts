@@ -1,4 +1,4 @@
-// One NDJSON event line (shared/spec/formats.md, "Events") read as `phasor run` reads it (host/events.ts): the
+// One NDJSON event line (shared/spec/formats.md, "Events") read as `phasor run` reads it (host/engine/events.ts): the
 // line is JSON.parse'd (strict JSON, the last of duplicate keys wins), then t, x, seq and label are checked in
 // that order with the same rules and messages. Nothing is allocated per line.
 
@@ -14,11 +14,12 @@ export let eventT: f64 = 0;
 export let seqKind: i32 = SEQ_NONE;
 export let seqNumber: f64 = 0;
 
-// Why an element of x is bad, in the order host/events.ts checks it.
+// Why an element of x is bad, in the order host/engine/events.ts checks it.
 const X_NOT_NUMBER: i32 = 0;
 const X_NOT_FINITE: i32 = 1;
 const X_BEYOND_F32: i32 = 2;
-/** The largest finite f32: host/events.ts refuses anything beyond it, rather than let it round down to it here. */
+/** The largest finite f32: host/engine/events.ts refuses anything beyond it, rather than let it round down to it
+ * here. */
 const F32_MAX: f64 = 3.4028234663852886e38;
 
 // What a field held, for the checks after the whole object is read (a later duplicate key replaces it).
@@ -199,7 +200,7 @@ const MAX_SAFE_INTEGER: f64 = 9007199254740991;
 /**
  * Reads the event on the trimmed, non-empty line [start, end) (`line` is where the untrimmed line begins, for
  * columns): true with eventT, x (inputSize f32 at x), seqKind and seqNumber or the seq's WTF-8 text in `seq`;
- * false with the reason in `reason`, worded as host/events.ts words it.
+ * false with the reason in `reason`, worded as host/engine/events.ts words it.
  */
 export function readEvent(line: usize, start: usize, end: usize, x: usize, inputSize: i32, key: Writer, seq: Writer, reason: Writer): bool {
   tHeld = ABSENT;
@@ -274,7 +275,7 @@ function because(reason: Writer, why: string): bool {
   return false;
 }
 
-/** why + the value's text as written, cut as host/events.ts `show` cuts JSON: past 40 UTF-16 units (as node
+/** why + the value's text as written, cut as host/engine/events.ts `show` cuts JSON: past 40 UTF-16 units (as node
  * decodes the bytes), to the characters of the first 37 and "...". */
 function got(reason: Writer, why: string, text: usize, textEnd: usize): bool {
   putText(reason, why);

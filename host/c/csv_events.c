@@ -1,7 +1,7 @@
 /*
  * The CSV event reader (csv_events.h), a line at a time in constant memory apart from the ids of the seqs already
  * finished, which are kept to refuse one that comes back (as `phasor run` keeps them). Each check mirrors
- * host/events.ts: the comments name the function there.
+ * host/engine/events.ts: the comments name the function there.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "csv_events.h"
@@ -120,7 +120,7 @@ static size_t utf8_length(unsigned char c) {
   return c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
 }
 
-/* show() of host/events.ts: a value's JSON, cut to 37 UTF-16 units and "..." when longer than 40. */
+/* show() of host/engine/events.ts: a value's JSON, cut to 37 UTF-16 units and "..." when longer than 40. */
 static const char *show(char *out, size_t room, const char *text, size_t length) {
   json_string(out, room, text, length);
   size_t units = 0, cut = 0;
@@ -308,7 +308,7 @@ static int is_digit(char c) {
   return c >= '0' && c <= '9';
 }
 
-/* DECIMAL of host/events.ts: [+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)? */
+/* DECIMAL of host/engine/events.ts: [+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)? */
 static int is_decimal(const char *s, size_t n) {
   size_t k = 0;
   if (k < n && (s[k] == '+' || s[k] == '-')) k++;
@@ -329,7 +329,7 @@ static int is_decimal(const char *s, size_t n) {
   return k == n;
 }
 
-/* NON_FINITE of host/events.ts: [+-]?(inf|infinity|nan), any case */
+/* NON_FINITE of host/engine/events.ts: [+-]?(inf|infinity|nan), any case */
 static int names_non_finite(const char *s, size_t n) {
   if (n > 0 && (s[0] == '+' || s[0] == '-')) s++, n--;
   const char *words[] = {"inf", "infinity", "nan"};
@@ -565,7 +565,7 @@ static int read_row(csv_reader *r, slice text, csv_event *event) {
     }
     r->x[k] = (float)v;
   }
-  /* the label before the seq, unlike host/events.ts, so that the seq's unquoted text is not overwritten: the
+  /* the label before the seq, unlike host/engine/events.ts, so that the seq's unquoted text is not overwritten: the
    * seq cannot fail, so the same lines fail with the same messages */
   if (r->label_field >= 0 && r->fields[r->label_field].length > 0) {
     double label;

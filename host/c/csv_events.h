@@ -1,5 +1,5 @@
 /*
- * CSV event files read the way `phasor run` reads them (shared/spec/formats.md, "Events"; host/events.ts): a
+ * CSV event files read the way `phasor run` reads them (shared/spec/formats.md, "Events"; host/engine/events.ts): a
  * header `t,x0,x1,...` with optional `seq` and `label` columns in any order after t (other columns ignored),
  * RFC 4180 quotes, blank lines skipped, a trailing CR and a leading byte-order mark dropped, fields trimmed of
  * JavaScript white space, numbers in decimal notation read to the nearest double. The same checks, in the same

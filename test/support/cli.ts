@@ -1,4 +1,4 @@
-/** The `phasor` CLI run from its TypeScript source through tsx (what `npx tsx tools/phasor.ts` does, without npx). */
+/** The `phasor` CLI run from its TypeScript source through tsx (`npx tsx tools/cli/phasor.ts`, without npx). */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,7 +14,7 @@ export interface Result {
 
 export function phasor(args: string[], stdin?: string): Result {
   // room for large outputs (spawnSync's default is 1 MiB)
-  const run = spawnSync(process.execPath, [TSX, "tools/phasor.ts", ...args], { input: stdin, encoding: "utf8", maxBuffer: 1 << 28 });
+  const run = spawnSync(process.execPath, [TSX, "tools/cli/phasor.ts", ...args], { input: stdin, encoding: "utf8", maxBuffer: 1 << 28 });
   return { status: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 
@@ -32,7 +32,7 @@ export interface SpawnedPhasor {
 export function spawnPhasor(args: string[], options: { stdout?: number; peakRss?: boolean } = {}): SpawnedPhasor {
   const peakFile = options.peakRss ? join(mkdtempSync(join(tmpdir(), "phasor-peak-")), "kb") : undefined;
   const preload = peakFile ? ["--import", "./test/support/peak-memory.mjs"] : [];
-  const child = spawn(process.execPath, [...preload, "--import", "tsx", "tools/phasor.ts", ...args], {
+  const child = spawn(process.execPath, [...preload, "--import", "tsx", "tools/cli/phasor.ts", ...args], {
     stdio: ["pipe", options.stdout ?? "pipe", "pipe"],
     env: peakFile ? { ...process.env, PHASOR_PEAK_RSS_FILE: peakFile } : process.env,
   });

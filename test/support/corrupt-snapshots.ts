@@ -5,8 +5,8 @@
  * up as this process hanging (the test's timeout) or crashing. Prints one JSON summary line.
  */
 import "../../host/node.js";
-import { createEngine } from "../../host/create.js";
-import { quantize } from "../../host/quantize.js";
+import { createEngine } from "../../host/engine/create.js";
+import { quantize } from "../../host/model/quantize.js";
 import { Rng, randomModel, randomStream } from "./random.js";
 
 const rng = new Rng(77);

@@ -1,5 +1,5 @@
 /**
- * The device check (`npm run check:devices`, tools/check-devices.mjs, docs/embedding.md): the same-bits suite's
+ * The device check (`npm run check:devices`, tools/devices/check-devices.mjs, docs/embedding.md): the same-bits suite's
  * models and streams (test/support/same-bits.ts) through the scalar WASI command, build/phasor-wasi-scalar.wasm, on
  * the wasm runtimes a user has (WAMR's iwasm, wasm3, the wasmtime CLI), each compared byte for byte with what
  * `phasor run` prints for the same model and events, and a bad event line compared too (the lines before it, the

@@ -4,11 +4,11 @@
  * catching the PhasorError an action must throw. The suites that use these import "../host/node.js" first.
  */
 import { expect } from "vitest";
-import { createEngine, loadModelBytes } from "../../host/create.js";
-import type { Engine, SimdChoice, Stream } from "../../host/engine.js";
+import { createEngine, loadModelBytes } from "../../host/engine/create.js";
+import type { Engine, SimdChoice, Stream } from "../../host/engine/engine.js";
 import { PhasorError, type ErrorCode } from "../../host/errors.js";
-import type { FloatModel } from "../../host/model.js";
-import { quantize, type QuantizeResult } from "../../host/quantize.js";
+import type { FloatModel } from "../../host/model/model.js";
+import { quantize, type QuantizeResult } from "../../host/model/quantize.js";
 import { Rng, randomStream, type RandomStream, type RandomStreamOptions } from "./random.js";
 
 export type WasmKind = "float" | "fixed";

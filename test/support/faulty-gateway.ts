@@ -7,10 +7,10 @@
  */
 import "../../host/node.js";
 import { readFileSync } from "node:fs";
-import { createEngine, loadModelBytes } from "../../host/create.js";
-import { parseFlags } from "../../tools/command.js";
-import { Gateway } from "../../tools/gateway/gateway.js";
-import { demoLayout } from "../../tools/gateway/simulate.js";
+import { createEngine, loadModelBytes } from "../../host/engine/create.js";
+import { parseFlags } from "../../tools/cli/command.js";
+import { Gateway } from "../../host/gateway/gateway.js";
+import { demoLayout } from "./simulated-devices.js";
 import { faultyEngine } from "./gateway.js";
 
 const { flags } = parseFlags(process.argv.slice(2), {

@@ -1,13 +1,13 @@
 /**
- * Fixtures of the gateway suites that run a shard in process (tools/gateway/shard.ts): the demo model's engine, a
+ * Fixtures of the gateway suites that run a shard in process (host/gateway/shard.ts): the demo model's engine, a
  * shard of it, an engine that fails where a test says (a trap after it changed the state, memory that runs out),
  * and the bytes of everything a shard holds, to tell whether a message changed anything.
  */
-import { createEngine, loadModelBytes } from "../../host/create.js";
-import type { Engine, Stream, StreamOptions } from "../../host/engine.js";
-import { parseInputTopic, inputTopic } from "../../host/gateway-topics.js";
-import { Shard, type Refusal, type ShardConfig } from "../../tools/gateway/shard.js";
-import { demoLayout, demoModel } from "../../tools/gateway/simulate.js";
+import { createEngine, loadModelBytes } from "../../host/engine/create.js";
+import type { Engine, Stream, StreamOptions } from "../../host/engine/engine.js";
+import { parseInputTopic, inputTopic } from "../../host/gateway/topics.js";
+import { Shard, type Refusal, type ShardConfig } from "../../host/gateway/shard.js";
+import { demoLayout, demoModel } from "./simulated-devices.js";
 
 export const PREFIX = "plant";
 export const SHARDS = 4;

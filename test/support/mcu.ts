@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { McuExports } from "../../host/mcu.js";
+import type { McuExports } from "../../host/engine/mcu.js";
 
 export const MCU_FILE = "build/phasor-mcu.wasm";
 

@@ -1,12 +1,12 @@
 /**
- * Seeded, deterministic test fixtures: random float models (host/init.ts) and random irregular event streams. The same seed
- * gives the same model and events on every run and every machine (integer PRNG, no Math.random).
+ * Seeded, deterministic test fixtures: random float models (host/model/init.ts) and random irregular event streams. The
+ * same seed gives the same model and events on every run and every machine (integer PRNG, no Math.random).
  */
 import { Rng } from "../../host/rng.js";
 
 export { Rng };
 
-export { randomModel, type RandomModelOptions } from "../../host/init.js";
+export { randomModel, type RandomModelOptions } from "../../host/model/init.js";
 
 export interface RandomStreamOptions {
   n: number;

@@ -4,8 +4,8 @@
  * several layers, epoch-millisecond and zero time origins, several sequences with string, integer and absent
  * seq ids, sparse inputs. Seeded: the same fixtures on every machine.
  */
-import { createEngine, loadModelBytes } from "../../host/create.js";
-import { quantize } from "../../host/quantize.js";
+import { createEngine, loadModelBytes } from "../../host/engine/create.js";
+import { quantize } from "../../host/model/quantize.js";
 import { calibrationStreams } from "./engines.js";
 import { Rng, randomModel, randomStream, type RandomModelOptions, type RandomStreamOptions } from "./random.js";
 

@@ -1,5 +1,5 @@
 /** Small training problems shared by the trainer and guard suites. */
-import type { TrainingSample } from "../../host/trainer.js";
+import type { TrainingSample } from "../../host/training/trainer.js";
 import { Rng } from "./random.js";
 
 /** Class 1 when the input is positive throughout, class 0 when negative; irregular times. */

@@ -1,6 +1,6 @@
 /**
- * Running the WASI command (build/phasor-wasi*.wasm, docs/wasi.md) the two ways the suites need: under node:wasi
- * in this process, and on the wasmtime engine through tools/wasmtime-run.py (the Python wheel). Both get the same
+ * Running the WASI command (build/phasor-wasi*.wasm, docs/wasi.md) the two ways the suites need: under node:wasi in
+ * this process, and on the wasmtime engine through tools/devices/wasmtime-run.py (the Python wheel). Both get the same
  * arguments, stdin and one preopened directory, mapped to ".", and give back the exit status, stdout and stderr.
  */
 import { spawnSync } from "node:child_process";
@@ -68,7 +68,7 @@ export async function runNodeWasi(build: WasiBuild, args: string[], stdin: strin
 
 const MISSING_WASMTIME =
   "the wasmtime engine is missing: install the Python wheel with `python3 -m pip install --retries 0 wasmtime` " +
-  "(tools/wasmtime-run.py runs WASI commands on it)";
+  "(tools/devices/wasmtime-run.py runs WASI commands on it)";
 
 /** Throws, saying how to install it, when the wasmtime wheel cannot be imported. */
 export function requireWasmtime(): void {
@@ -78,7 +78,7 @@ export function requireWasmtime(): void {
 
 /** The command on the wasmtime engine, as `wasmtime run --dir DIR::. MODULE -- ARGS < stdin`. */
 export function runWasmtime(build: WasiBuild, args: string[], stdin: string | Uint8Array, dir: string): WasiRun {
-  const run = spawnSync("python3", ["tools/wasmtime-run.py", "run", "--dir", `${dir}::.`, WASI_FILES[build], "--", ...args], {
+  const run = spawnSync("python3", ["tools/devices/wasmtime-run.py", "run", "--dir", `${dir}::.`, WASI_FILES[build], "--", ...args], {
     input: stdin,
     maxBuffer: 1 << 28,
   });

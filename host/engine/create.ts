@@ -1,0 +1,64 @@
+/**
+ * One entry point for every engine: the CLI, the tests and the browser load models and create engines here
+ * and never construct them directly.
+ */
+import type { Engine, EngineKind, SimdChoice } from "./engine.js";
+import { PhasorError, quote } from "../errors.js";
+import { checkModel, parseModelText, type FloatModel } from "../model/model.js";
+import { KIND_FIXED, PLSM_MAGIC, decodePlsm, encodePlsm, type PlsmFile } from "../model/plsm.js";
+import { ReferenceEngine } from "./reference.js";
+import { WasmEngine } from "./wasm.js";
+import { useSimd, type Build } from "./wasm-source.js";
+
+export interface EngineOptions {
+  /** default: "fixed" for a quantized model, "float" for a float model (formats.md) */
+  engine?: EngineKind;
+  /** default "auto": SIMD where this runtime supports it; "on" fails where it does not */
+  simd?: SimdChoice;
+}
+
+/** A model as read from a file: a float model (JSON), or a .plsm image and the float model it stands for. */
+export type LoadedModel = { format: "json"; model: FloatModel; source: string } | { format: "plsm"; model: FloatModel; plsm: PlsmFile; source: string };
+
+/** Reads a model file's bytes: a .plsm image when they start with its magic, the JSON model otherwise. */
+export function loadModelBytes(bytes: Uint8Array, source: string): LoadedModel {
+  if (bytes.length >= 4 && new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true) === PLSM_MAGIC) {
+    const plsm = decodePlsm(bytes, source);
+    return { format: "plsm", model: plsm.model, plsm, source };
+  }
+  return { format: "json", model: parseModelText(new TextDecoder().decode(bytes), source), source };
+}
+
+export function defaultEngine(model: LoadedModel): EngineKind {
+  return model.format === "plsm" && model.plsm.kind === KIND_FIXED ? "fixed" : "float";
+}
+
+/**
+ * An engine for a model read from a file (loadModelBytes) or built in code. Every engine holds its model to the
+ * JSON reader's rules first (checkModel: the same named-field errors), so no path runs an unchecked model.
+ */
+export async function createEngine(model: LoadedModel | FloatModel, options: EngineOptions = {}): Promise<Engine> {
+  if (typeof model !== "object" || model === null) throw new PhasorError("bad-args", `createEngine: expected a model, got ${model === null ? "null" : typeof model}`);
+  if (typeof options !== "object" || options === null) throw new PhasorError("bad-args", `createEngine: expected options as an object, got ${options === null ? "null" : typeof options}`);
+  const loaded: LoadedModel = "format" in model ? model : { format: "json", model, source: "model" };
+  const kind = options.engine ?? defaultEngine(loaded);
+  const simd = options.simd ?? "auto";
+  if (simd !== "auto" && simd !== "on" && simd !== "off") throw new PhasorError("bad-args", `simd must be "auto", "on" or "off", got ${typeof simd === "string" ? quote(simd) : String(simd)}`);
+  const build: Build = useSimd(simd, "--simd") ? "simd" : "scalar";
+  switch (kind) {
+    case "reference":
+      return new ReferenceEngine(loaded.model);
+    case "float": {
+      if (loaded.format === "plsm" && loaded.plsm.kind !== KIND_FIXED) return WasmEngine.create("float", loaded.plsm.bytes, loaded.model, build, loaded.source);
+      checkModel(loaded.model, loaded.source);
+      return WasmEngine.create("float", encodePlsm(loaded.model), loaded.model, build, loaded.source);
+    }
+    case "fixed":
+      if (loaded.format !== "plsm" || loaded.plsm.kind !== KIND_FIXED) {
+        throw new PhasorError("bad-args", `${loaded.source}: the fixed engine runs a quantized model (.plsm); make one with \`phasor quantize\``);
+      }
+      return WasmEngine.create("fixed", loaded.plsm.bytes, loaded.model, build, loaded.source);
+    default:
+      throw new PhasorError("bad-args", `unknown engine "${kind as string}": expected reference, float or fixed`);
+  }
+}

@@ -1,0 +1,433 @@
+/**
+ * The float64 reference engine: shared/spec/plstm.md computed as written, in float64 throughout, with the phase of the
+ * time gate exact (host/engine/phase.ts). Every other engine and the trainer are tested against it, so it favours being
+ * obviously right over being fast. The step is a few small functions that mirror the spec's equations, in the order the
+ * spec gives them, the way TensorFlow Lite Micro writes its LSTM kernel.
+ */
+import type { Engine, MemoryReport, Stream, StreamOptions, StreamStats, TimePolicy } from "./engine.js";
+import { checkModel, type FloatModel, type LayerParams, type Readout } from "../model/model.js";
+import { ExactPhase, timeGate } from "./phase.js";
+import { PhasorError, badInput } from "../errors.js";
+import {
+  batchEventProblem, batchProblem, batchWhere, eventProblem, eventWhere, snapshotBytes, timeBackwardsError, timePolicyOf,
+} from "./stream-checks.js";
+
+export interface ReferenceOptions {
+  /**
+   * The time-gate leak alpha: by default 0, as every inference engine uses it (plstm.md section 6); "model" for
+   * each layer's own alpha (what training uses, for gradient checks), or one number for every layer.
+   */
+  alpha?: "model" | number;
+}
+
+// ---- One event, one layer: plstm.md section 1 ----
+
+function sigmoid(z: number): number {
+  return 1 / (1 + Math.exp(-z));
+}
+
+/**
+ * plstm.md section 1, the sums inside i, f, g and o without the peephole term: W_r x + U_r h + b_r for the weight
+ * row r = gate * H + unit (gates in order i, f, g, o).
+ */
+function gatePreactivation(layer: LayerParams, row: number, x: Float64Array, h: Float64Array): number {
+  const I = layer.inputSize;
+  const H = layer.hiddenSize;
+  const W = layer.W;
+  const U = layer.U;
+  let z = layer.b[row];
+  for (let k = 0, r = row * I; k < I; k++) z += W[r + k] * x[k];
+  for (let k = 0, r = row * H; k < H; k++) z += U[r + k] * h[k];
+  return z;
+}
+
+/** plstm.md section 1, "c~ = f * c + i * g". */
+function candidateCell(f: number, c: number, i: number, g: number): number {
+  return f * c + i * g;
+}
+
+/** plstm.md section 1, "h~ = o * tanh(c~)". */
+function candidateHidden(o: number, cCandidate: number): number {
+  return o * Math.tanh(cCandidate);
+}
+
+/** plstm.md section 1, gated update: "c <- k * c~ + (1 - k) * c", and the same for h. */
+function gatedUpdate(k: number, candidate: number, previous: number): number {
+  return k * candidate + (1 - k) * previous;
+}
+
+/**
+ * plstm.md section 1, the peephole LSTM candidate of unit j followed by its gated update with openness k.
+ * Reads the previous state (h, c) of the whole layer, writes unit j of the next state (hNext, cNext).
+ */
+function unitStep(
+  layer: LayerParams,
+  j: number,
+  k: number,
+  x: Float64Array,
+  h: Float64Array,
+  c: Float64Array,
+  hNext: Float64Array,
+  cNext: Float64Array,
+): void {
+  const H = layer.hiddenSize;
+  const peephole = layer.peephole;
+  const cj = c[j];
+  // "i = sigma(W_i x + U_i h + p_i * c + b_i)" and the same for f; g has no peephole
+  const i = sigmoid(gatePreactivation(layer, 0 * H + j, x, h) + (peephole ? peephole.i[j] * cj : 0));
+  const f = sigmoid(gatePreactivation(layer, 1 * H + j, x, h) + (peephole ? peephole.f[j] * cj : 0));
+  const g = Math.tanh(gatePreactivation(layer, 2 * H + j, x, h));
+  const cCandidate = candidateCell(f, cj, i, g);
+  // "o = sigma(W_o x + U_o h + p_o * c~ + b_o)": the output peephole sees the candidate, not the gated c
+  const o = sigmoid(gatePreactivation(layer, 3 * H + j, x, h) + (peephole ? peephole.o[j] * cCandidate : 0));
+  const hCandidate = candidateHidden(o, cCandidate);
+  cNext[j] = gatedUpdate(k, cCandidate, cj);
+  hNext[j] = gatedUpdate(k, hCandidate, h[j]);
+}
+
+/** What a layer needs besides its parameters: the exact phases of its units and per-event scratch. */
+interface LayerRun {
+  params: LayerParams;
+  phase: ExactPhase;
+  alpha: number;
+  /** scratch: phi of every unit at the current event */
+  phi: Float64Array;
+  /** scratch: the next state, so that every unit reads the previous h (U h) */
+  hNext: Float64Array;
+  cNext: Float64Array;
+}
+
+/**
+ * plstm.md section 1 for a whole layer at time t: the time gate of every unit, then the candidate and gated
+ * update of the units it lets through. Updates h and c in place; returns how many units were open (phi < r_on).
+ */
+function layerStep(run: LayerRun, t: number, x: Float64Array, h: Float64Array, c: Float64Array): number {
+  const { params, phi, hNext, cNext } = run;
+  const rOn = params.rOn;
+  run.phase.phases(t, phi);
+  let open = 0;
+  for (let j = 0; j < params.hiddenSize; j++) {
+    if (phi[j] < rOn[j]) open++;
+    const k = timeGate(phi[j], rOn[j], run.alpha);
+    if (k === 0) {
+      // k = 0 keeps h and c exactly (section 1): skipping the arithmetic is exact, and keeps -0 as -0 too
+      hNext[j] = h[j];
+      cNext[j] = c[j];
+    } else {
+      unitStep(params, j, k, x, h, c, hNext, cNext);
+    }
+  }
+  h.set(hNext);
+  c.set(cNext);
+  return open;
+}
+
+/** plstm.md section 2, "y = V h + d"; writes the O outputs to y from index offset. */
+function readout(r: Readout, h: Float64Array, y: Float64Array, offset = 0): void {
+  const H = h.length;
+  for (let o = 0; o < r.outputSize; o++) {
+    let sum = r.d[o];
+    for (let k = 0, row = o * H; k < H; k++) sum += r.V[row + k] * h[k];
+    y[offset + o] = sum;
+  }
+}
+
+// ---- The engine and its streams ----
+
+function bytesOf(arrays: (Float64Array | null | undefined)[]): number {
+  let bytes = 0;
+  for (const a of arrays) bytes += a ? a.byteLength : 0;
+  return bytes;
+}
+
+export class ReferenceEngine implements Engine {
+  readonly kind = "reference" as const;
+  readonly simd = false;
+  readonly model: FloatModel;
+  /** shared by the streams */
+  private readonly layers: LayerRun[];
+  /** scratch: the event's x as float64 */
+  private readonly input: Float64Array;
+  private disposed = false;
+
+  constructor(model: FloatModel, options: ReferenceOptions = {}) {
+    checkModel(model, "model");
+    const alphaOption = options.alpha ?? 0;
+    if (alphaOption !== "model" && !(Number.isFinite(alphaOption) && alphaOption >= 0)) {
+      throw new PhasorError("bad-args", `ReferenceEngine: alpha must be "model" or a finite number >= 0, got ${alphaOption}`);
+    }
+    this.model = model;
+    this.input = new Float64Array(model.inputSize);
+    this.layers = model.layers.map((params) => ({
+      params,
+      phase: new ExactPhase(params.tau, params.shift),
+      alpha: alphaOption === "model" ? params.alpha : alphaOption,
+      phi: new Float64Array(params.hiddenSize),
+      hNext: new Float64Array(params.hiddenSize),
+      cNext: new Float64Array(params.hiddenSize),
+    }));
+  }
+
+  createStream(options?: StreamOptions): Stream {
+    this.checkLive();
+    return new ReferenceStream(this.model, this.layers, this.input, timePolicyOf(options), () => this.checkLive());
+  }
+
+  memory(): MemoryReport {
+    const weights = this.model.layers.flatMap((l) => [l.W, l.U, l.b, l.tau, l.shift, l.rOn, l.peephole?.i, l.peephole?.f, l.peephole?.o]);
+    weights.push(this.model.readout.V, this.model.readout.d);
+    return {
+      weightsBytes: bytesOf(weights),
+      stateBytesPerStream: this.model.layers.reduce((sum, l) => sum + 2 * l.hiddenSize * 8, 0),
+      scratchBytes: bytesOf([this.input, ...this.layers.flatMap((run) => [run.phi, run.hNext, run.cNext])]),
+    };
+  }
+
+  dispose(): void {
+    this.disposed = true;
+  }
+
+  private checkLive(): void {
+    if (this.disposed) throw new PhasorError("runtime", "the reference engine was used after dispose()");
+  }
+}
+
+const SNAPSHOT_MAGIC = 0x46524c50; // "PLRF" read as a little-endian u32
+const SNAPSHOT_VERSION = 1;
+
+class ReferenceStream implements Stream {
+  readonly inputSize: number;
+  readonly outputSize: number;
+  readonly hiddenSize: number;
+  private readonly h: Float64Array[];
+  private readonly c: Float64Array[];
+  /** timestamp of the last event, NaN before the first */
+  private lastT = NaN;
+  private counts: StreamStats = { events: 0, unitUpdates: 0, unitsSkipped: 0 };
+  private disposed = false;
+
+  constructor(
+    private readonly model: FloatModel,
+    private readonly layers: LayerRun[],
+    private readonly input: Float64Array,
+    private readonly policy: TimePolicy,
+    private readonly checkEngineLive: () => void,
+  ) {
+    this.inputSize = model.inputSize;
+    this.outputSize = model.readout.outputSize;
+    this.hiddenSize = model.layers[model.layers.length - 1].hiddenSize;
+    this.h = model.layers.map((l) => new Float64Array(l.hiddenSize));
+    this.c = model.layers.map((l) => new Float64Array(l.hiddenSize));
+  }
+
+  push(t: number, x: ArrayLike<number>): void {
+    this.checkLive();
+    this.step(this.eventTime(t, x), x, 0);
+  }
+
+  check(t: number, x: ArrayLike<number>): PhasorError | null {
+    this.checkLive();
+    try {
+      this.eventTime(t, x);
+      return null;
+    } catch (err) {
+      if (err instanceof PhasorError && err.code === "bad-input") return err;
+      throw err;
+    }
+  }
+
+  /** The time a single event runs at, after its checks. */
+  private eventTime(t: number, x: ArrayLike<number>): number {
+    const problem = eventProblem(t, x, this.inputSize);
+    if (problem) throw problem;
+    return this.timeAfter(eventWhere(t), t, this.lastT);
+  }
+
+  pushBatch(t: Float64Array, x: Float32Array | Float64Array, y?: Float64Array, h?: Float64Array): void {
+    this.checkLive();
+    const problem = batchProblem(t, x, y, h, this);
+    if (problem) throw problem;
+    const n = t.length;
+    const { inputSize: I, outputSize: O, hiddenSize: H } = this;
+    // the whole batch is checked before the first event touches the state
+    const times = new Float64Array(n);
+    let previous = this.lastT;
+    for (let e = 0; e < n; e++) {
+      const eventError = batchEventProblem(e, t, x, I);
+      if (eventError) throw eventError;
+      times[e] = this.timeAfter(batchWhere(e, t[e]), t[e], previous);
+      previous = times[e];
+    }
+    const last = this.h.length - 1;
+    for (let e = 0; e < n; e++) {
+      this.step(times[e], x, e * I);
+      if (y) readout(this.model.readout, this.h[last], y, e * O);
+      if (h) h.set(this.h[last], e * H);
+    }
+  }
+
+  output(): Float64Array {
+    this.checkLive();
+    const y = new Float64Array(this.outputSize);
+    readout(this.model.readout, this.h[this.h.length - 1], y);
+    return y;
+  }
+
+  hidden(layer = this.h.length - 1): Float64Array {
+    this.checkLive();
+    return this.h[this.layerIndex(layer)].slice();
+  }
+
+  cell(layer = this.c.length - 1): Float64Array {
+    this.checkLive();
+    return this.c[this.layerIndex(layer)].slice();
+  }
+
+  reset(): void {
+    this.checkLive();
+    for (const a of this.h) a.fill(0);
+    for (const a of this.c) a.fill(0);
+    this.lastT = NaN;
+    this.counts = { events: 0, unitUpdates: 0, unitsSkipped: 0 };
+  }
+
+  /**
+   * Little-endian bytes: u32 magic "PLRF", u32 version, u32 layer count, u32 inputSize, u32 outputSize, u32
+   * hiddenSize per layer, zero padding to a multiple of 8, then f64: last t (NaN before the first event),
+   * events, unitUpdates, unitsSkipped, and per layer h then c.
+   */
+  snapshot(): Uint8Array {
+    this.checkLive();
+    const bytes = new Uint8Array(this.snapshotLength());
+    const view = new DataView(bytes.buffer);
+    this.header().forEach((word, k) => view.setUint32(4 * k, word, true));
+    let at = this.stateOffset();
+    const put = (x: number) => {
+      view.setFloat64(at, x, true);
+      at += 8;
+    };
+    [this.lastT, this.counts.events, this.counts.unitUpdates, this.counts.unitsSkipped].forEach(put);
+    for (let n = 0; n < this.h.length; n++) {
+      this.h[n].forEach(put);
+      this.c[n].forEach(put);
+    }
+    return bytes;
+  }
+
+  /**
+   * Brings back a snapshot after checking that it is one of a stream of this shape, in a state such a stream can
+   * reach: lastT NaN exactly before the first event, counters that are whole numbers adding up to events times
+   * the units, finite h within [-1, 1] and finite c. A refused snapshot leaves the stream as it was.
+   */
+  restore(snapshot: Uint8Array): void {
+    this.checkLive();
+    snapshotBytes(snapshot);
+    const expected = this.header();
+    const view = new DataView(snapshot.buffer, snapshot.byteOffset, snapshot.byteLength);
+    if (snapshot.byteLength < 8 || view.getUint32(0, true) !== SNAPSHOT_MAGIC) {
+      throw badInput("snapshot", "not a snapshot of a reference-engine stream");
+    }
+    if (view.getUint32(4, true) !== SNAPSHOT_VERSION) {
+      throw badInput("snapshot", `version ${view.getUint32(4, true)}, this engine reads version ${SNAPSHOT_VERSION}`);
+    }
+    const shape = (words: number[]) => `layers ${words[2]}, inputSize ${words[3]}, outputSize ${words[4]}, hidden sizes [${words.slice(5).join(", ")}]`;
+    const found: number[] = [];
+    for (let k = 0; k < expected.length && 4 * k + 4 <= snapshot.byteLength; k++) found.push(view.getUint32(4 * k, true));
+    if (found.length !== expected.length || found.some((word, k) => word !== expected[k]) || snapshot.byteLength !== this.snapshotLength()) {
+      throw badInput(
+        "snapshot",
+        `taken from an engine of another shape (${shape(found)}, ${snapshot.byteLength} bytes); this stream has ${shape(expected)}, ${this.snapshotLength()} bytes`,
+      );
+    }
+    for (let k = 4 * expected.length; k < this.stateOffset(); k++) {
+      if (snapshot[k] !== 0) throw badInput("snapshot", "the padding after the header is not zero");
+    }
+    let at = this.stateOffset();
+    const take = () => {
+      const x = view.getFloat64(at, true);
+      at += 8;
+      return x;
+    };
+    const lastT = take();
+    const counts = { events: take(), unitUpdates: take(), unitsSkipped: take() };
+    const units = this.model.layers.reduce((sum, l) => sum + l.hiddenSize, 0);
+    const whole = (x: number) => Number.isSafeInteger(x) && x >= 0;
+    if (!whole(counts.events) || !whole(counts.unitUpdates) || !whole(counts.unitsSkipped) || counts.unitUpdates + counts.unitsSkipped !== counts.events * units) {
+      throw badInput("snapshot", "the event and unit counters are not whole numbers adding up to events x units");
+    }
+    if (counts.events === 0 ? !Number.isNaN(lastT) : !Number.isFinite(lastT)) {
+      throw badInput("snapshot", `the last event's time ${lastT} does not go with ${counts.events} events`);
+    }
+    const h = this.h.map((a) => new Float64Array(a.length));
+    const c = this.c.map((a) => new Float64Array(a.length));
+    for (let n = 0; n < h.length; n++) {
+      for (let j = 0; j < h[n].length; j++) h[n][j] = take();
+      for (let j = 0; j < c[n].length; j++) c[n][j] = take();
+      // h = o tanh(c~) and its gated mixtures stay within [-1, 1] but for roundings, which 2^-20 leaves room for; c is finite
+      if (!h[n].every((v) => Math.abs(v) <= 1 + 2 ** -20)) throw badInput("snapshot", `layer ${n}: h is not a finite number in [-1, 1]`);
+      if (!c[n].every(Number.isFinite)) throw badInput("snapshot", `layer ${n}: c is not a finite number`);
+    }
+    this.lastT = lastT;
+    this.counts = counts;
+    h.forEach((a, n) => this.h[n].set(a));
+    c.forEach((a, n) => this.c[n].set(a));
+  }
+
+  stats(): StreamStats {
+    return { ...this.counts };
+  }
+
+  dispose(): void {
+    this.disposed = true;
+  }
+
+  /** The time an event at t (its values checked) runs at after one at `previous`, by the time policy. */
+  private timeAfter(where: string, t: number, previous: number): number {
+    if (t < previous) {
+      if (this.policy === "clamp") return previous;
+      throw timeBackwardsError(where, previous);
+    }
+    return t;
+  }
+
+  /** plstm.md section 2: every layer sees the same t, layer n + 1 takes layer n's new h as its x. */
+  private step(t: number, x: ArrayLike<number>, xOffset: number): void {
+    const input = this.input;
+    for (let k = 0; k < this.inputSize; k++) input[k] = x[xOffset + k];
+    let layerInput = input;
+    this.layers.forEach((run, n) => {
+      const open = layerStep(run, t, layerInput, this.h[n], this.c[n]);
+      this.counts.unitUpdates += open;
+      this.counts.unitsSkipped += run.params.hiddenSize - open;
+      layerInput = this.h[n];
+    });
+    this.counts.events++;
+    this.lastT = t;
+  }
+
+  private header(): number[] {
+    const model = this.model;
+    return [SNAPSHOT_MAGIC, SNAPSHOT_VERSION, model.layers.length, this.inputSize, this.outputSize, ...model.layers.map((l) => l.hiddenSize)];
+  }
+
+  private stateOffset(): number {
+    return Math.ceil((4 * this.header().length) / 8) * 8;
+  }
+
+  private snapshotLength(): number {
+    const values = 4 + this.h.reduce((sum, a) => sum + 2 * a.length, 0);
+    return this.stateOffset() + 8 * values;
+  }
+
+  private layerIndex(layer: number): number {
+    if (!Number.isInteger(layer) || layer < 0 || layer >= this.h.length) {
+      throw new PhasorError("bad-args", `layer ${layer} does not exist: the model has layers 0..${this.h.length - 1}`);
+    }
+    return layer;
+  }
+
+  private checkLive(): void {
+    this.checkEngineLive();
+    if (this.disposed) throw new PhasorError("runtime", "a reference-engine stream was used after dispose()");
+  }
+}

@@ -1,0 +1,398 @@
+/**
+ * The wasm engines (float and fixed) behind the Engine interface: one module instance per engine, the model
+ * image and every stream's state in its memory, and an I/O area that events and outputs pass through, so that
+ * a batch of events is a single call into wasm.
+ */
+import {
+  E_INPUT, E_MODEL, INFO_INPUT_SIZE, INFO_KIND, INFO_LAYER_COUNT, INFO_MODEL_BYTES, INFO_OUTPUT_SIZE, INFO_SCRATCH_BYTES, INFO_STREAM_BYTES,
+  INFO_TOTAL_UNITS, POLICY_CLAMP, POLICY_REJECT, REASON_NON_FINITE, REASON_TIME_BACKWARDS, REASON_TIME_RANGE,
+} from "../../assembly/contract/calls.js";
+import { KIND_FIXED, KIND_FLOAT } from "../../assembly/contract/plsm.js";
+import type { Engine, EngineKind, MemoryReport, Stream, StreamOptions, StreamStats } from "./engine.js";
+import { PhasorError, badInput, type EventRefusal } from "../errors.js";
+import type { FloatModel } from "../model/model.js";
+import {
+  batchEventProblem, batchProblem, batchWhere, eventProblem, eventWhere, snapshotBytes, timeBackwardsError, timePolicyOf, timeRangeError,
+} from "./stream-checks.js";
+import { compileBuild, moduleError, requireExports, type Build, type ExportedFunctions } from "./wasm-source.js";
+
+/** The library builds' exports (assembly/index.ts), as the host calls them. */
+export interface EngineExports {
+  memory: WebAssembly.Memory;
+  alloc(size: number): number;
+  free(ptr: number): void;
+  modelCreate(bytes: number, length: number): number;
+  modelFree(model: number): void;
+  modelInfo(model: number, what: number): number;
+  layerHidden(model: number, layer: number): number;
+  streamCreate(model: number): number;
+  streamFree(stream: number): void;
+  streamClear(model: number, stream: number): void;
+  push(model: number, stream: number, t: number, x: number, policy: number): number;
+  check(model: number, stream: number, t: number, x: number, policy: number): number;
+  pushBatch(model: number, stream: number, n: number, t: number, x: number, y: number, h: number, policy: number): number;
+  output(model: number, stream: number, out: number): void;
+  hidden(model: number, stream: number, layer: number, out: number): number;
+  cell(model: number, stream: number, layer: number, out: number): number;
+  restore(model: number, stream: number, src: number, length: number): number;
+  streamEvents(stream: number): number;
+  streamUpdates(stream: number): number;
+  exactPhase(t: number, s: number, tau: number): number;
+  errorPtr(): number;
+  errorLen(): number;
+  refusalReason(): number;
+  refusalIndex(): number;
+  refusalTime(): number;
+  phaseStep(tau: number, ticksLog2: number): bigint;
+  phaseStepLowBits(): number;
+}
+
+/** The functions of EngineExports, which requireExports checks a build for. */
+export const ENGINE_FUNCTIONS: ExportedFunctions<EngineExports> = {
+  alloc: true,
+  free: true,
+  modelCreate: true,
+  modelFree: true,
+  modelInfo: true,
+  layerHidden: true,
+  streamCreate: true,
+  streamFree: true,
+  streamClear: true,
+  push: true,
+  check: true,
+  pushBatch: true,
+  output: true,
+  hidden: true,
+  cell: true,
+  restore: true,
+  streamEvents: true,
+  streamUpdates: true,
+  exactPhase: true,
+  errorPtr: true,
+  errorLen: true,
+  refusalReason: true,
+  refusalIndex: true,
+  refusalTime: true,
+  phaseStep: true,
+  phaseStepLowBits: true,
+};
+
+/** The refusal each of the module's reasons stands for (refusalReason()). */
+const REFUSALS: Record<number, EventRefusal> = {
+  [REASON_NON_FINITE]: "nonFinite",
+  [REASON_TIME_BACKWARDS]: "timeBackwards",
+  [REASON_TIME_RANGE]: "timeRange",
+};
+
+/** One instance of a build, with views on its memory that follow memory growth. */
+export class WasmInstance {
+  readonly exports: EngineExports;
+  readonly build: Build;
+  private buffer: ArrayBuffer | undefined;
+  private u8v = new Uint8Array(0);
+  private f32v = new Float32Array(0);
+  private f64v = new Float64Array(0);
+
+  private constructor(exports: EngineExports, build: Build) {
+    this.exports = exports;
+    this.build = build;
+  }
+
+  static async create(build: Build): Promise<WasmInstance> {
+    const instance = await WebAssembly.instantiate(await compileBuild(build), {});
+    return new WasmInstance(requireExports<EngineExports>(instance.exports, ENGINE_FUNCTIONS, `phasor-${build}.wasm`), build);
+  }
+
+  private refresh(): void {
+    const buffer = this.exports.memory.buffer;
+    if (buffer !== this.buffer) {
+      this.buffer = buffer;
+      this.u8v = new Uint8Array(buffer);
+      this.f32v = new Float32Array(buffer);
+      this.f64v = new Float64Array(buffer);
+    }
+  }
+  get u8(): Uint8Array {
+    this.refresh();
+    return this.u8v;
+  }
+  get f32(): Float32Array {
+    this.refresh();
+    return this.f32v;
+  }
+  get f64(): Float64Array {
+    this.refresh();
+    return this.f64v;
+  }
+
+  /** The module's last error message. */
+  errorText(): string {
+    return moduleError(this.exports);
+  }
+
+  /** Copies bytes into freshly allocated module memory (16-byte aligned) and returns the pointer. */
+  copyIn(bytes: Uint8Array): number {
+    const ptr = this.exports.alloc(Math.max(1, bytes.length));
+    this.u8.set(bytes, ptr);
+    return ptr;
+  }
+}
+
+/** A growable region of module memory for events in and outputs out. */
+class IoArea {
+  ptr = 0;
+  capacity = 0;
+  constructor(private readonly wasm: WasmInstance) {}
+  reserve(bytes: number): number {
+    if (bytes > this.capacity) {
+      // the new area first: an allocation the module cannot grow to traps, and the old area must still be ours then
+      const capacity = Math.max(bytes, this.capacity * 2, 4096);
+      const ptr = this.wasm.exports.alloc(capacity);
+      if (this.ptr) this.wasm.exports.free(this.ptr);
+      this.ptr = ptr;
+      this.capacity = capacity;
+    }
+    return this.ptr;
+  }
+}
+
+export class WasmEngine implements Engine {
+  readonly kind: EngineKind;
+  readonly simd: boolean;
+  readonly model: FloatModel;
+  readonly wasm: WasmInstance;
+  readonly handle: number;
+  readonly inputSize: number;
+  readonly outputSize: number;
+  readonly hiddenSizes: number[];
+  readonly streamBytes: number;
+  readonly totalUnits: number;
+  readonly io: IoArea;
+  private disposed = false;
+
+  private constructor(kind: EngineKind, model: FloatModel, wasm: WasmInstance, handle: number) {
+    const e = wasm.exports;
+    this.kind = kind;
+    this.simd = wasm.build === "simd";
+    this.model = model;
+    this.wasm = wasm;
+    this.handle = handle;
+    this.inputSize = e.modelInfo(handle, INFO_INPUT_SIZE);
+    this.outputSize = e.modelInfo(handle, INFO_OUTPUT_SIZE);
+    this.hiddenSizes = Array.from({ length: e.modelInfo(handle, INFO_LAYER_COUNT) }, (_, n) => e.layerHidden(handle, n));
+    this.streamBytes = e.modelInfo(handle, INFO_STREAM_BYTES);
+    this.totalUnits = e.modelInfo(handle, INFO_TOTAL_UNITS);
+    this.io = new IoArea(wasm);
+  }
+
+  /**
+   * An engine over a .plsm image (kind 1 runs as the fixed engine, kind 2 as the float engine); `model` is the
+   * float model the image stands for. The module checks the image; a rejected image is a bad-model error.
+   */
+  static async create(kind: EngineKind, image: Uint8Array, model: FloatModel, build: Build, source: string): Promise<WasmEngine> {
+    const wasm = await WasmInstance.create(build);
+    const [bytes, handle] = withinMemory(`${source}: a model of ${image.length} bytes`, () => {
+      const at = wasm.copyIn(image);
+      return [at, wasm.exports.modelCreate(at, image.length)];
+    });
+    if (handle === 0) {
+      const why = wasm.errorText();
+      wasm.exports.free(bytes);
+      throw new PhasorError("bad-model", `${source}: ${why}`);
+    }
+    const expected = kind === "fixed" ? KIND_FIXED : KIND_FLOAT;
+    if (wasm.exports.modelInfo(handle, INFO_KIND) !== expected) {
+      wasm.exports.modelFree(handle);
+      throw new PhasorError("bad-model", `${source}: the ${kind} engine needs a ${kind === "fixed" ? "quantized" : "float"} model image`);
+    }
+    return new WasmEngine(kind, model, wasm, handle);
+  }
+
+  createStream(options?: StreamOptions): Stream {
+    this.check();
+    return new WasmStream(this, timePolicyOf(options) === "clamp" ? POLICY_CLAMP : POLICY_REJECT);
+  }
+
+  memory(): MemoryReport {
+    const e = this.wasm.exports;
+    return {
+      weightsBytes: e.modelInfo(this.handle, INFO_MODEL_BYTES),
+      stateBytesPerStream: this.streamBytes,
+      scratchBytes: e.modelInfo(this.handle, INFO_SCRATCH_BYTES),
+    };
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.wasm.exports.modelFree(this.handle);
+  }
+
+  check(): void {
+    if (this.disposed) throw new PhasorError("runtime", "the engine has been disposed");
+  }
+
+  /**
+   * Turns a failed status into the error it stands for. A refused event is worded as the reference words it
+   * (host/engine/stream-checks.ts): `problem` finds what is wrong with the refused event's values, the module says
+   * which event and, for the time checks, against which time.
+   */
+  error(status: number, where: (index: number) => string, problem: (index: number) => PhasorError | null): PhasorError {
+    const e = this.wasm.exports;
+    if (status === E_MODEL) return new PhasorError("bad-model", this.wasm.errorText());
+    if (status !== E_INPUT) return badInput(where(-1), this.wasm.errorText());
+    const index = e.refusalIndex();
+    const refusal = REFUSALS[e.refusalReason()];
+    if (refusal === "timeBackwards") return timeBackwardsError(where(index), e.refusalTime());
+    if (refusal === "timeRange") return timeRangeError(where(index), e.refusalTime());
+    return problem(index) ?? badInput(where(index), this.wasm.errorText(), refusal);
+  }
+}
+
+/**
+ * Runs what may allocate module memory: an allocation beyond what the module can grow to traps, and becomes a
+ * runtime PhasorError saying what did not fit.
+ */
+function withinMemory<T>(what: string, action: () => T): T {
+  try {
+    return action();
+  } catch (err) {
+    if (err instanceof WebAssembly.RuntimeError || err instanceof RangeError) {
+      throw new PhasorError("runtime", `${what} does not fit in the engine's memory (${(err as Error).message})`);
+    }
+    throw err;
+  }
+}
+
+class WasmStream implements Stream {
+  readonly inputSize: number;
+  readonly outputSize: number;
+  readonly hiddenSize: number;
+  private ptr: number;
+
+  constructor(
+    private readonly engine: WasmEngine,
+    private readonly policy: number,
+  ) {
+    this.inputSize = engine.inputSize;
+    this.outputSize = engine.outputSize;
+    this.hiddenSize = engine.hiddenSizes[engine.hiddenSizes.length - 1];
+    this.ptr = withinMemory(`a stream of ${engine.streamBytes} bytes`, () => engine.wasm.exports.streamCreate(engine.handle));
+  }
+
+  private live(): number {
+    this.engine.check();
+    if (!this.ptr) throw new PhasorError("runtime", "the stream has been disposed");
+    return this.ptr;
+  }
+
+  push(t: number, x: ArrayLike<number>): void {
+    const error = this.single(t, x, this.engine.wasm.exports.push);
+    if (error) throw error;
+  }
+
+  check(t: number, x: ArrayLike<number>): PhasorError | null {
+    return this.single(t, x, this.engine.wasm.exports.check);
+  }
+
+  /** One event through `entry` (push, or check which runs nothing), after the host's checks: x goes in as f32
+   * through the I/O area. Returns the refusal, or null. */
+  private single(t: number, x: ArrayLike<number>, entry: EngineExports["push"]): PhasorError | null {
+    const st = this.live();
+    const problem = eventProblem(t, x, this.inputSize);
+    if (problem) return problem;
+    const { wasm, io } = this.engine;
+    const at = io.reserve(this.inputSize * 4);
+    wasm.f32.set(x, at >> 2);
+    const status = entry(this.engine.handle, st, t, at, this.policy);
+    return status === 0 ? null : this.engine.error(status, () => eventWhere(t), () => eventProblem(t, x, this.inputSize));
+  }
+
+  pushBatch(t: Float64Array, x: Float32Array | Float64Array, y?: Float64Array, h?: Float64Array): void {
+    const st = this.live();
+    const problem = batchProblem(t, x, y, h, this);
+    if (problem) throw problem;
+    const n = t.length;
+    const I = this.inputSize;
+    if (n === 0) return;
+    const { wasm, io } = this.engine;
+    // I/O area: t f64[n] | y f64[n O] | h f64[n H] | x f32[n I]
+    const tBytes = n * 8;
+    const yBytes = y ? n * this.outputSize * 8 : 0;
+    const hBytes = h ? n * this.hiddenSize * 8 : 0;
+    const base = withinMemory(`a batch of ${n} events`, () => io.reserve(tBytes + yBytes + hBytes + n * I * 4));
+    const yAt = base + tBytes;
+    const hAt = yAt + yBytes;
+    const xAt = hAt + hBytes;
+    wasm.f64.set(t, base >> 3);
+    wasm.f32.set(x, xAt >> 2);
+    const status = wasm.exports.pushBatch(this.engine.handle, st, n, base, xAt, y ? yAt : 0, h ? hAt : 0, this.policy);
+    if (status !== 0) {
+      throw this.engine.error(status, (e) => (e < 0 ? "batch" : batchWhere(e, t[e])), (e) => (e < 0 ? null : batchEventProblem(e, t, x, I)));
+    }
+    if (y) y.set(wasm.f64.subarray(yAt >> 3, (yAt >> 3) + n * this.outputSize));
+    if (h) h.set(wasm.f64.subarray(hAt >> 3, (hAt >> 3) + n * this.hiddenSize));
+  }
+
+  output(): Float64Array {
+    const st = this.live();
+    const { wasm, io } = this.engine;
+    const at = io.reserve(this.outputSize * 8);
+    wasm.exports.output(this.engine.handle, st, at);
+    return wasm.f64.slice(at >> 3, (at >> 3) + this.outputSize);
+  }
+
+  hidden(layer = this.engine.hiddenSizes.length - 1): Float64Array {
+    return this.layerState(layer, true);
+  }
+
+  cell(layer = this.engine.hiddenSizes.length - 1): Float64Array {
+    return this.layerState(layer, false);
+  }
+
+  private layerState(layer: number, hidden: boolean): Float64Array {
+    const st = this.live();
+    const { wasm, io, hiddenSizes } = this.engine;
+    if (!Number.isInteger(layer) || layer < 0 || layer >= hiddenSizes.length) {
+      throw new PhasorError("bad-args", `layer ${layer} does not exist: the model has ${hiddenSizes.length} layers`);
+    }
+    const at = io.reserve(hiddenSizes[layer] * 8);
+    (hidden ? wasm.exports.hidden : wasm.exports.cell)(this.engine.handle, st, layer, at);
+    return wasm.f64.slice(at >> 3, (at >> 3) + hiddenSizes[layer]);
+  }
+
+  reset(): void {
+    this.engine.wasm.exports.streamClear(this.engine.handle, this.live());
+  }
+
+  snapshot(): Uint8Array {
+    const st = this.live();
+    return this.engine.wasm.u8.slice(st, st + this.engine.streamBytes);
+  }
+
+  restore(snapshot: Uint8Array): void {
+    const st = this.live();
+    const bytes = snapshotBytes(snapshot);
+    const { wasm, io } = this.engine;
+    if (bytes.length !== this.engine.streamBytes) {
+      throw badInput("snapshot", `${bytes.length} bytes, a stream of this model has ${this.engine.streamBytes}`);
+    }
+    const at = io.reserve(bytes.length);
+    wasm.u8.set(bytes, at);
+    const status = wasm.exports.restore(this.engine.handle, st, at, bytes.length);
+    if (status !== 0) throw badInput("snapshot", wasm.errorText());
+  }
+
+  stats(): StreamStats {
+    const st = this.live();
+    const e = this.engine.wasm.exports;
+    const events = e.streamEvents(st);
+    const unitUpdates = e.streamUpdates(st);
+    return { events, unitUpdates, unitsSkipped: events * this.engine.totalUnits - unitUpdates };
+  }
+
+  dispose(): void {
+    if (this.ptr) this.engine.wasm.exports.streamFree(this.ptr);
+    this.ptr = 0;
+  }
+}

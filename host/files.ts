@@ -1,0 +1,129 @@
+/**
+ * Files a user named, written whole or not at all, and every I/O failure as a one-line reason (issue 12, item 4):
+ * what the CLI and the gateway write (models, reports, checkpoints, the gateway's snapshots). Node-only.
+ */
+import { randomBytes } from "node:crypto";
+import { rmSync } from "node:fs";
+import { mkdir, open, realpath, rename, rm, stat, type FileHandle } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import { PhasorError } from "./errors.js";
+
+/** Partial files being written now: removed by removePartialFiles when the process has to stop at once. */
+const partialFiles = new Set<string>();
+
+/**
+ * Writes `bytes` to `path` so that readers see the old file or the whole new one, never a part: the bytes go to a
+ * new file beside it (same directory, so same file system), are flushed to disk, and only then renamed over
+ * `path`. On any failure the partial file is removed and `path` is left as it was. A file that cannot be created
+ * there, or a `path` that is not a regular file (a directory, a device such as /dev/full, a pipe: renaming over
+ * it would replace it), is a "bad-args" PhasorError; a failure while writing (disk full) is "runtime". A symbolic
+ * link is followed: the file it points to is replaced, the link kept.
+ */
+export async function writeFileAtomically(path: string, bytes: Uint8Array): Promise<void> {
+  const target = await outputTarget(path);
+  const partial = join(dirname(target), `.${basename(target)}.${process.pid}-${randomBytes(4).toString("hex")}.partial`);
+  let handle: FileHandle;
+  try {
+    handle = await open(partial, "wx");
+  } catch (err) {
+    throw new PhasorError("bad-args", `${path}: cannot create a file in ${dirname(target)}: ${ioReason(err)}`);
+  }
+  partialFiles.add(partial);
+  try {
+    await handle.writeFile(bytes);
+    await handle.sync();
+    await handle.close();
+    await rename(partial, target);
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    await rm(partial, { force: true });
+    throw new PhasorError("runtime", `${path}: cannot write: ${ioReason(err)}`);
+  } finally {
+    partialFiles.delete(partial);
+  }
+}
+
+/** Where writeFileAtomically(path) writes: the path, or the file a symbolic link there points to. */
+async function outputTarget(path: string): Promise<string> {
+  const target = await realpath(path).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === "ENOENT") return resolve(path);
+    throw new PhasorError("bad-args", `${path}: cannot write there: ${ioReason(err)}`);
+  });
+  const kind = await stat(target).catch(() => undefined);
+  if (kind !== undefined && !kind.isFile()) {
+    throw new PhasorError("bad-args", `${path}: cannot write there: ${kind.isDirectory() ? "it is a directory" : "not a regular file"}`);
+  }
+  return target;
+}
+
+/**
+ * Fails before any work on an output file that can never be written: a directory or other non-regular file, or
+ * a file in a folder that does not exist or that cannot be written. `flag` names it in the message.
+ */
+export async function checkOutputFile(path: string, flag: string): Promise<void> {
+  const target = await outputTarget(path).catch((err: PhasorError) => {
+    throw new PhasorError("bad-args", `${flag} ${err.message}`);
+  });
+  const folder = dirname(target);
+  const probe = join(folder, `.${basename(target)}.${process.pid}-${randomBytes(4).toString("hex")}.probe`);
+  try {
+    await (await open(probe, "wx")).close();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" || code === "ENOTDIR" ? "its folder does not exist" : `cannot create a file in ${folder}: ${ioReason(err)}`;
+    throw new PhasorError("bad-args", `${flag} ${path}: ${why}`);
+  }
+  await rm(probe, { force: true });
+}
+
+/**
+ * Removes the partial files of the writes under way, for a process that must stop before they finish (its
+ * stdout failed): the files a user named are left as they were, and nothing half-written stays beside them.
+ */
+export function removePartialFiles(): void {
+  for (const partial of partialFiles) rmSync(partial, { force: true });
+  partialFiles.clear();
+}
+
+/**
+ * Creates a folder and any missing parents, as `mkdir -p`. Each level is made on its own (node's recursive
+ * mkdir never returns for a path under /proc), so the loop ends after one pass up and one down; a failure is a
+ * "bad-args" PhasorError naming the folder.
+ */
+export async function makeFolder(path: string, flag: string): Promise<void> {
+  const missing: string[] = [];
+  for (let folder = resolve(path); ; folder = dirname(folder)) {
+    const kind = await stat(folder).catch((err: NodeJS.ErrnoException) => {
+      // a file on the way up is found, and named, one level further
+      if (err.code === "ENOENT" || err.code === "ENOTDIR") return undefined;
+      throw new PhasorError("bad-args", `${flag} ${path}: cannot create the folder: ${ioReason(err)}`);
+    });
+    if (kind !== undefined && !kind.isDirectory()) throw new PhasorError("bad-args", `${flag} ${path}: ${folder} is not a folder`);
+    if (kind !== undefined || dirname(folder) === folder) break;
+    missing.push(folder);
+  }
+  for (const level of missing.reverse()) {
+    await mkdir(level).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === "EEXIST") return;
+      throw new PhasorError("bad-args", `${flag} ${path}: cannot create the folder ${level}: ${ioReason(err)}`);
+    });
+  }
+}
+
+export function ioReason(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === "ENOENT") return "no such file";
+  if (code === "EACCES" || code === "EPERM") return "permission denied";
+  if (code === "EISDIR") return "it is a directory";
+  if (code === "ENOTDIR") return "a part of the path is not a directory";
+  if (code === "EROFS") return "read-only file system";
+  if (code === "ENOSPC") return "no space left on the device";
+  if (code === "EDQUOT") return "disk quota exceeded";
+  if (code === "EIO") return "input/output error";
+  if (code === "EPIPE") return "the reader went away";
+  if (code === "ELOOP") return "too many levels of symbolic links";
+  if (code === "ENAMETOOLONG") return "the name is too long";
+  if (code === "EMFILE" || code === "ENFILE") return "too many open files";
+  if (code === "EFBIG") return "the file is too large";
+  return (err as Error).message;
+}

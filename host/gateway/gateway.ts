@@ -1,0 +1,506 @@
+/**
+ * The sensor gateway (docs/gateway.md): readings from an MQTT broker, one Phased LSTM stream per device on one
+ * shared engine, predictions back to the broker, state that survives restarts.
+ *
+ * Exactly-once in state, the short version (docs/gateway.md, "No loss, no duplication"): a message is applied,
+ * written to the shard's WAL, and only then acknowledged (PUBACK) to the broker, so an acknowledged message is
+ * always on disk; snapshots bound the WAL; every reading carries its device's sequence number, and the snapshot
+ * and the WAL carry the last one applied, so a message the broker delivers again after a crash is recognised and
+ * not applied twice.
+ *
+ * Node-only (MQTT client, files), like state.ts and shard.ts; sensors.ts, topics.ts and payload.ts are browser-safe.
+ */
+import { connect, type IPublishPacket, type MqttClient } from "mqtt";
+import type { Engine, TimePolicy } from "../engine/engine.js";
+import { PhasorError } from "../errors.js";
+import { healthTopic, ownedShards, parseInputTopic, shardSubscription } from "./topics.js";
+import { SENSOR_REJECTIONS, type SensorLayout } from "./sensors.js";
+import { REJECTIONS, SHARD_REJECTIONS, Shard, type Out, type PublishMode, type Refusal, type Rejection } from "./shard.js";
+import { BadStateError, ShardLog, encodeSnapshot, loadShard, lockShard, quarantineShard, shardDirectory, type Fingerprint, type WalSegment } from "./state.js";
+import { join } from "node:path";
+import { writeFileAtomically } from "../files.js";
+
+export interface GatewayConfig {
+  engine: Engine;
+  layout: SensorLayout;
+  /** model, engine and sensors hashes: the state of another configuration is never loaded */
+  fingerprint: Omit<Fingerprint, "shard" | "shards">;
+  broker: string;
+  prefix: string;
+  shards: number;
+  instance: number;
+  instances: number;
+  clientId: string;
+  stateDir: string;
+  publish: PublishMode;
+  /** publish mode "change": publish when the argmax changes or some output moves by more than this */
+  changeThreshold: number;
+  publishIntervalMs: number;
+  snapshotIntervalMs: number;
+  healthIntervalMs: number;
+  timePolicy: TimePolicy;
+  /** what to do with missing, corrupt or incompatible state: refuse to start, or quarantine it and start afresh */
+  onBadState: "fail" | "reset";
+  maxDevicesPerShard: number;
+  /** readings one message may carry */
+  maxReadings: number;
+  outputQos: 0 | 1;
+  walSync: boolean;
+  /** one JSON record per call: ready, health, state problems, refusals (rate-limited), connection changes, stopped */
+  log(record: Record<string, unknown>): void;
+}
+
+/** A shard this gateway owns: its devices, its WAL, its lock. */
+interface OwnedShard {
+  index: number;
+  state: Shard;
+  log: ShardLog;
+  /** the last WAL entry number */
+  e: number;
+  /** the cut of the newest snapshot on disk */
+  cutOnDisk: number;
+  release: () => void;
+}
+
+/** At most this many refusal lines per window; the rest are counted in a "refusals-suppressed" line. */
+const REFUSAL_LINES = 20;
+const REFUSAL_WINDOW_MS = 10_000;
+
+export interface Health {
+  event: "health" | "stopped";
+  instance: number;
+  status: "starting" | "running" | "stopping" | "stopped";
+  connected: boolean;
+  shards: number[];
+  devices: number;
+  /** messages received from the broker by this process (redeliveries included) */
+  received: number;
+  /** readings applied to a stream, over the devices' whole history (accepted + clamped) */
+  applied: number;
+  clamped: number;
+  duplicates: number;
+  seqGaps: number;
+  rejected: Record<Rejection, number>;
+  rejectedTotal: number;
+  /** predictions published by this process */
+  outputs: number;
+  /** WAL entries replayed on start */
+  replayed: number;
+  /** messages on a shard this gateway does not own (a subscription left in the session by another configuration) */
+  notOwned: number;
+  lag: { devices: number; p50Ms: number | null; p99Ms: number | null; maxMs: number | null; worst: { device: string; ms: number }[] };
+  wal: { segments: number; entries: number };
+  snapshots: { rounds: number; failures: number; lastMs: number | null };
+  stateResets: number;
+  uptimeS: number;
+}
+
+export class Gateway {
+  private readonly shards = new Map<number, OwnedShard>();
+  private readonly client: MqttClient;
+  private readonly started = Date.now();
+  private status: Health["status"] = "starting";
+  private connected = false;
+  /** new messages are left unacknowledged (the broker delivers them to the next session) */
+  private closing = false;
+  private received = 0;
+  private outputs = 0;
+  private replayed = 0;
+  private notOwned = 0;
+  private rounds = 0;
+  private roundFailures = 0;
+  private lastRoundMs: number | null = null;
+  private round: Promise<void> | null = null;
+  private timers: ReturnType<typeof setInterval>[] = [];
+  private stopped: Promise<Health> | null = null;
+  private finish: (result: Health | Error) => void = () => undefined;
+  private refusalWindow = { start: 0, logged: 0, suppressed: 0 };
+
+  private constructor(private readonly config: GatewayConfig) {
+    this.client = connect(config.broker, {
+      manualConnect: true,
+      clientId: config.clientId,
+      protocolVersion: 5,
+      // a persistent session: the broker keeps the subscriptions and queues QoS 1 messages while we are away
+      clean: false,
+      properties: { sessionExpiryInterval: 0xffffffff },
+      reconnectPeriod: 500,
+      connectTimeout: 5000,
+      will: {
+        topic: healthTopic(config.prefix, config.instance),
+        payload: Buffer.from(JSON.stringify({ instance: config.instance, status: "offline" })),
+        qos: 1,
+        retain: true,
+      },
+    });
+    this.client.handleMessage = (packet: IPublishPacket, callback: (error?: Error) => void) => {
+      if (this.closing) return;
+      try {
+        this.received++;
+        this.handle(packet.topic, typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload);
+      } catch (err) {
+        this.fail(err);
+        return;
+      }
+      // the PUBACK goes out only now, after the message is in the WAL
+      callback();
+    };
+    this.client.on("connect", (connack) => {
+      this.connected = true;
+      config.log({ event: "connected", broker: config.broker, sessionPresent: connack.sessionPresent });
+    });
+    this.client.on("close", () => {
+      if (this.connected) config.log({ event: "disconnected", broker: config.broker });
+      this.connected = false;
+    });
+    this.client.on("error", (err) => config.log({ event: "mqtt-error", message: err.message }));
+  }
+
+  /**
+   * Takes the owned shards' locks, loads and checks their state, replays their WALs and writes a fresh snapshot;
+   * does not connect yet (run() does). Bad state is a BadStateError listing every problem (policy "fail") or
+   * is moved to quarantine and reported (policy "reset").
+   */
+  static async open(config: GatewayConfig): Promise<Gateway> {
+    const gateway = new Gateway(config);
+    try {
+      await gateway.load();
+    } catch (err) {
+      // the client never connected (manualConnect): there is nothing to close
+      gateway.releaseAll();
+      throw err;
+    }
+    return gateway;
+  }
+
+  private async load(): Promise<void> {
+    const { config } = this;
+    const problems: BadStateError[] = [];
+    for (const index of ownedShards(config.instance, config.instances, config.shards)) {
+      const release = lockShard(config.stateDir, index);
+      const fingerprint: Fingerprint = { ...config.fingerprint, shards: config.shards, shard: index };
+      const shard: OwnedShard = {
+        index,
+        state: this.newShardState(index),
+        log: new ShardLog(shardDirectory(config.stateDir, index), config.walSync),
+        e: 0,
+        cutOnDisk: 0,
+        release,
+      };
+      this.shards.set(index, shard);
+      let loaded;
+      try {
+        loaded = await loadShard(config.stateDir, fingerprint);
+        shard.state.restore(loaded.snapshot);
+      } catch (err) {
+        if (!(err instanceof BadStateError)) throw err;
+        config.log({ event: "bad-state", shard: index, problem: err.problem, message: err.message, policy: config.onBadState });
+        if (config.onBadState === "fail") {
+          problems.push(err);
+          continue;
+        }
+        const movedTo = quarantineShard(config.stateDir, index);
+        config.log({ event: "state-reset", shard: index, quarantined: movedTo });
+        shard.state.clear();
+        shard.state = this.newShardState(index);
+        loaded = await loadShard(config.stateDir, fingerprint);
+        shard.state.restore(loaded.snapshot);
+        shard.state.counters.stateResets = 1;
+      }
+      shard.e = shard.cutOnDisk = loaded.snapshot.cut;
+      if (loaded.tornTail) config.log({ event: "wal-torn-tail", shard: index, message: "the last WAL line was cut short by a crash and was dropped (it was never acknowledged)" });
+      const cut = shard.e;
+      for (const { segment, entries } of loaded.segments) {
+        shard.log.closed.push(segment);
+        for (const entry of entries) {
+          if (entry.e <= cut) {
+            // in the snapshot already; what it published may not have reached the broker
+            for (const out of entry.outs ?? []) this.publishOutput(out, segment);
+            continue;
+          }
+          this.handle(entry.topic, entry.payload, { e: entry.e, segment, failed: entry.failed === true, outs: entry.outs ?? [] });
+          this.replayed++;
+        }
+      }
+    }
+    if (problems.length > 0) {
+      throw new PhasorError(
+        "runtime",
+        `the gateway state cannot be loaded (use --on-bad-state reset to quarantine it and start those shards afresh):\n  ${problems.map((p) => p.message).join("\n  ")}`,
+      );
+    }
+    await this.snapshotRound(true);
+  }
+
+  private newShardState(index: number): Shard {
+    const { config } = this;
+    return new Shard({
+      engine: config.engine,
+      layout: config.layout,
+      prefix: config.prefix,
+      shards: config.shards,
+      index,
+      timePolicy: config.timePolicy,
+      publish: config.publish,
+      changeThreshold: config.changeThreshold,
+      maxDevices: config.maxDevicesPerShard,
+      maxReadings: config.maxReadings,
+      onRefusal: (record) => this.logRefusal(record),
+    });
+  }
+
+  /** A refusal on the log, at most REFUSAL_LINES per window; the count of the others follows the window. */
+  private logRefusal(record: Refusal & { shard: number; device: string | null; live: boolean }): void {
+    const now = Date.now();
+    if (now - this.refusalWindow.start >= REFUSAL_WINDOW_MS) {
+      this.flushRefusals();
+      this.refusalWindow = { start: now, logged: 0, suppressed: 0 };
+    }
+    if (this.refusalWindow.logged >= REFUSAL_LINES) {
+      this.refusalWindow.suppressed++;
+      return;
+    }
+    this.refusalWindow.logged++;
+    const { live, ...rest } = record;
+    this.config.log({ event: "refused", ...rest, ...(live ? {} : { replayed: true }) });
+  }
+
+  private flushRefusals(): void {
+    if (this.refusalWindow.suppressed === 0) return;
+    this.config.log({ event: "refusals-suppressed", count: this.refusalWindow.suppressed, windowMs: REFUSAL_WINDOW_MS, message: `${this.refusalWindow.suppressed} more refusals were counted but not logged` });
+    this.refusalWindow.suppressed = 0;
+  }
+
+  /** Connects, subscribes to the owned shards, and resolves with the final health once stop() has run. */
+  async run(): Promise<Health> {
+    const { config } = this;
+    this.stopped ??= new Promise<Health>((resolve, reject) => {
+      this.finish = (result) => (result instanceof Error ? reject(result) : resolve(result));
+    });
+    this.client.connect();
+    const connected = new Promise<void>((resolve) => this.client.once("connect", () => resolve()));
+    await Promise.race([connected, this.stopped]);
+    if (this.closing) return this.stopped;
+    const subscriptions = [...this.shards.keys()].map((s) => ({ topic: shardSubscription(config.prefix, s), qos: 1 as const }));
+    await this.client.subscribeAsync(Object.fromEntries(subscriptions.map((s) => [s.topic, { qos: s.qos }])));
+    this.status = "running";
+    this.timers.push(setInterval(() => void this.snapshotRound(false), config.snapshotIntervalMs));
+    this.timers.push(setInterval(() => this.reportHealth(), config.healthIntervalMs));
+    if (config.publish === "interval") this.timers.push(setInterval(() => this.publishFresh(), config.publishIntervalMs));
+    config.log({ event: "ready", instance: config.instance, shards: [...this.shards.keys()], clientId: config.clientId, subscriptions: subscriptions.map((s) => s.topic) });
+    this.reportHealth();
+    return this.stopped;
+  }
+
+  /**
+   * Graceful stop: new messages stay unacknowledged (the broker keeps them for the next session), a last
+   * snapshot covers everything applied, the connection closes (the will marks the gateway offline), locks go.
+   */
+  async stop(): Promise<Health> {
+    if (this.closing) return this.stopped ?? this.health("stopped");
+    this.stopped ??= new Promise<Health>((resolve, reject) => {
+      this.finish = (result) => (result instanceof Error ? reject(result) : resolve(result));
+    });
+    this.status = "stopping";
+    this.closing = true;
+    for (const timer of this.timers) clearInterval(timer);
+    await this.snapshotRound(true);
+    await new Promise<void>((resolve) => this.client.end(true, {}, () => resolve()));
+    let failure: unknown;
+    for (const shard of this.shards.values()) {
+      try {
+        shard.log.close();
+        shard.log.cleanup(shard.cutOnDisk);
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+    failure ??= this.releaseAll();
+    this.status = "stopped";
+    const health = this.health("stopped");
+    // a file that could not be closed or released: said in one line, exit status 1, after the last snapshot
+    this.finish(failure === undefined ? health : runtimeError(failure));
+    return health;
+  }
+
+  /** Releases every shard's lock; the first failure, if any, after trying them all. */
+  private releaseAll(): unknown {
+    let failure: unknown;
+    for (const shard of this.shards.values()) {
+      try {
+        shard.release();
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+    return failure;
+  }
+
+  /** A failure that leaves the state unsafe to snapshot (the WAL cannot be written): stop without acknowledging more. */
+  private fail(err: unknown): void {
+    if (this.closing) return;
+    this.closing = true;
+    for (const timer of this.timers) clearInterval(timer);
+    this.config.log({ event: "fatal", message: (err as Error).message });
+    this.client.end(true);
+    // the failure to report is this one, not a lock that could not be removed after it
+    this.releaseAll();
+    this.finish(runtimeError(err));
+  }
+
+  /**
+   * One message, live (entry number next in the shard's WAL, written here) or replayed from the WAL on start
+   * (`replay`). Deterministic given the state, so that a replay ends in the state the live run had; a message the
+   * engine failed on is not run again but refused as its entry records (host/gateway/shard.ts).
+   */
+  private handle(topic: string, payload: Uint8Array, replay?: { e: number; segment: WalSegment; failed: boolean; outs: Out[] }): void {
+    const parsed = parseInputTopic(this.config.prefix, topic);
+    const shard = parsed && this.shards.get(parsed.shard);
+    if (!parsed || !shard) {
+      this.notOwned++;
+      return;
+    }
+    const e = replay ? replay.e : shard.e + 1;
+    shard.e = e;
+    let outs: Out[];
+    let failed: boolean;
+    if (replay?.failed) {
+      shard.state.failed(parsed, payload);
+      ({ outs, failed } = replay);
+    } else {
+      ({ outs, failed } = shard.state.message(parsed, topic, payload, replay === undefined));
+    }
+    const segment = replay ? replay.segment : shard.log.append({ e, topic, payload, outs, failed });
+    for (const out of outs) this.publishOutput(out, segment);
+  }
+
+  private publishOutput(out: Out, segment: WalSegment | null): void {
+    const qos = this.config.outputQos;
+    if (qos === 1 && segment) segment.pending++;
+    this.outputs++;
+    this.client.publish(out.topic, out.payload, { qos }, (err) => {
+      // on an error the segment stays, and the prediction is published again by the next start
+      if (!err && qos === 1 && segment) segment.pending--;
+    });
+  }
+
+  /** publish mode "interval": the latest prediction of every device that had a reading since the last tick */
+  private publishFresh(): void {
+    for (const shard of this.shards.values()) for (const out of shard.state.fresh()) this.publishOutput(out, null);
+  }
+
+  /**
+   * Snapshots every shard that changed since its last snapshot (all of them with `all`): the state is captured
+   * synchronously at the current WAL entry (the cut), the WAL moves to a new segment, the file is written
+   * atomically, and then the segments the snapshot covers are deleted once their predictions are acknowledged.
+   */
+  private snapshotRound(all: boolean): Promise<void> {
+    const run = async (): Promise<void> => {
+      const began = Date.now();
+      const writes: Promise<void>[] = [];
+      for (const shard of this.shards.values()) {
+        if (!all && shard.e === shard.cutOnDisk) continue;
+        const path = join(shardDirectory(this.config.stateDir, shard.index), "snapshot.bin");
+        const write = async () => {
+          const snapshot = shard.state.capture(shard.e, { ...this.config.fingerprint, shards: this.config.shards, shard: shard.index });
+          shard.log.rotate();
+          await writeFileAtomically(path, encodeSnapshot(snapshot));
+          shard.cutOnDisk = snapshot.cut;
+        };
+        writes.push(write());
+      }
+      const results = await Promise.allSettled(writes);
+      const failures = results.filter((r): r is PromiseRejectedResult => r.status === "rejected").map((r) => r.reason as unknown);
+      for (const shard of this.shards.values()) {
+        try {
+          shard.log.cleanup(shard.cutOnDisk);
+        } catch (err) {
+          failures.push(err);
+        }
+      }
+      this.rounds++;
+      this.lastRoundMs = Date.now() - began;
+      // the WAL keeps what a failed snapshot would have covered: the gateway goes on, and says so
+      if (failures.length > 0) {
+        this.roundFailures++;
+        this.config.log({ event: "snapshot-failed", message: (failures[0] as Error).message });
+      }
+    };
+    // rounds never overlap: a round asked for while one runs follows it
+    const next = (this.round ?? Promise.resolve()).then(run);
+    this.round = next.finally(() => {
+      if (this.round === next) this.round = null;
+    });
+    return next;
+  }
+
+  private reportHealth(): void {
+    this.flushRefusals();
+    const health = this.health("health");
+    this.config.log(health as unknown as Record<string, unknown>);
+    if (this.connected) this.client.publish(healthTopic(this.config.prefix, this.config.instance), JSON.stringify(health), { qos: 0, retain: true });
+  }
+
+  /** Counters summed over every device and shard, and the devices' lag. */
+  health(event: Health["event"] = "health"): Health {
+    const rejected = Object.fromEntries(REJECTIONS.map((r) => [r, 0])) as Record<Rejection, number>;
+    let devices = 0;
+    let applied = 0;
+    let clamped = 0;
+    let duplicates = 0;
+    let seqGaps = 0;
+    let stateResets = 0;
+    let segments = 0;
+    let entries = 0;
+    const lags: { device: string; ms: number }[] = [];
+    for (const shard of this.shards.values()) {
+      const { counters } = shard.state;
+      for (const r of SHARD_REJECTIONS) rejected[r] += counters[r];
+      stateResets += counters.stateResets;
+      const size = shard.log.size;
+      segments += size.segments;
+      entries += size.entries;
+      for (const device of shard.state.devices.values()) {
+        devices++;
+        const c = device.sensors.counters;
+        applied += c.accepted + c.clamped;
+        clamped += c.clamped;
+        for (const r of SENSOR_REJECTIONS) rejected[r] += c[r];
+        rejected.malformed += device.counts.malformed;
+        rejected.engineError += device.counts.engineError;
+        duplicates += device.counts.duplicates;
+        seqGaps += device.counts.seqGaps;
+        if (Number.isFinite(device.lagMs)) lags.push({ device: device.id, ms: device.lagMs });
+      }
+    }
+    lags.sort((a, b) => a.ms - b.ms);
+    const at = (q: number) => (lags.length === 0 ? null : lags[Math.min(lags.length - 1, Math.floor(q * lags.length))].ms);
+    return {
+      event,
+      instance: this.config.instance,
+      status: this.status,
+      connected: this.connected,
+      shards: [...this.shards.keys()],
+      devices,
+      received: this.received,
+      applied,
+      clamped,
+      duplicates,
+      seqGaps,
+      rejected,
+      rejectedTotal: Object.values(rejected).reduce((a, b) => a + b, 0),
+      outputs: this.outputs,
+      replayed: this.replayed,
+      notOwned: this.notOwned,
+      lag: { devices: lags.length, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: lags.length ? lags[lags.length - 1].ms : null, worst: lags.slice(-5).reverse() },
+      wal: { segments, entries },
+      snapshots: { rounds: this.rounds, failures: this.roundFailures, lastMs: this.lastRoundMs },
+      stateResets,
+      uptimeS: Math.round((Date.now() - this.started) / 1000),
+    };
+  }
+}
+
+function runtimeError(err: unknown): PhasorError {
+  return err instanceof PhasorError ? err : new PhasorError("runtime", `gateway stopped: ${(err as Error).message}`);
+}

@@ -1,0 +1,64 @@
+/**
+ * What a reading message holds (docs/gateway.md, "Topics and messages"), read without trusting any of it: every
+ * payload, whatever its bytes, becomes either a list of readings (each well-formed or with the reason it is not)
+ * or the reason the whole message is malformed. Nothing here throws. Browser-safe.
+ *
+ *   one reading:   {"seq": 1042, "t": 1712345678901.25, "v": [0.1, -0.3, 9.8], "ts": 1712345678901}
+ *   several:       {"seq": 1042, "readings": [{"t": ..., "v": [...]}, {"t": ..., "v": 21.5, "sensor": "temp"}], "ts": ...}
+ *
+ * `seq` numbers readings, not messages: the k-th reading of a message has sequence number seq + k, so a message of
+ * n readings uses seq .. seq + n - 1 and a redelivered or re-sent reading is recognised on its own.
+ */
+
+/** One reading of a message: sensor (the topic's unless the reading names one), time and channel values. */
+export interface Reading {
+  sensor: string;
+  t: number;
+  values: number[];
+}
+
+export type ParsedMessage =
+  /** the message as a whole is unusable; `seq` is its sequence number when that much could be read */
+  | { ok: false; seq: number | null; why: string }
+  /** readings in order, reading k with sequence number seq + k; a malformed one says why */
+  | { ok: true; seq: number; batch: boolean; ts: number | undefined; readings: (Reading | { malformed: string })[] };
+
+/** Readings per message unless --max-readings says otherwise: bounds the work one message can ask for. */
+export const DEFAULT_MAX_READINGS = 1000;
+
+/** JSON is UTF-8 (RFC 8259): bytes that are not are refused, not replaced. */
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+export function parseMessage(payload: Uint8Array, topicSensor: string, maxReadings: number): ParsedMessage {
+  let message: unknown;
+  try {
+    message = JSON.parse(UTF8.decode(payload));
+  } catch {
+    return { ok: false, seq: null, why: "not UTF-8 JSON" };
+  }
+  if (typeof message !== "object" || message === null || Array.isArray(message)) return { ok: false, seq: null, why: "not a JSON object" };
+  const m = message as Record<string, unknown>;
+  if (!Number.isSafeInteger(m.seq) || (m.seq as number) < 0) return { ok: false, seq: null, why: "seq is missing or not a non-negative integer" };
+  const seq = m.seq as number;
+  const malformed = (why: string): ParsedMessage => ({ ok: false, seq, why });
+  if (m.ts !== undefined && !(typeof m.ts === "number" && Number.isFinite(m.ts))) return malformed("ts is not a finite number (epoch milliseconds)");
+  const ts = m.ts as number | undefined;
+  if (m.readings === undefined) {
+    if (m.t === undefined || m.v === undefined) return malformed('expected "t" and "v", or "readings"');
+    return { ok: true, seq, batch: false, ts, readings: [reading(m, topicSensor)] };
+  }
+  if (m.t !== undefined || m.v !== undefined) return malformed('a message has "t" and "v" or "readings", not both');
+  if (!Array.isArray(m.readings) || m.readings.length === 0) return malformed("readings is not a non-empty array");
+  if (m.readings.length > maxReadings) return malformed(`${m.readings.length} readings, at most ${maxReadings} per message (--max-readings)`);
+  if (seq > Number.MAX_SAFE_INTEGER - (m.readings.length - 1)) return malformed("the readings' sequence numbers go past 2^53 - 1");
+  return { ok: true, seq, batch: true, ts, readings: m.readings.map((r: unknown) => (typeof r === "object" && r !== null && !Array.isArray(r) ? reading(r as Record<string, unknown>, topicSensor) : { malformed: "a reading is not a JSON object" })) };
+}
+
+/** t and v of one reading; JSON has no NaN, so null stands for it (and is refused later as not finite). */
+function reading(r: Record<string, unknown>, topicSensor: string): Reading | { malformed: string } {
+  if (r.sensor !== undefined && typeof r.sensor !== "string") return { malformed: "sensor is not a string" };
+  if (!(typeof r.t === "number" || r.t === null)) return { malformed: "t is not a number" };
+  const v = typeof r.v === "number" || r.v === null ? [r.v] : r.v;
+  if (!Array.isArray(v) || !v.every((x) => typeof x === "number" || x === null)) return { malformed: "v is not a number or an array of numbers" };
+  return { sensor: (r.sensor as string | undefined) ?? topicSensor, t: r.t ?? NaN, values: v.map((x: number | null) => x ?? NaN) };
+}

@@ -1,0 +1,372 @@
+/**
+ * One shard's devices and what a message does to them (docs/gateway.md, "Validation" and "No loss, no
+ * duplication"), apart from the broker and the files: the gateway numbers each message, hands it here, writes the
+ * message and its result to the WAL, and publishes what this returns. The same message on the same state always
+ * gives the same result and the same state, so a WAL replay ends where the live run did.
+ *
+ * No message stops a shard. Whatever a message holds ends as readings applied or readings refused and counted,
+ * each refusal also published on the device's dead-letter topic. Should the engine fail all the same (throw after
+ * its check accepted an event, or run out of memory for a new device's stream), the device is put back as it was
+ * before the message, the message is counted as `engineError`, and the result says `failed`: the WAL records it,
+ * and a replay refuses the message again without running it, whatever the engine would do this time.
+ * Node-only through state.ts (BadStateError).
+ */
+import type { Engine, TimePolicy } from "../engine/engine.js";
+import { PhasorError } from "../errors.js";
+import { deadLetterTopic, outputTopic, shardOf } from "./topics.js";
+import { SENSOR_REJECTIONS, SensorStream, type ReadingCounters, type SensorLayout } from "./sensors.js";
+import { parseMessage, type ParsedMessage } from "./payload.js";
+import { BadStateError, type DeviceRecord, type ShardSnapshot } from "./state.js";
+
+export type PublishMode = "every" | "change" | "interval";
+
+/** A message to publish: a prediction or a dead letter. */
+export interface Out {
+  topic: string;
+  payload: string;
+}
+
+/** Refusals that belong to a device (its topic named one), kept in its snapshot record. */
+export const DEVICE_REJECTIONS = ["malformed", ...SENSOR_REJECTIONS, "engineError"] as const;
+/** Refusals of messages that reach no device, kept in the shard's snapshot. */
+export const SHARD_REJECTIONS = ["badTopic", "wrongShard", "tooManyDevices", "engineError"] as const;
+export const REJECTIONS = [...new Set([...DEVICE_REJECTIONS, ...SHARD_REJECTIONS])] as Rejection[];
+export type Rejection = (typeof DEVICE_REJECTIONS)[number] | (typeof SHARD_REJECTIONS)[number];
+
+/** A device's counts besides its encoder's (SensorStream.counters). */
+const DEVICE_COUNTS = ["malformed", "duplicates", "seqGaps", "engineError"] as const;
+type DeviceCounts = Record<(typeof DEVICE_COUNTS)[number], number>;
+type ShardCounters = Record<(typeof SHARD_REJECTIONS)[number] | "stateResets", number>;
+
+/** Dead letters quote at most this much of the refused message (the WAL keeps all of it). */
+const DEAD_LETTER_PAYLOAD_BYTES = 1 << 16;
+
+export interface ShardConfig {
+  engine: Engine;
+  layout: SensorLayout;
+  prefix: string;
+  shards: number;
+  index: number;
+  timePolicy: TimePolicy;
+  publish: PublishMode;
+  /** publish mode "change": publish when the argmax changes or some output moves by more than this */
+  changeThreshold: number;
+  maxDevices: number;
+  maxReadings: number;
+  /** every refusal, for the (rate-limited) log */
+  onRefusal(record: Refusal & { shard: number; device: string | null; live: boolean }): void;
+}
+
+/** One refused message or reading: sequence number and index in the message where there are such. */
+export interface Refusal {
+  seq?: number;
+  index?: number;
+  reason: Rejection;
+  message: string;
+}
+
+export interface Device {
+  id: string;
+  sensors: SensorStream;
+  /** the highest sequence number seen, -1 before the first */
+  lastSeq: number;
+  /** duplicates: readings delivered again (sequence number already seen), dropped; seqGaps: sequence numbers skipped */
+  counts: DeviceCounts;
+  /** the last published prediction (publish mode "change") */
+  published: Float64Array | null;
+  /** the latest prediction, and whether it was published yet (publish mode "interval") */
+  latest: { seq: number; t: number; ts: number | undefined } | null;
+  fresh: boolean;
+  /** publish-to-processing delay of the last reading that carried "ts", ms */
+  lagMs: number;
+}
+
+/** What a message did: what to publish, and whether the engine failed on it (the WAL records that). */
+export interface MessageResult {
+  outs: Out[];
+  failed: boolean;
+}
+
+export type ShardTopic = { device: string; sensor: string } | { problem: string };
+
+export class Shard {
+  readonly devices = new Map<string, Device>();
+  readonly counters: ShardCounters = { badTopic: 0, wrongShard: 0, tooManyDevices: 0, engineError: 0, stateResets: 0 };
+  private readonly labelled: boolean;
+
+  constructor(readonly config: ShardConfig) {
+    const { readout } = config.engine.model;
+    this.labelled = readout.labels !== undefined || readout.mode === "last";
+  }
+
+  /**
+   * One message on this shard's topic. `live` is false for a WAL replay (no lag measured). A message whose WAL
+   * entry says it failed is given to failed() instead.
+   */
+  message(topic: ShardTopic, rawTopic: string, payload: Uint8Array, live: boolean): MessageResult {
+    const { config } = this;
+    if ("problem" in topic) {
+      this.counters.badTopic++;
+      config.onRefusal({ shard: config.index, device: null, live, reason: "badTopic", message: `${topic.problem}` });
+      return { outs: [], failed: false };
+    }
+    const { device: id, sensor } = topic;
+    if (shardOf(id, config.shards) !== config.index) {
+      this.counters.wrongShard++;
+      const why = `device "${id}" belongs to shard ${shardOf(id, config.shards)} of ${config.shards}, not ${config.index}: its publisher has another shard count`;
+      return { outs: [this.refuse(id, rawTopic, payload, [{ reason: "wrongShard", message: why }], live)], failed: false };
+    }
+    let device = this.devices.get(id);
+    if (device === undefined && this.devices.size >= config.maxDevices) {
+      this.counters.tooManyDevices++;
+      const why = `shard ${config.index} has ${config.maxDevices} devices already (--max-devices)`;
+      return { outs: [this.refuse(id, rawTopic, payload, [{ reason: "tooManyDevices", message: why }], live)], failed: false };
+    }
+    const created = device === undefined;
+    // the device as it was before the message, to put back should the engine fail: what a snapshot keeps, and
+    // what waits to be published
+    let before: { record: DeviceRecord; latest: Device["latest"]; fresh: boolean; lagMs: number } | undefined;
+    try {
+      if (device === undefined) {
+        device = this.newDevice(id);
+        this.devices.set(id, device);
+      } else {
+        before = { record: this.record(device), latest: device.latest, fresh: device.fresh, lagMs: device.lagMs };
+      }
+      return { outs: this.readings(device, sensor, rawTopic, payload, live), failed: false };
+    } catch (err) {
+      if (created) this.drop(id);
+      else if (before !== undefined) {
+        this.restoreDevice(device as Device, before.record);
+        Object.assign(device as Device, { latest: before.latest, fresh: before.fresh, lagMs: before.lagMs });
+      }
+      const why = `the engine failed: ${(err as Error).message}`;
+      this.failed(topic, payload);
+      return { outs: [this.refuse(id, rawTopic, payload, [{ reason: "engineError", message: why }], live)], failed: true };
+    }
+  }
+
+  /**
+   * What a message the engine failed on does to the state, live (after the device was put back) and in a replay
+   * of its WAL entry (which does not run it again): counted once, its sequence numbers used up.
+   */
+  failed(topic: ShardTopic, payload: Uint8Array): void {
+    if ("problem" in topic) return;
+    const device = this.devices.get(topic.device);
+    if (device === undefined) {
+      this.counters.engineError++;
+      return;
+    }
+    device.counts.engineError++;
+    const parsed = parseMessage(payload, topic.sensor, this.config.maxReadings);
+    const first = parsed.seq;
+    if (first === null) return;
+    const last = parsed.ok ? parsed.seq + parsed.readings.length - 1 : first;
+    if (last <= device.lastSeq) return;
+    this.useSeq(device, Math.max(first, device.lastSeq + 1));
+    device.lastSeq = last;
+  }
+
+  /** A device's readings, in order: sequence numbers, encoding, the engine; predictions and a dead letter to publish. */
+  private readings(device: Device, topicSensor: string, rawTopic: string, payload: Uint8Array, live: boolean): Out[] {
+    const parsed: ParsedMessage = parseMessage(payload, topicSensor, this.config.maxReadings);
+    const outs: Out[] = [];
+    const refused: Refusal[] = [];
+    if (!parsed.ok) {
+      if (parsed.seq !== null) {
+        if (parsed.seq <= device.lastSeq) {
+          device.counts.duplicates++;
+          return outs;
+        }
+        // a message with a readable seq uses it up, whatever becomes of it
+        this.useSeq(device, parsed.seq);
+      }
+      device.counts.malformed++;
+      refused.push({ ...(parsed.seq === null ? {} : { seq: parsed.seq }), reason: "malformed", message: parsed.why });
+    } else {
+      let applied = false;
+      parsed.readings.forEach((reading, index) => {
+        const seq = parsed.seq + index;
+        if (seq <= device.lastSeq) {
+          device.counts.duplicates++;
+          return;
+        }
+        this.useSeq(device, seq);
+        if ("malformed" in reading) {
+          device.counts.malformed++;
+          refused.push({ seq, index, reason: "malformed", message: reading.malformed });
+          return;
+        }
+        const outcome = device.sensors.push(reading.sensor, reading.t, reading.values);
+        if (outcome !== "accepted" && outcome !== "clamped") {
+          refused.push({ seq, index, reason: outcome, message: device.sensors.refusal });
+          return;
+        }
+        applied = true;
+        const out = this.prediction(device, seq, device.sensors.input.t, parsed.ts);
+        if (out) outs.push(out);
+      });
+      if (applied && live && parsed.ts !== undefined) device.lagMs = Date.now() - parsed.ts;
+    }
+    if (refused.length > 0) outs.push(this.refuse(device.id, rawTopic, payload, refused, live));
+    return outs;
+  }
+
+  /** The device's sequence number moves to `seq` (above its last): the numbers skipped are gaps. */
+  private useSeq(device: Device, seq: number): void {
+    if (device.lastSeq >= 0) device.counts.seqGaps += seq - device.lastSeq - 1;
+    device.lastSeq = seq;
+  }
+
+  /**
+   * The dead letter of a message with refusals, on <prefix>/dead/<shard>/<device>: the message as received (text,
+   * or base64 when it is not UTF-8; the first 64 KiB) and every refusal. Its content depends only on the message
+   * and the state, so a copy published again after a restart is identical.
+   */
+  private refuse(device: string, rawTopic: string, payload: Uint8Array, refused: Refusal[], live: boolean): Out {
+    for (const refusal of refused) this.config.onRefusal({ shard: this.config.index, device, live, ...refusal });
+    const shown = payload.subarray(0, DEAD_LETTER_PAYLOAD_BYTES);
+    let text: string | undefined;
+    try {
+      text = new TextDecoder("utf-8", { fatal: true }).decode(shown);
+    } catch {
+      text = undefined;
+    }
+    const body = {
+      topic: rawTopic,
+      payloadBytes: payload.length,
+      ...(text === undefined ? { payloadBase64: Buffer.from(shown).toString("base64") } : { payload: text }),
+      refused,
+    };
+    return { topic: deadLetterTopic(this.config.prefix, this.config.index, device), payload: JSON.stringify(body) };
+  }
+
+  private prediction(device: Device, seq: number, t: number, ts: number | undefined): Out | undefined {
+    const { publish, changeThreshold } = this.config;
+    if (publish === "interval") {
+      device.latest = { seq, t, ts };
+      device.fresh = true;
+      return undefined;
+    }
+    const y = device.sensors.stream.output();
+    if (publish === "change" && device.published !== null && !changed(device.published, y, changeThreshold)) return undefined;
+    if (publish === "change") device.published = y;
+    return { topic: outputTopic(this.config.prefix, this.config.index, device.id), payload: this.predictionPayload(seq, t, y, ts) };
+  }
+
+  predictionPayload(seq: number, t: number, y: Float64Array, ts: number | undefined): string {
+    const body: Record<string, unknown> = { seq, t, y: Array.from(y) };
+    if (this.labelled) {
+      const label = argmax(y);
+      body.label = label;
+      const name = this.config.engine.model.readout.labels?.[label];
+      if (name !== undefined) body.name = name;
+    }
+    if (ts !== undefined) body.ts = ts;
+    return JSON.stringify(body);
+  }
+
+  /** publish mode "interval": the latest prediction of every device that had a reading since the last tick */
+  fresh(): Out[] {
+    const outs: Out[] = [];
+    for (const device of this.devices.values()) {
+      if (!device.fresh || device.latest === null) continue;
+      device.fresh = false;
+      const { seq, t, ts } = device.latest;
+      outs.push({ topic: outputTopic(this.config.prefix, this.config.index, device.id), payload: this.predictionPayload(seq, t, device.sensors.stream.output(), ts) });
+    }
+    return outs;
+  }
+
+  private newDevice(id: string): Device {
+    const stream = this.config.engine.createStream();
+    return {
+      id,
+      sensors: new SensorStream(stream, this.config.layout, this.config.timePolicy),
+      lastSeq: -1,
+      counts: { malformed: 0, duplicates: 0, seqGaps: 0, engineError: 0 },
+      published: null,
+      latest: null,
+      fresh: false,
+      lagMs: NaN,
+    };
+  }
+
+  private drop(id: string): void {
+    const device = this.devices.get(id);
+    if (device === undefined) return;
+    this.devices.delete(id);
+    device.sensors.stream.dispose();
+  }
+
+  /** Everything a snapshot keeps of a device (the gateway's snapshot, or the state to put back after a failure). */
+  private record(device: Device): DeviceRecord {
+    return {
+      id: device.id,
+      lastSeq: device.lastSeq,
+      input: device.sensors.input.state(),
+      // Object.assign, not a spread: this runs before every message, and node 20 spreads two objects 20x slower
+      counters: Object.assign({}, device.sensors.counters, device.counts),
+      published: device.published ? Array.from(device.published) : null,
+      stream: device.sensors.stream.snapshot(),
+    };
+  }
+
+  private restoreDevice(device: Device, record: DeviceRecord): void {
+    device.sensors.stream.restore(record.stream);
+    device.sensors.input.restore(record.input);
+    device.lastSeq = record.lastSeq;
+    const counters = device.sensors.counters;
+    for (const key of Object.keys(counters) as (keyof ReadingCounters)[]) counters[key] = record.counters[key] ?? 0;
+    for (const key of DEVICE_COUNTS) device.counts[key] = record.counters[key] ?? 0;
+    device.published = record.published ? Float64Array.from(record.published) : null;
+  }
+
+  /** The shard's state at `cut` (the last WAL entry it includes). */
+  capture(cut: number, fingerprint: ShardSnapshot["fingerprint"]): ShardSnapshot {
+    return { fingerprint, cut, counters: { ...this.counters }, devices: [...this.devices.values()].map((device) => this.record(device)) };
+  }
+
+  /** Loads a snapshot's devices and counters; a device state that does not fit this shard or engine is "corrupt". */
+  restore(snapshot: ShardSnapshot): void {
+    const { index, shards } = this.config;
+    for (const key of Object.keys(this.counters) as (keyof ShardCounters)[]) this.counters[key] = snapshot.counters[key] ?? 0;
+    for (const record of snapshot.devices) {
+      if (shardOf(record.id, shards) !== index) throw new BadStateError(index, "corrupt", `device ${record.id} does not belong to shard ${index}`);
+      if (this.devices.has(record.id)) throw new BadStateError(index, "corrupt", `device ${record.id} appears twice`);
+      if (record.published !== null && record.published.length !== this.config.engine.model.readout.outputSize) {
+        throw new BadStateError(index, "corrupt", `device ${record.id}: its last published prediction has ${record.published.length} outputs`);
+      }
+      let device: Device;
+      try {
+        device = this.newDevice(record.id);
+      } catch (err) {
+        // not the state's fault: the engine has no room for the shard's devices (one line, exit status 1)
+        throw new PhasorError("runtime", `shard ${index}: no stream for device ${record.id} (${this.devices.size} devices restored): ${(err as Error).message}`);
+      }
+      this.devices.set(record.id, device);
+      try {
+        this.restoreDevice(device, record);
+      } catch (err) {
+        throw new BadStateError(index, "corrupt", `device ${record.id}: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  /** Frees every device's stream (a shard moved to quarantine, or the gateway stopping). */
+  clear(): void {
+    for (const id of [...this.devices.keys()]) this.drop(id);
+  }
+}
+
+function changed(before: Float64Array, after: Float64Array, threshold: number): boolean {
+  if (argmax(before) !== argmax(after)) return true;
+  for (let k = 0; k < after.length; k++) if (Math.abs(after[k] - before[k]) > threshold) return true;
+  return false;
+}
+
+function argmax(values: Float64Array): number {
+  let best = 0;
+  for (let k = 1; k < values.length; k++) if (values[k] > values[best]) best = k;
+  return best;
+}

@@ -1,0 +1,468 @@
+/**
+ * What a gateway keeps on disk for each shard it owns (docs/gateway.md, "State on disk"), in `<state>/shard-<s>/`:
+ *
+ * - `snapshot.bin`: every device of the shard at one cut (WAL entry number): stream state bytes, encoder state,
+ *   last applied sequence number, counters. Written atomically (host/files.ts), checked on load by magic, version,
+ *   lengths and a CRC-32 over the whole file, and by a fingerprint of the model, engine, sensors and sharding.
+ * - `wal-<first entry>.log`: every message the shard received since, one line each (`crc32hex json`), written
+ *   before the message is acknowledged to the broker. A new segment starts at each snapshot; a segment is deleted
+ *   once a snapshot covers it and every prediction it published has been acknowledged by the broker.
+ * Beside it, `shard-<s>.lock` holds the pid of the gateway that owns the shard. Node-only.
+ */
+import { closeSync, existsSync, fdatasyncSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { crc32 } from "node:zlib";
+import { PhasorError } from "../errors.js";
+import { NAME_PATTERN, type DeviceInputState } from "./sensors.js";
+import { ioReason, writeFileAtomically } from "../files.js";
+
+/** What a shard's state must match to be loaded: a snapshot of another model or sharding is never restored. */
+export interface Fingerprint {
+  /** sha256 of the model file's bytes, hex */
+  model: string;
+  engine: string;
+  /** sha256 of the sensor declaration as JSON, hex */
+  sensors: string;
+  shards: number;
+  shard: number;
+}
+
+export interface DeviceRecord {
+  id: string;
+  /** the highest sequence number seen (applied or refused), -1 before the first */
+  lastSeq: number;
+  input: DeviceInputState;
+  counters: Record<string, number>;
+  /** the last published prediction (publish mode "change"), null before the first */
+  published: number[] | null;
+  /** Stream.snapshot() */
+  stream: Uint8Array;
+}
+
+export interface ShardSnapshot {
+  fingerprint: Fingerprint;
+  /** the last WAL entry whose effect the snapshot includes (0: none) */
+  cut: number;
+  /** counters of messages that belong to no device (bad topics, wrong shard, too many devices) */
+  counters: Record<string, number>;
+  devices: DeviceRecord[];
+}
+
+export type StateProblem = "missing" | "corrupt" | "incompatible" | "locked";
+
+/** A shard's state that cannot be loaded as it is; `problem` says which policy applies (docs/gateway.md). */
+export class BadStateError extends PhasorError {
+  constructor(
+    readonly shard: number,
+    readonly problem: StateProblem,
+    message: string,
+  ) {
+    super("runtime", `shard ${shard}: ${problem} state: ${message}`);
+  }
+}
+
+const MAGIC = 0x53574750; // "PGWS" little-endian
+const VERSION = 1;
+
+/**
+ * magic u32 | version u32 | header length u32 | header (UTF-8 JSON) | stream bytes of every device, in the
+ * header's order | CRC-32 u32 of everything before it. All integers little-endian.
+ */
+export function encodeSnapshot(snapshot: ShardSnapshot): Uint8Array {
+  const header = new TextEncoder().encode(
+    JSON.stringify({
+      fingerprint: snapshot.fingerprint,
+      cut: snapshot.cut,
+      counters: snapshot.counters,
+      devices: snapshot.devices.map((d) => ({ id: d.id, lastSeq: d.lastSeq, input: d.input, counters: d.counters, published: d.published, bytes: d.stream.length })),
+    }),
+  );
+  const streamBytes = snapshot.devices.reduce((sum, d) => sum + d.stream.length, 0);
+  const bytes = new Uint8Array(12 + header.length + streamBytes + 4);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(0, MAGIC, true);
+  view.setUint32(4, VERSION, true);
+  view.setUint32(8, header.length, true);
+  bytes.set(header, 12);
+  let at = 12 + header.length;
+  for (const d of snapshot.devices) {
+    bytes.set(d.stream, at);
+    at += d.stream.length;
+  }
+  view.setUint32(at, crc32(bytes.subarray(0, at)), true);
+  return bytes;
+}
+
+/** The snapshot in `bytes`, or a "corrupt" BadStateError saying what is wrong; nothing is trusted before the CRC. */
+export function decodeSnapshot(bytes: Uint8Array, shard: number, source: string): ShardSnapshot {
+  const corrupt = (why: string) => new BadStateError(shard, "corrupt", `${source}: ${why}`);
+  if (bytes.length < 16) throw corrupt(`${bytes.length} bytes is too short for a snapshot`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint32(0, true) !== MAGIC) throw corrupt("not a gateway snapshot (bad magic)");
+  if (view.getUint32(4, true) !== VERSION) throw corrupt(`unsupported snapshot version ${view.getUint32(4, true)}`);
+  if (view.getUint32(bytes.length - 4, true) !== crc32(bytes.subarray(0, bytes.length - 4))) throw corrupt("checksum mismatch: the file is damaged or truncated");
+  const headerLength = view.getUint32(8, true);
+  if (12 + headerLength > bytes.length - 4) throw corrupt("header length past the end of the file");
+  let header: {
+    fingerprint: Fingerprint;
+    cut: number;
+    counters: Record<string, number>;
+    devices: (Omit<DeviceRecord, "stream"> & { bytes: number })[];
+  };
+  try {
+    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(12, 12 + headerLength)));
+  } catch (err) {
+    throw corrupt(`header is not JSON (${(err as Error).message})`);
+  }
+  // the CRC says the file is what a gateway wrote, not that a gateway wrote it: every field is checked before use
+  if (!isObject(header) || !Number.isSafeInteger(header.cut) || header.cut < 0 || !Array.isArray(header.devices) || !isObject(header.fingerprint)) {
+    throw corrupt("header lacks a cut, a fingerprint or the device list");
+  }
+  if (!isCounters(header.counters)) throw corrupt("the shard's counters are not counts");
+  let at = 12 + headerLength;
+  const devices = header.devices.map((d, n): DeviceRecord => {
+    const why = deviceProblem(d);
+    if (why !== null) throw corrupt(`device ${n}: ${why}`);
+    if (at + d.bytes > bytes.length - 4) throw corrupt(`device ${d.id}: state length past the end of the file`);
+    const stream = new Uint8Array(bytes.buffer.slice(bytes.byteOffset + at, bytes.byteOffset + at + d.bytes));
+    at += d.bytes;
+    return { id: d.id, lastSeq: d.lastSeq, input: d.input, counters: d.counters, published: d.published, stream };
+  });
+  if (at !== bytes.length - 4) throw corrupt(`${bytes.length - 4 - at} bytes after the last device`);
+  return { fingerprint: header.fingerprint, cut: header.cut, counters: header.counters, devices };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isCounters(value: unknown): value is Record<string, number> {
+  return isObject(value) && Object.values(value).every((n) => Number.isSafeInteger(n) && (n as number) >= 0);
+}
+
+function isFiniteArray(value: unknown): value is number[] {
+  return Array.isArray(value) && value.every((v) => typeof v === "number" && Number.isFinite(v));
+}
+
+/** What is wrong with a device's entry in a snapshot header, or null. */
+function deviceProblem(d: unknown): string | null {
+  if (!isObject(d)) return "not an object";
+  if (typeof d.id !== "string" || !NAME_PATTERN.test(d.id)) return "its id is not a device name";
+  if (!Number.isSafeInteger(d.lastSeq) || (d.lastSeq as number) < -1) return `${d.id}: lastSeq is not a sequence number`;
+  const input = d.input;
+  if (!isObject(input) || !isFiniteArray(input.held) || !(input.lastT === null || (typeof input.lastT === "number" && Number.isFinite(input.lastT)))) {
+    return `${d.id}: the encoder state is not finite held values and a last time`;
+  }
+  if (!isCounters(d.counters)) return `${d.id}: its counters are not counts`;
+  if (!(d.published === null || isFiniteArray(d.published))) return `${d.id}: its last published prediction is not finite numbers`;
+  if (!Number.isSafeInteger(d.bytes) || (d.bytes as number) < 0) return `${d.id}: its state length is not a byte count`;
+  return null;
+}
+
+/** A message the gateway publishes (a prediction or a dead letter), as the WAL records it. */
+export interface WalOut {
+  topic: string;
+  payload: string;
+}
+
+/** One message as the WAL keeps it: entry number, topic, payload bytes, and what it published. */
+export interface WalEntry {
+  e: number;
+  topic: string;
+  payload: Uint8Array;
+  /** the predictions and dead letters published for it */
+  outs?: WalOut[];
+  /** the engine failed on it: a replay refuses it again without running it (host/gateway/shard.ts) */
+  failed?: boolean;
+}
+
+/** A WAL file: its first and last entry, and how many of its predictions still wait for the broker's ack. */
+export class WalSegment {
+  lastE: number;
+  /** predictions published (QoS 1) for its entries that the broker has not acknowledged yet */
+  pending = 0;
+  fd: number | null = null;
+
+  constructor(
+    readonly path: string,
+    readonly firstE: number,
+  ) {
+    this.lastE = firstE - 1;
+  }
+}
+
+function segmentName(firstE: number): string {
+  return `wal-${String(firstE).padStart(15, "0")}.log`;
+}
+
+function walLine(entry: WalEntry): string {
+  const json = JSON.stringify({
+    e: entry.e,
+    topic: entry.topic,
+    p: Buffer.from(entry.payload).toString("base64"),
+    ...(entry.outs && entry.outs.length > 0 ? { outs: entry.outs } : {}),
+    ...(entry.failed ? { failed: true } : {}),
+  });
+  return `${crc32(json).toString(16).padStart(8, "0")} ${json}\n`;
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+function isOut(value: unknown): value is WalOut {
+  return isObject(value) && typeof value.topic === "string" && typeof value.payload === "string";
+}
+
+/** A WAL line's JSON as an entry, or undefined when it is not one. Lines of earlier versions had one `out`. */
+function walEntry(json: unknown): WalEntry | undefined {
+  if (!isObject(json) || !Number.isSafeInteger(json.e) || (json.e as number) < 1 || typeof json.topic !== "string") return undefined;
+  if (typeof json.p !== "string" || json.p.length % 4 !== 0 || !BASE64.test(json.p)) return undefined;
+  const outs = json.outs ?? (json.out === undefined ? [] : [json.out]);
+  if (!Array.isArray(outs) || !outs.every(isOut)) return undefined;
+  if (json.failed !== undefined && typeof json.failed !== "boolean") return undefined;
+  return { e: json.e as number, topic: json.topic, payload: Buffer.from(json.p, "base64"), outs, failed: json.failed === true };
+}
+
+/** The WAL of one shard: append-only segments, rotated at each snapshot. */
+export class ShardLog {
+  /** segments before the current one, oldest first, each waiting for a snapshot or for its predictions' acks */
+  readonly closed: WalSegment[] = [];
+  private current: WalSegment | null = null;
+
+  constructor(
+    readonly dir: string,
+    /** fdatasync after every entry: survives power loss, not just a crash of the process, at a cost per message */
+    private readonly syncEachEntry: boolean,
+  ) {}
+
+  /**
+   * Writes the entry (one write(2): a crashed process leaves it whole in the page cache) and returns its segment.
+   * A failed or short write (a full disk) is a PhasorError: the caller must stop before acknowledging anything,
+   * and the part written is the torn last line that the next start drops.
+   */
+  append(entry: WalEntry): WalSegment {
+    if (this.current === null) {
+      const segment = new WalSegment(join(this.dir, segmentName(entry.e)), entry.e);
+      segment.fd = io(segment.path, "open the WAL", () => openSync(segment.path, "a"));
+      this.current = segment;
+    }
+    const segment = this.current;
+    const line = Buffer.from(walLine(entry));
+    const written = io(segment.path, "write the WAL", () => writeSync(segment.fd as number, line));
+    if (written !== line.length) throw new PhasorError("runtime", `${segment.path}: cannot write the WAL: ${written} of ${line.length} bytes written (disk full?)`);
+    if (this.syncEachEntry) io(segment.path, "sync the WAL", () => fdatasyncSync(segment.fd as number));
+    segment.lastE = entry.e;
+    return segment;
+  }
+
+  /** Ends the current segment: the next entry starts a new file. */
+  rotate(): void {
+    if (this.current === null) return;
+    const segment = this.current;
+    io(segment.path, "close the WAL", () => closeSync(segment.fd as number));
+    this.current.fd = null;
+    this.closed.push(this.current);
+    this.current = null;
+  }
+
+  /** Deletes the closed segments that a snapshot at `cut` covers and whose predictions are all acknowledged. */
+  cleanup(cut: number): void {
+    while (this.closed.length > 0 && this.closed[0].lastE <= cut && this.closed[0].pending === 0) {
+      const { path } = this.closed.shift() as WalSegment;
+      io(path, "delete a WAL segment", () => rmSync(path, { force: true }));
+    }
+  }
+
+  /** entries not yet deleted, and the number of files */
+  get size(): { segments: number; entries: number } {
+    const all = this.current ? [...this.closed, this.current] : this.closed;
+    return { segments: all.length, entries: all.reduce((n, s) => n + s.lastE - s.firstE + 1, 0) };
+  }
+
+  close(): void {
+    this.rotate();
+  }
+}
+
+/** A shard's state as found on disk: the snapshot (empty for a new shard) and the WAL's segments with their entries. */
+export interface LoadedShard {
+  snapshot: ShardSnapshot;
+  segments: { segment: WalSegment; entries: WalEntry[] }[];
+  /** the last line of the last segment was cut short (a write torn by a power loss) and was dropped */
+  tornTail: boolean;
+}
+
+export function shardDirectory(stateDir: string, shard: number): string {
+  return join(stateDir, `shard-${shard}`);
+}
+
+/**
+ * Loads a shard's state, checking everything before anything is used: the snapshot's integrity and fingerprint,
+ * and that the WAL continues the snapshot without a gap. Throws a BadStateError for missing, corrupt or
+ * incompatible state. A shard without a directory is new: it gets one, with an empty snapshot, created whole
+ * (written beside it and renamed), so that a directory without a snapshot always means a lost snapshot.
+ */
+export async function loadShard(stateDir: string, fingerprint: Fingerprint): Promise<LoadedShard> {
+  const { shard } = fingerprint;
+  const dir = shardDirectory(stateDir, shard);
+  if (!existsSync(dir)) {
+    const fresh = `${dir}.new-${process.pid}`;
+    io(fresh, "create the shard's directory", () => {
+      rmSync(fresh, { recursive: true, force: true });
+      mkdirSync(fresh, { recursive: true });
+    });
+    await writeFileAtomically(join(fresh, "snapshot.bin"), encodeSnapshot({ fingerprint, cut: 0, counters: {}, devices: [] }));
+    io(dir, "create the shard's directory", () => renameSync(fresh, dir));
+  }
+  const path = join(dir, "snapshot.bin");
+  if (!existsSync(path)) throw new BadStateError(shard, "missing", `${path} does not exist, but the shard has state (its directory)`);
+  const snapshot = decodeSnapshot(
+    io(path, "read the snapshot", () => readFileSync(path)),
+    shard,
+    path,
+  );
+  for (const key of ["model", "engine", "sensors", "shards", "shard"] as const) {
+    if (snapshot.fingerprint[key] !== fingerprint[key]) {
+      throw new BadStateError(
+        shard,
+        "incompatible",
+        `${path} was written for ${key} ${JSON.stringify(snapshot.fingerprint[key])}, this gateway runs ${JSON.stringify(fingerprint[key])}`,
+      );
+    }
+  }
+  const names = io(dir, "list the shard's directory", () => readdirSync(dir)).filter((name) => /^wal-\d{15}\.log$/.test(name)).sort();
+  const segments: LoadedShard["segments"] = [];
+  let tornTail = false;
+  let expected = -1;
+  names.forEach((name, n) => {
+    const file = join(dir, name);
+    const segment = new WalSegment(file, Number(name.slice(4, 19)));
+    const text = io(file, "read the WAL", () => readFileSync(file, "utf8"));
+    const lines = text.split("\n");
+    const last = lines.pop() as string; // "" when the file ends with a newline
+    const entries: WalEntry[] = [];
+    const parse = (line: string, at: number): WalEntry | undefined => {
+      const json = line.slice(9);
+      if (line[8] !== " " || line.slice(0, 8) !== crc32(json).toString(16).padStart(8, "0")) return undefined;
+      let raw: unknown;
+      try {
+        raw = JSON.parse(json);
+      } catch {
+        throw new BadStateError(shard, "corrupt", `${file}:${at + 1}: checksum matches but the line is not JSON`);
+      }
+      const entry = walEntry(raw);
+      if (entry === undefined) throw new BadStateError(shard, "corrupt", `${file}:${at + 1}: checksum matches but the line is not a WAL entry`);
+      return entry;
+    };
+    lines.forEach((line, k) => {
+      const entry = parse(line, k);
+      if (entry === undefined) throw new BadStateError(shard, "corrupt", `${file}:${k + 1}: checksum mismatch`);
+      entries.push(entry);
+    });
+    if (last !== "") {
+      if (n !== names.length - 1) throw new BadStateError(shard, "corrupt", `${file}: its last line is cut short, but later segments exist`);
+      tornTail = true;
+    }
+    for (const entry of entries) {
+      if (expected >= 0 && entry.e !== expected) {
+        throw new BadStateError(shard, "corrupt", `${file}: WAL entry ${entry.e} follows entry ${expected - 1}; entries in between are missing`);
+      }
+      expected = entry.e + 1;
+    }
+    if (n === 0 && entries.length > 0 && entries[0].e > snapshot.cut + 1) {
+      throw new BadStateError(shard, "missing", `the snapshot covers WAL entries up to ${snapshot.cut} but the WAL starts at ${entries[0].e}: entries in between are lost`);
+    }
+    if (entries.length > 0 && entries[0].e !== segment.firstE) throw new BadStateError(shard, "corrupt", `${file}: starts with entry ${entries[0].e}, its name says ${segment.firstE}`);
+    segment.lastE = entries.length > 0 ? entries[entries.length - 1].e : segment.firstE - 1;
+    segments.push({ segment, entries });
+  });
+  if (tornTail) {
+    // rewrite the last segment without the torn line, so that appending continues from a whole line
+    const { segment, entries } = segments[segments.length - 1];
+    await writeFileAtomically(segment.path, new TextEncoder().encode(entries.map(walLine).join("")));
+  }
+  return { snapshot, segments, tornTail };
+}
+
+/** Moves a shard's state aside (policy "reset"): `<state>/quarantine/shard-<s>-<time>`. Returns where. */
+export function quarantineShard(stateDir: string, shard: number): string {
+  const target = join(stateDir, "quarantine", `shard-${shard}-${new Date().toISOString().replaceAll(":", "-")}-${process.pid}`);
+  io(target, "move the shard's state to quarantine", () => {
+    mkdirSync(join(stateDir, "quarantine"), { recursive: true });
+    renameSync(shardDirectory(stateDir, shard), target);
+  });
+  return target;
+}
+
+/**
+ * Takes the shard's lock file: a shard is owned by one gateway at a time. The file holds the owner's pid and, on
+ * Linux, its start time (field 22 of /proc/<pid>/stat), so that a lock is taken over when its process is gone,
+ * is a zombie (killed, not yet reaped by its parent: it will never run again), or is another process that got the
+ * same pid since.
+ */
+export function lockShard(stateDir: string, shard: number): () => void {
+  const path = `${shardDirectory(stateDir, shard)}.lock`;
+  io(stateDir, "create the state directory", () => mkdirSync(stateDir, { recursive: true }));
+  for (let attempt = 0; attempt < 2; attempt++) {
+    let fd: number;
+    try {
+      fd = openSync(path, "wx");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw new PhasorError("runtime", `${path}: cannot take the shard's lock: ${ioReason(err)}`);
+      const [pid, started] = io(path, "read the shard's lock", () => readFileSync(path, "utf8")).trim().split(/\s+/).map(Number);
+      if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && isRunning(pid, started)) {
+        throw new BadStateError(shard, "locked", `${path}: the shard is held by the running process ${pid}`);
+      }
+      io(path, "remove a stale lock", () => rmSync(path, { force: true }));
+      continue;
+    }
+    const mine = processStart(process.pid);
+    io(path, "write the shard's lock", () => {
+      writeSync(fd, `${process.pid}${mine === undefined ? "" : ` ${mine}`}\n`);
+      closeSync(fd);
+    });
+    return () => io(path, "remove the shard's lock", () => rmSync(path, { force: true }));
+  }
+  throw new BadStateError(shard, "locked", `${path}: could not take the lock`);
+}
+
+/** Whether `pid` is a process that can still run, and the one that wrote the lock when its start time is known. */
+function isRunning(pid: number, started: number | undefined): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EPERM") return false;
+  }
+  const stat = procStat(pid);
+  // no /proc (not Linux): the signal's answer is all there is
+  if (stat === undefined) return true;
+  // Z: zombie, X: dead; kill(pid, 0) succeeds on both until the parent reaps the process
+  if (stat.state === "Z" || stat.state === "X") return false;
+  return started === undefined || !Number.isFinite(started) || stat.started === started;
+}
+
+function processStart(pid: number): number | undefined {
+  return procStat(pid)?.started;
+}
+
+/** State and start time (clock ticks after boot) of a process from /proc/<pid>/stat, undefined where there is none. */
+function procStat(pid: number): { state: string; started: number } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return undefined;
+  }
+  // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so the fields start after the last ")"
+  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  return { state: fields[0], started: Number(fields[19]) };
+}
+
+/** Runs a file-system step; a failure is a one-line PhasorError naming the path and the step, not a stack. */
+function io<T>(path: string, doing: string, step: () => T): T {
+  try {
+    return step();
+  } catch (err) {
+    if (err instanceof PhasorError) throw err;
+    throw new PhasorError("runtime", `${path}: cannot ${doing}: ${ioReason(err)}`);
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * The gateway's MQTT topic layout and its sharding (docs/gateway.md, "Topics"), shared by the gateway and by
+ * whatever publishes readings to it. Browser-safe: no node import.
+ *
+ *   <prefix>/in/<shard>/<device>/<sensor>   readings, QoS 1
+ *   <prefix>/out/<shard>/<device>           predictions
+ *   <prefix>/dead/<shard>/<device>          dead letters: refused readings, each with its reason
+ *   <prefix>/health/<instance>              a gateway's health and counters, retained
+ *
+ * shard = fnv1a32(UTF-8 bytes of device) mod shards; gateway instance k of n owns the shards s with s mod n = k.
+ * Both are pure functions of the names and of the deployment's two constants (shards, instances), so a device's
+ * readings always reach the one process that holds its state.
+ */
+import { PhasorError, quote } from "../errors.js";
+import { NAME_PATTERN } from "./sensors.js";
+
+/** 32-bit FNV-1a of the UTF-8 bytes of `text` (offset basis 2166136261, prime 16777619). */
+export function fnv1a32(text: string): number {
+  let hash = 0x811c9dc5;
+  // a device name is ASCII (NAME_PATTERN), its own UTF-8: no encoder to allocate for every message
+  const bytes = ASCII.test(text) ? text : new TextEncoder().encode(text);
+  for (let k = 0; k < bytes.length; k++) {
+    hash ^= typeof bytes === "string" ? bytes.charCodeAt(k) : bytes[k];
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash >>> 0;
+}
+
+const ASCII = /^[\x00-\x7f]*$/;
+
+export function shardOf(device: string, shards: number): number {
+  return fnv1a32(device) % shards;
+}
+
+/** The shards instance `instance` of `instances` gateways owns. */
+export function ownedShards(instance: number, instances: number, shards: number): number[] {
+  if (!Number.isInteger(instances) || instances < 1 || !Number.isInteger(instance) || instance < 0 || instance >= instances) {
+    throw new PhasorError("bad-args", `gateway instance ${instance} of ${instances}: expected 0 <= instance < instances`);
+  }
+  if (!Number.isInteger(shards) || shards < instances) {
+    throw new PhasorError("bad-args", `${shards} shards for ${instances} gateways: every gateway needs at least one shard`);
+  }
+  const owned: number[] = [];
+  for (let s = instance; s < shards; s += instances) owned.push(s);
+  return owned;
+}
+
+/** A prefix is one or more topic levels without wildcards, not starting or ending with "/". */
+export function checkPrefix(prefix: string): void {
+  if (prefix === "" || prefix.startsWith("/") || prefix.endsWith("/") || /[+#\u0000]/.test(prefix) || prefix.includes("//")) {
+    throw new PhasorError("bad-args", `topic prefix "${prefix}": expected levels like "phasor" or "site/line-3", without "+", "#" or empty levels`);
+  }
+}
+
+export function inputTopic(prefix: string, shards: number, device: string, sensor: string): string {
+  return `${prefix}/in/${shardOf(device, shards)}/${device}/${sensor}`;
+}
+
+export function outputTopic(prefix: string, shard: number, device: string): string {
+  return `${prefix}/out/${shard}/${device}`;
+}
+
+/** Where the gateway publishes what it refused of a device's messages, with the reasons (docs/gateway.md). */
+export function deadLetterTopic(prefix: string, shard: number, device: string): string {
+  return `${prefix}/dead/${shard}/${device}`;
+}
+
+export function healthTopic(prefix: string, instance: number): string {
+  return `${prefix}/health/${instance}`;
+}
+
+/** The subscription that brings a gateway every message of one shard, well-formed or not. */
+export function shardSubscription(prefix: string, shard: number): string {
+  return `${prefix}/in/${shard}/#`;
+}
+
+export type InputTopic = { shard: number; device: string; sensor: string } | { shard: number; problem: string };
+
+/**
+ * Splits a topic under `<prefix>/in/<shard>/`: `{shard, device, sensor}` when the rest is exactly a device and a
+ * sensor with valid names, otherwise `{shard, problem}` (the caller counts it as badTopic). The topic must start
+ * with the prefix and a shard level; the subscriptions of shardSubscription() guarantee that.
+ */
+export function parseInputTopic(prefix: string, topic: string): InputTopic | undefined {
+  const head = `${prefix}/in/`;
+  if (!topic.startsWith(head)) return undefined;
+  const levels = topic.slice(head.length).split("/");
+  if (!/^(0|[1-9]\d{0,5})$/.test(levels[0])) return undefined;
+  const shard = Number(levels[0]);
+  if (levels.length !== 3) return { shard, problem: `expected ${head}<shard>/<device>/<sensor>, got ${levels.length - 1} levels after the shard` };
+  const [, device, sensor] = levels;
+  if (!NAME_PATTERN.test(device)) return { shard, problem: `device ${quote(device)} is not a valid name` };
+  if (!NAME_PATTERN.test(sensor)) return { shard, problem: `sensor ${quote(sensor)} is not a valid name` };
+  return { shard, device, sensor };
+}

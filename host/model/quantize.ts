@@ -1,0 +1,149 @@
+/**
+ * Float model to fixed-point model (docs/fixed-point.md): the number formats are chosen from the weights
+ * themselves and from the ranges seen on calibration events, then written as a .plsm image.
+ */
+import type { Agreement } from "../engine/compare.js";
+import { PhasorError, badModel } from "../errors.js";
+import type { FloatModel } from "./model.js";
+import { ReferenceEngine } from "../engine/reference.js";
+import {
+  FRAC_MAX, FRAC_MIN, MAX_TICKS_LOG2, MIN_OPEN_TICKS, PRE_FRAC, ROW_L1_LIMIT, decodePlsm, encodePlsm, halfOnOf, openTicks, type FixedPlan, type PlsmFile,
+} from "./plsm.js";
+
+/** One calibration sequence: n timestamps and n * inputSize inputs, event-major. */
+export interface CalibrationSequence {
+  t: Float64Array;
+  x: Float32Array | Float64Array;
+}
+
+export interface QuantizeResult {
+  bytes: Uint8Array;
+  file: PlsmFile;
+  plan: FixedPlan;
+  calibration: {
+    sequences: number;
+    events: number;
+    maxAbsInput: number;
+    maxAbsCell: number;
+  };
+}
+
+const I16_MAX = 32767;
+const I32_MAX = 2 ** 31 - 1;
+/** The cell is Q11.20: |c| must stay below 2^11. */
+const CELL_LIMIT = 2048;
+
+/** plstm.md section 3: how close the fixed engine must be to the float64 reference. */
+export const FIXED_TOLERANCE = { maxAbsH: 4e-3, maxAbsY: 1e-2, argmaxAgreement: 0.995 } as const;
+
+/** What in an agreement of the fixed engine with the reference breaks FIXED_TOLERANCE, one sentence each. */
+export function toleranceExceeded(error: Agreement): string[] {
+  const out: string[] = [];
+  if (!(error.maxAbsH <= FIXED_TOLERANCE.maxAbsH)) out.push(`maxAbsH ${error.maxAbsH} exceeds ${FIXED_TOLERANCE.maxAbsH}`);
+  if (!(error.maxAbsY <= FIXED_TOLERANCE.maxAbsY)) out.push(`maxAbsY ${error.maxAbsY} exceeds ${FIXED_TOLERANCE.maxAbsY}`);
+  if (!(error.argmaxAgreement >= FIXED_TOLERANCE.argmaxAgreement)) {
+    out.push(`argmaxAgreement ${error.argmaxAgreement} is below ${FIXED_TOLERANCE.argmaxAgreement}`);
+  }
+  return out;
+}
+
+/**
+ * The most fractional bits a row of weights can have: each |w| * 2^f rounds into i16 (not -32768), the row's
+ * sum of |w_q| stays within ROW_L1_LIMIT, and `extra` values (a bias at another scale) fit in i32.
+ */
+export function rowFormat(w: ArrayLike<number>, start: number, length: number, extra?: { value: number; offset: number }): number {
+  let maxAbs = 0;
+  for (let i = 0; i < length; i++) maxAbs = Math.max(maxAbs, Math.abs(w[start + i]));
+  let f = maxAbs > 0 ? Math.min(FRAC_MAX, Math.floor(Math.log2(I16_MAX / maxAbs))) : 15;
+  for (; f > FRAC_MIN; f--) {
+    let l1 = 0;
+    let fits = true;
+    for (let i = 0; i < length && fits; i++) {
+      const q = Math.abs(Math.round(w[start + i] * 2 ** f));
+      l1 += q;
+      fits = q <= I16_MAX;
+    }
+    if (extra && Math.abs(Math.round(extra.value * 2 ** (f + extra.offset))) > I32_MAX) fits = false;
+    if (fits && l1 <= ROW_L1_LIMIT) break;
+  }
+  return f;
+}
+
+function valueFormat(maxAbs: number): number {
+  if (!(maxAbs > 0)) return 14;
+  return Math.max(FRAC_MIN, Math.min(FRAC_MAX, Math.floor(Math.log2(I16_MAX / maxAbs))));
+}
+
+/**
+ * The fewest ticks per time unit, 2^ticksLog2, with every open window r_on tau (r_on as the file holds it) at least
+ * MIN_OPEN_TICKS ticks, in the readers' own arithmetic (openTicks): fewest, so the 2^62-tick clock lasts longest.
+ * A window too short even at 2^40 ticks per unit is refused, naming the unit.
+ */
+function ticksFormat(model: FloatModel, source: string): number {
+  let log2 = 0;
+  model.layers.forEach((L, n) => {
+    for (let j = 0; j < L.hiddenSize; j++) {
+      const rOn = halfOnOf(L.rOn[j]) * 2 ** -31;
+      while (log2 < MAX_TICKS_LOG2 && !(openTicks(L.tau[j], log2, rOn) >= MIN_OPEN_TICKS)) log2++;
+      if (!(openTicks(L.tau[j], log2, rOn) >= MIN_OPEN_TICKS)) {
+        throw badModel(
+          `${source}: layers[${n}].rOn[${j}] x tau[${j}]`,
+          `the open window ${L.rOn[j] * L.tau[j]} is shorter than the ${MIN_OPEN_TICKS} ticks the fixed engine needs at its finest ` +
+            `2^${MAX_TICKS_LOG2} ticks per time unit (at least ${MIN_OPEN_TICKS * 2 ** -MAX_TICKS_LOG2} time units)`,
+        );
+      }
+    }
+  });
+  return log2;
+}
+
+export function planFormats(model: FloatModel, maxAbsInput: number, source = "model"): FixedPlan {
+  const layers = model.layers.map((L, n) => {
+    const H = L.hiddenSize;
+    // a bias Q7.24 cannot hold would be clamped in the file: refused, so that no model is silently changed
+    L.b.forEach((b, r) => {
+      if (!(Math.abs(Math.round(b * 2 ** PRE_FRAC)) <= I32_MAX)) {
+        throw badModel(`${source}: layers[${n}].b[${r}]`, `${b} is outside the fixed engine's bias range (-128, 128): biases are Q7.24 (docs/fixed-point.md)`);
+      }
+    });
+    const wFrac = new Int8Array(4 * H);
+    const uFrac = new Int8Array(4 * H);
+    for (let r = 0; r < 4 * H; r++) {
+      wFrac[r] = rowFormat(L.W, r * L.inputSize, L.inputSize);
+      uFrac[r] = rowFormat(L.U, r * H, H);
+    }
+    let maxPeep = 0;
+    if (L.peephole) for (const p of [L.peephole.i, L.peephole.f, L.peephole.o]) for (const v of p) maxPeep = Math.max(maxPeep, Math.abs(v));
+    return { wFrac, uFrac, pFrac: valueFormat(maxPeep) };
+  });
+  const { V, d, outputSize } = model.readout;
+  const H = model.layers[model.layers.length - 1].hiddenSize;
+  const vFrac = new Int8Array(outputSize);
+  for (let o = 0; o < outputSize; o++) vFrac[o] = rowFormat(V, o * H, H, { value: d[o], offset: 15 });
+  return { ticksLog2: ticksFormat(model, source), inputFrac: valueFormat(maxAbsInput), layers, vFrac };
+}
+
+/** Quantizes `model` with the input and cell ranges seen when the reference runs the calibration sequences. */
+export function quantize(model: FloatModel, calibration: CalibrationSequence[], source = "model"): QuantizeResult {
+  if (calibration.length === 0) throw new PhasorError("bad-input", "calibration: no events to calibrate on");
+  const reference = new ReferenceEngine(model);
+  let maxAbsInput = 0;
+  let maxAbsCell = 0;
+  let events = 0;
+  for (const seq of calibration) {
+    for (const v of seq.x) maxAbsInput = Math.max(maxAbsInput, Math.abs(v));
+    const stream = reference.createStream();
+    for (let e = 0; e < seq.t.length; e++) {
+      stream.push(seq.t[e], seq.x.subarray(e * model.inputSize, (e + 1) * model.inputSize));
+      for (let n = 0; n < model.layers.length; n++) for (const c of stream.cell(n)) maxAbsCell = Math.max(maxAbsCell, Math.abs(c));
+    }
+    events += seq.t.length;
+  }
+  if (maxAbsCell >= CELL_LIMIT) {
+    throw new PhasorError("bad-model", `${source}: the cell state reaches ${maxAbsCell.toPrecision(4)} on the calibration events, beyond the fixed engine's range of +-${CELL_LIMIT}`);
+  }
+  const plan = planFormats(model, maxAbsInput, source);
+  const bytes = encodePlsm(model, plan, { quantizedFrom: source, calibrationEvents: events });
+  const file = decodePlsm(bytes, source);
+  return { bytes, file, plan, calibration: { sequences: calibration.length, events, maxAbsInput, maxAbsCell } };
+}

@@ -1,0 +1,40 @@
+/**
+ * `phasor eval`: accuracy (classification) or MSE (regression) of a model on labelled events (formats.md,
+ * "Commands"), one JSON line. The scoring is host/engine/evaluate.ts.
+ */
+import { createEngine } from "../../../host/engine/create.js";
+import { evaluate } from "../../../host/engine/evaluate.js";
+import { badInput } from "../../../host/errors.js";
+import { defineCommand } from "../command.js";
+import { EVENT_READER_FLAGS, skippedNote } from "../io.js";
+import { ENGINE_FLAGS, loadModelFile } from "../model-file.js";
+import { readSequences } from "../sequences.js";
+
+export const command = defineCommand({
+  usage: "--model M --events E [--engine reference|float|fixed] [--simd auto|on|off] [--skip-bad] [--max-line-bytes N]",
+  description:
+    "Scores a model on labelled events and prints one JSON line. A model with two or more outputs is a classifier:\n" +
+    '"accuracy" is the fraction of sequences whose argmax of y after their last event equals their label. A model\n' +
+    'with one output is a regressor: "mse" is the mean of (y - label)^2 at the end of each sequence. Also printed:\n' +
+    '"sequences", "events", "unitUpdateFraction" (units updated per event over all units), "seconds", "eventsPerSec".',
+  flags: {
+    model: { kind: "string", required: true, value: "M", help: "float model (.json) or quantized model (.plsm)" },
+    events: { kind: "string", required: true, value: "E", help: "labelled events, NDJSON or CSV; - reads stdin" },
+    ...ENGINE_FLAGS,
+    ...EVENT_READER_FLAGS,
+  },
+  async run(flags, io) {
+    const loaded = await loadModelFile(flags.model);
+    const engine = await createEngine(loaded, { engine: flags.engine, simd: flags.simd });
+    try {
+      const { name, parser, sequences } = await readSequences(flags.events, io.stdin, engine.model.inputSize, flags);
+      if (sequences.length === 0) throw badInput(name, "no events to evaluate on");
+      const result = evaluate(engine, sequences, name);
+      io.stdout.write(JSON.stringify({ model: flags.model, engine: engine.kind, simd: engine.simd, ...result }) + "\n");
+      const skipped = skippedNote(parser);
+      if (skipped !== undefined) io.stderr.write(`phasor eval: ${skipped}\n`);
+    } finally {
+      engine.dispose();
+    }
+  },
+});

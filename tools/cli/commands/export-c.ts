@@ -1,0 +1,78 @@
+/**
+ * `phasor export-c`: the microcontroller build and a quantized model as a C header and source for flashing
+ * (docs/embedding.md, "Flashing"), with the arena, linear memory and wasm stack they need (tools/cli/c-export.ts).
+ * A model that does not fit the module's arena is refused with the bytes it needs and the bytes there are, and
+ * nothing is written; each file is replaced whole or not at all.
+ */
+import { readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { PhasorError } from "../../../host/errors.js";
+import { buildDirectory } from "../../../host/node.js";
+import { KIND_FIXED } from "../../../host/model/plsm.js";
+import { C_IDENTIFIER, cExport, mcuFit, mcuNeeds } from "../c-export.js";
+import { defineCommand } from "../command.js";
+import { ioReason, writeFileAtomically } from "../../../host/files.js";
+import { loadModelFile } from "../model-file.js";
+
+const DEFAULT_NAME = "phasor_model";
+
+export const command = defineCommand({
+  usage: "--model M.plsm --out DIR [--name NAME] [--mcu MODULE.wasm]",
+  description:
+    "Writes DIR/NAME.h and DIR/NAME.c: the microcontroller build (build/phasor-mcu.wasm) and the model's image as\n" +
+    "const arrays with their lengths, and macros for what they need of the device: the bytes of the module's arena\n" +
+    "the model takes (as the module's own init lays it out), the module's arena and linear memory, and a bound on\n" +
+    "the interpreter stack from the module's code. Prints one JSON line with the same numbers. A model that does\n" +
+    "not fit the arena is refused with the bytes it needs and the bytes there are.",
+  flags: {
+    model: { kind: "string", required: true, value: "M.plsm", help: "the quantized model (from phasor quantize)" },
+    out: { kind: "string", required: true, value: "DIR", help: "the directory to write NAME.h and NAME.c into" },
+    name: { kind: "string", value: "NAME", help: `stem of the files and of every symbol, a C identifier (default ${DEFAULT_NAME})` },
+    mcu: { kind: "string", value: "MODULE.wasm", help: "the module to embed (default the package's build/phasor-mcu.wasm)" },
+  },
+
+  async run(flags, io) {
+    const name = flags.name ?? DEFAULT_NAME;
+    if (!C_IDENTIFIER.test(name)) throw new PhasorError("bad-args", `--name ${name}: must be a C identifier (letters, digits, _; not starting with a digit)`);
+    const directory = await stat(flags.out).catch((err: NodeJS.ErrnoException) => {
+      throw new PhasorError("bad-args", `--out ${flags.out}: ${ioReason(err)}`);
+    });
+    if (!directory.isDirectory()) throw new PhasorError("bad-args", `--out ${flags.out}: not a directory`);
+
+    const loaded = await loadModelFile(flags.model);
+    if (loaded.format !== "plsm") {
+      throw new PhasorError("bad-args", `--model ${flags.model}: a float model; export-c takes a quantized model (.plsm, from phasor quantize)`);
+    }
+    const modulePath = flags.mcu ?? join(buildDirectory(), "phasor-mcu.wasm");
+    const module = await readFile(modulePath).catch((err: NodeJS.ErrnoException) => {
+      throw new PhasorError("bad-args", `--mcu ${modulePath}: cannot read: ${ioReason(err)}`);
+    });
+    if (loaded.plsm.kind !== KIND_FIXED) {
+      throw new PhasorError("bad-model", `${flags.model}: a float .plsm (kind ${loaded.plsm.kind}); the MCU build runs fixed-point models (kind ${KIND_FIXED}, from phasor quantize)`);
+    }
+    const image = loaded.plsm.bytes;
+
+    const fit = await mcuFit(module, image, modulePath, flags.model);
+    const needs = mcuNeeds(module, modulePath);
+    const moduleSource = flags.mcu ?? "build/phasor-mcu.wasm";
+    const { header, source } = cExport({ name, module, image, moduleSource, modelSource: flags.model, fit, needs });
+    const headerPath = join(flags.out, `${name}.h`);
+    const sourcePath = join(flags.out, `${name}.c`);
+    await writeFileAtomically(headerPath, new TextEncoder().encode(header));
+    await writeFileAtomically(sourcePath, new TextEncoder().encode(source));
+    io.stdout.write(
+      JSON.stringify({
+        model: flags.model,
+        mcu: modulePath,
+        header: headerPath,
+        source: sourcePath,
+        moduleBytes: module.length,
+        imageBytes: fit.imageBytes,
+        arenaUsedBytes: fit.arenaUsedBytes,
+        arenaBytes: fit.arenaBytes,
+        linearMemoryBytes: needs.memory.initialBytes,
+        wasmStackBytes: needs.stack.bytes,
+      }) + "\n",
+    );
+  },
+});

@@ -1,0 +1,137 @@
+/**
+ * `phasor quantize`: float model to fixed-point model with calibration events (formats.md, "Commands"). The
+ * calibration file is parsed as a stream into one CalibrationSequence per seq; host/model/quantize.ts picks the number
+ * formats; the fixed engine then runs the new model on the same events beside the float64 reference, and the
+ * summary reports how far apart they are. The .plsm is written only once all of that has succeeded, and
+ * atomically, so a failed run never leaves a partial file nor replaces an existing one.
+ */
+import { stat } from "node:fs/promises";
+import { dirname, extname } from "node:path";
+import { compareEngines } from "../../../host/engine/compare.js";
+import { createEngine, type LoadedModel } from "../../../host/engine/create.js";
+import { PhasorError, badInput } from "../../../host/errors.js";
+import type { FloatModel } from "../../../host/model/model.js";
+import { PRE_FRAC, type FixedPlan } from "../../../host/model/plsm.js";
+import { FIXED_TOLERANCE, quantize, toleranceExceeded } from "../../../host/model/quantize.js";
+import { defineCommand } from "../command.js";
+import { ioReason, writeFileAtomically } from "../../../host/files.js";
+import { EVENT_READER_FLAGS, skippedNote } from "../io.js";
+import { readSequences } from "../sequences.js";
+import { loadModelFile } from "../model-file.js";
+
+export const command = defineCommand({
+  usage: "--model M.json --calib E --out M.plsm [--skip-bad] [--max-line-bytes N] [--accept-error]",
+  description:
+    "Quantizes a float model to the fixed-point .plsm format, with number formats chosen from the weights and from\n" +
+    "the ranges the float64 reference reaches on the calibration events. Prints one JSON line: the formats chosen,\n" +
+    "the file and memory sizes, the calibration ranges, and the error of the fixed engine against the reference\n" +
+    'on the calibration events ({"maxAbsH","maxAbsY","argmaxAgreement"}). An error beyond the spec\'s tolerances\n' +
+    `(maxAbsH ${FIXED_TOLERANCE.maxAbsH}, maxAbsY ${FIXED_TOLERANCE.maxAbsY}, argmaxAgreement ${FIXED_TOLERANCE.argmaxAgreement} for a "last" readout) ` +
+    "fails the run (exit 1) after the summary line,\n" +
+    "unless --accept-error is given. The output file is replaced only when everything succeeded.",
+  flags: {
+    model: { kind: "string", required: true, value: "M.json", help: "float model" },
+    calib: { kind: "string", required: true, value: "E", help: "calibration events, NDJSON or CSV; - reads stdin" },
+    out: { kind: "string", required: true, value: "M.plsm", help: "where to write the quantized model" },
+    ...EVENT_READER_FLAGS,
+    "accept-error": { kind: "boolean", help: "write the model even when its error on the calibration events is beyond the spec's tolerances" },
+  },
+
+  async run(flags, io) {
+    const loaded = await loadModelFile(flags.model);
+    if (loaded.format !== "json") {
+      throw new PhasorError("bad-args", `--model ${flags.model}: already a quantized model; quantize takes a float model (.json)`);
+    }
+    await checkOutputPath(flags.out);
+
+    const { name, parser, sequences } = await readSequences(flags.calib, io.stdin, loaded.model.inputSize, flags);
+    const skipped = skippedNote(parser);
+    if (skipped !== undefined) io.stderr.write(`phasor quantize: ${skipped}\n`);
+    if (sequences.length === 0) {
+      const why = parser.skipped > 0 ? "no good events to calibrate on (every event line was bad)" : "no events to calibrate on";
+      throw badInput(name, why);
+    }
+
+    const result = quantize(loaded.model, sequences, flags.model);
+    const quantized: LoadedModel = { format: "plsm", model: result.file.model, plsm: result.file, source: flags.out };
+    const fixed = await createEngine(quantized, { engine: "fixed" });
+    const reference = await createEngine(loaded, { engine: "reference" });
+    let summary: string;
+    let beyond: string[];
+    try {
+      const error = compareEngines(fixed, reference, sequences);
+      // argmax agreement is a classification measure (plstm.md section 3): a regression readout has no class
+      beyond = toleranceExceeded(loaded.model.readout.mode === "last" ? error : { ...error, argmaxAgreement: 1 });
+      summary = JSON.stringify({
+        model: flags.model,
+        out: flags.out,
+        bytes: result.bytes.length,
+        layers: loaded.model.layers.map((L) => ({ inputSize: L.inputSize, hiddenSize: L.hiddenSize })),
+        formats: formatsOf(loaded.model, result.plan),
+        memory: fixed.memory(),
+        calibration: result.calibration,
+        error: { maxAbsH: error.maxAbsH, maxAbsY: error.maxAbsY, argmaxAgreement: error.argmaxAgreement },
+      });
+    } finally {
+      fixed.dispose();
+      reference.dispose();
+    }
+
+    if (beyond.length > 0 && !flags["accept-error"]) {
+      io.stdout.write(summary + "\n");
+      throw new PhasorError(
+        "runtime",
+        `${flags.model}: the quantized model is further from the float64 reference on the calibration events than plstm.md ` +
+          `section 3 allows (${beyond.join("; ")}); ${flags.out} was not written (--accept-error writes it anyway)`,
+      );
+    }
+    await writeFileAtomically(flags.out, result.bytes);
+    if (beyond.length > 0) io.stderr.write(`phasor quantize: written with --accept-error although ${beyond.join("; ")}\n`);
+    io.stdout.write(summary + "\n");
+  },
+});
+
+/**
+ * Fails before any work on an --out that can never be written: not named .plsm (every reader picks the format
+ * by extension), a directory, or in a directory that does not exist. Whether the directory is writable is left
+ * to the write itself, which reports it the same way.
+ */
+async function checkOutputPath(out: string): Promise<void> {
+  if (extname(out).toLowerCase() !== ".plsm") {
+    throw new PhasorError("bad-args", `--out ${out}: a quantized model is written as a .plsm file`);
+  }
+  const existing = await stat(out).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === "ENOENT") return undefined;
+    throw new PhasorError("bad-args", `--out ${out}: ${ioReason(err)}`);
+  });
+  if (existing?.isDirectory()) throw new PhasorError("bad-args", `--out ${out}: it is a directory`);
+  if (existing === undefined) {
+    const dir = await stat(dirname(out)).catch(() => undefined);
+    if (dir === undefined || !dir.isDirectory()) throw new PhasorError("bad-args", `--out ${out}: its directory does not exist`);
+  }
+}
+
+/** The smallest and largest of some numbers. */
+function range(values: Iterable<number>): { min: number; max: number } {
+  let min = Infinity;
+  let max = -Infinity;
+  for (const v of values) {
+    min = Math.min(min, v);
+    max = Math.max(max, v);
+  }
+  return { min, max };
+}
+
+/** The plan's number formats as fractional bits (docs/fixed-point.md), summarized over rows. */
+function formatsOf(model: FloatModel, plan: FixedPlan) {
+  return {
+    timeUnit: model.timeUnit,
+    ticksLog2: plan.ticksLog2,
+    ticksPerUnit: 2 ** plan.ticksLog2,
+    inputFrac: plan.inputFrac,
+    weightFracs: range(plan.layers.flatMap((L) => [...L.wFrac, ...L.uFrac])),
+    peepholeFracs: plan.layers.map((L, n) => (model.layers[n].peephole ? L.pFrac : null)),
+    readoutFracs: range(plan.vFrac),
+    biasFrac: PRE_FRAC,
+  };
+}

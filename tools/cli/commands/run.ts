@@ -1,0 +1,246 @@
+/**
+ * `phasor run`: a model over an event file, streamed (formats.md, "Commands"). Events are read chunk by chunk,
+ * each run of events of one seq goes to the engine in one pushBatch call, and the NDJSON output leaves in
+ * large writes, so neither the input nor the output has to fit in memory.
+ */
+import { createEngine } from "../../../host/engine/create.js";
+import type { Engine, Stream, TimePolicy } from "../../../host/engine/engine.js";
+import { PhasorError } from "../../../host/errors.js";
+import { BadLineError, EventParser, type SeqId, type StreamEvent } from "../../../host/engine/events.js";
+import { argmax } from "../../../host/engine/evaluate.js";
+import { defineCommand } from "../command.js";
+import { EVENT_READER_FLAGS, LineWriter, openTextInput, skippedNote, type TextInput } from "../io.js";
+import { ENGINE_FLAGS, loadModelFile } from "../model-file.js";
+
+export const command = defineCommand({
+  usage:
+    "--model M --events E [--engine reference|float|fixed] [--simd auto|on|off] [--emit every|last] [--hidden] " +
+    "[--skip-bad] [--max-line-bytes N] [--time-policy reject|clamp]",
+  description:
+    "Runs a model over events and prints NDJSON on stdout. With --emit every (the default, whatever the model's\n" +
+    'readout mode): one line per event {"seq","i","t","y"}, i counting the events of the seq from 0. With\n' +
+    '--emit last: one line per sequence {"seq","n","y","label"}, label the argmax of y (and "name", its entry in\n' +
+    'the model\'s labels, when it has them). --hidden adds "h", the last layer\'s hidden state. The state starts\n' +
+    'at zero for every seq; events without seq are one stream, printed with "seq": null.',
+  flags: {
+    model: { kind: "string", required: true, value: "M", help: "float model (.json) or quantized model (.plsm)" },
+    events: { kind: "string", required: true, value: "E", help: "events, NDJSON or CSV; - reads stdin" },
+    ...ENGINE_FLAGS,
+    emit: { kind: "enum", values: ["every", "last"], default: "every", help: "one line per event, or per sequence" },
+    hidden: { kind: "boolean", help: 'add "h", the last layer\'s hidden state' },
+    ...EVENT_READER_FLAGS,
+    "time-policy": {
+      kind: "enum",
+      values: ["reject", "clamp"],
+      default: "reject",
+      help: "an event earlier than the previous one of its seq fails the run, or runs at the previous time",
+    },
+  },
+
+  async run(flags, io) {
+    const loaded = await loadModelFile(flags.model);
+    // the engine's own default (fixed for a quantized model, float otherwise); fixed on a JSON model fails here
+    const engine = await createEngine(loaded, { engine: flags.engine, simd: flags.simd });
+    try {
+      const input = await openTextInput(flags.events, io.stdin);
+      const parser = await runEvents(engine, input, io.stdout, {
+        emit: flags.emit,
+        hidden: flags.hidden,
+        skipBad: flags["skip-bad"],
+        maxLineBytes: flags["max-line-bytes"],
+        timePolicy: flags["time-policy"],
+      });
+      const skipped = skippedNote(parser);
+      if (skipped !== undefined) io.stderr.write(`phasor run: ${skipped}\n`);
+    } finally {
+      engine.dispose();
+    }
+  },
+});
+
+export interface RunSettings {
+  emit: "every" | "last";
+  hidden: boolean;
+  skipBad: boolean;
+  maxLineBytes: number;
+  timePolicy: TimePolicy;
+}
+
+/**
+ * `phasor run` once its engine is made: the events of `input` through one stream of it, the NDJSON to `out`.
+ * Returns the parser, which counted the lines --skip-bad skipped; a bad line throws after the outputs of the
+ * events before it are written. Exported so that tests can hold other readers to this very code in-process.
+ */
+export async function runEvents(engine: Engine, input: TextInput, out: NodeJS.WritableStream, settings: RunSettings): Promise<EventParser> {
+  const parser = new EventParser({
+    inputSize: engine.model.inputSize,
+    file: input.name,
+    skipBad: settings.skipBad,
+    maxLineBytes: settings.maxLineBytes,
+    checkTimeOrder: settings.timePolicy === "reject",
+  });
+  const writer = new LineWriter(out);
+  const stream = engine.createStream({ timePolicy: settings.timePolicy });
+  const runner = new SequenceRunner(stream, writer, {
+    file: input.name,
+    emit: settings.emit,
+    hidden: settings.hidden,
+    labels: engine.model.readout.labels,
+  });
+  try {
+    for await (const chunk of input.chunks) {
+      await runner.feed(parser.pushBytes(chunk));
+    }
+    await runner.feed(parser.end());
+    runner.finish();
+  } catch (err) {
+    // a bad line stops the run, but the events before it have been read: their outputs are printed first
+    if (err instanceof BadLineError) {
+      await runner.feed(err.before);
+      await writer.flush();
+    }
+    throw err;
+  } finally {
+    stream.dispose();
+  }
+  await writer.flush();
+  return parser;
+}
+
+interface OutputOptions {
+  file: string;
+  emit: "every" | "last";
+  hidden: boolean;
+  labels: string[] | undefined;
+}
+
+/** Feeds events to one stream, resetting it whenever the seq changes, and prints the outputs. */
+class SequenceRunner {
+  private started = false;
+  private seq: SeqId | undefined;
+  private seqJson = "null";
+  /** events of the current seq so far */
+  private count = 0;
+  /** the time the last event of the current seq ran at (a clamped event runs at its predecessor's time) */
+  private ranAt = -Infinity;
+  /** batch buffers, grown to the longest run of one chunk: no allocation per event */
+  private t = new Float64Array(0);
+  private x = new Float64Array(0);
+  private y = new Float64Array(0);
+  private h = new Float64Array(0);
+
+  constructor(
+    private readonly stream: Stream,
+    private readonly out: LineWriter,
+    private readonly options: OutputOptions,
+  ) {}
+
+  async feed(events: StreamEvent[]): Promise<void> {
+    let start = 0;
+    while (start < events.length) {
+      const seq = events[start].seq;
+      let end = start + 1;
+      while (end < events.length && events[end].seq === seq) end++;
+      if (!this.started || seq !== this.seq) this.beginSequence(seq);
+      this.pushRun(events, start, end);
+      await this.out.flushIfFull();
+      start = end;
+    }
+  }
+
+  /** prints the last sequence's line with --emit last */
+  finish(): void {
+    if (this.started) this.endSequence();
+  }
+
+  private beginSequence(seq: SeqId | undefined): void {
+    if (this.started) this.endSequence();
+    this.stream.reset();
+    this.started = true;
+    this.seq = seq;
+    this.seqJson = JSON.stringify(seq ?? null);
+    this.count = 0;
+    this.ranAt = -Infinity;
+  }
+
+  private endSequence(): void {
+    if (this.options.emit !== "last") return;
+    const y = this.stream.output();
+    const best = argmax(y);
+    let line = `{"seq":${this.seqJson},"n":${this.count},"y":${numbers(y, 0, y.length)},"label":${best}`;
+    const name = this.options.labels?.[best];
+    if (name !== undefined) line += `,"name":${JSON.stringify(name)}`;
+    if (this.options.hidden) {
+      const h = this.stream.hidden();
+      line += `,"h":${numbers(h, 0, h.length)}`;
+    }
+    this.out.line(line + "}");
+  }
+
+  private pushRun(events: StreamEvent[], start: number, end: number): void {
+    const n = end - start;
+    const stream = this.stream;
+    const inputSize = stream.inputSize;
+    const outputSize = stream.outputSize;
+    const hiddenSize = stream.hiddenSize;
+    const every = this.options.emit === "every";
+    const withHidden = every && this.options.hidden;
+    if (this.t.length < n) {
+      this.t = new Float64Array(n);
+      this.x = new Float64Array(n * inputSize);
+      if (every) this.y = new Float64Array(n * outputSize);
+      if (withHidden) this.h = new Float64Array(n * hiddenSize);
+    }
+    const t = this.t.subarray(0, n);
+    for (let k = 0; k < n; k++) {
+      t[k] = events[start + k].t;
+      this.x.set(events[start + k].x, k * inputSize);
+    }
+    const y = every ? this.y.subarray(0, n * outputSize) : undefined;
+    const h = withHidden ? this.h.subarray(0, n * hiddenSize) : undefined;
+    try {
+      stream.pushBatch(t, this.x.subarray(0, n * inputSize), y, h);
+    } catch (err) {
+      throw this.locate(err, events, start, end);
+    }
+    // print the time each event ran at: its own, or its predecessor's when time policy "clamp" moved it
+    for (let k = 0; k < n; k++) this.ranAt = t[k] = Math.max(t[k], this.ranAt);
+    if (y !== undefined) {
+      const head = `{"seq":${this.seqJson},"i":`;
+      for (let k = 0; k < n; k++) {
+        let line = `${head}${this.count + k},"t":${number(t[k])},"y":${numbers(y, k * outputSize, outputSize)}`;
+        if (h !== undefined) line += `,"h":${numbers(h, k * hiddenSize, hiddenSize)}`;
+        this.out.line(line + "}");
+      }
+    }
+    this.count += n;
+  }
+
+  /**
+   * The event the engine refused, as file:line. A refused batch leaves the state untouched (Stream.pushBatch),
+   * so replaying it one event at a time finds the line; the output of that replay is never printed.
+   */
+  private locate(err: unknown, events: StreamEvent[], start: number, end: number): unknown {
+    if (!(err instanceof PhasorError)) return err;
+    for (let k = start; k < end; k++) {
+      try {
+        this.stream.push(events[k].t, events[k].x);
+      } catch (single) {
+        if (single instanceof PhasorError) return new PhasorError(single.code, `${this.options.file}:${events[k].line}: ${single.message}`);
+        return single;
+      }
+    }
+    return new PhasorError(err.code, `${this.options.file}:${events[start].line}-${events[end - 1].line}: ${err.message}`);
+  }
+}
+
+/** a double as JSON.stringify prints it: shortest round-trip form, null when not finite */
+function number(value: number): string {
+  return Number.isFinite(value) ? String(value) : "null";
+}
+
+function numbers(values: Float64Array, offset: number, length: number): string {
+  let text = "[";
+  for (let k = 0; k < length; k++) text += (k > 0 ? "," : "") + number(values[offset + k]);
+  return text + "]";
+}

@@ -1,0 +1,97 @@
+/**
+ * `phasor start`, the main job (`npm start`): train a Phased LSTM on freq1-async in wasm within a time budget,
+ * quantize it, stream fresh events through the fixed-point engine, and report float and fixed accuracy, speed
+ * and the fraction of units each event updated; the model, the .plsm and an HTML report (learning curve, the
+ * units' time gates) go into a new folder under out/, whose path it prints.
+ */
+import { join } from "node:path";
+import { createEngine } from "../../../host/engine/create.js";
+import { evaluate, type LabelledSample } from "../../../host/engine/evaluate.js";
+import { quantize } from "../../../host/model/quantize.js";
+import { htmlReport, learningCurveSvg, timeGatesSvg } from "../../../host/training/report.js";
+import { TASKS, generate } from "../../../host/training/tasks.js";
+import { defaultSettings } from "../../../host/training/training.js";
+import { defineCommand } from "../command.js";
+import { makeFolder, writeFileAtomically } from "../../../host/files.js";
+import { trainSession } from "../training-session.js";
+
+/** The main job's training: the paper's task, model size and optimizer, with a wider open ratio, fixed, and a
+ * larger step than the paper's protocol so that it gets past 97 % within the time budget on one thread
+ * (docs/RESULTS.md has the protocol runs). It sets every choice of its own, not phasor train's freq1 defaults. */
+export const MAIN_JOB = { rOn: 0.25, trainROn: false, tauDirect: false, timeLrScale: 1, lr: 0.004, lrDecay: 0.92, budgetSeconds: 150, stopAt: 0.98 };
+
+function samples(n: number, seed: number): LabelledSample[] {
+  return generate("freq1-async", n, seed).map((s) => ({ t: s.t, x: Float32Array.from(s.x), label: s.label }));
+}
+
+export const command = defineCommand({
+  usage: "[--out DIR] [--seconds S]",
+  description:
+    "The main job: trains on freq1-async (progress on stderr), quantizes, streams fresh events through the\n" +
+    "fixed-point engine and prints float and fixed accuracy, events per second and the fraction of units updated.\n" +
+    "Writes model.json, model.plsm, model.svg (the learning curve), report.html and the training checkpoint into a\n" +
+    "new folder under --out.",
+  flags: {
+    out: { kind: "string", value: "DIR", help: "parent folder of the run's folder (default out)" },
+    seconds: { kind: "number", min: 1, default: MAIN_JOB.budgetSeconds, help: "training time budget in seconds" },
+  },
+  async run(flags, io) {
+    const say = (line: string) => io.stdout.write(line + "\n");
+    const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
+    const dir = join(flags.out ?? "out", `phasor-${stamp}`);
+    await makeFolder(dir, "--out");
+    const settings = defaultSettings("freq1-async", {
+      rOn: MAIN_JOB.rOn,
+      trainROn: MAIN_JOB.trainROn,
+      tauDirect: MAIN_JOB.tauDirect,
+      timeLrScale: MAIN_JOB.timeLrScale,
+      lr: MAIN_JOB.lr,
+      lrDecay: MAIN_JOB.lrDecay,
+      epochs: 1000,
+      timeBudgetSeconds: flags.seconds,
+      stopAtAccuracy: MAIN_JOB.stopAt,
+    });
+    say(`training freq1-async in wasm: 1 layer of ${settings.hidden} units, r_on ${settings.rOn}, Adam lr ${settings.lr} decaying x${MAIN_JOB.lrDecay} per epoch, ` +
+      `${settings.perEpoch} fresh sequences per epoch, for at most ${flags.seconds} s or until ${100 * MAIN_JOB.stopAt} % validation accuracy`);
+    const quiet = { ...io, stdout: { write: () => true } as unknown as NodeJS.WritableStream };
+    const { run, best } = await trainSession(settings, join(dir, "model.json"), quiet);
+    const trainSeconds = run.history.at(-1)?.seconds ?? 0;
+    say(`trained ${run.epoch} epochs in ${trainSeconds.toFixed(1)} s; best validation accuracy ${(100 * best.score).toFixed(2)} % (epoch ${best.epoch})`);
+
+    const quantized = quantize(best.model, samples(200, 7001), "model.json");
+    await writeFileAtomically(join(dir, "model.plsm"), quantized.bytes);
+    const fresh = samples(2000, 7002);
+    const events = fresh.reduce((n, s) => n + s.t.length, 0);
+    const float = await createEngine(best.model, { engine: "float" });
+    const fixed = await createEngine({ format: "plsm", model: quantized.file.model, plsm: quantized.file, source: "model.plsm" }, { engine: "fixed" });
+    const floatScore = evaluate(float, fresh);
+    const fixedScore = evaluate(fixed, fresh);
+    say(`fresh test set: ${fresh.length} sequences, ${events} events`);
+    say(`  float (f32 wasm):         accuracy ${(100 * (floatScore.accuracy ?? 0)).toFixed(2)} %`);
+    say(`  fixed (int16 wasm, ${fixed.simd ? "SIMD" : "scalar"}): accuracy ${(100 * (fixedScore.accuracy ?? 0)).toFixed(2)} %, ` +
+      `${Math.round(fixedScore.eventsPerSec).toLocaleString("en-US")} events/s, ${(100 * fixedScore.unitUpdateFraction).toFixed(1)} % of units updated per event`);
+    const memory = fixed.memory();
+    float.dispose();
+    fixed.dispose();
+
+    const paper = TASKS["freq1-async"].paper.reported.find((r) => r.model === "Phased LSTM");
+    const curve = learningCurveSvg(run.history, { title: "freq1-async", reference: paper ? { value: paper.percent / 100, label: `paper's Phased LSTM ${paper.percent} %` } : undefined });
+    const report = htmlReport(
+      "Phasor: freq1-async, trained on the device",
+      [
+        ["model", `1 layer of ${settings.hidden} units, r_on ${settings.rOn}, trained with Adam (lr ${settings.lr}) in wasm`],
+        ["training", `${run.epoch} epochs of ${settings.perEpoch} fresh sequences, ${trainSeconds.toFixed(1)} s`],
+        ["best validation accuracy", `${(100 * best.score).toFixed(2)} % (epoch ${best.epoch}, ${settings.validation} sequences)`],
+        ["fresh test set", `${fresh.length} sequences, ${events} events`],
+        ["float accuracy", `${(100 * (floatScore.accuracy ?? 0)).toFixed(2)} %`],
+        ["fixed-point accuracy", `${(100 * (fixedScore.accuracy ?? 0)).toFixed(2)} %`],
+        ["fixed-point speed", `${Math.round(fixedScore.eventsPerSec).toLocaleString("en-US")} events/s`],
+        ["units updated per event", `${(100 * fixedScore.unitUpdateFraction).toFixed(1)} %`],
+        ["fixed-point memory", `weights ${memory.weightsBytes} B, state ${memory.stateBytesPerStream} B per stream, scratch ${memory.scratchBytes} B`],
+      ],
+      [curve, timeGatesSvg(best.model, 0, 125)],
+    );
+    await writeFileAtomically(join(dir, "report.html"), new TextEncoder().encode(report));
+    say(`wrote model.json, model.plsm, model.svg (learning curve) and report.html to ${dir}`);
+  },
+});

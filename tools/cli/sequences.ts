@@ -1,0 +1,72 @@
+/**
+ * An event file read whole into sequences (consecutive events of one seq), for the commands that need every
+ * sequence at once (quantize's calibration, eval). Each keeps the last label its events gave.
+ */
+import { EventParser, groupBySeq, type SeqId, type StreamEvent } from "../../host/engine/events.js";
+import { openTextInput } from "./io.js";
+
+export interface LabelledSequence {
+  seq: SeqId | undefined;
+  t: Float64Array;
+  x: Float64Array;
+  /** the sequence's label, when its events carry one */
+  label: number | undefined;
+}
+
+/** The values of the event-reader flags (io.ts, EVENT_READER_FLAGS) as a command receives them. */
+export interface EventReaderFlags {
+  "skip-bad": boolean;
+  "max-line-bytes": number;
+}
+
+/**
+ * `path` (stdin for "-") read whole as the command's flags say; `name` is what messages call it, and `parser`
+ * holds what --skip-bad left out.
+ */
+export async function readSequences(
+  path: string,
+  stdin: NodeJS.ReadableStream,
+  inputSize: number,
+  flags: EventReaderFlags,
+): Promise<{ name: string; parser: EventParser; sequences: LabelledSequence[] }> {
+  const input = await openTextInput(path, stdin);
+  const parser = new EventParser({ inputSize, file: input.name, skipBad: flags["skip-bad"], maxLineBytes: flags["max-line-bytes"] });
+  const sequences: LabelledSequence[] = [];
+  let seq: SeqId | undefined;
+  let label: number | undefined;
+  let n = 0;
+  let t = new Float64Array(1024);
+  let x = new Float64Array(1024 * inputSize);
+  const close = () => {
+    if (n > 0) sequences.push({ seq, t: t.slice(0, n), x: x.slice(0, n * inputSize), label });
+    n = 0;
+    label = undefined;
+  };
+  const append = (events: StreamEvent[]) => {
+    for (const group of groupBySeq(events)) {
+      if (n > 0 && group.seq !== seq) close();
+      seq = group.seq;
+      if (group.label !== undefined) label = group.label;
+      for (const event of group.events) {
+        if (n === t.length) {
+          t = grow(t, 2 * n);
+          x = grow(x, 2 * n * inputSize);
+        }
+        t[n] = event.t;
+        x.set(event.x, n * inputSize);
+        n++;
+      }
+    }
+  };
+  for await (const chunk of input.chunks) append(parser.pushBytes(chunk));
+  append(parser.end());
+  close();
+  return { name: input.name, parser, sequences };
+}
+
+function grow<A extends Float64Array | Float32Array>(values: A, length: number): A {
+  const bigger = new (values.constructor as new (length: number) => A)(length);
+  bigger.set(values);
+  return bigger;
+}
+
