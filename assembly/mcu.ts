@@ -11,6 +11,7 @@ import { E_CAPACITY, E_INPUT, E_MODEL, E_STATE } from "./errors";
 import { FIXED_TIMING_BYTES, Layer, Model, deriveTiming, parseModel } from "./model";
 import { align16 } from "./padding";
 import { POLICY_REJECT, pushEvent, readOutput, streamReset } from "./stream";
+import { learnedOutputInto, learningLayout, learningStart, learningStop } from "./mcu-learning";
 
 /** Bytes for the image and everything derived from it: the build fills two 64 KiB pages with it and the
  * engine's static tables (asconfig.mcu.json fixes the memory at 2 pages). `--use PHASOR_MCU_ARENA=n` resizes it. */
@@ -60,6 +61,7 @@ export function arenaNeeded(): i32 {
 export function init(length: i32): i32 {
   modelAt = 0;
   needed = 0;
+  if (isDefined(PHASOR_LEARN)) learningStop();
   if (<u32>length > <u32>ARENA_BYTES) return E_CAPACITY;
   const layerCount = load<i32>(arena + HEADER_LAYER_COUNT);
   if (layerCount < 1 || layerCount > MAX_LAYERS) return E_MODEL;
@@ -81,10 +83,13 @@ export function init(length: i32): i32 {
   at = align16(at + (<usize>m.inputSize << 2));
   const y = at;
   at += <usize>m.outputSize << 3;
+  // the learning module (assembly/mcu-learn.ts) keeps its readout after all this
+  if (isDefined(PHASOR_LEARN)) at = learningLayout(m, at);
   needed = at - arena;
   if (at > end) return E_CAPACITY;
   deriveTiming(m, m.timing);
   streamReset(m, st);
+  if (isDefined(PHASOR_LEARN)) learningStart(m, st);
   modelAt = changetype<usize>(m);
   streamAt = st;
   inputAt = x;
@@ -111,6 +116,7 @@ export function push(t: f64): i32 {
 /** The readout y = V h + d of the current state: the address of outputSize f64 (0 before init). */
 export function output(): usize {
   if (!modelAt) return 0;
+  if (isDefined(PHASOR_LEARN) && learnedOutputInto(outputAt)) return outputAt;
   readOutput(changetype<Model>(modelAt), streamAt, outputAt);
   return outputAt;
 }

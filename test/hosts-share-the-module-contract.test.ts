@@ -1,7 +1,8 @@
 /**
  * The hosts of the modules take the numbers of their contract from one place, assembly/contract/ (the .plsm
- * layout, status codes, refusal reasons, modelInfo keys), which the modules are compiled from. The C host cannot
- * import TypeScript, so it keeps its own copies of the few it uses; here they are held to the contract.
+ * layout, status codes, refusal reasons, modelInfo keys, learning answers), which the modules are compiled from.
+ * The C host cannot import TypeScript, so it keeps its own copies of the few it uses; here they are held to the
+ * contract.
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
@@ -27,6 +28,8 @@ describe("the C host's copies of the contract", () => {
     expect(c.get("MCU_REFUSED")).toBe(calls.E_INPUT);
     expect(c.get("MCU_NO_MODEL")).toBe(calls.E_STATE);
     expect(c.get("MCU_TOO_BIG")).toBe(calls.E_CAPACITY);
+    expect(c.get("MCU_LEARN_STEPPED")).toBe(calls.LEARN_STEPPED);
+    expect(c.get("MCU_LEARN_CAPPED")).toBe(calls.LEARN_CAPPED);
   });
 
   it("reads the .plsm header where the modules write and read it", () => {
@@ -34,6 +37,7 @@ describe("the C host's copies of the contract", () => {
     expect(c.get("PLSM_FILE_BYTES_AT")).toBe(plsm.HEADER_FILE_BYTES);
     expect(c.get("PLSM_INPUT_SIZE_AT")).toBe(plsm.HEADER_INPUT_SIZE);
     expect(c.get("PLSM_OUTPUT_SIZE_AT")).toBe(plsm.HEADER_OUTPUT_SIZE);
+    expect(c.get("PLSM_READOUT_MODE_AT")).toBe(plsm.HEADER_READOUT_MODE);
     expect(c.get("PLSM_HEADER_BYTES")).toBe(plsm.HEADER_BYTES);
     expect(c.get("PLSM_KIND_FIXED")).toBe(plsm.KIND_FIXED);
   });

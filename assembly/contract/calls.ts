@@ -24,6 +24,12 @@ export const REASON_TIME_BACKWARDS = 2;
 /** The stream would run longer than its clock counts. */
 export const REASON_TIME_RANGE = 3;
 
+// What a learning step answers (learn(), docs/on-device-learning.md), when it is not a status code above.
+/** The step was eta. */
+export const LEARN_STEPPED = 0;
+/** The cap was smaller than eta, and the step was the cap. */
+export const LEARN_CAPPED = 1;
+
 // An event earlier than the previous one: refused, or run at the previous one's time.
 export const POLICY_REJECT = 0;
 export const POLICY_CLAMP = 1;

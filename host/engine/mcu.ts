@@ -1,7 +1,7 @@
 /**
- * The microcontroller build's contract (build/phasor-mcu.wasm, docs/embedding.md, "Exports"), for the code that
- * drives it from JavaScript: `phasor export-c`, which runs its init on a model, and the tests. Its status codes
- * are the module's own (assembly/contract/calls.ts).
+ * The microcontroller builds' contract (build/phasor-mcu.wasm and build/phasor-mcu-learn.wasm, docs/embedding.md,
+ * "Exports"), for the code that drives them from JavaScript: `phasor export-c`, which runs its init on a model, and
+ * the tests. Their status codes are the modules' own (assembly/contract/calls.ts).
  */
 import { E_CAPACITY, E_MODEL } from "../../assembly/contract/calls.js";
 import type { ExportedFunctions } from "./wasm-source.js";
@@ -35,4 +35,27 @@ export const MCU_FUNCTIONS: ExportedFunctions<McuExports> = {
   push: true,
   output: true,
   reset: true,
+};
+
+/** The learning build's exports besides (build/phasor-mcu-learn.wasm, docs/on-device-learning.md, "The calls"). */
+export interface McuLearningExports extends McuExports {
+  learn(label: number, eta: number, c: number): number;
+  targetBuffer(): number;
+  readoutBuffer(): number;
+  readoutSize(): number;
+  readoutSave(): number;
+  readoutLoad(): number;
+  readoutReset(): void;
+}
+
+/** The functions of McuLearningExports, which requireExports checks the learning module for. */
+export const MCU_LEARNING_FUNCTIONS: ExportedFunctions<McuLearningExports> = {
+  ...MCU_FUNCTIONS,
+  learn: true,
+  targetBuffer: true,
+  readoutBuffer: true,
+  readoutSize: true,
+  readoutSave: true,
+  readoutLoad: true,
+  readoutReset: true,
 };
