@@ -8,6 +8,7 @@ import type { Engine, EngineKind } from "./engine/engine.js";
 import { randomModel } from "./model/init.js";
 import type { FloatModel } from "./model/model.js";
 import { quantize } from "./model/quantize.js";
+import { countPushOperators } from "./engine/operators.js";
 import { Rng } from "./rng.js";
 import { simdSupported } from "./engine/wasm-source.js";
 import { generate } from "./training/tasks.js";
@@ -132,15 +133,21 @@ export function defaultBenchEngines(): { engine: EngineKind; simd: boolean }[] {
   ];
 }
 
+/** A benchmark point's model, its stream and the model quantized on the stream's first 4,096 events: the same for
+ * the timing and the operator counts. */
+function benchPoint(config: BenchConfig) {
+  const rng = new Rng(2016);
+  const model = benchModel(rng, config);
+  const stream = benchStream(rng, config);
+  const calibration = [{ t: stream.t.subarray(0, 4096), x: stream.x.subarray(0, 4096 * config.input) }];
+  return { model, stream, quantized: quantize(model, calibration, "bench") };
+}
+
 export async function runBench(options: BenchOptions = {}): Promise<BenchResult[]> {
   const results: BenchResult[] = [];
   const seconds = options.seconds ?? 1;
   for (const config of options.configs ?? BENCH_CONFIGS) {
-    const rng = new Rng(2016);
-    const model = benchModel(rng, config);
-    const stream = benchStream(rng, config);
-    const calibration = [{ t: stream.t.subarray(0, 4096), x: stream.x.subarray(0, 4096 * config.input) }];
-    const quantized = quantize(model, calibration, "bench");
+    const { model, stream, quantized } = benchPoint(config);
     for (const { engine: kind, simd } of options.engines ?? defaultBenchEngines()) {
       const loaded = kind === "fixed" ? { format: "plsm" as const, model: quantized.file.model, plsm: quantized.file, source: "bench" } : model;
       const engine = await createEngine(loaded, { engine: kind, simd: simd ? "on" : "off" });
@@ -213,6 +220,100 @@ export async function runTrainBench(options: { seconds?: number; builds?: boolea
       eventsPerSec: events / elapsed,
       unitUpdateFraction: 1,
     });
+  }
+  return results;
+}
+
+/** The builds whose operators `phasor bench --operators` counts: the microcontroller module and the library's two. */
+export type OperatorBuild = "mcu" | "scalar" | "simd";
+
+/**
+ * Where operators are counted (issue 13, item 4): the paper-sized model of the streaming benchmark at r_on = 0.05
+ * and at 1, and the microcontroller-sized H = 32 and 64 with every unit open, all with I = 1, 2 outputs and
+ * peepholes (the benchmark's models).
+ */
+export const OPERATOR_POINTS: BenchConfig[] = [
+  { hidden: 32, input: 1, rOn: 1 },
+  { hidden: 64, input: 1, rOn: 1 },
+  { hidden: 110, input: 1, rOn: 1 },
+  { hidden: 110, input: 1, rOn: 0.05 },
+];
+
+export interface OperatorResult {
+  build: OperatorBuild;
+  hidden: number;
+  input: number;
+  rOn: number;
+  /** events counted, after the warm-up */
+  events: number;
+  operatorsPerEvent: number;
+  /** open units per event (unit updates / events) */
+  openUnits: number;
+  /** multiply-accumulates per event: 4 (I + H) per open unit, 4 H (I + H) when all are open */
+  macsPerEvent: number;
+  operatorsPerMac: number;
+  /**
+   * At r_on < 1, with the same point at r_on = 1 counted too: operators per event in the open units (open units x
+   * the operators per unit-event of the r_on = 1 point: their MACs, gate arithmetic and their own time gate, and a
+   * 1 / H share of the event's fixed work) and in the rest (the time gate of closed units, the wheel, the event's
+   * checks and bookkeeping).
+   */
+  split?: { openUnits: number; rest: number };
+  /** set when the build cannot run the point (the model does not fit the microcontroller build's arena) */
+  skipped?: string;
+}
+
+export interface OperatorOptions {
+  points?: BenchConfig[];
+  /** events run before counting starts, so the wheel is in its steady state (default 500) */
+  warm?: number;
+  /** events counted (default 2,000) */
+  events?: number;
+  onResult?: (result: OperatorResult) => void;
+}
+
+/**
+ * Operators per event of each build at each point, counted as wasmtime's fuel counts them (host/engine/operators.ts), one
+ * push per event on the benchmark's stream and model. `modules` holds the builds' bytes (build/phasor-<name>.wasm).
+ * The microcontroller build runs the library's schedule, so its open units are the scalar build's.
+ */
+export async function runOperatorCount(modules: Partial<Record<OperatorBuild, Uint8Array>>, options: OperatorOptions = {}): Promise<OperatorResult[]> {
+  const warm = options.warm ?? 500;
+  const counted = options.events ?? 2000;
+  const results: OperatorResult[] = [];
+  for (const config of options.points ?? OPERATOR_POINTS) {
+    const { stream, quantized } = benchPoint(config);
+    const n = warm + counted;
+    const t = stream.t.subarray(0, n);
+    const x = stream.x.subarray(0, n * config.input);
+    let openUnits: number | undefined;
+    for (const build of ["scalar", "simd", "mcu"] as OperatorBuild[]) {
+      const module = modules[build];
+      if (!module) continue;
+      const base = { build, hidden: config.hidden, input: config.input, rOn: config.rOn };
+      let count;
+      try {
+        count = await countPushOperators(module, quantized.bytes, t, x, config.input, warm);
+      } catch (err) {
+        if (build !== "mcu") throw err;
+        const result = { ...base, events: 0, operatorsPerEvent: NaN, openUnits: NaN, macsPerEvent: NaN, operatorsPerMac: NaN, skipped: (err as Error).message };
+        results.push(result);
+        options.onResult?.(result);
+        continue;
+      }
+      if (count.unitUpdates !== undefined) openUnits = count.unitUpdates / counted;
+      if (openUnits === undefined) throw new Error("operator counts: the microcontroller build's open units come from a library build; count one too");
+      const operatorsPerEvent = count.perEvent.reduce((sum, ops) => sum + ops, 0) / counted;
+      const macsPerEvent = 4 * (config.input + config.hidden) * openUnits;
+      const result: OperatorResult = { ...base, events: counted, operatorsPerEvent, openUnits, macsPerEvent, operatorsPerMac: operatorsPerEvent / macsPerEvent };
+      const allOpen = results.find((r) => r.build === build && r.hidden === config.hidden && r.input === config.input && r.rOn === 1 && !r.skipped);
+      if (config.rOn < 1 && allOpen) {
+        const inOpenUnits = (allOpen.operatorsPerEvent / allOpen.openUnits) * openUnits;
+        result.split = { openUnits: inOpenUnits, rest: operatorsPerEvent - inOpenUnits };
+      }
+      results.push(result);
+      options.onResult?.(result);
+    }
   }
   return results;
 }
