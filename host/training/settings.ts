@@ -13,7 +13,7 @@ import { WEIGHT_INITS, type WeightInit } from "../model/init.js";
 import { MAX_SEED } from "../rng.js";
 import { DEFAULT_GUARD, GUARD_RANGES, type GuardOptions } from "./guard.js";
 import { TASK_NAMES, type TaskName } from "./tasks.js";
-import { DEFAULT_LR, LR_SCALE_MAX, TRAINED_R_ON_MIN, type Optimizer } from "./trainer.js";
+import { DEFAULT_LR, DEFAULT_MOMENTUM, LR_SCALE_MAX, TRAINED_R_ON_MIN, type Optimizer } from "./trainer.js";
 
 /** A run's settings: what a checkpoint stores, and the fields of TRAIN_SETTINGS (whose help says what each means). */
 export interface TrainSettings {
@@ -218,7 +218,7 @@ export const TRAIN_SETTINGS: { [K in SettingName]-?: SettingSpec<K> } = {
     why: "tasks.md's",
     absent: [1, 3],
   },
-  momentum: { help: "heavy-ball momentum of SGD", type: number({ min: 0, max: 1, maxOpen: true }), default: 0.9 },
+  momentum: { help: "heavy-ball momentum of SGD", type: number({ min: 0, max: 1, maxOpen: true }), default: DEFAULT_MOMENTUM },
   clipNorm: { help: "clip the gradient to this global norm (0: off)", type: number({ min: 0, max: Infinity }), default: 0 },
   timeLrScale: {
     help: "learning rate of log tau (or tau) and shift relative to the weights (0 freezes them)",

@@ -36,6 +36,8 @@ export type Optimizer = "adam" | "sgd";
  * (docs/RESULTS.md, the guard experiment).
  */
 export const DEFAULT_LR: Record<Optimizer, number> = { adam: 1e-3, sgd: 0.5 };
+/** SGD's heavy-ball momentum where nothing else is known (the training settings' default too) */
+export const DEFAULT_MOMENTUM = 0.9;
 /** the largest learning-rate multiplier of a parameter group (timeLrScale, rOnLrScale): beyond it is a typo */
 export const LR_SCALE_MAX = 1e6;
 export type Loss = "cross-entropy" | "mse";
@@ -52,7 +54,7 @@ export interface TrainerOptions {
   optimizer?: Optimizer;
   /** learning rate; default DEFAULT_LR of the optimizer */
   lr?: number;
-  /** SGD's heavy-ball momentum beta (v <- beta v + g); default 0.9 */
+  /** SGD's heavy-ball momentum beta (v <- beta v + g); default DEFAULT_MOMENTUM */
   momentum?: number;
   /** Adam's moment decays and epsilon; defaults 0.9, 0.999, 1e-8 */
   beta1?: number;
@@ -389,7 +391,7 @@ export class Trainer {
     }
     const sgd = this.optimizer === "sgd";
     this.lr = options.lr ?? DEFAULT_LR[this.optimizer];
-    this.momentum = sgd ? (options.momentum ?? 0.9) : (options.beta1 ?? 0.9);
+    this.momentum = sgd ? (options.momentum ?? DEFAULT_MOMENTUM) : (options.beta1 ?? 0.9);
     const status = e.trainConfigure(
       this.handle,
       sgd ? contract.OPTIMIZER_SGD : contract.OPTIMIZER_ADAM,

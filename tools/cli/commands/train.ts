@@ -87,16 +87,15 @@ export const command = defineCommand({
     "on stderr. Writes --out (the best model, JSON), its learning curve next to it (.svg) and a checkpoint after every\n" +
     "epoch (.checkpoint.json) that --resume continues from.\n" +
     "The stability guard (on by default; shared/spec/stability.md) caps every SGD step at c 2 (1 + beta) / lambda,\n" +
-    "lambda the largest batch sharpness lambda_B of the last W checks (one every K steps; by default all checks, so\n" +
-    "the cap never rises again) from finite-difference Hessian-vector products, rolls back to a snapshot on a\n" +
-    "non-finite or spiking loss, and shrinks the step on a growing period-2 oscillation; with Adam only the\n" +
-    "rollback acts. Its per-epoch counts go in the JSON lines, and lambda_B against 2 / eta in a plot next to the\n" +
-    "model (.guard.svg). On the freq1 tasks it learns each unit's open ratio r_on too, from --r-on, as the authors'\n" +
-    "code does (--fixed-r-on keeps it; it costs sparsity), and trains as docs/RESULTS.md measured to reach the paper\n" +
-    "within its 70 epochs: Adam learns tau itself at 3e-3 decaying by 0.97 per epoch; SGD decays likewise, learns\n" +
-    "r_on at a hundredth of its rate and probes curvature 0.03 long. --average D scores, keeps and exports a moving\n" +
-    "average of the parameters (decay D per step) instead of the last step's. The settings for experiments (the\n" +
-    "guard's window, the time gates' rates, the initialisation, ...) are given with --set, listed after the flags.",
+    "lambda the largest batch sharpness lambda_B of recent checks (guardEvery and guardWorstOf below say which) from\n" +
+    "finite-difference Hessian-vector products, rolls back to a snapshot on a non-finite or spiking loss, and shrinks\n" +
+    "the step on a growing period-2 oscillation; with Adam only the rollback acts. Its per-epoch counts go in the\n" +
+    "JSON lines, and lambda_B against 2 / eta in a plot next to the model (.guard.svg). On the freq1 tasks it learns\n" +
+    "each unit's open ratio r_on too, from --r-on, as the authors' code does (--fixed-r-on keeps it; it costs\n" +
+    "sparsity), and trains as docs/RESULTS.md measured to reach the paper within its 70 epochs: the defaults below\n" +
+    "that say \"on freq1\". --average D scores, keeps and exports a moving average of the parameters (decay D per step)\n" +
+    "instead of the last step's. The settings for experiments (the guard's window, the time gates' rates, the\n" +
+    "initialisation, ...) are given with --set, listed after the flags.",
   flags: FLAGS,
   appendix: setHelp(),
   async run(flags, io) {
