@@ -97,7 +97,6 @@ const whole = (min: number, max: number): SettingType => ({ kind: "number", rang
 const number = (range: Range): SettingType => ({ kind: "number", range });
 const BOOLEAN: SettingType = { kind: "boolean" };
 const guardNumber = (option: keyof typeof GUARD_RANGES): SettingType => number(GUARD_RANGES[option]);
-const onFreq1 = <T>(freq1: T, otherwise: T) => (c: DefaultContext) => (c.freq1 ? freq1 : otherwise);
 
 /**
  * How the freq1 tasks train by default, per optimizer: tasks.md's protocol with r_on trained from 0.05 as the
@@ -110,8 +109,8 @@ const onFreq1 = <T>(freq1: T, otherwise: T) => (c: DefaultContext) => (c.freq1 ?
  * below that depend on the task read it from here.
  */
 const FREQ1_RECIPES = {
-  adam: { tauDirect: true, lr: 3e-3, lrDecay: 0.97, timeLrScale: 0.1 },
-  sgd: { rOnLrScale: 0.01, lrDecay: 0.97, guardProbeStep: 0.03 },
+  adam: { trainROn: true, tauDirect: true, lr: 3e-3, lrDecay: 0.97, timeLrScale: 0.1 },
+  sgd: { trainROn: true, rOnLrScale: 0.01, lrDecay: 0.97, guardProbeStep: 0.03 },
 } satisfies Record<Optimizer, Partial<TrainSettings>>;
 
 function recipe<K extends keyof (typeof FREQ1_RECIPES)["adam"] | keyof (typeof FREQ1_RECIPES)["sgd"]>(key: K, otherwise: (c: DefaultContext) => TrainSettings[K]) {
@@ -168,7 +167,7 @@ export const TRAIN_SETTINGS: { [K in SettingName]-?: SettingSpec<K> } = {
   trainROn: {
     help: `learn each unit's r_on from --r-on on, clipped to [${TRAINED_R_ON_MIN}, 1], as the authors' code does (plstm.md section 5); it costs sparsity`,
     type: BOOLEAN,
-    default: onFreq1(true, false),
+    default: recipe("trainROn", () => false),
     absent: false,
     flag: { on: "train-r-on", off: "fixed-r-on", offHelp: "keep every unit's r_on at --r-on: sparser, less accurate" },
   },
