@@ -122,8 +122,11 @@ export interface SessionResult {
   guardPath?: string;
 }
 
-/** What a resumed run may change: how long it goes on, and where it runs. The rest defines the run. */
-const CHANGEABLE_ON_RESUME = new Set<keyof TrainSettings>(["epochs", "timeBudgetSeconds", "stopAtAccuracy", "simd"]);
+/**
+ * What a resumed run may change: how long it goes on, and where it runs (the build and the thread count change the
+ * rounding, not the run). The rest defines the run.
+ */
+const CHANGEABLE_ON_RESUME = new Set<keyof TrainSettings>(["epochs", "timeBudgetSeconds", "stopAtAccuracy", "simd", "threads"]);
 
 /**
  * The settings of a resumed run: the checkpoint's, with the changeable ones from the command line. A setting that
@@ -139,7 +142,7 @@ function resumedSettings(asked: TrainSettings, saved: TrainSettings): TrainSetti
   );
   if (conflicts.length > 0) {
     const list = conflicts.map((k) => `${k} ${JSON.stringify(asked[k])} (the checkpoint has ${JSON.stringify(saved[k])})`).join(", ");
-    throw new PhasorError("bad-args", `--resume continues the checkpoint's run; it cannot change ${list}. Only --epochs, --time-budget, --stop-at and --simd may differ`);
+    throw new PhasorError("bad-args", `--resume continues the checkpoint's run; it cannot change ${list}. Only --epochs, --time-budget, --stop-at, --simd and --threads may differ`);
   }
   const resumed: TrainSettings = { ...saved };
   for (const k of CHANGEABLE_ON_RESUME) (resumed as unknown as Record<string, unknown>)[k] = asked[k];
@@ -161,15 +164,19 @@ export async function trainSession(settings: TrainSettings, out: string, io: Com
   const progress = new Progress(io.stderr as NodeJS.WritableStream & { isTTY?: boolean }, run.settings.epochs);
   // one write at a time, in epoch order: two renames racing could leave an older checkpoint in place
   let writes = Promise.resolve();
-  await run.run({
-    onBatch: (epoch, batch, batches, loss) => progress.batch(epoch, batch, batches, loss),
-    onEpoch: (record) => {
-      progress.epoch(record);
-      io.stdout.write(JSON.stringify(record) + "\n");
-      const bytes = encoder.encode(checkpointText(run.checkpoint()));
-      writes = writes.then(() => writeFileAtomically(checkpointPath, bytes));
-    },
-  });
+  try {
+    await run.run({
+      onBatch: (epoch, batch, batches, loss) => progress.batch(epoch, batch, batches, loss),
+      onEpoch: (record) => {
+        progress.epoch(record);
+        io.stdout.write(JSON.stringify(record) + "\n");
+        const bytes = encoder.encode(checkpointText(run.checkpoint()));
+        writes = writes.then(() => writeFileAtomically(checkpointPath, bytes));
+      },
+    });
+  } finally {
+    await run.close();
+  }
   await writes;
   const best = run.bestModel();
   const task = TASKS[run.settings.task];
