@@ -2,7 +2,7 @@
 // to the rounding of the chunks' sums, the same seed and thread count give the same run bit for bit, one thread is
 // the trainer alone, the stability guard's probes run on the threads too, and a bad sample is refused by its place
 // in the batch without stopping the threads.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -181,14 +181,30 @@ describe("phasor train --threads", () => {
     expect(lines(a.stdout)[1].loss).toBeCloseTo(lines(one.stdout)[1].loss, 2);
   });
 
-  it("runs SGD under the guard on threads, resumes on another thread count, and refuses 0 threads", () => {
-    const sgd = phasor([...tiny, "--epochs", "2", "--optimizer", "sgd", "--threads", "3", "--out", join(dir, "s.json")]);
-    expect(sgd.status).toBe(0);
-    const epochs = lines(sgd.stdout).slice(0, 2);
+  it("runs SGD under the guard on threads, resumes on the checkpoint's thread count to the same bits, and refuses another count", () => {
+    const sgd = [...tiny, "--optimizer", "sgd", "--threads", "3"];
+    const whole = phasor([...sgd, "--epochs", "3", "--out", join(dir, "whole.json")]);
+    expect(whole.status).toBe(0);
+    const epochs = lines(whole.stdout).slice(0, 3);
     for (const e of epochs) expect(e.guard.curvatureChecks).toBeGreaterThan(0);
-    const resumed = phasor([...tiny, "--optimizer", "sgd", "--epochs", "3", "--threads", "1", "--resume", join(dir, "s.checkpoint.json"), "--out", join(dir, "s.json")]);
+    const first = phasor([...sgd, "--epochs", "2", "--out", join(dir, "s.json")]);
+    expect(first.status).toBe(0);
+    const checkpoint = join(dir, "s.checkpoint.json");
+    // no --threads: the checkpoint's 3, and the third epoch is the uninterrupted run's
+    const resumed = phasor([...tiny, "--optimizer", "sgd", "--epochs", "3", "--resume", checkpoint, "--out", join(dir, "s.json")]);
     expect(resumed.status).toBe(0);
-    expect(lines(resumed.stdout)[0].epoch).toBe(3);
+    expect(lines(resumed.stdout)[0]).toEqual(epochs[2]);
+    expect(readFileSync(join(dir, "s.json"), "utf8")).toBe(readFileSync(join(dir, "whole.json"), "utf8"));
+    const other = phasor([...tiny, "--optimizer", "sgd", "--epochs", "4", "--threads", "2", "--resume", checkpoint, "--out", join(dir, "o.json")]);
+    expect(other.status).toBe(2);
+    expect(other.stderr).toMatch(/cannot change threads 2 \(the checkpoint has 3\).*--threads 3 or no --threads/);
+    // a checkpoint from before --threads trained on one thread
+    const old = JSON.parse(readFileSync(checkpoint, "utf8"));
+    delete old.settings.threads;
+    writeFileSync(join(dir, "old.checkpoint.json"), JSON.stringify(old));
+    const older = phasor([...tiny, "--optimizer", "sgd", "--epochs", "4", "--threads", "2", "--resume", join(dir, "old.checkpoint.json"), "--out", join(dir, "o.json")]);
+    expect(older.status).toBe(2);
+    expect(older.stderr).toMatch(/cannot change threads 2 \(the checkpoint has 1\)/);
     const zero = phasor([...tiny, "--epochs", "2", "--threads", "0", "--out", join(dir, "z.json")]);
     expect(zero.status).toBe(2);
     expect(zero.stderr).toMatch(/--threads/);
