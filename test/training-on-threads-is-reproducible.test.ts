@@ -100,27 +100,36 @@ describe.each(BUILDS)("a batch on threads (simd %s)", (simd) => {
     }
   });
 
-  it("guards SGD on threads: the same steps twice, bit for bit", async () => {
-    const steps = async () => {
+  it("guards SGD on threads as on one: the same curvature and cap up to rounding, and the same steps twice, bit for bit", async () => {
+    const steps = async (count: number) => {
       const shared = await trainer(simd, { optimizer: "sgd", lr: 0.5, momentum: 0.9 });
-      const threads = await batchGradients(shared, 2);
+      const threads = await batchGradients(shared, count);
       const guard = new StabilityGuard(shared.parameterCount, { every: 2, seed: 4 });
       const objective = new TrainerObjective(shared, threads);
       const lambdas: (number | undefined)[] = [];
+      const scales: number[] = [];
       try {
         for (let b = 0; b < 8; b++) {
           threads.loadBatch(data.slice(b * 8, b * 8 + 8));
-          lambdas.push(guard.step(objective).lambda);
+          const step = guard.step(objective);
+          lambdas.push(step.lambda);
+          scales.push(step.scale);
         }
       } finally {
         await threads.close();
       }
-      return { lambdas, theta: shared.parameters().slice() };
+      return { lambdas, scales, theta: shared.parameters().slice() };
     };
-    const first = await steps();
+    const first = await steps(2);
     expect(first.lambdas.filter((l) => l !== undefined).length).toBe(4);
     expect(first.theta.every(Number.isFinite)).toBe(true);
-    expect(await steps()).toEqual(first);
+    expect(await steps(2)).toEqual(first);
+    // the guard sees the whole batch, whichever threads computed it: the sharpness of each checked batch and the
+    // cap it sets are the one-thread ones, and at this rate the cap acts
+    const one = await steps(1);
+    first.lambdas.forEach((l, k) => (l === undefined ? expect(one.lambdas[k]).toBeUndefined() : expect(Math.abs(l / (one.lambdas[k] as number) - 1)).toBeLessThan(1e-3)));
+    first.scales.forEach((scale, k) => expect(Math.abs(scale / one.scales[k] - 1)).toBeLessThan(1e-3));
+    expect(Math.min(...one.scales)).toBeLessThan(1);
   });
 
   it("refuses a bad sample by its place in the batch, and goes on with the next batch", async () => {

@@ -1,7 +1,7 @@
 /**
- * A training thread of host/training/parallel.ts (node-only): a wasm trainer of the run's shape that takes chunks
- * of every round until told to stop. It reads its setup from workerData, says it is ready (or why not) on its
- * parent port, and reports a chunk that failed on the port it was given.
+ * A training thread of host/training/parallel.ts, node-only like it: a wasm trainer of the run's shape that takes
+ * chunks of every round until told to stop. It reads its setup from workerData, says it is ready (or why not) on
+ * its parent port, and reports a chunk that failed on the port it was given.
  */
 import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
 import { PhasorError } from "../errors.js";

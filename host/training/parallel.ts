@@ -1,9 +1,10 @@
 /**
- * Data-parallel training on node's worker_threads (node-only; host/node.ts installs it for
- * host/training/threads.ts). Every batch is split into chunks balanced by their events; the trainer's own thread
- * and its workers, each with its own wasm trainer of the same shape, take chunks one at a time until none is left
- * and leave each chunk's mean loss and gradient in a slot of shared memory. The batch's loss and gradient are the
- * chunks' weighted by their share of the batch, summed in chunk order in float64.
+ * Data-parallel training on node's worker_threads. Node-only: host/node.ts installs it into the browser-safe
+ * host/training/threads.ts, which is all that training code imports. Every batch is split into chunks balanced by
+ * their events; the trainer's own thread and its workers, each with its own wasm trainer of the same shape, take
+ * chunks one at a time until none is left and leave each chunk's mean loss and gradient in a slot of shared
+ * memory. The batch's loss and gradient are the chunks' weighted by their share of the batch, summed in chunk
+ * order in float64.
  *
  * Why the result is the same bit for bit for the same seed and thread count: the chunks depend only on the batch
  * and the chunk count (a function of the thread count), a chunk's gradient only on the chunk and the parameters
