@@ -12,8 +12,7 @@ import { Rng } from "./rng.js";
 import { simdSupported } from "./engine/wasm-source.js";
 import { generate } from "./training/tasks.js";
 import { Trainer, initialModel, taskModelSpec } from "./training/trainer.js";
-import { batchGradients, type BatchGradients } from "./training/threads.js";
-import { PhasorError } from "./errors.js";
+import { ThreadsUnavailable, batchGradients, type BatchGradients } from "./training/threads.js";
 
 export interface BenchConfig {
   hidden: number;
@@ -197,7 +196,7 @@ export async function runTrainBench(options: { seconds?: number; builds?: boolea
         gradients = await batchGradients(trainer, config.threads);
       } catch (error) {
         // a browser has no worker threads: its rows are the one-thread ones
-        if (error instanceof PhasorError && config.threads > 1) continue;
+        if (error instanceof ThreadsUnavailable) continue;
         throw error;
       }
       let next = 0;

@@ -10,7 +10,7 @@ import "../host/node.js";
 import { StabilityGuard, TrainerObjective } from "../host/training/guard.js";
 import { splitByEvents } from "../host/training/parallel.js";
 import { generate } from "../host/training/tasks.js";
-import { batchGradients, type BatchGradients } from "../host/training/threads.js";
+import { batchGradients } from "../host/training/threads.js";
 import { Trainer, initialModel, type TrainerOptions } from "../host/training/trainer.js";
 import { simdSupported } from "../host/engine/wasm-source.js";
 import { phasor } from "./support/cli.js";
@@ -155,8 +155,10 @@ describe("the thread count", () => {
     await expect(batchGradients(shared, 1.5)).rejects.toThrow(/threads must be a whole number/);
     vi.resetModules();
     // a fresh copy of the module, as a browser has it: nothing installed the worker threads
-    const fresh: { batchGradients: (t: Trainer, n: number) => Promise<BatchGradients> } = await import("../host/training/threads.js");
+    const fresh: typeof import("../host/training/threads.js") = await import("../host/training/threads.js");
     await expect(fresh.batchGradients(shared, 2)).rejects.toThrow(/threads 2: training on more than one thread needs node's worker threads/);
+    // the kind of failure after which a caller that must end with a model goes on on one thread
+    await expect(fresh.batchGradients(shared, 2)).rejects.toBeInstanceOf(fresh.ThreadsUnavailable);
     const one = await fresh.batchGradients(shared, 1);
     one.loadBatch(signProblem(1, 4));
     expect(Number.isFinite(one.lossAndGradient())).toBe(true);

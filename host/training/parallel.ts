@@ -20,7 +20,7 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { PhasorError, type ErrorCode } from "../errors.js";
 import { compileBuild } from "../engine/wasm-source.js";
-import type { BatchGradients } from "./threads.js";
+import { ThreadsUnavailable, type BatchGradients } from "./threads.js";
 import type { Trainer, TrainerOptions, TrainingSample } from "./trainer.js";
 
 /**
@@ -185,7 +185,7 @@ export class ChunkTaker {
 function workerScript(): URL {
   const here = import.meta.url;
   const script = here.endsWith(".ts") ? new URL("../../dist/host/training/parallel-worker.js", here) : new URL("./parallel-worker.js", here);
-  if (!existsSync(fileURLToPath(script))) throw new PhasorError("runtime", `${fileURLToPath(script)} is missing: run \`npm run build\``);
+  if (!existsSync(fileURLToPath(script))) throw new ThreadsUnavailable("runtime", `${fileURLToPath(script)} is missing: run \`npm run build\``);
   return script;
 }
 
@@ -232,27 +232,29 @@ class ParallelGradients implements BatchGradients {
       trainROn: trainer.trainROn,
       tauDirect: trainer.tauDirect,
     };
-    const script = workerScript();
     const started: Promise<void>[] = [];
-    for (let n = 1; n < threads; n++) {
-      const { port1, port2 } = new MessageChannel();
-      const setup: WorkerSetup = { module, model: trainer.model, options, control: this.control, theta: this.theta, gradients: this.gradients, losses: this.losses, port: port2 };
-      const worker = new Worker(script, { workerData: setup, transferList: [port2] });
-      // a run that forgets close() must not keep the process alive
-      worker.unref();
-      this.workers.push({ worker, port: port1 });
-      started.push(
-        new Promise((resolve, reject) => {
-          worker.once("message", (m: { ready?: boolean; error?: string }) => (m.ready ? resolve() : reject(new PhasorError("runtime", `training thread ${n}: ${m.error}`))));
-          worker.once("error", (error) => reject(new PhasorError("runtime", `training thread ${n}: ${error.message}`)));
-        }),
-      );
-    }
     try {
+      const script = workerScript();
+      for (let n = 1; n < threads; n++) {
+        const { port1, port2 } = new MessageChannel();
+        const setup: WorkerSetup = { module, model: trainer.model, options, control: this.control, theta: this.theta, gradients: this.gradients, losses: this.losses, port: port2 };
+        const worker = new Worker(script, { workerData: setup, transferList: [port2] });
+        // a run that forgets close() must not keep the process alive
+        worker.unref();
+        this.workers.push({ worker, port: port1 });
+        const failed = (why: string) => new ThreadsUnavailable("runtime", `training thread ${n} could not start: ${why}`);
+        started.push(
+          new Promise((resolve, reject) => {
+            worker.once("message", (m: { ready?: boolean; error?: string }) => (m.ready ? resolve() : reject(failed(m.error ?? "no reason given"))));
+            worker.once("error", (error) => reject(failed(error.message)));
+            worker.once("exit", (code) => reject(failed(`it ended with exit code ${code}`)));
+          }),
+        );
+      }
       await Promise.all(started);
     } catch (error) {
       await this.close();
-      throw error;
+      throw error instanceof ThreadsUnavailable ? error : new ThreadsUnavailable("runtime", `training threads could not start: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
 

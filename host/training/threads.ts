@@ -26,6 +26,12 @@ export interface BatchGradients {
   close(): Promise<void>;
 }
 
+/**
+ * The threads a run asked for could not be had: there are no worker threads here, or one failed to start. Nothing
+ * was trained yet, so a caller that must end with a model (the main job) can go on on one thread.
+ */
+export class ThreadsUnavailable extends PhasorError {}
+
 export type ThreadedGradients = (trainer: Trainer, threads: number) => Promise<BatchGradients>;
 
 let threaded: ThreadedGradients | null = null;
@@ -47,7 +53,7 @@ export async function batchGradients(trainer: Trainer, threads: number): Promise
     };
   }
   if (!threaded) {
-    throw new PhasorError("bad-args", `threads ${threads}: training on more than one thread needs node's worker threads (the library's node entry); here it trains on one`);
+    throw new ThreadsUnavailable("bad-args", `threads ${threads}: training on more than one thread needs node's worker threads (the library's node entry); here it trains on one`);
   }
   return threaded(trainer, threads);
 }
