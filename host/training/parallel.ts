@@ -308,11 +308,14 @@ class ParallelGradients implements BatchGradients {
     if (Atomics.load(c, EXITED) > 0) throw new PhasorError("runtime", "a training thread has ended; start the run again");
     this.theta.set(this.trainer.parameters());
     const round = ++this.round;
+    // NEXT first: a thread still inside the last round's claim() (preempted after its last chunk) then fails its
+    // compare-exchange, rather than claiming a chunk number that the new CHUNKS makes valid and counting it in the
+    // new round's DONE
+    Atomics.store(c, NEXT, (round & 0x7fff) << 16);
     Atomics.store(c, OP, op);
     Atomics.store(c, CHUNKS, chunks);
     Atomics.store(c, DONE, 0);
     Atomics.store(c, FAILED, 0);
-    Atomics.store(c, NEXT, (round & 0x7fff) << 16);
     Atomics.store(c, REQUEST, round);
     Atomics.notify(c, REQUEST);
     let ownError: unknown = null;
