@@ -52,6 +52,7 @@ export const command = defineCommand({
     seconds: { kind: "number", min: 1, default: MAIN_JOB.budgetSeconds, help: "training time budget in seconds" },
     threads: {
       kind: "number",
+      value: "N",
       integer: true,
       min: 1,
       max: MAX_THREADS,

@@ -106,6 +106,7 @@ export const command = defineCommand({
     simd: { kind: "enum", values: ["auto", "on", "off"], default: "auto", help: "wasm build of the trainer" },
     threads: {
       kind: "number",
+      value: "N",
       integer: true,
       min: 1,
       max: MAX_THREADS,
