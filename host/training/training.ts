@@ -91,7 +91,8 @@ export interface TrainSettings {
   /**
    * threads that share every batch's gradient (host/training/threads.ts; more than 1 needs node's worker threads).
    * The same seed and thread count give the same run bit for bit; 1 (the default; absent in older checkpoints) is
-   * the trainer alone, other counts differ from it in the rounding of the batch's sums
+   * the trainer alone. Other counts round the batch's sums differently; Adam turns such differences in near-zero
+   * gradients into different steps, so after some tens of steps the run goes its own way, as with another seed
    */
   threads?: number;
 }

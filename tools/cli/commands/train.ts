@@ -111,7 +111,7 @@ export const command = defineCommand({
       min: 1,
       max: MAX_THREADS,
       default: 1,
-      help: "threads sharing every batch, each with its own wasm trainer (the same seed and N give the same run; N > 1 rounds the batch's sums differently from 1; --resume keeps the checkpoint's N)",
+      help: "threads sharing every batch, each with its own wasm trainer (the same seed and N give the same run; N > 1 rounds the batch's sums differently and so takes another path than 1, as another seed would; --resume keeps the checkpoint's N)",
     },
   },
   async run(flags, io) {
