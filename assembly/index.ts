@@ -2,11 +2,12 @@
 // this module's memory; every call that can fail returns a status (0 or a negative code) with the reason in the
 // error buffer (errorPtr, errorLen).
 
-import { E_MODEL, E_STATE, clearError, fail } from "./errors";
-import { Layer, Model, deriveTiming, layerAt, parseModel, timingBytes } from "./model";
+import { E_MODEL, E_STATE, clearError, errInt, errText, fail } from "./errors";
+import { Layer, Model, deriveTiming, isFixed, layerAt, parseModel, timingBytes } from "./model";
 import { checkPush, pushEvent, pushEvents, readOutput, readState, restoreStream, streamReset } from "./stream";
 import { exactPhase as phaseExact, phaseStep as step96, phaseStepLow } from "./phase";
 import { S_EVENTS, S_UPDATES } from "./model";
+import { learnStep, learnedOutput, readoutBytes, readoutCheck, readoutFromModel, readoutSeal } from "./fixed/readout-learning";
 
 export { errorPtr, errorLen, refusalIndex, refusalReason, refusalTime } from "./errors";
 
@@ -106,7 +107,7 @@ export function check(m: Model, st: usize, t: f64, x: usize, policy: i32): i32 {
 }
 
 export function pushBatch(m: Model, st: usize, n: i32, t: usize, x: usize, y: usize, h: usize, policy: i32): i32 {
-  return pushEvents(m, st, n, t, x, y, h, policy);
+  return pushEvents(m, st, n, t, x, y, h, policy, 0);
 }
 
 export function output(m: Model, st: usize, out: usize): void {
@@ -123,6 +124,71 @@ export function cell(m: Model, st: usize, layer: i32, out: usize): i32 {
   if (layer < 0 || layer >= m.layerCount) return fail(E_STATE, "no such layer");
   readState(m, st, layer, 1, out);
   return 0;
+}
+
+// A stream's adapted readout (fixed models; docs/on-device-learning.md): its own block, made from the model's
+// readout, passed with the stream to the calls below. The model's image is never written.
+
+/** A new adapted readout of model m, equal to the model's own (readoutBytes(m) bytes, freed with readoutFree); 0
+ * for a float model, which has no integer readout to adapt. */
+export function readoutCreate(m: Model): usize {
+  if (!isFixed(m.kind)) return 0;
+  const r = heap.alloc(readoutBytes(m));
+  readoutFromModel(m, r);
+  return r;
+}
+
+export function readoutFree(r: usize): void {
+  heap.free(r);
+}
+
+/** Back to the model's own readout. */
+export function readoutReset(m: Model, r: usize): void {
+  readoutFromModel(m, r);
+}
+
+export function readoutSize(m: Model): usize {
+  return readoutBytes(m);
+}
+
+/** Copies r's bytes (readoutSize(m), checksum included) to dst. */
+export function readoutSave(m: Model, r: usize, dst: usize): void {
+  const n = readoutBytes(m);
+  readoutSeal(r, n);
+  memory.copy(dst, r, n);
+}
+
+/** Takes the `length` bytes at src (a readoutSave of this model) as r: 0, or E_STATE with the reason and r unchanged. */
+export function readoutLoad(m: Model, r: usize, src: usize, length: i32): i32 {
+  clearError();
+  const n = readoutBytes(m);
+  if (<usize>length != n) {
+    fail(E_STATE, "");
+    errInt(length);
+    errText(" bytes, an adapted readout of this model has ");
+    errInt(<i64>n);
+    return E_STATE;
+  }
+  const status = readoutCheck(m, src, n);
+  if (status == 0) memory.copy(r, src, n);
+  return status;
+}
+
+/** One learning step on r from the stream's state: a class (targets 0) or the O f64 targets at `targets`; c
+ * infinite for no cap. 0 (step eta), 1 (step capped), E_INPUT with the reason (nothing changed). */
+export function learn(m: Model, st: usize, r: usize, label: i32, targets: usize, eta: f64, c: f64): i32 {
+  clearError();
+  return learnStep(m, st, r, label, targets, eta, c);
+}
+
+/** output() from the adapted readout r. */
+export function outputLearned(m: Model, st: usize, r: usize, out: usize): void {
+  learnedOutput(m, st, r, out);
+}
+
+/** pushBatch() with y from the adapted readout r. */
+export function pushBatchLearned(m: Model, st: usize, r: usize, n: i32, t: usize, x: usize, y: usize, h: usize, policy: i32): i32 {
+  return pushEvents(m, st, n, t, x, y, h, policy, r);
 }
 
 export function restore(m: Model, st: usize, src: usize, length: i32): i32 {

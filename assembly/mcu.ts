@@ -10,6 +10,7 @@ import { E_INPUT, E_MODEL, E_STATE } from "./errors";
 import { FIXED_TIMING_BYTES, Layer, MAX_LAYERS, Model, deriveTiming, parseModel } from "./model";
 import { align16 } from "./padding";
 import { POLICY_REJECT, pushEvent, readOutput, streamReset } from "./stream";
+import { learnedOutputInto, learningLayout, learningStart, learningStop } from "./mcu-learning";
 
 /** init: the image and what it needs do not fit the arena. */
 const E_CAPACITY: i32 = -4;
@@ -62,6 +63,7 @@ export function arenaNeeded(): i32 {
 export function init(length: i32): i32 {
   modelAt = 0;
   needed = 0;
+  if (isDefined(PHASOR_LEARN)) learningStop();
   if (<u32>length > <u32>ARENA_BYTES) return E_CAPACITY;
   const layerCount = load<i32>(arena, 16);
   if (layerCount < 1 || layerCount > MAX_LAYERS) return E_MODEL;
@@ -83,10 +85,13 @@ export function init(length: i32): i32 {
   at = align16(at + (<usize>m.inputSize << 2));
   const y = at;
   at += <usize>m.outputSize << 3;
+  // the learning module (assembly/mcu-learn.ts) keeps its readout after all this
+  if (isDefined(PHASOR_LEARN)) at = learningLayout(m, at);
   needed = at - arena;
   if (at > end) return E_CAPACITY;
   deriveTiming(m, m.timing);
   streamReset(m, st);
+  if (isDefined(PHASOR_LEARN)) learningStart(m, st);
   modelAt = changetype<usize>(m);
   streamAt = st;
   inputAt = x;
@@ -113,6 +118,7 @@ export function push(t: f64): i32 {
 /** The readout y = V h + d of the current state: the address of outputSize f64 (0 before init). */
 export function output(): usize {
   if (!modelAt) return 0;
+  if (isDefined(PHASOR_LEARN) && learnedOutputInto(outputAt)) return outputAt;
   readOutput(changetype<Model>(modelAt), streamAt, outputAt);
   return outputAt;
 }

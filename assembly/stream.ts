@@ -17,6 +17,7 @@ import { wheelIsSound, wheelReset } from "./schedule";
 import { fixedReadout, fixedTimeGate, fixedUpdateUnits } from "./fixed/step";
 import { saturate16 } from "./fixed/arith";
 import { floatReadout, floatTimeGate, floatUpdateUnits } from "./float/step";
+import { learnedOutput } from "./fixed/readout-learning";
 
 export const POLICY_REJECT: i32 = 0;
 export const POLICY_CLAMP: i32 = 1;
@@ -221,9 +222,10 @@ export function checkPush(m: Model, st: usize, t: f64, x: usize, policy: i32): i
 /**
  * n events (times at tPtr f64[n], inputs at xPtr f32[n * I]); all are checked before the first is run, so a
  * bad event leaves the state untouched. y (f64[n * O]) and h (f64[n * H_last]) receive the outputs after every
- * event when their pointers are not 0. Returns 0 or E_INPUT.
+ * event when their pointers are not 0; y from the adapted readout at `readout` when that is not 0
+ * (fixed/readout-learning.ts). Returns 0 or E_INPUT.
  */
-export function pushEvents(m: Model, st: usize, n: i32, tPtr: usize, xPtr: usize, yPtr: usize, hPtr: usize, policy: i32): i32 {
+export function pushEvents(m: Model, st: usize, n: i32, tPtr: usize, xPtr: usize, yPtr: usize, hPtr: usize, policy: i32, readout: usize): i32 {
   const rowBytes = <usize>m.inputSize << 2;
   let previous = previousTime(st);
   let t0 = originTime(st);
@@ -240,7 +242,11 @@ export function pushEvents(m: Model, st: usize, n: i32, tPtr: usize, xPtr: usize
     if (previous == previous && t < previous) t = previous; // only reachable with POLICY_CLAMP
     step(m, st, t, xPtr + <usize>e * rowBytes);
     previous = t;
-    if (yPtr) readOutput(m, st, yPtr + <usize>e * (<usize>m.outputSize << 3));
+    if (yPtr) {
+      const y = yPtr + <usize>e * (<usize>m.outputSize << 3);
+      if (readout) learnedOutput(m, st, readout, y);
+      else readOutput(m, st, y);
+    }
     if (hPtr) readState(m, st, m.layerCount - 1, 0, hPtr + <usize>e * (<usize>last.hiddenSize << 3));
   }
   return 0;

@@ -7,6 +7,7 @@ export { createEngine, defaultEngine, loadModelBytes, type EngineOptions, type L
 export { quantize, type QuantizeResult } from "./model/quantize.js";
 export { encodePlsm, decodePlsm } from "./model/plsm.js";
 export { ReferenceEngine } from "./engine/reference.js";
+export { FloatReadout } from "./engine/readout-learning.js";
 export { setWasmSource, simdSupported, wasmFromUrl, type WasmSource } from "./engine/wasm-source.js";
 export { ExactPhase, timeGate } from "./engine/phase.js";
 export { randomModel, type RandomModelOptions } from "./model/init.js";

@@ -2,22 +2,29 @@
  * Every wasm in build/ is what its name and its doc say: the scalar and microcontroller builds hold no SIMD
  * instruction (Debian's wabt: wasm-validate --disable-simd refuses a SIMD build and accepts them), each build
  * imports exactly what is documented (docs/wasi.md, docs/embedding.md; the engines import nothing), and the
- * microcontroller build keeps its budgets: at most 8 KiB of module, at most 2 pages of memory for an (H=32, I=4)
- * model, a memory that cannot grow, and no memory.grow in its code.
+ * microcontroller builds keep their budgets: at most 8 KiB of module (10 KiB for the learning one,
+ * docs/on-device-learning.md), at most 2 pages of memory for an (H=32, I=4) model, a memory that cannot grow, and
+ * no memory.grow in their code.
  */
 import { spawnSync } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { quantize } from "../host/model/quantize.js";
 import { calibrationStreams } from "./support/engines.js";
-import { MCU_FILE, mcuInstance, mcuLoad, mcuRun } from "./support/mcu.js";
+import { MCU_FILE, MCU_LEARN_FILE, mcuInstance, mcuLearningInstance, mcuLoad, mcuRun, type McuExports } from "./support/mcu.js";
 import { Rng, randomModel, randomStream } from "./support/random.js";
 
-const MCU_BUDGET_BYTES = 8 * 1024;
 const PAGE = 65536;
 
 const WASI_IMPORTS = ["args_get", "args_sizes_get", "fd_fdstat_get", "fd_prestat_dir_name", "fd_prestat_get", "fd_read", "fd_write", "path_open", "proc_exit"];
 const MCU_EXPORTS = ["arenaBytes", "arenaNeeded", "arenaUsed", "init", "inputBuffer", "memory", "modelBuffer", "output", "push", "reset"];
+const LEARNING_EXPORTS = ["learn", "readoutBuffer", "readoutLoad", "readoutReset", "readoutSave", "readoutSize", "targetBuffer"];
+
+/** The two microcontroller modules: what each must export, and its budget. */
+const MCU_MODULES: [string, { budget: number; exports: string[]; instance: () => Promise<McuExports> }][] = [
+  [MCU_FILE, { budget: 8 * 1024, exports: MCU_EXPORTS, instance: mcuInstance }],
+  [MCU_LEARN_FILE, { budget: 10 * 1024, exports: [...MCU_EXPORTS, ...LEARNING_EXPORTS].sort(), instance: mcuLearningInstance }],
+];
 
 const builds = readdirSync("build").filter((name) => name.endsWith(".wasm")).sort();
 /** A build is a SIMD build when its name says so, and the WASI command's default build is. */
@@ -34,7 +41,7 @@ const SIMD_INSTRUCTION = /\b(v128|[if](8x16|16x8|32x4|64x2))\./;
 
 describe("the wasm builds", () => {
   it("are all there", () => {
-    for (const name of ["phasor-simd.wasm", "phasor-scalar.wasm", "phasor-mcu.wasm", "phasor-wasi.wasm", "phasor-wasi-scalar.wasm"]) {
+    for (const name of ["phasor-simd.wasm", "phasor-scalar.wasm", "phasor-mcu.wasm", "phasor-mcu-learn.wasm", "phasor-wasi.wasm", "phasor-wasi-scalar.wasm"]) {
       expect(builds).toContain(name);
     }
   });
@@ -74,30 +81,30 @@ describe("the wasm builds", () => {
   });
 });
 
-describe("the microcontroller build", () => {
-  const bytes = readFileSync(MCU_FILE);
+describe.each(MCU_MODULES)("the microcontroller build %s", (file, { budget, exports: documented, instance }) => {
+  const bytes = readFileSync(file);
 
-  it(`is at most ${MCU_BUDGET_BYTES} bytes and exports what docs/embedding.md lists`, () => {
-    expect(bytes.length).toBeLessThanOrEqual(MCU_BUDGET_BYTES);
+  it(`is at most ${budget} bytes and exports what its doc lists`, () => {
+    expect(bytes.length).toBeLessThanOrEqual(budget);
     const exports = WebAssembly.Module.exports(new WebAssembly.Module(bytes));
-    expect(exports.map((e) => e.name).sort()).toEqual(MCU_EXPORTS);
+    expect(exports.map((e) => e.name).sort()).toEqual(documented);
   });
 
   it("declares a memory of at most 2 pages that may not grow, and has no memory.grow", () => {
-    const header = wabt("wasm-objdump", ["-x", MCU_FILE]).stdout;
+    const header = wabt("wasm-objdump", ["-x", file]).stdout;
     const memory = /memory\[0\] pages: initial=(\d+) max=(\d+)/.exec(header);
     expect(memory, "the memory has a maximum").not.toBeNull();
     const [initial, maximum] = [Number(memory![1]), Number(memory![2])];
     expect(initial).toBeLessThanOrEqual(2);
     expect(maximum).toBe(initial);
-    expect(wabt("wasm-objdump", ["-d", MCU_FILE]).stdout).not.toMatch(/memory\.grow/);
+    expect(wabt("wasm-objdump", ["-d", file]).stdout).not.toMatch(/memory\.grow/);
   });
 
   it("runs an (H=32, I=4) model in its 2 pages, without growing them", async () => {
     const rng = new Rng(32);
     const model = randomModel(rng, { inputSize: 4, hidden: [32], peephole: true, rOn: 0.05, outputs: 3, mode: "last", alpha: 0 });
     const { bytes: image } = quantize(model, calibrationStreams(4, 4), "mcu-budget");
-    const mcu = await mcuInstance();
+    const mcu = await instance();
     const pages = mcu.memory.buffer.byteLength / PAGE;
     expect(pages).toBeLessThanOrEqual(2);
     expect(mcuLoad(mcu, image)).toBe(0);
@@ -112,7 +119,7 @@ describe("the microcontroller build", () => {
 
   it("refuses what it cannot run with a status, not a trap", async () => {
     const rng = new Rng(5);
-    const mcu = await mcuInstance();
+    const mcu = await instance();
     expect(mcu.push(0), "push before init").toBe(-3);
     const fixed = quantize(randomModel(rng, { inputSize: 2, hidden: [8], peephole: false, rOn: 0.5, outputs: 2, mode: "last" }), calibrationStreams(6, 2), "m").bytes;
     const corrupt = fixed.slice();

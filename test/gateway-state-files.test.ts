@@ -42,8 +42,8 @@ function sample(): ShardSnapshot {
     cut: 41,
     counters: { badTopic: 2, wrongShard: 0, tooManyDevices: 0, stateResets: 0 },
     devices: [
-      { id: "pump-1", lastSeq: 17, input: { lastT: 1.7e12 + 0.125, held: [0, 0, 0.3] }, counters: { accepted: 17, malformed: 1 }, published: null, stream: Uint8Array.from({ length: 40 }, (_, k) => k * 7) },
-      { id: "pump-2", lastSeq: 3, input: { lastT: null, held: [0, 0, 0] }, counters: {}, published: [0.5, -0.25], stream: Uint8Array.from({ length: 40 }, (_, k) => 255 - k) },
+      { id: "pump-1", lastSeq: 17, input: { lastT: 1.7e12 + 0.125, held: [0, 0, 0.3] }, counters: { accepted: 17, malformed: 1 }, published: null, stream: Uint8Array.from({ length: 40 }, (_, k) => k * 7), readout: null },
+      { id: "pump-2", lastSeq: 3, input: { lastT: null, held: [0, 0, 0] }, counters: {}, published: [0.5, -0.25], stream: Uint8Array.from({ length: 40 }, (_, k) => 255 - k), readout: Uint8Array.from({ length: 24 }, (_, k) => 3 * k) },
     ],
   };
 }

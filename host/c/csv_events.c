@@ -567,8 +567,9 @@ static int read_row(csv_reader *r, slice text, csv_event *event) {
   }
   /* the label before the seq, unlike host/engine/events.ts, so that the seq's unquoted text is not overwritten: the
    * seq cannot fail, so the same lines fail with the same messages */
-  if (r->label_field >= 0 && r->fields[r->label_field].length > 0) {
-    double label;
+  int has_label = r->label_field >= 0 && r->fields[r->label_field].length > 0;
+  double label = 0;
+  if (has_label) {
     ok = csv_number(r, r->fields[r->label_field], &label, why, sizeof why);
     if (ok < 0) return out_of_memory(r);
     if (!ok) return failure(r, "label %s", why);
@@ -609,7 +610,7 @@ static int read_row(csv_reader *r, slice text, csv_event *event) {
   r->seq = seq;
   r->last_t = t;
   r->last_line = r->line_number;
-  *event = (csv_event){t, r->x, seq, r->line_number, new_seq};
+  *event = (csv_event){t, r->x, seq, r->line_number, new_seq, has_label, label};
   return 1;
 }
 

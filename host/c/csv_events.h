@@ -33,6 +33,9 @@ typedef struct {
   unsigned long line;
   /** the first event of its seq: the state starts at zero */
   int starts_sequence;
+  /** whether the event's label column holds a number, and the number (the sequence's class or target) */
+  int has_label;
+  double label;
 } csv_event;
 
 typedef struct csv_reader csv_reader;

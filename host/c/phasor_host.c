@@ -5,6 +5,12 @@
  *
  *   phasor_host --module build/phasor-mcu.wasm --model m.plsm --events e.csv      (- reads stdin)
  *
+ * With --learn ETA it runs the learning build (build/phasor-mcu-learn.wasm, docs/on-device-learning.md) and
+ * fine-tunes the readout from the events' label column as a device would: the outputs are printed first, then a
+ * "last" readout learns at the end of each sequence from the sequence's last label, an "every" readout after each
+ * event that has one (a class for a model of 2 or more outputs, the target value for one output). --learn-c sets
+ * the cap's c (default 0.9); --readout-in loads a saved readout first, --readout-out saves the readout at the end.
+ *
  * Built with -DPHASOR_EMBEDDED, it takes the module and the model from the arrays `phasor export-c` writes
  * (phasor_model.h, phasor_model.c) instead of files, as firmware would, and only --events is given.
  *
@@ -32,15 +38,19 @@
 enum { EXIT_BAD_INPUT = 2, EXIT_RUNTIME = 1 };
 
 #ifdef PHASOR_EMBEDDED
-static const char USAGE[] = "usage: phasor_host --events E.csv   (module and model are built in: phasor export-c)\n";
+static const char USAGE[] = "usage: phasor_host --events E.csv [learning flags]   (module and model are built in: phasor export-c)\n"
+                            "learning: [--learn ETA [--learn-c C]] [--readout-in FILE] [--readout-out FILE]\n";
 #else
-static const char USAGE[] = "usage: phasor_host [--module build/phasor-mcu.wasm] --model M.plsm --events E.csv\n";
+static const char USAGE[] = "usage: phasor_host [--module build/phasor-mcu.wasm] --model M.plsm --events E.csv [learning flags]\n"
+                            "learning: [--learn ETA [--learn-c C]] [--readout-in FILE] [--readout-out FILE]\n";
 #endif
 
 typedef struct {
   const char *module;
   const char *model;
   const char *events;
+  const char *learn, *learn_c, *readout_in, *readout_out;
+  double eta, c;
 } arguments;
 
 static int complain(int status, const char *format, ...) __attribute__((format(printf, 2, 3)));
@@ -55,6 +65,14 @@ static int complain(int status, const char *format, ...) {
   return status;
 }
 
+/* Whether text is a whole number in C's notation (strtod); *value gets it. */
+static int number_is(const char *text, double *value) {
+  char *end;
+  errno = 0;
+  *value = strtod(text, &end);
+  return end != text && *end == '\0' && errno == 0;
+}
+
 /* `--name value` and `--name=value`, as the phasor command takes them. 0, or the exit status. */
 static int parse_arguments(int argc, char **argv, arguments *a) {
   struct {
@@ -66,6 +84,10 @@ static int parse_arguments(int argc, char **argv, arguments *a) {
       {"model", &a->model},
 #endif
       {"events", &a->events},
+      {"learn", &a->learn},
+      {"learn-c", &a->learn_c},
+      {"readout-in", &a->readout_in},
+      {"readout-out", &a->readout_out},
   };
   size_t flag_count = sizeof flags / sizeof flags[0];
   for (int i = 1; i < argc; i++) {
@@ -85,15 +107,19 @@ static int parse_arguments(int argc, char **argv, arguments *a) {
     if (!value || !*value) return complain(EXIT_BAD_INPUT, "--%s needs a value\n%s", flags[f].name, USAGE);
     *flags[f].value = value;
   }
+  if (a->learn_c && !a->learn) return complain(EXIT_BAD_INPUT, "--learn-c needs --learn ETA");
+  a->c = 0.9;
+  if (a->learn && !number_is(a->learn, &a->eta)) return complain(EXIT_BAD_INPUT, "--learn: \"%s\" is not a number", a->learn);
+  if (a->learn_c && !number_is(a->learn_c, &a->c)) return complain(EXIT_BAD_INPUT, "--learn-c: \"%s\" is not a number", a->learn_c);
 #ifndef PHASOR_EMBEDDED
-  if (!a->module) a->module = "build/phasor-mcu.wasm";
+  int learns = a->learn || a->readout_in || a->readout_out;
+  if (!a->module) a->module = learns ? "build/phasor-mcu-learn.wasm" : "build/phasor-mcu.wasm";
   if (!a->model) return complain(EXIT_BAD_INPUT, "missing --model M.plsm\n%s", USAGE);
 #endif
   if (!a->events) return complain(EXIT_BAD_INPUT, "missing --events E.csv (- reads stdin)\n%s", USAGE);
   return 0;
 }
 
-#ifndef PHASOR_EMBEDDED
 /* A whole file in memory; NULL with a message printed. */
 static uint8_t *read_file(const char *path, size_t *length) {
   FILE *file = fopen(path, "rb");
@@ -120,7 +146,6 @@ static uint8_t *read_file(const char *path, size_t *length) {
   *length = n;
   return bytes;
 }
-#endif
 
 static int exit_status(phasor_status status) {
   return status == PHASOR_ENGINE ? EXIT_RUNTIME : EXIT_BAD_INPUT;
@@ -137,8 +162,25 @@ static void print_number(double value) {
   }
 }
 
-/* Runs every event of the file; 0 or the exit status. */
-static int run_events(phasor_mcu *mcu, const char *path) {
+/* A learning step towards a label read from the events (at `line` of `name`): a class for a model of 2 or more
+ * outputs, the target value for one output. 0 or the exit status. */
+static int learn_label(phasor_mcu *mcu, const arguments *a, double label, const char *name, unsigned long line) {
+  phasor_status learned;
+  if (mcu->output_size >= 2) {
+    if (!(label >= 0 && label < mcu->output_size && label == floor(label))) {
+      char text[JS_NUMBER_CHARS];
+      js_number(label, text);
+      return complain(EXIT_BAD_INPUT, "%s:%lu: label %s is not a class of this model (0 to %u)", name, line, text, mcu->output_size - 1);
+    }
+    learned = phasor_mcu_learn_class(mcu, (int32_t)label, a->eta, a->c, NULL);
+  } else {
+    learned = phasor_mcu_learn_values(mcu, &label, a->eta, a->c, NULL);
+  }
+  return learned == PHASOR_OK ? 0 : complain(exit_status(learned), "%s:%lu: %s", name, line, mcu->error);
+}
+
+/* Runs every event of the file, learning from its labels when a->learn; 0 or the exit status. */
+static int run_events(phasor_mcu *mcu, const arguments *a, const char *path) {
   FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
   const char *name = in == stdin ? "stdin" : path;
   if (!in) return complain(EXIT_BAD_INPUT, "%s: cannot open: %s", path, strerror(errno));
@@ -149,8 +191,16 @@ static int run_events(phasor_mcu *mcu, const char *path) {
   unsigned long long i = 0;
   csv_event event;
   int got;
+  /* a "last" readout learns from its sequence's last label when the sequence ends */
+  int every = mcu->readout_every;
+  int labelled = 0;
+  double label = 0;
+  unsigned long label_line = 0;
   while (status == 0 && (got = csv_next(reader, &event)) > 0) {
     if (event.starts_sequence) {
+      if (a->learn && labelled) status = learn_label(mcu, a, label, name, label_line);
+      labelled = 0;
+      if (status) break;
       i = 0;
       phasor_status reset = phasor_mcu_reset(mcu);
       if (reset != PHASOR_OK) status = complain(exit_status(reset), "%s:%lu: %s", name, event.line, mcu->error);
@@ -176,11 +226,50 @@ static int run_events(phasor_mcu *mcu, const char *path) {
       print_number(y[k]);
     }
     fputs("]}\n", stdout);
+    if (event.has_label && a->learn) {
+      if (every) {
+        status = learn_label(mcu, a, event.label, name, event.line);
+      } else {
+        labelled = 1;
+        label = event.label;
+        label_line = event.line;
+      }
+    }
   }
   if (status == 0 && got < 0) status = complain(EXIT_BAD_INPUT, "%s", csv_error(reader));
+  if (status == 0 && got == 0 && labelled) status = learn_label(mcu, a, label, name, label_line);
   csv_close(reader);
   free(y);
   if (in != stdin) fclose(in);
+  return status;
+}
+
+/* --readout-in: the bytes of a saved readout of this model. 0 or the exit status. */
+static int load_readout(phasor_mcu *mcu, const char *path) {
+  size_t length;
+  uint8_t *bytes = read_file(path, &length);
+  if (!bytes) return EXIT_BAD_INPUT;
+  phasor_status loaded = phasor_mcu_readout_load(mcu, bytes, length);
+  free(bytes);
+  return loaded == PHASOR_OK ? 0 : complain(exit_status(loaded), "%s: %s", path, mcu->error);
+}
+
+/* --readout-out: the readout in use, written to a new file. 0 or the exit status. */
+static int save_readout(phasor_mcu *mcu, const char *path) {
+  uint8_t *bytes = malloc(mcu->arena_bytes_total);
+  size_t length;
+  if (!bytes) return complain(EXIT_RUNTIME, "out of memory");
+  phasor_status saved = phasor_mcu_readout_save(mcu, bytes, mcu->arena_bytes_total, &length);
+  int status = 0;
+  if (saved != PHASOR_OK) {
+    status = complain(exit_status(saved), "%s: %s", path, mcu->error);
+  } else {
+    FILE *out = fopen(path, "wb");
+    if (!out || fwrite(bytes, 1, length, out) != length || fclose(out) != 0) {
+      status = complain(EXIT_RUNTIME, "%s: cannot write: %s", path, strerror(errno));
+    }
+  }
+  free(bytes);
   return status;
 }
 
@@ -218,7 +307,14 @@ int main(int argc, char **argv) {
   } else {
     phasor_status loaded = phasor_mcu_load(&mcu, model, model_length);
     if (loaded != PHASOR_OK) status = complain(exit_status(loaded), "%s: %s", model_name, mcu.error);
-    else status = run_events(&mcu, a.events);
+    else if ((a.learn || a.readout_in || a.readout_out) && !phasor_mcu_learns(&mcu)) {
+      status = complain(EXIT_BAD_INPUT, "%s: the module does not learn: --learn and the readout flags need the learning build "
+                        "(build/phasor-mcu-learn.wasm)", module_name);
+    } else {
+      status = a.readout_in ? load_readout(&mcu, a.readout_in) : 0;
+      if (status == 0) status = run_events(&mcu, &a, a.events);
+      if (status == 0 && a.readout_out) status = save_readout(&mcu, a.readout_out);
+    }
     phasor_mcu_close(&mcu);
   }
 #ifndef PHASOR_EMBEDDED

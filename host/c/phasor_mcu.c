@@ -9,11 +9,11 @@
 #include <stdio.h>
 #include <string.h>
 
-/* init and push statuses (docs/embedding.md, "Exports") */
+/* init, push, learn and readoutLoad statuses (docs/embedding.md, "Exports"; docs/on-device-learning.md) */
 enum { MCU_REJECTED = -1, MCU_REFUSED = -2, MCU_NO_MODEL = -3, MCU_TOO_BIG = -4 };
 
 /* .plsm header fields (docs/plsm.md, "Header"): little-endian u32 and u16 at these offsets */
-enum { PLSM_KIND_AT = 6, PLSM_FILE_BYTES_AT = 8, PLSM_INPUT_SIZE_AT = 12, PLSM_OUTPUT_SIZE_AT = 20, PLSM_HEADER_BYTES = 64 };
+enum { PLSM_KIND_AT = 6, PLSM_FILE_BYTES_AT = 8, PLSM_INPUT_SIZE_AT = 12, PLSM_OUTPUT_SIZE_AT = 20, PLSM_READOUT_MODE_AT = 24, PLSM_HEADER_BYTES = 64 };
 #define PLSM_KIND_FIXED 1
 
 static phasor_status fail(phasor_mcu *mcu, phasor_status status, const char *format, ...) {
@@ -74,6 +74,18 @@ static const export_spec FUNCTIONS[] = {
 };
 #define FUNCTION_COUNT (sizeof FUNCTIONS / sizeof FUNCTIONS[0])
 
+/* The learning build's exports: all of them or none. */
+static const export_spec LEARNING_FUNCTIONS[] = {
+    FUNCTION("learn", learn, "idd", "i"),
+    FUNCTION("targetBuffer", target_buffer, "", "i"),
+    FUNCTION("readoutBuffer", readout_buffer, "", "i"),
+    FUNCTION("readoutSize", readout_size, "", "i"),
+    FUNCTION("readoutSave", readout_save, "", "i"),
+    FUNCTION("readoutLoad", readout_load, "", "i"),
+    FUNCTION("readoutReset", readout_reset, "", ""),
+};
+#define LEARNING_COUNT (sizeof LEARNING_FUNCTIONS / sizeof LEARNING_FUNCTIONS[0])
+
 static char kind_letter(wasm_valkind_t kind) {
   switch (kind) {
     case WASM_I32: return 'i';
@@ -117,15 +129,16 @@ static phasor_status bind_exports(phasor_mcu *mcu) {
       if (!mcu->memory) status = fail(mcu, PHASOR_BAD_MODULE, "its export \"memory\" is not a memory");
       continue;
     }
-    for (size_t f = 0; f < FUNCTION_COUNT; f++) {
-      if (!name_is(name, FUNCTIONS[f].name)) continue;
+    for (size_t f = 0; f < FUNCTION_COUNT + LEARNING_COUNT; f++) {
+      const export_spec *spec = f < FUNCTION_COUNT ? &FUNCTIONS[f] : &LEARNING_FUNCTIONS[f - FUNCTION_COUNT];
+      if (!name_is(name, spec->name)) continue;
       const wasm_func_t *func = wasm_extern_as_func(item);
-      if (!func || !signature_is(func, &FUNCTIONS[f])) {
+      if (!func || !signature_is(func, spec)) {
         status = fail(mcu, PHASOR_BAD_MODULE, "its export \"%s\" is not a function (%s) -> (%s) (i: i32, d: f64)",
-                      FUNCTIONS[f].name, FUNCTIONS[f].params, FUNCTIONS[f].results);
+                      spec->name, spec->params, spec->results);
         break;
       }
-      *(const wasm_func_t **)((char *)mcu + FUNCTIONS[f].field) = func;
+      *(const wasm_func_t **)((char *)mcu + spec->field) = func;
     }
   }
   wasm_exporttype_vec_delete(&types);
@@ -134,6 +147,12 @@ static phasor_status bind_exports(phasor_mcu *mcu) {
   for (size_t f = 0; f < FUNCTION_COUNT; f++) {
     if (!*(const wasm_func_t **)((char *)mcu + FUNCTIONS[f].field)) {
       return fail(mcu, PHASOR_BAD_MODULE, "it exports no function \"%s\": not the MCU build (build/phasor-mcu.wasm)", FUNCTIONS[f].name);
+    }
+  }
+  for (size_t f = 0; mcu->learn && f < LEARNING_COUNT; f++) {
+    if (!*(const wasm_func_t **)((char *)mcu + LEARNING_FUNCTIONS[f].field)) {
+      return fail(mcu, PHASOR_BAD_MODULE, "it exports \"learn\" but no function \"%s\": not the learning build (build/phasor-mcu-learn.wasm)",
+                  LEARNING_FUNCTIONS[f].name);
     }
   }
   return PHASOR_OK;
@@ -276,6 +295,7 @@ phasor_status phasor_mcu_load(phasor_mcu *mcu, const uint8_t *image, size_t leng
   mcu->input_at = (uint32_t)input_at;
   mcu->input_size = input_size;
   mcu->output_size = read_u32(image + PLSM_OUTPUT_SIZE_AT);
+  mcu->readout_every = read_u32(image + PLSM_READOUT_MODE_AT) == 1;
   return PHASOR_OK;
 }
 
@@ -312,6 +332,101 @@ phasor_status phasor_mcu_output(phasor_mcu *mcu, double *y) {
 
 phasor_status phasor_mcu_reset(phasor_mcu *mcu) {
   return call(mcu, mcu->reset, "reset", NULL, NULL);
+}
+
+int phasor_mcu_learns(const phasor_mcu *mcu) {
+  return mcu->learn != NULL;
+}
+
+/* What a learning call needs: the learning build with a model. */
+static phasor_status learning_ready(phasor_mcu *mcu) {
+  if (!mcu->learn) return fail(mcu, PHASOR_BAD_MODULE, "the module does not learn: the learning build is build/phasor-mcu-learn.wasm");
+  if (!mcu->input_at) return no_model(mcu);
+  return PHASOR_OK;
+}
+
+/* learn(label, eta, c): label -1 takes the targets the caller wrote at targetBuffer(). */
+static phasor_status learn(phasor_mcu *mcu, int32_t label, double eta, double c, int *capped) {
+  wasm_val_t in[3] = {WASM_I32_VAL(label), WASM_F64_VAL(eta), WASM_F64_VAL(c)};
+  wasm_val_t out[1] = {WASM_INIT_VAL};
+  wasm_val_vec_t args = WASM_ARRAY_VEC(in);
+  wasm_val_vec_t results = WASM_ARRAY_VEC(out);
+  wasm_trap_t *trap = wasm_func_call(mcu->learn, &args, &results);
+  if (trap) return trapped(mcu, trap, "learn");
+  int32_t answer = out[0].of.i32;
+  if (answer == MCU_REFUSED) {
+    return fail(mcu, PHASOR_REFUSED, "learn refused the step: the class is not an output of the model, a target is not finite or "
+                "beyond +-2^23, eta is not in [2^-24, 1024] or c not in [2^-16, 1] (eta %.17g, c %.17g)", eta, c);
+  }
+  if (answer == MCU_NO_MODEL) return no_model(mcu);
+  if (answer != 0 && answer != 1) return fail(mcu, PHASOR_ENGINE, "learn answered %d, which docs/on-device-learning.md rules out", answer);
+  if (capped) *capped = answer == 1;
+  return PHASOR_OK;
+}
+
+phasor_status phasor_mcu_learn_class(phasor_mcu *mcu, int32_t label, double eta, double c, int *capped) {
+  phasor_status status = learning_ready(mcu);
+  if (status != PHASOR_OK) return status;
+  if (label < 0) return fail(mcu, PHASOR_REFUSED, "class %d is not an output of the model", label);
+  return learn(mcu, label, eta, c, capped);
+}
+
+phasor_status phasor_mcu_learn_values(phasor_mcu *mcu, const double *targets, double eta, double c, int *capped) {
+  phasor_status status = learning_ready(mcu);
+  if (status != PHASOR_OK) return status;
+  int32_t at;
+  if ((status = call(mcu, mcu->target_buffer, "targetBuffer", NULL, &at)) != PHASOR_OK) return status;
+  uint8_t *buffer = region(mcu, (uint32_t)at, (uint64_t)mcu->output_size * sizeof(double), "the target buffer");
+  if (!buffer) return PHASOR_ENGINE;
+  memcpy(buffer, targets, mcu->output_size * sizeof(double));
+  return learn(mcu, -1, eta, c, capped);
+}
+
+/* Where the readout's bytes pass and how many there are. */
+static phasor_status readout_region(phasor_mcu *mcu, uint8_t **at, uint32_t *length) {
+  phasor_status status = learning_ready(mcu);
+  if (status != PHASOR_OK) return status;
+  int32_t buffer = 0, size = 0;
+  if ((status = call(mcu, mcu->readout_buffer, "readoutBuffer", NULL, &buffer)) != PHASOR_OK) return status;
+  if ((status = call(mcu, mcu->readout_size, "readoutSize", NULL, &size)) != PHASOR_OK) return status;
+  *at = region(mcu, (uint32_t)buffer, (uint32_t)size, "the readout buffer");
+  *length = (uint32_t)size;
+  return *at ? PHASOR_OK : PHASOR_ENGINE;
+}
+
+phasor_status phasor_mcu_readout_save(phasor_mcu *mcu, uint8_t *bytes, size_t room, size_t *length) {
+  uint8_t *at;
+  uint32_t size;
+  phasor_status status = readout_region(mcu, &at, &size);
+  if (status != PHASOR_OK) return status;
+  if (room < size) return fail(mcu, PHASOR_REFUSED, "the readout has %u bytes and the caller's buffer holds %zu", size, room);
+  int32_t answer;
+  if ((status = call(mcu, mcu->readout_save, "readoutSave", NULL, &answer)) != PHASOR_OK) return status;
+  if ((uint32_t)answer != size) return fail(mcu, PHASOR_ENGINE, "readoutSave answered %d for a readout of %u bytes", answer, size);
+  memcpy(bytes, at, size);
+  *length = size;
+  return PHASOR_OK;
+}
+
+phasor_status phasor_mcu_readout_load(phasor_mcu *mcu, const uint8_t *bytes, size_t length) {
+  uint8_t *at;
+  uint32_t size;
+  phasor_status status = readout_region(mcu, &at, &size);
+  if (status != PHASOR_OK) return status;
+  if (length != size) return fail(mcu, PHASOR_REFUSED, "%zu bytes, a readout of this model has %u", length, size);
+  memcpy(at, bytes, size);
+  int32_t answer;
+  if ((status = call(mcu, mcu->readout_load, "readoutLoad", NULL, &answer)) != PHASOR_OK) return status;
+  if (answer == MCU_REJECTED) {
+    return fail(mcu, PHASOR_REFUSED, "readoutLoad refused the bytes: not a readout of this model, damaged, or out of range");
+  }
+  if (answer != 0) return fail(mcu, PHASOR_ENGINE, "readoutLoad answered %d, which docs/on-device-learning.md rules out", answer);
+  return PHASOR_OK;
+}
+
+phasor_status phasor_mcu_readout_reset(phasor_mcu *mcu) {
+  phasor_status status = learning_ready(mcu);
+  return status != PHASOR_OK ? status : call(mcu, mcu->readout_reset, "readoutReset", NULL, NULL);
 }
 
 /* Releases everything, keeping the message of the failure that led here. */

@@ -35,6 +35,52 @@ export interface MemoryReport {
   scratchBytes: number;
 }
 
+/**
+ * How one learning step of a readout is taken (docs/on-device-learning.md, section 1): SGD with step eta, capped at
+ * c 2 / lambda, lambda the sample's own curvature bound (||h||^2 + 1 for squared error, half that for cross-entropy).
+ */
+export interface LearningRate {
+  /** the step, in [2^-24, 1024] */
+  eta: number;
+  /**
+   * the cap's factor, in [2^-16, 1] (default 0.9): every step is then linearly stable on its sample and
+   * non-expansive. Infinity takes the cap away, only to see what it prevents: no guarantee holds then.
+   */
+  c?: number;
+}
+
+/** What one learning step did. */
+export interface LearningStep {
+  /** the cap was below eta and was the step */
+  capped: boolean;
+}
+
+/**
+ * A stream's own readout, fine-tuned on the stream's labelled data (docs/on-device-learning.md): the streams of the
+ * fixed engine have one, in integer arithmetic, the same bits as the learning microcontroller module
+ * (build/phasor-mcu-learn.wasm). It lives beside the stream, never in the model, which its other streams share.
+ * stream.snapshot() does not hold it: save() does.
+ */
+export interface ReadoutLearning {
+  /**
+   * One step towards `target` from the stream's current state (after a sequence for a "last" readout, after an
+   * event for an "every" one): a class (an integer, softmax cross-entropy), or outputSize numbers (squared error,
+   * each within +-2^23); on a readout of one output a number is its target value. A refused target or rate changes
+   * nothing.
+   */
+  learn(target: number | ArrayLike<number>, rate: LearningRate): LearningStep;
+  /** true from the first learn() or load() until reset(): outputs come from the adapted readout */
+  readonly adapted: boolean;
+  /** learning steps the readout has taken (carried by save() and load()) */
+  readonly steps: number;
+  /** the readout in use, as bytes (docs/on-device-learning.md, section 5): what the microcontroller's readoutSave gives */
+  save(): Uint8Array;
+  /** takes the bytes of a save() of a stream of this model; refused bytes (another model, damaged) change nothing */
+  load(bytes: Uint8Array): void;
+  /** back to the model's own readout */
+  reset(): void;
+}
+
 /** One independent event stream: its own state, the engine's shared weights. */
 export interface Stream {
   readonly inputSize: number;
@@ -74,6 +120,8 @@ export interface Stream {
   stats(): StreamStats;
   /** frees what the stream holds; the stream may not be used afterwards */
   dispose(): void;
+  /** the stream's learning readout: the fixed engine's streams have one, the reference and float engines' none */
+  readonly learning: ReadoutLearning | null;
 }
 
 export interface Engine {

@@ -1,6 +1,6 @@
 /**
- * The microcontroller build's contract (build/phasor-mcu.wasm, docs/embedding.md, "Exports"), for the code that
- * drives it from JavaScript: `phasor export-c`, which runs its init on a model, and the tests.
+ * The microcontroller builds' contract (build/phasor-mcu.wasm and build/phasor-mcu-learn.wasm, docs/embedding.md,
+ * "Exports"), for the code that drives them from JavaScript: `phasor export-c`, which runs its init on a model, and the tests.
  */
 
 /** init: the image is rejected (not a fixed-point .plsm, corrupted, out of range). */
@@ -19,4 +19,15 @@ export interface McuExports {
   push(t: number): number;
   output(): number;
   reset(): void;
+}
+
+/** The learning build's exports besides (build/phasor-mcu-learn.wasm, docs/on-device-learning.md, "The calls"). */
+export interface McuLearningExports extends McuExports {
+  learn(label: number, eta: number, c: number): number;
+  targetBuffer(): number;
+  readoutBuffer(): number;
+  readoutSize(): number;
+  readoutSave(): number;
+  readoutLoad(): number;
+  readoutReset(): void;
 }

@@ -196,6 +196,8 @@ const SNAPSHOT_MAGIC = 0x46524c50; // "PLRF" read as a little-endian u32
 const SNAPSHOT_VERSION = 1;
 
 class ReferenceStream implements Stream {
+  /** the fixed engine's streams learn; the float64 step for comparison is host/engine/readout-learning.ts's FloatReadout */
+  readonly learning = null;
   readonly inputSize: number;
   readonly outputSize: number;
   readonly hiddenSize: number;

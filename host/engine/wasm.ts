@@ -3,9 +3,10 @@
  * image and every stream's state in its memory, and an I/O area that events and outputs pass through, so that
  * a batch of events is a single call into wasm.
  */
-import type { Engine, EngineKind, MemoryReport, Stream, StreamOptions, StreamStats } from "./engine.js";
+import type { Engine, EngineKind, LearningRate, LearningStep, MemoryReport, ReadoutLearning, Stream, StreamOptions, StreamStats } from "./engine.js";
 import { EVENT_REFUSALS, PhasorError, badInput } from "../errors.js";
 import type { FloatModel } from "../model/model.js";
+import { learningRate, learningTarget } from "./readout-learning.js";
 import {
   batchEventProblem, batchProblem, batchWhere, eventProblem, eventWhere, snapshotBytes, timeBackwardsError, timePolicyOf, timeRangeError,
 } from "./stream-checks.js";
@@ -39,6 +40,15 @@ interface Exports {
   refusalTime(): number;
   phaseStep(tau: number, ticksLog2: number): bigint;
   phaseStepLowBits(): number;
+  readoutCreate(model: number): number;
+  readoutFree(readout: number): void;
+  readoutReset(model: number, readout: number): void;
+  readoutSize(model: number): number;
+  readoutSave(model: number, readout: number, dst: number): void;
+  readoutLoad(model: number, readout: number, src: number, length: number): number;
+  learn(model: number, stream: number, readout: number, label: number, targets: number, eta: number, c: number): number;
+  outputLearned(model: number, stream: number, readout: number, out: number): void;
+  pushBatchLearned(model: number, stream: number, readout: number, n: number, t: number, x: number, y: number, h: number, policy: number): number;
 }
 
 // modelInfo keys (assembly/index.ts)
@@ -230,6 +240,7 @@ class WasmStream implements Stream {
   readonly inputSize: number;
   readonly outputSize: number;
   readonly hiddenSize: number;
+  readonly learning: WasmReadoutLearning | null;
   private ptr: number;
 
   constructor(
@@ -240,6 +251,7 @@ class WasmStream implements Stream {
     this.outputSize = engine.outputSize;
     this.hiddenSize = engine.hiddenSizes[engine.hiddenSizes.length - 1];
     this.ptr = withinMemory(`a stream of ${engine.streamBytes} bytes`, () => engine.wasm.exports.streamCreate(engine.handle));
+    this.learning = engine.kind === "fixed" ? new WasmReadoutLearning(engine, () => this.live()) : null;
   }
 
   private live(): number {
@@ -288,7 +300,10 @@ class WasmStream implements Stream {
     const xAt = hAt + hBytes;
     wasm.f64.set(t, base >> 3);
     wasm.f32.set(x, xAt >> 2);
-    const status = wasm.exports.pushBatch(this.engine.handle, st, n, base, xAt, y ? yAt : 0, h ? hAt : 0, this.policy);
+    const readout = this.learning?.readout ?? 0;
+    const status = readout
+      ? wasm.exports.pushBatchLearned(this.engine.handle, st, readout, n, base, xAt, y ? yAt : 0, h ? hAt : 0, this.policy)
+      : wasm.exports.pushBatch(this.engine.handle, st, n, base, xAt, y ? yAt : 0, h ? hAt : 0, this.policy);
     if (status !== 0) {
       throw this.engine.error(status, (e) => (e < 0 ? "batch" : batchWhere(e, t[e])), (e) => (e < 0 ? null : batchEventProblem(e, t, x, I)));
     }
@@ -300,7 +315,9 @@ class WasmStream implements Stream {
     const st = this.live();
     const { wasm, io } = this.engine;
     const at = io.reserve(this.outputSize * 8);
-    wasm.exports.output(this.engine.handle, st, at);
+    const readout = this.learning?.readout ?? 0;
+    if (readout) wasm.exports.outputLearned(this.engine.handle, st, readout, at);
+    else wasm.exports.output(this.engine.handle, st, at);
     return wasm.f64.slice(at >> 3, (at >> 3) + this.outputSize);
   }
 
@@ -356,5 +373,92 @@ class WasmStream implements Stream {
   dispose(): void {
     if (this.ptr) this.engine.wasm.exports.streamFree(this.ptr);
     this.ptr = 0;
+    this.learning?.reset();
+  }
+}
+
+/**
+ * The fixed engine's learning readout of one stream (ReadoutLearning): a block of module memory made from the
+ * model's readout at the first learn() or load() and freed by reset(); until then outputs take the model's own
+ * readout path, whose bits the block reproduces (docs/on-device-learning.md, section 3).
+ */
+class WasmReadoutLearning implements ReadoutLearning {
+  /** the adapted readout in module memory; 0 when the stream uses the model's */
+  readout = 0;
+
+  constructor(
+    private readonly engine: WasmEngine,
+    private readonly stream: () => number,
+  ) {}
+
+  get adapted(): boolean {
+    return this.readout !== 0;
+  }
+
+  get steps(): number {
+    return this.readout ? new DataView(this.engine.wasm.u8.buffer).getUint32(this.readout + 20, true) : 0;
+  }
+
+  private size(): number {
+    return this.engine.wasm.exports.readoutSize(this.engine.handle);
+  }
+
+  /** The adapted readout, made from the model's when there is none yet. */
+  private own(): number {
+    if (!this.readout) {
+      const e = this.engine.wasm.exports;
+      this.readout = withinMemory(`an adapted readout of ${this.size()} bytes`, () => e.readoutCreate(this.engine.handle));
+    }
+    return this.readout;
+  }
+
+  learn(target: number | ArrayLike<number>, rate: LearningRate): LearningStep {
+    const st = this.stream();
+    const goal = learningTarget(target, this.engine.outputSize);
+    const { eta, c } = learningRate(rate);
+    const { wasm, io, handle } = this.engine;
+    let targets = 0;
+    if (goal.kind === "values") {
+      targets = io.reserve(goal.values.length * 8);
+      wasm.f64.set(goal.values, targets >> 3);
+    }
+    const fresh = !this.readout;
+    const status = wasm.exports.learn(handle, st, this.own(), goal.kind === "class" ? goal.label : 0, targets, eta, c);
+    if (status < 0) {
+      if (fresh) this.reset();
+      throw badInput("learning", wasm.errorText());
+    }
+    return { capped: status === 1 };
+  }
+
+  save(): Uint8Array {
+    this.stream();
+    const { wasm, io, handle } = this.engine;
+    const n = this.size();
+    const fresh = !this.readout;
+    const at = withinMemory(`an adapted readout of ${n} bytes`, () => io.reserve(n));
+    wasm.exports.readoutSave(handle, this.own(), at);
+    const bytes = wasm.u8.slice(at, at + n);
+    if (fresh) this.reset();
+    return bytes;
+  }
+
+  load(bytes: Uint8Array): void {
+    this.stream();
+    if (!(bytes instanceof Uint8Array)) throw badInput("adapted readout", "expected the bytes of a save() (a Uint8Array)");
+    const { wasm, io, handle } = this.engine;
+    const at = withinMemory(`an adapted readout of ${bytes.length} bytes`, () => io.reserve(bytes.length));
+    wasm.u8.set(bytes, at);
+    const fresh = !this.readout;
+    const status = wasm.exports.readoutLoad(handle, this.own(), at, bytes.length);
+    if (status !== 0) {
+      if (fresh) this.reset();
+      throw badInput("adapted readout", wasm.errorText());
+    }
+  }
+
+  reset(): void {
+    if (this.readout) this.engine.wasm.exports.readoutFree(this.readout);
+    this.readout = 0;
   }
 }

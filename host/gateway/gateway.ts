@@ -11,7 +11,7 @@
  * Node-only (MQTT client, files), like state.ts and shard.ts; sensors.ts, topics.ts and payload.ts are browser-safe.
  */
 import { connect, type IPublishPacket, type MqttClient } from "mqtt";
-import type { Engine, TimePolicy } from "../engine/engine.js";
+import type { Engine, LearningRate, TimePolicy } from "../engine/engine.js";
 import { PhasorError } from "../errors.js";
 import { healthTopic, ownedShards, parseInputTopic, shardSubscription } from "./topics.js";
 import { SENSOR_REJECTIONS, type SensorLayout } from "./sensors.js";
@@ -44,6 +44,8 @@ export interface GatewayConfig {
   maxDevicesPerShard: number;
   /** readings one message may carry */
   maxReadings: number;
+  /** the step the devices' readouts learn from labelled readings with; null: labels are counted, not learned from */
+  learning: LearningRate | null;
   outputQos: 0 | 1;
   walSync: boolean;
   /** one JSON record per call: ready, health, state problems, refusals (rate-limited), connection changes, stopped */
@@ -82,6 +84,10 @@ export interface Health {
   seqGaps: number;
   rejected: Record<Rejection, number>;
   rejectedTotal: number;
+  /** learning steps the devices' readouts took from labelled readings (over their whole history), and labels of
+   * readings applied where nothing learns (no --learn-rate) */
+  learned: number;
+  labelsIgnored: number;
   /** predictions published by this process */
   outputs: number;
   /** WAL entries replayed on start */
@@ -245,6 +251,7 @@ export class Gateway {
       changeThreshold: config.changeThreshold,
       maxDevices: config.maxDevicesPerShard,
       maxReadings: config.maxReadings,
+      learning: config.learning,
       onRefusal: (record) => this.logRefusal(record),
     });
   }
@@ -449,6 +456,8 @@ export class Gateway {
     let clamped = 0;
     let duplicates = 0;
     let seqGaps = 0;
+    let learned = 0;
+    let labelsIgnored = 0;
     let stateResets = 0;
     let segments = 0;
     let entries = 0;
@@ -467,7 +476,10 @@ export class Gateway {
         clamped += c.clamped;
         for (const r of SENSOR_REJECTIONS) rejected[r] += c[r];
         rejected.malformed += device.counts.malformed;
+        rejected.badLabel += device.counts.badLabel;
         rejected.engineError += device.counts.engineError;
+        learned += device.sensors.stream.learning?.steps ?? 0;
+        labelsIgnored += device.counts.labelsIgnored;
         duplicates += device.counts.duplicates;
         seqGaps += device.counts.seqGaps;
         if (Number.isFinite(device.lagMs)) lags.push({ device: device.id, ms: device.lagMs });
@@ -489,6 +501,8 @@ export class Gateway {
       seqGaps,
       rejected,
       rejectedTotal: Object.values(rejected).reduce((a, b) => a + b, 0),
+      learned,
+      labelsIgnored,
       outputs: this.outputs,
       replayed: this.replayed,
       notOwned: this.notOwned,

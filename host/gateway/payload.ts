@@ -4,17 +4,20 @@
  * or the reason the whole message is malformed. Nothing here throws. Browser-safe.
  *
  *   one reading:   {"seq": 1042, "t": 1712345678901.25, "v": [0.1, -0.3, 9.8], "ts": 1712345678901}
+ *   labelled:      {"seq": 1043, "t": 1712345678902.5, "v": [0.2, -0.3, 9.7], "label": 2}
  *   several:       {"seq": 1042, "readings": [{"t": ..., "v": [...]}, {"t": ..., "v": 21.5, "sensor": "temp"}], "ts": ...}
  *
  * `seq` numbers readings, not messages: the k-th reading of a message has sequence number seq + k, so a message of
  * n readings uses seq .. seq + n - 1 and a redelivered or re-sent reading is recognised on its own.
  */
 
-/** One reading of a message: sensor (the topic's unless the reading names one), time and channel values. */
+/** One reading of a message: sensor (the topic's unless the reading names one), time and channel values, and the
+ * label the device's readout learns from after it (docs/gateway.md, "Learning"), if it has one. */
 export interface Reading {
   sensor: string;
   t: number;
   values: number[];
+  label?: number | number[];
 }
 
 export type ParsedMessage =
@@ -60,5 +63,11 @@ function reading(r: Record<string, unknown>, topicSensor: string): Reading | { m
   if (!(typeof r.t === "number" || r.t === null)) return { malformed: "t is not a number" };
   const v = typeof r.v === "number" || r.v === null ? [r.v] : r.v;
   if (!Array.isArray(v) || !v.every((x) => typeof x === "number" || x === null)) return { malformed: "v is not a number or an array of numbers" };
-  return { sensor: (r.sensor as string | undefined) ?? topicSensor, t: r.t ?? NaN, values: v.map((x: number | null) => x ?? NaN) };
+  const label = r.label;
+  if (!(label === undefined || typeof label === "number" || (Array.isArray(label) && label.every((x) => typeof x === "number")))) {
+    return { malformed: "label is not a number or an array of numbers" };
+  }
+  const sensor = (r.sensor as string | undefined) ?? topicSensor;
+  const values = v.map((x: number | null) => x ?? NaN);
+  return label === undefined ? { sensor, t: r.t ?? NaN, values } : { sensor, t: r.t ?? NaN, values, label: label as number | number[] };
 }

@@ -4,6 +4,9 @@
  * message and its result to the WAL, and publishes what this returns. The same message on the same state always
  * gives the same result and the same state, so a WAL replay ends where the live run did.
  *
+ * A reading may carry a label: after its prediction, the device's own readout takes one learning step from it
+ * (docs/on-device-learning.md; docs/gateway.md, "Learning"), and the adapted readout is part of the device's state.
+ *
  * No message stops a shard. Whatever a message holds ends as readings applied or readings refused and counted,
  * each refusal also published on the device's dead-letter topic. Should the engine fail all the same (throw after
  * its check accepted an event, or run out of memory for a new device's stream), the device is put back as it was
@@ -11,7 +14,8 @@
  * and a replay refuses the message again without running it, whatever the engine would do this time.
  * Node-only through state.ts (BadStateError).
  */
-import type { Engine, TimePolicy } from "../engine/engine.js";
+import type { Engine, LearningRate, TimePolicy } from "../engine/engine.js";
+import { learningTarget } from "../engine/readout-learning.js";
 import { PhasorError } from "../errors.js";
 import { deadLetterTopic, outputTopic, shardOf } from "./topics.js";
 import { SENSOR_REJECTIONS, SensorStream, type ReadingCounters, type SensorLayout } from "./sensors.js";
@@ -27,14 +31,15 @@ export interface Out {
 }
 
 /** Refusals that belong to a device (its topic named one), kept in its snapshot record. */
-export const DEVICE_REJECTIONS = ["malformed", ...SENSOR_REJECTIONS, "engineError"] as const;
+export const DEVICE_REJECTIONS = ["malformed", ...SENSOR_REJECTIONS, "badLabel", "engineError"] as const;
 /** Refusals of messages that reach no device, kept in the shard's snapshot. */
 export const SHARD_REJECTIONS = ["badTopic", "wrongShard", "tooManyDevices", "engineError"] as const;
 export const REJECTIONS = [...new Set([...DEVICE_REJECTIONS, ...SHARD_REJECTIONS])] as Rejection[];
 export type Rejection = (typeof DEVICE_REJECTIONS)[number] | (typeof SHARD_REJECTIONS)[number];
 
-/** A device's counts besides its encoder's (SensorStream.counters). */
-const DEVICE_COUNTS = ["malformed", "duplicates", "seqGaps", "engineError"] as const;
+/** A device's counts besides its encoder's (SensorStream.counters); labelsIgnored: labels of applied readings on a
+ * gateway that does not learn (no --learn-rate). */
+const DEVICE_COUNTS = ["malformed", "badLabel", "duplicates", "seqGaps", "engineError", "labelsIgnored"] as const;
 type DeviceCounts = Record<(typeof DEVICE_COUNTS)[number], number>;
 type ShardCounters = Record<(typeof SHARD_REJECTIONS)[number] | "stateResets", number>;
 
@@ -53,6 +58,8 @@ export interface ShardConfig {
   changeThreshold: number;
   maxDevices: number;
   maxReadings: number;
+  /** the step of the devices' readouts (--learn-rate, --learn-c); null: labels are counted, not learned from */
+  learning: LearningRate | null;
   /** every refusal, for the (rate-limited) log */
   onRefusal(record: Refusal & { shard: number; device: string | null; live: boolean }): void;
 }
@@ -197,6 +204,18 @@ export class Shard {
           refused.push({ seq, index, reason: "malformed", message: reading.malformed });
           return;
         }
+        // the label is checked before the reading changes anything, and learned from after its prediction
+        let target: number | number[] | undefined;
+        if (reading.label !== undefined) {
+          try {
+            learningTarget(reading.label, device.sensors.stream.outputSize);
+            target = reading.label;
+          } catch (err) {
+            device.counts.badLabel++;
+            refused.push({ seq, index, reason: "badLabel", message: (err as PhasorError).message });
+            return;
+          }
+        }
         const outcome = device.sensors.push(reading.sensor, reading.t, reading.values);
         if (outcome !== "accepted" && outcome !== "clamped") {
           refused.push({ seq, index, reason: outcome, message: device.sensors.refusal });
@@ -205,11 +224,19 @@ export class Shard {
         applied = true;
         const out = this.prediction(device, seq, device.sensors.input.t, parsed.ts);
         if (out) outs.push(out);
+        if (target !== undefined) this.learn(device, target);
       });
       if (applied && live && parsed.ts !== undefined) device.lagMs = Date.now() - parsed.ts;
     }
     if (refused.length > 0) outs.push(this.refuse(device.id, rawTopic, payload, refused, live));
     return outs;
+  }
+
+  /** One step of the device's readout from a checked label, or the label counted as ignored where nothing learns. */
+  private learn(device: Device, target: number | number[]): void {
+    const { learning } = device.sensors.stream;
+    if (this.config.learning === null || learning === null) device.counts.labelsIgnored++;
+    else learning.learn(target, this.config.learning);
   }
 
   /** The device's sequence number moves to `seq` (above its last): the numbers skipped are gaps. */
@@ -284,7 +311,7 @@ export class Shard {
       id,
       sensors: new SensorStream(stream, this.config.layout, this.config.timePolicy),
       lastSeq: -1,
-      counts: { malformed: 0, duplicates: 0, seqGaps: 0, engineError: 0 },
+      counts: { malformed: 0, badLabel: 0, duplicates: 0, seqGaps: 0, engineError: 0, labelsIgnored: 0 },
       published: null,
       latest: null,
       fresh: false,
@@ -309,10 +336,16 @@ export class Shard {
       counters: Object.assign({}, device.sensors.counters, device.counts),
       published: device.published ? Array.from(device.published) : null,
       stream: device.sensors.stream.snapshot(),
+      readout: device.sensors.stream.learning?.adapted ? device.sensors.stream.learning.save() : null,
     };
   }
 
   private restoreDevice(device: Device, record: DeviceRecord): void {
+    const { learning } = device.sensors.stream;
+    if (record.readout !== null && learning === null) throw new PhasorError("bad-input", "it has an adapted readout, and this engine does not learn");
+    // the readout first: refused bytes leave the device as it was
+    if (record.readout !== null) learning?.load(record.readout);
+    else learning?.reset();
     device.sensors.stream.restore(record.stream);
     device.sensors.input.restore(record.input);
     device.lastSeq = record.lastSeq;

@@ -1,8 +1,9 @@
 /**
  * What a gateway keeps on disk for each shard it owns (docs/gateway.md, "State on disk"), in `<state>/shard-<s>/`:
  *
- * - `snapshot.bin`: every device of the shard at one cut (WAL entry number): stream state bytes, encoder state,
- *   last applied sequence number, counters. Written atomically (host/files.ts), checked on load by magic, version,
+ * - `snapshot.bin`: every device of the shard at one cut (WAL entry number): stream state bytes, the adapted
+ *   readout's bytes (a device that learned from labels), encoder state, last applied sequence number, counters.
+ *   Written atomically (host/files.ts), checked on load by magic, version,
  *   lengths and a CRC-32 over the whole file, and by a fingerprint of the model, engine, sensors and sharding.
  * - `wal-<first entry>.log`: every message the shard received since, one line each (`crc32hex json`), written
  *   before the message is acknowledged to the broker. A new segment starts at each snapshot; a segment is deleted
@@ -37,6 +38,8 @@ export interface DeviceRecord {
   published: number[] | null;
   /** Stream.snapshot() */
   stream: Uint8Array;
+  /** the device's adapted readout (ReadoutLearning.save()), null while it uses the model's */
+  readout: Uint8Array | null;
 }
 
 export interface ShardSnapshot {
@@ -62,11 +65,13 @@ export class BadStateError extends PhasorError {
 }
 
 const MAGIC = 0x53574750; // "PGWS" little-endian
-const VERSION = 1;
+/** Version 2 added the devices' adapted readouts; a version 1 snapshot (none) is still read. */
+const VERSION = 2;
 
 /**
- * magic u32 | version u32 | header length u32 | header (UTF-8 JSON) | stream bytes of every device, in the
- * header's order | CRC-32 u32 of everything before it. All integers little-endian.
+ * magic u32 | version u32 | header length u32 | header (UTF-8 JSON) | for every device, in the header's order,
+ * its stream bytes and then its readout bytes (`bytes` and `readoutBytes` in its header entry; 0 readout bytes:
+ * the model's readout) | CRC-32 u32 of everything before it. All integers little-endian. Version 1 had no readout.
  */
 export function encodeSnapshot(snapshot: ShardSnapshot): Uint8Array {
   const header = new TextEncoder().encode(
@@ -74,10 +79,18 @@ export function encodeSnapshot(snapshot: ShardSnapshot): Uint8Array {
       fingerprint: snapshot.fingerprint,
       cut: snapshot.cut,
       counters: snapshot.counters,
-      devices: snapshot.devices.map((d) => ({ id: d.id, lastSeq: d.lastSeq, input: d.input, counters: d.counters, published: d.published, bytes: d.stream.length })),
+      devices: snapshot.devices.map((d) => ({
+        id: d.id,
+        lastSeq: d.lastSeq,
+        input: d.input,
+        counters: d.counters,
+        published: d.published,
+        bytes: d.stream.length,
+        readoutBytes: d.readout?.length ?? 0,
+      })),
     }),
   );
-  const streamBytes = snapshot.devices.reduce((sum, d) => sum + d.stream.length, 0);
+  const streamBytes = snapshot.devices.reduce((sum, d) => sum + d.stream.length + (d.readout?.length ?? 0), 0);
   const bytes = new Uint8Array(12 + header.length + streamBytes + 4);
   const view = new DataView(bytes.buffer);
   view.setUint32(0, MAGIC, true);
@@ -88,6 +101,8 @@ export function encodeSnapshot(snapshot: ShardSnapshot): Uint8Array {
   for (const d of snapshot.devices) {
     bytes.set(d.stream, at);
     at += d.stream.length;
+    if (d.readout) bytes.set(d.readout, at);
+    at += d.readout?.length ?? 0;
   }
   view.setUint32(at, crc32(bytes.subarray(0, at)), true);
   return bytes;
@@ -99,7 +114,8 @@ export function decodeSnapshot(bytes: Uint8Array, shard: number, source: string)
   if (bytes.length < 16) throw corrupt(`${bytes.length} bytes is too short for a snapshot`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (view.getUint32(0, true) !== MAGIC) throw corrupt("not a gateway snapshot (bad magic)");
-  if (view.getUint32(4, true) !== VERSION) throw corrupt(`unsupported snapshot version ${view.getUint32(4, true)}`);
+  const version = view.getUint32(4, true);
+  if (version !== 1 && version !== VERSION) throw corrupt(`unsupported snapshot version ${version}`);
   if (view.getUint32(bytes.length - 4, true) !== crc32(bytes.subarray(0, bytes.length - 4))) throw corrupt("checksum mismatch: the file is damaged or truncated");
   const headerLength = view.getUint32(8, true);
   if (12 + headerLength > bytes.length - 4) throw corrupt("header length past the end of the file");
@@ -107,7 +123,7 @@ export function decodeSnapshot(bytes: Uint8Array, shard: number, source: string)
     fingerprint: Fingerprint;
     cut: number;
     counters: Record<string, number>;
-    devices: (Omit<DeviceRecord, "stream"> & { bytes: number })[];
+    devices: (Omit<DeviceRecord, "stream" | "readout"> & { bytes: number; readoutBytes?: number })[];
   };
   try {
     header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(12, 12 + headerLength)));
@@ -121,12 +137,15 @@ export function decodeSnapshot(bytes: Uint8Array, shard: number, source: string)
   if (!isCounters(header.counters)) throw corrupt("the shard's counters are not counts");
   let at = 12 + headerLength;
   const devices = header.devices.map((d, n): DeviceRecord => {
-    const why = deviceProblem(d);
+    const why = deviceProblem(d, version);
     if (why !== null) throw corrupt(`device ${n}: ${why}`);
-    if (at + d.bytes > bytes.length - 4) throw corrupt(`device ${d.id}: state length past the end of the file`);
+    const readoutBytes = d.readoutBytes ?? 0;
+    if (at + d.bytes + readoutBytes > bytes.length - 4) throw corrupt(`device ${d.id}: state length past the end of the file`);
     const stream = new Uint8Array(bytes.buffer.slice(bytes.byteOffset + at, bytes.byteOffset + at + d.bytes));
     at += d.bytes;
-    return { id: d.id, lastSeq: d.lastSeq, input: d.input, counters: d.counters, published: d.published, stream };
+    const readout = readoutBytes > 0 ? new Uint8Array(bytes.buffer.slice(bytes.byteOffset + at, bytes.byteOffset + at + readoutBytes)) : null;
+    at += readoutBytes;
+    return { id: d.id, lastSeq: d.lastSeq, input: d.input, counters: d.counters, published: d.published, stream, readout };
   });
   if (at !== bytes.length - 4) throw corrupt(`${bytes.length - 4 - at} bytes after the last device`);
   return { fingerprint: header.fingerprint, cut: header.cut, counters: header.counters, devices };
@@ -144,8 +163,8 @@ function isFiniteArray(value: unknown): value is number[] {
   return Array.isArray(value) && value.every((v) => typeof v === "number" && Number.isFinite(v));
 }
 
-/** What is wrong with a device's entry in a snapshot header, or null. */
-function deviceProblem(d: unknown): string | null {
+/** What is wrong with a device's entry in a snapshot header of this version, or null. */
+function deviceProblem(d: unknown, version: number): string | null {
   if (!isObject(d)) return "not an object";
   if (typeof d.id !== "string" || !NAME_PATTERN.test(d.id)) return "its id is not a device name";
   if (!Number.isSafeInteger(d.lastSeq) || (d.lastSeq as number) < -1) return `${d.id}: lastSeq is not a sequence number`;
@@ -156,6 +175,9 @@ function deviceProblem(d: unknown): string | null {
   if (!isCounters(d.counters)) return `${d.id}: its counters are not counts`;
   if (!(d.published === null || isFiniteArray(d.published))) return `${d.id}: its last published prediction is not finite numbers`;
   if (!Number.isSafeInteger(d.bytes) || (d.bytes as number) < 0) return `${d.id}: its state length is not a byte count`;
+  if (version === 1 ? d.readoutBytes !== undefined : !Number.isSafeInteger(d.readoutBytes) || (d.readoutBytes as number) < 0) {
+    return `${d.id}: its readout length is not a byte count`;
+  }
   return null;
 }
 

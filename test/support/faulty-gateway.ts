@@ -45,6 +45,7 @@ const gateway = await Gateway.open({
   onBadState: "fail",
   maxDevicesPerShard: 1000,
   maxReadings: 1000,
+  learning: null,
   outputQos: 1,
   walSync: false,
   log,

@@ -4,7 +4,7 @@
  * and the bytes of everything a shard holds, to tell whether a message changed anything.
  */
 import { createEngine, loadModelBytes } from "../../host/engine/create.js";
-import type { Engine, Stream, StreamOptions } from "../../host/engine/engine.js";
+import type { Engine, ReadoutLearning, Stream, StreamOptions } from "../../host/engine/engine.js";
 import { parseInputTopic, inputTopic } from "../../host/gateway/topics.js";
 import { Shard, type Refusal, type ShardConfig } from "../../host/gateway/shard.js";
 import { demoLayout, demoModel } from "./simulated-devices.js";
@@ -30,6 +30,7 @@ export function demoShard(engine: Engine, index: number, options: Partial<ShardC
     changeThreshold: 0.05,
     maxDevices: 1000,
     maxReadings: 1000,
+    learning: null,
     onRefusal: (record) => refusals.push(record),
     ...options,
   });
@@ -54,7 +55,8 @@ export function send(shard: Shard, topic: string, payload: string | Uint8Array, 
 /** Everything the shard holds, as bytes and JSON: equal fingerprints mean no message changed anything. */
 export function stateOfShard(shard: Shard): string {
   const snapshot = shard.capture(0, { model: "", engine: "", sensors: "", shards: SHARDS, shard: shard.config.index });
-  return JSON.stringify({ ...snapshot, devices: snapshot.devices.map((d) => ({ ...d, stream: Buffer.from(d.stream).toString("base64") })) });
+  const base64 = (bytes: Uint8Array | null) => (bytes === null ? null : Buffer.from(bytes).toString("base64"));
+  return JSON.stringify({ ...snapshot, devices: snapshot.devices.map((d) => ({ ...d, stream: base64(d.stream), readout: base64(d.readout) })) });
 }
 
 /** The state of every device, by id, as JSON. */
@@ -70,9 +72,13 @@ export function stateOfDevice(shard: Shard, id: string): string | undefined {
 
 /**
  * `engine` with streams that fail where `faults` says: `push` runs the event and then throws as a wasm trap
- * would (the state half-changed), `create` makes createStream throw as memory that cannot grow would.
+ * would (the state half-changed), `learn` takes the readout's learning step and then throws so, `create` makes
+ * createStream throw as memory that cannot grow would.
  */
-export function faultyEngine(engine: Engine, faults: { push?: (t: number, x: ArrayLike<number>) => boolean; create?: () => boolean }): Engine {
+export function faultyEngine(
+  engine: Engine,
+  faults: { push?: (t: number, x: ArrayLike<number>) => boolean; learn?: () => boolean; create?: () => boolean },
+): Engine {
   return {
     kind: engine.kind,
     simd: engine.simd,
@@ -100,7 +106,28 @@ export function faultyEngine(engine: Engine, faults: { push?: (t: number, x: Arr
         restore: (bytes) => inner.restore(bytes),
         stats: () => inner.stats(),
         dispose: () => inner.dispose(),
+        learning: inner.learning && faultyLearning(inner.learning, () => faults.learn?.() ?? false),
       };
     },
+  };
+}
+
+/** A readout whose learn() takes its step and then throws as a trap would, where `fails` says. */
+function faultyLearning(inner: ReadoutLearning, fails: () => boolean): ReadoutLearning {
+  return {
+    learn(target, rate) {
+      const step = inner.learn(target, rate);
+      if (fails()) throw new WebAssembly.RuntimeError("unreachable");
+      return step;
+    },
+    get adapted() {
+      return inner.adapted;
+    },
+    get steps() {
+      return inner.steps;
+    },
+    save: () => inner.save(),
+    load: (bytes) => inner.load(bytes),
+    reset: () => inner.reset(),
   };
 }

@@ -4,15 +4,22 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { McuExports } from "../../host/engine/mcu.js";
+import type { McuExports, McuLearningExports } from "../../host/engine/mcu.js";
 
 export const MCU_FILE = "build/phasor-mcu.wasm";
+export const MCU_LEARN_FILE = "build/phasor-mcu-learn.wasm";
 
-export type { McuExports };
+export type { McuExports, McuLearningExports };
 
 export async function mcuInstance(): Promise<McuExports> {
   const { instance } = await WebAssembly.instantiate(readFileSync(MCU_FILE), {});
   return instance.exports as unknown as McuExports;
+}
+
+/** An instance of the learning module, from build/ or from the bytes given. */
+export async function mcuLearningInstance(bytes: Uint8Array<ArrayBuffer> = readFileSync(MCU_LEARN_FILE)): Promise<McuLearningExports> {
+  const instance = await WebAssembly.instantiate(await WebAssembly.compile(bytes), {});
+  return instance.exports as unknown as McuLearningExports;
 }
 
 /** Writes the image and runs init; returns init's status. */
@@ -40,16 +47,19 @@ export function mcuRun(mcu: McuExports, t: ArrayLike<number>, x: ArrayLike<numbe
 const PAGE_BYTES = 65536;
 
 /**
- * The MCU build compiled again with a larger arena (`--use PHASOR_MCU_ARENA=n`, docs/embedding.md) and memory to
- * hold it, into `dir`: what a model that does not fit the standard build would take is then what its init uses.
+ * The MCU build (or, with `learning`, the learning one) compiled again with a larger arena (`--use
+ * PHASOR_MCU_ARENA=n`, docs/embedding.md) and memory to hold it, into `dir`: what a model that does not fit the
+ * standard build would take is then what its init uses.
  */
-export async function mcuBuildWithArena(arenaBytes: number, dir: string): Promise<Uint8Array<ArrayBuffer>> {
+export async function mcuBuildWithArena(arenaBytes: number, dir: string, learning = false): Promise<Uint8Array<ArrayBuffer>> {
   const { default: asc } = await import("assemblyscript/asc");
   const pages = String(Math.ceil(arenaBytes / PAGE_BYTES) + 1);
-  const out = join(dir, "phasor-mcu-arena.wasm");
+  const name = learning ? "phasor-mcu-learn-arena" : "phasor-mcu-arena";
+  const out = join(dir, `${name}.wasm`);
   const { error, stderr } = await asc.main([
-    "assembly/mcu.ts", "--config", "asconfig.mcu.json", "--target", "mcu", "--outFile", out, "--textFile", join(dir, "phasor-mcu-arena.wat"),
-    "--initialMemory", pages, "--maximumMemory", pages, "--use", "abort=", "--use", "PHASOR_MCU=1", "--use", `PHASOR_MCU_ARENA=${arenaBytes}`,
+    learning ? "assembly/mcu-learn.ts" : "assembly/mcu.ts", "--config", "asconfig.mcu.json", "--target", learning ? "mcu-learn" : "mcu",
+    "--outFile", out, "--textFile", join(dir, `${name}.wat`), "--initialMemory", pages, "--maximumMemory", pages,
+    "--use", "abort=", "--use", "PHASOR_MCU=1", ...(learning ? ["--use", "PHASOR_LEARN=1"] : []), "--use", `PHASOR_MCU_ARENA=${arenaBytes}`,
   ]);
   if (error) throw new Error(`asc failed: ${error.message}\n${stderr.toString()}`);
   return new Uint8Array(readFileSync(out));

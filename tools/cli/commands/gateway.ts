@@ -13,6 +13,7 @@ import { defaultSensorLayout, parseSensorLayout, sensorLayoutToJson, type Sensor
 import { defineCommand } from "../command.js";
 import { Gateway } from "../../../host/gateway/gateway.js";
 import { DEFAULT_MAX_READINGS } from "../../../host/gateway/payload.js";
+import { C_MIN as LEARNING_C_MIN, DEFAULT_C, ETA_MAX as LEARNING_ETA_MAX, ETA_MIN as LEARNING_ETA_MIN } from "../../../host/engine/readout-learning.js";
 import { ioReason } from "../../../host/files.js";
 import { ENGINE_FLAGS, loadModelFile } from "../model-file.js";
 
@@ -26,7 +27,9 @@ export const command = defineCommand({
     "<prefix>/health/<instance> (retained), and what it refuses, with the reasons, on <prefix>/dead/<shard>/<device>.\n" +
     "A reading is {\"seq\": n, \"t\": time, \"v\": [values], \"ts\": publish ms} (seq: the device's increasing sequence\n" +
     "number, required; ts optional, for lag); several are {\"seq\": n, \"readings\": [{\"t\", \"v\", \"sensor\"?}, ...]}, numbered\n" +
-    "n, n+1 and so on. State is kept per shard in --state, restored on start; see docs/gateway.md for the topic\n" +
+    "n, n+1 and so on. A reading may carry a \"label\" (a class, or target values): with --learn-rate the device's\n" +
+    "readout learns from it on the gateway (docs/on-device-learning.md). State is kept per shard in --state,\n" +
+    "restored on start; see docs/gateway.md for the topic\n" +
     "layout, sharding and the restart guarantees.\n" +
     "Log: NDJSON on stdout. Stops gracefully on SIGTERM or SIGINT.",
   flags: {
@@ -51,6 +54,8 @@ export const command = defineCommand({
     "max-readings": { kind: "number", integer: true, min: 1, default: DEFAULT_MAX_READINGS, help: "readings one message may carry; a longer message is refused as malformed" },
     "qos-out": { kind: "enum", values: ["0", "1"], default: "1", help: "QoS of the predictions" },
     "wal-sync": { kind: "boolean", help: "fdatasync the WAL after every message (survives power loss, not only a crash; slower)" },
+    "learn-rate": { kind: "number", min: LEARNING_ETA_MIN, max: LEARNING_ETA_MAX, help: "learn from labelled readings: each device's readout takes a step of this size (capped, fixed engine); without it labels are counted, not learned from" },
+    "learn-c": { kind: "number", min: LEARNING_C_MIN, max: 1, default: DEFAULT_C, help: "--learn-rate: the cap's factor c, each step at most c 2 / lambda of its reading" },
   },
 
   async run(flags, io) {
@@ -65,6 +70,10 @@ export const command = defineCommand({
     const modelBytes = await readFile(flags.model);
     const layout = await sensorLayout(flags.sensors, loaded.format === "json" ? modelBytes : undefined, loaded.model.inputSize, flags.model);
     const engine = await createEngine(loaded, { engine: flags.engine, simd: flags.simd });
+    if (flags["learn-rate"] !== undefined && engine.kind !== "fixed") {
+      engine.dispose();
+      throw new PhasorError("bad-args", `--learn-rate: the ${engine.kind} engine does not learn; the fixed engine (a .plsm model) does`);
+    }
     const log = (record: Record<string, unknown>) => io.stdout.write(`${JSON.stringify(record)}\n`);
     try {
       const gateway = await Gateway.open({
@@ -87,6 +96,7 @@ export const command = defineCommand({
         onBadState: flags["on-bad-state"],
         maxDevicesPerShard: flags["max-devices"],
         maxReadings: flags["max-readings"],
+        learning: flags["learn-rate"] === undefined ? null : { eta: flags["learn-rate"], c: flags["learn-c"] },
         outputQos: flags["qos-out"] === "0" ? 0 : 1,
         walSync: flags["wal-sync"],
         log,
