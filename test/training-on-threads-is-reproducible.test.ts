@@ -2,7 +2,7 @@
 // to the rounding of the chunks' sums, the same seed and thread count give the same run bit for bit, one thread is
 // the trainer alone, the stability guard's probes run on the threads too, and a bad sample is refused by its place
 // in the batch without stopping the threads.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -219,5 +219,10 @@ describe("phasor train --threads", () => {
     const zero = phasor([...tiny, "--epochs", "2", "--threads", "0", "--out", join(dir, "z.json")]);
     expect(zero.status).toBe(2);
     expect(zero.stderr).toMatch(/--threads/);
+    // a thread for every sequence of the batch at most: each worker holds a trainer of its own
+    const many = phasor([...tiny, "--epochs", "2", "--threads", "17", "--out", join(dir, "m.json")]);
+    expect(many.status).toBe(2);
+    expect(many.stderr).toMatch(/threads \(17\) must be at most batchSize \(16\)/);
+    expect(existsSync(join(dir, "m.json"))).toBe(false);
   });
 });

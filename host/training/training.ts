@@ -276,6 +276,9 @@ function checkSettings(s: TrainSettings): void {
   if (!(clip === 0 || (clip >= 1 && Number.isFinite(clip)))) throw new PhasorError("bad-args", `guardClip must be 0 (off) or a number >= 1, got ${clip}`);
   if (s.lrDecay !== undefined && !(s.lrDecay > 0 && s.lrDecay <= 1)) throw new PhasorError("bad-args", `lrDecay must be in (0, 1], got ${s.lrDecay}`);
   whole("threads", s.threads ?? 1, 1, MAX_THREADS);
+  if ((s.threads ?? 1) > s.batchSize) {
+    throw new PhasorError("bad-args", `threads (${s.threads}) must be at most batchSize (${s.batchSize}): a thread takes whole sequences of a batch, so the others would have none`);
+  }
   if (s.average !== undefined && !(s.average >= 0 && s.average < 1)) throw new PhasorError("bad-args", `average (the decay of the parameter average) must be in [0, 1), 0 for off, got ${s.average}`);
 }
 
