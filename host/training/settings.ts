@@ -13,6 +13,7 @@ import { WEIGHT_INITS, type WeightInit } from "../model/init.js";
 import { MAX_SEED } from "../rng.js";
 import { DEFAULT_GUARD, GUARD_RANGES, type GuardOptions } from "./guard.js";
 import { TASK_NAMES, type TaskName } from "./tasks.js";
+import { MAX_THREADS } from "./threads.js";
 import { DEFAULT_LR, DEFAULT_MOMENTUM, LR_SCALE_MAX, TRAINED_R_ON_MIN, type Optimizer } from "./trainer.js";
 
 /** A run's settings: what a checkpoint stores, and the fields of TRAIN_SETTINGS (whose help says what each means). */
@@ -33,6 +34,7 @@ export interface TrainSettings {
   timeBudgetSeconds?: number;
   stopAtAccuracy?: number;
   simd: boolean | "auto";
+  threads: number;
   tauDirect: boolean;
   weightInit: WeightInit;
   logTauRange: [number, number];
@@ -68,8 +70,8 @@ export type SettingType =
   | { kind: "pair"; range: Range };
 
 export type SettingFlag =
-  /** `--name VALUE`: a number, or one of the setting's values */
-  | { name: string }
+  /** `--name VALUE`: a number, or one of the setting's values; `value` names VALUE in --help */
+  | { name: string; value?: string }
   /** `--name WORD`, each word standing for a value (`--guard on|off`) */
   | { name: string; words: Record<string, string | boolean> }
   /** two flags without a value, for true and for false */
@@ -89,6 +91,8 @@ export interface SettingSpec<K extends SettingName = SettingName> {
   flag?: SettingFlag;
   /** a resumed run may change it: how long the run goes on and where it runs. Every other setting defines the run. */
   changeable?: true;
+  /** why a resumed run cannot change it, after the refusal, from the checkpoint's value */
+  resumeNote?: (saved: TrainSettings[K]) => string;
   /** the StabilityGuard option this setting is (shared/spec/stability.md), with the guard's own range */
   guard?: keyof GuardOptions;
 }
@@ -202,6 +206,17 @@ export const TRAIN_SETTINGS: { [K in SettingName]-?: SettingSpec<K> } = {
     absent: "auto",
     flag: { name: "simd", words: { auto: "auto", on: true, off: false } },
     changeable: true,
+  },
+  threads: {
+    help:
+      "threads sharing every batch, each with its own wasm trainer (host/training/threads.ts; the same seed and N " +
+      "give the same run; N > 1 rounds the batch's sums differently and so takes another path than 1, as another " +
+      "seed would; --resume keeps the checkpoint's N)",
+    type: whole(1, MAX_THREADS),
+    default: 1,
+    absent: 1,
+    flag: { name: "threads", value: "N" },
+    resumeNote: (saved) => `the thread count decides how every batch's sums are rounded, so the run goes on with --threads ${saved} or no --threads`,
   },
   tauDirect: { help: "learn tau itself, clipped to 0.01, rather than log tau (Trainer's tauDirect), as the authors' code", type: BOOLEAN, default: recipe("tauDirect", () => false), absent: false },
   weightInit: {
@@ -367,6 +382,9 @@ export function checkSettings(s: TrainSettings): void {
   if (s.trainROn && s.rOn < TRAINED_R_ON_MIN) {
     throw new PhasorError("bad-args", `${label("rOn")} must be in [${TRAINED_R_ON_MIN}, 1] when r_on is trained (the range it is kept in), got ${s.rOn}`);
   }
+  if (s.threads > s.batchSize) {
+    throw new PhasorError("bad-args", `threads (${s.threads}) must be at most batchSize (${s.batchSize}): a thread takes whole sequences of a batch, so the others would have none`);
+  }
   if (s.guardWorstOf > 0 && s.guardIgnore >= s.guardWorstOf) {
     throw new PhasorError("bad-args", `guardIgnore (${s.guardIgnore}) must be below guardWorstOf (${s.guardWorstOf}): the cap needs a check left to use`);
   }
@@ -405,7 +423,8 @@ export function resumedSettings(saved: TrainSettings, given: Partial<TrainSettin
   const conflicts = SETTING_NAMES.filter((n) => !spec(n).changeable && given[n] !== undefined && !same(given[n], saved[n]));
   if (conflicts.length > 0) {
     const list = conflicts.map((n) => `${n} ${JSON.stringify(given[n])} (the checkpoint has ${JSON.stringify(saved[n])})`).join(", ");
-    throw new PhasorError("bad-args", `--resume continues the checkpoint's run; it cannot change ${list}. Only ${changeableText()} may differ`);
+    const notes = conflicts.map((n) => spec(n).resumeNote?.(saved[n] as never)).filter((note) => note !== undefined);
+    throw new PhasorError("bad-args", `--resume continues the checkpoint's run; it cannot change ${list}. Only ${changeableText()} may differ${notes.map((note) => `; ${note}`).join("")}`);
   }
   const c = defaultContext(saved.task, saved.optimizer);
   const resumed: Record<string, unknown> = { ...saved };

@@ -10,6 +10,7 @@ import { argmax } from "../engine/evaluate.js";
 import type { FloatModel } from "../model/model.js";
 import { TASKS, generate, type Sample, type TaskName } from "./tasks.js";
 import { StabilityGuard, TrainerObjective, type GuardState, type GuardStats } from "./guard.js";
+import { batchGradients, type BatchGradients } from "./threads.js";
 import { Trainer, initialModel, taskModelSpec, type TrainerSnapshot } from "./trainer.js";
 import { checkSettings, guardOptionsOf, storedSettings, type TrainSettings } from "./settings.js";
 
@@ -124,6 +125,8 @@ export class TrainingRun {
   readonly settings: TrainSettings;
   readonly trainer: Trainer;
   readonly history: EpochRecord[];
+  /** the trainer, or its batches split among settings.threads threads */
+  private readonly gradients: BatchGradients;
   private readonly validationSet: Sample[];
   private best: { epoch: number; score: number; theta: Float32Array };
   private epochsDone: number;
@@ -135,10 +138,11 @@ export class TrainingRun {
   private readonly average: ParameterAverage | null;
   private readonly swap: Float32Array;
 
-  private constructor(settings: TrainSettings, trainer: Trainer, resume?: Checkpoint) {
+  private constructor(settings: TrainSettings, trainer: Trainer, gradients: BatchGradients, resume?: Checkpoint) {
     this.settings = settings;
     this.trainer = trainer;
-    this.objective = new TrainerObjective(trainer);
+    this.gradients = gradients;
+    this.objective = new TrainerObjective(trainer, gradients);
     this.guard = settings.guard ? new StabilityGuard(trainer.parameterCount, guardOptionsOf(settings)) : null;
     if (this.guard && resume?.guard) this.guard.setState(resume.guard);
     this.average = settings.average ? new ParameterAverage(trainer.parameterCount, settings.average) : null;
@@ -187,7 +191,18 @@ export class TrainingRun {
       checkCheckpointFormat(resume);
       trainer.restore(resume.trainer);
     }
-    return new TrainingRun(settings, trainer, resume);
+    const gradients = await batchGradients(trainer, settings.threads);
+    try {
+      return new TrainingRun(settings, trainer, gradients, resume);
+    } catch (error) {
+      await gradients.close();
+      throw error;
+    }
+  }
+
+  /** Ends the run's threads (a run on one thread has none); the run's results stay readable. */
+  close(): Promise<void> {
+    return this.gradients.close();
   }
 
   get classification(): boolean {
@@ -213,12 +228,12 @@ export class TrainingRun {
       this.swap.set(this.trainer.parameters());
       this.trainer.setParameters(this.scoredParameters());
       try {
-        predictions = this.trainer.predict(this.validationSet);
+        predictions = this.gradients.predict(this.validationSet);
       } finally {
         this.trainer.setParameters(this.swap);
       }
     } else {
-      predictions = this.trainer.predict(this.validationSet);
+      predictions = this.gradients.predict(this.validationSet);
     }
     let correct = 0;
     let squared = 0;
@@ -250,7 +265,7 @@ export class TrainingRun {
       const schedule = s.lrDecay ** (epoch - 1);
       this.objective.schedule = schedule;
       for (let b = 0; b < batches; b++) {
-        this.trainer.loadBatch(data.slice(b * s.batchSize, (b + 1) * s.batchSize));
+        this.gradients.loadBatch(data.slice(b * s.batchSize, (b + 1) * s.batchSize));
         let loss: number;
         if (guard) {
           const step = guard.step(this.objective);
@@ -261,7 +276,7 @@ export class TrainingRun {
             continue;
           }
         } else {
-          loss = this.trainer.lossAndGradient();
+          loss = this.gradients.lossAndGradient();
           if (!Number.isFinite(loss)) throw new PhasorError("runtime", `training diverged: the loss is ${loss} at epoch ${epoch}, batch ${b + 1}`);
           this.trainer.step(schedule);
         }

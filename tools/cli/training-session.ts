@@ -130,15 +130,19 @@ export async function trainSession(settings: TrainSettings, out: string, io: Com
   const progress = new Progress(io.stderr as NodeJS.WritableStream & { isTTY?: boolean }, run.settings.epochs);
   // one write at a time, in epoch order: two renames racing could leave an older checkpoint in place
   let writes = Promise.resolve();
-  await run.run({
-    onBatch: (epoch, batch, batches, loss) => progress.batch(epoch, batch, batches, loss),
-    onEpoch: (record) => {
-      progress.epoch(record);
-      io.stdout.write(JSON.stringify(record) + "\n");
-      const bytes = encoder.encode(checkpointText(run.checkpoint()));
-      writes = writes.then(() => writeFileAtomically(checkpointPath, bytes));
-    },
-  });
+  try {
+    await run.run({
+      onBatch: (epoch, batch, batches, loss) => progress.batch(epoch, batch, batches, loss),
+      onEpoch: (record) => {
+        progress.epoch(record);
+        io.stdout.write(JSON.stringify(record) + "\n");
+        const bytes = encoder.encode(checkpointText(run.checkpoint()));
+        writes = writes.then(() => writeFileAtomically(checkpointPath, bytes));
+      },
+    });
+  } finally {
+    await run.close();
+  }
   await writes;
   const best = run.bestModel();
   const task = TASKS[run.settings.task];

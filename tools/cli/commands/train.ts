@@ -34,7 +34,7 @@ function trainFlags(): FlagSpecs {
     }
     const values = "words" in flag ? Object.keys(flag.words) : type.kind === "choice" ? type.values.map(String) : undefined;
     // values are read by settingFromText, so that a flag and the library refuse a value in the same words
-    flags[flag.name] = values ? { kind: "enum", values, help: settingHelp(name) } : { kind: "string", help: settingHelp(name) };
+    flags[flag.name] = values ? { kind: "enum", values, help: settingHelp(name) } : { kind: "string", value: "value" in flag ? flag.value : undefined, help: settingHelp(name) };
     if (name === "lr") flags["lr-scale"] = { kind: "number", help: "multiply the default learning rate by K" };
     if (name === "guard") flags.out = { kind: "string", required: true, value: "M.json", help: "where the best model goes" };
   }
@@ -79,7 +79,7 @@ export const command = defineCommand({
   usage:
     "--task T [--hidden H] [--epochs N] [--seed S] [--lr X | --lr-scale K] [--optimizer sgd|adam] [--guard on|off] --out M.json " +
     "[--r-on R] [--train-r-on | --fixed-r-on] [--per-epoch N] [--validation N] [--batch B] [--average D] [--time-budget S] [--stop-at A] " +
-    "[--simd auto|on|off] [--resume CKPT] [--set NAME=VALUE ...]",
+    "[--simd auto|on|off] [--threads N] [--resume CKPT] [--set NAME=VALUE ...]",
   description:
     "Trains a Phased LSTM in wasm on a built-in task with fresh sequences every epoch (shared/spec/tasks.md), scores it\n" +
     "on a validation set drawn once, and keeps the best model. One JSON line per epoch on stdout\n" +
