@@ -136,10 +136,10 @@ const USAGE =
   "NDJSON line taken, in bytes (default 1048576, 1 MiB; at most 268435456). The model path is looked up in the\n" +
   "runtime's preopened directories (wasmtime run --dir .).\n" +
   '--learn ETA: the readout learns from the events\' "label" (a class, or the target value of a readout of one\n' +
-  "output) after each output that precedes it: one step of eta in [2^-24, 1024], capped at c 2 / lambda\n" +
-  "(--learn-c C in [2^-16, 1], default 0.9), after each sequence for a \"last\" readout (its last label), after\n" +
-  "each labelled event for an \"every\" one (docs/on-device-learning.md). --readout-in FILE starts from a saved\n" +
-  "readout; --readout-out FILE saves the readout in use at the end.\n";
+  "output), each output printed before its label is learned: one step of eta in [2^-24, 1024], capped at\n" +
+  "c 2 / lambda (--learn-c C in [2^-16, 1], default 0.9), after each sequence for a \"last\" readout (from its\n" +
+  "last label), after each labelled event for an \"every\" one (docs/on-device-learning.md). --readout-in FILE\n" +
+  "starts from a saved readout; --readout-out FILE saves the readout in use when the run ends well.\n";
 
 @inline function argIs(p: usize, n: i32, text: string): bool {
   if (n != text.length) return false;

@@ -6,6 +6,7 @@
  * labels and readout files are refused with a message and exit status 2, no readout file written.
  */
 import "../host/node.js";
+import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
@@ -203,6 +204,20 @@ describe("phasor-wasi refuses what it cannot learn from", () => {
     expect(missing.stderr).toBe("phasor-wasi: missing.readout: cannot read the readout file: no such file\n");
     const outside = await refused(["--model", "classes.plsm", "--learn", "0.1", "--readout-out", "/elsewhere/out.readout"]);
     expect(outside.stderr).toBe("phasor-wasi: /elsewhere/out.readout: cannot write the readout: no preopened directory holds it (give the runtime --dir)\n");
+  });
+
+  it("a run whose stdout goes away before the events end writes no readout, and says so", () => {
+    // the labelled sequences 40 times over (new seq ids), far more output than `head -c 100` reads
+    const lines = classEvents.trimEnd().split("\n").map((line) => JSON.parse(line) as { seq: number });
+    const many = Array.from({ length: 40 }, (_, rep) => lines.map((e) => JSON.stringify({ ...e, seq: e.seq + 30 * rep }))).flat();
+    writeFileSync(join(dir, "many.ndjson"), many.join("\n") + "\n");
+    rmSync(join(dir, "cut.readout"), { force: true });
+    const command = "python3 tools/devices/wasmtime-run.py run --dir \"$DIR\"::. build/phasor-wasi-scalar.wasm -- " +
+      "--model classes.plsm --learn 0.1 --events many.ndjson --readout-out cut.readout | head -c 100 > /dev/null; exit ${PIPESTATUS[0]}";
+    const run = spawnSync("bash", ["-c", command], { env: { ...process.env, DIR: dir }, encoding: "utf8" });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/^phasor-wasi: cannot write to stdout: .* \(the events were not all run: the readout is not written\)\n$/);
+    expect(existsSync(join(dir, "cut.readout"))).toBe(false);
   });
 
   it("a run that fails leaves an existing readout file as it was", async () => {
