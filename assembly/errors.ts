@@ -1,6 +1,8 @@
 // The last error as ASCII text in a static buffer, so that the host and the WASI command can say what was wrong
 // without the module allocating on an error path.
 
+import { E_INPUT } from "./contract/calls";
+
 /**
  * Whether this build words its errors. The microcontroller build (`--use PHASOR_MCU=1`, assembly/mcu.ts) returns
  * status codes only: message code stands under `if (ERROR_TEXT)` or `ERROR_TEXT ? "..." : ""`, which the
@@ -59,13 +61,8 @@ export function fail(code: i32, s: string): i32 {
   return code;
 }
 
-/**
- * Why the last event was refused (E_INPUT), as a number the host maps to a name without parsing the text:
- * host/errors.ts's EVENT_REFUSALS lists them in this order.
- */
-export const REASON_NON_FINITE: i32 = 1; // t, or an input as a 32-bit float, is not finite
-export const REASON_TIME_BACKWARDS: i32 = 2; // t is earlier than the stream's previous event (policy reject)
-export const REASON_TIME_RANGE: i32 = 3; // the stream would run longer than its clock can count
+// Why the last event was refused (E_INPUT), as a number the host maps to a name without parsing the text.
+export { REASON_NON_FINITE, REASON_TIME_BACKWARDS, REASON_TIME_RANGE } from "./contract/calls";
 let refusal: i32 = 0;
 let refusedIndex: i32 = -1;
 let refusedTime: f64 = NaN;
@@ -94,6 +91,4 @@ export function refuse(reason: i32, index: i32 = -1, time: f64 = NaN): i32 {
 }
 
 // Status codes returned by exported functions (0 = success).
-export const E_MODEL: i32 = -1; // model bytes rejected
-export const E_INPUT: i32 = -2; // an event rejected; state untouched
-export const E_STATE: i32 = -3; // a snapshot or call that does not fit this stream
+export { E_CAPACITY, E_INPUT, E_MODEL, E_STATE } from "./contract/calls";

@@ -2,6 +2,11 @@
 // this module's memory; every call that can fail returns a status (0 or a negative code) with the reason in the
 // error buffer (errorPtr, errorLen).
 
+import {
+  INFO_INPUT_SIZE, INFO_KIND, INFO_LAYER_COUNT, INFO_MODEL_BYTES, INFO_OUTPUT_SIZE, INFO_READOUT_MODE, INFO_SCRATCH_BYTES, INFO_STREAM_BYTES,
+  INFO_TOTAL_UNITS,
+} from "./contract/calls";
+import { HEADER_LAYER_COUNT, MAX_LAYERS } from "./contract/plsm";
 import { E_MODEL, E_STATE, clearError, errInt, errText, fail } from "./errors";
 import { Layer, Model, deriveTiming, isFixed, layerAt, parseModel, timingBytes } from "./model";
 import { checkPush, pushEvent, pushEvents, readOutput, readState, restoreStream, streamReset } from "./stream";
@@ -25,8 +30,8 @@ export function free(ptr: usize): void {
  */
 export function modelCreate(bytes: usize, length: i32): usize {
   clearError();
-  const layerCount = length >= 20 ? load<i32>(bytes, 16) : 0;
-  if (layerCount < 1 || layerCount > 64) {
+  const layerCount = length >= HEADER_LAYER_COUNT + 4 ? load<i32>(bytes + HEADER_LAYER_COUNT) : 0;
+  if (layerCount < 1 || layerCount > MAX_LAYERS) {
     fail(E_MODEL, length < 68 ? "plsm: file too short for a header and checksum" : "plsm: layer count must be 1..64");
     return 0;
   }
@@ -53,17 +58,6 @@ export function modelFree(m: Model): void {
   heap.free(m.bytes);
   heap.free(changetype<usize>(m));
 }
-
-// What modelInfo reports.
-export const INFO_KIND = 0;
-export const INFO_INPUT_SIZE = 1;
-export const INFO_OUTPUT_SIZE = 2;
-export const INFO_LAYER_COUNT = 3;
-export const INFO_STREAM_BYTES = 4;
-export const INFO_SCRATCH_BYTES = 5;
-export const INFO_MODEL_BYTES = 6;
-export const INFO_READOUT_MODE = 7;
-export const INFO_TOTAL_UNITS = 8;
 
 export function modelInfo(m: Model, what: i32): i32 {
   switch (what) {

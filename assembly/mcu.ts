@@ -6,14 +6,12 @@
 // (which is the weight memory), the model's records, the timing derived from it, the per-event scratch, the
 // stream's state and the input and output buffers, laid out once by init (the TFLite Micro arena plan).
 
-import { E_INPUT, E_MODEL, E_STATE } from "./errors";
-import { FIXED_TIMING_BYTES, Layer, MAX_LAYERS, Model, deriveTiming, parseModel } from "./model";
+import { HEADER_LAYER_COUNT, MAX_LAYERS } from "./contract/plsm";
+import { E_CAPACITY, E_INPUT, E_MODEL, E_STATE } from "./errors";
+import { FIXED_TIMING_BYTES, Layer, Model, deriveTiming, parseModel } from "./model";
 import { align16 } from "./padding";
 import { POLICY_REJECT, pushEvent, readOutput, streamReset } from "./stream";
 import { learnedOutputInto, learningLayout, learningStart, learningStop } from "./mcu-learning";
-
-/** init: the image and what it needs do not fit the arena. */
-const E_CAPACITY: i32 = -4;
 
 /** Bytes for the image and everything derived from it: the build fills two 64 KiB pages with it and the
  * engine's static tables (asconfig.mcu.json fixes the memory at 2 pages). `--use PHASOR_MCU_ARENA=n` resizes it. */
@@ -65,7 +63,7 @@ export function init(length: i32): i32 {
   needed = 0;
   if (isDefined(PHASOR_LEARN)) learningStop();
   if (<u32>length > <u32>ARENA_BYTES) return E_CAPACITY;
-  const layerCount = load<i32>(arena, 16);
+  const layerCount = load<i32>(arena + HEADER_LAYER_COUNT);
   if (layerCount < 1 || layerCount > MAX_LAYERS) return E_MODEL;
   const end = arena + <usize>ARENA_BYTES;
   let at = align16(arena + <usize>length);

@@ -2,13 +2,23 @@
 // engine needs computed once from them (the arena plan, TFLite Micro style). Weights are used in place: the
 // file image is the weight memory.
 
+import {
+  CELL_FRAC, FRAC_MAX, FRAC_MIN, HALF_ON_MAX, HALF_ON_MIN, HEADER_BYTES, HEADER_FILE_BYTES, HEADER_INPUT_FRAC, HEADER_INPUT_SIZE, HEADER_KIND,
+  HEADER_LAYER_COUNT, HEADER_OUTPUT_SIZE, HEADER_READOUT_AT, HEADER_READOUT_MODE, HEADER_TICKS_LOG2, HEADER_VERSION, KIND_FIXED, KIND_FLOAT,
+  LAYER_DESC_BYTES, LAYER_FLAGS, LAYER_HIDDEN_SIZE, LAYER_INPUT_SIZE, LAYER_P_FRAC, LAYER_TIME_AT, LAYER_U_AT, LAYER_UNITS_AT, LAYER_W_AT,
+  MAX_LAYERS, MAX_SIZE, MAX_TICKS_LOG2, MIN_OPEN_TICKS, PLSM_MAGIC, PLSM_VERSION, PRE_FRAC, READOUT_DESC_BYTES, READOUT_ROWS_AT, READOUT_V_AT,
+  ROW_BIAS, ROW_L1_LIMIT, ROW_RECORD_BYTES, ROW_V_FRAC, R_ON_MIN, TAU_MAX, TAU_MIN, TIME_HALF_ON, TIME_RECORD_BYTES, TIME_R_ON, TIME_SHIFT,
+  TIME_STEP, TIME_STEP_LOW, TIME_TAU, UNIT_RECORD_BYTES, UNIT_U_FRAC, UNIT_W_FRAC,
+} from "./contract/plsm";
 import { crc32 } from "./crc32";
 import { ERROR_TEXT, E_MODEL, errFloat, errInt, errText, fail } from "./errors";
 import { align16, pad8 } from "./padding";
 import { phaseStep, phaseStep64, phaseStepLow } from "./phase";
 
-export const KIND_FIXED: i32 = 1;
-export const KIND_FLOAT: i32 = 2;
+export {
+  CELL_FRAC, KIND_FIXED, KIND_FLOAT, MAX_LAYERS, PRE_FRAC, TIME_RECORD_BYTES, UNIT_BIAS, UNIT_PEEPHOLE, UNIT_PEEPHOLE_FLOAT, UNIT_RECORD_BYTES,
+  UNIT_U_FRAC, UNIT_W_FRAC,
+} from "./contract/plsm";
 
 /** Every build but the microcontroller one (`--use PHASOR_MCU=1`), which has only the fixed engine and its dense
  * input path: no float engine and no sparse-column path are compiled in. */
@@ -19,11 +29,6 @@ export const FULL_BUILD: bool = !isDefined(PHASOR_MCU);
   return !FULL_BUILD || kind == KIND_FIXED;
 }
 
-export const HEADER_BYTES: i32 = 64;
-export const LAYER_DESC_BYTES: i32 = 64;
-export const READOUT_DESC_BYTES: i32 = 32;
-export const UNIT_RECORD_BYTES: i32 = 32;
-export const TIME_RECORD_BYTES: i32 = 32;
 /**
  * Per-unit timing derived at load, so the event path never divides. Both engines advance a unit's phase by a
  * Q0.96 step per tick (fixed) or per wake key (float): its high 64 bits at 0, its low 32 bits at 12 (fixed) or 8
@@ -41,25 +46,6 @@ export const WHEEL_HEADER_BYTES: i32 = 24;
 /** The float engine's wake keys count 2^-20 time units. */
 export const FLOAT_KEYS_LOG2: i32 = 20;
 export const FLOAT_KEYS_PER_UNIT: f64 = 1048576.0;
-/**
- * The time-gate values every engine computes exactly (docs/fixed-point.md, "What the engines accept"): tau in
- * [2^-20, 2^42] time units, r_on in [2^-16, 1] (r_on / 2 at least 2^15 in Q0.32), and in a fixed model an open
- * window r_on tau of at least MIN_OPEN_TICKS ticks. host/model/model.ts holds the float model to the same bounds.
- */
-export const TAU_MIN: f64 = 9.5367431640625e-7; // 2^-20
-export const TAU_MAX: f64 = 4398046511104.0; // 2^42
-export const R_ON_MIN: f64 = 0.0000152587890625; // 2^-16
-export const HALF_ON_MIN: u32 = 0x8000; // 2^15: r_on = 2^-16
-export const MIN_OPEN_TICKS: f64 = 4096.0;
-export const MAX_LAYERS: i32 = 64;
-export const MAX_SIZE: i32 = 65536;
-/** Fractional bits of pre-activations (Q7.24 in i32). */
-export const PRE_FRAC: i32 = 24;
-/** Fractional bits of the cell state (Q11.20 in i32). */
-export const CELL_FRAC: i32 = 20;
-/** The quantizer keeps every weight row's sum of |w_q| at most this, so 32767 * sum fits in i32: no i32 dot
- * product can overflow, in any summation order (so SIMD and scalar sums are the same integers). */
-export const ROW_L1_LIMIT: i64 = 65538;
 
 @unmanaged
 export class Layer {
@@ -103,7 +89,8 @@ export class Model {
   outputSize: i32;
   layerCount: i32;
   readoutMode: i32;
-  ticksLog2: i32;
+  /** log2 of the wake keys per time unit: the file's ticksLog2 (fixed) or FLOAT_KEYS_LOG2 (float) */
+  keysLog2: i32;
   inputFrac: i32;
   maxHidden: i32;
   totalUnits: i32;
@@ -155,6 +142,11 @@ export const S_LAST_KEY: i32 = 24;
 export const S_EVENTS: i32 = 32;
 export const S_UPDATES: i32 = 40;
 export const S_HEADER_BYTES: i32 = 64;
+
+/** Whether a fractional-bit count is one a fixed file may hold. */
+@inline function isFrac(frac: i32): bool {
+  return frac >= FRAC_MIN && frac <= FRAC_MAX;
+}
 
 /** Checks that [offset, offset + bytes) lies in the payload and is 16-byte aligned. */
 function checkRegion(fileBytes: u32, offset: u32, bytes: u64, what: string, layer: i32): bool {
@@ -212,7 +204,7 @@ function rowsAreSafe(base: usize, rows: i32, padded: i32, kind: i32): bool {
         if (w == -32768) return false;
         l1 += abs<i64>(w);
       }
-      if (l1 > ROW_L1_LIMIT) return false;
+      if (l1 > <i64>ROW_L1_LIMIT) return false;
     } else {
       for (let i = 0; i < padded; i++) if (!isFinite<f32>(load<f32>(row + (<usize>i << 2)))) return false;
     }
@@ -226,12 +218,12 @@ function rowsAreSafe(base: usize, rows: i32, padded: i32, kind: i32): bool {
  */
 export function parseModel(m: Model, bytes: usize, length: i32): i32 {
   if (length < HEADER_BYTES + 4) return badField(ERROR_TEXT ? "file too short for a header and checksum" : "", length);
-  if (load<u32>(bytes) != 0x4d534c50) return fail(E_MODEL, ERROR_TEXT ? "plsm: bad magic, not a .plsm file" : "");
-  const version = <i32>load<u16>(bytes, 4);
-  if (version != 1) return badField(ERROR_TEXT ? "unsupported version, this reader knows version 1" : "", version);
-  const kind = <i32>load<u16>(bytes, 6);
+  if (load<u32>(bytes) != <u32>PLSM_MAGIC) return fail(E_MODEL, ERROR_TEXT ? "plsm: bad magic, not a .plsm file" : "");
+  const version = <i32>load<u16>(bytes, HEADER_VERSION);
+  if (version != PLSM_VERSION) return badField(ERROR_TEXT ? "unsupported version, this reader knows version 1" : "", version);
+  const kind = <i32>load<u16>(bytes, HEADER_KIND);
   if (kind != KIND_FIXED && (!FULL_BUILD || kind != KIND_FLOAT)) return badField(ERROR_TEXT ? "unknown kind, expected 1 (fixed) or 2 (float32)" : "", kind);
-  const fileBytes = load<u32>(bytes, 8);
+  const fileBytes = load<u32>(bytes, HEADER_FILE_BYTES);
   if (fileBytes != <u32>length) {
     if (ERROR_TEXT) {
       fail(E_MODEL, "plsm: header says ");
@@ -246,20 +238,20 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
   const computed = crc32(bytes, <usize>length - 4);
   if (stored != computed) return fail(E_MODEL, ERROR_TEXT ? "plsm: checksum mismatch, the file is corrupted" : "");
 
-  const inputSize = load<i32>(bytes, 12);
-  const layerCount = load<i32>(bytes, 16);
-  const outputSize = load<i32>(bytes, 20);
-  const readoutMode = load<i32>(bytes, 24);
-  const ticksLog2 = load<i32>(bytes, 28);
-  const inputFrac = load<i32>(bytes, 32);
-  const readoutOffset = load<u32>(bytes, 36);
+  const inputSize = load<i32>(bytes, HEADER_INPUT_SIZE);
+  const layerCount = load<i32>(bytes, HEADER_LAYER_COUNT);
+  const outputSize = load<i32>(bytes, HEADER_OUTPUT_SIZE);
+  const readoutMode = load<i32>(bytes, HEADER_READOUT_MODE);
+  const ticksLog2 = load<i32>(bytes, HEADER_TICKS_LOG2);
+  const inputFrac = load<i32>(bytes, HEADER_INPUT_FRAC);
+  const readoutOffset = load<u32>(bytes, HEADER_READOUT_AT);
   if (inputSize < 1 || inputSize > MAX_SIZE) return badField(ERROR_TEXT ? "inputSize must be 1..65536" : "", inputSize);
   if (layerCount < 1 || layerCount > MAX_LAYERS) return badField(ERROR_TEXT ? "layer count must be 1..64" : "", layerCount);
   if (outputSize < 1 || outputSize > MAX_SIZE) return badField(ERROR_TEXT ? "outputSize must be 1..65536" : "", outputSize);
   if (readoutMode != 0 && readoutMode != 1) return badField(ERROR_TEXT ? "readout mode must be 0 (last) or 1 (every)" : "", readoutMode);
   if (isFixed(kind)) {
-    if (ticksLog2 < 0 || ticksLog2 > 40) return badField(ERROR_TEXT ? "ticksLog2 must be 0..40" : "", ticksLog2);
-    if (inputFrac < -16 || inputFrac > 30) return badField(ERROR_TEXT ? "inputFrac must be -16..30" : "", inputFrac);
+    if (ticksLog2 < 0 || ticksLog2 > MAX_TICKS_LOG2) return badField(ERROR_TEXT ? "ticksLog2 must be 0..40" : "", ticksLog2);
+    if (!isFrac(inputFrac)) return badField(ERROR_TEXT ? "inputFrac must be -16..30" : "", inputFrac);
   }
   if (<u64>HEADER_BYTES + <u64>layerCount * LAYER_DESC_BYTES > <u64>(fileBytes - 4)) {
     return badField(ERROR_TEXT ? "layer table runs past the end of the file; layers" : "", layerCount);
@@ -274,8 +266,8 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
   for (let n = 0; n < layerCount; n++) {
     const d = bytes + <usize>HEADER_BYTES + <usize>n * LAYER_DESC_BYTES;
     const L = layerAt(m, n);
-    const I = load<i32>(d, 0);
-    const H = load<i32>(d, 4);
+    const I = load<i32>(d, LAYER_INPUT_SIZE);
+    const H = load<i32>(d, LAYER_HIDDEN_SIZE);
     if (I != previous) {
       if (ERROR_TEXT) {
         fail(E_MODEL, "plsm: layer ");
@@ -288,7 +280,7 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
       return E_MODEL;
     }
     if (H < 1 || H > MAX_SIZE) return badField(ERROR_TEXT ? "hidden size must be 1..65536" : "", H);
-    const flags = load<u32>(d, 8);
+    const flags = load<u32>(d, LAYER_FLAGS);
     if (flags > 1) return badField(ERROR_TEXT ? "unknown layer flags" : "", flags);
     const Ip = pad8(I);
     const Hp = pad8(H);
@@ -297,13 +289,13 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
     L.inputPad = Ip;
     L.hiddenPad = Hp;
     L.xFrac = n == 0 ? inputFrac : 15;
-    L.pFrac = load<i32>(d, 12);
+    L.pFrac = load<i32>(d, LAYER_P_FRAC);
     L.hasPeephole = flags & 1;
-    if (isFixed(kind) && (L.pFrac < -16 || L.pFrac > 30)) return badField(ERROR_TEXT ? "peephole format must be -16..30" : "", L.pFrac);
-    const wOff = load<u32>(d, 16);
-    const uOff = load<u32>(d, 20);
-    const unitOff = load<u32>(d, 24);
-    const timeOff = load<u32>(d, 28);
+    if (isFixed(kind) && !isFrac(L.pFrac)) return badField(ERROR_TEXT ? "peephole format must be -16..30" : "", L.pFrac);
+    const wOff = load<u32>(d, LAYER_W_AT);
+    const uOff = load<u32>(d, LAYER_U_AT);
+    const unitOff = load<u32>(d, LAYER_UNITS_AT);
+    const timeOff = load<u32>(d, LAYER_TIME_AT);
     if (!checkRegion(fileBytes, wOff, <u64>H * 4 * <u64>Ip * eb, ERROR_TEXT ? "W" : "", n)) return E_MODEL;
     if (!checkRegion(fileBytes, uOff, <u64>H * 4 * <u64>Hp * eb, ERROR_TEXT ? "U" : "", n)) return E_MODEL;
     if (!checkRegion(fileBytes, unitOff, <u64>H * UNIT_RECORD_BYTES, ERROR_TEXT ? "unit records" : "", n)) return E_MODEL;
@@ -367,22 +359,22 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
     previous = H;
   }
   const r = bytes + readoutOffset;
-  const vOff = load<u32>(r, 0);
-  const rowOff = load<u32>(r, 4);
+  const vOff = load<u32>(r, READOUT_V_AT);
+  const rowOff = load<u32>(r, READOUT_ROWS_AT);
   const Hp = pad8(previous);
   if (!checkRegion(fileBytes, vOff, <u64>outputSize * <u64>Hp * eb, ERROR_TEXT ? "readout V" : "", -1)) return E_MODEL;
-  if (!checkRegion(fileBytes, rowOff, <u64>outputSize * 8, ERROR_TEXT ? "readout rows" : "", -1)) return E_MODEL;
+  if (!checkRegion(fileBytes, rowOff, <u64>outputSize * ROW_RECORD_BYTES, ERROR_TEXT ? "readout rows" : "", -1)) return E_MODEL;
   m.V = bytes + vOff;
   m.readoutRows = bytes + rowOff;
   if (!paddingIsZero(m.V, outputSize, previous, Hp, eb) || !rowsAreSafe(m.V, outputSize, Hp, kind)) {
     return fail(E_MODEL, ERROR_TEXT ? "plsm: readout V has nonzero padding, a non-finite weight or a row that could overflow" : "");
   }
   for (let o = 0; o < outputSize; o++) {
-    const row = m.readoutRows + <usize>o * 8;
+    const row = m.readoutRows + <usize>o * ROW_RECORD_BYTES;
     if (isFixed(kind)) {
-      const frac = load<i32>(row, 4);
-      if (frac < -16 || frac > 30) return badField(ERROR_TEXT ? "readout row format must be -16..30" : "", frac);
-    } else if (!isFinite<f32>(load<f32>(row, 0))) {
+      const frac = load<i32>(row, ROW_V_FRAC);
+      if (!isFrac(frac)) return badField(ERROR_TEXT ? "readout row format must be -16..30" : "", frac);
+    } else if (!isFinite<f32>(load<f32>(row, ROW_BIAS))) {
       return badField(ERROR_TEXT ? "readout bias is not finite; row" : "", o);
     }
   }
@@ -391,7 +383,7 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
   m.outputSize = outputSize;
   m.layerCount = layerCount;
   m.readoutMode = readoutMode;
-  m.ticksLog2 = ticksLog2;
+  m.keysLog2 = isFixed(kind) ? ticksLog2 : FLOAT_KEYS_LOG2;
   m.inputFrac = inputFrac;
   m.maxHidden = maxHidden;
   m.totalUnits = totalUnits;
@@ -427,8 +419,8 @@ function checkUnits(L: Layer, kind: i32, ticksLog2: i32): i32 {
   for (let j = 0; j < L.hiddenSize; j++) {
     const u = L.units + <usize>j * UNIT_RECORD_BYTES;
     const t = L.time + <usize>j * TIME_RECORD_BYTES;
-    const tau = load<f64>(t, 0);
-    const shift = load<f64>(t, 8);
+    const tau = load<f64>(t, TIME_TAU);
+    const shift = load<f64>(t, TIME_SHIFT);
     if (!(tau >= TAU_MIN && tau <= TAU_MAX)) {
       badUnit(ERROR_TEXT ? "tau must be a period in [2^-20, 2^42] time units" : "", tau);
       return j;
@@ -439,15 +431,15 @@ function checkUnits(L: Layer, kind: i32, ticksLog2: i32): i32 {
     }
     if (isFixed(kind)) {
       for (let g = 0; g < 4; g++) {
-        const wf = <i32>load<i8>(u + 16 + g);
-        const uf = <i32>load<i8>(u + 20 + g);
-        if (wf < -16 || wf > 30 || uf < -16 || uf > 30) {
+        const wf = <i32>load<i8>(u + UNIT_W_FRAC + g);
+        const uf = <i32>load<i8>(u + UNIT_U_FRAC + g);
+        if (!isFrac(wf) || !isFrac(uf)) {
           badUnit(ERROR_TEXT ? "a W or U row format (wFrac, uFrac) is outside -16..30" : "", NaN);
           return j;
         }
       }
-      const halfOn = load<u32>(t, 24);
-      if (halfOn < HALF_ON_MIN || halfOn > 0x80000000) {
+      const halfOn = load<u32>(t, TIME_HALF_ON);
+      if (halfOn < <u32>HALF_ON_MIN || halfOn > <u32>HALF_ON_MAX) {
         badUnit(ERROR_TEXT ? "the open ratio r_on must be in [2^-16, 1] (r_on / 2 in Q0.32, halfOn, in 2^15..2^31)" : "", <f64>halfOn);
         return j;
       }
@@ -459,8 +451,8 @@ function checkUnits(L: Layer, kind: i32, ticksLog2: i32): i32 {
       }
       if (FULL_BUILD) {
         // tau's own step, rounded to 96 bits (or, in files written before the low 32 bits were, to 64 bits)
-        const step = load<u64>(t, 16);
-        const low = load<u32>(t, 28);
+        const step = load<u64>(t, TIME_STEP);
+        const low = load<u32>(t, TIME_STEP_LOW);
         const exact = phaseStep(tau, ticksLog2);
         if (!((step == exact && low == phaseStepLow) || (low == 0 && step == phaseStep64))) {
           badUnit(ERROR_TEXT ? "the phase step per tick does not match tau and ticksLog2" : "", NaN);
@@ -474,7 +466,7 @@ function checkUnits(L: Layer, kind: i32, ticksLog2: i32): i32 {
           return j;
         }
       }
-      const rOn = load<f64>(t, 16);
+      const rOn = load<f64>(t, TIME_R_ON);
       if (!(rOn >= R_ON_MIN && rOn <= 1)) {
         badUnit(ERROR_TEXT ? "the open ratio r_on must be in [2^-16, 1]" : "", rOn);
         return j;
@@ -500,9 +492,9 @@ export function deriveTiming(m: Model, block: usize): void {
       const t = L.time + <usize>j * TIME_RECORD_BYTES;
       const out = block + <usize>j * recordBytes;
       if (isFixed(m.kind)) {
-        const step = load<u64>(t, 16);
-        const low = load<u32>(t, 28);
-        const half = load<u32>(t, 24);
+        const step = load<u64>(t, TIME_STEP);
+        const low = load<u32>(t, TIME_STEP_LOW);
+        const half = load<u32>(t, TIME_HALF_ON);
         // the phase moves by at most step + 1 per tick when the low bits are not 0
         const period = u64.MAX_VALUE / (step + (low != 0 ? 1 : 0));
         store<u64>(out, step, 0);
@@ -512,8 +504,8 @@ export function deriveTiming(m: Model, block: usize): void {
         store<u64>(out, period, 24);
         longest = max(longest, <f64>period);
       } else {
-        const tau = load<f64>(t, 0);
-        const rOn = load<f64>(t, 16);
+        const tau = load<f64>(t, TIME_TAU);
+        const rOn = load<f64>(t, TIME_R_ON);
         store<u64>(out, phaseStep(tau, FLOAT_KEYS_LOG2), 0);
         store<u64>(out, <u64>phaseStepLow, 8);
         store<f64>(out, 1.0 / (tau * FLOAT_KEYS_PER_UNIT), 16);

@@ -1,35 +1,23 @@
 // A stream: one block of state per event source (h, c, phase seeds and unit schedule for every layer, plus a
 // small header), laid out by model.ts. The block holds no pointers, so a snapshot is a copy of its bytes.
-// Events come in as f64 timestamps and f32 inputs; they are checked before anything changes, converted once at
-// this boundary (time to ticks, x to Q(inputFrac)) and then run through integer-only layers (fixed) or f32
-// layers (float).
+// Events come in as f64 timestamps and f32 inputs; they are checked before anything changes, their time turned
+// into wake keys once at this boundary, and then run by the model's engine (engine.ts): integer-only layers
+// (fixed) or f32 layers (float).
 
+import { POLICY_CLAMP } from "./contract/calls";
+import { TIME_SHIFT, TIME_TAU } from "./contract/plsm";
+import { engineOutput, engineState, eventKey, firstFiledKey, runEvent, stateProblem, storeSeed } from "./engine";
 import {
   ERROR_TEXT, E_INPUT, E_STATE, REASON_NON_FINITE, REASON_TIME_BACKWARDS, REASON_TIME_RANGE, errFloat, errInt, errText, fail, refuse,
 } from "./errors";
-import {
-  FLOAT_KEYS_LOG2, Layer, Model, S_CHECKSUM, S_EVENTS, S_LAST_T, S_LAST_KEY, S_STARTED, S_T0, S_UPDATES,
-  TIME_RECORD_BYTES, FULL_BUILD, isFixed, layerAt,
-} from "./model";
-import { pad8 } from "./padding";
+import { Model, S_CHECKSUM, S_EVENTS, S_LAST_T, S_LAST_KEY, S_STARTED, S_T0, S_UPDATES, TIME_RECORD_BYTES, layerAt } from "./model";
 import { exactPhase } from "./phase";
 import { wheelIsSound, wheelReset } from "./schedule";
-import { fixedReadout, fixedTimeGate, fixedUpdateUnits } from "./fixed/step";
-import { saturate16 } from "./fixed/arith";
-import { floatReadout, floatTimeGate, floatUpdateUnits } from "./float/step";
 import { learnedOutput } from "./fixed/readout-learning";
-
-export const POLICY_REJECT: i32 = 0;
-export const POLICY_CLAMP: i32 = 1;
+export { POLICY_CLAMP, POLICY_REJECT } from "./contract/calls";
 
 /** 2^62 ticks: beyond this the tick count of an event could not be held in i64 with room to spare. */
 const MAX_TICKS: f64 = 4611686018427387904.0;
-const TWO_POW_64: f64 = 18446744073709551616.0;
-
-/** log2 of the ticks (fixed) or wake keys (float) per time unit. */
-@inline function keysLog2(m: Model): i32 {
-  return isFixed(m.kind) ? m.ticksLog2 : FLOAT_KEYS_LOG2;
-}
 
 /** What splitElapsed found: (t - t0) 2^log2 = elapsedWhole + elapsedFraction, exactly but for the last rounding
  * of the fraction (elapsedFraction in [0, 1]). */
@@ -55,12 +43,6 @@ function splitElapsed(t: f64, t0: f64, log2: i32): void {
   elapsedFraction = rest - carry;
 }
 
-/** The wake key of an event: ticks rounded to nearest (fixed, docs/fixed-point.md) or whole keys (float); after
- * splitElapsed. */
-@inline function eventKey(m: Model): i64 {
-  return isFixed(m.kind) ? elapsedWhole + (elapsedFraction >= 0.5 ? 1 : 0) : elapsedWhole;
-}
-
 /** 2^e exactly, for the exponents of Q formats (|e| < 1000). */
 @inline function exp2(e: i32): f64 {
   return reinterpret<f64>(<i64>(1023 + e) << 52);
@@ -81,9 +63,7 @@ function seedPhases(m: Model, st: usize, t0: f64): void {
     const seeds = st + <usize>L.seedOff;
     for (let j = 0; j < L.hiddenSize; j++) {
       const time = L.time + <usize>j * TIME_RECORD_BYTES;
-      const phi = exactPhase(t0, load<f64>(time, 8), load<f64>(time, 0));
-      if (isFixed(m.kind)) store<u64>(seeds + (<usize>j << 3), <u64>(phi * TWO_POW_64));
-      else store<f64>(seeds + (<usize>j << 3), phi);
+      storeSeed(m, seeds, j, exactPhase(t0, load<f64>(time, TIME_SHIFT), load<f64>(time, TIME_TAU)));
     }
   }
 }
@@ -123,7 +103,7 @@ function checkEvent(m: Model, t: f64, x: usize, previous: f64, t0: f64, policy: 
     }
     t = previous;
   }
-  if (t0 == t0 && (t - t0) * exp2(keysLog2(m)) >= MAX_TICKS) {
+  if (t0 == t0 && (t - t0) * exp2(m.keysLog2) >= MAX_TICKS) {
     if (ERROR_TEXT) eventError(index, "the stream has run longer than 2^62 ticks since its first event; start a new stream");
     refuse(REASON_TIME_RANGE, index, t0);
     return NaN;
@@ -149,48 +129,9 @@ function step(m: Model, st: usize, t: f64, x: usize): void {
     store<f64>(st + S_T0, t);
     seedPhases(m, st, t);
   }
-  splitElapsed(t, load<f64>(st + S_T0), keysLog2(m));
-  const key = eventKey(m);
-  const xq = m.scratch + <usize>m.xqOff;
-  const cols = m.scratch + <usize>m.nnzOff;
-  const kBuf = m.scratch + <usize>m.kOff;
-  const I = m.inputSize;
-  // Layer 0's input, in the engine's number format, padded with zeros; and its nonzero columns.
-  let nnz = 0;
-  if (isFixed(m.kind)) {
-    const scale = exp2(m.inputFrac);
-    for (let i = 0; i < I; i++) {
-      const q = saturate16(<i64>Math.floor(<f64>load<f32>(x + (<usize>i << 2)) * scale + 0.5));
-      store<i16>(xq + (<usize>i << 1), <i16>q);
-      if (q != 0) store<i32>(cols + (<usize>(nnz++) << 2), i);
-    }
-    for (let i = I; i < pad8(I); i++) store<i16>(xq + (<usize>i << 1), 0);
-  } else {
-    for (let i = 0; i < I; i++) {
-      const v = load<f32>(x + (<usize>i << 2));
-      store<f32>(xq + (<usize>i << 2), v);
-      if (v != 0) store<i32>(cols + (<usize>(nnz++) << 2), i);
-    }
-    for (let i = I; i < pad8(I); i++) store<f32>(xq + (<usize>i << 2), 0);
-  }
-  // A sparse event (one sensor of several fired) reads only its nonzero columns (not in the microcontroller
-  // build, which keeps the dense path only: the same sums, less code).
-  if (!FULL_BUILD || nnz * 4 > pad8(I)) nnz = -1;
-  let updates: i64 = 0;
-  let input = xq;
-  for (let n = 0; n < m.layerCount; n++) {
-    const L = layerAt(m, n);
-    let open: i32;
-    if (isFixed(m.kind)) {
-      open = fixedTimeGate(L, st, key, kBuf);
-      fixedUpdateUnits(m, L, st, input, cols, n == 0 ? nnz : -1, open);
-    } else {
-      open = floatTimeGate(L, st, key, elapsedFraction, kBuf);
-      floatUpdateUnits(m, L, st, input, cols, n == 0 ? nnz : -1, open);
-    }
-    updates += open;
-    input = st + <usize>L.hOff;
-  }
+  splitElapsed(t, load<f64>(st + S_T0), m.keysLog2);
+  const key = eventKey(m, elapsedWhole, elapsedFraction);
+  const updates = runEvent(m, st, key, elapsedFraction, x);
   store<f64>(st + S_LAST_T, t);
   // the wake-key time of this event (ticks, or 2^-20 units for the float engine): restore() checks the wheel by it
   store<i64>(st + S_LAST_KEY, key);
@@ -254,33 +195,12 @@ export function pushEvents(m: Model, st: usize, n: i32, tPtr: usize, xPtr: usize
 
 /** y = V h + d of the current state, as f64, into out[0..O). */
 export function readOutput(m: Model, st: usize, out: usize): void {
-  const last = layerAt(m, m.layerCount - 1);
-  const y = m.scratch + <usize>m.yOff;
-  if (isFixed(m.kind)) {
-    fixedReadout(m, last, st);
-    for (let o = 0; o < m.outputSize; o++) {
-      const frac = load<i32>(m.readoutRows + <usize>o * 8, 4) + 15;
-      store<f64>(out + (<usize>o << 3), <f64>load<i64>(y + (<usize>o << 3)) * exp2(-frac));
-    }
-  } else {
-    floatReadout(m, last, st);
-    memory.copy(out, y, <usize>m.outputSize << 3);
-  }
+  engineOutput(m, st, out);
 }
 
 /** h (which = 0) or c (which = 1) of layer n, as f64, into out[0..H). */
 export function readState(m: Model, st: usize, n: i32, which: i32, out: usize): void {
-  const L = layerAt(m, n);
-  const base = st + <usize>(which == 0 ? L.hOff : L.cOff);
-  for (let j = 0; j < L.hiddenSize; j++) {
-    let v: f64;
-    if (isFixed(m.kind)) {
-      v = which == 0 ? <f64>load<i16>(base + (<usize>j << 1)) / 32768.0 : <f64>load<i32>(base + (<usize>j << 2)) / 1048576.0;
-    } else {
-      v = <f64>load<f32>(base + (<usize>j << 2));
-    }
-    store<f64>(out + (<usize>j << 3), v);
-  }
+  engineState(m, layerAt(m, n), st, which, out);
 }
 
 /**
@@ -307,16 +227,14 @@ export function restoreStream(m: Model, st: usize, src: usize, length: i32): i32
   const seen = m.scratch + <usize>m.newHOff; // scratch of at least maxHidden * 4 bytes
   for (let n = 0; n < m.layerCount; n++) {
     const L = layerAt(m, n);
-    const problem = layerProblem(m, L, src);
+    const problem = stateProblem(m, L, src);
     if (problem != null) {
       fail(E_STATE, "layer ");
       errInt(n);
       errText(problem);
       return E_STATE;
     }
-    // a unit closed at the last event is filed after it (fixed: ticks; float: no earlier than its key)
-    const firstKey = started && isFixed(m.kind) ? lastKey + 1 : lastKey;
-    if (!wheelIsSound(L, src, seen, lastKey, firstKey)) {
+    if (!wheelIsSound(L, src, seen, lastKey, started ? firstFiledKey(m, lastKey) : lastKey)) {
       fail(E_STATE, "layer ");
       errInt(n);
       errText(": the unit schedule is corrupt");
@@ -341,42 +259,11 @@ function headerIsSound(m: Model, src: usize): bool {
     return events == 0 && reinterpret<i64>(t0) == 0 && reinterpret<i64>(lastT) == 0 && lastKey == 0;
   }
   if (started != 1 || events == 0 || !isFinite<f64>(t0) || !isFinite<f64>(lastT) || !(lastT >= t0)) return false;
-  if ((lastT - t0) * exp2(keysLog2(m)) >= MAX_TICKS) return false;
-  splitElapsed(lastT, t0, keysLog2(m));
+  if ((lastT - t0) * exp2(m.keysLog2) >= MAX_TICKS) return false;
+  splitElapsed(lastT, t0, m.keysLog2);
   // Engines before the exact split took the key from the rounded f64 lastT - t0: off by at most ulp(lastT - t0) / 2
   // of a time unit, 2^-53 of the key, a tick more for its rounding. Their snapshots still restore.
-  const key = eventKey(m);
+  const key = eventKey(m, elapsedWhole, elapsedFraction);
   const slack = 1 + (key >> 52);
   return lastKey >= key - slack && lastKey <= key + slack;
-}
-
-/** The float engine's |h| at most: h = o tanh(c~) and its gated mixtures stay in [-1, 1], but for a rounding (an h
- * above 1 can only come down: the excess never builds up), so 1 + 2^-20 leaves room and nothing more. */
-const H_LIMIT: f32 = 1.0000009536743164;
-
-/** What is impossible in layer L's state in a stream block, as the rest of a message; null when nothing is. */
-function layerProblem(m: Model, L: Layer, src: usize): string | null {
-  const h = src + <usize>L.hOff;
-  const c = src + <usize>L.cOff;
-  const seeds = src + <usize>L.seedOff;
-  for (let j = 0; j < L.hiddenPad; j++) {
-    if (isFixed(m.kind)) {
-      const v = load<i16>(h + (<usize>j << 1));
-      // h saturates to +-32767 (Q0.15); padding beyond the hidden size stays 0
-      if (v == -32768 || (j >= L.hiddenSize && v != 0)) return ERROR_TEXT ? ": h is outside +-32767 or its padding is not 0" : "";
-    } else {
-      const v = load<f32>(h + (<usize>j << 2));
-      if (!(Mathf.abs(v) <= H_LIMIT) || (j >= L.hiddenSize && load<u32>(h + (<usize>j << 2)) != 0)) {
-        return ERROR_TEXT ? ": h is not a finite number in [-1, 1], or its padding is not 0" : "";
-      }
-    }
-  }
-  if (!isFixed(m.kind)) {
-    for (let j = 0; j < L.hiddenSize; j++) {
-      if (!isFinite<f32>(load<f32>(c + (<usize>j << 2)))) return ERROR_TEXT ? ": c is not a finite number" : "";
-      const seed = load<f64>(seeds + (<usize>j << 3));
-      if (!(seed >= 0.0 && seed < 1.0)) return ERROR_TEXT ? ": a phase seed is outside [0, 1)" : "";
-    }
-  }
-  return null;
 }

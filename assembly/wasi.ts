@@ -9,6 +9,7 @@
 //   wasmtime run --dir . build/phasor-wasi.wasm -- --model m.plsm < events.ndjson
 
 import { args_get, args_sizes_get, errno, proc_exit } from "bindings/wasi_snapshot_preview1";
+import { HEADER_META_AT, HEADER_META_BYTES } from "./contract/plsm";
 import { errorLen, errorPtr } from "./errors";
 import { readoutBytes } from "./fixed/readout-learning";
 import { modelCreate } from "./index";
@@ -378,8 +379,8 @@ function loadModel(): i32 {
   }
   model = changetype<Model>(handle);
   // the metadata: where host/model/plsm.ts reads labels, checked as it checks it
-  const metaAt = <u64>load<u32>(bytes, 40);
-  const metaBytes = <u64>load<u32>(bytes, 44);
+  const metaAt = <u64>load<u32>(bytes, HEADER_META_AT);
+  const metaBytes = <u64>load<u32>(bytes, HEADER_META_BYTES);
   if (metaAt < 64 || metaAt + metaBytes > <u64>(length - 4)) {
     startModelMessage();
     putText(err, "metadata (offset ");

@@ -8,10 +8,12 @@ import type { Engine, EngineKind } from "./engine/engine.js";
 import { randomModel } from "./model/init.js";
 import type { FloatModel } from "./model/model.js";
 import { quantize } from "./model/quantize.js";
+import { countPushOperators } from "./engine/operators.js";
 import { Rng } from "./rng.js";
 import { simdSupported } from "./engine/wasm-source.js";
 import { generate } from "./training/tasks.js";
 import { Trainer, initialModel, taskModelSpec } from "./training/trainer.js";
+import { ThreadsUnavailable, batchGradients, type BatchGradients } from "./training/threads.js";
 
 export interface BenchConfig {
   hidden: number;
@@ -132,15 +134,21 @@ export function defaultBenchEngines(): { engine: EngineKind; simd: boolean }[] {
   ];
 }
 
+/** A benchmark point's model, its stream and the model quantized on the stream's first 4,096 events: the same for
+ * the timing and the operator counts. */
+function benchPoint(config: BenchConfig) {
+  const rng = new Rng(2016);
+  const model = benchModel(rng, config);
+  const stream = benchStream(rng, config);
+  const calibration = [{ t: stream.t.subarray(0, 4096), x: stream.x.subarray(0, 4096 * config.input) }];
+  return { model, stream, quantized: quantize(model, calibration, "bench") };
+}
+
 export async function runBench(options: BenchOptions = {}): Promise<BenchResult[]> {
   const results: BenchResult[] = [];
   const seconds = options.seconds ?? 1;
   for (const config of options.configs ?? BENCH_CONFIGS) {
-    const rng = new Rng(2016);
-    const model = benchModel(rng, config);
-    const stream = benchStream(rng, config);
-    const calibration = [{ t: stream.t.subarray(0, 4096), x: stream.x.subarray(0, 4096 * config.input) }];
-    const quantized = quantize(model, calibration, "bench");
+    const { model, stream, quantized } = benchPoint(config);
     for (const { engine: kind, simd } of options.engines ?? defaultBenchEngines()) {
       const loaded = kind === "fixed" ? { format: "plsm" as const, model: quantized.file.model, plsm: quantized.file, source: "bench" } : model;
       const engine = await createEngine(loaded, { engine: kind, simd: simd ? "on" : "off" });
@@ -153,10 +161,12 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult[
   return results;
 }
 
-/** Training throughput (issue 3): freq1-async, the paper's model (110 units, r_on 0.05), batch 32, Adam. */
+/** Training throughput (issues 3 and 14): freq1-async, the paper's model (110 units, r_on 0.05), batch 32, Adam. */
 export interface TrainBenchResult {
   engine: "trainer";
   simd: boolean;
+  /** threads sharing every batch (host/training/threads.ts) */
+  threads: number;
   task: "freq1-async";
   hidden: number;
   input: number;
@@ -171,48 +181,167 @@ export interface TrainBenchResult {
   unitUpdateFraction: number;
 }
 
-/** One step = loadBatch + lossAndGradient + step, on fresh freq1-async batches, after a few warm-up steps. */
-export async function runTrainBench(options: { seconds?: number; builds?: boolean[] } = {}): Promise<TrainBenchResult[]> {
+/**
+ * One step = loadBatch + lossAndGradient + step, on fresh freq1-async batches, after a few warm-up steps: the first
+ * of `builds` at each thread count of `threads` (default 1 and 2; those above 1 where worker threads exist), the
+ * others on one thread. The configurations take turns in slices of a quarter of `seconds` each, so that a
+ * machine whose speed moves (other jobs starting and ending) moves all of them alike.
+ */
+export async function runTrainBench(options: { seconds?: number; builds?: boolean[]; threads?: number[] } = {}): Promise<TrainBenchResult[]> {
   const seconds = options.seconds ?? 1;
   const batch = 32;
-  const results: TrainBenchResult[] = [];
-  for (const simd of options.builds ?? (simdSupported() ? [true, false] : [false])) {
-    const trainer = await Trainer.create(initialModel(taskModelSpec("freq1-async"), 1), { batchSize: batch, maxLength: 125, simd, timeOrigin: "absolute" });
-    const data = generate("freq1-async", 64 * batch, 2016);
-    let next = 0;
-    const step = () => {
-      const samples = data.slice(next * batch, (next + 1) * batch);
-      next = (next + 1) % 64;
-      trainer.loadBatch(samples);
-      trainer.lossAndGradient();
-      trainer.step();
-      return samples.reduce((n, s) => n + s.t.length, 0);
-    };
-    for (let k = 0; k < 3; k++) step();
-    let sequences = 0;
-    let events = 0;
-    const start = performance.now();
-    let elapsed = 0;
-    while (elapsed < seconds) {
-      events += step();
-      sequences += batch;
-      elapsed = (performance.now() - start) / 1000;
+  const data = generate("freq1-async", 64 * batch, 2016);
+  // the first build (SIMD where the runtime has it) at every thread count, the others on one thread
+  const builds = options.builds ?? (simdSupported() ? [true, false] : [false]);
+  const configs = builds.flatMap((simd, n) => (n === 0 ? (options.threads ?? [1, 2]) : [1]).map((threads) => ({ simd, threads })));
+  const runs = [];
+  try {
+    for (const config of configs) {
+      const trainer = await Trainer.create(initialModel(taskModelSpec("freq1-async"), 1), { batchSize: batch, maxLength: 125, simd: config.simd, timeOrigin: "absolute" });
+      let gradients: BatchGradients;
+      try {
+        gradients = await batchGradients(trainer, config.threads);
+      } catch (error) {
+        // a browser has no worker threads: its rows are the one-thread ones
+        if (error instanceof ThreadsUnavailable) continue;
+        throw error;
+      }
+      let next = 0;
+      const step = () => {
+        const samples = data.slice(next * batch, (next + 1) * batch);
+        next = (next + 1) % 64;
+        gradients.loadBatch(samples);
+        gradients.lossAndGradient();
+        trainer.step();
+        return samples.reduce((n, s) => n + s.t.length, 0);
+      };
+      for (let k = 0; k < 3; k++) step();
+      runs.push({ ...config, gradients, step, sequences: 0, events: 0, elapsed: 0 });
     }
-    results.push({
-      engine: "trainer",
-      simd,
-      task: "freq1-async",
-      hidden: 110,
-      input: 1,
-      rOn: 0.05,
-      batch,
-      sequences,
-      events,
-      seconds: elapsed,
-      sequencesPerSec: sequences / elapsed,
-      eventsPerSec: events / elapsed,
-      unitUpdateFraction: 1,
-    });
+    const slices = 4;
+    for (let slice = 0; slice < slices; slice++) {
+      for (const run of runs) {
+        const start = performance.now();
+        let elapsed = 0;
+        while (elapsed < seconds / slices) {
+          run.events += run.step();
+          run.sequences += batch;
+          elapsed = (performance.now() - start) / 1000;
+        }
+        run.elapsed += elapsed;
+      }
+    }
+  } finally {
+    await Promise.all(runs.map((run) => run.gradients.close()));
+  }
+  return runs.map((run) => ({
+    engine: "trainer",
+    simd: run.simd,
+    threads: run.threads,
+    task: "freq1-async",
+    hidden: 110,
+    input: 1,
+    rOn: 0.05,
+    batch,
+    sequences: run.sequences,
+    events: run.events,
+    seconds: run.elapsed,
+    sequencesPerSec: run.sequences / run.elapsed,
+    eventsPerSec: run.events / run.elapsed,
+    unitUpdateFraction: 1,
+  }));
+}
+
+/** The builds whose operators `phasor bench --operators` counts: the microcontroller module and the library's two. */
+export type OperatorBuild = "mcu" | "scalar" | "simd";
+
+/**
+ * Where operators are counted (issue 13, item 4): the paper-sized model of the streaming benchmark at r_on = 0.05
+ * and at 1, and the microcontroller-sized H = 32 and 64 with every unit open, all with I = 1, 2 outputs and
+ * peepholes (the benchmark's models).
+ */
+export const OPERATOR_POINTS: BenchConfig[] = [
+  { hidden: 32, input: 1, rOn: 1 },
+  { hidden: 64, input: 1, rOn: 1 },
+  { hidden: 110, input: 1, rOn: 1 },
+  { hidden: 110, input: 1, rOn: 0.05 },
+];
+
+export interface OperatorResult {
+  build: OperatorBuild;
+  hidden: number;
+  input: number;
+  rOn: number;
+  /** events counted, after the warm-up */
+  events: number;
+  operatorsPerEvent: number;
+  /** open units per event (unit updates / events) */
+  openUnits: number;
+  /** multiply-accumulates per event: 4 (I + H) per open unit, 4 H (I + H) when all are open */
+  macsPerEvent: number;
+  operatorsPerMac: number;
+  /**
+   * At r_on < 1, with the same point at r_on = 1 counted too: operators per event in the open units (open units x
+   * the operators per unit-event of the r_on = 1 point: their MACs, gate arithmetic and their own time gate, and a
+   * 1 / H share of the event's fixed work) and in the rest (the time gate of closed units, the wheel, the event's
+   * checks and bookkeeping).
+   */
+  split?: { openUnits: number; rest: number };
+  /** set when the build cannot run the point (the model does not fit the microcontroller build's arena) */
+  skipped?: string;
+}
+
+export interface OperatorOptions {
+  points?: BenchConfig[];
+  /** events run before counting starts, so the wheel is in its steady state (default 500) */
+  warm?: number;
+  /** events counted (default 2,000) */
+  events?: number;
+  onResult?: (result: OperatorResult) => void;
+}
+
+/**
+ * Operators per event of each build at each point, counted as wasmtime's fuel counts them (host/engine/operators.ts), one
+ * push per event on the benchmark's stream and model. `modules` holds the builds' bytes (build/phasor-<name>.wasm).
+ * The microcontroller build runs the library's schedule, so its open units are the scalar build's.
+ */
+export async function runOperatorCount(modules: Partial<Record<OperatorBuild, Uint8Array>>, options: OperatorOptions = {}): Promise<OperatorResult[]> {
+  const warm = options.warm ?? 500;
+  const counted = options.events ?? 2000;
+  const results: OperatorResult[] = [];
+  for (const config of options.points ?? OPERATOR_POINTS) {
+    const { stream, quantized } = benchPoint(config);
+    const n = warm + counted;
+    const t = stream.t.subarray(0, n);
+    const x = stream.x.subarray(0, n * config.input);
+    let openUnits: number | undefined;
+    for (const build of ["scalar", "simd", "mcu"] as OperatorBuild[]) {
+      const module = modules[build];
+      if (!module) continue;
+      const base = { build, hidden: config.hidden, input: config.input, rOn: config.rOn };
+      let count;
+      try {
+        count = await countPushOperators(module, quantized.bytes, t, x, config.input, warm);
+      } catch (err) {
+        if (build !== "mcu") throw err;
+        const result = { ...base, events: 0, operatorsPerEvent: NaN, openUnits: NaN, macsPerEvent: NaN, operatorsPerMac: NaN, skipped: (err as Error).message };
+        results.push(result);
+        options.onResult?.(result);
+        continue;
+      }
+      if (count.unitUpdates !== undefined) openUnits = count.unitUpdates / counted;
+      if (openUnits === undefined) throw new Error("operator counts: the microcontroller build's open units come from a library build; count one too");
+      const operatorsPerEvent = count.perEvent.reduce((sum, ops) => sum + ops, 0) / counted;
+      const macsPerEvent = 4 * (config.input + config.hidden) * openUnits;
+      const result: OperatorResult = { ...base, events: counted, operatorsPerEvent, openUnits, macsPerEvent, operatorsPerMac: operatorsPerEvent / macsPerEvent };
+      const allOpen = results.find((r) => r.build === build && r.hidden === config.hidden && r.input === config.input && r.rOn === 1 && !r.skipped);
+      if (config.rOn < 1 && allOpen) {
+        const inOpenUnits = (allOpen.operatorsPerEvent / allOpen.openUnits) * openUnits;
+        result.split = { openUnits: inOpenUnits, rest: operatorsPerEvent - inOpenUnits };
+      }
+      results.push(result);
+      options.onResult?.(result);
+    }
   }
   return results;
 }

@@ -17,8 +17,8 @@ export type ErrorCode =
  * - timeRange: the stream would run longer since its first event than the engine's clock can count;
  * - notNumber: t, x or an input is not a number at all (a string, a bigint, null, ...): API callers only, a file
  *   or a message has its numbers checked by its reader.
- * The wasm module reports nonFinite, timeBackwards and timeRange as codes 1..3, in this order (assembly/errors.ts,
- * REASON_*); the host finds the others itself (host/engine/stream-checks.ts).
+ * The wasm module reports nonFinite, timeBackwards and timeRange as codes (assembly/contract/calls.ts, REASON_*,
+ * which host/engine/wasm.ts maps to these names); the host finds the others itself (host/engine/stream-checks.ts).
  */
 export const EVENT_REFUSALS = ["wrongLength", "nonFinite", "timeBackwards", "timeRange", "notNumber"] as const;
 export type EventRefusal = (typeof EVENT_REFUSALS)[number];

@@ -9,6 +9,9 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { MCU_FUNCTIONS, MCU_LEARNING_FUNCTIONS } from "../host/engine/mcu.js";
+import { requireExports } from "../host/engine/wasm-source.js";
+import { ENGINE_FUNCTIONS } from "../host/engine/wasm.js";
 import { quantize } from "../host/model/quantize.js";
 import { calibrationStreams } from "./support/engines.js";
 import { MCU_FILE, MCU_LEARN_FILE, mcuInstance, mcuLearningInstance, mcuLoad, mcuRun, type McuExports } from "./support/mcu.js";
@@ -20,10 +23,15 @@ const WASI_IMPORTS = ["args_get", "args_sizes_get", "fd_fdstat_get", "fd_prestat
 const MCU_EXPORTS = ["arenaBytes", "arenaNeeded", "arenaUsed", "init", "inputBuffer", "memory", "modelBuffer", "output", "push", "reset"];
 const LEARNING_EXPORTS = ["learn", "readoutBuffer", "readoutLoad", "readoutReset", "readoutSave", "readoutSize", "targetBuffer"];
 
-/** The two microcontroller modules: what each must export, and its budget. */
-const MCU_MODULES: [string, { budget: number; exports: string[]; instance: () => Promise<McuExports> }][] = [
-  [MCU_FILE, { budget: 8 * 1024, exports: MCU_EXPORTS, instance: mcuInstance }],
-  [MCU_LEARN_FILE, { budget: 10 * 1024, exports: [...MCU_EXPORTS, ...LEARNING_EXPORTS].sort(), instance: mcuLearningInstance }],
+/** The two microcontroller modules: what each must export (its doc's list, and the functions its host calls), and
+ * its budget. */
+type McuModule = { budget: number; exports: string[]; functions: object; instance: () => Promise<McuExports> };
+const MCU_MODULES: [string, McuModule][] = [
+  [MCU_FILE, { budget: 8 * 1024, exports: MCU_EXPORTS, functions: MCU_FUNCTIONS, instance: mcuInstance }],
+  [
+    MCU_LEARN_FILE,
+    { budget: 10 * 1024, exports: [...MCU_EXPORTS, ...LEARNING_EXPORTS].sort(), functions: MCU_LEARNING_FUNCTIONS, instance: mcuLearningInstance },
+  ],
 ];
 
 const builds = readdirSync("build").filter((name) => name.endsWith(".wasm")).sort();
@@ -73,6 +81,21 @@ describe("the wasm builds", () => {
     });
   }
 
+  it("the engine builds export exactly the functions the host calls (host/engine/wasm.ts), and a memory", () => {
+    for (const name of ["phasor-simd.wasm", "phasor-scalar.wasm"]) {
+      const exports = WebAssembly.Module.exports(new WebAssembly.Module(readFileSync(`build/${name}`)));
+      expect(exports.map((e) => e.name).sort()).toEqual([...Object.keys(ENGINE_FUNCTIONS), "memory"].sort());
+    }
+  });
+
+  it("a module that lacks a function the host calls is refused when it is instantiated, naming what it lacks", async () => {
+    const { instance } = await WebAssembly.instantiate(readFileSync(MCU_FILE), {});
+    expect(() => requireExports(instance.exports, ENGINE_FUNCTIONS, "phasor-mcu.wasm")).toThrow(
+      /phasor-mcu\.wasm: the module does not export alloc, free, modelCreate, .*pushBatchLearned: it is not a build of these sources/,
+    );
+    expect(requireExports(instance.exports, MCU_FUNCTIONS, "phasor-mcu.wasm")).toBe(instance.exports);
+  });
+
   it("the WASI command exports its memory and _start only", () => {
     for (const name of ["phasor-wasi.wasm", "phasor-wasi-scalar.wasm"]) {
       const exports = WebAssembly.Module.exports(new WebAssembly.Module(readFileSync(`build/${name}`)));
@@ -81,13 +104,14 @@ describe("the wasm builds", () => {
   });
 });
 
-describe.each(MCU_MODULES)("the microcontroller build %s", (file, { budget, exports: documented, instance }) => {
+describe.each(MCU_MODULES)("the microcontroller build %s", (file, { budget, exports: documented, functions, instance }) => {
   const bytes = readFileSync(file);
 
   it(`is at most ${budget} bytes and exports what its doc lists`, () => {
     expect(bytes.length).toBeLessThanOrEqual(budget);
     const exports = WebAssembly.Module.exports(new WebAssembly.Module(bytes));
     expect(exports.map((e) => e.name).sort()).toEqual(documented);
+    expect(documented).toEqual([...Object.keys(functions), "memory"].sort());
   });
 
   it("declares a memory of at most 2 pages that may not grow, and has no memory.grow", () => {

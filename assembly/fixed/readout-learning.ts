@@ -2,26 +2,27 @@
 // (docs/on-device-learning.md; plstm.md section 2). The library's fixed engine and the learning microcontroller
 // module both run this file, so they give the same bits.
 //
-// The adapted readout is a block of its own (section 5 of the doc; the same bytes a host saves and loads), never
-// the model's image, which stays the flashed weight memory:
+// The adapted readout is a block of its own (section 5 of the doc; the same bytes a host saves and loads; offsets
+// and formats in assembly/contract/readout.ts), never the model's image, which stays the flashed weight memory:
 //   0 magic u32 "PLRO", 4 version u16 (1), 6 u16 0, 8 the .plsm's CRC-32 it adapts, 12 O u32, 16 H u32,
 //   20 steps u32 (learning steps applied, saturating), 24 8 bytes 0,
 //   32 O biases b i64 Q25.38, then O x H weights w i32 Q8.23 (row after row), then the CRC-32 of all before it.
 // Formats: h Q0.15 i16; G = ||h||^2 + 1 Q33.30; eta and the step Q40.24; c Q0.16; p and errors Q0.15; the step's
 // factor a = step * error Q.39 (Q24 times Q15).
 
+import { LEARN_CAPPED, LEARN_STEPPED } from "../contract/calls";
+import {
+  READOUT_HEADER_BYTES, READOUT_HIDDEN_AT, READOUT_MAGIC, READOUT_MODEL_CRC_AT, READOUT_OUTPUTS_AT, READOUT_RESERVED_AT, READOUT_STEPS_AT,
+  READOUT_VERSION, READOUT_VERSION_AT, READOUT_W_FRAC, READOUT_Z_FRAC,
+} from "../contract/readout";
 import { ERROR_TEXT, E_INPUT, E_STATE, errFloat, errText, fail } from "../errors";
 import { crc32 } from "../crc32";
 import { Layer, Model, layerAt } from "../model";
 import { shiftRound } from "./arith";
 
-const MAGIC: u32 = 0x4f524c50; // "PLRO", little-endian
-const VERSION: u16 = 1;
-const HEADER_BYTES: i32 = 32;
-const STEPS_AT: usize = 20;
-/** Fractional bits of the weights (Q8.23) and of the biases and outputs (Q25.38 = Q8.23 times h's Q0.15). */
-const W_FRAC: i32 = 23;
-const Z_FRAC: i32 = 38;
+const HEADER_BYTES: i32 = READOUT_HEADER_BYTES;
+const W_FRAC: i32 = READOUT_W_FRAC;
+const Z_FRAC: i32 = READOUT_Z_FRAC;
 /** |w| < 256 and |b| < 256: the weights fill i32; the biases get the outputs' 15 more fractional bits. */
 const W_MAX: i64 = 0x7fffffff;
 const B_MAX: i64 = 0x3fffffffffff; // 2^46 - 1
@@ -75,11 +76,11 @@ export function readoutFromModel(m: Model, r: usize): void {
   const L = lastLayer(m);
   const H = L.hiddenSize;
   memory.fill(r, 0, <usize>HEADER_BYTES);
-  store<u32>(r, MAGIC);
-  store<u16>(r, VERSION, 4);
-  store<u32>(r, m.checksum, 8);
-  store<u32>(r, m.outputSize, 12);
-  store<u32>(r, H, 16);
+  store<u32>(r, READOUT_MAGIC);
+  store<u16>(r, <u16>READOUT_VERSION, READOUT_VERSION_AT);
+  store<u32>(r, m.checksum, READOUT_MODEL_CRC_AT);
+  store<u32>(r, m.outputSize, READOUT_OUTPUTS_AT);
+  store<u32>(r, H, READOUT_HIDDEN_AT);
   let w = weightsOf(m, r);
   for (let o = 0; o < m.outputSize; o++) {
     const row = m.readoutRows + <usize>o * 8;
@@ -105,11 +106,13 @@ export function readoutSeal(r: usize, bytes: usize): void {
  * 0, or E_STATE with the reason (in builds that word their errors).
  */
 export function readoutCheck(m: Model, src: usize, bytes: usize): i32 {
-  if (load<u32>(src) != MAGIC || load<u32>(src, 4) != VERSION || load<u64>(src, 24) != 0) {
+  const version = load<u32>(src, READOUT_VERSION_AT); // with the zero u16 after it
+  if (load<u32>(src) != READOUT_MAGIC || version != READOUT_VERSION || load<u64>(src, READOUT_RESERVED_AT) != 0) {
     return fail(E_STATE, ERROR_TEXT ? "not an adapted readout (magic, version 1 or reserved bytes)" : "");
   }
   if (load<u32>(src + bytes - 4) != crc32(src, bytes - 4)) return fail(E_STATE, ERROR_TEXT ? "the checksum does not match: the bytes are damaged" : "");
-  if (load<u32>(src, 8) != m.checksum || load<u32>(src, 12) != <u32>m.outputSize || load<u32>(src, 16) != <u32>lastLayer(m).hiddenSize) {
+  const sameModel = load<u32>(src, READOUT_MODEL_CRC_AT) == m.checksum;
+  if (!sameModel || load<u32>(src, READOUT_OUTPUTS_AT) != <u32>m.outputSize || load<u32>(src, READOUT_HIDDEN_AT) != <u32>lastLayer(m).hiddenSize) {
     return fail(E_STATE, ERROR_TEXT ? "adapted from another model (its checksum or sizes differ)" : "");
   }
   for (let o = 0; o < m.outputSize; o++) {
@@ -255,12 +258,12 @@ export function learnStep(m: Model, st: usize, r: usize, label: i32, targets: us
   // cap = c 2 / lambda_bound in Q24: 2 c / G = c_q 2^39 / G_q, 4 c / G = c_q 2^40 / G_q (c_q <= 2^16, G_q >= 2^30),
   // floored, so never above the bound
   let step = etaQ24;
-  let status = 0;
+  let status = LEARN_STEPPED;
   if (capped) {
     const cap = (<i64>nearest(c * 65536.0) << (classes ? 40 : 39)) / G;
     if (cap < step) {
       step = cap;
-      status = 1;
+      status = LEARN_CAPPED;
     }
   }
   let w = weightsOf(m, r);
@@ -276,7 +279,7 @@ export function learnStep(m: Model, st: usize, r: usize, label: i32, targets: us
       w += 4;
     }
   }
-  const steps = load<u32>(r + STEPS_AT);
-  if (steps != u32.MAX_VALUE) store<u32>(r + STEPS_AT, steps + 1);
+  const steps = load<u32>(r + READOUT_STEPS_AT);
+  if (steps != u32.MAX_VALUE) store<u32>(r + READOUT_STEPS_AT, steps + 1);
   return status;
 }

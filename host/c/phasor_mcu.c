@@ -9,11 +9,17 @@
 #include <stdio.h>
 #include <string.h>
 
-/* init, push, learn and readoutLoad statuses (docs/embedding.md, "Exports"; docs/on-device-learning.md) */
+/* init, push, learn and readoutLoad statuses (docs/embedding.md, "Exports"; docs/on-device-learning.md;
+ * assembly/contract/calls.ts, which test/hosts-share-the-module-contract.test.ts holds these to) */
 enum { MCU_REJECTED = -1, MCU_REFUSED = -2, MCU_NO_MODEL = -3, MCU_TOO_BIG = -4 };
+/* what learn answers when it takes the step: eta, or the smaller cap */
+enum { MCU_LEARN_STEPPED = 0, MCU_LEARN_CAPPED = 1 };
 
-/* .plsm header fields (docs/plsm.md, "Header"): little-endian u32 and u16 at these offsets */
-enum { PLSM_KIND_AT = 6, PLSM_FILE_BYTES_AT = 8, PLSM_INPUT_SIZE_AT = 12, PLSM_OUTPUT_SIZE_AT = 20, PLSM_READOUT_MODE_AT = 24, PLSM_HEADER_BYTES = 64 };
+/* .plsm header fields (docs/plsm.md, "Header"; assembly/contract/plsm.ts): little-endian u32 and u16 at these offsets */
+enum {
+  PLSM_KIND_AT = 6, PLSM_FILE_BYTES_AT = 8, PLSM_INPUT_SIZE_AT = 12, PLSM_OUTPUT_SIZE_AT = 20, PLSM_READOUT_MODE_AT = 24,
+  PLSM_HEADER_BYTES = 64
+};
 #define PLSM_KIND_FIXED 1
 
 static phasor_status fail(phasor_mcu *mcu, phasor_status status, const char *format, ...) {
@@ -359,8 +365,10 @@ static phasor_status learn(phasor_mcu *mcu, int32_t label, double eta, double c,
                 "beyond +-2^23, eta is not in [2^-24, 1024] or c not in [2^-16, 1] (eta %.17g, c %.17g)", eta, c);
   }
   if (answer == MCU_NO_MODEL) return no_model(mcu);
-  if (answer != 0 && answer != 1) return fail(mcu, PHASOR_ENGINE, "learn answered %d, which docs/on-device-learning.md rules out", answer);
-  if (capped) *capped = answer == 1;
+  if (answer != MCU_LEARN_STEPPED && answer != MCU_LEARN_CAPPED) {
+    return fail(mcu, PHASOR_ENGINE, "learn answered %d, which docs/on-device-learning.md rules out", answer);
+  }
+  if (capped) *capped = answer == MCU_LEARN_CAPPED;
   return PHASOR_OK;
 }
 

@@ -64,6 +64,34 @@ export function compileBuild(build: ModuleName): Promise<WebAssembly.Module> {
   return module;
 }
 
+/**
+ * Every function of a host's view T of a module's exports, by name: a literal of this type must name each one and
+ * nothing else, so the list and the type cannot drift apart.
+ */
+export type ExportedFunctions<T> = Record<Exclude<keyof T, "memory">, true>;
+
+/**
+ * The exports of an instance as the host's view of them (T), after checking that every function of T is there,
+ * and a memory: a build from another version of the sources is refused at once, naming what it lacks, rather than
+ * failing at the first call of a missing export. Each host keeps one list of the exports it calls
+ * (host/engine/wasm.ts, host/engine/mcu.ts); the modules define them (assembly/index.ts, assembly/mcu.ts), and
+ * test/builds-are-what-they-claim.test.ts holds each build to its list exactly.
+ */
+export function requireExports<T>(exports: WebAssembly.Exports, functions: ExportedFunctions<T>, module: string): T {
+  const missing = missingExports(exports, functions);
+  if (missing.length > 0) {
+    throw new PhasorError("runtime", `${module}: the module does not export ${missing.join(", ")}: it is not a build of these sources (run \`npm run build\`)`);
+  }
+  return exports as unknown as T;
+}
+
+/** What of T's functions, and of a memory, an instance does not export. */
+export function missingExports<T>(exports: WebAssembly.Exports, functions: ExportedFunctions<T>): string[] {
+  const missing = Object.keys(functions).filter((name) => typeof exports[name] !== "function");
+  if (!(exports.memory instanceof WebAssembly.Memory)) missing.push("memory");
+  return missing;
+}
+
 // The smallest module that uses a SIMD instruction (i32x4.splat): valid exactly where SIMD is supported.
 const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 8, 1, 6, 0, 65, 0, 253, 17, 11]);
 

@@ -3,16 +3,23 @@
  * image and every stream's state in its memory, and an I/O area that events and outputs pass through, so that
  * a batch of events is a single call into wasm.
  */
+import {
+  E_INPUT, E_MODEL, INFO_INPUT_SIZE, INFO_KIND, INFO_LAYER_COUNT, INFO_MODEL_BYTES, INFO_OUTPUT_SIZE, INFO_SCRATCH_BYTES, INFO_STREAM_BYTES,
+  INFO_TOTAL_UNITS, LEARN_CAPPED, POLICY_CLAMP, POLICY_REJECT, REASON_NON_FINITE, REASON_TIME_BACKWARDS, REASON_TIME_RANGE,
+} from "../../assembly/contract/calls.js";
+import { KIND_FIXED, KIND_FLOAT } from "../../assembly/contract/plsm.js";
+import { READOUT_STEPS_AT } from "../../assembly/contract/readout.js";
 import type { Engine, EngineKind, LearningRate, LearningStep, MemoryReport, ReadoutLearning, Stream, StreamOptions, StreamStats } from "./engine.js";
-import { EVENT_REFUSALS, PhasorError, badInput } from "../errors.js";
+import { PhasorError, badInput, type EventRefusal } from "../errors.js";
 import type { FloatModel } from "../model/model.js";
 import { learningRate, learningTarget } from "./readout-learning.js";
 import {
   batchEventProblem, batchProblem, batchWhere, eventProblem, eventWhere, snapshotBytes, timeBackwardsError, timePolicyOf, timeRangeError,
 } from "./stream-checks.js";
-import { compileBuild, moduleError, type Build } from "./wasm-source.js";
+import { compileBuild, moduleError, requireExports, type Build, type ExportedFunctions } from "./wasm-source.js";
 
-interface Exports {
+/** The library builds' exports (assembly/index.ts), as the host calls them. */
+export interface EngineExports {
   memory: WebAssembly.Memory;
   alloc(size: number): number;
   free(ptr: number): void;
@@ -51,28 +58,69 @@ interface Exports {
   pushBatchLearned(model: number, stream: number, readout: number, n: number, t: number, x: number, y: number, h: number, policy: number): number;
 }
 
-// modelInfo keys (assembly/index.ts)
-const INFO = { kind: 0, inputSize: 1, outputSize: 2, layerCount: 3, streamBytes: 4, scratchBytes: 5, modelBytes: 6, totalUnits: 8 };
-const E_MODEL = -1;
-const E_INPUT = -2;
+/** The functions of EngineExports, which requireExports checks a build for. */
+export const ENGINE_FUNCTIONS: ExportedFunctions<EngineExports> = {
+  alloc: true,
+  free: true,
+  modelCreate: true,
+  modelFree: true,
+  modelInfo: true,
+  layerHidden: true,
+  streamCreate: true,
+  streamFree: true,
+  streamClear: true,
+  push: true,
+  check: true,
+  pushBatch: true,
+  output: true,
+  hidden: true,
+  cell: true,
+  restore: true,
+  streamEvents: true,
+  streamUpdates: true,
+  exactPhase: true,
+  errorPtr: true,
+  errorLen: true,
+  refusalReason: true,
+  refusalIndex: true,
+  refusalTime: true,
+  phaseStep: true,
+  phaseStepLowBits: true,
+  readoutCreate: true,
+  readoutFree: true,
+  readoutReset: true,
+  readoutSize: true,
+  readoutSave: true,
+  readoutLoad: true,
+  learn: true,
+  outputLearned: true,
+  pushBatchLearned: true,
+};
+
+/** The refusal each of the module's reasons stands for (refusalReason()). */
+const REFUSALS: Record<number, EventRefusal> = {
+  [REASON_NON_FINITE]: "nonFinite",
+  [REASON_TIME_BACKWARDS]: "timeBackwards",
+  [REASON_TIME_RANGE]: "timeRange",
+};
 
 /** One instance of a build, with views on its memory that follow memory growth. */
 export class WasmInstance {
-  readonly exports: Exports;
+  readonly exports: EngineExports;
   readonly build: Build;
   private buffer: ArrayBuffer | undefined;
   private u8v = new Uint8Array(0);
   private f32v = new Float32Array(0);
   private f64v = new Float64Array(0);
 
-  private constructor(exports: Exports, build: Build) {
+  private constructor(exports: EngineExports, build: Build) {
     this.exports = exports;
     this.build = build;
   }
 
   static async create(build: Build): Promise<WasmInstance> {
     const instance = await WebAssembly.instantiate(await compileBuild(build), {});
-    return new WasmInstance(instance.exports as unknown as Exports, build);
+    return new WasmInstance(requireExports<EngineExports>(instance.exports, ENGINE_FUNCTIONS, `phasor-${build}.wasm`), build);
   }
 
   private refresh(): void {
@@ -149,11 +197,11 @@ export class WasmEngine implements Engine {
     this.model = model;
     this.wasm = wasm;
     this.handle = handle;
-    this.inputSize = e.modelInfo(handle, INFO.inputSize);
-    this.outputSize = e.modelInfo(handle, INFO.outputSize);
-    this.hiddenSizes = Array.from({ length: e.modelInfo(handle, INFO.layerCount) }, (_, n) => e.layerHidden(handle, n));
-    this.streamBytes = e.modelInfo(handle, INFO.streamBytes);
-    this.totalUnits = e.modelInfo(handle, INFO.totalUnits);
+    this.inputSize = e.modelInfo(handle, INFO_INPUT_SIZE);
+    this.outputSize = e.modelInfo(handle, INFO_OUTPUT_SIZE);
+    this.hiddenSizes = Array.from({ length: e.modelInfo(handle, INFO_LAYER_COUNT) }, (_, n) => e.layerHidden(handle, n));
+    this.streamBytes = e.modelInfo(handle, INFO_STREAM_BYTES);
+    this.totalUnits = e.modelInfo(handle, INFO_TOTAL_UNITS);
     this.io = new IoArea(wasm);
   }
 
@@ -172,8 +220,8 @@ export class WasmEngine implements Engine {
       wasm.exports.free(bytes);
       throw new PhasorError("bad-model", `${source}: ${why}`);
     }
-    const expected = kind === "fixed" ? 1 : 2;
-    if (wasm.exports.modelInfo(handle, INFO.kind) !== expected) {
+    const expected = kind === "fixed" ? KIND_FIXED : KIND_FLOAT;
+    if (wasm.exports.modelInfo(handle, INFO_KIND) !== expected) {
       wasm.exports.modelFree(handle);
       throw new PhasorError("bad-model", `${source}: the ${kind} engine needs a ${kind === "fixed" ? "quantized" : "float"} model image`);
     }
@@ -182,15 +230,15 @@ export class WasmEngine implements Engine {
 
   createStream(options?: StreamOptions): Stream {
     this.check();
-    return new WasmStream(this, timePolicyOf(options) === "clamp" ? 1 : 0);
+    return new WasmStream(this, timePolicyOf(options) === "clamp" ? POLICY_CLAMP : POLICY_REJECT);
   }
 
   memory(): MemoryReport {
     const e = this.wasm.exports;
     return {
-      weightsBytes: e.modelInfo(this.handle, INFO.modelBytes),
+      weightsBytes: e.modelInfo(this.handle, INFO_MODEL_BYTES),
       stateBytesPerStream: this.streamBytes,
-      scratchBytes: e.modelInfo(this.handle, INFO.scratchBytes),
+      scratchBytes: e.modelInfo(this.handle, INFO_SCRATCH_BYTES),
     };
   }
 
@@ -214,7 +262,7 @@ export class WasmEngine implements Engine {
     if (status === E_MODEL) return new PhasorError("bad-model", this.wasm.errorText());
     if (status !== E_INPUT) return badInput(where(-1), this.wasm.errorText());
     const index = e.refusalIndex();
-    const refusal = EVENT_REFUSALS[e.refusalReason()];
+    const refusal = REFUSALS[e.refusalReason()];
     if (refusal === "timeBackwards") return timeBackwardsError(where(index), e.refusalTime());
     if (refusal === "timeRange") return timeRangeError(where(index), e.refusalTime());
     return problem(index) ?? badInput(where(index), this.wasm.errorText(), refusal);
@@ -271,7 +319,7 @@ class WasmStream implements Stream {
 
   /** One event through `entry` (push, or check which runs nothing), after the host's checks: x goes in as f32
    * through the I/O area. Returns the refusal, or null. */
-  private single(t: number, x: ArrayLike<number>, entry: Exports["push"]): PhasorError | null {
+  private single(t: number, x: ArrayLike<number>, entry: EngineExports["push"]): PhasorError | null {
     const st = this.live();
     const problem = eventProblem(t, x, this.inputSize);
     if (problem) return problem;
@@ -396,7 +444,7 @@ class WasmReadoutLearning implements ReadoutLearning {
   }
 
   get steps(): number {
-    return this.readout ? new DataView(this.engine.wasm.u8.buffer).getUint32(this.readout + 20, true) : 0;
+    return this.readout ? new DataView(this.engine.wasm.u8.buffer).getUint32(this.readout + READOUT_STEPS_AT, true) : 0;
   }
 
   private size(): number {
@@ -428,7 +476,7 @@ class WasmReadoutLearning implements ReadoutLearning {
       if (fresh) this.reset();
       throw badInput("learning", wasm.errorText());
     }
-    return { capped: status === 1 };
+    return { capped: status === LEARN_CAPPED };
   }
 
   save(): Uint8Array {

@@ -2,6 +2,7 @@
  * The float model (formats.md, "Float model: JSON") as the host holds it: flat Float64Arrays in the file's
  * row order (row r = gate * H + unit, gates i, f, g, o), validated once on load.
  */
+import { MAX_LAYERS, MAX_SIZE, R_ON_MIN, TAU_MAX, TAU_MIN } from "../../assembly/contract/plsm.js";
 import { badModel, quote } from "../errors.js";
 import { F32_MAX } from "../engine/stream-checks.js";
 
@@ -52,11 +53,10 @@ export const MODEL_VERSION = 1;
  * accept"; assembly/model.ts holds .plsm files to the same): tau from 2^-20 to 2^42 time units, r_on from 2^-16
  * to 1. Any finite shift.
  */
-export const TIME_GATE_RANGE = { tauMin: 2 ** -20, tauMax: 2 ** 42, rOnMin: 2 ** -16 } as const;
+export const TIME_GATE_RANGE = { tauMin: TAU_MIN, tauMax: TAU_MAX, rOnMin: R_ON_MIN } as const;
 
 /** The largest model the .plsm format and the wasm engines hold (docs/plsm.md). */
-export const MAX_LAYERS = 64;
-export const MAX_SIZE = 65536;
+export { MAX_LAYERS, MAX_SIZE };
 
 /**
  * Reads a float model from parsed JSON (formats.md, "Float model: JSON"), checking every field before building

@@ -5,32 +5,21 @@
  * (assembly/model.ts); the reader here checks what it needs itself, so it never trusts a size it has not
  * compared with the file length.
  */
+import {
+  HEADER_BYTES, HEADER_FILE_BYTES, HEADER_INPUT_FRAC, HEADER_INPUT_SIZE, HEADER_KIND, HEADER_LAYER_COUNT, HEADER_META_AT, HEADER_META_BYTES,
+  HEADER_OUTPUT_SIZE, HEADER_READOUT_AT, HEADER_READOUT_MODE, HEADER_TICKS_LOG2, HEADER_VERSION, KIND_FIXED, KIND_FLOAT, LAYER_DESC_BYTES,
+  LAYER_FLAGS, LAYER_HIDDEN_SIZE, LAYER_INPUT_SIZE, LAYER_P_FRAC, LAYER_TIME_AT, LAYER_U_AT, LAYER_UNITS_AT, LAYER_W_AT, MAX_LAYERS, MAX_SIZE,
+  PLSM_MAGIC, PLSM_VERSION, PRE_FRAC, READOUT_DESC_BYTES, READOUT_ROWS_AT, READOUT_V_AT, ROW_BIAS, ROW_L1_LIMIT, ROW_RECORD_BYTES, ROW_V_FRAC,
+  TIME_HALF_ON, TIME_RECORD_BYTES, TIME_R_ON, TIME_SHIFT, TIME_STEP, TIME_STEP_LOW, TIME_TAU, UNIT_BIAS, UNIT_PEEPHOLE, UNIT_PEEPHOLE_FLOAT,
+  UNIT_RECORD_BYTES, UNIT_U_FRAC, UNIT_W_FRAC, FRAC_MAX, FRAC_MIN, MAX_TICKS_LOG2, MIN_OPEN_TICKS,
+} from "../../assembly/contract/plsm.js";
 import { badModel } from "../errors.js";
 import { TIME_GATE_RANGE, type FloatModel, type LayerParams } from "./model.js";
 
-export const PLSM_MAGIC = 0x4d534c50; // "PLSM" little-endian
-export const PLSM_VERSION = 1;
-export const KIND_FIXED = 1;
-export const KIND_FLOAT = 2;
-const HEADER_BYTES = 64;
-const LAYER_DESC_BYTES = 64;
-const READOUT_DESC_BYTES = 32;
-const UNIT_RECORD_BYTES = 32;
-const TIME_RECORD_BYTES = 32;
-/** Fractional bits of pre-activations and biases (Q7.24). */
-export const PRE_FRAC = 24;
-/** A fixed weight row may not sum to more than this in |w_q|, so 32767 * sum fits in i32 (assembly/model.ts). */
-export const ROW_L1_LIMIT = 65538;
-/** The range of every fractional-bit count in a fixed file. */
-export const FRAC_MIN = -16;
-export const FRAC_MAX = 30;
-/** A fixed model's every open window r_on tau spans at least this many ticks: rounding an event's time to a tick
- * then moves k by at most 1 / MIN_OPEN_TICKS = 2.4e-4 (plstm.md section 4 asks for 1e-3). */
-export const MIN_OPEN_TICKS = 4096;
+// The file's layout and ranges are the wasm reader's (assembly/contract/plsm.ts); these are what the host's users import.
+export { FRAC_MAX, FRAC_MIN, KIND_FIXED, KIND_FLOAT, MAX_TICKS_LOG2, MIN_OPEN_TICKS, PLSM_MAGIC, PLSM_VERSION, PRE_FRAC, ROW_L1_LIMIT };
 /** The largest image a wasm engine takes: 2 GiB of its 4 GiB of memory, the rest for streams and scratch. */
 const MAX_IMAGE_BYTES = 2 ** 31;
-/** The most ticks per time unit a fixed file may have: 2^40. */
-export const MAX_TICKS_LOG2 = 40;
 
 /** Number formats of a fixed-point model: everything the quantizer decides (docs/fixed-point.md). */
 export interface FixedPlan {
@@ -100,7 +89,7 @@ function layout(model: FloatModel, kind: number, metaBytes: number) {
   const V = at;
   at = align16(at + model.readout.outputSize * pad8(lastH) * eb);
   const rows = at;
-  at = align16(at + model.readout.outputSize * 8);
+  at = align16(at + model.readout.outputSize * ROW_RECORD_BYTES);
   const meta = at;
   at = (at + metaBytes + 3) & ~3;
   return { readoutDesc, layers, V, rows, meta, fileBytes: at + 4 };
@@ -135,17 +124,17 @@ export function phaseStep(tau: number, ticksLog2: number): { step: bigint; low: 
 
 function writeHeader(view: DataView, model: FloatModel, kind: number, L: ReturnType<typeof layout>, plan?: FixedPlan) {
   view.setUint32(0, PLSM_MAGIC, true);
-  view.setUint16(4, PLSM_VERSION, true);
-  view.setUint16(6, kind, true);
-  view.setUint32(8, L.fileBytes, true);
-  view.setUint32(12, model.inputSize, true);
-  view.setUint32(16, model.layers.length, true);
-  view.setUint32(20, model.readout.outputSize, true);
-  view.setUint32(24, model.readout.mode === "last" ? 0 : 1, true);
-  view.setInt32(28, plan ? plan.ticksLog2 : 0, true);
-  view.setInt32(32, plan ? plan.inputFrac : 0, true);
-  view.setUint32(36, L.readoutDesc, true);
-  view.setUint32(40, L.meta, true);
+  view.setUint16(HEADER_VERSION, PLSM_VERSION, true);
+  view.setUint16(HEADER_KIND, kind, true);
+  view.setUint32(HEADER_FILE_BYTES, L.fileBytes, true);
+  view.setUint32(HEADER_INPUT_SIZE, model.inputSize, true);
+  view.setUint32(HEADER_LAYER_COUNT, model.layers.length, true);
+  view.setUint32(HEADER_OUTPUT_SIZE, model.readout.outputSize, true);
+  view.setUint32(HEADER_READOUT_MODE, model.readout.mode === "last" ? 0 : 1, true);
+  view.setInt32(HEADER_TICKS_LOG2, plan ? plan.ticksLog2 : 0, true);
+  view.setInt32(HEADER_INPUT_FRAC, plan ? plan.inputFrac : 0, true);
+  view.setUint32(HEADER_READOUT_AT, L.readoutDesc, true);
+  view.setUint32(HEADER_META_AT, L.meta, true);
 }
 
 /** Writes a .plsm image; kind 1 (fixed) when a plan is given, kind 2 (float32) otherwise. */
@@ -161,22 +150,22 @@ export function encodePlsm(model: FloatModel, plan?: FixedPlan, meta: Record<str
   const bytes = new Uint8Array(L.fileBytes);
   const view = new DataView(bytes.buffer);
   writeHeader(view, model, kind, L, plan);
-  view.setUint32(44, metaText.length, true);
+  view.setUint32(HEADER_META_BYTES, metaText.length, true);
   model.layers.forEach((layer, n) => {
     const d = HEADER_BYTES + n * LAYER_DESC_BYTES;
     const at = L.layers[n];
-    view.setUint32(d, layer.inputSize, true);
-    view.setUint32(d + 4, layer.hiddenSize, true);
-    view.setUint32(d + 8, layer.peephole ? 1 : 0, true);
-    view.setInt32(d + 12, plan ? plan.layers[n].pFrac : 0, true);
-    view.setUint32(d + 16, at.W, true);
-    view.setUint32(d + 20, at.U, true);
-    view.setUint32(d + 24, at.units, true);
-    view.setUint32(d + 28, at.time, true);
+    view.setUint32(d + LAYER_INPUT_SIZE, layer.inputSize, true);
+    view.setUint32(d + LAYER_HIDDEN_SIZE, layer.hiddenSize, true);
+    view.setUint32(d + LAYER_FLAGS, layer.peephole ? 1 : 0, true);
+    view.setInt32(d + LAYER_P_FRAC, plan ? plan.layers[n].pFrac : 0, true);
+    view.setUint32(d + LAYER_W_AT, at.W, true);
+    view.setUint32(d + LAYER_U_AT, at.U, true);
+    view.setUint32(d + LAYER_UNITS_AT, at.units, true);
+    view.setUint32(d + LAYER_TIME_AT, at.time, true);
     writeLayer(view, layer, at, plan?.layers[n], plan?.ticksLog2 ?? 0);
   });
-  view.setUint32(L.readoutDesc, L.V, true);
-  view.setUint32(L.readoutDesc + 4, L.rows, true);
+  view.setUint32(L.readoutDesc + READOUT_V_AT, L.V, true);
+  view.setUint32(L.readoutDesc + READOUT_ROWS_AT, L.rows, true);
   const { V, d, outputSize } = model.readout;
   const H = model.layers[model.layers.length - 1].hiddenSize;
   const Hp = pad8(H);
@@ -187,10 +176,10 @@ export function encodePlsm(model: FloatModel, plan?: FixedPlan, meta: Record<str
       else view.setFloat32(L.V + 4 * (o * Hp + j), w, true);
     }
     if (plan) {
-      view.setInt32(L.rows + 8 * o, quantize(d[o], plan.vFrac[o] + 15, 0x7fffffff), true);
-      view.setInt32(L.rows + 8 * o + 4, plan.vFrac[o], true);
+      view.setInt32(L.rows + ROW_RECORD_BYTES * o + ROW_BIAS, quantize(d[o], plan.vFrac[o] + 15, 0x7fffffff), true);
+      view.setInt32(L.rows + ROW_RECORD_BYTES * o + ROW_V_FRAC, plan.vFrac[o], true);
     } else {
-      view.setFloat32(L.rows + 8 * o, d[o], true);
+      view.setFloat32(L.rows + ROW_RECORD_BYTES * o + ROW_BIAS, d[o], true);
     }
   }
   bytes.set(metaText, L.meta);
@@ -227,25 +216,25 @@ function writeLayer(
     for (let g = 0; g < 4; g++) {
       const b = layer.b[g * H + j];
       if (plan) {
-        view.setInt32(u + 4 * g, quantize(b, PRE_FRAC, 0x7fffffff), true);
-        view.setInt8(u + 16 + g, plan.wFrac[g * H + j]);
-        view.setInt8(u + 20 + g, plan.uFrac[g * H + j]);
-        view.setInt16(u + 24 + 2 * g, quantize(peep[g], plan.pFrac, 32767), true);
+        view.setInt32(u + UNIT_BIAS + 4 * g, quantize(b, PRE_FRAC, 0x7fffffff), true);
+        view.setInt8(u + UNIT_W_FRAC + g, plan.wFrac[g * H + j]);
+        view.setInt8(u + UNIT_U_FRAC + g, plan.uFrac[g * H + j]);
+        view.setInt16(u + UNIT_PEEPHOLE + 2 * g, quantize(peep[g], plan.pFrac, 32767), true);
       } else {
-        view.setFloat32(u + 4 * g, b, true);
-        view.setFloat32(u + 16 + 4 * g, peep[g], true);
+        view.setFloat32(u + UNIT_BIAS + 4 * g, b, true);
+        view.setFloat32(u + UNIT_PEEPHOLE_FLOAT + 4 * g, peep[g], true);
       }
     }
     const t = at.time + j * TIME_RECORD_BYTES;
-    view.setFloat64(t, layer.tau[j], true);
-    view.setFloat64(t + 8, layer.shift[j], true);
+    view.setFloat64(t + TIME_TAU, layer.tau[j], true);
+    view.setFloat64(t + TIME_SHIFT, layer.shift[j], true);
     if (plan) {
       const { step, low } = phaseStep(layer.tau[j], ticksLog2);
-      view.setBigUint64(t + 16, step, true);
-      view.setUint32(t + 24, halfOnOf(layer.rOn[j]), true);
-      view.setUint32(t + 28, low, true);
+      view.setBigUint64(t + TIME_STEP, step, true);
+      view.setUint32(t + TIME_HALF_ON, halfOnOf(layer.rOn[j]), true);
+      view.setUint32(t + TIME_STEP_LOW, low, true);
     } else {
-      view.setFloat64(t + 16, layer.rOn[j], true);
+      view.setFloat64(t + TIME_R_ON, layer.rOn[j], true);
     }
   }
 }
@@ -270,18 +259,18 @@ export function decodePlsm(bytes: Uint8Array, source: string): PlsmFile {
   if (bytes.length < HEADER_BYTES + 4) throw fail(`${bytes.length} bytes is too short for a .plsm header and checksum`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (view.getUint32(0, true) !== PLSM_MAGIC) throw fail("bad magic: not a .plsm file");
-  const version = view.getUint16(4, true);
+  const version = view.getUint16(HEADER_VERSION, true);
   if (version !== PLSM_VERSION) throw fail(`unsupported .plsm version ${version} (this reader knows version ${PLSM_VERSION})`);
-  const kind = view.getUint16(6, true);
+  const kind = view.getUint16(HEADER_KIND, true);
   if (kind !== KIND_FIXED && kind !== KIND_FLOAT) throw fail(`unknown .plsm kind ${kind}`);
-  const fileBytes = view.getUint32(8, true);
+  const fileBytes = view.getUint32(HEADER_FILE_BYTES, true);
   if (fileBytes !== bytes.length) throw fail(`header says ${fileBytes} bytes but the file has ${bytes.length} (truncated or padded)`);
   if (view.getUint32(fileBytes - 4, true) !== crc32(bytes, fileBytes - 4)) throw fail("checksum mismatch: the file is corrupted");
-  const inputSize = view.getUint32(12, true);
-  const layerCount = view.getUint32(16, true);
-  const outputSize = view.getUint32(20, true);
-  const mode = view.getUint32(24, true);
-  if (layerCount < 1 || layerCount > 64 || inputSize < 1 || inputSize > 65536 || outputSize < 1 || outputSize > 65536 || mode > 1) {
+  const inputSize = view.getUint32(HEADER_INPUT_SIZE, true);
+  const layerCount = view.getUint32(HEADER_LAYER_COUNT, true);
+  const outputSize = view.getUint32(HEADER_OUTPUT_SIZE, true);
+  const mode = view.getUint32(HEADER_READOUT_MODE, true);
+  if (layerCount < 1 || layerCount > MAX_LAYERS || inputSize < 1 || inputSize > MAX_SIZE || outputSize < 1 || outputSize > MAX_SIZE || mode > 1) {
     throw fail(`implausible header: inputSize ${inputSize}, ${layerCount} layers, outputSize ${outputSize}, readout mode ${mode}`);
   }
   const need = (offset: number, length: number, what: string, aligned = true) => {
@@ -310,8 +299,8 @@ export function decodePlsm(bytes: Uint8Array, source: string): PlsmFile {
   need(HEADER_BYTES, layerCount * LAYER_DESC_BYTES, "layer table");
   const eb = kind === KIND_FIXED ? 2 : 4;
   const weight = (at: number, frac: number) => (kind === KIND_FIXED ? view.getInt16(at, true) * 2 ** -frac : view.getFloat32(at, true));
-  const ticksLog2 = view.getInt32(28, true);
-  const inputFrac = view.getInt32(32, true);
+  const ticksLog2 = view.getInt32(HEADER_TICKS_LOG2, true);
+  const inputFrac = view.getInt32(HEADER_INPUT_FRAC, true);
   if (kind === KIND_FIXED) {
     inRange(ticksLog2, 0, MAX_TICKS_LOG2, "ticksLog2");
     inRange(inputFrac, FRAC_MIN, FRAC_MAX, "inputFrac");
@@ -321,16 +310,16 @@ export function decodePlsm(bytes: Uint8Array, source: string): PlsmFile {
   let I = inputSize;
   for (let n = 0; n < layerCount; n++) {
     const d = HEADER_BYTES + n * LAYER_DESC_BYTES;
-    const layerI = view.getUint32(d, true);
-    const H = view.getUint32(d + 4, true);
+    const layerI = view.getUint32(d + LAYER_INPUT_SIZE, true);
+    const H = view.getUint32(d + LAYER_HIDDEN_SIZE, true);
     if (layerI !== I) throw fail(`layer ${n} input size ${layerI} does not match the size below it, ${I}`);
-    if (H < 1 || H > 65536) throw fail(`layer ${n} hidden size ${H} is outside 1..65536`);
-    const flags = view.getUint32(d + 8, true);
+    if (H < 1 || H > MAX_SIZE) throw fail(`layer ${n} hidden size ${H} is outside 1..${MAX_SIZE}`);
+    const flags = view.getUint32(d + LAYER_FLAGS, true);
     if (flags > 1) throw fail(`layer ${n} has unknown flags ${flags}`);
     const peephole = flags === 1;
-    const pFrac = view.getInt32(d + 12, true);
+    const pFrac = view.getInt32(d + LAYER_P_FRAC, true);
     if (kind === KIND_FIXED) inRange(pFrac, FRAC_MIN, FRAC_MAX, `layer ${n} peephole format`);
-    const [W, U, units, time] = [16, 20, 24, 28].map((k) => view.getUint32(d + k, true));
+    const [W, U, units, time] = [LAYER_W_AT, LAYER_U_AT, LAYER_UNITS_AT, LAYER_TIME_AT].map((k) => view.getUint32(d + k, true));
     const Ip = pad8(I);
     const Hp = pad8(H);
     need(W, H * 4 * Ip * eb, `layer ${n} W`);
@@ -356,26 +345,26 @@ export function decodePlsm(bytes: Uint8Array, source: string): PlsmFile {
       const u = units + j * UNIT_RECORD_BYTES;
       for (let g = 0; g < 4; g++) {
         const r = g * H + j;
-        const wf = kind === KIND_FIXED ? view.getInt8(u + 16 + g) : 0;
-        const uf = kind === KIND_FIXED ? view.getInt8(u + 20 + g) : 0;
+        const wf = kind === KIND_FIXED ? view.getInt8(u + UNIT_W_FRAC + g) : 0;
+        const uf = kind === KIND_FIXED ? view.getInt8(u + UNIT_U_FRAC + g) : 0;
         inRange(wf, FRAC_MIN, FRAC_MAX, `layer ${n} unit ${j} W row format`);
         inRange(uf, FRAC_MIN, FRAC_MAX, `layer ${n} unit ${j} U row format`);
         lp.wFrac[r] = wf;
         lp.uFrac[r] = uf;
         for (let i = 0; i < I; i++) p.W[r * I + i] = weight(W + eb * ((j * 4 + g) * Ip + i), wf);
         for (let i = 0; i < H; i++) p.U[r * H + i] = weight(U + eb * ((j * 4 + g) * Hp + i), uf);
-        p.b[r] = kind === KIND_FIXED ? view.getInt32(u + 4 * g, true) * 2 ** -PRE_FRAC : view.getFloat32(u + 4 * g, true);
+        p.b[r] = kind === KIND_FIXED ? view.getInt32(u + UNIT_BIAS + 4 * g, true) * 2 ** -PRE_FRAC : view.getFloat32(u + UNIT_BIAS + 4 * g, true);
       }
       if (p.peephole) {
-        const pe = (g: number) => (kind === KIND_FIXED ? view.getInt16(u + 24 + 2 * g, true) * 2 ** -pFrac : view.getFloat32(u + 16 + 4 * g, true));
+        const pe = (g: number) => (kind === KIND_FIXED ? view.getInt16(u + UNIT_PEEPHOLE + 2 * g, true) * 2 ** -pFrac : view.getFloat32(u + UNIT_PEEPHOLE_FLOAT + 4 * g, true));
         p.peephole.i[j] = pe(0);
         p.peephole.f[j] = pe(1);
         p.peephole.o[j] = pe(2);
       }
       const t = time + j * TIME_RECORD_BYTES;
-      p.tau[j] = view.getFloat64(t, true);
-      p.shift[j] = view.getFloat64(t + 8, true);
-      p.rOn[j] = kind === KIND_FIXED ? view.getUint32(t + 24, true) * 2 ** -31 : view.getFloat64(t + 16, true);
+      p.tau[j] = view.getFloat64(t + TIME_TAU, true);
+      p.shift[j] = view.getFloat64(t + TIME_SHIFT, true);
+      p.rOn[j] = kind === KIND_FIXED ? view.getUint32(t + TIME_HALF_ON, true) * 2 ** -31 : view.getFloat64(t + TIME_R_ON, true);
       checkTimeGate(p.tau[j], p.shift[j], p.rOn[j], kind === KIND_FIXED ? ticksLog2 : undefined, view, t, (why) => fail(`layer ${n} unit ${j}: ${why}`));
       const biases = [0, 1, 2, 3].map((g) => p.b[g * H + j]);
       const peeps = p.peephole ? [p.peephole.i[j], p.peephole.f[j], p.peephole.o[j]] : [];
@@ -385,26 +374,27 @@ export function decodePlsm(bytes: Uint8Array, source: string): PlsmFile {
     layers.push(p);
     I = H;
   }
-  const readoutDesc = view.getUint32(36, true);
+  const readoutDesc = view.getUint32(HEADER_READOUT_AT, true);
   need(readoutDesc, READOUT_DESC_BYTES, "readout descriptor");
-  const Vat = view.getUint32(readoutDesc, true);
-  const rows = view.getUint32(readoutDesc + 4, true);
+  const Vat = view.getUint32(readoutDesc + READOUT_V_AT, true);
+  const rows = view.getUint32(readoutDesc + READOUT_ROWS_AT, true);
   const Hp = pad8(I);
   need(Vat, outputSize * Hp * eb, "readout V");
-  need(rows, outputSize * 8, "readout rows");
+  need(rows, outputSize * ROW_RECORD_BYTES, "readout rows");
   checkRows(Vat, outputSize, I, Hp, "readout V");
   const V = new Float64Array(outputSize * I);
   const dv = new Float64Array(outputSize);
   for (let o = 0; o < outputSize; o++) {
-    const vf = kind === KIND_FIXED ? view.getInt32(rows + 8 * o + 4, true) : 0;
+    const row = rows + ROW_RECORD_BYTES * o;
+    const vf = kind === KIND_FIXED ? view.getInt32(row + ROW_V_FRAC, true) : 0;
     inRange(vf, FRAC_MIN, FRAC_MAX, `readout row ${o} format`);
     plan.vFrac[o] = vf;
     for (let j = 0; j < I; j++) V[o * I + j] = weight(Vat + eb * (o * Hp + j), vf);
-    dv[o] = kind === KIND_FIXED ? view.getInt32(rows + 8 * o, true) * 2 ** -(vf + 15) : view.getFloat32(rows + 8 * o, true);
+    dv[o] = kind === KIND_FIXED ? view.getInt32(row + ROW_BIAS, true) * 2 ** -(vf + 15) : view.getFloat32(row + ROW_BIAS, true);
     if (!Number.isFinite(dv[o])) throw fail(`readout row ${o}: the bias is not finite`);
   }
-  const metaAt = view.getUint32(40, true);
-  const metaBytes = view.getUint32(44, true);
+  const metaAt = view.getUint32(HEADER_META_AT, true);
+  const metaBytes = view.getUint32(HEADER_META_BYTES, true);
   need(metaAt, metaBytes, "metadata", false);
   let meta: Record<string, unknown>;
   try {
@@ -437,8 +427,8 @@ function checkTimeGate(tau: number, shift: number, rOn: number, ticksLog2: numbe
   const ticks = openTicks(tau, ticksLog2, rOn);
   if (!(ticks >= MIN_OPEN_TICKS)) throw fail(`the open window r_on tau must span at least ${MIN_OPEN_TICKS} ticks (got ${ticks})`);
   const expected = phaseStep(tau, ticksLog2);
-  const step = view.getBigUint64(at + 16, true);
-  const low = view.getUint32(at + 28, true);
+  const step = view.getBigUint64(at + TIME_STEP, true);
+  const low = view.getUint32(at + TIME_STEP_LOW, true);
   if (!((step === expected.step && low === expected.low) || (low === 0 && step === expected.step64))) {
     throw fail("the phase step per tick does not match tau and ticksLog2");
   }

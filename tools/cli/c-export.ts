@@ -6,15 +6,11 @@
  * reads from the module's code.
  */
 import { createHash } from "node:crypto";
+import { HEADER_INPUT_SIZE, HEADER_OUTPUT_SIZE } from "../../assembly/contract/plsm.js";
 import { PhasorError } from "../../host/errors.js";
-import { MCU_REJECTED, MCU_TOO_BIG, type McuExports } from "../../host/engine/mcu.js";
+import { MCU_FUNCTIONS, MCU_REJECTED, MCU_TOO_BIG, type McuExports } from "../../host/engine/mcu.js";
+import { missingExports } from "../../host/engine/wasm-source.js";
 import { BLOCK_BYTES, FRAME_HEADER_BYTES, STACK_SLOT_BYTES, moduleNeeds, type ModuleNeeds } from "./wasm-needs.js";
-
-/** .plsm header offsets of inputSize and outputSize, u32 (docs/plsm.md, "Header") */
-const INPUT_SIZE_AT = 12;
-const OUTPUT_SIZE_AT = 20;
-
-const MCU_FUNCTIONS = ["modelBuffer", "arenaBytes", "arenaUsed", "arenaNeeded", "init"] as const;
 
 /** What the model takes of the module it runs on, as the module's init lays it out. */
 export interface McuFit {
@@ -33,15 +29,14 @@ export interface McuFit {
  * needed and the bytes there are.
  */
 export async function mcuFit(module: Uint8Array<ArrayBuffer>, image: Uint8Array, moduleName: string, modelName: string): Promise<McuFit> {
-  let mcu: McuExports;
+  let exports: WebAssembly.Exports;
   try {
-    const instance = await WebAssembly.instantiate(await WebAssembly.compile(module), {});
-    mcu = instance.exports as unknown as McuExports;
+    exports = (await WebAssembly.instantiate(await WebAssembly.compile(module), {})).exports;
   } catch (err) {
     throw new PhasorError("bad-args", `${moduleName}: not a module that instantiates without imports: ${(err as Error).message}`);
   }
-  const missing: string[] = MCU_FUNCTIONS.filter((name) => typeof mcu[name] !== "function");
-  if (!(mcu.memory instanceof WebAssembly.Memory)) missing.push("memory");
+  const missing = missingExports(exports, MCU_FUNCTIONS);
+  const mcu = exports as unknown as McuExports;
   if (missing.length > 0) {
     throw new PhasorError("bad-args", `${moduleName}: not the MCU build (build/phasor-mcu.wasm): it does not export ${missing.join(", ")}`);
   }
@@ -69,8 +64,8 @@ export async function mcuFit(module: Uint8Array<ArrayBuffer>, image: Uint8Array,
     imageBytes: image.length,
     arenaBytes,
     arenaUsedBytes: mcu.arenaUsed(),
-    inputSize: header.getUint32(INPUT_SIZE_AT, true),
-    outputSize: header.getUint32(OUTPUT_SIZE_AT, true),
+    inputSize: header.getUint32(HEADER_INPUT_SIZE, true),
+    outputSize: header.getUint32(HEADER_OUTPUT_SIZE, true),
   };
 }
 

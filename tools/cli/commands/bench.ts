@@ -1,9 +1,15 @@
 /**
  * `phasor bench`: in-process throughput of every engine (formats.md, "Commands"), as a table or, with --json,
- * one JSON array. The measurement itself is host/bench.ts.
+ * one JSON array. The measurement itself is host/bench.ts. With --operators it counts wasm operators per event
+ * instead of timing (issue 13, item 4): the same on every machine.
  */
-import { runBench, runTrainBench, type BenchResult } from "../../../host/bench.js";
-import { defineCommand } from "../command.js";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  OPERATOR_POINTS, runBench, runOperatorCount, runTrainBench, type BenchResult, type OperatorBuild, type OperatorResult,
+} from "../../../host/bench.js";
+import { buildDirectory } from "../../../host/node.js";
+import { defineCommand, type CommandIO } from "../command.js";
 
 function row(r: BenchResult): string {
   const config = `H=${r.hidden} I=${r.input}${r.nonzeroInputs !== undefined ? ` (${r.nonzeroInputs} nonzero)` : ""} r_on=${r.rOn}`;
@@ -17,14 +23,46 @@ function row(r: BenchResult): string {
   ].join("  ");
 }
 
+const whole = (n: number) => Math.round(n).toLocaleString("en-US");
+
+function operatorRow(r: OperatorResult): string {
+  const model = `H=${r.hidden} I=${r.input} r_on=${r.rOn}`.padEnd(22);
+  if (r.skipped) return `${r.build.padEnd(6)}  ${model}  ${r.skipped}`;
+  return [
+    r.build.padEnd(6),
+    model,
+    whole(r.operatorsPerEvent).padStart(11),
+    r.openUnits.toFixed(2).padStart(7),
+    whole(r.macsPerEvent).padStart(9),
+    r.operatorsPerMac.toFixed(2).padStart(7),
+    (r.split ? `${whole(r.split.openUnits)} / ${whole(r.split.rest)}` : "").padStart(18),
+  ].join("  ");
+}
+
+async function countOperators(json: boolean, io: CommandIO): Promise<void> {
+  const modules: Partial<Record<OperatorBuild, Uint8Array>> = {};
+  for (const build of ["mcu", "scalar", "simd"] as OperatorBuild[]) modules[build] = readFileSync(join(buildDirectory(), `phasor-${build}.wasm`));
+  if (!json) {
+    io.stdout.write("wasm operators per event, counted as wasmtime's fuel counts them (2 outputs, peepholes; 500 events of warm-up, 2,000 counted)\n");
+    io.stdout.write(["build".padEnd(6), "model".padEnd(22), "ops/event".padStart(11), "open".padStart(7), "MACs".padStart(9), "ops/MAC".padStart(7), "open units / rest".padStart(18)].join("  ") + "\n");
+  }
+  const results = await runOperatorCount(modules, { points: OPERATOR_POINTS, onResult: (r) => json || io.stdout.write(operatorRow(r) + "\n") });
+  if (json) io.stdout.write(JSON.stringify(results) + "\n");
+}
+
 export const command = defineCommand({
-  usage: "[--json] [--seconds S]",
-  description: "Measures the throughput of every engine in one process (after warm-up) and prints a table.",
+  usage: "[--json] [--seconds S] [--operators]",
+  description:
+    "Measures the throughput of every engine in one process (after warm-up) and prints a table. With --operators, counts instead the wasm " +
+    "operators per event of the microcontroller build and of the library's scalar and SIMD builds (as wasmtime's fuel counts them: the same " +
+    "on every machine), and per multiply-accumulate (4 (I + H) per open unit).",
   flags: {
     json: { kind: "boolean", help: "print one JSON array instead of a table" },
     seconds: { kind: "number", help: "measure each engine and configuration for at least this long (default 1)", min: 0.05, default: 1 },
+    operators: { kind: "boolean", help: "count wasm operators per event instead of timing" },
   },
   async run(flags, io) {
+    if (flags.operators) return countOperators(flags.json, io);
     if (!flags.json) {
       io.stdout.write(["engine".padEnd(9), "build".padEnd(6), "model".padEnd(32), "events/s".padStart(12), "us/event".padStart(10), "open".padStart(8)].join("  ") + "\n");
     }
@@ -36,9 +74,14 @@ export const command = defineCommand({
     });
     const training = await runTrainBench({ seconds: flags.seconds });
     if (!flags.json) {
-      io.stdout.write("\ntraining (freq1-async, H=110, r_on=0.05, batch 32, Adam, one thread)\n");
+      io.stdout.write("\ntraining (freq1-async, H=110, r_on=0.05, batch 32, Adam; the rows take turns)\n");
       for (const r of training) {
-        io.stdout.write(`trainer    ${(r.simd ? "simd" : "scalar").padEnd(6)}  ${Math.round(r.sequencesPerSec).toLocaleString("en-US").padStart(8)} sequences/s  ${Math.round(r.eventsPerSec).toLocaleString("en-US").padStart(10)} events/s\n`);
+        const one = training.find((o) => o.simd === r.simd && o.threads === 1);
+        const ratio = r.threads > 1 && one ? ` (${(r.sequencesPerSec / one.sequencesPerSec).toFixed(2)}x one thread)` : "";
+        io.stdout.write(
+          `trainer    ${(r.simd ? "simd" : "scalar").padEnd(6)}  ${`${r.threads} thread${r.threads > 1 ? "s" : ""}`.padEnd(10)}` +
+            `${Math.round(r.sequencesPerSec).toLocaleString("en-US").padStart(8)} sequences/s  ${Math.round(r.eventsPerSec).toLocaleString("en-US").padStart(10)} events/s${ratio}\n`,
+        );
       }
     }
     if (flags.json) io.stdout.write(JSON.stringify([...results, ...training]) + "\n");

@@ -1,0 +1,80 @@
+/**
+ * The operator counts of `phasor bench --operators` (host/engine/operators.ts, in node) are wasmtime's fuel (tools/devices/fuel.py,
+ * on the wasmtime wheel), event by event: for the microcontroller build and the library's scalar and SIMD builds,
+ * and for hand-written functions whose counts follow from wasmtime's rules (one unit per operator but for nop,
+ * drop, block, loop, else, end, return and unreachable, and one for entering a function).
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { countPushOperators, countingModule, operatorsSoFar } from "../host/engine/operators.js";
+import { quantize } from "../host/model/quantize.js";
+import { calibrationStreams } from "./support/engines.js";
+import { Rng, randomModel, randomStream } from "./support/random.js";
+
+const dir = mkdtempSync(join(tmpdir(), "phasor-fuel-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function fuel(module: string, model: string, events: string): number[] {
+  const run = spawnSync("python3", ["tools/devices/fuel.py", "--module", module, "--model", model, "--events", events, "--per-event"], { encoding: "utf8" });
+  if (run.error || run.status !== 0) throw new Error(`tools/devices/fuel.py failed (is the wasmtime wheel installed?): ${run.stderr}`);
+  return JSON.parse(run.stdout).perEvent;
+}
+
+describe("operators per event, in node and on wasmtime's fuel", () => {
+  const rng = new Rng(1313);
+  const model = randomModel(rng, { inputSize: 3, hidden: [16], peephole: true, rOn: 0.3, outputs: 2, mode: "every", alpha: 0 });
+  const image = quantize(model, calibrationStreams(14, 3), "fuel").bytes;
+  const events = randomStream(rng, { n: 120, inputSize: 3, start: "epoch", maxGap: 20 });
+  writeFileSync(join(dir, "m.plsm"), image);
+  writeFileSync(join(dir, "e.ndjson"), Array.from(events.t, (t, e) => JSON.stringify({ t, x: Array.from(events.x.subarray(3 * e, 3 * e + 3)) })).join("\n") + "\n");
+
+  for (const build of ["mcu", "scalar", "simd"]) {
+    it(`build/phasor-${build}.wasm: the same count for every event`, async () => {
+      const module = `build/phasor-${build}.wasm`;
+      const counted = await countPushOperators(readFileSync(module), image, events.t, events.x, 3);
+      const expected = fuel(module, join(dir, "m.plsm"), join(dir, "e.ndjson"));
+      expect(counted.perEvent).toHaveLength(events.t.length);
+      expect(counted.perEvent).toEqual(expected);
+      // some events open no unit and some open several: the counts are not all the same
+      expect(new Set(expected).size).toBeGreaterThan(5);
+    });
+  }
+
+  it("hand-written functions cost what wasmtime's rules say", async () => {
+    const wat = `(module
+      (func $empty)
+      (func $id (param i32) (result i32) local.get 0)
+      (func (export "empty"))
+      (func (export "calls") call $empty call $empty)
+      (func (export "callsWithArgs") (result i32) i32.const 1 call $id drop i32.const 2)
+      (func (export "returns") (result i32) nop i32.const 1 return)
+      (func (export "branches") (result i32) block (result i32) i32.const 1 br 0 end)
+      (func (export "chooses") (param i32) (result i32) local.get 0 if (result i32) i32.const 1 else i32.const 2 i32.const 3 i32.add end)
+      (func (export "loops") (param i32) (local i32)
+        loop
+          local.get 1 i32.const 1 i32.add local.tee 1 local.get 0 i32.lt_s br_if 0
+        end))`;
+    writeFileSync(join(dir, "t.wat"), wat);
+    const built = spawnSync("wat2wasm", [join(dir, "t.wat"), "-o", join(dir, "t.wasm")], { encoding: "utf8" });
+    if (built.error) throw new Error("wat2wasm is missing: install Debian's wabt");
+    expect(built.status, built.stderr).toBe(0);
+    const { instance } = await WebAssembly.instantiate(countingModule(readFileSync(join(dir, "t.wasm"))), {});
+    const cost = (name: string, ...args: number[]) => {
+      const before = operatorsSoFar(instance.exports);
+      (instance.exports[name] as (...a: number[]) => number)(...args);
+      return operatorsSoFar(instance.exports) - before;
+    };
+    expect(cost("empty")).toBe(1);
+    expect(cost("calls")).toBe(1 + 2 * (1 + 1));
+    expect(cost("callsWithArgs")).toBe(1 + 3 + 2);
+    expect(cost("returns")).toBe(2);
+    expect(cost("branches")).toBe(3);
+    expect(cost("chooses", 1)).toBe(4);
+    expect(cost("chooses", 0)).toBe(6);
+    // 1 to enter, then 7 operators a turn (loop and end are free)
+    expect(cost("loops", 10)).toBe(1 + 7 * 10);
+  });
+});
