@@ -335,8 +335,9 @@ export async function countPushOperators(module: Uint8Array, image: Uint8Array, 
   let updatesBefore = 0;
   for (let e = 0; e < t.length; e++) {
     if (e === warm) {
-      before = operatorsByFunction(exports);
+      // streamUpdates first: its own operators are no event's
       updatesBefore = updates?.() ?? 0;
+      before = operatorsByFunction(exports);
     }
     new Float32Array(memory.buffer, inputAt, inputSize).set(Array.from({ length: inputSize }, (_, i) => x[e * inputSize + i]));
     const start = operatorsSoFar(exports);
@@ -347,4 +348,41 @@ export async function countPushOperators(module: Uint8Array, image: Uint8Array, 
   const byFunction = new Map<number, number>();
   for (const [f, count] of operatorsByFunction(exports)) byFunction.set(f, count - (before.get(f) ?? 0));
   return { perEvent, byFunction, ...(updates ? { unitUpdates: updates() - updatesBefore } : {}) };
+}
+
+/**
+ * The functions of a module by index, named as its text form (the build's .wat, which asc writes beside it) names
+ * them: imported functions first, then the module's own, in the order they are declared.
+ */
+export function functionNames(wat: string): string[] {
+  return [...wat.matchAll(/^ \((?:import "[^"]*" "[^"]*" \()?func (\$\S+)/gm)].map((m) => m[1]);
+}
+
+/** Where an event's operators go in the fixed engine, by the source file and function that execute them. */
+export interface OperatorShares {
+  /** the multiply-accumulates of W x and U h and their loops (assembly/fixed/sums.ts) */
+  macs: number;
+  /** the open units' gate arithmetic: activations, peepholes, the cell and h updates (fixed/step.ts updateUnits) */
+  units: number;
+  /** the time gate of every unit the event visits, and the timing wheel that files the closed ones */
+  timeGates: number;
+  /** the rest: the event's checks, its input, the layer loop and the bookkeeping of the stream */
+  event: number;
+}
+
+const SHARE_OF: [RegExp, keyof OperatorShares][] = [
+  [/^\$assembly\/fixed\/sums\//, "macs"],
+  [/^\$assembly\/fixed\/(step\/updateUnits|activation\/|arith\/)/, "units"],
+  [/^\$assembly\/(fixed\/step\/timeGate|schedule\/)/, "timeGates"],
+];
+
+/** Operators by function (PushCount.byFunction) summed into shares, with the functions' names (functionNames). */
+export function operatorShares(byFunction: Map<number, number>, names: string[]): OperatorShares {
+  const shares: OperatorShares = { macs: 0, units: 0, timeGates: 0, event: 0 };
+  for (const [f, count] of byFunction) {
+    const name = names[f];
+    if (name === undefined) throw new Error(`function ${f} has no name in the module's text form: is it the text of another build?`);
+    shares[SHARE_OF.find(([pattern]) => pattern.test(name))?.[1] ?? "event"] += count;
+  }
+  return shares;
 }
