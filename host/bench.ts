@@ -13,6 +13,7 @@ import { Rng } from "./rng.js";
 import { simdSupported } from "./engine/wasm-source.js";
 import { generate } from "./training/tasks.js";
 import { Trainer, initialModel, taskModelSpec } from "./training/trainer.js";
+import { ThreadsUnavailable, batchGradients, type BatchGradients } from "./training/threads.js";
 
 export interface BenchConfig {
   hidden: number;
@@ -160,10 +161,12 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult[
   return results;
 }
 
-/** Training throughput (issue 3): freq1-async, the paper's model (110 units, r_on 0.05), batch 32, Adam. */
+/** Training throughput (issues 3 and 14): freq1-async, the paper's model (110 units, r_on 0.05), batch 32, Adam. */
 export interface TrainBenchResult {
   engine: "trainer";
   simd: boolean;
+  /** threads sharing every batch (host/training/threads.ts) */
+  threads: number;
   task: "freq1-async";
   hidden: number;
   input: number;
@@ -178,50 +181,75 @@ export interface TrainBenchResult {
   unitUpdateFraction: number;
 }
 
-/** One step = loadBatch + lossAndGradient + step, on fresh freq1-async batches, after a few warm-up steps. */
-export async function runTrainBench(options: { seconds?: number; builds?: boolean[] } = {}): Promise<TrainBenchResult[]> {
+/**
+ * One step = loadBatch + lossAndGradient + step, on fresh freq1-async batches, after a few warm-up steps: the first
+ * of `builds` at each thread count of `threads` (default 1 and 2; those above 1 where worker threads exist), the
+ * others on one thread. The configurations take turns in slices of a quarter of `seconds` each, so that a
+ * machine whose speed moves (other jobs starting and ending) moves all of them alike.
+ */
+export async function runTrainBench(options: { seconds?: number; builds?: boolean[]; threads?: number[] } = {}): Promise<TrainBenchResult[]> {
   const seconds = options.seconds ?? 1;
   const batch = 32;
-  const results: TrainBenchResult[] = [];
-  for (const simd of options.builds ?? (simdSupported() ? [true, false] : [false])) {
-    const trainer = await Trainer.create(initialModel(taskModelSpec("freq1-async"), 1), { batchSize: batch, maxLength: 125, simd, timeOrigin: "absolute" });
-    const data = generate("freq1-async", 64 * batch, 2016);
-    let next = 0;
-    const step = () => {
-      const samples = data.slice(next * batch, (next + 1) * batch);
-      next = (next + 1) % 64;
-      trainer.loadBatch(samples);
-      trainer.lossAndGradient();
-      trainer.step();
-      return samples.reduce((n, s) => n + s.t.length, 0);
-    };
-    for (let k = 0; k < 3; k++) step();
-    let sequences = 0;
-    let events = 0;
-    const start = performance.now();
-    let elapsed = 0;
-    while (elapsed < seconds) {
-      events += step();
-      sequences += batch;
-      elapsed = (performance.now() - start) / 1000;
+  const data = generate("freq1-async", 64 * batch, 2016);
+  // the first build (SIMD where the runtime has it) at every thread count, the others on one thread
+  const builds = options.builds ?? (simdSupported() ? [true, false] : [false]);
+  const configs = builds.flatMap((simd, n) => (n === 0 ? (options.threads ?? [1, 2]) : [1]).map((threads) => ({ simd, threads })));
+  const runs = [];
+  try {
+    for (const config of configs) {
+      const trainer = await Trainer.create(initialModel(taskModelSpec("freq1-async"), 1), { batchSize: batch, maxLength: 125, simd: config.simd, timeOrigin: "absolute" });
+      let gradients: BatchGradients;
+      try {
+        gradients = await batchGradients(trainer, config.threads);
+      } catch (error) {
+        // a browser has no worker threads: its rows are the one-thread ones
+        if (error instanceof ThreadsUnavailable) continue;
+        throw error;
+      }
+      let next = 0;
+      const step = () => {
+        const samples = data.slice(next * batch, (next + 1) * batch);
+        next = (next + 1) % 64;
+        gradients.loadBatch(samples);
+        gradients.lossAndGradient();
+        trainer.step();
+        return samples.reduce((n, s) => n + s.t.length, 0);
+      };
+      for (let k = 0; k < 3; k++) step();
+      runs.push({ ...config, gradients, step, sequences: 0, events: 0, elapsed: 0 });
     }
-    results.push({
-      engine: "trainer",
-      simd,
-      task: "freq1-async",
-      hidden: 110,
-      input: 1,
-      rOn: 0.05,
-      batch,
-      sequences,
-      events,
-      seconds: elapsed,
-      sequencesPerSec: sequences / elapsed,
-      eventsPerSec: events / elapsed,
-      unitUpdateFraction: 1,
-    });
+    const slices = 4;
+    for (let slice = 0; slice < slices; slice++) {
+      for (const run of runs) {
+        const start = performance.now();
+        let elapsed = 0;
+        while (elapsed < seconds / slices) {
+          run.events += run.step();
+          run.sequences += batch;
+          elapsed = (performance.now() - start) / 1000;
+        }
+        run.elapsed += elapsed;
+      }
+    }
+  } finally {
+    await Promise.all(runs.map((run) => run.gradients.close()));
   }
-  return results;
+  return runs.map((run) => ({
+    engine: "trainer",
+    simd: run.simd,
+    threads: run.threads,
+    task: "freq1-async",
+    hidden: 110,
+    input: 1,
+    rOn: 0.05,
+    batch,
+    sequences: run.sequences,
+    events: run.events,
+    seconds: run.elapsed,
+    sequencesPerSec: run.sequences / run.elapsed,
+    eventsPerSec: run.events / run.elapsed,
+    unitUpdateFraction: 1,
+  }));
 }
 
 /** The builds whose operators `phasor bench --operators` counts: the microcontroller module and the library's two. */

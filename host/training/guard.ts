@@ -20,6 +20,7 @@
  */
 import { PhasorError } from "../errors.js";
 import { Rng } from "../rng.js";
+import type { BatchGradients } from "./threads.js";
 import type { Trainer, TrainerSnapshot } from "./trainer.js";
 
 /**
@@ -651,7 +652,14 @@ export class TrainerObjective implements GuardedObjective<TrainerSnapshot> {
   private readonly z: Float32Array;
   private readonly zGradient: Float32Array;
 
-  constructor(private readonly trainer: Trainer) {
+  /**
+   * `gradients` evaluates the trainer's loaded batch at its parameters into its gradient(): the trainer itself, or
+   * its batches split among threads (host/training/threads.ts)
+   */
+  constructor(
+    private readonly trainer: Trainer,
+    private readonly gradients: Pick<BatchGradients, "lossAndGradient"> = trainer,
+  ) {
     this.dimension = trainer.parameterCount;
     this.momentum = trainer.optimizer === "sgd" ? trainer.momentum : 0;
     this.curvatureCap = trainer.optimizer === "sgd";
@@ -673,7 +681,7 @@ export class TrainerObjective implements GuardedObjective<TrainerSnapshot> {
     return this.z;
   }
   lossAndGradient(): number {
-    const loss = this.trainer.lossAndGradient();
+    const loss = this.gradients.lossAndGradient();
     if (this.root) this.scaleGradient(this.trainer.gradient(), this.zGradient);
     return loss;
   }
@@ -687,7 +695,7 @@ export class TrainerObjective implements GuardedObjective<TrainerSnapshot> {
     base.set(theta);
     this.savedGradient.set(this.trainer.gradient());
     for (let i = 0; i < this.dimension; i++) theta[i] = base[i] + e * direction[i] * (root ? root[i] : 1);
-    const loss = this.trainer.lossAndGradient();
+    const loss = this.gradients.lossAndGradient();
     if (root) this.scaleGradient(this.trainer.gradient(), out);
     else out.set(this.trainer.gradient());
     theta.set(base);

@@ -12,6 +12,7 @@ import { MAX_SEED } from "../rng.js";
 import { TASKS, generate, type Sample, type TaskName } from "./tasks.js";
 import { StabilityGuard, TrainerObjective, type GuardState, type GuardStats } from "./guard.js";
 import { WEIGHT_INITS, type WeightInit } from "../model/init.js";
+import { MAX_THREADS, batchGradients, type BatchGradients } from "./threads.js";
 import { TRAINED_R_ON_MIN, Trainer, initialModel, taskModelSpec, type Optimizer, type TrainerSnapshot } from "./trainer.js";
 
 export interface TrainSettings {
@@ -87,6 +88,13 @@ export interface TrainSettings {
   stopAtAccuracy?: number;
   /** "auto" picks the SIMD build where the runtime has it */
   simd?: boolean | "auto";
+  /**
+   * threads that share every batch's gradient (host/training/threads.ts; more than 1 needs node's worker threads).
+   * The same seed and thread count give the same run bit for bit; 1 (the default; absent in older checkpoints) is
+   * the trainer alone. Other counts round the batch's sums differently; Adam turns such differences in near-zero
+   * gradients into different steps, so after some tens of steps the run goes its own way, as with another seed
+   */
+  threads?: number;
 }
 
 /**
@@ -157,6 +165,7 @@ export function defaultSettings(task: TaskName, overrides: Partial<TrainSettings
     guardClip: 0,
     lrDecay: 1,
     average: 0,
+    threads: 1,
     ...(task.startsWith("freq1") ? FREQ1_RECIPES[optimizer] : {}),
     ...overrides,
   };
@@ -266,6 +275,10 @@ function checkSettings(s: TrainSettings): void {
   const clip = s.guardClip ?? 0;
   if (!(clip === 0 || (clip >= 1 && Number.isFinite(clip)))) throw new PhasorError("bad-args", `guardClip must be 0 (off) or a number >= 1, got ${clip}`);
   if (s.lrDecay !== undefined && !(s.lrDecay > 0 && s.lrDecay <= 1)) throw new PhasorError("bad-args", `lrDecay must be in (0, 1], got ${s.lrDecay}`);
+  whole("threads", s.threads ?? 1, 1, MAX_THREADS);
+  if ((s.threads ?? 1) > s.batchSize) {
+    throw new PhasorError("bad-args", `threads (${s.threads}) must be at most batchSize (${s.batchSize}): a thread takes whole sequences of a batch, so the others would have none`);
+  }
   if (s.average !== undefined && !(s.average >= 0 && s.average < 1)) throw new PhasorError("bad-args", `average (the decay of the parameter average) must be in [0, 1), 0 for off, got ${s.average}`);
 }
 
@@ -285,6 +298,8 @@ export class TrainingRun {
   readonly settings: TrainSettings;
   readonly trainer: Trainer;
   readonly history: EpochRecord[];
+  /** the trainer, or its batches split among settings.threads threads */
+  private readonly gradients: BatchGradients;
   private readonly validationSet: Sample[];
   private best: { epoch: number; score: number; theta: Float32Array };
   private epochsDone: number;
@@ -296,10 +311,11 @@ export class TrainingRun {
   private readonly average: ParameterAverage | null;
   private readonly swap: Float32Array;
 
-  private constructor(settings: TrainSettings, trainer: Trainer, resume?: Checkpoint) {
+  private constructor(settings: TrainSettings, trainer: Trainer, gradients: BatchGradients, resume?: Checkpoint) {
     this.settings = settings;
     this.trainer = trainer;
-    this.objective = new TrainerObjective(trainer);
+    this.gradients = gradients;
+    this.objective = new TrainerObjective(trainer, gradients);
     this.guard = settings.guard
       ? new StabilityGuard(trainer.parameterCount, {
           every: settings.guardEvery ?? 1,
@@ -360,7 +376,18 @@ export class TrainingRun {
       checkCheckpointFormat(resume);
       trainer.restore(resume.trainer);
     }
-    return new TrainingRun(settings, trainer, resume);
+    const gradients = await batchGradients(trainer, settings.threads ?? 1);
+    try {
+      return new TrainingRun(settings, trainer, gradients, resume);
+    } catch (error) {
+      await gradients.close();
+      throw error;
+    }
+  }
+
+  /** Ends the run's threads (a run on one thread has none); the run's results stay readable. */
+  close(): Promise<void> {
+    return this.gradients.close();
   }
 
   get classification(): boolean {
@@ -386,12 +413,12 @@ export class TrainingRun {
       this.swap.set(this.trainer.parameters());
       this.trainer.setParameters(this.scoredParameters());
       try {
-        predictions = this.trainer.predict(this.validationSet);
+        predictions = this.gradients.predict(this.validationSet);
       } finally {
         this.trainer.setParameters(this.swap);
       }
     } else {
-      predictions = this.trainer.predict(this.validationSet);
+      predictions = this.gradients.predict(this.validationSet);
     }
     let correct = 0;
     let squared = 0;
@@ -423,7 +450,7 @@ export class TrainingRun {
       const schedule = (s.lrDecay ?? 1) ** (epoch - 1);
       this.objective.schedule = schedule;
       for (let b = 0; b < batches; b++) {
-        this.trainer.loadBatch(data.slice(b * s.batchSize, (b + 1) * s.batchSize));
+        this.gradients.loadBatch(data.slice(b * s.batchSize, (b + 1) * s.batchSize));
         let loss: number;
         if (guard) {
           const step = guard.step(this.objective);
@@ -434,7 +461,7 @@ export class TrainingRun {
             continue;
           }
         } else {
-          loss = this.trainer.lossAndGradient();
+          loss = this.gradients.lossAndGradient();
           if (!Number.isFinite(loss)) throw new PhasorError("runtime", `training diverged: the loss is ${loss} at epoch ${epoch}, batch ${b + 1}`);
           this.trainer.step(schedule);
         }

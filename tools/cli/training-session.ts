@@ -122,7 +122,11 @@ export interface SessionResult {
   guardPath?: string;
 }
 
-/** What a resumed run may change: how long it goes on, and where it runs. The rest defines the run. */
+/**
+ * What a resumed run may change: how long it goes on, and the build it runs on. The rest defines the run, the
+ * thread count included: it decides how every batch's sums are rounded (host/training/parallel.ts), so a run
+ * resumed on the checkpoint's count gives the bits of the run that was never stopped.
+ */
 const CHANGEABLE_ON_RESUME = new Set<keyof TrainSettings>(["epochs", "timeBudgetSeconds", "stopAtAccuracy", "simd"]);
 
 /**
@@ -130,7 +134,9 @@ const CHANGEABLE_ON_RESUME = new Set<keyof TrainSettings>(["epochs", "timeBudget
  * defines the run and that the command line sets to something other than both its default and the checkpoint's
  * value is a conflict the user must hear about, never silently dropped.
  */
-function resumedSettings(asked: TrainSettings, saved: TrainSettings): TrainSettings {
+function resumedSettings(asked: TrainSettings, checkpoint: TrainSettings): TrainSettings {
+  // checkpoints from before --threads trained on one thread
+  const saved: TrainSettings = { ...checkpoint, threads: checkpoint.threads ?? 1 };
   // settings are numbers, strings, booleans and small arrays (the tau range)
   const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
   const defaults = defaultSettings(asked.task, { optimizer: asked.optimizer });
@@ -139,7 +145,10 @@ function resumedSettings(asked: TrainSettings, saved: TrainSettings): TrainSetti
   );
   if (conflicts.length > 0) {
     const list = conflicts.map((k) => `${k} ${JSON.stringify(asked[k])} (the checkpoint has ${JSON.stringify(saved[k])})`).join(", ");
-    throw new PhasorError("bad-args", `--resume continues the checkpoint's run; it cannot change ${list}. Only --epochs, --time-budget, --stop-at and --simd may differ`);
+    const threads = conflicts.includes("threads")
+      ? `; the thread count decides how every batch's sums are rounded, so the run goes on with --threads ${saved.threads} or no --threads`
+      : "";
+    throw new PhasorError("bad-args", `--resume continues the checkpoint's run; it cannot change ${list}. Only --epochs, --time-budget, --stop-at and --simd may differ${threads}`);
   }
   const resumed: TrainSettings = { ...saved };
   for (const k of CHANGEABLE_ON_RESUME) (resumed as unknown as Record<string, unknown>)[k] = asked[k];
@@ -161,15 +170,19 @@ export async function trainSession(settings: TrainSettings, out: string, io: Com
   const progress = new Progress(io.stderr as NodeJS.WritableStream & { isTTY?: boolean }, run.settings.epochs);
   // one write at a time, in epoch order: two renames racing could leave an older checkpoint in place
   let writes = Promise.resolve();
-  await run.run({
-    onBatch: (epoch, batch, batches, loss) => progress.batch(epoch, batch, batches, loss),
-    onEpoch: (record) => {
-      progress.epoch(record);
-      io.stdout.write(JSON.stringify(record) + "\n");
-      const bytes = encoder.encode(checkpointText(run.checkpoint()));
-      writes = writes.then(() => writeFileAtomically(checkpointPath, bytes));
-    },
-  });
+  try {
+    await run.run({
+      onBatch: (epoch, batch, batches, loss) => progress.batch(epoch, batch, batches, loss),
+      onEpoch: (record) => {
+        progress.epoch(record);
+        io.stdout.write(JSON.stringify(record) + "\n");
+        const bytes = encoder.encode(checkpointText(run.checkpoint()));
+        writes = writes.then(() => writeFileAtomically(checkpointPath, bytes));
+      },
+    });
+  } finally {
+    await run.close();
+  }
   await writes;
   const best = run.bestModel();
   const task = TASKS[run.settings.task];

@@ -107,9 +107,14 @@ export const command = defineCommand({
     });
     const training = await runTrainBench({ seconds: flags.seconds });
     if (!flags.json) {
-      io.stdout.write("\ntraining (freq1-async, H=110, r_on=0.05, batch 32, Adam, one thread)\n");
+      io.stdout.write("\ntraining (freq1-async, H=110, r_on=0.05, batch 32, Adam; the rows take turns)\n");
       for (const r of training) {
-        io.stdout.write(`trainer    ${(r.simd ? "simd" : "scalar").padEnd(6)}  ${Math.round(r.sequencesPerSec).toLocaleString("en-US").padStart(8)} sequences/s  ${Math.round(r.eventsPerSec).toLocaleString("en-US").padStart(10)} events/s\n`);
+        const one = training.find((o) => o.simd === r.simd && o.threads === 1);
+        const ratio = r.threads > 1 && one ? ` (${(r.sequencesPerSec / one.sequencesPerSec).toFixed(2)}x one thread)` : "";
+        io.stdout.write(
+          `trainer    ${(r.simd ? "simd" : "scalar").padEnd(6)}  ${`${r.threads} thread${r.threads > 1 ? "s" : ""}`.padEnd(10)}` +
+            `${Math.round(r.sequencesPerSec).toLocaleString("en-US").padStart(8)} sequences/s  ${Math.round(r.eventsPerSec).toLocaleString("en-US").padStart(10)} events/s${ratio}\n`,
+        );
       }
     }
     if (flags.json) io.stdout.write(JSON.stringify([...results, ...training]) + "\n");

@@ -4,36 +4,60 @@
  * and the fraction of units each event updated; the model, the .plsm and an HTML report (learning curve, the
  * units' time gates) go into a new folder under out/, whose path it prints.
  */
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { createEngine } from "../../../host/engine/create.js";
 import { evaluate, type LabelledSample } from "../../../host/engine/evaluate.js";
 import { quantize } from "../../../host/model/quantize.js";
 import { htmlReport, learningCurveSvg, timeGatesSvg } from "../../../host/training/report.js";
 import { TASKS, generate } from "../../../host/training/tasks.js";
-import { defaultSettings } from "../../../host/training/training.js";
+import { MAX_THREADS, ThreadsUnavailable } from "../../../host/training/threads.js";
+import { defaultSettings, type TrainSettings } from "../../../host/training/training.js";
 import { defineCommand } from "../command.js";
 import { makeFolder, writeFileAtomically } from "../../../host/files.js";
 import { trainSession } from "../training-session.js";
 
 /** The main job's training: the paper's task, model size and optimizer, with a wider open ratio, fixed, and a
- * larger step than the paper's protocol so that it gets past 97 % within the time budget on one thread
- * (docs/RESULTS.md has the protocol runs). It sets every choice of its own, not phasor train's freq1 defaults. */
-export const MAIN_JOB = { rOn: 0.25, trainROn: false, tauDirect: false, timeLrScale: 1, lr: 0.004, lrDecay: 0.92, budgetSeconds: 150, stopAt: 0.98 };
+ * larger step than the paper's protocol so that it gets past 97 % (`goal`, on the fresh sequences, README) within
+ * the time budget (docs/RESULTS.md has the protocol runs). It sets every choice of its own, not phasor train's
+ * freq1 defaults. */
+export const MAIN_JOB = { rOn: 0.25, trainROn: false, tauDirect: false, timeLrScale: 1, lr: 0.004, lrDecay: 0.92, budgetSeconds: 150, stopAt: 0.98, goal: 0.97 };
+
+/**
+ * The main job trains on one thread per core the process may use (os.availableParallelism()), at most
+ * MAIN_JOB_MAX_THREADS, also when other jobs run: the scheduler shares a busy core between its runnable threads,
+ * so a thread there still adds its share, and the threads take a batch's chunks as they come, so the slowed one
+ * takes fewer (host/training/parallel.ts). The cap keeps at least two of a 32-sequence batch in every chunk.
+ */
+export const MAIN_JOB_MAX_THREADS = 8;
+
+export function mainJobThreads(): number {
+  return Math.max(1, Math.min(availableParallelism(), MAIN_JOB_MAX_THREADS));
+}
 
 function samples(n: number, seed: number): LabelledSample[] {
   return generate("freq1-async", n, seed).map((s) => ({ t: s.t, x: Float32Array.from(s.x), label: s.label }));
 }
 
 export const command = defineCommand({
-  usage: "[--out DIR] [--seconds S]",
+  usage: "[--out DIR] [--seconds S] [--threads N]",
   description:
     "The main job: trains on freq1-async (progress on stderr), quantizes, streams fresh events through the\n" +
-    "fixed-point engine and prints float and fixed accuracy, events per second and the fraction of units updated.\n" +
+    "fixed-point engine and prints float and fixed accuracy, events per second and the fraction of units updated,\n" +
+    `and says plainly when the fixed-point model fell short of ${100 * MAIN_JOB.goal} % (it writes the model all the same).\n` +
     "Writes model.json, model.plsm, model.svg (the learning curve), report.html and the training checkpoint into a\n" +
     "new folder under --out.",
   flags: {
     out: { kind: "string", value: "DIR", help: "parent folder of the run's folder (default out)" },
     seconds: { kind: "number", min: 1, default: MAIN_JOB.budgetSeconds, help: "training time budget in seconds" },
+    threads: {
+      kind: "number",
+      value: "N",
+      integer: true,
+      min: 1,
+      max: MAX_THREADS,
+      help: `training threads (default: one per core this process may use, at most ${MAIN_JOB_MAX_THREADS}; here ${mainJobThreads()})`,
+    },
   },
   async run(flags, io) {
     const say = (line: string) => io.stdout.write(line + "\n");
@@ -50,13 +74,24 @@ export const command = defineCommand({
       epochs: 1000,
       timeBudgetSeconds: flags.seconds,
       stopAtAccuracy: MAIN_JOB.stopAt,
+      threads: flags.threads ?? mainJobThreads(),
     });
+    const threadsText = (s: TrainSettings) => `${s.threads} thread${s.threads === 1 ? "" : "s"}`;
     say(`training freq1-async in wasm: 1 layer of ${settings.hidden} units, r_on ${settings.rOn}, Adam lr ${settings.lr} decaying x${MAIN_JOB.lrDecay} per epoch, ` +
-      `${settings.perEpoch} fresh sequences per epoch, for at most ${flags.seconds} s or until ${100 * MAIN_JOB.stopAt} % validation accuracy`);
+      `${settings.perEpoch} fresh sequences per epoch, on ${threadsText(settings)}, for at most ${flags.seconds} s or until ${100 * MAIN_JOB.stopAt} % validation accuracy`);
     const quiet = { ...io, stdout: { write: () => true } as unknown as NodeJS.WritableStream };
-    const { run, best } = await trainSession(settings, join(dir, "model.json"), quiet);
+    let session;
+    try {
+      session = await trainSession(settings, join(dir, "model.json"), quiet);
+    } catch (error) {
+      // the job ends with a trained model: threads that cannot start leave it one thread, nothing trained yet
+      if (!(error instanceof ThreadsUnavailable) || settings.threads === 1) throw error;
+      say(`${threadsText(settings)} could not start (${error.message}): training on 1 thread instead`);
+      session = await trainSession({ ...settings, threads: 1 }, join(dir, "model.json"), quiet);
+    }
+    const { run, best } = session;
     const trainSeconds = run.history.at(-1)?.seconds ?? 0;
-    say(`trained ${run.epoch} epochs in ${trainSeconds.toFixed(1)} s; best validation accuracy ${(100 * best.score).toFixed(2)} % (epoch ${best.epoch})`);
+    say(`trained ${run.epoch} epochs in ${trainSeconds.toFixed(1)} s on ${threadsText(run.settings)}; best validation accuracy ${(100 * best.score).toFixed(2)} % (epoch ${best.epoch})`);
 
     const quantized = quantize(best.model, samples(200, 7001), "model.json");
     await writeFileAtomically(join(dir, "model.plsm"), quantized.bytes);
@@ -70,6 +105,14 @@ export const command = defineCommand({
     say(`  float (f32 wasm):         accuracy ${(100 * (floatScore.accuracy ?? 0)).toFixed(2)} %`);
     say(`  fixed (int16 wasm, ${fixed.simd ? "SIMD" : "scalar"}): accuracy ${(100 * (fixedScore.accuracy ?? 0)).toFixed(2)} %, ` +
       `${Math.round(fixedScore.eventsPerSec).toLocaleString("en-US")} events/s, ${(100 * fixedScore.unitUpdateFraction).toFixed(1)} % of units updated per event`);
+    const fixedAccuracy = fixedScore.accuracy ?? 0;
+    const verdict =
+      fixedAccuracy >= MAIN_JOB.goal
+        ? `reached the ${100 * MAIN_JOB.goal} % goal: the fixed-point model scored ${(100 * fixedAccuracy).toFixed(2)} % on the fresh sequences`
+        : `FELL SHORT of the ${100 * MAIN_JOB.goal} % goal: the fixed-point model scored ${(100 * fixedAccuracy).toFixed(2)} % on the fresh sequences after ` +
+          `${run.epoch} epochs in ${trainSeconds.toFixed(1)} s on ${threadsText(run.settings)} (a busy machine trains fewer epochs in the budget; ` +
+          `--seconds gives it more); the model is written all the same`;
+    say(verdict);
     const memory = fixed.memory();
     float.dispose();
     fixed.dispose();
@@ -80,11 +123,12 @@ export const command = defineCommand({
       "Phasor: freq1-async, trained on the device",
       [
         ["model", `1 layer of ${settings.hidden} units, r_on ${settings.rOn}, trained with Adam (lr ${settings.lr}) in wasm`],
-        ["training", `${run.epoch} epochs of ${settings.perEpoch} fresh sequences, ${trainSeconds.toFixed(1)} s`],
+        ["training", `${run.epoch} epochs of ${settings.perEpoch} fresh sequences, ${trainSeconds.toFixed(1)} s on ${threadsText(run.settings)}`],
         ["best validation accuracy", `${(100 * best.score).toFixed(2)} % (epoch ${best.epoch}, ${settings.validation} sequences)`],
         ["fresh test set", `${fresh.length} sequences, ${events} events`],
         ["float accuracy", `${(100 * (floatScore.accuracy ?? 0)).toFixed(2)} %`],
-        ["fixed-point accuracy", `${(100 * (fixedScore.accuracy ?? 0)).toFixed(2)} %`],
+        ["fixed-point accuracy", `${(100 * fixedAccuracy).toFixed(2)} %`],
+        ["goal", verdict],
         ["fixed-point speed", `${Math.round(fixedScore.eventsPerSec).toLocaleString("en-US")} events/s`],
         ["units updated per event", `${(100 * fixedScore.unitUpdateFraction).toFixed(1)} %`],
         ["fixed-point memory", `weights ${memory.weightsBytes} B, state ${memory.stateBytesPerStream} B per stream, scratch ${memory.scratchBytes} B`],

@@ -7,6 +7,7 @@ import { PhasorError } from "../../../host/errors.js";
 import { DEFAULT_GUARD } from "../../../host/training/guard.js";
 import { WEIGHT_INITS } from "../../../host/model/init.js";
 import { TASK_NAMES } from "../../../host/training/tasks.js";
+import { MAX_THREADS } from "../../../host/training/threads.js";
 import { DEFAULT_GUARD_EVERY, DEFAULT_GUARD_WORST_OF, DEFAULT_SGD_LR, DEFAULT_SGD_TIME_LR_SCALE, defaultSettings } from "../../../host/training/training.js";
 import { defineCommand } from "../command.js";
 import { checkOutputFile } from "../../../host/files.js";
@@ -25,7 +26,7 @@ function logTauRange(text: string): [number, number] {
 export const command = defineCommand({
   usage:
     "--task T [--hidden H] [--epochs N] [--seed S] [--lr X | --lr-scale K] [--time-lr-scale T] [--r-on-lr-scale R] [--optimizer sgd|adam] [--guard on|off] --out M.json " +
-    "[--guard-every K] [--guard-products N] [--guard-worst-of W] [--guard-ignore N] [--guard-restore-worst] [--guard-probe-step E] [--guard-clip F] [--guard-line N] [--r-on R] [--train-r-on | --fixed-r-on] [--tau log|direct] [--init scaled|authors] [--log-tau-range LO,HI] [--lr-decay D] [--average D] [--per-epoch N] [--validation N] [--batch B] [--clip C] [--time-budget S] [--stop-at A] [--resume CKPT] [--simd auto|on|off]",
+    "[--guard-every K] [--guard-products N] [--guard-worst-of W] [--guard-ignore N] [--guard-restore-worst] [--guard-probe-step E] [--guard-clip F] [--guard-line N] [--r-on R] [--train-r-on | --fixed-r-on] [--tau log|direct] [--init scaled|authors] [--log-tau-range LO,HI] [--lr-decay D] [--average D] [--per-epoch N] [--validation N] [--batch B] [--clip C] [--time-budget S] [--stop-at A] [--resume CKPT] [--simd auto|on|off] [--threads N]",
   description:
     "Trains a Phased LSTM in wasm on a built-in task with fresh sequences every epoch (shared/spec/tasks.md), scores it\n" +
     "on a validation set drawn once, and keeps the best model. One JSON line per epoch on stdout\n" +
@@ -103,6 +104,15 @@ export const command = defineCommand({
     "stop-at": { kind: "number", min: 0, help: "stop after the first epoch with at least this validation accuracy (0..1)" },
     resume: { kind: "string", value: "CKPT", help: "continue from a checkpoint written by an earlier run" },
     simd: { kind: "enum", values: ["auto", "on", "off"], default: "auto", help: "wasm build of the trainer" },
+    threads: {
+      kind: "number",
+      value: "N",
+      integer: true,
+      min: 1,
+      max: MAX_THREADS,
+      default: 1,
+      help: "threads sharing every batch, each with its own wasm trainer (the same seed and N give the same run; N > 1 rounds the batch's sums differently and so takes another path than 1, as another seed would; --resume keeps the checkpoint's N)",
+    },
   },
   async run(flags, io) {
     if (flags.task === undefined) throw new PhasorError("bad-args", `missing --task T (one of ${TASK_NAMES.join(", ")})`);
@@ -144,6 +154,7 @@ export const command = defineCommand({
       timeBudgetSeconds: flags["time-budget"],
       stopAtAccuracy: flags["stop-at"],
       simd: flags.simd === "auto" ? "auto" : flags.simd === "on",
+      threads: flags.threads,
     });
     const { run, best, modelPath, curvePath, guardPath } = await trainSession(settings, flags.out, io, flags.resume);
     const last = run.history.at(-1);
