@@ -3,21 +3,27 @@
 // them through the same engine code as the library's wasm, and writes the NDJSON `phasor run` writes, byte for
 // byte: per event {"seq","i","t","y"} or, with --emit last, per sequence {"seq","n","y","label"}; --hidden adds
 // "h". Bad arguments or input: a message "phasor-wasi: file:line: reason" on stderr and exit status 2; a line
-// longer than --max-line-bytes (default 1 MiB, as `phasor run`) is refused before it is held whole.
+// longer than --max-line-bytes (default 1 MiB, as `phasor run`) is refused before it is held whole. With --learn,
+// the readout learns from the events' labels as the library's fixed-engine stream.learning does (wasi/learning.ts).
 //
 //   wasmtime run --dir . build/phasor-wasi.wasm -- --model m.plsm < events.ndjson
 
 import { args_get, args_sizes_get, errno, proc_exit } from "bindings/wasi_snapshot_preview1";
 import { HEADER_META_AT, HEADER_META_BYTES } from "./contract/plsm";
 import { errorLen, errorPtr } from "./errors";
+import { readoutBytes } from "./fixed/readout-learning";
 import { modelCreate } from "./index";
-import { Model, layerAt } from "./model";
-import { POLICY_REJECT, pushEvent, readOutput, readState, streamReset } from "./stream";
+import { Model, isFixed, layerAt } from "./model";
+import { POLICY_REJECT, pushEvent, readState, streamReset } from "./stream";
 import { BINARY_HEADER_BYTES, BINARY_VERSION, isBinary, recordBytes } from "./wasi/binary";
-import { Input, ensure, errnoReason, openError, openFile, openInput, readMore } from "./wasi/files";
+import { parseNumber, numberEnd } from "./wasi/decimal";
+import { Input, createFile, ensure, errnoReason, openError, openFile, openInput, preopenOf, readMore } from "./wasi/files";
 import { trim, trimmedEnd, trimmedStart } from "./wasi/json";
 import { hasNames, nameOffsets, readLabels } from "./wasi/labels";
-import { eventT, readEvent, seqKind, seqNumber } from "./wasi/ndjson";
+import {
+  C_MIN, DEFAULT_C, ETA_MAX, ETA_MIN, labelFits, learnLabel, learningStart, outputInUse, readoutLoadBytes, readoutSaved,
+} from "./wasi/learning";
+import { eventLabel, eventT, readEvent, seqKind, seqNumber } from "./wasi/ndjson";
 import { SEQ_NONE, SEQ_NUMBER, finish, finishedAt, putSeqJson, seqKey } from "./wasi/sequences";
 import {
   Writer, flush, newWriter, putByte, putBytes, putInt, putJsonString, putNumber, putNumbers, putPrintable, putText,
@@ -53,6 +59,14 @@ let withHidden = false;
 const DEFAULT_MAX_LINE_BYTES: i32 = 1 << 20;
 const MAX_LINE_BYTES_LIMIT: i32 = 1 << 28;
 let maxLineBytes = DEFAULT_MAX_LINE_BYTES;
+/** --learn ETA [--learn-c C]: the readout learns from the labels; --readout-in and --readout-out: its bytes */
+let learning = false;
+let eta: f64 = 0;
+let learnC: f64 = DEFAULT_C;
+let readoutInPath: usize = 0;
+let readoutInPathLength = -1;
+let readoutOutPath: usize = 0;
+let readoutOutPathLength = -1;
 
 // The model and its one stream
 let model: Model = changetype<Model>(0);
@@ -67,6 +81,11 @@ let started = false;
 let count: i64 = 0;
 let lastT: f64 = 0;
 let lastPlace: i64 = 0;
+/** a "last" readout learns, when its sequence ends, from the sequence's last label (NaN: none), read at this place */
+let pendingLabel: f64 = NaN;
+let pendingPlace: i64 = 0;
+/** y holds the sequence's last output already: an "every" readout learned from its event after it (--emit last) */
+let outputHeld = false;
 
 /** What messages call the input ("stdin" or its path) and whether places are lines or binary records. */
 let inputName: usize = 0;
@@ -109,18 +128,46 @@ function badArguments(text: string): i32 {
 // ---- arguments ----
 
 const USAGE =
-  "usage: phasor-wasi --model M.plsm [--events E] [--emit every|last] [--hidden] [--max-line-bytes N]\n\n" +
+  "usage: phasor-wasi --model M.plsm [--events E] [--emit every|last] [--hidden] [--max-line-bytes N]\n" +
+  "                   [--learn ETA [--learn-c C]] [--readout-in FILE] [--readout-out FILE]\n\n" +
   "Runs a quantized model over events and prints NDJSON on stdout, as `phasor run` does. Events come from stdin\n" +
   "(or --events, a file in a preopened directory): NDJSON lines, or binary records (docs/wasi.md).\n" +
   '--emit every (default): one line per event {"seq","i","t","y"}; --emit last: one line per sequence\n' +
   '{"seq","n","y","label"}; --hidden adds "h", the last layer\'s hidden state. --max-line-bytes N: the longest\n' +
   "NDJSON line taken, in bytes (default 1048576, 1 MiB; at most 268435456). The model path is looked up in the\n" +
-  "runtime's preopened directories (wasmtime run --dir .).\n";
+  "runtime's preopened directories (wasmtime run --dir .).\n" +
+  '--learn ETA: the readout learns from the events\' "label" (a class, or the target value of a readout of one\n' +
+  "output), each output printed before its label is learned: one step of eta in [2^-24, 1024], capped at\n" +
+  "c 2 / lambda (--learn-c C in [2^-16, 1], default 0.9), after each sequence for a \"last\" readout (from its\n" +
+  "last label), after each labelled event for an \"every\" one (docs/on-device-learning.md). --readout-in FILE\n" +
+  "starts from a saved readout; --readout-out FILE saves the readout in use when the run ends well.\n";
 
 @inline function argIs(p: usize, n: i32, text: string): bool {
   if (n != text.length) return false;
   for (let i = 0; i < n; i++) if (<i32>load<u8>(p + <usize>i) != text.charCodeAt(i)) return false;
   return true;
+}
+
+// The flags that take a value, and the bit of each in `given`
+const FLAG_MODEL = 1;
+const FLAG_EVENTS = 2;
+const FLAG_EMIT = 4;
+const FLAG_LIMIT = 8;
+const FLAG_LEARN = 16;
+const FLAG_LEARN_C = 32;
+const FLAG_READOUT_IN = 64;
+const FLAG_READOUT_OUT = 128;
+
+function flagOf(a: usize, n: i32): i32 {
+  if (argIs(a, n, "--model")) return FLAG_MODEL;
+  if (argIs(a, n, "--events")) return FLAG_EVENTS;
+  if (argIs(a, n, "--emit")) return FLAG_EMIT;
+  if (argIs(a, n, "--max-line-bytes")) return FLAG_LIMIT;
+  if (argIs(a, n, "--learn")) return FLAG_LEARN;
+  if (argIs(a, n, "--learn-c")) return FLAG_LEARN_C;
+  if (argIs(a, n, "--readout-in")) return FLAG_READOUT_IN;
+  if (argIs(a, n, "--readout-out")) return FLAG_READOUT_OUT;
+  return 0;
 }
 
 /** Reads the flags; 0, or the exit status of a mistake (or of --help). */
@@ -140,8 +187,7 @@ function readArguments(): i32 {
       return -1;
     }
   }
-  let emitGiven = false;
-  let limitGiven = false;
+  let given = 0;
   for (let i = 1; i < argc; i++) {
     const a = <usize>load<u32>(pointers + (<usize>i << 2));
     const n = lengthOf(a);
@@ -163,23 +209,21 @@ function readArguments(): i32 {
       withHidden = true;
       continue;
     }
-    const isModel = argIs(a, nameLength, "--model");
-    const isEvents = argIs(a, nameLength, "--events");
-    const isEmit = argIs(a, nameLength, "--emit");
-    const isLimit = argIs(a, nameLength, "--max-line-bytes");
-    if (!isModel && !isEvents && !isEmit && !isLimit) {
+    const flag = flagOf(a, nameLength);
+    if (flag == 0) {
       startMessage();
       putText(err, "unknown flag ");
       putBytes(err, a, nameLength);
-      putText(err, " (accepted: --model, --events, --emit, --hidden, --max-line-bytes)");
+      putText(err, " (accepted: --model, --events, --emit, --hidden, --max-line-bytes, --learn, --learn-c, --readout-in, --readout-out)");
       return stop(EXIT_BAD);
     }
-    if ((isModel && modelPathLength >= 0) || (isEvents && eventsPathLength >= 0) || (isEmit && emitGiven) || (isLimit && limitGiven)) {
+    if (given & flag) {
       startMessage();
       putBytes(err, a, nameLength);
       putText(err, " is given twice");
       return stop(EXIT_BAD);
     }
+    given |= flag;
     if (inline) {
       value = a + <usize>nameLength + 1;
       valueLength = n - nameLength - 1;
@@ -201,38 +245,73 @@ function readArguments(): i32 {
       putText(err, " needs a non-empty value");
       return stop(EXIT_BAD);
     }
-    if (isModel) {
+    if (flag == FLAG_MODEL) {
       modelPath = value;
       modelPathLength = valueLength;
-    } else if (isEvents) {
+    } else if (flag == FLAG_EVENTS) {
       eventsPath = value;
       eventsPathLength = valueLength;
-    } else if (isLimit) {
-      limitGiven = true;
+    } else if (flag == FLAG_READOUT_IN) {
+      readoutInPath = value;
+      readoutInPathLength = valueLength;
+    } else if (flag == FLAG_READOUT_OUT) {
+      readoutOutPath = value;
+      readoutOutPathLength = valueLength;
+    } else if (flag == FLAG_LIMIT) {
       maxLineBytes = lineLimit(value, valueLength);
       if (maxLineBytes < 0) {
         startMessage();
         putText(err, "--max-line-bytes must be an integer in [1, ");
         putInt(err, MAX_LINE_BYTES_LIMIT);
-        putText(err, '] (got "');
-        putBytes(err, value, valueLength);
-        putText(err, '")');
-        return stop(EXIT_BAD);
+        putText(err, "]");
+        return badValue(value, valueLength);
+      }
+    } else if (flag == FLAG_LEARN || flag == FLAG_LEARN_C) {
+      const v = numberOf(value, valueLength);
+      const low = flag == FLAG_LEARN ? ETA_MIN : C_MIN;
+      const high = flag == FLAG_LEARN ? ETA_MAX : 1.0;
+      if (!(v >= low && v <= high)) {
+        startMessage();
+        putText(err, flag == FLAG_LEARN ? "--learn (the step eta) must be a number in [2^-24, 1024]" : "--learn-c (the cap's c) must be a number in [2^-16, 1]");
+        return badValue(value, valueLength);
+      }
+      if (flag == FLAG_LEARN) {
+        learning = true;
+        eta = v;
+      } else {
+        learnC = v;
       }
     } else {
-      emitGiven = true;
       if (argIs(value, valueLength, "last")) emitLast = true;
       else if (!argIs(value, valueLength, "every")) {
         startMessage();
-        putText(err, '--emit must be one of every, last (got "');
-        putBytes(err, value, valueLength);
-        putText(err, '")');
-        return stop(EXIT_BAD);
+        putText(err, "--emit must be one of every, last");
+        return badValue(value, valueLength);
       }
     }
   }
   if (modelPathLength < 0) return badArguments("missing --model M (quantized model, .plsm)");
+  if ((given & FLAG_LEARN_C) && !learning) return badArguments("--learn-c needs --learn ETA (the step the readout learns with)");
+  if (readoutOutPathLength >= 0 && !preopenOf(readoutOutPath, readoutOutPathLength)) {
+    startPathMessage(readoutOutPath, readoutOutPathLength);
+    putText(err, "cannot write the readout: no preopened directory holds it (give the runtime --dir)");
+    return stop(EXIT_BAD);
+  }
   return 0;
+}
+
+/** Ends the message begun, what a flag's value must be, with the value given; exit status 2. */
+function badValue(value: usize, valueLength: i32): i32 {
+  putText(err, ' (got "');
+  putBytes(err, value, valueLength);
+  putText(err, '")');
+  return stop(EXIT_BAD);
+}
+
+/** The JSON number that is the whole of [p, p + n), or NaN. */
+function numberOf(p: usize, n: i32): f64 {
+  const v = parseNumber(p, p + <usize>n);
+  return numberEnd == p + <usize>n ? v : NaN;
 }
 
 /** The decimal integer in [1, MAX_LINE_BYTES_LIMIT] at [p, p + n), or -1. */
@@ -254,11 +333,15 @@ function lengthOf(p: usize): i32 {
 
 // ---- the model ----
 
-/** "phasor-wasi: <model path>: " */
-function startModelMessage(): void {
+/** "phasor-wasi: <path>: " */
+function startPathMessage(path: usize, length: i32): void {
   startMessage();
-  putBytes(err, modelPath, modelPathLength);
+  putBytes(err, path, length);
   putText(err, ": ");
+}
+
+function startModelMessage(): void {
+  startPathMessage(modelPath, modelPathLength);
 }
 
 function loadModel(): i32 {
@@ -318,7 +401,63 @@ function loadModel(): i32 {
   y = heap.alloc(<usize>model.outputSize << 3);
   lastHidden = layerAt(model, model.layerCount - 1).hiddenSize;
   h = heap.alloc(<usize>lastHidden << 3);
+  if (!learning && readoutInPathLength < 0 && readoutOutPathLength < 0) return 0;
+  if (!isFixed(model.kind)) {
+    startModelMessage();
+    putText(err, "a float model has no integer readout to learn: --learn and the readout flags need a fixed-point .plsm");
+    return stop(EXIT_BAD);
+  }
+  learningStart(model);
+  return readoutLoadFile();
+}
+
+/** --readout-in: the bytes of a saved readout of the model become the readout in use. 0, or the exit status. */
+function readoutLoadFile(): i32 {
+  if (readoutInPathLength < 0) return 0;
+  const fd = openFile(readoutInPath, readoutInPathLength);
+  if (fd < 0) {
+    startPathMessage(readoutInPath, readoutInPathLength);
+    putText(err, "cannot read the readout file: ");
+    putText(err, openError == 0 ? "no preopened directory holds it (give the runtime --dir)" : errnoReason(openError));
+    return stop(EXIT_BAD);
+  }
+  const file = changetype<Input>(memory.data(offsetof<Input>(), 8));
+  openInput(file, fd);
+  // no further than one byte past a readout's size: a longer file is refused without being held whole
+  const size = <i32>readoutBytes(model);
+  ensure(file, size + 1);
+  if (file.error != 0) {
+    startPathMessage(readoutInPath, readoutInPathLength);
+    putText(err, "cannot read the readout file: ");
+    putText(err, errnoReason(file.error));
+    return stop(EXIT_BAD);
+  }
+  reason.length = 0;
+  if (!readoutLoadBytes(model, file.buffer, file.end, reason)) {
+    startPathMessage(readoutInPath, readoutInPathLength);
+    putText(err, "not a readout this model can take: ");
+    putBytes(err, reason.buffer, reason.length);
+    return stop(EXIT_BAD);
+  }
   return 0;
+}
+
+/** --readout-out: the readout in use, written to its file when the run ends well. 0, or the exit status. */
+function readoutSaveFile(): i32 {
+  if (readoutOutPathLength < 0) return 0;
+  const fd = createFile(readoutOutPath, readoutOutPathLength);
+  let error = openError;
+  if (fd >= 0) {
+    const size = <i32>readoutBytes(model);
+    const file = newWriter(fd, size);
+    putBytes(file, readoutSaved(model), size);
+    if (flush(file)) return 0;
+    error = file.error;
+  }
+  startPathMessage(readoutOutPath, readoutOutPathLength);
+  putText(err, "cannot write the readout: ");
+  putText(err, error == 0 ? "no preopened directory holds it (give the runtime --dir)" : errnoReason(error));
+  return stop(EXIT_RUNTIME);
 }
 
 /** Whether a model file is JSON text (its first byte after white space is "{"), not a .plsm image. */
@@ -343,10 +482,24 @@ function sameKey(a: Writer, b: Writer): bool {
   return a.length == b.length && memory.compare(a.buffer, b.buffer, <usize>a.length) == 0;
 }
 
-/** The --emit last line of the sequence that ends. */
-function endSequence(): void {
-  if (!emitLast) return;
-  readOutput(model, stream, y);
+/** The --emit last line of the sequence that ends, then a "last" readout's step from its label. 0, or the exit
+ * status of a step refused. */
+function endSequence(): i32 {
+  if (emitLast) sequenceLine();
+  if (pendingLabel != pendingLabel) return 0;
+  const label = pendingLabel;
+  pendingLabel = NaN;
+  return learnFrom(label, pendingPlace);
+}
+
+/** One learning step from a label that labelFits: 0, or the exit status of a step refused. */
+function learnFrom(label: f64, place: i64): i32 {
+  reason.length = 0;
+  return learnLabel(model, stream, label, eta, learnC, reason) ? 0 : badEvent(place);
+}
+
+function sequenceLine(): void {
+  if (!outputHeld) outputInUse(model, stream, y);
   let best = 0;
   for (let o = 1; o < model.outputSize; o++) if (load<f64>(y + (<usize>o << 3)) > load<f64>(y + (<usize>best << 3))) best = o;
   putText(out, '{"seq":');
@@ -403,9 +556,16 @@ function takeEvent(t: f64, place: i64): i32 {
     putNumber(reason, lastT);
     return badEvent(place);
   }
+  // a label is checked before the event changes anything, and learned from after the output it follows
+  const label = learning ? eventLabel : NaN;
+  if (label == label) {
+    reason.length = 0;
+    if (!labelFits(model, label, reason)) return badEvent(place);
+  }
   if (newSeq) {
     if (started) {
-      endSequence();
+      const ended = endSequence();
+      if (ended != 0) return ended;
       finish(currentKey, lastPlace);
     }
     started = true;
@@ -421,8 +581,9 @@ function takeEvent(t: f64, place: i64): i32 {
     putBytes(reason, errorPtr(), errorLen());
     return badEvent(place);
   }
+  outputHeld = false;
   if (!emitLast) {
-    readOutput(model, stream, y);
+    outputInUse(model, stream, y);
     putText(out, '{"seq":');
     putBytes(out, currentJson.buffer, currentJson.length);
     putText(out, ',"i":');
@@ -441,8 +602,20 @@ function takeEvent(t: f64, place: i64): i32 {
   count++;
   lastT = t;
   lastPlace = place;
+  if (label != label) return 0;
+  if (model.readoutMode == READOUT_EVERY) {
+    if (emitLast) {
+      outputInUse(model, stream, y);
+      outputHeld = true;
+    }
+    return learnFrom(label, place);
+  }
+  pendingLabel = label;
+  pendingPlace = place;
   return 0;
 }
+/** Model.readoutMode of a readout of every event (docs/plsm.md) */
+const READOUT_EVERY = 1;
 
 // ---- input ----
 
@@ -534,6 +707,10 @@ function runRecords(input: Input): i32 {
     putInt(reason, I);
     return badEvent(0);
   }
+  if (learning) {
+    putText(reason, "binary records carry no labels: --learn needs NDJSON events with a \"label\"");
+    return badEvent(0);
+  }
   input.start += BINARY_HEADER_BYTES;
   const size = recordBytes(I);
   let record: i64 = 0;
@@ -596,16 +773,20 @@ function run(): i32 {
   binaryInput = isBinary(input.buffer + <usize>input.start, input.end - input.start);
   const result = binaryInput ? runRecords(input) : runLines(input);
   if (result != 0) return result;
-  if (started && out.error == 0) endSequence();
+  if (started && out.error == 0) {
+    const ended = endSequence();
+    if (ended != 0) return ended;
+  }
   flush(out);
-  if (out.error == errno.PIPE) return 0; // the reader went away (`| head`): stop quietly, as the CLI does
+  if (out.error == errno.PIPE && readoutOutPathLength < 0) return 0; // the reader went away (`| head`): stop quietly, as the CLI does
   if (out.error != 0) {
     startMessage();
     putText(err, "cannot write to stdout: ");
     putText(err, errnoReason(out.error));
+    if (readoutOutPathLength >= 0) putText(err, " (the events were not all run: the readout is not written)");
     return stop(EXIT_RUNTIME);
   }
-  return 0;
+  return readoutSaveFile();
 }
 const STDIN = memory.data<u8>([115, 116, 100, 105, 110]);
 

@@ -1,6 +1,7 @@
 /**
  * The device check (`npm run check:devices`, test/support/device-check.ts) passes a runtime only when it prints
- * phasor run's bytes, message and exit status in every case, and says which case and line differ otherwise.
+ * phasor run's bytes, message and exit status in every case, and in the learning cases the library's outputs and
+ * readout bytes, and says which case and line differ otherwise.
  * Held here to stand-in runtimes with iwasm's command line: one faithful (the WASI command under node:wasi), one
  * that loses the last line of output. The real runtimes are checked by hand (docs/embedding.md).
  */
@@ -36,13 +37,13 @@ function runtime(name: string, script: string): string {
   return path;
 }
 
-function check(args: string[]): { status: number; out: string; err: string } {
+async function check(args: string[]): Promise<{ status: number; out: string; err: string }> {
   let out = "";
   let err = "";
   const sink = (append: (text: string) => void) => new Writable({ write: (chunk, _, done) => (append(String(chunk)), done()) });
   // the smallest of the same-bits fixtures and the first (which adds the bad-line case)
   const fixtures = sameBitsFixtures();
-  const status = main(args, sink((t) => (out += t)), sink((t) => (err += t)), [fixtures[0], fixtures[2]]);
+  const status = await main(args, sink((t) => (out += t)), sink((t) => (err += t)), [fixtures[0], fixtures[2]]);
   return { status, out, err };
 }
 
@@ -53,8 +54,8 @@ describe("npm run check:devices", () => {
 
   // both in one run: the cases (and phasor run's outputs for them) are worked out once
   let result: { status: number; out: string; err: string };
-  beforeAll(() => {
-    result = check(["--iwasm", faithful, "--iwasm", lossy]);
+  beforeAll(async () => {
+    result = await check(["--iwasm", faithful, "--iwasm", lossy]);
   });
 
   it("passes a runtime that prints phasor run's bytes, message and status in every case, and names it with its version", () => {
@@ -62,7 +63,10 @@ describe("npm run check:devices", () => {
     const [, first] = result.out.split(/\niwasm \S+/);
     expect(first).toMatch(/same bytes +H=32 I=4, 1 layer with peepholes, 4 sequences: a bad line\n/);
     expect(first).not.toMatch(/DIFFERENT/);
-    expect(result.out).toMatch(/\niwasm \(stand-in iwasm 1\.0\): same bytes as phasor run in 9 of 9 runs\n/);
+    expect(first).toMatch(/same bytes +learning, an 'every' readout of 1 output \(squared error\): --learn from a saved readout\n/);
+    expect(result.out).toMatch(
+      /\niwasm \S+\/iwasm \(stand-in iwasm 1\.0\): same bytes as phasor run in 9 of 9 runs; same bytes as the library's learning in 4 of 4 runs\n/,
+    );
   });
 
   it("fails a runtime that does not, with the case, the line and the exit status that differ", () => {
@@ -71,13 +75,18 @@ describe("npm run check:devices", () => {
       /DIFFERENT +H=8,12,6 I=3, 3 layers, epoch ms: --emit last\n +build\/phasor-wasi-scalar\.wasm: stdout differs at line 2: the runtime printed \(the end of the output\), phasor run \{"seq":"y"/,
     );
     expect(result.out).toMatch(/a bad line\n.*exit status 0, phasor run's 2/);
-    expect(result.out).toMatch(/\niwasm \(stand-in iwasm 1\.0\): DIFFERENT from phasor run in 0 of 9 runs\n$/);
+    expect(result.out).toMatch(
+      /DIFFERENT +learning, a 'last' readout of 3 classes \(cross-entropy\): --learn\n +build\/phasor-wasi-scalar\.wasm: stdout differs at line \d+: the runtime printed \(the end of the output\), the library \{"seq":29,/,
+    );
+    expect(result.out).toMatch(
+      /\niwasm \S+\/lossy-iwasm \(stand-in iwasm 1\.0\): DIFFERENT from phasor run in 0 of 9 runs; DIFFERENT from the library's learning in 0 of 4 runs\n$/,
+    );
   });
 
-  it("refuses to start without a runtime it can run", () => {
-    expect(check([]).status).toBe(2);
-    expect(check(["--wasmer", faithful]).err).toMatch(/unknown argument --wasmer/);
-    const missing = check(["--wasm3", join(dir, "no-such-runtime")]);
+  it("refuses to start without a runtime it can run", async () => {
+    expect((await check([])).status).toBe(2);
+    expect((await check(["--wasmer", faithful])).err).toMatch(/unknown argument --wasmer/);
+    const missing = await check(["--wasm3", join(dir, "no-such-runtime")]);
     expect(missing.status).toBe(2);
     expect(missing.err).toMatch(/--wasm3 .*no-such-runtime: cannot run it: .*ENOENT/);
   });

@@ -11,54 +11,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createEngine, loadModelBytes } from "../host/engine/create.js";
-import type { FloatModel } from "../host/model/model.js";
-import { quantize } from "../host/model/quantize.js";
 import { FloatReadout } from "../host/engine/readout-learning.js";
 import { cHost, runCHost } from "./support/c-host.js";
-import { calibrationStreams } from "./support/engines.js";
 import {
-  integerStepDeviation, labelledCsv, libraryLearningRun, mcuLearningRun, wasmtimeMcu, type LabelledSequence, type LearningRun,
+  integerStepDeviation, labelledCsv, learningFixtures, libraryLearningRun, mcuLearningRun, wasmtimeMcu, type LearningRun,
 } from "./support/learning.js";
 import { MCU_LEARN_FILE, mcuLearningInstance, mcuLoad } from "./support/mcu.js";
-import { Rng, randomModel, randomStream } from "./support/random.js";
 import { parseReadout } from "./support/readout-bytes.js";
 import { firstBitDifference } from "./support/same-bits.js";
 
 const RATE = { eta: 0.5, c: 0.9 };
 
-interface Fixture {
-  name: string;
-  image: Uint8Array;
-  model: FloatModel;
-  inputSize: number;
-  outputSize: number;
-  hidden: number;
-  every: boolean;
-  sequences: LabelledSequence[];
-}
-
-/** A random model with input weights and biases as large as a trained layer's (h spread over [-1, 1]). */
-function fixture(name: string, seed: number, spec: { inputSize: number; hidden: number; outputs: number; mode: "last" | "every" }): Fixture {
-  const rng = new Rng(seed);
-  const float = randomModel(rng, { inputSize: spec.inputSize, hidden: [spec.hidden], peephole: true, rOn: 0.4, outputs: spec.outputs, mode: spec.mode, alpha: 0 });
-  const layer = float.layers[0];
-  layer.W.forEach((v, k) => (layer.W[k] = 8 * v));
-  layer.b.forEach((v, k) => (layer.b[k] = 8 * v));
-  const { bytes, file } = quantize(float, calibrationStreams(seed, spec.inputSize), name);
-  const every = spec.mode === "every";
-  const sequences = Array.from({ length: 30 }, (_, k) => {
-    const { t, x } = randomStream(rng, { n: 10 + rng.int(30), inputSize: spec.inputSize, start: k % 3 === 0 ? "epoch" : 0, maxGap: 4 });
-    const label = rng.int(spec.outputs);
-    const labels = Float64Array.from(t, () => (every ? (rng.next() < 0.3 ? rng.uniform(-2, 2) : NaN) : label));
-    return { t, x, labels };
-  });
-  return { name, image: bytes, model: file.model, inputSize: spec.inputSize, outputSize: spec.outputs, hidden: spec.hidden, every, sequences };
-}
-
-const FIXTURES = [
-  fixture("a 'last' readout of 3 classes (cross-entropy)", 61, { inputSize: 2, hidden: 16, outputs: 3, mode: "last" }),
-  fixture("an 'every' readout of 1 output (squared error)", 62, { inputSize: 3, hidden: 12, outputs: 1, mode: "every" }),
-];
+const FIXTURES = learningFixtures();
 
 let host = "";
 let dir = "";

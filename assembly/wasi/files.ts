@@ -3,7 +3,7 @@
 // records are taken from. Nothing here knows about events.
 
 import {
-  errno, fd_fdstat_get, fd_prestat_dir_name, fd_prestat_get, fd_read, fdstat, filetype, lookupflags, path_open,
+  errno, fd_fdstat_get, fd_prestat_dir_name, fd_prestat_get, fd_read, fdstat, filetype, lookupflags, oflags, path_open,
   preopentype, prestat, rights,
 } from "bindings/wasi_snapshot_preview1";
 
@@ -32,11 +32,16 @@ export function errnoReason(code: i32): string {
 /** Error number of the last failed openFile, or 0 when no preopened directory holds the path. */
 export let openError: i32 = 0;
 
+/** What preopenOf found: the preopened directory's descriptor and the path within it. */
+let preopenFd = -1;
+let pathWithin: usize = 0;
+let pathWithinLength = 0;
+
 /**
- * Opens `path` (UTF-8 bytes at [path, path + length)) for reading: a file descriptor, or -1 with openError set.
- * The preopened directory whose name is the longest prefix of the path is used; "." holds every relative path.
+ * Whether a preopened directory holds `path` (UTF-8 bytes at [path, path + length)): the one whose name is the
+ * longest prefix of the path; "." holds every relative path. Sets preopenFd and the path within it.
  */
-export function openFile(path: usize, length: i32): i32 {
+export function preopenOf(path: usize, length: i32): bool {
   // "./a/b" is "a/b"
   while (length >= 2 && load<u8>(path) == 46 && load<u8>(path, 1) == 47) {
     path += 2;
@@ -70,10 +75,7 @@ export function openFile(path: usize, length: i32): i32 {
       bestFd = fd;
     }
   }
-  if (bestFd < 0) {
-    openError = 0;
-    return -1;
-  }
+  if (bestFd < 0) return false;
   let rest = path + <usize>bestName;
   let restLength = length - bestName;
   while (restLength > 0 && load<u8>(rest) == 47) {
@@ -85,9 +87,30 @@ export function openFile(path: usize, length: i32): i32 {
     rest = scratch;
     restLength = 1;
   }
-  const status = path_open(
-    bestFd, lookupflags.SYMLINK_FOLLOW, rest, restLength, 0, rights.FD_READ | rights.FD_SEEK | rights.FD_FILESTAT_GET, 0, 0, scratch + 8,
-  );
+  preopenFd = bestFd;
+  pathWithin = rest;
+  pathWithinLength = restLength;
+  return true;
+}
+
+/** Opens `path` for reading: a file descriptor, or -1 with openError set (0: no preopened directory holds it). */
+export function openFile(path: usize, length: i32): i32 {
+  return openPath(path, length, false);
+}
+
+/** Opens `path` for writing, created or emptied: a file descriptor, or -1 with openError set as openFile sets it. */
+export function createFile(path: usize, length: i32): i32 {
+  return openPath(path, length, true);
+}
+
+function openPath(path: usize, length: i32, writing: bool): i32 {
+  if (!preopenOf(path, length)) {
+    openError = 0;
+    return -1;
+  }
+  const status = writing
+    ? path_open(preopenFd, lookupflags.SYMLINK_FOLLOW, pathWithin, pathWithinLength, oflags.CREAT | oflags.TRUNC, rights.FD_WRITE, 0, 0, scratch + 8)
+    : path_open(preopenFd, lookupflags.SYMLINK_FOLLOW, pathWithin, pathWithinLength, 0, rights.FD_READ | rights.FD_SEEK | rights.FD_FILESTAT_GET, 0, 0, scratch + 8);
   if (status != errno.SUCCESS) {
     openError = status;
     return -1;

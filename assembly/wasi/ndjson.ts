@@ -9,10 +9,12 @@ import { decodeUtf8, decodedEnd } from "./utf8";
 import { Writer, putBytes, putInt, putText } from "./writer";
 
 
-/** The last event read: t, x (f32, inputSize of them, at the caller's buffer), and its seq. */
+/** The last event read: t, x (f32, inputSize of them, at the caller's buffer), its seq, and its label (NaN when
+ * it has none or null). */
 export let eventT: f64 = 0;
 export let seqKind: i32 = SEQ_NONE;
 export let seqNumber: f64 = 0;
+export let eventLabel: f64 = NaN;
 
 // Why an element of x is bad, in the order host/engine/events.ts checks it.
 const X_NOT_NUMBER: i32 = 0;
@@ -267,6 +269,7 @@ export function readEvent(line: usize, start: usize, end: usize, x: usize, input
   if (labelHeld == OTHER || (labelHeld == NUMBER && !isFinite(labelValue))) {
     return got(reason, '"label" must be a finite number, got ', labelText, labelTextEnd);
   }
+  eventLabel = labelHeld == NUMBER ? labelValue : NaN;
   return true;
 }
 

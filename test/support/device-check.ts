@@ -3,13 +3,18 @@
  * models and streams (test/support/same-bits.ts) through the scalar WASI command, build/phasor-wasi-scalar.wasm, on
  * the wasm runtimes a user has (WAMR's iwasm, wasm3, the wasmtime CLI), each compared byte for byte with what
  * `phasor run` prints for the same model and events, and a bad event line compared too (the lines before it, the
- * message, exit status 2). It runs the runtimes it is given and never builds one.
+ * message, exit status 2); then the learning suite's labelled streams (test/support/learning.ts) with --learn,
+ * every output and the readout's bytes compared with the library's fixed engine (stream.learning). It runs the
+ * runtimes it is given and never builds one.
  */
+import "../../host/node.js";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { createEngine, loadModelBytes } from "../../host/engine/create.js";
 import { phasor } from "./cli.js";
+import { labelledNdjson, learningFixtures, libraryLearningRun, type LearningFixture, type LearningRun } from "./learning.js";
 import { sameBitsFixtures, type SameBitsFixture } from "./same-bits.js";
 
 export const WASI_SCALAR = "build/phasor-wasi-scalar.wasm";
@@ -25,7 +30,11 @@ export const RUNTIMES: Record<string, (runtime: string, module: string, args: st
 const USAGE =
   "usage: npm run check:devices -- [--iwasm PATH] [--wasm3 PATH] [--wasmtime PATH]\n" +
   "Runs the same-bits suite's models and events through build/phasor-wasi-scalar.wasm on each runtime given\n" +
-  "and compares every byte with phasor run. Builds nothing: give the paths of runtimes you have.\n";
+  "and compares every byte with phasor run; then labelled streams with --learn, compared with the library's\n" +
+  "learning (every output and the readout's bytes). Builds nothing: give the paths of runtimes you have.\n";
+
+/** The step the learning cases take (the learning suite's, test/readout-learning-gives-the-same-bits-everywhere.test.ts). */
+const RATE = { eta: 0.5, c: 0.9 };
 
 export interface CheckCase {
   name: string;
@@ -34,8 +43,12 @@ export interface CheckCase {
   /** the WASI command's arguments, paths relative to dir */
   args: string[];
   stdin: string;
-  /** what phasor run printed for the same model, events and flags */
+  /** what phasor run printed for the same model, events and flags; or, for a learning case, the library */
   expected: { status: number | null; stdout: string; message: string };
+  /** whom the case is compared with */
+  against: "phasor run" | "the library";
+  /** a learning case's readout file (written by the command in dir) and the library's bytes for it */
+  readout?: { file: string; bytes: Uint8Array };
 }
 
 export interface CaseResult {
@@ -81,14 +94,61 @@ export function checkCases(root: string, fixtures: SameBitsFixture[]): CheckCase
         args: ["--model", "m.plsm", ...flags],
         stdin,
         expected: { status: cli.status, stdout: cli.stdout, message: messageOf(cli.stderr) },
+        against: "phasor run",
       });
     }
   });
   return cases;
 }
 
+/** What the command prints for a learning run: a line per event, the library's outputs (seq k for sequence k). */
+function learningLines(f: LearningFixture, run: LearningRun): string {
+  const O = f.outputSize;
+  let k = 0;
+  return f.sequences
+    .flatMap((s, seq) => Array.from(s.t, (t, i) => `${JSON.stringify({ seq, i, t, y: Array.from(run.y.subarray(k * O, ++k * O)) })}\n`))
+    .join("");
+}
+
+/**
+ * The learning cases, under root: each fixture's labelled events with --learn, from the model's readout and again
+ * from the readout the first pass ended with (--readout-in), each compared with a library stream doing the same.
+ */
+export async function learningCases(root: string, fixtures: LearningFixture[]): Promise<CheckCase[]> {
+  const cases: CheckCase[] = [];
+  for (const [k, f] of fixtures.entries()) {
+    const dir = join(root, `learning-${k + 1}`);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "m.plsm"), f.image);
+    const engine = await createEngine(loadModelBytes(f.image, "m.plsm"), { engine: "fixed" });
+    const first = libraryLearningRun(engine.createStream(), f.sequences, RATE, f.every);
+    writeFileSync(join(dir, "first.readout"), first.readout);
+    const again = engine.createStream();
+    again.learning!.load(first.readout);
+    const second = libraryLearningRun(again, f.sequences, RATE, f.every);
+    engine.dispose();
+    const learn = ["--model", "m.plsm", "--learn", String(RATE.eta), "--learn-c", String(RATE.c)];
+    const stdin = labelledNdjson(f.inputSize, f.sequences);
+    for (const [variant, flags, run] of [
+      ["--learn", [], first],
+      ["--learn from a saved readout", ["--readout-in", "first.readout"], second],
+    ] as const) {
+      cases.push({
+        name: `learning, ${f.name}: ${variant}`,
+        dir,
+        args: [...learn, ...flags, "--readout-out", "learned.readout"],
+        stdin,
+        expected: { status: 0, stdout: learningLines(f, run), message: "" },
+        against: "the library",
+        readout: { file: "learned.readout", bytes: run.readout },
+      });
+    }
+  }
+  return cases;
+}
+
 /** The first line where two outputs differ, shown short. */
-function firstDifferentLine(got: string, expected: string): string {
+function firstDifferentLine(got: string, expected: string, against: string): string {
   const a = got.split("\n");
   const b = expected.split("\n");
   let line = 0;
@@ -98,19 +158,25 @@ function firstDifferentLine(got: string, expected: string): string {
     if (text === undefined || (text === "" && line === lines.length - 1)) return "(the end of the output)";
     return text.length > 120 ? `${text.slice(0, 117)}...` : text;
   };
-  return `stdout differs at line ${line + 1}: the runtime printed ${show(a)}, phasor run ${show(b)}`;
+  return `stdout differs at line ${line + 1}: the runtime printed ${show(a)}, ${against} ${show(b)}`;
 }
 
-/** One case on one runtime: its exit status, stdout and error message against phasor run's. */
+/** One case on one runtime: its exit status, stdout, error message and readout file against phasor run's or the library's. */
 export function runCase(argv: string[], module: string, c: CheckCase): CaseResult {
   const [command, ...args] = argv;
+  const saved = c.readout ? join(c.dir, c.readout.file) : "";
+  if (saved) rmSync(saved, { force: true });
   const run = spawnSync(command, args, { cwd: c.dir, input: c.stdin, encoding: "utf8", maxBuffer: 1 << 28, timeout: 300_000 });
   if (run.error) return { name: c.name, same: false, difference: `could not run ${command}: ${run.error.message}` };
   const problems: string[] = [];
-  if (run.status !== c.expected.status) problems.push(`exit status ${run.status}, phasor run's ${c.expected.status}`);
-  if (run.stdout !== c.expected.stdout) problems.push(firstDifferentLine(run.stdout, c.expected.stdout));
+  if (run.status !== c.expected.status) problems.push(`exit status ${run.status}, ${c.against}'s ${c.expected.status}`);
+  if (run.stdout !== c.expected.stdout) problems.push(firstDifferentLine(run.stdout, c.expected.stdout, c.against));
   const message = messageOf(run.stderr);
-  if (message !== c.expected.message) problems.push(`stderr ${JSON.stringify(message.slice(0, 300))}, phasor run's ${JSON.stringify(c.expected.message)}`);
+  if (message !== c.expected.message) problems.push(`stderr ${JSON.stringify(message.slice(0, 300))}, ${c.against}'s ${JSON.stringify(c.expected.message)}`);
+  if (c.readout) {
+    if (!existsSync(saved)) problems.push(`no readout file ${c.readout.file}`);
+    else if (!readFileSync(saved).equals(Buffer.from(c.readout.bytes))) problems.push(`the readout's bytes in ${c.readout.file} differ from ${c.against}'s`);
+  }
   return problems.length === 0 ? { name: c.name, same: true } : { name: c.name, same: false, difference: `${module}: ${problems.join("; ")}` };
 }
 
@@ -142,9 +208,15 @@ function parseArguments(args: string[]): Runtime[] | string {
   return runtimes;
 }
 
-/** The check as a command: 0 when every runtime printed phasor run's bytes in every case, 1 when not, 2 for bad
- * arguments or a runtime that cannot be run. */
-export function main(args: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream, fixtures = sameBitsFixtures()): number {
+/** The check as a command: 0 when every runtime printed phasor run's bytes, and the library's in the learning
+ * cases, in every case; 1 when not; 2 for bad arguments or a runtime that cannot be run. */
+export async function main(
+  args: string[],
+  out: NodeJS.WritableStream,
+  err: NodeJS.WritableStream,
+  fixtures = sameBitsFixtures(),
+  learning = learningFixtures(),
+): Promise<number> {
   if (args.includes("--help")) {
     out.write(USAGE);
     return 0;
@@ -162,23 +234,27 @@ export function main(args: string[], out: NodeJS.WritableStream, err: NodeJS.Wri
   }
   const root = mkdtempSync(join(tmpdir(), "phasor-device-check-"));
   try {
-    out.write(`Working out what phasor run prints for the same-bits suite's models...\n`);
-    const cases = checkCases(root, fixtures);
+    out.write(`Working out what phasor run prints for the same-bits suite's models, and the library's learning...\n`);
+    const cases = [...checkCases(root, fixtures), ...(await learningCases(root, learning))];
     const module = resolve(WASI_SCALAR);
     const summary: string[] = [];
     runtimes.forEach((runtime, r) => {
       out.write(`\n${runtime.kind} ${runtime.path} (${versions[r].version}), ${WASI_SCALAR}:\n`);
-      let same = 0;
+      const same = { "phasor run": 0, "the library": 0 };
       for (const c of cases) {
         const result = runCase(RUNTIMES[runtime.kind](runtime.path, module, c.args), WASI_SCALAR, c);
         out.write(`  ${result.same ? "same bytes" : "DIFFERENT "}  ${c.name}${result.difference ? `\n      ${result.difference}` : ""}\n`);
-        if (result.same) same++;
+        if (result.same) same[c.against]++;
       }
-      const verdict = same === cases.length ? "same bytes as phasor run" : "DIFFERENT from phasor run";
-      summary.push(`${runtime.kind} (${versions[r].version}): ${verdict} in ${same} of ${cases.length} runs`);
+      const verdicts = (["phasor run", "the library"] as const).map((against) => {
+        const runs = cases.filter((c) => c.against === against).length;
+        const verdict = same[against] === runs ? "same bytes as" : "DIFFERENT from";
+        return `${verdict} ${against === "phasor run" ? "phasor run" : "the library's learning"} in ${same[against]} of ${runs} runs`;
+      });
+      summary.push(`${runtime.kind} ${runtime.path} (${versions[r].version}): ${verdicts.join("; ")}`);
     });
     out.write(`\n${summary.join("\n")}\n`);
-    return summary.every((line) => line.includes("same bytes")) ? 0 : 1;
+    return summary.every((line) => !line.includes("DIFFERENT")) ? 0 : 1;
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

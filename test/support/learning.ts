@@ -6,7 +6,11 @@
  */
 import { spawnSync } from "node:child_process";
 import type { LearningRate, Stream } from "../../host/engine/engine.js";
+import type { FloatModel } from "../../host/model/model.js";
+import { quantize } from "../../host/model/quantize.js";
+import { calibrationStreams } from "./engines.js";
 import type { McuLearningExports } from "./mcu.js";
+import { Rng, randomModel, randomStream } from "./random.js";
 
 export interface LabelledSequence {
   t: Float64Array;
@@ -14,6 +18,44 @@ export interface LabelledSequence {
   x: Float32Array;
   /** per event: the label a device gives with it, or NaN for none; a "last" readout learns from the last one */
   labels: Float64Array;
+}
+
+/** A quantized model and labelled sequences to learn from, with what a run needs to know of it. */
+export interface LearningFixture {
+  name: string;
+  image: Uint8Array;
+  model: FloatModel;
+  inputSize: number;
+  outputSize: number;
+  hidden: number;
+  every: boolean;
+  sequences: LabelledSequence[];
+}
+
+/** A random model with input weights and biases as large as a trained layer's (h spread over [-1, 1]). */
+function learningFixture(name: string, seed: number, spec: { inputSize: number; hidden: number; outputs: number; mode: "last" | "every" }): LearningFixture {
+  const rng = new Rng(seed);
+  const float = randomModel(rng, { inputSize: spec.inputSize, hidden: [spec.hidden], peephole: true, rOn: 0.4, outputs: spec.outputs, mode: spec.mode, alpha: 0 });
+  const layer = float.layers[0];
+  layer.W.forEach((v, k) => (layer.W[k] = 8 * v));
+  layer.b.forEach((v, k) => (layer.b[k] = 8 * v));
+  const { bytes, file } = quantize(float, calibrationStreams(seed, spec.inputSize), name);
+  const every = spec.mode === "every";
+  const sequences = Array.from({ length: 30 }, (_, k) => {
+    const { t, x } = randomStream(rng, { n: 10 + rng.int(30), inputSize: spec.inputSize, start: k % 3 === 0 ? "epoch" : 0, maxGap: 4 });
+    const label = rng.int(spec.outputs);
+    const labels = Float64Array.from(t, () => (every ? (rng.next() < 0.3 ? rng.uniform(-2, 2) : NaN) : label));
+    return { t, x, labels };
+  });
+  return { name, image: bytes, model: file.model, inputSize: spec.inputSize, outputSize: spec.outputs, hidden: spec.hidden, every, sequences };
+}
+
+/** The learning runs every implementation is held to: a classification readout and one of values. */
+export function learningFixtures(): LearningFixture[] {
+  return [
+    learningFixture("a 'last' readout of 3 classes (cross-entropy)", 61, { inputSize: 2, hidden: 16, outputs: 3, mode: "last" }),
+    learningFixture("an 'every' readout of 1 output (squared error)", 62, { inputSize: 3, hidden: 12, outputs: 1, mode: "every" }),
+  ];
 }
 
 export interface LearningRun {
@@ -100,6 +142,19 @@ export function labelledCsv(inputSize: number, sequences: LabelledSequence[]): s
     }
   });
   return rows.join("\n") + "\n";
+}
+
+/** The sequences as NDJSON events (shared/spec/formats.md): integer seq ids, a "label" field on labelled events. */
+export function labelledNdjson(inputSize: number, sequences: LabelledSequence[]): string {
+  const lines: string[] = [];
+  sequences.forEach((s, k) => {
+    for (let e = 0; e < s.t.length; e++) {
+      const event: { t: number; x: number[]; seq: number; label?: number } = { t: s.t[e], x: Array.from(s.x.subarray(e * inputSize, (e + 1) * inputSize)), seq: k };
+      if (!Number.isNaN(s.labels[e])) event.label = s.labels[e];
+      lines.push(JSON.stringify(event));
+    }
+  });
+  return lines.join("\n") + "\n";
 }
 
 /** tools/devices/wasmtime-mcu.py on a module, model and CSV: the outputs it printed as f64s, or its error. */
