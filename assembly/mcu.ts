@@ -8,6 +8,7 @@
 
 import { HEADER_LAYER_COUNT, MAX_LAYERS } from "./contract/plsm";
 import { E_CAPACITY, E_INPUT, E_MODEL, E_STATE } from "./errors";
+import { fillTanhTable } from "./fixed/activation";
 import { FIXED_TIMING_BYTES, Layer, Model, deriveTiming, parseModel } from "./model";
 import { align16 } from "./padding";
 import { POLICY_REJECT, pushEvent, readOutput, streamReset } from "./stream";
@@ -88,6 +89,7 @@ export function init(length: i32): i32 {
   needed = at - arena;
   if (at > end) return E_CAPACITY;
   deriveTiming(m, m.timing);
+  fillTanhTable();
   streamReset(m, st);
   if (isDefined(PHASOR_LEARN)) learningStart(m, st);
   modelAt = changetype<usize>(m);

@@ -11,6 +11,7 @@ import {
   TIME_STEP, TIME_STEP_LOW, TIME_TAU, UNIT_RECORD_BYTES, UNIT_U_FRAC, UNIT_W_FRAC,
 } from "./contract/plsm";
 import { crc32 } from "./crc32";
+import { SUMS_BYTES } from "./fixed/sums";
 import { ERROR_TEXT, E_MODEL, errFloat, errInt, errText, fail } from "./errors";
 import { align16, pad8 } from "./padding";
 import { phaseStep, phaseStep64, phaseStepLow } from "./phase";
@@ -58,6 +59,9 @@ export class Layer {
   /** fractional bits of the peephole weights (fixed) */
   pFrac: i32;
   hasPeephole: i32;
+  /** fixed: 1 when every rounding shift of the unit arithmetic is a right shift of 1 to 32 bits (fixed/step.ts,
+   * toQ24), which then needs no check per row */
+  fastShifts: i32;
   /** H units x 4 gates x inputPad weights, unit-major (i16 or f32) */
   W: usize;
   /** H units x 4 gates x hiddenPad weights */
@@ -115,6 +119,8 @@ export class Model {
   newHOff: i32;
   newCOff: i32;
   kOff: i32;
+  /** the fixed engine's gate row sums of the open units (fixed/sums.ts) */
+  sumsOff: i32;
   /** readout y, computed on request (so a snapshot holds state only, never a cached output) */
   yOff: i32;
 }
@@ -181,35 +187,38 @@ function badField(what: string, value: i64): i32 {
   return E_MODEL;
 }
 
-/** Every padding weight must be zero: SIMD sums read whole padded rows. */
-function paddingIsZero(base: usize, rows: i32, used: i32, padded: i32, eb: i32): bool {
+// What rowsProblem finds.
+const ROWS_SOUND = 0;
+const ROWS_PADDED = 1;
+const ROWS_UNSAFE = 2;
+
+/**
+ * What is wrong with `rows` weight rows from `base`, each of `used` elements padded with zeros to `padded`:
+ * ROWS_PADDED when a padding element is not +0 in every bit (SIMD sums read whole padded rows), ROWS_UNSAFE when a
+ * fixed row holds -32768 or its sum of |w_q| exceeds ROW_L1_LIMIT (then an i32 sum could overflow), or a float
+ * weight is not finite; ROWS_SOUND otherwise.
+ */
+function rowsProblem(base: usize, rows: i32, used: i32, padded: i32, kind: i32): i32 {
+  const eb = elementBytes(kind);
   for (let r = 0; r < rows; r++) {
     const row = base + <usize>r * <usize>padded * eb;
-    for (let i = used; i < padded; i++) {
-      if (eb == 2 ? load<i16>(row + (<usize>i << 1)) != 0 : load<u32>(row + (<usize>i << 2)) != 0) return false;
-    }
-  }
-  return true;
-}
-
-/** Fixed rows: sum |w_q| within ROW_L1_LIMIT; float rows: finite numbers. */
-function rowsAreSafe(base: usize, rows: i32, padded: i32, kind: i32): bool {
-  for (let r = 0; r < rows; r++) {
-    const row = base + <usize>r * <usize>padded * elementBytes(kind);
-    if (isFixed(kind)) {
-      let l1: i64 = 0;
-      for (let i = 0; i < padded; i++) {
+    let l1: i64 = 0;
+    for (let i = 0; i < padded; i++) {
+      if (isFixed(kind)) {
         const w = <i64>load<i16>(row + (<usize>i << 1));
+        if (i >= used && w != 0) return ROWS_PADDED;
         // -32768 is excluded so that no pair of products in a SIMD lane can reach 2^31
-        if (w == -32768) return false;
+        if (w == -32768) return ROWS_UNSAFE;
         l1 += abs<i64>(w);
+      } else {
+        const w = load<f32>(row + (<usize>i << 2));
+        if (i >= used && reinterpret<u32>(w) != 0) return ROWS_PADDED;
+        if (!isFinite<f32>(w)) return ROWS_UNSAFE;
       }
-      if (l1 > <i64>ROW_L1_LIMIT) return false;
-    } else {
-      for (let i = 0; i < padded; i++) if (!isFinite<f32>(load<f32>(row + (<usize>i << 2)))) return false;
     }
+    if (l1 > <i64>ROW_L1_LIMIT) return ROWS_UNSAFE;
   }
-  return true;
+  return ROWS_SOUND;
 }
 
 /**
@@ -304,19 +313,17 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
     L.U = bytes + uOff;
     L.units = bytes + unitOff;
     L.time = bytes + timeOff;
-    if (!paddingIsZero(L.W, 4 * H, I, Ip, eb) || !paddingIsZero(L.U, 4 * H, H, Hp, eb)) {
+    let rows = rowsProblem(L.W, 4 * H, I, Ip, kind);
+    if (rows == ROWS_SOUND) rows = rowsProblem(L.U, 4 * H, H, Hp, kind);
+    if (rows != ROWS_SOUND) {
       if (ERROR_TEXT) {
         fail(E_MODEL, "plsm: layer ");
         errInt(n);
-        errText(" has nonzero padding in its weight rows");
-      }
-      return E_MODEL;
-    }
-    if (!rowsAreSafe(L.W, 4 * H, Ip, kind) || !rowsAreSafe(L.U, 4 * H, Hp, kind)) {
-      if (ERROR_TEXT) {
-        fail(E_MODEL, "plsm: layer ");
-        errInt(n);
-        errText(isFixed(kind) ? " has a weight row whose sum of |w| could overflow a 32-bit sum" : " has a non-finite weight");
+        errText(
+          rows == ROWS_PADDED
+            ? " has nonzero padding in its weight rows"
+            : isFixed(kind) ? " has a weight row whose sum of |w| could overflow a 32-bit sum" : " has a non-finite weight",
+        );
       }
       return E_MODEL;
     }
@@ -366,7 +373,7 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
   if (!checkRegion(fileBytes, rowOff, <u64>outputSize * ROW_RECORD_BYTES, ERROR_TEXT ? "readout rows" : "", -1)) return E_MODEL;
   m.V = bytes + vOff;
   m.readoutRows = bytes + rowOff;
-  if (!paddingIsZero(m.V, outputSize, previous, Hp, eb) || !rowsAreSafe(m.V, outputSize, Hp, kind)) {
+  if (rowsProblem(m.V, outputSize, previous, Hp, kind) != ROWS_SOUND) {
     return fail(E_MODEL, ERROR_TEXT ? "plsm: readout V has nonzero padding, a non-finite weight or a row that could overflow" : "");
   }
   for (let o = 0; o < outputSize; o++) {
@@ -389,16 +396,23 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
   m.totalUnits = totalUnits;
   m.checksum = stored;
   m.streamBytes = align16(stateBytes);
-  // Scratch: quantized layer input (padded), its nonzero columns, new h and c, and k of the open units.
+  // Scratch: quantized layer input (padded), its nonzero columns, new h and c, k and the gate row sums of the open
+  // units.
   const maxInputPad = pad8(inputSize > maxHidden ? inputSize : maxHidden);
   m.xqOff = 0;
   m.nnzOff = align16(maxInputPad * 4);
   m.newHOff = align16(m.nnzOff + maxInputPad * 4);
   m.newCOff = align16(m.newHOff + maxHidden * 4);
   m.kOff = align16(m.newCOff + maxHidden * 4);
-  m.yOff = align16(m.kOff + maxHidden * 4);
+  m.sumsOff = align16(m.kOff + maxHidden * 4);
+  m.yOff = align16(m.sumsOff + (isFixed(kind) ? maxHidden * SUMS_BYTES : 0));
   m.scratchBytes = align16(m.yOff + outputSize * 8);
   return 0;
+}
+
+/** Whether a rounding shift s is 1..32 bits to the right. */
+@inline function isShort(s: i32): bool {
+  return <u32>(s - 1) < 32;
 }
 
 /** What checkUnits found wrong with the unit it returned (naming the accepted range), and the value it found
@@ -414,8 +428,13 @@ let unitValue: f64 = NaN;
   }
 }
 
-/** Index of the first unit with bad per-unit parameters, or -1 (the reason in unitProblem and unitValue). */
+/**
+ * Index of the first unit with bad per-unit parameters, or -1 (the reason in unitProblem and unitValue). In a fixed
+ * layer it also notes whether every shift of the unit arithmetic is short (isShort, Layer.fastShifts): each row's W x
+ * from Q(wFrac + xFrac) and U h from Q(uFrac + 15) to Q7.24, and the peepholes from Q(pFrac + 20).
+ */
 function checkUnits(L: Layer, kind: i32, ticksLog2: i32): i32 {
+  let short = !L.hasPeephole || isShort(L.pFrac + CELL_FRAC - PRE_FRAC);
   for (let j = 0; j < L.hiddenSize; j++) {
     const u = L.units + <usize>j * UNIT_RECORD_BYTES;
     const t = L.time + <usize>j * TIME_RECORD_BYTES;
@@ -437,6 +456,7 @@ function checkUnits(L: Layer, kind: i32, ticksLog2: i32): i32 {
           badUnit(ERROR_TEXT ? "a W or U row format (wFrac, uFrac) is outside -16..30" : "", NaN);
           return j;
         }
+        short = short && isShort(wf + L.xFrac - PRE_FRAC) && isShort(uf + 15 - PRE_FRAC);
       }
       const halfOn = load<u32>(t, TIME_HALF_ON);
       if (halfOn < <u32>HALF_ON_MIN || halfOn > <u32>HALF_ON_MAX) {
@@ -473,6 +493,7 @@ function checkUnits(L: Layer, kind: i32, ticksLog2: i32): i32 {
       }
     }
   }
+  L.fastShifts = short ? 1 : 0;
   return -1;
 }
 

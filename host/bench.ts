@@ -8,7 +8,7 @@ import type { Engine, EngineKind } from "./engine/engine.js";
 import { randomModel } from "./model/init.js";
 import type { FloatModel } from "./model/model.js";
 import { quantize } from "./model/quantize.js";
-import { countPushOperators } from "./engine/operators.js";
+import { countPushOperators, operatorShares, type OperatorShares } from "./engine/operators.js";
 import { Rng } from "./rng.js";
 import { simdSupported } from "./engine/wasm-source.js";
 import { generate } from "./training/tasks.js";
@@ -280,13 +280,9 @@ export interface OperatorResult {
   /** multiply-accumulates per event: 4 (I + H) per open unit, 4 H (I + H) when all are open */
   macsPerEvent: number;
   operatorsPerMac: number;
-  /**
-   * At r_on < 1, with the same point at r_on = 1 counted too: operators per event in the open units (open units x
-   * the operators per unit-event of the r_on = 1 point: their MACs, gate arithmetic and their own time gate, and a
-   * 1 / H share of the event's fixed work) and in the rest (the time gate of closed units, the wheel, the event's
-   * checks and bookkeeping).
-   */
-  split?: { openUnits: number; rest: number };
+  /** operators per event by where they go (MACs, unit arithmetic, time gates, the event), when the build's
+   * function names were given */
+  shares?: OperatorShares;
   /** set when the build cannot run the point (the model does not fit the microcontroller build's arena) */
   skipped?: string;
 }
@@ -298,6 +294,8 @@ export interface OperatorOptions {
   /** events counted (default 2,000) */
   events?: number;
   onResult?: (result: OperatorResult) => void;
+  /** each build's function names by index (functionNames of its .wat), for OperatorResult.shares */
+  names?: Partial<Record<OperatorBuild, string[]>>;
 }
 
 /**
@@ -334,10 +332,10 @@ export async function runOperatorCount(modules: Partial<Record<OperatorBuild, Ui
       const operatorsPerEvent = count.perEvent.reduce((sum, ops) => sum + ops, 0) / counted;
       const macsPerEvent = 4 * (config.input + config.hidden) * openUnits;
       const result: OperatorResult = { ...base, events: counted, operatorsPerEvent, openUnits, macsPerEvent, operatorsPerMac: operatorsPerEvent / macsPerEvent };
-      const allOpen = results.find((r) => r.build === build && r.hidden === config.hidden && r.input === config.input && r.rOn === 1 && !r.skipped);
-      if (config.rOn < 1 && allOpen) {
-        const inOpenUnits = (allOpen.operatorsPerEvent / allOpen.openUnits) * openUnits;
-        result.split = { openUnits: inOpenUnits, rest: operatorsPerEvent - inOpenUnits };
+      const names = options.names?.[build];
+      if (names) {
+        const shares = operatorShares(count.byFunction, names);
+        result.shares = { macs: shares.macs / counted, units: shares.units / counted, timeGates: shares.timeGates / counted, event: shares.event / counted };
       }
       results.push(result);
       options.onResult?.(result);

@@ -270,6 +270,9 @@ describe("WAL segments and locks", () => {
     const parent = spawn("sh", ["-c", "sleep 30 & echo $!; exec sleep 30"], { stdio: ["ignore", "pipe", "ignore"] });
     try {
       const pid = Number(await new Promise<string>((resolve) => parent.stdout.once("data", (chunk: Buffer) => resolve(chunk.toString().trim()))));
+      // the shell prints the pid before it becomes `sleep`, and until then it may reap the killed child itself
+      const execDeadline = Date.now() + 5000;
+      while (readFileSync(`/proc/${parent.pid}/comm`, "utf8").trim() !== "sleep" && Date.now() < execDeadline) await new Promise((r) => setTimeout(r, 10));
       writeFileSync(`${shardDirectory(state, 2)}.lock`, `${pid}\n`);
       expect(problemOf(() => lockShard(state, 2)).problem).toBe("locked");
       process.kill(pid, "SIGKILL");

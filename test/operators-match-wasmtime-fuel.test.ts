@@ -2,14 +2,16 @@
  * The operator counts of `phasor bench --operators` (host/engine/operators.ts, in node) are wasmtime's fuel (tools/devices/fuel.py,
  * on the wasmtime wheel), event by event: for the microcontroller build and the library's scalar and SIMD builds,
  * and for hand-written functions whose counts follow from wasmtime's rules (one unit per operator but for nop,
- * drop, block, loop, else, end, return and unreachable, and one for entering a function).
+ * drop, block, loop, else, end, return and unreachable, one for entering a function, and one per byte that
+ * memory.fill and memory.copy write). The split of an event's count by where it goes adds up to the count.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { countPushOperators, countingModule, operatorsSoFar } from "../host/engine/operators.js";
+import { runOperatorCount } from "../host/bench.js";
+import { countPushOperators, countingModule, functionNames, operatorsSoFar } from "../host/engine/operators.js";
 import { quantize } from "../host/model/quantize.js";
 import { calibrationStreams } from "./support/engines.js";
 import { Rng, randomModel, randomStream } from "./support/random.js";
@@ -45,6 +47,7 @@ describe("operators per event, in node and on wasmtime's fuel", () => {
 
   it("hand-written functions cost what wasmtime's rules say", async () => {
     const wat = `(module
+      (memory 1)
       (func $empty)
       (func $id (param i32) (result i32) local.get 0)
       (func (export "empty"))
@@ -53,6 +56,8 @@ describe("operators per event, in node and on wasmtime's fuel", () => {
       (func (export "returns") (result i32) nop i32.const 1 return)
       (func (export "branches") (result i32) block (result i32) i32.const 1 br 0 end)
       (func (export "chooses") (param i32) (result i32) local.get 0 if (result i32) i32.const 1 else i32.const 2 i32.const 3 i32.add end)
+      (func (export "fills") (param i32) (local i64) i32.const 0 i32.const 7 local.get 0 memory.fill)
+      (func (export "copies") (param i32 i32) i32.const 64 local.get 1 local.get 0 memory.copy)
       (func (export "loops") (param i32) (local i32)
         loop
           local.get 1 i32.const 1 i32.add local.tee 1 local.get 0 i32.lt_s br_if 0
@@ -74,7 +79,35 @@ describe("operators per event, in node and on wasmtime's fuel", () => {
     expect(cost("branches")).toBe(3);
     expect(cost("chooses", 1)).toBe(4);
     expect(cost("chooses", 0)).toBe(6);
+    // 1 to enter, 4 operators and a unit per byte
+    expect(cost("fills", 0)).toBe(5);
+    expect(cost("fills", 100)).toBe(105);
+    expect(cost("copies", 33, 8)).toBe(38);
     // 1 to enter, then 7 operators a turn (loop and end are free)
     expect(cost("loops", 10)).toBe(1 + 7 * 10);
+  });
+});
+
+describe("where an event's operators go (phasor bench --operators)", () => {
+  it("splits each build's count into its MACs, unit arithmetic, time gates and the rest, which add up to it", async () => {
+    const names = Object.fromEntries(
+      (["mcu", "scalar", "simd"] as const).map((build) => [build, functionNames(readFileSync(`build/phasor-${build}.wat`, "utf8"))]),
+    );
+    const modules = Object.fromEntries((["mcu", "scalar", "simd"] as const).map((build) => [build, readFileSync(`build/phasor-${build}.wasm`)]));
+    const results = await runOperatorCount(modules, { points: [{ hidden: 32, input: 1, rOn: 1 }], warm: 20, events: 40, names });
+    expect(results.map((r) => r.build)).toEqual(["scalar", "simd", "mcu"]);
+    for (const r of results) {
+      const { macs, units, timeGates, event } = r.shares!;
+      expect(macs + units + timeGates + event).toBeCloseTo(r.operatorsPerEvent, 6);
+      for (const share of [macs, units, timeGates, event]) expect(share).toBeGreaterThan(0);
+      // a scalar MAC is at least a load, a multiply and an add; SIMD does 8 with a handful of operators
+      if (r.build === "simd") expect(macs / r.macsPerEvent).toBeLessThan(3);
+      else expect(macs / r.macsPerEvent).toBeGreaterThan(3);
+    }
+  });
+
+  it("names a module's functions as its text form does, imports first", () => {
+    const wat = ` (import "env" "abort" (func $~lib/builtins/abort (param i32)))\n (func $a/first (result i32)\n  i32.const 1\n )\n (func $a/second\n )\n`;
+    expect(functionNames(wat)).toEqual(["$~lib/builtins/abort", "$a/first", "$a/second"]);
   });
 });

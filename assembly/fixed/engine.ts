@@ -39,12 +39,12 @@ export function fixedEvent(m: Model, st: usize, T: i64, x: usize): i64 {
   for (let i = 0; i < I; i++) {
     const q = saturate16(<i64>Math.floor(<f64>load<f32>(x + (<usize>i << 2)) * scale + 0.5));
     store<i16>(xq + (<usize>i << 1), <i16>q);
-    if (q != 0) store<i32>(cols + (<usize>(nnz++) << 2), i);
+    if (FULL_BUILD && q != 0) store<i32>(cols + (<usize>(nnz++) << 2), i);
   }
-  for (let i = I; i < pad8(I); i++) store<i16>(xq + (<usize>i << 1), 0);
-  // A sparse event (one sensor of several fired) reads only its nonzero columns (not in the microcontroller
-  // build, which keeps the dense path only: the same sums, less code).
-  if (!FULL_BUILD || nnz * 4 > pad8(I)) nnz = -1;
+  memory.fill(xq + (<usize>I << 1), 0, <usize>(pad8(I) - I) << 1);
+  // A sparse event (one sensor of several fired, at most a quarter of the inputs) reads only its nonzero columns
+  // (not in the microcontroller build, which keeps the dense path only: the same sums, less code).
+  if (!FULL_BUILD || nnz * 4 > I) nnz = -1;
   let updates: i64 = 0;
   let input = xq;
   for (let n = 0; n < m.layerCount; n++) {

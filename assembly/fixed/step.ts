@@ -11,8 +11,8 @@ import {
 import { FIXED_TIMING_BYTES, Layer, Model } from "../model";
 import { setActiveCount, wheelDrain, wheelInsert } from "../schedule";
 import { sigmoidQ15, tanhQ15 } from "./activation";
-import { saturate16, saturate32, shiftRound } from "./arith";
-import { dot1, dot4, dot4Sparse } from "./dot";
+import { saturate32, shiftRound } from "./arith";
+import { SUMS_BYTES, U_SUMS, dot1, gateSums } from "./sums";
 
 // Gate rows in a unit's weights and records: plstm.md's order i, f, g, o.
 const GATE_I = 0;
@@ -20,8 +20,6 @@ const GATE_F = 1;
 const GATE_G = 2;
 const GATE_O = 3;
 
-// The current unit's row sums: W x of gate g at 4g, U h at 16 + 4g (i32 each, exact: model.ts ROW_L1_LIMIT).
-const sums = memory.data(32, 16);
 
 /** The high 64 bits of the 128-bit product a * b. */
 @inline function mulHigh(a: u64, b: u64): u64 {
@@ -62,122 +60,155 @@ export function timeGate(L: Layer, st: usize, T: i64, kOut: usize): i32 {
   const tHigh = <u64>T >>> 32;
   const tLow = <u64>T & 0xffffffff;
   const candidates = wheelDrain(L, st, T);
-  let open = 0;
-  for (let a = 0; a < candidates; a++) {
-    const j = load<i32>(active + (<usize>a << 2));
-    const timing = L.timing + <usize>j * FIXED_TIMING_BYTES;
+  const timings = L.timing;
+  // the open units are written back to the active list in place, behind the ones read
+  let opened = active;
+  let k = kOut;
+  for (let read = active, end = active + (<usize>candidates << 2); read < end; read += 4) {
+    const j = load<i32>(read);
+    const timing = timings + <usize>j * FIXED_TIMING_BYTES;
     const low = <u64>load<u32>(timing, 12);
     const phase = load<u64>(seeds + (<usize>j << 3)) + <u64>T * load<u64>(timing) + tHigh * low + ((tLow * low) >>> 32);
     const phi = phase >>> 32; // Q0.32
-    const on = <u64>load<u32>(timing, 8) << 1; // r_on in Q0.32
-    if (phi < on) {
+    const half = <u64>load<u32>(timing, 8); // r_on / 2 in Q0.32
+    if (phi < half << 1) {
       // k = phi / (r_on / 2) rising, (r_on - phi) / (r_on / 2) falling: Q0.15, at most 2^15
-      const fromEdge = phi < on >>> 1 ? phi : on - phi;
-      store<i32>(active + (<usize>open << 2), j);
-      store<i32>(kOut + (<usize>open << 2), <i32>((fromEdge * load<u64>(timing, 16)) >>> 32));
-      open++;
+      const fromEdge = phi < half ? phi : (half << 1) - phi;
+      store<i32>(opened, j);
+      store<i32>(k, <i32>((fromEdge * load<u64>(timing, 16)) >>> 32));
+      opened += 4;
+      k += 4;
     } else {
       wheelInsert(L, st, j, nextOpening(T, phase, load<u64>(timing, 24)));
     }
   }
+  const open = <i32>((opened - active) >> 2);
   setActiveCount(L, st, open);
   return open;
 }
 
-/** The shift from Q(h's 15 + uFrac), U h's format, to Q7.24 is uFrac + H_SHIFT. */
-const H_SHIFT = 15 - PRE_FRAC;
+/**
+ * A sum in Q(frac) brought to Q7.24: shifted right by s = frac - 24, rounded half up (shiftRound), given as
+ * sMinus1 = s - 1. For s in 1..32, ((v >> (s - 1)) + 1) >> 1, which is the same number in i32 (v never reaches
+ * 2^31 - 1: model.ts ROW_L1_LIMIT); `fast` says the layer's every shift is there (Layer.fastShifts), otherwise each is
+ * checked and any other goes through shiftRound.
+ */
+@inline function toQ24(v: i32, sMinus1: i32, fast: bool): i64 {
+  // the microcontroller build keeps the checked layers' code small: every shift through its one shiftRound
+  if (fast || (!isDefined(PHASOR_MCU) && <u32>sMinus1 < 32)) return <i64>(((v >> sMinus1) + 1) >> 1);
+  return shiftRound(<i64>v, sMinus1 + 1);
+}
 
 /**
  * plstm.md section 1, the sums inside i, f, g and o without the peephole term: W_g x + U_g h + b_g of gate g of a
- * unit, in Q7.24 (i64, saturated where it is narrowed). Each row has its own weight format, so W x, Q(wFrac +
- * xFrac), and U h, Q(uFrac + 15), are brought to Q7.24 apart: by wFrac + xShift (xShift = xFrac - 24) and uFrac +
- * H_SHIFT.
+ * unit, in Q7.24 (i64; every use saturates it). Each row has its own weight format, so W x, Q(wFrac + xFrac), and U
+ * h, Q(uFrac + 15), are brought to Q7.24 apart: by wFrac + xFrac - 24 and uFrac - 9, here wFrac + xShift1 + 1 and
+ * uFrac + H_SHIFT1 + 1.
  */
-@inline function gatePreactivation(unit: usize, g: i32, xShift: i32): i64 {
-  const wFrac = <i32>load<i8>(unit + UNIT_W_FRAC + g);
-  const uFrac = <i32>load<i8>(unit + UNIT_U_FRAC + g);
-  return (
-    shiftRound(<i64>load<i32>(sums + (<usize>g << 2)), wFrac + xShift) +
-    shiftRound(<i64>load<i32>(sums + 16 + (<usize>g << 2)), uFrac + H_SHIFT) +
-    <i64>load<i32>(unit + UNIT_BIAS + (<usize>g << 2))
-  );
+@inline function gatePreactivation(unit: usize, sums: usize, g: i32, xShift1: i32, fast: bool): i64 {
+  const w = toQ24(load<i32>(sums + (<usize>g << 2)), <i32>load<i8>(unit + UNIT_W_FRAC + g) + xShift1, fast);
+  const u = toQ24(load<i32>(sums + U_SUMS + (<usize>g << 2)), <i32>load<i8>(unit + UNIT_U_FRAC + g) + H_SHIFT1, fast);
+  // in a fast layer both are below 2^30 in magnitude, so their sum is an i32
+  const wu = fast ? <i64>(<i32>w + <i32>u) : w + u;
+  return wu + <i64>load<i32>(unit + UNIT_BIAS + (<usize>g << 2));
 }
 
-/** plstm.md section 1, "p * c" of the i, f (with c) and o (with c~) gates, in Q7.24: Q(pFrac) times Q11.20, shifted
- * by peepShift = pFrac + 20 - 24; slot 0, 1, 2 of the unit's peepholes. */
-@inline function peephole(unit: usize, slot: i32, cellQ20: i32, peepShift: i32): i64 {
-  return shiftRound(<i64>load<i16>(unit + UNIT_PEEPHOLE + (<usize>slot << 1)) * cellQ20, peepShift);
+/** The shift of U h, Q(uFrac + 15), to Q7.24 is uFrac - 9: H_SHIFT1 is that less 1 (toQ24). */
+const H_SHIFT1 = 15 - PRE_FRAC - 1;
+
+/**
+ * plstm.md section 1, "p * c" of the i, f (with c) and o (with c~) gates, slot 0, 1, 2 of the unit's peepholes, in
+ * Q7.24: Q(pFrac) times Q11.20 shifted right by peepShift = pFrac + 20 - 24, rounded half up: in a fast layer
+ * peepShift is 1..32 and half = 2^(peepShift - 1).
+ */
+@inline function peephole(unit: usize, slot: i32, cellQ20: i64, peepShift: i32, half: i64, fast: bool): i64 {
+  const product = <i64>load<i16>(unit + UNIT_PEEPHOLE + (<usize>slot << 1)) * cellQ20;
+  return fast ? (product + half) >> peepShift : shiftRound(product, peepShift);
 }
 
-/** plstm.md section 1, "c~ = f * c + i * g": Q0.15 * Q11.20 >> 15 and Q0.15 * Q0.15 >> 10, both Q11.20. */
-@inline function candidateCell(fQ15: i32, cQ20: i32, iQ15: i32, gQ15: i32): i32 {
-  return saturate32(shiftRound(<i64>fQ15 * cQ20, 15) + shiftRound(<i64>iQ15 * gQ15, 30 - CELL_FRAC));
+/** plstm.md section 1, "c~ = f * c + i * g": Q0.15 * Q11.20 >> 15 and Q0.15 * Q0.15 >> 10 (an i32 product: at most
+ * 32767^2), both Q11.20, rounded half up; saturated to i32. */
+@inline function candidateCell(fQ15: i32, cQ20: i64, iQ15: i32, gQ15: i32): i32 {
+  return saturate32(((<i64>fQ15 * cQ20 + (1 << 14)) >> 15) + <i64>((iQ15 * gQ15 + (1 << (29 - CELL_FRAC))) >> (30 - CELL_FRAC)));
 }
 
-/** plstm.md section 1, "h~ = o * tanh(c~)": Q0.15 * Q0.15 >> 15, Q0.15 (c~ Q11.20 to Q7.24 for tanh). */
-@inline function candidateHidden(oQ15: i32, cCandidateQ20: i32): i64 {
-  return shiftRound(<i64>oQ15 * tanhQ15(saturate32(<i64>cCandidateQ20 << (PRE_FRAC - CELL_FRAC))), 15);
-}
-
-/** plstm.md section 1, the gated update "c <- k * c~ + (1 - k) * c", as c + k (c~ - c) with k in Q0.15; the same
- * for h. In the format of c or h, before it is narrowed. */
-@inline function gatedUpdate(kQ15: i64, candidate: i64, previous: i64): i64 {
-  return previous + shiftRound(kQ15 * (candidate - previous), 15);
+/** plstm.md section 1, "h~ = o * tanh(c~)": Q0.15 * Q0.15 >> 15 rounded half up, Q0.15 in [-32766, 32766] (o is at
+ * most 32767); c~ goes to tanh in Q7.24. */
+@inline function candidateHidden(oQ15: i32, cCandidateQ20: i32): i32 {
+  return (oQ15 * tanhQ15(<i64>cCandidateQ20 << (PRE_FRAC - CELL_FRAC)) + (1 << 14)) >> 15;
 }
 
 /**
- * plstm.md section 1 for a layer at tick T: the time gate of the units the event visits, then for each open unit
- * the peephole LSTM candidate and its gated update, from the previous h and c (every unit sees the previous h:
- * the new values are committed after all are computed). x is the layer input (i16, padded); with `nnz` >= 0 only
- * the columns listed at `cols` are nonzero and only they are read. Returns the number of open units.
+ * plstm.md section 1, the gated update "c <- k * c~ + (1 - k) * c", as c + k (c~ - c) >> 15 with k in Q0.15
+ * (0..2^15), rounded half up; the same for h. The result lies between c and c~ (k (c~ - c) / 2^15 rounds to at
+ * most |c~ - c|), so it needs no saturation: a c stays an i32, an h stays in +-32767. c in i64; h in i32, where
+ * k (h~ - h) is at most 2^15 * 65534.
+ */
+@inline function gatedUpdate<T>(kQ15: T, candidate: T, previous: T): T {
+  return previous + ((kQ15 * (candidate - previous) + <T>(1 << 14)) >> <T>15);
+}
+
+/**
+ * The candidate and gated update of the `open` units in the active list (plstm.md section 1), from their gate row
+ * sums (fixed/sums.ts), in place: every unit's U h was summed from the previous h before any h changes.
+ */
+@inline function updateUnits(L: Layer, st: usize, open: i32, kBuf: usize, sums: usize, fast: bool): void {
+  const active = st + <usize>L.activeOff;
+  const h = st + <usize>L.hOff;
+  const c = st + <usize>L.cOff;
+  const xShift1 = L.xFrac - PRE_FRAC - 1;
+  const peepShift = L.pFrac + CELL_FRAC - PRE_FRAC;
+  const half = <i64>1 << (peepShift - 1);
+  const hasPeephole = L.hasPeephole;
+  const units = L.units;
+  for (let a = 0; a < open; a++) {
+    const j = load<i32>(active + (<usize>a << 2));
+    const unitSums = sums + <usize>a * SUMS_BYTES;
+    const unit = units + <usize>j * UNIT_RECORD_BYTES;
+    const cAt = c + (<usize>j << 2);
+    const hAt = h + (<usize>j << 1);
+    const cQ20 = <i64>load<i32>(cAt);
+    let preIQ24 = gatePreactivation(unit, unitSums, GATE_I, xShift1, fast);
+    let preFQ24 = gatePreactivation(unit, unitSums, GATE_F, xShift1, fast);
+    const preGQ24 = gatePreactivation(unit, unitSums, GATE_G, xShift1, fast);
+    let preOQ24 = gatePreactivation(unit, unitSums, GATE_O, xShift1, fast);
+    if (hasPeephole) {
+      preIQ24 += peephole(unit, 0, cQ20, peepShift, half, fast);
+      preFQ24 += peephole(unit, 1, cQ20, peepShift, half, fast);
+    }
+    const cCandidateQ20 = candidateCell(sigmoidQ15(preFQ24), cQ20, sigmoidQ15(preIQ24), tanhQ15(preGQ24));
+    // the output peephole sees the candidate c~, not the gated c
+    if (hasPeephole) preOQ24 += peephole(unit, 2, <i64>cCandidateQ20, peepShift, half, fast);
+    const hCandidateQ15 = candidateHidden(sigmoidQ15(preOQ24), cCandidateQ20);
+    const kQ15 = load<i32>(kBuf + (<usize>a << 2));
+    store<i32>(cAt, <i32>gatedUpdate<i64>(<i64>kQ15, <i64>cCandidateQ20, cQ20));
+    store<i16>(hAt, <i16>gatedUpdate<i32>(kQ15, hCandidateQ15, <i32>load<i16>(hAt)));
+  }
+}
+
+/**
+ * plstm.md section 1 for a layer at tick T: the time gate of the units the event visits, the W x and U h of those
+ * it finds open (fixed/sums.ts), then each open unit's peephole LSTM candidate and gated update. x is the layer
+ * input (i16, padded); with `nnz` >= 0 only the columns listed at `cols` are nonzero and only they are read.
+ * Returns the number of open units.
  */
 export function layerStep(m: Model, L: Layer, st: usize, T: i64, x: usize, cols: usize, nnz: i32): i32 {
   const kBuf = m.scratch + <usize>m.kOff;
   const open = timeGate(L, st, T, kBuf);
-  const h = st + <usize>L.hOff;
-  const c = st + <usize>L.cOff;
-  const active = st + <usize>L.activeOff;
-  const newH = m.scratch + <usize>m.newHOff;
-  const newC = m.scratch + <usize>m.newCOff;
-  const Ip = L.inputPad;
-  const Hp = L.hiddenPad;
-  const wRowsBytes = <usize>Ip << 3; // 4 rows of Ip i16
-  const uRowsBytes = <usize>Hp << 3;
-  const xShift = L.xFrac - PRE_FRAC;
-  const peepShift = L.pFrac + CELL_FRAC - PRE_FRAC;
-  for (let a = 0; a < open; a++) {
-    const j = load<i32>(active + (<usize>a << 2));
-    if (nnz >= 0) dot4Sparse(L.W + <usize>j * wRowsBytes, Ip, x, cols, nnz, sums);
-    else dot4(L.W + <usize>j * wRowsBytes, x, Ip, sums);
-    dot4(L.U + <usize>j * uRowsBytes, h, Hp, sums + 16);
-    const unit = L.units + <usize>j * UNIT_RECORD_BYTES;
-    const cQ20 = load<i32>(c + (<usize>j << 2));
-    let preIQ24 = gatePreactivation(unit, GATE_I, xShift);
-    let preFQ24 = gatePreactivation(unit, GATE_F, xShift);
-    const preGQ24 = gatePreactivation(unit, GATE_G, xShift);
-    let preOQ24 = gatePreactivation(unit, GATE_O, xShift);
-    if (L.hasPeephole) {
-      preIQ24 += peephole(unit, 0, cQ20, peepShift);
-      preFQ24 += peephole(unit, 1, cQ20, peepShift);
-    }
-    const iQ15 = sigmoidQ15(saturate32(preIQ24));
-    const fQ15 = sigmoidQ15(saturate32(preFQ24));
-    const gQ15 = tanhQ15(saturate32(preGQ24));
-    const cCandidateQ20 = candidateCell(fQ15, cQ20, iQ15, gQ15);
-    // the output peephole sees the candidate c~, not the gated c (its record slot is the third: i, f, o)
-    if (L.hasPeephole) preOQ24 += peephole(unit, 2, cCandidateQ20, peepShift);
-    const oQ15 = sigmoidQ15(saturate32(preOQ24));
-    const hCandidateQ15 = candidateHidden(oQ15, cCandidateQ20);
-    const kQ15 = <i64>load<i32>(kBuf + (<usize>a << 2));
-    store<i32>(newC + (<usize>a << 2), saturate32(gatedUpdate(kQ15, cCandidateQ20, cQ20)));
-    store<i32>(newH + (<usize>a << 2), saturate16(gatedUpdate(kQ15, hCandidateQ15, <i64>load<i16>(h + (<usize>j << 1)))));
-  }
-  for (let a = 0; a < open; a++) {
-    const j = load<i32>(active + (<usize>a << 2));
-    store<i16>(h + (<usize>j << 1), <i16>load<i32>(newH + (<usize>a << 2)));
-    store<i32>(c + (<usize>j << 2), load<i32>(newC + (<usize>a << 2)));
-  }
+  const sums = m.scratch + <usize>m.sumsOff;
+  gateSums(L, st, x, cols, nnz, open, sums);
+  if (L.fastShifts) updateUnitsFast(L, st, open, kBuf, sums);
+  else updateUnitsChecked(L, st, open, kBuf, sums);
   return open;
+}
+
+// updateUnits twice, in functions of their own so that the compiler keeps them apart: one without a shift check.
+function updateUnitsFast(L: Layer, st: usize, open: i32, kBuf: usize, sums: usize): void {
+  updateUnits(L, st, open, kBuf, sums, true);
+}
+
+function updateUnitsChecked(L: Layer, st: usize, open: i32, kBuf: usize, sums: usize): void {
+  updateUnits(L, st, open, kBuf, sums, false);
 }
 
 /** plstm.md section 2, "y = V h + d" of the last layer into the model's y scratch (i64, Q(vFrac + 15) per row). */

@@ -8,8 +8,9 @@
  * code (a branch, an `if`, `else`, `end`, a call, a `loop`'s entry, `return`), the operators of the run to an
  * exported i64 global of its own, `operators:<function index>`. The rewritten code computes what the original
  * does; only the globals are new. wasmtime charges one unit per operator but for nop, drop, block, loop, else,
- * end, return and unreachable, which cost none (its `fuel_before_op`), and one unit for entering a function (an
- * empty function costs 1 there); so does this count.
+ * end, return and unreachable, which cost none (its `fuel_before_op`), one unit for entering a function (an
+ * empty function costs 1 there) and, for memory.fill, memory.copy and memory.init, one more per byte they write (as
+ * an interpreter's loop does); so does this count: those add their length, read from the stack, as they run.
  */
 import { POLICY_REJECT } from "../../assembly/contract/calls.js";
 import { MCU_FUNCTIONS, type McuExports } from "./mcu.js";
@@ -109,14 +110,23 @@ function skipImmediates(r: Bytes, op: number): void {
   }
 }
 
-/** One function body with its straight runs counted into global `counter`. */
-function countBody(body: Uint8Array, counter: number): number[] {
+/** The bulk memory instructions (0xfc 8, 10, 11), which wasmtime charges one unit more per byte. */
+function isBulk(body: Uint8Array, at: number): boolean {
+  return body[at] === 0xfc && (body[at + 1] === 8 || body[at + 1] === 10 || body[at + 1] === 11);
+}
+
+/** One function body (of a function with `params` params) with its straight runs counted into global `counter`. */
+function countBody(body: Uint8Array, counter: number, params: number): number[] {
   const r = new Bytes(body);
-  for (let groups = r.u32(); groups > 0; groups--) {
-    r.u32();
+  const groups = r.u32();
+  let locals = 0;
+  for (let g = 0; g < groups; g++) {
+    locals += r.u32();
     r.byte();
   }
-  const out = Array.from(body.subarray(0, r.at));
+  // one more i32 local, after the function's own, for the length of a bulk memory instruction
+  const lengthLocal = params + locals;
+  const out = [...leb(groups + 1), ...Array.from(body.subarray(leb(groups).length, r.at)), 0x01, 0x7f];
   // wasmtime charges one unit for entering a function (measured: an empty function costs 1)
   let run = 1;
   const flush = () => {
@@ -129,6 +139,11 @@ function countBody(body: Uint8Array, counter: number): number[] {
     skipImmediates(r, op);
     if (!FREE.has(op)) run++;
     if (ENDS_RUN.has(op)) flush();
+    if (isBulk(body, start)) {
+      const length = leb(lengthLocal);
+      // the length is on top of the stack: count it and leave it there
+      out.push(0x22, ...length, 0x23, ...leb(counter), 0x20, ...length, 0xad, 0x7c, 0x24, ...leb(counter));
+    }
     out.push(...body.subarray(start, r.at));
   }
   return out;
@@ -168,14 +183,29 @@ export function countingModule(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
   }
   let importedFunctions = 0;
   let importedGlobals = 0;
+  const typeParams: number[] = [];
+  const functionParams: number[] = [];
   let definedGlobals = 0;
   let bodies = 0;
   for (const { id, contents } of sections) {
     const s = new Bytes(contents);
-    if (id === 2) {
+    if (id === 1) {
       for (let n = s.u32(); n > 0; n--) {
-        s.at += s.u32();
-        s.at += s.u32();
+        if (s.byte() !== 0x60) throw new Error("a type that is not a function type");
+        const params = s.u32();
+        s.at += params;
+        const results = s.u32();
+        s.at += results;
+        typeParams.push(params);
+      }
+    } else if (id === 3) {
+      for (let n = s.u32(); n > 0; n--) functionParams.push(typeParams[s.u32()]);
+    } else if (id === 2) {
+      for (let n = s.u32(); n > 0; n--) {
+        for (let name = 0; name < 2; name++) {
+          const length = s.u32();
+          s.at += length;
+        }
         const kind = s.byte();
         if (kind === 0) {
           importedFunctions++;
@@ -232,7 +262,7 @@ export function countingModule(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
       const code: number[] = [...leb(count)];
       for (let f = 0; f < count; f++) {
         const length = s.u32();
-        const counted = countBody(contents.subarray(s.at, s.at + length), firstCounter + f);
+        const counted = countBody(contents.subarray(s.at, s.at + length), firstCounter + f, functionParams[f]);
         s.at += length;
         code.push(...leb(counted.length), ...counted);
       }
@@ -305,8 +335,9 @@ export async function countPushOperators(module: Uint8Array, image: Uint8Array, 
   let updatesBefore = 0;
   for (let e = 0; e < t.length; e++) {
     if (e === warm) {
-      before = operatorsByFunction(exports);
+      // streamUpdates first: its own operators are no event's
       updatesBefore = updates?.() ?? 0;
+      before = operatorsByFunction(exports);
     }
     new Float32Array(memory.buffer, inputAt, inputSize).set(Array.from({ length: inputSize }, (_, i) => x[e * inputSize + i]));
     const start = operatorsSoFar(exports);
@@ -317,4 +348,41 @@ export async function countPushOperators(module: Uint8Array, image: Uint8Array, 
   const byFunction = new Map<number, number>();
   for (const [f, count] of operatorsByFunction(exports)) byFunction.set(f, count - (before.get(f) ?? 0));
   return { perEvent, byFunction, ...(updates ? { unitUpdates: updates() - updatesBefore } : {}) };
+}
+
+/**
+ * The functions of a module by index, named as its text form (the build's .wat, which asc writes beside it) names
+ * them: imported functions first, then the module's own, in the order they are declared.
+ */
+export function functionNames(wat: string): string[] {
+  return [...wat.matchAll(/^ \((?:import "[^"]*" "[^"]*" \()?func (\$\S+)/gm)].map((m) => m[1]);
+}
+
+/** Where an event's operators go in the fixed engine, by the source file and function that execute them. */
+export interface OperatorShares {
+  /** the multiply-accumulates of W x and U h and their loops (assembly/fixed/sums.ts) */
+  macs: number;
+  /** the open units' gate arithmetic: activations, peepholes, the cell and h updates (fixed/step.ts updateUnits) */
+  units: number;
+  /** the time gate of every unit the event visits, and the timing wheel that files the closed ones */
+  timeGates: number;
+  /** the rest: the event's checks, its input, the layer loop and the bookkeeping of the stream */
+  event: number;
+}
+
+const SHARE_OF: [RegExp, keyof OperatorShares][] = [
+  [/^\$assembly\/fixed\/sums\//, "macs"],
+  [/^\$assembly\/fixed\/(step\/updateUnits|activation\/|arith\/)/, "units"],
+  [/^\$assembly\/(fixed\/step\/timeGate|schedule\/)/, "timeGates"],
+];
+
+/** Operators by function (PushCount.byFunction) summed into shares, with the functions' names (functionNames). */
+export function operatorShares(byFunction: Map<number, number>, names: string[]): OperatorShares {
+  const shares: OperatorShares = { macs: 0, units: 0, timeGates: 0, event: 0 };
+  for (const [f, count] of byFunction) {
+    const name = names[f];
+    if (name === undefined) throw new Error(`function ${f} has no name in the module's text form: is it the text of another build?`);
+    shares[SHARE_OF.find(([pattern]) => pattern.test(name))?.[1] ?? "event"] += count;
+  }
+  return shares;
 }

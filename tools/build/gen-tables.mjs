@@ -12,6 +12,25 @@ export function tanhTable() {
   return values;
 }
 
+/** exp(-2 / 128): tanh(i / 128) = (1 - r^i) / (1 + r^i). */
+export const TANH_STEP_RATIO = Math.exp(-2 / TANH_STEPS_PER_UNIT);
+
+/**
+ * The table as the microcontroller build computes it at init instead of storing it (assembly/fixed/activation.ts,
+ * fillTanhTable), in the same float64 operations: r^i by repeated multiplication. Its error (about 5e-11 of a unit)
+ * is far below the distance of every entry from a rounding boundary (3.9e-4 at the closest), so it gives the same
+ * integers; the test holds it to that.
+ */
+export function tanhTableByRecurrence(entries) {
+  const values = [];
+  let power = 1;
+  for (let i = 0; i < entries; i++) {
+    values.push(Math.min(32767, Math.floor(((1 - power) / (1 + power)) * 32768 + 0.5)));
+    power *= TANH_STEP_RATIO;
+  }
+  return values;
+}
+
 function render() {
   const rows = [];
   // Entries from the first 32767 on are all 32767, and so is every interpolation between them: the table stops
@@ -24,9 +43,16 @@ function render() {
 // tanh(i / ${TANH_STEPS_PER_UNIT}) in Q0.15 for i = 0..${saturated}, rounded, capped at 32767; the entries after ${saturated} (up to
 // ${TANH_ENTRIES - 1}, the argument 8) would all be 32767, and tanhQ15 returns 32767 from entry ${saturated} on.
 export const TANH_SATURATED_INDEX: u32 = ${saturated};
-export const TANH_TABLE = memory.data<i16>([
-${rows.join("\n")}
-]);
+/** exp(-2 / ${TANH_STEPS_PER_UNIT}): the microcontroller build computes the table from it (tools/build/gen-tables.mjs, tanhTableByRecurrence). */
+export const TANH_STEP_RATIO: f64 = ${TANH_STEP_RATIO};
+
+/** The table's address, as static data; a function, so that a build that never calls it (the microcontroller build,
+ * which computes the table) holds no copy of it. */
+export function tanhTable(): usize {
+  return memory.data<i16>([
+${rows.map((r) => "  " + r).join("\n")}
+  ]);
+}
 `;
 }
 

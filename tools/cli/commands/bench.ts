@@ -3,11 +3,12 @@
  * one JSON array. The measurement itself is host/bench.ts. With --operators it counts wasm operators per event
  * instead of timing (issue 13, item 4): the same on every machine.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   OPERATOR_POINTS, runBench, runOperatorCount, runTrainBench, type BenchResult, type OperatorBuild, type OperatorResult,
 } from "../../../host/bench.js";
+import { functionNames } from "../../../host/engine/operators.js";
 import { buildDirectory } from "../../../host/node.js";
 import { defineCommand, type CommandIO } from "../command.js";
 
@@ -35,19 +36,51 @@ function operatorRow(r: OperatorResult): string {
     r.openUnits.toFixed(2).padStart(7),
     whole(r.macsPerEvent).padStart(9),
     r.operatorsPerMac.toFixed(2).padStart(7),
-    (r.split ? `${whole(r.split.openUnits)} / ${whole(r.split.rest)}` : "").padStart(18),
+  ].join("  ");
+}
+
+/** Where the operators of an event go, and the MACs' own operators per MAC. */
+function sharesRow(r: OperatorResult): string | null {
+  if (!r.shares) return null;
+  const { macs, units, timeGates, event } = r.shares;
+  return [
+    r.build.padEnd(6),
+    `H=${r.hidden} I=${r.input} r_on=${r.rOn}`.padEnd(22),
+    whole(macs).padStart(9),
+    (macs / r.macsPerEvent).toFixed(2).padStart(7),
+    whole(units).padStart(9),
+    whole(units / r.openUnits).padStart(8),
+    whole(timeGates).padStart(10),
+    whole(event).padStart(7),
   ].join("  ");
 }
 
 async function countOperators(json: boolean, io: CommandIO): Promise<void> {
   const modules: Partial<Record<OperatorBuild, Uint8Array>> = {};
-  for (const build of ["mcu", "scalar", "simd"] as OperatorBuild[]) modules[build] = readFileSync(join(buildDirectory(), `phasor-${build}.wasm`));
+  const names: Partial<Record<OperatorBuild, string[]>> = {};
+  for (const build of ["mcu", "scalar", "simd"] as OperatorBuild[]) {
+    const file = join(buildDirectory(), `phasor-${build}`);
+    modules[build] = readFileSync(`${file}.wasm`);
+    // the text form names the functions, so that the operators can be told apart by where they go
+    if (existsSync(`${file}.wat`)) names[build] = functionNames(readFileSync(`${file}.wat`, "utf8"));
+  }
   if (!json) {
     io.stdout.write("wasm operators per event, counted as wasmtime's fuel counts them (2 outputs, peepholes; 500 events of warm-up, 2,000 counted)\n");
-    io.stdout.write(["build".padEnd(6), "model".padEnd(22), "ops/event".padStart(11), "open".padStart(7), "MACs".padStart(9), "ops/MAC".padStart(7), "open units / rest".padStart(18)].join("  ") + "\n");
+    io.stdout.write(["build".padEnd(6), "model".padEnd(22), "ops/event".padStart(11), "open".padStart(7), "MACs".padStart(9), "ops/MAC".padStart(7)].join("  ") + "\n");
   }
-  const results = await runOperatorCount(modules, { points: OPERATOR_POINTS, onResult: (r) => json || io.stdout.write(operatorRow(r) + "\n") });
-  if (json) io.stdout.write(JSON.stringify(results) + "\n");
+  const results = await runOperatorCount(modules, { points: OPERATOR_POINTS, names, onResult: (r) => json || io.stdout.write(operatorRow(r) + "\n") });
+  if (json) {
+    io.stdout.write(JSON.stringify(results) + "\n");
+    return;
+  }
+  const shares = results.map(sharesRow).filter((line) => line !== null);
+  if (shares.length === 0) return;
+  io.stdout.write(
+    "\nwhere they go, per event: the MACs (fixed/sums.ts: loads, multiplies, adds, their loops) and their operators per MAC; the open\n" +
+      "units' gate arithmetic, in all and per open unit; the time gates of the units visited and the wheel; the rest of the event\n",
+  );
+  io.stdout.write(["build".padEnd(6), "model".padEnd(22), "MACs".padStart(9), "ops/MAC".padStart(7), "units".padStart(9), "per unit".padStart(8), "time gates".padStart(10), "event".padStart(7)].join("  ") + "\n");
+  for (const line of shares) io.stdout.write(line + "\n");
 }
 
 export const command = defineCommand({
