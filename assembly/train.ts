@@ -9,6 +9,13 @@
 
 import { E_INPUT, E_MODEL, clearError, errInt, errText, fail } from "./errors";
 import {
+  DESCRIPTOR_BATCH_SIZE, DESCRIPTOR_HEAD_WORDS, DESCRIPTOR_INPUT_SIZE, DESCRIPTOR_LAYER_COUNT, DESCRIPTOR_LAYER_WORDS, DESCRIPTOR_LOSS,
+  DESCRIPTOR_MAX_LENGTH, DESCRIPTOR_OUTPUT_SIZE, DESCRIPTOR_READOUT_MODE, DESCRIPTOR_TIME_ORIGIN, LAYER_PEEPHOLE, LAYER_TAU_DIRECT,
+  LAYER_TRAINS_R_ON, MAX_TRAIN_LENGTH, TI_ARENA_BYTES, TI_GRAD, TI_GRAD_NORM, TI_INPUT_BYTES, TI_IN_LABELS, TI_IN_LENGTHS, TI_IN_T,
+  TI_IN_TARGETS, TI_IN_X, TI_LR_SCALE, TI_MOMENT1, TI_MOMENT2, TI_PARAMETER_BYTES, TI_PARAM_COUNT, TI_PREDICTED, TI_STEP_COUNT, TI_THETA,
+  TL_OFF_B, TL_OFF_D, TL_OFF_PEEPHOLE, TL_OFF_R_ON, TL_OFF_SHIFT, TL_OFF_TAU, TL_OFF_U, TL_OFF_V, TL_OFF_W, TL_R_ON,
+} from "./contract/train";
+import {
   LOSS_CROSS_ENTROPY,
   LOSS_MSE,
   MAX_LAYERS,
@@ -16,6 +23,7 @@ import {
   OPTIMIZER_ADAM,
   OPTIMIZER_SGD,
   ORIGIN_ABSOLUTE,
+  ORIGIN_SEQUENCE,
   READOUT_EVERY,
   READOUT_LAST,
   TrainLayer,
@@ -32,11 +40,9 @@ import { applyStep } from "./train/optimizer";
 
 export { errorPtr, errorLen } from "./errors";
 
-// The shape the host writes before trainCreate, i32 each: layer count, input size, output size, readout mode
-// (0 last, 1 every), loss (0 cross-entropy, 1 squared error), time origin (0 sequence, 1 absolute), batch size,
-// longest sequence, then per layer its hidden size and its flags: bit 0 peepholes, bit 1 trains r_on, bit 2 learns
-// tau itself instead of log tau.
-const DESCRIPTOR_WORDS: i32 = 8 + 2 * MAX_LAYERS;
+// The shape the host writes before trainCreate (contract/train.ts): the head words, then per layer its hidden
+// size and its flags.
+const DESCRIPTOR_WORDS: i32 = DESCRIPTOR_HEAD_WORDS + DESCRIPTOR_LAYER_WORDS * MAX_LAYERS;
 const descriptor = memory.data(DESCRIPTOR_WORDS * 4, 16);
 
 export function trainDescriptor(): usize {
@@ -45,6 +51,11 @@ export function trainDescriptor(): usize {
 
 @inline function word(k: i32): i32 {
   return load<i32>(descriptor + (<usize>k << 2));
+}
+
+/** Word k (0: hidden size, 1: flags) of layer n's descriptor. */
+@inline function layerWord(n: i32, k: i32): i32 {
+  return word(DESCRIPTOR_HEAD_WORDS + DESCRIPTOR_LAYER_WORDS * n + k);
 }
 
 function badShape(what: string, value: i64): usize {
@@ -59,28 +70,28 @@ function badShape(what: string, value: i64): usize {
 /** A trainer for the shape in the descriptor, or 0 (reason in the error buffer). */
 export function trainCreate(): usize {
   clearError();
-  const layerCount = word(0);
-  const inputSize = word(1);
-  const outputSize = word(2);
-  const readoutMode = word(3);
-  const lossKind = word(4);
-  const timeOrigin = word(5);
-  const batchSize = word(6);
-  const maxLength = word(7);
+  const layerCount = word(DESCRIPTOR_LAYER_COUNT);
+  const inputSize = word(DESCRIPTOR_INPUT_SIZE);
+  const outputSize = word(DESCRIPTOR_OUTPUT_SIZE);
+  const readoutMode = word(DESCRIPTOR_READOUT_MODE);
+  const lossKind = word(DESCRIPTOR_LOSS);
+  const timeOrigin = word(DESCRIPTOR_TIME_ORIGIN);
+  const batchSize = word(DESCRIPTOR_BATCH_SIZE);
+  const maxLength = word(DESCRIPTOR_MAX_LENGTH);
   if (layerCount < 1 || layerCount > MAX_LAYERS) return badShape("layer count must be 1..64", layerCount);
   if (inputSize < 1 || inputSize > MAX_SIZE) return badShape("input size must be 1..65536", inputSize);
   if (outputSize < 1 || outputSize > MAX_SIZE) return badShape("output size must be 1..65536", outputSize);
   if (readoutMode != READOUT_LAST && readoutMode != READOUT_EVERY) return badShape("readout mode must be 0 (last) or 1 (every)", readoutMode);
   if (lossKind != LOSS_CROSS_ENTROPY && lossKind != LOSS_MSE) return badShape("loss must be 0 (cross-entropy) or 1 (squared error)", lossKind);
   if (lossKind == LOSS_CROSS_ENTROPY && readoutMode != READOUT_LAST) return badShape("cross-entropy needs readout last; readout mode", readoutMode);
-  if (timeOrigin != 0 && timeOrigin != ORIGIN_ABSOLUTE) return badShape("time origin must be 0 (sequence) or 1 (absolute)", timeOrigin);
+  if (timeOrigin != ORIGIN_SEQUENCE && timeOrigin != ORIGIN_ABSOLUTE) return badShape("time origin must be 0 (sequence) or 1 (absolute)", timeOrigin);
   if (batchSize < 1 || batchSize > MAX_SIZE) return badShape("batch size must be 1..65536", batchSize);
-  if (maxLength < 1 || maxLength > 1 << 24) return badShape("longest sequence must be 1..2^24 events", maxLength);
+  if (maxLength < 1 || maxLength > MAX_TRAIN_LENGTH) return badShape("longest sequence must be 1..2^24 events", maxLength);
   for (let n = 0; n < layerCount; n++) {
-    const H = word(8 + 2 * n);
-    const flags = word(9 + 2 * n);
+    const H = layerWord(n, 0);
+    const flags = layerWord(n, 1);
     if (H < 1 || H > MAX_SIZE) return badShape("hidden size must be 1..65536", H);
-    if (flags < 0 || flags > 7) return badShape("layer flags must be 0..7 (bit 0 peepholes, bit 1 trains r_on, bit 2 tau itself)", flags);
+    if (flags < 0 || flags > (LAYER_PEEPHOLE | LAYER_TRAINS_R_ON | LAYER_TAU_DIRECT)) return badShape("layer flags must be 0..7 (bit 0 peepholes, bit 1 trains r_on, bit 2 tau itself)", flags);
   }
   const tr = changetype<Trainer>(heap.alloc(offsetof<Trainer>()));
   memory.fill(changetype<usize>(tr), 0, offsetof<Trainer>());
@@ -98,10 +109,11 @@ export function trainCreate(): usize {
   for (let n = 0; n < layerCount; n++) {
     const L = layerOf(tr, n);
     L.inputSize = previous;
-    L.hiddenSize = word(8 + 2 * n);
-    L.hasPeephole = word(9 + 2 * n) & 1;
-    L.trainsROn = (word(9 + 2 * n) >> 1) & 1;
-    L.tauDirect = (word(9 + 2 * n) >> 2) & 1;
+    L.hiddenSize = layerWord(n, 0);
+    const flags = layerWord(n, 1);
+    L.hasPeephole = (flags & LAYER_PEEPHOLE) != 0 ? 1 : 0;
+    L.trainsROn = (flags & LAYER_TRAINS_R_ON) != 0 ? 1 : 0;
+    L.tauDirect = (flags & LAYER_TAU_DIRECT) != 0 ? 1 : 0;
     previous = L.hiddenSize;
   }
   const bytes = plan(tr, 0);
@@ -114,34 +126,12 @@ export function trainCreate(): usize {
   tr.arenaBytes = <usize>bytes;
   plan(tr, tr.arena);
   initArena(tr);
-  tr.optimizer = OPTIMIZER_ADAM;
-  tr.lr = 1e-3;
-  tr.beta1 = 0.9;
-  tr.beta2 = 0.999;
-  tr.epsilon = 1e-8;
+  // no optimizer until trainConfigure: its settings are the host's (host/training/settings.ts), and trainStep
+  // refuses to guess them
   return changetype<usize>(tr);
 }
 
-// What trainInfo reports.
-export const TI_PARAM_COUNT = 0;
-export const TI_THETA = 1;
-export const TI_GRAD = 2;
-export const TI_MOMENT1 = 3;
-export const TI_MOMENT2 = 4;
-export const TI_IN_LENGTHS = 5;
-export const TI_IN_T = 6;
-export const TI_IN_X = 7;
-export const TI_IN_LABELS = 8;
-export const TI_IN_TARGETS = 9;
-export const TI_PREDICTED = 10;
-export const TI_ARENA_BYTES = 11;
-export const TI_PARAMETER_BYTES = 12;
-export const TI_INPUT_BYTES = 13;
-export const TI_STEP_COUNT = 14;
-export const TI_GRAD_NORM = 15;
-/** paramCount f32: the learning-rate multiplier of every parameter (the host writes them) */
-export const TI_LR_SCALE = 16;
-
+// What trainInfo reports (contract/train.ts names the keys).
 export function trainInfo(tr: Trainer, what: i32): f64 {
   switch (what) {
     case TI_PARAM_COUNT: return tr.paramCount;
@@ -166,21 +156,8 @@ export function trainInfo(tr: Trainer, what: i32): f64 {
   return -1;
 }
 
-// What trainLayerInfo reports: element offsets of a layer's groups in theta, and where its r_on lives.
-export const TL_OFF_W = 0;
-export const TL_OFF_U = 1;
-export const TL_OFF_B = 2;
-export const TL_OFF_PEEPHOLE = 3;
-/** log tau, or tau when the layer learns tau itself */
-export const TL_OFF_TAU = 4;
-export const TL_OFF_SHIFT = 5;
-/** hiddenSize f64 r_on values, written by the host when r_on is fixed (from theta when it is trained) */
-export const TL_R_ON = 6;
-export const TL_OFF_V = 7;
-export const TL_OFF_D = 8;
-/** -1 unless the layer trains r_on */
-export const TL_OFF_R_ON = 9;
-
+// What trainLayerInfo reports (contract/train.ts): element offsets of a layer's groups in theta, and where its
+// r_on lives.
 export function trainLayerInfo(tr: Trainer, layer: i32, what: i32): f64 {
   if (what == TL_OFF_V) return tr.offV;
   if (what == TL_OFF_D) return tr.offD;
@@ -273,6 +250,10 @@ export function trainPredict(tr: Trainer): i32 {
 export function trainStep(tr: Trainer, scale: f64): f64 {
   if (!(scale >= 0) || !isFinite<f64>(scale)) {
     fail(E_INPUT, "the step scale must be a finite number >= 0");
+    return NaN;
+  }
+  if (!(tr.lr > 0)) {
+    fail(E_INPUT, "no optimizer: trainConfigure was not called");
     return NaN;
   }
   return applyStep(tr, scale);

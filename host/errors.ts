@@ -52,6 +52,40 @@ export function wholeNumber(what: string, x: unknown, lo: number, hi: number): n
 }
 
 /**
+ * The numbers a setting accepts: [min, max], either end open, whole numbers only, or 0 (off) besides the range.
+ * One form, so that every setting's range reads the same in a refusal, in --help and in the code that checks it.
+ */
+export interface Range {
+  min: number;
+  max: number;
+  minOpen?: boolean;
+  maxOpen?: boolean;
+  whole?: boolean;
+  /** 0 is accepted too, meaning off */
+  orZero?: boolean;
+}
+
+export function inRange(x: unknown, r: Range): x is number {
+  if (typeof x !== "number" || !Number.isFinite(x)) return false;
+  if (r.orZero && x === 0) return true;
+  if (r.whole && !Number.isInteger(x)) return false;
+  return (r.minOpen ? x > r.min : x >= r.min) && (r.maxOpen ? x < r.max : x <= r.max);
+}
+
+/** "a whole number in [1, 4096]", "in (0, 1]", "0 (off) or in [1, inf)" */
+export function rangeText(r: Range): string {
+  const end = (x: number) => (x === Infinity ? "inf" : x === -Infinity ? "-inf" : String(x));
+  const interval = `${r.minOpen ? "(" : "["}${end(r.min)}, ${end(r.max)}${r.maxOpen || r.max === Infinity ? ")" : "]"}`;
+  return `${r.orZero ? "0 (off) or " : ""}${r.whole ? "a whole number " : ""}in ${interval}`;
+}
+
+/** x when it is in the range; otherwise a "bad-args" error naming `what`, its range and the value given. */
+export function checkRange(what: string, x: unknown, r: Range): number {
+  if (!inRange(x, r)) throw new PhasorError("bad-args", `${what} must be ${rangeText(r)}, got ${typeof x === "string" ? quote(x) : String(x)}`);
+  return x;
+}
+
+/**
  * Control characters (C0, DEL, C1), line and paragraph separators, bidirectional-text controls and lone
  * surrogates: what a message must not copy from its input, since a terminal acts on them (moves the cursor,
  * recolours, clears, rings) or shows the text around them reordered (issue 12, item 4).

@@ -12,6 +12,7 @@ import { describe, expect, it } from "vitest";
 import { MCU_FUNCTIONS, MCU_LEARNING_FUNCTIONS } from "../host/engine/mcu.js";
 import { requireExports } from "../host/engine/wasm-source.js";
 import { ENGINE_FUNCTIONS } from "../host/engine/wasm.js";
+import { TRAINER_FUNCTIONS } from "../host/training/trainer.js";
 import { quantize } from "../host/model/quantize.js";
 import { calibrationStreams } from "./support/engines.js";
 import { MCU_FILE, MCU_LEARN_FILE, mcuInstance, mcuLearningInstance, mcuLoad, mcuRun, type McuExports } from "./support/mcu.js";
@@ -85,6 +86,13 @@ describe("the wasm builds", () => {
     for (const name of ["phasor-simd.wasm", "phasor-scalar.wasm"]) {
       const exports = WebAssembly.Module.exports(new WebAssembly.Module(readFileSync(`build/${name}`)));
       expect(exports.map((e) => e.name).sort()).toEqual([...Object.keys(ENGINE_FUNCTIONS), "memory"].sort());
+    }
+  });
+
+  it("the trainer builds export exactly the functions the trainer calls (host/training/trainer.ts), and a memory", () => {
+    for (const name of ["phasor-train-simd.wasm", "phasor-train-scalar.wasm"]) {
+      const exports = WebAssembly.Module.exports(new WebAssembly.Module(readFileSync(`build/${name}`)));
+      expect(exports.map((e) => e.name).sort()).toEqual([...Object.keys(TRAINER_FUNCTIONS), "memory"].sort());
     }
   });
 

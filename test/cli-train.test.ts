@@ -86,8 +86,8 @@ describe("phasor train", () => {
     expect(parseModelText(readFileSync(join(dir, "r.json"), "utf8"), "r.json").layers[0].hiddenSize).toBe(8);
   });
 
-  it("starts the periods where --log-tau-range says, and keeps the range in the checkpoint", () => {
-    const run = phasor(["train", ...tiny, "--epochs", "1", "--log-tau-range", "4,5", "--time-lr-scale", "0", "--out", join(dir, "t.json")]);
+  it("starts the periods where --set logTauRange says, and keeps the range in the checkpoint", () => {
+    const run = phasor(["train", ...tiny, "--epochs", "1", "--set", "logTauRange=4,5", "--set", "timeLrScale=0", "--out", join(dir, "t.json")]);
     expect(run.status).toBe(0);
     const tau = parseModelText(readFileSync(join(dir, "t.json"), "utf8"), "t.json").layers[0].tau;
     for (const t of tau) {
@@ -141,7 +141,7 @@ describe("phasor train", () => {
     expect(run.status).toBe(0);
     const settings = JSON.parse(readFileSync(join(dir, "d.checkpoint.json"), "utf8")).settings;
     expect(settings).toMatchObject({ optimizer: "adam", trainROn: true, rOn: 0.05, tauDirect: true, lr: 0.003, lrDecay: 0.97, timeLrScale: 0.1, epochs: 1 });
-    const asked = phasor(["train", ...tiny, "--epochs", "1", "--tau", "log", "--lr-decay", "1", "--lr", "0.001", "--time-lr-scale", "1", "--fixed-r-on", "--out", join(dir, "e.json")]);
+    const asked = phasor(["train", ...tiny, "--epochs", "1", "--set", "tauDirect=false", "--set", "lrDecay=1", "--lr", "0.001", "--set", "timeLrScale=1", "--fixed-r-on", "--out", join(dir, "e.json")]);
     expect(asked.status).toBe(0);
     expect(JSON.parse(readFileSync(join(dir, "e.checkpoint.json"), "utf8")).settings).toMatchObject({ trainROn: false, tauDirect: false, lr: 0.001, lrDecay: 1, timeLrScale: 1 });
     // --lr-scale multiplies the task's default rate
@@ -176,7 +176,7 @@ describe("phasor train", () => {
     expect(future.stderr).toMatch(/not a phasor training checkpoint \(version 1 or 2\)/);
   });
 
-  it("probes the curvature as far as --guard-probe-step says, and keeps the length in the checkpoint", () => {
+  it("probes the curvature as far as --set guardProbeStep says, and keeps the length in the checkpoint", () => {
     const sgd = [...tiny, "--optimizer", "sgd", "--epochs", "1", "--seed", "2"];
     const lambdaMax = (args: string[], name: string) => {
       const run = phasor(["train", ...sgd, ...args, "--out", join(dir, name)]);
@@ -184,8 +184,8 @@ describe("phasor train", () => {
       return (jsonLines(run.stdout)[0].guard as { lambdaMax: number }).lambdaMax;
     };
     const usual = lambdaMax([], "p1.json");
-    const explicit = lambdaMax(["--guard-probe-step", "0.03"], "p2.json");
-    const long = lambdaMax(["--guard-probe-step", "0.3"], "p3.json");
+    const explicit = lambdaMax(["--set", "guardProbeStep=0.03"], "p2.json");
+    const long = lambdaMax(["--set", "guardProbeStep=0.3"], "p3.json");
     // on freq1 with SGD the default is 0.03: saying so changes nothing; ten times longer probes read other differences
     expect(explicit).toBe(usual);
     expect(long).not.toBe(usual);
@@ -202,20 +202,20 @@ describe("phasor train", () => {
     expect(both.status).toBe(2);
     expect(both.stderr).toMatch(/--lr or --lr-scale, not both/);
     for (const range of ["3", "5,4", "1,x", "1,2,3", "-40,1"]) {
-      const bad = phasor(["train", ...tiny, "--log-tau-range", range, "--out", join(dir, "x.json")]);
+      const bad = phasor(["train", ...tiny, "--set", `logTauRange=${range}`, "--out", join(dir, "x.json")]);
       expect(bad.status, range).toBe(2);
       expect(bad.stderr, range).toMatch(/logTauRange|--log-tau-range/);
     }
-    const negative = phasor(["train", ...tiny, "--time-lr-scale", "-1", "--out", join(dir, "x.json")]);
+    const negative = phasor(["train", ...tiny, "--set", "timeLrScale=-1", "--out", join(dir, "x.json")]);
     expect(negative.status).toBe(2);
-    expect(negative.stderr).toMatch(/--time-lr-scale/);
+    expect(negative.stderr).toMatch(/timeLrScale/);
     const noTask = phasor(["train", "--out", join(dir, "x.json")]);
     expect(noTask.status).toBe(2);
     expect(noTask.stderr).toMatch(/missing --task/);
     const notJson = phasor(["train", ...tiny, "--out", join(dir, "x.plsm")]);
     expect(notJson.status).toBe(2);
     for (const e of ["0", "11", "-0.1"]) {
-      const bad = phasor(["train", ...tiny, "--optimizer", "sgd", "--guard-probe-step", e, "--out", join(dir, "x.json")]);
+      const bad = phasor(["train", ...tiny, "--optimizer", "sgd", "--set", `guardProbeStep=${e}`, "--out", join(dir, "x.json")]);
       expect(bad.status, e).toBe(2);
       expect(bad.stderr, e).toMatch(/guardProbeStep|--guard-probe-step/);
     }

@@ -175,7 +175,7 @@ describe("phasor train with the guard", () => {
   });
 
   it("checks curvature every K steps and S_line every N checks on request, and resumes exactly", () => {
-    const args = [...tiny, "--lr", "0.5", "--guard-every", "2", "--guard-line", "2", "--seed", "5"];
+    const args = [...tiny, "--lr", "0.5", "--set", "guardEvery=2", "--set", "guardLineEvery=2", "--seed", "5"];
     const whole = phasor(["train", ...args, "--epochs", "3", "--out", join(dir, "w.json")]);
     expect(whole.status).toBe(0);
     const epochs = lines(whole.stdout);

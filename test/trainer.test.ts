@@ -20,7 +20,8 @@ import {
   type TrainerOptions,
   type TrainingSample,
 } from "../host/training/trainer.js";
-import { simdSupported } from "../host/engine/wasm-source.js";
+import * as contract from "../assembly/contract/train.js";
+import { compileBuild, moduleError, simdSupported } from "../host/engine/wasm-source.js";
 import { Rng } from "./support/random.js";
 import { signProblem } from "./support/sign-problem.js";
 
@@ -270,6 +271,35 @@ describe.each(BUILDS)("trainer (simd %s)", (simd) => {
 });
 
 describe("trainer setup", () => {
+  it("has no optimizer in the module until the host configures one: a step before trainConfigure is refused", async () => {
+    const instance = await WebAssembly.instantiate(await compileBuild("train-scalar"), {});
+    const e = instance.exports as unknown as {
+      memory: WebAssembly.Memory;
+      errorPtr(): number;
+      errorLen(): number;
+      trainDescriptor(): number;
+      trainCreate(): number;
+      trainConfigure(tr: number, optimizer: number, lr: number, beta1: number, beta2: number, epsilon: number, clipNorm: number): number;
+      trainStep(tr: number, scale: number): number;
+    };
+    const words = new Int32Array(e.memory.buffer, e.trainDescriptor(), contract.DESCRIPTOR_HEAD_WORDS + contract.DESCRIPTOR_LAYER_WORDS);
+    words[contract.DESCRIPTOR_LAYER_COUNT] = 1;
+    words[contract.DESCRIPTOR_INPUT_SIZE] = 1;
+    words[contract.DESCRIPTOR_OUTPUT_SIZE] = 2;
+    words[contract.DESCRIPTOR_READOUT_MODE] = contract.READOUT_LAST;
+    words[contract.DESCRIPTOR_LOSS] = contract.LOSS_CROSS_ENTROPY;
+    words[contract.DESCRIPTOR_TIME_ORIGIN] = contract.ORIGIN_SEQUENCE;
+    words[contract.DESCRIPTOR_BATCH_SIZE] = 1;
+    words[contract.DESCRIPTOR_MAX_LENGTH] = 4;
+    words[contract.DESCRIPTOR_HEAD_WORDS] = 3;
+    const tr = e.trainCreate();
+    expect(tr).not.toBe(0);
+    expect(e.trainStep(tr, 1)).toBeNaN();
+    expect(moduleError(e)).toMatch(/no optimizer: trainConfigure was not called/);
+    expect(e.trainConfigure(tr, contract.OPTIMIZER_SGD, 0.1, 0.9, 0.999, 1e-8, 0)).toBe(0);
+    expect(e.trainStep(tr, 1)).not.toBeNaN();
+  });
+
   it("describes theta's groups in the documented order, and a model goes through theta and back", () => {
     const model = initialModel({ inputSize: 2, hidden: [3, 4], outputs: 2 }, 11);
     const groups = parameterGroups(model);

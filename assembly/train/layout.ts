@@ -25,32 +25,22 @@
 // still running at event n are rows 0 .. active[n] - 1, and event n of row b is row m = rowStart[n] + b of every
 // per-row array. A time step is then one contiguous block of rows: one matrix product for the whole batch.
 
+import { MAX_TRAIN_LAYERS, MAX_TRAIN_SIZE, TRAINED_TAU_MIN, TRAINED_R_ON_MAX, TRAINED_R_ON_MIN } from "../contract/train";
 import { align16, pad8 } from "../padding";
 
-export const LOSS_CROSS_ENTROPY: i32 = 0;
-export const LOSS_MSE: i32 = 1;
-export const READOUT_LAST: i32 = 0;
-export const READOUT_EVERY: i32 = 1;
-/** phase and its derivatives on t - (the sequence's first timestamp) */
-export const ORIGIN_SEQUENCE: i32 = 0;
-/** phase on the timestamps as given */
-export const ORIGIN_ABSOLUTE: i32 = 1;
-export const OPTIMIZER_SGD: i32 = 0;
-export const OPTIMIZER_ADAM: i32 = 1;
+export {
+  LOSS_CROSS_ENTROPY, LOSS_MSE, OPTIMIZER_ADAM, OPTIMIZER_SGD, ORIGIN_ABSOLUTE, ORIGIN_SEQUENCE, READOUT_EVERY, READOUT_LAST,
+} from "../contract/train";
 
-export const MAX_LAYERS: i32 = 64;
+export const MAX_LAYERS: i32 = MAX_TRAIN_LAYERS;
 /** the range a trained r_on is clipped to after every update (plstm.md section 5) */
-export const R_ON_MIN: f32 = 0.01;
-export const R_ON_MAX: f32 = 1.0;
-/**
- * The least period a directly learned tau is clipped to, in the model's time unit: positive (section 6: never
- * abs(), never 0), and above the stability guard's finite-difference probes (3e-3 along a unit vector), so that
- * no probe reaches tau <= 0.
- */
-export const TAU_MIN: f32 = 0.01;
+export const R_ON_MIN: f32 = <f32>TRAINED_R_ON_MIN;
+export const R_ON_MAX: f32 = <f32>TRAINED_R_ON_MAX;
+/** The least period a directly learned tau is clipped to (contract/train.ts says why), in f32 as theta holds it. */
+export const TAU_MIN: f32 = <f32>TRAINED_TAU_MIN;
 /** the per-unit gradient sums of the backward pass (TrainLayer.dUnit) */
 export const UNIT_SUMS: i32 = 6;
-export const MAX_SIZE: i32 = 65536;
+export const MAX_SIZE: i32 = MAX_TRAIN_SIZE;
 /** The largest block the runtime's allocator (TLSF) hands out is just under 1 GiB. */
 const MAX_ARENA_BYTES: u64 = (1 << 30) - 1024;
 

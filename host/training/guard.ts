@@ -18,7 +18,7 @@
  * Curvature can be checked every step or every k steps (the cap of the last check holds in between, the watchdog
  * is the backstop). Vectors are Float64Array and every dot product is accumulated in f64. Browser-safe.
  */
-import { PhasorError } from "../errors.js";
+import { PhasorError, inRange, rangeText, type Range } from "../errors.js";
 import { Rng } from "../rng.js";
 import type { BatchGradients } from "./threads.js";
 import type { Trainer, TrainerSnapshot } from "./trainer.js";
@@ -142,6 +142,21 @@ export const DEFAULT_GUARD: GuardOptions = {
   seed: 1,
 };
 
+/**
+ * The ranges of the options that training exposes as settings (host/training/settings.ts takes them from here, so
+ * the guard and the settings accept the same values). A probe longer than 10 along a unit vector measures no
+ * curvature at the point; more than 100 products a check is power iteration run to no purpose.
+ */
+export const GUARD_RANGES = {
+  every: { min: 1, max: 1_000_000, whole: true },
+  products: { min: 1, max: 100, whole: true },
+  lineEvery: { min: 0, max: 1_000_000, whole: true },
+  worstOf: { min: 0, max: 100_000, whole: true },
+  ignore: { min: 0, max: 100, whole: true },
+  clipFactor: { min: 1, max: Infinity, orZero: true },
+  hvpStep: { min: 0, max: 10, minOpen: true },
+} satisfies Partial<Record<keyof GuardOptions, Range>>;
+
 /** What one guarded step did. */
 export interface GuardStep {
   /** the loss at the point before the step (NaN or a spike when rolled back) */
@@ -234,6 +249,12 @@ function allFinite(a: ArrayLike<number>): boolean {
   return true;
 }
 
+/** What a curvature check measured: lambda_B (NaN when a probe blew up), and S_line when it was computed. */
+interface CurvatureCheck {
+  lambda: number;
+  sLine?: number;
+}
+
 /** The curvature along v and the line criterion's derivatives, from gradients only (stability.md section 3). */
 export interface LineProbe {
   /** h''(center) = T[v,v,v], h'''(center) = Q[v,v,v,v] with h(s) = v . g(theta + s v) */
@@ -290,16 +311,13 @@ export class StabilityGuard<S = unknown> {
       throw new PhasorError("bad-args", `guard: ${what}`);
     };
     if (!(o.safety > 0 && o.safety <= 1)) bad(`safety must be in (0, 1], got ${o.safety}`);
-    if (!(Number.isInteger(o.products) && o.products >= 1 && o.products <= 100)) bad(`products must be a whole number in 1..100, got ${o.products}`);
-    if (!(Number.isInteger(o.every) && o.every >= 1)) bad(`every must be a whole number >= 1, got ${o.every}`);
+    for (const [name, range] of Object.entries(GUARD_RANGES)) {
+      if (!inRange(o[name as keyof typeof GUARD_RANGES], range)) bad(`${name} must be ${rangeText(range)}, got ${String(o[name as keyof typeof GUARD_RANGES])}`);
+    }
     if (!(Number.isInteger(o.startProducts) && o.startProducts >= 1 && o.startProducts <= 100)) bad(`startProducts must be a whole number in 1..100, got ${o.startProducts}`);
-    if (!(Number.isInteger(o.worstOf) && o.worstOf >= 0 && o.worstOf <= 100000)) bad(`worstOf must be a whole number in 0..100000 (0: every check), got ${o.worstOf}`);
-    if (!(Number.isInteger(o.ignore) && o.ignore >= 0 && o.ignore <= 100)) bad(`ignore must be a whole number in 0..100, got ${o.ignore}`);
     if (o.worstOf > 0 && o.ignore >= o.worstOf) bad(`ignore (${o.ignore}) must be below worstOf (${o.worstOf}): the cap needs a check left to use`);
-    if (!(o.clipFactor === 0 || o.clipFactor >= 1)) bad(`clipFactor must be 0 (off) or >= 1, got ${o.clipFactor}`);
-    if (!(Number.isInteger(o.lineEvery) && o.lineEvery >= 0)) bad(`lineEvery must be a whole number >= 0, got ${o.lineEvery}`);
     if (o.difference !== "forward" && o.difference !== "central") bad(`difference must be "forward" or "central", got ${String(o.difference)}`);
-    if (!(o.hvpStep > 0 && o.lineStep > 0 && o.lineAmplitude >= 0)) bad("hvpStep and lineStep must be > 0, lineAmplitude >= 0");
+    if (!(o.lineStep > 0 && o.lineAmplitude >= 0)) bad("lineStep must be > 0, lineAmplitude >= 0");
     if (!(Number.isInteger(o.snapshotEvery) && o.snapshotEvery >= 1)) bad(`snapshotEvery must be a whole number >= 1, got ${o.snapshotEvery}`);
     if (!(o.spikeFactor > 1)) bad(`spikeFactor must be > 1, got ${o.spikeFactor}`);
     this.options = o;
@@ -409,16 +427,42 @@ export class StabilityGuard<S = unknown> {
     return sorted[Math.min(this.options.ignore, sorted.length - 1)];
   }
 
-  /** One guarded step of `objective` on its current batch. */
+  /**
+   * One guarded step of `objective` on its current batch: the phases of stability.md section 4 in its order. The
+   * line diagnostic (item 6) runs inside the curvature check, since it may raise the cap that check sets.
+   */
   step(objective: GuardedObjective<S>): GuardStep {
-    const o = this.options;
     if (objective.dimension !== this.n) throw new PhasorError("bad-args", `guard: the objective has ${objective.dimension} parameters, the guard ${this.n}`);
     this.stats.steps++;
     this.stepIndex++;
     const loss = objective.lossAndGradient();
     const g = objective.gradient();
     const gradientNorm = Math.sqrt(dot(g, g));
-    const finite = Number.isFinite(loss) && Number.isFinite(gradientNorm);
+    const verdict = this.watchdog(loss, gradientNorm);
+    if (verdict !== "pass") return this.rollback(objective, loss, gradientNorm, verdict === "non-finite");
+    this.keepSnapshot(objective);
+    let check: CurvatureCheck | undefined;
+    if (objective.curvatureCap && (this.stepIndex - 1) % this.options.every === 0) {
+      check = this.checkCurvature(objective, g);
+      if (!Number.isFinite(check.lambda)) return this.rollback(objective, loss, gradientNorm, true);
+    }
+    const scale = this.capScale * this.backoff;
+    if (this.capScale < 1) this.stats.cappedSteps++;
+    const clip = this.clipping(gradientNorm);
+    this.stepWithMonitor(objective, scale, clip);
+    this.afterGoodStep(loss, gradientNorm);
+    this.stats.lrSum += objective.lr * scale;
+    this.stats.good++;
+    return { loss, gradientNorm, rolledBack: false, scale, lambda: check?.lambda, sLine: check?.sLine };
+  }
+
+  /**
+   * Section 4, item 1, the watchdog: a non-finite loss or gradient, or a spike (a loss far above its running
+   * average and above where the run started, or a gradient far above its own), is rolled back.
+   */
+  private watchdog(loss: number, gradientNorm: number): "pass" | "spike" | "non-finite" {
+    const o = this.options;
+    if (!(Number.isFinite(loss) && Number.isFinite(gradientNorm))) return "non-finite";
     const judged = this.goodSteps >= o.warmupSteps;
     // in a benign oscillation (S_line > 0) the orbit grows to its predicted half-amplitude lineAmplitude: loss and
     // gradient may grow up to what that amplitude gives (lambda delta^2 / 2 and lambda delta) without a spike
@@ -431,79 +475,131 @@ export class StabilityGuard<S = unknown> {
       this.goodSteps > 0 &&
       ((loss > o.spikeFactor * lossReference && (!judged || loss > this.startLoss)) ||
         (judged && o.gradientSpikeFactor > 0 && gradientNorm > o.gradientSpikeFactor * gradientReference));
-    if (!finite || spike) return this.rollback(objective, loss, gradientNorm, !finite);
-    this.rollbacksInARow = 0;
-    if (this.snapshotDue) {
-      this.snaps.push(objective.snapshot());
-      this.snapRecent.push([...this.recent]);
-      if (this.snaps.length > 2) {
-        this.snaps.shift();
-        this.snapRecent.shift();
-      }
-      this.snapshotDue = false;
-    }
+    return spike ? "spike" : "pass";
+  }
 
-    const eta = objective.lr;
-    const beta = objective.momentum;
-    let lambda: number | undefined;
-    let sLine: number | undefined;
-    if (objective.curvatureCap && (this.stepIndex - 1) % o.every === 0) {
-      lambda = this.estimateSharpness(objective, g, this.cold ? Math.max(o.startProducts, o.products) : o.products);
-      this.cold = false;
-      this.stats.curvatureChecks++;
-      this.checks++;
-      if (!Number.isFinite(lambda)) return this.rollback(objective, loss, gradientNorm, true);
-      this.lambda = lambda;
-      this.stats.lambdas.push(lambda);
-      // with no window (0) the ignore + 1 largest so far stand for all of them
-      if (o.worstOf === 0) {
-        this.recent.push(lambda);
-        this.recent.sort((a, b) => b - a);
-        if (this.recent.length > o.ignore + 1) this.recent.length = o.ignore + 1;
-      } else {
-        this.recent.push(lambda);
-        if (this.recent.length > o.worstOf) this.recent.shift();
-      }
-      // the cap acts on the positive curvature of the worst recent batch, past the ignored outliers; a negative
-      // Rayleigh quotient (away from a minimum) gives none
-      const worst = this.worstCounted();
-      const linear = (2 * (1 + beta)) / worst;
-      let allowed = worst > 0 ? o.safety * linear : Infinity;
-      this.benign = false;
-      if (o.lineEvery > 0 && this.checks % o.lineEvery === 0) {
-        // in a full-batch oscillation the iterates sit on both sides of the minimum: the criterion is the
-        // minimum's, so it is measured at the middle of the last step along v
-        const d = this.displacements;
-        const center = o.fullBatch && d.length ? -0.5 * d[d.length - 1] : 0;
-        const probe = this.lineProbe(objective, g, center);
-        if (Number.isFinite(probe.sLine)) {
-          sLine = probe.sLine;
-          this.stats.sLines.push(sLine);
-          // section 2: with S > 0 the orbit of a step up to (2 / lambda)(1 + S delta^2 / (6 lambda)) stays within
-          // delta; derived for plain GD on one objective, so only there
-          const lambdaC = probe.curvature;
-          if (o.fullBatch && beta === 0 && lambdaC > 0 && sLine > 0) {
-            const linearC = 2 / lambdaC;
-            allowed = linearC * (1 + (sLine * o.lineAmplitude ** 2) / (6 * lambdaC));
-            this.benign = eta > o.safety * linearC;
-          }
-        }
-      }
-      this.capScale = Math.min(1, allowed / eta);
+  /** Section 4, item 1: the snapshot a rollback returns to, taken only at a point the watchdog passed. */
+  private keepSnapshot(objective: GuardedObjective<S>): void {
+    this.rollbacksInARow = 0;
+    if (!this.snapshotDue) return;
+    this.snaps.push(objective.snapshot());
+    this.snapRecent.push([...this.recent]);
+    if (this.snaps.length > 2) {
+      this.snaps.shift();
+      this.snapRecent.shift();
     }
-    const scale = this.capScale * this.backoff;
-    if (this.capScale < 1) this.stats.cappedSteps++;
-    // a cliff: the gradient jumps far above its running average without being a spike to roll back
-    const clipAt = judged && o.clipFactor > 0 ? o.clipFactor * this.emaGradient : Infinity;
+    this.snapshotDue = false;
+  }
+
+  /**
+   * Section 4, items 2, 3 and 6: lambda_B of this batch, the cap eta_B it sets with the recent ones, and every
+   * lineEvery checks the line diagnostic, which in a full-batch phase may allow a step above the threshold. A
+   * non-finite lambda (a probe that blew up) leaves the cap as it was; the caller rolls back.
+   */
+  private checkCurvature(objective: GuardedObjective<S>, g: ArrayLike<number>): CurvatureCheck {
+    const o = this.options;
+    const lambda = this.curvatureEstimate(objective, g);
+    if (!Number.isFinite(lambda)) return { lambda };
+    const eta = objective.lr;
+    let allowed = this.cap(objective.momentum);
+    this.benign = false;
+    let sLine: number | undefined;
+    if (o.lineEvery > 0 && this.checks % o.lineEvery === 0) {
+      const line = this.lineDiagnostic(objective, g, eta, objective.momentum);
+      sLine = line.sLine;
+      allowed = line.allowed ?? allowed;
+    }
+    this.capScale = Math.min(1, allowed / eta);
+    return { lambda, sLine };
+  }
+
+  /**
+   * Section 4, item 2 (the estimate: section 3): lambda_B by warm-started power iteration, startProducts products
+   * when the vector is no guide (the first check, the first after a rollback); kept among the recent ones the cap
+   * reads: the last worstOf, or with no window (0) the ignore + 1 largest so far, which stand for all of them.
+   */
+  private curvatureEstimate(objective: GuardedObjective<S>, g: ArrayLike<number>): number {
+    const o = this.options;
+    const lambda = this.estimateSharpness(objective, g, this.cold ? Math.max(o.startProducts, o.products) : o.products);
+    this.cold = false;
+    this.stats.curvatureChecks++;
+    this.checks++;
+    if (!Number.isFinite(lambda)) return lambda;
+    this.lambda = lambda;
+    this.stats.lambdas.push(lambda);
+    if (o.worstOf === 0) {
+      this.recent.push(lambda);
+      this.recent.sort((a, b) => b - a);
+      if (this.recent.length > o.ignore + 1) this.recent.length = o.ignore + 1;
+    } else {
+      this.recent.push(lambda);
+      if (this.recent.length > o.worstOf) this.recent.shift();
+    }
+    return lambda;
+  }
+
+  /**
+   * Section 4, item 3: the largest learning rate the cap allows, c 2 (1 + beta) / lambda with lambda the positive
+   * curvature of the worst recent batch past the ignored outliers (section 1: the worst batch decides); a negative
+   * Rayleigh quotient (away from a minimum) sets no cap.
+   */
+  private cap(beta: number): number {
+    const worst = this.worstCounted();
+    const linear = (2 * (1 + beta)) / worst;
+    return worst > 0 ? this.options.safety * linear : Infinity;
+  }
+
+  /**
+   * Section 4, item 6: S_line along v. In a full-batch phase of plain GD with S_line > 0, section 2 allows a step up
+   * to (2 / lambda)(1 + S delta^2 / (6 lambda)), whose orbit stays within delta (`allowed`), and the oscillation it
+   * starts is the predicted one (`benign`): derived for plain GD on one objective, so only there.
+   */
+  private lineDiagnostic(objective: GuardedObjective<S>, g: ArrayLike<number>, eta: number, beta: number): { sLine?: number; allowed?: number } {
+    const o = this.options;
+    // in a full-batch oscillation the iterates sit on both sides of the minimum: the criterion is the minimum's, so
+    // it is measured at the middle of the last step along v
+    const d = this.displacements;
+    const center = o.fullBatch && d.length ? -0.5 * d[d.length - 1] : 0;
+    const probe = this.lineProbe(objective, g, center);
+    if (!Number.isFinite(probe.sLine)) return {};
+    const sLine = probe.sLine;
+    this.stats.sLines.push(sLine);
+    const lambdaC = probe.curvature;
+    if (!(o.fullBatch && beta === 0 && lambdaC > 0 && sLine > 0)) return { sLine };
+    const linearC = 2 / lambdaC;
+    this.benign = eta > o.safety * linearC;
+    return { sLine, allowed: linearC * (1 + (sLine * o.lineAmplitude ** 2) / (6 * lambdaC)) };
+  }
+
+  /**
+   * Section 4, item 4: the factor that clips a gradient far above its running average (a cliff the curvature at the
+   * current point does not see) to clipFactor times that average; 1 when it is not clipped.
+   */
+  private clipping(gradientNorm: number): number {
+    const o = this.options;
+    const clipAt = this.goodSteps >= o.warmupSteps && o.clipFactor > 0 ? o.clipFactor * this.emaGradient : Infinity;
     const clip = gradientNorm > clipAt ? clipAt / gradientNorm : 1;
     if (clip < 1) this.stats.clippedSteps++;
+    return clip;
+  }
 
-    // the monitor needs v, the sharpest direction: only where curvature is checked
+  /**
+   * The update, and section 4, item 5, the oscillation monitor on its displacement along v: only where curvature
+   * is checked, since it needs v, the sharpest direction.
+   */
+  private stepWithMonitor(objective: GuardedObjective<S>, scale: number, clip: number): void {
     const monitor = objective.curvatureCap && this.checks > 0;
     if (monitor) this.before.set(objective.point());
     objective.step(scale, clip);
     if (monitor) this.monitorOscillation(objective.point(), !this.benign);
+  }
 
+  /**
+   * After a good step: the watchdog's running averages (and the starting loss a spike must also exceed), a
+   * backed-off scale doubling again after recoverAfter good steps, and the next snapshot due.
+   */
+  private afterGoodStep(loss: number, gradientNorm: number): void {
+    const o = this.options;
     this.goodSteps++;
     this.sinceIncident++;
     const decay = this.goodSteps <= o.warmupSteps ? 1 / this.goodSteps : 0.02;
@@ -516,9 +612,6 @@ export class StabilityGuard<S = unknown> {
       this.sinceIncident = 0;
     }
     if (this.goodSteps % o.snapshotEvery === 0) this.snapshotDue = true;
-    this.stats.lrSum += eta * scale;
-    this.stats.good++;
-    return { loss, gradientNorm, rolledBack: false, scale, lambda, sLine };
   }
 
   /**

@@ -18,15 +18,28 @@
  * the same results, feed them t - t_first. "absolute" uses the timestamps as given (the phase still exact, the
  * tau gradient then grows with the absolute time).
  */
+import * as contract from "../../assembly/contract/train.js";
 import type { SimdChoice } from "../engine/engine.js";
 import { PhasorError, badInput, wholeNumber } from "../errors.js";
 import { checkModel, type FloatModel, type LayerParams, type ReadoutMode } from "../model/model.js";
 import { randomModel, type WeightInit } from "../model/init.js";
 import { Rng } from "../rng.js";
 import type { TaskName } from "./tasks.js";
-import { compileBuild, moduleError, useSimd, type TrainBuild } from "../engine/wasm-source.js";
+import { compileBuild, moduleError, requireExports, useSimd, type ExportedFunctions, type TrainBuild } from "../engine/wasm-source.js";
 
 export type Optimizer = "adam" | "sgd";
+
+/**
+ * Each optimizer's learning rate where nothing else is known (the training settings' default off the freq1 tasks,
+ * host/training/settings.ts). Adam: the paper's 1e-3. SGD with momentum 0.9 (and the time-gate groups at the
+ * settings' timeLrScale of 1e-4) trains freq1-async well at 0.5; 3x is stable but learns much worse
+ * (docs/RESULTS.md, the guard experiment).
+ */
+export const DEFAULT_LR: Record<Optimizer, number> = { adam: 1e-3, sgd: 0.5 };
+/** SGD's heavy-ball momentum where nothing else is known (the training settings' default too) */
+export const DEFAULT_MOMENTUM = 0.9;
+/** the largest learning-rate multiplier of a parameter group (timeLrScale, rOnLrScale): beyond it is a typo */
+export const LR_SCALE_MAX = 1e6;
 export type Loss = "cross-entropy" | "mse";
 export type TimeOrigin = "sequence" | "absolute";
 
@@ -39,9 +52,9 @@ export interface TrainerOptions {
   loss?: Loss;
   /** default "adam" */
   optimizer?: Optimizer;
-  /** learning rate; default 1e-3 (Adam, as in the paper) or 1e-2 (SGD) */
+  /** learning rate; default DEFAULT_LR of the optimizer */
   lr?: number;
-  /** SGD's heavy-ball momentum beta (v <- beta v + g); default 0.9 */
+  /** SGD's heavy-ball momentum beta (v <- beta v + g); default DEFAULT_MOMENTUM */
   momentum?: number;
   /** Adam's moment decays and epsilon; defaults 0.9, 0.999, 1e-8 */
   beta1?: number;
@@ -84,10 +97,10 @@ export interface ThetaLayout {
   tauDirect?: boolean;
 }
 
-/** The range a trained r_on is clipped to after every update (assembly/train/layout.ts; plstm.md section 5). */
-export const TRAINED_R_ON_MIN = 0.01;
-/** The least period a directly learned tau is clipped to (assembly/train/layout.ts). */
-export const TAU_MIN = 0.01;
+/** The range a trained r_on is clipped to after every update (plstm.md section 5; assembly/contract/train.ts). */
+export const TRAINED_R_ON_MIN = contract.TRAINED_R_ON_MIN;
+/** The least period a directly learned tau is clipped to (assembly/contract/train.ts). */
+export const TAU_MIN = contract.TRAINED_TAU_MIN;
 
 /**
  * One training sequence: n timestamps, n x inputSize inputs (event-major), and a class label (cross-entropy)
@@ -233,7 +246,8 @@ export function modelFromParameters(template: FloatModel, theta: ArrayLike<numbe
   return { timeUnit: template.timeUnit, inputSize: template.inputSize, layers, readout };
 }
 
-interface Exports {
+/** The trainer module's exports (assembly/train.ts), as the host calls them. */
+interface TrainerExports {
   memory: WebAssembly.Memory;
   errorPtr(): number;
   errorLen(): number;
@@ -252,15 +266,40 @@ interface Exports {
   trainStep(tr: number, scale: number): number;
 }
 
-// trainInfo and trainLayerInfo keys (assembly/train.ts)
-const INFO = {
-  paramCount: 0, theta: 1, grad: 2, moment1: 3, moment2: 4, inLengths: 5, inT: 6, inX: 7, inLabels: 8, inTargets: 9,
-  predicted: 10, arenaBytes: 11, parameterBytes: 12, inputBytes: 13, stepCount: 14, gradNorm: 15, lrScale: 16,
+/** The functions of TrainerExports, which requireExports checks a build for. */
+export const TRAINER_FUNCTIONS: ExportedFunctions<TrainerExports> = {
+  errorPtr: true,
+  errorLen: true,
+  trainDescriptor: true,
+  trainCreate: true,
+  trainInfo: true,
+  trainLayerInfo: true,
+  trainSetAlpha: true,
+  trainConfigure: true,
+  trainResetOptimizer: true,
+  trainSetStepCount: true,
+  trainLoad: true,
+  trainLoss: true,
+  trainLossAndGradient: true,
+  trainPredict: true,
+  trainStep: true,
 };
-const LAYER_INFO: Record<GroupName, number> = {
-  W: 0, U: 1, b: 2, "peephole.i": 3, "peephole.f": 3, "peephole.o": 3, logTau: 4, tau: 4, shift: 5, V: 7, d: 8, rOn: 9,
+
+/** Where each group starts in theta, by trainLayerInfo's key; the peepholes' three groups follow each other. */
+const GROUP_OFFSET: Record<GroupName, number> = {
+  W: contract.TL_OFF_W,
+  U: contract.TL_OFF_U,
+  b: contract.TL_OFF_B,
+  "peephole.i": contract.TL_OFF_PEEPHOLE,
+  "peephole.f": contract.TL_OFF_PEEPHOLE,
+  "peephole.o": contract.TL_OFF_PEEPHOLE,
+  logTau: contract.TL_OFF_TAU,
+  tau: contract.TL_OFF_TAU,
+  shift: contract.TL_OFF_SHIFT,
+  V: contract.TL_OFF_V,
+  d: contract.TL_OFF_D,
+  rOn: contract.TL_OFF_R_ON,
 };
-const LAYER_R_ON = 6;
 
 function chooseBuild(simd: SimdChoice | boolean | undefined): TrainBuild {
   const choice: SimdChoice = simd === true ? "on" : simd === false ? "off" : (simd ?? "auto");
@@ -292,13 +331,13 @@ export class Trainer {
   readonly tauDirect: boolean;
   readonly parameterCount: number;
   readonly groups: ParameterGroup[];
-  private readonly e: Exports;
+  private readonly e: TrainerExports;
   private readonly handle: number;
   private readonly ptr: Record<"theta" | "grad" | "moment1" | "moment2" | "inLengths" | "inT" | "inX" | "inLabels" | "inTargets" | "predicted", number>;
   /** the samples of the loaded batch, reloaded after predict() */
   private loaded: TrainingSample[] | null = null;
 
-  private constructor(model: FloatModel, options: TrainerOptions, e: Exports, build: TrainBuild, lossKind: Loss) {
+  private constructor(model: FloatModel, options: TrainerOptions, e: TrainerExports, build: TrainBuild, lossKind: Loss) {
     this.model = model;
     this.batchSize = options.batchSize;
     this.maxLength = options.maxLength;
@@ -309,44 +348,33 @@ export class Trainer {
     this.trainROn = options.trainROn ?? false;
     this.tauDirect = options.tauDirect ?? false;
     this.groups = parameterGroups(model, this.layout);
-    const words = new Int32Array(e.memory.buffer, e.trainDescriptor(), 8 + 2 * model.layers.length);
-    words.set([
-      model.layers.length,
-      model.inputSize,
-      model.readout.outputSize,
-      model.readout.mode === "every" ? 1 : 0,
-      lossKind === "cross-entropy" ? 0 : 1,
-      this.timeOrigin === "absolute" ? 1 : 0,
-      this.batchSize,
-      this.maxLength,
-      ...model.layers.flatMap((l) => [l.hiddenSize, (l.peephole ? 1 : 0) | (this.trainROn ? 2 : 0) | (this.tauDirect ? 4 : 0)]),
-    ]);
+    this.writeDescriptor(lossKind);
     this.handle = e.trainCreate();
     if (this.handle === 0) throw new PhasorError("bad-args", this.errorText());
     const info = (key: number) => e.trainInfo(this.handle, key);
-    this.parameterCount = info(INFO.paramCount);
+    this.parameterCount = info(contract.TI_PARAM_COUNT);
     this.ptr = {
-      theta: info(INFO.theta),
-      grad: info(INFO.grad),
-      moment1: info(INFO.moment1),
-      moment2: info(INFO.moment2),
-      inLengths: info(INFO.inLengths),
-      inT: info(INFO.inT),
-      inX: info(INFO.inX),
-      inLabels: info(INFO.inLabels),
-      inTargets: info(INFO.inTargets),
-      predicted: info(INFO.predicted),
+      theta: info(contract.TI_THETA),
+      grad: info(contract.TI_GRAD),
+      moment1: info(contract.TI_MOMENT1),
+      moment2: info(contract.TI_MOMENT2),
+      inLengths: info(contract.TI_IN_LENGTHS),
+      inT: info(contract.TI_IN_T),
+      inX: info(contract.TI_IN_X),
+      inLabels: info(contract.TI_IN_LABELS),
+      inTargets: info(contract.TI_IN_TARGETS),
+      predicted: info(contract.TI_PREDICTED),
     };
     // theta's layout is planned in wasm and described here: they must agree group for group
     for (const group of this.groups) {
-      const key = LAYER_INFO[group.name];
+      const key = GROUP_OFFSET[group.name];
       const offset = e.trainLayerInfo(this.handle, group.layer, key) + (group.name === "peephole.f" ? group.length : group.name === "peephole.o" ? 2 * group.length : 0);
       if (offset !== group.offset) throw new PhasorError("runtime", `trainer: wasm places ${group.name} of layer ${group.layer} at ${offset}, the host expects ${group.offset}`);
     }
     const last = this.groups[this.groups.length - 1];
     if (last.offset + last.length !== this.parameterCount) throw new PhasorError("runtime", "trainer: wasm and host disagree on the parameter count");
     model.layers.forEach((layer, n) => {
-      new Float64Array(e.memory.buffer, e.trainLayerInfo(this.handle, n, LAYER_R_ON), layer.hiddenSize).set(layer.rOn);
+      new Float64Array(e.memory.buffer, e.trainLayerInfo(this.handle, n, contract.TL_R_ON), layer.hiddenSize).set(layer.rOn);
       if (e.trainSetAlpha(this.handle, n, layer.alpha) !== 0) throw new PhasorError("bad-model", this.errorText());
     });
     this.setParameters(parametersOf(model, this.layout));
@@ -362,11 +390,11 @@ export class Trainer {
       throw new PhasorError("bad-args", `optimizer must be "adam" or "sgd", got ${JSON.stringify(this.optimizer)}`);
     }
     const sgd = this.optimizer === "sgd";
-    this.lr = options.lr ?? (sgd ? 1e-2 : 1e-3);
-    this.momentum = sgd ? (options.momentum ?? 0.9) : (options.beta1 ?? 0.9);
+    this.lr = options.lr ?? DEFAULT_LR[this.optimizer];
+    this.momentum = sgd ? (options.momentum ?? DEFAULT_MOMENTUM) : (options.beta1 ?? 0.9);
     const status = e.trainConfigure(
       this.handle,
-      sgd ? 0 : 1,
+      sgd ? contract.OPTIMIZER_SGD : contract.OPTIMIZER_ADAM,
       this.lr,
       this.momentum,
       options.beta2 ?? 0.999,
@@ -379,11 +407,11 @@ export class Trainer {
   /** A trainer starting from `model`'s parameters (its r_on and alpha stay as they are). */
   static async create(model: FloatModel, options: TrainerOptions): Promise<Trainer> {
     checkModel(model, "model");
-    wholeNumber("batchSize", options.batchSize, 1, 65536);
-    wholeNumber("maxLength", options.maxLength, 1, 1 << 24);
+    wholeNumber("batchSize", options.batchSize, 1, contract.MAX_TRAIN_SIZE);
+    wholeNumber("maxLength", options.maxLength, 1, contract.MAX_TRAIN_LENGTH);
     for (const key of ["timeLrScale", "rOnLrScale"] as const) {
       const scale = options[key] ?? 1;
-      if (typeof scale !== "number" || !(scale >= 0 && scale <= 1e6)) throw new PhasorError("bad-args", `${key} must be a number in 0..1e6, got ${String(scale)}`);
+      if (typeof scale !== "number" || !(scale >= 0 && scale <= LR_SCALE_MAX)) throw new PhasorError("bad-args", `${key} must be a number in 0..${LR_SCALE_MAX.toExponential().replace("+", "")}, got ${String(scale)}`);
     }
     for (const key of ["trainROn", "tauDirect"] as const) {
       if (options[key] !== undefined && typeof options[key] !== "boolean") throw new PhasorError("bad-args", `${key} must be true or false, got ${JSON.stringify(options[key])}`);
@@ -403,7 +431,27 @@ export class Trainer {
     }
     const build = chooseBuild(options.simd);
     const instance = await WebAssembly.instantiate(await compileBuild(build), {});
-    return new Trainer(model, options, instance.exports as unknown as Exports, build, lossKind);
+    return new Trainer(model, options, requireExports<TrainerExports>(instance.exports, TRAINER_FUNCTIONS, `phasor-${build}.wasm`), build, lossKind);
+  }
+
+  /** The shape trainCreate plans for, in the words and flags of assembly/contract/train.ts. */
+  private writeDescriptor(lossKind: Loss): void {
+    const { model } = this;
+    const words = new Int32Array(this.e.memory.buffer, this.e.trainDescriptor(), contract.DESCRIPTOR_HEAD_WORDS + contract.DESCRIPTOR_LAYER_WORDS * model.layers.length);
+    words[contract.DESCRIPTOR_LAYER_COUNT] = model.layers.length;
+    words[contract.DESCRIPTOR_INPUT_SIZE] = model.inputSize;
+    words[contract.DESCRIPTOR_OUTPUT_SIZE] = model.readout.outputSize;
+    words[contract.DESCRIPTOR_READOUT_MODE] = model.readout.mode === "every" ? contract.READOUT_EVERY : contract.READOUT_LAST;
+    words[contract.DESCRIPTOR_LOSS] = lossKind === "cross-entropy" ? contract.LOSS_CROSS_ENTROPY : contract.LOSS_MSE;
+    words[contract.DESCRIPTOR_TIME_ORIGIN] = this.timeOrigin === "absolute" ? contract.ORIGIN_ABSOLUTE : contract.ORIGIN_SEQUENCE;
+    words[contract.DESCRIPTOR_BATCH_SIZE] = this.batchSize;
+    words[contract.DESCRIPTOR_MAX_LENGTH] = this.maxLength;
+    model.layers.forEach((layer, n) => {
+      const at = contract.DESCRIPTOR_HEAD_WORDS + contract.DESCRIPTOR_LAYER_WORDS * n;
+      words[at] = layer.hiddenSize;
+      words[at + 1] =
+        (layer.peephole ? contract.LAYER_PEEPHOLE : 0) | (this.trainROn ? contract.LAYER_TRAINS_R_ON : 0) | (this.tauDirect ? contract.LAYER_TAU_DIRECT : 0);
+    });
   }
 
   private errorText(): string {
@@ -421,7 +469,7 @@ export class Trainer {
 
   /** The learning-rate multiplier of every parameter (theta's order), live; 1 except the time-gate groups. */
   lrScales(): Float32Array {
-    return this.f32(this.e.trainInfo(this.handle, INFO.lrScale), this.parameterCount);
+    return this.f32(this.e.trainInfo(this.handle, contract.TI_LR_SCALE), this.parameterCount);
   }
 
   /** Every layer's r_on, layer after layer, in float64 as the trainer uses it (trained or fixed). */
@@ -520,7 +568,7 @@ export class Trainer {
   }
 
   get stepCount(): number {
-    return this.e.trainInfo(this.handle, INFO.stepCount);
+    return this.e.trainInfo(this.handle, contract.TI_STEP_COUNT);
   }
 
   /**
@@ -577,9 +625,9 @@ export class Trainer {
 
   memory(): TrainerMemory {
     const info = (key: number) => this.e.trainInfo(this.handle, key);
-    const arenaBytes = info(INFO.arenaBytes);
-    const parameterBytes = info(INFO.parameterBytes);
-    const inputBytes = info(INFO.inputBytes);
+    const arenaBytes = info(contract.TI_ARENA_BYTES);
+    const parameterBytes = info(contract.TI_PARAMETER_BYTES);
+    const inputBytes = info(contract.TI_INPUT_BYTES);
     return { arenaBytes, parameterBytes, inputBytes, workBytes: arenaBytes - parameterBytes - inputBytes };
   }
 

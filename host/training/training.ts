@@ -5,171 +5,16 @@
  * the loop around it, browser-safe, with hooks for progress and per-epoch records and a checkpoint to resume from.
  */
 import { ParameterAverage, type AverageState } from "./average.js";
-import { PhasorError, wholeNumber as whole } from "../errors.js";
+import { PhasorError } from "../errors.js";
 import { argmax } from "../engine/evaluate.js";
 import type { FloatModel } from "../model/model.js";
-import { MAX_SEED } from "../rng.js";
 import { TASKS, generate, type Sample, type TaskName } from "./tasks.js";
 import { StabilityGuard, TrainerObjective, type GuardState, type GuardStats } from "./guard.js";
-import { WEIGHT_INITS, type WeightInit } from "../model/init.js";
-import { MAX_THREADS, batchGradients, type BatchGradients } from "./threads.js";
-import { TRAINED_R_ON_MIN, Trainer, initialModel, taskModelSpec, type Optimizer, type TrainerSnapshot } from "./trainer.js";
+import { batchGradients, type BatchGradients } from "./threads.js";
+import { Trainer, initialModel, taskModelSpec, type TrainerSnapshot } from "./trainer.js";
+import { checkSettings, guardOptionsOf, storedSettings, type TrainSettings } from "./settings.js";
 
-export interface TrainSettings {
-  task: TaskName;
-  /** units of the one layer; default 110 (the paper) */
-  hidden: number;
-  /** open ratio of every unit, or where a trained r_on starts; default 0.05 (the paper) */
-  rOn: number;
-  /**
-   * train r_on itself from `rOn` on, clipped to [0.01, 1] (Trainer's trainROn): by default on the freq1 tasks,
-   * as the authors' code and tasks.md's protocol do (plstm.md section 5), off on the others; absent in older
-   * checkpoints means false
-   */
-  trainROn?: boolean;
-  /** learn tau itself rather than log tau (Trainer's tauDirect); absent in older checkpoints means false */
-  tauDirect?: boolean;
-  /** how the initial weights and biases are drawn (host/model/init.ts); absent in older checkpoints means "scaled" */
-  weightInit?: WeightInit;
-  /** initial periods log-uniform on [e^lo, e^hi]; default DEFAULT_LOG_TAU_RANGE (absent in older checkpoints) */
-  logTauRange?: [number, number];
-  epochs: number;
-  /** fresh training sequences per epoch; default 5,000 (the paper) */
-  perEpoch: number;
-  /** validation sequences, drawn once; default 500 (the paper) */
-  validation: number;
-  batchSize: number;
-  seed: number;
-  optimizer: Optimizer;
-  /** the learning rate: default 1e-3 for Adam (the paper), DEFAULT_SGD_LR for SGD */
-  lr: number;
-  /** heavy-ball momentum of SGD */
-  momentum: number;
-  /** clip the gradient to this global norm; 0 is off */
-  clipNorm: number;
-  /**
-   * the learning rate of log tau and shift relative to the other groups (Trainer's timeLrScale): default 1 for
-   * Adam, DEFAULT_SGD_TIME_LR_SCALE for SGD; absent (older checkpoints) means 1
-   */
-  timeLrScale?: number;
-  /** the learning rate of a trained r_on relative to the weights (Trainer's rOnLrScale); absent means 1 */
-  rOnLrScale?: number;
-  /**
-   * the stability guard (host/training/guard.ts, shared/spec/stability.md): for SGD the per-batch curvature cap, the
-   * watchdog and the oscillation monitor; for Adam the watchdog only. Absent (older checkpoints) means off.
-   */
-  guard?: boolean;
-  /** check curvature every k steps (defaultSettings: DEFAULT_GUARD_EVERY; absent in older checkpoints: 1) */
-  guardEvery?: number;
-  /** Hessian-vector products per check (default 1) */
-  guardProducts?: number;
-  /** the cap uses the largest lambda_B of the last this many checks, 0 of all (defaultSettings: DEFAULT_GUARD_WORST_OF; absent: 1) */
-  guardWorstOf?: number;
-  /** the cap passes over the largest this many lambda_B of those checks as outliers (default 0; absent: 0) */
-  guardIgnore?: number;
-  /** a rollback returns the cap's memory of lambda_B to the snapshot's, not to nothing (default false; absent: false) */
-  guardRestoreWorst?: boolean;
-  /** the finite-difference length of the Hessian-vector products along the unit vector (default 3e-3; absent: that) */
-  guardProbeStep?: number;
-  /** clip a gradient above this times its running average (default 0: off) */
-  guardClip?: number;
-  /** compute the line criterion S_line every this many checks (default 0: never; 4 gradients each) */
-  guardLineEvery?: number;
-  /** the learning rate of epoch e is lr * lrDecay^(e - 1); default 1 (constant, the paper's) */
-  lrDecay?: number;
-  /**
-   * validate, keep and export an exponential moving average of the parameters with this decay per step
-   * (host/training/average.ts) instead of the parameters themselves; 0 (the default; absent in older checkpoints) is off
-   */
-  average?: number;
-  /** stop after the epoch that takes the run past this many seconds */
-  timeBudgetSeconds?: number;
-  /** stop after the first epoch whose validation accuracy reaches this (classification) */
-  stopAtAccuracy?: number;
-  /** "auto" picks the SIMD build where the runtime has it */
-  simd?: boolean | "auto";
-  /**
-   * threads that share every batch's gradient (host/training/threads.ts; more than 1 needs node's worker threads).
-   * The same seed and thread count give the same run bit for bit; 1 (the default; absent in older checkpoints) is
-   * the trainer alone. Other counts round the batch's sums differently; Adam turns such differences in near-zero
-   * gradients into different steps, so after some tens of steps the run goes its own way, as with another seed
-   */
-  threads?: number;
-}
-
-/**
- * SGD with momentum 0.9 (and the time-gate groups at DEFAULT_SGD_TIME_LR_SCALE) trains freq1-async well at this
- * rate; 3x is stable but learns much worse (docs/RESULTS.md, the guard experiment).
- */
-export const DEFAULT_SGD_LR = 0.5;
-/**
- * SGD's learning rate for log tau and shift relative to the weights: at the paper's initialisation their gradient
- * is hundreds of times the weights' and, at the same rate, runs log tau away before the weights learn anything
- * (docs/RESULTS.md). Adam scales every parameter by its own gradient history and needs no such factor.
- */
-export const DEFAULT_SGD_TIME_LR_SCALE = 1e-4;
-/** tasks.md's initial periods: log-uniform on [e^1, e^3] */
-export const DEFAULT_LOG_TAU_RANGE: [number, number] = [1, 3];
-/**
- * The guard's defaults for training: curvature every 4th step (+27 % wall time) and the cap from the worst of all
- * checks so far (0: it never rises again until a rollback). In docs/RESULTS.md's experiment (freq1-async, SGD at
- * 1x, 10x and 30x the base rate) windows of 16 and 64 checks let runs slide back toward chance, and one of 256
- * let the cap rise again when a sharp batch left it (10x: 90.2 % after 20 epochs); with no window 10x ended at
- * 95.5 % and 1x at 96.6 %, level with unguarded SGD at 1x.
- */
-export const DEFAULT_GUARD_EVERY = 4;
-export const DEFAULT_GUARD_WORST_OF = 0;
-
-/**
- * How the freq1 tasks train by default, per optimizer: tasks.md's protocol with r_on trained from 0.05 as the
- * authors' code trains it, and what docs/RESULTS.md (session 6) measured to reach the paper within the protocol's
- * 70 epochs. Adam: tau learned itself as in the authors' code, lr 3e-3 decaying by 0.97 per epoch, and tau and
- * shift at a tenth of it (the paper's constant 1e-3 ends about half a point lower). SGD: the same decay, r_on at
- * a hundredth of the weights' rate (at their rate its sharpness held the guard's cap at a fiftieth of the
- * nominal rate for the whole run), and the guard's probes ten times longer (the default 3e-3 read the time
- * gate's kinks as a sharpness of 80 at ten times the rate, and the cap stayed at 0.04 for good).
- */
-const FREQ1_RECIPES: Record<Optimizer, Partial<TrainSettings>> = {
-  adam: { trainROn: true, tauDirect: true, lr: 3e-3, lrDecay: 0.97, timeLrScale: 0.1 },
-  sgd: { trainROn: true, rOnLrScale: 0.01, lrDecay: 0.97, guardProbeStep: 0.03 },
-};
-
-export function defaultSettings(task: TaskName, overrides: Partial<TrainSettings> = {}): TrainSettings {
-  const optimizer = overrides.optimizer ?? "adam";
-  return {
-    task,
-    hidden: 110,
-    rOn: 0.05,
-    trainROn: false,
-    tauDirect: false,
-    weightInit: "scaled",
-    logTauRange: [...DEFAULT_LOG_TAU_RANGE],
-    epochs: 70,
-    perEpoch: 5000,
-    validation: 500,
-    batchSize: 32,
-    seed: 1,
-    optimizer,
-    lr: optimizer === "adam" ? 1e-3 : DEFAULT_SGD_LR,
-    momentum: 0.9,
-    clipNorm: 0,
-    timeLrScale: optimizer === "adam" ? 1 : DEFAULT_SGD_TIME_LR_SCALE,
-    rOnLrScale: 1,
-    guard: true,
-    guardEvery: DEFAULT_GUARD_EVERY,
-    guardProducts: 1,
-    guardLineEvery: 0,
-    guardWorstOf: DEFAULT_GUARD_WORST_OF,
-    guardIgnore: 0,
-    guardRestoreWorst: false,
-    guardClip: 0,
-    lrDecay: 1,
-    average: 0,
-    threads: 1,
-    ...(task.startsWith("freq1") ? FREQ1_RECIPES[optimizer] : {}),
-    ...overrides,
-  };
-}
+export { defaultSettings, type TrainSettings } from "./settings.js";
 
 /** The most events one sequence of each task can have (tasks.md), which sizes the trainer's memory. */
 const MAX_EVENTS: Record<TaskName, number> = {
@@ -201,7 +46,7 @@ export interface EpochRecord {
 
 /**
  * The checkpoint format's version. 2: a trained r_on is r_on itself in theta (version 1 held its logit; a version-1
- * checkpoint that trains r_on cannot be continued, the others read as version 2: tools/cli/training-session.ts).
+ * checkpoint that trains r_on cannot be continued, the others read as version 2: checkpointSettings).
  */
 export const CHECKPOINT_VERSION = 2;
 
@@ -218,6 +63,29 @@ export interface Checkpoint {
   guard?: GuardState<TrainerSnapshot>;
   /** the parameter average, when settings.average is on */
   average?: AverageState;
+}
+
+/**
+ * The settings of a checkpoint of any version this reads, with what the settings it leaves out meant when it was
+ * written, checked as a run's settings are; `where` (a file) starts a refusal.
+ */
+export function checkpointSettings(raw: { version?: unknown; settings?: unknown }, where: string): TrainSettings {
+  const saved = raw.settings;
+  if (typeof saved !== "object" || saved === null || Array.isArray(saved)) throw new PhasorError("bad-input", `${where}: the checkpoint holds no settings`);
+  // version 1 held a trained r_on as its logit; every other number means in version 2 what it meant in version 1
+  if (raw.version === 1 && (saved as { trainROn?: unknown }).trainROn) {
+    throw new PhasorError(
+      "bad-input",
+      `${where}: this version-1 checkpoint trains r_on through its logit; the trainer now learns r_on itself (plstm.md section 5) and cannot continue that run: start it again`,
+    );
+  }
+  const settings = storedSettings(saved as Record<string, unknown>);
+  try {
+    checkSettings(settings);
+  } catch (err) {
+    throw err instanceof PhasorError ? new PhasorError("bad-input", `${where}: settings: ${err.message}`) : err;
+  }
+  return settings;
 }
 
 /** Fails unless `raw` says it is a checkpoint of this format and version; `where` (a file) starts the message. */
@@ -239,47 +107,6 @@ function epochSeed(seed: number, epoch: number): number {
 }
 function validationSeed(seed: number): number {
   return (Math.imul(seed ^ 0x5bd1e995, 0xc2b2ae35) + 0x27d4eb2f) >>> 0;
-}
-
-function checkSettings(s: TrainSettings): void {
-  if (!(s.task in TASKS)) throw new PhasorError("bad-args", `unknown task "${s.task}"`);
-  whole("hidden", s.hidden, 1, 4096);
-  whole("epochs", s.epochs, 1, 100000);
-  whole("perEpoch", s.perEpoch, 1, 10_000_000);
-  whole("validation", s.validation, 1, 1_000_000);
-  whole("batchSize", s.batchSize, 1, 4096);
-  whole("seed", s.seed, 0, MAX_SEED);
-  if (!(s.rOn > 0 && s.rOn <= 1)) throw new PhasorError("bad-args", `rOn must be in (0, 1], got ${s.rOn}`);
-  if (s.trainROn && !(s.rOn >= TRAINED_R_ON_MIN)) {
-    throw new PhasorError("bad-args", `a trained r_on starts in [${TRAINED_R_ON_MIN}, 1], the range it is kept in, got rOn ${s.rOn}`);
-  }
-  if (s.weightInit !== undefined && !WEIGHT_INITS.includes(s.weightInit)) {
-    throw new PhasorError("bad-args", `weightInit must be one of ${WEIGHT_INITS.join(", ")}, got ${JSON.stringify(s.weightInit)}`);
-  }
-  const range = s.logTauRange ?? DEFAULT_LOG_TAU_RANGE;
-  if (!(Array.isArray(range) && range.length === 2 && range.every((v) => Number.isFinite(v) && Math.abs(v) <= 30) && range[0] <= range[1])) {
-    throw new PhasorError("bad-args", `logTauRange must be two numbers lo <= hi in -30..30 (tau log-uniform on [e^lo, e^hi]), got ${JSON.stringify(range)}`);
-  }
-  if (!(s.lr > 0 && Number.isFinite(s.lr))) throw new PhasorError("bad-args", `the learning rate must be a positive number, got ${s.lr}`);
-  whole("guardEvery", s.guardEvery ?? 1, 1, 1_000_000);
-  whole("guardProducts", s.guardProducts ?? 1, 1, 10);
-  whole("guardLineEvery", s.guardLineEvery ?? 0, 0, 1_000_000);
-  whole("guardWorstOf", s.guardWorstOf ?? 1, 0, 100_000);
-  whole("guardIgnore", s.guardIgnore ?? 0, 0, 100);
-  const window = s.guardWorstOf ?? 1;
-  if (window > 0 && (s.guardIgnore ?? 0) >= window) {
-    throw new PhasorError("bad-args", `guardIgnore (${s.guardIgnore}) must be below guardWorstOf (${window}): the cap needs a check left to use`);
-  }
-  const probe = s.guardProbeStep;
-  if (probe !== undefined && !(probe > 0 && probe <= 10)) throw new PhasorError("bad-args", `guardProbeStep (the Hessian-vector products' finite-difference length) must be in (0, 10], got ${probe}`);
-  const clip = s.guardClip ?? 0;
-  if (!(clip === 0 || (clip >= 1 && Number.isFinite(clip)))) throw new PhasorError("bad-args", `guardClip must be 0 (off) or a number >= 1, got ${clip}`);
-  if (s.lrDecay !== undefined && !(s.lrDecay > 0 && s.lrDecay <= 1)) throw new PhasorError("bad-args", `lrDecay must be in (0, 1], got ${s.lrDecay}`);
-  whole("threads", s.threads ?? 1, 1, MAX_THREADS);
-  if ((s.threads ?? 1) > s.batchSize) {
-    throw new PhasorError("bad-args", `threads (${s.threads}) must be at most batchSize (${s.batchSize}): a thread takes whole sequences of a batch, so the others would have none`);
-  }
-  if (s.average !== undefined && !(s.average >= 0 && s.average < 1)) throw new PhasorError("bad-args", `average (the decay of the parameter average) must be in [0, 1), 0 for off, got ${s.average}`);
 }
 
 function spread(xs: ArrayLike<number>): { mean: number; min: number; max: number } {
@@ -316,19 +143,7 @@ export class TrainingRun {
     this.trainer = trainer;
     this.gradients = gradients;
     this.objective = new TrainerObjective(trainer, gradients);
-    this.guard = settings.guard
-      ? new StabilityGuard(trainer.parameterCount, {
-          every: settings.guardEvery ?? 1,
-          products: settings.guardProducts ?? 1,
-          lineEvery: settings.guardLineEvery ?? 0,
-          worstOf: settings.guardWorstOf ?? 1,
-          ignore: settings.guardIgnore ?? 0,
-          restoreWorst: settings.guardRestoreWorst ?? false,
-          ...(settings.guardProbeStep !== undefined ? { hvpStep: settings.guardProbeStep } : {}),
-          clipFactor: settings.guardClip ?? 0,
-          seed: settings.seed,
-        })
-      : null;
+    this.guard = settings.guard ? new StabilityGuard(trainer.parameterCount, guardOptionsOf(settings)) : null;
     if (this.guard && resume?.guard) this.guard.setState(resume.guard);
     this.average = settings.average ? new ParameterAverage(trainer.parameterCount, settings.average) : null;
     if (this.average && resume) {
@@ -347,13 +162,13 @@ export class TrainingRun {
   static async create(settings: TrainSettings, resume?: Checkpoint): Promise<TrainingRun> {
     checkSettings(settings);
     const task = TASKS[settings.task];
-    const [lo, hi] = settings.logTauRange ?? DEFAULT_LOG_TAU_RANGE;
+    const [lo, hi] = settings.logTauRange;
     const spec = {
       ...taskModelSpec(settings.task),
       hidden: [settings.hidden],
       rOn: settings.rOn,
       tauRange: [Math.exp(lo), Math.exp(hi)] as [number, number],
-      weightInit: settings.weightInit ?? "scaled",
+      weightInit: settings.weightInit,
       labels: task.labels ? [...task.labels] : undefined,
     };
     const trainer = await Trainer.create(initialModel(spec, settings.seed), {
@@ -363,11 +178,11 @@ export class TrainingRun {
       lr: settings.lr,
       momentum: settings.momentum,
       clipNorm: settings.clipNorm,
-      timeLrScale: settings.timeLrScale ?? 1,
-      rOnLrScale: settings.rOnLrScale ?? 1,
-      trainROn: settings.trainROn ?? false,
-      tauDirect: settings.tauDirect ?? false,
-      simd: settings.simd ?? "auto",
+      timeLrScale: settings.timeLrScale,
+      rOnLrScale: settings.rOnLrScale,
+      trainROn: settings.trainROn,
+      tauDirect: settings.tauDirect,
+      simd: settings.simd,
       // the tasks' timestamps are the real times of their signals, 0..125 ms: the model learns on them as they
       // are, so the exported model runs on the same timestamps in every engine
       timeOrigin: "absolute",
@@ -376,7 +191,7 @@ export class TrainingRun {
       checkCheckpointFormat(resume);
       trainer.restore(resume.trainer);
     }
-    const gradients = await batchGradients(trainer, settings.threads ?? 1);
+    const gradients = await batchGradients(trainer, settings.threads);
     try {
       return new TrainingRun(settings, trainer, gradients, resume);
     } catch (error) {
@@ -447,7 +262,7 @@ export class TrainingRun {
       const epochStart = performance.now();
       let lossSum = 0;
       let lossCount = 0;
-      const schedule = (s.lrDecay ?? 1) ** (epoch - 1);
+      const schedule = s.lrDecay ** (epoch - 1);
       this.objective.schedule = schedule;
       for (let b = 0; b < batches; b++) {
         this.gradients.loadBatch(data.slice(b * s.batchSize, (b + 1) * s.batchSize));

@@ -9,13 +9,17 @@ export type FlagSpec =
   | { kind: "string"; help: string; /** placeholder in the usage line */ value?: string; required?: boolean }
   | { kind: "enum"; help: string; values: readonly string[]; default?: string }
   | { kind: "number"; help: string; value?: string; integer?: boolean; min?: number; max?: number; default?: number }
-  | { kind: "boolean"; help: string };
+  | { kind: "boolean"; help: string }
+  /** a flag that may be given again and again, each value kept in order */
+  | { kind: "list"; help: string; value?: string };
 
 export type FlagSpecs = Record<string, FlagSpec>;
 
 type FlagValue<S extends FlagSpec> = S extends { kind: "boolean" }
   ? boolean
-  : S extends { kind: "enum"; values: readonly (infer V)[] }
+  : S extends { kind: "list" }
+    ? string[]
+    : S extends { kind: "enum"; values: readonly (infer V)[] }
     ? S extends { default: string }
       ? V
       : V | undefined
@@ -43,6 +47,8 @@ export interface Command<F extends FlagSpecs = FlagSpecs> {
   /** what the command does and prints, for --help */
   description: string;
   flags: F;
+  /** more of --help, after the flags */
+  appendix?: string;
   run(flags: Flags<F>, io: CommandIO): Promise<void>;
 }
 
@@ -59,7 +65,7 @@ export interface ParsedArgs<F extends FlagSpecs> {
 
 export function parseFlags<F extends FlagSpecs>(args: readonly string[], specs: F): ParsedArgs<F> {
   if (args.includes("--help") || args.includes("-h")) return { help: true, flags: {} as Flags<F> };
-  const values: Record<string, string | number | boolean | undefined> = {};
+  const values: Record<string, string | number | boolean | string[] | undefined> = {};
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (!arg.startsWith("--")) throw badArgs(`unexpected argument "${arg}" (flags start with --)`);
@@ -69,7 +75,7 @@ export function parseFlags<F extends FlagSpecs>(args: readonly string[], specs: 
     if (spec === undefined) {
       throw badArgs(`unknown flag --${name} (accepted: ${Object.keys(specs).map((n) => `--${n}`).join(", ")})`);
     }
-    if (name in values) throw badArgs(`--${name} is given twice`);
+    if (name in values && spec.kind !== "list") throw badArgs(`--${name} is given twice`);
     if (spec.kind === "boolean") {
       if (equals >= 0) throw badArgs(`--${name} takes no value`);
       values[name] = true;
@@ -83,18 +89,24 @@ export function parseFlags<F extends FlagSpecs>(args: readonly string[], specs: 
       if (i + 1 >= args.length || args[i + 1].startsWith("--")) throw badArgs(`--${name} needs a value (${describe(spec)})`);
       text = args[++i];
     }
-    values[name] = parseValue(name, spec, text);
+    if (spec.kind === "list") {
+      if (text === "") throw badArgs(`--${name} needs a non-empty value (${describe(spec)})`);
+      values[name] = [...((values[name] as string[] | undefined) ?? []), text];
+    } else {
+      values[name] = parseValue(name, spec, text);
+    }
   }
   for (const [name, spec] of Object.entries(specs)) {
     if (name in values) continue;
     if (spec.kind === "boolean") values[name] = false;
+    else if (spec.kind === "list") values[name] = [];
     else if (spec.kind === "string" && spec.required) throw badArgs(`missing --${name} ${spec.value ?? "<value>"} (${spec.help})`);
     else if (spec.kind !== "string") values[name] = spec.default;
   }
   return { help: false, flags: values as Flags<F> };
 }
 
-function parseValue(name: string, spec: Exclude<FlagSpec, { kind: "boolean" }>, text: string): string | number {
+function parseValue(name: string, spec: Exclude<FlagSpec, { kind: "boolean" | "list" }>, text: string): string | number {
   switch (spec.kind) {
     case "string":
       if (text === "") throw badArgs(`--${name} needs a non-empty value (${describe(spec)})`);
@@ -116,6 +128,7 @@ function parseValue(name: string, spec: Exclude<FlagSpec, { kind: "boolean" }>, 
 function describe(spec: FlagSpec): string {
   switch (spec.kind) {
     case "string":
+    case "list":
       return spec.value ?? "a value";
     case "enum":
       return `one of ${spec.values.join(", ")}`;
@@ -132,15 +145,15 @@ function describe(spec: FlagSpec): string {
 export function commandHelp(name: string, command: Command): string {
   const rows = Object.entries(command.flags).map(([flag, spec]) => {
     let left = `--${flag}`;
-    if (spec.kind === "string" || spec.kind === "number") left += ` ${spec.value ?? "<value>"}`;
+    if (spec.kind === "string" || spec.kind === "number" || spec.kind === "list") left += ` ${spec.value ?? "<value>"}`;
     if (spec.kind === "enum") left += ` ${spec.values.join("|")}`;
     // a help text that already explains its default keeps its own words
-    const defaults = spec.kind !== "boolean" && spec.kind !== "string" && spec.default !== undefined && !spec.help.includes("(default") ? ` (default ${spec.default})` : "";
+    const defaults = (spec.kind === "enum" || spec.kind === "number") && spec.default !== undefined && !spec.help.includes("(default") ? ` (default ${spec.default})` : "";
     return [left, spec.help + defaults] as const;
   });
   const width = Math.max(0, ...rows.map(([left]) => left.length));
   const lines = rows.map(([left, help]) => `  ${left.padEnd(width)}  ${help}`);
-  return `usage: phasor ${name} ${command.usage}\n\n${command.description}\n\nflags:\n${lines.join("\n")}\n`;
+  return `usage: phasor ${name} ${command.usage}\n\n${command.description}\n\nflags:\n${lines.join("\n")}\n${command.appendix ? `\n${command.appendix}` : ""}`;
 }
 
 function badArgs(message: string): PhasorError {

@@ -10,7 +10,8 @@ import { guardSvg, learningCurveSvg } from "../../host/training/report.js";
 import { TASKS } from "../../host/training/tasks.js";
 import type { GuardState } from "../../host/training/guard.js";
 import type { TrainerSnapshot } from "../../host/training/trainer.js";
-import { CHECKPOINT_VERSION, TrainingRun, checkCheckpointFormat, defaultSettings, type Checkpoint, type EpochRecord, type TrainSettings } from "../../host/training/training.js";
+import { CHECKPOINT_VERSION, TrainingRun, checkCheckpointFormat, checkpointSettings, type Checkpoint, type EpochRecord } from "../../host/training/training.js";
+import { resumedSettings, type TrainSettings } from "../../host/training/settings.js";
 import type { CommandIO } from "./command.js";
 import { ioReason, writeFileAtomically } from "../../host/files.js";
 
@@ -59,13 +60,7 @@ export async function readCheckpoint(path: string): Promise<Checkpoint> {
     throw new PhasorError("bad-input", `${path}: not a readable checkpoint: ${err instanceof SyntaxError ? "not JSON" : ioReason(err)}`);
   }
   checkCheckpointFormat(raw, path, [1, CHECKPOINT_VERSION]);
-  // version 1 held a trained r_on as its logit; every other number means in version 2 what it meant in version 1
-  if (raw.version === 1 && (raw.settings as TrainSettings | undefined)?.trainROn) {
-    throw new PhasorError(
-      "bad-input",
-      `${path}: this version-1 checkpoint trains r_on through its logit; the trainer now learns r_on itself (plstm.md section 5) and cannot continue that run: start it again`,
-    );
-  }
+  const settings = checkpointSettings(raw, path);
   const trainer = raw.trainer as Record<string, unknown>;
   const best = raw.best as Record<string, unknown>;
   const guard = raw.guard as (Omit<GuardState, "v" | "snapshots"> & { v: unknown; snapshots: unknown }) | undefined;
@@ -73,7 +68,7 @@ export async function readCheckpoint(path: string): Promise<Checkpoint> {
   return {
     format: "phasor-checkpoint",
     version: CHECKPOINT_VERSION,
-    settings: raw.settings as TrainSettings,
+    settings,
     epoch: raw.epoch as number,
     history: raw.history as EpochRecord[],
     trainer: readSnapshot(trainer, "trainer"),
@@ -123,48 +118,13 @@ export interface SessionResult {
 }
 
 /**
- * What a resumed run may change: how long it goes on, and the build it runs on. The rest defines the run, the
- * thread count included: it decides how every batch's sums are rounded (host/training/parallel.ts), so a run
- * resumed on the checkpoint's count gives the bits of the run that was never stopped.
- */
-const CHANGEABLE_ON_RESUME = new Set<keyof TrainSettings>(["epochs", "timeBudgetSeconds", "stopAtAccuracy", "simd"]);
-
-/**
- * The settings of a resumed run: the checkpoint's, with the changeable ones from the command line. A setting that
- * defines the run and that the command line sets to something other than both its default and the checkpoint's
- * value is a conflict the user must hear about, never silently dropped.
- */
-function resumedSettings(asked: TrainSettings, checkpoint: TrainSettings): TrainSettings {
-  // checkpoints from before --threads trained on one thread
-  const saved: TrainSettings = { ...checkpoint, threads: checkpoint.threads ?? 1 };
-  // settings are numbers, strings, booleans and small arrays (the tau range)
-  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-  const defaults = defaultSettings(asked.task, { optimizer: asked.optimizer });
-  const conflicts = (Object.keys(asked) as (keyof TrainSettings)[]).filter(
-    (k) => !CHANGEABLE_ON_RESUME.has(k) && !same(asked[k], saved[k]) && !same(asked[k], defaults[k]),
-  );
-  if (conflicts.length > 0) {
-    const list = conflicts.map((k) => `${k} ${JSON.stringify(asked[k])} (the checkpoint has ${JSON.stringify(saved[k])})`).join(", ");
-    const threads = conflicts.includes("threads")
-      ? `; the thread count decides how every batch's sums are rounded, so the run goes on with --threads ${saved.threads} or no --threads`
-      : "";
-    throw new PhasorError("bad-args", `--resume continues the checkpoint's run; it cannot change ${list}. Only --epochs, --time-budget, --stop-at and --simd may differ${threads}`);
-  }
-  const resumed: TrainSettings = { ...saved };
-  for (const k of CHANGEABLE_ON_RESUME) (resumed as unknown as Record<string, unknown>)[k] = asked[k];
-  return resumed;
-}
-
-/**
  * Trains, writing `out` (the best model), `out` with .svg (its learning curve), with .guard.svg (lambda_B against
- * 2 / eta, when the guard checked curvature) and with .checkpoint.json.
+ * 2 / eta, when the guard checked curvature) and with .checkpoint.json. With `resume`, continues the run of that
+ * checkpoint instead, with the settings `given` on the command line (resumedSettings says which may differ).
  */
-export async function trainSession(settings: TrainSettings, out: string, io: CommandIO, resumeFrom?: string): Promise<SessionResult> {
-  const resume = resumeFrom ? await readCheckpoint(resumeFrom) : undefined;
-  if (resume && resume.settings.task !== settings.task) {
-    throw new PhasorError("bad-args", `--resume: the checkpoint trains ${resume.settings.task}, not ${settings.task}`);
-  }
-  const run = await TrainingRun.create(resume ? resumedSettings(settings, resume.settings) : settings, resume);
+export async function trainSession(settings: TrainSettings, out: string, io: CommandIO, resume?: { from: string; given: Partial<TrainSettings> }): Promise<SessionResult> {
+  const checkpoint = resume ? await readCheckpoint(resume.from) : undefined;
+  const run = await TrainingRun.create(checkpoint && resume ? resumedSettings(checkpoint.settings, resume.given) : settings, checkpoint);
   const base = out.replace(/\.json$/i, "");
   const checkpointPath = `${base}.checkpoint.json`;
   const progress = new Progress(io.stderr as NodeJS.WritableStream & { isTTY?: boolean }, run.settings.epochs);

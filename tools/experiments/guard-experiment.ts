@@ -53,7 +53,7 @@ const { values } = parseArgs({
 });
 
 /** log tau's and shift's learning rate relative to the weights: the flag, or SGD's default */
-const timeLrScale = values["time-lr-scale"] !== undefined ? Number(values["time-lr-scale"]) : (defaultSettings("freq1-async", { optimizer: "sgd" }).timeLrScale ?? 1);
+const timeLrScale = values["time-lr-scale"] !== undefined ? Number(values["time-lr-scale"]) : defaultSettings("freq1-async", { optimizer: "sgd" }).timeLrScale;
 
 interface RunLine {
   lr: number;
@@ -117,7 +117,7 @@ async function one(lr: number, multiplier: number, seed: number, mode: string): 
     guardWorstOf: Number(values["worst-of"]),
     guardIgnore: Number(values.ignore),
     guardRestoreWorst: values["restore-worst"],
-    ...(values["probe-step"] !== undefined ? { guardProbeStep: Number(values["probe-step"]) } : {}),
+    guardProbeStep: values["probe-step"] === undefined ? undefined : Number(values["probe-step"]),
     guardProducts: Number(values.products),
     guardClip: Number(values["clip-factor"]),
     lrDecay: Number(values["lr-decay"]),
