@@ -21,7 +21,7 @@ import { trainSession } from "../training-session.js";
  * larger step than the paper's protocol so that it gets past 97 % (`goal`, on the fresh sequences, README) within
  * the time budget (docs/RESULTS.md has the protocol runs). It sets every choice of its own, not phasor train's
  * freq1 defaults. */
-export const MAIN_JOB = { rOn: 0.25, trainROn: false, tauDirect: false, timeLrScale: 1, lr: 0.004, lrDecay: 0.92, budgetSeconds: 150, stopAt: 0.98, goal: 0.97 };
+export const MAIN_JOB = { budgetSeconds: 150, stopAt: 0.98, goal: 0.97 };
 
 /**
  * The main job trains on one thread per core the process may use (os.availableParallelism()), at most
@@ -65,19 +65,13 @@ export const command = defineCommand({
     const dir = join(flags.out ?? "out", `phasor-${stamp}`);
     await makeFolder(dir, "--out");
     const settings = defaultSettings("freq1-async", {
-      rOn: MAIN_JOB.rOn,
-      trainROn: MAIN_JOB.trainROn,
-      tauDirect: MAIN_JOB.tauDirect,
-      timeLrScale: MAIN_JOB.timeLrScale,
-      lr: MAIN_JOB.lr,
-      lrDecay: MAIN_JOB.lrDecay,
       epochs: 1000,
       timeBudgetSeconds: flags.seconds,
       stopAtAccuracy: MAIN_JOB.stopAt,
       threads: flags.threads ?? mainJobThreads(),
     });
     const threadsText = (s: TrainSettings) => `${s.threads} thread${s.threads === 1 ? "" : "s"}`;
-    say(`training freq1-async in wasm: 1 layer of ${settings.hidden} units, r_on ${settings.rOn}, Adam lr ${settings.lr} decaying x${MAIN_JOB.lrDecay} per epoch, ` +
+    say(`training freq1-async in wasm: 1 layer of ${settings.hidden} units, r_on ${settings.trainROn ? `learned from ${settings.rOn}` : settings.rOn}, Adam lr ${settings.lr} decaying x${settings.lrDecay} per epoch, ` +
       `${settings.perEpoch} fresh sequences per epoch, on ${threadsText(settings)}, for at most ${flags.seconds} s or until ${100 * MAIN_JOB.stopAt} % validation accuracy`);
     const quiet = { ...io, stdout: { write: () => true } as unknown as NodeJS.WritableStream };
     let session;
