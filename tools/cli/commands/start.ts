@@ -71,7 +71,8 @@ export const command = defineCommand({
       threads: flags.threads ?? mainJobThreads(),
     });
     const threadsText = (s: TrainSettings) => `${s.threads} thread${s.threads === 1 ? "" : "s"}`;
-    say(`training freq1-async in wasm: 1 layer of ${settings.hidden} units, r_on ${settings.trainROn ? `learned from ${settings.rOn}` : settings.rOn}, Adam lr ${settings.lr} decaying x${settings.lrDecay} per epoch, ` +
+    const rOnText = settings.trainROn ? `learned from ${settings.rOn}` : `${settings.rOn}`;
+    say(`training freq1-async in wasm: 1 layer of ${settings.hidden} units, r_on ${rOnText}, Adam lr ${settings.lr} decaying x${settings.lrDecay} per epoch, ` +
       `${settings.perEpoch} fresh sequences per epoch, on ${threadsText(settings)}, for at most ${flags.seconds} s or until ${100 * MAIN_JOB.stopAt} % validation accuracy`);
     const quiet = { ...io, stdout: { write: () => true } as unknown as NodeJS.WritableStream };
     let session;
@@ -116,7 +117,7 @@ export const command = defineCommand({
     const report = htmlReport(
       "Phasor: freq1-async, trained on the device",
       [
-        ["model", `1 layer of ${settings.hidden} units, r_on ${settings.rOn}, trained with Adam (lr ${settings.lr}) in wasm`],
+        ["model", `1 layer of ${settings.hidden} units, r_on ${rOnText}, trained with Adam (lr ${settings.lr}) in wasm`],
         ["training", `${run.epoch} epochs of ${settings.perEpoch} fresh sequences, ${trainSeconds.toFixed(1)} s on ${threadsText(run.settings)}`],
         ["best validation accuracy", `${(100 * best.score).toFixed(2)} % (epoch ${best.epoch}, ${settings.validation} sequences)`],
         ["fresh test set", `${fresh.length} sequences, ${events} events`],
