@@ -41,7 +41,8 @@ class PhasedLSTMCell(torch.nn.Module):
         log_tau = torch.rand(H, generator=generator) * 2 + 1  # tau log-uniform on [e^1, e^3] (tasks.md)
         self.tau = torch.nn.Parameter(log_tau.exp())
         self.shift = torch.nn.Parameter(torch.rand(H, generator=generator) * 100)
-        self.r_on = torch.nn.Parameter(torch.full((H,), r_on))
+        # fixed, as in the trainer `phasor bench` times (Trainer's default trainROn false)
+        self.register_buffer("r_on", torch.full((H,), r_on))
         self.alpha = alpha
 
     def time_gate(self, t):
@@ -120,9 +121,8 @@ def bench_training(sequences, seconds):
         loss = torch.nn.functional.cross_entropy(model(t, x, mask), labels)
         loss.backward()
         optimizer.step()
-        with torch.no_grad():  # plstm.md section 5: tau and r_on stay strictly positive
+        with torch.no_grad():  # plstm.md section 5: tau stays strictly positive
             model.cell.tau.clamp_(min=1e-3)
-            model.cell.r_on.clamp_(0.01, 1)
 
     for batch in batches[:2]:
         step(batch)
