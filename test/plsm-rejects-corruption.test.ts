@@ -163,7 +163,8 @@ const LAYER_CASES: Case[] = [0, 1].flatMap((n): Case[] => {
     [`layer ${n}: hidden size 65536`, (v) => v.setUint32(at("hiddenSize"), 65536, true), /hidden size|outside|past/],
     [`layer ${n}: hidden size 2^32 - 1`, (v) => v.setUint32(at("hiddenSize"), U32_MAX, true), /hidden size/],
     [`layer ${n}: input size 4`, (v) => v.setUint32(at("inputSize"), 4, true), /input size/],
-    [`layer ${n}: flags 2`, (v) => v.setUint32(at("flags"), 2, true), /flags/],
+    // bit 1 (2) is LAYER_INT8, a flag of its own: test/int8-weights.test.ts holds its files to these checks
+    [`layer ${n}: flags 4`, (v) => v.setUint32(at("flags"), 4, true), /flags/],
     [`layer ${n}: peephole format 31`, (v) => v.setInt32(at("pFrac"), 31, true), /peephole/],
   ];
   for (const region of ["W", "U", "units", "time"] as const) {

@@ -8,8 +8,13 @@
 // which is what an interpreter on a device executes for it (README.md, "Operators per event"). Scalar: chunks of
 // 32 columns, then of 8; SIMD (i32x4.dot_i16x8_s): chunks of up to 16 vectors of 8 columns. Both read the zero
 // padding of rows and vector up to a multiple of 8, and nothing past it.
+//
+// Every function is generic in T, the weight element: i16, or i8 in a layer with int8 weights (LAYER_INT8, the
+// "16x8" scheme: int8 weights against the same int16 inputs and h, the same exact i32 sums). The int8 instances read
+// a row's weights at half the stride and, in the SIMD build, widen 8 of them to i16x8 as they load (load8x8_s); the
+// products and sums are the int16 engine's.
 
-import { FULL_BUILD, Layer } from "../model";
+import { FULL_BUILD, Layer, RUNS_INT16, RUNS_INT8 } from "../model";
 
 /** Bytes of one open unit's sums: W x of gate g (i, f, g, o) at 4 g, U h of gate g at U_SUMS + 4 g, i32 each. */
 export const SUMS_BYTES: i32 = 32;
@@ -21,74 +26,84 @@ export const U_SUMS: i32 = 16;
  * they are read.
  */
 export function gateSums(L: Layer, st: usize, x: usize, cols: usize, nnz: i32, open: i32, sums: usize): void {
-  const active = st + <usize>L.activeOff;
   if (open == 0) return;
+  if (RUNS_INT8 && (!RUNS_INT16 || L.int8)) gateSumsOf<i8>(L, st, x, cols, nnz, open, sums);
+  else gateSumsOf<i16>(L, st, x, cols, nnz, open, sums);
+}
+
+@inline function gateSumsOf<T>(L: Layer, st: usize, x: usize, cols: usize, nnz: i32, open: i32, sums: usize): void {
+  const active = st + <usize>L.activeOff;
   // W x first: these store their sums and clear the U h ones, which rowSums adds to
-  if (FULL_BUILD && nnz >= 0) sparseSums(L.W, <usize>L.inputPad << 1, x, cols, nnz, active, open, sums);
-  else if (L.inputSize == 1) oneColumnSums(L.W, x, active, open, sums);
-  else if (!ASC_FEATURE_SIMD && !isDefined(PHASOR_MCU) && L.inputPad == 8) narrowSums(L.W, x, L.inputSize, active, open, sums);
+  if (FULL_BUILD && nnz >= 0) sparseSums<T>(L.W, <usize>L.inputPad * sizeof<T>(), x, cols, nnz, active, open, sums);
+  else if (L.inputSize == 1) oneColumnSums<T>(L.W, x, active, open, sums);
+  else if (!ASC_FEATURE_SIMD && !isDefined(PHASOR_MCU) && L.inputPad == 8) narrowSums<T>(L.W, x, L.inputSize, active, open, sums);
   else {
     for (let out = sums, end = sums + <usize>open * SUMS_BYTES; out < end; out += 8) store<i64>(out, 0);
-    rowSums(L.W, <usize>L.inputPad << 1, x, L.inputSize, active, open, sums);
+    rowSums<T>(L.W, <usize>L.inputPad * sizeof<T>(), x, L.inputSize, active, open, sums);
   }
-  rowSums(L.U, <usize>L.hiddenPad << 1, st + <usize>L.hOff, L.hiddenSize, active, open, sums + U_SUMS);
+  rowSums<T>(L.U, <usize>L.hiddenPad * sizeof<T>(), st + <usize>L.hOff, L.hiddenSize, active, open, sums + U_SUMS);
+}
+
+/** Weight `column` of the row at `row`, as i32. A constant column becomes the load's offset. */
+@inline function weight<T>(row: usize, column: i32): i32 {
+  return <i32>load<T>(row + <usize>column * sizeof<T>());
 }
 
 /**
  * Each open unit's 4 rows of `matrix` (unit-major: unit j's rows i, f, g, o from 4 j rowBytes, each rowBytes long)
  * times v[0..n), added to sums + SUMS_BYTES a + 4 g.
  */
-function rowSums(matrix: usize, rowBytes: usize, v: usize, n: i32, active: usize, open: i32, sums: usize): void {
+function rowSums<T>(matrix: usize, rowBytes: usize, v: usize, n: i32, active: usize, open: i32, sums: usize): void {
   if (ASC_FEATURE_SIMD) {
-    const padded = <i32>(rowBytes >> 1);
+    const padded = <i32>(rowBytes / sizeof<T>());
     for (let from = 0; from < padded; from += 128) {
       const vectors = min(16, (padded - from) >> 3);
-      chunkSimd(matrix, rowBytes, v, from, vectors, active, open, sums);
+      chunkSimd<T>(matrix, rowBytes, v, from, vectors, active, open, sums);
     }
   } else {
     let from = 0;
-    for (; from + 32 <= n; from += 32) chunk32(matrix, rowBytes, v, from, active, open, sums);
+    for (; from + 32 <= n; from += 32) chunk32<T>(matrix, rowBytes, v, from, active, open, sums);
     // the last columns 8 at a time, up to the row's padding (zero weights): never past the row's end
-    for (; from < n; from += 8) chunk8(matrix, rowBytes, v, from, active, open, sums);
+    for (; from < n; from += 8) chunk8<T>(matrix, rowBytes, v, from, active, open, sums);
   }
 }
 
 /** One row's 32 columns from `row` times v0..v31: one expression, 5 operators a term. Written out rather than as
- * four row8: a load's offset must be a constant (AS220), and an address added at run time costs operators. */
-@inline function row32(row: usize, v0: i32, v1: i32, v2: i32, v3: i32, v4: i32, v5: i32, v6: i32, v7: i32, v8: i32, v9: i32, v10: i32, v11: i32, v12: i32, v13: i32, v14: i32, v15: i32, v16: i32, v17: i32, v18: i32, v19: i32, v20: i32, v21: i32, v22: i32, v23: i32, v24: i32, v25: i32, v26: i32, v27: i32, v28: i32, v29: i32, v30: i32, v31: i32): i32 {
+ * four row8: a load's offset must be a constant, and an address added at run time costs operators. */
+@inline function row32<T>(row: usize, v0: i32, v1: i32, v2: i32, v3: i32, v4: i32, v5: i32, v6: i32, v7: i32, v8: i32, v9: i32, v10: i32, v11: i32, v12: i32, v13: i32, v14: i32, v15: i32, v16: i32, v17: i32, v18: i32, v19: i32, v20: i32, v21: i32, v22: i32, v23: i32, v24: i32, v25: i32, v26: i32, v27: i32, v28: i32, v29: i32, v30: i32, v31: i32): i32 {
   return (
-    <i32>load<i16>(row, 0) * v0 +
-    <i32>load<i16>(row, 2) * v1 +
-    <i32>load<i16>(row, 4) * v2 +
-    <i32>load<i16>(row, 6) * v3 +
-    <i32>load<i16>(row, 8) * v4 +
-    <i32>load<i16>(row, 10) * v5 +
-    <i32>load<i16>(row, 12) * v6 +
-    <i32>load<i16>(row, 14) * v7 +
-    <i32>load<i16>(row, 16) * v8 +
-    <i32>load<i16>(row, 18) * v9 +
-    <i32>load<i16>(row, 20) * v10 +
-    <i32>load<i16>(row, 22) * v11 +
-    <i32>load<i16>(row, 24) * v12 +
-    <i32>load<i16>(row, 26) * v13 +
-    <i32>load<i16>(row, 28) * v14 +
-    <i32>load<i16>(row, 30) * v15 +
-    <i32>load<i16>(row, 32) * v16 +
-    <i32>load<i16>(row, 34) * v17 +
-    <i32>load<i16>(row, 36) * v18 +
-    <i32>load<i16>(row, 38) * v19 +
-    <i32>load<i16>(row, 40) * v20 +
-    <i32>load<i16>(row, 42) * v21 +
-    <i32>load<i16>(row, 44) * v22 +
-    <i32>load<i16>(row, 46) * v23 +
-    <i32>load<i16>(row, 48) * v24 +
-    <i32>load<i16>(row, 50) * v25 +
-    <i32>load<i16>(row, 52) * v26 +
-    <i32>load<i16>(row, 54) * v27 +
-    <i32>load<i16>(row, 56) * v28 +
-    <i32>load<i16>(row, 58) * v29 +
-    <i32>load<i16>(row, 60) * v30 +
-    <i32>load<i16>(row, 62) * v31
+    weight<T>(row, 0) * v0 +
+    weight<T>(row, 1) * v1 +
+    weight<T>(row, 2) * v2 +
+    weight<T>(row, 3) * v3 +
+    weight<T>(row, 4) * v4 +
+    weight<T>(row, 5) * v5 +
+    weight<T>(row, 6) * v6 +
+    weight<T>(row, 7) * v7 +
+    weight<T>(row, 8) * v8 +
+    weight<T>(row, 9) * v9 +
+    weight<T>(row, 10) * v10 +
+    weight<T>(row, 11) * v11 +
+    weight<T>(row, 12) * v12 +
+    weight<T>(row, 13) * v13 +
+    weight<T>(row, 14) * v14 +
+    weight<T>(row, 15) * v15 +
+    weight<T>(row, 16) * v16 +
+    weight<T>(row, 17) * v17 +
+    weight<T>(row, 18) * v18 +
+    weight<T>(row, 19) * v19 +
+    weight<T>(row, 20) * v20 +
+    weight<T>(row, 21) * v21 +
+    weight<T>(row, 22) * v22 +
+    weight<T>(row, 23) * v23 +
+    weight<T>(row, 24) * v24 +
+    weight<T>(row, 25) * v25 +
+    weight<T>(row, 26) * v26 +
+    weight<T>(row, 27) * v27 +
+    weight<T>(row, 28) * v28 +
+    weight<T>(row, 29) * v29 +
+    weight<T>(row, 30) * v30 +
+    weight<T>(row, 31) * v31
   );
 }
 
@@ -97,7 +112,7 @@ function rowSums(matrix: usize, rowBytes: usize, v: usize, n: i32, active: usize
  * other (in a loop in the microcontroller build, where the module's size counts). Inlined into chunk32 and chunk8,
  * where `columns` is a constant.
  */
-@inline function chunk(columns: i32, matrix: usize, rowBytes: usize, v: usize, from: i32, active: usize, open: i32, sums: usize): void {
+@inline function chunk<T>(columns: i32, matrix: usize, rowBytes: usize, v: usize, from: i32, active: usize, open: i32, sums: usize): void {
   const vp = v + (<usize>from << 1);
   const v0 = <i32>load<i16>(vp, 0);
   const v1 = <i32>load<i16>(vp, 2);
@@ -132,7 +147,7 @@ function rowSums(matrix: usize, rowBytes: usize, v: usize, n: i32, active: usize
   const v30 = columns == 32 ? <i32>load<i16>(vp, 60) : 0;
   const v31 = columns == 32 ? <i32>load<i16>(vp, 62) : 0;
   const unitBytes = rowBytes << 2;
-  const start = <usize>from << 1;
+  const start = <usize>from * sizeof<T>();
   let out = sums;
   const end = sums + <usize>open * SUMS_BYTES;
   do {
@@ -141,63 +156,63 @@ function rowSums(matrix: usize, rowBytes: usize, v: usize, n: i32, active: usize
       // a unit's four sums are the 16-aligned bytes from out (the scratch and SUMS_BYTES keep them so): the loop
       // ends when out reaches the next multiple of 16
       do {
-        store<i32>(out, load<i32>(out) + rowSum(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31));
+        store<i32>(out, load<i32>(out) + rowSum<T>(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31));
         row += rowBytes;
         out += 4;
       } while (out & 15);
       out += SUMS_BYTES - 16;
     } else {
-      store<i32>(out, load<i32>(out) + rowSum(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31));
+      store<i32>(out, load<i32>(out) + rowSum<T>(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31));
       row += rowBytes;
-      store<i32>(out, load<i32>(out, 4) + rowSum(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31), 4);
+      store<i32>(out, load<i32>(out, 4) + rowSum<T>(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31), 4);
       row += rowBytes;
-      store<i32>(out, load<i32>(out, 8) + rowSum(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31), 8);
+      store<i32>(out, load<i32>(out, 8) + rowSum<T>(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31), 8);
       row += rowBytes;
-      store<i32>(out, load<i32>(out, 12) + rowSum(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31), 12);
+      store<i32>(out, load<i32>(out, 12) + rowSum<T>(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31), 12);
       out += SUMS_BYTES;
     }
     active += 4;
   } while (out < end);
 }
 
-function chunk32(matrix: usize, rowBytes: usize, v: usize, from: i32, active: usize, open: i32, sums: usize): void {
-  chunk(32, matrix, rowBytes, v, from, active, open, sums);
+function chunk32<T>(matrix: usize, rowBytes: usize, v: usize, from: i32, active: usize, open: i32, sums: usize): void {
+  chunk<T>(32, matrix, rowBytes, v, from, active, open, sums);
 }
 
-function chunk8(matrix: usize, rowBytes: usize, v: usize, from: i32, active: usize, open: i32, sums: usize): void {
-  chunk(8, matrix, rowBytes, v, from, active, open, sums);
+function chunk8<T>(matrix: usize, rowBytes: usize, v: usize, from: i32, active: usize, open: i32, sums: usize): void {
+  chunk<T>(8, matrix, rowBytes, v, from, active, open, sums);
 }
 
 /** One row's first `columns` (32 or 8) columns from `row` times v0..v31. */
-@inline function rowSum(columns: i32, row: usize, v0: i32, v1: i32, v2: i32, v3: i32, v4: i32, v5: i32, v6: i32, v7: i32, v8: i32, v9: i32, v10: i32, v11: i32, v12: i32, v13: i32, v14: i32, v15: i32, v16: i32, v17: i32, v18: i32, v19: i32, v20: i32, v21: i32, v22: i32, v23: i32, v24: i32, v25: i32, v26: i32, v27: i32, v28: i32, v29: i32, v30: i32, v31: i32): i32 {
-  return columns == 32 ? row32(row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31) : row8(row, v0, v1, v2, v3, v4, v5, v6, v7);
+@inline function rowSum<T>(columns: i32, row: usize, v0: i32, v1: i32, v2: i32, v3: i32, v4: i32, v5: i32, v6: i32, v7: i32, v8: i32, v9: i32, v10: i32, v11: i32, v12: i32, v13: i32, v14: i32, v15: i32, v16: i32, v17: i32, v18: i32, v19: i32, v20: i32, v21: i32, v22: i32, v23: i32, v24: i32, v25: i32, v26: i32, v27: i32, v28: i32, v29: i32, v30: i32, v31: i32): i32 {
+  return columns == 32 ? row32<T>(row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31) : row8<T>(row, v0, v1, v2, v3, v4, v5, v6, v7);
 }
 
 /** 8 columns of a row from `row` times v0..v7. */
-@inline function row8(row: usize, v0: i32, v1: i32, v2: i32, v3: i32, v4: i32, v5: i32, v6: i32, v7: i32): i32 {
+@inline function row8<T>(row: usize, v0: i32, v1: i32, v2: i32, v3: i32, v4: i32, v5: i32, v6: i32, v7: i32): i32 {
   return (
-    <i32>load<i16>(row, 0) * v0 +
-    <i32>load<i16>(row, 2) * v1 +
-    <i32>load<i16>(row, 4) * v2 +
-    <i32>load<i16>(row, 6) * v3 +
-    <i32>load<i16>(row, 8) * v4 +
-    <i32>load<i16>(row, 10) * v5 +
-    <i32>load<i16>(row, 12) * v6 +
-    <i32>load<i16>(row, 14) * v7
+    weight<T>(row, 0) * v0 +
+    weight<T>(row, 1) * v1 +
+    weight<T>(row, 2) * v2 +
+    weight<T>(row, 3) * v3 +
+    weight<T>(row, 4) * v4 +
+    weight<T>(row, 5) * v5 +
+    weight<T>(row, 6) * v6 +
+    weight<T>(row, 7) * v7
   );
 }
 
-/** rowSums for a single column (one input, rows padded to 8 elements: 16 bytes apart), the sums' first terms. */
-function oneColumnSums(matrix: usize, v: usize, active: usize, open: i32, sums: usize): void {
+/** rowSums for a single column (one input, rows padded to 8 elements), the sums' first terms. */
+function oneColumnSums<T>(matrix: usize, v: usize, active: usize, open: i32, sums: usize): void {
   const v0 = <i32>load<i16>(v);
   let out = sums;
   const end = sums + <usize>open * SUMS_BYTES;
   do {
-    const row = matrix + (<usize>load<i32>(active) << 6);
-    store<i32>(out, <i32>load<i16>(row) * v0);
-    store<i32>(out, <i32>load<i16>(row, 16) * v0, 4);
-    store<i32>(out, <i32>load<i16>(row, 32) * v0, 8);
-    store<i32>(out, <i32>load<i16>(row, 48) * v0, 12);
+    const row = matrix + <usize>load<i32>(active) * (32 * sizeof<T>());
+    store<i32>(out, weight<T>(row, 0) * v0);
+    store<i32>(out, weight<T>(row, 8) * v0, 4);
+    store<i32>(out, weight<T>(row, 16) * v0, 8);
+    store<i32>(out, weight<T>(row, 24) * v0, 12);
     store<i64>(out, 0, U_SUMS);
     store<i64>(out, 0, U_SUMS + 8);
     out += SUMS_BYTES;
@@ -206,24 +221,24 @@ function oneColumnSums(matrix: usize, v: usize, active: usize, open: i32, sums: 
 }
 
 /**
- * rowSums for an input of at most 8 columns (rows padded to 8 elements, 16 bytes apart), the sums' first terms:
- * column by column, the unit's four rows at fixed offsets.
+ * rowSums for an input of at most 8 columns (rows padded to 8 elements), the sums' first terms: column by column,
+ * the unit's four rows at fixed offsets.
  */
-function narrowSums(matrix: usize, v: usize, n: i32, active: usize, open: i32, sums: usize): void {
+function narrowSums<T>(matrix: usize, v: usize, n: i32, active: usize, open: i32, sums: usize): void {
   let out = sums;
   const end = sums + <usize>open * SUMS_BYTES;
   do {
-    let row = matrix + (<usize>load<i32>(active) << 6);
-    const rowEnd = row + (<usize>n << 1);
+    let row = matrix + <usize>load<i32>(active) * (32 * sizeof<T>());
+    const rowEnd = row + <usize>n * sizeof<T>();
     let at = v;
     let s0: i32 = 0, s1: i32 = 0, s2: i32 = 0, s3: i32 = 0;
     do {
       const x = <i32>load<i16>(at);
-      s0 += <i32>load<i16>(row) * x;
-      s1 += <i32>load<i16>(row, 16) * x;
-      s2 += <i32>load<i16>(row, 32) * x;
-      s3 += <i32>load<i16>(row, 48) * x;
-      row += 2;
+      s0 += weight<T>(row, 0) * x;
+      s1 += weight<T>(row, 8) * x;
+      s2 += weight<T>(row, 16) * x;
+      s3 += weight<T>(row, 24) * x;
+      row += sizeof<T>();
       at += 2;
     } while (row < rowEnd);
     store<i32>(out, s0);
@@ -238,19 +253,19 @@ function narrowSums(matrix: usize, v: usize, n: i32, active: usize, open: i32, s
 }
 
 /** rowSums for a sparse v: only the `count` columns listed at cols (i32) are read. */
-function sparseSums(matrix: usize, rowBytes: usize, v: usize, cols: usize, count: i32, active: usize, open: i32, sums: usize): void {
+function sparseSums<T>(matrix: usize, rowBytes: usize, v: usize, cols: usize, count: i32, active: usize, open: i32, sums: usize): void {
   const unitBytes = rowBytes << 2;
   for (let a = 0; a < open; a++) {
     const rows = matrix + <usize>load<i32>(active + (<usize>a << 2)) * unitBytes;
     let s0: i32 = 0, s1: i32 = 0, s2: i32 = 0, s3: i32 = 0;
     for (let k = 0; k < count; k++) {
-      const c = <usize>load<i32>(cols + (<usize>k << 2)) << 1;
-      const x = <i32>load<i16>(v + c);
-      const r = rows + c;
-      s0 += <i32>load<i16>(r) * x;
-      s1 += <i32>load<i16>(r + rowBytes) * x;
-      s2 += <i32>load<i16>(r + 2 * rowBytes) * x;
-      s3 += <i32>load<i16>(r + 3 * rowBytes) * x;
+      const c = <usize>load<i32>(cols + (<usize>k << 2));
+      const x = <i32>load<i16>(v + (c << 1));
+      const r = rows + c * sizeof<T>();
+      s0 += weight<T>(r, 0) * x;
+      s1 += weight<T>(r + rowBytes, 0) * x;
+      s2 += weight<T>(r + 2 * rowBytes, 0) * x;
+      s3 += weight<T>(r + 3 * rowBytes, 0) * x;
     }
     const out = sums + <usize>a * SUMS_BYTES;
     store<i32>(out, s0);
@@ -273,48 +288,53 @@ function sparseSums(matrix: usize, rowBytes: usize, v: usize, cols: usize, count
 
 /** One row's first `vectors` (1 to 16) vectors of 8 columns times v0..v15, as i32x4 partial sums: the sum starts at
  * the last vector and falls through to the first. */
-@inline function rowSimd(row: usize, vectors: i32, v0: v128, v1: v128, v2: v128, v3: v128, v4: v128, v5: v128, v6: v128, v7: v128, v8: v128, v9: v128, v10: v128, v11: v128, v12: v128, v13: v128, v14: v128, v15: v128): v128 {
+@inline function rowSimd<T>(row: usize, vectors: i32, v0: v128, v1: v128, v2: v128, v3: v128, v4: v128, v5: v128, v6: v128, v7: v128, v8: v128, v9: v128, v10: v128, v11: v128, v12: v128, v13: v128, v14: v128, v15: v128): v128 {
   let s = i32x4.splat(0);
   switch (vectors) {
     case 16:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(v128.load(row, 240), v15));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(weightVector<T>(row, 15), v15));
     case 15:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(v128.load(row, 224), v14));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(weightVector<T>(row, 14), v14));
     case 14:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(v128.load(row, 208), v13));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(weightVector<T>(row, 13), v13));
     case 13:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(v128.load(row, 192), v12));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(weightVector<T>(row, 12), v12));
     case 12:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(v128.load(row, 176), v11));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(weightVector<T>(row, 11), v11));
     case 11:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(v128.load(row, 160), v10));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(weightVector<T>(row, 10), v10));
     case 10:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(v128.load(row, 144), v9));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(weightVector<T>(row, 9), v9));
     case 9:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(v128.load(row, 128), v8));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(weightVector<T>(row, 8), v8));
     case 8:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(v128.load(row, 112), v7));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(weightVector<T>(row, 7), v7));
     case 7:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(v128.load(row, 96), v6));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(weightVector<T>(row, 6), v6));
     case 6:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(v128.load(row, 80), v5));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(weightVector<T>(row, 5), v5));
     case 5:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(v128.load(row, 64), v4));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(weightVector<T>(row, 4), v4));
     case 4:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(v128.load(row, 48), v3));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(weightVector<T>(row, 3), v3));
     case 3:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(v128.load(row, 32), v2));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(weightVector<T>(row, 2), v2));
     case 2:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(v128.load(row, 16), v1));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(weightVector<T>(row, 1), v1));
     case 1:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(v128.load(row, 0), v0));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(weightVector<T>(row, 0), v0));
   }
   return s;
 }
 
+/** Weights 8 k to 8 k + 7 of the row at `row` as i16x8: int8 ones widened as they load. */
+@inline function weightVector<T>(row: usize, k: i32): v128 {
+  return sizeof<T>() == 1 ? v128.load8x8_s(row + (<usize>k << 3)) : v128.load(row + (<usize>k << 4));
+}
+
 /** rowSums for `vectors` (1 to 16) vectors of 8 columns of v from `from`: v in locals, the four rows of a unit at
  * once. */
-@inline function chunkSimd(matrix: usize, rowBytes: usize, v: usize, from: i32, vectors: i32, active: usize, open: i32, sums: usize): void {
+@inline function chunkSimd<T>(matrix: usize, rowBytes: usize, v: usize, from: i32, vectors: i32, active: usize, open: i32, sums: usize): void {
   const vp = v + (<usize>from << 1);
   let v0 = i32x4.splat(0);
   let v1 = i32x4.splat(0);
@@ -367,16 +387,16 @@ function sparseSums(matrix: usize, rowBytes: usize, v: usize, cols: usize, count
       v0 = v128.load(vp, 0);
   }
   const unitBytes = rowBytes << 2;
-  const start = <usize>from << 1;
+  const start = <usize>from * sizeof<T>();
   let out = sums;
   const end = sums + <usize>open * SUMS_BYTES;
   do {
     const row = matrix + <usize>load<i32>(active) * unitBytes + start;
     const s = laneSums(
-      rowSimd(row, vectors, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15),
-      rowSimd(row + rowBytes, vectors, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15),
-      rowSimd(row + 2 * rowBytes, vectors, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15),
-      rowSimd(row + 3 * rowBytes, vectors, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15),
+      rowSimd<T>(row, vectors, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15),
+      rowSimd<T>(row + rowBytes, vectors, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15),
+      rowSimd<T>(row + 2 * rowBytes, vectors, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15),
+      rowSimd<T>(row + 3 * rowBytes, vectors, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15),
     );
     v128.store(out, i32x4.add(v128.load(out), s));
     out += SUMS_BYTES;
