@@ -44,11 +44,6 @@ export function gateSums(L: Layer, st: usize, x: usize, cols: usize, nnz: i32, o
   rowSums<T>(L.U, <usize>L.hiddenPad * sizeof<T>(), st + <usize>L.hOff, L.hiddenSize, active, open, sums + U_SUMS);
 }
 
-/** Weight `column` of the row at `row`, as i32. A constant column becomes the load's offset. */
-@inline function weight<T>(row: usize, column: i32): i32 {
-  return <i32>load<T>(row + <usize>column * sizeof<T>());
-}
-
 /**
  * Each open unit's 4 rows of `matrix` (unit-major: unit j's rows i, f, g, o from 4 j rowBytes, each rowBytes long)
  * times v[0..n), added to sums + SUMS_BYTES a + 4 g.
@@ -69,41 +64,41 @@ function rowSums<T>(matrix: usize, rowBytes: usize, v: usize, n: i32, active: us
 }
 
 /** One row's 32 columns from `row` times v0..v31: one expression, 5 operators a term. Written out rather than as
- * four row8: a load's offset must be a constant, and an address added at run time costs operators. */
+ * four row8: a load's offset must be a constant (AS220), and an address added at run time costs operators. */
 @inline function row32<T>(row: usize, v0: i32, v1: i32, v2: i32, v3: i32, v4: i32, v5: i32, v6: i32, v7: i32, v8: i32, v9: i32, v10: i32, v11: i32, v12: i32, v13: i32, v14: i32, v15: i32, v16: i32, v17: i32, v18: i32, v19: i32, v20: i32, v21: i32, v22: i32, v23: i32, v24: i32, v25: i32, v26: i32, v27: i32, v28: i32, v29: i32, v30: i32, v31: i32): i32 {
   return (
-    weight<T>(row, 0) * v0 +
-    weight<T>(row, 1) * v1 +
-    weight<T>(row, 2) * v2 +
-    weight<T>(row, 3) * v3 +
-    weight<T>(row, 4) * v4 +
-    weight<T>(row, 5) * v5 +
-    weight<T>(row, 6) * v6 +
-    weight<T>(row, 7) * v7 +
-    weight<T>(row, 8) * v8 +
-    weight<T>(row, 9) * v9 +
-    weight<T>(row, 10) * v10 +
-    weight<T>(row, 11) * v11 +
-    weight<T>(row, 12) * v12 +
-    weight<T>(row, 13) * v13 +
-    weight<T>(row, 14) * v14 +
-    weight<T>(row, 15) * v15 +
-    weight<T>(row, 16) * v16 +
-    weight<T>(row, 17) * v17 +
-    weight<T>(row, 18) * v18 +
-    weight<T>(row, 19) * v19 +
-    weight<T>(row, 20) * v20 +
-    weight<T>(row, 21) * v21 +
-    weight<T>(row, 22) * v22 +
-    weight<T>(row, 23) * v23 +
-    weight<T>(row, 24) * v24 +
-    weight<T>(row, 25) * v25 +
-    weight<T>(row, 26) * v26 +
-    weight<T>(row, 27) * v27 +
-    weight<T>(row, 28) * v28 +
-    weight<T>(row, 29) * v29 +
-    weight<T>(row, 30) * v30 +
-    weight<T>(row, 31) * v31
+    <i32>load<T>(row, 0 * sizeof<T>()) * v0 +
+    <i32>load<T>(row, 1 * sizeof<T>()) * v1 +
+    <i32>load<T>(row, 2 * sizeof<T>()) * v2 +
+    <i32>load<T>(row, 3 * sizeof<T>()) * v3 +
+    <i32>load<T>(row, 4 * sizeof<T>()) * v4 +
+    <i32>load<T>(row, 5 * sizeof<T>()) * v5 +
+    <i32>load<T>(row, 6 * sizeof<T>()) * v6 +
+    <i32>load<T>(row, 7 * sizeof<T>()) * v7 +
+    <i32>load<T>(row, 8 * sizeof<T>()) * v8 +
+    <i32>load<T>(row, 9 * sizeof<T>()) * v9 +
+    <i32>load<T>(row, 10 * sizeof<T>()) * v10 +
+    <i32>load<T>(row, 11 * sizeof<T>()) * v11 +
+    <i32>load<T>(row, 12 * sizeof<T>()) * v12 +
+    <i32>load<T>(row, 13 * sizeof<T>()) * v13 +
+    <i32>load<T>(row, 14 * sizeof<T>()) * v14 +
+    <i32>load<T>(row, 15 * sizeof<T>()) * v15 +
+    <i32>load<T>(row, 16 * sizeof<T>()) * v16 +
+    <i32>load<T>(row, 17 * sizeof<T>()) * v17 +
+    <i32>load<T>(row, 18 * sizeof<T>()) * v18 +
+    <i32>load<T>(row, 19 * sizeof<T>()) * v19 +
+    <i32>load<T>(row, 20 * sizeof<T>()) * v20 +
+    <i32>load<T>(row, 21 * sizeof<T>()) * v21 +
+    <i32>load<T>(row, 22 * sizeof<T>()) * v22 +
+    <i32>load<T>(row, 23 * sizeof<T>()) * v23 +
+    <i32>load<T>(row, 24 * sizeof<T>()) * v24 +
+    <i32>load<T>(row, 25 * sizeof<T>()) * v25 +
+    <i32>load<T>(row, 26 * sizeof<T>()) * v26 +
+    <i32>load<T>(row, 27 * sizeof<T>()) * v27 +
+    <i32>load<T>(row, 28 * sizeof<T>()) * v28 +
+    <i32>load<T>(row, 29 * sizeof<T>()) * v29 +
+    <i32>load<T>(row, 30 * sizeof<T>()) * v30 +
+    <i32>load<T>(row, 31 * sizeof<T>()) * v31
   );
 }
 
@@ -191,14 +186,14 @@ function chunk8<T>(matrix: usize, rowBytes: usize, v: usize, from: i32, active: 
 /** 8 columns of a row from `row` times v0..v7. */
 @inline function row8<T>(row: usize, v0: i32, v1: i32, v2: i32, v3: i32, v4: i32, v5: i32, v6: i32, v7: i32): i32 {
   return (
-    weight<T>(row, 0) * v0 +
-    weight<T>(row, 1) * v1 +
-    weight<T>(row, 2) * v2 +
-    weight<T>(row, 3) * v3 +
-    weight<T>(row, 4) * v4 +
-    weight<T>(row, 5) * v5 +
-    weight<T>(row, 6) * v6 +
-    weight<T>(row, 7) * v7
+    <i32>load<T>(row) * v0 +
+    <i32>load<T>(row, 1 * sizeof<T>()) * v1 +
+    <i32>load<T>(row, 2 * sizeof<T>()) * v2 +
+    <i32>load<T>(row, 3 * sizeof<T>()) * v3 +
+    <i32>load<T>(row, 4 * sizeof<T>()) * v4 +
+    <i32>load<T>(row, 5 * sizeof<T>()) * v5 +
+    <i32>load<T>(row, 6 * sizeof<T>()) * v6 +
+    <i32>load<T>(row, 7 * sizeof<T>()) * v7
   );
 }
 
@@ -209,10 +204,10 @@ function oneColumnSums<T>(matrix: usize, v: usize, active: usize, open: i32, sum
   const end = sums + <usize>open * SUMS_BYTES;
   do {
     const row = matrix + <usize>load<i32>(active) * (32 * sizeof<T>());
-    store<i32>(out, weight<T>(row, 0) * v0);
-    store<i32>(out, weight<T>(row, 8) * v0, 4);
-    store<i32>(out, weight<T>(row, 16) * v0, 8);
-    store<i32>(out, weight<T>(row, 24) * v0, 12);
+    store<i32>(out, <i32>load<T>(row) * v0);
+    store<i32>(out, <i32>load<T>(row, 8 * sizeof<T>()) * v0, 4);
+    store<i32>(out, <i32>load<T>(row, 16 * sizeof<T>()) * v0, 8);
+    store<i32>(out, <i32>load<T>(row, 24 * sizeof<T>()) * v0, 12);
     store<i64>(out, 0, U_SUMS);
     store<i64>(out, 0, U_SUMS + 8);
     out += SUMS_BYTES;
@@ -234,10 +229,10 @@ function narrowSums<T>(matrix: usize, v: usize, n: i32, active: usize, open: i32
     let s0: i32 = 0, s1: i32 = 0, s2: i32 = 0, s3: i32 = 0;
     do {
       const x = <i32>load<i16>(at);
-      s0 += weight<T>(row, 0) * x;
-      s1 += weight<T>(row, 8) * x;
-      s2 += weight<T>(row, 16) * x;
-      s3 += weight<T>(row, 24) * x;
+      s0 += <i32>load<T>(row) * x;
+      s1 += <i32>load<T>(row, 8 * sizeof<T>()) * x;
+      s2 += <i32>load<T>(row, 16 * sizeof<T>()) * x;
+      s3 += <i32>load<T>(row, 24 * sizeof<T>()) * x;
       row += sizeof<T>();
       at += 2;
     } while (row < rowEnd);
@@ -262,10 +257,10 @@ function sparseSums<T>(matrix: usize, rowBytes: usize, v: usize, cols: usize, co
       const c = <usize>load<i32>(cols + (<usize>k << 2));
       const x = <i32>load<i16>(v + (c << 1));
       const r = rows + c * sizeof<T>();
-      s0 += weight<T>(r, 0) * x;
-      s1 += weight<T>(r + rowBytes, 0) * x;
-      s2 += weight<T>(r + 2 * rowBytes, 0) * x;
-      s3 += weight<T>(r + 3 * rowBytes, 0) * x;
+      s0 += <i32>load<T>(r) * x;
+      s1 += <i32>load<T>(r + rowBytes) * x;
+      s2 += <i32>load<T>(r + 2 * rowBytes) * x;
+      s3 += <i32>load<T>(r + 3 * rowBytes) * x;
     }
     const out = sums + <usize>a * SUMS_BYTES;
     store<i32>(out, s0);
@@ -287,49 +282,44 @@ function sparseSums<T>(matrix: usize, rowBytes: usize, v: usize, cols: usize, co
 }
 
 /** One row's first `vectors` (1 to 16) vectors of 8 columns times v0..v15, as i32x4 partial sums: the sum starts at
- * the last vector and falls through to the first. */
+ * the last vector and falls through to the first. int8 weights are widened to i16x8 as they load. */
 @inline function rowSimd<T>(row: usize, vectors: i32, v0: v128, v1: v128, v2: v128, v3: v128, v4: v128, v5: v128, v6: v128, v7: v128, v8: v128, v9: v128, v10: v128, v11: v128, v12: v128, v13: v128, v14: v128, v15: v128): v128 {
   let s = i32x4.splat(0);
   switch (vectors) {
     case 16:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(weightVector<T>(row, 15), v15));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 120) : v128.load(row, 240), v15));
     case 15:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(weightVector<T>(row, 14), v14));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 112) : v128.load(row, 224), v14));
     case 14:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(weightVector<T>(row, 13), v13));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 104) : v128.load(row, 208), v13));
     case 13:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(weightVector<T>(row, 12), v12));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 96) : v128.load(row, 192), v12));
     case 12:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(weightVector<T>(row, 11), v11));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 88) : v128.load(row, 176), v11));
     case 11:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(weightVector<T>(row, 10), v10));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 80) : v128.load(row, 160), v10));
     case 10:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(weightVector<T>(row, 9), v9));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 72) : v128.load(row, 144), v9));
     case 9:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(weightVector<T>(row, 8), v8));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 64) : v128.load(row, 128), v8));
     case 8:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(weightVector<T>(row, 7), v7));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 56) : v128.load(row, 112), v7));
     case 7:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(weightVector<T>(row, 6), v6));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 48) : v128.load(row, 96), v6));
     case 6:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(weightVector<T>(row, 5), v5));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 40) : v128.load(row, 80), v5));
     case 5:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(weightVector<T>(row, 4), v4));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 32) : v128.load(row, 64), v4));
     case 4:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(weightVector<T>(row, 3), v3));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 24) : v128.load(row, 48), v3));
     case 3:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(weightVector<T>(row, 2), v2));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 16) : v128.load(row, 32), v2));
     case 2:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(weightVector<T>(row, 1), v1));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 8) : v128.load(row, 16), v1));
     case 1:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(weightVector<T>(row, 0), v0));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 0) : v128.load(row, 0), v0));
   }
   return s;
-}
-
-/** Weights 8 k to 8 k + 7 of the row at `row` as i16x8: int8 ones widened as they load. */
-@inline function weightVector<T>(row: usize, k: i32): v128 {
-  return sizeof<T>() == 1 ? v128.load8x8_s(row + (<usize>k << 3)) : v128.load(row + (<usize>k << 4));
 }
 
 /** rowSums for `vectors` (1 to 16) vectors of 8 columns of v from `from`: v in locals, the four rows of a unit at
