@@ -13,7 +13,7 @@ import { INT8_LIMIT, ROW_L1_LIMIT, decodePlsm, encodePlsm, type PlsmFile } from 
 import { FIXED_TOLERANCE, planFormats, quantize } from "../host/model/quantize.js";
 import { asyncRejection, calibrationStreams, expectSameBytes, expectSameState, rejection } from "./support/engines.js";
 import { crc32, rewritten as rewrittenBytes } from "./support/plsm-bytes.js";
-import { mcuInstance, mcuInt8Instance, mcuLearningInstance, mcuLoad, mcuRun } from "./support/mcu.js";
+import { MCU_INT8_PAGE_FILE, mcuInstance, mcuInt8Instance, mcuLearningInstance, mcuLoad, mcuRun } from "./support/mcu.js";
 import { Rng, randomModel, randomStream, type RandomStream } from "./support/random.js";
 
 interface Case {
@@ -234,5 +234,26 @@ describe("the microcontroller builds and int8 weights", () => {
     const [inference, learning, eight] = [await mcuInstance(), await mcuLearningInstance(), await mcuInt8Instance()];
     expect([mcuLoad(inference, int8), mcuLoad(learning, int8), mcuLoad(eight, int16)]).toEqual([-1, -1, -1]);
     expect([mcuLoad(inference, int16), mcuLoad(learning, int16), mcuLoad(eight, int8)]).toEqual([0, 0, 0]);
+  });
+
+  // docs/embedding.md, "One 64 KiB page": the module's static data, the model and its state in one page
+  it("the one-page build: one page, the arena to its end; it holds an (H = 96, I = 1) model, not the paper's H = 110", async () => {
+    const page = await mcuInt8Instance(MCU_INT8_PAGE_FILE);
+    expect(page.memory.buffer.byteLength).toBe(65536);
+    expect(page.modelBuffer() + page.arenaBytes()).toBe(65536);
+    const shaped = (H: number) => randomModel(new Rng(H), { inputSize: 1, hidden: [H], peephole: true, rOn: 0.05, outputs: 2, mode: "last" });
+    const fits = int8Image(shaped(96), 96);
+    expect(mcuLoad(page, fits)).toBe(0);
+    const stream = randomStream(new Rng(4), { n: 400, inputSize: 1, start: "epoch", maxGap: 20 });
+    const y = mcuRun(page, stream.t, stream.x, 1, 2, new Set([0]));
+    const expected = new Float64Array(y.length);
+    (await fixedEngine(fits, "off")).createStream().pushBatch(stream.t, stream.x, expected);
+    expectSameBytes(y, expected, "y at every event");
+    const paper = int8Image(shaped(110), 110);
+    expect(mcuLoad(page, paper)).toBe(-4);
+    const two = await mcuInt8Instance();
+    expect(mcuLoad(two, paper)).toBe(0);
+    expect(page.arenaNeeded(), "what the two-page build lays out").toBe(two.arenaUsed());
+    expect(page.arenaNeeded()).toBeGreaterThan(page.arenaBytes());
   });
 });

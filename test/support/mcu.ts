@@ -8,6 +8,7 @@ import type { McuExports, McuLearningExports } from "../../host/engine/mcu.js";
 
 export const MCU_FILE = "build/phasor-mcu.wasm";
 export const MCU_INT8_FILE = "build/phasor-mcu-int8.wasm";
+export const MCU_INT8_PAGE_FILE = "build/phasor-mcu-int8-page.wasm";
 export const MCU_LEARN_FILE = "build/phasor-mcu-learn.wasm";
 
 export type { McuExports, McuLearningExports };
@@ -18,8 +19,8 @@ export async function mcuInstance(file = MCU_FILE): Promise<McuExports> {
   return instance.exports as unknown as McuExports;
 }
 
-export async function mcuInt8Instance(): Promise<McuExports> {
-  return mcuInstance(MCU_INT8_FILE);
+export async function mcuInt8Instance(file = MCU_INT8_FILE): Promise<McuExports> {
+  return mcuInstance(file);
 }
 
 /** An instance of the learning module, from build/ or from the bytes given. */
