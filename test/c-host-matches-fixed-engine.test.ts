@@ -186,9 +186,13 @@ describe("the C host refuses what it cannot run", () => {
   it("a model of the weight width the module does not run: which width it has and the build that runs it, exit 2", () => {
     const file = join(dir, "int8.plsm");
     writeFileSync(file, quantize(randomModel(new Rng(4), { inputSize: 2, hidden: [6], peephole: true, rOn: 0.5, outputs: 2, mode: "last" }), calibrationStreams(4, 2), "m", "int8").bytes);
-    const c = runCHost(host, ["--module", MCU_FILE, "--model", file, "--events", "-"], "t,x0,x1\n");
+    const c = runCHost(host, ["--module", MCU_FILE, "--model", file, "--events", "-"]);
     expect(c.status).toBe(2);
     expect(c.stderr).toMatch(/int8\.plsm: init rejected the image: .*its gate weights are int8, which build\/phasor-mcu-int8\.wasm runs/);
+    // refused before any event is read (no stdin to write to a process that has gone)
+    const learn = runCHost(host, ["--model", file, "--events", "-", "--learn", "0.5"]);
+    expect(learn.status).toBe(2);
+    expect(learn.stderr).toMatch(/int8\.plsm: its gate weights are int8, and the learning build \(build\/phasor-mcu-learn\.wasm\) runs int16 weights only/);
   });
 
   it("a damaged, truncated, float or non-.plsm model, each with its reason, exit 2", () => {

@@ -293,11 +293,13 @@ int main(int argc, char **argv) {
   uint8_t *model = read_file(a.model, &model_length);
   if (!model) return EXIT_BAD_INPUT;
   /* the default module: the learning build, or the inference build of the model's weight width */
-  if (!a.module) {
-    int learns = a.learn || a.readout_in || a.readout_out;
-    a.module = learns ? "build/phasor-mcu-learn.wasm"
-               : phasor_plsm_int8(model, model_length) ? "build/phasor-mcu-int8.wasm" : "build/phasor-mcu.wasm";
+  int learns = a.learn || a.readout_in || a.readout_out, int8 = phasor_plsm_int8(model, model_length);
+  if (learns && int8) {
+    free(model);
+    return complain(EXIT_BAD_INPUT, "%s: its gate weights are int8, and the learning build (build/phasor-mcu-learn.wasm) "
+                    "runs int16 weights only: quantize the model without --weights int8 to learn on the device", a.model);
   }
+  if (!a.module) a.module = learns ? "build/phasor-mcu-learn.wasm" : int8 ? "build/phasor-mcu-int8.wasm" : "build/phasor-mcu.wasm";
   const char *module_name = a.module, *model_name = a.model;
   uint8_t *module = read_file(a.module, &module_length);
   if (!module) {
