@@ -12,6 +12,7 @@ import { Layer, Model, deriveTiming, isFixed, layerAt, parseModel, timingBytes }
 import { checkPush, pushEvent, pushEvents, readOutput, readState, restoreStream, streamReset } from "./stream";
 import { exactPhase as phaseExact, phaseStep as step96, phaseStepLow } from "./phase";
 import { S_EVENTS, S_UPDATES } from "./model";
+import { PAIRED_U, packRows, pairedBytes } from "./fixed/sums";
 import { learnStep, learnedOutput, readoutBytes, readoutCheck, readoutFromModel, readoutSeal } from "./fixed/readout-learning";
 
 export { errorPtr, errorLen, refusalIndex, refusalReason, refusalTime } from "./errors";
@@ -48,10 +49,19 @@ export function modelCreate(bytes: usize, length: i32): usize {
   m.scratch = heap.alloc(<usize>m.scratchBytes);
   m.timing = heap.alloc(<usize>m.totalUnits * timingBytes(m.kind));
   deriveTiming(m, m.timing);
+  if (PAIRED_U && isFixed(m.kind)) {
+    for (let n = 0; n < m.layerCount; n++) {
+      const L = layerAt(m, n);
+      packRows(L, heap.alloc(pairedBytes(L)));
+    }
+  }
   return changetype<usize>(m);
 }
 
 export function modelFree(m: Model): void {
+  if (PAIRED_U && isFixed(m.kind)) {
+    for (let n = 0; n < m.layerCount; n++) heap.free(layerAt(m, n).pairs);
+  }
   heap.free(m.scratch);
   heap.free(m.timing);
   heap.free(m.layers);

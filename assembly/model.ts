@@ -84,6 +84,8 @@ export class Layer {
   activeOff: i32;
   /** wheel bucket of a key = key >> bucketShift (derived at load so one lap spans the longest period) */
   bucketShift: i32;
+  /** fixed, in the builds that sum U h by row pairs (fixed/sums.ts, PAIRED_U): U copied into them (packRows) */
+  pairs: usize;
 }
 
 @unmanaged
