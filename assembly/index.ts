@@ -58,6 +58,15 @@ export function modelCreate(bytes: usize, length: i32): usize {
   return changetype<usize>(m);
 }
 
+/** Bytes of the model's copies of U in row pairs (packRows): 0 where the build has none. */
+function pairedModelBytes(m: Model): usize {
+  let bytes: usize = 0;
+  if (PAIRED_U && isFixed(m.kind)) {
+    for (let n = 0; n < m.layerCount; n++) bytes += pairedBytes(layerAt(m, n));
+  }
+  return bytes;
+}
+
 export function modelFree(m: Model): void {
   if (PAIRED_U && isFixed(m.kind)) {
     for (let n = 0; n < m.layerCount; n++) heap.free(layerAt(m, n).pairs);
@@ -77,7 +86,7 @@ export function modelInfo(m: Model, what: i32): i32 {
     case INFO_LAYER_COUNT: return m.layerCount;
     case INFO_STREAM_BYTES: return m.streamBytes;
     case INFO_SCRATCH_BYTES: return m.scratchBytes;
-    case INFO_MODEL_BYTES: return m.byteLength;
+    case INFO_MODEL_BYTES: return m.byteLength + <i32>pairedModelBytes(m);
     case INFO_READOUT_MODE: return m.readoutMode;
     case INFO_TOTAL_UNITS: return m.totalUnits;
   }
