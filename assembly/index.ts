@@ -12,7 +12,7 @@ import { Layer, Model, deriveTiming, isFixed, layerAt, parseModel, timingBytes }
 import { checkPush, pushEvent, pushEvents, readOutput, readState, restoreStream, streamReset } from "./stream";
 import { exactPhase as phaseExact, phaseStep as step96, phaseStepLow } from "./phase";
 import { S_EVENTS, S_UPDATES } from "./model";
-import { PAIRED_U, packRows, pairedBytes } from "./fixed/sums";
+import { PAIRED, packRows, pairedBytes, pairsW } from "./fixed/sums";
 import { learnStep, learnedOutput, readoutBytes, readoutCheck, readoutFromModel, readoutSeal } from "./fixed/readout-learning";
 
 export { errorPtr, errorLen, refusalIndex, refusalReason, refusalTime } from "./errors";
@@ -49,27 +49,36 @@ export function modelCreate(bytes: usize, length: i32): usize {
   m.scratch = heap.alloc(<usize>m.scratchBytes);
   m.timing = heap.alloc(<usize>m.totalUnits * timingBytes(m.kind));
   deriveTiming(m, m.timing);
-  if (PAIRED_U && isFixed(m.kind)) {
+  if (PAIRED && isFixed(m.kind)) {
     for (let n = 0; n < m.layerCount; n++) {
       const L = layerAt(m, n);
-      packRows(L, heap.alloc(pairedBytes(L)));
+      L.uPairs = packRows(L.U, L.hiddenSize, L.hiddenPad, heap.alloc(pairedBytes(L.hiddenSize, L.hiddenPad)));
+      L.wPairs = pairsW(L) ? packRows(L.W, L.hiddenSize, L.inputPad, heap.alloc(pairedBytes(L.hiddenSize, L.inputPad))) : 0;
     }
   }
   return changetype<usize>(m);
 }
 
-/** Bytes of the model's copies of U in row pairs (packRows): 0 where the build has none. */
+/** Bytes of the model's copies of U and W in row pairs (packRows): 0 where the build has none. */
 function pairedModelBytes(m: Model): usize {
   let bytes: usize = 0;
-  if (PAIRED_U && isFixed(m.kind)) {
-    for (let n = 0; n < m.layerCount; n++) bytes += pairedBytes(layerAt(m, n));
+  if (PAIRED && isFixed(m.kind)) {
+    for (let n = 0; n < m.layerCount; n++) {
+      const L = layerAt(m, n);
+      bytes += pairedBytes(L.hiddenSize, L.hiddenPad);
+      if (pairsW(L)) bytes += pairedBytes(L.hiddenSize, L.inputPad);
+    }
   }
   return bytes;
 }
 
 export function modelFree(m: Model): void {
-  if (PAIRED_U && isFixed(m.kind)) {
-    for (let n = 0; n < m.layerCount; n++) heap.free(layerAt(m, n).pairs);
+  if (PAIRED && isFixed(m.kind)) {
+    for (let n = 0; n < m.layerCount; n++) {
+      const L = layerAt(m, n);
+      heap.free(L.uPairs);
+      if (pairsW(L)) heap.free(L.wPairs);
+    }
   }
   heap.free(m.scratch);
   heap.free(m.timing);

@@ -101,7 +101,7 @@ describe("where an event's operators go (phasor bench --operators)", () => {
       expect(macs + units + timeGates + event).toBeCloseTo(r.operatorsPerEvent, 6);
       for (const share of [macs, units, timeGates, event]) expect(share).toBeGreaterThan(0);
       // a MAC of the microcontroller build is at least a load, a multiply and an add; the scalar build's U h does two
-      // with those three (fixed/sums.ts, PAIRED_U), its W x one; SIMD does 8 with a handful of operators
+      // with those three (fixed/sums.ts, PAIRED), its W x of one input one; SIMD does 8 with a handful of operators
       if (r.build === "simd") expect(macs / r.macsPerEvent).toBeLessThan(2.5);
       else if (r.build === "scalar") expect(macs / r.macsPerEvent).toBeGreaterThan(1.5);
       else expect(macs / r.macsPerEvent).toBeGreaterThan(3);

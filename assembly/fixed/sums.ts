@@ -9,11 +9,11 @@
 // columns, then of 8; SIMD (i32x4.dot_i16x8_s): chunks of up to 16 vectors of 8 columns. Both read the zero padding
 // of rows and vector up to a multiple of 8, and nothing past it.
 //
-// The scalar library builds (not the microcontroller one) do U h two rows per multiply, the same 5 operators for
-// two MACs: U is copied once per model into row pairs (packRows), each column of a pair one i64 w_a + w_b 2^32, so
-// that one i64 multiply by h_c adds w_a h_c to the low half and w_b h_c to the high half. Each half's sum is an
-// exact i32 (ROW_L1_LIMIT), so nothing carries between them but the borrow of a negative low half, which U_START
-// removes. The copy costs twice U's bytes of memory.
+// The scalar library builds (not the microcontroller one) do U h, and W x where the input is wider than 8, two
+// rows per multiply, the same 5 operators for two MACs: the matrix is copied once per model into row pairs
+// (packRows), each column of a pair one i64 w_a + w_b 2^32, so that one i64 multiply by v_c adds w_a v_c to the low
+// half and w_b v_c to the high half. Each half's sum is an exact i32 (ROW_L1_LIMIT), so nothing carries between them
+// but the borrow of a negative low half, which PAIR_START removes. The copies cost twice the matrices' bytes.
 
 import { FULL_BUILD, Layer } from "../model";
 
@@ -21,40 +21,47 @@ import { FULL_BUILD, Layer } from "../model";
 export const SUMS_BYTES: i32 = 32;
 export const U_SUMS: i32 = 16;
 
-/** Whether U h is summed from row pairs (packRows): in every build without SIMD but the microcontroller one, whose
- * arena would have to hold the copy. */
-export const PAIRED_U: bool = !ASC_FEATURE_SIMD && !isDefined(PHASOR_MCU);
+/** Whether U and the wide W are summed from row pairs (packRows): in every build without SIMD but the
+ * microcontroller one, whose arena would have to hold the copies. */
+export const PAIRED: bool = !ASC_FEATURE_SIMD && !isDefined(PHASOR_MCU);
 
-/** What each pair's i64 sum of U h starts from: 2^31 lifts the low row's sum A (|A| < 2^31) into 0..2^32 - 1, so no
- * borrow reaches the high row's sum, and the low half holds A + 2^31 mod 2^32 (uSum takes the 2^31 off). */
-const U_START: i64 = PAIRED_U ? 0x80000000 : 0;
+/** What each pair's i64 sum starts from: 2^31 lifts the low row's sum A (|A| < 2^31) into 0..2^32 - 1, so no borrow
+ * reaches the high row's sum, and the low half holds A + 2^31 mod 2^32 (uSum, or the W x sums' own pass, takes
+ * the 2^31 off). */
+const PAIR_START: i64 = PAIRED ? 0x80000000 : 0;
 
 /** Gate g's U h (i32) from a unit's sums. */
 @inline export function uSum(unitSums: usize, g: i32): i32 {
   const s = load<i32>(unitSums + U_SUMS + (<usize>g << 2));
-  return PAIRED_U && (g & 1) == 0 ? s ^ 0x80000000 : s;
+  return PAIRED && (g & 1) == 0 ? s ^ i32.MIN_VALUE : s;
 }
 
-/** Bytes of a layer's U as row pairs (packRows): an i64 per column for each of the two pairs of each unit. */
-export function pairedBytes(L: Layer): usize {
-  return (<usize>L.hiddenSize * <usize>L.hiddenPad) << 4;
+/** Whether a layer's W is summed from row pairs: where the input is wider than 8 (narrowSums does the rest). */
+@inline export function pairsW(L: Layer): bool {
+  return PAIRED && L.inputPad > 8;
+}
+
+/** Bytes of the row pairs (packRows) of `units` units' rows of `pad` columns: an i64 per column for each of the two
+ * pairs of each unit. */
+export function pairedBytes(units: i32, pad: i32): usize {
+  return (<usize>units * <usize>pad) << 4;
 }
 
 /**
- * Copies U (each unit's rows i, f, g, o of hiddenPad i16) into `pairs` as the unit's row pairs (i, f) and (g, o):
- * hiddenPad i64 each, column c being w_a[c] + w_b[c] 2^32; sets L.pairs.
+ * Copies a matrix (each of `units` units' rows i, f, g, o of `pad` i16, unit-major: W or U) into `pairs` as each
+ * unit's row pairs (i, f) and (g, o): pad i64 each, column c being w_a[c] + w_b[c] 2^32. Returns `pairs`.
  */
-export function packRows(L: Layer, pairs: usize): void {
-  const pad = <usize>L.hiddenPad;
-  const pairCount = <usize>L.hiddenSize << 1;
+export function packRows(matrix: usize, units: i32, pad: i32, pairs: usize): usize {
+  const columns = <usize>pad;
+  const pairCount = <usize>units << 1;
   for (let p: usize = 0; p < pairCount; p++) {
-    const a = L.U + p * (pad << 2);
-    const out = pairs + p * (pad << 3);
-    for (let c: usize = 0; c < pad; c++) {
-      store<i64>(out + (c << 3), <i64>load<i16>(a + (c << 1)) + (<i64>load<i16>(a + ((pad + c) << 1)) << 32));
+    const a = matrix + p * (columns << 2);
+    const out = pairs + p * (columns << 3);
+    for (let c: usize = 0; c < columns; c++) {
+      store<i64>(out + (c << 3), <i64>load<i16>(a + (c << 1)) + (<i64>load<i16>(a + ((columns + c) << 1)) << 32));
     }
   }
-  L.pairs = pairs;
+  return pairs;
 }
 
 /**
@@ -69,26 +76,32 @@ export function gateSums(L: Layer, st: usize, x: usize, cols: usize, nnz: i32, o
   if (FULL_BUILD && nnz >= 0) sparseSums(L.W, <usize>L.inputPad << 1, x, cols, nnz, active, open, sums);
   else if (L.inputSize == 1) oneColumnSums(L.W, x, active, open, sums);
   else if (!ASC_FEATURE_SIMD && !isDefined(PHASOR_MCU) && L.inputPad == 8) narrowSums(L.W, x, L.inputSize, active, open, sums);
-  else {
-    // every sum starts at 0, but the paired U h sums at U_START
-    for (let out = sums, end = sums + <usize>open * SUMS_BYTES; out < end; out += PAIRED_U ? SUMS_BYTES : 8) {
-      store<i64>(out, 0);
-      if (PAIRED_U) {
-        store<i64>(out, 0, 8);
-        startU(out);
-      }
+  else if (pairsW(L)) {
+    const end = sums + <usize>open * SUMS_BYTES;
+    for (let out = sums; out < end; out += SUMS_BYTES) {
+      store<i64>(out, PAIR_START);
+      store<i64>(out, PAIR_START, 8);
+      startU(out);
     }
+    rowSums<i64, i64>(L.wPairs, <usize>L.inputPad << 3, x, L.inputSize, active, open, sums);
+    // W x is read as i32 sums (step.ts): the low halves back from A + 2^31 to A
+    for (let out = sums; out < end; out += SUMS_BYTES) {
+      store<i32>(out, load<i32>(out) ^ i32.MIN_VALUE);
+      store<i32>(out, load<i32>(out, 8) ^ i32.MIN_VALUE, 8);
+    }
+  } else {
+    for (let out = sums, end = sums + <usize>open * SUMS_BYTES; out < end; out += 8) store<i64>(out, 0);
     rowSums<i16, i32>(L.W, <usize>L.inputPad << 1, x, L.inputSize, active, open, sums);
   }
   const h = st + <usize>L.hOff;
-  if (PAIRED_U) rowSums<i64, i64>(L.pairs, <usize>L.hiddenPad << 3, h, L.hiddenSize, active, open, sums + U_SUMS);
+  if (PAIRED) rowSums<i64, i64>(L.uPairs, <usize>L.hiddenPad << 3, h, L.hiddenSize, active, open, sums + U_SUMS);
   else rowSums<i16, i32>(L.U, <usize>L.hiddenPad << 1, h, L.hiddenSize, active, open, sums + U_SUMS);
 }
 
 /** A unit's U h sums before the first column. */
 @inline function startU(unitSums: usize): void {
-  store<i64>(unitSums, U_START, U_SUMS);
-  store<i64>(unitSums, U_START, U_SUMS + 8);
+  store<i64>(unitSums, PAIR_START, U_SUMS);
+  store<i64>(unitSums, PAIR_START, U_SUMS + 8);
 }
 
 /**
