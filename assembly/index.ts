@@ -52,8 +52,8 @@ export function modelCreate(bytes: usize, length: i32): usize {
   if (PAIRED && isFixed(m.kind)) {
     for (let n = 0; n < m.layerCount; n++) {
       const L = layerAt(m, n);
-      L.uPairs = packRows(L.U, L.hiddenSize, L.hiddenPad, heap.alloc(pairedBytes(L.hiddenSize, L.hiddenPad)));
-      L.wPairs = pairsW(L) ? packRows(L.W, L.hiddenSize, L.inputPad, heap.alloc(pairedBytes(L.hiddenSize, L.inputPad))) : 0;
+      L.uPairs = packRows(L, L.U, L.hiddenSize, L.hiddenPad, heap.alloc(pairedBytes(L.hiddenSize, L.hiddenPad)));
+      L.wPairs = pairsW(L) ? packRows(L, L.W, L.hiddenSize, L.inputPad, heap.alloc(pairedBytes(L.hiddenSize, L.inputPad))) : 0;
     }
   }
   return changetype<usize>(m);

@@ -4,8 +4,8 @@
 
 import {
   CELL_FRAC, FRAC_MAX, FRAC_MIN, HALF_ON_MAX, HALF_ON_MIN, HEADER_BYTES, HEADER_FILE_BYTES, HEADER_INPUT_FRAC, HEADER_INPUT_SIZE, HEADER_KIND,
-  HEADER_LAYER_COUNT, HEADER_OUTPUT_SIZE, HEADER_READOUT_AT, HEADER_READOUT_MODE, HEADER_TICKS_LOG2, HEADER_VERSION, KIND_FIXED, KIND_FLOAT,
-  LAYER_DESC_BYTES, LAYER_FLAGS, LAYER_HIDDEN_SIZE, LAYER_INPUT_SIZE, LAYER_P_FRAC, LAYER_TIME_AT, LAYER_U_AT, LAYER_UNITS_AT, LAYER_W_AT,
+  HEADER_LAYER_COUNT, HEADER_OUTPUT_SIZE, HEADER_READOUT_AT, HEADER_READOUT_MODE, HEADER_TICKS_LOG2, HEADER_VERSION, INT8_LIMIT, KIND_FIXED, KIND_FLOAT,
+  LAYER_DESC_BYTES, LAYER_FLAGS, LAYER_INT8, LAYER_PEEPHOLES, LAYER_HIDDEN_SIZE, LAYER_INPUT_SIZE, LAYER_P_FRAC, LAYER_TIME_AT, LAYER_U_AT, LAYER_UNITS_AT, LAYER_W_AT,
   MAX_LAYERS, MAX_SIZE, MAX_TICKS_LOG2, MIN_OPEN_TICKS, PLSM_MAGIC, PLSM_VERSION, PRE_FRAC, READOUT_DESC_BYTES, READOUT_ROWS_AT, READOUT_V_AT,
   ROW_BIAS, ROW_L1_LIMIT, ROW_RECORD_BYTES, ROW_V_FRAC, R_ON_MIN, TAU_MAX, TAU_MIN, TIME_HALF_ON, TIME_RECORD_BYTES, TIME_R_ON, TIME_SHIFT,
   TIME_STEP, TIME_STEP_LOW, TIME_TAU, UNIT_RECORD_BYTES, UNIT_U_FRAC, UNIT_W_FRAC,
@@ -24,6 +24,12 @@ export {
 /** Every build but the microcontroller one (`--use PHASOR_MCU=1`), which has only the fixed engine and its dense
  * input path: no float engine and no sparse-column path are compiled in. */
 export const FULL_BUILD: bool = !isDefined(PHASOR_MCU);
+
+/** The weight widths of the fixed engine the build runs: both, except in the microcontroller builds, whose 8 KB
+ * budget holds one set of the written-out multiply-accumulates (fixed/sums.ts): int16 (build/phasor-mcu.wasm), or
+ * int8 with `--use PHASOR_INT8=1` (build/phasor-mcu-int8.wasm). A model of the other width is rejected there. */
+export const RUNS_INT16: bool = FULL_BUILD || !isDefined(PHASOR_INT8);
+export const RUNS_INT8: bool = FULL_BUILD || isDefined(PHASOR_INT8);
 
 /** Whether a model of this kind runs on the fixed engine (always, where there is no float engine). */
 @inline export function isFixed(kind: i32): bool {
@@ -59,10 +65,12 @@ export class Layer {
   /** fractional bits of the peephole weights (fixed) */
   pFrac: i32;
   hasPeephole: i32;
+  /** fixed: 1 when W and U hold int8 weights (LAYER_INT8), 0 when int16 */
+  int8: i32;
   /** fixed: 1 when every rounding shift of the unit arithmetic is a right shift of 1 to 32 bits (fixed/step.ts,
    * toQ24), which then needs no check per row */
   fastShifts: i32;
-  /** H units x 4 gates x inputPad weights, unit-major (i16 or f32) */
+  /** H units x 4 gates x inputPad weights, unit-major (i16, i8 or f32) */
   W: usize;
   /** H units x 4 gates x hiddenPad weights */
   U: usize;
@@ -199,20 +207,21 @@ const ROWS_UNSAFE = 2;
 /**
  * What is wrong with `rows` weight rows from `base`, each of `used` elements padded with zeros to `padded`:
  * ROWS_PADDED when a padding element is not +0 in every bit (SIMD sums read whole padded rows), ROWS_UNSAFE when a
- * fixed row holds -32768 or its sum of |w_q| exceeds ROW_L1_LIMIT (then an i32 sum could overflow), or a float
- * weight is not finite; ROWS_SOUND otherwise.
+ * fixed row holds -32768 (int8: a weight outside +-INT8_LIMIT) or its sum of |w_q| exceeds ROW_L1_LIMIT (then an i32
+ * sum could overflow), or a float weight is not finite; ROWS_SOUND otherwise.
  */
-function rowsProblem(base: usize, rows: i32, used: i32, padded: i32, kind: i32): i32 {
-  const eb = elementBytes(kind);
+function rowsProblem(base: usize, rows: i32, used: i32, padded: i32, kind: i32, int8: bool): i32 {
+  const eb = int8 ? 1 : elementBytes(kind);
+  const limit: i64 = int8 ? INT8_LIMIT : 32767;
   for (let r = 0; r < rows; r++) {
     const row = base + <usize>r * <usize>padded * eb;
     let l1: i64 = 0;
     for (let i = 0; i < padded; i++) {
       if (isFixed(kind)) {
-        const w = <i64>load<i16>(row + (<usize>i << 1));
+        const w = int8 ? <i64>load<i8>(row + <usize>i) : <i64>load<i16>(row + (<usize>i << 1));
         if (i >= used && w != 0) return ROWS_PADDED;
-        // -32768 is excluded so that no pair of products in a SIMD lane can reach 2^31
-        if (w == -32768) return ROWS_UNSAFE;
+        // the most negative value is excluded so that no pair of products in a SIMD lane can reach 2^31
+        if (w < -limit) return ROWS_UNSAFE;
         l1 += abs<i64>(w);
       } else {
         const w = load<f32>(row + (<usize>i << 2));
@@ -294,7 +303,8 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
     }
     if (H < 1 || H > MAX_SIZE) return badField(ERROR_TEXT ? "hidden size must be 1..65536" : "", H);
     const flags = load<u32>(d, LAYER_FLAGS);
-    if (flags > 1) return badField(ERROR_TEXT ? "unknown layer flags" : "", flags);
+    // int8 weights are a fixed-point format only
+    if (flags > <u32>(isFixed(kind) ? LAYER_PEEPHOLES | LAYER_INT8 : LAYER_PEEPHOLES)) return badField(ERROR_TEXT ? "unknown layer flags" : "", flags);
     const Ip = pad8(I);
     const Hp = pad8(H);
     L.inputSize = I;
@@ -303,22 +313,29 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
     L.hiddenPad = Hp;
     L.xFrac = n == 0 ? inputFrac : 15;
     L.pFrac = load<i32>(d, LAYER_P_FRAC);
-    L.hasPeephole = flags & 1;
+    L.hasPeephole = flags & LAYER_PEEPHOLES;
+    // constant in the microcontroller builds, which run one width
+    const int8: bool = RUNS_INT8 && (!RUNS_INT16 || (flags & LAYER_INT8) != 0);
+    if (isFixed(kind) && int8 != ((flags & LAYER_INT8) != 0)) {
+      return badField(ERROR_TEXT ? "this build does not run this weight width; layer" : "", n);
+    }
+    L.int8 = <i32>int8;
+    const wb: i32 = int8 ? 1 : eb;
     if (isFixed(kind) && !isFrac(L.pFrac)) return badField(ERROR_TEXT ? "peephole format must be -16..30" : "", L.pFrac);
     const wOff = load<u32>(d, LAYER_W_AT);
     const uOff = load<u32>(d, LAYER_U_AT);
     const unitOff = load<u32>(d, LAYER_UNITS_AT);
     const timeOff = load<u32>(d, LAYER_TIME_AT);
-    if (!checkRegion(fileBytes, wOff, <u64>H * 4 * <u64>Ip * eb, ERROR_TEXT ? "W" : "", n)) return E_MODEL;
-    if (!checkRegion(fileBytes, uOff, <u64>H * 4 * <u64>Hp * eb, ERROR_TEXT ? "U" : "", n)) return E_MODEL;
+    if (!checkRegion(fileBytes, wOff, <u64>H * 4 * <u64>Ip * wb, ERROR_TEXT ? "W" : "", n)) return E_MODEL;
+    if (!checkRegion(fileBytes, uOff, <u64>H * 4 * <u64>Hp * wb, ERROR_TEXT ? "U" : "", n)) return E_MODEL;
     if (!checkRegion(fileBytes, unitOff, <u64>H * UNIT_RECORD_BYTES, ERROR_TEXT ? "unit records" : "", n)) return E_MODEL;
     if (!checkRegion(fileBytes, timeOff, <u64>H * TIME_RECORD_BYTES, ERROR_TEXT ? "time records" : "", n)) return E_MODEL;
     L.W = bytes + wOff;
     L.U = bytes + uOff;
     L.units = bytes + unitOff;
     L.time = bytes + timeOff;
-    let rows = rowsProblem(L.W, 4 * H, I, Ip, kind);
-    if (rows == ROWS_SOUND) rows = rowsProblem(L.U, 4 * H, H, Hp, kind);
+    let rows = rowsProblem(L.W, 4 * H, I, Ip, kind, int8);
+    if (rows == ROWS_SOUND) rows = rowsProblem(L.U, 4 * H, H, Hp, kind, int8);
     if (rows != ROWS_SOUND) {
       if (ERROR_TEXT) {
         fail(E_MODEL, "plsm: layer ");
@@ -377,7 +394,7 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
   if (!checkRegion(fileBytes, rowOff, <u64>outputSize * ROW_RECORD_BYTES, ERROR_TEXT ? "readout rows" : "", -1)) return E_MODEL;
   m.V = bytes + vOff;
   m.readoutRows = bytes + rowOff;
-  if (rowsProblem(m.V, outputSize, previous, Hp, kind) != ROWS_SOUND) {
+  if (rowsProblem(m.V, outputSize, previous, Hp, kind, false) != ROWS_SOUND) {
     return fail(E_MODEL, ERROR_TEXT ? "plsm: readout V has nonzero padding, a non-finite weight or a row that could overflow" : "");
   }
   for (let o = 0; o < outputSize; o++) {

@@ -4,7 +4,7 @@ export * from "./errors.js";
 export * from "./model/model.js";
 export * from "./engine/events.js";
 export { createEngine, defaultEngine, loadModelBytes, type EngineOptions, type LoadedModel } from "./engine/create.js";
-export { quantize, type QuantizeResult } from "./model/quantize.js";
+export { quantize, type QuantizeResult, type WeightWidth } from "./model/quantize.js";
 export { encodePlsm, decodePlsm } from "./model/plsm.js";
 export { ReferenceEngine } from "./engine/reference.js";
 export { FloatReadout } from "./engine/readout-learning.js";

@@ -2,7 +2,7 @@
  * Every wasm in build/ is what its name and its doc say: the scalar and microcontroller builds hold no SIMD
  * instruction (Debian's wabt: wasm-validate --disable-simd refuses a SIMD build and accepts them), each build
  * imports exactly what is documented (docs/wasi.md, docs/embedding.md; the engines import nothing), and the
- * microcontroller builds keep their budgets: at most 8 KiB of module (10 KiB for the learning one,
+ * microcontroller builds keep their budgets: at most 8 KiB of module (the int16 and the int8 one; 10 KiB for the learning one,
  * docs/on-device-learning.md), at most 2 pages of memory for an (H=32, I=4) model, a memory that cannot grow, and
  * no memory.grow in their code.
  */
@@ -13,9 +13,9 @@ import { MCU_FUNCTIONS, MCU_LEARNING_FUNCTIONS } from "../host/engine/mcu.js";
 import { requireExports } from "../host/engine/wasm-source.js";
 import { ENGINE_FUNCTIONS } from "../host/engine/wasm.js";
 import { TRAINER_FUNCTIONS } from "../host/training/trainer.js";
-import { quantize } from "../host/model/quantize.js";
+import { quantize, type WeightWidth } from "../host/model/quantize.js";
 import { calibrationStreams } from "./support/engines.js";
-import { MCU_FILE, MCU_LEARN_FILE, mcuInstance, mcuLearningInstance, mcuLoad, mcuRun, type McuExports } from "./support/mcu.js";
+import { MCU_FILE, MCU_INT8_FILE, MCU_INT8_PAGE_FILE, MCU_LEARN_FILE, mcuInstance, mcuInt8Instance, mcuLearningInstance, mcuLoad, mcuRun, type McuExports } from "./support/mcu.js";
 import { Rng, randomModel, randomStream } from "./support/random.js";
 
 const PAGE = 65536;
@@ -24,14 +24,17 @@ const WASI_IMPORTS = ["args_get", "args_sizes_get", "fd_fdstat_get", "fd_prestat
 const MCU_EXPORTS = ["arenaBytes", "arenaNeeded", "arenaUsed", "init", "inputBuffer", "memory", "modelBuffer", "output", "push", "reset"];
 const LEARNING_EXPORTS = ["learn", "readoutBuffer", "readoutLoad", "readoutReset", "readoutSave", "readoutSize", "targetBuffer"];
 
-/** The two microcontroller modules: what each must export (its doc's list, and the functions its host calls), and
- * its budget. */
-type McuModule = { budget: number; exports: string[]; functions: object; instance: () => Promise<McuExports> };
+/** The microcontroller modules: what each must export (its doc's list, and the functions its host calls), its
+ * budget, the weights of the models it runs, and the hidden size of an (I = 64) model whose image fits its arena
+ * but whose state does not. */
+type McuModule = { budget: number; exports: string[]; functions: object; instance: () => Promise<McuExports>; weights: WeightWidth; wide: number };
 const MCU_MODULES: [string, McuModule][] = [
-  [MCU_FILE, { budget: 8 * 1024, exports: MCU_EXPORTS, functions: MCU_FUNCTIONS, instance: mcuInstance }],
+  [MCU_FILE, { budget: 8 * 1024, exports: MCU_EXPORTS, functions: MCU_FUNCTIONS, instance: () => mcuInstance(), weights: "int16", wide: 90 }],
+  [MCU_INT8_FILE, { budget: 8 * 1024, exports: MCU_EXPORTS, functions: MCU_FUNCTIONS, instance: () => mcuInt8Instance(), weights: "int8", wide: 130 }],
+  [MCU_INT8_PAGE_FILE, { budget: 8 * 1024, exports: MCU_EXPORTS, functions: MCU_FUNCTIONS, instance: () => mcuInt8Instance(MCU_INT8_PAGE_FILE), weights: "int8", wide: 88 }],
   [
     MCU_LEARN_FILE,
-    { budget: 10 * 1024, exports: [...MCU_EXPORTS, ...LEARNING_EXPORTS].sort(), functions: MCU_LEARNING_FUNCTIONS, instance: mcuLearningInstance },
+    { budget: 10 * 1024, exports: [...MCU_EXPORTS, ...LEARNING_EXPORTS].sort(), functions: MCU_LEARNING_FUNCTIONS, instance: mcuLearningInstance, weights: "int16", wide: 90 },
   ],
 ];
 
@@ -50,7 +53,7 @@ const SIMD_INSTRUCTION = /\b(v128|[if](8x16|16x8|32x4|64x2))\./;
 
 describe("the wasm builds", () => {
   it("are all there", () => {
-    for (const name of ["phasor-simd.wasm", "phasor-scalar.wasm", "phasor-mcu.wasm", "phasor-mcu-learn.wasm", "phasor-wasi.wasm", "phasor-wasi-scalar.wasm"]) {
+    for (const name of ["phasor-simd.wasm", "phasor-scalar.wasm", "phasor-mcu.wasm", "phasor-mcu-int8.wasm", "phasor-mcu-int8-page.wasm", "phasor-mcu-learn.wasm", "phasor-wasi.wasm", "phasor-wasi-scalar.wasm"]) {
       expect(builds).toContain(name);
     }
   });
@@ -112,7 +115,7 @@ describe("the wasm builds", () => {
   });
 });
 
-describe.each(MCU_MODULES)("the microcontroller build %s", (file, { budget, exports: documented, functions, instance }) => {
+describe.each(MCU_MODULES)("the microcontroller build %s", (file, { budget, exports: documented, functions, instance, weights, wide: wideHidden }) => {
   const bytes = readFileSync(file);
 
   it(`is at most ${budget} bytes and exports what its doc lists`, () => {
@@ -135,7 +138,7 @@ describe.each(MCU_MODULES)("the microcontroller build %s", (file, { budget, expo
   it("runs an (H=32, I=4) model in its 2 pages, without growing them", async () => {
     const rng = new Rng(32);
     const model = randomModel(rng, { inputSize: 4, hidden: [32], peephole: true, rOn: 0.05, outputs: 3, mode: "last", alpha: 0 });
-    const { bytes: image } = quantize(model, calibrationStreams(4, 4), "mcu-budget");
+    const { bytes: image } = quantize(model, calibrationStreams(4, 4), "mcu-budget", weights);
     const mcu = await instance();
     const pages = mcu.memory.buffer.byteLength / PAGE;
     expect(pages).toBeLessThanOrEqual(2);
@@ -153,12 +156,14 @@ describe.each(MCU_MODULES)("the microcontroller build %s", (file, { budget, expo
     const rng = new Rng(5);
     const mcu = await instance();
     expect(mcu.push(0), "push before init").toBe(-3);
-    const fixed = quantize(randomModel(rng, { inputSize: 2, hidden: [8], peephole: false, rOn: 0.5, outputs: 2, mode: "last" }), calibrationStreams(6, 2), "m").bytes;
+    const model = randomModel(rng, { inputSize: 2, hidden: [8], peephole: false, rOn: 0.5, outputs: 2, mode: "last" });
+    const fixed = quantize(model, calibrationStreams(6, 2), "m", weights).bytes;
+    expect(mcuLoad(mcu, quantize(model, calibrationStreams(6, 2), "m", weights === "int8" ? "int16" : "int8").bytes), "a model of the weight width it does not run").toBe(-1);
     const corrupt = fixed.slice();
     corrupt[100] ^= 1;
     expect(mcuLoad(mcu, corrupt), "a corrupted image").toBe(-1);
     expect(mcu.init(mcu.arenaBytes() + 1), "longer than the arena").toBe(-4);
-    const wide = quantize(randomModel(rng, { inputSize: 64, hidden: [90], peephole: false, rOn: 0.5, outputs: 2, mode: "last" }), calibrationStreams(7, 64, 1, 50), "w").bytes;
+    const wide = quantize(randomModel(rng, { inputSize: 64, hidden: [wideHidden], peephole: false, rOn: 0.5, outputs: 2, mode: "last" }), calibrationStreams(7, 64, 1, 50), "w", weights).bytes;
     expect(wide.length).toBeLessThan(mcu.arenaBytes());
     expect(mcuLoad(mcu, wide), "an image that fits but whose state does not").toBe(-4);
     expect(mcuLoad(mcu, fixed)).toBe(0);

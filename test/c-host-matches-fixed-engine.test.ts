@@ -68,6 +68,23 @@ describe.each(sameBitsFixtures().map((f) => [f.name, f] as const))("the C host o
   });
 });
 
+describe("the C host on int8 weights", () => {
+  it("runs them on build/phasor-mcu-int8.wasm without being told, and prints phasor run's bytes", () => {
+    const rng = new Rng(88);
+    const float = randomModel(rng, { inputSize: 3, hidden: [40, 12], peephole: true, rOn: 0.2, outputs: 3, mode: "every" });
+    const file = join(dir, "int8-host.plsm");
+    writeFileSync(file, quantize(float, calibrationStreams(88, 3), "m", "int8").bytes);
+    const events = join(dir, "int8-host.csv");
+    const t = Array.from({ length: 400 }, (_, e) => 1.7e12 + e * 1.25 + (e % 7) * 0.01);
+    const x = Array.from({ length: 1200 }, () => rng.uniform(-1, 1));
+    writeFileSync(events, eventsCsv(3, t, x, (e) => (e < 200 ? 1 : 2)));
+    const c = runCHost(host, ["--model", file, "--events", events]);
+    expect(c.stderr).toBe("");
+    expect(c.status).toBe(0);
+    expect(c.stdout.toString("utf8")).toBe(phasor(["run", "--model", file, "--events", events]).stdout);
+  });
+});
+
 describe("the C host reads CSV as phasor run reads it", () => {
   it("quoted and integer seq ids, escapes, a byte-order mark, CRLF, blank lines, white space and other columns", () => {
     const model = join(dir, "csv.plsm");
@@ -166,13 +183,25 @@ describe("the C host refuses what it cannot run", () => {
     expect(Number(needed)).toBe(mcu.arenaNeeded());
   });
 
+  it("a model of the weight width the module does not run: which width it has and the build that runs it, exit 2", () => {
+    const file = join(dir, "int8.plsm");
+    writeFileSync(file, quantize(randomModel(new Rng(4), { inputSize: 2, hidden: [6], peephole: true, rOn: 0.5, outputs: 2, mode: "last" }), calibrationStreams(4, 2), "m", "int8").bytes);
+    const c = runCHost(host, ["--module", MCU_FILE, "--model", file, "--events", "-"]);
+    expect(c.status).toBe(2);
+    expect(c.stderr).toMatch(/int8\.plsm: init rejected the image: .*its gate weights are int8, which build\/phasor-mcu-int8\.wasm runs/);
+    // refused before any event is read (no stdin to write to a process that has gone)
+    const learn = runCHost(host, ["--model", file, "--events", "-", "--learn", "0.5"]);
+    expect(learn.status).toBe(2);
+    expect(learn.stderr).toMatch(/int8\.plsm: its gate weights are int8, and the learning build \(build\/phasor-mcu-learn\.wasm\) runs int16 weights only/);
+  });
+
   it("a damaged, truncated, float or non-.plsm model, each with its reason, exit 2", () => {
     const image = smallModel(5);
     const damaged = Uint8Array.from(image);
     damaged[200] ^= 0xff;
     const float = encodePlsm(randomModel(new Rng(1), { inputSize: 2, hidden: [4], peephole: false, rOn: 0.5, outputs: 1, mode: "every" }));
     const cases: [Uint8Array, RegExp][] = [
-      [damaged, /init rejected the image: not a fixed-point \.plsm, corrupted, or out of range/],
+      [damaged, /init rejected the image: not a fixed-point \.plsm, corrupted, out of range, or of the other weight width \(its gate weights are int16, which build\/phasor-mcu\.wasm runs/],
       [image.subarray(0, 300), /its header says \d+ bytes but it has 300: truncated or damaged/],
       [float, /a \.plsm of kind 2; the MCU build runs fixed-point models/],
       [new TextEncoder().encode('{"format":"phasor-model"}'), /not a \.plsm model: it does not start with the PLSM magic/],

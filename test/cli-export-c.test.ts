@@ -3,7 +3,8 @@
  * arena, linear memory and stack they need: the files compile with gcc -Wall -Wextra -Werror -pedantic, their
  * arrays hold exactly the module's and the model's bytes, the C host built from them prints the same bits as
  * from the files, and a model that does not fit is refused, with the bytes it needs and the bytes there are,
- * writing nothing. Bad arguments and files exit with 2.
+ * writing nothing. Bad arguments and files exit with 2. A model with int8 weights goes with the int8 build, whose
+ * init finds the arena it takes.
  */
 import "../host/node.js";
 import { spawnSync } from "node:child_process";
@@ -18,7 +19,7 @@ import { moduleNeeds } from "../tools/cli/wasm-needs.js";
 import { C_FLAGS, cHost, compileC, eventsCsv, runCHost } from "./support/c-host.js";
 import { phasor } from "./support/cli.js";
 import { calibrationStreams } from "./support/engines.js";
-import { MCU_FILE, mcuInstance, mcuLoad } from "./support/mcu.js";
+import { MCU_FILE, MCU_INT8_FILE, mcuInstance, mcuInt8Instance, mcuLoad } from "./support/mcu.js";
 import { Rng, randomModel } from "./support/random.js";
 import { sameBitsFixtures, seqOfEvents } from "./support/same-bits.js";
 
@@ -171,6 +172,41 @@ describe("phasor export-c", () => {
     );
     expect(run.stdout).toBe("");
     expect(readdirSync(empty)).toEqual([]);
+  });
+
+  it("with int8 weights: the int8 build, the arena its init lays out, and the bytes phasor run prints", async () => {
+    // the model the int16 test above refuses (110 and 8 units): half its weight bytes fit
+    const float = randomModel(new Rng(8), { inputSize: 1, hidden: [110, 8], peephole: true, rOn: 0.05, outputs: 2, mode: "every" });
+    const image = quantize(float, calibrationStreams(8, 1, 1, 200), "big", "int8").bytes;
+    const path = join(dir, "int8.plsm");
+    writeFileSync(path, image);
+    const int8Out = join(dir, "int8");
+    mkdirSync(int8Out);
+    const run = exportC(["--model", path, "--out", int8Out]);
+    expect(run.stderr).toBe("");
+    expect(run.status).toBe(0);
+    const mcu = await mcuInt8Instance();
+    expect(mcuLoad(mcu, image)).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({
+      mcu: expect.stringMatching(/build\/phasor-mcu-int8\.wasm$/),
+      moduleBytes: readFileSync(MCU_INT8_FILE).length,
+      imageBytes: image.length,
+      arenaUsedBytes: mcu.arenaUsed(),
+      arenaBytes: mcu.arenaBytes(),
+      wasmStackBytes: moduleNeeds(readFileSync(MCU_INT8_FILE)).stack.bytes,
+    });
+    expect(readFileSync(join(int8Out, "phasor_model.h"), "utf8")).toMatch(/build\/phasor-mcu-int8\.wasm/);
+    const csv = join(dir, "int8.csv");
+    const t = Array.from({ length: 300 }, (_, e) => 1.7e12 + e * 0.37);
+    const x = t.map((_, e) => Math.sin(e / 7));
+    writeFileSync(csv, eventsCsv(1, t, x, (e) => (e < 150 ? "a" : "b")));
+    const embedded = runCHost(cHost({ embedded: int8Out }), ["--events", csv]);
+    expect(embedded.stderr).toBe("");
+    expect(embedded.stdout.toString("utf8")).toBe(phasor(["run", "--model", path, "--events", csv]).stdout);
+
+    const refused = exportC(["--model", path, "--out", int8Out, "--mcu", MCU_FILE]);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toMatch(/int8\.plsm: the MCU build rejects the image \(.*this one's gate weights are int8, which build\/phasor-mcu-int8\.wasm runs\)/);
   });
 
   it("refuses bad arguments and files with what is wrong, exit 2, writing nothing", () => {

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { phasor, type Result } from "./support/cli.js";
 import { modelToJson } from "../host/model/model.js";
+import { ReferenceEngine } from "../host/engine/reference.js";
 import { simdSupported } from "../host/engine/wasm-source.js";
 import { Rng, randomModel, randomStream } from "./support/random.js";
 
@@ -116,6 +117,63 @@ describe("phasor quantize", () => {
     expect(summary.error.maxAbsY).toBeLessThan(1e-2);
     expect(summary.error.argmaxAgreement).toBe(1);
     expect(partialFiles()).toEqual([]);
+  });
+
+  it("--weights int8: half the weight bytes; the engine held to the file's model, the file to the float model's decisions", () => {
+    const out = join(dir, "int8.plsm");
+    const r = phasor(["quantize", "--model", modelPath, "--calib", eventsPath, "--out", out, "--weights", "int8"]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const summary = JSON.parse(r.stdout);
+    expect(Object.keys(summary)).toEqual(["model", "out", "bytes", "weights", "layers", "formats", "memory", "calibration", "error", "weightError"]);
+    expect(summary.weights).toBe("int8");
+    expect(summary.bytes).toBe(statSync(out).size);
+    expect(summary.bytes).toBeLessThan(statSync(outPath).size);
+    expect(summary.error.maxAbsH).toBeLessThan(4e-3);
+    expect(summary.error.maxAbsY).toBeLessThan(1e-2);
+    expect(summary.weightError.argmaxAgreement).toBeGreaterThanOrEqual(0.995);
+    // int8 rounding moves h more than the engine's own arithmetic does
+    expect(summary.weightError.maxAbsH).toBeGreaterThan(summary.error.maxAbsH);
+    const run = phasor(["run", "--model", out, "--events", eventsPath, "--emit", "last"]);
+    expect(run.status).toBe(0);
+    expect(run.stdout.trimEnd().split("\n")).toHaveLength(SEQUENCES);
+  });
+
+  it("--weights int8 refuses a model whose decisions int8 weights change, unless --accept-error", () => {
+    // classes that the float model tells apart by a hair on half of 60 sequences: the readout's bias difference is
+    // set at the median of the reference's final margins, where int8 rounding of W and U tips some of them over
+    const rng = new Rng(99);
+    const model = randomModel(rng, { inputSize: INPUT, hidden: [HIDDEN], peephole: true, rOn: 1, outputs: 2, mode: "last" });
+    for (let j = 0; j < HIDDEN; j++) model.readout.V[HIDDEN + j] = -model.readout.V[j];
+    const lines: string[] = [];
+    const margins: number[] = [];
+    const reference = new ReferenceEngine(model);
+    for (let s = 0; s < 60; s++) {
+      const stream = randomStream(rng, { n: 30, inputSize: INPUT, maxGap: 20 });
+      const r = reference.createStream();
+      for (let e = 0; e < 30; e++) {
+        const x = stream.x.subarray(e * INPUT, (e + 1) * INPUT);
+        r.push(stream.t[e], x);
+        lines.push(JSON.stringify({ t: stream.t[e], x: Array.from(x), seq: s }));
+      }
+      const y = r.output();
+      margins.push(y[0] - y[1]);
+    }
+    margins.sort((a, b) => a - b);
+    model.readout.d[1] = model.readout.d[0] + (margins[29] + margins[30]) / 2;
+    const calib = file("tied.ndjson", lines.join("\n") + "\n");
+    const path = file("tied.json", JSON.stringify(modelToJson(model)));
+    const out = join(dir, "tied.plsm");
+    const refused = phasor(["quantize", "--model", path, "--calib", calib, "--out", out, "--weights", "int8"]);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toMatch(/with int8 weights the argmax agrees with the float model's on [\d.]+ of the sequences, below 0\.995\).*tied\.plsm was not written/);
+    expect(existsSync(out)).toBe(false);
+    const accepted = phasor(["quantize", "--model", path, "--calib", calib, "--out", out, "--weights", "int8", "--accept-error"]);
+    expect(accepted.status).toBe(0);
+    expect(existsSync(out)).toBe(true);
+    const bad = phasor(["quantize", "--model", path, "--calib", eventsPath, "--out", out, "--weights", "int4"]);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--weights.*int4.*int16.*int8|int16, int8/);
   });
 
   it("writes the same file from the same events given as CSV on stdin", () => {

@@ -41,4 +41,11 @@ describe("the C host's copies of the contract", () => {
     expect(c.get("PLSM_HEADER_BYTES")).toBe(plsm.HEADER_BYTES);
     expect(c.get("PLSM_KIND_FIXED")).toBe(plsm.KIND_FIXED);
   });
+
+  it("finds int8 weights in the layer flags where the modules read them", () => {
+    expect(c.get("PLSM_LAYER_COUNT_AT")).toBe(plsm.HEADER_LAYER_COUNT);
+    expect(c.get("PLSM_LAYER_DESC_BYTES")).toBe(plsm.LAYER_DESC_BYTES);
+    expect(c.get("PLSM_LAYER_FLAGS_AT")).toBe(plsm.LAYER_FLAGS);
+    expect(c.get("PLSM_LAYER_INT8")).toBe(plsm.LAYER_INT8);
+  });
 });

@@ -14,6 +14,7 @@ import { decodePlsm, encodePlsm, type PlsmFile } from "../host/model/plsm.js";
 import { quantize } from "../host/model/quantize.js";
 import { Rng, randomModel, randomStream } from "./support/random.js";
 import { asyncRejection, rejection } from "./support/engines.js";
+import { crc32, rewritten as rewrittenBytes } from "./support/plsm-bytes.js";
 
 // Field offsets from docs/plsm.md: the 64-byte header, 64-byte layer descriptors from offset 64, the readout
 // descriptor, and 32-byte unit and time records.
@@ -22,16 +23,6 @@ const LAYER_DESC = (n: number) => 64 + 64 * n;
 const DESC = { inputSize: 0, hiddenSize: 4, flags: 8, pFrac: 12, W: 16, U: 20, units: 24, time: 28 };
 const UNIT = { wFrac: 16, uFrac: 20 };
 const TIME = { tau: 0, shift: 8, step: 16, halfOn: 24, stepLow: 28 };
-
-/** CRC-32 (IEEE, reflected 0xEDB88320), written here from its definition rather than taken from host/model/plsm.ts. */
-function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const byte of bytes) {
-    c ^= byte;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  }
-  return (c ^ 0xffffffff) >>> 0;
-}
 
 // A small quantized model (about 1.3 kB): 2 inputs, layers of 3 and 2 units with peepholes, 2 outputs.
 const MODEL = randomModel(new Rng(17), { inputSize: 2, hidden: [3, 2], peephole: true, rOn: 0.2, outputs: 2, mode: "last" });
@@ -46,11 +37,7 @@ const ROWS_AT = u32(GOOD, readoutDesc + 4);
 
 /** A copy of the good file changed by `edit`, with the checksum made right again. */
 function rewritten(edit: (v: DataView) => void, bytes = GOOD): Uint8Array {
-  const copy = bytes.slice();
-  const v = view(copy);
-  edit(v);
-  v.setUint32(copy.length - 4, crc32(copy.subarray(0, copy.length - 4)), true);
-  return copy;
+  return rewrittenBytes(bytes, edit);
 }
 
 /** The file as createEngine sees a .plsm it was given (bypassing decodePlsm, so the wasm loader is what checks). */
@@ -163,7 +150,8 @@ const LAYER_CASES: Case[] = [0, 1].flatMap((n): Case[] => {
     [`layer ${n}: hidden size 65536`, (v) => v.setUint32(at("hiddenSize"), 65536, true), /hidden size|outside|past/],
     [`layer ${n}: hidden size 2^32 - 1`, (v) => v.setUint32(at("hiddenSize"), U32_MAX, true), /hidden size/],
     [`layer ${n}: input size 4`, (v) => v.setUint32(at("inputSize"), 4, true), /input size/],
-    [`layer ${n}: flags 2`, (v) => v.setUint32(at("flags"), 2, true), /flags/],
+    // bit 1 (2) is LAYER_INT8, a flag of its own: test/int8-weights.test.ts holds its files to these checks
+    [`layer ${n}: flags 4`, (v) => v.setUint32(at("flags"), 4, true), /flags/],
     [`layer ${n}: peephole format 31`, (v) => v.setInt32(at("pFrac"), 31, true), /peephole/],
   ];
   for (const region of ["W", "U", "units", "time"] as const) {

@@ -187,6 +187,7 @@ describe("model JSON", () => {
 // ---- .plsm images ----
 
 const FIXED_FILE = quantize(parseModelText(TINY, "tiny"), CALIBRATION, "tiny").bytes;
+const INT8_FILE = quantize(parseModelText(TINY, "tiny"), CALIBRATION, "tiny", "int8").bytes;
 const FLOAT_FILE = encodePlsm(parseModelText(TINY, "tiny"));
 
 function resealed(bytes: Uint8Array): Uint8Array {
@@ -227,13 +228,13 @@ function onlyTimeRecords(good: Uint8Array, bytes: Uint8Array): boolean {
 }
 
 describe(".plsm images", () => {
-  for (const [kind, good] of [["fixed", FIXED_FILE], ["float", FLOAT_FILE]] as const) {
-    it(`300 damaged ${kind} images: both readers refuse them, or both accept and every build runs them as the reference`, async () => {
-      const rng = new Rng(kind === "fixed" ? 12_004 : 12_005);
+  for (const [name, kind, good, seed] of [["fixed", "fixed", FIXED_FILE, 12_004], ["int8", "fixed", INT8_FILE, 12_006], ["float", "float", FLOAT_FILE, 12_005]] as const) {
+    it(`300 damaged ${name} images: both readers refuse them, or both accept and every build runs them as the reference`, async () => {
+      const rng = new Rng(seed);
       const meta = new DataView(good.buffer).getUint32(40, true);
       for (let c = 0; c < 300; c++) {
         const bytes = damaged(rng, good);
-        const what = `${kind} image case ${c}`;
+        const what = `${name} image case ${c}`;
         const host = attempt(`${what}, decodePlsm`, () => decodePlsm(bytes, "fuzz.plsm"), ["bad-model"]);
         if ("error" in host) expect(host.error.message).toMatch(/^fuzz\.plsm: /);
         const file: PlsmFile = "value" in host ? host.value : { kind: kind === "fixed" ? 1 : 2, model: parseModelText(TINY, "tiny"), bytes, meta: {} };

@@ -5,11 +5,11 @@
 import "../host/node.js";
 import { describe, expect, it } from "vitest";
 import { createEngine, loadModelBytes } from "../host/engine/create.js";
-import type { Engine, Stream } from "../host/engine/engine.js";
+import type { Engine } from "../host/engine/engine.js";
 import type { FloatModel } from "../host/model/model.js";
 import { quantize } from "../host/model/quantize.js";
 import { Rng, randomModel, randomStream, type RandomStream } from "./support/random.js";
-import { calibrationStreams, firstDifference, type WasmKind } from "./support/engines.js";
+import { calibrationStreams, expectSameBytes, expectSameState, type WasmKind } from "./support/engines.js";
 
 const pick = <T>(rng: Rng, values: T[]): T => values[rng.int(values.length)];
 
@@ -47,22 +47,6 @@ async function bothBuilds(kind: WasmKind, model: FloatModel, calibrationSeed: nu
   const q = quantize(model, calibrationStreams(calibrationSeed, model.inputSize, 2, 300));
   const loaded = loadModelBytes(q.bytes, "model.plsm");
   return [await createEngine(loaded, { engine: "fixed", simd: "on" }), await createEngine(loaded, { engine: "fixed", simd: "off" })];
-}
-
-function expectSameBytes(a: ArrayBufferView, b: ArrayBufferView, what: string): void {
-  const at = firstDifference(a, b);
-  expect(at, `${what}: first differing byte ${at} (of ${a.byteLength} and ${b.byteLength})`).toBe(-1);
-}
-
-/** Everything a stream shows, compared byte for byte between the builds. */
-function expectSameState(simd: Stream, scalar: Stream, layers: number, what: string): void {
-  expectSameBytes(simd.output(), scalar.output(), `${what}: y`);
-  for (let l = 0; l < layers; l++) {
-    expectSameBytes(simd.hidden(l), scalar.hidden(l), `${what}: layer ${l} h`);
-    expectSameBytes(simd.cell(l), scalar.cell(l), `${what}: layer ${l} c`);
-  }
-  expectSameBytes(simd.snapshot(), scalar.snapshot(), `${what}: snapshot`);
-  expect(simd.stats(), `${what}: stats`).toEqual(scalar.stats());
 }
 
 const CASES = randomCases(14);

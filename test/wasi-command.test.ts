@@ -57,6 +57,7 @@ describe("phasor-wasi prints what phasor run prints", () => {
   const model = randomModel(rng, { inputSize: I, hidden: [12], peephole: true, rOn: 0.2, outputs: 3, mode: "last", alpha: 0 });
   model.readout.labels = ["calm", 'say "hi"', "\u00e9t\u00e9"];
   const fixed = quantize(model, calibrationStreams(3, I), "wasi-command").bytes;
+  const int8 = quantize(model, calibrationStreams(3, I), "wasi-command", "int8").bytes;
   const float = encodePlsm(model);
   const events = "\ufeff" + oddLines(rng).join("\n"); // a byte order mark first, no newline at the end
   let dir = "";
@@ -64,13 +65,14 @@ describe("phasor-wasi prints what phasor run prints", () => {
     dir = scratchDirectory();
     writeFileSync(join(dir, "m.plsm"), fixed);
     writeFileSync(join(dir, "float.plsm"), float);
+    writeFileSync(join(dir, "int8.plsm"), int8);
     writeFileSync(join(dir, "events.ndjson"), events);
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   for (const flags of [[], ["--hidden"], ["--emit", "last"], ["--emit=last", "--hidden"]]) {
-    it(`the same bytes with ${flags.join(" ") || "no flags"}, for a fixed and a float model`, async () => {
-      for (const name of ["m.plsm", "float.plsm"]) {
+    it(`the same bytes with ${flags.join(" ") || "no flags"}, for a fixed (int16 and int8 weights) and a float model`, async () => {
+      for (const name of ["m.plsm", "int8.plsm", "float.plsm"]) {
         const expected = phasor(["run", "--model", join(dir, name), "--events", join(dir, "events.ndjson"), ...flags]);
         expect(expected.stderr).toBe("");
         expect(expected.status).toBe(0);

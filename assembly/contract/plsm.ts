@@ -30,12 +30,21 @@ export const HEADER_META_BYTES = 44; // u32
 export const LAYER_DESC_BYTES = 64;
 export const LAYER_INPUT_SIZE = 0; // u32
 export const LAYER_HIDDEN_SIZE = 4; // u32
-export const LAYER_FLAGS = 8; // u32: bit 0, peepholes
+export const LAYER_FLAGS = 8; // u32: bit 0, peepholes; bit 1, int8 gate weights
 export const LAYER_P_FRAC = 12; // i32, fixed: Q(pFrac) peepholes
 export const LAYER_W_AT = 16; // u32: H units x 4 gates x pad8(input) weights, unit-major
 export const LAYER_U_AT = 20; // u32: H units x 4 gates x pad8(H) weights
 export const LAYER_UNITS_AT = 24; // u32: H unit records
 export const LAYER_TIME_AT = 28; // u32: H time records
+
+/** Layer flags. LAYER_INT8: W and U hold int8 elements (1 byte each, rows still padded to 8 elements) in the same
+ * per-row Q(wFrac) and Q(uFrac) formats, within +-INT8_LIMIT: the "16x8" scheme of TFLite Micro and CMSIS-NN, int8
+ * weights against int16 inputs and h, i32 sums. Fixed files only; files written before it never set it. */
+export const LAYER_PEEPHOLES = 1;
+export const LAYER_INT8 = 2;
+/** The largest |w_q| of an int8 weight: -128 is excluded, as the int16 formats exclude -32768, so every row's range
+ * is symmetric (docs/fixed-point.md, "int8 weights"). */
+export const INT8_LIMIT = 127;
 
 // Unit record, 32 bytes. Fixed: biases i32[4] Q7.24, then wFrac i8[4] and uFrac i8[4] (each gate row's weight
 // format), then peepholes i16[4] (i, f, o, 0) in Q(pFrac). Float: biases f32[4], then peepholes f32[4].

@@ -14,8 +14,14 @@
 // (packRows), each column of a pair one i64 w_a + w_b 2^32, so that one i64 multiply by v_c adds w_a v_c to the low
 // half and w_b v_c to the high half. Each half's sum is an exact i32 (ROW_L1_LIMIT), so nothing carries between them
 // but the borrow of a negative low half, which PAIR_START removes. The copies cost twice the matrices' bytes.
+//
+// A layer's weights are i16, or i8 where it has int8 weights (LAYER_INT8, the "16x8" scheme: int8 weights against
+// the same int16 inputs and h, the same exact i32 sums): the functions below are generic in the element (W, or T
+// where the rows are read directly), the int8 instances read a row at half the stride and, in the SIMD build, widen
+// 8 weights to i16x8 as they load (load8x8_s); the products and sums are the int16 engine's. The row pairs are
+// packed from either.
 
-import { FULL_BUILD, Layer } from "../model";
+import { FULL_BUILD, Layer, RUNS_INT16, RUNS_INT8 } from "../model";
 
 /** Bytes of one open unit's sums: W x of gate g (i, f, g, o) at 4 g, U h of gate g at U_SUMS + 4 g, i32 each. */
 export const SUMS_BYTES: i32 = 32;
@@ -48,17 +54,22 @@ export function pairedBytes(units: i32, pad: i32): usize {
 }
 
 /**
- * Copies a matrix (each of `units` units' rows i, f, g, o of `pad` i16, unit-major: W or U) into `pairs` as each
- * unit's row pairs (i, f) and (g, o): pad i64 each, column c being w_a[c] + w_b[c] 2^32. Returns `pairs`.
+ * Copies a layer's matrix (each of `units` units' rows i, f, g, o of `pad` weights, unit-major: W or U; i8 in a
+ * layer with int8 weights, i16 otherwise) into `pairs` as each unit's row pairs (i, f) and (g, o): pad i64 each,
+ * column c being w_a[c] + w_b[c] 2^32. Returns `pairs`.
  */
-export function packRows(matrix: usize, units: i32, pad: i32, pairs: usize): usize {
+export function packRows(L: Layer, matrix: usize, units: i32, pad: i32, pairs: usize): usize {
+  return L.int8 ? packRowsOf<i8>(matrix, units, pad, pairs) : packRowsOf<i16>(matrix, units, pad, pairs);
+}
+
+function packRowsOf<T>(matrix: usize, units: i32, pad: i32, pairs: usize): usize {
   const columns = <usize>pad;
   const pairCount = <usize>units << 1;
   for (let p: usize = 0; p < pairCount; p++) {
-    const a = matrix + p * (columns << 2);
+    const a = matrix + p * (columns << 1) * sizeof<T>();
     const out = pairs + p * (columns << 3);
     for (let c: usize = 0; c < columns; c++) {
-      store<i64>(out + (c << 3), <i64>load<i16>(a + (c << 1)) + (<i64>load<i16>(a + ((columns + c) << 1)) << 32));
+      store<i64>(out + (c << 3), <i64>load<T>(a + c * sizeof<T>()) + (<i64>load<T>(a + (columns + c) * sizeof<T>()) << 32));
     }
   }
   return pairs;
@@ -70,12 +81,18 @@ export function packRows(matrix: usize, units: i32, pad: i32, pairs: usize): usi
  * they are read.
  */
 export function gateSums(L: Layer, st: usize, x: usize, cols: usize, nnz: i32, open: i32, sums: usize): void {
-  const active = st + <usize>L.activeOff;
   if (open == 0) return;
+  if (RUNS_INT8 && (!RUNS_INT16 || L.int8)) gateSumsOf<i8>(L, st, x, cols, nnz, open, sums);
+  else gateSumsOf<i16>(L, st, x, cols, nnz, open, sums);
+}
+
+/** gateSums for a layer whose weights are T (i16, or i8 with int8 weights). */
+@inline function gateSumsOf<T>(L: Layer, st: usize, x: usize, cols: usize, nnz: i32, open: i32, sums: usize): void {
+  const active = st + <usize>L.activeOff;
   // W x first: these store their sums and start the U h ones, which the U h sums add to
-  if (FULL_BUILD && nnz >= 0) sparseSums(L.W, <usize>L.inputPad << 1, x, cols, nnz, active, open, sums);
-  else if (L.inputSize == 1) oneColumnSums(L.W, x, active, open, sums);
-  else if (!ASC_FEATURE_SIMD && !isDefined(PHASOR_MCU) && L.inputPad == 8) narrowSums(L.W, x, L.inputSize, active, open, sums);
+  if (FULL_BUILD && nnz >= 0) sparseSums<T>(L.W, <usize>L.inputPad * sizeof<T>(), x, cols, nnz, active, open, sums);
+  else if (L.inputSize == 1) oneColumnSums<T>(L.W, x, active, open, sums);
+  else if (!ASC_FEATURE_SIMD && !isDefined(PHASOR_MCU) && L.inputPad == 8) narrowSums<T>(L.W, x, L.inputSize, active, open, sums);
   else if (pairsW(L)) {
     const end = sums + <usize>open * SUMS_BYTES;
     for (let out = sums; out < end; out += SUMS_BYTES) {
@@ -91,11 +108,11 @@ export function gateSums(L: Layer, st: usize, x: usize, cols: usize, nnz: i32, o
     }
   } else {
     for (let out = sums, end = sums + <usize>open * SUMS_BYTES; out < end; out += 8) store<i64>(out, 0);
-    rowSums<i16, i32>(L.W, <usize>L.inputPad << 1, x, L.inputSize, active, open, sums);
+    rowSums<T, i32>(L.W, <usize>L.inputPad * sizeof<T>(), x, L.inputSize, active, open, sums);
   }
   const h = st + <usize>L.hOff;
   if (PAIRED) rowSums<i64, i64>(L.uPairs, <usize>L.hiddenPad << 3, h, L.hiddenSize, active, open, sums + U_SUMS);
-  else rowSums<i16, i32>(L.U, <usize>L.hiddenPad << 1, h, L.hiddenSize, active, open, sums + U_SUMS);
+  else rowSums<T, i32>(L.U, <usize>L.hiddenPad * sizeof<T>(), h, L.hiddenSize, active, open, sums + U_SUMS);
 }
 
 /** A unit's U h sums before the first column. */
@@ -106,16 +123,16 @@ export function gateSums(L: Layer, st: usize, x: usize, cols: usize, nnz: i32, o
 
 /**
  * Each open unit's 4 rows of `matrix` (unit-major: unit j's rows i, f, g, o from 4 j rowBytes, each rowBytes long)
- * times v[0..n), added to sums + SUMS_BYTES a + 4 g: i16 rows into i32 sums (W = i16, A = i32). Or, in the builds
+ * times v[0..n), added to sums + SUMS_BYTES a + 4 g: i16 or i8 rows into i32 sums (W = i16 or i8, A = i32). Or, in the builds
  * without SIMD, each open unit's 2 row pairs (packRows) into i64 pair sums at sums + SUMS_BYTES a + 8 p (W = i64,
  * A = i64; rowBytes is then a pair's bytes).
  */
 function rowSums<W, A>(matrix: usize, rowBytes: usize, v: usize, n: i32, active: usize, open: i32, sums: usize): void {
   if (ASC_FEATURE_SIMD) {
-    const padded = <i32>(rowBytes >> 1);
+    const padded = <i32>(rowBytes / sizeof<W>());
     for (let from = 0; from < padded; from += 128) {
       const vectors = min(16, (padded - from) >> 3);
-      chunkSimd(matrix, rowBytes, v, from, vectors, active, open, sums);
+      chunkSimd<W>(matrix, rowBytes, v, from, vectors, active, open, sums);
     }
   } else {
     let from = 0;
@@ -264,17 +281,17 @@ function chunk8<W, A>(matrix: usize, rowBytes: usize, v: usize, from: i32, activ
   );
 }
 
-/** rowSums for a single column (one input, rows padded to 8 elements: 16 bytes apart), the sums' first terms. */
-function oneColumnSums(matrix: usize, v: usize, active: usize, open: i32, sums: usize): void {
+/** rowSums for a single column (one input, rows padded to 8 elements), the sums' first terms. */
+function oneColumnSums<T>(matrix: usize, v: usize, active: usize, open: i32, sums: usize): void {
   const v0 = <i32>load<i16>(v);
   let out = sums;
   const end = sums + <usize>open * SUMS_BYTES;
   do {
-    const row = matrix + (<usize>load<i32>(active) << 6);
-    store<i32>(out, <i32>load<i16>(row) * v0);
-    store<i32>(out, <i32>load<i16>(row, 16) * v0, 4);
-    store<i32>(out, <i32>load<i16>(row, 32) * v0, 8);
-    store<i32>(out, <i32>load<i16>(row, 48) * v0, 12);
+    const row = matrix + <usize>load<i32>(active) * (32 * sizeof<T>());
+    store<i32>(out, <i32>load<T>(row) * v0);
+    store<i32>(out, <i32>load<T>(row, 8 * sizeof<T>()) * v0, 4);
+    store<i32>(out, <i32>load<T>(row, 16 * sizeof<T>()) * v0, 8);
+    store<i32>(out, <i32>load<T>(row, 24 * sizeof<T>()) * v0, 12);
     startU(out);
     out += SUMS_BYTES;
     active += 4;
@@ -282,24 +299,24 @@ function oneColumnSums(matrix: usize, v: usize, active: usize, open: i32, sums: 
 }
 
 /**
- * rowSums for an input of at most 8 columns (rows padded to 8 elements, 16 bytes apart), the sums' first terms:
- * column by column, the unit's four rows at fixed offsets.
+ * rowSums for an input of at most 8 columns (rows padded to 8 elements), the sums' first terms: column by column,
+ * the unit's four rows at fixed offsets.
  */
-function narrowSums(matrix: usize, v: usize, n: i32, active: usize, open: i32, sums: usize): void {
+function narrowSums<T>(matrix: usize, v: usize, n: i32, active: usize, open: i32, sums: usize): void {
   let out = sums;
   const end = sums + <usize>open * SUMS_BYTES;
   do {
-    let row = matrix + (<usize>load<i32>(active) << 6);
-    const rowEnd = row + (<usize>n << 1);
+    let row = matrix + <usize>load<i32>(active) * (32 * sizeof<T>());
+    const rowEnd = row + <usize>n * sizeof<T>();
     let at = v;
     let s0: i32 = 0, s1: i32 = 0, s2: i32 = 0, s3: i32 = 0;
     do {
       const x = <i32>load<i16>(at);
-      s0 += <i32>load<i16>(row) * x;
-      s1 += <i32>load<i16>(row, 16) * x;
-      s2 += <i32>load<i16>(row, 32) * x;
-      s3 += <i32>load<i16>(row, 48) * x;
-      row += 2;
+      s0 += <i32>load<T>(row) * x;
+      s1 += <i32>load<T>(row, 8 * sizeof<T>()) * x;
+      s2 += <i32>load<T>(row, 16 * sizeof<T>()) * x;
+      s3 += <i32>load<T>(row, 24 * sizeof<T>()) * x;
+      row += sizeof<T>();
       at += 2;
     } while (row < rowEnd);
     store<i32>(out, s0);
@@ -313,19 +330,19 @@ function narrowSums(matrix: usize, v: usize, n: i32, active: usize, open: i32, s
 }
 
 /** rowSums for a sparse v: only the `count` columns listed at cols (i32) are read. */
-function sparseSums(matrix: usize, rowBytes: usize, v: usize, cols: usize, count: i32, active: usize, open: i32, sums: usize): void {
+function sparseSums<T>(matrix: usize, rowBytes: usize, v: usize, cols: usize, count: i32, active: usize, open: i32, sums: usize): void {
   const unitBytes = rowBytes << 2;
   for (let a = 0; a < open; a++) {
     const rows = matrix + <usize>load<i32>(active + (<usize>a << 2)) * unitBytes;
     let s0: i32 = 0, s1: i32 = 0, s2: i32 = 0, s3: i32 = 0;
     for (let k = 0; k < count; k++) {
-      const c = <usize>load<i32>(cols + (<usize>k << 2)) << 1;
-      const x = <i32>load<i16>(v + c);
-      const r = rows + c;
-      s0 += <i32>load<i16>(r) * x;
-      s1 += <i32>load<i16>(r + rowBytes) * x;
-      s2 += <i32>load<i16>(r + 2 * rowBytes) * x;
-      s3 += <i32>load<i16>(r + 3 * rowBytes) * x;
+      const c = <usize>load<i32>(cols + (<usize>k << 2));
+      const x = <i32>load<i16>(v + (c << 1));
+      const r = rows + c * sizeof<T>();
+      s0 += <i32>load<T>(r) * x;
+      s1 += <i32>load<T>(r + rowBytes) * x;
+      s2 += <i32>load<T>(r + 2 * rowBytes) * x;
+      s3 += <i32>load<T>(r + 3 * rowBytes) * x;
     }
     const out = sums + <usize>a * SUMS_BYTES;
     store<i32>(out, s0);
@@ -346,49 +363,49 @@ function sparseSums(matrix: usize, rowBytes: usize, v: usize, cols: usize, count
 }
 
 /** One row's first `vectors` (1 to 16) vectors of 8 columns times v0..v15, as i32x4 partial sums: the sum starts at
- * the last vector and falls through to the first. */
-@inline function rowSimd(row: usize, vectors: i32, v0: v128, v1: v128, v2: v128, v3: v128, v4: v128, v5: v128, v6: v128, v7: v128, v8: v128, v9: v128, v10: v128, v11: v128, v12: v128, v13: v128, v14: v128, v15: v128): v128 {
+ * the last vector and falls through to the first. int8 weights are widened to i16x8 as they load. */
+@inline function rowSimd<T>(row: usize, vectors: i32, v0: v128, v1: v128, v2: v128, v3: v128, v4: v128, v5: v128, v6: v128, v7: v128, v8: v128, v9: v128, v10: v128, v11: v128, v12: v128, v13: v128, v14: v128, v15: v128): v128 {
   let s = i32x4.splat(0);
   switch (vectors) {
     case 16:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(v128.load(row, 240), v15));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 120) : v128.load(row, 240), v15));
     case 15:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(v128.load(row, 224), v14));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 112) : v128.load(row, 224), v14));
     case 14:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(v128.load(row, 208), v13));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 104) : v128.load(row, 208), v13));
     case 13:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(v128.load(row, 192), v12));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 96) : v128.load(row, 192), v12));
     case 12:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(v128.load(row, 176), v11));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 88) : v128.load(row, 176), v11));
     case 11:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(v128.load(row, 160), v10));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 80) : v128.load(row, 160), v10));
     case 10:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(v128.load(row, 144), v9));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 72) : v128.load(row, 144), v9));
     case 9:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(v128.load(row, 128), v8));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 64) : v128.load(row, 128), v8));
     case 8:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(v128.load(row, 112), v7));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 56) : v128.load(row, 112), v7));
     case 7:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(v128.load(row, 96), v6));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 48) : v128.load(row, 96), v6));
     case 6:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(v128.load(row, 80), v5));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 40) : v128.load(row, 80), v5));
     case 5:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(v128.load(row, 64), v4));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 32) : v128.load(row, 64), v4));
     case 4:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(v128.load(row, 48), v3));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 24) : v128.load(row, 48), v3));
     case 3:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(v128.load(row, 32), v2));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 16) : v128.load(row, 32), v2));
     case 2:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(v128.load(row, 16), v1));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 8) : v128.load(row, 16), v1));
     case 1:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(v128.load(row, 0), v0));
+      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 0) : v128.load(row, 0), v0));
   }
   return s;
 }
 
 /** rowSums for `vectors` (1 to 16) vectors of 8 columns of v from `from`: v in locals, the four rows of a unit at
  * once. */
-@inline function chunkSimd(matrix: usize, rowBytes: usize, v: usize, from: i32, vectors: i32, active: usize, open: i32, sums: usize): void {
+@inline function chunkSimd<T>(matrix: usize, rowBytes: usize, v: usize, from: i32, vectors: i32, active: usize, open: i32, sums: usize): void {
   const vp = v + (<usize>from << 1);
   let v0 = i32x4.splat(0);
   let v1 = i32x4.splat(0);
@@ -441,16 +458,16 @@ function sparseSums(matrix: usize, rowBytes: usize, v: usize, cols: usize, count
       v0 = v128.load(vp, 0);
   }
   const unitBytes = rowBytes << 2;
-  const start = <usize>from << 1;
+  const start = <usize>from * sizeof<T>();
   let out = sums;
   const end = sums + <usize>open * SUMS_BYTES;
   do {
     const row = matrix + <usize>load<i32>(active) * unitBytes + start;
     const s = laneSums(
-      rowSimd(row, vectors, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15),
-      rowSimd(row + rowBytes, vectors, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15),
-      rowSimd(row + 2 * rowBytes, vectors, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15),
-      rowSimd(row + 3 * rowBytes, vectors, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15),
+      rowSimd<T>(row, vectors, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15),
+      rowSimd<T>(row + rowBytes, vectors, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15),
+      rowSimd<T>(row + 2 * rowBytes, vectors, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15),
+      rowSimd<T>(row + 3 * rowBytes, vectors, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15),
     );
     v128.store(out, i32x4.add(v128.load(out), s));
     out += SUMS_BYTES;

@@ -5,6 +5,8 @@
  *
  *   phasor_host --module build/phasor-mcu.wasm --model m.plsm --events e.csv      (- reads stdin)
  *
+ * Without --module it runs build/phasor-mcu.wasm, or build/phasor-mcu-int8.wasm for a model with int8 weights.
+ *
  * With --learn ETA it runs the learning build (build/phasor-mcu-learn.wasm, docs/on-device-learning.md) and
  * fine-tunes the readout from the events' label column as a device would: the outputs are printed first, then a
  * "last" readout learns at the end of each sequence from the sequence's last label, an "every" readout after each
@@ -112,8 +114,6 @@ static int parse_arguments(int argc, char **argv, arguments *a) {
   if (a->learn && !number_is(a->learn, &a->eta)) return complain(EXIT_BAD_INPUT, "--learn: \"%s\" is not a number", a->learn);
   if (a->learn_c && !number_is(a->learn_c, &a->c)) return complain(EXIT_BAD_INPUT, "--learn-c: \"%s\" is not a number", a->learn_c);
 #ifndef PHASOR_EMBEDDED
-  int learns = a->learn || a->readout_in || a->readout_out;
-  if (!a->module) a->module = learns ? "build/phasor-mcu-learn.wasm" : "build/phasor-mcu.wasm";
   if (!a->model) return complain(EXIT_BAD_INPUT, "missing --model M.plsm\n%s", USAGE);
 #endif
   if (!a->events) return complain(EXIT_BAD_INPUT, "missing --events E.csv (- reads stdin)\n%s", USAGE);
@@ -289,13 +289,21 @@ int main(int argc, char **argv) {
   const uint8_t *module = phasor_model_wasm, *model = phasor_model_plsm;
   size_t module_length = phasor_model_wasm_length, model_length = phasor_model_plsm_length;
 #else
-  const char *module_name = a.module, *model_name = a.model;
   size_t module_length, model_length;
-  uint8_t *module = read_file(a.module, &module_length);
-  if (!module) return EXIT_BAD_INPUT;
   uint8_t *model = read_file(a.model, &model_length);
-  if (!model) {
-    free(module);
+  if (!model) return EXIT_BAD_INPUT;
+  /* the default module: the learning build, or the inference build of the model's weight width */
+  int learns = a.learn || a.readout_in || a.readout_out, int8 = phasor_plsm_int8(model, model_length);
+  if (learns && int8) {
+    free(model);
+    return complain(EXIT_BAD_INPUT, "%s: its gate weights are int8, and the learning build (build/phasor-mcu-learn.wasm) "
+                    "runs int16 weights only: quantize the model without --weights int8 to learn on the device", a.model);
+  }
+  if (!a.module) a.module = learns ? "build/phasor-mcu-learn.wasm" : int8 ? "build/phasor-mcu-int8.wasm" : "build/phasor-mcu.wasm";
+  const char *module_name = a.module, *model_name = a.model;
+  uint8_t *module = read_file(a.module, &module_length);
+  if (!module) {
+    free(model);
     return EXIT_BAD_INPUT;
   }
 #endif

@@ -17,9 +17,11 @@ enum { MCU_LEARN_STEPPED = 0, MCU_LEARN_CAPPED = 1 };
 
 /* .plsm header fields (docs/plsm.md, "Header"; assembly/contract/plsm.ts): little-endian u32 and u16 at these offsets */
 enum {
-  PLSM_KIND_AT = 6, PLSM_FILE_BYTES_AT = 8, PLSM_INPUT_SIZE_AT = 12, PLSM_OUTPUT_SIZE_AT = 20, PLSM_READOUT_MODE_AT = 24,
-  PLSM_HEADER_BYTES = 64
+  PLSM_KIND_AT = 6, PLSM_FILE_BYTES_AT = 8, PLSM_INPUT_SIZE_AT = 12, PLSM_LAYER_COUNT_AT = 16, PLSM_OUTPUT_SIZE_AT = 20,
+  PLSM_READOUT_MODE_AT = 24, PLSM_HEADER_BYTES = 64
 };
+/* layer descriptors from PLSM_HEADER_BYTES, each with its u32 flags; bit PLSM_LAYER_INT8: int8 gate weights */
+enum { PLSM_LAYER_DESC_BYTES = 64, PLSM_LAYER_FLAGS_AT = 8, PLSM_LAYER_INT8 = 2 };
 #define PLSM_KIND_FIXED 1
 
 static phasor_status fail(phasor_mcu *mcu, phasor_status status, const char *format, ...) {
@@ -257,6 +259,15 @@ static phasor_status check_header(phasor_mcu *mcu, const uint8_t *image, size_t 
   return PHASOR_OK;
 }
 
+int phasor_plsm_int8(const uint8_t *image, size_t length) {
+  if (length < PLSM_HEADER_BYTES) return 0;
+  uint32_t layers = read_u32(image + PLSM_LAYER_COUNT_AT);
+  for (uint32_t n = 0; n < layers && PLSM_HEADER_BYTES + (uint64_t)(n + 1) * PLSM_LAYER_DESC_BYTES <= length; n++) {
+    if (read_u32(image + PLSM_HEADER_BYTES + n * PLSM_LAYER_DESC_BYTES + PLSM_LAYER_FLAGS_AT) & PLSM_LAYER_INT8) return 1;
+  }
+  return 0;
+}
+
 phasor_status phasor_mcu_load(phasor_mcu *mcu, const uint8_t *image, size_t length) {
   mcu->input_size = mcu->output_size = 0;
   mcu->input_at = 0;
@@ -277,8 +288,12 @@ phasor_status phasor_mcu_load(phasor_mcu *mcu, const uint8_t *image, size_t leng
   int32_t answer;
   if ((status = call(mcu, mcu->init, "init", &image_length, &answer)) != PHASOR_OK) return status;
   if (answer == MCU_REJECTED) {
-    return fail(mcu, PHASOR_BAD_MODEL, "init rejected the image: not a fixed-point .plsm, corrupted, or out of range "
-                                       "(the MCU build has no messages; `phasor run` on the same file says which)");
+    /* each MCU build runs one weight width (docs/embedding.md): the likeliest mistake gets named */
+    int int8 = phasor_plsm_int8(image, length);
+    return fail(mcu, PHASOR_BAD_MODEL, "init rejected the image: not a fixed-point .plsm, corrupted, out of range, or "
+                "of the other weight width (its gate weights are %s, which build/%s runs; the MCU build has no "
+                "messages; `phasor run` on the same file says which)", int8 ? "int8" : "int16",
+                int8 ? "phasor-mcu-int8.wasm" : "phasor-mcu.wasm");
   }
   if (answer == MCU_TOO_BIG) {
     int32_t needed;

@@ -65,6 +65,10 @@ typedef struct phasor_mcu {
  * created so far is released again. */
 phasor_status phasor_mcu_open(phasor_mcu *mcu, const uint8_t *module_bytes, size_t module_length);
 
+/** Whether a .plsm image has int8 gate weights in any layer (docs/plsm.md, layer flags): those run on the int8
+ * build, build/phasor-mcu-int8.wasm; the others on build/phasor-mcu.wasm. */
+int phasor_plsm_int8(const uint8_t *image, size_t length);
+
 /** Writes the .plsm image into the module's arena and lays out the model: the stream starts new. */
 phasor_status phasor_mcu_load(phasor_mcu *mcu, const uint8_t *image, size_t length);
 

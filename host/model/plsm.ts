@@ -8,7 +8,7 @@
 import {
   HEADER_BYTES, HEADER_FILE_BYTES, HEADER_INPUT_FRAC, HEADER_INPUT_SIZE, HEADER_KIND, HEADER_LAYER_COUNT, HEADER_META_AT, HEADER_META_BYTES,
   HEADER_OUTPUT_SIZE, HEADER_READOUT_AT, HEADER_READOUT_MODE, HEADER_TICKS_LOG2, HEADER_VERSION, KIND_FIXED, KIND_FLOAT, LAYER_DESC_BYTES,
-  LAYER_FLAGS, LAYER_HIDDEN_SIZE, LAYER_INPUT_SIZE, LAYER_P_FRAC, LAYER_TIME_AT, LAYER_U_AT, LAYER_UNITS_AT, LAYER_W_AT, MAX_LAYERS, MAX_SIZE,
+  LAYER_FLAGS, LAYER_INT8, LAYER_PEEPHOLES, INT8_LIMIT, LAYER_HIDDEN_SIZE, LAYER_INPUT_SIZE, LAYER_P_FRAC, LAYER_TIME_AT, LAYER_U_AT, LAYER_UNITS_AT, LAYER_W_AT, MAX_LAYERS, MAX_SIZE,
   PLSM_MAGIC, PLSM_VERSION, PRE_FRAC, READOUT_DESC_BYTES, READOUT_ROWS_AT, READOUT_V_AT, ROW_BIAS, ROW_L1_LIMIT, ROW_RECORD_BYTES, ROW_V_FRAC,
   TIME_HALF_ON, TIME_RECORD_BYTES, TIME_R_ON, TIME_SHIFT, TIME_STEP, TIME_STEP_LOW, TIME_TAU, UNIT_BIAS, UNIT_PEEPHOLE, UNIT_PEEPHOLE_FLOAT,
   UNIT_RECORD_BYTES, UNIT_U_FRAC, UNIT_W_FRAC, FRAC_MAX, FRAC_MIN, MAX_TICKS_LOG2, MIN_OPEN_TICKS,
@@ -17,7 +17,7 @@ import { badModel } from "../errors.js";
 import { TIME_GATE_RANGE, type FloatModel, type LayerParams } from "./model.js";
 
 // The file's layout and ranges are the wasm reader's (assembly/contract/plsm.ts); these are what the host's users import.
-export { FRAC_MAX, FRAC_MIN, KIND_FIXED, KIND_FLOAT, MAX_TICKS_LOG2, MIN_OPEN_TICKS, PLSM_MAGIC, PLSM_VERSION, PRE_FRAC, ROW_L1_LIMIT };
+export { FRAC_MAX, FRAC_MIN, INT8_LIMIT, KIND_FIXED, KIND_FLOAT, MAX_TICKS_LOG2, MIN_OPEN_TICKS, PLSM_MAGIC, PLSM_VERSION, PRE_FRAC, ROW_L1_LIMIT };
 /** The largest image a wasm engine takes: 2 GiB of its 4 GiB of memory, the rest for streams and scratch. */
 const MAX_IMAGE_BYTES = 2 ** 31;
 
@@ -32,6 +32,8 @@ export interface FixedPlan {
     wFrac: Int8Array;
     uFrac: Int8Array;
     pFrac: number;
+    /** W and U as int8 (LAYER_INT8, within +-INT8_LIMIT) instead of int16, in the same row formats */
+    int8?: boolean;
   }[];
   /** fractional bits of each readout row */
   vFrac: Int8Array;
@@ -67,18 +69,24 @@ export function crc32(bytes: Uint8Array, end = bytes.length): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
+/** Bytes of one W or U element of layer n: f32, int16, or int8 in a layer the plan gives int8 weights. */
+function weightBytes(kind: number, plan: FixedPlan | undefined, n: number): number {
+  return kind !== KIND_FIXED ? 4 : plan?.layers[n].int8 ? 1 : 2;
+}
+
 /** Offsets of every region of a file for the given shapes: the one place the layout is computed. */
-function layout(model: FloatModel, kind: number, metaBytes: number) {
+function layout(model: FloatModel, kind: number, metaBytes: number, plan?: FixedPlan) {
   const eb = kind === KIND_FIXED ? 2 : 4;
   let at = align16(HEADER_BYTES + model.layers.length * LAYER_DESC_BYTES);
   const readoutDesc = at;
   at = align16(at + READOUT_DESC_BYTES);
-  const layers = model.layers.map((L) => {
+  const layers = model.layers.map((L, n) => {
     const H = L.hiddenSize;
+    const wb = weightBytes(kind, plan, n);
     const W = at;
-    at = align16(at + H * 4 * pad8(L.inputSize) * eb);
+    at = align16(at + H * 4 * pad8(L.inputSize) * wb);
     const U = at;
-    at = align16(at + H * 4 * pad8(H) * eb);
+    at = align16(at + H * 4 * pad8(H) * wb);
     const units = at;
     at = align16(at + H * UNIT_RECORD_BYTES);
     const time = at;
@@ -143,7 +151,7 @@ export function encodePlsm(model: FloatModel, plan?: FixedPlan, meta: Record<str
   const metaText = new TextEncoder().encode(
     JSON.stringify({ timeUnit: model.timeUnit, ...(model.readout.labels ? { labels: model.readout.labels } : {}), ...meta }),
   );
-  const L = layout(model, kind, metaText.length);
+  const L = layout(model, kind, metaText.length, plan);
   if (L.fileBytes > MAX_IMAGE_BYTES) {
     throw badModel("model", `its .plsm image would take ${L.fileBytes} bytes, more than the ${MAX_IMAGE_BYTES} a wasm engine holds`);
   }
@@ -156,7 +164,7 @@ export function encodePlsm(model: FloatModel, plan?: FixedPlan, meta: Record<str
     const at = L.layers[n];
     view.setUint32(d + LAYER_INPUT_SIZE, layer.inputSize, true);
     view.setUint32(d + LAYER_HIDDEN_SIZE, layer.hiddenSize, true);
-    view.setUint32(d + LAYER_FLAGS, layer.peephole ? 1 : 0, true);
+    view.setUint32(d + LAYER_FLAGS, (layer.peephole ? LAYER_PEEPHOLES : 0) | (plan?.layers[n].int8 ? LAYER_INT8 : 0), true);
     view.setInt32(d + LAYER_P_FRAC, plan ? plan.layers[n].pFrac : 0, true);
     view.setUint32(d + LAYER_W_AT, at.W, true);
     view.setUint32(d + LAYER_U_AT, at.U, true);
@@ -197,19 +205,17 @@ function writeLayer(
   const { inputSize: I, hiddenSize: H } = layer;
   const Ip = pad8(I);
   const Hp = pad8(H);
+  /** Element e of a W or U region at `base`, in row format `frac`: f32, int16 or int8 as the layer holds them. */
+  const setWeight = (base: number, e: number, w: number, frac: number) => {
+    if (!plan) view.setFloat32(base + 4 * e, w, true);
+    else if (plan.int8) view.setInt8(base + e, quantize(w, frac, INT8_LIMIT));
+    else view.setInt16(base + 2 * e, quantize(w, frac, 32767), true);
+  };
   for (let j = 0; j < H; j++) {
     for (let g = 0; g < 4; g++) {
       const r = g * H + j; // the model's row of gate g, unit j
-      for (let i = 0; i < I; i++) {
-        const w = layer.W[r * I + i];
-        if (plan) view.setInt16(at.W + 2 * ((j * 4 + g) * Ip + i), quantize(w, plan.wFrac[r], 32767), true);
-        else view.setFloat32(at.W + 4 * ((j * 4 + g) * Ip + i), w, true);
-      }
-      for (let i = 0; i < H; i++) {
-        const w = layer.U[r * H + i];
-        if (plan) view.setInt16(at.U + 2 * ((j * 4 + g) * Hp + i), quantize(w, plan.uFrac[r], 32767), true);
-        else view.setFloat32(at.U + 4 * ((j * 4 + g) * Hp + i), w, true);
-      }
+      for (let i = 0; i < I; i++) setWeight(at.W, (j * 4 + g) * Ip + i, layer.W[r * I + i], plan ? plan.wFrac[r] : 0);
+      for (let i = 0; i < H; i++) setWeight(at.U, (j * 4 + g) * Hp + i, layer.U[r * H + i], plan ? plan.uFrac[r] : 0);
     }
     const u = at.units + j * UNIT_RECORD_BYTES;
     const peep = layer.peephole ? [layer.peephole.i[j], layer.peephole.f[j], layer.peephole.o[j], 0] : [0, 0, 0, 0];
@@ -282,14 +288,16 @@ export function decodePlsm(bytes: Uint8Array, source: string): PlsmFile {
   };
   /** The checks of assembly/model.ts on weight rows: zero padding; fixed rows without -32768 and with sum |w_q|
    * <= ROW_L1_LIMIT (so no i32 dot product can overflow); float rows finite. */
-  const checkRows = (at: number, rows: number, used: number, padded: number, what: string) => {
+  const checkRows = (at: number, rows: number, used: number, padded: number, what: string, int8 = false) => {
+    const read = (e: number) =>
+      kind !== KIND_FIXED ? view.getFloat32(at + 4 * e, true) : int8 ? view.getInt8(at + e) : view.getInt16(at + 2 * e, true);
     for (let r = 0; r < rows; r++) {
       let l1 = 0;
       for (let i = 0; i < padded; i++) {
-        const w = kind === KIND_FIXED ? view.getInt16(at + 2 * (r * padded + i), true) : view.getFloat32(at + 4 * (r * padded + i), true);
+        const w = read(r * padded + i);
         // padding is +0 in every bit, as assembly/model.ts checks it: -0 is refused too
         if (i >= used && !Object.is(w, 0)) throw fail(`${what} row ${r} has nonzero padding`);
-        if (kind === KIND_FIXED && w === -32768) throw fail(`${what} row ${r} holds -32768, outside the symmetric int16 range`);
+        if (kind === KIND_FIXED && w === (int8 ? -128 : -32768)) throw fail(`${what} row ${r} holds ${w}, outside the symmetric ${int8 ? "int8" : "int16"} range`);
         if (!Number.isFinite(w)) throw fail(`${what} row ${r} holds a non-finite weight`);
         l1 += Math.abs(w);
       }
@@ -298,7 +306,9 @@ export function decodePlsm(bytes: Uint8Array, source: string): PlsmFile {
   };
   need(HEADER_BYTES, layerCount * LAYER_DESC_BYTES, "layer table");
   const eb = kind === KIND_FIXED ? 2 : 4;
-  const weight = (at: number, frac: number) => (kind === KIND_FIXED ? view.getInt16(at, true) * 2 ** -frac : view.getFloat32(at, true));
+  /** Element e of a weight region at `at` in row format `frac`, de-quantized; wb its element's bytes. */
+  const weight = (at: number, e: number, wb: number, frac: number) =>
+    wb === 4 ? view.getFloat32(at + 4 * e, true) : (wb === 1 ? view.getInt8(at + e) : view.getInt16(at + 2 * e, true)) * 2 ** -frac;
   const ticksLog2 = view.getInt32(HEADER_TICKS_LOG2, true);
   const inputFrac = view.getInt32(HEADER_INPUT_FRAC, true);
   if (kind === KIND_FIXED) {
@@ -315,19 +325,22 @@ export function decodePlsm(bytes: Uint8Array, source: string): PlsmFile {
     if (layerI !== I) throw fail(`layer ${n} input size ${layerI} does not match the size below it, ${I}`);
     if (H < 1 || H > MAX_SIZE) throw fail(`layer ${n} hidden size ${H} is outside 1..${MAX_SIZE}`);
     const flags = view.getUint32(d + LAYER_FLAGS, true);
-    if (flags > 1) throw fail(`layer ${n} has unknown flags ${flags}`);
-    const peephole = flags === 1;
+    // int8 weights are a fixed-point format only
+    if (flags > (kind === KIND_FIXED ? LAYER_PEEPHOLES | LAYER_INT8 : LAYER_PEEPHOLES)) throw fail(`layer ${n} has unknown flags ${flags}`);
+    const peephole = (flags & LAYER_PEEPHOLES) !== 0;
+    const int8 = (flags & LAYER_INT8) !== 0;
+    const wb = int8 ? 1 : eb;
     const pFrac = view.getInt32(d + LAYER_P_FRAC, true);
     if (kind === KIND_FIXED) inRange(pFrac, FRAC_MIN, FRAC_MAX, `layer ${n} peephole format`);
     const [W, U, units, time] = [LAYER_W_AT, LAYER_U_AT, LAYER_UNITS_AT, LAYER_TIME_AT].map((k) => view.getUint32(d + k, true));
     const Ip = pad8(I);
     const Hp = pad8(H);
-    need(W, H * 4 * Ip * eb, `layer ${n} W`);
-    need(U, H * 4 * Hp * eb, `layer ${n} U`);
+    need(W, H * 4 * Ip * wb, `layer ${n} W`);
+    need(U, H * 4 * Hp * wb, `layer ${n} U`);
     need(units, H * UNIT_RECORD_BYTES, `layer ${n} unit records`);
     need(time, H * TIME_RECORD_BYTES, `layer ${n} time records`);
-    checkRows(W, 4 * H, I, Ip, `layer ${n} W`);
-    checkRows(U, 4 * H, H, Hp, `layer ${n} U`);
+    checkRows(W, 4 * H, I, Ip, `layer ${n} W`, int8);
+    checkRows(U, 4 * H, H, Hp, `layer ${n} U`, int8);
     const p: LayerParams = {
       inputSize: I,
       hiddenSize: H,
@@ -340,7 +353,7 @@ export function decodePlsm(bytes: Uint8Array, source: string): PlsmFile {
       rOn: new Float64Array(H),
       alpha: 0,
     };
-    const lp = { wFrac: new Int8Array(4 * H), uFrac: new Int8Array(4 * H), pFrac };
+    const lp = { wFrac: new Int8Array(4 * H), uFrac: new Int8Array(4 * H), pFrac, ...(int8 ? { int8 } : {}) };
     for (let j = 0; j < H; j++) {
       const u = units + j * UNIT_RECORD_BYTES;
       for (let g = 0; g < 4; g++) {
@@ -351,8 +364,8 @@ export function decodePlsm(bytes: Uint8Array, source: string): PlsmFile {
         inRange(uf, FRAC_MIN, FRAC_MAX, `layer ${n} unit ${j} U row format`);
         lp.wFrac[r] = wf;
         lp.uFrac[r] = uf;
-        for (let i = 0; i < I; i++) p.W[r * I + i] = weight(W + eb * ((j * 4 + g) * Ip + i), wf);
-        for (let i = 0; i < H; i++) p.U[r * H + i] = weight(U + eb * ((j * 4 + g) * Hp + i), uf);
+        for (let i = 0; i < I; i++) p.W[r * I + i] = weight(W, (j * 4 + g) * Ip + i, wb, wf);
+        for (let i = 0; i < H; i++) p.U[r * H + i] = weight(U, (j * 4 + g) * Hp + i, wb, uf);
         p.b[r] = kind === KIND_FIXED ? view.getInt32(u + UNIT_BIAS + 4 * g, true) * 2 ** -PRE_FRAC : view.getFloat32(u + UNIT_BIAS + 4 * g, true);
       }
       if (p.peephole) {
@@ -389,7 +402,7 @@ export function decodePlsm(bytes: Uint8Array, source: string): PlsmFile {
     const vf = kind === KIND_FIXED ? view.getInt32(row + ROW_V_FRAC, true) : 0;
     inRange(vf, FRAC_MIN, FRAC_MAX, `readout row ${o} format`);
     plan.vFrac[o] = vf;
-    for (let j = 0; j < I; j++) V[o * I + j] = weight(Vat + eb * (o * Hp + j), vf);
+    for (let j = 0; j < I; j++) V[o * I + j] = weight(Vat, o * Hp + j, eb, vf);
     dv[o] = kind === KIND_FIXED ? view.getInt32(row + ROW_BIAS, true) * 2 ** -(vf + 15) : view.getFloat32(row + ROW_BIAS, true);
     if (!Number.isFinite(dv[o])) throw fail(`readout row ${o}: the bias is not finite`);
   }

@@ -7,7 +7,7 @@ import { PhasorError, badModel } from "../errors.js";
 import type { FloatModel } from "./model.js";
 import { ReferenceEngine } from "../engine/reference.js";
 import {
-  FRAC_MAX, FRAC_MIN, MAX_TICKS_LOG2, MIN_OPEN_TICKS, PRE_FRAC, ROW_L1_LIMIT, decodePlsm, encodePlsm, halfOnOf, openTicks, type FixedPlan, type PlsmFile,
+  FRAC_MAX, FRAC_MIN, INT8_LIMIT, MAX_TICKS_LOG2, MIN_OPEN_TICKS, PRE_FRAC, ROW_L1_LIMIT, decodePlsm, encodePlsm, halfOnOf, openTicks, type FixedPlan, type PlsmFile,
 } from "./plsm.js";
 
 /** One calibration sequence: n timestamps and n * inputSize inputs, event-major. */
@@ -29,6 +29,12 @@ export interface QuantizeResult {
 }
 
 const I16_MAX = 32767;
+
+/** The element of the gate matrices W and U: int16 (the default) or int8, the "16x8" scheme of TFLite Micro and
+ * CMSIS-NN (docs/fixed-point.md, "int8 weights"). Biases, peepholes, the time gates and the readout keep their
+ * formats in both. */
+export type WeightWidth = "int16" | "int8";
+export const WEIGHT_WIDTHS: readonly WeightWidth[] = ["int16", "int8"];
 const I32_MAX = 2 ** 31 - 1;
 /** The cell is Q11.20: |c| must stay below 2^11. */
 const CELL_LIMIT = 2048;
@@ -48,23 +54,45 @@ export function toleranceExceeded(error: Agreement): string[] {
 }
 
 /**
- * The most fractional bits a row of weights can have: each |w| * 2^f rounds into i16 (not -32768), the row's
- * sum of |w_q| stays within ROW_L1_LIMIT, and `extra` values (a bias at another scale) fit in i32.
+ * The most fractional bits a row of weights can have: each |w| * 2^f rounds to at most `limit` (32767 for int16,
+ * INT8_LIMIT for int8), the row's sum of |w_q| stays within ROW_L1_LIMIT, and `extra` values (a bias at another
+ * scale) fit in i32. Undefined when no format from FRAC_MIN up holds the row: the caller refuses the model.
  */
-export function rowFormat(w: ArrayLike<number>, start: number, length: number, extra?: { value: number; offset: number }): number {
+export function rowFormat(
+  w: ArrayLike<number>,
+  start: number,
+  length: number,
+  extra?: { value: number; offset: number },
+  limit = I16_MAX,
+): number | undefined {
   let maxAbs = 0;
   for (let i = 0; i < length; i++) maxAbs = Math.max(maxAbs, Math.abs(w[start + i]));
-  let f = maxAbs > 0 ? Math.min(FRAC_MAX, Math.floor(Math.log2(I16_MAX / maxAbs))) : 15;
-  for (; f > FRAC_MIN; f--) {
+  let f = maxAbs > 0 ? Math.min(FRAC_MAX, Math.floor(Math.log2(limit / maxAbs))) : 15;
+  for (; f >= FRAC_MIN; f--) {
     let l1 = 0;
     let fits = true;
     for (let i = 0; i < length && fits; i++) {
       const q = Math.abs(Math.round(w[start + i] * 2 ** f));
       l1 += q;
-      fits = q <= I16_MAX;
+      fits = q <= limit;
     }
     if (extra && Math.abs(Math.round(extra.value * 2 ** (f + extra.offset))) > I32_MAX) fits = false;
-    if (fits && l1 <= ROW_L1_LIMIT) break;
+    if (fits && l1 <= ROW_L1_LIMIT) return f;
+  }
+  return undefined;
+}
+
+/** rowFormat of row r (of `length` values from r * length) of a model's matrix, or the model refused naming it. */
+function rowFormatOf(w: ArrayLike<number>, r: number, length: number, what: string, limit: number, extra?: { value: number; offset: number }): number {
+  const f = rowFormat(w, r * length, length, extra, limit);
+  if (f === undefined) {
+    let maxAbs = 0;
+    for (let i = 0; i < length; i++) maxAbs = Math.max(maxAbs, Math.abs(w[r * length + i]));
+    throw badModel(
+      what,
+      `no fixed format holds this row (largest |w| ${maxAbs}): the coarsest, Q(${FRAC_MIN}), holds |w| up to ${limit * 2 ** -FRAC_MIN} ` +
+        `with a sum of |w_q| up to ${ROW_L1_LIMIT}${extra ? ` and its bias ${extra.value} in i32` : ""}`,
+    );
   }
   return f;
 }
@@ -97,7 +125,8 @@ function ticksFormat(model: FloatModel, source: string): number {
   return log2;
 }
 
-export function planFormats(model: FloatModel, maxAbsInput: number, source = "model"): FixedPlan {
+export function planFormats(model: FloatModel, maxAbsInput: number, source = "model", weights: WeightWidth = "int16"): FixedPlan {
+  const limit = weights === "int8" ? INT8_LIMIT : I16_MAX;
   const layers = model.layers.map((L, n) => {
     const H = L.hiddenSize;
     // a bias Q7.24 cannot hold would be clamped in the file: refused, so that no model is silently changed
@@ -109,22 +138,23 @@ export function planFormats(model: FloatModel, maxAbsInput: number, source = "mo
     const wFrac = new Int8Array(4 * H);
     const uFrac = new Int8Array(4 * H);
     for (let r = 0; r < 4 * H; r++) {
-      wFrac[r] = rowFormat(L.W, r * L.inputSize, L.inputSize);
-      uFrac[r] = rowFormat(L.U, r * H, H);
+      wFrac[r] = rowFormatOf(L.W, r, L.inputSize, `${source}: layers[${n}].W row ${r}`, limit);
+      uFrac[r] = rowFormatOf(L.U, r, H, `${source}: layers[${n}].U row ${r}`, limit);
     }
     let maxPeep = 0;
     if (L.peephole) for (const p of [L.peephole.i, L.peephole.f, L.peephole.o]) for (const v of p) maxPeep = Math.max(maxPeep, Math.abs(v));
-    return { wFrac, uFrac, pFrac: valueFormat(maxPeep) };
+    return { wFrac, uFrac, pFrac: valueFormat(maxPeep), ...(weights === "int8" ? { int8: true } : {}) };
   });
   const { V, d, outputSize } = model.readout;
   const H = model.layers[model.layers.length - 1].hiddenSize;
   const vFrac = new Int8Array(outputSize);
-  for (let o = 0; o < outputSize; o++) vFrac[o] = rowFormat(V, o * H, H, { value: d[o], offset: 15 });
+  for (let o = 0; o < outputSize; o++) vFrac[o] = rowFormatOf(V, o, H, `${source}: readout.V row ${o}`, I16_MAX, { value: d[o], offset: 15 });
   return { ticksLog2: ticksFormat(model, source), inputFrac: valueFormat(maxAbsInput), layers, vFrac };
 }
 
-/** Quantizes `model` with the input and cell ranges seen when the reference runs the calibration sequences. */
-export function quantize(model: FloatModel, calibration: CalibrationSequence[], source = "model"): QuantizeResult {
+/** Quantizes `model` with the input and cell ranges seen when the reference runs the calibration sequences; its W
+ * and U as int16 or, with weights "int8", as int8. */
+export function quantize(model: FloatModel, calibration: CalibrationSequence[], source = "model", weights: WeightWidth = "int16"): QuantizeResult {
   if (calibration.length === 0) throw new PhasorError("bad-input", "calibration: no events to calibrate on");
   const reference = new ReferenceEngine(model);
   let maxAbsInput = 0;
@@ -142,7 +172,7 @@ export function quantize(model: FloatModel, calibration: CalibrationSequence[], 
   if (maxAbsCell >= CELL_LIMIT) {
     throw new PhasorError("bad-model", `${source}: the cell state reaches ${maxAbsCell.toPrecision(4)} on the calibration events, beyond the fixed engine's range of +-${CELL_LIMIT}`);
   }
-  const plan = planFormats(model, maxAbsInput, source);
+  const plan = planFormats(model, maxAbsInput, source, weights);
   const bytes = encodePlsm(model, plan, { quantizedFrom: source, calibrationEvents: events });
   const file = decodePlsm(bytes, source);
   return { bytes, file, plan, calibration: { sequences: calibration.length, events, maxAbsInput, maxAbsCell } };

@@ -26,6 +26,8 @@ interface Case {
   /** what the model is quantized on */
   calibration: CaseEvents[];
   events: CaseEvents;
+  /** the gate matrices' element in the fixed image (int16 unless given) */
+  weights?: "int16" | "int8";
 }
 
 /** n timestamps from `start` with gaps log-uniform on [minGapMs, maxGapMs], inputs uniform in [-1, 1] or 0. */
@@ -58,8 +60,9 @@ function freq1Stream(samples: { t: Float64Array; x: Float64Array }[]): CaseEvent
 }
 
 /**
- * Two cases: the web demo's model on freq1-async events, and two layers whose sizes are not multiples of the
- * SIMD width, on sparse inputs at epoch-millisecond times with gaps from microseconds to minutes.
+ * Three cases: the web demo's model on freq1-async events, two layers whose sizes are not multiples of the SIMD
+ * width, on sparse inputs at epoch-millisecond times with gaps from microseconds to minutes, and the two layers
+ * again with int8 gate weights.
  */
 function crossRuntimeCases(lib: Library): Case[] {
   const demoModel = lib.randomModel(new lib.Rng(1), { inputSize: 1, hidden: [110], peephole: true, rOn: 0.05, outputs: 2, mode: "last" });
@@ -67,7 +70,7 @@ function crossRuntimeCases(lib: Library): Case[] {
   const rng = new lib.Rng(5);
   const deepModel = lib.randomModel(rng, { inputSize: 5, hidden: [33, 9], peephole: true, rOn: 0.2, outputs: 3, mode: "every" });
   const epochStart = 1.7e12 + rng.uniform(0, 1e10);
-  return [
+  const cases: Case[] = [
     {
       name: "demo model (H=110, r_on 0.05) on freq1-async",
       model: demoModel,
@@ -81,6 +84,7 @@ function crossRuntimeCases(lib: Library): Case[] {
       events: irregularEvents(rng, 400, 5, epochStart, 0.5),
     },
   ];
+  return [...cases, { ...cases[1], name: "two layers (I=5, H=[33, 9], r_on 0.2) with int8 weights", weights: "int8" }];
 }
 
 export default async function setup(project: TestProject): Promise<void> {
@@ -91,7 +95,7 @@ export default async function setup(project: TestProject): Promise<void> {
   const lib: Library = await import("../../dist/host/node.js");
   const nodeRuns: NodeRun[] = [];
   for (const c of crossRuntimeCases(lib)) {
-    const images = { fixed: lib.quantize(c.model, c.calibration, c.name).bytes, float: lib.encodePlsm(c.model) };
+    const images = { fixed: lib.quantize(c.model, c.calibration, c.name, c.weights).bytes, float: lib.encodePlsm(c.model) };
     const runs: Record<string, RunBits> = {};
     for (const choice of ENGINE_CHOICES) runs[choiceName(choice)] = await runCase(lib, images, c.events, choice);
     nodeRuns.push({ bits: caseBits(c.name, images, c.events), runs });

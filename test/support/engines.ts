@@ -117,3 +117,19 @@ export function firstDifference(a: ArrayBufferView, b: ArrayBufferView): number 
   for (let i = 0; i < n; i++) if (x[i] !== y[i]) return i;
   return x.length === y.length ? -1 : n;
 }
+
+export function expectSameBytes(a: ArrayBufferView, b: ArrayBufferView, what: string): void {
+  const at = firstDifference(a, b);
+  expect(at, `${what}: first differing byte ${at} (of ${a.byteLength} and ${b.byteLength})`).toBe(-1);
+}
+
+/** Everything a stream shows, compared byte for byte between two engines (the SIMD and scalar builds). */
+export function expectSameState(a: Stream, b: Stream, layers: number, what: string): void {
+  expectSameBytes(a.output(), b.output(), `${what}: y`);
+  for (let l = 0; l < layers; l++) {
+    expectSameBytes(a.hidden(l), b.hidden(l), `${what}: layer ${l} h`);
+    expectSameBytes(a.cell(l), b.cell(l), `${what}: layer ${l} c`);
+  }
+  expectSameBytes(a.snapshot(), b.snapshot(), `${what}: snapshot`);
+  expect(a.stats(), `${what}: stats`).toEqual(b.stats());
+}

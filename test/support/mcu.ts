@@ -7,13 +7,20 @@ import { join } from "node:path";
 import type { McuExports, McuLearningExports } from "../../host/engine/mcu.js";
 
 export const MCU_FILE = "build/phasor-mcu.wasm";
+export const MCU_INT8_FILE = "build/phasor-mcu-int8.wasm";
+export const MCU_INT8_PAGE_FILE = "build/phasor-mcu-int8-page.wasm";
 export const MCU_LEARN_FILE = "build/phasor-mcu-learn.wasm";
 
 export type { McuExports, McuLearningExports };
 
-export async function mcuInstance(): Promise<McuExports> {
-  const { instance } = await WebAssembly.instantiate(readFileSync(MCU_FILE), {});
+/** An instance of the inference module, int16 weights (build/phasor-mcu.wasm) or, with `file`, another. */
+export async function mcuInstance(file = MCU_FILE): Promise<McuExports> {
+  const { instance } = await WebAssembly.instantiate(readFileSync(file), {});
   return instance.exports as unknown as McuExports;
+}
+
+export async function mcuInt8Instance(file = MCU_INT8_FILE): Promise<McuExports> {
+  return mcuInstance(file);
 }
 
 /** An instance of the learning module, from build/ or from the bytes given. */

@@ -24,8 +24,12 @@ for (const { source, name } of entries) {
   }
 }
 // The microcontroller profile: the fixed engine alone, no imports, static memory (docs/embedding.md); and the same
-// with the readout's fine-tuning (docs/on-device-learning.md), a module of its own so the first keeps its size.
+// with the readout's fine-tuning (docs/on-device-learning.md), a module of its own so the first keeps its size; and
+// the one for models with int8 weights (docs/embedding.md), whose multiply-accumulates replace the int16 ones;
 await compile("assembly/mcu.ts", "asconfig.mcu.json", "mcu");
+await compile("assembly/mcu.ts", "asconfig.mcu.json", "mcu-int8");
+// and the int8 one in a single 64 KiB page of linear memory (docs/embedding.md, "One 64 KiB page")
+await compile("assembly/mcu.ts", "asconfig.mcu.json", "mcu-int8-page");
 await compile("assembly/mcu-learn.ts", "asconfig.mcu.json", "mcu-learn");
 // The WASI command, build/phasor-wasi.wasm (SIMD) and build/phasor-wasi-scalar.wasm (docs/wasi.md). Its config
 // extends @assemblyscript/wasi-shim's, whose settings stay in effect for later asc.main() builds in this process

@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import { HEADER_INPUT_SIZE, HEADER_OUTPUT_SIZE } from "../../assembly/contract/plsm.js";
 import { PhasorError } from "../../host/errors.js";
-import { MCU_FUNCTIONS, MCU_REJECTED, MCU_TOO_BIG, type McuExports } from "../../host/engine/mcu.js";
+import { MCU_FUNCTIONS, MCU_REJECTED, MCU_TOO_BIG, imageHasInt8, mcuBuildFor, type McuExports } from "../../host/engine/mcu.js";
 import { missingExports } from "../../host/engine/wasm-source.js";
 import { BLOCK_BYTES, FRAME_HEADER_BYTES, STACK_SLOT_BYTES, moduleNeeds, type ModuleNeeds } from "./wasm-needs.js";
 
@@ -48,7 +48,11 @@ export async function mcuFit(module: Uint8Array<ArrayBuffer>, image: Uint8Array,
   new Uint8Array(mcu.memory.buffer, at, image.length).set(image);
   const status = mcu.init(image.length);
   if (status === MCU_REJECTED) {
-    throw new PhasorError("bad-model", `${modelName}: the MCU build rejects the image (it runs fixed-point models only: kind 1, from phasor quantize)`);
+    throw new PhasorError(
+      "bad-model",
+      `${modelName}: the MCU build rejects the image (each MCU build runs fixed-point models, kind 1 from phasor quantize, of one ` +
+        `weight width: this one's gate weights are ${imageHasInt8(image) ? "int8" : "int16"}, which build/${mcuBuildFor(image)} runs)`,
+    );
   }
   if (status === MCU_TOO_BIG) {
     const needed = mcu.arenaNeeded() >>> 0;

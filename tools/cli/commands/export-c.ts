@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { PhasorError } from "../../../host/errors.js";
 import { buildDirectory } from "../../../host/node.js";
 import { KIND_FIXED } from "../../../host/model/plsm.js";
+import { mcuBuildFor } from "../../../host/engine/mcu.js";
 import { C_IDENTIFIER, cExport, mcuFit, mcuNeeds } from "../c-export.js";
 import { defineCommand } from "../command.js";
 import { ioReason, writeFileAtomically } from "../../../host/files.js";
@@ -19,7 +20,8 @@ const DEFAULT_NAME = "phasor_model";
 export const command = defineCommand({
   usage: "--model M.plsm --out DIR [--name NAME] [--mcu MODULE.wasm]",
   description:
-    "Writes DIR/NAME.h and DIR/NAME.c: the microcontroller build (build/phasor-mcu.wasm) and the model's image as\n" +
+    "Writes DIR/NAME.h and DIR/NAME.c: the microcontroller build (build/phasor-mcu.wasm, or build/phasor-mcu-int8.wasm\n" +
+    "for a model with int8 weights) and the model's image as\n" +
     "const arrays with their lengths, and macros for what they need of the device: the bytes of the module's arena\n" +
     "the model takes (as the module's own init lays it out), the module's arena and linear memory, and a bound on\n" +
     "the interpreter stack from the module's code. Prints one JSON line with the same numbers. A model that does\n" +
@@ -28,7 +30,7 @@ export const command = defineCommand({
     model: { kind: "string", required: true, value: "M.plsm", help: "the quantized model (from phasor quantize)" },
     out: { kind: "string", required: true, value: "DIR", help: "the directory to write NAME.h and NAME.c into" },
     name: { kind: "string", value: "NAME", help: `stem of the files and of every symbol, a C identifier (default ${DEFAULT_NAME})` },
-    mcu: { kind: "string", value: "MODULE.wasm", help: "the module to embed (default the package's build/phasor-mcu.wasm)" },
+    mcu: { kind: "string", value: "MODULE.wasm", help: "the module to embed (default the package's build/phasor-mcu.wasm, or build/phasor-mcu-int8.wasm for int8 weights)" },
   },
 
   async run(flags, io) {
@@ -43,18 +45,19 @@ export const command = defineCommand({
     if (loaded.format !== "plsm") {
       throw new PhasorError("bad-args", `--model ${flags.model}: a float model; export-c takes a quantized model (.plsm, from phasor quantize)`);
     }
-    const modulePath = flags.mcu ?? join(buildDirectory(), "phasor-mcu.wasm");
-    const module = await readFile(modulePath).catch((err: NodeJS.ErrnoException) => {
-      throw new PhasorError("bad-args", `--mcu ${modulePath}: cannot read: ${ioReason(err)}`);
-    });
     if (loaded.plsm.kind !== KIND_FIXED) {
       throw new PhasorError("bad-model", `${flags.model}: a float .plsm (kind ${loaded.plsm.kind}); the MCU build runs fixed-point models (kind ${KIND_FIXED}, from phasor quantize)`);
     }
     const image = loaded.plsm.bytes;
+    const build = mcuBuildFor(image);
+    const modulePath = flags.mcu ?? join(buildDirectory(), build);
+    const module = await readFile(modulePath).catch((err: NodeJS.ErrnoException) => {
+      throw new PhasorError("bad-args", `--mcu ${modulePath}: cannot read: ${ioReason(err)}`);
+    });
 
     const fit = await mcuFit(module, image, modulePath, flags.model);
     const needs = mcuNeeds(module, modulePath);
-    const moduleSource = flags.mcu ?? "build/phasor-mcu.wasm";
+    const moduleSource = flags.mcu ?? `build/${build}`;
     const { header, source } = cExport({ name, module, image, moduleSource, modelSource: flags.model, fit, needs });
     const headerPath = join(flags.out, `${name}.h`);
     const sourcePath = join(flags.out, `${name}.c`);

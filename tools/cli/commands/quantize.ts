@@ -7,12 +7,12 @@
  */
 import { stat } from "node:fs/promises";
 import { dirname, extname } from "node:path";
-import { compareEngines } from "../../../host/engine/compare.js";
+import { compareEngines, type Agreement } from "../../../host/engine/compare.js";
 import { createEngine, type LoadedModel } from "../../../host/engine/create.js";
 import { PhasorError, badInput } from "../../../host/errors.js";
 import type { FloatModel } from "../../../host/model/model.js";
 import { PRE_FRAC, type FixedPlan } from "../../../host/model/plsm.js";
-import { FIXED_TOLERANCE, quantize, toleranceExceeded } from "../../../host/model/quantize.js";
+import { FIXED_TOLERANCE, WEIGHT_WIDTHS, quantize, toleranceExceeded } from "../../../host/model/quantize.js";
 import { defineCommand } from "../command.js";
 import { ioReason, writeFileAtomically } from "../../../host/files.js";
 import { EVENT_READER_FLAGS, skippedNote } from "../io.js";
@@ -20,7 +20,7 @@ import { readSequences } from "../sequences.js";
 import { loadModelFile } from "../model-file.js";
 
 export const command = defineCommand({
-  usage: "--model M.json --calib E --out M.plsm [--skip-bad] [--max-line-bytes N] [--accept-error]",
+  usage: "--model M.json --calib E --out M.plsm [--weights int16|int8] [--skip-bad] [--max-line-bytes N] [--accept-error]",
   description:
     "Quantizes a float model to the fixed-point .plsm format, with number formats chosen from the weights and from\n" +
     "the ranges the float64 reference reaches on the calibration events. Prints one JSON line: the formats chosen,\n" +
@@ -28,11 +28,16 @@ export const command = defineCommand({
     'on the calibration events ({"maxAbsH","maxAbsY","argmaxAgreement"}). An error beyond the spec\'s tolerances\n' +
     `(maxAbsH ${FIXED_TOLERANCE.maxAbsH}, maxAbsY ${FIXED_TOLERANCE.maxAbsY}, argmaxAgreement ${FIXED_TOLERANCE.argmaxAgreement} for a "last" readout) ` +
     "fails the run (exit 1) after the summary line,\n" +
-    "unless --accept-error is given. The output file is replaced only when everything succeeded.",
+    "unless --accept-error is given. The output file is replaced only when everything succeeded.\n" +
+    "--weights int8 stores the gate matrices W and U as int8 (half the image; docs/fixed-point.md, \"int8 weights\"):\n" +
+    "then \"error\" is the engine against the reference running the model the file stands for (its int8 weights),\n" +
+    'held to the tolerances above, and "weightError" is against the float model, whose argmaxAgreement must reach\n' +
+    `${FIXED_TOLERANCE.argmaxAgreement} for a "last" readout (its h and y move by the weights' rounding).`,
   flags: {
     model: { kind: "string", required: true, value: "M.json", help: "float model" },
     calib: { kind: "string", required: true, value: "E", help: "calibration events, NDJSON or CSV; - reads stdin" },
     out: { kind: "string", required: true, value: "M.plsm", help: "where to write the quantized model" },
+    weights: { kind: "enum", values: WEIGHT_WIDTHS, default: "int16", help: "element of the gate matrices W and U" },
     ...EVENT_READER_FLAGS,
     "accept-error": { kind: "boolean", help: "write the model even when its error on the calibration events is beyond the spec's tolerances" },
   },
@@ -52,29 +57,41 @@ export const command = defineCommand({
       throw badInput(name, why);
     }
 
-    const result = quantize(loaded.model, sequences, flags.model);
+    const int8 = flags.weights === "int8";
+    const result = quantize(loaded.model, sequences, flags.model, flags.weights);
     const quantized: LoadedModel = { format: "plsm", model: result.file.model, plsm: result.file, source: flags.out };
     const fixed = await createEngine(quantized, { engine: "fixed" });
-    const reference = await createEngine(loaded, { engine: "reference" });
+    // int8 weights change the model by more than the engine's tolerances: the engine is held to the model the file
+    // stands for, and the file to the float model by its decisions
+    const reference = await createEngine(int8 ? { format: "json", model: result.file.model, source: flags.out } : loaded, { engine: "reference" });
+    const original = int8 ? await createEngine(loaded, { engine: "reference" }) : undefined;
+    const classification = loaded.model.readout.mode === "last";
     let summary: string;
     let beyond: string[];
     try {
       const error = compareEngines(fixed, reference, sequences);
+      const weightError = original ? compareEngines(fixed, original, sequences) : undefined;
       // argmax agreement is a classification measure (plstm.md section 3): a regression readout has no class
-      beyond = toleranceExceeded(loaded.model.readout.mode === "last" ? error : { ...error, argmaxAgreement: 1 });
+      beyond = toleranceExceeded(classification ? error : { ...error, argmaxAgreement: 1 });
+      if (weightError && classification && !(weightError.argmaxAgreement >= FIXED_TOLERANCE.argmaxAgreement)) {
+        beyond.push(`with int8 weights the argmax agrees with the float model's on ${weightError.argmaxAgreement} of the sequences, below ${FIXED_TOLERANCE.argmaxAgreement}`);
+      }
       summary = JSON.stringify({
         model: flags.model,
         out: flags.out,
         bytes: result.bytes.length,
+        ...(int8 ? { weights: flags.weights } : {}),
         layers: loaded.model.layers.map((L) => ({ inputSize: L.inputSize, hiddenSize: L.hiddenSize })),
         formats: formatsOf(loaded.model, result.plan),
         memory: fixed.memory(),
         calibration: result.calibration,
-        error: { maxAbsH: error.maxAbsH, maxAbsY: error.maxAbsY, argmaxAgreement: error.argmaxAgreement },
+        error: agreementOf(error),
+        ...(weightError ? { weightError: agreementOf(weightError) } : {}),
       });
     } finally {
       fixed.dispose();
       reference.dispose();
+      original?.dispose();
     }
 
     if (beyond.length > 0 && !flags["accept-error"]) {
@@ -109,6 +126,11 @@ async function checkOutputPath(out: string): Promise<void> {
     const dir = await stat(dirname(out)).catch(() => undefined);
     if (dir === undefined || !dir.isDirectory()) throw new PhasorError("bad-args", `--out ${out}: its directory does not exist`);
   }
+}
+
+/** The summary's part of an agreement. */
+function agreementOf(a: Agreement) {
+  return { maxAbsH: a.maxAbsH, maxAbsY: a.maxAbsY, argmaxAgreement: a.argmaxAgreement };
 }
 
 /** The smallest and largest of some numbers. */
