@@ -5,10 +5,12 @@
 
 import { sigmoidScalar, sigmoidSimd, tanhScalar, tanhSimd } from "./activation";
 import { Trainer, TrainLayer } from "./layout";
+import { addRow, openInputGradient, openPreActivations } from "./sparse";
 
 /**
  * Forward, step n: the gate rows become i, f, g, o; writes c~, tanh(c~), the new c and h, and copies h into the
- * previous-h columns of the next step's xh rows.
+ * previous-h columns of the next step's xh rows. A layer that skips closed units (L.sparse) computes here its
+ * open units' pre-activations too, and only those units (sparse.ts); the others keep their state.
  */
 export function cellForwardStep(tr: Trainer, L: TrainLayer, n: i32): void {
   const rows = load<i32>(tr.active + (<usize>n << 2));
@@ -28,7 +30,14 @@ export function cellForwardStep(tr: Trainer, L: TrainLayer, n: i32): void {
     const hOut = L.hOut + m * unitBytes;
     const gates = L.gates + m * gateBytes;
     const at = m * unitBytes;
-    if (ASC_FEATURE_SIMD) {
+    if (L.sparse) {
+      const open = L.openUnits + at;
+      const count = load<i32>(L.openCount + (m << 2));
+      memory.copy(L.cOut + at, cPrev, unitBytes);
+      memory.copy(hOut, hPrev, unitBytes);
+      openPreActivations(L, L.xh + m * xhBytes, gates, open, count);
+      for (let q = 0; q < count; q++) cellForwardScalar(L, unitBytes, gates, cPrev, hPrev, at, load<i32>(open + (<usize>q << 2)));
+    } else if (ASC_FEATURE_SIMD) {
       for (let j = 0; j < Hp; j += 4) cellForwardSimd(L, unitBytes, gates, cPrev, hPrev, at, j);
     } else {
       for (let j = 0; j < Hp; j++) cellForwardScalar(L, unitBytes, gates, cPrev, hPrev, at, j);
@@ -95,7 +104,9 @@ export function cellForwardStep(tr: Trainer, L: TrainLayer, n: i32): void {
  * Backward, step n: from the gradient by the new h (carried from step n + 1 plus dhExt) and by the new c
  * (carried), the gradient dz of the four pre-activations (written over the gate rows), the gradient by the
  * previous c (into dcCarry) and the part of the one by the previous h that bypasses the gates, (1 - k) dh (into
- * dhCarry; the caller adds U^T dz), and the per-unit sums for the peepholes and the time gate (dUnit).
+ * dhCarry; the caller adds U^T dz), and the per-unit sums for the peepholes and the time gate (dUnit). A layer
+ * that skips closed units does so for its open units only, and leaves dz [W | U | b] of each row in tr.dxh (the
+ * dense caller's product); a closed unit's carries pass on unchanged (k = 0: dc_prev = dc, dh_prev = dh).
  */
 export function cellBackwardStep(tr: Trainer, L: TrainLayer, n: i32): void {
   const rows = load<i32>(tr.active + (<usize>n << 2));
@@ -104,6 +115,7 @@ export function cellBackwardStep(tr: Trainer, L: TrainLayer, n: i32): void {
   const Hp = L.hiddenPad;
   const unitBytes = <usize>Hp << 2;
   const gateBytes = <usize>L.gateCols << 2;
+  const xhBytes = <usize>L.kPad << 2;
   for (let r = 0; r < rows; r++) {
     const m = <usize>(start + r);
     const before = <usize>(previousStart + r);
@@ -112,10 +124,18 @@ export function cellBackwardStep(tr: Trainer, L: TrainLayer, n: i32): void {
     const gates = L.gates + m * gateBytes;
     const at = m * unitBytes;
     const carry = <usize>r * unitBytes;
-    if (ASC_FEATURE_SIMD) {
+    if (L.sparse) {
+      const open = L.openUnits + at;
+      const count = load<i32>(L.openCount + (m << 2));
+      // every unit's dh takes the gradient from outside first: a closed unit's carry is then dh itself, (1 - k) dh
+      // at k = 0, and an open unit's cell adds zeros to it, which leaves the sum the dense pass forms
+      addRow(tr.dhCarry + carry, L.dhExt + at, Hp);
+      for (let q = 0; q < count; q++) cellBackwardScalar(tr, L, unitBytes, gates, cPrev, hPrev, at, carry, tr.zeros, load<i32>(open + (<usize>q << 2)));
+      openInputGradient(L, gates, open, count, tr.dxh + <usize>r * xhBytes);
+    } else if (ASC_FEATURE_SIMD) {
       for (let j = 0; j < Hp; j += 4) cellBackwardSimd(tr, L, unitBytes, gates, cPrev, hPrev, at, carry, j);
     } else {
-      for (let j = 0; j < Hp; j++) cellBackwardScalar(tr, L, unitBytes, gates, cPrev, hPrev, at, carry, j);
+      for (let j = 0; j < Hp; j++) cellBackwardScalar(tr, L, unitBytes, gates, cPrev, hPrev, at, carry, L.dhExt + at, j);
     }
   }
 }
@@ -170,8 +190,9 @@ export function cellBackwardStep(tr: Trainer, L: TrainLayer, n: i32): void {
   v128.store(sums + 5 * unitBytes, f32x4.add(v128.load(sums + 5 * unitBytes), f32x4.mul(dk, v128.load(L.ronSlope + at + u))));
 }
 
+/** cellBackwardSimd for unit j; `outside` is the row's gradient from outside the layer (dhExt's row, or zeros). */
 @inline function cellBackwardScalar(
-  tr: Trainer, L: TrainLayer, unitBytes: usize, gates: usize, cPrevRow: usize, hPrevRow: usize, at: usize, carry: usize, j: i32,
+  tr: Trainer, L: TrainLayer, unitBytes: usize, gates: usize, cPrevRow: usize, hPrevRow: usize, at: usize, carry: usize, outside: usize, j: i32,
 ): void {
   const u = <usize>j << 2;
   const g0 = gates + u;
@@ -185,7 +206,7 @@ export function cellBackwardStep(tr: Trainer, L: TrainLayer, n: i32): void {
   const cPrev = load<f32>(cPrevRow + u);
   const hPrev = load<f32>(hPrevRow + u);
   const p = L.peep + u;
-  const dh = load<f32>(tr.dhCarry + carry + u) + load<f32>(L.dhExt + at + u);
+  const dh = load<f32>(tr.dhCarry + carry + u) + load<f32>(outside + u);
   const dc = load<f32>(tr.dcCarry + carry + u);
   const dk = dh * (o * tc - hPrev) + dc * (cc - cPrev);
   const dhc = k * dh;
