@@ -36,9 +36,18 @@ export function cellForwardStep(tr: Trainer, L: TrainLayer, n: i32): void {
       memory.copy(L.cOut + at, cPrev, unitBytes);
       memory.copy(hOut, hPrev, unitBytes);
       openPreActivations(L, L.xh + m * xhBytes, gates, open, count);
-      for (let q = 0; q < count; q++) cellForwardScalar(L, unitBytes, gates, cPrev, hPrev, at, load<i32>(open + (<usize>q << 2)));
+      if (ASC_FEATURE_SIMD) {
+        // four open units per lane group, the last group repeating the row's last open unit where it runs out:
+        // every lane reads before any writes, so a repeated unit is written twice with the same values
+        for (let q = 0; q < count; q += 4) {
+          const last = count - 1;
+          cellForwardSimd(L, unitBytes, gates, cPrev, hPrev, at, true, unitAt(open, q), unitAt(open, min(q + 1, last)), unitAt(open, min(q + 2, last)), unitAt(open, min(q + 3, last)));
+        }
+      } else {
+        for (let q = 0; q < count; q++) cellForwardScalar(L, unitBytes, gates, cPrev, hPrev, at, load<i32>(open + (<usize>q << 2)));
+      }
     } else if (ASC_FEATURE_SIMD) {
-      for (let j = 0; j < Hp; j += 4) cellForwardSimd(L, unitBytes, gates, cPrev, hPrev, at, j);
+      for (let j = 0; j < Hp; j += 4) cellForwardSimd(L, unitBytes, gates, cPrev, hPrev, at, false, <usize>j << 2, 0, 0, 0);
     } else {
       for (let j = 0; j < Hp; j++) cellForwardScalar(L, unitBytes, gates, cPrev, hPrev, at, j);
     }
@@ -48,32 +57,60 @@ export function cellForwardStep(tr: Trainer, L: TrainLayer, n: i32): void {
   }
 }
 
-/** plstm.md section 1 for units j .. j + 3 of one row; `at` is the row's byte offset in the unit-wide arrays. */
-@inline function cellForwardSimd(L: TrainLayer, unitBytes: usize, gates: usize, cPrevRow: usize, hPrevRow: usize, at: usize, j: i32): void {
-  const u = <usize>j << 2;
-  const g0 = gates + u;
-  const cPrev = v128.load(cPrevRow + u);
-  const hPrev = v128.load(hPrevRow + u);
-  const p = L.peep + u;
+/** The byte offset of open unit q of a row's list. */
+@inline function unitAt(open: usize, q: i32): usize {
+  return <usize>load<i32>(open + (<usize>q << 2)) << 2;
+}
+
+// The SIMD cell's four lanes are four units of a row: the adjacent units from byte offset u0 (gathered false), or
+// the units at byte offsets u0 .. u3 (gathered: four open units of a row that skips closed ones). `gathered` is a
+// constant at every call, so each use compiles to its one kind of access.
+
+@inline function take(row: usize, gathered: bool, u0: usize, u1: usize, u2: usize, u3: usize): v128 {
+  if (!gathered) return v128.load(row + u0);
+  let v = f32x4.splat(load<f32>(row + u0));
+  v = f32x4.replace_lane(v, 1, load<f32>(row + u1));
+  v = f32x4.replace_lane(v, 2, load<f32>(row + u2));
+  return f32x4.replace_lane(v, 3, load<f32>(row + u3));
+}
+
+@inline function put(row: usize, v: v128, gathered: bool, u0: usize, u1: usize, u2: usize, u3: usize): void {
+  if (!gathered) {
+    v128.store(row + u0, v);
+    return;
+  }
+  store<f32>(row + u0, f32x4.extract_lane(v, 0));
+  store<f32>(row + u1, f32x4.extract_lane(v, 1));
+  store<f32>(row + u2, f32x4.extract_lane(v, 2));
+  store<f32>(row + u3, f32x4.extract_lane(v, 3));
+}
+
+/** plstm.md section 1 for four units of one row (take, put); `at` is the row's byte offset in the unit-wide arrays. */
+@inline function cellForwardSimd(
+  L: TrainLayer, unitBytes: usize, gates: usize, cPrevRow: usize, hPrevRow: usize, at: usize, gathered: bool, u0: usize, u1: usize, u2: usize, u3: usize,
+): void {
+  const cPrev = take(cPrevRow, gathered, u0, u1, u2, u3);
+  const hPrev = take(hPrevRow, gathered, u0, u1, u2, u3);
+  const p = L.peep;
   // "i = sigma(W_i x + U_i h + p_i * c + b_i)", f likewise; "g = tanh(W_g x + U_g h + b_g)"
-  const i = sigmoidSimd(f32x4.add(v128.load(g0), f32x4.mul(v128.load(p), cPrev)));
-  const f = sigmoidSimd(f32x4.add(v128.load(g0 + unitBytes), f32x4.mul(v128.load(p + unitBytes), cPrev)));
-  const g = tanhSimd(v128.load(g0 + 2 * unitBytes));
+  const i = sigmoidSimd(f32x4.add(take(gates, gathered, u0, u1, u2, u3), f32x4.mul(take(p, gathered, u0, u1, u2, u3), cPrev)));
+  const f = sigmoidSimd(f32x4.add(take(gates + unitBytes, gathered, u0, u1, u2, u3), f32x4.mul(take(p + unitBytes, gathered, u0, u1, u2, u3), cPrev)));
+  const g = tanhSimd(take(gates + 2 * unitBytes, gathered, u0, u1, u2, u3));
   // "c~ = f * c + i * g"; the output peephole sees c~
   const cc = f32x4.add(f32x4.mul(f, cPrev), f32x4.mul(i, g));
-  const o = sigmoidSimd(f32x4.add(v128.load(g0 + 3 * unitBytes), f32x4.mul(v128.load(p + 2 * unitBytes), cc)));
+  const o = sigmoidSimd(f32x4.add(take(gates + 3 * unitBytes, gathered, u0, u1, u2, u3), f32x4.mul(take(p + 2 * unitBytes, gathered, u0, u1, u2, u3), cc)));
   const tc = tanhSimd(cc);
   const hc = f32x4.mul(o, tc);
   // gated update "c <- k * c~ + (1 - k) * c", written c + k (c~ - c) so that k = 0 keeps c exactly
-  const k = v128.load(L.gateK + at + u);
-  v128.store(g0, i);
-  v128.store(g0 + unitBytes, f);
-  v128.store(g0 + 2 * unitBytes, g);
-  v128.store(g0 + 3 * unitBytes, o);
-  v128.store(L.cand + at + u, cc);
-  v128.store(L.tanhCand + at + u, tc);
-  v128.store(L.cOut + at + u, f32x4.add(cPrev, f32x4.mul(k, f32x4.sub(cc, cPrev))));
-  v128.store(L.hOut + at + u, f32x4.add(hPrev, f32x4.mul(k, f32x4.sub(hc, hPrev))));
+  const k = take(L.gateK + at, gathered, u0, u1, u2, u3);
+  put(gates, i, gathered, u0, u1, u2, u3);
+  put(gates + unitBytes, f, gathered, u0, u1, u2, u3);
+  put(gates + 2 * unitBytes, g, gathered, u0, u1, u2, u3);
+  put(gates + 3 * unitBytes, o, gathered, u0, u1, u2, u3);
+  put(L.cand + at, cc, gathered, u0, u1, u2, u3);
+  put(L.tanhCand + at, tc, gathered, u0, u1, u2, u3);
+  put(L.cOut + at, f32x4.add(cPrev, f32x4.mul(k, f32x4.sub(cc, cPrev))), gathered, u0, u1, u2, u3);
+  put(L.hOut + at, f32x4.add(hPrev, f32x4.mul(k, f32x4.sub(hc, hPrev))), gathered, u0, u1, u2, u3);
 }
 
 @inline function cellForwardScalar(L: TrainLayer, unitBytes: usize, gates: usize, cPrevRow: usize, hPrevRow: usize, at: usize, j: i32): void {
