@@ -7,8 +7,8 @@
 // closed pairs a gradient dz of exactly +-0, and moves their carries by +-0. Every sum below runs over the same
 // indices in the same order as the dense product it replaces (the pre-activations over k, the gradient by xh
 // over the gate columns, the weight gradient over the batch's rows), leaving out only those zero terms; adding
-// +-0 to a sum never changes it (up to the sign of a zero). The open units' cell is cell.ts's scalar code, which
-// computes the same floats as its SIMD code.
+// +-0 to a sum never changes it (up to the sign of a zero). The open units' cell is cell.ts's, the same operations
+// per unit as in the dense pass (four gathered units per SIMD lane group, or one at a time).
 //
 // Inference passes (alpha = 0) take this path always. Training passes take it when the trainer skips closed
 // units (Trainer.skipClosed): that is training at alpha = 0, an approximation of the leak alpha = 1e-3 of
