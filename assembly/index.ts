@@ -12,6 +12,7 @@ import { Layer, Model, deriveTiming, isFixed, layerAt, parseModel, timingBytes }
 import { checkPush, pushEvent, pushEvents, readOutput, readState, restoreStream, streamReset } from "./stream";
 import { exactPhase as phaseExact, phaseStep as step96, phaseStepLow } from "./phase";
 import { S_EVENTS, S_UPDATES } from "./model";
+import { PAIRED, packRows, pairedBytes, pairsW } from "./fixed/sums";
 import { learnStep, learnedOutput, readoutBytes, readoutCheck, readoutFromModel, readoutSeal } from "./fixed/readout-learning";
 
 export { errorPtr, errorLen, refusalIndex, refusalReason, refusalTime } from "./errors";
@@ -48,10 +49,37 @@ export function modelCreate(bytes: usize, length: i32): usize {
   m.scratch = heap.alloc(<usize>m.scratchBytes);
   m.timing = heap.alloc(<usize>m.totalUnits * timingBytes(m.kind));
   deriveTiming(m, m.timing);
+  if (PAIRED && isFixed(m.kind)) {
+    for (let n = 0; n < m.layerCount; n++) {
+      const L = layerAt(m, n);
+      L.uPairs = packRows(L.U, L.hiddenSize, L.hiddenPad, heap.alloc(pairedBytes(L.hiddenSize, L.hiddenPad)));
+      L.wPairs = pairsW(L) ? packRows(L.W, L.hiddenSize, L.inputPad, heap.alloc(pairedBytes(L.hiddenSize, L.inputPad))) : 0;
+    }
+  }
   return changetype<usize>(m);
 }
 
+/** Bytes of the model's copies of U and W in row pairs (packRows): 0 where the build has none. */
+function pairedModelBytes(m: Model): usize {
+  let bytes: usize = 0;
+  if (PAIRED && isFixed(m.kind)) {
+    for (let n = 0; n < m.layerCount; n++) {
+      const L = layerAt(m, n);
+      bytes += pairedBytes(L.hiddenSize, L.hiddenPad);
+      if (pairsW(L)) bytes += pairedBytes(L.hiddenSize, L.inputPad);
+    }
+  }
+  return bytes;
+}
+
 export function modelFree(m: Model): void {
+  if (PAIRED && isFixed(m.kind)) {
+    for (let n = 0; n < m.layerCount; n++) {
+      const L = layerAt(m, n);
+      heap.free(L.uPairs);
+      if (pairsW(L)) heap.free(L.wPairs);
+    }
+  }
   heap.free(m.scratch);
   heap.free(m.timing);
   heap.free(m.layers);
@@ -67,7 +95,7 @@ export function modelInfo(m: Model, what: i32): i32 {
     case INFO_LAYER_COUNT: return m.layerCount;
     case INFO_STREAM_BYTES: return m.streamBytes;
     case INFO_SCRATCH_BYTES: return m.scratchBytes;
-    case INFO_MODEL_BYTES: return m.byteLength;
+    case INFO_MODEL_BYTES: return m.byteLength + <i32>pairedModelBytes(m);
     case INFO_READOUT_MODE: return m.readoutMode;
     case INFO_TOTAL_UNITS: return m.totalUnits;
   }

@@ -84,6 +84,10 @@ export class Layer {
   activeOff: i32;
   /** wheel bucket of a key = key >> bucketShift (derived at load so one lap spans the longest period) */
   bucketShift: i32;
+  /** fixed, in the builds that sum by row pairs (fixed/sums.ts, PAIRED): U copied into them (packRows), and W
+   * where the input is wider than 8 (pairsW; else 0) */
+  uPairs: usize;
+  wPairs: usize;
 }
 
 @unmanaged

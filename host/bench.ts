@@ -276,11 +276,12 @@ export type OperatorBuild = "mcu" | "scalar" | "simd";
 /**
  * Where operators are counted (issue 13, item 4): the paper-sized model of the streaming benchmark at r_on = 0.05
  * and at 1, and the microcontroller-sized H = 32 and 64 with every unit open, all with I = 1, 2 outputs and
- * peepholes (the benchmark's models).
+ * peepholes (the benchmark's models); and H = 32 with 16 inputs, whose W x goes through the kernel that U h does.
  */
 export const OPERATOR_POINTS: BenchConfig[] = [
   { hidden: 32, input: 1, rOn: 1 },
   { hidden: 64, input: 1, rOn: 1 },
+  { hidden: 32, input: 16, rOn: 1 },
   { hidden: 110, input: 1, rOn: 1 },
   { hidden: 110, input: 1, rOn: 0.05 },
 ];

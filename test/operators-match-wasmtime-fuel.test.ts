@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { runOperatorCount } from "../host/bench.js";
-import { countPushOperators, countingModule, functionNames, operatorsSoFar } from "../host/engine/operators.js";
+import { countPushOperators, countingModule, functionNames, operatorShares, operatorsSoFar } from "../host/engine/operators.js";
 import { quantize } from "../host/model/quantize.js";
 import { calibrationStreams } from "./support/engines.js";
 import { Rng, randomModel, randomStream } from "./support/random.js";
@@ -100,14 +100,23 @@ describe("where an event's operators go (phasor bench --operators)", () => {
       const { macs, units, timeGates, event } = r.shares!;
       expect(macs + units + timeGates + event).toBeCloseTo(r.operatorsPerEvent, 6);
       for (const share of [macs, units, timeGates, event]) expect(share).toBeGreaterThan(0);
-      // a scalar MAC is at least a load, a multiply and an add; SIMD does 8 with a handful of operators
-      if (r.build === "simd") expect(macs / r.macsPerEvent).toBeLessThan(3);
+      // a MAC of the microcontroller build is at least a load, a multiply and an add; the scalar build's U h does two
+      // with those three (fixed/sums.ts, PAIRED), its W x of one input one; SIMD does 8 with a handful of operators
+      if (r.build === "simd") expect(macs / r.macsPerEvent).toBeLessThan(2.5);
+      else if (r.build === "scalar") expect(macs / r.macsPerEvent).toBeGreaterThan(1.5);
       else expect(macs / r.macsPerEvent).toBeGreaterThan(3);
+      if (r.build === "scalar") expect(macs / r.macsPerEvent).toBeLessThan(4);
     }
   });
 
   it("names a module's functions as its text form does, imports first", () => {
     const wat = ` (import "env" "abort" (func $~lib/builtins/abort (param i32)))\n (func $a/first (result i32)\n  i32.const 1\n )\n (func $a/second\n )\n`;
     expect(functionNames(wat)).toEqual(["$~lib/builtins/abort", "$a/first", "$a/second"]);
+  });
+
+  it("gives a generic's quoted name unquoted, so the shares find it", () => {
+    const wat = ` (func $a/first\n )\n (func $"assembly/fixed/sums/chunk8<i64,i64>" (param $0 i32)\n )\n`;
+    expect(functionNames(wat)).toEqual(["$a/first", "$assembly/fixed/sums/chunk8<i64,i64>"]);
+    expect(operatorShares(new Map([[1, 7]]), functionNames(wat)).macs).toBe(7);
   });
 });

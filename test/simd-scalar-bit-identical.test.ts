@@ -103,7 +103,13 @@ describe.each(["fixed", "float"] as WasmKind[])("the %s engine: SIMD and scalar 
         // and the batch run is the one-at-a-time run
         expectSameBytes(p.snapshot(), a.snapshot(), `stream ${k}, batch vs one at a time`);
       }
-      expect(simd.memory()).toEqual(scalar.memory());
+      // the scalar fixed engine holds U, and W where the input is wider than 8, twice more in row pairs
+      // (fixed/sums.ts): 4 rows of pad8(columns) i32 a unit
+      const pad8 = (n: number) => 8 * Math.ceil(n / 8);
+      const pairs = (units: number, columns: number) => 16 * units * pad8(columns);
+      const copy =
+        kind === "fixed" ? c.model.layers.reduce((sum, L) => sum + pairs(L.hiddenSize, L.hiddenSize) + (L.inputSize > 8 ? pairs(L.hiddenSize, L.inputSize) : 0), 0) : 0;
+      expect(scalar.memory()).toEqual({ ...simd.memory(), weightsBytes: simd.memory().weightsBytes + copy });
     });
   });
 
@@ -147,5 +153,41 @@ describe.each(["fixed", "float"] as WasmKind[])("the %s engine: SIMD and scalar 
       b.push(e * 0.37, x);
       expectSameState(a, b, 2, `event ${e}`);
     }
+  });
+
+  it("U rows at the row-sum limit with h near saturation, of both signs (the largest sums of U h's row pairs)", async () => {
+    const rng = new Rng(93);
+    const H = 64;
+    const model = randomModel(rng, { inputSize: 1, hidden: [H], peephole: true, rOn: 1, outputs: 2, mode: "every" });
+    const L = model.layers[0];
+    // unit j's h is driven to the sign s(j) and stays there: |U| = 0.25 quantizes to 1024 a weight, 65536 a row,
+    // at the limit; i and o see sum |h| / 4 and open, g sees s(j) sum |h| / 4, f is open in half the units and shut
+    // in the other half, so the scalar build's pairs (i, f) and (g, o) hold sums of both signs in both halves, up
+    // to 65536 x 32766 = 2^31 - 2^17
+    const s = (j: number) => (j % 2 === 0 ? 1 : -1);
+    const f = (j: number) => (j % 4 < 2 ? 1 : -1);
+    for (let j = 0; j < H; j++) {
+      for (let c = 0; c < H; c++) {
+        L.U[(0 * H + j) * H + c] = 0.25 * s(c);
+        L.U[(1 * H + j) * H + c] = 0.25 * s(c) * f(j);
+        L.U[(2 * H + j) * H + c] = 0.25 * s(c) * s(j);
+        L.U[(3 * H + j) * H + c] = 0.25 * s(c);
+      }
+      L.b[0 * H + j] = 2;
+      L.b[2 * H + j] = 2 * s(j);
+      L.b[3 * H + j] = 2;
+    }
+    const [simd, scalar] = await bothBuilds(kind, model, 94);
+    const [a, b] = [simd.createStream(), scalar.createStream()];
+    let largest = 0;
+    for (let e = 0; e < 200; e++) {
+      const x = Float32Array.of(rng.uniform(-1, 1));
+      a.push(e * 0.37, x);
+      b.push(e * 0.37, x);
+      expectSameState(a, b, 1, `event ${e}`);
+      largest = Math.max(largest, ...Array.from(b.hidden(0), Math.abs));
+    }
+    // the sums did reach the range the test is for: |h| near 1 in every unit, so sum |h| / 4 near 2^31 in Q terms
+    expect(largest).toBeGreaterThan(0.9);
   });
 });

@@ -12,7 +12,7 @@ import { FIXED_TIMING_BYTES, Layer, Model } from "../model";
 import { setActiveCount, wheelDrain, wheelInsert } from "../schedule";
 import { sigmoidQ15, tanhQ15 } from "./activation";
 import { saturate32, shiftRound } from "./arith";
-import { SUMS_BYTES, U_SUMS, dot1, gateSums } from "./sums";
+import { SUMS_BYTES, dot1, gateSums, uSum } from "./sums";
 
 // Gate rows in a unit's weights and records: plstm.md's order i, f, g, o.
 const GATE_I = 0;
@@ -107,7 +107,7 @@ export function timeGate(L: Layer, st: usize, T: i64, kOut: usize): i32 {
  */
 @inline function gatePreactivation(unit: usize, sums: usize, g: i32, xShift1: i32, fast: bool): i64 {
   const w = toQ24(load<i32>(sums + (<usize>g << 2)), <i32>load<i8>(unit + UNIT_W_FRAC + g) + xShift1, fast);
-  const u = toQ24(load<i32>(sums + U_SUMS + (<usize>g << 2)), <i32>load<i8>(unit + UNIT_U_FRAC + g) + H_SHIFT1, fast);
+  const u = toQ24(uSum(sums, g), <i32>load<i8>(unit + UNIT_U_FRAC + g) + H_SHIFT1, fast);
   // in a fast layer both are below 2^30 in magnitude, so their sum is an i32
   const wu = fast ? <i64>(<i32>w + <i32>u) : w + u;
   return wu + <i64>load<i32>(unit + UNIT_BIAS + (<usize>g << 2));

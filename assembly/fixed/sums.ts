@@ -4,16 +4,65 @@
 // order: the SIMD and scalar builds, and the chunks below, give the same integers.
 //
 // The vector stays in locals while the rows of every open unit pass over it, so that a multiply-accumulate is a
-// weight's load and its address, the vector's local, a multiply and an add: 5 wasm operators in the scalar build,
-// which is what an interpreter on a device executes for it (README.md, "Operators per event"). Scalar: chunks of
-// 32 columns, then of 8; SIMD (i32x4.dot_i16x8_s): chunks of up to 16 vectors of 8 columns. Both read the zero
-// padding of rows and vector up to a multiple of 8, and nothing past it.
+// weight's load and its address, the vector's local, a multiply and an add: 5 wasm operators without SIMD, which is
+// what an interpreter on a device executes for it (README.md, "Operators per event"). Scalar: chunks of 32
+// columns, then of 8; SIMD (i32x4.dot_i16x8_s): chunks of up to 16 vectors of 8 columns. Both read the zero padding
+// of rows and vector up to a multiple of 8, and nothing past it.
+//
+// The scalar library builds (not the microcontroller one) do U h, and W x where the input is wider than 8, two
+// rows per multiply, the same 5 operators for two MACs: the matrix is copied once per model into row pairs
+// (packRows), each column of a pair one i64 w_a + w_b 2^32, so that one i64 multiply by v_c adds w_a v_c to the low
+// half and w_b v_c to the high half. Each half's sum is an exact i32 (ROW_L1_LIMIT), so nothing carries between them
+// but the borrow of a negative low half, which PAIR_START removes. The copies cost twice the matrices' bytes.
 
 import { FULL_BUILD, Layer } from "../model";
 
 /** Bytes of one open unit's sums: W x of gate g (i, f, g, o) at 4 g, U h of gate g at U_SUMS + 4 g, i32 each. */
 export const SUMS_BYTES: i32 = 32;
 export const U_SUMS: i32 = 16;
+
+/** Whether U and the wide W are summed from row pairs (packRows): in every build without SIMD but the
+ * microcontroller one, whose arena would have to hold the copies. */
+export const PAIRED: bool = !ASC_FEATURE_SIMD && !isDefined(PHASOR_MCU);
+
+/** What each pair's i64 sum starts from: 2^31 lifts the low row's sum A (|A| < 2^31) into 0..2^32 - 1, so no borrow
+ * reaches the high row's sum, and the low half holds A + 2^31 mod 2^32 (uSum, or the W x sums' own pass, takes
+ * the 2^31 off). */
+const PAIR_START: i64 = PAIRED ? 0x80000000 : 0;
+
+/** Gate g's U h (i32) from a unit's sums. */
+@inline export function uSum(unitSums: usize, g: i32): i32 {
+  const s = load<i32>(unitSums + U_SUMS + (<usize>g << 2));
+  return PAIRED && (g & 1) == 0 ? s ^ i32.MIN_VALUE : s;
+}
+
+/** Whether a layer's W is summed from row pairs: where the input is wider than 8 (narrowSums does the rest). */
+@inline export function pairsW(L: Layer): bool {
+  return PAIRED && L.inputPad > 8;
+}
+
+/** Bytes of the row pairs (packRows) of `units` units' rows of `pad` columns: an i64 per column for each of the two
+ * pairs of each unit. */
+export function pairedBytes(units: i32, pad: i32): usize {
+  return (<usize>units * <usize>pad) << 4;
+}
+
+/**
+ * Copies a matrix (each of `units` units' rows i, f, g, o of `pad` i16, unit-major: W or U) into `pairs` as each
+ * unit's row pairs (i, f) and (g, o): pad i64 each, column c being w_a[c] + w_b[c] 2^32. Returns `pairs`.
+ */
+export function packRows(matrix: usize, units: i32, pad: i32, pairs: usize): usize {
+  const columns = <usize>pad;
+  const pairCount = <usize>units << 1;
+  for (let p: usize = 0; p < pairCount; p++) {
+    const a = matrix + p * (columns << 2);
+    const out = pairs + p * (columns << 3);
+    for (let c: usize = 0; c < columns; c++) {
+      store<i64>(out + (c << 3), <i64>load<i16>(a + (c << 1)) + (<i64>load<i16>(a + ((columns + c) << 1)) << 32));
+    }
+  }
+  return pairs;
+}
 
 /**
  * W x and U h of the `open` units listed at `active` into sums (SUMS_BYTES each, in the order of the list): x is the
@@ -23,22 +72,45 @@ export const U_SUMS: i32 = 16;
 export function gateSums(L: Layer, st: usize, x: usize, cols: usize, nnz: i32, open: i32, sums: usize): void {
   const active = st + <usize>L.activeOff;
   if (open == 0) return;
-  // W x first: these store their sums and clear the U h ones, which rowSums adds to
+  // W x first: these store their sums and start the U h ones, which the U h sums add to
   if (FULL_BUILD && nnz >= 0) sparseSums(L.W, <usize>L.inputPad << 1, x, cols, nnz, active, open, sums);
   else if (L.inputSize == 1) oneColumnSums(L.W, x, active, open, sums);
   else if (!ASC_FEATURE_SIMD && !isDefined(PHASOR_MCU) && L.inputPad == 8) narrowSums(L.W, x, L.inputSize, active, open, sums);
-  else {
+  else if (pairsW(L)) {
+    const end = sums + <usize>open * SUMS_BYTES;
+    for (let out = sums; out < end; out += SUMS_BYTES) {
+      store<i64>(out, PAIR_START);
+      store<i64>(out, PAIR_START, 8);
+      startU(out);
+    }
+    rowSums<i64, i64>(L.wPairs, <usize>L.inputPad << 3, x, L.inputSize, active, open, sums);
+    // W x is read as i32 sums (step.ts): the low halves back from A + 2^31 to A
+    for (let out = sums; out < end; out += SUMS_BYTES) {
+      store<i32>(out, load<i32>(out) ^ i32.MIN_VALUE);
+      store<i32>(out, load<i32>(out, 8) ^ i32.MIN_VALUE, 8);
+    }
+  } else {
     for (let out = sums, end = sums + <usize>open * SUMS_BYTES; out < end; out += 8) store<i64>(out, 0);
-    rowSums(L.W, <usize>L.inputPad << 1, x, L.inputSize, active, open, sums);
+    rowSums<i16, i32>(L.W, <usize>L.inputPad << 1, x, L.inputSize, active, open, sums);
   }
-  rowSums(L.U, <usize>L.hiddenPad << 1, st + <usize>L.hOff, L.hiddenSize, active, open, sums + U_SUMS);
+  const h = st + <usize>L.hOff;
+  if (PAIRED) rowSums<i64, i64>(L.uPairs, <usize>L.hiddenPad << 3, h, L.hiddenSize, active, open, sums + U_SUMS);
+  else rowSums<i16, i32>(L.U, <usize>L.hiddenPad << 1, h, L.hiddenSize, active, open, sums + U_SUMS);
+}
+
+/** A unit's U h sums before the first column. */
+@inline function startU(unitSums: usize): void {
+  store<i64>(unitSums, PAIR_START, U_SUMS);
+  store<i64>(unitSums, PAIR_START, U_SUMS + 8);
 }
 
 /**
  * Each open unit's 4 rows of `matrix` (unit-major: unit j's rows i, f, g, o from 4 j rowBytes, each rowBytes long)
- * times v[0..n), added to sums + SUMS_BYTES a + 4 g.
+ * times v[0..n), added to sums + SUMS_BYTES a + 4 g: i16 rows into i32 sums (W = i16, A = i32). Or, in the builds
+ * without SIMD, each open unit's 2 row pairs (packRows) into i64 pair sums at sums + SUMS_BYTES a + 8 p (W = i64,
+ * A = i64; rowBytes is then a pair's bytes).
  */
-function rowSums(matrix: usize, rowBytes: usize, v: usize, n: i32, active: usize, open: i32, sums: usize): void {
+function rowSums<W, A>(matrix: usize, rowBytes: usize, v: usize, n: i32, active: usize, open: i32, sums: usize): void {
   if (ASC_FEATURE_SIMD) {
     const padded = <i32>(rowBytes >> 1);
     for (let from = 0; from < padded; from += 128) {
@@ -47,92 +119,95 @@ function rowSums(matrix: usize, rowBytes: usize, v: usize, n: i32, active: usize
     }
   } else {
     let from = 0;
-    for (; from + 32 <= n; from += 32) chunk32(matrix, rowBytes, v, from, active, open, sums);
+    for (; from + 32 <= n; from += 32) chunk32<W, A>(matrix, rowBytes, v, from, active, open, sums);
     // the last columns 8 at a time, up to the row's padding (zero weights): never past the row's end
-    for (; from < n; from += 8) chunk8(matrix, rowBytes, v, from, active, open, sums);
+    for (; from < n; from += 8) chunk8<W, A>(matrix, rowBytes, v, from, active, open, sums);
   }
 }
 
-/** One row's 32 columns from `row` times v0..v31: one expression, 5 operators a term. Written out rather than as
- * four row8: a load's offset must be a constant (AS220), and an address added at run time costs operators. */
-@inline function row32(row: usize, v0: i32, v1: i32, v2: i32, v3: i32, v4: i32, v5: i32, v6: i32, v7: i32, v8: i32, v9: i32, v10: i32, v11: i32, v12: i32, v13: i32, v14: i32, v15: i32, v16: i32, v17: i32, v18: i32, v19: i32, v20: i32, v21: i32, v22: i32, v23: i32, v24: i32, v25: i32, v26: i32, v27: i32, v28: i32, v29: i32, v30: i32, v31: i32): i32 {
+/** One row's (or pair's) 32 columns from `row` times v0..v31: one expression, 5 operators a term. Written out
+ * rather than as four row8: a load's offset must be a constant (AS220), and an address added at run time costs
+ * operators (7 more a row and chunk, measured). */
+@inline function row32<W, A>(row: usize, v0: A, v1: A, v2: A, v3: A, v4: A, v5: A, v6: A, v7: A, v8: A, v9: A, v10: A, v11: A, v12: A, v13: A, v14: A, v15: A, v16: A, v17: A, v18: A, v19: A, v20: A, v21: A, v22: A, v23: A, v24: A, v25: A, v26: A, v27: A, v28: A, v29: A, v30: A, v31: A): A {
   return (
-    <i32>load<i16>(row, 0) * v0 +
-    <i32>load<i16>(row, 2) * v1 +
-    <i32>load<i16>(row, 4) * v2 +
-    <i32>load<i16>(row, 6) * v3 +
-    <i32>load<i16>(row, 8) * v4 +
-    <i32>load<i16>(row, 10) * v5 +
-    <i32>load<i16>(row, 12) * v6 +
-    <i32>load<i16>(row, 14) * v7 +
-    <i32>load<i16>(row, 16) * v8 +
-    <i32>load<i16>(row, 18) * v9 +
-    <i32>load<i16>(row, 20) * v10 +
-    <i32>load<i16>(row, 22) * v11 +
-    <i32>load<i16>(row, 24) * v12 +
-    <i32>load<i16>(row, 26) * v13 +
-    <i32>load<i16>(row, 28) * v14 +
-    <i32>load<i16>(row, 30) * v15 +
-    <i32>load<i16>(row, 32) * v16 +
-    <i32>load<i16>(row, 34) * v17 +
-    <i32>load<i16>(row, 36) * v18 +
-    <i32>load<i16>(row, 38) * v19 +
-    <i32>load<i16>(row, 40) * v20 +
-    <i32>load<i16>(row, 42) * v21 +
-    <i32>load<i16>(row, 44) * v22 +
-    <i32>load<i16>(row, 46) * v23 +
-    <i32>load<i16>(row, 48) * v24 +
-    <i32>load<i16>(row, 50) * v25 +
-    <i32>load<i16>(row, 52) * v26 +
-    <i32>load<i16>(row, 54) * v27 +
-    <i32>load<i16>(row, 56) * v28 +
-    <i32>load<i16>(row, 58) * v29 +
-    <i32>load<i16>(row, 60) * v30 +
-    <i32>load<i16>(row, 62) * v31
+    <A>load<W>(row, 0 * sizeof<W>()) * v0 +
+    <A>load<W>(row, 1 * sizeof<W>()) * v1 +
+    <A>load<W>(row, 2 * sizeof<W>()) * v2 +
+    <A>load<W>(row, 3 * sizeof<W>()) * v3 +
+    <A>load<W>(row, 4 * sizeof<W>()) * v4 +
+    <A>load<W>(row, 5 * sizeof<W>()) * v5 +
+    <A>load<W>(row, 6 * sizeof<W>()) * v6 +
+    <A>load<W>(row, 7 * sizeof<W>()) * v7 +
+    <A>load<W>(row, 8 * sizeof<W>()) * v8 +
+    <A>load<W>(row, 9 * sizeof<W>()) * v9 +
+    <A>load<W>(row, 10 * sizeof<W>()) * v10 +
+    <A>load<W>(row, 11 * sizeof<W>()) * v11 +
+    <A>load<W>(row, 12 * sizeof<W>()) * v12 +
+    <A>load<W>(row, 13 * sizeof<W>()) * v13 +
+    <A>load<W>(row, 14 * sizeof<W>()) * v14 +
+    <A>load<W>(row, 15 * sizeof<W>()) * v15 +
+    <A>load<W>(row, 16 * sizeof<W>()) * v16 +
+    <A>load<W>(row, 17 * sizeof<W>()) * v17 +
+    <A>load<W>(row, 18 * sizeof<W>()) * v18 +
+    <A>load<W>(row, 19 * sizeof<W>()) * v19 +
+    <A>load<W>(row, 20 * sizeof<W>()) * v20 +
+    <A>load<W>(row, 21 * sizeof<W>()) * v21 +
+    <A>load<W>(row, 22 * sizeof<W>()) * v22 +
+    <A>load<W>(row, 23 * sizeof<W>()) * v23 +
+    <A>load<W>(row, 24 * sizeof<W>()) * v24 +
+    <A>load<W>(row, 25 * sizeof<W>()) * v25 +
+    <A>load<W>(row, 26 * sizeof<W>()) * v26 +
+    <A>load<W>(row, 27 * sizeof<W>()) * v27 +
+    <A>load<W>(row, 28 * sizeof<W>()) * v28 +
+    <A>load<W>(row, 29 * sizeof<W>()) * v29 +
+    <A>load<W>(row, 30 * sizeof<W>()) * v30 +
+    <A>load<W>(row, 31 * sizeof<W>()) * v31
   );
 }
 
 /**
- * rowSums for the `columns` (32 or 8) columns of v from `from`, v in locals: the four rows of a unit one after the
- * other (in a loop in the microcontroller build, where the module's size counts). Inlined into chunk32 and chunk8,
- * where `columns` is a constant.
+ * rowSums for the `columns` (32 or 8) columns of v from `from`, v in locals, a unit's rows (W = i16, into i32 sums
+ * A) or row pairs (W = i64, into i64 pair sums A) one after the other: four rows or two pairs, 16 bytes of sums
+ * (in a loop in the microcontroller build, where the module's size counts). Inlined into chunk32 and chunk8, where
+ * `columns` is a constant.
  */
-@inline function chunk(columns: i32, matrix: usize, rowBytes: usize, v: usize, from: i32, active: usize, open: i32, sums: usize): void {
+@inline function chunk<W, A>(columns: i32, matrix: usize, rowBytes: usize, v: usize, from: i32, active: usize, open: i32, sums: usize): void {
   const vp = v + (<usize>from << 1);
-  const v0 = <i32>load<i16>(vp, 0);
-  const v1 = <i32>load<i16>(vp, 2);
-  const v2 = <i32>load<i16>(vp, 4);
-  const v3 = <i32>load<i16>(vp, 6);
-  const v4 = <i32>load<i16>(vp, 8);
-  const v5 = <i32>load<i16>(vp, 10);
-  const v6 = <i32>load<i16>(vp, 12);
-  const v7 = <i32>load<i16>(vp, 14);
-  const v8 = columns == 32 ? <i32>load<i16>(vp, 16) : 0;
-  const v9 = columns == 32 ? <i32>load<i16>(vp, 18) : 0;
-  const v10 = columns == 32 ? <i32>load<i16>(vp, 20) : 0;
-  const v11 = columns == 32 ? <i32>load<i16>(vp, 22) : 0;
-  const v12 = columns == 32 ? <i32>load<i16>(vp, 24) : 0;
-  const v13 = columns == 32 ? <i32>load<i16>(vp, 26) : 0;
-  const v14 = columns == 32 ? <i32>load<i16>(vp, 28) : 0;
-  const v15 = columns == 32 ? <i32>load<i16>(vp, 30) : 0;
-  const v16 = columns == 32 ? <i32>load<i16>(vp, 32) : 0;
-  const v17 = columns == 32 ? <i32>load<i16>(vp, 34) : 0;
-  const v18 = columns == 32 ? <i32>load<i16>(vp, 36) : 0;
-  const v19 = columns == 32 ? <i32>load<i16>(vp, 38) : 0;
-  const v20 = columns == 32 ? <i32>load<i16>(vp, 40) : 0;
-  const v21 = columns == 32 ? <i32>load<i16>(vp, 42) : 0;
-  const v22 = columns == 32 ? <i32>load<i16>(vp, 44) : 0;
-  const v23 = columns == 32 ? <i32>load<i16>(vp, 46) : 0;
-  const v24 = columns == 32 ? <i32>load<i16>(vp, 48) : 0;
-  const v25 = columns == 32 ? <i32>load<i16>(vp, 50) : 0;
-  const v26 = columns == 32 ? <i32>load<i16>(vp, 52) : 0;
-  const v27 = columns == 32 ? <i32>load<i16>(vp, 54) : 0;
-  const v28 = columns == 32 ? <i32>load<i16>(vp, 56) : 0;
-  const v29 = columns == 32 ? <i32>load<i16>(vp, 58) : 0;
-  const v30 = columns == 32 ? <i32>load<i16>(vp, 60) : 0;
-  const v31 = columns == 32 ? <i32>load<i16>(vp, 62) : 0;
-  const unitBytes = rowBytes << 2;
-  const start = <usize>from << 1;
+  const v0 = <A>load<i16>(vp, 0);
+  const v1 = <A>load<i16>(vp, 2);
+  const v2 = <A>load<i16>(vp, 4);
+  const v3 = <A>load<i16>(vp, 6);
+  const v4 = <A>load<i16>(vp, 8);
+  const v5 = <A>load<i16>(vp, 10);
+  const v6 = <A>load<i16>(vp, 12);
+  const v7 = <A>load<i16>(vp, 14);
+  const v8 = columns == 32 ? <A>load<i16>(vp, 16) : <A>0;
+  const v9 = columns == 32 ? <A>load<i16>(vp, 18) : <A>0;
+  const v10 = columns == 32 ? <A>load<i16>(vp, 20) : <A>0;
+  const v11 = columns == 32 ? <A>load<i16>(vp, 22) : <A>0;
+  const v12 = columns == 32 ? <A>load<i16>(vp, 24) : <A>0;
+  const v13 = columns == 32 ? <A>load<i16>(vp, 26) : <A>0;
+  const v14 = columns == 32 ? <A>load<i16>(vp, 28) : <A>0;
+  const v15 = columns == 32 ? <A>load<i16>(vp, 30) : <A>0;
+  const v16 = columns == 32 ? <A>load<i16>(vp, 32) : <A>0;
+  const v17 = columns == 32 ? <A>load<i16>(vp, 34) : <A>0;
+  const v18 = columns == 32 ? <A>load<i16>(vp, 36) : <A>0;
+  const v19 = columns == 32 ? <A>load<i16>(vp, 38) : <A>0;
+  const v20 = columns == 32 ? <A>load<i16>(vp, 40) : <A>0;
+  const v21 = columns == 32 ? <A>load<i16>(vp, 42) : <A>0;
+  const v22 = columns == 32 ? <A>load<i16>(vp, 44) : <A>0;
+  const v23 = columns == 32 ? <A>load<i16>(vp, 46) : <A>0;
+  const v24 = columns == 32 ? <A>load<i16>(vp, 48) : <A>0;
+  const v25 = columns == 32 ? <A>load<i16>(vp, 50) : <A>0;
+  const v26 = columns == 32 ? <A>load<i16>(vp, 52) : <A>0;
+  const v27 = columns == 32 ? <A>load<i16>(vp, 54) : <A>0;
+  const v28 = columns == 32 ? <A>load<i16>(vp, 56) : <A>0;
+  const v29 = columns == 32 ? <A>load<i16>(vp, 58) : <A>0;
+  const v30 = columns == 32 ? <A>load<i16>(vp, 60) : <A>0;
+  const v31 = columns == 32 ? <A>load<i16>(vp, 62) : <A>0;
+  const rowsPerUnit = 16 / sizeof<A>();
+  const unitBytes = rowBytes * rowsPerUnit;
+  const start = <usize>from * sizeof<W>();
   let out = sums;
   const end = sums + <usize>open * SUMS_BYTES;
   do {
@@ -141,49 +216,51 @@ function rowSums(matrix: usize, rowBytes: usize, v: usize, n: i32, active: usize
       // a unit's four sums are the 16-aligned bytes from out (the scratch and SUMS_BYTES keep them so): the loop
       // ends when out reaches the next multiple of 16
       do {
-        store<i32>(out, load<i32>(out) + rowSum(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31));
+        store<A>(out, load<A>(out) + rowSum<W, A>(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31));
         row += rowBytes;
-        out += 4;
+        out += sizeof<A>();
       } while (out & 15);
       out += SUMS_BYTES - 16;
     } else {
-      store<i32>(out, load<i32>(out) + rowSum(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31));
+      store<A>(out, load<A>(out) + rowSum<W, A>(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31));
       row += rowBytes;
-      store<i32>(out, load<i32>(out, 4) + rowSum(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31), 4);
-      row += rowBytes;
-      store<i32>(out, load<i32>(out, 8) + rowSum(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31), 8);
-      row += rowBytes;
-      store<i32>(out, load<i32>(out, 12) + rowSum(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31), 12);
+      store<A>(out, load<A>(out, sizeof<A>()) + rowSum<W, A>(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31), sizeof<A>());
+      if (rowsPerUnit == 4) {
+        row += rowBytes;
+        store<A>(out, load<A>(out, 8) + rowSum<W, A>(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31), 8);
+        row += rowBytes;
+        store<A>(out, load<A>(out, 12) + rowSum<W, A>(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31), 12);
+      }
       out += SUMS_BYTES;
     }
     active += 4;
   } while (out < end);
 }
 
-function chunk32(matrix: usize, rowBytes: usize, v: usize, from: i32, active: usize, open: i32, sums: usize): void {
-  chunk(32, matrix, rowBytes, v, from, active, open, sums);
+function chunk32<W, A>(matrix: usize, rowBytes: usize, v: usize, from: i32, active: usize, open: i32, sums: usize): void {
+  chunk<W, A>(32, matrix, rowBytes, v, from, active, open, sums);
 }
 
-function chunk8(matrix: usize, rowBytes: usize, v: usize, from: i32, active: usize, open: i32, sums: usize): void {
-  chunk(8, matrix, rowBytes, v, from, active, open, sums);
+function chunk8<W, A>(matrix: usize, rowBytes: usize, v: usize, from: i32, active: usize, open: i32, sums: usize): void {
+  chunk<W, A>(8, matrix, rowBytes, v, from, active, open, sums);
 }
 
-/** One row's first `columns` (32 or 8) columns from `row` times v0..v31. */
-@inline function rowSum(columns: i32, row: usize, v0: i32, v1: i32, v2: i32, v3: i32, v4: i32, v5: i32, v6: i32, v7: i32, v8: i32, v9: i32, v10: i32, v11: i32, v12: i32, v13: i32, v14: i32, v15: i32, v16: i32, v17: i32, v18: i32, v19: i32, v20: i32, v21: i32, v22: i32, v23: i32, v24: i32, v25: i32, v26: i32, v27: i32, v28: i32, v29: i32, v30: i32, v31: i32): i32 {
-  return columns == 32 ? row32(row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31) : row8(row, v0, v1, v2, v3, v4, v5, v6, v7);
+/** One row's (or pair's) first `columns` (32 or 8) columns from `row` times v0..v31. */
+@inline function rowSum<W, A>(columns: i32, row: usize, v0: A, v1: A, v2: A, v3: A, v4: A, v5: A, v6: A, v7: A, v8: A, v9: A, v10: A, v11: A, v12: A, v13: A, v14: A, v15: A, v16: A, v17: A, v18: A, v19: A, v20: A, v21: A, v22: A, v23: A, v24: A, v25: A, v26: A, v27: A, v28: A, v29: A, v30: A, v31: A): A {
+  return columns == 32 ? row32<W, A>(row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31) : row8<W, A>(row, v0, v1, v2, v3, v4, v5, v6, v7);
 }
 
-/** 8 columns of a row from `row` times v0..v7. */
-@inline function row8(row: usize, v0: i32, v1: i32, v2: i32, v3: i32, v4: i32, v5: i32, v6: i32, v7: i32): i32 {
+/** 8 columns of a row (or pair) from `row` times v0..v7. */
+@inline function row8<W, A>(row: usize, v0: A, v1: A, v2: A, v3: A, v4: A, v5: A, v6: A, v7: A): A {
   return (
-    <i32>load<i16>(row, 0) * v0 +
-    <i32>load<i16>(row, 2) * v1 +
-    <i32>load<i16>(row, 4) * v2 +
-    <i32>load<i16>(row, 6) * v3 +
-    <i32>load<i16>(row, 8) * v4 +
-    <i32>load<i16>(row, 10) * v5 +
-    <i32>load<i16>(row, 12) * v6 +
-    <i32>load<i16>(row, 14) * v7
+    <A>load<W>(row, 0 * sizeof<W>()) * v0 +
+    <A>load<W>(row, 1 * sizeof<W>()) * v1 +
+    <A>load<W>(row, 2 * sizeof<W>()) * v2 +
+    <A>load<W>(row, 3 * sizeof<W>()) * v3 +
+    <A>load<W>(row, 4 * sizeof<W>()) * v4 +
+    <A>load<W>(row, 5 * sizeof<W>()) * v5 +
+    <A>load<W>(row, 6 * sizeof<W>()) * v6 +
+    <A>load<W>(row, 7 * sizeof<W>()) * v7
   );
 }
 
@@ -198,8 +275,7 @@ function oneColumnSums(matrix: usize, v: usize, active: usize, open: i32, sums: 
     store<i32>(out, <i32>load<i16>(row, 16) * v0, 4);
     store<i32>(out, <i32>load<i16>(row, 32) * v0, 8);
     store<i32>(out, <i32>load<i16>(row, 48) * v0, 12);
-    store<i64>(out, 0, U_SUMS);
-    store<i64>(out, 0, U_SUMS + 8);
+    startU(out);
     out += SUMS_BYTES;
     active += 4;
   } while (out < end);
@@ -230,8 +306,7 @@ function narrowSums(matrix: usize, v: usize, n: i32, active: usize, open: i32, s
     store<i32>(out, s1, 4);
     store<i32>(out, s2, 8);
     store<i32>(out, s3, 12);
-    store<i64>(out, 0, U_SUMS);
-    store<i64>(out, 0, U_SUMS + 8);
+    startU(out);
     out += SUMS_BYTES;
     active += 4;
   } while (out < end);
@@ -257,8 +332,7 @@ function sparseSums(matrix: usize, rowBytes: usize, v: usize, cols: usize, count
     store<i32>(out, s1, 4);
     store<i32>(out, s2, 8);
     store<i32>(out, s3, 12);
-    store<i64>(out, 0, U_SUMS);
-    store<i64>(out, 0, U_SUMS + 8);
+    startU(out);
   }
 }
 

@@ -27,7 +27,9 @@ export interface StreamStats {
 
 /** Where the bytes of a model and of its streams go; the numbers the CLI reports for memory. */
 export interface MemoryReport {
-  /** weights, biases, peepholes, time-gate parameters and readout, shared by all streams */
+  /** weights, biases, peepholes, time-gate parameters and readout, shared by all streams; in the scalar build of
+   * the fixed engine also its copies of U, and of W where the input is wider than 8, in row pairs: twice their
+   * bytes (assembly/fixed/sums.ts) */
   weightsBytes: number;
   /** everything one stream keeps between events: h, c, phase seeds, the unit schedule (outputs are computed on request) */
   stateBytesPerStream: number;

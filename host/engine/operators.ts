@@ -352,10 +352,11 @@ export async function countPushOperators(module: Uint8Array, image: Uint8Array, 
 
 /**
  * The functions of a module by index, named as its text form (the build's .wat, which asc writes beside it) names
- * them: imported functions first, then the module's own, in the order they are declared.
+ * them: imported functions first, then the module's own, in the order they are declared. A name the text form
+ * quotes (a generic's, `$"a/b<i16,i32>"`) is given unquoted (`$a/b<i16,i32>`).
  */
 export function functionNames(wat: string): string[] {
-  return [...wat.matchAll(/^ \((?:import "[^"]*" "[^"]*" \()?func (\$\S+)/gm)].map((m) => m[1]);
+  return [...wat.matchAll(/^ \((?:import "[^"]*" "[^"]*" \()?func \$(?:"([^"]*)"|(\S+))/gm)].map((m) => `$${m[1] ?? m[2]}`);
 }
 
 /** Where an event's operators go in the fixed engine, by the source file and function that execute them. */

@@ -33,6 +33,7 @@ export interface TrainSettings {
   average: number;
   timeBudgetSeconds?: number;
   stopAtAccuracy?: number;
+  stopAtStreak: number;
   simd: boolean | "auto";
   threads: number;
   tauDirect: boolean;
@@ -198,6 +199,15 @@ export const TRAIN_SETTINGS: { [K in SettingName]-?: SettingSpec<K> } = {
     type: number({ min: 0, max: 1 }),
     unset: "none",
     flag: { name: "stop-at" },
+    changeable: true,
+  },
+  stopAtStreak: {
+    help:
+      "stop only when this many epochs in a row reach stopAtAccuracy (--stop-at): one epoch's validation score can " +
+      "be a lucky draw of the validation sequences and of the step's noise; the best epoch is kept either way",
+    type: whole(1, 1_000_000),
+    default: 1,
+    absent: 1,
     changeable: true,
   },
   simd: {

@@ -308,10 +308,16 @@ export class TrainingRun {
       done.push(record);
       this.epochsDone = epoch;
       hooks.onEpoch?.(record);
-      if (s.stopAtAccuracy !== undefined && (score.accuracy ?? 0) >= s.stopAtAccuracy) break;
+      if (s.stopAtAccuracy !== undefined && this.reachedStreak(s.stopAtAccuracy, s.stopAtStreak)) break;
       if (s.timeBudgetSeconds !== undefined && record.seconds >= s.timeBudgetSeconds) break;
     }
     return done;
+  }
+
+  /** Whether the last `streak` epochs (resumed ones included) all reached `accuracy` on the validation set. */
+  private reachedStreak(accuracy: number, streak: number): boolean {
+    if (this.history.length < streak) return false;
+    return this.history.slice(-streak).every((r) => (r.valAccuracy ?? 0) >= accuracy);
   }
 
   get epoch(): number {
