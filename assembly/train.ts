@@ -10,9 +10,9 @@
 import { E_INPUT, E_MODEL, clearError, errInt, errText, fail } from "./errors";
 import {
   DESCRIPTOR_BATCH_SIZE, DESCRIPTOR_HEAD_WORDS, DESCRIPTOR_INPUT_SIZE, DESCRIPTOR_LAYER_COUNT, DESCRIPTOR_LAYER_WORDS, DESCRIPTOR_LOSS,
-  DESCRIPTOR_MAX_LENGTH, DESCRIPTOR_OUTPUT_SIZE, DESCRIPTOR_READOUT_MODE, DESCRIPTOR_TIME_ORIGIN, LAYER_PEEPHOLE, LAYER_TAU_DIRECT,
+  DESCRIPTOR_MAX_LENGTH, DESCRIPTOR_OUTPUT_SIZE, DESCRIPTOR_READOUT_MODE, DESCRIPTOR_SKIP_CLOSED, DESCRIPTOR_TIME_ORIGIN, LAYER_PEEPHOLE, LAYER_TAU_DIRECT,
   LAYER_TRAINS_R_ON, MAX_TRAIN_LENGTH, TI_ARENA_BYTES, TI_GRAD, TI_GRAD_NORM, TI_INPUT_BYTES, TI_IN_LABELS, TI_IN_LENGTHS, TI_IN_T,
-  TI_IN_TARGETS, TI_IN_X, TI_LR_SCALE, TI_MOMENT1, TI_MOMENT2, TI_PARAMETER_BYTES, TI_PARAM_COUNT, TI_PREDICTED, TI_STEP_COUNT, TI_THETA,
+  TI_IN_TARGETS, TI_IN_X, TI_LR_SCALE, TI_MOMENT1, TI_MOMENT2, TI_PARAMETER_BYTES, TI_PARAM_COUNT, TI_PREDICTED, TI_STEP_COUNT, TI_THETA, TI_UNITS_COMPUTED,
   TL_OFF_B, TL_OFF_D, TL_OFF_PEEPHOLE, TL_OFF_R_ON, TL_OFF_SHIFT, TL_OFF_TAU, TL_OFF_U, TL_OFF_V, TL_OFF_W, TL_R_ON,
 } from "./contract/train";
 import {
@@ -76,6 +76,7 @@ export function trainCreate(): usize {
   const readoutMode = word(DESCRIPTOR_READOUT_MODE);
   const lossKind = word(DESCRIPTOR_LOSS);
   const timeOrigin = word(DESCRIPTOR_TIME_ORIGIN);
+  const skipClosed = word(DESCRIPTOR_SKIP_CLOSED);
   const batchSize = word(DESCRIPTOR_BATCH_SIZE);
   const maxLength = word(DESCRIPTOR_MAX_LENGTH);
   if (layerCount < 1 || layerCount > MAX_LAYERS) return badShape("layer count must be 1..64", layerCount);
@@ -85,6 +86,7 @@ export function trainCreate(): usize {
   if (lossKind != LOSS_CROSS_ENTROPY && lossKind != LOSS_MSE) return badShape("loss must be 0 (cross-entropy) or 1 (squared error)", lossKind);
   if (lossKind == LOSS_CROSS_ENTROPY && readoutMode != READOUT_LAST) return badShape("cross-entropy needs readout last; readout mode", readoutMode);
   if (timeOrigin != ORIGIN_SEQUENCE && timeOrigin != ORIGIN_ABSOLUTE) return badShape("time origin must be 0 (sequence) or 1 (absolute)", timeOrigin);
+  if (skipClosed != 0 && skipClosed != 1) return badShape("skipping closed units must be 0 (off) or 1 (on)", skipClosed);
   if (batchSize < 1 || batchSize > MAX_SIZE) return badShape("batch size must be 1..65536", batchSize);
   if (maxLength < 1 || maxLength > MAX_TRAIN_LENGTH) return badShape("longest sequence must be 1..2^24 events", maxLength);
   for (let n = 0; n < layerCount; n++) {
@@ -101,6 +103,7 @@ export function trainCreate(): usize {
   tr.readoutMode = readoutMode;
   tr.lossKind = lossKind;
   tr.timeOrigin = timeOrigin;
+  tr.skipClosed = skipClosed;
   tr.batchSize = batchSize;
   tr.maxLength = maxLength;
   tr.layers = heap.alloc(<usize>layerCount * offsetof<TrainLayer>());
@@ -152,6 +155,7 @@ export function trainInfo(tr: Trainer, what: i32): f64 {
     case TI_STEP_COUNT: return tr.stepCount;
     case TI_GRAD_NORM: return tr.lastGradNorm;
     case TI_LR_SCALE: return <f64>tr.lrScale;
+    case TI_UNITS_COMPUTED: return tr.pairsSeen > 0 ? tr.pairsComputed / tr.pairsSeen : 1.0;
   }
   return -1;
 }

@@ -167,6 +167,8 @@ export interface TrainBenchResult {
   simd: boolean;
   /** threads sharing every batch (host/training/threads.ts) */
   threads: number;
+  /** training skipped the units whose gate was closed (TrainerOptions.skipClosed: the leak taken as 0) */
+  skipClosed: boolean;
   task: "freq1-async";
   hidden: number;
   input: number;
@@ -177,27 +179,39 @@ export interface TrainBenchResult {
   seconds: number;
   sequencesPerSec: number;
   eventsPerSec: number;
-  /** 1: training computes every unit at every event (the leak alpha keeps closed units' gradients alive) */
+  /**
+   * The fraction of (event, unit) pairs a training pass computed, over the measured steps: 1 where every unit is
+   * computed at every event (the leak alpha keeps closed units' gradients alive), the open fraction where closed
+   * units are skipped
+   */
   unitUpdateFraction: number;
 }
 
 /**
  * One step = loadBatch + lossAndGradient + step, on fresh freq1-async batches, after a few warm-up steps: the first
- * of `builds` at each thread count of `threads` (default 1 and 2; those above 1 where worker threads exist), the
- * others on one thread. The configurations take turns in slices of a quarter of `seconds` each, so that a
- * machine whose speed moves (other jobs starting and ending) moves all of them alike.
+ * of `builds` at each thread count of `threads` (default 1 and 2; those above 1 where worker threads exist), and
+ * on one thread skipping closed units (unless `skipClosed` is false), the others on one thread. The
+ * configurations take turns in slices of a quarter of `seconds` each, so that a machine whose speed moves (other
+ * jobs starting and ending) moves all of them alike.
  */
-export async function runTrainBench(options: { seconds?: number; builds?: boolean[]; threads?: number[] } = {}): Promise<TrainBenchResult[]> {
+export async function runTrainBench(options: { seconds?: number; builds?: boolean[]; threads?: number[]; skipClosed?: boolean } = {}): Promise<TrainBenchResult[]> {
   const seconds = options.seconds ?? 1;
   const batch = 32;
   const data = generate("freq1-async", 64 * batch, 2016);
-  // the first build (SIMD where the runtime has it) at every thread count, the others on one thread
+  // the first build (SIMD where the runtime has it) at every thread count and skipping closed units, the others
+  // on one thread
   const builds = options.builds ?? (simdSupported() ? [true, false] : [false]);
-  const configs = builds.flatMap((simd, n) => (n === 0 ? (options.threads ?? [1, 2]) : [1]).map((threads) => ({ simd, threads })));
+  const configs = builds.flatMap((simd, n) => {
+    if (n > 0) return [{ simd, threads: 1, skipClosed: false }];
+    const dense = (options.threads ?? [1, 2]).map((threads) => ({ simd, threads, skipClosed: false }));
+    return options.skipClosed === false ? dense : [...dense, { simd, threads: 1, skipClosed: true }];
+  });
   const runs = [];
   try {
     for (const config of configs) {
-      const trainer = await Trainer.create(initialModel(taskModelSpec("freq1-async"), 1), { batchSize: batch, maxLength: 125, simd: config.simd, timeOrigin: "absolute" });
+      const trainer = await Trainer.create(initialModel(taskModelSpec("freq1-async"), 1), {
+        batchSize: batch, maxLength: 125, simd: config.simd, timeOrigin: "absolute", skipClosed: config.skipClosed,
+      });
       let gradients: BatchGradients;
       try {
         gradients = await batchGradients(trainer, config.threads);
@@ -212,11 +226,14 @@ export async function runTrainBench(options: { seconds?: number; builds?: boolea
         next = (next + 1) % 64;
         gradients.loadBatch(samples);
         gradients.lossAndGradient();
+        computed.push(trainer.unitsComputed());
         trainer.step();
         return samples.reduce((n, s) => n + s.t.length, 0);
       };
+      const computed: number[] = [];
       for (let k = 0; k < 3; k++) step();
-      runs.push({ ...config, gradients, step, sequences: 0, events: 0, elapsed: 0 });
+      computed.length = 0;
+      runs.push({ ...config, gradients, step, computed, sequences: 0, events: 0, elapsed: 0 });
     }
     const slices = 4;
     for (let slice = 0; slice < slices; slice++) {
@@ -238,6 +255,7 @@ export async function runTrainBench(options: { seconds?: number; builds?: boolea
     engine: "trainer",
     simd: run.simd,
     threads: run.threads,
+    skipClosed: run.skipClosed,
     task: "freq1-async",
     hidden: 110,
     input: 1,
@@ -248,7 +266,7 @@ export async function runTrainBench(options: { seconds?: number; builds?: boolea
     seconds: run.elapsed,
     sequencesPerSec: run.sequences / run.elapsed,
     eventsPerSec: run.events / run.elapsed,
-    unitUpdateFraction: 1,
+    unitUpdateFraction: run.computed.reduce((sum, f) => sum + f, 0) / run.computed.length,
   }));
 }
 

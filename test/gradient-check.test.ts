@@ -1,7 +1,9 @@
 // The trainer's gradient (f32, wasm) is the gradient of the loss the float64 reference computes: every
 // parameter group, checked against central finite differences of the reference (plstm.md section 5), on small
 // models whose time gates visit all three pieces (rising, falling, closed with the leak) on the test sequences.
-// Both builds run the same arithmetic, so their losses and gradients are the same floats.
+// Both builds run the same arithmetic, so their losses and gradients are the same floats. Skipping closed units
+// (TrainerOptions.skipClosed) is training at alpha = 0: its gradient is the reference's at alpha = 0, and bit for
+// bit the dense pass's on the same model with the leak set to 0, having computed only the open (event, unit) pairs.
 import { beforeAll, describe, expect, it } from "vitest";
 import "../host/node.js";
 import type { FloatModel, ReadoutMode } from "../host/model/model.js";
@@ -73,25 +75,28 @@ function makeCase(c: Case): { model: FloatModel; samples: TrainingSample[] } {
   throw new Error(`no seed gave clear phases for ${c.name}`);
 }
 
-/** Every unit sees rising, falling and closed events, and no phase sits within KINK_MARGIN of a kink. */
-function phasesAreClear(model: FloatModel, samples: TrainingSample[], tauDirect: boolean): boolean {
-  for (const layer of model.layers) {
+/** The phase of every (layer, unit, event) as the trainer computes it: tau rounded to f32, or through f32 log tau. */
+function* phases(model: FloatModel, samples: TrainingSample[], tauDirect: boolean): Generator<{ layer: number; unit: number; phi: number; rOn: number }> {
+  for (const [n, layer] of model.layers.entries()) {
     for (let j = 0; j < layer.hiddenSize; j++) {
-      const r = layer.rOn[j];
-      const seen = [0, 0, 0];
+      const tau = tauDirect ? Math.fround(layer.tau[j]) : Math.exp(Math.fround(Math.log(layer.tau[j])));
       for (const { t } of samples) {
-        for (let e = 0; e < t.length; e++) {
-          // tau as the trainer will see it: rounded to f32, or through f32 log tau
-          const tau = tauDirect ? Math.fround(layer.tau[j]) : Math.exp(Math.fround(Math.log(layer.tau[j])));
-          const phi = exactPhase(t[e] - t[0], Math.fround(layer.shift[j]), tau);
-          if (Math.min(phi, 1 - phi, Math.abs(phi - r / 2), Math.abs(phi - r)) < KINK_MARGIN) return false;
-          seen[phi < r / 2 ? 0 : phi < r ? 1 : 2]++;
-        }
+        for (let e = 0; e < t.length; e++) yield { layer: n, unit: j, phi: exactPhase(t[e] - t[0], Math.fround(layer.shift[j]), tau), rOn: layer.rOn[j] };
       }
-      if (seen.some((count) => count === 0)) return false;
     }
   }
-  return true;
+}
+
+/** Every unit sees rising, falling and closed events, and no phase sits within KINK_MARGIN of a kink. */
+function phasesAreClear(model: FloatModel, samples: TrainingSample[], tauDirect: boolean): boolean {
+  const seen = new Map<string, number[]>();
+  for (const { layer, unit, phi, rOn: r } of phases(model, samples, tauDirect)) {
+    if (Math.min(phi, 1 - phi, Math.abs(phi - r / 2), Math.abs(phi - r)) < KINK_MARGIN) return false;
+    const key = `${layer}.${unit}`;
+    if (!seen.has(key)) seen.set(key, [0, 0, 0]);
+    seen.get(key)![phi < r / 2 ? 0 : phi < r ? 1 : 2]++;
+  }
+  return [...seen.values()].every((counts) => counts.every((count) => count > 0));
 }
 
 /** The trainer's loss (trainer.ts, loss.ts) in float64 from the reference's outputs, time from each first event. */
@@ -125,6 +130,47 @@ function referenceLoss(model: FloatModel, samples: TrainingSample[], loss: Loss)
   return total / samples.length;
 }
 
+/** Every parameter's difference of the float64 reference's loss, central, at theta. */
+function centralDifferences(model: FloatModel, samples: TrainingSample[], c: Case, theta: Float64Array): Float64Array {
+  const layout = { trainROn: c.trainROn, tauDirect: c.tauDirect };
+  const lossAt = (th: Float64Array) => referenceLoss(modelFromParameters(model, th, layout), samples, c.loss);
+  const numeric = new Float64Array(theta.length);
+  for (let p = 0; p < theta.length; p++) {
+    const saved = theta[p];
+    theta[p] = saved + EPS;
+    const up = lossAt(theta);
+    theta[p] = saved - EPS;
+    const down = lossAt(theta);
+    theta[p] = saved;
+    numeric[p] = (up - down) / (2 * EPS);
+  }
+  return numeric;
+}
+
+/** The trainer's gradient agrees with the differences in every group, each of which the sequences reach. */
+function expectDifferences(model: FloatModel, c: Case, grad: Float32Array, numeric: Float64Array): void {
+  const layout = { trainROn: c.trainROn, tauDirect: c.tauDirect };
+  const overall = Math.max(...numeric.map(Math.abs));
+  const groups = parameterGroups(model, layout);
+  // the groups under test are there, one per layer: r_on itself when trained, tau or log tau
+  expect(groups.filter((g) => g.name === "rOn")).toHaveLength(c.trainROn ? c.hidden.length : 0);
+  expect(groups.filter((g) => g.name === (c.tauDirect ? "tau" : "logTau"))).toHaveLength(c.hidden.length);
+  for (const group of groups) {
+    const fd = numeric.subarray(group.offset, group.offset + group.length);
+    const wasm = grad.subarray(group.offset, group.offset + group.length);
+    const largest = Math.max(...fd.map(Math.abs));
+    const where = `layer ${group.layer} ${group.name}`;
+    // the group must carry a gradient worth checking: every group is reached by these sequences
+    expect(largest, `${where}: largest |gradient|`).toBeGreaterThan(1e-5 * overall);
+    for (let k = 0; k < group.length; k++) {
+      const error = Math.abs(wasm[k] - fd[k]);
+      // f32 arithmetic over ~30 events: relative 1e-3 where the component is not tiny, else a floor well
+      // below the group's scale
+      expect(error, `${where}[${k}]: wasm ${wasm[k]}, differences ${fd[k]}`).toBeLessThanOrEqual(1e-3 * Math.abs(fd[k]) + 1e-4 * largest + 1e-7 * overall);
+    }
+  }
+}
+
 describe.each(CASES)("gradient of $name", (c) => {
   const { model, samples } = makeCase(c);
   const layout = { trainROn: c.trainROn, tauDirect: c.tauDirect };
@@ -148,41 +194,65 @@ describe.each(CASES)("gradient of $name", (c) => {
   });
 
   it("matches central differences of the float64 reference in every parameter group", () => {
-    const theta = Float64Array.from(scalar.theta);
-    const lossAt = (th: Float64Array) => referenceLoss(modelFromParameters(model, th, layout), samples, c.loss);
-    const numeric = new Float64Array(theta.length);
-    for (let p = 0; p < theta.length; p++) {
-      const saved = theta[p];
-      theta[p] = saved + EPS;
-      const up = lossAt(theta);
-      theta[p] = saved - EPS;
-      const down = lossAt(theta);
-      theta[p] = saved;
-      numeric[p] = (up - down) / (2 * EPS);
-    }
-    const overall = Math.max(...numeric.map(Math.abs));
-    const groups = parameterGroups(model, layout);
-    // the groups under test are there, one per layer: r_on itself when trained, tau or log tau
-    expect(groups.filter((g) => g.name === "rOn")).toHaveLength(c.trainROn ? c.hidden.length : 0);
-    expect(groups.filter((g) => g.name === (c.tauDirect ? "tau" : "logTau"))).toHaveLength(c.hidden.length);
-    for (const group of groups) {
-      const fd = numeric.subarray(group.offset, group.offset + group.length);
-      const wasm = scalar.grad.subarray(group.offset, group.offset + group.length);
-      const largest = Math.max(...fd.map(Math.abs));
-      const where = `layer ${group.layer} ${group.name}`;
-      // the group must carry a gradient worth checking: every group is reached by these sequences
-      expect(largest, `${where}: largest |gradient|`).toBeGreaterThan(1e-5 * overall);
-      for (let k = 0; k < group.length; k++) {
-        const error = Math.abs(wasm[k] - fd[k]);
-        // f32 arithmetic over ~30 events: relative 1e-3 where the component is not tiny, else a floor well
-        // below the group's scale
-        expect(error, `${where}[${k}]: wasm ${wasm[k]}, differences ${fd[k]}`).toBeLessThanOrEqual(1e-3 * Math.abs(fd[k]) + 1e-4 * largest + 1e-7 * overall);
-      }
-    }
+    expectDifferences(model, c, scalar.grad, centralDifferences(model, samples, c, Float64Array.from(scalar.theta)));
   });
 
   it("gives the same loss and gradient in the SIMD and scalar builds", () => {
     expect(simd.loss).toBe(scalar.loss);
     expect(Array.from(simd.grad)).toEqual(Array.from(scalar.grad));
+  });
+});
+
+describe.each(CASES)("gradient with closed units skipped, $name", (c) => {
+  const { model, samples } = makeCase(c);
+  // the same model without a leak: what skipping closed units trains
+  const shut: FloatModel = { ...model, layers: model.layers.map((layer) => ({ ...layer, alpha: 0 })) };
+  const layout = { trainROn: c.trainROn, tauDirect: c.tauDirect };
+  const builds = simdSupported() ? [false, true] : [false];
+  const runs = new Map<string, { loss: number; grad: Float32Array; theta: Float32Array; computed: number }>();
+
+  beforeAll(async () => {
+    for (const simd of builds) {
+      for (const [name, from, skipClosed] of [["skip", model, true], ["dense", shut, false]] as const) {
+        const trainer = await Trainer.create(from, { batchSize: 4, maxLength: 12, loss: c.loss, simd, skipClosed, ...layout });
+        trainer.loadBatch(samples);
+        const loss = trainer.lossAndGradient();
+        runs.set(`${name} ${simd}`, { loss, grad: trainer.gradient().slice(), theta: trainer.parameters().slice(), computed: trainer.unitsComputed() });
+      }
+    }
+  });
+
+  it("is the dense pass's at alpha = 0, bit for bit, in both builds", () => {
+    for (const simd of builds) {
+      const skip = runs.get(`skip ${simd}`)!;
+      const dense = runs.get(`dense ${simd}`)!;
+      expect(skip.loss).toBe(dense.loss);
+      // up to the sign of a zero: the dense pass adds -0 where the skipping one adds nothing
+      expect(Array.from(skip.grad, (v) => v + 0)).toEqual(Array.from(dense.grad, (v) => v + 0));
+      expect(skip.grad.some((v) => v !== 0)).toBe(true);
+    }
+    const [scalar, simd] = builds.map((b) => runs.get(`skip ${b}`)!);
+    if (simd) expect(Array.from(simd.grad)).toEqual(Array.from(scalar.grad));
+  });
+
+  it("matches central differences of the float64 reference at alpha = 0 in every parameter group", () => {
+    const skip = runs.get("skip false")!;
+    expectDifferences(shut, c, skip.grad, centralDifferences(shut, samples, c, Float64Array.from(skip.theta)));
+  });
+
+  it("computes the open (event, unit) pairs only, and the dense pass every one", () => {
+    let open = 0;
+    let all = 0;
+    for (const { phi, rOn } of phases(model, samples, c.tauDirect ?? false)) {
+      all++;
+      if (phi < rOn) open++;
+    }
+    // the cases visit every piece of the gate, so the open pairs are some but not all
+    expect(open).toBeGreaterThan(0);
+    expect(open).toBeLessThan(all);
+    for (const simd of builds) {
+      expect(runs.get(`skip ${simd}`)!.computed).toBeCloseTo(open / all, 12);
+      expect(runs.get(`dense ${simd}`)!.computed).toBe(1);
+    }
   });
 });

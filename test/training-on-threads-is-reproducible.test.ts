@@ -100,6 +100,25 @@ describe.each(BUILDS)("a batch on threads (simd %s)", (simd) => {
     }
   });
 
+  it("skips closed units on every thread when asked: the gradient is the dense one at a leak of 0, bit for bit", async () => {
+    const gradientOn = async (options: Partial<TrainerOptions>, alpha: number) => {
+      const model = initialModel({ inputSize: 1, hidden: [12], outputs: 2, rOn: 0.3, tauRange: [2, 8], shiftMax: 10 }, 3);
+      for (const layer of model.layers) layer.alpha = alpha;
+      const shared = await Trainer.create(model, { batchSize: 16, maxLength: 25, simd, ...options });
+      const threads = await batchGradients(shared, 2);
+      try {
+        threads.loadBatch(data.slice(0, 16));
+        return { loss: threads.lossAndGradient(), grad: Array.from(shared.gradient(), (v) => v + 0) };
+      } finally {
+        await threads.close();
+      }
+    };
+    const skipped = await gradientOn({ skipClosed: true }, 0.001);
+    expect(skipped).toEqual(await gradientOn({}, 0));
+    // and not the one at the model's leak: the workers did skip
+    expect(skipped.grad).not.toEqual((await gradientOn({}, 0.001)).grad);
+  });
+
   it("guards SGD on threads as on one: the same curvature and cap up to rounding, and the same steps twice, bit for bit", async () => {
     const steps = async (count: number) => {
       const shared = await trainer(simd, { optimizer: "sgd", lr: 0.5, momentum: 0.9 });

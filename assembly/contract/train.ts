@@ -20,7 +20,12 @@ export const DESCRIPTOR_TIME_ORIGIN = 5;
 export const DESCRIPTOR_BATCH_SIZE = 6;
 /** the most events in one sequence */
 export const DESCRIPTOR_MAX_LENGTH = 7;
-export const DESCRIPTOR_HEAD_WORDS = 8;
+/**
+ * 1: training skips a unit at an event where its gate is closed, as if the leak alpha were 0 there (the unit keeps
+ * its state, and no gradient passes through its gates); 0: every unit at every event, with the layer's leak
+ */
+export const DESCRIPTOR_SKIP_CLOSED = 8;
+export const DESCRIPTOR_HEAD_WORDS = 9;
 export const DESCRIPTOR_LAYER_WORDS = 2;
 /** A layer's flags: it has peepholes, it trains r_on, it learns tau itself instead of log tau. */
 export const LAYER_PEEPHOLE = 1;
@@ -73,6 +78,8 @@ export const TI_STEP_COUNT = 14;
 export const TI_GRAD_NORM = 15;
 /** paramCount f32: the learning-rate multiplier of every parameter (the host writes them) */
 export const TI_LR_SCALE = 16;
+/** the fraction of (event, unit) pairs the last pass over a batch computed: 1 unless closed units were skipped */
+export const TI_UNITS_COMPUTED = 17;
 
 // What trainLayerInfo(tr, layer, key) reports: element offsets of a layer's groups in theta, and where its r_on
 // lives. V and d are the readout's, whatever the layer.

@@ -5,10 +5,12 @@
 
 import { sigmoidScalar, sigmoidSimd, tanhScalar, tanhSimd } from "./activation";
 import { Trainer, TrainLayer } from "./layout";
+import { addRow, openInputGradient, openPreActivations } from "./sparse";
 
 /**
  * Forward, step n: the gate rows become i, f, g, o; writes c~, tanh(c~), the new c and h, and copies h into the
- * previous-h columns of the next step's xh rows.
+ * previous-h columns of the next step's xh rows. A layer that skips closed units (L.sparse) computes here its
+ * open units' pre-activations too, and only those units (sparse.ts); the others keep their state.
  */
 export function cellForwardStep(tr: Trainer, L: TrainLayer, n: i32): void {
   const rows = load<i32>(tr.active + (<usize>n << 2));
@@ -28,8 +30,24 @@ export function cellForwardStep(tr: Trainer, L: TrainLayer, n: i32): void {
     const hOut = L.hOut + m * unitBytes;
     const gates = L.gates + m * gateBytes;
     const at = m * unitBytes;
-    if (ASC_FEATURE_SIMD) {
-      for (let j = 0; j < Hp; j += 4) cellForwardSimd(L, unitBytes, gates, cPrev, hPrev, at, j);
+    if (L.sparse) {
+      const open = L.openUnits + at;
+      const count = load<i32>(L.openCount + (m << 2));
+      memory.copy(L.cOut + at, cPrev, unitBytes);
+      memory.copy(hOut, hPrev, unitBytes);
+      openPreActivations(L, L.xh + m * xhBytes, gates, open, count);
+      if (ASC_FEATURE_SIMD) {
+        // four open units per lane group, the last group repeating the row's last open unit where it runs out:
+        // every lane reads before any writes, so a repeated unit is written twice with the same values
+        for (let q = 0; q < count; q += 4) {
+          const last = count - 1;
+          cellForwardSimd(L, unitBytes, gates, cPrev, hPrev, at, true, unitAt(open, q), unitAt(open, min(q + 1, last)), unitAt(open, min(q + 2, last)), unitAt(open, min(q + 3, last)));
+        }
+      } else {
+        for (let q = 0; q < count; q++) cellForwardScalar(L, unitBytes, gates, cPrev, hPrev, at, load<i32>(open + (<usize>q << 2)));
+      }
+    } else if (ASC_FEATURE_SIMD) {
+      for (let j = 0; j < Hp; j += 4) cellForwardSimd(L, unitBytes, gates, cPrev, hPrev, at, false, <usize>j << 2, 0, 0, 0);
     } else {
       for (let j = 0; j < Hp; j++) cellForwardScalar(L, unitBytes, gates, cPrev, hPrev, at, j);
     }
@@ -39,32 +57,60 @@ export function cellForwardStep(tr: Trainer, L: TrainLayer, n: i32): void {
   }
 }
 
-/** plstm.md section 1 for units j .. j + 3 of one row; `at` is the row's byte offset in the unit-wide arrays. */
-@inline function cellForwardSimd(L: TrainLayer, unitBytes: usize, gates: usize, cPrevRow: usize, hPrevRow: usize, at: usize, j: i32): void {
-  const u = <usize>j << 2;
-  const g0 = gates + u;
-  const cPrev = v128.load(cPrevRow + u);
-  const hPrev = v128.load(hPrevRow + u);
-  const p = L.peep + u;
+/** The byte offset of open unit q of a row's list. */
+@inline function unitAt(open: usize, q: i32): usize {
+  return <usize>load<i32>(open + (<usize>q << 2)) << 2;
+}
+
+// The SIMD cell's four lanes are four units of a row: the adjacent units from byte offset u0 (gathered false), or
+// the units at byte offsets u0 .. u3 (gathered: four open units of a row that skips closed ones). `gathered` is a
+// constant at every call, so each use compiles to its one kind of access.
+
+@inline function take(row: usize, gathered: bool, u0: usize, u1: usize, u2: usize, u3: usize): v128 {
+  if (!gathered) return v128.load(row + u0);
+  let v = f32x4.splat(load<f32>(row + u0));
+  v = f32x4.replace_lane(v, 1, load<f32>(row + u1));
+  v = f32x4.replace_lane(v, 2, load<f32>(row + u2));
+  return f32x4.replace_lane(v, 3, load<f32>(row + u3));
+}
+
+@inline function put(row: usize, v: v128, gathered: bool, u0: usize, u1: usize, u2: usize, u3: usize): void {
+  if (!gathered) {
+    v128.store(row + u0, v);
+    return;
+  }
+  store<f32>(row + u0, f32x4.extract_lane(v, 0));
+  store<f32>(row + u1, f32x4.extract_lane(v, 1));
+  store<f32>(row + u2, f32x4.extract_lane(v, 2));
+  store<f32>(row + u3, f32x4.extract_lane(v, 3));
+}
+
+/** plstm.md section 1 for four units of one row (take, put); `at` is the row's byte offset in the unit-wide arrays. */
+@inline function cellForwardSimd(
+  L: TrainLayer, unitBytes: usize, gates: usize, cPrevRow: usize, hPrevRow: usize, at: usize, gathered: bool, u0: usize, u1: usize, u2: usize, u3: usize,
+): void {
+  const cPrev = take(cPrevRow, gathered, u0, u1, u2, u3);
+  const hPrev = take(hPrevRow, gathered, u0, u1, u2, u3);
+  const p = L.peep;
   // "i = sigma(W_i x + U_i h + p_i * c + b_i)", f likewise; "g = tanh(W_g x + U_g h + b_g)"
-  const i = sigmoidSimd(f32x4.add(v128.load(g0), f32x4.mul(v128.load(p), cPrev)));
-  const f = sigmoidSimd(f32x4.add(v128.load(g0 + unitBytes), f32x4.mul(v128.load(p + unitBytes), cPrev)));
-  const g = tanhSimd(v128.load(g0 + 2 * unitBytes));
+  const i = sigmoidSimd(f32x4.add(take(gates, gathered, u0, u1, u2, u3), f32x4.mul(take(p, gathered, u0, u1, u2, u3), cPrev)));
+  const f = sigmoidSimd(f32x4.add(take(gates + unitBytes, gathered, u0, u1, u2, u3), f32x4.mul(take(p + unitBytes, gathered, u0, u1, u2, u3), cPrev)));
+  const g = tanhSimd(take(gates + 2 * unitBytes, gathered, u0, u1, u2, u3));
   // "c~ = f * c + i * g"; the output peephole sees c~
   const cc = f32x4.add(f32x4.mul(f, cPrev), f32x4.mul(i, g));
-  const o = sigmoidSimd(f32x4.add(v128.load(g0 + 3 * unitBytes), f32x4.mul(v128.load(p + 2 * unitBytes), cc)));
+  const o = sigmoidSimd(f32x4.add(take(gates + 3 * unitBytes, gathered, u0, u1, u2, u3), f32x4.mul(take(p + 2 * unitBytes, gathered, u0, u1, u2, u3), cc)));
   const tc = tanhSimd(cc);
   const hc = f32x4.mul(o, tc);
   // gated update "c <- k * c~ + (1 - k) * c", written c + k (c~ - c) so that k = 0 keeps c exactly
-  const k = v128.load(L.gateK + at + u);
-  v128.store(g0, i);
-  v128.store(g0 + unitBytes, f);
-  v128.store(g0 + 2 * unitBytes, g);
-  v128.store(g0 + 3 * unitBytes, o);
-  v128.store(L.cand + at + u, cc);
-  v128.store(L.tanhCand + at + u, tc);
-  v128.store(L.cOut + at + u, f32x4.add(cPrev, f32x4.mul(k, f32x4.sub(cc, cPrev))));
-  v128.store(L.hOut + at + u, f32x4.add(hPrev, f32x4.mul(k, f32x4.sub(hc, hPrev))));
+  const k = take(L.gateK + at, gathered, u0, u1, u2, u3);
+  put(gates, i, gathered, u0, u1, u2, u3);
+  put(gates + unitBytes, f, gathered, u0, u1, u2, u3);
+  put(gates + 2 * unitBytes, g, gathered, u0, u1, u2, u3);
+  put(gates + 3 * unitBytes, o, gathered, u0, u1, u2, u3);
+  put(L.cand + at, cc, gathered, u0, u1, u2, u3);
+  put(L.tanhCand + at, tc, gathered, u0, u1, u2, u3);
+  put(L.cOut + at, f32x4.add(cPrev, f32x4.mul(k, f32x4.sub(cc, cPrev))), gathered, u0, u1, u2, u3);
+  put(L.hOut + at, f32x4.add(hPrev, f32x4.mul(k, f32x4.sub(hc, hPrev))), gathered, u0, u1, u2, u3);
 }
 
 @inline function cellForwardScalar(L: TrainLayer, unitBytes: usize, gates: usize, cPrevRow: usize, hPrevRow: usize, at: usize, j: i32): void {
@@ -95,7 +141,9 @@ export function cellForwardStep(tr: Trainer, L: TrainLayer, n: i32): void {
  * Backward, step n: from the gradient by the new h (carried from step n + 1 plus dhExt) and by the new c
  * (carried), the gradient dz of the four pre-activations (written over the gate rows), the gradient by the
  * previous c (into dcCarry) and the part of the one by the previous h that bypasses the gates, (1 - k) dh (into
- * dhCarry; the caller adds U^T dz), and the per-unit sums for the peepholes and the time gate (dUnit).
+ * dhCarry; the caller adds U^T dz), and the per-unit sums for the peepholes and the time gate (dUnit). A layer
+ * that skips closed units does so for its open units only, and leaves dz [W | U | b] of each row in tr.dxh (the
+ * dense caller's product); a closed unit's carries pass on unchanged (k = 0: dc_prev = dc, dh_prev = dh).
  */
 export function cellBackwardStep(tr: Trainer, L: TrainLayer, n: i32): void {
   const rows = load<i32>(tr.active + (<usize>n << 2));
@@ -104,6 +152,7 @@ export function cellBackwardStep(tr: Trainer, L: TrainLayer, n: i32): void {
   const Hp = L.hiddenPad;
   const unitBytes = <usize>Hp << 2;
   const gateBytes = <usize>L.gateCols << 2;
+  const xhBytes = <usize>L.kPad << 2;
   for (let r = 0; r < rows; r++) {
     const m = <usize>(start + r);
     const before = <usize>(previousStart + r);
@@ -112,10 +161,18 @@ export function cellBackwardStep(tr: Trainer, L: TrainLayer, n: i32): void {
     const gates = L.gates + m * gateBytes;
     const at = m * unitBytes;
     const carry = <usize>r * unitBytes;
-    if (ASC_FEATURE_SIMD) {
+    if (L.sparse) {
+      const open = L.openUnits + at;
+      const count = load<i32>(L.openCount + (m << 2));
+      // every unit's dh takes the gradient from outside first: a closed unit's carry is then dh itself, (1 - k) dh
+      // at k = 0, and an open unit's cell adds zeros to it, which leaves the sum the dense pass forms
+      addRow(tr.dhCarry + carry, L.dhExt + at, Hp);
+      for (let q = 0; q < count; q++) cellBackwardScalar(tr, L, unitBytes, gates, cPrev, hPrev, at, carry, tr.zeros, load<i32>(open + (<usize>q << 2)));
+      openInputGradient(L, gates, open, count, tr.dxh + <usize>r * xhBytes);
+    } else if (ASC_FEATURE_SIMD) {
       for (let j = 0; j < Hp; j += 4) cellBackwardSimd(tr, L, unitBytes, gates, cPrev, hPrev, at, carry, j);
     } else {
-      for (let j = 0; j < Hp; j++) cellBackwardScalar(tr, L, unitBytes, gates, cPrev, hPrev, at, carry, j);
+      for (let j = 0; j < Hp; j++) cellBackwardScalar(tr, L, unitBytes, gates, cPrev, hPrev, at, carry, L.dhExt + at, j);
     }
   }
 }
@@ -170,8 +227,9 @@ export function cellBackwardStep(tr: Trainer, L: TrainLayer, n: i32): void {
   v128.store(sums + 5 * unitBytes, f32x4.add(v128.load(sums + 5 * unitBytes), f32x4.mul(dk, v128.load(L.ronSlope + at + u))));
 }
 
+/** cellBackwardSimd for unit j; `outside` is the row's gradient from outside the layer (dhExt's row, or zeros). */
 @inline function cellBackwardScalar(
-  tr: Trainer, L: TrainLayer, unitBytes: usize, gates: usize, cPrevRow: usize, hPrevRow: usize, at: usize, carry: usize, j: i32,
+  tr: Trainer, L: TrainLayer, unitBytes: usize, gates: usize, cPrevRow: usize, hPrevRow: usize, at: usize, carry: usize, outside: usize, j: i32,
 ): void {
   const u = <usize>j << 2;
   const g0 = gates + u;
@@ -185,7 +243,7 @@ export function cellBackwardStep(tr: Trainer, L: TrainLayer, n: i32): void {
   const cPrev = load<f32>(cPrevRow + u);
   const hPrev = load<f32>(hPrevRow + u);
   const p = L.peep + u;
-  const dh = load<f32>(tr.dhCarry + carry + u) + load<f32>(L.dhExt + at + u);
+  const dh = load<f32>(tr.dhCarry + carry + u) + load<f32>(outside + u);
   const dc = load<f32>(tr.dcCarry + carry + u);
   const dk = dh * (o * tc - hPrev) + dc * (cc - cPrev);
   const dhc = k * dh;

@@ -63,6 +63,8 @@ export class TrainLayer {
   tauDirect: i32;
   /** the training leak of this layer's time gate (prediction uses 0) */
   alpha: f64;
+  /** 1 when the last forward pass skipped closed units (sparse.ts), and so must its backward pass */
+  sparse: i32;
   // element offsets of this layer's groups in theta (offPeep = -1 without peepholes)
   offW: i32;
   offU: i32;
@@ -76,6 +78,8 @@ export class TrainLayer {
   // packed from theta before every forward pass (params.ts)
   /** kUsed x gateCols: [W | U | b] transposed, the right operand of the forward product */
   wuT: usize;
+  /** hiddenPad x kUsed x 4 f32: [W | U | b] by unit, then k, then gate: one open unit's four gates at once (sparse.ts) */
+  wuUnit: usize;
   /** gateCols x kPad: [W | U | b], the right operand of the backward product */
   wu: usize;
   /** 3 x hiddenPad f32: p_i, p_f, p_o (zero without peepholes) */
@@ -108,6 +112,9 @@ export class TrainLayer {
   ronSlope: usize;
   /** gradient reaching h from outside the layer: the layer above, or the readout */
   dhExt: usize;
+  /** when closed units are skipped: per row, the count (maxRows i32) and the ascending list (maxRows x hiddenPad i32) of its open units */
+  openCount: usize;
+  openUnits: usize;
   // gradient work
   /** gateCols x kPad: gradient of [W | U | b] */
   dWU: usize;
@@ -123,6 +130,11 @@ export class Trainer {
   readoutMode: i32;
   lossKind: i32;
   timeOrigin: i32;
+  /** 1: passes at the training leak skip units whose gate is closed (contract/train.ts, DESCRIPTOR_SKIP_CLOSED) */
+  skipClosed: i32;
+  /** (event, unit) pairs the last pass computed, over all layers, and all there were */
+  pairsComputed: f64;
+  pairsSeen: f64;
   batchSize: i32;
   maxLength: i32;
   /** batchSize * maxLength */
@@ -298,6 +310,7 @@ export function plan(tr: Trainer, base: usize): u64 {
     const Kp = <u64>L.kPad;
     L.wuT = take(<u64>L.kUsed * G * 4);
     L.wu = take(G * Kp * 4);
+    L.wuUnit = take(Hp * <u64>L.kUsed * 16);
     L.peep = take(3 * Hp * 4);
     L.tau = take(Hp * 8);
     L.invTau = take(Hp * 8);
@@ -317,6 +330,8 @@ export function plan(tr: Trainer, base: usize): u64 {
     L.cycles = take(M * Hp * 4);
     L.ronSlope = take(M * Hp * 4);
     L.dhExt = take(M * Hp * 4);
+    L.openCount = take(M * 4);
+    L.openUnits = take(M * Hp * 4);
     L.dWU = take(G * Kp * 4);
     L.dUnit = take(<u64>UNIT_SUMS * Hp * 4);
   }

@@ -7,6 +7,7 @@ import { cellBackwardStep, cellForwardStep } from "./cell";
 import { Trainer, TrainLayer, UNIT_SUMS, layerOf } from "./layout";
 import { lossOfBatch, readoutBackward } from "./loss";
 import { packParameters, scatterGradient } from "./params";
+import { openWeightGradient } from "./sparse";
 import { seedPhases, timeGateStep } from "./timegate";
 
 @inline function activeAt(tr: Trainer, n: i32): i32 {
@@ -19,14 +20,16 @@ import { seedPhases, timeGateStep } from "./timegate";
 
 /**
  * Runs every layer over the loaded batch from theta. `inference` uses the leak alpha = 0 of inference
- * (plstm.md section 6) instead of each layer's training alpha.
+ * (plstm.md section 6) instead of each layer's training alpha; so does training when it skips closed units.
  */
 export function forwardPass(tr: Trainer, inference: bool): void {
   packParameters(tr);
+  tr.pairsComputed = 0;
+  tr.pairsSeen = 0;
   for (let n = 0; n < tr.layerCount; n++) {
     const L = layerOf(tr, n);
     if (n > 0) feedFromBelow(tr, layerOf(tr, n - 1), L);
-    forwardLayer(tr, L, inference ? 0.0 : L.alpha);
+    forwardLayer(tr, L, inference || tr.skipClosed != 0);
   }
 }
 
@@ -38,17 +41,24 @@ function feedFromBelow(tr: Trainer, below: TrainLayer, L: TrainLayer): void {
   for (let m = 0; m < tr.rows; m++) memory.copy(L.xh + <usize>m * xhBytes, below.hOut + <usize>m * hBytes, copyBytes);
 }
 
-function forwardLayer(tr: Trainer, L: TrainLayer, alpha: f64): void {
+/**
+ * `sparse`: without a leak (alpha = 0) a closed unit's state stands still, so only the open units are computed
+ * (sparse.ts), and the backward pass over this forward pass does the same. Otherwise every unit, at L.alpha.
+ */
+function forwardLayer(tr: Trainer, L: TrainLayer, sparse: bool): void {
+  const alpha = sparse ? 0.0 : L.alpha;
   const xhBytes = <usize>L.kPad << 2;
   const gateBytes = <usize>L.gateCols << 2;
   const hColumns = <usize>L.inputSize << 2;
   // state starts at h = c = 0 for each sequence (section 1): the previous-h columns of every first event
   for (let r = 0; r < tr.count; r++) memory.fill(L.xh + <usize>r * xhBytes + hColumns, 0, <usize>L.hiddenSize << 2);
   seedPhases(tr, L);
+  L.sparse = sparse ? 1 : 0;
   for (let n = 0; n < tr.steps; n++) {
     const start = <usize>rowStartAt(tr, n);
-    timeGateStep(tr, L, n, alpha);
-    gemm(activeAt(tr, n), L.gateCols, L.kUsed, L.xh + start * xhBytes, xhBytes, 4, L.wuT, gateBytes, L.gates + start * gateBytes, gateBytes);
+    timeGateStep(tr, L, n, alpha, sparse);
+    // the pre-activations W x + U h + b of the step's rows (of their open units only, in cellForwardStep, when sparse)
+    if (!sparse) gemm(activeAt(tr, n), L.gateCols, L.kUsed, L.xh + start * xhBytes, xhBytes, 4, L.wuT, gateBytes, L.gates + start * gateBytes, gateBytes);
     cellForwardStep(tr, L, n);
   }
 }
@@ -88,8 +98,9 @@ function backwardLayer(tr: Trainer, L: TrainLayer, below: TrainLayer): void {
     const rows = activeAt(tr, n);
     const start = rowStartAt(tr, n);
     cellBackwardStep(tr, L, n);
-    // dxh = dz [W | U | b]: the gradient by this step's x (for the layer below) and by the previous h
-    gemm(rows, L.kPad, L.gateCols, L.gates + <usize>start * gateBytes, gateBytes, 4, L.wu, xhBytes, tr.dxh, xhBytes);
+    // dxh = dz [W | U | b]: the gradient by this step's x (for the layer below) and by the previous h (formed in
+    // cellBackwardStep when sparse)
+    if (!L.sparse) gemm(rows, L.kPad, L.gateCols, L.gates + <usize>start * gateBytes, gateBytes, 4, L.wu, xhBytes, tr.dxh, xhBytes);
     for (let r = 0; r < rows; r++) {
       const dxh = tr.dxh + <usize>r * xhBytes;
       const dhPrev = tr.dhCarry + <usize>r * unitBytes;
@@ -101,5 +112,9 @@ function backwardLayer(tr: Trainer, L: TrainLayer, below: TrainLayer): void {
     }
   }
   // d[W | U | b] = dz^T [x | h | 1] summed over every row of the batch
-  gemm(L.gateCols, L.kPad, tr.rows, L.gates, 4, gateBytes, L.xh, xhBytes, L.dWU, xhBytes);
+  if (L.sparse) {
+    openWeightGradient(tr, L);
+  } else {
+    gemm(L.gateCols, L.kPad, tr.rows, L.gates, 4, gateBytes, L.xh, xhBytes, L.dWU, xhBytes);
+  }
 }

@@ -34,19 +34,24 @@ function packLayer(tr: Trainer, L: TrainLayer): void {
       const r = g * H + j;
       const col = <usize>(g * Hp + j);
       const wuRow = L.wu + col * Kp * 4;
+      // unit j's four gates side by side, k-major (layout.ts, wuUnit)
+      const byUnit = L.wuUnit + ((<usize>j * <usize>L.kUsed * 4 + <usize>g) << 2);
       for (let k = 0; k < I; k++) {
         const w = load<f32>(theta + (<usize>(L.offW + r * I + k) << 2));
         store<f32>(L.wuT + (<usize>k * G + col) * 4, w);
         store<f32>(wuRow + (<usize>k << 2), w);
+        store<f32>(byUnit + (<usize>k << 4), w);
       }
       for (let k = 0; k < H; k++) {
         const u = load<f32>(theta + (<usize>(L.offU + r * H + k) << 2));
         store<f32>(L.wuT + (<usize>(I + k) * G + col) * 4, u);
         store<f32>(wuRow + (<usize>(I + k) << 2), u);
+        store<f32>(byUnit + (<usize>(I + k) << 4), u);
       }
       const bias = load<f32>(theta + (<usize>(L.offB + r) << 2));
       store<f32>(L.wuT + (<usize>(I + H) * G + col) * 4, bias);
       store<f32>(wuRow + (<usize>(I + H) << 2), bias);
+      store<f32>(byUnit + (<usize>(I + H) << 4), bias);
     }
   }
   for (let j = 0; j < H; j++) {

@@ -29,51 +29,67 @@ export function seedPhases(tr: Trainer, L: TrainLayer): void {
   }
 }
 
-/** k, dk/dphi and (t - s) / tau (f32) of every row of step n and every real unit; padded units keep k = 0. */
-export function timeGateStep(tr: Trainer, L: TrainLayer, n: i32, alpha: f64): void {
+/**
+ * k, dk/dphi and (t - s) / tau (f32) of every row of step n and every real unit; padded units keep k = 0. With
+ * `listOpen` (a pass that skips closed units: sparse.ts), each row's open units instead, in ascending order, and
+ * the values of those only: nothing reads a closed unit's then.
+ */
+export function timeGateStep(tr: Trainer, L: TrainLayer, n: i32, alpha: f64, listOpen: bool): void {
   const H = L.hiddenSize;
   const rows = load<i32>(tr.active + (<usize>n << 2));
   const start = load<i32>(tr.rowStart + (<usize>n << 2));
   const rowBytes64 = <usize>L.hiddenPad << 3;
   const rowBytes32 = <usize>L.hiddenPad << 2;
-  const alpha32 = <f32>alpha;
   for (let r = 0; r < rows; r++) {
     const m = start + r;
     const dt = load<f64>(tr.dt + (<usize>m << 3));
     const seed = L.seed + <usize>r * rowBytes64;
     const base = L.base + <usize>r * rowBytes64;
-    const kOut = L.gateK + <usize>m * rowBytes32;
-    const slopeOut = L.slope + <usize>m * rowBytes32;
-    const cyclesOut = L.cycles + <usize>m * rowBytes32;
-    const ronOut = L.ronSlope + <usize>m * rowBytes32;
+    const row = <usize>m * rowBytes32;
+    const open = L.openUnits + row;
+    let opened = 0;
     for (let j = 0; j < H; j++) {
       const at = <usize>j << 3;
       const advance = dt * load<f64>(L.invTau + at);
       const c = load<f64>(seed + at) + advance;
       const phi = c - Math.floor(c);
-      const rOn = load<f64>(L.rOn + at);
-      const twoOverR = load<f64>(L.twoOverROn + at);
-      let k: f64;
-      let slope: f32;
-      let byROn: f64;
-      if (phi < 0.5 * rOn) {
-        k = phi * twoOverR;
-        slope = <f32>twoOverR;
-        byROn = -0.5 * k * twoOverR;
-      } else if (phi < rOn) {
-        k = 2.0 - phi * twoOverR;
-        slope = <f32>-twoOverR;
-        byROn = 0.5 * (2.0 - k) * twoOverR;
-      } else {
-        k = alpha * phi;
-        slope = alpha32;
-        byROn = 0;
+      if (!listOpen) {
+        gateValues(L, row, j, phi, load<f64>(base + at) + advance, alpha);
+      } else if (phi < load<f64>(L.rOn + at)) {
+        store<i32>(open + (<usize>opened << 2), j);
+        opened++;
+        gateValues(L, row, j, phi, load<f64>(base + at) + advance, alpha);
       }
-      const at32 = <usize>j << 2;
-      store<f32>(kOut + at32, <f32>k);
-      store<f32>(slopeOut + at32, slope);
-      store<f32>(ronOut + at32, <f32>byROn);
-      store<f32>(cyclesOut + at32, <f32>(load<f64>(base + at) + advance));
     }
+    store<i32>(L.openCount + (<usize>m << 2), opened);
+    tr.pairsComputed += listOpen ? opened : H;
+    tr.pairsSeen += H;
   }
+}
+
+/** Unit j's k, dk/dphi, dk / d r_on and (t - s) / tau at phase phi, into the row at byte offset `row`. */
+@inline function gateValues(L: TrainLayer, row: usize, j: i32, phi: f64, cycles: f64, alpha: f64): void {
+  const rOn = load<f64>(L.rOn + (<usize>j << 3));
+  const twoOverR = load<f64>(L.twoOverROn + (<usize>j << 3));
+  let k: f64;
+  let slope: f32;
+  let byROn: f64;
+  if (phi < 0.5 * rOn) {
+    k = phi * twoOverR;
+    slope = <f32>twoOverR;
+    byROn = -0.5 * k * twoOverR;
+  } else if (phi < rOn) {
+    k = 2.0 - phi * twoOverR;
+    slope = <f32>-twoOverR;
+    byROn = 0.5 * (2.0 - k) * twoOverR;
+  } else {
+    k = alpha * phi;
+    slope = <f32>alpha;
+    byROn = 0;
+  }
+  const at = row + (<usize>j << 2);
+  store<f32>(L.gateK + at, <f32>k);
+  store<f32>(L.slope + at, slope);
+  store<f32>(L.ronSlope + at, <f32>byROn);
+  store<f32>(L.cycles + at, <f32>cycles);
 }

@@ -231,6 +231,7 @@ class ParallelGradients implements BatchGradients {
       timeOrigin: trainer.timeOrigin,
       trainROn: trainer.trainROn,
       tauDirect: trainer.tauDirect,
+      skipClosed: trainer.skipClosed,
     };
     const started: Promise<void>[] = [];
     try {

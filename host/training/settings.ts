@@ -44,6 +44,7 @@ export interface TrainSettings {
   timeLrScale: number;
   rOnLrScale: number;
   lrDecay: number;
+  skipClosed: boolean;
   guardEvery: number;
   guardProducts: number;
   guardWorstOf: number;
@@ -256,6 +257,15 @@ export const TRAIN_SETTINGS: { [K in SettingName]-?: SettingSpec<K> } = {
     type: number({ min: 0, max: 1, minOpen: true }),
     default: recipe("lrDecay", () => 1),
     absent: 1,
+  },
+  skipClosed: {
+    help:
+      "skip the units whose time gate is closed at an event in training too, as under a leak of 0 instead of the " +
+      "model's 0.001 (Trainer's skipClosed): an approximation that does less work where few units are open " +
+      "(docs/RESULTS.md measured its speed and accuracy); prediction skips them always",
+    type: BOOLEAN,
+    default: false,
+    absent: false,
   },
   // The guard's defaults for training: curvature every 4th step (+27 % wall time) and the cap from the worst of all
   // checks so far (0: it never rises again until a rollback). In docs/RESULTS.md's experiment (freq1-async, SGD at

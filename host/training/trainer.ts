@@ -89,6 +89,14 @@ export interface TrainerOptions {
    * about tau times faster than the authors' direct parametrisation (plstm.md section 5).
    */
   tauDirect?: boolean;
+  /**
+   * Skip the units whose time gate is closed at an event, in training too (default false): they keep their
+   * state and pass their gradient on unchanged, as under a leak alpha = 0 (plstm.md section 1), and cost nothing.
+   * That is an approximation of the layers' own training leak (0.001 by default: a closed unit moves by about a
+   * thousandth of an open one's step, and its gradient reaches tau and shift through that leak). Prediction
+   * (alpha = 0) skips them always: there it is exact.
+   */
+  skipClosed?: boolean;
 }
 
 /** What theta holds besides the weights: which time-gate groups are trained, and how tau is parametrised. */
@@ -329,6 +337,8 @@ export class Trainer {
   readonly trainROn: boolean;
   /** theta holds tau itself (the tau groups), not log tau */
   readonly tauDirect: boolean;
+  /** training skips units whose gate is closed (TrainerOptions.skipClosed) */
+  readonly skipClosed: boolean;
   readonly parameterCount: number;
   readonly groups: ParameterGroup[];
   private readonly e: TrainerExports;
@@ -347,6 +357,7 @@ export class Trainer {
     this.e = e;
     this.trainROn = options.trainROn ?? false;
     this.tauDirect = options.tauDirect ?? false;
+    this.skipClosed = options.skipClosed ?? false;
     this.groups = parameterGroups(model, this.layout);
     this.writeDescriptor(lossKind);
     this.handle = e.trainCreate();
@@ -413,7 +424,7 @@ export class Trainer {
       const scale = options[key] ?? 1;
       if (typeof scale !== "number" || !(scale >= 0 && scale <= LR_SCALE_MAX)) throw new PhasorError("bad-args", `${key} must be a number in 0..${LR_SCALE_MAX.toExponential().replace("+", "")}, got ${String(scale)}`);
     }
-    for (const key of ["trainROn", "tauDirect"] as const) {
+    for (const key of ["trainROn", "tauDirect", "skipClosed"] as const) {
       if (options[key] !== undefined && typeof options[key] !== "boolean") throw new PhasorError("bad-args", `${key} must be true or false, got ${JSON.stringify(options[key])}`);
     }
     // a trained r_on and a directly learned tau start inside the ranges they are clipped to (parameterGroups'
@@ -446,6 +457,7 @@ export class Trainer {
     words[contract.DESCRIPTOR_TIME_ORIGIN] = this.timeOrigin === "absolute" ? contract.ORIGIN_ABSOLUTE : contract.ORIGIN_SEQUENCE;
     words[contract.DESCRIPTOR_BATCH_SIZE] = this.batchSize;
     words[contract.DESCRIPTOR_MAX_LENGTH] = this.maxLength;
+    words[contract.DESCRIPTOR_SKIP_CLOSED] = this.skipClosed ? 1 : 0;
     model.layers.forEach((layer, n) => {
       const at = contract.DESCRIPTOR_HEAD_WORDS + contract.DESCRIPTOR_LAYER_WORDS * n;
       words[at] = layer.hiddenSize;
@@ -537,6 +549,14 @@ export class Trainer {
       }
     });
     if (this.e.trainLoad(this.handle, samples.length) !== 0) throw badInput("batch", this.errorText());
+  }
+
+  /**
+   * The fraction of (event, unit) pairs of every layer that the last pass over the loaded batch computed: 1 for a
+   * training pass with every unit, the open fraction for prediction and for training that skips closed units.
+   */
+  unitsComputed(): number {
+    return this.e.trainInfo(this.handle, contract.TI_UNITS_COMPUTED);
   }
 
   /** The loaded batch's mean loss at theta (training leak), without the gradient. */

@@ -182,6 +182,7 @@ export class TrainingRun {
       rOnLrScale: settings.rOnLrScale,
       trainROn: settings.trainROn,
       tauDirect: settings.tauDirect,
+      skipClosed: settings.skipClosed,
       simd: settings.simd,
       // the tasks' timestamps are the real times of their signals, 0..125 ms: the model learns on them as they
       // are, so the exported model runs on the same timestamps in every engine

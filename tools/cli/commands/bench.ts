@@ -109,11 +109,14 @@ export const command = defineCommand({
     if (!flags.json) {
       io.stdout.write("\ntraining (freq1-async, H=110, r_on=0.05, batch 32, Adam; the rows take turns)\n");
       for (const r of training) {
-        const one = training.find((o) => o.simd === r.simd && o.threads === 1);
+        const one = training.find((o) => o.simd === r.simd && o.threads === 1 && !o.skipClosed);
         const ratio = r.threads > 1 && one ? ` (${(r.sequencesPerSec / one.sequencesPerSec).toFixed(2)}x one thread)` : "";
+        const skipped = r.skipClosed && one
+          ? ` (closed units skipped, ${(100 * r.unitUpdateFraction).toFixed(1)} % of units computed: ${(r.sequencesPerSec / one.sequencesPerSec).toFixed(2)}x every unit)`
+          : "";
         io.stdout.write(
           `trainer    ${(r.simd ? "simd" : "scalar").padEnd(6)}  ${`${r.threads} thread${r.threads > 1 ? "s" : ""}`.padEnd(10)}` +
-            `${Math.round(r.sequencesPerSec).toLocaleString("en-US").padStart(8)} sequences/s  ${Math.round(r.eventsPerSec).toLocaleString("en-US").padStart(10)} events/s${ratio}\n`,
+            `${Math.round(r.sequencesPerSec).toLocaleString("en-US").padStart(8)} sequences/s  ${Math.round(r.eventsPerSec).toLocaleString("en-US").padStart(10)} events/s${ratio}${skipped}\n`,
         );
       }
     }
