@@ -23,9 +23,16 @@ describe("phasor start", () => {
     expect(shortfall).not.toBeNull();
     expect(Number(shortfall?.[1])).toBeLessThan(97);
     expect(run.stdout).not.toMatch(/reached the 97 % goal/);
+    // and how far its fixed-point model is from the float64 reference, as `phasor quantize` measures it
+    const agreement = /(within|BEYOND) plstm\.md section 3's tolerances: the fixed-point model against the float64 reference, maxAbsH ([0-9.]+e[-+][0-9]+), maxAbsY ([0-9.]+e[-+][0-9]+), argmax agreement [0-9.]+ % on the 200 calibration sequences/.exec(run.stdout);
+    expect(agreement).not.toBeNull();
+    const within = Number(agreement?.[2]) <= 4e-3 && Number(agreement?.[3]) <= 1e-2;
+    expect(agreement?.[1]).toBe(within ? "within" : "BEYOND");
     const [folder] = readdirSync(dir);
     for (const file of ["model.json", "model.plsm", "model.svg", "report.html"]) expect(existsSync(join(dir, folder, file))).toBe(true);
-    expect(readFileSync(join(dir, folder, "report.html"), "utf8")).toContain("FELL SHORT of the 97 % goal");
+    const report = readFileSync(join(dir, folder, "report.html"), "utf8");
+    expect(report).toContain("FELL SHORT of the 97 % goal");
+    expect(report).toContain(`${agreement?.[1]} plstm.md section 3's tolerances`);
   });
 
   it("refuses a thread count that is not a whole number from 1", () => {

@@ -71,8 +71,7 @@ export const command = defineCommand({
     try {
       const error = compareEngines(fixed, reference, sequences);
       const weightError = original ? compareEngines(fixed, original, sequences) : undefined;
-      // argmax agreement is a classification measure (plstm.md section 3): a regression readout has no class
-      beyond = toleranceExceeded(classification ? error : { ...error, argmaxAgreement: 1 });
+      beyond = toleranceExceeded(error, loaded.model.readout.mode);
       if (weightError && classification && !(weightError.argmaxAgreement >= FIXED_TOLERANCE.argmaxAgreement)) {
         beyond.push(`with int8 weights the argmax agrees with the float model's on ${weightError.argmaxAgreement} of the sequences, below ${FIXED_TOLERANCE.argmaxAgreement}`);
       }
