@@ -1,5 +1,5 @@
 // The main job (`npm start`, issue 14 part 2) always ends with a trained model, on the threads it was given, and
-// says plainly when the fixed-point model fell short of the 97 % goal. One epoch within a 1 s budget cannot reach
+// says plainly when the fixed-point model fell short of the 97 % goal. The epochs within a 1 s budget cannot reach
 // it, which is what this run relies on.
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,7 +18,8 @@ describe("phasor start", () => {
     const run = phasor(["start", "--seconds", "1", "--threads", "2", "--out", dir]);
     expect(run.status).toBe(0);
     expect(run.stdout).toMatch(/on 2 threads, for at most 1 s/);
-    expect(run.stdout).toMatch(/trained 1 epochs in [0-9.]+ s on 2 threads/);
+    // a 1 s budget stops after the epoch that passes it: one or a few epochs, never near 97 %
+    expect(run.stdout).toMatch(/trained [1-9][0-9]* epochs in [0-9.]+ s on 2 threads/);
     const shortfall = /FELL SHORT of the 97 % goal: the fixed-point model scored ([0-9.]+) % on the fresh sequences/.exec(run.stdout);
     expect(shortfall).not.toBeNull();
     expect(Number(shortfall?.[1])).toBeLessThan(97);

@@ -110,7 +110,7 @@ export const command = defineCommand({
     const threadsText = (s: TrainSettings) => `${s.threads} thread${s.threads === 1 ? "" : "s"}`;
     const rOnText = settings.trainROn ? `learned from ${settings.rOn}` : `${settings.rOn}`;
     say(`training freq1-async in wasm: 1 layer of ${settings.hidden} units, r_on ${rOnText}, Adam lr ${settings.lr} decaying x${settings.lrDecay} per epoch, ` +
-      `${settings.perEpoch} fresh sequences per epoch, on ${threadsText(settings)}, for at most ${flags.seconds} s or until ${MAIN_JOB.stopStreak} epochs in a row reach ${100 * MAIN_JOB.stopAt} % on ${settings.validation} validation sequences`);
+      `${settings.perEpoch} fresh sequences per epoch, closed units skipped, on ${threadsText(settings)}, for at most ${flags.seconds} s or until ${MAIN_JOB.stopStreak} epochs in a row reach ${100 * MAIN_JOB.stopAt} % on ${settings.validation} validation sequences`);
     const quiet = { ...io, stdout: { write: () => true } as unknown as NodeJS.WritableStream };
     let session;
     try {
