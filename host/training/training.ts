@@ -98,7 +98,8 @@ export function checkCheckpointFormat(raw: { format?: unknown; version?: unknown
 export interface TrainHooks {
   /** after every batch */
   onBatch?(epoch: number, batch: number, batches: number, loss: number): void;
-  onEpoch?(record: EpochRecord): void;
+  /** after every epoch; a promise it returns (a checkpoint's write) settles before the next epoch starts */
+  onEpoch?(record: EpochRecord): void | Promise<void>;
 }
 
 /** Seeds of an epoch's fresh data and of the validation set, distinct for every (seed, epoch). */
@@ -307,7 +308,7 @@ export class TrainingRun {
       this.history.push(record);
       done.push(record);
       this.epochsDone = epoch;
-      hooks.onEpoch?.(record);
+      await hooks.onEpoch?.(record);
       if (s.stopAtAccuracy !== undefined && this.reachedStreak(s.stopAtAccuracy, s.stopAtStreak)) break;
       if (s.timeBudgetSeconds !== undefined && record.seconds >= s.timeBudgetSeconds) break;
     }

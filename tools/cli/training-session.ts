@@ -128,22 +128,20 @@ export async function trainSession(settings: TrainSettings, out: string, io: Com
   const base = out.replace(/\.json$/i, "");
   const checkpointPath = `${base}.checkpoint.json`;
   const progress = new Progress(io.stderr as NodeJS.WritableStream & { isTTY?: boolean }, run.settings.epochs);
-  // one write at a time, in epoch order: two renames racing could leave an older checkpoint in place
-  let writes = Promise.resolve();
   try {
     await run.run({
       onBatch: (epoch, batch, batches, loss) => progress.batch(epoch, batch, batches, loss),
+      // the run waits for the write before its next epoch: a killed run keeps every finished epoch, and the
+      // writes come one at a time, in epoch order
       onEpoch: (record) => {
         progress.epoch(record);
         io.stdout.write(JSON.stringify(record) + "\n");
-        const bytes = encoder.encode(checkpointText(run.checkpoint()));
-        writes = writes.then(() => writeFileAtomically(checkpointPath, bytes));
+        return writeFileAtomically(checkpointPath, encoder.encode(checkpointText(run.checkpoint())));
       },
     });
   } finally {
     await run.close();
   }
-  await writes;
   const best = run.bestModel();
   const task = TASKS[run.settings.task];
   const paper = task.paper?.reported?.find((r) => r.model === "Phased LSTM");
