@@ -20,7 +20,7 @@ import { makeFolder, writeFileAtomically } from "../../../host/files.js";
 import { trainSession } from "../training-session.js";
 
 /** The main job's training: `phasor train`'s freq1 defaults within a time budget, with closed units skipped
- * (skipClosed: the leak 0 of inference in place of training's 0.001; an epoch in 1/1.9-1/1.8 of the time beside
+ * (skipClosed: the leak 0 of inference in place of training's 0.001; epochs 1.8-1.9x faster beside
  * a busy loop, no loss measured: docs/RESULTS.md, "The main job"), stopping early only once
  * `stopStreak` epochs in a row reach `stopAt` on `validation` sequences: one epoch at 98 % on the protocol's 500
  * validation sequences once scored 96.70 % on the fresh ones (docs/RESULTS.md, "The main job"); 1,000 sequences
