@@ -7,7 +7,7 @@ import { createEngine } from "./engine/create.js";
 import type { Engine, EngineKind } from "./engine/engine.js";
 import { randomModel } from "./model/init.js";
 import type { FloatModel } from "./model/model.js";
-import { quantize } from "./model/quantize.js";
+import { quantize, type WeightWidth } from "./model/quantize.js";
 import { countPushOperators, operatorShares, type OperatorShares } from "./engine/operators.js";
 import { Rng } from "./rng.js";
 import { simdSupported } from "./engine/wasm-source.js";
@@ -21,6 +21,8 @@ export interface BenchConfig {
   rOn: number;
   /** when set, each event has only this many nonzero inputs (one sensor of several fired) */
   nonzeroInputs?: number;
+  /** the gate matrices' width in the fixed-point model (default int16; int8 is the "16x8" scheme, docs/fixed-point.md) */
+  weights?: WeightWidth;
 }
 
 export interface BenchResult {
@@ -141,7 +143,7 @@ function benchPoint(config: BenchConfig) {
   const model = benchModel(rng, config);
   const stream = benchStream(rng, config);
   const calibration = [{ t: stream.t.subarray(0, 4096), x: stream.x.subarray(0, 4096 * config.input) }];
-  return { model, stream, quantized: quantize(model, calibration, "bench") };
+  return { model, stream, quantized: quantize(model, calibration, "bench", config.weights ?? "int16") };
 }
 
 export async function runBench(options: BenchOptions = {}): Promise<BenchResult[]> {
@@ -270,13 +272,21 @@ export async function runTrainBench(options: { seconds?: number; builds?: boolea
   }));
 }
 
-/** The builds whose operators `phasor bench --operators` counts: the microcontroller module and the library's two. */
-export type OperatorBuild = "mcu" | "scalar" | "simd";
+/** The builds whose operators `phasor bench --operators` counts: the microcontroller modules (int16 and int8
+ * weights) and the library's two. */
+export type OperatorBuild = "mcu" | "mcu-int8" | "scalar" | "simd";
+
+/** The builds that run a point: the library's two and the microcontroller module of the point's weight width. */
+function operatorBuilds(config: BenchConfig): OperatorBuild[] {
+  return ["scalar", "simd", config.weights === "int8" ? "mcu-int8" : "mcu"];
+}
 
 /**
  * Where operators are counted (issue 13, item 4): the paper-sized model of the streaming benchmark at r_on = 0.05
  * and at 1, and the microcontroller-sized H = 32 and 64 with every unit open, all with I = 1, 2 outputs and
  * peepholes (the benchmark's models); and H = 32 with 16 inputs, whose W x goes through the kernel that U h does.
+ * Then the int8 weights of issue 13 item 5 at the microcontroller sizes, at the streaming point, and at the paper's
+ * model with every unit open, which only their microcontroller build holds.
  */
 export const OPERATOR_POINTS: BenchConfig[] = [
   { hidden: 32, input: 1, rOn: 1 },
@@ -284,6 +294,10 @@ export const OPERATOR_POINTS: BenchConfig[] = [
   { hidden: 32, input: 16, rOn: 1 },
   { hidden: 110, input: 1, rOn: 1 },
   { hidden: 110, input: 1, rOn: 0.05 },
+  { hidden: 32, input: 1, rOn: 1, weights: "int8" },
+  { hidden: 64, input: 1, rOn: 1, weights: "int8" },
+  { hidden: 110, input: 1, rOn: 1, weights: "int8" },
+  { hidden: 110, input: 1, rOn: 0.05, weights: "int8" },
 ];
 
 export interface OperatorResult {
@@ -291,6 +305,7 @@ export interface OperatorResult {
   hidden: number;
   input: number;
   rOn: number;
+  weights: WeightWidth;
   /** events counted, after the warm-up */
   events: number;
   operatorsPerEvent: number;
@@ -332,15 +347,15 @@ export async function runOperatorCount(modules: Partial<Record<OperatorBuild, Ui
     const t = stream.t.subarray(0, n);
     const x = stream.x.subarray(0, n * config.input);
     let openUnits: number | undefined;
-    for (const build of ["scalar", "simd", "mcu"] as OperatorBuild[]) {
+    for (const build of operatorBuilds(config)) {
       const module = modules[build];
       if (!module) continue;
-      const base = { build, hidden: config.hidden, input: config.input, rOn: config.rOn };
+      const base = { build, hidden: config.hidden, input: config.input, rOn: config.rOn, weights: config.weights ?? "int16" };
       let count;
       try {
         count = await countPushOperators(module, quantized.bytes, t, x, config.input, warm);
       } catch (err) {
-        if (build !== "mcu") throw err;
+        if (build !== "mcu" && build !== "mcu-int8") throw err;
         const result = { ...base, events: 0, operatorsPerEvent: NaN, openUnits: NaN, macsPerEvent: NaN, operatorsPerMac: NaN, skipped: (err as Error).message };
         results.push(result);
         options.onResult?.(result);

@@ -33,11 +33,15 @@ describe("operators per event, in node and on wasmtime's fuel", () => {
   writeFileSync(join(dir, "m.plsm"), image);
   writeFileSync(join(dir, "e.ndjson"), Array.from(events.t, (t, e) => JSON.stringify({ t, x: Array.from(events.x.subarray(3 * e, 3 * e + 3)) })).join("\n") + "\n");
 
-  for (const build of ["mcu", "scalar", "simd"]) {
-    it(`build/phasor-${build}.wasm: the same count for every event`, async () => {
+  const int8Image = quantize(model, calibrationStreams(14, 3), "fuel", "int8").bytes;
+  writeFileSync(join(dir, "m8.plsm"), int8Image);
+
+  for (const [build, weights] of [["mcu", "int16"], ["scalar", "int16"], ["simd", "int16"], ["mcu-int8", "int8"], ["scalar", "int8"]]) {
+    it(`build/phasor-${build}.wasm, ${weights} weights: the same count for every event`, async () => {
       const module = `build/phasor-${build}.wasm`;
-      const counted = await countPushOperators(readFileSync(module), image, events.t, events.x, 3);
-      const expected = fuel(module, join(dir, "m.plsm"), join(dir, "e.ndjson"));
+      const file = weights === "int8" ? "m8.plsm" : "m.plsm";
+      const counted = await countPushOperators(readFileSync(module), weights === "int8" ? int8Image : image, events.t, events.x, 3);
+      const expected = fuel(module, join(dir, file), join(dir, "e.ndjson"));
       expect(counted.perEvent).toHaveLength(events.t.length);
       expect(counted.perEvent).toEqual(expected);
       // some events open no unit and some open several: the counts are not all the same
@@ -107,6 +111,23 @@ describe("where an event's operators go (phasor bench --operators)", () => {
       else expect(macs / r.macsPerEvent).toBeGreaterThan(3);
       if (r.build === "scalar") expect(macs / r.macsPerEvent).toBeLessThan(4);
     }
+  });
+
+  it("counts an int8 point on the int8 microcontroller build, and splits it alike", async () => {
+    const builds = ["mcu-int8", "scalar", "simd"] as const;
+    const names = Object.fromEntries(builds.map((build) => [build, functionNames(readFileSync(`build/phasor-${build}.wat`, "utf8"))]));
+    const modules = Object.fromEntries(builds.map((build) => [build, readFileSync(`build/phasor-${build}.wasm`)]));
+    const results = await runOperatorCount(modules, { points: [{ hidden: 32, input: 1, rOn: 1, weights: "int8" }], warm: 20, events: 40, names });
+    expect(results.map((r) => [r.build, r.weights])).toEqual([["scalar", "int8"], ["simd", "int8"], ["mcu-int8", "int8"]]);
+    for (const r of results) {
+      expect(r.skipped).toBeUndefined();
+      const { macs, units, timeGates, event } = r.shares!;
+      expect(macs + units + timeGates + event).toBeCloseTo(r.operatorsPerEvent, 6);
+      for (const share of [macs, units, timeGates, event]) expect(share).toBeGreaterThan(0);
+    }
+    // the int16 microcontroller build is not given an int8 point: it has no int8 kernel
+    const int16Only = await runOperatorCount({ mcu: modules["mcu-int8"] }, { points: [{ hidden: 32, input: 1, rOn: 1, weights: "int8" }], warm: 20, events: 40 });
+    expect(int16Only).toEqual([]);
   });
 
   it("names a module's functions as its text form does, imports first", () => {
