@@ -88,14 +88,17 @@ export function timeGate(L: Layer, st: usize, T: i64, kOut: usize): i32 {
 }
 
 /**
- * A sum in Q(frac) brought to Q7.24: shifted right by s = frac - 24, rounded half up (shiftRound), given as
- * sMinus1 = s - 1. For s in 1..32, ((v >> (s - 1)) + 1) >> 1, which is the same number (v is an exact sum well
- * inside i64: fixed/sums.ts); `fast` says the layer's every shift is there (Layer.fastShifts), otherwise each is
- * checked and any other goes through shiftRound.
+ * A sum in Q(frac) brought to Q7.24: shifted right by s = frac - 24, rounded half up (shiftRound), s - 1 being the
+ * row format at fracAt plus shift1. For s in 1..32, ((v >> (s - 1)) + 1) >> 1, which is the same number (v is an
+ * exact sum well inside i64: fixed/sums.ts); `fast` says the layer's every shift is there (Layer.fastShifts), and
+ * then s - 1 is computed in i64 (shift1Wide, an i64.load8_s of the format), as the sum it shifts; otherwise each is
+ * checked in i32 and any other goes through shiftRound.
  */
-@inline function toQ24(v: i64, sMinus1: i32, fast: bool): i64 {
+@inline function toQ24(v: i64, fracAt: usize, shift1: i32, shift1Wide: i64, fast: bool): i64 {
+  if (fast) return ((v >> (<i64>load<i8>(fracAt) + shift1Wide)) + 1) >> 1;
+  const sMinus1 = <i32>load<i8>(fracAt) + shift1;
   // the microcontroller build keeps the checked layers' code small: every shift through its one shiftRound
-  if (fast || (!isDefined(PHASOR_MCU) && <u32>sMinus1 < 32)) return ((v >> <i64>sMinus1) + 1) >> 1;
+  if (!isDefined(PHASOR_MCU) && <u32>sMinus1 < 32) return ((v >> <i64>sMinus1) + 1) >> 1;
   return shiftRound(v, sMinus1 + 1);
 }
 
@@ -103,12 +106,12 @@ export function timeGate(L: Layer, st: usize, T: i64, kOut: usize): i32 {
  * plstm.md section 1, the sums inside i, f, g and o without the peephole term: W_g x + U_g h + b_g of gate g of a
  * unit, in Q7.24 (i64; every use saturates it). Each row has its own weight format, so W x, Q(wFrac + xFrac), and U
  * h, Q(uFrac + 15), are brought to Q7.24 apart: by wFrac + xFrac - 24 and uFrac - 9, here wFrac + xShift1 + 1 and
- * uFrac + H_SHIFT1 + 1. Added in i64: a U h whose row is bounded only lane-chunk by lane-chunk (contract/plsm.ts)
- * can exceed 2^31 in Q7.24 (the gate then saturates), so no i32 shortcut holds for it.
+ * uFrac + H_SHIFT1 + 1 (xShift1Wide is xShift1 as i64). Added in i64: a U h whose row is bounded only lane-chunk by
+ * lane-chunk (contract/plsm.ts) can exceed 2^31 in Q7.24 (the gate then saturates), so no i32 shortcut holds for it.
  */
-@inline function gatePreactivation(unit: usize, sums: usize, g: i32, xShift1: i32, fast: bool): i64 {
-  const w = toQ24(wSum(sums, g), <i32>load<i8>(unit + UNIT_W_FRAC + g) + xShift1, fast);
-  const u = toQ24(uSum(sums, g), <i32>load<i8>(unit + UNIT_U_FRAC + g) + H_SHIFT1, fast);
+@inline function gatePreactivation(unit: usize, sums: usize, g: i32, xShift1: i32, xShift1Wide: i64, fast: bool): i64 {
+  const w = toQ24(wSum(sums, g), unit + UNIT_W_FRAC + g, xShift1, xShift1Wide, fast);
+  const u = toQ24(uSum(sums, g), unit + UNIT_U_FRAC + g, H_SHIFT1, H_SHIFT1, fast);
   return w + u + <i64>load<i32>(unit + UNIT_BIAS + (<usize>g << 2));
 }
 
@@ -156,6 +159,7 @@ const H_SHIFT1 = 15 - PRE_FRAC - 1;
   const h = st + <usize>L.hOff;
   const c = st + <usize>L.cOff;
   const xShift1 = L.xFrac - PRE_FRAC - 1;
+  const xShift1Wide = <i64>xShift1;
   const peepShift = L.pFrac + CELL_FRAC - PRE_FRAC;
   const half = <i64>1 << (peepShift - 1);
   const hasPeephole = L.hasPeephole;
@@ -167,10 +171,10 @@ const H_SHIFT1 = 15 - PRE_FRAC - 1;
     const cAt = c + (<usize>j << 2);
     const hAt = h + (<usize>j << 1);
     const cQ20 = <i64>load<i32>(cAt);
-    let preIQ24 = gatePreactivation(unit, unitSums, GATE_I, xShift1, fast);
-    let preFQ24 = gatePreactivation(unit, unitSums, GATE_F, xShift1, fast);
-    const preGQ24 = gatePreactivation(unit, unitSums, GATE_G, xShift1, fast);
-    let preOQ24 = gatePreactivation(unit, unitSums, GATE_O, xShift1, fast);
+    let preIQ24 = gatePreactivation(unit, unitSums, GATE_I, xShift1, xShift1Wide, fast);
+    let preFQ24 = gatePreactivation(unit, unitSums, GATE_F, xShift1, xShift1Wide, fast);
+    const preGQ24 = gatePreactivation(unit, unitSums, GATE_G, xShift1, xShift1Wide, fast);
+    let preOQ24 = gatePreactivation(unit, unitSums, GATE_O, xShift1, xShift1Wide, fast);
     if (hasPeephole) {
       preIQ24 += peephole(unit, 0, cQ20, peepShift, half, fast);
       preFQ24 += peephole(unit, 1, cQ20, peepShift, half, fast);
