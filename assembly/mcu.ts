@@ -75,10 +75,10 @@ export function init(length: i32): i32 {
   if (at > end) return E_CAPACITY;
   if (parseModel(m, arena, length) != 0) return E_MODEL;
   m.timing = at;
-  at = align16(at + <usize>m.totalUnits * FIXED_TIMING_BYTES);
-  // 32-aligned, as the gate sums inside it are (fixed/sums.ts)
-  m.scratch = align32(at);
-  at = align16(m.scratch + <usize>m.scratchBytes);
+  // the scratch 32-aligned, as the gate sums inside it are (fixed/sums.ts)
+  at = align32(at + <usize>m.totalUnits * FIXED_TIMING_BYTES);
+  m.scratch = at;
+  at = align16(at + <usize>m.scratchBytes);
   const st = at;
   at = align16(at + <usize>m.streamBytes);
   const x = at;

@@ -88,35 +88,35 @@ export function timeGate(L: Layer, st: usize, T: i64, kOut: usize): i32 {
 }
 
 /**
- * A sum in Q(frac) brought to Q7.24: shifted right by s = frac - 24, rounded half up (shiftRound), s - 1 being the
- * row format at fracAt plus shift1. For s in 1..32, ((v >> (s - 1)) + 1) >> 1, which is the same number (v is an
- * exact sum well inside i64: fixed/sums.ts); `fast` says the layer's every shift is there (Layer.fastShifts), and
- * then s - 1 is computed in i64 (shift1Wide, an i64.load8_s of the format), as the sum it shifts; otherwise each is
- * checked in i32 and any other goes through shiftRound.
+ * A sum in Q(frac) brought to Q7.24: shifted right by s = frac - 24, rounded half up (shiftRound), s being the row
+ * format at fracAt plus `shift`. For s in 1..32, ((v >> (s - 1)) + 1) >> 1, which is the same number (v is an exact
+ * sum well inside i64: fixed/sums.ts); `fast` says the layer's every shift is there (Layer.fastShifts), and then
+ * s - 1 is computed in i64 (shift1Wide = shift - 1, and an i64.load8_s of the format), as the sum it shifts;
+ * otherwise each s is checked in i32 and any other goes through shiftRound.
  */
-@inline function toQ24(v: i64, fracAt: usize, shift1: i32, shift1Wide: i64, fast: bool): i64 {
+@inline function toQ24(v: i64, fracAt: usize, shift: i32, shift1Wide: i64, fast: bool): i64 {
   if (fast) return ((v >> (<i64>load<i8>(fracAt) + shift1Wide)) + 1) >> 1;
-  const sMinus1 = <i32>load<i8>(fracAt) + shift1;
+  const s = <i32>load<i8>(fracAt) + shift;
   // the microcontroller build keeps the checked layers' code small: every shift through its one shiftRound
-  if (!isDefined(PHASOR_MCU) && <u32>sMinus1 < 32) return ((v >> <i64>sMinus1) + 1) >> 1;
-  return shiftRound(v, sMinus1 + 1);
+  if (!isDefined(PHASOR_MCU) && <u32>(s - 1) < 32) return ((v >> <i64>(s - 1)) + 1) >> 1;
+  return shiftRound(v, s);
 }
 
 /**
  * plstm.md section 1, the sums inside i, f, g and o without the peephole term: W_g x + U_g h + b_g of gate g of a
  * unit, in Q7.24 (i64; every use saturates it). Each row has its own weight format, so W x, Q(wFrac + xFrac), and U
- * h, Q(uFrac + 15), are brought to Q7.24 apart: by wFrac + xFrac - 24 and uFrac - 9, here wFrac + xShift1 + 1 and
- * uFrac + H_SHIFT1 + 1 (xShift1Wide is xShift1 as i64). Added in i64: a U h whose row is bounded only lane-chunk by
+ * h, Q(uFrac + 15), are brought to Q7.24 apart: by wFrac + xFrac - 24 and uFrac - 9, here wFrac + xShift and
+ * uFrac + H_SHIFT (xShift1Wide is xShift - 1 as i64). Added in i64: a U h whose row is bounded only lane-chunk by
  * lane-chunk (contract/plsm.ts) can exceed 2^31 in Q7.24 (the gate then saturates), so no i32 shortcut holds for it.
  */
-@inline function gatePreactivation(unit: usize, sums: usize, g: i32, xShift1: i32, xShift1Wide: i64, fast: bool): i64 {
-  const w = toQ24(wSum(sums, g), unit + UNIT_W_FRAC + g, xShift1, xShift1Wide, fast);
-  const u = toQ24(uSum(sums, g), unit + UNIT_U_FRAC + g, H_SHIFT1, H_SHIFT1, fast);
+@inline function gatePreactivation(unit: usize, sums: usize, g: i32, xShift: i32, xShift1Wide: i64, fast: bool): i64 {
+  const w = toQ24(wSum(sums, g), unit + UNIT_W_FRAC + g, xShift, xShift1Wide, fast);
+  const u = toQ24(uSum(sums, g), unit + UNIT_U_FRAC + g, H_SHIFT, H_SHIFT - 1, fast);
   return w + u + <i64>load<i32>(unit + UNIT_BIAS + (<usize>g << 2));
 }
 
-/** The shift of U h, Q(uFrac + 15), to Q7.24 is uFrac - 9: H_SHIFT1 is that less 1 (toQ24). */
-const H_SHIFT1 = 15 - PRE_FRAC - 1;
+/** The shift of U h, Q(uFrac + 15), to Q7.24 is uFrac + H_SHIFT (toQ24). */
+const H_SHIFT = 15 - PRE_FRAC;
 
 /**
  * plstm.md section 1, "p * c" of the i, f (with c) and o (with c~) gates, slot 0, 1, 2 of the unit's peepholes, in
@@ -158,8 +158,8 @@ const H_SHIFT1 = 15 - PRE_FRAC - 1;
   const active = st + <usize>L.activeOff;
   const h = st + <usize>L.hOff;
   const c = st + <usize>L.cOff;
-  const xShift1 = L.xFrac - PRE_FRAC - 1;
-  const xShift1Wide = <i64>xShift1;
+  const xShift = L.xFrac - PRE_FRAC;
+  const xShift1Wide = <i64>(xShift - 1);
   const peepShift = L.pFrac + CELL_FRAC - PRE_FRAC;
   const half = <i64>1 << (peepShift - 1);
   const hasPeephole = L.hasPeephole;
@@ -171,10 +171,10 @@ const H_SHIFT1 = 15 - PRE_FRAC - 1;
     const cAt = c + (<usize>j << 2);
     const hAt = h + (<usize>j << 1);
     const cQ20 = <i64>load<i32>(cAt);
-    let preIQ24 = gatePreactivation(unit, unitSums, GATE_I, xShift1, xShift1Wide, fast);
-    let preFQ24 = gatePreactivation(unit, unitSums, GATE_F, xShift1, xShift1Wide, fast);
-    const preGQ24 = gatePreactivation(unit, unitSums, GATE_G, xShift1, xShift1Wide, fast);
-    let preOQ24 = gatePreactivation(unit, unitSums, GATE_O, xShift1, xShift1Wide, fast);
+    let preIQ24 = gatePreactivation(unit, unitSums, GATE_I, xShift, xShift1Wide, fast);
+    let preFQ24 = gatePreactivation(unit, unitSums, GATE_F, xShift, xShift1Wide, fast);
+    const preGQ24 = gatePreactivation(unit, unitSums, GATE_G, xShift, xShift1Wide, fast);
+    let preOQ24 = gatePreactivation(unit, unitSums, GATE_O, xShift, xShift1Wide, fast);
     if (hasPeephole) {
       preIQ24 += peephole(unit, 0, cQ20, peepShift, half, fast);
       preFQ24 += peephole(unit, 1, cQ20, peepShift, half, fast);
