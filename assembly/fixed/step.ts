@@ -90,16 +90,18 @@ export function timeGate(L: Layer, st: usize, T: i64, kOut: usize): i32 {
 /**
  * A sum in Q(frac) brought to Q7.24: shifted right by s = frac - 24, rounded half up (shiftRound), s being the row
  * format at fracAt plus `shift`. For s in 1..32, ((v >> (s - 1)) + 1) >> 1, which is the same number (v is an exact
- * sum well inside i64: fixed/sums.ts); `fast` says the layer's every shift is there (Layer.fastShifts), and then
- * s - 1 is computed in i64 (shift1Wide = shift - 1, and an i64.load8_s of the format), as the sum it shifts;
- * otherwise each s is checked in i32 and any other goes through shiftRound.
+ * sum well inside i64: fixed/sums.ts); `fast` says the layer's every shift is there (Layer.fastShifts), otherwise
+ * each is checked and any other goes through shiftRound. s - 1 is computed in i64 (shift1Wide = shift - 1, and an
+ * i64.load8_s of the format), as the sum it shifts; s in i32 where shiftRound is all the microcontroller build does.
  */
 @inline function toQ24(v: i64, fracAt: usize, shift: i32, shift1Wide: i64, fast: bool): i64 {
-  if (fast) return ((v >> (<i64>load<i8>(fracAt) + shift1Wide)) + 1) >> 1;
-  const s = <i32>load<i8>(fracAt) + shift;
   // the microcontroller build keeps the checked layers' code small: every shift through its one shiftRound
-  if (!isDefined(PHASOR_MCU) && <u32>(s - 1) < 32) return ((v >> <i64>(s - 1)) + 1) >> 1;
-  return shiftRound(v, s);
+  if (fast || !isDefined(PHASOR_MCU)) {
+    const sMinus1 = <i64>load<i8>(fracAt) + shift1Wide;
+    if (fast || <u64>sMinus1 < 32) return ((v >> sMinus1) + 1) >> 1;
+    return shiftRound(v, <i32>sMinus1 + 1);
+  }
+  return shiftRound(v, <i32>load<i8>(fracAt) + shift);
 }
 
 /**
