@@ -52,8 +52,9 @@ export function modelCreate(bytes: usize, length: i32): usize {
   if (PAIRED && isFixed(m.kind)) {
     for (let n = 0; n < m.layerCount; n++) {
       const L = layerAt(m, n);
-      L.uPairs = pairsU(L) ? packRows(L, L.U, L.hiddenSize, L.hiddenPad, heap.alloc(pairedBytes(L.hiddenSize, L.hiddenPad))) : 0;
-      L.wPairs = pairsW(L) ? packRows(L, L.W, L.hiddenSize, L.inputPad, heap.alloc(pairedBytes(L.hiddenSize, L.inputPad))) : 0;
+      // U in lane order where its rows are bounded only lane-chunk by lane-chunk (fixed/sums.ts, lanePairSums)
+      L.uPairs = packRows(L, L.U, L.hiddenSize, L.hiddenPad, heap.alloc(pairedBytes(L.hiddenSize, L.hiddenPad)), !pairsU(L));
+      L.wPairs = pairsW(L) ? packRows(L, L.W, L.hiddenSize, L.inputPad, heap.alloc(pairedBytes(L.hiddenSize, L.inputPad)), false) : 0;
     }
   }
   return changetype<usize>(m);
@@ -65,7 +66,7 @@ function pairedModelBytes(m: Model): usize {
   if (PAIRED && isFixed(m.kind)) {
     for (let n = 0; n < m.layerCount; n++) {
       const L = layerAt(m, n);
-      if (pairsU(L)) bytes += pairedBytes(L.hiddenSize, L.hiddenPad);
+      bytes += pairedBytes(L.hiddenSize, L.hiddenPad);
       if (pairsW(L)) bytes += pairedBytes(L.hiddenSize, L.inputPad);
     }
   }
@@ -76,7 +77,7 @@ export function modelFree(m: Model): void {
   if (PAIRED && isFixed(m.kind)) {
     for (let n = 0; n < m.layerCount; n++) {
       const L = layerAt(m, n);
-      if (pairsU(L)) heap.free(L.uPairs);
+      heap.free(L.uPairs);
       if (pairsW(L)) heap.free(L.wPairs);
     }
   }

@@ -66,23 +66,32 @@ export function pairedBytes(units: i32, pad: i32): usize {
 /**
  * Copies a layer's matrix (each of `units` units' rows i, f, g, o of `pad` weights, unit-major: W or U; i8 in a
  * layer with int8 weights, i16 otherwise) into `pairs` as each unit's row pairs (i, f) and (g, o): pad i64 each,
- * column c being w_a[c] + w_b[c] 2^32. Returns `pairs`.
+ * column c being w_a[c] + w_b[c] 2^32, at c, or with `lanes` at lanePosition(c, pad). Returns `pairs`.
  */
-export function packRows(L: Layer, matrix: usize, units: i32, pad: i32, pairs: usize): usize {
-  return L.int8 ? packRowsOf<i8>(matrix, units, pad, pairs) : packRowsOf<i16>(matrix, units, pad, pairs);
+export function packRows(L: Layer, matrix: usize, units: i32, pad: i32, pairs: usize, lanes: bool): usize {
+  return L.int8 ? packRowsOf<i8>(matrix, units, pad, pairs, lanes) : packRowsOf<i16>(matrix, units, pad, pairs, lanes);
 }
 
-function packRowsOf<T>(matrix: usize, units: i32, pad: i32, pairs: usize): usize {
+function packRowsOf<T>(matrix: usize, units: i32, pad: i32, pairs: usize, lanes: bool): usize {
   const columns = <usize>pad;
   const pairCount = <usize>units << 1;
   for (let p: usize = 0; p < pairCount; p++) {
     const a = matrix + p * (columns << 1) * sizeof<T>();
     const out = pairs + p * (columns << 3);
     for (let c: usize = 0; c < columns; c++) {
-      store<i64>(out + (c << 3), <i64>load<T>(a + c * sizeof<T>()) + (<i64>load<T>(a + (columns + c) * sizeof<T>()) << 32));
+      const at = lanes ? <usize>lanePosition(<i32>c, pad) : c;
+      store<i64>(out + (at << 3), <i64>load<T>(a + c * sizeof<T>()) + (<i64>load<T>(a + (columns + c) * sizeof<T>()) << 32));
     }
   }
   return pairs;
+}
+
+/** Where column c of a row of `pad` columns goes in a lane-ordered pair (packRows with `lanes`): each 128-column
+ * chunk's lane-chunks one after the other (lane l's columns c with c mod 8 in {2 l, 2 l + 1}, in order). */
+function lanePosition(c: i32, pad: i32): i32 {
+  const base = c & ~(LANE_CHUNK_COLUMNS - 1);
+  const vectors = min(LANE_CHUNK_COLUMNS, pad - base) >> 3;
+  return base + ((c >> 1) & 3) * 2 * vectors + (((c & (LANE_CHUNK_COLUMNS - 1)) >> 3) << 1) + (c & 1);
 }
 
 /**
@@ -117,9 +126,107 @@ export function gateSums(L: Layer, st: usize, x: usize, cols: usize, nnz: i32, o
   if (pairsU(L)) {
     rowSums<i64, i64>(L.uPairs, <usize>L.hiddenPad << 3, h, L.hiddenSize, active, open, sums + U_SUMS);
     unpackPairs(sums + U_SUMS, open);
+  } else if (PAIRED) {
+    lanePairSums(L.uPairs, L.hiddenPad, h, active, open, sums + U_SUMS);
   } else {
     rowSums<T, i64>(L.U, <usize>L.hiddenPad * sizeof<T>(), h, L.hiddenSize, active, open, sums + U_SUMS);
   }
+}
+
+/**
+ * U h by row pairs where the rows are bounded only lane-chunk by lane-chunk (the scalar library builds): the pairs
+ * are lane-ordered (packRows with `lanes`), and each piece of a lane-chunk (32, 8 or 2 of its columns) is one pair
+ * sum A + B 2^32 with |A|, |B| < 2^31, split (as unpackPairs does) and added to the i64 row sums at once. `pad`
+ * columns, each pair pad i64.
+ */
+function lanePairSums(pairs: usize, pad: i32, v: usize, active: usize, open: i32, sums: usize): void {
+  const pairBytes = <usize>pad << 3;
+  for (let base = 0; base < pad; base += LANE_CHUNK_COLUMNS) {
+    const vectors = min(LANE_CHUNK_COLUMNS, pad - base) >> 3;
+    for (let lane = 0; lane < 4; lane++) {
+      // the lane-chunk's columns base + 2 lane + 8 m and the next, m < vectors, at base + 2 vectors lane + 2 m
+      const column = base + 2 * lane;
+      const at = base + 2 * vectors * lane;
+      let m = 0;
+      if (vectors == 16) {
+        lanePiece32(pairs, pairBytes, v, column, at, active, open, sums);
+        m = 16;
+      }
+      for (; m + 4 <= vectors; m += 4) lanePiece8(pairs, pairBytes, v, column + 8 * m, at + 2 * m, active, open, sums);
+      for (; m < vectors; m++) lanePiece2(pairs, pairBytes, v, column + 8 * m, at + 2 * m, active, open, sums);
+    }
+  }
+}
+
+function lanePiece32(pairs: usize, pairBytes: usize, v: usize, column: i32, at: i32, active: usize, open: i32, sums: usize): void {
+  lanePiece(32, pairs, pairBytes, v, column, at, active, open, sums);
+}
+
+function lanePiece8(pairs: usize, pairBytes: usize, v: usize, column: i32, at: i32, active: usize, open: i32, sums: usize): void {
+  lanePiece(8, pairs, pairBytes, v, column, at, active, open, sums);
+}
+
+function lanePiece2(pairs: usize, pairBytes: usize, v: usize, column: i32, at: i32, active: usize, open: i32, sums: usize): void {
+  lanePiece(2, pairs, pairBytes, v, column, at, active, open, sums);
+}
+
+/**
+ * `columns` (32, 8 or 2) columns of one lane-chunk: v at columns column + 8 m and column + 8 m + 1 (in locals), the
+ * pairs' weights from position `at` on, one after the other; each open unit's two pair sums split into its four
+ * U h sums. Inlined into lanePiece32, lanePiece8 and lanePiece2, where `columns` is a constant.
+ */
+@inline function lanePiece(columns: i32, pairs: usize, pairBytes: usize, v: usize, column: i32, at: i32, active: usize, open: i32, sums: usize): void {
+  const vp = v + (<usize>column << 1);
+  const v0 = <i64>load<i16>(vp, 0);
+  const v1 = <i64>load<i16>(vp, 2);
+  const v2 = columns >= 8 ? <i64>load<i16>(vp, 16) : <i64>0;
+  const v3 = columns >= 8 ? <i64>load<i16>(vp, 18) : <i64>0;
+  const v4 = columns >= 8 ? <i64>load<i16>(vp, 32) : <i64>0;
+  const v5 = columns >= 8 ? <i64>load<i16>(vp, 34) : <i64>0;
+  const v6 = columns >= 8 ? <i64>load<i16>(vp, 48) : <i64>0;
+  const v7 = columns >= 8 ? <i64>load<i16>(vp, 50) : <i64>0;
+  const v8 = columns == 32 ? <i64>load<i16>(vp, 64) : <i64>0;
+  const v9 = columns == 32 ? <i64>load<i16>(vp, 66) : <i64>0;
+  const v10 = columns == 32 ? <i64>load<i16>(vp, 80) : <i64>0;
+  const v11 = columns == 32 ? <i64>load<i16>(vp, 82) : <i64>0;
+  const v12 = columns == 32 ? <i64>load<i16>(vp, 96) : <i64>0;
+  const v13 = columns == 32 ? <i64>load<i16>(vp, 98) : <i64>0;
+  const v14 = columns == 32 ? <i64>load<i16>(vp, 112) : <i64>0;
+  const v15 = columns == 32 ? <i64>load<i16>(vp, 114) : <i64>0;
+  const v16 = columns == 32 ? <i64>load<i16>(vp, 128) : <i64>0;
+  const v17 = columns == 32 ? <i64>load<i16>(vp, 130) : <i64>0;
+  const v18 = columns == 32 ? <i64>load<i16>(vp, 144) : <i64>0;
+  const v19 = columns == 32 ? <i64>load<i16>(vp, 146) : <i64>0;
+  const v20 = columns == 32 ? <i64>load<i16>(vp, 160) : <i64>0;
+  const v21 = columns == 32 ? <i64>load<i16>(vp, 162) : <i64>0;
+  const v22 = columns == 32 ? <i64>load<i16>(vp, 176) : <i64>0;
+  const v23 = columns == 32 ? <i64>load<i16>(vp, 178) : <i64>0;
+  const v24 = columns == 32 ? <i64>load<i16>(vp, 192) : <i64>0;
+  const v25 = columns == 32 ? <i64>load<i16>(vp, 194) : <i64>0;
+  const v26 = columns == 32 ? <i64>load<i16>(vp, 208) : <i64>0;
+  const v27 = columns == 32 ? <i64>load<i16>(vp, 210) : <i64>0;
+  const v28 = columns == 32 ? <i64>load<i16>(vp, 224) : <i64>0;
+  const v29 = columns == 32 ? <i64>load<i16>(vp, 226) : <i64>0;
+  const v30 = columns == 32 ? <i64>load<i16>(vp, 240) : <i64>0;
+  const v31 = columns == 32 ? <i64>load<i16>(vp, 242) : <i64>0;
+  const unitBytes = pairBytes << 1;
+  const start = <usize>at << 3;
+  let out = sums;
+  const end = sums + <usize>open * SUMS_BYTES;
+  do {
+    const row = pairs + <usize>load<i32>(active) * unitBytes + start;
+    addPair(out, rowSum<i64, i64>(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31));
+    addPair(out + 16, rowSum<i64, i64>(columns, row + pairBytes, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31));
+    out += SUMS_BYTES;
+    active += 4;
+  } while (out < end);
+}
+
+/** A pair sum A + B 2^32 (|A|, |B| < 2^31) added to the row sums at `at` (A) and at + 8 (B). */
+@inline function addPair(at: usize, p: i64): void {
+  const a = <i64><i32>p;
+  store<i64>(at, load<i64>(at) + a);
+  store<i64>(at, load<i64>(at, 8) + ((p - a) >> 32), 8);
 }
 
 /** A unit's U h sums before the first column. */
@@ -296,8 +403,9 @@ function chunk8<W, A>(matrix: usize, rowBytes: usize, v: usize, from: i32, activ
   chunk<W, A>(8, matrix, rowBytes, v, from, active, open, sums);
 }
 
-/** One row's (or pair's) first `columns` (32 or 8) columns from `row` times v0..v31. */
+/** One row's (or pair's) first `columns` (32, 8 or 2) columns from `row` times v0..v31. */
 @inline function rowSum<W, A>(columns: i32, row: usize, v0: A, v1: A, v2: A, v3: A, v4: A, v5: A, v6: A, v7: A, v8: A, v9: A, v10: A, v11: A, v12: A, v13: A, v14: A, v15: A, v16: A, v17: A, v18: A, v19: A, v20: A, v21: A, v22: A, v23: A, v24: A, v25: A, v26: A, v27: A, v28: A, v29: A, v30: A, v31: A): A {
+  if (columns == 2) return <A>load<W>(row) * v0 + <A>load<W>(row, sizeof<W>()) * v1;
   return columns == 32 ? row32<W, A>(row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31) : row8<W, A>(row, v0, v1, v2, v3, v4, v5, v6, v7);
 }
 
