@@ -93,10 +93,10 @@ export class Layer {
   /** wheel bucket of a key = key >> bucketShift (derived at load so one lap spans the longest period) */
   bucketShift: i32;
   /** fixed: 1 when every U row's sum of |w_q| is within ROW_L1_LIMIT (each row's U h an exact i32), so that the
-   * builds that sum by row pairs (fixed/sums.ts, PAIRED) may pair them (pairsU) */
+   * builds that sum by row pairs (fixed/sums.ts, PAIRED) split U's pairs once a row (pairsU) */
   uWithinRowLimit: i32;
-  /** fixed, in the builds that sum by row pairs: U copied into them (packRows) where pairsU, and W where the input
-   * is wider than 8 (pairsW); else 0 */
+  /** fixed, in the builds that sum by row pairs: U copied into them (packRows; in lane order where not pairsU), and W
+   * where the input is wider than 8 (pairsW; else 0) */
   uPairs: usize;
   wPairs: usize;
 }

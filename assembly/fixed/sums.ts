@@ -15,10 +15,10 @@
 // The scalar library builds (not the microcontroller one) do U h, and W x where the input is wider than 8, two
 // rows per multiply, the same 5 operators for two MACs: the matrix is copied once per model into row pairs
 // (packRows), each column of a pair one i64 w_a + w_b 2^32, so that one i64 multiply by v_c adds w_a v_c to the low
-// half and w_b v_c to the high half. That needs each row's whole sum to be an exact i32 (A + B 2^32 is then within
-// i64, and A its low 32 bits read as signed: unpackPairs): every W row, and U where every row of the layer is within
-// ROW_L1_LIMIT (Layer.uWithinRowLimit, decided at load); other U is summed row by row in i64, to the same integers.
-// The copies cost twice the matrices' bytes.
+// half and w_b v_c to the high half. Each half must be an exact i32 until the pair is split (A + B 2^32 is then
+// within i64, and A its low 32 bits read as signed): W, and U where every row of the layer is within ROW_L1_LIMIT
+// (Layer.uWithinRowLimit, decided at load), are split once, after the whole row (unpackPairs); other U is copied in
+// lane order and split after each piece of a lane-chunk (lanePairSums). The copies cost twice the matrices' bytes.
 //
 // A layer's weights are i16, or i8 where it has int8 weights (LAYER_INT8, the "16x8" scheme: int8 weights against
 // the same int16 inputs and h, the same exact sums): the functions below are generic in the element (W, or T
@@ -52,7 +52,8 @@ export const PAIRED: bool = !ASC_FEATURE_SIMD && !isDefined(PHASOR_MCU);
   return PAIRED && L.inputPad > 8;
 }
 
-/** Whether a layer's U is summed from row pairs: where each of its rows' sums is an exact i32. */
+/** Whether a layer's U row pairs are split once, after the whole row: where each of its rows' sums is an exact i32
+ * (else lanePairSums). */
 @inline export function pairsU(L: Layer): bool {
   return PAIRED && L.uWithinRowLimit != 0;
 }
