@@ -12,7 +12,7 @@ import { Layer, Model, deriveTiming, isFixed, layerAt, parseModel, timingBytes }
 import { checkPush, pushEvent, pushEvents, readOutput, readState, restoreStream, streamReset } from "./stream";
 import { exactPhase as phaseExact, phaseStep as step96, phaseStepLow } from "./phase";
 import { S_EVENTS, S_UPDATES } from "./model";
-import { PAIRED, packRows, pairedBytes, pairsW } from "./fixed/sums";
+import { PAIRED, packRows, pairedBytes, pairsU, pairsW } from "./fixed/sums";
 import { learnStep, learnedOutput, readoutBytes, readoutCheck, readoutFromModel, readoutSeal } from "./fixed/readout-learning";
 
 export { errorPtr, errorLen, refusalIndex, refusalReason, refusalTime } from "./errors";
@@ -52,8 +52,9 @@ export function modelCreate(bytes: usize, length: i32): usize {
   if (PAIRED && isFixed(m.kind)) {
     for (let n = 0; n < m.layerCount; n++) {
       const L = layerAt(m, n);
-      L.uPairs = packRows(L, L.U, L.hiddenSize, L.hiddenPad, heap.alloc(pairedBytes(L.hiddenSize, L.hiddenPad)));
-      L.wPairs = pairsW(L) ? packRows(L, L.W, L.hiddenSize, L.inputPad, heap.alloc(pairedBytes(L.hiddenSize, L.inputPad))) : 0;
+      // U in lane order where its rows are bounded only lane-chunk by lane-chunk (fixed/sums.ts, lanePairSums)
+      L.uPairs = packRows(L, L.U, L.hiddenSize, L.hiddenPad, heap.alloc(pairedBytes(L.hiddenSize, L.hiddenPad)), !pairsU(L));
+      L.wPairs = pairsW(L) ? packRows(L, L.W, L.hiddenSize, L.inputPad, heap.alloc(pairedBytes(L.hiddenSize, L.inputPad)), false) : 0;
     }
   }
   return changetype<usize>(m);

@@ -10,7 +10,7 @@ import { HEADER_LAYER_COUNT, MAX_LAYERS } from "./contract/plsm";
 import { E_CAPACITY, E_INPUT, E_MODEL, E_STATE } from "./errors";
 import { fillTanhTable } from "./fixed/activation";
 import { FIXED_TIMING_BYTES, Layer, Model, deriveTiming, parseModel } from "./model";
-import { align16 } from "./padding";
+import { align16, align32 } from "./padding";
 import { POLICY_REJECT, pushEvent, readOutput, streamReset } from "./stream";
 import { learnedOutputInto, learningLayout, learningStart, learningStop } from "./mcu-learning";
 
@@ -75,7 +75,8 @@ export function init(length: i32): i32 {
   if (at > end) return E_CAPACITY;
   if (parseModel(m, arena, length) != 0) return E_MODEL;
   m.timing = at;
-  at = align16(at + <usize>m.totalUnits * FIXED_TIMING_BYTES);
+  // the scratch 32-aligned, as the gate sums inside it are (fixed/sums.ts)
+  at = align32(at + <usize>m.totalUnits * FIXED_TIMING_BYTES);
   m.scratch = at;
   at = align16(at + <usize>m.scratchBytes);
   const st = at;

@@ -7,13 +7,13 @@ import {
   HEADER_LAYER_COUNT, HEADER_OUTPUT_SIZE, HEADER_READOUT_AT, HEADER_READOUT_MODE, HEADER_TICKS_LOG2, HEADER_VERSION, INT8_LIMIT, KIND_FIXED, KIND_FLOAT,
   LAYER_DESC_BYTES, LAYER_FLAGS, LAYER_INT8, LAYER_PEEPHOLES, LAYER_HIDDEN_SIZE, LAYER_INPUT_SIZE, LAYER_P_FRAC, LAYER_TIME_AT, LAYER_U_AT, LAYER_UNITS_AT, LAYER_W_AT,
   MAX_LAYERS, MAX_SIZE, MAX_TICKS_LOG2, MIN_OPEN_TICKS, PLSM_MAGIC, PLSM_VERSION, PRE_FRAC, READOUT_DESC_BYTES, READOUT_ROWS_AT, READOUT_V_AT,
-  ROW_BIAS, ROW_L1_LIMIT, ROW_RECORD_BYTES, ROW_V_FRAC, R_ON_MIN, TAU_MAX, TAU_MIN, TIME_HALF_ON, TIME_RECORD_BYTES, TIME_R_ON, TIME_SHIFT,
+  LANE_CHUNK_COLUMNS, ROW_BIAS, ROW_L1_LIMIT, ROW_RECORD_BYTES, ROW_V_FRAC, R_ON_MIN, TAU_MAX, TAU_MIN, TIME_HALF_ON, TIME_RECORD_BYTES, TIME_R_ON, TIME_SHIFT,
   TIME_STEP, TIME_STEP_LOW, TIME_TAU, UNIT_RECORD_BYTES, UNIT_U_FRAC, UNIT_W_FRAC,
 } from "./contract/plsm";
 import { crc32 } from "./crc32";
-import { SUMS_BYTES } from "./fixed/sums";
+import { PAIRED, SUMS_BYTES } from "./fixed/sums";
 import { ERROR_TEXT, E_MODEL, errFloat, errInt, errText, fail } from "./errors";
-import { align16, pad8 } from "./padding";
+import { align16, align32, pad8 } from "./padding";
 import { phaseStep, phaseStep64, phaseStepLow } from "./phase";
 
 export {
@@ -92,7 +92,10 @@ export class Layer {
   activeOff: i32;
   /** wheel bucket of a key = key >> bucketShift (derived at load so one lap spans the longest period) */
   bucketShift: i32;
-  /** fixed, in the builds that sum by row pairs (fixed/sums.ts, PAIRED): U copied into them (packRows), and W
+  /** fixed: 1 when every U row's sum of |w_q| is within ROW_L1_LIMIT (each row's U h an exact i32), so that the
+   * builds that sum by row pairs (fixed/sums.ts, PAIRED) split U's pairs once a row (pairsU) */
+  uWithinRowLimit: i32;
+  /** fixed, in the builds that sum by row pairs: U copied into them (packRows; in lane order where not pairsU), and W
    * where the input is wider than 8 (pairsW; else 0) */
   uPairs: usize;
   wPairs: usize;
@@ -203,25 +206,40 @@ function badField(what: string, value: i64): i32 {
 const ROWS_SOUND = 0;
 const ROWS_PADDED = 1;
 const ROWS_UNSAFE = 2;
+const ROWS_RANGE = 3;
+
+/** Whether U rows are held to the lane-chunk bound (contract/plsm.ts, LANE_CHUNK_COLUMNS): in every build but the
+ * microcontroller ones. Their U h has no 32-bit partial sum (an i64 from the first column: fixed/sums.ts), so it is
+ * exact whatever a U row holds, and leaving the check out keeps them within their size budgets (docs/plsm.md). */
+const LANE_CHECK: bool = FULL_BUILD;
+
+/** The row rowsProblem found wrong (for the message), and whether every row it read was within ROW_L1_LIMIT (for
+ * the builds that pair rows, PAIRED). */
+let problemRow = 0;
+let rowsWithinLimit = true;
 
 /**
  * What is wrong with `rows` weight rows from `base`, each of `used` elements padded with zeros to `padded`:
- * ROWS_PADDED when a padding element is not +0 in every bit (SIMD sums read whole padded rows), ROWS_UNSAFE when a
- * fixed row holds -32768 (int8: a weight outside +-INT8_LIMIT) or its sum of |w_q| exceeds ROW_L1_LIMIT (then an i32
- * sum could overflow), or a float weight is not finite; ROWS_SOUND otherwise.
+ * ROWS_PADDED when a padding element is not +0 in every bit (SIMD sums read whole padded rows), ROWS_RANGE when a
+ * fixed row holds -32768 (int8: a weight outside +-INT8_LIMIT), ROWS_UNSAFE when its sum of |w_q| exceeds
+ * ROW_L1_LIMIT (then an i32 sum could overflow; with `lanes`, for U, only each lane-chunk's sum counts, and only
+ * where LANE_CHECK: contract/plsm.ts, LANE_CHUNK_COLUMNS) or a float weight is not finite; ROWS_SOUND otherwise. The
+ * row is left in problemRow.
  */
-function rowsProblem(base: usize, rows: i32, used: i32, padded: i32, kind: i32, int8: bool): i32 {
+function rowsProblem(base: usize, rows: i32, used: i32, padded: i32, kind: i32, int8: bool, lanes: bool): i32 {
   const eb = int8 ? 1 : elementBytes(kind);
   const limit: i64 = int8 ? INT8_LIMIT : 32767;
+  if (PAIRED) rowsWithinLimit = true;
   for (let r = 0; r < rows; r++) {
+    if (ERROR_TEXT) problemRow = r;
     const row = base + <usize>r * <usize>padded * eb;
     let l1: i64 = 0;
     for (let i = 0; i < padded; i++) {
       if (isFixed(kind)) {
-        const w = int8 ? <i64>load<i8>(row + <usize>i) : <i64>load<i16>(row + (<usize>i << 1));
+        const w = fixedWeight(row, i, int8);
         if (i >= used && w != 0) return ROWS_PADDED;
         // the most negative value is excluded so that no pair of products in a SIMD lane can reach 2^31
-        if (w < -limit) return ROWS_UNSAFE;
+        if (w < -limit) return ROWS_RANGE;
         l1 += abs<i64>(w);
       } else {
         const w = load<f32>(row + (<usize>i << 2));
@@ -229,9 +247,31 @@ function rowsProblem(base: usize, rows: i32, used: i32, padded: i32, kind: i32, 
         if (!isFinite<f32>(w)) return ROWS_UNSAFE;
       }
     }
-    if (l1 > <i64>ROW_L1_LIMIT) return ROWS_UNSAFE;
+    // a row within the limit as a whole is within it lane-chunk by lane-chunk
+    if (l1 > <i64>ROW_L1_LIMIT) {
+      if (!lanes || (LANE_CHECK && laneChunkOver(row, padded, int8))) return ROWS_UNSAFE;
+      if (PAIRED) rowsWithinLimit = false;
+    }
   }
   return ROWS_SOUND;
+}
+
+/** Element i of a fixed weight row: i8 with int8 weights, i16 otherwise. */
+@inline function fixedWeight(row: usize, i: i32, int8: bool): i64 {
+  return int8 ? <i64>load<i8>(row + <usize>i) : <i64>load<i16>(row + (<usize>i << 1));
+}
+
+/** Whether a fixed U row of `padded` columns has a lane-chunk (contract/plsm.ts, LANE_CHUNK_COLUMNS) whose sum of
+ * |w_q| exceeds ROW_L1_LIMIT: lane-chunk g starts at each g among the first 8 columns of a chunk and holds the
+ * columns from g to the end of that chunk with c mod 8 in {g mod 8, g mod 8 + 1}: g, g + 1, g + 8, g + 9, ... */
+function laneChunkOver(row: usize, padded: i32, int8: bool): bool {
+  for (let g = 0; g < padded; g += 2) {
+    if ((g & (LANE_CHUNK_COLUMNS - 8)) != 0) continue;
+    let sum: i64 = 0;
+    for (let c = g; c < padded && (c ^ g) < LANE_CHUNK_COLUMNS; c += 8) sum += abs<i64>(fixedWeight(row, c, int8)) + abs<i64>(fixedWeight(row, c + 1, int8));
+    if (sum > <i64>ROW_L1_LIMIT) return true;
+  }
+  return false;
 }
 
 /**
@@ -334,20 +374,30 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
     L.U = bytes + uOff;
     L.units = bytes + unitOff;
     L.time = bytes + timeOff;
-    let rows = rowsProblem(L.W, 4 * H, I, Ip, kind, int8);
-    if (rows == ROWS_SOUND) rows = rowsProblem(L.U, 4 * H, H, Hp, kind, int8);
+    let rows = rowsProblem(L.W, 4 * H, I, Ip, kind, int8, false);
+    const inU = rows == ROWS_SOUND;
+    if (inU) rows = rowsProblem(L.U, 4 * H, H, Hp, kind, int8, true);
     if (rows != ROWS_SOUND) {
       if (ERROR_TEXT) {
         fail(E_MODEL, "plsm: layer ");
         errInt(n);
+        errText(inU ? " U row " : " W row ");
+        errInt(problemRow);
         errText(
           rows == ROWS_PADDED
-            ? " has nonzero padding in its weight rows"
-            : isFixed(kind) ? " has a weight row whose sum of |w| could overflow a 32-bit sum" : " has a non-finite weight",
+            ? " has nonzero padding"
+            : rows == ROWS_RANGE
+              ? " holds -32768 (int8: -128), outside the symmetric range of its weights"
+              : !isFixed(kind)
+                ? " has a non-finite weight"
+                : inU
+                  ? ": the sum of |w| of one SIMD lane of a 128-column chunk (its columns c with c mod 8 in {2 l, 2 l + 1}) is over 65538, so a 32-bit lane sum could overflow"
+                  : ": sum of |w| is over 65538, so a 32-bit sum could overflow",
         );
       }
       return E_MODEL;
     }
+    if (PAIRED) L.uWithinRowLimit = <i32>rowsWithinLimit;
     const bad = checkUnits(L, kind, ticksLog2);
     if (bad >= 0) {
       if (ERROR_TEXT) {
@@ -394,7 +444,7 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
   if (!checkRegion(fileBytes, rowOff, <u64>outputSize * ROW_RECORD_BYTES, ERROR_TEXT ? "readout rows" : "", -1)) return E_MODEL;
   m.V = bytes + vOff;
   m.readoutRows = bytes + rowOff;
-  if (rowsProblem(m.V, outputSize, previous, Hp, kind, false) != ROWS_SOUND) {
+  if (rowsProblem(m.V, outputSize, previous, Hp, kind, false, false) != ROWS_SOUND) {
     return fail(E_MODEL, ERROR_TEXT ? "plsm: readout V has nonzero padding, a non-finite weight or a row that could overflow" : "");
   }
   for (let o = 0; o < outputSize; o++) {
@@ -425,7 +475,7 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
   m.newHOff = align16(m.nnzOff + maxInputPad * 4);
   m.newCOff = align16(m.newHOff + maxHidden * 4);
   m.kOff = align16(m.newCOff + maxHidden * 4);
-  m.sumsOff = align16(m.kOff + maxHidden * 4);
+  m.sumsOff = align32(m.kOff + maxHidden * 4);
   m.yOff = align16(m.sumsOff + (isFixed(kind) ? maxHidden * SUMS_BYTES : 0));
   m.scratchBytes = align16(m.yOff + outputSize * 8);
   return 0;

@@ -13,3 +13,9 @@
 @inline export function align16<T>(x: T): T {
   return (x + <T>15) & ~(<T>15);
 }
+
+/** x (bytes) rounded up to a multiple of 32: the fixed engine's gate sums, whose halves the microcontroller build
+ * finds by their alignment (fixed/sums.ts). */
+@inline export function align32<T>(x: T): T {
+  return (x + <T>31) & ~(<T>31);
+}

@@ -105,11 +105,13 @@ describe("where an event's operators go (phasor bench --operators)", () => {
       expect(macs + units + timeGates + event).toBeCloseTo(r.operatorsPerEvent, 6);
       for (const share of [macs, units, timeGates, event]) expect(share).toBeGreaterThan(0);
       // a MAC of the microcontroller build is at least a load, a multiply and an add; the scalar build's U h does two
-      // with those three (fixed/sums.ts, PAIRED), its W x of one input one; SIMD does 8 with a handful of operators
+      // with those three (fixed/sums.ts, PAIRED), but this model's U rows are bounded only lane-chunk by lane-chunk
+      // (docs/fixed-point.md, "U h in 64 bits"), so each 8 columns of a pair are split into two rows' sums, about 20
+      // operators (lanePairSums); its W x of one input is one; SIMD does 8 with a handful of operators
       if (r.build === "simd") expect(macs / r.macsPerEvent).toBeLessThan(2.5);
       else if (r.build === "scalar") expect(macs / r.macsPerEvent).toBeGreaterThan(1.5);
       else expect(macs / r.macsPerEvent).toBeGreaterThan(3);
-      if (r.build === "scalar") expect(macs / r.macsPerEvent).toBeLessThan(4);
+      if (r.build === "scalar") expect(macs / r.macsPerEvent).toBeLessThan(5);
     }
   });
 
@@ -124,6 +126,9 @@ describe("where an event's operators go (phasor bench --operators)", () => {
       const { macs, units, timeGates, event } = r.shares!;
       expect(macs + units + timeGates + event).toBeCloseTo(r.operatorsPerEvent, 6);
       for (const share of [macs, units, timeGates, event]) expect(share).toBeGreaterThan(0);
+      // every int8 U row of 32 columns is within the whole-row bound (32 x 127 < 65538): the scalar build's U h does
+      // two MACs with a load, a multiply and an add (fixed/sums.ts, PAIRED), its W x of one input one
+      if (r.build === "scalar") expect(macs / r.macsPerEvent).toBeLessThan(4);
     }
     // the int16 microcontroller build is not given an int8 point: it has no int8 kernel
     const int16Only = await runOperatorCount({ mcu: modules["mcu-int8"] }, { points: [{ hidden: 32, input: 1, rOn: 1, weights: "int8" }], warm: 20, events: 40 });

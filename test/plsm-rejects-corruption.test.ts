@@ -180,6 +180,7 @@ const READOUT_CASES: Case[] = [
 // What the weights and per-unit records may not hold.
 const W0 = layerField(0, "W");
 const U0 = layerField(0, "U");
+const W1 = layerField(1, "W");
 const U1 = layerField(1, "U");
 const UNITS0 = layerField(0, "units");
 const TIME0 = layerField(0, "time");
@@ -194,10 +195,11 @@ const CONTENT_CASES: Case[] = [
   ["a U weight of -32768", (v) => v.setInt16(U0 + 3 * ROW + 2, -32768, true), /32768|overflow|weight/],
   ["a readout weight of -32768", (v) => v.setInt16(V_AT, -32768, true), /32768|overflow|weight/],
   [
-    // (a row of 2 weights cannot exceed the limit: 2 x 32767 < 65538; layer 0's U rows have 3)
-    "a U row whose sum of |w| is 3 x 32767, over the limit of 65538",
-    (v) => [0, 1, 2].forEach((i) => v.setInt16(U0 + 4 * ROW + 2 * i, i === 1 ? -32767 : 32767, true)),
-    /overflow|sum|limit/,
+    // (a row of 2 weights cannot exceed the limit: 2 x 32767 < 65538; layer 1's W rows have 3. A U row is bounded
+    // by SIMD lane, columns 0 and 1 here: test/u-sums-are-exact-in-64-bits.test.ts)
+    "a W row whose sum of |w| is 3 x 32767, over the limit of 65538",
+    (v) => [0, 1, 2].forEach((i) => v.setInt16(W1 + 4 * ROW + 2 * i, i === 1 ? -32767 : 32767, true)),
+    /layer 1 W row 4.*(overflow|sum)/,
   ],
   ["a row format of 31 (layer 0, unit 1, gate f of W)", (v) => v.setInt8(UNITS0 + 32 + UNIT.wFrac + 1, 31), /format|invalid/],
   ["a row format of -17 (layer 0, unit 2, gate o of U)", (v) => v.setInt8(UNITS0 + 64 + UNIT.uFrac + 3, -17), /format|invalid/],

@@ -89,9 +89,16 @@ export const MAX_TICKS_LOG2 = 40;
 /** A fixed model's every open window r_on tau spans at least this many ticks: rounding an event's time to a tick
  * then moves k by at most 1 / 4096 = 2.4e-4 (plstm.md section 4 asks for 1e-3). */
 export const MIN_OPEN_TICKS = 4096;
-/** A fixed weight row's sum of |w_q| is at most this, so 32767 * sum fits in i32: no dot product can overflow in any
- * summation order, and the SIMD and scalar sums are the same integers (docs/fixed-point.md). */
+/** A fixed W or readout row's sum of |w_q| is at most this, so 32767 * sum fits in i32: no dot product can overflow
+ * in any summation order, and the SIMD and scalar sums are the same integers (docs/fixed-point.md). */
 export const ROW_L1_LIMIT = 65538;
+/** A U row is bounded lane by lane instead (docs/fixed-point.md, "U h in 64 bits"): U h is summed in i64 in every
+ * build, and the SIMD build's i32 partial sums are each "lane-chunk" of the row, the columns c of one chunk of
+ * LANE_CHUNK_COLUMNS (c div 128 the same) with c mod 8 in {2 l, 2 l + 1} for one lane l of 0..3 (i32x4.dot_i16x8_s
+ * adds columns 2 l and 2 l + 1 of every 8 into lane l). Each lane-chunk's sum of |w_q| is at most ROW_L1_LIMIT, so
+ * its partial sum is an exact i32; the lanes and chunks are added in i64. A row within ROW_L1_LIMIT is within this
+ * too: every file valid before is valid now, with the same sums. */
+export const LANE_CHUNK_COLUMNS = 128;
 /** The time-gate values every engine computes exactly (docs/fixed-point.md, "What the engines accept"): tau in
  * [2^-20, 2^42] time units, r_on in [2^-16, 1], so r_on / 2 in Q0.32 from 2^15 to 2^31. */
 export const TAU_MIN = 9.5367431640625e-7;

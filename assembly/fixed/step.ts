@@ -12,7 +12,7 @@ import { FIXED_TIMING_BYTES, Layer, Model } from "../model";
 import { setActiveCount, wheelDrain, wheelInsert } from "../schedule";
 import { sigmoidQ15, tanhQ15 } from "./activation";
 import { saturate32, shiftRound } from "./arith";
-import { SUMS_BYTES, dot1, gateSums, uSum } from "./sums";
+import { SUMS_BYTES, dot1, gateSums, uSum, wSum } from "./sums";
 
 // Gate rows in a unit's weights and records: plstm.md's order i, f, g, o.
 const GATE_I = 0;
@@ -88,33 +88,37 @@ export function timeGate(L: Layer, st: usize, T: i64, kOut: usize): i32 {
 }
 
 /**
- * A sum in Q(frac) brought to Q7.24: shifted right by s = frac - 24, rounded half up (shiftRound), given as
- * sMinus1 = s - 1. For s in 1..32, ((v >> (s - 1)) + 1) >> 1, which is the same number in i32 (v never reaches
- * 2^31 - 1: model.ts ROW_L1_LIMIT); `fast` says the layer's every shift is there (Layer.fastShifts), otherwise each is
- * checked and any other goes through shiftRound.
+ * A sum in Q(frac) brought to Q7.24: shifted right by s = frac - 24, rounded half up (shiftRound), s being the row
+ * format at fracAt plus `shift`. For s in 1..32, ((v >> (s - 1)) + 1) >> 1, which is the same number (v is an exact
+ * sum well inside i64: fixed/sums.ts); `fast` says the layer's every shift is there (Layer.fastShifts), otherwise
+ * each is checked and any other goes through shiftRound. s - 1 is computed in i64 (shift1Wide = shift - 1, and an
+ * i64.load8_s of the format), as the sum it shifts; s in i32 where shiftRound is all the microcontroller build does.
  */
-@inline function toQ24(v: i32, sMinus1: i32, fast: bool): i64 {
+@inline function toQ24(v: i64, fracAt: usize, shift: i32, shift1Wide: i64, fast: bool): i64 {
   // the microcontroller build keeps the checked layers' code small: every shift through its one shiftRound
-  if (fast || (!isDefined(PHASOR_MCU) && <u32>sMinus1 < 32)) return <i64>(((v >> sMinus1) + 1) >> 1);
-  return shiftRound(<i64>v, sMinus1 + 1);
+  if (fast || !isDefined(PHASOR_MCU)) {
+    const sMinus1 = <i64>load<i8>(fracAt) + shift1Wide;
+    if (fast || <u64>sMinus1 < 32) return ((v >> sMinus1) + 1) >> 1;
+    return shiftRound(v, <i32>sMinus1 + 1);
+  }
+  return shiftRound(v, <i32>load<i8>(fracAt) + shift);
 }
 
 /**
  * plstm.md section 1, the sums inside i, f, g and o without the peephole term: W_g x + U_g h + b_g of gate g of a
  * unit, in Q7.24 (i64; every use saturates it). Each row has its own weight format, so W x, Q(wFrac + xFrac), and U
- * h, Q(uFrac + 15), are brought to Q7.24 apart: by wFrac + xFrac - 24 and uFrac - 9, here wFrac + xShift1 + 1 and
- * uFrac + H_SHIFT1 + 1.
+ * h, Q(uFrac + 15), are brought to Q7.24 apart: by wFrac + xFrac - 24 and uFrac - 9, here wFrac + xShift and
+ * uFrac + H_SHIFT (xShift1Wide is xShift - 1 as i64). Added in i64: a U h whose row is bounded only lane-chunk by
+ * lane-chunk (contract/plsm.ts) can exceed 2^31 in Q7.24 (the gate then saturates), so no i32 shortcut holds for it.
  */
-@inline function gatePreactivation(unit: usize, sums: usize, g: i32, xShift1: i32, fast: bool): i64 {
-  const w = toQ24(load<i32>(sums + (<usize>g << 2)), <i32>load<i8>(unit + UNIT_W_FRAC + g) + xShift1, fast);
-  const u = toQ24(uSum(sums, g), <i32>load<i8>(unit + UNIT_U_FRAC + g) + H_SHIFT1, fast);
-  // in a fast layer both are below 2^30 in magnitude, so their sum is an i32
-  const wu = fast ? <i64>(<i32>w + <i32>u) : w + u;
-  return wu + <i64>load<i32>(unit + UNIT_BIAS + (<usize>g << 2));
+@inline function gatePreactivation(unit: usize, sums: usize, g: i32, xShift: i32, xShift1Wide: i64, fast: bool): i64 {
+  const w = toQ24(wSum(sums, g), unit + UNIT_W_FRAC + g, xShift, xShift1Wide, fast);
+  const u = toQ24(uSum(sums, g), unit + UNIT_U_FRAC + g, H_SHIFT, H_SHIFT - 1, fast);
+  return w + u + <i64>load<i32>(unit + UNIT_BIAS + (<usize>g << 2));
 }
 
-/** The shift of U h, Q(uFrac + 15), to Q7.24 is uFrac - 9: H_SHIFT1 is that less 1 (toQ24). */
-const H_SHIFT1 = 15 - PRE_FRAC - 1;
+/** The shift of U h, Q(uFrac + 15), to Q7.24 is uFrac + H_SHIFT (toQ24). */
+const H_SHIFT = 15 - PRE_FRAC;
 
 /**
  * plstm.md section 1, "p * c" of the i, f (with c) and o (with c~) gates, slot 0, 1, 2 of the unit's peepholes, in
@@ -156,7 +160,8 @@ const H_SHIFT1 = 15 - PRE_FRAC - 1;
   const active = st + <usize>L.activeOff;
   const h = st + <usize>L.hOff;
   const c = st + <usize>L.cOff;
-  const xShift1 = L.xFrac - PRE_FRAC - 1;
+  const xShift = L.xFrac - PRE_FRAC;
+  const xShift1Wide = <i64>(xShift - 1);
   const peepShift = L.pFrac + CELL_FRAC - PRE_FRAC;
   const half = <i64>1 << (peepShift - 1);
   const hasPeephole = L.hasPeephole;
@@ -168,10 +173,10 @@ const H_SHIFT1 = 15 - PRE_FRAC - 1;
     const cAt = c + (<usize>j << 2);
     const hAt = h + (<usize>j << 1);
     const cQ20 = <i64>load<i32>(cAt);
-    let preIQ24 = gatePreactivation(unit, unitSums, GATE_I, xShift1, fast);
-    let preFQ24 = gatePreactivation(unit, unitSums, GATE_F, xShift1, fast);
-    const preGQ24 = gatePreactivation(unit, unitSums, GATE_G, xShift1, fast);
-    let preOQ24 = gatePreactivation(unit, unitSums, GATE_O, xShift1, fast);
+    let preIQ24 = gatePreactivation(unit, unitSums, GATE_I, xShift, xShift1Wide, fast);
+    let preFQ24 = gatePreactivation(unit, unitSums, GATE_F, xShift, xShift1Wide, fast);
+    const preGQ24 = gatePreactivation(unit, unitSums, GATE_G, xShift, xShift1Wide, fast);
+    let preOQ24 = gatePreactivation(unit, unitSums, GATE_O, xShift, xShift1Wide, fast);
     if (hasPeephole) {
       preIQ24 += peephole(unit, 0, cQ20, peepShift, half, fast);
       preFQ24 += peephole(unit, 1, cQ20, peepShift, half, fast);

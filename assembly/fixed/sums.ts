@@ -1,50 +1,61 @@
 // The fixed engine's multiply-accumulates, plstm.md section 1's "W x" and "U h" inside every gate: for each open
-// unit, its four gate rows (i, f, g, o) of W times the layer input and of U times the previous h, as exact i32
-// sums. The quantizer bounds every row's sum of |w| (model.ts, ROW_L1_LIMIT) so no partial sum overflows, in any
-// order: the SIMD and scalar builds, and the chunks below, give the same integers.
+// unit, its four gate rows (i, f, g, o) of W times the layer input and of U times the previous h, as exact integer
+// sums in i64, the same in every build and summation order. A W row's sum of |w_q| is bounded (contract/plsm.ts,
+// ROW_L1_LIMIT) so that its W x is an exact i32 in any order; a U row only lane-chunk by lane-chunk
+// (LANE_CHUNK_COLUMNS), so that the SIMD build's i32 lane sums are exact and U h is exact once they are added in
+// i64. The quantizer gives U rows the finer formats this allows (docs/fixed-point.md, "U h in 64 bits").
 //
 // The vector stays in locals while the rows of every open unit pass over it, so that a multiply-accumulate is a
-// weight's load and its address, the vector's local, a multiply and an add: 5 wasm operators without SIMD, which is
-// what an interpreter on a device executes for it (README.md, "Operators per event"). Scalar: chunks of 32
-// columns, then of 8; SIMD (i32x4.dot_i16x8_s): chunks of up to 16 vectors of 8 columns. Both read the zero padding
-// of rows and vector up to a multiple of 8, and nothing past it.
+// weight's load and its address, the vector's local, a multiply and an add: 5 wasm operators without SIMD (i64 ones:
+// an i64.load16_s or i64.load8_s widens the weight as it loads), which is what an interpreter on a device executes
+// for it (README.md, "Operators per event"). Scalar: chunks of 32 columns, then of 8; SIMD (i32x4.dot_i16x8_s):
+// chunks of up to 16 vectors of 8 columns, each lane's i32 partial sum widened to i64 before lanes and chunks are
+// added. Both read the zero padding of rows and vector up to a multiple of 8, and nothing past it.
 //
 // The scalar library builds (not the microcontroller one) do U h, and W x where the input is wider than 8, two
 // rows per multiply, the same 5 operators for two MACs: the matrix is copied once per model into row pairs
 // (packRows), each column of a pair one i64 w_a + w_b 2^32, so that one i64 multiply by v_c adds w_a v_c to the low
-// half and w_b v_c to the high half. Each half's sum is an exact i32 (ROW_L1_LIMIT), so nothing carries between them
-// but the borrow of a negative low half, which PAIR_START removes. The copies cost twice the matrices' bytes.
+// half and w_b v_c to the high half. Each half must be an exact i32 until the pair is split (A + B 2^32 is then
+// within i64, and A its low 32 bits read as signed): W, and U where every row of the layer is within ROW_L1_LIMIT
+// (Layer.uWithinRowLimit, decided at load), are split once, after the whole row (unpackPairs); other U is copied in
+// lane order and split after each piece of a lane-chunk (lanePairSums). The copies cost twice the matrices' bytes.
 //
 // A layer's weights are i16, or i8 where it has int8 weights (LAYER_INT8, the "16x8" scheme: int8 weights against
-// the same int16 inputs and h, the same exact i32 sums): the functions below are generic in the element (W, or T
+// the same int16 inputs and h, the same exact sums): the functions below are generic in the element (W, or T
 // where the rows are read directly), the int8 instances read a row at half the stride and, in the SIMD build, widen
 // 8 weights to i16x8 as they load (load8x8_s); the products and sums are the int16 engine's. The row pairs are
 // packed from either.
 
+import { LANE_CHUNK_COLUMNS } from "../contract/plsm";
 import { FULL_BUILD, Layer, RUNS_INT16, RUNS_INT8 } from "../model";
 
-/** Bytes of one open unit's sums: W x of gate g (i, f, g, o) at 4 g, U h of gate g at U_SUMS + 4 g, i32 each. */
-export const SUMS_BYTES: i32 = 32;
-export const U_SUMS: i32 = 16;
+/** Bytes of one open unit's sums: W x of gate g (i, f, g, o) at 8 g, U h of gate g at U_SUMS + 8 g, i64 each. */
+export const SUMS_BYTES: i32 = 64;
+export const U_SUMS: i32 = 32;
 
-/** Whether U and the wide W are summed from row pairs (packRows): in every build without SIMD but the
+/** Whether W x and U h may be summed from row pairs (packRows): in every build without SIMD but the
  * microcontroller one, whose arena would have to hold the copies. */
 export const PAIRED: bool = !ASC_FEATURE_SIMD && !isDefined(PHASOR_MCU);
 
-/** What each pair's i64 sum starts from: 2^31 lifts the low row's sum A (|A| < 2^31) into 0..2^32 - 1, so no borrow
- * reaches the high row's sum, and the low half holds A + 2^31 mod 2^32 (uSum, or the W x sums' own pass, takes
- * the 2^31 off). */
-const PAIR_START: i64 = PAIRED ? 0x80000000 : 0;
+/** Gate g's W x, Q(wFrac + xFrac), from a unit's sums. */
+@inline export function wSum(unitSums: usize, g: i32): i64 {
+  return load<i64>(unitSums + (<usize>g << 3));
+}
 
-/** Gate g's U h (i32) from a unit's sums. */
-@inline export function uSum(unitSums: usize, g: i32): i32 {
-  const s = load<i32>(unitSums + U_SUMS + (<usize>g << 2));
-  return PAIRED && (g & 1) == 0 ? s ^ i32.MIN_VALUE : s;
+/** Gate g's U h, Q(uFrac + 15), from a unit's sums. */
+@inline export function uSum(unitSums: usize, g: i32): i64 {
+  return load<i64>(unitSums + U_SUMS + (<usize>g << 3));
 }
 
 /** Whether a layer's W is summed from row pairs: where the input is wider than 8 (narrowSums does the rest). */
 @inline export function pairsW(L: Layer): bool {
   return PAIRED && L.inputPad > 8;
+}
+
+/** Whether a layer's U row pairs are split once, after the whole row: where each of its rows' sums is an exact i32
+ * (else lanePairSums). */
+@inline export function pairsU(L: Layer): bool {
+  return PAIRED && L.uWithinRowLimit != 0;
 }
 
 /** Bytes of the row pairs (packRows) of `units` units' rows of `pad` columns: an i64 per column for each of the two
@@ -56,23 +67,32 @@ export function pairedBytes(units: i32, pad: i32): usize {
 /**
  * Copies a layer's matrix (each of `units` units' rows i, f, g, o of `pad` weights, unit-major: W or U; i8 in a
  * layer with int8 weights, i16 otherwise) into `pairs` as each unit's row pairs (i, f) and (g, o): pad i64 each,
- * column c being w_a[c] + w_b[c] 2^32. Returns `pairs`.
+ * column c being w_a[c] + w_b[c] 2^32, at c, or with `lanes` at lanePosition(c, pad). Returns `pairs`.
  */
-export function packRows(L: Layer, matrix: usize, units: i32, pad: i32, pairs: usize): usize {
-  return L.int8 ? packRowsOf<i8>(matrix, units, pad, pairs) : packRowsOf<i16>(matrix, units, pad, pairs);
+export function packRows(L: Layer, matrix: usize, units: i32, pad: i32, pairs: usize, lanes: bool): usize {
+  return L.int8 ? packRowsOf<i8>(matrix, units, pad, pairs, lanes) : packRowsOf<i16>(matrix, units, pad, pairs, lanes);
 }
 
-function packRowsOf<T>(matrix: usize, units: i32, pad: i32, pairs: usize): usize {
+function packRowsOf<T>(matrix: usize, units: i32, pad: i32, pairs: usize, lanes: bool): usize {
   const columns = <usize>pad;
   const pairCount = <usize>units << 1;
   for (let p: usize = 0; p < pairCount; p++) {
     const a = matrix + p * (columns << 1) * sizeof<T>();
     const out = pairs + p * (columns << 3);
     for (let c: usize = 0; c < columns; c++) {
-      store<i64>(out + (c << 3), <i64>load<T>(a + c * sizeof<T>()) + (<i64>load<T>(a + (columns + c) * sizeof<T>()) << 32));
+      const at = lanes ? <usize>lanePosition(<i32>c, pad) : c;
+      store<i64>(out + (at << 3), <i64>load<T>(a + c * sizeof<T>()) + (<i64>load<T>(a + (columns + c) * sizeof<T>()) << 32));
     }
   }
   return pairs;
+}
+
+/** Where column c of a row of `pad` columns goes in a lane-ordered pair (packRows with `lanes`): each 128-column
+ * chunk's lane-chunks one after the other (lane l's columns c with c mod 8 in {2 l, 2 l + 1}, in order). */
+function lanePosition(c: i32, pad: i32): i32 {
+  const base = c & ~(LANE_CHUNK_COLUMNS - 1);
+  const vectors = min(LANE_CHUNK_COLUMNS, pad - base) >> 3;
+  return base + ((c >> 1) & 3) * 2 * vectors + (((c & (LANE_CHUNK_COLUMNS - 1)) >> 3) << 1) + (c & 1);
 }
 
 /**
@@ -89,48 +109,170 @@ export function gateSums(L: Layer, st: usize, x: usize, cols: usize, nnz: i32, o
 /** gateSums for a layer whose weights are T (i16, or i8 with int8 weights). */
 @inline function gateSumsOf<T>(L: Layer, st: usize, x: usize, cols: usize, nnz: i32, open: i32, sums: usize): void {
   const active = st + <usize>L.activeOff;
-  // W x first: these store their sums and start the U h ones, which the U h sums add to
+  // W x first: these store their sums and zero the U h ones, which the U h sums add to (stores, not memory.fill,
+  // which an interpreter, and wasmtime's fuel, charges per byte)
   if (FULL_BUILD && nnz >= 0) sparseSums<T>(L.W, <usize>L.inputPad * sizeof<T>(), x, cols, nnz, active, open, sums);
   else if (L.inputSize == 1) oneColumnSums<T>(L.W, x, active, open, sums);
   else if (!ASC_FEATURE_SIMD && !isDefined(PHASOR_MCU) && L.inputPad == 8) narrowSums<T>(L.W, x, L.inputSize, active, open, sums);
-  else if (pairsW(L)) {
-    const end = sums + <usize>open * SUMS_BYTES;
-    for (let out = sums; out < end; out += SUMS_BYTES) {
-      store<i64>(out, PAIR_START);
-      store<i64>(out, PAIR_START, 8);
-      startU(out);
+  else {
+    for (let out = sums, end = sums + <usize>open * SUMS_BYTES; out < end; out += 16) zero16(out);
+    if (pairsW(L)) {
+      rowSums<i64, i64>(L.wPairs, <usize>L.inputPad << 3, x, L.inputSize, active, open, sums);
+      unpackPairs(sums, open);
+    } else {
+      rowSums<T, i64>(L.W, <usize>L.inputPad * sizeof<T>(), x, L.inputSize, active, open, sums);
     }
-    rowSums<i64, i64>(L.wPairs, <usize>L.inputPad << 3, x, L.inputSize, active, open, sums);
-    // W x is read as i32 sums (step.ts): the low halves back from A + 2^31 to A
-    for (let out = sums; out < end; out += SUMS_BYTES) {
-      store<i32>(out, load<i32>(out) ^ i32.MIN_VALUE);
-      store<i32>(out, load<i32>(out, 8) ^ i32.MIN_VALUE, 8);
-    }
-  } else {
-    for (let out = sums, end = sums + <usize>open * SUMS_BYTES; out < end; out += 8) store<i64>(out, 0);
-    rowSums<T, i32>(L.W, <usize>L.inputPad * sizeof<T>(), x, L.inputSize, active, open, sums);
   }
   const h = st + <usize>L.hOff;
-  if (PAIRED) rowSums<i64, i64>(L.uPairs, <usize>L.hiddenPad << 3, h, L.hiddenSize, active, open, sums + U_SUMS);
-  else rowSums<T, i32>(L.U, <usize>L.hiddenPad * sizeof<T>(), h, L.hiddenSize, active, open, sums + U_SUMS);
+  if (pairsU(L)) {
+    rowSums<i64, i64>(L.uPairs, <usize>L.hiddenPad << 3, h, L.hiddenSize, active, open, sums + U_SUMS);
+    unpackPairs(sums + U_SUMS, open);
+  } else if (PAIRED) {
+    lanePairSums(L.uPairs, L.hiddenPad, h, active, open, sums + U_SUMS);
+  } else {
+    rowSums<T, i64>(L.U, <usize>L.hiddenPad * sizeof<T>(), h, L.hiddenSize, active, open, sums + U_SUMS);
+  }
+}
+
+/**
+ * U h by row pairs where the rows are bounded only lane-chunk by lane-chunk (the scalar library builds): the pairs
+ * are lane-ordered (packRows with `lanes`), and each piece of a lane-chunk (32, 8 or 2 of its columns) is one pair
+ * sum A + B 2^32 with |A|, |B| < 2^31, split (as unpackPairs does) and added to the i64 row sums at once. `pad`
+ * columns, each pair pad i64.
+ */
+function lanePairSums(pairs: usize, pad: i32, v: usize, active: usize, open: i32, sums: usize): void {
+  const pairBytes = <usize>pad << 3;
+  for (let base = 0; base < pad; base += LANE_CHUNK_COLUMNS) {
+    const vectors = min(LANE_CHUNK_COLUMNS, pad - base) >> 3;
+    for (let lane = 0; lane < 4; lane++) {
+      // the lane-chunk's columns base + 2 lane + 8 m and the next, m < vectors, at base + 2 vectors lane + 2 m
+      const column = base + 2 * lane;
+      const at = base + 2 * vectors * lane;
+      let m = 0;
+      if (vectors == 16) {
+        lanePiece32(pairs, pairBytes, v, column, at, active, open, sums);
+        m = 16;
+      }
+      for (; m + 4 <= vectors; m += 4) lanePiece8(pairs, pairBytes, v, column + 8 * m, at + 2 * m, active, open, sums);
+      for (; m < vectors; m++) lanePiece2(pairs, pairBytes, v, column + 8 * m, at + 2 * m, active, open, sums);
+    }
+  }
+}
+
+function lanePiece32(pairs: usize, pairBytes: usize, v: usize, column: i32, at: i32, active: usize, open: i32, sums: usize): void {
+  lanePiece(32, pairs, pairBytes, v, column, at, active, open, sums);
+}
+
+function lanePiece8(pairs: usize, pairBytes: usize, v: usize, column: i32, at: i32, active: usize, open: i32, sums: usize): void {
+  lanePiece(8, pairs, pairBytes, v, column, at, active, open, sums);
+}
+
+function lanePiece2(pairs: usize, pairBytes: usize, v: usize, column: i32, at: i32, active: usize, open: i32, sums: usize): void {
+  lanePiece(2, pairs, pairBytes, v, column, at, active, open, sums);
+}
+
+/**
+ * `columns` (32, 8 or 2) columns of one lane-chunk: v at columns column + 8 m and column + 8 m + 1 (in locals), the
+ * pairs' weights from position `at` on, one after the other; each open unit's two pair sums split into its four
+ * U h sums. Inlined into lanePiece32, lanePiece8 and lanePiece2, where `columns` is a constant.
+ */
+@inline function lanePiece(columns: i32, pairs: usize, pairBytes: usize, v: usize, column: i32, at: i32, active: usize, open: i32, sums: usize): void {
+  const vp = v + (<usize>column << 1);
+  const v0 = <i64>load<i16>(vp, 0);
+  const v1 = <i64>load<i16>(vp, 2);
+  const v2 = columns >= 8 ? <i64>load<i16>(vp, 16) : <i64>0;
+  const v3 = columns >= 8 ? <i64>load<i16>(vp, 18) : <i64>0;
+  const v4 = columns >= 8 ? <i64>load<i16>(vp, 32) : <i64>0;
+  const v5 = columns >= 8 ? <i64>load<i16>(vp, 34) : <i64>0;
+  const v6 = columns >= 8 ? <i64>load<i16>(vp, 48) : <i64>0;
+  const v7 = columns >= 8 ? <i64>load<i16>(vp, 50) : <i64>0;
+  const v8 = columns == 32 ? <i64>load<i16>(vp, 64) : <i64>0;
+  const v9 = columns == 32 ? <i64>load<i16>(vp, 66) : <i64>0;
+  const v10 = columns == 32 ? <i64>load<i16>(vp, 80) : <i64>0;
+  const v11 = columns == 32 ? <i64>load<i16>(vp, 82) : <i64>0;
+  const v12 = columns == 32 ? <i64>load<i16>(vp, 96) : <i64>0;
+  const v13 = columns == 32 ? <i64>load<i16>(vp, 98) : <i64>0;
+  const v14 = columns == 32 ? <i64>load<i16>(vp, 112) : <i64>0;
+  const v15 = columns == 32 ? <i64>load<i16>(vp, 114) : <i64>0;
+  const v16 = columns == 32 ? <i64>load<i16>(vp, 128) : <i64>0;
+  const v17 = columns == 32 ? <i64>load<i16>(vp, 130) : <i64>0;
+  const v18 = columns == 32 ? <i64>load<i16>(vp, 144) : <i64>0;
+  const v19 = columns == 32 ? <i64>load<i16>(vp, 146) : <i64>0;
+  const v20 = columns == 32 ? <i64>load<i16>(vp, 160) : <i64>0;
+  const v21 = columns == 32 ? <i64>load<i16>(vp, 162) : <i64>0;
+  const v22 = columns == 32 ? <i64>load<i16>(vp, 176) : <i64>0;
+  const v23 = columns == 32 ? <i64>load<i16>(vp, 178) : <i64>0;
+  const v24 = columns == 32 ? <i64>load<i16>(vp, 192) : <i64>0;
+  const v25 = columns == 32 ? <i64>load<i16>(vp, 194) : <i64>0;
+  const v26 = columns == 32 ? <i64>load<i16>(vp, 208) : <i64>0;
+  const v27 = columns == 32 ? <i64>load<i16>(vp, 210) : <i64>0;
+  const v28 = columns == 32 ? <i64>load<i16>(vp, 224) : <i64>0;
+  const v29 = columns == 32 ? <i64>load<i16>(vp, 226) : <i64>0;
+  const v30 = columns == 32 ? <i64>load<i16>(vp, 240) : <i64>0;
+  const v31 = columns == 32 ? <i64>load<i16>(vp, 242) : <i64>0;
+  const unitBytes = pairBytes << 1;
+  const start = <usize>at << 3;
+  let out = sums;
+  const end = sums + <usize>open * SUMS_BYTES;
+  do {
+    const row = pairs + <usize>load<i32>(active) * unitBytes + start;
+    addPair(out, rowSum<i64, i64>(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31));
+    addPair(out + 16, rowSum<i64, i64>(columns, row + pairBytes, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31));
+    out += SUMS_BYTES;
+    active += 4;
+  } while (out < end);
+}
+
+/** A pair sum A + B 2^32 (|A|, |B| < 2^31) added to the row sums at `at` (A) and at + 8 (B). */
+@inline function addPair(at: usize, p: i64): void {
+  const a = <i64><i32>p;
+  store<i64>(at, load<i64>(at) + a);
+  store<i64>(at, load<i64>(at, 8) + ((p - a) >> 32), 8);
 }
 
 /** A unit's U h sums before the first column. */
 @inline function startU(unitSums: usize): void {
-  store<i64>(unitSums, PAIR_START, U_SUMS);
-  store<i64>(unitSums, PAIR_START, U_SUMS + 8);
+  zero16(unitSums + U_SUMS);
+  zero16(unitSums + U_SUMS + 16);
+}
+
+/** 16 bytes of sums set to 0: one v128 store where there is SIMD. */
+@inline function zero16(at: usize): void {
+  if (ASC_FEATURE_SIMD) zero16Simd(at);
+  else {
+    store<i64>(at, 0);
+    store<i64>(at, 0, 8);
+  }
+}
+
+/**
+ * Each open unit's two pair sums at `sums` + SUMS_BYTES a (+ 8 for the second pair), P = A + B 2^32 of rows A and B
+ * (packRows), as the four row sums there, i64 each. |A| and |B| are below 2^31 (ROW_L1_LIMIT), so P is exact in
+ * i64, A is its low 32 bits read as signed and B is (P - A) / 2^32.
+ */
+function unpackPairs(sums: usize, open: i32): void {
+  for (let out = sums, end = sums + <usize>open * SUMS_BYTES; out < end; out += SUMS_BYTES) {
+    const p0 = load<i64>(out);
+    const p1 = load<i64>(out, 8);
+    const a0 = <i64><i32>p0;
+    const a1 = <i64><i32>p1;
+    store<i64>(out, a0);
+    store<i64>(out, (p0 - a0) >> 32, 8);
+    store<i64>(out, a1, 16);
+    store<i64>(out, (p1 - a1) >> 32, 24);
+  }
 }
 
 /**
  * Each open unit's 4 rows of `matrix` (unit-major: unit j's rows i, f, g, o from 4 j rowBytes, each rowBytes long)
- * times v[0..n), added to sums + SUMS_BYTES a + 4 g: i16 or i8 rows into i32 sums (W = i16 or i8, A = i32). Or, in the builds
- * without SIMD, each open unit's 2 row pairs (packRows) into i64 pair sums at sums + SUMS_BYTES a + 8 p (W = i64,
- * A = i64; rowBytes is then a pair's bytes).
+ * times v[0..n), added to the i64 sums at sums + SUMS_BYTES a + 8 g (W = i16 or i8, A = i64). Or, in the scalar
+ * library builds, each open unit's 2 row pairs (packRows) into i64 pair sums at sums + SUMS_BYTES a + 8 p (W = i64,
+ * A = i64; rowBytes is then a pair's bytes; unpackPairs then splits them).
  */
 function rowSums<W, A>(matrix: usize, rowBytes: usize, v: usize, n: i32, active: usize, open: i32, sums: usize): void {
   if (ASC_FEATURE_SIMD) {
     const padded = <i32>(rowBytes / sizeof<W>());
-    for (let from = 0; from < padded; from += 128) {
+    for (let from = 0; from < padded; from += LANE_CHUNK_COLUMNS) {
       const vectors = min(16, (padded - from) >> 3);
       chunkSimd<W>(matrix, rowBytes, v, from, vectors, active, open, sums);
     }
@@ -183,10 +325,10 @@ function rowSums<W, A>(matrix: usize, rowBytes: usize, v: usize, n: i32, active:
 }
 
 /**
- * rowSums for the `columns` (32 or 8) columns of v from `from`, v in locals, a unit's rows (W = i16, into i32 sums
- * A) or row pairs (W = i64, into i64 pair sums A) one after the other: four rows or two pairs, 16 bytes of sums
- * (in a loop in the microcontroller build, where the module's size counts). Inlined into chunk32 and chunk8, where
- * `columns` is a constant.
+ * rowSums for the `columns` (32 or 8) columns of v from `from`, v in locals, a unit's rows (W = i16 or i8) or row
+ * pairs (W = i64) one after the other, into i64 sums A: four rows or two pairs, 32 or 16 bytes of sums (in a loop
+ * in the microcontroller build, where the module's size counts). Inlined into chunk32 and chunk8, where `columns`
+ * is a constant.
  */
 @inline function chunk<W, A>(columns: i32, matrix: usize, rowBytes: usize, v: usize, from: i32, active: usize, open: i32, sums: usize): void {
   const vp = v + (<usize>from << 1);
@@ -222,7 +364,7 @@ function rowSums<W, A>(matrix: usize, rowBytes: usize, v: usize, n: i32, active:
   const v29 = columns == 32 ? <A>load<i16>(vp, 58) : <A>0;
   const v30 = columns == 32 ? <A>load<i16>(vp, 60) : <A>0;
   const v31 = columns == 32 ? <A>load<i16>(vp, 62) : <A>0;
-  const rowsPerUnit = 16 / sizeof<A>();
+  const rowsPerUnit = sizeof<W>() == 8 ? 2 : 4;
   const unitBytes = rowBytes * rowsPerUnit;
   const start = <usize>from * sizeof<W>();
   let out = sums;
@@ -230,23 +372,23 @@ function rowSums<W, A>(matrix: usize, rowBytes: usize, v: usize, n: i32, active:
   do {
     let row = matrix + <usize>load<i32>(active) * unitBytes + start;
     if (isDefined(PHASOR_MCU)) {
-      // a unit's four sums are the 16-aligned bytes from out (the scratch and SUMS_BYTES keep them so): the loop
-      // ends when out reaches the next multiple of 16
+      // a unit's four W x or U h sums are 32 bytes from a multiple of 32 (the scratch and sumsOff are 32-aligned,
+      // SUMS_BYTES and U_SUMS multiples of 32): the loop ends when out reaches the next multiple of 32
       do {
         store<A>(out, load<A>(out) + rowSum<W, A>(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31));
         row += rowBytes;
         out += sizeof<A>();
-      } while (out & 15);
-      out += SUMS_BYTES - 16;
+      } while (out & 31);
+      out += SUMS_BYTES - 32;
     } else {
       store<A>(out, load<A>(out) + rowSum<W, A>(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31));
       row += rowBytes;
       store<A>(out, load<A>(out, sizeof<A>()) + rowSum<W, A>(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31), sizeof<A>());
       if (rowsPerUnit == 4) {
         row += rowBytes;
-        store<A>(out, load<A>(out, 8) + rowSum<W, A>(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31), 8);
+        store<A>(out, load<A>(out, 2 * sizeof<A>()) + rowSum<W, A>(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31), 2 * sizeof<A>());
         row += rowBytes;
-        store<A>(out, load<A>(out, 12) + rowSum<W, A>(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31), 12);
+        store<A>(out, load<A>(out, 3 * sizeof<A>()) + rowSum<W, A>(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31), 3 * sizeof<A>());
       }
       out += SUMS_BYTES;
     }
@@ -262,8 +404,9 @@ function chunk8<W, A>(matrix: usize, rowBytes: usize, v: usize, from: i32, activ
   chunk<W, A>(8, matrix, rowBytes, v, from, active, open, sums);
 }
 
-/** One row's (or pair's) first `columns` (32 or 8) columns from `row` times v0..v31. */
+/** One row's (or pair's) first `columns` (32, 8 or 2) columns from `row` times v0..v31. */
 @inline function rowSum<W, A>(columns: i32, row: usize, v0: A, v1: A, v2: A, v3: A, v4: A, v5: A, v6: A, v7: A, v8: A, v9: A, v10: A, v11: A, v12: A, v13: A, v14: A, v15: A, v16: A, v17: A, v18: A, v19: A, v20: A, v21: A, v22: A, v23: A, v24: A, v25: A, v26: A, v27: A, v28: A, v29: A, v30: A, v31: A): A {
+  if (columns == 2) return <A>load<W>(row) * v0 + <A>load<W>(row, sizeof<W>()) * v1;
   return columns == 32 ? row32<W, A>(row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31) : row8<W, A>(row, v0, v1, v2, v3, v4, v5, v6, v7);
 }
 
@@ -281,17 +424,17 @@ function chunk8<W, A>(matrix: usize, rowBytes: usize, v: usize, from: i32, activ
   );
 }
 
-/** rowSums for a single column (one input, rows padded to 8 elements), the sums' first terms. */
+/** rowSums for a single column (one input, rows padded to 8 elements): the W x sums, stored, and U h's zeroed. */
 function oneColumnSums<T>(matrix: usize, v: usize, active: usize, open: i32, sums: usize): void {
-  const v0 = <i32>load<i16>(v);
+  const v0 = <i64>load<i16>(v);
   let out = sums;
   const end = sums + <usize>open * SUMS_BYTES;
   do {
     const row = matrix + <usize>load<i32>(active) * (32 * sizeof<T>());
-    store<i32>(out, <i32>load<T>(row) * v0);
-    store<i32>(out, <i32>load<T>(row, 8 * sizeof<T>()) * v0, 4);
-    store<i32>(out, <i32>load<T>(row, 16 * sizeof<T>()) * v0, 8);
-    store<i32>(out, <i32>load<T>(row, 24 * sizeof<T>()) * v0, 12);
+    store<i64>(out, <i64>load<T>(row) * v0);
+    store<i64>(out, <i64>load<T>(row, 8 * sizeof<T>()) * v0, 8);
+    store<i64>(out, <i64>load<T>(row, 16 * sizeof<T>()) * v0, 16);
+    store<i64>(out, <i64>load<T>(row, 24 * sizeof<T>()) * v0, 24);
     startU(out);
     out += SUMS_BYTES;
     active += 4;
@@ -299,8 +442,8 @@ function oneColumnSums<T>(matrix: usize, v: usize, active: usize, open: i32, sum
 }
 
 /**
- * rowSums for an input of at most 8 columns (rows padded to 8 elements), the sums' first terms: column by column,
- * the unit's four rows at fixed offsets.
+ * rowSums for an input of at most 8 columns (rows padded to 8 elements), the W x sums, stored, and U h's zeroed:
+ * column by column, the unit's four rows at fixed offsets.
  */
 function narrowSums<T>(matrix: usize, v: usize, n: i32, active: usize, open: i32, sums: usize): void {
   let out = sums;
@@ -309,57 +452,63 @@ function narrowSums<T>(matrix: usize, v: usize, n: i32, active: usize, open: i32
     let row = matrix + <usize>load<i32>(active) * (32 * sizeof<T>());
     const rowEnd = row + <usize>n * sizeof<T>();
     let at = v;
-    let s0: i32 = 0, s1: i32 = 0, s2: i32 = 0, s3: i32 = 0;
+    let s0: i64 = 0, s1: i64 = 0, s2: i64 = 0, s3: i64 = 0;
     do {
-      const x = <i32>load<i16>(at);
-      s0 += <i32>load<T>(row) * x;
-      s1 += <i32>load<T>(row, 8 * sizeof<T>()) * x;
-      s2 += <i32>load<T>(row, 16 * sizeof<T>()) * x;
-      s3 += <i32>load<T>(row, 24 * sizeof<T>()) * x;
+      const x = <i64>load<i16>(at);
+      s0 += <i64>load<T>(row) * x;
+      s1 += <i64>load<T>(row, 8 * sizeof<T>()) * x;
+      s2 += <i64>load<T>(row, 16 * sizeof<T>()) * x;
+      s3 += <i64>load<T>(row, 24 * sizeof<T>()) * x;
       row += sizeof<T>();
       at += 2;
     } while (row < rowEnd);
-    store<i32>(out, s0);
-    store<i32>(out, s1, 4);
-    store<i32>(out, s2, 8);
-    store<i32>(out, s3, 12);
+    store<i64>(out, s0);
+    store<i64>(out, s1, 8);
+    store<i64>(out, s2, 16);
+    store<i64>(out, s3, 24);
     startU(out);
     out += SUMS_BYTES;
     active += 4;
   } while (out < end);
 }
 
-/** rowSums for a sparse v: only the `count` columns listed at cols (i32) are read. */
+/** rowSums for a sparse v, the W x sums, stored, and U h's zeroed: only the `count` columns listed at cols (i32)
+ * are read. */
 function sparseSums<T>(matrix: usize, rowBytes: usize, v: usize, cols: usize, count: i32, active: usize, open: i32, sums: usize): void {
   const unitBytes = rowBytes << 2;
   for (let a = 0; a < open; a++) {
     const rows = matrix + <usize>load<i32>(active + (<usize>a << 2)) * unitBytes;
-    let s0: i32 = 0, s1: i32 = 0, s2: i32 = 0, s3: i32 = 0;
+    let s0: i64 = 0, s1: i64 = 0, s2: i64 = 0, s3: i64 = 0;
     for (let k = 0; k < count; k++) {
       const c = <usize>load<i32>(cols + (<usize>k << 2));
-      const x = <i32>load<i16>(v + (c << 1));
+      const x = <i64>load<i16>(v + (c << 1));
       const r = rows + c * sizeof<T>();
-      s0 += <i32>load<T>(r) * x;
-      s1 += <i32>load<T>(r + rowBytes) * x;
-      s2 += <i32>load<T>(r + 2 * rowBytes) * x;
-      s3 += <i32>load<T>(r + 3 * rowBytes) * x;
+      s0 += <i64>load<T>(r) * x;
+      s1 += <i64>load<T>(r + rowBytes) * x;
+      s2 += <i64>load<T>(r + 2 * rowBytes) * x;
+      s3 += <i64>load<T>(r + 3 * rowBytes) * x;
     }
     const out = sums + <usize>a * SUMS_BYTES;
-    store<i32>(out, s0);
-    store<i32>(out, s1, 4);
-    store<i32>(out, s2, 8);
-    store<i32>(out, s3, 12);
+    store<i64>(out, s0);
+    store<i64>(out, s1, 8);
+    store<i64>(out, s2, 16);
+    store<i64>(out, s3, 24);
     startU(out);
   }
 }
 
 // v128 stays inside the helpers below, only reachable from SIMD branches (toolchain.md, AS103).
 
-/** Four rows' i32x4 partial sums (a lane each of their dot products) added across lanes: lane g is row g's sum. */
-@inline function laneSums(a0: v128, a1: v128, a2: v128, a3: v128): v128 {
-  const t01 = i32x4.add(v128.shuffle<i32>(a0, a1, 0, 4, 1, 5), v128.shuffle<i32>(a0, a1, 2, 6, 3, 7));
-  const t23 = i32x4.add(v128.shuffle<i32>(a2, a3, 0, 4, 1, 5), v128.shuffle<i32>(a2, a3, 2, 6, 3, 7));
-  return i32x4.add(v128.shuffle<i32>(t01, t23, 0, 1, 4, 5), v128.shuffle<i32>(t01, t23, 2, 3, 6, 7));
+@inline function zero16Simd(at: usize): void {
+  v128.store(at, i64x2.splat(0));
+}
+
+/** Two rows' i32x4 partial sums (lane l of a row sums its columns c with c mod 8 in {2 l, 2 l + 1}: an exact i32, a
+ * lane-chunk of contract/plsm.ts) widened to i64 and added across lanes: lane 0 is row a's sum, lane 1 row b's. */
+@inline function laneSums(a: v128, b: v128): v128 {
+  const wa = i64x2.add(i64x2.extend_low_i32x4_s(a), i64x2.extend_high_i32x4_s(a));
+  const wb = i64x2.add(i64x2.extend_low_i32x4_s(b), i64x2.extend_high_i32x4_s(b));
+  return i64x2.add(v128.shuffle<i64>(wa, wb, 0, 2), v128.shuffle<i64>(wa, wb, 1, 3));
 }
 
 /** One row's first `vectors` (1 to 16) vectors of 8 columns times v0..v15, as i32x4 partial sums: the sum starts at
@@ -463,13 +612,16 @@ function sparseSums<T>(matrix: usize, rowBytes: usize, v: usize, cols: usize, co
   const end = sums + <usize>open * SUMS_BYTES;
   do {
     const row = matrix + <usize>load<i32>(active) * unitBytes + start;
-    const s = laneSums(
+    const s01 = laneSums(
       rowSimd<T>(row, vectors, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15),
       rowSimd<T>(row + rowBytes, vectors, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15),
+    );
+    const s23 = laneSums(
       rowSimd<T>(row + 2 * rowBytes, vectors, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15),
       rowSimd<T>(row + 3 * rowBytes, vectors, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15),
     );
-    v128.store(out, i32x4.add(v128.load(out), s));
+    v128.store(out, i64x2.add(v128.load(out), s01));
+    v128.store(out, i64x2.add(v128.load(out, 16), s23), 16);
     out += SUMS_BYTES;
     active += 4;
   } while (out < end);

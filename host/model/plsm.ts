@@ -8,7 +8,7 @@
 import {
   HEADER_BYTES, HEADER_FILE_BYTES, HEADER_INPUT_FRAC, HEADER_INPUT_SIZE, HEADER_KIND, HEADER_LAYER_COUNT, HEADER_META_AT, HEADER_META_BYTES,
   HEADER_OUTPUT_SIZE, HEADER_READOUT_AT, HEADER_READOUT_MODE, HEADER_TICKS_LOG2, HEADER_VERSION, KIND_FIXED, KIND_FLOAT, LAYER_DESC_BYTES,
-  LAYER_FLAGS, LAYER_INT8, LAYER_PEEPHOLES, INT8_LIMIT, LAYER_HIDDEN_SIZE, LAYER_INPUT_SIZE, LAYER_P_FRAC, LAYER_TIME_AT, LAYER_U_AT, LAYER_UNITS_AT, LAYER_W_AT, MAX_LAYERS, MAX_SIZE,
+  LANE_CHUNK_COLUMNS, LAYER_FLAGS, LAYER_INT8, LAYER_PEEPHOLES, INT8_LIMIT, LAYER_HIDDEN_SIZE, LAYER_INPUT_SIZE, LAYER_P_FRAC, LAYER_TIME_AT, LAYER_U_AT, LAYER_UNITS_AT, LAYER_W_AT, MAX_LAYERS, MAX_SIZE,
   PLSM_MAGIC, PLSM_VERSION, PRE_FRAC, READOUT_DESC_BYTES, READOUT_ROWS_AT, READOUT_V_AT, ROW_BIAS, ROW_L1_LIMIT, ROW_RECORD_BYTES, ROW_V_FRAC,
   TIME_HALF_ON, TIME_RECORD_BYTES, TIME_R_ON, TIME_SHIFT, TIME_STEP, TIME_STEP_LOW, TIME_TAU, UNIT_BIAS, UNIT_PEEPHOLE, UNIT_PEEPHOLE_FLOAT,
   UNIT_RECORD_BYTES, UNIT_U_FRAC, UNIT_W_FRAC, FRAC_MAX, FRAC_MIN, MAX_TICKS_LOG2, MIN_OPEN_TICKS,
@@ -17,7 +17,20 @@ import { badModel } from "../errors.js";
 import { TIME_GATE_RANGE, type FloatModel, type LayerParams } from "./model.js";
 
 // The file's layout and ranges are the wasm reader's (assembly/contract/plsm.ts); these are what the host's users import.
-export { FRAC_MAX, FRAC_MIN, INT8_LIMIT, KIND_FIXED, KIND_FLOAT, MAX_TICKS_LOG2, MIN_OPEN_TICKS, PLSM_MAGIC, PLSM_VERSION, PRE_FRAC, ROW_L1_LIMIT };
+export { FRAC_MAX, FRAC_MIN, INT8_LIMIT, KIND_FIXED, LANE_CHUNK_COLUMNS, KIND_FLOAT, MAX_TICKS_LOG2, MIN_OPEN_TICKS, PLSM_MAGIC, PLSM_VERSION, PRE_FRAC, ROW_L1_LIMIT };
+/**
+ * The largest sum of |w_q| over one lane-chunk of a U row of `columns` columns (assembly/contract/plsm.ts,
+ * LANE_CHUNK_COLUMNS): the columns c of one 128-column chunk with c mod 8 in {2 lane, 2 lane + 1}, which one lane
+ * of the SIMD build sums in i32. `at(c)` is column c's w_q.
+ */
+export function laneChunkL1(at: (c: number) => number, columns: number): { sum: number; chunk: number; lane: number } {
+  const sums = new Float64Array(4 * Math.ceil(columns / LANE_CHUNK_COLUMNS));
+  for (let c = 0; c < columns; c++) sums[4 * Math.floor(c / LANE_CHUNK_COLUMNS) + ((c >> 1) & 3)] += Math.abs(at(c));
+  let worst = 0;
+  for (let k = 1; k < sums.length; k++) if (sums[k] > sums[worst]) worst = k;
+  return { sum: sums[worst] ?? 0, chunk: worst >> 2, lane: worst & 3 };
+}
+
 /** The largest image a wasm engine takes: 2 GiB of its 4 GiB of memory, the rest for streams and scratch. */
 const MAX_IMAGE_BYTES = 2 ** 31;
 
@@ -287,8 +300,9 @@ export function decodePlsm(bytes: Uint8Array, source: string): PlsmFile {
     if (!(Number.isInteger(value) && value >= lo && value <= hi)) throw fail(`${what} ${value} is outside ${lo}..${hi}`);
   };
   /** The checks of assembly/model.ts on weight rows: zero padding; fixed rows without -32768 and with sum |w_q|
-   * <= ROW_L1_LIMIT (so no i32 dot product can overflow); float rows finite. */
-  const checkRows = (at: number, rows: number, used: number, padded: number, what: string, int8 = false) => {
+   * <= ROW_L1_LIMIT (so no i32 dot product can overflow), or for U (`lanes`) each lane-chunk's sum (laneChunkL1);
+   * float rows finite. */
+  const checkRows = (at: number, rows: number, used: number, padded: number, what: string, int8 = false, lanes = false) => {
     const read = (e: number) =>
       kind !== KIND_FIXED ? view.getFloat32(at + 4 * e, true) : int8 ? view.getInt8(at + e) : view.getInt16(at + 2 * e, true);
     for (let r = 0; r < rows; r++) {
@@ -301,7 +315,18 @@ export function decodePlsm(bytes: Uint8Array, source: string): PlsmFile {
         if (!Number.isFinite(w)) throw fail(`${what} row ${r} holds a non-finite weight`);
         l1 += Math.abs(w);
       }
-      if (kind === KIND_FIXED && l1 > ROW_L1_LIMIT) throw fail(`${what} row ${r}: sum of |w| is ${l1}, over ${ROW_L1_LIMIT} (a 32-bit sum could overflow)`);
+      if (kind === KIND_FIXED && l1 > ROW_L1_LIMIT) {
+        if (!lanes) throw fail(`${what} row ${r}: sum of |w| is ${l1}, over ${ROW_L1_LIMIT} (a 32-bit sum could overflow)`);
+        const worst = laneChunkL1((c) => read(r * padded + c), padded);
+        if (worst.sum > ROW_L1_LIMIT) {
+          const from = worst.chunk * LANE_CHUNK_COLUMNS;
+          throw fail(
+            `${what} row ${r}: sum of |w| is ${worst.sum} over its columns ${from}..${Math.min(from + LANE_CHUNK_COLUMNS, padded) - 1} with ` +
+              `c mod 8 in {${2 * worst.lane}, ${2 * worst.lane + 1}}, over ${ROW_L1_LIMIT} (SIMD lane ${worst.lane} of a ` +
+              `${LANE_CHUNK_COLUMNS}-column chunk: its 32-bit sum could overflow)`,
+          );
+        }
+      }
     }
   };
   need(HEADER_BYTES, layerCount * LAYER_DESC_BYTES, "layer table");
@@ -340,7 +365,7 @@ export function decodePlsm(bytes: Uint8Array, source: string): PlsmFile {
     need(units, H * UNIT_RECORD_BYTES, `layer ${n} unit records`);
     need(time, H * TIME_RECORD_BYTES, `layer ${n} time records`);
     checkRows(W, 4 * H, I, Ip, `layer ${n} W`, int8);
-    checkRows(U, 4 * H, H, Hp, `layer ${n} U`, int8);
+    checkRows(U, 4 * H, H, Hp, `layer ${n} U`, int8, true);
     const p: LayerParams = {
       inputSize: I,
       hiddenSize: H,

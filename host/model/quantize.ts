@@ -7,7 +7,7 @@ import { PhasorError, badModel } from "../errors.js";
 import type { FloatModel, ReadoutMode } from "./model.js";
 import { ReferenceEngine } from "../engine/reference.js";
 import {
-  FRAC_MAX, FRAC_MIN, INT8_LIMIT, MAX_TICKS_LOG2, MIN_OPEN_TICKS, PRE_FRAC, ROW_L1_LIMIT, decodePlsm, encodePlsm, halfOnOf, openTicks, type FixedPlan, type PlsmFile,
+  FRAC_MAX, FRAC_MIN, INT8_LIMIT, MAX_TICKS_LOG2, MIN_OPEN_TICKS, PRE_FRAC, ROW_L1_LIMIT, decodePlsm, encodePlsm, halfOnOf, laneChunkL1, openTicks, type FixedPlan, type PlsmFile,
 } from "./plsm.js";
 
 /** One calibration sequence: n timestamps and n * inputSize inputs, event-major. */
@@ -54,15 +54,21 @@ export function toleranceExceeded(error: Agreement, readout: ReadoutMode): strin
   return out;
 }
 
+/** What bounds a row's sum of |w_q| (assembly/contract/plsm.ts): the whole row's (W and the readout, whose sums are
+ * i32), or each lane-chunk's (U, whose sums are i64 but summed in i32 lanes by the SIMD build). */
+type RowBound = "row" | "lanes";
+
 /**
  * The most fractional bits a row of weights can have: each |w| * 2^f rounds to at most `limit` (32767 for int16,
- * INT8_LIMIT for int8), the row's sum of |w_q| stays within ROW_L1_LIMIT, and `extra` values (a bias at another
- * scale) fit in i32. Undefined when no format from FRAC_MIN up holds the row: the caller refuses the model.
+ * INT8_LIMIT for int8), the row's sum of |w_q| (bound "row") or each of its lane-chunk sums (bound "lanes",
+ * laneChunkL1) stays within ROW_L1_LIMIT, and `extra` values (a bias at another scale) fit in i32. Undefined when no
+ * format from FRAC_MIN up holds the row: the caller refuses the model.
  */
 export function rowFormat(
   w: ArrayLike<number>,
   start: number,
   length: number,
+  bound: RowBound,
   extra?: { value: number; offset: number },
   limit = I16_MAX,
 ): number | undefined {
@@ -70,29 +76,38 @@ export function rowFormat(
   for (let i = 0; i < length; i++) maxAbs = Math.max(maxAbs, Math.abs(w[start + i]));
   let f = maxAbs > 0 ? Math.min(FRAC_MAX, Math.floor(Math.log2(limit / maxAbs))) : 15;
   for (; f >= FRAC_MIN; f--) {
+    const q = (i: number) => Math.abs(Math.round(w[start + i] * 2 ** f));
     let l1 = 0;
     let fits = true;
     for (let i = 0; i < length && fits; i++) {
-      const q = Math.abs(Math.round(w[start + i] * 2 ** f));
-      l1 += q;
-      fits = q <= limit;
+      l1 += q(i);
+      fits = q(i) <= limit;
     }
     if (extra && Math.abs(Math.round(extra.value * 2 ** (f + extra.offset))) > I32_MAX) fits = false;
-    if (fits && l1 <= ROW_L1_LIMIT) return f;
+    if (fits && (l1 <= ROW_L1_LIMIT || (bound === "lanes" && laneChunkL1(q, length).sum <= ROW_L1_LIMIT))) return f;
   }
   return undefined;
 }
 
 /** rowFormat of row r (of `length` values from r * length) of a model's matrix, or the model refused naming it. */
-function rowFormatOf(w: ArrayLike<number>, r: number, length: number, what: string, limit: number, extra?: { value: number; offset: number }): number {
-  const f = rowFormat(w, r * length, length, extra, limit);
+function rowFormatOf(
+  w: ArrayLike<number>,
+  r: number,
+  length: number,
+  bound: RowBound,
+  what: string,
+  limit: number,
+  extra?: { value: number; offset: number },
+): number {
+  const f = rowFormat(w, r * length, length, bound, extra, limit);
   if (f === undefined) {
     let maxAbs = 0;
     for (let i = 0; i < length; i++) maxAbs = Math.max(maxAbs, Math.abs(w[r * length + i]));
     throw badModel(
       what,
       `no fixed format holds this row (largest |w| ${maxAbs}): the coarsest, Q(${FRAC_MIN}), holds |w| up to ${limit * 2 ** -FRAC_MIN} ` +
-        `with a sum of |w_q| up to ${ROW_L1_LIMIT}${extra ? ` and its bias ${extra.value} in i32` : ""}`,
+        `with a sum of |w_q| up to ${ROW_L1_LIMIT}${bound === "lanes" ? " in each SIMD lane of a 128-column chunk" : ""}` +
+        `${extra ? ` and its bias ${extra.value} in i32` : ""}`,
     );
   }
   return f;
@@ -139,8 +154,8 @@ export function planFormats(model: FloatModel, maxAbsInput: number, source = "mo
     const wFrac = new Int8Array(4 * H);
     const uFrac = new Int8Array(4 * H);
     for (let r = 0; r < 4 * H; r++) {
-      wFrac[r] = rowFormatOf(L.W, r, L.inputSize, `${source}: layers[${n}].W row ${r}`, limit);
-      uFrac[r] = rowFormatOf(L.U, r, H, `${source}: layers[${n}].U row ${r}`, limit);
+      wFrac[r] = rowFormatOf(L.W, r, L.inputSize, "row", `${source}: layers[${n}].W row ${r}`, limit);
+      uFrac[r] = rowFormatOf(L.U, r, H, "lanes", `${source}: layers[${n}].U row ${r}`, limit);
     }
     let maxPeep = 0;
     if (L.peephole) for (const p of [L.peephole.i, L.peephole.f, L.peephole.o]) for (const v of p) maxPeep = Math.max(maxPeep, Math.abs(v));
@@ -149,7 +164,7 @@ export function planFormats(model: FloatModel, maxAbsInput: number, source = "mo
   const { V, d, outputSize } = model.readout;
   const H = model.layers[model.layers.length - 1].hiddenSize;
   const vFrac = new Int8Array(outputSize);
-  for (let o = 0; o < outputSize; o++) vFrac[o] = rowFormatOf(V, o, H, `${source}: readout.V row ${o}`, I16_MAX, { value: d[o], offset: 15 });
+  for (let o = 0; o < outputSize; o++) vFrac[o] = rowFormatOf(V, o, H, "row", `${source}: readout.V row ${o}`, I16_MAX, { value: d[o], offset: 15 });
   return { ticksLog2: ticksFormat(model, source), inputFrac: valueFormat(maxAbsInput), layers, vFrac };
 }
 
