@@ -89,7 +89,9 @@ describe("phasor quantize", () => {
     expect(quantized.stdout.endsWith("\n")).toBe(true);
     expect(quantized.stdout.trimEnd().split("\n")).toHaveLength(1);
     const summary = JSON.parse(quantized.stdout);
-    expect(Object.keys(summary)).toEqual(["model", "out", "bytes", "layers", "formats", "memory", "calibration", "error"]);
+    expect(Object.keys(summary)).toEqual(["model", "out", "bytes", "uFormats", "layers", "formats", "memory", "calibration", "error"]);
+    // within the tolerances with the whole-row formats, so --u-formats auto keeps them
+    expect(summary.uFormats).toBe("pairs");
     expect(summary.model).toBe(modelPath);
     expect(summary.out).toBe(outPath);
     expect(summary.bytes).toBe(statSync(outPath).size);
@@ -125,7 +127,7 @@ describe("phasor quantize", () => {
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
     const summary = JSON.parse(r.stdout);
-    expect(Object.keys(summary)).toEqual(["model", "out", "bytes", "weights", "layers", "formats", "memory", "calibration", "error", "weightError"]);
+    expect(Object.keys(summary)).toEqual(["model", "out", "bytes", "weights", "uFormats", "layers", "formats", "memory", "calibration", "error", "weightError"]);
     expect(summary.weights).toBe("int8");
     expect(summary.bytes).toBe(statSync(out).size);
     expect(summary.bytes).toBeLessThan(statSync(outPath).size);

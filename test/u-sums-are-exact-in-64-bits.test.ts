@@ -193,7 +193,7 @@ describe("the quantizer", () => {
     const L = model.layers[0];
     L.U.forEach((_, i) => (L.U[i] = rng.uniform(-0.5, 0.5)));
     const calibration = [0, 1, 2].map(() => randomStream(rng, { n: 200, inputSize: 2 }));
-    const q = quantize(model, calibration, "large-u");
+    const q = quantize(model, calibration, "large-u", "int16", "fine");
     const H = 64;
     const uFrac = q.plan.layers[0].uFrac;
     let finer = 0;

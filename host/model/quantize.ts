@@ -59,6 +59,16 @@ export function toleranceExceeded(error: Agreement, readout: ReadoutMode): strin
 type RowBound = "row" | "lanes";
 
 /**
+ * How U's row formats are chosen (docs/fixed-point.md, "U h in 64 bits"). "pairs": within the whole-row bound, so
+ * the scalar builds sum U two rows per multiply (fixed/sums.ts, their faster kernel) and every engine before the
+ * 64-bit U sums reads the file. "fine": the finest formats the lane-chunk bound allows, about two more bits on the
+ * U of trained models, whose rows' sums of |w| are large; the scalar builds then sum U in lane-ordered pieces, more
+ * operators a MAC. The SIMD build costs the same either way. `phasor quantize` and `phasor start` choose by the
+ * error (quantizeChecked): "pairs" where it is within plstm.md section 3, "fine" otherwise.
+ */
+export type UFormats = "pairs" | "fine";
+
+/**
  * The most fractional bits a row of weights can have: each |w| * 2^f rounds to at most `limit` (32767 for int16,
  * INT8_LIMIT for int8), the row's sum of |w_q| (bound "row") or each of its lane-chunk sums (bound "lanes",
  * laneChunkL1) stays within ROW_L1_LIMIT, and `extra` values (a bias at another scale) fit in i32. Undefined when no
@@ -141,7 +151,7 @@ function ticksFormat(model: FloatModel, source: string): number {
   return log2;
 }
 
-export function planFormats(model: FloatModel, maxAbsInput: number, source = "model", weights: WeightWidth = "int16"): FixedPlan {
+export function planFormats(model: FloatModel, maxAbsInput: number, source = "model", weights: WeightWidth = "int16", u: UFormats = "pairs"): FixedPlan {
   const limit = weights === "int8" ? INT8_LIMIT : I16_MAX;
   const layers = model.layers.map((L, n) => {
     const H = L.hiddenSize;
@@ -155,7 +165,7 @@ export function planFormats(model: FloatModel, maxAbsInput: number, source = "mo
     const uFrac = new Int8Array(4 * H);
     for (let r = 0; r < 4 * H; r++) {
       wFrac[r] = rowFormatOf(L.W, r, L.inputSize, "row", `${source}: layers[${n}].W row ${r}`, limit);
-      uFrac[r] = rowFormatOf(L.U, r, H, "lanes", `${source}: layers[${n}].U row ${r}`, limit);
+      uFrac[r] = rowFormatOf(L.U, r, H, u === "fine" ? "lanes" : "row", `${source}: layers[${n}].U row ${r}`, limit);
     }
     let maxPeep = 0;
     if (L.peephole) for (const p of [L.peephole.i, L.peephole.f, L.peephole.o]) for (const v of p) maxPeep = Math.max(maxPeep, Math.abs(v));
@@ -169,8 +179,8 @@ export function planFormats(model: FloatModel, maxAbsInput: number, source = "mo
 }
 
 /** Quantizes `model` with the input and cell ranges seen when the reference runs the calibration sequences; its W
- * and U as int16 or, with weights "int8", as int8. */
-export function quantize(model: FloatModel, calibration: CalibrationSequence[], source = "model", weights: WeightWidth = "int16"): QuantizeResult {
+ * and U as int16 or, with weights "int8", as int8; U's row formats as `u` says. */
+export function quantize(model: FloatModel, calibration: CalibrationSequence[], source = "model", weights: WeightWidth = "int16", u: UFormats = "pairs"): QuantizeResult {
   if (calibration.length === 0) throw new PhasorError("bad-input", "calibration: no events to calibrate on");
   const reference = new ReferenceEngine(model);
   let maxAbsInput = 0;
@@ -188,7 +198,7 @@ export function quantize(model: FloatModel, calibration: CalibrationSequence[], 
   if (maxAbsCell >= CELL_LIMIT) {
     throw new PhasorError("bad-model", `${source}: the cell state reaches ${maxAbsCell.toPrecision(4)} on the calibration events, beyond the fixed engine's range of +-${CELL_LIMIT}`);
   }
-  const plan = planFormats(model, maxAbsInput, source, weights);
+  const plan = planFormats(model, maxAbsInput, source, weights, u);
   const bytes = encodePlsm(model, plan, { quantizedFrom: source, calibrationEvents: events });
   const file = decodePlsm(bytes, source);
   return { bytes, file, plan, calibration: { sequences: calibration.length, events, maxAbsInput, maxAbsCell } };

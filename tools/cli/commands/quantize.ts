@@ -7,12 +7,12 @@
  */
 import { stat } from "node:fs/promises";
 import { dirname, extname } from "node:path";
-import { compareEngines, type Agreement } from "../../../host/engine/compare.js";
-import { createEngine, type LoadedModel } from "../../../host/engine/create.js";
+import type { Agreement } from "../../../host/engine/compare.js";
 import { PhasorError, badInput } from "../../../host/errors.js";
 import type { FloatModel } from "../../../host/model/model.js";
 import { PRE_FRAC, type FixedPlan } from "../../../host/model/plsm.js";
-import { FIXED_TOLERANCE, WEIGHT_WIDTHS, quantize, toleranceExceeded } from "../../../host/model/quantize.js";
+import { FIXED_TOLERANCE, WEIGHT_WIDTHS } from "../../../host/model/quantize.js";
+import { U_FORMAT_CHOICES, quantizeChecked } from "../../../host/model/quantize-checked.js";
 import { defineCommand } from "../command.js";
 import { ioReason, writeFileAtomically } from "../../../host/files.js";
 import { EVENT_READER_FLAGS, skippedNote } from "../io.js";
@@ -20,7 +20,7 @@ import { readSequences } from "../sequences.js";
 import { loadModelFile } from "../model-file.js";
 
 export const command = defineCommand({
-  usage: "--model M.json --calib E --out M.plsm [--weights int16|int8] [--skip-bad] [--max-line-bytes N] [--accept-error]",
+  usage: "--model M.json --calib E --out M.plsm [--weights int16|int8] [--u-formats auto|pairs|fine] [--skip-bad] [--max-line-bytes N] [--accept-error]",
   description:
     "Quantizes a float model to the fixed-point .plsm format, with number formats chosen from the weights and from\n" +
     "the ranges the float64 reference reaches on the calibration events. Prints one JSON line: the formats chosen,\n" +
@@ -32,12 +32,18 @@ export const command = defineCommand({
     "--weights int8 stores the gate matrices W and U as int8 (half the image; docs/fixed-point.md, \"int8 weights\"):\n" +
     "then \"error\" is the engine against the reference running the model the file stands for (its int8 weights),\n" +
     'held to the tolerances above, and "weightError" is against the float model, whose argmaxAgreement must reach\n' +
-    `${FIXED_TOLERANCE.argmaxAgreement} for a "last" readout (its h and y move by the weights' rounding).`,
+    `${FIXED_TOLERANCE.argmaxAgreement} for a "last" readout (its h and y move by the weights' rounding).\n` +
+    "--u-formats says how the recurrent matrix U's rows get their formats (docs/fixed-point.md, \"U h in 64 bits\"):\n" +
+    "pairs keeps each row's sum of |w_q| within 65538, which the scalar builds sum two rows per multiply and every\n" +
+    "earlier engine reads; fine takes the finest formats the SIMD build's lanes allow, about two more bits on a trained\n" +
+    "model's U, at more operators a MAC in the scalar builds; auto (the default) writes pairs where its error is\n" +
+    'within the tolerances, and fine otherwise. "uFormats" in the summary says which the file has.',
   flags: {
     model: { kind: "string", required: true, value: "M.json", help: "float model" },
     calib: { kind: "string", required: true, value: "E", help: "calibration events, NDJSON or CSV; - reads stdin" },
     out: { kind: "string", required: true, value: "M.plsm", help: "where to write the quantized model" },
     weights: { kind: "enum", values: WEIGHT_WIDTHS, default: "int16", help: "element of the gate matrices W and U" },
+    "u-formats": { kind: "enum", values: U_FORMAT_CHOICES, default: "auto", help: "the formats of U's rows: pairs (scalar builds' faster kernel), fine (closest to the float model), auto (pairs where within the tolerances)" },
     ...EVENT_READER_FLAGS,
     "accept-error": { kind: "boolean", help: "write the model even when its error on the calibration events is beyond the spec's tolerances" },
   },
@@ -58,40 +64,20 @@ export const command = defineCommand({
     }
 
     const int8 = flags.weights === "int8";
-    const result = quantize(loaded.model, sequences, flags.model, flags.weights);
-    const quantized: LoadedModel = { format: "plsm", model: result.file.model, plsm: result.file, source: flags.out };
-    const fixed = await createEngine(quantized, { engine: "fixed" });
-    // int8 weights change the model by more than the engine's tolerances: the engine is held to the model the file
-    // stands for, and the file to the float model by its decisions
-    const reference = await createEngine(int8 ? { format: "json", model: result.file.model, source: flags.out } : loaded, { engine: "reference" });
-    const original = int8 ? await createEngine(loaded, { engine: "reference" }) : undefined;
-    const classification = loaded.model.readout.mode === "last";
-    let summary: string;
-    let beyond: string[];
-    try {
-      const error = compareEngines(fixed, reference, sequences);
-      const weightError = original ? compareEngines(fixed, original, sequences) : undefined;
-      beyond = toleranceExceeded(error, loaded.model.readout.mode);
-      if (weightError && classification && !(weightError.argmaxAgreement >= FIXED_TOLERANCE.argmaxAgreement)) {
-        beyond.push(`with int8 weights the argmax agrees with the float model's on ${weightError.argmaxAgreement} of the sequences, below ${FIXED_TOLERANCE.argmaxAgreement}`);
-      }
-      summary = JSON.stringify({
-        model: flags.model,
-        out: flags.out,
-        bytes: result.bytes.length,
-        ...(int8 ? { weights: flags.weights } : {}),
-        layers: loaded.model.layers.map((L) => ({ inputSize: L.inputSize, hiddenSize: L.hiddenSize })),
-        formats: formatsOf(loaded.model, result.plan),
-        memory: fixed.memory(),
-        calibration: result.calibration,
-        error: agreementOf(error),
-        ...(weightError ? { weightError: agreementOf(weightError) } : {}),
-      });
-    } finally {
-      fixed.dispose();
-      reference.dispose();
-      original?.dispose();
-    }
+    const { result, uFormats, error, weightError, beyond, memory } = await quantizeChecked(loaded.model, sequences, flags.model, flags.weights, flags["u-formats"]);
+    const summary = JSON.stringify({
+      model: flags.model,
+      out: flags.out,
+      bytes: result.bytes.length,
+      ...(int8 ? { weights: flags.weights } : {}),
+      uFormats,
+      layers: loaded.model.layers.map((L) => ({ inputSize: L.inputSize, hiddenSize: L.hiddenSize })),
+      formats: formatsOf(loaded.model, result.plan),
+      memory,
+      calibration: result.calibration,
+      error: agreementOf(error),
+      ...(weightError ? { weightError: agreementOf(weightError) } : {}),
+    });
 
     if (beyond.length > 0 && !flags["accept-error"]) {
       io.stdout.write(summary + "\n");

@@ -6,11 +6,11 @@
  */
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
-import { compareEngines } from "../../../host/engine/compare.js";
 import { createEngine } from "../../../host/engine/create.js";
 import { evaluate, type LabelledSample } from "../../../host/engine/evaluate.js";
 import type { FloatModel } from "../../../host/model/model.js";
-import { FIXED_TOLERANCE, quantize, toleranceExceeded, type QuantizeResult } from "../../../host/model/quantize.js";
+import { FIXED_TOLERANCE, type QuantizeResult } from "../../../host/model/quantize.js";
+import { quantizeChecked } from "../../../host/model/quantize-checked.js";
 import { htmlReport, learningCurveSvg, timeGatesSvg } from "../../../host/training/report.js";
 import { TASKS, generate } from "../../../host/training/tasks.js";
 import { MAX_THREADS, ThreadsUnavailable } from "../../../host/training/threads.js";
@@ -50,19 +50,9 @@ function samples(n: number, seed: number): LabelledSample[] {
  * when it is beyond the tolerances: the job reports it instead of refusing, since it ends with a model either way.
  */
 export async function quantizeAndCheck(model: FloatModel, calibration: LabelledSample[]): Promise<{ quantized: QuantizeResult; beyond: string[]; tolerance: string }> {
-  const quantized = quantize(model, calibration, "model.json");
-  const fixed = await createEngine({ format: "plsm", model: quantized.file.model, plsm: quantized.file, source: "model.plsm" }, { engine: "fixed" });
-  const reference = await createEngine(model, { engine: "reference" });
-  let error;
-  try {
-    error = compareEngines(fixed, reference, calibration);
-  } finally {
-    fixed.dispose();
-    reference.dispose();
-  }
-  const beyond = toleranceExceeded(error, model.readout.mode);
+  const { result: quantized, error, beyond, uFormats } = await quantizeChecked(model, calibration, "model.json");
   const agreement = `maxAbsH ${error.maxAbsH.toExponential(2)}, maxAbsY ${error.maxAbsY.toExponential(2)}, ` +
-    `argmax agreement ${(100 * error.argmaxAgreement).toFixed(1)} % on the ${calibration.length} calibration sequences`;
+    `argmax agreement ${(100 * error.argmaxAgreement).toFixed(1)} % on the ${calibration.length} calibration sequences, U formats "${uFormats}"`;
   const tolerance =
     beyond.length === 0
       ? `within plstm.md section 3's tolerances: the fixed-point model against the float64 reference, ${agreement}`
