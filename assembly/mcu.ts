@@ -9,7 +9,8 @@
 import { HEADER_LAYER_COUNT, MAX_LAYERS } from "./contract/plsm";
 import { E_CAPACITY, E_INPUT, E_MODEL, E_STATE } from "./errors";
 import { fillTanhTable } from "./fixed/activation";
-import { FIXED_TIMING_BYTES, Layer, Model, deriveTiming, parseModel } from "./model";
+import { MCU_PAIRED, packRows, pairedBytes } from "./fixed/sums";
+import { FIXED_TIMING_BYTES, Layer, Model, deriveTiming, layerAt, parseModel } from "./model";
 import { align16, align32 } from "./padding";
 import { POLICY_REJECT, pushEvent, readOutput, streamReset } from "./stream";
 import { learnedOutputInto, learningLayout, learningStart, learningStop } from "./mcu-learning";
@@ -87,8 +88,23 @@ export function init(length: i32): i32 {
   at += <usize>m.outputSize << 3;
   // the learning module (assembly/mcu-learn.ts) keeps its readout after all this
   if (isDefined(PHASOR_LEARN)) at = learningLayout(m, at);
+  if (at > end) {
+    needed = at - arena;
+    return E_CAPACITY;
+  }
+  // U's 32-column chunks in row pairs (fixed/sums.ts, packRows) for each layer whose rows allow them and whose
+  // pairs fit in what is left, in layer order; the others sum U h row by row, with the same bits
+  for (let n = 0; n < m.layerCount; n++) {
+    const L = layerAt(m, n);
+    const columns = L.hiddenSize & ~31;
+    const bytes = pairedBytes(L.hiddenSize, columns);
+    L.uPairs = 0;
+    if (MCU_PAIRED && L.uWithinRowLimit && columns != 0 && bytes <= end - at) {
+      L.uPairs = packRows(L, L.U, L.hiddenSize, L.hiddenPad, columns, at, false);
+      at += bytes;
+    }
+  }
   needed = at - arena;
-  if (at > end) return E_CAPACITY;
   deriveTiming(m, m.timing);
   fillTanhTable();
   streamReset(m, st);

@@ -11,7 +11,7 @@ import {
   TIME_STEP, TIME_STEP_LOW, TIME_TAU, UNIT_RECORD_BYTES, UNIT_U_FRAC, UNIT_W_FRAC,
 } from "./contract/plsm";
 import { crc32 } from "./crc32";
-import { PAIRED, SUMS_BYTES } from "./fixed/sums";
+import { MCU_PAIRED, PAIRED, SUMS_BYTES } from "./fixed/sums";
 import { ERROR_TEXT, E_MODEL, errFloat, errInt, errText, fail } from "./errors";
 import { align16, align32, pad8 } from "./padding";
 import { phaseStep, phaseStep64, phaseStepLow } from "./phase";
@@ -229,7 +229,7 @@ let rowsWithinLimit = true;
 function rowsProblem(base: usize, rows: i32, used: i32, padded: i32, kind: i32, int8: bool, lanes: bool): i32 {
   const eb = int8 ? 1 : elementBytes(kind);
   const limit: i64 = int8 ? INT8_LIMIT : 32767;
-  if (PAIRED) rowsWithinLimit = true;
+  if (PAIRED || MCU_PAIRED) rowsWithinLimit = true;
   for (let r = 0; r < rows; r++) {
     if (ERROR_TEXT) problemRow = r;
     const row = base + <usize>r * <usize>padded * eb;
@@ -250,7 +250,7 @@ function rowsProblem(base: usize, rows: i32, used: i32, padded: i32, kind: i32, 
     // a row within the limit as a whole is within it lane-chunk by lane-chunk
     if (l1 > <i64>ROW_L1_LIMIT) {
       if (!lanes || (LANE_CHECK && laneChunkOver(row, padded, int8))) return ROWS_UNSAFE;
-      if (PAIRED) rowsWithinLimit = false;
+      if (PAIRED || MCU_PAIRED) rowsWithinLimit = false;
     }
   }
   return ROWS_SOUND;
@@ -397,7 +397,7 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
       }
       return E_MODEL;
     }
-    if (PAIRED) L.uWithinRowLimit = <i32>rowsWithinLimit;
+    if (PAIRED || MCU_PAIRED) L.uWithinRowLimit = <i32>rowsWithinLimit;
     const bad = checkUnits(L, kind, ticksLog2);
     if (bad >= 0) {
       if (ERROR_TEXT) {

@@ -19,6 +19,9 @@
 // within i64, and A its low 32 bits read as signed): W, and U where every row of the layer is within ROW_L1_LIMIT
 // (Layer.uWithinRowLimit, decided at load), are split once, after the whole row (unpackPairs); other U is copied in
 // lane order and split after each piece of a lane-chunk (lanePairSums). The copies cost twice the matrices' bytes.
+// The microcontroller builds pair U where every row of the layer is within ROW_L1_LIMIT and init finds room for the
+// copy in the arena (mcu.ts): only its 32-column chunks, each pair sum split and added to the row sums at once
+// (unitRows), so that the last columns (8 at a time, from U itself) add to the same sums; elsewhere U h row by row.
 //
 // A layer's weights are i16, or i8 where it has int8 weights (LAYER_INT8, the "16x8" scheme: int8 weights against
 // the same int16 inputs and h, the same exact sums): the functions below are generic in the element (W, or T
@@ -36,6 +39,10 @@ export const U_SUMS: i32 = 32;
 /** Whether W x and U h may be summed from row pairs (packRows): in every build without SIMD but the
  * microcontroller one, whose arena would have to hold the copies. */
 export const PAIRED: bool = !ASC_FEATURE_SIMD && !isDefined(PHASOR_MCU);
+
+/** Whether the microcontroller build sums U h's 32-column chunks from row pairs where init finds room for them in
+ * the arena (mcu.ts, Layer.uPairs). */
+export const MCU_PAIRED: bool = isDefined(PHASOR_MCU);
 
 /** Gate g's W x, Q(wFrac + xFrac), from a unit's sums. */
 @inline export function wSum(unitSums: usize, g: i32): i64 {
@@ -58,30 +65,33 @@ export const PAIRED: bool = !ASC_FEATURE_SIMD && !isDefined(PHASOR_MCU);
   return PAIRED && L.uWithinRowLimit != 0;
 }
 
-/** Bytes of the row pairs (packRows) of `units` units' rows of `pad` columns: an i64 per column for each of the two
- * pairs of each unit. */
-export function pairedBytes(units: i32, pad: i32): usize {
-  return (<usize>units * <usize>pad) << 4;
+/** Bytes of the row pairs (packRows) of `columns` columns of `units` units' rows: an i64 per column for each of
+ * the two pairs of each unit. */
+export function pairedBytes(units: i32, columns: i32): usize {
+  return (<usize>units * <usize>columns) << 4;
 }
 
 /**
- * Copies a layer's matrix (each of `units` units' rows i, f, g, o of `pad` weights, unit-major: W or U; i8 in a
- * layer with int8 weights, i16 otherwise) into `pairs` as each unit's row pairs (i, f) and (g, o): pad i64 each,
- * column c being w_a[c] + w_b[c] 2^32, at c, or with `lanes` at lanePosition(c, pad). Returns `pairs`.
+ * Copies the first `columns` columns of a layer's matrix (each of `units` units' rows i, f, g, o of `pad` weights,
+ * unit-major: W or U; i8 in a layer with int8 weights, i16 otherwise) into `pairs` as each unit's row pairs (i, f)
+ * and (g, o): `columns` i64 each, column c being w_a[c] + w_b[c] 2^32, at c, or with `lanes` at lanePosition(c,
+ * pad). Returns `pairs`.
  */
-export function packRows(L: Layer, matrix: usize, units: i32, pad: i32, pairs: usize, lanes: bool): usize {
-  return L.int8 ? packRowsOf<i8>(matrix, units, pad, pairs, lanes) : packRowsOf<i16>(matrix, units, pad, pairs, lanes);
+export function packRows(L: Layer, matrix: usize, units: i32, pad: i32, columns: i32, pairs: usize, lanes: bool): usize {
+  return RUNS_INT8 && (!RUNS_INT16 || L.int8)
+    ? packRowsOf<i8>(matrix, units, pad, columns, pairs, lanes)
+    : packRowsOf<i16>(matrix, units, pad, columns, pairs, lanes);
 }
 
-function packRowsOf<T>(matrix: usize, units: i32, pad: i32, pairs: usize, lanes: bool): usize {
-  const columns = <usize>pad;
+function packRowsOf<T>(matrix: usize, units: i32, pad: i32, columns: i32, pairs: usize, lanes: bool): usize {
+  const rowElements = <usize>pad;
   const pairCount = <usize>units << 1;
   for (let p: usize = 0; p < pairCount; p++) {
-    const a = matrix + p * (columns << 1) * sizeof<T>();
-    const out = pairs + p * (columns << 3);
-    for (let c: usize = 0; c < columns; c++) {
+    const a = matrix + p * (rowElements << 1) * sizeof<T>();
+    const out = pairs + p * (<usize>columns << 3);
+    for (let c: usize = 0; c < <usize>columns; c++) {
       const at = lanes ? <usize>lanePosition(<i32>c, pad) : c;
-      store<i64>(out + (at << 3), <i64>load<T>(a + c * sizeof<T>()) + (<i64>load<T>(a + (columns + c) * sizeof<T>()) << 32));
+      store<i64>(out + (at << 3), <i64>load<T>(a + c * sizeof<T>()) + (<i64>load<T>(a + (rowElements + c) * sizeof<T>()) << 32));
     }
   }
   return pairs;
@@ -117,20 +127,20 @@ export function gateSums(L: Layer, st: usize, x: usize, cols: usize, nnz: i32, o
   else {
     for (let out = sums, end = sums + <usize>open * SUMS_BYTES; out < end; out += 16) zero16(out);
     if (pairsW(L)) {
-      rowSums<i64, i64>(L.wPairs, <usize>L.inputPad << 3, x, L.inputSize, active, open, sums);
+      rowSums<i64, i64>(L.wPairs, <usize>L.inputPad << 3, x, L.inputSize, active, open, sums, 0);
       unpackPairs(sums, open);
     } else {
-      rowSums<T, i64>(L.W, <usize>L.inputPad * sizeof<T>(), x, L.inputSize, active, open, sums);
+      rowSums<T, i64>(L.W, <usize>L.inputPad * sizeof<T>(), x, L.inputSize, active, open, sums, 0);
     }
   }
   const h = st + <usize>L.hOff;
   if (pairsU(L)) {
-    rowSums<i64, i64>(L.uPairs, <usize>L.hiddenPad << 3, h, L.hiddenSize, active, open, sums + U_SUMS);
+    rowSums<i64, i64>(L.uPairs, <usize>L.hiddenPad << 3, h, L.hiddenSize, active, open, sums + U_SUMS, 0);
     unpackPairs(sums + U_SUMS, open);
   } else if (PAIRED) {
     lanePairSums(L.uPairs, L.hiddenPad, h, active, open, sums + U_SUMS);
   } else {
-    rowSums<T, i64>(L.U, <usize>L.hiddenPad * sizeof<T>(), h, L.hiddenSize, active, open, sums + U_SUMS);
+    rowSums<T, i64>(L.U, <usize>L.hiddenPad * sizeof<T>(), h, L.hiddenSize, active, open, sums + U_SUMS, MCU_PAIRED ? L.uPairs : 0);
   }
 }
 
@@ -267,9 +277,10 @@ function unpackPairs(sums: usize, open: i32): void {
  * Each open unit's 4 rows of `matrix` (unit-major: unit j's rows i, f, g, o from 4 j rowBytes, each rowBytes long)
  * times v[0..n), added to the i64 sums at sums + SUMS_BYTES a + 8 g (W = i16 or i8, A = i64). Or, in the scalar
  * library builds, each open unit's 2 row pairs (packRows) into i64 pair sums at sums + SUMS_BYTES a + 8 p (W = i64,
- * A = i64; rowBytes is then a pair's bytes; unpackPairs then splits them).
+ * A = i64; rowBytes is then a pair's bytes; unpackPairs then splits them). In the microcontroller builds `pairs`, when
+ * not 0, holds the same rows' first n & ~31 columns as row pairs (packRows), which the 32-column chunks read instead.
  */
-function rowSums<W, A>(matrix: usize, rowBytes: usize, v: usize, n: i32, active: usize, open: i32, sums: usize): void {
+function rowSums<W, A>(matrix: usize, rowBytes: usize, v: usize, n: i32, active: usize, open: i32, sums: usize, pairs: usize): void {
   if (ASC_FEATURE_SIMD) {
     const padded = <i32>(rowBytes / sizeof<W>());
     for (let from = 0; from < padded; from += LANE_CHUNK_COLUMNS) {
@@ -278,7 +289,10 @@ function rowSums<W, A>(matrix: usize, rowBytes: usize, v: usize, n: i32, active:
     }
   } else {
     let from = 0;
-    for (; from + 32 <= n; from += 32) chunk32<W, A>(matrix, rowBytes, v, from, active, open, sums);
+    if (MCU_PAIRED && pairs) {
+      for (const pairBytes = <usize>(n & ~31) << 3; from + 32 <= n; from += 32) chunk32<W, A>(pairs, pairBytes, v, from, active, open, sums, true);
+    }
+    for (; from + 32 <= n; from += 32) chunk32<W, A>(matrix, rowBytes, v, from, active, open, sums, false);
     // the last columns 8 at a time, up to the row's padding (zero weights): never past the row's end
     for (; from < n; from += 8) chunk8<W, A>(matrix, rowBytes, v, from, active, open, sums);
   }
@@ -327,10 +341,10 @@ function rowSums<W, A>(matrix: usize, rowBytes: usize, v: usize, n: i32, active:
 /**
  * rowSums for the `columns` (32 or 8) columns of v from `from`, v in locals, a unit's rows (W = i16 or i8) or row
  * pairs (W = i64) one after the other, into i64 sums A: four rows or two pairs, 32 or 16 bytes of sums (in a loop
- * in the microcontroller build, where the module's size counts). Inlined into chunk32 and chunk8, where `columns`
- * is a constant.
+ * in the microcontroller build, where the module's size counts: unitRows, which reads row pairs where `pairs`).
+ * Inlined into chunk32 and chunk8, where `columns` is a constant.
  */
-@inline function chunk<W, A>(columns: i32, matrix: usize, rowBytes: usize, v: usize, from: i32, active: usize, open: i32, sums: usize): void {
+@inline function chunk<W, A>(columns: i32, matrix: usize, rowBytes: usize, v: usize, from: i32, active: usize, open: i32, sums: usize, pairs: bool): void {
   const vp = v + (<usize>from << 1);
   const v0 = <A>load<i16>(vp, 0);
   const v1 = <A>load<i16>(vp, 2);
@@ -364,44 +378,66 @@ function rowSums<W, A>(matrix: usize, rowBytes: usize, v: usize, n: i32, active:
   const v29 = columns == 32 ? <A>load<i16>(vp, 58) : <A>0;
   const v30 = columns == 32 ? <A>load<i16>(vp, 60) : <A>0;
   const v31 = columns == 32 ? <A>load<i16>(vp, 62) : <A>0;
+  let out = sums;
+  const end = sums + <usize>open * SUMS_BYTES;
+  if (isDefined(PHASOR_MCU)) {
+    // rows or pairs chosen outside the loops, where the choice would cost 2 operators a row
+    if (pairs) unitRows<W, A>(columns, true, matrix, rowBytes, from, active, out, end, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31);
+    else unitRows<W, A>(columns, false, matrix, rowBytes, from, active, out, end, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31);
+    return;
+  }
   const rowsPerUnit = sizeof<W>() == 8 ? 2 : 4;
   const unitBytes = rowBytes * rowsPerUnit;
   const start = <usize>from * sizeof<W>();
-  let out = sums;
-  const end = sums + <usize>open * SUMS_BYTES;
   do {
     let row = matrix + <usize>load<i32>(active) * unitBytes + start;
-    if (isDefined(PHASOR_MCU)) {
-      // a unit's four W x or U h sums are 32 bytes from a multiple of 32 (the scratch and sumsOff are 32-aligned,
-      // SUMS_BYTES and U_SUMS multiples of 32): the loop ends when out reaches the next multiple of 32
-      do {
-        store<A>(out, load<A>(out) + rowSum<W, A>(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31));
-        row += rowBytes;
-        out += sizeof<A>();
-      } while (out & 31);
-      out += SUMS_BYTES - 32;
-    } else {
-      store<A>(out, load<A>(out) + rowSum<W, A>(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31));
+    store<A>(out, load<A>(out) + rowSum<W, A>(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31));
+    row += rowBytes;
+    store<A>(out, load<A>(out, sizeof<A>()) + rowSum<W, A>(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31), sizeof<A>());
+    if (rowsPerUnit == 4) {
       row += rowBytes;
-      store<A>(out, load<A>(out, sizeof<A>()) + rowSum<W, A>(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31), sizeof<A>());
-      if (rowsPerUnit == 4) {
-        row += rowBytes;
-        store<A>(out, load<A>(out, 2 * sizeof<A>()) + rowSum<W, A>(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31), 2 * sizeof<A>());
-        row += rowBytes;
-        store<A>(out, load<A>(out, 3 * sizeof<A>()) + rowSum<W, A>(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31), 3 * sizeof<A>());
-      }
-      out += SUMS_BYTES;
+      store<A>(out, load<A>(out, 2 * sizeof<A>()) + rowSum<W, A>(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31), 2 * sizeof<A>());
+      row += rowBytes;
+      store<A>(out, load<A>(out, 3 * sizeof<A>()) + rowSum<W, A>(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31), 3 * sizeof<A>());
     }
+    out += SUMS_BYTES;
     active += 4;
   } while (out < end);
 }
 
-function chunk32<W, A>(matrix: usize, rowBytes: usize, v: usize, from: i32, active: usize, open: i32, sums: usize): void {
-  chunk<W, A>(32, matrix, rowBytes, v, from, active, open, sums);
+/**
+ * The microcontroller builds' loop of chunk: each open unit's four rows of W from `from` on (rowBytes apart), each
+ * row's sum added to its sum; or with `pairs` its two row pairs (rowBytes a pair), each pair sum split into its two
+ * rows' sums at once (addPair: the 32 columns of a row within ROW_L1_LIMIT sum to an exact i32). A unit's four W x
+ * or U h sums are 32 bytes from a multiple of 32 (the scratch and sumsOff are 32-aligned, SUMS_BYTES and U_SUMS
+ * multiples of 32): the inner loop ends when out reaches the next one.
+ */
+@inline function unitRows<W, A>(columns: i32, pairs: bool, matrix: usize, rowBytes: usize, from: i32, active: usize, out: usize, end: usize, v0: A, v1: A, v2: A, v3: A, v4: A, v5: A, v6: A, v7: A, v8: A, v9: A, v10: A, v11: A, v12: A, v13: A, v14: A, v15: A, v16: A, v17: A, v18: A, v19: A, v20: A, v21: A, v22: A, v23: A, v24: A, v25: A, v26: A, v27: A, v28: A, v29: A, v30: A, v31: A): void {
+  const unitBytes = rowBytes << (pairs ? 1 : 2);
+  const start = <usize>from << (pairs ? 3 : alignof<W>());
+  do {
+    let row = matrix + <usize>load<i32>(active) * unitBytes + start;
+    do {
+      if (pairs) {
+        addPair(out, rowSum<i64, i64>(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31));
+        out += 16;
+      } else {
+        store<A>(out, load<A>(out) + rowSum<W, A>(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31));
+        out += sizeof<A>();
+      }
+      row += rowBytes;
+    } while (out & 31);
+    out += SUMS_BYTES - 32;
+    active += 4;
+  } while (out < end);
+}
+
+function chunk32<W, A>(matrix: usize, rowBytes: usize, v: usize, from: i32, active: usize, open: i32, sums: usize, pairs: bool): void {
+  chunk<W, A>(32, matrix, rowBytes, v, from, active, open, sums, pairs);
 }
 
 function chunk8<W, A>(matrix: usize, rowBytes: usize, v: usize, from: i32, active: usize, open: i32, sums: usize): void {
-  chunk<W, A>(8, matrix, rowBytes, v, from, active, open, sums);
+  chunk<W, A>(8, matrix, rowBytes, v, from, active, open, sums, false);
 }
 
 /** One row's (or pair's) first `columns` (32, 8 or 2) columns from `row` times v0..v31. */
