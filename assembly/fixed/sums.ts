@@ -21,7 +21,8 @@
 // lane order and split after each piece of a lane-chunk (lanePairSums). The copies cost twice the matrices' bytes.
 // The microcontroller builds pair U where every row of the layer is within ROW_L1_LIMIT and init finds room for the
 // copy in the arena (mcu.ts): only its 32-column chunks, each pair sum split and added to the row sums at once
-// (unitRows), so that the last columns (8 at a time, from U itself) add to the same sums; elsewhere U h row by row.
+// (unitRows), so that the last columns, 8 at a time from U itself, add to the same sums. Their 8 KB budget holds
+// one written-out kernel of each width: 32 columns for the pairs, 8 for rows (W x, and U where it is not paired).
 //
 // A layer's weights are i16, or i8 where it has int8 weights (LAYER_INT8, the "16x8" scheme: int8 weights against
 // the same int16 inputs and h, the same exact sums): the functions below are generic in the element (W, or T
@@ -278,7 +279,7 @@ function unpackPairs(sums: usize, open: i32): void {
  * times v[0..n), added to the i64 sums at sums + SUMS_BYTES a + 8 g (W = i16 or i8, A = i64). Or, in the scalar
  * library builds, each open unit's 2 row pairs (packRows) into i64 pair sums at sums + SUMS_BYTES a + 8 p (W = i64,
  * A = i64; rowBytes is then a pair's bytes; unpackPairs then splits them). In the microcontroller builds `pairs`, when
- * not 0, holds the same rows' first n & ~31 columns as row pairs (packRows), which the 32-column chunks read instead.
+ * not 0, holds the same rows' first n & ~31 columns as row pairs (packRows), the only 32-column chunks there.
  */
 function rowSums<W, A>(matrix: usize, rowBytes: usize, v: usize, n: i32, active: usize, open: i32, sums: usize, pairs: usize): void {
   if (ASC_FEATURE_SIMD) {
@@ -289,10 +290,8 @@ function rowSums<W, A>(matrix: usize, rowBytes: usize, v: usize, n: i32, active:
     }
   } else {
     let from = 0;
-    if (MCU_PAIRED && pairs) {
-      for (const pairBytes = <usize>(n & ~31) << 3; from + 32 <= n; from += 32) chunk32<W, A>(pairs, pairBytes, v, from, active, open, sums, true);
-    }
-    for (; from + 32 <= n; from += 32) chunk32<W, A>(matrix, rowBytes, v, from, active, open, sums, false);
+    if (!MCU_PAIRED) for (; from + 32 <= n; from += 32) chunk32<W, A>(matrix, rowBytes, v, from, active, open, sums);
+    else if (pairs) for (const pairBytes = <usize>(n & ~31) << 3; from + 32 <= n; from += 32) chunk32<W, A>(pairs, pairBytes, v, from, active, open, sums);
     // the last columns 8 at a time, up to the row's padding (zero weights): never past the row's end
     for (; from < n; from += 8) chunk8<W, A>(matrix, rowBytes, v, from, active, open, sums);
   }
@@ -341,10 +340,10 @@ function rowSums<W, A>(matrix: usize, rowBytes: usize, v: usize, n: i32, active:
 /**
  * rowSums for the `columns` (32 or 8) columns of v from `from`, v in locals, a unit's rows (W = i16 or i8) or row
  * pairs (W = i64) one after the other, into i64 sums A: four rows or two pairs, 32 or 16 bytes of sums (in a loop
- * in the microcontroller build, where the module's size counts: unitRows, which reads row pairs where `pairs`).
+ * in the microcontroller builds, where the module's size counts: unitRows, 32 columns of row pairs or 8 of rows).
  * Inlined into chunk32 and chunk8, where `columns` is a constant.
  */
-@inline function chunk<W, A>(columns: i32, matrix: usize, rowBytes: usize, v: usize, from: i32, active: usize, open: i32, sums: usize, pairs: bool): void {
+@inline function chunk<W, A>(columns: i32, matrix: usize, rowBytes: usize, v: usize, from: i32, active: usize, open: i32, sums: usize): void {
   const vp = v + (<usize>from << 1);
   const v0 = <A>load<i16>(vp, 0);
   const v1 = <A>load<i16>(vp, 2);
@@ -381,9 +380,7 @@ function rowSums<W, A>(matrix: usize, rowBytes: usize, v: usize, n: i32, active:
   let out = sums;
   const end = sums + <usize>open * SUMS_BYTES;
   if (isDefined(PHASOR_MCU)) {
-    // rows or pairs chosen outside the loops, where the choice would cost 2 operators a row
-    if (pairs) unitRows<W, A>(columns, true, matrix, rowBytes, from, active, out, end, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31);
-    else unitRows<W, A>(columns, false, matrix, rowBytes, from, active, out, end, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31);
+    unitRows<W, A>(columns, columns == 32, matrix, rowBytes, from, active, out, end, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31);
     return;
   }
   const rowsPerUnit = sizeof<W>() == 8 ? 2 : 4;
@@ -432,12 +429,12 @@ function rowSums<W, A>(matrix: usize, rowBytes: usize, v: usize, n: i32, active:
   } while (out < end);
 }
 
-function chunk32<W, A>(matrix: usize, rowBytes: usize, v: usize, from: i32, active: usize, open: i32, sums: usize, pairs: bool): void {
-  chunk<W, A>(32, matrix, rowBytes, v, from, active, open, sums, pairs);
+function chunk32<W, A>(matrix: usize, rowBytes: usize, v: usize, from: i32, active: usize, open: i32, sums: usize): void {
+  chunk<W, A>(32, matrix, rowBytes, v, from, active, open, sums);
 }
 
 function chunk8<W, A>(matrix: usize, rowBytes: usize, v: usize, from: i32, active: usize, open: i32, sums: usize): void {
-  chunk<W, A>(8, matrix, rowBytes, v, from, active, open, sums, false);
+  chunk<W, A>(8, matrix, rowBytes, v, from, active, open, sums);
 }
 
 /** One row's (or pair's) first `columns` (32, 8 or 2) columns from `row` times v0..v31. */
