@@ -14,8 +14,16 @@ function buildTable(): void {
 }
 
 export function crc32(ptr: usize, len: usize): u32 {
-  if (!tableReady) buildTable();
   let c: u32 = 0xffffffff;
+  if (isDefined(PHASOR_MCU)) {
+    // bit by bit: the microcontroller build checks one image, once per init, and has no room to spare for a table
+    for (let i: usize = 0; i < len; i++) {
+      c ^= load<u8>(ptr + i);
+      for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & (0 - (c & 1)));
+    }
+    return c ^ 0xffffffff;
+  }
+  if (!tableReady) buildTable();
   for (let i: usize = 0; i < len; i++) {
     c = load<u32>(table + (<usize>((c ^ load<u8>(ptr + i)) & 0xff) << 2)) ^ (c >>> 8);
   }
