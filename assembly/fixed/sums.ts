@@ -19,10 +19,11 @@
 // within i64, and A its low 32 bits read as signed): W, and U where every row of the layer is within ROW_L1_LIMIT
 // (Layer.uWithinRowLimit, decided at load), are split once, after the whole row (unpackPairs); other U is copied in
 // lane order and split after each piece of a lane-chunk (lanePairSums). The copies cost twice the matrices' bytes.
-// The microcontroller builds pair U where every row of the layer is within ROW_L1_LIMIT and init finds room for the
-// copy in the arena (mcu.ts): only its 32-column chunks, each pair sum split and added to the row sums at once
-// (unitRows), so that the last columns, 8 at a time from U itself, add to the same sums. Their 8 KB budget holds
-// one written-out kernel of each width: 32 columns for the pairs, 8 for rows (W x, and U where it is not paired).
+// The microcontroller inference builds pair U where every row of the layer is within ROW_L1_LIMIT and init finds
+// room for the copy in the arena (mcu.ts): only its 32-column chunks, each pair sum split and added to the row sums
+// at once (unitRows), so that the last columns, 8 at a time from U itself, add to the same sums. Their 8 KB budget
+// holds one written-out kernel of each width: 32 columns for the pairs, 8 for rows (W x, and U where it is not
+// paired). The learning build (MCU_PAIRED) sums rows as the library does, 32 columns then 8.
 //
 // A layer's weights are i16, or i8 where it has int8 weights (LAYER_INT8, the "16x8" scheme: int8 weights against
 // the same int16 inputs and h, the same exact sums): the functions below are generic in the element (W, or T
@@ -42,8 +43,9 @@ export const U_SUMS: i32 = 32;
 export const PAIRED: bool = !ASC_FEATURE_SIMD && !isDefined(PHASOR_MCU);
 
 /** Whether the microcontroller build sums U h's 32-column chunks from row pairs where init finds room for them in
- * the arena (mcu.ts, Layer.uPairs). */
-export const MCU_PAIRED: bool = isDefined(PHASOR_MCU);
+ * the arena (mcu.ts, Layer.uPairs): the inference modules; the learning one (mcu-learn.ts) keeps the rows' 32-column
+ * chunks, which its budget holds beside its learning and the pairs' would not with room to spare. */
+export const MCU_PAIRED: bool = isDefined(PHASOR_MCU) && !isDefined(PHASOR_LEARN);
 
 /** Gate g's W x, Q(wFrac + xFrac), from a unit's sums. */
 @inline export function wSum(unitSums: usize, g: i32): i64 {
