@@ -4,7 +4,8 @@
 //
 // The host writes a .plsm image at modelBuffer() and calls init(length); the arena then holds, after the image
 // (which is the weight memory), the model's records, the timing derived from it, the per-event scratch, the
-// stream's state and the input and output buffers, laid out once by init (the TFLite Micro arena plan).
+// stream's state and the input and output buffers, and then the row pairs of U (fixed/sums.ts) of each layer that
+// allows them and has room, laid out once by init (the TFLite Micro arena plan).
 
 import { HEADER_LAYER_COUNT, MAX_LAYERS } from "./contract/plsm";
 import { E_CAPACITY, E_INPUT, E_MODEL, E_STATE } from "./errors";
@@ -39,14 +40,15 @@ export function arenaBytes(): i32 {
   return ARENA_BYTES;
 }
 
-/** Bytes of the arena that init laid out (image included); 0 before a successful init. */
+/** Bytes of the arena that init laid out (image and row pairs included); 0 before a successful init. */
 export function arenaUsed(): i32 {
   return modelAt ? <i32>(used - arena) : 0;
 }
 
 /**
  * Bytes of the arena the last init needed, image included: after 0 the bytes it uses (arenaUsed), after
- * E_CAPACITY the bytes it would have used, so a host can say how much is missing. 0 when that is not known: before
+ * E_CAPACITY the bytes it would have used without row pairs, the least that runs the model, so a host can say how
+ * much is missing. 0 when that is not known: before
  * init, after E_MODEL, and when the image and the model's records alone overflow the arena (the records must be
  * laid out before the rest of the model can be read).
  */

@@ -93,10 +93,12 @@ export class Layer {
   /** wheel bucket of a key = key >> bucketShift (derived at load so one lap spans the longest period) */
   bucketShift: i32;
   /** fixed: 1 when every U row's sum of |w_q| is within ROW_L1_LIMIT (each row's U h an exact i32), so that the
-   * builds that sum by row pairs (fixed/sums.ts, PAIRED) split U's pairs once a row (pairsU) */
+   * builds that sum by row pairs (fixed/sums.ts, PAIRED, MCU_PAIRED) split U's pairs once a row (pairsU) or once a
+   * 32-column chunk (the microcontroller ones) */
   uWithinRowLimit: i32;
   /** fixed, in the builds that sum by row pairs: U copied into them (packRows; in lane order where not pairsU), and W
-   * where the input is wider than 8 (pairsW; else 0) */
+   * where the input is wider than 8 (pairsW; else 0); in the microcontroller ones U's first H & ~31 columns where
+   * init laid them out in the arena (mcu.ts), else 0 */
   uPairs: usize;
   wPairs: usize;
 }
@@ -214,7 +216,7 @@ const ROWS_RANGE = 3;
 const LANE_CHECK: bool = FULL_BUILD;
 
 /** The row rowsProblem found wrong (for the message), and whether every row it read was within ROW_L1_LIMIT (for
- * the builds that pair rows, PAIRED). */
+ * the builds that pair rows, PAIRED and MCU_PAIRED). */
 let problemRow = 0;
 let rowsWithinLimit = true;
 

@@ -8,11 +8,12 @@
 // The vector stays in locals while the rows of every open unit pass over it, so that a multiply-accumulate is a
 // weight's load and its address, the vector's local, a multiply and an add: 5 wasm operators without SIMD (i64 ones:
 // an i64.load16_s or i64.load8_s widens the weight as it loads), which is what an interpreter on a device executes
-// for it (README.md, "Operators per event"). Scalar: chunks of 32 columns, then of 8; SIMD (i32x4.dot_i16x8_s):
-// chunks of up to 16 vectors of 8 columns, each lane's i32 partial sum widened to i64 before lanes and chunks are
-// added. Both read the zero padding of rows and vector up to a multiple of 8, and nothing past it.
+// for it (README.md, "Operators per event"). Scalar: chunks of 32 columns, then of 8 (the microcontroller inference
+// builds: rows 8 at a time, below); SIMD (i32x4.dot_i16x8_s): chunks of up to 16 vectors of 8 columns, each lane's
+// i32 partial sum widened to i64 before lanes and chunks are added. Both read the zero padding of rows and vector
+// up to a multiple of 8, and nothing past it.
 //
-// The scalar library builds (not the microcontroller one) do U h, and W x where the input is wider than 8, two
+// The scalar library builds do U h, and W x where the input is wider than 8, two
 // rows per multiply, the same 5 operators for two MACs: the matrix is copied once per model into row pairs
 // (packRows), each column of a pair one i64 w_a + w_b 2^32, so that one i64 multiply by v_c adds w_a v_c to the low
 // half and w_b v_c to the high half. Each half must be an exact i32 until the pair is split (A + B 2^32 is then
