@@ -24,6 +24,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Bytes of a layer's row pairs, as docs/embedding.md gives them: its 32-column chunks of U, two i64 a column. */
 const pairBytes = (H: number) => H * (H & ~31) * 16;
+const align16 = (n: number) => (n + 15) & ~15;
 
 const HIDDEN = [40, 33];
 const INPUTS = 3;
@@ -116,6 +117,19 @@ describe("U h by row pairs in the microcontroller builds", () => {
     expect(withPairs - mcu.arenaUsed()).toBe(pairBytes(40) + pairBytes(33) + image.length - fine.length);
   });
 
+  it("two 32-column chunks of pairs a row (H = 64), the library's bits", async () => {
+    const wide = randomModel(new Rng(16), { inputSize: INPUTS, hidden: [64], peephole: true, rOn: 0.5, outputs: OUTPUTS, mode: "every", alpha: 0 });
+    const bytes = quantize(wide, calibrationStreams(17, INPUTS), "pairs").bytes;
+    expect(uRowsWithinBound(bytes)).toBe(true);
+    const mcu = await mcuInstance();
+    expect(firstBitDifference(runMcu(mcu, bytes, e), await libraryY(bytes, e.sequences))).toBe(-1);
+    const fine = quantize(wide, calibrationStreams(17, INPUTS), "fine", "int16", "fine").bytes;
+    const other = await mcuInstance();
+    expect(mcuLoad(other, fine)).toBe(0);
+    // the same shape without pairs: the arena the pairs take is the difference, but for the images' lengths
+    expect(mcu.arenaUsed() - other.arenaUsed()).toBe(pairBytes(64) + align16(bytes.length) - align16(fine.length));
+  });
+
   it("in the int8 build too: pairs of int8 rows, the same layout after the image, the library's bits", async () => {
     const int8 = quantize(model(13), calibrationStreams(14, INPUTS), "pairs", "int8").bytes;
     const expected = await libraryY(int8, e.sequences);
@@ -123,7 +137,6 @@ describe("U h by row pairs in the microcontroller builds", () => {
     expect(firstBitDifference(runMcu(mcu, int8, e), expected)).toBe(-1);
     const int16 = await mcuInstance();
     runMcu(int16, image, e);
-    const align16 = (n: number) => (n + 15) & ~15;
     expect(mcu.arenaUsed() - align16(int8.length)).toBe(int16.arenaUsed() - align16(image.length));
   });
 });
