@@ -25,17 +25,18 @@ export function exactPhase(t: f64, s: f64, tau: f64): f64 {
  * rather than on the significands' bits, to keep the microcontroller build small.
  */
 function truncatedRemainder(x: f64, y: f64): f64 {
-  const bx = reinterpret<u64>(x);
   const by = reinterpret<u64>(y);
-  const shift = <i64>((bx >>> 52) & 0x7ff) - <i64>(by >>> 52);
+  let shift = <i32>(reinterpret<u64>(x) >>> 52) & 0x7ff;
+  shift -= <i32>(by >>> 52);
   // |x| < 2^(ey - 1023) <= y, subnormal x included: nothing to take away
   if (shift < 0) return x;
   let r = abs(x);
   let d = reinterpret<f64>(by + (<u64>shift << 52));
+  // counted, so that it ends whatever the bits (a non-finite x, which no caller passes, gives NaN or x)
   do {
     if (r >= d) r -= d;
     d *= 0.5;
-  } while (d >= y);
+  } while (--shift >= 0);
   return copysign(r, x);
 }
 
