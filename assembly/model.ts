@@ -50,7 +50,8 @@ export const SUM_BLOCK: i32 = 8;
 }
 
 /**
- * Per-unit timing derived at load, so the event path never divides. Both engines advance a unit's phase by a
+ * Per-unit timing derived at load, so the event path never divides (but in the one-page build, PAGE, which reads the
+ * file's time records and divides where this reads invHalf and period). Both engines advance a unit's phase by a
  * Q0.96 step per tick (fixed) or per wake key (float): its high 64 bits at 0, its low 32 bits at 12 (fixed) or 8
  * (float). Fixed, FIXED_TIMING_BYTES: halfOn = r_on / 2 in Q0.32 at 8, invHalf = floor(2^47 / halfOn) at 16 so
  * that k = phi * invHalf >> 32 in Q0.15, period = floor(2^64 / (step + 1)) ticks at 24 (a lower bound on the ticks
@@ -108,7 +109,8 @@ export class Layer {
   units: usize;
   /** H time records of TIME_RECORD_BYTES (the file's) */
   time: usize;
-  /** H timing records (timingBytes) derived from them at load, so the event path never divides */
+  /** H timing records (timingBytes) derived from them at load, so the event path never divides; in the one-page
+   * build, the time records themselves (TIMING_STEP) */
   timing: usize;
   /** offsets inside a stream's state block */
   hOff: i32;
