@@ -1,0 +1,82 @@
+// The schedule of closed units (assembly/schedule.ts, fixed/step.ts nextOpening) may wake a unit early, which costs
+// a visit, but never late: a unit whose gate opens at tick T is updated by an event at T. A late wake goes unseen
+// in outputs on ordinary streams (events seldom fall within a few ticks of an opening, where k is near 0 anyway),
+// so events here are placed at the ticks around each opening, and the units the engine updates at every event
+// (its stats) are compared with the units open by the fixed engine's own phase arithmetic, recomputed in BigInt:
+// phase_j(T) = seed_j + floor(T step_j / 2^32) mod 2^64 with step_j Q0.96 (docs/fixed-point.md), open while
+// phase_j(T) / 2^32 < r_on_j in Q0.32. With every shift 0 and the first event at t = 0, every seed is 0.
+import "../host/node.js";
+import { describe, expect, it } from "vitest";
+import { createEngine, loadModelBytes } from "../host/engine/create.js";
+import { halfOnOf, phaseStep } from "../host/model/plsm.js";
+import { quantize } from "../host/model/quantize.js";
+import { Rng, randomModel } from "./support/random.js";
+import { calibrationStreams } from "./support/engines.js";
+
+// Periods from 2^-10 to 150 time units: with the shortest window (0.001 * 0.05) at least MIN_OPEN_TICKS ticks, the
+// longest periods exceed 2^32 ticks, so both ways nextOpening computes a wake tick are taken.
+const TAU = [0.001, 0.37, 1.0, 2.9, 37, 150];
+const R_ON = [0.05, 0.2, 0.05, 0.5, 0.05, 0.05];
+/** Openings of each unit around which events are placed. */
+const OPENINGS = [1, 2, 3, 7, 50, 400];
+/** Ticks from an opening at which events are placed. */
+const OFFSETS = [-2, -1, 0, 1, 2, 3, 7];
+
+const TWO_64 = 1n << 64n;
+
+function model() {
+  const m = randomModel(new Rng(77), { inputSize: 1, hidden: [TAU.length], peephole: true, rOn: 0.05, outputs: 2, mode: "last" });
+  const L = m.layers[0];
+  TAU.forEach((tau, j) => {
+    L.tau[j] = tau;
+    L.shift[j] = 0;
+    L.rOn[j] = R_ON[j];
+  });
+  return m;
+}
+
+describe("closed units are never woken late", () => {
+  const float = model();
+  const quantized = quantize(float, calibrationStreams(5, 1), "wake-test");
+  const ticksLog2 = quantized.plan.ticksLog2;
+  const steps = TAU.map((tau) => {
+    const { step, low } = phaseStep(tau, ticksLog2);
+    return (step << 32n) | BigInt(low);
+  });
+  const limits = R_ON.map((rOn) => 2n * BigInt(halfOnOf(rOn)));
+  const openAt = (T: bigint) => steps.filter((step, j) => ((((T * step) >> 32n) % TWO_64) >> 32n) < limits[j]).length;
+  // the first tick at which unit j's phase has wrapped n times: T step >= n 2^96
+  const opening = (j: number, n: number) => (BigInt(n) * (1n << 96n) + steps[j] - 1n) / steps[j];
+  const ticks = [...new Set([0n, ...TAU.flatMap((_, j) => OPENINGS.flatMap((n) => OFFSETS.map((d) => opening(j, n) + BigInt(d))))])]
+    .filter((T) => T >= 0n)
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+
+  it("the periods span both ways of computing a wake tick", () => {
+    expect(ticksLog2).toBeGreaterThan(0);
+    const periods = steps.map((step) => (1n << 96n) / step);
+    expect(periods.some((p) => p < 1n << 32n)).toBe(true);
+    expect(periods.some((p) => p >= 1n << 32n)).toBe(true);
+  });
+
+  it.each([true, false])("at every tick around an opening, simd %s, the units updated are the units open", async (simd) => {
+    const engine = await createEngine(loadModelBytes(quantized.bytes, "wake-test.plsm"), { engine: "fixed", simd: simd ? "on" : "off" });
+    const stream = engine.createStream();
+    const scale = 2 ** -ticksLog2;
+    let updates = 0;
+    let opened = 0;
+    for (const T of ticks) {
+      const t = Number(T) * scale;
+      expect(BigInt(t / scale)).toBe(T); // the event's time is exactly that tick
+      stream.push(t, [Math.sin(t)]);
+      const now = stream.stats().unitUpdates;
+      const open = openAt(T);
+      expect(now - updates, `tick ${T}`).toBe(open);
+      updates = now;
+      opened += open;
+    }
+    // the comparison means something: units open and close across the events
+    expect(opened).toBeGreaterThan(ticks.length);
+    expect(opened).toBeLessThan(ticks.length * TAU.length);
+    engine.dispose();
+  });
+});
