@@ -19,8 +19,8 @@ function crcTable(): usize {
 
 export function crc32(ptr: usize, len: usize): u32 {
   let c: u32 = 0xffffffff;
-  // The one-page build (docs/embedding.md) goes bit by bit: its kilobyte of table holds model there instead, and
-  // init is the only caller.
+  // The one-page build (docs/embedding.md) goes bit by bit: a table's kilobyte is arena there, and init, once per
+  // image, is its only caller.
   if (isDefined(PHASOR_MCU_PAGE)) {
     for (let i: usize = 0; i < len; i++) {
       c ^= load<u8>(ptr + i);

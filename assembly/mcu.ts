@@ -17,6 +17,8 @@ import { learnedOutputInto, learningLayout, learningStart, learningStop } from "
 /** Bytes for the image and everything derived from it: the build fills two 64 KiB pages with it and the
  * engine's static tables (asconfig.mcu.json fixes the memory at 2 pages). `--use PHASOR_MCU_ARENA=n` resizes it. */
 const ARENA_BYTES: i32 = isDefined(PHASOR_MCU_ARENA) ? PHASOR_MCU_ARENA : 122880;
+// compactRows packs one-byte weights
+if (PAGE && !isDefined(PHASOR_INT8)) ERROR("the one-page build (PHASOR_MCU_PAGE) runs int8 weights: add PHASOR_INT8=1");
 const arena = memory.data(ARENA_BYTES, 16);
 
 let modelAt: usize = 0;

@@ -194,7 +194,7 @@ const H_SHIFT = 15 - PRE_FRAC;
     const kQ15 = load<i32>(kBuf + (<usize>a << 2));
     store<i32>(cAt, <i32>gatedUpdate<i64>(<i64>kQ15, <i64>cCandidateQ20, cQ20));
     const hQ15 = gatedUpdate<i32>(kQ15, hCandidateQ15, <i32>load<i16>(hAt));
-    // the one-page build's blocks (layerStep) still read this h: the new one waits in k's slot
+    // the one-page build's blocks (layerStep) still read this h: the new one (Q0.15) waits in k's slot
     if (PAGE) store<i32>(kBuf + (<usize>a << 2), hQ15);
     else store<i16>(hAt, <i16>hQ15);
   }
