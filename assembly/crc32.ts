@@ -3,6 +3,9 @@
 
 let tableReady = false;
 
+/** The one-page build's table of 16 entries (crc32), static data before its arena; none in the other builds. */
+const HALF_TABLE: usize = isDefined(PHASOR_MCU_PAGE) ? memory.data(64) : 0;
+
 /** The table's address, built on the first call; static data reserved only in a build that calls it. */
 function crcTable(): usize {
   const table = memory.data(1024);
@@ -19,12 +22,19 @@ function crcTable(): usize {
 
 export function crc32(ptr: usize, len: usize): u32 {
   let c: u32 = 0xffffffff;
-  // The one-page build (docs/embedding.md) goes bit by bit: a table's kilobyte is arena there, and init, once per
-  // image, is its only caller.
+  // The one-page build (docs/embedding.md) goes half a byte at a time, with a table of 16 entries built at each
+  // call (its only caller is init, once per image): the 256-entry table's kilobyte is arena there.
   if (isDefined(PHASOR_MCU_PAGE)) {
+    const half = HALF_TABLE;
+    for (let n: u32 = 0; n < 16; n++) {
+      let e = n;
+      for (let k = 0; k < 4; k++) e = e & 1 ? 0xedb88320 ^ (e >>> 1) : e >>> 1;
+      store<u32>(half + (<usize>n << 2), e);
+    }
     for (let i: usize = 0; i < len; i++) {
       c ^= load<u8>(ptr + i);
-      for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & (0 - (c & 1)));
+      c = load<u32>(half + (<usize>(c & 15) << 2)) ^ (c >>> 4);
+      c = load<u32>(half + (<usize>(c & 15) << 2)) ^ (c >>> 4);
     }
   } else {
     const table = crcTable();
