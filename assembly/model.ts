@@ -600,6 +600,10 @@ function checkUnits(L: Layer, kind: i32, ticksLog2: i32): i32 {
           badUnit(ERROR_TEXT ? "the phase step per tick does not match tau and ticksLog2" : "", NaN);
           return j;
         }
+      } else if (load<u64>(t, TIME_STEP) + (load<u32>(t, TIME_STEP_LOW) != 0 ? 1 : 0) == 0) {
+        // the microcontroller builds run the file's step unchecked, but not one whose period (fixedPeriod) would
+        // divide by zero; tau's own step never wraps so
+        return j;
       }
     } else {
       for (let g = 0; g < 8; g++) {
