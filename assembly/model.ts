@@ -11,6 +11,7 @@ import {
   TIME_STEP, TIME_STEP_LOW, TIME_TAU, UNIT_RECORD_BYTES, UNIT_U_FRAC, UNIT_W_FRAC,
 } from "./contract/plsm";
 import { crc32 } from "./crc32";
+import { WIDE_SHIFT } from "./fixed/arith";
 import { PAIRED, SUMS_BYTES } from "./fixed/sums";
 import { ERROR_TEXT, E_MODEL, errFloat, errInt, errText, fail } from "./errors";
 import { align16, align32, pad8 } from "./padding";
@@ -494,13 +495,12 @@ export const FAST_SHIFTS: bool = RUNS_INT16;
 export const WIDE_SHIFTS: bool = RUNS_INT8;
 
 /**
- * K of the wide form (fixed/step.ts, toQ24): it takes shifts s in (1 - K)..32, int8 rows down to s = -21 (an input
- * in Q0 against weights in Q3), and needs every row sum v below 2^(61 - K) = 2^39 in magnitude. A W x is: sum |w_q|
- * <= ROW_L1_LIMIT (every build checks it) against inputs within +-32767, below 2^31. So is a U h with int8 weights:
- * at most hiddenPad <= MAX_SIZE = 2^16 weights within +-127 against h within +-32767, below 2^38; and with int16
- * weights where hiddenPad <= WIDE_INT16_PAD: 512 x 32767^2 < 2^39.
+ * The widest U rows of int16 weights the wide form takes (fixed/step.ts, toQ24): it needs every row sum below
+ * 2^(61 - WIDE_SHIFT) = 2^39 in magnitude (fixed/arith.ts, shiftRoundWide). A W x is: sum |w_q| <= ROW_L1_LIMIT
+ * (every build checks it) against inputs within +-32767, below 2^31. So is a U h with int8 weights: at most
+ * hiddenPad <= MAX_SIZE = 2^16 weights within +-127 against h within +-32767, below 2^38; and with int16 weights
+ * where hiddenPad <= 512: 512 x 32767^2 < 2^39.
  */
-export const WIDE_SHIFT = 22;
 const WIDE_INT16_PAD = 512;
 
 /** Whether a rounding shift s is in (1 - K)..32: K = 0 for the fast form, WIDE_SHIFT for the wide one. */

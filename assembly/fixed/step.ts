@@ -8,10 +8,10 @@
 import {
   CELL_FRAC, PRE_FRAC, ROW_BIAS, ROW_RECORD_BYTES, UNIT_BIAS, UNIT_PEEPHOLE, UNIT_RECORD_BYTES, UNIT_U_FRAC, UNIT_W_FRAC,
 } from "../contract/plsm";
-import { FAST_SHIFTS, FIXED_TIMING_BYTES, Layer, Model, WIDE_SHIFT, WIDE_SHIFTS } from "../model";
+import { FAST_SHIFTS, FIXED_TIMING_BYTES, Layer, Model, WIDE_SHIFTS } from "../model";
 import { setActiveCount, wheelDrain, wheelInsert } from "../schedule";
 import { sigmoidQ15, tanhQ15 } from "./activation";
-import { saturate32, shiftRound } from "./arith";
+import { WIDE_SHIFT, saturate32, shiftRound, shiftRoundFast, shiftRoundWide } from "./arith";
 import { SUMS_BYTES, dot1, gateSums, uSum, wSum } from "./sums";
 
 // Gate rows in a unit's weights and records: plstm.md's order i, f, g, o.
@@ -93,34 +93,28 @@ export function timeGate(L: Layer, st: usize, T: i64, kOut: usize): i32 {
 }
 
 /**
- * A sum in Q(frac) brought to Q7.24: shifted right by s = frac - 24 and rounded half up, or left by -s, as shiftRound
- * does; s is the row format at fracAt plus `shift`, and sK = s - 1 + K is the format plus shift1K = shiftLess1(shift,
- * path). The layer's `path`, decided at load (Layer.fastShifts and wideShifts: model.ts checkUnits), says which form
- * holds for all of its rows:
- * - SHIFTS_FAST, every s in 1..32 (K = 0): ((v >> (s - 1)) + 1) >> 1. Writing v = q 2^(s-1) + r with 0 <= r <
- *   2^(s-1), that is floor((q + 1) / 2) = floor((v + 2^(s-1)) / 2^s), shiftRound's value for s > 0, without
- *   forming v + 2^(s-1).
- * - SHIFTS_WIDE, every s in (1 - K)..32 and every |v| < 2^(61 - K), K = WIDE_SHIFT = 22 (model.ts: int8 rows have 8
- *   fewer fractional bits than int16 ones, so their s reach 0 and below): (((v << K) >> (s - 1 + K)) + 1) >> 1.
- *   v << K is v 2^K exactly (|v 2^K| < 2^61) and s - 1 + K is in 0..53, so (v << K) >> (s - 1 + K) = floor(v 2^K /
- *   2^(s - 1 + K)) = floor(v / 2^(s-1)). For s >= 1 that is v >> (s - 1), and the rest is the fast form. For s <= 0
- *   it is v 2^(1 - s) exactly, an even number, so adding 1 and halving gives v 2^-s: shiftRound's exact left shift,
- *   which saturates only from |v 2^-s| = 2^60 on, and here |v 2^-s| <= |v| 2^(K-1) < 2^60. It costs 2 operators more
- *   than the fast form (the i64.shl).
- * - SHIFTS_CHECKED, anything else: each s is checked and any shift outside 1..32 goes through shiftRound. The
+ * A sum in Q(frac) brought to Q7.24 as shiftRound brings it: shifted right by s = frac - 24 and rounded half up, or
+ * left by -s; s is the row format at fracAt plus `shift`. The layer's `path`, decided at load (Layer.fastShifts and
+ * wideShifts: model.ts checkUnits), says which form is shiftRound for all of its rows (fixed/arith.ts proves each):
+ * - SHIFTS_FAST, every s in 1..32: shiftRoundFast.
+ * - SHIFTS_WIDE, every s in (1 - WIDE_SHIFT)..32 and every sum below 2^(61 - WIDE_SHIFT): shiftRoundWide. int8 rows
+ *   have 8 fewer fractional bits than int16 ones, so their s reach 0 and below.
+ * - SHIFTS_CHECKED, anything else: each s is checked and any outside 1..32 goes through shiftRound. The
  *   microcontroller builds keep that code small: every shift through their one shiftRound.
+ * Their shift comes as the format plus shift1K = shiftLess1(shift, path), in i64 as the sum it shifts; s in i32 where
+ * shiftRound is all the microcontroller build does.
  */
 @inline function toQ24(v: i64, fracAt: usize, shift: i32, shift1K: i64, path: i32): i64 {
   if (path == SHIFTS_CHECKED && isDefined(PHASOR_MCU)) return shiftRound(v, <i32>load<i8>(fracAt) + shift);
   const sK = <i64>load<i8>(fracAt) + shift1K;
-  if (path == SHIFTS_FAST) return ((v >> sK) + 1) >> 1;
-  if (path == SHIFTS_WIDE) return (((v << WIDE_SHIFT) >> sK) + 1) >> 1;
-  if (<u64>sK < 32) return ((v >> sK) + 1) >> 1;
+  if (path == SHIFTS_FAST) return shiftRoundFast(v, sK);
+  if (path == SHIFTS_WIDE) return shiftRoundWide(v, sK);
+  if (<u64>sK < 32) return shiftRoundFast(v, sK);
   return shiftRound(v, <i32>sK + 1);
 }
 
-/** toQ24's s - 1 + K less the row format: shift - 1, plus K = WIDE_SHIFT on the wide path; in i64, as the sum it
- * shifts. */
+/** The shift toQ24's forms take, less the row format: s - 1 (shiftRoundFast), or s - 1 + WIDE_SHIFT on the wide path
+ * (shiftRoundWide), for a format of 0. */
 @inline function shiftLess1(shift: i32, path: i32): i64 {
   return <i64>(shift - 1 + (path == SHIFTS_WIDE ? WIDE_SHIFT : 0));
 }
