@@ -487,10 +487,10 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
 
 /** Which of the unchecked forms of the unit arithmetic's rounding shifts (fixed/step.ts, toQ24) the build compiles
  * in, each a written-out copy of the unit arithmetic: both, except in the microcontroller builds, which hold one copy
- * fewer to stay within budget: the int16 one the fast form (int16 rows come to Q7.24 by right shifts: README.md,
- * "Operators per event"), the int8 one the wide form (int8 rows have 8 fewer fractional bits, so their shifts reach 0
- * and below; a layer whose shifts are all short takes the wide form there). A layer takes the checked form where the
- * build lacks its own: the same bits. */
+ * fewer to stay within budget: the int16 ones the fast form (int16 rows usually come to Q7.24 by right shifts), the
+ * int8 ones the wide form (int8 rows have about 8 fewer fractional bits, so their shifts reach 0 and below; there a
+ * layer whose shifts are all in 1..32 takes the wide form too). A layer takes the checked form where the build lacks
+ * its own: the same bits (docs/fixed-point.md, "Row sums to Q7.24"). */
 export const FAST_SHIFTS: bool = RUNS_INT16;
 export const WIDE_SHIFTS: bool = RUNS_INT8;
 
