@@ -11,6 +11,7 @@ import {
   TIME_STEP, TIME_STEP_LOW, TIME_TAU, UNIT_RECORD_BYTES, UNIT_U_FRAC, UNIT_W_FRAC,
 } from "./contract/plsm";
 import { crc32 } from "./crc32";
+import { WIDE_SHIFT } from "./fixed/arith";
 import { PAIRED, SUMS_BYTES } from "./fixed/sums";
 import { ERROR_TEXT, E_MODEL, errFloat, errInt, errText, fail } from "./errors";
 import { align16, align32, pad8 } from "./padding";
@@ -101,6 +102,9 @@ export class Layer {
   /** fixed: 1 when every rounding shift of the unit arithmetic is a right shift of 1 to 32 bits (fixed/step.ts,
    * toQ24), which then needs no check per row */
   fastShifts: i32;
+  /** fixed: 1 when every such shift is in (1 - WIDE_SHIFT)..32 and every row sum within the wide path's bound
+   * (toQ24), which then needs no check per row either */
+  wideShifts: i32;
   /** H units x 4 gates x inputPad weights, unit-major (i16, i8 or f32) */
   W: usize;
   /** H units x 4 gates x hiddenPad weights */
@@ -532,9 +536,28 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
   return 0;
 }
 
-/** Whether a rounding shift s is 1..32 bits to the right. */
-@inline function isShort(s: i32): bool {
-  return <u32>(s - 1) < 32;
+/** Which of the unchecked forms of the unit arithmetic's rounding shifts (fixed/step.ts, toQ24) the build compiles
+ * in, each a written-out copy of the unit arithmetic: both, except in the microcontroller builds, which hold one copy
+ * fewer to stay within budget: the int16 ones the fast form (int16 rows usually come to Q7.24 by right shifts), the
+ * int8 ones the wide form (int8 rows have about 8 fewer fractional bits, so their shifts reach 0 and below; there a
+ * layer whose shifts are all in 1..32 takes the wide form too). A layer takes the checked form where the build lacks
+ * its own: the same bits (docs/fixed-point.md, "Row sums to Q7.24"). */
+export const FAST_SHIFTS: bool = RUNS_INT16;
+/** Not in the one-page build (PAGE), whose 8 KB hold the checked form alone (docs/embedding.md, "One 64 KiB page"). */
+export const WIDE_SHIFTS: bool = RUNS_INT8 && !PAGE;
+
+/**
+ * The widest U rows of int16 weights the wide form takes (fixed/step.ts, toQ24): it needs every row sum below
+ * 2^(61 - WIDE_SHIFT) = 2^39 in magnitude (fixed/arith.ts, shiftRoundWide). A W x is: sum |w_q| <= ROW_L1_LIMIT
+ * (every build checks it) against inputs within +-32767, below 2^31. So is a U h with int8 weights: at most
+ * hiddenPad <= MAX_SIZE = 2^16 weights within +-127 against h within +-32767, below 2^38; and with int16 weights
+ * where hiddenPad <= 512: 512 x 32767^2 < 2^39.
+ */
+const WIDE_INT16_PAD = 512;
+
+/** Whether a rounding shift s is in (1 - K)..32: K = 0 for the fast form, WIDE_SHIFT for the wide one. */
+@inline function withinShifts(s: i32, K: i32): bool {
+  return <u32>(s - 1 + K) < <u32>(32 + K);
 }
 
 /** What checkUnits found wrong with the unit it returned (naming the accepted range), and the value it found
@@ -552,11 +575,15 @@ let unitValue: f64 = NaN;
 
 /**
  * Index of the first unit with bad per-unit parameters, or -1 (the reason in unitProblem and unitValue). In a fixed
- * layer it also notes whether every shift of the unit arithmetic is short (isShort, Layer.fastShifts): each row's W x
- * from Q(wFrac + xFrac) and U h from Q(uFrac + 15) to Q7.24, and the peepholes from Q(pFrac + 20).
+ * layer it also decides which form of the unit arithmetic's rounding shifts it takes (fixed/step.ts, toQ24), from the
+ * shifts s of each row's W x from Q(wFrac + xFrac) and U h from Q(uFrac + 15) to Q7.24 and of the peepholes from
+ * Q(pFrac + 20): fast (Layer.fastShifts) where every s is in 1..32; else wide (Layer.wideShifts) where the layer's
+ * row sums are within its bound (WIDE_SHIFT) and every s is in (1 - WIDE_SHIFT)..32, the peepholes' in 1..32; else
+ * checked.
  */
 function checkUnits(L: Layer, kind: i32, ticksLog2: i32): i32 {
-  let short = !L.hasPeephole || isShort(L.pFrac + CELL_FRAC - PRE_FRAC);
+  let fast = !L.hasPeephole || withinShifts(L.pFrac + CELL_FRAC - PRE_FRAC, 0);
+  let wide = WIDE_SHIFTS && fast && (!RUNS_INT16 || L.int8 != 0 || L.hiddenPad <= WIDE_INT16_PAD);
   for (let j = 0; j < L.hiddenSize; j++) {
     const u = L.units + <usize>j * UNIT_RECORD_BYTES;
     const t = L.time + <usize>j * TIME_RECORD_BYTES;
@@ -578,7 +605,10 @@ function checkUnits(L: Layer, kind: i32, ticksLog2: i32): i32 {
           badUnit(ERROR_TEXT ? "a W or U row format (wFrac, uFrac) is outside -16..30" : "", NaN);
           return j;
         }
-        short = short && isShort(wf + L.xFrac - PRE_FRAC) && isShort(uf + 15 - PRE_FRAC);
+        const sW = wf + L.xFrac - PRE_FRAC;
+        const sU = uf + 15 - PRE_FRAC;
+        if (FAST_SHIFTS) fast = fast & withinShifts(sW, 0) & withinShifts(sU, 0);
+        if (WIDE_SHIFTS) wide = wide & withinShifts(sW, WIDE_SHIFT) & withinShifts(sU, WIDE_SHIFT);
       }
       const halfOn = load<u32>(t, TIME_HALF_ON);
       if (halfOn < <u32>HALF_ON_MIN || halfOn > <u32>HALF_ON_MAX) {
@@ -619,7 +649,9 @@ function checkUnits(L: Layer, kind: i32, ticksLog2: i32): i32 {
       }
     }
   }
-  L.fastShifts = short ? 1 : 0;
+  // only the forms the build has are read (fixed/step.ts, layerStep)
+  if (FAST_SHIFTS) L.fastShifts = <i32>fast;
+  if (WIDE_SHIFTS) L.wideShifts = <i32>wide;
   return -1;
 }
 
