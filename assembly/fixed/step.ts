@@ -8,7 +8,10 @@
 import {
   CELL_FRAC, PRE_FRAC, ROW_BIAS, ROW_RECORD_BYTES, UNIT_BIAS, UNIT_PEEPHOLE, UNIT_RECORD_BYTES, UNIT_U_FRAC, UNIT_W_FRAC,
 } from "../contract/plsm";
-import { FAST_SHIFTS, FIXED_TIMING_BYTES, Layer, Model, WIDE_SHIFTS } from "../model";
+import {
+  FAST_SHIFTS, Layer, Model, PAGE, SUM_BLOCK, TIMING_HALF_ON, TIMING_RECORD_BYTES, TIMING_STEP, TIMING_STEP_LOW, WIDE_SHIFTS, fixedInvHalf,
+  fixedPeriod,
+} from "../model";
 import { setActiveCount, wheelDrain, wheelInsert } from "../schedule";
 import { sigmoidQ15, tanhQ15 } from "./activation";
 import { WIDE_SHIFT, saturate32, shiftRound, shiftRoundFast, shiftRoundWide } from "./arith";
@@ -75,20 +78,21 @@ export function timeGate(L: Layer, st: usize, T: i64, kOut: usize): i32 {
   let k = kOut;
   for (let read = active, end = active + (<usize>candidates << 2); read < end; read += 4) {
     const j = load<i32>(read);
-    const timing = timings + <usize>j * FIXED_TIMING_BYTES;
-    const low = <u64>load<u32>(timing, 12);
-    const phase = load<u64>(seeds + (<usize>j << 3)) + <u64>T * load<u64>(timing) + tHigh * low + ((tLow * low) >>> 32);
+    const timing = timings + <usize>j * TIMING_RECORD_BYTES;
+    const low = <u64>load<u32>(timing, TIMING_STEP_LOW);
+    const phase = load<u64>(seeds + (<usize>j << 3)) + <u64>T * load<u64>(timing, TIMING_STEP) + tHigh * low + ((tLow * low) >>> 32);
     const phi = phase >>> 32; // Q0.32
-    const half = <u64>load<u32>(timing, 8); // r_on / 2 in Q0.32
+    const half = <u64>load<u32>(timing, TIMING_HALF_ON); // r_on / 2 in Q0.32
     if (phi < half << 1) {
       // k = phi / (r_on / 2) rising, (r_on - phi) / (r_on / 2) falling: Q0.15, at most 2^15
       const fromEdge = phi < half ? phi : (half << 1) - phi;
       store<i32>(opened, j);
-      store<i32>(k, <i32>((fromEdge * load<u64>(timing, 16)) >>> 32));
+      store<i32>(k, <i32>((fromEdge * (PAGE ? fixedInvHalf(<u32>half) : load<u64>(timing, 16))) >>> 32));
       opened += 4;
       k += 4;
     } else {
-      wheelInsert(L, st, j, nextOpening(T, phase, load<u64>(timing, 24)));
+      const period = PAGE ? fixedPeriod(load<u64>(timing, TIMING_STEP), <u32>low) : load<u64>(timing, 24);
+      wheelInsert(L, st, j, nextOpening(T, phase, period));
     }
   }
   const open = <i32>((opened - active) >> 2);
@@ -172,11 +176,10 @@ const H_SHIFT = 15 - PRE_FRAC;
 }
 
 /**
- * The candidate and gated update of the `open` units in the active list (plstm.md section 1), from their gate row
+ * The candidate and gated update of the `open` units listed at `active` (plstm.md section 1), from their gate row
  * sums (fixed/sums.ts), in place: every unit's U h was summed from the previous h before any h changes.
  */
-@inline function updateUnits(L: Layer, st: usize, open: i32, kBuf: usize, sums: usize, path: i32): void {
-  const active = st + <usize>L.activeOff;
+@inline function updateUnits(L: Layer, st: usize, active: usize, open: i32, kBuf: usize, sums: usize, path: i32): void {
   const h = st + <usize>L.hOff;
   const c = st + <usize>L.cOff;
   const xShift = L.xFrac - PRE_FRAC;
@@ -206,7 +209,10 @@ const H_SHIFT = 15 - PRE_FRAC;
     const hCandidateQ15 = candidateHidden(sigmoidQ15(preOQ24), cCandidateQ20);
     const kQ15 = load<i32>(kBuf + (<usize>a << 2));
     store<i32>(cAt, <i32>gatedUpdate<i64>(<i64>kQ15, <i64>cCandidateQ20, cQ20));
-    store<i16>(hAt, <i16>gatedUpdate<i32>(kQ15, hCandidateQ15, <i32>load<i16>(hAt)));
+    const hQ15 = gatedUpdate<i32>(kQ15, hCandidateQ15, <i32>load<i16>(hAt));
+    // the one-page build's blocks (layerStep) still read this h: the new one (Q0.15) waits in k's slot
+    if (PAGE) store<i32>(kBuf + (<usize>a << 2), hQ15);
+    else store<i16>(hAt, <i16>hQ15);
   }
 }
 
@@ -220,25 +226,45 @@ export function layerStep(m: Model, L: Layer, st: usize, T: i64, x: usize, cols:
   const kBuf = m.scratch + <usize>m.kOff;
   const open = timeGate(L, st, T, kBuf);
   const sums = m.scratch + <usize>m.sumsOff;
-  gateSums(L, st, x, cols, nnz, open, sums);
-  if (FAST_SHIFTS && L.fastShifts) updateUnitsFast(L, st, open, kBuf, sums);
-  else if (WIDE_SHIFTS && L.wideShifts) updateUnitsWide(L, st, open, kBuf, sums);
-  else updateUnitsChecked(L, st, open, kBuf, sums);
+  const active = st + <usize>L.activeOff;
+  if (!PAGE) {
+    gateSums(L, st, active, x, cols, nnz, open, sums);
+    updateOpenUnits(L, st, active, open, kBuf, sums);
+    return open;
+  }
+  // The one-page build sums and updates SUM_BLOCK units at a time, its scratch holding one block's sums; each unit's
+  // new h waits in its k's slot until the last block has summed U h from the previous h, then all are written.
+  for (let a = 0; a < open; a += SUM_BLOCK) {
+    const list = active + (<usize>a << 2);
+    const kAt = kBuf + (<usize>a << 2);
+    const n = min(SUM_BLOCK, open - a);
+    gateSums(L, st, list, x, cols, nnz, n, sums);
+    updateOpenUnits(L, st, list, n, kAt, sums);
+  }
+  const h = st + <usize>L.hOff;
+  for (let a = 0; a < open; a++) store<i16>(h + (<usize>load<i32>(active + (<usize>a << 2)) << 1), <i16>load<i32>(kBuf + (<usize>a << 2)));
   return open;
+}
+
+/** updateUnits in the form of toQ24 the layer takes, of those the build has (model.ts, FAST_SHIFTS and WIDE_SHIFTS). */
+@inline function updateOpenUnits(L: Layer, st: usize, active: usize, open: i32, kBuf: usize, sums: usize): void {
+  if (FAST_SHIFTS && L.fastShifts) updateUnitsFast(L, st, active, open, kBuf, sums);
+  else if (WIDE_SHIFTS && L.wideShifts) updateUnitsWide(L, st, active, open, kBuf, sums);
+  else updateUnitsChecked(L, st, active, open, kBuf, sums);
 }
 
 // updateUnits once for each form of toQ24 the build has (model.ts, FAST_SHIFTS and WIDE_SHIFTS), each in a function
 // of its own so that the compiler keeps them apart: the fast and wide ones without a shift check.
-function updateUnitsFast(L: Layer, st: usize, open: i32, kBuf: usize, sums: usize): void {
-  updateUnits(L, st, open, kBuf, sums, SHIFTS_FAST);
+function updateUnitsFast(L: Layer, st: usize, active: usize, open: i32, kBuf: usize, sums: usize): void {
+  updateUnits(L, st, active, open, kBuf, sums, SHIFTS_FAST);
 }
 
-function updateUnitsWide(L: Layer, st: usize, open: i32, kBuf: usize, sums: usize): void {
-  updateUnits(L, st, open, kBuf, sums, SHIFTS_WIDE);
+function updateUnitsWide(L: Layer, st: usize, active: usize, open: i32, kBuf: usize, sums: usize): void {
+  updateUnits(L, st, active, open, kBuf, sums, SHIFTS_WIDE);
 }
 
-function updateUnitsChecked(L: Layer, st: usize, open: i32, kBuf: usize, sums: usize): void {
-  updateUnits(L, st, open, kBuf, sums, SHIFTS_CHECKED);
+function updateUnitsChecked(L: Layer, st: usize, active: usize, open: i32, kBuf: usize, sums: usize): void {
+  updateUnits(L, st, active, open, kBuf, sums, SHIFTS_CHECKED);
 }
 
 /** plstm.md section 2, "y = V h + d" of the last layer into the model's y scratch (i64, Q(vFrac + 15) per row). */

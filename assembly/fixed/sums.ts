@@ -27,7 +27,7 @@
 // packed from either.
 
 import { LANE_CHUNK_COLUMNS } from "../contract/plsm";
-import { FULL_BUILD, Layer, RUNS_INT16, RUNS_INT8 } from "../model";
+import { FULL_BUILD, Layer, PAGE, RUNS_INT16, RUNS_INT8 } from "../model";
 
 /** Bytes of one open unit's sums: W x of gate g (i, f, g, o) at 8 g, U h of gate g at U_SUMS + 8 g, i64 each. */
 export const SUMS_BYTES: i32 = 64;
@@ -100,15 +100,14 @@ function lanePosition(c: i32, pad: i32): i32 {
  * layer input (i16, padded with zeros); with `nnz` >= 0 only the columns listed at `cols` are nonzero and only
  * they are read.
  */
-export function gateSums(L: Layer, st: usize, x: usize, cols: usize, nnz: i32, open: i32, sums: usize): void {
+export function gateSums(L: Layer, st: usize, active: usize, x: usize, cols: usize, nnz: i32, open: i32, sums: usize): void {
   if (open == 0) return;
-  if (RUNS_INT8 && (!RUNS_INT16 || L.int8)) gateSumsOf<i8>(L, st, x, cols, nnz, open, sums);
-  else gateSumsOf<i16>(L, st, x, cols, nnz, open, sums);
+  if (RUNS_INT8 && (!RUNS_INT16 || L.int8)) gateSumsOf<i8>(L, st, active, x, cols, nnz, open, sums);
+  else gateSumsOf<i16>(L, st, active, x, cols, nnz, open, sums);
 }
 
 /** gateSums for a layer whose weights are T (i16, or i8 with int8 weights). */
-@inline function gateSumsOf<T>(L: Layer, st: usize, x: usize, cols: usize, nnz: i32, open: i32, sums: usize): void {
-  const active = st + <usize>L.activeOff;
+@inline function gateSumsOf<T>(L: Layer, st: usize, active: usize, x: usize, cols: usize, nnz: i32, open: i32, sums: usize): void {
   // W x first: these store their sums and zero the U h ones, which the U h sums add to (stores, not memory.fill,
   // which an interpreter, and wasmtime's fuel, charges per byte)
   if (FULL_BUILD && nnz >= 0) sparseSums<T>(L.W, <usize>L.inputPad * sizeof<T>(), x, cols, nnz, active, open, sums);
@@ -424,17 +423,18 @@ function chunk8<W, A>(matrix: usize, rowBytes: usize, v: usize, from: i32, activ
   );
 }
 
-/** rowSums for a single column (one input, rows padded to 8 elements): the W x sums, stored, and U h's zeroed. */
+/** rowSums for a single column (one input): the W x sums, stored, and U h's zeroed. The rows are padded to 8
+ * elements, except in the one-page build, whose init compacts the padding out (assembly/mcu.ts, compactRows). */
 function oneColumnSums<T>(matrix: usize, v: usize, active: usize, open: i32, sums: usize): void {
   const v0 = <i64>load<i16>(v);
   let out = sums;
   const end = sums + <usize>open * SUMS_BYTES;
   do {
-    const row = matrix + <usize>load<i32>(active) * (32 * sizeof<T>());
+    const row = matrix + <usize>load<i32>(active) * ((PAGE ? 4 : 32) * sizeof<T>());
     store<i64>(out, <i64>load<T>(row) * v0);
-    store<i64>(out, <i64>load<T>(row, 8 * sizeof<T>()) * v0, 8);
-    store<i64>(out, <i64>load<T>(row, 16 * sizeof<T>()) * v0, 16);
-    store<i64>(out, <i64>load<T>(row, 24 * sizeof<T>()) * v0, 24);
+    store<i64>(out, <i64>load<T>(row, (PAGE ? 1 : 8) * sizeof<T>()) * v0, 8);
+    store<i64>(out, <i64>load<T>(row, (PAGE ? 2 : 16) * sizeof<T>()) * v0, 16);
+    store<i64>(out, <i64>load<T>(row, (PAGE ? 3 : 24) * sizeof<T>()) * v0, 24);
     startU(out);
     out += SUMS_BYTES;
     active += 4;
