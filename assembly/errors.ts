@@ -12,11 +12,12 @@ import { E_INPUT } from "./contract/calls";
 export const ERROR_TEXT: bool = !isDefined(PHASOR_MCU);
 
 const ERROR_CAPACITY: i32 = 240;
-const errorText = memory.data(256);
 let errorLength: i32 = 0;
 
+/** The buffer's address: static data reserved only in a build that words its errors (a top-level memory.data is
+ * reserved in every build that imports the file). */
 export function errorPtr(): usize {
-  return errorText;
+  return memory.data(256);
 }
 
 export function errorLen(): i32 {
@@ -29,7 +30,7 @@ export function clearError(): void {
 
 export function errText(s: string): void {
   for (let i = 0; i < s.length && errorLength < ERROR_CAPACITY; i++) {
-    store<u8>(errorText + <usize>(errorLength++), <u8>s.charCodeAt(i));
+    store<u8>(errorPtr() + <usize>(errorLength++), <u8>s.charCodeAt(i));
   }
 }
 
@@ -44,7 +45,7 @@ export function errInt(v: i64): void {
     store<u8>(digits + <usize>(n++), <u8>(48 + <i32>(v % 10)));
     v /= 10;
   } while (v > 0 && n < 20);
-  while (n > 0 && errorLength < ERROR_CAPACITY) store<u8>(errorText + <usize>(errorLength++), load<u8>(digits + <usize>(--n)));
+  while (n > 0 && errorLength < ERROR_CAPACITY) store<u8>(errorPtr() + <usize>(errorLength++), load<u8>(digits + <usize>(--n)));
 }
 
 /** Appends a float64 in its shortest round-trip form (allocates a string: error paths only). */

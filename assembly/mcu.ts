@@ -11,7 +11,7 @@ import { HEADER_LAYER_COUNT, MAX_LAYERS } from "./contract/plsm";
 import { E_CAPACITY, E_INPUT, E_MODEL, E_STATE } from "./errors";
 import { fillTanhTable } from "./fixed/activation";
 import { MCU_PAIRED, packRows, pairedBytes } from "./fixed/sums";
-import { FIXED_TIMING_BYTES, Layer, Model, deriveTiming, layerAt, parseModel } from "./model";
+import { FIXED_TIMING_BYTES, Layer, Model, PAGE, deriveTiming, layerAt, parseModel } from "./model";
 import { align16, align32 } from "./padding";
 import { POLICY_REJECT, pushEvent, readOutput, streamReset } from "./stream";
 import { learnedOutputInto, learningLayout, learningStart, learningStop } from "./mcu-learning";
@@ -19,6 +19,8 @@ import { learnedOutputInto, learningLayout, learningStart, learningStop } from "
 /** Bytes for the image and everything derived from it: the build fills two 64 KiB pages with it and the
  * engine's static tables (asconfig.mcu.json fixes the memory at 2 pages). `--use PHASOR_MCU_ARENA=n` resizes it. */
 const ARENA_BYTES: i32 = isDefined(PHASOR_MCU_ARENA) ? PHASOR_MCU_ARENA : 122880;
+// compactRows packs one-byte weights
+if (PAGE && !isDefined(PHASOR_INT8)) ERROR("the one-page build (PHASOR_MCU_PAGE) runs int8 weights: add PHASOR_INT8=1");
 const arena = memory.data(ARENA_BYTES, 16);
 
 let modelAt: usize = 0;
@@ -71,15 +73,17 @@ export function init(length: i32): i32 {
   if (layerCount < 1 || layerCount > MAX_LAYERS) return E_MODEL;
   const end = arena + <usize>ARENA_BYTES;
   let at = align16(arena + <usize>length);
-  const m = changetype<Model>(at);
+  let m = changetype<Model>(at);
   at = align16(at + offsetof<Model>());
   m.layers = at;
   at = align16(at + <usize>layerCount * offsetof<Layer>());
   if (at > end) return E_CAPACITY;
   if (parseModel(m, arena, length) != 0) return E_MODEL;
+  // the one-page build lays out the rest after the image as compactRows leaves it, the records moved ahead of it
+  if (PAGE) at -= changetype<usize>(m) - align16(arena + <usize>length - compactedBytes(m));
   m.timing = at;
-  // the scratch 32-aligned, as the gate sums inside it are (fixed/sums.ts)
-  at = align32(at + <usize>m.totalUnits * FIXED_TIMING_BYTES);
+  // the scratch 32-aligned, as the gate sums inside it are (fixed/sums.ts); no timing in the one-page build
+  at = align32(at + (PAGE ? 0 : <usize>m.totalUnits * FIXED_TIMING_BYTES));
   m.scratch = at;
   at = align16(at + <usize>m.scratchBytes);
   const st = at;
@@ -94,14 +98,19 @@ export function init(length: i32): i32 {
     needed = at - arena;
     return E_CAPACITY;
   }
+  if (PAGE) {
+    m = compactRows(m, arena + <usize>length);
+    // taken apart: an init without the image written again finds no .plsm there (E_MODEL)
+    store<u32>(arena, 0);
+  }
   // U's 32-column chunks in row pairs (fixed/sums.ts, packRows) for each layer whose rows allow them and whose
   // pairs fit in what is left, in layer order; the others sum U h row by row, with the same bits
-  for (let n = 0; n < m.layerCount; n++) {
+  for (let n = 0; MCU_PAIRED && n < m.layerCount; n++) {
     const L = layerAt(m, n);
     const columns = L.hiddenSize & ~31;
     const bytes = pairedBytes(L.hiddenSize, columns);
     L.uPairs = 0;
-    if (MCU_PAIRED && L.uWithinRowLimit && columns != 0 && bytes <= end - at) {
+    if (L.uWithinRowLimit && columns != 0 && bytes <= end - at) {
       L.uPairs = packRows(L, L.U, L.hiddenSize, L.hiddenPad, columns, at, false);
       at += bytes;
     }
@@ -145,4 +154,56 @@ export function output(): usize {
 /** A new sequence: h = c = 0 and no time origin. */
 export function reset(): void {
   if (modelAt) streamReset(changetype<Model>(modelAt), streamAt);
+}
+
+/** Bytes that compactRows frees: 7 of every 8 weights of each one-input layer's W rows, all zero (parseModel checked
+ * them), rounded down to 16 so that every region after them stays aligned. */
+function compactedBytes(m: Model): usize {
+  let freed: usize = 0;
+  for (let n = 0; n < m.layerCount; n++) {
+    const L = layerAt(m, n);
+    if (L.inputSize == 1) freed += (<usize>L.hiddenSize * 28) & ~15;
+  }
+  return freed;
+}
+
+/**
+ * The one-page build's image taken apart in place (docs/embedding.md, "One 64 KiB page"): each one-input layer's W
+ * rows (int8, one weight and 7 zeros) packed to their weight, 4 a unit (fixed/sums.ts reads them so), the rest of
+ * the image moved down over the bytes freed (compactedBytes) and every region after them with it; then the model's
+ * records (`m`, its layers after it) moved down to where the image now ends. Returns the moved model.
+ */
+function compactRows(m: Model, imageEnd: usize): Model {
+  const records = changetype<usize>(m);
+  const recordBytes = m.layers + <usize>m.layerCount * offsetof<Layer>() - records;
+  for (let n = 0; n < m.layerCount; n++) {
+    const L = layerAt(m, n);
+    if (L.inputSize != 1) continue;
+    const rows = <usize>L.hiddenSize << 2;
+    for (let r: usize = 1; r < rows; r++) store<i8>(L.W + r, load<i8>(L.W + (r << 3)));
+    const from = L.W + (rows << 3);
+    const freed = (rows * 7) & ~15;
+    memory.copy(from - freed, from, imageEnd - from);
+    imageEnd -= freed;
+    for (let k = 0; k < m.layerCount; k++) {
+      const K = changetype<usize>(layerAt(m, k));
+      moveDown(K + offsetof<Layer>("W"), from, freed);
+      moveDown(K + offsetof<Layer>("U"), from, freed);
+      moveDown(K + offsetof<Layer>("units"), from, freed);
+      moveDown(K + offsetof<Layer>("time"), from, freed);
+    }
+    moveDown(records + offsetof<Model>("V"), from, freed);
+    moveDown(records + offsetof<Model>("readoutRows"), from, freed);
+  }
+  const moved = align16(imageEnd);
+  memory.copy(moved, records, recordBytes);
+  const M = changetype<Model>(moved);
+  M.layers -= records - moved;
+  return M;
+}
+
+/** The address stored at `at` moved down by `by` when it is at or after `from`. */
+@inline function moveDown(at: usize, from: usize, by: usize): void {
+  const p = load<usize>(at);
+  if (p >= from) store<usize>(at, p - by);
 }

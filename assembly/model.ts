@@ -11,6 +11,7 @@ import {
   TIME_STEP, TIME_STEP_LOW, TIME_TAU, UNIT_RECORD_BYTES, UNIT_U_FRAC, UNIT_W_FRAC,
 } from "./contract/plsm";
 import { crc32 } from "./crc32";
+import { WIDE_SHIFT } from "./fixed/arith";
 import { MCU_PAIRED, PAIRED, SUMS_BYTES } from "./fixed/sums";
 import { ERROR_TEXT, E_MODEL, errFloat, errInt, errText, fail } from "./errors";
 import { align16, align32, pad8 } from "./padding";
@@ -31,13 +32,27 @@ export const FULL_BUILD: bool = !isDefined(PHASOR_MCU);
 export const RUNS_INT16: bool = FULL_BUILD || !isDefined(PHASOR_INT8);
 export const RUNS_INT8: bool = FULL_BUILD || isDefined(PHASOR_INT8);
 
+/**
+ * The one-page microcontroller build (`--use PHASOR_MCU_PAGE=1`, build/phasor-mcu-int8-page.wasm; docs/embedding.md,
+ * "One 64 KiB page"), which gives a little time per event and init's image for arena: its time gate reads the file's
+ * time records and divides where the other builds read derived timing (deriveTiming), an event sums and updates its
+ * open units SUM_BLOCK at a time (fixed/step.ts), its scratch holds only what the fixed engine uses, and init
+ * compacts the zero padding out of one-input W rows in place (assembly/mcu.ts), so the image is taken apart by it.
+ */
+export const PAGE: bool = isDefined(PHASOR_MCU_PAGE);
+
+/** Open units summed and updated at a time in the one-page build: their gate sums are the per-event scratch's
+ * largest part (SUMS_BYTES each), and a block of 8 loads the layer's input and h into locals once for 8 units. */
+export const SUM_BLOCK: i32 = 8;
+
 /** Whether a model of this kind runs on the fixed engine (always, where there is no float engine). */
 @inline export function isFixed(kind: i32): bool {
   return !FULL_BUILD || kind == KIND_FIXED;
 }
 
 /**
- * Per-unit timing derived at load, so the event path never divides. Both engines advance a unit's phase by a
+ * Per-unit timing derived at load, so the event path never divides (but in the one-page build, PAGE, which reads the
+ * file's time records and divides where this reads invHalf and period). Both engines advance a unit's phase by a
  * Q0.96 step per tick (fixed) or per wake key (float): its high 64 bits at 0, its low 32 bits at 12 (fixed) or 8
  * (float). Fixed, FIXED_TIMING_BYTES: halfOn = r_on / 2 in Q0.32 at 8, invHalf = floor(2^47 / halfOn) at 16 so
  * that k = phi * invHalf >> 32 in Q0.15, period = floor(2^64 / (step + 1)) ticks at 24 (a lower bound on the ticks
@@ -45,6 +60,23 @@ export const RUNS_INT8: bool = FULL_BUILD || isDefined(PHASOR_INT8);
  * per period (tau 2^20) at 32, 2 / r_on at 40.
  */
 export const FIXED_TIMING_BYTES: i32 = 32;
+/** Where the fixed time gate (fixed/step.ts) finds a unit's step, low step bits and halfOn, records of
+ * TIMING_RECORD_BYTES: in the derived timing, or in the one-page build (PAGE) in the file's time records. */
+export const TIMING_RECORD_BYTES: i32 = PAGE ? TIME_RECORD_BYTES : FIXED_TIMING_BYTES;
+export const TIMING_STEP: i32 = PAGE ? TIME_STEP : 0;
+export const TIMING_HALF_ON: i32 = PAGE ? TIME_HALF_ON : 8;
+export const TIMING_STEP_LOW: i32 = PAGE ? TIME_STEP_LOW : 12;
+
+/** A lower bound on the ticks one period of a unit takes: the phase moves by at most step + 1 per tick when the
+ * step's low bits are not 0. */
+@inline export function fixedPeriod(step: u64, low: u32): u64 {
+  return u64.MAX_VALUE / (step + (low != 0 ? 1 : 0));
+}
+
+/** floor(2^47 / halfOn), so that k = phi * it >> 32 in Q0.15. */
+@inline export function fixedInvHalf(half: u32): u64 {
+  return (<u64>1 << 47) / <u64>half;
+}
 export const FLOAT_TIMING_BYTES: i32 = 48;
 /** Buckets of the timing wheel that schedules closed units (schedule.ts). */
 export const WHEEL_BUCKETS: i32 = 64;
@@ -70,6 +102,9 @@ export class Layer {
   /** fixed: 1 when every rounding shift of the unit arithmetic is a right shift of 1 to 32 bits (fixed/step.ts,
    * toQ24), which then needs no check per row */
   fastShifts: i32;
+  /** fixed: 1 when every such shift is in (1 - WIDE_SHIFT)..32 and every row sum within the wide path's bound
+   * (toQ24), which then needs no check per row either */
+  wideShifts: i32;
   /** H units x 4 gates x inputPad weights, unit-major (i16, i8 or f32) */
   W: usize;
   /** H units x 4 gates x hiddenPad weights */
@@ -78,7 +113,8 @@ export class Layer {
   units: usize;
   /** H time records of TIME_RECORD_BYTES (the file's) */
   time: usize;
-  /** H timing records (timingBytes) derived from them at load, so the event path never divides */
+  /** H timing records (timingBytes) derived from them at load, so the event path never divides; in the one-page
+   * build, the time records themselves (TIMING_STEP) */
   timing: usize;
   /** offsets inside a stream's state block */
   hOff: i32;
@@ -171,9 +207,17 @@ export const S_HEADER_BYTES: i32 = 64;
   return frac >= FRAC_MIN && frac <= FRAC_MAX;
 }
 
-/** Checks that [offset, offset + bytes) lies in the payload and is 16-byte aligned. */
+/** Where the region parseModel checked last ends: the one-page build (PAGE) takes the regions only in the order
+ * phasor quantize writes them (docs/plsm.md: the readout descriptor, each layer's W, U, unit and time records, V,
+ * the row records), none overlapping the one before, since its init moves them (assembly/mcu.ts, compactRows). */
+let regionEnd: u64 = 0;
+
+/** Checks that [offset, offset + bytes) lies in the payload and is 16-byte aligned (and in the one-page build, that
+ * it starts where the region checked before it ends or later). */
 function checkRegion(fileBytes: u32, offset: u32, bytes: u64, what: string, layer: i32): bool {
-  if ((offset & 15) != 0 || <u64>offset < <u64>HEADER_BYTES || <u64>offset + bytes > <u64>(fileBytes - 4)) {
+  const behind = PAGE && <u64>offset < regionEnd;
+  if (PAGE) regionEnd = <u64>offset + bytes;
+  if ((offset & 15) != 0 || <u64>offset < <u64>HEADER_BYTES || <u64>offset + bytes > <u64>(fileBytes - 4) || behind) {
     if (ERROR_TEXT) {
       fail(E_MODEL, "plsm: ");
       if (layer >= 0) {
@@ -320,6 +364,7 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
   if (<u64>HEADER_BYTES + <u64>layerCount * LAYER_DESC_BYTES > <u64>(fileBytes - 4)) {
     return badField(ERROR_TEXT ? "layer table runs past the end of the file; layers" : "", layerCount);
   }
+  if (PAGE) regionEnd = 0;
   if (!checkRegion(fileBytes, readoutOffset, <u64>READOUT_DESC_BYTES, ERROR_TEXT ? "readout descriptor" : "", -1)) return E_MODEL;
 
   const eb = elementBytes(kind);
@@ -469,6 +514,16 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
   m.totalUnits = totalUnits;
   m.checksum = stored;
   m.streamBytes = align16(stateBytes);
+  if (PAGE) {
+    // The one-page build's scratch: the quantized input (padded); k of each open unit, whose slot then holds the
+    // unit's new h until every block is done (fixed/step.ts); the gate sums of one block; y.
+    m.xqOff = 0;
+    m.kOff = align16(pad8(inputSize) * 2);
+    m.sumsOff = align32(m.kOff + maxHidden * 4);
+    m.yOff = m.sumsOff + SUM_BLOCK * SUMS_BYTES;
+    m.scratchBytes = m.yOff + outputSize * 8;
+    return 0;
+  }
   // Scratch: quantized layer input (padded), its nonzero columns, new h and c, k and the gate row sums of the open
   // units.
   const maxInputPad = pad8(inputSize > maxHidden ? inputSize : maxHidden);
@@ -483,9 +538,28 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
   return 0;
 }
 
-/** Whether a rounding shift s is 1..32 bits to the right. */
-@inline function isShort(s: i32): bool {
-  return <u32>(s - 1) < 32;
+/** Which of the unchecked forms of the unit arithmetic's rounding shifts (fixed/step.ts, toQ24) the build compiles
+ * in, each a written-out copy of the unit arithmetic: both, except in the microcontroller builds, which hold one copy
+ * fewer to stay within budget: the int16 ones the fast form (int16 rows usually come to Q7.24 by right shifts), the
+ * int8 ones the wide form (int8 rows have about 8 fewer fractional bits, so their shifts reach 0 and below; there a
+ * layer whose shifts are all in 1..32 takes the wide form too). A layer takes the checked form where the build lacks
+ * its own: the same bits (docs/fixed-point.md, "Row sums to Q7.24"). */
+export const FAST_SHIFTS: bool = RUNS_INT16;
+/** Not in the one-page build (PAGE), whose 8 KB hold the checked form alone (docs/embedding.md, "One 64 KiB page"). */
+export const WIDE_SHIFTS: bool = RUNS_INT8 && !PAGE;
+
+/**
+ * The widest U rows of int16 weights the wide form takes (fixed/step.ts, toQ24): it needs every row sum below
+ * 2^(61 - WIDE_SHIFT) = 2^39 in magnitude (fixed/arith.ts, shiftRoundWide). A W x is: sum |w_q| <= ROW_L1_LIMIT
+ * (every build checks it) against inputs within +-32767, below 2^31. So is a U h with int8 weights: at most
+ * hiddenPad <= MAX_SIZE = 2^16 weights within +-127 against h within +-32767, below 2^38; and with int16 weights
+ * where hiddenPad <= 512: 512 x 32767^2 < 2^39.
+ */
+const WIDE_INT16_PAD = 512;
+
+/** Whether a rounding shift s is in (1 - K)..32: K = 0 for the fast form, WIDE_SHIFT for the wide one. */
+@inline function withinShifts(s: i32, K: i32): bool {
+  return <u32>(s - 1 + K) < <u32>(32 + K);
 }
 
 /** What checkUnits found wrong with the unit it returned (naming the accepted range), and the value it found
@@ -503,11 +577,15 @@ let unitValue: f64 = NaN;
 
 /**
  * Index of the first unit with bad per-unit parameters, or -1 (the reason in unitProblem and unitValue). In a fixed
- * layer it also notes whether every shift of the unit arithmetic is short (isShort, Layer.fastShifts): each row's W x
- * from Q(wFrac + xFrac) and U h from Q(uFrac + 15) to Q7.24, and the peepholes from Q(pFrac + 20).
+ * layer it also decides which form of the unit arithmetic's rounding shifts it takes (fixed/step.ts, toQ24), from the
+ * shifts s of each row's W x from Q(wFrac + xFrac) and U h from Q(uFrac + 15) to Q7.24 and of the peepholes from
+ * Q(pFrac + 20): fast (Layer.fastShifts) where every s is in 1..32; else wide (Layer.wideShifts) where the layer's
+ * row sums are within its bound (WIDE_SHIFT) and every s is in (1 - WIDE_SHIFT)..32, the peepholes' in 1..32; else
+ * checked.
  */
 function checkUnits(L: Layer, kind: i32, ticksLog2: i32): i32 {
-  let short = !L.hasPeephole || isShort(L.pFrac + CELL_FRAC - PRE_FRAC);
+  let fast = !L.hasPeephole || withinShifts(L.pFrac + CELL_FRAC - PRE_FRAC, 0);
+  let wide = WIDE_SHIFTS && fast && (!RUNS_INT16 || L.int8 != 0 || L.hiddenPad <= WIDE_INT16_PAD);
   for (let j = 0; j < L.hiddenSize; j++) {
     const u = L.units + <usize>j * UNIT_RECORD_BYTES;
     const t = L.time + <usize>j * TIME_RECORD_BYTES;
@@ -529,7 +607,10 @@ function checkUnits(L: Layer, kind: i32, ticksLog2: i32): i32 {
           badUnit(ERROR_TEXT ? "a W or U row format (wFrac, uFrac) is outside -16..30" : "", NaN);
           return j;
         }
-        short = short && isShort(wf + L.xFrac - PRE_FRAC) && isShort(uf + 15 - PRE_FRAC);
+        const sW = wf + L.xFrac - PRE_FRAC;
+        const sU = uf + 15 - PRE_FRAC;
+        if (FAST_SHIFTS) fast = fast & withinShifts(sW, 0) & withinShifts(sU, 0);
+        if (WIDE_SHIFTS) wide = wide & withinShifts(sW, WIDE_SHIFT) & withinShifts(sU, WIDE_SHIFT);
       }
       const halfOn = load<u32>(t, TIME_HALF_ON);
       if (halfOn < <u32>HALF_ON_MIN || halfOn > <u32>HALF_ON_MAX) {
@@ -551,6 +632,10 @@ function checkUnits(L: Layer, kind: i32, ticksLog2: i32): i32 {
           badUnit(ERROR_TEXT ? "the phase step per tick does not match tau and ticksLog2" : "", NaN);
           return j;
         }
+      } else if (load<u64>(t, TIME_STEP) + (load<u32>(t, TIME_STEP_LOW) != 0 ? 1 : 0) == 0) {
+        // the microcontroller builds run the file's step unchecked, but not one whose period (fixedPeriod) would
+        // divide by zero; tau's own step never wraps so
+        return j;
       }
     } else {
       for (let g = 0; g < 8; g++) {
@@ -566,7 +651,9 @@ function checkUnits(L: Layer, kind: i32, ticksLog2: i32): i32 {
       }
     }
   }
-  L.fastShifts = short ? 1 : 0;
+  // only the forms the build has are read (fixed/step.ts, layerStep)
+  if (FAST_SHIFTS) L.fastShifts = <i32>fast;
+  if (WIDE_SHIFTS) L.wideShifts = <i32>wide;
   return -1;
 }
 
@@ -575,12 +662,13 @@ function checkUnits(L: Layer, kind: i32, ticksLog2: i32): i32 {
   return reinterpret<f64>(<i64>(1023 + e) << 52);
 }
 
-/** Fills every layer's timing records (timingBytes(kind) per unit) into `block`, which holds totalUnits of them. */
+/** Fills every layer's timing records (timingBytes(kind) per unit) into `block`, which holds totalUnits of them; in
+ * the one-page build, which reads the file's time records instead (TIMING_STEP), only each layer's wheel. */
 export function deriveTiming(m: Model, block: usize): void {
   const recordBytes = timingBytes(m.kind);
   for (let n = 0; n < m.layerCount; n++) {
     const L = layerAt(m, n);
-    L.timing = block;
+    L.timing = PAGE ? L.time : block;
     let longest: f64 = 0; // the longest period, in wake-key units
     for (let j = 0; j < L.hiddenSize; j++) {
       const t = L.time + <usize>j * TIME_RECORD_BYTES;
@@ -588,14 +676,14 @@ export function deriveTiming(m: Model, block: usize): void {
       if (isFixed(m.kind)) {
         const step = load<u64>(t, TIME_STEP);
         const low = load<u32>(t, TIME_STEP_LOW);
-        const half = load<u32>(t, TIME_HALF_ON);
-        // the phase moves by at most step + 1 per tick when the low bits are not 0
-        const period = u64.MAX_VALUE / (step + (low != 0 ? 1 : 0));
-        store<u64>(out, step, 0);
-        store<u32>(out, half, 8);
-        store<u32>(out, low, 12);
-        store<u64>(out, (<u64>1 << 47) / <u64>half, 16);
-        store<u64>(out, period, 24);
+        const period = fixedPeriod(step, low);
+        if (!PAGE) {
+          store<u64>(out, step, 0);
+          store<u32>(out, load<u32>(t, TIME_HALF_ON), 8);
+          store<u32>(out, low, 12);
+          store<u64>(out, fixedInvHalf(load<u32>(t, TIME_HALF_ON)), 16);
+          store<u64>(out, period, 24);
+        }
         longest = max(longest, <f64>period);
       } else {
         const tau = load<f64>(t, TIME_TAU);

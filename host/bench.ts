@@ -273,12 +273,12 @@ export async function runTrainBench(options: { seconds?: number; builds?: boolea
 }
 
 /** The builds whose operators `phasor bench --operators` counts: the microcontroller modules (int16 and int8
- * weights) and the library's two. */
-export type OperatorBuild = "mcu" | "mcu-int8" | "scalar" | "simd";
+ * weights, and int8 in one 64 KiB page) and the library's two. */
+export type OperatorBuild = "mcu" | "mcu-int8" | "mcu-int8-page" | "scalar" | "simd";
 
-/** The builds that run a point: the library's two and the microcontroller module of the point's weight width. */
+/** The builds that run a point: the library's two and the microcontroller modules of the point's weight width. */
 function operatorBuilds(config: BenchConfig): OperatorBuild[] {
-  return ["scalar", "simd", config.weights === "int8" ? "mcu-int8" : "mcu"];
+  return config.weights === "int8" ? ["scalar", "simd", "mcu-int8", "mcu-int8-page"] : ["scalar", "simd", "mcu"];
 }
 
 /**
@@ -355,7 +355,7 @@ export async function runOperatorCount(modules: Partial<Record<OperatorBuild, Ui
       try {
         count = await countPushOperators(module, quantized.bytes, t, x, config.input, warm);
       } catch (err) {
-        if (build !== "mcu" && build !== "mcu-int8") throw err;
+        if (!build.startsWith("mcu")) throw err;
         const result = { ...base, events: 0, operatorsPerEvent: NaN, openUnits: NaN, macsPerEvent: NaN, operatorsPerMac: NaN, skipped: (err as Error).message };
         results.push(result);
         options.onResult?.(result);

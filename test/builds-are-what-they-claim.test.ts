@@ -15,6 +15,7 @@ import { ENGINE_FUNCTIONS } from "../host/engine/wasm.js";
 import { TRAINER_FUNCTIONS } from "../host/training/trainer.js";
 import { quantize, type WeightWidth } from "../host/model/quantize.js";
 import { calibrationStreams } from "./support/engines.js";
+import { rewritten } from "./support/plsm-bytes.js";
 import { MCU_FILE, MCU_INT8_FILE, MCU_INT8_PAGE_FILE, MCU_LEARN_FILE, mcuInstance, mcuInt8Instance, mcuLearningInstance, mcuLoad, mcuRun, type McuExports } from "./support/mcu.js";
 import { Rng, randomModel, randomStream } from "./support/random.js";
 
@@ -162,6 +163,16 @@ describe.each(MCU_MODULES)("the microcontroller build %s", (file, { budget, expo
     const corrupt = fixed.slice();
     corrupt[100] ^= 1;
     expect(mcuLoad(mcu, corrupt), "a corrupted image").toBe(-1);
+    // the microcontroller builds do not check a step against tau (docs/plsm.md), but one whose period would divide
+    // by zero, step + 1 (with low bits) or step (without) wrapping to 0, is refused
+    const time = new DataView(fixed.buffer, fixed.byteOffset).getUint32(64 + 28, true);
+    for (const [step, low] of [[0n, 0], [0xffffffffffffffffn, 1]] as const) {
+      const wraps = rewritten(fixed, (v) => {
+        v.setBigUint64(time + 32 + 16, step, true);
+        v.setUint32(time + 32 + 28, low, true);
+      });
+      expect(mcuLoad(mcu, wraps), `a step of ${step} with low bits ${low}`).toBe(-1);
+    }
     expect(mcu.init(mcu.arenaBytes() + 1), "longer than the arena").toBe(-4);
     const wide = quantize(randomModel(rng, { inputSize: 64, hidden: [wideHidden], peephole: false, rOn: 0.5, outputs: 2, mode: "last" }), calibrationStreams(7, 64, 1, 50), "w", weights).bytes;
     expect(wide.length).toBeLessThan(mcu.arenaBytes());

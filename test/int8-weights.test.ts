@@ -4,6 +4,9 @@
 // running the model the file stands for; both readers refuse damaged int8 files; the int8 microcontroller build
 // computes the library's bits, and each microcontroller build refuses the width it does not run.
 import "../host/node.js";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { compareEngines } from "../host/engine/compare.js";
 import { createEngine, loadModelBytes, type LoadedModel } from "../host/engine/create.js";
@@ -13,7 +16,7 @@ import { INT8_LIMIT, ROW_L1_LIMIT, decodePlsm, encodePlsm, type PlsmFile } from 
 import { FIXED_TOLERANCE, planFormats, quantize } from "../host/model/quantize.js";
 import { asyncRejection, calibrationStreams, expectSameBytes, expectSameState, rejection } from "./support/engines.js";
 import { crc32, rewritten as rewrittenBytes } from "./support/plsm-bytes.js";
-import { MCU_INT8_PAGE_FILE, mcuInstance, mcuInt8Instance, mcuLearningInstance, mcuLoad, mcuRun } from "./support/mcu.js";
+import { MCU_INT8_PAGE_FILE, mcuBuildWithArena, mcuInstance, mcuInt8Instance, mcuLearningInstance, mcuLoad, mcuRun, type McuExports } from "./support/mcu.js";
 import { Rng, randomModel, randomStream, type RandomStream } from "./support/random.js";
 
 interface Case {
@@ -235,25 +238,120 @@ describe("the microcontroller builds and int8 weights", () => {
     expect([mcuLoad(inference, int8), mcuLoad(learning, int8), mcuLoad(eight, int16)]).toEqual([-1, -1, -1]);
     expect([mcuLoad(inference, int16), mcuLoad(learning, int16), mcuLoad(eight, int8)]).toEqual([0, 0, 0]);
   });
+});
 
-  // docs/embedding.md, "One 64 KiB page": the module's static data, the model and its state in one page
-  it("the one-page build: one page, the arena to its end; it holds an (H = 96, I = 1) model, not the paper's H = 110", async () => {
-    const page = await mcuInt8Instance(MCU_INT8_PAGE_FILE);
-    expect(page.memory.buffer.byteLength).toBe(65536);
-    expect(page.modelBuffer() + page.arenaBytes()).toBe(65536);
-    const shaped = (H: number) => randomModel(new Rng(H), { inputSize: 1, hidden: [H], peephole: true, rOn: 0.05, outputs: 2, mode: "last" });
-    const fits = int8Image(shaped(96), 96);
-    expect(mcuLoad(page, fits)).toBe(0);
-    const stream = randomStream(new Rng(4), { n: 400, inputSize: 1, start: "epoch", maxGap: 20 });
-    const y = mcuRun(page, stream.t, stream.x, 1, 2, new Set([0]));
-    const expected = new Float64Array(y.length);
-    (await fixedEngine(fits, "off")).createStream().pushBatch(stream.t, stream.x, expected);
-    expectSameBytes(y, expected, "y at every event");
-    const paper = int8Image(shaped(110), 110);
-    expect(mcuLoad(page, paper)).toBe(-4);
+// docs/embedding.md, "One 64 KiB page": the module's static data, the paper's model and its state in one page
+describe("the one-page build", () => {
+  const PAPER_H = 110;
+  /** The largest H of an (I = 1, 2 outputs, peepholes) model that fits, found by loading H and H + 1 below. */
+  const LARGEST_H = 111;
+  const shaped = (inputSize: number, hidden: number[], rOn: number, seed: number) =>
+    randomModel(new Rng(seed), { inputSize, hidden, peephole: true, rOn, outputs: 2, mode: "last" });
+  const page = () => mcuInt8Instance(MCU_INT8_PAGE_FILE);
+
+  /** Three sequences from epoch-millisecond times, each started with reset(): y at every event from the page build
+   * and from the library's fixed engine (SIMD and scalar) must be the same bytes. Returns the fraction of (unit,
+   * event) pairs the library found open. */
+  async function sameBits(mcu: McuExports, model: FloatModel, image: Uint8Array, seed: number): Promise<number> {
+    const rng = new Rng(seed);
+    const I = model.inputSize;
+    const streams = [0, 1, 2].map(() => randomStream(rng, { n: 300, inputSize: I, start: "epoch", maxGap: 20 }));
+    const t = Float64Array.from(streams.flatMap((s) => Array.from(s.t)));
+    const x = Float32Array.from(streams.flatMap((s) => Array.from(s.x)));
+    const y = mcuRun(mcu, t, x, I, 2, new Set([0, 300, 600]));
+    let updates = 0;
+    for (const simd of ["on", "off"] as const) {
+      const engine = await fixedEngine(image, simd);
+      const expected = new Float64Array(y.length);
+      streams.forEach((s, k) => {
+        const stream = engine.createStream();
+        stream.pushBatch(s.t, s.x, expected.subarray(600 * k, 600 * (k + 1)));
+        updates += simd === "on" ? stream.stats().unitUpdates : 0;
+      });
+      expectSameBytes(y, expected, `y at every event (library ${simd === "on" ? "SIMD" : "scalar"})`);
+    }
+    return updates / (t.length * model.layers.reduce((sum, L) => sum + L.hiddenSize, 0));
+  }
+
+  it("is one page, the arena to its end, and runs the paper's model (H = 110, I = 1, 2 outputs, peepholes, r_on 0.05) with the library's bits", async () => {
+    const mcu = await page();
+    expect(mcu.memory.buffer.byteLength).toBe(65536);
+    expect(mcu.modelBuffer() + mcu.arenaBytes()).toBe(65536);
+    const model = shaped(1, [PAPER_H], 0.05, PAPER_H);
+    const image = int8Image(model, PAPER_H);
+    expect(mcuLoad(mcu, image)).toBe(0);
+    expect(mcu.arenaUsed()).toBeLessThanOrEqual(mcu.arenaBytes());
+    const open = await sameBits(mcu, model, image, 4);
+    expect(open, "units opened and closed").toBeGreaterThan(0.01);
+    expect(open).toBeLessThan(0.5);
+  });
+
+  // Open units are summed and updated 8 at a time: many open units (r_on up to 1) take several blocks; a one-input
+  // layer above a layer of one unit is compacted too; inputs wider than one are not.
+  it.each([
+    [1, [PAPER_H], 0.6],
+    [1, [1, 12], 0.5],
+    [3, [20, 9], 1],
+  ] as const)("I = %d, H = %j, r_on %d: the library's bits", async (I, hidden, rOn) => {
+    const model = shaped(I, [...hidden], rOn, 31 + hidden[0]);
+    const image = int8Image(model, 5);
+    const mcu = await page();
+    expect(mcuLoad(mcu, image)).toBe(0);
+    expect(await sameBits(mcu, model, image, 6)).toBeGreaterThan(0.2);
+  });
+
+  it(`holds H = ${LARGEST_H} and not H = ${LARGEST_H + 1}, and says what that one needs: what a build with a larger arena takes for it`, async () => {
+    const mcu = await page();
+    expect(mcuLoad(mcu, int8Image(shaped(1, [LARGEST_H], 0.05, 7), 7))).toBe(0);
+    expect(mcu.arenaUsed()).toBeLessThanOrEqual(mcu.arenaBytes());
+    const over = int8Image(shaped(1, [LARGEST_H + 1], 0.05, 7), 7);
+    expect(mcuLoad(mcu, over)).toBe(-4);
+    const needed = mcu.arenaNeeded();
+    expect(needed).toBeGreaterThan(mcu.arenaBytes());
+    expect(new Uint8Array(mcu.memory.buffer, mcu.modelBuffer(), over.length), "a model that does not fit is left as written").toEqual(over);
+    const dir = mkdtempSync(join(tmpdir(), "phasor-page-"));
+    try {
+      const larger = new WebAssembly.Instance(new WebAssembly.Module(await mcuBuildWithArena(2 * 65536, dir, "page")), {}).exports as unknown as McuExports;
+      expect(mcuLoad(larger, over)).toBe(0);
+      expect(larger.arenaUsed()).toBe(needed);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("takes the image apart at init: an init without it written again is refused (-1), and with it the stream starts over", async () => {
+    const model = shaped(1, [40], 0.3, 8);
+    const image = int8Image(model, 8);
+    const stream = randomStream(new Rng(9), { n: 200, inputSize: 1, start: "epoch", maxGap: 20 });
+    const mcu = await page();
+    expect(mcuLoad(mcu, image)).toBe(0);
+    const first = mcuRun(mcu, stream.t, stream.x, 1, 2, new Set([0]));
+    expect(new Uint8Array(mcu.memory.buffer, mcu.modelBuffer(), image.length)).not.toEqual(image);
+    expect(mcu.init(image.length), "the image is no longer there").toBe(-1);
+    expect(mcu.push(stream.t[0]), "and no model runs").toBe(-3);
+    expect(mcuLoad(mcu, image)).toBe(0);
+    expectSameBytes(mcuRun(mcu, stream.t, stream.x, 1, 2, new Set()), first, "y after the image is written again");
+  });
+
+  it("refuses (-1) a file whose regions are not in the order phasor quantize writes them, which the two-page build runs", async () => {
+    const model = shaped(1, [16], 0.5, 10);
+    const image = int8Image(model, 10);
+    const v = new DataView(image.buffer, image.byteOffset, image.byteLength);
+    const [units, time] = [v.getUint32(64 + 24, true), v.getUint32(64 + 28, true)];
+    const swapped = rewrittenBytes(image, (w) => {
+      w.setUint32(64 + 24, time, true);
+      w.setUint32(64 + 28, units, true);
+      const bytes = new Uint8Array(w.buffer, w.byteOffset, w.byteLength);
+      const unitRecords = bytes.slice(units, units + 16 * 32);
+      bytes.copyWithin(units, time, time + 16 * 32);
+      bytes.set(unitRecords, time);
+    });
+    expect(mcuLoad(await page(), swapped)).toBe(-1);
     const two = await mcuInt8Instance();
-    expect(mcuLoad(two, paper)).toBe(0);
-    expect(page.arenaNeeded(), "what the two-page build lays out").toBe(two.arenaUsed());
-    expect(page.arenaNeeded()).toBeGreaterThan(page.arenaBytes());
+    expect(mcuLoad(two, swapped)).toBe(0);
+    const stream = randomStream(new Rng(11), { n: 100, inputSize: 1, start: "epoch", maxGap: 20 });
+    const expected = new Float64Array(200);
+    (await fixedEngine(image, "off")).createStream().pushBatch(stream.t, stream.x, expected);
+    expectSameBytes(mcuRun(two, stream.t, stream.x, 1, 2, new Set([0])), expected, "the same model, its records swapped");
   });
 });

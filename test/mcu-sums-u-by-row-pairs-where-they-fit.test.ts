@@ -15,7 +15,7 @@ import { createEngine, loadModelBytes } from "../host/engine/create.js";
 import { ROW_L1_LIMIT, decodePlsm } from "../host/model/plsm.js";
 import { quantize } from "../host/model/quantize.js";
 import { calibrationStreams } from "./support/engines.js";
-import { MCU_INT8_FILE, mcuBuildWithArena, mcuInstance, mcuLoad, mcuRun, type McuExports } from "./support/mcu.js";
+import { MCU_INT8_FILE, MCU_INT8_PAGE_FILE, mcuBuildWithArena, mcuInstance, mcuLearningInstance, mcuLoad, mcuRun, type McuExports } from "./support/mcu.js";
 import { Rng, randomModel, randomStream, type RandomStream } from "./support/random.js";
 import { firstBitDifference } from "./support/same-bits.js";
 
@@ -130,6 +130,16 @@ describe("U h by row pairs in the microcontroller builds", () => {
     expect(mcu.arenaUsed() - other.arenaUsed()).toBe(pairBytes(64) + align16(bytes.length) - align16(fine.length));
   });
 
+  it("the learning module, which lays out no pairs, sums U's 32-column chunks from its rows, with the library's bits", async () => {
+    const expected = await libraryY(image, e.sequences);
+    const learning = await mcuLearningInstance();
+    expect(firstBitDifference(runMcu(learning, image, e), expected)).toBe(-1);
+    const mcu = await mcuInstance();
+    runMcu(mcu, image, e);
+    // the same layout but for the pairs and the learning module's readout, laid out after the rest
+    expect(mcu.arenaUsed() - pairBytes(40) - pairBytes(33)).toBeLessThan(learning.arenaUsed());
+  });
+
   it("in the int8 build too: pairs of int8 rows, the same layout after the image, the library's bits", async () => {
     const int8 = quantize(model(13), calibrationStreams(14, INPUTS), "pairs", "int8").bytes;
     const expected = await libraryY(int8, e.sequences);
@@ -138,5 +148,8 @@ describe("U h by row pairs in the microcontroller builds", () => {
     const int16 = await mcuInstance();
     runMcu(int16, image, e);
     expect(mcu.arenaUsed() - align16(int8.length)).toBe(int16.arenaUsed() - align16(image.length));
+    // the one-page build, which lays out no pairs either
+    const page = await mcuInstance(MCU_INT8_PAGE_FILE);
+    expect(firstBitDifference(runMcu(page, int8, e), expected)).toBe(-1);
   });
 });

@@ -12,6 +12,7 @@ import { PhasorError, type ErrorCode } from "../host/errors.js";
 import { parseModel, parseModelText, type FloatModel } from "../host/model/model.js";
 import { crc32, decodePlsm, encodePlsm, type PlsmFile } from "../host/model/plsm.js";
 import { quantize } from "../host/model/quantize.js";
+import { MCU_INT8_PAGE_FILE, mcuInt8Instance, mcuLoad, type McuExports } from "./support/mcu.js";
 import { Rng } from "./support/random.js";
 import { firstDifference, stateOf } from "./support/engines.js";
 
@@ -268,6 +269,45 @@ describe(".plsm images", () => {
       }
     });
   }
+});
+
+// The one-page microcontroller build takes an image apart at init (docs/embedding.md, "One 64 KiB page"): on damaged
+// images it must answer as the two-page int8 build does (both refuse, or both run them with the same bits), but for
+// the files it alone refuses: regions out of the order phasor quantize writes them, which only an offset in the
+// layer table or the header can bring about.
+describe(".plsm images on the one-page build", () => {
+  /** init's answer and, when it took the image, y after each event (or the status of a refused push). */
+  function mcuOutputs(mcu: McuExports, bytes: Uint8Array): (number | number[])[] {
+    if (bytes.length > mcu.arenaBytes()) return [mcu.init(bytes.length)];
+    const status = mcuLoad(mcu, bytes);
+    if (status !== 0) return [status];
+    return T.map((t, e) => {
+      new Float32Array(mcu.memory.buffer, mcu.inputBuffer(), 1)[0] = X[e];
+      const pushed = mcu.push(t);
+      return pushed !== 0 ? pushed : Array.from(new Float64Array(mcu.memory.buffer, mcu.output(), 2));
+    });
+  }
+
+  it("300 damaged int8 images: it answers as build/phasor-mcu-int8.wasm does, or refuses (-1) one whose region offsets changed", async () => {
+    const [page, two] = [await mcuInt8Instance(MCU_INT8_PAGE_FILE), await mcuInt8Instance()];
+    const offsets = (bytes: Uint8Array) => {
+      const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      return [v.getUint32(36, true), ...[16, 20, 24, 28].map((field) => v.getUint32(64 + field, true))];
+    };
+    const rng = new Rng(12_007);
+    let ran = 0;
+    for (let c = 0; c < 300; c++) {
+      const bytes = damaged(rng, INT8_FILE);
+      const what = `int8 image case ${c}`;
+      const expected = mcuOutputs(two, bytes);
+      const got = mcuOutputs(page, bytes);
+      const moved = bytes.length >= 96 && offsets(bytes).some((o, k) => o !== offsets(INT8_FILE)[k]);
+      if (got[0] === -1 && expected[0] !== -1) expect(moved, `${what}: refused by the one-page build alone`).toBe(true);
+      else expect(got, what).toEqual(expected);
+      if (got.length > 1) ran++;
+    }
+    expect(ran, "some damaged images still run").toBeGreaterThan(50);
+  });
 });
 
 // ---- stream snapshots ----

@@ -5,10 +5,8 @@
  * sources the command is built from, against millions of doubles: random bit patterns over the whole range,
  * powers of two and their neighbours, subnormals, exact halfway points, long and short digit strings.
  */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import asc from "assemblyscript/asc";
 import { beforeAll, describe, expect, it } from "vitest";
+import { compileEntry } from "./support/compile-entry.js";
 import { Rng } from "./support/random.js";
 
 interface Numbers {
@@ -31,37 +29,12 @@ export function parsedEnd(): i32 { return <i32>(numberEnd - text); }
 export function format(value: f64): i32 { return formatNumber(value, text); }
 `;
 
-async function compileNumbers(): Promise<Numbers> {
-  let binary: Uint8Array<ArrayBuffer> | undefined;
-  const { error, stderr } = await asc.main(
-    ["wasi-numbers-entry.ts", "--config", "wasi-numbers-asconfig.json", "--runtime", "stub", "--use", "abort=", "-O3", "--noAssert", "--outFile", "numbers.wasm"],
-    {
-      readFile: (name: string, baseDir: string) => {
-        if (name === "wasi-numbers-entry.ts") return ENTRY;
-        if (name === "wasi-numbers-asconfig.json") return "{}";
-        try {
-          return readFileSync(join(baseDir, name), "utf8");
-        } catch {
-          return null;
-        }
-      },
-      writeFile: (name: string, contents: Uint8Array | string) => {
-        if (name.endsWith("numbers.wasm")) binary = Uint8Array.from(contents as Uint8Array);
-      },
-      listFiles: () => [],
-    },
-  );
-  if (error) throw new Error(`asc: ${error.message}\n${stderr.toString()}`);
-  const instance = await WebAssembly.instantiate(new WebAssembly.Module(binary!), {});
-  return instance.exports as unknown as Numbers;
-}
-
 describe("numbers in the WASI command", () => {
   let wasm: Numbers;
   const encoder = new TextEncoder();
   const decoder = new TextDecoder();
   beforeAll(async () => {
-    wasm = await compileNumbers();
+    wasm = await compileEntry<Numbers>("wasi-numbers", ENTRY);
   });
 
   function parse(text: string): { value: number; end: number } {

@@ -8,10 +8,13 @@
 import {
   CELL_FRAC, PRE_FRAC, ROW_BIAS, ROW_RECORD_BYTES, UNIT_BIAS, UNIT_PEEPHOLE, UNIT_RECORD_BYTES, UNIT_U_FRAC, UNIT_W_FRAC,
 } from "../contract/plsm";
-import { FIXED_TIMING_BYTES, Layer, Model } from "../model";
+import {
+  FAST_SHIFTS, Layer, Model, PAGE, SUM_BLOCK, TIMING_HALF_ON, TIMING_RECORD_BYTES, TIMING_STEP, TIMING_STEP_LOW, WIDE_SHIFTS, fixedInvHalf,
+  fixedPeriod,
+} from "../model";
 import { setActiveCount, wheelDrain, wheelInsert } from "../schedule";
 import { sigmoidQ15, tanhQ15 } from "./activation";
-import { saturate32, shiftRound } from "./arith";
+import { WIDE_SHIFT, saturate32, shiftRound, shiftRoundFast, shiftRoundWide } from "./arith";
 import { SUMS_BYTES, dot1, gateSums, uSum, wSum } from "./sums";
 
 // Gate rows in a unit's weights and records: plstm.md's order i, f, g, o.
@@ -19,6 +22,11 @@ const GATE_I = 0;
 const GATE_F = 1;
 const GATE_G = 2;
 const GATE_O = 3;
+
+// The forms of toQ24, one to each copy of updateUnits (layerStep picks a layer's).
+const SHIFTS_FAST = 0;
+const SHIFTS_WIDE = 1;
+const SHIFTS_CHECKED = 2;
 
 
 /** The high 64 bits of the 128-bit product a * b. */
@@ -70,20 +78,21 @@ export function timeGate(L: Layer, st: usize, T: i64, kOut: usize): i32 {
   let k = kOut;
   for (let read = active, end = active + (<usize>candidates << 2); read < end; read += 4) {
     const j = load<i32>(read);
-    const timing = timings + <usize>j * FIXED_TIMING_BYTES;
-    const low = <u64>load<u32>(timing, 12);
-    const phase = load<u64>(seeds + (<usize>j << 3)) + <u64>T * load<u64>(timing) + tHigh * low + ((tLow * low) >>> 32);
+    const timing = timings + <usize>j * TIMING_RECORD_BYTES;
+    const low = <u64>load<u32>(timing, TIMING_STEP_LOW);
+    const phase = load<u64>(seeds + (<usize>j << 3)) + <u64>T * load<u64>(timing, TIMING_STEP) + tHigh * low + ((tLow * low) >>> 32);
     const phi = phase >>> 32; // Q0.32
-    const half = <u64>load<u32>(timing, 8); // r_on / 2 in Q0.32
+    const half = <u64>load<u32>(timing, TIMING_HALF_ON); // r_on / 2 in Q0.32
     if (phi < half << 1) {
       // k = phi / (r_on / 2) rising, (r_on - phi) / (r_on / 2) falling: Q0.15, at most 2^15
       const fromEdge = phi < half ? phi : (half << 1) - phi;
       store<i32>(opened, j);
-      store<i32>(k, <i32>((fromEdge * load<u64>(timing, 16)) >>> 32));
+      store<i32>(k, <i32>((fromEdge * (PAGE ? fixedInvHalf(<u32>half) : load<u64>(timing, 16))) >>> 32));
       opened += 4;
       k += 4;
     } else {
-      wheelInsert(L, st, j, nextOpening(T, phase, load<u64>(timing, 24)));
+      const period = PAGE ? fixedPeriod(load<u64>(timing, TIMING_STEP), <u32>low) : load<u64>(timing, 24);
+      wheelInsert(L, st, j, nextOpening(T, phase, period));
     }
   }
   const open = <i32>((opened - active) >> 2);
@@ -92,32 +101,42 @@ export function timeGate(L: Layer, st: usize, T: i64, kOut: usize): i32 {
 }
 
 /**
- * A sum in Q(frac) brought to Q7.24: shifted right by s = frac - 24, rounded half up (shiftRound), s being the row
- * format at fracAt plus `shift`. For s in 1..32, ((v >> (s - 1)) + 1) >> 1, which is the same number (v is an exact
- * sum well inside i64: fixed/sums.ts); `fast` says the layer's every shift is there (Layer.fastShifts), otherwise
- * each is checked and any other goes through shiftRound. s - 1 is computed in i64 (shift1Wide = shift - 1, and an
- * i64.load8_s of the format), as the sum it shifts; s in i32 where shiftRound is all the microcontroller build does.
+ * A sum in Q(frac) brought to Q7.24 as shiftRound brings it: shifted right by s = frac - 24 and rounded half up, or
+ * left by -s; s is the row format at fracAt plus `shift`. The layer's `path`, decided at load (Layer.fastShifts and
+ * wideShifts: model.ts checkUnits), says which form is shiftRound for all of its rows (fixed/arith.ts proves each):
+ * - SHIFTS_FAST, every s in 1..32: shiftRoundFast.
+ * - SHIFTS_WIDE, every s in (1 - WIDE_SHIFT)..32 and every sum below 2^(61 - WIDE_SHIFT): shiftRoundWide. int8 rows
+ *   have 8 fewer fractional bits than int16 ones, so their s reach 0 and below.
+ * - SHIFTS_CHECKED, anything else: each s is checked and any outside 1..32 goes through shiftRound. The
+ *   microcontroller builds keep that code small: every shift through their one shiftRound.
+ * Their shift comes as the format plus shift1K = shiftLess1(shift, path), in i64 as the sum it shifts; s in i32 where
+ * shiftRound is all the microcontroller build does.
  */
-@inline function toQ24(v: i64, fracAt: usize, shift: i32, shift1Wide: i64, fast: bool): i64 {
-  // the microcontroller build keeps the checked layers' code small: every shift through its one shiftRound
-  if (fast || !isDefined(PHASOR_MCU)) {
-    const sMinus1 = <i64>load<i8>(fracAt) + shift1Wide;
-    if (fast || <u64>sMinus1 < 32) return ((v >> sMinus1) + 1) >> 1;
-    return shiftRound(v, <i32>sMinus1 + 1);
-  }
-  return shiftRound(v, <i32>load<i8>(fracAt) + shift);
+@inline function toQ24(v: i64, fracAt: usize, shift: i32, shift1K: i64, path: i32): i64 {
+  if (path == SHIFTS_CHECKED && isDefined(PHASOR_MCU)) return shiftRound(v, <i32>load<i8>(fracAt) + shift);
+  const sK = <i64>load<i8>(fracAt) + shift1K;
+  if (path == SHIFTS_FAST) return shiftRoundFast(v, sK);
+  if (path == SHIFTS_WIDE) return shiftRoundWide(v, sK);
+  if (<u64>sK < 32) return shiftRoundFast(v, sK);
+  return shiftRound(v, <i32>sK + 1);
+}
+
+/** The shift toQ24's forms take, less the row format: s - 1 (shiftRoundFast), or s - 1 + WIDE_SHIFT on the wide path
+ * (shiftRoundWide), for a format of 0. */
+@inline function shiftLess1(shift: i32, path: i32): i64 {
+  return <i64>(shift - 1 + (path == SHIFTS_WIDE ? WIDE_SHIFT : 0));
 }
 
 /**
  * plstm.md section 1, the sums inside i, f, g and o without the peephole term: W_g x + U_g h + b_g of gate g of a
  * unit, in Q7.24 (i64; every use saturates it). Each row has its own weight format, so W x, Q(wFrac + xFrac), and U
  * h, Q(uFrac + 15), are brought to Q7.24 apart: by wFrac + xFrac - 24 and uFrac - 9, here wFrac + xShift and
- * uFrac + H_SHIFT (xShift1Wide is xShift - 1 as i64). Added in i64: a U h whose row is bounded only lane-chunk by
+ * uFrac + H_SHIFT (xShift1K = shiftLess1(xShift, path)). Added in i64: a U h whose row is bounded only lane-chunk by
  * lane-chunk (contract/plsm.ts) can exceed 2^31 in Q7.24 (the gate then saturates), so no i32 shortcut holds for it.
  */
-@inline function gatePreactivation(unit: usize, sums: usize, g: i32, xShift: i32, xShift1Wide: i64, fast: bool): i64 {
-  const w = toQ24(wSum(sums, g), unit + UNIT_W_FRAC + g, xShift, xShift1Wide, fast);
-  const u = toQ24(uSum(sums, g), unit + UNIT_U_FRAC + g, H_SHIFT, H_SHIFT - 1, fast);
+@inline function gatePreactivation(unit: usize, sums: usize, g: i32, xShift: i32, xShift1K: i64, path: i32): i64 {
+  const w = toQ24(wSum(sums, g), unit + UNIT_W_FRAC + g, xShift, xShift1K, path);
+  const u = toQ24(uSum(sums, g), unit + UNIT_U_FRAC + g, H_SHIFT, shiftLess1(H_SHIFT, path), path);
   return w + u + <i64>load<i32>(unit + UNIT_BIAS + (<usize>g << 2));
 }
 
@@ -126,12 +145,12 @@ const H_SHIFT = 15 - PRE_FRAC;
 
 /**
  * plstm.md section 1, "p * c" of the i, f (with c) and o (with c~) gates, slot 0, 1, 2 of the unit's peepholes, in
- * Q7.24: Q(pFrac) times Q11.20 shifted right by peepShift = pFrac + 20 - 24, rounded half up: in a fast layer
- * peepShift is 1..32 and half = 2^(peepShift - 1).
+ * Q7.24: Q(pFrac) times Q11.20 shifted right by peepShift = pFrac + 20 - 24, rounded half up: in a fast or wide
+ * layer peepShift is 1..32 and half = 2^(peepShift - 1).
  */
-@inline function peephole(unit: usize, slot: i32, cellQ20: i64, peepShift: i32, half: i64, fast: bool): i64 {
+@inline function peephole(unit: usize, slot: i32, cellQ20: i64, peepShift: i32, half: i64, path: i32): i64 {
   const product = <i64>load<i16>(unit + UNIT_PEEPHOLE + (<usize>slot << 1)) * cellQ20;
-  return fast ? (product + half) >> peepShift : shiftRound(product, peepShift);
+  return path != SHIFTS_CHECKED ? (product + half) >> peepShift : shiftRound(product, peepShift);
 }
 
 /** plstm.md section 1, "c~ = f * c + i * g": Q0.15 * Q11.20 >> 15 and Q0.15 * Q0.15 >> 10 (an i32 product: at most
@@ -157,15 +176,14 @@ const H_SHIFT = 15 - PRE_FRAC;
 }
 
 /**
- * The candidate and gated update of the `open` units in the active list (plstm.md section 1), from their gate row
+ * The candidate and gated update of the `open` units listed at `active` (plstm.md section 1), from their gate row
  * sums (fixed/sums.ts), in place: every unit's U h was summed from the previous h before any h changes.
  */
-@inline function updateUnits(L: Layer, st: usize, open: i32, kBuf: usize, sums: usize, fast: bool): void {
-  const active = st + <usize>L.activeOff;
+@inline function updateUnits(L: Layer, st: usize, active: usize, open: i32, kBuf: usize, sums: usize, path: i32): void {
   const h = st + <usize>L.hOff;
   const c = st + <usize>L.cOff;
   const xShift = L.xFrac - PRE_FRAC;
-  const xShift1Wide = <i64>(xShift - 1);
+  const xShift1K = shiftLess1(xShift, path);
   const peepShift = L.pFrac + CELL_FRAC - PRE_FRAC;
   const half = <i64>1 << (peepShift - 1);
   const hasPeephole = L.hasPeephole;
@@ -177,21 +195,24 @@ const H_SHIFT = 15 - PRE_FRAC;
     const cAt = c + (<usize>j << 2);
     const hAt = h + (<usize>j << 1);
     const cQ20 = <i64>load<i32>(cAt);
-    let preIQ24 = gatePreactivation(unit, unitSums, GATE_I, xShift, xShift1Wide, fast);
-    let preFQ24 = gatePreactivation(unit, unitSums, GATE_F, xShift, xShift1Wide, fast);
-    const preGQ24 = gatePreactivation(unit, unitSums, GATE_G, xShift, xShift1Wide, fast);
-    let preOQ24 = gatePreactivation(unit, unitSums, GATE_O, xShift, xShift1Wide, fast);
+    let preIQ24 = gatePreactivation(unit, unitSums, GATE_I, xShift, xShift1K, path);
+    let preFQ24 = gatePreactivation(unit, unitSums, GATE_F, xShift, xShift1K, path);
+    const preGQ24 = gatePreactivation(unit, unitSums, GATE_G, xShift, xShift1K, path);
+    let preOQ24 = gatePreactivation(unit, unitSums, GATE_O, xShift, xShift1K, path);
     if (hasPeephole) {
-      preIQ24 += peephole(unit, 0, cQ20, peepShift, half, fast);
-      preFQ24 += peephole(unit, 1, cQ20, peepShift, half, fast);
+      preIQ24 += peephole(unit, 0, cQ20, peepShift, half, path);
+      preFQ24 += peephole(unit, 1, cQ20, peepShift, half, path);
     }
     const cCandidateQ20 = candidateCell(sigmoidQ15(preFQ24), cQ20, sigmoidQ15(preIQ24), tanhQ15(preGQ24));
     // the output peephole sees the candidate c~, not the gated c
-    if (hasPeephole) preOQ24 += peephole(unit, 2, <i64>cCandidateQ20, peepShift, half, fast);
+    if (hasPeephole) preOQ24 += peephole(unit, 2, <i64>cCandidateQ20, peepShift, half, path);
     const hCandidateQ15 = candidateHidden(sigmoidQ15(preOQ24), cCandidateQ20);
     const kQ15 = load<i32>(kBuf + (<usize>a << 2));
     store<i32>(cAt, <i32>gatedUpdate<i64>(<i64>kQ15, <i64>cCandidateQ20, cQ20));
-    store<i16>(hAt, <i16>gatedUpdate<i32>(kQ15, hCandidateQ15, <i32>load<i16>(hAt)));
+    const hQ15 = gatedUpdate<i32>(kQ15, hCandidateQ15, <i32>load<i16>(hAt));
+    // the one-page build's blocks (layerStep) still read this h: the new one (Q0.15) waits in k's slot
+    if (PAGE) store<i32>(kBuf + (<usize>a << 2), hQ15);
+    else store<i16>(hAt, <i16>hQ15);
   }
 }
 
@@ -205,19 +226,45 @@ export function layerStep(m: Model, L: Layer, st: usize, T: i64, x: usize, cols:
   const kBuf = m.scratch + <usize>m.kOff;
   const open = timeGate(L, st, T, kBuf);
   const sums = m.scratch + <usize>m.sumsOff;
-  gateSums(L, st, x, cols, nnz, open, sums);
-  if (L.fastShifts) updateUnitsFast(L, st, open, kBuf, sums);
-  else updateUnitsChecked(L, st, open, kBuf, sums);
+  const active = st + <usize>L.activeOff;
+  if (!PAGE) {
+    gateSums(L, st, active, x, cols, nnz, open, sums);
+    updateOpenUnits(L, st, active, open, kBuf, sums);
+    return open;
+  }
+  // The one-page build sums and updates SUM_BLOCK units at a time, its scratch holding one block's sums; each unit's
+  // new h waits in its k's slot until the last block has summed U h from the previous h, then all are written.
+  for (let a = 0; a < open; a += SUM_BLOCK) {
+    const list = active + (<usize>a << 2);
+    const kAt = kBuf + (<usize>a << 2);
+    const n = min(SUM_BLOCK, open - a);
+    gateSums(L, st, list, x, cols, nnz, n, sums);
+    updateOpenUnits(L, st, list, n, kAt, sums);
+  }
+  const h = st + <usize>L.hOff;
+  for (let a = 0; a < open; a++) store<i16>(h + (<usize>load<i32>(active + (<usize>a << 2)) << 1), <i16>load<i32>(kBuf + (<usize>a << 2)));
   return open;
 }
 
-// updateUnits twice, in functions of their own so that the compiler keeps them apart: one without a shift check.
-function updateUnitsFast(L: Layer, st: usize, open: i32, kBuf: usize, sums: usize): void {
-  updateUnits(L, st, open, kBuf, sums, true);
+/** updateUnits in the form of toQ24 the layer takes, of those the build has (model.ts, FAST_SHIFTS and WIDE_SHIFTS). */
+@inline function updateOpenUnits(L: Layer, st: usize, active: usize, open: i32, kBuf: usize, sums: usize): void {
+  if (FAST_SHIFTS && L.fastShifts) updateUnitsFast(L, st, active, open, kBuf, sums);
+  else if (WIDE_SHIFTS && L.wideShifts) updateUnitsWide(L, st, active, open, kBuf, sums);
+  else updateUnitsChecked(L, st, active, open, kBuf, sums);
 }
 
-function updateUnitsChecked(L: Layer, st: usize, open: i32, kBuf: usize, sums: usize): void {
-  updateUnits(L, st, open, kBuf, sums, false);
+// updateUnits once for each form of toQ24 the build has (model.ts, FAST_SHIFTS and WIDE_SHIFTS), each in a function
+// of its own so that the compiler keeps them apart: the fast and wide ones without a shift check.
+function updateUnitsFast(L: Layer, st: usize, active: usize, open: i32, kBuf: usize, sums: usize): void {
+  updateUnits(L, st, active, open, kBuf, sums, SHIFTS_FAST);
+}
+
+function updateUnitsWide(L: Layer, st: usize, active: usize, open: i32, kBuf: usize, sums: usize): void {
+  updateUnits(L, st, active, open, kBuf, sums, SHIFTS_WIDE);
+}
+
+function updateUnitsChecked(L: Layer, st: usize, active: usize, open: i32, kBuf: usize, sums: usize): void {
+  updateUnits(L, st, active, open, kBuf, sums, SHIFTS_CHECKED);
 }
 
 /** plstm.md section 2, "y = V h + d": row o of the last layer's readout, Q(vFrac + 15) (vFrac from the row's record). */

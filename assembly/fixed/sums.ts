@@ -24,7 +24,7 @@
 // room for the copy in the arena (mcu.ts): only its 32-column chunks, each pair sum split and added to the row sums
 // at once (unitRows), so that the last columns, 8 at a time from U itself, add to the same sums. Their 8 KB budget
 // holds one written-out kernel of each width: 32 columns for the pairs, 8 for rows (W x, and U where it is not
-// paired). The learning build (MCU_PAIRED) sums rows as the library does, 32 columns then 8.
+// paired). The learning and one-page builds (MCU_PAIRED) sum rows as the library does, 32 columns then 8.
 //
 // A layer's weights are i16, or i8 where it has int8 weights (LAYER_INT8, the "16x8" scheme: int8 weights against
 // the same int16 inputs and h, the same exact sums): the functions below are generic in the element (W, or T
@@ -33,7 +33,7 @@
 // packed from either.
 
 import { LANE_CHUNK_COLUMNS } from "../contract/plsm";
-import { FULL_BUILD, Layer, RUNS_INT16, RUNS_INT8 } from "../model";
+import { FULL_BUILD, Layer, PAGE, RUNS_INT16, RUNS_INT8 } from "../model";
 
 /** Bytes of one open unit's sums: W x of gate g (i, f, g, o) at 8 g, U h of gate g at U_SUMS + 8 g, i64 each. */
 export const SUMS_BYTES: i32 = 64;
@@ -44,9 +44,10 @@ export const U_SUMS: i32 = 32;
 export const PAIRED: bool = !ASC_FEATURE_SIMD && !isDefined(PHASOR_MCU);
 
 /** Whether the microcontroller build sums U h's 32-column chunks from row pairs where init finds room for them in
- * the arena (mcu.ts, Layer.uPairs): the inference modules; the learning one (mcu-learn.ts) keeps the rows' 32-column
- * chunks, which its budget holds beside its learning and the pairs' would not with room to spare. */
-export const MCU_PAIRED: bool = isDefined(PHASOR_MCU) && !isDefined(PHASOR_LEARN);
+ * the arena (mcu.ts, Layer.uPairs): the two-page inference modules. The learning one (mcu-learn.ts) keeps the rows'
+ * 32-column chunks, which its budget holds beside its learning and the pairs' would not; so does the one-page build,
+ * whose arena is there for models whose pairs would not fit it (the paper's). */
+export const MCU_PAIRED: bool = isDefined(PHASOR_MCU) && !isDefined(PHASOR_LEARN) && !isDefined(PHASOR_MCU_PAGE);
 
 /** Gate g's W x, Q(wFrac + xFrac), from a unit's sums. */
 @inline export function wSum(unitSums: usize, g: i32): i64 {
@@ -114,15 +115,14 @@ function lanePosition(c: i32, pad: i32): i32 {
  * layer input (i16, padded with zeros); with `nnz` >= 0 only the columns listed at `cols` are nonzero and only
  * they are read.
  */
-export function gateSums(L: Layer, st: usize, x: usize, cols: usize, nnz: i32, open: i32, sums: usize): void {
+export function gateSums(L: Layer, st: usize, active: usize, x: usize, cols: usize, nnz: i32, open: i32, sums: usize): void {
   if (open == 0) return;
-  if (RUNS_INT8 && (!RUNS_INT16 || L.int8)) gateSumsOf<i8>(L, st, x, cols, nnz, open, sums);
-  else gateSumsOf<i16>(L, st, x, cols, nnz, open, sums);
+  if (RUNS_INT8 && (!RUNS_INT16 || L.int8)) gateSumsOf<i8>(L, st, active, x, cols, nnz, open, sums);
+  else gateSumsOf<i16>(L, st, active, x, cols, nnz, open, sums);
 }
 
 /** gateSums for a layer whose weights are T (i16, or i8 with int8 weights). */
-@inline function gateSumsOf<T>(L: Layer, st: usize, x: usize, cols: usize, nnz: i32, open: i32, sums: usize): void {
-  const active = st + <usize>L.activeOff;
+@inline function gateSumsOf<T>(L: Layer, st: usize, active: usize, x: usize, cols: usize, nnz: i32, open: i32, sums: usize): void {
   // W x first: these store their sums and zero the U h ones, which the U h sums add to (stores, not memory.fill,
   // which an interpreter, and wasmtime's fuel, charges per byte)
   if (FULL_BUILD && nnz >= 0) sparseSums<T>(L.W, <usize>L.inputPad * sizeof<T>(), x, cols, nnz, active, open, sums);
@@ -383,7 +383,7 @@ function rowSums<W, A>(matrix: usize, rowBytes: usize, v: usize, n: i32, active:
   let out = sums;
   const end = sums + <usize>open * SUMS_BYTES;
   if (isDefined(PHASOR_MCU)) {
-    unitRows<W, A>(columns, columns == 32, matrix, rowBytes, from, active, out, end, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31);
+    unitRows<W, A>(columns, MCU_PAIRED && columns == 32, matrix, rowBytes, from, active, out, end, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31);
     return;
   }
   const rowsPerUnit = sizeof<W>() == 8 ? 2 : 4;
@@ -460,17 +460,18 @@ function chunk8<W, A>(matrix: usize, rowBytes: usize, v: usize, from: i32, activ
   );
 }
 
-/** rowSums for a single column (one input, rows padded to 8 elements): the W x sums, stored, and U h's zeroed. */
+/** rowSums for a single column (one input): the W x sums, stored, and U h's zeroed. The rows are padded to 8
+ * elements, except in the one-page build, whose init compacts the padding out (assembly/mcu.ts, compactRows). */
 function oneColumnSums<T>(matrix: usize, v: usize, active: usize, open: i32, sums: usize): void {
   const v0 = <i64>load<i16>(v);
   let out = sums;
   const end = sums + <usize>open * SUMS_BYTES;
   do {
-    const row = matrix + <usize>load<i32>(active) * (32 * sizeof<T>());
+    const row = matrix + <usize>load<i32>(active) * ((PAGE ? 4 : 32) * sizeof<T>());
     store<i64>(out, <i64>load<T>(row) * v0);
-    store<i64>(out, <i64>load<T>(row, 8 * sizeof<T>()) * v0, 8);
-    store<i64>(out, <i64>load<T>(row, 16 * sizeof<T>()) * v0, 16);
-    store<i64>(out, <i64>load<T>(row, 24 * sizeof<T>()) * v0, 24);
+    store<i64>(out, <i64>load<T>(row, (PAGE ? 1 : 8) * sizeof<T>()) * v0, 8);
+    store<i64>(out, <i64>load<T>(row, (PAGE ? 2 : 16) * sizeof<T>()) * v0, 16);
+    store<i64>(out, <i64>load<T>(row, (PAGE ? 3 : 24) * sizeof<T>()) * v0, 24);
     startU(out);
     out += SUMS_BYTES;
     active += 4;

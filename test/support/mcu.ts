@@ -53,20 +53,23 @@ export function mcuRun(mcu: McuExports, t: ArrayLike<number>, x: ArrayLike<numbe
 
 const PAGE_BYTES = 65536;
 
+/** The switches of each microcontroller build (asconfig.mcu.json) beside PHASOR_MCU=1. */
+const BUILD_SWITCHES = { inference: [], learning: ["PHASOR_LEARN=1"], page: ["PHASOR_INT8=1", "PHASOR_MCU_PAGE=1"] };
+
 /**
- * The MCU build (or, with `learning`, the learning one) compiled again with a larger arena (`--use
+ * The MCU build (or the learning one, or the one-page int8 one) compiled again with a larger arena (`--use
  * PHASOR_MCU_ARENA=n`, docs/embedding.md) and memory to hold it, into `dir`: what a model that does not fit the
  * standard build would take is then what its init uses.
  */
-export async function mcuBuildWithArena(arenaBytes: number, dir: string, learning = false): Promise<Uint8Array<ArrayBuffer>> {
+export async function mcuBuildWithArena(arenaBytes: number, dir: string, build: keyof typeof BUILD_SWITCHES = "inference"): Promise<Uint8Array<ArrayBuffer>> {
   const { default: asc } = await import("assemblyscript/asc");
   const pages = String(Math.ceil(arenaBytes / PAGE_BYTES) + 1);
-  const name = learning ? "phasor-mcu-learn-arena" : "phasor-mcu-arena";
+  const name = `phasor-mcu-${build}-arena`;
   const out = join(dir, `${name}.wasm`);
   const { error, stderr } = await asc.main([
-    learning ? "assembly/mcu-learn.ts" : "assembly/mcu.ts", "--config", "asconfig.mcu.json", "--target", learning ? "mcu-learn" : "mcu",
+    build === "learning" ? "assembly/mcu-learn.ts" : "assembly/mcu.ts", "--config", "asconfig.mcu.json", "--target", build === "learning" ? "mcu-learn" : "mcu",
     "--outFile", out, "--textFile", join(dir, `${name}.wat`), "--initialMemory", pages, "--maximumMemory", pages,
-    "--use", "abort=", "--use", "PHASOR_MCU=1", ...(learning ? ["--use", "PHASOR_LEARN=1"] : []), "--use", `PHASOR_MCU_ARENA=${arenaBytes}`,
+    "--use", "abort=", "--use", "PHASOR_MCU=1", ...BUILD_SWITCHES[build].flatMap((s) => ["--use", s]), "--use", `PHASOR_MCU_ARENA=${arenaBytes}`,
   ]);
   if (error) throw new Error(`asc failed: ${error.message}\n${stderr.toString()}`);
   return new Uint8Array(readFileSync(out));

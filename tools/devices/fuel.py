@@ -10,8 +10,8 @@ every machine and is what an interpreter on a device pays for (issue 13, item 4)
 are ignored, the events run as one stream). The first --warm events (default 0) run uncounted, so the timing
 wheel is in its steady state; every later push(t) is counted on its own: set_fuel before, get_fuel after.
 
-Prints one JSON object: the events counted, their total, mean, min and max operators, and with --per-event the
-list. wasmtime charges one unit per operator except nop, drop, block, loop, else, end, return and unreachable,
+Prints one JSON object: the events counted, their total, mean, min and max operators, for the microcontroller
+build also its init's operators (the checks of the image and the layout), and with --per-event the list. wasmtime charges one unit per operator except nop, drop, block, loop, else, end, return and unreachable,
 which cost 0 (wasmtime's fuel_before_op); host/engine/operators.ts counts the same in node and
 test/operators-match-wasmtime-fuel.test.ts holds the two together. `phasor bench --operators` prints the counts
 at the benchmark's points.
@@ -63,6 +63,7 @@ class Engine:
         if self.mcu:
             self.memory.write(self.store, image, self.exports["modelBuffer"](self.store))
             status = self.exports["init"](self.store, len(image))
+            self.init_operators = FUEL - self.store.get_fuel()
             if status != 0:
                 raise SystemExit(f"fuel: the MCU build's init answered {status} (-1 rejected, -4 too big for its arena)")
             self.input_at = self.exports["inputBuffer"](self.store)
@@ -116,6 +117,8 @@ def main():
         "min": min(counted),
         "max": max(counted),
     }
+    if engine.mcu:
+        result["init"] = engine.init_operators
     if args.per_event:
         result["perEvent"] = counted
     print(json.dumps(result))

@@ -33,9 +33,9 @@ function modelName(r: OperatorResult): string {
 
 function operatorRow(r: OperatorResult): string {
   const model = modelName(r);
-  if (r.skipped) return `${r.build.padEnd(8)}  ${model}  ${r.skipped}`;
+  if (r.skipped) return `${r.build.padEnd(13)}  ${model}  ${r.skipped}`;
   return [
-    r.build.padEnd(8),
+    r.build.padEnd(13),
     model,
     whole(r.operatorsPerEvent).padStart(11),
     r.openUnits.toFixed(2).padStart(7),
@@ -49,7 +49,7 @@ function sharesRow(r: OperatorResult): string | null {
   if (!r.shares) return null;
   const { macs, units, timeGates, event } = r.shares;
   return [
-    r.build.padEnd(8),
+    r.build.padEnd(13),
     modelName(r),
     whole(macs).padStart(9),
     (macs / r.macsPerEvent).toFixed(2).padStart(7),
@@ -63,7 +63,7 @@ function sharesRow(r: OperatorResult): string | null {
 async function countOperators(json: boolean, io: CommandIO): Promise<void> {
   const modules: Partial<Record<OperatorBuild, Uint8Array>> = {};
   const names: Partial<Record<OperatorBuild, string[]>> = {};
-  for (const build of ["mcu", "mcu-int8", "scalar", "simd"] as OperatorBuild[]) {
+  for (const build of ["mcu", "mcu-int8", "mcu-int8-page", "scalar", "simd"] as OperatorBuild[]) {
     const file = join(buildDirectory(), `phasor-${build}`);
     modules[build] = readFileSync(`${file}.wasm`);
     // the text form names the functions, so that the operators can be told apart by where they go
@@ -71,7 +71,7 @@ async function countOperators(json: boolean, io: CommandIO): Promise<void> {
   }
   if (!json) {
     io.stdout.write("wasm operators per event, counted as wasmtime's fuel counts them (2 outputs, peepholes; 500 events of warm-up, 2,000 counted)\n");
-    io.stdout.write(["build".padEnd(8), "model".padEnd(27), "ops/event".padStart(11), "open".padStart(7), "MACs".padStart(9), "ops/MAC".padStart(7)].join("  ") + "\n");
+    io.stdout.write(["build".padEnd(13), "model".padEnd(27), "ops/event".padStart(11), "open".padStart(7), "MACs".padStart(9), "ops/MAC".padStart(7)].join("  ") + "\n");
   }
   const results = await runOperatorCount(modules, { points: OPERATOR_POINTS, names, onResult: (r) => json || io.stdout.write(operatorRow(r) + "\n") });
   if (json) {
@@ -84,7 +84,7 @@ async function countOperators(json: boolean, io: CommandIO): Promise<void> {
     "\nwhere they go, per event: the MACs (fixed/sums.ts: loads, multiplies, adds, their loops) and their operators per MAC; the open\n" +
       "units' gate arithmetic, in all and per open unit; the time gates of the units visited and the wheel; the rest of the event\n",
   );
-  io.stdout.write(["build".padEnd(8), "model".padEnd(27), "MACs".padStart(9), "ops/MAC".padStart(7), "units".padStart(9), "per unit".padStart(8), "time gates".padStart(10), "event".padStart(7)].join("  ") + "\n");
+  io.stdout.write(["build".padEnd(13), "model".padEnd(27), "MACs".padStart(9), "ops/MAC".padStart(7), "units".padStart(9), "per unit".padStart(8), "time gates".padStart(10), "event".padStart(7)].join("  ") + "\n");
   for (const line of shares) io.stdout.write(line + "\n");
 }
 
@@ -92,7 +92,7 @@ export const command = defineCommand({
   usage: "[--json] [--seconds S] [--operators]",
   description:
     "Measures the throughput of every engine in one process (after warm-up) and prints a table. With --operators, counts instead the wasm " +
-    "operators per event of the microcontroller builds (int16 and int8 weights) and of the library's scalar and SIMD builds (as wasmtime's fuel counts them: the same " +
+    "operators per event of the microcontroller builds (int16 and int8 weights, and int8 in one 64 KiB page) and of the library's scalar and SIMD builds (as wasmtime's fuel counts them: the same " +
     "on every machine), and per multiply-accumulate (4 (I + H) per open unit).",
   flags: {
     json: { kind: "boolean", help: "print one JSON array instead of a table" },
