@@ -39,8 +39,8 @@ import { FULL_BUILD, Layer, PAGE, RUNS_INT16, RUNS_INT8 } from "../model";
 export const SUMS_BYTES: i32 = 64;
 export const U_SUMS: i32 = 32;
 
-/** Whether W x and U h may be summed from row pairs (packRows): in every build without SIMD but the
- * microcontroller one, whose arena would have to hold the copies. */
+/** Whether W x and U h may be summed from row pairs (packRows), copied on the heap: in every build without SIMD but
+ * the microcontroller ones, whose arena holds their copies where it has room (MCU_PAIRED). */
 export const PAIRED: bool = !ASC_FEATURE_SIMD && !isDefined(PHASOR_MCU);
 
 /** Whether the microcontroller build sums U h's 32-column chunks from row pairs where init finds room for them in
