@@ -25,8 +25,15 @@ function crcTable(): usize {
 export function crc32(ptr: usize, len: usize): u32 {
   let c: u32 = 0xffffffff;
   // The one-page build (docs/embedding.md) goes half a byte at a time, with a table of 16 entries built at each
-  // call (its only caller is init, once per image): the 256-entry table's kilobyte is arena there.
-  if (isDefined(PHASOR_MCU_PAGE)) {
+  // call (its only caller is init, once per image): the 256-entry table's kilobyte is arena there. The other
+  // microcontroller builds go bit by bit, in the fewest bytes of code: their 8 KB hold the row pairs' kernel
+  // (fixed/sums.ts), and init checks an image once.
+  if (isDefined(PHASOR_MCU) && !isDefined(PHASOR_MCU_PAGE)) {
+    for (let i: usize = 0; i < len; i++) {
+      c ^= load<u8>(ptr + i);
+      for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & (0 - (c & 1)));
+    }
+  } else if (isDefined(PHASOR_MCU_PAGE)) {
     const half = HALF_TABLE;
     for (let n: u32 = 0; n < 16; n++) store<u32>(half + (<usize>n << 2), entry(n, 4));
     for (let i: usize = 0; i < len; i++) {

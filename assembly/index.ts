@@ -53,8 +53,8 @@ export function modelCreate(bytes: usize, length: i32): usize {
     for (let n = 0; n < m.layerCount; n++) {
       const L = layerAt(m, n);
       // U in lane order where its rows are bounded only lane-chunk by lane-chunk (fixed/sums.ts, lanePairSums)
-      L.uPairs = packRows(L, L.U, L.hiddenSize, L.hiddenPad, heap.alloc(pairedBytes(L.hiddenSize, L.hiddenPad)), !pairsU(L));
-      L.wPairs = pairsW(L) ? packRows(L, L.W, L.hiddenSize, L.inputPad, heap.alloc(pairedBytes(L.hiddenSize, L.inputPad)), false) : 0;
+      L.uPairs = packRows(L, L.U, L.hiddenSize, L.hiddenPad, L.hiddenPad, heap.alloc(pairedBytes(L.hiddenSize, L.hiddenPad)), !pairsU(L));
+      L.wPairs = pairsW(L) ? packRows(L, L.W, L.hiddenSize, L.inputPad, L.inputPad, heap.alloc(pairedBytes(L.hiddenSize, L.inputPad)), false) : 0;
     }
   }
   return changetype<usize>(m);

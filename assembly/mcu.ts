@@ -4,11 +4,13 @@
 //
 // The host writes a .plsm image at modelBuffer() and calls init(length); the arena then holds, after the image
 // (which is the weight memory), the model's records, the timing derived from it, the per-event scratch, the
-// stream's state and the input and output buffers, laid out once by init (the TFLite Micro arena plan).
+// stream's state and the input and output buffers, and then the row pairs of U (fixed/sums.ts) of each layer that
+// allows them and has room, laid out once by init (the TFLite Micro arena plan).
 
 import { HEADER_LAYER_COUNT, MAX_LAYERS } from "./contract/plsm";
 import { E_CAPACITY, E_INPUT, E_MODEL, E_STATE } from "./errors";
 import { fillTanhTable } from "./fixed/activation";
+import { MCU_PAIRED, packRows, pairedBytes } from "./fixed/sums";
 import { FIXED_TIMING_BYTES, Layer, Model, PAGE, deriveTiming, layerAt, parseModel } from "./model";
 import { align16, align32 } from "./padding";
 import { POLICY_REJECT, pushEvent, readOutput, streamReset } from "./stream";
@@ -40,14 +42,15 @@ export function arenaBytes(): i32 {
   return ARENA_BYTES;
 }
 
-/** Bytes of the arena that init laid out (image included); 0 before a successful init. */
+/** Bytes of the arena that init laid out (image and row pairs included); 0 before a successful init. */
 export function arenaUsed(): i32 {
   return modelAt ? <i32>(used - arena) : 0;
 }
 
 /**
  * Bytes of the arena the last init needed, image included: after 0 the bytes it uses (arenaUsed), after
- * E_CAPACITY the bytes it would have used, so a host can say how much is missing. 0 when that is not known: before
+ * E_CAPACITY the bytes it would have used without row pairs, the least that runs the model, so a host can say how
+ * much is missing. 0 when that is not known: before
  * init, after E_MODEL, and when the image and the model's records alone overflow the arena (the records must be
  * laid out before the rest of the model can be read).
  */
@@ -91,13 +94,28 @@ export function init(length: i32): i32 {
   at += <usize>m.outputSize << 3;
   // the learning module (assembly/mcu-learn.ts) keeps its readout after all this
   if (isDefined(PHASOR_LEARN)) at = learningLayout(m, at);
-  needed = at - arena;
-  if (at > end) return E_CAPACITY;
+  if (at > end) {
+    needed = at - arena;
+    return E_CAPACITY;
+  }
   if (PAGE) {
     m = compactRows(m, arena + <usize>length);
     // taken apart: an init without the image written again finds no .plsm there (E_MODEL)
     store<u32>(arena, 0);
   }
+  // U's 32-column chunks in row pairs (fixed/sums.ts, packRows) for each layer whose rows allow them and whose
+  // pairs fit in what is left, in layer order; the others sum U h row by row, with the same bits
+  for (let n = 0; MCU_PAIRED && n < m.layerCount; n++) {
+    const L = layerAt(m, n);
+    const columns = L.hiddenSize & ~31;
+    const bytes = pairedBytes(L.hiddenSize, columns);
+    L.uPairs = 0;
+    if (L.uWithinRowLimit && columns != 0 && bytes <= end - at) {
+      L.uPairs = packRows(L, L.U, L.hiddenSize, L.hiddenPad, columns, at, false);
+      at += bytes;
+    }
+  }
+  needed = at - arena;
   deriveTiming(m, m.timing);
   fillTanhTable();
   streamReset(m, st);

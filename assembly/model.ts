@@ -12,7 +12,7 @@ import {
 } from "./contract/plsm";
 import { crc32 } from "./crc32";
 import { WIDE_SHIFT } from "./fixed/arith";
-import { PAIRED, SUMS_BYTES } from "./fixed/sums";
+import { MCU_PAIRED, PAIRED, SUMS_BYTES } from "./fixed/sums";
 import { ERROR_TEXT, E_MODEL, errFloat, errInt, errText, fail } from "./errors";
 import { align16, align32, pad8 } from "./padding";
 import { phaseStep, phaseStep64, phaseStepLow } from "./phase";
@@ -129,10 +129,12 @@ export class Layer {
   /** wheel bucket of a key = key >> bucketShift (derived at load so one lap spans the longest period) */
   bucketShift: i32;
   /** fixed: 1 when every U row's sum of |w_q| is within ROW_L1_LIMIT (each row's U h an exact i32), so that the
-   * builds that sum by row pairs (fixed/sums.ts, PAIRED) split U's pairs once a row (pairsU) */
+   * builds that sum by row pairs (fixed/sums.ts, PAIRED, MCU_PAIRED) split U's pairs once a row (pairsU) or once a
+   * 32-column chunk (the microcontroller ones) */
   uWithinRowLimit: i32;
   /** fixed, in the builds that sum by row pairs: U copied into them (packRows; in lane order where not pairsU), and W
-   * where the input is wider than 8 (pairsW; else 0) */
+   * where the input is wider than 8 (pairsW; else 0); in the microcontroller ones U's first H & ~31 columns where
+   * init laid them out in the arena (mcu.ts), else 0 */
   uPairs: usize;
   wPairs: usize;
 }
@@ -258,7 +260,7 @@ const ROWS_RANGE = 3;
 const LANE_CHECK: bool = FULL_BUILD;
 
 /** The row rowsProblem found wrong (for the message), and whether every row it read was within ROW_L1_LIMIT (for
- * the builds that pair rows, PAIRED). */
+ * the builds that pair rows, PAIRED and MCU_PAIRED). */
 let problemRow = 0;
 let rowsWithinLimit = true;
 
@@ -273,7 +275,7 @@ let rowsWithinLimit = true;
 function rowsProblem(base: usize, rows: i32, used: i32, padded: i32, kind: i32, int8: bool, lanes: bool): i32 {
   const eb = int8 ? 1 : elementBytes(kind);
   const limit: i64 = int8 ? INT8_LIMIT : 32767;
-  if (PAIRED) rowsWithinLimit = true;
+  if (PAIRED || MCU_PAIRED) rowsWithinLimit = true;
   for (let r = 0; r < rows; r++) {
     if (ERROR_TEXT) problemRow = r;
     const row = base + <usize>r * <usize>padded * eb;
@@ -294,7 +296,7 @@ function rowsProblem(base: usize, rows: i32, used: i32, padded: i32, kind: i32, 
     // a row within the limit as a whole is within it lane-chunk by lane-chunk
     if (l1 > <i64>ROW_L1_LIMIT) {
       if (!lanes || (LANE_CHECK && laneChunkOver(row, padded, int8))) return ROWS_UNSAFE;
-      if (PAIRED) rowsWithinLimit = false;
+      if (PAIRED || MCU_PAIRED) rowsWithinLimit = false;
     }
   }
   return ROWS_SOUND;
@@ -442,7 +444,7 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
       }
       return E_MODEL;
     }
-    if (PAIRED) L.uWithinRowLimit = <i32>rowsWithinLimit;
+    if (PAIRED || MCU_PAIRED) L.uWithinRowLimit = <i32>rowsWithinLimit;
     const bad = checkUnits(L, kind, ticksLog2);
     if (bad >= 0) {
       if (ERROR_TEXT) {

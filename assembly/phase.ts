@@ -18,34 +18,26 @@ export function exactPhase(t: f64, s: f64, tau: f64): f64 {
 }
 
 /**
- * x - trunc(x / y) y for finite x and normal y > 0, exactly: C's fmod, by the shift-and-subtract division of the
- * two significands that musl uses, without the cases this caller never has (y zero, subnormal, infinite, NaN;
- * x infinite or NaN). Written here rather than taken from AssemblyScript's `%` to keep the microcontroller build
- * small.
+ * x - trunc(x / y) y for finite x and normal y > 0, exactly: C's fmod, as binary long division on doubles. d runs
+ * through y 2^k from the k that gives it x's exponent down to k = 0; r = |x| starts below 2 d and each step keeps
+ * it so, subtracting d where d <= r < 2 d, which is exact (Sterbenz's lemma), as are the halvings of d (y 2^k is a
+ * normal double for every k here). Written here rather than taken from AssemblyScript's `%`, and in doubles
+ * rather than on the significands' bits, to keep the microcontroller build small.
  */
 function truncatedRemainder(x: f64, y: f64): f64 {
-  const bx = reinterpret<u64>(x);
   const by = reinterpret<u64>(y);
-  let ex = <i32>(bx >>> 52) & 0x7ff;
-  const ey = <i32>(by >>> 52);
+  let shift = <i32>(reinterpret<u64>(x) >>> 52) & 0x7ff;
+  shift -= <i32>(by >>> 52);
   // |x| < 2^(ey - 1023) <= y, subnormal x included: nothing to take away
-  if (ex < ey) return x;
-  const mantissa: u64 = 0xfffffffffffff;
-  let mx = (bx & mantissa) | (mantissa + 1);
-  const my = (by & mantissa) | (mantissa + 1);
-  // mx 2^ex mod my 2^ey: one quotient bit per exponent step, mx < 2 my throughout
-  for (; ex > ey; ex--) {
-    if (mx >= my) mx -= my;
-    mx <<= 1;
-  }
-  if (mx >= my) mx -= my;
-  if (mx == 0) return 0.0 * x;
-  // renormalize: the result is mx 2^(ey - 1075), a normal or (for tiny y) subnormal double
-  const shift = <i32>clz(mx) - 11;
-  mx <<= shift;
-  ex = ey - shift;
-  const bits = ex > 0 ? (mx & mantissa) | (<u64>ex << 52) : mx >>> <u64>(1 - ex);
-  return reinterpret<f64>(bits | (bx & 0x8000000000000000));
+  if (shift < 0) return x;
+  let r = abs(x);
+  let d = reinterpret<f64>(by + (<u64>shift << 52));
+  // counted, so that it ends whatever the bits (a non-finite x, which no caller passes, gives NaN or x)
+  do {
+    if (r >= d) r -= d;
+    d *= 0.5;
+  } while (--shift >= 0);
+  return copysign(r, x);
 }
 
 /** Low 32 bits of the last phaseStep (the high 64 bits are its result). */

@@ -25,13 +25,12 @@ export function wheelInsert(L: Layer, st: usize, j: i32, key: i64): void {
   fileUnder(L, st, <i32>(key >> L.bucketShift) & (WHEEL_BUCKETS - 1), j);
 }
 
-/** Empty wheel, every unit in the active list (before a stream's first event every unit is a candidate). */
+/** Empty wheel, every unit in the active list (before a stream's first event every unit is a candidate), in a
+ * state block of zeros (the wheel's last bucket and bitmap are 0). */
 export function wheelReset(L: Layer, st: usize): void {
   const heads = st + <usize>L.headsOff;
   for (let b = 0; b < WHEEL_BUCKETS; b++) store<i32>(heads + (<usize>b << 2), -1);
   const wheel = st + <usize>L.wheelOff;
-  store<i64>(wheel, 0);
-  store<u64>(wheel, 0, 8);
   const active = st + <usize>L.activeOff;
   for (let j = 0; j < L.hiddenSize; j++) store<i32>(active + (<usize>j << 2), j);
   store<i32>(wheel, L.hiddenSize, 16);

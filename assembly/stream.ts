@@ -10,7 +10,7 @@ import { engineOutput, engineState, eventKey, firstFiledKey, runEvent, stateProb
 import {
   ERROR_TEXT, E_INPUT, E_STATE, REASON_NON_FINITE, REASON_TIME_BACKWARDS, REASON_TIME_RANGE, errFloat, errInt, errText, fail, refuse,
 } from "./errors";
-import { Model, S_CHECKSUM, S_EVENTS, S_LAST_T, S_LAST_KEY, S_STARTED, S_T0, S_UPDATES, TIME_RECORD_BYTES, layerAt } from "./model";
+import { FULL_BUILD, Model, S_CHECKSUM, S_EVENTS, S_LAST_T, S_LAST_KEY, S_STARTED, S_T0, S_UPDATES, TIME_RECORD_BYTES, layerAt } from "./model";
 import { exactPhase } from "./phase";
 import { wheelIsSound, wheelReset } from "./schedule";
 import { learnedOutput } from "./fixed/readout-learning";
@@ -135,8 +135,11 @@ function step(m: Model, st: usize, t: f64, x: usize): void {
   store<f64>(st + S_LAST_T, t);
   // the wake-key time of this event (ticks, or 2^-20 units for the float engine): restore() checks the wheel by it
   store<i64>(st + S_LAST_KEY, key);
-  store<i64>(st + S_EVENTS, load<i64>(st + S_EVENTS) + 1);
-  store<i64>(st + S_UPDATES, load<i64>(st + S_UPDATES) + updates);
+  // the counters are for snapshots and stats, which the microcontroller build has not
+  if (FULL_BUILD) {
+    store<i64>(st + S_EVENTS, load<i64>(st + S_EVENTS) + 1);
+    store<i64>(st + S_UPDATES, load<i64>(st + S_UPDATES) + updates);
+  }
 }
 
 @inline function previousTime(st: usize): f64 {

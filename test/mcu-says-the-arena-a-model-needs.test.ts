@@ -1,8 +1,8 @@
 /**
  * The MCU build's arenaNeeded() (docs/embedding.md) is the arena a model takes: after a successful init the bytes
- * in use, and after init refused a model as too big, exactly what init lays out for it in a build whose arena is
- * large enough. It is 0 when that is not known: before init, after a rejected image, for an image longer than the
- * arena.
+ * in use, and after init refused a model as too big, the least arena that runs it: exactly what init lays out for
+ * it in a build with that arena (there, with no room for row pairs). It is 0 when that is not known: before init,
+ * after a rejected image, for an image longer than the arena.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -45,7 +45,7 @@ describe("arenaNeeded()", () => {
     expect(mcu.arenaNeeded()).toBe(0);
   });
 
-  it("after a model too big for the arena, is what init uses for it where the arena is large enough", async () => {
+  it("after a model too big for the arena, is the least arena that runs it: what init uses in a build with that arena", async () => {
     const image = tooBigImage();
     const mcu = await mcuInstance();
     expect(image.length).toBeLessThan(mcu.arenaBytes());
@@ -53,8 +53,8 @@ describe("arenaNeeded()", () => {
     const needed = mcu.arenaNeeded();
     expect(needed).toBeGreaterThan(mcu.arenaBytes());
 
-    const larger = new WebAssembly.Instance(new WebAssembly.Module(await mcuBuildWithArena(2 * mcu.arenaBytes(), dir)), {}).exports as unknown as McuExports;
-    expect(mcuLoad(larger, image)).toBe(0);
-    expect(larger.arenaUsed()).toBe(needed);
+    const exact = new WebAssembly.Instance(new WebAssembly.Module(await mcuBuildWithArena(needed, dir)), {}).exports as unknown as McuExports;
+    expect(mcuLoad(exact, image)).toBe(0);
+    expect(exact.arenaUsed()).toBe(needed);
   });
 });

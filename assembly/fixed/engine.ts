@@ -6,7 +6,7 @@ import { ERROR_TEXT } from "../errors";
 import { Layer, Model, FULL_BUILD, layerAt } from "../model";
 import { pad8 } from "../padding";
 import { saturate16 } from "./arith";
-import { layerStep, readout } from "./step";
+import { layerStep, readoutRow } from "./step";
 
 /** 2^64: a phase in [0, 1) becomes a Q0.64 seed. */
 const TWO_POW_64: f64 = 18446744073709551616.0;
@@ -49,7 +49,9 @@ export function fixedEvent(m: Model, st: usize, T: i64, x: usize): i64 {
   let input = xq;
   for (let n = 0; n < m.layerCount; n++) {
     const L = layerAt(m, n);
-    updates += layerStep(m, L, st, T, input, cols, n == 0 ? nnz : -1);
+    const open = layerStep(m, L, st, T, input, cols, n == 0 ? nnz : -1);
+    // counted for the stream's stats, which the microcontroller build has not (stream.ts)
+    if (FULL_BUILD) updates += open;
     input = st + <usize>L.hOff;
   }
   return updates;
@@ -57,11 +59,10 @@ export function fixedEvent(m: Model, st: usize, T: i64, x: usize): i64 {
 
 /** y = V h + d of the current state, as f64, into out[0..O). */
 export function fixedOutput(m: Model, st: usize, out: usize): void {
-  readout(m, layerAt(m, m.layerCount - 1), st);
-  const y = m.scratch + <usize>m.yOff;
+  const L = layerAt(m, m.layerCount - 1);
   for (let o = 0; o < m.outputSize; o++) {
     const frac = load<i32>(m.readoutRows + <usize>o * ROW_RECORD_BYTES, ROW_V_FRAC) + 15;
-    store<f64>(out + (<usize>o << 3), <f64>load<i64>(y + (<usize>o << 3)) * exp2(-frac));
+    store<f64>(out + (<usize>o << 3), <f64>readoutRow(m, L, st, o) * exp2(-frac));
   }
 }
 

@@ -267,13 +267,9 @@ function updateUnitsChecked(L: Layer, st: usize, active: usize, open: i32, kBuf:
   updateUnits(L, st, active, open, kBuf, sums, SHIFTS_CHECKED);
 }
 
-/** plstm.md section 2, "y = V h + d" of the last layer into the model's y scratch (i64, Q(vFrac + 15) per row). */
-export function readout(m: Model, L: Layer, st: usize): void {
-  const h = st + <usize>L.hOff;
-  const y = m.scratch + <usize>m.yOff;
+/** plstm.md section 2, "y = V h + d": row o of the last layer's readout, Q(vFrac + 15) (vFrac from the row's record). */
+@inline export function readoutRow(m: Model, L: Layer, st: usize, o: i32): i64 {
   const Hp = L.hiddenPad;
-  for (let o = 0; o < m.outputSize; o++) {
-    const row = m.readoutRows + <usize>o * ROW_RECORD_BYTES;
-    store<i64>(y + (<usize>o << 3), <i64>dot1(m.V + <usize>o * (<usize>Hp << 1), h, Hp) + <i64>load<i32>(row, ROW_BIAS));
-  }
+  const row = m.readoutRows + <usize>o * ROW_RECORD_BYTES;
+  return <i64>dot1(m.V + <usize>o * (<usize>Hp << 1), st + <usize>L.hOff, Hp) + <i64>load<i32>(row, ROW_BIAS);
 }

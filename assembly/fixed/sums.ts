@@ -8,17 +8,23 @@
 // The vector stays in locals while the rows of every open unit pass over it, so that a multiply-accumulate is a
 // weight's load and its address, the vector's local, a multiply and an add: 5 wasm operators without SIMD (i64 ones:
 // an i64.load16_s or i64.load8_s widens the weight as it loads), which is what an interpreter on a device executes
-// for it (README.md, "Operators per event"). Scalar: chunks of 32 columns, then of 8; SIMD (i32x4.dot_i16x8_s):
-// chunks of up to 16 vectors of 8 columns, each lane's i32 partial sum widened to i64 before lanes and chunks are
-// added. Both read the zero padding of rows and vector up to a multiple of 8, and nothing past it.
+// for it (README.md, "Operators per event"). Scalar: chunks of 32 columns, then of 8 (the microcontroller inference
+// builds: rows 8 at a time, below); SIMD (i32x4.dot_i16x8_s): chunks of up to 16 vectors of 8 columns, each lane's
+// i32 partial sum widened to i64 before lanes and chunks are added. Both read the zero padding of rows and vector
+// up to a multiple of 8, and nothing past it.
 //
-// The scalar library builds (not the microcontroller one) do U h, and W x where the input is wider than 8, two
+// The scalar library builds do U h, and W x where the input is wider than 8, two
 // rows per multiply, the same 5 operators for two MACs: the matrix is copied once per model into row pairs
 // (packRows), each column of a pair one i64 w_a + w_b 2^32, so that one i64 multiply by v_c adds w_a v_c to the low
 // half and w_b v_c to the high half. Each half must be an exact i32 until the pair is split (A + B 2^32 is then
 // within i64, and A its low 32 bits read as signed): W, and U where every row of the layer is within ROW_L1_LIMIT
 // (Layer.uWithinRowLimit, decided at load), are split once, after the whole row (unpackPairs); other U is copied in
 // lane order and split after each piece of a lane-chunk (lanePairSums). The copies cost twice the matrices' bytes.
+// The microcontroller inference builds pair U where every row of the layer is within ROW_L1_LIMIT and init finds
+// room for the copy in the arena (mcu.ts): only its 32-column chunks, each pair sum split and added to the row sums
+// at once (unitRows), so that the last columns, 8 at a time from U itself, add to the same sums. Their 8 KB budget
+// holds one written-out kernel of each width: 32 columns for the pairs, 8 for rows (W x, and U where it is not
+// paired). The learning and one-page builds (MCU_PAIRED) sum rows as the library does, 32 columns then 8.
 //
 // A layer's weights are i16, or i8 where it has int8 weights (LAYER_INT8, the "16x8" scheme: int8 weights against
 // the same int16 inputs and h, the same exact sums): the functions below are generic in the element (W, or T
@@ -33,9 +39,15 @@ import { FULL_BUILD, Layer, PAGE, RUNS_INT16, RUNS_INT8 } from "../model";
 export const SUMS_BYTES: i32 = 64;
 export const U_SUMS: i32 = 32;
 
-/** Whether W x and U h may be summed from row pairs (packRows): in every build without SIMD but the
- * microcontroller one, whose arena would have to hold the copies. */
+/** Whether W x and U h may be summed from row pairs (packRows), copied on the heap: in every build without SIMD but
+ * the microcontroller ones, whose arena holds their copies where it has room (MCU_PAIRED). */
 export const PAIRED: bool = !ASC_FEATURE_SIMD && !isDefined(PHASOR_MCU);
+
+/** Whether the microcontroller build sums U h's 32-column chunks from row pairs where init finds room for them in
+ * the arena (mcu.ts, Layer.uPairs): the two-page inference modules. The learning one (mcu-learn.ts) keeps the rows'
+ * 32-column chunks, which its budget holds beside its learning and the pairs' would not; so does the one-page build,
+ * whose arena is there for models whose pairs would not fit it (the paper's). */
+export const MCU_PAIRED: bool = isDefined(PHASOR_MCU) && !isDefined(PHASOR_LEARN) && !isDefined(PHASOR_MCU_PAGE);
 
 /** Gate g's W x, Q(wFrac + xFrac), from a unit's sums. */
 @inline export function wSum(unitSums: usize, g: i32): i64 {
@@ -58,30 +70,33 @@ export const PAIRED: bool = !ASC_FEATURE_SIMD && !isDefined(PHASOR_MCU);
   return PAIRED && L.uWithinRowLimit != 0;
 }
 
-/** Bytes of the row pairs (packRows) of `units` units' rows of `pad` columns: an i64 per column for each of the two
- * pairs of each unit. */
-export function pairedBytes(units: i32, pad: i32): usize {
-  return (<usize>units * <usize>pad) << 4;
+/** Bytes of the row pairs (packRows) of `columns` columns of `units` units' rows: an i64 per column for each of
+ * the two pairs of each unit. */
+export function pairedBytes(units: i32, columns: i32): usize {
+  return (<usize>units * <usize>columns) << 4;
 }
 
 /**
- * Copies a layer's matrix (each of `units` units' rows i, f, g, o of `pad` weights, unit-major: W or U; i8 in a
- * layer with int8 weights, i16 otherwise) into `pairs` as each unit's row pairs (i, f) and (g, o): pad i64 each,
- * column c being w_a[c] + w_b[c] 2^32, at c, or with `lanes` at lanePosition(c, pad). Returns `pairs`.
+ * Copies the first `columns` columns of a layer's matrix (each of `units` units' rows i, f, g, o of `pad` weights,
+ * unit-major: W or U; i8 in a layer with int8 weights, i16 otherwise) into `pairs` as each unit's row pairs (i, f)
+ * and (g, o): `columns` i64 each, column c being w_a[c] + w_b[c] 2^32, at c, or with `lanes` at lanePosition(c,
+ * pad). Returns `pairs`.
  */
-export function packRows(L: Layer, matrix: usize, units: i32, pad: i32, pairs: usize, lanes: bool): usize {
-  return L.int8 ? packRowsOf<i8>(matrix, units, pad, pairs, lanes) : packRowsOf<i16>(matrix, units, pad, pairs, lanes);
+export function packRows(L: Layer, matrix: usize, units: i32, pad: i32, columns: i32, pairs: usize, lanes: bool): usize {
+  return RUNS_INT8 && (!RUNS_INT16 || L.int8)
+    ? packRowsOf<i8>(matrix, units, pad, columns, pairs, lanes)
+    : packRowsOf<i16>(matrix, units, pad, columns, pairs, lanes);
 }
 
-function packRowsOf<T>(matrix: usize, units: i32, pad: i32, pairs: usize, lanes: bool): usize {
-  const columns = <usize>pad;
+function packRowsOf<T>(matrix: usize, units: i32, pad: i32, columns: i32, pairs: usize, lanes: bool): usize {
+  const rowElements = <usize>pad;
   const pairCount = <usize>units << 1;
   for (let p: usize = 0; p < pairCount; p++) {
-    const a = matrix + p * (columns << 1) * sizeof<T>();
-    const out = pairs + p * (columns << 3);
-    for (let c: usize = 0; c < columns; c++) {
+    const a = matrix + p * (rowElements << 1) * sizeof<T>();
+    const out = pairs + p * (<usize>columns << 3);
+    for (let c: usize = 0; c < <usize>columns; c++) {
       const at = lanes ? <usize>lanePosition(<i32>c, pad) : c;
-      store<i64>(out + (at << 3), <i64>load<T>(a + c * sizeof<T>()) + (<i64>load<T>(a + (columns + c) * sizeof<T>()) << 32));
+      store<i64>(out + (at << 3), <i64>load<T>(a + c * sizeof<T>()) + (<i64>load<T>(a + (rowElements + c) * sizeof<T>()) << 32));
     }
   }
   return pairs;
@@ -116,20 +131,20 @@ export function gateSums(L: Layer, st: usize, active: usize, x: usize, cols: usi
   else {
     for (let out = sums, end = sums + <usize>open * SUMS_BYTES; out < end; out += 16) zero16(out);
     if (pairsW(L)) {
-      rowSums<i64, i64>(L.wPairs, <usize>L.inputPad << 3, x, L.inputSize, active, open, sums);
+      rowSums<i64, i64>(L.wPairs, <usize>L.inputPad << 3, x, L.inputSize, active, open, sums, 0);
       unpackPairs(sums, open);
     } else {
-      rowSums<T, i64>(L.W, <usize>L.inputPad * sizeof<T>(), x, L.inputSize, active, open, sums);
+      rowSums<T, i64>(L.W, <usize>L.inputPad * sizeof<T>(), x, L.inputSize, active, open, sums, 0);
     }
   }
   const h = st + <usize>L.hOff;
   if (pairsU(L)) {
-    rowSums<i64, i64>(L.uPairs, <usize>L.hiddenPad << 3, h, L.hiddenSize, active, open, sums + U_SUMS);
+    rowSums<i64, i64>(L.uPairs, <usize>L.hiddenPad << 3, h, L.hiddenSize, active, open, sums + U_SUMS, 0);
     unpackPairs(sums + U_SUMS, open);
   } else if (PAIRED) {
     lanePairSums(L.uPairs, L.hiddenPad, h, active, open, sums + U_SUMS);
   } else {
-    rowSums<T, i64>(L.U, <usize>L.hiddenPad * sizeof<T>(), h, L.hiddenSize, active, open, sums + U_SUMS);
+    rowSums<T, i64>(L.U, <usize>L.hiddenPad * sizeof<T>(), h, L.hiddenSize, active, open, sums + U_SUMS, MCU_PAIRED ? L.uPairs : 0);
   }
 }
 
@@ -266,9 +281,10 @@ function unpackPairs(sums: usize, open: i32): void {
  * Each open unit's 4 rows of `matrix` (unit-major: unit j's rows i, f, g, o from 4 j rowBytes, each rowBytes long)
  * times v[0..n), added to the i64 sums at sums + SUMS_BYTES a + 8 g (W = i16 or i8, A = i64). Or, in the scalar
  * library builds, each open unit's 2 row pairs (packRows) into i64 pair sums at sums + SUMS_BYTES a + 8 p (W = i64,
- * A = i64; rowBytes is then a pair's bytes; unpackPairs then splits them).
+ * A = i64; rowBytes is then a pair's bytes; unpackPairs then splits them). In the microcontroller builds `pairs`, when
+ * not 0, holds the same rows' first n & ~31 columns as row pairs (packRows), the only 32-column chunks there.
  */
-function rowSums<W, A>(matrix: usize, rowBytes: usize, v: usize, n: i32, active: usize, open: i32, sums: usize): void {
+function rowSums<W, A>(matrix: usize, rowBytes: usize, v: usize, n: i32, active: usize, open: i32, sums: usize, pairs: usize): void {
   if (ASC_FEATURE_SIMD) {
     const padded = <i32>(rowBytes / sizeof<W>());
     for (let from = 0; from < padded; from += LANE_CHUNK_COLUMNS) {
@@ -277,7 +293,8 @@ function rowSums<W, A>(matrix: usize, rowBytes: usize, v: usize, n: i32, active:
     }
   } else {
     let from = 0;
-    for (; from + 32 <= n; from += 32) chunk32<W, A>(matrix, rowBytes, v, from, active, open, sums);
+    if (!MCU_PAIRED) for (; from + 32 <= n; from += 32) chunk32<W, A>(matrix, rowBytes, v, from, active, open, sums);
+    else if (pairs) for (const pairBytes = <usize>(n & ~31) << 3; from + 32 <= n; from += 32) chunk32<W, A>(pairs, pairBytes, v, from, active, open, sums);
     // the last columns 8 at a time, up to the row's padding (zero weights): never past the row's end
     for (; from < n; from += 8) chunk8<W, A>(matrix, rowBytes, v, from, active, open, sums);
   }
@@ -326,8 +343,8 @@ function rowSums<W, A>(matrix: usize, rowBytes: usize, v: usize, n: i32, active:
 /**
  * rowSums for the `columns` (32 or 8) columns of v from `from`, v in locals, a unit's rows (W = i16 or i8) or row
  * pairs (W = i64) one after the other, into i64 sums A: four rows or two pairs, 32 or 16 bytes of sums (in a loop
- * in the microcontroller build, where the module's size counts). Inlined into chunk32 and chunk8, where `columns`
- * is a constant.
+ * in the microcontroller builds, where the module's size counts: unitRows, 32 columns of row pairs or 8 of rows).
+ * Inlined into chunk32 and chunk8, where `columns` is a constant.
  */
 @inline function chunk<W, A>(columns: i32, matrix: usize, rowBytes: usize, v: usize, from: i32, active: usize, open: i32, sums: usize): void {
   const vp = v + (<usize>from << 1);
@@ -363,34 +380,54 @@ function rowSums<W, A>(matrix: usize, rowBytes: usize, v: usize, n: i32, active:
   const v29 = columns == 32 ? <A>load<i16>(vp, 58) : <A>0;
   const v30 = columns == 32 ? <A>load<i16>(vp, 60) : <A>0;
   const v31 = columns == 32 ? <A>load<i16>(vp, 62) : <A>0;
+  let out = sums;
+  const end = sums + <usize>open * SUMS_BYTES;
+  if (isDefined(PHASOR_MCU)) {
+    unitRows<W, A>(columns, MCU_PAIRED && columns == 32, matrix, rowBytes, from, active, out, end, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31);
+    return;
+  }
   const rowsPerUnit = sizeof<W>() == 8 ? 2 : 4;
   const unitBytes = rowBytes * rowsPerUnit;
   const start = <usize>from * sizeof<W>();
-  let out = sums;
-  const end = sums + <usize>open * SUMS_BYTES;
   do {
     let row = matrix + <usize>load<i32>(active) * unitBytes + start;
-    if (isDefined(PHASOR_MCU)) {
-      // a unit's four W x or U h sums are 32 bytes from a multiple of 32 (the scratch and sumsOff are 32-aligned,
-      // SUMS_BYTES and U_SUMS multiples of 32): the loop ends when out reaches the next multiple of 32
-      do {
-        store<A>(out, load<A>(out) + rowSum<W, A>(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31));
-        row += rowBytes;
-        out += sizeof<A>();
-      } while (out & 31);
-      out += SUMS_BYTES - 32;
-    } else {
-      store<A>(out, load<A>(out) + rowSum<W, A>(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31));
+    store<A>(out, load<A>(out) + rowSum<W, A>(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31));
+    row += rowBytes;
+    store<A>(out, load<A>(out, sizeof<A>()) + rowSum<W, A>(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31), sizeof<A>());
+    if (rowsPerUnit == 4) {
       row += rowBytes;
-      store<A>(out, load<A>(out, sizeof<A>()) + rowSum<W, A>(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31), sizeof<A>());
-      if (rowsPerUnit == 4) {
-        row += rowBytes;
-        store<A>(out, load<A>(out, 2 * sizeof<A>()) + rowSum<W, A>(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31), 2 * sizeof<A>());
-        row += rowBytes;
-        store<A>(out, load<A>(out, 3 * sizeof<A>()) + rowSum<W, A>(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31), 3 * sizeof<A>());
-      }
-      out += SUMS_BYTES;
+      store<A>(out, load<A>(out, 2 * sizeof<A>()) + rowSum<W, A>(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31), 2 * sizeof<A>());
+      row += rowBytes;
+      store<A>(out, load<A>(out, 3 * sizeof<A>()) + rowSum<W, A>(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31), 3 * sizeof<A>());
     }
+    out += SUMS_BYTES;
+    active += 4;
+  } while (out < end);
+}
+
+/**
+ * The microcontroller builds' loop of chunk: each open unit's four rows of W from `from` on (rowBytes apart), each
+ * row's sum added to its sum; or with `pairs` its two row pairs (rowBytes a pair), each pair sum split into its two
+ * rows' sums at once (addPair: the 32 columns of a row within ROW_L1_LIMIT sum to an exact i32). A unit's four W x
+ * or U h sums are 32 bytes from a multiple of 32 (the scratch and sumsOff are 32-aligned, SUMS_BYTES and U_SUMS
+ * multiples of 32): the inner loop ends when out reaches the next one.
+ */
+@inline function unitRows<W, A>(columns: i32, pairs: bool, matrix: usize, rowBytes: usize, from: i32, active: usize, out: usize, end: usize, v0: A, v1: A, v2: A, v3: A, v4: A, v5: A, v6: A, v7: A, v8: A, v9: A, v10: A, v11: A, v12: A, v13: A, v14: A, v15: A, v16: A, v17: A, v18: A, v19: A, v20: A, v21: A, v22: A, v23: A, v24: A, v25: A, v26: A, v27: A, v28: A, v29: A, v30: A, v31: A): void {
+  const unitBytes = rowBytes << (pairs ? 1 : 2);
+  const start = <usize>from << (pairs ? 3 : alignof<W>());
+  do {
+    let row = matrix + <usize>load<i32>(active) * unitBytes + start;
+    do {
+      if (pairs) {
+        addPair(out, rowSum<i64, i64>(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31));
+        out += 16;
+      } else {
+        store<A>(out, load<A>(out) + rowSum<W, A>(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31));
+        out += sizeof<A>();
+      }
+      row += rowBytes;
+    } while (out & 31);
+    out += SUMS_BYTES - 32;
     active += 4;
   } while (out < end);
 }
