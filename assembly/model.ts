@@ -5,7 +5,7 @@
 import {
   CELL_FRAC, FRAC_MAX, FRAC_MIN, HALF_ON_MAX, HALF_ON_MIN, HEADER_BYTES, HEADER_FILE_BYTES, HEADER_INPUT_FRAC, HEADER_INPUT_SIZE, HEADER_KIND,
   HEADER_LAYER_COUNT, HEADER_OUTPUT_SIZE, HEADER_READOUT_AT, HEADER_READOUT_MODE, HEADER_TICKS_LOG2, HEADER_VERSION, INT8_LIMIT, KIND_FIXED, KIND_FLOAT,
-  LAYER_DESC_BYTES, LAYER_FLAGS, LAYER_INT8, LAYER_PEEPHOLES, LAYER_HIDDEN_SIZE, LAYER_INPUT_SIZE, LAYER_P_FRAC, LAYER_TIME_AT, LAYER_U_AT, LAYER_UNITS_AT, LAYER_W_AT,
+  LAYER_DESC_BYTES, LAYER_FLAGS, LAYER_INT8, LAYER_PEEPHOLES, LAYER_HIDDEN_SIZE, LAYER_INPUT_SIZE, LAYER_P_FRAC, LAYER_W_AT,
   MAX_LAYERS, MAX_SIZE, MAX_TICKS_LOG2, MIN_OPEN_TICKS, PLSM_MAGIC, PLSM_VERSION, PRE_FRAC, READOUT_DESC_BYTES, READOUT_ROWS_AT, READOUT_V_AT,
   LANE_CHUNK_COLUMNS, ROW_BIAS, ROW_L1_LIMIT, ROW_RECORD_BYTES, ROW_V_FRAC, R_ON_MIN, TAU_MAX, TAU_MIN, TIME_HALF_ON, TIME_RECORD_BYTES, TIME_R_ON, TIME_SHIFT,
   TIME_STEP, TIME_STEP_LOW, TIME_TAU, UNIT_RECORD_BYTES, UNIT_U_FRAC, UNIT_W_FRAC,
@@ -138,6 +138,10 @@ export class Layer {
   uPairs: usize;
   wPairs: usize;
 }
+
+// parseModel fills W to time, and hOff to activeOff, in loops over the fields' order
+if (offsetof<Layer>("time") - offsetof<Layer>("W") != 3 * sizeof<usize>()) ERROR("Layer: W, U, units and time must follow each other");
+if (offsetof<Layer>("activeOff") - offsetof<Layer>("hOff") != 28) ERROR("Layer: hOff to activeOff must follow each other");
 
 @unmanaged
 export class Model {
@@ -409,18 +413,15 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
     L.int8 = <i32>int8;
     const wb: i32 = int8 ? 1 : eb;
     if (isFixed(kind) && !isFrac(L.pFrac)) return badField(ERROR_TEXT ? "peephole format must be -16..30" : "", L.pFrac);
-    const wOff = load<u32>(d, LAYER_W_AT);
-    const uOff = load<u32>(d, LAYER_U_AT);
-    const unitOff = load<u32>(d, LAYER_UNITS_AT);
-    const timeOff = load<u32>(d, LAYER_TIME_AT);
-    if (!checkRegion(fileBytes, wOff, <u64>H * 4 * <u64>Ip * wb, ERROR_TEXT ? "W" : "", n)) return E_MODEL;
-    if (!checkRegion(fileBytes, uOff, <u64>H * 4 * <u64>Hp * wb, ERROR_TEXT ? "U" : "", n)) return E_MODEL;
-    if (!checkRegion(fileBytes, unitOff, <u64>H * UNIT_RECORD_BYTES, ERROR_TEXT ? "unit records" : "", n)) return E_MODEL;
-    if (!checkRegion(fileBytes, timeOff, <u64>H * TIME_RECORD_BYTES, ERROR_TEXT ? "time records" : "", n)) return E_MODEL;
-    L.W = bytes + wOff;
-    L.U = bytes + uOff;
-    L.units = bytes + unitOff;
-    L.time = bytes + timeOff;
+    // W, U, the unit records and the time records, in this order: their offsets follow each other in the descriptor
+    // from LAYER_W_AT, their addresses in Layer from W (one loop, for the microcontroller builds' size)
+    for (let k = 0; k < 4; k++) {
+      const offset = load<u32>(d + <usize>(k << 2), LAYER_W_AT);
+      const unitBytes: u64 = k == 0 ? 4 * <u64>Ip * wb : k == 1 ? 4 * <u64>Hp * wb : k == 2 ? UNIT_RECORD_BYTES : TIME_RECORD_BYTES;
+      const what = ERROR_TEXT ? (k == 0 ? "W" : k == 1 ? "U" : k == 2 ? "unit records" : "time records") : "";
+      if (!checkRegion(fileBytes, offset, <u64>H * unitBytes, what, n)) return E_MODEL;
+      store<usize>(changetype<usize>(L) + (<usize>k << alignof<usize>()), bytes + offset, offsetof<Layer>("W"));
+    }
     let rows = rowsProblem(L.W, 4 * H, I, Ip, kind, int8, false);
     const inU = rows == ROWS_SOUND;
     if (inU) rows = rowsProblem(L.U, 4 * H, H, Hp, kind, int8, true);
@@ -462,23 +463,12 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
       }
       return E_MODEL;
     }
-    // State block of this layer: h (padded, 16-aligned for SIMD), c, seeds, the unit schedule.
-    L.hOff = stateBytes;
-    stateBytes = align16(stateBytes + Hp * eb);
-    L.cOff = stateBytes;
-    stateBytes = align16(stateBytes + H * 4);
-    L.seedOff = stateBytes;
-    stateBytes = align16(stateBytes + H * 8);
-    L.keyOff = stateBytes;
-    stateBytes = align16(stateBytes + H * 8);
-    L.nextOff = stateBytes;
-    stateBytes = align16(stateBytes + H * 4);
-    L.headsOff = stateBytes;
-    stateBytes = align16(stateBytes + WHEEL_BUCKETS * 4);
-    L.wheelOff = stateBytes;
-    stateBytes = align16(stateBytes + WHEEL_HEADER_BYTES);
-    L.activeOff = stateBytes;
-    stateBytes = align16(stateBytes + H * 4);
+    // State block of this layer, each region 16-aligned (h for SIMD), in the order of their offsets in Layer from
+    // hOff: h (padded), c, seeds, the unit schedule (wake keys, links, bucket heads, wheel header, active list)
+    for (let k = 0; k < 8; k++) {
+      store<i32>(changetype<usize>(L) + (<usize>k << 2), stateBytes, offsetof<Layer>("hOff"));
+      stateBytes = align16(stateBytes + stateRegionBytes(k, H, Hp * eb));
+    }
     if (H > maxHidden) maxHidden = H;
     totalUnits += H;
     previous = H;
@@ -527,15 +517,31 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
   // Scratch: quantized layer input (padded), its nonzero columns, new h and c, k and the gate row sums of the open
   // units.
   const maxInputPad = pad8(inputSize > maxHidden ? inputSize : maxHidden);
+  // each offset kept in a local as well: the stores to m would otherwise be read back, in bytes of code
   m.xqOff = 0;
-  m.nnzOff = align16(maxInputPad * 4);
-  m.newHOff = align16(m.nnzOff + maxInputPad * 4);
-  m.newCOff = align16(m.newHOff + maxHidden * 4);
-  m.kOff = align16(m.newCOff + maxHidden * 4);
-  m.sumsOff = align32(m.kOff + maxHidden * 4);
-  m.yOff = align16(m.sumsOff + (isFixed(kind) ? maxHidden * SUMS_BYTES : 0));
-  m.scratchBytes = align16(m.yOff + outputSize * 8);
+  let at = align16(maxInputPad * 4);
+  m.nnzOff = at;
+  at = align16(at + maxInputPad * 4);
+  m.newHOff = at;
+  at = align16(at + maxHidden * 4);
+  m.newCOff = at;
+  at = align16(at + maxHidden * 4);
+  m.kOff = at;
+  at = align32(at + maxHidden * 4);
+  m.sumsOff = at;
+  at = align16(at + (isFixed(kind) ? maxHidden * SUMS_BYTES : 0));
+  m.yOff = at;
+  m.scratchBytes = align16(at + outputSize * 8);
   return 0;
+}
+
+/** Bytes of region k of a layer's state block (parseModel) of H units, whose h takes hBytes. */
+@inline function stateRegionBytes(k: i32, H: i32, hBytes: i32): i32 {
+  if (k == 0) return hBytes;
+  if (k == 5) return WHEEL_BUCKETS * 4;
+  if (k == 6) return WHEEL_HEADER_BYTES;
+  // c, next links and the active list: an i32 a unit; seeds and wake keys: an i64
+  return H << (<u32>(k - 2) < 2 ? 3 : 2);
 }
 
 /** Which of the unchecked forms of the unit arithmetic's rounding shifts (fixed/step.ts, toQ24) the build compiles
