@@ -182,6 +182,9 @@ export class Model {
   yOff: i32;
 }
 
+// and the scratch's xqOff to yOff
+if (offsetof<Model>("yOff") - offsetof<Model>("xqOff") != 24) ERROR("Model: xqOff to yOff must follow each other");
+
 @inline export function layerAt(m: Model, n: i32): Layer {
   return changetype<Layer>(m.layers + <usize>n * offsetof<Layer>());
 }
@@ -403,7 +406,8 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
     L.inputPad = Ip;
     L.hiddenPad = Hp;
     L.xFrac = n == 0 ? inputFrac : 15;
-    L.pFrac = load<i32>(d, LAYER_P_FRAC);
+    const pFrac = load<i32>(d, LAYER_P_FRAC);
+    L.pFrac = pFrac;
     L.hasPeephole = flags & LAYER_PEEPHOLES;
     // constant in the microcontroller builds, which run one width
     const int8: bool = RUNS_INT8 && (!RUNS_INT16 || (flags & LAYER_INT8) != 0);
@@ -412,7 +416,7 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
     }
     L.int8 = <i32>int8;
     const wb: i32 = int8 ? 1 : eb;
-    if (isFixed(kind) && !isFrac(L.pFrac)) return badField(ERROR_TEXT ? "peephole format must be -16..30" : "", L.pFrac);
+    if (isFixed(kind) && !isFrac(pFrac)) return badField(ERROR_TEXT ? "peephole format must be -16..30" : "", pFrac);
     // W, U, the unit records and the time records, in this order: their offsets follow each other in the descriptor
     // from LAYER_W_AT, their addresses in Layer from W (one loop, for the microcontroller builds' size)
     for (let k = 0; k < 4; k++) {
@@ -517,21 +521,14 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
   // Scratch: quantized layer input (padded), its nonzero columns, new h and c, k and the gate row sums of the open
   // units.
   const maxInputPad = pad8(inputSize > maxHidden ? inputSize : maxHidden);
-  // each offset kept in a local as well: the stores to m would otherwise be read back, in bytes of code
-  m.xqOff = 0;
-  let at = align16(maxInputPad * 4);
-  m.nnzOff = at;
-  at = align16(at + maxInputPad * 4);
-  m.newHOff = at;
-  at = align16(at + maxHidden * 4);
-  m.newCOff = at;
-  at = align16(at + maxHidden * 4);
-  m.kOff = at;
-  at = align32(at + maxHidden * 4);
-  m.sumsOff = at;
-  at = align16(at + (isFixed(kind) ? maxHidden * SUMS_BYTES : 0));
-  m.yOff = at;
-  m.scratchBytes = align16(at + outputSize * 8);
+  // in the order of their offsets in Model from xqOff, each 16-aligned and the gate sums 32-aligned (fixed/sums.ts)
+  let at = 0;
+  for (let k = 0; k < 7; k++) {
+    if (k == 5) at = align32(at);
+    store<i32>(changetype<usize>(m) + (<usize>k << 2), at, offsetof<Model>("xqOff"));
+    at = align16(at + (k < 2 ? maxInputPad * 4 : k < 5 ? maxHidden * 4 : k == 5 ? (isFixed(kind) ? maxHidden * SUMS_BYTES : 0) : outputSize * 8));
+  }
+  m.scratchBytes = at;
   return 0;
 }
 
@@ -671,7 +668,9 @@ function checkUnits(L: Layer, kind: i32, ticksLog2: i32): i32 {
 /** Fills every layer's timing records (timingBytes(kind) per unit) into `block`, which holds totalUnits of them; in
  * the one-page build, which reads the file's time records instead (TIMING_STEP), only each layer's wheel. */
 export function deriveTiming(m: Model, block: usize): void {
-  const recordBytes = timingBytes(m.kind);
+  // the kind not read where there is one (isFixed)
+  const fixed = !FULL_BUILD || m.kind == KIND_FIXED;
+  const recordBytes = fixed ? FIXED_TIMING_BYTES : FLOAT_TIMING_BYTES;
   for (let n = 0; n < m.layerCount; n++) {
     const L = layerAt(m, n);
     L.timing = PAGE ? L.time : block;
@@ -679,7 +678,7 @@ export function deriveTiming(m: Model, block: usize): void {
     for (let j = 0; j < L.hiddenSize; j++) {
       const t = L.time + <usize>j * TIME_RECORD_BYTES;
       const out = block + <usize>j * recordBytes;
-      if (isFixed(m.kind)) {
+      if (fixed) {
         const step = load<u64>(t, TIME_STEP);
         const low = load<u32>(t, TIME_STEP_LOW);
         const period = fixedPeriod(step, low);
