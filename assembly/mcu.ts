@@ -107,11 +107,12 @@ export function init(length: i32): i32 {
   // pairs fit in what is left, in layer order; the others sum U h row by row, with the same bits
   for (let n = 0; MCU_PAIRED && n < m.layerCount; n++) {
     const L = layerAt(m, n);
-    const columns = L.hiddenSize & ~31;
-    const bytes = pairedBytes(L.hiddenSize, columns);
+    const H = L.hiddenSize;
+    const columns = H & ~31;
+    const bytes = pairedBytes(H, columns);
     L.uPairs = 0;
     if (L.uWithinRowLimit && columns != 0 && bytes <= end - at) {
-      L.uPairs = packRows(L, L.U, L.hiddenSize, L.hiddenPad, columns, at, false);
+      L.uPairs = packRows(L, L.U, H, L.hiddenPad, columns, at, false);
       at += bytes;
     }
   }

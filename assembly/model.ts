@@ -361,7 +361,8 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
   const inputFrac = load<i32>(bytes, HEADER_INPUT_FRAC);
   const readoutOffset = load<u32>(bytes, HEADER_READOUT_AT);
   if (inputSize < 1 || inputSize > MAX_SIZE) return badField(ERROR_TEXT ? "inputSize must be 1..65536" : "", inputSize);
-  if (layerCount < 1 || layerCount > MAX_LAYERS) return badField(ERROR_TEXT ? "layer count must be 1..64" : "", layerCount);
+  // (the microcontroller builds' init checked it before laying out the layers' records: assembly/mcu.ts)
+  if (FULL_BUILD && (layerCount < 1 || layerCount > MAX_LAYERS)) return badField(ERROR_TEXT ? "layer count must be 1..64" : "", layerCount);
   if (outputSize < 1 || outputSize > MAX_SIZE) return badField(ERROR_TEXT ? "outputSize must be 1..65536" : "", outputSize);
   if (readoutMode != 0 && readoutMode != 1) return badField(ERROR_TEXT ? "readout mode must be 0 (last) or 1 (every)" : "", readoutMode);
   if (isFixed(kind)) {
@@ -483,13 +484,15 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
   const Hp = pad8(previous);
   if (!checkRegion(fileBytes, vOff, <u64>outputSize * <u64>Hp * eb, ERROR_TEXT ? "readout V" : "", -1)) return E_MODEL;
   if (!checkRegion(fileBytes, rowOff, <u64>outputSize * ROW_RECORD_BYTES, ERROR_TEXT ? "readout rows" : "", -1)) return E_MODEL;
-  m.V = bytes + vOff;
-  m.readoutRows = bytes + rowOff;
-  if (rowsProblem(m.V, outputSize, previous, Hp, kind, false, false) != ROWS_SOUND) {
+  const V = bytes + vOff;
+  const readoutRows = bytes + rowOff;
+  m.V = V;
+  m.readoutRows = readoutRows;
+  if (rowsProblem(V, outputSize, previous, Hp, kind, false, false) != ROWS_SOUND) {
     return fail(E_MODEL, ERROR_TEXT ? "plsm: readout V has nonzero padding, a non-finite weight or a row that could overflow" : "");
   }
   for (let o = 0; o < outputSize; o++) {
-    const row = m.readoutRows + <usize>o * ROW_RECORD_BYTES;
+    const row = readoutRows + <usize>o * ROW_RECORD_BYTES;
     if (isFixed(kind)) {
       const frac = load<i32>(row, ROW_V_FRAC);
       if (!isFrac(frac)) return badField(ERROR_TEXT ? "readout row format must be -16..30" : "", frac);
@@ -620,10 +623,11 @@ function checkUnits(L: Layer, kind: i32, ticksLog2: i32): i32 {
         badUnit(ERROR_TEXT ? "the open ratio r_on must be in [2^-16, 1] (r_on / 2 in Q0.32, halfOn, in 2^15..2^31)" : "", <f64>halfOn);
         return j;
       }
-      // rounding an event's time to a tick moves k by at most 1 / (the ticks of the open window)
-      const openTicks = tau * exp2(ticksLog2) * (<f64>halfOn * 4.656612873077393e-10); // halfOn 2^-31 = r_on
-      if (!(openTicks >= MIN_OPEN_TICKS)) {
-        badUnit(ERROR_TEXT ? "the open window r_on tau must span at least 4096 ticks" : "", openTicks);
+      // rounding an event's time to a tick moves k by at most 1 / (the ticks of the open window): r_on tau 2^ticksLog2
+      // = tau halfOn 2^(ticksLog2 - 31) ticks (halfOn 2^-31 = r_on), whose only rounding is tau halfOn's, so that it
+      // is compared as that against MIN_OPEN_TICKS 2^(31 - ticksLog2), one constant fewer
+      if (!(tau * <f64>halfOn >= exp2(OPEN_TICKS_LOG2 + 31 - ticksLog2))) {
+        badUnit(ERROR_TEXT ? "the open window r_on tau must span at least 4096 ticks" : "", tau * exp2(ticksLog2) * (<f64>halfOn * 4.656612873077393e-10));
         return j;
       }
       if (FULL_BUILD) {
@@ -659,6 +663,10 @@ function checkUnits(L: Layer, kind: i32, ticksLog2: i32): i32 {
   if (WIDE_SHIFTS) L.wideShifts = <i32>wide;
   return -1;
 }
+
+/** log2 of MIN_OPEN_TICKS. */
+const OPEN_TICKS_LOG2 = 12;
+if (1 << OPEN_TICKS_LOG2 != MIN_OPEN_TICKS) ERROR("OPEN_TICKS_LOG2 must be log2 of MIN_OPEN_TICKS");
 
 /** 2^e exactly, for |e| < 1000. */
 @inline function exp2(e: i32): f64 {
