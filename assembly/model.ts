@@ -50,6 +50,11 @@ export const SUM_BLOCK: i32 = 8;
   return !FULL_BUILD || kind == KIND_FIXED;
 }
 
+/** Whether a model runs on the fixed engine: isFixed of its kind, which the microcontroller builds do not read. */
+@inline export function runsFixed(m: Model): bool {
+  return !FULL_BUILD || m.kind == KIND_FIXED;
+}
+
 /**
  * Per-unit timing derived at load, so the event path never divides (but in the one-page build, PAGE, which reads the
  * file's time records and divides where this reads invHalf and period). Both engines advance a unit's phase by a
@@ -97,7 +102,8 @@ export class Layer {
   /** fractional bits of the peephole weights (fixed) */
   pFrac: i32;
   hasPeephole: i32;
-  /** fixed: 1 when W and U hold int8 weights (LAYER_INT8), 0 when int16 */
+  /** fixed: 1 when W and U hold int8 weights (LAYER_INT8), 0 when int16; set where a build runs both widths (the
+   * microcontroller ones run one) */
   int8: i32;
   /** fixed: 1 when every rounding shift of the unit arithmetic is a right shift of 1 to 32 bits (fixed/step.ts,
    * toQ24), which then needs no check per row */
@@ -145,6 +151,8 @@ if (offsetof<Layer>("activeOff") - offsetof<Layer>("hOff") != 28) ERROR("Layer: 
 
 @unmanaged
 export class Model {
+  /** not set in the microcontroller builds, which have one engine and one readout (parseModel): kind, readoutMode,
+   * maxHidden */
   kind: i32;
   inputSize: i32;
   outputSize: i32;
@@ -209,9 +217,15 @@ export const S_EVENTS: i32 = 32;
 export const S_UPDATES: i32 = 40;
 export const S_HEADER_BYTES: i32 = 64;
 
+/** Whether a size (inputs, units, outputs) is in 1..MAX_SIZE: one unsigned comparison. */
+@inline function isSize(n: i32): bool {
+  return <u32>(n - 1) < <u32>MAX_SIZE;
+}
+
 /** Whether a fractional-bit count is one a fixed file may hold. */
 @inline function isFrac(frac: i32): bool {
-  return frac >= FRAC_MIN && frac <= FRAC_MAX;
+  // FRAC_MIN <= frac <= FRAC_MAX in one unsigned comparison
+  return <u32>(frac - FRAC_MIN) <= <u32>(FRAC_MAX - FRAC_MIN);
 }
 
 /** Where the region parseModel checked last ends: the one-page build (PAGE) takes the regions only in the order
@@ -360,13 +374,13 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
   const ticksLog2 = load<i32>(bytes, HEADER_TICKS_LOG2);
   const inputFrac = load<i32>(bytes, HEADER_INPUT_FRAC);
   const readoutOffset = load<u32>(bytes, HEADER_READOUT_AT);
-  if (inputSize < 1 || inputSize > MAX_SIZE) return badField(ERROR_TEXT ? "inputSize must be 1..65536" : "", inputSize);
+  if (!isSize(inputSize)) return badField(ERROR_TEXT ? "inputSize must be 1..65536" : "", inputSize);
   // (the microcontroller builds' init checked it before laying out the layers' records: assembly/mcu.ts)
   if (FULL_BUILD && (layerCount < 1 || layerCount > MAX_LAYERS)) return badField(ERROR_TEXT ? "layer count must be 1..64" : "", layerCount);
-  if (outputSize < 1 || outputSize > MAX_SIZE) return badField(ERROR_TEXT ? "outputSize must be 1..65536" : "", outputSize);
-  if (readoutMode != 0 && readoutMode != 1) return badField(ERROR_TEXT ? "readout mode must be 0 (last) or 1 (every)" : "", readoutMode);
+  if (!isSize(outputSize)) return badField(ERROR_TEXT ? "outputSize must be 1..65536" : "", outputSize);
+  if (<u32>readoutMode > 1) return badField(ERROR_TEXT ? "readout mode must be 0 (last) or 1 (every)" : "", readoutMode);
   if (isFixed(kind)) {
-    if (ticksLog2 < 0 || ticksLog2 > MAX_TICKS_LOG2) return badField(ERROR_TEXT ? "ticksLog2 must be 0..40" : "", ticksLog2);
+    if (<u32>ticksLog2 > <u32>MAX_TICKS_LOG2) return badField(ERROR_TEXT ? "ticksLog2 must be 0..40" : "", ticksLog2);
     if (!isFrac(inputFrac)) return badField(ERROR_TEXT ? "inputFrac must be -16..30" : "", inputFrac);
   }
   if (<u64>HEADER_BYTES + <u64>layerCount * LAYER_DESC_BYTES > <u64>(fileBytes - 4)) {
@@ -396,7 +410,7 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
       }
       return E_MODEL;
     }
-    if (H < 1 || H > MAX_SIZE) return badField(ERROR_TEXT ? "hidden size must be 1..65536" : "", H);
+    if (!isSize(H)) return badField(ERROR_TEXT ? "hidden size must be 1..65536" : "", H);
     const flags = load<u32>(d, LAYER_FLAGS);
     // int8 weights are a fixed-point format only
     if (flags > <u32>(isFixed(kind) ? LAYER_PEEPHOLES | LAYER_INT8 : LAYER_PEEPHOLES)) return badField(ERROR_TEXT ? "unknown layer flags" : "", flags);
@@ -415,7 +429,8 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
     if (isFixed(kind) && int8 != ((flags & LAYER_INT8) != 0)) {
       return badField(ERROR_TEXT ? "this build does not run this weight width; layer" : "", n);
     }
-    L.int8 = <i32>int8;
+    // read only where a build runs both widths (fixed/sums.ts)
+    if (FULL_BUILD) L.int8 = <i32>int8;
     const wb: i32 = int8 ? 1 : eb;
     if (isFixed(kind) && !isFrac(pFrac)) return badField(ERROR_TEXT ? "peephole format must be -16..30" : "", pFrac);
     // W, U, the unit records and the time records, in this order: their offsets follow each other in the descriptor
@@ -500,14 +515,17 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
       return badField(ERROR_TEXT ? "readout bias is not finite; row" : "", o);
     }
   }
-  m.kind = kind;
+  // the kind, readout mode and widest layer are read by the library and the WASI command only (runsFixed)
+  if (FULL_BUILD) {
+    m.kind = kind;
+    m.readoutMode = readoutMode;
+    m.maxHidden = maxHidden;
+  }
   m.inputSize = inputSize;
   m.outputSize = outputSize;
   m.layerCount = layerCount;
-  m.readoutMode = readoutMode;
   m.keysLog2 = isFixed(kind) ? ticksLog2 : FLOAT_KEYS_LOG2;
   m.inputFrac = inputFrac;
-  m.maxHidden = maxHidden;
   m.totalUnits = totalUnits;
   m.checksum = stored;
   m.streamBytes = align16(stateBytes);
@@ -619,7 +637,7 @@ function checkUnits(L: Layer, kind: i32, ticksLog2: i32): i32 {
         if (WIDE_SHIFTS) wide = wide & withinShifts(sW, WIDE_SHIFT) & withinShifts(sU, WIDE_SHIFT);
       }
       const halfOn = load<u32>(t, TIME_HALF_ON);
-      if (halfOn < <u32>HALF_ON_MIN || halfOn > <u32>HALF_ON_MAX) {
+      if (halfOn - <u32>HALF_ON_MIN > <u32>HALF_ON_MAX - <u32>HALF_ON_MIN) {
         badUnit(ERROR_TEXT ? "the open ratio r_on must be in [2^-16, 1] (r_on / 2 in Q0.32, halfOn, in 2^15..2^31)" : "", <f64>halfOn);
         return j;
       }
@@ -676,8 +694,7 @@ if (1 << OPEN_TICKS_LOG2 != MIN_OPEN_TICKS) ERROR("OPEN_TICKS_LOG2 must be log2 
 /** Fills every layer's timing records (timingBytes(kind) per unit) into `block`, which holds totalUnits of them; in
  * the one-page build, which reads the file's time records instead (TIMING_STEP), only each layer's wheel. */
 export function deriveTiming(m: Model, block: usize): void {
-  // the kind not read where there is one (isFixed)
-  const fixed = !FULL_BUILD || m.kind == KIND_FIXED;
+  const fixed = runsFixed(m);
   const recordBytes = fixed ? FIXED_TIMING_BYTES : FLOAT_TIMING_BYTES;
   for (let n = 0; n < m.layerCount; n++) {
     const L = layerAt(m, n);
