@@ -27,9 +27,7 @@ let modelAt: usize = 0;
 let streamAt: usize = 0;
 let inputAt: usize = 0;
 let outputAt: usize = 0;
-/** first byte of the arena that init did not use */
-let used: usize = 0;
-/** bytes the last init needed, image included (arenaNeeded) */
+/** bytes the last init needed, image included (arenaNeeded); after a successful one, the bytes it uses (arenaUsed) */
 let needed: usize = 0;
 
 /** Where the host writes the .plsm image, before init. */
@@ -44,7 +42,7 @@ export function arenaBytes(): i32 {
 
 /** Bytes of the arena that init laid out (image and row pairs included); 0 before a successful init. */
 export function arenaUsed(): i32 {
-  return modelAt ? <i32>(used - arena) : 0;
+  return modelAt ? <i32>needed : 0;
 }
 
 /**
@@ -107,11 +105,12 @@ export function init(length: i32): i32 {
   // pairs fit in what is left, in layer order; the others sum U h row by row, with the same bits
   for (let n = 0; MCU_PAIRED && n < m.layerCount; n++) {
     const L = layerAt(m, n);
-    const columns = L.hiddenSize & ~31;
-    const bytes = pairedBytes(L.hiddenSize, columns);
+    const H = L.hiddenSize;
+    const columns = H & ~31;
+    const bytes = pairedBytes(H, columns);
     L.uPairs = 0;
     if (L.uWithinRowLimit && columns != 0 && bytes <= end - at) {
-      L.uPairs = packRows(L, L.U, L.hiddenSize, L.hiddenPad, columns, at, false);
+      L.uPairs = packRows(L, L.U, H, L.hiddenPad, columns, at, false);
       at += bytes;
     }
   }
@@ -124,7 +123,6 @@ export function init(length: i32): i32 {
   streamAt = st;
   inputAt = x;
   outputAt = y;
-  used = at;
   return 0;
 }
 

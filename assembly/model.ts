@@ -5,7 +5,7 @@
 import {
   CELL_FRAC, FRAC_MAX, FRAC_MIN, HALF_ON_MAX, HALF_ON_MIN, HEADER_BYTES, HEADER_FILE_BYTES, HEADER_INPUT_FRAC, HEADER_INPUT_SIZE, HEADER_KIND,
   HEADER_LAYER_COUNT, HEADER_OUTPUT_SIZE, HEADER_READOUT_AT, HEADER_READOUT_MODE, HEADER_TICKS_LOG2, HEADER_VERSION, INT8_LIMIT, KIND_FIXED, KIND_FLOAT,
-  LAYER_DESC_BYTES, LAYER_FLAGS, LAYER_INT8, LAYER_PEEPHOLES, LAYER_HIDDEN_SIZE, LAYER_INPUT_SIZE, LAYER_P_FRAC, LAYER_TIME_AT, LAYER_U_AT, LAYER_UNITS_AT, LAYER_W_AT,
+  LAYER_DESC_BYTES, LAYER_FLAGS, LAYER_INT8, LAYER_PEEPHOLES, LAYER_HIDDEN_SIZE, LAYER_INPUT_SIZE, LAYER_P_FRAC, LAYER_W_AT,
   MAX_LAYERS, MAX_SIZE, MAX_TICKS_LOG2, MIN_OPEN_TICKS, PLSM_MAGIC, PLSM_VERSION, PRE_FRAC, READOUT_DESC_BYTES, READOUT_ROWS_AT, READOUT_V_AT,
   LANE_CHUNK_COLUMNS, ROW_BIAS, ROW_L1_LIMIT, ROW_RECORD_BYTES, ROW_V_FRAC, R_ON_MIN, TAU_MAX, TAU_MIN, TIME_HALF_ON, TIME_RECORD_BYTES, TIME_R_ON, TIME_SHIFT,
   TIME_STEP, TIME_STEP_LOW, TIME_TAU, UNIT_RECORD_BYTES, UNIT_U_FRAC, UNIT_W_FRAC,
@@ -48,6 +48,11 @@ export const SUM_BLOCK: i32 = 8;
 /** Whether a model of this kind runs on the fixed engine (always, where there is no float engine). */
 @inline export function isFixed(kind: i32): bool {
   return !FULL_BUILD || kind == KIND_FIXED;
+}
+
+/** Whether a model runs on the fixed engine: isFixed of its kind, which the microcontroller builds do not read. */
+@inline export function runsFixed(m: Model): bool {
+  return !FULL_BUILD || m.kind == KIND_FIXED;
 }
 
 /**
@@ -97,7 +102,8 @@ export class Layer {
   /** fractional bits of the peephole weights (fixed) */
   pFrac: i32;
   hasPeephole: i32;
-  /** fixed: 1 when W and U hold int8 weights (LAYER_INT8), 0 when int16 */
+  /** fixed: 1 when W and U hold int8 weights (LAYER_INT8), 0 when int16; set where a build runs both widths (the
+   * microcontroller ones run one) */
   int8: i32;
   /** fixed: 1 when every rounding shift of the unit arithmetic is a right shift of 1 to 32 bits (fixed/step.ts,
    * toQ24), which then needs no check per row */
@@ -139,8 +145,14 @@ export class Layer {
   wPairs: usize;
 }
 
+// parseModel fills W to time, and hOff to activeOff, in loops over the fields' order
+if (offsetof<Layer>("time") - offsetof<Layer>("W") != 3 * sizeof<usize>()) ERROR("Layer: W, U, units and time must follow each other");
+if (offsetof<Layer>("activeOff") - offsetof<Layer>("hOff") != 28) ERROR("Layer: hOff to activeOff must follow each other");
+
 @unmanaged
 export class Model {
+  /** not set in the microcontroller builds, which have one engine and one readout (parseModel): kind, readoutMode,
+   * maxHidden */
   kind: i32;
   inputSize: i32;
   outputSize: i32;
@@ -178,6 +190,9 @@ export class Model {
   yOff: i32;
 }
 
+// and the scratch's xqOff to yOff
+if (offsetof<Model>("yOff") - offsetof<Model>("xqOff") != 24) ERROR("Model: xqOff to yOff must follow each other");
+
 @inline export function layerAt(m: Model, n: i32): Layer {
   return changetype<Layer>(m.layers + <usize>n * offsetof<Layer>());
 }
@@ -202,9 +217,15 @@ export const S_EVENTS: i32 = 32;
 export const S_UPDATES: i32 = 40;
 export const S_HEADER_BYTES: i32 = 64;
 
+/** Whether a size (inputs, units, outputs) is in 1..MAX_SIZE: one unsigned comparison. */
+@inline function isSize(n: i32): bool {
+  return <u32>(n - 1) < <u32>MAX_SIZE;
+}
+
 /** Whether a fractional-bit count is one a fixed file may hold. */
 @inline function isFrac(frac: i32): bool {
-  return frac >= FRAC_MIN && frac <= FRAC_MAX;
+  // FRAC_MIN <= frac <= FRAC_MAX in one unsigned comparison
+  return <u32>(frac - FRAC_MIN) <= <u32>(FRAC_MAX - FRAC_MIN);
 }
 
 /** Where the region parseModel checked last ends: the one-page build (PAGE) takes the regions only in the order
@@ -353,12 +374,13 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
   const ticksLog2 = load<i32>(bytes, HEADER_TICKS_LOG2);
   const inputFrac = load<i32>(bytes, HEADER_INPUT_FRAC);
   const readoutOffset = load<u32>(bytes, HEADER_READOUT_AT);
-  if (inputSize < 1 || inputSize > MAX_SIZE) return badField(ERROR_TEXT ? "inputSize must be 1..65536" : "", inputSize);
-  if (layerCount < 1 || layerCount > MAX_LAYERS) return badField(ERROR_TEXT ? "layer count must be 1..64" : "", layerCount);
-  if (outputSize < 1 || outputSize > MAX_SIZE) return badField(ERROR_TEXT ? "outputSize must be 1..65536" : "", outputSize);
-  if (readoutMode != 0 && readoutMode != 1) return badField(ERROR_TEXT ? "readout mode must be 0 (last) or 1 (every)" : "", readoutMode);
+  if (!isSize(inputSize)) return badField(ERROR_TEXT ? "inputSize must be 1..65536" : "", inputSize);
+  // (the microcontroller builds' init checked it before laying out the layers' records: assembly/mcu.ts)
+  if (FULL_BUILD && (layerCount < 1 || layerCount > MAX_LAYERS)) return badField(ERROR_TEXT ? "layer count must be 1..64" : "", layerCount);
+  if (!isSize(outputSize)) return badField(ERROR_TEXT ? "outputSize must be 1..65536" : "", outputSize);
+  if (<u32>readoutMode > 1) return badField(ERROR_TEXT ? "readout mode must be 0 (last) or 1 (every)" : "", readoutMode);
   if (isFixed(kind)) {
-    if (ticksLog2 < 0 || ticksLog2 > MAX_TICKS_LOG2) return badField(ERROR_TEXT ? "ticksLog2 must be 0..40" : "", ticksLog2);
+    if (<u32>ticksLog2 > <u32>MAX_TICKS_LOG2) return badField(ERROR_TEXT ? "ticksLog2 must be 0..40" : "", ticksLog2);
     if (!isFrac(inputFrac)) return badField(ERROR_TEXT ? "inputFrac must be -16..30" : "", inputFrac);
   }
   if (<u64>HEADER_BYTES + <u64>layerCount * LAYER_DESC_BYTES > <u64>(fileBytes - 4)) {
@@ -388,7 +410,7 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
       }
       return E_MODEL;
     }
-    if (H < 1 || H > MAX_SIZE) return badField(ERROR_TEXT ? "hidden size must be 1..65536" : "", H);
+    if (!isSize(H)) return badField(ERROR_TEXT ? "hidden size must be 1..65536" : "", H);
     const flags = load<u32>(d, LAYER_FLAGS);
     // int8 weights are a fixed-point format only
     if (flags > <u32>(isFixed(kind) ? LAYER_PEEPHOLES | LAYER_INT8 : LAYER_PEEPHOLES)) return badField(ERROR_TEXT ? "unknown layer flags" : "", flags);
@@ -399,28 +421,27 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
     L.inputPad = Ip;
     L.hiddenPad = Hp;
     L.xFrac = n == 0 ? inputFrac : 15;
-    L.pFrac = load<i32>(d, LAYER_P_FRAC);
+    const pFrac = load<i32>(d, LAYER_P_FRAC);
+    L.pFrac = pFrac;
     L.hasPeephole = flags & LAYER_PEEPHOLES;
     // constant in the microcontroller builds, which run one width
     const int8: bool = RUNS_INT8 && (!RUNS_INT16 || (flags & LAYER_INT8) != 0);
     if (isFixed(kind) && int8 != ((flags & LAYER_INT8) != 0)) {
       return badField(ERROR_TEXT ? "this build does not run this weight width; layer" : "", n);
     }
-    L.int8 = <i32>int8;
+    // read only where a build runs both widths (fixed/sums.ts)
+    if (FULL_BUILD) L.int8 = <i32>int8;
     const wb: i32 = int8 ? 1 : eb;
-    if (isFixed(kind) && !isFrac(L.pFrac)) return badField(ERROR_TEXT ? "peephole format must be -16..30" : "", L.pFrac);
-    const wOff = load<u32>(d, LAYER_W_AT);
-    const uOff = load<u32>(d, LAYER_U_AT);
-    const unitOff = load<u32>(d, LAYER_UNITS_AT);
-    const timeOff = load<u32>(d, LAYER_TIME_AT);
-    if (!checkRegion(fileBytes, wOff, <u64>H * 4 * <u64>Ip * wb, ERROR_TEXT ? "W" : "", n)) return E_MODEL;
-    if (!checkRegion(fileBytes, uOff, <u64>H * 4 * <u64>Hp * wb, ERROR_TEXT ? "U" : "", n)) return E_MODEL;
-    if (!checkRegion(fileBytes, unitOff, <u64>H * UNIT_RECORD_BYTES, ERROR_TEXT ? "unit records" : "", n)) return E_MODEL;
-    if (!checkRegion(fileBytes, timeOff, <u64>H * TIME_RECORD_BYTES, ERROR_TEXT ? "time records" : "", n)) return E_MODEL;
-    L.W = bytes + wOff;
-    L.U = bytes + uOff;
-    L.units = bytes + unitOff;
-    L.time = bytes + timeOff;
+    if (isFixed(kind) && !isFrac(pFrac)) return badField(ERROR_TEXT ? "peephole format must be -16..30" : "", pFrac);
+    // W, U, the unit records and the time records, in this order: their offsets follow each other in the descriptor
+    // from LAYER_W_AT, their addresses in Layer from W (one loop, for the microcontroller builds' size)
+    for (let k = 0; k < 4; k++) {
+      const offset = load<u32>(d + <usize>(k << 2), LAYER_W_AT);
+      const unitBytes: u64 = k == 0 ? 4 * <u64>Ip * wb : k == 1 ? 4 * <u64>Hp * wb : k == 2 ? UNIT_RECORD_BYTES : TIME_RECORD_BYTES;
+      const what = ERROR_TEXT ? (k == 0 ? "W" : k == 1 ? "U" : k == 2 ? "unit records" : "time records") : "";
+      if (!checkRegion(fileBytes, offset, <u64>H * unitBytes, what, n)) return E_MODEL;
+      store<usize>(changetype<usize>(L) + (<usize>k << alignof<usize>()), bytes + offset, offsetof<Layer>("W"));
+    }
     let rows = rowsProblem(L.W, 4 * H, I, Ip, kind, int8, false);
     const inU = rows == ROWS_SOUND;
     if (inU) rows = rowsProblem(L.U, 4 * H, H, Hp, kind, int8, true);
@@ -462,23 +483,12 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
       }
       return E_MODEL;
     }
-    // State block of this layer: h (padded, 16-aligned for SIMD), c, seeds, the unit schedule.
-    L.hOff = stateBytes;
-    stateBytes = align16(stateBytes + Hp * eb);
-    L.cOff = stateBytes;
-    stateBytes = align16(stateBytes + H * 4);
-    L.seedOff = stateBytes;
-    stateBytes = align16(stateBytes + H * 8);
-    L.keyOff = stateBytes;
-    stateBytes = align16(stateBytes + H * 8);
-    L.nextOff = stateBytes;
-    stateBytes = align16(stateBytes + H * 4);
-    L.headsOff = stateBytes;
-    stateBytes = align16(stateBytes + WHEEL_BUCKETS * 4);
-    L.wheelOff = stateBytes;
-    stateBytes = align16(stateBytes + WHEEL_HEADER_BYTES);
-    L.activeOff = stateBytes;
-    stateBytes = align16(stateBytes + H * 4);
+    // State block of this layer, each region 16-aligned (h for SIMD), in the order of their offsets in Layer from
+    // hOff: h (padded), c, seeds, the unit schedule (wake keys, links, bucket heads, wheel header, active list)
+    for (let k = 0; k < 8; k++) {
+      store<i32>(changetype<usize>(L) + (<usize>k << 2), stateBytes, offsetof<Layer>("hOff"));
+      stateBytes = align16(stateBytes + stateRegionBytes(k, H, Hp * eb));
+    }
     if (H > maxHidden) maxHidden = H;
     totalUnits += H;
     previous = H;
@@ -489,13 +499,15 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
   const Hp = pad8(previous);
   if (!checkRegion(fileBytes, vOff, <u64>outputSize * <u64>Hp * eb, ERROR_TEXT ? "readout V" : "", -1)) return E_MODEL;
   if (!checkRegion(fileBytes, rowOff, <u64>outputSize * ROW_RECORD_BYTES, ERROR_TEXT ? "readout rows" : "", -1)) return E_MODEL;
-  m.V = bytes + vOff;
-  m.readoutRows = bytes + rowOff;
-  if (rowsProblem(m.V, outputSize, previous, Hp, kind, false, false) != ROWS_SOUND) {
+  const V = bytes + vOff;
+  const readoutRows = bytes + rowOff;
+  m.V = V;
+  m.readoutRows = readoutRows;
+  if (rowsProblem(V, outputSize, previous, Hp, kind, false, false) != ROWS_SOUND) {
     return fail(E_MODEL, ERROR_TEXT ? "plsm: readout V has nonzero padding, a non-finite weight or a row that could overflow" : "");
   }
   for (let o = 0; o < outputSize; o++) {
-    const row = m.readoutRows + <usize>o * ROW_RECORD_BYTES;
+    const row = readoutRows + <usize>o * ROW_RECORD_BYTES;
     if (isFixed(kind)) {
       const frac = load<i32>(row, ROW_V_FRAC);
       if (!isFrac(frac)) return badField(ERROR_TEXT ? "readout row format must be -16..30" : "", frac);
@@ -503,14 +515,17 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
       return badField(ERROR_TEXT ? "readout bias is not finite; row" : "", o);
     }
   }
-  m.kind = kind;
+  // the kind, readout mode and widest layer are read by the library and the WASI command only (runsFixed)
+  if (FULL_BUILD) {
+    m.kind = kind;
+    m.readoutMode = readoutMode;
+    m.maxHidden = maxHidden;
+  }
   m.inputSize = inputSize;
   m.outputSize = outputSize;
   m.layerCount = layerCount;
-  m.readoutMode = readoutMode;
   m.keysLog2 = isFixed(kind) ? ticksLog2 : FLOAT_KEYS_LOG2;
   m.inputFrac = inputFrac;
-  m.maxHidden = maxHidden;
   m.totalUnits = totalUnits;
   m.checksum = stored;
   m.streamBytes = align16(stateBytes);
@@ -527,15 +542,24 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
   // Scratch: quantized layer input (padded), its nonzero columns, new h and c, k and the gate row sums of the open
   // units.
   const maxInputPad = pad8(inputSize > maxHidden ? inputSize : maxHidden);
-  m.xqOff = 0;
-  m.nnzOff = align16(maxInputPad * 4);
-  m.newHOff = align16(m.nnzOff + maxInputPad * 4);
-  m.newCOff = align16(m.newHOff + maxHidden * 4);
-  m.kOff = align16(m.newCOff + maxHidden * 4);
-  m.sumsOff = align32(m.kOff + maxHidden * 4);
-  m.yOff = align16(m.sumsOff + (isFixed(kind) ? maxHidden * SUMS_BYTES : 0));
-  m.scratchBytes = align16(m.yOff + outputSize * 8);
+  // in the order of their offsets in Model from xqOff, each 16-aligned and the gate sums 32-aligned (fixed/sums.ts)
+  let at = 0;
+  for (let k = 0; k < 7; k++) {
+    if (k == 5) at = align32(at);
+    store<i32>(changetype<usize>(m) + (<usize>k << 2), at, offsetof<Model>("xqOff"));
+    at = align16(at + (k < 2 ? maxInputPad * 4 : k < 5 ? maxHidden * 4 : k == 5 ? (isFixed(kind) ? maxHidden * SUMS_BYTES : 0) : outputSize * 8));
+  }
+  m.scratchBytes = at;
   return 0;
+}
+
+/** Bytes of region k of a layer's state block (parseModel) of H units, whose h takes hBytes. */
+@inline function stateRegionBytes(k: i32, H: i32, hBytes: i32): i32 {
+  if (k == 0) return hBytes;
+  if (k == 5) return WHEEL_BUCKETS * 4;
+  if (k == 6) return WHEEL_HEADER_BYTES;
+  // c, next links and the active list: an i32 a unit; seeds and wake keys: an i64
+  return H << (<u32>(k - 2) < 2 ? 3 : 2);
 }
 
 /** Which of the unchecked forms of the unit arithmetic's rounding shifts (fixed/step.ts, toQ24) the build compiles
@@ -613,14 +637,15 @@ function checkUnits(L: Layer, kind: i32, ticksLog2: i32): i32 {
         if (WIDE_SHIFTS) wide = wide & withinShifts(sW, WIDE_SHIFT) & withinShifts(sU, WIDE_SHIFT);
       }
       const halfOn = load<u32>(t, TIME_HALF_ON);
-      if (halfOn < <u32>HALF_ON_MIN || halfOn > <u32>HALF_ON_MAX) {
+      if (halfOn - <u32>HALF_ON_MIN > <u32>HALF_ON_MAX - <u32>HALF_ON_MIN) {
         badUnit(ERROR_TEXT ? "the open ratio r_on must be in [2^-16, 1] (r_on / 2 in Q0.32, halfOn, in 2^15..2^31)" : "", <f64>halfOn);
         return j;
       }
-      // rounding an event's time to a tick moves k by at most 1 / (the ticks of the open window)
-      const openTicks = tau * exp2(ticksLog2) * (<f64>halfOn * 4.656612873077393e-10); // halfOn 2^-31 = r_on
-      if (!(openTicks >= MIN_OPEN_TICKS)) {
-        badUnit(ERROR_TEXT ? "the open window r_on tau must span at least 4096 ticks" : "", openTicks);
+      // rounding an event's time to a tick moves k by at most 1 / (the ticks of the open window): r_on tau 2^ticksLog2
+      // = tau halfOn 2^(ticksLog2 - 31) ticks (halfOn 2^-31 = r_on), whose only rounding is tau halfOn's, so that it
+      // is compared as that against MIN_OPEN_TICKS 2^(31 - ticksLog2), one constant fewer
+      if (!(tau * <f64>halfOn >= exp2(OPEN_TICKS_LOG2 + 31 - ticksLog2))) {
+        badUnit(ERROR_TEXT ? "the open window r_on tau must span at least 4096 ticks" : "", tau * exp2(ticksLog2) * (<f64>halfOn * 4.656612873077393e-10));
         return j;
       }
       if (FULL_BUILD) {
@@ -657,6 +682,10 @@ function checkUnits(L: Layer, kind: i32, ticksLog2: i32): i32 {
   return -1;
 }
 
+/** log2 of MIN_OPEN_TICKS. */
+const OPEN_TICKS_LOG2 = 12;
+if (1 << OPEN_TICKS_LOG2 != MIN_OPEN_TICKS) ERROR("OPEN_TICKS_LOG2 must be log2 of MIN_OPEN_TICKS");
+
 /** 2^e exactly, for |e| < 1000. */
 @inline function exp2(e: i32): f64 {
   return reinterpret<f64>(<i64>(1023 + e) << 52);
@@ -665,7 +694,8 @@ function checkUnits(L: Layer, kind: i32, ticksLog2: i32): i32 {
 /** Fills every layer's timing records (timingBytes(kind) per unit) into `block`, which holds totalUnits of them; in
  * the one-page build, which reads the file's time records instead (TIMING_STEP), only each layer's wheel. */
 export function deriveTiming(m: Model, block: usize): void {
-  const recordBytes = timingBytes(m.kind);
+  const fixed = runsFixed(m);
+  const recordBytes = fixed ? FIXED_TIMING_BYTES : FLOAT_TIMING_BYTES;
   for (let n = 0; n < m.layerCount; n++) {
     const L = layerAt(m, n);
     L.timing = PAGE ? L.time : block;
@@ -673,7 +703,7 @@ export function deriveTiming(m: Model, block: usize): void {
     for (let j = 0; j < L.hiddenSize; j++) {
       const t = L.time + <usize>j * TIME_RECORD_BYTES;
       const out = block + <usize>j * recordBytes;
-      if (isFixed(m.kind)) {
+      if (fixed) {
         const step = load<u64>(t, TIME_STEP);
         const low = load<u32>(t, TIME_STEP_LOW);
         const period = fixedPeriod(step, low);

@@ -29,7 +29,8 @@ export function wheelInsert(L: Layer, st: usize, j: i32, key: i64): void {
  * state block of zeros (the wheel's last bucket and bitmap are 0). */
 export function wheelReset(L: Layer, st: usize): void {
   const heads = st + <usize>L.headsOff;
-  for (let b = 0; b < WHEEL_BUCKETS; b++) store<i32>(heads + (<usize>b << 2), -1);
+  // every bucket empty: -1, all of its bytes 0xff
+  memory.fill(heads, 0xff, WHEEL_BUCKETS * 4);
   const wheel = st + <usize>L.wheelOff;
   const active = st + <usize>L.activeOff;
   for (let j = 0; j < L.hiddenSize; j++) store<i32>(active + (<usize>j << 2), j);

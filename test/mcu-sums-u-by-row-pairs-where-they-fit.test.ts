@@ -130,6 +130,25 @@ describe("U h by row pairs in the microcontroller builds", () => {
     expect(mcu.arenaUsed() - other.arenaUsed()).toBe(pairBytes(64) + align16(bytes.length) - align16(fine.length));
   });
 
+  it("a layer without pairs sums its rows 16 columns at a time, then 8, with the library's bits (int16 and int8)", async () => {
+    // H = 48: three 16-column chunks of U a row; H = 40: two and an 8-column one (and W x of 48 inputs: three). With
+    // no pairs every U and W row is read from the image, and a weight read at a wrong column would change the bits.
+    const rows = randomModel(new Rng(18), { inputSize: INPUTS, hidden: [48, 40], peephole: true, rOn: 0.5, outputs: OUTPUTS, mode: "every", alpha: 0 });
+    const sameBits = async (mcu: McuExports, bytes: Uint8Array) => expect(firstBitDifference(runMcu(mcu, bytes, e), await libraryY(bytes, e.sequences))).toBe(-1);
+    // int16: the "fine" U formats leave the rows outside the whole-row bound, so init lays out no pairs
+    const fine = quantize(rows, calibrationStreams(19, INPUTS), "rows", "int16", "fine").bytes;
+    expect(uRowsWithinBound(fine)).toBe(false);
+    await sameBits(await mcuInstance(), fine);
+    // int8 rows are always within it: a module whose arena has no room for the pairs
+    const int8 = quantize(rows, calibrationStreams(19, INPUTS), "rows", "int8").bytes;
+    const mcu = await mcuInstance(MCU_INT8_FILE);
+    expect(mcuLoad(mcu, int8)).toBe(0);
+    const unpaired = mcu.arenaUsed() - pairBytes(48) - pairBytes(40);
+    const tight = new WebAssembly.Instance(new WebAssembly.Module(await mcuBuildWithArena(unpaired, dir, "int8")), {}).exports as unknown as McuExports;
+    await sameBits(tight, int8);
+    expect(tight.arenaUsed()).toBe(unpaired);
+  });
+
   it("the learning module, which lays out no pairs, sums U's 32-column chunks from its rows, with the library's bits", async () => {
     const expected = await libraryY(image, e.sequences);
     const learning = await mcuLearningInstance();

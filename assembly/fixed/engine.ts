@@ -32,7 +32,8 @@ const TWO_POW_64: f64 = 18446744073709551616.0;
  */
 export function fixedEvent(m: Model, st: usize, T: i64, x: usize): i64 {
   const xq = m.scratch + <usize>m.xqOff;
-  const cols = m.scratch + <usize>m.nnzOff;
+  // the nonzero columns, for the sparse path only (not in the microcontroller build)
+  const cols = FULL_BUILD ? m.scratch + <usize>m.nnzOff : 0;
   const I = m.inputSize;
   const scale = exp2(m.inputFrac);
   let nnz = 0;

@@ -23,8 +23,9 @@
 // The microcontroller inference builds pair U where every row of the layer is within ROW_L1_LIMIT and init finds
 // room for the copy in the arena (mcu.ts): only its 32-column chunks, each pair sum split and added to the row sums
 // at once (unitRows), so that the last columns, 8 at a time from U itself, add to the same sums. Their 8 KB budget
-// holds one written-out kernel of each width: 32 columns for the pairs, 8 for rows (W x, and U where it is not
-// paired). The learning and one-page builds (MCU_PAIRED) sum rows as the library does, 32 columns then 8.
+// holds one written-out kernel of each width: 32 columns for the pairs, 16 and then 8 for rows (W x, and U where it
+// is not paired; a second 32-column kernel, for rows, measured 658 bytes more than the budget leaves). The learning
+// and one-page builds (MCU_PAIRED) sum rows as the library does, 32 columns then 8.
 //
 // A layer's weights are i16, or i8 where it has int8 weights (LAYER_INT8, the "16x8" scheme: int8 weights against
 // the same int16 inputs and h, the same exact sums): the functions below are generic in the element (W, or T
@@ -282,7 +283,8 @@ function unpackPairs(sums: usize, open: i32): void {
  * times v[0..n), added to the i64 sums at sums + SUMS_BYTES a + 8 g (W = i16 or i8, A = i64). Or, in the scalar
  * library builds, each open unit's 2 row pairs (packRows) into i64 pair sums at sums + SUMS_BYTES a + 8 p (W = i64,
  * A = i64; rowBytes is then a pair's bytes; unpackPairs then splits them). In the microcontroller builds `pairs`, when
- * not 0, holds the same rows' first n & ~31 columns as row pairs (packRows), the only 32-column chunks there.
+ * not 0, holds the same rows' first n & ~31 columns as row pairs (packRows), the only 32-column chunks there; rows
+ * without them are summed 16 columns at a time.
  */
 function rowSums<W, A>(matrix: usize, rowBytes: usize, v: usize, n: i32, active: usize, open: i32, sums: usize, pairs: usize): void {
   if (ASC_FEATURE_SIMD) {
@@ -295,15 +297,16 @@ function rowSums<W, A>(matrix: usize, rowBytes: usize, v: usize, n: i32, active:
     let from = 0;
     if (!MCU_PAIRED) for (; from + 32 <= n; from += 32) chunk32<W, A>(matrix, rowBytes, v, from, active, open, sums);
     else if (pairs) for (const pairBytes = <usize>(n & ~31) << 3; from + 32 <= n; from += 32) chunk32<W, A>(pairs, pairBytes, v, from, active, open, sums);
+    else for (; from + 16 <= n; from += 16) chunk16<W, A>(matrix, rowBytes, v, from, active, open, sums);
     // the last columns 8 at a time, up to the row's padding (zero weights): never past the row's end
     for (; from < n; from += 8) chunk8<W, A>(matrix, rowBytes, v, from, active, open, sums);
   }
 }
 
-/** One row's (or pair's) 32 columns from `row` times v0..v31: one expression, 5 operators a term. Written out
- * rather than as four row8: a load's offset must be a constant (AS220), and an address added at run time costs
+/** One row's (or pair's) first `columns` (32 or 16) columns from `row` times v0..v31: one expression, 5 operators a
+ * term (the first 16 added to the next 16: the same exact i64 sum in any order). Written out rather than as row8s: a load's offset must be a constant (AS220), and an address added at run time costs
  * operators (7 more a row and chunk, measured). */
-@inline function row32<W, A>(row: usize, v0: A, v1: A, v2: A, v3: A, v4: A, v5: A, v6: A, v7: A, v8: A, v9: A, v10: A, v11: A, v12: A, v13: A, v14: A, v15: A, v16: A, v17: A, v18: A, v19: A, v20: A, v21: A, v22: A, v23: A, v24: A, v25: A, v26: A, v27: A, v28: A, v29: A, v30: A, v31: A): A {
+@inline function rowWide<W, A>(columns: i32, row: usize, v0: A, v1: A, v2: A, v3: A, v4: A, v5: A, v6: A, v7: A, v8: A, v9: A, v10: A, v11: A, v12: A, v13: A, v14: A, v15: A, v16: A, v17: A, v18: A, v19: A, v20: A, v21: A, v22: A, v23: A, v24: A, v25: A, v26: A, v27: A, v28: A, v29: A, v30: A, v31: A): A {
   return (
     <A>load<W>(row, 0 * sizeof<W>()) * v0 +
     <A>load<W>(row, 1 * sizeof<W>()) * v1 +
@@ -321,30 +324,33 @@ function rowSums<W, A>(matrix: usize, rowBytes: usize, v: usize, n: i32, active:
     <A>load<W>(row, 13 * sizeof<W>()) * v13 +
     <A>load<W>(row, 14 * sizeof<W>()) * v14 +
     <A>load<W>(row, 15 * sizeof<W>()) * v15 +
-    <A>load<W>(row, 16 * sizeof<W>()) * v16 +
-    <A>load<W>(row, 17 * sizeof<W>()) * v17 +
-    <A>load<W>(row, 18 * sizeof<W>()) * v18 +
-    <A>load<W>(row, 19 * sizeof<W>()) * v19 +
-    <A>load<W>(row, 20 * sizeof<W>()) * v20 +
-    <A>load<W>(row, 21 * sizeof<W>()) * v21 +
-    <A>load<W>(row, 22 * sizeof<W>()) * v22 +
-    <A>load<W>(row, 23 * sizeof<W>()) * v23 +
-    <A>load<W>(row, 24 * sizeof<W>()) * v24 +
-    <A>load<W>(row, 25 * sizeof<W>()) * v25 +
-    <A>load<W>(row, 26 * sizeof<W>()) * v26 +
-    <A>load<W>(row, 27 * sizeof<W>()) * v27 +
-    <A>load<W>(row, 28 * sizeof<W>()) * v28 +
-    <A>load<W>(row, 29 * sizeof<W>()) * v29 +
-    <A>load<W>(row, 30 * sizeof<W>()) * v30 +
-    <A>load<W>(row, 31 * sizeof<W>()) * v31
+    (columns == 32
+      ? <A>load<W>(row, 16 * sizeof<W>()) * v16 +
+      <A>load<W>(row, 17 * sizeof<W>()) * v17 +
+      <A>load<W>(row, 18 * sizeof<W>()) * v18 +
+      <A>load<W>(row, 19 * sizeof<W>()) * v19 +
+      <A>load<W>(row, 20 * sizeof<W>()) * v20 +
+      <A>load<W>(row, 21 * sizeof<W>()) * v21 +
+      <A>load<W>(row, 22 * sizeof<W>()) * v22 +
+      <A>load<W>(row, 23 * sizeof<W>()) * v23 +
+      <A>load<W>(row, 24 * sizeof<W>()) * v24 +
+      <A>load<W>(row, 25 * sizeof<W>()) * v25 +
+      <A>load<W>(row, 26 * sizeof<W>()) * v26 +
+      <A>load<W>(row, 27 * sizeof<W>()) * v27 +
+      <A>load<W>(row, 28 * sizeof<W>()) * v28 +
+      <A>load<W>(row, 29 * sizeof<W>()) * v29 +
+      <A>load<W>(row, 30 * sizeof<W>()) * v30 +
+      <A>load<W>(row, 31 * sizeof<W>()) * v31
+      : <A>0)
   );
 }
 
 /**
- * rowSums for the `columns` (32 or 8) columns of v from `from`, v in locals, a unit's rows (W = i16 or i8) or row
+ * rowSums for the `columns` (32, 16 or 8) columns of v from `from`, v in locals, a unit's rows (W = i16 or i8) or row
  * pairs (W = i64) one after the other, into i64 sums A: four rows or two pairs, 32 or 16 bytes of sums (in a loop
- * in the microcontroller builds, where the module's size counts: unitRows, 32 columns of row pairs or 8 of rows).
- * Inlined into chunk32 and chunk8, where `columns` is a constant.
+ * in the microcontroller builds, where the module's size counts: unitRows, 32 columns of row pairs or 16 or 8 of
+ * rows). Inlined into chunk32, chunk16 (the microcontroller builds with pairs) and chunk8, where `columns` is a
+ * constant.
  */
 @inline function chunk<W, A>(columns: i32, matrix: usize, rowBytes: usize, v: usize, from: i32, active: usize, open: i32, sums: usize): void {
   const vp = v + (<usize>from << 1);
@@ -356,14 +362,14 @@ function rowSums<W, A>(matrix: usize, rowBytes: usize, v: usize, n: i32, active:
   const v5 = <A>load<i16>(vp, 10);
   const v6 = <A>load<i16>(vp, 12);
   const v7 = <A>load<i16>(vp, 14);
-  const v8 = columns == 32 ? <A>load<i16>(vp, 16) : <A>0;
-  const v9 = columns == 32 ? <A>load<i16>(vp, 18) : <A>0;
-  const v10 = columns == 32 ? <A>load<i16>(vp, 20) : <A>0;
-  const v11 = columns == 32 ? <A>load<i16>(vp, 22) : <A>0;
-  const v12 = columns == 32 ? <A>load<i16>(vp, 24) : <A>0;
-  const v13 = columns == 32 ? <A>load<i16>(vp, 26) : <A>0;
-  const v14 = columns == 32 ? <A>load<i16>(vp, 28) : <A>0;
-  const v15 = columns == 32 ? <A>load<i16>(vp, 30) : <A>0;
+  const v8 = columns >= 16 ? <A>load<i16>(vp, 16) : <A>0;
+  const v9 = columns >= 16 ? <A>load<i16>(vp, 18) : <A>0;
+  const v10 = columns >= 16 ? <A>load<i16>(vp, 20) : <A>0;
+  const v11 = columns >= 16 ? <A>load<i16>(vp, 22) : <A>0;
+  const v12 = columns >= 16 ? <A>load<i16>(vp, 24) : <A>0;
+  const v13 = columns >= 16 ? <A>load<i16>(vp, 26) : <A>0;
+  const v14 = columns >= 16 ? <A>load<i16>(vp, 28) : <A>0;
+  const v15 = columns >= 16 ? <A>load<i16>(vp, 30) : <A>0;
   const v16 = columns == 32 ? <A>load<i16>(vp, 32) : <A>0;
   const v17 = columns == 32 ? <A>load<i16>(vp, 34) : <A>0;
   const v18 = columns == 32 ? <A>load<i16>(vp, 36) : <A>0;
@@ -436,14 +442,20 @@ function chunk32<W, A>(matrix: usize, rowBytes: usize, v: usize, from: i32, acti
   chunk<W, A>(32, matrix, rowBytes, v, from, active, open, sums);
 }
 
+function chunk16<W, A>(matrix: usize, rowBytes: usize, v: usize, from: i32, active: usize, open: i32, sums: usize): void {
+  chunk<W, A>(16, matrix, rowBytes, v, from, active, open, sums);
+}
+
 function chunk8<W, A>(matrix: usize, rowBytes: usize, v: usize, from: i32, active: usize, open: i32, sums: usize): void {
   chunk<W, A>(8, matrix, rowBytes, v, from, active, open, sums);
 }
 
-/** One row's (or pair's) first `columns` (32, 8 or 2) columns from `row` times v0..v31. */
+/** One row's (or pair's) first `columns` (32, 16, 8 or 2) columns from `row` times v0..v31. The 16 share rowWide with
+ * the 32: a function of their own, its parameters inlined, changed how the 32-column pairs kernel's locals are
+ * allocated, 2 operators more a chunk (measured). */
 @inline function rowSum<W, A>(columns: i32, row: usize, v0: A, v1: A, v2: A, v3: A, v4: A, v5: A, v6: A, v7: A, v8: A, v9: A, v10: A, v11: A, v12: A, v13: A, v14: A, v15: A, v16: A, v17: A, v18: A, v19: A, v20: A, v21: A, v22: A, v23: A, v24: A, v25: A, v26: A, v27: A, v28: A, v29: A, v30: A, v31: A): A {
   if (columns == 2) return <A>load<W>(row) * v0 + <A>load<W>(row, sizeof<W>()) * v1;
-  return columns == 32 ? row32<W, A>(row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31) : row8<W, A>(row, v0, v1, v2, v3, v4, v5, v6, v7);
+  return columns >= 16 ? rowWide<W, A>(columns, row, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v17, v18, v19, v20, v21, v22, v23, v24, v25, v26, v27, v28, v29, v30, v31) : row8<W, A>(row, v0, v1, v2, v3, v4, v5, v6, v7);
 }
 
 /** 8 columns of a row (or pair) from `row` times v0..v7. */

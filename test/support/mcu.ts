@@ -54,10 +54,10 @@ export function mcuRun(mcu: McuExports, t: ArrayLike<number>, x: ArrayLike<numbe
 const PAGE_BYTES = 65536;
 
 /** The switches of each microcontroller build (asconfig.mcu.json) beside PHASOR_MCU=1. */
-const BUILD_SWITCHES = { inference: [], learning: ["PHASOR_LEARN=1"], page: ["PHASOR_INT8=1", "PHASOR_MCU_PAGE=1"] };
+const BUILD_SWITCHES = { inference: [], int8: ["PHASOR_INT8=1"], learning: ["PHASOR_LEARN=1"], page: ["PHASOR_INT8=1", "PHASOR_MCU_PAGE=1"] };
 
 /**
- * The MCU build (or the learning one, or the one-page int8 one) compiled again with a larger arena (`--use
+ * The MCU build (or the int8 one, the learning one, or the one-page int8 one) compiled again with a larger arena (`--use
  * PHASOR_MCU_ARENA=n`, docs/embedding.md) and memory to hold it, into `dir`: what a model that does not fit the
  * standard build would take is then what its init uses.
  */
