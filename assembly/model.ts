@@ -569,8 +569,8 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
  * layer whose shifts are all in 1..32 takes the wide form too). A layer takes the checked form where the build lacks
  * its own: the same bits (docs/fixed-point.md, "Row sums to Q7.24"). */
 export const FAST_SHIFTS: bool = RUNS_INT16;
-/** Not in the one-page build (PAGE), whose 8 KB hold the checked form alone (docs/embedding.md, "One 64 KiB page"). */
-export const WIDE_SHIFTS: bool = RUNS_INT8 && !PAGE;
+/** In the one-page build too, since the smaller cold code of the microcontroller builds made room for it. */
+export const WIDE_SHIFTS: bool = RUNS_INT8;
 
 /**
  * The widest U rows of int16 weights the wide form takes (fixed/step.ts, toQ24): it needs every row sum below

@@ -20,7 +20,7 @@ import { INT8_LIMIT, ROW_L1_LIMIT, encodePlsm } from "../host/model/plsm.js";
 import { planFormats, type WeightWidth } from "../host/model/quantize.js";
 import { compileEntry } from "./support/compile-entry.js";
 import { expectSameBytes } from "./support/engines.js";
-import { MCU_FILE, MCU_INT8_FILE, mcuInstance, mcuLoad, mcuRun } from "./support/mcu.js";
+import { MCU_FILE, MCU_INT8_FILE, MCU_INT8_PAGE_FILE, mcuInstance, mcuLoad, mcuRun } from "./support/mcu.js";
 import { Rng, randomModel } from "./support/random.js";
 
 interface Forms {
@@ -158,7 +158,8 @@ function events(n: number, seed: number): { t: Float64Array; x: Float32Array } {
 }
 
 type Form = "Fast" | "Wide" | "Checked";
-type Build = "simd" | "scalar" | "mcu" | "mcu-int8";
+type Build = "simd" | "scalar" | "mcu" | "mcu-int8" | "mcu-int8-page";
+const MCU_FILES: Partial<Record<Build, string>> = { mcu: MCU_FILE, "mcu-int8": MCU_INT8_FILE, "mcu-int8-page": MCU_INT8_PAGE_FILE };
 
 /** Which update functions of the build ran, by the operators they executed. */
 async function formsRun(build: Build, image: Uint8Array, ev: { t: Float64Array; x: Float32Array }): Promise<Form[]> {
@@ -174,8 +175,9 @@ async function formsRun(build: Build, image: Uint8Array, ev: { t: Float64Array; 
 
 /** Every event's h and c (library builds) or y (microcontroller builds), as raw bytes. */
 async function run(build: Build, image: Uint8Array, ev: { t: Float64Array; x: Float32Array }): Promise<Float64Array> {
-  if (build === "mcu" || build === "mcu-int8") {
-    const mcu = await mcuInstance(build === "mcu" ? MCU_FILE : MCU_INT8_FILE);
+  const file = MCU_FILES[build];
+  if (file) {
+    const mcu = await mcuInstance(file);
     expect(mcuLoad(mcu, image), "init").toBe(0);
     return mcuRun(mcu, ev.t, ev.x, INPUTS, OUTPUTS, new Set([0]));
   }
@@ -206,12 +208,12 @@ const LOW: Omit<Layout, "width"> = { hidden: 8, inputFrac: 12, wShifts: [-21, -2
 const HIGH: Omit<Layout, "width"> = { hidden: 8, inputFrac: 26, wShifts: [32, 31, 1, 0, -14], uShifts: [-21, 0, 1, 21], zeroUShift: 0 };
 
 const CASES: Case[] = [
-  { name: "int8, W and U shifts down to -21", layout: { width: "int8", ...LOW }, expected: { simd: "Wide", scalar: "Wide", "mcu-int8": "Wide" } },
-  { name: "int8, W shifts up to 32", layout: { width: "int8", ...HIGH }, expected: { simd: "Wide", scalar: "Wide", "mcu-int8": "Wide" } },
-  { name: "int8, a W shift of -22", layout: { width: "int8", ...LOW, wShifts: [-22, ...LOW.wShifts] }, expected: { simd: "Checked", scalar: "Checked", "mcu-int8": "Checked" } },
-  { name: "int8, a U shift of -22", layout: { width: "int8", ...LOW, zeroUShift: -22 }, expected: { simd: "Checked", scalar: "Checked", "mcu-int8": "Checked" } },
-  { name: "int8, a W shift of 33", layout: { width: "int8", ...HIGH, inputFrac: 27, wShifts: [33, 31, 1, 0, -13] }, expected: { simd: "Checked", scalar: "Checked", "mcu-int8": "Checked" } },
-  { name: "int8, every shift in 1..32", layout: { width: "int8", ...HIGH, wShifts: [32, 1], uShifts: [1, 21], zeroUShift: 1 }, expected: { simd: "Fast", scalar: "Fast", "mcu-int8": "Wide" } },
+  { name: "int8, W and U shifts down to -21", layout: { width: "int8", ...LOW }, expected: { simd: "Wide", scalar: "Wide", "mcu-int8": "Wide", "mcu-int8-page": "Wide" } },
+  { name: "int8, W shifts up to 32", layout: { width: "int8", ...HIGH }, expected: { simd: "Wide", scalar: "Wide", "mcu-int8": "Wide", "mcu-int8-page": "Wide" } },
+  { name: "int8, a W shift of -22", layout: { width: "int8", ...LOW, wShifts: [-22, ...LOW.wShifts] }, expected: { simd: "Checked", scalar: "Checked", "mcu-int8": "Checked", "mcu-int8-page": "Checked" } },
+  { name: "int8, a U shift of -22", layout: { width: "int8", ...LOW, zeroUShift: -22 }, expected: { simd: "Checked", scalar: "Checked", "mcu-int8": "Checked", "mcu-int8-page": "Checked" } },
+  { name: "int8, a W shift of 33", layout: { width: "int8", ...HIGH, inputFrac: 27, wShifts: [33, 31, 1, 0, -13] }, expected: { simd: "Checked", scalar: "Checked", "mcu-int8": "Checked", "mcu-int8-page": "Checked" } },
+  { name: "int8, every shift in 1..32", layout: { width: "int8", ...HIGH, wShifts: [32, 1], uShifts: [1, 21], zeroUShift: 1 }, expected: { simd: "Fast", scalar: "Fast", "mcu-int8": "Wide", "mcu-int8-page": "Wide" } },
   // the int16 microcontroller build has no wide form: its layers take the checked one
   { name: "int16, W and U shifts down to -21", layout: { width: "int16", ...LOW }, expected: { simd: "Wide", scalar: "Wide", mcu: "Checked" } },
   { name: "int16, W shifts up to 32", layout: { width: "int16", ...HIGH }, expected: { simd: "Wide", scalar: "Wide", mcu: "Checked" } },
@@ -232,10 +234,11 @@ describe.each(CASES)("a layer with $name", ({ layout, expected }) => {
     expect(await formsRun("scalar", checkedImage, ev)).toEqual(["Checked"]);
     const onChecked = await run("scalar", checkedImage, ev);
     for (const build of ["simd", "scalar"] as const) expectSameBytes(await run(build, image, ev), onChecked, `${build} against the checked form`);
-    const mcu = layout.width === "int8" ? "mcu-int8" : "mcu";
-    expectSameBytes(await run(mcu, image, ev), await run(mcu, checkedImage, ev), `${mcu} against the checked form`);
     const library = onChecked.filter((_, k) => k % (2 * layout.hidden + OUTPUTS) >= 2 * layout.hidden);
-    expectSameBytes(await run(mcu, image, ev), library, `${mcu} against the library's outputs`);
+    for (const mcu of layout.width === "int8" ? (["mcu-int8", "mcu-int8-page"] as const) : (["mcu"] as const)) {
+      expectSameBytes(await run(mcu, image, ev), await run(mcu, checkedImage, ev), `${mcu} against the checked form`);
+      expectSameBytes(await run(mcu, image, ev), library, `${mcu} against the library's outputs`);
+    }
   });
 });
 
