@@ -154,15 +154,20 @@ export function reset(): void {
   if (modelAt) streamReset(changetype<Model>(modelAt), streamAt);
 }
 
-/** Bytes that compactRows frees: 7 of every 8 weights of each one-input layer's W rows, all zero (parseModel checked
- * them), rounded down to 16 so that every region after them stays aligned. */
+/** Bytes that compactRows frees in all: rowsFreed of each one-input layer. */
 function compactedBytes(m: Model): usize {
   let freed: usize = 0;
   for (let n = 0; n < m.layerCount; n++) {
     const L = layerAt(m, n);
-    if (L.inputSize == 1) freed += (<usize>L.hiddenSize * 28) & ~15;
+    if (L.inputSize == 1) freed += rowsFreed(L);
   }
   return freed;
+}
+
+/** Bytes compactRows frees of a one-input layer's W: 7 of every 8 weights of its 4 H rows, all zero (parseModel
+ * checked them), rounded down to 16 so that every region after them stays aligned. */
+@inline function rowsFreed(L: Layer): usize {
+  return (<usize>L.hiddenSize * 28) & ~15;
 }
 
 /**
@@ -180,7 +185,7 @@ function compactRows(m: Model, imageEnd: usize): Model {
     const rows = <usize>L.hiddenSize << 2;
     for (let r: usize = 1; r < rows; r++) store<i8>(L.W + r, load<i8>(L.W + (r << 3)));
     const from = L.W + (rows << 3);
-    const freed = (rows * 7) & ~15;
+    const freed = rowsFreed(L);
     memory.copy(from - freed, from, imageEnd - from);
     imageEnd -= freed;
     for (let k = 0; k < m.layerCount; k++) {
