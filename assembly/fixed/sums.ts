@@ -560,120 +560,137 @@ function sparseSums<T>(matrix: usize, rowBytes: usize, v: usize, cols: usize, co
   return i64x2.add(v128.shuffle<i64>(wa, wb, 0, 2), v128.shuffle<i64>(wa, wb, 1, 3));
 }
 
-/** One row's first `vectors` (1 to 16) vectors of 8 columns times v0..v15, as i32x4 partial sums: the sum starts at
- * the last vector and falls through to the first. int8 weights are widened to i16x8 as they load. */
-@inline function rowSimd<T>(row: usize, vectors: i32, v0: v128, v1: v128, v2: v128, v3: v128, v4: v128, v5: v128, v6: v128, v7: v128, v8: v128, v9: v128, v10: v128, v11: v128, v12: v128, v13: v128, v14: v128, v15: v128): v128 {
-  let s = i32x4.splat(0);
-  switch (vectors) {
-    case 16:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 120) : v128.load(row, 240), v15));
-    case 15:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 112) : v128.load(row, 224), v14));
-    case 14:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 104) : v128.load(row, 208), v13));
-    case 13:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 96) : v128.load(row, 192), v12));
-    case 12:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 88) : v128.load(row, 176), v11));
-    case 11:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 80) : v128.load(row, 160), v10));
-    case 10:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 72) : v128.load(row, 144), v9));
-    case 9:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 64) : v128.load(row, 128), v8));
-    case 8:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 56) : v128.load(row, 112), v7));
-    case 7:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 48) : v128.load(row, 96), v6));
-    case 6:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 40) : v128.load(row, 80), v5));
-    case 5:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 32) : v128.load(row, 64), v4));
-    case 4:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 24) : v128.load(row, 48), v3));
-    case 3:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 16) : v128.load(row, 32), v2));
-    case 2:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 8) : v128.load(row, 16), v1));
-    case 1:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 0) : v128.load(row, 0), v0));
-  }
-  return s;
-}
-
-/** rowSums for `vectors` (1 to 16) vectors of 8 columns of v from `from`: v in locals, the four rows of a unit at
- * once. */
+/**
+ * rowSums for `vectors` (1 to 16) vectors of 8 columns of v from `from`: each open unit's four rows side by side,
+ * each vector of v loaded once for the four (i32x4 partial sums, one per row, the sum starting at the last vector
+ * and falling through to the first; int8 weights widened to i16x8 as they load). One row at a time, with v's
+ * vectors in locals, V8 kept them in registers only by spilling and recomputed the row's address at every vector
+ * (README.md, "Operators per event").
+ */
 @inline function chunkSimd<T>(matrix: usize, rowBytes: usize, v: usize, from: i32, vectors: i32, active: usize, open: i32, sums: usize): void {
   const vp = v + (<usize>from << 1);
-  let v0 = i32x4.splat(0);
-  let v1 = i32x4.splat(0);
-  let v2 = i32x4.splat(0);
-  let v3 = i32x4.splat(0);
-  let v4 = i32x4.splat(0);
-  let v5 = i32x4.splat(0);
-  let v6 = i32x4.splat(0);
-  let v7 = i32x4.splat(0);
-  let v8 = i32x4.splat(0);
-  let v9 = i32x4.splat(0);
-  let v10 = i32x4.splat(0);
-  let v11 = i32x4.splat(0);
-  let v12 = i32x4.splat(0);
-  let v13 = i32x4.splat(0);
-  let v14 = i32x4.splat(0);
-  let v15 = i32x4.splat(0);
-  switch (vectors) {
-    case 16:
-      v15 = v128.load(vp, 240);
-    case 15:
-      v14 = v128.load(vp, 224);
-    case 14:
-      v13 = v128.load(vp, 208);
-    case 13:
-      v12 = v128.load(vp, 192);
-    case 12:
-      v11 = v128.load(vp, 176);
-    case 11:
-      v10 = v128.load(vp, 160);
-    case 10:
-      v9 = v128.load(vp, 144);
-    case 9:
-      v8 = v128.load(vp, 128);
-    case 8:
-      v7 = v128.load(vp, 112);
-    case 7:
-      v6 = v128.load(vp, 96);
-    case 6:
-      v5 = v128.load(vp, 80);
-    case 5:
-      v4 = v128.load(vp, 64);
-    case 4:
-      v3 = v128.load(vp, 48);
-    case 3:
-      v2 = v128.load(vp, 32);
-    case 2:
-      v1 = v128.load(vp, 16);
-    case 1:
-      v0 = v128.load(vp, 0);
-  }
   const unitBytes = rowBytes << 2;
   const start = <usize>from * sizeof<T>();
   let out = sums;
   const end = sums + <usize>open * SUMS_BYTES;
-  do {
-    const row = matrix + <usize>load<i32>(active) * unitBytes + start;
-    const s01 = laneSums(
-      rowSimd<T>(row, vectors, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15),
-      rowSimd<T>(row + rowBytes, vectors, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15),
-    );
-    const s23 = laneSums(
-      rowSimd<T>(row + 2 * rowBytes, vectors, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15),
-      rowSimd<T>(row + 3 * rowBytes, vectors, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15),
-    );
-    v128.store(out, i64x2.add(v128.load(out), s01));
-    v128.store(out, i64x2.add(v128.load(out, 16), s23), 16);
+  let r0 = matrix + <usize>load<i32>(active) * unitBytes + start;
+  let r1 = r0 + rowBytes;
+  let r2 = r1 + rowBytes;
+  let r3 = r2 + rowBytes;
+  while (true) {
+    let s0 = i32x4.splat(0);
+    let s1 = i32x4.splat(0);
+    let s2 = i32x4.splat(0);
+    let s3 = i32x4.splat(0);
+    let h: v128;
+    switch (vectors) {
+    case 16:
+      h = v128.load(vp, 240);
+      s0 = i32x4.add(s0, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r0, 120) : v128.load(r0, 240), h));
+      s1 = i32x4.add(s1, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r1, 120) : v128.load(r1, 240), h));
+      s2 = i32x4.add(s2, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r2, 120) : v128.load(r2, 240), h));
+      s3 = i32x4.add(s3, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r3, 120) : v128.load(r3, 240), h));
+    case 15:
+      h = v128.load(vp, 224);
+      s0 = i32x4.add(s0, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r0, 112) : v128.load(r0, 224), h));
+      s1 = i32x4.add(s1, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r1, 112) : v128.load(r1, 224), h));
+      s2 = i32x4.add(s2, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r2, 112) : v128.load(r2, 224), h));
+      s3 = i32x4.add(s3, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r3, 112) : v128.load(r3, 224), h));
+    case 14:
+      h = v128.load(vp, 208);
+      s0 = i32x4.add(s0, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r0, 104) : v128.load(r0, 208), h));
+      s1 = i32x4.add(s1, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r1, 104) : v128.load(r1, 208), h));
+      s2 = i32x4.add(s2, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r2, 104) : v128.load(r2, 208), h));
+      s3 = i32x4.add(s3, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r3, 104) : v128.load(r3, 208), h));
+    case 13:
+      h = v128.load(vp, 192);
+      s0 = i32x4.add(s0, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r0, 96) : v128.load(r0, 192), h));
+      s1 = i32x4.add(s1, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r1, 96) : v128.load(r1, 192), h));
+      s2 = i32x4.add(s2, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r2, 96) : v128.load(r2, 192), h));
+      s3 = i32x4.add(s3, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r3, 96) : v128.load(r3, 192), h));
+    case 12:
+      h = v128.load(vp, 176);
+      s0 = i32x4.add(s0, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r0, 88) : v128.load(r0, 176), h));
+      s1 = i32x4.add(s1, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r1, 88) : v128.load(r1, 176), h));
+      s2 = i32x4.add(s2, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r2, 88) : v128.load(r2, 176), h));
+      s3 = i32x4.add(s3, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r3, 88) : v128.load(r3, 176), h));
+    case 11:
+      h = v128.load(vp, 160);
+      s0 = i32x4.add(s0, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r0, 80) : v128.load(r0, 160), h));
+      s1 = i32x4.add(s1, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r1, 80) : v128.load(r1, 160), h));
+      s2 = i32x4.add(s2, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r2, 80) : v128.load(r2, 160), h));
+      s3 = i32x4.add(s3, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r3, 80) : v128.load(r3, 160), h));
+    case 10:
+      h = v128.load(vp, 144);
+      s0 = i32x4.add(s0, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r0, 72) : v128.load(r0, 144), h));
+      s1 = i32x4.add(s1, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r1, 72) : v128.load(r1, 144), h));
+      s2 = i32x4.add(s2, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r2, 72) : v128.load(r2, 144), h));
+      s3 = i32x4.add(s3, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r3, 72) : v128.load(r3, 144), h));
+    case 9:
+      h = v128.load(vp, 128);
+      s0 = i32x4.add(s0, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r0, 64) : v128.load(r0, 128), h));
+      s1 = i32x4.add(s1, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r1, 64) : v128.load(r1, 128), h));
+      s2 = i32x4.add(s2, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r2, 64) : v128.load(r2, 128), h));
+      s3 = i32x4.add(s3, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r3, 64) : v128.load(r3, 128), h));
+    case 8:
+      h = v128.load(vp, 112);
+      s0 = i32x4.add(s0, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r0, 56) : v128.load(r0, 112), h));
+      s1 = i32x4.add(s1, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r1, 56) : v128.load(r1, 112), h));
+      s2 = i32x4.add(s2, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r2, 56) : v128.load(r2, 112), h));
+      s3 = i32x4.add(s3, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r3, 56) : v128.load(r3, 112), h));
+    case 7:
+      h = v128.load(vp, 96);
+      s0 = i32x4.add(s0, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r0, 48) : v128.load(r0, 96), h));
+      s1 = i32x4.add(s1, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r1, 48) : v128.load(r1, 96), h));
+      s2 = i32x4.add(s2, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r2, 48) : v128.load(r2, 96), h));
+      s3 = i32x4.add(s3, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r3, 48) : v128.load(r3, 96), h));
+    case 6:
+      h = v128.load(vp, 80);
+      s0 = i32x4.add(s0, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r0, 40) : v128.load(r0, 80), h));
+      s1 = i32x4.add(s1, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r1, 40) : v128.load(r1, 80), h));
+      s2 = i32x4.add(s2, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r2, 40) : v128.load(r2, 80), h));
+      s3 = i32x4.add(s3, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r3, 40) : v128.load(r3, 80), h));
+    case 5:
+      h = v128.load(vp, 64);
+      s0 = i32x4.add(s0, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r0, 32) : v128.load(r0, 64), h));
+      s1 = i32x4.add(s1, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r1, 32) : v128.load(r1, 64), h));
+      s2 = i32x4.add(s2, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r2, 32) : v128.load(r2, 64), h));
+      s3 = i32x4.add(s3, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r3, 32) : v128.load(r3, 64), h));
+    case 4:
+      h = v128.load(vp, 48);
+      s0 = i32x4.add(s0, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r0, 24) : v128.load(r0, 48), h));
+      s1 = i32x4.add(s1, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r1, 24) : v128.load(r1, 48), h));
+      s2 = i32x4.add(s2, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r2, 24) : v128.load(r2, 48), h));
+      s3 = i32x4.add(s3, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r3, 24) : v128.load(r3, 48), h));
+    case 3:
+      h = v128.load(vp, 32);
+      s0 = i32x4.add(s0, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r0, 16) : v128.load(r0, 32), h));
+      s1 = i32x4.add(s1, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r1, 16) : v128.load(r1, 32), h));
+      s2 = i32x4.add(s2, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r2, 16) : v128.load(r2, 32), h));
+      s3 = i32x4.add(s3, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r3, 16) : v128.load(r3, 32), h));
+    case 2:
+      h = v128.load(vp, 16);
+      s0 = i32x4.add(s0, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r0, 8) : v128.load(r0, 16), h));
+      s1 = i32x4.add(s1, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r1, 8) : v128.load(r1, 16), h));
+      s2 = i32x4.add(s2, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r2, 8) : v128.load(r2, 16), h));
+      s3 = i32x4.add(s3, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r3, 8) : v128.load(r3, 16), h));
+    case 1:
+      h = v128.load(vp, 0);
+      s0 = i32x4.add(s0, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r0, 0) : v128.load(r0, 0), h));
+      s1 = i32x4.add(s1, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r1, 0) : v128.load(r1, 0), h));
+      s2 = i32x4.add(s2, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r2, 0) : v128.load(r2, 0), h));
+      s3 = i32x4.add(s3, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r3, 0) : v128.load(r3, 0), h));
+    }
+    v128.store(out, i64x2.add(v128.load(out), laneSums(s0, s1)));
+    v128.store(out, i64x2.add(v128.load(out, 16), laneSums(s2, s3)), 16);
     out += SUMS_BYTES;
+    if (out >= end) break;
     active += 4;
-  } while (out < end);
+    r0 = matrix + <usize>load<i32>(active) * unitBytes + start;
+    r1 = r0 + rowBytes;
+    r2 = r1 + rowBytes;
+    r3 = r2 + rowBytes;
+  }
 }
 
 /** One row of n elements (a multiple of 8) times v: the readout's y = V h. */
