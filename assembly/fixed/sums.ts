@@ -126,8 +126,12 @@ export function gateSums(L: Layer, st: usize, active: usize, x: usize, cols: usi
 @inline function gateSumsOf<T>(L: Layer, st: usize, active: usize, x: usize, cols: usize, nnz: i32, open: i32, sums: usize): void {
   // W x first: these store their sums and zero the U h ones, which the U h sums add to (stores, not memory.fill,
   // which an interpreter, and wasmtime's fuel, charges per byte)
+  const h = st + <usize>L.hOff;
   if (FULL_BUILD && nnz >= 0) sparseSums<T>(L.W, <usize>L.inputPad * sizeof<T>(), x, cols, nnz, active, open, sums);
-  else if (L.inputSize == 1) oneColumnSums<T>(L.W, x, active, open, sums);
+  else if (ASC_FEATURE_SIMD && L.inputSize == 1 && L.hiddenPad <= LANE_CHUNK_COLUMNS) {
+    oneColumnSimd<T>(L, x, h, active, open, sums);
+    return;
+  } else if (L.inputSize == 1) oneColumnSums<T>(L.W, x, active, open, sums);
   else if (!ASC_FEATURE_SIMD && !isDefined(PHASOR_MCU) && L.inputPad == 8) narrowSums<T>(L.W, x, L.inputSize, active, open, sums);
   else {
     for (let out = sums, end = sums + <usize>open * SUMS_BYTES; out < end; out += 16) zero16(out);
@@ -138,7 +142,6 @@ export function gateSums(L: Layer, st: usize, active: usize, x: usize, cols: usi
       rowSums<T, i64>(L.W, <usize>L.inputPad * sizeof<T>(), x, L.inputSize, active, open, sums, 0);
     }
   }
-  const h = st + <usize>L.hOff;
   if (pairsU(L)) {
     rowSums<i64, i64>(L.uPairs, <usize>L.hiddenPad << 3, h, L.hiddenSize, active, open, sums + U_SUMS, 0);
     unpackPairs(sums + U_SUMS, open);
@@ -291,7 +294,7 @@ function rowSums<W, A>(matrix: usize, rowBytes: usize, v: usize, n: i32, active:
     const padded = <i32>(rowBytes / sizeof<W>());
     for (let from = 0; from < padded; from += LANE_CHUNK_COLUMNS) {
       const vectors = min(16, (padded - from) >> 3);
-      chunkSimd<W>(matrix, rowBytes, v, from, vectors, active, open, sums);
+      chunkSimd<W>(matrix, rowBytes, v, from, vectors, active, open, sums, false, 0, 0);
     }
   } else {
     let from = 0;
@@ -563,21 +566,32 @@ function sparseSums<T>(matrix: usize, rowBytes: usize, v: usize, cols: usize, co
 /**
  * rowSums for `vectors` (1 to 16) vectors of 8 columns of v from `from`: each open unit's four rows side by side,
  * each vector of v loaded once for the four (i32x4 partial sums, one per row, the sum starting at the last vector
- * and falling through to the first; int8 weights widened to i16x8 as they load). One row at a time, with v's
- * vectors in locals, V8 kept them in registers only by spilling and recomputed the row's address at every vector
- * (README.md, "Operators per event").
+ * and falling through to the first; int8 weights widened to i16x8 as they load), added to the sums. With
+ * `oneColumn` (oneColumnSimd) `sums` is the units' sums themselves: each unit's W x, its row of W at 8-element
+ * strides times x[0], and its U h are stored, not added. One row at a time, with v's vectors in locals, V8 kept them
+ * in registers only by spilling; and it computes a value used in several cases of the switch again in each (a
+ * multiply and three adds a vector), so the next unit's row addresses are computed at the end of the loop, where
+ * they reach the switch as the loop's variables (README.md, "Operators per event").
  */
-@inline function chunkSimd<T>(matrix: usize, rowBytes: usize, v: usize, from: i32, vectors: i32, active: usize, open: i32, sums: usize): void {
+@inline function chunkSimd<T>(matrix: usize, rowBytes: usize, v: usize, from: i32, vectors: i32, active: usize, open: i32, sums: usize, oneColumn: bool, W: usize, x: usize): void {
   const vp = v + (<usize>from << 1);
   const unitBytes = rowBytes << 2;
   const start = <usize>from * sizeof<T>();
+  const x0 = oneColumn ? <i64>load<i16>(x) : 0;
   let out = sums;
   const end = sums + <usize>open * SUMS_BYTES;
   let r0 = matrix + <usize>load<i32>(active) * unitBytes + start;
   let r1 = r0 + rowBytes;
   let r2 = r1 + rowBytes;
   let r3 = r2 + rowBytes;
+  let w = oneColumn ? W + <usize>load<i32>(active) * (32 * sizeof<T>()) : 0;
   while (true) {
+    if (oneColumn) {
+      store<i64>(out, <i64>load<T>(w) * x0);
+      store<i64>(out, <i64>load<T>(w, 8 * sizeof<T>()) * x0, 8);
+      store<i64>(out, <i64>load<T>(w, 16 * sizeof<T>()) * x0, 16);
+      store<i64>(out, <i64>load<T>(w, 24 * sizeof<T>()) * x0, 24);
+    }
     let s0 = i32x4.splat(0);
     let s1 = i32x4.splat(0);
     let s2 = i32x4.splat(0);
@@ -681,16 +695,30 @@ function sparseSums<T>(matrix: usize, rowBytes: usize, v: usize, cols: usize, co
       s2 = i32x4.add(s2, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r2, 0) : v128.load(r2, 0), h));
       s3 = i32x4.add(s3, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r3, 0) : v128.load(r3, 0), h));
     }
-    v128.store(out, i64x2.add(v128.load(out), laneSums(s0, s1)));
-    v128.store(out, i64x2.add(v128.load(out, 16), laneSums(s2, s3)), 16);
+    if (oneColumn) {
+      v128.store(out, laneSums(s0, s1), U_SUMS);
+      v128.store(out, laneSums(s2, s3), U_SUMS + 16);
+    } else {
+      v128.store(out, i64x2.add(v128.load(out), laneSums(s0, s1)));
+      v128.store(out, i64x2.add(v128.load(out, 16), laneSums(s2, s3)), 16);
+    }
     out += SUMS_BYTES;
     if (out >= end) break;
     active += 4;
-    r0 = matrix + <usize>load<i32>(active) * unitBytes + start;
+    const unit = <usize>load<i32>(active);
+    r0 = matrix + unit * unitBytes + start;
     r1 = r0 + rowBytes;
     r2 = r1 + rowBytes;
     r3 = r2 + rowBytes;
+    if (oneColumn) w = W + unit * (32 * sizeof<T>());
   }
+}
+
+/** gateSums in the SIMD build for one input and at most LANE_CHUNK_COLUMNS units (the paper's model, the streaming
+ * benchmark's): each open unit's W x and U h in one pass, both stored, so that no sums are zeroed first, and the
+ * units are listed once (oneColumnSums and then rowSums took two passes). */
+function oneColumnSimd<T>(L: Layer, x: usize, h: usize, active: usize, open: i32, sums: usize): void {
+  chunkSimd<T>(L.U, <usize>L.hiddenPad * sizeof<T>(), h, 0, L.hiddenPad >> 3, active, open, sums, true, L.W, x);
 }
 
 /** One row of n elements (a multiple of 8) times v: the readout's y = V h. */
