@@ -126,10 +126,9 @@ export function gateSums(L: Layer, st: usize, active: usize, x: usize, cols: usi
 @inline function gateSumsOf<T>(L: Layer, st: usize, active: usize, x: usize, cols: usize, nnz: i32, open: i32, sums: usize): void {
   // W x first: these store their sums and zero the U h ones, which the U h sums add to (stores, not memory.fill,
   // which an interpreter, and wasmtime's fuel, charges per byte)
-  const h = st + <usize>L.hOff;
   if (FULL_BUILD && nnz >= 0) sparseSums<T>(L.W, <usize>L.inputPad * sizeof<T>(), x, cols, nnz, active, open, sums);
   else if (ASC_FEATURE_SIMD && L.inputSize == 1 && L.hiddenPad <= LANE_CHUNK_COLUMNS) {
-    oneColumnSimd<T>(L, x, h, active, open, sums);
+    oneColumnSimd<T>(L, x, st + <usize>L.hOff, active, open, sums);
     return;
   } else if (L.inputSize == 1) oneColumnSums<T>(L.W, x, active, open, sums);
   else if (!ASC_FEATURE_SIMD && !isDefined(PHASOR_MCU) && L.inputPad == 8) narrowSums<T>(L.W, x, L.inputSize, active, open, sums);
@@ -142,6 +141,7 @@ export function gateSums(L: Layer, st: usize, active: usize, x: usize, cols: usi
       rowSums<T, i64>(L.W, <usize>L.inputPad * sizeof<T>(), x, L.inputSize, active, open, sums, 0);
     }
   }
+  const h = st + <usize>L.hOff;
   if (pairsU(L)) {
     rowSums<i64, i64>(L.uPairs, <usize>L.hiddenPad << 3, h, L.hiddenSize, active, open, sums + U_SUMS, 0);
     unpackPairs(sums + U_SUMS, open);
