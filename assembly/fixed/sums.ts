@@ -306,11 +306,13 @@ function rowSums<W, A>(matrix: usize, rowBytes: usize, v: usize, n: i32, active:
   }
 }
 
-/** One row's (or pair's) first `columns` (32 or 16) columns from `row` times v0..v31: one expression, 5 operators a
- * term (the first 16 added to the next 16: the same exact i64 sum in any order). Written out rather than as row8s: a load's offset must be a constant (AS220), and an address added at run time costs
- * operators (7 more a row and chunk, measured). */
+/** One row's (or pair's) first `columns` (32 or 16) columns from `row` times v0..v31: one chain of adds, 5 operators
+ * a term (the same exact i64 sum in any order). Written out rather than as row8s: a load's offset must be a constant
+ * (AS220), and an address added at run time costs operators (7 more a row and chunk, measured). The 32 are one chain,
+ * not the first 16 added to the next 16: Binaryen put the second 16 first, and V8 loaded their weights ahead of
+ * the first 16 products and spilled them to the stack (a store and a load more a term). */
 @inline function rowWide<W, A>(columns: i32, row: usize, v0: A, v1: A, v2: A, v3: A, v4: A, v5: A, v6: A, v7: A, v8: A, v9: A, v10: A, v11: A, v12: A, v13: A, v14: A, v15: A, v16: A, v17: A, v18: A, v19: A, v20: A, v21: A, v22: A, v23: A, v24: A, v25: A, v26: A, v27: A, v28: A, v29: A, v30: A, v31: A): A {
-  return (
+  const low =
     <A>load<W>(row, 0 * sizeof<W>()) * v0 +
     <A>load<W>(row, 1 * sizeof<W>()) * v1 +
     <A>load<W>(row, 2 * sizeof<W>()) * v2 +
@@ -326,25 +328,26 @@ function rowSums<W, A>(matrix: usize, rowBytes: usize, v: usize, n: i32, active:
     <A>load<W>(row, 12 * sizeof<W>()) * v12 +
     <A>load<W>(row, 13 * sizeof<W>()) * v13 +
     <A>load<W>(row, 14 * sizeof<W>()) * v14 +
-    <A>load<W>(row, 15 * sizeof<W>()) * v15 +
-    (columns == 32
-      ? <A>load<W>(row, 16 * sizeof<W>()) * v16 +
-      <A>load<W>(row, 17 * sizeof<W>()) * v17 +
-      <A>load<W>(row, 18 * sizeof<W>()) * v18 +
-      <A>load<W>(row, 19 * sizeof<W>()) * v19 +
-      <A>load<W>(row, 20 * sizeof<W>()) * v20 +
-      <A>load<W>(row, 21 * sizeof<W>()) * v21 +
-      <A>load<W>(row, 22 * sizeof<W>()) * v22 +
-      <A>load<W>(row, 23 * sizeof<W>()) * v23 +
-      <A>load<W>(row, 24 * sizeof<W>()) * v24 +
-      <A>load<W>(row, 25 * sizeof<W>()) * v25 +
-      <A>load<W>(row, 26 * sizeof<W>()) * v26 +
-      <A>load<W>(row, 27 * sizeof<W>()) * v27 +
-      <A>load<W>(row, 28 * sizeof<W>()) * v28 +
-      <A>load<W>(row, 29 * sizeof<W>()) * v29 +
-      <A>load<W>(row, 30 * sizeof<W>()) * v30 +
-      <A>load<W>(row, 31 * sizeof<W>()) * v31
-      : <A>0)
+    <A>load<W>(row, 15 * sizeof<W>()) * v15;
+  if (columns != 32) return low;
+  return (
+    low +
+    <A>load<W>(row, 16 * sizeof<W>()) * v16 +
+    <A>load<W>(row, 17 * sizeof<W>()) * v17 +
+    <A>load<W>(row, 18 * sizeof<W>()) * v18 +
+    <A>load<W>(row, 19 * sizeof<W>()) * v19 +
+    <A>load<W>(row, 20 * sizeof<W>()) * v20 +
+    <A>load<W>(row, 21 * sizeof<W>()) * v21 +
+    <A>load<W>(row, 22 * sizeof<W>()) * v22 +
+    <A>load<W>(row, 23 * sizeof<W>()) * v23 +
+    <A>load<W>(row, 24 * sizeof<W>()) * v24 +
+    <A>load<W>(row, 25 * sizeof<W>()) * v25 +
+    <A>load<W>(row, 26 * sizeof<W>()) * v26 +
+    <A>load<W>(row, 27 * sizeof<W>()) * v27 +
+    <A>load<W>(row, 28 * sizeof<W>()) * v28 +
+    <A>load<W>(row, 29 * sizeof<W>()) * v29 +
+    <A>load<W>(row, 30 * sizeof<W>()) * v30 +
+    <A>load<W>(row, 31 * sizeof<W>()) * v31
   );
 }
 
