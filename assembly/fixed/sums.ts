@@ -5,13 +5,15 @@
 // (LANE_CHUNK_COLUMNS), so that the SIMD build's i32 lane sums are exact and U h is exact once they are added in
 // i64. The quantizer gives U rows the finer formats this allows (docs/fixed-point.md, "U h in 64 bits").
 //
-// The vector stays in locals while the rows of every open unit pass over it, so that a multiply-accumulate is a
-// weight's load and its address, the vector's local, a multiply and an add: 5 wasm operators without SIMD (i64 ones:
-// an i64.load16_s or i64.load8_s widens the weight as it loads), which is what an interpreter on a device executes
-// for it (README.md, "Operators per event"). Scalar: chunks of 32 columns, then of 8 (the two-page microcontroller
-// inference builds: rows 16, then 8, at a time, below); SIMD (i32x4.dot_i16x8_s): chunks of up to 16 vectors of 8 columns, each lane's
-// i32 partial sum widened to i64 before lanes and chunks are added. Both read the zero padding of rows and vector
-// up to a multiple of 8, and nothing past it.
+// Without SIMD the vector stays in locals while the rows of every open unit pass over it, so that a multiply-
+// accumulate is a weight's load and its address, the vector's local, a multiply and an add: 5 wasm operators (i64
+// ones: an i64.load16_s or i64.load8_s widens the weight as it loads), which is what an interpreter on a device
+// executes for it (README.md, "Operators per event"). Scalar: chunks of 32 columns, then of 8 (the two-page
+// microcontroller inference builds: rows 16, then 8, at a time, below). SIMD (i32x4.dot_i16x8_s): chunks of up to
+// 16 vectors of 8 columns, a unit's four rows side by side, each vector loaded once for the four; each lane's i32
+// partial sum widened to i64 before lanes and chunks are added; a one-input layer of at most 128 units (the
+// paper's model) sums W x and U h in one pass. Both read the zero padding of rows and vector up to a multiple of 8,
+// and nothing past it.
 //
 // The scalar library builds do U h, and W x where the input is wider than 8, two
 // rows per multiply, the same 5 operators for two MACs: the matrix is copied once per model into row pairs
