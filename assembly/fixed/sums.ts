@@ -127,7 +127,8 @@ export function gateSums(L: Layer, st: usize, active: usize, x: usize, cols: usi
 /** gateSums for a layer whose weights are T (i16, or i8 with int8 weights). */
 @inline function gateSumsOf<T>(L: Layer, st: usize, active: usize, x: usize, cols: usize, nnz: i32, open: i32, sums: usize): void {
   // W x first: these store their sums and zero the U h ones, which the U h sums add to (stores, not memory.fill,
-  // which an interpreter, and wasmtime's fuel, charges per byte)
+  // which an interpreter, and wasmtime's fuel, charges per byte); the SIMD build's rowSums stores its first chunk,
+  // so it zeroes nothing
   if (FULL_BUILD && nnz >= 0) sparseSums<T>(L.W, <usize>L.inputPad * sizeof<T>(), x, cols, nnz, active, open, sums);
   else if (ASC_FEATURE_SIMD && L.inputSize == 1 && L.hiddenPad <= LANE_CHUNK_COLUMNS) {
     oneColumnSimd<T>(L, x, st + <usize>L.hOff, active, open, sums);
@@ -135,7 +136,7 @@ export function gateSums(L: Layer, st: usize, active: usize, x: usize, cols: usi
   } else if (L.inputSize == 1) oneColumnSums<T>(L.W, x, active, open, sums);
   else if (!ASC_FEATURE_SIMD && !isDefined(PHASOR_MCU) && L.inputPad == 8) narrowSums<T>(L.W, x, L.inputSize, active, open, sums);
   else {
-    for (let out = sums, end = sums + <usize>open * SUMS_BYTES; out < end; out += 16) zero16(out);
+    if (!ASC_FEATURE_SIMD) for (let out = sums, end = sums + <usize>open * SUMS_BYTES; out < end; out += 16) zero16(out);
     if (pairsW(L)) {
       rowSums<i64, i64>(L.wPairs, <usize>L.inputPad << 3, x, L.inputSize, active, open, sums, 0);
       unpackPairs(sums, open);
@@ -250,8 +251,9 @@ function lanePiece2(pairs: usize, pairBytes: usize, v: usize, column: i32, at: i
   store<i64>(at, load<i64>(at, 8) + ((p - a) >> 32), 8);
 }
 
-/** A unit's U h sums before the first column. */
+/** A unit's U h sums before the first column (the SIMD build's rowSums stores its first chunk instead). */
 @inline function startU(unitSums: usize): void {
+  if (ASC_FEATURE_SIMD) return;
   zero16(unitSums + U_SUMS);
   zero16(unitSums + U_SUMS + 16);
 }
@@ -285,11 +287,11 @@ function unpackPairs(sums: usize, open: i32): void {
 
 /**
  * Each open unit's 4 rows of `matrix` (unit-major: unit j's rows i, f, g, o from 4 j rowBytes, each rowBytes long)
- * times v[0..n), added to the i64 sums at sums + SUMS_BYTES a + 8 g (W = i16 or i8, A = i64). Or, in the scalar
- * library builds, each open unit's 2 row pairs (packRows) into i64 pair sums at sums + SUMS_BYTES a + 8 p (W = i64,
- * A = i64; rowBytes is then a pair's bytes; unpackPairs then splits them). In the microcontroller builds `pairs`, when
- * not 0, holds the same rows' first n & ~31 columns as row pairs (packRows), the only 32-column chunks there; rows
- * without them are summed 16 columns at a time.
+ * times v[0..n), added to the i64 sums at sums + SUMS_BYTES a + 8 g (W = i16 or i8, A = i64; the SIMD build stores
+ * them, at its first chunk). Or, in the scalar library builds, each open unit's 2 row pairs (packRows) into i64
+ * pair sums at sums + SUMS_BYTES a + 8 p (W = i64, A = i64; rowBytes is then a pair's bytes; unpackPairs then
+ * splits them). In the microcontroller builds `pairs`, when not 0, holds the same rows' first n & ~31 columns as
+ * row pairs (packRows), the only 32-column chunks there; rows without them are summed 16 columns at a time.
  */
 function rowSums<W, A>(matrix: usize, rowBytes: usize, v: usize, n: i32, active: usize, open: i32, sums: usize, pairs: usize): void {
   if (ASC_FEATURE_SIMD) {
@@ -571,12 +573,13 @@ function sparseSums<T>(matrix: usize, rowBytes: usize, v: usize, cols: usize, co
 /**
  * rowSums for `vectors` (1 to 16) vectors of 8 columns of v from `from`: each open unit's four rows side by side,
  * each vector of v loaded once for the four (i32x4 partial sums, one per row, the sum starting at the last vector
- * and falling through to the first; int8 weights widened to i16x8 as they load), added to the sums. With
- * `oneColumn` (oneColumnSimd) `sums` is the units' sums themselves: each unit's W x, its row of W at 8-element
- * strides times x[0], and its U h are stored, not added. One row at a time, with v's vectors in locals, V8 kept them
- * in registers only by spilling; and it computes a value used in several cases of the switch again in each (a
- * multiply and three adds a vector), so the next unit's row addresses are computed at the end of the loop, where
- * they reach the switch as the loop's variables (README.md, "Operators per event").
+ * and falling through to the first; int8 weights widened to i16x8 as they load), stored in the sums by the first
+ * chunk (`from` 0) and added to them by the next ones, so that nothing zeroes them first. With `oneColumn`
+ * (oneColumnSimd) `sums` is the units' sums themselves: each unit's W x, its row of W at 8-element strides times
+ * x[0], and its U h are stored, not added. One row at a time, with v's vectors in locals, V8 kept them in registers
+ * only by spilling; and it computes a value used in several cases of the switch again in each (a multiply and three
+ * adds a vector), so the next unit's row addresses are computed at the end of the loop, where they reach the switch
+ * as the loop's variables (README.md, "Operators per event").
  */
 @inline function chunkSimd<T>(matrix: usize, rowBytes: usize, v: usize, from: i32, vectors: i32, active: usize, open: i32, sums: usize, oneColumn: bool, W: usize, x: usize): void {
   const vp = v + (<usize>from << 1);
@@ -703,6 +706,9 @@ function sparseSums<T>(matrix: usize, rowBytes: usize, v: usize, cols: usize, co
     if (oneColumn) {
       v128.store(out, laneSums(s0, s1), U_SUMS);
       v128.store(out, laneSums(s2, s3), U_SUMS + 16);
+    } else if (from == 0) {
+      v128.store(out, laneSums(s0, s1));
+      v128.store(out, laneSums(s2, s3), 16);
     } else {
       v128.store(out, i64x2.add(v128.load(out), laneSums(s0, s1)));
       v128.store(out, i64x2.add(v128.load(out, 16), laneSums(s2, s3)), 16);
