@@ -305,9 +305,9 @@ function rowSums<W, A>(matrix: usize, rowBytes: usize, v: usize, n: i32, active:
     if (!MCU_PAIRED) for (; from + 32 <= n; from += 32) chunk32<W, A>(matrix, rowBytes, v, from, active, open, sums);
     else if (pairs) for (const pairBytes = <usize>(n & ~31) << 3; from + 32 <= n; from += 32) chunk32<W, A>(pairs, pairBytes, v, from, active, open, sums);
     else for (; from + 16 <= n; from += 16) chunk16<W, A>(matrix, rowBytes, v, from, active, open, sums);
-    // the library's scalar builds sum 9 to 16 of the last columns in one pass rather than two (V8 spent as long on
-    // the two passes' 16 columns as on a third of the 32-column ones); the row's padding to a multiple of 8 holds
-    // the columns past n
+    // the library's scalar builds sum 9 to 16 of the last columns in one pass rather than two (each pass costs its
+    // loop over the units: at H=110 V8 spent two thirds of a 32-column pass's time on the two 8-column ones); the
+    // row's padding to a multiple of 8 holds the columns past n
     if (PAIRED && n - from > 8) {
       chunk16<W, A>(matrix, rowBytes, v, from, active, open, sums);
       from += 16;
