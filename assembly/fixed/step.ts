@@ -146,11 +146,12 @@ const H_SHIFT = 15 - PRE_FRAC;
 /**
  * plstm.md section 1, "p * c" of the i, f (with c) and o (with c~) gates, slot 0, 1, 2 of the unit's peepholes, in
  * Q7.24: Q(pFrac) times Q11.20 shifted right by peepShift = pFrac + 20 - 24, rounded half up: in a fast or wide
- * layer peepShift is 1..32 and half = 2^(peepShift - 1).
+ * layer peepShift is 1..32, so shiftRoundFast from peepShift1 = peepShift - 1 (fixed/arith.ts): with half =
+ * 2^(peepShift - 1) instead, V8's code rebuilt half inside the peephole branch at every unit.
  */
-@inline function peephole(unit: usize, slot: i32, cellQ20: i64, peepShift: i32, half: i64, path: i32): i64 {
+@inline function peephole(unit: usize, slot: i32, cellQ20: i64, peepShift: i32, peepShift1: i64, path: i32): i64 {
   const product = <i64>load<i16>(unit + UNIT_PEEPHOLE + (<usize>slot << 1)) * cellQ20;
-  return path != SHIFTS_CHECKED ? (product + half) >> peepShift : shiftRound(product, peepShift);
+  return path != SHIFTS_CHECKED ? shiftRoundFast(product, peepShift1) : shiftRound(product, peepShift);
 }
 
 /** plstm.md section 1, "c~ = f * c + i * g": Q0.15 * Q11.20 >> 15 and Q0.15 * Q0.15 >> 10 (an i32 product: at most
@@ -177,7 +178,9 @@ const H_SHIFT = 15 - PRE_FRAC;
 
 /**
  * The candidate and gated update of the `open` units listed at `active` (plstm.md section 1), from their gate row
- * sums (fixed/sums.ts), in place: every unit's U h was summed from the previous h before any h changes.
+ * sums (fixed/sums.ts), in place: every unit's U h was summed from the previous h before any h changes. Each gate's
+ * sums are read where it is computed, the o gate's after c~: V8 keeps the loads in order and would otherwise hold
+ * all 28 values of a unit's sums and record from the start, spilling a third of them to the stack.
  */
 @inline function updateUnits(L: Layer, st: usize, active: usize, open: i32, kBuf: usize, sums: usize, path: i32): void {
   const h = st + <usize>L.hOff;
@@ -185,7 +188,7 @@ const H_SHIFT = 15 - PRE_FRAC;
   const xShift = L.xFrac - PRE_FRAC;
   const xShift1K = shiftLess1(xShift, path);
   const peepShift = L.pFrac + CELL_FRAC - PRE_FRAC;
-  const half = <i64>1 << (peepShift - 1);
+  const peepShift1 = <i64>(peepShift - 1);
   const hasPeephole = L.hasPeephole;
   const units = L.units;
   for (let a = 0; a < open; a++) {
@@ -197,15 +200,17 @@ const H_SHIFT = 15 - PRE_FRAC;
     const cQ20 = <i64>load<i32>(cAt);
     let preIQ24 = gatePreactivation(unit, unitSums, GATE_I, xShift, xShift1K, path);
     let preFQ24 = gatePreactivation(unit, unitSums, GATE_F, xShift, xShift1K, path);
-    const preGQ24 = gatePreactivation(unit, unitSums, GATE_G, xShift, xShift1K, path);
-    let preOQ24 = gatePreactivation(unit, unitSums, GATE_O, xShift, xShift1K, path);
     if (hasPeephole) {
-      preIQ24 += peephole(unit, 0, cQ20, peepShift, half, path);
-      preFQ24 += peephole(unit, 1, cQ20, peepShift, half, path);
+      preIQ24 += peephole(unit, 0, cQ20, peepShift, peepShift1, path);
+      preFQ24 += peephole(unit, 1, cQ20, peepShift, peepShift1, path);
     }
-    const cCandidateQ20 = candidateCell(sigmoidQ15(preFQ24), cQ20, sigmoidQ15(preIQ24), tanhQ15(preGQ24));
+    const iQ15 = sigmoidQ15(preIQ24);
+    const fQ15 = sigmoidQ15(preFQ24);
+    const gQ15 = tanhQ15(gatePreactivation(unit, unitSums, GATE_G, xShift, xShift1K, path));
+    const cCandidateQ20 = candidateCell(fQ15, cQ20, iQ15, gQ15);
+    let preOQ24 = gatePreactivation(unit, unitSums, GATE_O, xShift, xShift1K, path);
     // the output peephole sees the candidate c~, not the gated c
-    if (hasPeephole) preOQ24 += peephole(unit, 2, <i64>cCandidateQ20, peepShift, half, path);
+    if (hasPeephole) preOQ24 += peephole(unit, 2, <i64>cCandidateQ20, peepShift, peepShift1, path);
     const hCandidateQ15 = candidateHidden(sigmoidQ15(preOQ24), cCandidateQ20);
     const kQ15 = load<i32>(kBuf + (<usize>a << 2));
     store<i32>(cAt, <i32>gatedUpdate<i64>(<i64>kQ15, <i64>cCandidateQ20, cQ20));
