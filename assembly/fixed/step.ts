@@ -9,7 +9,7 @@ import {
   CELL_FRAC, PRE_FRAC, ROW_BIAS, ROW_RECORD_BYTES, UNIT_BIAS, UNIT_PEEPHOLE, UNIT_RECORD_BYTES, UNIT_U_FRAC, UNIT_W_FRAC,
 } from "../contract/plsm";
 import {
-  FAST_SHIFTS, Layer, Model, PAGE, SUM_BLOCK, TIMING_HALF_ON, TIMING_RECORD_BYTES, TIMING_STEP, TIMING_STEP_LOW, WIDE_SHIFTS, fixedInvHalf,
+  FAST_SHIFTS, FULL_BUILD, Layer, Model, PAGE, SUM_BLOCK, TIMING_HALF_ON, TIMING_RECORD_BYTES, TIMING_STEP, TIMING_STEP_LOW, WIDE_SHIFTS, fixedInvHalf,
   fixedPeriod,
 } from "../model";
 import { setActiveCount, wheelDrain, wheelInsert } from "../schedule";
@@ -110,11 +110,12 @@ export function timeGate(L: Layer, st: usize, T: i64, kOut: usize): i32 {
  * - SHIFTS_CHECKED, anything else: each s is checked and any outside 1..32 goes through shiftRound. The
  *   microcontroller builds keep that code small: every shift through their one shiftRound.
  * Their shift comes as the format plus shift1K = shiftLess1(shift, path), in i64 as the sum it shifts; s in i32 where
- * shiftRound is all the microcontroller build does.
+ * shiftRound is all the microcontroller build does. In the library builds a fast or wide layer holds that sum
+ * already in place of the format (storeRowShifts), two operators fewer a row on the event path.
  */
 @inline function toQ24(v: i64, fracAt: usize, shift: i32, shift1K: i64, path: i32): i64 {
   if (path == SHIFTS_CHECKED && isDefined(PHASOR_MCU)) return shiftRound(v, <i32>load<i8>(fracAt) + shift);
-  const sK = <i64>load<i8>(fracAt) + shift1K;
+  const sK = ROW_SHIFTS && path != SHIFTS_CHECKED ? <i64>load<u8>(fracAt) : <i64>load<i8>(fracAt) + shift1K;
   if (path == SHIFTS_FAST) return shiftRoundFast(v, sK);
   if (path == SHIFTS_WIDE) return shiftRoundWide(v, sK);
   if (<u64>sK < 32) return shiftRoundFast(v, sK);
@@ -125,6 +126,30 @@ export function timeGate(L: Layer, st: usize, T: i64, kOut: usize): i32 {
  * (shiftRoundWide), for a format of 0. */
 @inline function shiftLess1(shift: i32, path: i32): i64 {
   return <i64>(shift - 1 + (path == SHIFTS_WIDE ? WIDE_SHIFT : 0));
+}
+
+/** Whether fast and wide layers hold their rows' shifts in place of their formats (storeRowShifts): in the library
+ * builds; the microcontroller ones have no bytes for the code and keep the file's formats. */
+const ROW_SHIFTS: bool = FULL_BUILD;
+
+/**
+ * Replaces, in the model's own copy of a fixed layer's unit records, each W and U row's format by the shift toQ24
+ * takes on the layer's path: the format plus shiftLess1 (0..31 on the fast path, 0..31 + WIDE_SHIFT on the wide one,
+ * checkUnits's ranges, so a u8). Once, at load (index.ts, modelCreate), after checkUnits chose the path; a checked
+ * layer keeps its formats. Nothing else reads a fixed unit record's formats after load.
+ */
+export function storeRowShifts(L: Layer): void {
+  const path = shiftsPath(L);
+  if (!ROW_SHIFTS || path == SHIFTS_CHECKED) return;
+  const xShift1K = <i32>shiftLess1(L.xFrac - PRE_FRAC, path);
+  const hShift1K = <i32>shiftLess1(H_SHIFT, path);
+  for (let j = 0; j < L.hiddenSize; j++) {
+    const unit = L.units + <usize>j * UNIT_RECORD_BYTES;
+    for (let g = 0; g < 4; g++) {
+      store<u8>(unit + UNIT_W_FRAC + g, <u8>(<i32>load<i8>(unit + UNIT_W_FRAC + g) + xShift1K));
+      store<u8>(unit + UNIT_U_FRAC + g, <u8>(<i32>load<i8>(unit + UNIT_U_FRAC + g) + hShift1K));
+    }
+  }
 }
 
 /**
@@ -251,11 +276,18 @@ export function layerStep(m: Model, L: Layer, st: usize, T: i64, x: usize, cols:
   return open;
 }
 
-/** updateUnits in the form of toQ24 the layer takes, of those the build has (model.ts, FAST_SHIFTS and WIDE_SHIFTS). */
+/** The form of toQ24 a layer takes, of those the build has (model.ts, FAST_SHIFTS and WIDE_SHIFTS). */
+@inline function shiftsPath(L: Layer): i32 {
+  return FAST_SHIFTS && L.fastShifts ? SHIFTS_FAST : WIDE_SHIFTS && L.wideShifts ? SHIFTS_WIDE : SHIFTS_CHECKED;
+}
+
+/** updateUnits in the form of toQ24 the layer takes. */
 @inline function updateOpenUnits(L: Layer, st: usize, active: usize, open: i32, kBuf: usize, sums: usize): void {
-  if (FAST_SHIFTS && L.fastShifts) updateUnitsFast(L, st, active, open, kBuf, sums);
-  else if (WIDE_SHIFTS && L.wideShifts) updateUnitsWide(L, st, active, open, kBuf, sums);
-  else updateUnitsChecked(L, st, active, open, kBuf, sums);
+  const path = shiftsPath(L);
+  // written so that the forms a build lacks (shiftsPath never picks them) fold away at compile time
+  if (path == SHIFTS_CHECKED) updateUnitsChecked(L, st, active, open, kBuf, sums);
+  else if (!WIDE_SHIFTS || (FAST_SHIFTS && path == SHIFTS_FAST)) updateUnitsFast(L, st, active, open, kBuf, sums);
+  else updateUnitsWide(L, st, active, open, kBuf, sums);
 }
 
 // updateUnits once for each form of toQ24 the build has (model.ts, FAST_SHIFTS and WIDE_SHIFTS), each in a function
