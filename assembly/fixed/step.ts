@@ -206,6 +206,10 @@ const H_SHIFT = 15 - PRE_FRAC;
  * sums (fixed/sums.ts), in place: every unit's U h was summed from the previous h before any h changes. Each gate's
  * sums are read where it is computed, the o gate's after c~: V8 keeps the loads in order and would otherwise hold
  * all 28 values of a unit's sums and record from the start, spilling a third of them to the stack.
+ * The library builds take the units two at a time, both candidates c~ before either's output gate and update: a
+ * unit is a chain of dependent steps three table lookups deep, and with one unit after the other V8's code gave the
+ * processor little of the next unit to run beside it (measured: README, "Operators per event"). The
+ * microcontroller builds take one at a time, the smaller code.
  */
 @inline function updateUnits(L: Layer, st: usize, active: usize, open: i32, kBuf: usize, sums: usize, path: i32): void {
   const h = st + <usize>L.hOff;
@@ -216,34 +220,77 @@ const H_SHIFT = 15 - PRE_FRAC;
   const peepShift1 = <i64>(peepShift - 1);
   const hasPeephole = L.hasPeephole;
   const units = L.units;
-  for (let a = 0; a < open; a++) {
+  let a = 0;
+  if (UNITS_IN_PAIRS) {
+    for (; a + 1 < open; a += 2) {
+      const j = load<i32>(active + (<usize>a << 2));
+      const jNext = load<i32>(active + (<usize>a << 2), 4);
+      const unit = units + <usize>j * UNIT_RECORD_BYTES;
+      const unitNext = units + <usize>jNext * UNIT_RECORD_BYTES;
+      const unitSums = sums + <usize>a * SUMS_BYTES;
+      const unitSumsNext = unitSums + SUMS_BYTES;
+      const cQ20 = <i64>load<i32>(c + (<usize>j << 2));
+      const cNextQ20 = <i64>load<i32>(c + (<usize>jNext << 2));
+      const cCandidateQ20 = candidateOf(unit, unitSums, cQ20, xShift, xShift1K, peepShift, peepShift1, hasPeephole, path);
+      const cNextCandidateQ20 = candidateOf(unitNext, unitSumsNext, cNextQ20, xShift, xShift1K, peepShift, peepShift1, hasPeephole, path);
+      const kAt = kBuf + (<usize>a << 2);
+      outputAndUpdate(
+        unit, unitSums, c + (<usize>j << 2), h + (<usize>j << 1), kAt, cQ20, cCandidateQ20, xShift, xShift1K, peepShift, peepShift1,
+        hasPeephole, path,
+      );
+      outputAndUpdate(
+        unitNext, unitSumsNext, c + (<usize>jNext << 2), h + (<usize>jNext << 1), kAt + 4, cNextQ20, cNextCandidateQ20, xShift, xShift1K,
+        peepShift, peepShift1, hasPeephole, path,
+      );
+    }
+  }
+  for (; a < open; a++) {
     const j = load<i32>(active + (<usize>a << 2));
     const unitSums = sums + <usize>a * SUMS_BYTES;
     const unit = units + <usize>j * UNIT_RECORD_BYTES;
     const cAt = c + (<usize>j << 2);
-    const hAt = h + (<usize>j << 1);
     const cQ20 = <i64>load<i32>(cAt);
-    let preIQ24 = gatePreactivation(unit, unitSums, GATE_I, xShift, xShift1K, path);
-    let preFQ24 = gatePreactivation(unit, unitSums, GATE_F, xShift, xShift1K, path);
-    if (hasPeephole) {
-      preIQ24 += peephole(unit, 0, cQ20, peepShift, peepShift1, path);
-      preFQ24 += peephole(unit, 1, cQ20, peepShift, peepShift1, path);
-    }
-    const iQ15 = sigmoidQ15(preIQ24);
-    const fQ15 = sigmoidQ15(preFQ24);
-    const gQ15 = tanhQ15(gatePreactivation(unit, unitSums, GATE_G, xShift, xShift1K, path));
-    const cCandidateQ20 = candidateCell(fQ15, cQ20, iQ15, gQ15);
-    let preOQ24 = gatePreactivation(unit, unitSums, GATE_O, xShift, xShift1K, path);
-    // the output peephole sees the candidate c~, not the gated c
-    if (hasPeephole) preOQ24 += peephole(unit, 2, <i64>cCandidateQ20, peepShift, peepShift1, path);
-    const hCandidateQ15 = candidateHidden(sigmoidQ15(preOQ24), cCandidateQ20);
-    const kQ15 = load<i32>(kBuf + (<usize>a << 2));
-    store<i32>(cAt, <i32>gatedUpdate<i64>(<i64>kQ15, <i64>cCandidateQ20, cQ20));
-    const hQ15 = gatedUpdate<i32>(kQ15, hCandidateQ15, <i32>load<i16>(hAt));
-    // the one-page build's blocks (layerStep) still read this h: the new one (Q0.15) waits in k's slot
-    if (PAGE) store<i32>(kBuf + (<usize>a << 2), hQ15);
-    else store<i16>(hAt, <i16>hQ15);
+    const cCandidateQ20 = candidateOf(unit, unitSums, cQ20, xShift, xShift1K, peepShift, peepShift1, hasPeephole, path);
+    outputAndUpdate(
+      unit, unitSums, cAt, h + (<usize>j << 1), kBuf + (<usize>a << 2), cQ20, cCandidateQ20, xShift, xShift1K, peepShift, peepShift1,
+      hasPeephole, path,
+    );
   }
+}
+
+/** Whether updateUnits takes the units two at a time: in the library builds. */
+const UNITS_IN_PAIRS: bool = FULL_BUILD;
+
+/** A unit's candidate c~ (Q11.20), from its record, its sums and its c: its i, f and g gates, with the peepholes on c. */
+@inline function candidateOf(
+  unit: usize, unitSums: usize, cQ20: i64, xShift: i32, xShift1K: i64, peepShift: i32, peepShift1: i64, hasPeephole: i32, path: i32,
+): i32 {
+  let preIQ24 = gatePreactivation(unit, unitSums, GATE_I, xShift, xShift1K, path);
+  let preFQ24 = gatePreactivation(unit, unitSums, GATE_F, xShift, xShift1K, path);
+  if (hasPeephole) {
+    preIQ24 += peephole(unit, 0, cQ20, peepShift, peepShift1, path);
+    preFQ24 += peephole(unit, 1, cQ20, peepShift, peepShift1, path);
+  }
+  const iQ15 = sigmoidQ15(preIQ24);
+  const fQ15 = sigmoidQ15(preFQ24);
+  return candidateCell(fQ15, cQ20, iQ15, tanhQ15(gatePreactivation(unit, unitSums, GATE_G, xShift, xShift1K, path)));
+}
+
+/** A unit's o gate (its peephole on c~), h~, and the gated update of its c and h (at cAt and hAt) by its k (at kAt). */
+@inline function outputAndUpdate(
+  unit: usize, unitSums: usize, cAt: usize, hAt: usize, kAt: usize, cQ20: i64, cCandidateQ20: i32, xShift: i32, xShift1K: i64,
+  peepShift: i32, peepShift1: i64, hasPeephole: i32, path: i32,
+): void {
+  let preOQ24 = gatePreactivation(unit, unitSums, GATE_O, xShift, xShift1K, path);
+  // the output peephole sees the candidate c~, not the gated c
+  if (hasPeephole) preOQ24 += peephole(unit, 2, <i64>cCandidateQ20, peepShift, peepShift1, path);
+  const hCandidateQ15 = candidateHidden(sigmoidQ15(preOQ24), cCandidateQ20);
+  const kQ15 = load<i32>(kAt);
+  store<i32>(cAt, <i32>gatedUpdate<i64>(<i64>kQ15, <i64>cCandidateQ20, cQ20));
+  const hQ15 = gatedUpdate<i32>(kQ15, hCandidateQ15, <i32>load<i16>(hAt));
+  // the one-page build's blocks (layerStep) still read this h: the new one (Q0.15) waits in k's slot
+  if (PAGE) store<i32>(kAt, hQ15);
+  else store<i16>(hAt, <i16>hQ15);
 }
 
 /**
