@@ -170,13 +170,22 @@ const H_SHIFT = 15 - PRE_FRAC;
 
 /**
  * plstm.md section 1, "p * c" of the i, f (with c) and o (with c~) gates, slot 0, 1, 2 of the unit's peepholes, in
- * Q7.24: Q(pFrac) times Q11.20 shifted right by peepShift = pFrac + 20 - 24, rounded half up: in a fast or wide
- * layer peepShift is 1..32, so shiftRoundFast from peepShift1 = peepShift - 1 (fixed/arith.ts): with half =
- * 2^(peepShift - 1) instead, V8's code rebuilt half inside the peephole branch at every unit.
+ * Q7.24: Q(pFrac) times Q11.20 shifted right by peepShift = pFrac + 20 - 24, rounded half up. In a fast or wide
+ * layer peepShift is 1..32, and peepRound = peepRounding(peepShift) says how to round.
  */
-@inline function peephole(unit: usize, slot: i32, cellQ20: i64, peepShift: i32, peepShift1: i64, path: i32): i64 {
+@inline function peephole(unit: usize, slot: i32, cellQ20: i64, peepShift: i32, peepRound: i64, path: i32): i64 {
   const product = <i64>load<i16>(unit + UNIT_PEEPHOLE + (<usize>slot << 1)) * cellQ20;
-  return path != SHIFTS_CHECKED ? shiftRoundFast(product, peepShift1) : shiftRound(product, peepShift);
+  if (path == SHIFTS_CHECKED) return shiftRound(product, peepShift);
+  return FULL_BUILD ? shiftRoundFast(product, peepRound) : (product + peepRound) >> peepShift;
+}
+
+/**
+ * The library builds round a peephole product by shiftRoundFast from peepShift - 1 (fixed/arith.ts: shiftRound for
+ * shifts 1..32): from the half 2^(peepShift - 1) instead, V8's code rebuilt the half inside the peephole branch at
+ * every unit. The microcontroller builds add the half, two operators a peephole fewer.
+ */
+@inline function peepRounding(peepShift: i32): i64 {
+  return FULL_BUILD ? <i64>(peepShift - 1) : <i64>1 << (peepShift - 1);
 }
 
 /** plstm.md section 1, "c~ = f * c + i * g": Q0.15 * Q11.20 >> 15 and Q0.15 * Q0.15 >> 10 (an i32 product: at most
@@ -217,7 +226,7 @@ const H_SHIFT = 15 - PRE_FRAC;
   const xShift = L.xFrac - PRE_FRAC;
   const xShift1K = shiftLess1(xShift, path);
   const peepShift = L.pFrac + CELL_FRAC - PRE_FRAC;
-  const peepShift1 = <i64>(peepShift - 1);
+  const peepRound = peepRounding(peepShift);
   const hasPeephole = L.hasPeephole;
   const units = L.units;
   let a = 0;
@@ -231,16 +240,16 @@ const H_SHIFT = 15 - PRE_FRAC;
       const unitSumsNext = unitSums + SUMS_BYTES;
       const cQ20 = <i64>load<i32>(c + (<usize>j << 2));
       const cNextQ20 = <i64>load<i32>(c + (<usize>jNext << 2));
-      const cCandidateQ20 = candidateOf(unit, unitSums, cQ20, xShift, xShift1K, peepShift, peepShift1, hasPeephole, path);
-      const cNextCandidateQ20 = candidateOf(unitNext, unitSumsNext, cNextQ20, xShift, xShift1K, peepShift, peepShift1, hasPeephole, path);
+      const cCandidateQ20 = candidateOf(unit, unitSums, cQ20, xShift, xShift1K, peepShift, peepRound, hasPeephole, path);
+      const cNextCandidateQ20 = candidateOf(unitNext, unitSumsNext, cNextQ20, xShift, xShift1K, peepShift, peepRound, hasPeephole, path);
       const kAt = kBuf + (<usize>a << 2);
       outputAndUpdate(
-        unit, unitSums, c + (<usize>j << 2), h + (<usize>j << 1), kAt, cQ20, cCandidateQ20, xShift, xShift1K, peepShift, peepShift1,
+        unit, unitSums, c + (<usize>j << 2), h + (<usize>j << 1), kAt, cQ20, cCandidateQ20, xShift, xShift1K, peepShift, peepRound,
         hasPeephole, path,
       );
       outputAndUpdate(
         unitNext, unitSumsNext, c + (<usize>jNext << 2), h + (<usize>jNext << 1), kAt + 4, cNextQ20, cNextCandidateQ20, xShift, xShift1K,
-        peepShift, peepShift1, hasPeephole, path,
+        peepShift, peepRound, hasPeephole, path,
       );
     }
   }
@@ -250,9 +259,9 @@ const H_SHIFT = 15 - PRE_FRAC;
     const unit = units + <usize>j * UNIT_RECORD_BYTES;
     const cAt = c + (<usize>j << 2);
     const cQ20 = <i64>load<i32>(cAt);
-    const cCandidateQ20 = candidateOf(unit, unitSums, cQ20, xShift, xShift1K, peepShift, peepShift1, hasPeephole, path);
+    const cCandidateQ20 = candidateOf(unit, unitSums, cQ20, xShift, xShift1K, peepShift, peepRound, hasPeephole, path);
     outputAndUpdate(
-      unit, unitSums, cAt, h + (<usize>j << 1), kBuf + (<usize>a << 2), cQ20, cCandidateQ20, xShift, xShift1K, peepShift, peepShift1,
+      unit, unitSums, cAt, h + (<usize>j << 1), kBuf + (<usize>a << 2), cQ20, cCandidateQ20, xShift, xShift1K, peepShift, peepRound,
       hasPeephole, path,
     );
   }
@@ -263,13 +272,13 @@ const UNITS_IN_PAIRS: bool = FULL_BUILD;
 
 /** A unit's candidate c~ (Q11.20), from its record, its sums and its c: its i, f and g gates, with the peepholes on c. */
 @inline function candidateOf(
-  unit: usize, unitSums: usize, cQ20: i64, xShift: i32, xShift1K: i64, peepShift: i32, peepShift1: i64, hasPeephole: i32, path: i32,
+  unit: usize, unitSums: usize, cQ20: i64, xShift: i32, xShift1K: i64, peepShift: i32, peepRound: i64, hasPeephole: i32, path: i32,
 ): i32 {
   let preIQ24 = gatePreactivation(unit, unitSums, GATE_I, xShift, xShift1K, path);
   let preFQ24 = gatePreactivation(unit, unitSums, GATE_F, xShift, xShift1K, path);
   if (hasPeephole) {
-    preIQ24 += peephole(unit, 0, cQ20, peepShift, peepShift1, path);
-    preFQ24 += peephole(unit, 1, cQ20, peepShift, peepShift1, path);
+    preIQ24 += peephole(unit, 0, cQ20, peepShift, peepRound, path);
+    preFQ24 += peephole(unit, 1, cQ20, peepShift, peepRound, path);
   }
   const iQ15 = sigmoidQ15(preIQ24);
   const fQ15 = sigmoidQ15(preFQ24);
@@ -279,11 +288,11 @@ const UNITS_IN_PAIRS: bool = FULL_BUILD;
 /** A unit's o gate (its peephole on c~), h~, and the gated update of its c and h (at cAt and hAt) by its k (at kAt). */
 @inline function outputAndUpdate(
   unit: usize, unitSums: usize, cAt: usize, hAt: usize, kAt: usize, cQ20: i64, cCandidateQ20: i32, xShift: i32, xShift1K: i64,
-  peepShift: i32, peepShift1: i64, hasPeephole: i32, path: i32,
+  peepShift: i32, peepRound: i64, hasPeephole: i32, path: i32,
 ): void {
   let preOQ24 = gatePreactivation(unit, unitSums, GATE_O, xShift, xShift1K, path);
   // the output peephole sees the candidate c~, not the gated c
-  if (hasPeephole) preOQ24 += peephole(unit, 2, <i64>cCandidateQ20, peepShift, peepShift1, path);
+  if (hasPeephole) preOQ24 += peephole(unit, 2, <i64>cCandidateQ20, peepShift, peepRound, path);
   const hCandidateQ15 = candidateHidden(sigmoidQ15(preOQ24), cCandidateQ20);
   const kQ15 = load<i32>(kAt);
   store<i32>(cAt, <i32>gatedUpdate<i64>(<i64>kQ15, <i64>cCandidateQ20, cQ20));
