@@ -134,8 +134,8 @@ const ROW_SHIFTS: bool = FULL_BUILD;
 
 /**
  * Replaces, in the model's own copy of a fixed layer's unit records, each W and U row's format by the shift toQ24
- * takes on the layer's path: the format plus shiftLess1 (0..31 on the fast path, 0..31 + WIDE_SHIFT on the wide one,
- * checkUnits's ranges, so a u8). Once, at load (index.ts, modelCreate), after checkUnits chose the path; a checked
+ * takes on the layer's path: the format plus shiftLess1, s - 1 (0..31 on the fast path) or s - 1 + WIDE_SHIFT (0..53
+ * on the wide one), by checkUnits's ranges of s, so a u8. Once, at load (index.ts, modelCreate), after checkUnits chose the path; a checked
  * layer keeps its formats. Nothing else reads a fixed unit record's formats after load.
  */
 export function storeRowShifts(L: Layer): void {
@@ -338,7 +338,8 @@ export function layerStep(m: Model, L: Layer, st: usize, T: i64, x: usize, cols:
 }
 
 /** updateUnits in the form of toQ24 the layer takes (shiftsPath), tested in shiftsPath's order: in this shape the
- * event's code stays small enough for the compiler to inline it into the stream's step (11 operators an event). */
+ * event's code stays small enough for binaryen to inline it into the stream's step (with the path compared to
+ * shiftsPath's value it stayed a call, 11 operators an event more). */
 @inline function updateOpenUnits(L: Layer, st: usize, active: usize, open: i32, kBuf: usize, sums: usize): void {
   if (FAST_SHIFTS && L.fastShifts) updateUnitsFast(L, st, active, open, kBuf, sums);
   else if (WIDE_SHIFTS && L.wideShifts) updateUnitsWide(L, st, active, open, kBuf, sums);
