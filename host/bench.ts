@@ -138,7 +138,7 @@ export function defaultBenchEngines(): { engine: EngineKind; simd: boolean }[] {
 
 /** A benchmark point's model, its stream and the model quantized on the stream's first 4,096 events: the same for
  * the timing and the operator counts. */
-function benchPoint(config: BenchConfig) {
+export function benchPoint(config: BenchConfig) {
   const rng = new Rng(2016);
   const model = benchModel(rng, config);
   const stream = benchStream(rng, config);

@@ -8,7 +8,10 @@
  *   the bounds are needed;
  * - layers whose row formats put s at the edges of the wide range take the wide form in the builds that have it, and
  *   give the bits of the same layers on the checked form; layers just outside take the checked form. Which form ran
- *   is read from the operators each function executed, as `phasor bench --operators` counts them.
+ *   is read from the operators each function executed, as `phasor bench --operators` counts them. So the shifts
+ *   the library builds store in place of a fast or wide layer's row formats at load (assembly/fixed/step.ts,
+ *   storeRowShifts) are checked at the ends of both ranges, on rows whose sums reach their bounds, and so are the
+ *   peepholes' shifts at the ends of what their formats allow on those forms (1 and 26).
  */
 import "../host/node.js";
 import { readFileSync } from "node:fs";
@@ -112,6 +115,8 @@ interface Layout {
   uShifts: number[];
   /** a row of U whose weights are all 0 (gate o of unit 0) and the shift its format gives it */
   zeroUShift: number;
+  /** the peepholes' format, when not the one the quantizer plans: their shift is pFrac + 20 - 24 */
+  pFrac?: number;
 }
 
 /**
@@ -127,6 +132,7 @@ function layeredImage(layout: Layout, seed: number): Uint8Array {
   const model: FloatModel = randomModel(rng, { inputSize: INPUTS, hidden: [H], peephole: true, rOn: 1, outputs: OUTPUTS, mode: "every" });
   const plan = planFormats(model, 1, "layered", layout.width);
   plan.inputFrac = layout.inputFrac;
+  if (layout.pFrac !== undefined) plan.layers[0].pFrac = layout.pFrac;
   const L = model.layers[0];
   const lp = plan.layers[0];
   const limit = layout.width === "int8" ? INT8_LIMIT : 32767;
@@ -214,6 +220,11 @@ const CASES: Case[] = [
   { name: "int8, a U shift of -22", layout: { width: "int8", ...LOW, zeroUShift: -22 }, expected: { simd: "Checked", scalar: "Checked", "mcu-int8": "Checked", "mcu-int8-page": "Checked" } },
   { name: "int8, a W shift of 33", layout: { width: "int8", ...HIGH, inputFrac: 27, wShifts: [33, 31, 1, 0, -13] }, expected: { simd: "Checked", scalar: "Checked", "mcu-int8": "Checked", "mcu-int8-page": "Checked" } },
   { name: "int8, every shift in 1..32", layout: { width: "int8", ...HIGH, wShifts: [32, 1], uShifts: [1, 21], zeroUShift: 1 }, expected: { simd: "Fast", scalar: "Fast", "mcu-int8": "Wide", "mcu-int8-page": "Wide" } },
+  { name: "int16, every shift in 1..32", layout: { width: "int16", ...HIGH, wShifts: [32, 1], uShifts: [21, 1], zeroUShift: 1 }, expected: { simd: "Fast", scalar: "Fast", mcu: "Fast" } },
+  // the peepholes' shift at the ends of 1..32 that the fast and wide forms take (their largest format gives 26)
+  { name: "int16, peepholes shifted by 1", layout: { width: "int16", ...HIGH, wShifts: [32, 1], uShifts: [21, 1], zeroUShift: 1, pFrac: 5 }, expected: { simd: "Fast", scalar: "Fast", mcu: "Fast" } },
+  { name: "int16, peepholes shifted by 26", layout: { width: "int16", ...HIGH, wShifts: [32, 1], uShifts: [21, 1], zeroUShift: 1, pFrac: 30 }, expected: { simd: "Fast", scalar: "Fast", mcu: "Fast" } },
+  { name: "int8, peepholes shifted by 1", layout: { width: "int8", ...LOW, pFrac: 5 }, expected: { simd: "Wide", scalar: "Wide", "mcu-int8": "Wide", "mcu-int8-page": "Wide" } },
   // the int16 microcontroller build has no wide form: its layers take the checked one
   { name: "int16, W and U shifts down to -21", layout: { width: "int16", ...LOW }, expected: { simd: "Wide", scalar: "Wide", mcu: "Checked" } },
   { name: "int16, W shifts up to 32", layout: { width: "int16", ...HIGH }, expected: { simd: "Wide", scalar: "Wide", mcu: "Checked" } },

@@ -9,7 +9,7 @@ import {
   CELL_FRAC, PRE_FRAC, ROW_BIAS, ROW_RECORD_BYTES, UNIT_BIAS, UNIT_PEEPHOLE, UNIT_RECORD_BYTES, UNIT_U_FRAC, UNIT_W_FRAC,
 } from "../contract/plsm";
 import {
-  FAST_SHIFTS, Layer, Model, PAGE, SUM_BLOCK, TIMING_HALF_ON, TIMING_RECORD_BYTES, TIMING_STEP, TIMING_STEP_LOW, WIDE_SHIFTS, fixedInvHalf,
+  FAST_SHIFTS, FULL_BUILD, Layer, Model, PAGE, SUM_BLOCK, TIMING_HALF_ON, TIMING_RECORD_BYTES, TIMING_STEP, TIMING_STEP_LOW, WIDE_SHIFTS, fixedInvHalf,
   fixedPeriod,
 } from "../model";
 import { setActiveCount, wheelDrain, wheelInsert } from "../schedule";
@@ -110,11 +110,12 @@ export function timeGate(L: Layer, st: usize, T: i64, kOut: usize): i32 {
  * - SHIFTS_CHECKED, anything else: each s is checked and any outside 1..32 goes through shiftRound. The
  *   microcontroller builds keep that code small: every shift through their one shiftRound.
  * Their shift comes as the format plus shift1K = shiftLess1(shift, path), in i64 as the sum it shifts; s in i32 where
- * shiftRound is all the microcontroller build does.
+ * shiftRound is all the microcontroller build does. In the library builds a fast or wide layer holds that sum
+ * already in place of the format (storeRowShifts), two operators fewer a row on the event path.
  */
 @inline function toQ24(v: i64, fracAt: usize, shift: i32, shift1K: i64, path: i32): i64 {
   if (path == SHIFTS_CHECKED && isDefined(PHASOR_MCU)) return shiftRound(v, <i32>load<i8>(fracAt) + shift);
-  const sK = <i64>load<i8>(fracAt) + shift1K;
+  const sK = ROW_SHIFTS && path != SHIFTS_CHECKED ? <i64>load<u8>(fracAt) : <i64>load<i8>(fracAt) + shift1K;
   if (path == SHIFTS_FAST) return shiftRoundFast(v, sK);
   if (path == SHIFTS_WIDE) return shiftRoundWide(v, sK);
   if (<u64>sK < 32) return shiftRoundFast(v, sK);
@@ -125,6 +126,30 @@ export function timeGate(L: Layer, st: usize, T: i64, kOut: usize): i32 {
  * (shiftRoundWide), for a format of 0. */
 @inline function shiftLess1(shift: i32, path: i32): i64 {
   return <i64>(shift - 1 + (path == SHIFTS_WIDE ? WIDE_SHIFT : 0));
+}
+
+/** Whether fast and wide layers hold their rows' shifts in place of their formats (storeRowShifts): in the library
+ * builds; the microcontroller ones have no bytes for the code and keep the file's formats. */
+const ROW_SHIFTS: bool = FULL_BUILD;
+
+/**
+ * Replaces, in the model's own copy of a fixed layer's unit records, each W and U row's format by the shift toQ24
+ * takes on the layer's path: the format plus shiftLess1, s - 1 (0..31 on the fast path) or s - 1 + WIDE_SHIFT (0..53
+ * on the wide one), by checkUnits's ranges of s, so a u8. Once, at load (index.ts, modelCreate), after checkUnits chose the path; a checked
+ * layer keeps its formats. Nothing else reads a fixed unit record's formats after load.
+ */
+export function storeRowShifts(L: Layer): void {
+  const path = shiftsPath(L);
+  if (!ROW_SHIFTS || path == SHIFTS_CHECKED) return;
+  const xShift1K = <i32>shiftLess1(L.xFrac - PRE_FRAC, path);
+  const hShift1K = <i32>shiftLess1(H_SHIFT, path);
+  for (let j = 0; j < L.hiddenSize; j++) {
+    const unit = L.units + <usize>j * UNIT_RECORD_BYTES;
+    for (let g = 0; g < 4; g++) {
+      store<u8>(unit + UNIT_W_FRAC + g, <u8>(<i32>load<i8>(unit + UNIT_W_FRAC + g) + xShift1K));
+      store<u8>(unit + UNIT_U_FRAC + g, <u8>(<i32>load<i8>(unit + UNIT_U_FRAC + g) + hShift1K));
+    }
+  }
 }
 
 /**
@@ -145,12 +170,22 @@ const H_SHIFT = 15 - PRE_FRAC;
 
 /**
  * plstm.md section 1, "p * c" of the i, f (with c) and o (with c~) gates, slot 0, 1, 2 of the unit's peepholes, in
- * Q7.24: Q(pFrac) times Q11.20 shifted right by peepShift = pFrac + 20 - 24, rounded half up: in a fast or wide
- * layer peepShift is 1..32 and half = 2^(peepShift - 1).
+ * Q7.24: Q(pFrac) times Q11.20 shifted right by peepShift = pFrac + 20 - 24, rounded half up. In a fast or wide
+ * layer peepShift is 1..32, and peepRound = peepRounding(peepShift) says how to round.
  */
-@inline function peephole(unit: usize, slot: i32, cellQ20: i64, peepShift: i32, half: i64, path: i32): i64 {
+@inline function peephole(unit: usize, slot: i32, cellQ20: i64, peepShift: i32, peepRound: i64, path: i32): i64 {
   const product = <i64>load<i16>(unit + UNIT_PEEPHOLE + (<usize>slot << 1)) * cellQ20;
-  return path != SHIFTS_CHECKED ? (product + half) >> peepShift : shiftRound(product, peepShift);
+  if (path == SHIFTS_CHECKED) return shiftRound(product, peepShift);
+  return FULL_BUILD ? shiftRoundFast(product, peepRound) : (product + peepRound) >> peepShift;
+}
+
+/**
+ * The library builds round a peephole product by shiftRoundFast from peepShift - 1 (fixed/arith.ts: shiftRound for
+ * shifts 1..32): from the half 2^(peepShift - 1) instead, V8's code rebuilt the half inside the peephole branch at
+ * every unit. The microcontroller builds add the half, two operators a peephole fewer.
+ */
+@inline function peepRounding(peepShift: i32): i64 {
+  return FULL_BUILD ? <i64>(peepShift - 1) : <i64>1 << (peepShift - 1);
 }
 
 /** plstm.md section 1, "c~ = f * c + i * g": Q0.15 * Q11.20 >> 15 and Q0.15 * Q0.15 >> 10 (an i32 product: at most
@@ -177,7 +212,13 @@ const H_SHIFT = 15 - PRE_FRAC;
 
 /**
  * The candidate and gated update of the `open` units listed at `active` (plstm.md section 1), from their gate row
- * sums (fixed/sums.ts), in place: every unit's U h was summed from the previous h before any h changes.
+ * sums (fixed/sums.ts), in place: every unit's U h was summed from the previous h before any h changes. Each gate's
+ * sums are read where it is computed, the o gate's after c~: V8 keeps the loads in order and would otherwise hold
+ * all 28 values of a unit's sums and record from the start, spilling a third of them to the stack.
+ * The library builds take the units two at a time, both candidates c~ before either's output gate and update: a
+ * unit is a chain of dependent steps three table lookups deep, and with one unit after the other V8's code gave the
+ * processor little of the next unit to run beside it (measured: README, "Operators per event"). The
+ * microcontroller builds take one at a time, the smaller code.
  */
 @inline function updateUnits(L: Layer, st: usize, active: usize, open: i32, kBuf: usize, sums: usize, path: i32): void {
   const h = st + <usize>L.hOff;
@@ -185,35 +226,80 @@ const H_SHIFT = 15 - PRE_FRAC;
   const xShift = L.xFrac - PRE_FRAC;
   const xShift1K = shiftLess1(xShift, path);
   const peepShift = L.pFrac + CELL_FRAC - PRE_FRAC;
-  const half = <i64>1 << (peepShift - 1);
+  const peepRound = peepRounding(peepShift);
   const hasPeephole = L.hasPeephole;
   const units = L.units;
-  for (let a = 0; a < open; a++) {
+  let a = 0;
+  if (UNITS_IN_PAIRS) {
+    for (; a + 1 < open; a += 2) {
+      const j = load<i32>(active + (<usize>a << 2));
+      const jNext = load<i32>(active + (<usize>a << 2), 4);
+      const unit = units + <usize>j * UNIT_RECORD_BYTES;
+      const unitNext = units + <usize>jNext * UNIT_RECORD_BYTES;
+      const unitSums = sums + <usize>a * SUMS_BYTES;
+      const unitSumsNext = unitSums + SUMS_BYTES;
+      const cQ20 = <i64>load<i32>(c + (<usize>j << 2));
+      const cNextQ20 = <i64>load<i32>(c + (<usize>jNext << 2));
+      const cCandidateQ20 = candidateOf(unit, unitSums, cQ20, xShift, xShift1K, peepShift, peepRound, hasPeephole, path);
+      const cNextCandidateQ20 = candidateOf(unitNext, unitSumsNext, cNextQ20, xShift, xShift1K, peepShift, peepRound, hasPeephole, path);
+      const kAt = kBuf + (<usize>a << 2);
+      outputAndUpdate(
+        unit, unitSums, c + (<usize>j << 2), h + (<usize>j << 1), kAt, cQ20, cCandidateQ20, xShift, xShift1K, peepShift, peepRound,
+        hasPeephole, path,
+      );
+      outputAndUpdate(
+        unitNext, unitSumsNext, c + (<usize>jNext << 2), h + (<usize>jNext << 1), kAt + 4, cNextQ20, cNextCandidateQ20, xShift, xShift1K,
+        peepShift, peepRound, hasPeephole, path,
+      );
+    }
+  }
+  for (; a < open; a++) {
     const j = load<i32>(active + (<usize>a << 2));
     const unitSums = sums + <usize>a * SUMS_BYTES;
     const unit = units + <usize>j * UNIT_RECORD_BYTES;
     const cAt = c + (<usize>j << 2);
-    const hAt = h + (<usize>j << 1);
     const cQ20 = <i64>load<i32>(cAt);
-    let preIQ24 = gatePreactivation(unit, unitSums, GATE_I, xShift, xShift1K, path);
-    let preFQ24 = gatePreactivation(unit, unitSums, GATE_F, xShift, xShift1K, path);
-    const preGQ24 = gatePreactivation(unit, unitSums, GATE_G, xShift, xShift1K, path);
-    let preOQ24 = gatePreactivation(unit, unitSums, GATE_O, xShift, xShift1K, path);
-    if (hasPeephole) {
-      preIQ24 += peephole(unit, 0, cQ20, peepShift, half, path);
-      preFQ24 += peephole(unit, 1, cQ20, peepShift, half, path);
-    }
-    const cCandidateQ20 = candidateCell(sigmoidQ15(preFQ24), cQ20, sigmoidQ15(preIQ24), tanhQ15(preGQ24));
-    // the output peephole sees the candidate c~, not the gated c
-    if (hasPeephole) preOQ24 += peephole(unit, 2, <i64>cCandidateQ20, peepShift, half, path);
-    const hCandidateQ15 = candidateHidden(sigmoidQ15(preOQ24), cCandidateQ20);
-    const kQ15 = load<i32>(kBuf + (<usize>a << 2));
-    store<i32>(cAt, <i32>gatedUpdate<i64>(<i64>kQ15, <i64>cCandidateQ20, cQ20));
-    const hQ15 = gatedUpdate<i32>(kQ15, hCandidateQ15, <i32>load<i16>(hAt));
-    // the one-page build's blocks (layerStep) still read this h: the new one (Q0.15) waits in k's slot
-    if (PAGE) store<i32>(kBuf + (<usize>a << 2), hQ15);
-    else store<i16>(hAt, <i16>hQ15);
+    const cCandidateQ20 = candidateOf(unit, unitSums, cQ20, xShift, xShift1K, peepShift, peepRound, hasPeephole, path);
+    outputAndUpdate(
+      unit, unitSums, cAt, h + (<usize>j << 1), kBuf + (<usize>a << 2), cQ20, cCandidateQ20, xShift, xShift1K, peepShift, peepRound,
+      hasPeephole, path,
+    );
   }
+}
+
+/** Whether updateUnits takes the units two at a time: in the library builds. */
+const UNITS_IN_PAIRS: bool = FULL_BUILD;
+
+/** A unit's candidate c~ (Q11.20), from its record, its sums and its c: its i, f and g gates, with the peepholes on c. */
+@inline function candidateOf(
+  unit: usize, unitSums: usize, cQ20: i64, xShift: i32, xShift1K: i64, peepShift: i32, peepRound: i64, hasPeephole: i32, path: i32,
+): i32 {
+  let preIQ24 = gatePreactivation(unit, unitSums, GATE_I, xShift, xShift1K, path);
+  let preFQ24 = gatePreactivation(unit, unitSums, GATE_F, xShift, xShift1K, path);
+  if (hasPeephole) {
+    preIQ24 += peephole(unit, 0, cQ20, peepShift, peepRound, path);
+    preFQ24 += peephole(unit, 1, cQ20, peepShift, peepRound, path);
+  }
+  const iQ15 = sigmoidQ15(preIQ24);
+  const fQ15 = sigmoidQ15(preFQ24);
+  return candidateCell(fQ15, cQ20, iQ15, tanhQ15(gatePreactivation(unit, unitSums, GATE_G, xShift, xShift1K, path)));
+}
+
+/** A unit's o gate (its peephole on c~), h~, and the gated update of its c and h (at cAt and hAt) by its k (at kAt). */
+@inline function outputAndUpdate(
+  unit: usize, unitSums: usize, cAt: usize, hAt: usize, kAt: usize, cQ20: i64, cCandidateQ20: i32, xShift: i32, xShift1K: i64,
+  peepShift: i32, peepRound: i64, hasPeephole: i32, path: i32,
+): void {
+  let preOQ24 = gatePreactivation(unit, unitSums, GATE_O, xShift, xShift1K, path);
+  // the output peephole sees the candidate c~, not the gated c
+  if (hasPeephole) preOQ24 += peephole(unit, 2, <i64>cCandidateQ20, peepShift, peepRound, path);
+  const hCandidateQ15 = candidateHidden(sigmoidQ15(preOQ24), cCandidateQ20);
+  const kQ15 = load<i32>(kAt);
+  store<i32>(cAt, <i32>gatedUpdate<i64>(<i64>kQ15, <i64>cCandidateQ20, cQ20));
+  const hQ15 = gatedUpdate<i32>(kQ15, hCandidateQ15, <i32>load<i16>(hAt));
+  // the one-page build's blocks (layerStep) still read this h: the new one (Q0.15) waits in k's slot
+  if (PAGE) store<i32>(kAt, hQ15);
+  else store<i16>(hAt, <i16>hQ15);
 }
 
 /**
@@ -246,7 +332,14 @@ export function layerStep(m: Model, L: Layer, st: usize, T: i64, x: usize, cols:
   return open;
 }
 
-/** updateUnits in the form of toQ24 the layer takes, of those the build has (model.ts, FAST_SHIFTS and WIDE_SHIFTS). */
+/** The form of toQ24 a layer takes, of those the build has (model.ts, FAST_SHIFTS and WIDE_SHIFTS). */
+@inline function shiftsPath(L: Layer): i32 {
+  return FAST_SHIFTS && L.fastShifts ? SHIFTS_FAST : WIDE_SHIFTS && L.wideShifts ? SHIFTS_WIDE : SHIFTS_CHECKED;
+}
+
+/** updateUnits in the form of toQ24 the layer takes (shiftsPath), tested in shiftsPath's order: in this shape the
+ * event's code stays small enough for binaryen to inline it into the stream's step (with the path compared to
+ * shiftsPath's value it stayed a call, 11 operators an event more). */
 @inline function updateOpenUnits(L: Layer, st: usize, active: usize, open: i32, kBuf: usize, sums: usize): void {
   if (FAST_SHIFTS && L.fastShifts) updateUnitsFast(L, st, active, open, kBuf, sums);
   else if (WIDE_SHIFTS && L.wideShifts) updateUnitsWide(L, st, active, open, kBuf, sums);
