@@ -5,13 +5,15 @@
 // (LANE_CHUNK_COLUMNS), so that the SIMD build's i32 lane sums are exact and U h is exact once they are added in
 // i64. The quantizer gives U rows the finer formats this allows (docs/fixed-point.md, "U h in 64 bits").
 //
-// The vector stays in locals while the rows of every open unit pass over it, so that a multiply-accumulate is a
-// weight's load and its address, the vector's local, a multiply and an add: 5 wasm operators without SIMD (i64 ones:
-// an i64.load16_s or i64.load8_s widens the weight as it loads), which is what an interpreter on a device executes
-// for it (README.md, "Operators per event"). Scalar: chunks of 32 columns, then of 8 (the two-page microcontroller
-// inference builds: rows 16, then 8, at a time, below); SIMD (i32x4.dot_i16x8_s): chunks of up to 16 vectors of 8 columns, each lane's
-// i32 partial sum widened to i64 before lanes and chunks are added. Both read the zero padding of rows and vector
-// up to a multiple of 8, and nothing past it.
+// Without SIMD the vector stays in locals while the rows of every open unit pass over it, so that a multiply-
+// accumulate is a weight's load and its address, the vector's local, a multiply and an add: 5 wasm operators (i64
+// ones: an i64.load16_s or i64.load8_s widens the weight as it loads), which is what an interpreter on a device
+// executes for it (README.md, "Operators per event"). Scalar: chunks of 32 columns, then of 8 (the two-page
+// microcontroller inference builds: rows 16, then 8, at a time, below). SIMD (i32x4.dot_i16x8_s): chunks of up to
+// 16 vectors of 8 columns, a unit's four rows side by side, each vector loaded once for the four; each lane's i32
+// partial sum widened to i64 before lanes and chunks are added; a one-input layer of at most 128 units (the
+// paper's model) sums W x and U h in one pass. Both read the zero padding of rows and vector up to a multiple of 8,
+// and nothing past it.
 //
 // The scalar library builds do U h, and W x where the input is wider than 8, two
 // rows per multiply, the same 5 operators for two MACs: the matrix is copied once per model into row pairs
@@ -125,12 +127,16 @@ export function gateSums(L: Layer, st: usize, active: usize, x: usize, cols: usi
 /** gateSums for a layer whose weights are T (i16, or i8 with int8 weights). */
 @inline function gateSumsOf<T>(L: Layer, st: usize, active: usize, x: usize, cols: usize, nnz: i32, open: i32, sums: usize): void {
   // W x first: these store their sums and zero the U h ones, which the U h sums add to (stores, not memory.fill,
-  // which an interpreter, and wasmtime's fuel, charges per byte)
+  // which an interpreter, and wasmtime's fuel, charges per byte); the SIMD build's rowSums stores its first chunk,
+  // so it zeroes nothing
   if (FULL_BUILD && nnz >= 0) sparseSums<T>(L.W, <usize>L.inputPad * sizeof<T>(), x, cols, nnz, active, open, sums);
-  else if (L.inputSize == 1) oneColumnSums<T>(L.W, x, active, open, sums);
+  else if (ASC_FEATURE_SIMD && L.inputSize == 1 && L.hiddenPad <= LANE_CHUNK_COLUMNS) {
+    oneColumnSimd<T>(L, x, st + <usize>L.hOff, active, open, sums);
+    return;
+  } else if (L.inputSize == 1) oneColumnSums<T>(L.W, x, active, open, sums);
   else if (!ASC_FEATURE_SIMD && !isDefined(PHASOR_MCU) && L.inputPad == 8) narrowSums<T>(L.W, x, L.inputSize, active, open, sums);
   else {
-    for (let out = sums, end = sums + <usize>open * SUMS_BYTES; out < end; out += 16) zero16(out);
+    if (!ASC_FEATURE_SIMD) for (let out = sums, end = sums + <usize>open * SUMS_BYTES; out < end; out += 16) zero16(out);
     if (pairsW(L)) {
       rowSums<i64, i64>(L.wPairs, <usize>L.inputPad << 3, x, L.inputSize, active, open, sums, 0);
       unpackPairs(sums, open);
@@ -245,8 +251,9 @@ function lanePiece2(pairs: usize, pairBytes: usize, v: usize, column: i32, at: i
   store<i64>(at, load<i64>(at, 8) + ((p - a) >> 32), 8);
 }
 
-/** A unit's U h sums before the first column. */
+/** A unit's U h sums before the first column (the SIMD build's rowSums stores its first chunk instead). */
 @inline function startU(unitSums: usize): void {
+  if (ASC_FEATURE_SIMD) return;
   zero16(unitSums + U_SUMS);
   zero16(unitSums + U_SUMS + 16);
 }
@@ -280,34 +287,43 @@ function unpackPairs(sums: usize, open: i32): void {
 
 /**
  * Each open unit's 4 rows of `matrix` (unit-major: unit j's rows i, f, g, o from 4 j rowBytes, each rowBytes long)
- * times v[0..n), added to the i64 sums at sums + SUMS_BYTES a + 8 g (W = i16 or i8, A = i64). Or, in the scalar
- * library builds, each open unit's 2 row pairs (packRows) into i64 pair sums at sums + SUMS_BYTES a + 8 p (W = i64,
- * A = i64; rowBytes is then a pair's bytes; unpackPairs then splits them). In the microcontroller builds `pairs`, when
- * not 0, holds the same rows' first n & ~31 columns as row pairs (packRows), the only 32-column chunks there; rows
- * without them are summed 16 columns at a time.
+ * times v[0..n), added to the i64 sums at sums + SUMS_BYTES a + 8 g (W = i16 or i8, A = i64; the SIMD build stores
+ * them, at its first chunk). Or, in the scalar library builds, each open unit's 2 row pairs (packRows) into i64
+ * pair sums at sums + SUMS_BYTES a + 8 p (W = i64, A = i64; rowBytes is then a pair's bytes; unpackPairs then
+ * splits them). In the microcontroller builds `pairs`, when not 0, holds the same rows' first n & ~31 columns as
+ * row pairs (packRows), the only 32-column chunks there; rows without them are summed 16 columns at a time.
  */
 function rowSums<W, A>(matrix: usize, rowBytes: usize, v: usize, n: i32, active: usize, open: i32, sums: usize, pairs: usize): void {
   if (ASC_FEATURE_SIMD) {
     const padded = <i32>(rowBytes / sizeof<W>());
     for (let from = 0; from < padded; from += LANE_CHUNK_COLUMNS) {
       const vectors = min(16, (padded - from) >> 3);
-      chunkSimd<W>(matrix, rowBytes, v, from, vectors, active, open, sums);
+      chunkSimd<W>(matrix, rowBytes, v, from, vectors, active, open, sums, false, 0, 0);
     }
   } else {
     let from = 0;
     if (!MCU_PAIRED) for (; from + 32 <= n; from += 32) chunk32<W, A>(matrix, rowBytes, v, from, active, open, sums);
     else if (pairs) for (const pairBytes = <usize>(n & ~31) << 3; from + 32 <= n; from += 32) chunk32<W, A>(pairs, pairBytes, v, from, active, open, sums);
     else for (; from + 16 <= n; from += 16) chunk16<W, A>(matrix, rowBytes, v, from, active, open, sums);
+    // the library's scalar builds sum 9 to 16 of the last columns in one pass rather than two (each pass costs its
+    // loop over the units: at H=110 V8 spent two thirds of a 32-column pass's time on the two 8-column ones); the
+    // row's padding to a multiple of 8 holds the columns past n
+    if (PAIRED && n - from > 8) {
+      chunk16<W, A>(matrix, rowBytes, v, from, active, open, sums);
+      from += 16;
+    }
     // the last columns 8 at a time, up to the row's padding (zero weights): never past the row's end
     for (; from < n; from += 8) chunk8<W, A>(matrix, rowBytes, v, from, active, open, sums);
   }
 }
 
-/** One row's (or pair's) first `columns` (32 or 16) columns from `row` times v0..v31: one expression, 5 operators a
- * term (the first 16 added to the next 16: the same exact i64 sum in any order). Written out rather than as row8s: a load's offset must be a constant (AS220), and an address added at run time costs
- * operators (7 more a row and chunk, measured). */
+/** One row's (or pair's) first `columns` (32 or 16) columns from `row` times v0..v31: one chain of adds, 5 operators
+ * a term (the same exact i64 sum in any order). Written out rather than as row8s: a load's offset must be a constant
+ * (AS220), and an address added at run time costs operators (7 more a row and chunk, measured). The 32 are one chain,
+ * not the first 16 added to the next 16: Binaryen put the second 16 first, and V8 loaded their weights ahead of
+ * the first 16 products and spilled them to the stack (a store and a load more a term). */
 @inline function rowWide<W, A>(columns: i32, row: usize, v0: A, v1: A, v2: A, v3: A, v4: A, v5: A, v6: A, v7: A, v8: A, v9: A, v10: A, v11: A, v12: A, v13: A, v14: A, v15: A, v16: A, v17: A, v18: A, v19: A, v20: A, v21: A, v22: A, v23: A, v24: A, v25: A, v26: A, v27: A, v28: A, v29: A, v30: A, v31: A): A {
-  return (
+  const low =
     <A>load<W>(row, 0 * sizeof<W>()) * v0 +
     <A>load<W>(row, 1 * sizeof<W>()) * v1 +
     <A>load<W>(row, 2 * sizeof<W>()) * v2 +
@@ -323,25 +339,26 @@ function rowSums<W, A>(matrix: usize, rowBytes: usize, v: usize, n: i32, active:
     <A>load<W>(row, 12 * sizeof<W>()) * v12 +
     <A>load<W>(row, 13 * sizeof<W>()) * v13 +
     <A>load<W>(row, 14 * sizeof<W>()) * v14 +
-    <A>load<W>(row, 15 * sizeof<W>()) * v15 +
-    (columns == 32
-      ? <A>load<W>(row, 16 * sizeof<W>()) * v16 +
-      <A>load<W>(row, 17 * sizeof<W>()) * v17 +
-      <A>load<W>(row, 18 * sizeof<W>()) * v18 +
-      <A>load<W>(row, 19 * sizeof<W>()) * v19 +
-      <A>load<W>(row, 20 * sizeof<W>()) * v20 +
-      <A>load<W>(row, 21 * sizeof<W>()) * v21 +
-      <A>load<W>(row, 22 * sizeof<W>()) * v22 +
-      <A>load<W>(row, 23 * sizeof<W>()) * v23 +
-      <A>load<W>(row, 24 * sizeof<W>()) * v24 +
-      <A>load<W>(row, 25 * sizeof<W>()) * v25 +
-      <A>load<W>(row, 26 * sizeof<W>()) * v26 +
-      <A>load<W>(row, 27 * sizeof<W>()) * v27 +
-      <A>load<W>(row, 28 * sizeof<W>()) * v28 +
-      <A>load<W>(row, 29 * sizeof<W>()) * v29 +
-      <A>load<W>(row, 30 * sizeof<W>()) * v30 +
-      <A>load<W>(row, 31 * sizeof<W>()) * v31
-      : <A>0)
+    <A>load<W>(row, 15 * sizeof<W>()) * v15;
+  if (columns != 32) return low;
+  return (
+    low +
+    <A>load<W>(row, 16 * sizeof<W>()) * v16 +
+    <A>load<W>(row, 17 * sizeof<W>()) * v17 +
+    <A>load<W>(row, 18 * sizeof<W>()) * v18 +
+    <A>load<W>(row, 19 * sizeof<W>()) * v19 +
+    <A>load<W>(row, 20 * sizeof<W>()) * v20 +
+    <A>load<W>(row, 21 * sizeof<W>()) * v21 +
+    <A>load<W>(row, 22 * sizeof<W>()) * v22 +
+    <A>load<W>(row, 23 * sizeof<W>()) * v23 +
+    <A>load<W>(row, 24 * sizeof<W>()) * v24 +
+    <A>load<W>(row, 25 * sizeof<W>()) * v25 +
+    <A>load<W>(row, 26 * sizeof<W>()) * v26 +
+    <A>load<W>(row, 27 * sizeof<W>()) * v27 +
+    <A>load<W>(row, 28 * sizeof<W>()) * v28 +
+    <A>load<W>(row, 29 * sizeof<W>()) * v29 +
+    <A>load<W>(row, 30 * sizeof<W>()) * v30 +
+    <A>load<W>(row, 31 * sizeof<W>()) * v31
   );
 }
 
@@ -560,120 +577,166 @@ function sparseSums<T>(matrix: usize, rowBytes: usize, v: usize, cols: usize, co
   return i64x2.add(v128.shuffle<i64>(wa, wb, 0, 2), v128.shuffle<i64>(wa, wb, 1, 3));
 }
 
-/** One row's first `vectors` (1 to 16) vectors of 8 columns times v0..v15, as i32x4 partial sums: the sum starts at
- * the last vector and falls through to the first. int8 weights are widened to i16x8 as they load. */
-@inline function rowSimd<T>(row: usize, vectors: i32, v0: v128, v1: v128, v2: v128, v3: v128, v4: v128, v5: v128, v6: v128, v7: v128, v8: v128, v9: v128, v10: v128, v11: v128, v12: v128, v13: v128, v14: v128, v15: v128): v128 {
-  let s = i32x4.splat(0);
-  switch (vectors) {
-    case 16:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 120) : v128.load(row, 240), v15));
-    case 15:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 112) : v128.load(row, 224), v14));
-    case 14:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 104) : v128.load(row, 208), v13));
-    case 13:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 96) : v128.load(row, 192), v12));
-    case 12:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 88) : v128.load(row, 176), v11));
-    case 11:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 80) : v128.load(row, 160), v10));
-    case 10:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 72) : v128.load(row, 144), v9));
-    case 9:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 64) : v128.load(row, 128), v8));
-    case 8:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 56) : v128.load(row, 112), v7));
-    case 7:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 48) : v128.load(row, 96), v6));
-    case 6:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 40) : v128.load(row, 80), v5));
-    case 5:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 32) : v128.load(row, 64), v4));
-    case 4:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 24) : v128.load(row, 48), v3));
-    case 3:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 16) : v128.load(row, 32), v2));
-    case 2:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 8) : v128.load(row, 16), v1));
-    case 1:
-      s = i32x4.add(s, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(row, 0) : v128.load(row, 0), v0));
-  }
-  return s;
-}
-
-/** rowSums for `vectors` (1 to 16) vectors of 8 columns of v from `from`: v in locals, the four rows of a unit at
- * once. */
-@inline function chunkSimd<T>(matrix: usize, rowBytes: usize, v: usize, from: i32, vectors: i32, active: usize, open: i32, sums: usize): void {
+/**
+ * rowSums for `vectors` (1 to 16) vectors of 8 columns of v from `from`: each open unit's four rows side by side,
+ * each vector of v loaded once for the four (i32x4 partial sums, one per row, the sum starting at the last vector
+ * and falling through to the first; int8 weights widened to i16x8 as they load), stored in the sums by the first
+ * chunk (`from` 0) and added to them by the next ones, so that nothing zeroes them first. With `oneColumn`
+ * (oneColumnSimd) `sums` is the units' sums themselves: each unit's W x, its row of W at 8-element strides times
+ * x[0], and its U h are stored, not added. One row at a time, with v's vectors in locals, V8 kept them in registers
+ * only by spilling; and it computes a value used in several cases of the switch again in each (a multiply and three
+ * adds a vector), so the next unit's row addresses are computed at the end of the loop, where they reach the switch
+ * as the loop's variables (README.md, "Operators per event").
+ */
+@inline function chunkSimd<T>(matrix: usize, rowBytes: usize, v: usize, from: i32, vectors: i32, active: usize, open: i32, sums: usize, oneColumn: bool, W: usize, x: usize): void {
   const vp = v + (<usize>from << 1);
-  let v0 = i32x4.splat(0);
-  let v1 = i32x4.splat(0);
-  let v2 = i32x4.splat(0);
-  let v3 = i32x4.splat(0);
-  let v4 = i32x4.splat(0);
-  let v5 = i32x4.splat(0);
-  let v6 = i32x4.splat(0);
-  let v7 = i32x4.splat(0);
-  let v8 = i32x4.splat(0);
-  let v9 = i32x4.splat(0);
-  let v10 = i32x4.splat(0);
-  let v11 = i32x4.splat(0);
-  let v12 = i32x4.splat(0);
-  let v13 = i32x4.splat(0);
-  let v14 = i32x4.splat(0);
-  let v15 = i32x4.splat(0);
-  switch (vectors) {
-    case 16:
-      v15 = v128.load(vp, 240);
-    case 15:
-      v14 = v128.load(vp, 224);
-    case 14:
-      v13 = v128.load(vp, 208);
-    case 13:
-      v12 = v128.load(vp, 192);
-    case 12:
-      v11 = v128.load(vp, 176);
-    case 11:
-      v10 = v128.load(vp, 160);
-    case 10:
-      v9 = v128.load(vp, 144);
-    case 9:
-      v8 = v128.load(vp, 128);
-    case 8:
-      v7 = v128.load(vp, 112);
-    case 7:
-      v6 = v128.load(vp, 96);
-    case 6:
-      v5 = v128.load(vp, 80);
-    case 5:
-      v4 = v128.load(vp, 64);
-    case 4:
-      v3 = v128.load(vp, 48);
-    case 3:
-      v2 = v128.load(vp, 32);
-    case 2:
-      v1 = v128.load(vp, 16);
-    case 1:
-      v0 = v128.load(vp, 0);
-  }
   const unitBytes = rowBytes << 2;
   const start = <usize>from * sizeof<T>();
+  const x0 = oneColumn ? <i64>load<i16>(x) : 0;
   let out = sums;
   const end = sums + <usize>open * SUMS_BYTES;
-  do {
-    const row = matrix + <usize>load<i32>(active) * unitBytes + start;
-    const s01 = laneSums(
-      rowSimd<T>(row, vectors, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15),
-      rowSimd<T>(row + rowBytes, vectors, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15),
-    );
-    const s23 = laneSums(
-      rowSimd<T>(row + 2 * rowBytes, vectors, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15),
-      rowSimd<T>(row + 3 * rowBytes, vectors, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13, v14, v15),
-    );
-    v128.store(out, i64x2.add(v128.load(out), s01));
-    v128.store(out, i64x2.add(v128.load(out, 16), s23), 16);
+  let r0 = matrix + <usize>load<i32>(active) * unitBytes + start;
+  let r1 = r0 + rowBytes;
+  let r2 = r1 + rowBytes;
+  let r3 = r2 + rowBytes;
+  let w = oneColumn ? W + <usize>load<i32>(active) * (32 * sizeof<T>()) : 0;
+  while (true) {
+    if (oneColumn) {
+      store<i64>(out, <i64>load<T>(w) * x0);
+      store<i64>(out, <i64>load<T>(w, 8 * sizeof<T>()) * x0, 8);
+      store<i64>(out, <i64>load<T>(w, 16 * sizeof<T>()) * x0, 16);
+      store<i64>(out, <i64>load<T>(w, 24 * sizeof<T>()) * x0, 24);
+    }
+    let s0 = i32x4.splat(0);
+    let s1 = i32x4.splat(0);
+    let s2 = i32x4.splat(0);
+    let s3 = i32x4.splat(0);
+    let h: v128;
+    switch (vectors) {
+    case 16:
+      h = v128.load(vp, 240);
+      s0 = i32x4.add(s0, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r0, 120) : v128.load(r0, 240), h));
+      s1 = i32x4.add(s1, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r1, 120) : v128.load(r1, 240), h));
+      s2 = i32x4.add(s2, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r2, 120) : v128.load(r2, 240), h));
+      s3 = i32x4.add(s3, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r3, 120) : v128.load(r3, 240), h));
+    case 15:
+      h = v128.load(vp, 224);
+      s0 = i32x4.add(s0, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r0, 112) : v128.load(r0, 224), h));
+      s1 = i32x4.add(s1, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r1, 112) : v128.load(r1, 224), h));
+      s2 = i32x4.add(s2, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r2, 112) : v128.load(r2, 224), h));
+      s3 = i32x4.add(s3, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r3, 112) : v128.load(r3, 224), h));
+    case 14:
+      h = v128.load(vp, 208);
+      s0 = i32x4.add(s0, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r0, 104) : v128.load(r0, 208), h));
+      s1 = i32x4.add(s1, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r1, 104) : v128.load(r1, 208), h));
+      s2 = i32x4.add(s2, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r2, 104) : v128.load(r2, 208), h));
+      s3 = i32x4.add(s3, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r3, 104) : v128.load(r3, 208), h));
+    case 13:
+      h = v128.load(vp, 192);
+      s0 = i32x4.add(s0, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r0, 96) : v128.load(r0, 192), h));
+      s1 = i32x4.add(s1, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r1, 96) : v128.load(r1, 192), h));
+      s2 = i32x4.add(s2, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r2, 96) : v128.load(r2, 192), h));
+      s3 = i32x4.add(s3, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r3, 96) : v128.load(r3, 192), h));
+    case 12:
+      h = v128.load(vp, 176);
+      s0 = i32x4.add(s0, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r0, 88) : v128.load(r0, 176), h));
+      s1 = i32x4.add(s1, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r1, 88) : v128.load(r1, 176), h));
+      s2 = i32x4.add(s2, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r2, 88) : v128.load(r2, 176), h));
+      s3 = i32x4.add(s3, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r3, 88) : v128.load(r3, 176), h));
+    case 11:
+      h = v128.load(vp, 160);
+      s0 = i32x4.add(s0, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r0, 80) : v128.load(r0, 160), h));
+      s1 = i32x4.add(s1, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r1, 80) : v128.load(r1, 160), h));
+      s2 = i32x4.add(s2, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r2, 80) : v128.load(r2, 160), h));
+      s3 = i32x4.add(s3, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r3, 80) : v128.load(r3, 160), h));
+    case 10:
+      h = v128.load(vp, 144);
+      s0 = i32x4.add(s0, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r0, 72) : v128.load(r0, 144), h));
+      s1 = i32x4.add(s1, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r1, 72) : v128.load(r1, 144), h));
+      s2 = i32x4.add(s2, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r2, 72) : v128.load(r2, 144), h));
+      s3 = i32x4.add(s3, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r3, 72) : v128.load(r3, 144), h));
+    case 9:
+      h = v128.load(vp, 128);
+      s0 = i32x4.add(s0, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r0, 64) : v128.load(r0, 128), h));
+      s1 = i32x4.add(s1, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r1, 64) : v128.load(r1, 128), h));
+      s2 = i32x4.add(s2, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r2, 64) : v128.load(r2, 128), h));
+      s3 = i32x4.add(s3, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r3, 64) : v128.load(r3, 128), h));
+    case 8:
+      h = v128.load(vp, 112);
+      s0 = i32x4.add(s0, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r0, 56) : v128.load(r0, 112), h));
+      s1 = i32x4.add(s1, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r1, 56) : v128.load(r1, 112), h));
+      s2 = i32x4.add(s2, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r2, 56) : v128.load(r2, 112), h));
+      s3 = i32x4.add(s3, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r3, 56) : v128.load(r3, 112), h));
+    case 7:
+      h = v128.load(vp, 96);
+      s0 = i32x4.add(s0, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r0, 48) : v128.load(r0, 96), h));
+      s1 = i32x4.add(s1, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r1, 48) : v128.load(r1, 96), h));
+      s2 = i32x4.add(s2, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r2, 48) : v128.load(r2, 96), h));
+      s3 = i32x4.add(s3, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r3, 48) : v128.load(r3, 96), h));
+    case 6:
+      h = v128.load(vp, 80);
+      s0 = i32x4.add(s0, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r0, 40) : v128.load(r0, 80), h));
+      s1 = i32x4.add(s1, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r1, 40) : v128.load(r1, 80), h));
+      s2 = i32x4.add(s2, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r2, 40) : v128.load(r2, 80), h));
+      s3 = i32x4.add(s3, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r3, 40) : v128.load(r3, 80), h));
+    case 5:
+      h = v128.load(vp, 64);
+      s0 = i32x4.add(s0, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r0, 32) : v128.load(r0, 64), h));
+      s1 = i32x4.add(s1, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r1, 32) : v128.load(r1, 64), h));
+      s2 = i32x4.add(s2, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r2, 32) : v128.load(r2, 64), h));
+      s3 = i32x4.add(s3, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r3, 32) : v128.load(r3, 64), h));
+    case 4:
+      h = v128.load(vp, 48);
+      s0 = i32x4.add(s0, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r0, 24) : v128.load(r0, 48), h));
+      s1 = i32x4.add(s1, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r1, 24) : v128.load(r1, 48), h));
+      s2 = i32x4.add(s2, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r2, 24) : v128.load(r2, 48), h));
+      s3 = i32x4.add(s3, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r3, 24) : v128.load(r3, 48), h));
+    case 3:
+      h = v128.load(vp, 32);
+      s0 = i32x4.add(s0, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r0, 16) : v128.load(r0, 32), h));
+      s1 = i32x4.add(s1, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r1, 16) : v128.load(r1, 32), h));
+      s2 = i32x4.add(s2, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r2, 16) : v128.load(r2, 32), h));
+      s3 = i32x4.add(s3, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r3, 16) : v128.load(r3, 32), h));
+    case 2:
+      h = v128.load(vp, 16);
+      s0 = i32x4.add(s0, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r0, 8) : v128.load(r0, 16), h));
+      s1 = i32x4.add(s1, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r1, 8) : v128.load(r1, 16), h));
+      s2 = i32x4.add(s2, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r2, 8) : v128.load(r2, 16), h));
+      s3 = i32x4.add(s3, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r3, 8) : v128.load(r3, 16), h));
+    case 1:
+      h = v128.load(vp, 0);
+      s0 = i32x4.add(s0, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r0, 0) : v128.load(r0, 0), h));
+      s1 = i32x4.add(s1, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r1, 0) : v128.load(r1, 0), h));
+      s2 = i32x4.add(s2, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r2, 0) : v128.load(r2, 0), h));
+      s3 = i32x4.add(s3, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r3, 0) : v128.load(r3, 0), h));
+    }
+    if (oneColumn) {
+      v128.store(out, laneSums(s0, s1), U_SUMS);
+      v128.store(out, laneSums(s2, s3), U_SUMS + 16);
+    } else if (from == 0) {
+      v128.store(out, laneSums(s0, s1));
+      v128.store(out, laneSums(s2, s3), 16);
+    } else {
+      v128.store(out, i64x2.add(v128.load(out), laneSums(s0, s1)));
+      v128.store(out, i64x2.add(v128.load(out, 16), laneSums(s2, s3)), 16);
+    }
     out += SUMS_BYTES;
+    if (out >= end) break;
     active += 4;
-  } while (out < end);
+    const unit = <usize>load<i32>(active);
+    r0 = matrix + unit * unitBytes + start;
+    r1 = r0 + rowBytes;
+    r2 = r1 + rowBytes;
+    r3 = r2 + rowBytes;
+    if (oneColumn) w = W + unit * (32 * sizeof<T>());
+  }
+}
+
+/** gateSums in the SIMD build for one input and at most LANE_CHUNK_COLUMNS units (the paper's model, the streaming
+ * benchmark's): each open unit's W x and U h in one pass, both stored, so that no sums are zeroed first, and the
+ * units are listed once (oneColumnSums and then rowSums took two passes). */
+function oneColumnSimd<T>(L: Layer, x: usize, h: usize, active: usize, open: i32, sums: usize): void {
+  chunkSimd<T>(L.U, <usize>L.hiddenPad * sizeof<T>(), h, 0, L.hiddenPad >> 3, active, open, sums, true, L.W, x);
 }
 
 /** One row of n elements (a multiple of 8) times v: the readout's y = V h. */
