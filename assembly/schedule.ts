@@ -11,7 +11,7 @@
 
 import { Layer, WHEEL_BUCKETS } from "./model";
 
-@inline function fileUnder(L: Layer, st: usize, bucket: i32, j: i32): void {
+@inline export function fileUnder(L: Layer, st: usize, bucket: i32, j: i32): void {
   const heads = st + <usize>L.headsOff;
   store<i32>(st + <usize>L.nextOff + (<usize>j << 2), load<i32>(heads + (<usize>bucket << 2)));
   store<i32>(heads + (<usize>bucket << 2), j);
@@ -54,13 +54,10 @@ export function wheelDrain(L: Layer, st: usize, now: i64): i32 {
   const active = st + <usize>L.activeOff;
   let count = load<i32>(wheel, 16);
   const current = now >> L.bucketShift;
-  let from = load<i64>(wheel);
+  const from = load<i64>(wheel);
   store<i64>(wheel, current);
   if (load<u64>(wheel, 8) == 0) return count;
-  if (from > current) from = current; // only a damaged state could say so; never scan backwards
-  // A gap of a whole lap or more visits every bucket once.
-  if (current - from >= <i64>(WHEEL_BUCKETS - 1)) from = current - <i64>(WHEEL_BUCKETS - 1);
-  for (let b = from; b <= current; b++) {
+  for (let b = firstBucket(from, current); b <= current; b++) {
     const bucket = <i32>b & (WHEEL_BUCKETS - 1);
     const bit = <u64>1 << bucket;
     if ((load<u64>(wheel, 8) & bit) == 0) continue;
@@ -76,6 +73,16 @@ export function wheelDrain(L: Layer, st: usize, now: i64): i32 {
   }
   store<i32>(wheel, count, 16);
   return count;
+}
+
+/** The first bucket (a key >> bucketShift) that an event in bucket `current` drains when the last event's was `last`:
+ * the one after it, but none before `current` - 63. */
+@inline export function firstBucket(last: i64, current: i64): i64 {
+  let from = last;
+  if (from > current) from = current; // only a damaged state could say so; never scan backwards
+  // A gap of a whole lap or more visits every bucket once.
+  if (current - from >= <i64>(WHEEL_BUCKETS - 1)) from = current - <i64>(WHEEL_BUCKETS - 1);
+  return from;
 }
 
 /**

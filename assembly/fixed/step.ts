@@ -9,10 +9,10 @@ import {
   CELL_FRAC, PRE_FRAC, ROW_BIAS, ROW_RECORD_BYTES, UNIT_BIAS, UNIT_PEEPHOLE, UNIT_RECORD_BYTES, UNIT_U_FRAC, UNIT_W_FRAC,
 } from "../contract/plsm";
 import {
-  FAST_SHIFTS, Layer, Model, PAGE, SUM_BLOCK, TIMING_HALF_ON, TIMING_RECORD_BYTES, TIMING_STEP, TIMING_STEP_LOW, WIDE_SHIFTS, fixedInvHalf,
-  fixedPeriod,
+  FAST_SHIFTS, FULL_BUILD, Layer, Model, PAGE, SUM_BLOCK, TIMING_HALF_ON, TIMING_LAP_TICKS, TIMING_RECORD_BYTES, TIMING_STEP, TIMING_STEP_LOW,
+  TIMING_WINDOW_TICKS, WAKE_LAPS, WHEEL_BUCKETS, WIDE_SHIFTS, fixedInvHalf, fixedPeriod,
 } from "../model";
-import { setActiveCount, wheelDrain, wheelInsert } from "../schedule";
+import { activeCount, fileUnder, firstBucket, setActiveCount, wheelDrain, wheelInsert } from "../schedule";
 import { sigmoidQ15, tanhQ15 } from "./activation";
 import { WIDE_SHIFT, saturate32, shiftRound, shiftRoundFast, shiftRoundWide } from "./arith";
 import { SUMS_BYTES, dot1, gateSums, uSum, wSum } from "./sums";
@@ -64,9 +64,11 @@ const SHIFTS_CHECKED = 2;
  * kOut; closed ones are filed under their next opening.
  * phase_j(T) = seed_j + floor(T * step_j / 2^32) (mod 2^64), step_j = 2^96 / tau_j in ticks (Q0.96, its high 64
  * bits and its low 32 apart): exact to T / 2^97 of a period, 2^-35 at the clock's 2^62 ticks. Returns the number
- * open.
+ * open. This is the microcontroller builds' form, the drain and gate in two passes (their byte budgets have no room
+ * for more); the others take timeGatePassing, which gates a unit as gateUnit does.
  */
 export function timeGate(L: Layer, st: usize, T: i64, kOut: usize): i32 {
+  if (FULL_BUILD) return timeGatePassing(L, st, T, kOut);
   const active = st + <usize>L.activeOff;
   const seeds = st + <usize>L.seedOff;
   const tHigh = <u64>T >>> 32;
@@ -98,6 +100,116 @@ export function timeGate(L: Layer, st: usize, T: i64, kOut: usize): i32 {
   const open = <i32>((opened - active) >> 2);
   setActiveCount(L, st, open);
   return open;
+}
+
+/**
+ * timeGate of all but the microcontroller builds, the wheel's drain within it: a unit whose wake key has come
+ * but whose window has opened and closed since the last event is filed again by skipPassed, without its phase,
+ * and goes neither to the active list nor to gateUnit (at the streaming point two in three of the units woken).
+ * The active units come first and the due ones follow in bucket order, as wheelDrain would list them.
+ */
+function timeGatePassing(L: Layer, st: usize, T: i64, kOut: usize): i32 {
+  const active = st + <usize>L.activeOff;
+  const wheel = st + <usize>L.wheelOff;
+  const keys = st + <usize>L.keyOff;
+  const next = st + <usize>L.nextOff;
+  const heads = st + <usize>L.headsOff;
+  const seeds = st + <usize>L.seedOff;
+  const timings = L.timing;
+  const tHigh = <u64>T >>> 32;
+  const tLow = <u64>T & 0xffffffff;
+  let opened = active;
+  let k = kOut;
+  for (let read = active, end = active + (<usize>activeCount(L, st) << 2); read < end; read += 4) {
+    const j = load<i32>(read);
+    if (gateUnit(L, st, j, T, tHigh, tLow, seeds, timings, opened, k)) {
+      opened += 4;
+      k += 4;
+    }
+  }
+  const current = T >> L.bucketShift;
+  const last = load<i64>(wheel);
+  store<i64>(wheel, current);
+  if (load<u64>(wheel, 8) != 0) {
+    for (let b = firstBucket(last, current); b <= current; b++) {
+      const bucket = <i32>b & (WHEEL_BUCKETS - 1);
+      const bit = <u64>1 << bucket;
+      if ((load<u64>(wheel, 8) & bit) == 0) continue;
+      let j = load<i32>(heads + (<usize>bucket << 2));
+      store<i32>(heads + (<usize>bucket << 2), -1);
+      store<u64>(wheel, load<u64>(wheel, 8) & ~bit, 8);
+      while (j >= 0) {
+        const following = load<i32>(next + (<usize>j << 2));
+        const key = load<i64>(keys + (<usize>j << 3));
+        if (key > T) fileUnder(L, st, bucket, j); // filed for a later lap
+        else if (!skipPassed(L, st, j, key, T)) {
+          if (gateUnit(L, st, j, T, tHigh, tLow, seeds, timings, opened, k)) {
+            opened += 4;
+            k += 4;
+          }
+        }
+        j = following;
+      }
+    }
+  }
+  const open = <i32>((opened - active) >> 2);
+  setActiveCount(L, st, open);
+  return open;
+}
+
+/**
+ * timeGate's gate of unit j at tick T: true when it is open, after storing j at `opened` and its k (Q0.15) at `k`;
+ * false when it is closed, after filing it under its next opening, rounded down to a multiple of WAKE_LAPS (at most
+ * WAKE_LAPS - 1 ticks early, or T + 1) so that its low bits can count the laps skipPassed passes over.
+ */
+@inline function gateUnit(L: Layer, st: usize, j: i32, T: i64, tHigh: u64, tLow: u64, seeds: usize, timings: usize, opened: usize, k: usize): bool {
+  const timing = timings + <usize>j * TIMING_RECORD_BYTES;
+  const low = <u64>load<u32>(timing, TIMING_STEP_LOW);
+  const phase = load<u64>(seeds + (<usize>j << 3)) + <u64>T * load<u64>(timing, TIMING_STEP) + tHigh * low + ((tLow * low) >>> 32);
+  const phi = phase >>> 32;
+  const half = <u64>load<u32>(timing, TIMING_HALF_ON);
+  if (phi < half << 1) {
+    const fromEdge = phi < half ? phi : (half << 1) - phi;
+    store<i32>(opened, j);
+    store<i32>(k, <i32>((fromEdge * load<u64>(timing, 16)) >>> 32));
+    return true;
+  }
+  let key = nextOpening(T, phase, load<u64>(timing, 24)) & ~<i64>(WAKE_LAPS - 1);
+  if (key <= T) key = T + 1;
+  wheelInsert(L, st, j, key);
+  return false;
+}
+
+/**
+ * Files unit j, due at tick T under wake key `key` (<= T), under its next lap's key without its phase when its
+ * window has surely opened and closed since the key: true then; false when it has to go through gateUnit.
+ *
+ * Why it never wakes a unit late. Exactly, the phase reaches the n-th multiple of 2^64 at tick o_n = (n 2^64 -
+ * seed) / s, s = step / 2^32 the phase per tick, so o_n + P with P = 2^64 / s; its window is open at the whole ticks
+ * from O_n = ceil(o_n) to E_n = ceil(o_n + W / s), W = r_on 2^64 (exclusive). The phase moves by floor(s) =
+ * step's high bits or one more per tick, so period = fixedPeriod <= P and ceil(P) <= period + 2 where P < 2^32
+ * ticks (model.ts, storePassBounds: lapTicks is 0 elsewhere). A key K filed for the window n the unit next opens
+ * in holds K <= O_n and E_n - K <= windowTicks + 32 c, c = K mod WAKE_LAPS, the laps passed over since gateUnit:
+ * - gateUnit's keys: from a closed tick T with 2^64 - phase to go, nextOpening counts more than (2^64 - phase) /
+ *   (floor(s) + 1) - 3 ticks and E_n comes within ceil((2^64 - phase + W) / floor(s)) ticks, so E_n - K <
+ *   W / floor(s) + 5 (floor(s) >= 2^32), + 15 for the rounding to WAKE_LAPS: within windowTicks = 2 ceil(W / 2
+ *   floor(s)) + 32, whatever c;
+ * - when T - K >= windowTicks + 32 c, T >= E_n: the window has opened and closed since the last event (which came
+ *   before K) and T is closed; K' = K + lapTicks <= O_n + period <= O_{n+1}; E_{n+1} - K' <= E_n + period + 2 -
+ *   K - lapTicks <= E_n - K + 17; lapTicks = 1 mod WAKE_LAPS counts the lap in K's low bits (c < WAKE_LAPS - 1);
+ *   filed only when K' > T, so T is before the next opening too.
+ * So the error of a key never grows by more than 17 ticks a lap, for at most 15 laps; each gateUnit starts anew.
+ * Any key an engine has filed (snapshots of earlier engines too: unrounded, with arbitrary low bits) holds the bound.
+ */
+@inline function skipPassed(L: Layer, st: usize, j: i32, key: i64, T: i64): bool {
+  const laps = key & <i64>(WAKE_LAPS - 1);
+  if (laps == <i64>(WAKE_LAPS - 1)) return false;
+  const timing = L.timing + <usize>j * TIMING_RECORD_BYTES;
+  if (T - key < <i64>load<u32>(timing, TIMING_WINDOW_TICKS) + (laps << 5)) return false;
+  const after = key + <i64>load<u32>(timing, TIMING_LAP_TICKS);
+  if (after <= T) return false; // more than one lap, or lapTicks 0: gateUnit
+  wheelInsert(L, st, j, after);
+  return true;
 }
 
 /**
