@@ -11,12 +11,17 @@
 
 import { Layer, WHEEL_BUCKETS } from "./model";
 
-@inline export function fileUnder(L: Layer, st: usize, bucket: i32, j: i32): void {
-  const heads = st + <usize>L.headsOff;
-  store<i32>(st + <usize>L.nextOff + (<usize>j << 2), load<i32>(heads + (<usize>bucket << 2)));
-  store<i32>(heads + (<usize>bucket << 2), j);
+@inline function fileUnder(L: Layer, st: usize, bucket: i32, j: i32): void {
+  linkFirst(st + <usize>L.headsOff, st + <usize>L.nextOff, bucket, j);
   const wheel = st + <usize>L.wheelOff;
   store<u64>(wheel, load<u64>(wheel, 8) | (<u64>1 << bucket), 8);
+}
+
+/** Puts unit j first in a bucket's list (heads and next links as in a state block); the caller marks the bucket
+ * in the bitmap. */
+@inline export function linkFirst(heads: usize, next: usize, bucket: i32, j: i32): void {
+  store<i32>(next + (<usize>j << 2), load<i32>(heads + (<usize>bucket << 2)));
+  store<i32>(heads + (<usize>bucket << 2), j);
 }
 
 /** Files closed unit j under its wake key (which must be later than the current event's key). */

@@ -12,7 +12,7 @@ import {
   FAST_SHIFTS, FULL_BUILD, Layer, Model, PAGE, SUM_BLOCK, TIMING_HALF_ON, TIMING_LAP_TICKS, TIMING_RECORD_BYTES, TIMING_STEP, TIMING_STEP_LOW,
   TIMING_WINDOW_TICKS, WAKE_LAPS, WHEEL_BUCKETS, WIDE_SHIFTS, fixedInvHalf, fixedPeriod,
 } from "../model";
-import { activeCount, fileUnder, firstBucket, setActiveCount, wheelDrain, wheelInsert } from "../schedule";
+import { activeCount, firstBucket, linkFirst, setActiveCount, wheelDrain, wheelInsert } from "../schedule";
 import { sigmoidQ15, tanhQ15 } from "./activation";
 import { WIDE_SHIFT, saturate32, shiftRound, shiftRoundFast, shiftRoundWide } from "./arith";
 import { SUMS_BYTES, dot1, gateSums, uSum, wSum } from "./sums";
@@ -104,9 +104,10 @@ export function timeGate(L: Layer, st: usize, T: i64, kOut: usize): i32 {
 
 /**
  * timeGate of all but the microcontroller builds, the wheel's drain within it: a unit whose wake key has come
- * but whose window has opened and closed since the last event is filed again by skipPassed, without its phase,
- * and goes neither to the active list nor to gateUnit (at the streaming point two in three of the units woken).
- * The active units come first and the due ones follow in bucket order, as wheelDrain would list them.
+ * but whose window has opened and closed since the last event is filed again by passedOver, without its phase,
+ * and goes neither to the active list nor through gateUnit (at the streaming point two in three of the units
+ * woken). The active units come first and the due ones follow in bucket order, as wheelDrain would list them. The
+ * wheel's addresses, bucket width and bitmap stay in locals for the whole event (wheelInsert reloads them).
  */
 function timeGatePassing(L: Layer, st: usize, T: i64, kOut: usize): i32 {
   const active = st + <usize>L.activeOff;
@@ -116,54 +117,77 @@ function timeGatePassing(L: Layer, st: usize, T: i64, kOut: usize): i32 {
   const heads = st + <usize>L.headsOff;
   const seeds = st + <usize>L.seedOff;
   const timings = L.timing;
+  const shift = L.bucketShift;
   const tHigh = <u64>T >>> 32;
   const tLow = <u64>T & 0xffffffff;
+  let bitmap = load<u64>(wheel, 8);
   let opened = active;
   let k = kOut;
   for (let read = active, end = active + (<usize>activeCount(L, st) << 2); read < end; read += 4) {
     const j = load<i32>(read);
-    if (gateUnit(L, st, j, T, tHigh, tLow, seeds, timings, opened, k)) {
+    const key = gateUnit(j, T, tHigh, tLow, seeds, timings + <usize>j * TIMING_RECORD_BYTES, opened, k);
+    if (key < 0) {
       opened += 4;
       k += 4;
+    } else {
+      store<i64>(keys + (<usize>j << 3), key);
+      bitmap |= fileAt(heads, next, key, shift, j);
     }
   }
-  const current = T >> L.bucketShift;
+  const current = T >> shift;
   const last = load<i64>(wheel);
   store<i64>(wheel, current);
-  if (load<u64>(wheel, 8) != 0) {
+  if (bitmap != 0) {
     for (let b = firstBucket(last, current); b <= current; b++) {
       const bucket = <i32>b & (WHEEL_BUCKETS - 1);
       const bit = <u64>1 << bucket;
-      if ((load<u64>(wheel, 8) & bit) == 0) continue;
+      if ((bitmap & bit) == 0) continue;
       let j = load<i32>(heads + (<usize>bucket << 2));
       store<i32>(heads + (<usize>bucket << 2), -1);
-      store<u64>(wheel, load<u64>(wheel, 8) & ~bit, 8);
+      bitmap &= ~bit;
       while (j >= 0) {
         const following = load<i32>(next + (<usize>j << 2));
-        const key = load<i64>(keys + (<usize>j << 3));
-        if (key > T) fileUnder(L, st, bucket, j); // filed for a later lap
-        else if (!skipPassed(L, st, j, key, T)) {
-          if (gateUnit(L, st, j, T, tHigh, tLow, seeds, timings, opened, k)) {
+        const keyAt = keys + (<usize>j << 3);
+        let key = load<i64>(keyAt);
+        if (key > T) {
+          linkFirst(heads, next, bucket, j); // filed for a later lap
+          bitmap |= bit;
+        } else {
+          const timing = timings + <usize>j * TIMING_RECORD_BYTES;
+          key = passedOver(key, T, timing);
+          if (key < 0) key = gateUnit(j, T, tHigh, tLow, seeds, timing, opened, k);
+          if (key < 0) {
             opened += 4;
             k += 4;
+          } else {
+            store<i64>(keyAt, key);
+            bitmap |= fileAt(heads, next, key, shift, j);
           }
         }
         j = following;
       }
     }
   }
+  store<u64>(wheel, bitmap, 8);
   const open = <i32>((opened - active) >> 2);
   setActiveCount(L, st, open);
   return open;
 }
 
+/** Links unit j into the bucket of wake key `key` (key >> shift mod WHEEL_BUCKETS); returns the bucket's bit. */
+@inline function fileAt(heads: usize, next: usize, key: i64, shift: i32, j: i32): u64 {
+  const bucket = <i32>(key >> shift) & (WHEEL_BUCKETS - 1);
+  linkFirst(heads, next, bucket, j);
+  return <u64>1 << bucket;
+}
+
 /**
- * timeGate's gate of unit j at tick T: true when it is open, after storing j at `opened` and its k (Q0.15) at `k`;
- * false when it is closed, after filing it under its next opening, rounded down to a multiple of WAKE_LAPS (at most
- * WAKE_LAPS - 1 ticks early, or T + 1) so that its low bits can count the laps skipPassed passes over.
+ * timeGatePassing's gate of unit j (timing record at `timing`) at tick T: -1 when it is open, after storing j at
+ * `opened` and its k (Q0.15) at `k`; when it is closed, the wake key to file it under: its next opening, rounded
+ * down to a multiple of WAKE_LAPS (at most WAKE_LAPS - 1 ticks early, or T + 1) so that the key's low bits can
+ * count the laps passedOver passes over.
  */
-@inline function gateUnit(L: Layer, st: usize, j: i32, T: i64, tHigh: u64, tLow: u64, seeds: usize, timings: usize, opened: usize, k: usize): bool {
-  const timing = timings + <usize>j * TIMING_RECORD_BYTES;
+@inline function gateUnit(j: i32, T: i64, tHigh: u64, tLow: u64, seeds: usize, timing: usize, opened: usize, k: usize): i64 {
   const low = <u64>load<u32>(timing, TIMING_STEP_LOW);
   const phase = load<u64>(seeds + (<usize>j << 3)) + <u64>T * load<u64>(timing, TIMING_STEP) + tHigh * low + ((tLow * low) >>> 32);
   const phi = phase >>> 32;
@@ -172,17 +196,15 @@ function timeGatePassing(L: Layer, st: usize, T: i64, kOut: usize): i32 {
     const fromEdge = phi < half ? phi : (half << 1) - phi;
     store<i32>(opened, j);
     store<i32>(k, <i32>((fromEdge * load<u64>(timing, 16)) >>> 32));
-    return true;
+    return -1;
   }
-  let key = nextOpening(T, phase, load<u64>(timing, 24)) & ~<i64>(WAKE_LAPS - 1);
-  if (key <= T) key = T + 1;
-  wheelInsert(L, st, j, key);
-  return false;
+  const key = nextOpening(T, phase, load<u64>(timing, 24)) & ~<i64>(WAKE_LAPS - 1);
+  return key > T ? key : T + 1;
 }
 
 /**
- * Files unit j, due at tick T under wake key `key` (<= T), under its next lap's key without its phase when its
- * window has surely opened and closed since the key: true then; false when it has to go through gateUnit.
+ * The next lap's wake key of a unit due at tick T under `key` (<= T), timing record at `timing`, when its window has
+ * surely opened and closed since the key, found without its phase; -1 when it has to go through gateUnit.
  *
  * Why it never wakes a unit late. Exactly, the phase reaches the n-th multiple of 2^64 at tick o_n = (n 2^64 -
  * seed) / s, s = step / 2^32 the phase per tick, so o_n + P with P = 2^64 / s; its window is open at the whole ticks
@@ -201,15 +223,11 @@ function timeGatePassing(L: Layer, st: usize, T: i64, kOut: usize): i32 {
  * So the error of a key never grows by more than 17 ticks a lap, for at most 15 laps; each gateUnit starts anew.
  * Any key an engine has filed (snapshots of earlier engines too: unrounded, with arbitrary low bits) holds the bound.
  */
-@inline function skipPassed(L: Layer, st: usize, j: i32, key: i64, T: i64): bool {
+@inline function passedOver(key: i64, T: i64, timing: usize): i64 {
   const laps = key & <i64>(WAKE_LAPS - 1);
-  if (laps == <i64>(WAKE_LAPS - 1)) return false;
-  const timing = L.timing + <usize>j * TIMING_RECORD_BYTES;
-  if (T - key < <i64>load<u32>(timing, TIMING_WINDOW_TICKS) + (laps << 5)) return false;
+  if (laps == <i64>(WAKE_LAPS - 1) || T - key < <i64>load<u32>(timing, TIMING_WINDOW_TICKS) + (laps << 5)) return -1;
   const after = key + <i64>load<u32>(timing, TIMING_LAP_TICKS);
-  if (after <= T) return false; // more than one lap, or lapTicks 0: gateUnit
-  wheelInsert(L, st, j, after);
-  return true;
+  return after > T ? after : -1; // more than one lap, or lapTicks 0: gateUnit
 }
 
 /**
