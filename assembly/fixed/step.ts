@@ -65,7 +65,7 @@ const SHIFTS_CHECKED = 2;
  * phase_j(T) = seed_j + floor(T * step_j / 2^32) (mod 2^64), step_j = 2^96 / tau_j in ticks (Q0.96, its high 64
  * bits and its low 32 apart): exact to T / 2^97 of a period, 2^-35 at the clock's 2^62 ticks. Returns the number
  * open. This is the microcontroller builds' form, the drain and gate in two passes (their byte budgets have no room
- * for more); the others take timeGatePassing, which gates a unit as gateUnit does.
+ * for more); the others take timeGatePassing, which gates a unit in the same steps.
  */
 export function timeGate(L: Layer, st: usize, T: i64, kOut: usize): i32 {
   if (FULL_BUILD) return timeGatePassing(L, st, T, kOut);
@@ -105,7 +105,7 @@ export function timeGate(L: Layer, st: usize, T: i64, kOut: usize): i32 {
 /**
  * timeGate of all but the microcontroller builds, the wheel's drain within it: a unit whose wake key has come
  * but whose window has opened and closed since the last event is filed again by passedOver, without its phase,
- * and goes neither to the active list nor through gateUnit (at the streaming point two in three of the units
+ * and goes neither to the active list nor through the phase (at the streaming point two in three of the units
  * woken). The active units come first and the due ones follow in bucket order, as wheelDrain would list them. The
  * wheel's addresses, bucket width and bitmap stay in locals for the whole event (wheelInsert reloads them).
  */
@@ -125,11 +125,16 @@ function timeGatePassing(L: Layer, st: usize, T: i64, kOut: usize): i32 {
   let k = kOut;
   for (let read = active, end = active + (<usize>activeCount(L, st) << 2); read < end; read += 4) {
     const j = load<i32>(read);
-    const key = gateUnit(j, T, tHigh, tLow, seeds, timings + <usize>j * TIMING_RECORD_BYTES, opened, k);
-    if (key < 0) {
+    const timing = timings + <usize>j * TIMING_RECORD_BYTES;
+    const phase = phaseAt(j, T, tHigh, tLow, seeds, timing);
+    const phi = phase >>> 32;
+    if (isOpen(phi, timing)) {
+      store<i32>(opened, j);
+      store<i32>(k, kOf(phi, timing));
       opened += 4;
       k += 4;
     } else {
+      const key = closedKey(T, phase, timing);
       store<i64>(keys + (<usize>j << 3), key);
       bitmap |= fileAt(heads, next, key, shift, j);
     }
@@ -155,14 +160,21 @@ function timeGatePassing(L: Layer, st: usize, T: i64, kOut: usize): i32 {
         } else {
           const timing = timings + <usize>j * TIMING_RECORD_BYTES;
           key = passedOver(key, T, timing);
-          if (key < 0) key = gateUnit(j, T, tHigh, tLow, seeds, timing, opened, k);
           if (key < 0) {
-            opened += 4;
-            k += 4;
-          } else {
-            store<i64>(keyAt, key);
-            bitmap |= fileAt(heads, next, key, shift, j);
+            const phase = phaseAt(j, T, tHigh, tLow, seeds, timing);
+            const phi = phase >>> 32;
+            if (isOpen(phi, timing)) {
+              store<i32>(opened, j);
+              store<i32>(k, kOf(phi, timing));
+              opened += 4;
+              k += 4;
+              j = following;
+              continue;
+            }
+            key = closedKey(T, phase, timing);
           }
+          store<i64>(keyAt, key);
+          bitmap |= fileAt(heads, next, key, shift, j);
         }
         j = following;
       }
@@ -181,38 +193,42 @@ function timeGatePassing(L: Layer, st: usize, T: i64, kOut: usize): i32 {
   return <u64>1 << bucket;
 }
 
-/**
- * timeGatePassing's gate of unit j (timing record at `timing`) at tick T: -1 when it is open, after storing j at
- * `opened` and its k (Q0.15) at `k`; when it is closed, the wake key to file it under: its next opening, rounded
- * down to a multiple of WAKE_LAPS (at most WAKE_LAPS - 1 ticks early, or T + 1) so that the key's low bits can
- * count the laps passedOver passes over.
- */
-@inline function gateUnit(j: i32, T: i64, tHigh: u64, tLow: u64, seeds: usize, timing: usize, opened: usize, k: usize): i64 {
+/** plstm.md section 1: unit j's phase at tick T (Q0.64), as timeGate computes it; `timing` is its timing record. */
+@inline function phaseAt(j: i32, T: i64, tHigh: u64, tLow: u64, seeds: usize, timing: usize): u64 {
   const low = <u64>load<u32>(timing, TIMING_STEP_LOW);
-  const phase = load<u64>(seeds + (<usize>j << 3)) + <u64>T * load<u64>(timing, TIMING_STEP) + tHigh * low + ((tLow * low) >>> 32);
-  const phi = phase >>> 32;
+  return load<u64>(seeds + (<usize>j << 3)) + <u64>T * load<u64>(timing, TIMING_STEP) + tHigh * low + ((tLow * low) >>> 32);
+}
+
+/** Whether a unit is open at phi (Q0.32): phi < r_on. */
+@inline function isOpen(phi: u64, timing: usize): bool {
+  return phi < <u64>load<u32>(timing, TIMING_HALF_ON) << 1;
+}
+
+/** An open unit's k at phi (Q0.15), as timeGate computes it. */
+@inline function kOf(phi: u64, timing: usize): i32 {
   const half = <u64>load<u32>(timing, TIMING_HALF_ON);
-  if (phi < half << 1) {
-    const fromEdge = phi < half ? phi : (half << 1) - phi;
-    store<i32>(opened, j);
-    store<i32>(k, <i32>((fromEdge * load<u64>(timing, 16)) >>> 32));
-    return -1;
-  }
+  const fromEdge = phi < half ? phi : (half << 1) - phi;
+  return <i32>((fromEdge * load<u64>(timing, 16)) >>> 32);
+}
+
+/** The wake key of a unit closed at tick T with `phase`: its next opening, rounded down to a multiple of WAKE_LAPS (at
+ * most WAKE_LAPS - 1 ticks early, or T + 1) so that the key's low bits can count the laps passedOver passes over. */
+@inline function closedKey(T: i64, phase: u64, timing: usize): i64 {
   const key = nextOpening(T, phase, load<u64>(timing, 24)) & ~<i64>(WAKE_LAPS - 1);
   return key > T ? key : T + 1;
 }
 
 /**
  * The next lap's wake key of a unit due at tick T under `key` (<= T), timing record at `timing`, when its window has
- * surely opened and closed since the key, found without its phase; -1 when it has to go through gateUnit.
+ * surely opened and closed since the key, found without its phase; -1 when its phase has to be computed.
  *
  * Why it never wakes a unit late. Exactly, the phase reaches the n-th multiple of 2^64 at tick o_n = (n 2^64 -
  * seed) / s, s = step / 2^32 the phase per tick, so o_n + P with P = 2^64 / s; its window is open at the whole ticks
  * from O_n = ceil(o_n) to E_n = ceil(o_n + W / s), W = r_on 2^64 (exclusive). The phase moves by floor(s) =
  * step's high bits or one more per tick, so period = fixedPeriod <= P and ceil(P) <= period + 2 where P < 2^32
  * ticks (model.ts, storePassBounds: lapTicks is 0 elsewhere). A key K filed for the window n the unit next opens
- * in holds K <= O_n and E_n - K <= windowTicks + 32 c, c = K mod WAKE_LAPS, the laps passed over since gateUnit:
- * - gateUnit's keys: from a closed tick T with 2^64 - phase to go, nextOpening counts more than (2^64 - phase) /
+ * in holds K <= O_n and E_n - K <= windowTicks + 32 c, c = K mod WAKE_LAPS, the laps passed over since the phase was:
+ * - closedKey's keys: from a closed tick T with 2^64 - phase to go, nextOpening counts more than (2^64 - phase) /
  *   (floor(s) + 1) - 3 ticks and E_n comes within ceil((2^64 - phase + W) / floor(s)) ticks, so E_n - K <
  *   W / floor(s) + 5 (floor(s) >= 2^32), + 15 for the rounding to WAKE_LAPS: within windowTicks = 2 ceil(W / 2
  *   floor(s)) + 32, whatever c;
@@ -220,14 +236,14 @@ function timeGatePassing(L: Layer, st: usize, T: i64, kOut: usize): i32 {
  *   before K) and T is closed; K' = K + lapTicks <= O_n + period <= O_{n+1}; E_{n+1} - K' <= E_n + period + 2 -
  *   K - lapTicks <= E_n - K + 17; lapTicks = 1 mod WAKE_LAPS counts the lap in K's low bits (c < WAKE_LAPS - 1);
  *   filed only when K' > T, so T is before the next opening too.
- * So the error of a key never grows by more than 17 ticks a lap, for at most 15 laps; each gateUnit starts anew.
+ * So the error of a key never grows by more than 17 ticks a lap, for at most 15 laps; each phase computed starts anew.
  * Any key an engine has filed (snapshots of earlier engines too: unrounded, with arbitrary low bits) holds the bound.
  */
 @inline function passedOver(key: i64, T: i64, timing: usize): i64 {
   const laps = key & <i64>(WAKE_LAPS - 1);
   if (laps == <i64>(WAKE_LAPS - 1) || T - key < <i64>load<u32>(timing, TIMING_WINDOW_TICKS) + (laps << 5)) return -1;
   const after = key + <i64>load<u32>(timing, TIMING_LAP_TICKS);
-  return after > T ? after : -1; // more than one lap, or lapTicks 0: gateUnit
+  return after > T ? after : -1; // more than one lap, or lapTicks 0: the phase
 }
 
 /**
