@@ -128,9 +128,10 @@ function timeGatePassing(L: Layer, st: usize, T: i64, kOut: usize): i32 {
     const timing = timings + <usize>j * TIMING_RECORD_BYTES;
     const phase = phaseAt(j, T, tHigh, tLow, seeds, timing);
     const phi = phase >>> 32;
-    if (isOpen(phi, timing)) {
+    const half = <u64>load<u32>(timing, TIMING_HALF_ON);
+    if (phi < half << 1) {
       store<i32>(opened, j);
-      store<i32>(k, kOf(phi, timing));
+      store<i32>(k, kOf(phi, half, timing));
       opened += 4;
       k += 4;
     } else {
@@ -163,9 +164,10 @@ function timeGatePassing(L: Layer, st: usize, T: i64, kOut: usize): i32 {
           if (key < 0) {
             const phase = phaseAt(j, T, tHigh, tLow, seeds, timing);
             const phi = phase >>> 32;
-            if (isOpen(phi, timing)) {
+            const half = <u64>load<u32>(timing, TIMING_HALF_ON);
+            if (phi < half << 1) {
               store<i32>(opened, j);
-              store<i32>(k, kOf(phi, timing));
+              store<i32>(k, kOf(phi, half, timing));
               opened += 4;
               k += 4;
               j = following;
@@ -199,14 +201,8 @@ function timeGatePassing(L: Layer, st: usize, T: i64, kOut: usize): i32 {
   return load<u64>(seeds + (<usize>j << 3)) + <u64>T * load<u64>(timing, TIMING_STEP) + tHigh * low + ((tLow * low) >>> 32);
 }
 
-/** Whether a unit is open at phi (Q0.32): phi < r_on. */
-@inline function isOpen(phi: u64, timing: usize): bool {
-  return phi < <u64>load<u32>(timing, TIMING_HALF_ON) << 1;
-}
-
-/** An open unit's k at phi (Q0.15), as timeGate computes it. */
-@inline function kOf(phi: u64, timing: usize): i32 {
-  const half = <u64>load<u32>(timing, TIMING_HALF_ON);
+/** An open unit's k at phi (Q0.32; open: phi < r_on = 2 half) in Q0.15, as timeGate computes it. */
+@inline function kOf(phi: u64, half: u64, timing: usize): i32 {
   const fromEdge = phi < half ? phi : (half << 1) - phi;
   return <i32>((fromEdge * load<u64>(timing, 16)) >>> 32);
 }
