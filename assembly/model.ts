@@ -62,7 +62,7 @@ export const SUM_BLOCK: i32 = 8;
  * (float). Fixed, FIXED_TIMING_BYTES: halfOn = r_on / 2 in Q0.32 at 8, invHalf = floor(2^47 / halfOn) at 16 so
  * that k = phi * invHalf >> 32 in Q0.15, period = floor(2^64 / (step + 1)) ticks at 24 (a lower bound on the ticks
  * one period takes); in all but the microcontroller builds also the two bounds by which the time gate passes over
- * a window between two events without its phase (fixed/step.ts, skipPassed): lapTicks (u32) at 32, windowTicks (u32)
+ * a window between two events without its phase (fixed/step.ts, passedOver): lapTicks (u32) at 32, windowTicks (u32)
  * at 36. Float, FLOAT_TIMING_BYTES: periods per wake key (2^-20 / tau) at 16, r_on at 24, wake keys per period
  * (tau 2^20) at 32, 2 / r_on at 40.
  */
@@ -687,12 +687,12 @@ function checkUnits(L: Layer, kind: i32, ticksLog2: i32): i32 {
 }
 
 /**
- * The bounds of fixed/step.ts's skipPassed for a unit of phase step `step` (high 64 bits), r_on / 2 = halfOn in Q0.32
- * and period = fixedPeriod: lapTicks = period rounded down to 1 mod WAKE_LAPS + 1 (so that adding it counts one lap
- * in a wake key's low bits and never passes the next opening), windowTicks = 2 ceil(halfOn 2^32 / step) +
- * WAKE_SLACK, at least the ticks from a fresh wake key to its window's end. Only where one period is below 2^32
- * ticks (step >= 2^32; the usual case) do skipPassed's error bounds hold; elsewhere lapTicks is 0, which never
- * passes over a window.
+ * The bounds of fixed/step.ts's passedOver for a unit of phase step `step` (high 64 bits), r_on / 2 = halfOn in Q0.32
+ * and period = fixedPeriod: lapTicks, the largest number of ticks up to period that is 1 mod WAKE_LAPS (so that
+ * adding it to a wake key counts one lap in the key's low bits and never passes the next opening), and windowTicks =
+ * 2 ceil(halfOn 2^32 / step) + WAKE_SLACK, at least the ticks from a fresh wake key to its window's end. Only where
+ * one period is below 2^32 ticks (step >= 2^32; the usual case) do passedOver's error bounds hold; elsewhere lapTicks
+ * is 0, which never passes over a window.
  */
 function storePassBounds(out: usize, step: u64, halfOn: u32, period: u64): void {
   let lapTicks: u64 = 0;

@@ -81,7 +81,7 @@ export function wheelDrain(L: Layer, st: usize, now: i64): i32 {
 }
 
 /** The first bucket (a key >> bucketShift) that an event in bucket `current` drains when the last event's was `last`:
- * the one after it, but none before `current` - 63. */
+ * that one itself (units filed there for after it stay there), but none before `current` - 63. */
 @inline export function firstBucket(last: i64, current: i64): i64 {
   let from = last;
   if (from > current) from = current; // only a damaged state could say so; never scan backwards

@@ -1,5 +1,5 @@
 // The library builds' time gate files a unit whose whole window opened and closed between two events under its next
-// lap's wake key without computing its phase (assembly/fixed/step.ts, skipPassed), from per-unit bounds and a count
+// lap's wake key without computing its phase (assembly/fixed/step.ts, passedOver), from per-unit bounds and a count
 // of laps passed over kept in the key's low bits. A key filed a tick too late would miss an event at the window's
 // first tick; a window judged over a tick too soon would miss one at its last. So events are placed at both edges of
 // windows reached after many laps passed over one by one (past the count's limit), after long gaps, at tick counts

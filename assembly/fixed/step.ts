@@ -104,9 +104,8 @@ export function timeGate(L: Layer, st: usize, T: i64, kOut: usize): i32 {
 
 /**
  * timeGate of all but the microcontroller builds, the wheel's drain within it: a unit whose wake key has come
- * but whose window has opened and closed since the last event is filed again by passedOver, without its phase,
- * and goes neither to the active list nor through the phase (at the streaming point two in three of the units
- * woken). The active units come first and the due ones follow in bucket order, as wheelDrain would list them. The
+ * but whose window has opened and closed since the last event is filed again at once (passedOver), without its
+ * phase and without a trip through the active list (at the streaming point two in three of the units woken). The active units come first and the due ones follow in bucket order, as wheelDrain would list them. The
  * wheel's addresses, bucket width and bitmap stay in locals for the whole event (wheelInsert reloads them).
  */
 function timeGatePassing(L: Layer, st: usize, T: i64, kOut: usize): i32 {
@@ -218,11 +217,11 @@ function timeGatePassing(L: Layer, st: usize, T: i64, kOut: usize): i32 {
  * The next lap's wake key of a unit due at tick T under `key` (<= T), timing record at `timing`, when its window has
  * surely opened and closed since the key, found without its phase; -1 when its phase has to be computed.
  *
- * Why it never wakes a unit late. Exactly, the phase reaches the n-th multiple of 2^64 at tick o_n = (n 2^64 -
- * seed) / s, s = step / 2^32 the phase per tick, so o_n + P with P = 2^64 / s; its window is open at the whole ticks
- * from O_n = ceil(o_n) to E_n = ceil(o_n + W / s), W = r_on 2^64 (exclusive). The phase moves by floor(s) =
- * step's high bits or one more per tick, so period = fixedPeriod <= P and ceil(P) <= period + 2 where P < 2^32
- * ticks (model.ts, storePassBounds: lapTicks is 0 elsewhere). A key K filed for the window n the unit next opens
+ * Why it never wakes a unit late. Unwrapped, the phase seed + floor(T s) reaches n 2^64 at the real tick o_n = (n
+ * 2^64 - seed) / s, s the Q0.96 step as a number of phase units a tick, so o_{n+1} = o_n + P with P = 2^64 / s; the
+ * window n is open at the whole ticks from O_n = ceil(o_n) to E_n = ceil(o_n + W / s), W = r_on 2^64 (exclusive).
+ * The phase moves by floor(s) (the step's high 64 bits) or one more a tick, so period = fixedPeriod <= P and
+ * ceil(P) <= period + 2 where P < 2^32 ticks (model.ts, storePassBounds: lapTicks is 0 elsewhere). A key K filed for the window n the unit next opens
  * in holds K <= O_n and E_n - K <= windowTicks + 32 c, c = K mod WAKE_LAPS, the laps passed over since the phase was:
  * - closedKey's keys: from a closed tick T with 2^64 - phase to go, nextOpening counts more than (2^64 - phase) /
  *   (floor(s) + 1) - 3 ticks and E_n comes within ceil((2^64 - phase + W) / floor(s)) ticks, so E_n - K <
