@@ -12,15 +12,15 @@
 import { Layer, WHEEL_BUCKETS } from "./model";
 
 @inline function fileUnder(L: Layer, st: usize, bucket: i32, j: i32): void {
-  linkFirst(st + <usize>L.headsOff, st + <usize>L.nextOff, bucket, j);
+  linkAt(st + <usize>L.headsOff, st + <usize>L.nextOff + (<usize>j << 2), bucket, j);
   const wheel = st + <usize>L.wheelOff;
   store<u64>(wheel, load<u64>(wheel, 8) | (<u64>1 << bucket), 8);
 }
 
-/** Puts unit j first in a bucket's list (heads and next links as in a state block); the caller marks the bucket
- * in the bitmap. */
-@inline export function linkFirst(heads: usize, next: usize, bucket: i32, j: i32): void {
-  store<i32>(next + (<usize>j << 2), load<i32>(heads + (<usize>bucket << 2)));
+/** Puts unit j, whose next link is at `nextAt`, first in a bucket's list (heads and next links as in a state block);
+ * the caller marks the bucket in the bitmap. */
+@inline export function linkAt(heads: usize, nextAt: usize, bucket: i32, j: i32): void {
+  store<i32>(nextAt, load<i32>(heads + (<usize>bucket << 2)));
   store<i32>(heads + (<usize>bucket << 2), j);
 }
 

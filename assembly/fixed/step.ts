@@ -12,7 +12,7 @@ import {
   FAST_SHIFTS, FULL_BUILD, Layer, Model, PAGE, SUM_BLOCK, TIMING_HALF_ON, TIMING_LAP_TICKS, TIMING_RECORD_BYTES, TIMING_STEP, TIMING_STEP_LOW,
   TIMING_WINDOW_TICKS, WAKE_LAPS, WHEEL_BUCKETS, WIDE_SHIFTS, fixedInvHalf, fixedPeriod,
 } from "../model";
-import { activeCount, firstBucket, linkFirst, setActiveCount, wheelDrain, wheelInsert } from "../schedule";
+import { activeCount, firstBucket, linkAt, setActiveCount, wheelDrain, wheelInsert } from "../schedule";
 import { sigmoidQ15, tanhQ15 } from "./activation";
 import { WIDE_SHIFT, saturate32, shiftRound, shiftRoundFast, shiftRoundWide } from "./arith";
 import { SUMS_BYTES, dot1, gateSums, uSum, wSum } from "./sums";
@@ -116,7 +116,7 @@ function timeGatePassing(L: Layer, st: usize, T: i64, kOut: usize): i32 {
   const heads = st + <usize>L.headsOff;
   const seeds = st + <usize>L.seedOff;
   const timings = L.timing;
-  const shift = L.bucketShift;
+  const shift = <i64>L.bucketShift;
   const tHigh = <u64>T >>> 32;
   const tLow = <u64>T & 0xffffffff;
   let bitmap = load<u64>(wheel, 8);
@@ -136,7 +136,7 @@ function timeGatePassing(L: Layer, st: usize, T: i64, kOut: usize): i32 {
     } else {
       const key = closedKey(T, phase, timing);
       store<i64>(keys + (<usize>j << 3), key);
-      bitmap |= fileAt(heads, next, key, shift, j);
+      bitmap |= fileAt(heads, next + (<usize>j << 2), key, shift, j);
     }
   }
   const current = T >> shift;
@@ -151,11 +151,12 @@ function timeGatePassing(L: Layer, st: usize, T: i64, kOut: usize): i32 {
       store<i32>(heads + (<usize>bucket << 2), -1);
       bitmap &= ~bit;
       while (j >= 0) {
-        const following = load<i32>(next + (<usize>j << 2));
+        const nextAt = next + (<usize>j << 2);
+        const following = load<i32>(nextAt);
         const keyAt = keys + (<usize>j << 3);
         let key = load<i64>(keyAt);
         if (key > T) {
-          linkFirst(heads, next, bucket, j); // filed for a later lap
+          linkAt(heads, nextAt, bucket, j); // filed for a later lap
           bitmap |= bit;
         } else {
           const timing = timings + <usize>j * TIMING_RECORD_BYTES;
@@ -175,7 +176,7 @@ function timeGatePassing(L: Layer, st: usize, T: i64, kOut: usize): i32 {
             key = closedKey(T, phase, timing);
           }
           store<i64>(keyAt, key);
-          bitmap |= fileAt(heads, next, key, shift, j);
+          bitmap |= fileAt(heads, nextAt, key, shift, j);
         }
         j = following;
       }
@@ -187,10 +188,11 @@ function timeGatePassing(L: Layer, st: usize, T: i64, kOut: usize): i32 {
   return open;
 }
 
-/** Links unit j into the bucket of wake key `key` (key >> shift mod WHEEL_BUCKETS); returns the bucket's bit. */
-@inline function fileAt(heads: usize, next: usize, key: i64, shift: i32, j: i32): u64 {
-  const bucket = <i32>(key >> shift) & (WHEEL_BUCKETS - 1);
-  linkFirst(heads, next, bucket, j);
+/** Links unit j, whose next link is at `nextAt`, into the bucket of wake key `key` (key >> shift mod WHEEL_BUCKETS);
+ * returns the bucket's bit (a 64-bit shift counts mod 64, WHEEL_BUCKETS). */
+@inline function fileAt(heads: usize, nextAt: usize, key: i64, shift: i64, j: i32): u64 {
+  const bucket = key >> shift;
+  linkAt(heads, nextAt, <i32>bucket & (WHEEL_BUCKETS - 1), j);
   return <u64>1 << bucket;
 }
 
