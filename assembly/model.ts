@@ -61,10 +61,14 @@ export const SUM_BLOCK: i32 = 8;
  * Q0.96 step per tick (fixed) or per wake key (float): its high 64 bits at 0, its low 32 bits at 12 (fixed) or 8
  * (float). Fixed, FIXED_TIMING_BYTES: halfOn = r_on / 2 in Q0.32 at 8, invHalf = floor(2^47 / halfOn) at 16 so
  * that k = phi * invHalf >> 32 in Q0.15, period = floor(2^64 / (step + 1)) ticks at 24 (a lower bound on the ticks
- * one period takes). Float, FLOAT_TIMING_BYTES: periods per wake key (2^-20 / tau) at 16, r_on at 24, wake keys
- * per period (tau 2^20) at 32, 2 / r_on at 40.
+ * one period takes); in all but the microcontroller builds also the two bounds by which the time gate passes over
+ * a window between two events without its phase (fixed/step.ts, passedOver): lapTicks (u32) at 32, windowTicks (u32)
+ * at 36. Float, FLOAT_TIMING_BYTES: periods per wake key (2^-20 / tau) at 16, r_on at 24, wake keys per period
+ * (tau 2^20) at 32, 2 / r_on at 40.
  */
-export const FIXED_TIMING_BYTES: i32 = 32;
+export const FIXED_TIMING_BYTES: i32 = FULL_BUILD ? 40 : 32;
+export const TIMING_LAP_TICKS: i32 = 32;
+export const TIMING_WINDOW_TICKS: i32 = 36;
 /** Where the fixed time gate (fixed/step.ts) finds a unit's step, low step bits and halfOn, records of
  * TIMING_RECORD_BYTES: in the derived timing, or in the one-page build (PAGE) in the file's time records. */
 export const TIMING_RECORD_BYTES: i32 = PAGE ? TIME_RECORD_BYTES : FIXED_TIMING_BYTES;
@@ -682,6 +686,33 @@ function checkUnits(L: Layer, kind: i32, ticksLog2: i32): i32 {
   return -1;
 }
 
+/**
+ * The bounds of fixed/step.ts's passedOver for a unit of phase step `step` (high 64 bits), r_on / 2 = halfOn in Q0.32
+ * and period = fixedPeriod: lapTicks, the largest number of ticks up to period that is 1 mod WAKE_LAPS (so that
+ * adding it to a wake key counts one lap in the key's low bits and never passes the next opening), and windowTicks =
+ * 2 ceil(halfOn 2^32 / step) + WAKE_SLACK, at least the ticks from a fresh wake key to its window's end. Only where
+ * one period is below 2^32 ticks (step >= 2^32; the usual case) do passedOver's error bounds hold; elsewhere lapTicks
+ * is 0, which never passes over a window.
+ */
+function storePassBounds(out: usize, step: u64, halfOn: u32, period: u64): void {
+  let lapTicks: u64 = 0;
+  let windowTicks: u64 = 0;
+  if (period >>> 32 == 0) {
+    const ratio = (<u64>halfOn << 32) / step; // below 2^32: halfOn <= 2^31, step >= 2^32
+    windowTicks = 2 * (ratio + ((<u64>halfOn << 32) % step != 0 ? 1 : 0)) + <u64>WAKE_SLACK;
+    lapTicks = ((period - 1) & ~<u64>(WAKE_LAPS - 1)) + 1;
+    if (windowTicks > <u64>u32.MAX_VALUE) lapTicks = 0;
+  }
+  store<u32>(out, <u32>lapTicks, TIMING_LAP_TICKS);
+  store<u32>(out, <u32>windowTicks, TIMING_WINDOW_TICKS);
+}
+
+/** Wake keys of the fixed engine count passed-over laps in their low log2(WAKE_LAPS) bits (fixed/step.ts). */
+export const WAKE_LAPS: i32 = 16;
+/** Ticks windowTicks adds for the error of a fresh wake key: nextOpening's (under 5 ticks where a period is below
+ * 2^32 ticks) and its rounding down to a multiple of WAKE_LAPS (under WAKE_LAPS), with room to spare. */
+const WAKE_SLACK: i32 = 32;
+
 /** log2 of MIN_OPEN_TICKS. */
 const OPEN_TICKS_LOG2 = 12;
 if (1 << OPEN_TICKS_LOG2 != MIN_OPEN_TICKS) ERROR("OPEN_TICKS_LOG2 must be log2 of MIN_OPEN_TICKS");
@@ -714,6 +745,7 @@ export function deriveTiming(m: Model, block: usize): void {
           store<u64>(out, fixedInvHalf(load<u32>(t, TIME_HALF_ON)), 16);
           store<u64>(out, period, 24);
         }
+        if (FULL_BUILD) storePassBounds(out, step, load<u32>(t, TIME_HALF_ON), period);
         longest = max(longest, <f64>period);
       } else {
         const tau = load<f64>(t, TIME_TAU);

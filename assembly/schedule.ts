@@ -12,11 +12,16 @@
 import { Layer, WHEEL_BUCKETS } from "./model";
 
 @inline function fileUnder(L: Layer, st: usize, bucket: i32, j: i32): void {
-  const heads = st + <usize>L.headsOff;
-  store<i32>(st + <usize>L.nextOff + (<usize>j << 2), load<i32>(heads + (<usize>bucket << 2)));
-  store<i32>(heads + (<usize>bucket << 2), j);
+  linkAt(st + <usize>L.headsOff, st + <usize>L.nextOff + (<usize>j << 2), bucket, j);
   const wheel = st + <usize>L.wheelOff;
   store<u64>(wheel, load<u64>(wheel, 8) | (<u64>1 << bucket), 8);
+}
+
+/** Puts unit j, whose next link is at `nextAt`, first in a bucket's list (heads and next links as in a state block);
+ * the caller marks the bucket in the bitmap. */
+@inline export function linkAt(heads: usize, nextAt: usize, bucket: i32, j: i32): void {
+  store<i32>(nextAt, load<i32>(heads + (<usize>bucket << 2)));
+  store<i32>(heads + (<usize>bucket << 2), j);
 }
 
 /** Files closed unit j under its wake key (which must be later than the current event's key). */
@@ -54,13 +59,10 @@ export function wheelDrain(L: Layer, st: usize, now: i64): i32 {
   const active = st + <usize>L.activeOff;
   let count = load<i32>(wheel, 16);
   const current = now >> L.bucketShift;
-  let from = load<i64>(wheel);
+  const from = load<i64>(wheel);
   store<i64>(wheel, current);
   if (load<u64>(wheel, 8) == 0) return count;
-  if (from > current) from = current; // only a damaged state could say so; never scan backwards
-  // A gap of a whole lap or more visits every bucket once.
-  if (current - from >= <i64>(WHEEL_BUCKETS - 1)) from = current - <i64>(WHEEL_BUCKETS - 1);
-  for (let b = from; b <= current; b++) {
+  for (let b = firstBucket(from, current); b <= current; b++) {
     const bucket = <i32>b & (WHEEL_BUCKETS - 1);
     const bit = <u64>1 << bucket;
     if ((load<u64>(wheel, 8) & bit) == 0) continue;
@@ -76,6 +78,16 @@ export function wheelDrain(L: Layer, st: usize, now: i64): i32 {
   }
   store<i32>(wheel, count, 16);
   return count;
+}
+
+/** The first bucket (a key >> bucketShift) that an event in bucket `current` drains when the last event's was `last`:
+ * that one itself (units filed there for after it stay there), but none before `current` - 63. */
+@inline export function firstBucket(last: i64, current: i64): i64 {
+  let from = last;
+  if (from > current) from = current; // only a damaged state could say so; never scan backwards
+  // A gap of a whole lap or more visits every bucket once.
+  if (current - from >= <i64>(WHEEL_BUCKETS - 1)) from = current - <i64>(WHEEL_BUCKETS - 1);
+  return from;
 }
 
 /**

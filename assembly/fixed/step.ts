@@ -9,10 +9,10 @@ import {
   CELL_FRAC, PRE_FRAC, ROW_BIAS, ROW_RECORD_BYTES, UNIT_BIAS, UNIT_PEEPHOLE, UNIT_RECORD_BYTES, UNIT_U_FRAC, UNIT_W_FRAC,
 } from "../contract/plsm";
 import {
-  FAST_SHIFTS, FULL_BUILD, Layer, Model, PAGE, SUM_BLOCK, TIMING_HALF_ON, TIMING_RECORD_BYTES, TIMING_STEP, TIMING_STEP_LOW, WIDE_SHIFTS, fixedInvHalf,
-  fixedPeriod,
+  FAST_SHIFTS, FULL_BUILD, Layer, Model, PAGE, SUM_BLOCK, TIMING_HALF_ON, TIMING_LAP_TICKS, TIMING_RECORD_BYTES, TIMING_STEP, TIMING_STEP_LOW,
+  TIMING_WINDOW_TICKS, WAKE_LAPS, WHEEL_BUCKETS, WIDE_SHIFTS, fixedInvHalf, fixedPeriod,
 } from "../model";
-import { setActiveCount, wheelDrain, wheelInsert } from "../schedule";
+import { activeCount, firstBucket, linkAt, setActiveCount, wheelDrain, wheelInsert } from "../schedule";
 import { sigmoidQ15, tanhQ15 } from "./activation";
 import { WIDE_SHIFT, saturate32, shiftRound, shiftRoundFast, shiftRoundWide } from "./arith";
 import { SUMS_BYTES, dot1, gateSums, uSum, wSum } from "./sums";
@@ -64,9 +64,11 @@ const SHIFTS_CHECKED = 2;
  * kOut; closed ones are filed under their next opening.
  * phase_j(T) = seed_j + floor(T * step_j / 2^32) (mod 2^64), step_j = 2^96 / tau_j in ticks (Q0.96, its high 64
  * bits and its low 32 apart): exact to T / 2^97 of a period, 2^-35 at the clock's 2^62 ticks. Returns the number
- * open.
+ * open. This is the microcontroller builds' form, the drain and gate in two passes (their byte budgets have no room
+ * for more); the others take timeGatePassing, which gates a unit in the same steps.
  */
 export function timeGate(L: Layer, st: usize, T: i64, kOut: usize): i32 {
+  if (FULL_BUILD) return timeGatePassing(L, st, T, kOut);
   const active = st + <usize>L.activeOff;
   const seeds = st + <usize>L.seedOff;
   const tHigh = <u64>T >>> 32;
@@ -98,6 +100,147 @@ export function timeGate(L: Layer, st: usize, T: i64, kOut: usize): i32 {
   const open = <i32>((opened - active) >> 2);
   setActiveCount(L, st, open);
   return open;
+}
+
+/**
+ * timeGate of all but the microcontroller builds, the wheel's drain within it: a unit whose wake key has come
+ * but whose window has opened and closed since the last event is filed again at once (passedOver), without its
+ * phase and without a trip through the active list (at the streaming point two in three of the units woken). The active units come first and the due ones follow in bucket order, as wheelDrain would list them. The
+ * wheel's addresses, bucket width and bitmap stay in locals for the whole event (wheelInsert reloads them).
+ */
+function timeGatePassing(L: Layer, st: usize, T: i64, kOut: usize): i32 {
+  const active = st + <usize>L.activeOff;
+  const wheel = st + <usize>L.wheelOff;
+  const keys = st + <usize>L.keyOff;
+  const next = st + <usize>L.nextOff;
+  const heads = st + <usize>L.headsOff;
+  const seeds = st + <usize>L.seedOff;
+  const timings = L.timing;
+  const shift = <i64>L.bucketShift;
+  const tHigh = <u64>T >>> 32;
+  const tLow = <u64>T & 0xffffffff;
+  let bitmap = load<u64>(wheel, 8);
+  let opened = active;
+  let k = kOut;
+  for (let read = active, end = active + (<usize>activeCount(L, st) << 2); read < end; read += 4) {
+    const j = load<i32>(read);
+    const timing = timings + <usize>j * TIMING_RECORD_BYTES;
+    const phase = phaseAt(j, T, tHigh, tLow, seeds, timing);
+    const phi = phase >>> 32;
+    const half = <u64>load<u32>(timing, TIMING_HALF_ON);
+    if (phi < half << 1) {
+      store<i32>(opened, j);
+      store<i32>(k, kOf(phi, half, timing));
+      opened += 4;
+      k += 4;
+    } else {
+      const key = closedKey(T, phase, timing);
+      store<i64>(keys + (<usize>j << 3), key);
+      bitmap |= fileAt(heads, next + (<usize>j << 2), key, shift, j);
+    }
+  }
+  const current = T >> shift;
+  const last = load<i64>(wheel);
+  store<i64>(wheel, current);
+  if (bitmap != 0) {
+    for (let b = firstBucket(last, current); b <= current; b++) {
+      const bucket = <i32>b & (WHEEL_BUCKETS - 1);
+      const bit = <u64>1 << bucket;
+      if ((bitmap & bit) == 0) continue;
+      let j = load<i32>(heads + (<usize>bucket << 2));
+      store<i32>(heads + (<usize>bucket << 2), -1);
+      bitmap &= ~bit;
+      while (j >= 0) {
+        const nextAt = next + (<usize>j << 2);
+        const following = load<i32>(nextAt);
+        const keyAt = keys + (<usize>j << 3);
+        let key = load<i64>(keyAt);
+        if (key > T) {
+          linkAt(heads, nextAt, bucket, j); // filed for a later lap
+          bitmap |= bit;
+        } else {
+          const timing = timings + <usize>j * TIMING_RECORD_BYTES;
+          key = passedOver(key, T, timing);
+          if (key < 0) {
+            const phase = phaseAt(j, T, tHigh, tLow, seeds, timing);
+            const phi = phase >>> 32;
+            const half = <u64>load<u32>(timing, TIMING_HALF_ON);
+            if (phi < half << 1) {
+              store<i32>(opened, j);
+              store<i32>(k, kOf(phi, half, timing));
+              opened += 4;
+              k += 4;
+              j = following;
+              continue;
+            }
+            key = closedKey(T, phase, timing);
+          }
+          store<i64>(keyAt, key);
+          bitmap |= fileAt(heads, nextAt, key, shift, j);
+        }
+        j = following;
+      }
+    }
+  }
+  store<u64>(wheel, bitmap, 8);
+  const open = <i32>((opened - active) >> 2);
+  setActiveCount(L, st, open);
+  return open;
+}
+
+/** Links unit j, whose next link is at `nextAt`, into the bucket of wake key `key` (key >> shift mod WHEEL_BUCKETS);
+ * returns the bucket's bit (a 64-bit shift counts mod 64, WHEEL_BUCKETS). */
+@inline function fileAt(heads: usize, nextAt: usize, key: i64, shift: i64, j: i32): u64 {
+  const bucket = key >> shift;
+  linkAt(heads, nextAt, <i32>bucket & (WHEEL_BUCKETS - 1), j);
+  return <u64>1 << bucket;
+}
+
+/** plstm.md section 1: unit j's phase at tick T (Q0.64), as timeGate computes it; `timing` is its timing record. */
+@inline function phaseAt(j: i32, T: i64, tHigh: u64, tLow: u64, seeds: usize, timing: usize): u64 {
+  const low = <u64>load<u32>(timing, TIMING_STEP_LOW);
+  return load<u64>(seeds + (<usize>j << 3)) + <u64>T * load<u64>(timing, TIMING_STEP) + tHigh * low + ((tLow * low) >>> 32);
+}
+
+/** An open unit's k at phi (Q0.32; open: phi < r_on = 2 half) in Q0.15, as timeGate computes it. */
+@inline function kOf(phi: u64, half: u64, timing: usize): i32 {
+  const fromEdge = phi < half ? phi : (half << 1) - phi;
+  return <i32>((fromEdge * load<u64>(timing, 16)) >>> 32);
+}
+
+/** The wake key of a unit closed at tick T with `phase`: its next opening, rounded down to a multiple of WAKE_LAPS (at
+ * most WAKE_LAPS - 1 ticks early, or T + 1) so that the key's low bits can count the laps passedOver passes over. */
+@inline function closedKey(T: i64, phase: u64, timing: usize): i64 {
+  const key = nextOpening(T, phase, load<u64>(timing, 24)) & ~<i64>(WAKE_LAPS - 1);
+  return key > T ? key : T + 1;
+}
+
+/**
+ * The next lap's wake key of a unit due at tick T under `key` (<= T), timing record at `timing`, when its window has
+ * surely opened and closed since the key, found without its phase; -1 when its phase has to be computed.
+ *
+ * Why it never wakes a unit late. Unwrapped, the phase seed + floor(T s) reaches n 2^64 at the real tick o_n = (n
+ * 2^64 - seed) / s, s the Q0.96 step as a number of phase units a tick, so o_{n+1} = o_n + P with P = 2^64 / s; the
+ * window n is open at the whole ticks from O_n = ceil(o_n) to E_n = ceil(o_n + W / s), W = r_on 2^64 (exclusive).
+ * The phase moves by floor(s) (the step's high 64 bits) or one more a tick, so period = fixedPeriod <= P and
+ * ceil(P) <= period + 2 where P < 2^32 ticks (model.ts, storePassBounds: lapTicks is 0 elsewhere). A key K filed for the window n the unit next opens
+ * in holds K <= O_n and E_n - K <= windowTicks + 32 c, c = K mod WAKE_LAPS, the laps passed over since the phase was:
+ * - closedKey's keys: from a closed tick T with 2^64 - phase to go, nextOpening counts more than (2^64 - phase) /
+ *   (floor(s) + 1) - 3 ticks and E_n comes within ceil((2^64 - phase + W) / floor(s)) ticks, so E_n - K <
+ *   W / floor(s) + 5 (floor(s) >= 2^32), + 15 for the rounding to WAKE_LAPS: within windowTicks = 2 ceil(W / 2
+ *   floor(s)) + 32, whatever c;
+ * - when T - K >= windowTicks + 32 c, T >= E_n: the window has opened and closed since the last event (which came
+ *   before K) and T is closed; K' = K + lapTicks <= O_n + period <= O_{n+1}; E_{n+1} - K' <= E_n + period + 2 -
+ *   K - lapTicks <= E_n - K + 17; lapTicks = 1 mod WAKE_LAPS counts the lap in K's low bits (c < WAKE_LAPS - 1);
+ *   filed only when K' > T, so T is before the next opening too.
+ * So the error of a key never grows by more than 17 ticks a lap, for at most 15 laps; each phase computed starts anew.
+ * Any key an engine has filed (snapshots of earlier engines too: unrounded, with arbitrary low bits) holds the bound.
+ */
+@inline function passedOver(key: i64, T: i64, timing: usize): i64 {
+  const laps = key & <i64>(WAKE_LAPS - 1);
+  if (laps == <i64>(WAKE_LAPS - 1) || T - key < <i64>load<u32>(timing, TIMING_WINDOW_TICKS) + (laps << 5)) return -1;
+  const after = key + <i64>load<u32>(timing, TIMING_LAP_TICKS);
+  return after > T ? after : -1; // more than one lap, or lapTicks 0: the phase
 }
 
 /**
