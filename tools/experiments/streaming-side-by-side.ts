@@ -6,6 +6,7 @@
 // on a busy machine), and events/s of this checkout over the other's.
 //   npm run build && npx tsx tools/experiments/streaming-side-by-side.ts --other /path/to/checkout [--blocks 20] [--scalar]
 // The other checkout must be built too (its dist/ and build/).
+import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import "../../host/node.js";
 import { benchPoint } from "../../host/bench.js";
@@ -22,7 +23,10 @@ const point = benchPoint({ hidden: 110, input: 1, rOn: 0.05 });
 const file = { format: "plsm" as const, model: point.quantized.file.model, plsm: point.quantized.file, source: "bench" };
 // its node entry first: it installs the reader of its own build/ folder
 await import(`${values.other}/dist/host/node.js`);
-const other: { createEngine: typeof createEngine } = await import(`${values.other}/dist/host/engine/create.js`);
+// host/create.ts moved to host/engine/ with issue 12's folders: checkouts from before then have it at the top
+const otherCreate = ["engine/create.js", "create.js"].map((at) => `${values.other}/dist/host/${at}`).find((at) => existsSync(at));
+if (otherCreate === undefined) throw new Error(`${values.other}: no dist/host/engine/create.js or dist/host/create.js; build that checkout first`);
+const other: { createEngine: typeof createEngine } = await import(otherCreate);
 const sides = [
   { name: "this checkout", stream: (await createEngine(file, { engine: "fixed", simd })).createStream() },
   { name: values.other, stream: (await other.createEngine(file, { engine: "fixed", simd })).createStream() },
