@@ -12,7 +12,7 @@ import {
 } from "./contract/plsm";
 import { crc32 } from "./crc32";
 import { WIDE_SHIFT } from "./fixed/arith";
-import { MCU_PAIRED, PAIRED, SUMS_BYTES } from "./fixed/sums";
+import { ROW_LIMIT_TRACKED, SUMS_BYTES } from "./fixed/sums";
 import { ERROR_TEXT, E_MODEL, errFloat, errInt, errText, fail } from "./errors";
 import { align16, align32, pad8 } from "./padding";
 import { phaseStep, phaseStep64, phaseStepLow } from "./phase";
@@ -140,7 +140,7 @@ export class Layer {
   bucketShift: i32;
   /** fixed: 1 when every U row's sum of |w_q| is within ROW_L1_LIMIT (each row's U h an exact i32), so that the
    * builds that sum by row pairs (fixed/sums.ts, PAIRED, MCU_PAIRED) split U's pairs once a row (pairsU) or once a
-   * 32-column chunk (the microcontroller ones) */
+   * 32-column chunk (the microcontroller ones), and the SIMD build adds a row's lanes in i32 (oneColumnSimd) */
   uWithinRowLimit: i32;
   /** fixed, in the builds that sum by row pairs: U copied into them (packRows; in lane order where not pairsU), and W
    * where the input is wider than 8 (pairsW; else 0); in the microcontroller ones U's first H & ~31 columns where
@@ -285,7 +285,7 @@ const ROWS_RANGE = 3;
 const LANE_CHECK: bool = FULL_BUILD;
 
 /** The row rowsProblem found wrong (for the message), and whether every row it read was within ROW_L1_LIMIT (for
- * the builds that pair rows, PAIRED and MCU_PAIRED). */
+ * the builds that track it, fixed/sums.ts ROW_LIMIT_TRACKED). */
 let problemRow = 0;
 let rowsWithinLimit = true;
 
@@ -300,7 +300,7 @@ let rowsWithinLimit = true;
 function rowsProblem(base: usize, rows: i32, used: i32, padded: i32, kind: i32, int8: bool, lanes: bool): i32 {
   const eb = int8 ? 1 : elementBytes(kind);
   const limit: i64 = int8 ? INT8_LIMIT : 32767;
-  if (PAIRED || MCU_PAIRED) rowsWithinLimit = true;
+  if (ROW_LIMIT_TRACKED) rowsWithinLimit = true;
   for (let r = 0; r < rows; r++) {
     if (ERROR_TEXT) problemRow = r;
     const row = base + <usize>r * <usize>padded * eb;
@@ -321,7 +321,7 @@ function rowsProblem(base: usize, rows: i32, used: i32, padded: i32, kind: i32, 
     // a row within the limit as a whole is within it lane-chunk by lane-chunk
     if (l1 > <i64>ROW_L1_LIMIT) {
       if (!lanes || (LANE_CHECK && laneChunkOver(row, padded, int8))) return ROWS_UNSAFE;
-      if (PAIRED || MCU_PAIRED) rowsWithinLimit = false;
+      if (ROW_LIMIT_TRACKED) rowsWithinLimit = false;
     }
   }
   return ROWS_SOUND;
@@ -469,7 +469,7 @@ export function parseModel(m: Model, bytes: usize, length: i32): i32 {
       }
       return E_MODEL;
     }
-    if (PAIRED || MCU_PAIRED) L.uWithinRowLimit = <i32>rowsWithinLimit;
+    if (ROW_LIMIT_TRACKED) L.uWithinRowLimit = <i32>rowsWithinLimit;
     const bad = checkUnits(L, kind, ticksLog2);
     if (bad >= 0) {
       if (ERROR_TEXT) {

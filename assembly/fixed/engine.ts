@@ -36,13 +36,20 @@ export function fixedEvent(m: Model, st: usize, T: i64, x: usize): i64 {
   const cols = FULL_BUILD ? m.scratch + <usize>m.nnzOff : 0;
   const I = m.inputSize;
   const scale = exp2(m.inputFrac);
+  // the padding up to pad8(I) stays zero (the sums read whole 8-column groups): the library builds zero the last
+  // group with two stores before the inputs are written, where memory.fill is a call into the engine's C++ in V8
+  if (FULL_BUILD) {
+    const lastGroup = xq + (<usize>(pad8(I) - 8) << 1);
+    store<i64>(lastGroup, 0);
+    store<i64>(lastGroup, 0, 8);
+  }
   let nnz = 0;
   for (let i = 0; i < I; i++) {
     const q = saturate16(<i64>Math.floor(<f64>load<f32>(x + (<usize>i << 2)) * scale + 0.5));
     store<i16>(xq + (<usize>i << 1), <i16>q);
     if (FULL_BUILD && q != 0) store<i32>(cols + (<usize>(nnz++) << 2), i);
   }
-  memory.fill(xq + (<usize>I << 1), 0, <usize>(pad8(I) - I) << 1);
+  if (!FULL_BUILD) memory.fill(xq + (<usize>I << 1), 0, <usize>(pad8(I) - I) << 1);
   // A sparse event (one sensor of several fired, at most a quarter of the inputs) reads only its nonzero columns
   // (not in the microcontroller build, which keeps the dense path only: the same sums, less code).
   if (!FULL_BUILD || nnz * 4 > I) nnz = -1;

@@ -12,7 +12,7 @@
 // microcontroller inference builds: rows 16, then 8, at a time, below). SIMD (i32x4.dot_i16x8_s): chunks of up to
 // 16 vectors of 8 columns, a unit's four rows side by side, each vector loaded once for the four; each lane's i32
 // partial sum widened to i64 before lanes and chunks are added; a one-input layer of at most 128 units (the
-// paper's model) sums W x and U h in one pass. Both read the zero padding of rows and vector up to a multiple of 8,
+// paper's model) sums W x and U h in one pass, adding the lanes in i32 where each U row is within ROW_L1_LIMIT. Both read the zero padding of rows and vector up to a multiple of 8,
 // and nothing past it.
 //
 // The scalar library builds do U h, and W x where the input is wider than 8, two
@@ -51,6 +51,10 @@ export const PAIRED: bool = !ASC_FEATURE_SIMD && !isDefined(PHASOR_MCU);
  * 32-column chunks, which its budget holds beside its learning and the pairs' would not; so does the one-page build,
  * whose arena is there for models whose pairs would not fit it (the paper's). */
 export const MCU_PAIRED: bool = isDefined(PHASOR_MCU) && !isDefined(PHASOR_LEARN) && !isDefined(PHASOR_MCU_PAGE);
+
+/** Whether load decides Layer.uWithinRowLimit: for the builds that pair rows, and for the SIMD build, whose
+ * one-input sums (oneColumnSimd) add a row's lanes in i32 where the whole row is within ROW_L1_LIMIT. */
+export const ROW_LIMIT_TRACKED: bool = PAIRED || MCU_PAIRED || ASC_FEATURE_SIMD;
 
 /** Gate g's W x, Q(wFrac + xFrac), from a unit's sums. */
 @inline export function wSum(unitSums: usize, g: i32): i64 {
@@ -298,7 +302,7 @@ function rowSums<W, A>(matrix: usize, rowBytes: usize, v: usize, n: i32, active:
     const padded = <i32>(rowBytes / sizeof<W>());
     for (let from = 0; from < padded; from += LANE_CHUNK_COLUMNS) {
       const vectors = min(16, (padded - from) >> 3);
-      chunkSimd<W>(matrix, rowBytes, v, from, vectors, active, open, sums, false, 0, 0);
+      chunkSimd<W>(matrix, rowBytes, v, from, vectors, active, open, sums, false, 0, 0, false);
     }
   } else {
     let from = 0;
@@ -577,6 +581,15 @@ function sparseSums<T>(matrix: usize, rowBytes: usize, v: usize, cols: usize, co
   return i64x2.add(v128.shuffle<i64>(wa, wb, 0, 2), v128.shuffle<i64>(wa, wb, 1, 3));
 }
 
+/** A unit's four rows' i32x4 partial sums added across lanes in i32, then widened to i64: lane g of the pair is
+ * row g's sum, for rows 0 and 1 (`high` false) or 2 and 3. Exact only where each row's whole sum is an i32 (its sum
+ * of |w_q| within ROW_L1_LIMIT, Layer.uWithinRowLimit): 12 x64 instructions a unit where laneSums takes 22. */
+@inline function rowSumsExact(s0: v128, s1: v128, s2: v128, s3: v128): v128 {
+  const a = i32x4.add(v128.shuffle<i32>(s0, s1, 0, 4, 1, 5), v128.shuffle<i32>(s0, s1, 2, 6, 3, 7));
+  const b = i32x4.add(v128.shuffle<i32>(s2, s3, 0, 4, 1, 5), v128.shuffle<i32>(s2, s3, 2, 6, 3, 7));
+  return i32x4.add(v128.shuffle<i32>(a, b, 0, 1, 4, 5), v128.shuffle<i32>(a, b, 2, 3, 6, 7));
+}
+
 /**
  * rowSums for `vectors` (1 to 16) vectors of 8 columns of v from `from`: each open unit's four rows side by side,
  * each vector of v loaded once for the four (i32x4 partial sums, one per row, the sum starting at the last vector
@@ -588,7 +601,7 @@ function sparseSums<T>(matrix: usize, rowBytes: usize, v: usize, cols: usize, co
  * adds a vector), so the next unit's row addresses are computed at the end of the loop, where they reach the switch
  * as the loop's variables (README.md, "Operators per event").
  */
-@inline function chunkSimd<T>(matrix: usize, rowBytes: usize, v: usize, from: i32, vectors: i32, active: usize, open: i32, sums: usize, oneColumn: bool, W: usize, x: usize): void {
+@inline function chunkSimd<T>(matrix: usize, rowBytes: usize, v: usize, from: i32, vectors: i32, active: usize, open: i32, sums: usize, oneColumn: bool, W: usize, x: usize, rowExact: bool): void {
   const vp = v + (<usize>from << 1);
   const unitBytes = rowBytes << 2;
   const start = <usize>from * sizeof<T>();
@@ -710,7 +723,11 @@ function sparseSums<T>(matrix: usize, rowBytes: usize, v: usize, cols: usize, co
       s2 = i32x4.add(s2, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r2, 0) : v128.load(r2, 0), h));
       s3 = i32x4.add(s3, i32x4.dot_i16x8_s(sizeof<T>() == 1 ? v128.load8x8_s(r3, 0) : v128.load(r3, 0), h));
     }
-    if (oneColumn) {
+    if (oneColumn && rowExact) {
+      const rows = rowSumsExact(s0, s1, s2, s3);
+      v128.store(out, i64x2.extend_low_i32x4_s(rows), U_SUMS);
+      v128.store(out, i64x2.extend_high_i32x4_s(rows), U_SUMS + 16);
+    } else if (oneColumn) {
       v128.store(out, laneSums(s0, s1), U_SUMS);
       v128.store(out, laneSums(s2, s3), U_SUMS + 16);
     } else if (from == 0) {
@@ -736,7 +753,10 @@ function sparseSums<T>(matrix: usize, rowBytes: usize, v: usize, cols: usize, co
  * benchmark's): each open unit's W x and U h in one pass, both stored, so that no sums are zeroed first, and the
  * units are listed once (oneColumnSums and then rowSums took two passes). */
 function oneColumnSimd<T>(L: Layer, x: usize, h: usize, active: usize, open: i32, sums: usize): void {
-  chunkSimd<T>(L.U, <usize>L.hiddenPad * sizeof<T>(), h, 0, L.hiddenPad >> 3, active, open, sums, true, L.W, x);
+  const rowBytes = <usize>L.hiddenPad * sizeof<T>();
+  const vectors = L.hiddenPad >> 3;
+  if (L.uWithinRowLimit) chunkSimd<T>(L.U, rowBytes, h, 0, vectors, active, open, sums, true, L.W, x, true);
+  else chunkSimd<T>(L.U, rowBytes, h, 0, vectors, active, open, sums, true, L.W, x, false);
 }
 
 /** One row of n elements (a multiple of 8) times v: the readout's y = V h. */
