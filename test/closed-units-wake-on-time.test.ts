@@ -8,10 +8,7 @@
 import "../host/node.js";
 import { describe, expect, it } from "vitest";
 import { createEngine, loadModelBytes } from "../host/engine/create.js";
-import { halfOnOf, phaseStep } from "../host/model/plsm.js";
-import { quantize } from "../host/model/quantize.js";
-import { Rng, randomModel } from "./support/random.js";
-import { calibrationStreams } from "./support/engines.js";
+import { unitsWithPeriods } from "./support/phase-units.js";
 
 // Periods from 2^-10 to 150 time units: with the shortest window (0.001 * 0.05) at least MIN_OPEN_TICKS ticks, the
 // longest periods exceed 2^32 ticks, so both ways nextOpening computes a wake tick are taken.
@@ -22,38 +19,14 @@ const OPENINGS = [1, 2, 3, 7, 50, 400];
 /** Ticks from an opening at which events are placed. */
 const OFFSETS = [-2, -1, 0, 1, 2, 3, 7];
 
-const TWO_64 = 1n << 64n;
-
-function model() {
-  const m = randomModel(new Rng(77), { inputSize: 1, hidden: [TAU.length], peephole: true, rOn: 0.05, outputs: 2, mode: "last" });
-  const L = m.layers[0];
-  TAU.forEach((tau, j) => {
-    L.tau[j] = tau;
-    L.shift[j] = 0;
-    L.rOn[j] = R_ON[j];
-  });
-  return m;
-}
-
 describe("closed units are never woken late", () => {
-  const float = model();
-  const quantized = quantize(float, calibrationStreams(5, 1), "wake-test");
-  const ticksLog2 = quantized.plan.ticksLog2;
-  const steps = TAU.map((tau) => {
-    const { step, low } = phaseStep(tau, ticksLog2);
-    return (step << 32n) | BigInt(low);
-  });
-  const limits = R_ON.map((rOn) => 2n * BigInt(halfOnOf(rOn)));
-  const openAt = (T: bigint) => steps.filter((step, j) => ((((T * step) >> 32n) % TWO_64) >> 32n) < limits[j]).length;
-  // the first tick at which unit j's phase has wrapped n times: T step >= n 2^96
-  const opening = (j: number, n: number) => (BigInt(n) * (1n << 96n) + steps[j] - 1n) / steps[j];
-  const ticks = [...new Set([0n, ...TAU.flatMap((_, j) => OPENINGS.flatMap((n) => OFFSETS.map((d) => opening(j, n) + BigInt(d))))])]
+  const { quantized, ticksLog2, periods, openAt, opening } = unitsWithPeriods(77, TAU, R_ON, "wake-test");
+  const ticks = [...new Set([0n, ...TAU.flatMap((_, j) => OPENINGS.flatMap((n) => OFFSETS.map((d) => opening(j, BigInt(n)) + BigInt(d))))])]
     .filter((T) => T >= 0n)
     .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 
   it("the periods span both ways of computing a wake tick", () => {
     expect(ticksLog2).toBeGreaterThan(0);
-    const periods = steps.map((step) => (1n << 96n) / step);
     expect(periods.some((p) => p < 1n << 32n)).toBe(true);
     expect(periods.some((p) => p >= 1n << 32n)).toBe(true);
   });

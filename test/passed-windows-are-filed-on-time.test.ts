@@ -10,42 +10,17 @@
 import "../host/node.js";
 import { describe, expect, it } from "vitest";
 import { createEngine, loadModelBytes } from "../host/engine/create.js";
-import { halfOnOf, phaseStep } from "../host/model/plsm.js";
-import { quantize } from "../host/model/quantize.js";
-import { Rng, randomModel } from "./support/random.js";
-import { calibrationStreams } from "./support/engines.js";
+import { Rng } from "./support/random.js";
+import { TWO_96, ceilDiv, unitsWithPeriods } from "./support/phase-units.js";
 
 // The shortest window (0.001 * 0.05) sets the ticks per time unit; every period but the last is below 2^32 ticks,
 // where windows are passed over without their phase.
 const TAU = [0.001, 0.0173, 0.37, 1.0, 2.9, 37];
 const R_ON = [0.05, 0.5, 0.05, 0.2, 0.05, 0.05];
-const TWO_96 = 1n << 96n;
-
-function model() {
-  const m = randomModel(new Rng(91), { inputSize: 1, hidden: [TAU.length], peephole: true, rOn: 0.05, outputs: 2, mode: "last" });
-  const L = m.layers[0];
-  TAU.forEach((tau, j) => {
-    L.tau[j] = tau;
-    L.shift[j] = 0;
-    L.rOn[j] = R_ON[j];
-  });
-  return m;
-}
-
-const ceilDiv = (a: bigint, b: bigint) => (a + b - 1n) / b;
 
 describe("windows passed over between events are filed on time", () => {
-  const quantized = quantize(model(), calibrationStreams(5, 1), "passed-windows");
-  const ticksLog2 = quantized.plan.ticksLog2;
-  const steps = TAU.map((tau) => {
-    const { step, low } = phaseStep(tau, ticksLog2);
-    return (step << 32n) | BigInt(low);
-  });
-  const limits = R_ON.map((rOn) => 2n * BigInt(halfOnOf(rOn)));
-  const periods = steps.map((step) => TWO_96 / step);
-  const openAt = (T: bigint) => steps.filter((step, j) => (((T * step) >> 32n) & ((1n << 64n) - 1n)) < limits[j] << 32n).length;
-  // the first tick of unit j's window n (the phase has wrapped n times) and the first tick after it
-  const opening = (j: number, n: bigint) => ceilDiv(n * TWO_96, steps[j]);
+  const { quantized, ticksLog2, steps, limits, periods, openAt, opening } = unitsWithPeriods(91, TAU, R_ON, "passed-windows");
+  // the first tick of unit j's window n (the phase has wrapped n times, opening) and the first tick after it
   const closing = (j: number, n: bigint) => ceilDiv(n * TWO_96 + (limits[j] << 64n), steps[j]);
   const edges = (j: number, n: bigint) => [opening(j, n) - 1n, opening(j, n), closing(j, n) - 1n, closing(j, n)];
   // Ticks an f64 time holds exactly (every tick below 2^53, fewer above): an event is placed at the nearest.
