@@ -3,6 +3,7 @@
 // (closed-units-wake-on-time, passed-windows-are-filed-on-time). With every shift 0 and a stream's first event at
 // t = 0 every seed is 0, so phase_j(T) = floor(T step_j / 2^32) mod 2^64 (step_j Q0.96, docs/fixed-point.md), open
 // while phase_j(T) < r_on_j in Q0.64 (2 halfOn_j 2^32).
+import { createEngine, loadModelBytes } from "../../host/engine/create.js";
 import { halfOnOf, phaseStep } from "../../host/model/plsm.js";
 import { quantize } from "../../host/model/quantize.js";
 import { calibrationStreams } from "./engines.js";
@@ -43,5 +44,33 @@ export function unitsWithPeriods(seed: number, tau: number[], rOn: number[], nam
     openAt: (T: bigint) => steps.filter((step, j) => ((T * step) >> 32n) % TWO_64 < limits[j] << 32n).length,
     /** the first tick at which unit j's phase has wrapped n times: T step >= n 2^96 */
     opening: (j: number, n: bigint) => ceilDiv(n * TWO_96, steps[j]),
+    /**
+     * One event at each of `ticks` (at exactly that tick's time) on the fixed engine, one stream: how many units
+     * each event updated (the stream's stats). From event `restoreAt` on, the stream is one restored from a
+     * snapshot of the stream so far.
+     */
+    async updatedAt(ticks: bigint[], simd: boolean, restoreAt = -1): Promise<number[]> {
+      const engine = await createEngine(loadModelBytes(quantized.bytes, `${name}.plsm`), { engine: "fixed", simd: simd ? "on" : "off" });
+      let stream = engine.createStream();
+      const scale = 2 ** -ticksLog2;
+      const updated: number[] = [];
+      let before = 0;
+      for (const [e, T] of ticks.entries()) {
+        if (e === restoreAt) {
+          const restored = engine.createStream();
+          restored.restore(stream.snapshot());
+          stream.dispose();
+          stream = restored;
+        }
+        const t = Number(T) * scale;
+        if (BigInt(t / scale) !== T) throw new Error(`tick ${T} has no exact time at 2^${ticksLog2} ticks a time unit`);
+        stream.push(t, [Math.sin(e)]);
+        const now = stream.stats().unitUpdates;
+        updated.push(now - before);
+        before = now;
+      }
+      engine.dispose();
+      return updated;
+    },
   };
 }
