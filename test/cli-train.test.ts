@@ -3,7 +3,7 @@
  * curve written next to --out, a checkpoint that --resume continues from epoch for epoch, and clear refusals.
  * The runs are tiny (8 units, a few hundred sequences): this checks the command, not the learning.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -196,6 +196,22 @@ describe("phasor train", () => {
     const adding = phasor(["train", "--task", "adding", "--hidden", "4", "--per-epoch", "16", "--validation", "4", "--batch", "8", "--epochs", "1", "--optimizer", "sgd", "--out", join(dir, "p4.json")]);
     expect(adding.status).toBe(0);
     expect(JSON.parse(readFileSync(join(dir, "p4.checkpoint.json"), "utf8")).settings.guardProbeStep).toBeUndefined();
+  });
+
+  // before: the files next to --out were first written after an epoch (the checkpoint) or after the whole run (the
+  // curve, over a model it had already replaced), so a run of hours could end with exit 2 and half its files
+  it("checks every file it writes next to --out before any training, and leaves an existing model as it was", () => {
+    for (const [name, extra] of [["m.svg", []], ["m.checkpoint.json", []], ["m.guard.svg", ["--optimizer", "sgd"]]] as const) {
+      const folder = mkdtempSync(join(dir, "companions-"));
+      const out = join(folder, "m.json");
+      writeFileSync(out, "the model of an earlier run\n");
+      mkdirSync(join(folder, name));
+      const run = phasor(["train", ...tiny, ...extra, "--epochs", "1", "--out", out]);
+      expect(run.stderr, name).toMatch(new RegExp(`^phasor train: .*${name.replace(/\./g, "\\.")}: cannot write there: it is a directory\n$`));
+      expect(run.status, name).toBe(2);
+      expect(run.stdout, name).toBe("");
+      expect(readFileSync(out, "utf8"), name).toBe("the model of an earlier run\n");
+    }
   });
 
   it("refuses bad arguments with exit 2 and a message", () => {

@@ -13,7 +13,7 @@ import type { TrainerSnapshot } from "../../host/training/trainer.js";
 import { CHECKPOINT_VERSION, TrainingRun, checkCheckpointFormat, checkpointSettings, type Checkpoint, type EpochRecord } from "../../host/training/training.js";
 import { resumedSettings, type TrainSettings } from "../../host/training/settings.js";
 import type { CommandIO } from "./command.js";
-import { ioReason, writeFileAtomically } from "../../host/files.js";
+import { checkOutputFile, ioReason, writeFileAtomically } from "../../host/files.js";
 
 const encoder = new TextEncoder();
 
@@ -127,8 +127,16 @@ export async function trainSession(settings: TrainSettings, out: string, io: Com
   const run = await TrainingRun.create(checkpoint && resume ? resumedSettings(checkpoint.settings, resume.given) : settings, checkpoint);
   const base = out.replace(/\.json$/i, "");
   const checkpointPath = `${base}.checkpoint.json`;
+  const curvePath = `${base}.svg`;
+  // only SGD's guard checks curvature (guard.ts), and only its checks give the plot something to draw
+  const guardPath = run.settings.guard === true && run.settings.optimizer === "sgd" ? `${base}.guard.svg` : undefined;
   const progress = new Progress(io.stderr as NodeJS.WritableStream & { isTTY?: boolean }, run.settings.epochs);
   try {
+    // every file the run writes next to `out` is checked before its first epoch, as `out` is by the caller: a run of
+    // hours must not stop at its first checkpoint, nor end with its model written and its curve refused
+    await checkOutputFile(checkpointPath, "--out's checkpoint");
+    await checkOutputFile(curvePath, "--out's learning curve");
+    if (guardPath !== undefined) await checkOutputFile(guardPath, "--out's guard plot");
     await run.run({
       onBatch: (epoch, batch, batches, loss) => progress.batch(epoch, batch, batches, loss),
       // the run waits for the write before its next epoch: a killed run keeps every finished epoch, and the
@@ -149,14 +157,13 @@ export async function trainSession(settings: TrainSettings, out: string, io: Com
     title: `${run.settings.task}, ${run.settings.optimizer}, seed ${run.settings.seed}`,
     reference: paper && task.kind === "classification" ? { value: paper.percent / 100, label: `paper's Phased LSTM ${paper.percent} %` } : undefined,
   });
-  const curvePath = `${base}.svg`;
   await writeFileAtomically(out, encoder.encode(JSON.stringify(modelToJson(best.model)) + "\n"));
   await writeFileAtomically(curvePath, encoder.encode(svg));
-  let guardPath: string | undefined;
-  if (run.history.some((r) => r.guard?.lambdaMedian != null)) {
-    guardPath = `${base}.guard.svg`;
+  let guardPlot: string | undefined;
+  if (guardPath !== undefined && run.history.some((r) => r.guard?.lambdaMedian != null)) {
+    guardPlot = guardPath;
     const title = `${run.settings.task}, SGD lr ${run.settings.lr}, momentum ${run.settings.momentum}, seed ${run.settings.seed}`;
     await writeFileAtomically(guardPath, encoder.encode(guardSvg(run.history, { title })));
   }
-  return { run, best, modelPath: out, curvePath, guardPath };
+  return { run, best, modelPath: out, curvePath, guardPath: guardPlot };
 }
