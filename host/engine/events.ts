@@ -511,7 +511,8 @@ function joinBytes(pieces: Uint8Array[], size: number): Uint8Array {
   return joined;
 }
 
-function describeSeq(seq: SeqId | undefined): string {
+/** A seq as messages name it: `seq "a"`, `seq 7`, or "the events without seq". */
+export function describeSeq(seq: SeqId | undefined): string {
   return seq === undefined ? "the events without seq" : `seq ${JSON.stringify(seq)}`;
 }
 

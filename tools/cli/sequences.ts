@@ -1,7 +1,9 @@
 /**
  * An event file read whole into sequences (consecutive events of one seq), for the commands that need every
- * sequence at once (quantize's calibration, eval). Each keeps the last label its events gave.
+ * sequence at once (quantize's calibration, eval). Each keeps the last label its events gave, and the line of each
+ * event, so that an event the engine refuses later is named by its line.
  */
+import type { EventSource } from "../../host/engine/event-source.js";
 import { EventParser, groupBySeq, type SeqId, type StreamEvent } from "../../host/engine/events.js";
 import { openTextInput } from "./io.js";
 
@@ -11,6 +13,7 @@ export interface LabelledSequence {
   x: Float64Array;
   /** the sequence's label, when its events carry one */
   label: number | undefined;
+  source: EventSource;
 }
 
 /** The values of the event-reader flags (io.ts, EVENT_READER_FLAGS) as a command receives them. */
@@ -37,8 +40,9 @@ export async function readSequences(
   let n = 0;
   let t = new Float64Array(1024);
   let x = new Float64Array(1024 * inputSize);
+  let lines = new Int32Array(1024);
   const close = () => {
-    if (n > 0) sequences.push({ seq, t: t.slice(0, n), x: x.slice(0, n * inputSize), label });
+    if (n > 0) sequences.push({ seq, t: t.slice(0, n), x: x.slice(0, n * inputSize), label, source: { file: input.name, lines: lines.slice(0, n), seq } });
     n = 0;
     label = undefined;
   };
@@ -51,8 +55,10 @@ export async function readSequences(
         if (n === t.length) {
           t = grow(t, 2 * n);
           x = grow(x, 2 * n * inputSize);
+          lines = grow(lines, 2 * n);
         }
         t[n] = event.t;
+        lines[n] = event.line;
         x.set(event.x, n * inputSize);
         n++;
       }
@@ -64,7 +70,7 @@ export async function readSequences(
   return { name: input.name, parser, sequences };
 }
 
-function grow<A extends Float64Array | Float32Array>(values: A, length: number): A {
+function grow<A extends Float64Array | Float32Array | Int32Array>(values: A, length: number): A {
   const bigger = new (values.constructor as new (length: number) => A)(length);
   bigger.set(values);
   return bigger;

@@ -5,9 +5,9 @@
  */
 import { createEngine } from "../../../host/engine/create.js";
 import type { Engine, Stream, TimePolicy } from "../../../host/engine/engine.js";
-import { PhasorError } from "../../../host/errors.js";
 import { BadLineError, EventParser, type SeqId, type StreamEvent } from "../../../host/engine/events.js";
 import { argmax } from "../../../host/engine/evaluate.js";
+import { refusedEvent } from "../../../host/engine/event-source.js";
 import { defineCommand } from "../command.js";
 import { EVENT_READER_FLAGS, LineWriter, openTextInput, skippedNote, type TextInput } from "../io.js";
 import { ENGINE_FLAGS, loadModelFile } from "../model-file.js";
@@ -198,10 +198,14 @@ class SequenceRunner {
     }
     const y = every ? this.y.subarray(0, n * outputSize) : undefined;
     const h = withHidden ? this.h.subarray(0, n * hiddenSize) : undefined;
+    const x = this.x.subarray(0, n * inputSize);
     try {
-      stream.pushBatch(t, this.x.subarray(0, n * inputSize), y, h);
+      stream.pushBatch(t, x, y, h);
     } catch (err) {
-      throw this.locate(err, events, start, end);
+      // a refused batch leaves the state untouched, so replaying it one event at a time finds the line; the output
+      // of that replay is never printed
+      const lines = Int32Array.from(events.slice(start, end), (event) => event.line);
+      throw refusedEvent(err, stream, t, x, { file: this.options.file, lines, seq: this.seq });
     }
     // print the time each event ran at: its own, or its predecessor's when time policy "clamp" moved it
     for (let k = 0; k < n; k++) this.ranAt = t[k] = Math.max(t[k], this.ranAt);
@@ -214,23 +218,6 @@ class SequenceRunner {
       }
     }
     this.count += n;
-  }
-
-  /**
-   * The event the engine refused, as file:line. A refused batch leaves the state untouched (Stream.pushBatch),
-   * so replaying it one event at a time finds the line; the output of that replay is never printed.
-   */
-  private locate(err: unknown, events: StreamEvent[], start: number, end: number): unknown {
-    if (!(err instanceof PhasorError)) return err;
-    for (let k = start; k < end; k++) {
-      try {
-        this.stream.push(events[k].t, events[k].x);
-      } catch (single) {
-        if (single instanceof PhasorError) return new PhasorError(single.code, `${this.options.file}:${events[k].line}: ${single.message}`);
-        return single;
-      }
-    }
-    return new PhasorError(err.code, `${this.options.file}:${events[start].line}-${events[end - 1].line}: ${err.message}`);
   }
 }
 
