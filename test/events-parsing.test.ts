@@ -143,6 +143,24 @@ describe("event files", () => {
     expect(err.message).toMatch(reason);
   });
 
+  // before: 'must be a string or an integer, got 9007199254740992' for an integer, quoting a number it did not give
+  it("says why an integer seq beyond 2^53 is refused, and that a string keeps it", () => {
+    const err = thrown(() => parse('{"t": 1, "x": [1, 2], "seq": 9007199254740993}'));
+    expect(err.message).toBe('ev.ndjson:1: "seq" is an integer beyond +-(2^53 - 1), which JSON numbers do not hold exactly: give such an id as a string');
+    expect(parse('{"t": 1, "x": [1, 2], "seq": 9007199254740991}').events[0].seq).toBe(9007199254740991);
+  });
+
+  // before: a file of CR-only line ends (classic Mac OS) is one line: 'CSV header has no column x0' for a header that
+  // has it, and a bare JSON syntax error for NDJSON
+  it("says that a line holds a carriage return that does not end it", () => {
+    const csv = thrown(() => parse("t,x0,x1\r0,1,2\r1,2,3\r", { file: "ev.csv" }));
+    expect(csv.message).toBe("ev.csv:1: CSV header holds a carriage return (\\r) that does not end the line: lines end with LF or CRLF, not CR alone");
+    const ndjson = thrown(() => parse('{"t": 0, "x": [1, 2]}\r{"t": 1, "x": [1, 2]}\r'));
+    expect(ndjson.message).toMatch(/^ev\.ndjson:1: not JSON: .* \(the line holds a carriage return \(\\r\) that does not end it: lines end with LF or CRLF, not CR alone\)$/);
+    // as JSON whitespace, a carriage return is no error
+    expect(parse('{"t": 0,\r "x": [1, 2]}\r\n').events).toHaveLength(1);
+  });
+
   it("rejects a CSV label that is not a finite number", () => {
     const err = thrown(() => parse("t,x0,x1,label\n0,0,0,cat\n", { file: "ev.csv" }));
     expect(err.message).toMatch(/^ev\.csv:2: label is not a number: "cat"/);

@@ -53,6 +53,8 @@ export const DEFAULT_MAX_LINE_BYTES = 1 << 20;
 export const MAX_LINE_BYTES_LIMIT = 1 << 28;
 
 const NEWLINE = 10;
+/** what a line end is, for the messages about a carriage return inside a line */
+const LINE_ENDS = "lines end with LF or CRLF, not CR alone";
 const CARRIAGE_RETURN = 13;
 
 /** how many reasons for skipped lines are kept for the caller's message */
@@ -359,7 +361,11 @@ export class EventParser {
     try {
       value = JSON.parse(text);
     } catch (err) {
-      const hint = /^[-+\d.]/.test(text) ? ' (a CSV file needs a header line starting with "t,")' : "";
+      const hint = text.includes("\r")
+        ? ` (the line holds a carriage return (\\r) that does not end it: ${LINE_ENDS})`
+        : /^[-+\d.]/.test(text)
+          ? ' (a CSV file needs a header line starting with "t,")'
+          : "";
       return `not JSON: ${(err as Error).message}${hint}`;
     }
     if (typeof value !== "object" || value === null || Array.isArray(value)) return "not a JSON object";
@@ -386,6 +392,9 @@ export class EventParser {
     }
 
     const seq = record.seq ?? undefined;
+    if (typeof seq === "number" && Number.isInteger(seq) && !Number.isSafeInteger(seq)) {
+      return '"seq" is an integer beyond +-(2^53 - 1), which JSON numbers do not hold exactly: give such an id as a string';
+    }
     if (seq !== undefined && typeof seq !== "string" && !(typeof seq === "number" && Number.isSafeInteger(seq))) {
       return `"seq" must be a string or an integer, got ${show(seq)}`;
     }
@@ -398,6 +407,8 @@ export class EventParser {
 
   /** Columns t, x0..x{I-1}, optional seq and label, in any order after t; other columns are ignored. */
   private csvHeader(text: string): CsvLayout {
+    // a file of CR-only line ends is one line, whose header would otherwise lack a column it has
+    if (text.includes("\r")) throw this.badLine(`CSV header holds a carriage return (\\r) that does not end the line: ${LINE_ENDS}`);
     const names = splitCsv(text);
     if (names === undefined) throw this.badLine("CSV header has an unterminated quote");
     const x = new Int32Array(this.inputSize).fill(-1);
