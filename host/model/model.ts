@@ -194,9 +194,18 @@ export function parseModelText(text: string, source: string): FloatModel {
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw badModel(source, `not valid JSON (${(e as Error).message})`);
+    throw badModel(source, `not valid JSON (${(e as Error).message})${jsonPlace(text, (e as Error).message)}`);
   }
   return parseModel(json, source);
+}
+
+/** ", at line L, column C" of where JSON.parse stopped, when its message gives the offset (V8: "at position N"). */
+function jsonPlace(text: string, message: string): string {
+  const offset = /at position (\d+)/.exec(message);
+  if (offset === null) return "";
+  const before = text.slice(0, Number(offset[1]));
+  const lineStart = before.lastIndexOf("\n") + 1;
+  return `, at line ${before.split("\n").length}, column ${before.length - lineStart + 1}`;
 }
 
 /** The exact JSON object of formats.md for a model: parseModel(modelToJson(m)) gives m back, number for number. */
