@@ -293,6 +293,17 @@ describe("phasor command line", () => {
     });
   });
 
+  // before: the reference engine ran and said nothing of the --simd on it could not honour
+  it("exits 2 for --simd on with the reference engine, which is no wasm build", () => {
+    for (const name of ["run", "eval"]) {
+      const r = phasor([name, "--engine", "reference", "--simd", "on", "--model", model, "--events", events]);
+      expect(r.stderr).toBe(`phasor ${name}: --simd on: the reference engine is float64 JavaScript, not a wasm build (--simd picks the float and fixed engines' build)\n`);
+      expect(r.status).toBe(2);
+      expect(r.stdout).toBe("");
+    }
+    expect(phasor(["run", "--engine", "reference", "--simd", "off", "--model", model, "--events", events]).status).toBe(0);
+  });
+
   it("exits 2 for --engine fixed on a JSON model, pointing to phasor quantize", () => {
     const r = phasor(["run", "--engine", "fixed", "--model", model, "--events", events]);
     expect(r.status).toBe(2);

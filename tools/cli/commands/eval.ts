@@ -7,7 +7,7 @@ import { evaluate } from "../../../host/engine/evaluate.js";
 import { badInput } from "../../../host/errors.js";
 import { defineCommand } from "../command.js";
 import { EVENT_READER_FLAGS, skippedNote } from "../io.js";
-import { ENGINE_FLAGS, loadModelFile } from "../model-file.js";
+import { ENGINE_FLAGS, engineOptions, loadModelFile } from "../model-file.js";
 import { readSequences } from "../sequences.js";
 
 export const command = defineCommand({
@@ -25,7 +25,7 @@ export const command = defineCommand({
   },
   async run(flags, io) {
     const loaded = await loadModelFile(flags.model);
-    const engine = await createEngine(loaded, { engine: flags.engine, simd: flags.simd });
+    const engine = await createEngine(loaded, engineOptions(flags));
     try {
       const { name, parser, sequences } = await readSequences(flags.events, io.stdin, engine.model.inputSize, flags);
       if (sequences.length === 0) throw badInput(name, "no events to evaluate on");

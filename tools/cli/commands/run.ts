@@ -10,7 +10,7 @@ import { argmax } from "../../../host/engine/evaluate.js";
 import { refusedEvent } from "../../../host/engine/event-source.js";
 import { defineCommand } from "../command.js";
 import { EVENT_READER_FLAGS, LineWriter, openTextInput, skippedNote, type TextInput } from "../io.js";
-import { ENGINE_FLAGS, loadModelFile } from "../model-file.js";
+import { ENGINE_FLAGS, engineOptions, loadModelFile } from "../model-file.js";
 
 export const command = defineCommand({
   usage:
@@ -40,7 +40,7 @@ export const command = defineCommand({
   async run(flags, io) {
     const loaded = await loadModelFile(flags.model);
     // the engine's own default (fixed for a quantized model, float otherwise); fixed on a JSON model fails here
-    const engine = await createEngine(loaded, { engine: flags.engine, simd: flags.simd });
+    const engine = await createEngine(loaded, engineOptions(flags));
     try {
       const input = await openTextInput(flags.events, io.stdin);
       const parser = await runEvents(engine, input, io.stdout, {
