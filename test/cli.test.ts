@@ -304,6 +304,15 @@ describe("phasor command line", () => {
     expect(phasor(["run", "--engine", "reference", "--simd", "off", "--model", model, "--events", events]).status).toBe(0);
   });
 
+  // before: bench --operators ran its count and never said that --seconds had no part in it
+  it("exits 2 for bench --seconds with --operators, which counts a fixed number of events", () => {
+    const r = phasor(["bench", "--operators", "--seconds", "3"]);
+    expect(r.stderr).toBe("phasor bench: --seconds times the engines; --operators counts operators over a fixed number of events instead: give one of them\n");
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(phasor(["bench", "--help"]).stdout).toMatch(/--seconds <value> +measure each engine and configuration for at least this long \(default 1\)\n/);
+  });
+
   it("exits 2 for --engine fixed on a JSON model, pointing to phasor quantize", () => {
     const r = phasor(["run", "--engine", "fixed", "--model", model, "--events", events]);
     expect(r.status).toBe(2);
