@@ -214,6 +214,31 @@ describe("phasor train", () => {
     }
   });
 
+  // before: each of these ran to the end, and nothing said that the setting had no part in the run
+  it("refuses a setting that the run's other settings leave without effect, before any training", () => {
+    const adding = ["--task", "adding", "--hidden", "4", "--per-epoch", "16", "--validation", "4", "--batch", "8"];
+    const cases: [string[], string][] = [
+      [[...tiny, "--set", "momentum=0.5"], "momentum would change nothing: it is SGD's, and the optimizer is Adam (--optimizer adam), which keeps moments of its own"],
+      [[...adding, "--stop-at", "0.9"], "stopAtAccuracy (--stop-at) would change nothing: adding is a regression task, scored by its validation MSE, never by accuracy"],
+      [[...tiny, "--set", "stopAtStreak=2"], "stopAtStreak would change nothing: no stopAtAccuracy (--stop-at) is given for a streak to reach"],
+      [[...tiny, "--fixed-r-on", "--set", "rOnLrScale=0.5"], "rOnLrScale would change nothing: r_on is not trained in this run (--train-r-on trains it)"],
+      [[...tiny, "--optimizer", "sgd", "--guard", "off", "--set", "guardClip=3"], "guardClip would change nothing: the stability guard is off (--guard off)"],
+      [[...tiny, "--set", "guardEvery=2"], "guardEvery would change nothing: only SGD's guard checks the curvature; with Adam only its rollback acts"],
+    ];
+    for (const [args, message] of cases) {
+      const run = phasor(["train", ...args, "--epochs", "1", "--out", join(dir, "inert.json")]);
+      expect(run.stderr, args.join(" ")).toBe(`phasor train: ${message}\n`);
+      expect(run.status).toBe(2);
+      expect(run.stdout).toBe("");
+    }
+    expect(existsSync(join(dir, "inert.json"))).toBe(false);
+    // where they act, the same settings are taken
+    for (const args of [["--optimizer", "sgd", "--set", "momentum=0.5", "--set", "guardEvery=2"], ["--stop-at", "0.99", "--set", "stopAtStreak=2"], ["--set", "guardClip=3"]]) {
+      const run = phasor(["train", ...tiny, ...args, "--epochs", "1", "--out", join(dir, "acting.json")]);
+      expect(run.status, `${args.join(" ")}: ${run.stderr}`).toBe(0);
+    }
+  });
+
   it("refuses bad arguments with exit 2 and a message", () => {
     const both = phasor(["train", ...tiny, "--lr", "0.1", "--lr-scale", "2", "--out", join(dir, "x.json")]);
     expect(both.status).toBe(2);

@@ -11,7 +11,7 @@ import { TASKS } from "../../host/training/tasks.js";
 import type { GuardState } from "../../host/training/guard.js";
 import type { TrainerSnapshot } from "../../host/training/trainer.js";
 import { CHECKPOINT_VERSION, TrainingRun, checkCheckpointFormat, checkpointSettings, type Checkpoint, type EpochRecord } from "../../host/training/training.js";
-import { resumedSettings, type TrainSettings } from "../../host/training/settings.js";
+import { checkGivenTakeEffect, resumedSettings, type TrainSettings } from "../../host/training/settings.js";
 import type { CommandIO } from "./command.js";
 import { checkOutputFile, ioReason, writeFileAtomically } from "../../host/files.js";
 
@@ -124,7 +124,9 @@ export interface SessionResult {
  */
 export async function trainSession(settings: TrainSettings, out: string, io: CommandIO, resume?: { from: string; given: Partial<TrainSettings> }): Promise<SessionResult> {
   const checkpoint = resume ? await readCheckpoint(resume.from) : undefined;
-  const run = await TrainingRun.create(checkpoint && resume ? resumedSettings(checkpoint.settings, resume.given) : settings, checkpoint);
+  const runSettings = checkpoint && resume ? resumedSettings(checkpoint.settings, resume.given) : settings;
+  if (resume) checkGivenTakeEffect(resume.given, runSettings);
+  const run = await TrainingRun.create(runSettings, checkpoint);
   const base = out.replace(/\.json$/i, "");
   const checkpointPath = `${base}.checkpoint.json`;
   const curvePath = `${base}.svg`;
