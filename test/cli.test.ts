@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseModel } from "../host/model/model.js";
+import { encodePlsm } from "../host/model/plsm.js";
 import { phasor } from "./support/cli.js";
 
 
@@ -318,6 +320,18 @@ describe("phasor command line", () => {
     expect(r.status).toBe(2);
     expect(r.stdout).toBe("");
     expect(r.stderr).toBe(`phasor run: ${model}: the fixed engine runs a quantized model (.plsm); make one with \`phasor quantize\`\n`);
+  });
+
+  // before: a float .plsm was told that the fixed engine runs a .plsm, and quantize that it was already quantized
+  it("says that a float .plsm holds a float model, for --engine fixed and for quantize", () => {
+    const floatPlsm = join(dir, "float.plsm");
+    writeFileSync(floatPlsm, encodePlsm(parseModel(MODEL, "model")));
+    const r = phasor(["run", "--engine", "fixed", "--model", floatPlsm, "--events", events]);
+    expect(r.stderr).toBe(`phasor run: ${floatPlsm}: a float model (a .plsm of kind 2, not quantized); the fixed engine runs a quantized one: make one with \`phasor quantize\`\n`);
+    expect(r.status).toBe(2);
+    const q = phasor(["quantize", "--model", floatPlsm, "--calib", events, "--out", join(dir, "q.plsm")]);
+    expect(q.stderr).toBe(`phasor quantize: --model ${floatPlsm}: a float model in a .plsm (kind 2); quantize takes a float model as JSON (.json)\n`);
+    expect(q.status).toBe(2);
   });
 
   it("with --time-policy clamp runs an earlier event at the previous time instead of failing", () => {

@@ -10,7 +10,7 @@ import { dirname, extname } from "node:path";
 import type { Agreement } from "../../../host/engine/compare.js";
 import { PhasorError, badInput } from "../../../host/errors.js";
 import type { FloatModel } from "../../../host/model/model.js";
-import { PRE_FRAC, type FixedPlan } from "../../../host/model/plsm.js";
+import { KIND_FIXED, PRE_FRAC, type FixedPlan } from "../../../host/model/plsm.js";
 import { FIXED_TOLERANCE, WEIGHT_WIDTHS } from "../../../host/model/quantize.js";
 import { U_FORMAT_CHOICES, quantizeChecked } from "../../../host/model/quantize-checked.js";
 import { defineCommand } from "../command.js";
@@ -51,7 +51,8 @@ export const command = defineCommand({
   async run(flags, io) {
     const loaded = await loadModelFile(flags.model);
     if (loaded.format !== "json") {
-      throw new PhasorError("bad-args", `--model ${flags.model}: already a quantized model; quantize takes a float model (.json)`);
+      const what = loaded.plsm.kind === KIND_FIXED ? "already a quantized model" : `a float model in a .plsm (kind ${loaded.plsm.kind})`;
+      throw new PhasorError("bad-args", `--model ${flags.model}: ${what}; quantize takes a float model as JSON (.json)`);
     }
     await checkOutputPath(flags.out);
 
