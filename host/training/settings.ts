@@ -365,7 +365,8 @@ function label(name: SettingName): string {
   return flags ? `${name} (${flags})` : name;
 }
 
-function shown(value: unknown): string {
+/** A value as a refusal quotes it. */
+export function shown(value: unknown): string {
   return typeof value === "string" ? quote(value) : Array.isArray(value) ? JSON.stringify(value) : String(value);
 }
 

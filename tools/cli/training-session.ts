@@ -10,7 +10,9 @@ import { guardSvg, learningCurveSvg } from "../../host/training/report.js";
 import { TASKS } from "../../host/training/tasks.js";
 import type { GuardState } from "../../host/training/guard.js";
 import type { TrainerSnapshot } from "../../host/training/trainer.js";
-import { CHECKPOINT_VERSION, TrainingRun, checkCheckpointFormat, checkpointSettings, type Checkpoint, type EpochRecord } from "../../host/training/training.js";
+import {
+  CHECKPOINT_VERSION, TrainingRun, checkCheckpointFormat, checkCheckpointState, checkpointSettings, type Checkpoint, type EpochRecord,
+} from "../../host/training/training.js";
 import { checkGivenTakeEffect, resumedSettings, type TrainSettings } from "../../host/training/settings.js";
 import type { CommandIO } from "./command.js";
 import { checkOutputFile, ioReason, writeFileAtomically } from "../../host/files.js";
@@ -24,9 +26,9 @@ function base64(values: Float32Array | Float64Array): string {
 
 /** The bytes of base64 text, checked to hold a whole number of `width`-byte numbers. */
 function decode(text: unknown, what: string, width: 4 | 8): ArrayBuffer {
-  if (typeof text !== "string") throw new PhasorError("bad-input", `checkpoint: ${what} is missing`);
+  if (typeof text !== "string") throw new PhasorError("bad-input", `${what} is missing`);
   const bytes = Buffer.from(text, "base64");
-  if (bytes.length % width !== 0) throw new PhasorError("bad-input", `checkpoint: ${what} is not a whole number of ${width === 4 ? "floats" : "doubles"}`);
+  if (bytes.length % width !== 0) throw new PhasorError("bad-input", `${what} is not a whole number of ${width === 4 ? "floats" : "doubles"}`);
   return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length);
 }
 
@@ -61,6 +63,17 @@ export async function readCheckpoint(path: string): Promise<Checkpoint> {
   }
   checkCheckpointFormat(raw, path, [1, CHECKPOINT_VERSION]);
   const settings = checkpointSettings(raw, path);
+  try {
+    const checkpoint = decodeCheckpoint(raw, settings);
+    checkCheckpointState(checkpoint);
+    return checkpoint;
+  } catch (err) {
+    throw err instanceof PhasorError ? new PhasorError("bad-input", `${path}: ${err.message}`) : err;
+  }
+}
+
+/** The checkpoint a file's JSON holds, its arrays decoded from base64. */
+function decodeCheckpoint(raw: Record<string, unknown>, settings: TrainSettings): Checkpoint {
   const trainer = raw.trainer as Record<string, unknown>;
   const best = raw.best as Record<string, unknown>;
   const guard = raw.guard as (Omit<GuardState, "v" | "snapshots"> & { v: unknown; snapshots: unknown }) | undefined;
@@ -126,7 +139,10 @@ export async function trainSession(settings: TrainSettings, out: string, io: Com
   const checkpoint = resume ? await readCheckpoint(resume.from) : undefined;
   const runSettings = checkpoint && resume ? resumedSettings(checkpoint.settings, resume.given) : settings;
   if (resume) checkGivenTakeEffect(resume.given, runSettings);
-  const run = await TrainingRun.create(runSettings, checkpoint);
+  // what the trainer, the guard or the average refuse of a checkpoint (a model of another size) is named by its file
+  const run = await TrainingRun.create(runSettings, checkpoint).catch((err: unknown) => {
+    throw resume && err instanceof PhasorError && err.code === "bad-input" ? new PhasorError("bad-input", `${resume.from}: ${err.message}`) : err;
+  });
   const base = out.replace(/\.json$/i, "");
   const checkpointPath = `${base}.checkpoint.json`;
   const curvePath = `${base}.svg`;
