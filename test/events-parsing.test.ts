@@ -107,6 +107,8 @@ describe("event files", () => {
     ["x with a string", '{"t": 1, "x": [1, "2"]}', /"x\[1\]" must be a number/],
     ["x with null", '{"t": 1, "x": [null, 2]}', /"x\[0\]" must be a number, got null/],
     ["x overflowing", '{"t": 1, "x": [1, -1e999]}', /"x\[1\]" is not finite/],
+    ["NaN, as Python writes it", '{"t": NaN, "x": [1, 2]}', /not JSON: .* \(NaN and Infinity are no JSON numbers, and an event's numbers must be finite\)$/],
+    ["-Infinity, as Python writes it", '{"t": 1, "x": [1, -Infinity]}', /not JSON: .* \(NaN and Infinity are no JSON numbers/],
     ["x beyond f32", '{"t": 1, "x": [1, -3.5e38]}', /"x\[1\]" is beyond the 32-bit float range/],
     ["seq fractional", '{"t": 1, "x": [1, 2], "seq": 1.5}', /"seq" must be a string or an integer, got 1.5/],
     ["seq an object", '{"t": 1, "x": [1, 2], "seq": {}}', /"seq" must be a string or an integer/],

@@ -361,12 +361,7 @@ export class EventParser {
     try {
       value = JSON.parse(text);
     } catch (err) {
-      const hint = text.includes("\r")
-        ? ` (the line holds a carriage return (\\r) that does not end it: ${LINE_ENDS})`
-        : /^[-+\d.]/.test(text)
-          ? ' (a CSV file needs a header line starting with "t,")'
-          : "";
-      return `not JSON: ${(err as Error).message}${hint}`;
+      return `not JSON: ${(err as Error).message}${notJsonHint(text)}`;
     }
     if (typeof value !== "object" || value === null || Array.isArray(value)) return "not a JSON object";
     const record = value as Record<string, unknown>;
@@ -499,6 +494,15 @@ export function groupBySeq(events: Iterable<StreamEvent>): EventSequence[] {
     if (event.label !== undefined) current.label = event.label;
   }
   return sequences;
+}
+
+/** What most likely made a line that is not JSON, when the line shows it. */
+function notJsonHint(text: string): string {
+  if (text.includes("\r")) return ` (the line holds a carriage return (\\r) that does not end it: ${LINE_ENDS})`;
+  // what Python's json.dumps writes for non-finite floats by default
+  if (/[:,[]\s*-?(NaN|Infinity)\s*[,\]}]/.test(text)) return " (NaN and Infinity are no JSON numbers, and an event's numbers must be finite)";
+  if (/^[-+\d.]/.test(text)) return ' (a CSV file needs a header line starting with "t,")';
+  return "";
 }
 
 /** UTF-8 bytes of text, a surrogate counted as 2 (a pair is 4, even when cut between two pieces). */
