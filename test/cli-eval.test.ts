@@ -91,6 +91,20 @@ describe("phasor eval", () => {
     expect(empty.stderr).toMatch(/no events to evaluate on/);
   });
 
+  // before: the count of skipped lines was printed only after a successful score, so a file of bad lines said only
+  // "no events to evaluate on"
+  it("with --skip-bad says what it skipped also when nothing is left to score, or a sequence cannot be scored", () => {
+    const model = write("skip.json", JSON.stringify(modelToJson(constantModel(1, [1, 0]))));
+    const allBad = write("all-bad.ndjson", "nope\n");
+    const none = phasor(["eval", "--model", model, "--events", allBad, "--skip-bad"]);
+    expect(none.stderr).toBe(`phasor eval: skipped 1 bad line (first: ${allBad}:1: not JSON: Unexpected token 'o', "nope" is not valid JSON)\nphasor eval: ${allBad}: no good events to evaluate on (every event line was bad)\n`);
+    expect(none.status).toBe(2);
+    const unlabelled = write("skip-unlabelled.ndjson", 'nope\n{"t":0,"x":[0.1]}\n');
+    const r = phasor(["eval", "--model", model, "--events", unlabelled, "--skip-bad"]);
+    expect(r.stderr).toMatch(/^phasor eval: skipped 1 bad line .*\nphasor eval: .*skip-unlabelled\.ndjson:2: the events without seq have no label/);
+    expect(r.status).toBe(2);
+  });
+
   // before: "sequence 1 has no label" and "batch event 1 at t=1e+300: ...", with no line, and the sequence counted
   // from 0 in a file whose seqs are named otherwise
   it("names the lines and the seq of a sequence it cannot score, and the line of an event the engine refuses", () => {

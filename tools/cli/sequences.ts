@@ -5,7 +5,8 @@
  */
 import type { EventSource } from "../../host/engine/event-source.js";
 import { EventParser, groupBySeq, type SeqId, type StreamEvent } from "../../host/engine/events.js";
-import { openTextInput } from "./io.js";
+import { badInput } from "../../host/errors.js";
+import { openTextInput, skippedNote } from "./io.js";
 
 export interface LabelledSequence {
   seq: SeqId | undefined;
@@ -68,6 +69,25 @@ export async function readSequences(
   append(parser.end());
   close();
   return { name: input.name, parser, sequences };
+}
+
+/**
+ * What `readSequences` read, for a command that needs at least one sequence to `use` ("calibrate on"): what
+ * --skip-bad left out goes to stderr at once, before anything else can fail, and a file with no event left is
+ * refused, saying whether its lines were all bad.
+ */
+export function requireSequences(
+  read: { name: string; parser: EventParser; sequences: LabelledSequence[] },
+  use: string,
+  command: string,
+  stderr: NodeJS.WritableStream,
+): LabelledSequence[] {
+  const skipped = skippedNote(read.parser);
+  if (skipped !== undefined) stderr.write(`phasor ${command}: ${skipped}\n`);
+  if (read.sequences.length === 0) {
+    throw badInput(read.name, read.parser.skipped > 0 ? `no good events to ${use} (every event line was bad)` : `no events to ${use}`);
+  }
+  return read.sequences;
 }
 
 function grow<A extends Float64Array | Float32Array | Int32Array>(values: A, length: number): A {
