@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseModel } from "../host/model/model.js";
 import { encodePlsm } from "../host/model/plsm.js";
+import { quantize } from "../host/model/quantize.js";
 import { phasor } from "./support/cli.js";
 
 
@@ -347,6 +348,28 @@ describe("phasor command line", () => {
     const twoSeqs = file("two-seqs.ndjson", '{"t": 5, "x": [0.1], "seq": "a"}\n{"t": 4, "x": [0.7], "seq": "a"}\n{"t": 1, "x": [0.7], "seq": "b"}\n');
     const both = phasor(["run", "--model", model, "--events", twoSeqs, "--time-policy", "clamp"]);
     expect(lines(both.stdout).map((o) => o.t)).toEqual([5, 5, 1]);
+  });
+});
+
+// before: an event the engine refused (here the fixed engine's clock, 2^62 ticks) lost the outputs of every event
+// before it that had not yet been written, which phasor-wasi prints
+describe("phasor run on an event the engine refuses", () => {
+  it("prints the outputs of every event before it, as a file cut there gives them, then exits 2 naming its line", () => {
+    const plsm = join(dir, "refusing.plsm");
+    const calibration = [{ t: Float64Array.from([0, 0.5, 4]), x: Float64Array.from([0.3, 0.7, -0.5]) }];
+    writeFileSync(plsm, quantize(parseModel(MODEL, "model"), calibration, "model").bytes);
+    const inOrder = ['{"t": 0, "x": [0.31], "seq": "a"}', '{"t": 0.52, "x": [0.77], "seq": "a"}', '{"t": 0, "x": [0.2], "seq": "b"}', '{"t": 3, "x": [-0.2], "seq": "b"}'];
+    // with clamp an earlier event runs, and is printed, at its predecessor's time
+    const clamped = [...inOrder, '{"t": 2, "x": [0.4], "seq": "b"}'];
+    for (const [good, extra] of [[inOrder, ["--hidden"]], [clamped, ["--time-policy", "clamp"]]]) {
+      const refused = file("refused.ndjson", [...good, '{"t": 1e300, "x": [0.9], "seq": "b"}', '{"t": 1e301, "x": [0.9], "seq": "b"}'].join("\n") + "\n");
+      const r = phasor(["run", "--model", plsm, "--events", refused, ...extra]);
+      expect(r.stderr).toMatch(new RegExp(`^phasor run: ${refused.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:${good.length + 1}: event at t=1e\\+300: more than 2\\^62 ticks`));
+      expect(r.status).toBe(2);
+      const cut = phasor(["run", "--model", plsm, "--events", file("cut.ndjson", good.join("\n") + "\n"), ...extra]);
+      expect(cut.status).toBe(0);
+      expect(r.stdout).toBe(cut.stdout);
+    }
   });
 });
 

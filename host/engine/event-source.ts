@@ -45,14 +45,23 @@ export function pushBatchFrom(
 /**
  * The event of a refused batch, found by pushing its events one at a time from the state the refusal left
  * untouched, as the error to throw: its own refusal with `file:line` in front. The stream has run the events
- * before it. An error that is not a PhasorError is a bug, and is given back as it was.
+ * before it, and `ran(k)` is called after each of them, while the stream holds its state (a caller that prints
+ * every event's output prints theirs). An error that is not a PhasorError is a bug, and is given back as it was.
  */
-export function refusedEvent(err: unknown, stream: Stream, t: Float64Array, x: Float32Array | Float64Array, source: EventSource): unknown {
+export function refusedEvent(
+  err: unknown,
+  stream: Stream,
+  t: Float64Array,
+  x: Float32Array | Float64Array,
+  source: EventSource,
+  ran?: (k: number) => void,
+): unknown {
   if (!(err instanceof PhasorError)) return err;
   const inputSize = stream.inputSize;
   for (let k = 0; k < t.length; k++) {
     try {
       stream.push(t[k], x.subarray(k * inputSize, (k + 1) * inputSize));
+      ran?.(k);
     } catch (single) {
       if (single instanceof PhasorError) return new PhasorError(single.code, `${source.file}:${source.lines[k]}: ${single.message}`, single.refusal);
       return single;

@@ -94,9 +94,11 @@ export async function runEvents(engine: Engine, input: TextInput, out: NodeJS.Wr
     await runner.feed(parser.end());
     runner.finish();
   } catch (err) {
-    // a bad line stops the run, but the events before it have been read: their outputs are printed first
-    if (err instanceof BadLineError) {
-      await runner.feed(err.before);
+    // a bad line, or an event the engine refuses, stops the run, but the events before it have been read: their
+    // outputs are printed first
+    try {
+      if (err instanceof BadLineError) await runner.feed(err.before);
+    } finally {
       await writer.flush();
     }
     throw err;
@@ -202,22 +204,25 @@ class SequenceRunner {
     try {
       stream.pushBatch(t, x, y, h);
     } catch (err) {
-      // a refused batch leaves the state untouched, so replaying it one event at a time finds the line; the output
-      // of that replay is never printed
+      // a refused batch leaves the state untouched, so replaying it one event at a time finds the line, and the
+      // events before that one are printed as the batch would have printed them
       const lines = Int32Array.from(events.slice(start, end), (event) => event.line);
-      throw refusedEvent(err, stream, t, x, { file: this.options.file, lines, seq: this.seq });
+      const ran = (k: number) => this.ran(t[k], every ? stream.output() : undefined, 0, withHidden ? stream.hidden() : undefined, 0);
+      throw refusedEvent(err, stream, t, x, { file: this.options.file, lines, seq: this.seq }, ran);
     }
-    // print the time each event ran at: its own, or its predecessor's when time policy "clamp" moved it
-    for (let k = 0; k < n; k++) this.ranAt = t[k] = Math.max(t[k], this.ranAt);
+    for (let k = 0; k < n; k++) this.ran(t[k], y, k * outputSize, h, k * hiddenSize);
+  }
+
+  /** One event run: its output line when y is given (--emit every; h with --hidden), and the count. */
+  private ran(t: number, y: Float64Array | undefined, yAt: number, h: Float64Array | undefined, hAt: number): void {
+    // print the time the event ran at: its own, or its predecessor's when time policy "clamp" moved it
+    this.ranAt = Math.max(t, this.ranAt);
     if (y !== undefined) {
-      const head = `{"seq":${this.seqJson},"i":`;
-      for (let k = 0; k < n; k++) {
-        let line = `${head}${this.count + k},"t":${number(t[k])},"y":${numbers(y, k * outputSize, outputSize)}`;
-        if (h !== undefined) line += `,"h":${numbers(h, k * hiddenSize, hiddenSize)}`;
-        this.out.line(line + "}");
-      }
+      let line = `{"seq":${this.seqJson},"i":${this.count},"t":${number(this.ranAt)},"y":${numbers(y, yAt, this.stream.outputSize)}`;
+      if (h !== undefined) line += `,"h":${numbers(h, hAt, this.stream.hiddenSize)}`;
+      this.out.line(line + "}");
     }
-    this.count += n;
+    this.count++;
   }
 }
 
