@@ -370,6 +370,12 @@ describe("phasor run on an event the engine refuses", () => {
       expect(cut.status).toBe(0);
       expect(r.stdout).toBe(cut.stdout);
     }
+    // with --skip-bad the lines skipped before it are still counted
+    const skipping = file("skipping.ndjson", 'nope\n{"t": 0, "x": [0.31]}\n{"t": 1e300, "x": [0.9]}\n');
+    const r = phasor(["run", "--model", plsm, "--events", skipping, "--skip-bad"]);
+    expect(r.stderr).toMatch(new RegExp(`^phasor run: skipped 1 bad line \\(first: .*skipping\\.ndjson:1: not JSON.*\\)\nphasor run: .*skipping\\.ndjson:3: event at t=1e\\+300`));
+    expect(r.stdout.trimEnd().split("\n")).toHaveLength(1);
+    expect(r.status).toBe(2);
   });
 });
 

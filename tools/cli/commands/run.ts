@@ -43,15 +43,18 @@ export const command = defineCommand({
     const engine = await createEngine(loaded, engineOptions(flags));
     try {
       const input = await openTextInput(flags.events, io.stdin);
-      const parser = await runEvents(engine, input, io.stdout, {
+      await runEvents(engine, input, io.stdout, {
         emit: flags.emit,
         hidden: flags.hidden,
         skipBad: flags["skip-bad"],
         maxLineBytes: flags["max-line-bytes"],
         timePolicy: flags["time-policy"],
+        // also when the run fails later: the lines skipped until then were left out all the same
+        ended: (parser) => {
+          const skipped = skippedNote(parser);
+          if (skipped !== undefined) io.stderr.write(`phasor run: ${skipped}\n`);
+        },
       });
-      const skipped = skippedNote(parser);
-      if (skipped !== undefined) io.stderr.write(`phasor run: ${skipped}\n`);
     } finally {
       engine.dispose();
     }
@@ -64,6 +67,8 @@ export interface RunSettings {
   skipBad: boolean;
   maxLineBytes: number;
   timePolicy: TimePolicy;
+  /** called when the run ends, whether it succeeded or failed, with the parser (what --skip-bad skipped) */
+  ended?: (parser: EventParser) => void;
 }
 
 /**
@@ -104,6 +109,7 @@ export async function runEvents(engine: Engine, input: TextInput, out: NodeJS.Wr
     throw err;
   } finally {
     stream.dispose();
+    settings.ended?.(parser);
   }
   await writer.flush();
   return parser;
