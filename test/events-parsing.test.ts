@@ -75,6 +75,16 @@ describe("event files", () => {
     expect(csv.events).toEqual(ndjson.events.map((e) => ({ ...e, line: e.line + 1 })));
   });
 
+  // before: R's write.csv quotes every name of its header, and such a file was refused as "not JSON" on line 1
+  it("reads a CSV header whose names are quoted, or spaced from their commas, as the same header", () => {
+    const plain = parse(CSV, { file: "ev.csv" }).events;
+    const [header, ...rows] = CSV.split("\n");
+    for (const other of ['"t","seq","x1","label","x0"', "t , seq, x1 ,label,x0"]) {
+      expect(parse([other, ...rows].join("\n"), { file: "ev.csv" }).events, other).toEqual(plain);
+    }
+    expect(header).toBe("t,seq,x1,label,x0");
+  });
+
   it("reads an unquoted integer seq as a number and a quoted one as a string in CSV", () => {
     const { events } = parse('t,x0,x1,seq\n0,1,2,12\n1,1,2,"12"\n2,1,2,x12\n3,1,2,\n', { file: "ev.csv" });
     expect(events.map((e) => e.seq)).toEqual([12, "12", "x12", undefined]);

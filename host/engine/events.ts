@@ -80,7 +80,7 @@ export class BadLineError extends PhasorError {
 /**
  * An incremental parser of one event file. `push()` takes text chunks (`pushBytes()` UTF-8 bytes) cut anywhere (mid-line, mid-CRLF) and
  * returns the events completed so far; `end()` returns the last ones. The format is decided by the first
- * non-empty line: CSV when it is a header starting with `t,`, NDJSON otherwise.
+ * non-empty line: CSV when it is a header starting with the column t (`t,`, or `"t",`), NDJSON otherwise.
  */
 export class EventParser {
   readonly file: string;
@@ -303,7 +303,7 @@ export class EventParser {
     if (trimmed === "") return;
 
     if (this.format === undefined) {
-      if (trimmed.startsWith("t,")) {
+      if (CSV_HEADER.test(trimmed)) {
         this.format = "csv";
         this.csv = this.csvHeader(trimmed);
         return;
@@ -580,6 +580,9 @@ function unquote(field: string): string {
 /** Inputs beyond F32_MAX are refused here, the same for every engine (and so --skip-bad can skip them), rather
  * than by the engine at run time. */
 const BEYOND_F32 = "is beyond the 32-bit float range (+-3.4e38) the engines take";
+
+/** A CSV header starts with the column t, its name quoted or not (R's write.csv quotes every name). */
+const CSV_HEADER = /^(t|"t")\s*,/;
 
 const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 const NON_FINITE = /^[+-]?(?:inf|infinity|nan)$/i;
