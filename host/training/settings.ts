@@ -12,7 +12,7 @@ import { PhasorError, checkRange, inRange, quote, rangeText, type Range } from "
 import { WEIGHT_INITS, type WeightInit } from "../model/init.js";
 import { MAX_SEED } from "../rng.js";
 import { DEFAULT_GUARD, GUARD_RANGES, type GuardOptions } from "./guard.js";
-import { TASK_NAMES, type TaskName } from "./tasks.js";
+import { TASKS, TASK_NAMES, type TaskName } from "./tasks.js";
 import { MAX_THREADS } from "./threads.js";
 import { DEFAULT_LR, DEFAULT_MOMENTUM, LR_SCALE_MAX, TRAINED_R_ON_MIN, type Optimizer } from "./trainer.js";
 
@@ -97,6 +97,9 @@ export interface SettingSpec<K extends SettingName = SettingName> {
   resumeNote?: (saved: TrainSettings[K]) => string;
   /** the StabilityGuard option this setting is (shared/spec/stability.md), with the guard's own range */
   guard?: keyof GuardOptions;
+  /** why a value given for it would change nothing in a run of these settings; undefined where it takes effect
+   * (the guard's options have theirs from `guard`: guardInert) */
+  inert?: (s: TrainSettings) => string | undefined;
 }
 
 const whole = (min: number, max: number): SettingType => ({ kind: "number", range: { min, max, whole: true } });
@@ -200,6 +203,7 @@ export const TRAIN_SETTINGS: { [K in SettingName]-?: SettingSpec<K> } = {
     unset: "none",
     flag: { name: "stop-at" },
     changeable: true,
+    inert: (s) => (TASKS[s.task].kind === "classification" ? undefined : `${s.task} is a regression task, scored by its validation MSE, never by accuracy`),
   },
   stopAtStreak: {
     help:
@@ -209,6 +213,7 @@ export const TRAIN_SETTINGS: { [K in SettingName]-?: SettingSpec<K> } = {
     default: 1,
     absent: 1,
     changeable: true,
+    inert: (s) => spec("stopAtAccuracy").inert?.(s) ?? (s.stopAtAccuracy === undefined ? "no stopAtAccuracy (--stop-at) is given for a streak to reach" : undefined),
   },
   simd: {
     help: "wasm build of the trainer (auto: SIMD where the runtime has it)",
@@ -243,7 +248,12 @@ export const TRAIN_SETTINGS: { [K in SettingName]-?: SettingSpec<K> } = {
     why: "tasks.md's",
     absent: [1, 3],
   },
-  momentum: { help: "heavy-ball momentum of SGD", type: number({ min: 0, max: 1, maxOpen: true }), default: DEFAULT_MOMENTUM },
+  momentum: {
+    help: "heavy-ball momentum of SGD",
+    type: number({ min: 0, max: 1, maxOpen: true }),
+    default: DEFAULT_MOMENTUM,
+    inert: (s) => (s.optimizer === "sgd" ? undefined : "it is SGD's, and the optimizer is Adam (--optimizer adam), which keeps moments of its own"),
+  },
   clipNorm: { help: "clip the gradient to this global norm (0: off)", type: number({ min: 0, max: Infinity }), default: 0 },
   timeLrScale: {
     help: "learning rate of log tau (or tau) and shift relative to the weights (0 freezes them)",
@@ -251,7 +261,13 @@ export const TRAIN_SETTINGS: { [K in SettingName]-?: SettingSpec<K> } = {
     default: recipe("timeLrScale", (c) => (c.optimizer === "sgd" ? SGD_TIME_LR_SCALE : 1)),
     absent: 1,
   },
-  rOnLrScale: { help: "learning rate of a trained r_on relative to the weights", type: number({ min: 0, max: LR_SCALE_MAX }), default: recipe("rOnLrScale", () => 1), absent: 1 },
+  rOnLrScale: {
+    help: "learning rate of a trained r_on relative to the weights",
+    type: number({ min: 0, max: LR_SCALE_MAX }),
+    default: recipe("rOnLrScale", () => 1),
+    absent: 1,
+    inert: (s) => (s.trainROn ? undefined : "r_on is not trained in this run (--train-r-on trains it)"),
+  },
   lrDecay: {
     help: "the learning rate of epoch e is lr * lrDecay^(e - 1)",
     type: number({ min: 0, max: 1, minOpen: true }),
@@ -349,7 +365,8 @@ function label(name: SettingName): string {
   return flags ? `${name} (${flags})` : name;
 }
 
-function shown(value: unknown): string {
+/** A value as a refusal quotes it. */
+export function shown(value: unknown): string {
   return typeof value === "string" ? quote(value) : Array.isArray(value) ? JSON.stringify(value) : String(value);
 }
 
@@ -391,6 +408,33 @@ function checkOne(name: SettingName, value: unknown): void {
     case "pair":
       if (!(Array.isArray(value) && value.length === 2 && value.every((v) => inRange(v, t.range)) && value[0] <= value[1])) refuse(name, acceptsText(name), value);
       return;
+  }
+}
+
+/**
+ * The guard's options that act only through its curvature checks, which only SGD's guard makes (guard.ts: the
+ * curvature cap is SGD's; with Adam only the watchdog's rollback acts).
+ */
+const CURVATURE_OPTIONS: readonly (keyof GuardOptions)[] = ["every", "products", "worstOf", "ignore", "hvpStep", "lineEvery"];
+
+/** Why a guard option given for a run of these settings would change nothing, or undefined. */
+function guardInert(option: keyof GuardOptions, s: TrainSettings): string | undefined {
+  if (!s.guard) return "the stability guard is off (--guard off)";
+  if (s.optimizer !== "sgd" && CURVATURE_OPTIONS.includes(option)) return "only SGD's guard checks the curvature; with Adam only its rollback acts";
+  return undefined;
+}
+
+/**
+ * Refuses a setting given by name (a flag or --set) that the run's other settings leave without effect, such as
+ * momentum with Adam: nothing a user gives is dropped silently. The settings left to their defaults are not
+ * checked, since nobody asked for them.
+ */
+export function checkGivenTakeEffect(given: Partial<TrainSettings>, s: TrainSettings): void {
+  for (const name of SETTING_NAMES) {
+    if (given[name] === undefined) continue;
+    const { inert, guard } = spec(name);
+    const why = inert?.(s) ?? (guard === undefined ? undefined : guardInert(guard, s));
+    if (why !== undefined) throw new PhasorError("bad-args", `${label(name)} would change nothing: ${why}`);
   }
 }
 
