@@ -254,6 +254,37 @@ describe("the C host refuses what it cannot run", () => {
     expect(c.stderr).toMatch(/^phasor_host: .*small\.plsm: the module trapped in init: .*unreachable/s);
   });
 
+  it("a learning step or cap outside the module's ranges: refused before any event runs, exit 2, as the WASI command refuses it", () => {
+    // before: the host ran the events, printed their outputs and, at the first label, blamed that line of the
+    // events with the module's generic refusal; with no labels it ran to the end and exited 0
+    const labelled = "t,x0,x1,label\n1,0.5,0.25,1\n2,0.5,0.25,0\n";
+    const unlabelled = "t,x0,x1\n1,0.5,0.25\n2,0.5,0.25\n";
+    const cases: [string[], RegExp][] = [
+      ...["-1", "0", "1e-30", "2000", "nan", "inf"].map((eta): [string[], RegExp] => [["--learn", eta], /^phasor_host: --learn \(the step eta\) must be a number in \[2\^-24, 1024\]/]),
+      ...["0", "2", "nan", "-0.5"].map((c): [string[], RegExp] => [["--learn", "0.5", "--learn-c", c], /^phasor_host: --learn-c \(the cap's c\) must be a number in \[2\^-16, 1\]/]),
+    ];
+    // the default module of --learn: the learning build
+    const learning = (events: string, args: string[]) => {
+      const file = join(dir, "learning.csv");
+      writeFileSync(file, events);
+      return runCHost(host, ["--model", model, "--events", file, ...args]);
+    };
+    for (const events of [labelled, unlabelled]) {
+      for (const [args, message] of cases) {
+        const c = learning(events, args);
+        expect(c.status, args.join(" ")).toBe(2);
+        expect(c.stderr, args.join(" ")).toMatch(message);
+        expect(c.stderr, args.join(" ")).toContain(`(got "${args.at(-1)}")`);
+        expect(c.stdout.length, `${args.join(" ")}: no output before the refusal`).toBe(0);
+      }
+    }
+    // the ends of the ranges are steps the module takes
+    for (const args of [["--learn", "1024", "--learn-c", "1"], ["--learn", String(2 ** -24), "--learn-c", String(2 ** -16)]]) {
+      const c = learning(labelled, args);
+      expect(c.status, `${args.join(" ")}: ${c.stderr}`).toBe(0);
+    }
+  });
+
   it("bad arguments: which flag and the usage, exit 2", () => {
     expect(runCHost(host, ["--model", model]).stderr).toMatch(/missing --events/);
     expect(runCHost(host, ["--events", "-"]).stderr).toMatch(/missing --model/);

@@ -111,8 +111,14 @@ static int parse_arguments(int argc, char **argv, arguments *a) {
   }
   if (a->learn_c && !a->learn) return complain(EXIT_BAD_INPUT, "--learn-c needs --learn ETA");
   a->c = 0.9;
-  if (a->learn && !number_is(a->learn, &a->eta)) return complain(EXIT_BAD_INPUT, "--learn: \"%s\" is not a number", a->learn);
-  if (a->learn_c && !number_is(a->learn_c, &a->c)) return complain(EXIT_BAD_INPUT, "--learn-c: \"%s\" is not a number", a->learn_c);
+  /* the ranges the module's learn takes (docs/on-device-learning.md, section 1), checked here as the WASI command
+   * checks them: the module would refuse only the first step, after outputs, and a file without labels not at all */
+  if (a->learn && !(number_is(a->learn, &a->eta) && a->eta >= 0x1p-24 && a->eta <= 1024)) {
+    return complain(EXIT_BAD_INPUT, "--learn (the step eta) must be a number in [2^-24, 1024] (got \"%s\")", a->learn);
+  }
+  if (a->learn_c && !(number_is(a->learn_c, &a->c) && a->c >= 0x1p-16 && a->c <= 1)) {
+    return complain(EXIT_BAD_INPUT, "--learn-c (the cap's c) must be a number in [2^-16, 1] (got \"%s\")", a->learn_c);
+  }
 #ifndef PHASOR_EMBEDDED
   if (!a->model) return complain(EXIT_BAD_INPUT, "missing --model M.plsm\n%s", USAGE);
 #endif
