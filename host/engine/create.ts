@@ -3,7 +3,7 @@
  * and never construct them directly.
  */
 import type { Engine, EngineKind, SimdChoice } from "./engine.js";
-import { PhasorError, quote } from "../errors.js";
+import { PhasorError, knownOptions, quote } from "../errors.js";
 import { checkModel, parseModelText, type FloatModel } from "../model/model.js";
 import { KIND_FIXED, PLSM_MAGIC, decodePlsm, encodePlsm, type PlsmFile } from "../model/plsm.js";
 import { ReferenceEngine } from "./reference.js";
@@ -16,6 +16,8 @@ export interface EngineOptions {
   /** default "auto": SIMD where this runtime supports it; "on" fails where it does not */
   simd?: SimdChoice;
 }
+
+const ENGINE_OPTIONS: readonly (keyof EngineOptions)[] = ["engine", "simd"];
 
 /** A model as read from a file: a float model (JSON), or a .plsm image and the float model it stands for. */
 export type LoadedModel = { format: "json"; model: FloatModel; source: string } | { format: "plsm"; model: FloatModel; plsm: PlsmFile; source: string };
@@ -40,6 +42,7 @@ export function defaultEngine(model: LoadedModel): EngineKind {
 export async function createEngine(model: LoadedModel | FloatModel, options: EngineOptions = {}): Promise<Engine> {
   if (typeof model !== "object" || model === null) throw new PhasorError("bad-args", `createEngine: expected a model, got ${model === null ? "null" : typeof model}`);
   if (typeof options !== "object" || options === null) throw new PhasorError("bad-args", `createEngine: expected options as an object, got ${options === null ? "null" : typeof options}`);
+  knownOptions("createEngine", options, ENGINE_OPTIONS);
   const loaded: LoadedModel = "format" in model ? model : { format: "json", model, source: "model" };
   const kind = options.engine ?? defaultEngine(loaded);
   const simd = options.simd ?? "auto";

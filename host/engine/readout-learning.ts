@@ -4,7 +4,7 @@
  * (assembly/fixed/readout-learning.ts) and the subject of the tests of the guarantee.
  */
 import type { LearningRate, LearningStep } from "./engine.js";
-import { PhasorError, badInput } from "../errors.js";
+import { PhasorError, badInput, knownOptions } from "../errors.js";
 
 /** The bounds the integer step holds (assembly/fixed/readout-learning.ts): eta in Q40.24, c in Q0.16, targets in Q25.38. */
 export const ETA_MIN = 2 ** -24;
@@ -49,6 +49,7 @@ export function learningTarget(target: unknown, outputs: number): LearningTarget
 /** eta and c checked, c defaulted; a bad-args PhasorError otherwise. */
 export function learningRate(rate: unknown): { eta: number; c: number } {
   if (typeof rate !== "object" || rate === null) throw new PhasorError("bad-args", "learning rate: expected { eta, c? }");
+  knownOptions("learning rate", rate, ["eta", "c"]);
   const { eta, c = DEFAULT_C } = rate as LearningRate;
   if (typeof eta !== "number" || !(eta >= ETA_MIN && eta <= ETA_MAX)) {
     throw new PhasorError("bad-args", `learning rate: eta is ${String(eta)}, expected a number in [2^-24, 1024]`);

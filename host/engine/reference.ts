@@ -7,7 +7,7 @@
 import type { Engine, MemoryReport, Stream, StreamOptions, StreamStats, TimePolicy } from "./engine.js";
 import { checkModel, type FloatModel, type LayerParams, type Readout } from "../model/model.js";
 import { ExactPhase, timeGate } from "./phase.js";
-import { PhasorError, badInput } from "../errors.js";
+import { PhasorError, badInput, knownOptions } from "../errors.js";
 import {
   batchEventProblem, batchProblem, batchWhere, eventProblem, eventWhere, snapshotBytes, timeBackwardsError, timePolicyOf,
 } from "./stream-checks.js";
@@ -152,6 +152,8 @@ export class ReferenceEngine implements Engine {
 
   constructor(model: FloatModel, options: ReferenceOptions = {}) {
     checkModel(model, "model");
+    if (typeof options !== "object" || options === null) throw new PhasorError("bad-args", `ReferenceEngine: expected options as an object, got ${String(options)}`);
+    knownOptions("ReferenceEngine", options, ["alpha"]);
     const alphaOption = options.alpha ?? 0;
     if (alphaOption !== "model" && !(Number.isFinite(alphaOption) && alphaOption >= 0)) {
       throw new PhasorError("bad-args", `ReferenceEngine: alpha must be "model" or a finite number >= 0, got ${alphaOption}`);

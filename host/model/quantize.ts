@@ -181,6 +181,8 @@ export function planFormats(model: FloatModel, maxAbsInput: number, source = "mo
 /** Quantizes `model` with the input and cell ranges seen when the reference runs the calibration sequences; its W
  * and U as int16 or, with weights "int8", as int8; U's row formats as `u` says. */
 export function quantize(model: FloatModel, calibration: CalibrationSequence[], source = "model", weights: WeightWidth = "int16", u: UFormats = "pairs"): QuantizeResult {
+  if (!WEIGHT_WIDTHS.includes(weights)) throw new PhasorError("bad-args", `quantize: weights must be one of ${WEIGHT_WIDTHS.join(", ")}, got ${String(weights)}`);
+  if (u !== "pairs" && u !== "fine") throw new PhasorError("bad-args", `quantize: U formats must be "pairs" or "fine", got ${String(u)}`);
   if (calibration.length === 0) throw new PhasorError("bad-input", "calibration: no events to calibrate on");
   const reference = new ReferenceEngine(model);
   let maxAbsInput = 0;

@@ -12,7 +12,7 @@ import { PhasorError, checkRange, inRange, quote, rangeText, type Range } from "
 import { WEIGHT_INITS, type WeightInit } from "../model/init.js";
 import { MAX_SEED } from "../rng.js";
 import { DEFAULT_GUARD, GUARD_RANGES, type GuardOptions } from "./guard.js";
-import { TASK_NAMES, type TaskName } from "./tasks.js";
+import { TASKS, TASK_NAMES, type TaskName } from "./tasks.js";
 import { MAX_THREADS } from "./threads.js";
 import { DEFAULT_LR, DEFAULT_MOMENTUM, LR_SCALE_MAX, TRAINED_R_ON_MIN, type Optimizer } from "./trainer.js";
 
@@ -324,8 +324,24 @@ export function defaultOf<K extends SettingName>(name: K, c: DefaultContext): Tr
   return (Array.isArray(value) ? [...value] : value) as TrainSettings[K];
 }
 
+/** Refuses a key that is no setting: a misspelt one (`hiden`, `learningRate`) would otherwise not be used, unsaid. */
+function knownSettings(what: string, s: object): void {
+  for (const [key, value] of Object.entries(s)) {
+    if (!Object.hasOwn(TRAIN_SETTINGS, key) && value !== undefined && !(Object.hasOwn(RETIRED_SETTINGS, key) && RETIRED_SETTINGS[key] === value)) {
+      throw new PhasorError("bad-args", `${what}: ${quote(key)} is not a training setting; the settings are ${SETTING_NAMES.join(", ")}`);
+    }
+  }
+}
+
+/**
+ * Settings a checkpoint may hold that training no longer has, each at the value that left it off (7d12134 took the
+ * gate-gradient clip out): such a checkpoint resumes as it ran. One that used the setting is refused.
+ */
+const RETIRED_SETTINGS: Record<string, unknown> = { gateClip: 0 };
+
 /** The settings of a run on `task`: the defaults, with every setting `overrides` gives (undefined gives none). */
 export function defaultSettings(task: TaskName, overrides: Partial<TrainSettings> = {}): TrainSettings {
+  knownSettings("defaultSettings", overrides);
   const c = defaultContext(task, overrides.optimizer ?? (TRAIN_SETTINGS.optimizer.default as Optimizer));
   const settings: Partial<Record<SettingName, unknown>> = { task };
   for (const name of SETTING_NAMES) {
@@ -397,6 +413,7 @@ function checkOne(name: SettingName, value: unknown): void {
 /** Refuses settings that TRAIN_SETTINGS does not accept, naming the first such setting, its range and its value. */
 export function checkSettings(s: TrainSettings): void {
   if (typeof s !== "object" || s === null) throw new PhasorError("bad-args", `settings must be an object, got ${shown(s)}`);
+  knownSettings("settings", s);
   // the task and the optimizer first: the other settings' defaults and meaning depend on them
   for (const name of ["task", "optimizer", ...SETTING_NAMES] as SettingName[]) checkOne(name, s[name]);
   if (s.trainROn && s.rOn < TRAINED_R_ON_MIN) {
@@ -404,6 +421,9 @@ export function checkSettings(s: TrainSettings): void {
   }
   if (s.threads > s.batchSize) {
     throw new PhasorError("bad-args", `threads (${s.threads}) must be at most batchSize (${s.batchSize}): a thread takes whole sequences of a batch, so the others would have none`);
+  }
+  if (s.stopAtAccuracy !== undefined && TASKS[s.task].kind !== "classification") {
+    throw new PhasorError("bad-args", `${label("stopAtAccuracy")} is a validation accuracy, and ${s.task} is scored by its mean squared error: it has no accuracy to stop at`);
   }
   if (s.guardWorstOf > 0 && s.guardIgnore >= s.guardWorstOf) {
     throw new PhasorError("bad-args", `guardIgnore (${s.guardIgnore}) must be below guardWorstOf (${s.guardWorstOf}): the cap needs a check left to use`);

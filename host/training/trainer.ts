@@ -20,7 +20,7 @@
  */
 import * as contract from "../../assembly/contract/train.js";
 import type { SimdChoice } from "../engine/engine.js";
-import { PhasorError, badInput, wholeNumber } from "../errors.js";
+import { PhasorError, badInput, knownOptions, wholeNumber } from "../errors.js";
 import { checkModel, type FloatModel, type LayerParams, type ReadoutMode } from "../model/model.js";
 import { randomModel, type WeightInit } from "../model/init.js";
 import { Rng } from "../rng.js";
@@ -98,6 +98,14 @@ export interface TrainerOptions {
    */
   skipClosed?: boolean;
 }
+
+const TRAINER_OPTIONS: readonly (keyof TrainerOptions)[] = [
+  "batchSize", "maxLength", "loss", "optimizer", "lr", "momentum", "beta1", "beta2", "epsilon", "clipNorm", "simd", "timeOrigin",
+  "timeLrScale", "rOnLrScale", "trainROn", "tauDirect", "skipClosed",
+];
+
+/** Each optimizer's own options: given to the other optimizer they would do nothing, which a caller must hear. */
+const OPTIMIZER_OPTIONS: Record<Optimizer, readonly (keyof TrainerOptions)[]> = { sgd: ["momentum"], adam: ["beta1", "beta2", "epsilon"] };
 
 /** What theta holds besides the weights: which time-gate groups are trained, and how tau is parametrised. */
 export interface ThetaLayout {
@@ -397,9 +405,6 @@ export class Trainer {
       if (group.name === "rOn") scales.fill(this.rOnLrScale, group.offset, group.offset + group.length);
     }
     this.optimizer = options.optimizer ?? "adam";
-    if (this.optimizer !== "adam" && this.optimizer !== "sgd") {
-      throw new PhasorError("bad-args", `optimizer must be "adam" or "sgd", got ${JSON.stringify(this.optimizer)}`);
-    }
     const sgd = this.optimizer === "sgd";
     this.lr = options.lr ?? DEFAULT_LR[this.optimizer];
     this.momentum = sgd ? (options.momentum ?? DEFAULT_MOMENTUM) : (options.beta1 ?? 0.9);
@@ -418,6 +423,18 @@ export class Trainer {
   /** A trainer starting from `model`'s parameters (its r_on and alpha stay as they are). */
   static async create(model: FloatModel, options: TrainerOptions): Promise<Trainer> {
     checkModel(model, "model");
+    if (typeof options !== "object" || options === null) throw new PhasorError("bad-args", `Trainer.create: expected options as an object, got ${String(options)}`);
+    knownOptions("Trainer.create", options, TRAINER_OPTIONS);
+    const optimizer = options.optimizer ?? "adam";
+    if (optimizer !== "adam" && optimizer !== "sgd") throw new PhasorError("bad-args", `optimizer must be "adam" or "sgd", got ${JSON.stringify(optimizer)}`);
+    for (const other of (["adam", "sgd"] as const).filter((o) => o !== optimizer)) {
+      const given = OPTIMIZER_OPTIONS[other].find((key) => options[key] !== undefined);
+      if (given) throw new PhasorError("bad-args", `Trainer.create: ${given} is an option of ${other}, and the optimizer is ${JSON.stringify(optimizer)}`);
+    }
+    // the module takes these as f64: a string would be converted there without a word
+    for (const key of ["lr", "momentum", "beta1", "beta2", "epsilon", "clipNorm"] as const) {
+      if (options[key] !== undefined && typeof options[key] !== "number") throw new PhasorError("bad-args", `${key} must be a number, got ${JSON.stringify(options[key])}`);
+    }
     wholeNumber("batchSize", options.batchSize, 1, contract.MAX_TRAIN_SIZE);
     wholeNumber("maxLength", options.maxLength, 1, contract.MAX_TRAIN_LENGTH);
     for (const key of ["timeLrScale", "rOnLrScale"] as const) {

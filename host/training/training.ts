@@ -177,7 +177,8 @@ export class TrainingRun {
       maxLength: MAX_EVENTS[settings.task],
       optimizer: settings.optimizer,
       lr: settings.lr,
-      momentum: settings.momentum,
+      // momentum is SGD's own: Adam has its betas
+      momentum: settings.optimizer === "sgd" ? settings.momentum : undefined,
       clipNorm: settings.clipNorm,
       timeLrScale: settings.timeLrScale,
       rOnLrScale: settings.rOnLrScale,

@@ -1,0 +1,122 @@
+// What a library caller hands the API and the API did not use, or used after it was no longer there, is refused with
+// a PhasorError that says what and where: a misspelt option or setting (the default ran in its place, unsaid), an
+// option of the optimizer that is not running, a stopping rule the task cannot meet, calibration inputs that were
+// counted but never run, a trainer snapshot whose step count the module would truncate, an engine's memory report
+// after dispose (read from a freed block), and bytes, output arrays and units that are not what was asked for.
+// Each case says what happened before.
+import "../host/node.js";
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { createEngine, loadModelBytes } from "../host/engine/create.js";
+import type { Engine } from "../host/engine/engine.js";
+import { ReferenceEngine } from "../host/engine/reference.js";
+import { parseModelText, type FloatModel } from "../host/model/model.js";
+import { quantize } from "../host/model/quantize.js";
+import { quantizeChecked } from "../host/model/quantize-checked.js";
+import { Trainer, initialModel } from "../host/training/trainer.js";
+import { checkSettings, defaultSettings } from "../host/training/settings.js";
+import { checkpointSettings } from "../host/training/training.js";
+import { asyncRejection, rejection, stateOf } from "./support/engines.js";
+
+const TINY = readFileSync("examples/tiny-model.json", "utf8");
+const tiny = (): FloatModel => parseModelText(TINY, "tiny-model.json");
+const CALIBRATION = [{ t: Float64Array.from([0, 0.52, 2.48, 5.01]), x: Float64Array.from([0.31, 0.77, -0.2, 0.05]) }];
+
+async function engines(): Promise<[string, Engine][]> {
+  const fixed = loadModelBytes(quantize(tiny(), CALIBRATION, "tiny").bytes, "tiny.plsm");
+  return [
+    ["reference", await createEngine(tiny(), { engine: "reference" })],
+    ["float", await createEngine(tiny(), { engine: "float" })],
+    ["fixed", await createEngine(fixed, { engine: "fixed" })],
+  ];
+}
+
+describe("an option no one reads is refused, naming it and the options there are", () => {
+  it("createEngine: { engin: 'reference' } ran the fixed engine (the default) before", async () => {
+    const fixed = loadModelBytes(quantize(tiny(), CALIBRATION, "tiny").bytes, "tiny.plsm");
+    const error = await asyncRejection(() => createEngine(fixed, { engin: "reference" } as never), "bad-args", "engin");
+    expect(error.message).toBe('createEngine: unknown option "engin"; the options are engine, simd');
+    // options left undefined are options not given, as the CLI passes them
+    expect((await createEngine(fixed, { engine: undefined, simd: undefined })).kind).toBe("fixed");
+  });
+
+  it("createStream: { timepolicy: 'clamp' } gave a stream that rejects earlier events, in every engine", async () => {
+    for (const [name, engine] of await engines()) {
+      const error = rejection(() => engine.createStream({ timepolicy: "clamp" } as never), "bad-args", name);
+      expect(error.message, name).toBe('stream options: unknown option "timepolicy"; the options are timePolicy');
+    }
+  });
+
+  it("ReferenceEngine: { alfa: 'model' } ran with alpha 0", () => {
+    expect(rejection(() => new ReferenceEngine(tiny(), { alfa: "model" } as never), "bad-args").message).toMatch(/ReferenceEngine: unknown option "alfa"/);
+    expect(rejection(() => new ReferenceEngine(tiny(), null as never), "bad-args").message).toMatch(/ReferenceEngine: expected options as an object/);
+  });
+
+  it("learning.learn: { eta, cap } learned with the default cap c = 0.9, and changes nothing when refused", async () => {
+    const fixed = (await engines())[2][1];
+    const stream = fixed.createStream();
+    stream.push(1, [0.5]);
+    const error = rejection(() => stream.learning!.learn(0.2, { eta: 0.1, cap: 0.5 } as never), "bad-args");
+    expect(error.message).toBe('learning rate: unknown option "cap"; the options are eta, c');
+    expect(stream.learning!.adapted).toBe(false);
+  });
+
+  it("Trainer.create: a misspelt option, options that are no object, a learning rate as text", async () => {
+    const model = initialModel({ inputSize: 1, hidden: [4], outputs: 2 }, 1);
+    const base = { batchSize: 2, maxLength: 5 };
+    // before: trained at the default rate of 1e-3
+    expect((await asyncRejection(() => Trainer.create(model, { ...base, learningRate: 0.5 } as never), "bad-args")).message).toMatch(/^Trainer\.create: unknown option "learningRate"; the options are batchSize, maxLength, loss, optimizer, lr,/);
+    // before: a TypeError
+    expect((await asyncRejection(() => Trainer.create(model, null as never), "bad-args")).message).toMatch(/Trainer\.create: expected options as an object, got null/);
+    // before: the module converted "0.1" to a number
+    expect((await asyncRejection(() => Trainer.create(model, { ...base, lr: "0.1" } as never), "bad-args")).message).toBe('lr must be a number, got "0.1"');
+  });
+
+  it("Trainer.create: an option of the optimizer that is not running (SGD's momentum under Adam, Adam's betas under SGD)", async () => {
+    const model = initialModel({ inputSize: 1, hidden: [4], outputs: 2 }, 1);
+    const base = { batchSize: 2, maxLength: 5 };
+    // before: Adam ran with beta1 0.9 and momentum 0.5 was not used; SGD ran with momentum 0.9 and beta1 0.5 not used
+    expect((await asyncRejection(() => Trainer.create(model, { ...base, momentum: 0.5 }), "bad-args")).message).toBe('Trainer.create: momentum is an option of sgd, and the optimizer is "adam"');
+    expect((await asyncRejection(() => Trainer.create(model, { ...base, optimizer: "sgd", beta1: 0.5 }), "bad-args")).message).toBe('Trainer.create: beta1 is an option of adam, and the optimizer is "sgd"');
+    expect((await asyncRejection(() => Trainer.create(model, { ...base, optimizer: "sgd", epsilon: 1e-6 }), "bad-args")).message).toMatch(/epsilon is an option of adam/);
+    expect((await asyncRejection(() => Trainer.create(model, { ...base, optimizer: "rmsprop" as never, momentum: 0.5 }), "bad-args")).message).toBe('optimizer must be "adam" or "sgd", got "rmsprop"');
+    expect((await Trainer.create(model, { ...base, optimizer: "sgd", momentum: 0.5 })).momentum).toBe(0.5);
+    expect((await Trainer.create(model, { ...base, beta1: 0.8 })).momentum).toBe(0.8);
+  });
+
+  it("quantize: a weight width or U format it does not know ran as int16 and pairs", async () => {
+    expect(rejection(() => quantize(tiny(), CALIBRATION, "m", "int4" as never), "bad-args").message).toBe("quantize: weights must be one of int16, int8, got int4");
+    expect(rejection(() => quantize(tiny(), CALIBRATION, "m", "int16", "fnie" as never), "bad-args").message).toBe('quantize: U formats must be "pairs" or "fine", got fnie');
+    expect((await asyncRejection(() => quantizeChecked(tiny(), CALIBRATION, "m", "int16", "fnie" as never), "bad-args")).message).toBe("quantize: U formats must be one of auto, pairs, fine, got fnie");
+  });
+});
+
+describe("a training setting no one reads, or one the task cannot use, is refused", () => {
+  it("a misspelt setting: defaultSettings dropped it, checkSettings let it through", () => {
+    expect(rejection(() => defaultSettings("freq1-async", { hiden: 5 } as never), "bad-args").message).toMatch(/^defaultSettings: "hiden" is not a training setting; the settings are task, hidden, epochs,/);
+    const settings = { ...defaultSettings("freq1-async"), lerningRate: 0.1 };
+    expect(rejection(() => checkSettings(settings), "bad-args").message).toMatch(/^settings: "lerningRate" is not a training setting/);
+  });
+
+  it("a checkpoint of the runs that had the gate clip resumes when it was off, and is refused when it was on", () => {
+    const saved = { ...defaultSettings("freq1-async") };
+    expect(checkpointSettings({ version: 2, settings: { ...saved, gateClip: 0 } }, "ck.json").hidden).toBe(saved.hidden);
+    const error = rejection(() => checkpointSettings({ version: 2, settings: { ...saved, gateClip: 10 } }, "ck.json"), "bad-input");
+    expect(error.message).toMatch(/^ck\.json: settings: settings: "gateClip" is not a training setting/);
+  });
+
+  it("stopAtAccuracy on a task scored by its mean squared error: before, the run never stopped on it (or, at 0, after the first epoch)", () => {
+    const error = rejection(() => checkSettings(defaultSettings("adding", { stopAtAccuracy: 0.9 })), "bad-args");
+    expect(error.message).toBe("stopAtAccuracy (--stop-at) is a validation accuracy, and adding is scored by its mean squared error: it has no accuracy to stop at");
+    expect(() => checkSettings(defaultSettings("freq1-async", { stopAtAccuracy: 0.9 }))).not.toThrow();
+  });
+});
+
+it("a refused option leaves a stream as it was", async () => {
+  const fixed = (await engines())[2][1];
+  const stream = fixed.createStream();
+  stream.push(1, [0.5]);
+  const before = stateOf(stream);
+  rejection(() => stream.learning!.learn(0, { eta: 0.1, cap: 1 } as never), "bad-args");
+  expect(Buffer.from(stateOf(stream).bytes).equals(Buffer.from(before.bytes))).toBe(true);
+});
