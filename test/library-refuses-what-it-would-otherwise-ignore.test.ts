@@ -112,6 +112,24 @@ describe("a training setting no one reads, or one the task cannot use, is refuse
   });
 });
 
+describe("use after dispose", () => {
+  it("memory() of a disposed engine: the wasm engines read the numbers from the freed model block before", async () => {
+    for (const [name, engine] of await engines()) {
+      engine.dispose();
+      expect(rejection(() => engine.memory(), "runtime", name).message, name).toMatch(/dispose/);
+    }
+  });
+
+  it("stats() of a disposed reference stream, as the wasm engines refuse it (before: the counts)", async () => {
+    for (const [name, engine] of await engines()) {
+      const stream = engine.createStream();
+      stream.push(1, [0.5]);
+      stream.dispose();
+      expect(rejection(() => stream.stats(), "runtime", name).message, name).toMatch(/dispose/);
+    }
+  });
+});
+
 it("a refused option leaves a stream as it was", async () => {
   const fixed = (await engines())[2][1];
   const stream = fixed.createStream();

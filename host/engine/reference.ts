@@ -176,6 +176,7 @@ export class ReferenceEngine implements Engine {
   }
 
   memory(): MemoryReport {
+    this.checkLive();
     const weights = this.model.layers.flatMap((l) => [l.W, l.U, l.b, l.tau, l.shift, l.rOn, l.peephole?.i, l.peephole?.f, l.peephole?.o]);
     weights.push(this.model.readout.V, this.model.readout.d);
     return {
@@ -378,6 +379,7 @@ class ReferenceStream implements Stream {
   }
 
   stats(): StreamStats {
+    this.checkLive();
     return { ...this.counts };
   }
 

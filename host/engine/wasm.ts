@@ -234,6 +234,8 @@ export class WasmEngine implements Engine {
   }
 
   memory(): MemoryReport {
+    // the model's block is freed by dispose(): what it held is no longer this engine's to report
+    this.check();
     const e = this.wasm.exports;
     return {
       weightsBytes: e.modelInfo(this.handle, INFO_MODEL_BYTES),
