@@ -130,6 +130,22 @@ describe("use after dispose", () => {
   });
 });
 
+describe("quantize's calibration is run as given, or refused", () => {
+  it("x longer than t.length x inputSize: the extra numbers widened the input format without being run", () => {
+    const extra = [{ t: Float64Array.from([0, 1]), x: Float64Array.from([0.3, 0.2, 100]) }];
+    const error = rejection(() => quantize(tiny(), extra, "m"), "bad-input");
+    expect(error.message).toBe("calibration sequence 0: x has 3 numbers, 2 events x 1 (inputSize) need 2");
+    const short = [CALIBRATION[0], { t: Float64Array.from([0, 1]), x: Float64Array.from([0.3]) }];
+    expect(rejection(() => quantize(tiny(), short, "m"), "bad-input").message).toMatch(/^calibration sequence 1: x has 1 numbers/);
+  });
+
+  it("sequences without events: the formats were the defaults, chosen from nothing", () => {
+    const empty = [{ t: new Float64Array(0), x: new Float64Array(0) }];
+    expect(rejection(() => quantize(tiny(), empty, "m"), "bad-input").message).toBe("calibration: no events to calibrate on");
+    expect(rejection(() => quantize(tiny(), [{ t: [0], x: [0.1] }] as never, "m"), "bad-input").message).toMatch(/calibration sequence 0: expected \{ t: Float64Array/);
+  });
+});
+
 it("a refused option leaves a stream as it was", async () => {
   const fixed = (await engines())[2][1];
   const stream = fixed.createStream();
