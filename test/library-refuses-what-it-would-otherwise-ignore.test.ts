@@ -146,6 +146,24 @@ describe("quantize's calibration is run as given, or refused", () => {
   });
 });
 
+describe("a trainer snapshot is restored whole or not at all", () => {
+  it("a step count that is not a whole number >= 0: truncated (2.5 -> 2, NaN -> 0) or taken negative before", async () => {
+    const trainer = await Trainer.create(initialModel({ inputSize: 1, hidden: [4], outputs: 2 }, 1), { batchSize: 2, maxLength: 5 });
+    trainer.loadBatch([{ t: [0, 1], x: [0.1, 0.2], label: 1 }]);
+    trainer.lossAndGradient();
+    trainer.step();
+    const good = trainer.snapshot();
+    for (const stepCount of [2.5, Number.NaN, -3, 2 ** 31, "3"]) {
+      const bad = { ...trainer.snapshot(), theta: new Float32Array(trainer.parameterCount), stepCount } as never;
+      expect(rejection(() => trainer.restore(bad), "bad-input", String(stepCount)).message).toMatch(/^snapshot: stepCount must be a whole number in 0\.\.2147483647/);
+      expect(trainer.snapshot(), String(stepCount)).toEqual(good);
+    }
+    for (const bad of [null, {}, { theta: null, moment1: good.moment1, moment2: good.moment2, stepCount: 1 }]) {
+      expect(rejection(() => trainer.restore(bad as never), "bad-input").message).toMatch(/snapshot: expected \{ theta, moment1, moment2, stepCount \}/);
+    }
+  });
+});
+
 it("a refused option leaves a stream as it was", async () => {
   const fixed = (await engines())[2][1];
   const stream = fixed.createStream();

@@ -142,6 +142,9 @@ export interface ParameterGroup {
   length: number;
 }
 
+/** The most optimizer steps a trainer counts (the module's step count is an i32). */
+const MAX_STEP_COUNT = 2 ** 31 - 1;
+
 /** What the trainer's optimizer needs to continue exactly from a point: for the guard's rollbacks. */
 export interface TrainerSnapshot {
   theta: Float32Array;
@@ -651,6 +654,14 @@ export class Trainer {
 
   restore(snapshot: TrainerSnapshot): void {
     const P = this.parameterCount;
+    if (typeof snapshot !== "object" || snapshot === null || [snapshot.theta, snapshot.moment1, snapshot.moment2].some((a) => typeof a !== "object" || a === null)) {
+      throw badInput("snapshot", "expected { theta, moment1, moment2, stepCount } as snapshot() gives them");
+    }
+    // the step count sets Adam's bias correction: the module would truncate a fraction and take a negative count
+    const steps = snapshot.stepCount;
+    if (typeof steps !== "number" || !Number.isInteger(steps) || steps < 0 || steps > MAX_STEP_COUNT) {
+      throw badInput("snapshot", `stepCount must be a whole number in 0..${MAX_STEP_COUNT}, got ${String(steps)}`);
+    }
     if (snapshot.theta.length !== P || snapshot.moment1.length !== P || snapshot.moment2.length !== P) {
       throw badInput("snapshot", `taken from a trainer with another parameter count (this one has ${P})`);
     }
