@@ -9,14 +9,17 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { createEngine, loadModelBytes } from "../host/engine/create.js";
 import type { Engine } from "../host/engine/engine.js";
+import { ExactPhase } from "../host/engine/phase.js";
 import { ReferenceEngine } from "../host/engine/reference.js";
 import { parseModelText, type FloatModel } from "../host/model/model.js";
+import { decodePlsm } from "../host/model/plsm.js";
 import { quantize } from "../host/model/quantize.js";
 import { quantizeChecked } from "../host/model/quantize-checked.js";
 import { Trainer, initialModel } from "../host/training/trainer.js";
 import { checkSettings, defaultSettings } from "../host/training/settings.js";
 import { checkpointSettings } from "../host/training/training.js";
 import { asyncRejection, rejection, stateOf } from "./support/engines.js";
+import { Rng, randomModel } from "./support/random.js";
 
 const TINY = readFileSync("examples/tiny-model.json", "utf8");
 const tiny = (): FloatModel => parseModelText(TINY, "tiny-model.json");
@@ -161,6 +164,31 @@ describe("a trainer snapshot is restored whole or not at all", () => {
     for (const bad of [null, {}, { theta: null, moment1: good.moment1, moment2: good.moment2, stepCount: 1 }]) {
       expect(rejection(() => trainer.restore(bad as never), "bad-input").message).toMatch(/snapshot: expected \{ theta, moment1, moment2, stepCount \}/);
     }
+  });
+});
+
+describe("what a model, a phase or a file is made from", () => {
+  it("randomModel with options that make no model: before, a model with r_on NaN or no layers came back", () => {
+    const options = { inputSize: 1, hidden: [3], peephole: true, rOn: 0.1, outputs: 1, mode: "every" as const };
+    expect(rejection(() => randomModel(new Rng(1), { ...options, rOn: Number.NaN }), "bad-model").message).toMatch(/^randomModel: layers\[0\]\.rOn\[0\]/);
+    expect(rejection(() => randomModel(new Rng(1), { ...options, hidden: [] }), "bad-model").message).toMatch(/^randomModel: layers: expected an array of 1 to 64 layers/);
+    expect(rejection(() => randomModel(new Rng(1), { ...options, hidden: [1.5] }), "bad-model").message).toMatch(/^randomModel: layers\[0\]\.hiddenSize/);
+  });
+
+  it("ExactPhase: an output array too short for the units (before: the units beyond it were not computed, unsaid), a unit that does not exist", () => {
+    const phase = new ExactPhase(Float64Array.from([3, 5, 7]), Float64Array.from([0, 1, 2]));
+    expect(rejection(() => phase.phases(4, new Float64Array(2)), "bad-args").message).toBe("ExactPhase.phases: out must be a Float64Array with room for 3 phases, got 2");
+    expect(rejection(() => phase.phases(4, [0, 0, 0] as never), "bad-args").message).toMatch(/out must be a Float64Array/);
+    expect(rejection(() => phase.phase(4, 3), "bad-args").message).toBe("ExactPhase.phase: unit 3 does not exist, the units are 0..2");
+    const out = new Float64Array(3);
+    phase.phases(4, out);
+    expect(Array.from(out)).toEqual([1, 3, 2].map((r, j) => r / [3, 5, 7][j]));
+    expect(phase.phase(4, 2)).toBe(out[2]);
+  });
+
+  it("model bytes that are not bytes: a TypeError (an array), or a string read as if it were a file", () => {
+    expect(rejection(() => loadModelBytes([1, 2, 3] as never, "m.plsm"), "bad-args").message).toBe("m.plsm: expected the file's bytes as a Uint8Array, got object");
+    expect(rejection(() => decodePlsm("PLSM" as never, "m.plsm"), "bad-args").message).toBe("m.plsm: expected the file's bytes as a Uint8Array, got string");
   });
 });
 

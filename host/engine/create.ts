@@ -5,7 +5,7 @@
 import type { Engine, EngineKind, SimdChoice } from "./engine.js";
 import { PhasorError, knownOptions, quote } from "../errors.js";
 import { checkModel, parseModelText, type FloatModel } from "../model/model.js";
-import { KIND_FIXED, PLSM_MAGIC, decodePlsm, encodePlsm, type PlsmFile } from "../model/plsm.js";
+import { KIND_FIXED, PLSM_MAGIC, decodePlsm, encodePlsm, modelFileBytes, type PlsmFile } from "../model/plsm.js";
 import { ReferenceEngine } from "./reference.js";
 import { WasmEngine } from "./wasm.js";
 import { useSimd, type Build } from "./wasm-source.js";
@@ -24,6 +24,7 @@ export type LoadedModel = { format: "json"; model: FloatModel; source: string } 
 
 /** Reads a model file's bytes: a .plsm image when they start with its magic, the JSON model otherwise. */
 export function loadModelBytes(bytes: Uint8Array, source: string): LoadedModel {
+  modelFileBytes(bytes, source);
   if (bytes.length >= 4 && new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true) === PLSM_MAGIC) {
     const plsm = decodePlsm(bytes, source);
     return { format: "plsm", model: plsm.model, plsm, source };

@@ -13,7 +13,7 @@ import {
   TIME_HALF_ON, TIME_RECORD_BYTES, TIME_R_ON, TIME_SHIFT, TIME_STEP, TIME_STEP_LOW, TIME_TAU, UNIT_BIAS, UNIT_PEEPHOLE, UNIT_PEEPHOLE_FLOAT,
   UNIT_RECORD_BYTES, UNIT_U_FRAC, UNIT_W_FRAC, FRAC_MAX, FRAC_MIN, MAX_TICKS_LOG2, MIN_OPEN_TICKS,
 } from "../../assembly/contract/plsm.js";
-import { badModel } from "../errors.js";
+import { PhasorError, badModel } from "../errors.js";
 import { TIME_GATE_RANGE, type FloatModel, type LayerParams } from "./model.js";
 
 // The file's layout and ranges are the wasm reader's (assembly/contract/plsm.ts); these are what the host's users import.
@@ -268,6 +268,12 @@ export function openTicks(tau: number, ticksLog2: number, rOn: number): number {
   return tau * 2 ** ticksLog2 * rOn;
 }
 
+/** A model file's bytes, checked to be bytes: anything else (a string, an array of numbers) is not read as one. */
+export function modelFileBytes(bytes: unknown, source: string): Uint8Array {
+  if (!(bytes instanceof Uint8Array)) throw new PhasorError("bad-args", `${source}: expected the file's bytes as a Uint8Array, got ${bytes === null ? "null" : typeof bytes}`);
+  return bytes;
+}
+
 /**
  * Reads a fixed-point .plsm back into the float model it stands for (weights de-quantized, tau and shift
  * exact, r_on as the file holds it). Checks magic, version, kind, length and checksum first, then reads
@@ -275,6 +281,7 @@ export function openTicks(tau: number, ticksLog2: number, rOn: number): number {
  */
 export function decodePlsm(bytes: Uint8Array, source: string): PlsmFile {
   const fail = (why: string) => badModel(source, why);
+  modelFileBytes(bytes, source);
   if (bytes.length < HEADER_BYTES + 4) throw fail(`${bytes.length} bytes is too short for a .plsm header and checksum`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (view.getUint32(0, true) !== PLSM_MAGIC) throw fail("bad magic: not a .plsm file");
