@@ -194,7 +194,8 @@ export class WasmEngine implements Engine {
     const e = wasm.exports;
     this.kind = kind;
     this.simd = wasm.build === "simd";
-    this.model = model;
+    // its own copy: the weights it runs are in its memory, and a caller that changes its model object later changes neither
+    this.model = structuredClone(model);
     this.wasm = wasm;
     this.handle = handle;
     this.inputSize = e.modelInfo(handle, INFO_INPUT_SIZE);
