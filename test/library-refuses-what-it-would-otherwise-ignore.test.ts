@@ -9,12 +9,14 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { createEngine, loadModelBytes } from "../host/engine/create.js";
 import type { Engine } from "../host/engine/engine.js";
+import { EventParser } from "../host/engine/events.js";
 import { ExactPhase } from "../host/engine/phase.js";
 import { ReferenceEngine } from "../host/engine/reference.js";
 import { parseModelText, type FloatModel } from "../host/model/model.js";
 import { decodePlsm } from "../host/model/plsm.js";
 import { quantize } from "../host/model/quantize.js";
 import { quantizeChecked } from "../host/model/quantize-checked.js";
+import { generate, type TaskName } from "../host/training/tasks.js";
 import { Trainer, initialModel } from "../host/training/trainer.js";
 import { checkSettings, defaultSettings } from "../host/training/settings.js";
 import { checkpointSettings } from "../host/training/training.js";
@@ -244,5 +246,19 @@ describe("the reference engine holds its model as the wasm engines hold theirs",
     model.readout.d[0] = 7;
     engines.forEach((engine, k) => expect(Array.from(run(engine).output()), engine.kind).toEqual(Array.from(before[k])));
     for (const engine of engines) expect(engine.model.readout.d[0], engine.kind).not.toBe(7);
+  });
+});
+
+describe("the refusals of the tasks, the seeded generator and the event parser are PhasorErrors (before: RangeErrors)", () => {
+  it("a caller that tells refusals by their class (as the CLI maps them to exit 2) sees them as bad arguments", () => {
+    for (const [what, action] of [
+      ["an unknown task", () => generate("freq3" as TaskName, 1, 0)],
+      ["n = -1", () => generate("adding", -1, 0)],
+      ["seed 1.5", () => new Rng(1.5)],
+      ["inputSize 0", () => new EventParser({ inputSize: 0 })],
+      ["maxLineBytes 0", () => new EventParser({ inputSize: 1, maxLineBytes: 0 })],
+    ] as [string, () => unknown][]) {
+      rejection(action, "bad-args", what);
+    }
   });
 });

@@ -114,7 +114,7 @@ export class EventParser {
 
   constructor(options: EventParserOptions) {
     if (!Number.isInteger(options.inputSize) || options.inputSize < 1) {
-      throw new RangeError(`inputSize must be a positive integer, got ${options.inputSize}`);
+      throw new PhasorError("bad-args", `inputSize must be a positive integer, got ${options.inputSize}`);
     }
     this.inputSize = options.inputSize;
     this.file = options.file ?? "events";
@@ -122,7 +122,7 @@ export class EventParser {
     this.checkTimeOrder = options.checkTimeOrder ?? true;
     this.maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
     if (!Number.isInteger(this.maxLineBytes) || this.maxLineBytes < 1 || this.maxLineBytes > MAX_LINE_BYTES_LIMIT) {
-      throw new RangeError(`maxLineBytes must be an integer in [1, ${MAX_LINE_BYTES_LIMIT}], got ${options.maxLineBytes}`);
+      throw new PhasorError("bad-args", `maxLineBytes must be an integer in [1, ${MAX_LINE_BYTES_LIMIT}], got ${options.maxLineBytes}`);
     }
   }
 
