@@ -11,6 +11,7 @@ import { createEngine, loadModelBytes } from "../host/engine/create.js";
 import type { Engine } from "../host/engine/engine.js";
 import { EventParser } from "../host/engine/events.js";
 import { ExactPhase } from "../host/engine/phase.js";
+import { FloatReadout } from "../host/engine/readout-learning.js";
 import { ReferenceEngine } from "../host/engine/reference.js";
 import { parseModelText, type FloatModel } from "../host/model/model.js";
 import { decodePlsm } from "../host/model/plsm.js";
@@ -260,5 +261,23 @@ describe("the refusals of the tasks, the seeded generator and the event parser a
     ] as [string, () => unknown][]) {
       rejection(action, "bad-args", what);
     }
+  });
+});
+
+describe("FloatReadout takes a readout and an h of its shape", () => {
+  it("a V that is no whole number of rows of d: before, a fractional hiddenSize and outputs mixed across rows", () => {
+    expect(rejection(() => new FloatReadout({ V: [1, 2, 3], d: [0, 0] }), "bad-args").message).toBe("FloatReadout: V has 3 numbers, not a whole number of rows of the 2 outputs d has");
+    expect(rejection(() => new FloatReadout({ V: [], d: [] }), "bad-args").message).toMatch(/V has 0 numbers/);
+    expect(rejection(() => new FloatReadout({ V: [1, Number.NaN], d: [0] }), "bad-args").message).toBe("FloatReadout: V[1] is NaN, expected a finite number");
+  });
+
+  it("an h shorter than the readout's: before, learn() wrote NaN into V", () => {
+    const readout = new FloatReadout({ V: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6], d: [0, 0] });
+    expect(rejection(() => readout.learn([0.5, 0.5], 1, { eta: 0.1 }), "bad-input").message).toBe("FloatReadout: h has 2 numbers, the readout takes 3");
+    expect(rejection(() => readout.output([0.5, Number.NaN, 0]), "bad-input").message).toBe("FloatReadout: h[1] is NaN, expected a finite number");
+    expect(Array.from(readout.V)).toEqual([0.1, 0.2, 0.3, 0.4, 0.5, 0.6]);
+    expect(readout.steps).toBe(0);
+    readout.learn([0.5, 0.5, 0.5], 1, { eta: 0.1 });
+    expect(readout.V.every(Number.isFinite)).toBe(true);
   });
 });
