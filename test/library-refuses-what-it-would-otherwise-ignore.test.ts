@@ -281,3 +281,22 @@ describe("FloatReadout takes a readout and an h of its shape", () => {
     expect(readout.V.every(Number.isFinite)).toBe(true);
   });
 });
+
+describe("the trainer's samples and predictions", () => {
+  it("a sample that is no object, or whose t, x or target are not numbers: before, a TypeError or strings converted on the copy", async () => {
+    const trainer = await Trainer.create(initialModel({ inputSize: 1, hidden: [4], outputs: 1, readout: "every" }, 1), { batchSize: 2, maxLength: 5 });
+    const good = { t: [0, 1], x: [0.1, 0.2], target: [1, 0] };
+    for (const [sample, message] of [
+      [null, /^sample 1: expected \{ t, x, label or target \}, got null/],
+      [{ x: [0.1], target: [1] }, /^sample 1: t is undefined, expected an array of numbers/],
+      [{ ...good, t: ["0", "1"] }, /^sample 1: t\[0\] is string, expected a number/],
+      [{ ...good, target: [1, "0"] }, /^sample 1: target\[1\] is string, expected a number/],
+      [{ ...good, x: "0.1,0.2" }, /^sample 1: x is string, expected an array of numbers/],
+    ] as [unknown, RegExp][]) {
+      expect(rejection(() => trainer.loadBatch([good, sample as never]), "bad-input").message).toMatch(message);
+    }
+    trainer.loadBatch([good, { t: Float64Array.from([0, 1]), x: Float32Array.from([0.1, 0.2]), target: Float64Array.from([1, 0]) }]);
+    expect(Number.isFinite(trainer.loss())).toBe(true);
+    expect(rejection(() => trainer.predict(undefined as never), "bad-input").message).toMatch(/^predict: expected an array of samples/);
+  });
+});

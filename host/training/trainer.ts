@@ -265,6 +265,23 @@ export function modelFromParameters(template: FloatModel, theta: ArrayLike<numbe
   return { timeUnit: template.timeUnit, inputSize: template.inputSize, layers, readout };
 }
 
+/**
+ * A sample's shape before its numbers are copied into the module: t and x (and a target, when given) typed arrays or
+ * arrays of numbers. A typed array holds numbers only; a plain array's strings would be converted on the copy.
+ */
+function checkSample(where: string, sample: unknown): void {
+  if (typeof sample !== "object" || sample === null) throw badInput(where, `expected { t, x, label or target }, got ${String(sample)}`);
+  const fields = sample as Record<string, unknown>;
+  for (const name of ["t", "x", "target"]) {
+    const value = fields[name];
+    if (value === undefined && name === "target") continue;
+    if (ArrayBuffer.isView(value) && !(value instanceof DataView) && !(value instanceof BigInt64Array || value instanceof BigUint64Array)) continue;
+    if (!Array.isArray(value)) throw badInput(where, `${name} is ${value === null ? "null" : typeof value}, expected an array of numbers`);
+    const k = value.findIndex((v) => typeof v !== "number");
+    if (k >= 0) throw badInput(where, `${name}[${k}] is ${typeof value[k]}, expected a number`);
+  }
+}
+
 /** The trainer module's exports (assembly/train.ts), as the host calls them. */
 interface TrainerExports {
   memory: WebAssembly.Memory;
@@ -547,6 +564,7 @@ export class Trainer {
     const targets = new Float32Array(buffer, this.ptr.inTargets, batchSize * T * O);
     samples.forEach((sample, s) => {
       const where = `sample ${s}`;
+      checkSample(where, sample);
       const n = sample.t.length;
       if (n < 1 || n > T) throw badInput(where, `has ${n} events, expected 1..${T} (maxLength)`);
       if (sample.x.length !== n * I) throw badInput(where, `x has ${sample.x.length} numbers, ${n} events x ${I} inputs need ${n * I}`);
@@ -616,6 +634,7 @@ export class Trainer {
    * the samples' order. The loaded batch is loaded again afterwards.
    */
   predict(samples: TrainingSample[]): Float64Array[] {
+    if (!Array.isArray(samples)) throw badInput("predict", `expected an array of samples, got ${String(samples)}`);
     const O = this.model.readout.outputSize;
     const results: Float64Array[] = [];
     try {
