@@ -6,7 +6,7 @@
  */
 import "../host/node.js";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -283,6 +283,28 @@ describe("the C host refuses what it cannot run", () => {
       const c = learning(labelled, args);
       expect(c.status, `${args.join(" ")}: ${c.stderr}`).toBe(0);
     }
+  });
+
+  it("a readout it cannot write whole leaves --readout-out's file as it was, and says so, exit 1", () => {
+    // a readout of 36 + 8 O + 4 O H = 4,356 bytes, more than the 4 KiB file-size limit below, which wasmtime's own
+    // files (the memory image it instantiates from) stay within
+    const wide = join(dir, "wide.plsm");
+    const float = randomModel(new Rng(8), { inputSize: 2, hidden: [52], peephole: true, rOn: 0.3, outputs: 20, mode: "last", alpha: 0 });
+    writeFileSync(wide, quantize(float, calibrationStreams(8, 2), "wide").bytes);
+    const events = join(dir, "learning.csv");
+    writeFileSync(events, "t,x0,x1,label\n1,0.5,0.25,1\n2,0.5,0.25,7\n");
+    const saved = join(dir, "saved.readout");
+    expect(runCHost(host, ["--model", wide, "--events", events, "--readout-out", saved]).status).toBe(0);
+    const before = readFileSync(saved);
+    expect(before.length).toBe(4356);
+    // past the limit a write to a file fails (EFBIG), pipes are not limited; before, the host had emptied the file by
+    // opening it for writing, and the write killed it half way (SIGXFSZ)
+    const limited = spawnSync("bash", ["-c", 'ulimit -f 4; exec "$0" "$@"', host, "--model", wide, "--events", events, "--learn", "0.5", "--readout-out", saved]);
+    expect(limited.signal).toBeNull();
+    expect(limited.status).toBe(1);
+    expect(limited.stderr.toString("utf8")).toMatch(/^phasor_host: .*saved\.readout: cannot write: File too large\n$/);
+    expect(readFileSync(saved).equals(before), "the saved readout is untouched").toBe(true);
+    expect(readdirSync(dir).filter((name) => name.startsWith("saved.readout")), "no partial file is left").toEqual(["saved.readout"]);
   });
 
   it("bad arguments: which flag and the usage, exit 2", () => {
