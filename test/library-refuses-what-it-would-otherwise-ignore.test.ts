@@ -300,3 +300,14 @@ describe("the trainer's samples and predictions", () => {
     expect(rejection(() => trainer.predict(undefined as never), "bad-input").message).toMatch(/^predict: expected an array of samples/);
   });
 });
+
+it("createEngine of a model file's parsed JSON says what it was given (before: \"undefined: (top level): expected a model object, got nothing\")", async () => {
+  const parsed = JSON.parse(TINY) as FloatModel;
+  for (const engine of ["reference", "float", undefined] as const) {
+    const error = await asyncRejection(() => createEngine(parsed, { engine }), "bad-args", String(engine));
+    expect(error.message).toBe(
+      'createEngine: expected a model or a loaded model file (format "json" or "plsm"), got an object of format "phasor-model": the parsed JSON of a model file, which parseModelText or loadModelBytes reads',
+    );
+  }
+  expect((await createEngine(loadModelBytes(new TextEncoder().encode(TINY), "tiny.json"), { engine: "reference" })).kind).toBe("reference");
+});

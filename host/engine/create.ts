@@ -32,6 +32,18 @@ export function loadModelBytes(bytes: Uint8Array, source: string): LoadedModel {
   return { format: "json", model: parseModelText(new TextDecoder().decode(bytes), source), source };
 }
 
+/**
+ * A model built in code, or one read from a file. A FloatModel has no `format`; the parsed JSON of a model file has
+ * "phasor-model", and is neither (its matrices are rows of numbers): it is named, not read as a missing model.
+ */
+function loadedOf(model: LoadedModel | FloatModel): LoadedModel {
+  const format = (model as { format?: unknown }).format;
+  if (format === undefined) return { format: "json", model: model as FloatModel, source: "model" };
+  if (format === "json" || format === "plsm") return model as LoadedModel;
+  const hint = format === "phasor-model" ? ": the parsed JSON of a model file, which parseModelText or loadModelBytes reads" : "";
+  throw new PhasorError("bad-args", `createEngine: expected a model or a loaded model file (format "json" or "plsm"), got an object of format ${typeof format === "string" ? quote(format) : String(format)}${hint}`);
+}
+
 export function defaultEngine(model: LoadedModel): EngineKind {
   return model.format === "plsm" && model.plsm.kind === KIND_FIXED ? "fixed" : "float";
 }
@@ -44,7 +56,7 @@ export async function createEngine(model: LoadedModel | FloatModel, options: Eng
   if (typeof model !== "object" || model === null) throw new PhasorError("bad-args", `createEngine: expected a model, got ${model === null ? "null" : typeof model}`);
   if (typeof options !== "object" || options === null) throw new PhasorError("bad-args", `createEngine: expected options as an object, got ${options === null ? "null" : typeof options}`);
   knownOptions("createEngine", options, ENGINE_OPTIONS);
-  const loaded: LoadedModel = "format" in model ? model : { format: "json", model, source: "model" };
+  const loaded = loadedOf(model);
   const kind = options.engine ?? defaultEngine(loaded);
   const simd = options.simd ?? "auto";
   if (simd !== "auto" && simd !== "on" && simd !== "off") throw new PhasorError("bad-args", `simd must be "auto", "on" or "off", got ${typeof simd === "string" ? quote(simd) : String(simd)}`);
