@@ -9,10 +9,11 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { createEngine, loadModelBytes } from "../host/engine/create.js";
 import type { Engine } from "../host/engine/engine.js";
-import { EventParser } from "../host/engine/events.js";
+import { EventParser, parseEvents } from "../host/engine/events.js";
 import { ExactPhase } from "../host/engine/phase.js";
 import { FloatReadout } from "../host/engine/readout-learning.js";
 import { ReferenceEngine } from "../host/engine/reference.js";
+import { setWasmSource } from "../host/engine/wasm-source.js";
 import { parseModelText, type FloatModel } from "../host/model/model.js";
 import { decodePlsm } from "../host/model/plsm.js";
 import { quantize } from "../host/model/quantize.js";
@@ -310,4 +311,19 @@ it("createEngine of a model file's parsed JSON says what it was given (before: \
     );
   }
   expect((await createEngine(loadModelBytes(new TextEncoder().encode(TINY), "tiny.json"), { engine: "reference" })).kind).toBe("reference");
+});
+
+describe("the event parser's options and the wasm source", () => {
+  const text = '{"t":1,"x":[0.5]}\n{"t":"oops","x":[0.5]}\n{"t":3,"x":[0.5]}\n';
+
+  it("skipBad as the text \"false\" skipped the bad line (a truthy string); a misspelt option was not used", () => {
+    expect(rejection(() => parseEvents(text, { inputSize: 1, skipBad: "false" as never }), "bad-args").message).toBe('skipBad must be true or false, got "false"');
+    expect(rejection(() => parseEvents(text, { inputSize: 1, skipbad: true } as never), "bad-args").message).toMatch(/^EventParser: unknown option "skipbad"; the options are inputSize, file, skipBad, checkTimeOrder, maxLineBytes$/);
+    expect(rejection(() => new EventParser(null as never), "bad-args").message).toMatch(/EventParser: expected options as an object/);
+    expect(parseEvents(text, { inputSize: 1, skipBad: true }).skipped).toBe(1);
+  });
+
+  it("setWasmSource of something that is no function: before, accepted, and the next createEngine failed with a TypeError", () => {
+    expect(rejection(() => setWasmSource("/static/wasm/" as never), "bad-args").message).toMatch(/^setWasmSource: expected a function \(build\) => Promise<WebAssembly\.Module>, such as wasmFromUrl\(\.\.\.\), got string$/);
+  });
 });
