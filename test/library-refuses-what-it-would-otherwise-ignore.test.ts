@@ -20,7 +20,7 @@ import { quantize } from "../host/model/quantize.js";
 import { quantizeChecked } from "../host/model/quantize-checked.js";
 import { generate, type TaskName } from "../host/training/tasks.js";
 import { Trainer, initialModel } from "../host/training/trainer.js";
-import { checkSettings, defaultSettings } from "../host/training/settings.js";
+import { checkSettings, defaultSettings, type TrainSettings } from "../host/training/settings.js";
 import { checkpointSettings } from "../host/training/training.js";
 import { asyncRejection, rejection, stateOf } from "./support/engines.js";
 import { Rng, randomModel } from "./support/random.js";
@@ -110,6 +110,33 @@ describe("a training setting no one reads, or one the task cannot use, is refuse
     expect(checkpointSettings({ version: 2, settings: { ...saved, gateClip: 0 } }, "ck.json").hidden).toBe(saved.hidden);
     const error = rejection(() => checkpointSettings({ version: 2, settings: { ...saved, gateClip: 10 } }, "ck.json"), "bad-input");
     expect(error.message).toMatch(/^ck\.json: settings: settings: "gateClip" is not a training setting/);
+  });
+
+  it("a setting for a run in which it does not act: before, momentum under Adam, a trained r_on's rate with r_on fixed, a streak without a goal and the guard's settings with the guard off were dropped", () => {
+    const refused: [Partial<TrainSettings>, string][] = [
+      [{ optimizer: "adam", momentum: 0.3 }, "momentum 0.3 would have no effect: it is SGD's, and the optimizer is adam"],
+      [{ trainROn: false, rOnLrScale: 5 }, "rOnLrScale 5 would have no effect: r_on is not trained (trainROn false, --fixed-r-on)"],
+      [{ stopAtStreak: 3 }, "stopAtStreak 3 would have no effect: no stopAtAccuracy (--stop-at) is given for the streak to reach"],
+      [{ guard: false, guardEvery: 7 }, "guardEvery 7 would have no effect: the stability guard is off (guard false, --guard off)"],
+      [{ guard: false, guardProbeStep: 0.1 }, "guardProbeStep 0.1 would have no effect: the stability guard is off (guard false, --guard off)"],
+    ];
+    for (const [overrides, message] of refused) {
+      expect(rejection(() => checkSettings(defaultSettings("freq1-async", overrides)), "bad-args", message).message).toBe(message);
+    }
+    for (const overrides of [
+      { optimizer: "sgd", momentum: 0.3 },
+      { optimizer: "adam" },
+      { trainROn: true, rOnLrScale: 5 },
+      { trainROn: false },
+      { stopAtAccuracy: 0.9, stopAtStreak: 3 },
+      { guard: true, guardEvery: 7 },
+      { guard: false },
+    ] as Partial<TrainSettings>[]) {
+      expect(() => checkSettings(defaultSettings("freq1-async", overrides)), JSON.stringify(overrides)).not.toThrow();
+    }
+    // a checkpoint written before the guard's settings existed ran without the guard: what their absence meant is accepted
+    const saved = { ...defaultSettings("freq1-async"), guard: undefined, guardEvery: undefined, guardProducts: undefined, guardWorstOf: undefined };
+    expect(checkpointSettings({ version: 2, settings: saved }, "old.json").guardEvery).toBe(1);
   });
 
   it("stopAtAccuracy on a task scored by its mean squared error: before, the run never stopped on it (or, at 0, after the first epoch)", () => {

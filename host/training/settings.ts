@@ -97,6 +97,11 @@ export interface SettingSpec<K extends SettingName = SettingName> {
   resumeNote?: (saved: TrainSettings[K]) => string;
   /** the StabilityGuard option this setting is (shared/spec/stability.md), with the guard's own range */
   guard?: keyof GuardOptions;
+  /**
+   * The setting acts only in runs `when` accepts; in any other run a value other than its default (or its `absent`)
+   * would be dropped, and is refused with `why`, the reason it would not act.
+   */
+  usedOnly?: { when: (s: TrainSettings) => boolean; why: (s: TrainSettings) => string };
 }
 
 const whole = (min: number, max: number): SettingType => ({ kind: "number", range: { min, max, whole: true } });
@@ -209,6 +214,7 @@ export const TRAIN_SETTINGS: { [K in SettingName]-?: SettingSpec<K> } = {
     default: 1,
     absent: 1,
     changeable: true,
+    usedOnly: { when: (s) => s.stopAtAccuracy !== undefined, why: () => "no stopAtAccuracy (--stop-at) is given for the streak to reach" },
   },
   simd: {
     help: "wasm build of the trainer (auto: SIMD where the runtime has it)",
@@ -243,7 +249,12 @@ export const TRAIN_SETTINGS: { [K in SettingName]-?: SettingSpec<K> } = {
     why: "tasks.md's",
     absent: [1, 3],
   },
-  momentum: { help: "heavy-ball momentum of SGD", type: number({ min: 0, max: 1, maxOpen: true }), default: DEFAULT_MOMENTUM },
+  momentum: {
+    help: "heavy-ball momentum of SGD",
+    type: number({ min: 0, max: 1, maxOpen: true }),
+    default: DEFAULT_MOMENTUM,
+    usedOnly: { when: (s) => s.optimizer === "sgd", why: (s) => `it is SGD's, and the optimizer is ${s.optimizer}` },
+  },
   clipNorm: { help: "clip the gradient to this global norm (0: off)", type: number({ min: 0, max: Infinity }), default: 0 },
   timeLrScale: {
     help: "learning rate of log tau (or tau) and shift relative to the weights (0 freezes them)",
@@ -251,7 +262,13 @@ export const TRAIN_SETTINGS: { [K in SettingName]-?: SettingSpec<K> } = {
     default: recipe("timeLrScale", (c) => (c.optimizer === "sgd" ? SGD_TIME_LR_SCALE : 1)),
     absent: 1,
   },
-  rOnLrScale: { help: "learning rate of a trained r_on relative to the weights", type: number({ min: 0, max: LR_SCALE_MAX }), default: recipe("rOnLrScale", () => 1), absent: 1 },
+  rOnLrScale: {
+    help: "learning rate of a trained r_on relative to the weights",
+    type: number({ min: 0, max: LR_SCALE_MAX }),
+    default: recipe("rOnLrScale", () => 1),
+    absent: 1,
+    usedOnly: { when: (s) => s.trainROn, why: () => "r_on is not trained (trainROn false, --fixed-r-on)" },
+  },
   lrDecay: {
     help: "the learning rate of epoch e is lr * lrDecay^(e - 1)",
     type: number({ min: 0, max: 1, minOpen: true }),
@@ -369,6 +386,19 @@ function shown(value: unknown): string {
   return typeof value === "string" ? quote(value) : Array.isArray(value) ? JSON.stringify(value) : String(value);
 }
 
+/** Two values of a setting are the same: settings are numbers, strings, booleans and small arrays (the tau range). */
+function sameValue(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** The guard's settings act only with the guard on. */
+const GUARD_ONLY: NonNullable<SettingSpec["usedOnly"]> = { when: (s) => s.guard, why: () => "the stability guard is off (guard false, --guard off)" };
+
+/** In which runs a setting acts, when not in all of them. */
+function usedOnlyOf(name: SettingName): SettingSpec["usedOnly"] {
+  return spec(name).usedOnly ?? (spec(name).guard ? GUARD_ONLY : undefined);
+}
+
 /** The one form of a refusal: the setting, what it accepts, and what it was given. */
 function refuse(name: SettingName, accepts: string, value: unknown): never {
   throw new PhasorError("bad-args", `${label(name)} must be ${accepts}, got ${shown(value)}`);
@@ -425,6 +455,15 @@ export function checkSettings(s: TrainSettings): void {
   if (s.stopAtAccuracy !== undefined && TASKS[s.task].kind !== "classification") {
     throw new PhasorError("bad-args", `${label("stopAtAccuracy")} is a validation accuracy, and ${s.task} is scored by its mean squared error: it has no accuracy to stop at`);
   }
+  // a setting given for a run in which it does not act would be dropped: its default (or what a checkpoint written
+  // before it existed meant) is the only value it may have there
+  const c = defaultContext(s.task, s.optimizer);
+  for (const name of SETTING_NAMES) {
+    const used = usedOnlyOf(name);
+    const value = s[name];
+    if (!used || value === undefined || used.when(s) || sameValue(value, defaultOf(name, c)) || sameValue(value, spec(name).absent)) continue;
+    throw new PhasorError("bad-args", `${label(name)} ${shown(value)} would have no effect: ${used.why(s)}`);
+  }
   if (s.guardWorstOf > 0 && s.guardIgnore >= s.guardWorstOf) {
     throw new PhasorError("bad-args", `guardIgnore (${s.guardIgnore}) must be below guardWorstOf (${s.guardWorstOf}): the cap needs a check left to use`);
   }
@@ -458,9 +497,7 @@ export function resumedSettings(saved: TrainSettings, given: Partial<TrainSettin
   if (given.task !== undefined && given.task !== saved.task) {
     throw new PhasorError("bad-args", `--resume: the checkpoint trains ${saved.task}, not ${given.task}`);
   }
-  // settings are numbers, strings, booleans and small arrays (the tau range)
-  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-  const conflicts = SETTING_NAMES.filter((n) => !spec(n).changeable && given[n] !== undefined && !same(given[n], saved[n]));
+  const conflicts = SETTING_NAMES.filter((n) => !spec(n).changeable && given[n] !== undefined && !sameValue(given[n], saved[n]));
   if (conflicts.length > 0) {
     const list = conflicts.map((n) => `${n} ${JSON.stringify(given[n])} (the checkpoint has ${JSON.stringify(saved[n])})`).join(", ");
     const notes = conflicts.map((n) => spec(n).resumeNote?.(saved[n] as never)).filter((note) => note !== undefined);
