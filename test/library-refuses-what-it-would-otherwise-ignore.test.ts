@@ -21,7 +21,7 @@ import { quantizeChecked } from "../host/model/quantize-checked.js";
 import { generate, type TaskName } from "../host/training/tasks.js";
 import { Trainer, initialModel } from "../host/training/trainer.js";
 import { checkSettings, defaultSettings, type TrainSettings } from "../host/training/settings.js";
-import { checkpointSettings } from "../host/training/training.js";
+import { TrainingRun, checkpointSettings } from "../host/training/training.js";
 import { asyncRejection, rejection, stateOf } from "./support/engines.js";
 import { Rng, randomModel } from "./support/random.js";
 
@@ -353,4 +353,19 @@ describe("the event parser's options and the wasm source", () => {
   it("setWasmSource of something that is no function: before, accepted, and the next createEngine failed with a TypeError", () => {
     expect(rejection(() => setWasmSource("/static/wasm/" as never), "bad-args").message).toMatch(/^setWasmSource: expected a function \(build\) => Promise<WebAssembly\.Module>, such as wasmFromUrl\(\.\.\.\), got string$/);
   });
+});
+
+it("TrainingRun.create of a checkpoint with settings that define another run: before, the run went on under them (another task of the same shape, another rate)", async () => {
+  const tiny = { hidden: 4, epochs: 1, perEpoch: 16, validation: 8, batchSize: 16, seed: 2 };
+  const first = await TrainingRun.create(defaultSettings("freq1-async", tiny));
+  await first.run();
+  const checkpoint = first.checkpoint();
+  await first.close();
+  const refusal = async (settings: TrainSettings) => (await asyncRejection(() => TrainingRun.create(settings, checkpoint), "bad-args")).message;
+  expect(await refusal(defaultSettings("freq1-async", { ...tiny, lr: 0.5 }))).toMatch(/cannot change lr 0\.5 \(the checkpoint has 0\.003\)/);
+  expect(await refusal(defaultSettings("freq2", tiny))).toMatch(/the checkpoint trains freq1-async, not freq2/);
+  // how long it goes on may change
+  const resumed = await TrainingRun.create(defaultSettings("freq1-async", { ...tiny, epochs: 2 }), checkpoint);
+  expect(resumed.epoch).toBe(1);
+  await resumed.close();
 });

@@ -12,7 +12,7 @@ import { TASKS, generate, type Sample, type TaskName } from "./tasks.js";
 import { StabilityGuard, TrainerObjective, type GuardState, type GuardStats } from "./guard.js";
 import { batchGradients, type BatchGradients } from "./threads.js";
 import { Trainer, initialModel, taskModelSpec, type TrainerSnapshot } from "./trainer.js";
-import { checkSettings, guardOptionsOf, storedSettings, type TrainSettings } from "./settings.js";
+import { checkSettings, guardOptionsOf, resumedSettings, storedSettings, type TrainSettings } from "./settings.js";
 
 export { defaultSettings, type TrainSettings } from "./settings.js";
 
@@ -162,6 +162,12 @@ export class TrainingRun {
   /** A fresh run (initial model per tasks.md's protocol, from the seed), or one resumed from a checkpoint. */
   static async create(settings: TrainSettings, resume?: Checkpoint): Promise<TrainingRun> {
     checkSettings(settings);
+    if (resume) {
+      checkCheckpointFormat(resume);
+      // the checkpoint's run goes on: a setting that defines it (the task, the rates, the seed of its data) and that
+      // differs from the checkpoint's would make the two halves of the run two different runs
+      resumedSettings(checkpointSettings(resume, "checkpoint"), settings);
+    }
     const task = TASKS[settings.task];
     const [lo, hi] = settings.logTauRange;
     const spec = {
@@ -190,10 +196,7 @@ export class TrainingRun {
       // are, so the exported model runs on the same timestamps in every engine
       timeOrigin: "absolute",
     });
-    if (resume) {
-      checkCheckpointFormat(resume);
-      trainer.restore(resume.trainer);
-    }
+    if (resume) trainer.restore(resume.trainer);
     const gradients = await batchGradients(trainer, settings.threads);
     try {
       return new TrainingRun(settings, trainer, gradients, resume);
