@@ -15,7 +15,7 @@ import { FloatReadout } from "../host/engine/readout-learning.js";
 import { ReferenceEngine } from "../host/engine/reference.js";
 import { setWasmSource } from "../host/engine/wasm-source.js";
 import { parseModelText, type FloatModel } from "../host/model/model.js";
-import { decodePlsm } from "../host/model/plsm.js";
+import { decodePlsm, encodePlsm } from "../host/model/plsm.js";
 import { quantize } from "../host/model/quantize.js";
 import { quantizeChecked } from "../host/model/quantize-checked.js";
 import { generate, type TaskName } from "../host/training/tasks.js";
@@ -368,4 +368,18 @@ it("TrainingRun.create of a checkpoint with settings that define another run: be
   const resumed = await TrainingRun.create(defaultSettings("freq1-async", { ...tiny, epochs: 2 }), checkpoint);
   expect(resumed.epoch).toBe(1);
   await resumed.close();
+});
+
+it("encodePlsm of a model that is not one: before, a NaN or a short U was written into a file, and a hidden size of 100000 was a RangeError", () => {
+  const nan = tiny();
+  nan.layers[0].W[0] = Number.NaN;
+  expect(rejection(() => encodePlsm(nan), "bad-model").message).toBe("model: layers[0].W[0][0]: expected a finite number, got NaN");
+  const short = tiny();
+  short.layers[0].U = short.layers[0].U.subarray(2);
+  expect(rejection(() => encodePlsm(short), "bad-model").message).toBe("model: layers[0].U: expected 36 numbers, got 34");
+  const huge = tiny();
+  huge.layers[0].hiddenSize = 100000;
+  expect(rejection(() => encodePlsm(huge), "bad-model").message).toMatch(/^model: layers\[0\]\.hiddenSize: expected a whole number from 1 to 65536/);
+  // a float image holds f32
+  expect(Array.from(decodePlsm(encodePlsm(tiny()), "tiny.plsm").model.layers[0].U)).toEqual(Array.from(Float32Array.from(tiny().layers[0].U)));
 });

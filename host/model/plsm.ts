@@ -14,7 +14,7 @@ import {
   UNIT_RECORD_BYTES, UNIT_U_FRAC, UNIT_W_FRAC, FRAC_MAX, FRAC_MIN, MAX_TICKS_LOG2, MIN_OPEN_TICKS,
 } from "../../assembly/contract/plsm.js";
 import { PhasorError, badModel } from "../errors.js";
-import { TIME_GATE_RANGE, type FloatModel, type LayerParams } from "./model.js";
+import { TIME_GATE_RANGE, checkModel, type FloatModel, type LayerParams } from "./model.js";
 
 // The file's layout and ranges are the wasm reader's (assembly/contract/plsm.ts); these are what the host's users import.
 export { FRAC_MAX, FRAC_MIN, INT8_LIMIT, KIND_FIXED, LANE_CHUNK_COLUMNS, KIND_FLOAT, MAX_TICKS_LOG2, MIN_OPEN_TICKS, PLSM_MAGIC, PLSM_VERSION, PRE_FRAC, ROW_L1_LIMIT };
@@ -158,8 +158,13 @@ function writeHeader(view: DataView, model: FloatModel, kind: number, L: ReturnT
   view.setUint32(HEADER_META_AT, L.meta, true);
 }
 
-/** Writes a .plsm image; kind 1 (fixed) when a plan is given, kind 2 (float32) otherwise. */
+/**
+ * Writes a .plsm image; kind 1 (fixed) when a plan is given, kind 2 (float32) otherwise. The model is held to the
+ * JSON reader's rules first: a short array or a NaN would otherwise be written into a file that reads back as
+ * another model, or not at all.
+ */
 export function encodePlsm(model: FloatModel, plan?: FixedPlan, meta: Record<string, unknown> = {}): Uint8Array {
+  checkModel(model, "model");
   const kind = plan ? KIND_FIXED : KIND_FLOAT;
   const metaText = new TextEncoder().encode(
     JSON.stringify({ timeUnit: model.timeUnit, ...(model.readout.labels ? { labels: model.readout.labels } : {}), ...meta }),
