@@ -370,7 +370,7 @@ it("TrainingRun.create of a checkpoint with settings that define another run: be
   await resumed.close();
 });
 
-it("encodePlsm of a model that is not one: before, a NaN or a short U was written into a file, and a hidden size of 100000 was a RangeError", () => {
+it("encodePlsm of a model that is not one: before, a NaN or a short U was written into a file no reader accepts, and a hidden size of 100000 was a RangeError", () => {
   const nan = tiny();
   nan.layers[0].W[0] = Number.NaN;
   expect(rejection(() => encodePlsm(nan), "bad-model").message).toBe("model: layers[0].W[0][0]: expected a finite number, got NaN");
