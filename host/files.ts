@@ -20,7 +20,36 @@ const partialFiles = new Set<string>();
  * link is followed: the file it points to is replaced, the link kept.
  */
 export async function writeFileAtomically(path: string, bytes: Uint8Array): Promise<void> {
-  const target = await outputTarget(path);
+  await writeFilesAtomically([{ path, bytes }]);
+}
+
+/**
+ * Files that belong together (a C header and its source), each written as writeFileAtomically writes one, and
+ * none of them replaced until every one is whole on disk: a failure on any leaves all of them as they were.
+ */
+export async function writeFilesAtomically(files: readonly { path: string; bytes: Uint8Array }[]): Promise<void> {
+  const targets: string[] = [];
+  for (const { path } of files) targets.push(await outputTarget(path));
+  const partials: string[] = [];
+  try {
+    for (let k = 0; k < files.length; k++) partials.push(await writePartial(files[k].path, targets[k], files[k].bytes));
+    while (partials.length > 0) {
+      const k = files.length - partials.length;
+      await rename(partials[0], targets[k]).catch((err) => {
+        throw new PhasorError("runtime", `${files[k].path}: cannot write: ${ioReason(err)}`);
+      });
+      partialFiles.delete(partials.shift() as string);
+    }
+  } finally {
+    for (const partial of partials) {
+      await rm(partial, { force: true });
+      partialFiles.delete(partial);
+    }
+  }
+}
+
+/** `bytes` in a new file beside `target`, flushed to disk; its path. */
+async function writePartial(path: string, target: string, bytes: Uint8Array): Promise<string> {
   const partial = join(dirname(target), `.${basename(target)}.${process.pid}-${randomBytes(4).toString("hex")}.partial`);
   let handle: FileHandle;
   try {
@@ -33,14 +62,13 @@ export async function writeFileAtomically(path: string, bytes: Uint8Array): Prom
     await handle.writeFile(bytes);
     await handle.sync();
     await handle.close();
-    await rename(partial, target);
   } catch (err) {
     await handle.close().catch(() => undefined);
     await rm(partial, { force: true });
-    throw new PhasorError("runtime", `${path}: cannot write: ${ioReason(err)}`);
-  } finally {
     partialFiles.delete(partial);
+    throw new PhasorError("runtime", `${path}: cannot write: ${ioReason(err)}`);
   }
+  return partial;
 }
 
 /** Where writeFileAtomically(path) writes: the path, or the file a symbolic link there points to. */

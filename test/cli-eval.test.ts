@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { phasor } from "./support/cli.js";
 import { modelToJson, type FloatModel } from "../host/model/model.js";
+import { quantize } from "../host/model/quantize.js";
 import { generate } from "../host/training/tasks.js";
 import { Rng, randomModel } from "./support/random.js";
 
@@ -80,7 +81,7 @@ describe("phasor eval", () => {
     const model = write("m.json", JSON.stringify(modelToJson(constantModel(1, [1, 0]))));
     const unlabelled = phasor(["eval", "--model", model, "--events", write("u.ndjson", eventsOf(samples, 1, false))]);
     expect(unlabelled.status).toBe(2);
-    expect(unlabelled.stderr).toMatch(/sequence 0 has no label/);
+    expect(unlabelled.stderr).toMatch(/u\.ndjson:1-\d+: seq 0 has no label/);
     const wrong = samples.map((s) => ({ ...s, label: 7 }));
     const outside = phasor(["eval", "--model", model, "--events", write("w.ndjson", eventsOf(wrong, 1))]);
     expect(outside.status).toBe(2);
@@ -88,5 +89,42 @@ describe("phasor eval", () => {
     const empty = phasor(["eval", "--model", model, "--events", write("e.ndjson", "")]);
     expect(empty.status).toBe(2);
     expect(empty.stderr).toMatch(/no events to evaluate on/);
+  });
+
+  // before: the count of skipped lines was printed only after a successful score, so a file of bad lines said only
+  // "no events to evaluate on"
+  it("with --skip-bad says what it skipped also when nothing is left to score, or a sequence cannot be scored", () => {
+    const model = write("skip.json", JSON.stringify(modelToJson(constantModel(1, [1, 0]))));
+    const allBad = write("all-bad.ndjson", "nope\n");
+    const none = phasor(["eval", "--model", model, "--events", allBad, "--skip-bad"]);
+    expect(none.stderr).toBe(`phasor eval: skipped 1 bad line (first: ${allBad}:1: not JSON: Unexpected token 'o', "nope" is not valid JSON)\nphasor eval: ${allBad}: no good events to evaluate on (every event line was bad)\n`);
+    expect(none.status).toBe(2);
+    const unlabelled = write("skip-unlabelled.ndjson", 'nope\n{"t":0,"x":[0.1]}\n');
+    const r = phasor(["eval", "--model", model, "--events", unlabelled, "--skip-bad"]);
+    expect(r.stderr).toMatch(/^phasor eval: skipped 1 bad line .*\nphasor eval: .*skip-unlabelled\.ndjson:2: the events without seq have no label/);
+    expect(r.status).toBe(2);
+  });
+
+  // before: "sequence 1 has no label" and "batch event 1 at t=1e+300: ...", with no line, and the sequence counted
+  // from 0 in a file whose seqs are named otherwise
+  it("names the lines and the seq of a sequence it cannot score, and the line of an event the engine refuses", () => {
+    const classifier = constantModel(1, [1, 0]);
+    const model = write("c.json", JSON.stringify(modelToJson(classifier)));
+    const unlabelled = write("partly.ndjson", '{"t":0,"x":[0.1],"seq":"a","label":1}\n\n{"t":0,"x":[0.1],"seq":"b"}\n{"t":1,"x":[0.2],"seq":"b"}\n');
+    const noLabel = phasor(["eval", "--model", model, "--events", unlabelled]);
+    expect(noLabel.stderr).toBe(`phasor eval: ${unlabelled}:3-4: seq "b" has no label: eval needs labelled events\n`);
+    expect(noLabel.status).toBe(2);
+    const outside = write("outside.ndjson", '{"t":0,"x":[0.1],"label":1}\n{"t":1,"x":[0.2],"label":2}\n');
+    const notAClass = phasor(["eval", "--model", model, "--events", outside]);
+    expect(notAClass.stderr).toBe(`phasor eval: ${outside}:1-2: the events without seq have label 2, not a class of this model (0..1)\n`);
+    expect(notAClass.status).toBe(2);
+
+    // the fixed engine's clock counts 2^62 ticks from a stream's first event
+    const plsm = join(dir, "c.plsm");
+    writeFileSync(plsm, quantize(classifier, generate("freq1-async", 4, 2), "c.json").bytes);
+    const far = write("far.ndjson", '{"t":0,"x":[0.1],"seq":7,"label":0}\n{"t":0,"x":[0.1],"seq":8,"label":0}\n{"t":1e300,"x":[0.2],"seq":8,"label":0}\n');
+    const refused = phasor(["eval", "--model", plsm, "--events", far]);
+    expect(refused.stderr).toMatch(new RegExp(`^phasor eval: ${far.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:3: event at t=1e\\+300: more than 2\\^62 ticks`));
+    expect(refused.status).toBe(2);
   });
 });

@@ -209,6 +209,20 @@ describe("phasor export-c", () => {
     expect(refused.stderr).toMatch(/int8\.plsm: the MCU build rejects the image \(.*this one's gate weights are int8, which build\/phasor-mcu-int8\.wasm runs\)/);
   });
 
+  // before: NAME.h was replaced first, then NAME.c refused, leaving a header from this run beside a source from another
+  it("replaces neither file when one of them cannot be written", () => {
+    const pair = join(dir, "pair");
+    mkdirSync(pair);
+    writeFileSync(join(pair, "phasor_model.h"), "/* an earlier export */\n");
+    mkdirSync(join(pair, "phasor_model.c"));
+    const run = exportC(["--model", model, "--out", pair]);
+    expect(run.stderr).toBe(`phasor export-c: ${join(pair, "phasor_model.c")}: cannot write there: it is a directory\n`);
+    expect(run.status).toBe(2);
+    expect(run.stdout).toBe("");
+    expect(readFileSync(join(pair, "phasor_model.h"), "utf8")).toBe("/* an earlier export */\n");
+    expect(readdirSync(pair).sort()).toEqual(["phasor_model.c", "phasor_model.h"]);
+  });
+
   it("refuses bad arguments and files with what is wrong, exit 2, writing nothing", () => {
     const empty = join(dir, "refusals");
     mkdirSync(empty);

@@ -243,6 +243,18 @@ describe("phasor quantize failures leave no file behind", () => {
     expect(partialFiles()).toEqual([]);
   });
 
+  // before: "batch event 1 at t=1e+300: ...", naming neither the file nor the line
+  it("exits 2 naming the file and line of a calibration event the fixed engine refuses, and writes nothing", () => {
+    const far = file("far.ndjson", '{"t": 0, "x": [0.1, 0.2], "seq": "a"}\n\n{"t": 1e300, "x": [0.1, 0.2], "seq": "a"}\n');
+    const out = file("far.plsm", "the previous model");
+    const r = phasor(["quantize", "--model", modelPath, "--calib", far, "--out", out]);
+    expect(r.stderr).toMatch(new RegExp(`^phasor quantize: ${far.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:3: event at t=1e\\+300: more than 2\\^62 ticks`));
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(readFileSync(out, "utf8")).toBe("the previous model");
+    expect(partialFiles()).toEqual([]);
+  });
+
   it("exits 2 for a calibration file without events", () => {
     const empty = file("empty.ndjson", "\n\n");
     const out = join(dir, "no-events.plsm");

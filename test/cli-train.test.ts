@@ -3,7 +3,7 @@
  * curve written next to --out, a checkpoint that --resume continues from epoch for epoch, and clear refusals.
  * The runs are tiny (8 units, a few hundred sequences): this checks the command, not the learning.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -196,6 +196,47 @@ describe("phasor train", () => {
     const adding = phasor(["train", "--task", "adding", "--hidden", "4", "--per-epoch", "16", "--validation", "4", "--batch", "8", "--epochs", "1", "--optimizer", "sgd", "--out", join(dir, "p4.json")]);
     expect(adding.status).toBe(0);
     expect(JSON.parse(readFileSync(join(dir, "p4.checkpoint.json"), "utf8")).settings.guardProbeStep).toBeUndefined();
+  });
+
+  // before: the files next to --out were first written after an epoch (the checkpoint) or after the whole run (the
+  // curve, over a model it had already replaced), so a run of hours could end with exit 2 and half its files
+  it("checks every file it writes next to --out before any training, and leaves an existing model as it was", () => {
+    for (const [name, extra] of [["m.svg", []], ["m.checkpoint.json", []], ["m.guard.svg", ["--optimizer", "sgd"]]] as const) {
+      const folder = mkdtempSync(join(dir, "companions-"));
+      const out = join(folder, "m.json");
+      writeFileSync(out, "the model of an earlier run\n");
+      mkdirSync(join(folder, name));
+      const run = phasor(["train", ...tiny, ...extra, "--epochs", "1", "--out", out]);
+      expect(run.stderr, name).toMatch(new RegExp(`^phasor train: .*${name.replace(/\./g, "\\.")}: cannot write there: it is a directory\n$`));
+      expect(run.status, name).toBe(2);
+      expect(run.stdout, name).toBe("");
+      expect(readFileSync(out, "utf8"), name).toBe("the model of an earlier run\n");
+    }
+  });
+
+  // before: each of these ran to the end, and nothing said that the setting had no part in the run
+  it("refuses a setting that the run's other settings leave without effect, before any training", () => {
+    const adding = ["--task", "adding", "--hidden", "4", "--per-epoch", "16", "--validation", "4", "--batch", "8"];
+    const cases: [string[], string][] = [
+      [[...tiny, "--set", "momentum=0.5"], "momentum would change nothing: it is SGD's, and the optimizer is Adam (--optimizer adam), which keeps moments of its own"],
+      [[...adding, "--stop-at", "0.9"], "stopAtAccuracy (--stop-at) would change nothing: adding is a regression task, scored by its validation MSE, never by accuracy"],
+      [[...tiny, "--set", "stopAtStreak=2"], "stopAtStreak would change nothing: no stopAtAccuracy (--stop-at) is given for a streak to reach"],
+      [[...tiny, "--fixed-r-on", "--set", "rOnLrScale=0.5"], "rOnLrScale would change nothing: r_on is not trained in this run (--train-r-on trains it)"],
+      [[...tiny, "--optimizer", "sgd", "--guard", "off", "--set", "guardClip=3"], "guardClip would change nothing: the stability guard is off (--guard off)"],
+      [[...tiny, "--set", "guardEvery=2"], "guardEvery would change nothing: only SGD's guard checks the curvature; with Adam only its rollback acts"],
+    ];
+    for (const [args, message] of cases) {
+      const run = phasor(["train", ...args, "--epochs", "1", "--out", join(dir, "inert.json")]);
+      expect(run.stderr, args.join(" ")).toBe(`phasor train: ${message}\n`);
+      expect(run.status).toBe(2);
+      expect(run.stdout).toBe("");
+    }
+    expect(existsSync(join(dir, "inert.json"))).toBe(false);
+    // where they act, the same settings are taken
+    for (const args of [["--optimizer", "sgd", "--set", "momentum=0.5", "--set", "guardEvery=2"], ["--stop-at", "0.99", "--set", "stopAtStreak=2"], ["--set", "guardClip=3"]]) {
+      const run = phasor(["train", ...tiny, ...args, "--epochs", "1", "--out", join(dir, "acting.json")]);
+      expect(run.status, `${args.join(" ")}: ${run.stderr}`).toBe(0);
+    }
   });
 
   it("refuses bad arguments with exit 2 and a message", () => {

@@ -3,6 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseModel } from "../host/model/model.js";
+import { encodePlsm } from "../host/model/plsm.js";
+import { quantize } from "../host/model/quantize.js";
 import { phasor } from "./support/cli.js";
 
 
@@ -293,11 +296,43 @@ describe("phasor command line", () => {
     });
   });
 
+  // before: the reference engine ran and said nothing of the --simd on it could not honour
+  it("exits 2 for --simd on with the reference engine, which is no wasm build", () => {
+    for (const name of ["run", "eval"]) {
+      const r = phasor([name, "--engine", "reference", "--simd", "on", "--model", model, "--events", events]);
+      expect(r.stderr).toBe(`phasor ${name}: --simd on: the reference engine is float64 JavaScript, not a wasm build (--simd picks the float and fixed engines' build)\n`);
+      expect(r.status).toBe(2);
+      expect(r.stdout).toBe("");
+    }
+    expect(phasor(["run", "--engine", "reference", "--simd", "off", "--model", model, "--events", events]).status).toBe(0);
+  });
+
+  // before: bench --operators ran its count and never said that --seconds had no part in it
+  it("exits 2 for bench --seconds with --operators, which counts a fixed number of events", () => {
+    const r = phasor(["bench", "--operators", "--seconds", "3"]);
+    expect(r.stderr).toBe("phasor bench: --seconds times the engines; --operators counts operators over a fixed number of events instead: give one of them\n");
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(phasor(["bench", "--help"]).stdout).toMatch(/--seconds <value> +measure each engine and configuration for at least this long \(default 1\)\n/);
+  });
+
   it("exits 2 for --engine fixed on a JSON model, pointing to phasor quantize", () => {
     const r = phasor(["run", "--engine", "fixed", "--model", model, "--events", events]);
     expect(r.status).toBe(2);
     expect(r.stdout).toBe("");
     expect(r.stderr).toBe(`phasor run: ${model}: the fixed engine runs a quantized model (.plsm); make one with \`phasor quantize\`\n`);
+  });
+
+  // before: a float .plsm was told that the fixed engine runs a .plsm, and quantize that it was already quantized
+  it("says that a float .plsm holds a float model, for --engine fixed and for quantize", () => {
+    const floatPlsm = join(dir, "float.plsm");
+    writeFileSync(floatPlsm, encodePlsm(parseModel(MODEL, "model")));
+    const r = phasor(["run", "--engine", "fixed", "--model", floatPlsm, "--events", events]);
+    expect(r.stderr).toBe(`phasor run: ${floatPlsm}: a float model (a .plsm of kind 2, not quantized); the fixed engine runs a quantized one: make one with \`phasor quantize\`\n`);
+    expect(r.status).toBe(2);
+    const q = phasor(["quantize", "--model", floatPlsm, "--calib", events, "--out", join(dir, "q.plsm")]);
+    expect(q.stderr).toBe(`phasor quantize: --model ${floatPlsm}: a float model in a .plsm (kind 2); quantize takes a float model as JSON (.json)\n`);
+    expect(q.status).toBe(2);
   });
 
   it("with --time-policy clamp runs an earlier event at the previous time instead of failing", () => {
@@ -313,6 +348,34 @@ describe("phasor command line", () => {
     const twoSeqs = file("two-seqs.ndjson", '{"t": 5, "x": [0.1], "seq": "a"}\n{"t": 4, "x": [0.7], "seq": "a"}\n{"t": 1, "x": [0.7], "seq": "b"}\n');
     const both = phasor(["run", "--model", model, "--events", twoSeqs, "--time-policy", "clamp"]);
     expect(lines(both.stdout).map((o) => o.t)).toEqual([5, 5, 1]);
+  });
+});
+
+// before: an event the engine refused (here the fixed engine's clock, 2^62 ticks) lost the outputs of every event
+// before it that had not yet been written, which phasor-wasi prints
+describe("phasor run on an event the engine refuses", () => {
+  it("prints the outputs of every event before it, as a file cut there gives them, then exits 2 naming its line", () => {
+    const plsm = join(dir, "refusing.plsm");
+    const calibration = [{ t: Float64Array.from([0, 0.5, 4]), x: Float64Array.from([0.3, 0.7, -0.5]) }];
+    writeFileSync(plsm, quantize(parseModel(MODEL, "model"), calibration, "model").bytes);
+    const inOrder = ['{"t": 0, "x": [0.31], "seq": "a"}', '{"t": 0.52, "x": [0.77], "seq": "a"}', '{"t": 0, "x": [0.2], "seq": "b"}', '{"t": 3, "x": [-0.2], "seq": "b"}'];
+    // with clamp an earlier event runs, and is printed, at its predecessor's time
+    const clamped = [...inOrder, '{"t": 2, "x": [0.4], "seq": "b"}'];
+    for (const [good, extra] of [[inOrder, ["--hidden"]], [clamped, ["--time-policy", "clamp"]]]) {
+      const refused = file("refused.ndjson", [...good, '{"t": 1e300, "x": [0.9], "seq": "b"}', '{"t": 1e301, "x": [0.9], "seq": "b"}'].join("\n") + "\n");
+      const r = phasor(["run", "--model", plsm, "--events", refused, ...extra]);
+      expect(r.stderr).toMatch(new RegExp(`^phasor run: ${refused.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:${good.length + 1}: event at t=1e\\+300: more than 2\\^62 ticks`));
+      expect(r.status).toBe(2);
+      const cut = phasor(["run", "--model", plsm, "--events", file("cut.ndjson", good.join("\n") + "\n"), ...extra]);
+      expect(cut.status).toBe(0);
+      expect(r.stdout).toBe(cut.stdout);
+    }
+    // with --skip-bad the lines skipped before it are still counted
+    const skipping = file("skipping.ndjson", 'nope\n{"t": 0, "x": [0.31]}\n{"t": 1e300, "x": [0.9]}\n');
+    const r = phasor(["run", "--model", plsm, "--events", skipping, "--skip-bad"]);
+    expect(r.stderr).toMatch(new RegExp(`^phasor run: skipped 1 bad line \\(first: .*skipping\\.ndjson:1: not JSON.*\\)\nphasor run: .*skipping\\.ndjson:3: event at t=1e\\+300`));
+    expect(r.stdout.trimEnd().split("\n")).toHaveLength(1);
+    expect(r.status).toBe(2);
   });
 });
 

@@ -75,6 +75,16 @@ describe("event files", () => {
     expect(csv.events).toEqual(ndjson.events.map((e) => ({ ...e, line: e.line + 1 })));
   });
 
+  // before: R's write.csv quotes every name of its header, and such a file was refused as "not JSON" on line 1
+  it("reads a CSV header whose names are quoted, or spaced from their commas, as the same header", () => {
+    const plain = parse(CSV, { file: "ev.csv" }).events;
+    const [header, ...rows] = CSV.split("\n");
+    for (const other of ['"t","seq","x1","label","x0"', "t , seq, x1 ,label,x0"]) {
+      expect(parse([other, ...rows].join("\n"), { file: "ev.csv" }).events, other).toEqual(plain);
+    }
+    expect(header).toBe("t,seq,x1,label,x0");
+  });
+
   it("reads an unquoted integer seq as a number and a quoted one as a string in CSV", () => {
     const { events } = parse('t,x0,x1,seq\n0,1,2,12\n1,1,2,"12"\n2,1,2,x12\n3,1,2,\n', { file: "ev.csv" });
     expect(events.map((e) => e.seq)).toEqual([12, "12", "x12", undefined]);
@@ -107,6 +117,8 @@ describe("event files", () => {
     ["x with a string", '{"t": 1, "x": [1, "2"]}', /"x\[1\]" must be a number/],
     ["x with null", '{"t": 1, "x": [null, 2]}', /"x\[0\]" must be a number, got null/],
     ["x overflowing", '{"t": 1, "x": [1, -1e999]}', /"x\[1\]" is not finite/],
+    ["NaN, as Python writes it", '{"t": NaN, "x": [1, 2]}', /not JSON: .* \(NaN and Infinity are no JSON numbers, and an event's numbers must be finite\)$/],
+    ["-Infinity, as Python writes it", '{"t": 1, "x": [1, -Infinity]}', /not JSON: .* \(NaN and Infinity are no JSON numbers/],
     ["x beyond f32", '{"t": 1, "x": [1, -3.5e38]}', /"x\[1\]" is beyond the 32-bit float range/],
     ["seq fractional", '{"t": 1, "x": [1, 2], "seq": 1.5}', /"seq" must be a string or an integer, got 1.5/],
     ["seq an object", '{"t": 1, "x": [1, 2], "seq": {}}', /"seq" must be a string or an integer/],
@@ -141,6 +153,24 @@ describe("event files", () => {
     expect(err.code).toBe("bad-input");
     expect(err.message).toMatch(/^ev\.csv:3: /);
     expect(err.message).toMatch(reason);
+  });
+
+  // before: 'must be a string or an integer, got 9007199254740992' for an integer, quoting a number it did not give
+  it("says why an integer seq beyond 2^53 is refused, and that a string keeps it", () => {
+    const err = thrown(() => parse('{"t": 1, "x": [1, 2], "seq": 9007199254740993}'));
+    expect(err.message).toBe('ev.ndjson:1: "seq" is an integer beyond +-(2^53 - 1), which JSON numbers do not hold exactly: give such an id as a string');
+    expect(parse('{"t": 1, "x": [1, 2], "seq": 9007199254740991}').events[0].seq).toBe(9007199254740991);
+  });
+
+  // before: a file of CR-only line ends (classic Mac OS) is one line: 'CSV header has no column x0' for a header that
+  // has it, and a bare JSON syntax error for NDJSON
+  it("says that a line holds a carriage return that does not end it", () => {
+    const csv = thrown(() => parse("t,x0,x1\r0,1,2\r1,2,3\r", { file: "ev.csv" }));
+    expect(csv.message).toBe("ev.csv:1: CSV header holds a carriage return (\\r) that does not end the line: lines end with LF or CRLF, not CR alone");
+    const ndjson = thrown(() => parse('{"t": 0, "x": [1, 2]}\r{"t": 1, "x": [1, 2]}\r'));
+    expect(ndjson.message).toMatch(/^ev\.ndjson:1: not JSON: .* \(the line holds a carriage return \(\\r\) that does not end it: lines end with LF or CRLF, not CR alone\)$/);
+    // as JSON whitespace, a carriage return is no error
+    expect(parse('{"t": 0,\r "x": [1, 2]}\r\n').events).toHaveLength(1);
   });
 
   it("rejects a CSV label that is not a finite number", () => {

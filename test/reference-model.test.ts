@@ -111,6 +111,20 @@ describe("a float model JSON is rejected with the field and the expected shape",
     expect(() => parseModelText(text, "model.json")).toThrow("model.json: layers[0].W[4][2]: expected a finite number, got Infinity");
   });
 
+  // before: "at position 726", which no editor goes to
+  it("text that is not JSON is placed by line and column where the JSON reader says where it stopped", () => {
+    expect(() => parseModelText('{\n  "format": "phasor-model",\n}', "m.json")).toThrow(/^m\.json: not valid JSON \(.*\), at line 3, column 1$/);
+    expect(() => parseModelText('{\r\n  "format"', "m.json")).toThrow(/^m\.json: not valid JSON \(.*\), at line 2, column 11$/);
+    // as Python's json.dumps writes non-finite floats: V8 quotes the text instead of giving an offset
+    for (const token of ["NaN", "Infinity", "-Infinity"]) {
+      const lines = JSON.stringify(baseJson(), null, 2).split("\n");
+      lines.splice(1, 0, `  "alpha": ${token},`);
+      expect(() => parseModelText(lines.join("\n"), "m.json"), token).toThrow(
+        /, at line 2, column 12: NaN and Infinity are no JSON numbers, and a model's numbers must be finite$/,
+      );
+    }
+  });
+
   it("an error in the very last field still rejects the whole file, and the input is not modified", () => {
     const json = baseJson();
     json.readout.labels = ["only one"];

@@ -105,8 +105,11 @@ export function timeGate(L: Layer, st: usize, T: i64, kOut: usize): i32 {
 /**
  * timeGate of all but the microcontroller builds, the wheel's drain within it: a unit whose wake key has come
  * but whose window has opened and closed since the last event is filed again at once (passedOver), without its
- * phase and without a trip through the active list (at the streaming point two in three of the units woken). The active units come first and the due ones follow in bucket order, as wheelDrain would list them. The
- * wheel's addresses, bucket width and bitmap stay in locals for the whole event (wheelInsert reloads them).
+ * phase and without a trip through the active list (at the streaming point two in three of the units woken). The
+ * active units come first and the due ones follow in bucket order, as wheelDrain would list them; each group mostly
+ * takes one way through the branches, which a schedule that visits units in index order loses (a dense one, every
+ * wake key compared with the tick in SIMD, measured 0.84-0.90x of this at the streaming point). The wheel's
+ * addresses, bucket width and bitmap stay in locals for the whole event (wheelInsert reloads them).
  */
 function timeGatePassing(L: Layer, st: usize, T: i64, kOut: usize): i32 {
   const active = st + <usize>L.activeOff;

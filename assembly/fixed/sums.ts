@@ -12,8 +12,8 @@
 // microcontroller inference builds: rows 16, then 8, at a time, below). SIMD (i32x4.dot_i16x8_s): chunks of up to
 // 16 vectors of 8 columns, a unit's four rows side by side, each vector loaded once for the four; each lane's i32
 // partial sum widened to i64 before lanes and chunks are added; a one-input layer of at most 128 units (the
-// paper's model) sums W x and U h in one pass, adding the lanes in i32 where each U row is within ROW_L1_LIMIT. Both read the zero padding of rows and vector up to a multiple of 8,
-// and nothing past it.
+// paper's model) sums W x and U h in one pass, adding the lanes in i32 where each U row is within ROW_L1_LIMIT.
+// Both read the zero padding of rows and vector up to a multiple of 8, and nothing past it.
 //
 // The scalar library builds do U h, and W x where the input is wider than 8, two
 // rows per multiply, the same 5 operators for two MACs: the matrix is copied once per model into row pairs

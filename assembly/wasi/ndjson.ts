@@ -254,6 +254,10 @@ export function readEvent(line: usize, start: usize, end: usize, x: usize, input
     return got(reason, ']" must be a number, got ', xBadText, xBadTextEnd);
   }
   if (seqHeld == NUMBER) {
+    // as host/engine/events.ts words it: an integer the JSON number cannot hold exactly is no error of type
+    if (isFinite(seqNumber) && Math.floor(seqNumber) == seqNumber && Math.abs(seqNumber) > MAX_SAFE_INTEGER) {
+      return because(reason, '"seq" is an integer beyond +-(2^53 - 1), which JSON numbers do not hold exactly: give such an id as a string');
+    }
     if (!(Math.floor(seqNumber) == seqNumber && Math.abs(seqNumber) <= MAX_SAFE_INTEGER)) {
       return got(reason, '"seq" must be a string or an integer, got ', seqText, seqTextEnd);
     }

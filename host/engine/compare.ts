@@ -5,6 +5,7 @@
 import type { Engine } from "./engine.js";
 import type { CalibrationSequence } from "../model/quantize.js";
 import { argmax } from "./evaluate.js";
+import { pushBatchFrom } from "./event-source.js";
 
 export interface Agreement {
   sequences: number;
@@ -31,8 +32,8 @@ export function compareEngines(engine: Engine, reference: Engine, sequences: Cal
     const [ya, yb, ha, hb] = [O, O, H, H].map((k) => new Float64Array(n * k));
     a.reset();
     b.reset();
-    a.pushBatch(seq.t, seq.x, ya, ha);
-    b.pushBatch(seq.t, seq.x, yb, hb);
+    pushBatchFrom(a, seq.t, seq.x, seq.source, ya, ha);
+    pushBatchFrom(b, seq.t, seq.x, seq.source, yb, hb);
     for (let i = 0; i < ya.length; i++) maxAbsY = Math.max(maxAbsY, Math.abs(ya[i] - yb[i]));
     for (let i = 0; i < ha.length; i++) maxAbsH = Math.max(maxAbsH, Math.abs(ha[i] - hb[i]));
     if (n > 0 && argmax(ya, (n - 1) * O, O) === argmax(yb, (n - 1) * O, O)) agree++;

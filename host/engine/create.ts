@@ -70,8 +70,11 @@ export async function createEngine(model: LoadedModel | FloatModel, options: Eng
       return WasmEngine.create("float", encodePlsm(loaded.model), loaded.model, build, loaded.source);
     }
     case "fixed":
-      if (loaded.format !== "plsm" || loaded.plsm.kind !== KIND_FIXED) {
+      if (loaded.format !== "plsm") {
         throw new PhasorError("bad-args", `${loaded.source}: the fixed engine runs a quantized model (.plsm); make one with \`phasor quantize\``);
+      }
+      if (loaded.plsm.kind !== KIND_FIXED) {
+        throw new PhasorError("bad-args", `${loaded.source}: a float model (a .plsm of kind ${loaded.plsm.kind}, not quantized); the fixed engine runs a quantized one: make one with \`phasor quantize\``);
       }
       return WasmEngine.create("fixed", loaded.plsm.bytes, loaded.model, build, loaded.source);
     default:

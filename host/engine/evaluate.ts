@@ -5,11 +5,14 @@
  */
 import type { Engine } from "./engine.js";
 import { badInput } from "../errors.js";
+import { pushBatchFrom, sequencePlace, type EventSource } from "./event-source.js";
 
 export interface LabelledSample {
   t: Float64Array;
   x: Float32Array | Float64Array;
   label: number | undefined;
+  /** where the events came from, for messages that name their lines (an event file) */
+  source?: EventSource;
 }
 
 export interface Evaluation {
@@ -37,9 +40,12 @@ export function evaluate(engine: Engine, samples: LabelledSample[], source = "ev
   const classification = engine.model.readout.outputSize > 1;
   const totalUnits = engine.model.layers.reduce((n, L) => n + L.hiddenSize, 0);
   samples.forEach((s, k) => {
-    if (s.label === undefined) throw badInput(source, `sequence ${k} has no label: eval needs labelled events`);
+    const { where, what } = s.source ? sequencePlace(s.source) : { where: source, what: `sequence ${k}` };
+    // "the events without seq have", "seq "a" has"
+    const has = what.startsWith("the events") ? "have" : "has";
+    if (s.label === undefined) throw badInput(where, `${what} ${has} no label: eval needs labelled events`);
     if (classification && !(Number.isInteger(s.label) && s.label >= 0 && s.label < engine.model.readout.outputSize)) {
-      throw badInput(source, `sequence ${k} has label ${s.label}, not a class of this model (0..${engine.model.readout.outputSize - 1})`);
+      throw badInput(where, `${what} ${has} label ${s.label}, not a class of this model (0..${engine.model.readout.outputSize - 1})`);
     }
   });
   const stream = engine.createStream();
@@ -50,7 +56,7 @@ export function evaluate(engine: Engine, samples: LabelledSample[], source = "ev
   const start = performance.now();
   for (const s of samples) {
     stream.reset();
-    stream.pushBatch(s.t, s.x);
+    pushBatchFrom(stream, s.t, s.x, s.source);
     const y = stream.output();
     if (classification) {
       if (argmax(y) === s.label) correct++;

@@ -55,6 +55,8 @@ export const DEFAULT_MAX_LINE_BYTES = 1 << 20;
 export const MAX_LINE_BYTES_LIMIT = 1 << 28;
 
 const NEWLINE = 10;
+/** what a line end is, for the messages about a carriage return inside a line */
+const LINE_ENDS = "lines end with LF or CRLF, not CR alone";
 const CARRIAGE_RETURN = 13;
 
 /** how many reasons for skipped lines are kept for the caller's message */
@@ -80,7 +82,7 @@ export class BadLineError extends PhasorError {
 /**
  * An incremental parser of one event file. `push()` takes text chunks (`pushBytes()` UTF-8 bytes) cut anywhere (mid-line, mid-CRLF) and
  * returns the events completed so far; `end()` returns the last ones. The format is decided by the first
- * non-empty line: CSV when it is a header starting with `t,`, NDJSON otherwise.
+ * non-empty line: CSV when it is a header starting with the column t (`t,`, or `"t",`), NDJSON otherwise.
  */
 export class EventParser {
   readonly file: string;
@@ -310,7 +312,7 @@ export class EventParser {
     if (trimmed === "") return;
 
     if (this.format === undefined) {
-      if (trimmed.startsWith("t,")) {
+      if (CSV_HEADER.test(trimmed)) {
         this.format = "csv";
         this.csv = this.csvHeader(trimmed);
         return;
@@ -368,8 +370,7 @@ export class EventParser {
     try {
       value = JSON.parse(text);
     } catch (err) {
-      const hint = /^[-+\d.]/.test(text) ? ' (a CSV file needs a header line starting with "t,")' : "";
-      return `not JSON: ${(err as Error).message}${hint}`;
+      return `not JSON: ${(err as Error).message}${notJsonHint(text)}`;
     }
     if (typeof value !== "object" || value === null || Array.isArray(value)) return "not a JSON object";
     const record = value as Record<string, unknown>;
@@ -395,6 +396,9 @@ export class EventParser {
     }
 
     const seq = record.seq ?? undefined;
+    if (typeof seq === "number" && Number.isInteger(seq) && !Number.isSafeInteger(seq)) {
+      return '"seq" is an integer beyond +-(2^53 - 1), which JSON numbers do not hold exactly: give such an id as a string';
+    }
     if (seq !== undefined && typeof seq !== "string" && !(typeof seq === "number" && Number.isSafeInteger(seq))) {
       return `"seq" must be a string or an integer, got ${show(seq)}`;
     }
@@ -407,6 +411,8 @@ export class EventParser {
 
   /** Columns t, x0..x{I-1}, optional seq and label, in any order after t; other columns are ignored. */
   private csvHeader(text: string): CsvLayout {
+    // a file of CR-only line ends is one line, whose header would otherwise lack a column it has
+    if (text.includes("\r")) throw this.badLine(`CSV header holds a carriage return (\\r) that does not end the line: ${LINE_ENDS}`);
     const names = splitCsv(text);
     if (names === undefined) throw this.badLine("CSV header has an unterminated quote");
     const x = new Int32Array(this.inputSize).fill(-1);
@@ -499,6 +505,15 @@ export function groupBySeq(events: Iterable<StreamEvent>): EventSequence[] {
   return sequences;
 }
 
+/** What most likely made a line that is not JSON, when the line shows it. */
+function notJsonHint(text: string): string {
+  if (text.includes("\r")) return ` (the line holds a carriage return (\\r) that does not end it: ${LINE_ENDS})`;
+  // what Python's json.dumps writes for non-finite floats by default
+  if (/[:,[]\s*-?(NaN|Infinity)\s*[,\]}]/.test(text)) return " (NaN and Infinity are no JSON numbers, and an event's numbers must be finite)";
+  if (/^[-+\d.]/.test(text)) return ' (a CSV file needs a header line starting with "t,")';
+  return "";
+}
+
 /** UTF-8 bytes of text, a surrogate counted as 2 (a pair is 4, even when cut between two pieces). */
 function utf8Bytes(text: string): number {
   let bytes = text.length;
@@ -520,7 +535,8 @@ function joinBytes(pieces: Uint8Array[], size: number): Uint8Array {
   return joined;
 }
 
-function describeSeq(seq: SeqId | undefined): string {
+/** A seq as messages name it: `seq "a"`, `seq 7`, or "the events without seq". */
+export function describeSeq(seq: SeqId | undefined): string {
   return seq === undefined ? "the events without seq" : `seq ${JSON.stringify(seq)}`;
 }
 
@@ -573,6 +589,9 @@ function unquote(field: string): string {
 /** Inputs beyond F32_MAX are refused here, the same for every engine (and so --skip-bad can skip them), rather
  * than by the engine at run time. */
 const BEYOND_F32 = "is beyond the 32-bit float range (+-3.4e38) the engines take";
+
+/** A CSV header starts with the column t, its name quoted or not (R's write.csv quotes every name). */
+const CSV_HEADER = /^(t|"t")\s*,/;
 
 const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 const NON_FINITE = /^[+-]?(?:inf|infinity|nan)$/i;

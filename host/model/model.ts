@@ -194,9 +194,29 @@ export function parseModelText(text: string, source: string): FloatModel {
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw badModel(source, `not valid JSON (${(e as Error).message})`);
+    throw badModel(source, `not valid JSON (${(e as Error).message})${jsonPlace(text, (e as Error).message)}`);
   }
   return parseModel(json, source);
+}
+
+/**
+ * ", at line L, column C" of where JSON.parse stopped, when its message gives the offset (V8: "at position N"), and
+ * why, for the NaN and Infinity that Python's json.dumps writes for non-finite floats (V8 quotes the text instead
+ * of an offset for those, and stops after the sign of -Infinity).
+ */
+function jsonPlace(text: string, message: string): string {
+  const position = /at position (\d+)/.exec(message);
+  let offset = position === null ? -1 : Number(position[1]);
+  let nonFinite = offset > 0 && text.startsWith("-Infinity", offset - 1);
+  if (nonFinite) offset--;
+  if (position === null && /^Unexpected token '[NI]'/.test(message)) {
+    offset = text.search(/NaN|Infinity/);
+    nonFinite = offset >= 0;
+  }
+  if (offset < 0) return "";
+  const before = text.slice(0, offset);
+  const place = `, at line ${before.split("\n").length}, column ${offset - before.lastIndexOf("\n")}`;
+  return nonFinite ? `${place}: NaN and Infinity are no JSON numbers, and a model's numbers must be finite` : place;
 }
 
 /** The exact JSON object of formats.md for a model: parseModel(modelToJson(m)) gives m back, number for number. */

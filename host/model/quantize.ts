@@ -6,6 +6,7 @@ import type { Agreement } from "../engine/compare.js";
 import { PhasorError, badModel } from "../errors.js";
 import type { FloatModel, ReadoutMode } from "./model.js";
 import { ReferenceEngine } from "../engine/reference.js";
+import type { EventSource } from "../engine/event-source.js";
 import {
   FRAC_MAX, FRAC_MIN, INT8_LIMIT, MAX_TICKS_LOG2, MIN_OPEN_TICKS, PRE_FRAC, ROW_L1_LIMIT, decodePlsm, encodePlsm, halfOnOf, laneChunkL1, openTicks, type FixedPlan, type PlsmFile,
 } from "./plsm.js";
@@ -14,6 +15,8 @@ import {
 export interface CalibrationSequence {
   t: Float64Array;
   x: Float32Array | Float64Array;
+  /** where the events came from, for messages that name their lines (an event file) */
+  source?: EventSource;
 }
 
 export interface QuantizeResult {

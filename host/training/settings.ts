@@ -97,11 +97,9 @@ export interface SettingSpec<K extends SettingName = SettingName> {
   resumeNote?: (saved: TrainSettings[K]) => string;
   /** the StabilityGuard option this setting is (shared/spec/stability.md), with the guard's own range */
   guard?: keyof GuardOptions;
-  /**
-   * The setting acts only in runs `when` accepts; in any other run a value other than its default (or its `absent`)
-   * would be dropped, and is refused with `why`, the reason it would not act.
-   */
-  usedOnly?: { when: (s: TrainSettings) => boolean; why: (s: TrainSettings) => string };
+  /** why a value given for it would change nothing in a run of these settings; undefined where it takes effect
+   * (the guard's options have theirs from `guard`: guardInert) */
+  inert?: (s: TrainSettings) => string | undefined;
 }
 
 const whole = (min: number, max: number): SettingType => ({ kind: "number", range: { min, max, whole: true } });
@@ -205,6 +203,7 @@ export const TRAIN_SETTINGS: { [K in SettingName]-?: SettingSpec<K> } = {
     unset: "none",
     flag: { name: "stop-at" },
     changeable: true,
+    inert: (s) => (TASKS[s.task].kind === "classification" ? undefined : `${s.task} is a regression task, scored by its validation MSE, never by accuracy`),
   },
   stopAtStreak: {
     help:
@@ -214,7 +213,7 @@ export const TRAIN_SETTINGS: { [K in SettingName]-?: SettingSpec<K> } = {
     default: 1,
     absent: 1,
     changeable: true,
-    usedOnly: { when: (s) => s.stopAtAccuracy !== undefined, why: () => "no stopAtAccuracy (--stop-at) is given for the streak to reach" },
+    inert: (s) => spec("stopAtAccuracy").inert?.(s) ?? (s.stopAtAccuracy === undefined ? "no stopAtAccuracy (--stop-at) is given for a streak to reach" : undefined),
   },
   simd: {
     help: "wasm build of the trainer (auto: SIMD where the runtime has it)",
@@ -253,7 +252,7 @@ export const TRAIN_SETTINGS: { [K in SettingName]-?: SettingSpec<K> } = {
     help: "heavy-ball momentum of SGD",
     type: number({ min: 0, max: 1, maxOpen: true }),
     default: DEFAULT_MOMENTUM,
-    usedOnly: { when: (s) => s.optimizer === "sgd", why: (s) => `it is SGD's, and the optimizer is ${s.optimizer}` },
+    inert: (s) => (s.optimizer === "sgd" ? undefined : "it is SGD's, and the optimizer is Adam (--optimizer adam), which keeps moments of its own"),
   },
   clipNorm: { help: "clip the gradient to this global norm (0: off)", type: number({ min: 0, max: Infinity }), default: 0 },
   timeLrScale: {
@@ -267,7 +266,7 @@ export const TRAIN_SETTINGS: { [K in SettingName]-?: SettingSpec<K> } = {
     type: number({ min: 0, max: LR_SCALE_MAX }),
     default: recipe("rOnLrScale", () => 1),
     absent: 1,
-    usedOnly: { when: (s) => s.trainROn, why: () => "r_on is not trained (trainROn false, --fixed-r-on)" },
+    inert: (s) => (s.trainROn ? undefined : "r_on is not trained in this run (--train-r-on trains it)"),
   },
   lrDecay: {
     help: "the learning rate of epoch e is lr * lrDecay^(e - 1)",
@@ -382,21 +381,14 @@ function label(name: SettingName): string {
   return flags ? `${name} (${flags})` : name;
 }
 
-function shown(value: unknown): string {
+/** A value as a refusal quotes it. */
+export function shown(value: unknown): string {
   return typeof value === "string" ? quote(value) : Array.isArray(value) ? JSON.stringify(value) : String(value);
 }
 
 /** Two values of a setting are the same: settings are numbers, strings, booleans and small arrays (the tau range). */
 function sameValue(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
-}
-
-/** The guard's settings act only with the guard on. */
-const GUARD_ONLY: NonNullable<SettingSpec["usedOnly"]> = { when: (s) => s.guard, why: () => "the stability guard is off (guard false, --guard off)" };
-
-/** In which runs a setting acts, when not in all of them. */
-function usedOnlyOf(name: SettingName): SettingSpec["usedOnly"] {
-  return spec(name).usedOnly ?? (spec(name).guard ? GUARD_ONLY : undefined);
 }
 
 /** The one form of a refusal: the setting, what it accepts, and what it was given. */
@@ -440,6 +432,53 @@ function checkOne(name: SettingName, value: unknown): void {
   }
 }
 
+/**
+ * The guard's options that act only through its curvature checks, which only SGD's guard makes (guard.ts: the
+ * curvature cap is SGD's; with Adam only the watchdog's rollback acts).
+ */
+const CURVATURE_OPTIONS: readonly (keyof GuardOptions)[] = ["every", "products", "worstOf", "ignore", "hvpStep", "lineEvery"];
+
+/** Why a guard option given for a run of these settings would change nothing, or undefined. */
+function guardInert(option: keyof GuardOptions, s: TrainSettings): string | undefined {
+  if (!s.guard) return "the stability guard is off (--guard off)";
+  if (s.optimizer !== "sgd" && CURVATURE_OPTIONS.includes(option)) return "only SGD's guard checks the curvature; with Adam only its rollback acts";
+  return undefined;
+}
+
+/**
+ * Refuses a setting given by name (a flag or --set) that the run's other settings leave without effect, such as
+ * momentum with Adam: nothing a user gives is dropped silently. The settings left to their defaults are not
+ * checked, since nobody asked for them.
+ */
+export function checkGivenTakeEffect(given: Partial<TrainSettings>, s: TrainSettings): void {
+  for (const name of SETTING_NAMES) {
+    if (given[name] === undefined) continue;
+    const why = inertReason(name, s);
+    if (why !== undefined) throw new PhasorError("bad-args", `${label(name)} would change nothing: ${why}`);
+  }
+}
+
+/**
+ * The same for the settings of a fresh run made in code (TrainingRun.create), where what was given is not known: a
+ * setting that would change nothing may hold only its default. (A resumed run goes on with its checkpoint's
+ * settings, which resumedSettings holds it to.)
+ */
+export function checkSettingsTakeEffect(s: TrainSettings): void {
+  const c = defaultContext(s.task, s.optimizer);
+  for (const name of SETTING_NAMES) {
+    const value = s[name];
+    if (value === undefined || sameValue(value, defaultOf(name, c))) continue;
+    const why = inertReason(name, s);
+    if (why !== undefined) throw new PhasorError("bad-args", `${label(name)} ${shown(value)} would change nothing: ${why}`);
+  }
+}
+
+/** Why a setting would change nothing in a run of these settings, or undefined where it takes effect. */
+function inertReason(name: SettingName, s: TrainSettings): string | undefined {
+  const { inert, guard } = spec(name);
+  return inert?.(s) ?? (guard === undefined ? undefined : guardInert(guard, s));
+}
+
 /** Refuses settings that TRAIN_SETTINGS does not accept, naming the first such setting, its range and its value. */
 export function checkSettings(s: TrainSettings): void {
   if (typeof s !== "object" || s === null) throw new PhasorError("bad-args", `settings must be an object, got ${shown(s)}`);
@@ -451,18 +490,6 @@ export function checkSettings(s: TrainSettings): void {
   }
   if (s.threads > s.batchSize) {
     throw new PhasorError("bad-args", `threads (${s.threads}) must be at most batchSize (${s.batchSize}): a thread takes whole sequences of a batch, so the others would have none`);
-  }
-  if (s.stopAtAccuracy !== undefined && TASKS[s.task].kind !== "classification") {
-    throw new PhasorError("bad-args", `${label("stopAtAccuracy")} is a validation accuracy, and ${s.task} is scored by its mean squared error: it has no accuracy to stop at`);
-  }
-  // a setting given for a run in which it does not act would be dropped: its default (or what a checkpoint written
-  // before it existed meant) is the only value it may have there
-  const c = defaultContext(s.task, s.optimizer);
-  for (const name of SETTING_NAMES) {
-    const used = usedOnlyOf(name);
-    const value = s[name];
-    if (!used || value === undefined || used.when(s) || sameValue(value, defaultOf(name, c)) || sameValue(value, spec(name).absent)) continue;
-    throw new PhasorError("bad-args", `${label(name)} ${shown(value)} would have no effect: ${used.why(s)}`);
   }
   if (s.guardWorstOf > 0 && s.guardIgnore >= s.guardWorstOf) {
     throw new PhasorError("bad-args", `guardIgnore (${s.guardIgnore}) must be below guardWorstOf (${s.guardWorstOf}): the cap needs a check left to use`);

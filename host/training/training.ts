@@ -12,7 +12,7 @@ import { TASKS, generate, type Sample, type TaskName } from "./tasks.js";
 import { StabilityGuard, TrainerObjective, type GuardState, type GuardStats } from "./guard.js";
 import { batchGradients, type BatchGradients } from "./threads.js";
 import { Trainer, initialModel, taskModelSpec, type TrainerSnapshot } from "./trainer.js";
-import { checkSettings, guardOptionsOf, resumedSettings, storedSettings, type TrainSettings } from "./settings.js";
+import { checkSettings, checkSettingsTakeEffect, guardOptionsOf, resumedSettings, shown, storedSettings, type TrainSettings } from "./settings.js";
 
 export { defaultSettings, type TrainSettings } from "./settings.js";
 
@@ -88,6 +88,43 @@ export function checkpointSettings(raw: { version?: unknown; settings?: unknown 
   return settings;
 }
 
+/**
+ * Fails unless a checkpoint's own numbers hold together: the epochs done with one history record each, the best
+ * epoch among them with its score, a whole step count, and parameters of one size, every one finite. A damaged
+ * file must not resume into a run that prints "epochs": "x" or trains from NaN. The message says what, not where:
+ * the caller names the file.
+ */
+export function checkCheckpointState(c: Checkpoint): void {
+  const fail = (why: string): never => {
+    throw new PhasorError("bad-input", why);
+  };
+  const { epoch, history, best, trainer } = c;
+  if (typeof best !== "object" || best === null) fail(`best must be an object, got ${shown(best)}`);
+  if (typeof trainer !== "object" || trainer === null) fail(`trainer must be an object, got ${shown(trainer)}`);
+  if (!(Number.isSafeInteger(epoch) && epoch >= 0)) fail(`epoch must be a whole number of epochs done, got ${shown(epoch)}`);
+  if (!Array.isArray(history)) fail(`history must be an array of epoch records, got ${shown(history)}`);
+  if (history.length !== epoch) fail(`history holds ${history.length} epochs, the checkpoint says ${epoch} are done`);
+  history.forEach((r, k) => {
+    const at = `history[${k}]`;
+    if (typeof r !== "object" || r === null || Array.isArray(r)) fail(`${at} must be an epoch record, got ${shown(r)}`);
+    if (r.epoch !== k + 1) fail(`${at}: epoch must be ${k + 1}, got ${shown(r.epoch)}`);
+    if (!(typeof r.seconds === "number" && Number.isFinite(r.seconds) && r.seconds >= 0)) fail(`${at}: seconds must be a finite number >= 0, got ${shown(r.seconds)}`);
+  });
+  // before any epoch is scored the best is the initial model, at epoch 0, with no score (JSON writes -Infinity as null)
+  const first = Math.min(1, epoch);
+  if (!(Number.isSafeInteger(best.epoch) && best.epoch >= first && best.epoch <= epoch)) fail(`best epoch must be a whole number in [${first}, ${epoch}], got ${shown(best.epoch)}`);
+  if (best.epoch > 0 && !(typeof best.score === "number" && Number.isFinite(best.score))) fail(`best score must be a finite number, got ${shown(best.score)}`);
+  if (!(Number.isSafeInteger(trainer.stepCount) && trainer.stepCount >= 0)) fail(`trainer stepCount must be a whole number >= 0, got ${shown(trainer.stepCount)}`);
+  const P = trainer.theta.length;
+  for (const [what, values] of [["trainer moment1", trainer.moment1], ["trainer moment2", trainer.moment2], ["best theta", best.theta]] as const) {
+    if (values.length !== P) fail(`${what} holds ${values.length} parameters, the trainer's theta ${P}`);
+  }
+  for (const [what, values] of [["trainer theta", trainer.theta], ["trainer moment1", trainer.moment1], ["trainer moment2", trainer.moment2], ["best theta", best.theta]] as const) {
+    const k = values.findIndex((v) => !Number.isFinite(v));
+    if (k >= 0) fail(`${what}[${k}] is ${values[k]}, not a finite number`);
+  }
+}
+
 /** Fails unless `raw` says it is a checkpoint of this format and version; `where` (a file) starts the message. */
 export function checkCheckpointFormat(raw: { format?: unknown; version?: unknown }, where?: string, versions: number[] = [CHECKPOINT_VERSION]): void {
   if (raw.format !== "phasor-checkpoint" || !versions.includes(raw.version as number)) {
@@ -156,7 +193,9 @@ export class TrainingRun {
     this.history = resume ? [...resume.history] : [];
     this.epochsDone = resume?.epoch ?? 0;
     this.secondsBefore = resume?.history.at(-1)?.seconds ?? 0;
-    this.best = resume ? { ...resume.best, theta: resume.best.theta.slice() } : { epoch: 0, score: -Infinity, theta: trainer.parameters().slice() };
+    this.best = resume
+      ? { epoch: resume.best.epoch, score: resume.best.epoch > 0 ? resume.best.score : -Infinity, theta: resume.best.theta.slice() }
+      : { epoch: 0, score: -Infinity, theta: trainer.parameters().slice() };
   }
 
   /** A fresh run (initial model per tasks.md's protocol, from the seed), or one resumed from a checkpoint. */
@@ -167,6 +206,13 @@ export class TrainingRun {
       // the checkpoint's run goes on: a setting that defines it (the task, the rates, the seed of its data) and that
       // differs from the checkpoint's would make the two halves of the run two different runs
       resumedSettings(checkpointSettings(resume, "checkpoint"), settings);
+      try {
+        checkCheckpointState(resume);
+      } catch (err) {
+        throw err instanceof PhasorError ? new PhasorError(err.code, `checkpoint: ${err.message}`) : err;
+      }
+    } else {
+      checkSettingsTakeEffect(settings);
     }
     const task = TASKS[settings.task];
     const [lo, hi] = settings.logTauRange;

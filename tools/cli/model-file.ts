@@ -6,8 +6,9 @@
  */
 import { readFile } from "node:fs/promises";
 import { extname } from "node:path";
-import { loadModelBytes, type LoadedModel } from "../../host/engine/create.js";
-import { badModel } from "../../host/errors.js";
+import { loadModelBytes, type EngineOptions, type LoadedModel } from "../../host/engine/create.js";
+import type { EngineKind, SimdChoice } from "../../host/engine/engine.js";
+import { PhasorError, badModel } from "../../host/errors.js";
 import { PLSM_MAGIC } from "../../host/model/plsm.js";
 import { ioReason } from "../../host/files.js";
 import type { FlagSpec } from "./command.js";
@@ -19,6 +20,15 @@ export const ENGINE_FLAGS = {
   engine: { kind: "enum", values: ["reference", "float", "fixed"], help: "engine (default fixed for a .plsm model, float for a JSON model)" },
   simd: { kind: "enum", values: ["auto", "on", "off"], default: "auto", help: "wasm build to run" },
 } as const satisfies Record<string, FlagSpec>;
+
+/** What ENGINE_FLAGS ask of createEngine; a build asked of the reference engine, which has none, is refused rather
+ * than ignored. */
+export function engineOptions(flags: { engine: EngineKind | undefined; simd: SimdChoice }): EngineOptions {
+  if (flags.engine === "reference" && flags.simd === "on") {
+    throw new PhasorError("bad-args", "--simd on: the reference engine is float64 JavaScript, not a wasm build (--simd picks the float and fixed engines' build)");
+  }
+  return { engine: flags.engine, simd: flags.simd };
+}
 
 export async function loadModelFile(path: string): Promise<LoadedModel> {
   const extension = extname(path).toLowerCase();

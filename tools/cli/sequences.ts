@@ -1,9 +1,12 @@
 /**
  * An event file read whole into sequences (consecutive events of one seq), for the commands that need every
- * sequence at once (quantize's calibration, eval). Each keeps the last label its events gave.
+ * sequence at once (quantize's calibration, eval). Each keeps the last label its events gave, and the line of each
+ * event, so that an event the engine refuses later is named by its line.
  */
+import type { EventSource } from "../../host/engine/event-source.js";
 import { EventParser, groupBySeq, type SeqId, type StreamEvent } from "../../host/engine/events.js";
-import { openTextInput } from "./io.js";
+import { badInput } from "../../host/errors.js";
+import { openTextInput, skippedNote } from "./io.js";
 
 export interface LabelledSequence {
   seq: SeqId | undefined;
@@ -11,6 +14,7 @@ export interface LabelledSequence {
   x: Float64Array;
   /** the sequence's label, when its events carry one */
   label: number | undefined;
+  source: EventSource;
 }
 
 /** The values of the event-reader flags (io.ts, EVENT_READER_FLAGS) as a command receives them. */
@@ -37,8 +41,9 @@ export async function readSequences(
   let n = 0;
   let t = new Float64Array(1024);
   let x = new Float64Array(1024 * inputSize);
+  let lines = new Int32Array(1024);
   const close = () => {
-    if (n > 0) sequences.push({ seq, t: t.slice(0, n), x: x.slice(0, n * inputSize), label });
+    if (n > 0) sequences.push({ seq, t: t.slice(0, n), x: x.slice(0, n * inputSize), label, source: { file: input.name, lines: lines.slice(0, n), seq } });
     n = 0;
     label = undefined;
   };
@@ -51,8 +56,10 @@ export async function readSequences(
         if (n === t.length) {
           t = grow(t, 2 * n);
           x = grow(x, 2 * n * inputSize);
+          lines = grow(lines, 2 * n);
         }
         t[n] = event.t;
+        lines[n] = event.line;
         x.set(event.x, n * inputSize);
         n++;
       }
@@ -64,7 +71,26 @@ export async function readSequences(
   return { name: input.name, parser, sequences };
 }
 
-function grow<A extends Float64Array | Float32Array>(values: A, length: number): A {
+/**
+ * What `readSequences` read, for a command that needs at least one sequence to `use` ("calibrate on"): what
+ * --skip-bad left out goes to stderr at once, before anything else can fail, and a file with no event left is
+ * refused, saying whether its lines were all bad.
+ */
+export function requireSequences(
+  read: { name: string; parser: EventParser; sequences: LabelledSequence[] },
+  use: string,
+  command: string,
+  stderr: NodeJS.WritableStream,
+): LabelledSequence[] {
+  const skipped = skippedNote(read.parser);
+  if (skipped !== undefined) stderr.write(`phasor ${command}: ${skipped}\n`);
+  if (read.sequences.length === 0) {
+    throw badInput(read.name, read.parser.skipped > 0 ? `no good events to ${use} (every event line was bad)` : `no events to ${use}`);
+  }
+  return read.sequences;
+}
+
+function grow<A extends Float64Array | Float32Array | Int32Array>(values: A, length: number): A {
   const bigger = new (values.constructor as new (length: number) => A)(length);
   bigger.set(values);
   return bigger;

@@ -10,10 +10,12 @@ import { guardSvg, learningCurveSvg } from "../../host/training/report.js";
 import { TASKS } from "../../host/training/tasks.js";
 import type { GuardState } from "../../host/training/guard.js";
 import type { TrainerSnapshot } from "../../host/training/trainer.js";
-import { CHECKPOINT_VERSION, TrainingRun, checkCheckpointFormat, checkpointSettings, type Checkpoint, type EpochRecord } from "../../host/training/training.js";
-import { resumedSettings, type TrainSettings } from "../../host/training/settings.js";
+import {
+  CHECKPOINT_VERSION, TrainingRun, checkCheckpointFormat, checkCheckpointState, checkpointSettings, type Checkpoint, type EpochRecord,
+} from "../../host/training/training.js";
+import { checkGivenTakeEffect, resumedSettings, type TrainSettings } from "../../host/training/settings.js";
 import type { CommandIO } from "./command.js";
-import { ioReason, writeFileAtomically } from "../../host/files.js";
+import { checkOutputFile, ioReason, writeFileAtomically } from "../../host/files.js";
 
 const encoder = new TextEncoder();
 
@@ -24,9 +26,9 @@ function base64(values: Float32Array | Float64Array): string {
 
 /** The bytes of base64 text, checked to hold a whole number of `width`-byte numbers. */
 function decode(text: unknown, what: string, width: 4 | 8): ArrayBuffer {
-  if (typeof text !== "string") throw new PhasorError("bad-input", `checkpoint: ${what} is missing`);
+  if (typeof text !== "string") throw new PhasorError("bad-input", `${what} is missing`);
   const bytes = Buffer.from(text, "base64");
-  if (bytes.length % width !== 0) throw new PhasorError("bad-input", `checkpoint: ${what} is not a whole number of ${width === 4 ? "floats" : "doubles"}`);
+  if (bytes.length % width !== 0) throw new PhasorError("bad-input", `${what} is not a whole number of ${width === 4 ? "floats" : "doubles"}`);
   return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length);
 }
 
@@ -61,6 +63,17 @@ export async function readCheckpoint(path: string): Promise<Checkpoint> {
   }
   checkCheckpointFormat(raw, path, [1, CHECKPOINT_VERSION]);
   const settings = checkpointSettings(raw, path);
+  try {
+    const checkpoint = decodeCheckpoint(raw, settings);
+    checkCheckpointState(checkpoint);
+    return checkpoint;
+  } catch (err) {
+    throw err instanceof PhasorError ? new PhasorError("bad-input", `${path}: ${err.message}`) : err;
+  }
+}
+
+/** The checkpoint a file's JSON holds, its arrays decoded from base64. */
+function decodeCheckpoint(raw: Record<string, unknown>, settings: TrainSettings): Checkpoint {
   const trainer = raw.trainer as Record<string, unknown>;
   const best = raw.best as Record<string, unknown>;
   const guard = raw.guard as (Omit<GuardState, "v" | "snapshots"> & { v: unknown; snapshots: unknown }) | undefined;
@@ -124,11 +137,24 @@ export interface SessionResult {
  */
 export async function trainSession(settings: TrainSettings, out: string, io: CommandIO, resume?: { from: string; given: Partial<TrainSettings> }): Promise<SessionResult> {
   const checkpoint = resume ? await readCheckpoint(resume.from) : undefined;
-  const run = await TrainingRun.create(checkpoint && resume ? resumedSettings(checkpoint.settings, resume.given) : settings, checkpoint);
+  const runSettings = checkpoint && resume ? resumedSettings(checkpoint.settings, resume.given) : settings;
+  if (resume) checkGivenTakeEffect(resume.given, runSettings);
+  // what the trainer, the guard or the average refuse of a checkpoint (a model of another size) is named by its file
+  const run = await TrainingRun.create(runSettings, checkpoint).catch((err: unknown) => {
+    throw resume && err instanceof PhasorError && err.code === "bad-input" ? new PhasorError("bad-input", `${resume.from}: ${err.message}`) : err;
+  });
   const base = out.replace(/\.json$/i, "");
   const checkpointPath = `${base}.checkpoint.json`;
+  const curvePath = `${base}.svg`;
+  // only SGD's guard checks curvature (guard.ts), and only its checks give the plot something to draw
+  const guardPath = run.settings.guard === true && run.settings.optimizer === "sgd" ? `${base}.guard.svg` : undefined;
   const progress = new Progress(io.stderr as NodeJS.WritableStream & { isTTY?: boolean }, run.settings.epochs);
   try {
+    // every file the run writes next to `out` is checked before its first epoch, as `out` is by the caller: a run of
+    // hours must not stop at its first checkpoint, nor end with its model written and its curve refused
+    await checkOutputFile(checkpointPath, "--out's checkpoint");
+    await checkOutputFile(curvePath, "--out's learning curve");
+    if (guardPath !== undefined) await checkOutputFile(guardPath, "--out's guard plot");
     await run.run({
       onBatch: (epoch, batch, batches, loss) => progress.batch(epoch, batch, batches, loss),
       // the run waits for the write before its next epoch: a killed run keeps every finished epoch, and the
@@ -149,14 +175,13 @@ export async function trainSession(settings: TrainSettings, out: string, io: Com
     title: `${run.settings.task}, ${run.settings.optimizer}, seed ${run.settings.seed}`,
     reference: paper && task.kind === "classification" ? { value: paper.percent / 100, label: `paper's Phased LSTM ${paper.percent} %` } : undefined,
   });
-  const curvePath = `${base}.svg`;
   await writeFileAtomically(out, encoder.encode(JSON.stringify(modelToJson(best.model)) + "\n"));
   await writeFileAtomically(curvePath, encoder.encode(svg));
-  let guardPath: string | undefined;
-  if (run.history.some((r) => r.guard?.lambdaMedian != null)) {
-    guardPath = `${base}.guard.svg`;
+  let guardPlot: string | undefined;
+  if (guardPath !== undefined && run.history.some((r) => r.guard?.lambdaMedian != null)) {
+    guardPlot = guardPath;
     const title = `${run.settings.task}, SGD lr ${run.settings.lr}, momentum ${run.settings.momentum}, seed ${run.settings.seed}`;
     await writeFileAtomically(guardPath, encoder.encode(guardSvg(run.history, { title })));
   }
-  return { run, best, modelPath: out, curvePath, guardPath };
+  return { run, best, modelPath: out, curvePath, guardPath: guardPlot };
 }

@@ -10,7 +10,10 @@ import {
 } from "../../../host/bench.js";
 import { functionNames } from "../../../host/engine/operators.js";
 import { buildDirectory } from "../../../host/node.js";
+import { PhasorError } from "../../../host/errors.js";
 import { defineCommand, type CommandIO } from "../command.js";
+
+const DEFAULT_SECONDS = 1;
 
 function row(r: BenchResult): string {
   const config = `H=${r.hidden} I=${r.input}${r.nonzeroInputs !== undefined ? ` (${r.nonzeroInputs} nonzero)` : ""} r_on=${r.rOn}`;
@@ -96,21 +99,28 @@ export const command = defineCommand({
     "on every machine), and per multiply-accumulate (4 (I + H) per open unit).",
   flags: {
     json: { kind: "boolean", help: "print one JSON array instead of a table" },
-    seconds: { kind: "number", help: "measure each engine and configuration for at least this long (default 1)", min: 0.05, default: 1 },
+    // no default in the spec: --operators must know whether --seconds was given
+    seconds: { kind: "number", help: `measure each engine and configuration for at least this long (default ${DEFAULT_SECONDS})`, min: 0.05 },
     operators: { kind: "boolean", help: "count wasm operators per event instead of timing" },
   },
   async run(flags, io) {
-    if (flags.operators) return countOperators(flags.json, io);
+    if (flags.operators) {
+      if (flags.seconds !== undefined) {
+        throw new PhasorError("bad-args", "--seconds times the engines; --operators counts operators over a fixed number of events instead: give one of them");
+      }
+      return countOperators(flags.json, io);
+    }
+    const seconds = flags.seconds ?? DEFAULT_SECONDS;
     if (!flags.json) {
       io.stdout.write(["engine".padEnd(9), "build".padEnd(6), "model".padEnd(32), "events/s".padStart(12), "us/event".padStart(10), "open".padStart(8)].join("  ") + "\n");
     }
     const results = await runBench({
-      seconds: flags.seconds,
+      seconds,
       onResult: (r) => {
         if (!flags.json) io.stdout.write(row(r) + "\n");
       },
     });
-    const training = await runTrainBench({ seconds: flags.seconds });
+    const training = await runTrainBench({ seconds });
     if (!flags.json) {
       io.stdout.write("\ntraining (freq1-async, H=110, r_on=0.05, batch 32, Adam; the rows take turns)\n");
       for (const r of training) {

@@ -4,11 +4,10 @@
  */
 import { createEngine } from "../../../host/engine/create.js";
 import { evaluate } from "../../../host/engine/evaluate.js";
-import { badInput } from "../../../host/errors.js";
 import { defineCommand } from "../command.js";
-import { EVENT_READER_FLAGS, skippedNote } from "../io.js";
-import { ENGINE_FLAGS, loadModelFile } from "../model-file.js";
-import { readSequences } from "../sequences.js";
+import { EVENT_READER_FLAGS } from "../io.js";
+import { ENGINE_FLAGS, engineOptions, loadModelFile } from "../model-file.js";
+import { readSequences, requireSequences } from "../sequences.js";
 
 export const command = defineCommand({
   usage: "--model M --events E [--engine reference|float|fixed] [--simd auto|on|off] [--skip-bad] [--max-line-bytes N]",
@@ -25,14 +24,11 @@ export const command = defineCommand({
   },
   async run(flags, io) {
     const loaded = await loadModelFile(flags.model);
-    const engine = await createEngine(loaded, { engine: flags.engine, simd: flags.simd });
+    const engine = await createEngine(loaded, engineOptions(flags));
     try {
-      const { name, parser, sequences } = await readSequences(flags.events, io.stdin, engine.model.inputSize, flags);
-      if (sequences.length === 0) throw badInput(name, "no events to evaluate on");
-      const result = evaluate(engine, sequences, name);
+      const read = await readSequences(flags.events, io.stdin, engine.model.inputSize, flags);
+      const result = evaluate(engine, requireSequences(read, "evaluate on", "eval", io.stderr), read.name);
       io.stdout.write(JSON.stringify({ model: flags.model, engine: engine.kind, simd: engine.simd, ...result }) + "\n");
-      const skipped = skippedNote(parser);
-      if (skipped !== undefined) io.stderr.write(`phasor eval: ${skipped}\n`);
     } finally {
       engine.dispose();
     }

@@ -2,7 +2,7 @@
  * `phasor export-c`: the microcontroller build and a quantized model as a C header and source for flashing
  * (docs/embedding.md, "Flashing"), with the arena, linear memory and wasm stack they need (tools/cli/c-export.ts).
  * A model that does not fit the module's arena is refused with the bytes it needs and the bytes there are, and
- * nothing is written; each file is replaced whole or not at all.
+ * nothing is written; both files are replaced whole, or neither.
  */
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
@@ -12,7 +12,7 @@ import { KIND_FIXED } from "../../../host/model/plsm.js";
 import { mcuBuildFor } from "../../../host/engine/mcu.js";
 import { C_IDENTIFIER, cExport, mcuFit, mcuNeeds } from "../c-export.js";
 import { defineCommand } from "../command.js";
-import { ioReason, writeFileAtomically } from "../../../host/files.js";
+import { ioReason, writeFilesAtomically } from "../../../host/files.js";
 import { loadModelFile } from "../model-file.js";
 
 const DEFAULT_NAME = "phasor_model";
@@ -61,8 +61,11 @@ export const command = defineCommand({
     const { header, source } = cExport({ name, module, image, moduleSource, modelSource: flags.model, fit, needs });
     const headerPath = join(flags.out, `${name}.h`);
     const sourcePath = join(flags.out, `${name}.c`);
-    await writeFileAtomically(headerPath, new TextEncoder().encode(header));
-    await writeFileAtomically(sourcePath, new TextEncoder().encode(source));
+    // a header from this run beside a source from another would still compile and run the wrong model
+    await writeFilesAtomically([
+      { path: headerPath, bytes: new TextEncoder().encode(header) },
+      { path: sourcePath, bytes: new TextEncoder().encode(source) },
+    ]);
     io.stdout.write(
       JSON.stringify({
         model: flags.model,

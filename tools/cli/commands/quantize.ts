@@ -8,15 +8,15 @@
 import { stat } from "node:fs/promises";
 import { dirname, extname } from "node:path";
 import type { Agreement } from "../../../host/engine/compare.js";
-import { PhasorError, badInput } from "../../../host/errors.js";
+import { PhasorError } from "../../../host/errors.js";
 import type { FloatModel } from "../../../host/model/model.js";
-import { PRE_FRAC, type FixedPlan } from "../../../host/model/plsm.js";
+import { KIND_FIXED, PRE_FRAC, type FixedPlan } from "../../../host/model/plsm.js";
 import { FIXED_TOLERANCE, WEIGHT_WIDTHS } from "../../../host/model/quantize.js";
 import { U_FORMAT_CHOICES, quantizeChecked } from "../../../host/model/quantize-checked.js";
 import { defineCommand } from "../command.js";
 import { ioReason, writeFileAtomically } from "../../../host/files.js";
-import { EVENT_READER_FLAGS, skippedNote } from "../io.js";
-import { readSequences } from "../sequences.js";
+import { EVENT_READER_FLAGS } from "../io.js";
+import { readSequences, requireSequences } from "../sequences.js";
 import { loadModelFile } from "../model-file.js";
 
 export const command = defineCommand({
@@ -51,17 +51,12 @@ export const command = defineCommand({
   async run(flags, io) {
     const loaded = await loadModelFile(flags.model);
     if (loaded.format !== "json") {
-      throw new PhasorError("bad-args", `--model ${flags.model}: already a quantized model; quantize takes a float model (.json)`);
+      const what = loaded.plsm.kind === KIND_FIXED ? "already a quantized model" : `a float model in a .plsm (kind ${loaded.plsm.kind})`;
+      throw new PhasorError("bad-args", `--model ${flags.model}: ${what}; quantize takes a float model as JSON (.json)`);
     }
     await checkOutputPath(flags.out);
 
-    const { name, parser, sequences } = await readSequences(flags.calib, io.stdin, loaded.model.inputSize, flags);
-    const skipped = skippedNote(parser);
-    if (skipped !== undefined) io.stderr.write(`phasor quantize: ${skipped}\n`);
-    if (sequences.length === 0) {
-      const why = parser.skipped > 0 ? "no good events to calibrate on (every event line was bad)" : "no events to calibrate on";
-      throw badInput(name, why);
-    }
+    const sequences = requireSequences(await readSequences(flags.calib, io.stdin, loaded.model.inputSize, flags), "calibrate on", "quantize", io.stderr);
 
     const int8 = flags.weights === "int8";
     const { result, uFormats, error, weightError, beyond, memory } = await quantizeChecked(loaded.model, sequences, flags.model, flags.weights, flags["u-formats"]);

@@ -5,12 +5,12 @@
  */
 import { createEngine } from "../../../host/engine/create.js";
 import type { Engine, Stream, TimePolicy } from "../../../host/engine/engine.js";
-import { PhasorError } from "../../../host/errors.js";
 import { BadLineError, EventParser, type SeqId, type StreamEvent } from "../../../host/engine/events.js";
 import { argmax } from "../../../host/engine/evaluate.js";
+import { refusedEvent } from "../../../host/engine/event-source.js";
 import { defineCommand } from "../command.js";
 import { EVENT_READER_FLAGS, LineWriter, openTextInput, skippedNote, type TextInput } from "../io.js";
-import { ENGINE_FLAGS, loadModelFile } from "../model-file.js";
+import { ENGINE_FLAGS, engineOptions, loadModelFile } from "../model-file.js";
 
 export const command = defineCommand({
   usage:
@@ -40,18 +40,21 @@ export const command = defineCommand({
   async run(flags, io) {
     const loaded = await loadModelFile(flags.model);
     // the engine's own default (fixed for a quantized model, float otherwise); fixed on a JSON model fails here
-    const engine = await createEngine(loaded, { engine: flags.engine, simd: flags.simd });
+    const engine = await createEngine(loaded, engineOptions(flags));
     try {
       const input = await openTextInput(flags.events, io.stdin);
-      const parser = await runEvents(engine, input, io.stdout, {
+      await runEvents(engine, input, io.stdout, {
         emit: flags.emit,
         hidden: flags.hidden,
         skipBad: flags["skip-bad"],
         maxLineBytes: flags["max-line-bytes"],
         timePolicy: flags["time-policy"],
+        // also when the run fails later: the lines skipped until then were left out all the same
+        ended: (parser) => {
+          const skipped = skippedNote(parser);
+          if (skipped !== undefined) io.stderr.write(`phasor run: ${skipped}\n`);
+        },
       });
-      const skipped = skippedNote(parser);
-      if (skipped !== undefined) io.stderr.write(`phasor run: ${skipped}\n`);
     } finally {
       engine.dispose();
     }
@@ -64,6 +67,8 @@ export interface RunSettings {
   skipBad: boolean;
   maxLineBytes: number;
   timePolicy: TimePolicy;
+  /** called when the run ends, whether it succeeded or failed, with the parser (what --skip-bad skipped) */
+  ended?: (parser: EventParser) => void;
 }
 
 /**
@@ -94,14 +99,17 @@ export async function runEvents(engine: Engine, input: TextInput, out: NodeJS.Wr
     await runner.feed(parser.end());
     runner.finish();
   } catch (err) {
-    // a bad line stops the run, but the events before it have been read: their outputs are printed first
-    if (err instanceof BadLineError) {
-      await runner.feed(err.before);
+    // a bad line, or an event the engine refuses, stops the run, but the events before it have been read: their
+    // outputs are printed first
+    try {
+      if (err instanceof BadLineError) await runner.feed(err.before);
+    } finally {
       await writer.flush();
     }
     throw err;
   } finally {
     stream.dispose();
+    settings.ended?.(parser);
   }
   await writer.flush();
   return parser;
@@ -198,39 +206,29 @@ class SequenceRunner {
     }
     const y = every ? this.y.subarray(0, n * outputSize) : undefined;
     const h = withHidden ? this.h.subarray(0, n * hiddenSize) : undefined;
+    const x = this.x.subarray(0, n * inputSize);
     try {
-      stream.pushBatch(t, this.x.subarray(0, n * inputSize), y, h);
+      stream.pushBatch(t, x, y, h);
     } catch (err) {
-      throw this.locate(err, events, start, end);
+      // a refused batch leaves the state untouched, so replaying it one event at a time finds the line, and the
+      // events before that one are printed as the batch would have printed them
+      const lines = Int32Array.from(events.slice(start, end), (event) => event.line);
+      const ran = (k: number) => this.ran(t[k], every ? stream.output() : undefined, 0, withHidden ? stream.hidden() : undefined, 0);
+      throw refusedEvent(err, stream, t, x, { file: this.options.file, lines, seq: this.seq }, ran);
     }
-    // print the time each event ran at: its own, or its predecessor's when time policy "clamp" moved it
-    for (let k = 0; k < n; k++) this.ranAt = t[k] = Math.max(t[k], this.ranAt);
-    if (y !== undefined) {
-      const head = `{"seq":${this.seqJson},"i":`;
-      for (let k = 0; k < n; k++) {
-        let line = `${head}${this.count + k},"t":${number(t[k])},"y":${numbers(y, k * outputSize, outputSize)}`;
-        if (h !== undefined) line += `,"h":${numbers(h, k * hiddenSize, hiddenSize)}`;
-        this.out.line(line + "}");
-      }
-    }
-    this.count += n;
+    for (let k = 0; k < n; k++) this.ran(t[k], y, k * outputSize, h, k * hiddenSize);
   }
 
-  /**
-   * The event the engine refused, as file:line. A refused batch leaves the state untouched (Stream.pushBatch),
-   * so replaying it one event at a time finds the line; the output of that replay is never printed.
-   */
-  private locate(err: unknown, events: StreamEvent[], start: number, end: number): unknown {
-    if (!(err instanceof PhasorError)) return err;
-    for (let k = start; k < end; k++) {
-      try {
-        this.stream.push(events[k].t, events[k].x);
-      } catch (single) {
-        if (single instanceof PhasorError) return new PhasorError(single.code, `${this.options.file}:${events[k].line}: ${single.message}`);
-        return single;
-      }
+  /** One event run: its output line when y is given (--emit every; h with --hidden), and the count. */
+  private ran(t: number, y: Float64Array | undefined, yAt: number, h: Float64Array | undefined, hAt: number): void {
+    // print the time the event ran at: its own, or its predecessor's when time policy "clamp" moved it
+    this.ranAt = Math.max(t, this.ranAt);
+    if (y !== undefined) {
+      let line = `{"seq":${this.seqJson},"i":${this.count},"t":${number(this.ranAt)},"y":${numbers(y, yAt, this.stream.outputSize)}`;
+      if (h !== undefined) line += `,"h":${numbers(h, hAt, this.stream.hiddenSize)}`;
+      this.out.line(line + "}");
     }
-    return new PhasorError(err.code, `${this.options.file}:${events[start].line}-${events[end - 1].line}: ${err.message}`);
+    this.count++;
   }
 }
 

@@ -9,6 +9,7 @@ import {
   SETTING_NAMES,
   TRAIN_SETTINGS,
   acceptsText,
+  checkGivenTakeEffect,
   checkSettings,
   defaultSettings,
   settingAssignment,
@@ -108,6 +109,8 @@ export const command = defineCommand({
     if (flags["lr-scale"] !== undefined) given.lr = defaultSettings(task, given).lr * (flags["lr-scale"] as number);
     const settings = defaultSettings(task, given);
     checkSettings(settings);
+    // a resumed run's settings are the checkpoint's: trainSession checks what is given against those
+    if (flags.resume === undefined) checkGivenTakeEffect(given, settings);
     // before any training: a run of hours must not end with nowhere to write its model
     await checkOutputFile(out, "--out");
     const resume = flags.resume === undefined ? undefined : { from: flags.resume as string, given };
