@@ -378,3 +378,12 @@ it("encodePlsm of a model that is not one: before, a NaN or a short U was writte
   // a float image holds f32
   expect(Array.from(decodePlsm(encodePlsm(tiny()), "tiny.plsm").model.layers[0].U)).toEqual(Array.from(Float32Array.from(tiny().layers[0].U)));
 });
+
+it("createEngine of a loaded model file made by hand without its parts: before, a TypeError (no plsm) or messages that began \"undefined:\" (no source)", async () => {
+  const model = tiny();
+  expect((await asyncRejection(() => createEngine({ format: "plsm", model, source: "m.plsm" } as never), "bad-args")).message).toBe("m.plsm: a loaded .plsm needs its image (plsm, as decodePlsm gives it)");
+  expect((await asyncRejection(() => createEngine({ format: "json", model } as never, { engine: "float" }), "bad-args")).message).toBe(
+    "createEngine: a loaded model file needs its source (the file's name), got undefined",
+  );
+  expect((await createEngine({ format: "json", model, source: "tiny.json" }, { engine: "float" })).kind).toBe("float");
+});

@@ -39,7 +39,15 @@ export function loadModelBytes(bytes: Uint8Array, source: string): LoadedModel {
 function loadedOf(model: LoadedModel | FloatModel): LoadedModel {
   const format = (model as { format?: unknown }).format;
   if (format === undefined) return { format: "json", model: model as FloatModel, source: "model" };
-  if (format === "json" || format === "plsm") return model as LoadedModel;
+  if (format === "json" || format === "plsm") {
+    const loaded = model as LoadedModel;
+    // what loadModelBytes gives; one made by hand is held to the same shape, so that no path reads a missing part
+    if (typeof loaded.source !== "string") throw new PhasorError("bad-args", `createEngine: a loaded model file needs its source (the file's name), got ${String(loaded.source)}`);
+    if (loaded.format === "plsm" && !(typeof loaded.plsm === "object" && loaded.plsm !== null && loaded.plsm.bytes instanceof Uint8Array)) {
+      throw new PhasorError("bad-args", `${loaded.source}: a loaded .plsm needs its image (plsm, as decodePlsm gives it)`);
+    }
+    return loaded;
+  }
   const hint = format === "phasor-model" ? ": the parsed JSON of a model file, which parseModelText or loadModelBytes reads" : "";
   throw new PhasorError("bad-args", `createEngine: expected a model or a loaded model file (format "json" or "plsm"), got an object of format ${typeof format === "string" ? quote(format) : String(format)}${hint}`);
 }
