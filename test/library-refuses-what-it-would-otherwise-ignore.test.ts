@@ -1,9 +1,9 @@
-// What a library caller hands the API and the API did not use, or used after it was no longer there, is refused with
-// a PhasorError that says what and where: a misspelt option or setting (the default ran in its place, unsaid), an
-// option of the optimizer that is not running, a stopping rule the task cannot meet, calibration inputs that were
-// counted but never run, a trainer snapshot whose step count the module would truncate, an engine's memory report
-// after dispose (read from a freed block), and bytes, output arrays and units that are not what was asked for.
-// Each case says what happened before.
+// What a library caller hands the API and the API did not use, or used wrongly, is refused with a PhasorError that
+// says what and where: a misspelt option or setting (the default ran in its place, unsaid), a setting that does not
+// act in its run, a checkpoint resumed under another run's settings, calibration inputs that were counted but never
+// run, a trainer snapshot whose step count the module would truncate, use after dispose, another model's snapshot
+// in a reference stream, a model object changed after its engine was made, and bytes, samples, output arrays,
+// readouts and units that are not what was asked for. Each case says what happened before.
 import "../host/node.js";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
