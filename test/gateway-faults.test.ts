@@ -9,7 +9,6 @@
  * Every wait is bounded; the broker and the gateways are stopped in afterAll whatever happened.
  */
 import "../host/node.js";
-import { spawn, type ChildProcess } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,59 +21,13 @@ import { Broker } from "./support/broker.js";
 import { Collector, DEMO_SENSORS, connectClient, demoLayout, demoModel, deviceReadings, publishReadings, referenceRun, type Reading } from "./support/simulated-devices.js";
 import { decodeSnapshot } from "../host/gateway/state.js";
 import { phasor } from "./support/cli.js";
+import { GatewayProcess, sleep, waitUntil, withTimeout } from "./support/gateway-process.js";
 
 const PREFIX = "factory";
 const SHARDS = 8;
 const DEVICES = 100;
 const READINGS = 60;
 const SEED = 2024;
-
-/** A `phasor gateway` child process and its NDJSON log. */
-class GatewayProcess {
-  readonly records: Record<string, unknown>[] = [];
-  readonly child: ChildProcess;
-  readonly exited: Promise<number | null>;
-  stderr = "";
-
-  /** `phasor gateway args`, or another gateway script (`script`, its arguments, its environment) */
-  constructor(args: string[], script: { path: string; env?: Record<string, string> } = { path: "tools/cli/phasor.ts" }) {
-    // tsx as a loader in this very process (its CLI would run the gateway in a child that SIGKILL would miss)
-    const command = script.path === "tools/cli/phasor.ts" ? [script.path, "gateway", ...args] : [script.path, ...args];
-    this.child = spawn(process.execPath, ["--import", "tsx", ...command], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...script.env } });
-    let partial = "";
-    this.child.stdout?.on("data", (chunk: Buffer) => {
-      const lines = (partial + chunk.toString()).split("\n");
-      partial = lines.pop() as string;
-      for (const line of lines) if (line.trim() !== "") this.records.push(JSON.parse(line));
-    });
-    this.child.stderr?.on("data", (chunk: Buffer) => (this.stderr += chunk.toString()));
-    this.exited = new Promise((resolve) => this.child.once("exit", (code) => resolve(code)));
-  }
-
-  async waitFor(event: string, timeoutMs = 20_000): Promise<Record<string, unknown>> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      const found = this.records.find((r) => r.event === event);
-      if (found) return found;
-      if (this.child.exitCode !== null) break;
-      await sleep(25);
-    }
-    throw new Error(`gateway: no "${event}" within ${timeoutMs} ms (exit ${this.child.exitCode}); stderr: ${this.stderr}; log: ${JSON.stringify(this.records.slice(-3))}`);
-  }
-
-  /** SIGTERM and the final "stopped" record */
-  async stop(): Promise<Record<string, unknown>> {
-    this.child.kill("SIGTERM");
-    const code = await withTimeout(this.exited, 20_000, "gateway did not stop after SIGTERM");
-    expect(code, this.stderr).toBe(0);
-    return this.waitFor("stopped", 1000);
-  }
-
-  kill(): Promise<number | null> {
-    this.child.kill("SIGKILL");
-    return this.exited;
-  }
-}
 
 let dir: string;
 let broker: Broker;
@@ -546,25 +499,4 @@ describe("phasor gateway publish modes", () => {
 
 function argmaxOf(values: number[]): number {
   return values.reduce((best, v, k) => (v > values[best] ? k : best), 0);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function waitUntil(condition: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what()}`);
-    await sleep(20);
-  }
-}
-
-async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
