@@ -289,7 +289,9 @@ export class Gateway {
     await Promise.race([connected, this.stopped]);
     if (this.closing) return this.stopped;
     const subscriptions = [...this.shards.keys()].map((s) => ({ topic: shardSubscription(config.prefix, s), qos: 1 as const }));
-    await this.client.subscribeAsync(Object.fromEntries(subscriptions.map((s) => [s.topic, { qos: s.qos }])));
+    // retain handling 1 (MQTT 5, 3.8.3.1): the broker sends a topic's retained reading when the subscription is
+    // made, not each time a start subscribes again on the same session, which would count it again every start
+    await this.client.subscribeAsync(Object.fromEntries(subscriptions.map((s) => [s.topic, { qos: s.qos, rh: 1 }])));
     this.status = "running";
     this.timers.push(setInterval(() => void this.snapshotRound(false), config.snapshotIntervalMs));
     this.timers.push(setInterval(() => this.reportHealth(), config.healthIntervalMs));
