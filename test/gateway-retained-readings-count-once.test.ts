@@ -5,7 +5,7 @@
  * not counted again as a duplicate and a refused one is not counted and dead-lettered again.
  */
 import "../host/node.js";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { MqttClient } from "mqtt";
