@@ -9,7 +9,7 @@ import "../host/node.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Engine } from "../host/engine/engine.js";
 import { PhasorError } from "../host/errors.js";
-import { deadLetterTopic, inputTopic, outputTopic } from "../host/gateway/topics.js";
+import { deadLetterTopic, inputTopic, outputTopic, parseInputTopic } from "../host/gateway/topics.js";
 import type { Out } from "../host/gateway/shard.js";
 import { BadStateError } from "../host/gateway/state.js";
 import { batchPayload, deviceReadings, demoLayout, readingPayload, referenceRun, type Reading } from "./support/simulated-devices.js";
@@ -209,6 +209,44 @@ describe("refused messages that reach no device", () => {
     const bytes = Uint8Array.of(0x7b, 0xff, 0xfe, 0x7d);
     const [letter] = deadLetters(send(shard, accel(), bytes).outs);
     expect(letter).toMatchObject({ payloadBase64: Buffer.from(bytes).toString("base64"), payloadBytes: 4, refused: [{ reason: "malformed" }] });
+  });
+});
+
+describe("a message over --max-payload-bytes", () => {
+  it("is refused before it is decoded, and refused again the same way from what the WAL keeps of it", () => {
+    const shard = started();
+    const before = stateOfDevice(shard, DEVICE);
+    const limit = 100_000;
+    const large = new TextEncoder().encode(`{"seq":3,"t":1010,"v":[0.1,0.2,0.3],"pad":"${"é".repeat(limit)}"}`);
+    const live = demoShard(engine, SHARD, { maxPayloadBytes: limit });
+    live.restore(shard.capture(0, { model: "", engine: "", sensors: "", shards: SHARDS, shard: SHARD }));
+    const { outs } = send(live, accel(), large);
+    expect(predictions(outs)).toEqual([]);
+    const [letter] = deadLetters(outs);
+    expect(letter.payloadBytes).toBe(large.length);
+    expect(letter.refused).toEqual([{ reason: "malformed", message: `${large.length} bytes, at most ${limit} per message (--max-payload-bytes)` }]);
+    expect(live.devices.get(DEVICE)?.counts.malformed).toBe(1);
+    // nothing but the counter changed; the seq is not read, so the next reading goes on from the last one
+    const after = JSON.parse(stateOfDevice(live, DEVICE) as string);
+    expect({ ...after, counters: { ...after.counters, malformed: 0 } }).toEqual(JSON.parse(before as string));
+    expect(predictions(send(live, accel(), '{"seq":3,"t":1010,"v":[0.1,0.2,0.3]}').outs)).toHaveLength(1);
+
+    // the WAL keeps the first 64 KiB and the size; a replay refuses it again, also with a limit raised since
+    const kept = live.walPayload(large);
+    expect(kept).toEqual(large.subarray(0, 1 << 16));
+    expect(live.walPayload(large.subarray(0, limit))).toHaveLength(limit);
+    for (const maxPayloadBytes of [limit, 1 << 20]) {
+      const replay = demoShard(engine, SHARD, { maxPayloadBytes });
+      replay.restore(shard.capture(0, { model: "", engine: "", sensors: "", shards: SHARDS, shard: SHARD }));
+      const parsed = parseInputTopic(PREFIX, accel());
+      const again = replay.message(parsed as NonNullable<typeof parsed>, accel(), kept, false, large.length);
+      const [replayed] = deadLetters(again.outs);
+      expect(replayed.payloadBytes).toBe(large.length);
+      expect(replayed.payload).toBe(letter.payload);
+      expect(replayed.refused[0].reason).toBe("malformed");
+      if (maxPayloadBytes === limit) expect(again.outs).toEqual(outs);
+      else expect(replayed.refused[0].message).toMatch(/more than --max-payload-bytes when it was received/);
+    }
   });
 });
 

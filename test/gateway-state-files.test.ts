@@ -95,13 +95,16 @@ describe("loading a shard", () => {
     const log = new ShardLog(shardDirectory(state, 1), false);
     const outs = [{ topic: "o", payload: "{}" }, { topic: "d", payload: '{"refused":[]}' }];
     for (let e = 1; e <= 3; e++) log.append({ e, topic: `t/${e}`, payload: Uint8Array.of(e, 0, 255), outs: e === 2 ? outs : [], failed: e === 3 });
+    // the first bytes of a message refused for its size, with the size it had
+    log.append({ e: 4, topic: "t/4", payload: Uint8Array.of(4, 0), bytes: 5_000_000, outs: [] });
     log.close();
     const again = await loadShard(state, FINGERPRINT);
     expect(again.segments).toHaveLength(1);
-    expect(again.segments[0].entries.map((x) => [x.e, x.topic, Array.from(x.payload), x.outs, x.failed])).toEqual([
-      [1, "t/1", [1, 0, 255], [], false],
-      [2, "t/2", [2, 0, 255], outs, false],
-      [3, "t/3", [3, 0, 255], [], true],
+    expect(again.segments[0].entries.map((x) => [x.e, x.topic, Array.from(x.payload), x.outs, x.failed, x.bytes])).toEqual([
+      [1, "t/1", [1, 0, 255], [], false, undefined],
+      [2, "t/2", [2, 0, 255], outs, false, undefined],
+      [3, "t/3", [3, 0, 255], [], true, undefined],
+      [4, "t/4", [4, 0], [], false, 5_000_000],
     ]);
   });
 
@@ -211,6 +214,8 @@ describe("files whose checksum holds but whose content is not a gateway's", () =
     ["no payload", '{"e":1,"topic":"t"}'],
     ["outputs that are not messages", '{"e":1,"topic":"t","p":"","outs":[{"topic":1}]}'],
     ["a failed flag that is not a boolean", '{"e":1,"topic":"t","p":"","failed":"yes"}'],
+    ["a size that is not a count", '{"e":1,"topic":"t","p":"AAAA","bytes":"9"}'],
+    ["a size no larger than the bytes kept", '{"e":1,"topic":"t","p":"AAAA","bytes":3}'],
   ])("a WAL line with a right checksum and %s is corrupt", async (_name, json) => {
     const state = tempDir();
     await loadShard(state, FINGERPRINT);

@@ -44,6 +44,8 @@ export interface GatewayConfig {
   maxDevicesPerShard: number;
   /** readings one message may carry */
   maxReadings: number;
+  /** bytes one message may hold */
+  maxPayloadBytes: number;
   /** the step the devices' readouts learn from labelled readings with; null: labels are counted, not learned from */
   learning: LearningRate | null;
   outputQos: 0 | 1;
@@ -224,7 +226,7 @@ export class Gateway {
             for (const out of entry.outs ?? []) this.publishOutput(out, segment);
             continue;
           }
-          this.handle(entry.topic, entry.payload, { e: entry.e, segment, failed: entry.failed === true, outs: entry.outs ?? [] });
+          this.handle(entry.topic, entry.payload, { e: entry.e, segment, failed: entry.failed === true, outs: entry.outs ?? [], size: entry.bytes ?? entry.payload.length });
           this.replayed++;
         }
       }
@@ -251,6 +253,7 @@ export class Gateway {
       changeThreshold: config.changeThreshold,
       maxDevices: config.maxDevicesPerShard,
       maxReadings: config.maxReadings,
+      maxPayloadBytes: config.maxPayloadBytes,
       learning: config.learning,
       onRefusal: (record) => this.logRefusal(record),
     });
@@ -362,7 +365,7 @@ export class Gateway {
    * (`replay`). Deterministic given the state, so that a replay ends in the state the live run had; a message the
    * engine failed on is not run again but refused as its entry records (host/gateway/shard.ts).
    */
-  private handle(topic: string, payload: Uint8Array, replay?: { e: number; segment: WalSegment; failed: boolean; outs: Out[] }): void {
+  private handle(topic: string, payload: Uint8Array, replay?: { e: number; segment: WalSegment; failed: boolean; outs: Out[]; size: number }): void {
     const parsed = parseInputTopic(this.config.prefix, topic);
     const shard = parsed && this.shards.get(parsed.shard);
     if (!parsed || !shard) {
@@ -371,15 +374,20 @@ export class Gateway {
     }
     const e = replay ? replay.e : shard.e + 1;
     shard.e = e;
+    const size = replay ? replay.size : payload.length;
     let outs: Out[];
     let failed: boolean;
     if (replay?.failed) {
-      shard.state.failed(parsed, payload);
+      shard.state.failed(parsed, payload, size);
       ({ outs, failed } = replay);
     } else {
-      ({ outs, failed } = shard.state.message(parsed, topic, payload, replay === undefined));
+      ({ outs, failed } = shard.state.message(parsed, topic, payload, replay === undefined, size));
     }
-    const segment = replay ? replay.segment : shard.log.append({ e, topic, payload, outs, failed });
+    let segment = replay?.segment;
+    if (segment === undefined) {
+      const kept = shard.state.walPayload(payload);
+      segment = shard.log.append({ e, topic, payload: kept, ...(kept.length < size ? { bytes: size } : {}), outs, failed });
+    }
     for (const out of outs) this.publishOutput(out, segment);
   }
 

@@ -19,7 +19,7 @@ import { learningTarget } from "../engine/readout-learning.js";
 import { PhasorError } from "../errors.js";
 import { deadLetterTopic, outputTopic, shardOf } from "./topics.js";
 import { SENSOR_REJECTIONS, SensorStream, type ReadingCounters, type SensorLayout } from "./sensors.js";
-import { parseMessage, type ParsedMessage } from "./payload.js";
+import { parseMessage, type MessageLimits, type ParsedMessage } from "./payload.js";
 import { BadStateError, type DeviceRecord, type ShardSnapshot } from "./state.js";
 
 export type PublishMode = "every" | "change" | "interval";
@@ -46,7 +46,7 @@ type ShardCounters = Record<(typeof SHARD_REJECTIONS)[number] | "stateResets", n
 /** Dead letters quote at most this much of the refused message (the WAL keeps all of it). */
 const DEAD_LETTER_PAYLOAD_BYTES = 1 << 16;
 
-export interface ShardConfig {
+export interface ShardConfig extends MessageLimits {
   engine: Engine;
   layout: SensorLayout;
   prefix: string;
@@ -57,7 +57,6 @@ export interface ShardConfig {
   /** publish mode "change": publish when the argmax changes or some output moves by more than this */
   changeThreshold: number;
   maxDevices: number;
-  maxReadings: number;
   /** the step of the devices' readouts (--learn-rate, --learn-c); null: labels are counted, not learned from */
   learning: LearningRate | null;
   /** every refusal, for the (rate-limited) log */
@@ -107,10 +106,19 @@ export class Shard {
   }
 
   /**
-   * One message on this shard's topic. `live` is false for a WAL replay (no lag measured). A message whose WAL
-   * entry says it failed is given to failed() instead.
+   * What the WAL keeps of a message: all of it, or, of a message over --max-payload-bytes, the first bytes its dead
+   * letter quotes; with the size as received (`size` of message()), that is all a replay needs to refuse it again.
    */
-  message(topic: ShardTopic, rawTopic: string, payload: Uint8Array, live: boolean): MessageResult {
+  walPayload(payload: Uint8Array): Uint8Array {
+    return payload.length > this.config.maxPayloadBytes ? payload.subarray(0, DEAD_LETTER_PAYLOAD_BYTES) : payload;
+  }
+
+  /**
+   * One message on this shard's topic. `live` is false for a WAL replay (no lag measured); `size` is the message's
+   * size as received where `payload` holds only its first bytes (walPayload). A message whose WAL entry says it
+   * failed is given to failed() instead.
+   */
+  message(topic: ShardTopic, rawTopic: string, payload: Uint8Array, live: boolean, size = payload.length): MessageResult {
     const { config } = this;
     if ("problem" in topic) {
       this.counters.badTopic++;
@@ -121,13 +129,13 @@ export class Shard {
     if (shardOf(id, config.shards) !== config.index) {
       this.counters.wrongShard++;
       const why = `device "${id}" belongs to shard ${shardOf(id, config.shards)} of ${config.shards}, not ${config.index}: its publisher has another shard count`;
-      return { outs: [this.refuse(id, rawTopic, payload, [{ reason: "wrongShard", message: why }], live)], failed: false };
+      return { outs: [this.refuse(id, rawTopic, payload, size, [{ reason: "wrongShard", message: why }], live)], failed: false };
     }
     let device = this.devices.get(id);
     if (device === undefined && this.devices.size >= config.maxDevices) {
       this.counters.tooManyDevices++;
       const why = `shard ${config.index} has ${config.maxDevices} devices already (--max-devices)`;
-      return { outs: [this.refuse(id, rawTopic, payload, [{ reason: "tooManyDevices", message: why }], live)], failed: false };
+      return { outs: [this.refuse(id, rawTopic, payload, size, [{ reason: "tooManyDevices", message: why }], live)], failed: false };
     }
     const created = device === undefined;
     // the device as it was before the message, to put back should the engine fail: what a snapshot keeps, and
@@ -140,7 +148,7 @@ export class Shard {
       } else {
         before = { record: this.record(device), latest: device.latest, fresh: device.fresh, lagMs: device.lagMs };
       }
-      return { outs: this.readings(device, sensor, rawTopic, payload, live), failed: false };
+      return { outs: this.readings(device, sensor, rawTopic, payload, size, live), failed: false };
     } catch (err) {
       if (created) this.drop(id);
       else if (before !== undefined) {
@@ -148,8 +156,8 @@ export class Shard {
         Object.assign(device as Device, { latest: before.latest, fresh: before.fresh, lagMs: before.lagMs });
       }
       const why = `the engine failed: ${(err as Error).message}`;
-      this.failed(topic, payload);
-      return { outs: [this.refuse(id, rawTopic, payload, [{ reason: "engineError", message: why }], live)], failed: true };
+      this.failed(topic, payload, size);
+      return { outs: [this.refuse(id, rawTopic, payload, size, [{ reason: "engineError", message: why }], live)], failed: true };
     }
   }
 
@@ -157,7 +165,7 @@ export class Shard {
    * What a message the engine failed on does to the state, live (after the device was put back) and in a replay
    * of its WAL entry (which does not run it again): counted once, its sequence numbers used up.
    */
-  failed(topic: ShardTopic, payload: Uint8Array): void {
+  failed(topic: ShardTopic, payload: Uint8Array, size = payload.length): void {
     if ("problem" in topic) return;
     const device = this.devices.get(topic.device);
     if (device === undefined) {
@@ -165,7 +173,7 @@ export class Shard {
       return;
     }
     device.counts.engineError++;
-    const parsed = parseMessage(payload, topic.sensor, this.config.maxReadings);
+    const parsed = parseMessage(payload, topic.sensor, this.config, size);
     const first = parsed.seq;
     if (first === null) return;
     const last = parsed.ok ? parsed.seq + parsed.readings.length - 1 : first;
@@ -175,8 +183,8 @@ export class Shard {
   }
 
   /** A device's readings, in order: sequence numbers, encoding, the engine; predictions and a dead letter to publish. */
-  private readings(device: Device, topicSensor: string, rawTopic: string, payload: Uint8Array, live: boolean): Out[] {
-    const parsed: ParsedMessage = parseMessage(payload, topicSensor, this.config.maxReadings);
+  private readings(device: Device, topicSensor: string, rawTopic: string, payload: Uint8Array, size: number, live: boolean): Out[] {
+    const parsed: ParsedMessage = parseMessage(payload, topicSensor, this.config, size);
     const outs: Out[] = [];
     const refused: Refusal[] = [];
     if (!parsed.ok) {
@@ -228,7 +236,7 @@ export class Shard {
       });
       if (applied && live && parsed.ts !== undefined) device.lagMs = Date.now() - parsed.ts;
     }
-    if (refused.length > 0) outs.push(this.refuse(device.id, rawTopic, payload, refused, live));
+    if (refused.length > 0) outs.push(this.refuse(device.id, rawTopic, payload, size, refused, live));
     return outs;
   }
 
@@ -248,9 +256,9 @@ export class Shard {
   /**
    * The dead letter of a message with refusals, on <prefix>/dead/<shard>/<device>: the message as received (text,
    * or base64 when it is not UTF-8; the first 64 KiB) and every refusal. Its content depends only on the message
-   * and the state, so a copy published again after a restart is identical.
+   * and the state, so a copy published again after a restart is identical. `size` is the message's as received.
    */
-  private refuse(device: string, rawTopic: string, payload: Uint8Array, refused: Refusal[], live: boolean): Out {
+  private refuse(device: string, rawTopic: string, payload: Uint8Array, size: number, refused: Refusal[], live: boolean): Out {
     for (const refusal of refused) this.config.onRefusal({ shard: this.config.index, device, live, ...refusal });
     const shown = payload.subarray(0, DEAD_LETTER_PAYLOAD_BYTES);
     let text: string | undefined;
@@ -261,7 +269,7 @@ export class Shard {
     }
     const body = {
       topic: rawTopic,
-      payloadBytes: payload.length,
+      payloadBytes: size,
       ...(text === undefined ? { payloadBase64: Buffer.from(shown).toString("base64") } : { payload: text }),
       refused,
     };

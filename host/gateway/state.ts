@@ -192,6 +192,8 @@ export interface WalEntry {
   e: number;
   topic: string;
   payload: Uint8Array;
+  /** the message's size as received, where `payload` is only its first bytes (a message refused for its size) */
+  bytes?: number;
   /** the predictions and dead letters published for it */
   outs?: WalOut[];
   /** the engine failed on it: a replay refuses it again without running it (host/gateway/shard.ts) */
@@ -222,6 +224,7 @@ function walLine(entry: WalEntry): string {
     e: entry.e,
     topic: entry.topic,
     p: Buffer.from(entry.payload).toString("base64"),
+    ...(entry.bytes !== undefined ? { bytes: entry.bytes } : {}),
     ...(entry.outs && entry.outs.length > 0 ? { outs: entry.outs } : {}),
     ...(entry.failed ? { failed: true } : {}),
   });
@@ -241,7 +244,11 @@ function walEntry(json: unknown): WalEntry | undefined {
   const outs = json.outs ?? (json.out === undefined ? [] : [json.out]);
   if (!Array.isArray(outs) || !outs.every(isOut)) return undefined;
   if (json.failed !== undefined && typeof json.failed !== "boolean") return undefined;
-  return { e: json.e as number, topic: json.topic, payload: Buffer.from(json.p, "base64"), outs, failed: json.failed === true };
+  const payload = Buffer.from(json.p, "base64");
+  if (json.bytes !== undefined && !(Number.isSafeInteger(json.bytes) && (json.bytes as number) > payload.length)) return undefined;
+  const entry: WalEntry = { e: json.e as number, topic: json.topic, payload, outs, failed: json.failed === true };
+  if (json.bytes !== undefined) entry.bytes = json.bytes as number;
+  return entry;
 }
 
 /** The WAL of one shard: append-only segments, rotated at each snapshot. */

@@ -12,7 +12,7 @@ import { checkPrefix, ownedShards } from "../../../host/gateway/topics.js";
 import { defaultSensorLayout, parseSensorLayout, sensorLayoutToJson, type SensorLayout } from "../../../host/gateway/sensors.js";
 import { defineCommand } from "../command.js";
 import { Gateway } from "../../../host/gateway/gateway.js";
-import { DEFAULT_MAX_READINGS } from "../../../host/gateway/payload.js";
+import { DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_MAX_READINGS } from "../../../host/gateway/payload.js";
 import { C_MIN as LEARNING_C_MIN, DEFAULT_C, ETA_MAX as LEARNING_ETA_MAX, ETA_MIN as LEARNING_ETA_MIN } from "../../../host/engine/readout-learning.js";
 import { ioReason } from "../../../host/files.js";
 import { ENGINE_FLAGS, loadModelFile } from "../model-file.js";
@@ -52,6 +52,7 @@ export const command = defineCommand({
     "on-bad-state": { kind: "enum", values: ["fail", "reset"], default: "fail", help: "missing, corrupt or incompatible state: refuse to start, or quarantine it and start the shard afresh" },
     "max-devices": { kind: "number", integer: true, min: 1, default: 100000, help: "devices per shard; readings of further devices are refused" },
     "max-readings": { kind: "number", integer: true, min: 1, default: DEFAULT_MAX_READINGS, help: "readings one message may carry; a longer message is refused as malformed" },
+    "max-payload-bytes": { kind: "number", integer: true, min: 1, default: DEFAULT_MAX_PAYLOAD_BYTES, help: "bytes one message may hold; a larger message is refused as malformed before it is decoded, and the WAL keeps its first 64 KiB" },
     "qos-out": { kind: "enum", values: ["0", "1"], default: "1", help: "QoS of the predictions" },
     "wal-sync": { kind: "boolean", help: "fdatasync the WAL after every message (survives power loss, not only a crash; slower)" },
     "learn-rate": { kind: "number", min: LEARNING_ETA_MIN, max: LEARNING_ETA_MAX, help: "learn from labelled readings: each device's readout takes a step of this size (capped, fixed engine); without it labels are counted, not learned from" },
@@ -96,6 +97,7 @@ export const command = defineCommand({
         onBadState: flags["on-bad-state"],
         maxDevicesPerShard: flags["max-devices"],
         maxReadings: flags["max-readings"],
+        maxPayloadBytes: flags["max-payload-bytes"],
         learning: flags["learn-rate"] === undefined ? null : { eta: flags["learn-rate"], c: flags["learn-c"] },
         outputQos: flags["qos-out"] === "0" ? 0 : 1,
         walSync: flags["wal-sync"],
