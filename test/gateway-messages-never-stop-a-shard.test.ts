@@ -209,6 +209,9 @@ describe("refused messages that reach no device", () => {
     const bytes = Uint8Array.of(0x7b, 0xff, 0xfe, 0x7d);
     const [letter] = deadLetters(send(shard, accel(), bytes).outs);
     expect(letter).toMatchObject({ payloadBase64: Buffer.from(bytes).toString("base64"), payloadBytes: 4, refused: [{ reason: "malformed" }] });
+    // also where the bad bytes come last: an incomplete character at the end of a whole message is not UTF-8
+    const cut = new TextEncoder().encode('{"seq":1,"t":1,"v":[1,2,3]}é').subarray(0, -1);
+    expect(deadLetters(send(shard, accel(), cut).outs)[0]).toMatchObject({ payloadBase64: Buffer.from(cut).toString("base64") });
   });
 });
 
@@ -224,6 +227,11 @@ describe("a message over --max-payload-bytes", () => {
     expect(predictions(outs)).toEqual([]);
     const [letter] = deadLetters(outs);
     expect(letter.payloadBytes).toBe(large.length);
+    // quoted as text up to the last whole character within 64 KiB, although the cut falls inside an "é" (before:
+    // the whole quote in base64, as if the message were not UTF-8)
+    expect(letter.payloadBase64).toBeUndefined();
+    expect(new TextEncoder().encode(letter.payload).length).toBe((1 << 16) - 1);
+    expect(new TextDecoder().decode(large).startsWith(letter.payload as string)).toBe(true);
     expect(letter.refused).toEqual([{ reason: "malformed", message: `${large.length} bytes, at most ${limit} per message (--max-payload-bytes)` }]);
     expect(live.devices.get(DEVICE)?.counts.malformed).toBe(1);
     // nothing but the counter changed; the seq is not read, so the next reading goes on from the last one
@@ -247,6 +255,15 @@ describe("a message over --max-payload-bytes", () => {
       if (maxPayloadBytes === limit) expect(again.outs).toEqual(outs);
       else expect(replayed.refused[0].message).toMatch(/more than --max-payload-bytes when it was received/);
     }
+  });
+
+  it.each([1, 2, 3])("quotes a message cut %i bytes into a 4-byte character as text up to that character", (into) => {
+    const shard = demoShard(engine, SHARD, { maxPayloadBytes: 1 << 17 });
+    const head = `{"seq":1,"t":1,"v":[1,2,3],"pad":"${"x".repeat((1 << 16) - into - 34)}`;
+    const payload = `${head}${"😀".repeat(1 << 15)}"}`;
+    const [letter] = deadLetters(send(shard, accel(), payload).outs);
+    expect(new TextEncoder().encode(head).length).toBe((1 << 16) - into);
+    expect(letter.payload).toBe(head);
   });
 });
 

@@ -261,12 +261,7 @@ export class Shard {
   private refuse(device: string, rawTopic: string, payload: Uint8Array, size: number, refused: Refusal[], live: boolean): Out {
     for (const refusal of refused) this.config.onRefusal({ shard: this.config.index, device, live, ...refusal });
     const shown = payload.subarray(0, DEAD_LETTER_PAYLOAD_BYTES);
-    let text: string | undefined;
-    try {
-      text = new TextDecoder("utf-8", { fatal: true }).decode(shown);
-    } catch {
-      text = undefined;
-    }
+    const text = quotedText(shown, shown.length < size);
     const body = {
       topic: rawTopic,
       payloadBytes: size,
@@ -398,6 +393,30 @@ export class Shard {
   clear(): void {
     for (const id of [...this.devices.keys()]) this.drop(id);
   }
+}
+
+/**
+ * The first bytes of a message as text, or undefined where they are not UTF-8. Where they are only the first bytes
+ * (`cut`), a character the cut split (a UTF-8 lead byte at the end with fewer continuation bytes than it
+ * announces) is left out, not taken for bytes that are not UTF-8.
+ */
+function quotedText(shown: Uint8Array, cut: boolean): string | undefined {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(cut ? shown.subarray(0, shown.length - splitCharacter(shown)) : shown);
+  } catch {
+    return undefined;
+  }
+}
+
+/** How many bytes at the end of `bytes` are a UTF-8 character cut short (0 to 3). */
+function splitCharacter(bytes: Uint8Array): number {
+  for (let back = 1; back <= Math.min(3, bytes.length); back++) {
+    const byte = bytes[bytes.length - back];
+    if ((byte & 0xc0) === 0x80) continue;
+    const length = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
+    return length > back ? back : 0;
+  }
+  return 0;
 }
 
 function changed(before: Float64Array, after: Float64Array, threshold: number): boolean {
