@@ -9,6 +9,7 @@
  * Every wait is bounded; the broker and the gateways are stopped in afterAll whatever happened.
  */
 import "../host/node.js";
+import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -353,6 +354,18 @@ describe("phasor gateway keeps running whatever a message holds (issue 12)", () 
       expect(result.status, result.stderr).toBe(2);
       expect(result.stderr).toMatch(why);
     }
+  });
+
+  // before: node's recursive mkdir never returned under /proc (the gateway hung, silent, before its first line),
+  // and on a read-only file system it said "no such file"
+  it("--state where no folder can be made is a one-line error with exit status 2, at once", () => {
+    const run = spawnSync(process.execPath, ["--import", "tsx", "tools/cli/phasor.ts", "gateway", "--model", join(dir, "tiny.plsm"), "--state", "/proc/phasor-none/state", "--broker", broker.url], {
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    expect(run.signal, "the gateway hung").toBeNull();
+    expect(run.status, run.stderr).toBe(2);
+    expect(run.stderr).toMatch(/^phasor gateway: --state \/proc\/phasor-none\/state: cannot create the folder \/proc\/phasor-none: no such file\n$/);
   });
 
   it("an I/O failure while running stops the gateway with one line and without acknowledging the message", async () => {

@@ -4,7 +4,7 @@
  * interval, state problems, connection changes, and a last "stopped" line with the final counters.
  */
 import { createHash } from "node:crypto";
-import { mkdirSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createEngine } from "../../../host/engine/create.js";
 import { PhasorError, badModel } from "../../../host/errors.js";
@@ -14,7 +14,7 @@ import { defineCommand } from "../command.js";
 import { Gateway } from "../../../host/gateway/gateway.js";
 import { DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_MAX_READINGS } from "../../../host/gateway/payload.js";
 import { C_MIN as LEARNING_C_MIN, DEFAULT_C, ETA_MAX as LEARNING_ETA_MAX, ETA_MIN as LEARNING_ETA_MIN } from "../../../host/engine/readout-learning.js";
-import { ioReason } from "../../../host/files.js";
+import { ioReason, makeFolder } from "../../../host/files.js";
 import { ENGINE_FLAGS, loadModelFile } from "../model-file.js";
 
 export const command = defineCommand({
@@ -66,7 +66,7 @@ export const command = defineCommand({
     const broker = flags.broker ?? "mqtt://127.0.0.1:1883";
     if (!/^(mqtts?|tcp|ssl|wss?):\/\//.test(broker)) throw new PhasorError("bad-args", `--broker ${broker}: expected a URL such as mqtt://127.0.0.1:1883`);
 
-    checkStateDirectory(flags.state);
+    await checkStateDirectory(flags.state);
     const loaded = await loadModelFile(flags.model);
     const modelBytes = await readFile(flags.model);
     const layout = await sensorLayout(flags.sensors, loaded.format === "json" ? modelBytes : undefined, loaded.model.inputSize, flags.model);
@@ -119,8 +119,11 @@ export const command = defineCommand({
   },
 });
 
-/** --state must be a directory, or a path where one can be made: said in one line, before any shard is touched. */
-function checkStateDirectory(path: string): void {
+/**
+ * --state must be a directory, or a path where one can be made: said in one line, before any shard is touched.
+ * makeFolder, not a recursive mkdir, which never returns under /proc and says "no such file" on a read-only disk.
+ */
+async function checkStateDirectory(path: string): Promise<void> {
   let isDirectory: boolean | undefined;
   try {
     isDirectory = statSync(path).isDirectory();
@@ -128,13 +131,7 @@ function checkStateDirectory(path: string): void {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw new PhasorError("bad-args", `--state ${path}: ${ioReason(err)}`);
   }
   if (isDirectory === false) throw new PhasorError("bad-args", `--state ${path}: not a directory (the gateway keeps a folder per shard in it)`);
-  if (isDirectory === undefined) {
-    try {
-      mkdirSync(path, { recursive: true });
-    } catch (err) {
-      throw new PhasorError("bad-args", `--state ${path}: cannot create the directory: ${ioReason(err)}`);
-    }
-  }
+  if (isDirectory === undefined) await makeFolder(path, "--state");
 }
 
 /** --sensors, else the JSON model's "sensors" field, else one sensor "x" of all inputs. */
