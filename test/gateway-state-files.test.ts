@@ -6,7 +6,7 @@
  * held only by a process that can still run.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, appendFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, appendFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
@@ -161,6 +161,37 @@ describe("loading a shard", () => {
     expect(loaded.tornTail).toBe(true);
     expect(loaded.segments[0].entries.map((x) => x.e)).toEqual([1]);
     expect((await loadShard(state, FINGERPRINT)).tornTail).toBe(false);
+  });
+});
+
+describe("what a gateway killed mid-write leaves", () => {
+  it("is removed by the next load: a partial snapshot beside the real one, a new shard's folder never renamed", async () => {
+    const state = tempDir();
+    await loadShard(state, FINGERPRINT);
+    const dir = shardDirectory(state, 1);
+    // a process that writes large snapshots of the shard, as a gateway does, killed (SIGKILL) while one is written
+    const big = { ...sample(), fingerprint: FINGERPRINT, cut: 0 };
+    big.devices[0].stream = new Uint8Array(32 << 20);
+    const snapshotFile = join(state, "big-snapshot.bin");
+    writeFileSync(snapshotFile, encodeSnapshot(big));
+    const script = `import("./host/files.ts").then(async ({ writeFileAtomically }) => { const bytes = (await import("node:fs")).readFileSync(${JSON.stringify(snapshotFile)}); for (;;) await writeFileAtomically(${JSON.stringify(join(dir, "snapshot.bin"))}, bytes); })`;
+    const writer = spawn(process.execPath, ["--import", "tsx", "-e", script], { stdio: "ignore" });
+    const exited = new Promise((resolve) => writer.once("exit", resolve));
+    const partials = () => readdirSync(dir).filter((name) => name.endsWith(".partial"));
+    const deadline = Date.now() + 20_000;
+    // killed while it writes its second snapshot or a later one: the first is in place
+    const written = () => statSync(join(dir, "snapshot.bin")).size > 32 << 20;
+    while (!(written() && partials().length > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+    writer.kill("SIGKILL");
+    await exited;
+    expect(partials()).toHaveLength(1);
+    mkdirSync(`${dir}.new-${process.pid + 1}`);
+    writeFileSync(join(`${dir}.new-${process.pid + 1}`, "snapshot.bin"), "half made");
+
+    const loaded = await loadShard(state, FINGERPRINT);
+    expect(loaded.snapshot.devices.map((d) => d.stream.length)).toEqual([32 << 20, 40]);
+    expect(readdirSync(dir)).toEqual(["snapshot.bin"]);
+    expect(readdirSync(state).sort()).toEqual(["big-snapshot.bin", "shard-1"]);
   });
 });
 

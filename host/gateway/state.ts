@@ -11,11 +11,11 @@
  * Beside it, `shard-<s>.lock` holds the pid of the gateway that owns the shard. Node-only.
  */
 import { closeSync, existsSync, fdatasyncSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync, mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { crc32 } from "node:zlib";
 import { PhasorError } from "../errors.js";
 import { NAME_PATTERN, type DeviceInputState } from "./sensors.js";
-import { ioReason, writeFileAtomically } from "../files.js";
+import { ioReason, removeStalePartialFiles, writeFileAtomically } from "../files.js";
 
 /** What a shard's state must match to be loaded: a snapshot of another model or sharding is never restored. */
 export interface Fingerprint {
@@ -333,6 +333,7 @@ export function shardDirectory(stateDir: string, shard: number): string {
 export async function loadShard(stateDir: string, fingerprint: Fingerprint): Promise<LoadedShard> {
   const { shard } = fingerprint;
   const dir = shardDirectory(stateDir, shard);
+  removeLeftovers(stateDir, shard);
   if (!existsSync(dir)) {
     const fresh = `${dir}.new-${process.pid}`;
     io(fresh, "create the shard's directory", () => {
@@ -410,6 +411,21 @@ export async function loadShard(stateDir: string, fingerprint: Fingerprint): Pro
     await writeFileAtomically(segment.path, new TextEncoder().encode(entries.map(walLine).join("")));
   }
   return { snapshot, segments, tornTail };
+}
+
+/**
+ * What a gateway killed mid-write left of a shard (the caller holds the shard's lock, so no running process writes
+ * there): partial snapshot and WAL files beside the real ones, and a new shard's folder never renamed into place.
+ * Each could be as large as the shard's state, and nothing else would ever remove them.
+ */
+function removeLeftovers(stateDir: string, shard: number): void {
+  if (!existsSync(stateDir)) return;
+  const dir = shardDirectory(stateDir, shard);
+  const unborn = `${basename(dir)}.new-`;
+  for (const name of io(stateDir, "list the state directory", () => readdirSync(stateDir)).filter((n) => n.startsWith(unborn))) {
+    io(join(stateDir, name), "remove a shard's folder that was never finished", () => rmSync(join(stateDir, name), { recursive: true, force: true }));
+  }
+  if (existsSync(dir)) removeStalePartialFiles(dir);
 }
 
 /** Moves a shard's state aside (policy "reset"): `<state>/quarantine/shard-<s>-<time>`. Returns where. */
