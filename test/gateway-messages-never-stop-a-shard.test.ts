@@ -204,6 +204,19 @@ describe("refused messages that reach no device", () => {
     expect([...shard.devices.keys()]).toEqual([DEVICE]);
   });
 
+  // before: "not UTF-8 JSON" for each of them, which said neither which nor where
+  it.each([
+    ["an empty payload", "", "an empty message, not a JSON object"],
+    ["blanks", "  \n", "not JSON: Unexpected end of JSON input"],
+    ["NaN", '{"seq":6,"t":4,"v":[NaN,2,3]}', `not JSON: Unexpected token 'N', ..."t":4,"v":[NaN,2,3]}" is not valid JSON`],
+    ["a message cut short", '{"seq":1', "not JSON: Expected ',' or '}' after property value in JSON at position 8"],
+    ["text after the object", '{"seq":1} x', "not JSON: Unexpected non-whitespace character after JSON at position 10"],
+    ["bytes that are not UTF-8", Uint8Array.of(0x7b, 0xc0, 0xaf, 0x7d), "not UTF-8 (JSON text is UTF-8, RFC 8259)"],
+  ])("%s is malformed, and the dead letter says why", (_name, payload, why) => {
+    const shard = demoShard(engine, SHARD);
+    expect(deadLetters(send(shard, accel(), payload).outs)[0].refused).toEqual([{ reason: "malformed", message: why }]);
+  });
+
   it("a payload that is not UTF-8 is malformed and dead-lettered in base64", () => {
     const shard = demoShard(engine, SHARD);
     const bytes = Uint8Array.of(0x7b, 0xff, 0xfe, 0x7d);

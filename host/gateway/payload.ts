@@ -55,11 +55,20 @@ export function parseMessage(payload: Uint8Array, topicSensor: string, limits: M
   const { maxReadings, maxPayloadBytes } = limits;
   if (size > maxPayloadBytes) return { ok: false, seq: null, why: `${size} bytes, at most ${maxPayloadBytes} per message (--max-payload-bytes)` };
   if (size > payload.length) return { ok: false, seq: null, why: `${size} bytes, more than --max-payload-bytes when it was received (the WAL kept its first ${payload.length})` };
+  if (size === 0) return { ok: false, seq: null, why: "an empty message, not a JSON object" };
+  let text: string;
+  try {
+    text = UTF8.decode(payload);
+  } catch {
+    return { ok: false, seq: null, why: "not UTF-8 (JSON text is UTF-8, RFC 8259)" };
+  }
   let message: unknown;
   try {
-    message = JSON.parse(UTF8.decode(payload));
-  } catch {
-    return { ok: false, seq: null, why: "not UTF-8 JSON" };
+    message = JSON.parse(text);
+  } catch (err) {
+    // V8's reason names the position or quotes the place; the log and the dead letter are JSON, so whatever it
+    // quotes is escaped there
+    return { ok: false, seq: null, why: `not JSON: ${(err as Error).message}` };
   }
   if (typeof message !== "object" || message === null || Array.isArray(message)) return { ok: false, seq: null, why: "not a JSON object" };
   const m = message as Record<string, unknown>;
