@@ -448,6 +448,38 @@ describe("phasor gateway keeps running whatever a message holds (issue 12)", () 
   });
 });
 
+describe("two gateways with one MQTT client id", () => {
+  // the second gateway of a deployment started by mistake with the first one's --instance (so its client id), on
+  // another host or state directory where the shard locks cannot see it: the broker hands the session to the
+  // newcomer. Before, the one it displaced reconnected at once and took the session back, twice a second for as
+  // long as both ran, each applying part of every device's readings to its own copy of the state
+  it("the one the broker displaced stops with one line and exit status 1; the other goes on alone", async () => {
+    const prefix = "twins";
+    const start = (state: string) => {
+      const gateway = new GatewayProcess(["--model", modelPath, "--sensors", sensorsPath, "--state", join(dir, state), "--broker", broker.url, "--prefix", prefix, "--shards", "2", "--client-id", "twin"]);
+      gateways.push(gateway);
+      return gateway;
+    };
+    const first = start("state-twin-1");
+    await first.waitFor("ready");
+    const second = start("state-twin-2");
+    await second.waitFor("ready");
+    expect(await withTimeout(first.exited, 20_000, "the displaced gateway did not stop")).toBe(1);
+    expect(first.stderr).toMatch(new RegExp(`^phasor gateway: another gateway \\(pid ${second.child.pid} on .+\\) started with the client id "twin" .*--client-id.* so this one, the older, stops\n$`));
+    // the survivor takes every reading from now on
+    const twinCollector = await Collector.start(broker.url, "twin-collector", prefix);
+    const publisher = await connectClient(broker.url, "twin-publisher");
+    clients.push(publisher);
+    await publishReadings(publisher, prefix, 2, deviceReadings("twin-dev", 20, SEED));
+    await waitUntil(() => twinCollector.count() >= 20, 20_000, () => `${twinCollector.count()} predictions`);
+    const stopped = await second.stop();
+    expect(stopped.applied).toBe(20);
+    // connected once: the session was never taken from it
+    expect(second.records.filter((r) => r.event === "connected")).toHaveLength(1);
+    await twinCollector.close();
+  });
+});
+
 describe("phasor gateway publish modes", () => {
   const devices = ["dock-1", "dock-2", "dock-3", "dock-4"];
 

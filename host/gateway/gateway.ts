@@ -13,10 +13,12 @@
 import { connect, type IPublishPacket, type MqttClient } from "mqtt";
 import type { Engine, LearningRate, TimePolicy } from "../engine/engine.js";
 import { PhasorError } from "../errors.js";
-import { healthTopic, ownedShards, parseInputTopic, shardSubscription } from "./topics.js";
+import { claimTopic, healthTopic, ownedShards, parseInputTopic, shardSubscription } from "./topics.js";
 import { SENSOR_REJECTIONS, type SensorLayout } from "./sensors.js";
 import { REJECTIONS, SHARD_REJECTIONS, Shard, type Out, type PublishMode, type Refusal, type Rejection } from "./shard.js";
 import { BadStateError, ShardLog, encodeSnapshot, loadShard, lockShard, quarantineShard, shardDirectory, type Fingerprint, type WalSegment } from "./state.js";
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { writeFileAtomically } from "../files.js";
 
@@ -123,6 +125,9 @@ export class Gateway {
   private stopped: Promise<Health> | null = null;
   private finish: (result: Health | Error) => void = () => undefined;
   private refusalWindow = { start: 0, logged: 0, suppressed: 0 };
+  /** this start's claim of the client id, and the connection it is made and watched on (claimSeen) */
+  private readonly claim: { clientId: string; started: number; nonce: string };
+  private readonly claimClient: MqttClient;
 
   private constructor(private readonly config: GatewayConfig) {
     this.client = connect(config.broker, {
@@ -162,6 +167,46 @@ export class Gateway {
       this.connected = false;
     });
     this.client.on("error", (err) => config.log({ event: "mqtt-error", message: err.message }));
+    // the claim: a connection of its own (a gateway's session cannot tell it was taken over: mosquitto just closes
+    // the old connection), on which every start of a gateway announces that it holds the client id
+    this.claim = { clientId: config.clientId, started: Date.now(), nonce: randomBytes(8).toString("hex") };
+    this.claimClient = connect(config.broker, { manualConnect: true, clientId: `phasor-claim-${this.claim.nonce}`, protocolVersion: 5, clean: true, reconnectPeriod: 500, connectTimeout: 5000 });
+    this.claimClient.on("error", () => undefined);
+    this.claimClient.on("message", (_topic, payload) => this.claimSeen(payload));
+  }
+
+  /**
+   * A claim of this gateway's client id (its own, or another gateway's): a later start than this one's displaces
+   * this gateway. Two gateways with one client id take the session from each other twice a second, each applying
+   * part of every device's readings to its own copy of the state; so the older stops, and says why. Each sees the
+   * other's claim (the retained one at its subscription, or the new one live), so exactly one of them stops.
+   */
+  private claimSeen(payload: Buffer): void {
+    let other: { started?: unknown; nonce?: unknown; host?: unknown; pid?: unknown };
+    try {
+      other = JSON.parse(payload.toString());
+    } catch {
+      return;
+    }
+    if (typeof other.started !== "number" || typeof other.nonce !== "string" || this.closing) return;
+    const { started, nonce } = this.claim;
+    if (other.started < started || (other.started === started && other.nonce <= nonce)) return;
+    const message =
+      `another gateway (pid ${String(other.pid)} on ${String(other.host)}) started with the client id "${this.config.clientId}" ` +
+      "(--client-id, or the --prefix, --instance, --instances and --shards that make it): two would take the broker " +
+      "session from each other and split the devices' readings between them, so this one, the older, stops";
+    this.config.log({ event: "fatal", message });
+    void this.stop(new PhasorError("runtime", message));
+  }
+
+  /** Subscribes to the claims of this gateway's client id, then claims it (retained, so later starts see it). */
+  private async claimClientId(): Promise<void> {
+    const topic = claimTopic(this.config.prefix, this.config.clientId);
+    this.claimClient.connect();
+    await new Promise<void>((resolve) => this.claimClient.once("connect", () => resolve()));
+    await this.claimClient.subscribeAsync(topic, { qos: 1 });
+    const body = { ...this.claim, host: hostname(), pid: process.pid };
+    await this.claimClient.publishAsync(topic, JSON.stringify(body), { qos: 1, retain: true });
   }
 
   /**
@@ -287,6 +332,9 @@ export class Gateway {
     this.stopped ??= new Promise<Health>((resolve, reject) => {
       this.finish = (result) => (result instanceof Error ? reject(result) : resolve(result));
     });
+    // claimed before the session is taken, so that an older gateway with this client id stops first
+    await Promise.race([this.claimClientId(), this.stopped]);
+    if (this.closing) return this.stopped;
     this.client.connect();
     const connected = new Promise<void>((resolve) => this.client.once("connect", () => resolve()));
     await Promise.race([connected, this.stopped]);
@@ -305,10 +353,11 @@ export class Gateway {
   }
 
   /**
-   * Graceful stop: new messages stay unacknowledged (the broker keeps them for the next session), a last
-   * snapshot covers everything applied, the connection closes (the will marks the gateway offline), locks go.
+   * Graceful stop: new messages stay unacknowledged (the broker keeps them for the next session), the connection
+   * closes (the will marks the gateway offline), a last snapshot covers everything applied, locks go.
+   * With `reason`, run() ends with it (a stop the gateway decided on, not one it was asked for).
    */
-  async stop(): Promise<Health> {
+  async stop(reason?: PhasorError): Promise<Health> {
     if (this.closing) return this.stopped ?? this.health("stopped");
     this.stopped ??= new Promise<Health>((resolve, reject) => {
       this.finish = (result) => (result instanceof Error ? reject(result) : resolve(result));
@@ -316,8 +365,11 @@ export class Gateway {
     this.status = "stopping";
     this.closing = true;
     for (const timer of this.timers) clearInterval(timer);
-    await this.snapshotRound(true);
+    // the connection first: it must not reconnect during the snapshot (a gateway another one displaced would take
+    // the session back for a moment), and nothing it brings now would be acknowledged
     await new Promise<void>((resolve) => this.client.end(true, {}, () => resolve()));
+    await new Promise<void>((resolve) => this.claimClient.end(true, {}, () => resolve()));
+    await this.snapshotRound(true);
     let failure: unknown;
     for (const shard of this.shards.values()) {
       try {
@@ -331,7 +383,7 @@ export class Gateway {
     this.status = "stopped";
     const health = this.health("stopped");
     // a file that could not be closed or released: said in one line, exit status 1, after the last snapshot
-    this.finish(failure === undefined ? health : runtimeError(failure));
+    this.finish(failure === undefined ? (reason ?? health) : runtimeError(failure));
     return health;
   }
 
@@ -355,6 +407,7 @@ export class Gateway {
     for (const timer of this.timers) clearInterval(timer);
     this.config.log({ event: "fatal", message: (err as Error).message });
     this.client.end(true);
+    this.claimClient.end(true);
     // the failure to report is this one, not a lock that could not be removed after it
     this.releaseAll();
     this.finish(runtimeError(err));
