@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createEngine, loadModelBytes } from "../host/engine/create.js";
 import type { Engine } from "../host/engine/engine.js";
 import { inputTopic, shardOf } from "../host/gateway/topics.js";
-import { Broker } from "./support/broker.js";
+import { Broker, freePort } from "./support/broker.js";
 import { Collector, DEMO_SENSORS, connectClient, demoLayout, demoModel, deviceReadings, publishReadings, referenceRun, type Reading } from "./support/simulated-devices.js";
 import { decodeSnapshot } from "../host/gateway/state.js";
 import { phasor } from "./support/cli.js";
@@ -366,6 +366,20 @@ describe("phasor gateway keeps running whatever a message holds (issue 12)", () 
     expect(run.signal, "the gateway hung").toBeNull();
     expect(run.status, run.stderr).toBe(2);
     expect(run.stderr).toMatch(/^phasor gateway: --state \/proc\/phasor-none\/state: cannot create the folder \/proc\/phasor-none: no such file\n$/);
+  });
+
+  it("with no broker, says so once, keeps trying, and SIGTERM stops it (exit 0)", async () => {
+    const nowhere = `mqtt://127.0.0.1:${await freePort()}`;
+    const gateway = new GatewayProcess(["--model", join(dir, "tiny.plsm"), "--state", join(dir, "state-nowhere"), "--broker", nowhere, "--prefix", TINY, "--shards", "4"]);
+    gateways.push(gateway);
+    await gateway.waitFor("mqtt-error");
+    // before: an mqtt-error line at every attempt, twice a second for as long as the broker was away
+    await sleep(1600);
+    const errors = gateway.records.filter((r) => r.event === "mqtt-error");
+    expect(errors).toEqual([{ event: "mqtt-error", connection: "claim", message: expect.stringMatching(/ECONNREFUSED/), retryMs: 500 }]);
+    const stopped = await gateway.stop();
+    expect(stopped).toMatchObject({ status: "stopped", connected: false });
+    expect(gateway.stderr).toBe("");
   });
 
   it("an I/O failure while running stops the gateway with one line and without acknowledging the message", async () => {

@@ -68,6 +68,9 @@ interface OwnedShard {
   release: () => void;
 }
 
+/** Between attempts to connect to the broker. */
+const RECONNECT_MS = 500;
+
 /** At most this many refusal lines per window; the rest are counted in a "refusals-suppressed" line. */
 const REFUSAL_LINES = 20;
 const REFUSAL_WINDOW_MS = 10_000;
@@ -137,7 +140,7 @@ export class Gateway {
       // a persistent session: the broker keeps the subscriptions and queues QoS 1 messages while we are away
       clean: false,
       properties: { sessionExpiryInterval: 0xffffffff },
-      reconnectPeriod: 500,
+      reconnectPeriod: RECONNECT_MS,
       connectTimeout: 5000,
       will: {
         topic: healthTopic(config.prefix, config.instance),
@@ -166,13 +169,27 @@ export class Gateway {
       if (this.connected) config.log({ event: "disconnected", broker: config.broker });
       this.connected = false;
     });
-    this.client.on("error", (err) => config.log({ event: "mqtt-error", message: err.message }));
+    this.logErrors(this.client, "session");
     // the claim: a connection of its own (a gateway's session cannot tell it was taken over: mosquitto just closes
     // the old connection), on which every start of a gateway announces that it holds the client id
     this.claim = { clientId: config.clientId, started: Date.now(), nonce: randomBytes(8).toString("hex") };
-    this.claimClient = connect(config.broker, { manualConnect: true, clientId: `phasor-claim-${this.claim.nonce}`, protocolVersion: 5, clean: true, reconnectPeriod: 500, connectTimeout: 5000 });
-    this.claimClient.on("error", () => undefined);
+    this.claimClient = connect(config.broker, { manualConnect: true, clientId: `phasor-claim-${this.claim.nonce}`, protocolVersion: 5, clean: true, reconnectPeriod: RECONNECT_MS, connectTimeout: 5000 });
+    this.logErrors(this.claimClient, "claim");
     this.claimClient.on("message", (_topic, payload) => this.claimSeen(payload));
+  }
+
+  /**
+   * A connection's errors on the log, each once until the connection is made again: a broker that is down would
+   * otherwise give the same line at every attempt, twice a second for as long as it is down.
+   */
+  private logErrors(client: MqttClient, connection: "session" | "claim"): void {
+    let last: string | null = null;
+    client.on("connect", () => (last = null));
+    client.on("error", (err) => {
+      if (err.message === last) return;
+      last = err.message;
+      this.config.log({ event: "mqtt-error", connection, message: err.message, retryMs: RECONNECT_MS });
+    });
   }
 
   /**
@@ -367,8 +384,7 @@ export class Gateway {
     for (const timer of this.timers) clearInterval(timer);
     // the connection first: it must not reconnect during the snapshot (a gateway another one displaced would take
     // the session back for a moment), and nothing it brings now would be acknowledged
-    await new Promise<void>((resolve) => this.client.end(true, {}, () => resolve()));
-    await new Promise<void>((resolve) => this.claimClient.end(true, {}, () => resolve()));
+    await Promise.all([this.client, this.claimClient].map(closeClient));
     await this.snapshotRound(true);
     let failure: unknown;
     for (const shard of this.shards.values()) {
@@ -406,8 +422,8 @@ export class Gateway {
     this.closing = true;
     for (const timer of this.timers) clearInterval(timer);
     this.config.log({ event: "fatal", message: (err as Error).message });
-    this.client.end(true);
-    this.claimClient.end(true);
+    void closeClient(this.client);
+    void closeClient(this.claimClient);
     // the failure to report is this one, not a lock that could not be removed after it
     this.releaseAll();
     this.finish(runtimeError(err));
@@ -576,6 +592,13 @@ export class Gateway {
       uptimeS: Math.round((Date.now() - this.started) / 1000),
     };
   }
+}
+
+/** Ends a client at once; one that never started to connect (the broker was down at the start) has nothing to end,
+ * and mqtt.js throws on it. */
+function closeClient(client: MqttClient): Promise<void> {
+  if (client.stream === undefined) return Promise.resolve();
+  return new Promise((resolve) => client.end(true, {}, () => resolve()));
 }
 
 function runtimeError(err: unknown): PhasorError {
