@@ -17,7 +17,7 @@ import type { MqttClient } from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createEngine, loadModelBytes } from "../host/engine/create.js";
 import type { Engine } from "../host/engine/engine.js";
-import { inputTopic, shardOf } from "../host/gateway/topics.js";
+import { claimTopic, inputTopic, shardOf } from "../host/gateway/topics.js";
 import { Broker, freePort } from "./support/broker.js";
 import { Collector, DEMO_SENSORS, connectClient, demoLayout, demoModel, deviceReadings, publishReadings, referenceRun, type Reading } from "./support/simulated-devices.js";
 import { decodeSnapshot } from "../host/gateway/state.js";
@@ -491,6 +491,21 @@ describe("two gateways with one MQTT client id", () => {
     // connected once: the session was never taken from it
     expect(second.records.filter((r) => r.event === "connected")).toHaveLength(1);
     await twinCollector.close();
+  });
+
+  it("a claim left by a gateway that is gone gives way to a new start, whatever the clocks say", async () => {
+    // the retained claim of a gateway that ran on a host whose clock was ahead (a device that starts in 1970 until
+    // it has the time is behind): the new start is later all the same, by the broker's order
+    const publisher = await connectClient(broker.url, "claim-publisher");
+    clients.push(publisher);
+    const stale = { clientId: "solo", started: 4e12, nonce: "ffffffffffffffff", host: "elsewhere", pid: 1 };
+    await publisher.publishAsync(claimTopic("solo", "solo"), JSON.stringify(stale), { qos: 1, retain: true });
+    const gateway = new GatewayProcess(["--model", modelPath, "--sensors", sensorsPath, "--state", join(dir, "state-solo"), "--broker", broker.url, "--prefix", "solo", "--shards", "2", "--client-id", "solo"]);
+    gateways.push(gateway);
+    await gateway.waitFor("ready");
+    await sleep(500);
+    expect(gateway.records.filter((r) => r.event === "fatal")).toEqual([]);
+    await gateway.stop();
   });
 });
 

@@ -130,6 +130,8 @@ export class Gateway {
   private refusalWindow = { start: 0, logged: 0, suppressed: 0 };
   /** this start's claim of the client id, and the connection it is made and watched on (claimSeen) */
   private readonly claim: { clientId: string; started: number; nonce: string };
+  /** this start's claim has come back from the broker: any other claim after it is of a later start */
+  private claimed = false;
   private readonly claimClient: MqttClient;
 
   private constructor(private readonly config: GatewayConfig) {
@@ -193,21 +195,25 @@ export class Gateway {
   }
 
   /**
-   * A claim of this gateway's client id (its own, or another gateway's): a later start than this one's displaces
-   * this gateway. Two gateways with one client id take the session from each other twice a second, each applying
-   * part of every device's readings to its own copy of the state; so the older stops, and says why. Each sees the
-   * other's claim (the retained one at its subscription, or the new one live), so exactly one of them stops.
+   * A claim of this gateway's client id (its own, or another gateway's). Two gateways with one client id take the
+   * session from each other twice a second, each applying part of every device's readings to its own copy of the
+   * state; so the older gives way, and says why. Older by the broker's order, not by clocks (a device without a
+   * clock of its own may start in 1970): the broker hands a subscriber the claims of one topic in the order it took
+   * them, the retained one (an earlier start) first, so a claim that comes after this gateway's own is a later
+   * start, also where it comes as the retained one when the claim's connection is made again.
    */
   private claimSeen(payload: Buffer): void {
-    let other: { started?: unknown; nonce?: unknown; host?: unknown; pid?: unknown };
+    let other: { nonce?: unknown; host?: unknown; pid?: unknown };
     try {
       other = JSON.parse(payload.toString());
     } catch {
       return;
     }
-    if (typeof other.started !== "number" || typeof other.nonce !== "string" || this.closing) return;
-    const { started, nonce } = this.claim;
-    if (other.started < started || (other.started === started && other.nonce <= nonce)) return;
+    if (other.nonce === this.claim.nonce) {
+      this.claimed = true;
+      return;
+    }
+    if (!this.claimed || this.closing) return;
     const message =
       `another gateway (pid ${String(other.pid)} on ${String(other.host)}) started with the client id "${this.config.clientId}" ` +
       "(--client-id, or the --prefix, --instance, --instances and --shards that make it): two would take the broker " +
