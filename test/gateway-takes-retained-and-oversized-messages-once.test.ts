@@ -8,58 +8,31 @@
  *   64 KiB and its size, so that a few large messages cannot make a WAL segment the next start cannot read.
  */
 import "../host/node.js";
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import type { MqttClient } from "mqtt";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { DEFAULT_MAX_PAYLOAD_BYTES } from "../host/gateway/payload.js";
 import { inputTopic, shardOf } from "../host/gateway/topics.js";
-import { Broker } from "./support/broker.js";
-import { phasor } from "./support/cli.js";
-import { GatewayProcess, waitUntil, withTimeout } from "./support/gateway-process.js";
+import { waitUntil, withTimeout } from "./support/gateway-process.js";
 import { Collector, connectClient } from "./support/simulated-devices.js";
+import { tinyGateways } from "./support/tiny-gateways.js";
 
 const PREFIX = "retained";
 const SHARDS = 4;
 
-let dir: string;
-let broker: Broker;
-const gateways: GatewayProcess[] = [];
-const clients: MqttClient[] = [];
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "phasor-retained-"));
-  broker = await Broker.start(join(dir, "broker"));
-  const quantized = phasor(["quantize", "--model", "examples/tiny-model.json", "--calib", "examples/events.ndjson", "--out", join(dir, "tiny.plsm")]);
-  expect(quantized.status, quantized.stderr).toBe(0);
-});
-
-afterAll(async () => {
-  for (const gateway of gateways) if (gateway.child.exitCode === null) await gateway.kill();
-  for (const client of clients) await client.endAsync(true).catch(() => undefined);
-  await broker?.stop("kill");
-  rmSync(dir, { recursive: true, force: true });
-});
-
-function start(prefix = PREFIX, extra: string[] = []): GatewayProcess {
-  const args = ["--model", join(dir, "tiny.plsm"), "--state", join(dir, `state-${prefix}`), "--broker", broker.url, "--prefix", prefix, "--shards", String(SHARDS), "--health-interval", "60000", ...extra];
-  const gateway = new GatewayProcess(args);
-  gateways.push(gateway);
-  return gateway;
-}
+const world = tinyGateways("retained", SHARDS);
 
 describe("retained readings", () => {
   it("are taken once by the first start, and not again by the next ones on the same session", async () => {
-    const publisher = await connectClient(broker.url, "retained-publisher");
-    clients.push(publisher);
+    const publisher = await connectClient(world.broker.url, "retained-publisher");
+    world.clients.push(publisher);
     const topic = (device: string) => inputTopic(PREFIX, SHARDS, device, "x");
     // before any gateway: what the first subscription finds retained (a good reading, a malformed one, one of a
     // bad topic); and, with the gateway running, one more retained reading that it gets live
     await publisher.publishAsync(topic("dev-a"), '{"seq":1,"t":0,"v":[0.5]}', { qos: 1, retain: true });
     await publisher.publishAsync(topic("dev-b"), "garbage", { qos: 1, retain: true });
     await publisher.publishAsync(`${PREFIX}/in/${shardOf("dev-c", SHARDS)}/dev-c`, '{"seq":1,"t":0,"v":[0.5]}', { qos: 1, retain: true });
-    const collector = await Collector.start(broker.url, "retained-collector", PREFIX);
+    const collector = await Collector.start(world.broker.url, "retained-collector", PREFIX);
 
     const counts = (stopped: Record<string, unknown>) => {
       const rejected = stopped.rejected as Record<string, number>;
@@ -68,7 +41,7 @@ describe("retained readings", () => {
     // a reading published after the gateway is ready reaches it after what its subscription brought: once its
     // prediction is in, every retained message the broker sent at the subscription has been handled
     const runOnce = async (marker: number, retainLive: boolean) => {
-      const gateway = start();
+      const gateway = world.start(PREFIX);
       await gateway.waitFor("ready");
       await publisher.publishAsync(topic("dev-d"), `{"seq":${marker},"t":${marker},"v":[0.25]}`, { qos: 1, retain: retainLive });
       await waitUntil(() => collector.predictions.get("dev-d")?.has(marker) === true, 20_000, () => `the prediction of dev-d's reading ${marker}`);
@@ -98,16 +71,16 @@ describe("a message larger than --max-payload-bytes", () => {
     const shard = shardOf(device, SHARDS);
     // no snapshot but the one at start: the kill leaves the messages in the WAL, to be replayed
     const flags = ["--snapshot-interval", "3600000"];
-    const collector = await Collector.start(broker.url, "large-collector", prefix);
+    const collector = await Collector.start(world.broker.url, "large-collector", prefix);
     const letters: string[] = [];
-    const watcher = await connectClient(broker.url, "large-dead-letters");
-    clients.push(watcher);
+    const watcher = await connectClient(world.broker.url, "large-dead-letters");
+    world.clients.push(watcher);
     watcher.on("message", (_topic, payload) => letters.push(payload.toString()));
     await watcher.subscribeAsync(`${prefix}/dead/#`, { qos: 1 });
-    const publisher = await connectClient(broker.url, "large-publisher");
-    clients.push(publisher);
+    const publisher = await connectClient(world.broker.url, "large-publisher");
+    world.clients.push(publisher);
 
-    const first = start(prefix, flags);
+    const first = world.start(prefix, flags);
     await first.waitFor("ready");
     // a well-formed reading padded to 3 MiB (before: applied, and written whole, base64, to the WAL), then a
     // small one that is applied
@@ -124,13 +97,13 @@ describe("a message larger than --max-payload-bytes", () => {
     expect([...collector.predictions.get(device)!.keys()]).toEqual([2]);
 
     await first.kill();
-    const walDir = join(dir, `state-${prefix}`, `shard-${shard}`);
+    const walDir = join(world.dir, `state-${prefix}`, `shard-${shard}`);
     const wal = readdirSync(walDir).filter((name) => name.startsWith("wal-")).map((name) => readFileSync(join(walDir, name), "utf8")).join("");
     expect(wal.split("\n").filter((line) => line !== "")).toHaveLength(2);
     expect(wal.length).toBeLessThan(200_000);
 
     // the replay refuses it again from what the WAL kept: counted once, the same dead letter
-    const second = start(prefix, flags);
+    const second = world.start(prefix, flags);
     await second.waitFor("ready");
     const stopped = await withTimeout(second.stop(), 20_000, "the second gateway's stop");
     expect(stopped.replayed).toBe(2);
