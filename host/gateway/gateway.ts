@@ -97,6 +97,8 @@ export interface Health {
   labelsIgnored: number;
   /** predictions published by this process */
   outputs: number;
+  /** predictions and dead letters the broker refused (an ACL, a size limit) or that could not be sent */
+  publishFailures: number;
   /** WAL entries replayed on start */
   replayed: number;
   /** messages on a shard this gateway does not own (a subscription left in the session by another configuration) */
@@ -120,6 +122,9 @@ export class Gateway {
   private outputs = 0;
   private replayed = 0;
   private notOwned = 0;
+  /** predictions and dead letters the broker refused or that could not be sent, and the reasons said so far */
+  private publishFailures = 0;
+  private readonly publishReasons = new Set<string>();
   private rounds = 0;
   private roundFailures = 0;
   private lastRoundMs: number | null = null;
@@ -227,9 +232,13 @@ export class Gateway {
     const topic = claimTopic(this.config.prefix, this.config.clientId);
     this.claimClient.connect();
     await new Promise<void>((resolve) => this.claimClient.once("connect", () => resolve()));
-    await this.claimClient.subscribeAsync(topic, { qos: 1 });
     const body = { ...this.claim, host: hostname(), pid: process.pid };
-    await this.claimClient.publishAsync(topic, JSON.stringify(body), { qos: 1, retain: true });
+    try {
+      await this.claimClient.subscribeAsync(topic, { qos: 1 });
+      await this.claimClient.publishAsync(topic, JSON.stringify(body), { qos: 1, retain: true });
+    } catch (err) {
+      throw new PhasorError("runtime", `${topic}: cannot claim the client id "${this.config.clientId}": ${(err as Error).message} (the gateway publishes and subscribes there: docs/gateway.md)`);
+    }
   }
 
   /**
@@ -356,7 +365,11 @@ export class Gateway {
       this.finish = (result) => (result instanceof Error ? reject(result) : resolve(result));
     });
     // claimed before the session is taken, so that an older gateway with this client id stops first
-    await Promise.race([this.claimClientId(), this.stopped]);
+    try {
+      await Promise.race([this.claimClientId(), this.stopped]);
+    } catch (err) {
+      this.fail(err);
+    }
     if (this.closing) return this.stopped;
     this.client.connect();
     const connected = new Promise<void>((resolve) => this.client.once("connect", () => resolve()));
@@ -471,9 +484,21 @@ export class Gateway {
     if (qos === 1 && segment) segment.pending++;
     this.outputs++;
     this.client.publish(out.topic, out.payload, { qos }, (err) => {
-      // on an error the segment stays, and the prediction is published again by the next start
-      if (!err && qos === 1 && segment) segment.pending--;
+      if (err) this.publishFailed(out.topic, err);
+      // the broker's answer is final, a refusal too (an MQTT 5 reason code: sending it again at the next start would
+      // be refused again, and keep the segment for ever); a publish that got no answer (the connection went) keeps
+      // its segment, and is published again by the next start
+      const answered = !err || typeof (err as { code?: unknown }).code === "number";
+      if (answered && qos === 1 && segment) segment.pending--;
     });
+  }
+
+  /** A prediction or dead letter the broker refused, or that could not be sent: counted, and said once per reason. */
+  private publishFailed(topic: string, err: Error): void {
+    this.publishFailures++;
+    if (this.publishReasons.has(err.message)) return;
+    this.publishReasons.add(err.message);
+    this.config.log({ event: "publish-failed", topic, message: err.message });
   }
 
   /** publish mode "interval": the latest prediction of every device that had a reading since the last tick */
@@ -589,6 +614,7 @@ export class Gateway {
       learned,
       labelsIgnored,
       outputs: this.outputs,
+      publishFailures: this.publishFailures,
       replayed: this.replayed,
       notOwned: this.notOwned,
       lag: { devices: lags.length, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: lags.length ? lags[lags.length - 1].ms : null, worst: lags.slice(-5).reverse() },
