@@ -6,7 +6,7 @@
  * held only by a process that can still run.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, appendFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, writeSync, appendFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
@@ -146,6 +146,29 @@ describe("loading a shard", () => {
     const problem = await asyncProblemOf(() => loadShard(other, { ...FINGERPRINT, model: "ef".repeat(32) }));
     expect(problem.problem).toBe("incompatible");
     expect(problem.message).toMatch(/written for model "abab/);
+  });
+
+  // before: read whole as one string, which V8 refused ("Cannot create a string longer than 0x1fffffe8
+  // characters"), so that every start of the gateway failed; 385 messages at the 1 MiB --max-payload-bytes make one
+  // between two snapshots
+  it("reads a WAL segment longer than the longest string V8 makes, and finds its torn tail", async () => {
+    const state = tempDir();
+    await loadShard(state, FINGERPRINT);
+    const dir = shardDirectory(state, 1);
+    const p = Buffer.alloc(1 << 20, 0x41).toString("base64");
+    const lines = Math.ceil((2 ** 29 - 24) / (p.length + 40)) + 1;
+    const fd = openSync(join(dir, "wal-000000000000001.log"), "w");
+    for (let e = 1; e <= lines; e++) {
+      const json = JSON.stringify({ e, topic: `t/${e}`, p });
+      writeSync(fd, `${walCrc(json)} ${json}\n`);
+    }
+    writeSync(fd, '0badc0de {"e":');
+    closeSync(fd);
+    const loaded = await loadShard(state, FINGERPRINT);
+    const { entries } = loaded.segments[0];
+    expect(entries).toHaveLength(lines);
+    expect(entries.every((entry, k) => entry.e === k + 1 && entry.topic === `t/${k + 1}` && entry.payload.length === 1 << 20)).toBe(true);
+    expect(loaded.tornTail).toBe(true);
   });
 
   it("drops a torn last WAL line (never acknowledged) and keeps the whole ones", async () => {

@@ -10,7 +10,7 @@
  *   once a snapshot covers it and every prediction it published has been acknowledged by the broker.
  * Beside it, `shard-<s>.lock` holds the pid of the gateway that owns the shard. Node-only.
  */
-import { closeSync, existsSync, fdatasyncSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync, mkdirSync } from "node:fs";
+import { closeSync, existsSync, fdatasyncSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, truncateSync, writeSync, mkdirSync } from "node:fs";
 import { basename, join } from "node:path";
 import { crc32 } from "node:zlib";
 import { PhasorError } from "../errors.js";
@@ -362,13 +362,11 @@ export async function loadShard(stateDir: string, fingerprint: Fingerprint): Pro
   const names = io(dir, "list the shard's directory", () => readdirSync(dir)).filter((name) => /^wal-\d{15}\.log$/.test(name)).sort();
   const segments: LoadedShard["segments"] = [];
   let tornTail = false;
+  let tornBytes = 0;
   let expected = -1;
   names.forEach((name, n) => {
     const file = join(dir, name);
     const segment = new WalSegment(file, Number(name.slice(4, 19)));
-    const text = io(file, "read the WAL", () => readFileSync(file, "utf8"));
-    const lines = text.split("\n");
-    const last = lines.pop() as string; // "" when the file ends with a newline
     const entries: WalEntry[] = [];
     const parse = (line: string, at: number): WalEntry | undefined => {
       const json = line.slice(9);
@@ -383,14 +381,15 @@ export async function loadShard(stateDir: string, fingerprint: Fingerprint): Pro
       if (entry === undefined) throw new BadStateError(shard, "corrupt", `${file}:${at + 1}: checksum matches but the line is not a WAL entry`);
       return entry;
     };
-    lines.forEach((line, k) => {
+    const tail = forEachLine(file, (line, k) => {
       const entry = parse(line, k);
       if (entry === undefined) throw new BadStateError(shard, "corrupt", `${file}:${k + 1}: checksum mismatch`);
       entries.push(entry);
     });
-    if (last !== "") {
+    if (tail > 0) {
       if (n !== names.length - 1) throw new BadStateError(shard, "corrupt", `${file}: its last line is cut short, but later segments exist`);
       tornTail = true;
+      tornBytes = tail;
     }
     for (const entry of entries) {
       if (expected >= 0 && entry.e !== expected) {
@@ -406,9 +405,10 @@ export async function loadShard(stateDir: string, fingerprint: Fingerprint): Pro
     segments.push({ segment, entries });
   });
   if (tornTail) {
-    // rewrite the last segment without the torn line, so that appending continues from a whole line
-    const { segment, entries } = segments[segments.length - 1];
-    await writeFileAtomically(segment.path, new TextEncoder().encode(entries.map(walLine).join("")));
+    // the last segment cut back to its last whole line, so that the next start does not find a torn line before
+    // the segments written after this one (cut, not rewritten: a segment may be larger than a string can be)
+    const { segment } = segments[segments.length - 1];
+    io(segment.path, "cut the torn line off the WAL", () => truncateSync(segment.path, statSync(segment.path).size - tornBytes));
   }
   return { snapshot, segments, tornTail };
 }
@@ -426,6 +426,39 @@ function removeLeftovers(stateDir: string, shard: number): void {
     io(join(stateDir, name), "remove a shard's folder that was never finished", () => rmSync(join(stateDir, name), { recursive: true, force: true }));
   }
   if (existsSync(dir)) removeStalePartialFiles(dir);
+}
+
+/** Bytes read at a time from a WAL segment. */
+const WAL_READ_BYTES = 16 << 20;
+
+/**
+ * Calls `each` with every line of a file that ends in a newline (UTF-8, without the newline), in order, and returns
+ * the number of bytes after the last newline. Read in chunks and decoded line by line: a WAL segment may be larger
+ * than the longest string V8 makes (2^29 - 24 characters), and read whole as text it made every start of the
+ * gateway fail ("Cannot create a string longer than 0x1fffffe8 characters").
+ */
+function forEachLine(path: string, each: (line: string, index: number) => void): number {
+  const fd = io(path, "open the WAL", () => openSync(path, "r"));
+  try {
+    const chunk = Buffer.alloc(WAL_READ_BYTES);
+    // the start of a line that goes on in the next chunk, copied out of the chunk that is read over
+    let pieces: Buffer[] = [];
+    let index = 0;
+    for (;;) {
+      const got = io(path, "read the WAL", () => readSync(fd, chunk, 0, chunk.length, null));
+      if (got === 0) return pieces.reduce((n, piece) => n + piece.length, 0);
+      let from = 0;
+      for (let newline = chunk.indexOf(0x0a, from); newline >= 0 && newline < got; newline = chunk.indexOf(0x0a, from)) {
+        pieces.push(chunk.subarray(from, newline));
+        each(Buffer.concat(pieces).toString("utf8"), index++);
+        pieces = [];
+        from = newline + 1;
+      }
+      if (from < got) pieces.push(Buffer.from(chunk.subarray(from, got)));
+    }
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Moves a shard's state aside (policy "reset"): `<state>/quarantine/shard-<s>-<time>`. Returns where. */
