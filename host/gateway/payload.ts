@@ -56,6 +56,8 @@ export function parseMessage(payload: Uint8Array, topicSensor: string, limits: M
   if (size > maxPayloadBytes) return { ok: false, seq: null, why: `${size} bytes, at most ${maxPayloadBytes} per message (--max-payload-bytes)` };
   if (size > payload.length) return { ok: false, seq: null, why: `${size} bytes, more than --max-payload-bytes when it was received (the WAL kept its first ${payload.length})` };
   if (size === 0) return { ok: false, seq: null, why: "an empty message, not a JSON object" };
+  const deep = tooDeep(payload);
+  if (deep >= 0) return { ok: false, seq: null, why: `nested deeper than ${MAX_NESTING} arrays and objects, at byte ${deep}` };
   let text: string;
   try {
     text = UTF8.decode(payload);
@@ -86,6 +88,33 @@ export function parseMessage(payload: Uint8Array, topicSensor: string, limits: M
   if (m.readings.length > maxReadings) return malformed(`${m.readings.length} readings, at most ${maxReadings} per message (--max-readings)`);
   if (seq > Number.MAX_SAFE_INTEGER - (m.readings.length - 1)) return malformed("the readings' sequence numbers go past 2^53 - 1");
   return { ok: true, seq, batch: true, ts, readings: m.readings.map((r: unknown) => (typeof r === "object" && r !== null && !Array.isArray(r) ? reading(r as Record<string, unknown>, topicSensor) : { malformed: "a reading is not a JSON object" })) };
+}
+
+/**
+ * Arrays and objects one message may nest: a message of readings needs 4 (the message, its readings, a reading,
+ * its values or label), and the rest leaves room for what a device adds of its own. Deeper nesting is refused before
+ * JSON.parse, which took 120 ms of the shard's time for a 1 MiB message of "[" against 4 ms for 1 MiB of numbers.
+ */
+export const MAX_NESTING = 32;
+
+/** The byte at which JSON text opens its (MAX_NESTING + 1)-th level of arrays and objects, outside strings, or -1. */
+function tooDeep(bytes: Uint8Array): number {
+  let depth = 0;
+  let inString = false;
+  for (let k = 0; k < bytes.length; k++) {
+    const byte = bytes[k];
+    // "[" 0x5b and "{" 0x7b, "]" 0x5d and "}" 0x7d differ in bit 5 alone; the bytes of a multi-byte character are
+    // none of these, nor '"' 0x22 or "\\" 0x5c
+    const bracket = byte & 0xdf;
+    if (inString) {
+      if (byte === 0x5c) k++;
+      else if (byte === 0x22) inString = false;
+    } else if (bracket === 0x5b) {
+      if (++depth > MAX_NESTING) return k;
+    } else if (bracket === 0x5d) depth--;
+    else if (byte === 0x22) inString = true;
+  }
+  return -1;
 }
 
 /** t and v of one reading; JSON has no NaN, so null stands for it (and is refused later as not finite). */
