@@ -42,8 +42,8 @@ function sample(): ShardSnapshot {
     cut: 41,
     counters: { badTopic: 2, wrongShard: 0, tooManyDevices: 0, stateResets: 0 },
     devices: [
-      { id: "pump-1", lastSeq: 17, input: { lastT: 1.7e12 + 0.125, held: [0, 0, 0.3] }, counters: { accepted: 17, malformed: 1 }, published: null, stream: Uint8Array.from({ length: 40 }, (_, k) => k * 7), readout: null },
-      { id: "pump-2", lastSeq: 3, input: { lastT: null, held: [0, 0, 0] }, counters: {}, published: [0.5, -0.25], stream: Uint8Array.from({ length: 40 }, (_, k) => 255 - k), readout: Uint8Array.from({ length: 24 }, (_, k) => 3 * k) },
+      { id: "pump-1", lastSeq: 17, input: { lastT: 1.7e12 + 0.125, held: [0, 0, 0.3] }, counters: { accepted: 17, malformed: 1 }, published: null, unpublished: { seq: 17, t: 1.7e12 + 0.125, ts: 1.7e12 }, stream: Uint8Array.from({ length: 40 }, (_, k) => k * 7), readout: null },
+      { id: "pump-2", lastSeq: 3, input: { lastT: null, held: [0, 0, 0] }, counters: {}, published: [0.5, -0.25], unpublished: null, stream: Uint8Array.from({ length: 40 }, (_, k) => 255 - k), readout: Uint8Array.from({ length: 24 }, (_, k) => 3 * k) },
     ],
   };
 }
@@ -255,6 +255,8 @@ describe("files whose checksum holds but whose content is not a gateway's", () =
     ["a negative counter", (h: Record<string, any>) => (h.devices[1].counters = { accepted: -1 })],
     ["a published prediction of strings", (h: Record<string, any>) => (h.devices[1].published = ["x"])],
     ["a state length that is not a count", (h: Record<string, any>) => (h.devices[0].bytes = 1.5)],
+    ["a prediction waiting for the tick without a seq", (h: Record<string, any>) => (h.devices[0].unpublished = { t: 1 })],
+    ["a prediction waiting for the tick at a time that is not finite", (h: Record<string, any>) => (h.devices[0].unpublished = { seq: 1, t: "now" })],
   ])("a snapshot with %s is corrupt", (_name, change) => {
     expect(problemOf(() => decodeSnapshot(withHeader(change), 1, "s")).problem).toBe("corrupt");
   });

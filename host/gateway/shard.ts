@@ -20,7 +20,7 @@ import { PhasorError } from "../errors.js";
 import { deadLetterTopic, outputTopic, shardOf } from "./topics.js";
 import { SENSOR_REJECTIONS, SensorStream, type ReadingCounters, type SensorLayout } from "./sensors.js";
 import { parseMessage, type MessageLimits, type ParsedMessage } from "./payload.js";
-import { BadStateError, type DeviceRecord, type ShardSnapshot } from "./state.js";
+import { BadStateError, type DeviceRecord, type ShardSnapshot, type UnpublishedReading } from "./state.js";
 
 export type PublishMode = "every" | "change" | "interval";
 
@@ -80,9 +80,8 @@ export interface Device {
   counts: DeviceCounts;
   /** the last published prediction (publish mode "change") */
   published: Float64Array | null;
-  /** the latest prediction, and whether it was published yet (publish mode "interval") */
-  latest: { seq: number; t: number; ts: number | undefined } | null;
-  fresh: boolean;
+  /** the reading whose prediction waits for the next tick (publish mode "interval"), null when none waits */
+  unpublished: UnpublishedReading | null;
   /** publish-to-processing delay of the last reading that carried "ts", ms */
   lagMs: number;
 }
@@ -138,22 +137,22 @@ export class Shard {
       return { outs: [this.refuse(id, rawTopic, payload, size, [{ reason: "tooManyDevices", message: why }], live)], failed: false };
     }
     const created = device === undefined;
-    // the device as it was before the message, to put back should the engine fail: what a snapshot keeps, and
-    // what waits to be published
-    let before: { record: DeviceRecord; latest: Device["latest"]; fresh: boolean; lagMs: number } | undefined;
+    // the device as it was before the message, to put back should the engine fail: what a snapshot keeps (what
+    // waits to be published among it)
+    let before: { record: DeviceRecord; lagMs: number } | undefined;
     try {
       if (device === undefined) {
         device = this.newDevice(id);
         this.devices.set(id, device);
       } else {
-        before = { record: this.record(device), latest: device.latest, fresh: device.fresh, lagMs: device.lagMs };
+        before = { record: this.record(device), lagMs: device.lagMs };
       }
       return { outs: this.readings(device, sensor, rawTopic, payload, size, live), failed: false };
     } catch (err) {
       if (created) this.drop(id);
       else if (before !== undefined) {
         this.restoreDevice(device as Device, before.record);
-        Object.assign(device as Device, { latest: before.latest, fresh: before.fresh, lagMs: before.lagMs });
+        (device as Device).lagMs = before.lagMs;
       }
       const why = `the engine failed: ${(err as Error).message}`;
       this.failed(topic, payload, size);
@@ -274,8 +273,7 @@ export class Shard {
   private prediction(device: Device, seq: number, t: number, ts: number | undefined): Out | undefined {
     const { publish, changeThreshold } = this.config;
     if (publish === "interval") {
-      device.latest = { seq, t, ts };
-      device.fresh = true;
+      device.unpublished = ts === undefined ? { seq, t } : { seq, t, ts };
       return undefined;
     }
     const y = device.sensors.stream.output();
@@ -300,9 +298,9 @@ export class Shard {
   fresh(): Out[] {
     const outs: Out[] = [];
     for (const device of this.devices.values()) {
-      if (!device.fresh || device.latest === null) continue;
-      device.fresh = false;
-      const { seq, t, ts } = device.latest;
+      if (device.unpublished === null) continue;
+      const { seq, t, ts } = device.unpublished;
+      device.unpublished = null;
       outs.push({ topic: outputTopic(this.config.prefix, this.config.index, device.id), payload: this.predictionPayload(seq, t, device.sensors.stream.output(), ts) });
     }
     return outs;
@@ -316,8 +314,7 @@ export class Shard {
       lastSeq: -1,
       counts: { malformed: 0, badLabel: 0, duplicates: 0, seqGaps: 0, engineError: 0, labelsIgnored: 0 },
       published: null,
-      latest: null,
-      fresh: false,
+      unpublished: null,
       lagMs: NaN,
     };
   }
@@ -338,6 +335,7 @@ export class Shard {
       // Object.assign, not a spread: this runs before every message, and node 20 spreads two objects 20x slower
       counters: Object.assign({}, device.sensors.counters, device.counts),
       published: device.published ? Array.from(device.published) : null,
+      unpublished: device.unpublished,
       stream: device.sensors.stream.snapshot(),
       readout: device.sensors.stream.learning?.adapted ? device.sensors.stream.learning.save() : null,
     };
@@ -356,6 +354,7 @@ export class Shard {
     for (const key of Object.keys(counters) as (keyof ReadingCounters)[]) counters[key] = record.counters[key] ?? 0;
     for (const key of DEVICE_COUNTS) device.counts[key] = record.counters[key] ?? 0;
     device.published = record.published ? Float64Array.from(record.published) : null;
+    device.unpublished = record.unpublished;
   }
 
   /** The shard's state at `cut` (the last WAL entry it includes). */

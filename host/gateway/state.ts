@@ -36,10 +36,19 @@ export interface DeviceRecord {
   counters: Record<string, number>;
   /** the last published prediction (publish mode "change"), null before the first */
   published: number[] | null;
+  /** the reading whose prediction waits for the next tick (publish mode "interval"), null when none waits */
+  unpublished: UnpublishedReading | null;
   /** Stream.snapshot() */
   stream: Uint8Array;
   /** the device's adapted readout (ReadoutLearning.save()), null while it uses the model's */
   readout: Uint8Array | null;
+}
+
+/** The reading a device's latest prediction answers: its sequence number, the time it ran at, its `ts`. */
+export interface UnpublishedReading {
+  seq: number;
+  t: number;
+  ts?: number;
 }
 
 export interface ShardSnapshot {
@@ -85,6 +94,7 @@ export function encodeSnapshot(snapshot: ShardSnapshot): Uint8Array {
         input: d.input,
         counters: d.counters,
         published: d.published,
+        ...(d.unpublished === null ? {} : { unpublished: d.unpublished }),
         bytes: d.stream.length,
         readoutBytes: d.readout?.length ?? 0,
       })),
@@ -123,7 +133,7 @@ export function decodeSnapshot(bytes: Uint8Array, shard: number, source: string)
     fingerprint: Fingerprint;
     cut: number;
     counters: Record<string, number>;
-    devices: (Omit<DeviceRecord, "stream" | "readout"> & { bytes: number; readoutBytes?: number })[];
+    devices: (Omit<DeviceRecord, "stream" | "readout" | "unpublished"> & { unpublished?: UnpublishedReading; bytes: number; readoutBytes?: number })[];
   };
   try {
     header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(12, 12 + headerLength)));
@@ -145,7 +155,7 @@ export function decodeSnapshot(bytes: Uint8Array, shard: number, source: string)
     at += d.bytes;
     const readout = readoutBytes > 0 ? new Uint8Array(bytes.buffer.slice(bytes.byteOffset + at, bytes.byteOffset + at + readoutBytes)) : null;
     at += readoutBytes;
-    return { id: d.id, lastSeq: d.lastSeq, input: d.input, counters: d.counters, published: d.published, stream, readout };
+    return { id: d.id, lastSeq: d.lastSeq, input: d.input, counters: d.counters, published: d.published, unpublished: d.unpublished ?? null, stream, readout };
   });
   if (at !== bytes.length - 4) throw corrupt(`${bytes.length - 4 - at} bytes after the last device`);
   return { fingerprint: header.fingerprint, cut: header.cut, counters: header.counters, devices };
@@ -157,6 +167,12 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 function isCounters(value: unknown): value is Record<string, number> {
   return isObject(value) && Object.values(value).every((n) => Number.isSafeInteger(n) && (n as number) >= 0);
+}
+
+function isUnpublished(value: unknown): value is UnpublishedReading {
+  if (!isObject(value) || !Number.isSafeInteger(value.seq) || (value.seq as number) < 0) return false;
+  const finite = (v: unknown) => typeof v === "number" && Number.isFinite(v);
+  return finite(value.t) && (value.ts === undefined || finite(value.ts));
 }
 
 function isFiniteArray(value: unknown): value is number[] {
@@ -174,6 +190,7 @@ function deviceProblem(d: unknown, version: number): string | null {
   }
   if (!isCounters(d.counters)) return `${d.id}: its counters are not counts`;
   if (!(d.published === null || isFiniteArray(d.published))) return `${d.id}: its last published prediction is not finite numbers`;
+  if (d.unpublished !== undefined && !isUnpublished(d.unpublished)) return `${d.id}: its prediction waiting for the next tick is not a reading's seq, t and ts`;
   if (!Number.isSafeInteger(d.bytes) || (d.bytes as number) < 0) return `${d.id}: its state length is not a byte count`;
   if (version === 1 ? d.readoutBytes !== undefined : !Number.isSafeInteger(d.readoutBytes) || (d.readoutBytes as number) < 0) {
     return `${d.id}: its readout length is not a byte count`;
