@@ -404,3 +404,58 @@ describe("--publish interval across a restart", () => {
     expect(restarted.fresh()).toEqual([]);
   });
 });
+
+describe("a device that resets its stream", () => {
+  // before: one reading with a time far ahead (a clock that jumped) left every later reading of the device refused
+  // as timeBackwards for good (with --time-policy clamp, applied at that time), and nothing could bring the device
+  // back short of quarantining its whole shard
+  it("gets its later readings applied again after a far-future one, as a new device's", () => {
+    const shard = started();
+    expect(predictions(send(shard, accel(), '{"seq":3,"t":1e15,"v":[0.1,0.2,0.3]}').outs)).toHaveLength(1);
+    expect(deadLetters(send(shard, accel(), '{"seq":4,"t":1010,"v":[0.1,0.2,0.3]}').outs)[0].refused[0].reason).toBe("timeBackwards");
+    expect(send(shard, accel(), '{"seq":5,"reset":true}').outs).toEqual([]);
+    const after = predictions(send(shard, accel(), '{"seq":6,"t":1011,"v":[0.1,0.2,0.3]}').outs);
+    const fresh = demoShard(engine, SHARD);
+    expect(after).toEqual(predictions(send(fresh, accel(), '{"seq":6,"t":1011,"v":[0.1,0.2,0.3]}').outs));
+    expect(JSON.parse(stateOfDevice(shard, DEVICE) as string)).toMatchObject({
+      stream: JSON.parse(stateOfDevice(fresh, DEVICE) as string).stream,
+      input: { lastT: 1011, held: [0, 0, 0, 0] },
+      lastSeq: 6,
+      counters: { resets: 1, timeBackwards: 1, accepted: 4 },
+    });
+    expect(stateOfDevice(shard, OTHER)).toBe(stateOfDevice(started(), OTHER));
+  });
+
+  it("is a message of its own: counted once, a redelivery a duplicate, anything else in it malformed", () => {
+    const shard = started();
+    send(shard, accel(), '{"seq":3,"reset":true,"ts":1700000000000}');
+    expect(send(shard, accel(), '{"seq":3,"reset":true}').outs).toEqual([]);
+    for (const [seq, extra] of [[4, '"t":1,"v":[1,2,3]'], [5, '"readings":[{"t":1,"v":[1,2,3]}]'], [6, '"label":1']] as const) {
+      const [letter] = deadLetters(send(shard, accel(), `{"seq":${seq},"reset":true,${extra}}`).outs);
+      expect(letter.refused).toEqual([{ seq, reason: "malformed", message: 'a reset carries nothing but "seq" and "ts"' }]);
+    }
+    expect(deadLetters(send(shard, accel(), '{"seq":7,"reset":1}').outs)[0].refused[0].message).toBe('reset is not true');
+    expect(JSON.parse(stateOfDevice(shard, DEVICE) as string).counters).toMatchObject({ resets: 1, duplicates: 1, malformed: 4 });
+  });
+
+  it("publishes the prediction that waited for its tick before it resets (--publish interval)", () => {
+    const shard = demoShard(engine, SHARD, { publish: "interval" });
+    send(shard, accel(), '{"seq":1,"t":1000,"v":[0.1,0.2,0.3]}');
+    const waiting = demoShard(engine, SHARD, { publish: "interval" });
+    send(waiting, accel(), '{"seq":1,"t":1000,"v":[0.1,0.2,0.3]}');
+    expect(send(shard, accel(), '{"seq":2,"reset":true}').outs).toEqual(waiting.fresh());
+    expect(shard.fresh()).toEqual([]);
+  });
+
+  it("ends in the same state through a snapshot and a WAL replay", () => {
+    const messages = ['{"seq":1,"t":1000,"v":[0.1,0.2,0.3]}', '{"seq":2,"reset":true}', '{"seq":3,"t":5,"v":[0.3,0.2,0.1]}'];
+    const live = demoShard(engine, SHARD);
+    for (const m of messages) send(live, accel(), m);
+    const replay = demoShard(engine, SHARD);
+    for (const m of messages) send(replay, accel(), m, false);
+    expect(stateOfDevice(replay, DEVICE)).toBe(stateOfDevice(live, DEVICE));
+    const restored = demoShard(engine, SHARD);
+    restored.restore(decodeSnapshot(encodeSnapshot(live.capture(3, { model: "", engine: "", sensors: "", shards: SHARDS, shard: SHARD })), SHARD, "snapshot"));
+    expect(stateOfDevice(restored, DEVICE)).toBe(stateOfDevice(live, DEVICE));
+  });
+});

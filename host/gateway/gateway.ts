@@ -95,6 +95,8 @@ export interface Health {
    * readings applied where nothing learns (no --learn-rate) */
   learned: number;
   labelsIgnored: number;
+  /** reset messages that started a device's stream again (over the devices' whole history) */
+  resets: number;
   /** predictions published by this process */
   outputs: number;
   /** predictions and dead letters the broker refused (an ACL, a size limit) or that could not be sent */
@@ -568,6 +570,7 @@ export class Gateway {
     let seqGaps = 0;
     let learned = 0;
     let labelsIgnored = 0;
+    let resets = 0;
     let stateResets = 0;
     let segments = 0;
     let entries = 0;
@@ -590,6 +593,7 @@ export class Gateway {
         rejected.engineError += device.counts.engineError;
         learned += device.sensors.stream.learning?.steps ?? 0;
         labelsIgnored += device.counts.labelsIgnored;
+        resets += device.counts.resets;
         duplicates += device.counts.duplicates;
         seqGaps += device.counts.seqGaps;
         if (Number.isFinite(device.lagMs)) lags.push({ device: device.id, ms: device.lagMs });
@@ -613,6 +617,7 @@ export class Gateway {
       rejectedTotal: Object.values(rejected).reduce((a, b) => a + b, 0),
       learned,
       labelsIgnored,
+      resets,
       outputs: this.outputs,
       publishFailures: this.publishFailures,
       replayed: this.replayed,

@@ -6,6 +6,7 @@
  *   one reading:   {"seq": 1042, "t": 1712345678901.25, "v": [0.1, -0.3, 9.8], "ts": 1712345678901}
  *   labelled:      {"seq": 1043, "t": 1712345678902.5, "v": [0.2, -0.3, 9.7], "label": 2}
  *   several:       {"seq": 1042, "readings": [{"t": ..., "v": [...]}, {"t": ..., "v": 21.5, "sensor": "temp"}], "ts": ...}
+ *   a reset:       {"seq": 1045, "reset": true}   (the device's stream starts again, as a new device's)
  *
  * `seq` numbers readings, not messages: the k-th reading of a message has sequence number seq + k, so a message of
  * n readings uses seq .. seq + n - 1 and a redelivered or re-sent reading is recognised on its own.
@@ -24,7 +25,9 @@ export type ParsedMessage =
   /** the message as a whole is unusable; `seq` is its sequence number when that much could be read */
   | { ok: false; seq: number | null; why: string }
   /** readings in order, reading k with sequence number seq + k; a malformed one says why */
-  | { ok: true; seq: number; batch: boolean; ts: number | undefined; readings: (Reading | { malformed: string })[] };
+  | { ok: true; seq: number; reset?: false; batch: boolean; ts: number | undefined; readings: (Reading | { malformed: string })[] }
+  /** the device's stream and time start again (docs/gateway.md, "Starting a device again") */
+  | { ok: true; seq: number; reset: true };
 
 /** Readings per message unless --max-readings says otherwise: bounds the work one message can ask for. */
 export const DEFAULT_MAX_READINGS = 1000;
@@ -79,6 +82,11 @@ export function parseMessage(payload: Uint8Array, topicSensor: string, limits: M
   const malformed = (why: string): ParsedMessage => ({ ok: false, seq, why });
   if (m.ts !== undefined && !(typeof m.ts === "number" && Number.isFinite(m.ts))) return malformed("ts is not a finite number (epoch milliseconds)");
   const ts = m.ts as number | undefined;
+  if (m.reset !== undefined) {
+    if (m.reset !== true) return malformed("reset is not true");
+    if (m.t !== undefined || m.v !== undefined || m.readings !== undefined || m.label !== undefined) return malformed('a reset carries nothing but "seq" and "ts"');
+    return { ok: true, seq, reset: true };
+  }
   if (m.readings === undefined) {
     if (m.t === undefined || m.v === undefined) return malformed('expected "t" and "v", or "readings"');
     return { ok: true, seq, batch: false, ts, readings: [reading(m, topicSensor)] };

@@ -38,8 +38,8 @@ export const REJECTIONS = [...new Set([...DEVICE_REJECTIONS, ...SHARD_REJECTIONS
 export type Rejection = (typeof DEVICE_REJECTIONS)[number] | (typeof SHARD_REJECTIONS)[number];
 
 /** A device's counts besides its encoder's (SensorStream.counters); labelsIgnored: labels of applied readings on a
- * gateway that does not learn (no --learn-rate). */
-const DEVICE_COUNTS = ["malformed", "badLabel", "duplicates", "seqGaps", "engineError", "labelsIgnored"] as const;
+ * gateway that does not learn (no --learn-rate); resets: reset messages that started its stream again. */
+const DEVICE_COUNTS = ["malformed", "badLabel", "duplicates", "seqGaps", "engineError", "labelsIgnored", "resets"] as const;
 type DeviceCounts = Record<(typeof DEVICE_COUNTS)[number], number>;
 type ShardCounters = Record<(typeof SHARD_REJECTIONS)[number] | "stateResets", number>;
 
@@ -175,7 +175,7 @@ export class Shard {
     const parsed = parseMessage(payload, topic.sensor, this.config, size);
     const first = parsed.seq;
     if (first === null) return;
-    const last = parsed.ok ? parsed.seq + parsed.readings.length - 1 : first;
+    const last = parsed.ok && !parsed.reset ? parsed.seq + parsed.readings.length - 1 : first;
     if (last <= device.lastSeq) return;
     this.useSeq(device, Math.max(first, device.lastSeq + 1));
     device.lastSeq = last;
@@ -197,6 +197,13 @@ export class Shard {
       }
       device.counts.malformed++;
       refused.push({ ...(parsed.seq === null ? {} : { seq: parsed.seq }), reason: "malformed", message: parsed.why });
+    } else if (parsed.reset) {
+      if (parsed.seq <= device.lastSeq) {
+        device.counts.duplicates++;
+        return outs;
+      }
+      this.useSeq(device, parsed.seq);
+      this.reset(device, outs);
     } else {
       let applied = false;
       parsed.readings.forEach((reading, index) => {
@@ -237,6 +244,20 @@ export class Shard {
     }
     if (refused.length > 0) outs.push(this.refuse(device.id, rawTopic, payload, size, refused, live));
     return outs;
+  }
+
+  /**
+   * A reset message: the device's stream and encoder start again as a new device's (a device whose clock jumped
+   * ahead gets its later readings applied again); its adapted readout, sequence number and counters stay. A
+   * prediction that waits for its tick is published first, while the state it answers is still there.
+   */
+  private reset(device: Device, outs: Out[]): void {
+    const waiting = device.unpublished === null ? [] : this.fresh([device]);
+    outs.push(...waiting);
+    device.sensors.stream.reset();
+    device.sensors.input.reset();
+    device.published = null;
+    device.counts.resets++;
   }
 
   /** One step of the device's readout from a checked label, or the label counted as ignored where nothing learns. */
@@ -294,10 +315,10 @@ export class Shard {
     return JSON.stringify(body);
   }
 
-  /** publish mode "interval": the latest prediction of every device that had a reading since the last tick */
-  fresh(): Out[] {
+  /** publish mode "interval": the latest prediction of every device (of `devices`) that had a reading since the last tick */
+  fresh(devices: Iterable<Device> = this.devices.values()): Out[] {
     const outs: Out[] = [];
-    for (const device of this.devices.values()) {
+    for (const device of devices) {
       if (device.unpublished === null) continue;
       const { seq, t, ts } = device.unpublished;
       device.unpublished = null;
@@ -312,7 +333,7 @@ export class Shard {
       id,
       sensors: new SensorStream(stream, this.config.layout, this.config.timePolicy),
       lastSeq: -1,
-      counts: { malformed: 0, badLabel: 0, duplicates: 0, seqGaps: 0, engineError: 0, labelsIgnored: 0 },
+      counts: { malformed: 0, badLabel: 0, duplicates: 0, seqGaps: 0, engineError: 0, labelsIgnored: 0, resets: 0 },
       published: null,
       unpublished: null,
       lagMs: NaN,
