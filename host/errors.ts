@@ -52,6 +52,19 @@ export function wholeNumber(what: string, x: unknown, lo: number, hi: number): n
 }
 
 /**
+ * Refuses a key of an options object that is not one of `known`: a misspelt option (`timepolicy`, `learningRate`)
+ * would otherwise be dropped without a word and the default run in its place. Keys whose value is undefined count
+ * as not given, as everywhere else in the API.
+ */
+export function knownOptions(what: string, options: object, known: readonly string[]): void {
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key) && (options as Record<string, unknown>)[key] !== undefined) {
+      throw new PhasorError("bad-args", `${what}: unknown option ${quote(key)}; the options are ${known.join(", ")}`);
+    }
+  }
+}
+
+/**
  * The numbers a setting accepts: [min, max], either end open, whole numbers only, or 0 (off) besides the range.
  * One form, so that every setting's range reads the same in a refusal, in --help and in the code that checks it.
  */

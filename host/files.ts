@@ -3,7 +3,7 @@
  * what the CLI and the gateway write (models, reports, checkpoints, the gateway's snapshots). Node-only.
  */
 import { randomBytes } from "node:crypto";
-import { rmSync } from "node:fs";
+import { readdirSync, rmSync } from "node:fs";
 import { mkdir, open, realpath, rename, rm, stat, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { PhasorError } from "./errors.js";
@@ -51,6 +51,7 @@ export async function writeFilesAtomically(files: readonly { path: string; bytes
 /** `bytes` in a new file beside `target`, flushed to disk; its path. */
 async function writePartial(path: string, target: string, bytes: Uint8Array): Promise<string> {
   const partial = join(dirname(target), `.${basename(target)}.${process.pid}-${randomBytes(4).toString("hex")}.partial`);
+  // the name PARTIAL_FILE finds again, should the process be killed before it is renamed
   let handle: FileHandle;
   try {
     handle = await open(partial, "wx");
@@ -69,6 +70,31 @@ async function writePartial(path: string, target: string, bytes: Uint8Array): Pr
     throw new PhasorError("runtime", `${path}: cannot write: ${ioReason(err)}`);
   }
   return partial;
+}
+
+/** The name of the file writeFileAtomically writes beside its target before the rename. */
+const PARTIAL_FILE = /^\..+\.\d+-[0-9a-f]{8}\.partial$/;
+
+/**
+ * Removes from `folder` the partial files of writeFileAtomically that a killed process left behind (SIGKILL, out
+ * of memory, power loss between the write and the rename), each as large as the file it was to replace. Only for a
+ * folder that no running process writes to (one a lock gives to the caller alone); a failure is a one-line
+ * "runtime" PhasorError naming the file.
+ */
+export function removeStalePartialFiles(folder: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(folder);
+  } catch (err) {
+    throw new PhasorError("runtime", `${folder}: cannot list the folder: ${ioReason(err)}`);
+  }
+  for (const name of names.filter((n) => PARTIAL_FILE.test(n))) {
+    try {
+      rmSync(join(folder, name), { force: true });
+    } catch (err) {
+      throw new PhasorError("runtime", `${join(folder, name)}: cannot remove a partial file: ${ioReason(err)}`);
+    }
+  }
 }
 
 /** Where writeFileAtomically(path) writes: the path, or the file a symbolic link there points to. */

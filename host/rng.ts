@@ -7,6 +7,7 @@
  * events once and ship the bytes.
  * Browser-safe: no node import.
  */
+import { PhasorError } from "./errors.js";
 
 /** seeds are 32-bit: the largest one */
 export const MAX_SEED = 0xffff_ffff;
@@ -22,7 +23,7 @@ export class Rng {
   /** seed: an integer in [0, MAX_SEED]; anything else would silently alias another seed */
   constructor(seed: number) {
     if (!Number.isInteger(seed) || seed < 0 || seed > MAX_SEED) {
-      throw new RangeError(`seed must be an integer in [0, ${MAX_SEED}], got ${seed}`);
+      throw new PhasorError("bad-args", `seed must be an integer in [0, ${MAX_SEED}], got ${seed}`);
     }
     let x = seed >>> 0;
     const splitmix = () => {

@@ -6,7 +6,7 @@
  */
 import "../host/node.js";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -252,6 +252,59 @@ describe("the C host refuses what it cannot run", () => {
     const c = runCHost(host, ["--module", wasm, "--model", model, "--events", "-"]);
     expect(c.status).toBe(1);
     expect(c.stderr).toMatch(/^phasor_host: .*small\.plsm: the module trapped in init: .*unreachable/s);
+  });
+
+  it("a learning step or cap outside the module's ranges: refused before any event runs, exit 2, as the WASI command refuses it", () => {
+    // before: the host ran the events, printed their outputs and, at the first label, blamed that line of the
+    // events with the module's generic refusal; with no labels it ran to the end and exited 0
+    const labelled = "t,x0,x1,label\n1,0.5,0.25,1\n2,0.5,0.25,0\n";
+    const unlabelled = "t,x0,x1\n1,0.5,0.25\n2,0.5,0.25\n";
+    const cases: [string[], RegExp][] = [
+      ...["-1", "0", "1e-30", "2000", "nan", "inf"].map((eta): [string[], RegExp] => [["--learn", eta], /^phasor_host: --learn \(the step eta\) must be a number in \[2\^-24, 1024\]/]),
+      ...["0", "2", "nan", "-0.5"].map((c): [string[], RegExp] => [["--learn", "0.5", "--learn-c", c], /^phasor_host: --learn-c \(the cap's c\) must be a number in \[2\^-16, 1\]/]),
+    ];
+    // the default module of --learn: the learning build
+    const learning = (events: string, args: string[]) => {
+      const file = join(dir, "learning.csv");
+      writeFileSync(file, events);
+      return runCHost(host, ["--model", model, "--events", file, ...args]);
+    };
+    for (const events of [labelled, unlabelled]) {
+      for (const [args, message] of cases) {
+        const c = learning(events, args);
+        expect(c.status, args.join(" ")).toBe(2);
+        expect(c.stderr, args.join(" ")).toMatch(message);
+        expect(c.stderr, args.join(" ")).toContain(`(got "${args.at(-1)}")`);
+        expect(c.stdout.length, `${args.join(" ")}: no output before the refusal`).toBe(0);
+      }
+    }
+    // the ends of the ranges are steps the module takes
+    for (const args of [["--learn", "1024", "--learn-c", "1"], ["--learn", String(2 ** -24), "--learn-c", String(2 ** -16)]]) {
+      const c = learning(labelled, args);
+      expect(c.status, `${args.join(" ")}: ${c.stderr}`).toBe(0);
+    }
+  });
+
+  it("a readout it cannot write whole leaves --readout-out's file as it was, and says so, exit 1", () => {
+    // a readout of 36 + 8 O + 4 O H = 4,356 bytes, more than the 4 KiB file-size limit below, which wasmtime's own
+    // files (the memory image it instantiates from) stay within
+    const wide = join(dir, "wide.plsm");
+    const float = randomModel(new Rng(8), { inputSize: 2, hidden: [52], peephole: true, rOn: 0.3, outputs: 20, mode: "last", alpha: 0 });
+    writeFileSync(wide, quantize(float, calibrationStreams(8, 2), "wide").bytes);
+    const events = join(dir, "learning.csv");
+    writeFileSync(events, "t,x0,x1,label\n1,0.5,0.25,1\n2,0.5,0.25,7\n");
+    const saved = join(dir, "saved.readout");
+    expect(runCHost(host, ["--model", wide, "--events", events, "--readout-out", saved]).status).toBe(0);
+    const before = readFileSync(saved);
+    expect(before.length).toBe(4356);
+    // past the limit a write to a file fails (EFBIG), pipes are not limited; before, the host had emptied the file by
+    // opening it for writing, and the write killed it half way (SIGXFSZ)
+    const limited = spawnSync("bash", ["-c", 'ulimit -f 4; exec "$0" "$@"', host, "--model", wide, "--events", events, "--learn", "0.5", "--readout-out", saved]);
+    expect(limited.signal).toBeNull();
+    expect(limited.status).toBe(1);
+    expect(limited.stderr.toString("utf8")).toMatch(/^phasor_host: .*saved\.readout: cannot write: File too large\n$/);
+    expect(readFileSync(saved).equals(before), "the saved readout is untouched").toBe(true);
+    expect(readdirSync(dir).filter((name) => name.startsWith("saved.readout")), "no partial file is left").toEqual(["saved.readout"]);
   });
 
   it("bad arguments: which flag and the usage, exit 2", () => {

@@ -115,14 +115,16 @@ describe("classification: the final argmax agrees with the reference", () => {
       const sequences = Array.from({ length: SEQUENCES }, sequence);
       // centre the outputs on the calibration sequences (as training would), so that every class occurs and the
       // answer follows h rather than a bias that makes one class win every time
-      const reference = (await createEngine(model, { engine: "reference" })).createStream();
+      const uncentred = (await createEngine(model, { engine: "reference" })).createStream();
       const mean = new Float64Array(4);
       for (const s of calibration) {
-        reference.reset();
-        reference.pushBatch(s.t, s.x);
-        reference.output().forEach((y, o) => (mean[o] += y / calibration.length));
+        uncentred.reset();
+        uncentred.pushBatch(s.t, s.x);
+        uncentred.output().forEach((y, o) => (mean[o] += y / calibration.length));
       }
       mean.forEach((m, o) => (model.readout.d[o] -= m));
+      // every engine, the reference too, runs the model as it was when the engine was made
+      const reference = (await createEngine(model, { engine: "reference" })).createStream();
       const float = (await createEngine(model, { engine: "float" })).createStream();
       const fixed = (await quantizedEngine(model, calibration)).engine.createStream();
       const classes = new Array(4).fill(0);

@@ -9,7 +9,7 @@
  * Every wait is bounded; the broker and the gateways are stopped in afterAll whatever happened.
  */
 import "../host/node.js";
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,64 +17,18 @@ import type { MqttClient } from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createEngine, loadModelBytes } from "../host/engine/create.js";
 import type { Engine } from "../host/engine/engine.js";
-import { inputTopic, shardOf } from "../host/gateway/topics.js";
-import { Broker } from "./support/broker.js";
+import { claimTopic, inputTopic, shardOf } from "../host/gateway/topics.js";
+import { Broker, freePort } from "./support/broker.js";
 import { Collector, DEMO_SENSORS, connectClient, demoLayout, demoModel, deviceReadings, publishReadings, referenceRun, type Reading } from "./support/simulated-devices.js";
 import { decodeSnapshot } from "../host/gateway/state.js";
 import { phasor } from "./support/cli.js";
+import { GatewayProcess, sleep, waitUntil, withTimeout } from "./support/gateway-process.js";
 
 const PREFIX = "factory";
 const SHARDS = 8;
 const DEVICES = 100;
 const READINGS = 60;
 const SEED = 2024;
-
-/** A `phasor gateway` child process and its NDJSON log. */
-class GatewayProcess {
-  readonly records: Record<string, unknown>[] = [];
-  readonly child: ChildProcess;
-  readonly exited: Promise<number | null>;
-  stderr = "";
-
-  /** `phasor gateway args`, or another gateway script (`script`, its arguments, its environment) */
-  constructor(args: string[], script: { path: string; env?: Record<string, string> } = { path: "tools/cli/phasor.ts" }) {
-    // tsx as a loader in this very process (its CLI would run the gateway in a child that SIGKILL would miss)
-    const command = script.path === "tools/cli/phasor.ts" ? [script.path, "gateway", ...args] : [script.path, ...args];
-    this.child = spawn(process.execPath, ["--import", "tsx", ...command], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...script.env } });
-    let partial = "";
-    this.child.stdout?.on("data", (chunk: Buffer) => {
-      const lines = (partial + chunk.toString()).split("\n");
-      partial = lines.pop() as string;
-      for (const line of lines) if (line.trim() !== "") this.records.push(JSON.parse(line));
-    });
-    this.child.stderr?.on("data", (chunk: Buffer) => (this.stderr += chunk.toString()));
-    this.exited = new Promise((resolve) => this.child.once("exit", (code) => resolve(code)));
-  }
-
-  async waitFor(event: string, timeoutMs = 20_000): Promise<Record<string, unknown>> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      const found = this.records.find((r) => r.event === event);
-      if (found) return found;
-      if (this.child.exitCode !== null) break;
-      await sleep(25);
-    }
-    throw new Error(`gateway: no "${event}" within ${timeoutMs} ms (exit ${this.child.exitCode}); stderr: ${this.stderr}; log: ${JSON.stringify(this.records.slice(-3))}`);
-  }
-
-  /** SIGTERM and the final "stopped" record */
-  async stop(): Promise<Record<string, unknown>> {
-    this.child.kill("SIGTERM");
-    const code = await withTimeout(this.exited, 20_000, "gateway did not stop after SIGTERM");
-    expect(code, this.stderr).toBe(0);
-    return this.waitFor("stopped", 1000);
-  }
-
-  kill(): Promise<number | null> {
-    this.child.kill("SIGKILL");
-    return this.exited;
-  }
-}
 
 let dir: string;
 let broker: Broker;
@@ -402,6 +356,32 @@ describe("phasor gateway keeps running whatever a message holds (issue 12)", () 
     }
   });
 
+  // before: node's recursive mkdir never returned under /proc (the gateway hung, silent, before its first line),
+  // and on a read-only file system it said "no such file"
+  it("--state where no folder can be made is a one-line error with exit status 2, at once", () => {
+    const run = spawnSync(process.execPath, ["--import", "tsx", "tools/cli/phasor.ts", "gateway", "--model", join(dir, "tiny.plsm"), "--state", "/proc/phasor-none/state", "--broker", broker.url], {
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    expect(run.signal, "the gateway hung").toBeNull();
+    expect(run.status, run.stderr).toBe(2);
+    expect(run.stderr).toMatch(/^phasor gateway: --state \/proc\/phasor-none\/state: cannot create the folder \/proc\/phasor-none: no such file\n$/);
+  });
+
+  it("with no broker, says so once, keeps trying, and SIGTERM stops it (exit 0)", async () => {
+    const nowhere = `mqtt://127.0.0.1:${await freePort()}`;
+    const gateway = new GatewayProcess(["--model", join(dir, "tiny.plsm"), "--state", join(dir, "state-nowhere"), "--broker", nowhere, "--prefix", TINY, "--shards", "4"]);
+    gateways.push(gateway);
+    await gateway.waitFor("mqtt-error");
+    // before: an mqtt-error line at every attempt, twice a second for as long as the broker was away
+    await sleep(1600);
+    const errors = gateway.records.filter((r) => r.event === "mqtt-error");
+    expect(errors).toEqual([{ event: "mqtt-error", connection: "claim", message: expect.stringMatching(/ECONNREFUSED/), retryMs: 500 }]);
+    const stopped = await gateway.stop();
+    expect(stopped).toMatchObject({ status: "stopped", connected: false });
+    expect(gateway.stderr).toBe("");
+  });
+
   it("an I/O failure while running stops the gateway with one line and without acknowledging the message", async () => {
     const state = join(dir, "state-io");
     const first = await tinyGateway(state);
@@ -482,6 +462,53 @@ describe("phasor gateway keeps running whatever a message holds (issue 12)", () 
   });
 });
 
+describe("two gateways with one MQTT client id", () => {
+  // the second gateway of a deployment started by mistake with the first one's --instance (so its client id), on
+  // another host or state directory where the shard locks cannot see it: the broker hands the session to the
+  // newcomer. Before, the one it displaced reconnected at once and took the session back, twice a second for as
+  // long as both ran, each applying part of every device's readings to its own copy of the state
+  it("the one the broker displaced stops with one line and exit status 1; the other goes on alone", async () => {
+    const prefix = "twins";
+    const start = (state: string) => {
+      const gateway = new GatewayProcess(["--model", modelPath, "--sensors", sensorsPath, "--state", join(dir, state), "--broker", broker.url, "--prefix", prefix, "--shards", "2", "--client-id", "twin"]);
+      gateways.push(gateway);
+      return gateway;
+    };
+    const first = start("state-twin-1");
+    await first.waitFor("ready");
+    const second = start("state-twin-2");
+    await second.waitFor("ready");
+    expect(await withTimeout(first.exited, 20_000, "the displaced gateway did not stop")).toBe(1);
+    expect(first.stderr).toMatch(new RegExp(`^phasor gateway: another gateway \\(pid ${second.child.pid} on .+\\) started with the client id "twin" .*--client-id.* so this one, the older, stops\n$`));
+    // the survivor takes every reading from now on
+    const twinCollector = await Collector.start(broker.url, "twin-collector", prefix);
+    const publisher = await connectClient(broker.url, "twin-publisher");
+    clients.push(publisher);
+    await publishReadings(publisher, prefix, 2, deviceReadings("twin-dev", 20, SEED));
+    await waitUntil(() => twinCollector.count() >= 20, 20_000, () => `${twinCollector.count()} predictions`);
+    const stopped = await second.stop();
+    expect(stopped.applied).toBe(20);
+    // connected once: the session was never taken from it
+    expect(second.records.filter((r) => r.event === "connected")).toHaveLength(1);
+    await twinCollector.close();
+  });
+
+  it("a claim left by a gateway that is gone gives way to a new start, whatever the clocks say", async () => {
+    // the retained claim of a gateway that ran on a host whose clock was ahead (a device that starts in 1970 until
+    // it has the time is behind): the new start is later all the same, by the broker's order
+    const publisher = await connectClient(broker.url, "claim-publisher");
+    clients.push(publisher);
+    const stale = { clientId: "solo", started: 4e12, nonce: "ffffffffffffffff", host: "elsewhere", pid: 1 };
+    await publisher.publishAsync(claimTopic("solo", "solo"), JSON.stringify(stale), { qos: 1, retain: true });
+    const gateway = new GatewayProcess(["--model", modelPath, "--sensors", sensorsPath, "--state", join(dir, "state-solo"), "--broker", broker.url, "--prefix", "solo", "--shards", "2", "--client-id", "solo"]);
+    gateways.push(gateway);
+    await gateway.waitFor("ready");
+    await sleep(500);
+    expect(gateway.records.filter((r) => r.event === "fatal")).toEqual([]);
+    await gateway.stop();
+  });
+});
+
 describe("phasor gateway publish modes", () => {
   const devices = ["dock-1", "dock-2", "dock-3", "dock-4"];
 
@@ -546,25 +573,4 @@ describe("phasor gateway publish modes", () => {
 
 function argmaxOf(values: number[]): number {
   return values.reduce((best, v, k) => (v > values[best] ? k : best), 0);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function waitUntil(condition: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what()}`);
-    await sleep(20);
-  }
-}
-
-async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

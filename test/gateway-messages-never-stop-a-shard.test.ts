@@ -9,9 +9,9 @@ import "../host/node.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Engine } from "../host/engine/engine.js";
 import { PhasorError } from "../host/errors.js";
-import { deadLetterTopic, inputTopic, outputTopic } from "../host/gateway/topics.js";
+import { deadLetterTopic, inputTopic, outputTopic, parseInputTopic } from "../host/gateway/topics.js";
 import type { Out } from "../host/gateway/shard.js";
-import { BadStateError } from "../host/gateway/state.js";
+import { BadStateError, decodeSnapshot, encodeSnapshot } from "../host/gateway/state.js";
 import { batchPayload, deviceReadings, demoLayout, readingPayload, referenceRun, type Reading } from "./support/simulated-devices.js";
 import { PREFIX, SHARDS, demoEngine, demoShard, deviceOf, faultyEngine, send, stateOfDevice } from "./support/gateway.js";
 
@@ -204,11 +204,89 @@ describe("refused messages that reach no device", () => {
     expect([...shard.devices.keys()]).toEqual([DEVICE]);
   });
 
+  // before: "not UTF-8 JSON" for each of them, which said neither which nor where
+  it.each([
+    ["an empty payload", "", "an empty message, not a JSON object"],
+    ["blanks", "  \n", "not JSON: Unexpected end of JSON input"],
+    ["NaN", '{"seq":6,"t":4,"v":[NaN,2,3]}', `not JSON: Unexpected token 'N', ..."t":4,"v":[NaN,2,3]}" is not valid JSON`],
+    ["a message cut short", '{"seq":1', "not JSON: Expected ',' or '}' after property value in JSON at position 8"],
+    ["text after the object", '{"seq":1} x', "not JSON: Unexpected non-whitespace character after JSON at position 10"],
+    ["bytes that are not UTF-8", Uint8Array.of(0x7b, 0xc0, 0xaf, 0x7d), "not UTF-8 (JSON text is UTF-8, RFC 8259)"],
+    // before: parsed whole first, 90 ms of the shard's time for a 1 MiB message of "[" (the broker delivers
+    // every device's messages one after another), and then refused as "not a JSON object"
+    ["arrays nested 100 deep", `${"[".repeat(100)}${"]".repeat(100)}`, "nested deeper than 32 arrays and objects, at byte 32"],
+    ["a reading nested 40 deep", `{"seq":1,"t":1,"v":[1,2,3],"meta":${'{"a":'.repeat(40)}1${"}".repeat(40)}}`, "nested deeper than 32 arrays and objects, at byte 189"],
+  ])("%s is malformed, and the dead letter says why", (_name, payload, why) => {
+    const shard = demoShard(engine, SHARD);
+    expect(deadLetters(send(shard, accel(), payload).outs)[0].refused).toEqual([{ reason: "malformed", message: why }]);
+  });
+
+  it("brackets in strings are not nesting, and a reading with a few levels of its own is applied", () => {
+    const shard = demoShard(engine, SHARD);
+    const deep = `{"seq":1,"t":1,"v":[1,2,3],"note":"${"[{".repeat(50)}","meta":${'{"a":'.repeat(30)}1${"}".repeat(30)}}`;
+    expect(predictions(send(shard, accel(), deep).outs)).toHaveLength(1);
+  });
+
   it("a payload that is not UTF-8 is malformed and dead-lettered in base64", () => {
     const shard = demoShard(engine, SHARD);
     const bytes = Uint8Array.of(0x7b, 0xff, 0xfe, 0x7d);
     const [letter] = deadLetters(send(shard, accel(), bytes).outs);
     expect(letter).toMatchObject({ payloadBase64: Buffer.from(bytes).toString("base64"), payloadBytes: 4, refused: [{ reason: "malformed" }] });
+    // also where the bad bytes come last: an incomplete character at the end of a whole message is not UTF-8
+    const cut = new TextEncoder().encode('{"seq":1,"t":1,"v":[1,2,3]}é').subarray(0, -1);
+    expect(deadLetters(send(shard, accel(), cut).outs)[0]).toMatchObject({ payloadBase64: Buffer.from(cut).toString("base64") });
+  });
+});
+
+describe("a message over --max-payload-bytes", () => {
+  it("is refused before it is decoded, and refused again the same way from what the WAL keeps of it", () => {
+    const shard = started();
+    const before = stateOfDevice(shard, DEVICE);
+    const limit = 100_000;
+    const large = new TextEncoder().encode(`{"seq":3,"t":1010,"v":[0.1,0.2,0.3],"pad":"${"é".repeat(limit)}"}`);
+    const live = demoShard(engine, SHARD, { maxPayloadBytes: limit });
+    live.restore(shard.capture(0, { model: "", engine: "", sensors: "", shards: SHARDS, shard: SHARD }));
+    const { outs } = send(live, accel(), large);
+    expect(predictions(outs)).toEqual([]);
+    const [letter] = deadLetters(outs);
+    expect(letter.payloadBytes).toBe(large.length);
+    // quoted as text up to the last whole character within 64 KiB, although the cut falls inside an "é" (before:
+    // the whole quote in base64, as if the message were not UTF-8)
+    expect(letter.payloadBase64).toBeUndefined();
+    expect(new TextEncoder().encode(letter.payload).length).toBe((1 << 16) - 1);
+    expect(new TextDecoder().decode(large).startsWith(letter.payload as string)).toBe(true);
+    expect(letter.refused).toEqual([{ reason: "malformed", message: `${large.length} bytes, at most ${limit} per message (--max-payload-bytes)` }]);
+    expect(live.devices.get(DEVICE)?.counts.malformed).toBe(1);
+    // nothing but the counter changed; the seq is not read, so the next reading goes on from the last one
+    const after = JSON.parse(stateOfDevice(live, DEVICE) as string);
+    expect({ ...after, counters: { ...after.counters, malformed: 0 } }).toEqual(JSON.parse(before as string));
+    expect(predictions(send(live, accel(), '{"seq":3,"t":1010,"v":[0.1,0.2,0.3]}').outs)).toHaveLength(1);
+
+    // the WAL keeps the first 64 KiB and the size; a replay refuses it again, also with a limit raised since
+    const kept = live.walPayload(large);
+    expect(kept).toEqual(large.subarray(0, 1 << 16));
+    expect(live.walPayload(large.subarray(0, limit))).toHaveLength(limit);
+    for (const maxPayloadBytes of [limit, 1 << 20]) {
+      const replay = demoShard(engine, SHARD, { maxPayloadBytes });
+      replay.restore(shard.capture(0, { model: "", engine: "", sensors: "", shards: SHARDS, shard: SHARD }));
+      const parsed = parseInputTopic(PREFIX, accel());
+      const again = replay.message(parsed as NonNullable<typeof parsed>, accel(), kept, false, large.length);
+      const [replayed] = deadLetters(again.outs);
+      expect(replayed.payloadBytes).toBe(large.length);
+      expect(replayed.payload).toBe(letter.payload);
+      expect(replayed.refused[0].reason).toBe("malformed");
+      if (maxPayloadBytes === limit) expect(again.outs).toEqual(outs);
+      else expect(replayed.refused[0].message).toMatch(/more than --max-payload-bytes when it was received/);
+    }
+  });
+
+  it.each([1, 2, 3])("quotes a message cut %i bytes into a 4-byte character as text up to that character", (into) => {
+    const shard = demoShard(engine, SHARD, { maxPayloadBytes: 1 << 17 });
+    const head = `{"seq":1,"t":1,"v":[1,2,3],"pad":"${"x".repeat((1 << 16) - into - 34)}`;
+    const payload = `${head}${"😀".repeat(1 << 15)}"}`;
+    const [letter] = deadLetters(send(shard, accel(), payload).outs);
+    expect(new TextEncoder().encode(head).length).toBe((1 << 16) - into);
+    expect(letter.payload).toBe(head);
   });
 });
 
@@ -301,5 +379,83 @@ describe("--time-policy clamp", () => {
     const published = publish === "interval" ? shard.fresh() : late.outs;
     expect(predictions(published).map((p) => [p.seq, p.t])).toEqual([[2, 1000]]);
     expect(JSON.parse(stateOfDevice(shard, DEVICE) as string).counters.clamped).toBe(1);
+  });
+});
+
+describe("--publish interval across a restart", () => {
+  // before: a device's latest prediction waited for the next tick in memory only; a graceful stop or a crash
+  // between the reading and the tick lost it for good (until the device's next reading), the snapshot knowing
+  // nothing of it
+  it("the latest prediction not yet published at a snapshot is published at the first tick after it", () => {
+    const live = demoShard(engine, SHARD, { publish: "interval" });
+    send(live, accel(), '{"seq":1,"t":1000,"v":[0.1,0.2,0.3]}');
+    send(live, accel(OTHER), '{"seq":1,"t":1000,"v":[0.1,0.2,0.3]}');
+    expect(predictions(live.fresh()).map((p) => p.seq)).toEqual([1]);
+    // DEVICE has a reading after the tick, OTHER has not
+    send(live, accel(), '{"seq":2,"t":1005,"v":[0.3,0.2,0.1],"ts":1700000000001}');
+    const restarted = demoShard(engine, SHARD, { publish: "interval" });
+    const fingerprint = { model: "", engine: "", sensors: "", shards: SHARDS, shard: SHARD };
+    restarted.restore(decodeSnapshot(encodeSnapshot(live.capture(3, fingerprint)), SHARD, "snapshot"));
+    const first = restarted.fresh();
+    expect(predictions(first).map((p) => [p.seq, p.t, (p as { ts?: number }).ts])).toEqual([[2, 1005, 1700000000001]]);
+    expect(predictions(first, OTHER)).toEqual([]);
+    // what the live shard would have published at its tick, and once: the next tick has nothing
+    expect(first).toEqual(live.fresh());
+    expect(restarted.fresh()).toEqual([]);
+  });
+});
+
+describe("a device that resets its stream", () => {
+  // before: one reading with a time far ahead (a clock that jumped) left every later reading of the device refused
+  // as timeBackwards for good (with --time-policy clamp, applied at that time), and nothing could bring the device
+  // back short of quarantining its whole shard
+  it("gets its later readings applied again after a far-future one, as a new device's", () => {
+    const shard = started();
+    expect(predictions(send(shard, accel(), '{"seq":3,"t":1e15,"v":[0.1,0.2,0.3]}').outs)).toHaveLength(1);
+    expect(deadLetters(send(shard, accel(), '{"seq":4,"t":1010,"v":[0.1,0.2,0.3]}').outs)[0].refused[0].reason).toBe("timeBackwards");
+    expect(send(shard, accel(), '{"seq":5,"reset":true}').outs).toEqual([]);
+    const after = predictions(send(shard, accel(), '{"seq":6,"t":1011,"v":[0.1,0.2,0.3]}').outs);
+    const fresh = demoShard(engine, SHARD);
+    expect(after).toEqual(predictions(send(fresh, accel(), '{"seq":6,"t":1011,"v":[0.1,0.2,0.3]}').outs));
+    expect(JSON.parse(stateOfDevice(shard, DEVICE) as string)).toMatchObject({
+      stream: JSON.parse(stateOfDevice(fresh, DEVICE) as string).stream,
+      input: { lastT: 1011, held: [0, 0, 0, 0] },
+      lastSeq: 6,
+      counters: { resets: 1, timeBackwards: 1, accepted: 4 },
+    });
+    expect(stateOfDevice(shard, OTHER)).toBe(stateOfDevice(started(), OTHER));
+  });
+
+  it("is a message of its own: counted once, a redelivery a duplicate, anything else in it malformed", () => {
+    const shard = started();
+    send(shard, accel(), '{"seq":3,"reset":true,"ts":1700000000000}');
+    expect(send(shard, accel(), '{"seq":3,"reset":true}').outs).toEqual([]);
+    for (const [seq, extra] of [[4, '"t":1,"v":[1,2,3]'], [5, '"readings":[{"t":1,"v":[1,2,3]}]'], [6, '"label":1']] as const) {
+      const [letter] = deadLetters(send(shard, accel(), `{"seq":${seq},"reset":true,${extra}}`).outs);
+      expect(letter.refused).toEqual([{ seq, reason: "malformed", message: 'a reset carries nothing but "seq" and "ts"' }]);
+    }
+    expect(deadLetters(send(shard, accel(), '{"seq":7,"reset":1}').outs)[0].refused[0].message).toBe('reset is not true');
+    expect(JSON.parse(stateOfDevice(shard, DEVICE) as string).counters).toMatchObject({ resets: 1, duplicates: 1, malformed: 4 });
+  });
+
+  it("publishes the prediction that waited for its tick before it resets (--publish interval)", () => {
+    const shard = demoShard(engine, SHARD, { publish: "interval" });
+    send(shard, accel(), '{"seq":1,"t":1000,"v":[0.1,0.2,0.3]}');
+    const waiting = demoShard(engine, SHARD, { publish: "interval" });
+    send(waiting, accel(), '{"seq":1,"t":1000,"v":[0.1,0.2,0.3]}');
+    expect(send(shard, accel(), '{"seq":2,"reset":true}').outs).toEqual(waiting.fresh());
+    expect(shard.fresh()).toEqual([]);
+  });
+
+  it("ends in the same state through a snapshot and a WAL replay", () => {
+    const messages = ['{"seq":1,"t":1000,"v":[0.1,0.2,0.3]}', '{"seq":2,"reset":true}', '{"seq":3,"t":5,"v":[0.3,0.2,0.1]}'];
+    const live = demoShard(engine, SHARD);
+    for (const m of messages) send(live, accel(), m);
+    const replay = demoShard(engine, SHARD);
+    for (const m of messages) send(replay, accel(), m, false);
+    expect(stateOfDevice(replay, DEVICE)).toBe(stateOfDevice(live, DEVICE));
+    const restored = demoShard(engine, SHARD);
+    restored.restore(decodeSnapshot(encodeSnapshot(live.capture(3, { model: "", engine: "", sensors: "", shards: SHARDS, shard: SHARD })), SHARD, "snapshot"));
+    expect(stateOfDevice(restored, DEVICE)).toBe(stateOfDevice(live, DEVICE));
   });
 });

@@ -6,7 +6,7 @@
  * held only by a process that can still run.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, appendFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, writeSync, appendFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
@@ -42,8 +42,8 @@ function sample(): ShardSnapshot {
     cut: 41,
     counters: { badTopic: 2, wrongShard: 0, tooManyDevices: 0, stateResets: 0 },
     devices: [
-      { id: "pump-1", lastSeq: 17, input: { lastT: 1.7e12 + 0.125, held: [0, 0, 0.3] }, counters: { accepted: 17, malformed: 1 }, published: null, stream: Uint8Array.from({ length: 40 }, (_, k) => k * 7), readout: null },
-      { id: "pump-2", lastSeq: 3, input: { lastT: null, held: [0, 0, 0] }, counters: {}, published: [0.5, -0.25], stream: Uint8Array.from({ length: 40 }, (_, k) => 255 - k), readout: Uint8Array.from({ length: 24 }, (_, k) => 3 * k) },
+      { id: "pump-1", lastSeq: 17, input: { lastT: 1.7e12 + 0.125, held: [0, 0, 0.3] }, counters: { accepted: 17, malformed: 1 }, published: null, unpublished: { seq: 17, t: 1.7e12 + 0.125, ts: 1.7e12 }, stream: Uint8Array.from({ length: 40 }, (_, k) => k * 7), readout: null },
+      { id: "pump-2", lastSeq: 3, input: { lastT: null, held: [0, 0, 0] }, counters: {}, published: [0.5, -0.25], unpublished: null, stream: Uint8Array.from({ length: 40 }, (_, k) => 255 - k), readout: Uint8Array.from({ length: 24 }, (_, k) => 3 * k) },
     ],
   };
 }
@@ -95,13 +95,16 @@ describe("loading a shard", () => {
     const log = new ShardLog(shardDirectory(state, 1), false);
     const outs = [{ topic: "o", payload: "{}" }, { topic: "d", payload: '{"refused":[]}' }];
     for (let e = 1; e <= 3; e++) log.append({ e, topic: `t/${e}`, payload: Uint8Array.of(e, 0, 255), outs: e === 2 ? outs : [], failed: e === 3 });
+    // the first bytes of a message refused for its size, with the size it had
+    log.append({ e: 4, topic: "t/4", payload: Uint8Array.of(4, 0), bytes: 5_000_000, outs: [] });
     log.close();
     const again = await loadShard(state, FINGERPRINT);
     expect(again.segments).toHaveLength(1);
-    expect(again.segments[0].entries.map((x) => [x.e, x.topic, Array.from(x.payload), x.outs, x.failed])).toEqual([
-      [1, "t/1", [1, 0, 255], [], false],
-      [2, "t/2", [2, 0, 255], outs, false],
-      [3, "t/3", [3, 0, 255], [], true],
+    expect(again.segments[0].entries.map((x) => [x.e, x.topic, Array.from(x.payload), x.outs, x.failed, x.bytes])).toEqual([
+      [1, "t/1", [1, 0, 255], [], false, undefined],
+      [2, "t/2", [2, 0, 255], outs, false, undefined],
+      [3, "t/3", [3, 0, 255], [], true, undefined],
+      [4, "t/4", [4, 0], [], false, 5_000_000],
     ]);
   });
 
@@ -145,6 +148,29 @@ describe("loading a shard", () => {
     expect(problem.message).toMatch(/written for model "abab/);
   });
 
+  // before: read whole as one string, which V8 refused ("Cannot create a string longer than 0x1fffffe8
+  // characters"), so that every start of the gateway failed; 385 messages at the 1 MiB --max-payload-bytes make one
+  // between two snapshots
+  it("reads a WAL segment longer than the longest string V8 makes, and finds its torn tail", async () => {
+    const state = tempDir();
+    await loadShard(state, FINGERPRINT);
+    const dir = shardDirectory(state, 1);
+    const p = Buffer.alloc(1 << 20, 0x41).toString("base64");
+    const lines = Math.ceil((2 ** 29 - 24) / (p.length + 40)) + 1;
+    const fd = openSync(join(dir, "wal-000000000000001.log"), "w");
+    for (let e = 1; e <= lines; e++) {
+      const json = JSON.stringify({ e, topic: `t/${e}`, p });
+      writeSync(fd, `${walCrc(json)} ${json}\n`);
+    }
+    writeSync(fd, '0badc0de {"e":');
+    closeSync(fd);
+    const loaded = await loadShard(state, FINGERPRINT);
+    const { entries } = loaded.segments[0];
+    expect(entries).toHaveLength(lines);
+    expect(entries.every((entry, k) => entry.e === k + 1 && entry.topic === `t/${k + 1}` && entry.payload.length === 1 << 20)).toBe(true);
+    expect(loaded.tornTail).toBe(true);
+  });
+
   it("drops a torn last WAL line (never acknowledged) and keeps the whole ones", async () => {
     const state = tempDir();
     await loadShard(state, FINGERPRINT);
@@ -158,6 +184,37 @@ describe("loading a shard", () => {
     expect(loaded.tornTail).toBe(true);
     expect(loaded.segments[0].entries.map((x) => x.e)).toEqual([1]);
     expect((await loadShard(state, FINGERPRINT)).tornTail).toBe(false);
+  });
+});
+
+describe("what a gateway killed mid-write leaves", () => {
+  it("is removed by the next load: a partial snapshot beside the real one, a new shard's folder never renamed", async () => {
+    const state = tempDir();
+    await loadShard(state, FINGERPRINT);
+    const dir = shardDirectory(state, 1);
+    // a process that writes large snapshots of the shard, as a gateway does, killed (SIGKILL) while one is written
+    const big = { ...sample(), fingerprint: FINGERPRINT, cut: 0 };
+    big.devices[0].stream = new Uint8Array(32 << 20);
+    const snapshotFile = join(state, "big-snapshot.bin");
+    writeFileSync(snapshotFile, encodeSnapshot(big));
+    const script = `import("./host/files.ts").then(async ({ writeFileAtomically }) => { const bytes = (await import("node:fs")).readFileSync(${JSON.stringify(snapshotFile)}); for (;;) await writeFileAtomically(${JSON.stringify(join(dir, "snapshot.bin"))}, bytes); })`;
+    const writer = spawn(process.execPath, ["--import", "tsx", "-e", script], { stdio: "ignore" });
+    const exited = new Promise((resolve) => writer.once("exit", resolve));
+    const partials = () => readdirSync(dir).filter((name) => name.endsWith(".partial"));
+    const deadline = Date.now() + 20_000;
+    // killed while it writes its second snapshot or a later one: the first is in place
+    const written = () => statSync(join(dir, "snapshot.bin")).size > 32 << 20;
+    while (!(written() && partials().length > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+    writer.kill("SIGKILL");
+    await exited;
+    expect(partials()).toHaveLength(1);
+    mkdirSync(`${dir}.new-${process.pid + 1}`);
+    writeFileSync(join(`${dir}.new-${process.pid + 1}`, "snapshot.bin"), "half made");
+
+    const loaded = await loadShard(state, FINGERPRINT);
+    expect(loaded.snapshot.devices.map((d) => d.stream.length)).toEqual([32 << 20, 40]);
+    expect(readdirSync(dir)).toEqual(["snapshot.bin"]);
+    expect(readdirSync(state).sort()).toEqual(["big-snapshot.bin", "shard-1"]);
   });
 });
 
@@ -198,6 +255,8 @@ describe("files whose checksum holds but whose content is not a gateway's", () =
     ["a negative counter", (h: Record<string, any>) => (h.devices[1].counters = { accepted: -1 })],
     ["a published prediction of strings", (h: Record<string, any>) => (h.devices[1].published = ["x"])],
     ["a state length that is not a count", (h: Record<string, any>) => (h.devices[0].bytes = 1.5)],
+    ["a prediction waiting for the tick without a seq", (h: Record<string, any>) => (h.devices[0].unpublished = { t: 1 })],
+    ["a prediction waiting for the tick at a time that is not finite", (h: Record<string, any>) => (h.devices[0].unpublished = { seq: 1, t: "now" })],
   ])("a snapshot with %s is corrupt", (_name, change) => {
     expect(problemOf(() => decodeSnapshot(withHeader(change), 1, "s")).problem).toBe("corrupt");
   });
@@ -211,6 +270,8 @@ describe("files whose checksum holds but whose content is not a gateway's", () =
     ["no payload", '{"e":1,"topic":"t"}'],
     ["outputs that are not messages", '{"e":1,"topic":"t","p":"","outs":[{"topic":1}]}'],
     ["a failed flag that is not a boolean", '{"e":1,"topic":"t","p":"","failed":"yes"}'],
+    ["a size that is not a count", '{"e":1,"topic":"t","p":"AAAA","bytes":"9"}'],
+    ["a size no larger than the bytes kept", '{"e":1,"topic":"t","p":"AAAA","bytes":3}'],
   ])("a WAL line with a right checksum and %s is corrupt", async (_name, json) => {
     const state = tempDir();
     await loadShard(state, FINGERPRINT);

@@ -253,8 +253,9 @@ describe("a snapshot holding a state no stream can reach is refused, in every en
   it("the reference's counters and last time must agree", async () => {
     const { bytes, engine: e } = await snapshotOf("reference");
     const view = new DataView(bytes.buffer);
-    // header: 6 u32 words for one layer (24 bytes, a multiple of 8); then lastT, events, unitUpdates, unitsSkipped (f64)
-    const at = 24;
+    // header: 7 u32 words for one layer (magic, version, sizes, the parameter checksum; 28 bytes, padded to 32); then
+    // lastT, events, unitUpdates, unitsSkipped (f64)
+    const at = 32;
     expect(view.getFloat64(at, true)).toBe(T[T.length - 1]);
     for (const [what, offset, value] of [
       ["lastT NaN after events", 0, NaN],

@@ -111,8 +111,14 @@ static int parse_arguments(int argc, char **argv, arguments *a) {
   }
   if (a->learn_c && !a->learn) return complain(EXIT_BAD_INPUT, "--learn-c needs --learn ETA");
   a->c = 0.9;
-  if (a->learn && !number_is(a->learn, &a->eta)) return complain(EXIT_BAD_INPUT, "--learn: \"%s\" is not a number", a->learn);
-  if (a->learn_c && !number_is(a->learn_c, &a->c)) return complain(EXIT_BAD_INPUT, "--learn-c: \"%s\" is not a number", a->learn_c);
+  /* the ranges the module's learn takes (docs/on-device-learning.md, section 1), checked here as the WASI command
+   * checks them: the module would refuse only the first step, after outputs, and a file without labels not at all */
+  if (a->learn && !(number_is(a->learn, &a->eta) && a->eta >= 0x1p-24 && a->eta <= 1024)) {
+    return complain(EXIT_BAD_INPUT, "--learn (the step eta) must be a number in [2^-24, 1024] (got \"%s\")", a->learn);
+  }
+  if (a->learn_c && !(number_is(a->learn_c, &a->c) && a->c >= 0x1p-16 && a->c <= 1)) {
+    return complain(EXIT_BAD_INPUT, "--learn-c (the cap's c) must be a number in [2^-16, 1] (got \"%s\")", a->learn_c);
+  }
 #ifndef PHASOR_EMBEDDED
   if (!a->model) return complain(EXIT_BAD_INPUT, "missing --model M.plsm\n%s", USAGE);
 #endif
@@ -254,21 +260,31 @@ static int load_readout(phasor_mcu *mcu, const char *path) {
   return loaded == PHASOR_OK ? 0 : complain(exit_status(loaded), "%s: %s", path, mcu->error);
 }
 
-/* --readout-out: the readout in use, written to a new file. 0 or the exit status. */
+/* --readout-out: the readout in use, written whole to PATH.partial and then renamed to PATH, so that a write that
+ * fails (a full disk, a file-size limit) leaves PATH as it was. 0 or the exit status. */
 static int save_readout(phasor_mcu *mcu, const char *path) {
   uint8_t *bytes = malloc(mcu->arena_bytes_total);
+  char *partial = malloc(strlen(path) + sizeof ".partial");
   size_t length;
-  if (!bytes) return complain(EXIT_RUNTIME, "out of memory");
-  phasor_status saved = phasor_mcu_readout_save(mcu, bytes, mcu->arena_bytes_total, &length);
   int status = 0;
-  if (saved != PHASOR_OK) {
+  phasor_status saved = bytes && partial ? phasor_mcu_readout_save(mcu, bytes, mcu->arena_bytes_total, &length) : PHASOR_ENGINE;
+  if (!bytes || !partial) {
+    status = complain(EXIT_RUNTIME, "out of memory");
+  } else if (saved != PHASOR_OK) {
     status = complain(exit_status(saved), "%s: %s", path, mcu->error);
   } else {
-    FILE *out = fopen(path, "wb");
-    if (!out || fwrite(bytes, 1, length, out) != length || fclose(out) != 0) {
-      status = complain(EXIT_RUNTIME, "%s: cannot write: %s", path, strerror(errno));
+    strcpy(partial, path);
+    strcat(partial, ".partial");
+    FILE *out = fopen(partial, "wb");
+    int written = out && fwrite(bytes, 1, length, out) == length;
+    if (out && fclose(out) != 0) written = 0;
+    if (!written || rename(partial, path) != 0) {
+      int error = errno;
+      if (out) remove(partial);
+      status = complain(EXIT_RUNTIME, "%s: cannot write: %s", path, strerror(error));
     }
   }
+  free(partial);
   free(bytes);
   return status;
 }
@@ -276,6 +292,8 @@ static int save_readout(phasor_mcu *mcu, const char *path) {
 int main(int argc, char **argv) {
   /* a reader that goes away (| head) ends the output quietly, as with the phasor command */
   signal(SIGPIPE, SIG_IGN);
+  /* a file-size limit makes a write fail, which save_readout reports, instead of ending the process half way */
+  signal(SIGXFSZ, SIG_IGN);
   static char out_buffer[1 << 16];
   setvbuf(stdout, out_buffer, _IOFBF, sizeof out_buffer);
 

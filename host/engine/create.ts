@@ -3,9 +3,9 @@
  * and never construct them directly.
  */
 import type { Engine, EngineKind, SimdChoice } from "./engine.js";
-import { PhasorError, quote } from "../errors.js";
+import { PhasorError, knownOptions, quote } from "../errors.js";
 import { checkModel, parseModelText, type FloatModel } from "../model/model.js";
-import { KIND_FIXED, PLSM_MAGIC, decodePlsm, encodePlsm, type PlsmFile } from "../model/plsm.js";
+import { KIND_FIXED, PLSM_MAGIC, decodePlsm, encodePlsm, modelFileBytes, type PlsmFile } from "../model/plsm.js";
 import { ReferenceEngine } from "./reference.js";
 import { WasmEngine } from "./wasm.js";
 import { useSimd, type Build } from "./wasm-source.js";
@@ -17,16 +17,39 @@ export interface EngineOptions {
   simd?: SimdChoice;
 }
 
+const ENGINE_OPTIONS: readonly (keyof EngineOptions)[] = ["engine", "simd"];
+
 /** A model as read from a file: a float model (JSON), or a .plsm image and the float model it stands for. */
 export type LoadedModel = { format: "json"; model: FloatModel; source: string } | { format: "plsm"; model: FloatModel; plsm: PlsmFile; source: string };
 
 /** Reads a model file's bytes: a .plsm image when they start with its magic, the JSON model otherwise. */
 export function loadModelBytes(bytes: Uint8Array, source: string): LoadedModel {
+  modelFileBytes(bytes, source);
   if (bytes.length >= 4 && new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true) === PLSM_MAGIC) {
     const plsm = decodePlsm(bytes, source);
     return { format: "plsm", model: plsm.model, plsm, source };
   }
   return { format: "json", model: parseModelText(new TextDecoder().decode(bytes), source), source };
+}
+
+/**
+ * A model built in code, or one read from a file. A FloatModel has no `format`; the parsed JSON of a model file has
+ * "phasor-model", and is neither (its matrices are rows of numbers): it is named, not read as a missing model.
+ */
+function loadedOf(model: LoadedModel | FloatModel): LoadedModel {
+  const format = (model as { format?: unknown }).format;
+  if (format === undefined) return { format: "json", model: model as FloatModel, source: "model" };
+  if (format === "json" || format === "plsm") {
+    const loaded = model as LoadedModel;
+    // what loadModelBytes gives; one made by hand is held to the same shape, so that no path reads a missing part
+    if (typeof loaded.source !== "string") throw new PhasorError("bad-args", `createEngine: a loaded model file needs its source (the file's name), got ${String(loaded.source)}`);
+    if (loaded.format === "plsm" && !(typeof loaded.plsm === "object" && loaded.plsm !== null && loaded.plsm.bytes instanceof Uint8Array)) {
+      throw new PhasorError("bad-args", `${loaded.source}: a loaded .plsm needs its image (plsm, as decodePlsm gives it)`);
+    }
+    return loaded;
+  }
+  const hint = format === "phasor-model" ? ": the parsed JSON of a model file, which parseModelText or loadModelBytes reads" : "";
+  throw new PhasorError("bad-args", `createEngine: expected a model or a loaded model file (format "json" or "plsm"), got an object of format ${typeof format === "string" ? quote(format) : String(format)}${hint}`);
 }
 
 export function defaultEngine(model: LoadedModel): EngineKind {
@@ -40,7 +63,8 @@ export function defaultEngine(model: LoadedModel): EngineKind {
 export async function createEngine(model: LoadedModel | FloatModel, options: EngineOptions = {}): Promise<Engine> {
   if (typeof model !== "object" || model === null) throw new PhasorError("bad-args", `createEngine: expected a model, got ${model === null ? "null" : typeof model}`);
   if (typeof options !== "object" || options === null) throw new PhasorError("bad-args", `createEngine: expected options as an object, got ${options === null ? "null" : typeof options}`);
-  const loaded: LoadedModel = "format" in model ? model : { format: "json", model, source: "model" };
+  knownOptions("createEngine", options, ENGINE_OPTIONS);
+  const loaded = loadedOf(model);
   const kind = options.engine ?? defaultEngine(loaded);
   const simd = options.simd ?? "auto";
   if (simd !== "auto" && simd !== "on" && simd !== "off") throw new PhasorError("bad-args", `simd must be "auto", "on" or "off", got ${typeof simd === "string" ? quote(simd) : String(simd)}`);

@@ -5,7 +5,7 @@
  * so memory is bounded by the limit, not by the longest line of the file (issue 12, item 4).
  * Browser-safe: no node import.
  */
-import { PhasorError, badInput, escapeControls } from "../errors.js";
+import { PhasorError, badInput, escapeControls, knownOptions } from "../errors.js";
 import { F32_MAX } from "./stream-checks.js";
 
 /** A stream or sequence id: a string or an integer (formats.md, "Events"). */
@@ -22,6 +22,8 @@ export interface StreamEvent {
   /** 1-based line of the event in its file, blank lines and the CSV header included */
   line: number;
 }
+
+const EVENT_PARSER_OPTIONS: readonly (keyof EventParserOptions)[] = ["inputSize", "file", "skipBad", "checkTimeOrder", "maxLineBytes"];
 
 export interface EventParserOptions {
   /** the model's input size: every event carries exactly this many numbers */
@@ -115,8 +117,15 @@ export class EventParser {
   private readonly finished = new Map<SeqId | undefined, number>();
 
   constructor(options: EventParserOptions) {
+    if (typeof options !== "object" || options === null) throw new PhasorError("bad-args", `EventParser: expected options as an object, got ${String(options)}`);
+    knownOptions("EventParser", options, EVENT_PARSER_OPTIONS);
+    // a flag given as the text "false" would be truthy: bad lines skipped, or time order unchecked, unsaid
+    for (const flag of ["skipBad", "checkTimeOrder"] as const) {
+      if (options[flag] !== undefined && typeof options[flag] !== "boolean") throw new PhasorError("bad-args", `${flag} must be true or false, got ${JSON.stringify(options[flag])}`);
+    }
+    if (options.file !== undefined && typeof options.file !== "string") throw new PhasorError("bad-args", `file must be a name (a string), got ${String(options.file)}`);
     if (!Number.isInteger(options.inputSize) || options.inputSize < 1) {
-      throw new RangeError(`inputSize must be a positive integer, got ${options.inputSize}`);
+      throw new PhasorError("bad-args", `inputSize must be a positive integer, got ${options.inputSize}`);
     }
     this.inputSize = options.inputSize;
     this.file = options.file ?? "events";
@@ -124,7 +133,7 @@ export class EventParser {
     this.checkTimeOrder = options.checkTimeOrder ?? true;
     this.maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
     if (!Number.isInteger(this.maxLineBytes) || this.maxLineBytes < 1 || this.maxLineBytes > MAX_LINE_BYTES_LIMIT) {
-      throw new RangeError(`maxLineBytes must be an integer in [1, ${MAX_LINE_BYTES_LIMIT}], got ${options.maxLineBytes}`);
+      throw new PhasorError("bad-args", `maxLineBytes must be an integer in [1, ${MAX_LINE_BYTES_LIMIT}], got ${options.maxLineBytes}`);
     }
   }
 

@@ -132,6 +132,9 @@ export class ExactPhase {
   /** phi_j(t) for every unit, into out (length units). */
   phases(t: number, out: Float64Array): void {
     checkFinite("t", t);
+    if (!(out instanceof Float64Array) || out.length < this.units) {
+      throw new PhasorError("bad-args", `ExactPhase.phases: out must be a Float64Array with room for ${this.units} phases, got ${out instanceof Float64Array ? `${out.length}` : String(out)}`);
+    }
     const time = toDyadic(t);
     for (let j = 0; j < this.units; j++) out[j] = this.phaseOf(time, j);
   }
@@ -139,6 +142,7 @@ export class ExactPhase {
   /** phi_j(t) = ((t - s_j) mod tau_j) / tau_j, the float64 nearest to the exact value, in [0, 1). */
   phase(t: number, unit: number): number {
     checkFinite("t", t);
+    if (!Number.isInteger(unit) || unit < 0 || unit >= this.units) throw new PhasorError("bad-args", `ExactPhase.phase: unit ${String(unit)} does not exist, the units are 0..${this.units - 1}`);
     return this.phaseOf(toDyadic(t), unit);
   }
 

@@ -4,7 +4,7 @@
  * (assembly/fixed/readout-learning.ts) and the subject of the tests of the guarantee.
  */
 import type { LearningRate, LearningStep } from "./engine.js";
-import { PhasorError, badInput } from "../errors.js";
+import { PhasorError, badInput, knownOptions } from "../errors.js";
 
 /** The bounds the integer step holds (assembly/fixed/readout-learning.ts): eta in Q40.24, c in Q0.16, targets in Q25.38. */
 export const ETA_MIN = 2 ** -24;
@@ -49,6 +49,7 @@ export function learningTarget(target: unknown, outputs: number): LearningTarget
 /** eta and c checked, c defaulted; a bad-args PhasorError otherwise. */
 export function learningRate(rate: unknown): { eta: number; c: number } {
   if (typeof rate !== "object" || rate === null) throw new PhasorError("bad-args", "learning rate: expected { eta, c? }");
+  knownOptions("learning rate", rate, ["eta", "c"]);
   const { eta, c = DEFAULT_C } = rate as LearningRate;
   if (typeof eta !== "number" || !(eta >= ETA_MIN && eta <= ETA_MAX)) {
     throw new PhasorError("bad-args", `learning rate: eta is ${String(eta)}, expected a number in [2^-24, 1024]`);
@@ -72,8 +73,13 @@ export class FloatReadout {
 
   /** A copy of `readout` (a model's, or any V of O x H numbers, row-major, and d of O) to learn from. */
   constructor(readout: { V: ArrayLike<number>; d: ArrayLike<number> }) {
-    this.V = Float64Array.from(readout.V);
-    this.d = Float64Array.from(readout.d);
+    if (typeof readout !== "object" || readout === null) throw new PhasorError("bad-args", "FloatReadout: expected a readout { V, d }");
+    this.V = finiteNumbers("FloatReadout: V", readout.V);
+    this.d = finiteNumbers("FloatReadout: d", readout.d);
+    // V is O x H: a length that is no whole multiple of O would give a fractional H and rows that straddle outputs
+    if (this.d.length === 0 || this.V.length === 0 || this.V.length % this.d.length !== 0) {
+      throw new PhasorError("bad-args", `FloatReadout: V has ${this.V.length} numbers, not a whole number of rows of the ${this.d.length} outputs d has`);
+    }
     this.hiddenSize = this.V.length / this.d.length;
   }
 
@@ -81,7 +87,18 @@ export class FloatReadout {
     return this.d.length;
   }
 
+  /** h must be this readout's H finite numbers: a short one read undefined, and NaN went into V. */
+  private checkHidden(h: ArrayLike<number>): void {
+    if (typeof h !== "object" || h === null || h.length !== this.hiddenSize) {
+      throw badInput("FloatReadout", `h has ${typeof h === "object" && h !== null ? h.length : "no"} numbers, the readout takes ${this.hiddenSize}`);
+    }
+    for (let j = 0; j < this.hiddenSize; j++) {
+      if (typeof h[j] !== "number" || !Number.isFinite(h[j])) throw badInput("FloatReadout", `h[${j}] is ${String(h[j])}, expected a finite number`);
+    }
+  }
+
   output(h: ArrayLike<number>): Float64Array {
+    this.checkHidden(h);
     const H = this.hiddenSize;
     return this.d.map((d, o) => {
       let z = d;
@@ -92,6 +109,7 @@ export class FloatReadout {
 
   /** One step from h towards target; G = ||h||^2 + 1, the cap c 2 / G (squared error) or c 4 / G (cross-entropy). */
   learn(h: ArrayLike<number>, target: number | ArrayLike<number>, rate: LearningRate): LearningStep {
+    this.checkHidden(h);
     const goal = learningTarget(target, this.outputSize);
     const { eta, c } = learningRate(rate);
     const H = this.hiddenSize;
@@ -109,6 +127,19 @@ export class FloatReadout {
     this.steps++;
     return { capped: cap < eta };
   }
+}
+
+/** A copy of `values` when it is an array-like of finite numbers; a bad-args error naming `what` otherwise. */
+function finiteNumbers(what: string, values: unknown): Float64Array {
+  const list = values as ArrayLike<unknown>;
+  if (typeof values !== "object" || values === null || typeof list.length !== "number") throw new PhasorError("bad-args", `${what}: expected an array of numbers`);
+  const out = new Float64Array(list.length);
+  for (let k = 0; k < list.length; k++) {
+    const v = list[k];
+    if (typeof v !== "number" || !Number.isFinite(v)) throw new PhasorError("bad-args", `${what}[${k}] is ${String(v)}, expected a finite number`);
+    out[k] = v;
+  }
+  return out;
 }
 
 /** p - e_label, p = softmax(z) */

@@ -6,8 +6,9 @@
  */
 import type { Engine, MemoryReport, Stream, StreamOptions, StreamStats, TimePolicy } from "./engine.js";
 import { checkModel, type FloatModel, type LayerParams, type Readout } from "../model/model.js";
+import { crc32 } from "../model/plsm.js";
 import { ExactPhase, timeGate } from "./phase.js";
-import { PhasorError, badInput } from "../errors.js";
+import { PhasorError, badInput, knownOptions } from "../errors.js";
 import {
   batchEventProblem, batchProblem, batchWhere, eventProblem, eventWhere, snapshotBytes, timeBackwardsError, timePolicyOf,
 } from "./stream-checks.js";
@@ -146,19 +147,25 @@ export class ReferenceEngine implements Engine {
   readonly model: FloatModel;
   /** shared by the streams */
   private readonly layers: LayerRun[];
+  /** what a snapshot's stream ran with: the parameters and the leak of every layer (snapshot version 2) */
+  private readonly checksum: number;
   /** scratch: the event's x as float64 */
   private readonly input: Float64Array;
   private disposed = false;
 
   constructor(model: FloatModel, options: ReferenceOptions = {}) {
     checkModel(model, "model");
+    if (typeof options !== "object" || options === null) throw new PhasorError("bad-args", `ReferenceEngine: expected options as an object, got ${String(options)}`);
+    knownOptions("ReferenceEngine", options, ["alpha"]);
     const alphaOption = options.alpha ?? 0;
     if (alphaOption !== "model" && !(Number.isFinite(alphaOption) && alphaOption >= 0)) {
       throw new PhasorError("bad-args", `ReferenceEngine: alpha must be "model" or a finite number >= 0, got ${alphaOption}`);
     }
-    this.model = model;
+    // the engine's own copy, as the wasm engines have theirs in their memory: a caller that goes on changing its
+    // model object changes nothing this engine runs
+    this.model = structuredClone(model);
     this.input = new Float64Array(model.inputSize);
-    this.layers = model.layers.map((params) => ({
+    this.layers = this.model.layers.map((params) => ({
       params,
       phase: new ExactPhase(params.tau, params.shift),
       alpha: alphaOption === "model" ? params.alpha : alphaOption,
@@ -166,14 +173,16 @@ export class ReferenceEngine implements Engine {
       hNext: new Float64Array(params.hiddenSize),
       cNext: new Float64Array(params.hiddenSize),
     }));
+    this.checksum = parameterChecksum(this.model, this.layers.map((run) => run.alpha));
   }
 
   createStream(options?: StreamOptions): Stream {
     this.checkLive();
-    return new ReferenceStream(this.model, this.layers, this.input, timePolicyOf(options), () => this.checkLive());
+    return new ReferenceStream(this.model, this.layers, this.input, this.checksum, timePolicyOf(options), () => this.checkLive());
   }
 
   memory(): MemoryReport {
+    this.checkLive();
     const weights = this.model.layers.flatMap((l) => [l.W, l.U, l.b, l.tau, l.shift, l.rOn, l.peephole?.i, l.peephole?.f, l.peephole?.o]);
     weights.push(this.model.readout.V, this.model.readout.d);
     return {
@@ -192,8 +201,26 @@ export class ReferenceEngine implements Engine {
   }
 }
 
+/** The CRC-32 of every parameter (f64, little-endian, in the model's order) and of the leaks in use. */
+function parameterChecksum(model: FloatModel, alphas: number[]): number {
+  const arrays = model.layers.flatMap((l) => [l.W, l.U, l.b, l.peephole?.i, l.peephole?.f, l.peephole?.o, l.tau, l.shift, l.rOn]);
+  arrays.push(model.readout.V, model.readout.d, Float64Array.from(alphas));
+  const values = new Float64Array(arrays.reduce((n, a) => n + (a ? a.length : 0), 0));
+  let at = 0;
+  for (const a of arrays) {
+    if (!a) continue;
+    values.set(a, at);
+    at += a.length;
+  }
+  const bytes = new Uint8Array(values.length * 8);
+  const view = new DataView(bytes.buffer);
+  values.forEach((v, k) => view.setFloat64(8 * k, v, true));
+  return crc32(bytes);
+}
+
 const SNAPSHOT_MAGIC = 0x46524c50; // "PLRF" read as a little-endian u32
-const SNAPSHOT_VERSION = 1;
+/** 2 adds the model's parameter checksum after the hidden sizes; version 1, without it, is still read */
+const SNAPSHOT_VERSION = 2;
 
 class ReferenceStream implements Stream {
   /** the fixed engine's streams learn; the float64 step for comparison is host/engine/readout-learning.ts's FloatReadout */
@@ -212,6 +239,7 @@ class ReferenceStream implements Stream {
     private readonly model: FloatModel,
     private readonly layers: LayerRun[],
     private readonly input: Float64Array,
+    private readonly checksum: number,
     private readonly policy: TimePolicy,
     private readonly checkEngineLive: () => void,
   ) {
@@ -295,8 +323,8 @@ class ReferenceStream implements Stream {
 
   /**
    * Little-endian bytes: u32 magic "PLRF", u32 version, u32 layer count, u32 inputSize, u32 outputSize, u32
-   * hiddenSize per layer, zero padding to a multiple of 8, then f64: last t (NaN before the first event),
-   * events, unitUpdates, unitsSkipped, and per layer h then c.
+   * hiddenSize per layer, u32 parameter checksum (version 2), zero padding to a multiple of 8, then f64: last t
+   * (NaN before the first event), events, unitUpdates, unitsSkipped, and per layer h then c.
    */
   snapshot(): Uint8Array {
     this.checkLive();
@@ -317,34 +345,42 @@ class ReferenceStream implements Stream {
   }
 
   /**
-   * Brings back a snapshot after checking that it is one of a stream of this shape, in a state such a stream can
+   * Brings back a snapshot after checking that it is one of a stream of this model (of this shape, for a version-1
+   * snapshot, which has no checksum), in a state such a stream can
    * reach: lastT NaN exactly before the first event, counters that are whole numbers adding up to events times
    * the units, finite h within [-1, 1] and finite c. A refused snapshot leaves the stream as it was.
    */
   restore(snapshot: Uint8Array): void {
     this.checkLive();
     snapshotBytes(snapshot);
-    const expected = this.header();
     const view = new DataView(snapshot.buffer, snapshot.byteOffset, snapshot.byteLength);
     if (snapshot.byteLength < 8 || view.getUint32(0, true) !== SNAPSHOT_MAGIC) {
       throw badInput("snapshot", "not a snapshot of a reference-engine stream");
     }
-    if (view.getUint32(4, true) !== SNAPSHOT_VERSION) {
-      throw badInput("snapshot", `version ${view.getUint32(4, true)}, this engine reads version ${SNAPSHOT_VERSION}`);
+    const version = view.getUint32(4, true);
+    if (version !== 1 && version !== SNAPSHOT_VERSION) {
+      throw badInput("snapshot", `version ${version}, this engine reads versions 1 and ${SNAPSHOT_VERSION}`);
     }
-    const shape = (words: number[]) => `layers ${words[2]}, inputSize ${words[3]}, outputSize ${words[4]}, hidden sizes [${words.slice(5).join(", ")}]`;
+    const expected = this.header(version);
+    const shapeWords = 5 + this.h.length;
+    const shape = (words: number[]) => `layers ${words[2]}, inputSize ${words[3]}, outputSize ${words[4]}, hidden sizes [${words.slice(5, 5 + words[2]).join(", ")}]`;
     const found: number[] = [];
     for (let k = 0; k < expected.length && 4 * k + 4 <= snapshot.byteLength; k++) found.push(view.getUint32(4 * k, true));
-    if (found.length !== expected.length || found.some((word, k) => word !== expected[k]) || snapshot.byteLength !== this.snapshotLength()) {
+    const length = this.snapshotLength(version);
+    if (found.length !== expected.length || found.some((word, k) => k < shapeWords && word !== expected[k]) || snapshot.byteLength !== length) {
       throw badInput(
         "snapshot",
-        `taken from an engine of another shape (${shape(found)}, ${snapshot.byteLength} bytes); this stream has ${shape(expected)}, ${this.snapshotLength()} bytes`,
+        `taken from an engine of another shape (${shape(found)}, ${snapshot.byteLength} bytes); this stream has ${shape(expected)}, ${length} bytes`,
       );
     }
-    for (let k = 4 * expected.length; k < this.stateOffset(); k++) {
+    if (version >= 2 && found[shapeWords] !== this.checksum) {
+      throw badInput("snapshot", "taken from a stream of another model: its parameters or its leak alpha are not this engine's");
+    }
+    const stateOffset = this.stateOffset(version);
+    for (let k = 4 * expected.length; k < stateOffset; k++) {
       if (snapshot[k] !== 0) throw badInput("snapshot", "the padding after the header is not zero");
     }
-    let at = this.stateOffset();
+    let at = stateOffset;
     const take = () => {
       const x = view.getFloat64(at, true);
       at += 8;
@@ -376,6 +412,7 @@ class ReferenceStream implements Stream {
   }
 
   stats(): StreamStats {
+    this.checkLive();
     return { ...this.counts };
   }
 
@@ -407,18 +444,20 @@ class ReferenceStream implements Stream {
     this.lastT = t;
   }
 
-  private header(): number[] {
+  /** The header words of a snapshot of this stream in `version`. */
+  private header(version = SNAPSHOT_VERSION): number[] {
     const model = this.model;
-    return [SNAPSHOT_MAGIC, SNAPSHOT_VERSION, model.layers.length, this.inputSize, this.outputSize, ...model.layers.map((l) => l.hiddenSize)];
+    const shape = [SNAPSHOT_MAGIC, version, model.layers.length, this.inputSize, this.outputSize, ...model.layers.map((l) => l.hiddenSize)];
+    return version >= 2 ? [...shape, this.checksum] : shape;
   }
 
-  private stateOffset(): number {
-    return Math.ceil((4 * this.header().length) / 8) * 8;
+  private stateOffset(version = SNAPSHOT_VERSION): number {
+    return Math.ceil((4 * this.header(version).length) / 8) * 8;
   }
 
-  private snapshotLength(): number {
+  private snapshotLength(version = SNAPSHOT_VERSION): number {
     const values = 4 + this.h.reduce((sum, a) => sum + 2 * a.length, 0);
-    return this.stateOffset() + 8 * values;
+    return this.stateOffset(version) + 8 * values;
   }
 
   private layerIndex(layer: number): number {

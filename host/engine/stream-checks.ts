@@ -6,7 +6,7 @@
  * engine's own; their messages are worded here.
  */
 import type { TimePolicy } from "./engine.js";
-import { PhasorError, badInput, quote } from "../errors.js";
+import { PhasorError, badInput, knownOptions, quote } from "../errors.js";
 
 /** The largest finite 32-bit float: the wasm engines hold inputs as f32, so every engine refuses anything beyond. */
 export const F32_MAX = 3.4028234663852886e38;
@@ -130,6 +130,7 @@ export function timeRangeError(where: string, origin: number): PhasorError {
 export function timePolicyOf(options: unknown): TimePolicy {
   if (options === undefined) return "reject";
   if (typeof options !== "object" || options === null) throw new PhasorError("bad-args", `stream options: expected an object, got ${describe(options)}`);
+  knownOptions("stream options", options, ["timePolicy"]);
   const policy = (options as { timePolicy?: unknown }).timePolicy ?? "reject";
   if (policy !== "reject" && policy !== "clamp") {
     throw new PhasorError("bad-args", `timePolicy must be "reject" or "clamp", got ${typeof policy === "string" ? quote(policy) : describe(policy)}`);

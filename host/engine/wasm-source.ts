@@ -46,6 +46,8 @@ let source: WasmSource = wasmFromUrl(BUILD_FOLDER);
 const compiled = new Map<ModuleName, Promise<WebAssembly.Module>>();
 
 export function setWasmSource(next: WasmSource): void {
+  // checked here: otherwise the next createEngine, wherever it is, fails with "source is not a function"
+  if (typeof next !== "function") throw new PhasorError("bad-args", `setWasmSource: expected a function (build) => Promise<WebAssembly.Module>, such as wasmFromUrl(...), got ${next === null ? "null" : typeof next}`);
   source = next;
   compiled.clear();
 }

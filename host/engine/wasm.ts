@@ -152,10 +152,19 @@ export class WasmInstance {
 
   /** Copies bytes into freshly allocated module memory (16-byte aligned) and returns the pointer. */
   copyIn(bytes: Uint8Array): number {
-    const ptr = this.exports.alloc(Math.max(1, bytes.length));
+    const ptr = address(this.exports.alloc(Math.max(1, bytes.length)));
     this.u8.set(bytes, ptr);
     return ptr;
   }
+}
+
+/**
+ * An address the module gave, as a JS number: the exports return usize as an i32, which reads negative from 2 GiB up
+ * (an engine's memory grows to 4 GiB, with many streams), and so would every view offset made from it. Addresses are
+ * taken through here, and divided into view indexes with >>>.
+ */
+function address(pointer: number): number {
+  return pointer >>> 0;
 }
 
 /** A growable region of module memory for events in and outputs out. */
@@ -163,11 +172,12 @@ class IoArea {
   ptr = 0;
   capacity = 0;
   constructor(private readonly wasm: WasmInstance) {}
-  reserve(bytes: number): number {
+  /** The area, with room for `bytes` at least; `what` needs them, as a refusal names it when they do not fit. */
+  reserve(bytes: number, what = `an area of ${bytes} bytes for this call's inputs and outputs`): number {
     if (bytes > this.capacity) {
       // the new area first: an allocation the module cannot grow to traps, and the old area must still be ours then
       const capacity = Math.max(bytes, this.capacity * 2, 4096);
-      const ptr = this.wasm.exports.alloc(capacity);
+      const ptr = withinMemory(what, () => address(this.wasm.exports.alloc(capacity)));
       if (this.ptr) this.wasm.exports.free(this.ptr);
       this.ptr = ptr;
       this.capacity = capacity;
@@ -194,7 +204,8 @@ export class WasmEngine implements Engine {
     const e = wasm.exports;
     this.kind = kind;
     this.simd = wasm.build === "simd";
-    this.model = model;
+    // its own copy: the weights it runs are in its memory, and a caller that changes its model object later changes neither
+    this.model = structuredClone(model);
     this.wasm = wasm;
     this.handle = handle;
     this.inputSize = e.modelInfo(handle, INFO_INPUT_SIZE);
@@ -234,6 +245,8 @@ export class WasmEngine implements Engine {
   }
 
   memory(): MemoryReport {
+    // the model's block is freed by dispose(): what it held is no longer this engine's to report
+    this.check();
     const e = this.wasm.exports;
     return {
       weightsBytes: e.modelInfo(this.handle, INFO_MODEL_BYTES),
@@ -298,7 +311,7 @@ class WasmStream implements Stream {
     this.inputSize = engine.inputSize;
     this.outputSize = engine.outputSize;
     this.hiddenSize = engine.hiddenSizes[engine.hiddenSizes.length - 1];
-    this.ptr = withinMemory(`a stream of ${engine.streamBytes} bytes`, () => engine.wasm.exports.streamCreate(engine.handle));
+    this.ptr = withinMemory(`a stream of ${engine.streamBytes} bytes`, () => address(engine.wasm.exports.streamCreate(engine.handle)));
     this.learning = engine.kind === "fixed" ? new WasmReadoutLearning(engine, () => this.live()) : null;
   }
 
@@ -325,7 +338,7 @@ class WasmStream implements Stream {
     if (problem) return problem;
     const { wasm, io } = this.engine;
     const at = io.reserve(this.inputSize * 4);
-    wasm.f32.set(x, at >> 2);
+    wasm.f32.set(x, at >>> 2);
     const status = entry(this.engine.handle, st, t, at, this.policy);
     return status === 0 ? null : this.engine.error(status, () => eventWhere(t), () => eventProblem(t, x, this.inputSize));
   }
@@ -342,12 +355,12 @@ class WasmStream implements Stream {
     const tBytes = n * 8;
     const yBytes = y ? n * this.outputSize * 8 : 0;
     const hBytes = h ? n * this.hiddenSize * 8 : 0;
-    const base = withinMemory(`a batch of ${n} events`, () => io.reserve(tBytes + yBytes + hBytes + n * I * 4));
+    const base = io.reserve(tBytes + yBytes + hBytes + n * I * 4, `a batch of ${n} events`);
     const yAt = base + tBytes;
     const hAt = yAt + yBytes;
     const xAt = hAt + hBytes;
-    wasm.f64.set(t, base >> 3);
-    wasm.f32.set(x, xAt >> 2);
+    wasm.f64.set(t, base >>> 3);
+    wasm.f32.set(x, xAt >>> 2);
     const readout = this.learning?.readout ?? 0;
     const status = readout
       ? wasm.exports.pushBatchLearned(this.engine.handle, st, readout, n, base, xAt, y ? yAt : 0, h ? hAt : 0, this.policy)
@@ -355,8 +368,8 @@ class WasmStream implements Stream {
     if (status !== 0) {
       throw this.engine.error(status, (e) => (e < 0 ? "batch" : batchWhere(e, t[e])), (e) => (e < 0 ? null : batchEventProblem(e, t, x, I)));
     }
-    if (y) y.set(wasm.f64.subarray(yAt >> 3, (yAt >> 3) + n * this.outputSize));
-    if (h) h.set(wasm.f64.subarray(hAt >> 3, (hAt >> 3) + n * this.hiddenSize));
+    if (y) y.set(wasm.f64.subarray(yAt >>> 3, (yAt >>> 3) + n * this.outputSize));
+    if (h) h.set(wasm.f64.subarray(hAt >>> 3, (hAt >>> 3) + n * this.hiddenSize));
   }
 
   output(): Float64Array {
@@ -366,7 +379,7 @@ class WasmStream implements Stream {
     const readout = this.learning?.readout ?? 0;
     if (readout) wasm.exports.outputLearned(this.engine.handle, st, readout, at);
     else wasm.exports.output(this.engine.handle, st, at);
-    return wasm.f64.slice(at >> 3, (at >> 3) + this.outputSize);
+    return wasm.f64.slice(at >>> 3, (at >>> 3) + this.outputSize);
   }
 
   hidden(layer = this.engine.hiddenSizes.length - 1): Float64Array {
@@ -385,7 +398,7 @@ class WasmStream implements Stream {
     }
     const at = io.reserve(hiddenSizes[layer] * 8);
     (hidden ? wasm.exports.hidden : wasm.exports.cell)(this.engine.handle, st, layer, at);
-    return wasm.f64.slice(at >> 3, (at >> 3) + hiddenSizes[layer]);
+    return wasm.f64.slice(at >>> 3, (at >>> 3) + hiddenSizes[layer]);
   }
 
   reset(): void {
@@ -455,7 +468,7 @@ class WasmReadoutLearning implements ReadoutLearning {
   private own(): number {
     if (!this.readout) {
       const e = this.engine.wasm.exports;
-      this.readout = withinMemory(`an adapted readout of ${this.size()} bytes`, () => e.readoutCreate(this.engine.handle));
+      this.readout = withinMemory(`an adapted readout of ${this.size()} bytes`, () => address(e.readoutCreate(this.engine.handle)));
     }
     return this.readout;
   }
@@ -468,7 +481,7 @@ class WasmReadoutLearning implements ReadoutLearning {
     let targets = 0;
     if (goal.kind === "values") {
       targets = io.reserve(goal.values.length * 8);
-      wasm.f64.set(goal.values, targets >> 3);
+      wasm.f64.set(goal.values, targets >>> 3);
     }
     const fresh = !this.readout;
     const status = wasm.exports.learn(handle, st, this.own(), goal.kind === "class" ? goal.label : 0, targets, eta, c);
@@ -484,7 +497,7 @@ class WasmReadoutLearning implements ReadoutLearning {
     const { wasm, io, handle } = this.engine;
     const n = this.size();
     const fresh = !this.readout;
-    const at = withinMemory(`an adapted readout of ${n} bytes`, () => io.reserve(n));
+    const at = io.reserve(n, `an adapted readout of ${n} bytes`);
     wasm.exports.readoutSave(handle, this.own(), at);
     const bytes = wasm.u8.slice(at, at + n);
     if (fresh) this.reset();
@@ -495,7 +508,7 @@ class WasmReadoutLearning implements ReadoutLearning {
     this.stream();
     if (!(bytes instanceof Uint8Array)) throw badInput("adapted readout", "expected the bytes of a save() (a Uint8Array)");
     const { wasm, io, handle } = this.engine;
-    const at = withinMemory(`an adapted readout of ${bytes.length} bytes`, () => io.reserve(bytes.length));
+    const at = io.reserve(bytes.length, `an adapted readout of ${bytes.length} bytes`);
     wasm.u8.set(bytes, at);
     const fresh = !this.readout;
     const status = wasm.exports.readoutLoad(handle, this.own(), at, bytes.length);

@@ -13,10 +13,12 @@
 import { connect, type IPublishPacket, type MqttClient } from "mqtt";
 import type { Engine, LearningRate, TimePolicy } from "../engine/engine.js";
 import { PhasorError } from "../errors.js";
-import { healthTopic, ownedShards, parseInputTopic, shardSubscription } from "./topics.js";
+import { claimTopic, healthTopic, ownedShards, parseInputTopic, shardSubscription } from "./topics.js";
 import { SENSOR_REJECTIONS, type SensorLayout } from "./sensors.js";
 import { REJECTIONS, SHARD_REJECTIONS, Shard, type Out, type PublishMode, type Refusal, type Rejection } from "./shard.js";
 import { BadStateError, ShardLog, encodeSnapshot, loadShard, lockShard, quarantineShard, shardDirectory, type Fingerprint, type WalSegment } from "./state.js";
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { writeFileAtomically } from "../files.js";
 
@@ -44,6 +46,8 @@ export interface GatewayConfig {
   maxDevicesPerShard: number;
   /** readings one message may carry */
   maxReadings: number;
+  /** bytes one message may hold */
+  maxPayloadBytes: number;
   /** the step the devices' readouts learn from labelled readings with; null: labels are counted, not learned from */
   learning: LearningRate | null;
   outputQos: 0 | 1;
@@ -63,6 +67,9 @@ interface OwnedShard {
   cutOnDisk: number;
   release: () => void;
 }
+
+/** Between attempts to connect to the broker. */
+const RECONNECT_MS = 500;
 
 /** At most this many refusal lines per window; the rest are counted in a "refusals-suppressed" line. */
 const REFUSAL_LINES = 20;
@@ -88,8 +95,12 @@ export interface Health {
    * readings applied where nothing learns (no --learn-rate) */
   learned: number;
   labelsIgnored: number;
+  /** reset messages that started a device's stream again (over the devices' whole history) */
+  resets: number;
   /** predictions published by this process */
   outputs: number;
+  /** predictions and dead letters the broker refused (an ACL, a size limit) or that could not be sent */
+  publishFailures: number;
   /** WAL entries replayed on start */
   replayed: number;
   /** messages on a shard this gateway does not own (a subscription left in the session by another configuration) */
@@ -113,6 +124,9 @@ export class Gateway {
   private outputs = 0;
   private replayed = 0;
   private notOwned = 0;
+  /** predictions and dead letters the broker refused or that could not be sent, and the reasons said so far */
+  private publishFailures = 0;
+  private readonly publishReasons = new Set<string>();
   private rounds = 0;
   private roundFailures = 0;
   private lastRoundMs: number | null = null;
@@ -121,6 +135,11 @@ export class Gateway {
   private stopped: Promise<Health> | null = null;
   private finish: (result: Health | Error) => void = () => undefined;
   private refusalWindow = { start: 0, logged: 0, suppressed: 0 };
+  /** this start's claim of the client id, and the connection it is made and watched on (claimSeen) */
+  private readonly claim: { clientId: string; started: number; nonce: string };
+  /** this start's claim has come back from the broker: any other claim after it is of a later start */
+  private claimed = false;
+  private readonly claimClient: MqttClient;
 
   private constructor(private readonly config: GatewayConfig) {
     this.client = connect(config.broker, {
@@ -130,7 +149,7 @@ export class Gateway {
       // a persistent session: the broker keeps the subscriptions and queues QoS 1 messages while we are away
       clean: false,
       properties: { sessionExpiryInterval: 0xffffffff },
-      reconnectPeriod: 500,
+      reconnectPeriod: RECONNECT_MS,
       connectTimeout: 5000,
       will: {
         topic: healthTopic(config.prefix, config.instance),
@@ -159,7 +178,69 @@ export class Gateway {
       if (this.connected) config.log({ event: "disconnected", broker: config.broker });
       this.connected = false;
     });
-    this.client.on("error", (err) => config.log({ event: "mqtt-error", message: err.message }));
+    this.logErrors(this.client, "session");
+    // the claim: a connection of its own (a gateway's session cannot tell it was taken over: mosquitto just closes
+    // the old connection), on which every start of a gateway announces that it holds the client id
+    this.claim = { clientId: config.clientId, started: Date.now(), nonce: randomBytes(8).toString("hex") };
+    this.claimClient = connect(config.broker, { manualConnect: true, clientId: `phasor-claim-${this.claim.nonce}`, protocolVersion: 5, clean: true, reconnectPeriod: RECONNECT_MS, connectTimeout: 5000 });
+    this.logErrors(this.claimClient, "claim");
+    this.claimClient.on("message", (_topic, payload) => this.claimSeen(payload));
+  }
+
+  /**
+   * A connection's errors on the log, each once until the connection is made again: a broker that is down would
+   * otherwise give the same line at every attempt, twice a second for as long as it is down.
+   */
+  private logErrors(client: MqttClient, connection: "session" | "claim"): void {
+    let last: string | null = null;
+    client.on("connect", () => (last = null));
+    client.on("error", (err) => {
+      if (err.message === last) return;
+      last = err.message;
+      this.config.log({ event: "mqtt-error", connection, message: err.message, retryMs: RECONNECT_MS });
+    });
+  }
+
+  /**
+   * A claim of this gateway's client id (its own, or another gateway's). Two gateways with one client id take the
+   * session from each other twice a second, each applying part of every device's readings to its own copy of the
+   * state; so the older gives way, and says why. Older by the broker's order, not by clocks (a device without a
+   * clock of its own may start in 1970): the broker hands a subscriber the claims of one topic in the order it took
+   * them, the retained one (an earlier start) first, so a claim that comes after this gateway's own is a later
+   * start, also where it comes as the retained one when the claim's connection is made again.
+   */
+  private claimSeen(payload: Buffer): void {
+    let other: { nonce?: unknown; host?: unknown; pid?: unknown };
+    try {
+      other = JSON.parse(payload.toString());
+    } catch {
+      return;
+    }
+    if (other.nonce === this.claim.nonce) {
+      this.claimed = true;
+      return;
+    }
+    if (!this.claimed || this.closing) return;
+    const message =
+      `another gateway (pid ${String(other.pid)} on ${String(other.host)}) started with the client id "${this.config.clientId}" ` +
+      "(--client-id, or the --prefix, --instance, --instances and --shards that make it): two would take the broker " +
+      "session from each other and split the devices' readings between them, so this one, the older, stops";
+    this.config.log({ event: "fatal", message });
+    void this.stop(new PhasorError("runtime", message));
+  }
+
+  /** Subscribes to the claims of this gateway's client id, then claims it (retained, so later starts see it). */
+  private async claimClientId(): Promise<void> {
+    const topic = claimTopic(this.config.prefix, this.config.clientId);
+    this.claimClient.connect();
+    await new Promise<void>((resolve) => this.claimClient.once("connect", () => resolve()));
+    const body = { ...this.claim, host: hostname(), pid: process.pid };
+    try {
+      await this.claimClient.subscribeAsync(topic, { qos: 1 });
+      await this.claimClient.publishAsync(topic, JSON.stringify(body), { qos: 1, retain: true });
+    } catch (err) {
+      throw new PhasorError("runtime", `${topic}: cannot claim the client id "${this.config.clientId}": ${(err as Error).message} (the gateway publishes and subscribes there: docs/gateway.md)`);
+    }
   }
 
   /**
@@ -224,7 +305,7 @@ export class Gateway {
             for (const out of entry.outs ?? []) this.publishOutput(out, segment);
             continue;
           }
-          this.handle(entry.topic, entry.payload, { e: entry.e, segment, failed: entry.failed === true, outs: entry.outs ?? [] });
+          this.handle(entry.topic, entry.payload, { e: entry.e, segment, failed: entry.failed === true, outs: entry.outs ?? [], size: entry.bytes ?? entry.payload.length });
           this.replayed++;
         }
       }
@@ -251,6 +332,7 @@ export class Gateway {
       changeThreshold: config.changeThreshold,
       maxDevices: config.maxDevicesPerShard,
       maxReadings: config.maxReadings,
+      maxPayloadBytes: config.maxPayloadBytes,
       learning: config.learning,
       onRefusal: (record) => this.logRefusal(record),
     });
@@ -284,12 +366,21 @@ export class Gateway {
     this.stopped ??= new Promise<Health>((resolve, reject) => {
       this.finish = (result) => (result instanceof Error ? reject(result) : resolve(result));
     });
+    // claimed before the session is taken, so that an older gateway with this client id stops first
+    try {
+      await Promise.race([this.claimClientId(), this.stopped]);
+    } catch (err) {
+      this.fail(err);
+    }
+    if (this.closing) return this.stopped;
     this.client.connect();
     const connected = new Promise<void>((resolve) => this.client.once("connect", () => resolve()));
     await Promise.race([connected, this.stopped]);
     if (this.closing) return this.stopped;
     const subscriptions = [...this.shards.keys()].map((s) => ({ topic: shardSubscription(config.prefix, s), qos: 1 as const }));
-    await this.client.subscribeAsync(Object.fromEntries(subscriptions.map((s) => [s.topic, { qos: s.qos }])));
+    // retain handling 1 (MQTT 5, 3.8.3.1): the broker sends a topic's retained reading when the subscription is
+    // made, not each time a start subscribes again on the same session, which would count it again every start
+    await this.client.subscribeAsync(Object.fromEntries(subscriptions.map((s) => [s.topic, { qos: s.qos, rh: 1 }])));
     this.status = "running";
     this.timers.push(setInterval(() => void this.snapshotRound(false), config.snapshotIntervalMs));
     this.timers.push(setInterval(() => this.reportHealth(), config.healthIntervalMs));
@@ -300,10 +391,11 @@ export class Gateway {
   }
 
   /**
-   * Graceful stop: new messages stay unacknowledged (the broker keeps them for the next session), a last
-   * snapshot covers everything applied, the connection closes (the will marks the gateway offline), locks go.
+   * Graceful stop: new messages stay unacknowledged (the broker keeps them for the next session), the connection
+   * closes (the will marks the gateway offline), a last snapshot covers everything applied, locks go.
+   * With `reason`, run() ends with it (a stop the gateway decided on, not one it was asked for).
    */
-  async stop(): Promise<Health> {
+  async stop(reason?: PhasorError): Promise<Health> {
     if (this.closing) return this.stopped ?? this.health("stopped");
     this.stopped ??= new Promise<Health>((resolve, reject) => {
       this.finish = (result) => (result instanceof Error ? reject(result) : resolve(result));
@@ -311,8 +403,10 @@ export class Gateway {
     this.status = "stopping";
     this.closing = true;
     for (const timer of this.timers) clearInterval(timer);
+    // the connection first: it must not reconnect during the snapshot (a gateway another one displaced would take
+    // the session back for a moment), and nothing it brings now would be acknowledged
+    await Promise.all([this.client, this.claimClient].map(closeClient));
     await this.snapshotRound(true);
-    await new Promise<void>((resolve) => this.client.end(true, {}, () => resolve()));
     let failure: unknown;
     for (const shard of this.shards.values()) {
       try {
@@ -326,7 +420,7 @@ export class Gateway {
     this.status = "stopped";
     const health = this.health("stopped");
     // a file that could not be closed or released: said in one line, exit status 1, after the last snapshot
-    this.finish(failure === undefined ? health : runtimeError(failure));
+    this.finish(failure === undefined ? (reason ?? health) : runtimeError(failure));
     return health;
   }
 
@@ -349,7 +443,8 @@ export class Gateway {
     this.closing = true;
     for (const timer of this.timers) clearInterval(timer);
     this.config.log({ event: "fatal", message: (err as Error).message });
-    this.client.end(true);
+    void closeClient(this.client);
+    void closeClient(this.claimClient);
     // the failure to report is this one, not a lock that could not be removed after it
     this.releaseAll();
     this.finish(runtimeError(err));
@@ -360,7 +455,7 @@ export class Gateway {
    * (`replay`). Deterministic given the state, so that a replay ends in the state the live run had; a message the
    * engine failed on is not run again but refused as its entry records (host/gateway/shard.ts).
    */
-  private handle(topic: string, payload: Uint8Array, replay?: { e: number; segment: WalSegment; failed: boolean; outs: Out[] }): void {
+  private handle(topic: string, payload: Uint8Array, replay?: { e: number; segment: WalSegment; failed: boolean; outs: Out[]; size: number }): void {
     const parsed = parseInputTopic(this.config.prefix, topic);
     const shard = parsed && this.shards.get(parsed.shard);
     if (!parsed || !shard) {
@@ -369,15 +464,20 @@ export class Gateway {
     }
     const e = replay ? replay.e : shard.e + 1;
     shard.e = e;
+    const size = replay ? replay.size : payload.length;
     let outs: Out[];
     let failed: boolean;
     if (replay?.failed) {
-      shard.state.failed(parsed, payload);
+      shard.state.failed(parsed, payload, size);
       ({ outs, failed } = replay);
     } else {
-      ({ outs, failed } = shard.state.message(parsed, topic, payload, replay === undefined));
+      ({ outs, failed } = shard.state.message(parsed, topic, payload, replay === undefined, size));
     }
-    const segment = replay ? replay.segment : shard.log.append({ e, topic, payload, outs, failed });
+    let segment = replay?.segment;
+    if (segment === undefined) {
+      const kept = shard.state.walPayload(payload);
+      segment = shard.log.append({ e, topic, payload: kept, ...(kept.length < size ? { bytes: size } : {}), outs, failed });
+    }
     for (const out of outs) this.publishOutput(out, segment);
   }
 
@@ -386,9 +486,21 @@ export class Gateway {
     if (qos === 1 && segment) segment.pending++;
     this.outputs++;
     this.client.publish(out.topic, out.payload, { qos }, (err) => {
-      // on an error the segment stays, and the prediction is published again by the next start
-      if (!err && qos === 1 && segment) segment.pending--;
+      if (err) this.publishFailed(out.topic, err);
+      // the broker's answer is final, a refusal too (an MQTT 5 reason code: sending it again at the next start would
+      // be refused again, and keep the segment for ever); a publish that got no answer (the connection went) keeps
+      // its segment, and is published again by the next start
+      const answered = !err || typeof (err as { code?: unknown }).code === "number";
+      if (answered && qos === 1 && segment) segment.pending--;
     });
+  }
+
+  /** A prediction or dead letter the broker refused, or that could not be sent: counted, and said once per reason. */
+  private publishFailed(topic: string, err: Error): void {
+    this.publishFailures++;
+    if (this.publishReasons.has(err.message)) return;
+    this.publishReasons.add(err.message);
+    this.config.log({ event: "publish-failed", topic, message: err.message });
   }
 
   /** publish mode "interval": the latest prediction of every device that had a reading since the last tick */
@@ -458,6 +570,7 @@ export class Gateway {
     let seqGaps = 0;
     let learned = 0;
     let labelsIgnored = 0;
+    let resets = 0;
     let stateResets = 0;
     let segments = 0;
     let entries = 0;
@@ -480,6 +593,7 @@ export class Gateway {
         rejected.engineError += device.counts.engineError;
         learned += device.sensors.stream.learning?.steps ?? 0;
         labelsIgnored += device.counts.labelsIgnored;
+        resets += device.counts.resets;
         duplicates += device.counts.duplicates;
         seqGaps += device.counts.seqGaps;
         if (Number.isFinite(device.lagMs)) lags.push({ device: device.id, ms: device.lagMs });
@@ -503,7 +617,9 @@ export class Gateway {
       rejectedTotal: Object.values(rejected).reduce((a, b) => a + b, 0),
       learned,
       labelsIgnored,
+      resets,
       outputs: this.outputs,
+      publishFailures: this.publishFailures,
       replayed: this.replayed,
       notOwned: this.notOwned,
       lag: { devices: lags.length, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: lags.length ? lags[lags.length - 1].ms : null, worst: lags.slice(-5).reverse() },
@@ -513,6 +629,13 @@ export class Gateway {
       uptimeS: Math.round((Date.now() - this.started) / 1000),
     };
   }
+}
+
+/** Ends a client at once; one that never started to connect (the broker was down at the start) has nothing to end,
+ * and mqtt.js throws on it. */
+function closeClient(client: MqttClient): Promise<void> {
+  if (client.stream === undefined) return Promise.resolve();
+  return new Promise((resolve) => client.end(true, {}, () => resolve()));
 }
 
 function runtimeError(err: unknown): PhasorError {

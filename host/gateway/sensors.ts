@@ -277,6 +277,13 @@ export class DeviceInput {
     return { lastT: this.lastT, held: Array.from(this.held) };
   }
 
+  /** As a new device's: no previous reading, no held values. */
+  reset(): void {
+    this.prepared = null;
+    this.lastT = null;
+    this.held.fill(0);
+  }
+
   restore(state: DeviceInputState): void {
     if (
       typeof state !== "object" ||

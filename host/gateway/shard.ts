@@ -19,8 +19,8 @@ import { learningTarget } from "../engine/readout-learning.js";
 import { PhasorError } from "../errors.js";
 import { deadLetterTopic, outputTopic, shardOf } from "./topics.js";
 import { SENSOR_REJECTIONS, SensorStream, type ReadingCounters, type SensorLayout } from "./sensors.js";
-import { parseMessage, type ParsedMessage } from "./payload.js";
-import { BadStateError, type DeviceRecord, type ShardSnapshot } from "./state.js";
+import { parseMessage, type MessageLimits, type ParsedMessage } from "./payload.js";
+import { BadStateError, type DeviceRecord, type ShardSnapshot, type UnpublishedReading } from "./state.js";
 
 export type PublishMode = "every" | "change" | "interval";
 
@@ -38,15 +38,15 @@ export const REJECTIONS = [...new Set([...DEVICE_REJECTIONS, ...SHARD_REJECTIONS
 export type Rejection = (typeof DEVICE_REJECTIONS)[number] | (typeof SHARD_REJECTIONS)[number];
 
 /** A device's counts besides its encoder's (SensorStream.counters); labelsIgnored: labels of applied readings on a
- * gateway that does not learn (no --learn-rate). */
-const DEVICE_COUNTS = ["malformed", "badLabel", "duplicates", "seqGaps", "engineError", "labelsIgnored"] as const;
+ * gateway that does not learn (no --learn-rate); resets: reset messages that started its stream again. */
+const DEVICE_COUNTS = ["malformed", "badLabel", "duplicates", "seqGaps", "engineError", "labelsIgnored", "resets"] as const;
 type DeviceCounts = Record<(typeof DEVICE_COUNTS)[number], number>;
 type ShardCounters = Record<(typeof SHARD_REJECTIONS)[number] | "stateResets", number>;
 
 /** Dead letters quote at most this much of the refused message (the WAL keeps all of it). */
 const DEAD_LETTER_PAYLOAD_BYTES = 1 << 16;
 
-export interface ShardConfig {
+export interface ShardConfig extends MessageLimits {
   engine: Engine;
   layout: SensorLayout;
   prefix: string;
@@ -57,7 +57,6 @@ export interface ShardConfig {
   /** publish mode "change": publish when the argmax changes or some output moves by more than this */
   changeThreshold: number;
   maxDevices: number;
-  maxReadings: number;
   /** the step of the devices' readouts (--learn-rate, --learn-c); null: labels are counted, not learned from */
   learning: LearningRate | null;
   /** every refusal, for the (rate-limited) log */
@@ -81,9 +80,8 @@ export interface Device {
   counts: DeviceCounts;
   /** the last published prediction (publish mode "change") */
   published: Float64Array | null;
-  /** the latest prediction, and whether it was published yet (publish mode "interval") */
-  latest: { seq: number; t: number; ts: number | undefined } | null;
-  fresh: boolean;
+  /** the reading whose prediction waits for the next tick (publish mode "interval"), null when none waits */
+  unpublished: UnpublishedReading | null;
   /** publish-to-processing delay of the last reading that carried "ts", ms */
   lagMs: number;
 }
@@ -107,10 +105,19 @@ export class Shard {
   }
 
   /**
-   * One message on this shard's topic. `live` is false for a WAL replay (no lag measured). A message whose WAL
-   * entry says it failed is given to failed() instead.
+   * What the WAL keeps of a message: all of it, or, of a message over --max-payload-bytes, the first bytes its dead
+   * letter quotes; with the size as received (`size` of message()), that is all a replay needs to refuse it again.
    */
-  message(topic: ShardTopic, rawTopic: string, payload: Uint8Array, live: boolean): MessageResult {
+  walPayload(payload: Uint8Array): Uint8Array {
+    return payload.length > this.config.maxPayloadBytes ? payload.subarray(0, DEAD_LETTER_PAYLOAD_BYTES) : payload;
+  }
+
+  /**
+   * One message on this shard's topic. `live` is false for a WAL replay (no lag measured); `size` is the message's
+   * size as received where `payload` holds only its first bytes (walPayload). A message whose WAL entry says it
+   * failed is given to failed() instead.
+   */
+  message(topic: ShardTopic, rawTopic: string, payload: Uint8Array, live: boolean, size = payload.length): MessageResult {
     const { config } = this;
     if ("problem" in topic) {
       this.counters.badTopic++;
@@ -121,35 +128,35 @@ export class Shard {
     if (shardOf(id, config.shards) !== config.index) {
       this.counters.wrongShard++;
       const why = `device "${id}" belongs to shard ${shardOf(id, config.shards)} of ${config.shards}, not ${config.index}: its publisher has another shard count`;
-      return { outs: [this.refuse(id, rawTopic, payload, [{ reason: "wrongShard", message: why }], live)], failed: false };
+      return { outs: [this.refuse(id, rawTopic, payload, size, [{ reason: "wrongShard", message: why }], live)], failed: false };
     }
     let device = this.devices.get(id);
     if (device === undefined && this.devices.size >= config.maxDevices) {
       this.counters.tooManyDevices++;
       const why = `shard ${config.index} has ${config.maxDevices} devices already (--max-devices)`;
-      return { outs: [this.refuse(id, rawTopic, payload, [{ reason: "tooManyDevices", message: why }], live)], failed: false };
+      return { outs: [this.refuse(id, rawTopic, payload, size, [{ reason: "tooManyDevices", message: why }], live)], failed: false };
     }
     const created = device === undefined;
-    // the device as it was before the message, to put back should the engine fail: what a snapshot keeps, and
-    // what waits to be published
-    let before: { record: DeviceRecord; latest: Device["latest"]; fresh: boolean; lagMs: number } | undefined;
+    // the device as it was before the message, to put back should the engine fail: what a snapshot keeps (what
+    // waits to be published among it)
+    let before: { record: DeviceRecord; lagMs: number } | undefined;
     try {
       if (device === undefined) {
         device = this.newDevice(id);
         this.devices.set(id, device);
       } else {
-        before = { record: this.record(device), latest: device.latest, fresh: device.fresh, lagMs: device.lagMs };
+        before = { record: this.record(device), lagMs: device.lagMs };
       }
-      return { outs: this.readings(device, sensor, rawTopic, payload, live), failed: false };
+      return { outs: this.readings(device, sensor, rawTopic, payload, size, live), failed: false };
     } catch (err) {
       if (created) this.drop(id);
       else if (before !== undefined) {
         this.restoreDevice(device as Device, before.record);
-        Object.assign(device as Device, { latest: before.latest, fresh: before.fresh, lagMs: before.lagMs });
+        (device as Device).lagMs = before.lagMs;
       }
       const why = `the engine failed: ${(err as Error).message}`;
-      this.failed(topic, payload);
-      return { outs: [this.refuse(id, rawTopic, payload, [{ reason: "engineError", message: why }], live)], failed: true };
+      this.failed(topic, payload, size);
+      return { outs: [this.refuse(id, rawTopic, payload, size, [{ reason: "engineError", message: why }], live)], failed: true };
     }
   }
 
@@ -157,7 +164,7 @@ export class Shard {
    * What a message the engine failed on does to the state, live (after the device was put back) and in a replay
    * of its WAL entry (which does not run it again): counted once, its sequence numbers used up.
    */
-  failed(topic: ShardTopic, payload: Uint8Array): void {
+  failed(topic: ShardTopic, payload: Uint8Array, size = payload.length): void {
     if ("problem" in topic) return;
     const device = this.devices.get(topic.device);
     if (device === undefined) {
@@ -165,18 +172,18 @@ export class Shard {
       return;
     }
     device.counts.engineError++;
-    const parsed = parseMessage(payload, topic.sensor, this.config.maxReadings);
+    const parsed = parseMessage(payload, topic.sensor, this.config, size);
     const first = parsed.seq;
     if (first === null) return;
-    const last = parsed.ok ? parsed.seq + parsed.readings.length - 1 : first;
+    const last = parsed.ok && !parsed.reset ? parsed.seq + parsed.readings.length - 1 : first;
     if (last <= device.lastSeq) return;
     this.useSeq(device, Math.max(first, device.lastSeq + 1));
     device.lastSeq = last;
   }
 
   /** A device's readings, in order: sequence numbers, encoding, the engine; predictions and a dead letter to publish. */
-  private readings(device: Device, topicSensor: string, rawTopic: string, payload: Uint8Array, live: boolean): Out[] {
-    const parsed: ParsedMessage = parseMessage(payload, topicSensor, this.config.maxReadings);
+  private readings(device: Device, topicSensor: string, rawTopic: string, payload: Uint8Array, size: number, live: boolean): Out[] {
+    const parsed: ParsedMessage = parseMessage(payload, topicSensor, this.config, size);
     const outs: Out[] = [];
     const refused: Refusal[] = [];
     if (!parsed.ok) {
@@ -190,6 +197,13 @@ export class Shard {
       }
       device.counts.malformed++;
       refused.push({ ...(parsed.seq === null ? {} : { seq: parsed.seq }), reason: "malformed", message: parsed.why });
+    } else if (parsed.reset) {
+      if (parsed.seq <= device.lastSeq) {
+        device.counts.duplicates++;
+        return outs;
+      }
+      this.useSeq(device, parsed.seq);
+      this.reset(device, outs);
     } else {
       let applied = false;
       parsed.readings.forEach((reading, index) => {
@@ -228,8 +242,22 @@ export class Shard {
       });
       if (applied && live && parsed.ts !== undefined) device.lagMs = Date.now() - parsed.ts;
     }
-    if (refused.length > 0) outs.push(this.refuse(device.id, rawTopic, payload, refused, live));
+    if (refused.length > 0) outs.push(this.refuse(device.id, rawTopic, payload, size, refused, live));
     return outs;
+  }
+
+  /**
+   * A reset message: the device's stream and encoder start again as a new device's (a device whose clock jumped
+   * ahead gets its later readings applied again); its adapted readout, sequence number and counters stay. A
+   * prediction that waits for its tick is published first, while the state it answers is still there.
+   */
+  private reset(device: Device, outs: Out[]): void {
+    const waiting = device.unpublished === null ? [] : this.fresh([device]);
+    outs.push(...waiting);
+    device.sensors.stream.reset();
+    device.sensors.input.reset();
+    device.published = null;
+    device.counts.resets++;
   }
 
   /** One step of the device's readout from a checked label, or the label counted as ignored where nothing learns. */
@@ -248,20 +276,15 @@ export class Shard {
   /**
    * The dead letter of a message with refusals, on <prefix>/dead/<shard>/<device>: the message as received (text,
    * or base64 when it is not UTF-8; the first 64 KiB) and every refusal. Its content depends only on the message
-   * and the state, so a copy published again after a restart is identical.
+   * and the state, so a copy published again after a restart is identical. `size` is the message's as received.
    */
-  private refuse(device: string, rawTopic: string, payload: Uint8Array, refused: Refusal[], live: boolean): Out {
+  private refuse(device: string, rawTopic: string, payload: Uint8Array, size: number, refused: Refusal[], live: boolean): Out {
     for (const refusal of refused) this.config.onRefusal({ shard: this.config.index, device, live, ...refusal });
     const shown = payload.subarray(0, DEAD_LETTER_PAYLOAD_BYTES);
-    let text: string | undefined;
-    try {
-      text = new TextDecoder("utf-8", { fatal: true }).decode(shown);
-    } catch {
-      text = undefined;
-    }
+    const text = quotedText(shown, shown.length < size);
     const body = {
       topic: rawTopic,
-      payloadBytes: payload.length,
+      payloadBytes: size,
       ...(text === undefined ? { payloadBase64: Buffer.from(shown).toString("base64") } : { payload: text }),
       refused,
     };
@@ -271,8 +294,7 @@ export class Shard {
   private prediction(device: Device, seq: number, t: number, ts: number | undefined): Out | undefined {
     const { publish, changeThreshold } = this.config;
     if (publish === "interval") {
-      device.latest = { seq, t, ts };
-      device.fresh = true;
+      device.unpublished = ts === undefined ? { seq, t } : { seq, t, ts };
       return undefined;
     }
     const y = device.sensors.stream.output();
@@ -293,13 +315,13 @@ export class Shard {
     return JSON.stringify(body);
   }
 
-  /** publish mode "interval": the latest prediction of every device that had a reading since the last tick */
-  fresh(): Out[] {
+  /** publish mode "interval": the latest prediction of every device (of `devices`) that had a reading since the last tick */
+  fresh(devices: Iterable<Device> = this.devices.values()): Out[] {
     const outs: Out[] = [];
-    for (const device of this.devices.values()) {
-      if (!device.fresh || device.latest === null) continue;
-      device.fresh = false;
-      const { seq, t, ts } = device.latest;
+    for (const device of devices) {
+      if (device.unpublished === null) continue;
+      const { seq, t, ts } = device.unpublished;
+      device.unpublished = null;
       outs.push({ topic: outputTopic(this.config.prefix, this.config.index, device.id), payload: this.predictionPayload(seq, t, device.sensors.stream.output(), ts) });
     }
     return outs;
@@ -311,10 +333,9 @@ export class Shard {
       id,
       sensors: new SensorStream(stream, this.config.layout, this.config.timePolicy),
       lastSeq: -1,
-      counts: { malformed: 0, badLabel: 0, duplicates: 0, seqGaps: 0, engineError: 0, labelsIgnored: 0 },
+      counts: { malformed: 0, badLabel: 0, duplicates: 0, seqGaps: 0, engineError: 0, labelsIgnored: 0, resets: 0 },
       published: null,
-      latest: null,
-      fresh: false,
+      unpublished: null,
       lagMs: NaN,
     };
   }
@@ -335,6 +356,7 @@ export class Shard {
       // Object.assign, not a spread: this runs before every message, and node 20 spreads two objects 20x slower
       counters: Object.assign({}, device.sensors.counters, device.counts),
       published: device.published ? Array.from(device.published) : null,
+      unpublished: device.unpublished,
       stream: device.sensors.stream.snapshot(),
       readout: device.sensors.stream.learning?.adapted ? device.sensors.stream.learning.save() : null,
     };
@@ -353,6 +375,7 @@ export class Shard {
     for (const key of Object.keys(counters) as (keyof ReadingCounters)[]) counters[key] = record.counters[key] ?? 0;
     for (const key of DEVICE_COUNTS) device.counts[key] = record.counters[key] ?? 0;
     device.published = record.published ? Float64Array.from(record.published) : null;
+    device.unpublished = record.unpublished;
   }
 
   /** The shard's state at `cut` (the last WAL entry it includes). */
@@ -390,6 +413,30 @@ export class Shard {
   clear(): void {
     for (const id of [...this.devices.keys()]) this.drop(id);
   }
+}
+
+/**
+ * The first bytes of a message as text, or undefined where they are not UTF-8. Where they are only the first bytes
+ * (`cut`), a character the cut split (a UTF-8 lead byte at the end with fewer continuation bytes than it
+ * announces) is left out, not taken for bytes that are not UTF-8.
+ */
+function quotedText(shown: Uint8Array, cut: boolean): string | undefined {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(cut ? shown.subarray(0, shown.length - splitCharacter(shown)) : shown);
+  } catch {
+    return undefined;
+  }
+}
+
+/** How many bytes at the end of `bytes` are a UTF-8 character cut short (0 to 3). */
+function splitCharacter(bytes: Uint8Array): number {
+  for (let back = 1; back <= Math.min(3, bytes.length); back++) {
+    const byte = bytes[bytes.length - back];
+    if ((byte & 0xc0) === 0x80) continue;
+    const length = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
+    return length > back ? back : 0;
+  }
+  return 0;
 }
 
 function changed(before: Float64Array, after: Float64Array, threshold: number): boolean {

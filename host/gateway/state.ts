@@ -10,12 +10,12 @@
  *   once a snapshot covers it and every prediction it published has been acknowledged by the broker.
  * Beside it, `shard-<s>.lock` holds the pid of the gateway that owns the shard. Node-only.
  */
-import { closeSync, existsSync, fdatasyncSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync, mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { closeSync, existsSync, fdatasyncSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, truncateSync, writeSync, mkdirSync } from "node:fs";
+import { basename, join } from "node:path";
 import { crc32 } from "node:zlib";
 import { PhasorError } from "../errors.js";
 import { NAME_PATTERN, type DeviceInputState } from "./sensors.js";
-import { ioReason, writeFileAtomically } from "../files.js";
+import { ioReason, removeStalePartialFiles, writeFileAtomically } from "../files.js";
 
 /** What a shard's state must match to be loaded: a snapshot of another model or sharding is never restored. */
 export interface Fingerprint {
@@ -36,10 +36,19 @@ export interface DeviceRecord {
   counters: Record<string, number>;
   /** the last published prediction (publish mode "change"), null before the first */
   published: number[] | null;
+  /** the reading whose prediction waits for the next tick (publish mode "interval"), null when none waits */
+  unpublished: UnpublishedReading | null;
   /** Stream.snapshot() */
   stream: Uint8Array;
   /** the device's adapted readout (ReadoutLearning.save()), null while it uses the model's */
   readout: Uint8Array | null;
+}
+
+/** The reading a device's latest prediction answers: its sequence number, the time it ran at, its `ts`. */
+export interface UnpublishedReading {
+  seq: number;
+  t: number;
+  ts?: number;
 }
 
 export interface ShardSnapshot {
@@ -85,6 +94,7 @@ export function encodeSnapshot(snapshot: ShardSnapshot): Uint8Array {
         input: d.input,
         counters: d.counters,
         published: d.published,
+        ...(d.unpublished === null ? {} : { unpublished: d.unpublished }),
         bytes: d.stream.length,
         readoutBytes: d.readout?.length ?? 0,
       })),
@@ -123,7 +133,7 @@ export function decodeSnapshot(bytes: Uint8Array, shard: number, source: string)
     fingerprint: Fingerprint;
     cut: number;
     counters: Record<string, number>;
-    devices: (Omit<DeviceRecord, "stream" | "readout"> & { bytes: number; readoutBytes?: number })[];
+    devices: (Omit<DeviceRecord, "stream" | "readout" | "unpublished"> & { unpublished?: UnpublishedReading; bytes: number; readoutBytes?: number })[];
   };
   try {
     header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(12, 12 + headerLength)));
@@ -145,7 +155,7 @@ export function decodeSnapshot(bytes: Uint8Array, shard: number, source: string)
     at += d.bytes;
     const readout = readoutBytes > 0 ? new Uint8Array(bytes.buffer.slice(bytes.byteOffset + at, bytes.byteOffset + at + readoutBytes)) : null;
     at += readoutBytes;
-    return { id: d.id, lastSeq: d.lastSeq, input: d.input, counters: d.counters, published: d.published, stream, readout };
+    return { id: d.id, lastSeq: d.lastSeq, input: d.input, counters: d.counters, published: d.published, unpublished: d.unpublished ?? null, stream, readout };
   });
   if (at !== bytes.length - 4) throw corrupt(`${bytes.length - 4 - at} bytes after the last device`);
   return { fingerprint: header.fingerprint, cut: header.cut, counters: header.counters, devices };
@@ -157,6 +167,12 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 function isCounters(value: unknown): value is Record<string, number> {
   return isObject(value) && Object.values(value).every((n) => Number.isSafeInteger(n) && (n as number) >= 0);
+}
+
+function isUnpublished(value: unknown): value is UnpublishedReading {
+  if (!isObject(value) || !Number.isSafeInteger(value.seq) || (value.seq as number) < 0) return false;
+  const finite = (v: unknown) => typeof v === "number" && Number.isFinite(v);
+  return finite(value.t) && (value.ts === undefined || finite(value.ts));
 }
 
 function isFiniteArray(value: unknown): value is number[] {
@@ -174,6 +190,7 @@ function deviceProblem(d: unknown, version: number): string | null {
   }
   if (!isCounters(d.counters)) return `${d.id}: its counters are not counts`;
   if (!(d.published === null || isFiniteArray(d.published))) return `${d.id}: its last published prediction is not finite numbers`;
+  if (d.unpublished !== undefined && !isUnpublished(d.unpublished)) return `${d.id}: its prediction waiting for the next tick is not a reading's seq, t and ts`;
   if (!Number.isSafeInteger(d.bytes) || (d.bytes as number) < 0) return `${d.id}: its state length is not a byte count`;
   if (version === 1 ? d.readoutBytes !== undefined : !Number.isSafeInteger(d.readoutBytes) || (d.readoutBytes as number) < 0) {
     return `${d.id}: its readout length is not a byte count`;
@@ -192,6 +209,8 @@ export interface WalEntry {
   e: number;
   topic: string;
   payload: Uint8Array;
+  /** the message's size as received, where `payload` is only its first bytes (a message refused for its size) */
+  bytes?: number;
   /** the predictions and dead letters published for it */
   outs?: WalOut[];
   /** the engine failed on it: a replay refuses it again without running it (host/gateway/shard.ts) */
@@ -222,6 +241,7 @@ function walLine(entry: WalEntry): string {
     e: entry.e,
     topic: entry.topic,
     p: Buffer.from(entry.payload).toString("base64"),
+    ...(entry.bytes !== undefined ? { bytes: entry.bytes } : {}),
     ...(entry.outs && entry.outs.length > 0 ? { outs: entry.outs } : {}),
     ...(entry.failed ? { failed: true } : {}),
   });
@@ -241,7 +261,11 @@ function walEntry(json: unknown): WalEntry | undefined {
   const outs = json.outs ?? (json.out === undefined ? [] : [json.out]);
   if (!Array.isArray(outs) || !outs.every(isOut)) return undefined;
   if (json.failed !== undefined && typeof json.failed !== "boolean") return undefined;
-  return { e: json.e as number, topic: json.topic, payload: Buffer.from(json.p, "base64"), outs, failed: json.failed === true };
+  const payload = Buffer.from(json.p, "base64");
+  if (json.bytes !== undefined && !(Number.isSafeInteger(json.bytes) && (json.bytes as number) > payload.length)) return undefined;
+  const entry: WalEntry = { e: json.e as number, topic: json.topic, payload, outs, failed: json.failed === true };
+  if (json.bytes !== undefined) entry.bytes = json.bytes as number;
+  return entry;
 }
 
 /** The WAL of one shard: append-only segments, rotated at each snapshot. */
@@ -326,6 +350,7 @@ export function shardDirectory(stateDir: string, shard: number): string {
 export async function loadShard(stateDir: string, fingerprint: Fingerprint): Promise<LoadedShard> {
   const { shard } = fingerprint;
   const dir = shardDirectory(stateDir, shard);
+  removeLeftovers(stateDir, shard);
   if (!existsSync(dir)) {
     const fresh = `${dir}.new-${process.pid}`;
     io(fresh, "create the shard's directory", () => {
@@ -354,13 +379,11 @@ export async function loadShard(stateDir: string, fingerprint: Fingerprint): Pro
   const names = io(dir, "list the shard's directory", () => readdirSync(dir)).filter((name) => /^wal-\d{15}\.log$/.test(name)).sort();
   const segments: LoadedShard["segments"] = [];
   let tornTail = false;
+  let tornBytes = 0;
   let expected = -1;
   names.forEach((name, n) => {
     const file = join(dir, name);
     const segment = new WalSegment(file, Number(name.slice(4, 19)));
-    const text = io(file, "read the WAL", () => readFileSync(file, "utf8"));
-    const lines = text.split("\n");
-    const last = lines.pop() as string; // "" when the file ends with a newline
     const entries: WalEntry[] = [];
     const parse = (line: string, at: number): WalEntry | undefined => {
       const json = line.slice(9);
@@ -375,14 +398,15 @@ export async function loadShard(stateDir: string, fingerprint: Fingerprint): Pro
       if (entry === undefined) throw new BadStateError(shard, "corrupt", `${file}:${at + 1}: checksum matches but the line is not a WAL entry`);
       return entry;
     };
-    lines.forEach((line, k) => {
+    const tail = forEachLine(file, (line, k) => {
       const entry = parse(line, k);
       if (entry === undefined) throw new BadStateError(shard, "corrupt", `${file}:${k + 1}: checksum mismatch`);
       entries.push(entry);
     });
-    if (last !== "") {
+    if (tail > 0) {
       if (n !== names.length - 1) throw new BadStateError(shard, "corrupt", `${file}: its last line is cut short, but later segments exist`);
       tornTail = true;
+      tornBytes = tail;
     }
     for (const entry of entries) {
       if (expected >= 0 && entry.e !== expected) {
@@ -398,11 +422,60 @@ export async function loadShard(stateDir: string, fingerprint: Fingerprint): Pro
     segments.push({ segment, entries });
   });
   if (tornTail) {
-    // rewrite the last segment without the torn line, so that appending continues from a whole line
-    const { segment, entries } = segments[segments.length - 1];
-    await writeFileAtomically(segment.path, new TextEncoder().encode(entries.map(walLine).join("")));
+    // the last segment cut back to its last whole line, so that the next start does not find a torn line before
+    // the segments written after this one (cut, not rewritten: a segment may be larger than a string can be)
+    const { segment } = segments[segments.length - 1];
+    io(segment.path, "cut the torn line off the WAL", () => truncateSync(segment.path, statSync(segment.path).size - tornBytes));
   }
   return { snapshot, segments, tornTail };
+}
+
+/**
+ * What a gateway killed mid-write left of a shard (the caller holds the shard's lock, so no running process writes
+ * there): partial snapshot and WAL files beside the real ones, and a new shard's folder never renamed into place.
+ * Each could be as large as the shard's state, and nothing else would ever remove them.
+ */
+function removeLeftovers(stateDir: string, shard: number): void {
+  if (!existsSync(stateDir)) return;
+  const dir = shardDirectory(stateDir, shard);
+  const unborn = `${basename(dir)}.new-`;
+  for (const name of io(stateDir, "list the state directory", () => readdirSync(stateDir)).filter((n) => n.startsWith(unborn))) {
+    io(join(stateDir, name), "remove a shard's folder that was never finished", () => rmSync(join(stateDir, name), { recursive: true, force: true }));
+  }
+  if (existsSync(dir)) removeStalePartialFiles(dir);
+}
+
+/** Bytes read at a time from a WAL segment. */
+const WAL_READ_BYTES = 16 << 20;
+
+/**
+ * Calls `each` with every line of a file that ends in a newline (UTF-8, without the newline), in order, and returns
+ * the number of bytes after the last newline. Read in chunks and decoded line by line: a WAL segment may be larger
+ * than the longest string V8 makes (2^29 - 24 characters), and read whole as text it made every start of the
+ * gateway fail ("Cannot create a string longer than 0x1fffffe8 characters").
+ */
+function forEachLine(path: string, each: (line: string, index: number) => void): number {
+  const fd = io(path, "open the WAL", () => openSync(path, "r"));
+  try {
+    const chunk = Buffer.alloc(WAL_READ_BYTES);
+    // the start of a line that goes on in the next chunk, copied out of the chunk that is read over
+    let pieces: Buffer[] = [];
+    let index = 0;
+    for (;;) {
+      const got = io(path, "read the WAL", () => readSync(fd, chunk, 0, chunk.length, null));
+      if (got === 0) return pieces.reduce((n, piece) => n + piece.length, 0);
+      let from = 0;
+      for (let newline = chunk.indexOf(0x0a, from); newline >= 0 && newline < got; newline = chunk.indexOf(0x0a, from)) {
+        pieces.push(chunk.subarray(from, newline));
+        each(Buffer.concat(pieces).toString("utf8"), index++);
+        pieces = [];
+        from = newline + 1;
+      }
+      if (from < got) pieces.push(Buffer.from(chunk.subarray(from, got)));
+    }
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Moves a shard's state aside (policy "reset"): `<state>/quarantine/shard-<s>-<time>`. Returns where. */

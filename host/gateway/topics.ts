@@ -6,6 +6,7 @@
  *   <prefix>/out/<shard>/<device>           predictions
  *   <prefix>/dead/<shard>/<device>          dead letters: refused readings, each with its reason
  *   <prefix>/health/<instance>              a gateway's health and counters, retained
+ *   <prefix>/claim/<client id in hex>       the latest start of a gateway with that client id, retained
  *
  * shard = fnv1a32(UTF-8 bytes of device) mod shards; gateway instance k of n owns the shards s with s mod n = k.
  * Both are pure functions of the names and of the deployment's two constants (shards, instances), so a device's
@@ -67,6 +68,16 @@ export function deadLetterTopic(prefix: string, shard: number, device: string): 
 
 export function healthTopic(prefix: string, instance: number): string {
   return `${prefix}/health/${instance}`;
+}
+
+/**
+ * Where the gateways that use one MQTT client id announce each start (retained), so that an older one still running
+ * learns of a newer one and stops (docs/gateway.md, "One client id, one gateway"). A client id is any UTF-8 text,
+ * so the level is its bytes in hex.
+ */
+export function claimTopic(prefix: string, clientId: string): string {
+  const hex = Array.from(new TextEncoder().encode(clientId), (b) => b.toString(16).padStart(2, "0")).join("");
+  return `${prefix}/claim/${hex}`;
 }
 
 /** The subscription that brings a gateway every message of one shard, well-formed or not. */

@@ -3,7 +3,7 @@
  * for training, benchmarks and tests. The same seed gives the same model on every run
  * of one JS engine (host/rng.ts says why not across engines).
  */
-import type { FloatModel, LayerParams, ReadoutMode } from "./model.js";
+import { checkModel, type FloatModel, type LayerParams, type ReadoutMode } from "./model.js";
 import type { Rng } from "../rng.js";
 
 export interface RandomModelOptions {
@@ -36,7 +36,8 @@ export type WeightInit = "scaled" | "authors";
 export const WEIGHT_INITS: readonly WeightInit[] = ["scaled", "authors"];
 
 /**
- * A model with weights and biases drawn as options.weightInit says, log-uniform periods and uniform shifts.
+ * A model with weights and biases drawn as options.weightInit says, log-uniform periods and uniform shifts,
+ * checked as a model file is: options that make no model (no layers, an r_on of NaN) are refused, not returned.
  */
 export function randomModel(rng: Rng, options: RandomModelOptions): FloatModel {
   const [tauLo, tauHi] = options.tauRange ?? [Math.E, Math.E ** 3];
@@ -70,7 +71,7 @@ export function randomModel(rng: Rng, options: RandomModelOptions): FloatModel {
     });
     inputSize = H;
   }
-  return {
+  const model: FloatModel = {
     timeUnit: "ms",
     inputSize: options.inputSize,
     layers,
@@ -81,5 +82,7 @@ export function randomModel(rng: Rng, options: RandomModelOptions): FloatModel {
       d: authors ? new Float64Array(options.outputs) : uniformArray(options.outputs, 0.1),
     },
   };
+  checkModel(model, "randomModel");
+  return model;
 }
 

@@ -13,8 +13,8 @@ import {
   TIME_HALF_ON, TIME_RECORD_BYTES, TIME_R_ON, TIME_SHIFT, TIME_STEP, TIME_STEP_LOW, TIME_TAU, UNIT_BIAS, UNIT_PEEPHOLE, UNIT_PEEPHOLE_FLOAT,
   UNIT_RECORD_BYTES, UNIT_U_FRAC, UNIT_W_FRAC, FRAC_MAX, FRAC_MIN, MAX_TICKS_LOG2, MIN_OPEN_TICKS,
 } from "../../assembly/contract/plsm.js";
-import { badModel } from "../errors.js";
-import { TIME_GATE_RANGE, type FloatModel, type LayerParams } from "./model.js";
+import { PhasorError, badModel } from "../errors.js";
+import { TIME_GATE_RANGE, checkModel, type FloatModel, type LayerParams } from "./model.js";
 
 // The file's layout and ranges are the wasm reader's (assembly/contract/plsm.ts); these are what the host's users import.
 export { FRAC_MAX, FRAC_MIN, INT8_LIMIT, KIND_FIXED, LANE_CHUNK_COLUMNS, KIND_FLOAT, MAX_TICKS_LOG2, MIN_OPEN_TICKS, PLSM_MAGIC, PLSM_VERSION, PRE_FRAC, ROW_L1_LIMIT };
@@ -158,8 +158,13 @@ function writeHeader(view: DataView, model: FloatModel, kind: number, L: ReturnT
   view.setUint32(HEADER_META_AT, L.meta, true);
 }
 
-/** Writes a .plsm image; kind 1 (fixed) when a plan is given, kind 2 (float32) otherwise. */
+/**
+ * Writes a .plsm image; kind 1 (fixed) when a plan is given, kind 2 (float32) otherwise. The model is held to the
+ * JSON reader's rules first: a short array or a NaN would otherwise be written into a file that reads back as
+ * another model, or not at all.
+ */
 export function encodePlsm(model: FloatModel, plan?: FixedPlan, meta: Record<string, unknown> = {}): Uint8Array {
+  checkModel(model, "model");
   const kind = plan ? KIND_FIXED : KIND_FLOAT;
   const metaText = new TextEncoder().encode(
     JSON.stringify({ timeUnit: model.timeUnit, ...(model.readout.labels ? { labels: model.readout.labels } : {}), ...meta }),
@@ -268,6 +273,12 @@ export function openTicks(tau: number, ticksLog2: number, rOn: number): number {
   return tau * 2 ** ticksLog2 * rOn;
 }
 
+/** A model file's bytes, checked to be bytes: anything else (a string, an array of numbers) is not read as one. */
+export function modelFileBytes(bytes: unknown, source: string): Uint8Array {
+  if (!(bytes instanceof Uint8Array)) throw new PhasorError("bad-args", `${source}: expected the file's bytes as a Uint8Array, got ${bytes === null ? "null" : typeof bytes}`);
+  return bytes;
+}
+
 /**
  * Reads a fixed-point .plsm back into the float model it stands for (weights de-quantized, tau and shift
  * exact, r_on as the file holds it). Checks magic, version, kind, length and checksum first, then reads
@@ -275,6 +286,7 @@ export function openTicks(tau: number, ticksLog2: number, rOn: number): number {
  */
 export function decodePlsm(bytes: Uint8Array, source: string): PlsmFile {
   const fail = (why: string) => badModel(source, why);
+  modelFileBytes(bytes, source);
   if (bytes.length < HEADER_BYTES + 4) throw fail(`${bytes.length} bytes is too short for a .plsm header and checksum`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (view.getUint32(0, true) !== PLSM_MAGIC) throw fail("bad magic: not a .plsm file");

@@ -181,10 +181,33 @@ export function planFormats(model: FloatModel, maxAbsInput: number, source = "mo
   return { ticksLog2: ticksFormat(model, source), inputFrac: valueFormat(maxAbsInput), layers, vFrac };
 }
 
+/**
+ * The calibration sequences, checked before any of them runs: every input counts towards the input format, so x
+ * must hold exactly t.length x inputSize numbers (extra ones would widen the format unseen), and there must be
+ * events at all (formats chosen from no events would be the defaults, unsaid).
+ */
+function checkCalibration(calibration: CalibrationSequence[], inputSize: number): void {
+  if (!Array.isArray(calibration)) throw new PhasorError("bad-args", `calibration: expected an array of sequences, got ${String(calibration)}`);
+  let events = 0;
+  calibration.forEach((seq, k) => {
+    const where = `calibration sequence ${k}`;
+    if (typeof seq !== "object" || seq === null || !(seq.t instanceof Float64Array) || !(seq.x instanceof Float32Array || seq.x instanceof Float64Array)) {
+      throw new PhasorError("bad-input", `${where}: expected { t: Float64Array, x: Float32Array or Float64Array }`);
+    }
+    if (seq.x.length !== seq.t.length * inputSize) {
+      throw new PhasorError("bad-input", `${where}: x has ${seq.x.length} numbers, ${seq.t.length} events x ${inputSize} (inputSize) need ${seq.t.length * inputSize}`);
+    }
+    events += seq.t.length;
+  });
+  if (events === 0) throw new PhasorError("bad-input", "calibration: no events to calibrate on");
+}
+
 /** Quantizes `model` with the input and cell ranges seen when the reference runs the calibration sequences; its W
  * and U as int16 or, with weights "int8", as int8; U's row formats as `u` says. */
 export function quantize(model: FloatModel, calibration: CalibrationSequence[], source = "model", weights: WeightWidth = "int16", u: UFormats = "pairs"): QuantizeResult {
-  if (calibration.length === 0) throw new PhasorError("bad-input", "calibration: no events to calibrate on");
+  if (!WEIGHT_WIDTHS.includes(weights)) throw new PhasorError("bad-args", `quantize: weights must be one of ${WEIGHT_WIDTHS.join(", ")}, got ${String(weights)}`);
+  if (u !== "pairs" && u !== "fine") throw new PhasorError("bad-args", `quantize: U formats must be "pairs" or "fine", got ${String(u)}`);
+  checkCalibration(calibration, model.inputSize);
   const reference = new ReferenceEngine(model);
   let maxAbsInput = 0;
   let maxAbsCell = 0;

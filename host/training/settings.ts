@@ -340,8 +340,24 @@ export function defaultOf<K extends SettingName>(name: K, c: DefaultContext): Tr
   return (Array.isArray(value) ? [...value] : value) as TrainSettings[K];
 }
 
+/** Refuses a key that is no setting: a misspelt one (`hiden`, `learningRate`) would otherwise not be used, unsaid. */
+function knownSettings(what: string, s: object): void {
+  for (const [key, value] of Object.entries(s)) {
+    if (!Object.hasOwn(TRAIN_SETTINGS, key) && value !== undefined && !(Object.hasOwn(RETIRED_SETTINGS, key) && RETIRED_SETTINGS[key] === value)) {
+      throw new PhasorError("bad-args", `${what}: ${quote(key)} is not a training setting; the settings are ${SETTING_NAMES.join(", ")}`);
+    }
+  }
+}
+
+/**
+ * Settings a checkpoint may hold that training no longer has, each at the value that left it off (7d12134 took the
+ * gate-gradient clip out): such a checkpoint resumes as it ran. One that used the setting is refused.
+ */
+const RETIRED_SETTINGS: Record<string, unknown> = { gateClip: 0 };
+
 /** The settings of a run on `task`: the defaults, with every setting `overrides` gives (undefined gives none). */
 export function defaultSettings(task: TaskName, overrides: Partial<TrainSettings> = {}): TrainSettings {
+  knownSettings("defaultSettings", overrides);
   const c = defaultContext(task, overrides.optimizer ?? (TRAIN_SETTINGS.optimizer.default as Optimizer));
   const settings: Partial<Record<SettingName, unknown>> = { task };
   for (const name of SETTING_NAMES) {
@@ -368,6 +384,11 @@ function label(name: SettingName): string {
 /** A value as a refusal quotes it. */
 export function shown(value: unknown): string {
   return typeof value === "string" ? quote(value) : Array.isArray(value) ? JSON.stringify(value) : String(value);
+}
+
+/** Two values of a setting are the same: settings are numbers, strings, booleans and small arrays (the tau range). */
+function sameValue(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 /** The one form of a refusal: the setting, what it accepts, and what it was given. */
@@ -432,15 +453,36 @@ function guardInert(option: keyof GuardOptions, s: TrainSettings): string | unde
 export function checkGivenTakeEffect(given: Partial<TrainSettings>, s: TrainSettings): void {
   for (const name of SETTING_NAMES) {
     if (given[name] === undefined) continue;
-    const { inert, guard } = spec(name);
-    const why = inert?.(s) ?? (guard === undefined ? undefined : guardInert(guard, s));
+    const why = inertReason(name, s);
     if (why !== undefined) throw new PhasorError("bad-args", `${label(name)} would change nothing: ${why}`);
   }
+}
+
+/**
+ * The same for the settings of a fresh run made in code (TrainingRun.create), where what was given is not known: a
+ * setting that would change nothing may hold only its default. (A resumed run goes on with its checkpoint's
+ * settings, which resumedSettings holds it to.)
+ */
+export function checkSettingsTakeEffect(s: TrainSettings): void {
+  const c = defaultContext(s.task, s.optimizer);
+  for (const name of SETTING_NAMES) {
+    const value = s[name];
+    if (value === undefined || sameValue(value, defaultOf(name, c))) continue;
+    const why = inertReason(name, s);
+    if (why !== undefined) throw new PhasorError("bad-args", `${label(name)} ${shown(value)} would change nothing: ${why}`);
+  }
+}
+
+/** Why a setting would change nothing in a run of these settings, or undefined where it takes effect. */
+function inertReason(name: SettingName, s: TrainSettings): string | undefined {
+  const { inert, guard } = spec(name);
+  return inert?.(s) ?? (guard === undefined ? undefined : guardInert(guard, s));
 }
 
 /** Refuses settings that TRAIN_SETTINGS does not accept, naming the first such setting, its range and its value. */
 export function checkSettings(s: TrainSettings): void {
   if (typeof s !== "object" || s === null) throw new PhasorError("bad-args", `settings must be an object, got ${shown(s)}`);
+  knownSettings("settings", s);
   // the task and the optimizer first: the other settings' defaults and meaning depend on them
   for (const name of ["task", "optimizer", ...SETTING_NAMES] as SettingName[]) checkOne(name, s[name]);
   if (s.trainROn && s.rOn < TRAINED_R_ON_MIN) {
@@ -482,9 +524,7 @@ export function resumedSettings(saved: TrainSettings, given: Partial<TrainSettin
   if (given.task !== undefined && given.task !== saved.task) {
     throw new PhasorError("bad-args", `--resume: the checkpoint trains ${saved.task}, not ${given.task}`);
   }
-  // settings are numbers, strings, booleans and small arrays (the tau range)
-  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-  const conflicts = SETTING_NAMES.filter((n) => !spec(n).changeable && given[n] !== undefined && !same(given[n], saved[n]));
+  const conflicts = SETTING_NAMES.filter((n) => !spec(n).changeable && given[n] !== undefined && !sameValue(given[n], saved[n]));
   if (conflicts.length > 0) {
     const list = conflicts.map((n) => `${n} ${JSON.stringify(given[n])} (the checkpoint has ${JSON.stringify(saved[n])})`).join(", ");
     const notes = conflicts.map((n) => spec(n).resumeNote?.(saved[n] as never)).filter((note) => note !== undefined);

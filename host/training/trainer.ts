@@ -20,7 +20,7 @@
  */
 import * as contract from "../../assembly/contract/train.js";
 import type { SimdChoice } from "../engine/engine.js";
-import { PhasorError, badInput, wholeNumber } from "../errors.js";
+import { PhasorError, badInput, knownOptions, wholeNumber } from "../errors.js";
 import { checkModel, type FloatModel, type LayerParams, type ReadoutMode } from "../model/model.js";
 import { randomModel, type WeightInit } from "../model/init.js";
 import { Rng } from "../rng.js";
@@ -99,6 +99,14 @@ export interface TrainerOptions {
   skipClosed?: boolean;
 }
 
+const TRAINER_OPTIONS: readonly (keyof TrainerOptions)[] = [
+  "batchSize", "maxLength", "loss", "optimizer", "lr", "momentum", "beta1", "beta2", "epsilon", "clipNorm", "simd", "timeOrigin",
+  "timeLrScale", "rOnLrScale", "trainROn", "tauDirect", "skipClosed",
+];
+
+/** Each optimizer's own options: given to the other optimizer they would do nothing, which a caller must hear. */
+const OPTIMIZER_OPTIONS: Record<Optimizer, readonly (keyof TrainerOptions)[]> = { sgd: ["momentum"], adam: ["beta1", "beta2", "epsilon"] };
+
 /** What theta holds besides the weights: which time-gate groups are trained, and how tau is parametrised. */
 export interface ThetaLayout {
   trainROn?: boolean;
@@ -133,6 +141,9 @@ export interface ParameterGroup {
   offset: number;
   length: number;
 }
+
+/** The most optimizer steps a trainer counts (the module's step count is an i32). */
+const MAX_STEP_COUNT = 2 ** 31 - 1;
 
 /** What the trainer's optimizer needs to continue exactly from a point: for the guard's rollbacks. */
 export interface TrainerSnapshot {
@@ -252,6 +263,23 @@ export function modelFromParameters(template: FloatModel, theta: ArrayLike<numbe
   const readout = { ...template.readout, V: byName(-1, "V"), d: byName(-1, "d") };
   if (template.readout.labels) readout.labels = [...template.readout.labels];
   return { timeUnit: template.timeUnit, inputSize: template.inputSize, layers, readout };
+}
+
+/**
+ * A sample's shape before its numbers are copied into the module: t and x (and a target, when given) typed arrays or
+ * arrays of numbers. A typed array holds numbers only; a plain array's strings would be converted on the copy.
+ */
+function checkSample(where: string, sample: unknown): void {
+  if (typeof sample !== "object" || sample === null) throw badInput(where, `expected { t, x, label or target }, got ${String(sample)}`);
+  const fields = sample as Record<string, unknown>;
+  for (const name of ["t", "x", "target"]) {
+    const value = fields[name];
+    if (value === undefined && name === "target") continue;
+    if (ArrayBuffer.isView(value) && !(value instanceof DataView) && !(value instanceof BigInt64Array || value instanceof BigUint64Array)) continue;
+    if (!Array.isArray(value)) throw badInput(where, `${name} is ${value === null ? "null" : typeof value}, expected an array of numbers`);
+    const k = value.findIndex((v) => typeof v !== "number");
+    if (k >= 0) throw badInput(where, `${name}[${k}] is ${typeof value[k]}, expected a number`);
+  }
 }
 
 /** The trainer module's exports (assembly/train.ts), as the host calls them. */
@@ -397,9 +425,6 @@ export class Trainer {
       if (group.name === "rOn") scales.fill(this.rOnLrScale, group.offset, group.offset + group.length);
     }
     this.optimizer = options.optimizer ?? "adam";
-    if (this.optimizer !== "adam" && this.optimizer !== "sgd") {
-      throw new PhasorError("bad-args", `optimizer must be "adam" or "sgd", got ${JSON.stringify(this.optimizer)}`);
-    }
     const sgd = this.optimizer === "sgd";
     this.lr = options.lr ?? DEFAULT_LR[this.optimizer];
     this.momentum = sgd ? (options.momentum ?? DEFAULT_MOMENTUM) : (options.beta1 ?? 0.9);
@@ -418,6 +443,18 @@ export class Trainer {
   /** A trainer starting from `model`'s parameters (its r_on and alpha stay as they are). */
   static async create(model: FloatModel, options: TrainerOptions): Promise<Trainer> {
     checkModel(model, "model");
+    if (typeof options !== "object" || options === null) throw new PhasorError("bad-args", `Trainer.create: expected options as an object, got ${String(options)}`);
+    knownOptions("Trainer.create", options, TRAINER_OPTIONS);
+    const optimizer = options.optimizer ?? "adam";
+    if (optimizer !== "adam" && optimizer !== "sgd") throw new PhasorError("bad-args", `optimizer must be "adam" or "sgd", got ${JSON.stringify(optimizer)}`);
+    for (const other of (["adam", "sgd"] as const).filter((o) => o !== optimizer)) {
+      const given = OPTIMIZER_OPTIONS[other].find((key) => options[key] !== undefined);
+      if (given) throw new PhasorError("bad-args", `Trainer.create: ${given} is an option of ${other}, and the optimizer is ${JSON.stringify(optimizer)}`);
+    }
+    // the module takes these as f64: a string would be converted there without a word
+    for (const key of ["lr", "momentum", "beta1", "beta2", "epsilon", "clipNorm"] as const) {
+      if (options[key] !== undefined && typeof options[key] !== "number") throw new PhasorError("bad-args", `${key} must be a number, got ${JSON.stringify(options[key])}`);
+    }
     wholeNumber("batchSize", options.batchSize, 1, contract.MAX_TRAIN_SIZE);
     wholeNumber("maxLength", options.maxLength, 1, contract.MAX_TRAIN_LENGTH);
     for (const key of ["timeLrScale", "rOnLrScale"] as const) {
@@ -527,6 +564,7 @@ export class Trainer {
     const targets = new Float32Array(buffer, this.ptr.inTargets, batchSize * T * O);
     samples.forEach((sample, s) => {
       const where = `sample ${s}`;
+      checkSample(where, sample);
       const n = sample.t.length;
       if (n < 1 || n > T) throw badInput(where, `has ${n} events, expected 1..${T} (maxLength)`);
       if (sample.x.length !== n * I) throw badInput(where, `x has ${sample.x.length} numbers, ${n} events x ${I} inputs need ${n * I}`);
@@ -596,6 +634,7 @@ export class Trainer {
    * the samples' order. The loaded batch is loaded again afterwards.
    */
   predict(samples: TrainingSample[]): Float64Array[] {
+    if (!Array.isArray(samples)) throw badInput("predict", `expected an array of samples, got ${String(samples)}`);
     const O = this.model.readout.outputSize;
     const results: Float64Array[] = [];
     try {
@@ -634,6 +673,14 @@ export class Trainer {
 
   restore(snapshot: TrainerSnapshot): void {
     const P = this.parameterCount;
+    if (typeof snapshot !== "object" || snapshot === null || [snapshot.theta, snapshot.moment1, snapshot.moment2].some((a) => typeof a !== "object" || a === null)) {
+      throw badInput("snapshot", "expected { theta, moment1, moment2, stepCount } as snapshot() gives them");
+    }
+    // the step count sets Adam's bias correction: the module would truncate a fraction and take a negative count
+    const steps = snapshot.stepCount;
+    if (typeof steps !== "number" || !Number.isInteger(steps) || steps < 0 || steps > MAX_STEP_COUNT) {
+      throw badInput("snapshot", `stepCount must be a whole number in 0..${MAX_STEP_COUNT}, got ${String(steps)}`);
+    }
     if (snapshot.theta.length !== P || snapshot.moment1.length !== P || snapshot.moment2.length !== P) {
       throw badInput("snapshot", `taken from a trainer with another parameter count (this one has ${P})`);
     }

@@ -12,7 +12,7 @@ import { TASKS, generate, type Sample, type TaskName } from "./tasks.js";
 import { StabilityGuard, TrainerObjective, type GuardState, type GuardStats } from "./guard.js";
 import { batchGradients, type BatchGradients } from "./threads.js";
 import { Trainer, initialModel, taskModelSpec, type TrainerSnapshot } from "./trainer.js";
-import { checkSettings, guardOptionsOf, shown, storedSettings, type TrainSettings } from "./settings.js";
+import { checkSettings, checkSettingsTakeEffect, guardOptionsOf, resumedSettings, shown, storedSettings, type TrainSettings } from "./settings.js";
 
 export { defaultSettings, type TrainSettings } from "./settings.js";
 
@@ -203,11 +203,16 @@ export class TrainingRun {
     checkSettings(settings);
     if (resume) {
       checkCheckpointFormat(resume);
+      // the checkpoint's run goes on: a setting that defines it (the task, the rates, the seed of its data) and that
+      // differs from the checkpoint's would make the two halves of the run two different runs
+      resumedSettings(checkpointSettings(resume, "checkpoint"), settings);
       try {
         checkCheckpointState(resume);
       } catch (err) {
         throw err instanceof PhasorError ? new PhasorError(err.code, `checkpoint: ${err.message}`) : err;
       }
+    } else {
+      checkSettingsTakeEffect(settings);
     }
     const task = TASKS[settings.task];
     const [lo, hi] = settings.logTauRange;
@@ -224,7 +229,8 @@ export class TrainingRun {
       maxLength: MAX_EVENTS[settings.task],
       optimizer: settings.optimizer,
       lr: settings.lr,
-      momentum: settings.momentum,
+      // momentum is SGD's own: Adam has its betas
+      momentum: settings.optimizer === "sgd" ? settings.momentum : undefined,
       clipNorm: settings.clipNorm,
       timeLrScale: settings.timeLrScale,
       rOnLrScale: settings.rOnLrScale,

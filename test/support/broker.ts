@@ -45,8 +45,11 @@ export class Broker {
     return `mqtt://127.0.0.1:${this.port}`;
   }
 
-  /** Writes the config into `dir` (created) and starts the broker on a free port of 127.0.0.1. */
-  static async start(dir: string, options: { port?: number } = {}): Promise<Broker> {
+  /**
+   * Writes the config into `dir` (created) and starts the broker on a free port of 127.0.0.1; `config` adds lines
+   * (an `acl_file`, for instance).
+   */
+  static async start(dir: string, options: { port?: number; config?: string[] } = {}): Promise<Broker> {
     const binary = findMosquitto();
     if (binary === undefined) throw new Error("mosquitto is not installed: apt-get install -y mosquitto");
     mkdirSync(dir, { recursive: true });
@@ -64,6 +67,7 @@ export class Broker {
       `log_dest file ${join(dir, "mosquitto.log")}`,
       // mosquitto started as root drops to the user "mosquitto", who could not write to `dir`
       ...(process.getuid?.() === 0 ? ["user root"] : []),
+      ...(options.config ?? []),
       "",
     ].join("\n");
     writeFileSync(join(dir, "mosquitto.conf"), config);

@@ -12,6 +12,7 @@ import { parseFlags } from "../../tools/cli/command.js";
 import { Gateway } from "../../host/gateway/gateway.js";
 import { demoLayout } from "./simulated-devices.js";
 import { faultyEngine } from "./gateway.js";
+import { DEFAULT_MAX_PAYLOAD_BYTES } from "../../host/gateway/payload.js";
 
 const { flags } = parseFlags(process.argv.slice(2), {
   model: { kind: "string", required: true, help: "" },
@@ -45,6 +46,7 @@ const gateway = await Gateway.open({
   onBadState: "fail",
   maxDevicesPerShard: 1000,
   maxReadings: 1000,
+  maxPayloadBytes: DEFAULT_MAX_PAYLOAD_BYTES,
   learning: null,
   outputQos: 1,
   walSync: false,

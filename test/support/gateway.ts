@@ -8,6 +8,7 @@ import type { Engine, ReadoutLearning, Stream, StreamOptions } from "../../host/
 import { parseInputTopic, inputTopic } from "../../host/gateway/topics.js";
 import { Shard, type Refusal, type ShardConfig } from "../../host/gateway/shard.js";
 import { demoLayout, demoModel } from "./simulated-devices.js";
+import { DEFAULT_MAX_PAYLOAD_BYTES } from "../../host/gateway/payload.js";
 
 export const PREFIX = "plant";
 export const SHARDS = 4;
@@ -30,6 +31,7 @@ export function demoShard(engine: Engine, index: number, options: Partial<ShardC
     changeThreshold: 0.05,
     maxDevices: 1000,
     maxReadings: 1000,
+    maxPayloadBytes: DEFAULT_MAX_PAYLOAD_BYTES,
     learning: null,
     onRefusal: (record) => refusals.push(record),
     ...options,

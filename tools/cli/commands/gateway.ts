@@ -4,7 +4,7 @@
  * interval, state problems, connection changes, and a last "stopped" line with the final counters.
  */
 import { createHash } from "node:crypto";
-import { mkdirSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createEngine } from "../../../host/engine/create.js";
 import { PhasorError, badModel } from "../../../host/errors.js";
@@ -12,9 +12,9 @@ import { checkPrefix, ownedShards } from "../../../host/gateway/topics.js";
 import { defaultSensorLayout, parseSensorLayout, sensorLayoutToJson, type SensorLayout } from "../../../host/gateway/sensors.js";
 import { defineCommand } from "../command.js";
 import { Gateway } from "../../../host/gateway/gateway.js";
-import { DEFAULT_MAX_READINGS } from "../../../host/gateway/payload.js";
+import { DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_MAX_READINGS } from "../../../host/gateway/payload.js";
 import { C_MIN as LEARNING_C_MIN, DEFAULT_C, ETA_MAX as LEARNING_ETA_MAX, ETA_MIN as LEARNING_ETA_MIN } from "../../../host/engine/readout-learning.js";
-import { ioReason } from "../../../host/files.js";
+import { ioReason, makeFolder } from "../../../host/files.js";
 import { ENGINE_FLAGS, loadModelFile } from "../model-file.js";
 
 export const command = defineCommand({
@@ -27,7 +27,8 @@ export const command = defineCommand({
     "<prefix>/health/<instance> (retained), and what it refuses, with the reasons, on <prefix>/dead/<shard>/<device>.\n" +
     "A reading is {\"seq\": n, \"t\": time, \"v\": [values], \"ts\": publish ms} (seq: the device's increasing sequence\n" +
     "number, required; ts optional, for lag); several are {\"seq\": n, \"readings\": [{\"t\", \"v\", \"sensor\"?}, ...]}, numbered\n" +
-    "n, n+1 and so on. A reading may carry a \"label\" (a class, or target values): with --learn-rate the device's\n" +
+    "n, n+1 and so on; {\"seq\": n, \"reset\": true} starts a device's stream again (a clock that jumped ahead).\n" +
+    "A reading may carry a \"label\" (a class, or target values): with --learn-rate the device's\n" +
     "readout learns from it on the gateway (docs/on-device-learning.md). State is kept per shard in --state,\n" +
     "restored on start; see docs/gateway.md for the topic\n" +
     "layout, sharding and the restart guarantees.\n" +
@@ -52,6 +53,7 @@ export const command = defineCommand({
     "on-bad-state": { kind: "enum", values: ["fail", "reset"], default: "fail", help: "missing, corrupt or incompatible state: refuse to start, or quarantine it and start the shard afresh" },
     "max-devices": { kind: "number", integer: true, min: 1, default: 100000, help: "devices per shard; readings of further devices are refused" },
     "max-readings": { kind: "number", integer: true, min: 1, default: DEFAULT_MAX_READINGS, help: "readings one message may carry; a longer message is refused as malformed" },
+    "max-payload-bytes": { kind: "number", integer: true, min: 1, default: DEFAULT_MAX_PAYLOAD_BYTES, help: "bytes one message may hold; a larger message is refused as malformed before it is decoded, and the WAL keeps its first 64 KiB" },
     "qos-out": { kind: "enum", values: ["0", "1"], default: "1", help: "QoS of the predictions" },
     "wal-sync": { kind: "boolean", help: "fdatasync the WAL after every message (survives power loss, not only a crash; slower)" },
     "learn-rate": { kind: "number", min: LEARNING_ETA_MIN, max: LEARNING_ETA_MAX, help: "learn from labelled readings: each device's readout takes a step of this size (capped, fixed engine); without it labels are counted, not learned from" },
@@ -65,7 +67,7 @@ export const command = defineCommand({
     const broker = flags.broker ?? "mqtt://127.0.0.1:1883";
     if (!/^(mqtts?|tcp|ssl|wss?):\/\//.test(broker)) throw new PhasorError("bad-args", `--broker ${broker}: expected a URL such as mqtt://127.0.0.1:1883`);
 
-    checkStateDirectory(flags.state);
+    await checkStateDirectory(flags.state);
     const loaded = await loadModelFile(flags.model);
     const modelBytes = await readFile(flags.model);
     const layout = await sensorLayout(flags.sensors, loaded.format === "json" ? modelBytes : undefined, loaded.model.inputSize, flags.model);
@@ -96,6 +98,7 @@ export const command = defineCommand({
         onBadState: flags["on-bad-state"],
         maxDevicesPerShard: flags["max-devices"],
         maxReadings: flags["max-readings"],
+        maxPayloadBytes: flags["max-payload-bytes"],
         learning: flags["learn-rate"] === undefined ? null : { eta: flags["learn-rate"], c: flags["learn-c"] },
         outputQos: flags["qos-out"] === "0" ? 0 : 1,
         walSync: flags["wal-sync"],
@@ -117,8 +120,11 @@ export const command = defineCommand({
   },
 });
 
-/** --state must be a directory, or a path where one can be made: said in one line, before any shard is touched. */
-function checkStateDirectory(path: string): void {
+/**
+ * --state must be a directory, or a path where one can be made: said in one line, before any shard is touched.
+ * makeFolder, not a recursive mkdir, which never returns under /proc and says "no such file" on a read-only disk.
+ */
+async function checkStateDirectory(path: string): Promise<void> {
   let isDirectory: boolean | undefined;
   try {
     isDirectory = statSync(path).isDirectory();
@@ -126,13 +132,7 @@ function checkStateDirectory(path: string): void {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw new PhasorError("bad-args", `--state ${path}: ${ioReason(err)}`);
   }
   if (isDirectory === false) throw new PhasorError("bad-args", `--state ${path}: not a directory (the gateway keeps a folder per shard in it)`);
-  if (isDirectory === undefined) {
-    try {
-      mkdirSync(path, { recursive: true });
-    } catch (err) {
-      throw new PhasorError("bad-args", `--state ${path}: cannot create the directory: ${ioReason(err)}`);
-    }
-  }
+  if (isDirectory === undefined) await makeFolder(path, "--state");
 }
 
 /** --sensors, else the JSON model's "sensors" field, else one sensor "x" of all inputs. */
