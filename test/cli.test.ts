@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -79,6 +79,13 @@ describe("phasor command line", () => {
     expect(run.status).toBe(0);
     expect(run.stdout).toMatch(/usage: phasor run --model M --events E/);
     expect(run.stdout).toMatch(/--engine reference\|float\|fixed/);
+  });
+
+  it("names an npm script beside a command in the usage only where package.json's script runs that command", () => {
+    const scripts = (JSON.parse(readFileSync("package.json", "utf8")) as { scripts: Record<string, string> }).scripts;
+    const named = [...phasor(["--help"]).stdout.matchAll(/^ {2}(\S+) .*\(npm (?:run )?([\w:-]+)\)$/gm)];
+    expect(named.length).toBeGreaterThan(0);
+    for (const [line, command, script] of named) expect(scripts[script], line).toMatch(new RegExp(`phasor\\.js ${command}\\b`));
   });
 
   it("says each flag's default once in every command's --help", () => {

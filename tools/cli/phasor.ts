@@ -27,7 +27,7 @@ const COMMANDS: Record<string, Entry> = {
   eval: { summary: "accuracy or MSE of a model on labelled events", load: async () => (await import("./commands/eval.js")).command },
   gen: { summary: "a built-in task's labelled sequences as NDJSON events", load: async () => (await import("./commands/gen.js")).command },
   bench: { summary: "throughput of every engine", load: async () => (await import("./commands/bench.js")).command },
-  demo: { summary: "the inference demo on a built-in example (npm start)", load: async () => (await import("./commands/demo.js")).command },
+  demo: { summary: "the inference demo on a built-in example, without training", load: async () => (await import("./commands/demo.js")).command },
   "export-c": {
     summary: "the MCU build and a model as C source for flashing, with the memory they need",
     load: async () => (await import("./commands/export-c.js")).command,
