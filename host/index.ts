@@ -14,3 +14,9 @@ export { ExactPhase, timeGate } from "./engine/phase.js";
 export { randomModel, type RandomModelOptions } from "./model/init.js";
 export * from "./training/tasks.js";
 export { Rng, MAX_SEED } from "./rng.js";
+// What a publisher or an in-process user of the gateway's conventions needs (docs/gateway.md): the topics and shard
+// of a device, and a device's sensor readings into a stream. All browser-safe.
+export { deadLetterTopic, healthTopic, inputTopic, outputTopic, shardOf } from "./gateway/topics.js";
+export {
+  SensorStream, defaultSensorLayout, parseSensorLayout, sensorLayoutToJson, type ReadingOutcome, type SensorLayout, type SensorSpec,
+} from "./gateway/sensors.js";

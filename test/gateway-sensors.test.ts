@@ -179,6 +179,18 @@ describe("topic layout and sharding", () => {
     expect(() => ownedShards(0, 4, 3)).toThrow(/every gateway needs at least one shard/);
   });
 
+  it("refuses to build a topic the gateway would count as badTopic, or a shard of no shard count", () => {
+    for (const device of ["a/b", "+", "#", "", "x".repeat(65), ".hidden"]) {
+      expect(() => inputTopic("site/a", 8, device, "temp"), device).toThrow(/device .* is not a valid name/);
+      expect(() => inputTopic("site/a", 8, "pump-7", device), device).toThrow(/sensor .* is not a valid name/);
+    }
+    for (const prefix of ["", "/site", "site/", "site/+", "a//b"]) expect(() => inputTopic(prefix, 8, "pump-7", "temp"), prefix).toThrow(/topic prefix/);
+    for (const shards of [0, -1, 1.5, NaN, Infinity]) {
+      expect(() => shardOf("pump-7", shards), String(shards)).toThrow(/shards: expected a whole number from 1/);
+      expect(() => inputTopic("site/a", shards, "pump-7", "temp"), String(shards)).toThrow(PhasorError);
+    }
+  });
+
   it("builds and splits input topics, naming what is wrong with a bad one", () => {
     const topic = inputTopic("site/a", 8, "pump-7", "temp");
     expect(topic).toBe(`site/a/in/${shardOf("pump-7", 8)}/pump-7/temp`);

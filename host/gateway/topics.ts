@@ -29,7 +29,9 @@ export function fnv1a32(text: string): number {
 
 const ASCII = /^[\x00-\x7f]*$/;
 
+/** The shard of a device among `shards` (a whole number from 1). */
 export function shardOf(device: string, shards: number): number {
+  if (!Number.isInteger(shards) || shards < 1) throw new PhasorError("bad-args", `shards: expected a whole number from 1, got ${quote(String(shards))}`);
   return fnv1a32(device) % shards;
 }
 
@@ -53,7 +55,11 @@ export function checkPrefix(prefix: string): void {
   }
 }
 
+/** Where a publisher sends a device's readings of one sensor; refuses names the gateway would count as badTopic. */
 export function inputTopic(prefix: string, shards: number, device: string, sensor: string): string {
+  checkPrefix(prefix);
+  if (typeof device !== "string" || !NAME_PATTERN.test(device)) throw new PhasorError("bad-args", `device ${quote(String(device))} is not a valid name (${NAME_PATTERN})`);
+  if (typeof sensor !== "string" || !NAME_PATTERN.test(sensor)) throw new PhasorError("bad-args", `sensor ${quote(String(sensor))} is not a valid name (${NAME_PATTERN})`);
   return `${prefix}/in/${shardOf(device, shards)}/${device}/${sensor}`;
 }
 
