@@ -201,6 +201,15 @@ describe("what a model, a phase or a file is made from", () => {
     expect(rejection(() => randomModel(new Rng(1), { ...options, hidden: [1.5] }), "bad-model").message).toMatch(/^randomModel: layers\[0\]\.hiddenSize/);
   });
 
+  it("randomModel with its arguments swapped, or a misspelt option: before, a TypeError or the default", () => {
+    const options = { inputSize: 1, hidden: [3], peephole: true, rOn: 0.1, outputs: 1, mode: "every" as const };
+    const swapped = randomModel as unknown as (a: unknown, b: unknown) => unknown;
+    expect(rejection(() => swapped(options, new Rng(1)), "bad-args").message).toMatch(/first argument must be an Rng/);
+    expect(rejection(() => swapped(new Rng(1), null), "bad-args").message).toMatch(/options must be an object/);
+    expect(rejection(() => swapped(new Rng(1), { ...options, hidden: 3 }), "bad-args").message).toMatch(/hidden must be an array/);
+    expect(rejection(() => swapped(new Rng(1), { ...options, tauRnage: [1, 2] }), "bad-args").message).toMatch(/unknown option "tauRnage"/);
+  });
+
   it("ExactPhase: an output array too short for the units (before: the units beyond it were not computed, unsaid), a unit that does not exist", () => {
     const phase = new ExactPhase(Float64Array.from([3, 5, 7]), Float64Array.from([0, 1, 2]));
     expect(rejection(() => phase.phases(4, new Float64Array(2)), "bad-args").message).toBe("ExactPhase.phases: out must be a Float64Array with room for 3 phases, got 2");

@@ -4,7 +4,8 @@
  * of one JS engine (host/rng.ts says why not across engines).
  */
 import { checkModel, type FloatModel, type LayerParams, type ReadoutMode } from "./model.js";
-import type { Rng } from "../rng.js";
+import { PhasorError, knownOptions } from "../errors.js";
+import { Rng } from "../rng.js";
 
 export interface RandomModelOptions {
   inputSize: number;
@@ -40,6 +41,10 @@ export const WEIGHT_INITS: readonly WeightInit[] = ["scaled", "authors"];
  * checked as a model file is: options that make no model (no layers, an r_on of NaN) are refused, not returned.
  */
 export function randomModel(rng: Rng, options: RandomModelOptions): FloatModel {
+  if (!(rng instanceof Rng)) throw new PhasorError("bad-args", "randomModel(rng, options): the first argument must be an Rng (new Rng(seed))");
+  if (typeof options !== "object" || options === null) throw new PhasorError("bad-args", "randomModel(rng, options): options must be an object");
+  knownOptions("randomModel", options, ["inputSize", "hidden", "peephole", "rOn", "outputs", "mode", "tauRange", "shiftMax", "alpha", "weightInit"]);
+  if (!Array.isArray(options.hidden)) throw new PhasorError("bad-args", "randomModel: hidden must be an array of layer sizes");
   const [tauLo, tauHi] = options.tauRange ?? [Math.E, Math.E ** 3];
   const shiftMax = options.shiftMax ?? 100;
   const authors = (options.weightInit ?? "scaled") === "authors";
