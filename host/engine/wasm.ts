@@ -172,12 +172,15 @@ class IoArea {
   ptr = 0;
   capacity = 0;
   constructor(private readonly wasm: WasmInstance) {}
-  /** The area, with room for `bytes` at least; `what` needs them, as a refusal names it when they do not fit. */
-  reserve(bytes: number, what = `an area of ${bytes} bytes for this call's inputs and outputs`): number {
+  /**
+   * The area, with room for `bytes` at least; `what` needs them, as a refusal names it when they do not fit. The
+   * name is made only then: push reserves its input at every event.
+   */
+  reserve(bytes: number, what?: string): number {
     if (bytes > this.capacity) {
       // the new area first: an allocation the module cannot grow to traps, and the old area must still be ours then
       const capacity = Math.max(bytes, this.capacity * 2, 4096);
-      const ptr = withinMemory(what, () => address(this.wasm.exports.alloc(capacity)));
+      const ptr = withinMemory(what ?? `an area of ${bytes} bytes for this call's inputs and outputs`, () => address(this.wasm.exports.alloc(capacity)));
       if (this.ptr) this.wasm.exports.free(this.ptr);
       this.ptr = ptr;
       this.capacity = capacity;
