@@ -151,10 +151,12 @@ typedef struct {
   const char *why;
 } file_kind;
 
+#ifndef PHASOR_EMBEDDED
 /* The largest .plsm image a wasm engine holds (MAX_IMAGE_BYTES of host/model/plsm.ts): no model is larger. */
 static const file_kind MODEL_FILE = {"the model file", (size_t)1 << 31, "the largest .plsm image a wasm engine holds"};
 /* V8 compiles no larger module (kV8MaxWasmModuleSize); the MCU builds are tens of KiB. */
 static const file_kind MODULE_FILE = {"the module", (size_t)1 << 30, "the largest module V8 compiles"};
+#endif
 
 /* A whole file in memory; NULL with a message printed. Anything but a regular file is refused before a byte is
  * read (a FIFO would wait for a writer, /dev/zero never end), and so is a file over the kind's bound: opened with
