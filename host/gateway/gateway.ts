@@ -15,7 +15,7 @@ import type { Engine, LearningRate, TimePolicy } from "../engine/engine.js";
 import { PhasorError } from "../errors.js";
 import { claimTopic, healthTopic, ownedShards, parseInputTopic, shardSubscription } from "./topics.js";
 import { SENSOR_REJECTIONS, type SensorLayout } from "./sensors.js";
-import { REJECTIONS, SHARD_REJECTIONS, Shard, type Out, type PublishMode, type Refusal, type Rejection } from "./shard.js";
+import { REJECTIONS, Shard, type Out, type PublishMode, type Refusal, type Rejection } from "./shard.js";
 import { BadStateError, ShardLog, encodeSnapshot, loadShard, lockShard, quarantineShard, shardDirectory, type Fingerprint, type WalSegment } from "./state.js";
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
@@ -577,7 +577,8 @@ export class Gateway {
     const lags: { device: string; ms: number }[] = [];
     for (const shard of this.shards.values()) {
       const { counters } = shard.state;
-      for (const r of SHARD_REJECTIONS) rejected[r] += counters[r];
+      for (const r of REJECTIONS) rejected[r] += counters[r];
+      resets += counters.resets;
       stateResets += counters.stateResets;
       const size = shard.log.size;
       segments += size.segments;
