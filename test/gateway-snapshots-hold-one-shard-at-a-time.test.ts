@@ -1,9 +1,10 @@
 /**
- * A gateway in process (host/gateway/gateway.ts), without a broker: its start (the WAL replayed, a snapshot round)
- * and its stop (a last round). A snapshot round captures, encodes and writes one shard before it captures the
- * next, so that the memory it holds is one shard's snapshot, not every shard's at once; observed by the order of the captures and the finished writes, not by timing or heap size.
- * And the WAL replay of a restart takes the live path for messages of devices the gateway has never seen: refused
- * ones create no device.
+ * A gateway in process (host/gateway/gateway.ts): its start (the WAL replayed, a snapshot round) and its stop (a
+ * last round), without a broker, and its periodic rounds on a mosquitto of the test's own. A snapshot round
+ * captures, encodes and writes one shard before it captures the next, so that the memory it holds is one shard's
+ * snapshot, not every shard's at once; observed by the order of the captures and the finished writes, not by
+ * timing or heap size. A WAL failure in the middle of a round ends its captures. And the WAL replay of a restart
+ * takes the live path for messages of devices the gateway has never seen: refused ones create no device.
  */
 import "../host/node.js";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -15,10 +16,17 @@ import { Gateway, type GatewayConfig } from "../host/gateway/gateway.js";
 import { Shard } from "../host/gateway/shard.js";
 import { ShardLog, decodeSnapshot, loadShard, shardDirectory } from "../host/gateway/state.js";
 import { inputTopic } from "../host/gateway/topics.js";
+import type { MqttClient } from "mqtt";
 import { PREFIX, SHARDS, demoEngine, demoGatewayConfig, deviceOf } from "./support/gateway.js";
+import { Broker } from "./support/broker.js";
+import { waitUntil } from "./support/gateway-process.js";
+import { connectClient } from "./support/simulated-devices.js";
 
-/** What the round did, in order: `capture <shard>` and `written <shard>` (its snapshot file renamed into place). */
-const observed = vi.hoisted(() => ({ events: [] as string[], failing: null as number | null }));
+/**
+ * What the round did, in order: `capture <shard>` and `written <shard>` (its snapshot file renamed into place);
+ * `failing` makes a shard's snapshot write fail, `beforeWrite` runs before a snapshot file is written.
+ */
+const observed = vi.hoisted(() => ({ events: [] as string[], failing: null as number | null, beforeWrite: null as ((shard: number) => Promise<void>) | null }));
 
 vi.mock("../host/files.js", async (importOriginal) => {
   const files = await importOriginal<typeof import("../host/files.js")>();
@@ -27,6 +35,7 @@ vi.mock("../host/files.js", async (importOriginal) => {
     async writeFileAtomically(path: string, bytes: Uint8Array): Promise<void> {
       const shard = /shard-(\d+)[/\\]snapshot\.bin$/.exec(path)?.[1];
       if (shard !== undefined && Number(shard) === observed.failing) throw new Error(`${path}: cannot write: no space left on device`);
+      if (shard !== undefined) await observed.beforeWrite?.(Number(shard));
       await files.writeFileAtomically(path, bytes);
       if (shard !== undefined) observed.events.push(`written ${shard}`);
     },
@@ -53,6 +62,7 @@ beforeEach(() => {
   log = [];
   observed.events = [];
   observed.failing = null;
+  observed.beforeWrite = null;
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -144,5 +154,52 @@ describe("a restart after a crash", () => {
     const again = await Gateway.open(config());
     expect(again.health()).toMatchObject({ devices: 3 * SHARDS, resets: SHARDS, rejected: health.rejected, rejectedTotal: health.rejectedTotal });
     await again.stop();
+  });
+});
+
+describe("a WAL that cannot be written in the middle of a periodic round", () => {
+  // before the shards were snapshotted one after the other, every capture of a round came before its first write,
+  // so no message could come in between; now one can, and the round must not capture a state the WAL does not have
+  it("stops the round's captures: the message that was not logged is in no snapshot", async () => {
+    const broker = await Broker.start(join(dir, "broker"));
+    const clients: MqttClient[] = [];
+    try {
+      const logged = (record: Record<string, unknown>) => {
+        log.push(record);
+        if (record.event === "fatal") observed.events.push("fatal");
+      };
+      const gateway = await Gateway.open({ ...config(), broker: broker.url, snapshotIntervalMs: 50, log: logged });
+      const running = gateway.run();
+      running.catch(() => undefined);
+      await waitUntil(() => log.some((r) => r.event === "ready"), 20_000, () => "the gateway is not ready");
+      const publisher = await connectClient(broker.url, "rounds-publisher");
+      clients.push(publisher);
+      const reading = (shard: number, seq: number) => publisher.publishAsync(inputTopic(PREFIX, SHARDS, deviceOf(shard), "accel"), `{"seq":${seq},"t":${1000 + seq},"v":[0.1,0.2,0.3]}`, { qos: 1 });
+      // a reading in every shard, and every shard snapshotted since: each WAL at the start of a new segment
+      for (const shard of ALL) await reading(shard, 1);
+      await waitUntil(() => ALL.every((shard) => snapshotOnDisk(shard).devices.length === 1), 20_000, () => "the periodic rounds did not snapshot every shard");
+      // while the next round writes shard 0: new readings of shards 1 and 3, then one of shard 2, whose folder is
+      // gone, so that its WAL cannot be opened and the gateway stops
+      observed.beforeWrite = async (shard) => {
+        if (shard !== 0) return;
+        observed.beforeWrite = null;
+        observed.events = ["capture 0"];
+        const received = gateway.health().received;
+        await reading(1, 2);
+        await reading(3, 2);
+        rmSync(shardDirectory(join(dir, "state"), 2), { recursive: true });
+        await reading(2, 2);
+        await waitUntil(() => gateway.health().received === received + 3, 20_000, () => "the readings did not reach the gateway");
+      };
+      await reading(0, 2);
+      await expect(running).rejects.toThrow(/shard-2[/\\]wal-0+\d+\.log: cannot open the WAL: no such file/);
+      await waitUntil(() => observed.events.includes("written 0"), 20_000, () => observed.events.join(", "));
+      expect(observed.events).toEqual(["capture 0", "fatal", "written 0"]);
+      // shards 1 and 3 kept the snapshots from before their readings of seq 2 (their WAL has those)
+      for (const shard of [1, 3]) expect(snapshotOnDisk(shard).devices.map((d) => d.lastSeq)).toEqual([1]);
+    } finally {
+      for (const client of clients) await client.endAsync(true);
+      await broker.stop("kill");
+    }
   });
 });

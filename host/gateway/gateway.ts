@@ -120,6 +120,8 @@ export class Gateway {
   private connected = false;
   /** new messages are left unacknowledged (the broker delivers them to the next session) */
   private closing = false;
+  /** the WAL could not be written: the state in memory is no longer safe to snapshot (fail()) */
+  private broken = false;
   private received = 0;
   private outputs = 0;
   private replayed = 0;
@@ -448,6 +450,7 @@ export class Gateway {
   private fail(err: unknown): void {
     if (this.closing) return;
     this.closing = true;
+    this.broken = true;
     for (const timer of this.timers) clearInterval(timer);
     this.config.log({ event: "fatal", message: (err as Error).message });
     void closeClient(this.client);
@@ -529,6 +532,9 @@ export class Gateway {
       const began = Date.now();
       const failures: unknown[] = [];
       for (const shard of this.shards.values()) {
+        // a round that a WAL failure came in the middle of captures no more: the message that could not be logged
+        // is in its shard's state, not acknowledged, and will be delivered again (the WAL has the other shards')
+        if (this.broken) break;
         if (!all && shard.e === shard.cutOnDisk) continue;
         try {
           await this.snapshotShard(shard);
