@@ -524,8 +524,7 @@ export class Gateway {
    * file is written atomically before the next shard is captured, so that the memory a round holds is one shard's
    * snapshot, not every shard's at once (every device's records and bytes, which grow with the devices). Messages
    * that come in between go to the WAL of their shard: after the cut of a shard already written, before that of
-   * one still to come.
-   * Then the segments the snapshots cover are deleted once their predictions are acknowledged.
+   * one still to come. Then the segments the snapshots cover are deleted once their predictions are acknowledged.
    */
   private snapshotRound(all: boolean): Promise<void> {
     const run = async (): Promise<void> => {
@@ -533,7 +532,7 @@ export class Gateway {
       const failures: unknown[] = [];
       for (const shard of this.shards.values()) {
         // a round that a WAL failure came in the middle of captures no more: the message that could not be logged
-        // is in its shard's state, not acknowledged, and will be delivered again (the WAL has the other shards')
+        // is in its shard's state, not acknowledged, and will be delivered again, so no snapshot may hold it
         if (this.broken) break;
         if (!all && shard.e === shard.cutOnDisk) continue;
         try {
