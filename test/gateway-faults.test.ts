@@ -248,6 +248,9 @@ describe("phasor gateway on a real broker, two gateways, 100 devices", () => {
     expect((final0.shards as number[]).concat(final1.shards as number[]).sort()).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     // the devices with a wrong-shard or bad-topic message only exist where they belong: 100 devices in all
     expect((final0.devices as number) + (final1.devices as number)).toBe(DEVICES);
+    // gateway 0, restarted in phase B, took snapshots every --snapshot-interval while it ran, not only at start and stop
+    expect(final0.snapshots).toMatchObject({ failures: 0 });
+    expect((final0.snapshots as { rounds: number }).rounds).toBeGreaterThan(2);
   });
 
   it("refuses corrupt, missing and incompatible state, and with --on-bad-state reset quarantines it and starts", async () => {

@@ -13,7 +13,7 @@ import { deadLetterTopic, inputTopic, outputTopic, parseInputTopic } from "../ho
 import type { Out } from "../host/gateway/shard.js";
 import { BadStateError, decodeSnapshot, encodeSnapshot } from "../host/gateway/state.js";
 import { batchPayload, deviceReadings, demoLayout, readingPayload, referenceRun, type Reading } from "./support/simulated-devices.js";
-import { PREFIX, SHARDS, demoEngine, demoShard, deviceOf, faultyEngine, send, stateOfDevice } from "./support/gateway.js";
+import { PREFIX, SHARDS, demoEngine, demoShard, deviceOf, faultyEngine, send, stateOfDevice, stateOfShard } from "./support/gateway.js";
 
 let engine: Engine;
 beforeAll(async () => {
@@ -235,6 +235,85 @@ describe("refused messages that reach no device", () => {
     // also where the bad bytes come last: an incomplete character at the end of a whole message is not UTF-8
     const cut = new TextEncoder().encode('{"seq":1,"t":1,"v":[1,2,3]}é').subarray(0, -1);
     expect(deadLetters(send(shard, accel(), cut).outs)[0]).toMatchObject({ payloadBase64: Buffer.from(cut).toString("base64") });
+  });
+});
+
+describe("messages refused from a device the shard has never seen", () => {
+  const FINGERPRINT = { model: "", engine: "", sensors: "", shards: SHARDS, shard: SHARD };
+  /** Each message a device could send first that has no reading the shard applies, with what it is refused for. */
+  const REFUSED_FIRST: [string, (device: string) => string, string, string[]][] = [
+    ["not JSON", accel, "hello", ["malformed"]],
+    ["a reading of a bad type, with a seq", accel, '{"seq":1,"t":"soon","v":[1,2,3]}', ["malformed"]],
+    ["a message over --max-payload-bytes", accel, `{"seq":1,"t":1,"v":[1,2,3],"pad":"${"x".repeat(300)}"}`, ["malformed"]],
+    ["a sensor that is not declared", (device) => inputTopic(PREFIX, SHARDS, device, "gyro"), '{"seq":1,"t":1,"v":[1,2,3]}', ["unknownSensor"]],
+    ["two values for a sensor of three channels", accel, '{"seq":1,"t":1,"v":[1,2]}', ["wrongChannels"]],
+    ["a value beyond a 32-bit float", accel, '{"seq":1,"t":1,"v":[1e39,0,0]}', ["nonFinite"]],
+    ["a label that is not a class", accel, '{"seq":1,"t":1,"v":[1,2,3],"label":7}', ["badLabel"]],
+    ["a burst of which no reading is applied", accel, '{"seq":1,"readings":[{"t":1,"v":[1,2]},"no",{"t":2,"v":[null,0,0]}]}', ["wrongChannels", "malformed", "nonFinite"]],
+  ];
+  const options = { maxDevices: 2, maxPayloadBytes: 256 };
+  /** Every message of REFUSED_FIRST, each under 3 device names of its own, none seen before: 24 devices. */
+  const garbage = REFUSED_FIRST.flatMap(([, topic, payload], k) => [0, 1, 2].map((n) => ({ device: deviceOf(SHARD, 10 + 3 * k + n), topic, payload })));
+
+  // before: each of them created its device (an engine stream, a sequence number, counters), so that garbage under
+  // new device names filled the shard to --max-devices, and then every real new device was refused as tooManyDevices
+  it("does not create the device: refusals counted by the shard and dead-lettered, and real new devices still come in", () => {
+    const shard = demoShard(engine, SHARD, options);
+    for (const { device, topic, payload } of garbage) {
+      const result = send(shard, topic(device), payload);
+      expect(result.failed).toBe(false);
+      expect(predictions(result.outs, device)).toEqual([]);
+      expect(deadLetters(result.outs, device)).toHaveLength(1);
+      expect(result.outs).toHaveLength(1);
+    }
+    expect(shard.devices.size).toBe(0);
+    expect(shard.counters).toMatchObject({ malformed: 3 * 4, unknownSensor: 3, wrongChannels: 3 * 2, nonFinite: 3 * 2, badLabel: 3, tooManyDevices: 0 });
+    // a device whose first message is good is created; so is the next one, up to --max-devices
+    expect(predictions(send(shard, accel(), '{"seq":1,"t":1000,"v":[0.1,0.2,0.3]}').outs)).toHaveLength(1);
+    expect(predictions(send(shard, accel(OTHER), '{"seq":1,"t":1000,"v":[0.1,0.2,0.3]}').outs, OTHER)).toHaveLength(1);
+    expect([...shard.devices.keys()]).toEqual([DEVICE, OTHER]);
+  });
+
+  it("a device whose refused messages came first starts as one that never sent them", () => {
+    const shard = demoShard(engine, SHARD, options);
+    for (const [, topic, payload] of REFUSED_FIRST) send(shard, topic(DEVICE), payload);
+    const good = '{"seq":1,"t":1000,"v":[0.1,0.2,0.3]}';
+    const fresh = demoShard(engine, SHARD, options);
+    expect(send(shard, accel(), good).outs).toEqual(send(fresh, accel(), good).outs);
+    expect(stateOfDevice(shard, DEVICE)).toBe(stateOfDevice(fresh, DEVICE));
+  });
+
+  it("a burst with one reading applied creates the device, its refused readings counted by it", () => {
+    const shard = demoShard(engine, SHARD, options);
+    const result = send(shard, accel(), '{"seq":1,"readings":[{"t":1,"v":[1,2]},{"t":2,"v":[0.1,0.2,0.3]}]}');
+    expect(predictions(result.outs).map((p) => p.seq)).toEqual([2]);
+    expect(deadLetters(result.outs)[0].refused).toMatchObject([{ seq: 1, index: 0, reason: "wrongChannels" }]);
+    expect(JSON.parse(stateOfDevice(shard, DEVICE) as string)).toMatchObject({ lastSeq: 2, counters: { wrongChannels: 1, accepted: 1 } });
+    expect(shard.counters.wrongChannels).toBe(0);
+  });
+
+  it("a reset creates no device either, and is counted by the shard", () => {
+    const shard = demoShard(engine, SHARD, options);
+    expect(send(shard, accel(), '{"seq":5,"reset":true}').outs).toEqual([]);
+    expect(shard.devices.size).toBe(0);
+    expect(shard.counters.resets).toBe(1);
+  });
+
+  it("ends in the same state through a WAL replay, and through a snapshot and the replay of the rest", () => {
+    const messages = [...garbage.map(({ device, topic, payload }) => ({ topic: topic(device), payload })), { topic: accel(), payload: '{"seq":1,"t":1000,"v":[0.1,0.2,0.3]}' }];
+    const live = demoShard(engine, SHARD, options);
+    for (const { topic, payload } of messages) send(live, topic, payload);
+    const replay = demoShard(engine, SHARD, options);
+    for (const { topic, payload } of messages) send(replay, topic, payload, false);
+    expect(stateOfShard(replay)).toBe(stateOfShard(live));
+    const half = Math.floor(messages.length / 2);
+    const first = demoShard(engine, SHARD, options);
+    for (const { topic, payload } of messages.slice(0, half)) send(first, topic, payload);
+    const resumed = demoShard(engine, SHARD, options);
+    resumed.restore(decodeSnapshot(encodeSnapshot(first.capture(half, FINGERPRINT)), SHARD, "snapshot"));
+    for (const { topic, payload } of messages.slice(half)) send(resumed, topic, payload, false);
+    expect(stateOfShard(resumed)).toBe(stateOfShard(live));
+    expect([...resumed.devices.keys()]).toEqual([DEVICE]);
   });
 });
 

@@ -15,7 +15,7 @@ import type { Engine, LearningRate, TimePolicy } from "../engine/engine.js";
 import { PhasorError } from "../errors.js";
 import { claimTopic, healthTopic, ownedShards, parseInputTopic, shardSubscription } from "./topics.js";
 import { SENSOR_REJECTIONS, type SensorLayout } from "./sensors.js";
-import { REJECTIONS, SHARD_REJECTIONS, Shard, type Out, type PublishMode, type Refusal, type Rejection } from "./shard.js";
+import { REJECTIONS, Shard, type Out, type PublishMode, type Refusal, type Rejection } from "./shard.js";
 import { BadStateError, ShardLog, encodeSnapshot, loadShard, lockShard, quarantineShard, shardDirectory, type Fingerprint, type WalSegment } from "./state.js";
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
@@ -120,6 +120,8 @@ export class Gateway {
   private connected = false;
   /** new messages are left unacknowledged (the broker delivers them to the next session) */
   private closing = false;
+  /** the WAL could not be written: the state in memory is no longer safe to snapshot (fail()) */
+  private broken = false;
   private received = 0;
   private outputs = 0;
   private replayed = 0;
@@ -130,7 +132,9 @@ export class Gateway {
   private rounds = 0;
   private roundFailures = 0;
   private lastRoundMs: number | null = null;
-  private round: Promise<void> | null = null;
+  /** the last snapshot round asked for (the next one follows it), and how many asked for have not ended */
+  private round: Promise<void> = Promise.resolve();
+  private roundsPending = 0;
   private timers: ReturnType<typeof setInterval>[] = [];
   private stopped: Promise<Health> | null = null;
   private finish: (result: Health | Error) => void = () => undefined;
@@ -382,7 +386,12 @@ export class Gateway {
     // made, not each time a start subscribes again on the same session, which would count it again every start
     await this.client.subscribeAsync(Object.fromEntries(subscriptions.map((s) => [s.topic, { qos: s.qos, rh: 1 }])));
     this.status = "running";
-    this.timers.push(setInterval(() => void this.snapshotRound(false), config.snapshotIntervalMs));
+    // a tick while a round runs is skipped, not queued: rounds slower than the interval would queue without end
+    this.timers.push(
+      setInterval(() => {
+        if (this.roundsPending === 0) void this.snapshotRound(false);
+      }, config.snapshotIntervalMs),
+    );
     this.timers.push(setInterval(() => this.reportHealth(), config.healthIntervalMs));
     if (config.publish === "interval") this.timers.push(setInterval(() => this.publishFresh(), config.publishIntervalMs));
     config.log({ event: "ready", instance: config.instance, shards: [...this.shards.keys()], clientId: config.clientId, subscriptions: subscriptions.map((s) => s.topic) });
@@ -441,6 +450,7 @@ export class Gateway {
   private fail(err: unknown): void {
     if (this.closing) return;
     this.closing = true;
+    this.broken = true;
     for (const timer of this.timers) clearInterval(timer);
     this.config.log({ event: "fatal", message: (err as Error).message });
     void closeClient(this.client);
@@ -509,27 +519,28 @@ export class Gateway {
   }
 
   /**
-   * Snapshots every shard that changed since its last snapshot (all of them with `all`): the state is captured
-   * synchronously at the current WAL entry (the cut), the WAL moves to a new segment, the file is written
-   * atomically, and then the segments the snapshot covers are deleted once their predictions are acknowledged.
+   * Snapshots every shard that changed since its last snapshot (all of them with `all`), one shard after the
+   * other: a shard's state is captured at its current WAL entry (the cut), its WAL moves to a new segment and the
+   * file is written atomically before the next shard is captured, so that the memory a round holds is one shard's
+   * snapshot, not every shard's at once (every device's records and bytes, which grow with the devices). Messages
+   * that come in between go to the WAL of their shard: after the cut of a shard already written, before that of
+   * one still to come. Then the segments the snapshots cover are deleted once their predictions are acknowledged.
    */
   private snapshotRound(all: boolean): Promise<void> {
     const run = async (): Promise<void> => {
       const began = Date.now();
-      const writes: Promise<void>[] = [];
+      const failures: unknown[] = [];
       for (const shard of this.shards.values()) {
+        // a round that a WAL failure came in the middle of captures no more: the message that could not be logged
+        // is in its shard's state, not acknowledged, and will be delivered again, so no snapshot may hold it
+        if (this.broken) break;
         if (!all && shard.e === shard.cutOnDisk) continue;
-        const path = join(shardDirectory(this.config.stateDir, shard.index), "snapshot.bin");
-        const write = async () => {
-          const snapshot = shard.state.capture(shard.e, { ...this.config.fingerprint, shards: this.config.shards, shard: shard.index });
-          shard.log.rotate();
-          await writeFileAtomically(path, encodeSnapshot(snapshot));
-          shard.cutOnDisk = snapshot.cut;
-        };
-        writes.push(write());
+        try {
+          await this.snapshotShard(shard);
+        } catch (err) {
+          failures.push(err);
+        }
       }
-      const results = await Promise.allSettled(writes);
-      const failures = results.filter((r): r is PromiseRejectedResult => r.status === "rejected").map((r) => r.reason as unknown);
       for (const shard of this.shards.values()) {
         try {
           shard.log.cleanup(shard.cutOnDisk);
@@ -546,11 +557,23 @@ export class Gateway {
       }
     };
     // rounds never overlap: a round asked for while one runs follows it
-    const next = (this.round ?? Promise.resolve()).then(run);
-    this.round = next.finally(() => {
-      if (this.round === next) this.round = null;
-    });
+    this.roundsPending++;
+    const next = this.round.then(run).finally(() => this.roundsPending--);
+    // a round that failed all the same does not keep the later ones from running
+    this.round = next.catch(() => undefined);
     return next;
+  }
+
+  /**
+   * One shard's snapshot: captured and its WAL rotated in one synchronous step, so that no message comes in
+   * between. Only the encoded bytes are held while the write waits for the disk, not the captured records.
+   */
+  private async snapshotShard(shard: OwnedShard): Promise<void> {
+    const cut = shard.e;
+    const bytes = encodeSnapshot(shard.state.capture(cut, { ...this.config.fingerprint, shards: this.config.shards, shard: shard.index }));
+    shard.log.rotate();
+    await writeFileAtomically(join(shardDirectory(this.config.stateDir, shard.index), "snapshot.bin"), bytes);
+    shard.cutOnDisk = cut;
   }
 
   private reportHealth(): void {
@@ -577,7 +600,8 @@ export class Gateway {
     const lags: { device: string; ms: number }[] = [];
     for (const shard of this.shards.values()) {
       const { counters } = shard.state;
-      for (const r of SHARD_REJECTIONS) rejected[r] += counters[r];
+      for (const r of REJECTIONS) rejected[r] += counters[r];
+      resets += counters.resets;
       stateResets += counters.stateResets;
       const size = shard.log.size;
       segments += size.segments;

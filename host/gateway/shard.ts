@@ -12,6 +12,9 @@
  * its check accepted an event, or run out of memory for a new device's stream), the device is put back as it was
  * before the message, the message is counted as `engineError`, and the result says `failed`: the WAL records it,
  * and a replay refuses the message again without running it, whatever the engine would do this time.
+ *
+ * A device is created by the first message that has a reading of it applied, never by a refusal or a reset: what a
+ * device sends can fill a shard's --max-devices only with devices whose readings the engine runs.
  * Node-only through state.ts (BadStateError).
  */
 import type { Engine, LearningRate, TimePolicy } from "../engine/engine.js";
@@ -30,18 +33,22 @@ export interface Out {
   payload: string;
 }
 
-/** Refusals that belong to a device (its topic named one), kept in its snapshot record. */
+/** Refusals of a message to a device, kept in its snapshot record. */
 export const DEVICE_REJECTIONS = ["malformed", ...SENSOR_REJECTIONS, "badLabel", "engineError"] as const;
-/** Refusals of messages that reach no device, kept in the shard's snapshot. */
-export const SHARD_REJECTIONS = ["badTopic", "wrongShard", "tooManyDevices", "engineError"] as const;
-export const REJECTIONS = [...new Set([...DEVICE_REJECTIONS, ...SHARD_REJECTIONS])] as Rejection[];
-export type Rejection = (typeof DEVICE_REJECTIONS)[number] | (typeof SHARD_REJECTIONS)[number];
+/**
+ * Every refusal; each is also a counter of the shard (in its snapshot), for messages that reach no device (a bad
+ * topic, another shard's device, one device too many) and for every refusal of a message from a device the shard
+ * has no entry for, which creates none.
+ */
+export const REJECTIONS = [...DEVICE_REJECTIONS, "badTopic", "wrongShard", "tooManyDevices"] as const;
+export type Rejection = (typeof REJECTIONS)[number];
 
 /** A device's counts besides its encoder's (SensorStream.counters); labelsIgnored: labels of applied readings on a
  * gateway that does not learn (no --learn-rate); resets: reset messages that started its stream again. */
 const DEVICE_COUNTS = ["malformed", "badLabel", "duplicates", "seqGaps", "engineError", "labelsIgnored", "resets"] as const;
 type DeviceCounts = Record<(typeof DEVICE_COUNTS)[number], number>;
-type ShardCounters = Record<(typeof SHARD_REJECTIONS)[number] | "stateResets", number>;
+/** resets: reset messages of devices the shard has no entry for (they create none); stateResets: its state quarantined */
+type ShardCounters = Record<Rejection | "resets" | "stateResets", number>;
 
 /** Dead letters quote at most this much of the refused message (the WAL keeps all of it). */
 const DEAD_LETTER_PAYLOAD_BYTES = 1 << 16;
@@ -96,7 +103,7 @@ export type ShardTopic = { device: string; sensor: string } | { problem: string 
 
 export class Shard {
   readonly devices = new Map<string, Device>();
-  readonly counters: ShardCounters = { badTopic: 0, wrongShard: 0, tooManyDevices: 0, engineError: 0, stateResets: 0 };
+  readonly counters = Object.fromEntries([...REJECTIONS, "resets", "stateResets"].map((key) => [key, 0])) as ShardCounters;
   private readonly labelled: boolean;
 
   constructor(readonly config: ShardConfig) {
@@ -136,7 +143,19 @@ export class Shard {
       const why = `shard ${config.index} has ${config.maxDevices} devices already (--max-devices)`;
       return { outs: [this.refuse(id, rawTopic, payload, size, [{ reason: "tooManyDevices", message: why }], live)], failed: false };
     }
+    const parsed = parseMessage(payload, sensor, config, size);
     const created = device === undefined;
+    // a device is created by its first applied reading, never by a refusal: garbage under ever new device names
+    // would otherwise fill the shard to --max-devices and shut every real new device out
+    if (created && !parsed.ok) {
+      this.counters.malformed++;
+      return { outs: [this.refuse(id, rawTopic, payload, size, [malformed(parsed)], live)], failed: false };
+    }
+    if (created && parsed.ok && parsed.reset) {
+      // nor by a reset, which would leave it as a new device is: it stays unknown, the reset counted by the shard
+      this.counters.resets++;
+      return { outs: [], failed: false };
+    }
     // the device as it was before the message, to put back should the engine fail: what a snapshot keeps (what
     // waits to be published among it)
     let before: { record: DeviceRecord; lagMs: number } | undefined;
@@ -147,7 +166,9 @@ export class Shard {
       } else {
         before = { record: this.record(device), lagMs: device.lagMs };
       }
-      return { outs: this.readings(device, sensor, rawTopic, payload, size, live), failed: false };
+      const outs = this.readings(device, parsed, rawTopic, payload, size, live);
+      if (created && device.sensors.counters.accepted + device.sensors.counters.clamped === 0) this.forget(device);
+      return { outs, failed: false };
     } catch (err) {
       if (created) this.drop(id);
       else if (before !== undefined) {
@@ -182,8 +203,7 @@ export class Shard {
   }
 
   /** A device's readings, in order: sequence numbers, encoding, the engine; predictions and a dead letter to publish. */
-  private readings(device: Device, topicSensor: string, rawTopic: string, payload: Uint8Array, size: number, live: boolean): Out[] {
-    const parsed: ParsedMessage = parseMessage(payload, topicSensor, this.config, size);
+  private readings(device: Device, parsed: ParsedMessage, rawTopic: string, payload: Uint8Array, size: number, live: boolean): Out[] {
     const outs: Out[] = [];
     const refused: Refusal[] = [];
     if (!parsed.ok) {
@@ -196,7 +216,7 @@ export class Shard {
         this.useSeq(device, parsed.seq);
       }
       device.counts.malformed++;
-      refused.push({ ...(parsed.seq === null ? {} : { seq: parsed.seq }), reason: "malformed", message: parsed.why });
+      refused.push(malformed(parsed));
     } else if (parsed.reset) {
       if (parsed.seq <= device.lastSeq) {
         device.counts.duplicates++;
@@ -340,6 +360,17 @@ export class Shard {
     };
   }
 
+  /**
+   * A device that the message of its first readings created and that had none of them applied goes again, its
+   * refusals counted by the shard: what it leaves is what a device the shard has no entry for is, so the next
+   * message finds it unknown again, in a replay as live.
+   */
+  private forget(device: Device): void {
+    const counts: Record<(typeof DEVICE_REJECTIONS)[number], number> = Object.assign({}, device.sensors.counters, device.counts);
+    for (const reason of DEVICE_REJECTIONS) this.counters[reason] += counts[reason];
+    this.drop(device.id);
+  }
+
   private drop(id: string): void {
     const device = this.devices.get(id);
     if (device === undefined) return;
@@ -413,6 +444,11 @@ export class Shard {
   clear(): void {
     for (const id of [...this.devices.keys()]) this.drop(id);
   }
+}
+
+/** The refusal of a message that is malformed as a whole, with its sequence number where it has a readable one. */
+function malformed(parsed: ParsedMessage & { ok: false }): Refusal {
+  return { ...(parsed.seq === null ? {} : { seq: parsed.seq }), reason: "malformed", message: parsed.why };
 }
 
 /**

@@ -10,9 +10,7 @@ import { readFileSync } from "node:fs";
 import { createEngine, loadModelBytes } from "../../host/engine/create.js";
 import { parseFlags } from "../../tools/cli/command.js";
 import { Gateway } from "../../host/gateway/gateway.js";
-import { demoLayout } from "./simulated-devices.js";
-import { faultyEngine } from "./gateway.js";
-import { DEFAULT_MAX_PAYLOAD_BYTES } from "../../host/gateway/payload.js";
+import { demoGatewayConfig, faultyEngine } from "./gateway.js";
 
 const { flags } = parseFlags(process.argv.slice(2), {
   model: { kind: "string", required: true, help: "" },
@@ -25,32 +23,18 @@ const { flags } = parseFlags(process.argv.slice(2), {
 const trap = process.env.PHASOR_TEST_TRAP === undefined ? undefined : Number(process.env.PHASOR_TEST_TRAP);
 const engine = faultyEngine(await createEngine(loadModelBytes(readFileSync(flags.model), flags.model), { engine: "fixed" }), { push: (_t, x) => x[0] === trap });
 const log = (record: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(record)}\n`);
-const gateway = await Gateway.open({
-  engine,
-  layout: demoLayout(),
-  fingerprint: { model: "faulty-gateway", engine: engine.kind, sensors: "demo" },
-  broker: flags.broker,
-  prefix: flags.prefix,
-  shards: flags.shards,
-  instance: 0,
-  instances: 1,
-  clientId: `faulty-${flags.prefix}`,
-  stateDir: flags.state,
-  publish: "every",
-  changeThreshold: 0,
-  publishIntervalMs: 1000,
-  // no snapshot but the ones at start and stop: a kill leaves every message since the start in the WAL
-  snapshotIntervalMs: 3_600_000,
-  healthIntervalMs: 3_600_000,
-  timePolicy: "reject",
-  onBadState: "fail",
-  maxDevicesPerShard: 1000,
-  maxReadings: 1000,
-  maxPayloadBytes: DEFAULT_MAX_PAYLOAD_BYTES,
-  learning: null,
-  outputQos: 1,
-  walSync: false,
-  log,
-});
+const gateway = await Gateway.open(
+  demoGatewayConfig(engine, {
+    fingerprint: { model: "faulty-gateway", engine: engine.kind, sensors: "demo" },
+    broker: flags.broker,
+    prefix: flags.prefix,
+    shards: flags.shards,
+    clientId: `faulty-${flags.prefix}`,
+    stateDir: flags.state,
+    // no snapshot but the ones at start and stop: a kill leaves every message since the start in the WAL
+    snapshotIntervalMs: 3_600_000,
+    log,
+  }),
+);
 process.once("SIGTERM", () => void gateway.stop());
 log((await gateway.run()) as unknown as Record<string, unknown>);

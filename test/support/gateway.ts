@@ -7,6 +7,7 @@ import { createEngine, loadModelBytes } from "../../host/engine/create.js";
 import type { Engine, ReadoutLearning, Stream, StreamOptions } from "../../host/engine/engine.js";
 import { parseInputTopic, inputTopic } from "../../host/gateway/topics.js";
 import { Shard, type Refusal, type ShardConfig } from "../../host/gateway/shard.js";
+import type { GatewayConfig } from "../../host/gateway/gateway.js";
 import { demoLayout, demoModel } from "./simulated-devices.js";
 import { DEFAULT_MAX_PAYLOAD_BYTES } from "../../host/gateway/payload.js";
 
@@ -37,6 +38,36 @@ export function demoShard(engine: Engine, index: number, options: Partial<ShardC
     ...options,
   });
   return Object.assign(shard, { refusals });
+}
+
+/**
+ * The configuration of a gateway in process on the demo layout, one instance; what a test gives overrides it.
+ * Snapshots and health only at start and stop unless it says otherwise.
+ */
+export function demoGatewayConfig(
+  engine: Engine,
+  given: Pick<GatewayConfig, "fingerprint" | "broker" | "prefix" | "shards" | "clientId" | "stateDir" | "log"> & Partial<GatewayConfig>,
+): GatewayConfig {
+  return {
+    engine,
+    layout: demoLayout(),
+    instance: 0,
+    instances: 1,
+    publish: "every",
+    changeThreshold: 0,
+    publishIntervalMs: 1000,
+    snapshotIntervalMs: 3_600_000,
+    healthIntervalMs: 3_600_000,
+    timePolicy: "reject",
+    onBadState: "fail",
+    maxDevicesPerShard: 1000,
+    maxReadings: 1000,
+    maxPayloadBytes: DEFAULT_MAX_PAYLOAD_BYTES,
+    learning: null,
+    outputQos: 1,
+    walSync: false,
+    ...given,
+  };
 }
 
 /** A device name of shard `index` (the k-th one found). */

@@ -50,7 +50,7 @@ export const command = defineCommand({
     "health-interval": { kind: "number", integer: true, min: 10, default: 10000, help: "ms between health reports" },
     "time-policy": { kind: "enum", values: ["reject", "clamp"], default: "reject", help: "a reading earlier than its device's previous one is refused, or applied at the previous time" },
     "on-bad-state": { kind: "enum", values: ["fail", "reset"], default: "fail", help: "missing, corrupt or incompatible state: refuse to start, or quarantine it and start the shard afresh" },
-    "max-devices": { kind: "number", integer: true, min: 1, default: 100000, help: "devices per shard; readings of further devices are refused" },
+    "max-devices": { kind: "number", integer: true, min: 1, default: 100000, help: "devices per shard (a device counts from its first applied reading); messages of further devices are refused" },
     "max-readings": { kind: "number", integer: true, min: 1, default: DEFAULT_MAX_READINGS, help: "readings one message may carry; a longer message is refused as malformed" },
     "max-payload-bytes": { kind: "number", integer: true, min: 1, default: DEFAULT_MAX_PAYLOAD_BYTES, help: "bytes one message may hold; a larger message is refused as malformed before it is decoded, and the WAL keeps its first 64 KiB" },
     "qos-out": { kind: "enum", values: ["0", "1"], default: "1", help: "QoS of the predictions" },
