@@ -6,7 +6,7 @@
  */
 import "../host/node.js";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -305,6 +305,31 @@ describe("the C host refuses what it cannot run", () => {
     expect(limited.stderr.toString("utf8")).toMatch(/^phasor_host: .*saved\.readout: cannot write: File too large\n$/);
     expect(readFileSync(saved).equals(before), "the saved readout is untouched").toBe(true);
     expect(readdirSync(dir).filter((name) => name.startsWith("saved.readout")), "no partial file is left").toEqual(["saved.readout"]);
+  });
+
+  it("--readout-out replaces only a regular file, and never a file of the user's beside it, exit 2 before any event", () => {
+    const small = join(dir, "small-for-out.plsm");
+    writeFileSync(small, smallModel(5));
+    const events = join(dir, "out-events.csv");
+    writeFileSync(events, "t,x0,x1,label\n1,0.5,0.25,1\n");
+    // a pipe stands for every file that is not a regular one (a device: as root, renaming over /dev/null replaced it)
+    const fifo = join(dir, "readout.fifo");
+    expect(spawnSync("mkfifo", [fifo]).status).toBe(0);
+    const piped = runCHost(host, ["--model", small, "--events", events, "--learn", "0.5", "--readout-out", fifo]);
+    expect(piped.status).toBe(2);
+    expect(piped.stderr).toMatch(/^phasor_host: .*readout\.fifo: cannot write the readout there: not a regular file\n$/);
+    expect(piped.stdout.length, "refused before any event runs").toBe(0);
+    expect(statSync(fifo).isFIFO(), "the pipe is still a pipe").toBe(true);
+    const folder = runCHost(host, ["--model", small, "--events", events, "--learn", "0.5", "--readout-out", dir]);
+    expect(folder.status).toBe(2);
+    expect(folder.stderr).toMatch(/cannot write the readout there: it is a directory\n$/);
+    // the partial file has a name of its own: a user's file named like the old fixed one is neither emptied nor moved
+    const saved = join(dir, "kept.readout");
+    writeFileSync(`${saved}.partial`, "the user's own file");
+    expect(runCHost(host, ["--model", small, "--events", events, "--learn", "0.5", "--readout-out", saved]).status).toBe(0);
+    expect(readFileSync(`${saved}.partial`, "utf8")).toBe("the user's own file");
+    expect(readFileSync(saved).subarray(0, 4).toString("latin1")).toBe("PLRO");
+    expect(readdirSync(dir).filter((name) => name.includes("kept.readout")).sort()).toEqual(["kept.readout", "kept.readout.partial"]);
   });
 
   it("bad arguments: which flag and the usage, exit 2", () => {
