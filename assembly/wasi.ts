@@ -17,7 +17,7 @@ import { Model, isFixed, layerAt } from "./model";
 import { POLICY_REJECT, pushEvent, readState, streamReset } from "./stream";
 import { BINARY_HEADER_BYTES, BINARY_VERSION, isBinary, recordBytes } from "./wasi/binary";
 import { parseNumber, numberEnd } from "./wasi/decimal";
-import { Input, createFile, ensure, errnoReason, openError, openFile, openInput, preopenOf, readMore } from "./wasi/files";
+import { Input, commitPartial, dropPartial, ensure, errnoReason, openError, openFile, openInput, openPartial, preopenOf, readMore } from "./wasi/files";
 import { trim, trimmedEnd, trimmedStart } from "./wasi/json";
 import { hasNames, nameOffsets, readLabels } from "./wasi/labels";
 import {
@@ -442,21 +442,37 @@ function readoutLoadFile(): i32 {
   return 0;
 }
 
-/** --readout-out: the readout in use, written to its file when the run ends well. 0, or the exit status. */
+/**
+ * --readout-out: the readout in use, written when the run ends well, whole: to a new file beside it, flushed to the
+ * disk and renamed over it, so that a write that fails (a full disk, a file-size limit) or a device that stops
+ * leaves the file as it was. 0, or the exit status.
+ */
 function readoutSaveFile(): i32 {
   if (readoutOutPathLength < 0) return 0;
-  const fd = createFile(readoutOutPath, readoutOutPathLength);
+  const fd = openPartial(readoutOutPath, readoutOutPathLength);
   let error = openError;
   if (fd >= 0) {
     const size = <i32>readoutBytes(model);
     const file = newWriter(fd, size);
     putBytes(file, readoutSaved(model), size);
-    if (flush(file)) return 0;
-    error = file.error;
+    if (flush(file)) {
+      error = commitPartial(fd);
+      if (error == errno.SUCCESS) return 0;
+    } else {
+      error = file.error;
+      dropPartial(fd);
+    }
   }
   startPathMessage(readoutOutPath, readoutOutPathLength);
   putText(err, "cannot write the readout: ");
-  putText(err, error == 0 ? "no preopened directory holds it (give the runtime --dir)" : errnoReason(error));
+  if (error == 0) {
+    putText(err, "no preopened directory holds it (give the runtime --dir)");
+  } else if (fd < 0 && error == errno.EXIST) {
+    putBytes(err, readoutOutPath, readoutOutPathLength);
+    putText(err, ".partial is in the way (a run stopped while it wrote the readout leaves one): remove it");
+  } else {
+    putText(err, errnoReason(error));
+  }
   return stop(EXIT_RUNTIME);
 }
 
