@@ -239,6 +239,22 @@ describe("phasor train", () => {
     }
   });
 
+  it("draws no loss for an epoch whose every step was rolled back, and says it had none (null), never NaN", () => {
+    // one sequence an epoch at a rate of 1e30: epoch 1's step throws the point far off, and the guard rolls epoch
+    // 2's only step back; before, the curve's loss axis read "NaN" and its loss line had no valid point
+    const out = join(dir, "rolled-back.json");
+    const run = phasor(["train", "--task", "adding", "--hidden", "4", "--per-epoch", "1", "--validation", "8", "--epochs", "3", "--lr", "1e30", "--out", out]);
+    expect(run.status).toBe(0);
+    const epochs = jsonLines(run.stdout).slice(0, 3);
+    expect(epochs.map((r) => (r.guard as { rollbacks: number }).rollbacks)).toEqual([0, 1, 0]);
+    expect(epochs[1].loss).toBeNull();
+    const svg = readFileSync(join(dir, "rolled-back.svg"), "utf8");
+    expect(svg).not.toMatch(/NaN|null|undefined|Infinity/);
+    // the loss line (the first polyline) has epochs 1 and 3 only; the validation line all three
+    const lines = [...svg.matchAll(/<polyline [^>]*points="([^"]*)"/g)].map((m) => m[1].split(" ").length);
+    expect(lines).toEqual([2, 3]);
+  });
+
   it("refuses bad arguments with exit 2 and a message", () => {
     const both = phasor(["train", ...tiny, "--lr", "0.1", "--lr-scale", "2", "--out", join(dir, "x.json")]);
     expect(both.status).toBe(2);
