@@ -119,9 +119,48 @@ export function checkCheckpointState(c: Checkpoint): void {
   for (const [what, values] of [["trainer moment1", trainer.moment1], ["trainer moment2", trainer.moment2], ["best theta", best.theta]] as const) {
     if (values.length !== P) fail(`${what} holds ${values.length} parameters, the trainer's theta ${P}`);
   }
-  for (const [what, values] of [["trainer theta", trainer.theta], ["trainer moment1", trainer.moment1], ["trainer moment2", trainer.moment2], ["best theta", best.theta]] as const) {
-    const k = values.findIndex((v) => !Number.isFinite(v));
+  const finite = (what: string, values: ArrayLike<number>) => {
+    const k = Array.prototype.findIndex.call(values, (v: number) => !Number.isFinite(v));
     if (k >= 0) fail(`${what}[${k}] is ${values[k]}, not a finite number`);
+  };
+  for (const [what, values] of [["trainer theta", trainer.theta], ["trainer moment1", trainer.moment1], ["trainer moment2", trainer.moment2], ["best theta", best.theta]] as const) {
+    finite(what, values);
+  }
+  if (c.guard) checkGuardState(c.guard, P, fail, finite);
+  if (c.average) finite("average sum", c.average.sum);
+}
+
+/**
+ * The guard's state in a checkpoint: its snapshots are what a rollback restores, so they are held to the trainer's
+ * own checks (a snapshot of NaN would send every rollback to NaN), and its scalars to what the guard can hold (a
+ * back-off of -5 resumed, and stopped at the first step with a message that named no file). Numbers the guard may
+ * not have measured yet (its running averages, lambda) are written as null for NaN and are not checked.
+ */
+function checkGuardState(
+  guard: GuardState<TrainerSnapshot>,
+  P: number,
+  fail: (why: string) => never,
+  finite: (what: string, values: ArrayLike<number>) => void,
+): void {
+  if (!Array.isArray(guard.snapshots) || guard.snapshots.length > 2) fail(`guard snapshots must be an array of at most 2, got ${shown(guard.snapshots)}`);
+  guard.snapshots.forEach((snapshot, k) => {
+    const at = `guard snapshot ${k}`;
+    if (!(Number.isSafeInteger(snapshot.stepCount) && snapshot.stepCount >= 0)) fail(`${at} stepCount must be a whole number >= 0, got ${shown(snapshot.stepCount)}`);
+    for (const [what, values] of [["theta", snapshot.theta], ["moment1", snapshot.moment1], ["moment2", snapshot.moment2]] as const) {
+      if (values.length !== P) fail(`${at} ${what} holds ${values.length} parameters, the trainer's theta ${P}`);
+      finite(`${at} ${what}`, values);
+    }
+  });
+  if (guard.v.length !== P) fail(`guard v holds ${guard.v.length} numbers, the trainer's theta ${P}`);
+  finite("guard v", guard.v);
+  // step scales: halved by every rollback (so 0 once they underflow), never above 1
+  for (const name of ["backoff", "capScale"] as const) {
+    const value = guard[name];
+    if (!(typeof value === "number" && value >= 0 && value <= 1)) fail(`guard ${name} must be in [0, 1], got ${shown(value)}`);
+  }
+  for (const name of ["goodSteps", "sinceIncident", "stepIndex", "checks", "rollbacksInARow"] as const) {
+    const value = guard[name];
+    if (!(Number.isSafeInteger(value) && value >= 0)) fail(`guard ${name} must be a whole number >= 0, got ${shown(value)}`);
   }
 }
 
