@@ -6,7 +6,7 @@
  */
 import "../host/node.js";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -305,6 +305,28 @@ describe("the C host refuses what it cannot run", () => {
     expect(limited.stderr.toString("utf8")).toMatch(/^phasor_host: .*saved\.readout: cannot write: File too large\n$/);
     expect(readFileSync(saved).equals(before), "the saved readout is untouched").toBe(true);
     expect(readdirSync(dir).filter((name) => name.startsWith("saved.readout")), "no partial file is left").toEqual(["saved.readout"]);
+  });
+
+  it("a run whose outputs could not be written writes no readout, and says so, exit 1", () => {
+    // a run that fails leaves the readout as it was, so that running it again (--readout-in F --readout-out F) does
+    // not learn from the same events twice; before, stdout's failure was found only after the readout was saved
+    const small = join(dir, "small-for-stdout.plsm");
+    writeFileSync(small, smallModel(5));
+    const events = join(dir, "stdout-events.csv");
+    writeFileSync(events, "t,x0,x1,label\n1,0.5,0.25,1\n2,0.5,0.25,0\n");
+    const saved = join(dir, "stdout.readout");
+    expect(runCHost(host, ["--model", small, "--events", events, "--learn", "0.5", "--readout-out", saved]).status).toBe(0);
+    const before = readFileSync(saved);
+    const full = openSync("/dev/full", "w");
+    try {
+      const args = ["--model", small, "--events", events, "--learn", "0.5", "--readout-in", saved, "--readout-out", saved];
+      const run = spawnSync(host, args, { stdio: ["ignore", full, "pipe"], encoding: "utf8" });
+      expect(run.stderr).toBe("phasor_host: cannot write to stdout: No space left on device (the readout is not written)\n");
+      expect(run.status).toBe(1);
+    } finally {
+      closeSync(full);
+    }
+    expect(readFileSync(saved).equals(before), "the saved readout is untouched").toBe(true);
   });
 
   it("--readout-out replaces only a regular file, and never a file of the user's beside it, exit 2 before any event", () => {

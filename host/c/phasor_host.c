@@ -328,6 +328,8 @@ int main(int argc, char **argv) {
   setvbuf(stdout, out_buffer, _IOFBF, sizeof out_buffer);
 
   arguments a = {0};
+  /* stdout's failure was said already */
+  int stdout_failed = 0;
   int status = parse_arguments(argc, argv, &a);
   if (status) return status;
 
@@ -371,6 +373,13 @@ int main(int argc, char **argv) {
       status = a.readout_out ? check_readout_out(a.readout_out) : 0;
       if (status == 0 && a.readout_in) status = load_readout(&mcu, a.readout_in);
       if (status == 0) status = run_events(&mcu, &a, a.events);
+      /* the outputs before the readout: a run whose outputs were lost has failed and writes no readout, so that it
+       * can be run again from the same readout (--readout-in F --readout-out F) without learning twice from the
+       * same events. A reader that went away (| head) is no failure, as below. */
+      if (status == 0 && a.readout_out && (fflush(stdout) != 0 || ferror(stdout)) && errno != EPIPE) {
+        status = complain(EXIT_RUNTIME, "cannot write to stdout: %s (the readout is not written)", strerror(errno));
+        stdout_failed = 1;
+      }
       if (status == 0 && a.readout_out) status = save_readout(&mcu, a.readout_out);
     }
     phasor_mcu_close(&mcu);
@@ -380,7 +389,7 @@ int main(int argc, char **argv) {
   free(model);
 #endif
 
-  if (fflush(stdout) != 0 || ferror(stdout)) {
+  if (!stdout_failed && (fflush(stdout) != 0 || ferror(stdout))) {
     if (errno == EPIPE) return status;
     return complain(EXIT_RUNTIME, "cannot write to stdout: %s", strerror(errno));
   }
