@@ -127,6 +127,12 @@ describe("the C host refuses what it cannot run", () => {
     model = join(dir, "small.plsm");
     writeFileSync(model, smallModel(5));
   });
+  /** Two labelled events for the learning runs, in a file. */
+  const labelledEvents = () => {
+    const file = join(dir, "labelled.csv");
+    writeFileSync(file, "t,x0,x1,label\n1,0.5,0.25,1\n2,0.5,0.25,0\n");
+    return file;
+  };
   const runOn = (events: string, args: string[] = []) => {
     const file = join(dir, "events.csv");
     writeFileSync(file, events);
@@ -310,16 +316,13 @@ describe("the C host refuses what it cannot run", () => {
   it("a run whose outputs could not be written writes no readout, and says so, exit 1", () => {
     // a run that fails leaves the readout as it was, so that running it again (--readout-in F --readout-out F) does
     // not learn from the same events twice; before, stdout's failure was found only after the readout was saved
-    const small = join(dir, "small-for-stdout.plsm");
-    writeFileSync(small, smallModel(5));
-    const events = join(dir, "stdout-events.csv");
-    writeFileSync(events, "t,x0,x1,label\n1,0.5,0.25,1\n2,0.5,0.25,0\n");
+    const events = labelledEvents();
     const saved = join(dir, "stdout.readout");
-    expect(runCHost(host, ["--model", small, "--events", events, "--learn", "0.5", "--readout-out", saved]).status).toBe(0);
+    expect(runCHost(host, ["--model", model, "--events", events, "--learn", "0.5", "--readout-out", saved]).status).toBe(0);
     const before = readFileSync(saved);
     const full = openSync("/dev/full", "w");
     try {
-      const args = ["--model", small, "--events", events, "--learn", "0.5", "--readout-in", saved, "--readout-out", saved];
+      const args = ["--model", model, "--events", events, "--learn", "0.5", "--readout-in", saved, "--readout-out", saved];
       const run = spawnSync(host, args, { stdio: ["ignore", full, "pipe"], encoding: "utf8" });
       expect(run.stderr).toBe("phasor_host: cannot write to stdout: No space left on device (the readout is not written)\n");
       expect(run.status).toBe(1);
@@ -330,25 +333,22 @@ describe("the C host refuses what it cannot run", () => {
   });
 
   it("--readout-out replaces only a regular file, and never a file of the user's beside it, exit 2 before any event", () => {
-    const small = join(dir, "small-for-out.plsm");
-    writeFileSync(small, smallModel(5));
-    const events = join(dir, "out-events.csv");
-    writeFileSync(events, "t,x0,x1,label\n1,0.5,0.25,1\n");
+    const events = labelledEvents();
     // a pipe stands for every file that is not a regular one (a device: as root, renaming over /dev/null replaced it)
     const fifo = join(dir, "readout.fifo");
     expect(spawnSync("mkfifo", [fifo]).status).toBe(0);
-    const piped = runCHost(host, ["--model", small, "--events", events, "--learn", "0.5", "--readout-out", fifo]);
+    const piped = runCHost(host, ["--model", model, "--events", events, "--learn", "0.5", "--readout-out", fifo]);
     expect(piped.status).toBe(2);
     expect(piped.stderr).toMatch(/^phasor_host: .*readout\.fifo: cannot write the readout there: not a regular file\n$/);
     expect(piped.stdout.length, "refused before any event runs").toBe(0);
     expect(statSync(fifo).isFIFO(), "the pipe is still a pipe").toBe(true);
-    const folder = runCHost(host, ["--model", small, "--events", events, "--learn", "0.5", "--readout-out", dir]);
+    const folder = runCHost(host, ["--model", model, "--events", events, "--learn", "0.5", "--readout-out", dir]);
     expect(folder.status).toBe(2);
     expect(folder.stderr).toMatch(/cannot write the readout there: it is a directory\n$/);
     // the partial file has a name of its own: a user's file named like the old fixed one is neither emptied nor moved
     const saved = join(dir, "kept.readout");
     writeFileSync(`${saved}.partial`, "the user's own file");
-    expect(runCHost(host, ["--model", small, "--events", events, "--learn", "0.5", "--readout-out", saved]).status).toBe(0);
+    expect(runCHost(host, ["--model", model, "--events", events, "--learn", "0.5", "--readout-out", saved]).status).toBe(0);
     expect(readFileSync(`${saved}.partial`, "utf8")).toBe("the user's own file");
     expect(readFileSync(saved).subarray(0, 4).toString("latin1")).toBe("PLRO");
     expect(readdirSync(dir).filter((name) => name.includes("kept.readout")).sort()).toEqual(["kept.readout", "kept.readout.partial"]);
