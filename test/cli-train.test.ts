@@ -224,6 +224,9 @@ describe("phasor train", () => {
       [[...tiny, "--fixed-r-on", "--set", "rOnLrScale=0.5"], "rOnLrScale would change nothing: r_on is not trained in this run (--train-r-on trains it)"],
       [[...tiny, "--optimizer", "sgd", "--guard", "off", "--set", "guardClip=3"], "guardClip would change nothing: the stability guard is off (--guard off)"],
       [[...tiny, "--set", "guardEvery=2"], "guardEvery would change nothing: only SGD's guard checks the curvature; with Adam only its rollback acts"],
+      // the cap's memory of lambda_B that a rollback would restore is filled by curvature checks, which Adam's guard
+      // makes none of: before, this was taken and did nothing
+      [[...tiny, "--set", "guardRestoreWorst=true"], "guardRestoreWorst would change nothing: only SGD's guard checks the curvature; with Adam only its rollback acts"],
     ];
     for (const [args, message] of cases) {
       const run = phasor(["train", ...args, "--epochs", "1", "--out", join(dir, "inert.json")]);
