@@ -253,9 +253,24 @@ describe("phasor train", () => {
     expect(epochs[1].loss).toBeNull();
     const svg = readFileSync(join(dir, "rolled-back.svg"), "utf8");
     expect(svg).not.toMatch(/NaN|null|undefined|Infinity/);
-    // the loss line (the first polyline) has epochs 1 and 3 only; the validation line all three
+    // the loss line (the first polyline) has epochs 1 and 3 only; the validation line epoch 2 only, since the
+    // steps of epochs 1 and 3 threw the parameters where no engine runs them (no score)
     const lines = [...svg.matchAll(/<polyline [^>]*points="([^"]*)"/g)].map((m) => m[1].split(" ").length);
-    expect(lines).toEqual([2, 3]);
+    expect(lines).toEqual([2, 1]);
+  });
+
+  it("never keeps an epoch whose parameters no engine can run: the model it writes always loads", () => {
+    // one step an epoch at a rate of 1e38: the step throws the weights to infinity, and validation scored what was
+    // left; before, that epoch became the best and --out held nulls that phasor run refused
+    const out = join(dir, "thrown.json");
+    const run = phasor(["train", "--task", "freq1-async", "--hidden", "4", "--per-epoch", "16", "--batch", "16", "--validation", "8", "--epochs", "1", "--lr", "1e38", "--out", out]);
+    expect(run.status, run.stderr).toBe(0);
+    const [epoch, final] = jsonLines(run.stdout);
+    expect(epoch.unusable).toMatch(/^layers\[0\]\.\S+: expected a finite number, got (NaN|-?Infinity)$/);
+    expect(epoch.valAccuracy).toBeNull();
+    expect(run.stderr).toMatch(/epoch 1\/1: loss [0-9.]+, no model to score: layers\[0\]/);
+    expect(final.bestEpoch).toBe(0);
+    expect(() => parseModelText(readFileSync(out, "utf8"), out)).not.toThrow();
   });
 
   it("refuses bad arguments with exit 2 and a message", () => {

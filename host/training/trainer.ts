@@ -663,8 +663,8 @@ export class Trainer {
   }
 
   /** The trained model: theta in float64, tau = exp(log tau) or tau, r_on trained or as given; alpha and the rest as given at creation. */
-  toModel(): FloatModel {
-    return modelFromParameters(this.model, this.parameters(), this.layout);
+  toModel(theta: ArrayLike<number> = this.parameters()): FloatModel {
+    return modelFromParameters(this.model, theta, this.layout);
   }
 
   snapshot(): TrainerSnapshot {

@@ -7,7 +7,7 @@
 import { ParameterAverage, type AverageState } from "./average.js";
 import { PhasorError } from "../errors.js";
 import { argmax } from "../engine/evaluate.js";
-import type { FloatModel } from "../model/model.js";
+import { checkModel, type FloatModel } from "../model/model.js";
 import { TASKS, generate, type Sample, type TaskName } from "./tasks.js";
 import { StabilityGuard, TrainerObjective, type GuardState, type GuardStats } from "./guard.js";
 import { batchGradients, type BatchGradients } from "./threads.js";
@@ -42,6 +42,11 @@ export interface EpochRecord {
   guard?: GuardStats;
   /** the units' r_on at the end of the epoch, when it is trained: how far it drifted from settings.rOn */
   rOn?: { mean: number; min: number; max: number };
+  /**
+   * why the epoch's parameters are no model an engine runs (a weight thrown to infinity, a period that underflowed
+   * to 0): then the epoch has no score (NaN) and is never the one kept
+   */
+  unusable?: string;
 }
 
 /**
@@ -379,7 +384,8 @@ export class TrainingRun {
         if (b % 16 === 15) await Promise.resolve();
       }
       const trainSeconds = (performance.now() - epochStart) / 1000;
-      const score = this.validate();
+      const unusable = this.unusable();
+      const score = unusable === undefined ? this.validate() : this.classification ? { accuracy: NaN } : { mse: NaN };
       const rawScore = this.average ? this.validate(true) : null;
       const record: EpochRecord = {
         epoch,
@@ -391,7 +397,9 @@ export class TrainingRun {
         steps: this.trainer.stepCount,
         ...(guard ? { guard: guard.takeStats(this.objective) } : {}),
         ...(this.trainer.trainROn ? { rOn: spread(this.trainer.rOnValues()) } : {}),
+        ...(unusable !== undefined ? { unusable } : {}),
       };
+      // NaN, for an epoch without a score, is never above the best
       const value = score.accuracy ?? -(score.mse as number);
       if (value > this.best.score) this.best = { epoch, score: value, theta: this.scoredParameters().slice() };
       this.history.push(record);
@@ -402,6 +410,21 @@ export class TrainingRun {
       if (s.timeBudgetSeconds !== undefined && record.seconds >= s.timeBudgetSeconds) break;
     }
     return done;
+  }
+
+  /**
+   * Why the parameters the run scores are no model an engine can run, or undefined. A step can throw them to
+   * infinity at the end of an epoch, before the guard sees the next batch's loss: before, such an epoch was
+   * validated on NaN outputs, could be kept as the best, and `phasor train` wrote a model that no command loads.
+   */
+  private unusable(): string | undefined {
+    try {
+      checkModel(this.trainer.toModel(this.scoredParameters()), "");
+      return undefined;
+    } catch (err) {
+      if (!(err instanceof PhasorError)) throw err;
+      return err.message.replace(/^: /, "");
+    }
   }
 
   /** Whether the last `streak` epochs (resumed ones included) all reached `accuracy` on the validation set. */
