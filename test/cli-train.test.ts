@@ -277,6 +277,12 @@ describe("phasor train", () => {
     const both = phasor(["train", ...tiny, "--lr", "0.1", "--lr-scale", "2", "--out", join(dir, "x.json")]);
     expect(both.status).toBe(2);
     expect(both.stderr).toMatch(/--lr or --lr-scale, not both/);
+    // a factor that gives no rate is named as the user gave it; before, the refusal named --lr and a rate of -0.003
+    for (const scale of ["-1", "0"]) {
+      const bad = phasor(["train", ...tiny, "--lr-scale", scale, "--out", join(dir, "x.json")]);
+      expect(bad.stderr, scale).toBe(`phasor train: --lr-scale must be a number above 0 that leaves a finite rate, got ${scale}\n`);
+      expect(bad.status, scale).toBe(2);
+    }
     for (const range of ["3", "5,4", "1,x", "1,2,3", "-40,1"]) {
       const bad = phasor(["train", ...tiny, "--set", `logTauRange=${range}`, "--out", join(dir, "x.json")]);
       expect(bad.status, range).toBe(2);

@@ -107,7 +107,12 @@ export const command = defineCommand({
     if (flags.lr !== undefined && flags["lr-scale"] !== undefined) throw new PhasorError("bad-args", "give --lr or --lr-scale, not both");
     const given = givenSettings(flags);
     const task = given.task as TrainSettings["task"];
-    if (flags["lr-scale"] !== undefined) given.lr = defaultSettings(task, given).lr * (flags["lr-scale"] as number);
+    if (flags["lr-scale"] !== undefined) {
+      const scale = flags["lr-scale"] as number;
+      const lr = defaultSettings(task, given).lr * scale;
+      if (!(scale > 0 && lr > 0 && Number.isFinite(lr))) throw new PhasorError("bad-args", `--lr-scale must be a number above 0 that leaves a finite rate, got ${scale}`);
+      given.lr = lr;
+    }
     const settings = defaultSettings(task, given);
     checkSettings(settings);
     // a resumed run's settings are the checkpoint's: trainSession checks what is given against those
