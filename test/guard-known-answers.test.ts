@@ -295,7 +295,7 @@ describe("the guard's memory: the worst recent batch, the warm-up, the start aft
   });
 
   it("rolls back a loss that blows up during the warm-up, and starts the power iteration over after it", () => {
-    const guard = new StabilityGuard(1, { seed: 2, products: 1, startProducts: 10 });
+    const guard = new StabilityGuard<{ x: Float64Array; m: Float64Array }>(1, { seed: 2, products: 1, startProducts: 10 });
     const objective = new AnalyticObjective([0.5], 0.1, 0, quadratic);
     objective.batch = 2;
     for (let t = 0; t < 3; t++) expect(guard.step(objective).rolledBack).toBe(false);
