@@ -1,12 +1,99 @@
 /**
- * Files a user named, written whole or not at all, and every I/O failure as a one-line reason (issue 12, item 4):
- * what the CLI and the gateway write (models, reports, checkpoints, the gateway's snapshots). Node-only.
+ * Files a user named, read whole only when they are regular files of a bounded size, written whole or not at all,
+ * and every I/O failure as a one-line reason (issue 12, item 4): what the CLI and the gateway read and write
+ * (models, sensor declarations, checkpoints, reports, the gateway's snapshots). Node-only.
  */
 import { randomBytes } from "node:crypto";
-import { readdirSync, rmSync } from "node:fs";
+import { constants as bufferConstants } from "node:buffer";
+import { closeSync, constants, fstatSync, openSync, readSync, readdirSync, rmSync, type Stats } from "node:fs";
 import { mkdir, open, realpath, rename, rm, stat, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
-import { PhasorError } from "./errors.js";
+import { PhasorError, type ErrorCode } from "./errors.js";
+
+/** A kind of file that is read whole: what messages call it, the most bytes it may hold and why, the error code. */
+export interface WholeFileKind {
+  /** "the model file", "the checkpoint" */
+  what: string;
+  maxBytes: number;
+  /** why no file of the kind is larger, for the refusal: "the largest image a wasm engine holds" */
+  why: string;
+  code: ErrorCode;
+}
+
+/** A file refused for what it is (not a regular file, or larger than its kind can be), not for a failed read. */
+export class UnfitFileError extends PhasorError {}
+
+/**
+ * Opens a file that is read to its end, refusing, before a byte is read, anything but a regular file: a FIFO
+ * (whose reads wait for a writer that may never come), a device such as /dev/zero (whose reads never end), a
+ * directory or a socket. O_NONBLOCK makes the open itself return at once for a FIFO without a writer, where a
+ * plain open would wait; for a regular file it changes nothing. Checked on the opened descriptor, so the file
+ * cannot be swapped between the check and the read. Returns the descriptor and its stat; the caller closes it.
+ */
+export function openRegularFile(path: string, kind: Pick<WholeFileKind, "what" | "code">): { fd: number; stats: Stats } {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  } catch (err) {
+    throw new PhasorError(kind.code, `${path}: cannot read ${kind.what}: ${ioReason(err)}`);
+  }
+  try {
+    const stats = fstatSync(fd);
+    if (!stats.isFile()) throw new UnfitFileError(kind.code, `${path}: cannot read ${kind.what}: ${notRegular(stats, kind.what)}`);
+    return { fd, stats };
+  } catch (err) {
+    closeSync(fd);
+    throw err instanceof PhasorError ? err : new PhasorError(kind.code, `${path}: cannot read ${kind.what}: ${ioReason(err)}`);
+  }
+}
+
+function notRegular(stats: Stats, what: string): string {
+  if (stats.isDirectory()) return "it is a directory";
+  const kind = stats.isFIFO() ? "a FIFO (named pipe)" : stats.isCharacterDevice() ? "a character device" : stats.isBlockDevice() ? "a block device" : "a socket";
+  return `it is ${kind}, not a regular file: ${what} is read whole, and a pipe or a device may never end`;
+}
+
+/**
+ * The bound of every JSON file read whole (a float model, a checkpoint, a sensor declaration): JSON.parse takes one
+ * string, V8 makes none longer than MAX_STRING_LENGTH UTF-16 units (2^29 - 24 in node 20), and UTF-8 never takes
+ * fewer bytes than units, so a file within this many bytes always decodes, and a larger one could not be parsed.
+ */
+export const JSON_FILE_LIMIT = { maxBytes: bufferConstants.MAX_STRING_LENGTH, why: "the longest string V8 makes, which JSON.parse needs" } as const;
+
+/** Bytes read at a time past a file's stated size. */
+const READ_ON_BYTES = 1 << 16;
+
+/**
+ * A regular file's bytes, refused as openRegularFile refuses a file, and refused unread when it holds more than
+ * `kind.maxBytes`. A file that grows while it is read is read on to its end (files under /proc state 0 bytes),
+ * refused once it passes the bound, so no file makes this read without end or allocate past the bound.
+ */
+export function readWholeFile(path: string, kind: WholeFileKind): Uint8Array<ArrayBuffer> {
+  const { fd, stats } = openRegularFile(path, kind);
+  const tooLarge = (bytes: number) =>
+    new UnfitFileError(kind.code, `${path}: cannot read ${kind.what}: it holds ${bytes}${bytes > stats.size ? " or more" : ""} bytes, over the bound of ${kind.maxBytes} (${kind.why})`);
+  try {
+    if (stats.size > kind.maxBytes) throw tooLarge(stats.size);
+    const start = Buffer.allocUnsafe(stats.size);
+    let got = 0;
+    for (let n = -1; got < start.length && n !== 0; got += n) n = readSync(fd, start, got, start.length - got, null);
+    if (got < start.length) return start.subarray(0, got);
+    const more: Buffer[] = [start];
+    let total = got;
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(READ_ON_BYTES);
+      const n = readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) return more.length === 1 ? start : Buffer.concat(more, total);
+      total += n;
+      if (total > kind.maxBytes) throw tooLarge(total);
+      more.push(chunk.subarray(0, n));
+    }
+  } catch (err) {
+    throw err instanceof PhasorError ? err : new PhasorError(kind.code, `${path}: cannot read ${kind.what}: ${ioReason(err)}`);
+  } finally {
+    closeSync(fd);
+  }
+}
 
 /** Partial files being written now: removed by removePartialFiles when the process has to stop at once. */
 const partialFiles = new Set<string>();

@@ -6,10 +6,11 @@
  */
 import "../host/node.js";
 import { spawnSync } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEFAULT_MAX_LINE_BYTES, MAX_LINE_BYTES_LIMIT } from "../host/engine/events.js";
 import { encodePlsm } from "../host/model/plsm.js";
 import { MCU_TOO_BIG } from "../host/engine/mcu.js";
 import { quantize } from "../host/model/quantize.js";
@@ -162,6 +163,100 @@ describe("the C host refuses what it cannot run", () => {
     }
   });
 
+  it("a line longer than --max-line-bytes: phasor run's bytes, its file, line and words, for every way to reach the limit", () => {
+    // a row of `bytes` bytes: x1's text padded with zeros
+    const row = (t: number, bytes: number) => {
+      const head = `${t},0.5,0.25`;
+      return head + "0".repeat(bytes - head.length);
+    };
+    const header = "t,x0,x1\n";
+    const cases: [string, string[]][] = [
+      [`${header}${row(1, 20)}\n${row(2, 20)}\n`, ["--max-line-bytes", "20"]],
+      [`${header}${row(1, 20)}\n${row(2, 21)}\n${row(3, 20)}\n`, ["--max-line-bytes", "20"]],
+      // the CR of a CRLF is not counted: 20 bytes and a CR pass, 21 and a CR do not
+      [`${header}${row(1, 20)}\r\n${row(2, 20)}\r\n`, ["--max-line-bytes", "20"]],
+      [`${header}${row(1, 20)}\r\n${row(2, 21)}\r\n`, ["--max-line-bytes", "20"]],
+      // only the CR of the line end: one more before it counts
+      [`${header}${row(1, 20)}\r\r\n`, ["--max-line-bytes", "20"]],
+      // a last line without a newline, within and over the limit
+      [`${header}${row(1, 20)}`, ["--max-line-bytes", "20"]],
+      [`${header}${row(1, 21)}`, ["--max-line-bytes", "20"]],
+      // the header, and its byte-order mark, count as any line
+      [`\uFEFFt,x0,x1\n${row(1, 10)}\n`, ["--max-line-bytes", "10"]],
+      [`\uFEFFt,x0,x1\n${row(1, 10)}\n`, ["--max-line-bytes", "9"]],
+      // blank lines count too, and a line far over the limit is refused as soon as it passes it
+      [`${header}\n${" ".repeat(30)}\n${row(1, 20)}\n`, ["--max-line-bytes", "20"]],
+      [`${header}${row(1, 12)}\n${row(2, 1 << 20)}\n`, ["--max-line-bytes", "12"]],
+      [`${header}${row(1, 40)}\n${row(2, (1 << 20) + 1)}\n`, []],
+      [`${header}${row(1, 10)}\n`, ["--max-line-bytes", "1"]],
+    ];
+    let refused = 0;
+    for (const [events, args] of cases) {
+      const { c, file } = runOn(events, args);
+      const cli = phasor(["run", "--model", model, "--events", file, ...args]);
+      const what = `${JSON.stringify(events.slice(0, 80))} ${args.join(" ")}`;
+      expect(c.stderr, what).toBe(cli.stderr.replace(/^phasor run: /, "phasor_host: "));
+      expect(c.status, what).toBe(cli.status);
+      expect(c.stdout.toString("utf8"), what).toBe(cli.stdout);
+      if (cli.stderr.includes("longer than")) refused++;
+    }
+    // the cases reach both sides of the limit
+    expect(refused).toBe(9);
+  });
+
+  it("--max-line-bytes that is not an integer in [1, 2^28]: phasor run's words, exit 2", () => {
+    for (const value of ["0", "1.5", "abc", "-3", "268435457", "1e9"]) {
+      const c = runCHost(host, ["--model", model, "--events", "-", "--max-line-bytes", value]);
+      const cli = phasor(["run", "--model", model, "--events", "-", "--max-line-bytes", value]);
+      expect(c.stderr, value).toBe(cli.stderr.replace(/^phasor run: /, "phasor_host: "));
+      expect(c.status, value).toBe(2);
+    }
+  });
+
+  it("its line limit is phasor run's: the same default and the same largest limit", () => {
+    const header = readFileSync("host/c/csv_events.h", "utf8");
+    const define = (name: string) => {
+      const [, shift] = new RegExp(`#define ${name} \\(1u << (\\d+)\\)`).exec(header) as RegExpExecArray;
+      return 2 ** Number(shift);
+    };
+    expect(define("CSV_DEFAULT_MAX_LINE_BYTES")).toBe(DEFAULT_MAX_LINE_BYTES);
+    expect(define("CSV_MAX_LINE_BYTES_LIMIT")).toBe(MAX_LINE_BYTES_LIMIT);
+  });
+
+  it("/dev/zero as events: refused at the limit, as phasor run refuses it, not read until memory runs out", () => {
+    const c = runCHost(host, ["--model", model, "--events", "/dev/zero"]);
+    expect(c.signal, "killed at the deadline").toBeNull();
+    expect(c.stderr).toBe(`phasor_host: /dev/zero:1: the line is longer than ${DEFAULT_MAX_LINE_BYTES} bytes (the limit; --max-line-bytes raises it)\n`);
+    expect(c.status).toBe(2);
+  });
+
+  it("a module, model or readout that is a FIFO, /dev/zero, a directory or larger than its kind: refused unread, exit 2", () => {
+    const fifo = join(dir, "pipe.plsm");
+    spawnSync("mkfifo", [fifo]);
+    const huge = join(dir, "huge.plsm");
+    writeFileSync(huge, "");
+    truncateSync(huge, 2 ** 31 + 1);
+    const readout = join(dir, "huge.readout");
+    writeFileSync(readout, "");
+    truncateSync(readout, 122881);
+    const whole = (what: string) => `not a regular file: ${what} is read whole, and a pipe or a device may never end\n`;
+    const cases: [string[], string][] = [
+      [["--model", fifo], `phasor_host: ${fifo}: cannot read the model file: it is a FIFO (named pipe), ${whole("the model file")}`],
+      [["--model", "/dev/zero"], `phasor_host: /dev/zero: cannot read the model file: it is a character device, ${whole("the model file")}`],
+      [["--model", dir], `phasor_host: ${dir}: cannot read the model file: it is a directory\n`],
+      [["--model", huge], `phasor_host: ${huge}: cannot read the model file: it holds ${2 ** 31 + 1} bytes, over the bound of ${2 ** 31} (the largest .plsm image a wasm engine holds)\n`],
+      [["--model", model, "--module", fifo], `phasor_host: ${fifo}: cannot read the module: it is a FIFO (named pipe), ${whole("the module")}`],
+      [["--model", model, "--readout-in", "/dev/zero"], `phasor_host: /dev/zero: cannot read the readout file: it is a character device, ${whole("the readout file")}`],
+      [["--model", model, "--readout-in", readout], `phasor_host: ${readout}: cannot read the readout file: it holds 122881 bytes, over the bound of 122880 (the module's arena, which a readout is saved from)\n`],
+    ];
+    for (const [args, message] of cases) {
+      const c = runCHost(host, [...args, "--events", "-"]);
+      expect(c.signal, `${args.join(" ")}: killed at the deadline`).toBeNull();
+      expect(c.stderr, args.join(" ")).toBe(message);
+      expect(c.status, args.join(" ")).toBe(2);
+    }
+  });
+
   it("NDJSON, which it does not read, with a message that says it reads CSV", () => {
     const { c } = runOn('{"t":0,"x":[1,2]}\n');
     expect(c.status).toBe(2);
@@ -227,7 +322,7 @@ describe("the C host refuses what it cannot run", () => {
       ["build/phasor-wasi-scalar.wasm", /it imports \d+ things \(the first: wasi_snapshot_preview1\.\w+\), the MCU build .* imports nothing/],
       ["build/phasor-scalar.wasm", /its export "push" is not a function \(d\) -> \(i\)/],
       ["README.md", /README\.md: not a wasm module this engine can load/],
-      ["build/no-such.wasm", /build\/no-such\.wasm: cannot open: No such file or directory/],
+      ["build/no-such.wasm", /build\/no-such\.wasm: cannot read the module: No such file or directory/],
     ];
     for (const [module, message] of cases) {
       const c = runCHost(host, ["--module", module, "--model", model, "--events", "-"]);

@@ -243,7 +243,7 @@ describe("phasor export-c", () => {
       [["--model", damaged, "--out", empty], /damaged\.plsm: .*checksum/],
       [["--model", model, "--out", empty, "--mcu", "build/phasor-wasi-scalar.wasm"], /phasor-wasi-scalar\.wasm: not a module that instantiates without imports/],
       [["--model", model, "--out", empty, "--mcu", "build/phasor-scalar.wasm"], /phasor-scalar\.wasm: not the MCU build \(build\/phasor-mcu\.wasm\): it does not export modelBuffer/],
-      [["--model", model, "--out", empty, "--mcu", join(dir, "none.wasm")], /--mcu .*none\.wasm: cannot read: no such file/],
+      [["--model", model, "--out", empty, "--mcu", join(dir, "none.wasm")], /--mcu .*none\.wasm: cannot read the module: no such file/],
       [["--out", empty], /missing --model/],
     ];
     for (const [args, message] of cases) {

@@ -103,6 +103,38 @@ it("?simd=off runs the scalar build, and the build menu switches to SIMD while i
   await page.close();
 });
 
+/** Opens the page with a query it must refuse: the page stops in its error state, and its error says `expected`. */
+async function refused(query: string, expected: RegExp): Promise<void> {
+  requireChromium();
+  const page = await browser!.newPage();
+  await page.goto(address + query);
+  await page.waitForFunction(() => document.body.dataset.state !== "loading", undefined, { timeout: 30_000 });
+  expect(await page.evaluate(() => document.body.dataset.state), `the page ran with ${query}`).toBe("error");
+  expect(await page.locator("#error").textContent()).toMatch(expected);
+  expect(await page.locator("#model").textContent()).toBe("the demo could not start:");
+  await page.close();
+}
+
+it("a query parameter the demo does not know, or cannot take, stops the page with an error naming it", async () => {
+  // each of these had run the defaults instead, silently: the auto build, 40 ms/s, seed 7, the model beside the page
+  await refused("?simd=garbage", /^\?simd=garbage: expected auto, on or off$/);
+  await refused("?simd=OFF", /^\?simd=OFF: expected auto, on or off$/);
+  await refused("?speed=fast", /^\?speed=fast: expected a number of ms of events a second/);
+  await refused("?speed=-5", /^\?speed=-5: expected/);
+  await refused("?speed=", /^\?speed=: expected/);
+  await refused("?seed=0.5", /^\?seed=0\.5: expected an integer from 0 to 4294967295$/);
+  await refused("?modle=/web/model.json", /^\?modle=: the demo has no such parameter \(it takes model, simd, speed, seed\)$/);
+  await refused("?simd=on&simd=off", /^\?simd= is given 2 times; give it once$/);
+});
+
+it("?seed=0 is a seed like any other, and ?speed= takes a speed the menu does not list", async () => {
+  const { page, problems } = await open("?seed=0&speed=55");
+  expect(await page.locator("#speed").inputValue()).toBe("55");
+  expect(await page.locator("#source").textContent()).toBe("freq1-async, seed 0");
+  expect(problems).toEqual([]);
+  await page.close();
+});
+
 it("the server serves web/, dist/ and build/ only", async () => {
   const status = (path: string) =>
     new Promise<number>((resolve, reject) => {

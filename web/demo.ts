@@ -5,10 +5,12 @@
  *
  * The model: `?model=URL` (a JSON float model or a .plsm), else web/model.json when it exists, else the seeded,
  * untrained model that `phasor demo` runs. A float model is quantized here on freq1-async events, as
- * `phasor quantize` would. Other parameters: `?simd=auto|on|off`, `?speed=` (ms of events per second), `?seed=`.
+ * `phasor quantize` would. Other parameters: `?simd=auto|on|off`, `?speed=` (ms of events per second), `?seed=`; any
+ * other, or a value outside these, is refused on the page (readParams).
  */
 import {
   PhasorError,
+  MAX_SEED,
   Rng,
   createEngine,
   defaultEngine,
@@ -25,7 +27,47 @@ import { GateView } from "./gates.js";
 import { Player, SLOT_MS, WINDOW_MS, type PlayedEvent } from "./player.js";
 import { GateRaster, drawAxis, drawEvents, drawPrediction, drawUpdates, fitCanvas, type View } from "./draw.js";
 
-const params = new URLSearchParams(location.search);
+/**
+ * The page's query, read once (main) and checked: a parameter the demo does not know (a misspelt `?modle=`), one
+ * given twice, or a value it cannot take stops the page with an error that names it, rather than running something
+ * the visitor did not ask for.
+ */
+let params: DemoParams;
+
+interface DemoParams {
+  model: string | null;
+  simd: SimdChoice;
+  /** ms of events played per second of wall time */
+  speed: number;
+  /** seed of the freq1-async sequences played (host/rng.ts) */
+  seed: number;
+}
+
+const PARAMS = ["model", "simd", "speed", "seed"];
+/** the fastest ?speed= the page plays: 100 s of events a second already draws every event in one frame */
+const MAX_SPEED = 100_000;
+
+function readParams(query: URLSearchParams): DemoParams {
+  for (const name of new Set(query.keys())) {
+    if (!PARAMS.includes(name)) throw new PhasorError("bad-args", `?${name}=: the demo has no such parameter (it takes ${PARAMS.join(", ")})`);
+    if (query.getAll(name).length > 1) throw new PhasorError("bad-args", `?${name}= is given ${query.getAll(name).length} times; give it once`);
+  }
+  const simd = query.get("simd") ?? "auto";
+  if (simd !== "auto" && simd !== "on" && simd !== "off") throw new PhasorError("bad-args", `?simd=${simd}: expected auto, on or off`);
+  const number = (name: string, fallback: number, ok: (value: number) => boolean, expected: string): number => {
+    const given = query.get(name);
+    if (given === null) return fallback;
+    const value = given.trim() === "" ? NaN : Number(given);
+    if (!ok(value)) throw new PhasorError("bad-args", `?${name}=${given}: expected ${expected}`);
+    return value;
+  };
+  return {
+    model: query.get("model"),
+    simd,
+    speed: number("speed", 40, (v) => v > 0 && v <= MAX_SPEED, `a number of ms of events a second above 0 and at most ${MAX_SPEED}`),
+    seed: number("seed", 7, (v) => Number.isInteger(v) && v >= 0 && v <= MAX_SEED, `an integer from 0 to ${MAX_SEED}`),
+  };
+}
 const PX_PER_MS = 4;
 const EVENTS_PX = 120;
 const PREDICTION_PX = 90;
@@ -60,7 +102,7 @@ function fixedPoint(loaded: LoadedModel): LoadedModel {
 }
 
 async function loadDemoModel(): Promise<DemoModel> {
-  const asked = params.get("model");
+  const asked = params.model;
   const url = asked ?? MODEL_BESIDE_PAGE;
   const response = await fetch(url, { cache: "no-store" }).catch(() => null);
   if (response?.ok) {
@@ -74,11 +116,6 @@ async function loadDemoModel(): Promise<DemoModel> {
   if (asked) throw new PhasorError("bad-args", `?model=${asked}: ${response ? `HTTP ${response.status}` : "could not be fetched"}`);
   const model = randomModel(new Rng(1), { inputSize: 1, hidden: [110], peephole: true, rOn: 0.05, outputs: 2, mode: "last" });
   return { loaded: fixedPoint({ format: "json", model, source: "seeded model" }), origin: "seeded", trained: false };
-}
-
-function numberParam(name: string, fallback: number): number {
-  const value = Number(params.get(name));
-  return params.has(name) && Number.isFinite(value) && value > 0 ? value : fallback;
 }
 
 function describeModel(demo: DemoModel, engine: Engine): string {
@@ -104,7 +141,7 @@ interface Session {
 class Demo {
   private session: Session | null = null;
   private paused = false;
-  private speed = numberParam("speed", 40);
+  private speed = params.speed;
   private lastFrame = 0;
   private widthPx = 0;
   private readonly eventsCtx: CanvasRenderingContext2D;
@@ -129,7 +166,7 @@ class Demo {
     const gates = new GateView(engine.model);
     const rowPx = Math.max(1, Math.min(4, Math.floor(360 / gates.rows.length)));
     const raster = new GateRaster(element("gates"), gates, rowPx, this.widthPx);
-    const player = new Player(engine, gates, numberParam("seed", 7));
+    const player = new Player(engine, gates, params.seed);
     this.session = { engine, gates, player, raster, nowMs: 0 };
     const updates = element<HTMLCanvasElement>("updates");
     this.updatesCtx = fitCanvas(updates, element("updates-box").clientWidth, gates.rows.length * rowPx);
@@ -236,11 +273,11 @@ function showError(error: unknown): void {
 }
 
 async function main(): Promise<void> {
+  params = readParams(new URLSearchParams(location.search));
   const simdSelect = element<HTMLSelectElement>("simd");
   const speedSelect = element<HTMLSelectElement>("speed");
   const pause = element<HTMLButtonElement>("pause");
-  const asked = params.get("simd");
-  simdSelect.value = asked === "on" || asked === "off" ? asked : "auto";
+  simdSelect.value = params.simd;
   const demo = new Demo(await loadDemoModel());
   if (!Array.from(speedSelect.options).some((o) => Number(o.value) === demo.speedMsPerSecond)) speedSelect.add(new Option(`${demo.speedMsPerSecond} ms/s`, `${demo.speedMsPerSecond}`));
   speedSelect.value = `${demo.speedMsPerSecond}`;
@@ -252,6 +289,8 @@ async function main(): Promise<void> {
     demo.setPaused(paused);
     pause.textContent = paused ? "Resume" : "Pause";
   });
+  // the seed is shown so that a page can be told from another that plays other sequences (`?seed=`)
+  element("source").textContent = `freq1-async, seed ${params.seed}`;
   element("slot").textContent = `${WINDOW_MS} ms + ${SLOT_MS - WINDOW_MS} ms pause`;
   const loop = (time: number) => {
     try {

@@ -1,7 +1,7 @@
 /*
- * The CSV event reader (csv_events.h), a line at a time in constant memory apart from the ids of the seqs already
- * finished, which are kept to refuse one that comes back (as `phasor run` keeps them). Each check mirrors
- * host/engine/events.ts: the comments name the function there.
+ * The CSV event reader (csv_events.h), a line at a time in memory bounded by the line limit, apart from the ids of
+ * the seqs already finished, which are kept to refuse one that comes back (as `phasor run` keeps them). Each check
+ * mirrors host/engine/events.ts: the comments name the function there.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "csv_events.h"
@@ -36,6 +36,8 @@ struct csv_reader {
   const char *name;
   uint32_t input_size;
   unsigned long line_number;
+  /* the line being read: at most max_line_bytes + 1 bytes, the last of which may be the CR of a CRLF */
+  size_t max_line_bytes;
   char *line;
   size_t line_room;
   int header_seen;
@@ -467,12 +469,14 @@ static int add_finished(csv_reader *r, const csv_seq *seq, unsigned long last_li
 
 /* ---- lines ---- */
 
-csv_reader *csv_open(FILE *in, const char *name, uint32_t input_size) {
+csv_reader *csv_open(FILE *in, const char *name, uint32_t input_size, size_t max_line_bytes) {
+  if (max_line_bytes < 1 || max_line_bytes > CSV_MAX_LINE_BYTES_LIMIT) return NULL;
   csv_reader *r = calloc(1, sizeof *r);
   if (!r) return NULL;
   r->in = in;
   r->name = name;
   r->input_size = input_size;
+  r->max_line_bytes = max_line_bytes;
   r->x_field = malloc(input_size * sizeof *r->x_field);
   r->x = malloc(input_size * sizeof *r->x);
   if (!r->x_field || !r->x) {
@@ -614,20 +618,50 @@ static int read_row(csv_reader *r, slice text, csv_event *event) {
   return 1;
 }
 
+/* refuseLongLine of host/engine/events.ts: the line's number and phasor run's words */
+static int long_line(csv_reader *r) {
+  r->line_number++;
+  return failure(r, "the line is longer than %zu bytes (the limit; --max-line-bytes raises it)", r->max_line_bytes);
+}
+
+/* The next line into r->line without its newline: 1 and its length, 0 at the end of the input, -1 for a read
+ * error, a line over the limit or no memory (r->error says which). A byte at a time from stdio's buffer, so that a
+ * line is taken as soon as its newline comes down a pipe. The limit does not count a CR before the newline
+ * (tooLong of host/engine/events.ts), so a line may hold one byte more than it; one more than that is refused
+ * there and then (refuseIfTooLongSoFar), before the rest of the line is read: the buffer never passes
+ * max_line_bytes + 1 bytes, which CSV_MAX_LINE_BYTES_LIMIT keeps far from overflowing a size_t. */
+static int read_line(csv_reader *r, size_t *length) {
+  size_t n = 0;
+  int c;
+  while ((c = getc_unlocked(r->in)) != EOF && c != '\n') {
+    if (n == r->max_line_bytes + 1) return long_line(r);
+    if (n == r->line_room) {
+      size_t room = r->line_room < 128 ? 128 : 2 * r->line_room;
+      if (room > r->max_line_bytes + 1) room = r->max_line_bytes + 1;
+      char *more = realloc(r->line, room);
+      if (!more) return out_of_memory(r);
+      r->line = more;
+      r->line_room = room;
+    }
+    r->line[n++] = (char)c;
+  }
+  if (c == EOF && ferror(r->in)) {
+    snprintf(r->error, sizeof r->error, "%s: cannot read: %s", r->name, strerror(errno));
+    return -1;
+  }
+  if (c == EOF && n == 0) return 0;
+  if (n == r->max_line_bytes + 1 && r->line[n - 1] != '\r') return long_line(r);
+  *length = n;
+  return 1;
+}
+
 int csv_next(csv_reader *r, csv_event *event) {
   for (;;) {
     errno = 0;
-    ssize_t got = getline(&r->line, &r->line_room, r->in);
-    if (got < 0) {
-      if (ferror(r->in)) {
-        snprintf(r->error, sizeof r->error, "%s: cannot read: %s", r->name, strerror(errno));
-        return -1;
-      }
-      return 0;
-    }
+    size_t n = 0;
+    int got = read_line(r, &n);
+    if (got <= 0) return got;
     r->line_number++;
-    size_t n = (size_t)got;
-    if (n > 0 && r->line[n - 1] == '\n') n--;
     if (n > 0 && r->line[n - 1] == '\r') n--;
     slice text = {r->line, n};
     if (r->line_number == 1 && starts_with(text, "\xEF\xBB\xBF")) text = (slice){text.at + 3, text.length - 3};

@@ -5,7 +5,8 @@
  * JavaScript white space, numbers in decimal notation read to the nearest double. The same checks, in the same
  * order and with the same words: a bad line, a seq that comes back after another began, time going backwards
  * within a seq, are errors that name the file and line. The text must be UTF-8 (node would replace bad bytes;
- * this reader refuses them).
+ * this reader refuses them). A line longer than the limit is refused with `phasor run`'s words as soon as that
+ * many bytes have come without a newline, so the reader never holds more than the limit and a byte of a line.
  */
 #ifndef PHASOR_CSV_EVENTS_H
 #define PHASOR_CSV_EVENTS_H
@@ -13,6 +14,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+/* The longest line taken by default and the most a limit may be, in bytes, the line end (\n or \r\n) not counted:
+ * DEFAULT_MAX_LINE_BYTES and MAX_LINE_BYTES_LIMIT of host/engine/events.ts (test/c-host-matches-fixed-engine.test.ts
+ * holds them equal). */
+#define CSV_DEFAULT_MAX_LINE_BYTES (1u << 20)
+#define CSV_MAX_LINE_BYTES_LIMIT (1u << 28)
 
 typedef enum { SEQ_NONE, SEQ_INTEGER, SEQ_STRING } seq_kind;
 
@@ -40,8 +47,9 @@ typedef struct {
 
 typedef struct csv_reader csv_reader;
 
-/** A reader of `in`, named `name` in messages; NULL when out of memory. */
-csv_reader *csv_open(FILE *in, const char *name, uint32_t input_size);
+/** A reader of `in`, named `name` in messages, taking lines of at most max_line_bytes (1 to CSV_MAX_LINE_BYTES_LIMIT);
+ * NULL when out of memory or the limit is outside that range. */
+csv_reader *csv_open(FILE *in, const char *name, uint32_t input_size, size_t max_line_bytes);
 
 /** The next event: 1, 0 at the end of the file, -1 for a bad line or a read error (csv_error says which). The
  * event's x and seq stay valid until the next call. */

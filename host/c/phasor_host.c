@@ -5,6 +5,9 @@
  *
  *   phasor_host --module build/phasor-mcu.wasm --model m.plsm --events e.csv      (- reads stdin)
  *
+ * --max-line-bytes N caps an event line as `phasor run --max-line-bytes` does (default 1 MiB, at most 256 MiB): a
+ * longer line is refused with its file, line and `phasor run`'s words, before it is held whole.
+ *
  * Without --module it runs build/phasor-mcu.wasm, or build/phasor-mcu-int8.wasm for a model with int8 weights.
  *
  * With --learn ETA it runs the learning build (build/phasor-mcu-learn.wasm, docs/on-device-learning.md) and
@@ -18,7 +21,8 @@
  *
  * Exit status as the phasor command's (shared/spec/formats.md): 0 success, 2 bad arguments or input files (a
  * module that is not the MCU build, a model it rejects or that does not fit its arena, a bad event line), 1 a
- * failure of the engine or of stdout. Messages go to stderr as `phasor_host: where: what`.
+ * failure of the engine or of stdout. Messages go to stderr as `phasor_host: where: what`. The files read whole
+ * (module, model, readout) must be regular files within a bound, as the phasor command's (host/files.ts).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -43,10 +47,10 @@
 enum { EXIT_BAD_INPUT = 2, EXIT_RUNTIME = 1 };
 
 #ifdef PHASOR_EMBEDDED
-static const char USAGE[] = "usage: phasor_host --events E.csv [learning flags]   (module and model are built in: phasor export-c)\n"
+static const char USAGE[] = "usage: phasor_host --events E.csv [--max-line-bytes N] [learning flags]   (module and model are built in: phasor export-c)\n"
                             "learning: [--learn ETA [--learn-c C]] [--readout-in FILE] [--readout-out FILE]\n";
 #else
-static const char USAGE[] = "usage: phasor_host [--module build/phasor-mcu.wasm] --model M.plsm --events E.csv [learning flags]\n"
+static const char USAGE[] = "usage: phasor_host [--module build/phasor-mcu.wasm] --model M.plsm --events E.csv [--max-line-bytes N] [learning flags]\n"
                             "learning: [--learn ETA [--learn-c C]] [--readout-in FILE] [--readout-out FILE]\n";
 #endif
 
@@ -54,8 +58,10 @@ typedef struct {
   const char *module;
   const char *model;
   const char *events;
+  const char *max_line_bytes_text;
   const char *learn, *learn_c, *readout_in, *readout_out;
   double eta, c;
+  size_t max_line_bytes;
 } arguments;
 
 static int complain(int status, const char *format, ...) __attribute__((format(printf, 2, 3)));
@@ -89,6 +95,7 @@ static int parse_arguments(int argc, char **argv, arguments *a) {
       {"model", &a->model},
 #endif
       {"events", &a->events},
+      {"max-line-bytes", &a->max_line_bytes_text},
       {"learn", &a->learn},
       {"learn-c", &a->learn_c},
       {"readout-in", &a->readout_in},
@@ -114,6 +121,14 @@ static int parse_arguments(int argc, char **argv, arguments *a) {
   }
   if (a->learn_c && !a->learn) return complain(EXIT_BAD_INPUT, "--learn-c needs --learn ETA");
   a->c = 0.9;
+  a->max_line_bytes = CSV_DEFAULT_MAX_LINE_BYTES;
+  double limit;
+  if (a->max_line_bytes_text) {
+    if (!(number_is(a->max_line_bytes_text, &limit) && limit == floor(limit) && limit >= 1 && limit <= CSV_MAX_LINE_BYTES_LIMIT)) {
+      return complain(EXIT_BAD_INPUT, "--max-line-bytes must be an integer in [1, %u] (got \"%s\")", CSV_MAX_LINE_BYTES_LIMIT, a->max_line_bytes_text);
+    }
+    a->max_line_bytes = (size_t)limit;
+  }
   /* the ranges the module's learn takes (docs/on-device-learning.md, section 1), checked here as the WASI command
    * checks them: the module would refuse only the first step, after outputs, and a file without labels not at all */
   if (a->learn && !(number_is(a->learn, &a->eta) && a->eta >= 0x1p-24 && a->eta <= 1024)) {
@@ -129,30 +144,61 @@ static int parse_arguments(int argc, char **argv, arguments *a) {
   return 0;
 }
 
-/* A whole file in memory; NULL with a message printed. */
-static uint8_t *read_file(const char *path, size_t *length) {
-  FILE *file = fopen(path, "rb");
-  if (!file) {
-    complain(0, "%s: cannot open: %s", path, strerror(errno));
+/* What a file read whole may be, for the refusal: "the model file", its most bytes and why. */
+typedef struct {
+  const char *what;
+  size_t max_bytes;
+  const char *why;
+} file_kind;
+
+#ifndef PHASOR_EMBEDDED
+/* The largest .plsm image a wasm engine holds (MAX_IMAGE_BYTES of host/model/plsm.ts): no model is larger. */
+static const file_kind MODEL_FILE = {"the model file", (size_t)1 << 31, "the largest .plsm image a wasm engine holds"};
+/* V8 compiles no larger module (kV8MaxWasmModuleSize); the MCU builds are tens of KiB. */
+static const file_kind MODULE_FILE = {"the module", (size_t)1 << 30, "the largest module V8 compiles"};
+#endif
+
+/* A whole file in memory; NULL with a message printed. Anything but a regular file is refused before a byte is
+ * read (a FIFO would wait for a writer, /dev/zero never end), and so is a file over the kind's bound: opened with
+ * O_NONBLOCK, so that opening a FIFO returns at once, and checked on the open descriptor, as host/files.ts does. */
+static uint8_t *read_file(const char *path, const file_kind *kind, size_t *length) {
+  int fd = open(path, O_RDONLY | O_NONBLOCK);
+  if (fd < 0) {
+    complain(0, "%s: cannot read %s: %s", path, kind->what, strerror(errno));
     return NULL;
   }
-  size_t room = 1 << 16, n = 0;
-  uint8_t *bytes = malloc(room);
-  while (bytes) {
-    n += fread(bytes + n, 1, room - n, file);
-    if (n < room) break;
-    uint8_t *more = realloc(bytes, room *= 2);
-    if (!more) free(bytes);
-    bytes = more;
+  struct stat status;
+  uint8_t *bytes = NULL;
+  if (fstat(fd, &status) != 0) {
+    complain(0, "%s: cannot read %s: %s", path, kind->what, strerror(errno));
+  } else if (S_ISDIR(status.st_mode)) {
+    complain(0, "%s: cannot read %s: it is a directory", path, kind->what);
+  } else if (!S_ISREG(status.st_mode)) {
+    const char *type = S_ISFIFO(status.st_mode) ? "a FIFO (named pipe)" : S_ISCHR(status.st_mode) ? "a character device"
+                       : S_ISBLK(status.st_mode) ? "a block device" : "a socket";
+    complain(0, "%s: cannot read %s: it is %s, not a regular file: %s is read whole, and a pipe or a device may never end",
+             path, kind->what, type, kind->what);
+  } else if ((uintmax_t)status.st_size > kind->max_bytes) {
+    complain(0, "%s: cannot read %s: it holds %jd bytes, over the bound of %zu (%s)", path, kind->what,
+             (intmax_t)status.st_size, kind->max_bytes, kind->why);
+  } else {
+    /* one byte more than the file states: a file that grew since is refused rather than read in part */
+    size_t room = (size_t)status.st_size + 1, n = 0;
+    ssize_t got = 1;
+    bytes = malloc(room);
+    while (bytes && n < room && (got = read(fd, bytes + n, room - n)) > 0) n += (size_t)got;
+    if (!bytes || got < 0) {
+      complain(0, "%s: cannot read %s: %s", path, kind->what, bytes ? strerror(errno) : "out of memory");
+      free(bytes);
+      bytes = NULL;
+    } else if (n == room) {
+      complain(0, "%s: cannot read %s: it grew while it was read", path, kind->what);
+      free(bytes);
+      bytes = NULL;
+    }
+    *length = n;
   }
-  int failed = ferror(file);
-  fclose(file);
-  if (!bytes || failed) {
-    complain(0, "%s: cannot read: %s", path, bytes ? strerror(errno) : "out of memory");
-    free(bytes);
-    return NULL;
-  }
-  *length = n;
+  close(fd);
   return bytes;
 }
 
@@ -193,7 +239,7 @@ static int run_events(phasor_mcu *mcu, const arguments *a, const char *path) {
   FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
   const char *name = in == stdin ? "stdin" : path;
   if (!in) return complain(EXIT_BAD_INPUT, "%s: cannot open: %s", path, strerror(errno));
-  csv_reader *reader = csv_open(in, name, mcu->input_size);
+  csv_reader *reader = csv_open(in, name, mcu->input_size, a->max_line_bytes);
   double *y = malloc((mcu->output_size ? mcu->output_size : 1) * sizeof *y);
   int status = 0;
   if (!reader || !y) status = complain(EXIT_RUNTIME, "out of memory");
@@ -255,8 +301,10 @@ static int run_events(phasor_mcu *mcu, const arguments *a, const char *path) {
 
 /* --readout-in: the bytes of a saved readout of this model. 0 or the exit status. */
 static int load_readout(phasor_mcu *mcu, const char *path) {
+  /* a readout is saved out of the module's arena (save_readout): none is larger */
+  const file_kind readout = {"the readout file", mcu->arena_bytes_total, "the module's arena, which a readout is saved from"};
   size_t length;
-  uint8_t *bytes = read_file(path, &length);
+  uint8_t *bytes = read_file(path, &readout, &length);
   if (!bytes) return EXIT_BAD_INPUT;
   phasor_status loaded = phasor_mcu_readout_load(mcu, bytes, length);
   free(bytes);
@@ -340,7 +388,7 @@ int main(int argc, char **argv) {
   size_t module_length = phasor_model_wasm_length, model_length = phasor_model_plsm_length;
 #else
   size_t module_length, model_length;
-  uint8_t *model = read_file(a.model, &model_length);
+  uint8_t *model = read_file(a.model, &MODEL_FILE, &model_length);
   if (!model) return EXIT_BAD_INPUT;
   /* the default module: the learning build, or the inference build of the model's weight width */
   int learns = a.learn || a.readout_in || a.readout_out, int8 = phasor_plsm_int8(model, model_length);
@@ -351,7 +399,7 @@ int main(int argc, char **argv) {
   }
   if (!a.module) a.module = learns ? "build/phasor-mcu-learn.wasm" : int8 ? "build/phasor-mcu-int8.wasm" : "build/phasor-mcu.wasm";
   const char *module_name = a.module, *model_name = a.model;
-  uint8_t *module = read_file(a.module, &module_length);
+  uint8_t *module = read_file(a.module, &MODULE_FILE, &module_length);
   if (!module) {
     free(model);
     return EXIT_BAD_INPUT;

@@ -10,12 +10,13 @@
  *   once a snapshot covers it and every prediction it published has been acknowledged by the broker.
  * Beside it, `shard-<s>.lock` holds the pid of the gateway that owns the shard. Node-only.
  */
+import { constants as bufferConstants } from "node:buffer";
 import { closeSync, existsSync, fdatasyncSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, truncateSync, writeSync, mkdirSync } from "node:fs";
 import { basename, join } from "node:path";
 import { crc32 } from "node:zlib";
 import { PhasorError } from "../errors.js";
 import { NAME_PATTERN, type DeviceInputState } from "./sensors.js";
-import { ioReason, removeStalePartialFiles, writeFileAtomically } from "../files.js";
+import { UnfitFileError, ioReason, openRegularFile, readWholeFile, removeStalePartialFiles, writeFileAtomically, type WholeFileKind } from "../files.js";
 
 /** What a shard's state must match to be loaded: a snapshot of another model or sharding is never restored. */
 export interface Fingerprint {
@@ -362,11 +363,7 @@ export async function loadShard(stateDir: string, fingerprint: Fingerprint): Pro
   }
   const path = join(dir, "snapshot.bin");
   if (!existsSync(path)) throw new BadStateError(shard, "missing", `${path} does not exist, but the shard has state (its directory)`);
-  const snapshot = decodeSnapshot(
-    io(path, "read the snapshot", () => readFileSync(path)),
-    shard,
-    path,
-  );
+  const snapshot = decodeSnapshot(stateFile(shard, () => readWholeFile(path, SNAPSHOT_FILE)), shard, path);
   for (const key of ["model", "engine", "sensors", "shards", "shard"] as const) {
     if (snapshot.fingerprint[key] !== fingerprint[key]) {
       throw new BadStateError(
@@ -398,11 +395,11 @@ export async function loadShard(stateDir: string, fingerprint: Fingerprint): Pro
       if (entry === undefined) throw new BadStateError(shard, "corrupt", `${file}:${at + 1}: checksum matches but the line is not a WAL entry`);
       return entry;
     };
-    const tail = forEachLine(file, (line, k) => {
+    const tail = stateFile(shard, () => forEachLine(file, (line, k) => {
       const entry = parse(line, k);
       if (entry === undefined) throw new BadStateError(shard, "corrupt", `${file}:${k + 1}: checksum mismatch`);
       entries.push(entry);
-    });
+    }));
     if (tail > 0) {
       if (n !== names.length - 1) throw new BadStateError(shard, "corrupt", `${file}: its last line is cut short, but later segments exist`);
       tornTail = true;
@@ -445,6 +442,24 @@ function removeLeftovers(stateDir: string, shard: number): void {
   if (existsSync(dir)) removeStalePartialFiles(dir);
 }
 
+/** encodeSnapshot writes one Uint8Array, and node makes none longer than buffer.constants.MAX_LENGTH. */
+const SNAPSHOT_FILE: WholeFileKind = { what: "the snapshot", maxBytes: bufferConstants.MAX_LENGTH, why: "the largest byte array node makes", code: "runtime" };
+
+/**
+ * A step that reads a shard's file: a file that is not what a gateway writes there (a FIFO, a directory, a file
+ * past any snapshot's size) is corrupt state, so that --on-bad-state decides; a read that fails stays an I/O error.
+ */
+function stateFile<T>(shard: number, step: () => T): T {
+  try {
+    return step();
+  } catch (err) {
+    throw err instanceof UnfitFileError ? new BadStateError(shard, "corrupt", err.message) : err;
+  }
+}
+
+/** The line a gateway writes is a pid and a start time, under 64 bytes; a page leaves room for any of them. */
+const LOCK_FILE: WholeFileKind = { what: "the shard's lock", maxBytes: 4096, why: "a lock holds a pid and a start time", code: "runtime" };
+
 /** Bytes read at a time from a WAL segment. */
 const WAL_READ_BYTES = 16 << 20;
 
@@ -455,7 +470,7 @@ const WAL_READ_BYTES = 16 << 20;
  * gateway fail ("Cannot create a string longer than 0x1fffffe8 characters").
  */
 function forEachLine(path: string, each: (line: string, index: number) => void): number {
-  const fd = io(path, "open the WAL", () => openSync(path, "r"));
+  const { fd } = openRegularFile(path, { what: "the WAL", code: "runtime" });
   try {
     const chunk = Buffer.alloc(WAL_READ_BYTES);
     // the start of a line that goes on in the next chunk, copied out of the chunk that is read over
@@ -503,7 +518,7 @@ export function lockShard(stateDir: string, shard: number): () => void {
       fd = openSync(path, "wx");
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw new PhasorError("runtime", `${path}: cannot take the shard's lock: ${ioReason(err)}`);
-      const [pid, started] = io(path, "read the shard's lock", () => readFileSync(path, "utf8")).trim().split(/\s+/).map(Number);
+      const [pid, started] = new TextDecoder().decode(readWholeFile(path, LOCK_FILE)).trim().split(/\s+/).map(Number);
       if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && isRunning(pid, started)) {
         throw new BadStateError(shard, "locked", `${path}: the shard is held by the running process ${pid}`);
       }

@@ -32,7 +32,7 @@ export function laneChunkL1(at: (c: number) => number, columns: number): { sum: 
 }
 
 /** The largest image a wasm engine takes: 2 GiB of its 4 GiB of memory, the rest for streams and scratch. */
-const MAX_IMAGE_BYTES = 2 ** 31;
+export const MAX_IMAGE_BYTES = 2 ** 31;
 
 /** Number formats of a fixed-point model: everything the quantizer decides (docs/fixed-point.md). */
 export interface FixedPlan {

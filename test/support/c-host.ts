@@ -15,14 +15,20 @@ export const C_FLAGS = ["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror"];
 
 export interface Run {
   status: number | null;
+  /** the signal that ended it: SIGKILL when it ran past the deadline */
+  signal: NodeJS.Signals | null;
   stdout: Buffer;
   stderr: string;
 }
 
+/** No run of the host or the compiler takes this long: one that waits without end (a read of a FIFO) is killed,
+ * so that it fails its test instead of blocking the suite. */
+const DEADLINE_MS = 60_000;
+
 function run(command: string, args: string[], input?: string | Uint8Array): Run {
-  const result = spawnSync(command, args, { input, maxBuffer: 1 << 28 });
-  if (result.error) throw new Error(`${command} could not be run: ${result.error.message}`);
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr.toString("utf8") };
+  const result = spawnSync(command, args, { input, maxBuffer: 1 << 28, timeout: DEADLINE_MS, killSignal: "SIGKILL" });
+  if (result.error && result.signal === null) throw new Error(`${command} could not be run: ${result.error.message}`);
+  return { status: result.status, signal: result.signal, stdout: result.stdout, stderr: result.stderr.toString("utf8") };
 }
 
 let library: string | undefined;

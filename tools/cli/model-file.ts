@@ -4,13 +4,12 @@
  * file named for one format but holding the other fails here with a clear message instead of as unreadable JSON or a
  * bad magic number further on.
  */
-import { readFile } from "node:fs/promises";
 import { extname } from "node:path";
 import { loadModelBytes, type EngineOptions, type LoadedModel } from "../../host/engine/create.js";
 import type { EngineKind, SimdChoice } from "../../host/engine/engine.js";
 import { PhasorError, badModel } from "../../host/errors.js";
-import { PLSM_MAGIC } from "../../host/model/plsm.js";
-import { ioReason } from "../../host/files.js";
+import { MAX_IMAGE_BYTES, PLSM_MAGIC } from "../../host/model/plsm.js";
+import { JSON_FILE_LIMIT, readWholeFile, type WholeFileKind } from "../../host/files.js";
 import type { FlagSpec } from "./command.js";
 
 export type { LoadedModel };
@@ -30,17 +29,24 @@ export function engineOptions(flags: { engine: EngineKind | undefined; simd: Sim
   return { engine: flags.engine, simd: flags.simd };
 }
 
-export async function loadModelFile(path: string): Promise<LoadedModel> {
+/** The model files by extension, each read whole and refused unread beyond what any reader could take of it. */
+const MODEL_FILES: Record<string, WholeFileKind> = {
+  ".plsm": { what: "the model file", maxBytes: MAX_IMAGE_BYTES, why: "the largest .plsm image a wasm engine holds", code: "bad-model" },
+  ".json": { what: "the model file", ...JSON_FILE_LIMIT, code: "bad-model" },
+};
+
+/** A model file's bytes, for a caller that needs them besides the model (the gateway's fingerprint). */
+export function readModelFile(path: string): Uint8Array {
   const extension = extname(path).toLowerCase();
-  if (extension !== ".json" && extension !== ".plsm") {
+  if (!Object.hasOwn(MODEL_FILES, extension)) {
     throw badModel(path, `unknown model file type "${extension}": expected .json (float model) or .plsm (quantized model)`);
   }
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (err) {
-    throw badModel(path, `cannot read the model file: ${ioReason(err)}`);
-  }
+  return readWholeFile(path, MODEL_FILES[extension]);
+}
+
+/** The model of a file, from `bytes` when the caller has read them already (readModelFile). */
+export async function loadModelFile(path: string, bytes = readModelFile(path)): Promise<LoadedModel> {
+  const extension = extname(path).toLowerCase();
   const plsm = startsWithMagic(bytes);
   if (extension === ".plsm" && !plsm) {
     throw badModel(path, "not a .plsm file: it does not start with the PLSM magic (a float model must be named .json)");

@@ -3,7 +3,6 @@
  * otherwise), one JSON line per epoch on stdout, a checkpoint after every epoch (atomic), and at the end the
  * best model, its learning curve (SVG) next to it. `phasor train` and the main job (`phasor start`) share it.
  */
-import { readFile } from "node:fs/promises";
 import { PhasorError } from "../../host/errors.js";
 import { modelToJson, type FloatModel } from "../../host/model/model.js";
 import { guardSvg, learningCurveSvg } from "../../host/training/report.js";
@@ -15,7 +14,7 @@ import {
 } from "../../host/training/training.js";
 import { checkGivenTakeEffect, resumedSettings, type TrainSettings } from "../../host/training/settings.js";
 import type { CommandIO } from "./command.js";
-import { checkOutputFile, ioReason, writeFileAtomically } from "../../host/files.js";
+import { JSON_FILE_LIMIT, checkOutputFile, readWholeFile, writeFileAtomically } from "../../host/files.js";
 
 const encoder = new TextEncoder();
 
@@ -55,11 +54,12 @@ export function checkpointText(c: Checkpoint): string {
 }
 
 export async function readCheckpoint(path: string): Promise<Checkpoint> {
+  const bytes = readWholeFile(path, { what: "the checkpoint", ...JSON_FILE_LIMIT, code: "bad-input" });
   let raw: Record<string, unknown>;
   try {
-    raw = JSON.parse(await readFile(path, "utf8"));
-  } catch (err) {
-    throw new PhasorError("bad-input", `${path}: not a readable checkpoint: ${err instanceof SyntaxError ? "not JSON" : ioReason(err)}`);
+    raw = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    throw new PhasorError("bad-input", `${path}: not a readable checkpoint: not JSON`);
   }
   checkCheckpointFormat(raw, path, [1, CHECKPOINT_VERSION]);
   const settings = checkpointSettings(raw, path);

@@ -4,7 +4,7 @@
  * A model that does not fit the module's arena is refused with the bytes it needs and the bytes there are, and
  * nothing is written; both files are replaced whole, or neither.
  */
-import { readFile, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { PhasorError } from "../../../host/errors.js";
 import { buildDirectory } from "../../../host/node.js";
@@ -12,10 +12,13 @@ import { KIND_FIXED } from "../../../host/model/plsm.js";
 import { mcuBuildFor } from "../../../host/engine/mcu.js";
 import { C_IDENTIFIER, cExport, mcuFit, mcuNeeds } from "../c-export.js";
 import { defineCommand } from "../command.js";
-import { ioReason, writeFilesAtomically } from "../../../host/files.js";
+import { ioReason, readWholeFile, writeFilesAtomically, type WholeFileKind } from "../../../host/files.js";
 import { loadModelFile } from "../model-file.js";
 
 const DEFAULT_NAME = "phasor_model";
+
+/** V8 compiles no module larger than 1 GiB (kV8MaxWasmModuleSize), and export-c compiles it to measure its fit. */
+const MODULE_FILE: WholeFileKind = { what: "the module", maxBytes: 1 << 30, why: "the largest module V8 compiles", code: "bad-args" };
 
 export const command = defineCommand({
   usage: "--model M.plsm --out DIR [--name NAME] [--mcu MODULE.wasm]",
@@ -51,9 +54,12 @@ export const command = defineCommand({
     const image = loaded.plsm.bytes;
     const build = mcuBuildFor(image);
     const modulePath = flags.mcu ?? join(buildDirectory(), build);
-    const module = await readFile(modulePath).catch((err: NodeJS.ErrnoException) => {
-      throw new PhasorError("bad-args", `--mcu ${modulePath}: cannot read: ${ioReason(err)}`);
-    });
+    let module: Uint8Array<ArrayBuffer>;
+    try {
+      module = readWholeFile(modulePath, MODULE_FILE);
+    } catch (err) {
+      throw new PhasorError("bad-args", `--mcu ${(err as PhasorError).message}`);
+    }
 
     const fit = await mcuFit(module, image, modulePath, flags.model);
     const needs = mcuNeeds(module, modulePath);

@@ -5,7 +5,6 @@
  */
 import { createHash } from "node:crypto";
 import { statSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { createEngine } from "../../../host/engine/create.js";
 import { PhasorError, badModel } from "../../../host/errors.js";
 import { checkPrefix, ownedShards } from "../../../host/gateway/topics.js";
@@ -14,8 +13,8 @@ import { defineCommand } from "../command.js";
 import { Gateway } from "../../../host/gateway/gateway.js";
 import { DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_MAX_READINGS } from "../../../host/gateway/payload.js";
 import { C_MIN as LEARNING_C_MIN, DEFAULT_C, ETA_MAX as LEARNING_ETA_MAX, ETA_MIN as LEARNING_ETA_MIN } from "../../../host/engine/readout-learning.js";
-import { ioReason, makeFolder } from "../../../host/files.js";
-import { ENGINE_FLAGS, loadModelFile } from "../model-file.js";
+import { JSON_FILE_LIMIT, ioReason, makeFolder, readWholeFile } from "../../../host/files.js";
+import { ENGINE_FLAGS, loadModelFile, readModelFile } from "../model-file.js";
 
 export const command = defineCommand({
   usage:
@@ -68,8 +67,9 @@ export const command = defineCommand({
     if (!/^(mqtts?|tcp|ssl|wss?):\/\//.test(broker)) throw new PhasorError("bad-args", `--broker ${broker}: expected a URL such as mqtt://127.0.0.1:1883`);
 
     await checkStateDirectory(flags.state);
-    const loaded = await loadModelFile(flags.model);
-    const modelBytes = await readFile(flags.model);
+    // read once: the fingerprint is of the bytes the model came from
+    const modelBytes = readModelFile(flags.model);
+    const loaded = await loadModelFile(flags.model, modelBytes);
     const layout = await sensorLayout(flags.sensors, loaded.format === "json" ? modelBytes : undefined, loaded.model.inputSize, flags.model);
     const engine = await createEngine(loaded, { engine: flags.engine, simd: flags.simd });
     if (flags["learn-rate"] !== undefined && engine.kind !== "fixed") {
@@ -138,12 +138,7 @@ async function checkStateDirectory(path: string): Promise<void> {
 /** --sensors, else the JSON model's "sensors" field, else one sensor "x" of all inputs. */
 async function sensorLayout(path: string | undefined, modelJson: Uint8Array | undefined, inputSize: number, modelPath: string): Promise<SensorLayout> {
   if (path !== undefined) {
-    let text: string;
-    try {
-      text = await readFile(path, "utf8");
-    } catch (err) {
-      throw badModel(path, `cannot read the sensor declaration: ${ioReason(err)}`);
-    }
+    const text = new TextDecoder().decode(readWholeFile(path, { what: "the sensor declaration", ...JSON_FILE_LIMIT, code: "bad-model" }));
     let json: unknown;
     try {
       json = JSON.parse(text);
