@@ -17,7 +17,10 @@ import { Model, isFixed, layerAt } from "./model";
 import { POLICY_REJECT, pushEvent, readState, streamReset } from "./stream";
 import { BINARY_HEADER_BYTES, BINARY_VERSION, isBinary, recordBytes } from "./wasi/binary";
 import { parseNumber, numberEnd } from "./wasi/decimal";
-import { Input, commitPartial, dropPartial, ensure, errnoReason, openError, openFile, openInput, openPartial, preopenOf, readMore } from "./wasi/files";
+import {
+  Input, NOT_REGULAR_DIRECTORY, commitPartial, dropPartial, ensure, errnoReason, notRegular, openError, openFile, openInput,
+  openPartial, preopenOf, readMore,
+} from "./wasi/files";
 import { trim, trimmedEnd, trimmedStart } from "./wasi/json";
 import { hasNames, nameOffsets, readLabels } from "./wasi/labels";
 import {
@@ -295,6 +298,13 @@ function readArguments(): i32 {
   if (readoutOutPathLength >= 0 && !preopenOf(readoutOutPath, readoutOutPathLength)) {
     startPathMessage(readoutOutPath, readoutOutPathLength);
     putText(err, "cannot write the readout: no preopened directory holds it (give the runtime --dir)");
+    return stop(EXIT_BAD);
+  }
+  // the readout is renamed over its file when the run ends: a pipe or a device there would be replaced, not written
+  const kind = readoutOutPathLength >= 0 ? notRegular(readoutOutPath, readoutOutPathLength) : 0;
+  if (kind != 0) {
+    startPathMessage(readoutOutPath, readoutOutPathLength);
+    putText(err, kind == NOT_REGULAR_DIRECTORY ? "cannot write the readout there: it is a directory" : "cannot write the readout there: not a regular file");
     return stop(EXIT_BAD);
   }
   return 0;

@@ -7,7 +7,7 @@
  */
 import "../host/node.js";
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { crc32 } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -232,6 +232,23 @@ describe("phasor-wasi refuses what it cannot learn from", () => {
     const run = await runNodeWasi("simd", ["--model", "classes.plsm", "--learn", "0.1", "--readout-out", "kept.readout"], bad, dir);
     expect(run.status).toBe(2);
     expect(readFileSync(join(dir, "kept.readout"), "utf8")).toBe("before");
+  });
+
+  it("--readout-out that is a pipe or a folder is refused before any event runs, exit 2, and the pipe stays a pipe", () => {
+    // the readout is renamed over its file, which would replace a pipe; before the rename, opening the pipe to
+    // write waited for a reader. On wasmtime, in a process of its own with a time limit, so that a wait fails
+    const fifo = "readout.fifo";
+    rmSync(join(dir, fifo), { force: true });
+    expect(spawnSync("mkfifo", [join(dir, fifo)]).status).toBe(0);
+    for (const [target, why] of [[fifo, "not a regular file"], [".", "it is a directory"]]) {
+      const args = ["tools/devices/wasmtime-run.py", "run", "--dir", `${dir}::.`, "build/phasor-wasi-scalar.wasm", "--"];
+      const run = spawnSync("python3", [...args, "--model", "classes.plsm", "--learn", "0.1", "--readout-out", target], { input: classEvents, encoding: "utf8", timeout: 30_000 });
+      expect(run.stderr, target).toBe(`phasor-wasi: ${target}: cannot write the readout there: ${why}\n`);
+      expect(run.status, target).toBe(2);
+      expect(run.stdout, target).toBe("");
+    }
+    expect(statSync(join(dir, fifo)).isFIFO(), "the pipe is still a pipe").toBe(true);
+    rmSync(join(dir, fifo));
   });
 
   it("a readout it cannot write whole leaves --readout-out's file as it was, and says so, exit 1", () => {

@@ -3,8 +3,8 @@
 // records are taken from. Nothing here knows about events.
 
 import {
-  errno, fd_close, fd_fdstat_get, fd_prestat_dir_name, fd_prestat_get, fd_read, fd_sync, fdstat, filetype, lookupflags, oflags,
-  path_open, path_rename, path_unlink_file, preopentype, prestat, rights,
+  errno, fd_close, fd_fdstat_get, fd_prestat_dir_name, fd_prestat_get, fd_read, fd_sync, fdstat, filestat, filetype, lookupflags,
+  oflags, path_filestat_get, path_open, path_rename, path_unlink_file, preopentype, prestat, rights,
 } from "bindings/wasi_snapshot_preview1";
 
 const scratch = memory.data(24, 8);
@@ -113,6 +113,24 @@ export function openFile(path: usize, length: i32): i32 {
     return -1;
   }
   return fd;
+}
+
+const stat = memory.data(offsetof<filestat>(), 8);
+
+export const NOT_REGULAR_DIRECTORY = 1;
+export const NOT_REGULAR_OTHER = 2;
+
+/**
+ * Whether something other than a regular file is at `path`, which a replacement (openPartial, commitPartial) would
+ * replace rather than write to: NOT_REGULAR_DIRECTORY, NOT_REGULAR_OTHER (a device, a socket, or a pipe, which WASI
+ * calls "unknown"), or 0 when it is a regular file (or a link to one), absent, or not in a preopened directory
+ * (openPartial says so).
+ */
+export function notRegular(path: usize, length: i32): i32 {
+  if (!preopenOf(path, length)) return 0;
+  if (path_filestat_get(preopenFd, lookupflags.SYMLINK_FOLLOW, pathWithin, pathWithinLength, changetype<filestat>(stat)) != errno.SUCCESS) return 0;
+  const kind = changetype<filestat>(stat).filetype;
+  return kind == filetype.REGULAR_FILE ? 0 : kind == filetype.DIRECTORY ? NOT_REGULAR_DIRECTORY : NOT_REGULAR_OTHER;
 }
 
 /** The file a replacement is written to: its preopened directory, its path within it and its target's, or fd -1. */
