@@ -17,7 +17,10 @@ import { Model, isFixed, layerAt } from "./model";
 import { POLICY_REJECT, pushEvent, readState, streamReset } from "./stream";
 import { BINARY_HEADER_BYTES, BINARY_VERSION, isBinary, recordBytes } from "./wasi/binary";
 import { parseNumber, numberEnd } from "./wasi/decimal";
-import { Input, createFile, ensure, errnoReason, openError, openFile, openInput, preopenOf, readMore } from "./wasi/files";
+import {
+  Input, NOT_REGULAR_DIRECTORY, commitPartial, dropPartial, ensure, errnoReason, notRegular, openError, openFile, openInput,
+  openPartial, preopenOf, readMore,
+} from "./wasi/files";
 import { trim, trimmedEnd, trimmedStart } from "./wasi/json";
 import { hasNames, nameOffsets, readLabels } from "./wasi/labels";
 import {
@@ -297,6 +300,13 @@ function readArguments(): i32 {
     putText(err, "cannot write the readout: no preopened directory holds it (give the runtime --dir)");
     return stop(EXIT_BAD);
   }
+  // the readout is renamed over its file when the run ends: a pipe or a device there would be replaced, not written
+  const kind = readoutOutPathLength >= 0 ? notRegular(readoutOutPath, readoutOutPathLength) : 0;
+  if (kind != 0) {
+    startPathMessage(readoutOutPath, readoutOutPathLength);
+    putText(err, kind == NOT_REGULAR_DIRECTORY ? "cannot write the readout there: it is a directory" : "cannot write the readout there: not a regular file");
+    return stop(EXIT_BAD);
+  }
   return 0;
 }
 
@@ -442,21 +452,37 @@ function readoutLoadFile(): i32 {
   return 0;
 }
 
-/** --readout-out: the readout in use, written to its file when the run ends well. 0, or the exit status. */
+/**
+ * --readout-out: the readout in use, written when the run ends well, whole: to a new file beside it, flushed to the
+ * disk and renamed over it, so that a write that fails (a full disk, a file-size limit) or a device that stops
+ * leaves the file as it was. 0, or the exit status.
+ */
 function readoutSaveFile(): i32 {
   if (readoutOutPathLength < 0) return 0;
-  const fd = createFile(readoutOutPath, readoutOutPathLength);
+  const fd = openPartial(readoutOutPath, readoutOutPathLength);
   let error = openError;
   if (fd >= 0) {
     const size = <i32>readoutBytes(model);
     const file = newWriter(fd, size);
     putBytes(file, readoutSaved(model), size);
-    if (flush(file)) return 0;
-    error = file.error;
+    if (flush(file)) {
+      error = commitPartial(fd);
+      if (error == errno.SUCCESS) return 0;
+    } else {
+      error = file.error;
+      dropPartial(fd);
+    }
   }
   startPathMessage(readoutOutPath, readoutOutPathLength);
   putText(err, "cannot write the readout: ");
-  putText(err, error == 0 ? "no preopened directory holds it (give the runtime --dir)" : errnoReason(error));
+  if (error == 0) {
+    putText(err, "no preopened directory holds it (give the runtime --dir)");
+  } else if (fd < 0 && error == errno.EXIST) {
+    putBytes(err, readoutOutPath, readoutOutPathLength);
+    putText(err, ".partial is in the way (a run stopped while it wrote the readout leaves one): remove it");
+  } else {
+    putText(err, errnoReason(error));
+  }
   return stop(EXIT_RUNTIME);
 }
 

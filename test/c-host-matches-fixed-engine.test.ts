@@ -6,7 +6,7 @@
  */
 import "../host/node.js";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -128,6 +128,12 @@ describe("the C host refuses what it cannot run", () => {
     model = join(dir, "small.plsm");
     writeFileSync(model, smallModel(5));
   });
+  /** Two labelled events for the learning runs, in a file. */
+  const labelledEvents = () => {
+    const file = join(dir, "labelled.csv");
+    writeFileSync(file, "t,x0,x1,label\n1,0.5,0.25,1\n2,0.5,0.25,0\n");
+    return file;
+  };
   const runOn = (events: string, args: string[] = []) => {
     const file = join(dir, "events.csv");
     writeFileSync(file, events);
@@ -400,6 +406,47 @@ describe("the C host refuses what it cannot run", () => {
     expect(limited.stderr.toString("utf8")).toMatch(/^phasor_host: .*saved\.readout: cannot write: File too large\n$/);
     expect(readFileSync(saved).equals(before), "the saved readout is untouched").toBe(true);
     expect(readdirSync(dir).filter((name) => name.startsWith("saved.readout")), "no partial file is left").toEqual(["saved.readout"]);
+  });
+
+  it("a run whose outputs could not be written writes no readout, and says so, exit 1", () => {
+    // a run that fails leaves the readout as it was, so that running it again (--readout-in F --readout-out F) does
+    // not learn from the same events twice; before, stdout's failure was found only after the readout was saved
+    const events = labelledEvents();
+    const saved = join(dir, "stdout.readout");
+    expect(runCHost(host, ["--model", model, "--events", events, "--learn", "0.5", "--readout-out", saved]).status).toBe(0);
+    const before = readFileSync(saved);
+    const full = openSync("/dev/full", "w");
+    try {
+      const args = ["--model", model, "--events", events, "--learn", "0.5", "--readout-in", saved, "--readout-out", saved];
+      const run = spawnSync(host, args, { stdio: ["ignore", full, "pipe"], encoding: "utf8" });
+      expect(run.stderr).toBe("phasor_host: cannot write to stdout: No space left on device (the readout is not written)\n");
+      expect(run.status).toBe(1);
+    } finally {
+      closeSync(full);
+    }
+    expect(readFileSync(saved).equals(before), "the saved readout is untouched").toBe(true);
+  });
+
+  it("--readout-out replaces only a regular file, and never a file of the user's beside it, exit 2 before any event", () => {
+    const events = labelledEvents();
+    // a pipe stands for every file that is not a regular one (a device: as root, renaming over /dev/null replaced it)
+    const fifo = join(dir, "readout.fifo");
+    expect(spawnSync("mkfifo", [fifo]).status).toBe(0);
+    const piped = runCHost(host, ["--model", model, "--events", events, "--learn", "0.5", "--readout-out", fifo]);
+    expect(piped.status).toBe(2);
+    expect(piped.stderr).toMatch(/^phasor_host: .*readout\.fifo: cannot write the readout there: not a regular file\n$/);
+    expect(piped.stdout.length, "refused before any event runs").toBe(0);
+    expect(statSync(fifo).isFIFO(), "the pipe is still a pipe").toBe(true);
+    const folder = runCHost(host, ["--model", model, "--events", events, "--learn", "0.5", "--readout-out", dir]);
+    expect(folder.status).toBe(2);
+    expect(folder.stderr).toMatch(/cannot write the readout there: it is a directory\n$/);
+    // the partial file has a name of its own: a user's file named like the old fixed one is neither emptied nor moved
+    const saved = join(dir, "kept.readout");
+    writeFileSync(`${saved}.partial`, "the user's own file");
+    expect(runCHost(host, ["--model", model, "--events", events, "--learn", "0.5", "--readout-out", saved]).status).toBe(0);
+    expect(readFileSync(`${saved}.partial`, "utf8")).toBe("the user's own file");
+    expect(readFileSync(saved).subarray(0, 4).toString("latin1")).toBe("PLRO");
+    expect(readdirSync(dir).filter((name) => name.includes("kept.readout")).sort()).toEqual(["kept.readout", "kept.readout.partial"]);
   });
 
   it("bad arguments: which flag and the usage, exit 2", () => {

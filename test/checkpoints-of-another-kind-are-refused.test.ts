@@ -46,8 +46,14 @@ describe("a checkpoint of another kind", () => {
   });
 });
 
+/** base64 of as many NaN floats as `text` holds floats */
+function nanBase64(text: string): string {
+  return Buffer.from(new Float32Array(Buffer.from(text, "base64").length / 4).fill(NaN).buffer).toString("base64");
+}
+
 // before: each of these resumed (an epoch "x", a history shorter than the epochs it claims, a best score of null, a step
-// count of "lots"), or stopped on a TypeError's stack (a history that is no array)
+// count of "lots", a guard snapshot of NaN that a rollback would restore, a guard back-off of -5 that stopped at the
+// first step naming no file), or stopped on a TypeError's stack (a history that is no array)
 describe("a damaged checkpoint", () => {
   let good: Record<string, unknown>;
   beforeAll(() => {
@@ -67,13 +73,20 @@ describe("a damaged checkpoint", () => {
     ["a best epoch beyond the epochs done", (c) => (c.best.epoch = 3), /best epoch must be a whole number in \[1, 2\], got 3/],
     ["a step count that is no whole number", (c) => (c.trainer.stepCount = "lots"), /trainer stepCount must be a whole number >= 0, got "lots"/],
     ["a best model of another size", (c) => (c.best.theta = c.best.theta.slice(0, 16)), /best theta holds 3 parameters, the trainer's theta \d+/],
-    ["a model of another size", (c) => { for (const k of ["theta", "moment1", "moment2"]) c.trainer[k] = c.trainer[k].slice(0, 16); c.best.theta = c.best.theta.slice(0, 16); }, /snapshot: taken from a trainer with another parameter count/],
+    ["a guard snapshot of another size", (c) => (c.guard.snapshots[0].theta = c.guard.snapshots[0].theta.slice(0, 16)), /guard snapshot 0 theta holds 3 parameters, the trainer's theta \d+/],
+    ["a guard snapshot of NaN", (c) => (c.guard.snapshots[0].moment1 = nanBase64(c.guard.snapshots[0].moment1)), /guard snapshot 0 moment1\[0\] is NaN, not a finite number/],
+    ["a guard vector of another size", (c) => (c.guard.v = Buffer.from(new Float64Array(2).buffer).toString("base64")), /guard v holds 2 numbers, the trainer's theta \d+/],
+    ["a guard back-off out of range", (c) => (c.guard.backoff = -5), /guard backoff must be in \[0, 1\], got -5/],
+    ["a guard count that is no whole number", (c) => (c.guard.goodSteps = "x"), /guard goodSteps must be a whole number >= 0, got "x"/],
+    // its guard state (the same size as its trainer in a whole checkpoint) left out: the trainer's own check speaks
+    ["a model of another size", (c) => { delete c.guard; for (const k of ["theta", "moment1", "moment2"]) c.trainer[k] = c.trainer[k].slice(0, 16); c.best.theta = c.best.theta.slice(0, 16); }, /snapshot: taken from a trainer with another parameter count/],
   ] as [string, Edit, RegExp][])("is refused by phasor train --resume, naming the file: %s", (_, edit, reason) => {
     const damaged = structuredClone(good);
     edit(damaged);
     const file = join(dir, "damaged.checkpoint.json");
     writeFileSync(file, JSON.stringify(damaged));
     const out = join(dir, "resumed.json");
+    rmSync(out, { force: true });
     const run = phasor(["train", ...tiny, "--epochs", "3", "--out", out, "--resume", file]);
     expect(run.stderr).toMatch(new RegExp(`^phasor train: ${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: `));
     expect(run.stderr).toMatch(reason);

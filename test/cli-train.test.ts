@@ -224,6 +224,9 @@ describe("phasor train", () => {
       [[...tiny, "--fixed-r-on", "--set", "rOnLrScale=0.5"], "rOnLrScale would change nothing: r_on is not trained in this run (--train-r-on trains it)"],
       [[...tiny, "--optimizer", "sgd", "--guard", "off", "--set", "guardClip=3"], "guardClip would change nothing: the stability guard is off (--guard off)"],
       [[...tiny, "--set", "guardEvery=2"], "guardEvery would change nothing: only SGD's guard checks the curvature; with Adam only its rollback acts"],
+      // the cap's memory of lambda_B that a rollback would restore is filled by curvature checks, which Adam's guard
+      // makes none of: before, this was taken and did nothing
+      [[...tiny, "--set", "guardRestoreWorst=true"], "guardRestoreWorst would change nothing: only SGD's guard checks the curvature; with Adam only its rollback acts"],
     ];
     for (const [args, message] of cases) {
       const run = phasor(["train", ...args, "--epochs", "1", "--out", join(dir, "inert.json")]);
@@ -239,10 +242,47 @@ describe("phasor train", () => {
     }
   });
 
+  it("draws no loss for an epoch whose every step was rolled back, and says it had none (null), never NaN", () => {
+    // one sequence an epoch at a rate of 1e30: epoch 1's step throws the point far off, and the guard rolls epoch
+    // 2's only step back; before, the curve's loss axis read "NaN" and its loss line had no valid point
+    const out = join(dir, "rolled-back.json");
+    const run = phasor(["train", "--task", "adding", "--hidden", "4", "--per-epoch", "1", "--validation", "8", "--epochs", "3", "--lr", "1e30", "--out", out]);
+    expect(run.status).toBe(0);
+    const epochs = jsonLines(run.stdout).slice(0, 3);
+    expect(epochs.map((r) => (r.guard as { rollbacks: number }).rollbacks)).toEqual([0, 1, 0]);
+    expect(epochs[1].loss).toBeNull();
+    const svg = readFileSync(join(dir, "rolled-back.svg"), "utf8");
+    expect(svg).not.toMatch(/NaN|null|undefined|Infinity/);
+    // the loss line (the first polyline) has epochs 1 and 3 only; the validation line epoch 2 only, since the
+    // steps of epochs 1 and 3 threw the parameters where no engine runs them (no score)
+    const lines = [...svg.matchAll(/<polyline [^>]*points="([^"]*)"/g)].map((m) => m[1].split(" ").length);
+    expect(lines).toEqual([2, 1]);
+  });
+
+  it("never keeps an epoch whose parameters no engine can run: the model it writes always loads", () => {
+    // one step an epoch at a rate of 1e38: the step throws the weights to infinity, and validation scored what was
+    // left; before, that epoch became the best and --out held nulls that phasor run refused
+    const out = join(dir, "thrown.json");
+    const run = phasor(["train", "--task", "freq1-async", "--hidden", "4", "--per-epoch", "16", "--batch", "16", "--validation", "8", "--epochs", "1", "--lr", "1e38", "--out", out]);
+    expect(run.status, run.stderr).toBe(0);
+    const [epoch, final] = jsonLines(run.stdout);
+    expect(epoch.unusable).toMatch(/^layers\[0\]\.\S+: expected a finite number, got (NaN|-?Infinity)$/);
+    expect(epoch.valAccuracy).toBeNull();
+    expect(run.stderr).toMatch(/epoch 1\/1: loss [0-9.]+, no model to score: layers\[0\]/);
+    expect(final.bestEpoch).toBe(0);
+    expect(() => parseModelText(readFileSync(out, "utf8"), out)).not.toThrow();
+  });
+
   it("refuses bad arguments with exit 2 and a message", () => {
     const both = phasor(["train", ...tiny, "--lr", "0.1", "--lr-scale", "2", "--out", join(dir, "x.json")]);
     expect(both.status).toBe(2);
     expect(both.stderr).toMatch(/--lr or --lr-scale, not both/);
+    // a factor that gives no rate is named as the user gave it; before, the refusal named --lr and a rate of -0.003
+    for (const scale of ["-1", "0"]) {
+      const bad = phasor(["train", ...tiny, "--lr-scale", scale, "--out", join(dir, "x.json")]);
+      expect(bad.stderr, scale).toBe(`phasor train: --lr-scale must be a number above 0 that leaves a finite rate, got ${scale}\n`);
+      expect(bad.status, scale).toBe(2);
+    }
     for (const range of ["3", "5,4", "1,x", "1,2,3", "-40,1"]) {
       const bad = phasor(["train", ...tiny, "--set", `logTauRange=${range}`, "--out", join(dir, "x.json")]);
       expect(bad.status, range).toBe(2);

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import "../host/node.js";
 import { StabilityGuard, TrainerObjective } from "../host/training/guard.js";
 import { Trainer, initialModel } from "../host/training/trainer.js";
+import { TrainingRun, defaultSettings } from "../host/training/training.js";
 import { simdSupported } from "../host/engine/wasm-source.js";
 import { phasor } from "./support/cli.js";
 import { signProblem } from "./support/sign-problem.js";
@@ -132,6 +133,22 @@ describe.each(BUILDS)("the guard on the trainer (simd %s)", (simd) => {
     trainer.parameters()[0] = NaN;
     expect(guard.step(objective).rolledBack).toBe(true);
     expect(Number.isNaN(trainer.parameters()[0])).toBe(true);
+  });
+});
+
+describe("the guard with batches of one sequence", () => {
+  it("trains on: a sequence far harder than the average, as hard at the last snapshot, is not rolled back", async () => {
+    // the adding task's squared error varies by orders of magnitude from one sequence to the next; before, the
+    // watchdog took the hard ones for spikes and rolled back most steps, halving the step scale each time to 1e-21
+    // within the epoch, and the run learned nothing
+    const run = await TrainingRun.create(defaultSettings("adding", { hidden: 4, batchSize: 1, perEpoch: 400, validation: 16, epochs: 1 }));
+    const [record] = await run.run();
+    await run.close();
+    const guard = record.guard!;
+    expect(guard.rollbacks).toBe(0);
+    expect(guard.backoff).toBe(1);
+    expect(guard.extraGradients, "the watchdog suspected some sequences and compared them at the snapshot").toBeGreaterThan(0);
+    expect(record.steps).toBe(400);
   });
 });
 

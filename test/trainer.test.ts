@@ -267,6 +267,15 @@ describe.each(BUILDS)("trainer (simd %s)", (simd) => {
     expect(() => trainer.loss()).toThrow(/no batch is loaded/);
     trainer.loadBatch(samples.slice(0, 4));
     expect(trainer.loss()).toBe(loss);
+    // nor the batch before it, when the host refuses the batch before the module sees it (a label, a count): before,
+    // loss, gradient and step went on with the previous batch, unsaid
+    const tooMany = () => expect(() => trainer.loadBatch(samples.slice(0, 5))).toThrow(/expected 1\.\.4/);
+    for (const refuse of [() => bad({ ...samples[1], label: 2 }, /label must be/), tooMany]) {
+      trainer.loadBatch(samples.slice(0, 4));
+      refuse();
+      expect(() => trainer.loss()).toThrow(/no batch is loaded/);
+      expect(() => trainer.lossAndGradient()).toThrow(/no batch is loaded/);
+    }
   });
 });
 

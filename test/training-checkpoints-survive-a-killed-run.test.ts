@@ -4,7 +4,7 @@
  * must land before the next epoch starts: a training loop that only yields to microtasks never lets queued file I/O
  * finish, and a long single-thread run then had no checkpoint at all until it ended.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -40,6 +40,20 @@ describe("checkpoints of a run that is killed", () => {
     const resumed = phasor(["train", "--task", "freq1-async", "--resume", checkpointPath, "--epochs", String(saved.epoch + 1), "--out", join(dir, "resumed.json")]);
     expect(resumed.status, resumed.stderr).toBe(0);
     expect(existsSync(join(dir, "resumed.json"))).toBe(true);
+  });
+
+  it.each([["SIGINT"], ["SIGTERM"]] as const)("stopped by %s while a checkpoint is being written, leave no partial file beside it", async (signal) => {
+    // Ctrl-C at a bad moment: before, the process died with the checkpoint's partial file (as large as the
+    // checkpoint, 2.4 MB for 110 units) left beside --out, hidden by its leading dot
+    const folder = mkdtempSync(join(dir, "stopped-"));
+    const args = ["train", "--task", "freq1-async", "--hidden", "6", "--per-epoch", "32", "--validation", "8", "--batch", "16", "--epochs", "5", "--out", join(folder, "m.json")];
+    const { child, done } = spawnPhasor(args, { preload: "./test/support/hung-sync.mjs" });
+    child.stderr?.on("data", (chunk: Buffer) => {
+      if (chunk.toString("utf8").includes("syncing")) child.kill(signal);
+    });
+    const ended = await done;
+    expect(ended.signal, ended.stderr.toString("utf8")).toBe(signal);
+    expect(readdirSync(folder)).toEqual([]);
   });
 
   it("TrainingRun.run waits for an epoch hook's promise before the next epoch starts", async () => {

@@ -7,19 +7,24 @@
  */
 import "../host/node.js";
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { crc32 } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createEngine, loadModelBytes } from "../host/engine/create.js";
 import { encodePlsm } from "../host/model/plsm.js";
+import { quantize } from "../host/model/quantize.js";
+import { calibrationStreams } from "./support/engines.js";
 import { labelledNdjson, learningFixtures, libraryLearningRun, type LabelledSequence, type LearningRun } from "./support/learning.js";
+import { Rng, randomModel } from "./support/random.js";
 import { firstBitDifference } from "./support/same-bits.js";
 import { requireWasmtime, runNodeWasi, runWasmtime, scratchDirectory, type WasiRun } from "./support/wasi.js";
 
 const RATE = { eta: 0.5, c: 0.9 };
 const LEARN = ["--learn", String(RATE.eta), "--learn-c", String(RATE.c)];
 const FIXTURES = learningFixtures();
+/** Runs the SIMD command under node:wasi in a process of its own, "." preopened, its exit status the process's. */
+const NODE_WASI = resolve("test/support/node-wasi-command.mjs");
 
 let dir = "";
 beforeAll(() => {
@@ -227,5 +232,42 @@ describe("phasor-wasi refuses what it cannot learn from", () => {
     const run = await runNodeWasi("simd", ["--model", "classes.plsm", "--learn", "0.1", "--readout-out", "kept.readout"], bad, dir);
     expect(run.status).toBe(2);
     expect(readFileSync(join(dir, "kept.readout"), "utf8")).toBe("before");
+  });
+
+  it("--readout-out that is a pipe or a folder is refused before any event runs, exit 2, and the pipe stays a pipe", () => {
+    // the readout is renamed over its file, which would replace a pipe; before the rename, opening the pipe to
+    // write waited for a reader. On wasmtime, in a process of its own with a time limit, so that a wait fails
+    const fifo = "readout.fifo";
+    rmSync(join(dir, fifo), { force: true });
+    expect(spawnSync("mkfifo", [join(dir, fifo)]).status).toBe(0);
+    for (const [target, why] of [[fifo, "not a regular file"], [".", "it is a directory"]]) {
+      const args = ["tools/devices/wasmtime-run.py", "run", "--dir", `${dir}::.`, "build/phasor-wasi-scalar.wasm", "--"];
+      const run = spawnSync("python3", [...args, "--model", "classes.plsm", "--learn", "0.1", "--readout-out", target], { input: classEvents, encoding: "utf8", timeout: 30_000 });
+      expect(run.stderr, target).toBe(`phasor-wasi: ${target}: cannot write the readout there: ${why}\n`);
+      expect(run.status, target).toBe(2);
+      expect(run.stdout, target).toBe("");
+    }
+    expect(statSync(join(dir, fifo)).isFIFO(), "the pipe is still a pipe").toBe(true);
+    rmSync(join(dir, fifo));
+  });
+
+  it("a readout it cannot write whole leaves --readout-out's file as it was, and says so, exit 1", () => {
+    // a readout of 36 + 8 O + 4 O H = 4,356 bytes, past the 4 KiB file-size limit below; before, the command emptied
+    // the file by opening it for writing and left its first 4,096 bytes there
+    const float = randomModel(new Rng(8), { inputSize: 2, hidden: [52], peephole: true, rOn: 0.3, outputs: 20, mode: "last", alpha: 0 });
+    writeFileSync(join(dir, "wide.plsm"), quantize(float, calibrationStreams(8, 2), "wide").bytes);
+    const events = '{"t": 1, "x": [0.5, 0.25], "label": 1}\n{"t": 2, "x": [0.5, 0.25], "label": 7}\n';
+    writeFileSync(join(dir, "wide.ndjson"), events);
+    const args = ["--model", "wide.plsm", "--events", "wide.ndjson", "--readout-out", "wide.readout"];
+    const first = spawnSync("node", [NODE_WASI, ...args], { cwd: dir, encoding: "utf8" });
+    expect(first.status, first.stderr).toBe(0);
+    const before = readFileSync(join(dir, "wide.readout"));
+    expect(before.length).toBe(4356);
+    // node:wasi in a process of its own under the limit; SIGXFSZ is ignored there, so that the write fails (EFBIG)
+    const limited = spawnSync("bash", ["-c", 'ulimit -f 4; exec node "$@"', "bash", NODE_WASI, ...args, "--learn", "0.5"], { cwd: dir, encoding: "utf8" });
+    expect(limited.status, limited.stderr).toBe(1);
+    expect(limited.stderr).toMatch(/^phasor-wasi: wide\.readout: cannot write the readout: the file is too large\n$/);
+    expect(readFileSync(join(dir, "wide.readout")).equals(before), "the saved readout is untouched").toBe(true);
+    expect(readdirSync(dir).filter((name) => name.startsWith("wide.readout")), "no partial file is left").toEqual(["wide.readout"]);
   });
 });

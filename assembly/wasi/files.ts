@@ -3,8 +3,8 @@
 // records are taken from. Nothing here knows about events.
 
 import {
-  errno, fd_fdstat_get, fd_prestat_dir_name, fd_prestat_get, fd_read, fdstat, filetype, lookupflags, oflags, path_open,
-  preopentype, prestat, rights,
+  errno, fd_close, fd_fdstat_get, fd_prestat_dir_name, fd_prestat_get, fd_read, fd_sync, fdstat, filestat, filetype, lookupflags,
+  oflags, path_filestat_get, path_open, path_rename, path_unlink_file, preopentype, prestat, rights,
 } from "bindings/wasi_snapshot_preview1";
 
 const scratch = memory.data(24, 8);
@@ -24,6 +24,7 @@ export function errnoReason(code: i32): string {
   if (code == errno.NAMETOOLONG) return "the name is too long";
   if (code == errno.MFILE || code == errno.NFILE) return "too many open files";
   if (code == errno.NOMEM) return "out of memory";
+  if (code == errno.FBIG) return "the file is too large";
   if (code == errno.INVAL) return "invalid argument";
   if (code == errno.BADF) return "not an open file";
   return "the runtime refused it";
@@ -95,22 +96,11 @@ export function preopenOf(path: usize, length: i32): bool {
 
 /** Opens `path` for reading: a file descriptor, or -1 with openError set (0: no preopened directory holds it). */
 export function openFile(path: usize, length: i32): i32 {
-  return openPath(path, length, false);
-}
-
-/** Opens `path` for writing, created or emptied: a file descriptor, or -1 with openError set as openFile sets it. */
-export function createFile(path: usize, length: i32): i32 {
-  return openPath(path, length, true);
-}
-
-function openPath(path: usize, length: i32, writing: bool): i32 {
   if (!preopenOf(path, length)) {
     openError = 0;
     return -1;
   }
-  const status = writing
-    ? path_open(preopenFd, lookupflags.SYMLINK_FOLLOW, pathWithin, pathWithinLength, oflags.CREAT | oflags.TRUNC, rights.FD_WRITE, 0, 0, scratch + 8)
-    : path_open(preopenFd, lookupflags.SYMLINK_FOLLOW, pathWithin, pathWithinLength, 0, rights.FD_READ | rights.FD_SEEK | rights.FD_FILESTAT_GET, 0, 0, scratch + 8);
+  const status = path_open(preopenFd, lookupflags.SYMLINK_FOLLOW, pathWithin, pathWithinLength, 0, rights.FD_READ | rights.FD_SEEK | rights.FD_FILESTAT_GET, 0, 0, scratch + 8);
   if (status != errno.SUCCESS) {
     openError = status;
     return -1;
@@ -123,6 +113,79 @@ function openPath(path: usize, length: i32, writing: bool): i32 {
     return -1;
   }
   return fd;
+}
+
+const stat = memory.data(offsetof<filestat>(), 8);
+
+export const NOT_REGULAR_DIRECTORY = 1;
+export const NOT_REGULAR_OTHER = 2;
+
+/**
+ * Whether something other than a regular file is at `path`, which a replacement (openPartial, commitPartial) would
+ * replace rather than write to: NOT_REGULAR_DIRECTORY, NOT_REGULAR_OTHER (a device, a socket, or a pipe, which WASI
+ * calls "unknown"), or 0 when it is a regular file (or a link to one), absent, or not in a preopened directory
+ * (openPartial says so).
+ */
+export function notRegular(path: usize, length: i32): i32 {
+  if (!preopenOf(path, length)) return 0;
+  if (path_filestat_get(preopenFd, lookupflags.SYMLINK_FOLLOW, pathWithin, pathWithinLength, changetype<filestat>(stat)) != errno.SUCCESS) return 0;
+  const kind = changetype<filestat>(stat).filetype;
+  return kind == filetype.REGULAR_FILE ? 0 : kind == filetype.DIRECTORY ? NOT_REGULAR_DIRECTORY : NOT_REGULAR_OTHER;
+}
+
+/** The file a replacement is written to: its preopened directory, its path within it and its target's, or fd -1. */
+let partialDir = -1;
+let partialPath: usize = 0;
+let partialLength = 0;
+let targetPath: usize = 0;
+let targetLength = 0;
+const PARTIAL_SUFFIX = ".partial";
+
+/**
+ * Opens a new file beside `path`, `path` + ".partial", for the bytes that are to replace `path` whole
+ * (commitPartial renames it over `path`, so that a write that fails leaves `path` as it was): a file descriptor,
+ * or -1 with openError set as openFile sets it. The file is created only if no file has its name (EXIST: one a
+ * stopped run left, or a file of the user's, is neither emptied nor moved).
+ */
+export function openPartial(path: usize, length: i32): i32 {
+  if (!preopenOf(path, length)) {
+    openError = 0;
+    return -1;
+  }
+  // the paths are kept: preopenOf points into memory that later calls reuse
+  partialDir = preopenFd;
+  targetLength = pathWithinLength;
+  targetPath = heap.alloc(<usize>targetLength);
+  memory.copy(targetPath, pathWithin, <usize>targetLength);
+  partialLength = targetLength + PARTIAL_SUFFIX.length;
+  partialPath = heap.alloc(<usize>partialLength);
+  memory.copy(partialPath, targetPath, <usize>targetLength);
+  for (let k = 0; k < PARTIAL_SUFFIX.length; k++) store<u8>(partialPath + <usize>(targetLength + k), <u8>PARTIAL_SUFFIX.charCodeAt(k));
+  const status = path_open(partialDir, 0, partialPath, partialLength, oflags.CREAT | oflags.EXCL, rights.FD_WRITE | rights.FD_SYNC, 0, 0, scratch + 8);
+  if (status != errno.SUCCESS) {
+    openError = status;
+    return -1;
+  }
+  return <i32>load<u32>(scratch, 8);
+}
+
+/**
+ * The partial file of openPartial, written: flushed to the disk, closed and renamed over its target. 0, or the WASI
+ * error that stopped it (the partial file is then removed and the target left as it was).
+ */
+export function commitPartial(fd: i32): i32 {
+  let status = fd_sync(fd);
+  const closed = fd_close(fd);
+  if (status == errno.SUCCESS) status = closed;
+  if (status == errno.SUCCESS) status = path_rename(partialDir, partialPath, partialLength, partialDir, targetPath, targetLength);
+  if (status != errno.SUCCESS) path_unlink_file(partialDir, partialPath, partialLength);
+  return status;
+}
+
+/** Closes and removes the partial file of openPartial (its write failed): the target stays as it was. */
+export function dropPartial(fd: i32): void {
+  fd_close(fd);
+  path_unlink_file(partialDir, partialPath, partialLength);
 }
 
 /**

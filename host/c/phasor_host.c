@@ -311,27 +311,54 @@ static int load_readout(phasor_mcu *mcu, const char *path) {
   return loaded == PHASOR_OK ? 0 : complain(exit_status(loaded), "%s: %s", path, mcu->error);
 }
 
-/* --readout-out: the readout in use, written whole to PATH.partial and then renamed to PATH, so that a write that
- * fails (a full disk, a file-size limit) leaves PATH as it was. 0 or the exit status. */
+/* 0 when PATH may take a readout: a regular file, or no file yet. Anything else (a device, a pipe, a folder) would be
+ * replaced by the rename of save_readout, not written to: as root, --readout-out /dev/null replaced the device. */
+static int check_readout_out(const char *path) {
+  struct stat kind;
+  if (stat(path, &kind) != 0) return 0;
+  if (S_ISREG(kind.st_mode)) return 0;
+  return complain(EXIT_BAD_INPUT, "%s: cannot write the readout there: %s", path, S_ISDIR(kind.st_mode) ? "it is a directory" : "not a regular file");
+}
+
+/* --readout-out: the readout in use, written whole to a new file beside PATH, flushed to the disk and then renamed
+ * to PATH, so that a write that fails (a full disk, a file-size limit) or a machine that stops leaves PATH as it
+ * was. The new file's name carries the process id and is created only if no file has it, so that no file of the
+ * user's, nor another run's, is emptied or moved. 0 or the exit status. */
 static int save_readout(phasor_mcu *mcu, const char *path) {
+  int status = check_readout_out(path);
+  if (status) return status;
   uint8_t *bytes = malloc(mcu->arena_bytes_total);
-  char *partial = malloc(strlen(path) + sizeof ".partial");
+  /* PATH.PID.partial: a pid has at most 20 digits */
+  size_t partial_size = strlen(path) + sizeof ".18446744073709551615.partial";
+  char *partial = malloc(partial_size);
   size_t length;
-  int status = 0;
   phasor_status saved = bytes && partial ? phasor_mcu_readout_save(mcu, bytes, mcu->arena_bytes_total, &length) : PHASOR_ENGINE;
   if (!bytes || !partial) {
     status = complain(EXIT_RUNTIME, "out of memory");
   } else if (saved != PHASOR_OK) {
     status = complain(exit_status(saved), "%s: %s", path, mcu->error);
   } else {
-    strcpy(partial, path);
-    strcat(partial, ".partial");
-    FILE *out = fopen(partial, "wb");
-    int written = out && fwrite(bytes, 1, length, out) == length;
-    if (out && fclose(out) != 0) written = 0;
-    if (!written || rename(partial, path) != 0) {
-      int error = errno;
-      if (out) remove(partial);
+    snprintf(partial, partial_size, "%s.%ld.partial", path, (long)getpid());
+    int out = open(partial, O_WRONLY | O_CREAT | O_EXCL, 0666);
+    int written = out >= 0;
+    for (size_t done = 0; written && done < length;) {
+      ssize_t n = write(out, bytes + done, length - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) written = 0;
+      else done += (size_t)n;
+    }
+    if (written && fsync(out) != 0) written = 0;
+    int error = errno;
+    if (out >= 0 && close(out) != 0 && written) {
+      written = 0;
+      error = errno;
+    }
+    if (written && rename(partial, path) != 0) {
+      written = 0;
+      error = errno;
+    }
+    if (!written) {
+      if (out >= 0) remove(partial);
       status = complain(EXIT_RUNTIME, "%s: cannot write: %s", path, strerror(error));
     }
   }
@@ -349,6 +376,8 @@ int main(int argc, char **argv) {
   setvbuf(stdout, out_buffer, _IOFBF, sizeof out_buffer);
 
   arguments a = {0};
+  /* stdout's failure was said already */
+  int stdout_failed = 0;
   int status = parse_arguments(argc, argv, &a);
   if (status) return status;
 
@@ -388,8 +417,17 @@ int main(int argc, char **argv) {
       status = complain(EXIT_BAD_INPUT, "%s: the module does not learn: --learn and the readout flags need the learning build "
                         "(build/phasor-mcu-learn.wasm)", module_name);
     } else {
-      status = a.readout_in ? load_readout(&mcu, a.readout_in) : 0;
+      /* a file --readout-out cannot take is said before the events run, not after */
+      status = a.readout_out ? check_readout_out(a.readout_out) : 0;
+      if (status == 0 && a.readout_in) status = load_readout(&mcu, a.readout_in);
       if (status == 0) status = run_events(&mcu, &a, a.events);
+      /* the outputs before the readout: a run whose outputs were lost has failed and writes no readout, so that it
+       * can be run again from the same readout (--readout-in F --readout-out F) without learning twice from the
+       * same events. A reader that went away (| head) is no failure, as below. */
+      if (status == 0 && a.readout_out && (fflush(stdout) != 0 || ferror(stdout)) && errno != EPIPE) {
+        status = complain(EXIT_RUNTIME, "cannot write to stdout: %s (the readout is not written)", strerror(errno));
+        stdout_failed = 1;
+      }
       if (status == 0 && a.readout_out) status = save_readout(&mcu, a.readout_out);
     }
     phasor_mcu_close(&mcu);
@@ -399,7 +437,7 @@ int main(int argc, char **argv) {
   free(model);
 #endif
 
-  if (fflush(stdout) != 0 || ferror(stdout)) {
+  if (!stdout_failed && (fflush(stdout) != 0 || ferror(stdout))) {
     if (errno == EPIPE) return status;
     return complain(EXIT_RUNTIME, "cannot write to stdout: %s", strerror(errno));
   }

@@ -3,9 +3,9 @@
  * batch: the same class guards the analytic problems of the spec's section 5 (pure TypeScript) and the wasm
  * trainer (`TrainerObjective`). Per step (stability.md section 4):
  *   1. loss and gradient; the watchdog rolls back to the last snapshot and halves the step scale when either is
- *      non-finite or spikes. Snapshots are taken only at points whose loss and gradient the watchdog passed, and
- *      a second rollback in a row goes one snapshot further back (a point can be finite on one batch and not on
- *      the next);
+ *      non-finite or spikes (a spike the same batch had at the last snapshot too is a hard batch, not one).
+ *      Snapshots are taken only at points whose loss and gradient the watchdog passed, and a second rollback in a
+ *      row goes one snapshot further back (a point can be finite on one batch and not on the next);
  *   2. lambda_B, the batch's sharpness, from 1-3 warm-started power-iteration steps on finite-difference
  *      Hessian-vector products of the same batch (section 3); 10 on the first check and on the first after a
  *      rollback, whose vector is no guide;
@@ -104,9 +104,15 @@ export interface GuardOptions {
   lineAmplitude: number;
   /** a snapshot every N good steps (at the next point the watchdog passes) */
   snapshotEvery: number;
-  /** a loss above spikeFactor times its running average, and above the run's starting loss, is a spike */
+  /**
+   * a loss above spikeFactor times its running average, and above the run's starting loss, is a spike, unless the
+   * same batch's loss at the last snapshot was above 1 / spikeFactor of it
+   */
   spikeFactor: number;
-  /** a gradient norm above this times its running average is a spike; 0: only non-finite gradients */
+  /**
+   * a gradient norm above this times its running average is a spike, unless the same batch's at the last snapshot
+   * was above 1 / gradientSpikeFactor of it; 0: only non-finite gradients
+   */
   gradientSpikeFactor: number;
   /** good steps before spikes are judged (the running averages settle) */
   warmupSteps: number;
@@ -438,7 +444,8 @@ export class StabilityGuard<S = unknown> {
     const loss = objective.lossAndGradient();
     const g = objective.gradient();
     const gradientNorm = Math.sqrt(dot(g, g));
-    const verdict = this.watchdog(loss, gradientNorm);
+    let verdict = this.watchdog(loss, gradientNorm);
+    if (verdict === "spike" && this.asHardAtSnapshot(objective, loss, gradientNorm)) verdict = "pass";
     if (verdict !== "pass") return this.rollback(objective, loss, gradientNorm, verdict === "non-finite");
     this.keepSnapshot(objective);
     let check: CurvatureCheck | undefined;
@@ -476,6 +483,30 @@ export class StabilityGuard<S = unknown> {
       ((loss > o.spikeFactor * lossReference && (!judged || loss > this.startLoss)) ||
         (judged && o.gradientSpikeFactor > 0 && gradientNorm > o.gradientSpikeFactor * gradientReference));
     return spike ? "spike" : "pass";
+  }
+
+  /**
+   * Section 4, item 1: whether a batch whose loss or gradient the watchdog took for a spike was as hard at the last
+   * snapshot (same batch, section 3): its loss there above 1 / spikeFactor of this one, and its gradient above
+   * 1 / gradientSpikeFactor of this one. Then the batch is hard, not the point: the steps since the snapshot did not
+   * lead away, and nothing is rolled back. A batch's loss varies widely from batch to batch when batches are small:
+   * with a batch of one sequence, most steps of the adding task were rolled back and the step scale halved each
+   * time, down to 1e-34, and the run stopped learning. Costs two gradients, only on a suspected spike; the point
+   * and its gradient are left as they were.
+   */
+  private asHardAtSnapshot(objective: GuardedObjective<S>, loss: number, gradientNorm: number): boolean {
+    const snapshot = this.snaps.at(-1);
+    if (snapshot === undefined) return false;
+    const o = this.options;
+    const here = objective.snapshot();
+    objective.restore(snapshot);
+    const before = objective.lossAndGradient();
+    const g = objective.gradient();
+    const gradientBefore = Math.sqrt(dot(g, g));
+    objective.restore(here);
+    objective.lossAndGradient();
+    this.stats.extraGradients += 2;
+    return loss <= o.spikeFactor * before && (o.gradientSpikeFactor === 0 || gradientNorm <= o.gradientSpikeFactor * gradientBefore);
   }
 
   /** Section 4, item 1: the snapshot a rollback returns to, taken only at a point the watchdog passed. */

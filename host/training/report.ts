@@ -24,15 +24,21 @@ export function learningCurveSvg(history: EpochRecord[], options: { title?: stri
   const h = height - top - bottom;
   const n = Math.max(1, history.length);
   const x = (epoch: number) => left + (n === 1 ? w / 2 : ((epoch - 1) / (n - 1)) * w);
-  const maxLoss = Math.max(1e-9, ...history.map((r) => r.loss));
+  // an epoch whose every step the guard rolled back has no loss (NaN; null once read back from a checkpoint), and a
+  // model that blew up may score NaN: such a point is left out of its line and of its axis, never drawn as NaN
+  const measured = (v: number | null | undefined): v is number => typeof v === "number" && Number.isFinite(v);
+  const losses = history.filter((r) => measured(r.loss));
+  const maxLoss = Math.max(1e-9, ...losses.map((r) => r.loss));
   const lossY = (v: number) => top + h - (v / maxLoss) * h;
   const accuracy = history.every((r) => r.valAccuracy !== undefined);
   const score = (r: EpochRecord) => (accuracy ? (r.valAccuracy as number) : (r.valMse as number));
-  const maxScore = accuracy ? 1 : Math.max(1e-9, ...history.map(score), ...history.map((r) => r.rawValMse ?? 0));
+  const scored = history.filter((r) => measured(score(r)));
+  const maxScore = accuracy ? 1 : Math.max(1e-9, ...scored.map(score), ...history.map((r) => r.rawValMse).filter(measured));
   const scoreY = (v: number) => top + h - (v / maxScore) * h;
   // an averaged run (settings.average) also scored the last step's parameters: drawn fainter beside the average
   const raw = (r: EpochRecord) => (accuracy ? r.rawValAccuracy : r.rawValMse);
   const averaged = history.length > 0 && history.every((r) => raw(r) !== undefined);
+  const rawScored = history.filter((r) => measured(raw(r)));
   const parts: string[] = [];
   parts.push(`<rect x="${left}" y="${top}" width="${w}" height="${h}" fill="#fafbfc" stroke="#d0d7de"/>`);
   for (let k = 0; k <= 4; k++) {
@@ -47,10 +53,10 @@ export function learningCurveSvg(history: EpochRecord[], options: { title?: stri
     parts.push(`<line x1="${left}" x2="${left + w}" y1="${ry}" y2="${ry}" stroke="#0550ae" stroke-dasharray="5 4"/>`);
     parts.push(`<text x="${left + 6}" y="${ry - 5}" font-size="11" fill="#0550ae">${escape(options.reference.label)}</text>`);
   }
-  parts.push(polyline(history.map((r) => [x(r.epoch), lossY(r.loss)]), "#b35900"));
-  if (averaged) parts.push(polyline(history.map((r) => [x(r.epoch), scoreY(raw(r) as number)]), "#8fb8e8", 1.5, "4 3"));
-  parts.push(polyline(history.map((r) => [x(r.epoch), scoreY(score(r))]), "#0550ae"));
-  for (const r of history) parts.push(`<circle cx="${x(r.epoch).toFixed(1)}" cy="${scoreY(score(r)).toFixed(1)}" r="2.5" fill="#0550ae"/>`);
+  parts.push(polyline(losses.map((r) => [x(r.epoch), lossY(r.loss)]), "#b35900"));
+  if (averaged) parts.push(polyline(rawScored.map((r) => [x(r.epoch), scoreY(raw(r) as number)]), "#8fb8e8", 1.5, "4 3"));
+  parts.push(polyline(scored.map((r) => [x(r.epoch), scoreY(score(r))]), "#0550ae"));
+  for (const r of scored) parts.push(`<circle cx="${x(r.epoch).toFixed(1)}" cy="${scoreY(score(r)).toFixed(1)}" r="2.5" fill="#0550ae"/>`);
   const ticks = Math.min(n, 10);
   for (let k = 0; k < ticks; k++) {
     const epoch = history[Math.round((k / Math.max(1, ticks - 1)) * (n - 1))]?.epoch ?? 1;

@@ -434,9 +434,10 @@ function checkOne(name: SettingName, value: unknown): void {
 
 /**
  * The guard's options that act only through its curvature checks, which only SGD's guard makes (guard.ts: the
- * curvature cap is SGD's; with Adam only the watchdog's rollback acts).
+ * curvature cap is SGD's; with Adam only the watchdog's rollback acts). restoreWorst restores the checks' memory
+ * of lambda_B, which without checks stays empty.
  */
-const CURVATURE_OPTIONS: readonly (keyof GuardOptions)[] = ["every", "products", "worstOf", "ignore", "hvpStep", "lineEvery"];
+const CURVATURE_OPTIONS: readonly (keyof GuardOptions)[] = ["every", "products", "worstOf", "ignore", "restoreWorst", "hvpStep", "lineEvery"];
 
 /** Why a guard option given for a run of these settings would change nothing, or undefined. */
 function guardInert(option: keyof GuardOptions, s: TrainSettings): string | undefined {

@@ -542,9 +542,15 @@ export class Trainer {
    * runs on it until the next loadBatch. The samples are copied in; the array is remembered for predict().
    */
   loadBatch(samples: TrainingSample[]): void {
-    // a rejected batch leaves none loaded (the wasm checks all of it before laying any of it out)
+    // a rejected batch leaves none loaded (the wasm checks all of it before laying any of it out); one this side
+    // refuses never reaches the wasm, which would go on with the batch before it: a load of none unloads that
     this.loaded = null;
-    this.writeBatch(samples);
+    try {
+      this.writeBatch(samples);
+    } catch (error) {
+      this.e.trainLoad(this.handle, 0);
+      throw error;
+    }
     this.loaded = samples;
   }
 
@@ -657,8 +663,8 @@ export class Trainer {
   }
 
   /** The trained model: theta in float64, tau = exp(log tau) or tau, r_on trained or as given; alpha and the rest as given at creation. */
-  toModel(): FloatModel {
-    return modelFromParameters(this.model, this.parameters(), this.layout);
+  toModel(theta: ArrayLike<number> = this.parameters()): FloatModel {
+    return modelFromParameters(this.model, theta, this.layout);
   }
 
   snapshot(): TrainerSnapshot {

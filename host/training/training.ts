@@ -7,7 +7,7 @@
 import { ParameterAverage, type AverageState } from "./average.js";
 import { PhasorError } from "../errors.js";
 import { argmax } from "../engine/evaluate.js";
-import type { FloatModel } from "../model/model.js";
+import { checkModel, type FloatModel } from "../model/model.js";
 import { TASKS, generate, type Sample, type TaskName } from "./tasks.js";
 import { StabilityGuard, TrainerObjective, type GuardState, type GuardStats } from "./guard.js";
 import { batchGradients, type BatchGradients } from "./threads.js";
@@ -42,6 +42,11 @@ export interface EpochRecord {
   guard?: GuardStats;
   /** the units' r_on at the end of the epoch, when it is trained: how far it drifted from settings.rOn */
   rOn?: { mean: number; min: number; max: number };
+  /**
+   * why the epoch's parameters are no model an engine runs (a weight thrown to infinity, a period that underflowed
+   * to 0): then the epoch has no score (NaN) and is never the one kept
+   */
+  unusable?: string;
 }
 
 /**
@@ -119,9 +124,48 @@ export function checkCheckpointState(c: Checkpoint): void {
   for (const [what, values] of [["trainer moment1", trainer.moment1], ["trainer moment2", trainer.moment2], ["best theta", best.theta]] as const) {
     if (values.length !== P) fail(`${what} holds ${values.length} parameters, the trainer's theta ${P}`);
   }
-  for (const [what, values] of [["trainer theta", trainer.theta], ["trainer moment1", trainer.moment1], ["trainer moment2", trainer.moment2], ["best theta", best.theta]] as const) {
-    const k = values.findIndex((v) => !Number.isFinite(v));
+  const finite = (what: string, values: ArrayLike<number>) => {
+    const k = Array.prototype.findIndex.call(values, (v: number) => !Number.isFinite(v));
     if (k >= 0) fail(`${what}[${k}] is ${values[k]}, not a finite number`);
+  };
+  for (const [what, values] of [["trainer theta", trainer.theta], ["trainer moment1", trainer.moment1], ["trainer moment2", trainer.moment2], ["best theta", best.theta]] as const) {
+    finite(what, values);
+  }
+  if (c.guard) checkGuardState(c.guard, P, fail, finite);
+  if (c.average) finite("average sum", c.average.sum);
+}
+
+/**
+ * The guard's state in a checkpoint: its snapshots are what a rollback restores, so they are held to the trainer's
+ * own checks (a snapshot of NaN would send every rollback to NaN), and its scalars to what the guard can hold (a
+ * back-off of -5 resumed, and stopped at the first step with a message that named no file). Numbers the guard may
+ * not have measured yet (its running averages, lambda) are written as null for NaN and are not checked.
+ */
+function checkGuardState(
+  guard: GuardState<TrainerSnapshot>,
+  P: number,
+  fail: (why: string) => never,
+  finite: (what: string, values: ArrayLike<number>) => void,
+): void {
+  if (!Array.isArray(guard.snapshots) || guard.snapshots.length > 2) fail(`guard snapshots must be an array of at most 2, got ${shown(guard.snapshots)}`);
+  guard.snapshots.forEach((snapshot, k) => {
+    const at = `guard snapshot ${k}`;
+    if (!(Number.isSafeInteger(snapshot.stepCount) && snapshot.stepCount >= 0)) fail(`${at} stepCount must be a whole number >= 0, got ${shown(snapshot.stepCount)}`);
+    for (const [what, values] of [["theta", snapshot.theta], ["moment1", snapshot.moment1], ["moment2", snapshot.moment2]] as const) {
+      if (values.length !== P) fail(`${at} ${what} holds ${values.length} parameters, the trainer's theta ${P}`);
+      finite(`${at} ${what}`, values);
+    }
+  });
+  if (guard.v.length !== P) fail(`guard v holds ${guard.v.length} numbers, the trainer's theta ${P}`);
+  finite("guard v", guard.v);
+  // step scales: halved by every rollback (so 0 once they underflow), never above 1
+  for (const name of ["backoff", "capScale"] as const) {
+    const value = guard[name];
+    if (!(typeof value === "number" && value >= 0 && value <= 1)) fail(`guard ${name} must be in [0, 1], got ${shown(value)}`);
+  }
+  for (const name of ["goodSteps", "sinceIncident", "stepIndex", "checks", "rollbacksInARow"] as const) {
+    const value = guard[name];
+    if (!(Number.isSafeInteger(value) && value >= 0)) fail(`guard ${name} must be a whole number >= 0, got ${shown(value)}`);
   }
 }
 
@@ -340,7 +384,8 @@ export class TrainingRun {
         if (b % 16 === 15) await Promise.resolve();
       }
       const trainSeconds = (performance.now() - epochStart) / 1000;
-      const score = this.validate();
+      const unusable = this.unusable();
+      const score = unusable === undefined ? this.validate() : this.classification ? { accuracy: NaN } : { mse: NaN };
       const rawScore = this.average ? this.validate(true) : null;
       const record: EpochRecord = {
         epoch,
@@ -352,7 +397,9 @@ export class TrainingRun {
         steps: this.trainer.stepCount,
         ...(guard ? { guard: guard.takeStats(this.objective) } : {}),
         ...(this.trainer.trainROn ? { rOn: spread(this.trainer.rOnValues()) } : {}),
+        ...(unusable !== undefined ? { unusable } : {}),
       };
+      // NaN, for an epoch without a score, is never above the best
       const value = score.accuracy ?? -(score.mse as number);
       if (value > this.best.score) this.best = { epoch, score: value, theta: this.scoredParameters().slice() };
       this.history.push(record);
@@ -363,6 +410,21 @@ export class TrainingRun {
       if (s.timeBudgetSeconds !== undefined && record.seconds >= s.timeBudgetSeconds) break;
     }
     return done;
+  }
+
+  /**
+   * Why the parameters the run scores are no model an engine can run, or undefined. A step can throw them to
+   * infinity at the end of an epoch, before the guard sees the next batch's loss: before, such an epoch was
+   * validated on NaN outputs, could be kept as the best, and `phasor train` wrote a model that no command loads.
+   */
+  private unusable(): string | undefined {
+    try {
+      checkModel(this.trainer.toModel(this.scoredParameters()), "");
+      return undefined;
+    } catch (err) {
+      if (!(err instanceof PhasorError)) throw err;
+      return err.message.replace(/^: /, "");
+    }
   }
 
   /** Whether the last `streak` epochs (resumed ones included) all reached `accuracy` on the validation set. */

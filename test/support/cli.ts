@@ -26,12 +26,12 @@ export interface SpawnedPhasor {
 
 /**
  * The CLI from source in one node process (tsx as an import, so no second process runs it), for tests that feed
- * stdin as a stream, give it a file descriptor as stdout, or measure its peak resident memory (`peakRss`: read
- * back from the preload test/support/peak-memory.mjs, which writes it on exit).
+ * stdin as a stream, give it a file descriptor as stdout, measure its peak resident memory (`peakRss`: read
+ * back from the preload test/support/peak-memory.mjs, which writes it on exit), or preload a module of their own.
  */
-export function spawnPhasor(args: string[], options: { stdout?: number; peakRss?: boolean } = {}): SpawnedPhasor {
+export function spawnPhasor(args: string[], options: { stdout?: number; peakRss?: boolean; preload?: string } = {}): SpawnedPhasor {
   const peakFile = options.peakRss ? join(mkdtempSync(join(tmpdir(), "phasor-peak-")), "kb") : undefined;
-  const preload = peakFile ? ["--import", "./test/support/peak-memory.mjs"] : [];
+  const preload = [...(peakFile ? ["--import", "./test/support/peak-memory.mjs"] : []), ...(options.preload ? ["--import", options.preload] : [])];
   const child = spawn(process.execPath, [...preload, "--import", "tsx", "tools/cli/phasor.ts", ...args], {
     stdio: ["pipe", options.stdout ?? "pipe", "pipe"],
     env: peakFile ? { ...process.env, PHASOR_PEAK_RSS_FILE: peakFile } : process.env,

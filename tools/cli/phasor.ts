@@ -94,5 +94,18 @@ process.stdout.on("error", (err: NodeJS.ErrnoException) => {
 });
 // a message that cannot be written has nowhere else to go; the exit status still says what happened
 process.stderr.on("error", () => undefined);
+// Ctrl-C or a kill while a file is being written (a training checkpoint, each epoch) would leave its partial file
+// beside it: remove it, then stop by the same signal, as if no handler were here. A command that stops on the
+// signal itself (the gateway, gracefully) has a handler of its own then, and this one leaves the signal to it
+// (registered before any command's, it runs first, while the command's is still counted).
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  const stop = () => {
+    if (process.listenerCount(signal) > 1) return;
+    removePartialFiles();
+    process.off(signal, stop);
+    process.kill(process.pid, signal);
+  };
+  process.on(signal, stop);
+}
 
 process.exitCode = await main(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });

@@ -116,7 +116,10 @@ class Progress {
     this.stderr.write(`\repoch ${epoch}/${this.epochs} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${batch}/${batches} loss ${loss.toFixed(4)}   `);
   }
   epoch(r: EpochRecord): void {
-    const score = r.valAccuracy !== undefined ? `val accuracy ${(100 * r.valAccuracy).toFixed(2)} %` : `val MSE ${r.valMse?.toPrecision(4)}`;
+    const score =
+      r.unusable !== undefined ? `no model to score: ${r.unusable}`
+      : r.valAccuracy !== undefined ? `val accuracy ${(100 * r.valAccuracy).toFixed(2)} %`
+      : `val MSE ${r.valMse?.toPrecision(4)}`;
     this.stderr.write(`${this.stderr.isTTY ? "\r" : ""}epoch ${r.epoch}/${this.epochs}: loss ${r.loss.toFixed(4)}, ${score}, ${r.seconds.toFixed(1)} s, ${Math.round(r.sequencesPerSec)} sequences/s\n`);
   }
 }

@@ -84,9 +84,10 @@ export const command = defineCommand({
   description:
     "Trains a Phased LSTM in wasm on a built-in task with fresh sequences every epoch (shared/spec/tasks.md), scores it\n" +
     "on a validation set drawn once, and keeps the best model. One JSON line per epoch on stdout\n" +
-    '({"epoch","loss","valAccuracy" or "valMse","seconds","sequencesPerSec","steps","guard"}) and a final one; progress\n' +
-    "on stderr. Writes --out (the best model, JSON), its learning curve next to it (.svg) and a checkpoint after every\n" +
-    "epoch (.checkpoint.json) that --resume continues from.\n" +
+    '({"epoch","loss","valAccuracy" or "valMse","seconds","sequencesPerSec","steps","guard"}; with "unusable" and no score\n' +
+    "when a step left parameters no engine runs, never kept) and a final one; progress on stderr. Writes --out (the\n" +
+    "best model, JSON), its learning curve next to it (.svg) and a checkpoint after every epoch (.checkpoint.json)\n" +
+    "that --resume continues from.\n" +
     "The stability guard (on by default; shared/spec/stability.md) caps every SGD step at c 2 (1 + beta) / lambda,\n" +
     "lambda the largest batch sharpness lambda_B of recent checks (guardEvery and guardWorstOf below say which) from\n" +
     "finite-difference Hessian-vector products, rolls back to a snapshot on a non-finite or spiking loss, and shrinks\n" +
@@ -106,7 +107,12 @@ export const command = defineCommand({
     if (flags.lr !== undefined && flags["lr-scale"] !== undefined) throw new PhasorError("bad-args", "give --lr or --lr-scale, not both");
     const given = givenSettings(flags);
     const task = given.task as TrainSettings["task"];
-    if (flags["lr-scale"] !== undefined) given.lr = defaultSettings(task, given).lr * (flags["lr-scale"] as number);
+    if (flags["lr-scale"] !== undefined) {
+      const scale = flags["lr-scale"] as number;
+      const lr = defaultSettings(task, given).lr * scale;
+      if (!(scale > 0 && lr > 0 && Number.isFinite(lr))) throw new PhasorError("bad-args", `--lr-scale must be a number above 0 that leaves a finite rate, got ${scale}`);
+      given.lr = lr;
+    }
     const settings = defaultSettings(task, given);
     checkSettings(settings);
     // a resumed run's settings are the checkpoint's: trainSession checks what is given against those
