@@ -18,8 +18,8 @@ import { POLICY_REJECT, pushEvent, readState, streamReset } from "./stream";
 import { BINARY_HEADER_BYTES, BINARY_VERSION, isBinary, recordBytes } from "./wasi/binary";
 import { parseNumber, numberEnd } from "./wasi/decimal";
 import {
-  Input, NOT_REGULAR_DIRECTORY, commitPartial, dropPartial, ensure, errnoReason, notRegular, openError, openFile, openInput,
-  openPartial, preopenOf, readMore,
+  Input, NOT_REGULAR_DIRECTORY, closeInPlace, commitPartial, dropPartial, ensure, errnoReason, notRegular, openError, openFile,
+  openInPlace, openInput, openPartial, preopenOf, readMore,
 } from "./wasi/files";
 import { trim, trimmedEnd, trimmedStart } from "./wasi/json";
 import { hasNames, nameOffsets, readLabels } from "./wasi/labels";
@@ -70,6 +70,8 @@ let readoutInPath: usize = 0;
 let readoutInPathLength = -1;
 let readoutOutPath: usize = 0;
 let readoutOutPathLength = -1;
+/** --readout-write in-place: --readout-out's file is emptied and written, not replaced (readoutSaveFile) */
+let readoutInPlace = false;
 
 // The model and its one stream
 let model: Model = changetype<Model>(0);
@@ -132,7 +134,7 @@ function badArguments(text: string): i32 {
 
 const USAGE =
   "usage: phasor-wasi --model M.plsm [--events E] [--emit every|last] [--hidden] [--max-line-bytes N]\n" +
-  "                   [--learn ETA [--learn-c C]] [--readout-in FILE] [--readout-out FILE]\n\n" +
+  "                   [--learn ETA [--learn-c C]] [--readout-in FILE] [--readout-out FILE [--readout-write replace|in-place]]\n\n" +
   "Runs a quantized model over events and prints NDJSON on stdout, as `phasor run` does. Events come from stdin\n" +
   "(or --events, a file in a preopened directory): NDJSON lines, or binary records (docs/wasi.md).\n" +
   '--emit every (default): one line per event {"seq","i","t","y"}; --emit last: one line per sequence\n' +
@@ -143,7 +145,9 @@ const USAGE =
   "output), each output printed before its label is learned: one step of eta in [2^-24, 1024], capped at\n" +
   "c 2 / lambda (--learn-c C in [2^-16, 1], default 0.9), after each sequence for a \"last\" readout (from its\n" +
   "last label), after each labelled event for an \"every\" one (docs/on-device-learning.md). --readout-in FILE\n" +
-  "starts from a saved readout; --readout-out FILE saves the readout in use when the run ends well.\n";
+  "starts from a saved readout; --readout-out FILE saves the readout in use when the run ends well: whole, by a\n" +
+  "new file renamed over FILE (--readout-write replace, the default), or by emptying FILE and writing it\n" +
+  "(--readout-write in-place: for a runtime whose WASI has no path_rename, such as wasm3's \"simple\" one).\n";
 
 @inline function argIs(p: usize, n: i32, text: string): bool {
   if (n != text.length) return false;
@@ -160,6 +164,7 @@ const FLAG_LEARN = 16;
 const FLAG_LEARN_C = 32;
 const FLAG_READOUT_IN = 64;
 const FLAG_READOUT_OUT = 128;
+const FLAG_READOUT_WRITE = 256;
 
 function flagOf(a: usize, n: i32): i32 {
   if (argIs(a, n, "--model")) return FLAG_MODEL;
@@ -170,6 +175,7 @@ function flagOf(a: usize, n: i32): i32 {
   if (argIs(a, n, "--learn-c")) return FLAG_LEARN_C;
   if (argIs(a, n, "--readout-in")) return FLAG_READOUT_IN;
   if (argIs(a, n, "--readout-out")) return FLAG_READOUT_OUT;
+  if (argIs(a, n, "--readout-write")) return FLAG_READOUT_WRITE;
   return 0;
 }
 
@@ -217,7 +223,7 @@ function readArguments(): i32 {
       startMessage();
       putText(err, "unknown flag ");
       putBytes(err, a, nameLength);
-      putText(err, " (accepted: --model, --events, --emit, --hidden, --max-line-bytes, --learn, --learn-c, --readout-in, --readout-out)");
+      putText(err, " (accepted: --model, --events, --emit, --hidden, --max-line-bytes, --learn, --learn-c, --readout-in, --readout-out, --readout-write)");
       return stop(EXIT_BAD);
     }
     if (given & flag) {
@@ -284,6 +290,13 @@ function readArguments(): i32 {
       } else {
         learnC = v;
       }
+    } else if (flag == FLAG_READOUT_WRITE) {
+      if (argIs(value, valueLength, "in-place")) readoutInPlace = true;
+      else if (!argIs(value, valueLength, "replace")) {
+        startMessage();
+        putText(err, "--readout-write must be one of replace, in-place");
+        return badValue(value, valueLength);
+      }
     } else {
       if (argIs(value, valueLength, "last")) emitLast = true;
       else if (!argIs(value, valueLength, "every")) {
@@ -295,13 +308,15 @@ function readArguments(): i32 {
   }
   if (modelPathLength < 0) return badArguments("missing --model M (quantized model, .plsm)");
   if ((given & FLAG_LEARN_C) && !learning) return badArguments("--learn-c needs --learn ETA (the step the readout learns with)");
+  if ((given & FLAG_READOUT_WRITE) && readoutOutPathLength < 0) return badArguments("--readout-write needs --readout-out FILE (the file it says how to write)");
   if (readoutOutPathLength >= 0 && !preopenOf(readoutOutPath, readoutOutPathLength)) {
     startPathMessage(readoutOutPath, readoutOutPathLength);
     putText(err, "cannot write the readout: no preopened directory holds it (give the runtime --dir)");
     return stop(EXIT_BAD);
   }
   // the readout is renamed over its file when the run ends: a pipe or a device there would be replaced, not written
-  const kind = readoutOutPathLength >= 0 ? notRegular(readoutOutPath, readoutOutPathLength) : 0;
+  // (in place it is written to, as a shell's `>` writes)
+  const kind = readoutOutPathLength >= 0 && !readoutInPlace ? notRegular(readoutOutPath, readoutOutPathLength) : 0;
   if (kind != 0) {
     startPathMessage(readoutOutPath, readoutOutPathLength);
     putText(err, kind == NOT_REGULAR_DIRECTORY ? "cannot write the readout there: it is a directory" : "cannot write the readout there: not a regular file");
@@ -455,17 +470,21 @@ function readoutLoadFile(): i32 {
 /**
  * --readout-out: the readout in use, written when the run ends well, whole: to a new file beside it, flushed to the
  * disk and renamed over it, so that a write that fails (a full disk, a file-size limit) or a device that stops
- * leaves the file as it was. 0, or the exit status.
+ * leaves the file as it was. With --readout-write in-place the file itself is emptied, written and flushed: a write
+ * that fails leaves it cut short (the message says so). 0, or the exit status.
  */
 function readoutSaveFile(): i32 {
   if (readoutOutPathLength < 0) return 0;
-  const fd = openPartial(readoutOutPath, readoutOutPathLength);
+  const fd = readoutInPlace ? openInPlace(readoutOutPath, readoutOutPathLength) : openPartial(readoutOutPath, readoutOutPathLength);
   let error = openError;
   if (fd >= 0) {
     const size = <i32>readoutBytes(model);
     const file = newWriter(fd, size);
     putBytes(file, readoutSaved(model), size);
-    if (flush(file)) {
+    if (readoutInPlace) {
+      error = flush(file) ? closeInPlace(fd) : file.error;
+      if (error == errno.SUCCESS) return 0;
+    } else if (flush(file)) {
       error = commitPartial(fd);
       if (error == errno.SUCCESS) return 0;
     } else {
@@ -477,6 +496,9 @@ function readoutSaveFile(): i32 {
   putText(err, "cannot write the readout: ");
   if (error == 0) {
     putText(err, "no preopened directory holds it (give the runtime --dir)");
+  } else if (readoutInPlace && fd >= 0) {
+    putText(err, errnoReason(error));
+    putText(err, " (written in place: the file is cut short)");
   } else if (fd < 0 && error == errno.EXIST) {
     putBytes(err, readoutOutPath, readoutOutPathLength);
     putText(err, ".partial is in the way (a run stopped while it wrote the readout leaves one): remove it");

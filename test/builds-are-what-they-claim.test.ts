@@ -22,7 +22,7 @@ import { Rng, randomModel, randomStream } from "./support/random.js";
 const PAGE = 65536;
 
 const WASI_IMPORTS = [
-  "args_get", "args_sizes_get", "fd_close", "fd_fdstat_get", "fd_prestat_dir_name", "fd_prestat_get", "fd_read", "fd_sync", "fd_write",
+  "args_get", "args_sizes_get", "fd_close", "fd_datasync", "fd_fdstat_get", "fd_prestat_dir_name", "fd_prestat_get", "fd_read", "fd_sync", "fd_write",
   "path_filestat_get", "path_open", "path_rename", "path_unlink_file", "proc_exit",
 ];
 const MCU_EXPORTS = ["arenaBytes", "arenaNeeded", "arenaUsed", "init", "inputBuffer", "memory", "modelBuffer", "output", "push", "reset"];

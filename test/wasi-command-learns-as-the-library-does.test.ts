@@ -18,7 +18,7 @@ import { calibrationStreams } from "./support/engines.js";
 import { labelledNdjson, learningFixtures, libraryLearningRun, type LabelledSequence, type LearningRun } from "./support/learning.js";
 import { Rng, randomModel } from "./support/random.js";
 import { firstBitDifference } from "./support/same-bits.js";
-import { requireWasmtime, runNodeWasi, runWasmtime, scratchDirectory, type WasiRun } from "./support/wasi.js";
+import { WASM3_SIMPLE_LACKS, requireWasmtime, runNodeWasi, runWasmtime, scratchDirectory, type WasiRun } from "./support/wasi.js";
 
 const RATE = { eta: 0.5, c: 0.9 };
 const LEARN = ["--learn", String(RATE.eta), "--learn-c", String(RATE.c)];
@@ -78,6 +78,18 @@ describe.each(FIXTURES.map((f) => [f.name, f] as const))("learning on %s", (_, f
     const saved = `${f.outputSize}-wasmtime.readout`;
     const run = runWasmtime("scalar", ["--model", model, ...LEARN, "--readout-out", saved], events, dir);
     expectLibraryBits(run, saved, expected, "wasmtime");
+  });
+
+  it("--readout-write in-place: the same bits without the WASI functions that wasm3's simple WASI lacks, over a longer file", async () => {
+    const saved = `${f.outputSize}-in-place.readout`;
+    // a file that was there, longer than the readout: emptied, not written over its start
+    writeFileSync(join(dir, saved), Buffer.alloc(expected.readout.length + 1000, 0x55));
+    const run = await runNodeWasi("simd", ["--model", model, ...LEARN, "--readout-out", saved, "--readout-write", "in-place"], events, dir, WASM3_SIMPLE_LACKS);
+    expectLibraryBits(run, saved, expected, "in place");
+    // the default replaces the file by a rename, which such a runtime cannot do: the reason for the flag
+    await expect(runNodeWasi("simd", ["--model", model, ...LEARN, "--readout-out", `${f.outputSize}-replace.readout`], events, dir, WASM3_SIMPLE_LACKS)).rejects.toThrow(
+      /function body is missing/,
+    );
   });
 
   it("--learn-c defaults to the library's c", async () => {
@@ -142,11 +154,18 @@ describe("phasor-wasi refuses what it cannot learn from", () => {
       [["--learn", "0.1", "--learn-c", "Infinity"], '--learn-c (the cap\'s c) must be a number in [2^-16, 1] (got "Infinity")'],
       [["--learn-c", "0.5"], "--learn-c needs --learn ETA (the step the readout learns with)"],
       [["--learn", "0.1", "--learn", "0.2"], "--learn is given twice"],
+      [["--learn", "0.1", "--readout-write", "atomic"], '--readout-write must be one of replace, in-place (got "atomic")'],
+      [["--learn", "0.1", "--readout-write", "in-place", "--readout-write", "replace"], "--readout-write is given twice"],
     ] as const) {
       const run = await refused([...base, ...flags]);
       expect(run.stderr).toBe(`phasor-wasi: ${message}\n`);
       expect(run.stdout.length).toBe(0);
     }
+  });
+
+  it("--readout-write without --readout-out is refused: it would say how to write a file that is not written", async () => {
+    const run = await refused(["--model", "classes.plsm", "--learn", "0.1", "--readout-write", "in-place"]);
+    expect(run.stderr).toBe("phasor-wasi: --readout-write needs --readout-out FILE (the file it says how to write)\n");
   });
 
   it("a label that is not a class, or not a target value, at its line, before the event runs", async () => {
@@ -269,5 +288,10 @@ describe("phasor-wasi refuses what it cannot learn from", () => {
     expect(limited.stderr).toMatch(/^phasor-wasi: wide\.readout: cannot write the readout: the file is too large\n$/);
     expect(readFileSync(join(dir, "wide.readout")).equals(before), "the saved readout is untouched").toBe(true);
     expect(readdirSync(dir).filter((name) => name.startsWith("wide.readout")), "no partial file is left").toEqual(["wide.readout"]);
+    // written in place, the same failure leaves the file cut short, and the message says so
+    const inPlace = spawnSync("bash", ["-c", 'ulimit -f 4; exec node "$@"', "bash", NODE_WASI, ...args, "--learn", "0.5", "--readout-write", "in-place"], { cwd: dir, encoding: "utf8" });
+    expect(inPlace.status, inPlace.stderr).toBe(1);
+    expect(inPlace.stderr).toBe("phasor-wasi: wide.readout: cannot write the readout: the file is too large (written in place: the file is cut short)\n");
+    expect(readFileSync(join(dir, "wide.readout")).length).toBe(4096);
   });
 });

@@ -211,7 +211,7 @@ describe("phasor-wasi refuses what phasor run refuses", () => {
       [[], "phasor-wasi: missing --model M (quantized model, .plsm)\n"],
       [["--model"], "phasor-wasi: --model needs a value\n"],
       [["--model", "m.plsm", "--emit", "all"], 'phasor-wasi: --emit must be one of every, last (got "all")\n'],
-      [["--model", "m.plsm", "--fast"], "phasor-wasi: unknown flag --fast (accepted: --model, --events, --emit, --hidden, --max-line-bytes, --learn, --learn-c, --readout-in, --readout-out)\n"],
+      [["--model", "m.plsm", "--fast"], "phasor-wasi: unknown flag --fast (accepted: --model, --events, --emit, --hidden, --max-line-bytes, --learn, --learn-c, --readout-in, --readout-out, --readout-write)\n"],
       [["--model", "m.plsm", "--hidden", "--hidden"], "phasor-wasi: --hidden is given twice\n"],
       [["--model", "m.plsm", "extra"], 'phasor-wasi: unexpected argument "extra" (flags start with --)\n'],
       [["--model", "missing.plsm"], "phasor-wasi: missing.plsm: cannot read the model file: no such file\n"],

@@ -3,8 +3,8 @@
 // records are taken from. Nothing here knows about events.
 
 import {
-  errno, fd_close, fd_fdstat_get, fd_prestat_dir_name, fd_prestat_get, fd_read, fd_sync, fdstat, filestat, filetype, lookupflags,
-  oflags, path_filestat_get, path_open, path_rename, path_unlink_file, preopentype, prestat, rights,
+  errno, fd_close, fd_datasync, fd_fdstat_get, fd_prestat_dir_name, fd_prestat_get, fd_read, fd_sync, fdstat, filestat,
+  filetype, lookupflags, oflags, path_filestat_get, path_open, path_rename, path_unlink_file, preopentype, prestat, rights,
 } from "bindings/wasi_snapshot_preview1";
 
 const scratch = memory.data(24, 8);
@@ -186,6 +186,35 @@ export function commitPartial(fd: i32): i32 {
 export function dropPartial(fd: i32): void {
   fd_close(fd);
   path_unlink_file(partialDir, partialPath, partialLength);
+}
+
+/**
+ * Opens `path` to be written in place (--readout-write in-place), created or emptied, as a shell's `> path` does (a
+ * pipe or a device there is written to): a file descriptor, or -1 with openError set as openFile sets it. For
+ * runtimes whose WASI has no path_rename, path_unlink_file, path_filestat_get or fd_sync, which a replacement takes
+ * (wasm3 built with its "simple" WASI says "function body is missing" and stops): this and closeInPlace take
+ * path_open, fd_fdstat_get, fd_datasync and fd_close only.
+ */
+export function openInPlace(path: usize, length: i32): i32 {
+  if (!preopenOf(path, length)) {
+    openError = 0;
+    return -1;
+  }
+  const status = path_open(preopenFd, lookupflags.SYMLINK_FOLLOW, pathWithin, pathWithinLength, oflags.CREAT | oflags.TRUNC, rights.FD_WRITE | rights.FD_DATASYNC, 0, 0, scratch + 8);
+  if (status != errno.SUCCESS) {
+    openError = status;
+    return -1;
+  }
+  return <i32>load<u32>(scratch, 8);
+}
+
+/** The file of openInPlace, written: flushed to the disk where it is a regular file (a pipe or a device has nothing
+ * to flush, and runtimes word that failure each their own way), and closed. 0, or the WASI error that stopped it. */
+export function closeInPlace(fd: i32): i32 {
+  let status = errno.SUCCESS;
+  if (fd_fdstat_get(fd, changetype<fdstat>(scratch)) == errno.SUCCESS && load<u8>(scratch) == filetype.REGULAR_FILE) status = fd_datasync(fd);
+  const closed = fd_close(fd);
+  return status == errno.SUCCESS ? closed : status;
 }
 
 /**
