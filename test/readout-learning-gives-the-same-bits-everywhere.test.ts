@@ -9,6 +9,7 @@ import "../host/node.js";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { crc32 } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createEngine, loadModelBytes } from "../host/engine/create.js";
 import { FloatReadout } from "../host/engine/readout-learning.js";
@@ -19,6 +20,7 @@ import {
 import { MCU_LEARN_FILE, mcuLearningInstance, mcuLoad } from "./support/mcu.js";
 import { parseReadout } from "./support/readout-bytes.js";
 import { firstBitDifference } from "./support/same-bits.js";
+import { runNodeWasi } from "./support/wasi.js";
 
 const RATE = { eta: 0.5, c: 0.9 };
 
@@ -98,6 +100,31 @@ describe.each(FIXTURES.map((f) => [f.name, f] as const))("learning on %s", (_, f
     const chained = runCHost(host, ["--model", model, "--events", events, "--readout-in", saved, "--readout-out", again]);
     expect(chained.status).toBe(0);
     expect(readFileSync(again).equals(Buffer.from(library.readout)), "without --learn the readout is saved as it was loaded").toBe(true);
+  });
+
+  it("a readout the C host refuses: the reason phasor-wasi gives for the same bytes, exit 2", async () => {
+    // before, the C host said only "not a readout of this model, damaged, or out of range" for all of these: the
+    // microcontroller module answers -1 and has no bytes for the reason
+    const model = join(dir, `${f.outputSize}.plsm`);
+    const reseal = (bytes: Buffer) => (bytes.writeUInt32LE(crc32(bytes.subarray(0, bytes.length - 4)), bytes.length - 4), bytes);
+    const variant = (change: (bytes: Buffer) => Buffer) => change(Buffer.from(library.readout));
+    const cases: [string, Buffer, string][] = [
+      ["magic", variant((b) => ((b[0] ^= 1), b)), "not an adapted readout (magic, version 1 or reserved bytes)"],
+      ["a weight's byte", variant((b) => ((b[b.length - 10] ^= 4), b)), "the checksum does not match: the bytes are damaged"],
+      ["another model's checksum", variant((b) => reseal((b.writeUInt32LE(b.readUInt32LE(8) ^ 1, 8), b))), "adapted from another model (its checksum or sizes differ)"],
+      ["a bias of 2^46", variant((b) => reseal((b.writeBigInt64LE(1n << 46n, 32), b))), "a bias is beyond +-(2^46 - 1) in Q25.38"],
+      ["a byte short", variant((b) => b.subarray(0, b.length - 1)), `${library.readout.length - 1} bytes, an adapted readout of this model has ${library.readout.length}`],
+      ["a byte over", variant((b) => Buffer.concat([b, Buffer.alloc(1)])), `longer than an adapted readout of this model (${library.readout.length} bytes)`],
+    ];
+    for (const [what, bytes, reason] of cases) {
+      const file = `${f.outputSize}-refused.readout`;
+      writeFileSync(join(dir, file), bytes);
+      const c = runCHost(host, ["--model", model, "--events", join(dir, `${f.outputSize}.csv`), "--readout-in", join(dir, file)]);
+      expect(c.stderr, what).toBe(`phasor_host: ${join(dir, file)}: not a readout this model can take: ${reason}\n`);
+      expect(c.status, what).toBe(2);
+      const wasi = await runNodeWasi("simd", ["--model", `${f.outputSize}.plsm`, "--readout-in", file], "", dir);
+      expect(wasi.stderr, `${what}, phasor-wasi`).toBe(`phasor-wasi: ${file}: not a readout this model can take: ${reason}\n`);
+    }
   });
 
   it("the float64 step on the same samples lands within the integer step's stated deviation", () => {

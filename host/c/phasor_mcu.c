@@ -317,6 +317,7 @@ phasor_status phasor_mcu_load(phasor_mcu *mcu, const uint8_t *image, size_t leng
   mcu->input_size = input_size;
   mcu->output_size = read_u32(image + PLSM_OUTPUT_SIZE_AT);
   mcu->readout_every = read_u32(image + PLSM_READOUT_MODE_AT) == 1;
+  mcu->model_crc = read_u32(image + length - 4);
   return PHASOR_OK;
 }
 
@@ -431,18 +432,56 @@ phasor_status phasor_mcu_readout_save(phasor_mcu *mcu, uint8_t *bytes, size_t ro
   return PHASOR_OK;
 }
 
+/* A saved readout's layout (docs/on-device-learning.md, section 5): header fields, the first bias, the bias bound */
+enum { READOUT_MAGIC = 0x4f524c50, READOUT_VERSION = 1, READOUT_MODEL_CRC_AT = 8, READOUT_OUTPUTS_AT = 12, READOUT_HIDDEN_AT = 16 };
+enum { READOUT_RESERVED_AT = 24, READOUT_BIASES_AT = 32, READOUT_FIXED_BYTES = 36 };
+#define READOUT_BIAS_MAX ((int64_t)1 << 46) - 1
+
+/* CRC-32 (IEEE, reflected, as zlib's): bit by bit, since only a refused readout is checked here */
+static uint32_t crc32_ieee(const uint8_t *bytes, size_t length) {
+  uint32_t crc = 0xffffffffu;
+  for (size_t i = 0; i < length; i++) {
+    crc ^= bytes[i];
+    for (int bit = 0; bit < 8; bit++) crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
+  }
+  return ~crc;
+}
+
+/* Why readoutLoad refused `size` bytes (the size of this model's readout): its checks (assembly/fixed/readout-learning.ts,
+ * readoutCheck) in their order and words, which the microcontroller build has no bytes to say. */
+static const char *readout_problem(const phasor_mcu *mcu, const uint8_t *bytes, uint32_t size) {
+  if (read_u32(bytes) != READOUT_MAGIC || read_u32(bytes + 4) != READOUT_VERSION || read_u32(bytes + READOUT_RESERVED_AT) != 0 ||
+      read_u32(bytes + READOUT_RESERVED_AT + 4) != 0) {
+    return "not an adapted readout (magic, version 1 or reserved bytes)";
+  }
+  if (read_u32(bytes + size - 4) != crc32_ieee(bytes, size - 4)) return "the checksum does not match: the bytes are damaged";
+  uint32_t outputs = mcu->output_size;
+  /* size = 36 + 8 O + 4 O H gives this model's H */
+  uint32_t hidden = (size - READOUT_FIXED_BYTES - 8 * outputs) / (4 * outputs);
+  if (read_u32(bytes + READOUT_MODEL_CRC_AT) != mcu->model_crc || read_u32(bytes + READOUT_OUTPUTS_AT) != outputs ||
+      read_u32(bytes + READOUT_HIDDEN_AT) != hidden) {
+    return "adapted from another model (its checksum or sizes differ)";
+  }
+  for (uint32_t o = 0; o < outputs; o++) {
+    const uint8_t *at = bytes + READOUT_BIASES_AT + 8 * o;
+    int64_t bias = (int64_t)((uint64_t)read_u32(at) | (uint64_t)read_u32(at + 4) << 32);
+    if (bias > READOUT_BIAS_MAX || bias < -(READOUT_BIAS_MAX)) return "a bias is beyond +-(2^46 - 1) in Q25.38";
+  }
+  return "the module's checks refused it, and none of docs/on-device-learning.md's says why";
+}
+
 phasor_status phasor_mcu_readout_load(phasor_mcu *mcu, const uint8_t *bytes, size_t length) {
   uint8_t *at;
   uint32_t size;
   phasor_status status = readout_region(mcu, &at, &size);
   if (status != PHASOR_OK) return status;
-  if (length != size) return fail(mcu, PHASOR_REFUSED, "%zu bytes, a readout of this model has %u", length, size);
+  /* in phasor-wasi's words (assembly/wasi/learning.ts, readoutLoadBytes) */
+  if (length > size) return fail(mcu, PHASOR_REFUSED, "not a readout this model can take: longer than an adapted readout of this model (%u bytes)", size);
+  if (length < size) return fail(mcu, PHASOR_REFUSED, "not a readout this model can take: %zu bytes, an adapted readout of this model has %u", length, size);
   memcpy(at, bytes, size);
   int32_t answer;
   if ((status = call(mcu, mcu->readout_load, "readoutLoad", NULL, &answer)) != PHASOR_OK) return status;
-  if (answer == MCU_REJECTED) {
-    return fail(mcu, PHASOR_REFUSED, "readoutLoad refused the bytes: not a readout of this model, damaged, or out of range");
-  }
+  if (answer == MCU_REJECTED) return fail(mcu, PHASOR_REFUSED, "not a readout this model can take: %s", readout_problem(mcu, bytes, size));
   if (answer != 0) return fail(mcu, PHASOR_ENGINE, "readoutLoad answered %d, which docs/on-device-learning.md rules out", answer);
   return PHASOR_OK;
 }

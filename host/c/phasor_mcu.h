@@ -53,6 +53,8 @@ typedef struct phasor_mcu {
       *readout_reset;
   /** from the image's header (docs/plsm.md), after phasor_mcu_load; readout_every: 1 for an "every" readout */
   uint32_t input_size, output_size, readout_every;
+  /** the CRC-32 the image ends with (docs/plsm.md): a saved readout names the model it adapts by it */
+  uint32_t model_crc;
   /** addresses in linear memory of the next event's inputSize f32 and of the outputSize f64 outputs */
   uint32_t input_at, output_at;
   /** bytes of the module's arena, and the bytes init took for the model (image included) */
