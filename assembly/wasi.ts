@@ -370,7 +370,7 @@ function startModelMessage(): void {
 }
 
 function loadModel(): i32 {
-  const fd = openFile(modelPath, modelPathLength);
+  const fd = openFile(modelPath, modelPathLength, true);
   if (fd < 0) {
     startModelMessage();
     putText(err, "cannot read the model file: ");
@@ -439,7 +439,7 @@ function loadModel(): i32 {
 /** --readout-in: the bytes of a saved readout of the model become the readout in use. 0, or the exit status. */
 function readoutLoadFile(): i32 {
   if (readoutInPathLength < 0) return 0;
-  const fd = openFile(readoutInPath, readoutInPathLength);
+  const fd = openFile(readoutInPath, readoutInPathLength, true);
   if (fd < 0) {
     startPathMessage(readoutInPath, readoutInPathLength);
     putText(err, "cannot read the readout file: ");

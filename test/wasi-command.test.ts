@@ -5,8 +5,9 @@
  * naming the file, the line and the reason, as `phasor run` words it.
  */
 import "../host/node.js";
+import { spawnSync } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { modelToJson } from "../host/model/model.js";
 import { encodePlsm } from "../host/model/plsm.js";
@@ -256,6 +257,18 @@ describe("phasor-wasi under stress (issue 12, item 5)", () => {
     expect(events.stderr).toBe("phasor-wasi: models.plsm: cannot open: it is a directory\n");
     requireWasmtime();
     expect(runWasmtime("scalar", ["--model", "models.plsm"], "", dir).stderr).toBe(model.stderr);
+  });
+
+  it("a model or readout that is a pipe is refused, not waited on", () => {
+    // in a process of its own with a time limit: before, opening the pipe waited for a writer, for ever
+    rmSync(join(dir, "model.fifo"), { force: true });
+    expect(spawnSync("mkfifo", [join(dir, "model.fifo")]).status).toBe(0);
+    for (const args of [["--model", "model.fifo"], ["--model", "m.plsm", "--readout-in", "model.fifo"]]) {
+      const run = spawnSync("node", [resolve("test/support/node-wasi-command.mjs"), ...args], { cwd: dir, input: "", encoding: "utf8", timeout: 30_000 });
+      const what = args[1] === "model.fifo" ? "the model file" : "the readout file";
+      expect(run.stderr, args.join(" ")).toBe(`phasor-wasi: model.fifo: cannot read ${what}: not a regular file (a pipe or a device), and a file read whole from one may never end\n`);
+      expect(run.status, args.join(" ")).toBe(2);
+    }
   });
 
   it("says a JSON model is one, and what it takes instead", async () => {

@@ -3,14 +3,18 @@
 // records are taken from. Nothing here knows about events.
 
 import {
-  errno, fd_close, fd_datasync, fd_fdstat_get, fd_prestat_dir_name, fd_prestat_get, fd_read, fd_sync, fdstat, filestat,
+  errno, fd_close, fd_datasync, fd_fdstat_get, fd_prestat_dir_name, fd_prestat_get, fd_read, fd_sync, fdflags, fdstat, filestat,
   filetype, lookupflags, oflags, path_filestat_get, path_open, path_rename, path_unlink_file, preopentype, prestat, rights,
 } from "bindings/wasi_snapshot_preview1";
 
 const scratch = memory.data(24, 8);
 
+/** openFile's openError for a file read whole that is not a regular file (not a WASI error number, which are >= 0) */
+export const NOT_REGULAR_FILE: i32 = -2;
+
 /** A short reason for a WASI error number, as the phasor CLI words them (host/files.ts ioReason). */
 export function errnoReason(code: i32): string {
+  if (code == NOT_REGULAR_FILE) return "not a regular file (a pipe or a device), and a file read whole from one may never end";
   if (code == errno.NOENT) return "no such file";
   if (code == errno.ACCES || code == errno.NOTCAPABLE || code == errno.PERM) return "permission denied";
   if (code == errno.ISDIR) return "it is a directory";
@@ -94,13 +98,20 @@ export function preopenOf(path: usize, length: i32): bool {
   return true;
 }
 
-/** Opens `path` for reading: a file descriptor, or -1 with openError set (0: no preopened directory holds it). */
-export function openFile(path: usize, length: i32): i32 {
+/**
+ * Opens `path` for reading: a file descriptor, or -1 with openError set (0: no preopened directory holds it). A file
+ * that is read `whole` (the model, a readout) must be a regular file (NOT_REGULAR_FILE): a pipe would be waited on
+ * without end, /dev/zero read until memory runs out. It is opened NONBLOCK, so that opening a pipe without a
+ * writer returns at once where the runtime passes the flag on (wasmtime, WAMR); wasm3's simple WASI does not, and
+ * there such an open waits (docs/wasi.md). Events are not read whole: a pipe is how they stream.
+ */
+export function openFile(path: usize, length: i32, whole: bool = false): i32 {
   if (!preopenOf(path, length)) {
     openError = 0;
     return -1;
   }
-  const status = path_open(preopenFd, lookupflags.SYMLINK_FOLLOW, pathWithin, pathWithinLength, 0, rights.FD_READ | rights.FD_SEEK | rights.FD_FILESTAT_GET, 0, 0, scratch + 8);
+  const flags = whole ? fdflags.NONBLOCK : 0;
+  const status = path_open(preopenFd, lookupflags.SYMLINK_FOLLOW, pathWithin, pathWithinLength, 0, rights.FD_READ | rights.FD_SEEK | rights.FD_FILESTAT_GET, 0, flags, scratch + 8);
   if (status != errno.SUCCESS) {
     openError = status;
     return -1;
@@ -108,9 +119,17 @@ export function openFile(path: usize, length: i32): i32 {
   const fd = <i32>load<u32>(scratch, 8);
   // runtimes open a directory for reading and only fail on the first read, each with its own error: say it here
   // (the command stops on it, so the descriptor is not closed)
-  if (fd_fdstat_get(fd, changetype<fdstat>(scratch)) == errno.SUCCESS && load<u8>(scratch) == filetype.DIRECTORY) {
-    openError = errno.ISDIR;
-    return -1;
+  if (fd_fdstat_get(fd, changetype<fdstat>(scratch)) == errno.SUCCESS) {
+    const kind = load<u8>(scratch);
+    if (kind == filetype.DIRECTORY) {
+      openError = errno.ISDIR;
+      return -1;
+    }
+    if (whole && kind != filetype.REGULAR_FILE) {
+      fd_close(fd);
+      openError = NOT_REGULAR_FILE;
+      return -1;
+    }
   }
   return fd;
 }
