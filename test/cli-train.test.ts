@@ -273,6 +273,19 @@ describe("phasor train", () => {
     expect(() => parseModelText(readFileSync(out, "utf8"), out)).not.toThrow();
   });
 
+  it("warns when the validation sequences are all of one class, and only then", () => {
+    // tasks.md draws the first 16 of every 32 freq1 sequences from the positive band: 16 validation sequences are all
+    // positive, and a model that always answers 1 scores 100 % on them
+    const one = phasor(["train", "--task", "freq1-async", "--hidden", "4", "--per-epoch", "16", "--batch", "16", "--validation", "16", "--epochs", "1", "--out", join(dir, "one-class.json")]);
+    expect(one.status, one.stderr).toBe(0);
+    expect(one.stderr).toContain(
+      "phasor train: warning: the 16 validation sequences of freq1-async are all of class 1 (tasks.md draws the first 16 of every 32 from the positive band), so validation accuracy says little of the model: give --validation 32 or more\n",
+    );
+    const both = phasor(["train", "--task", "freq1-async", "--hidden", "4", "--per-epoch", "16", "--batch", "16", "--validation", "32", "--epochs", "1", "--out", join(dir, "two-classes.json")]);
+    expect(both.status, both.stderr).toBe(0);
+    expect(both.stderr).not.toContain("warning");
+  });
+
   it("refuses bad arguments with exit 2 and a message", () => {
     const both = phasor(["train", ...tiny, "--lr", "0.1", "--lr-scale", "2", "--out", join(dir, "x.json")]);
     expect(both.status).toBe(2);

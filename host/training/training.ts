@@ -242,6 +242,19 @@ export class TrainingRun {
       : { epoch: 0, score: -Infinity, theta: trainer.parameters().slice() };
   }
 
+  /**
+   * How many validation sequences hold each class (index = label), for a classification task; null for the others.
+   * tasks.md draws the first 16 of every 32 frequency sequences from the positive band, so a set of 16 or fewer
+   * holds one class only, and its accuracy says nothing of the model (the CLI warns).
+   */
+  validationClassCounts(): number[] | null {
+    const task = TASKS[this.settings.task];
+    if (task.kind !== "classification") return null;
+    const counts = new Array<number>(task.outputSize).fill(0);
+    for (const sample of this.validationSet) counts[sample.label]++;
+    return counts;
+  }
+
   /** A fresh run (initial model per tasks.md's protocol, from the seed), or one resumed from a checkpoint. */
   static async create(settings: TrainSettings, resume?: Checkpoint): Promise<TrainingRun> {
     checkSettings(settings);

@@ -152,6 +152,14 @@ export async function trainSession(settings: TrainSettings, out: string, io: Com
   // only SGD's guard checks curvature (guard.ts), and only its checks give the plot something to draw
   const guardPath = run.settings.guard === true && run.settings.optimizer === "sgd" ? `${base}.guard.svg` : undefined;
   const progress = new Progress(io.stderr as NodeJS.WritableStream & { isTTY?: boolean }, run.settings.epochs);
+  const classes = run.validationClassCounts();
+  if (classes !== null && classes.filter((n) => n > 0).length < 2) {
+    const only = classes.findIndex((n) => n > 0);
+    io.stderr.write(
+      `phasor train: warning: the ${run.settings.validation} validation sequences of ${run.settings.task} are all of class ${only} ` +
+        `(tasks.md draws the first 16 of every 32 from the positive band), so validation accuracy says little of the model: give --validation 32 or more\n`,
+    );
+  }
   try {
     // every file the run writes next to `out` is checked before its first epoch, as `out` is by the caller: a run of
     // hours must not stop at its first checkpoint, nor end with its model written and its curve refused
