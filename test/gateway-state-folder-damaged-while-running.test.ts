@@ -17,7 +17,7 @@ import { decodeSnapshot, shardDirectory } from "../host/gateway/state.js";
 import { inputTopic } from "../host/gateway/topics.js";
 import { PREFIX, SHARDS, demoEngine, demoGatewayConfig, deviceOf } from "./support/gateway.js";
 import { Broker } from "./support/broker.js";
-import { waitUntil } from "./support/gateway-process.js";
+import { sleep, waitUntil } from "./support/gateway-process.js";
 import { connectClient } from "./support/simulated-devices.js";
 
 const FINGERPRINT = { model: "demo", engine: "fixed", sensors: "demo" };
@@ -122,6 +122,8 @@ describe("a shard's folder removed while the gateway runs", () => {
     const { gateway } = await start();
     await reading(1, 1);
     rmSync(shardDirectory(state, 1), { recursive: true });
+    // the WAL's file is checked at most once every 10 ms
+    await sleep(20);
     await reading(1, 2);
     expect(await whatARestartFinds(atAck[1])).toEqual({ [deviceOf(1)]: 2 });
     expect(repaired()).toEqual([{ shard: 1, found: [expect.stringMatching(/shard-1: the folder is gone or was replaced/), expect.stringMatching(/wal-0+1\.log: the open WAL segment was removed/)] }]);
@@ -153,6 +155,7 @@ describe("a shard's folder removed while the gateway runs", () => {
     await reading(1, 1);
     const folder = shardDirectory(state, 1);
     for (const name of readdirSync(folder).filter((n) => n.startsWith("wal-"))) rmSync(join(folder, name));
+    await sleep(20);
     await reading(1, 2);
     expect(await whatARestartFinds(atAck[1])).toEqual({ [deviceOf(1)]: 2 });
     expect(repaired()).toEqual([{ shard: 1, found: [expect.stringMatching(/wal-0+1\.log: the open WAL segment was removed/)] }]);
@@ -187,6 +190,23 @@ describe("a snapshot damaged while the gateway runs", () => {
     await waitUntil(() => repaired().length > 0, 10_000, () => "the snapshot was not written again");
     expect(repaired()).toEqual([{ shard: 1, found: [expect.stringMatching(/snapshot\.bin: the snapshot was removed or replaced/)] }]);
     expect(await whatARestartFinds(copyOf(state))).toEqual({ [deviceOf(1)]: 1 });
+  });
+
+  // before: a restart loaded the older snapshot and refused the WAL after it, which did not continue its cut
+  it("overwritten in place by an older copy: written again at the next round", async () => {
+    const { gateway } = await start({ snapshotIntervalMs: 100 });
+    await reading(1, 1);
+    const snapshot = await snapshottedByARound(1);
+    const older = readFileSync(snapshot);
+    await reading(1, 2);
+    await waitUntil(() => decodeSnapshot(readFileSync(snapshot), 1, snapshot).devices[0].lastSeq === 2, 10_000, () => "no round snapshotted seq 2");
+    const inode = statSync(snapshot).ino;
+    writeFileSync(snapshot, older);
+    expect(statSync(snapshot).ino).toBe(inode);
+    await waitUntil(() => repaired().length > 0, 10_000, () => "the snapshot was not written again");
+    expect(repaired()).toEqual([{ shard: 1, found: [expect.stringMatching(/snapshot\.bin: the snapshot was removed or replaced/)] }]);
+    expect(await whatARestartFinds(copyOf(state))).toEqual({ [deviceOf(1)]: 2 });
+    expect(gateway.health()).toMatchObject({ stateRepairs: 1 });
   });
 
   // before: every round failed to rename the new snapshot over the folder, and a restart refused the shard as corrupt

@@ -21,13 +21,13 @@ import {
   ShardLog,
   encodeSnapshot,
   loadShard,
-  lockFile,
+  lockInode,
   lockShard,
   quarantineShard,
   remakeShardFolder,
   shardDamage,
   shardDirectory,
-  snapshotFiles,
+  snapshotIdentity,
   type Fingerprint,
   type ShardFiles,
   type WalSegment,
@@ -304,7 +304,7 @@ export class Gateway {
         log: new ShardLog(shardDirectory(config.stateDir, index), config.walSync),
         e: 0,
         cutOnDisk: 0,
-        files: { lock: lockFile(config.stateDir, index) },
+        files: { lock: lockInode(config.stateDir, index) },
         release,
       };
       this.shards.set(index, shard);
@@ -615,9 +615,12 @@ export class Gateway {
    * they are.
    */
   private repairNow(shard: OwnedShard): Promise<void> {
+    const e = shard.e;
     return this.inTurn(async () => {
       if (this.broken) throw new PhasorError("runtime", "the gateway stopped before the shard's files were made whole again");
       const damage = shardDamage(this.config.stateDir, shard.index, shard.files, shard.log);
+      // a round that ran first found the damage and wrote a snapshot that holds the message
+      if (damage.length === 0 && shard.cutOnDisk >= e) return;
       await this.repair(shard, damage.length > 0 ? damage : [`${shardDirectory(this.config.stateDir, shard.index)}: the WAL could not be written there`]);
     });
   }
@@ -633,7 +636,7 @@ export class Gateway {
     const { stateDir } = this.config;
     try {
       shard.release = lockShard(stateDir, shard.index);
-      shard.files.lock = lockFile(stateDir, shard.index);
+      shard.files.lock = lockInode(stateDir, shard.index);
       const movedAside = remakeShardFolder(stateDir, shard.index, shard.log);
       await this.snapshotShard(shard);
       this.stateRepairs++;
@@ -654,7 +657,7 @@ export class Gateway {
     shard.log.rotate();
     await writeFileAtomically(join(shardDirectory(this.config.stateDir, shard.index), "snapshot.bin"), bytes);
     shard.cutOnDisk = cut;
-    Object.assign(shard.files, snapshotFiles(this.config.stateDir, shard.index));
+    Object.assign(shard.files, snapshotIdentity(this.config.stateDir, shard.index));
   }
 
   private reportHealth(): void {
