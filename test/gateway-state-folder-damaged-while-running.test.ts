@@ -179,6 +179,20 @@ describe("the whole state folder removed while the gateway runs", () => {
   });
 });
 
+describe("damage the gateway cannot repair", () => {
+  it("a file where the state folder was: the gateway stops with a fatal line, the message not acknowledged", async () => {
+    const { stopped } = await start();
+    await reading(1, 1);
+    rmSync(state, { recursive: true });
+    writeFileSync(state, "not a folder");
+    const acks = atAck.length;
+    await publisher.publishAsync(inputTopic(`${PREFIX}${tests}`, SHARDS, deviceOf(1), "accel"), '{"seq":2,"t":1002,"v":[0.1,0.2,0.3]}', { qos: 1 });
+    await expect(stopped).rejects.toThrow(/shard 1: its files were damaged while the gateway ran .*shard-1: the folder is gone/);
+    expect(log.filter((r) => r.event === "fatal")).toHaveLength(1);
+    expect(atAck.length).toBe(acks);
+  });
+});
+
 describe("a snapshot damaged while the gateway runs", () => {
   // before: a round skipped the shard (no message since its last snapshot), and a restart refused its folder
   // without a snapshot as a lost snapshot
