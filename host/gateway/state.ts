@@ -9,6 +9,8 @@
  *   before the message is acknowledged to the broker. A new segment starts at each snapshot; a segment is deleted
  *   once a snapshot covers it and every prediction it published has been acknowledged by the broker.
  * Beside it, `shard-<s>.lock` holds the pid of the gateway that owns the shard. Node-only.
+ * While the gateway runs, these files are watched for removal and replacement (shardDamage, ShardLog's link-count
+ * check) and made whole again from memory (remakeShardFolder and a snapshot): docs/gateway.md, "Damage while running".
  */
 import { constants as bufferConstants } from "node:buffer";
 import { closeSync, existsSync, fdatasyncSync, fstatSync, lstatSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, truncateSync, writeSync, mkdirSync, type Stats } from "node:fs";
