@@ -10,7 +10,7 @@
  */
 import "../host/node.js";
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { MqttClient } from "mqtt";
@@ -390,13 +390,16 @@ describe("phasor gateway keeps running whatever a message holds (issue 12)", () 
     const first = await tinyGateway(state);
     const device = "dev-io";
     const shard = shardOf(device, 4);
-    // the shard's directory vanishes under the running gateway: the next message cannot be logged
-    rmSync(join(state, `shard-${shard}`), { recursive: true });
+    // a folder where the shard's next WAL segment goes: the next message cannot be logged (a removed shard folder
+    // is made again: gateway-state-folder-damaged-while-running.test.ts)
+    const inTheWay = join(state, `shard-${shard}`, "wal-000000000000001.log");
+    mkdirSync(inTheWay);
     const publisher = await connectClient(broker.url, "io-publisher");
     clients.push(publisher);
     await publisher.publishAsync(inputTopic(TINY, 4, device, "x"), '{"seq":1,"t":0,"v":[0.25]}', { qos: 1 });
     expect(await withTimeout(first.exited, 20_000, "the gateway did not stop")).toBe(1);
-    expect(first.stderr).toMatch(new RegExp(`^phasor gateway: .*shard-${shard}/wal-0+1\\.log: cannot open the WAL: no such file\n$`));
+    expect(first.stderr).toMatch(new RegExp(`^phasor gateway: .*shard-${shard}/wal-0+1\\.log: cannot open the WAL: it is a directory\n$`));
+    rmSync(inTheWay, { recursive: true });
     // not acknowledged: the next gateway gets the message from the broker and applies it
     const tinyCollector = await Collector.start(broker.url, "io-collector", TINY);
     const second = await tinyGateway(state);

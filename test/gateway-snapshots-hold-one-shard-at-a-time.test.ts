@@ -7,7 +7,7 @@
  * takes the live path for messages of devices the gateway has never seen: refused ones create no device.
  */
 import "../host/node.js";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
@@ -178,8 +178,9 @@ describe("a WAL that cannot be written in the middle of a periodic round", () =>
       // a reading in every shard, and every shard snapshotted since: each WAL at the start of a new segment
       for (const shard of ALL) await reading(shard, 1);
       await waitUntil(() => ALL.every((shard) => snapshotOnDisk(shard).devices.length === 1), 20_000, () => "the periodic rounds did not snapshot every shard");
-      // while the next round writes shard 0: new readings of shards 1 and 3, then one of shard 2, whose folder is
-      // gone, so that its WAL cannot be opened and the gateway stops
+      // while the next round writes shard 0: new readings of shards 1 and 3, then one of shard 2, whose next WAL
+      // segment's name is taken by a folder, so that its WAL cannot be opened and the gateway stops (a removed shard
+      // folder is made again: gateway-state-folder-damaged-while-running.test.ts)
       observed.beforeWrite = async (shard) => {
         if (shard !== 0) return;
         observed.beforeWrite = null;
@@ -187,12 +188,12 @@ describe("a WAL that cannot be written in the middle of a periodic round", () =>
         const received = gateway.health().received;
         await reading(1, 2);
         await reading(3, 2);
-        rmSync(shardDirectory(join(dir, "state"), 2), { recursive: true });
+        mkdirSync(join(shardDirectory(join(dir, "state"), 2), "wal-000000000000002.log"));
         await reading(2, 2);
         await waitUntil(() => gateway.health().received === received + 3, 20_000, () => "the readings did not reach the gateway");
       };
       await reading(0, 2);
-      await expect(running).rejects.toThrow(/shard-2[/\\]wal-0+\d+\.log: cannot open the WAL: no such file/);
+      await expect(running).rejects.toThrow(/shard-2[/\\]wal-0+\d+\.log: cannot open the WAL: it is a directory/);
       await waitUntil(() => observed.events.includes("written 0"), 20_000, () => observed.events.join(", "));
       expect(observed.events).toEqual(["capture 0", "fatal", "written 0"]);
       // shards 1 and 3 kept the snapshots from before their readings of seq 2 (their WAL has those)

@@ -16,7 +16,22 @@ import { PhasorError } from "../errors.js";
 import { claimTopic, healthTopic, ownedShards, parseInputTopic, shardSubscription } from "./topics.js";
 import { SENSOR_REJECTIONS, type SensorLayout } from "./sensors.js";
 import { REJECTIONS, Shard, type Out, type PublishMode, type Refusal, type Rejection } from "./shard.js";
-import { BadStateError, ShardLog, encodeSnapshot, loadShard, lockShard, quarantineShard, shardDirectory, type Fingerprint, type WalSegment } from "./state.js";
+import {
+  BadStateError,
+  ShardLog,
+  encodeSnapshot,
+  loadShard,
+  lockInode,
+  lockShard,
+  quarantineShard,
+  remakeShardFolder,
+  shardDamage,
+  shardDirectory,
+  snapshotIdentity,
+  type Fingerprint,
+  type ShardFiles,
+  type WalSegment,
+} from "./state.js";
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { join } from "node:path";
@@ -65,6 +80,8 @@ interface OwnedShard {
   e: number;
   /** the cut of the newest snapshot on disk */
   cutOnDisk: number;
+  /** the inodes of the folder, snapshot and lock the gateway made, to notice damage while it runs */
+  files: ShardFiles;
   release: () => void;
 }
 
@@ -109,6 +126,8 @@ export interface Health {
   wal: { segments: number; entries: number };
   snapshots: { rounds: number; failures: number; lastMs: number | null };
   stateResets: number;
+  /** shards whose files were found damaged while the gateway ran and were written whole again (state-repaired) */
+  stateRepairs: number;
   uptimeS: number;
 }
 
@@ -131,6 +150,7 @@ export class Gateway {
   private readonly publishReasons = new Set<string>();
   private rounds = 0;
   private roundFailures = 0;
+  private stateRepairs = 0;
   private lastRoundMs: number | null = null;
   /** the last snapshot round asked for (the next one follows it), and how many asked for have not ended */
   private round: Promise<void> = Promise.resolve();
@@ -164,15 +184,23 @@ export class Gateway {
     });
     this.client.handleMessage = (packet: IPublishPacket, callback: (error?: Error) => void) => {
       if (this.closing) return;
+      let lost: OwnedShard | undefined;
       try {
         this.received++;
-        this.handle(packet.topic, typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload);
+        lost = this.handle(packet.topic, typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload);
       } catch (err) {
         this.fail(err);
         return;
       }
-      // the PUBACK goes out only now, after the message is in the WAL
-      callback();
+      // the PUBACK goes out only now, after the message is in the WAL; a WAL entry on a removed file waits for the
+      // shard's snapshot written whole again (mqtt.js takes the next message only after the PUBACK)
+      if (lost === undefined) callback();
+      else {
+        this.repairNow(lost).then(
+          () => this.closing || callback(),
+          (err) => this.fail(err),
+        );
+      }
     };
     this.client.on("connect", (connack) => {
       this.connected = true;
@@ -276,6 +304,7 @@ export class Gateway {
         log: new ShardLog(shardDirectory(config.stateDir, index), config.walSync),
         e: 0,
         cutOnDisk: 0,
+        files: { lock: lockInode(config.stateDir, index) },
         release,
       };
       this.shards.set(index, shard);
@@ -465,12 +494,12 @@ export class Gateway {
    * (`replay`). Deterministic given the state, so that a replay ends in the state the live run had; a message the
    * engine failed on is not run again but refused as its entry records (host/gateway/shard.ts).
    */
-  private handle(topic: string, payload: Uint8Array, replay?: { e: number; segment: WalSegment; failed: boolean; outs: Out[]; size: number }): void {
+  private handle(topic: string, payload: Uint8Array, replay?: { e: number; segment: WalSegment; failed: boolean; outs: Out[]; size: number }): OwnedShard | undefined {
     const parsed = parseInputTopic(this.config.prefix, topic);
     const shard = parsed && this.shards.get(parsed.shard);
     if (!parsed || !shard) {
       this.notOwned++;
-      return;
+      return undefined;
     }
     const e = replay ? replay.e : shard.e + 1;
     shard.e = e;
@@ -489,6 +518,7 @@ export class Gateway {
       segment = shard.log.append({ e, topic, payload: kept, ...(kept.length < size ? { bytes: size } : {}), outs, failed });
     }
     for (const out of outs) this.publishOutput(out, segment);
+    return segment.lost ? shard : undefined;
   }
 
   private publishOutput(out: Out, segment: WalSegment | null): void {
@@ -534,6 +564,17 @@ export class Gateway {
         // a round that a WAL failure came in the middle of captures no more: the message that could not be logged
         // is in its shard's state, not acknowledged, and will be delivered again, so no snapshot may hold it
         if (this.broken) break;
+        let damage: string[];
+        try {
+          damage = shardDamage(this.config.stateDir, shard.index, shard.files, shard.log);
+        } catch (err) {
+          failures.push(err);
+          continue;
+        }
+        if (damage.length > 0) {
+          await this.repair(shard, damage).catch((err) => failures.push(err));
+          continue;
+        }
         if (!all && shard.e === shard.cutOnDisk) continue;
         try {
           await this.snapshotShard(shard);
@@ -556,12 +597,54 @@ export class Gateway {
         this.config.log({ event: "snapshot-failed", message: (failures[0] as Error).message });
       }
     };
-    // rounds never overlap: a round asked for while one runs follows it
+    return this.inTurn(run);
+  }
+
+  /** Runs `step` after every round and repair asked for before it: two never write a shard's files at once. */
+  private inTurn(step: () => Promise<void>): Promise<void> {
     this.roundsPending++;
-    const next = this.round.then(run).finally(() => this.roundsPending--);
+    const next = this.round.then(step).finally(() => this.roundsPending--);
     // a round that failed all the same does not keep the later ones from running
     this.round = next.catch(() => undefined);
     return next;
+  }
+
+  /**
+   * A message's WAL entry is on a removed file (or on none: the folder was gone): the shard's files are made whole
+   * again, its snapshot at a cut that includes the message, before the message is acknowledged. Resolves once
+   * they are.
+   */
+  private repairNow(shard: OwnedShard): Promise<void> {
+    const e = shard.e;
+    return this.inTurn(async () => {
+      if (this.broken) throw new PhasorError("runtime", "the gateway stopped before the shard's files were made whole again");
+      const damage = shardDamage(this.config.stateDir, shard.index, shard.files, shard.log);
+      // a round that ran first found the damage and wrote a snapshot that holds the message
+      if (damage.length === 0 && shard.cutOnDisk >= e) return;
+      await this.repair(shard, damage.length > 0 ? damage : [`${shardDirectory(this.config.stateDir, shard.index)}: the WAL could not be written there`]);
+    });
+  }
+
+  /**
+   * Damage found in a shard's files while the gateway runs (shardDamage): the folder and the lock made again,
+   * what is not the gateway's moved aside, and a snapshot of the shard as it is in memory written at a cut, so
+   * that the disk holds every message acknowledged before the damage and after it. One `state-repaired` line.
+   * A repair that fails stops the gateway with a `fatal` line: the WAL may be on a file no restart can read, so no
+   * further message may be acknowledged.
+   */
+  private async repair(shard: OwnedShard, damage: string[]): Promise<void> {
+    const { stateDir } = this.config;
+    try {
+      shard.release = lockShard(stateDir, shard.index);
+      shard.files.lock = lockInode(stateDir, shard.index);
+      const movedAside = remakeShardFolder(stateDir, shard.index, shard.log);
+      await this.snapshotShard(shard);
+      this.stateRepairs++;
+      this.config.log({ event: "state-repaired", shard: shard.index, found: damage, cut: shard.cutOnDisk, ...(movedAside.length > 0 ? { movedAside } : {}) });
+    } catch (err) {
+      this.fail(new PhasorError("runtime", `shard ${shard.index}: its files were damaged while the gateway ran (${damage.join("; ")}) and cannot be written whole again: ${(err as Error).message}`));
+      throw err;
+    }
   }
 
   /**
@@ -574,6 +657,7 @@ export class Gateway {
     shard.log.rotate();
     await writeFileAtomically(join(shardDirectory(this.config.stateDir, shard.index), "snapshot.bin"), bytes);
     shard.cutOnDisk = cut;
+    Object.assign(shard.files, snapshotIdentity(this.config.stateDir, shard.index));
   }
 
   private reportHealth(): void {
@@ -650,6 +734,7 @@ export class Gateway {
       wal: { segments, entries },
       snapshots: { rounds: this.rounds, failures: this.roundFailures, lastMs: this.lastRoundMs },
       stateResets,
+      stateRepairs: this.stateRepairs,
       uptimeS: Math.round((Date.now() - this.started) / 1000),
     };
   }

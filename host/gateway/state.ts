@@ -9,10 +9,12 @@
  *   before the message is acknowledged to the broker. A new segment starts at each snapshot; a segment is deleted
  *   once a snapshot covers it and every prediction it published has been acknowledged by the broker.
  * Beside it, `shard-<s>.lock` holds the pid of the gateway that owns the shard. Node-only.
+ * While the gateway runs, these files are watched for removal and replacement (shardDamage, ShardLog's link-count
+ * check) and made whole again from memory (remakeShardFolder and a snapshot): docs/gateway.md, "Damage while running".
  */
 import { constants as bufferConstants } from "node:buffer";
-import { closeSync, existsSync, fdatasyncSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, truncateSync, writeSync, mkdirSync } from "node:fs";
-import { basename, join } from "node:path";
+import { closeSync, existsSync, fdatasyncSync, fstatSync, lstatSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, truncateSync, writeSync, mkdirSync, type Stats } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { crc32 } from "node:zlib";
 import { PhasorError } from "../errors.js";
 import { NAME_PATTERN, type DeviceInputState } from "./sensors.js";
@@ -224,6 +226,12 @@ export class WalSegment {
   /** predictions published (QoS 1) for its entries that the broker has not acknowledged yet */
   pending = 0;
   fd: number | null = null;
+  /**
+   * Its file is no longer in the shard's folder (removed, or the folder with it, while the gateway ran) or could
+   * not be made there (the folder is gone): its entries are on no disk a restart reads, so the gateway writes the
+   * shard's snapshot before it acknowledges the message (docs/gateway.md, "Damage while running").
+   */
+  lost = false;
 
   constructor(
     readonly path: string,
@@ -232,6 +240,9 @@ export class WalSegment {
     this.lastE = firstE - 1;
   }
 }
+
+/** segmentName's names */
+const WAL_NAME = /^wal-\d{15}\.log$/;
 
 function segmentName(firstE: number): string {
   return `wal-${String(firstE).padStart(15, "0")}.log`;
@@ -269,11 +280,16 @@ function walEntry(json: unknown): WalEntry | undefined {
   return entry;
 }
 
+/** The least time between two checks that a shard's open WAL segment still has a name. */
+const WAL_CHECK_MS = 10;
+
 /** The WAL of one shard: append-only segments, rotated at each snapshot. */
 export class ShardLog {
   /** segments before the current one, oldest first, each waiting for a snapshot or for its predictions' acks */
   readonly closed: WalSegment[] = [];
   private current: WalSegment | null = null;
+  /** when (Date.now()) an entry's write last checked that the open segment's file still has a name */
+  private checkedAt = -Infinity;
 
   constructor(
     readonly dir: string,
@@ -289,7 +305,15 @@ export class ShardLog {
   append(entry: WalEntry): WalSegment {
     if (this.current === null) {
       const segment = new WalSegment(join(this.dir, segmentName(entry.e)), entry.e);
-      segment.fd = io(segment.path, "open the WAL", () => openSync(segment.path, "a"));
+      try {
+        segment.fd = openSync(segment.path, "a");
+      } catch (err) {
+        if (!isGone(err)) throw new PhasorError("runtime", `${segment.path}: cannot open the WAL: ${ioReason(err)}`);
+        // the shard's folder is gone: a segment that is not the current one, so the next entry tries again
+        segment.lost = true;
+        segment.lastE = entry.e;
+        return segment;
+      }
       this.current = segment;
     }
     const segment = this.current;
@@ -298,7 +322,30 @@ export class ShardLog {
     if (written !== line.length) throw new PhasorError("runtime", `${segment.path}: cannot write the WAL: ${written} of ${line.length} bytes written (disk full?)`);
     if (this.syncEachEntry) io(segment.path, "sync the WAL", () => fdatasyncSync(segment.fd as number));
     segment.lastE = entry.e;
+    // an entry written to a removed file would otherwise be acknowledged with nothing on disk until the next
+    // snapshot round noticed; an fstat per entry cost 3 to 5 % of the throughput (docs/gateway.md, "Damage while
+    // running"), so at most one every WAL_CHECK_MS: entries acknowledged in between are found by the next check or
+    // round and are in the repair's snapshot, like those acknowledged before the file was removed
+    const now = Date.now();
+    if (now - this.checkedAt >= WAL_CHECK_MS) {
+      this.checkedAt = now;
+      if (this.isLost(segment)) segment.lost = true;
+    }
     return segment;
+  }
+
+  /** The open segment when its file has been removed (it has no name left), else null. */
+  lostSegment(): WalSegment | null {
+    return this.current !== null && this.isLost(this.current) ? this.current : null;
+  }
+
+  private isLost(segment: WalSegment): boolean {
+    return io(segment.path, "check the WAL", () => fstatSync(segment.fd as number).nlink) === 0;
+  }
+
+  /** Every segment the log still keeps, the open one last. */
+  get segments(): WalSegment[] {
+    return this.current ? [...this.closed, this.current] : [...this.closed];
   }
 
   /** Ends the current segment: the next entry starts a new file. */
@@ -321,7 +368,7 @@ export class ShardLog {
 
   /** entries not yet deleted, and the number of files */
   get size(): { segments: number; entries: number } {
-    const all = this.current ? [...this.closed, this.current] : this.closed;
+    const all = this.segments;
     return { segments: all.length, entries: all.reduce((n, s) => n + s.lastE - s.firstE + 1, 0) };
   }
 
@@ -373,7 +420,7 @@ export async function loadShard(stateDir: string, fingerprint: Fingerprint): Pro
       );
     }
   }
-  const names = io(dir, "list the shard's directory", () => readdirSync(dir)).filter((name) => /^wal-\d{15}\.log$/.test(name)).sort();
+  const names = io(dir, "list the shard's directory", () => readdirSync(dir)).filter((name) => WAL_NAME.test(name)).sort();
   const segments: LoadedShard["segments"] = [];
   let tornTail = false;
   let tornBytes = 0;
@@ -493,11 +540,116 @@ function forEachLine(path: string, each: (line: string, index: number) => void):
   }
 }
 
+/** A file-system error that says the path, or a folder on it, is not there (or is not a folder). */
+function isGone(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === "ENOENT" || code === "ENOTDIR";
+}
+
+/** What is at `path` (not following a link), or undefined when nothing is. */
+function whatIsAt(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch (err) {
+    if (isGone(err)) return undefined;
+    throw new PhasorError("runtime", `${path}: cannot look at it: ${ioReason(err)}`);
+  }
+}
+
+/**
+ * The files a running gateway left in a shard's place: the folder and the lock it took by inode, the snapshot it
+ * last renamed into place by inode, size and modification time (a copy written over it keeps the inode). What is
+ * there now is compared with them at each snapshot round (shardDamage).
+ */
+export interface ShardFiles {
+  dir?: number;
+  snapshot?: string;
+  lock?: number;
+}
+
+function fileIdentity(stats: Stats): string {
+  return `${stats.ino} ${stats.size} ${stats.mtimeMs}`;
+}
+
+export function lockPath(stateDir: string, shard: number): string {
+  return `${shardDirectory(stateDir, shard)}.lock`;
+}
+
+/** The shard's folder and snapshot as they are now (after a snapshot was written), as ShardFiles keeps them. */
+export function snapshotIdentity(stateDir: string, shard: number): Pick<ShardFiles, "dir" | "snapshot"> {
+  const dir = shardDirectory(stateDir, shard);
+  return { dir: io(dir, "look at the shard's folder", () => statSync(dir).ino), snapshot: io(dir, "look at the snapshot", () => fileIdentity(statSync(join(dir, "snapshot.bin")))) };
+}
+
+/** The inode of the shard's lock as it is now (after it was taken). */
+export function lockInode(stateDir: string, shard: number): number {
+  const path = lockPath(stateDir, shard);
+  return io(path, "look at the shard's lock", () => statSync(path).ino);
+}
+
+/**
+ * What has happened to a shard's files since the gateway made them, one sentence each (empty: nothing): the
+ * folder removed or replaced, the snapshot removed or replaced, the open WAL segment removed, the lock removed or
+ * replaced. A few stats per shard and round; files of which the gateway has no inode yet are not checked.
+ */
+export function shardDamage(stateDir: string, shard: number, known: ShardFiles, log: ShardLog): string[] {
+  const found: string[] = [];
+  const dir = shardDirectory(stateDir, shard);
+  const folder = whatIsAt(dir);
+  if (known.dir !== undefined && (folder === undefined || !folder.isDirectory() || folder.ino !== known.dir)) {
+    found.push(`${dir}: the folder is gone or was replaced`);
+  } else if (known.snapshot !== undefined) {
+    const path = join(dir, "snapshot.bin");
+    const snapshot = whatIsAt(path);
+    if (snapshot === undefined || !snapshot.isFile() || fileIdentity(snapshot) !== known.snapshot) found.push(`${path}: the snapshot was removed or replaced`);
+  }
+  const lost = log.lostSegment();
+  if (lost !== null) found.push(`${lost.path}: the open WAL segment was removed`);
+  const lock = whatIsAt(lockPath(stateDir, shard));
+  if (known.lock !== undefined && (lock === undefined || lock.ino !== known.lock)) found.push(`${lockPath(stateDir, shard)}: the shard's lock was removed or replaced`);
+  return found;
+}
+
+/**
+ * Makes a shard's folder a place a snapshot can be written to again after damage while running: the state folder
+ * and the shard's folder made where they are gone, and whatever is not the gateway's at its paths moved to
+ * `<state>/quarantine/` (never deleted: it may be someone's): a file where the folder should be, anything but a
+ * regular file at the snapshot's path or a segment's, a WAL segment the log does not know (from a backup put
+ * back), which a restart would take for part of the shard's WAL.
+ */
+export function remakeShardFolder(stateDir: string, shard: number, log: ShardLog): string[] {
+  const moved: string[] = [];
+  const aside = (path: string) => {
+    const target = quarantinePath(stateDir, shard, `-${basename(path)}`);
+    io(target, "move a file that is not the gateway's aside", () => {
+      mkdirSync(dirname(target), { recursive: true });
+      renameSync(path, target);
+    });
+    moved.push(target);
+  };
+  const dir = shardDirectory(stateDir, shard);
+  const folder = whatIsAt(dir);
+  if (folder !== undefined && !folder.isDirectory()) aside(dir);
+  io(dir, "make the shard's folder again", () => mkdirSync(dir, { recursive: true }));
+  const ours = new Set(log.segments.map((segment) => basename(segment.path)));
+  for (const name of io(dir, "list the shard's directory", () => readdirSync(dir))) {
+    const stats = whatIsAt(join(dir, name));
+    const isOurs = name === "snapshot.bin" || ours.has(name);
+    if ((isOurs && stats !== undefined && !stats.isFile()) || (!isOurs && WAL_NAME.test(name))) aside(join(dir, name));
+  }
+  return moved;
+}
+
+/** Where a shard's state, or a file found in its place (`suffix`), is moved aside: unique per time and process. */
+function quarantinePath(stateDir: string, shard: number, suffix: string): string {
+  return join(stateDir, "quarantine", `shard-${shard}-${new Date().toISOString().replaceAll(":", "-")}-${process.pid}${suffix}`);
+}
+
 /** Moves a shard's state aside (policy "reset"): `<state>/quarantine/shard-<s>-<time>`. Returns where. */
 export function quarantineShard(stateDir: string, shard: number): string {
-  const target = join(stateDir, "quarantine", `shard-${shard}-${new Date().toISOString().replaceAll(":", "-")}-${process.pid}`);
+  const target = quarantinePath(stateDir, shard, "");
   io(target, "move the shard's state to quarantine", () => {
-    mkdirSync(join(stateDir, "quarantine"), { recursive: true });
+    mkdirSync(dirname(target), { recursive: true });
     renameSync(shardDirectory(stateDir, shard), target);
   });
   return target;
@@ -510,7 +662,7 @@ export function quarantineShard(stateDir: string, shard: number): string {
  * same pid since.
  */
 export function lockShard(stateDir: string, shard: number): () => void {
-  const path = `${shardDirectory(stateDir, shard)}.lock`;
+  const path = lockPath(stateDir, shard);
   io(stateDir, "create the state directory", () => mkdirSync(stateDir, { recursive: true }));
   for (let attempt = 0; attempt < 2; attempt++) {
     let fd: number;
