@@ -44,7 +44,7 @@ interface DemoParams {
 }
 
 const PARAMS = ["model", "simd", "speed", "seed"];
-/** the fastest ?speed= the page plays: 100 s of events a second already draws every event in one frame */
+/** the fastest ?speed= the page plays: a frame advances by at most 100 ms of wall time (Demo.frame), 10 s of events at this speed */
 const MAX_SPEED = 100_000;
 
 function readParams(query: URLSearchParams): DemoParams {
@@ -68,6 +68,7 @@ function readParams(query: URLSearchParams): DemoParams {
     seed: number("seed", 7, (v) => Number.isInteger(v) && v >= 0 && v <= MAX_SEED, `an integer from 0 to ${MAX_SEED}`),
   };
 }
+
 const PX_PER_MS = 4;
 const EVENTS_PX = 120;
 const PREDICTION_PX = 90;

@@ -435,7 +435,7 @@ phasor_status phasor_mcu_readout_save(phasor_mcu *mcu, uint8_t *bytes, size_t ro
 /* A saved readout's layout (docs/on-device-learning.md, section 5): header fields, the first bias, the bias bound */
 enum { READOUT_MAGIC = 0x4f524c50, READOUT_VERSION = 1, READOUT_MODEL_CRC_AT = 8, READOUT_OUTPUTS_AT = 12, READOUT_HIDDEN_AT = 16 };
 enum { READOUT_RESERVED_AT = 24, READOUT_BIASES_AT = 32, READOUT_FIXED_BYTES = 36 };
-#define READOUT_BIAS_MAX ((int64_t)1 << 46) - 1
+static const int64_t READOUT_BIAS_MAX = ((int64_t)1 << 46) - 1;
 
 /* CRC-32 (IEEE, reflected, as zlib's): bit by bit, since only a refused readout is checked here */
 static uint32_t crc32_ieee(const uint8_t *bytes, size_t length) {
@@ -465,7 +465,7 @@ static const char *readout_problem(const phasor_mcu *mcu, const uint8_t *bytes, 
   for (uint32_t o = 0; o < outputs; o++) {
     const uint8_t *at = bytes + READOUT_BIASES_AT + 8 * o;
     int64_t bias = (int64_t)((uint64_t)read_u32(at) | (uint64_t)read_u32(at + 4) << 32);
-    if (bias > READOUT_BIAS_MAX || bias < -(READOUT_BIAS_MAX)) return "a bias is beyond +-(2^46 - 1) in Q25.38";
+    if (bias > READOUT_BIAS_MAX || bias < -READOUT_BIAS_MAX) return "a bias is beyond +-(2^46 - 1) in Q25.38";
   }
   return "the module's checks refused it, and none of docs/on-device-learning.md's says why";
 }
