@@ -299,8 +299,8 @@ describe("phasor gateway on a real broker, two gateways, 100 devices", () => {
 describe("phasor gateway keeps running whatever a message holds (issue 12)", () => {
   const TINY = "tiny";
 
-  async function tinyGateway(state: string): Promise<GatewayProcess> {
-    const gateway = new GatewayProcess(["--model", join(dir, "tiny.plsm"), "--state", state, "--broker", broker.url, "--prefix", TINY, "--shards", "4", "--health-interval", "60000"]);
+  async function tinyGateway(state: string, ...extra: string[]): Promise<GatewayProcess> {
+    const gateway = new GatewayProcess(["--model", join(dir, "tiny.plsm"), "--state", state, "--broker", broker.url, "--prefix", TINY, "--shards", "4", "--health-interval", "60000", ...extra]);
     gateways.push(gateway);
     await gateway.waitFor("ready");
     return gateway;
@@ -410,7 +410,9 @@ describe("phasor gateway keeps running whatever a message holds (issue 12)", () 
 
   it("a lock that cannot be removed at a graceful stop is one line and exit status 1, after the last snapshot", async () => {
     const state = join(dir, "state-lock");
-    const gateway = await tinyGateway(state);
+    // no periodic round while the lock is replaced: a round that came between the removal and the copy found the
+    // damage half made and logged snapshot-failed (seen once in CI on a slower machine); this is the graceful stop's
+    const gateway = await tinyGateway(state, "--snapshot-interval", "3600000");
     // the lock of shard 0 replaced by a folder that holds a file: rm(2) of it fails
     rmSync(join(state, "shard-0.lock"));
     cpSync(join(state, "shard-0"), join(state, "shard-0.lock"), { recursive: true });
