@@ -38,7 +38,7 @@ function reading(seq: number, t: number, boot?: string | number): string {
   return JSON.stringify({ seq, ...(boot === undefined ? {} : { boot }), t, v: [0.1 * (t % 7), -0.2, 0.001 * (t % 1000)] });
 }
 
-function predictions(outs: Out[]): { seq: number; y: number[] }[] {
+function predictions(outs: Out[]): { seq: number; boot?: string; t: number; y: number[] }[] {
   return outs.filter((o) => o.topic === outputTopic(PREFIX, SHARD, DEVICE)).map((o) => JSON.parse(o.payload));
 }
 
@@ -97,7 +97,7 @@ describe("a device that restarts its seq with a new boot id", () => {
     expect(send(shard, accel, JSON.stringify({ seq: 0, boot: "7f3a1", reset: true })).outs).toEqual([]);
     const outs = send(shard, accel, reading(1, 3, "7f3a1")).outs;
     const fresh = demoShard(engine, SHARD);
-    expect(predictions(outs)).toEqual(predictions(send(fresh, accel, reading(1, 3)).outs));
+    expect(predictions(outs)).toEqual(predictions(send(fresh, accel, reading(1, 3)).outs).map((p) => ({ ...p, boot: "7f3a1" })));
     expect(device(shard)).toMatchObject({ stream: device(fresh).stream, input: device(fresh).input, lastSeq: 1, boot: "7f3a1", counters: { restarts: 1, resets: 1, timeBackwards: 0, duplicates: 0 } });
   });
 
@@ -124,6 +124,20 @@ describe("a device that restarts its seq with a new boot id", () => {
     expect(predictions(send(shard, accel, reading(0, 1002)).outs)).toHaveLength(1);
     expect(device(shard)).toMatchObject({ pastBoots: ["5"], counters: { restarts: 1, accepted: 3 } });
     expect(device(shard).boot).toBeUndefined();
+  });
+
+  // before: a prediction had no run, so the new run's seq 0 had the key (device, seq) of the old run's
+  it("has predictions that say their run with their seq, also one that waited for its tick across a new run", () => {
+    const { outs } = rebooted();
+    expect(predictions(outs).map((p) => [p.boot, p.seq])).toEqual([["c201", 0], ["c201", 1], ["c201", 2]]);
+    expect(Object.keys(predictions(outs)[0]).slice(0, 4)).toEqual(["seq", "boot", "t", "y"]);
+    const shard = demoShard(engine, SHARD, { publish: "interval" });
+    send(shard, accel, reading(4, 1000, "7f3a"));
+    // a new run whose first message is refused: the prediction waiting is still the old run's reading's
+    expect(deadLetters(send(shard, accel, JSON.stringify({ seq: 0, boot: "c201", t: 1001, v: [1, 2] })).outs)).toHaveLength(1);
+    const restored = demoShard(engine, SHARD, { publish: "interval" });
+    restored.restore(decodeSnapshot(encodeSnapshot(shard.capture(2, FINGERPRINT)), SHARD, "snapshot.bin"));
+    for (const tick of [shard.fresh(), restored.fresh()]) expect(predictions(tick).map((p) => [p.boot, p.seq, p.t])).toEqual([["7f3a", 4, 1000]]);
   });
 
   // before: the new run's message was a duplicate, never run, so the engine could not fail on it

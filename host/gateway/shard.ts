@@ -344,18 +344,22 @@ export class Shard {
 
   private prediction(device: Device, seq: number, t: number, ts: number | undefined): Out | undefined {
     const { publish, changeThreshold } = this.config;
+    const reading: UnpublishedReading = { seq, t };
+    if (ts !== undefined) reading.ts = ts;
+    if (device.boot !== "") reading.boot = device.boot;
     if (publish === "interval") {
-      device.unpublished = ts === undefined ? { seq, t } : { seq, t, ts };
+      device.unpublished = reading;
       return undefined;
     }
     const y = device.sensors.stream.output();
     if (publish === "change" && device.published !== null && !changed(device.published, y, changeThreshold)) return undefined;
     if (publish === "change") device.published = y;
-    return { topic: outputTopic(this.config.prefix, this.config.index, device.id), payload: this.predictionPayload(seq, t, y, ts) };
+    return { topic: outputTopic(this.config.prefix, this.config.index, device.id), payload: this.predictionPayload(reading, y) };
   }
 
-  predictionPayload(seq: number, t: number, y: Float64Array, ts: number | undefined): string {
-    const body: Record<string, unknown> = { seq, t, y: Array.from(y) };
+  /** A prediction's JSON; `boot` with its `seq` where the reading's run has an id, since `seq` counts within a run. */
+  predictionPayload({ seq, boot, t, ts }: UnpublishedReading, y: Float64Array): string {
+    const body: Record<string, unknown> = boot === undefined ? { seq, t, y: Array.from(y) } : { seq, boot, t, y: Array.from(y) };
     if (this.labelled) {
       const label = argmax(y);
       body.label = label;
@@ -371,9 +375,9 @@ export class Shard {
     const outs: Out[] = [];
     for (const device of devices) {
       if (device.unpublished === null) continue;
-      const { seq, t, ts } = device.unpublished;
+      const reading = device.unpublished;
       device.unpublished = null;
-      outs.push({ topic: outputTopic(this.config.prefix, this.config.index, device.id), payload: this.predictionPayload(seq, t, device.sensors.stream.output(), ts) });
+      outs.push({ topic: outputTopic(this.config.prefix, this.config.index, device.id), payload: this.predictionPayload(reading, device.sensors.stream.output()) });
     }
     return outs;
   }

@@ -53,9 +53,11 @@ export interface DeviceRecord {
   readout: Uint8Array | null;
 }
 
-/** The reading a device's latest prediction answers: its sequence number, the time it ran at, its `ts`. */
+/** The reading a device's latest prediction answers: its sequence number and run, the time it ran at, its `ts`. */
 export interface UnpublishedReading {
   seq: number;
+  /** the run `seq` counts in, left out for the run "" (snapshot version 3) */
+  boot?: string;
   t: number;
   ts?: number;
 }
@@ -187,14 +189,20 @@ function isCounters(value: unknown): value is Record<string, number> {
   return isObject(value) && Object.values(value).every((n) => Number.isSafeInteger(n) && (n as number) >= 0);
 }
 
-function isUnpublished(value: unknown): value is UnpublishedReading {
+function isUnpublished(value: unknown, version: number): value is UnpublishedReading {
   if (!isObject(value) || !Number.isSafeInteger(value.seq) || (value.seq as number) < 0) return false;
+  if (value.boot !== undefined && !(version >= 3 && isRun(value.boot))) return false;
   const finite = (v: unknown) => typeof v === "number" && Number.isFinite(v);
   return finite(value.t) && (value.ts === undefined || finite(value.ts));
 }
 
 function isFiniteArray(value: unknown): value is number[] {
   return Array.isArray(value) && value.every((v) => typeof v === "number" && Number.isFinite(v));
+}
+
+/** A run's id as the snapshots write it: the run "" is left out. */
+function isRun(value: unknown): value is string {
+  return typeof value === "string" && BOOT_PATTERN.test(value);
 }
 
 /** What is wrong with a device's entry in a snapshot header of this version, or null. */
@@ -210,7 +218,7 @@ function deviceProblem(d: unknown, version: number): string | null {
   }
   if (!isCounters(d.counters)) return `${d.id}: its counters are not counts`;
   if (!(d.published === null || isFiniteArray(d.published))) return `${d.id}: its last published prediction is not finite numbers`;
-  if (d.unpublished !== undefined && !isUnpublished(d.unpublished)) return `${d.id}: its prediction waiting for the next tick is not a reading's seq, t and ts`;
+  if (d.unpublished !== undefined && !isUnpublished(d.unpublished, version)) return `${d.id}: its prediction waiting for the next tick is not a reading's seq, run, t and ts`;
   if (!Number.isSafeInteger(d.bytes) || (d.bytes as number) < 0) return `${d.id}: its state length is not a byte count`;
   if (version === 1 ? d.readoutBytes !== undefined : !Number.isSafeInteger(d.readoutBytes) || (d.readoutBytes as number) < 0) {
     return `${d.id}: its readout length is not a byte count`;
@@ -225,7 +233,6 @@ function deviceProblem(d: unknown, version: number): string | null {
 function runsProblem(d: Record<string, unknown>, version: number): string | null {
   if (d.boot === undefined && d.pastBoots === undefined) return null;
   if (version < 3) return `boot and pastBoots are not fields of a version ${version} snapshot`;
-  const isRun = (value: unknown) => typeof value === "string" && BOOT_PATTERN.test(value);
   if (d.boot !== undefined && !isRun(d.boot)) return `boot is not a run's id (1 to 64 characters of A-Z a-z 0-9 . _ : -; the run "" is left out)`;
   if (d.pastBoots === undefined) return null;
   const past = d.pastBoots;
