@@ -2,7 +2,8 @@
  * Seeded, bounded fuzzing of everything the gateway reads (issue 12, item 7): message payloads and topics, shard
  * snapshots and WAL files. A fixed number of cases per run, the same cases every run. Each case must end as a
  * clean refusal (counted, dead-lettered, or a "corrupt" BadStateError for a file) or as the result the unfuzzed
- * input gives; never an exception, a trap, a hang, or a change to any device the message was not for.
+ * input gives; never an exception, a trap, a hang, or a change to any device the message was not for. Messages
+ * carry `boot` ids too: the device's run, new runs, past runs again, and values that are not a run's id.
  */
 import "../host/node.js";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -76,10 +77,45 @@ class Fuzz {
 
 const CHANNELS: Record<string, number> = { accel: 3, temp: 1 };
 
-/** What the fuzzer knows of a device, to make most of its messages plausible. */
+/** What the fuzzer knows of a device, to make most of its messages plausible: its run too (`boot`, "" for none). */
 interface Known {
   seq: number;
   t: number;
+  boot: string;
+  /** the runs before it, the most recent first */
+  past: string[];
+  /** runs begun so far, for a new run's id */
+  runs: number;
+}
+
+function known(): Known {
+  return { seq: 0, t: 1.7e12, boot: "", past: [], runs: 0 };
+}
+
+/** A value that is not a run's id, as JSON. */
+const BAD_BOOTS = ['""', `"${"b".repeat(65)}"`, '"7f 3a"', '"a/b"', '"bööt"', "-1", "1.5", "9007199254740992", "null", "{}", '["7f3a"]', "true"];
+
+/**
+ * The `boot` of a message, as its JSON member with a leading comma (none for the run ""): mostly the device's
+ * current run; else a new run (a string, or a number, which is its decimal string), after which its seq starts
+ * again; one of its last three runs again (its seq anything: the run, not the number, says it is not new); or a
+ * value that is not a run's id. The odd ones do not move what the fuzzer expects next.
+ */
+function bootMember(f: Fuzz, known: Known, seqOf: { odd: boolean }): string {
+  const member = (boot: string) => (boot === "" ? "" : `,"boot":${/^\d+$/.test(boot) && f.chance(0.5) ? boot : JSON.stringify(boot)}`);
+  const kind = f.int(40);
+  if (kind === 0) {
+    known.past.unshift(known.boot);
+    known.boot = f.chance(0.3) ? String(known.runs++) : `r${known.runs++}`;
+    known.seq = -1;
+  } else if (kind === 1 && known.past.length > 0) {
+    seqOf.odd = true;
+    return member(f.pick(known.past.slice(0, 3)));
+  } else if (kind === 2) {
+    seqOf.odd = true;
+    return `,"boot":${f.pick(BAD_BOOTS)}`;
+  }
+  return member(known.boot);
 }
 
 function readingText(f: Fuzz, known: Known, sensor: string, named: boolean): string {
@@ -97,22 +133,25 @@ function readingText(f: Fuzz, known: Known, sensor: string, named: boolean): str
 /** One fuzzed message: a plausible reading or batch, edited text, or something else entirely. */
 function payloadOf(f: Fuzz, known: Known, sensor: string): string | Uint8Array {
   const kind = f.int(20);
+  const run = { odd: false };
+  const boot = kind < 18 ? bootMember(f, known, run) : "";
   // mostly the device's next number; else a number seen already, a gap, or no sequence number at all (the odd
   // ones do not move what the fuzzer expects next, so one of them does not spoil the device's later messages)
   const seq = () => {
+    if (run.odd) return String(f.int(50));
     if (f.chance(0.85)) return String(++known.seq);
     return f.pick([String(known.seq), String(known.seq - 3), String((known.seq += 50)), "-1", "1.5", '"7"', "null", "9007199254740992", "1e400"]);
   };
   const ts = () => (f.chance(0.2) ? `,"ts":${f.number(() => 1.7e12)}` : "");
-  if (kind < 9) return `{"seq":${seq()},${readingText(f, known, sensor, f.chance(0.05)).slice(1, -1)}${ts()}}`;
+  if (kind < 9) return `{"seq":${seq()}${boot},${readingText(f, known, sensor, f.chance(0.05)).slice(1, -1)}${ts()}}`;
   if (kind < 14) {
     const n = f.chance(0.9) ? 1 + f.int(MAX_READINGS) : f.pick([0, MAX_READINGS + 1]);
     const first = seq();
-    if (first === String(known.seq)) known.seq += Math.max(0, n - 1);
+    if (!run.odd && first === String(known.seq)) known.seq += Math.max(0, n - 1);
     const readings = Array.from({ length: n }, () => (f.chance(0.95) ? readingText(f, known, sensor, f.chance(0.3)) : f.pick(["null", "1", '"r"', "[]"])));
-    return `{"seq":${first},"readings":[${readings.join(",")}]${ts()}}`;
+    return `{"seq":${first}${boot},"readings":[${readings.join(",")}]${ts()}}`;
   }
-  if (kind < 18) return f.mutate(`{"seq":${seq()},${readingText(f, known, sensor, false).slice(1, -1)}}`);
+  if (kind < 18) return f.mutate(`{"seq":${seq()}${boot},${readingText(f, known, sensor, false).slice(1, -1)}}`);
   if (kind === 18) return f.bytes(f.int(40));
   return f.pick([
     "",
@@ -161,11 +200,11 @@ function accounted(shard: Shard): { applied: number; refused: number; duplicates
   return { applied, refused, duplicates };
 }
 
-/** The reading a prediction answers, read from the payload by the test itself: sensor, t, v and ts as sent. */
-function readingOf(payload: string, seq: number, topicSensor: string): { sensor: string; t: number; v: unknown; ts?: number } {
-  const message = JSON.parse(payload) as { seq: number; readings?: Record<string, unknown>[]; ts?: number } & Record<string, unknown>;
+/** The reading a prediction answers, read from the payload by the test itself: sensor, t, v, ts and boot as sent. */
+function readingOf(payload: string, seq: number, topicSensor: string): { sensor: string; t: number; v: unknown; ts?: number; boot?: unknown } {
+  const message = JSON.parse(payload) as { seq: number; readings?: Record<string, unknown>[]; ts?: number; boot?: unknown } & Record<string, unknown>;
   const r = message.readings ? message.readings[seq - message.seq] : message;
-  return { sensor: (r.sensor as string | undefined) ?? topicSensor, t: r.t as number, v: r.v, ts: message.ts };
+  return { sensor: (r.sensor as string | undefined) ?? topicSensor, t: r.t as number, v: r.v, ts: message.ts, boot: message.boot };
 }
 
 describe.each(["reject", "clamp"] as TimePolicy[])("fuzzed messages and topics, time policy %s", (timePolicy) => {
@@ -176,7 +215,7 @@ describe.each(["reject", "clamp"] as TimePolicy[])("fuzzed messages and topics, 
     // the same applied readings, sent clean one by one: the unfuzzed reference
     const mirror = demoShard(engine, SHARD, options);
     const devices = [0, 1, 2, 3].map((k) => deviceOf(SHARD, k));
-    const known = new Map<string, Known>();
+    const knowns = new Map<string, Known>();
     const sent: { topic: string; payload: Uint8Array }[] = [];
     let halfway: ReturnType<Shard["capture"]> | undefined;
     const outcomes = { applied: 0, refused: 0, duplicates: 0 };
@@ -184,8 +223,8 @@ describe.each(["reject", "clamp"] as TimePolicy[])("fuzzed messages and topics, 
       if (n === MESSAGES / 2) halfway = shard.capture(n, FINGERPRINT);
       const { topic, device, sensor } = topicOf(f, devices);
       const key = device ?? "";
-      if (!known.has(key)) known.set(key, { seq: 0, t: 1.7e12 });
-      const payload = payloadOf(f, known.get(key) as Known, sensor);
+      if (!knowns.has(key)) knowns.set(key, known());
+      const payload = payloadOf(f, knowns.get(key) as Known, sensor);
       const bytes = typeof payload === "string" ? new TextEncoder().encode(payload) : payload;
       sent.push({ topic, payload: bytes });
       const states = statesOfDevices(shard);
@@ -221,7 +260,8 @@ describe.each(["reject", "clamp"] as TimePolicy[])("fuzzed messages and topics, 
       for (const prediction of predictions) {
         const { seq } = JSON.parse(prediction.payload) as { seq: number };
         const reading = readingOf(new TextDecoder().decode(bytes), seq, sensor);
-        const clean = send(mirror, inputTopic(PREFIX, SHARDS, device as string, reading.sensor), JSON.stringify({ seq, t: reading.t, v: reading.v, ts: reading.ts }));
+        // the run as the message gave it: a new run of the fuzzed device's is one of the mirror's at its first reading
+        const clean = send(mirror, inputTopic(PREFIX, SHARDS, device as string, reading.sensor), JSON.stringify({ seq, boot: reading.boot, t: reading.t, v: reading.v, ts: reading.ts }));
         expect(clean.outs, where).toEqual([prediction]);
       }
     }
@@ -235,6 +275,9 @@ describe.each(["reject", "clamp"] as TimePolicy[])("fuzzed messages and topics, 
     expect(outcomes.applied).toBeGreaterThan(MESSAGES / 4);
     expect(outcomes.refused).toBeGreaterThan(MESSAGES / 4);
     expect(outcomes.duplicates).toBeGreaterThan(10);
+    const restarts = [...shard.devices.values()].reduce((n, device) => n + device.counts.restarts, 0);
+    expect(restarts).toBeGreaterThan(10);
+    expect(shard.refusals.filter((r) => r.message.startsWith("boot is not a run's id")).length).toBeGreaterThan(10);
     const reasons = new Set(shard.refusals.map((r) => r.reason));
     for (const reason of ["malformed", "unknownSensor", "wrongChannels", "nonFinite", "badTopic", "wrongShard", "tooManyDevices", ...(timePolicy === "reject" ? ["timeBackwards"] : [])]) {
       expect(reasons, reason).toContain(reason);
@@ -256,13 +299,19 @@ function usedShard(): { shard: Shard; entries: WalEntry[] } {
   const f = new Fuzz(21);
   const shard = demoShard(engine, SHARD, { maxReadings: MAX_READINGS });
   const devices = [0, 1, 2].map((k) => deviceOf(SHARD, k));
-  const known = new Map(devices.map((d) => [d, { seq: 0, t: 1.7e12 }]));
+  const knowns = new Map(devices.map((d) => [d, known()]));
   const entries: WalEntry[] = [];
   for (let e = 1; e <= 60; e++) {
     const device = f.pick(devices);
     const sensor = f.pick(["accel", "temp"]);
     const topic = inputTopic(PREFIX, SHARDS, device, sensor);
-    const payload = new TextEncoder().encode(`{"seq":${++(known.get(device) as Known).seq},${readingText(f, known.get(device) as Known, sensor, false).slice(1, -1)}}`);
+    const k = knowns.get(device) as Known;
+    // a new run every so often, so that the snapshot has runs to damage
+    if (e % 7 === 0) {
+      k.boot = `r${e}`;
+      k.seq = -1;
+    }
+    const payload = new TextEncoder().encode(`{"seq":${++k.seq}${k.boot === "" ? "" : `,"boot":"${k.boot}"`},${readingText(f, k, sensor, false).slice(1, -1)}}`);
     const { outs, failed } = send(shard, topic, payload);
     entries.push({ e, topic, payload, outs, failed });
   }

@@ -114,6 +114,8 @@ export interface Health {
   labelsIgnored: number;
   /** reset messages that started a device's stream again (over the devices' whole history) */
   resets: number;
+  /** new runs of devices (`boot`) that started their sequence numbers again (over the devices' whole history) */
+  restarts: number;
   /** predictions published by this process */
   outputs: number;
   /** predictions and dead letters the broker refused (an ACL, a size limit) or that could not be sent */
@@ -678,6 +680,7 @@ export class Gateway {
     let learned = 0;
     let labelsIgnored = 0;
     let resets = 0;
+    let restarts = 0;
     let stateResets = 0;
     let segments = 0;
     let entries = 0;
@@ -702,6 +705,7 @@ export class Gateway {
         learned += device.sensors.stream.learning?.steps ?? 0;
         labelsIgnored += device.counts.labelsIgnored;
         resets += device.counts.resets;
+        restarts += device.counts.restarts;
         duplicates += device.counts.duplicates;
         seqGaps += device.counts.seqGaps;
         if (Number.isFinite(device.lagMs)) lags.push({ device: device.id, ms: device.lagMs });
@@ -726,6 +730,7 @@ export class Gateway {
       learned,
       labelsIgnored,
       resets,
+      restarts,
       outputs: this.outputs,
       publishFailures: this.publishFailures,
       replayed: this.replayed,

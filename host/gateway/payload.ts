@@ -7,9 +7,13 @@
  *   labelled:      {"seq": 1043, "t": 1712345678902.5, "v": [0.2, -0.3, 9.7], "label": 2}
  *   several:       {"seq": 1042, "readings": [{"t": ..., "v": [...]}, {"t": ..., "v": 21.5, "sensor": "temp"}], "ts": ...}
  *   a reset:       {"seq": 1045, "reset": true}   (the device's stream starts again, as a new device's)
+ *   of a run:      {"seq": 0, "boot": "7f3a", "t": ..., "v": [...]}   (any form: the device's id for its current run)
  *
  * `seq` numbers readings, not messages: the k-th reading of a message has sequence number seq + k, so a message of
- * n readings uses seq .. seq + n - 1 and a redelivered or re-sent reading is recognised on its own.
+ * n readings uses seq .. seq + n - 1 and a redelivered or re-sent reading is recognised on its own. `seq` counts
+ * within the device's run, `boot` (docs/gateway.md, "Starting a device again"): a device that cannot keep its
+ * counter across its own restarts draws a new id at each boot and starts `seq` again; a message without `boot`
+ * belongs to the run "".
  */
 
 /** One reading of a message: sensor (the topic's unless the reading names one), time and channel values, and the
@@ -21,13 +25,36 @@ export interface Reading {
   label?: number | number[];
 }
 
+/** `boot` is the run `seq` counts in ("" for a message without one); it is read whenever `seq` is. */
 export type ParsedMessage =
-  /** the message as a whole is unusable; `seq` is its sequence number when that much could be read */
-  | { ok: false; seq: number | null; why: string }
+  /** the message as a whole is unusable; `seq` is its sequence number when that much could be read, with its run */
+  | { ok: false; seq: null; why: string }
+  | { ok: false; seq: number; boot: string; why: string }
   /** readings in order, reading k with sequence number seq + k; a malformed one says why */
-  | { ok: true; seq: number; reset?: false; batch: boolean; ts: number | undefined; readings: (Reading | { malformed: string })[] }
+  | { ok: true; seq: number; boot: string; reset?: false; batch: boolean; ts: number | undefined; readings: (Reading | { malformed: string })[] }
   /** the device's stream and time start again (docs/gateway.md, "Starting a device again") */
-  | { ok: true; seq: number; reset: true };
+  | { ok: true; seq: number; boot: string; reset: true };
+
+/**
+ * A run's id as a message gives it (`boot`): 1 to 64 characters of this set, or a non-negative safe integer, which
+ * stands for its decimal string (5 and "5" are one run). Short enough that a device's past runs cost little in the
+ * snapshots; no character that needs escaping in JSON or a log line.
+ */
+export const BOOT_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
+
+/** Runs before the current one a device's entry remembers: a message of one of them is a redelivery (a duplicate),
+ * of an older one a new run. Eight covers a device that reboots several times while a crashed gateway is away. */
+export const MAX_PAST_BOOTS = 8;
+
+/** Why a message's run cannot be read, in the words of its dead letter. */
+export const BAD_BOOT = "boot is not a run's id: a string of 1 to 64 characters of A-Z a-z 0-9 . _ : -, or an integer from 0 to 2^53 - 1";
+
+/** The run a message's `boot` names ("" without one), or undefined when it is not a run's id. */
+export function bootOf(value: unknown): string | undefined {
+  if (value === undefined) return "";
+  if (typeof value === "number") return Number.isSafeInteger(value) && value >= 0 ? String(value) : undefined;
+  return typeof value === "string" && BOOT_PATTERN.test(value) ? value : undefined;
+}
 
 /** Readings per message unless --max-readings says otherwise: bounds the work one message can ask for. */
 export const DEFAULT_MAX_READINGS = 1000;
@@ -78,24 +105,27 @@ export function parseMessage(payload: Uint8Array, topicSensor: string, limits: M
   if (typeof message !== "object" || message === null || Array.isArray(message)) return { ok: false, seq: null, why: "not a JSON object" };
   const m = message as Record<string, unknown>;
   if (!Number.isSafeInteger(m.seq) || (m.seq as number) < 0) return { ok: false, seq: null, why: "seq is missing or not a non-negative integer" };
+  // a sequence number means something only in its run: without one the message cannot use up or repeat a seq
+  const boot = bootOf(m.boot);
+  if (boot === undefined) return { ok: false, seq: null, why: BAD_BOOT };
   const seq = m.seq as number;
-  const malformed = (why: string): ParsedMessage => ({ ok: false, seq, why });
+  const malformed = (why: string): ParsedMessage => ({ ok: false, seq, boot, why });
   if (m.ts !== undefined && !(typeof m.ts === "number" && Number.isFinite(m.ts))) return malformed("ts is not a finite number (epoch milliseconds)");
   const ts = m.ts as number | undefined;
   if (m.reset !== undefined) {
     if (m.reset !== true) return malformed("reset is not true");
     if (m.t !== undefined || m.v !== undefined || m.readings !== undefined || m.label !== undefined) return malformed('a reset carries nothing but "seq" and "ts"');
-    return { ok: true, seq, reset: true };
+    return { ok: true, seq, boot, reset: true };
   }
   if (m.readings === undefined) {
     if (m.t === undefined || m.v === undefined) return malformed('expected "t" and "v", or "readings"');
-    return { ok: true, seq, batch: false, ts, readings: [reading(m, topicSensor)] };
+    return { ok: true, seq, boot, batch: false, ts, readings: [reading(m, topicSensor)] };
   }
   if (m.t !== undefined || m.v !== undefined) return malformed('a message has "t" and "v" or "readings", not both');
   if (!Array.isArray(m.readings) || m.readings.length === 0) return malformed("readings is not a non-empty array");
   if (m.readings.length > maxReadings) return malformed(`${m.readings.length} readings, at most ${maxReadings} per message (--max-readings)`);
   if (seq > Number.MAX_SAFE_INTEGER - (m.readings.length - 1)) return malformed("the readings' sequence numbers go past 2^53 - 1");
-  return { ok: true, seq, batch: true, ts, readings: m.readings.map((r: unknown) => (typeof r === "object" && r !== null && !Array.isArray(r) ? reading(r as Record<string, unknown>, topicSensor) : { malformed: "a reading is not a JSON object" })) };
+  return { ok: true, seq, boot, batch: true, ts, readings: m.readings.map((r: unknown) => (typeof r === "object" && r !== null && !Array.isArray(r) ? reading(r as Record<string, unknown>, topicSensor) : { malformed: "a reading is not a JSON object" })) };
 }
 
 /**

@@ -15,6 +15,10 @@
  *
  * A device is created by the first message that has a reading of it applied, never by a refusal or a reset: what a
  * device sends can fill a shard's --max-devices only with devices whose readings the engine runs.
+ *
+ * Sequence numbers count within a run of the device (`boot`, docs/gateway.md, "Starting a device again"): a device
+ * that cannot keep its counter across its own restarts starts a new run, whose numbering starts again; a message of
+ * one of its last MAX_PAST_BOOTS runs before the current one is a redelivery.
  * Node-only through state.ts (BadStateError).
  */
 import type { Engine, LearningRate, TimePolicy } from "../engine/engine.js";
@@ -22,7 +26,7 @@ import { learningTarget } from "../engine/readout-learning.js";
 import { PhasorError } from "../errors.js";
 import { deadLetterTopic, outputTopic, shardOf } from "./topics.js";
 import { SENSOR_REJECTIONS, SensorStream, type ReadingCounters, type SensorLayout } from "./sensors.js";
-import { parseMessage, type MessageLimits, type ParsedMessage } from "./payload.js";
+import { MAX_PAST_BOOTS, parseMessage, type MessageLimits, type ParsedMessage } from "./payload.js";
 import { BadStateError, type DeviceRecord, type ShardSnapshot, type UnpublishedReading } from "./state.js";
 
 export type PublishMode = "every" | "change" | "interval";
@@ -44,8 +48,9 @@ export const REJECTIONS = [...DEVICE_REJECTIONS, "badTopic", "wrongShard", "tooM
 export type Rejection = (typeof REJECTIONS)[number];
 
 /** A device's counts besides its encoder's (SensorStream.counters); labelsIgnored: labels of applied readings on a
- * gateway that does not learn (no --learn-rate); resets: reset messages that started its stream again. */
-const DEVICE_COUNTS = ["malformed", "badLabel", "duplicates", "seqGaps", "engineError", "labelsIgnored", "resets"] as const;
+ * gateway that does not learn (no --learn-rate); resets: reset messages that started its stream again; restarts:
+ * new runs (`boot`) that started its sequence numbers again. */
+const DEVICE_COUNTS = ["malformed", "badLabel", "duplicates", "seqGaps", "engineError", "labelsIgnored", "resets", "restarts"] as const;
 type DeviceCounts = Record<(typeof DEVICE_COUNTS)[number], number>;
 /** resets: reset messages of devices the shard has no entry for (they create none); stateResets: its state quarantined */
 type ShardCounters = Record<Rejection | "resets" | "stateResets", number>;
@@ -81,8 +86,12 @@ export interface Refusal {
 export interface Device {
   id: string;
   sensors: SensorStream;
-  /** the highest sequence number seen, -1 before the first */
+  /** the highest sequence number seen in the current run, -1 before the first */
   lastSeq: number;
+  /** the current run's id ("": messages without `boot`) */
+  boot: string;
+  /** the ids of the runs before it, the most recent first, at most MAX_PAST_BOOTS */
+  pastBoots: string[];
   /** duplicates: readings delivered again (sequence number already seen), dropped; seqGaps: sequence numbers skipped */
   counts: DeviceCounts;
   /** the last published prediction (publish mode "change") */
@@ -161,7 +170,8 @@ export class Shard {
     let before: { record: DeviceRecord; lagMs: number } | undefined;
     try {
       if (device === undefined) {
-        device = this.newDevice(id);
+        // only a message that parsed gets here (above): the device starts in its run
+        device = this.newDevice(id, parsed.seq === null ? "" : parsed.boot);
         this.devices.set(id, device);
       } else {
         before = { record: this.record(device), lagMs: device.lagMs };
@@ -195,7 +205,7 @@ export class Shard {
     device.counts.engineError++;
     const parsed = parseMessage(payload, topic.sensor, this.config, size);
     const first = parsed.seq;
-    if (first === null) return;
+    if (first === null || !this.enterRun(device, parsed.boot)) return;
     const last = parsed.ok && !parsed.reset ? parsed.seq + parsed.readings.length - 1 : first;
     if (last <= device.lastSeq) return;
     this.useSeq(device, Math.max(first, device.lastSeq + 1));
@@ -206,6 +216,11 @@ export class Shard {
   private readings(device: Device, parsed: ParsedMessage, rawTopic: string, payload: Uint8Array, size: number, live: boolean): Out[] {
     const outs: Out[] = [];
     const refused: Refusal[] = [];
+    if (parsed.seq !== null && !this.enterRun(device, parsed.boot)) {
+      // a message of an earlier run delivered again: each of its readings a duplicate, as within a run
+      device.counts.duplicates += parsed.ok && !parsed.reset ? parsed.readings.length : 1;
+      return outs;
+    }
     if (!parsed.ok) {
       if (parsed.seq !== null) {
         if (parsed.seq <= device.lastSeq) {
@@ -287,6 +302,22 @@ export class Shard {
     else learning.learn(target, this.config.learning);
   }
 
+  /**
+   * The message's run against the device's: its current run goes on; one of its past runs is a redelivery from
+   * before a restart (false); any other is a new run, whose sequence numbers start again (no gap counted), the
+   * current run the most recent past one. The stream goes on: a device whose clock restarted too sends a reset.
+   */
+  private enterRun(device: Device, boot: string): boolean {
+    if (boot === device.boot) return true;
+    if (device.pastBoots.includes(boot)) return false;
+    device.pastBoots.unshift(device.boot);
+    if (device.pastBoots.length > MAX_PAST_BOOTS) device.pastBoots.length = MAX_PAST_BOOTS;
+    device.boot = boot;
+    device.lastSeq = -1;
+    device.counts.restarts++;
+    return true;
+  }
+
   /** The device's sequence number moves to `seq` (above its last): the numbers skipped are gaps. */
   private useSeq(device: Device, seq: number): void {
     if (device.lastSeq >= 0) device.counts.seqGaps += seq - device.lastSeq - 1;
@@ -313,18 +344,22 @@ export class Shard {
 
   private prediction(device: Device, seq: number, t: number, ts: number | undefined): Out | undefined {
     const { publish, changeThreshold } = this.config;
+    const reading: UnpublishedReading = { seq, t };
+    if (ts !== undefined) reading.ts = ts;
+    if (device.boot !== "") reading.boot = device.boot;
     if (publish === "interval") {
-      device.unpublished = ts === undefined ? { seq, t } : { seq, t, ts };
+      device.unpublished = reading;
       return undefined;
     }
     const y = device.sensors.stream.output();
     if (publish === "change" && device.published !== null && !changed(device.published, y, changeThreshold)) return undefined;
     if (publish === "change") device.published = y;
-    return { topic: outputTopic(this.config.prefix, this.config.index, device.id), payload: this.predictionPayload(seq, t, y, ts) };
+    return { topic: outputTopic(this.config.prefix, this.config.index, device.id), payload: this.predictionPayload(reading, y) };
   }
 
-  predictionPayload(seq: number, t: number, y: Float64Array, ts: number | undefined): string {
-    const body: Record<string, unknown> = { seq, t, y: Array.from(y) };
+  /** A prediction's JSON; `boot` with its `seq` where the reading's run has an id, since `seq` counts within a run. */
+  predictionPayload({ seq, boot, t, ts }: UnpublishedReading, y: Float64Array): string {
+    const body: Record<string, unknown> = boot === undefined ? { seq, t, y: Array.from(y) } : { seq, boot, t, y: Array.from(y) };
     if (this.labelled) {
       const label = argmax(y);
       body.label = label;
@@ -340,20 +375,22 @@ export class Shard {
     const outs: Out[] = [];
     for (const device of devices) {
       if (device.unpublished === null) continue;
-      const { seq, t, ts } = device.unpublished;
+      const reading = device.unpublished;
       device.unpublished = null;
-      outs.push({ topic: outputTopic(this.config.prefix, this.config.index, device.id), payload: this.predictionPayload(seq, t, device.sensors.stream.output(), ts) });
+      outs.push({ topic: outputTopic(this.config.prefix, this.config.index, device.id), payload: this.predictionPayload(reading, device.sensors.stream.output()) });
     }
     return outs;
   }
 
-  private newDevice(id: string): Device {
+  private newDevice(id: string, boot: string): Device {
     const stream = this.config.engine.createStream();
     return {
       id,
       sensors: new SensorStream(stream, this.config.layout, this.config.timePolicy),
       lastSeq: -1,
-      counts: { malformed: 0, badLabel: 0, duplicates: 0, seqGaps: 0, engineError: 0, labelsIgnored: 0, resets: 0 },
+      boot,
+      pastBoots: [],
+      counts: { malformed: 0, badLabel: 0, duplicates: 0, seqGaps: 0, engineError: 0, labelsIgnored: 0, resets: 0, restarts: 0 },
       published: null,
       unpublished: null,
       lagMs: NaN,
@@ -380,7 +417,7 @@ export class Shard {
 
   /** Everything a snapshot keeps of a device (the gateway's snapshot, or the state to put back after a failure). */
   private record(device: Device): DeviceRecord {
-    return {
+    const record: DeviceRecord = {
       id: device.id,
       lastSeq: device.lastSeq,
       input: device.sensors.input.state(),
@@ -391,6 +428,10 @@ export class Shard {
       stream: device.sensors.stream.snapshot(),
       readout: device.sensors.stream.learning?.adapted ? device.sensors.stream.learning.save() : null,
     };
+    // left out where a device never sent `boot`, as the snapshots do
+    if (device.boot !== "") record.boot = device.boot;
+    if (device.pastBoots.length > 0) record.pastBoots = device.pastBoots.slice();
+    return record;
   }
 
   private restoreDevice(device: Device, record: DeviceRecord): void {
@@ -402,6 +443,8 @@ export class Shard {
     device.sensors.stream.restore(record.stream);
     device.sensors.input.restore(record.input);
     device.lastSeq = record.lastSeq;
+    device.boot = record.boot ?? "";
+    device.pastBoots = record.pastBoots?.slice() ?? [];
     const counters = device.sensors.counters;
     for (const key of Object.keys(counters) as (keyof ReadingCounters)[]) counters[key] = record.counters[key] ?? 0;
     for (const key of DEVICE_COUNTS) device.counts[key] = record.counters[key] ?? 0;
@@ -426,7 +469,7 @@ export class Shard {
       }
       let device: Device;
       try {
-        device = this.newDevice(record.id);
+        device = this.newDevice(record.id, "");
       } catch (err) {
         // not the state's fault: the engine has no room for the shard's devices (one line, exit status 1)
         throw new PhasorError("runtime", `shard ${index}: no stream for device ${record.id} (${this.devices.size} devices restored): ${(err as Error).message}`);

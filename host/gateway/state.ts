@@ -2,7 +2,8 @@
  * What a gateway keeps on disk for each shard it owns (docs/gateway.md, "State on disk"), in `<state>/shard-<s>/`:
  *
  * - `snapshot.bin`: every device of the shard at one cut (WAL entry number): stream state bytes, the adapted
- *   readout's bytes (a device that learned from labels), encoder state, last applied sequence number, counters.
+ *   readout's bytes (a device that learned from labels), encoder state, last applied sequence number and the runs
+ *   it counts in (`boot`, `pastBoots`), counters.
  *   Written atomically (host/files.ts), checked on load by magic, version,
  *   lengths and a CRC-32 over the whole file, and by a fingerprint of the model, engine, sensors and sharding.
  * - `wal-<first entry>.log`: every message the shard received since, one line each (`crc32hex json`), written
@@ -18,6 +19,7 @@ import { basename, dirname, join } from "node:path";
 import { crc32 } from "node:zlib";
 import { PhasorError } from "../errors.js";
 import { NAME_PATTERN, type DeviceInputState } from "./sensors.js";
+import { BOOT_PATTERN, MAX_PAST_BOOTS } from "./payload.js";
 import { UnfitFileError, ioReason, openRegularFile, readWholeFile, removeStalePartialFiles, writeFileAtomically, type WholeFileKind } from "../files.js";
 
 /** What a shard's state must match to be loaded: a snapshot of another model or sharding is never restored. */
@@ -33,8 +35,12 @@ export interface Fingerprint {
 
 export interface DeviceRecord {
   id: string;
-  /** the highest sequence number seen (applied or refused), -1 before the first */
+  /** the highest sequence number seen (applied or refused) in the current run, -1 before the first */
   lastSeq: number;
+  /** the current run's id; left out for the run "" (messages without `boot`) */
+  boot?: string;
+  /** the runs before it, the most recent first, 1 to MAX_PAST_BOOTS; left out when there are none */
+  pastBoots?: string[];
   input: DeviceInputState;
   counters: Record<string, number>;
   /** the last published prediction (publish mode "change"), null before the first */
@@ -47,9 +53,11 @@ export interface DeviceRecord {
   readout: Uint8Array | null;
 }
 
-/** The reading a device's latest prediction answers: its sequence number, the time it ran at, its `ts`. */
+/** The reading a device's latest prediction answers: its sequence number and run, the time it ran at, its `ts`. */
 export interface UnpublishedReading {
   seq: number;
+  /** the run `seq` counts in, left out for the run "" (snapshot version 3) */
+  boot?: string;
   t: number;
   ts?: number;
 }
@@ -77,13 +85,17 @@ export class BadStateError extends PhasorError {
 }
 
 const MAGIC = 0x53574750; // "PGWS" little-endian
-/** Version 2 added the devices' adapted readouts; a version 1 snapshot (none) is still read. */
-const VERSION = 2;
+/**
+ * Version 2 added the devices' adapted readouts, version 3 their runs (`boot`, `pastBoots`); snapshots of versions
+ * 1 (no readouts) and 2 (no runs: every device in the run "") are still read.
+ */
+const VERSION = 3;
 
 /**
  * magic u32 | version u32 | header length u32 | header (UTF-8 JSON) | for every device, in the header's order,
  * its stream bytes and then its readout bytes (`bytes` and `readoutBytes` in its header entry; 0 readout bytes:
- * the model's readout) | CRC-32 u32 of everything before it. All integers little-endian. Version 1 had no readout.
+ * the model's readout) | CRC-32 u32 of everything before it. All integers little-endian. Version 1 had no readout,
+ * versions 1 and 2 no `boot` and `pastBoots` in a device's entry.
  */
 export function encodeSnapshot(snapshot: ShardSnapshot): Uint8Array {
   const header = new TextEncoder().encode(
@@ -94,6 +106,8 @@ export function encodeSnapshot(snapshot: ShardSnapshot): Uint8Array {
       devices: snapshot.devices.map((d) => ({
         id: d.id,
         lastSeq: d.lastSeq,
+        ...(d.boot === undefined ? {} : { boot: d.boot }),
+        ...(d.pastBoots === undefined ? {} : { pastBoots: d.pastBoots }),
         input: d.input,
         counters: d.counters,
         published: d.published,
@@ -128,7 +142,7 @@ export function decodeSnapshot(bytes: Uint8Array, shard: number, source: string)
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (view.getUint32(0, true) !== MAGIC) throw corrupt("not a gateway snapshot (bad magic)");
   const version = view.getUint32(4, true);
-  if (version !== 1 && version !== VERSION) throw corrupt(`unsupported snapshot version ${version}`);
+  if (version < 1 || version > VERSION) throw corrupt(`unsupported snapshot version ${version}`);
   if (view.getUint32(bytes.length - 4, true) !== crc32(bytes.subarray(0, bytes.length - 4))) throw corrupt("checksum mismatch: the file is damaged or truncated");
   const headerLength = view.getUint32(8, true);
   if (12 + headerLength > bytes.length - 4) throw corrupt("header length past the end of the file");
@@ -158,7 +172,10 @@ export function decodeSnapshot(bytes: Uint8Array, shard: number, source: string)
     at += d.bytes;
     const readout = readoutBytes > 0 ? new Uint8Array(bytes.buffer.slice(bytes.byteOffset + at, bytes.byteOffset + at + readoutBytes)) : null;
     at += readoutBytes;
-    return { id: d.id, lastSeq: d.lastSeq, input: d.input, counters: d.counters, published: d.published, unpublished: d.unpublished ?? null, stream, readout };
+    const record: DeviceRecord = { id: d.id, lastSeq: d.lastSeq, input: d.input, counters: d.counters, published: d.published, unpublished: d.unpublished ?? null, stream, readout };
+    if (d.boot !== undefined) record.boot = d.boot;
+    if (d.pastBoots !== undefined) record.pastBoots = d.pastBoots;
+    return record;
   });
   if (at !== bytes.length - 4) throw corrupt(`${bytes.length - 4 - at} bytes after the last device`);
   return { fingerprint: header.fingerprint, cut: header.cut, counters: header.counters, devices };
@@ -172,8 +189,9 @@ function isCounters(value: unknown): value is Record<string, number> {
   return isObject(value) && Object.values(value).every((n) => Number.isSafeInteger(n) && (n as number) >= 0);
 }
 
-function isUnpublished(value: unknown): value is UnpublishedReading {
+function isUnpublished(value: unknown, version: number): value is UnpublishedReading {
   if (!isObject(value) || !Number.isSafeInteger(value.seq) || (value.seq as number) < 0) return false;
+  if (value.boot !== undefined && !(version >= 3 && isRun(value.boot))) return false;
   const finite = (v: unknown) => typeof v === "number" && Number.isFinite(v);
   return finite(value.t) && (value.ts === undefined || finite(value.ts));
 }
@@ -182,22 +200,48 @@ function isFiniteArray(value: unknown): value is number[] {
   return Array.isArray(value) && value.every((v) => typeof v === "number" && Number.isFinite(v));
 }
 
+/** A run's id as the snapshots write it: the run "" is left out. */
+function isRun(value: unknown): value is string {
+  return typeof value === "string" && BOOT_PATTERN.test(value);
+}
+
 /** What is wrong with a device's entry in a snapshot header of this version, or null. */
 function deviceProblem(d: unknown, version: number): string | null {
   if (!isObject(d)) return "not an object";
   if (typeof d.id !== "string" || !NAME_PATTERN.test(d.id)) return "its id is not a device name";
   if (!Number.isSafeInteger(d.lastSeq) || (d.lastSeq as number) < -1) return `${d.id}: lastSeq is not a sequence number`;
+  const runs = runsProblem(d, version);
+  if (runs !== null) return `${d.id}: ${runs}`;
   const input = d.input;
   if (!isObject(input) || !isFiniteArray(input.held) || !(input.lastT === null || (typeof input.lastT === "number" && Number.isFinite(input.lastT)))) {
     return `${d.id}: the encoder state is not finite held values and a last time`;
   }
   if (!isCounters(d.counters)) return `${d.id}: its counters are not counts`;
   if (!(d.published === null || isFiniteArray(d.published))) return `${d.id}: its last published prediction is not finite numbers`;
-  if (d.unpublished !== undefined && !isUnpublished(d.unpublished)) return `${d.id}: its prediction waiting for the next tick is not a reading's seq, t and ts`;
+  if (d.unpublished !== undefined && !isUnpublished(d.unpublished, version)) return `${d.id}: its prediction waiting for the next tick is not a reading's seq, run, t and ts`;
   if (!Number.isSafeInteger(d.bytes) || (d.bytes as number) < 0) return `${d.id}: its state length is not a byte count`;
   if (version === 1 ? d.readoutBytes !== undefined : !Number.isSafeInteger(d.readoutBytes) || (d.readoutBytes as number) < 0) {
     return `${d.id}: its readout length is not a byte count`;
   }
+  return null;
+}
+
+/**
+ * What is wrong with a device entry's runs, or null: a gateway writes `boot` only for a run with an id and
+ * `pastBoots` only when there are some, each run once (the current one not among them), at most MAX_PAST_BOOTS.
+ */
+function runsProblem(d: Record<string, unknown>, version: number): string | null {
+  if (d.boot === undefined && d.pastBoots === undefined) return null;
+  if (version < 3) return `boot and pastBoots are not fields of a version ${version} snapshot`;
+  if (d.boot !== undefined && !isRun(d.boot)) return `boot is not a run's id (1 to 64 characters of A-Z a-z 0-9 . _ : -; the run "" is left out)`;
+  if (d.pastBoots === undefined) return null;
+  const past = d.pastBoots;
+  if (!Array.isArray(past) || past.length === 0 || past.length > MAX_PAST_BOOTS || !past.every((run) => run === "" || isRun(run))) {
+    return `pastBoots is not a list of 1 to ${MAX_PAST_BOOTS} runs' ids`;
+  }
+  const twice = past.find((run, k) => past.indexOf(run) !== k);
+  if (twice !== undefined) return `pastBoots holds the run ${JSON.stringify(twice)} twice`;
+  if (past.includes(d.boot ?? "")) return `pastBoots holds its current run ${JSON.stringify(d.boot ?? "")}`;
   return null;
 }
 

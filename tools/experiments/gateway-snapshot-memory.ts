@@ -45,7 +45,7 @@ if (flags.build !== undefined) {
   const stream = engine.createStream();
   stream.push(1000, [0.1, 0.2, 0.3, 0]);
   const bytes = stream.snapshot();
-  const counters = { accepted: 1, clamped: 0, unknownSensor: 0, wrongChannels: 0, nonFinite: 0, timeBackwards: 0, timeRange: 0, malformed: 0, badLabel: 0, duplicates: 0, seqGaps: 0, engineError: 0, labelsIgnored: 0, resets: 0 };
+  const counters = { accepted: 1, clamped: 0, unknownSensor: 0, wrongChannels: 0, nonFinite: 0, timeBackwards: 0, timeRange: 0, malformed: 0, badLabel: 0, duplicates: 0, seqGaps: 0, engineError: 0, labelsIgnored: 0, resets: 0, restarts: 0 };
   const devices: DeviceRecord[][] = Array.from({ length: flags.shards }, () => []);
   for (let k = 0; k < flags.devices; k++) {
     const id = `device-${k}`;

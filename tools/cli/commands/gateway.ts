@@ -27,6 +27,8 @@ export const command = defineCommand({
     "A reading is {\"seq\": n, \"t\": time, \"v\": [values], \"ts\": publish ms} (seq: the device's increasing sequence\n" +
     "number, required; ts optional, for lag); several are {\"seq\": n, \"readings\": [{\"t\", \"v\", \"sensor\"?}, ...]}, numbered\n" +
     "n, n+1 and so on; {\"seq\": n, \"reset\": true} starts a device's stream again (a clock that jumped ahead).\n" +
+    "A device that cannot keep seq across its own restarts sends \"boot\" (its run's id, drawn at each boot) in\n" +
+    "every message, and seq counts within the run.\n" +
     "A reading may carry a \"label\" (a class, or target values): with --learn-rate the device's\n" +
     "readout learns from it on the gateway (docs/on-device-learning.md). State is kept per shard in --state,\n" +
     "restored on start; see docs/gateway.md for the topic\n" +
