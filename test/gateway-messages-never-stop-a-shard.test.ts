@@ -153,6 +153,21 @@ describe("messages of several readings", () => {
     expect(JSON.parse(stateOfDevice(alone, DEVICE) as string).stream).toBe(device.stream);
   });
 
+  // before: each applied, the misspelt label and the boot inside a reading lost without a word
+  it("a reading with a misspelt field, or a message's field, is malformed alone; fields of the device's own are left alone", () => {
+    const shard = started();
+    const burst = '{"seq":40,"readings":[{"t":1010,"v":[1,1,1],"lable":1},{"t":1011,"v":[1,1,1],"boot":"b2"},{"t":1012,"v":[1,1,1],"fw":"1.2","id":7,"x":0,"meta":{"rssi":-70}}]}';
+    const result = send(shard, accel(), burst);
+    expect(deadLetters(result.outs)[0].refused).toEqual([
+      { seq: 40, index: 0, reason: "malformed", message: expect.stringMatching(/^"lable" looks like "label" misspelt/) },
+      { seq: 41, index: 1, reason: "malformed", message: '"boot" in a reading: it belongs to the message, beside "readings"' },
+    ]);
+    expect(predictions(result.outs).map((p) => p.seq)).toEqual([42]);
+    const own = send(shard, accel(), '{"seq":43,"t":1013,"v":[1,1,1],"fw":"1.2","id":"press-7","x":0,"note":"ok"}');
+    expect(predictions(own.outs).map((p) => p.seq)).toEqual([43]);
+    expect(deadLetters(own.outs)).toEqual([]);
+  });
+
   it("use one sequence number per reading: a redelivery is all duplicates, an overlapping message applies only the new ones", () => {
     const shard = started();
     const message = '{"seq":5,"readings":[{"t":1010,"v":[1,1,1]},{"t":1011,"v":[1,1,1]},{"t":1012,"v":[1,1,1]}]}';
@@ -174,6 +189,13 @@ describe("messages of several readings", () => {
     ["more readings than --max-readings", JSON.stringify({ seq: 30, readings: Array.from({ length: 5 }, (_, k) => ({ t: 2000 + k, v: [0, 0, 0] })) }), /5 readings, at most 4 per message/],
     ["sequence numbers past 2^53 - 1", `{"seq":${Number.MAX_SAFE_INTEGER},"readings":[{"t":2000,"v":[0,0,0]},{"t":2001,"v":[0,0,0]}]}`, /past 2\^53/],
     ["ts that is not a number", '{"seq":30,"t":2000,"v":[0,0,0],"ts":"now"}', /ts is not a finite number/],
+    // before: applied, the field lost without a word (a rebooted device in the run "", a label never learned from)
+    ["boot misspelt", '{"seq":30,"bot":"b1","t":2000,"v":[0,0,0]}', /^"bot" looks like "boot" misspelt/],
+    ["label misspelt", '{"seq":30,"t":2000,"v":[0,0,0],"lable":1}', /^"lable" looks like "label" misspelt/],
+    ["a label in capitals", '{"seq":30,"t":2000,"v":[0,0,0],"Label":1}', /^"Label" looks like "label" misspelt/],
+    ["ts in capitals", '{"seq":30,"t":2000,"v":[0,0,0],"TS":1700000000000}', /^"TS" looks like "ts" misspelt/],
+    ["readings misspelt", '{"seq":30,"t":2000,"v":[0,0,0],"reading":[]}', /^"reading" looks like "readings" misspelt/],
+    ["a label beside readings", '{"seq":30,"readings":[{"t":2000,"v":[0,0,0]}],"label":1}', /^"label" beside "readings": it belongs in each reading$/],
   ])("a message with %s is malformed as a whole: counted once, its seq used up", (_name, payload, why) => {
     const shard = demoShard(engine, SHARD, { maxReadings: 4 });
     send(shard, accel(), '{"seq":1,"t":1000,"v":[0.1,0.2,0.3]}');
@@ -511,7 +533,7 @@ describe("a device that resets its stream", () => {
     expect(send(shard, accel(), '{"seq":3,"reset":true}').outs).toEqual([]);
     for (const [seq, extra] of [[4, '"t":1,"v":[1,2,3]'], [5, '"readings":[{"t":1,"v":[1,2,3]}]'], [6, '"label":1']] as const) {
       const [letter] = deadLetters(send(shard, accel(), `{"seq":${seq},"reset":true,${extra}}`).outs);
-      expect(letter.refused).toEqual([{ seq, reason: "malformed", message: 'a reset carries nothing but "seq" and "ts"' }]);
+      expect(letter.refused).toEqual([{ seq, reason: "malformed", message: 'a reset carries nothing but "seq", "ts" and "boot"' }]);
     }
     expect(deadLetters(send(shard, accel(), '{"seq":7,"reset":1}').outs)[0].refused[0].message).toBe('reset is not true');
     expect(JSON.parse(stateOfDevice(shard, DEVICE) as string).counters).toMatchObject({ resets: 1, duplicates: 1, malformed: 4 });

@@ -112,9 +112,11 @@ export function parseMessage(payload: Uint8Array, topicSensor: string, limits: M
   const malformed = (why: string): ParsedMessage => ({ ok: false, seq, boot, why });
   if (m.ts !== undefined && !(typeof m.ts === "number" && Number.isFinite(m.ts))) return malformed("ts is not a finite number (epoch milliseconds)");
   const ts = m.ts as number | undefined;
+  const lookalike = misspeltField(m, MESSAGE_FIELDS);
+  if (lookalike !== null) return malformed(lookalike);
   if (m.reset !== undefined) {
     if (m.reset !== true) return malformed("reset is not true");
-    if (m.t !== undefined || m.v !== undefined || m.readings !== undefined || m.label !== undefined) return malformed('a reset carries nothing but "seq" and "ts"');
+    if (m.t !== undefined || m.v !== undefined || m.readings !== undefined || m.label !== undefined) return malformed('a reset carries nothing but "seq", "ts" and "boot"');
     return { ok: true, seq, boot, reset: true };
   }
   if (m.readings === undefined) {
@@ -122,10 +124,43 @@ export function parseMessage(payload: Uint8Array, topicSensor: string, limits: M
     return { ok: true, seq, boot, batch: false, ts, readings: [reading(m, topicSensor)] };
   }
   if (m.t !== undefined || m.v !== undefined) return malformed('a message has "t" and "v" or "readings", not both');
+  for (const field of ["label", "sensor"]) if (m[field] !== undefined) return malformed(`"${field}" beside "readings": it belongs in each reading`);
   if (!Array.isArray(m.readings) || m.readings.length === 0) return malformed("readings is not a non-empty array");
   if (m.readings.length > maxReadings) return malformed(`${m.readings.length} readings, at most ${maxReadings} per message (--max-readings)`);
   if (seq > Number.MAX_SAFE_INTEGER - (m.readings.length - 1)) return malformed("the readings' sequence numbers go past 2^53 - 1");
-  return { ok: true, seq, boot, batch: true, ts, readings: m.readings.map((r: unknown) => (typeof r === "object" && r !== null && !Array.isArray(r) ? reading(r as Record<string, unknown>, topicSensor) : { malformed: "a reading is not a JSON object" })) };
+  return { ok: true, seq, boot, batch: true, ts, readings: m.readings.map((r: unknown) => (typeof r === "object" && r !== null && !Array.isArray(r) ? reading(r as Record<string, unknown>, topicSensor, true) : { malformed: "a reading is not a JSON object" })) };
+}
+
+/** The fields the gateway reads in a message, and in a reading of `readings`. */
+const MESSAGE_FIELDS = ["seq", "boot", "ts", "reset", "readings", "t", "v", "label", "sensor"];
+const READING_FIELDS = ["t", "v", "label", "sensor"];
+const MESSAGE_ONLY = ["seq", "boot", "ts", "reset", "readings"];
+
+/**
+ * Why a message or reading has a field that would be lost without a word, or null. A device may add fields of its
+ * own (an id, a firmware version), which the gateway leaves alone; but one of the gateway's fields misspelt would
+ * be one of those: a "lable" never learned from, a "bot" that leaves a rebooted device in the run "" and its readings
+ * duplicates. So a field that is one of the gateway's up to case, or one edit (a letter more, less or changed, or
+ * two swapped) from one of its names of 4 letters or more, is refused, as is a message's field inside a reading.
+ */
+function misspeltField(fields: Record<string, unknown>, known: readonly string[]): string | null {
+  for (const name of Object.keys(fields)) {
+    if (known.includes(name)) continue;
+    if (known === READING_FIELDS && MESSAGE_ONLY.includes(name)) return `"${name}" in a reading: it belongs to the message, beside "readings"`;
+    const meant = MESSAGE_FIELDS.find((field) => name.toLowerCase() === field || (field.length >= 4 && oneEditApart(name.toLowerCase(), field)));
+    if (meant !== undefined) return `"${name}" looks like "${meant}" misspelt (a field of the device's own must differ from the gateway's by more than case or one letter)`;
+  }
+  return null;
+}
+
+/** Whether a becomes b by at most one edit: a character inserted, removed or changed, or two neighbours swapped. */
+function oneEditApart(a: string, b: string): boolean {
+  if (Math.abs(a.length - b.length) > 1) return false;
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  if (a.length > b.length) return a.slice(i + 1) === b.slice(i);
+  if (a.length < b.length) return a.slice(i) === b.slice(i + 1);
+  return a.slice(i + 1) === b.slice(i + 1) || (a[i] === b[i + 1] && a[i + 1] === b[i] && a.slice(i + 2) === b.slice(i + 2));
 }
 
 /**
@@ -156,7 +191,10 @@ function tooDeep(bytes: Uint8Array): number {
 }
 
 /** t and v of one reading; JSON has no NaN, so null stands for it (and is refused later as not finite). */
-function reading(r: Record<string, unknown>, topicSensor: string): Reading | { malformed: string } {
+function reading(r: Record<string, unknown>, topicSensor: string, ofReadings = false): Reading | { malformed: string } {
+  // a message of one reading had its fields checked as the message's
+  const lookalike = ofReadings ? misspeltField(r, READING_FIELDS) : null;
+  if (lookalike !== null) return { malformed: lookalike };
   if (r.sensor !== undefined && typeof r.sensor !== "string") return { malformed: "sensor is not a string" };
   if (!(typeof r.t === "number" || r.t === null)) return { malformed: "t is not a number" };
   const v = typeof r.v === "number" || r.v === null ? [r.v] : r.v;
