@@ -152,6 +152,15 @@ describe("the C host refuses what it cannot run", () => {
       "t,x0,x1,x1\n1,0.5,0.25,0.25\n",
       "t,x0,x1,label\n1,0.5,0.25,yes\n",
       "t,x0,x1\nInfinity,0.5,0.25\n",
+      // a column that looks like one of the format's misspelt; then columns of the file's own near them, taken
+      "t,x0,x1,Seq\n1,0.5,0.25,a\n",
+      "t,X0,x1\n1,0.5,0.25\n",
+      "t,x0,x1,T\n1,0.5,0.25,2\n",
+      "t,x0,x1,X7\n1,0.5,0.25,2\n",
+      "t,x0,x1,lable\n1,0.5,0.25,1\n",
+      't,x0,x1,"LABEL"\n1,0.5,0.25,1\n',
+      "t,x0,x1,labl\n1,0.5,0.25,1\n",
+      "t,x0,x1,id,sq,labelled,x00\n1,0.5,0.25,1,2,3,4\n0,0.5,0.25,1,2,3,4\n",
     ];
     for (const events of cases) {
       const { c, file } = runOn(events);

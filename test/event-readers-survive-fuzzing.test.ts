@@ -129,6 +129,13 @@ const NDJSON_POISONS: Record<string, string[]> = {
   label: ['"cat"', "1e999", "[]", "{}", "true"],
 };
 
+/**
+ * Names of a line's own: ones that look like a field of the format's misspelt (host/misspelt.ts), which make the
+ * line bad, and ones near the format's that do not.
+ */
+const MISSPELT_NAMES = ["Seq", "SEQ", "T", "X", "Label", "LABEL", "lable", "labels", "labl", "lbel", "laebl"];
+const OWN_NAMES = ["sq", "id", "labelled", "t0", "Xs", "sensor"];
+
 /** One NDJSON line for e; `poison` replaces one field's value ("" drops the field). */
 function ndjsonLine(rng: Rng, e: Truth, poison?: { field: string; value: string }): string {
   const member = (name: string, value: string) => `${key(rng, name)}${jsonSpace(rng)}:${jsonSpace(rng)}${value}`;
@@ -217,7 +224,11 @@ interface Drawn {
   poisoned: { line: number; reason?: RegExp }[];
 }
 
-function drawFile(rng: Rng, format: "ndjson" | "csv", inputSize: number): Drawn {
+/**
+ * `names`, a generator of its own (so that the files of the seeds drawn before the names were added stay as they
+ * were), puts a name of the line's own first in some NDJSON lines: a misspelt one makes the line a poisoned one.
+ */
+function drawFile(rng: Rng, format: "ndjson" | "csv", inputSize: number, names: Rng): Drawn {
   const events = drawEvents(rng, inputSize, format === "csv");
   const lines: string[] = [];
   const truth: Drawn["truth"] = [];
@@ -236,8 +247,13 @@ function drawFile(rng: Rng, format: "ndjson" | "csv", inputSize: number): Drawn 
   events.forEach((e, k) => {
     blank();
     const poison = rng.next() < poisonRate;
-    if (!poison) {
-      lines.push(format === "csv" ? csvRow(rng, e, columns) : ndjsonLine(rng, e));
+    const name = format === "ndjson" && names.next() < 0.1 ? pick(names, [...MISSPELT_NAMES, ...OWN_NAMES]) : undefined;
+    const named = (line: string) => (name === undefined ? line : line.replace("{", `{${key(names, name)}:${spellValue(names, 0)},`));
+    if (!poison && MISSPELT_NAMES.includes(name!)) {
+      lines.push(named(ndjsonLine(rng, e)));
+      poisoned.push({ line: lines.length });
+    } else if (!poison) {
+      lines.push(format === "csv" ? csvRow(rng, e, columns) : named(ndjsonLine(rng, e)));
       truth.push({ ...e, line: lines.length });
     } else if (format === "csv") {
       const column = pick(rng, columns.includes("label") ? ["t", "x", "label", "row"] : ["t", "x", "row"]);
@@ -305,7 +321,7 @@ function damage(rng: Rng, bytes: Uint8Array, maxLineBytes: number): Uint8Array {
 /** One case: the file, damaged or not, and the line limit to read it with. */
 function drawCase(seed: number, format: "ndjson" | "csv", inputSize = 1 + (seed % 3)) {
   const rng = new Rng(seed);
-  const drawn = drawFile(rng, format, inputSize);
+  const drawn = drawFile(rng, format, inputSize, new Rng(seed + 0x5eed));
   const maxLineBytes = rng.next() < 0.3 ? 80 + rng.int(300) : DEFAULT_MAX_LINE_BYTES;
   const damaged = rng.next() < 0.6;
   return { ...drawn, maxLineBytes, damaged, bytes: damaged ? damage(rng, drawn.bytes, maxLineBytes) : drawn.bytes, rng };
@@ -411,6 +427,29 @@ function ndjsonOracle(bytes: Uint8Array, inputSize: number, maxLineBytes: number
   return { events, refusedAt: undefined, skipped };
 }
 
+/** Every name one edit from "label" (a printable ASCII character inserted or changed, one removed, two neighbours
+ * swapped): the rule of host/misspelt.ts written out, for the oracle. */
+const NEAR_LABEL = (() => {
+  const near = new Set<string>();
+  const label = "label";
+  for (let i = 0; i <= label.length; i++) {
+    for (let c = 32; c < 127; c++) {
+      near.add(label.slice(0, i) + String.fromCharCode(c) + label.slice(i));
+      if (i < label.length) near.add(label.slice(0, i) + String.fromCharCode(c) + label.slice(i + 1));
+    }
+    if (i < label.length) near.add(label.slice(0, i) + label.slice(i + 1));
+    if (i + 1 < label.length) near.add(label.slice(0, i) + label[i + 1] + label[i] + label.slice(i + 2));
+  }
+  return near;
+})();
+
+/** Whether a field's name looks like one of formats.md's misspelt: up to case (A-Z), or one edit from label. */
+function looksMisspelt(name: string): boolean {
+  if (/[^\x20-\x7e]/.test(name) || ["t", "x", "seq", "label"].includes(name)) return false;
+  const lower = name.replace(/[A-Z]/g, (c) => c.toLowerCase());
+  return ["t", "x", "seq"].includes(lower) || NEAR_LABEL.has(lower);
+}
+
 function ndjsonEvent(text: string, inputSize: number) {
   let value: unknown;
   try {
@@ -419,6 +458,7 @@ function ndjsonEvent(text: string, inputSize: number) {
     return undefined;
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+  if (Object.keys(value).some(looksMisspelt)) return undefined;
   const { t, x, seq, label } = value as Record<string, unknown>;
   const number = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
   if (!number(t) || !Array.isArray(x) || x.length !== inputSize || !x.every((v) => number(v) && Math.abs(v) <= F32_MAX)) return undefined;
@@ -605,7 +645,7 @@ describe("phasor-wasi's reader under fuzzing, against phasor run (issue 12, item
 
   // Reasons worded alike by both: the rest quote the value as written (phasor-wasi) or as JSON.stringify writes it
   // again (phasor run), or are JSON syntax errors, which each reader words its own way.
-  const SAME_WORDS = /^(missing "[tx]"|"t" is not finite|"x" has \d+ numbers|"x\[\d+\]" is (not finite|beyond)|not a JSON object|time goes backwards|(seq|the events without seq) .* appears again|the line is longer than|.*32-bit float|.*ticks)/;
+  const SAME_WORDS = /^(missing "[tx]"|"t" is not finite|"x" has \d+ numbers|"x\[\d+\]" is (not finite|beyond)|not a JSON object|".*" looks like "(t|x|seq|label)" misspelt|time goes backwards|(seq|the events without seq) .* appears again|the line is longer than|.*32-bit float|.*ticks)/;
 
   it(`${CASES.wasi} NDJSON cases: the bytes phasor run prints, refused at the same line, never a trap or a hang`, async () => {
     for (let seed = 500_001; seed < 500_001 + CASES.wasi; seed++) {

@@ -18,6 +18,7 @@ import { Rng, randomModel, randomStream } from "./support/random.js";
 import { requireWasmtime, runNodeWasi, runWasmtime, scratchDirectory } from "./support/wasi.js";
 
 const I = 3;
+const OWN_FIELD = "(a field of your own must differ from the format's by more than case or one letter)";
 
 /** Events as NDJSON lines in many spellings `phasor run` accepts, each seq contiguous, time never going back. */
 function oddLines(rng: Rng): string[] {
@@ -175,6 +176,18 @@ describe("phasor-wasi refuses what phasor run refuses", () => {
     [['{"t":3,"x":[1,2,3]}', '{"t":2,"x":[1,2,3]}'], "time goes backwards: t = 2 after t = 3"],
     [[good(0, "1"), good(0, '"b"'), good(1, "1")], 'seq 1 appears again after seq "b": the events of one seq must be contiguous (it ended at line 1)'],
     [[good(0), "", good(1, "null"), good(2)], 'seq "a" appears again after the events without seq: the events of one seq must be contiguous (it ended at line 1)'],
+    // a field that looks like one of the format's misspelt, even escaped; the first of them in the line is named
+    [[good(0), '{"t":1,"x":[1,2,3],"Seq":"a"}'], `"Seq" looks like "seq" misspelt ${OWN_FIELD}`],
+    [['{"t":1,"x":[1,2,3],"SEQ":"a"}'], `"SEQ" looks like "seq" misspelt ${OWN_FIELD}`],
+    [['{"T":1,"x":[1,2,3]}'], `"T" looks like "t" misspelt ${OWN_FIELD}`],
+    [['{"t":1,"\\u0058":[1,2,3]}'], `"X" looks like "x" misspelt ${OWN_FIELD}`],
+    [['{"t":1,"x":[1,2,3],"Label":1}'], `"Label" looks like "label" misspelt ${OWN_FIELD}`],
+    [['{"t":1,"x":[1,2,3],"note":1,"lable":1,"Seq":2,"lable":3}'], `"lable" looks like "label" misspelt ${OWN_FIELD}`],
+    [['{"t":1,"x":[1,2,3],"labels":1}'], `"labels" looks like "label" misspelt ${OWN_FIELD}`],
+    [['{"t":1,"x":[1,2,3],"labl":1}'], `"labl" looks like "label" misspelt ${OWN_FIELD}`],
+    [['{"t":1,"x":[1,2,3],"lAbEk":1}'], `"lAbEk" looks like "label" misspelt ${OWN_FIELD}`],
+    // fields of the line's own, sq among them (seq is too short for the one-edit rule), then a bad line
+    [['{"t":1,"x":[1,2,3],"id":1,"sq":"b","sensor":"s","labelled":1,"l\u00e4bel":1}', '{"t":0,"x":[1,2,3]}'], "time goes backwards: t = 0 after t = 1"],
   ];
   for (const [lines, reason] of cases) {
     it(`line ${lines.length}: ${reason}`, async () => {

@@ -148,6 +148,49 @@ function keyOf(key: Writer): i32 {
 }
 const LABEL_KEY = memory.data<u8>([108, 97, 98, 101, 108]);
 
+/** The byte at `at`, A-Z folded to a-z. */
+@inline function lowerAt(at: usize): u32 {
+  const c = <u32>load<u8>(at);
+  return c - 65 < 26 ? c + 32 : c;
+}
+
+/** Whether the n bytes at a, A-Z folded, and the m bytes at b are equal. */
+function sameLower(a: usize, b: usize, n: i32): bool {
+  for (let i = 0; i < n; i++) if (lowerAt(a + i) != <u32>load<u8>(b + i)) return false;
+  return true;
+}
+
+/**
+ * The known key that a key of the line's own looks like misspelt, as host/misspelt.ts `misspeltName` decides it:
+ * equal up to case (A-Z only), or one edit from "label" (a character inserted, removed or changed, or two
+ * neighbours swapped); 0 for none, and for a key with a byte outside printable ASCII.
+ */
+function lookalikeOf(key: Writer): i32 {
+  const p = key.buffer;
+  const n = key.length;
+  for (let i = 0; i < n; i++) if (<u32>load<u8>(p + i) - 32 > 94) return 0;
+  if (n == 1 && lowerAt(p) == 116) return KEY_T;
+  if (n == 1 && lowerAt(p) == 120) return KEY_X;
+  if (n == 3 && lowerAt(p) == 115 && lowerAt(p + 1) == 101 && lowerAt(p + 2) == 113) return KEY_SEQ;
+  if (n < 4 || n > 6) return 0;
+  const b = changetype<usize>(LABEL_KEY);
+  let i = 0;
+  while (i < n && i < 5 && lowerAt(p + i) == <u32>load<u8>(b + i)) i++;
+  let near: bool;
+  if (n > 5) near = sameLower(p + i + 1, b + i, 5 - i);
+  else if (n < 5) near = sameLower(p + i, b + i + 1, n - i);
+  else {
+    near = i == 5 || sameLower(p + i + 1, b + i + 1, 4 - i);
+    near = near || (i < 4 && lowerAt(p + i) == <u32>load<u8>(b + i + 1) && lowerAt(p + i + 1) == <u32>load<u8>(b + i) && sameLower(p + i + 2, b + i + 2, 3 - i));
+  }
+  return near ? KEY_LABEL : 0;
+}
+const KEY_NAMES = ["", "t", "x", "seq", "label"];
+/** where the first key of the line's own that looks like a known one begins (its opening quote), 0 for none; and
+ * the known key */
+let lookalikeAt: usize = 0;
+let lookalikeKey: i32 = 0;
+
 /** The object's members: the position after its closing brace, or 0. */
 function readObject(p: usize, end: usize, x: usize, inputSize: i32, key: Writer, seq: Writer): usize {
   p = skipSpace(p + 1, end);
@@ -155,6 +198,7 @@ function readObject(p: usize, end: usize, x: usize, inputSize: i32, key: Writer,
   while (true) {
     if (p >= end || load<u8>(p) != 34) return syntax("expected a property name", p);
     key.length = 0;
+    const keyAt = p;
     p = scanString(p, end, key);
     if (p == 0) return 0;
     p = skipSpace(p, end);
@@ -184,6 +228,10 @@ function readObject(p: usize, end: usize, x: usize, inputSize: i32, key: Writer,
         seqTextEnd = p;
       }
     } else {
+      if (lookalikeAt == 0) {
+        lookalikeKey = lookalikeOf(key);
+        if (lookalikeKey != 0) lookalikeAt = keyAt;
+      }
       p = skipValue(p, end, 1);
     }
     if (p == 0) return 0;
@@ -209,6 +257,7 @@ export function readEvent(line: usize, start: usize, end: usize, x: usize, input
   xHeld = ABSENT;
   seqHeld = ABSENT;
   labelHeld = ABSENT;
+  lookalikeAt = 0;
   let p: usize;
   const isObject = load<u8>(start) == 123;
   if (isObject) p = readObject(start, end, x, inputSize, key, seq);
@@ -229,6 +278,16 @@ export function readEvent(line: usize, start: usize, end: usize, x: usize, input
   if (!isObject) {
     putText(reason, "not a JSON object");
     return false;
+  }
+  if (lookalikeAt != 0) {
+    // the key again, decoded: the first of the line's own that looks like a known one, as Object.keys has them
+    key.length = 0;
+    scanString(lookalikeAt, end, key);
+    putText(reason, '"');
+    putBytes(reason, key.buffer, key.length);
+    putText(reason, '" looks like "');
+    putText(reason, KEY_NAMES[lookalikeKey]);
+    return because(reason, "\" misspelt (a field of your own must differ from the format's by more than case or one letter)");
   }
   if (tHeld == ABSENT) return because(reason, 'missing "t"');
   if (tHeld != NUMBER) return got(reason, '"t" must be a number, got ', tText, tTextEnd);

@@ -508,6 +508,57 @@ static int out_of_memory(csv_reader *r) {
   return failure(r, "out of memory");
 }
 
+/* The format's column names up to case, A-Z folded (host/misspelt.ts): 1 when the n bytes at a, folded, are the m
+ * bytes at b. */
+static unsigned char fold(char c) {
+  unsigned char u = (unsigned char)c;
+  return u >= 'A' && u <= 'Z' ? (unsigned char)(u + 32) : u;
+}
+
+static int same_folded(const char *a, size_t n, const char *b, size_t m) {
+  if (n != m) return 0;
+  for (size_t i = 0; i < n; i++) if (fold(a[i]) != (unsigned char)b[i]) return 0;
+  return 1;
+}
+
+/* oneEditApart of host/misspelt.ts, a folded: a character inserted, removed or changed, or two neighbours swapped */
+static int one_edit_apart(const char *a, size_t n, const char *b, size_t m) {
+  if (n > m + 1 || m > n + 1) return 0;
+  size_t i = 0;
+  while (i < n && i < m && fold(a[i]) == (unsigned char)b[i]) i++;
+  if (n > m) return same_folded(a + i + 1, n - i - 1, b + i, m - i);
+  if (n < m) return same_folded(a + i, n - i, b + i + 1, m - i - 1);
+  if (i == n || same_folded(a + i + 1, n - i - 1, b + i + 1, m - i - 1)) return 1;
+  return i + 1 < n && fold(a[i]) == (unsigned char)b[i + 1] && fold(a[i + 1]) == (unsigned char)b[i] &&
+         same_folded(a + i + 2, n - i - 2, b + i + 2, m - i - 2);
+}
+
+/* misspeltName of host/misspelt.ts for a column that is none of t, seq and label: the one it looks like misspelt
+ * (the same up to case, or one edit from label), or NULL; a name with a byte outside printable ASCII looks like none */
+static const char *misspelt_column(slice name) {
+  static const char *const known[] = {"t", "seq", "label"};
+  for (size_t k = 0; k < name.length; k++) {
+    if ((unsigned char)name.at[k] < 0x20 || (unsigned char)name.at[k] > 0x7e) return NULL;
+  }
+  for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) {
+    size_t m = strlen(known[k]);
+    if (same_folded(name.at, name.length, known[k], m) || (m >= 4 && one_edit_apart(name.at, name.length, known[k], m))) return known[k];
+  }
+  return NULL;
+}
+
+/* the digits of a column x<k>: an index without leading zeros */
+static int is_index(const char *digits, size_t n) {
+  if (n == 0 || (digits[0] == '0' && n > 1)) return 0;
+  for (size_t k = 0; k < n; k++) {
+    if (!is_digit(digits[k])) return 0;
+  }
+  return 1;
+}
+
+/* why a column of the file's own may not look like one of the format's: the words of host/engine/events.ts */
+#define OWN_COLUMN "(a column of your own must differ from the format's by more than case or one letter)"
+
 /* csvHeader */
 static int read_header(csv_reader *r, slice text) {
   size_t count;
@@ -522,8 +573,7 @@ static int read_header(csv_reader *r, slice text) {
     const char *name = unquote(r, r->fields[column], &n);
     if (!name) return out_of_memory(r);
     slice s = {name, n};
-    int x_column = n >= 2 && name[0] == 'x' && is_digit(name[1]) && (name[1] != '0' || n == 2);
-    for (size_t k = 2; x_column && k < n; k++) x_column = is_digit(name[k]);
+    int x_column = n >= 2 && name[0] == 'x' && is_index(name + 1, n - 1);
     if (slice_is(s, "t")) return failure(r, "CSV header has column \"t\" twice");
     if (x_column) {
       unsigned long long k = 0;
@@ -537,6 +587,12 @@ static int read_header(csv_reader *r, slice text) {
       long *field = slice_is(s, "seq") ? &r->seq_field : &r->label_field;
       if (*field >= 0) return failure(r, "CSV header has column \"%.*s\" twice", (int)n, name);
       *field = (long)column;
+    } else if (n >= 2 && name[0] == 'X' && is_index(name + 1, n - 1)) {
+      /* x<k> up to case, whatever the inputSize */
+      return failure(r, "CSV column \"%.*s\" looks like \"x%.*s\" misspelt " OWN_COLUMN, (int)n, name, (int)n - 1, name + 1);
+    } else {
+      const char *meant = misspelt_column(s);
+      if (meant) return failure(r, "CSV column \"%.*s\" looks like \"%s\" misspelt " OWN_COLUMN, (int)n, name, meant);
     }
   }
   for (uint32_t k = 0; k < inputs; k++) {

@@ -6,6 +6,7 @@
  * Browser-safe: no node import.
  */
 import { PhasorError, badInput, escapeControls, knownOptions } from "../errors.js";
+import { misspeltName } from "../misspelt.js";
 import { F32_MAX } from "./stream-checks.js";
 
 /** A stream or sequence id: a string or an integer (formats.md, "Events"). */
@@ -374,6 +375,11 @@ export class EventParser {
     }
     if (typeof value !== "object" || value === null || Array.isArray(value)) return "not a JSON object";
     const record = value as Record<string, unknown>;
+    // no key of a JSON object is an array index that looks like a field, so Object.keys has them in the line's order
+    for (const name of Object.keys(record)) {
+      const meant = misspeltName(name, NDJSON_FIELDS);
+      if (meant !== undefined) return `"${name}" looks like "${meant}" misspelt ${OWN_FIELD}`;
+    }
 
     const t = record.t;
     if (t === undefined) return 'missing "t"';
@@ -409,7 +415,10 @@ export class EventParser {
     return { t, x, seq, label, line: this.lineNumber };
   }
 
-  /** Columns t, x0..x{I-1}, optional seq and label, in any order after t; other columns are ignored. */
+  /**
+   * Columns t, x0..x{I-1}, optional seq and label, in any order after t; other columns are ignored, unless they
+   * look like one of these misspelt (x5 looks like x5 whatever the inputSize).
+   */
   private csvHeader(text: string): CsvLayout {
     // a file of CR-only line ends is one line, whose header would otherwise lack a column it has
     if (text.includes("\r")) throw this.badLine(`CSV header holds a carriage return (\\r) that does not end the line: ${LINE_ENDS}`);
@@ -420,7 +429,7 @@ export class EventParser {
     let label = -1;
     for (let column = 1; column < names.length; column++) {
       const name = unquote(names[column]);
-      const xIndex = /^x(0|[1-9]\d*)$/.exec(name);
+      const xIndex = X_COLUMN.exec(name);
       if (name === "t") throw this.badLine('CSV header has column "t" twice');
       if (xIndex !== null) {
         const k = Number(xIndex[1]);
@@ -433,6 +442,10 @@ export class EventParser {
         if ((name === "seq" ? seq : label) >= 0) throw this.badLine(`CSV header has column "${name}" twice`);
         if (name === "seq") seq = column;
         else label = column;
+      } else {
+        const lower = name.toLowerCase();
+        const meant = misspeltName(name, X_COLUMN.test(lower) ? [lower] : CSV_COLUMNS);
+        if (meant !== undefined) throw this.badLine(`CSV column "${name}" looks like "${meant}" misspelt ${OWN_COLUMN}`);
       }
     }
     const missing = x.indexOf(-1);
@@ -589,6 +602,17 @@ function unquote(field: string): string {
 /** Inputs beyond F32_MAX are refused here, the same for every engine (and so --skip-bad can skip them), rather
  * than by the engine at run time. */
 const BEYOND_F32 = "is beyond the 32-bit float range (+-3.4e38) the engines take";
+
+/**
+ * The names of the format (formats.md, "Events"), and why a name of the file's own may not look like one of them
+ * (host/misspelt.ts): a "Seq" would make the file one stream, a "lable" leave it unlabelled, without a word. The
+ * same words in assembly/wasi/ndjson.ts and host/c/csv_events.c.
+ */
+const NDJSON_FIELDS = ["t", "x", "seq", "label"];
+const CSV_COLUMNS = ["t", "seq", "label"];
+const X_COLUMN = /^x(0|[1-9]\d*)$/;
+const OWN_FIELD = "(a field of your own must differ from the format's by more than case or one letter)";
+const OWN_COLUMN = "(a column of your own must differ from the format's by more than case or one letter)";
 
 /** A CSV header starts with the column t, its name quoted or not (R's write.csv quotes every name). */
 const CSV_HEADER = /^(t|"t")\s*,/;

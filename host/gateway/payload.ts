@@ -15,6 +15,7 @@
  * counter across its own restarts draws a new id at each boot and starts `seq` again; a message without `boot`
  * belongs to the run "".
  */
+import { oneEditApart } from "../misspelt.js";
 
 /** One reading of a message: sensor (the topic's unless the reading names one), time and channel values, and the
  * label the device's readout learns from after it (docs/gateway.md, "Learning"), if it has one. */
@@ -151,16 +152,6 @@ function misspeltField(fields: Record<string, unknown>, known: readonly string[]
     if (meant !== undefined) return `"${name}" looks like "${meant}" misspelt (a field of the device's own must differ from the gateway's by more than case or one letter)`;
   }
   return null;
-}
-
-/** Whether a becomes b by at most one edit: a character inserted, removed or changed, or two neighbours swapped. */
-function oneEditApart(a: string, b: string): boolean {
-  if (Math.abs(a.length - b.length) > 1) return false;
-  let i = 0;
-  while (i < a.length && i < b.length && a[i] === b[i]) i++;
-  if (a.length > b.length) return a.slice(i + 1) === b.slice(i);
-  if (a.length < b.length) return a.slice(i) === b.slice(i + 1);
-  return a.slice(i + 1) === b.slice(i + 1) || (a[i] === b[i + 1] && a[i + 1] === b[i] && a.slice(i + 2) === b.slice(i + 2));
 }
 
 /**
