@@ -10,7 +10,7 @@
 
 import { args_get, args_sizes_get, errno, proc_exit } from "bindings/wasi_snapshot_preview1";
 import { HEADER_META_AT, HEADER_META_BYTES } from "./contract/plsm";
-import { errorLen, errorPtr } from "./errors";
+import { REASON_TIME_RANGE, errorLen, errorPtr, refusalReason, refusalTime } from "./errors";
 import { readoutBytes } from "./fixed/readout-learning";
 import { modelCreate } from "./index";
 import { Model, isFixed, layerAt } from "./model";
@@ -626,7 +626,16 @@ function takeEvent(t: f64, place: i64): i32 {
   }
   if (pushEvent(model, stream, t, x, POLICY_REJECT) != 0) {
     reason.length = 0;
-    putBytes(reason, errorPtr(), errorLen());
+    if (refusalReason() == REASON_TIME_RANGE) {
+      // in phasor run's words (host/engine/stream-checks.ts, timeRangeError), its numbers as JavaScript prints them
+      putText(reason, "event at t=");
+      putNumber(reason, t);
+      putText(reason, ": more than 2^62 ticks after the stream's first event (t=");
+      putNumber(reason, refusalTime());
+      putText(reason, "), beyond what the engine's clock counts; start a new stream");
+    } else {
+      putBytes(reason, errorPtr(), errorLen());
+    }
     return badEvent(place);
   }
   outputHeld = false;

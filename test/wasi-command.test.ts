@@ -186,6 +186,9 @@ describe("phasor-wasi refuses what phasor run refuses", () => {
     [['{"t":1,"x":[1,2,3],"labels":1}'], `"labels" looks like "label" misspelt ${OWN_FIELD}`],
     [['{"t":1,"x":[1,2,3],"labl":1}'], `"labl" looks like "label" misspelt ${OWN_FIELD}`],
     [['{"t":1,"x":[1,2,3],"lAbEk":1}'], `"lAbEk" looks like "label" misspelt ${OWN_FIELD}`],
+    // the engine's clock: before, phasor-wasi said "the stream has run longer than 2^62 ticks since its first
+    // event; start a new stream", in words of its own
+    [[good(3.5), good(1e300)], "event at t=1e+300: more than 2^62 ticks after the stream's first event (t=3.5), beyond what the engine's clock counts; start a new stream"],
     // fields of the line's own, sq among them (seq is too short for the one-edit rule), then a bad line
     [['{"t":1,"x":[1,2,3],"id":1,"sq":"b","sensor":"s","labelled":1,"l\u00e4bel":1}', '{"t":0,"x":[1,2,3]}'], "time goes backwards: t = 0 after t = 1"],
   ];

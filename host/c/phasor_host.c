@@ -250,9 +250,12 @@ static int run_events(phasor_mcu *mcu, const arguments *a, const char *path) {
   int every = mcu->readout_every;
   int labelled = 0;
   double label = 0;
+  /* the time of the sequence's first event, for the engine's refusal of one too far from it */
+  double origin = 0;
   unsigned long label_line = 0;
   while (status == 0 && (got = csv_next(reader, &event)) > 0) {
     if (event.starts_sequence) {
+      origin = event.t;
       if (a->learn && labelled) status = learn_label(mcu, a, label, name, label_line);
       labelled = 0;
       if (status) break;
@@ -262,9 +265,13 @@ static int run_events(phasor_mcu *mcu, const arguments *a, const char *path) {
     }
     phasor_status pushed = status ? PHASOR_OK : phasor_mcu_push(mcu, event.t, event.x);
     if (pushed == PHASOR_REFUSED) {
-      /* the reader has checked t and x and the order of times: what is left is the length of the sequence */
-      status = complain(EXIT_BAD_INPUT, "%s:%lu: the engine refused the event: the sequence has run longer than 2^62 "
-                        "ticks since its first event; start a new sequence", name, event.line);
+      /* the reader has checked t and x and the order of times: what is left is the length of the sequence, said in
+       * phasor run's words (host/engine/stream-checks.ts, timeRangeError) */
+      char t[JS_NUMBER_CHARS], first[JS_NUMBER_CHARS];
+      js_number(event.t, t);
+      js_number(origin, first);
+      status = complain(EXIT_BAD_INPUT, "%s:%lu: event at t=%s: more than 2^62 ticks after the stream's first event (t=%s), "
+                        "beyond what the engine's clock counts; start a new stream", name, event.line, t, first);
     } else if (pushed != PHASOR_OK) {
       status = complain(exit_status(pushed), "%s:%lu: %s", name, event.line, mcu->error);
     }
