@@ -23,7 +23,12 @@ const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
  * on the bytes as this does.
  */
 export function misspeltName(name: string, known: readonly string[]): string | undefined {
-  if (!PRINTABLE_ASCII.test(name)) return undefined;
+  return PRINTABLE_ASCII.test(name) ? lookalikeOf(name, known) : undefined;
+}
+
+/** The rule of misspeltName on any name, case folded as JavaScript folds it: the gateway's messages have no other
+ * reader to agree with. */
+export function lookalikeOf(name: string, known: readonly string[]): string | undefined {
   const lower = name.toLowerCase();
   return known.find((k) => name !== k && (lower === k || (k.length >= 4 && oneEditApart(lower, k))));
 }

@@ -15,7 +15,7 @@
  * counter across its own restarts draws a new id at each boot and starts `seq` again; a message without `boot`
  * belongs to the run "".
  */
-import { oneEditApart } from "../misspelt.js";
+import { lookalikeOf } from "../misspelt.js";
 
 /** One reading of a message: sensor (the topic's unless the reading names one), time and channel values, and the
  * label the device's readout learns from after it (docs/gateway.md, "Learning"), if it has one. */
@@ -148,7 +148,7 @@ function misspeltField(fields: Record<string, unknown>, known: readonly string[]
   for (const name of Object.keys(fields)) {
     if (known.includes(name)) continue;
     if (known === READING_FIELDS && MESSAGE_ONLY.includes(name)) return `"${name}" in a reading: it belongs to the message, beside "readings"`;
-    const meant = MESSAGE_FIELDS.find((field) => name.toLowerCase() === field || (field.length >= 4 && oneEditApart(name.toLowerCase(), field)));
+    const meant = lookalikeOf(name, MESSAGE_FIELDS);
     if (meant !== undefined) return `"${name}" looks like "${meant}" misspelt (a field of the device's own must differ from the gateway's by more than case or one letter)`;
   }
   return null;
