@@ -271,6 +271,37 @@ describe("phasor train", () => {
     expect(run.stderr).toMatch(/epoch 1\/1: loss [0-9.]+, no model to score: layers\[0\]/);
     expect(final.bestEpoch).toBe(0);
     expect(() => parseModelText(readFileSync(out, "utf8"), out)).not.toThrow();
+    // the model it writes is the initial one, and the run says so (before, only bestEpoch 0 in the last line did)
+    expect(run.stderr).toContain(
+      `phasor train: warning: no epoch ended with parameters an engine can run (each epoch's line says why), so ${out} holds the initial model, untrained: give a lower --lr (this run's: 1e+38)\n`,
+    );
+  });
+
+  it("says so when the guard rolled back every step before the epoch it keeps", () => {
+    // Adam at 1e300, two batches an epoch: the first step throws the weights to infinity, the next batch's loss is not
+    // finite and the guard rolls back to the initial point; every epoch ends there, with no step taken, and one is kept
+    const out = join(dir, "rolled-back-all.json");
+    const run = phasor(["train", "--task", "freq1-async", "--hidden", "4", "--per-epoch", "32", "--batch", "16", "--validation", "32", "--epochs", "2", "--lr", "1e300", "--out", out]);
+    expect(run.status, run.stderr).toBe(0);
+    const lines = jsonLines(run.stdout);
+    const final = lines.at(-1) as { bestEpoch: number };
+    const epochs = lines.slice(0, -1) as { epoch: number; steps: number; guard: { rollbacks: number; nonFinite: number } }[];
+    expect(epochs.map((r) => r.steps)).toEqual([0, 0]);
+    expect(final.bestEpoch).toBeGreaterThan(0);
+    const upToKept = epochs.filter((r) => r.epoch <= final.bestEpoch);
+    const rollbacks = upToKept.reduce((sum, r) => sum + r.guard.rollbacks, 0);
+    const nonFinite = upToKept.reduce((sum, r) => sum + r.guard.nonFinite, 0);
+    expect(nonFinite).toBeGreaterThan(0);
+    expect(run.stderr).toContain(
+      `phasor train: warning: the stability guard rolled back every step up to epoch ${final.bestEpoch}, the one kept (${rollbacks} ${rollbacks === 1 ? "rollback" : "rollbacks"}, ${nonFinite} for a non-finite loss or gradient), so ${out} holds the initial model, untrained: give a lower --lr (this run's: 1e+300)\n`,
+    );
+  });
+
+  it("does not warn of an untrained model when steps were taken", () => {
+    const run = phasor(["train", ...tiny, "--epochs", "1", "--out", join(dir, "trained.json")]);
+    expect(run.status, run.stderr).toBe(0);
+    expect(jsonLines(run.stdout)[0].steps).toBeGreaterThan(0);
+    expect(run.stderr).not.toContain("untrained");
   });
 
   it("warns when the validation sequences are all of one class, and only then", () => {

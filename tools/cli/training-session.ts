@@ -180,6 +180,7 @@ export async function trainSession(settings: TrainSettings, out: string, io: Com
     await run.close();
   }
   const best = run.bestModel();
+  warnIfUntrained(run, best.epoch, out, io);
   const task = TASKS[run.settings.task];
   const paper = task.paper?.reported?.find((r) => r.model === "Phased LSTM");
   const svg = learningCurveSvg(run.history, {
@@ -195,4 +196,31 @@ export async function trainSession(settings: TrainSettings, out: string, io: Com
     await writeFileAtomically(guardPath, encoder.encode(guardSvg(run.history, { title })));
   }
   return { run, best, modelPath: out, curvePath, guardPath: guardPlot };
+}
+
+/**
+ * A run whose kept model is the one it started from says so: no epoch ended at parameters an engine can run (the
+ * best is then epoch 0, the initial model), or the guard rolled back every step before the epoch kept (its step
+ * count is 0). The run still writes that model, which loads, but its final line alone (bestEpoch, a null or chance
+ * accuracy) is easy to take for a trained one; the usual cause is a rate far too large.
+ */
+function warnIfUntrained(run: TrainingRun, bestEpoch: number, out: string, io: CommandIO): void {
+  const lower = `give a lower --lr (this run's: ${run.settings.lr})`;
+  if (bestEpoch === 0) {
+    io.stderr.write(
+      `phasor train: warning: no epoch ended with parameters an engine can run (each epoch's line says why), so ${out} holds ` +
+        `the initial model, untrained: ${lower}\n`,
+    );
+    return;
+  }
+  const kept = run.history.find((r) => r.epoch === bestEpoch);
+  if (kept === undefined || kept.steps > 0) return;
+  const guarded = run.history.filter((r) => r.epoch <= bestEpoch && r.guard !== undefined);
+  const rollbacks = guarded.reduce((sum, r) => sum + (r.guard?.rollbacks ?? 0), 0);
+  const nonFinite = guarded.reduce((sum, r) => sum + (r.guard?.nonFinite ?? 0), 0);
+  io.stderr.write(
+    `phasor train: warning: the stability guard rolled back every step up to epoch ${bestEpoch}, the one kept ` +
+      `(${rollbacks} ${rollbacks === 1 ? "rollback" : "rollbacks"}, ${nonFinite} for a non-finite loss or gradient), so ${out} holds the initial model, ` +
+      `untrained: ${lower}\n`,
+  );
 }
