@@ -91,6 +91,32 @@ describe("phasor eval", () => {
     expect(empty.stderr).toMatch(/no events to evaluate on/);
   });
 
+  it("refuses a sequence whose events give it two labels, naming both lines, and takes one label given on some events only", () => {
+    // before, the last label given was scored against, without a word: a file labelled per event, or whose seq
+    // column ran two sequences together, was scored as if that were the sequence's label
+    const model = write("two.json", JSON.stringify(modelToJson(constantModel(1, [1, 0]))));
+    const lines = ['{"t":0,"x":[0.1],"seq":"a","label":0}', '{"t":1,"x":[0.2],"seq":"a"}', '{"t":2,"x":[0.3],"seq":"a","label":1}'];
+    const ndjson = write("two-labels.ndjson", lines.join("\n") + "\n");
+    const run = phasor(["eval", "--model", model, "--events", ndjson]);
+    expect(run.status).toBe(2);
+    expect(run.stdout).toBe("");
+    expect(run.stderr).toBe(
+      `phasor eval: ${ndjson}:3: seq "a" is given label 1 here and label 0 at line 1: a sequence has one label, its class or target, and eval scores its output after its last event against it\n`,
+    );
+    const csv = write("two-labels.csv", "t,x0,seq,label\n0,0.1,7,1\n1,0.2,7,1\n2,0.3,8,0\n3,0.4,8,1\n");
+    const fromCsv = phasor(["eval", "--model", model, "--events", csv]);
+    expect(fromCsv.status).toBe(2);
+    expect(fromCsv.stderr).toContain(`${csv}:5: seq 8 is given label 1 here and label 0 at line 4:`);
+    // the same label again, or on some events only, is one label: y = [1, 0] predicts 0 for both sequences
+    const once = write("one-label.ndjson", [...lines.slice(0, 2), '{"t":2,"x":[0.3],"seq":"a","label":0}', '{"t":0,"x":[0.1],"seq":"b"}', '{"t":1,"x":[0.1],"seq":"b","label":1}'].join("\n") + "\n");
+    const scored = phasor(["eval", "--model", model, "--events", once]);
+    expect(scored.stderr).toBe("");
+    const noSeq = write("two-labels-no-seq.ndjson", '{"t":0,"x":[0.1],"label":1}\n{"t":1,"x":[0.2],"label":0}\n');
+    expect(phasor(["eval", "--model", model, "--events", noSeq]).stderr).toContain(`${noSeq}:2: the events without seq are given label 0 here and label 1 at line 1:`);
+    expect(scored.status).toBe(0);
+    expect(JSON.parse(scored.stdout)).toMatchObject({ accuracy: 0.5, sequences: 2 });
+  });
+
   // before: the count of skipped lines was printed only after a successful score, so a file of bad lines said only
   // "no events to evaluate on"
   it("with --skip-bad says what it skipped also when nothing is left to score, or a sequence cannot be scored", () => {
@@ -114,7 +140,7 @@ describe("phasor eval", () => {
     const noLabel = phasor(["eval", "--model", model, "--events", unlabelled]);
     expect(noLabel.stderr).toBe(`phasor eval: ${unlabelled}:3-4: seq "b" has no label: eval needs labelled events\n`);
     expect(noLabel.status).toBe(2);
-    const outside = write("outside.ndjson", '{"t":0,"x":[0.1],"label":1}\n{"t":1,"x":[0.2],"label":2}\n');
+    const outside = write("outside.ndjson", '{"t":0,"x":[0.1]}\n{"t":1,"x":[0.2],"label":2}\n');
     const notAClass = phasor(["eval", "--model", model, "--events", outside]);
     expect(notAClass.stderr).toBe(`phasor eval: ${outside}:1-2: the events without seq have label 2, not a class of this model (0..1)\n`);
     expect(notAClass.status).toBe(2);

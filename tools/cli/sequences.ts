@@ -1,7 +1,8 @@
 /**
  * An event file read whole into sequences (consecutive events of one seq), for the commands that need every
- * sequence at once (quantize's calibration, eval). Each keeps the last label its events gave, and the line of each
- * event, so that an event the engine refuses later is named by its line.
+ * sequence at once (quantize's calibration, eval). Each keeps the first label its events gave, and where a later
+ * event gives another (formats.md: the label is the sequence's class or target, one to a sequence), and the line of
+ * each event, so that an event the engine refuses later is named by its line.
  */
 import type { EventSource } from "../../host/engine/event-source.js";
 import { EventParser, groupBySeq, type SeqId, type StreamEvent } from "../../host/engine/events.js";
@@ -12,8 +13,12 @@ export interface LabelledSequence {
   seq: SeqId | undefined;
   t: Float64Array;
   x: Float64Array;
-  /** the sequence's label, when its events carry one */
+  /** the sequence's label, when its events carry one: the first one given */
   label: number | undefined;
+  /** the line of the event that gave `label` */
+  labelLine?: number;
+  /** the first event of the sequence that gives a label other than `label`, if any (eval refuses the file) */
+  otherLabel?: { label: number; line: number };
   source: EventSource;
 }
 
@@ -38,21 +43,33 @@ export async function readSequences(
   const sequences: LabelledSequence[] = [];
   let seq: SeqId | undefined;
   let label: number | undefined;
+  let labelLine: number | undefined;
+  let otherLabel: { label: number; line: number } | undefined;
   let n = 0;
   let t = new Float64Array(1024);
   let x = new Float64Array(1024 * inputSize);
   let lines = new Int32Array(1024);
   const close = () => {
-    if (n > 0) sequences.push({ seq, t: t.slice(0, n), x: x.slice(0, n * inputSize), label, source: { file: input.name, lines: lines.slice(0, n), seq } });
+    if (n > 0) {
+      const source = { file: input.name, lines: lines.slice(0, n), seq };
+      sequences.push({ seq, t: t.slice(0, n), x: x.slice(0, n * inputSize), label, labelLine, ...(otherLabel ? { otherLabel } : {}), source });
+    }
     n = 0;
     label = undefined;
+    labelLine = undefined;
+    otherLabel = undefined;
   };
   const append = (events: StreamEvent[]) => {
     for (const group of groupBySeq(events)) {
       if (n > 0 && group.seq !== seq) close();
       seq = group.seq;
-      if (group.label !== undefined) label = group.label;
       for (const event of group.events) {
+        if (event.label !== undefined) {
+          if (label === undefined) {
+            label = event.label;
+            labelLine = event.line;
+          } else if (event.label !== label && otherLabel === undefined) otherLabel = { label: event.label, line: event.line };
+        }
         if (n === t.length) {
           t = grow(t, 2 * n);
           x = grow(x, 2 * n * inputSize);
