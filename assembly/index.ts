@@ -3,15 +3,15 @@
 // error buffer (errorPtr, errorLen).
 
 import {
-  INFO_INPUT_SIZE, INFO_KIND, INFO_LAYER_COUNT, INFO_MODEL_BYTES, INFO_OUTPUT_SIZE, INFO_READOUT_MODE, INFO_SCRATCH_BYTES, INFO_STREAM_BYTES,
-  INFO_TOTAL_UNITS,
+  INFO_INPUT_FRAC, INFO_INPUT_SIZE, INFO_KIND, INFO_LAYER_COUNT, INFO_MODEL_BYTES, INFO_OUTPUT_SIZE, INFO_READOUT_MODE, INFO_SCRATCH_BYTES,
+  INFO_STREAM_BYTES, INFO_TOTAL_UNITS,
 } from "./contract/calls";
 import { HEADER_LAYER_COUNT, MAX_LAYERS } from "./contract/plsm";
 import { E_MODEL, E_STATE, clearError, errInt, errText, fail } from "./errors";
 import { Layer, Model, deriveTiming, isFixed, layerAt, parseModel, timingBytes } from "./model";
 import { checkPush, pushEvent, pushEvents, readOutput, readState, restoreStream, streamReset } from "./stream";
 import { exactPhase as phaseExact, phaseStep as step96, phaseStepLow } from "./phase";
-import { S_EVENTS, S_UPDATES } from "./model";
+import { S_EVENTS, S_SATURATED, S_UPDATES } from "./model";
 import { storeRowShifts } from "./fixed/step";
 import { PAIRED, packRows, pairedBytes, pairsU, pairsW } from "./fixed/sums";
 import { learnStep, learnedOutput, readoutBytes, readoutCheck, readoutFromModel, readoutSeal } from "./fixed/readout-learning";
@@ -101,6 +101,7 @@ export function modelInfo(m: Model, what: i32): i32 {
     case INFO_MODEL_BYTES: return m.byteLength + <i32>pairedModelBytes(m);
     case INFO_READOUT_MODE: return m.readoutMode;
     case INFO_TOTAL_UNITS: return m.totalUnits;
+    case INFO_INPUT_FRAC: return m.inputFrac;
   }
   return -1;
 }
@@ -226,6 +227,11 @@ export function streamEvents(st: usize): f64 {
 
 export function streamUpdates(st: usize): f64 {
   return <f64>load<i64>(st + S_UPDATES);
+}
+
+/** Layer-0 input values saturated to the fixed engine's input range since the stream started (model.ts, S_SATURATED). */
+export function streamSaturated(st: usize): f64 {
+  return <f64>load<i64>(st + S_SATURATED);
 }
 
 /** The seeding phase function, exported so tests can hold it against the host's exact BigInt phase. */

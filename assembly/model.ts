@@ -219,6 +219,10 @@ export const S_LAST_T: i32 = 16;
 export const S_LAST_KEY: i32 = 24;
 export const S_EVENTS: i32 = 32;
 export const S_UPDATES: i32 = 40;
+/** Layer-0 input values the fixed engine saturated to its Q(inputFrac) range (|x| beyond 32767 / 2^inputFrac) since
+ * the stream started: a stream of inputs beyond what the model was calibrated on is counted, not silently clipped.
+ * Not in the microcontroller builds (no counters; stream.ts). Snapshots of engines before it hold 0 here. */
+export const S_SATURATED: i32 = 48;
 export const S_HEADER_BYTES: i32 = 64;
 
 /** Whether a size (inputs, units, outputs) is in 1..MAX_SIZE: one unsigned comparison. */

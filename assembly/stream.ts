@@ -10,7 +10,7 @@ import { engineOutput, engineState, eventKey, firstFiledKey, runEvent, stateProb
 import {
   ERROR_TEXT, E_INPUT, E_STATE, REASON_NON_FINITE, REASON_TIME_BACKWARDS, REASON_TIME_RANGE, errFloat, errInt, errText, fail, refuse,
 } from "./errors";
-import { FULL_BUILD, Model, S_CHECKSUM, S_EVENTS, S_LAST_T, S_LAST_KEY, S_STARTED, S_T0, S_UPDATES, TIME_RECORD_BYTES, layerAt } from "./model";
+import { FULL_BUILD, Model, S_CHECKSUM, S_EVENTS, S_LAST_T, S_LAST_KEY, S_SATURATED, S_STARTED, S_T0, S_UPDATES, TIME_RECORD_BYTES, layerAt, runsFixed } from "./model";
 import { exactPhase } from "./phase";
 import { wheelIsSound, wheelReset } from "./schedule";
 import { learnedOutput } from "./fixed/readout-learning";
@@ -257,7 +257,11 @@ function headerIsSound(m: Model, src: usize): bool {
   const lastKey = load<i64>(src + S_LAST_KEY);
   const events = load<i64>(src + S_EVENTS);
   const updates = load<i64>(src + S_UPDATES);
+  const saturated = load<i64>(src + S_SATURATED);
   if (events < 0 || events > i64.MAX_VALUE / <i64>m.totalUnits || updates < 0 || updates > events * <i64>m.totalUnits) return false;
+  // a float model's stream saturates nothing; a fixed one's at most every input of every event (saturated <= events
+  // I, without the product, which could pass i64)
+  if (saturated < 0 || (saturated != 0 && (!runsFixed(m) || (saturated - 1) / <i64>m.inputSize >= events))) return false;
   if (started == 0) {
     return events == 0 && reinterpret<i64>(t0) == 0 && reinterpret<i64>(lastT) == 0 && lastKey == 0;
   }

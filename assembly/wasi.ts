@@ -13,7 +13,7 @@ import { HEADER_META_AT, HEADER_META_BYTES } from "./contract/plsm";
 import { REASON_TIME_RANGE, errorLen, errorPtr, refusalReason, refusalTime } from "./errors";
 import { readoutBytes } from "./fixed/readout-learning";
 import { modelCreate } from "./index";
-import { Model, isFixed, layerAt } from "./model";
+import { Model, S_SATURATED, isFixed, layerAt } from "./model";
 import { POLICY_REJECT, pushEvent, readState, streamReset } from "./stream";
 import { BINARY_HEADER_BYTES, BINARY_VERSION, isBinary, recordBytes } from "./wasi/binary";
 import { parseNumber, numberEnd } from "./wasi/decimal";
@@ -86,6 +86,11 @@ let started = false;
 let count: i64 = 0;
 let lastT: f64 = 0;
 let lastPlace: i64 = 0;
+// input values the fixed engine saturated (model.ts, S_SATURATED): in the sequences before the current one, in it so
+// far (its stream's count), and the line (record) of the first
+let saturatedBefore: i64 = 0;
+let seqSaturated: i64 = 0;
+let firstSaturated: i64 = -1;
 /** a "last" readout learns, when its sequence ends, from the sequence's last label (NaN: none), read at this place */
 let pendingLabel: f64 = NaN;
 let pendingPlace: i64 = 0;
@@ -107,11 +112,44 @@ function startMessage(): void {
  */
 function stop(status: i32): i32 {
   flush(out);
+  putSaturationWarning();
   putPrintable(stderr, err.buffer, err.length);
   putByte(stderr, 10);
   flush(stderr);
   return status;
 }
+
+/**
+ * The inputs the run saturated, in `phasor run`'s words (host/engine/input-range.ts, saturationWarning), on stderr
+ * before the run's last message or its end; once.
+ */
+function putSaturationWarning(): void {
+  const total = saturatedBefore + seqSaturated;
+  if (total == 0) return;
+  saturatedBefore = 0;
+  seqSaturated = 0;
+  const w = warning;
+  w.length = 0;
+  putText(w, "phasor-wasi: warning: ");
+  putInt(w, total);
+  putText(w, total == 1 ? " input value was" : " input values were");
+  putText(w, " beyond what the model's fixed-point input holds (|x| at most 32767 / 2^");
+  putInt(w, model.inputFrac);
+  putText(w, " = ");
+  putNumber(w, 32767 / Math.pow(2, <f64>model.inputFrac));
+  putText(w, ", set from its calibration events) and saturated to it");
+  if (firstSaturated >= 0) {
+    putText(w, ", the first at ");
+    putBytes(w, inputName, inputNameLength);
+    putText(w, binaryInput ? ":record " : ":");
+    putInt(w, firstSaturated);
+  }
+  putText(w, ": quantize the model again on calibration events that span the inputs' range, or run the float model");
+  // the input's name as any message quotes it: one line, control characters escaped
+  putPrintable(stderr, w.buffer, w.length);
+  putByte(stderr, 10);
+}
+const warning = newWriter(-1, 256);
 
 /** "phasor-wasi: <input>:<line>: <reason>" (or ":record <n>" for binary input) and exit status 2. */
 function badEvent(place: i64): i32 {
@@ -622,6 +660,8 @@ function takeEvent(t: f64, place: i64): i32 {
     currentJson.length = 0;
     putSeqJson(currentJson, currentKey);
     count = 0;
+    saturatedBefore += seqSaturated;
+    seqSaturated = 0;
     streamReset(model, stream);
   }
   if (pushEvent(model, stream, t, x, POLICY_REJECT) != 0) {
@@ -639,6 +679,11 @@ function takeEvent(t: f64, place: i64): i32 {
     return badEvent(place);
   }
   outputHeld = false;
+  const saturated = load<i64>(stream + S_SATURATED);
+  if (saturated != seqSaturated) {
+    seqSaturated = saturated;
+    if (firstSaturated < 0) firstSaturated = place;
+  }
   if (!emitLast) {
     outputInUse(model, stream, y);
     putText(out, '{"seq":');
@@ -835,6 +880,8 @@ function run(): i32 {
     if (ended != 0) return ended;
   }
   flush(out);
+  putSaturationWarning();
+  flush(stderr);
   if (out.error == errno.PIPE && readoutOutPathLength < 0) return 0; // the reader went away (`| head`): stop quietly, as the CLI does
   if (out.error != 0) {
     startMessage();

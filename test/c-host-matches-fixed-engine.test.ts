@@ -176,6 +176,28 @@ describe("the C host refuses what it cannot run", () => {
     }
   });
 
+  it("inputs beyond the model's input format: phasor run's warning, first, with the count and the first line; its outputs", () => {
+    const cases: [string, number][] = [
+      ["t,x0,x1\n1,0.5,0.25\n2,1e6,-1e6\n3,0.5,1e9\n", 0],
+      ["t,x0,x1,seq\n1,0.5,0.25,a\n2,0.5,-3e4,a\n1,0.5,0.25,b\n2,7e5,0.25,b\n", 0],
+      // a bad line after them: the warning of the lines run, then the message
+      ["t,x0,x1\n1,0.5,0.25\n2,1e6,0.25\n3,0.5,oops\n", 2],
+      // within the format: no warning
+      ["t,x0,x1\n1,0.5,0.25\n2,-0.5,0.25\n", 0],
+    ];
+    let warned = 0;
+    for (const [events, status] of cases) {
+      const { c, file } = runOn(events);
+      const cli = phasor(["run", "--model", model, "--events", file]);
+      expect(cli.status, events).toBe(status);
+      expect(c.status, events).toBe(status);
+      expect(c.stderr, events).toBe(cli.stderr.replaceAll("phasor run: ", "phasor_host: "));
+      expect(c.stdout.toString("utf8"), events).toBe(cli.stdout);
+      if (/^phasor run: warning: \d+ input values? (was|were) beyond/.test(cli.stderr)) warned++;
+    }
+    expect(warned).toBe(3);
+  });
+
   it("a line longer than --max-line-bytes: phasor run's bytes, its file, line and words, for every way to reach the limit", () => {
     // a row of `bytes` bytes: x1's text padded with zeros
     const row = (t: number, bytes: number) => {

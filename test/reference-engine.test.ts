@@ -190,7 +190,7 @@ describe("reference streams", () => {
     for (const target of [engine.createStream(), new ReferenceEngine(model).createStream()]) {
       target.push(0, [1, 1, 1]); // state that restore must overwrite
       target.restore(saved);
-      expect(target.stats()).toEqual({ events: 300, unitUpdates: expect.any(Number), unitsSkipped: expect.any(Number) });
+      expect(target.stats()).toEqual({ events: 300, unitUpdates: expect.any(Number), unitsSkipped: expect.any(Number), inputsSaturated: 0 });
       const yAgain = new Float64Array(300 * 2);
       target.pushBatch(rest.t, rest.x, yAgain);
       expect(Array.from(yAgain)).toEqual(Array.from(yFirst));
@@ -269,9 +269,9 @@ describe("reference streams", () => {
     }
     stream.pushBatch(events.t.subarray(0, 200), events.x.subarray(0, 600));
     expect(open).toBeGreaterThan(0);
-    expect(stream.stats()).toEqual({ events: 200, unitUpdates: open, unitsSkipped: 200 * 20 - open });
+    expect(stream.stats()).toEqual({ events: 200, unitUpdates: open, unitsSkipped: 200 * 20 - open, inputsSaturated: 0 });
     stream.reset();
-    expect(stream.stats()).toEqual({ events: 0, unitUpdates: 0, unitsSkipped: 0 });
+    expect(stream.stats()).toEqual({ events: 0, unitUpdates: 0, unitsSkipped: 0, inputsSaturated: 0 });
     expect(Array.from(stream.hidden(0))).toEqual(new Array(12).fill(0));
     stream.push(0, [0, 0, 0]); // after reset there is no previous timestamp
   });

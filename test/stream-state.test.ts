@@ -156,7 +156,7 @@ describe.each(["float", "fixed"] as WasmKind[])("%s engine streams", (kind) => {
     used.pushBatch(EVENTS.t, EVENTS.x);
     used.reset();
     expectSameBytes(used.snapshot(), fresh.snapshot(), "after reset");
-    expect(used.stats()).toEqual({ events: 0, unitUpdates: 0, unitsSkipped: 0 });
+    expect(used.stats()).toEqual({ events: 0, unitUpdates: 0, unitsSkipped: 0, inputsSaturated: 0 });
     HIDDEN.forEach((H, l) => {
       expect(Array.from(used.hidden(l))).toEqual(new Array(H).fill(0));
       expect(Array.from(used.cell(l))).toEqual(new Array(H).fill(0));

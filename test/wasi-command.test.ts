@@ -196,9 +196,11 @@ describe("phasor-wasi refuses what phasor run refuses", () => {
     it(`line ${lines.length}: ${reason}`, async () => {
       const input = lines.join("\n") + "\n";
       const cli = phasor(["run", "--model", join(dir, "m.plsm"), "--events", "-"], input);
-      expect(cli.stderr).toBe(`phasor run: stdin:${lines.length}: ${reason}\n`);
       const run = await runNodeWasi("scalar", ["--model", "m.plsm"], input, dir);
-      expect(run.stderr).toBe(`phasor-wasi: stdin:${lines.length}: ${reason}\n`);
+      // the lines before the bad one may hold inputs beyond the model's input format: then both warn first, alike
+      const warning = cli.stderr.startsWith("phasor run: warning: ") ? cli.stderr.slice(0, cli.stderr.indexOf("\n") + 1) : "";
+      expect(cli.stderr).toBe(`${warning}phasor run: stdin:${lines.length}: ${reason}\n`);
+      expect(run.stderr).toBe(`${warning.replace("phasor run", "phasor-wasi")}phasor-wasi: stdin:${lines.length}: ${reason}\n`);
       expect(run.status).toBe(2);
       // the events before the bad line were run and printed
       const printed = run.stdout.toString("utf8").split("\n").filter((line) => line !== "");

@@ -46,3 +46,6 @@ export const INFO_SCRATCH_BYTES = 5;
 export const INFO_MODEL_BYTES = 6;
 export const INFO_READOUT_MODE = 7;
 export const INFO_TOTAL_UNITS = 8;
+/** the fixed engine's layer-0 input format, its fractional bits (x is held as round(x 2^frac) in i16, saturated to
+ * +-32767); nothing for a float model */
+export const INFO_INPUT_FRAC = 9;

@@ -3,7 +3,7 @@
 
 import { ROW_RECORD_BYTES, ROW_V_FRAC } from "../contract/plsm";
 import { ERROR_TEXT } from "../errors";
-import { Layer, Model, FULL_BUILD, layerAt } from "../model";
+import { Layer, Model, FULL_BUILD, S_SATURATED, layerAt } from "../model";
 import { pad8 } from "../padding";
 import { saturate16 } from "./arith";
 import { layerStep, readoutRow } from "./step";
@@ -44,11 +44,24 @@ export function fixedEvent(m: Model, st: usize, T: i64, x: usize): i64 {
     store<i64>(lastGroup, 0, 8);
   }
   let nnz = 0;
+  let saturated = 0;
   for (let i = 0; i < I; i++) {
-    const q = saturate16(<i64>Math.floor(<f64>load<f32>(x + (<usize>i << 2)) * scale + 0.5));
+    const v = <i64>Math.floor(<f64>load<f32>(x + (<usize>i << 2)) * scale + 0.5);
+    // saturate16, counting in the library builds: in its branches, so that an input within the format pays nothing
+    let q: i32;
+    if (!FULL_BUILD) q = saturate16(v);
+    else if (v > 32767) {
+      q = 32767;
+      saturated++;
+    } else if (v < -32767) {
+      q = -32767;
+      saturated++;
+    } else q = <i32>v;
     store<i16>(xq + (<usize>i << 1), <i16>q);
     if (FULL_BUILD && q != 0) store<i32>(cols + (<usize>(nnz++) << 2), i);
   }
+  // counted for the stream's stats (S_SATURATED), which the microcontroller build has not
+  if (FULL_BUILD && saturated != 0) store<i64>(st + S_SATURATED, load<i64>(st + S_SATURATED) + <i64>saturated);
   if (!FULL_BUILD) memory.fill(xq + (<usize>I << 1), 0, <usize>(pad8(I) - I) << 1);
   // A sparse event (one sensor of several fired, at most a quarter of the inputs) reads only its nonzero columns
   // (not in the microcontroller build, which keeps the dense path only: the same sums, less code).

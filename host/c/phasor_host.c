@@ -64,9 +64,46 @@ typedef struct {
   size_t max_line_bytes;
 } arguments;
 
+/* Input values the module saturated to the model's input format (phasor_mcu.input_frac) in the run so far, with the
+ * line of the first: the module runs them as the bound, as the library's fixed engine does, and the run says so once,
+ * before its first message after them or at the end of the events, in phasor run's words (host/engine/input-range.ts). */
+static struct {
+  unsigned long long count;
+  unsigned long first_line;
+  int32_t frac;
+  const char *name;
+} saturated;
+
+/* Counts the inputs of one event the module saturates: round half up of x 2^frac beyond +-32767, as the engine's
+ * fixedEvent computes it from the same f32 (assembly/fixed/engine.ts). */
+static void count_saturated(const float *x, uint32_t n, int32_t frac, const char *name, unsigned long line) {
+  for (uint32_t i = 0; i < n; i++) {
+    double q = floor(ldexp((double)x[i], frac) + 0.5);
+    if (q > 32767 || q < -32767) {
+      if (saturated.count++ == 0) {
+        saturated.first_line = line;
+        saturated.frac = frac;
+        saturated.name = name;
+      }
+    }
+  }
+}
+
+static void warn_saturated(void) {
+  if (saturated.count == 0) return;
+  char bound[JS_NUMBER_CHARS];
+  js_number(32767 / ldexp(1, saturated.frac), bound);
+  fprintf(stderr, "phasor_host: warning: %llu input %s beyond what the model's fixed-point input holds (|x| at most 32767 / 2^%d = %s, "
+          "set from its calibration events) and saturated to it, the first at %s:%lu: quantize the model again on calibration "
+          "events that span the inputs' range, or run the float model\n", saturated.count, saturated.count == 1 ? "value was" : "values were",
+          (int)saturated.frac, bound, saturated.name, saturated.first_line);
+  saturated.count = 0;
+}
+
 static int complain(int status, const char *format, ...) __attribute__((format(printf, 2, 3)));
 
 static int complain(int status, const char *format, ...) {
+  warn_saturated();
   va_list args;
   va_start(args, format);
   fputs("phasor_host: ", stderr);
@@ -274,6 +311,8 @@ static int run_events(phasor_mcu *mcu, const arguments *a, const char *path) {
                         "beyond what the engine's clock counts; start a new stream", name, event.line, t, first);
     } else if (pushed != PHASOR_OK) {
       status = complain(exit_status(pushed), "%s:%lu: %s", name, event.line, mcu->error);
+    } else if (status == 0) {
+      count_saturated(event.x, mcu->input_size, mcu->input_frac, name, event.line);
     }
     phasor_status read = status ? PHASOR_OK : phasor_mcu_output(mcu, y);
     if (read != PHASOR_OK) status = complain(exit_status(read), "%s:%lu: %s", name, event.line, mcu->error);
@@ -300,6 +339,7 @@ static int run_events(phasor_mcu *mcu, const arguments *a, const char *path) {
   }
   if (status == 0 && got < 0) status = complain(EXIT_BAD_INPUT, "%s", csv_error(reader));
   if (status == 0 && got == 0 && labelled) status = learn_label(mcu, a, label, name, label_line);
+  warn_saturated();
   csv_close(reader);
   free(y);
   if (in != stdin) fclose(in);

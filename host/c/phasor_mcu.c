@@ -18,7 +18,7 @@ enum { MCU_LEARN_STEPPED = 0, MCU_LEARN_CAPPED = 1 };
 /* .plsm header fields (docs/plsm.md, "Header"; assembly/contract/plsm.ts): little-endian u32 and u16 at these offsets */
 enum {
   PLSM_KIND_AT = 6, PLSM_FILE_BYTES_AT = 8, PLSM_INPUT_SIZE_AT = 12, PLSM_LAYER_COUNT_AT = 16, PLSM_OUTPUT_SIZE_AT = 20,
-  PLSM_READOUT_MODE_AT = 24, PLSM_HEADER_BYTES = 64
+  PLSM_READOUT_MODE_AT = 24, PLSM_INPUT_FRAC_AT = 32, PLSM_HEADER_BYTES = 64
 };
 /* layer descriptors from PLSM_HEADER_BYTES, each with its u32 flags; bit PLSM_LAYER_INT8: int8 gate weights */
 enum { PLSM_LAYER_DESC_BYTES = 64, PLSM_LAYER_FLAGS_AT = 8, PLSM_LAYER_INT8 = 2 };
@@ -318,6 +318,7 @@ phasor_status phasor_mcu_load(phasor_mcu *mcu, const uint8_t *image, size_t leng
   mcu->output_size = read_u32(image + PLSM_OUTPUT_SIZE_AT);
   mcu->readout_every = read_u32(image + PLSM_READOUT_MODE_AT) == 1;
   mcu->model_crc = read_u32(image + length - 4);
+  mcu->input_frac = (int32_t)read_u32(image + PLSM_INPUT_FRAC_AT);
   return PHASOR_OK;
 }
 

@@ -55,6 +55,9 @@ typedef struct phasor_mcu {
   uint32_t input_size, output_size, readout_every;
   /** the CRC-32 the image ends with (docs/plsm.md): a saved readout names the model it adapts by it */
   uint32_t model_crc;
+  /** the image's layer-0 input format, its fractional bits (docs/fixed-point.md): an input x runs as
+   * round(x 2^input_frac) in i16, so one beyond 32767 / 2^input_frac runs saturated to that bound */
+  int32_t input_frac;
   /** addresses in linear memory of the next event's inputSize f32 and of the outputSize f64 outputs */
   uint32_t input_at, output_at;
   /** bytes of the module's arena, and the bytes init took for the model (image included) */

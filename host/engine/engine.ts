@@ -23,6 +23,12 @@ export interface StreamStats {
   unitUpdates: number;
   /** (unit, event) pairs that were not updated: closed units, which cost nothing */
   unitsSkipped: number;
+  /**
+   * input values of the fixed engine beyond what its layer-0 input format holds (|x| above 32767 / 2^inputFrac, set by
+   * the quantizer from the largest calibration input), which it saturated to that bound (docs/fixed-point.md); always
+   * 0 for the float and reference engines, which take any finite input as it is
+   */
+  inputsSaturated: number;
 }
 
 /** Where the bytes of a model and of its streams go; the numbers the CLI reports for memory. */
@@ -132,6 +138,12 @@ export interface Engine {
   readonly simd: boolean;
   /** the float model this engine runs (for the fixed engine: the de-quantized model of the .plsm) */
   readonly model: FloatModel;
+  /**
+   * the fixed engine's layer-0 input format, its fractional bits: an input x is held as round(x 2^inputFrac) in i16,
+   * so |x| up to 32767 / 2^inputFrac (the quantizer's bound on the largest calibration input); beyond it x saturates
+   * to that bound, which the stream's stats count (inputsSaturated). null for the float and reference engines.
+   */
+  readonly inputFrac: number | null;
   createStream(options?: StreamOptions): Stream;
   memory(): MemoryReport;
   dispose(): void;

@@ -145,6 +145,8 @@ export class ReferenceEngine implements Engine {
   readonly kind = "reference" as const;
   readonly simd = false;
   readonly model: FloatModel;
+  /** float64 throughout: no input format, nothing saturates */
+  readonly inputFrac = null;
   /** shared by the streams */
   private readonly layers: LayerRun[];
   /** what a snapshot's stream ran with: the parameters and the leak of every layer (snapshot version 2) */
@@ -232,7 +234,7 @@ class ReferenceStream implements Stream {
   private readonly c: Float64Array[];
   /** timestamp of the last event, NaN before the first */
   private lastT = NaN;
-  private counts: StreamStats = { events: 0, unitUpdates: 0, unitsSkipped: 0 };
+  private counts: Omit<StreamStats, "inputsSaturated"> = { events: 0, unitUpdates: 0, unitsSkipped: 0 };
   private disposed = false;
 
   constructor(
@@ -413,7 +415,7 @@ class ReferenceStream implements Stream {
 
   stats(): StreamStats {
     this.checkLive();
-    return { ...this.counts };
+    return { ...this.counts, inputsSaturated: 0 };
   }
 
   dispose(): void {

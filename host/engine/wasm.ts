@@ -4,7 +4,7 @@
  * a batch of events is a single call into wasm.
  */
 import {
-  E_INPUT, E_MODEL, INFO_INPUT_SIZE, INFO_KIND, INFO_LAYER_COUNT, INFO_MODEL_BYTES, INFO_OUTPUT_SIZE, INFO_SCRATCH_BYTES, INFO_STREAM_BYTES,
+  E_INPUT, E_MODEL, INFO_INPUT_FRAC, INFO_INPUT_SIZE, INFO_KIND, INFO_LAYER_COUNT, INFO_MODEL_BYTES, INFO_OUTPUT_SIZE, INFO_SCRATCH_BYTES, INFO_STREAM_BYTES,
   INFO_TOTAL_UNITS, LEARN_CAPPED, POLICY_CLAMP, POLICY_REJECT, REASON_NON_FINITE, REASON_TIME_BACKWARDS, REASON_TIME_RANGE,
 } from "../../assembly/contract/calls.js";
 import { KIND_FIXED, KIND_FLOAT } from "../../assembly/contract/plsm.js";
@@ -39,6 +39,7 @@ export interface EngineExports {
   restore(model: number, stream: number, src: number, length: number): number;
   streamEvents(stream: number): number;
   streamUpdates(stream: number): number;
+  streamSaturated(stream: number): number;
   exactPhase(t: number, s: number, tau: number): number;
   errorPtr(): number;
   errorLen(): number;
@@ -78,6 +79,7 @@ export const ENGINE_FUNCTIONS: ExportedFunctions<EngineExports> = {
   restore: true,
   streamEvents: true,
   streamUpdates: true,
+  streamSaturated: true,
   exactPhase: true,
   errorPtr: true,
   errorLen: true,
@@ -200,6 +202,7 @@ export class WasmEngine implements Engine {
   readonly hiddenSizes: number[];
   readonly streamBytes: number;
   readonly totalUnits: number;
+  readonly inputFrac: number | null;
   readonly io: IoArea;
   private disposed = false;
 
@@ -216,6 +219,7 @@ export class WasmEngine implements Engine {
     this.hiddenSizes = Array.from({ length: e.modelInfo(handle, INFO_LAYER_COUNT) }, (_, n) => e.layerHidden(handle, n));
     this.streamBytes = e.modelInfo(handle, INFO_STREAM_BYTES);
     this.totalUnits = e.modelInfo(handle, INFO_TOTAL_UNITS);
+    this.inputFrac = kind === "fixed" ? e.modelInfo(handle, INFO_INPUT_FRAC) : null;
     this.io = new IoArea(wasm);
   }
 
@@ -431,7 +435,7 @@ class WasmStream implements Stream {
     const e = this.engine.wasm.exports;
     const events = e.streamEvents(st);
     const unitUpdates = e.streamUpdates(st);
-    return { events, unitUpdates, unitsSkipped: events * this.engine.totalUnits - unitUpdates };
+    return { events, unitUpdates, unitsSkipped: events * this.engine.totalUnits - unitUpdates, inputsSaturated: e.streamSaturated(st) };
   }
 
   dispose(): void {

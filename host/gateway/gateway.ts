@@ -116,6 +116,12 @@ export interface Health {
   resets: number;
   /** new runs of devices (`boot`) that started their sequence numbers again (over the devices' whole history) */
   restarts: number;
+  /**
+   * input values the fixed engine saturated to the model's input format (Engine.inputFrac: readings beyond the range
+   * the model was calibrated on run as its edge), summed over the devices since each one's stream last started (a
+   * reset starts it again): how many, on how many devices, and the five devices with the most
+   */
+  inputsSaturated: { values: number; devices: number; worst: { device: string; values: number }[] };
   /** predictions published by this process */
   outputs: number;
   /** predictions and dead letters the broker refused (an ACL, a size limit) or that could not be sent */
@@ -681,6 +687,7 @@ export class Gateway {
     let labelsIgnored = 0;
     let resets = 0;
     let restarts = 0;
+    const saturating: { device: string; values: number }[] = [];
     let stateResets = 0;
     let segments = 0;
     let entries = 0;
@@ -708,10 +715,13 @@ export class Gateway {
         restarts += device.counts.restarts;
         duplicates += device.counts.duplicates;
         seqGaps += device.counts.seqGaps;
+        const saturated = device.sensors.stream.stats().inputsSaturated;
+        if (saturated > 0) saturating.push({ device: device.id, values: saturated });
         if (Number.isFinite(device.lagMs)) lags.push({ device: device.id, ms: device.lagMs });
       }
     }
     lags.sort((a, b) => a.ms - b.ms);
+    saturating.sort((a, b) => b.values - a.values || (a.device < b.device ? -1 : 1));
     const at = (q: number) => (lags.length === 0 ? null : lags[Math.min(lags.length - 1, Math.floor(q * lags.length))].ms);
     return {
       event,
@@ -731,6 +741,7 @@ export class Gateway {
       labelsIgnored,
       resets,
       restarts,
+      inputsSaturated: { values: saturating.reduce((sum, d) => sum + d.values, 0), devices: saturating.length, worst: saturating.slice(0, 5) },
       outputs: this.outputs,
       publishFailures: this.publishFailures,
       replayed: this.replayed,

@@ -9,6 +9,8 @@ import { BadLineError, EventParser, type SeqId, type StreamEvent } from "../../.
 import { argmax } from "../../../host/engine/evaluate.js";
 import { refusedEvent } from "../../../host/engine/event-source.js";
 import { defineCommand } from "../command.js";
+import { saturatesInput, saturationWarning } from "../../../host/engine/input-range.js";
+import { escapeControls } from "../../../host/errors.js";
 import { EVENT_READER_FLAGS, LineWriter, openTextInput, skippedNote, type TextInput } from "../io.js";
 import { ENGINE_FLAGS, engineOptions, loadModelFile } from "../model-file.js";
 
@@ -49,10 +51,12 @@ export const command = defineCommand({
         skipBad: flags["skip-bad"],
         maxLineBytes: flags["max-line-bytes"],
         timePolicy: flags["time-policy"],
-        // also when the run fails later: the lines skipped until then were left out all the same
-        ended: (parser) => {
+        // also when the run fails later: the lines skipped until then were left out all the same, and the inputs
+        // saturated until then were run saturated
+        ended: (parser, saturated) => {
           const skipped = skippedNote(parser);
           if (skipped !== undefined) io.stderr.write(`phasor run: ${skipped}\n`);
+          if (saturated.count > 0) io.stderr.write(`phasor run: warning: ${escapeControls(saturationWarning(saturated.count, engine.inputFrac as number, saturated.first))}\n`);
         },
       });
     } finally {
@@ -67,8 +71,11 @@ export interface RunSettings {
   skipBad: boolean;
   maxLineBytes: number;
   timePolicy: TimePolicy;
-  /** called when the run ends, whether it succeeded or failed, with the parser (what --skip-bad skipped) */
-  ended?: (parser: EventParser) => void;
+  /**
+   * called when the run ends, whether it succeeded or failed, with the parser (what --skip-bad skipped) and the input
+   * values the fixed engine saturated (Engine.inputFrac), with the `file:line` of the first
+   */
+  ended?: (parser: EventParser, saturated: { count: number; first: string | undefined }) => void;
 }
 
 /**
@@ -91,6 +98,7 @@ export async function runEvents(engine: Engine, input: TextInput, out: NodeJS.Wr
     emit: settings.emit,
     hidden: settings.hidden,
     labels: engine.model.readout.labels,
+    inputFrac: engine.inputFrac,
   });
   try {
     for await (const chunk of input.chunks) {
@@ -108,8 +116,9 @@ export async function runEvents(engine: Engine, input: TextInput, out: NodeJS.Wr
     }
     throw err;
   } finally {
+    const saturated = runner.saturated();
     stream.dispose();
-    settings.ended?.(parser);
+    settings.ended?.(parser, saturated);
   }
   await writer.flush();
   return parser;
@@ -120,6 +129,8 @@ interface OutputOptions {
   emit: "every" | "last";
   hidden: boolean;
   labels: string[] | undefined;
+  /** the engine's input format, when it has one (Engine.inputFrac) */
+  inputFrac: number | null;
 }
 
 /** Feeds events to one stream, resetting it whenever the seq changes, and prints the outputs. */
@@ -136,6 +147,10 @@ class SequenceRunner {
   private x = new Float64Array(0);
   private y = new Float64Array(0);
   private h = new Float64Array(0);
+  /** input values the fixed engine saturated in the sequences before the current one, and in it until `seqSaturated` */
+  private saturatedBefore = 0;
+  private seqSaturated = 0;
+  private firstSaturated: string | undefined;
 
   constructor(
     private readonly stream: Stream,
@@ -161,8 +176,26 @@ class SequenceRunner {
     if (this.started) this.endSequence();
   }
 
+  /** The input values the engine saturated so far (its stats count them per sequence), and the `file:line` of the first. */
+  saturated(): { count: number; first: string | undefined } {
+    this.countSaturated();
+    return { count: this.saturatedBefore + this.seqSaturated, first: this.firstSaturated };
+  }
+
+  /** Takes the stream's count of saturated inputs (since its last reset); true when it grew. */
+  private countSaturated(): boolean {
+    if (this.options.inputFrac === null || !this.started) return false;
+    const count = this.stream.stats().inputsSaturated;
+    if (count === this.seqSaturated) return false;
+    this.seqSaturated = count;
+    return true;
+  }
+
   private beginSequence(seq: SeqId | undefined): void {
     if (this.started) this.endSequence();
+    this.countSaturated();
+    this.saturatedBefore += this.seqSaturated;
+    this.seqSaturated = 0;
     this.stream.reset();
     this.started = true;
     this.seq = seq;
@@ -217,6 +250,14 @@ class SequenceRunner {
       throw refusedEvent(err, stream, t, x, { file: this.options.file, lines, seq: this.seq }, ran);
     }
     for (let k = 0; k < n; k++) this.ran(t[k], y, k * outputSize, h, k * hiddenSize);
+    if (this.countSaturated() && this.firstSaturated === undefined) this.findSaturated(events, start, x);
+  }
+
+  /** Notes the line of the first event of a run that the engine saturated an input of. */
+  private findSaturated(events: StreamEvent[], start: number, x: Float64Array): void {
+    const inputFrac = this.options.inputFrac as number;
+    const k = x.findIndex((value) => saturatesInput(value, inputFrac));
+    if (k >= 0) this.firstSaturated = `${this.options.file}:${events[start + Math.floor(k / this.stream.inputSize)].line}`;
   }
 
   /** One event run: its output line when y is given (--emit every; h with --hidden), and the count. */
