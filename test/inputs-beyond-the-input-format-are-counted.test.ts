@@ -165,6 +165,18 @@ describe("phasor run and phasor-wasi warn of saturated inputs", () => {
     expect(phasor(["run", "--model", join(dir, "m.plsm"), "--events", one]).stderr).toMatch(/^phasor run: warning: 1 input value was beyond .*, the first at .*one\.ndjson:2: /);
   });
 
+  it("phasor eval: the count in its line, and the warning; none for the float model", () => {
+    const events = join(dir, "labelled-beyond.ndjson");
+    writeFileSync(events, lines.map((line) => line.replace("}", ',"label":1}')).join("\n") + "\n");
+    const fixed = phasor(["eval", "--model", join(dir, "m.plsm"), "--events", events]);
+    expect(fixed.status, fixed.stderr).toBe(0);
+    expect(JSON.parse(fixed.stdout)).toMatchObject({ sequences: 2, events: 5, inputsSaturated: 4 });
+    expect(fixed.stderr).toBe(warning("phasor eval", events));
+    const float = phasor(["eval", "--model", join(dir, "m.json"), "--events", events]);
+    expect(JSON.parse(float.stdout)).toMatchObject({ inputsSaturated: 0 });
+    expect(float.stderr).toBe("");
+  });
+
   it("phasor run warns before the message of a run that fails later, of the lines run until then", () => {
     const input = [...lines.slice(0, 3), '{"t":1,"x":[0,0,0],"seq":"a"}'].join("\n") + "\n";
     const run = phasor(["run", "--model", join(dir, "m.plsm"), "--events", "-"], input);

@@ -5,6 +5,7 @@
  */
 import type { Engine } from "./engine.js";
 import { badInput } from "../errors.js";
+import { saturatesInput } from "./input-range.js";
 import { pushBatchFrom, sequencePlace, type EventSource } from "./event-source.js";
 
 export interface LabelledSample {
@@ -25,6 +26,10 @@ export interface Evaluation {
   events: number;
   /** fraction of (unit, event) pairs whose gate was open: about r_on, the source of the speed-up */
   unitUpdateFraction: number;
+  /** input values the fixed engine saturated to its input format (StreamStats.inputsSaturated), over all sequences */
+  inputsSaturated: number;
+  /** where the first of them was, `file:line`, when the sequences came from an event file */
+  firstSaturated?: string;
   seconds: number;
   eventsPerSec: number;
 }
@@ -53,6 +58,8 @@ export function evaluate(engine: Engine, samples: LabelledSample[], source = "ev
   let squared = 0;
   let events = 0;
   let updates = 0;
+  let saturated = 0;
+  let firstSaturated: string | undefined;
   const start = performance.now();
   for (const s of samples) {
     stream.reset();
@@ -66,6 +73,12 @@ export function evaluate(engine: Engine, samples: LabelledSample[], source = "ev
     const stats = stream.stats();
     events += stats.events;
     updates += stats.unitUpdates;
+    if (stats.inputsSaturated > 0 && saturated === 0 && s.source && engine.inputFrac !== null) {
+      const inputFrac = engine.inputFrac;
+      const k = Array.prototype.findIndex.call(s.x, (value: number) => saturatesInput(value, inputFrac));
+      if (k >= 0) firstSaturated = `${s.source.file}:${s.source.lines[Math.floor(k / engine.model.inputSize)]}`;
+    }
+    saturated += stats.inputsSaturated;
   }
   const seconds = (performance.now() - start) / 1000;
   stream.dispose();
@@ -76,6 +89,8 @@ export function evaluate(engine: Engine, samples: LabelledSample[], source = "ev
     sequences: n,
     events,
     unitUpdateFraction: events ? updates / (events * totalUnits) : 0,
+    inputsSaturated: saturated,
+    ...(firstSaturated !== undefined ? { firstSaturated } : {}),
     seconds,
     eventsPerSec: seconds > 0 ? events / seconds : 0,
   };

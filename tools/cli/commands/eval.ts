@@ -5,7 +5,8 @@
 import { createEngine } from "../../../host/engine/create.js";
 import { evaluate } from "../../../host/engine/evaluate.js";
 import { describeSeq } from "../../../host/engine/events.js";
-import { badInput } from "../../../host/errors.js";
+import { badInput, escapeControls } from "../../../host/errors.js";
+import { saturationWarning } from "../../../host/engine/input-range.js";
 import { defineCommand } from "../command.js";
 import { EVENT_READER_FLAGS } from "../io.js";
 import { ENGINE_FLAGS, engineOptions, loadModelFile } from "../model-file.js";
@@ -17,7 +18,8 @@ export const command = defineCommand({
     "Scores a model on labelled events and prints one JSON line. A model with two or more outputs is a classifier:\n" +
     '"accuracy" is the fraction of sequences whose argmax of y after their last event equals their label. A model\n' +
     'with one output is a regressor: "mse" is the mean of (y - label)^2 at the end of each sequence. Also printed:\n' +
-    '"sequences", "events", "unitUpdateFraction" (units updated per event over all units), "seconds", "eventsPerSec".\n' +
+    '"sequences", "events", "unitUpdateFraction" (units updated per event over all units), "inputsSaturated" (inputs\n' +
+    "beyond a quantized model's input format, which ran as its bound; also a warning on stderr), \"seconds\", \"eventsPerSec\".\n" +
     "A sequence's label may be on any of its events; events of one sequence that give two labels are refused.",
   flags: {
     model: { kind: "string", required: true, value: "M", help: "float model (.json) or quantized model (.plsm)" },
@@ -32,8 +34,11 @@ export const command = defineCommand({
       const read = await readSequences(flags.events, io.stdin, engine.model.inputSize, flags);
       const sequences = requireSequences(read, "evaluate on", "eval", io.stderr);
       refuseTwoLabels(sequences, read.name);
-      const result = evaluate(engine, sequences, read.name);
+      const { firstSaturated, ...result } = evaluate(engine, sequences, read.name);
       io.stdout.write(JSON.stringify({ model: flags.model, engine: engine.kind, simd: engine.simd, ...result }) + "\n");
+      if (result.inputsSaturated > 0) {
+        io.stderr.write(`phasor eval: warning: ${escapeControls(saturationWarning(result.inputsSaturated, engine.inputFrac as number, firstSaturated))}\n`);
+      }
     } finally {
       engine.dispose();
     }
