@@ -116,6 +116,7 @@ export function faultyEngine(
     kind: engine.kind,
     simd: engine.simd,
     model: engine.model,
+    inputFrac: engine.inputFrac,
     memory: () => engine.memory(),
     dispose: () => engine.dispose(),
     createStream(options?: StreamOptions): Stream {
