@@ -40,7 +40,9 @@ export const command = defineCommand({
     const name = flags.name ?? DEFAULT_NAME;
     if (!C_IDENTIFIER.test(name)) throw new PhasorError("bad-args", `--name ${name}: must be a C identifier (letters, digits, _; not starting with a digit)`);
     const directory = await stat(flags.out).catch((err: NodeJS.ErrnoException) => {
-      throw new PhasorError("bad-args", `--out ${flags.out}: ${ioReason(err)}`);
+      // the files go into a directory of the user's: export-c makes none, so that a mistyped path writes nothing
+      const why = err.code === "ENOENT" ? "no such directory: export-c writes into one that exists" : ioReason(err);
+      throw new PhasorError("bad-args", `--out ${flags.out}: ${why}`);
     });
     if (!directory.isDirectory()) throw new PhasorError("bad-args", `--out ${flags.out}: not a directory`);
 
