@@ -4,6 +4,7 @@
  */
 import { MAX_LAYERS, MAX_SIZE, R_ON_MIN, TAU_MAX, TAU_MIN } from "../../assembly/contract/plsm.js";
 import { badModel, quote } from "../errors.js";
+import { lookalikeOf } from "../misspelt.js";
 import { F32_MAX } from "../engine/stream-checks.js";
 
 export const GATES = ["i", "f", "g", "o"] as const;
@@ -70,6 +71,7 @@ export function parseModel(json: unknown, source: string): FloatModel {
     throw badModel(`${source}: ${path}`, why);
   };
   const top = objectAt(json, "(top level)", fail);
+  refuseLookalikes(top, MODEL_FIELDS, "", fail);
   if (top.format !== MODEL_FORMAT) fail("format", `expected "${MODEL_FORMAT}", got ${describe(top.format)}`);
   if (top.version !== MODEL_VERSION) {
     fail("version", `unsupported version ${describe(top.version)}, this reader knows version ${MODEL_VERSION}`);
@@ -228,6 +230,7 @@ type Fail = (path: string, why: string) => never;
 
 function parseLayer(json: unknown, path: string, inputSize: number, inputName: string, fail: Fail): LayerParams {
   const layer = objectAt(json, path, fail);
+  refuseLookalikes(layer, LAYER_FIELDS, `${path}.`, fail);
   const H = sizeAt(layer.hiddenSize, `${path}.hiddenSize`, fail);
   const vector = (field: string, check?: ElementCheck) =>
     vectorAt(layer[field], `${path}.${field}`, H, "hiddenSize", fail, check);
@@ -237,6 +240,7 @@ function parseLayer(json: unknown, path: string, inputSize: number, inputName: s
   let peephole: LayerParams["peephole"] = null;
   if (layer.peephole !== null && layer.peephole !== undefined) {
     const p = objectAt(layer.peephole, `${path}.peephole`, fail);
+    refuseLookalikes(p, PEEPHOLE_FIELDS, `${path}.peephole.`, fail);
     const gate = (g: "i" | "f" | "o") => vectorAt(p[g], `${path}.peephole.${g}`, H, "hiddenSize", fail);
     peephole = { i: gate("i"), f: gate("f"), o: gate("o") };
   }
@@ -254,6 +258,7 @@ function parseLayer(json: unknown, path: string, inputSize: number, inputName: s
 
 function parseReadout(json: unknown, H: number, fail: Fail): Readout {
   const readout = objectAt(json, "readout", fail);
+  refuseLookalikes(readout, READOUT_FIELDS, "readout.", fail);
   const mode = readout.mode;
   if (mode !== "last" && mode !== "every") fail("readout.mode", `expected "last" or "every", got ${describe(mode)}`);
   const rows = readout.V;
@@ -283,6 +288,24 @@ type ElementCheck = (x: number) => string | null;
 
 /** Weights, biases, peepholes and the readout: the float engine holds them as f32, so every engine refuses more. */
 const weightCheck: ElementCheck = (x) => (Math.abs(x) <= F32_MAX ? null : "a number within the 32-bit float range (+-3.4e38) the engines take");
+
+// The format's names at each level of a model file (formats.md; `sensors`, the gateway's sensor declaration,
+// docs/gateway.md). A file's fields of its own are ignored, but not one that looks like one of these misspelt: an
+// optional field misspelt would be ignored with them, and the model run as if it were absent.
+const MODEL_FIELDS = ["format", "version", "timeUnit", "inputSize", "layers", "readout", "sensors"];
+const LAYER_FIELDS = ["hiddenSize", "W", "U", "b", "peephole", "tau", "shift", "rOn", "alpha"];
+const PEEPHOLE_FIELDS = ["i", "f", "o"];
+const READOUT_FIELDS = ["mode", "V", "d", "labels"];
+
+/** Refuses the first field of `object` that looks like one of `names` misspelt (host/misspelt.ts), named with `prefix`. */
+function refuseLookalikes(object: Record<string, unknown>, names: readonly string[], prefix: string, fail: Fail): void {
+  for (const key of Object.keys(object)) {
+    const meant = lookalikeOf(key, names);
+    if (meant !== undefined) {
+      fail(`${prefix}${key}`, `looks like "${meant}" misspelt (a field of your own must differ from the format's by more than case or one letter)`);
+    }
+  }
+}
 
 function objectAt(json: unknown, path: string, fail: Fail): Record<string, unknown> {
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
