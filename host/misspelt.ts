@@ -37,3 +37,14 @@ export function lookalikeOf(name: string, known: readonly string[]): string | un
     return lower === own || (k.length >= 4 && oneEditApart(lower, own));
   });
 }
+
+/** Refuses, through `fail` (which throws), the first field of a file's object that looks like one of `names`
+ * misspelt, named with `prefix` (a JSON model's level, a sensor declaration's). */
+export function refuseLookalikes(object: Record<string, unknown>, names: readonly string[], prefix: string, fail: (path: string, why: string) => never): void {
+  for (const key of Object.keys(object)) {
+    const meant = lookalikeOf(key, names);
+    if (meant !== undefined) {
+      fail(`${prefix}${key}`, `looks like "${meant}" misspelt (a field of your own must differ from the format's by more than case or one letter)`);
+    }
+  }
+}

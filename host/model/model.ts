@@ -4,7 +4,7 @@
  */
 import { MAX_LAYERS, MAX_SIZE, R_ON_MIN, TAU_MAX, TAU_MIN } from "../../assembly/contract/plsm.js";
 import { badModel, quote } from "../errors.js";
-import { lookalikeOf } from "../misspelt.js";
+import { refuseLookalikes } from "../misspelt.js";
 import { F32_MAX } from "../engine/stream-checks.js";
 
 export const GATES = ["i", "f", "g", "o"] as const;
@@ -296,16 +296,6 @@ const MODEL_FIELDS = ["format", "version", "timeUnit", "inputSize", "layers", "r
 const LAYER_FIELDS = ["hiddenSize", "W", "U", "b", "peephole", "tau", "shift", "rOn", "alpha"];
 const PEEPHOLE_FIELDS = ["i", "f", "o"];
 const READOUT_FIELDS = ["mode", "V", "d", "labels"];
-
-/** Refuses the first field of `object` that looks like one of `names` misspelt (host/misspelt.ts), named with `prefix`. */
-function refuseLookalikes(object: Record<string, unknown>, names: readonly string[], prefix: string, fail: Fail): void {
-  for (const key of Object.keys(object)) {
-    const meant = lookalikeOf(key, names);
-    if (meant !== undefined) {
-      fail(`${prefix}${key}`, `looks like "${meant}" misspelt (a field of your own must differ from the format's by more than case or one letter)`);
-    }
-  }
-}
 
 function objectAt(json: unknown, path: string, fail: Fail): Record<string, unknown> {
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
