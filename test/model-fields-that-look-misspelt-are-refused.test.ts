@@ -9,7 +9,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { PhasorError } from "../host/errors.js";
-import { parseModelText } from "../host/model/model.js";
+import { checkModel, parseModelText } from "../host/model/model.js";
 
 const TINY = JSON.parse(readFileSync(new URL("../examples/tiny-model.json", import.meta.url), "utf8"));
 
@@ -63,5 +63,32 @@ describe("a float model's field that looks like one of the format's misspelt", (
     for (const [at, name] of [[top, "notes"], [top, "trainedOn"], [layer, "peep"], [layer, "units"], [readout, "classes"], [peephole, "g"]] as const) {
       expect(parseModelText(renamed(at, undefined, name), "m.json"), name).toEqual(plain);
     }
+  });
+});
+
+describe("a model built in code, as JavaScript without types may build it", () => {
+  // before: checkModel copied the fields it knows into the JSON form, so a misspelt optional one vanished there
+  it.each([
+    ["peepholes", (m: any) => m.layers[0], "peephole", "layers[0].peepholes", "peephole"],
+    ["Alpha", (m: any) => m.layers[0], "alpha", "layers[0].Alpha", "alpha"],
+    ["a readout's label", (m: any) => m.readout, undefined, "readout.label", "labels"],
+  ] as const)("%s is refused by checkModel, as in a file", (_name, at, from, path, meant) => {
+    const model: any = parseModelText(JSON.stringify(TINY), "m.json");
+    const object = at(model);
+    const to = path.slice(path.lastIndexOf(".") + 1);
+    object[to] = from === undefined ? ["x"] : object[from];
+    if (from !== undefined) delete object[from];
+    let message = "";
+    try {
+      checkModel(model, "model");
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toBe(`model: ${path}: looks like "${meant}" misspelt (a field of your own must differ from the format's by more than case or one letter)`);
+  });
+
+  it("the fields a model built in code has of its own kind (a layer's inputSize, the readout's outputSize) are its own", () => {
+    const model = parseModelText(JSON.stringify(TINY), "m.json");
+    expect(() => checkModel(model, "model")).not.toThrow();
   });
 });

@@ -121,6 +121,8 @@ function modelJson(model: unknown, source: string): unknown {
   };
   if (typeof model !== "object" || model === null) fail("(top level)", `expected a model object, got ${describe(model)}`);
   const m = model as Record<string, unknown>;
+  // the fields this copies are the ones it knows: a misspelt one would be left behind unsaid, as a file's would be
+  refuseLookalikes(m, MODEL_FIELDS, "", fail);
   const layers = m.layers;
   if (!Array.isArray(layers) || layers.length < 1 || layers.length > MAX_LAYERS) return { ...jsonHeader(m), layers };
   let inputSize = m.inputSize;
@@ -146,11 +148,11 @@ function modelJson(model: unknown, source: string): unknown {
     const L = layer as Record<string, unknown>;
     const H = L.hiddenSize;
     const path = `layers[${n}]`;
-    const peepholeJson = (p: Record<string, unknown>) => ({
-      i: flat(p.i, `${path}.peephole.i`, H),
-      f: flat(p.f, `${path}.peephole.f`, H),
-      o: flat(p.o, `${path}.peephole.o`, H),
-    });
+    refuseLookalikes(L, IN_CODE_LAYER_FIELDS, `${path}.`, fail);
+    const peepholeJson = (p: Record<string, unknown>) => {
+      refuseLookalikes(p, PEEPHOLE_FIELDS, `${path}.peephole.`, fail);
+      return { i: flat(p.i, `${path}.peephole.i`, H), f: flat(p.f, `${path}.peephole.f`, H), o: flat(p.o, `${path}.peephole.o`, H) };
+    };
     if (isSize(inputSize) && L.inputSize !== inputSize) {
       fail(`${path}.inputSize`, `expected ${describe(inputSize)} (the size of the layer's input), got ${describe(L.inputSize)}`);
     }
@@ -173,6 +175,7 @@ function modelJson(model: unknown, source: string): unknown {
   let readoutJson: unknown = readout;
   if (typeof readout === "object" && readout !== null) {
     const r = readout as Record<string, unknown>;
+    refuseLookalikes(r, IN_CODE_READOUT_FIELDS, "readout.", fail);
     if (!isSize(r.outputSize)) fail("readout.outputSize", `expected a whole number from 1 to ${MAX_SIZE}, got ${describe(r.outputSize)}`);
     const V = rows(r.V, "readout.V", r.outputSize, 1, inputSize);
     readoutJson = { mode: r.mode, V, d: flat(r.d, "readout.d", r.outputSize), ...(r.labels !== undefined ? { labels: r.labels } : {}) };
@@ -296,6 +299,9 @@ const MODEL_FIELDS = ["format", "version", "timeUnit", "inputSize", "layers", "r
 const LAYER_FIELDS = ["hiddenSize", "W", "U", "b", "peephole", "tau", "shift", "rOn", "alpha"];
 const PEEPHOLE_FIELDS = ["i", "f", "o"];
 const READOUT_FIELDS = ["mode", "V", "d", "labels"];
+/** A model built in code holds each layer's input size and the readout's output size beside them (LayerParams, Readout). */
+const IN_CODE_LAYER_FIELDS = [...LAYER_FIELDS, "inputSize"];
+const IN_CODE_READOUT_FIELDS = [...READOUT_FIELDS, "outputSize"];
 
 function objectAt(json: unknown, path: string, fail: Fail): Record<string, unknown> {
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
