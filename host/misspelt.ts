@@ -26,9 +26,25 @@ export function misspeltName(name: string, known: readonly string[]): string | u
   return PRINTABLE_ASCII.test(name) ? lookalikeOf(name, known) : undefined;
 }
 
-/** The rule of misspeltName on any name, case folded as JavaScript folds it: the gateway's messages have no other
- * reader to agree with. */
+/** The rule of misspeltName on any name, case folded as JavaScript folds it: the gateway's messages and the model
+ * files have no other reader to agree with. A known name may have capitals of its own (a model's timeUnit, W): only
+ * the name as written is not misspelt. */
 export function lookalikeOf(name: string, known: readonly string[]): string | undefined {
+  if (known.includes(name)) return undefined;
   const lower = name.toLowerCase();
-  return known.find((k) => name !== k && (lower === k || (k.length >= 4 && oneEditApart(lower, k))));
+  return known.find((k) => {
+    const own = k.toLowerCase();
+    return lower === own || (k.length >= 4 && oneEditApart(lower, own));
+  });
+}
+
+/** Refuses, through `fail` (which throws), the first field of a file's object that looks like one of `names`
+ * misspelt, named with `prefix` (a JSON model's level, a sensor declaration's). */
+export function refuseLookalikes(object: Record<string, unknown>, names: readonly string[], prefix: string, fail: (path: string, why: string) => never): void {
+  for (const key of Object.keys(object)) {
+    const meant = lookalikeOf(key, names);
+    if (meant !== undefined) {
+      fail(`${prefix}${key}`, `looks like "${meant}" misspelt (a field of your own must differ from the format's by more than case or one letter)`);
+    }
+  }
 }

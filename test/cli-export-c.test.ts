@@ -236,7 +236,12 @@ describe("phasor export-c", () => {
     writeFileSync(damaged, bytes);
     const cases: [string[], RegExp][] = [
       [["--model", model, "--out", empty, "--name", "9lives"], /--name 9lives: must be a C identifier/],
-      [["--model", model, "--out", join(dir, "nowhere")], /--out .*nowhere: no such file/],
+      // before: written, and DIR/phasor_mcu.h (its guard PHASOR_MCU_H) hid host/c/phasor_mcu.h from the firmware that
+      // includes both, DIR/wasm.h the runtime's wasm.h
+      [["--model", model, "--out", empty, "--name", "phasor_mcu"], /^phasor export-c: --name phasor_mcu: phasor_mcu\.h and phasor_mcu\.c are the C host's own \(host\/c\/\), which the export's files would hide; choose another name\n$/],
+      [["--model", model, "--out", empty, "--name", "wasm"], /^phasor export-c: --name wasm: wasm\.h is the standard wasm C API's header, which the export's files would hide; choose another name\n$/],
+      // before: "no such file", of a directory, and not that export-c makes none
+      [["--model", model, "--out", join(dir, "nowhere")], /--out .*nowhere: no such directory: export-c writes into one that exists\n$/],
       [["--model", model, "--out", model], /--out .*two-layers\.plsm: not a directory/],
       [["--model", json, "--out", empty], /float\.json: .*/],
       [["--model", floatPlsm, "--out", empty], /float\.plsm: a float \.plsm \(kind 2\); the MCU build runs fixed-point models/],

@@ -198,6 +198,16 @@ describe("phasor train", () => {
     expect(JSON.parse(readFileSync(join(dir, "p4.checkpoint.json"), "utf8")).settings.guardProbeStep).toBeUndefined();
   });
 
+  // before: --help promised the plot of lambda_B beside every model, where only SGD under the guard measures lambda_B
+  it("draws the guard's plot (.guard.svg) only for SGD under the guard, as --help says", () => {
+    expect(phasor(["train", "--help"]).stdout.replace(/\s+/g, " ")).toMatch(/\(\.guard\.svg; with SGD under the guard, the one that measures lambda_B\)/);
+    for (const [name, extra, drawn] of [["adam", [], false], ["sgd", ["--optimizer", "sgd"], true], ["unguarded", ["--optimizer", "sgd", "--guard", "off"], false]] as const) {
+      const run = phasor(["train", ...tiny, ...extra, "--epochs", "1", "--out", join(dir, `plot-${name}.json`)]);
+      expect(run.status, name).toBe(0);
+      expect(existsSync(join(dir, `plot-${name}.guard.svg`)), name).toBe(drawn);
+    }
+  });
+
   // before: the files next to --out were first written after an epoch (the checkpoint) or after the whole run (the
   // curve, over a model it had already replaced), so a run of hours could end with exit 2 and half its files
   it("checks every file it writes next to --out before any training, and leaves an existing model as it was", () => {

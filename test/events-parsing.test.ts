@@ -106,6 +106,10 @@ describe("event files", () => {
   const badNdjson: [string, string, RegExp][] = [
     ["not JSON", '{"t": 1, "x": [1, 2]', /not JSON/],
     ["CSV without header", "1,2,3", /not JSON.*header/],
+    // a CSV file is known by its header's first column: one whose t comes later was read as NDJSON, "not JSON", and
+    // nothing said why
+    ["CSV header with t after seq", "seq,t,x0,x1", /not JSON: .* \(a CSV file needs a header line starting with "t,"\)$/],
+    ["CSV header with t last", 'x0,x1,"t"', /not JSON: .* \(a CSV file needs a header line starting with "t,"\)$/],
     ["not an object", "[1, 2]", /not a JSON object/],
     ["missing t", '{"x": [1, 2]}', /missing "t"/],
     ["t a string", '{"t": "1", "x": [1, 2]}', /"t" must be a number, got "1"/],

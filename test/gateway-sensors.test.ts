@@ -38,6 +38,9 @@ describe("sensor declarations", () => {
     expect(defaultSensorLayout(2).sensors[0]).toMatchObject({ name: "x", channels: 2, slots: Int32Array.from([0, 1]) });
     // the bare array, as a model file's "sensors" field holds it, with a default hold
     expect(parseSensorLayout({ hold: true, sensors: [{ name: "a", channels: 1 }] }, 1, "m").sensors[0].hold).toBe(true);
+    // fields of the file's own that differ from the format's by more than a letter are still ignored
+    const own = parseSensorLayout({ ...DECLARATION, site: "press 7", sensors: DECLARATION.sensors.map((s) => ({ ...s, unit: "m/s^2", note: "" })) }, 6, "own");
+    expect(own).toEqual(l);
   });
 
   it.each([
@@ -51,6 +54,12 @@ describe("sensor declarations", () => {
     [{ sensors: [{ name: "a", channels: 1, slots: [2] }, { name: "b", channels: 1, slots: [2] }] }, /sensors\[1\]\.slots\[0\]: slot 2 already belongs to sensor "a"/],
     [{ sensors: [{ name: "a", channels: 4 }, { name: "b", channels: 3 }] }, /sensors\[1\]\.channels: no free input slot left/],
     [{ sensors: [{ name: "a", channels: 1, scale: [Infinity] }] }, /sensors\[0\]\.scale: expected 1 finite numbers/],
+    // before: each taken for a field of the file's own and ignored, the readings then neither offset, scaled nor held
+    [{ sensors: [{ name: "a", channels: 1, offsets: [20] }] }, /^sensors\.json: sensors\[0\]\.offsets: looks like "offset" misspelt \(a field of your own must differ from the format's by more than case or one letter\)$/],
+    [{ sensors: [{ name: "a", channels: 1, Scale: [0.1] }] }, /^sensors\.json: sensors\[0\]\.Scale: looks like "scale" misspelt/],
+    [{ sensors: [{ name: "a", channels: 1, slot: [0] }] }, /^sensors\.json: sensors\[0\]\.slot: looks like "slots" misspelt/],
+    [{ Hold: true, sensors: [{ name: "a", channels: 1 }] }, /^sensors\.json: Hold: looks like "hold" misspelt/],
+    [{ format: "phasor-sensors", sensor: [{ name: "a", channels: 1 }], sensors: [{ name: "b", channels: 1 }] }, /^sensors\.json: sensor: looks like "sensors" misspelt/],
   ])("refuses %j", (json, message) => {
     let error: unknown;
     try {

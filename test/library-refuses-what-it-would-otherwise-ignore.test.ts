@@ -109,7 +109,10 @@ describe("a training setting no one reads, or one the task cannot use, is refuse
     const saved = { ...defaultSettings("freq1-async") };
     expect(checkpointSettings({ version: 2, settings: { ...saved, gateClip: 0 } }, "ck.json").hidden).toBe(saved.hidden);
     const error = rejection(() => checkpointSettings({ version: 2, settings: { ...saved, gateClip: 10 } }, "ck.json"), "bad-input");
-    expect(error.message).toMatch(/^ck\.json: settings: settings: "gateClip" is not a training setting/);
+    // before: "ck.json: settings: settings: ...", the checkpoint's field named twice
+    expect(error.message).toMatch(/^ck\.json: settings: "gateClip" is not a training setting/);
+    // a value out of range is named under the checkpoint's settings as before
+    expect(rejection(() => checkpointSettings({ version: 2, settings: { ...saved, lr: -1 } }, "ck.json"), "bad-input").message).toMatch(/^ck\.json: settings: lr \(--lr\) must be in/);
   });
 
   it("a fresh run made in code with a setting that does not act in it: before, momentum under Adam, a trained r_on's rate with r_on fixed, a streak without a goal, stopAtAccuracy on a regression task (never met, or at 0 met after the first epoch) and the guard's settings with the guard off were dropped", async () => {

@@ -214,6 +214,16 @@ describe("phasor-wasi refuses what phasor run refuses", () => {
     expect(malformed.status).toBe(2);
     const csv = await runNodeWasi("simd", ["--model", "m.plsm"], "t,x0,x1,x2\n0,1,2,3\n", dir);
     expect(csv.stderr).toMatch(/^phasor-wasi: stdin:1: CSV events are not read by phasor-wasi/);
+    // a CSV header whose t is not first is no CSV header to either reader: both say what one needs
+    for (const header of ["seq,t,x0,x1,x2", 'x0 , x1, x2, "t"']) {
+      const later = await runNodeWasi("simd", ["--model", "m.plsm"], `${header}\n1,0,1,2,3\n`, dir);
+      expect(later.stderr).toMatch(/^phasor-wasi: stdin:1: not JSON: .* \(a CSV file needs a header line starting with "t,"\)\n$/);
+      const cli = phasor(["run", "--model", join(dir, "m.plsm"), "--events", "-"], `${header}\n1,0,1,2,3\n`);
+      expect(cli.stderr).toMatch(/^phasor run: stdin:1: not JSON: .* \(a CSV file needs a header line starting with "t,"\)\n$/);
+    }
+    // nor is a word that merely holds a t
+    const word = await runNodeWasi("simd", ["--model", "m.plsm"], "test,x0\n", dir);
+    expect(word.stderr).not.toMatch(/header line/);
     // beyond the f32 range, even where it would round down to the largest f32 (3.4028235e38), as phasor run refuses it
     for (const huge of ["1e39", "3.4028235e38", "-3.40282350e38"]) {
       const input = `{"t":0,"x":[1,2,${huge}]}\n`;

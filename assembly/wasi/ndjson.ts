@@ -272,7 +272,7 @@ export function readEvent(line: usize, start: usize, end: usize, x: usize, input
     putText(reason, " at column ");
     putInt(reason, <i64>(syntaxAt - line) + 1);
     const c = <u32>load<u8>(start);
-    if (c == 43 || c == 46 || c == 45 || c - 48 < 10) putText(reason, ' (a CSV file needs a header line starting with "t,")');
+    if (c == 43 || c == 46 || c == 45 || c - 48 < 10 || csvHeaderWithTLater(start, end)) putText(reason, ' (a CSV file needs a header line starting with "t,")');
     return false;
   }
   if (!isObject) {
@@ -362,4 +362,34 @@ function got(reason: Writer, why: string, text: usize, textEnd: usize): bool {
     putBytes(reason, text, <i32>(textEnd - text));
   }
   return false;
+}
+
+/** Whether the line is a CSV header whose column t is not first: no JSON bracket in it, and a field after the first
+ * that is t or "t", spaces and tabs around it (host/engine/events.ts, csvHeaderWithTLater). */
+function csvHeaderWithTLater(start: usize, end: usize): bool {
+  for (let p = start; p < end; p++) {
+    const c = <u32>load<u8>(p);
+    if (c == 123 || c == 125 || c == 91 || c == 93) return false; // { } [ ]
+  }
+  for (let p = start; p < end; p++) {
+    if (load<u8>(p) != 44) continue; // a comma: does the field after it hold t alone?
+    let q = skipBlanks(p + 1, end);
+    const quoted = q < end && load<u8>(q) == 34;
+    if (quoted) q++;
+    if (q >= end || load<u8>(q) != 116) continue; // t
+    q++;
+    if (quoted) {
+      if (q >= end || load<u8>(q) != 34) continue;
+      q++;
+    }
+    q = skipBlanks(q, end);
+    if (q == end || load<u8>(q) == 44) return true;
+  }
+  return false;
+}
+
+/** the first byte at or after p that is not a space or a tab */
+function skipBlanks(p: usize, end: usize): usize {
+  while (p < end && (load<u8>(p) == 32 || load<u8>(p) == 9)) p++;
+  return p;
 }

@@ -523,7 +523,8 @@ function notJsonHint(text: string): string {
   if (text.includes("\r")) return ` (the line holds a carriage return (\\r) that does not end it: ${LINE_ENDS})`;
   // what Python's json.dumps writes for non-finite floats by default
   if (/[:,[]\s*-?(NaN|Infinity)\s*[,\]}]/.test(text)) return " (NaN and Infinity are no JSON numbers, and an event's numbers must be finite)";
-  if (/^[-+\d.]/.test(text)) return ' (a CSV file needs a header line starting with "t,")';
+  // a CSV file without its header, or with a header whose column t is not first (a file is CSV by that column)
+  if (/^[-+\d.]/.test(text) || csvHeaderWithTLater(text)) return ' (a CSV file needs a header line starting with "t,")';
   return "";
 }
 
@@ -616,6 +617,11 @@ const OWN_COLUMN = "(a column of your own must differ from the format's by more 
 
 /** A CSV header starts with the column t, its name quoted or not (R's write.csv quotes every name). */
 const CSV_HEADER = /^(t|"t")\s*,/;
+/** A line without JSON's brackets that has a column t after its first: a CSV header in another order
+ * (assembly/wasi/ndjson.ts, csvHeaderWithTLater, words the same hint for it). */
+function csvHeaderWithTLater(text: string): boolean {
+  return !/[{}[\]]/.test(text) && /,[ \t]*(t|"t")[ \t]*(,|$)/.test(text);
+}
 
 const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 const NON_FINITE = /^[+-]?(?:inf|infinity|nan)$/i;

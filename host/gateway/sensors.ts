@@ -13,6 +13,7 @@
  */
 import type { Stream, TimePolicy } from "../engine/engine.js";
 import { PhasorError, quote, type EventRefusal } from "../errors.js";
+import { refuseLookalikes } from "../misspelt.js";
 
 /**
  * Names of sensors (and of devices, in the gateway) are MQTT topic levels and parts of file names: letters,
@@ -78,6 +79,12 @@ export function defaultSensorLayout(inputSize: number): SensorLayout {
   };
 }
 
+// A sensor declaration's names (parseSensorLayout). Fields of the file's own are ignored, but not one that looks
+// like one of these misspelt (host/misspelt.ts): an "offsets" ignored would leave every reading of the sensor
+// unshifted.
+const DECLARATION_FIELDS = ["format", "version", "hold", "sensors"];
+const SENSOR_FIELDS = ["name", "channels", "slots", "hold", "offset", "scale"];
+
 /**
  * Reads a sensor declaration: `{"format": "phasor-sensors", "version": 1, "hold": false, "sensors": [...]}`, or
  * the bare `sensors` array (as the optional `sensors` field of a float model file holds it). Each sensor is
@@ -92,6 +99,7 @@ export function parseSensorLayout(json: unknown, inputSize: number, source: stri
   let holdDefault = false;
   if (typeof json === "object" && json !== null && !Array.isArray(json)) {
     const top = json as Record<string, unknown>;
+    refuseLookalikes(top, DECLARATION_FIELDS, "", fail);
     if (top.format !== undefined && top.format !== SENSORS_FORMAT) fail("format", `expected "${SENSORS_FORMAT}", got ${JSON.stringify(top.format)}`);
     if (top.version !== undefined && top.version !== SENSORS_VERSION) fail("version", `unsupported version ${JSON.stringify(top.version)}, this reader knows ${SENSORS_VERSION}`);
     if (top.hold !== undefined && typeof top.hold !== "boolean") fail("hold", "expected true or false");
@@ -106,6 +114,7 @@ export function parseSensorLayout(json: unknown, inputSize: number, source: stri
     const at = `sensors[${n}]`;
     if (typeof raw !== "object" || raw === null || Array.isArray(raw)) fail(at, "expected an object");
     const s = raw as Record<string, unknown>;
+    refuseLookalikes(s, SENSOR_FIELDS, `${at}.`, fail);
     if (typeof s.name !== "string" || !NAME_PATTERN.test(s.name)) {
       fail(`${at}.name`, `expected a name of letters, digits, "_", "-" or "." (not first), at most 64 characters, got ${JSON.stringify(s.name)}`);
     }

@@ -4,6 +4,7 @@
  */
 import { MAX_LAYERS, MAX_SIZE, R_ON_MIN, TAU_MAX, TAU_MIN } from "../../assembly/contract/plsm.js";
 import { badModel, quote } from "../errors.js";
+import { refuseLookalikes } from "../misspelt.js";
 import { F32_MAX } from "../engine/stream-checks.js";
 
 export const GATES = ["i", "f", "g", "o"] as const;
@@ -70,6 +71,7 @@ export function parseModel(json: unknown, source: string): FloatModel {
     throw badModel(`${source}: ${path}`, why);
   };
   const top = objectAt(json, "(top level)", fail);
+  refuseLookalikes(top, MODEL_FIELDS, "", fail);
   if (top.format !== MODEL_FORMAT) fail("format", `expected "${MODEL_FORMAT}", got ${describe(top.format)}`);
   if (top.version !== MODEL_VERSION) {
     fail("version", `unsupported version ${describe(top.version)}, this reader knows version ${MODEL_VERSION}`);
@@ -119,6 +121,8 @@ function modelJson(model: unknown, source: string): unknown {
   };
   if (typeof model !== "object" || model === null) fail("(top level)", `expected a model object, got ${describe(model)}`);
   const m = model as Record<string, unknown>;
+  // the fields this copies are the ones it knows: a misspelt one would be left behind unsaid, as a file's would be
+  refuseLookalikes(m, MODEL_FIELDS, "", fail);
   const layers = m.layers;
   if (!Array.isArray(layers) || layers.length < 1 || layers.length > MAX_LAYERS) return { ...jsonHeader(m), layers };
   let inputSize = m.inputSize;
@@ -144,11 +148,11 @@ function modelJson(model: unknown, source: string): unknown {
     const L = layer as Record<string, unknown>;
     const H = L.hiddenSize;
     const path = `layers[${n}]`;
-    const peepholeJson = (p: Record<string, unknown>) => ({
-      i: flat(p.i, `${path}.peephole.i`, H),
-      f: flat(p.f, `${path}.peephole.f`, H),
-      o: flat(p.o, `${path}.peephole.o`, H),
-    });
+    refuseLookalikes(L, IN_CODE_LAYER_FIELDS, `${path}.`, fail);
+    const peepholeJson = (p: Record<string, unknown>) => {
+      refuseLookalikes(p, PEEPHOLE_FIELDS, `${path}.peephole.`, fail);
+      return { i: flat(p.i, `${path}.peephole.i`, H), f: flat(p.f, `${path}.peephole.f`, H), o: flat(p.o, `${path}.peephole.o`, H) };
+    };
     if (isSize(inputSize) && L.inputSize !== inputSize) {
       fail(`${path}.inputSize`, `expected ${describe(inputSize)} (the size of the layer's input), got ${describe(L.inputSize)}`);
     }
@@ -171,6 +175,7 @@ function modelJson(model: unknown, source: string): unknown {
   let readoutJson: unknown = readout;
   if (typeof readout === "object" && readout !== null) {
     const r = readout as Record<string, unknown>;
+    refuseLookalikes(r, IN_CODE_READOUT_FIELDS, "readout.", fail);
     if (!isSize(r.outputSize)) fail("readout.outputSize", `expected a whole number from 1 to ${MAX_SIZE}, got ${describe(r.outputSize)}`);
     const V = rows(r.V, "readout.V", r.outputSize, 1, inputSize);
     readoutJson = { mode: r.mode, V, d: flat(r.d, "readout.d", r.outputSize), ...(r.labels !== undefined ? { labels: r.labels } : {}) };
@@ -228,6 +233,7 @@ type Fail = (path: string, why: string) => never;
 
 function parseLayer(json: unknown, path: string, inputSize: number, inputName: string, fail: Fail): LayerParams {
   const layer = objectAt(json, path, fail);
+  refuseLookalikes(layer, LAYER_FIELDS, `${path}.`, fail);
   const H = sizeAt(layer.hiddenSize, `${path}.hiddenSize`, fail);
   const vector = (field: string, check?: ElementCheck) =>
     vectorAt(layer[field], `${path}.${field}`, H, "hiddenSize", fail, check);
@@ -237,6 +243,7 @@ function parseLayer(json: unknown, path: string, inputSize: number, inputName: s
   let peephole: LayerParams["peephole"] = null;
   if (layer.peephole !== null && layer.peephole !== undefined) {
     const p = objectAt(layer.peephole, `${path}.peephole`, fail);
+    refuseLookalikes(p, PEEPHOLE_FIELDS, `${path}.peephole.`, fail);
     const gate = (g: "i" | "f" | "o") => vectorAt(p[g], `${path}.peephole.${g}`, H, "hiddenSize", fail);
     peephole = { i: gate("i"), f: gate("f"), o: gate("o") };
   }
@@ -254,6 +261,7 @@ function parseLayer(json: unknown, path: string, inputSize: number, inputName: s
 
 function parseReadout(json: unknown, H: number, fail: Fail): Readout {
   const readout = objectAt(json, "readout", fail);
+  refuseLookalikes(readout, READOUT_FIELDS, "readout.", fail);
   const mode = readout.mode;
   if (mode !== "last" && mode !== "every") fail("readout.mode", `expected "last" or "every", got ${describe(mode)}`);
   const rows = readout.V;
@@ -283,6 +291,17 @@ type ElementCheck = (x: number) => string | null;
 
 /** Weights, biases, peepholes and the readout: the float engine holds them as f32, so every engine refuses more. */
 const weightCheck: ElementCheck = (x) => (Math.abs(x) <= F32_MAX ? null : "a number within the 32-bit float range (+-3.4e38) the engines take");
+
+// The format's names at each level of a model file (formats.md; `sensors`, the gateway's sensor declaration,
+// docs/gateway.md). A file's fields of its own are ignored, but not one that looks like one of these misspelt: an
+// optional field misspelt would be ignored with them, and the model run as if it were absent.
+const MODEL_FIELDS = ["format", "version", "timeUnit", "inputSize", "layers", "readout", "sensors"];
+const LAYER_FIELDS = ["hiddenSize", "W", "U", "b", "peephole", "tau", "shift", "rOn", "alpha"];
+const PEEPHOLE_FIELDS = ["i", "f", "o"];
+const READOUT_FIELDS = ["mode", "V", "d", "labels"];
+/** A model built in code holds each layer's input size and the readout's output size beside them (LayerParams, Readout). */
+const IN_CODE_LAYER_FIELDS = [...LAYER_FIELDS, "inputSize"];
+const IN_CODE_READOUT_FIELDS = [...READOUT_FIELDS, "outputSize"];
 
 function objectAt(json: unknown, path: string, fail: Fail): Record<string, unknown> {
   if (typeof json !== "object" || json === null || Array.isArray(json)) {

@@ -88,7 +88,9 @@ export function checkpointSettings(raw: { version?: unknown; settings?: unknown 
   try {
     checkSettings(settings);
   } catch (err) {
-    throw err instanceof PhasorError ? new PhasorError("bad-input", `${where}: settings: ${err.message}`) : err;
+    if (!(err instanceof PhasorError)) throw err;
+    // checkSettings names the settings object itself where the fault is its own (a key that is no setting)
+    throw new PhasorError("bad-input", `${where}: ${err.message.startsWith("settings: ") ? "" : "settings: "}${err.message}`);
   }
   return settings;
 }

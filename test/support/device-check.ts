@@ -255,8 +255,9 @@ export async function main(
       }
       const verdicts = (["phasor run", "the library"] as const).map((against) => {
         const runs = cases.filter((c) => c.against === against).length;
-        const verdict = same[against] === runs ? "same bytes as" : "DIFFERENT from";
-        return `${verdict} ${against === "phasor run" ? "phasor run" : "the library's learning"} in ${same[against]} of ${runs} runs`;
+        // the count is of the runs the verdict names: the same ones when all are, else the ones that differ
+        const [verdict, counted] = same[against] === runs ? ["same bytes as", runs] : ["DIFFERENT from", runs - same[against]];
+        return `${verdict} ${against === "phasor run" ? "phasor run" : "the library's learning"} in ${counted} of ${runs} runs`;
       });
       summary.push(`${runtime.kind} ${runtime.path} (${versions[r].version}): ${verdicts.join("; ")}`);
     });

@@ -17,6 +17,19 @@ import { loadModelFile } from "../model-file.js";
 
 const DEFAULT_NAME = "phasor_model";
 
+/** Names whose NAME.h would hide a header the firmware includes beside it (quoted includes look in the includer's
+ * folder first, and the guard NAME_H is the other header's too): the C host's files (host/c/), and the wasm C API's
+ * headers, the standard's and WAMR's (docs/embedding.md). */
+const TAKEN_NAMES: Record<string, string> = {
+  phasor_mcu: "phasor_mcu.h and phasor_mcu.c are the C host's own (host/c/)",
+  phasor_host: "phasor_host.c is the C host's own (host/c/)",
+  csv_events: "csv_events.h and csv_events.c are the C host's own (host/c/)",
+  js_number: "js_number.h and js_number.c are the C host's own (host/c/)",
+  wasm_api: "wasm_api.h is the C host's own (host/c/)",
+  wasm: "wasm.h is the standard wasm C API's header",
+  wasm_c_api: "wasm_c_api.h is WAMR's wasm C API header",
+};
+
 /** V8 compiles no module larger than 1 GiB (kV8MaxWasmModuleSize), and export-c compiles it to measure its fit. */
 const MODULE_FILE: WholeFileKind = { what: "the module", maxBytes: 1 << 30, why: "the largest module V8 compiles", code: "bad-args" };
 
@@ -39,8 +52,11 @@ export const command = defineCommand({
   async run(flags, io) {
     const name = flags.name ?? DEFAULT_NAME;
     if (!C_IDENTIFIER.test(name)) throw new PhasorError("bad-args", `--name ${name}: must be a C identifier (letters, digits, _; not starting with a digit)`);
+    if (Object.hasOwn(TAKEN_NAMES, name)) throw new PhasorError("bad-args", `--name ${name}: ${TAKEN_NAMES[name]}, which the export's files would hide; choose another name`);
     const directory = await stat(flags.out).catch((err: NodeJS.ErrnoException) => {
-      throw new PhasorError("bad-args", `--out ${flags.out}: ${ioReason(err)}`);
+      // the files go into a directory of the user's: export-c makes none, so that a mistyped path writes nothing
+      const why = err.code === "ENOENT" ? "no such directory: export-c writes into one that exists" : ioReason(err);
+      throw new PhasorError("bad-args", `--out ${flags.out}: ${why}`);
     });
     if (!directory.isDirectory()) throw new PhasorError("bad-args", `--out ${flags.out}: not a directory`);
 

@@ -92,7 +92,8 @@ export const command = defineCommand({
     "lambda the largest batch sharpness lambda_B of recent checks (guardEvery and guardWorstOf below say which) from\n" +
     "finite-difference Hessian-vector products, rolls back to a snapshot on a non-finite or spiking loss, and shrinks\n" +
     "the step on a growing period-2 oscillation; with Adam only the rollback acts. Its per-epoch counts go in the\n" +
-    "JSON lines, and lambda_B against 2 / eta in a plot next to the model (.guard.svg). On the freq1 tasks it learns\n" +
+    "JSON lines, and lambda_B against 2 / eta in a plot next to the model (.guard.svg; with SGD under the guard, the\n" +
+    "one that measures lambda_B). On the freq1 tasks it learns\n" +
     "each unit's open ratio r_on too, from --r-on, as the authors' code does (--fixed-r-on keeps it; it costs\n" +
     "sparsity), and trains as docs/RESULTS.md measured to reach the paper within its 70 epochs: the defaults below\n" +
     "that say \"on freq1\". --average D scores, keeps and exports a moving average of the parameters (decay D per step)\n" +
