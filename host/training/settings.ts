@@ -159,7 +159,7 @@ export const TRAIN_SETTINGS: { [K in SettingName]-?: SettingSpec<K> } = {
   },
   guard: {
     help:
-      "the stability guard (shared/spec/stability.md): for SGD the per-batch curvature cap, the watchdog and the " +
+      "the stability guard (docs/stability-guard.md): for SGD the per-batch curvature cap, the watchdog and the " +
       "oscillation monitor; for Adam the watchdog only",
     type: BOOLEAN,
     default: true,

@@ -11,7 +11,7 @@ import { LineWriter } from "../io.js";
 export const command = defineCommand({
   usage: "--task T --n N --seed S",
   description:
-    "Writes n labelled sequences of a built-in task (shared/spec/tasks.md) as NDJSON events on stdout, one line\n" +
+    "Writes n labelled sequences of a built-in task (docs/tasks.md) as NDJSON events on stdout, one line\n" +
     'per event: {"t","x","seq","label"}, seq the sample\'s index from 0 and label, on every event of the sequence,\n' +
     "its class (0 or 1) or, for adding, its target. Numbers are printed at full precision; the same task, n and\n" +
     "seed always give the same bytes, and the first n samples of a seed are the same whatever n.",

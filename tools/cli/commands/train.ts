@@ -82,13 +82,13 @@ export const command = defineCommand({
     "[--r-on R] [--train-r-on | --fixed-r-on] [--per-epoch N] [--validation N] [--batch B] [--average D] [--time-budget S] [--stop-at A] " +
     "[--simd auto|on|off] [--threads N] [--resume CKPT] [--set NAME=VALUE ...]",
   description:
-    "Trains a Phased LSTM in wasm on a built-in task with fresh sequences every epoch (shared/spec/tasks.md), scores it\n" +
+    "Trains a Phased LSTM in wasm on a built-in task with fresh sequences every epoch (docs/tasks.md), scores it\n" +
     "on a validation set drawn once, and keeps the best model. One JSON line per epoch on stdout\n" +
     '({"epoch","loss","valAccuracy" or "valMse","seconds","sequencesPerSec","steps","guard"}; with "unusable" and no score\n' +
     "when a step left parameters no engine runs, never kept) and a final one; progress on stderr. Writes --out (the\n" +
     "best model, JSON), its learning curve next to it (.svg) and a checkpoint after every epoch (.checkpoint.json)\n" +
     "that --resume continues from.\n" +
-    "The stability guard (on by default; shared/spec/stability.md) caps every SGD step at c 2 (1 + beta) / lambda,\n" +
+    "The stability guard (on by default; docs/stability-guard.md) caps every SGD step at c 2 (1 + beta) / lambda,\n" +
     "lambda the largest batch sharpness lambda_B of recent checks (guardEvery and guardWorstOf below say which) from\n" +
     "finite-difference Hessian-vector products, rolls back to a snapshot on a non-finite or spiking loss, and shrinks\n" +
     "the step on a growing period-2 oscillation; with Adam only the rollback acts. Its per-epoch counts go in the\n" +
