@@ -102,6 +102,9 @@ describe("phasor quantize", () => {
     expect(Number.isInteger(formats.ticksLog2)).toBe(true);
     expect(formats.ticksPerUnit).toBe(2 ** formats.ticksLog2);
     expect(Number.isInteger(formats.inputFrac)).toBe(true);
+    // the bound of the input format: the calibration's largest |x| within it, and within a factor 2 of it (the format
+    // has the most fractional bits that hold it)
+    expect(formats.inputLimit).toBe(32767 / 2 ** formats.inputFrac);
     expect(formats.weightFracs.min).toBeLessThanOrEqual(formats.weightFracs.max);
     expect(formats.readoutFracs.min).toBeLessThanOrEqual(formats.readoutFracs.max);
     expect(formats.peepholeFracs).toHaveLength(1);
@@ -112,6 +115,8 @@ describe("phasor quantize", () => {
     expect(summary.calibration.events).toBe(SEQUENCES * EVENTS_PER_SEQ);
     expect(summary.calibration.maxAbsInput).toBeGreaterThan(0.5);
     expect(summary.calibration.maxAbsInput).toBeLessThanOrEqual(1);
+    expect(summary.calibration.maxAbsInput).toBeLessThanOrEqual(formats.inputLimit);
+    expect(summary.calibration.maxAbsInput).toBeGreaterThan(formats.inputLimit / 2);
     expect(summary.calibration.maxAbsCell).toBeGreaterThan(0);
 
     // plstm.md section 3: the fixed engine's tolerance against the reference

@@ -17,6 +17,7 @@ import { defineCommand } from "../command.js";
 import { ioReason, writeFileAtomically } from "../../../host/files.js";
 import { EVENT_READER_FLAGS } from "../io.js";
 import { readSequences, requireSequences } from "../sequences.js";
+import { inputLimit } from "../../../host/engine/input-range.js";
 import { loadModelFile } from "../model-file.js";
 
 export const command = defineCommand({
@@ -131,6 +132,8 @@ function formatsOf(model: FloatModel, plan: FixedPlan) {
     ticksLog2: plan.ticksLog2,
     ticksPerUnit: 2 ** plan.ticksLog2,
     inputFrac: plan.inputFrac,
+    // the largest |x| the engine takes as it is; beyond it an input saturates, and phasor run and eval warn of it
+    inputLimit: inputLimit(plan.inputFrac),
     weightFracs: range(plan.layers.flatMap((L) => [...L.wFrac, ...L.uFrac])),
     peepholeFracs: plan.layers.map((L, n) => (model.layers[n].peephole ? L.pFrac : null)),
     readoutFracs: range(plan.vFrac),
