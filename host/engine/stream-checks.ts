@@ -76,8 +76,9 @@ export interface BatchShape {
 
 /**
  * What is wrong with pushBatch's arrays themselves, or null: t a Float64Array, x a Float32Array or Float64Array
- * of t.length * inputSize numbers, y and h absent or Float64Arrays with room for every event. Typed arrays hold
- * numbers only, so what is left to check is each event's values (batchEventProblem) and times.
+ * of t.length * inputSize numbers, y and h absent or Float64Arrays with room for every event, sharing no memory with
+ * each other or with t and x. Typed arrays hold numbers only, so what is left to check is each event's values
+ * (batchEventProblem) and times.
  */
 export function batchProblem(t: unknown, x: unknown, y: unknown, h: unknown, shape: BatchShape): PhasorError | null {
   if (!(t instanceof Float64Array)) return badInput("batch", `t is ${describe(t)}, expected a Float64Array`, "notNumber");
@@ -92,7 +93,25 @@ export function batchProblem(t: unknown, x: unknown, y: unknown, h: unknown, sha
     if (!(out instanceof Float64Array)) return new PhasorError("bad-args", `batch: ${name} is ${describe(out)}, expected a Float64Array or nothing`);
     if (out.length < n * per) return badInput("batch", `${name} has room for ${out.length} numbers, needs ${n} events x ${per} ${what} = ${n * per}`);
   }
+  // what is written must not overlap what is read or written besides: the wasm engines copy t and x in first and
+  // the outputs out last (h over y), the reference writes them event by event, so each would give its own answer
+  const written = (out: unknown, per: number) => (out === undefined ? undefined : (out as Float64Array).subarray(0, n * per));
+  const arrays: [string, ArrayBufferView | undefined][] = [["t", t], ["x", x], ["y", written(y, shape.outputSize)], ["h", written(h, shape.hiddenSize)]];
+  for (let a = 2; a < arrays.length; a++) {
+    for (let b = 0; b < a; b++) {
+      const [outName, out] = arrays[a];
+      const [otherName, other] = arrays[b];
+      if (out !== undefined && other !== undefined && overlapping(out, other)) {
+        return new PhasorError("bad-args", `batch: ${outName} shares memory with ${otherName}: the outputs need arrays of their own`);
+      }
+    }
+  }
   return null;
+}
+
+/** Whether two views have a byte of one buffer in common. */
+function overlapping(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  return a.byteLength > 0 && b.byteLength > 0 && a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
 }
 
 /** What is wrong with the values of event e of a batch (its t, then its inputs), or null. */
