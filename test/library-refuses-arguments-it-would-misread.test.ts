@@ -61,3 +61,30 @@ describe("pushBatch's outputs in memory of their own", () => {
     }
   });
 });
+
+describe("randomModel's options that steer the draws", () => {
+  const options = { inputSize: 1, hidden: [3], peephole: true, rOn: 0.1, outputs: 1, mode: "every" as const };
+  const make = (more: object) => () => randomModel(new Rng(1), { ...options, ...more } as never);
+
+  it("a weightInit it does not know: before, the scaled weights were drawn in its place", () => {
+    expect(rejection(make({ weightInit: "author" }), "bad-args").message).toBe('randomModel: weightInit must be "scaled" or "authors", got "author"');
+    // the authors' input-gate bias is -0.1 exactly, the scaled ones are drawn
+    expect(randomModel(new Rng(1), { ...options, weightInit: "authors" }).layers[0].b[0]).toBe(-0.1);
+  });
+
+  it("peephole as the text \"false\": before, a model with peepholes", () => {
+    expect(rejection(make({ peephole: "false" }), "bad-args").message).toBe('randomModel: peephole must be true or false, got "false"');
+    expect(randomModel(new Rng(1), { ...options, peephole: false }).layers[0].peephole).toBeNull();
+  });
+
+  it("a tauRange that is no [lo, hi] or a shiftMax below 0: before, a TypeError, a third number dropped, or negative shifts", () => {
+    expect(rejection(make({ tauRange: 3 }), "bad-args").message).toBe("randomModel: tauRange must be [lo, hi] with 0 < lo <= hi, finite, got 3");
+    expect(rejection(make({ tauRange: [5, 1, 100] }), "bad-args").message).toMatch(/tauRange must be .* got \[5, 1, 100\]$/);
+    expect(rejection(make({ tauRange: [5, 2] }), "bad-args").message).toMatch(/tauRange must be/);
+    expect(rejection(make({ shiftMax: -5 }), "bad-args").message).toBe("randomModel: shiftMax must be a finite number >= 0, got -5");
+    expect(rejection(make({ shiftMax: "50" }), "bad-args").message).toBe('randomModel: shiftMax must be a finite number >= 0, got "50"');
+    const model = randomModel(new Rng(1), { ...options, tauRange: [2, 2], shiftMax: 0 });
+    expect(Array.from(model.layers[0].tau)).toEqual([2, 2, 2]);
+    expect(Array.from(model.layers[0].shift)).toEqual([0, 0, 0]);
+  });
+});
