@@ -43,10 +43,16 @@ export function badInput(where: string, why: string, refusal?: EventRefusal): Ph
   return new PhasorError("bad-input", `${where}: ${why}`, refusal);
 }
 
+/** A value a caller gave, as a refusal shows it: text quoted, so that "5" does not read as the number 5; a bigint as 5n. */
+export function givenText(x: unknown): string {
+  if (typeof x === "string") return quote(x);
+  return typeof x === "bigint" ? `${x}n` : String(x);
+}
+
 /** x when it is a whole number in lo..hi; otherwise a "bad-args" error that names the setting `what`. */
 export function wholeNumber(what: string, x: unknown, lo: number, hi: number): number {
   if (typeof x !== "number" || !Number.isInteger(x) || x < lo || x > hi) {
-    throw new PhasorError("bad-args", `${what} must be a whole number in ${lo}..${hi}, got ${String(x)}`);
+    throw new PhasorError("bad-args", `${what} must be a whole number in ${lo}..${hi}, got ${givenText(x)}`);
   }
   return x;
 }

@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { createEngine, loadModelBytes } from "../host/engine/create.js";
 import type { Engine } from "../host/engine/engine.js";
 import { quantize } from "../host/model/quantize.js";
+import { generate } from "../host/training/tasks.js";
 import { rejection, stateOf } from "./support/engines.js";
 import { Rng, randomModel } from "./support/random.js";
 
@@ -86,5 +87,34 @@ describe("randomModel's options that steer the draws", () => {
     const model = randomModel(new Rng(1), { ...options, tauRange: [2, 2], shiftMax: 0 });
     expect(Array.from(model.layers[0].tau)).toEqual([2, 2, 2]);
     expect(Array.from(model.layers[0].shift)).toEqual([0, 0, 0]);
+  });
+});
+
+describe("the seeded generator's draws and the values its refusals show", () => {
+  it("int(0), int(-3), int(2.5): before, 0, -2 and draws of a range no one asked for", () => {
+    for (const n of [0, -3, 2.5, Number.NaN, 2 ** 54]) {
+      const rng = new Rng(7);
+      expect(rejection(() => rng.int(n), "bad-args", String(n)).message).toBe(`Rng.int(n): expected a whole number from 1 to 2^53, got ${n}`);
+      // nothing was drawn: the next draw is the one a fresh generator makes
+      expect(rng.nextU32()).toBe(new Rng(7).nextU32());
+    }
+    expect(new Rng(7).int(1)).toBe(0);
+  });
+
+  it("uniform and logUniform of what is no finite range: before, NaN (a string lo, a log of -1) or Infinity", () => {
+    const rng = new Rng(7);
+    expect(rejection(() => rng.uniform("a" as never, 1), "bad-args").message).toBe('Rng.uniform(lo, hi): expected finite numbers a finite distance apart, got "a", 1');
+    expect(rejection(() => rng.uniform(-Infinity, 1), "bad-args").message).toMatch(/got -Infinity, 1$/);
+    expect(rejection(() => rng.uniform(-1.7e308, 1.7e308), "bad-args").message).toMatch(/a finite distance apart/);
+    expect(rejection(() => rng.logUniform(-1, 1), "bad-args").message).toBe("Rng.logUniform(lo, hi): expected finite numbers above 0, got -1, 1");
+    expect(rejection(() => rng.logUniform(0, 1), "bad-args").message).toMatch(/above 0, got 0, 1$/);
+    const value = rng.logUniform(2, 3);
+    expect(value >= 2 && value <= 3).toBe(true);
+  });
+
+  it("a seed or a count given as text is shown as text: before, \"seed must be an integer in [0, 4294967295], got 5\"", () => {
+    expect(rejection(() => new Rng("5" as never), "bad-args").message).toBe('seed must be an integer in [0, 4294967295], got "5"');
+    expect(rejection(() => generate("adding", "3" as never, 1), "bad-args").message).toBe('n must be a non-negative integer, got "3"');
+    expect(rejection(() => new Rng(5n as never), "bad-args").message).toBe("seed must be an integer in [0, 4294967295], got 5n");
   });
 });

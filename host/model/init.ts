@@ -4,7 +4,7 @@
  * of one JS engine (host/rng.ts says why not across engines).
  */
 import { checkModel, type FloatModel, type LayerParams, type ReadoutMode } from "./model.js";
-import { PhasorError, knownOptions, quote } from "../errors.js";
+import { PhasorError, givenText, knownOptions } from "../errors.js";
 import { Rng } from "../rng.js";
 
 export interface RandomModelOptions {
@@ -47,7 +47,7 @@ export function randomModel(rng: Rng, options: RandomModelOptions): FloatModel {
   if (!Array.isArray(options.hidden)) throw new PhasorError("bad-args", "randomModel: hidden must be an array of layer sizes");
   // what only steers the draws is checked here: checkModel sees the model they made, never these
   const refuse = (what: string, expected: string, got: unknown): never => {
-    throw new PhasorError("bad-args", `randomModel: ${what} must be ${expected}, got ${typeof got === "string" ? quote(got) : Array.isArray(got) ? `[${got.map(String).join(", ")}]` : String(got)}`);
+    throw new PhasorError("bad-args", `randomModel: ${what} must be ${expected}, got ${Array.isArray(got) ? `[${got.map(givenText).join(", ")}]` : givenText(got)}`);
   };
   if (typeof options.peephole !== "boolean") refuse("peephole", "true or false", options.peephole);
   const weightInit = options.weightInit ?? "scaled";
