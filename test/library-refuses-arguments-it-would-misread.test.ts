@@ -5,6 +5,7 @@ import "../host/node.js";
 import { describe, expect, it } from "vitest";
 import { createEngine, loadModelBytes } from "../host/engine/create.js";
 import type { Engine } from "../host/engine/engine.js";
+import { deadLetterTopic, healthTopic, inputTopic, outputTopic, shardOf } from "../host/gateway/topics.js";
 import { quantize } from "../host/model/quantize.js";
 import { generate } from "../host/training/tasks.js";
 import { rejection, stateOf } from "./support/engines.js";
@@ -116,5 +117,27 @@ describe("the seeded generator's draws and the values its refusals show", () => 
     expect(rejection(() => new Rng("5" as never), "bad-args").message).toBe('seed must be an integer in [0, 4294967295], got "5"');
     expect(rejection(() => generate("adding", "3" as never, 1), "bad-args").message).toBe('n must be a non-negative integer, got "3"');
     expect(rejection(() => new Rng(5n as never), "bad-args").message).toBe("seed must be an integer in [0, 4294967295], got 5n");
+  });
+});
+
+describe("the gateway's topic helpers build only topics the gateway writes", () => {
+  it("outputTopic and deadLetterTopic of a device \"+\" or \"a/b\", a shard -1.5, a prefix \"a/\": before, returned as topics (a wildcard, another device's levels, an empty level)", () => {
+    for (const topic of [outputTopic, deadLetterTopic]) {
+      expect(rejection(() => topic("phasor", 3, "+"), "bad-args").message).toMatch(/^device "\+" is not a valid name/);
+      expect(rejection(() => topic("phasor", 3, "a/b"), "bad-args").message).toMatch(/^device "a\/b" is not a valid name/);
+      expect(rejection(() => topic("phasor", -1.5, "d1"), "bad-args").message).toBe("shard: expected a whole number from 0, got -1.5");
+      expect(rejection(() => topic("phasor", "3" as never, "d1"), "bad-args").message).toBe('shard: expected a whole number from 0, got "3"');
+      expect(rejection(() => topic("a/", 3, "d1"), "bad-args").message).toMatch(/^topic prefix "a\/": expected levels/);
+    }
+    expect(outputTopic("site/line-3", 3, "d1")).toBe("site/line-3/out/3/d1");
+    expect(deadLetterTopic("site/line-3", 0, "d1")).toBe("site/line-3/dead/0/d1");
+  });
+
+  it("healthTopic of an instance that is no number, shardOf of a device that is no text, a prefix that is no text: before, a topic, the shard of no bytes, a TypeError", () => {
+    expect(rejection(() => healthTopic("phasor", "x" as never), "bad-args").message).toBe('gateway instance: expected a whole number from 0, got "x"');
+    expect(healthTopic("phasor", 2)).toBe("phasor/health/2");
+    expect(rejection(() => shardOf(5 as never, 4), "bad-args").message).toBe("device: expected a name (a string), got 5");
+    expect(shardOf("5", 1 << 20)).not.toBe(shardOf("", 1 << 20));
+    expect(rejection(() => inputTopic(undefined as never, 4, "d1", "s"), "bad-args").message).toMatch(/^topic prefix: expected levels like "phasor" \(a string\), got undefined/);
   });
 });
