@@ -5,6 +5,7 @@ import "../host/node.js";
 import { describe, expect, it } from "vitest";
 import { createEngine, loadModelBytes } from "../host/engine/create.js";
 import type { Engine } from "../host/engine/engine.js";
+import { SensorStream, parseSensorLayout } from "../host/gateway/sensors.js";
 import { deadLetterTopic, healthTopic, inputTopic, outputTopic, shardOf } from "../host/gateway/topics.js";
 import { quantize } from "../host/model/quantize.js";
 import { generate } from "../host/training/tasks.js";
@@ -139,5 +140,36 @@ describe("the gateway's topic helpers build only topics the gateway writes", () 
     expect(rejection(() => shardOf(5 as never, 4), "bad-args").message).toBe("device: expected a name (a string), got 5");
     expect(shardOf("5", 1 << 20)).not.toBe(shardOf("", 1 << 20));
     expect(rejection(() => inputTopic(undefined as never, 4, "d1", "s"), "bad-args").message).toMatch(/^topic prefix: expected levels like "phasor" \(a string\), got undefined/);
+  });
+});
+
+describe("a sensor stream's time policy, readings and layout", () => {
+  const layout = () => parseSensorLayout([{ name: "a", channels: 1, scale: [2] }], 1, "sensors.json");
+
+  it("a time policy \"rejct\": before, run as clamp, so an earlier reading was taken at the previous time", async () => {
+    const [engine] = await engines();
+    expect(rejection(() => new SensorStream(engine.createStream(), layout(), "rejct" as never), "bad-args").message).toBe('timePolicy must be "reject" or "clamp", got "rejct"');
+    const sensors = new SensorStream(engine.createStream(), layout(), "reject");
+    expect(sensors.push("a", 5, [0.1])).toBe("accepted");
+    expect(sensors.push("a", 4, [0.1])).toBe("timeBackwards");
+  });
+
+  it("a value given as text: before, a scale turned \"0.5\" into 1 and the reading was taken; values that are no array were a TypeError", async () => {
+    const [engine] = await engines();
+    const sensors = new SensorStream(engine.createStream(), layout());
+    expect(sensors.push("a", 1, ["0.5"] as never)).toBe("nonFinite");
+    expect(sensors.refusal).toBe('value 0 of sensor "a" is "0.5", not a number');
+    expect(sensors.stream.stats().events).toBe(0);
+    expect(sensors.push("a", "2" as never, [0.5])).toBe("nonFinite");
+    expect(sensors.refusal).toBe('t is "2", not a finite number');
+    expect(rejection(() => sensors.push("a", 1, null as never), "bad-args").message).toBe("sensor reading: values must be an array of numbers, got null");
+    expect(sensors.push("a", 1, [0.5])).toBe("accepted");
+  });
+
+  it("parseSensorLayout of an inputSize given as text: before, \"no free input slot left for channel 1 (inputSize 2)\"", () => {
+    expect(rejection(() => parseSensorLayout([{ name: "a", channels: 2 }], "2" as never, "sensors.json"), "bad-args").message).toBe(
+      'parseSensorLayout: inputSize (the model\'s) must be a whole number from 1, got "2"',
+    );
+    expect(parseSensorLayout([{ name: "a", channels: 2 }], 2, "sensors.json").sensors[0].channels).toBe(2);
   });
 });

@@ -150,7 +150,11 @@ export function timePolicyOf(options: unknown): TimePolicy {
   if (options === undefined) return "reject";
   if (typeof options !== "object" || options === null) throw new PhasorError("bad-args", `stream options: expected an object, got ${describe(options)}`);
   knownOptions("stream options", options, ["timePolicy"]);
-  const policy = (options as { timePolicy?: unknown }).timePolicy ?? "reject";
+  return checkTimePolicy((options as { timePolicy?: unknown }).timePolicy ?? "reject");
+}
+
+/** A time policy given on its own (a sensor stream's): "reject" or "clamp", nothing else taken for either. */
+export function checkTimePolicy(policy: unknown): TimePolicy {
   if (policy !== "reject" && policy !== "clamp") {
     throw new PhasorError("bad-args", `timePolicy must be "reject" or "clamp", got ${typeof policy === "string" ? quote(policy) : describe(policy)}`);
   }
