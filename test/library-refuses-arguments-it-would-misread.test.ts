@@ -173,3 +173,17 @@ describe("a sensor stream's time policy, readings and layout", () => {
     expect(parseSensorLayout([{ name: "a", channels: 2 }], 2, "sensors.json").sensors[0].channels).toBe(2);
   });
 });
+
+it("hidden(\"0\") and cell(\"0\"): before, \"layer 0 does not exist\" of the layer that does, worded one way by the reference and another by the wasm engines", async () => {
+  const two = randomModel(new Rng(5), { ...SHAPE, hidden: [3, 2] });
+  for (const engine of [...(await engines()), await createEngine(two, { engine: "reference" }), await createEngine(two, { engine: "float" })]) {
+    const stream = engine.createStream();
+    const layers = engine.model.layers.length;
+    const which = layers === 1 ? "layer 0" : "layers 0..1";
+    for (const read of [stream.hidden, stream.cell]) {
+      expect(rejection(() => read.call(stream, "0" as never), "bad-args", engine.kind).message).toBe(`layer "0" does not exist: the model has ${which}`);
+      expect(rejection(() => read.call(stream, layers), "bad-args", engine.kind).message).toBe(`layer ${layers} does not exist: the model has ${which}`);
+      expect(read.call(stream, layers - 1).length).toBe(engine.model.layers[layers - 1].hiddenSize);
+    }
+  }
+});

@@ -10,7 +10,7 @@ import { crc32 } from "../model/plsm.js";
 import { ExactPhase, timeGate } from "./phase.js";
 import { PhasorError, badInput, knownOptions } from "../errors.js";
 import {
-  batchEventProblem, batchProblem, batchWhere, eventProblem, eventWhere, snapshotBytes, timeBackwardsError, timePolicyOf,
+  batchEventProblem, batchProblem, batchWhere, eventProblem, eventWhere, layerIndex, snapshotBytes, timeBackwardsError, timePolicyOf,
 } from "./stream-checks.js";
 
 export interface ReferenceOptions {
@@ -307,12 +307,12 @@ class ReferenceStream implements Stream {
 
   hidden(layer = this.h.length - 1): Float64Array {
     this.checkLive();
-    return this.h[this.layerIndex(layer)].slice();
+    return this.h[layerIndex(layer, this.h.length)].slice();
   }
 
   cell(layer = this.c.length - 1): Float64Array {
     this.checkLive();
-    return this.c[this.layerIndex(layer)].slice();
+    return this.c[layerIndex(layer, this.c.length)].slice();
   }
 
   reset(): void {
@@ -462,12 +462,6 @@ class ReferenceStream implements Stream {
     return this.stateOffset(version) + 8 * values;
   }
 
-  private layerIndex(layer: number): number {
-    if (!Number.isInteger(layer) || layer < 0 || layer >= this.h.length) {
-      throw new PhasorError("bad-args", `layer ${layer} does not exist: the model has layers 0..${this.h.length - 1}`);
-    }
-    return layer;
-  }
 
   private checkLive(): void {
     this.checkEngineLive();

@@ -6,7 +6,7 @@
  * engine's own; their messages are worded here.
  */
 import type { TimePolicy } from "./engine.js";
-import { PhasorError, badInput, knownOptions, quote } from "../errors.js";
+import { PhasorError, badInput, givenText, knownOptions, quote } from "../errors.js";
 
 /** The largest finite 32-bit float: the wasm engines hold inputs as f32, so every engine refuses anything beyond. */
 export const F32_MAX = 3.4028234663852886e38;
@@ -165,4 +165,12 @@ export function checkTimePolicy(policy: unknown): TimePolicy {
 export function snapshotBytes(snapshot: unknown): Uint8Array {
   if (!(snapshot instanceof Uint8Array)) throw badInput("snapshot", `expected a Uint8Array, got ${describe(snapshot)}`);
   return snapshot;
+}
+
+/** hidden()'s and cell()'s layer, checked alike in every engine: a whole number naming one of the model's `layers`. */
+export function layerIndex(layer: unknown, layers: number): number {
+  if (typeof layer !== "number" || !Number.isInteger(layer) || layer < 0 || layer >= layers) {
+    throw new PhasorError("bad-args", `layer ${givenText(layer)} does not exist: the model has ${layers === 1 ? "layer 0" : `layers 0..${layers - 1}`}`);
+  }
+  return layer;
 }

@@ -14,7 +14,7 @@ import { PhasorError, badInput, type EventRefusal } from "../errors.js";
 import type { FloatModel } from "../model/model.js";
 import { learningRate, learningTarget } from "./readout-learning.js";
 import {
-  batchEventProblem, batchProblem, batchWhere, eventProblem, eventWhere, snapshotBytes, timeBackwardsError, timePolicyOf, timeRangeError,
+  batchEventProblem, batchProblem, batchWhere, eventProblem, eventWhere, layerIndex, snapshotBytes, timeBackwardsError, timePolicyOf, timeRangeError,
 } from "./stream-checks.js";
 import { compileBuild, moduleError, requireExports, type Build, type ExportedFunctions } from "./wasm-source.js";
 
@@ -400,9 +400,7 @@ class WasmStream implements Stream {
   private layerState(layer: number, hidden: boolean): Float64Array {
     const st = this.live();
     const { wasm, io, hiddenSizes } = this.engine;
-    if (!Number.isInteger(layer) || layer < 0 || layer >= hiddenSizes.length) {
-      throw new PhasorError("bad-args", `layer ${layer} does not exist: the model has ${hiddenSizes.length} layers`);
-    }
+    layerIndex(layer, hiddenSizes.length);
     const at = io.reserve(hiddenSizes[layer] * 8);
     (hidden ? wasm.exports.hidden : wasm.exports.cell)(this.engine.handle, st, layer, at);
     return wasm.f64.slice(at >>> 3, (at >>> 3) + hiddenSizes[layer]);
