@@ -187,3 +187,16 @@ it("hidden(\"0\") and cell(\"0\"): before, \"layer 0 does not exist\" of the lay
     }
   }
 });
+
+it("refusals name what was given: a Float32Array y was \"an object\", an eta \"0.1\" read as \"eta is 0.1\"", async () => {
+  const [reference, float, fixed] = await engines();
+  for (const engine of [reference, float, fixed]) {
+    const batch = () => engine.createStream().pushBatch(T, X, new Float32Array(12) as never);
+    expect(rejection(batch, "bad-args", engine.kind).message).toBe("batch: y is a Float32Array, expected a Float64Array or nothing");
+    expect(rejection(() => engine.createStream().pushBatch(T, new Int16Array(4) as never), "bad-input", engine.kind).message).toBe("batch: x is an Int16Array, expected a Float32Array or a Float64Array");
+  }
+  const stream = fixed.createStream();
+  stream.push(1, [0.2]);
+  expect(rejection(() => stream.learning!.learn([0, 0, 1], { eta: "0.1" as never }), "bad-args").message).toBe('learning rate: eta is "0.1", expected a number in [2^-24, 1024]');
+  expect(rejection(() => stream.learning!.learn([0, 0, 1], { eta: 0.1, c: "1" as never }), "bad-args").message).toMatch(/^learning rate: c is "1", expected/);
+});
