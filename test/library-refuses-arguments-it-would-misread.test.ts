@@ -5,6 +5,7 @@ import "../host/node.js";
 import { describe, expect, it } from "vitest";
 import { createEngine, loadModelBytes } from "../host/engine/create.js";
 import type { Engine } from "../host/engine/engine.js";
+import { ExactPhase } from "../host/engine/phase.js";
 import { SensorStream, parseSensorLayout } from "../host/gateway/sensors.js";
 import { deadLetterTopic, healthTopic, inputTopic, outputTopic, shardOf } from "../host/gateway/topics.js";
 import { quantize } from "../host/model/quantize.js";
@@ -227,4 +228,14 @@ it("methods taken from their object (const { push } = stream): before, a TypeErr
       expect(stream.learning.steps).toBe(1);
     }
   }
+});
+
+it("ExactPhase.phaseFixed of a unit that does not exist or a negative fractionBits: before, a TypeError mixing BigInts, or floor(phi / 8) as if it were a seed", () => {
+  const phase = new ExactPhase(Float64Array.from([3, 5]), Float64Array.from([0, 1]));
+  expect(rejection(() => phase.phaseFixed(4, 2, 64), "bad-args").message).toBe("ExactPhase.phaseFixed: unit 2 does not exist, the units are 0..1");
+  expect(rejection(() => phase.phaseFixed(4, 0, -3), "bad-args").message).toBe("ExactPhase.phaseFixed: fractionBits must be a whole number in 0..1024, got -3");
+  expect(rejection(() => phase.phaseFixed(4, 0, 1.5), "bad-args").message).toMatch(/got 1\.5$/);
+  expect(rejection(() => phase.phases("4" as never, new Float64Array(2)), "bad-args").message).toBe('t: expected a finite number, got "4"');
+  // phi_0(4) = (4 mod 3) / 3 = 1/3: floor(2^6 / 3) = 21
+  expect(phase.phaseFixed(4, 0, 6)).toBe(21n);
 });
