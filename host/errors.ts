@@ -49,6 +49,15 @@ export function givenText(x: unknown): string {
   return typeof x === "bigint" ? `${x}n` : String(x);
 }
 
+/**
+ * The name a reader puts in front of its messages (a file's, "model"), checked to be text: a call that left it out
+ * would have every refusal begin "undefined:", and quantize would write it into the file's metadata as it came.
+ */
+export function sourceName(call: string, source: unknown): string {
+  if (typeof source !== "string") throw new PhasorError("bad-args", `${call}: source (the name its messages give the model, such as the file's) must be a string, got ${givenText(source)}`);
+  return source;
+}
+
 /** x when it is a whole number in lo..hi; otherwise a "bad-args" error that names the setting `what`. */
 export function wholeNumber(what: string, x: unknown, lo: number, hi: number): number {
   if (typeof x !== "number" || !Number.isInteger(x) || x < lo || x > hi) {

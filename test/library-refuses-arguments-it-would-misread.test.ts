@@ -8,6 +8,8 @@ import type { Engine } from "../host/engine/engine.js";
 import { ExactPhase } from "../host/engine/phase.js";
 import { SensorStream, parseSensorLayout } from "../host/gateway/sensors.js";
 import { deadLetterTopic, healthTopic, inputTopic, outputTopic, shardOf } from "../host/gateway/topics.js";
+import { parseModelText } from "../host/model/model.js";
+import { decodePlsm, encodePlsm } from "../host/model/plsm.js";
 import { quantize } from "../host/model/quantize.js";
 import { generate } from "../host/training/tasks.js";
 import { rejection, stateOf } from "./support/engines.js";
@@ -238,4 +240,26 @@ it("ExactPhase.phaseFixed of a unit that does not exist or a negative fractionBi
   expect(rejection(() => phase.phases("4" as never, new Float64Array(2)), "bad-args").message).toBe('t: expected a finite number, got "4"');
   // phi_0(4) = (4 mod 3) / 3 = 1/3: floor(2^6 / 3) = 21
   expect(phase.phaseFixed(4, 0, 6)).toBe(21n);
+});
+
+describe("the model readers' and writers' names and metadata", () => {
+  it("a reader called without its source: before, every refusal began \"undefined:\"; quantize wrote an object source into the file", () => {
+    const bytes = new Uint8Array([1, 2, 3, 4, 5]);
+    for (const read of [() => loadModelBytes(bytes, undefined as never), () => decodePlsm(bytes, undefined as never)]) {
+      expect(rejection(read, "bad-args").message).toBe("reading a model file: source (the name its messages give the model, such as the file's) must be a string, got undefined");
+    }
+    expect(rejection(() => parseModelText("{", undefined as never), "bad-args").message).toMatch(/^parseModelText: source .* got undefined$/);
+    const model = randomModel(new Rng(4), SHAPE);
+    expect(rejection(() => quantize(model, [{ t: T, x: X }], { name: "m" } as never), "bad-args").message).toMatch(/^quantize: source .* got \[object Object\]$/);
+    // text that is no text is named, not read as "[object Object]"
+    expect(rejection(() => parseModelText({} as never, "m.json"), "bad-model").message).toBe("m.json: expected the file's text (a string), got an object");
+  });
+
+  it("encodePlsm with a meta that names the time unit or the labels: before, the file said \"s\" for a model in ms, and decodePlsm gave the model back in s", () => {
+    const model = randomModel(new Rng(4), SHAPE);
+    expect(rejection(() => encodePlsm(model, undefined, { timeUnit: "s" }), "bad-args").message).toBe("encodePlsm: meta.timeUnit would replace the model's own timeUnit in the file; it is the model's to give");
+    expect(rejection(() => encodePlsm(model, undefined, { labels: ["a", "b", "c"] }), "bad-args").message).toMatch(/^encodePlsm: meta\.labels would replace/);
+    expect(rejection(() => encodePlsm(model, undefined, "notes" as never), "bad-args").message).toBe("encodePlsm: meta must be an object of JSON values");
+    expect(decodePlsm(encodePlsm(model, undefined, { note: "mine" }), "m.plsm").model.timeUnit).toBe(model.timeUnit);
+  });
 });
