@@ -12,7 +12,7 @@ import { parseModelText } from "../host/model/model.js";
 import { decodePlsm, encodePlsm } from "../host/model/plsm.js";
 import { quantize } from "../host/model/quantize.js";
 import { generate } from "../host/training/tasks.js";
-import { rejection, stateOf } from "./support/engines.js";
+import { asyncRejection, rejection, stateOf } from "./support/engines.js";
 import { Rng, randomModel } from "./support/random.js";
 
 // one input, three outputs: an output written over x lands on the inputs of later events
@@ -262,4 +262,15 @@ describe("the model readers' and writers' names and metadata", () => {
     expect(rejection(() => encodePlsm(model, undefined, "notes" as never), "bad-args").message).toBe("encodePlsm: meta must be an object of JSON values");
     expect(decodePlsm(encodePlsm(model, undefined, { note: "mine" }), "m.plsm").model.timeUnit).toBe(model.timeUnit);
   });
+});
+
+it("createEngine of a loaded .plsm made by hand with another model beside its image: before, the fixed engine ran the image and reported the other model as its own, the reference ran the other", async () => {
+  const plsm = decodePlsm(quantize(randomModel(new Rng(4), SHAPE), [{ t: T, x: X }], "m").bytes, "m.plsm");
+  const image = { format: "plsm" as const, model: plsm.model, plsm, source: "m.plsm" };
+  const other = randomModel(new Rng(5), SHAPE);
+  for (const engine of ["fixed", "reference"] as const) {
+    const error = await asyncRejection(() => createEngine({ ...image, model: other }, { engine }), "bad-args", engine);
+    expect(error.message).toBe("m.plsm: a loaded .plsm's model must be its image's own (plsm.model, as loadModelBytes gives it), not another");
+  }
+  expect((await createEngine({ ...image }, { engine: "fixed" })).model.layers[0].tau).toEqual(image.plsm.model.layers[0].tau);
 });
