@@ -169,6 +169,17 @@ describe("a sensor stream's time policy, readings and layout", () => {
     expect(sensors.push("a", 1, [0.5])).toBe("accepted");
   });
 
+  it("a layout built in code with a slot beyond the inputs or one slot for two sensors: before, a channel's values went into no input, or two sensors shared one", async () => {
+    const [engine] = await engines();
+    const sensor = (name: string, slot: number) => ({ name, channels: 1, slots: Int32Array.from([slot]), hold: false, offset: null, scale: null });
+    const beyond = { inputSize: 1, sensors: [sensor("a", 5)] };
+    expect(rejection(() => new SensorStream(engine.createStream(), beyond), "bad-model").message).toBe("SensorStream layout: sensors[0].slots[0]: expected an input slot from 0 to 0, got 5");
+    const shared = { inputSize: 1, sensors: [sensor("a", 0), sensor("b", 0)] };
+    expect(rejection(() => new SensorStream(engine.createStream(), shared), "bad-model").message).toMatch(/slot 0 already belongs to sensor "a"/);
+    expect(rejection(() => new SensorStream(engine.createStream(), {} as never), "bad-args").message).toMatch(/^SensorStream: layout must be a SensorLayout/);
+    expect(new SensorStream(engine.createStream(), { inputSize: 1, sensors: [sensor("a", 0)] }).push("a", 1, [0.5])).toBe("accepted");
+  });
+
   it("parseSensorLayout of an inputSize given as text: before, \"no free input slot left for channel 1 (inputSize 2)\"", () => {
     expect(rejection(() => parseSensorLayout([{ name: "a", channels: 2 }], "2" as never, "sensors.json"), "bad-args").message).toBe(
       'parseSensorLayout: inputSize (the model\'s) must be a whole number from 1, got "2"',

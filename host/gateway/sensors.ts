@@ -173,6 +173,18 @@ function finiteVector(value: unknown, length: number, path: string, fail: (path:
   return Float64Array.from(value as number[]);
 }
 
+/**
+ * A layout built in code held to a declaration's rules, by reading back its JSON form: a slot beyond the model's
+ * inputs took its channel's values into no input at all, a slot given to two sensors mixed them.
+ */
+function checkLayout(layout: SensorLayout): void {
+  const sensors = (layout as { sensors?: unknown } | null)?.sensors;
+  if (typeof layout !== "object" || layout === null || !Array.isArray(sensors) || !sensors.every((s) => typeof s === "object" && s !== null)) {
+    throw new PhasorError("bad-args", "SensorStream: layout must be a SensorLayout { inputSize, sensors }, as parseSensorLayout or defaultSensorLayout gives it");
+  }
+  parseSensorLayout(sensorLayoutToJson(layout), layout.inputSize, "SensorStream layout");
+}
+
 /** The declaration as JSON (the file format), for fingerprints and messages. */
 export function sensorLayoutToJson(layout: SensorLayout): object {
   return {
@@ -340,6 +352,7 @@ export class SensorStream {
     layout: SensorLayout,
     timePolicy: TimePolicy = "reject",
   ) {
+    checkLayout(layout);
     if (layout.inputSize !== stream.inputSize) {
       throw new PhasorError("bad-args", `the sensor layout is for inputSize ${layout.inputSize}, the model takes ${stream.inputSize}`);
     }
