@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { createEngine, loadModelBytes } from "../host/engine/create.js";
 import type { Engine } from "../host/engine/engine.js";
 import { ExactPhase } from "../host/engine/phase.js";
+import { wasmFromUrl } from "../host/engine/wasm-source.js";
 import { SensorStream, parseSensorLayout } from "../host/gateway/sensors.js";
 import { deadLetterTopic, healthTopic, inputTopic, outputTopic, shardOf } from "../host/gateway/topics.js";
 import { parseModelText } from "../host/model/model.js";
@@ -284,4 +285,15 @@ it("createEngine of a loaded .plsm made by hand with another model beside its im
     expect(error.message).toBe("m.plsm: a loaded .plsm's model must be its image's own (plsm.model, as loadModelBytes gives it), not another");
   }
   expect((await createEngine({ ...image }, { engine: "fixed" })).model.layers[0].tau).toEqual(image.plsm.model.layers[0].tau);
+});
+
+it("wasmFromUrl of a folder without its final \"/\": before, the builds were fetched from the folder above it (https://cdn.example/static/phasor-simd.wasm for .../static/wasm)", () => {
+  expect(rejection(() => wasmFromUrl("https://cdn.example/static/wasm"), "bad-args").message).toBe(
+    'wasmFromUrl: "https://cdn.example/static/wasm" is a folder\'s URL without its final "/": the wasm would be fetched from the folder above it',
+  );
+  expect(typeof wasmFromUrl("https://cdn.example/static/wasm/")).toBe("function");
+  expect(typeof wasmFromUrl(new URL("https://cdn.example/static/wasm/"))).toBe("function");
+  // before: a TypeError (Invalid URL) with no word of what or where; node has no page to read a relative URL against
+  expect(rejection(() => wasmFromUrl("/static/wasm/"), "bad-args").message).toMatch(/^wasmFromUrl: "\/static\/wasm\/" is not a URL \(a relative one needs a page to be read against\)/);
+  expect(rejection(() => wasmFromUrl(5 as never), "bad-args").message).toBe("wasmFromUrl: expected the wasm folder's URL (a string or a URL), got 5");
 });
