@@ -7,7 +7,7 @@ import { createEngine, loadModelBytes } from "../host/engine/create.js";
 import type { Engine } from "../host/engine/engine.js";
 import { ExactPhase } from "../host/engine/phase.js";
 import { wasmFromUrl } from "../host/engine/wasm-source.js";
-import { SensorStream, parseSensorLayout } from "../host/gateway/sensors.js";
+import { SensorStream, defaultSensorLayout, parseSensorLayout } from "../host/gateway/sensors.js";
 import { deadLetterTopic, healthTopic, inputTopic, outputTopic, shardOf } from "../host/gateway/topics.js";
 import { parseModelText } from "../host/model/model.js";
 import { decodePlsm, encodePlsm } from "../host/model/plsm.js";
@@ -186,6 +186,9 @@ describe("a sensor stream's time policy, readings and layout", () => {
       'parseSensorLayout: inputSize (the model\'s) must be a whole number from 1, got "2"',
     );
     expect(parseSensorLayout([{ name: "a", channels: 2 }], 2, "sensors.json").sensors[0].channels).toBe(2);
+    // before: a layout of inputSize "2", which every stream then refused as "for inputSize 2, the model takes 2"
+    expect(rejection(() => defaultSensorLayout("2" as never), "bad-args").message).toBe('defaultSensorLayout: inputSize (the model\'s) must be a whole number from 1, got "2"');
+    expect(defaultSensorLayout(2).sensors[0].channels).toBe(2);
   });
 });
 

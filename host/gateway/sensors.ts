@@ -74,10 +74,18 @@ const ENGINE_REFUSALS: Record<EventRefusal, SensorRejection> = {
 
 /** The layout of a model without a declaration: one sensor "x" whose channels are the model's inputs, in order. */
 export function defaultSensorLayout(inputSize: number): SensorLayout {
+  checkInputSize("defaultSensorLayout", inputSize);
   return {
     inputSize,
     sensors: [{ name: "x", channels: inputSize, slots: Int32Array.from({ length: inputSize }, (_, k) => k), hold: false, offset: null, scale: null }],
   };
+}
+
+/** The model's inputSize a layout is made for: a whole number from 1 (text "2" made a layout no stream matched). */
+function checkInputSize(call: string, inputSize: unknown): void {
+  if (typeof inputSize !== "number" || !Number.isInteger(inputSize) || inputSize < 1) {
+    throw new PhasorError("bad-args", `${call}: inputSize (the model's) must be a whole number from 1, got ${givenText(inputSize)}`);
+  }
 }
 
 // A sensor declaration's names (parseSensorLayout). Fields of the file's own are ignored, but not one that looks
@@ -96,9 +104,7 @@ export function parseSensorLayout(json: unknown, inputSize: number, source: stri
   const fail = (path: string, why: string): never => {
     throw new PhasorError("bad-model", `${source}: ${path}: ${why}`);
   };
-  if (typeof inputSize !== "number" || !Number.isInteger(inputSize) || inputSize < 1) {
-    throw new PhasorError("bad-args", `parseSensorLayout: inputSize (the model's) must be a whole number from 1, got ${givenText(inputSize)}`);
-  }
+  checkInputSize("parseSensorLayout", inputSize);
   let list: unknown = json;
   let holdDefault = false;
   if (typeof json === "object" && json !== null && !Array.isArray(json)) {
