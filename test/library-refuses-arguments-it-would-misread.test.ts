@@ -5,7 +5,7 @@ import "../host/node.js";
 import { describe, expect, it } from "vitest";
 import { createEngine, loadModelBytes } from "../host/engine/create.js";
 import type { Engine } from "../host/engine/engine.js";
-import { ExactPhase } from "../host/engine/phase.js";
+import { ExactPhase, timeGate } from "../host/engine/phase.js";
 import { wasmFromUrl } from "../host/engine/wasm-source.js";
 import { SensorStream, defaultSensorLayout, parseSensorLayout } from "../host/gateway/sensors.js";
 import { deadLetterTopic, healthTopic, inputTopic, outputTopic, shardOf } from "../host/gateway/topics.js";
@@ -299,4 +299,12 @@ it("wasmFromUrl of a folder without its final \"/\": before, the builds were fet
   // before: a TypeError (Invalid URL) with no word of what or where; node has no page to read a relative URL against
   expect(rejection(() => wasmFromUrl("/static/wasm/"), "bad-args").message).toMatch(/^wasmFromUrl: "\/static\/wasm\/" is not a URL \(a relative one needs a page to be read against\)/);
   expect(rejection(() => wasmFromUrl(5 as never), "bad-args").message).toBe("wasmFromUrl: expected the wasm folder's URL (a string or a URL), got 5");
+});
+
+it("timeGate of a phase given as text, beyond [0, 1), or an r_on of 0: before, 1 for \"0.1\", and openness values no phase has", () => {
+  for (const [phi, rOn, alpha] of [["0.1", 0.2, 0], [1.5, 0.2, 0.001], [0.1, 0, 0], [-0.1, 0.2, 0], [0.1, 0.2, Number.NaN], [0.1, 1.5, 0]] as [number, number, number][]) {
+    expect(rejection(() => timeGate(phi, rOn, alpha), "bad-args", String(phi)).message).toMatch(/^timeGate\(phi, rOn, alpha\): expected phi in \[0, 1\), rOn in \(0, 1\] and alpha a finite number >= 0, got /);
+  }
+  expect(rejection(() => timeGate("0.1" as never, 0.2, 0), "bad-args").message).toMatch(/got "0\.1", 0\.2, 0$/);
+  expect(timeGate(0.05, 0.2, 0)).toBe(0.5);
 });

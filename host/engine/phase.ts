@@ -201,6 +201,10 @@ export function exactPhase(t: number, shift: number, tau: number): number {
  * of the open window, 2 - 2 phi / r_on on the falling half, alpha * phi (the leak) while closed.
  */
 export function timeGate(phi: number, rOn: number, alpha: number): number {
+  // text compared as numbers ("0.1" gave 1), a phase of 1.5 or an r_on of 0 gave an openness no phase has
+  if (!(typeof phi === "number" && phi >= 0 && phi < 1 && typeof rOn === "number" && rOn > 0 && rOn <= 1 && typeof alpha === "number" && alpha >= 0 && alpha < Infinity)) {
+    throw new PhasorError("bad-args", `timeGate(phi, rOn, alpha): expected phi in [0, 1), rOn in (0, 1] and alpha a finite number >= 0, got ${[phi, rOn, alpha].map(givenText).join(", ")}`);
+  }
   if (phi < rOn / 2) return (2 * phi) / rOn;
   if (phi < rOn) return 2 - (2 * phi) / rOn;
   return alpha * phi;
