@@ -43,10 +43,20 @@ export function badInput(where: string, why: string, refusal?: EventRefusal): Ph
   return new PhasorError("bad-input", `${where}: ${why}`, refusal);
 }
 
-/** A value a caller gave, as a refusal shows it: text quoted, so that "5" does not read as the number 5; a bigint as 5n. */
+/**
+ * A value a caller gave, as a refusal shows it: text quoted, so that "5" does not read as the number 5; a bigint as
+ * 5n; an object by its kind, not as "[object Object]".
+ */
 export function givenText(x: unknown): string {
   if (typeof x === "string") return quote(x);
-  return typeof x === "bigint" ? `${x}n` : String(x);
+  if (typeof x === "bigint") return `${x}n`;
+  if (Array.isArray(x)) return `an array of ${x.length}`;
+  if (typeof x === "object" && x !== null) {
+    if (!ArrayBuffer.isView(x)) return "an object";
+    const kind = x.constructor.name;
+    return `${/^[AEIOU]/.test(kind) ? "an" : "a"} ${kind}`;
+  }
+  return String(x);
 }
 
 /**

@@ -4,6 +4,7 @@
 import "../host/node.js";
 import { describe, expect, it } from "vitest";
 import { createEngine, loadModelBytes } from "../host/engine/create.js";
+import { EventParser, parseEvents } from "../host/engine/events.js";
 import type { Engine } from "../host/engine/engine.js";
 import { ExactPhase, timeGate } from "../host/engine/phase.js";
 import { wasmFromUrl } from "../host/engine/wasm-source.js";
@@ -265,7 +266,7 @@ describe("the model readers' and writers' names and metadata", () => {
     }
     expect(rejection(() => parseModelText("{", undefined as never), "bad-args").message).toMatch(/^parseModelText: source .* got undefined$/);
     const model = randomModel(new Rng(4), SHAPE);
-    expect(rejection(() => quantize(model, [{ t: T, x: X }], { name: "m" } as never), "bad-args").message).toMatch(/^quantize: source .* got \[object Object\]$/);
+    expect(rejection(() => quantize(model, [{ t: T, x: X }], { name: "m" } as never), "bad-args").message).toMatch(/^quantize: source .* got an object$/);
     // text that is no text is named, not read as "[object Object]"
     expect(rejection(() => parseModelText({} as never, "m.json"), "bad-model").message).toBe("m.json: expected the file's text (a string), got an object");
   });
@@ -307,4 +308,13 @@ it("timeGate of a phase given as text, beyond [0, 1), or an r_on of 0: before, 1
   }
   expect(rejection(() => timeGate("0.1" as never, 0.2, 0), "bad-args").message).toMatch(/got "0\.1", 0\.2, 0$/);
   expect(timeGate(0.05, 0.2, 0)).toBe(0.5);
+});
+
+it("parseEvents and EventParser.push of what is no text: before, an object gave no events and no error, bytes a TypeError inside the reader", () => {
+  expect(rejection(() => parseEvents({} as never, { inputSize: 1 }), "bad-args").message).toBe("EventParser.push: expected text (a string), got an object");
+  const bytes = new TextEncoder().encode('{"t":1,"x":[0.5]}\n');
+  expect(rejection(() => parseEvents(bytes as never, { inputSize: 1 }), "bad-args").message).toBe("EventParser.push: expected text (a string), got bytes, which pushBytes takes");
+  expect(rejection(() => new EventParser({ inputSize: 1 }).pushBytes('{"t":1}' as never), "bad-args").message).toBe("EventParser.pushBytes: expected bytes (a Uint8Array), got text, which push takes");
+  expect(new EventParser({ inputSize: 1 }).pushBytes(bytes).length).toBe(1);
+  expect(rejection(() => new EventParser({ inputSize: "1" as never }), "bad-args").message).toBe('inputSize must be a positive integer, got "1"');
 });

@@ -19,7 +19,7 @@ function describe(value: unknown): string {
   if (typeof value === "bigint") return `a bigint (${value}n)`;
   if (Array.isArray(value)) return `an array of ${value.length}`;
   // a typed array of another kind (a Float32Array y) is named as such, not as "an object"
-  if (ArrayBuffer.isView(value)) return `${/^[AEIOU]/.test(value.constructor.name) ? "an" : "a"} ${value.constructor.name}`;
+  if (ArrayBuffer.isView(value)) return givenText(value);
   return typeof value === "object" ? "an object" : `a ${typeof value}`;
 }
 
