@@ -248,12 +248,15 @@ it("methods taken from their object (const { push } = stream): before, a TypeErr
   }
 });
 
-it("ExactPhase.phaseFixed of a unit that does not exist or a negative fractionBits: before, a TypeError mixing BigInts, or floor(phi / 8) as if it were a seed", () => {
+it("ExactPhase of periods that are no array, phaseFixed of a unit that does not exist or a negative fractionBits: before, a TypeError mixing BigInts, or floor(phi / 8) as if it were a seed", () => {
   const phase = new ExactPhase(Float64Array.from([3, 5]), Float64Array.from([0, 1]));
   expect(rejection(() => phase.phaseFixed(4, 2, 64), "bad-args").message).toBe("ExactPhase.phaseFixed: unit 2 does not exist, the units are 0..1");
   expect(rejection(() => phase.phaseFixed(4, 0, -3), "bad-args").message).toBe("ExactPhase.phaseFixed: fractionBits must be a whole number in 0..1024, got -3");
   expect(rejection(() => phase.phaseFixed(4, 0, 1.5), "bad-args").message).toMatch(/got 1\.5$/);
   expect(rejection(() => phase.phases("4" as never, new Float64Array(2)), "bad-args").message).toBe('t: expected a finite number, got "4"');
+  // before: a phase of no units (units undefined), and a TypeError
+  expect(rejection(() => new ExactPhase(3 as never, 1 as never), "bad-args").message).toBe("ExactPhase: tau must be an array of numbers, one per unit, got 3");
+  expect(rejection(() => new ExactPhase([3], null as never), "bad-args").message).toBe("ExactPhase: shift must be an array of numbers, one per unit, got null");
   // phi_0(4) = (4 mod 3) / 3 = 1/3: floor(2^6 / 3) = 21
   expect(phase.phaseFixed(4, 0, 6)).toBe(21n);
 });

@@ -110,6 +110,12 @@ export class ExactPhase {
   private readonly exponent: number[] = [];
 
   constructor(tau: ArrayLike<number>, shift: ArrayLike<number>) {
+    // two numbers made a phase of no units (both lengths undefined), null a TypeError
+    for (const [name, values] of [["tau", tau], ["shift", shift]] as const) {
+      if (typeof values !== "object" || values === null || !Number.isInteger(values.length)) {
+        throw new PhasorError("bad-args", `ExactPhase: ${name} must be an array of numbers, one per unit, got ${givenText(values)}`);
+      }
+    }
     if (tau.length !== shift.length) {
       throw new PhasorError("bad-args", `ExactPhase: ${tau.length} periods but ${shift.length} shifts`);
     }
