@@ -34,7 +34,7 @@ describe("pushBatch's outputs in memory of their own", () => {
       const stream = engine.createStream();
       const before = stateOf(stream);
       const both = new Float64Array(16);
-      const error = rejection(() => stream.pushBatch(T, X, both, both), "bad-args", engine.kind);
+      const error = rejection(() => stream.pushBatch(T, X, both.subarray(0, 12), both), "bad-args", engine.kind);
       expect(error.message, engine.kind).toBe("batch: h shares memory with y: the outputs need arrays of their own");
       expect(stateOf(stream), engine.kind).toEqual(before);
     }
@@ -45,12 +45,25 @@ describe("pushBatch's outputs in memory of their own", () => {
       const buffer = new Float64Array(20);
       const x = buffer.subarray(0, 4);
       x.set(X);
-      expect(rejection(() => engine.createStream().pushBatch(T, x, buffer), "bad-args", engine.kind).message).toBe("batch: y shares memory with x: the outputs need arrays of their own");
-      // an h that starts where x ends, and a y over t's bytes
-      expect(rejection(() => engine.createStream().pushBatch(T, x, undefined, buffer.subarray(3)), "bad-args", engine.kind).message).toMatch(/^batch: h shares memory with x/);
+      expect(rejection(() => engine.createStream().pushBatch(T, x, buffer.subarray(0, 12)), "bad-args", engine.kind).message).toBe("batch: y shares memory with x: the outputs need arrays of their own");
+      // an h over the last number of x, and a y over t's bytes
+      expect(rejection(() => engine.createStream().pushBatch(T, x, undefined, buffer.subarray(3, 19)), "bad-args", engine.kind).message).toMatch(/^batch: h shares memory with x/);
       const times = new Float64Array(12);
       times.set(T);
       expect(rejection(() => engine.createStream().pushBatch(times.subarray(0, 4), X, times), "bad-args", engine.kind).message).toMatch(/^batch: y shares memory with t/);
+    }
+  });
+
+  it("a y or h longer than the batch's outputs: before, taken, the numbers past them left as they were, so a y laid out for another outputSize read as outputs", async () => {
+    for (const engine of await engines()) {
+      const stream = engine.createStream();
+      const before = stateOf(stream);
+      // laid out as if the model had 4 outputs: events 1..3 would be read from the wrong places
+      const y = new Float64Array(4 * 4);
+      expect(rejection(() => stream.pushBatch(T, X, y), "bad-input", engine.kind).message).toBe("batch: y has 16 numbers, 4 events x 3 outputs fill 12 (a longer buffer goes in as y.subarray(0, 12))");
+      expect(rejection(() => stream.pushBatch(T, X, undefined, new Float64Array(17)), "bad-input", engine.kind).message).toMatch(/^batch: h has 17 numbers, 4 events x 4 \(hiddenSize\) fill 16/);
+      expect(stateOf(stream), engine.kind).toEqual(before);
+      stream.pushBatch(T, X, y.subarray(0, 12));
     }
   });
 

@@ -109,7 +109,7 @@ export interface Stream {
   check(t: number, x: ArrayLike<number>): PhasorError | null;
   /**
    * Feeds n = t.length events in one call (x holds n * inputSize numbers, event-major). When `y` is given
-   * (n * outputSize numbers) it receives the readout after every event, and `h` (n * hiddenSize) the last
+   * (exactly n * outputSize numbers) it receives the readout after every event, and `h` (exactly n * hiddenSize) the last
    * layer's hidden state after every event; y and h may not share memory with each other or with t and x. The
    * whole batch is validated first: a bad event rejects the whole batch and leaves the state untouched.
    */

@@ -78,7 +78,7 @@ export interface BatchShape {
 
 /**
  * What is wrong with pushBatch's arrays themselves, or null: t a Float64Array, x a Float32Array or Float64Array
- * of t.length * inputSize numbers, y and h absent or Float64Arrays with room for every event, sharing no memory with
+ * of t.length * inputSize numbers, y and h absent or Float64Arrays of exactly every event's outputs, sharing no memory with
  * each other or with t and x. Typed arrays hold numbers only, so what is left to check is each event's values
  * (batchEventProblem) and times.
  */
@@ -94,6 +94,10 @@ export function batchProblem(t: unknown, x: unknown, y: unknown, h: unknown, sha
     if (out === undefined) continue;
     if (!(out instanceof Float64Array)) return new PhasorError("bad-args", `batch: ${name} is ${describe(out)}, expected a Float64Array or nothing`);
     if (out.length < n * per) return badInput("batch", `${name} has room for ${out.length} numbers, needs ${n} events x ${per} ${what} = ${n * per}`);
+    // more is as telling: a caller that lays y out for another outputSize reads every event's outputs at the wrong place
+    if (out.length > n * per) {
+      return badInput("batch", `${name} has ${out.length} numbers, ${n} events x ${per} ${what} fill ${n * per} (a longer buffer goes in as ${name}.subarray(0, ${n * per}))`);
+    }
   }
   // what is written must not overlap what is read or written besides: the wasm engines copy t and x in first and
   // the outputs out last (h over y), the reference writes them event by event, so each would give its own answer
