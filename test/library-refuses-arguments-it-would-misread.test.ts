@@ -334,3 +334,24 @@ it("parseEvents and EventParser.push of what is no text: before, an object gave 
   expect(new EventParser({ inputSize: 1 }).pushBytes(bytes).length).toBe(1);
   expect(rejection(() => new EventParser({ inputSize: "1" as never }), "bad-args").message).toBe('inputSize must be a positive integer, got "1"');
 });
+
+it("changing engine.model in place: before, the reference ran the new weights under the old snapshot checksum, the wasm engines did not", async () => {
+  const [reference, float] = await engines();
+  const run = (engine: Engine) => {
+    const stream = engine.createStream();
+    stream.pushBatch(T, X);
+    return stream;
+  };
+  const before = [reference, float].map((engine) => Array.from(run(engine).output()));
+  const saved = run(reference).snapshot();
+  for (const engine of [reference, float]) {
+    engine.model.layers[0].W.fill(0.9);
+    engine.model.readout.d.fill(5);
+  }
+  expect(Array.from(run(reference).output())).toEqual(before[0]);
+  expect(Array.from(run(float).output())).toEqual(before[1]);
+  // a snapshot taken before still names the weights the stream runs
+  const stream = reference.createStream();
+  stream.restore(saved);
+  expect(Array.from(stream.output())).toEqual(before[0]);
+});
