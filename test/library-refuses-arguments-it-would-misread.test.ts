@@ -9,7 +9,7 @@ import type { Engine } from "../host/engine/engine.js";
 import { ExactPhase, timeGate } from "../host/engine/phase.js";
 import { wasmFromUrl } from "../host/engine/wasm-source.js";
 import { SensorStream, defaultSensorLayout, parseSensorLayout } from "../host/gateway/sensors.js";
-import { deadLetterTopic, healthTopic, inputTopic, outputTopic, shardOf } from "../host/gateway/topics.js";
+import { deadLetterTopic, healthTopic, inputTopic, outputTopic, ownedShards, parseInputTopic, shardOf } from "../host/gateway/topics.js";
 import { parseModelText } from "../host/model/model.js";
 import { decodePlsm, encodePlsm } from "../host/model/plsm.js";
 import { quantize } from "../host/model/quantize.js";
@@ -156,7 +156,11 @@ describe("the gateway's topic helpers build only topics the gateway writes", () 
     expect(rejection(() => healthTopic("phasor", "x" as never), "bad-args").message).toBe('gateway instance: expected a whole number from 0, got "x"');
     expect(healthTopic("phasor", 2)).toBe("phasor/health/2");
     expect(rejection(() => shardOf(5 as never, 4), "bad-args").message).toBe("device: expected a name (a string), got 5");
-    expect(shardOf("5", 1 << 20)).not.toBe(shardOf("", 1 << 20));
+    expect(shardOf("5", 1 << 19)).not.toBe(shardOf("", 1 << 19));
+    // before: a shard of 7 digits, a topic level the gateway does not read as a shard, its readings never taken
+    expect(rejection(() => inputTopic("phasor", 2_000_000, "d1", "s"), "bad-args").message).toBe("shards: expected a whole number from 1 to 1000000, got 2000000");
+    expect(rejection(() => ownedShards(0, 1, 2_000_000), "bad-args").message).toMatch(/^shards: expected a whole number from 1 to 1000000/);
+    expect(parseInputTopic("phasor", inputTopic("phasor", 1_000_000, "d1", "s"))).toMatchObject({ device: "d1", sensor: "s" });
     expect(rejection(() => inputTopic(undefined as never, 4, "d1", "s"), "bad-args").message).toMatch(/^topic prefix: expected levels like "phasor" \(a string\), got undefined/);
   });
 });

@@ -33,8 +33,20 @@ const ASCII = /^[\x00-\x7f]*$/;
 export function shardOf(device: string, shards: number): number {
   // a device that is no text (a number id) hashed as no bytes at all: every such device in shard 0's place
   if (typeof device !== "string") throw new PhasorError("bad-args", `device: expected a name (a string), got ${givenText(device)}`);
-  if (!Number.isInteger(shards) || shards < 1) throw new PhasorError("bad-args", `shards: expected a whole number from 1, got ${quote(String(shards))}`);
+  checkShards(shards);
   return fnv1a32(device) % shards;
+}
+
+/**
+ * The largest shard count: a shard's topic level has at most 6 digits (parseInputTopic), so the gateway would take
+ * the messages of a shard from 1,000,000 on for no shard of its own.
+ */
+export const MAX_SHARDS = 1_000_000;
+
+function checkShards(shards: number): void {
+  if (!Number.isInteger(shards) || shards < 1 || shards > MAX_SHARDS) {
+    throw new PhasorError("bad-args", `shards: expected a whole number from 1 to ${MAX_SHARDS}, got ${givenText(shards)}`);
+  }
 }
 
 /** The shards instance `instance` of `instances` gateways owns. */
@@ -42,7 +54,8 @@ export function ownedShards(instance: number, instances: number, shards: number)
   if (!Number.isInteger(instances) || instances < 1 || !Number.isInteger(instance) || instance < 0 || instance >= instances) {
     throw new PhasorError("bad-args", `gateway instance ${instance} of ${instances}: expected 0 <= instance < instances`);
   }
-  if (!Number.isInteger(shards) || shards < instances) {
+  checkShards(shards);
+  if (shards < instances) {
     throw new PhasorError("bad-args", `${shards} shards for ${instances} gateways: every gateway needs at least one shard`);
   }
   const owned: number[] = [];
