@@ -43,10 +43,35 @@ export function badInput(where: string, why: string, refusal?: EventRefusal): Ph
   return new PhasorError("bad-input", `${where}: ${why}`, refusal);
 }
 
+/**
+ * A value a caller gave, as a refusal shows it: text quoted, so that "5" does not read as the number 5; a bigint as
+ * 5n; an object by its kind, not as "[object Object]".
+ */
+export function givenText(x: unknown): string {
+  if (typeof x === "string") return quote(x);
+  if (typeof x === "bigint") return `${x}n`;
+  if (Array.isArray(x)) return `an array of ${x.length}`;
+  if (typeof x === "object" && x !== null) {
+    if (!ArrayBuffer.isView(x)) return "an object";
+    const kind = x.constructor.name;
+    return `${/^[AEIOU]/.test(kind) ? "an" : "a"} ${kind}`;
+  }
+  return String(x);
+}
+
+/**
+ * The name a reader puts in front of its messages (a file's, "model"), checked to be text: a call that left it out
+ * would have every refusal begin "undefined:", and quantize would write it into the file's metadata as it came.
+ */
+export function sourceName(call: string, source: unknown): string {
+  if (typeof source !== "string") throw new PhasorError("bad-args", `${call}: source (the name its messages give the model, such as the file's) must be a string, got ${givenText(source)}`);
+  return source;
+}
+
 /** x when it is a whole number in lo..hi; otherwise a "bad-args" error that names the setting `what`. */
 export function wholeNumber(what: string, x: unknown, lo: number, hi: number): number {
   if (typeof x !== "number" || !Number.isInteger(x) || x < lo || x > hi) {
-    throw new PhasorError("bad-args", `${what} must be a whole number in ${lo}..${hi}, got ${String(x)}`);
+    throw new PhasorError("bad-args", `${what} must be a whole number in ${lo}..${hi}, got ${givenText(x)}`);
   }
   return x;
 }

@@ -7,7 +7,7 @@
  * events once and ship the bytes.
  * Browser-safe: no node import.
  */
-import { PhasorError } from "./errors.js";
+import { PhasorError, givenText } from "./errors.js";
 
 /** seeds are 32-bit: the largest one */
 export const MAX_SEED = 0xffff_ffff;
@@ -23,7 +23,7 @@ export class Rng {
   /** seed: an integer in [0, MAX_SEED]; anything else would silently alias another seed */
   constructor(seed: number) {
     if (!Number.isInteger(seed) || seed < 0 || seed > MAX_SEED) {
-      throw new PhasorError("bad-args", `seed must be an integer in [0, ${MAX_SEED}], got ${seed}`);
+      throw new PhasorError("bad-args", `seed must be an integer in [0, ${MAX_SEED}], got ${givenText(seed)}`);
     }
     let x = seed >>> 0;
     const splitmix = () => {
@@ -58,17 +58,23 @@ export class Rng {
     return (hi * 2 ** 26 + lo) / 2 ** 53;
   }
 
+  /** uniform in [lo, hi) (or (hi, lo] when hi < lo), lo and hi finite */
   uniform(lo: number, hi: number): number {
+    if (!(typeof lo === "number" && typeof hi === "number" && Number.isFinite(hi - lo))) drawRefused("uniform(lo, hi)", "finite numbers a finite distance apart", lo, hi);
     return lo + (hi - lo) * this.next();
   }
 
-  /** log-uniform on [lo, hi], lo > 0 */
+  /** log-uniform on [lo, hi], 0 < lo and hi finite */
   logUniform(lo: number, hi: number): number {
+    if (!(typeof lo === "number" && typeof hi === "number" && lo > 0 && hi > 0 && Number.isFinite(lo) && Number.isFinite(hi))) {
+      drawRefused("logUniform(lo, hi)", "finite numbers above 0", lo, hi);
+    }
     return Math.exp(this.uniform(Math.log(lo), Math.log(hi)));
   }
 
-  /** an integer in [0, n) */
+  /** an integer in [0, n), n a whole number from 1 to 2^53 */
   int(n: number): number {
+    if (!(typeof n === "number" && Number.isInteger(n) && n >= 1 && n <= 2 ** 53)) drawRefused("int(n)", "a whole number from 1 to 2^53", n);
     return Math.floor(this.next() * n);
   }
 
@@ -85,6 +91,11 @@ export class Rng {
     this.spareNormal = radius * Math.sin(2 * Math.PI * v);
     return radius * Math.cos(2 * Math.PI * v);
   }
+}
+
+/** A draw asked for with arguments it has no answer for (an int in [0, 0), a log of 0): refused, nothing drawn. */
+function drawRefused(call: string, expected: string, ...given: unknown[]): never {
+  throw new PhasorError("bad-args", `Rng.${call}: expected ${expected}, got ${given.map(givenText).join(", ")}`);
 }
 
 function rotl(x: number, k: number): number {

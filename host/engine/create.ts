@@ -46,6 +46,10 @@ function loadedOf(model: LoadedModel | FloatModel): LoadedModel {
     if (loaded.format === "plsm" && !(typeof loaded.plsm === "object" && loaded.plsm !== null && loaded.plsm.bytes instanceof Uint8Array)) {
       throw new PhasorError("bad-args", `${loaded.source}: a loaded .plsm needs its image (plsm, as decodePlsm gives it)`);
     }
+    // a wasm engine runs the image and reports `model`, the reference runs `model`: one model, or each answers for another
+    if (loaded.format === "plsm" && loaded.model !== loaded.plsm.model) {
+      throw new PhasorError("bad-args", `${loaded.source}: a loaded .plsm's model must be its image's own (plsm.model, as loadModelBytes gives it), not another`);
+    }
     return loaded;
   }
   const hint = format === "phasor-model" ? ": the parsed JSON of a model file, which parseModelText or loadModelBytes reads" : "";

@@ -109,9 +109,9 @@ export interface Stream {
   check(t: number, x: ArrayLike<number>): PhasorError | null;
   /**
    * Feeds n = t.length events in one call (x holds n * inputSize numbers, event-major). When `y` is given
-   * (n * outputSize numbers) it receives the readout after every event, and `h` (n * hiddenSize) the last
-   * layer's hidden state after every event. The whole batch is validated first: a bad event rejects the whole
-   * batch and leaves the state untouched.
+   * (exactly n * outputSize numbers) it receives the readout after every event, and `h` (exactly n * hiddenSize) the last
+   * layer's hidden state after every event; y and h may not share memory with each other or with t and x. The
+   * whole batch is validated first: a bad event rejects the whole batch and leaves the state untouched.
    */
   pushBatch(t: Float64Array, x: Float32Array | Float64Array, y?: Float64Array, h?: Float64Array): void;
   /** readout y = V h + d of the current state (plstm.md section 2) */

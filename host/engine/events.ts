@@ -5,7 +5,7 @@
  * so memory is bounded by the limit, not by the longest line of the file (issue 12, item 4).
  * Browser-safe: no node import.
  */
-import { PhasorError, badInput, escapeControls, knownOptions } from "../errors.js";
+import { PhasorError, badInput, escapeControls, givenText, knownOptions } from "../errors.js";
 import { misspeltName } from "../misspelt.js";
 import { F32_MAX } from "./stream-checks.js";
 
@@ -126,7 +126,7 @@ export class EventParser {
     }
     if (options.file !== undefined && typeof options.file !== "string") throw new PhasorError("bad-args", `file must be a name (a string), got ${String(options.file)}`);
     if (!Number.isInteger(options.inputSize) || options.inputSize < 1) {
-      throw new PhasorError("bad-args", `inputSize must be a positive integer, got ${options.inputSize}`);
+      throw new PhasorError("bad-args", `inputSize must be a positive integer, got ${givenText(options.inputSize)}`);
     }
     this.inputSize = options.inputSize;
     this.file = options.file ?? "events";
@@ -154,11 +154,14 @@ export class EventParser {
    * takes text chunks (push) or byte chunks (pushBytes), not both.
    */
   push(chunk: string): StreamEvent[] {
+    // an object was read as no lines at all, and its events as none; bytes failed inside the reader
+    if (typeof chunk !== "string") throw new PhasorError("bad-args", `EventParser.push: expected text (a string), got ${(chunk as unknown) instanceof Uint8Array ? "bytes, which pushBytes takes" : givenText(chunk)}`);
     return this.collect((events) => this.takeText(chunk, events));
   }
 
   /** The events completed by this chunk of UTF-8 bytes (invalid sequences become U+FFFD), as push. */
   pushBytes(chunk: Uint8Array): StreamEvent[] {
+    if (!(chunk instanceof Uint8Array)) throw new PhasorError("bad-args", `EventParser.pushBytes: expected bytes (a Uint8Array), got ${typeof chunk === "string" ? "text, which push takes" : givenText(chunk)}`);
     return this.collect((events) => this.takeBytes(chunk, events));
   }
 

@@ -12,7 +12,7 @@
  *
  * Per unit, s and tau are decomposed once (ExactPhase); per event only t is decomposed.
  */
-import { PhasorError } from "../errors.js";
+import { PhasorError, givenText } from "../errors.js";
 
 /** 2^-n for n = 0..1074, each exact (halving a double is exact down to the smallest subnormal 2^-1074). */
 const NEGATIVE_POWERS_OF_TWO = (() => {
@@ -95,7 +95,7 @@ function roundQuotient(r: bigint, tau: bigint, tauBits: number): number {
 }
 
 function checkFinite(what: string, x: number): void {
-  if (!Number.isFinite(x)) throw new PhasorError("bad-args", `${what}: expected a finite number, got ${x}`);
+  if (typeof x !== "number" || !Number.isFinite(x)) throw new PhasorError("bad-args", `${what}: expected a finite number, got ${givenText(x)}`);
 }
 
 /**
@@ -110,6 +110,12 @@ export class ExactPhase {
   private readonly exponent: number[] = [];
 
   constructor(tau: ArrayLike<number>, shift: ArrayLike<number>) {
+    // two numbers made a phase of no units (both lengths undefined), null a TypeError
+    for (const [name, values] of [["tau", tau], ["shift", shift]] as const) {
+      if (typeof values !== "object" || values === null || !Number.isInteger(values.length)) {
+        throw new PhasorError("bad-args", `ExactPhase: ${name} must be an array of numbers, one per unit, got ${givenText(values)}`);
+      }
+    }
     if (tau.length !== shift.length) {
       throw new PhasorError("bad-args", `ExactPhase: ${tau.length} periods but ${shift.length} shifts`);
     }
@@ -142,7 +148,7 @@ export class ExactPhase {
   /** phi_j(t) = ((t - s_j) mod tau_j) / tau_j, the float64 nearest to the exact value, in [0, 1). */
   phase(t: number, unit: number): number {
     checkFinite("t", t);
-    if (!Number.isInteger(unit) || unit < 0 || unit >= this.units) throw new PhasorError("bad-args", `ExactPhase.phase: unit ${String(unit)} does not exist, the units are 0..${this.units - 1}`);
+    this.checkUnit("ExactPhase.phase", unit);
     return this.phaseOf(toDyadic(t), unit);
   }
 
@@ -152,8 +158,17 @@ export class ExactPhase {
    */
   phaseFixed(t: number, unit: number, fractionBits: number): bigint {
     checkFinite("t", t);
+    this.checkUnit("ExactPhase.phaseFixed", unit);
+    // a negative count would shift right, a fraction not at all (BigInt's RangeError): floor(phi 2^-3) is no seed
+    if (typeof fractionBits !== "number" || !Number.isInteger(fractionBits) || fractionBits < 0 || fractionBits > 1024) {
+      throw new PhasorError("bad-args", `ExactPhase.phaseFixed: fractionBits must be a whole number in 0..1024, got ${givenText(fractionBits)}`);
+    }
     const { remainder, tau } = this.remainderOf(toDyadic(t), unit);
     return (remainder << BigInt(fractionBits)) / tau;
+  }
+
+  private checkUnit(where: string, unit: number): void {
+    if (!Number.isInteger(unit) || unit < 0 || unit >= this.units) throw new PhasorError("bad-args", `${where}: unit ${givenText(unit)} does not exist, the units are 0..${this.units - 1}`);
   }
 
   private phaseOf(time: Dyadic, j: number): number {
@@ -192,6 +207,10 @@ export function exactPhase(t: number, shift: number, tau: number): number {
  * of the open window, 2 - 2 phi / r_on on the falling half, alpha * phi (the leak) while closed.
  */
 export function timeGate(phi: number, rOn: number, alpha: number): number {
+  // text compared as numbers ("0.1" gave 1), a phase of 1.5 or an r_on of 0 gave an openness no phase has
+  if (!(typeof phi === "number" && phi >= 0 && phi < 1 && typeof rOn === "number" && rOn > 0 && rOn <= 1 && typeof alpha === "number" && alpha >= 0 && alpha < Infinity)) {
+    throw new PhasorError("bad-args", `timeGate(phi, rOn, alpha): expected phi in [0, 1), rOn in (0, 1] and alpha a finite number >= 0, got ${[phi, rOn, alpha].map(givenText).join(", ")}`);
+  }
   if (phi < rOn / 2) return (2 * phi) / rOn;
   if (phi < rOn) return 2 - (2 * phi) / rOn;
   return alpha * phi;

@@ -4,7 +4,7 @@
  * (assembly/fixed/readout-learning.ts) and the subject of the tests of the guarantee.
  */
 import type { LearningRate, LearningStep } from "./engine.js";
-import { PhasorError, badInput, knownOptions } from "../errors.js";
+import { PhasorError, badInput, givenText, knownOptions } from "../errors.js";
 
 /** The bounds the integer step holds (assembly/fixed/readout-learning.ts): eta in Q40.24, c in Q0.16, targets in Q25.38. */
 export const ETA_MIN = 2 ** -24;
@@ -52,10 +52,10 @@ export function learningRate(rate: unknown): { eta: number; c: number } {
   knownOptions("learning rate", rate, ["eta", "c"]);
   const { eta, c = DEFAULT_C } = rate as LearningRate;
   if (typeof eta !== "number" || !(eta >= ETA_MIN && eta <= ETA_MAX)) {
-    throw new PhasorError("bad-args", `learning rate: eta is ${String(eta)}, expected a number in [2^-24, 1024]`);
+    throw new PhasorError("bad-args", `learning rate: eta is ${givenText(eta)}, expected a number in [2^-24, 1024]`);
   }
   if (typeof c !== "number" || !((c >= C_MIN && c <= 1) || c === Infinity)) {
-    throw new PhasorError("bad-args", `learning rate: c is ${String(c)}, expected a number in [2^-16, 1] (or Infinity: no cap)`);
+    throw new PhasorError("bad-args", `learning rate: c is ${givenText(c)}, expected a number in [2^-16, 1] (or Infinity: no cap)`);
   }
   return { eta, c };
 }

@@ -9,8 +9,9 @@ import { checkModel, type FloatModel, type LayerParams, type Readout } from "../
 import { crc32 } from "../model/plsm.js";
 import { ExactPhase, timeGate } from "./phase.js";
 import { PhasorError, badInput, knownOptions } from "../errors.js";
+import { bindMethods } from "./bound.js";
 import {
-  batchEventProblem, batchProblem, batchWhere, eventProblem, eventWhere, snapshotBytes, timeBackwardsError, timePolicyOf,
+  batchEventProblem, batchProblem, batchWhere, eventProblem, eventWhere, layerIndex, snapshotBytes, timeBackwardsError, timePolicyOf,
 } from "./stream-checks.js";
 
 export interface ReferenceOptions {
@@ -147,6 +148,8 @@ export class ReferenceEngine implements Engine {
   readonly model: FloatModel;
   /** float64 throughout: no input format, nothing saturates */
   readonly inputFrac = null;
+  /** the model the streams run */
+  private readonly running: FloatModel;
   /** shared by the streams */
   private readonly layers: LayerRun[];
   /** what a snapshot's stream ran with: the parameters and the leak of every layer (snapshot version 2) */
@@ -166,8 +169,11 @@ export class ReferenceEngine implements Engine {
     // the engine's own copy, as the wasm engines have theirs in their memory: a caller that goes on changing its
     // model object changes nothing this engine runs
     this.model = structuredClone(model);
+    // and the copy it runs is another, as a wasm engine's weights are in its memory: a caller that changes engine.model
+    // in place changes what the engine reports, never what it runs (or its snapshots' checksum would name other weights)
+    this.running = structuredClone(model);
     this.input = new Float64Array(model.inputSize);
-    this.layers = this.model.layers.map((params) => ({
+    this.layers = this.running.layers.map((params) => ({
       params,
       phase: new ExactPhase(params.tau, params.shift),
       alpha: alphaOption === "model" ? params.alpha : alphaOption,
@@ -175,21 +181,22 @@ export class ReferenceEngine implements Engine {
       hNext: new Float64Array(params.hiddenSize),
       cNext: new Float64Array(params.hiddenSize),
     }));
-    this.checksum = parameterChecksum(this.model, this.layers.map((run) => run.alpha));
+    this.checksum = parameterChecksum(this.running, this.layers.map((run) => run.alpha));
+    bindMethods(this);
   }
 
   createStream(options?: StreamOptions): Stream {
     this.checkLive();
-    return new ReferenceStream(this.model, this.layers, this.input, this.checksum, timePolicyOf(options), () => this.checkLive());
+    return new ReferenceStream(this.running, this.layers, this.input, this.checksum, timePolicyOf(options), () => this.checkLive());
   }
 
   memory(): MemoryReport {
     this.checkLive();
-    const weights = this.model.layers.flatMap((l) => [l.W, l.U, l.b, l.tau, l.shift, l.rOn, l.peephole?.i, l.peephole?.f, l.peephole?.o]);
-    weights.push(this.model.readout.V, this.model.readout.d);
+    const weights = this.running.layers.flatMap((l) => [l.W, l.U, l.b, l.tau, l.shift, l.rOn, l.peephole?.i, l.peephole?.f, l.peephole?.o]);
+    weights.push(this.running.readout.V, this.running.readout.d);
     return {
       weightsBytes: bytesOf(weights),
-      stateBytesPerStream: this.model.layers.reduce((sum, l) => sum + 2 * l.hiddenSize * 8, 0),
+      stateBytesPerStream: this.running.layers.reduce((sum, l) => sum + 2 * l.hiddenSize * 8, 0),
       scratchBytes: bytesOf([this.input, ...this.layers.flatMap((run) => [run.phi, run.hNext, run.cNext])]),
     };
   }
@@ -250,6 +257,7 @@ class ReferenceStream implements Stream {
     this.hiddenSize = model.layers[model.layers.length - 1].hiddenSize;
     this.h = model.layers.map((l) => new Float64Array(l.hiddenSize));
     this.c = model.layers.map((l) => new Float64Array(l.hiddenSize));
+    bindMethods(this);
   }
 
   push(t: number, x: ArrayLike<number>): void {
@@ -307,12 +315,12 @@ class ReferenceStream implements Stream {
 
   hidden(layer = this.h.length - 1): Float64Array {
     this.checkLive();
-    return this.h[this.layerIndex(layer)].slice();
+    return this.h[layerIndex(layer, this.h.length)].slice();
   }
 
   cell(layer = this.c.length - 1): Float64Array {
     this.checkLive();
-    return this.c[this.layerIndex(layer)].slice();
+    return this.c[layerIndex(layer, this.c.length)].slice();
   }
 
   reset(): void {
@@ -462,12 +470,6 @@ class ReferenceStream implements Stream {
     return this.stateOffset(version) + 8 * values;
   }
 
-  private layerIndex(layer: number): number {
-    if (!Number.isInteger(layer) || layer < 0 || layer >= this.h.length) {
-      throw new PhasorError("bad-args", `layer ${layer} does not exist: the model has layers 0..${this.h.length - 1}`);
-    }
-    return layer;
-  }
 
   private checkLive(): void {
     this.checkEngineLive();

@@ -6,7 +6,7 @@
  * engine's own; their messages are worded here.
  */
 import type { TimePolicy } from "./engine.js";
-import { PhasorError, badInput, knownOptions, quote } from "../errors.js";
+import { PhasorError, badInput, givenText, knownOptions, quote } from "../errors.js";
 
 /** The largest finite 32-bit float: the wasm engines hold inputs as f32, so every engine refuses anything beyond. */
 export const F32_MAX = 3.4028234663852886e38;
@@ -18,6 +18,8 @@ function describe(value: unknown): string {
   if (typeof value === "string") return `a string (${quote(value, 40)})`;
   if (typeof value === "bigint") return `a bigint (${value}n)`;
   if (Array.isArray(value)) return `an array of ${value.length}`;
+  // a typed array of another kind (a Float32Array y) is named as such, not as "an object"
+  if (ArrayBuffer.isView(value)) return givenText(value);
   return typeof value === "object" ? "an object" : `a ${typeof value}`;
 }
 
@@ -76,8 +78,9 @@ export interface BatchShape {
 
 /**
  * What is wrong with pushBatch's arrays themselves, or null: t a Float64Array, x a Float32Array or Float64Array
- * of t.length * inputSize numbers, y and h absent or Float64Arrays with room for every event. Typed arrays hold
- * numbers only, so what is left to check is each event's values (batchEventProblem) and times.
+ * of t.length * inputSize numbers, y and h absent or Float64Arrays of exactly every event's outputs, sharing no memory with
+ * each other or with t and x. Typed arrays hold numbers only, so what is left to check is each event's values
+ * (batchEventProblem) and times.
  */
 export function batchProblem(t: unknown, x: unknown, y: unknown, h: unknown, shape: BatchShape): PhasorError | null {
   if (!(t instanceof Float64Array)) return badInput("batch", `t is ${describe(t)}, expected a Float64Array`, "notNumber");
@@ -91,8 +94,30 @@ export function batchProblem(t: unknown, x: unknown, y: unknown, h: unknown, sha
     if (out === undefined) continue;
     if (!(out instanceof Float64Array)) return new PhasorError("bad-args", `batch: ${name} is ${describe(out)}, expected a Float64Array or nothing`);
     if (out.length < n * per) return badInput("batch", `${name} has room for ${out.length} numbers, needs ${n} events x ${per} ${what} = ${n * per}`);
+    // more is as telling: a caller that lays y out for another outputSize reads every event's outputs at the wrong place
+    if (out.length > n * per) {
+      return badInput("batch", `${name} has ${out.length} numbers, ${n} events x ${per} ${what} fill ${n * per} (a longer buffer goes in as ${name}.subarray(0, ${n * per}))`);
+    }
+  }
+  // what is written must not overlap what is read or written besides: the wasm engines copy t and x in first and
+  // the outputs out last (h over y), the reference writes them event by event, so each would give its own answer
+  const written = (out: unknown, per: number) => (out === undefined ? undefined : (out as Float64Array).subarray(0, n * per));
+  const arrays: [string, ArrayBufferView | undefined][] = [["t", t], ["x", x], ["y", written(y, shape.outputSize)], ["h", written(h, shape.hiddenSize)]];
+  for (let a = 2; a < arrays.length; a++) {
+    for (let b = 0; b < a; b++) {
+      const [outName, out] = arrays[a];
+      const [otherName, other] = arrays[b];
+      if (out !== undefined && other !== undefined && overlapping(out, other)) {
+        return new PhasorError("bad-args", `batch: ${outName} shares memory with ${otherName}: the outputs need arrays of their own`);
+      }
+    }
   }
   return null;
+}
+
+/** Whether two views have a byte of one buffer in common. */
+function overlapping(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  return a.byteLength > 0 && b.byteLength > 0 && a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
 }
 
 /** What is wrong with the values of event e of a batch (its t, then its inputs), or null. */
@@ -131,7 +156,11 @@ export function timePolicyOf(options: unknown): TimePolicy {
   if (options === undefined) return "reject";
   if (typeof options !== "object" || options === null) throw new PhasorError("bad-args", `stream options: expected an object, got ${describe(options)}`);
   knownOptions("stream options", options, ["timePolicy"]);
-  const policy = (options as { timePolicy?: unknown }).timePolicy ?? "reject";
+  return checkTimePolicy((options as { timePolicy?: unknown }).timePolicy ?? "reject");
+}
+
+/** A time policy given on its own (a sensor stream's): "reject" or "clamp", nothing else taken for either. */
+export function checkTimePolicy(policy: unknown): TimePolicy {
   if (policy !== "reject" && policy !== "clamp") {
     throw new PhasorError("bad-args", `timePolicy must be "reject" or "clamp", got ${typeof policy === "string" ? quote(policy) : describe(policy)}`);
   }
@@ -142,4 +171,12 @@ export function timePolicyOf(options: unknown): TimePolicy {
 export function snapshotBytes(snapshot: unknown): Uint8Array {
   if (!(snapshot instanceof Uint8Array)) throw badInput("snapshot", `expected a Uint8Array, got ${describe(snapshot)}`);
   return snapshot;
+}
+
+/** hidden()'s and cell()'s layer, checked alike in every engine: a whole number naming one of the model's `layers`. */
+export function layerIndex(layer: unknown, layers: number): number {
+  if (typeof layer !== "number" || !Number.isInteger(layer) || layer < 0 || layer >= layers) {
+    throw new PhasorError("bad-args", `layer ${givenText(layer)} does not exist: the model has ${layers === 1 ? "layer 0" : `layers 0..${layers - 1}`}`);
+  }
+  return layer;
 }

@@ -5,7 +5,7 @@
  * per process.
  */
 import type { SimdChoice } from "./engine.js";
-import { PhasorError } from "../errors.js";
+import { PhasorError, givenText, quote } from "../errors.js";
 
 export type Build = "simd" | "scalar";
 
@@ -23,7 +23,17 @@ export type WasmSource = (build: ModuleName) => Promise<WebAssembly.Module>;
  * beside the library: `setWasmSource(wasmFromUrl("/static/wasm/"))`.
  */
 export function wasmFromUrl(base: string | URL): WasmSource {
-  const folder = new URL(base, globalThis.location?.href);
+  if (typeof base !== "string" && !(base instanceof URL)) throw new PhasorError("bad-args", `wasmFromUrl: expected the wasm folder's URL (a string or a URL), got ${givenText(base)}`);
+  let folder: URL;
+  try {
+    folder = new URL(base, globalThis.location?.href);
+  } catch (err) {
+    throw new PhasorError("bad-args", `wasmFromUrl: ${quote(String(base))} is not a URL${globalThis.location ? "" : " (a relative one needs a page to be read against)"}: ${(err as Error).message}`);
+  }
+  // "/static/wasm" would be read as the file "wasm" in /static/, and the builds fetched from /static/
+  if (!folder.pathname.endsWith("/")) {
+    throw new PhasorError("bad-args", `wasmFromUrl: ${quote(String(base))} is a folder's URL without its final "/": the wasm would be fetched from the folder above it`);
+  }
   return async (build) => {
     const url = new URL(`phasor-${build}.wasm`, folder);
     const response = await fetch(url);

@@ -14,9 +14,10 @@ import { PhasorError, badInput, type EventRefusal } from "../errors.js";
 import type { FloatModel } from "../model/model.js";
 import { learningRate, learningTarget } from "./readout-learning.js";
 import {
-  batchEventProblem, batchProblem, batchWhere, eventProblem, eventWhere, snapshotBytes, timeBackwardsError, timePolicyOf, timeRangeError,
+  batchEventProblem, batchProblem, batchWhere, eventProblem, eventWhere, layerIndex, snapshotBytes, timeBackwardsError, timePolicyOf, timeRangeError,
 } from "./stream-checks.js";
 import { compileBuild, moduleError, requireExports, type Build, type ExportedFunctions } from "./wasm-source.js";
+import { bindMethods } from "./bound.js";
 
 /** The library builds' exports (assembly/index.ts), as the host calls them. */
 export interface EngineExports {
@@ -221,6 +222,7 @@ export class WasmEngine implements Engine {
     this.totalUnits = e.modelInfo(handle, INFO_TOTAL_UNITS);
     this.inputFrac = kind === "fixed" ? e.modelInfo(handle, INFO_INPUT_FRAC) : null;
     this.io = new IoArea(wasm);
+    bindMethods(this);
   }
 
   /**
@@ -320,6 +322,7 @@ class WasmStream implements Stream {
     this.hiddenSize = engine.hiddenSizes[engine.hiddenSizes.length - 1];
     this.ptr = withinMemory(`a stream of ${engine.streamBytes} bytes`, () => address(engine.wasm.exports.streamCreate(engine.handle)));
     this.learning = engine.kind === "fixed" ? new WasmReadoutLearning(engine, () => this.live()) : null;
+    bindMethods(this);
   }
 
   private live(): number {
@@ -400,9 +403,7 @@ class WasmStream implements Stream {
   private layerState(layer: number, hidden: boolean): Float64Array {
     const st = this.live();
     const { wasm, io, hiddenSizes } = this.engine;
-    if (!Number.isInteger(layer) || layer < 0 || layer >= hiddenSizes.length) {
-      throw new PhasorError("bad-args", `layer ${layer} does not exist: the model has ${hiddenSizes.length} layers`);
-    }
+    layerIndex(layer, hiddenSizes.length);
     const at = io.reserve(hiddenSizes[layer] * 8);
     (hidden ? wasm.exports.hidden : wasm.exports.cell)(this.engine.handle, st, layer, at);
     return wasm.f64.slice(at >>> 3, (at >>> 3) + hiddenSizes[layer]);
@@ -457,7 +458,9 @@ class WasmReadoutLearning implements ReadoutLearning {
   constructor(
     private readonly engine: WasmEngine,
     private readonly stream: () => number,
-  ) {}
+  ) {
+    bindMethods(this);
+  }
 
   get adapted(): boolean {
     return this.readout !== 0;

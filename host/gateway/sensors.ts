@@ -12,7 +12,8 @@
  * it was; the reason is one of SENSOR_REJECTIONS, for the caller to count. Browser-safe: no node import.
  */
 import type { Stream, TimePolicy } from "../engine/engine.js";
-import { PhasorError, quote, type EventRefusal } from "../errors.js";
+import { PhasorError, givenText, quote, type EventRefusal } from "../errors.js";
+import { checkTimePolicy } from "../engine/stream-checks.js";
 import { refuseLookalikes } from "../misspelt.js";
 
 /**
@@ -73,10 +74,18 @@ const ENGINE_REFUSALS: Record<EventRefusal, SensorRejection> = {
 
 /** The layout of a model without a declaration: one sensor "x" whose channels are the model's inputs, in order. */
 export function defaultSensorLayout(inputSize: number): SensorLayout {
+  checkInputSize("defaultSensorLayout", inputSize);
   return {
     inputSize,
     sensors: [{ name: "x", channels: inputSize, slots: Int32Array.from({ length: inputSize }, (_, k) => k), hold: false, offset: null, scale: null }],
   };
+}
+
+/** The model's inputSize a layout is made for: a whole number from 1 (text "2" made a layout no stream matched). */
+function checkInputSize(call: string, inputSize: unknown): void {
+  if (typeof inputSize !== "number" || !Number.isInteger(inputSize) || inputSize < 1) {
+    throw new PhasorError("bad-args", `${call}: inputSize (the model's) must be a whole number from 1, got ${givenText(inputSize)}`);
+  }
 }
 
 // A sensor declaration's names (parseSensorLayout). Fields of the file's own are ignored, but not one that looks
@@ -95,6 +104,7 @@ export function parseSensorLayout(json: unknown, inputSize: number, source: stri
   const fail = (path: string, why: string): never => {
     throw new PhasorError("bad-model", `${source}: ${path}: ${why}`);
   };
+  checkInputSize("parseSensorLayout", inputSize);
   let list: unknown = json;
   let holdDefault = false;
   if (typeof json === "object" && json !== null && !Array.isArray(json)) {
@@ -169,6 +179,18 @@ function finiteVector(value: unknown, length: number, path: string, fail: (path:
   return Float64Array.from(value as number[]);
 }
 
+/**
+ * A layout built in code held to a declaration's rules, by reading back its JSON form: a slot beyond the model's
+ * inputs took its channel's values into no input at all, a slot given to two sensors mixed them.
+ */
+function checkLayout(layout: SensorLayout): void {
+  const sensors = (layout as { sensors?: unknown } | null)?.sensors;
+  if (typeof layout !== "object" || layout === null || !Array.isArray(sensors) || !sensors.every((s) => typeof s === "object" && s !== null)) {
+    throw new PhasorError("bad-args", "SensorStream: layout must be a SensorLayout { inputSize, sensors }, as parseSensorLayout or defaultSensorLayout gives it");
+  }
+  parseSensorLayout(sensorLayoutToJson(layout), layout.inputSize, "SensorStream layout");
+}
+
 /** The declaration as JSON (the file format), for fingerprints and messages. */
 export function sensorLayoutToJson(layout: SensorLayout): object {
   return {
@@ -215,6 +237,8 @@ export class DeviceInput {
     readonly layout: SensorLayout,
     readonly timePolicy: TimePolicy = "reject",
   ) {
+    // anything but "reject" was run as "clamp": a misspelt "rejct" took every earlier reading
+    checkTimePolicy(timePolicy);
     this.x = new Float64Array(layout.inputSize);
     this.held = new Float64Array(layout.inputSize);
     this.scaled = new Float64Array(layout.inputSize);
@@ -224,6 +248,9 @@ export class DeviceInput {
   /** Checks a reading and, unless it is refused, sets `t` and `x`; the device's state is not changed. */
   prepare(sensorName: string, t: number, values: ArrayLike<number>): ReadingOutcome {
     this.prepared = null;
+    if (typeof values !== "object" || values === null || typeof values.length !== "number") {
+      throw new PhasorError("bad-args", `sensor reading: values must be an array of numbers, got ${values === null ? "null" : typeof values}`);
+    }
     const sensor = this.byName.get(sensorName);
     if (sensor === undefined) {
       return this.refuse("unknownSensor", `sensor ${quote(sensorName)} is not declared (sensors: ${this.layout.sensors.map((s) => s.name).join(", ")})`);
@@ -232,11 +259,13 @@ export class DeviceInput {
       return this.refuse("wrongChannels", `sensor ${quote(sensorName)} has ${sensor.channels} channels, the reading has ${values.length} values`);
     }
     // before the time order: a clamp would otherwise turn -Infinity into the previous time
-    if (!Number.isFinite(t)) return this.refuse("nonFinite", `t is ${t}, not a finite number`);
+    if (typeof t !== "number" || !Number.isFinite(t)) return this.refuse("nonFinite", `t is ${givenText(t)}, not a finite number`);
     // scaled first, so that a value the scale pushes past the float range is refused like a raw one; the held
     // values feed later events of other sensors, so the encoder keeps them finite whatever engine runs
     for (let k = 0; k < sensor.channels; k++) {
       let v = values[k];
+      // offset and scale would turn the text "0.5" into a number, which no reading of the gateway's can be
+      if (typeof v !== "number") return this.refuse("nonFinite", `value ${k} of sensor ${quote(sensorName)} is ${givenText(v)}, not a number`);
       if (sensor.offset) v -= sensor.offset[k];
       if (sensor.scale) v *= sensor.scale[k];
       if (!Number.isFinite(v)) return this.refuse("nonFinite", `value ${k} of sensor ${quote(sensorName)} is ${values[k]}, ${v} after offset and scale: not a finite number`);
@@ -329,6 +358,7 @@ export class SensorStream {
     layout: SensorLayout,
     timePolicy: TimePolicy = "reject",
   ) {
+    checkLayout(layout);
     if (layout.inputSize !== stream.inputSize) {
       throw new PhasorError("bad-args", `the sensor layout is for inputSize ${layout.inputSize}, the model takes ${stream.inputSize}`);
     }

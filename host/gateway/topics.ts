@@ -12,7 +12,7 @@
  * Both are pure functions of the names and of the deployment's two constants (shards, instances), so a device's
  * readings always reach the one process that holds its state.
  */
-import { PhasorError, quote } from "../errors.js";
+import { PhasorError, givenText, quote } from "../errors.js";
 import { NAME_PATTERN } from "./sensors.js";
 
 /** 32-bit FNV-1a of the UTF-8 bytes of `text` (offset basis 2166136261, prime 16777619). */
@@ -31,8 +31,22 @@ const ASCII = /^[\x00-\x7f]*$/;
 
 /** The shard of a device among `shards` (a whole number from 1). */
 export function shardOf(device: string, shards: number): number {
-  if (!Number.isInteger(shards) || shards < 1) throw new PhasorError("bad-args", `shards: expected a whole number from 1, got ${quote(String(shards))}`);
+  // a device that is no text (a number id) hashed as no bytes at all: every such device in shard 0's place
+  if (typeof device !== "string") throw new PhasorError("bad-args", `device: expected a name (a string), got ${givenText(device)}`);
+  checkShards(shards);
   return fnv1a32(device) % shards;
+}
+
+/**
+ * The largest shard count: a shard's topic level has at most 6 digits (parseInputTopic), so the gateway would take
+ * the messages of a shard from 1,000,000 on for no shard of its own.
+ */
+export const MAX_SHARDS = 1_000_000;
+
+function checkShards(shards: number): void {
+  if (!Number.isInteger(shards) || shards < 1 || shards > MAX_SHARDS) {
+    throw new PhasorError("bad-args", `shards: expected a whole number from 1 to ${MAX_SHARDS}, got ${givenText(shards)}`);
+  }
 }
 
 /** The shards instance `instance` of `instances` gateways owns. */
@@ -40,7 +54,8 @@ export function ownedShards(instance: number, instances: number, shards: number)
   if (!Number.isInteger(instances) || instances < 1 || !Number.isInteger(instance) || instance < 0 || instance >= instances) {
     throw new PhasorError("bad-args", `gateway instance ${instance} of ${instances}: expected 0 <= instance < instances`);
   }
-  if (!Number.isInteger(shards) || shards < instances) {
+  checkShards(shards);
+  if (shards < instances) {
     throw new PhasorError("bad-args", `${shards} shards for ${instances} gateways: every gateway needs at least one shard`);
   }
   const owned: number[] = [];
@@ -50,6 +65,7 @@ export function ownedShards(instance: number, instances: number, shards: number)
 
 /** A prefix is one or more topic levels without wildcards, not starting or ending with "/". */
 export function checkPrefix(prefix: string): void {
+  if (typeof prefix !== "string") throw new PhasorError("bad-args", `topic prefix: expected levels like "phasor" (a string), got ${givenText(prefix)}`);
   if (prefix === "" || prefix.startsWith("/") || prefix.endsWith("/") || /[+#\u0000]/.test(prefix) || prefix.includes("//")) {
     throw new PhasorError("bad-args", `topic prefix "${prefix}": expected levels like "phasor" or "site/line-3", without "+", "#" or empty levels`);
   }
@@ -58,21 +74,43 @@ export function checkPrefix(prefix: string): void {
 /** Where a publisher sends a device's readings of one sensor; refuses names the gateway would count as badTopic. */
 export function inputTopic(prefix: string, shards: number, device: string, sensor: string): string {
   checkPrefix(prefix);
-  if (typeof device !== "string" || !NAME_PATTERN.test(device)) throw new PhasorError("bad-args", `device ${quote(String(device))} is not a valid name (${NAME_PATTERN})`);
-  if (typeof sensor !== "string" || !NAME_PATTERN.test(sensor)) throw new PhasorError("bad-args", `sensor ${quote(String(sensor))} is not a valid name (${NAME_PATTERN})`);
+  checkName("device", device);
+  checkName("sensor", sensor);
   return `${prefix}/in/${shardOf(device, shards)}/${device}/${sensor}`;
 }
 
+/** A device's or a sensor's name as a topic level: one that is no name ("a/b", "+", "#") would be another topic, or a
+ * wildcard in a subscription. */
+function checkName(what: string, name: string): void {
+  if (typeof name !== "string" || !NAME_PATTERN.test(name)) throw new PhasorError("bad-args", `${what} ${quote(String(name))} is not a valid name (${NAME_PATTERN})`);
+}
+
+/** A shard's or a gateway instance's number as a topic level: a whole number from 0. */
+function checkIndex(what: string, index: number): void {
+  if (!Number.isInteger(index) || index < 0) throw new PhasorError("bad-args", `${what}: expected a whole number from 0, got ${givenText(index)}`);
+}
+
+/** The levels after the kind of topic: `<shard>/<device>`, both checked as the gateway writes them. */
+function deviceLevels(prefix: string, shard: number, device: string): string {
+  checkPrefix(prefix);
+  checkIndex("shard", shard);
+  checkName("device", device);
+  return `${shard}/${device}`;
+}
+
+/** Where the gateway publishes a device's predictions (docs/gateway.md). */
 export function outputTopic(prefix: string, shard: number, device: string): string {
-  return `${prefix}/out/${shard}/${device}`;
+  return `${prefix}/out/${deviceLevels(prefix, shard, device)}`;
 }
 
 /** Where the gateway publishes what it refused of a device's messages, with the reasons (docs/gateway.md). */
 export function deadLetterTopic(prefix: string, shard: number, device: string): string {
-  return `${prefix}/dead/${shard}/${device}`;
+  return `${prefix}/dead/${deviceLevels(prefix, shard, device)}`;
 }
 
 export function healthTopic(prefix: string, instance: number): string {
+  checkPrefix(prefix);
+  checkIndex("gateway instance", instance);
   return `${prefix}/health/${instance}`;
 }
 

@@ -4,7 +4,7 @@
  * of one JS engine (host/rng.ts says why not across engines).
  */
 import { checkModel, type FloatModel, type LayerParams, type ReadoutMode } from "./model.js";
-import { PhasorError, knownOptions } from "../errors.js";
+import { PhasorError, givenText, knownOptions } from "../errors.js";
 import { Rng } from "../rng.js";
 
 export interface RandomModelOptions {
@@ -45,9 +45,22 @@ export function randomModel(rng: Rng, options: RandomModelOptions): FloatModel {
   if (typeof options !== "object" || options === null) throw new PhasorError("bad-args", "randomModel(rng, options): options must be an object");
   knownOptions("randomModel", options, ["inputSize", "hidden", "peephole", "rOn", "outputs", "mode", "tauRange", "shiftMax", "alpha", "weightInit"]);
   if (!Array.isArray(options.hidden)) throw new PhasorError("bad-args", "randomModel: hidden must be an array of layer sizes");
-  const [tauLo, tauHi] = options.tauRange ?? [Math.E, Math.E ** 3];
+  // what only steers the draws is checked here: checkModel sees the model they made, never these
+  const refuse = (what: string, expected: string, got: unknown): never => {
+    throw new PhasorError("bad-args", `randomModel: ${what} must be ${expected}, got ${Array.isArray(got) ? `[${got.map(givenText).join(", ")}]` : givenText(got)}`);
+  };
+  if (typeof options.peephole !== "boolean") refuse("peephole", "true or false", options.peephole);
+  const weightInit = options.weightInit ?? "scaled";
+  if (!WEIGHT_INITS.includes(weightInit)) refuse("weightInit", WEIGHT_INITS.map((w) => `"${w}"`).join(" or "), weightInit);
+  const tauRange = options.tauRange ?? [Math.E, Math.E ** 3];
+  const positive = (v: unknown) => typeof v === "number" && Number.isFinite(v) && v > 0;
+  if (!Array.isArray(tauRange) || tauRange.length !== 2 || !positive(tauRange[0]) || !positive(tauRange[1]) || tauRange[0] > tauRange[1]) {
+    refuse("tauRange", "[lo, hi] with 0 < lo <= hi, finite", tauRange);
+  }
+  const [tauLo, tauHi] = tauRange;
   const shiftMax = options.shiftMax ?? 100;
-  const authors = (options.weightInit ?? "scaled") === "authors";
+  if (typeof shiftMax !== "number" || !Number.isFinite(shiftMax) || shiftMax < 0) refuse("shiftMax", "a finite number >= 0", shiftMax);
+  const authors = weightInit === "authors";
   const uniformArray = (n: number, scale: number, offset = 0) => Float64Array.from({ length: n }, () => offset + scale * rng.uniform(-1, 1));
   const normalArray = (n: number, sd: number) => Float64Array.from({ length: n }, () => sd * rng.normal());
   const weights = (n: number, fanIn: number) => (authors ? normalArray(n, 0.1) : uniformArray(n, 1 / Math.sqrt(fanIn)));

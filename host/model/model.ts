@@ -3,7 +3,7 @@
  * row order (row r = gate * H + unit, gates i, f, g, o), validated once on load.
  */
 import { MAX_LAYERS, MAX_SIZE, R_ON_MIN, TAU_MAX, TAU_MIN } from "../../assembly/contract/plsm.js";
-import { badModel, quote } from "../errors.js";
+import { badModel, quote, sourceName } from "../errors.js";
 import { refuseLookalikes } from "../misspelt.js";
 import { F32_MAX } from "../engine/stream-checks.js";
 
@@ -195,6 +195,8 @@ function isArrayLike(x: unknown): x is ArrayLike<unknown> {
 
 /** parseModel on the text of a model file; text that is not JSON is rejected the same way. */
 export function parseModelText(text: string, source: string): FloatModel {
+  sourceName("parseModelText", source);
+  if (typeof text !== "string") throw badModel(source, `expected the file's text (a string), got ${describe(text)}`);
   let json: unknown;
   try {
     json = JSON.parse(text);

@@ -13,7 +13,7 @@ import {
   TIME_HALF_ON, TIME_RECORD_BYTES, TIME_R_ON, TIME_SHIFT, TIME_STEP, TIME_STEP_LOW, TIME_TAU, UNIT_BIAS, UNIT_PEEPHOLE, UNIT_PEEPHOLE_FLOAT,
   UNIT_RECORD_BYTES, UNIT_U_FRAC, UNIT_W_FRAC, FRAC_MAX, FRAC_MIN, MAX_TICKS_LOG2, MIN_OPEN_TICKS,
 } from "../../assembly/contract/plsm.js";
-import { PhasorError, badModel } from "../errors.js";
+import { PhasorError, badModel, sourceName } from "../errors.js";
 import { TIME_GATE_RANGE, checkModel, type FloatModel, type LayerParams } from "./model.js";
 
 // The file's layout and ranges are the wasm reader's (assembly/contract/plsm.ts); these are what the host's users import.
@@ -165,6 +165,11 @@ function writeHeader(view: DataView, model: FloatModel, kind: number, L: ReturnT
  */
 export function encodePlsm(model: FloatModel, plan?: FixedPlan, meta: Record<string, unknown> = {}): Uint8Array {
   checkModel(model, "model");
+  if (typeof meta !== "object" || meta === null || Array.isArray(meta)) throw new PhasorError("bad-args", "encodePlsm: meta must be an object of JSON values");
+  // the reader takes these two back into the model it decodes: a meta's would stand in for the model's own
+  for (const key of ["timeUnit", "labels"]) {
+    if (meta[key] !== undefined) throw new PhasorError("bad-args", `encodePlsm: meta.${key} would replace the model's own ${key} in the file; it is the model's to give`);
+  }
   const kind = plan ? KIND_FIXED : KIND_FLOAT;
   const metaText = new TextEncoder().encode(
     JSON.stringify({ timeUnit: model.timeUnit, ...(model.readout.labels ? { labels: model.readout.labels } : {}), ...meta }),
@@ -275,6 +280,7 @@ export function openTicks(tau: number, ticksLog2: number, rOn: number): number {
 
 /** A model file's bytes, checked to be bytes: anything else (a string, an array of numbers) is not read as one. */
 export function modelFileBytes(bytes: unknown, source: string): Uint8Array {
+  sourceName("reading a model file", source);
   if (!(bytes instanceof Uint8Array)) throw new PhasorError("bad-args", `${source}: expected the file's bytes as a Uint8Array, got ${bytes === null ? "null" : typeof bytes}`);
   return bytes;
 }

@@ -3,7 +3,7 @@
  * themselves and from the ranges seen on calibration events, then written as a .plsm image.
  */
 import type { Agreement } from "../engine/compare.js";
-import { PhasorError, badModel } from "../errors.js";
+import { PhasorError, badModel, sourceName } from "../errors.js";
 import type { FloatModel, ReadoutMode } from "./model.js";
 import { ReferenceEngine } from "../engine/reference.js";
 import type { EventSource } from "../engine/event-source.js";
@@ -207,6 +207,7 @@ function checkCalibration(calibration: CalibrationSequence[], inputSize: number)
 export function quantize(model: FloatModel, calibration: CalibrationSequence[], source = "model", weights: WeightWidth = "int16", u: UFormats = "pairs"): QuantizeResult {
   if (!WEIGHT_WIDTHS.includes(weights)) throw new PhasorError("bad-args", `quantize: weights must be one of ${WEIGHT_WIDTHS.join(", ")}, got ${String(weights)}`);
   if (u !== "pairs" && u !== "fine") throw new PhasorError("bad-args", `quantize: U formats must be "pairs" or "fine", got ${String(u)}`);
+  sourceName("quantize", source);
   checkCalibration(calibration, model.inputSize);
   const reference = new ReferenceEngine(model);
   let maxAbsInput = 0;

@@ -4,7 +4,7 @@
  * of samples: `generate(task, n, seed)` is its first n, `samples(task, seed)` the whole of it, for training on
  * freshly drawn data epoch after epoch. Times are in ms. Browser-safe: no node import.
  */
-import { PhasorError } from "../errors.js";
+import { PhasorError, givenText } from "../errors.js";
 import { Rng } from "../rng.js";
 
 export const TASK_NAMES = ["freq1-standard", "freq1-highres", "freq1-async", "freq2", "adding"] as const;
@@ -241,7 +241,7 @@ export function samples(task: TaskName, seed: number): Generator<Sample, never, 
 
 /** The first n samples of a task for a seed. */
 export function generate(task: TaskName, n: number, seed: number): Sample[] {
-  if (!Number.isSafeInteger(n) || n < 0) throw new PhasorError("bad-args", `n must be a non-negative integer, got ${n}`);
+  if (!Number.isSafeInteger(n) || n < 0) throw new PhasorError("bad-args", `n must be a non-negative integer, got ${givenText(n)}`);
   const draw = SAMPLERS[checkTask(task)];
   const rng = new Rng(seed);
   const out: Sample[] = [];
