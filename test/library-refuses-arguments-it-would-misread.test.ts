@@ -237,34 +237,6 @@ it("refusals name what was given: a Float32Array y was \"an object\", an eta \"0
   expect(rejection(() => stream.learning!.learn([0, 0, 1], { eta: 0.1, c: "1" as never }), "bad-args").message).toMatch(/^learning rate: c is "1", expected/);
 });
 
-it("methods taken from their object (const { push } = stream): before, a TypeError reading a property of undefined", async () => {
-  for (const engine of await engines()) {
-    const { createStream, memory } = engine;
-    const stream = createStream();
-    const { push, pushBatch, output, hidden, snapshot, restore, stats, reset } = stream;
-    push(1, [0.3]);
-    const saved = snapshot();
-    pushBatch(Float64Array.from([2, 3]), Float64Array.from([0.1, 0.2]));
-    expect(stats().events, engine.kind).toBe(3);
-    expect(hidden().length).toBe(4);
-    expect(memory().stateBytesPerStream).toBeGreaterThan(0);
-    // a refusal from a method taken alone is the stream's own, not a TypeError
-    expect(rejection(() => push(0, [0.3]), "bad-input", engine.kind).refusal).toBe("timeBackwards");
-    expect([[4, [0.1]], [5, [Number.NaN]]].map(([t, x]) => stream.check(t as number, x as number[])?.refusal ?? null)).toEqual([null, "nonFinite"]);
-    restore(saved);
-    expect(stats().events).toBe(1);
-    reset();
-    expect(Array.from(output())).toEqual(Array.from(engine.createStream().output()));
-    if (stream.learning) {
-      const { learn, save } = stream.learning;
-      push(1, [0.3]);
-      learn([0, 1, 0], { eta: 0.1 });
-      expect(save().length).toBeGreaterThan(0);
-      expect(stream.learning.steps).toBe(1);
-    }
-  }
-});
-
 it("ExactPhase of periods that are no array, phaseFixed of a unit that does not exist or a negative fractionBits: before, a TypeError mixing BigInts, or floor(phi / 8) as if it were a seed", () => {
   const phase = new ExactPhase(Float64Array.from([3, 5]), Float64Array.from([0, 1]));
   expect(rejection(() => phase.phaseFixed(4, 2, 64), "bad-args").message).toBe("ExactPhase.phaseFixed: unit 2 does not exist, the units are 0..1");

@@ -9,7 +9,6 @@ import { checkModel, type FloatModel, type LayerParams, type Readout } from "../
 import { crc32 } from "../model/plsm.js";
 import { ExactPhase, timeGate } from "./phase.js";
 import { PhasorError, badInput, knownOptions } from "../errors.js";
-import { bindMethods } from "./bound.js";
 import {
   batchEventProblem, batchProblem, batchWhere, eventProblem, eventWhere, layerIndex, snapshotBytes, timeBackwardsError, timePolicyOf,
 } from "./stream-checks.js";
@@ -182,7 +181,6 @@ export class ReferenceEngine implements Engine {
       cNext: new Float64Array(params.hiddenSize),
     }));
     this.checksum = parameterChecksum(this.running, this.layers.map((run) => run.alpha));
-    bindMethods(this);
   }
 
   createStream(options?: StreamOptions): Stream {
@@ -257,7 +255,6 @@ class ReferenceStream implements Stream {
     this.hiddenSize = model.layers[model.layers.length - 1].hiddenSize;
     this.h = model.layers.map((l) => new Float64Array(l.hiddenSize));
     this.c = model.layers.map((l) => new Float64Array(l.hiddenSize));
-    bindMethods(this);
   }
 
   push(t: number, x: ArrayLike<number>): void {

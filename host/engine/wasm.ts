@@ -17,7 +17,6 @@ import {
   batchEventProblem, batchProblem, batchWhere, eventProblem, eventWhere, layerIndex, snapshotBytes, timeBackwardsError, timePolicyOf, timeRangeError,
 } from "./stream-checks.js";
 import { compileBuild, moduleError, requireExports, type Build, type ExportedFunctions } from "./wasm-source.js";
-import { bindMethods } from "./bound.js";
 
 /** The library builds' exports (assembly/index.ts), as the host calls them. */
 export interface EngineExports {
@@ -222,7 +221,6 @@ export class WasmEngine implements Engine {
     this.totalUnits = e.modelInfo(handle, INFO_TOTAL_UNITS);
     this.inputFrac = kind === "fixed" ? e.modelInfo(handle, INFO_INPUT_FRAC) : null;
     this.io = new IoArea(wasm);
-    bindMethods(this);
   }
 
   /**
@@ -322,7 +320,6 @@ class WasmStream implements Stream {
     this.hiddenSize = engine.hiddenSizes[engine.hiddenSizes.length - 1];
     this.ptr = withinMemory(`a stream of ${engine.streamBytes} bytes`, () => address(engine.wasm.exports.streamCreate(engine.handle)));
     this.learning = engine.kind === "fixed" ? new WasmReadoutLearning(engine, () => this.live()) : null;
-    bindMethods(this);
   }
 
   private live(): number {
@@ -458,9 +455,7 @@ class WasmReadoutLearning implements ReadoutLearning {
   constructor(
     private readonly engine: WasmEngine,
     private readonly stream: () => number,
-  ) {
-    bindMethods(this);
-  }
+  ) {}
 
   get adapted(): boolean {
     return this.readout !== 0;
