@@ -83,6 +83,19 @@ afterAll(() => {
 });
 
 describe("phasor quantize", () => {
+  it("says that a JSON model's sensors declaration is not kept in the .plsm, and where to give it instead", () => {
+    // before: dropped without a word, and phasor gateway on the .plsm read every input as one sensor "x"
+    const withSensors = { ...JSON.parse(readFileSync(modelPath, "utf8")), sensors: [{ name: "a", channels: 1, slots: [0] }, { name: "b", channels: 1, slots: [1] }] };
+    const source = file("with-sensors.json", JSON.stringify(withSensors));
+    const out = join(dir, "with-sensors.plsm");
+    const run = phasor(["quantize", "--model", source, "--calib", eventsPath, "--out", out]);
+    expect(run.status, run.stderr).toBe(0);
+    expect(existsSync(out)).toBe(true);
+    expect(run.stderr).toBe(
+      `phasor quantize: warning: ${source}'s "sensors" declaration is not kept in ${out} (a .plsm has no place for it): give it to phasor gateway with --sensors, or the gateway reads every input as one sensor "x"\n`,
+    );
+  });
+
   it("writes the .plsm and prints one JSON summary line: formats, sizes, calibration ranges and error", () => {
     expect(quantized.stderr).toBe("");
     expect(quantized.status).toBe(0);

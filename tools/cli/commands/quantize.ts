@@ -8,7 +8,7 @@
 import { stat } from "node:fs/promises";
 import { dirname, extname } from "node:path";
 import type { Agreement } from "../../../host/engine/compare.js";
-import { PhasorError } from "../../../host/errors.js";
+import { PhasorError, escapeControls } from "../../../host/errors.js";
 import type { FloatModel } from "../../../host/model/model.js";
 import { KIND_FIXED, PRE_FRAC, type FixedPlan } from "../../../host/model/plsm.js";
 import { FIXED_TOLERANCE, WEIGHT_WIDTHS } from "../../../host/model/quantize.js";
@@ -18,7 +18,7 @@ import { ioReason, writeFileAtomically } from "../../../host/files.js";
 import { EVENT_READER_FLAGS } from "../io.js";
 import { readSequences, requireSequences } from "../sequences.js";
 import { inputLimit } from "../../../host/engine/input-range.js";
-import { loadModelFile } from "../model-file.js";
+import { loadModelFile, readModelFile } from "../model-file.js";
 
 export const command = defineCommand({
   usage: "--model M.json --calib E --out M.plsm [--weights int16|int8] [--u-formats auto|pairs|fine] [--skip-bad] [--max-line-bytes N] [--accept-error]",
@@ -50,7 +50,8 @@ export const command = defineCommand({
   },
 
   async run(flags, io) {
-    const loaded = await loadModelFile(flags.model);
+    const modelBytes = readModelFile(flags.model);
+    const loaded = await loadModelFile(flags.model, modelBytes);
     if (loaded.format !== "json") {
       const what = loaded.plsm.kind === KIND_FIXED ? "already a quantized model" : `a float model in a .plsm (kind ${loaded.plsm.kind})`;
       throw new PhasorError("bad-args", `--model ${flags.model}: ${what}; quantize takes a float model as JSON (.json)`);
@@ -85,9 +86,21 @@ export const command = defineCommand({
     }
     await writeFileAtomically(flags.out, result.bytes);
     if (beyond.length > 0) io.stderr.write(`phasor quantize: written with --accept-error although ${beyond.join("; ")}\n`);
+    if (hasSensors(modelBytes)) {
+      // the .plsm has no place for it (docs/plsm.md): said, not dropped unsaid
+      io.stderr.write(
+        `phasor quantize: warning: ${escapeControls(flags.model)}'s "sensors" declaration is not kept in ${escapeControls(flags.out)} (a .plsm has no ` +
+          `place for it): give it to phasor gateway with --sensors, or the gateway reads every input as one sensor "x"\n`,
+      );
+    }
     io.stdout.write(summary + "\n");
   },
 });
+
+/** Whether a JSON model file (already read as a model) declares its sensors (docs/gateway.md, "sensors"). */
+function hasSensors(modelJson: Uint8Array): boolean {
+  return (JSON.parse(new TextDecoder().decode(modelJson)) as { sensors?: unknown }).sensors !== undefined;
+}
 
 /**
  * Fails before any work on an --out that can never be written: not named .plsm (every reader picks the format
