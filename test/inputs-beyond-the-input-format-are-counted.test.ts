@@ -219,13 +219,20 @@ describe("the gateway's health counts the saturated inputs of its devices", () =
       wal.append({ e: k + 1, topic: inputTopic(PREFIX, SHARDS, device, "accel"), payload: new TextEncoder().encode(JSON.stringify(reading)) }),
     );
     wal.close();
+    const lines: Record<string, unknown>[] = [];
     const open = () =>
       Gateway.open(
-        demoGatewayConfig(engine, { fingerprint: { model: "demo", engine: "fixed", sensors: "demo" }, broker: "mqtt://127.0.0.1:1", prefix: PREFIX, shards: SHARDS, clientId: "saturation-test", stateDir: state, log: () => undefined }),
+        demoGatewayConfig(engine, { fingerprint: { model: "demo", engine: "fixed", sensors: "demo" }, broker: "mqtt://127.0.0.1:1", prefix: PREFIX, shards: SHARDS, clientId: "saturation-test", stateDir: state, log: (line) => lines.push(line) }),
       );
     const expected = { values: 3, devices: 1, worst: [{ device: loud, values: 3 }] };
     const gateway = await open();
     expect(gateway.health()).toMatchObject({ replayed: messages.length, applied: messages.length, inputsSaturated: expected });
+    // the log says it once for the device, at its first such reading (here replayed from the WAL), naming the channel
+    const limit = 32767 / 2 ** (engine.inputFrac as number);
+    expect(limit).toBeLessThan(1000);
+    expect(lines.filter((line) => line.event === "input-saturated")).toEqual([
+      { event: "input-saturated", shard, device: loud, sensor: "accel", channel: 0, value: 1000, input: 1000, limit, replayed: true },
+    ]);
     await gateway.stop();
     // from the snapshot the stop wrote: the streams' counts are in it
     const again = await open();

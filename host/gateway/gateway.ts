@@ -376,6 +376,8 @@ export class Gateway {
       maxPayloadBytes: config.maxPayloadBytes,
       learning: config.learning,
       onRefusal: (record) => this.logRefusal(record),
+      // once a device and process: a device whose readings saturate says so at each reading, which would flood the log
+      onSaturated: ({ live, ...record }) => config.log({ event: "input-saturated", ...record, ...(live ? {} : { replayed: true }) }),
     });
   }
 

@@ -25,6 +25,7 @@ import type { Engine, LearningRate, TimePolicy } from "../engine/engine.js";
 import { learningTarget } from "../engine/readout-learning.js";
 import { PhasorError } from "../errors.js";
 import { deadLetterTopic, outputTopic, shardOf } from "./topics.js";
+import { inputLimit, saturatesInput } from "../engine/input-range.js";
 import { SENSOR_REJECTIONS, SensorStream, type ReadingCounters, type SensorLayout } from "./sensors.js";
 import { MAX_PAST_BOOTS, parseMessage, type MessageLimits, type ParsedMessage } from "./payload.js";
 import { BadStateError, type DeviceRecord, type ShardSnapshot, type UnpublishedReading } from "./state.js";
@@ -73,6 +74,24 @@ export interface ShardConfig extends MessageLimits {
   learning: LearningRate | null;
   /** every refusal, for the (rate-limited) log */
   onRefusal(record: Refusal & { shard: number; device: string | null; live: boolean }): void;
+  /** the first reading of a device (in this process) that an input of the fixed engine saturated, for the log */
+  onSaturated?(record: InputSaturated): void;
+}
+
+/**
+ * A reading whose value, after its sensor's offset and scale, is beyond what the model's input format holds
+ * (|input| above `limit`, docs/fixed-point.md): the engine ran it as the bound. The first such value of the reading.
+ */
+export interface InputSaturated {
+  shard: number;
+  device: string;
+  sensor: string;
+  channel: number;
+  /** the value as the device sent it, and as the engine took it (after offset and scale) */
+  value: number;
+  input: number;
+  limit: number;
+  live: boolean;
 }
 
 /** One refused message or reading: sequence number and index in the message where there are such. */
@@ -100,6 +119,8 @@ export interface Device {
   unpublished: UnpublishedReading | null;
   /** publish-to-processing delay of the last reading that carried "ts", ms */
   lagMs: number;
+  /** whether the log has said that a reading of the device saturated an input (once a device, in this process) */
+  saturationSaid: boolean;
 }
 
 /** What a message did: what to publish, and whether the engine failed on it (the WAL records that). */
@@ -271,6 +292,7 @@ export class Shard {
           return;
         }
         applied = true;
+        if (!device.saturationSaid && this.config.engine.inputFrac !== null) this.saySaturated(device, reading.sensor, reading.values, live);
         const out = this.prediction(device, seq, device.sensors.input.t, parsed.ts);
         if (out) outs.push(out);
         if (target !== undefined) this.learn(device, target);
@@ -279,6 +301,22 @@ export class Shard {
     }
     if (refused.length > 0) outs.push(this.refuse(device.id, rawTopic, payload, size, refused, live));
     return outs;
+  }
+
+  /** Tells the log (onSaturated) of the first channel of an applied reading that the engine ran saturated. */
+  private saySaturated(device: Device, sensorName: string, values: ArrayLike<number>, live: boolean): void {
+    const inputFrac = this.config.engine.inputFrac as number;
+    const sensor = this.config.layout.sensors.find((s) => s.name === sensorName);
+    if (sensor === undefined) return;
+    const x = device.sensors.input.x;
+    for (let channel = 0; channel < sensor.channels; channel++) {
+      const input = x[sensor.slots[channel]];
+      if (!saturatesInput(input, inputFrac)) continue;
+      device.saturationSaid = true;
+      const { index: shard } = this.config;
+      this.config.onSaturated?.({ shard, device: device.id, sensor: sensorName, channel, value: values[channel], input, limit: inputLimit(inputFrac), live });
+      return;
+    }
   }
 
   /**
@@ -394,6 +432,7 @@ export class Shard {
       published: null,
       unpublished: null,
       lagMs: NaN,
+      saturationSaid: false,
     };
   }
 
