@@ -26,7 +26,7 @@ import { learningTarget } from "../engine/readout-learning.js";
 import { PhasorError } from "../errors.js";
 import { deadLetterTopic, outputTopic, shardOf } from "./topics.js";
 import { inputLimit, saturatesInput } from "../engine/input-range.js";
-import { SENSOR_REJECTIONS, SensorStream, type ReadingCounters, type SensorLayout } from "./sensors.js";
+import { SENSOR_REJECTIONS, SensorStream, type ReadingCounters, type SensorLayout, type SensorSpec } from "./sensors.js";
 import { MAX_PAST_BOOTS, parseMessage, type MessageLimits, type ParsedMessage } from "./payload.js";
 import { BadStateError, type DeviceRecord, type ShardSnapshot, type UnpublishedReading } from "./state.js";
 
@@ -135,10 +135,13 @@ export class Shard {
   readonly devices = new Map<string, Device>();
   readonly counters = Object.fromEntries([...REJECTIONS, "resets", "stateResets"].map((key) => [key, 0])) as ShardCounters;
   private readonly labelled: boolean;
+  /** the layout's sensors by name, for saySaturated: looked up at each reading until a device's first saturation */
+  private readonly sensorsByName: Map<string, SensorSpec>;
 
   constructor(readonly config: ShardConfig) {
     const { readout } = config.engine.model;
     this.labelled = readout.labels !== undefined || readout.mode === "last";
+    this.sensorsByName = new Map(config.layout.sensors.map((sensor) => [sensor.name, sensor]));
   }
 
   /**
@@ -306,7 +309,7 @@ export class Shard {
   /** Tells the log (onSaturated) of the first channel of an applied reading that the engine ran saturated. */
   private saySaturated(device: Device, sensorName: string, values: ArrayLike<number>, live: boolean): void {
     const inputFrac = this.config.engine.inputFrac as number;
-    const sensor = this.config.layout.sensors.find((s) => s.name === sensorName);
+    const sensor = this.sensorsByName.get(sensorName);
     if (sensor === undefined) return;
     const x = device.sensors.input.x;
     for (let channel = 0; channel < sensor.channels; channel++) {
