@@ -5,7 +5,7 @@
  */
 import type { Engine } from "./engine.js";
 import { badInput } from "../errors.js";
-import { saturatesInput } from "./input-range.js";
+import { firstSaturatedEvent } from "./input-range.js";
 import { pushBatchFrom, sequencePlace, type EventSource } from "./event-source.js";
 
 export interface LabelledSample {
@@ -74,9 +74,8 @@ export function evaluate(engine: Engine, samples: LabelledSample[], source = "ev
     events += stats.events;
     updates += stats.unitUpdates;
     if (stats.inputsSaturated > 0 && saturated === 0 && s.source && engine.inputFrac !== null) {
-      const inputFrac = engine.inputFrac;
-      const k = Array.prototype.findIndex.call(s.x, (value: number) => saturatesInput(value, inputFrac));
-      if (k >= 0) firstSaturated = `${s.source.file}:${s.source.lines[Math.floor(k / engine.model.inputSize)]}`;
+      const e = firstSaturatedEvent(s.x, engine.inputFrac, engine.model.inputSize);
+      if (e >= 0) firstSaturated = `${s.source.file}:${s.source.lines[e]}`;
     }
     saturated += stats.inputsSaturated;
   }

@@ -16,6 +16,13 @@ export function saturatesInput(x: number, inputFrac: number): boolean {
   return q > 32767 || q < -32767;
 }
 
+/** The index of the first event of a batch (x event-major, `inputSize` values an event) with an input the fixed engine
+ * saturates, or -1: for messages that name its line. */
+export function firstSaturatedEvent(x: ArrayLike<number>, inputFrac: number, inputSize: number): number {
+  for (let i = 0; i < x.length; i++) if (saturatesInput(x[i], inputFrac)) return Math.floor(i / inputSize);
+  return -1;
+}
+
 /**
  * What a command says of the inputs a run saturated: how many, the bound, where the first one was (a `file:line`,
  * when known), and what to do about it.

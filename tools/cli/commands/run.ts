@@ -9,7 +9,7 @@ import { BadLineError, EventParser, type SeqId, type StreamEvent } from "../../.
 import { argmax } from "../../../host/engine/evaluate.js";
 import { refusedEvent } from "../../../host/engine/event-source.js";
 import { defineCommand } from "../command.js";
-import { saturatesInput, saturationWarning } from "../../../host/engine/input-range.js";
+import { firstSaturatedEvent, saturationWarning } from "../../../host/engine/input-range.js";
 import { escapeControls } from "../../../host/errors.js";
 import { EVENT_READER_FLAGS, LineWriter, openTextInput, skippedNote, type TextInput } from "../io.js";
 import { ENGINE_FLAGS, engineOptions, loadModelFile } from "../model-file.js";
@@ -255,9 +255,8 @@ class SequenceRunner {
 
   /** Notes the line of the first event of a run that the engine saturated an input of. */
   private findSaturated(events: StreamEvent[], start: number, x: Float64Array): void {
-    const inputFrac = this.options.inputFrac as number;
-    const k = x.findIndex((value) => saturatesInput(value, inputFrac));
-    if (k >= 0) this.firstSaturated = `${this.options.file}:${events[start + Math.floor(k / this.stream.inputSize)].line}`;
+    const e = firstSaturatedEvent(x, this.options.inputFrac as number, this.stream.inputSize);
+    if (e >= 0) this.firstSaturated = `${this.options.file}:${events[start + e].line}`;
   }
 
   /** One event run: its output line when y is given (--emit every; h with --hidden), and the count. */
