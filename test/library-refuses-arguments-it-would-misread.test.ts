@@ -331,3 +331,18 @@ it("changing engine.model in place: before, the reference ran the new weights un
   stream.restore(saved);
   expect(Array.from(stream.output())).toEqual(before[0]);
 });
+
+describe("a refusal shows the value it was given as given", () => {
+  // before, these said `got ${String(value)}`: "got " for "", "got 16" for the text "16", "got [object Object]"
+  const model = randomModel(new Rng(5), SHAPE);
+  it("quantize's weights and U formats: text quoted, an object by its kind", () => {
+    expect(rejection(() => quantize(model, [{ t: T, x: X }], "m", "" as never), "bad-args").message).toBe('quantize: weights must be one of int16, int8, got ""');
+    expect(rejection(() => quantize(model, [{ t: T, x: X }], "m", "16" as never), "bad-args").message).toMatch(/got "16"$/);
+    expect(rejection(() => quantize(model, [{ t: T, x: X }], "m", "int8", {} as never), "bad-args").message).toBe('quantize: U formats must be "pairs" or "fine", got an object');
+  });
+  it("an event parser's options and file name", () => {
+    expect(rejection(() => new EventParser("x.ndjson" as never), "bad-args").message).toBe('EventParser: expected options as an object, got "x.ndjson"');
+    expect(rejection(() => new EventParser({ inputSize: 1, file: 7 as never }), "bad-args").message).toBe("file must be a name (a string), got 7");
+    expect(rejection(() => new EventParser({ inputSize: "1" as never }), "bad-args").message).toBe('inputSize must be a positive integer, got "1"');
+  });
+});

@@ -92,9 +92,9 @@ describe("an option no one reads is refused, naming it and the options there are
   });
 
   it("quantize: a weight width or U format it does not know ran as int16 and pairs", async () => {
-    expect(rejection(() => quantize(tiny(), CALIBRATION, "m", "int4" as never), "bad-args").message).toBe("quantize: weights must be one of int16, int8, got int4");
-    expect(rejection(() => quantize(tiny(), CALIBRATION, "m", "int16", "fnie" as never), "bad-args").message).toBe('quantize: U formats must be "pairs" or "fine", got fnie');
-    expect((await asyncRejection(() => quantizeChecked(tiny(), CALIBRATION, "m", "int16", "fnie" as never), "bad-args")).message).toBe("quantize: U formats must be one of auto, pairs, fine, got fnie");
+    expect(rejection(() => quantize(tiny(), CALIBRATION, "m", "int4" as never), "bad-args").message).toBe("quantize: weights must be one of int16, int8, got \"int4\"");
+    expect(rejection(() => quantize(tiny(), CALIBRATION, "m", "int16", "fnie" as never), "bad-args").message).toBe('quantize: U formats must be "pairs" or "fine", got "fnie"');
+    expect((await asyncRejection(() => quantizeChecked(tiny(), CALIBRATION, "m", "int16", "fnie" as never), "bad-args")).message).toBe("quantize: U formats must be one of auto, pairs, fine, got \"fnie\"");
   });
 });
 

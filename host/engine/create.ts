@@ -3,7 +3,7 @@
  * and never construct them directly.
  */
 import type { Engine, EngineKind, SimdChoice } from "./engine.js";
-import { PhasorError, knownOptions, quote } from "../errors.js";
+import { PhasorError, givenText, knownOptions, quote } from "../errors.js";
 import { checkModel, parseModelText, type FloatModel } from "../model/model.js";
 import { KIND_FIXED, PLSM_MAGIC, decodePlsm, encodePlsm, modelFileBytes, type PlsmFile } from "../model/plsm.js";
 import { ReferenceEngine } from "./reference.js";
@@ -42,7 +42,7 @@ function loadedOf(model: LoadedModel | FloatModel): LoadedModel {
   if (format === "json" || format === "plsm") {
     const loaded = model as LoadedModel;
     // what loadModelBytes gives; one made by hand is held to the same shape, so that no path reads a missing part
-    if (typeof loaded.source !== "string") throw new PhasorError("bad-args", `createEngine: a loaded model file needs its source (the file's name), got ${String(loaded.source)}`);
+    if (typeof loaded.source !== "string") throw new PhasorError("bad-args", `createEngine: a loaded model file needs its source (the file's name), got ${givenText(loaded.source)}`);
     if (loaded.format === "plsm" && !(typeof loaded.plsm === "object" && loaded.plsm !== null && loaded.plsm.bytes instanceof Uint8Array)) {
       throw new PhasorError("bad-args", `${loaded.source}: a loaded .plsm needs its image (plsm, as decodePlsm gives it)`);
     }

@@ -118,13 +118,13 @@ export class EventParser {
   private readonly finished = new Map<SeqId | undefined, number>();
 
   constructor(options: EventParserOptions) {
-    if (typeof options !== "object" || options === null) throw new PhasorError("bad-args", `EventParser: expected options as an object, got ${String(options)}`);
+    if (typeof options !== "object" || options === null) throw new PhasorError("bad-args", `EventParser: expected options as an object, got ${givenText(options)}`);
     knownOptions("EventParser", options, EVENT_PARSER_OPTIONS);
     // a flag given as the text "false" would be truthy: bad lines skipped, or time order unchecked, unsaid
     for (const flag of ["skipBad", "checkTimeOrder"] as const) {
       if (options[flag] !== undefined && typeof options[flag] !== "boolean") throw new PhasorError("bad-args", `${flag} must be true or false, got ${JSON.stringify(options[flag])}`);
     }
-    if (options.file !== undefined && typeof options.file !== "string") throw new PhasorError("bad-args", `file must be a name (a string), got ${String(options.file)}`);
+    if (options.file !== undefined && typeof options.file !== "string") throw new PhasorError("bad-args", `file must be a name (a string), got ${givenText(options.file)}`);
     if (!Number.isInteger(options.inputSize) || options.inputSize < 1) {
       throw new PhasorError("bad-args", `inputSize must be a positive integer, got ${givenText(options.inputSize)}`);
     }

@@ -8,7 +8,7 @@ import type { Engine, MemoryReport, Stream, StreamOptions, StreamStats, TimePoli
 import { checkModel, type FloatModel, type LayerParams, type Readout } from "../model/model.js";
 import { crc32 } from "../model/plsm.js";
 import { ExactPhase, timeGate } from "./phase.js";
-import { PhasorError, badInput, knownOptions } from "../errors.js";
+import { PhasorError, badInput, givenText, knownOptions } from "../errors.js";
 import {
   batchEventProblem, batchProblem, batchWhere, eventProblem, eventWhere, layerIndex, snapshotBytes, timeBackwardsError, timePolicyOf,
 } from "./stream-checks.js";
@@ -159,7 +159,7 @@ export class ReferenceEngine implements Engine {
 
   constructor(model: FloatModel, options: ReferenceOptions = {}) {
     checkModel(model, "model");
-    if (typeof options !== "object" || options === null) throw new PhasorError("bad-args", `ReferenceEngine: expected options as an object, got ${String(options)}`);
+    if (typeof options !== "object" || options === null) throw new PhasorError("bad-args", `ReferenceEngine: expected options as an object, got ${givenText(options)}`);
     knownOptions("ReferenceEngine", options, ["alpha"]);
     const alphaOption = options.alpha ?? 0;
     if (alphaOption !== "model" && !(Number.isFinite(alphaOption) && alphaOption >= 0)) {

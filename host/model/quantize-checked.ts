@@ -7,7 +7,7 @@
 import { compareEngines, type Agreement } from "../engine/compare.js";
 import { createEngine } from "../engine/create.js";
 import type { MemoryReport } from "../engine/engine.js";
-import { PhasorError } from "../errors.js";
+import { PhasorError, givenText } from "../errors.js";
 import type { FloatModel } from "./model.js";
 import { FIXED_TOLERANCE, quantize, toleranceExceeded, type CalibrationSequence, type QuantizeResult, type UFormats, type WeightWidth } from "./quantize.js";
 
@@ -37,7 +37,7 @@ export async function quantizeChecked(
   weights: WeightWidth = "int16",
   u: UFormatChoice = "auto",
 ): Promise<CheckedQuantization> {
-  if (!U_FORMAT_CHOICES.includes(u)) throw new PhasorError("bad-args", `quantize: U formats must be one of ${U_FORMAT_CHOICES.join(", ")}, got ${String(u)}`);
+  if (!U_FORMAT_CHOICES.includes(u)) throw new PhasorError("bad-args", `quantize: U formats must be one of ${U_FORMAT_CHOICES.join(", ")}, got ${givenText(u)}`);
   const first = await checked(model, calibration, source, weights, u === "fine" ? "fine" : "pairs");
   if (u !== "auto" || first.beyond.length === 0) return first;
   const fine = quantize(model, calibration, source, weights, "fine");

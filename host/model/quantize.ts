@@ -3,7 +3,7 @@
  * themselves and from the ranges seen on calibration events, then written as a .plsm image.
  */
 import type { Agreement } from "../engine/compare.js";
-import { PhasorError, badModel, sourceName } from "../errors.js";
+import { PhasorError, badModel, givenText, sourceName } from "../errors.js";
 import type { FloatModel, ReadoutMode } from "./model.js";
 import { ReferenceEngine } from "../engine/reference.js";
 import type { EventSource } from "../engine/event-source.js";
@@ -187,7 +187,7 @@ export function planFormats(model: FloatModel, maxAbsInput: number, source = "mo
  * events at all (formats chosen from no events would be the defaults, unsaid).
  */
 function checkCalibration(calibration: CalibrationSequence[], inputSize: number): void {
-  if (!Array.isArray(calibration)) throw new PhasorError("bad-args", `calibration: expected an array of sequences, got ${String(calibration)}`);
+  if (!Array.isArray(calibration)) throw new PhasorError("bad-args", `calibration: expected an array of sequences, got ${givenText(calibration)}`);
   let events = 0;
   calibration.forEach((seq, k) => {
     const where = `calibration sequence ${k}`;
@@ -205,8 +205,8 @@ function checkCalibration(calibration: CalibrationSequence[], inputSize: number)
 /** Quantizes `model` with the input and cell ranges seen when the reference runs the calibration sequences; its W
  * and U as int16 or, with weights "int8", as int8; U's row formats as `u` says. */
 export function quantize(model: FloatModel, calibration: CalibrationSequence[], source = "model", weights: WeightWidth = "int16", u: UFormats = "pairs"): QuantizeResult {
-  if (!WEIGHT_WIDTHS.includes(weights)) throw new PhasorError("bad-args", `quantize: weights must be one of ${WEIGHT_WIDTHS.join(", ")}, got ${String(weights)}`);
-  if (u !== "pairs" && u !== "fine") throw new PhasorError("bad-args", `quantize: U formats must be "pairs" or "fine", got ${String(u)}`);
+  if (!WEIGHT_WIDTHS.includes(weights)) throw new PhasorError("bad-args", `quantize: weights must be one of ${WEIGHT_WIDTHS.join(", ")}, got ${givenText(weights)}`);
+  if (u !== "pairs" && u !== "fine") throw new PhasorError("bad-args", `quantize: U formats must be "pairs" or "fine", got ${givenText(u)}`);
   sourceName("quantize", source);
   checkCalibration(calibration, model.inputSize);
   const reference = new ReferenceEngine(model);

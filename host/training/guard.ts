@@ -18,7 +18,7 @@
  * Curvature can be checked every step or every k steps (the cap of the last check holds in between, the watchdog
  * is the backstop). Vectors are Float64Array and every dot product is accumulated in f64. Browser-safe.
  */
-import { PhasorError, inRange, rangeText, type Range } from "../errors.js";
+import { PhasorError, givenText, inRange, rangeText, type Range } from "../errors.js";
 import { Rng } from "../rng.js";
 import type { BatchGradients } from "./threads.js";
 import type { Trainer, TrainerSnapshot } from "./trainer.js";
@@ -318,11 +318,11 @@ export class StabilityGuard<S = unknown> {
     };
     if (!(o.safety > 0 && o.safety <= 1)) bad(`safety must be in (0, 1], got ${o.safety}`);
     for (const [name, range] of Object.entries(GUARD_RANGES)) {
-      if (!inRange(o[name as keyof typeof GUARD_RANGES], range)) bad(`${name} must be ${rangeText(range)}, got ${String(o[name as keyof typeof GUARD_RANGES])}`);
+      if (!inRange(o[name as keyof typeof GUARD_RANGES], range)) bad(`${name} must be ${rangeText(range)}, got ${givenText(o[name as keyof typeof GUARD_RANGES])}`);
     }
     if (!(Number.isInteger(o.startProducts) && o.startProducts >= 1 && o.startProducts <= 100)) bad(`startProducts must be a whole number in 1..100, got ${o.startProducts}`);
     if (o.worstOf > 0 && o.ignore >= o.worstOf) bad(`ignore (${o.ignore}) must be below worstOf (${o.worstOf}): the cap needs a check left to use`);
-    if (o.difference !== "forward" && o.difference !== "central") bad(`difference must be "forward" or "central", got ${String(o.difference)}`);
+    if (o.difference !== "forward" && o.difference !== "central") bad(`difference must be "forward" or "central", got ${givenText(o.difference)}`);
     if (!(o.lineStep > 0 && o.lineAmplitude >= 0)) bad("lineStep must be > 0, lineAmplitude >= 0");
     if (!(Number.isInteger(o.snapshotEvery) && o.snapshotEvery >= 1)) bad(`snapshotEvery must be a whole number >= 1, got ${o.snapshotEvery}`);
     if (!(o.spikeFactor > 1)) bad(`spikeFactor must be > 1, got ${o.spikeFactor}`);

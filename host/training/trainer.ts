@@ -20,7 +20,7 @@
  */
 import * as contract from "../../assembly/contract/train.js";
 import type { SimdChoice } from "../engine/engine.js";
-import { PhasorError, badInput, knownOptions, wholeNumber } from "../errors.js";
+import { PhasorError, badInput, givenText, knownOptions, wholeNumber } from "../errors.js";
 import { checkModel, type FloatModel, type LayerParams, type ReadoutMode } from "../model/model.js";
 import { randomModel, type WeightInit } from "../model/init.js";
 import { Rng } from "../rng.js";
@@ -270,7 +270,7 @@ export function modelFromParameters(template: FloatModel, theta: ArrayLike<numbe
  * arrays of numbers. A typed array holds numbers only; a plain array's strings would be converted on the copy.
  */
 function checkSample(where: string, sample: unknown): void {
-  if (typeof sample !== "object" || sample === null) throw badInput(where, `expected { t, x, label or target }, got ${String(sample)}`);
+  if (typeof sample !== "object" || sample === null) throw badInput(where, `expected { t, x, label or target }, got ${givenText(sample)}`);
   const fields = sample as Record<string, unknown>;
   for (const name of ["t", "x", "target"]) {
     const value = fields[name];
@@ -443,7 +443,7 @@ export class Trainer {
   /** A trainer starting from `model`'s parameters (its r_on and alpha stay as they are). */
   static async create(model: FloatModel, options: TrainerOptions): Promise<Trainer> {
     checkModel(model, "model");
-    if (typeof options !== "object" || options === null) throw new PhasorError("bad-args", `Trainer.create: expected options as an object, got ${String(options)}`);
+    if (typeof options !== "object" || options === null) throw new PhasorError("bad-args", `Trainer.create: expected options as an object, got ${givenText(options)}`);
     knownOptions("Trainer.create", options, TRAINER_OPTIONS);
     const optimizer = options.optimizer ?? "adam";
     if (optimizer !== "adam" && optimizer !== "sgd") throw new PhasorError("bad-args", `optimizer must be "adam" or "sgd", got ${JSON.stringify(optimizer)}`);
@@ -459,7 +459,7 @@ export class Trainer {
     wholeNumber("maxLength", options.maxLength, 1, contract.MAX_TRAIN_LENGTH);
     for (const key of ["timeLrScale", "rOnLrScale"] as const) {
       const scale = options[key] ?? 1;
-      if (typeof scale !== "number" || !(scale >= 0 && scale <= LR_SCALE_MAX)) throw new PhasorError("bad-args", `${key} must be a number in 0..${LR_SCALE_MAX.toExponential().replace("+", "")}, got ${String(scale)}`);
+      if (typeof scale !== "number" || !(scale >= 0 && scale <= LR_SCALE_MAX)) throw new PhasorError("bad-args", `${key} must be a number in 0..${LR_SCALE_MAX.toExponential().replace("+", "")}, got ${givenText(scale)}`);
     }
     for (const key of ["trainROn", "tauDirect", "skipClosed"] as const) {
       if (options[key] !== undefined && typeof options[key] !== "boolean") throw new PhasorError("bad-args", `${key} must be true or false, got ${JSON.stringify(options[key])}`);
@@ -580,7 +580,7 @@ export class Trainer {
       if (this.lossKind === "cross-entropy") {
         const label = sample.label;
         if (typeof label !== "number" || !Number.isInteger(label) || label < 0 || label >= O) {
-          throw badInput(where, `label must be a whole number in 0..${O - 1}, got ${String(label)}`);
+          throw badInput(where, `label must be a whole number in 0..${O - 1}, got ${givenText(label)}`);
         }
         labels[s] = label;
       } else {
@@ -640,7 +640,7 @@ export class Trainer {
    * the samples' order. The loaded batch is loaded again afterwards.
    */
   predict(samples: TrainingSample[]): Float64Array[] {
-    if (!Array.isArray(samples)) throw badInput("predict", `expected an array of samples, got ${String(samples)}`);
+    if (!Array.isArray(samples)) throw badInput("predict", `expected an array of samples, got ${givenText(samples)}`);
     const O = this.model.readout.outputSize;
     const results: Float64Array[] = [];
     try {
@@ -685,7 +685,7 @@ export class Trainer {
     // the step count sets Adam's bias correction: the module would truncate a fraction and take a negative count
     const steps = snapshot.stepCount;
     if (typeof steps !== "number" || !Number.isInteger(steps) || steps < 0 || steps > MAX_STEP_COUNT) {
-      throw badInput("snapshot", `stepCount must be a whole number in 0..${MAX_STEP_COUNT}, got ${String(steps)}`);
+      throw badInput("snapshot", `stepCount must be a whole number in 0..${MAX_STEP_COUNT}, got ${givenText(steps)}`);
     }
     if (snapshot.theta.length !== P || snapshot.moment1.length !== P || snapshot.moment2.length !== P) {
       throw badInput("snapshot", `taken from a trainer with another parameter count (this one has ${P})`);
