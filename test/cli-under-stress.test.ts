@@ -137,6 +137,23 @@ describe("I/O failures are one line and an exit status (issue 12, item 4)", () =
     expect(result.status).toBe(0);
   });
 
+  it("phasor run | head still says what it skipped and saturated in the outputs it wrote, as phasor-wasi does", async () => {
+    // before, the quiet stop came first: no word of a saturated input whose outputs the reader had been given
+    const plsm = join(dir, "calibrated-small.plsm");
+    const q = phasor(["quantize", "--model", MODEL, "--calib", "examples/events.ndjson", "--out", plsm]);
+    expect(q.status, q.stderr).toBe(0);
+    const events = join(dir, "saturating.ndjson");
+    const lines = [`{"t":0,"x":[1000]}`, "not json", ...Array.from({ length: 200000 }, (_, k) => `{"t":${k + 1},"x":[0.5]}`)];
+    writeFileSync(events, lines.join("\n") + "\n");
+    const run = spawnPhasor(["run", "--model", plsm, "--events", events, "--skip-bad"]);
+    run.child.stdout?.once("data", () => run.child.stdout?.destroy());
+    const result = await run.done;
+    expect(result.stderr.toString()).toMatch(
+      new RegExp(`^phasor run: skipped 1 bad line \\(first: ${events}:2: .*\\)\nphasor run: warning: 1 input value was beyond .*${events}:1.*\n$`),
+    );
+    expect(result.status).toBe(0);
+  });
+
   it("names a missing input file or a directory given as one, in one line with exit status 2", () => {
     const missing = join(dir, "none.ndjson");
     const cases: [string[], string][] = [

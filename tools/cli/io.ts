@@ -69,6 +69,27 @@ export function skippedNote(parser: EventParser): string | undefined {
   return `skipped ${parser.skipped} bad ${lines} (first: ${parser.skippedReasons[0]})`;
 }
 
+/**
+ * What a command still says when the reader of stdout goes away (`phasor run ... | head`): the CLI then stops at
+ * once, quietly and with status 0 (phasor.ts), and a command's own end, with its notes on stderr, never comes. The
+ * notes are about the outputs already written (inputs saturated, lines skipped), so they are said all the same, as
+ * phasor-wasi says them. `say` is called at most once; the function returned takes it back (the command ended).
+ */
+export function whenReaderGoes(say: () => void): () => void {
+  readerGone.add(say);
+  return () => readerGone.delete(say);
+}
+
+const readerGone = new Set<() => void>();
+
+/** phasor.ts, when stdout's reader has gone: what the running command registered with whenReaderGoes. */
+export function sayBeforeQuietStop(): void {
+  for (const say of readerGone) {
+    readerGone.delete(say);
+    say();
+  }
+}
+
 /** Lines gathered into chunks of about `chunkChars` characters: one write() per chunk, not per line. */
 export class LineWriter {
   private parts: string[] = [];

@@ -10,6 +10,7 @@ import "../../host/node.js";
 import { PhasorError, escapeControls } from "../../host/errors.js";
 import { commandHelp, parseFlags, type Command, type CommandIO } from "./command.js";
 import { ioReason, removePartialFiles } from "../../host/files.js";
+import { sayBeforeQuietStop } from "./io.js";
 
 interface Entry {
   summary: string;
@@ -88,7 +89,10 @@ async function main(args: string[], io: CommandIO): Promise<number> {
 // disk) is one line and exit status 1. Either way no half-written output file stays behind.
 process.stdout.on("error", (err: NodeJS.ErrnoException) => {
   removePartialFiles();
-  if (err.code === "EPIPE") process.exit(process.exitCode ?? 0);
+  if (err.code === "EPIPE") {
+    sayBeforeQuietStop();
+    process.exit(process.exitCode ?? 0);
+  }
   process.stderr.write(`${running || "phasor"}: cannot write to stdout: ${ioReason(err)}\n`);
   process.exit(1);
 });

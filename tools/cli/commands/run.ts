@@ -11,7 +11,7 @@ import { refusedEvent } from "../../../host/engine/event-source.js";
 import { defineCommand } from "../command.js";
 import { firstSaturatedEvent, saturationWarning } from "../../../host/engine/input-range.js";
 import { escapeControls } from "../../../host/errors.js";
-import { EVENT_READER_FLAGS, LineWriter, openTextInput, skippedNote, type TextInput } from "../io.js";
+import { EVENT_READER_FLAGS, LineWriter, openTextInput, skippedNote, whenReaderGoes, type TextInput } from "../io.js";
 import { ENGINE_FLAGS, engineOptions, loadModelFile } from "../model-file.js";
 
 export const command = defineCommand({
@@ -72,8 +72,9 @@ export interface RunSettings {
   maxLineBytes: number;
   timePolicy: TimePolicy;
   /**
-   * called when the run ends, whether it succeeded or failed, with the parser (what --skip-bad skipped) and the input
-   * values the fixed engine saturated (Engine.inputFrac), with the `file:line` of the first
+   * called when the run ends, whether it succeeded, failed or lost the reader of its output (io.ts, whenReaderGoes),
+   * with the parser (what --skip-bad skipped) and the input values the fixed engine saturated (Engine.inputFrac), with
+   * the `file:line` of the first
    */
   ended?: (parser: EventParser, saturated: { count: number; first: string | undefined }) => void;
 }
@@ -100,6 +101,8 @@ export async function runEvents(engine: Engine, input: TextInput, out: NodeJS.Wr
     labels: engine.model.readout.labels,
     inputFrac: engine.inputFrac,
   });
+  const end = () => settings.ended?.(parser, runner.saturated());
+  const forget = whenReaderGoes(end);
   try {
     for await (const chunk of input.chunks) {
       await runner.feed(parser.pushBytes(chunk));
@@ -116,9 +119,9 @@ export async function runEvents(engine: Engine, input: TextInput, out: NodeJS.Wr
     }
     throw err;
   } finally {
-    const saturated = runner.saturated();
+    forget();
+    end();
     stream.dispose();
-    settings.ended?.(parser, saturated);
   }
   await writer.flush();
   return parser;
