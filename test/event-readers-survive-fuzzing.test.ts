@@ -137,8 +137,8 @@ const NDJSON_POISONS: Record<string, string[]> = {
 const MISSPELT_NAMES = ["Seq", "SEQ", "T", "X", "Label", "LABEL", "lable", "labels", "labl", "lbel", "laebl"];
 const OWN_NAMES = ["sq", "id", "labelled", "t0", "Xs", "sensor"];
 
-/** One NDJSON line for e; `poison` replaces one field's value ("" drops the field). */
-function ndjsonLine(rng: Rng, e: Truth, poison?: { field: string; value: string }): string {
+/** One NDJSON line for e; `poison` replaces one field's value ("" drops the field); `twice` gives a field twice. */
+function ndjsonLine(rng: Rng, e: Truth, poison?: { field: string; value: string }, twice = false): string {
   const member = (name: string, value: string) => `${key(rng, name)}${jsonSpace(rng)}:${jsonSpace(rng)}${value}`;
   const xs = e.x.map((v) => spellNumber(rng, v));
   if (poison?.field === "x[]") xs[rng.int(xs.length)] = poison.value;
@@ -155,8 +155,8 @@ function ndjsonLine(rng: Rng, e: Truth, poison?: { field: string; value: string 
     const j = rng.int(k + 1);
     [members[k], members[j]] = [members[j], members[k]];
   }
-  // a duplicate key before the real one: the last wins
-  if (rng.next() < 0.15) members.unshift(member(pick(rng, Object.keys(values).filter((name) => values[name] !== undefined)), spellValue(rng, 0)));
+  // a field of the event given twice (a poison: JSON.parse would keep the last and drop the other unsaid)
+  if (twice) members.unshift(member(pick(rng, Object.keys(values).filter((name) => values[name] !== undefined)), spellValue(rng, 0)));
   const around = () => pick(rng, ["", "", " ", "\t", "\u00a0", "\u3000", "\ufeff"]);
   return `${around()}{${jsonSpace(rng)}${members.join(`,${jsonSpace(rng)}`)}${jsonSpace(rng)}}${around()}`;
 }
@@ -262,11 +262,12 @@ function drawFile(rng: Rng, format: "ndjson" | "csv", inputSize: number, names: 
       lines.push(csvRow(rng, e, columns, { column, value }));
       poisoned.push({ line: lines.length, reason });
     } else {
-      // a field's value, or the order: a time before the previous event's, a seq that has ended
-      const order = rng.int(4);
+      // a field's value, the order (a time before the previous event's, a seq that has ended) or a field given twice
+      const order = rng.int(5);
       const previous = events[k - 1];
       if (order === 0 && previous !== undefined && previous.seq === e.seq) lines.push(ndjsonLine(rng, { ...e, t: previous.t - 1 - rng.int(5) }));
       else if (order === 1 && seqsSoFar.length > 1) lines.push(ndjsonLine(rng, { ...e, seq: seqsSoFar[0] }));
+      else if (order === 2) lines.push(ndjsonLine(rng, e, undefined, true));
       else {
         const field = pick(rng, Object.keys(NDJSON_POISONS));
         lines.push(ndjsonLine(rng, e, { field, value: pick(rng, NDJSON_POISONS[field]) }));
@@ -460,12 +461,56 @@ function ndjsonEvent(text: string, inputSize: number) {
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
   if (Object.keys(value).some(looksMisspelt)) return undefined;
+  const names = topLevelNames(text);
+  if (["t", "x", "seq", "label"].some((field) => names.indexOf(field) !== names.lastIndexOf(field))) return undefined;
   const { t, x, seq, label } = value as Record<string, unknown>;
   const number = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
   if (!number(t) || !Array.isArray(x) || x.length !== inputSize || !x.every((v) => number(v) && Math.abs(v) <= F32_MAX)) return undefined;
   if (!(seq == null || typeof seq === "string" || Number.isSafeInteger(seq))) return undefined;
   if (!(label == null || number(label))) return undefined;
   return { t, x: x as number[], seq: (seq ?? undefined) as string | number | undefined, label: (label ?? undefined) as number | undefined };
+}
+
+/** The names of the top-level object of `text` (JSON that JSON.parse took), each as often as the text gives it: a
+ * small parser of its own, for the oracle, where JSON.parse keeps one of each. */
+function topLevelNames(text: string): string[] {
+  const names: string[] = [];
+  let at = 0;
+  const token = (pattern: RegExp) => {
+    pattern.lastIndex = at;
+    const found = pattern.exec(text)![0];
+    at += found.length;
+    return found;
+  };
+  const space = () => token(/[ \t\n\r]*/y);
+  const value = (depth: number): void => {
+    space();
+    const c = text[at];
+    if (c === "{" || c === "[") {
+      at++;
+      space();
+      if (text[at] === (c === "{" ? "}" : "]")) {
+        at++;
+        return;
+      }
+      for (;;) {
+        if (c === "{") {
+          space();
+          const name = JSON.parse(token(/"(?:[^"\\]|\\.)*"/y)) as string;
+          if (depth === 0) names.push(name);
+          space();
+          at++; // the colon
+        }
+        value(depth + 1);
+        space();
+        if (text[at++] !== ",") return;
+      }
+    }
+    if (c === '"') token(/"(?:[^"\\]|\\.)*"/y);
+    else token(/-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null/y);
+  };
+  value(0);
+  return names;
 }
 
 /** Checks one case of the JS reader: the same reading whole, in byte pieces and as text; clean refusals. */

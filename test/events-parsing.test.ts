@@ -100,6 +100,8 @@ describe("event files", () => {
 
   it("ignores unknown NDJSON fields and unknown CSV columns", () => {
     expect(parse('{"t":1,"x":[1,2],"note":"hi"}').events).toHaveLength(1);
+    // a name of the line's own given twice, or a field's name inside a value of its own, drops nothing it reads
+    expect(parse('{"t":1,"x":[1,2],"note":"a","note":"b","meta":{"t":5,"t":6,"x":[{"seq":1,"seq":2}]},"s":"\\"t\\":"}').events[0].t).toBe(1);
     expect(parse("t,x0,x1,weight\n1,1,2,0.5\n").events[0].x).toEqual(new Float64Array([1, 2]));
   });
 
@@ -128,6 +130,11 @@ describe("event files", () => {
     ["seq an object", '{"t": 1, "x": [1, 2], "seq": {}}', /"seq" must be a string or an integer/],
     ["label a string", '{"t": 1, "x": [1, 2], "label": "cat"}', /"label" must be a finite number, got "cat"/],
     ["label overflowing", '{"t": 1, "x": [1, 2], "label": 1e999}', /"label" must be a finite number/],
+    // JSON.parse keeps the last of a name given twice: before, the line ran as t = 2, its 1 dropped unsaid
+    ["t given twice", '{"t": 1, "x": [1, 2], "t": 2}', /:3: "t" is given twice$/],
+    ["x given twice, once by an escaped name", '{"t": 1, "x": [1, 2], "\\u0078": [3, 4]}', /:3: "x" is given twice$/],
+    ["seq given twice, the first null", '{"seq": null, "t": 1, "x": [1, 2], "seq": "a"}', /:3: "seq" is given twice$/],
+    ["label given twice, with nested fields of the line's own", '{"label": 1, "meta": {"t": 1, "t": 2}, "t": 1, "x": [1, 2], "label": 2}', /:3: "label" is given twice$/],
   ];
 
   it.each(badNdjson)("rejects an NDJSON line with %s, naming file, line and reason", (_name, line, reason) => {

@@ -40,8 +40,8 @@ function oddLines(rng: Rng): string[] {
         case 2: // numbers in other spellings: exponents, many digits
           lines.push(`{"t":${t.toExponential(20)},"x":[${x.map((v) => v.toPrecision(25)).join(",")}],"seq":${seq}}`);
           break;
-        case 3: // escaped keys and a duplicate key (the last one wins)
-          lines.push(`{"\\u0074":"no","x":[0,0,0],"\\u0074":${t},"\\u0078":${JSON.stringify(x)},"s\\u0065q":${seq},"label":null}`);
+        case 3: // escaped keys, and a name of the line's own given twice (a field of the event given twice is refused)
+          lines.push(`{"n\\u006fte":"no","\\u0074":${t},"note":1,"\\u0078":${JSON.stringify(x)},"s\\u0065q":${seq},"label":null}`);
           break;
         case 4: // blank lines and JavaScript white space around the object
           lines.push("", "   ", `\u00a0\u2028{"t":${t},"x":${JSON.stringify(x)},"seq":${seq}}\u3000\ufeff`);
@@ -186,6 +186,13 @@ describe("phasor-wasi refuses what phasor run refuses", () => {
     [['{"t":1,"x":[1,2,3],"labels":1}'], `"labels" looks like "label" misspelt ${OWN_FIELD}`],
     [['{"t":1,"x":[1,2,3],"labl":1}'], `"labl" looks like "label" misspelt ${OWN_FIELD}`],
     [['{"t":1,"x":[1,2,3],"lAbEk":1}'], `"lAbEk" looks like "label" misspelt ${OWN_FIELD}`],
+    // a field of the event given twice, even escaped or with the same value: JSON.parse keeps the last, and before,
+    // both ran the line with it; the first repeated in the line is named, after any lookalike and before any value
+    [[good(0), '{"t":1,"x":[1,2,3],"t":2}'], '"t" is given twice'],
+    [['{"\\u0074":1,"x":[1,2,3],"t":1}'], '"t" is given twice'],
+    [['{"t":1,"x":[1,2],"x":[1,2,3],"t":2}'], '"x" is given twice'],
+    [['{"t":1,"x":[1,2,3],"seq":"a","seq":"a","label":"no"}'], '"seq" is given twice'],
+    [['{"t":1,"x":[1,2,3],"label":null,"Seq":1,"label":2}'], `"Seq" looks like "seq" misspelt ${OWN_FIELD}`],
     // the engine's clock: before, phasor-wasi said "the stream has run longer than 2^62 ticks since its first
     // event; start a new stream", in words of its own
     [[good(3.5), good(1e300)], "event at t=1e+300: more than 2^62 ticks after the stream's first event (t=3.5), beyond what the engine's clock counts; start a new stream"],

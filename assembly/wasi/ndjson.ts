@@ -1,6 +1,6 @@
 // One NDJSON event line (shared/spec/formats.md, "Events") read as `phasor run` reads it (host/engine/events.ts): the
-// line is JSON.parse'd (strict JSON, the last of duplicate keys wins), then t, x, seq and label are checked in
-// that order with the same rules and messages. Nothing is allocated per line.
+// line is JSON.parse'd (strict JSON), a field of the event given twice is refused (JSON.parse would keep the last),
+// then t, x, seq and label are checked in that order with the same rules and messages. Nothing is allocated per line.
 
 import { numberEnd, parseNumber } from "./decimal";
 import { expectWord, scanString, skipSpace, skipValue, startsNumber, syntax, syntaxAt, syntaxWhy } from "./json";
@@ -191,6 +191,17 @@ const KEY_NAMES = ["", "t", "x", "seq", "label"];
 let lookalikeAt: usize = 0;
 let lookalikeKey: i32 = 0;
 
+/** The first of the known keys given a second time in the line (host/engine/events.ts refuses it after the
+ * lookalikes), 0 for none. */
+let repeatedKey: i32 = 0;
+
+/** What the line has given the field of known key `which` so far (ABSENT before its first). */
+function heldOf(which: i32): i32 {
+  if (which == KEY_T) return tHeld;
+  if (which == KEY_X) return xHeld;
+  return which == KEY_SEQ ? seqHeld : labelHeld;
+}
+
 /** The object's members: the position after its closing brace, or 0. */
 function readObject(p: usize, end: usize, x: usize, inputSize: i32, key: Writer, seq: Writer): usize {
   p = skipSpace(p + 1, end);
@@ -207,6 +218,7 @@ function readObject(p: usize, end: usize, x: usize, inputSize: i32, key: Writer,
     if (p >= end) return syntax("unexpected end of the line", p);
     const start = p;
     const which = keyOf(key);
+    if (which != 0 && repeatedKey == 0 && heldOf(which) != ABSENT) repeatedKey = which;
     if (which == KEY_X) {
       p = readX(p, end, x, inputSize);
     } else if (which == KEY_T || which == KEY_LABEL || which == KEY_SEQ) {
@@ -258,6 +270,7 @@ export function readEvent(line: usize, start: usize, end: usize, x: usize, input
   seqHeld = ABSENT;
   labelHeld = ABSENT;
   lookalikeAt = 0;
+  repeatedKey = 0;
   let p: usize;
   const isObject = load<u8>(start) == 123;
   if (isObject) p = readObject(start, end, x, inputSize, key, seq);
@@ -288,6 +301,11 @@ export function readEvent(line: usize, start: usize, end: usize, x: usize, input
     putText(reason, '" looks like "');
     putText(reason, KEY_NAMES[lookalikeKey]);
     return because(reason, "\" misspelt (a field of your own must differ from the format's by more than case or one letter)");
+  }
+  if (repeatedKey != 0) {
+    putText(reason, '"');
+    putText(reason, KEY_NAMES[repeatedKey]);
+    return because(reason, '" is given twice');
   }
   if (tHeld == ABSENT) return because(reason, 'missing "t"');
   if (tHeld != NUMBER) return got(reason, '"t" must be a number, got ', tText, tTextEnd);

@@ -6,6 +6,7 @@
  * Browser-safe: no node import.
  */
 import { PhasorError, badInput, escapeControls, givenText, knownOptions } from "../errors.js";
+import { mayRepeatNames, repeatedName } from "../json-names.js";
 import { misspeltName } from "../misspelt.js";
 import { F32_MAX } from "./stream-checks.js";
 
@@ -379,9 +380,15 @@ export class EventParser {
     if (typeof value !== "object" || value === null || Array.isArray(value)) return "not a JSON object";
     const record = value as Record<string, unknown>;
     // no key of a JSON object is an array index that looks like a field, so Object.keys has them in the line's order
-    for (const name of Object.keys(record)) {
+    const names = Object.keys(record);
+    for (const name of names) {
       const meant = misspeltName(name, NDJSON_FIELDS);
       if (meant !== undefined) return `"${name}" looks like "${meant}" misspelt ${OWN_FIELD}`;
+    }
+    // JSON.parse kept the last of a field given twice: the first would be dropped unsaid
+    if (mayRepeatNames(text, names.length)) {
+      const repeated = repeatedName(text, (name, path) => path.length === 0 && NDJSON_FIELDS.includes(name));
+      if (repeated !== undefined) return `"${repeated.name}" is given twice`;
     }
 
     const t = record.t;
