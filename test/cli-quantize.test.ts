@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { phasor, type Result } from "./support/cli.js";
 import { modelToJson } from "../host/model/model.js";
+import { decodePlsm } from "../host/model/plsm.js";
 import { ReferenceEngine } from "../host/engine/reference.js";
 import { simdSupported } from "../host/engine/wasm-source.js";
 import { Rng, randomModel, randomStream } from "./support/random.js";
@@ -83,17 +84,47 @@ afterAll(() => {
 });
 
 describe("phasor quantize", () => {
-  it("says that a JSON model's sensors declaration is not kept in the .plsm, and where to give it instead", () => {
-    // before: dropped without a word, and phasor gateway on the .plsm read every input as one sensor "x"
-    const withSensors = { ...JSON.parse(readFileSync(modelPath, "utf8")), sensors: [{ name: "a", channels: 1, slots: [0] }, { name: "b", channels: 1, slots: [1] }] };
-    const source = file("with-sensors.json", JSON.stringify(withSensors));
-    const out = join(dir, "with-sensors.plsm");
-    const run = phasor(["quantize", "--model", source, "--calib", eventsPath, "--out", out]);
-    expect(run.status, run.stderr).toBe(0);
-    expect(existsSync(out)).toBe(true);
-    expect(run.stderr).toBe(
-      `phasor quantize: warning: ${source}'s "sensors" declaration is not kept in ${out} (a .plsm has no place for it): give it to phasor gateway with --sensors, or the gateway reads every input as one sensor "x"\n`,
-    );
+  // before: the declaration was left out of the .plsm, with a warning to give it to phasor gateway as --sensors
+  describe("a sensor declaration (docs/gateway.md, \"Sensors\")", () => {
+    const DECLARED = [{ name: "a", channels: 1, slots: [1], unit: "m/s^2" }, { name: "b", channels: 1, slots: [0], hold: true }];
+    const withSensors = (sensors: unknown) => ({ ...JSON.parse(readFileSync(modelPath, "utf8")), sensors });
+    const metadata = (path: string) => decodePlsm(new Uint8Array(readFileSync(path)), path).meta;
+
+    it("is kept in the .plsm's metadata as the model gives it, with no warning, the summary counting its bytes", () => {
+      const source = file("with-sensors.json", JSON.stringify(withSensors(DECLARED)));
+      const out = join(dir, "with-sensors.plsm");
+      const run = phasor(["quantize", "--model", source, "--calib", eventsPath, "--out", out]);
+      expect(run.status, run.stderr).toBe(0);
+      expect(run.stderr).toBe("");
+      expect(metadata(out).sensors).toEqual(DECLARED);
+      expect(JSON.parse(run.stdout).bytes).toBe(statSync(out).size);
+    });
+
+    it("--sensors S.json puts its declaration into the .plsm in place of the model's", () => {
+      const source = file("with-sensors-too.json", JSON.stringify(withSensors(DECLARED)));
+      const declaration = { format: "phasor-sensors", version: 1, hold: true, sensors: [{ name: "both", channels: 2 }] };
+      const sensors = file("sensors.json", JSON.stringify(declaration));
+      const out = join(dir, "with-flag.plsm");
+      const run = phasor(["quantize", "--model", source, "--calib", eventsPath, "--out", out, "--sensors", sensors]);
+      expect(run.status, run.stderr).toBe(0);
+      expect(run.stderr).toBe("");
+      expect(metadata(out).sensors).toEqual(declaration);
+    });
+
+    it("is refused as the gateway refuses it, naming where it is, and nothing is written", () => {
+      const source = file("bad-sensors.json", JSON.stringify(withSensors([{ name: "a", channels: 3 }])));
+      const out = join(dir, "bad-sensors.plsm");
+      const run = phasor(["quantize", "--model", source, "--calib", eventsPath, "--out", out]);
+      expect(run.status).toBe(2);
+      expect(run.stderr).toBe(`phasor quantize: ${source}: sensors: sensors[0].channels: expected an integer from 1 to the model's inputSize 2, got 3\n`);
+      expect(run.stdout).toBe("");
+      const sensors = file("bad-flag-sensors.json", JSON.stringify({ sensors: [{ name: "a/b", channels: 1 }] }));
+      const flagged = phasor(["quantize", "--model", modelPath, "--calib", eventsPath, "--out", out, "--sensors", sensors]);
+      expect(flagged.status).toBe(2);
+      expect(flagged.stderr).toContain(`phasor quantize: ${sensors}: sensors[0].name: expected a name`);
+      expect(existsSync(out)).toBe(false);
+      expect(partialFiles()).toEqual([]);
+    });
   });
 
   it("writes the .plsm and prints one JSON summary line: formats, sizes, calibration ranges and error", () => {

@@ -87,6 +87,9 @@ function weightBytes(kind: number, plan: FixedPlan | undefined, n: number): numb
   return kind !== KIND_FIXED ? 4 : plan?.layers[n].int8 ? 1 : 2;
 }
 
+/** The length of a file whose metadata, its last region, starts at `metaAt`: the metadata padded to 4, the checksum. */
+const imageBytes = (metaAt: number, metaBytes: number) => ((metaAt + metaBytes + 3) & ~3) + 4;
+
 /** Offsets of every region of a file for the given shapes: the one place the layout is computed. */
 function layout(model: FloatModel, kind: number, metaBytes: number, plan?: FixedPlan) {
   const eb = kind === KIND_FIXED ? 2 : 4;
@@ -112,8 +115,7 @@ function layout(model: FloatModel, kind: number, metaBytes: number, plan?: Fixed
   const rows = at;
   at = align16(at + model.readout.outputSize * ROW_RECORD_BYTES);
   const meta = at;
-  at = (at + metaBytes + 3) & ~3;
-  return { readoutDesc, layers, V, rows, meta, fileBytes: at + 4 };
+  return { readoutDesc, layers, V, rows, meta, fileBytes: imageBytes(meta, metaBytes) };
 }
 
 function quantize(value: number, frac: number, limit: number): number {
@@ -215,6 +217,41 @@ export function encodePlsm(model: FloatModel, plan?: FixedPlan, meta: Record<str
   }
   bytes.set(metaText, L.meta);
   view.setUint32(L.fileBytes - 4, crc32(bytes, L.fileBytes - 4), true);
+  return bytes;
+}
+
+/**
+ * The image of a decoded .plsm with another metadata object and nothing else changed. The metadata is the file's
+ * last region, so every byte before it stays as it is, and only its length, the file's and the checksum follow:
+ * `phasor quantize` adds a sensor declaration this way to the image it has checked on the fixed engine, without
+ * quantizing again. `timeUnit` and `labels` are the model's: a `meta` that changes them is refused, as encodePlsm
+ * refuses one that gives them.
+ */
+export function withMetadata(file: PlsmFile, meta: Record<string, unknown>): Uint8Array {
+  if (typeof meta !== "object" || meta === null || Array.isArray(meta)) throw new PhasorError("bad-args", "withMetadata: meta must be an object of JSON values");
+  for (const key of ["timeUnit", "labels"]) {
+    if (JSON.stringify(meta[key]) !== JSON.stringify(file.meta[key])) {
+      throw new PhasorError("bad-args", `withMetadata: meta.${key} would change the model's own ${key} in the file; it is the model's to give`);
+    }
+  }
+  const view = new DataView(file.bytes.buffer, file.bytes.byteOffset, file.bytes.byteLength);
+  const metaAt = view.getUint32(HEADER_META_AT, true);
+  // every writer here puts it last; a file that does not would lose what follows it
+  if (imageBytes(metaAt, view.getUint32(HEADER_META_BYTES, true)) !== file.bytes.length) {
+    throw new PhasorError("bad-args", "withMetadata: the file's metadata is not its last region, so it cannot be replaced in place");
+  }
+  const metaText = new TextEncoder().encode(JSON.stringify(meta));
+  const fileBytes = imageBytes(metaAt, metaText.length);
+  if (fileBytes > MAX_IMAGE_BYTES) {
+    throw badModel("model", `its .plsm image would take ${fileBytes} bytes, more than the ${MAX_IMAGE_BYTES} a wasm engine holds`);
+  }
+  const bytes = new Uint8Array(fileBytes);
+  bytes.set(file.bytes.subarray(0, metaAt));
+  bytes.set(metaText, metaAt);
+  const out = new DataView(bytes.buffer);
+  out.setUint32(HEADER_FILE_BYTES, fileBytes, true);
+  out.setUint32(HEADER_META_BYTES, metaText.length, true);
+  out.setUint32(fileBytes - 4, crc32(bytes, fileBytes - 4), true);
   return bytes;
 }
 

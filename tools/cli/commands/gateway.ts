@@ -6,15 +6,16 @@
 import { createHash } from "node:crypto";
 import { statSync } from "node:fs";
 import { createEngine } from "../../../host/engine/create.js";
-import { PhasorError, badModel } from "../../../host/errors.js";
+import { PhasorError } from "../../../host/errors.js";
 import { checkPrefix, ownedShards } from "../../../host/gateway/topics.js";
-import { defaultSensorLayout, parseSensorLayout, sensorLayoutToJson, type SensorLayout } from "../../../host/gateway/sensors.js";
+import { sensorLayoutToJson } from "../../../host/gateway/sensors.js";
 import { defineCommand } from "../command.js";
 import { Gateway } from "../../../host/gateway/gateway.js";
 import { DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_MAX_READINGS } from "../../../host/gateway/payload.js";
 import { C_MIN as LEARNING_C_MIN, DEFAULT_C, ETA_MAX as LEARNING_ETA_MAX, ETA_MIN as LEARNING_ETA_MIN } from "../../../host/engine/readout-learning.js";
-import { JSON_FILE_LIMIT, ioReason, makeFolder, readWholeFile } from "../../../host/files.js";
+import { ioReason, makeFolder } from "../../../host/files.js";
 import { ENGINE_FLAGS, loadModelFile, readModelFile } from "../model-file.js";
+import { sensorDeclaration, sensorLayoutOf } from "../sensor-declaration.js";
 
 export const command = defineCommand({
   usage:
@@ -38,7 +39,7 @@ export const command = defineCommand({
     model: { kind: "string", required: true, value: "M", help: "float model (.json) or quantized model (.plsm)" },
     state: { kind: "string", required: true, value: "DIR", help: "directory of the owned shards' snapshots and WALs" },
     broker: { kind: "string", value: "URL", help: "MQTT broker (default mqtt://127.0.0.1:1883)" },
-    sensors: { kind: "string", value: "S.json", help: "sensor declaration (default: the JSON model's \"sensors\" field, else one sensor \"x\" of all inputs)" },
+    sensors: { kind: "string", value: "S.json", help: "sensor declaration (default: the model's own, a JSON model's \"sensors\" field or a .plsm's metadata \"sensors\", else one sensor \"x\" of all inputs)" },
     ...ENGINE_FLAGS,
     prefix: { kind: "string", value: "P", help: "topic prefix (default phasor)" },
     shards: { kind: "number", integer: true, min: 1, default: 16, help: "shards of the deployment (the same for every gateway and publisher)" },
@@ -72,7 +73,7 @@ export const command = defineCommand({
     // read once: the fingerprint is of the bytes the model came from
     const modelBytes = readModelFile(flags.model);
     const loaded = await loadModelFile(flags.model, modelBytes);
-    const layout = await sensorLayout(flags.sensors, loaded.format === "json" ? modelBytes : undefined, loaded.model.inputSize, flags.model);
+    const layout = sensorLayoutOf(sensorDeclaration(flags.sensors, loaded, modelBytes), loaded.model.inputSize);
     const engine = await createEngine(loaded, { engine: flags.engine, simd: flags.simd });
     if (flags["learn-rate"] !== undefined && engine.kind !== "fixed") {
       engine.dispose();
@@ -83,6 +84,10 @@ export const command = defineCommand({
       const gateway = await Gateway.open({
         engine,
         layout,
+        // the declaration as the gateway runs it, wherever it came from (--sensors, the model's own, the default):
+        // the same configuration is the same fingerprint. The model is its file's bytes, metadata included, as the
+        // wasm engines' stream snapshots hold its checksum: a .plsm quantized again to carry a declaration is
+        // another file, whose engine would refuse the old streams
         fingerprint: { model: sha256(modelBytes), engine: engine.kind, sensors: sha256(JSON.stringify(sensorLayoutToJson(layout))) },
         broker,
         prefix,
@@ -135,25 +140,6 @@ async function checkStateDirectory(path: string): Promise<void> {
   }
   if (isDirectory === false) throw new PhasorError("bad-args", `--state ${path}: not a directory (the gateway keeps a folder per shard in it)`);
   if (isDirectory === undefined) await makeFolder(path, "--state");
-}
-
-/** --sensors, else the JSON model's "sensors" field, else one sensor "x" of all inputs. */
-async function sensorLayout(path: string | undefined, modelJson: Uint8Array | undefined, inputSize: number, modelPath: string): Promise<SensorLayout> {
-  if (path !== undefined) {
-    const text = new TextDecoder().decode(readWholeFile(path, { what: "the sensor declaration", ...JSON_FILE_LIMIT, code: "bad-model" }));
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (err) {
-      throw badModel(path, `not valid JSON (${(err as Error).message})`);
-    }
-    return parseSensorLayout(json, inputSize, path);
-  }
-  if (modelJson !== undefined) {
-    const sensors = (JSON.parse(new TextDecoder().decode(modelJson)) as { sensors?: unknown }).sensors;
-    if (sensors !== undefined) return parseSensorLayout(sensors, inputSize, `${modelPath}: sensors`);
-  }
-  return defaultSensorLayout(inputSize);
 }
 
 function sha256(data: Uint8Array | string): string {

@@ -8,9 +8,9 @@
 import { stat } from "node:fs/promises";
 import { dirname, extname } from "node:path";
 import type { Agreement } from "../../../host/engine/compare.js";
-import { PhasorError, escapeControls } from "../../../host/errors.js";
+import { PhasorError } from "../../../host/errors.js";
 import type { FloatModel } from "../../../host/model/model.js";
-import { KIND_FIXED, PRE_FRAC, type FixedPlan } from "../../../host/model/plsm.js";
+import { KIND_FIXED, PRE_FRAC, withMetadata, type FixedPlan } from "../../../host/model/plsm.js";
 import { FIXED_TOLERANCE, WEIGHT_WIDTHS } from "../../../host/model/quantize.js";
 import { U_FORMAT_CHOICES, quantizeChecked } from "../../../host/model/quantize-checked.js";
 import { defineCommand } from "../command.js";
@@ -19,9 +19,10 @@ import { EVENT_READER_FLAGS } from "../io.js";
 import { readSequences, requireSequences } from "../sequences.js";
 import { inputLimit } from "../../../host/engine/input-range.js";
 import { loadModelFile, readModelFile } from "../model-file.js";
+import { sensorDeclaration, sensorLayoutOf } from "../sensor-declaration.js";
 
 export const command = defineCommand({
-  usage: "--model M.json --calib E --out M.plsm [--weights int16|int8] [--u-formats auto|pairs|fine] [--skip-bad] [--max-line-bytes N] [--accept-error]",
+  usage: "--model M.json --calib E --out M.plsm [--sensors S.json] [--weights int16|int8] [--u-formats auto|pairs|fine] [--skip-bad] [--max-line-bytes N] [--accept-error]",
   description:
     "Quantizes a float model to the fixed-point .plsm format, with number formats chosen from the weights and from\n" +
     "the ranges the float64 reference reaches on the calibration events. Prints one JSON line: the formats chosen,\n" +
@@ -38,11 +39,14 @@ export const command = defineCommand({
     "pairs keeps each row's sum of |w_q| within 65538, which the scalar builds sum two rows per multiply and every\n" +
     "earlier engine reads; fine takes the finest formats the SIMD build's lanes allow, about two more bits on a trained\n" +
     "model's U, at more operators a MAC in the scalar builds; auto (the default) writes pairs where its error is\n" +
-    'within the tolerances, and fine otherwise. "uFormats" in the summary says which the file has.',
+    'within the tolerances, and fine otherwise. "uFormats" in the summary says which the file has.\n' +
+    "The model's sensor declaration (its \"sensors\" field, or --sensors in its place) goes into the .plsm's metadata,\n" +
+    "where phasor gateway finds it (docs/gateway.md, \"Sensors\"); one the gateway would refuse is refused here.",
   flags: {
     model: { kind: "string", required: true, value: "M.json", help: "float model" },
     calib: { kind: "string", required: true, value: "E", help: "calibration events, NDJSON or CSV; - reads stdin" },
     out: { kind: "string", required: true, value: "M.plsm", help: "where to write the quantized model" },
+    sensors: { kind: "string", value: "S.json", help: "sensor declaration to keep in the .plsm for phasor gateway, in place of the model's \"sensors\" field" },
     weights: { kind: "enum", values: WEIGHT_WIDTHS, default: "int16", help: "element of the gate matrices W and U" },
     "u-formats": { kind: "enum", values: U_FORMAT_CHOICES, default: "auto", help: "the formats of U's rows: pairs (scalar builds' faster kernel), fine (closest to the float model), auto (pairs where within the tolerances)" },
     ...EVENT_READER_FLAGS,
@@ -57,15 +61,20 @@ export const command = defineCommand({
       throw new PhasorError("bad-args", `--model ${flags.model}: ${what}; quantize takes a float model as JSON (.json)`);
     }
     await checkOutputPath(flags.out);
+    // held to the gateway's rules before any work: one it would refuse is not written into the model
+    const declaration = sensorDeclaration(flags.sensors, loaded, modelBytes);
+    sensorLayoutOf(declaration, loaded.model.inputSize);
 
     const sequences = requireSequences(await readSequences(flags.calib, io.stdin, loaded.model.inputSize, flags), "calibrate on", "quantize", io.stderr);
 
     const int8 = flags.weights === "int8";
     const { result, uFormats, error, weightError, beyond, memory } = await quantizeChecked(loaded.model, sequences, flags.model, flags.weights, flags["u-formats"]);
+    // in the metadata, where older readers ignore it (docs/plsm.md): the checked image's bytes are otherwise the same
+    const bytes = declaration === undefined ? result.bytes : withMetadata(result.file, { ...result.file.meta, sensors: declaration.json });
     const summary = JSON.stringify({
       model: flags.model,
       out: flags.out,
-      bytes: result.bytes.length,
+      bytes: bytes.length,
       ...(int8 ? { weights: flags.weights } : {}),
       uFormats,
       layers: loaded.model.layers.map((L) => ({ inputSize: L.inputSize, hiddenSize: L.hiddenSize })),
@@ -84,23 +93,11 @@ export const command = defineCommand({
           `section 3 allows (${beyond.join("; ")}); ${flags.out} was not written (--accept-error writes it anyway)`,
       );
     }
-    await writeFileAtomically(flags.out, result.bytes);
+    await writeFileAtomically(flags.out, bytes);
     if (beyond.length > 0) io.stderr.write(`phasor quantize: written with --accept-error although ${beyond.join("; ")}\n`);
-    if (hasSensors(modelBytes)) {
-      // the .plsm has no place for it (docs/plsm.md): said, not dropped unsaid
-      io.stderr.write(
-        `phasor quantize: warning: ${escapeControls(flags.model)}'s "sensors" declaration is not kept in ${escapeControls(flags.out)} (a .plsm has no ` +
-          `place for it): give it to phasor gateway with --sensors, or the gateway reads every input as one sensor "x"\n`,
-      );
-    }
     io.stdout.write(summary + "\n");
   },
 });
-
-/** Whether a JSON model file (already read as a model) declares its sensors (docs/gateway.md, "sensors"). */
-function hasSensors(modelJson: Uint8Array): boolean {
-  return (JSON.parse(new TextDecoder().decode(modelJson)) as { sensors?: unknown }).sensors !== undefined;
-}
 
 /**
  * Fails before any work on an --out that can never be written: not named .plsm (every reader picks the format
