@@ -12,7 +12,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { encodePlsm } from "../host/model/plsm.js";
+import { decodePlsm, encodePlsm, withMetadata } from "../host/model/plsm.js";
 import { MCU_TOO_BIG } from "../host/engine/mcu.js";
 import { quantize } from "../host/model/quantize.js";
 import { moduleNeeds } from "../tools/cli/wasm-needs.js";
@@ -132,6 +132,32 @@ describe("phasor export-c", () => {
     expect(fromArrays.stdout.equals(fromFiles.stdout)).toBe(true);
     expect(fromArrays.stdout.toString("utf8").split("\n")).toHaveLength(fixture.t.length + 1);
     expect(runCHost(embedded, ["--model", model, "--events", events]).stderr).toMatch(/unknown flag --model/);
+  });
+
+  it("leaves a .plsm's sensor declaration out of the image, which the device never reads, and says so", () => {
+    // before, its bytes went into the arena and the flash: about a hundred a sensor, where the paper's model leaves
+    // 560 bytes of the one-page arena
+    const plain = decodePlsm(fixture.image, "two-layers.plsm");
+    const declared = withMetadata(plain, { ...plain.meta, sensors: [{ name: "accel", channels: fixture.inputSize, note: "of the user's own" }] });
+    const withSensors = join(dir, "with-sensors.plsm");
+    writeFileSync(withSensors, declared);
+    const there = join(dir, "with-sensors");
+    mkdirSync(there);
+    const run = exportC(["--model", withSensors, "--out", there]);
+    expect(run.stderr).toBe("");
+    expect(run.status).toBe(0);
+    const told = JSON.parse(run.stdout) as Summary & { sensorsLeftOut?: number };
+    expect(told.sensorsLeftOut).toBe(declared.length - fixture.image.length);
+    expect(told.imageBytes).toBe(fixture.image.length);
+    expect(told.arenaUsedBytes).toBe(summary.arenaUsedBytes);
+    const dump = join(dir, "dump-sensors.c");
+    const binary = join(dir, "dump-sensors");
+    writeFileSync(dump, DUMP);
+    const built = spawnSync("gcc", [...C_FLAGS, `-I${there}`, dump, join(there, "phasor_model.c"), "-o", binary], { encoding: "utf8" });
+    expect(built.stderr).toBe("");
+    expect(spawnSync(binary, [join(dir, "wasm-s.bin"), join(dir, "plsm-s.bin")]).status).toBe(0);
+    // the image as it was before the declaration went in: every byte the module reads, the same
+    expect(readFileSync(join(dir, "plsm-s.bin")).equals(Buffer.from(fixture.image))).toBe(true);
   });
 
   it("gives a header and a source that only compile together when they come from the same run", () => {

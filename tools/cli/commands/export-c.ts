@@ -8,7 +8,7 @@ import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { PhasorError } from "../../../host/errors.js";
 import { buildDirectory } from "../../../host/node.js";
-import { KIND_FIXED } from "../../../host/model/plsm.js";
+import { KIND_FIXED, withMetadata } from "../../../host/model/plsm.js";
 import { mcuBuildFor } from "../../../host/engine/mcu.js";
 import { C_IDENTIFIER, cExport, mcuFit, mcuNeeds } from "../c-export.js";
 import { defineCommand } from "../command.js";
@@ -41,7 +41,8 @@ export const command = defineCommand({
     "const arrays with their lengths, and macros for what they need of the device: the bytes of the module's arena\n" +
     "the model takes (as the module's own init lays it out), the module's arena and linear memory, and a bound on\n" +
     "the interpreter stack from the module's code. Prints one JSON line with the same numbers. A model that does\n" +
-    "not fit the arena is refused with the bytes it needs and the bytes there are.",
+    "not fit the arena is refused with the bytes it needs and the bytes there are. A sensor declaration in the\n" +
+    ".plsm's metadata (phasor gateway's, of no use on the device) is left out of the image (\"sensorsLeftOut\": bytes).",
   flags: {
     model: { kind: "string", required: true, value: "M.plsm", help: "the quantized model (from phasor quantize)" },
     out: { kind: "string", required: true, value: "DIR", help: "the directory to write NAME.h and NAME.c into" },
@@ -67,7 +68,11 @@ export const command = defineCommand({
     if (loaded.plsm.kind !== KIND_FIXED) {
       throw new PhasorError("bad-model", `${flags.model}: a float .plsm (kind ${loaded.plsm.kind}); the MCU build runs fixed-point models (kind ${KIND_FIXED}, from phasor quantize)`);
     }
-    const image = loaded.plsm.bytes;
+    // the gateway's sensor declaration (docs/plsm.md, metadata) is of no use on the device, and takes arena and flash
+    // bytes there (about a hundred for one sensor, where the paper's model leaves 560 bytes of the one-page arena):
+    // the image goes without it, which changes no byte the module reads, and the summary says so
+    const { sensors, ...meta } = loaded.plsm.meta;
+    const image = sensors === undefined ? loaded.plsm.bytes : withMetadata(loaded.plsm, meta);
     const build = mcuBuildFor(image);
     const modulePath = flags.mcu ?? join(buildDirectory(), build);
     let module: Uint8Array<ArrayBuffer>;
@@ -96,6 +101,7 @@ export const command = defineCommand({
         source: sourcePath,
         moduleBytes: module.length,
         imageBytes: fit.imageBytes,
+        ...(sensors === undefined ? {} : { sensorsLeftOut: loaded.plsm.bytes.length - image.length }),
         arenaUsedBytes: fit.arenaUsedBytes,
         arenaBytes: fit.arenaBytes,
         linearMemoryBytes: needs.memory.initialBytes,
