@@ -45,6 +45,18 @@ function exportC(args: string[]): { status: number | null; stdout: string; stder
   return phasor(["export-c", ...args]);
 }
 
+/** `image` written to DIR/NAME.plsm and exported into DIR/NAME/, which must succeed: the paths and the summary. */
+function exported(name: string, image: Uint8Array): { path: string; out: string; summary: Summary & { sensorsLeftOut?: number } } {
+  const path = join(dir, `${name}.plsm`);
+  writeFileSync(path, image);
+  const out = join(dir, name);
+  mkdirSync(out);
+  const run = exportC(["--model", path, "--out", out]);
+  expect(run.stderr).toBe("");
+  expect(run.status).toBe(0);
+  return { path, out, summary: JSON.parse(run.stdout) };
+}
+
 /** A program that includes the header, writes both arrays to files and prints the macros as JSON. */
 const DUMP = `#include <stdio.h>
 #include "phasor_model.h"
@@ -139,14 +151,7 @@ describe("phasor export-c", () => {
     // 560 bytes of the one-page arena
     const plain = decodePlsm(fixture.image, "two-layers.plsm");
     const declared = withMetadata(plain, { ...plain.meta, sensors: [{ name: "accel", channels: fixture.inputSize, note: "of the user's own" }] });
-    const withSensors = join(dir, "with-sensors.plsm");
-    writeFileSync(withSensors, declared);
-    const there = join(dir, "with-sensors");
-    mkdirSync(there);
-    const run = exportC(["--model", withSensors, "--out", there]);
-    expect(run.stderr).toBe("");
-    expect(run.status).toBe(0);
-    const told = JSON.parse(run.stdout) as Summary & { sensorsLeftOut?: number };
+    const { out: there, summary: told } = exported("with-sensors", declared);
     expect(told.sensorsLeftOut).toBe(declared.length - fixture.image.length);
     expect(told.imageBytes).toBe(fixture.image.length);
     expect(told.arenaUsedBytes).toBe(summary.arenaUsedBytes);
@@ -204,16 +209,10 @@ describe("phasor export-c", () => {
     // the model the int16 test above refuses (110 and 8 units): half its weight bytes fit
     const float = randomModel(new Rng(8), { inputSize: 1, hidden: [110, 8], peephole: true, rOn: 0.05, outputs: 2, mode: "every" });
     const image = quantize(float, calibrationStreams(8, 1, 1, 200), "big", "int8").bytes;
-    const path = join(dir, "int8.plsm");
-    writeFileSync(path, image);
-    const int8Out = join(dir, "int8");
-    mkdirSync(int8Out);
-    const run = exportC(["--model", path, "--out", int8Out]);
-    expect(run.stderr).toBe("");
-    expect(run.status).toBe(0);
+    const { path, out: int8Out, summary: int8Summary } = exported("int8", image);
     const mcu = await mcuInt8Instance();
     expect(mcuLoad(mcu, image)).toBe(0);
-    expect(JSON.parse(run.stdout)).toMatchObject({
+    expect(int8Summary).toMatchObject({
       mcu: expect.stringMatching(/build\/phasor-mcu-int8\.wasm$/),
       moduleBytes: readFileSync(MCU_INT8_FILE).length,
       imageBytes: image.length,
