@@ -29,7 +29,49 @@ export function mayRepeatNames(text: string, names: number): boolean {
  * `watched` picks by name and path; undefined when there is none. Names are compared decoded, as JSON.parse
  * compares them (`"\u0074"` is `"t"`).
  */
-export function repeatedName(text: string, watched: (name: string, path: readonly (string | number)[]) => boolean = () => true): RepeatedName | undefined {
+export function repeatedName(text: string, watched: Watched = () => true): RepeatedName | undefined {
+  let first: RepeatedName | undefined;
+  scanNames(text, watched, (repeated) => {
+    first = repeated;
+    return false;
+  });
+  return first;
+}
+
+/**
+ * Every name given again in one object of `text` (valid JSON), among those `watched` picks, in the text's order:
+ * a name given three times is there twice. For a reader that refuses each part of its input on its own (the
+ * readings of a gateway message), where the first alone would not say which parts are whole.
+ */
+export function repeatedNames(text: string, watched: Watched = () => true): RepeatedName[] {
+  const all: RepeatedName[] = [];
+  scanNames(text, watched, (repeated) => all.push(repeated) > 0);
+  return all;
+}
+
+/**
+ * The first name given twice in any object of a JSON file's `text` (valid JSON), as its reader says it after the
+ * file's name: `layers[0].W is given twice (line 12, column 7): JSON would keep only the last`; undefined when
+ * there is none. For files read whole, where every name is the format's or refused already: one given twice is a
+ * slip of whoever wrote it, and the value JSON.parse kept may be the wrong one.
+ */
+export function repeatedInFile(text: string): string | undefined {
+  const repeated = repeatedName(text);
+  if (repeated === undefined) return undefined;
+  return `${pathText([...repeated.path, repeated.name])} is given twice (${lineAndColumn(text, repeated.offset)}): JSON would keep only the last`;
+}
+
+/** "line L, column C" of an offset in `text`, both from 1 (a column counts UTF-16 code units, as an offset does). */
+export function lineAndColumn(text: string, offset: number): string {
+  const before = text.slice(0, offset);
+  return `line ${before.split("\n").length}, column ${offset - before.lastIndexOf("\n")}`;
+}
+
+/** Which names a scan looks for repeats of: by name and by the path of their object. */
+export type Watched = (name: string, path: readonly (string | number)[]) => boolean;
+
+/** The scan of repeatedName and repeatedNames: `found` is told each repeat in the text's order, and says whether to go on. */
+function scanNames(text: string, watched: Watched, found: (repeated: RepeatedName) => boolean): void {
   // per open object, the names watched so far and the name of the member being read; per open array, the index
   const stack: { seen: Set<string> | undefined; at: string | number }[] = [];
   let expectName = false;
@@ -44,8 +86,8 @@ export function repeatedName(text: string, watched: (name: string, path: readonl
         frame.at = name;
         const path = stack.slice(0, -1).map((f) => f.at);
         if (watched(name, path)) {
-          if (frame.seen!.has(name)) return { name, path, offset: i };
-          frame.seen!.add(name);
+          if (!frame.seen!.has(name)) frame.seen!.add(name);
+          else if (!found({ name, path, offset: i })) return;
         }
         expectName = false;
       }
@@ -65,7 +107,6 @@ export function repeatedName(text: string, watched: (name: string, path: readonl
       else frame.at = (frame.at as number) + 1;
     }
   }
-  return undefined;
 }
 
 /** A path as messages write it: `layers[0].W`, or "the top level" for []. */
