@@ -72,31 +72,37 @@ export type Watched = (name: string, path: readonly (string | number)[]) => bool
 
 /** The scan of repeatedName and repeatedNames: `found` is told each repeat in the text's order, and says whether to go on. */
 function scanNames(text: string, watched: Watched, found: (repeated: RepeatedName) => boolean): void {
-  // per open object, the names watched so far and the name of the member being read; per open array, the index
-  const stack: { seen: Set<string> | undefined; at: string | number }[] = [];
+  // per open object, the names watched so far and the name of the member being read; per open array, the index;
+  // each with its path, made once when it opens (not for every name: an object of many names of a device's own)
+  const stack: { seen: Set<string> | undefined; at: string | number; path: (string | number)[] }[] = [];
+  const open = (seen: Set<string> | undefined, at: string | number) => {
+    const parent = stack[stack.length - 1];
+    stack.push({ seen, at, path: parent === undefined ? [] : [...parent.path, parent.at] });
+  };
   let expectName = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === QUOTE) {
-      let end = i + 1;
-      for (let d = text.charCodeAt(end); d !== QUOTE; d = text.charCodeAt(end)) end += d === BACKSLASH ? 2 : 1;
+      // the closing quote: the next one not escaped, found by a native search rather than a character at a time
+      let end = text.indexOf('"', i + 1);
+      while (escaped(text, end)) end = text.indexOf('"', end + 1);
       if (expectName) {
-        const name = JSON.parse(text.slice(i, end + 1)) as string;
+        const raw = text.slice(i + 1, end);
+        const name = raw.includes("\\") ? (JSON.parse(text.slice(i, end + 1)) as string) : raw;
         const frame = stack[stack.length - 1];
         frame.at = name;
-        const path = stack.slice(0, -1).map((f) => f.at);
-        if (watched(name, path)) {
+        if (watched(name, frame.path)) {
           if (!frame.seen!.has(name)) frame.seen!.add(name);
-          else if (!found({ name, path, offset: i })) return;
+          else if (!found({ name, path: [...frame.path], offset: i })) return;
         }
         expectName = false;
       }
       i = end;
     } else if (c === OPEN_BRACE) {
-      stack.push({ seen: new Set(), at: "" });
+      open(new Set(), "");
       expectName = true;
     } else if (c === OPEN_BRACKET) {
-      stack.push({ seen: undefined, at: 0 });
+      open(undefined, 0);
       expectName = false;
     } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
       stack.pop();
@@ -107,6 +113,13 @@ function scanNames(text: string, watched: Watched, found: (repeated: RepeatedNam
       else frame.at = (frame.at as number) + 1;
     }
   }
+}
+
+/** Whether the quote at `at` is escaped: an odd number of backslashes before it. */
+function escaped(text: string, at: number): boolean {
+  let k = at;
+  while (text.charCodeAt(k - 1) === BACKSLASH) k--;
+  return (at - k) % 2 === 1;
 }
 
 /** A path as messages write it: `layers[0].W`, or "the top level" for []. */

@@ -31,6 +31,16 @@ describe("repeatedNames", () => {
   it("compares names decoded, as JSON.parse does", () => {
     expect(repeatedNames('{"t": 1, "\\u0074": 2, "\\"": 1, "\\u0022": 2}').map((r) => r.name)).toEqual(["t", '"']);
   });
+
+  it("ends a string at its first quote not escaped, after any run of backslashes", () => {
+    const text = String.raw`{"a\\": "\\", "b": "\"\\\"", "a\\": {"c": "\\\\", "c": 1}, "b": 2}`;
+    expect(Object.keys(JSON.parse(text))).toEqual(["a\\", "b"]);
+    expect(repeatedNames(text).map((r) => [r.name, r.path])).toEqual([
+      ["a\\", []],
+      ["c", ["a\\"]],
+      ["b", []],
+    ]);
+  });
 });
 
 describe("repeatedInFile", () => {
