@@ -211,7 +211,8 @@ function tooDeep(bytes: Uint8Array): number {
   return -1;
 }
 
-/** t and v of one reading (`twice`: a field of it given twice); JSON has no NaN, so null stands for it (and is refused later as not finite). */
+/** t and v of one reading (`twice`: a field of it given twice, by repeatedFields); JSON has no NaN, so null stands
+ * for it (and is refused later as not finite). */
 function reading(r: Record<string, unknown>, topicSensor: string, ofReadings = false, twice?: string): Reading | { malformed: string } {
   // a message of one reading had its fields checked as the message's
   const lookalike = ofReadings ? misspeltField(r, READING_FIELDS) : null;
