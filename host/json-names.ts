@@ -29,32 +29,80 @@ export function mayRepeatNames(text: string, names: number): boolean {
  * `watched` picks by name and path; undefined when there is none. Names are compared decoded, as JSON.parse
  * compares them (`"\u0074"` is `"t"`).
  */
-export function repeatedName(text: string, watched: (name: string, path: readonly (string | number)[]) => boolean = () => true): RepeatedName | undefined {
-  // per open object, the names watched so far and the name of the member being read; per open array, the index
-  const stack: { seen: Set<string> | undefined; at: string | number }[] = [];
+export function repeatedName(text: string, watched: Watched = () => true): RepeatedName | undefined {
+  let first: RepeatedName | undefined;
+  scanNames(text, watched, (repeated) => {
+    first = repeated;
+    return false;
+  });
+  return first;
+}
+
+/**
+ * Every name given again in one object of `text` (valid JSON), among those `watched` picks, in the text's order:
+ * a name given three times is there twice. For a reader that refuses each part of its input on its own (the
+ * readings of a gateway message), where the first alone would not say which parts are whole.
+ */
+export function repeatedNames(text: string, watched: Watched = () => true): RepeatedName[] {
+  const all: RepeatedName[] = [];
+  scanNames(text, watched, (repeated) => all.push(repeated) > 0);
+  return all;
+}
+
+/**
+ * The first name given twice in any object of a JSON file's `text` (valid JSON), as its reader says it after the
+ * file's name: `layers[0].W is given twice (line 12, column 7): JSON would keep only the last`; undefined when
+ * there is none. For files read whole, where every name is the format's or refused already: one given twice is a
+ * slip of whoever wrote it, and the value JSON.parse kept may be the wrong one.
+ */
+export function repeatedInFile(text: string): string | undefined {
+  const repeated = repeatedName(text);
+  if (repeated === undefined) return undefined;
+  return `${pathText([...repeated.path, repeated.name])} is given twice (${lineAndColumn(text, repeated.offset)}): JSON would keep only the last`;
+}
+
+/** "line L, column C" of an offset in `text`, both from 1 (a column counts UTF-16 code units, as an offset does). */
+export function lineAndColumn(text: string, offset: number): string {
+  const before = text.slice(0, offset);
+  return `line ${before.split("\n").length}, column ${offset - before.lastIndexOf("\n")}`;
+}
+
+/** Which names a scan looks for repeats of: by name and by the path of their object. */
+export type Watched = (name: string, path: readonly (string | number)[]) => boolean;
+
+/** The scan of repeatedName and repeatedNames: `found` is told each repeat in the text's order, and says whether to go on. */
+function scanNames(text: string, watched: Watched, found: (repeated: RepeatedName) => boolean): void {
+  // per open object, the names watched so far and the name of the member being read; per open array, the index;
+  // each with its path, made once when it opens (not for every name: an object of many names of a device's own)
+  const stack: { seen: Set<string> | undefined; at: string | number; path: (string | number)[] }[] = [];
+  const open = (seen: Set<string> | undefined, at: string | number) => {
+    const parent = stack[stack.length - 1];
+    stack.push({ seen, at, path: parent === undefined ? [] : [...parent.path, parent.at] });
+  };
   let expectName = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === QUOTE) {
-      let end = i + 1;
-      for (let d = text.charCodeAt(end); d !== QUOTE; d = text.charCodeAt(end)) end += d === BACKSLASH ? 2 : 1;
+      // the closing quote: the next one not escaped, found by a native search rather than a character at a time
+      let end = text.indexOf('"', i + 1);
+      while (escaped(text, end)) end = text.indexOf('"', end + 1);
       if (expectName) {
-        const name = JSON.parse(text.slice(i, end + 1)) as string;
+        const raw = text.slice(i + 1, end);
+        const name = raw.includes("\\") ? (JSON.parse(text.slice(i, end + 1)) as string) : raw;
         const frame = stack[stack.length - 1];
         frame.at = name;
-        const path = stack.slice(0, -1).map((f) => f.at);
-        if (watched(name, path)) {
-          if (frame.seen!.has(name)) return { name, path, offset: i };
-          frame.seen!.add(name);
+        if (watched(name, frame.path)) {
+          if (!frame.seen!.has(name)) frame.seen!.add(name);
+          else if (!found({ name, path: [...frame.path], offset: i })) return;
         }
         expectName = false;
       }
       i = end;
     } else if (c === OPEN_BRACE) {
-      stack.push({ seen: new Set(), at: "" });
+      open(new Set(), "");
       expectName = true;
     } else if (c === OPEN_BRACKET) {
-      stack.push({ seen: undefined, at: 0 });
+      open(undefined, 0);
       expectName = false;
     } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
       stack.pop();
@@ -65,7 +113,13 @@ export function repeatedName(text: string, watched: (name: string, path: readonl
       else frame.at = (frame.at as number) + 1;
     }
   }
-  return undefined;
+}
+
+/** Whether the quote at `at` is escaped: an odd number of backslashes before it. */
+function escaped(text: string, at: number): boolean {
+  let k = at;
+  while (text.charCodeAt(k - 1) === BACKSLASH) k--;
+  return (at - k) % 2 === 1;
 }
 
 /** A path as messages write it: `layers[0].W`, or "the top level" for []. */

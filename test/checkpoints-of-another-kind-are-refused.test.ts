@@ -96,6 +96,24 @@ describe("a damaged checkpoint", () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  // before: resumed from JSON.parse's last of the two (a best score of 0 where the file had another first)
+  // each edit gives the text and the offset of the name given the second time
+  it.each([
+    ["an epoch given twice", (text: string) => [`${text.slice(0, -1)},"epoch":1}`, text.length], "epoch"],
+    ["a best score given twice", (text: string) => [text.replace('"best":{', '"best":{"score":0,'), text.indexOf('"score"', text.indexOf('"best":{')) + '"score":0,'.length], "best.score"],
+  ] as [string, (text: string) => [string, number], string][])("is refused by phasor train --resume, naming the file, the field and where: %s", (_, edit, path) => {
+    const [text, offset] = edit(JSON.stringify(good));
+    const column = offset + 1;
+    const file = join(dir, "twice.checkpoint.json");
+    writeFileSync(file, text);
+    const out = join(dir, "resumed.json");
+    rmSync(out, { force: true });
+    const run = phasor(["train", ...tiny, "--epochs", "3", "--out", out, "--resume", file]);
+    expect(run.stderr).toBe(`phasor train: ${file}: not a readable checkpoint: ${path} is given twice (line 1, column ${column}): JSON would keep only the last\n`);
+    expect(run.status).toBe(2);
+    expect(existsSync(out)).toBe(false);
+  });
+
   it("is refused by TrainingRun.create too, in code", async () => {
     const settings = defaultSettings("freq1-async", { hidden: 8, perEpoch: 96, validation: 40, batchSize: 16 });
     const run = await TrainingRun.create(settings);

@@ -125,6 +125,24 @@ describe("phasor quantize", () => {
       expect(existsSync(out)).toBe(false);
       expect(partialFiles()).toEqual([]);
     });
+
+    // before: quantized with JSON.parse's last of the two, the slot given first dropped without a word
+    it("that gives a name twice is refused, in a --sensors file or in the model, naming the field and where, and nothing is written", () => {
+      const twice = (text: string) => text.replace('"slots":[1]', '"slots":[0],"slots":[1]');
+      const sensors = file("twice-sensors.json", twice(JSON.stringify({ sensors: [{ name: "a", channels: 1, slots: [1] }] })));
+      const out = join(dir, "twice-sensors.plsm");
+      const flagged = phasor(["quantize", "--model", modelPath, "--calib", eventsPath, "--out", out, "--sensors", sensors]);
+      expect(flagged.status).toBe(2);
+      expect(flagged.stderr).toBe(`phasor quantize: ${sensors}: sensors[0].slots is given twice (line 1, column 50): JSON would keep only the last\n`);
+      const modelText = twice(JSON.stringify(withSensors([{ name: "a", channels: 1, slots: [1] }])));
+      const source = file("twice-model.json", modelText);
+      const run = phasor(["quantize", "--model", source, "--calib", eventsPath, "--out", out]);
+      expect(run.status).toBe(2);
+      const column = modelText.indexOf('"slots":[1]') + 1;
+      expect(run.stderr).toBe(`phasor quantize: ${source}: sensors[0].slots is given twice (line 1, column ${column}): JSON would keep only the last\n`);
+      expect(existsSync(out)).toBe(false);
+      expect(partialFiles()).toEqual([]);
+    });
   });
 
   it("writes the .plsm and prints one JSON summary line: formats, sizes, calibration ranges and error", () => {

@@ -22,6 +22,7 @@ import { BadLineError, DEFAULT_MAX_LINE_BYTES, EventParser, type StreamEvent } f
 import { quantize } from "../host/model/quantize.js";
 import { runEvents } from "../tools/cli/commands/run.js";
 import { calibrationStreams } from "./support/engines.js";
+import { memberNames, namesGivenTwice } from "./support/json-members.js";
 import { Rng, randomModel } from "./support/random.js";
 import { scratchDirectory } from "./support/wasi.js";
 
@@ -461,56 +462,13 @@ function ndjsonEvent(text: string, inputSize: number) {
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
   if (Object.keys(value).some(looksMisspelt)) return undefined;
-  const names = topLevelNames(text);
-  if (["t", "x", "seq", "label"].some((field) => names.indexOf(field) !== names.lastIndexOf(field))) return undefined;
+  if (namesGivenTwice(memberNames(text), (m) => m.path.length === 0 && ["t", "x", "seq", "label"].includes(m.name)).length > 0) return undefined;
   const { t, x, seq, label } = value as Record<string, unknown>;
   const number = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
   if (!number(t) || !Array.isArray(x) || x.length !== inputSize || !x.every((v) => number(v) && Math.abs(v) <= F32_MAX)) return undefined;
   if (!(seq == null || typeof seq === "string" || Number.isSafeInteger(seq))) return undefined;
   if (!(label == null || number(label))) return undefined;
   return { t, x: x as number[], seq: (seq ?? undefined) as string | number | undefined, label: (label ?? undefined) as number | undefined };
-}
-
-/** The names of the top-level object of `text` (JSON that JSON.parse took), each as often as the text gives it: a
- * small parser of its own, for the oracle, where JSON.parse keeps one of each. */
-function topLevelNames(text: string): string[] {
-  const names: string[] = [];
-  let at = 0;
-  const token = (pattern: RegExp) => {
-    pattern.lastIndex = at;
-    const found = pattern.exec(text)![0];
-    at += found.length;
-    return found;
-  };
-  const space = () => token(/[ \t\n\r]*/y);
-  const value = (depth: number): void => {
-    space();
-    const c = text[at];
-    if (c === "{" || c === "[") {
-      at++;
-      space();
-      if (text[at] === (c === "{" ? "}" : "]")) {
-        at++;
-        return;
-      }
-      for (;;) {
-        if (c === "{") {
-          space();
-          const name = JSON.parse(token(/"(?:[^"\\]|\\.)*"/y)) as string;
-          if (depth === 0) names.push(name);
-          space();
-          at++; // the colon
-        }
-        value(depth + 1);
-        space();
-        if (text[at++] !== ",") return;
-      }
-    }
-    if (c === '"') token(/"(?:[^"\\]|\\.)*"/y);
-    else token(/-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null/y);
-  };
-  value(0);
-  return names;
 }
 
 /** Checks one case of the JS reader: the same reading whole, in byte pieces and as text; clean refusals. */

@@ -17,6 +17,7 @@ import { Rng } from "../host/rng.js";
 import type { Shard } from "../host/gateway/shard.js";
 import { BadStateError, ShardLog, decodeSnapshot, encodeSnapshot, loadShard, shardDirectory, type Fingerprint, type WalEntry } from "../host/gateway/state.js";
 import { PREFIX, SHARDS, demoEngine, demoShard, deviceOf, send, stateOfDevice, stateOfShard, statesOfDevices } from "./support/gateway.js";
+import { memberNames, namesGivenTwice } from "./support/json-members.js";
 
 const SHARD = 2;
 const MESSAGES = 2500;
@@ -127,7 +128,14 @@ function readingText(f: Fuzz, known: Known, sensor: string, named: boolean): str
   const parts = [`"t":${f.number(() => t, 0.02)}`, `"v":${v}`];
   if (named) parts.push(`"sensor":${JSON.stringify(f.pick(["accel", "temp", "gyro", "", "accel/x"]))}`);
   if (f.chance(0.05)) parts.reverse();
+  // a field given twice, another value first: JSON.parse would keep the last, the first dropped unsaid
+  if (f.chance(0.04)) parts.unshift(`${f.pick(parts).split(":")[0]}:0`);
   return `{${parts.join(",")}}`;
+}
+
+/** Mostly nothing; else a field of the message's given before its own, as the first of two (with a comma). */
+function messageFieldTwice(f: Fuzz): string {
+  return f.chance(0.03) ? `${f.pick(['"seq":0', '"ts":0', '"boot":"b0"'])},` : "";
 }
 
 /** One fuzzed message: a plausible reading or batch, edited text, or something else entirely. */
@@ -143,13 +151,13 @@ function payloadOf(f: Fuzz, known: Known, sensor: string): string | Uint8Array {
     return f.pick([String(known.seq), String(known.seq - 3), String((known.seq += 50)), "-1", "1.5", '"7"', "null", "9007199254740992", "1e400"]);
   };
   const ts = () => (f.chance(0.2) ? `,"ts":${f.number(() => 1.7e12)}` : "");
-  if (kind < 9) return `{"seq":${seq()}${boot},${readingText(f, known, sensor, f.chance(0.05)).slice(1, -1)}${ts()}}`;
+  if (kind < 9) return `{${messageFieldTwice(f)}"seq":${seq()}${boot},${readingText(f, known, sensor, f.chance(0.05)).slice(1, -1)}${ts()}}`;
   if (kind < 14) {
     const n = f.chance(0.9) ? 1 + f.int(MAX_READINGS) : f.pick([0, MAX_READINGS + 1]);
     const first = seq();
     if (!run.odd && first === String(known.seq)) known.seq += Math.max(0, n - 1);
     const readings = Array.from({ length: n }, () => (f.chance(0.95) ? readingText(f, known, sensor, f.chance(0.3)) : f.pick(["null", "1", '"r"', "[]"])));
-    return `{"seq":${first}${boot},"readings":[${readings.join(",")}]${ts()}}`;
+    return `{${messageFieldTwice(f)}"seq":${first}${boot},"readings":[${readings.join(",")}]${ts()}}`;
   }
   if (kind < 18) return f.mutate(`{"seq":${seq()}${boot},${readingText(f, known, sensor, false).slice(1, -1)}}`);
   if (kind === 18) return f.bytes(f.int(40));
@@ -200,11 +208,19 @@ function accounted(shard: Shard): { applied: number; refused: number; duplicates
   return { applied, refused, duplicates };
 }
 
-/** The reading a prediction answers, read from the payload by the test itself: sensor, t, v, ts and boot as sent. */
-function readingOf(payload: string, seq: number, topicSensor: string): { sensor: string; t: number; v: unknown; ts?: number; boot?: unknown } {
+/** The fields the gateway reads, in a message and (the last four) in a reading of `readings` (docs/gateway.md). */
+const GATEWAY_FIELDS = ["seq", "boot", "ts", "reset", "readings", "t", "v", "label", "sensor"];
+
+/**
+ * The reading a prediction answers, read from the payload by the test itself: sensor, t, v, ts and boot as sent;
+ * with the gateway's fields the message and the reading give twice, which a reading applied must have none of.
+ */
+function readingOf(payload: string, seq: number, topicSensor: string): { sensor: string; t: number; v: unknown; ts?: number; boot?: unknown; twice: string[] } {
   const message = JSON.parse(payload) as { seq: number; readings?: Record<string, unknown>[]; ts?: number; boot?: unknown } & Record<string, unknown>;
   const r = message.readings ? message.readings[seq - message.seq] : message;
-  return { sensor: (r.sensor as string | undefined) ?? topicSensor, t: r.t as number, v: r.v, ts: message.ts, boot: message.boot };
+  const ofReading = (path: (string | number)[]) => path.length === 0 || (path.length === 2 && path[0] === "readings" && path[1] === seq - message.seq);
+  const twice = namesGivenTwice(memberNames(payload), (m) => ofReading(m.path) && GATEWAY_FIELDS.includes(m.name));
+  return { sensor: (r.sensor as string | undefined) ?? topicSensor, t: r.t as number, v: r.v, ts: message.ts, boot: message.boot, twice };
 }
 
 describe.each(["reject", "clamp"] as TimePolicy[])("fuzzed messages and topics, time policy %s", (timePolicy) => {
@@ -260,6 +276,7 @@ describe.each(["reject", "clamp"] as TimePolicy[])("fuzzed messages and topics, 
       for (const prediction of predictions) {
         const { seq } = JSON.parse(prediction.payload) as { seq: number };
         const reading = readingOf(new TextDecoder().decode(bytes), seq, sensor);
+        expect(reading.twice, `${where}: seq ${seq} applied with a field given twice`).toEqual([]);
         // the run as the message gave it: a new run of the fuzzed device's is one of the mirror's at its first reading
         const clean = send(mirror, inputTopic(PREFIX, SHARDS, device as string, reading.sensor), JSON.stringify({ seq, boot: reading.boot, t: reading.t, v: reading.v, ts: reading.ts }));
         expect(clean.outs, where).toEqual([prediction]);
@@ -278,6 +295,7 @@ describe.each(["reject", "clamp"] as TimePolicy[])("fuzzed messages and topics, 
     const restarts = [...shard.devices.values()].reduce((n, device) => n + device.counts.restarts, 0);
     expect(restarts).toBeGreaterThan(10);
     expect(shard.refusals.filter((r) => r.message.startsWith("boot is not a run's id")).length).toBeGreaterThan(10);
+    expect(shard.refusals.filter((r) => r.message.endsWith("is given twice")).length).toBeGreaterThan(10);
     const reasons = new Set(shard.refusals.map((r) => r.reason));
     for (const reason of ["malformed", "unknownSensor", "wrongChannels", "nonFinite", "badTopic", "wrongShard", "tooManyDevices", ...(timePolicy === "reject" ? ["timeBackwards"] : [])]) {
       expect(reasons, reason).toContain(reason);

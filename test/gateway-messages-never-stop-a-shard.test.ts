@@ -168,6 +168,23 @@ describe("messages of several readings", () => {
     expect(deadLetters(own.outs)).toEqual([]);
   });
 
+  // before: each applied, JSON.parse's last of the two taken and the other dropped unsaid
+  it("a reading that gives a field of the gateway's twice is malformed alone; fields of the device's own may repeat", () => {
+    const shard = started();
+    const burst =
+      '{"seq":40,"readings":[{"t":1010,"v":[9,9,9],"v":[1,1,1]},{"t":1011,"v":[1,1,1],"fw":1,"fw":2,"meta":{"t":1,"t":2}},{"t":1012,"t":1013,"v":[1,1,1],"label":1,"label":2},{"\\u0074":1014,"v":[1,1,1],"t":1015}],"fw":"1.2","fw":"1.3"}';
+    const result = send(shard, accel(), burst);
+    expect(deadLetters(result.outs)[0].refused).toEqual([
+      { seq: 40, index: 0, reason: "malformed", message: '"v" is given twice' },
+      { seq: 42, index: 2, reason: "malformed", message: '"t" is given twice' },
+      { seq: 43, index: 3, reason: "malformed", message: '"t" is given twice' },
+    ]);
+    expect(predictions(result.outs).map((p) => p.seq)).toEqual([41]);
+    const own = send(shard, accel(), '{"seq":44,"t":1016,"v":[1,1,1],"fw":"1.2","fw":"1.3","meta":{"seq":1,"seq":2,"v":[{"t":1,"t":2}]}}');
+    expect(predictions(own.outs).map((p) => p.seq)).toEqual([44]);
+    expect(deadLetters(own.outs)).toEqual([]);
+  });
+
   it("use one sequence number per reading: a redelivery is all duplicates, an overlapping message applies only the new ones", () => {
     const shard = started();
     const message = '{"seq":5,"readings":[{"t":1010,"v":[1,1,1]},{"t":1011,"v":[1,1,1]},{"t":1012,"v":[1,1,1]}]}';
@@ -196,6 +213,14 @@ describe("messages of several readings", () => {
     ["ts in capitals", '{"seq":30,"t":2000,"v":[0,0,0],"TS":1700000000000}', /^"TS" looks like "ts" misspelt/],
     ["readings misspelt", '{"seq":30,"t":2000,"v":[0,0,0],"reading":[]}', /^"reading" looks like "readings" misspelt/],
     ["a label beside readings", '{"seq":30,"readings":[{"t":2000,"v":[0,0,0]}],"label":1}', /^"label" beside "readings": it belongs in each reading$/],
+    // before: applied with the last of the two, the other dropped without a word
+    ["t given twice", '{"seq":30,"t":2000,"v":[0,0,0],"t":2001}', /^"t" is given twice$/],
+    ["v given twice", '{"seq":30,"v":[1,1,1],"t":2000,"v":[0,0,0]}', /^"v" is given twice$/],
+    ["label given twice", '{"seq":30,"t":2000,"v":[0,0,0],"label":0,"label":1}', /^"label" is given twice$/],
+    ["sensor given twice", '{"seq":30,"t":2000,"v":[0,0,0],"sensor":"temp","sensor":"accel"}', /^"sensor" is given twice$/],
+    ["ts given twice", '{"seq":30,"ts":1,"t":2000,"v":[0,0,0],"ts":2}', /^"ts" is given twice$/],
+    ["readings given twice", '{"seq":30,"readings":[{"t":2000,"v":[0,0,0]}],"readings":[{"t":2001,"v":[0,0,0]}]}', /^"readings" is given twice$/],
+    ["reset given twice", '{"seq":30,"reset":true,"reset":true}', /^"reset" is given twice$/],
   ])("a message with %s is malformed as a whole: counted once, its seq used up", (_name, payload, why) => {
     const shard = demoShard(engine, SHARD, { maxReadings: 4 });
     send(shard, accel(), '{"seq":1,"t":1000,"v":[0.1,0.2,0.3]}');
@@ -238,6 +263,9 @@ describe("refused messages that reach no device", () => {
     // every device's messages one after another), and then refused as "not a JSON object"
     ["arrays nested 100 deep", `${"[".repeat(100)}${"]".repeat(100)}`, "nested deeper than 32 arrays and objects, at byte 32"],
     ["a reading nested 40 deep", `{"seq":1,"t":1,"v":[1,2,3],"meta":${'{"a":'.repeat(40)}1${"}".repeat(40)}}`, "nested deeper than 32 arrays and objects, at byte 189"],
+    // before: applied as seq 2 of the run "b", the 1 and the run "a" dropped unsaid; its seq is not used, as for a bad boot
+    ["seq given twice", '{"seq":1,"t":1,"v":[1,2,3],"seq":2}', '"seq" is given twice'],
+    ["boot given twice", '{"seq":1,"boot":"a","t":1,"v":[1,2,3],"boot":"b"}', '"boot" is given twice'],
   ])("%s is malformed, and the dead letter says why", (_name, payload, why) => {
     const shard = demoShard(engine, SHARD);
     expect(deadLetters(send(shard, accel(), payload).outs)[0].refused).toEqual([{ reason: "malformed", message: why }]);

@@ -4,7 +4,11 @@
  * "peepholes" for "peephole" ran without peepholes, "Alpha" with alpha 0, "TimeUnit" in ms, a readout's "label"
  * without labels. The reader now refuses a field that looks like one of the format's misspelt at its level (the
  * rule of host/misspelt.ts: the same up to case, or one edit from a name of 4 letters or more), naming it and the
- * field it looks like; a field of the file's own that differs by more is still ignored.
+ * field it looks like; a field of the file's own that differs by more is still ignored. A name given twice in one
+ * object, the format's or the file's own, is refused too (JSON.parse kept the last and dropped the other unsaid),
+ * with its path and the line and column of the second: the other JSON files read whole are held to the same rule
+ * where their readers are tested (test/checkpoints-of-another-kind-are-refused.test.ts, test/cli-quantize.test.ts
+ * for sensor declarations, test/plsm-rejects-corruption.test.ts for a .plsm's metadata).
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
@@ -90,5 +94,30 @@ describe("a model built in code, as JavaScript without types may build it", () =
   it("the fields a model built in code has of its own kind (a layer's inputSize, the readout's outputSize) are its own", () => {
     const model = parseModelText(JSON.stringify(TINY), "m.json");
     expect(() => checkModel(model, "model")).not.toThrow();
+  });
+});
+
+describe("a float model that gives a name twice", () => {
+  /** The tiny example model as an editor shows it: two spaces an indent, one value a line. */
+  const PRETTY = JSON.stringify(TINY, null, 2);
+  /** PRETTY with `line` given again just after itself: the copy is the second, on the line after the first. */
+  const twice = (line: string) => {
+    expect(PRETTY).toContain(`\n${line}\n`);
+    return PRETTY.replace(`\n${line}\n`, `\n${line}\n${line}\n`);
+  };
+  const lineOf = (line: string) => PRETTY.slice(0, PRETTY.indexOf(`\n${line}\n`) + 1).split("\n").length;
+
+  // before: read with JSON.parse's last of the two, the other dropped without a word
+  it.each([
+    ["the version", '  "version": 1,', "version", 3],
+    ["a layer's hiddenSize", '      "hiddenSize": 3,', "layers[0].hiddenSize", 7],
+    ["the readout's mode", '    "mode": "every",', "readout.mode", 5],
+  ])("is refused, naming %s, its line and column", (_name, line, path, column) => {
+    expect(refusal(twice(line))).toBe(`m.json: ${path} is given twice (line ${lineOf(line) + 1}, column ${column}): JSON would keep only the last`);
+  });
+
+  it("is refused for a name of the file's own too, and the same model without it reads", () => {
+    expect(refusal(PRETTY.replace("{", '{"notes": "a", "notes": "b",'))).toBe("m.json: notes is given twice (line 1, column 16): JSON would keep only the last");
+    expect(parseModelText(PRETTY.replace("{", '{"notes": "a",'), "m.json")).toEqual(parseModelText(PRETTY, "m.json"));
   });
 });

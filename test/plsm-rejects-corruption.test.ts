@@ -266,6 +266,16 @@ describe("metadata, which only the host reads (the wasm loader has no use for it
   ] as [string, (v: DataView) => void][])("decodePlsm rejects %s", (name, edit) => {
     decodeRejects(rewritten(edit), /metadata/, name);
   });
+
+  // before: read as JSON.parse's last of the two, a time unit or a sensor declaration other than the one written first
+  it.each([
+    ["a field of its own", '{"timeUnit": "ms", "timeUnit": "s"}', "timeUnit is given twice (line 1, column 20)"],
+    ["a field of its sensor declaration", '{"timeUnit": "ms",\n "sensors": [{"name": "a", "name": "b"}]}', "sensors[0].name is given twice (line 2, column 28)"],
+  ])("decodePlsm rejects metadata that gives a name twice: %s", (_name, text, why) => {
+    expect(text.length).toBeLessThanOrEqual(u32(GOOD, HEADER.metaBytes));
+    const e = rejection(() => decodePlsm(rewritten((v) => writeMeta(v, text)), "bad.plsm"), "bad-model", text);
+    expect(e.message).toBe(`bad.plsm: metadata: ${why}: JSON would keep only the last`);
+  });
 });
 
 describe("a float image (kind 2, what the float engine runs)", () => {

@@ -15,6 +15,7 @@
  * counter across its own restarts draws a new id at each boot and starts `seq` again; a message without `boot`
  * belongs to the run "".
  */
+import { mayRepeatNames, repeatedNames, type RepeatedName } from "../json-names.js";
 import { lookalikeOf } from "../misspelt.js";
 
 /** One reading of a message: sensor (the topic's unless the reading names one), time and channel values, and the
@@ -105,12 +106,18 @@ export function parseMessage(payload: Uint8Array, topicSensor: string, limits: M
   }
   if (typeof message !== "object" || message === null || Array.isArray(message)) return { ok: false, seq: null, why: "not a JSON object" };
   const m = message as Record<string, unknown>;
+  const repeated = repeatedFields(text, m);
+  // of a seq or boot given twice JSON.parse kept one, which need not be the device's: the message uses up no seq
+  const twice = repeated.find((r) => r.path.length === 0 && (r.name === "seq" || r.name === "boot"));
+  if (twice !== undefined) return { ok: false, seq: null, why: `"${twice.name}" is given twice` };
   if (!Number.isSafeInteger(m.seq) || (m.seq as number) < 0) return { ok: false, seq: null, why: "seq is missing or not a non-negative integer" };
   // a sequence number means something only in its run: without one the message cannot use up or repeat a seq
   const boot = bootOf(m.boot);
   if (boot === undefined) return { ok: false, seq: null, why: BAD_BOOT };
   const seq = m.seq as number;
   const malformed = (why: string): ParsedMessage => ({ ok: false, seq, boot, why });
+  const ofMessage = repeated.find((r) => r.path.length === 0);
+  if (ofMessage !== undefined) return malformed(`"${ofMessage.name}" is given twice`);
   if (m.ts !== undefined && !(typeof m.ts === "number" && Number.isFinite(m.ts))) return malformed("ts is not a finite number (epoch milliseconds)");
   const ts = m.ts as number | undefined;
   const lookalike = misspeltField(m, MESSAGE_FIELDS);
@@ -129,7 +136,30 @@ export function parseMessage(payload: Uint8Array, topicSensor: string, limits: M
   if (!Array.isArray(m.readings) || m.readings.length === 0) return malformed("readings is not a non-empty array");
   if (m.readings.length > maxReadings) return malformed(`${m.readings.length} readings, at most ${maxReadings} per message (--max-readings)`);
   if (seq > Number.MAX_SAFE_INTEGER - (m.readings.length - 1)) return malformed("the readings' sequence numbers go past 2^53 - 1");
-  return { ok: true, seq, boot, batch: true, ts, readings: m.readings.map((r: unknown) => (typeof r === "object" && r !== null && !Array.isArray(r) ? reading(r as Record<string, unknown>, topicSensor, true) : { malformed: "a reading is not a JSON object" })) };
+  // a reading with a field given twice is refused alone, as one with a misspelt field is
+  const twiceIn = new Map<unknown, string>();
+  for (const r of repeated) if (!twiceIn.has(r.path[1])) twiceIn.set(r.path[1], r.name);
+  return {
+    ok: true,
+    seq,
+    boot,
+    batch: true,
+    ts,
+    readings: m.readings.map((r: unknown, k) => (typeof r === "object" && r !== null && !Array.isArray(r) ? reading(r as Record<string, unknown>, topicSensor, true, twiceIn.get(k)) : { malformed: "a reading is not a JSON object" })),
+  };
+}
+
+/**
+ * The gateway's fields given twice in the message (`text`, which JSON.parse made `m` of) or in a reading of its
+ * `readings`, in the text's order: JSON.parse kept the last of each and dropped the others without a word. A field of
+ * the device's own may repeat. Most messages repeat nothing, which a count of the text's colons against the names
+ * of the message and its readings shows without the scan; a device's own objects only make the scan likelier.
+ */
+function repeatedFields(text: string, m: Record<string, unknown>): RepeatedName[] {
+  let names = Object.keys(m).length;
+  if (Array.isArray(m.readings)) for (const r of m.readings) if (typeof r === "object" && r !== null && !Array.isArray(r)) names += Object.keys(r).length;
+  if (!mayRepeatNames(text, names)) return [];
+  return repeatedNames(text, (name, path) => (path.length === 0 ? MESSAGE_FIELDS.includes(name) : path.length === 2 && path[0] === "readings" && typeof path[1] === "number" && READING_FIELDS.includes(name)));
 }
 
 /** The fields the gateway reads in a message, and in a reading of `readings`. */
@@ -181,11 +211,13 @@ function tooDeep(bytes: Uint8Array): number {
   return -1;
 }
 
-/** t and v of one reading; JSON has no NaN, so null stands for it (and is refused later as not finite). */
-function reading(r: Record<string, unknown>, topicSensor: string, ofReadings = false): Reading | { malformed: string } {
+/** t and v of one reading (`twice`: a field of it given twice, by repeatedFields); JSON has no NaN, so null stands
+ * for it (and is refused later as not finite). */
+function reading(r: Record<string, unknown>, topicSensor: string, ofReadings = false, twice?: string): Reading | { malformed: string } {
   // a message of one reading had its fields checked as the message's
   const lookalike = ofReadings ? misspeltField(r, READING_FIELDS) : null;
   if (lookalike !== null) return { malformed: lookalike };
+  if (twice !== undefined) return { malformed: `"${twice}" is given twice` };
   if (r.sensor !== undefined && typeof r.sensor !== "string") return { malformed: "sensor is not a string" };
   if (!(typeof r.t === "number" || r.t === null)) return { malformed: "t is not a number" };
   const v = typeof r.v === "number" || r.v === null ? [r.v] : r.v;

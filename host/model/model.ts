@@ -4,6 +4,7 @@
  */
 import { MAX_LAYERS, MAX_SIZE, R_ON_MIN, TAU_MAX, TAU_MIN } from "../../assembly/contract/plsm.js";
 import { badModel, quote, sourceName } from "../errors.js";
+import { lineAndColumn, repeatedInFile } from "../json-names.js";
 import { refuseLookalikes } from "../misspelt.js";
 import { F32_MAX } from "../engine/stream-checks.js";
 
@@ -203,6 +204,9 @@ export function parseModelText(text: string, source: string): FloatModel {
   } catch (e) {
     throw badModel(source, `not valid JSON (${(e as Error).message})${jsonPlace(text, (e as Error).message)}`);
   }
+  // JSON.parse kept the last of a name given twice, which parseModel cannot tell from a name given once
+  const repeated = repeatedInFile(text);
+  if (repeated !== undefined) throw badModel(source, repeated);
   return parseModel(json, source);
 }
 
@@ -221,8 +225,7 @@ function jsonPlace(text: string, message: string): string {
     nonFinite = offset >= 0;
   }
   if (offset < 0) return "";
-  const before = text.slice(0, offset);
-  const place = `, at line ${before.split("\n").length}, column ${offset - before.lastIndexOf("\n")}`;
+  const place = `, at ${lineAndColumn(text, offset)}`;
   return nonFinite ? `${place}: NaN and Infinity are no JSON numbers, and a model's numbers must be finite` : place;
 }
 

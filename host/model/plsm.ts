@@ -14,6 +14,7 @@ import {
   UNIT_RECORD_BYTES, UNIT_U_FRAC, UNIT_W_FRAC, FRAC_MAX, FRAC_MIN, MAX_TICKS_LOG2, MIN_OPEN_TICKS,
 } from "../../assembly/contract/plsm.js";
 import { PhasorError, badModel, sourceName } from "../errors.js";
+import { repeatedInFile } from "../json-names.js";
 import { TIME_GATE_RANGE, checkModel, type FloatModel, type LayerParams } from "./model.js";
 
 // The file's layout and ranges are the wasm reader's (assembly/contract/plsm.ts); these are what the host's users import.
@@ -490,12 +491,16 @@ export function decodePlsm(bytes: Uint8Array, source: string): PlsmFile {
   const metaBytes = view.getUint32(HEADER_META_BYTES, true);
   need(metaAt, metaBytes, "metadata", false);
   let meta: Record<string, unknown>;
+  const metaText = new TextDecoder().decode(bytes.subarray(metaAt, metaAt + metaBytes));
   try {
-    meta = JSON.parse(new TextDecoder().decode(bytes.subarray(metaAt, metaAt + metaBytes)));
+    meta = JSON.parse(metaText);
   } catch {
     throw fail("metadata is not valid JSON");
   }
   if (meta === null || typeof meta !== "object" || Array.isArray(meta)) throw fail("metadata is not a JSON object");
+  // JSON.parse kept the last of a name given twice: a sensor declaration or labels other than the ones written
+  const repeated = repeatedInFile(metaText);
+  if (repeated !== undefined) throw fail(`metadata: ${repeated}`);
   const labels = Array.isArray(meta.labels) && meta.labels.length === outputSize ? meta.labels.map(String) : undefined;
   const model: FloatModel = {
     timeUnit: typeof meta.timeUnit === "string" ? meta.timeUnit : "ms",

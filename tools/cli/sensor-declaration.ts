@@ -6,6 +6,7 @@
  */
 import { badModel } from "../../host/errors.js";
 import { JSON_FILE_LIMIT, readWholeFile } from "../../host/files.js";
+import { repeatedInFile } from "../../host/json-names.js";
 import { defaultSensorLayout, parseSensorLayout, type SensorLayout } from "../../host/gateway/sensors.js";
 import type { LoadedModel } from "./model-file.js";
 
@@ -20,11 +21,16 @@ export interface SensorDeclaration {
 export function sensorDeclaration(sensorsPath: string | undefined, loaded: LoadedModel, modelBytes: Uint8Array): SensorDeclaration | undefined {
   if (sensorsPath !== undefined) {
     const text = new TextDecoder().decode(readWholeFile(sensorsPath, { what: "the sensor declaration", ...JSON_FILE_LIMIT, code: "bad-model" }));
+    let json: unknown;
     try {
-      return { json: JSON.parse(text), source: sensorsPath };
+      json = JSON.parse(text);
     } catch (err) {
       throw badModel(sensorsPath, `not valid JSON (${(err as Error).message})`);
     }
+    // JSON.parse kept the last of a name given twice (a sensor's scale, its slots): the other would be lost unsaid
+    const repeated = repeatedInFile(text);
+    if (repeated !== undefined) throw badModel(sensorsPath, repeated);
+    return { json, source: sensorsPath };
   }
   if (loaded.format === "json") {
     // the model reader keeps no field of the gateway's: read from the file's own text, as loaded already

@@ -4,6 +4,7 @@
  * best model, its learning curve (SVG) next to it. `phasor train` and the main job (`phasor start`) share it.
  */
 import { PhasorError } from "../../host/errors.js";
+import { repeatedInFile } from "../../host/json-names.js";
 import { modelToJson, type FloatModel } from "../../host/model/model.js";
 import { guardSvg, learningCurveSvg } from "../../host/training/report.js";
 import { TASKS } from "../../host/training/tasks.js";
@@ -56,12 +57,16 @@ export function checkpointText(c: Checkpoint): string {
 export async function readCheckpoint(path: string): Promise<Checkpoint> {
   const bytes = readWholeFile(path, { what: "the checkpoint", ...JSON_FILE_LIMIT, code: "bad-input" });
   let raw: Record<string, unknown>;
+  const text = new TextDecoder().decode(bytes);
   try {
-    raw = JSON.parse(new TextDecoder().decode(bytes));
+    raw = JSON.parse(text);
   } catch {
     throw new PhasorError("bad-input", `${path}: not a readable checkpoint: not JSON`);
   }
   checkCheckpointFormat(raw, path, [1, CHECKPOINT_VERSION]);
+  // JSON.parse kept the last of a name given twice: a run resumed from a value other than the one written
+  const repeated = repeatedInFile(text);
+  if (repeated !== undefined) throw new PhasorError("bad-input", `${path}: not a readable checkpoint: ${repeated}`);
   const settings = checkpointSettings(raw, path);
   try {
     const checkpoint = decodeCheckpoint(raw, settings);
