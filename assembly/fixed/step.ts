@@ -363,8 +363,8 @@ const H_SHIFT = 15 - PRE_FRAC;
  * all 28 values of a unit's sums and record from the start, spilling a third of them to the stack.
  * The library builds take the units two at a time, both candidates c~ before either's output gate and update: a
  * unit is a chain of dependent steps three table lookups deep, and with one unit after the other V8's code gave the
- * processor little of the next unit to run beside it (measured: README, "Operators per event"). The
- * microcontroller builds take one at a time, the smaller code.
+ * processor little of the next unit to run beside it (measured: docs/RESULTS.md, "The open units' arithmetic
+ * (session 10)"). The microcontroller builds take one at a time, the smaller code.
  */
 @inline function updateUnits(L: Layer, st: usize, active: usize, open: i32, kBuf: usize, sums: usize, path: i32): void {
   const h = st + <usize>L.hOff;

@@ -8,8 +8,8 @@
 // Without SIMD the vector stays in locals while the rows of every open unit pass over it, so that a multiply-
 // accumulate is a weight's load and its address, the vector's local, a multiply and an add: 5 wasm operators (i64
 // ones: an i64.load16_s or i64.load8_s widens the weight as it loads), which is what an interpreter on a device
-// executes for it (README.md, "Operators per event"). Scalar: chunks of 32 columns, then of 8 (the two-page
-// microcontroller inference builds: rows 16, then 8, at a time, below). SIMD (i32x4.dot_i16x8_s): chunks of up to
+// executes for it (docs/RESULTS.md, "Operators per event: how the builds sum"). Scalar: chunks of 32 columns, then
+// of 8 (the two-page microcontroller inference builds: rows 16, then 8, at a time, below). SIMD (i32x4.dot_i16x8_s): chunks of up to
 // 16 vectors of 8 columns, a unit's four rows side by side, each vector loaded once for the four; each lane's i32
 // partial sum widened to i64 before lanes and chunks are added; a one-input layer of at most 128 units (the
 // paper's model) sums W x and U h in one pass, adding the lanes in i32 where each U row is within ROW_L1_LIMIT.
@@ -599,7 +599,7 @@ function sparseSums<T>(matrix: usize, rowBytes: usize, v: usize, cols: usize, co
  * x[0], and its U h are stored, not added. One row at a time, with v's vectors in locals, V8 kept them in registers
  * only by spilling; and it computes a value used in several cases of the switch again in each (a multiply and three
  * adds a vector), so the next unit's row addresses are computed at the end of the loop, where they reach the switch
- * as the loop's variables (README.md, "Operators per event").
+ * as the loop's variables (measured: docs/RESULTS.md, "The gate sums (session 10)").
  */
 @inline function chunkSimd<T>(matrix: usize, rowBytes: usize, v: usize, from: i32, vectors: i32, active: usize, open: i32, sums: usize, oneColumn: bool, W: usize, x: usize, rowExact: bool): void {
   const vp = v + (<usize>from << 1);
