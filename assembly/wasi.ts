@@ -9,7 +9,7 @@
 //   wasmtime run --dir . build/phasor-wasi.wasm -- --model m.plsm < events.ndjson
 
 import { args_get, args_sizes_get, errno, proc_exit } from "bindings/wasi_snapshot_preview1";
-import { HEADER_META_AT, HEADER_META_BYTES } from "./contract/plsm";
+import { HEADER_META_AT, HEADER_META_BYTES, METADATA_MAX_NESTING } from "./contract/plsm";
 import { REASON_TIME_RANGE, errorLen, errorPtr, refusalReason, refusalTime } from "./errors";
 import { readoutBytes } from "./fixed/readout-learning";
 import { modelCreate } from "./index";
@@ -22,7 +22,7 @@ import {
   openInPlace, openInput, openPartial, preopenOf, readMore,
 } from "./wasi/files";
 import { trim, trimmedEnd, trimmedStart } from "./wasi/json";
-import { hasNames, nameOffsets, readLabels } from "./wasi/labels";
+import { META_NOT_JSON, META_NOT_OBJECT, META_OK, META_TOO_DEEP, hasNames, metaTwice, nameOffsets, readMetadata } from "./wasi/labels";
 import {
   C_MIN, DEFAULT_C, ETA_MAX, ETA_MIN, labelFits, learnLabel, learningStart, outputInUse, readoutLoadBytes, readoutSaved,
 } from "./wasi/learning";
@@ -453,9 +453,21 @@ function loadModel(): i32 {
     putText(err, " bytes) lies outside the file");
     return stop(EXIT_BAD);
   }
-  if (!readLabels(bytes + <usize>metaAt, bytes + <usize>(metaAt + metaBytes), model.outputSize, names, key)) {
+  const metadata = readMetadata(bytes + <usize>metaAt, bytes + <usize>(metaAt + metaBytes), model.outputSize, names, key);
+  if (metadata != META_OK) {
     startModelMessage();
-    putText(err, "metadata is not valid JSON");
+    if (metadata == META_NOT_JSON) putText(err, "metadata is not valid JSON");
+    else if (metadata == META_TOO_DEEP) {
+      putText(err, "metadata nests arrays and objects more than ");
+      putInt(err, METADATA_MAX_NESTING);
+      putText(err, " deep, which phasor-wasi does not read");
+    }
+    else if (metadata == META_NOT_OBJECT) putText(err, "metadata is not a JSON object");
+    else {
+      putText(err, 'metadata gives "');
+      putText(err, metaTwice);
+      putText(err, '" twice: JSON would keep only the last');
+    }
     return stop(EXIT_BAD);
   }
   stream = heap.alloc(<usize>model.streamBytes);

@@ -18,6 +18,7 @@ import { modelToJson } from "../host/model/model.js";
 import { decodePlsm, encodePlsm } from "../host/model/plsm.js";
 import { Broker } from "./support/broker.js";
 import { phasor } from "./support/cli.js";
+import { withMetadataText } from "./support/plsm-bytes.js";
 import { GatewayProcess, waitUntil, withTimeout } from "./support/gateway-process.js";
 import { Rng, randomModel, randomStream } from "./support/random.js";
 import { Collector, DEMO_SENSORS, connectClient, publishReadings, referenceRun, type Reading } from "./support/simulated-devices.js";
@@ -137,6 +138,19 @@ describe("phasor gateway on a .plsm that carries a sensor declaration", () => {
     const status = await withTimeout(gateway.exited, 20_000, "the gateway's exit on a bad declaration");
     expect(status).toBe(2);
     expect(gateway.stderr).toBe(`phasor gateway: ${badPath}: metadata sensors: sensors[0].channels: expected an integer from 1 to the model's inputSize ${INPUTS}, got ${INPUTS + 1}\n`);
+    expect(gateway.records).toEqual([]);
+  });
+
+  it("refuses to start on a declaration in the metadata that gives a name twice, which JSON.parse would drop", async () => {
+    // written by a writer other than ours: the readers of .plsm files check the metadata's top level, the gateway the
+    // declaration's own names, as in a --sensors file
+    const plain = decodePlsm(new Uint8Array(readFileSync(plainPath)), plainPath);
+    const twicePath = join(dir, "twice-sensors.plsm");
+    const text = `{"timeUnit":${JSON.stringify(plain.meta.timeUnit)},\n"sensors":[{"name":"a","channels":1,"name":"b"}]}`;
+    writeFileSync(twicePath, withMetadataText(plain, text));
+    const gateway = startGateway("twice", ["--model", twicePath]);
+    expect(await withTimeout(gateway.exited, 20_000, "the gateway's exit on a name given twice")).toBe(2);
+    expect(gateway.stderr).toBe(`phasor gateway: ${twicePath}: metadata: sensors[0].name is given twice (line 2, column 37): JSON would keep only the last\n`);
     expect(gateway.records).toEqual([]);
   });
 

@@ -1,10 +1,10 @@
 /**
- * host/json-names.ts: the names given twice in one object of JSON text, which JSON.parse keeps the last of without
+ * host/json-text.ts: the names given twice in one object of JSON text, which JSON.parse keeps the last of without
  * a word. The event reader asks for the first of the fields it reads (test/events-parsing.test.ts), the gateway for
  * every one, message and readings apart, and the readers of JSON files for the first anywhere, in words.
  */
 import { describe, expect, it } from "vitest";
-import { lineAndColumn, repeatedInFile, repeatedName, repeatedNames } from "../host/json-names.js";
+import { lineAndColumn, repeatedInFile, repeatedName, repeatedNames } from "../host/json-text.js";
 
 describe("repeatedNames", () => {
   it("finds every name given again, in the text's order, with its object's path and the offset of the repeat", () => {

@@ -10,11 +10,11 @@ import "../host/node.js";
 import { describe, expect, it } from "vitest";
 import { createEngine, type LoadedModel } from "../host/engine/create.js";
 import type { SimdChoice } from "../host/engine/engine.js";
-import { decodePlsm, encodePlsm, type PlsmFile } from "../host/model/plsm.js";
+import { decodePlsm, encodePlsm, withMetadata, type PlsmFile } from "../host/model/plsm.js";
 import { quantize } from "../host/model/quantize.js";
 import { Rng, randomModel, randomStream } from "./support/random.js";
 import { asyncRejection, rejection } from "./support/engines.js";
-import { crc32, rewritten as rewrittenBytes } from "./support/plsm-bytes.js";
+import { crc32, rewritten as rewrittenBytes, withMetadataText } from "./support/plsm-bytes.js";
 
 // Field offsets from docs/plsm.md: the 64-byte header, 64-byte layer descriptors from offset 64, the readout
 // descriptor, and 32-byte unit and time records.
@@ -267,14 +267,34 @@ describe("metadata, which only the host reads (the wasm loader has no use for it
     decodeRejects(rewritten(edit), /metadata/, name);
   });
 
-  // before: read as JSON.parse's last of the two, a time unit or a sensor declaration other than the one written first
+  // before: read as JSON.parse's last of the two, a time unit or a sensor declaration other than the one written first.
+  // The names a reader takes from the metadata's top level only, as phasor-wasi checks them (test/wasi-command.test.ts):
+  // inside a sensor declaration the names are the gateway's to check (test/gateway-takes-its-sensors-from-the-plsm.test.ts)
   it.each([
-    ["a field of its own", '{"timeUnit": "ms", "timeUnit": "s"}', "timeUnit is given twice (line 1, column 20)"],
-    ["a field of its sensor declaration", '{"timeUnit": "ms",\n "sensors": [{"name": "a", "name": "b"}]}', "sensors[0].name is given twice (line 2, column 28)"],
-  ])("decodePlsm rejects metadata that gives a name twice: %s", (_name, text, why) => {
+    ["timeUnit", '{"timeUnit": "ms", "timeUnit": "s"}'],
+    ["labels", '{"labels": ["a", "b"], "timeUnit": "ms", "labels": ["b", "a"]}'],
+    ["sensors", '{"sensors": [], "timeUnit": "ms", "sensors": [{"name": "x"}]}'],
+  ])("decodePlsm rejects metadata that gives %s twice", (name, text) => {
     expect(text.length).toBeLessThanOrEqual(u32(GOOD, HEADER.metaBytes));
     const e = rejection(() => decodePlsm(rewritten((v) => writeMeta(v, text)), "bad.plsm"), "bad-model", text);
-    expect(e.message).toBe(`bad.plsm: metadata: ${why}: JSON would keep only the last`);
+    expect(e.message).toBe(`bad.plsm: metadata gives "${name}" twice: JSON would keep only the last`);
+  });
+  it("decodePlsm takes metadata that gives a name no reader takes twice, or one inside a sensor declaration", () => {
+    for (const text of ['{"timeUnit": "ms", "note": 1, "note": 2}', '{"timeUnit": "ms", "sensors": [{"name": "a", "name": "b"}]}']) {
+      expect(decodePlsm(rewritten((v) => writeMeta(v, text)), "ok.plsm").meta.timeUnit, text).toBe("ms");
+    }
+  });
+  it("decodePlsm rejects metadata nested deeper than phasor-wasi reads, and the writers write none", () => {
+    // 1 object and 511 arrays are read; one more array is not (assembly/wasi/json.ts recurses)
+    const nest = (arrays: number) => `{"timeUnit":"ms","x":${"[".repeat(arrays)}${"]".repeat(arrays)}}`;
+    const plain = decodePlsm(GOOD, "good.plsm");
+    expect(decodePlsm(withMetadata(plain, { ...plain.meta, x: JSON.parse(nest(511)).x }), "ok.plsm").meta.x).toBeDefined();
+    expect(rejection(() => withMetadata(plain, { ...plain.meta, x: JSON.parse(nest(512)).x }), "bad-model").message).toBe(
+      "a .plsm's metadata would nest arrays and objects more than 512 deep, which phasor-wasi does not read",
+    );
+    // as a writer other than ours might write it
+    const e = rejection(() => decodePlsm(withMetadataText(plain, nest(512)), "deep.plsm"), "bad-model", "deep");
+    expect(e.message).toBe("deep.plsm: metadata nests arrays and objects more than 512 deep, which phasor-wasi does not read");
   });
 });
 

@@ -10,10 +10,11 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { modelToJson } from "../host/model/model.js";
-import { encodePlsm } from "../host/model/plsm.js";
+import { decodePlsm, encodePlsm } from "../host/model/plsm.js";
 import { quantize } from "../host/model/quantize.js";
 import { phasor } from "./support/cli.js";
 import { calibrationStreams } from "./support/engines.js";
+import { withMetadataText } from "./support/plsm-bytes.js";
 import { Rng, randomModel, randomStream } from "./support/random.js";
 import { requireWasmtime, runNodeWasi, runWasmtime, scratchDirectory } from "./support/wasi.js";
 
@@ -264,6 +265,49 @@ describe("phasor-wasi refuses what phasor run refuses", () => {
     expect(help.status).toBe(0);
     expect(help.stdout.toString("utf8")).toMatch(/^usage: phasor-wasi --model M\.plsm/);
   });
+});
+
+describe("phasor-wasi takes a .plsm's metadata when phasor run does", () => {
+  // before: phasor-wasi read a metadata that was JSON but no object, one giving "labels" or "timeUnit" twice (the
+  // last kept) and one nested past its reader's depth (as "not valid JSON"), where phasor run refused the first two and
+  // ran the last
+  const rng = new Rng(11);
+  const model = randomModel(rng, { inputSize: I, hidden: [5], peephole: false, rOn: 0.5, outputs: 2, mode: "last" });
+  const plain = decodePlsm(quantize(model, calibrationStreams(4, I), "metadata").bytes, "m.plsm");
+  const events = '{"t":0,"x":[0.1,0.2,0.3]}\n{"t":1,"x":[0.3,0.2,0.1]}\n';
+  let dir = "";
+  beforeAll(() => {
+    dir = scratchDirectory();
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const withText = (text: string) => withMetadataText(plain, text);
+  const deep = (arrays: number) => `{"timeUnit":"ms","x":${"[".repeat(arrays)}${"]".repeat(arrays)}}`;
+  const cases: [string, string, string | undefined][] = [
+    ["no object", "[1, 2]", "metadata is not a JSON object"],
+    ["timeUnit twice", '{"timeUnit": "ms", "timeUnit": "ms"}', 'metadata gives "timeUnit" twice: JSON would keep only the last'],
+    ["labels twice", '{"labels": ["a", "b"], "timeUnit": "ms", "\\u006cabels": ["b", "a"]}', 'metadata gives "labels" twice: JSON would keep only the last'],
+    ["sensors twice", '{"timeUnit": "ms", "sensors": [], "sensors": []}', 'metadata gives "sensors" twice: JSON would keep only the last'],
+    ["too deep", deep(512), "metadata nests arrays and objects more than 512 deep, which phasor-wasi does not read"],
+    ["as deep as read", deep(511), undefined],
+    ["a name of its own twice, and one inside sensors", '{"timeUnit": "ms", "n": 1, "n": 2, "sensors": {"hold": true, "hold": false}}', undefined],
+  ];
+  for (const [name, text, refusal] of cases) {
+    it(`${name}: ${refusal ?? "run"}`, async () => {
+      writeFileSync(join(dir, "m.plsm"), withText(text));
+      const cli = phasor(["run", "--model", join(dir, "m.plsm"), "--events", "-"], events);
+      const run = await runNodeWasi("scalar", ["--model", "m.plsm"], events, dir);
+      if (refusal === undefined) {
+        expect(cli.stderr).toBe("");
+        expect(run.stderr).toBe("");
+        expect(run.stdout.toString("utf8")).toBe(cli.stdout);
+      } else {
+        expect(cli.stderr).toBe(`phasor run: ${join(dir, "m.plsm")}: ${refusal}\n`);
+        expect(run.stderr).toBe(`phasor-wasi: m.plsm: ${refusal}\n`);
+      }
+      expect(run.status).toBe(cli.status);
+    });
+  }
 });
 
 describe("phasor-wasi under stress (issue 12, item 5)", () => {

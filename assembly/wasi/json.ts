@@ -3,6 +3,7 @@
 // would hold them. Text is taken as node decodes it: invalid UTF-8 in a string becomes U+FFFD (WHATWG), and
 // lines are trimmed of JavaScript's white space (String.prototype.trim). Nothing is allocated.
 
+import { METADATA_MAX_NESTING } from "../contract/plsm";
 import { numberEnd, parseNumber } from "./decimal";
 import { decodeUtf8, decodedEnd } from "./utf8";
 import { Writer, putByte, putBytes } from "./writer";
@@ -10,8 +11,10 @@ import { Writer, putByte, putBytes } from "./writer";
 // JSON syntax errors: what and where (a position in the line)
 export let syntaxWhy: string = "";
 export let syntaxAt: usize = 0;
-/** JSON.parse has no fixed depth limit but this reader recurses: deeper values are refused. */
-const MAX_DEPTH: i32 = 512;
+/** JSON.parse has no fixed depth limit but this reader recurses: deeper values are refused (for a .plsm's metadata,
+ * the bound its writer keeps to), with TOO_DEEP. */
+const MAX_DEPTH: i32 = METADATA_MAX_NESTING;
+export const TOO_DEEP = "values nested too deeply";
 
 export function syntax(why: string, at: usize): usize {
   syntaxWhy = why;
@@ -182,7 +185,7 @@ export function skipValue(p: usize, end: usize, depth: i32): usize {
   if (c == 102) return expectWord(p, end, "false");
   if (c == 110) return expectWord(p, end, "null");
   if (c != 123 && c != 91) return syntax("unexpected character", p);
-  if (depth >= MAX_DEPTH) return syntax("values nested too deeply", p);
+  if (depth >= MAX_DEPTH) return syntax(TOO_DEEP, p);
   const close: u32 = c == 123 ? 125 : 93;
   p = skipSpace(p + 1, end);
   if (p < end && load<u8>(p) == close) return p + 1;

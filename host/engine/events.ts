@@ -6,7 +6,7 @@
  * Browser-safe: no node import.
  */
 import { PhasorError, badInput, escapeControls, givenText, knownOptions } from "../errors.js";
-import { mayRepeatNames, repeatedName } from "../json-names.js";
+import { mayRepeatNames, repeatedName } from "../json-text.js";
 import { misspeltName } from "../misspelt.js";
 import { F32_MAX } from "./stream-checks.js";
 

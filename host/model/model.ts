@@ -4,7 +4,7 @@
  */
 import { MAX_LAYERS, MAX_SIZE, R_ON_MIN, TAU_MAX, TAU_MIN } from "../../assembly/contract/plsm.js";
 import { badModel, quote, sourceName } from "../errors.js";
-import { lineAndColumn, repeatedInFile } from "../json-names.js";
+import { lineAndColumn, repeatedInFile } from "../json-text.js";
 import { refuseLookalikes } from "../misspelt.js";
 import { F32_MAX } from "../engine/stream-checks.js";
 

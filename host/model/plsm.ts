@@ -11,10 +11,10 @@ import {
   LANE_CHUNK_COLUMNS, LAYER_FLAGS, LAYER_INT8, LAYER_PEEPHOLES, INT8_LIMIT, LAYER_HIDDEN_SIZE, LAYER_INPUT_SIZE, LAYER_P_FRAC, LAYER_TIME_AT, LAYER_U_AT, LAYER_UNITS_AT, LAYER_W_AT, MAX_LAYERS, MAX_SIZE,
   PLSM_MAGIC, PLSM_VERSION, PRE_FRAC, READOUT_DESC_BYTES, READOUT_ROWS_AT, READOUT_V_AT, ROW_BIAS, ROW_L1_LIMIT, ROW_RECORD_BYTES, ROW_V_FRAC,
   TIME_HALF_ON, TIME_RECORD_BYTES, TIME_R_ON, TIME_SHIFT, TIME_STEP, TIME_STEP_LOW, TIME_TAU, UNIT_BIAS, UNIT_PEEPHOLE, UNIT_PEEPHOLE_FLOAT,
-  UNIT_RECORD_BYTES, UNIT_U_FRAC, UNIT_W_FRAC, FRAC_MAX, FRAC_MIN, MAX_TICKS_LOG2, MIN_OPEN_TICKS,
+  UNIT_RECORD_BYTES, UNIT_U_FRAC, UNIT_W_FRAC, FRAC_MAX, FRAC_MIN, MAX_TICKS_LOG2, METADATA_MAX_NESTING, MIN_OPEN_TICKS,
 } from "../../assembly/contract/plsm.js";
 import { PhasorError, badModel, sourceName } from "../errors.js";
-import { repeatedInFile } from "../json-names.js";
+import { nestedBeyond, repeatedName } from "../json-text.js";
 import { TIME_GATE_RANGE, checkModel, type FloatModel, type LayerParams } from "./model.js";
 
 // The file's layout and ranges are the wasm reader's (assembly/contract/plsm.ts); these are what the host's users import.
@@ -60,6 +60,9 @@ export interface PlsmFile {
   plan?: FixedPlan;
   bytes: Uint8Array;
   meta: Record<string, unknown>;
+  /** the metadata's text, as JSON.parse read it into `meta` (decodePlsm gives it): for a reader that looks for what
+   * it dropped (a name of the gateway's given twice inside `sensors`) */
+  metaText?: string;
 }
 
 // The padding of assembly/padding.ts, with which the module reads this layout (TypeScript cannot share its code).
@@ -174,9 +177,7 @@ export function encodePlsm(model: FloatModel, plan?: FixedPlan, meta: Record<str
     if (meta[key] !== undefined) throw new PhasorError("bad-args", `encodePlsm: meta.${key} would replace the model's own ${key} in the file; it is the model's to give`);
   }
   const kind = plan ? KIND_FIXED : KIND_FLOAT;
-  const metaText = new TextEncoder().encode(
-    JSON.stringify({ timeUnit: model.timeUnit, ...(model.readout.labels ? { labels: model.readout.labels } : {}), ...meta }),
-  );
+  const metaText = metadataBytes({ timeUnit: model.timeUnit, ...(model.readout.labels ? { labels: model.readout.labels } : {}), ...meta });
   const L = layout(model, kind, metaText.length, plan);
   if (L.fileBytes > MAX_IMAGE_BYTES) {
     throw badModel("model", `its .plsm image would take ${L.fileBytes} bytes, more than the ${MAX_IMAGE_BYTES} a wasm engine holds`);
@@ -221,6 +222,24 @@ export function encodePlsm(model: FloatModel, plan?: FixedPlan, meta: Record<str
   return bytes;
 }
 
+/** The top-level names of the metadata that readers take: timeUnit and labels (decodePlsm, phasor-wasi), sensors
+ * (the gateway). */
+const METADATA_READ = ["timeUnit", "labels", "sensors"];
+
+/**
+ * A metadata object as a .plsm holds it (UTF-8 JSON), refused when it nests arrays and objects deeper than
+ * phasor-wasi reads (METADATA_MAX_NESTING): a file written with it would run under `phasor run` and be refused on the
+ * device. Only a sensor declaration with fields of its own can go so deep; `phasor quantize` asks before it quantizes
+ * (`what` names what would go there).
+ */
+export function metadataBytes(meta: Record<string, unknown>, what = "a .plsm's metadata"): Uint8Array {
+  const text = new TextEncoder().encode(JSON.stringify(meta));
+  if (nestedBeyond(text, METADATA_MAX_NESTING) >= 0) {
+    throw new PhasorError("bad-model", `${what} would nest arrays and objects more than ${METADATA_MAX_NESTING} deep, which phasor-wasi does not read`);
+  }
+  return text;
+}
+
 /**
  * The image of a decoded .plsm with another metadata object and nothing else changed. The metadata is the file's
  * last region, so every byte before it stays as it is, and only its length, the file's and the checksum follow:
@@ -241,7 +260,7 @@ export function withMetadata(file: PlsmFile, meta: Record<string, unknown>): Uin
   if (imageBytes(metaAt, view.getUint32(HEADER_META_BYTES, true)) !== file.bytes.length) {
     throw new PhasorError("bad-args", "withMetadata: the file's metadata is not its last region, so it cannot be replaced in place");
   }
-  const metaText = new TextEncoder().encode(JSON.stringify(meta));
+  const metaText = metadataBytes(meta);
   const fileBytes = imageBytes(metaAt, metaText.length);
   if (fileBytes > MAX_IMAGE_BYTES) {
     throw badModel("model", `its .plsm image would take ${fileBytes} bytes, more than the ${MAX_IMAGE_BYTES} a wasm engine holds`);
@@ -497,10 +516,15 @@ export function decodePlsm(bytes: Uint8Array, source: string): PlsmFile {
   } catch {
     throw fail("metadata is not valid JSON");
   }
+  // checked as phasor-wasi checks it (assembly/wasi/labels.ts), in its order and words: both readers take a file or not
+  if (nestedBeyond(bytes.subarray(metaAt, metaAt + metaBytes), METADATA_MAX_NESTING) >= 0) {
+    throw fail(`metadata nests arrays and objects more than ${METADATA_MAX_NESTING} deep, which phasor-wasi does not read`);
+  }
   if (meta === null || typeof meta !== "object" || Array.isArray(meta)) throw fail("metadata is not a JSON object");
-  // JSON.parse kept the last of a name given twice: a sensor declaration or labels other than the ones written
-  const repeated = repeatedInFile(metaText);
-  if (repeated !== undefined) throw fail(`metadata: ${repeated}`);
+  // JSON.parse kept the last of a name given twice: labels, a time unit or a sensor declaration other than the ones
+  // written. Below them the names are the gateway's (sensor-declaration.ts) or no reader's.
+  const repeated = repeatedName(metaText, (name, path) => path.length === 0 && METADATA_READ.includes(name));
+  if (repeated !== undefined) throw fail(`metadata gives "${repeated.name}" twice: JSON would keep only the last`);
   const labels = Array.isArray(meta.labels) && meta.labels.length === outputSize ? meta.labels.map(String) : undefined;
   const model: FloatModel = {
     timeUnit: typeof meta.timeUnit === "string" ? meta.timeUnit : "ms",
@@ -508,7 +532,7 @@ export function decodePlsm(bytes: Uint8Array, source: string): PlsmFile {
     layers,
     readout: { mode: mode === 0 ? "last" : "every", outputSize, V, d: dv, ...(labels ? { labels } : {}) },
   };
-  return { kind: kind as PlsmFile["kind"], model, plan: kind === KIND_FIXED ? plan : undefined, bytes, meta };
+  return { kind: kind as PlsmFile["kind"], model, plan: kind === KIND_FIXED ? plan : undefined, bytes, meta, metaText };
 }
 
 /**

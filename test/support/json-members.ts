@@ -1,7 +1,7 @@
 /**
  * The member names of JSON text, each as often as the text gives it: the oracle of the fuzz tests for names given
  * twice, where JSON.parse keeps one of each. A small recursive parser of its own, so that it shares nothing with
- * host/json-names.ts, whose scan it checks.
+ * host/json-text.ts, whose scan it checks.
  */
 
 /** A member's name and the names and indices leading to its object (`["readings", 2]`). */

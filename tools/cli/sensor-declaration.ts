@@ -6,7 +6,7 @@
  */
 import { badModel } from "../../host/errors.js";
 import { JSON_FILE_LIMIT, readWholeFile } from "../../host/files.js";
-import { repeatedInFile } from "../../host/json-names.js";
+import { lineAndColumn, pathText, repeatedInFile, repeatedName } from "../../host/json-text.js";
 import { defaultSensorLayout, parseSensorLayout, type SensorLayout } from "../../host/gateway/sensors.js";
 import type { LoadedModel } from "./model-file.js";
 
@@ -38,7 +38,16 @@ export function sensorDeclaration(sensorsPath: string | undefined, loaded: Loade
     return sensors === undefined ? undefined : { json: sensors, source: `${loaded.source}: sensors` };
   }
   const sensors = loaded.plsm.meta.sensors;
-  return sensors === undefined ? undefined : { json: sensors, source: `${loaded.source}: metadata sensors` };
+  if (sensors === undefined) return undefined;
+  // the reader refused a "sensors" given twice; inside it the names are the gateway's alone to check (phasor-wasi,
+  // which reads the same files, has no use for them), as in a --sensors file
+  const metaText = loaded.plsm.metaText ?? JSON.stringify(loaded.plsm.meta);
+  const repeated = repeatedName(metaText, (_name, path) => path[0] === "sensors");
+  if (repeated !== undefined) {
+    const where = pathText([...repeated.path, repeated.name]);
+    throw badModel(loaded.source, `metadata: ${where} is given twice (${lineAndColumn(metaText, repeated.offset)}): JSON would keep only the last`);
+  }
+  return { json: sensors, source: `${loaded.source}: metadata sensors` };
 }
 
 /**

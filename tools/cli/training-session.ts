@@ -4,7 +4,7 @@
  * best model, its learning curve (SVG) next to it. `phasor train` and the main job (`phasor start`) share it.
  */
 import { PhasorError } from "../../host/errors.js";
-import { repeatedInFile } from "../../host/json-names.js";
+import { repeatedInFile } from "../../host/json-text.js";
 import { modelToJson, type FloatModel } from "../../host/model/model.js";
 import { guardSvg, learningCurveSvg } from "../../host/training/report.js";
 import { TASKS } from "../../host/training/tasks.js";

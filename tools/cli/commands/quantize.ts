@@ -8,9 +8,9 @@
 import { stat } from "node:fs/promises";
 import { dirname, extname } from "node:path";
 import type { Agreement } from "../../../host/engine/compare.js";
-import { PhasorError } from "../../../host/errors.js";
+import { PhasorError, escapeControls } from "../../../host/errors.js";
 import type { FloatModel } from "../../../host/model/model.js";
-import { KIND_FIXED, PRE_FRAC, withMetadata, type FixedPlan } from "../../../host/model/plsm.js";
+import { KIND_FIXED, PRE_FRAC, metadataBytes, withMetadata, type FixedPlan } from "../../../host/model/plsm.js";
 import { FIXED_TOLERANCE, WEIGHT_WIDTHS } from "../../../host/model/quantize.js";
 import { U_FORMAT_CHOICES, quantizeChecked } from "../../../host/model/quantize-checked.js";
 import { defineCommand } from "../command.js";
@@ -64,6 +64,8 @@ export const command = defineCommand({
     // held to the gateway's rules before any work: one it would refuse is not written into the model
     const declaration = sensorDeclaration(flags.sensors, loaded, modelBytes);
     sensorLayoutOf(declaration, loaded.model.inputSize);
+    // and no deeper than the .plsm's metadata may nest (a declaration with fields of its own), before any work too
+    if (declaration !== undefined) metadataBytes({ sensors: declaration.json }, `${escapeControls(declaration.source)}, kept in the .plsm's metadata,`);
 
     const sequences = requireSequences(await readSequences(flags.calib, io.stdin, loaded.model.inputSize, flags), "calibrate on", "quantize", io.stderr);
 

@@ -1,7 +1,9 @@
 /**
- * Names given twice in one JSON object. JSON.parse keeps the last of them and drops the others without a word, so
- * `{"t": 1, "t": 2}` reads as t = 2 and the 1 is lost; a reader that must not drop what it was given looks for them
- * here, in text that JSON.parse has accepted. Browser-safe.
+ * What JSON.parse leaves unsaid about a text. Names given twice in one object: JSON.parse keeps the last of them and
+ * drops the others without a word, so `{"t": 1, "t": 2}` reads as t = 2 and the 1 is lost; a reader that must not
+ * drop what it was given looks for them here, in text that JSON.parse has accepted. And how deep its arrays and
+ * objects nest, which readers with a bound of their own (the gateway's messages, phasor-wasi's JSON reader) check
+ * before or beside it. Browser-safe.
  */
 
 /** Where a name was given twice: the name, the names and indices leading to its object (`["layers", 0]`), and the
@@ -135,3 +137,26 @@ const CLOSE_BRACE = 0x7d;
 const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
 const COMMA = 0x2c;
+
+/**
+ * The offset at which the UTF-8 JSON text `bytes` opens its (max + 1)-th level of arrays and objects, outside
+ * strings, or -1 when it nests no deeper than `max`. Any bytes: the text need not be valid JSON.
+ */
+export function nestedBeyond(bytes: Uint8Array, max: number): number {
+  let depth = 0;
+  let inString = false;
+  for (let k = 0; k < bytes.length; k++) {
+    const byte = bytes[k];
+    // "[" 0x5b and "{" 0x7b, "]" 0x5d and "}" 0x7d differ in bit 5 alone; the bytes of a multi-byte character are
+    // none of these, nor '"' 0x22 or "\\" 0x5c
+    const bracket = byte & 0xdf;
+    if (inString) {
+      if (byte === 0x5c) k++;
+      else if (byte === 0x22) inString = false;
+    } else if (bracket === 0x5b) {
+      if (++depth > max) return k;
+    } else if (bracket === 0x5d) depth--;
+    else if (byte === 0x22) inString = true;
+  }
+  return -1;
+}
