@@ -10,9 +10,10 @@
  */
 import "../host/node.js";
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { crc32 } from "node:zlib";
 import type { MqttClient } from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createEngine, loadModelBytes } from "../host/engine/create.js";
@@ -476,7 +477,50 @@ describe("phasor gateway keeps running whatever a message holds (issue 12)", () 
     const [record] = decodeSnapshot(readFileSync(path), shard, path).devices;
     expect(record.stream).toEqual(reference.state);
     expect(record.counters.engineError).toBe(1);
+    // its other entries replayed as they ran
+    expect(restarted.records.filter((r) => r.event === "replay-differs")).toEqual([]);
     await faultyCollector.close();
+  });
+
+  // before: a replay that published other predictions than its live run (a gateway upgraded to stricter rules, or
+  // restarted with another --learn-rate) said nothing; the WAL entry holds what the live run published
+  it("says when a WAL entry's replay publishes other outputs than its live run did", async () => {
+    const prefix = "differs";
+    const state = join(dir, "state-differs");
+    const start = () => {
+      const gateway = new GatewayProcess(["--model", modelPath, "--sensors", sensorsPath, "--state", state, "--broker", broker.url, "--prefix", prefix, "--shards", "1", "--snapshot-interval", "600000", "--health-interval", "60000"]);
+      gateways.push(gateway);
+      return gateway;
+    };
+    const device = "dev-differs";
+    const readings: Reading[] = deviceReadings(device, 3, SEED).map((r) => ({ ...r, sensor: "accel", v: [0.1, 0.2, 0.3] }));
+    const differsCollector = await Collector.start(broker.url, "differs-collector", prefix);
+    const live = start();
+    await live.waitFor("ready");
+    const publisher = await connectClient(broker.url, "differs-publisher");
+    clients.push(publisher);
+    await publishReadings(publisher, prefix, 1, readings);
+    await waitUntil(() => differsCollector.predictions.get(device)?.size === 3, 20_000, () => `the three predictions; got ${JSON.stringify([...(differsCollector.predictions.get(device) ?? new Map()).keys()])}; log: ${JSON.stringify(live.records.slice(-4))}`);
+    await live.kill();
+    // the live run of entry 2 published another prediction, as a gateway of other rules would have
+    const shardDir = join(state, "shard-0");
+    const [segment] = readdirSync(shardDir).filter((name) => name.startsWith("wal-"));
+    const lines = readFileSync(join(shardDir, segment), "utf8").split("\n").filter((line) => line !== "");
+    const edited = lines.map((line) => {
+      const entry = JSON.parse(line.slice(line.indexOf(" ") + 1));
+      if (entry.e !== 2) return line;
+      entry.outs[0].payload = entry.outs[0].payload.replace('"y":[', '"y":[1,');
+      const json = JSON.stringify(entry);
+      return `${crc32(json).toString(16).padStart(8, "0")} ${json}`;
+    });
+    writeFileSync(join(shardDir, segment), edited.join("\n") + "\n");
+    const restarted = start();
+    await restarted.waitFor("ready");
+    const differs = restarted.records.filter((r) => r.event === "replay-differs");
+    expect(differs).toMatchObject([{ shard: 0, entry: 2, recorded: [expect.stringContaining(device)], replayed: [expect.stringContaining(device)] }]);
+    const stopped = await restarted.stop();
+    expect(stopped.replayed).toBe(3);
+    await differsCollector.close();
   });
 });
 

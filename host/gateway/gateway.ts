@@ -521,6 +521,7 @@ export class Gateway {
       ({ outs, failed } = replay);
     } else {
       ({ outs, failed } = shard.state.message(parsed, topic, payload, replay === undefined, size));
+      if (replay !== undefined) this.checkReplay(shard.index, e, replay.outs, outs);
     }
     let segment = replay?.segment;
     if (segment === undefined) {
@@ -529,6 +530,25 @@ export class Gateway {
     }
     for (const out of outs) this.publishOutput(out, segment);
     return segment.lost ? shard : undefined;
+  }
+
+  /**
+   * A replayed message gives what its live run gave (handle is deterministic given the state), unless the gateway
+   * now works otherwise: another --learn-rate, or an upgrade whose rules refuse what an older version applied (a
+   * field given twice, or misspelt). The replay's outputs stand and are published, but the difference is said, once an
+   * entry: the live run's predictions and dead letters are in the WAL entry's `outs`.
+   */
+  private checkReplay(shard: number, e: number, recorded: Out[], replayed: Out[]): void {
+    const same = recorded.length === replayed.length && recorded.every((out, k) => out.topic === replayed[k].topic && out.payload === replayed[k].payload);
+    if (same) return;
+    this.config.log({
+      event: "replay-differs",
+      shard,
+      entry: e,
+      recorded: recorded.map((out) => out.topic),
+      replayed: replayed.map((out) => out.topic),
+      message: "the WAL entry's replay published other predictions or dead letters than its live run: the gateway now works otherwise (another --learn-rate, or a version whose rules differ)",
+    });
   }
 
   private publishOutput(out: Out, segment: WalSegment | null): void {
