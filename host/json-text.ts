@@ -15,14 +15,42 @@ export interface RepeatedName {
 }
 
 /**
- * Whether `text` (valid JSON) may give a name twice in one object, from its count of ':' and `names`, the number of
- * names in the objects JSON.parse made of it: every name in the text is followed by a ':', so a text with no more
- * ':' than names repeats none. False is sure; true asks repeatedName. A few native searches for a line of
- * events, where the scan would read every character.
+ * Whether `text` may give a name twice in one object, `value` being what JSON.parse made of it; false is sure, true
+ * asks repeatedName, whose scan reads every character. A name JSON.parse dropped for a later one leaves the text with
+ * more of something than `value` has, and two cheap counts look for that:
+ * - every name in the text is followed by a ':', so a text with no more ':' than `value` has names repeats none (a
+ *   line of events: a few native searches);
+ * - without escapes every '"' opens or closes a string, and the text's strings are the names and string values of
+ *   `value` and those dropped with a repeated name, so a text with twice as many '"' as those repeats none (a ':' in a
+ *   string of the text's own, such as a time of day, fails the first count but not this one).
+ * `topNames`, the names of `value`'s top level where the caller has counted them already, spares the walk of `value`
+ * to a text whose ':' they account for.
  */
-export function mayRepeatNames(text: string, names: number): boolean {
-  let colons = 0;
-  for (let at = text.indexOf(":"); at >= 0; at = text.indexOf(":", at + 1)) if (++colons > names) return true;
+export function mayRepeatNames(text: string, value: unknown, topNames?: number): boolean {
+  // the names of value's top level alone first, which the caller may have counted: a line of events has no others
+  if (topNames !== undefined && !beyond(text, ":", topNames)) return false;
+  const kept = { names: 0, strings: 0 };
+  count(value, kept);
+  if (!beyond(text, ":", kept.names)) return false;
+  return text.includes("\\") || beyond(text, '"', 2 * (kept.names + kept.strings));
+}
+
+/** The names and the strings among the values in a parsed JSON value, added to `kept`. */
+function count(value: unknown, kept: { names: number; strings: number }): void {
+  if (typeof value === "string") kept.strings++;
+  else if (Array.isArray(value)) for (const element of value) count(element, kept);
+  else if (typeof value === "object" && value !== null) {
+    for (const name in value) {
+      kept.names++;
+      count((value as Record<string, unknown>)[name], kept);
+    }
+  }
+}
+
+/** Whether `text` holds `c` more than `limit` times (a native search for each, up to the one past the limit). */
+function beyond(text: string, c: string, limit: number): boolean {
+  let found = 0;
+  for (let at = text.indexOf(c); at >= 0; at = text.indexOf(c, at + 1)) if (++found > limit) return true;
   return false;
 }
 
@@ -52,12 +80,13 @@ export function repeatedNames(text: string, watched: Watched = () => true): Repe
 }
 
 /**
- * The first name given twice in any object of a JSON file's `text` (valid JSON), as its reader says it after the
- * file's name: `layers[0].W is given twice (line 12, column 7): JSON would keep only the last`; undefined when
- * there is none. For files read whole, where every name is the format's or refused already: one given twice is a
+ * The first name given twice in any object of a JSON file's `text` (valid JSON, which JSON.parse made `value` of),
+ * as its reader says it after the file's name: `layers[0].W is given twice (line 12, column 7): JSON would keep only
+ * the last`; undefined when there is none. For files read whole, where every name is the format's or refused already: one given twice is a
  * slip of whoever wrote it, and the value JSON.parse kept may be the wrong one.
  */
-export function repeatedInFile(text: string): string | undefined {
+export function repeatedInFile(text: string, value: unknown): string | undefined {
+  if (!mayRepeatNames(text, value)) return undefined;
   const repeated = repeatedName(text);
   if (repeated === undefined) return undefined;
   return `${pathText([...repeated.path, repeated.name])} is given twice (${lineAndColumn(text, repeated.offset)}): JSON would keep only the last`;
@@ -88,6 +117,7 @@ function scanNames(text: string, watched: Watched, found: (repeated: RepeatedNam
       // the closing quote: the next one not escaped, found by a native search rather than a character at a time
       let end = text.indexOf('"', i + 1);
       while (escaped(text, end)) end = text.indexOf('"', end + 1);
+      if (end < 0) return; // a string never closed: not JSON, which callers have refused already; never a loop
       if (expectName) {
         const raw = text.slice(i + 1, end);
         const name = raw.includes("\\") ? (JSON.parse(text.slice(i, end + 1)) as string) : raw;
@@ -159,4 +189,35 @@ export function nestedBeyond(bytes: Uint8Array, max: number): number {
     else if (byte === 0x22) inString = true;
   }
   return -1;
+}
+
+/**
+ * Whether a JSON reader that reads text in order and stops at its (max + 1)-th level of arrays and objects (as
+ * phasor-wasi's does) meets that level before anything that is not JSON: then it says "too deep" where JSON.parse,
+ * which has no bound, may say "not JSON" of a text that goes wrong only after it. Decided by JSON.parse of the text
+ * before that level, with a value and the brackets that close it: it parses when the text up to there is JSON so far,
+ * with a value expected (where a name is expected, the reader has met something that is not JSON).
+ */
+export function tooDeepFirst(text: string, max: number): boolean {
+  const open: string[] = [];
+  let inString = false;
+  for (let k = 0; k < text.length; k++) {
+    const c = text[k];
+    if (inString) {
+      if (c === "\\") k++;
+      else if (c === '"') inString = false;
+    } else if (c === "[" || c === "{") {
+      if (open.length === max) {
+        try {
+          JSON.parse(`${text.slice(0, k)}0${open.map((o) => (o === "[" ? "]" : "}")).reverse().join("")}`);
+          return true;
+        } catch {
+          return false;
+        }
+      }
+      open.push(c);
+    } else if (c === "]" || c === "}") open.pop();
+    else if (c === '"') inString = true;
+  }
+  return false;
 }

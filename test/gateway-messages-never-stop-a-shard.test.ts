@@ -221,6 +221,10 @@ describe("messages of several readings", () => {
     ["ts given twice", '{"seq":30,"ts":1,"t":2000,"v":[0,0,0],"ts":2}', /^"ts" is given twice$/],
     ["readings given twice", '{"seq":30,"readings":[{"t":2000,"v":[0,0,0]}],"readings":[{"t":2001,"v":[0,0,0]}]}', /^"readings" is given twice$/],
     ["reset given twice", '{"seq":30,"reset":true,"reset":true}', /^"reset" is given twice$/],
+    // the names before the values, a misspelt one first, as in a reading and an event line (before: "ts" given twice
+    // was said first here, and a ts that is no number before either)
+    ["a misspelt field and one given twice", '{"seq":30,"t":2000,"v":[0,0,0],"Ts":1,"ts":1,"ts":2}', /^"Ts" looks like "ts" misspelt/],
+    ["ts given twice, the last no number", '{"seq":30,"ts":1,"t":2000,"v":[0,0,0],"ts":"x"}', /^"ts" is given twice$/],
   ])("a message with %s is malformed as a whole: counted once, its seq used up", (_name, payload, why) => {
     const shard = demoShard(engine, SHARD, { maxReadings: 4 });
     send(shard, accel(), '{"seq":1,"t":1000,"v":[0.1,0.2,0.3]}');

@@ -135,7 +135,7 @@ export class EventParser {
     this.checkTimeOrder = options.checkTimeOrder ?? true;
     this.maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
     if (!Number.isInteger(this.maxLineBytes) || this.maxLineBytes < 1 || this.maxLineBytes > MAX_LINE_BYTES_LIMIT) {
-      throw new PhasorError("bad-args", `maxLineBytes must be an integer in [1, ${MAX_LINE_BYTES_LIMIT}], got ${options.maxLineBytes}`);
+      throw new PhasorError("bad-args", `maxLineBytes must be an integer in [1, ${MAX_LINE_BYTES_LIMIT}], got ${givenText(options.maxLineBytes)}`);
     }
   }
 
@@ -386,7 +386,7 @@ export class EventParser {
       if (meant !== undefined) return `"${name}" looks like "${meant}" misspelt ${OWN_FIELD}`;
     }
     // JSON.parse kept the last of a field given twice: the first would be dropped unsaid
-    if (mayRepeatNames(text, names.length)) {
+    if (mayRepeatNames(text, record, names.length)) {
       const repeated = repeatedName(text, (name, path) => path.length === 0 && NDJSON_FIELDS.includes(name));
       if (repeated !== undefined) return `"${repeated.name}" is given twice`;
     }

@@ -116,12 +116,13 @@ export function parseMessage(payload: Uint8Array, topicSensor: string, limits: M
   if (boot === undefined) return { ok: false, seq: null, why: BAD_BOOT };
   const seq = m.seq as number;
   const malformed = (why: string): ParsedMessage => ({ ok: false, seq, boot, why });
+  // the names first, a misspelt one and then one given twice, as in a reading and an event line; then the values
+  const lookalike = misspeltField(m, MESSAGE_FIELDS);
+  if (lookalike !== null) return malformed(lookalike);
   const ofMessage = repeated.find((r) => r.path.length === 0);
   if (ofMessage !== undefined) return malformed(`"${ofMessage.name}" is given twice`);
   if (m.ts !== undefined && !(typeof m.ts === "number" && Number.isFinite(m.ts))) return malformed("ts is not a finite number (epoch milliseconds)");
   const ts = m.ts as number | undefined;
-  const lookalike = misspeltField(m, MESSAGE_FIELDS);
-  if (lookalike !== null) return malformed(lookalike);
   if (m.reset !== undefined) {
     if (m.reset !== true) return malformed("reset is not true");
     if (m.t !== undefined || m.v !== undefined || m.readings !== undefined || m.label !== undefined) return malformed('a reset carries nothing but "seq", "ts" and "boot"');
@@ -152,13 +153,10 @@ export function parseMessage(payload: Uint8Array, topicSensor: string, limits: M
 /**
  * The gateway's fields given twice in the message (`text`, which JSON.parse made `m` of) or in a reading of its
  * `readings`, in the text's order: JSON.parse kept the last of each and dropped the others without a word. A field of
- * the device's own may repeat. Most messages repeat nothing, which a count of the text's colons against the names
- * of the message and its readings shows without the scan; a device's own objects only make the scan likelier.
+ * the device's own may repeat. Most messages repeat nothing, which mayRepeatNames's counts show without the scan.
  */
 function repeatedFields(text: string, m: Record<string, unknown>): RepeatedName[] {
-  let names = Object.keys(m).length;
-  if (Array.isArray(m.readings)) for (const r of m.readings) if (typeof r === "object" && r !== null && !Array.isArray(r)) names += Object.keys(r).length;
-  if (!mayRepeatNames(text, names)) return [];
+  if (!mayRepeatNames(text, m)) return [];
   return repeatedNames(text, (name, path) => (path.length === 0 ? MESSAGE_FIELDS.includes(name) : path.length === 2 && path[0] === "readings" && typeof path[1] === "number" && READING_FIELDS.includes(name)));
 }
 

@@ -205,7 +205,7 @@ export function parseModelText(text: string, source: string): FloatModel {
     throw badModel(source, `not valid JSON (${(e as Error).message})${jsonPlace(text, (e as Error).message)}`);
   }
   // JSON.parse kept the last of a name given twice, which parseModel cannot tell from a name given once
-  const repeated = repeatedInFile(text);
+  const repeated = repeatedInFile(text, json);
   if (repeated !== undefined) throw badModel(source, repeated);
   return parseModel(json, source);
 }

@@ -14,7 +14,7 @@ import {
   UNIT_RECORD_BYTES, UNIT_U_FRAC, UNIT_W_FRAC, FRAC_MAX, FRAC_MIN, MAX_TICKS_LOG2, METADATA_MAX_NESTING, MIN_OPEN_TICKS,
 } from "../../assembly/contract/plsm.js";
 import { PhasorError, badModel, sourceName } from "../errors.js";
-import { nestedBeyond, repeatedName } from "../json-text.js";
+import { nestedBeyond, repeatedName, tooDeepFirst } from "../json-text.js";
 import { TIME_GATE_RANGE, checkModel, type FloatModel, type LayerParams } from "./model.js";
 
 // The file's layout and ranges are the wasm reader's (assembly/contract/plsm.ts); these are what the host's users import.
@@ -509,16 +509,17 @@ export function decodePlsm(bytes: Uint8Array, source: string): PlsmFile {
   const metaAt = view.getUint32(HEADER_META_AT, true);
   const metaBytes = view.getUint32(HEADER_META_BYTES, true);
   need(metaAt, metaBytes, "metadata", false);
-  let meta: Record<string, unknown>;
   const metaText = new TextDecoder().decode(bytes.subarray(metaAt, metaAt + metaBytes));
+  // checked as phasor-wasi checks it (assembly/wasi/labels.ts), in its order and words: both readers take a file or
+  // not. It reads in order and stops at its nesting bound, so a text too deep before it goes wrong is "too deep"
+  if (tooDeepFirst(metaText, METADATA_MAX_NESTING)) {
+    throw fail(`metadata nests arrays and objects more than ${METADATA_MAX_NESTING} deep, which phasor-wasi does not read`);
+  }
+  let meta: Record<string, unknown>;
   try {
     meta = JSON.parse(metaText);
   } catch {
     throw fail("metadata is not valid JSON");
-  }
-  // checked as phasor-wasi checks it (assembly/wasi/labels.ts), in its order and words: both readers take a file or not
-  if (nestedBeyond(bytes.subarray(metaAt, metaAt + metaBytes), METADATA_MAX_NESTING) >= 0) {
-    throw fail(`metadata nests arrays and objects more than ${METADATA_MAX_NESTING} deep, which phasor-wasi does not read`);
   }
   if (meta === null || typeof meta !== "object" || Array.isArray(meta)) throw fail("metadata is not a JSON object");
   // JSON.parse kept the last of a name given twice: labels, a time unit or a sensor declaration other than the ones

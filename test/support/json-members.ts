@@ -4,15 +4,18 @@
  * host/json-text.ts, whose scan it checks.
  */
 
-/** A member's name and the names and indices leading to its object (`["readings", 2]`). */
+/** A member's name, the names and indices leading to its object (`["readings", 2]`), and which object of the text it
+ * is in (the objects counted as they open: two objects under a name given twice have one path but two numbers). */
 export interface Member {
   name: string;
   path: (string | number)[];
+  object: number;
 }
 
 /** Every member of every object in `text` (JSON that JSON.parse took), in the text's order. */
 export function memberNames(text: string): Member[] {
   const members: Member[] = [];
+  let objects = 0;
   let at = 0;
   const token = (pattern: RegExp) => {
     pattern.lastIndex = at;
@@ -31,12 +34,13 @@ export function memberNames(text: string): Member[] {
         at++;
         return;
       }
+      const object = c === "{" ? objects++ : -1;
       for (let index = 0; ; index++) {
         let step: string | number = index;
         if (c === "{") {
           space();
           step = JSON.parse(token(/"(?:[^"\\]|\\.)*"/y)) as string;
-          members.push({ name: step, path });
+          members.push({ name: step, path, object });
           space();
           at++; // the colon
         }
@@ -57,7 +61,7 @@ export function namesGivenTwice(members: Member[], watched: (member: Member) => 
   const seen = new Set<string>();
   const twice: string[] = [];
   for (const member of members.filter(watched)) {
-    const key = JSON.stringify([...member.path, member.name]);
+    const key = JSON.stringify([member.object, member.name]);
     if (seen.has(key)) twice.push(member.name);
     seen.add(key);
   }

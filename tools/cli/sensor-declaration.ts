@@ -28,7 +28,7 @@ export function sensorDeclaration(sensorsPath: string | undefined, loaded: Loade
       throw badModel(sensorsPath, `not valid JSON (${(err as Error).message})`);
     }
     // JSON.parse kept the last of a name given twice (a sensor's scale, its slots): the other would be lost unsaid
-    const repeated = repeatedInFile(text);
+    const repeated = repeatedInFile(text, json);
     if (repeated !== undefined) throw badModel(sensorsPath, repeated);
     return { json, source: sensorsPath };
   }

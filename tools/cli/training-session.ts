@@ -65,7 +65,7 @@ export async function readCheckpoint(path: string): Promise<Checkpoint> {
   }
   checkCheckpointFormat(raw, path, [1, CHECKPOINT_VERSION]);
   // JSON.parse kept the last of a name given twice: a run resumed from a value other than the one written
-  const repeated = repeatedInFile(text);
+  const repeated = repeatedInFile(text, raw);
   if (repeated !== undefined) throw new PhasorError("bad-input", `${path}: not a readable checkpoint: ${repeated}`);
   const settings = checkpointSettings(raw, path);
   try {
