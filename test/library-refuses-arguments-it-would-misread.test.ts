@@ -344,5 +344,7 @@ describe("a refusal shows the value it was given as given", () => {
     expect(rejection(() => new EventParser("x.ndjson" as never), "bad-args").message).toBe('EventParser: expected options as an object, got "x.ndjson"');
     expect(rejection(() => new EventParser({ inputSize: 1, file: 7 as never }), "bad-args").message).toBe("file must be a name (a string), got 7");
     expect(rejection(() => new EventParser({ inputSize: "1" as never }), "bad-args").message).toBe('inputSize must be a positive integer, got "1"');
+    expect(rejection(() => new EventParser({ inputSize: 1, maxLineBytes: "16" as never }), "bad-args").message).toMatch(/got "16"$/);
+    expect(rejection(() => new EventParser({ inputSize: 1, maxLineBytes: {} as never }), "bad-args").message).toMatch(/got an object$/);
   });
 });

@@ -163,7 +163,7 @@ export class ReferenceEngine implements Engine {
     knownOptions("ReferenceEngine", options, ["alpha"]);
     const alphaOption = options.alpha ?? 0;
     if (alphaOption !== "model" && !(Number.isFinite(alphaOption) && alphaOption >= 0)) {
-      throw new PhasorError("bad-args", `ReferenceEngine: alpha must be "model" or a finite number >= 0, got ${alphaOption}`);
+      throw new PhasorError("bad-args", `ReferenceEngine: alpha must be "model" or a finite number >= 0, got ${givenText(alphaOption)}`);
     }
     // the engine's own copy, as the wasm engines have theirs in their memory: a caller that goes on changing its
     // model object changes nothing this engine runs

@@ -5,7 +5,7 @@
  * a minimum from batch to batch; the average sits nearer its centre, which is why validation and the kept model
  * use it when training asks for one. Float64 throughout: with d = 0.999 the increments are a thousandth of a step.
  */
-import { PhasorError } from "../errors.js";
+import { PhasorError, givenText } from "../errors.js";
 
 export interface AverageState {
   decay: number;
@@ -21,7 +21,7 @@ export class ParameterAverage {
   private weight = 0;
 
   constructor(size: number, decay: number) {
-    if (!(decay >= 0 && decay < 1)) throw new PhasorError("bad-args", `the parameter average's decay must be in [0, 1), got ${decay}`);
+    if (!(decay >= 0 && decay < 1)) throw new PhasorError("bad-args", `the parameter average's decay must be in [0, 1), got ${givenText(decay)}`);
     this.decay = decay;
     this.sum = new Float64Array(size);
   }

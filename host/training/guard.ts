@@ -316,16 +316,16 @@ export class StabilityGuard<S = unknown> {
     const bad = (what: string) => {
       throw new PhasorError("bad-args", `guard: ${what}`);
     };
-    if (!(o.safety > 0 && o.safety <= 1)) bad(`safety must be in (0, 1], got ${o.safety}`);
+    if (!(o.safety > 0 && o.safety <= 1)) bad(`safety must be in (0, 1], got ${givenText(o.safety)}`);
     for (const [name, range] of Object.entries(GUARD_RANGES)) {
       if (!inRange(o[name as keyof typeof GUARD_RANGES], range)) bad(`${name} must be ${rangeText(range)}, got ${givenText(o[name as keyof typeof GUARD_RANGES])}`);
     }
-    if (!(Number.isInteger(o.startProducts) && o.startProducts >= 1 && o.startProducts <= 100)) bad(`startProducts must be a whole number in 1..100, got ${o.startProducts}`);
+    if (!(Number.isInteger(o.startProducts) && o.startProducts >= 1 && o.startProducts <= 100)) bad(`startProducts must be a whole number in 1..100, got ${givenText(o.startProducts)}`);
     if (o.worstOf > 0 && o.ignore >= o.worstOf) bad(`ignore (${o.ignore}) must be below worstOf (${o.worstOf}): the cap needs a check left to use`);
     if (o.difference !== "forward" && o.difference !== "central") bad(`difference must be "forward" or "central", got ${givenText(o.difference)}`);
     if (!(o.lineStep > 0 && o.lineAmplitude >= 0)) bad("lineStep must be > 0, lineAmplitude >= 0");
-    if (!(Number.isInteger(o.snapshotEvery) && o.snapshotEvery >= 1)) bad(`snapshotEvery must be a whole number >= 1, got ${o.snapshotEvery}`);
-    if (!(o.spikeFactor > 1)) bad(`spikeFactor must be > 1, got ${o.spikeFactor}`);
+    if (!(Number.isInteger(o.snapshotEvery) && o.snapshotEvery >= 1)) bad(`snapshotEvery must be a whole number >= 1, got ${givenText(o.snapshotEvery)}`);
+    if (!(o.spikeFactor > 1)) bad(`spikeFactor must be > 1, got ${givenText(o.spikeFactor)}`);
     this.options = o;
     this.n = dimension;
     const rng = new Rng(o.seed);

@@ -622,7 +622,7 @@ export class Trainer {
    * Returns the gradient's global norm before clipping.
    */
   step(scale = 1): number {
-    if (!(scale >= 0) || !Number.isFinite(scale)) throw new PhasorError("bad-args", `step scale must be a finite number >= 0, got ${scale}`);
+    if (!(scale >= 0) || !Number.isFinite(scale)) throw new PhasorError("bad-args", `step scale must be a finite number >= 0, got ${givenText(scale)}`);
     return this.e.trainStep(this.handle, scale);
   }
 
