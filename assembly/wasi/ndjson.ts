@@ -24,7 +24,7 @@ const X_BEYOND_F32: i32 = 2;
  * here. */
 const F32_MAX: f64 = 3.4028234663852886e38;
 
-// What a field held, for the checks after the whole object is read (a later duplicate key replaces it).
+// What a field held, for the checks after the whole object is read (a field given twice is refused: readEvent).
 const ABSENT: i32 = 0;
 const NUMBER: i32 = 1;
 const OTHER: i32 = 2; // any other JSON value (its text is kept for the message)
