@@ -82,8 +82,8 @@ export function repeatedNames(text: string, watched: Watched = () => true): Repe
 /**
  * The first name given twice in any object of a JSON file's `text` (valid JSON, which JSON.parse made `value` of),
  * as its reader says it after the file's name: `layers[0].W is given twice (line 12, column 7): JSON would keep only
- * the last`; undefined when there is none. For files read whole, where every name is the format's or refused already: one given twice is a
- * slip of whoever wrote it, and the value JSON.parse kept may be the wrong one.
+ * the last`; undefined when there is none. For files read whole, where every name is the format's or refused
+ * already: one given twice is a slip of whoever wrote it, and the value JSON.parse kept may be the wrong one.
  */
 export function repeatedInFile(text: string, value: unknown): string | undefined {
   if (!mayRepeatNames(text, value)) return undefined;
