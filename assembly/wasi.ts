@@ -9,7 +9,7 @@
 //   wasmtime run --dir . build/phasor-wasi.wasm -- --model m.plsm < events.ndjson
 
 import { args_get, args_sizes_get, errno, proc_exit } from "bindings/wasi_snapshot_preview1";
-import { HEADER_META_AT, HEADER_META_BYTES, METADATA_MAX_NESTING } from "./contract/plsm";
+import { HEADER_META_AT, HEADER_META_BYTES, JSON_MAX_NESTING } from "./contract/plsm";
 import { REASON_TIME_RANGE, errorLen, errorPtr, refusalReason, refusalTime } from "./errors";
 import { readoutBytes } from "./fixed/readout-learning";
 import { modelCreate } from "./index";
@@ -459,7 +459,7 @@ function loadModel(): i32 {
     if (metadata == META_NOT_JSON) putText(err, "metadata is not valid JSON");
     else if (metadata == META_TOO_DEEP) {
       putText(err, "metadata nests arrays and objects more than ");
-      putInt(err, METADATA_MAX_NESTING);
+      putInt(err, JSON_MAX_NESTING);
       putText(err, " deep, which phasor-wasi does not read");
     }
     else if (metadata == META_NOT_OBJECT) putText(err, "metadata is not a JSON object");

@@ -191,6 +191,14 @@ export function nestedBeyond(bytes: Uint8Array, max: number): number {
   return -1;
 }
 
+/** Whether `text` holds more than `max` '[' and '{' together, as one nested deeper than `max` must: a few native
+ * searches, before tooDeepFirst reads it character by character. */
+export function mayNestBeyond(text: string, max: number): boolean {
+  let found = 0;
+  for (const c of ["[", "{"]) for (let at = text.indexOf(c); at >= 0; at = text.indexOf(c, at + 1)) if (++found > max) return true;
+  return false;
+}
+
 /**
  * Whether a JSON reader that reads text in order and stops at its (max + 1)-th level of arrays and objects (as
  * phasor-wasi's does) meets that level before anything that is not JSON: then it says "too deep" where JSON.parse,

@@ -102,6 +102,8 @@ describe("event files", () => {
     expect(parse('{"t":1,"x":[1,2],"note":"hi"}').events).toHaveLength(1);
     // a name of the line's own given twice, or a field's name inside a value of its own, drops nothing it reads
     expect(parse('{"t":1,"x":[1,2],"note":"a","note":"b","meta":{"t":5,"t":6,"x":[{"seq":1,"seq":2}]},"s":"\\"t\\":"}').events[0].t).toBe(1);
+    // as deep as phasor-wasi reads: 512 levels, the object included
+    expect(parse(`{"t":1,"x":[1,2],"own":${"[".repeat(511)}${"]".repeat(511)}}`).events[0].t).toBe(1);
     expect(parse("t,x0,x1,weight\n1,1,2,0.5\n").events[0].x).toEqual(new Float64Array([1, 2]));
   });
 
@@ -134,6 +136,8 @@ describe("event files", () => {
     ["t given twice", '{"t": 1, "x": [1, 2], "t": 2}', /:3: "t" is given twice$/],
     ["x given twice, once by an escaped name", '{"t": 1, "x": [1, 2], "\\u0078": [3, 4]}', /:3: "x" is given twice$/],
     ["seq given twice, the first null", '{"seq": null, "t": 1, "x": [1, 2], "seq": "a"}', /:3: "seq" is given twice$/],
+    // phasor-wasi's JSON reader stops there (test/wasi-command.test.ts); before, phasor run read such a line
+    ["arrays nested 513 deep, the object included", `{"t": 1, "x": [1, 2], "own": ${"[".repeat(512)}${"]".repeat(512)}}`, /:3: not JSON: arrays and objects nested more than 512 deep, which phasor-wasi does not read$/],
     ["label given twice, with nested fields of the line's own", '{"label": 1, "meta": {"t": 1, "t": 2}, "t": 1, "x": [1, 2], "label": 2}', /:3: "label" is given twice$/],
   ];
 

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { memberNames, namesGivenTwice } from "./support/json-members.js";
-import { lineAndColumn, mayRepeatNames, repeatedInFile, repeatedName, repeatedNames, tooDeepFirst } from "../host/json-text.js";
+import { lineAndColumn, mayNestBeyond, mayRepeatNames, repeatedInFile, repeatedName, repeatedNames, tooDeepFirst } from "../host/json-text.js";
 
 describe("repeatedNames", () => {
   it("finds every name given again, in the text's order, with its object's path and the offset of the repeat", () => {
@@ -98,6 +98,10 @@ describe("the scan and the nesting bound on text that is not JSON", () => {
     expect(tooDeepFirst(`{"b":,"a":${deep(3)}}`, 3)).toBe(false); // wrong before it
     expect(tooDeepFirst(`{[${deep(3)}`, 3)).toBe(false); // a bracket where a name goes
     expect(tooDeepFirst(`{"s":"[[[[[[","a":1}`, 3)).toBe(false); // brackets in a string
+    // the count before it: more '[' and '{' than the bound, or no need to read further
+    expect(mayNestBeyond("[[{}]]", 3)).toBe(true);
+    expect(mayNestBeyond('[[], {"a": []}]', 3)).toBe(true);
+    expect(mayNestBeyond('[[], {"a": 1}]', 3)).toBe(false);
   });
 });
 

@@ -216,6 +216,20 @@ describe("phasor-wasi refuses what phasor run refuses", () => {
     });
   }
 
+  it("refuses a line nested deeper than its JSON reader reads, as phasor run does, and reads one as deep", async () => {
+    // before, phasor run read the deeper line and phasor-wasi refused it
+    const nested = (arrays: number) => `${good(0)}\n{"t":1,"x":[0.1,0.2,0.3],"own":${"[".repeat(arrays)}${"]".repeat(arrays)}}\n`;
+    const cli = phasor(["run", "--model", join(dir, "m.plsm"), "--events", "-"], nested(512));
+    const run = await runNodeWasi("scalar", ["--model", "m.plsm"], nested(512), dir);
+    expect(cli.stderr).toMatch(/^phasor run: stdin:2: not JSON: /);
+    expect(run.stderr).toMatch(/^phasor-wasi: stdin:2: not JSON: values nested too deeply at column \d+\n$/);
+    expect([cli.status, run.status]).toEqual([2, 2]);
+    const deepest = phasor(["run", "--model", join(dir, "m.plsm"), "--events", "-"], nested(511));
+    const deepestRun = await runNodeWasi("scalar", ["--model", "m.plsm"], nested(511), dir);
+    expect([deepest.stderr, deepestRun.stderr, deepest.status, deepestRun.status]).toEqual(["", "", 0, 0]);
+    expect(deepestRun.stdout.toString("utf8")).toBe(deepest.stdout);
+  });
+
   it("says where JSON is malformed, CSV is not read, and a refused input is named", async () => {
     const malformed = await runNodeWasi("simd", ["--model", "m.plsm"], `${good(0)}\n{"t":1,"x":[1,2,3]\n`, dir);
     expect(malformed.stderr).toBe("phasor-wasi: stdin:2: not JSON: unexpected end of the line at column 19\n");

@@ -25,10 +25,10 @@ export const HEADER_INPUT_FRAC = 32; // i32, fixed: Q(inputFrac) layer-0 input
 export const HEADER_READOUT_AT = 36; // u32, offset of the readout descriptor
 export const HEADER_META_AT = 40; // u32, offset of the metadata
 export const HEADER_META_BYTES = 44; // u32
-/** The arrays and objects the metadata JSON may nest, its own object included: phasor-wasi's JSON reader
- * (assembly/wasi/json.ts) recurses and reads no deeper, so the host's writer writes none deeper and its reader refuses
- * one, in phasor-wasi's words. */
-export const METADATA_MAX_NESTING = 512;
+/** The arrays and objects a JSON text may nest, its outermost included, in the metadata and in an event line:
+ * phasor-wasi's JSON reader (assembly/wasi/json.ts) recurses and reads no deeper, so the host's writer writes no
+ * metadata deeper, and its readers refuse a metadata or a line that is, as phasor-wasi does. */
+export const JSON_MAX_NESTING = 512;
 
 // Layer descriptors: 64 bytes each, from offset HEADER_BYTES.
 export const LAYER_DESC_BYTES = 64;

@@ -3,7 +3,7 @@
 // would hold them. Text is taken as node decodes it: invalid UTF-8 in a string becomes U+FFFD (WHATWG), and
 // lines are trimmed of JavaScript's white space (String.prototype.trim). Nothing is allocated.
 
-import { METADATA_MAX_NESTING } from "../contract/plsm";
+import { JSON_MAX_NESTING } from "../contract/plsm";
 import { numberEnd, parseNumber } from "./decimal";
 import { decodeUtf8, decodedEnd } from "./utf8";
 import { Writer, putByte, putBytes } from "./writer";
@@ -13,7 +13,7 @@ export let syntaxWhy: string = "";
 export let syntaxAt: usize = 0;
 /** JSON.parse has no fixed depth limit but this reader recurses: deeper values are refused (for a .plsm's metadata,
  * the bound its writer keeps to), with TOO_DEEP. */
-const MAX_DEPTH: i32 = METADATA_MAX_NESTING;
+const MAX_DEPTH: i32 = JSON_MAX_NESTING;
 export const TOO_DEEP = "values nested too deeply";
 
 export function syntax(why: string, at: usize): usize {

@@ -24,7 +24,7 @@ export let metaTwice: string = "";
 
 /**
  * Checks the metadata [start, end) as host/model/plsm.ts's reader does, in its order: JSON, nested no deeper than
- * METADATA_MAX_NESTING, an object, none of the names a reader takes from it (META_NAMES) given twice at its top
+ * JSON_MAX_NESTING, an object, none of the names a reader takes from it (META_NAMES) given twice at its top
  * level; then reads its labels into `names` (WTF-8, concatenated). `key` is scratch text.
  */
 export function readMetadata(start: usize, end: usize, outputSize: i32, names: Writer, key: Writer): i32 {

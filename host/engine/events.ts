@@ -5,8 +5,9 @@
  * so memory is bounded by the limit, not by the longest line of the file (issue 12, item 4).
  * Browser-safe: no node import.
  */
+import { JSON_MAX_NESTING } from "../../assembly/contract/plsm.js";
 import { PhasorError, badInput, escapeControls, givenText, knownOptions } from "../errors.js";
-import { mayRepeatNames, repeatedName } from "../json-text.js";
+import { mayNestBeyond, mayRepeatNames, repeatedName, tooDeepFirst } from "../json-text.js";
 import { misspeltName } from "../misspelt.js";
 import { F32_MAX } from "./stream-checks.js";
 
@@ -376,6 +377,11 @@ export class EventParser {
       value = JSON.parse(text);
     } catch (err) {
       return `not JSON: ${(err as Error).message}${notJsonHint(text)}`;
+    }
+    // phasor-wasi's reader recurses and stops at its bound: refused here too, so that both take the same lines (a
+    // line that deep holds two brackets a level: only one long enough, with brackets enough, is read for it)
+    if (text.length > 2 * JSON_MAX_NESTING && mayNestBeyond(text, JSON_MAX_NESTING) && tooDeepFirst(text, JSON_MAX_NESTING)) {
+      return `not JSON: arrays and objects nested more than ${JSON_MAX_NESTING} deep, which phasor-wasi does not read`;
     }
     if (typeof value !== "object" || value === null || Array.isArray(value)) return "not a JSON object";
     const record = value as Record<string, unknown>;

@@ -11,7 +11,7 @@ import {
   LANE_CHUNK_COLUMNS, LAYER_FLAGS, LAYER_INT8, LAYER_PEEPHOLES, INT8_LIMIT, LAYER_HIDDEN_SIZE, LAYER_INPUT_SIZE, LAYER_P_FRAC, LAYER_TIME_AT, LAYER_U_AT, LAYER_UNITS_AT, LAYER_W_AT, MAX_LAYERS, MAX_SIZE,
   PLSM_MAGIC, PLSM_VERSION, PRE_FRAC, READOUT_DESC_BYTES, READOUT_ROWS_AT, READOUT_V_AT, ROW_BIAS, ROW_L1_LIMIT, ROW_RECORD_BYTES, ROW_V_FRAC,
   TIME_HALF_ON, TIME_RECORD_BYTES, TIME_R_ON, TIME_SHIFT, TIME_STEP, TIME_STEP_LOW, TIME_TAU, UNIT_BIAS, UNIT_PEEPHOLE, UNIT_PEEPHOLE_FLOAT,
-  UNIT_RECORD_BYTES, UNIT_U_FRAC, UNIT_W_FRAC, FRAC_MAX, FRAC_MIN, MAX_TICKS_LOG2, METADATA_MAX_NESTING, MIN_OPEN_TICKS,
+  UNIT_RECORD_BYTES, UNIT_U_FRAC, UNIT_W_FRAC, FRAC_MAX, FRAC_MIN, MAX_TICKS_LOG2, JSON_MAX_NESTING, MIN_OPEN_TICKS,
 } from "../../assembly/contract/plsm.js";
 import { PhasorError, badModel, sourceName } from "../errors.js";
 import { nestedBeyond, repeatedName, tooDeepFirst } from "../json-text.js";
@@ -228,14 +228,14 @@ const METADATA_READ = ["timeUnit", "labels", "sensors"];
 
 /**
  * A metadata object as a .plsm holds it (UTF-8 JSON), refused when it nests arrays and objects deeper than
- * phasor-wasi reads (METADATA_MAX_NESTING): a file written with it would run under `phasor run` and be refused on the
+ * phasor-wasi reads (JSON_MAX_NESTING): a file written with it would run under `phasor run` and be refused on the
  * device. Only a sensor declaration with fields of its own can go so deep; `phasor quantize` asks before it quantizes
  * (`what` names what would go there).
  */
 export function metadataBytes(meta: Record<string, unknown>, what = "a .plsm's metadata"): Uint8Array {
   const text = new TextEncoder().encode(JSON.stringify(meta));
-  if (nestedBeyond(text, METADATA_MAX_NESTING) >= 0) {
-    throw new PhasorError("bad-model", `${what} would nest arrays and objects more than ${METADATA_MAX_NESTING} deep, which phasor-wasi does not read`);
+  if (nestedBeyond(text, JSON_MAX_NESTING) >= 0) {
+    throw new PhasorError("bad-model", `${what} would nest arrays and objects more than ${JSON_MAX_NESTING} deep, which phasor-wasi does not read`);
   }
   return text;
 }
@@ -512,8 +512,8 @@ export function decodePlsm(bytes: Uint8Array, source: string): PlsmFile {
   const metaText = new TextDecoder().decode(bytes.subarray(metaAt, metaAt + metaBytes));
   // checked as phasor-wasi checks it (assembly/wasi/labels.ts), in its order and words: both readers take a file or
   // not. It reads in order and stops at its nesting bound, so a text too deep before it goes wrong is "too deep"
-  if (tooDeepFirst(metaText, METADATA_MAX_NESTING)) {
-    throw fail(`metadata nests arrays and objects more than ${METADATA_MAX_NESTING} deep, which phasor-wasi does not read`);
+  if (tooDeepFirst(metaText, JSON_MAX_NESTING)) {
+    throw fail(`metadata nests arrays and objects more than ${JSON_MAX_NESTING} deep, which phasor-wasi does not read`);
   }
   let meta: Record<string, unknown>;
   try {
