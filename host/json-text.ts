@@ -81,13 +81,14 @@ export function repeatedNames(text: string, watched: Watched = () => true): Repe
 
 /**
  * The first name given twice in any object of a JSON file's `text` (valid JSON, which JSON.parse made `value` of),
- * as its reader says it after the file's name: `layers[0].W is given twice (line 12, column 7): JSON would keep only
- * the last`; undefined when there is none. For files read whole, where every name is the format's or refused
- * already: one given twice is a slip of whoever wrote it, and the value JSON.parse kept may be the wrong one.
+ * among those `watched` picks (every one by default), as its reader says it after the file's name: `layers[0].W is
+ * given twice (line 12, column 7): JSON would keep only the last`; undefined when there is none. For files read
+ * whole, where every name is the format's or refused already: one given twice is a slip of whoever wrote it, and the
+ * value JSON.parse kept may be the wrong one.
  */
-export function repeatedInFile(text: string, value: unknown): string | undefined {
+export function repeatedInFile(text: string, value: unknown, watched: Watched = () => true): string | undefined {
   if (!mayRepeatNames(text, value)) return undefined;
-  const repeated = repeatedName(text);
+  const repeated = repeatedName(text, watched);
   if (repeated === undefined) return undefined;
   return `${pathText([...repeated.path, repeated.name])} is given twice (${lineAndColumn(text, repeated.offset)}): JSON would keep only the last`;
 }

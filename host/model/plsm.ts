@@ -91,6 +91,13 @@ function weightBytes(kind: number, plan: FixedPlan | undefined, n: number): numb
   return kind !== KIND_FIXED ? 4 : plan?.layers[n].int8 ? 1 : 2;
 }
 
+/** Refuses a file longer than a wasm engine holds (encodePlsm and withMetadata, before they write it). */
+function checkImageBytes(fileBytes: number): void {
+  if (fileBytes > MAX_IMAGE_BYTES) {
+    throw badModel("model", `its .plsm image would take ${fileBytes} bytes, more than the ${MAX_IMAGE_BYTES} a wasm engine holds`);
+  }
+}
+
 /** The length of a file whose metadata, its last region, starts at `metaAt`: the metadata padded to 4, the checksum. */
 const imageBytes = (metaAt: number, metaBytes: number) => ((metaAt + metaBytes + 3) & ~3) + 4;
 
@@ -179,9 +186,7 @@ export function encodePlsm(model: FloatModel, plan?: FixedPlan, meta: Record<str
   const kind = plan ? KIND_FIXED : KIND_FLOAT;
   const metaText = metadataBytes({ timeUnit: model.timeUnit, ...(model.readout.labels ? { labels: model.readout.labels } : {}), ...meta });
   const L = layout(model, kind, metaText.length, plan);
-  if (L.fileBytes > MAX_IMAGE_BYTES) {
-    throw badModel("model", `its .plsm image would take ${L.fileBytes} bytes, more than the ${MAX_IMAGE_BYTES} a wasm engine holds`);
-  }
+  checkImageBytes(L.fileBytes);
   const bytes = new Uint8Array(L.fileBytes);
   const view = new DataView(bytes.buffer);
   writeHeader(view, model, kind, L, plan);
@@ -262,9 +267,7 @@ export function withMetadata(file: PlsmFile, meta: Record<string, unknown>): Uin
   }
   const metaText = metadataBytes(meta);
   const fileBytes = imageBytes(metaAt, metaText.length);
-  if (fileBytes > MAX_IMAGE_BYTES) {
-    throw badModel("model", `its .plsm image would take ${fileBytes} bytes, more than the ${MAX_IMAGE_BYTES} a wasm engine holds`);
-  }
+  checkImageBytes(fileBytes);
   const bytes = new Uint8Array(fileBytes);
   bytes.set(file.bytes.subarray(0, metaAt));
   bytes.set(metaText, metaAt);

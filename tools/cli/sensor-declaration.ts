@@ -6,7 +6,7 @@
  */
 import { badModel } from "../../host/errors.js";
 import { JSON_FILE_LIMIT, readWholeFile } from "../../host/files.js";
-import { lineAndColumn, pathText, repeatedInFile, repeatedName } from "../../host/json-text.js";
+import { repeatedInFile } from "../../host/json-text.js";
 import { defaultSensorLayout, parseSensorLayout, type SensorLayout } from "../../host/gateway/sensors.js";
 import type { LoadedModel } from "./model-file.js";
 
@@ -42,11 +42,8 @@ export function sensorDeclaration(sensorsPath: string | undefined, loaded: Loade
   // the reader refused a "sensors" given twice; inside it the names are the gateway's alone to check (phasor-wasi,
   // which reads the same files, has no use for them), as in a --sensors file
   const metaText = loaded.plsm.metaText ?? JSON.stringify(loaded.plsm.meta);
-  const repeated = repeatedName(metaText, (_name, path) => path[0] === "sensors");
-  if (repeated !== undefined) {
-    const where = pathText([...repeated.path, repeated.name]);
-    throw badModel(loaded.source, `metadata: ${where} is given twice (${lineAndColumn(metaText, repeated.offset)}): JSON would keep only the last`);
-  }
+  const repeated = repeatedInFile(metaText, loaded.plsm.meta, (_name, path) => path[0] === "sensors");
+  if (repeated !== undefined) throw badModel(loaded.source, `metadata: ${repeated}`);
   return { json: sensors, source: `${loaded.source}: metadata sensors` };
 }
 
