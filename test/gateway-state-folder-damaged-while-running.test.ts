@@ -6,6 +6,7 @@
  * copy. Files that are not the gateway's are moved aside, never deleted.
  */
 import "../host/node.js";
+import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -208,15 +209,29 @@ describe("a snapshot damaged while the gateway runs", () => {
 
   // before: a restart loaded the older snapshot and refused the WAL after it, which did not continue its cut
   it("overwritten in place by an older copy: written again at the next round", async () => {
-    const { gateway } = await start({ snapshotIntervalMs: 100 });
-    await reading(1, 1);
-    const snapshot = await snapshottedByARound(1);
-    const older = readFileSync(snapshot);
-    await reading(1, 2);
-    await waitUntil(() => decodeSnapshot(readFileSync(snapshot), 1, snapshot).devices[0].lastSeq === 2, 10_000, () => "no round snapshotted seq 2");
+    const { gateway, snapshot, older } = await snapshotsOfTwoReadings();
     const inode = statSync(snapshot).ino;
     writeFileSync(snapshot, older);
     expect(statSync(snapshot).ino).toBe(inode);
+    await waitUntil(() => repaired().length > 0, 10_000, () => "the snapshot was not written again");
+    expect(repaired()).toEqual([{ shard: 1, found: [expect.stringMatching(/snapshot\.bin: the snapshot was removed or replaced/)] }]);
+    expect(await whatARestartFinds(copyOf(state))).toEqual({ [deviceOf(1)]: 2 });
+    expect(gateway.health()).toMatchObject({ stateRepairs: 1 });
+  });
+
+  // before: found by the snapshot's modification time only, which a write within a step of the file system's clock
+  // (a kernel tick without fine-grained times) leaves as it was: here the time is put back as it was
+  it("overwritten in place by an older copy of the same size and time: found by the CRC in its last bytes", async () => {
+    const { gateway, snapshot, older } = await snapshotsOfTwoReadings();
+    const before = statSync(snapshot, { bigint: true });
+    const times = join(dir, "times");
+    writeFileSync(times, "");
+    execFileSync("touch", ["-r", snapshot, times]);
+    // one synchronous step: no round of the gateway (in this process) comes in between
+    writeFileSync(snapshot, older);
+    execFileSync("touch", ["-m", "-r", times, snapshot]);
+    const after = statSync(snapshot, { bigint: true });
+    expect([after.ino, after.size, after.mtimeNs]).toEqual([before.ino, before.size, before.mtimeNs]);
     await waitUntil(() => repaired().length > 0, 10_000, () => "the snapshot was not written again");
     expect(repaired()).toEqual([{ shard: 1, found: [expect.stringMatching(/snapshot\.bin: the snapshot was removed or replaced/)] }]);
     expect(await whatARestartFinds(copyOf(state))).toEqual({ [deviceOf(1)]: 2 });
@@ -239,6 +254,20 @@ describe("a snapshot damaged while the gateway runs", () => {
     expect(await whatARestartFinds(copyOf(state))).toEqual({ [deviceOf(1)]: 1 });
   });
 });
+
+/**
+ * A gateway with rounds every 100 ms, shard 1's device sent seq 1 and seq 2: the snapshot's path once a round
+ * has written seq 2 there, and its bytes when it held seq 1.
+ */
+async function snapshotsOfTwoReadings(): Promise<{ gateway: Gateway; snapshot: string; older: Buffer }> {
+  const { gateway } = await start({ snapshotIntervalMs: 100 });
+  await reading(1, 1);
+  const snapshot = await snapshottedByARound(1);
+  const older = readFileSync(snapshot);
+  await reading(1, 2);
+  await waitUntil(() => decodeSnapshot(readFileSync(snapshot), 1, snapshot).devices[0].lastSeq === 2, 10_000, () => "no round snapshotted seq 2");
+  return { gateway, snapshot, older };
+}
 
 /** Waits until a periodic round has written `shard`'s snapshot with its one device; the snapshot's path. */
 async function snapshottedByARound(shard: number): Promise<string> {

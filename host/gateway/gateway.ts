@@ -687,7 +687,7 @@ export class Gateway {
     shard.log.rotate();
     await writeFileAtomically(join(shardDirectory(this.config.stateDir, shard.index), "snapshot.bin"), bytes);
     shard.cutOnDisk = cut;
-    Object.assign(shard.files, snapshotIdentity(this.config.stateDir, shard.index));
+    Object.assign(shard.files, snapshotIdentity(this.config.stateDir, shard.index, bytes));
   }
 
   private reportHealth(): void {

@@ -602,14 +602,25 @@ function whatIsAt(path: string): Stats | undefined {
 
 /**
  * The files a running gateway left in a shard's place: the folder and the lock it took by inode, the snapshot it
- * last renamed into place by inode, size and modification time (a copy written over it keeps the inode). What is
- * there now is compared with them at each snapshot round (shardDamage).
+ * last renamed into place by inode, size and modification time (a copy written over it keeps the inode), and by
+ * the CRC-32 its last 4 bytes hold until that time is settled (snapshotTail). What is there now is compared with
+ * them at each snapshot round (shardDamage).
  */
 export interface ShardFiles {
   dir?: number;
   snapshot?: string;
+  /** the CRC-32 that ends the snapshot the gateway wrote */
+  snapshotCrc?: number;
+  /** a write over the snapshot would now change its modification time: its last 4 bytes need no more reading */
+  snapshotSettled?: boolean;
   lock?: number;
 }
+
+/**
+ * How long after a file's modification time another write to it may leave that time as it was: file systems keep
+ * times in steps (a kernel clock tick on Linux file systems without fine-grained times, up to 10 ms; 2 s on FAT).
+ */
+export const TIME_STEP_MS = 2_000;
 
 function fileIdentity(stats: Stats): string {
   return `${stats.ino} ${stats.size} ${stats.mtimeMs}`;
@@ -619,10 +630,45 @@ export function lockPath(stateDir: string, shard: number): string {
   return `${shardDirectory(stateDir, shard)}.lock`;
 }
 
-/** The shard's folder and snapshot as they are now (after a snapshot was written), as ShardFiles keeps them. */
-export function snapshotIdentity(stateDir: string, shard: number): Pick<ShardFiles, "dir" | "snapshot"> {
+/**
+ * The shard's folder and snapshot as they are now, after the snapshot `bytes` were written, as ShardFiles keeps
+ * them.
+ */
+export function snapshotIdentity(stateDir: string, shard: number, bytes: Uint8Array): Pick<ShardFiles, "dir" | "snapshot" | "snapshotCrc" | "snapshotSettled"> {
   const dir = shardDirectory(stateDir, shard);
-  return { dir: io(dir, "look at the shard's folder", () => statSync(dir).ino), snapshot: io(dir, "look at the snapshot", () => fileIdentity(statSync(join(dir, "snapshot.bin")))) };
+  return {
+    dir: io(dir, "look at the shard's folder", () => statSync(dir).ino),
+    snapshot: io(dir, "look at the snapshot", () => fileIdentity(statSync(join(dir, "snapshot.bin")))),
+    snapshotCrc: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(bytes.byteLength - 4, true),
+    snapshotSettled: false,
+  };
+}
+
+/**
+ * Whether the snapshot at `path` (`stats`: its inode, size and time are the gateway's) still ends with the CRC the
+ * gateway wrote. A copy of the same size written over it within a step of the file system's clock keeps its
+ * modification time too (as git's index meets "racily clean" files): until a round finds the time more than
+ * TIME_STEP_MS in the past, the last 4 bytes are read at every round; after that one more read settles it, and a
+ * later write shows in the time.
+ */
+function snapshotTailAsWritten(path: string, stats: Stats, known: ShardFiles, now: number): boolean {
+  if (known.snapshotSettled === true || known.snapshotCrc === undefined) return true;
+  const tail = new Uint8Array(4);
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch (err) {
+    if (isGone(err)) return false;
+    throw new PhasorError("runtime", `${path}: cannot look at it: ${ioReason(err)}`);
+  }
+  try {
+    if (io(path, "read the snapshot's last bytes", () => readSync(fd, tail, 0, 4, stats.size - 4)) !== 4) return false;
+  } finally {
+    closeSync(fd);
+  }
+  if (new DataView(tail.buffer).getUint32(0, true) !== known.snapshotCrc) return false;
+  if (now - stats.mtimeMs > TIME_STEP_MS) known.snapshotSettled = true;
+  return true;
 }
 
 /** The inode of the shard's lock as it is now (after it was taken). */
@@ -634,9 +680,10 @@ export function lockInode(stateDir: string, shard: number): number {
 /**
  * What has happened to a shard's files since the gateway made them, one sentence each (empty: nothing): the
  * folder removed or replaced, the snapshot removed or replaced, the open WAL segment removed, the lock removed or
- * replaced. A few stats per shard and round; files of which the gateway has no inode yet are not checked.
+ * replaced. A few stats per shard and round (and a snapshot's last 4 bytes while its time is not settled); files
+ * of which the gateway has no inode yet are not checked. `now`: the time of the round.
  */
-export function shardDamage(stateDir: string, shard: number, known: ShardFiles, log: ShardLog): string[] {
+export function shardDamage(stateDir: string, shard: number, known: ShardFiles, log: ShardLog, now = Date.now()): string[] {
   const found: string[] = [];
   const dir = shardDirectory(stateDir, shard);
   const folder = whatIsAt(dir);
@@ -645,7 +692,7 @@ export function shardDamage(stateDir: string, shard: number, known: ShardFiles, 
   } else if (known.snapshot !== undefined) {
     const path = join(dir, "snapshot.bin");
     const snapshot = whatIsAt(path);
-    if (snapshot === undefined || !snapshot.isFile() || fileIdentity(snapshot) !== known.snapshot) found.push(`${path}: the snapshot was removed or replaced`);
+    if (snapshot === undefined || !snapshot.isFile() || fileIdentity(snapshot) !== known.snapshot || !snapshotTailAsWritten(path, snapshot, known, now)) found.push(`${path}: the snapshot was removed or replaced`);
   }
   const lost = log.lostSegment();
   if (lost !== null) found.push(`${lost.path}: the open WAL segment was removed`);
