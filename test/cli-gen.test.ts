@@ -53,16 +53,12 @@ describe("phasor gen", () => {
     expect(a.length).toBeGreaterThan(fewer.length);
   });
 
-  it("streams 1,000 freq2 samples (about 550k events) in a few seconds", () => {
-    const started = performance.now();
+  it("streams 1,000 freq2 samples (about 550k events), one line for each of the generator's events", () => {
     const text = gen("freq2", 1000, 1);
-    const seconds = (performance.now() - started) / 1000;
     let lines = 0;
     for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) lines++;
     expect(lines).toBe(generate("freq2", 1000, 1).reduce((sum, s) => sum + s.t.length, 0));
     expect(lines).toBeGreaterThan(500_000);
-    // generous for a loaded machine: it takes about half a second, tsx's start-up included
-    expect(seconds).toBeLessThan(15);
   });
 
   it("exits 2 naming the accepted values for a bad task, n or seed", () => {

@@ -288,8 +288,9 @@ describe("reference streams", () => {
   });
 });
 
-describe("the reference engine through createEngine, and its speed", () => {
-  it("runs 2,000 events of a 110-unit model in well under two seconds", async () => {
+describe("the reference engine through createEngine", () => {
+  // its speed is measured by `phasor bench` (the "reference" row), not here
+  it("runs 2,000 events of a 110-unit model, every unit updated at every event with r_on = 1", async () => {
     const rng = new Rng(7);
     const model = randomModel(rng, { inputSize: 1, hidden: [110], peephole: true, rOn: 1, outputs: 2, mode: "every" });
     const engine = await createEngine(model, { engine: "reference" });
@@ -297,9 +298,7 @@ describe("the reference engine through createEngine, and its speed", () => {
     expect(engine.simd).toBe(false);
     const { t, x } = randomStream(rng, { n: 2000, inputSize: 1, start: "epoch" });
     const stream = engine.createStream();
-    const started = performance.now();
     stream.pushBatch(t, x);
-    expect(performance.now() - started).toBeLessThan(2000);
     expect(stream.stats().unitUpdates).toBe(2000 * 110);
     engine.dispose();
     expect(() => stream.output()).toThrow(/after dispose/);
