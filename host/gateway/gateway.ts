@@ -128,6 +128,8 @@ export interface Health {
   publishFailures: number;
   /** WAL entries replayed on start */
   replayed: number;
+  /** of those, entries whose replay published other predictions or dead letters than their live run (replay-differs) */
+  replayDiffered: number;
   /** messages on a shard this gateway does not own (a subscription left in the session by another configuration) */
   notOwned: number;
   lag: { devices: number; p50Ms: number | null; p99Ms: number | null; maxMs: number | null; worst: { device: string; ms: number }[] };
@@ -152,6 +154,7 @@ export class Gateway {
   private received = 0;
   private outputs = 0;
   private replayed = 0;
+  private replayDiffered = 0;
   private notOwned = 0;
   /** predictions and dead letters the broker refused or that could not be sent, and the reasons said so far */
   private publishFailures = 0;
@@ -541,6 +544,7 @@ export class Gateway {
   private checkReplay(shard: number, e: number, recorded: Out[], replayed: Out[]): void {
     const same = recorded.length === replayed.length && recorded.every((out, k) => out.topic === replayed[k].topic && out.payload === replayed[k].payload);
     if (same) return;
+    this.replayDiffered++;
     this.config.log({
       event: "replay-differs",
       shard,
@@ -767,6 +771,7 @@ export class Gateway {
       outputs: this.outputs,
       publishFailures: this.publishFailures,
       replayed: this.replayed,
+      replayDiffered: this.replayDiffered,
       notOwned: this.notOwned,
       lag: { devices: lags.length, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: lags.length ? lags[lags.length - 1].ms : null, worst: lags.slice(-5).reverse() },
       wal: { segments, entries },
