@@ -12,7 +12,7 @@ import { Layer, Model, deriveTiming, isFixed, layerAt, parseModel, timingBytes }
 import { checkPush, pushEvent, pushEvents, readOutput, readState, restoreStream, streamReset } from "./stream";
 import { exactPhase as phaseExact, phaseStep as step96, phaseStepLow } from "./phase";
 import { S_EVENTS, S_SATURATED, S_UPDATES } from "./model";
-import { storeRowShifts } from "./fixed/step";
+import { DENSE_GATE, storeDenseTiming, storeRowShifts } from "./fixed/step";
 import { PAIRED, packRows, pairedBytes, pairsU, pairsW } from "./fixed/sums";
 import { learnStep, learnedOutput, readoutBytes, readoutCheck, readoutFromModel, readoutSeal } from "./fixed/readout-learning";
 
@@ -51,6 +51,7 @@ export function modelCreate(bytes: usize, length: i32): usize {
   m.timing = heap.alloc(<usize>m.totalUnits * timingBytes(m.kind));
   deriveTiming(m, m.timing);
   if (isFixed(m.kind)) for (let n = 0; n < m.layerCount; n++) storeRowShifts(layerAt(m, n));
+  if (DENSE_GATE && isFixed(m.kind)) for (let n = 0; n < m.layerCount; n++) storeDenseTiming(layerAt(m, n));
   if (PAIRED && isFixed(m.kind)) {
     for (let n = 0; n < m.layerCount; n++) {
       const L = layerAt(m, n);
@@ -83,6 +84,7 @@ export function modelFree(m: Model): void {
       if (pairsW(L)) heap.free(L.wPairs);
     }
   }
+  if (DENSE_GATE && isFixed(m.kind)) for (let n = 0; n < m.layerCount; n++) heap.free(layerAt(m, n).dense);
   heap.free(m.scratch);
   heap.free(m.timing);
   heap.free(m.layers);

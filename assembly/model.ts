@@ -147,6 +147,9 @@ export class Layer {
    * init laid them out in the arena (mcu.ts), else 0 */
   uPairs: usize;
   wPairs: usize;
+  /** fixed, in the SIMD library build of the dense-gate prototype (fixed/step.ts, timeGateDense): the units' steps and
+   * open limits in groups of 4 (storeDenseTiming), else 0 */
+  dense: usize;
 }
 
 // parseModel fills W to time, and hOff to activeOff, in loops over the fields' order

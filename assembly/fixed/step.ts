@@ -68,6 +68,7 @@ const SHIFTS_CHECKED = 2;
  * for more); the others take timeGatePassing, which gates a unit in the same steps.
  */
 export function timeGate(L: Layer, st: usize, T: i64, kOut: usize): i32 {
+  if (DENSE_GATE) return timeGateDense(L, st, T, kOut);
   if (FULL_BUILD) return timeGatePassing(L, st, T, kOut);
   const active = st + <usize>L.activeOff;
   const seeds = st + <usize>L.seedOff;
@@ -189,6 +190,117 @@ function timeGatePassing(L: Layer, st: usize, T: i64, kOut: usize): i32 {
   const open = <i32>((opened - active) >> 2);
   setActiveCount(L, st, open);
   return open;
+}
+
+/**
+ * PROTOTYPE (branch wt-dense): whether the SIMD library build gates every unit by a dense scan of approximate phases
+ * (timeGateDense) instead of the wake-key wheel (timeGatePassing). The prototype leaves the wake keys, wheel and
+ * their header stale (only the active list and its count are kept), so snapshots and restores of this build are
+ * not sound with it on; the scalar and microcontroller builds are unchanged.
+ */
+export const DENSE_GATE: bool = ASC_FEATURE_SIMD && FULL_BUILD;
+
+/**
+ * The layer's dense timing (Layer.dense), for timeGateDense: per group of 4 units (the last one padded with units of
+ * all zeros, which the gate skips by index), 64 bytes of four u32 lanes each: s0 = the step's low 32 bits
+ * (TIMING_STEP_LOW) at 0, s1 and s2 = the low and high words of its high 64 bits (TIMING_STEP) at 16 and 32, and the
+ * open limit min(2 half + CARRY_MAX - 1, 2^32 - 1) at 48 (half = TIMING_HALF_ON). Once, at load.
+ */
+export function storeDenseTiming(L: Layer): void {
+  const H = L.hiddenSize;
+  const bytes = <usize>((H + 3) >> 2) << 6;
+  const dense = heap.alloc(bytes);
+  memory.fill(dense, 0, bytes);
+  for (let j = 0; j < H; j++) {
+    const timing = L.timing + <usize>j * TIMING_RECORD_BYTES;
+    const step = load<u64>(timing, TIMING_STEP);
+    const at = dense + (<usize>(j >> 2) << 6) + (<usize>(j & 3) << 2);
+    store<u32>(at, load<u32>(timing, TIMING_STEP_LOW));
+    store<u32>(at, <u32>step, 16);
+    store<u32>(at, <u32>(step >>> 32), 32);
+    const limit = (<u64>load<u32>(timing, TIMING_HALF_ON) << 1) + <u64>(CARRY_MAX - 1);
+    store<u32>(at, <u32>min<u64>(limit, 0xffffffff), 48);
+  }
+  L.dense = dense;
+}
+
+/**
+ * The largest carry into phi that the dense scan leaves out (see timeGateDense). With T = T1 2^32 + T0 and the Q0.96
+ * step = s2 2^64 + s1 2^32 + s0 (words u32), phaseAt's phase is, mod 2^64,
+ *   seed + T (s2 2^32 + s1) + T1 s0 + hi32(T0 s0)
+ *   = seed + T0 s1 + T1 s0 + 2^32 (T1 s1 + T0 s2) + hi32(T0 s0)      (T1 s2 2^64 vanishes mod 2^64)
+ *   = [seed_lo + lo32(X) + hi32(T0 s0)] + 2^32 [seed_hi + hi32(X) + lo32(T1 s1) + lo32(T0 s2)],
+ * X = (T0 s1 + T1 s0) mod 2^64 (a multiple of 2^64 dropped from X vanishes mod 2^64 too). The first bracket is three
+ * words, at most 3 (2^32 - 1), so it carries c in {0, 1, 2} into the second: phi = (A + c) mod 2^32 exactly, A the
+ * second bracket mod 2^32. So phi - A mod 2^32 is 0, 1 or 2.
+ */
+const CARRY_MAX: i32 = 2;
+
+/**
+ * timeGate of the SIMD library build in the dense-gate prototype: every unit's approximate phi A (CARRY_MAX) four at
+ * a time, then the exact phase (phaseAt), open test and k, as timeGatePassing computes them, of the candidates only.
+ * A unit is a candidate when u = A + CARRY_MAX <= limit = min(2 half + CARRY_MAX - 1, 2^32 - 1), unsigned, mod
+ * 2^32. No open unit is missed: open means phi = A + c < 2 half (c = 0..CARRY_MAX); then u = phi + (CARRY_MAX - c)
+ * mod 2^32. If phi + CARRY_MAX - c < 2^32, u < 2 half + CARRY_MAX, so u <= limit when limit is not clamped and
+ * always when it is; otherwise phi > 2^32 - 1 - CARRY_MAX, so 2 half > 2^32 - CARRY_MAX - 1 and limit is clamped to
+ * 2^32 - 1, which every u passes. The open units are listed in index order (timeGatePassing lists the ones still
+ * open first, then the woken ones in bucket order); each unit's gate sums and update depend on its own row and the
+ * previous h only, so the order changes no bit of h, c or y.
+ */
+function timeGateDense(L: Layer, st: usize, T: i64, kOut: usize): i32 {
+  const active = st + <usize>L.activeOff;
+  const seeds = st + <usize>L.seedOff;
+  const timings = L.timing;
+  const dense = L.dense;
+  const H = L.hiddenSize;
+  const tHigh = <u64>T >>> 32;
+  const tLow = <u64>T & 0xffffffff;
+  let opened = active;
+  let k = kOut;
+  for (let base = 0; base < H; base += 64) {
+    let bits = denseCandidates(dense + (<usize>base << 4), seeds + (<usize>base << 3), <i32>tHigh, <i32>tLow, min(H - base, 64));
+    while (bits != 0) {
+      const j = base + <i32>ctz(bits);
+      bits &= bits - 1;
+      if (j >= H) break; // a padding lane of the last group
+      const timing = timings + <usize>j * TIMING_RECORD_BYTES;
+      const phi = phaseAt(j, T, tHigh, tLow, seeds, timing) >>> 32;
+      const half = <u64>load<u32>(timing, TIMING_HALF_ON);
+      if (phi < half << 1) {
+        store<i32>(opened, j);
+        store<i32>(k, kOf(phi, half, timing));
+        opened += 4;
+        k += 4;
+      }
+    }
+  }
+  const open = <i32>((opened - active) >> 2);
+  setActiveCount(L, st, open);
+  return open;
+}
+
+/** The candidates (timeGateDense) among the n <= 64 units whose dense timing starts at `groups` and seeds at `seeds`,
+ * as bits 0..n (rounded up to a multiple of 4; padding lanes may be set). v128 stays inside (toolchain.md, AS103). */
+@inline function denseCandidates(groups: usize, seeds: usize, t1: i32, t0: i32, n: i32): u64 {
+  const T1 = i32x4.splat(t1);
+  const T0 = i32x4.splat(t0);
+  const carry = i32x4.splat(CARRY_MAX);
+  let bits: u64 = 0;
+  for (let at = 0; at < n; at += 4) {
+    const group = groups + (<usize>at << 4);
+    const s0 = v128.load(group);
+    const s1 = v128.load(group, 16);
+    const s2 = v128.load(group, 32);
+    const limit = v128.load(group, 48);
+    const seed = seeds + (<usize>at << 3);
+    const seedHigh = i32x4.shuffle(v128.load(seed), v128.load(seed, 16), 1, 3, 5, 7);
+    // X = T0 s1 + T1 s0 in i64 lanes, units 0 1 then 2 3; its high words
+    const xLow = i64x2.add(i64x2.extmul_low_i32x4_u(T0, s1), i64x2.extmul_low_i32x4_u(T1, s0));
+    const xHigh = i64x2.add(i64x2.extmul_high_i32x4_u(T0, s1), i64x2.extmul_high_i32x4_u(T1, s0));
+    const a = i32x4.add(i32x4.add(seedHigh, i32x4.shuffle(xLow, xHigh, 1, 3, 5, 7)), i32x4.add(i32x4.mul(T1, s1), i32x4.mul(T0, s2)));
+    bits |= <u64>i32x4.bitmask(i32x4.le_u(i32x4.add(a, carry), limit)) << <u64>at;
+  }
+  return bits;
 }
 
 /** Links unit j, whose next link is at `nextAt`, into the bucket of wake key `key` (key >> shift mod WHEEL_BUCKETS);
