@@ -9,7 +9,7 @@ import {
   CELL_FRAC, PRE_FRAC, ROW_BIAS, ROW_RECORD_BYTES, UNIT_BIAS, UNIT_PEEPHOLE, UNIT_RECORD_BYTES, UNIT_U_FRAC, UNIT_W_FRAC,
 } from "../contract/plsm";
 import {
-  FAST_SHIFTS, FULL_BUILD, Layer, Model, PAGE, SUM_BLOCK, TIMING_HALF_ON, TIMING_LAP_TICKS, TIMING_RECORD_BYTES, TIMING_STEP, TIMING_STEP_LOW,
+  FAST_SHIFTS, FULL_BUILD, Layer, Model, PAGE, S_EVENTS, S_LAST_KEY, SUM_BLOCK, TIMING_HALF_ON, TIMING_LAP_TICKS, TIMING_RECORD_BYTES, TIMING_STEP, TIMING_STEP_LOW,
   TIMING_WINDOW_TICKS, WAKE_LAPS, WHEEL_BUCKETS, WIDE_SHIFTS, fixedInvHalf, fixedPeriod,
 } from "../model";
 import { activeCount, firstBucket, linkAt, setActiveCount, wheelDrain, wheelInsert } from "../schedule";
@@ -68,7 +68,6 @@ const SHIFTS_CHECKED = 2;
  * for more); the others take timeGatePassing, which gates a unit in the same steps.
  */
 export function timeGate(L: Layer, st: usize, T: i64, kOut: usize): i32 {
-  if (DENSE_GATE) return timeGateDense(L, st, T, kOut);
   if (FULL_BUILD) return timeGatePassing(L, st, T, kOut);
   const active = st + <usize>L.activeOff;
   const seeds = st + <usize>L.seedOff;
@@ -193,27 +192,39 @@ function timeGatePassing(L: Layer, st: usize, T: i64, kOut: usize): i32 {
 }
 
 /**
- * PROTOTYPE (branch wt-dense): whether the SIMD library build gates every unit by a dense scan of approximate phases
- * (timeGateDense) instead of the wake-key wheel (timeGatePassing). The prototype leaves the wake keys, wheel and
- * their header stale (only the active list and its count are kept), so snapshots and restores of this build are
- * not sound with it on; the scalar and microcontroller builds are unchanged.
+ * Whether the SIMD library and WASI builds may gate a fixed layer by a dense scan of every unit's approximate phase
+ * (timeGateDense) instead of the wheel (timeGatePassing); the scalar and microcontroller builds keep the wheel. Both
+ * gates are exact, so the choice (gateIsDense) changes no bit, only the time an event takes.
  */
 export const DENSE_GATE: bool = ASC_FEATURE_SIMD && FULL_BUILD;
+
+/**
+ * The units due per event, as a fraction of the layer's units, above which the dense scan is taken (gateIsDense): a
+ * fraction, because the scan's cost grows with the units and the wheel's with the units it wakes. Measured with
+ * the scan at every event against the wheel alone (docs/RESULTS.md, "The time gate as a dense SIMD scan (session
+ * 16)"), on streams where 0.106 of the units are due an event (expected: mean gap times mean 1 / tau) the scan was
+ * 1.045x and 1.052x as fast at H = 110 with r_on = 0.01 and at H = 512, the cases least in its favour; at 0.080,
+ * 0.998x and 1.035x; at 0.053, 0.914x and 0.974x.
+ */
+const DENSE_DUE_FRACTION: f64 = 0.1;
 
 /**
  * The layer's dense timing (Layer.dense), for timeGateDense: per group of 4 units (the last one padded with units of
  * all zeros, which the gate skips by index), 64 bytes of four u32 lanes each: s0 = the step's low 32 bits
  * (TIMING_STEP_LOW) at 0, s1 and s2 = the low and high words of its high 64 bits (TIMING_STEP) at 16 and 32, and the
- * open limit min(2 half + CARRY_MAX - 1, 2^32 - 1) at 48 (half = TIMING_HALF_ON). Once, at load.
+ * open limit min(2 half + CARRY_MAX - 1, 2^32 - 1) at 48 (half = TIMING_HALF_ON). And Layer.denseGapTicks, the mean
+ * gap between events above which gateIsDense takes the scan. Once, at load.
  */
 export function storeDenseTiming(L: Layer): void {
   const H = L.hiddenSize;
-  const bytes = <usize>((H + 3) >> 2) << 6;
-  const dense = heap.alloc(bytes);
-  memory.fill(dense, 0, bytes);
+  const dense = heap.alloc(denseTimingBytes(H));
+  memory.fill(dense, 0, denseTimingBytes(H));
+  // sum over the units of 1 / period in ticks: the step is the phase (Q0.64, one period 2^64) a tick
+  let periodsPerTick: f64 = 0;
   for (let j = 0; j < H; j++) {
     const timing = L.timing + <usize>j * TIMING_RECORD_BYTES;
     const step = load<u64>(timing, TIMING_STEP);
+    periodsPerTick += <f64>step * TWO_TO_MINUS_64;
     const at = dense + (<usize>(j >> 2) << 6) + (<usize>(j & 3) << 2);
     store<u32>(at, load<u32>(timing, TIMING_STEP_LOW));
     store<u32>(at, <u32>step, 16);
@@ -222,6 +233,25 @@ export function storeDenseTiming(L: Layer): void {
     store<u32>(at, <u32>min<u64>(limit, 0xffffffff), 48);
   }
   L.dense = dense;
+  L.denseGapTicks = (DENSE_DUE_FRACTION * <f64>H) / periodsPerTick;
+}
+
+/** 2^-64, exactly (a power of two). */
+const TWO_TO_MINUS_64: f64 = 5.421010862427522e-20;
+
+/** Bytes of a layer's dense timing (storeDenseTiming) for H units: 16 a unit, in groups of 4. */
+export function denseTimingBytes(H: i32): usize {
+  return <usize>((H + 3) >> 2) << 6;
+}
+
+/**
+ * Whether the stream's next event takes the dense scan in layer L (DENSE_GATE builds): when the units due an event,
+ * the stream's mean gap so far (its last wake key over its events, from the header) times the layer's periods a
+ * tick, exceed DENSE_DUE_FRACTION of its units, that is when the mean gap exceeds Layer.denseGapTicks. Never at a
+ * stream's first event (no gap yet: every unit is in the active list anyway).
+ */
+@inline export function gateIsDense(L: Layer, st: usize): bool {
+  return <f64>load<i64>(st + S_LAST_KEY) > <f64>load<i64>(st + S_EVENTS) * L.denseGapTicks;
 }
 
 /**
@@ -232,30 +262,37 @@ export function storeDenseTiming(L: Layer): void {
  *   = [seed_lo + lo32(X) + hi32(T0 s0)] + 2^32 [seed_hi + hi32(X) + lo32(T1 s1) + lo32(T0 s2)],
  * X = (T0 s1 + T1 s0) mod 2^64 (a multiple of 2^64 dropped from X vanishes mod 2^64 too). The first bracket is three
  * words, at most 3 (2^32 - 1), so it carries c in {0, 1, 2} into the second: phi = (A + c) mod 2^32 exactly, A the
- * second bracket mod 2^32. So phi - A mod 2^32 is 0, 1 or 2.
+ * second bracket mod 2^32. So phi - A mod 2^32 is 0, 1 or 2 (test/dense-gate-misses-no-open-unit.test.ts holds it
+ * against a BigInt phase at the extremes).
  */
 const CARRY_MAX: i32 = 2;
 
 /**
- * timeGate of the SIMD library build in the dense-gate prototype: every unit's approximate phi A (CARRY_MAX) four at
- * a time, then the exact phase (phaseAt), open test and k, as timeGatePassing computes them, of the candidates only.
- * A unit is a candidate when u = A + CARRY_MAX <= limit = min(2 half + CARRY_MAX - 1, 2^32 - 1), unsigned, mod
- * 2^32. No open unit is missed: open means phi = A + c < 2 half (c = 0..CARRY_MAX); then u = phi + (CARRY_MAX - c)
- * mod 2^32. If phi + CARRY_MAX - c < 2^32, u < 2 half + CARRY_MAX, so u <= limit when limit is not clamped and
- * always when it is; otherwise phi > 2^32 - 1 - CARRY_MAX, so 2 half > 2^32 - CARRY_MAX - 1 and limit is clamped to
- * 2^32 - 1, which every u passes. The open units are listed in index order (timeGatePassing lists the ones still
- * open first, then the woken ones in bucket order); each unit's gate sums and update depend on its own row and the
- * previous h only, so the order changes no bit of h, c or y.
+ * The time gate of the SIMD library build at events where many units are due (gateIsDense): every unit's
+ * approximate phi A (CARRY_MAX) four at a time, then the exact phase (phaseAt), open test and k, as timeGatePassing
+ * computes them, of the candidates only. A unit is a candidate when u = A + CARRY_MAX <= limit = min(2 half +
+ * CARRY_MAX - 1, 2^32 - 1), unsigned, mod 2^32. No open unit is missed: open means phi = A + c < 2 half (c =
+ * 0..CARRY_MAX); then u = phi + (CARRY_MAX - c) mod 2^32. If phi + CARRY_MAX - c < 2^32, u < 2 half + CARRY_MAX, so
+ * u <= limit when limit is not clamped and always when it is; otherwise phi > 2^32 - 1 - CARRY_MAX, so 2 half > 2^32
+ * - CARRY_MAX - 1 and limit is clamped to 2^32 - 1, which every u passes. The open units and their k go to `list` and
+ * kOut (scratch), in index order (timeGatePassing lists the ones still open first, then the woken ones in bucket
+ * order); each unit's gate sums and update depend on its own row and the previous h only, so the order changes no
+ * bit of h, c or y. Returns the number open.
+ * It writes nothing of the stream's schedule: that stays as the last event the wheel gated left it, which to the
+ * wheel is the same as a long gap since that event. Its keys are then in the past: the drain wakes every bucket
+ * from that event's on (firstBucket: all 64 after a lap), and a unit whose key has passed is either filed again by
+ * passedOver, whose bound compares the key with the tick of the event at hand and holds whatever events came
+ * between (it only needs that no event before the key gated the unit, and the dense events do not gate by key), or
+ * gated by its exact phase; the units left in the active list have their exact phase computed at once.
  */
-function timeGateDense(L: Layer, st: usize, T: i64, kOut: usize): i32 {
-  const active = st + <usize>L.activeOff;
+function timeGateDense(L: Layer, st: usize, T: i64, list: usize, kOut: usize): i32 {
   const seeds = st + <usize>L.seedOff;
   const timings = L.timing;
   const dense = L.dense;
   const H = L.hiddenSize;
   const tHigh = <u64>T >>> 32;
   const tLow = <u64>T & 0xffffffff;
-  let opened = active;
+  let opened = list;
   let k = kOut;
   for (let base = 0; base < H; base += 64) {
     let bits = denseCandidates(dense + (<usize>base << 4), seeds + (<usize>base << 3), <i32>tHigh, <i32>tLow, min(H - base, 64));
@@ -274,9 +311,7 @@ function timeGateDense(L: Layer, st: usize, T: i64, kOut: usize): i32 {
       }
     }
   }
-  const open = <i32>((opened - active) >> 2);
-  setActiveCount(L, st, open);
-  return open;
+  return <i32>((opened - list) >> 2);
 }
 
 /** The candidates (timeGateDense) among the n <= 64 units whose dense timing starts at `groups` and seeds at `seeds`,
@@ -568,9 +603,11 @@ const UNITS_IN_PAIRS: bool = FULL_BUILD;
  */
 export function layerStep(m: Model, L: Layer, st: usize, T: i64, x: usize, cols: usize, nnz: i32): i32 {
   const kBuf = m.scratch + <usize>m.kOff;
-  const open = timeGate(L, st, T, kBuf);
+  // the dense gate lists the open units in the scratch (model.ts, newHOff), the wheel in the stream's active list
+  const dense = DENSE_GATE && gateIsDense(L, st);
+  const active = dense ? m.scratch + <usize>m.newHOff : st + <usize>L.activeOff;
+  const open = dense ? timeGateDense(L, st, T, active, kBuf) : timeGate(L, st, T, kBuf);
   const sums = m.scratch + <usize>m.sumsOff;
-  const active = st + <usize>L.activeOff;
   if (!PAGE) {
     gateSums(L, st, active, x, cols, nnz, open, sums);
     updateOpenUnits(L, st, active, open, kBuf, sums);
