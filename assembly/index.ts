@@ -221,11 +221,10 @@ export function pushBatchLearned(m: Model, st: usize, r: usize, n: i32, t: usize
   return pushEvents(m, st, n, t, x, y, h, policy, r);
 }
 
-/** A snapshot: the stream block copied to dst (streamBytes), its schedule in the canonical form every build writes
- * (stream.ts, canonicalSchedules); the live stream is left as it is. */
-export function snapshot(m: Model, st: usize, dst: usize): void {
-  memory.copy(dst, st, <usize>m.streamBytes);
-  canonicalSchedules(m, dst);
+/** Puts the stream's schedule in the canonical form every snapshot holds (stream.ts, canonicalSchedules); the host
+ * calls it before it copies the stream block out, which then needs no memory of the module's. */
+export function snapshotSchedule(m: Model, st: usize): void {
+  canonicalSchedules(m, st);
 }
 
 /** 1 when the stream's next event takes the dense time gate in layer n (fixed/step.ts, gateIsDense), else 0:

@@ -9,7 +9,7 @@
 // removal are O(1); shift is chosen per layer (model.ts) so one lap spans the longest period.
 // Keys are i64 times from the stream's first event: ticks (fixed engine) or 2^-20 time units (float engine).
 
-import { Layer, WHEEL_BUCKETS } from "./model";
+import { FULL_BUILD, Layer, WHEEL_BUCKETS } from "./model";
 
 @inline function fileUnder(L: Layer, st: usize, bucket: i32, j: i32): void {
   linkAt(st + <usize>L.headsOff, st + <usize>L.nextOff + (<usize>j << 2), bucket, j);
@@ -41,13 +41,16 @@ export function wheelInsert(L: Layer, st: usize, j: i32, key: i64): void {
  */
 export function scheduleAllActive(L: Layer, st: usize, lastKey: i64): void {
   const H = L.hiddenSize;
-  memory.fill(st + <usize>L.keyOff, 0, <usize>H << 3);
-  memory.fill(st + <usize>L.nextOff, 0, <usize>H << 2);
+  const wheel = st + <usize>L.wheelOff;
+  // the microcontroller builds take no snapshots, and in a new stream's block these are zeros already
+  if (FULL_BUILD) {
+    memory.fill(st + <usize>L.keyOff, 0, <usize>H << 3);
+    memory.fill(st + <usize>L.nextOff, 0, <usize>H << 2);
+    store<i64>(wheel, lastKey >> L.bucketShift);
+    store<u64>(wheel, 0, 8);
+  }
   // every bucket empty: -1, all of its bytes 0xff
   memory.fill(st + <usize>L.headsOff, 0xff, WHEEL_BUCKETS * 4);
-  const wheel = st + <usize>L.wheelOff;
-  store<i64>(wheel, lastKey >> L.bucketShift);
-  store<u64>(wheel, 0, 8);
   const active = st + <usize>L.activeOff;
   for (let j = 0; j < H; j++) store<i32>(active + (<usize>j << 2), j);
   store<i32>(wheel, H, 16);

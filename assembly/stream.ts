@@ -55,13 +55,14 @@ export function streamReset(m: Model, st: usize): void {
 }
 
 /**
- * Every layer's schedule in its canonical form (schedule.ts, scheduleAllActive), in a new stream and in a snapshot's
- * copy of a stream block (index.ts, snapshot). The SIMD build's dense time gate leaves the schedule of the last event
+ * Every layer's schedule in its canonical form (schedule.ts, scheduleAllActive), in a new stream and in a stream
+ * about to be copied out as a snapshot (index.ts, snapshotSchedule). The SIMD build's dense time gate leaves the schedule of the last event
  * the wheel gated (fixed/step.ts), the scalar build's is the wheel's own; the two builds' snapshots of the same
  * stream must be the same bytes. Changes no output: every sound schedule gates the next event exactly.
  */
 export function canonicalSchedules(m: Model, st: usize): void {
-  const lastKey = load<i64>(st + S_LAST_KEY);
+  // (scheduleAllActive reads it in the library builds only)
+  const lastKey = FULL_BUILD ? load<i64>(st + S_LAST_KEY) : 0;
   for (let n = 0; n < m.layerCount; n++) scheduleAllActive(layerAt(m, n), st, lastKey);
 }
 

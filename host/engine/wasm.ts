@@ -37,7 +37,7 @@ export interface EngineExports {
   hidden(model: number, stream: number, layer: number, out: number): number;
   cell(model: number, stream: number, layer: number, out: number): number;
   restore(model: number, stream: number, src: number, length: number): number;
-  snapshot(model: number, stream: number, dst: number): void;
+  snapshotSchedule(model: number, stream: number): void;
   denseGateNext(model: number, stream: number, layer: number): number;
   streamEvents(stream: number): number;
   streamUpdates(stream: number): number;
@@ -79,7 +79,7 @@ export const ENGINE_FUNCTIONS: ExportedFunctions<EngineExports> = {
   hidden: true,
   cell: true,
   restore: true,
-  snapshot: true,
+  snapshotSchedule: true,
   denseGateNext: true,
   streamEvents: true,
   streamUpdates: true,
@@ -416,12 +416,11 @@ class WasmStream implements Stream {
 
   snapshot(): Uint8Array {
     const st = this.live();
-    const { wasm, io, handle, streamBytes } = this.engine;
-    // the copy holds the schedule every build writes alike (assembly/stream.ts, canonicalSchedules), so that the
-    // SIMD and scalar builds' snapshots of a stream are the same bytes
-    const at = io.reserve(streamBytes, `a snapshot of ${streamBytes} bytes`);
-    wasm.exports.snapshot(handle, st, at);
-    return wasm.u8.slice(at, at + streamBytes);
+    const { wasm, handle, streamBytes } = this.engine;
+    // the schedule every build writes alike (assembly/stream.ts, canonicalSchedules), so that the SIMD and scalar
+    // builds' snapshots of a stream are the same bytes; put in the live stream, where it changes no output
+    wasm.exports.snapshotSchedule(handle, st);
+    return wasm.u8.slice(st, st + streamBytes);
   }
 
   restore(snapshot: Uint8Array): void {
