@@ -4,8 +4,8 @@
 // CARRY_MAX = 2 (the proof is CARRY_MAX's comment). Held here against the exact BigInt phase where the words
 // carry most: all-ones words of the step and seed, the tick's words at 2^32 - 1, the clock's last ticks below
 // 2^62, phases that wrap, r_on = 1 (the limit clamped to 2^32 - 1) and windows whose end is near the wrap. Then the
-// engine itself at those extremes: a stream at the end of its clock and units always open (r_on = 1), on the SIMD
-// build (the scan: its mean gap is long) and the scalar one (the wheel), with the same outputs and every unit open.
+// engine itself at those extremes: a stream at the end of its clock, half of its units always open (r_on = 1), on
+// the SIMD build (the scan: its mean gap is long) and the scalar one (the wheel), with the same outputs.
 import "../host/node.js";
 import { describe, expect, it } from "vitest";
 import { createEngine, loadModelBytes } from "../host/engine/create.js";
@@ -80,11 +80,14 @@ describe("the dense time gate's candidates (assembly/fixed/step.ts, CARRY_MAX)",
   });
 });
 
-describe("the dense time gate at the end of the clock, every unit open (r_on = 1)", () => {
-  it("gives the scalar build's outputs, with every unit updated at every event", async () => {
+describe("the dense time gate at the end of the clock, with units open all the time (r_on = 1)", () => {
+  it("gives the scalar build's outputs, with those units updated at every event", async () => {
     const rng = new Rng(1603);
     const H = 37;
-    const model = randomModel(rng, { inputSize: 2, hidden: [H], peephole: true, rOn: 1, outputs: 2, mode: "every", tauRange: [0.01, 1000] });
+    const model = randomModel(rng, { inputSize: 2, hidden: [H], peephole: true, rOn: 0.5, outputs: 2, mode: "every", tauRange: [0.01, 1000] });
+    // every other unit open all the time (its limit clamped to 2^32 - 1); the others close, so that the wheel wakes
+    // units and the scan is taken (a layer open all the time never takes it: fixed/step.ts, gateIsDense)
+    for (let j = 0; j < H; j += 2) model.layers[0].rOn[j] = 1;
     const bytes = quantize(model, calibrationStreams(17, 2, 2, 200), "clock-end").bytes;
     const [simd, scalar] = (await Promise.all(
       (["on", "off"] as const).map((s) => createEngine(loadModelBytes(bytes, "clock-end.plsm"), { engine: "fixed", simd: s })),
@@ -120,6 +123,6 @@ describe("the dense time gate at the end of the clock, every unit open (r_on = 1
     // all but the jump, before which the stream's mean gap was 0
     expect(dense, "events the dense scan gated").toBe(199);
     expect(a.stats()).toEqual(b.stats());
-    expect(a.stats().unitUpdates).toBe(201 * H);
+    expect(a.stats().unitUpdates).toBeGreaterThanOrEqual(201 * Math.ceil(H / 2));
   });
 });

@@ -219,12 +219,13 @@ export function storeDenseTiming(L: Layer): void {
   const H = L.hiddenSize;
   const dense = heap.alloc(denseTimingBytes(H));
   memory.fill(dense, 0, denseTimingBytes(H));
-  // sum over the units of 1 / period in ticks: the step is the phase (Q0.64, one period 2^64) a tick
+  // sum over the units of 1 / period in ticks (the step is the phase a tick, Q0.64: one period is 2^64), the units
+  // the wheel wakes a tick; a unit open all the time (r_on = 1: half = 2^31) is never filed, so never woken
   let periodsPerTick: f64 = 0;
   for (let j = 0; j < H; j++) {
     const timing = L.timing + <usize>j * TIMING_RECORD_BYTES;
     const step = load<u64>(timing, TIMING_STEP);
-    periodsPerTick += <f64>step * TWO_TO_MINUS_64;
+    if (load<u32>(timing, TIMING_HALF_ON) < 0x80000000) periodsPerTick += <f64>step * TWO_TO_MINUS_64;
     const at = dense + (<usize>(j >> 2) << 6) + (<usize>(j & 3) << 2);
     store<u32>(at, load<u32>(timing, TIMING_STEP_LOW));
     store<u32>(at, <u32>step, 16);
@@ -248,7 +249,8 @@ export function denseTimingBytes(H: i32): usize {
  * Whether the stream's next event takes the dense scan in layer L (DENSE_GATE builds): when the units due an event,
  * the stream's mean gap so far (its last wake key over its events, from the header) times the layer's periods a
  * tick, exceed DENSE_DUE_FRACTION of its units, that is when the mean gap exceeds Layer.denseGapTicks. Never at a
- * stream's first event (no gap yet: every unit is in the active list anyway).
+ * stream's first event (no gap yet: every unit is in the active list anyway), nor in a layer whose units are all
+ * open all the time (r_on = 1: the wheel wakes none, denseGapTicks is infinite).
  */
 @inline export function gateIsDense(L: Layer, st: usize): bool {
   return <f64>load<i64>(st + S_LAST_KEY) > <f64>load<i64>(st + S_EVENTS) * L.denseGapTicks;
@@ -604,10 +606,12 @@ const UNITS_IN_PAIRS: bool = FULL_BUILD;
 export function layerStep(m: Model, L: Layer, st: usize, T: i64, x: usize, cols: usize, nnz: i32): i32 {
   const kBuf = m.scratch + <usize>m.kOff;
   // the dense gate lists the open units in the scratch (model.ts, newHOff), the wheel in the stream's active list
+  // (the list's address after the gate: before it, the scalar build's code held it across the call, 4 operators
+  // an event more)
   const dense = DENSE_GATE && gateIsDense(L, st);
-  const active = dense ? m.scratch + <usize>m.newHOff : st + <usize>L.activeOff;
-  const open = dense ? timeGateDense(L, st, T, active, kBuf) : timeGate(L, st, T, kBuf);
+  const open = dense ? timeGateDense(L, st, T, m.scratch + <usize>m.newHOff, kBuf) : timeGate(L, st, T, kBuf);
   const sums = m.scratch + <usize>m.sumsOff;
+  const active = dense ? m.scratch + <usize>m.newHOff : st + <usize>L.activeOff;
   if (!PAGE) {
     gateSums(L, st, active, x, cols, nnz, open, sums);
     updateOpenUnits(L, st, active, open, kBuf, sums);
