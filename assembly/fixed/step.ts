@@ -107,9 +107,11 @@ export function timeGate(L: Layer, st: usize, T: i64, kOut: usize): i32 {
  * but whose window has opened and closed since the last event is filed again at once (passedOver), without its
  * phase and without a trip through the active list (at the streaming point two in three of the units woken). The
  * active units come first and the due ones follow in bucket order, as wheelDrain would list them; each group mostly
- * takes one way through the branches, which a schedule that visits units in index order loses (a dense one, every
- * wake key compared with the tick in SIMD, measured 0.84-0.90x of this at the streaming point). The wheel's
- * addresses, bucket width and bitmap stay in locals for the whole event (wheelInsert reloads them).
+ * takes one way through the branches, which a schedule of wake keys visited in index order loses (every wake key
+ * compared with the tick in SIMD measured 0.84-0.90x of this at the streaming point, docs/RESULTS.md, session 11).
+ * A dense scan of the phases themselves (timeGateDense), which branches only at the few candidates, is faster where
+ * many units are due an event: the SIMD build takes it there (gateIsDense). The wheel's addresses, bucket width and
+ * bitmap stay in locals for the whole event (wheelInsert reloads them).
  */
 function timeGatePassing(L: Layer, st: usize, T: i64, kOut: usize): i32 {
   const active = st + <usize>L.activeOff;

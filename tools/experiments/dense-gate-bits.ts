@@ -1,4 +1,4 @@
-// The dense-gate prototype (branch wt-dense, fixed/step.ts timeGateDense, SIMD build only) against this checkout's
+// The SIMD build's time gate (fixed/step.ts: the dense scan or the wheel, gateIsDense) against this checkout's
 // scalar build (the wake-key wheel) and another checkout's SIMD build (main): y and h after every event, compared
 // bit for bit, and the units updated per event (stats), on the streaming point's model and stream and on random
 // models and streams (layer sizes around the 4-lane groups and 64-unit words, r_on up to 1, periods from under a

@@ -1,7 +1,9 @@
-// The dense-gate prototype (branch wt-dense) against another checkout away from the streaming point: the side-by-side
-// method of streaming-side-by-side.ts (blocks of 65,536 events taken in turns, medians of wall and CPU ns per event)
-// on models of host/bench.ts's kind (random, peepholes, 2 outputs) and its stream (gaps uniform on [0, 2] ms, inputs
-// sines), with other sizes, r_on and periods (tau log-uniform on tauRange ms; the bench's is [e, e^3]).
+// The time gate of this checkout against another checkout's away from the streaming point (docs/RESULTS.md, "The
+// time gate as a dense SIMD scan (session 16)"): the side-by-side method of streaming-side-by-side.ts (blocks of
+// 65,536 events taken in turns, medians of wall and CPU ns per event) on models of host/bench.ts's kind (random,
+// peepholes, 2 outputs) and its stream (gaps uniform on [0, 2] ms, inputs sines), with other sizes, r_on and periods
+// (tau log-uniform on tauRange ms; the bench's is [e, e^3]). Points 8 to 15 are where the units due an event, mean
+// gap times mean 1 / tau, pass the dense gate's threshold (assembly/fixed/step.ts, DENSE_DUE_FRACTION).
 //   npx tsx tools/experiments/dense-gate-other-points.ts --other /work/main [--blocks 10] [--scalar]
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -31,6 +33,14 @@ const POINTS: Point[] = [
   { hidden: 110, input: 1, rOn: 0.05, tauRange: [10 * E, 10 * E ** 3] },
   { hidden: 110, input: 1, rOn: 0.05, tauRange: [100 * E, 100 * E ** 3] },
   { hidden: 110, input: 1, rOn: 0.01, tauRange: [10 * E, 10 * E ** 3] },
+  { hidden: 110, input: 1, rOn: 0.05, tauRange: [2 * E, 2 * E ** 3] },
+  { hidden: 110, input: 1, rOn: 0.05, tauRange: [3 * E, 3 * E ** 3] },
+  { hidden: 110, input: 1, rOn: 0.05, tauRange: [5 * E, 5 * E ** 3] },
+  { hidden: 512, input: 1, rOn: 0.05, tauRange: [1.5 * E, 1.5 * E ** 3] },
+  { hidden: 512, input: 1, rOn: 0.05, tauRange: [2 * E, 2 * E ** 3] },
+  { hidden: 110, input: 1, rOn: 0.01, tauRange: [1.5 * E, 1.5 * E ** 3] },
+  { hidden: 110, input: 1, rOn: 0.01, tauRange: [2 * E, 2 * E ** 3] },
+  { hidden: 110, input: 1, rOn: 0.01, tauRange: [3 * E, 3 * E ** 3] },
 ];
 const BLOCK = 1 << 16;
 const median = (v: number[]) => [...v].sort((p, q) => p - q)[v.length >> 1];
