@@ -607,13 +607,19 @@ const UNITS_IN_PAIRS: bool = FULL_BUILD;
  */
 export function layerStep(m: Model, L: Layer, st: usize, T: i64, x: usize, cols: usize, nnz: i32): i32 {
   const kBuf = m.scratch + <usize>m.kOff;
-  // the dense gate lists the open units in the scratch (model.ts, newHOff), the wheel in the stream's active list
-  // (the list's address after the gate: before it, the scalar build's code held it across the call, 4 operators
-  // an event more)
-  const dense = DENSE_GATE && gateIsDense(L, st);
-  const open = dense ? timeGateDense(L, st, T, m.scratch + <usize>m.newHOff, kBuf) : timeGate(L, st, T, kBuf);
+  if (DENSE_GATE && gateIsDense(L, st)) {
+    // the dense gate lists the open units in the scratch (model.ts, newHOff); a path of its own, so that the wheel's
+    // below is the code of the builds without the scan
+    const list = m.scratch + <usize>m.newHOff;
+    const opened = timeGateDense(L, st, T, list, kBuf);
+    const denseSums = m.scratch + <usize>m.sumsOff;
+    gateSums(L, st, list, x, cols, nnz, opened, denseSums);
+    updateOpenUnits(L, st, list, opened, kBuf, denseSums);
+    return opened;
+  }
+  const open = timeGate(L, st, T, kBuf);
   const sums = m.scratch + <usize>m.sumsOff;
-  const active = dense ? m.scratch + <usize>m.newHOff : st + <usize>L.activeOff;
+  const active = st + <usize>L.activeOff;
   if (!PAGE) {
     gateSums(L, st, active, x, cols, nnz, open, sums);
     updateOpenUnits(L, st, active, open, kBuf, sums);
