@@ -204,9 +204,9 @@ export const DENSE_GATE: bool = ASC_FEATURE_SIMD && FULL_BUILD;
  * The units due per event, as a fraction of the layer's units, above which the dense scan is taken (gateIsDense): a
  * fraction, because the scan's cost grows with the units and the wheel's with the units it wakes. Measured with
  * the scan at every event against the wheel alone (docs/RESULTS.md, "The time gate as a dense SIMD scan (session
- * 16)"), on streams where 0.106 of the units are due an event (expected: mean gap times mean 1 / tau) the scan was
- * 1.045x and 1.052x as fast at H = 110 with r_on = 0.01 and at H = 512, the cases least in its favour; at 0.080,
- * 0.998x and 1.035x; at 0.053, 0.914x and 0.974x.
+ * 16)"), on streams where 0.106 of the units are due an event (expected: mean gap times mean 1 / tau) the scan had
+ * 1.045x and 1.052x the events/s (wall) at H = 110 with r_on = 0.01 and at H = 512, the cases least in its favour;
+ * at 0.080, 0.998x and 1.035x; at 0.053, 0.914x and 0.974x.
  */
 const DENSE_DUE_FRACTION: f64 = 0.1;
 

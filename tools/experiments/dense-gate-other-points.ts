@@ -2,9 +2,10 @@
 // time gate as a dense SIMD scan (session 16)"): the side-by-side method of streaming-side-by-side.ts (blocks of
 // 65,536 events taken in turns, medians of wall and CPU ns per event) on models of host/bench.ts's kind (random,
 // peepholes, 2 outputs) and its stream (gaps uniform on [0, 2] ms, inputs sines), with other sizes, r_on and periods
-// (tau log-uniform on tauRange ms; the bench's is [e, e^3]). Points 8 to 15 are where the units due an event, mean
-// gap times mean 1 / tau, pass the dense gate's threshold (assembly/fixed/step.ts, DENSE_DUE_FRACTION).
-//   npx tsx tools/experiments/dense-gate-other-points.ts --other /work/main [--blocks 10] [--scalar]
+// (tau log-uniform on tauRange ms; the bench's is [e, e^3]). Points 8 to 18 are where the units due an event, mean
+// gap times mean 1 / tau, pass the dense gate's threshold (assembly/fixed/step.ts, DENSE_DUE_FRACTION); 16 to 18 came
+// after session 16's runs of the whole list (docs/RESULTS.md), for its threshold table only.
+//   npx tsx tools/experiments/dense-gate-other-points.ts --other /work/main [--blocks 10] [--scalar] [--only 0,4,8]
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import "../../host/node.js";
@@ -41,6 +42,9 @@ const POINTS: Point[] = [
   { hidden: 110, input: 1, rOn: 0.01, tauRange: [1.5 * E, 1.5 * E ** 3] },
   { hidden: 110, input: 1, rOn: 0.01, tauRange: [2 * E, 2 * E ** 3] },
   { hidden: 110, input: 1, rOn: 0.01, tauRange: [3 * E, 3 * E ** 3] },
+  { hidden: 512, input: 1, rOn: 0.05, tauRange: [3 * E, 3 * E ** 3] },
+  { hidden: 32, input: 1, rOn: 0.05, tauRange: [3 * E, 3 * E ** 3] },
+  { hidden: 110, input: 1, rOn: 0.01, tauRange: [E, E ** 3] },
 ];
 const BLOCK = 1 << 16;
 const median = (v: number[]) => [...v].sort((p, q) => p - q)[v.length >> 1];
