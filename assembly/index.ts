@@ -9,10 +9,10 @@ import {
 import { HEADER_LAYER_COUNT, MAX_LAYERS } from "./contract/plsm";
 import { E_MODEL, E_STATE, clearError, errInt, errText, fail } from "./errors";
 import { Layer, Model, deriveTiming, isFixed, layerAt, parseModel, timingBytes } from "./model";
-import { checkPush, pushEvent, pushEvents, readOutput, readState, restoreStream, streamReset } from "./stream";
+import { canonicalSchedules, checkPush, pushEvent, pushEvents, readOutput, readState, restoreStream, streamReset } from "./stream";
 import { exactPhase as phaseExact, phaseStep as step96, phaseStepLow } from "./phase";
 import { S_EVENTS, S_SATURATED, S_UPDATES } from "./model";
-import { storeRowShifts } from "./fixed/step";
+import { DENSE_GATE, denseTimingBytes, gateIsDense, storeDenseTiming, storeRowShifts } from "./fixed/step";
 import { PAIRED, packRows, pairedBytes, pairsU, pairsW } from "./fixed/sums";
 import { learnStep, learnedOutput, readoutBytes, readoutCheck, readoutFromModel, readoutSeal } from "./fixed/readout-learning";
 
@@ -51,6 +51,7 @@ export function modelCreate(bytes: usize, length: i32): usize {
   m.timing = heap.alloc(<usize>m.totalUnits * timingBytes(m.kind));
   deriveTiming(m, m.timing);
   if (isFixed(m.kind)) for (let n = 0; n < m.layerCount; n++) storeRowShifts(layerAt(m, n));
+  if (DENSE_GATE && isFixed(m.kind)) for (let n = 0; n < m.layerCount; n++) storeDenseTiming(layerAt(m, n));
   if (PAIRED && isFixed(m.kind)) {
     for (let n = 0; n < m.layerCount; n++) {
       const L = layerAt(m, n);
@@ -62,8 +63,9 @@ export function modelCreate(bytes: usize, length: i32): usize {
   return changetype<usize>(m);
 }
 
-/** Bytes of the model's copies of U and W in row pairs (packRows): 0 where the build has none. */
-function pairedModelBytes(m: Model): usize {
+/** Bytes of what the model derives from its weights and timing at load: its copies of U and W in row pairs
+ * (packRows) and its dense timing (fixed/step.ts, storeDenseTiming), where the build has them. */
+function derivedModelBytes(m: Model): usize {
   let bytes: usize = 0;
   if (PAIRED && isFixed(m.kind)) {
     for (let n = 0; n < m.layerCount; n++) {
@@ -72,6 +74,7 @@ function pairedModelBytes(m: Model): usize {
       if (pairsW(L)) bytes += pairedBytes(L.hiddenSize, L.inputPad);
     }
   }
+  if (DENSE_GATE && isFixed(m.kind)) for (let n = 0; n < m.layerCount; n++) bytes += denseTimingBytes(layerAt(m, n).hiddenSize);
   return bytes;
 }
 
@@ -83,6 +86,7 @@ export function modelFree(m: Model): void {
       if (pairsW(L)) heap.free(L.wPairs);
     }
   }
+  if (DENSE_GATE && isFixed(m.kind)) for (let n = 0; n < m.layerCount; n++) heap.free(layerAt(m, n).dense);
   heap.free(m.scratch);
   heap.free(m.timing);
   heap.free(m.layers);
@@ -98,7 +102,7 @@ export function modelInfo(m: Model, what: i32): i32 {
     case INFO_LAYER_COUNT: return m.layerCount;
     case INFO_STREAM_BYTES: return m.streamBytes;
     case INFO_SCRATCH_BYTES: return m.scratchBytes;
-    case INFO_MODEL_BYTES: return m.byteLength + <i32>pairedModelBytes(m);
+    case INFO_MODEL_BYTES: return m.byteLength + <i32>derivedModelBytes(m);
     case INFO_READOUT_MODE: return m.readoutMode;
     case INFO_TOTAL_UNITS: return m.totalUnits;
     case INFO_INPUT_FRAC: return m.inputFrac;
@@ -215,6 +219,18 @@ export function outputLearned(m: Model, st: usize, r: usize, out: usize): void {
 /** pushBatch() with y from the adapted readout r. */
 export function pushBatchLearned(m: Model, st: usize, r: usize, n: i32, t: usize, x: usize, y: usize, h: usize, policy: i32): i32 {
   return pushEvents(m, st, n, t, x, y, h, policy, r);
+}
+
+/** Puts the stream's schedule in the canonical form every snapshot holds (stream.ts, canonicalSchedules); the host
+ * calls it before it copies the stream block out, which then needs no memory of the module's. */
+export function snapshotSchedule(m: Model, st: usize): void {
+  canonicalSchedules(m, st);
+}
+
+/** 1 when the stream's next event takes the dense time gate in layer n (fixed/step.ts, gateIsDense), else 0:
+ * exported so tests can see both gates run on one stream. */
+export function denseGateNext(m: Model, st: usize, n: i32): i32 {
+  return DENSE_GATE && isFixed(m.kind) && gateIsDense(layerAt(m, n), st) ? 1 : 0;
 }
 
 export function restore(m: Model, st: usize, src: usize, length: i32): i32 {

@@ -147,6 +147,10 @@ export class Layer {
    * init laid them out in the arena (mcu.ts), else 0 */
   uPairs: usize;
   wPairs: usize;
+  /** fixed, in the builds with the dense time gate (fixed/step.ts, DENSE_GATE): the units' steps and open limits in
+   * groups of 4 (storeDenseTiming), else 0; and the mean gap between events, in ticks, from which it is taken */
+  dense: usize;
+  denseGapTicks: f64;
 }
 
 // parseModel fills W to time, and hOff to activeOff, in loops over the fields' order
@@ -185,6 +189,8 @@ export class Model {
   scratchBytes: i32;
   xqOff: i32;
   nnzOff: i32;
+  /** the float engine's new h; in the fixed engine, the open units that the dense time gate lists (fixed/step.ts,
+   * timeGateDense): room for maxHidden i32 either way */
   newHOff: i32;
   newCOff: i32;
   kOff: i32;

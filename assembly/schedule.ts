@@ -9,7 +9,7 @@
 // removal are O(1); shift is chosen per layer (model.ts) so one lap spans the longest period.
 // Keys are i64 times from the stream's first event: ticks (fixed engine) or 2^-20 time units (float engine).
 
-import { Layer, WHEEL_BUCKETS } from "./model";
+import { FULL_BUILD, Layer, WHEEL_BUCKETS } from "./model";
 
 @inline function fileUnder(L: Layer, st: usize, bucket: i32, j: i32): void {
   linkAt(st + <usize>L.headsOff, st + <usize>L.nextOff + (<usize>j << 2), bucket, j);
@@ -30,16 +30,30 @@ export function wheelInsert(L: Layer, st: usize, j: i32, key: i64): void {
   fileUnder(L, st, <i32>(key >> L.bucketShift) & (WHEEL_BUCKETS - 1), j);
 }
 
-/** Empty wheel, every unit in the active list (before a stream's first event every unit is a candidate), in a
- * state block of zeros (the wheel's last bucket and bitmap are 0). */
-export function wheelReset(L: Layer, st: usize): void {
-  const heads = st + <usize>L.headsOff;
-  // every bucket empty: -1, all of its bytes 0xff
-  memory.fill(heads, 0xff, WHEEL_BUCKETS * 4);
+/**
+ * The canonical schedule of a stream whose last event had wake key `lastKey`: every unit in the active list in index
+ * order, every bucket empty, bitmap 0, the last drained bucket lastKey's, wake keys and list links 0. It is sound for
+ * the wheel (the next event gates every unit exactly, as the first event does; wheelIsSound accepts it) and depends
+ * on nothing the builds do differently, so snapshots take it (stream.ts, canonicalSchedules), and a new stream (before its first event every unit
+ * is a candidate): the SIMD build's dense
+ * time gate leaves the schedule of its last wheel event stale (fixed/step.ts), and both builds' snapshots of the same
+ * stream are the same bytes.
+ */
+export function scheduleAllActive(L: Layer, st: usize, lastKey: i64): void {
+  const H = L.hiddenSize;
   const wheel = st + <usize>L.wheelOff;
+  // the microcontroller builds take no snapshots, and in a new stream's block these are zeros already
+  if (FULL_BUILD) {
+    memory.fill(st + <usize>L.keyOff, 0, <usize>H << 3);
+    memory.fill(st + <usize>L.nextOff, 0, <usize>H << 2);
+    store<i64>(wheel, lastKey >> L.bucketShift);
+    store<u64>(wheel, 0, 8);
+  }
+  // every bucket empty: -1, all of its bytes 0xff
+  memory.fill(st + <usize>L.headsOff, 0xff, WHEEL_BUCKETS * 4);
   const active = st + <usize>L.activeOff;
-  for (let j = 0; j < L.hiddenSize; j++) store<i32>(active + (<usize>j << 2), j);
-  store<i32>(wheel, L.hiddenSize, 16);
+  for (let j = 0; j < H; j++) store<i32>(active + (<usize>j << 2), j);
+  store<i32>(wheel, H, 16);
 }
 
 @inline export function activeCount(L: Layer, st: usize): i32 {

@@ -12,7 +12,7 @@ import {
 } from "./errors";
 import { FULL_BUILD, Model, S_CHECKSUM, S_EVENTS, S_LAST_T, S_LAST_KEY, S_SATURATED, S_STARTED, S_T0, S_UPDATES, TIME_RECORD_BYTES, layerAt, runsFixed } from "./model";
 import { exactPhase } from "./phase";
-import { wheelIsSound, wheelReset } from "./schedule";
+import { scheduleAllActive, wheelIsSound } from "./schedule";
 import { learnedOutput } from "./fixed/readout-learning";
 export { POLICY_CLAMP, POLICY_REJECT } from "./contract/calls";
 
@@ -51,9 +51,19 @@ function splitElapsed(t: f64, t0: f64, log2: i32): void {
 export function streamReset(m: Model, st: usize): void {
   memory.fill(st, 0, <usize>m.streamBytes);
   store<u32>(st + S_CHECKSUM, m.checksum);
-  for (let n = 0; n < m.layerCount; n++) {
-    wheelReset(layerAt(m, n), st);
-  }
+  canonicalSchedules(m, st);
+}
+
+/**
+ * Every layer's schedule in its canonical form (schedule.ts, scheduleAllActive), in a new stream and in a stream
+ * about to be copied out as a snapshot (index.ts, snapshotSchedule). The SIMD build's dense time gate leaves the schedule of the last event
+ * the wheel gated (fixed/step.ts), the scalar build's is the wheel's own; the two builds' snapshots of the same
+ * stream must be the same bytes. Changes no output: every sound schedule gates the next event exactly.
+ */
+export function canonicalSchedules(m: Model, st: usize): void {
+  // (scheduleAllActive reads it in the library builds only)
+  const lastKey = FULL_BUILD ? load<i64>(st + S_LAST_KEY) : 0;
+  for (let n = 0; n < m.layerCount; n++) scheduleAllActive(layerAt(m, n), st, lastKey);
 }
 
 /** Seeds every unit's phase at the stream's first event, t0 (once per stream, not per event). */

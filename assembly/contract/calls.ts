@@ -41,8 +41,9 @@ export const INFO_OUTPUT_SIZE = 2;
 export const INFO_LAYER_COUNT = 3;
 export const INFO_STREAM_BYTES = 4;
 export const INFO_SCRATCH_BYTES = 5;
-/** the model's bytes in the module: its image, and in the scalar builds the copies of U and W in row pairs
- * (fixed/sums.ts) */
+/** the model's bytes in the module: its image, in the scalar builds the copies of U and W in row pairs
+ * (fixed/sums.ts), and in the SIMD builds the dense time gate's timing, 16 bytes a unit in groups of 4
+ * (fixed/step.ts, storeDenseTiming) */
 export const INFO_MODEL_BYTES = 6;
 export const INFO_READOUT_MODE = 7;
 export const INFO_TOTAL_UNITS = 8;

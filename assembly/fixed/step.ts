@@ -9,7 +9,7 @@ import {
   CELL_FRAC, PRE_FRAC, ROW_BIAS, ROW_RECORD_BYTES, UNIT_BIAS, UNIT_PEEPHOLE, UNIT_RECORD_BYTES, UNIT_U_FRAC, UNIT_W_FRAC,
 } from "../contract/plsm";
 import {
-  FAST_SHIFTS, FULL_BUILD, Layer, Model, PAGE, SUM_BLOCK, TIMING_HALF_ON, TIMING_LAP_TICKS, TIMING_RECORD_BYTES, TIMING_STEP, TIMING_STEP_LOW,
+  FAST_SHIFTS, FULL_BUILD, Layer, Model, PAGE, S_EVENTS, S_LAST_KEY, SUM_BLOCK, TIMING_HALF_ON, TIMING_LAP_TICKS, TIMING_RECORD_BYTES, TIMING_STEP, TIMING_STEP_LOW,
   TIMING_WINDOW_TICKS, WAKE_LAPS, WHEEL_BUCKETS, WIDE_SHIFTS, fixedInvHalf, fixedPeriod,
 } from "../model";
 import { activeCount, firstBucket, linkAt, setActiveCount, wheelDrain, wheelInsert } from "../schedule";
@@ -107,9 +107,11 @@ export function timeGate(L: Layer, st: usize, T: i64, kOut: usize): i32 {
  * but whose window has opened and closed since the last event is filed again at once (passedOver), without its
  * phase and without a trip through the active list (at the streaming point two in three of the units woken). The
  * active units come first and the due ones follow in bucket order, as wheelDrain would list them; each group mostly
- * takes one way through the branches, which a schedule that visits units in index order loses (a dense one, every
- * wake key compared with the tick in SIMD, measured 0.84-0.90x of this at the streaming point). The wheel's
- * addresses, bucket width and bitmap stay in locals for the whole event (wheelInsert reloads them).
+ * takes one way through the branches, which a schedule of wake keys visited in index order loses (every wake key
+ * compared with the tick in SIMD measured 0.84-0.90x of this at the streaming point, docs/RESULTS.md, session 11).
+ * A dense scan of the phases themselves (timeGateDense), which branches only at the few candidates, is faster where
+ * many units are due an event: the SIMD build takes it there (gateIsDense). The wheel's addresses, bucket width and
+ * bitmap stay in locals for the whole event (wheelInsert reloads them).
  */
 function timeGatePassing(L: Layer, st: usize, T: i64, kOut: usize): i32 {
   const active = st + <usize>L.activeOff;
@@ -189,6 +191,155 @@ function timeGatePassing(L: Layer, st: usize, T: i64, kOut: usize): i32 {
   const open = <i32>((opened - active) >> 2);
   setActiveCount(L, st, open);
   return open;
+}
+
+/**
+ * Whether the SIMD library and WASI builds may gate a fixed layer by a dense scan of every unit's approximate phase
+ * (timeGateDense) instead of the wheel (timeGatePassing); the scalar and microcontroller builds keep the wheel. Both
+ * gates are exact, so the choice (gateIsDense) changes no bit, only the time an event takes.
+ */
+export const DENSE_GATE: bool = ASC_FEATURE_SIMD && FULL_BUILD;
+
+/**
+ * The units due per event, as a fraction of the layer's units, above which the dense scan is taken (gateIsDense): a
+ * fraction, because the scan's cost grows with the units and the wheel's with the units it wakes. Measured with
+ * the scan at every event against the wheel alone (docs/RESULTS.md, "The time gate as a dense SIMD scan (session
+ * 16)"), on streams where 0.106 of the units are due an event (expected: mean gap times mean 1 / tau) the scan had
+ * 1.045x and 1.052x the events/s (wall) at H = 110 with r_on = 0.01 and at H = 512, the cases least in its favour;
+ * at 0.080, 0.998x and 1.035x; at 0.053, 0.914x and 0.974x.
+ */
+const DENSE_DUE_FRACTION: f64 = 0.1;
+
+/**
+ * The layer's dense timing (Layer.dense), for timeGateDense: per group of 4 units (the last one padded with units of
+ * all zeros, which the gate skips by index), 64 bytes of four u32 lanes each: s0 = the step's low 32 bits
+ * (TIMING_STEP_LOW) at 0, s1 and s2 = the low and high words of its high 64 bits (TIMING_STEP) at 16 and 32, and the
+ * open limit min(2 half + CARRY_MAX - 1, 2^32 - 1) at 48 (half = TIMING_HALF_ON). And Layer.denseGapTicks, the mean
+ * gap between events above which gateIsDense takes the scan. Once, at load.
+ */
+export function storeDenseTiming(L: Layer): void {
+  const H = L.hiddenSize;
+  const dense = heap.alloc(denseTimingBytes(H));
+  memory.fill(dense, 0, denseTimingBytes(H));
+  // sum over the units of 1 / period in ticks (the step is the phase a tick, Q0.64: one period is 2^64), the units
+  // the wheel wakes a tick; a unit open all the time (r_on = 1: half = 2^31) is never filed, so never woken
+  let periodsPerTick: f64 = 0;
+  for (let j = 0; j < H; j++) {
+    const timing = L.timing + <usize>j * TIMING_RECORD_BYTES;
+    const step = load<u64>(timing, TIMING_STEP);
+    if (load<u32>(timing, TIMING_HALF_ON) < 0x80000000) periodsPerTick += <f64>step * TWO_TO_MINUS_64;
+    const at = dense + (<usize>(j >> 2) << 6) + (<usize>(j & 3) << 2);
+    store<u32>(at, load<u32>(timing, TIMING_STEP_LOW));
+    store<u32>(at, <u32>step, 16);
+    store<u32>(at, <u32>(step >>> 32), 32);
+    const limit = (<u64>load<u32>(timing, TIMING_HALF_ON) << 1) + <u64>(CARRY_MAX - 1);
+    store<u32>(at, <u32>min<u64>(limit, 0xffffffff), 48);
+  }
+  L.dense = dense;
+  L.denseGapTicks = (DENSE_DUE_FRACTION * <f64>H) / periodsPerTick;
+}
+
+/** 2^-64, exactly (a power of two). */
+const TWO_TO_MINUS_64: f64 = 5.421010862427522e-20;
+
+/** Bytes of a layer's dense timing (storeDenseTiming) for H units: 16 a unit, in groups of 4. */
+export function denseTimingBytes(H: i32): usize {
+  return <usize>((H + 3) >> 2) << 6;
+}
+
+/**
+ * Whether the stream's next event takes the dense scan in layer L (DENSE_GATE builds): when the units due an event,
+ * the stream's mean gap so far (its last wake key over its events, from the header) times the layer's periods a
+ * tick, exceed DENSE_DUE_FRACTION of its units, that is when the mean gap exceeds Layer.denseGapTicks. Never at a
+ * stream's first event (no gap yet: every unit is in the active list anyway), nor in a layer whose units are all
+ * open all the time (r_on = 1: the wheel wakes none, denseGapTicks is infinite).
+ */
+@inline export function gateIsDense(L: Layer, st: usize): bool {
+  return <f64>load<i64>(st + S_LAST_KEY) > <f64>load<i64>(st + S_EVENTS) * L.denseGapTicks;
+}
+
+/**
+ * The largest carry into phi that the dense scan leaves out (see timeGateDense). With T = T1 2^32 + T0 and the Q0.96
+ * step = s2 2^64 + s1 2^32 + s0 (words u32), phaseAt's phase is, mod 2^64,
+ *   seed + T (s2 2^32 + s1) + T1 s0 + hi32(T0 s0)
+ *   = seed + T0 s1 + T1 s0 + 2^32 (T1 s1 + T0 s2) + hi32(T0 s0)      (T1 s2 2^64 vanishes mod 2^64)
+ *   = [seed_lo + lo32(X) + hi32(T0 s0)] + 2^32 [seed_hi + hi32(X) + lo32(T1 s1) + lo32(T0 s2)],
+ * X = (T0 s1 + T1 s0) mod 2^64 (a multiple of 2^64 dropped from X vanishes mod 2^64 too). The first bracket is three
+ * words, at most 3 (2^32 - 1), so it carries c in {0, 1, 2} into the second: phi = (A + c) mod 2^32 exactly, A the
+ * second bracket mod 2^32. So phi - A mod 2^32 is 0, 1 or 2 (test/dense-gate-misses-no-open-unit.test.ts holds it
+ * against a BigInt phase at the extremes).
+ */
+const CARRY_MAX: i32 = 2;
+
+/**
+ * The time gate of the SIMD library build at events where many units are due (gateIsDense): every unit's
+ * approximate phi A (CARRY_MAX) four at a time, then the exact phase (phaseAt), open test and k, as timeGatePassing
+ * computes them, of the candidates only. A unit is a candidate when u = A + CARRY_MAX <= limit = min(2 half +
+ * CARRY_MAX - 1, 2^32 - 1), unsigned, mod 2^32. No open unit is missed: open means phi = A + c < 2 half (c =
+ * 0..CARRY_MAX); then u = phi + (CARRY_MAX - c) mod 2^32. If phi + CARRY_MAX - c < 2^32, u < 2 half + CARRY_MAX, so
+ * u <= limit when limit is not clamped and always when it is; otherwise phi > 2^32 - 1 - CARRY_MAX, so 2 half > 2^32
+ * - CARRY_MAX - 1 and limit is clamped to 2^32 - 1, which every u passes. The open units and their k go to `list` and
+ * kOut (scratch), in index order (timeGatePassing lists the ones still open first, then the woken ones in bucket
+ * order); each unit's gate sums and update depend on its own row and the previous h only, so the order changes no
+ * bit of h, c or y. Returns the number open.
+ * It writes nothing of the stream's schedule: that stays as the last event the wheel gated left it, which to the
+ * wheel is the same as a long gap since that event. Its keys are then in the past: the drain wakes every bucket
+ * from that event's on (firstBucket: all 64 after a lap), and a unit whose key has passed is either filed again by
+ * passedOver, whose bound compares the key with the tick of the event at hand and holds whatever events came
+ * between (it only needs that no event before the key gated the unit, and the dense events do not gate by key), or
+ * gated by its exact phase; the units left in the active list have their exact phase computed at once.
+ */
+function timeGateDense(L: Layer, st: usize, T: i64, list: usize, kOut: usize): i32 {
+  const seeds = st + <usize>L.seedOff;
+  const timings = L.timing;
+  const dense = L.dense;
+  const H = L.hiddenSize;
+  const tHigh = <u64>T >>> 32;
+  const tLow = <u64>T & 0xffffffff;
+  let opened = list;
+  let k = kOut;
+  for (let base = 0; base < H; base += 64) {
+    let bits = denseCandidates(dense + (<usize>base << 4), seeds + (<usize>base << 3), <i32>tHigh, <i32>tLow, min(H - base, 64));
+    while (bits != 0) {
+      const j = base + <i32>ctz(bits);
+      bits &= bits - 1;
+      if (j >= H) break; // a padding lane of the last group
+      const timing = timings + <usize>j * TIMING_RECORD_BYTES;
+      const phi = phaseAt(j, T, tHigh, tLow, seeds, timing) >>> 32;
+      const half = <u64>load<u32>(timing, TIMING_HALF_ON);
+      if (phi < half << 1) {
+        store<i32>(opened, j);
+        store<i32>(k, kOf(phi, half, timing));
+        opened += 4;
+        k += 4;
+      }
+    }
+  }
+  return <i32>((opened - list) >> 2);
+}
+
+/** The candidates (timeGateDense) among the n <= 64 units whose dense timing starts at `groups` and seeds at `seeds`,
+ * as bits 0..n (rounded up to a multiple of 4; padding lanes may be set). v128 stays inside (toolchain.md, AS103). */
+@inline function denseCandidates(groups: usize, seeds: usize, t1: i32, t0: i32, n: i32): u64 {
+  const T1 = i32x4.splat(t1);
+  const T0 = i32x4.splat(t0);
+  const carry = i32x4.splat(CARRY_MAX);
+  let bits: u64 = 0;
+  for (let at = 0; at < n; at += 4) {
+    const group = groups + (<usize>at << 4);
+    const s0 = v128.load(group);
+    const s1 = v128.load(group, 16);
+    const s2 = v128.load(group, 32);
+    const limit = v128.load(group, 48);
+    const seed = seeds + (<usize>at << 3);
+    const seedHigh = i32x4.shuffle(v128.load(seed), v128.load(seed, 16), 1, 3, 5, 7);
+    // X = T0 s1 + T1 s0 in i64 lanes, units 0 1 then 2 3; its high words
+    const xLow = i64x2.add(i64x2.extmul_low_i32x4_u(T0, s1), i64x2.extmul_low_i32x4_u(T1, s0));
+    const xHigh = i64x2.add(i64x2.extmul_high_i32x4_u(T0, s1), i64x2.extmul_high_i32x4_u(T1, s0));
+    const a = i32x4.add(i32x4.add(seedHigh, i32x4.shuffle(xLow, xHigh, 1, 3, 5, 7)), i32x4.add(i32x4.mul(T1, s1), i32x4.mul(T0, s2)));
+    bits |= <u64>i32x4.bitmask(i32x4.le_u(i32x4.add(a, carry), limit)) << <u64>at;
+  }
+  return bits;
 }
 
 /** Links unit j, whose next link is at `nextAt`, into the bucket of wake key `key` (key >> shift mod WHEEL_BUCKETS);
@@ -456,6 +607,16 @@ const UNITS_IN_PAIRS: bool = FULL_BUILD;
  */
 export function layerStep(m: Model, L: Layer, st: usize, T: i64, x: usize, cols: usize, nnz: i32): i32 {
   const kBuf = m.scratch + <usize>m.kOff;
+  if (DENSE_GATE && gateIsDense(L, st)) {
+    // the dense gate lists the open units in the scratch (model.ts, newHOff); a path of its own, so that the wheel's
+    // below is the code of the builds without the scan
+    const list = m.scratch + <usize>m.newHOff;
+    const opened = timeGateDense(L, st, T, list, kBuf);
+    const denseSums = m.scratch + <usize>m.sumsOff;
+    gateSums(L, st, list, x, cols, nnz, opened, denseSums);
+    updateOpenUnits(L, st, list, opened, kBuf, denseSums);
+    return opened;
+  }
   const open = timeGate(L, st, T, kBuf);
   const sums = m.scratch + <usize>m.sumsOff;
   const active = st + <usize>L.activeOff;

@@ -37,6 +37,8 @@ export interface EngineExports {
   hidden(model: number, stream: number, layer: number, out: number): number;
   cell(model: number, stream: number, layer: number, out: number): number;
   restore(model: number, stream: number, src: number, length: number): number;
+  snapshotSchedule(model: number, stream: number): void;
+  denseGateNext(model: number, stream: number, layer: number): number;
   streamEvents(stream: number): number;
   streamUpdates(stream: number): number;
   streamSaturated(stream: number): number;
@@ -77,6 +79,8 @@ export const ENGINE_FUNCTIONS: ExportedFunctions<EngineExports> = {
   hidden: true,
   cell: true,
   restore: true,
+  snapshotSchedule: true,
+  denseGateNext: true,
   streamEvents: true,
   streamUpdates: true,
   streamSaturated: true,
@@ -412,7 +416,11 @@ class WasmStream implements Stream {
 
   snapshot(): Uint8Array {
     const st = this.live();
-    return this.engine.wasm.u8.slice(st, st + this.engine.streamBytes);
+    const { wasm, handle, streamBytes } = this.engine;
+    // the schedule every build writes alike (assembly/stream.ts, canonicalSchedules), so that the SIMD and scalar
+    // builds' snapshots of a stream are the same bytes; put in the live stream, where it changes no output
+    wasm.exports.snapshotSchedule(handle, st);
+    return wasm.u8.slice(st, st + streamBytes);
   }
 
   restore(snapshot: Uint8Array): void {

@@ -2,7 +2,8 @@
  * Run as a child process by test/engines-use-all-their-memory.test.ts, which gives node the V8 flags a case needs.
  * Prints one JSON line of what happened.
  *
- * "full": the engine's memory capped (--wasm-max-mem-pages) and filled with streams; then every call that passes
+ * "full": the engine's memory capped (--wasm-max-mem-pages) and filled with streams (the last bytes with streams
+ * of a one-unit model); then every call that passes
  * more bytes through the module than its I/O area holds (hidden of 700 units, restore, the learning readout), and
  * the same calls once eight streams are freed.
  * "beyond 2 GiB": streams of 274 KiB until the engine's memory passes 2^31 bytes; a stream below and one above
@@ -11,6 +12,7 @@
 import "../../host/node.js";
 import { createEngine } from "../../host/engine/create.js";
 import type { Engine, Stream } from "../../host/engine/engine.js";
+import type { WasmEngine } from "../../host/engine/wasm.js";
 import { PhasorError } from "../../host/errors.js";
 import { quantize } from "../../host/model/quantize.js";
 import { Rng, randomModel, randomStream } from "./random.js";
@@ -34,6 +36,23 @@ function fill(engine: Engine): { streams: Stream[]; refusal: ReturnType<typeof o
   return { streams, refusal };
 }
 
+/**
+ * Fills the room the streams left (less than one of them, but as much as an I/O area of 700 units' hidden state or
+ * not, as the blocks of the model before them happen to end) with the streams of a one-unit model in the same
+ * module, through its exports: what is left then holds no call's bytes.
+ */
+function fillTheRest(engine: WasmEngine, tinyImage: Uint8Array): void {
+  const { wasm } = engine;
+  const tiny = wasm.exports.modelCreate(wasm.copyIn(tinyImage), tinyImage.length);
+  for (;;) {
+    try {
+      wasm.exports.streamCreate(tiny);
+    } catch {
+      return; // the module's allocator traps when it cannot grow
+    }
+  }
+}
+
 async function full(): Promise<unknown> {
   const rng = new Rng(3);
   const model = randomModel(rng, { inputSize: 2, hidden: [700], peephole: false, rOn: 0.1, outputs: 2, mode: "every" });
@@ -47,6 +66,7 @@ async function full(): Promise<unknown> {
   // the first event sets up the smallest I/O area; a state of 700 units needs more than it holds
   first.push(1, [0.5, -0.5]);
   const { streams, refusal } = fill(engine);
+  fillTheRest(engine as WasmEngine, quantize(randomModel(rng, { inputSize: 2, hidden: [1], peephole: false, rOn: 0.1, outputs: 1, mode: "every" }), [calibration], "tiny").bytes);
   const saved = streams[0].snapshot();
   const calls = () => ({
     hidden: outcome(() => first.hidden()),
