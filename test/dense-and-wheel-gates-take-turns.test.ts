@@ -18,6 +18,11 @@ import { Rng, randomModel } from "./support/random.js";
 /** The stream block's address: WasmStream keeps it private, and only this test asks the module about it. */
 const streamAddress = (s: Stream): number => (s as unknown as { ptr: number }).ptr;
 
+/** y, then h and c of every layer. */
+function outputsOf(s: Stream, layers: number): Float64Array[] {
+  return [s.output(), ...Array.from({ length: layers }, (_, l) => [s.hidden(l), s.cell(l)]).flat()];
+}
+
 function expectSameOutputs(a: Stream, b: Stream, layers: number, what: string): void {
   expectSameBytes(a.output(), b.output(), `${what}: y`);
   for (let l = 0; l < layers; l++) {
@@ -104,5 +109,57 @@ describe.each(["int16", "int8"] as const)("%s weights: the dense and wheel gates
         runs[from].restore(saved);
       }
     }
+  });
+});
+
+// Snapshots written before the dense gate (a gateway's state folder from the version before) hold the wheel's own
+// schedule, not the canonical one: the raw stream block, as snapshot() copied it then. Both builds restore it and go
+// on with the outputs of the unbroken stream, the SIMD build through dense and wheel events alike.
+describe("a snapshot that holds the wheel's own schedule, as snapshots did before the dense gate", () => {
+  it("restores on either build and continues as the stream it was taken from", async () => {
+    const rng = new Rng(1603);
+    const hidden = [70, 70];
+    const tauRange: [number, number] = [5, 40];
+    const model = randomModel(rng, { inputSize: 3, hidden, peephole: true, rOn: 0.1, outputs: 2, mode: "every", tauRange });
+    const bytes = quantize(model, calibrationStreams(17, 3, 2, 200), "old", "int16").bytes;
+    const [simd, scalar] = (await Promise.all(
+      (["on", "off"] as const).map((s) => createEngine(loadModelBytes(bytes, "old.plsm"), { engine: "fixed", simd: s })),
+    )) as WasmEngine[];
+    // gaps short against the periods (the wheel), then long (the scan), after the snapshot
+    let t = 0;
+    const events = Array.from({ length: 900 }, (_, e) => {
+      t += e < 300 || e >= 600 ? rng.uniform(0, 0.05) * tauRange[0] : rng.uniform(1, 2) * tauRange[0];
+      return { t, x: Float32Array.from({ length: 3 }, () => rng.uniform(-1, 1)) };
+    });
+    const unbroken = scalar.createStream();
+    const taken = scalar.createStream();
+    for (const ev of events.slice(0, 300)) {
+      unbroken.push(ev.t, ev.x);
+      taken.push(ev.t, ev.x);
+    }
+    const at = streamAddress(taken);
+    const raw = scalar.wasm.u8.slice(at, at + scalar.streamBytes);
+    // the wheel had units filed: its schedule is not the canonical one a snapshot now holds
+    expect(raw).not.toEqual(taken.snapshot());
+    // the unbroken stream's outputs after each later event
+    const expected = events.slice(300).map((ev) => {
+      unbroken.push(ev.t, ev.x);
+      return outputsOf(unbroken, hidden.length);
+    });
+    let denseEvents = 0;
+    for (const engine of [simd, scalar]) {
+      const restored = engine.createStream();
+      restored.restore(raw);
+      for (const [k, ev] of events.slice(300).entries()) {
+        if (engine === simd) denseEvents += simd.wasm.exports.denseGateNext(simd.handle, streamAddress(restored), 0);
+        restored.push(ev.t, ev.x);
+        const got = outputsOf(restored, hidden.length);
+        for (const [n, values] of got.entries()) expectSameBytes(values, expected[k][n], `${engine.simd ? "SIMD" : "scalar"}, event ${300 + k}, output ${n}`);
+      }
+    }
+    // the SIMD build took the wheel at the first of those events (the restored schedule's own), then the scan as the
+    // stream's mean gap grew (544 of the 600 at this seed)
+    expect(denseEvents).toBeGreaterThan(50);
+    expect(denseEvents).toBeLessThan(580);
   });
 });
