@@ -25,26 +25,28 @@ const other: { createEngine: typeof createEngine } = await import(otherCreate);
 
 interface Point { hidden: number; input: number; rOn: number; tauRange: [number, number] }
 const E = Math.E;
+/** A point of H units, r_on, and periods log-uniform on [m e, m e^3] time units (the bench's periods times m). */
+const point = (hidden: number, rOn: number, m: number, input = 1): Point => ({ hidden, input, rOn, tauRange: [m * E, m * E ** 3] });
 const POINTS: Point[] = [
-  { hidden: 110, input: 1, rOn: 0.05, tauRange: [E, E ** 3] },
-  { hidden: 110, input: 1, rOn: 1, tauRange: [E, E ** 3] },
-  { hidden: 64, input: 64, rOn: 0.05, tauRange: [E, E ** 3] },
-  { hidden: 32, input: 1, rOn: 0.05, tauRange: [E, E ** 3] },
-  { hidden: 512, input: 1, rOn: 0.05, tauRange: [E, E ** 3] },
-  { hidden: 110, input: 1, rOn: 0.05, tauRange: [10 * E, 10 * E ** 3] },
-  { hidden: 110, input: 1, rOn: 0.05, tauRange: [100 * E, 100 * E ** 3] },
-  { hidden: 110, input: 1, rOn: 0.01, tauRange: [10 * E, 10 * E ** 3] },
-  { hidden: 110, input: 1, rOn: 0.05, tauRange: [2 * E, 2 * E ** 3] },
-  { hidden: 110, input: 1, rOn: 0.05, tauRange: [3 * E, 3 * E ** 3] },
-  { hidden: 110, input: 1, rOn: 0.05, tauRange: [5 * E, 5 * E ** 3] },
-  { hidden: 512, input: 1, rOn: 0.05, tauRange: [1.5 * E, 1.5 * E ** 3] },
-  { hidden: 512, input: 1, rOn: 0.05, tauRange: [2 * E, 2 * E ** 3] },
-  { hidden: 110, input: 1, rOn: 0.01, tauRange: [1.5 * E, 1.5 * E ** 3] },
-  { hidden: 110, input: 1, rOn: 0.01, tauRange: [2 * E, 2 * E ** 3] },
-  { hidden: 110, input: 1, rOn: 0.01, tauRange: [3 * E, 3 * E ** 3] },
-  { hidden: 512, input: 1, rOn: 0.05, tauRange: [3 * E, 3 * E ** 3] },
-  { hidden: 32, input: 1, rOn: 0.05, tauRange: [3 * E, 3 * E ** 3] },
-  { hidden: 110, input: 1, rOn: 0.01, tauRange: [E, E ** 3] },
+  point(110, 0.05, 1),
+  point(110, 1, 1),
+  point(64, 0.05, 1, 64),
+  point(32, 0.05, 1),
+  point(512, 0.05, 1),
+  point(110, 0.05, 10),
+  point(110, 0.05, 100),
+  point(110, 0.01, 10),
+  point(110, 0.05, 2),
+  point(110, 0.05, 3),
+  point(110, 0.05, 5),
+  point(512, 0.05, 1.5),
+  point(512, 0.05, 2),
+  point(110, 0.01, 1.5),
+  point(110, 0.01, 2),
+  point(110, 0.01, 3),
+  point(512, 0.05, 3),
+  point(32, 0.05, 3),
+  point(110, 0.01, 1),
 ];
 const BLOCK = 1 << 16;
 const median = (v: number[]) => [...v].sort((p, q) => p - q)[v.length >> 1];
