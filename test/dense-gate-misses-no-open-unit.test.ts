@@ -1,5 +1,6 @@
 // assembly/fixed/step.ts, timeGateDense: the SIMD build's dense time gate takes as candidates the units whose
-// approximate phi A (the phase's high word with the low words' carry c left out) passes A + CARRY_MAX <= min(2 half
+// approximate phi A (the phase's high word with the low words' carry c left out, from the unit's base phase for the
+// tick's high word and the products of its low word) passes A + CARRY_MAX <= min(2 half
 // + CARRY_MAX - 1, 2^32 - 1), and confirms each with the exact phase. It misses no open unit only if c is at most
 // CARRY_MAX = 2 (the proof is CARRY_MAX's comment). Held here against the exact BigInt phase where the words
 // carry most: all-ones words of the step and seed, the tick's words at 2^32 - 1, the clock's last ticks below
@@ -23,11 +24,12 @@ const CARRY_MAX = 2n;
  * floor(T step96 / 2^32) mod 2^64. */
 const exactPhase = (seed: bigint, s2: bigint, s1: bigint, s0: bigint, T: bigint) => (seed + ((T * ((s2 << 64n) | (s1 << 32n) | s0)) >> 32n)) & M64;
 
-/** The dense scan's A, as denseCandidates computes it in 32-bit lanes. */
+/** The dense scan's A, as denseCandidates computes it in 32-bit lanes, from the unit's base phase B for the tick's
+ * high word T1 (denseBases): hi32(B) + lo32(T0 s2) + hi32(T0 s1). */
 function approximatePhi(seed: bigint, s2: bigint, s1: bigint, s0: bigint, T: bigint): bigint {
   const [T1, T0] = [T >> 32n, T & M32];
-  const X = (T0 * s1 + T1 * s0) & M64;
-  return ((seed >> 32n) + (X >> 32n) + ((T1 * s1) & M32) + ((T0 * s2) & M32)) & M32;
+  const B = (seed + (((T1 << 32n) * ((s2 << 32n) | s1)) & M64) + T1 * s0) & M64;
+  return ((B >> 32n) + ((T0 * s2) & M32) + ((T0 * s1) >> 32n)) & M32;
 }
 
 describe("the dense time gate's candidates (assembly/fixed/step.ts, CARRY_MAX)", () => {
@@ -38,11 +40,11 @@ describe("the dense time gate's candidates (assembly/fixed/step.ts, CARRY_MAX)",
     const seen = new Set<bigint>();
     let open = 0;
     for (const seedHigh of words) {
-      for (const seedLow of [0n, M32]) {
+      for (const seedLow of [0n, 0x80000000n, M32]) {
         const seed = (seedHigh << 32n) | seedLow;
         for (const s2 of words) {
-          for (const s1 of [0n, M32]) {
-            for (const s0 of [0n, M32]) {
+          for (const s1 of [0n, 0x80000000n, M32 - 1n, M32]) {
+            for (const s0 of [0n, 0x80000000n, M32]) {
               for (const T of ticks) {
                 const phi = exactPhase(seed, s2, s1, s0, T) >> 32n;
                 const A = approximatePhi(seed, s2, s1, s0, T);
