@@ -213,10 +213,10 @@ const DENSE_DUE_FRACTION: f64 = 0.1;
 /**
  * The layer's dense timing (Layer.dense), for timeGateDense: a header of DENSE_HEADER_BYTES (at 0, the offset of the
  * layer's base phases in a stream's cache, layOutDenseBases), then per group of 4 units (the last one padded with
- * units of all zeros, which the gate skips by index), 48 bytes of four u32 lanes each: s1 and s2 = the low and high words of
- * the step's high 64 bits (TIMING_STEP) at 0 and 16, and the open limit min(2 half + CARRY_MAX - 1, 2^32 - 1) at 32
- * (half = TIMING_HALF_ON). And Layer.denseGapTicks, the mean gap between events above which gateIsDense takes the
- * scan. Once, at load.
+ * units of all zeros, which the gate skips by index), 48 bytes of four u32 lanes each: s1 >> 16 and s2, of the low
+ * and high words s1 and s2 of the step's high 64 bits (TIMING_STEP), at 0 and 16, and at 32 the open limit min(2 half
+ * + CARRY_MAX - 1, 2^32 - 1) (half = TIMING_HALF_ON) plus 2^31, for a signed compare (denseCandidates). And
+ * Layer.denseGapTicks, the mean gap between events above which gateIsDense takes the scan. Once, at load.
  */
 export function storeDenseTiming(L: Layer): void {
   const H = L.hiddenSize;
@@ -230,10 +230,10 @@ export function storeDenseTiming(L: Layer): void {
     const step = load<u64>(timing, TIMING_STEP);
     if (load<u32>(timing, TIMING_HALF_ON) < 0x80000000) periodsPerTick += <f64>step * TWO_TO_MINUS_64;
     const at = dense + DENSE_HEADER_BYTES + <usize>(j >> 2) * DENSE_GROUP_BYTES + (<usize>(j & 3) << 2);
-    store<u32>(at, <u32>step);
+    store<u32>(at, <u32>step >>> 16);
     store<u32>(at, <u32>(step >>> 32), 16);
     const limit = (<u64>load<u32>(timing, TIMING_HALF_ON) << 1) + <u64>(CARRY_MAX - 1);
-    store<u32>(at, <u32>min<u64>(limit, 0xffffffff), 32);
+    store<u32>(at, <u32>min<u64>(limit, 0xffffffff) + 0x80000000, 32);
   }
   L.dense = dense;
   L.denseGapTicks = (DENSE_DUE_FRACTION * <f64>H) / periodsPerTick;
@@ -295,18 +295,22 @@ export function forgetDenseBases(m: Model, st: usize): void {
 }
 
 /**
- * The largest carry into phi that the dense scan leaves out (see timeGateDense). With T = T1 2^32 + T0 and the Q0.96
- * step = s2 2^64 + s1 2^32 + s0 (words u32), phaseAt's phase is, mod 2^64,
+ * The largest amount by which the dense scan's A falls short of phi (see timeGateDense). With T = T1 2^32 + T0 and
+ * the Q0.96 step = s2 2^64 + s1 2^32 + s0 (words u32), phaseAt's phase is, mod 2^64,
  *   seed + T (s2 2^32 + s1) + T1 s0 + hi32(T0 s0) = B + Q,
  *   B = seed + T1 2^32 (s2 2^32 + s1) + T1 s0,   Q = T0 s2 2^32 + T0 s1 + hi32(T0 s0),
  * B the unit's base phase, the same at every tick of the same T1 (denseBases). V = T0 s1 + hi32(T0 s0) is below
  * (2^32 - 1)^2 + 2^32 < 2^64, and its high word is hi32(T0 s1) + c2, c2 in {0, 1} the carry out of lo32(T0 s1) +
  * hi32(T0 s0); Q = (lo32(T0 s2) + hi32(V)) 2^32 + lo32(V) mod 2^64. Adding B carries c1 in {0, 1} out of lo32(B) +
- * lo32(V) into the high word: phi = (A + c) mod 2^32 exactly, A = hi32(B) + lo32(T0 s2) + hi32(T0 s1) mod 2^32 and
- * c = c1 + c2. So phi - A mod 2^32 is 0, 1 or 2 (test/dense-gate-misses-no-open-unit.test.ts holds it against a
- * BigInt phase at the extremes).
+ * lo32(V) into the high word: phi = hi32(B) + lo32(T0 s2) + hi32(T0 s1) + c1 + c2 mod 2^32, exactly. The scan
+ * takes hi32(T0 s1) from the words' high halves alone, (T0 >> 16) (s1 >> 16), an i32 multiply (the full product's
+ * high word needs two widening multiplies and a shuffle): with T0 = a 2^16 + b and s1 = p 2^16 + q, T0 s1 = a p 2^32
+ * + R, R = (a q + b p) 2^16 + b q < 2^32 (2^17 + 1), so hi32(T0 s1) - a p = floor(R / 2^32) is 0..2^17. Then phi = A
+ * + c mod 2^32 with A = hi32(B) + lo32(T0 s2) + (T0 >> 16)(s1 >> 16) mod 2^32 and c in 0..2^17 + 2, within
+ * CARRY_MAX: 2^17 of a phase of 2^32, about 3e-5 of a period, so the candidates this adds beyond the open units are
+ * rare. test/dense-gate-misses-no-open-unit.test.ts holds it against a BigInt phase at the extremes.
  */
-const CARRY_MAX: i32 = 2;
+const CARRY_MAX: i32 = (1 << 17) + 3;
 
 /**
  * The time gate of the SIMD library build at events where many units are due (gateIsDense): every unit's
@@ -322,8 +326,9 @@ const CARRY_MAX: i32 = 2;
  * A takes the base phases' high words from `cache`, the layer's in the stream's cache (layOutDenseBases), derived
  * again (denseBases) when their tag is not T1 + 1: at the first dense event of a stream, after it was cleared or
  * restored (forgetDenseBases), and when T1 has moved on (every 2^32 ticks). With them a group of 4 units takes one
- * i32x4 multiply and one widening 32 x 32 product (two extmuls); from the seeds and both words of T it took two of
- * each (docs/RESULTS.md, "The dense scan from base phases (session 17)").
+ * i32x4 multiply and one of the high halves of T0 and s1 (CARRY_MAX); from the seeds and both words of T it took two
+ * i32x4 multiplies and two widening products, two extmuls each (docs/RESULTS.md, "The dense scan from base phases
+ * (session 17)").
  * It writes nothing of the stream's schedule: that stays as the last event the wheel gated left it, which to the
  * wheel is the same as a long gap since that event. Its keys are then in the past: the drain wakes every bucket
  * from that event's on (firstBucket: all 64 after a lap), and a unit whose key has passed is either filed again by
@@ -346,11 +351,12 @@ function timeGateDense(L: Layer, st: usize, T: i64, list: usize, kOut: usize, ca
   let opened = list;
   let k = kOut;
   for (let base = 0; base < H; base += 64) {
-    let bits = denseCandidates(dense + <usize>(base >> 2) * DENSE_GROUP_BYTES, bases + (<usize>base << 2), <i32>tLow, min(H - base, 64));
+    const n = min(H - base, 64);
+    let bits = ~denseNonCandidates(dense + <usize>(base >> 2) * DENSE_GROUP_BYTES, bases + (<usize>base << 2), <i32>tLow, n);
+    if (n < 64) bits &= (<u64>1 << <u64>n) - 1; // the units past the layer's last
     while (bits != 0) {
       const j = base + <i32>ctz(bits);
       bits &= bits - 1;
-      if (j >= H) break; // a padding lane of the last group
       const timing = timings + <usize>j * TIMING_RECORD_BYTES;
       const phi = phaseAt(j, T, tHigh, tLow, seeds, timing) >>> 32;
       const half = <u64>load<u32>(timing, TIMING_HALF_ON);
@@ -375,20 +381,23 @@ function denseBases(L: Layer, seeds: usize, T1: u64, bases: usize): void {
   }
 }
 
-/** The candidates (timeGateDense) among the n <= 64 units whose dense timing starts at `groups` and base phases at
- * `bases`, as bits 0..n (rounded up to a multiple of 4; padding lanes may be set). v128 stays inside (toolchain.md,
- * AS103). */
-@inline function denseCandidates(groups: usize, bases: usize, t0: i32, n: i32): u64 {
+/** The units among the n <= 64 whose dense timing starts at `groups` and base phases at `bases` that are NOT
+ * candidates (timeGateDense), as bits 0..n (rounded up to a multiple of 4; the caller inverts and masks them): u =
+ * A + CARRY_MAX > limit, unsigned, taken as a signed compare of u + 2^31 (A + CARRY_MAX + 2^31 in one add) with the
+ * limit stored plus 2^31, which x64 has in one instruction where the unsigned one takes two. v128 stays inside
+ * (toolchain.md, AS103). */
+@inline function denseNonCandidates(groups: usize, bases: usize, t0: i32, n: i32): u64 {
   const T0 = i32x4.splat(t0);
-  const carry = i32x4.splat(CARRY_MAX);
+  const T0h = i32x4.splat(<i32>(<u32>t0 >>> 16));
+  const carry = i32x4.splat(CARRY_MAX + 0x80000000);
   let bits: u64 = 0;
-  for (let at = 0; at < n; at += 4) {
-    const group = groups + <usize>(at >> 2) * DENSE_GROUP_BYTES;
-    const s1 = v128.load(group);
-    // A = hi32(B) + lo32(T0 s2) + hi32(T0 s1), the products' high words from their i64 lanes, units 0 1 then 2 3
-    const high = i32x4.shuffle(i64x2.extmul_low_i32x4_u(T0, s1), i64x2.extmul_high_i32x4_u(T0, s1), 1, 3, 5, 7);
-    const a = i32x4.add(i32x4.add(v128.load(bases + (<usize>at << 2)), high), i32x4.mul(T0, v128.load(group, 16)));
-    bits |= <u64>i32x4.bitmask(i32x4.le_u(i32x4.add(a, carry), v128.load(group, 32))) << <u64>at;
+  let group = groups;
+  let base = bases;
+  for (let at: u64 = 0; at < <u64>n; at += 4) {
+    const a = i32x4.add(i32x4.add(v128.load(base), i32x4.mul(T0h, v128.load(group))), i32x4.mul(T0, v128.load(group, 16)));
+    bits |= <u64>i32x4.bitmask(i32x4.gt_s(i32x4.add(a, carry), v128.load(group, 32))) << at;
+    group += DENSE_GROUP_BYTES;
+    base += 16;
   }
   return bits;
 }
