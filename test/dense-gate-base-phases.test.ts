@@ -101,7 +101,7 @@ describe("the dense time gate's base phases (assembly/fixed/step.ts, denseBases)
   it("are kept beside the block: counted per stream, left out of the snapshot", async () => {
     const { simd, scalar } = await bothBuilds(1703);
     const units = [45, 30];
-    const bases = units.reduce((sum, H) => sum + 16 + 4 * 4 * Math.ceil(H / 4), 0);
+    const bases = units.reduce((sum, H) => sum + 16 + 4 * 8 * Math.ceil(H / 8), 0);
     expect(simd.memory().stateBytesPerStream).toBe(scalar.memory().stateBytesPerStream + bases);
     expect(simd.createStream().snapshot().length).toBe(scalar.memory().stateBytesPerStream);
   });

@@ -248,9 +248,10 @@ const DENSE_GROUP_BYTES: usize = 48;
 /** 2^-64, exactly (a power of two). */
 const TWO_TO_MINUS_64: f64 = 5.421010862427522e-20;
 
-/** Bytes of a layer's dense timing (storeDenseTiming) for H units: 12 a unit, in groups of 4, and the header. */
+/** Bytes of a layer's dense timing (storeDenseTiming) for H units: 12 a unit, in groups of 4 padded to an even count
+ * (denseNonCandidates takes two at a time), and the header. */
 export function denseTimingBytes(H: i32): usize {
-  return DENSE_HEADER_BYTES + <usize>((H + 3) >> 2) * DENSE_GROUP_BYTES;
+  return DENSE_HEADER_BYTES + <usize>((H + 7) >> 3) * 2 * DENSE_GROUP_BYTES;
 }
 
 /** Where layer L's base phases start in a stream's cache (layOutDenseBases), from its dense timing's header. */
@@ -260,7 +261,8 @@ export function denseTimingBytes(H: i32): usize {
 
 /**
  * Lays out the base phases of the model's fixed layers (denseBases) in each stream's cache, the bytes after its
- * block (Model.streamCacheBytes): per layer a tag (i64, 16 bytes with its padding) and a u32 a unit, in groups of 4.
+ * block (Model.streamCacheBytes): per layer a tag (i64, 16 bytes with its padding) and a u32 a unit, padded to a
+ * multiple of 8 units (denseNonCandidates).
  * Once, at load, in the builds with the dense gate.
  */
 export function layOutDenseBases(m: Model): void {
@@ -268,7 +270,7 @@ export function layOutDenseBases(m: Model): void {
   for (let n = 0; n < m.layerCount; n++) {
     const L = layerAt(m, n);
     store<i32>(L.dense, at);
-    at += 16 + (((L.hiddenSize + 3) & ~3) << 2);
+    at += 16 + (((L.hiddenSize + 7) & ~7) << 2);
   }
   m.streamCacheBytes = at;
 }
@@ -382,22 +384,30 @@ function denseBases(L: Layer, seeds: usize, T1: u64, bases: usize): void {
 }
 
 /** The units among the n <= 64 whose dense timing starts at `groups` and base phases at `bases` that are NOT
- * candidates (timeGateDense), as bits 0..n (rounded up to a multiple of 4; the caller inverts and masks them): u =
+ * candidates (timeGateDense), as bits 0..n (rounded up to a multiple of 8; the caller inverts and masks them): u =
  * A + CARRY_MAX > limit, unsigned, taken as a signed compare of u + 2^31 (A + CARRY_MAX + 2^31 in one add) with the
- * limit stored plus 2^31, which x64 has in one instruction where the unsigned one takes two. v128 stays inside
- * (toolchain.md, AS103). */
+ * limit stored plus 2^31, which x64 has in one instruction where the unsigned one takes two. Eight units (two groups)
+ * an iteration, from the last to the first, their two masks narrowed into one bitmask and the bits shifted by a
+ * constant (a shift by the group's place took a count register and a move on x64): 2 to 3 % of an event at the
+ * streaming point (docs/RESULTS.md, session 17). The layer's dense timing and base phases are padded to 8 units for
+ * it. v128 stays inside (toolchain.md, AS103). */
 @inline function denseNonCandidates(groups: usize, bases: usize, t0: i32, n: i32): u64 {
   const T0 = i32x4.splat(t0);
   const T0h = i32x4.splat(<i32>(<u32>t0 >>> 16));
   const carry = i32x4.splat(CARRY_MAX + 0x80000000);
   let bits: u64 = 0;
-  let group = groups;
-  let base = bases;
-  for (let at: u64 = 0; at < <u64>n; at += 4) {
+  // eight units an iteration, the last first, so that the bits shift by a constant
+  const pairs = (n + 7) >> 3;
+  let group = groups + <usize>(pairs - 1) * (2 * DENSE_GROUP_BYTES);
+  let base = bases + <usize>(pairs - 1) * 32;
+  for (let p = 0; p < pairs; p++) {
     const a = i32x4.add(i32x4.add(v128.load(base), i32x4.mul(T0h, v128.load(group))), i32x4.mul(T0, v128.load(group, 16)));
-    bits |= <u64>i32x4.bitmask(i32x4.gt_s(i32x4.add(a, carry), v128.load(group, 32))) << at;
-    group += DENSE_GROUP_BYTES;
-    base += 16;
+    const b = i32x4.add(i32x4.add(v128.load(base, 16), i32x4.mul(T0h, v128.load(group, DENSE_GROUP_BYTES))), i32x4.mul(T0, v128.load(group, DENSE_GROUP_BYTES + 16)));
+    const la = i32x4.gt_s(i32x4.add(a, carry), v128.load(group, 32));
+    const lb = i32x4.gt_s(i32x4.add(b, carry), v128.load(group, DENSE_GROUP_BYTES + 32));
+    bits = (bits << 8) | <u64>i16x8.bitmask(i16x8.narrow_i32x4_s(la, lb));
+    group -= 2 * DENSE_GROUP_BYTES;
+    base -= 32;
   }
   return bits;
 }

@@ -38,8 +38,8 @@ export interface MemoryReport {
    * bytes (assembly/fixed/sums.ts) */
   weightsBytes: number;
   /** everything one stream keeps between events: h, c, phase seeds, the unit schedule (outputs are computed on request),
-   * and in the SIMD build of the fixed engine the dense time gate's base phases, derived from those (4 bytes a unit,
-   * 16 a layer; not in a snapshot) */
+   * and in the SIMD build of the fixed engine the dense time gate's base phases, derived from those (4 bytes a unit
+   * in groups of 8, 16 a layer; not in a snapshot) */
   stateBytesPerStream: number;
   /** per-event scratch, shared by all streams of the engine */
   scratchBytes: number;
