@@ -3,16 +3,16 @@
 // error buffer (errorPtr, errorLen).
 
 import {
-  INFO_INPUT_FRAC, INFO_INPUT_SIZE, INFO_KIND, INFO_LAYER_COUNT, INFO_MODEL_BYTES, INFO_OUTPUT_SIZE, INFO_READOUT_MODE, INFO_SCRATCH_BYTES,
+  INFO_INPUT_FRAC, INFO_INPUT_SIZE, INFO_STREAM_CACHE_BYTES, INFO_KIND, INFO_LAYER_COUNT, INFO_MODEL_BYTES, INFO_OUTPUT_SIZE, INFO_READOUT_MODE, INFO_SCRATCH_BYTES,
   INFO_STREAM_BYTES, INFO_TOTAL_UNITS,
 } from "./contract/calls";
 import { HEADER_LAYER_COUNT, MAX_LAYERS } from "./contract/plsm";
 import { E_MODEL, E_STATE, clearError, errInt, errText, fail } from "./errors";
 import { Layer, Model, deriveTiming, isFixed, layerAt, parseModel, timingBytes } from "./model";
-import { canonicalSchedules, checkPush, pushEvent, pushEvents, readOutput, readState, restoreStream, streamReset } from "./stream";
+import { canonicalSchedules, checkPush, pushEvent, pushEvents, readOutput, readState, restoreStream, streamAllocBytes, streamReset } from "./stream";
 import { exactPhase as phaseExact, phaseStep as step96, phaseStepLow } from "./phase";
 import { S_EVENTS, S_SATURATED, S_UPDATES } from "./model";
-import { DENSE_GATE, denseTimingBytes, gateIsDense, storeDenseTiming, storeRowShifts } from "./fixed/step";
+import { DENSE_GATE, denseTimingBytes, gateIsDense, layOutDenseBases, storeDenseTiming, storeRowShifts } from "./fixed/step";
 import { PAIRED, packRows, pairedBytes, pairsU, pairsW } from "./fixed/sums";
 import { learnStep, learnedOutput, readoutBytes, readoutCheck, readoutFromModel, readoutSeal } from "./fixed/readout-learning";
 
@@ -51,7 +51,10 @@ export function modelCreate(bytes: usize, length: i32): usize {
   m.timing = heap.alloc(<usize>m.totalUnits * timingBytes(m.kind));
   deriveTiming(m, m.timing);
   if (isFixed(m.kind)) for (let n = 0; n < m.layerCount; n++) storeRowShifts(layerAt(m, n));
-  if (DENSE_GATE && isFixed(m.kind)) for (let n = 0; n < m.layerCount; n++) storeDenseTiming(layerAt(m, n));
+  if (DENSE_GATE && isFixed(m.kind)) {
+    for (let n = 0; n < m.layerCount; n++) storeDenseTiming(layerAt(m, n));
+    layOutDenseBases(m);
+  }
   if (PAIRED && isFixed(m.kind)) {
     for (let n = 0; n < m.layerCount; n++) {
       const L = layerAt(m, n);
@@ -106,6 +109,7 @@ export function modelInfo(m: Model, what: i32): i32 {
     case INFO_READOUT_MODE: return m.readoutMode;
     case INFO_TOTAL_UNITS: return m.totalUnits;
     case INFO_INPUT_FRAC: return m.inputFrac;
+    case INFO_STREAM_CACHE_BYTES: return m.streamCacheBytes;
   }
   return -1;
 }
@@ -115,7 +119,7 @@ export function layerHidden(m: Model, n: i32): i32 {
 }
 
 export function streamCreate(m: Model): usize {
-  const st = heap.alloc(<usize>m.streamBytes);
+  const st = heap.alloc(streamAllocBytes(m));
   streamReset(m, st);
   return st;
 }

@@ -198,6 +198,9 @@ export class Model {
   sumsOff: i32;
   /** readout y, computed on request (so a snapshot holds state only, never a cached output) */
   yOff: i32;
+  /** bytes each stream keeps after its block, outside its snapshots: in the builds with the dense time gate, the base
+   * phases of its fixed layers (fixed/step.ts, denseBases), derived from the block and the event's tick; else 0 */
+  streamCacheBytes: i32;
 }
 
 // and the scratch's xqOff to yOff

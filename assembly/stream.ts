@@ -14,6 +14,7 @@ import { FULL_BUILD, Model, S_CHECKSUM, S_EVENTS, S_LAST_T, S_LAST_KEY, S_SATURA
 import { exactPhase } from "./phase";
 import { scheduleAllActive, wheelIsSound } from "./schedule";
 import { learnedOutput } from "./fixed/readout-learning";
+import { forgetDenseBases } from "./fixed/step";
 export { POLICY_CLAMP, POLICY_REJECT } from "./contract/calls";
 
 /** 2^62 ticks: beyond this the tick count of an event could not be held in i64 with room to spare. */
@@ -48,10 +49,16 @@ function splitElapsed(t: f64, t0: f64, log2: i32): void {
   return reinterpret<f64>(<i64>(1023 + e) << 52);
 }
 
+/** Bytes to allocate for a stream of the model: its block, then its cache (Model.streamCacheBytes). */
+export function streamAllocBytes(m: Model): usize {
+  return <usize>m.streamBytes + <usize>m.streamCacheBytes;
+}
+
 export function streamReset(m: Model, st: usize): void {
   memory.fill(st, 0, <usize>m.streamBytes);
   store<u32>(st + S_CHECKSUM, m.checksum);
   canonicalSchedules(m, st);
+  forgetDenseBases(m, st);
 }
 
 /**
@@ -255,6 +262,8 @@ export function restoreStream(m: Model, st: usize, src: usize, length: i32): i32
     }
   }
   memory.copy(st, src, <usize>length);
+  // the cache was derived from the block it held before
+  forgetDenseBases(m, st);
   return 0;
 }
 

@@ -14,7 +14,7 @@ import { REASON_TIME_RANGE, errorLen, errorPtr, refusalReason, refusalTime } fro
 import { readoutBytes } from "./fixed/readout-learning";
 import { modelCreate } from "./index";
 import { Model, S_SATURATED, isFixed, layerAt } from "./model";
-import { POLICY_REJECT, pushEvent, readState, streamReset } from "./stream";
+import { POLICY_REJECT, pushEvent, readState, streamAllocBytes, streamReset } from "./stream";
 import { BINARY_HEADER_BYTES, BINARY_VERSION, isBinary, recordBytes } from "./wasi/binary";
 import { parseNumber, numberEnd } from "./wasi/decimal";
 import {
@@ -470,7 +470,7 @@ function loadModel(): i32 {
     }
     return stop(EXIT_BAD);
   }
-  stream = heap.alloc(<usize>model.streamBytes);
+  stream = heap.alloc(streamAllocBytes(model));
   streamReset(model, stream);
   x = heap.alloc(<usize>model.inputSize << 2);
   y = heap.alloc(<usize>model.outputSize << 3);

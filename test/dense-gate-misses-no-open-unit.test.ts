@@ -1,8 +1,9 @@
 // assembly/fixed/step.ts, timeGateDense: the SIMD build's dense time gate takes as candidates the units whose
-// approximate phi A (the phase's high word with the low words' carry c left out) passes A + CARRY_MAX <= min(2 half
-// + CARRY_MAX - 1, 2^32 - 1), and confirms each with the exact phase. It misses no open unit only if c is at most
-// CARRY_MAX = 2 (the proof is CARRY_MAX's comment). Held here against the exact BigInt phase where the words
-// carry most: all-ones words of the step and seed, the tick's words at 2^32 - 1, the clock's last ticks below
+// approximate phi A (the phase's high word from the unit's base phase for the tick's high word and the products of
+// its low word, one of them from high halves alone, and the low words' carries left out) passes A + CARRY_MAX <=
+// min(2 half + CARRY_MAX - 1, 2^32 - 1), unsigned (taken as a signed compare of both plus 2^31), and confirms each
+// with the exact phase. It misses no open unit only if phi - A = c is at most CARRY_MAX = 2^17 + 3 (the proof is
+// CARRY_MAX's comment). Held here against the exact BigInt phase where the words carry most: all-ones words of the step and seed, the tick's words at 2^32 - 1, the clock's last ticks below
 // 2^62, phases that wrap, r_on = 1 (the limit clamped to 2^32 - 1) and windows whose end is near the wrap. Then the
 // engine itself at those extremes: a stream at the end of its clock, half of its units always open (r_on = 1), on
 // the SIMD build (the scan: its mean gap is long) and the scalar one (the wheel), with the same outputs.
@@ -17,32 +18,35 @@ import { Rng, randomModel } from "./support/random.js";
 
 const M32 = (1n << 32n) - 1n;
 const M64 = (1n << 64n) - 1n;
-const CARRY_MAX = 2n;
+const CARRY_MAX = (1n << 17n) + 3n;
+/** A u32 read as i32. */
+const signed = (u: bigint) => (u >= 0x80000000n ? u - (1n << 32n) : u);
 
 /** The exact phase at tick T (Q0.64) of a unit with `seed` and Q0.96 step s2 s1 s0, as phaseAt computes it: seed +
  * floor(T step96 / 2^32) mod 2^64. */
 const exactPhase = (seed: bigint, s2: bigint, s1: bigint, s0: bigint, T: bigint) => (seed + ((T * ((s2 << 64n) | (s1 << 32n) | s0)) >> 32n)) & M64;
 
-/** The dense scan's A, as denseCandidates computes it in 32-bit lanes. */
+/** The dense scan's A, as denseNonCandidates computes it in 32-bit lanes, from the unit's base phase B for the
+ * tick's high word T1 (denseBases): hi32(B) + lo32(T0 s2) + (T0 >> 16)(s1 >> 16). */
 function approximatePhi(seed: bigint, s2: bigint, s1: bigint, s0: bigint, T: bigint): bigint {
   const [T1, T0] = [T >> 32n, T & M32];
-  const X = (T0 * s1 + T1 * s0) & M64;
-  return ((seed >> 32n) + (X >> 32n) + ((T1 * s1) & M32) + ((T0 * s2) & M32)) & M32;
+  const B = (seed + (((T1 << 32n) * ((s2 << 32n) | s1)) & M64) + T1 * s0) & M64;
+  return ((B >> 32n) + ((T0 * s2) & M32) + (T0 >> 16n) * (s1 >> 16n)) & M32;
 }
 
 describe("the dense time gate's candidates (assembly/fixed/step.ts, CARRY_MAX)", () => {
-  it("phi - A mod 2^32 is 0, 1 or 2, and every open unit is a candidate, at the extremes of every word", () => {
+  it("phi - A mod 2^32 is within 0..CARRY_MAX, and every open unit is a candidate, at the extremes of every word", () => {
     const words = [0n, 1n, 2n, 0x7fffffffn, 0x80000000n, M32 - 2n, M32 - 1n, M32];
     const ticks = [1n, M32, 1n << 32n, (1n << 62n) - 1n, (1n << 62n) - 2n, ((1n << 62n) - 1n) & ~M32, (1n << 62n) - (1n << 32n) + M32 - 1n];
     const halves = [1n, 0x7fffffffn, 0x80000000n]; // r_on / 2 in Q0.32: the smallest, just below r_on = 1, and r_on = 1
     const seen = new Set<bigint>();
     let open = 0;
     for (const seedHigh of words) {
-      for (const seedLow of [0n, M32]) {
+      for (const seedLow of [0n, 0x80000000n, M32]) {
         const seed = (seedHigh << 32n) | seedLow;
         for (const s2 of words) {
-          for (const s1 of [0n, M32]) {
-            for (const s0 of [0n, M32]) {
+          for (const s1 of [0n, 0x80000000n, M32 - 1n, M32]) {
+            for (const s0 of [0n, 0x80000000n, M32]) {
               for (const T of ticks) {
                 const phi = exactPhase(seed, s2, s1, s0, T) >> 32n;
                 const A = approximatePhi(seed, s2, s1, s0, T);
@@ -54,6 +58,9 @@ describe("the dense time gate's candidates (assembly/fixed/step.ts, CARRY_MAX)",
                   if (phi < 2n * half) {
                     open++;
                     expect((A + CARRY_MAX) & M32, `open unit missed: phi ${phi} half ${half}`).toBeLessThanOrEqual(limit);
+                    // as the scan compares: (A + CARRY_MAX + 2^31) mod 2^32 > limit + 2^31, both as signed i32, marks a
+                    // non-candidate
+                    expect(signed((A + CARRY_MAX + 0x80000000n) & M32) > signed((limit + 0x80000000n) & M32), `open unit missed: phi ${phi}`).toBe(false);
                   }
                 }
               }
@@ -62,8 +69,10 @@ describe("the dense time gate's candidates (assembly/fixed/step.ts, CARRY_MAX)",
         }
       }
     }
-    // the extremes did reach every carry, and open units were tested
-    expect([...seen].sort()).toEqual([0n, 1n, 2n]);
+    // the extremes did reach the ends of the range, and open units were tested
+    const reached = [...seen].sort((p, q) => (p < q ? -1 : 1));
+    expect(reached[0]).toBe(0n);
+    expect(reached[reached.length - 1]).toBeGreaterThan(1n << 16n);
     expect(open).toBeGreaterThan(1000);
   });
 

@@ -93,10 +93,18 @@ describe.each(["fixed", "float"] as WasmKind[])("the %s engine: SIMD and scalar 
       const pairs = (units: number, columns: number) => 16 * units * pad8(columns);
       const copy =
         kind === "fixed" ? c.model.layers.reduce((sum, L) => sum + pairs(L.hiddenSize, L.hiddenSize) + (L.inputSize > 8 ? pairs(L.hiddenSize, L.inputSize) : 0), 0) : 0;
-      // and the SIMD fixed engine its dense time gate's timing (fixed/step.ts, storeDenseTiming): 16 bytes a unit, in
-      // groups of 4
-      const dense = kind === "fixed" ? c.model.layers.reduce((sum, L) => sum + 64 * Math.ceil(L.hiddenSize / 4), 0) : 0;
-      expect(scalar.memory()).toEqual({ ...simd.memory(), weightsBytes: simd.memory().weightsBytes - dense + copy });
+      // and the SIMD fixed engine its dense time gate's timing (fixed/step.ts, storeDenseTiming): 12 bytes a unit, in
+      // groups of 8, and 16 a layer; and each stream the gate's base phases beside its block (layOutDenseBases): 4
+      // bytes a unit, in groups of 8, and 16 a layer, which its snapshots leave out
+      const groups = (L: { hiddenSize: number }) => Math.ceil(L.hiddenSize / 8);
+      const dense = kind === "fixed" ? c.model.layers.reduce((sum, L) => sum + 16 + 96 * groups(L), 0) : 0;
+      const bases = kind === "fixed" ? c.model.layers.reduce((sum, L) => sum + 16 + 32 * groups(L), 0) : 0;
+      expect(scalar.memory()).toEqual({
+        weightsBytes: simd.memory().weightsBytes - dense + copy,
+        stateBytesPerStream: simd.memory().stateBytesPerStream - bases,
+        scratchBytes: simd.memory().scratchBytes,
+      });
+      expect(simd.createStream().snapshot().length).toBe(scalar.memory().stateBytesPerStream);
     });
   });
 

@@ -42,7 +42,7 @@ export const INFO_LAYER_COUNT = 3;
 export const INFO_STREAM_BYTES = 4;
 export const INFO_SCRATCH_BYTES = 5;
 /** the model's bytes in the module: its image, in the scalar builds the copies of U and W in row pairs
- * (fixed/sums.ts), and in the SIMD builds the dense time gate's timing, 16 bytes a unit in groups of 4
+ * (fixed/sums.ts), and in the SIMD builds the dense time gate's timing, 12 bytes a unit in groups of 8
  * (fixed/step.ts, storeDenseTiming) */
 export const INFO_MODEL_BYTES = 6;
 export const INFO_READOUT_MODE = 7;
@@ -50,3 +50,7 @@ export const INFO_TOTAL_UNITS = 8;
 /** the fixed engine's layer-0 input format, its fractional bits (x is held as round(x 2^frac) in i16, saturated to
  * +-32767); nothing for a float model */
 export const INFO_INPUT_FRAC = 9;
+/** bytes each stream keeps beside its block (INFO_STREAM_BYTES, what a snapshot holds): in the SIMD builds, the dense
+ * time gate's base phases of a fixed model, 4 bytes a unit in groups of 8 and 16 a layer (fixed/step.ts, denseBases),
+ * derived again from the block whenever they are missing; 0 elsewhere */
+export const INFO_STREAM_CACHE_BYTES = 10;

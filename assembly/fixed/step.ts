@@ -10,7 +10,7 @@ import {
 } from "../contract/plsm";
 import {
   FAST_SHIFTS, FULL_BUILD, Layer, Model, PAGE, S_EVENTS, S_LAST_KEY, SUM_BLOCK, TIMING_HALF_ON, TIMING_LAP_TICKS, TIMING_RECORD_BYTES, TIMING_STEP, TIMING_STEP_LOW,
-  TIMING_WINDOW_TICKS, WAKE_LAPS, WHEEL_BUCKETS, WIDE_SHIFTS, fixedInvHalf, fixedPeriod,
+  TIMING_WINDOW_TICKS, WAKE_LAPS, WHEEL_BUCKETS, WIDE_SHIFTS, fixedInvHalf, fixedPeriod, isFixed, layerAt,
 } from "../model";
 import { activeCount, firstBucket, linkAt, setActiveCount, wheelDrain, wheelInsert } from "../schedule";
 import { sigmoidQ15, tanhQ15 } from "./activation";
@@ -211,11 +211,12 @@ export const DENSE_GATE: bool = ASC_FEATURE_SIMD && FULL_BUILD;
 const DENSE_DUE_FRACTION: f64 = 0.1;
 
 /**
- * The layer's dense timing (Layer.dense), for timeGateDense: per group of 4 units (the last one padded with units of
- * all zeros, which the gate skips by index), 64 bytes of four u32 lanes each: s0 = the step's low 32 bits
- * (TIMING_STEP_LOW) at 0, s1 and s2 = the low and high words of its high 64 bits (TIMING_STEP) at 16 and 32, and the
- * open limit min(2 half + CARRY_MAX - 1, 2^32 - 1) at 48 (half = TIMING_HALF_ON). And Layer.denseGapTicks, the mean
- * gap between events above which gateIsDense takes the scan. Once, at load.
+ * The layer's dense timing (Layer.dense), for timeGateDense: a header of DENSE_HEADER_BYTES (at 0, the offset of the
+ * layer's base phases in a stream's cache, layOutDenseBases), then per group of 4 units (the last one padded with
+ * units of all zeros, which the gate skips by index), 48 bytes of four u32 lanes each: s1 >> 16 and s2, of the low
+ * and high words s1 and s2 of the step's high 64 bits (TIMING_STEP), at 0 and 16, and at 32 the open limit min(2 half
+ * + CARRY_MAX - 1, 2^32 - 1) (half = TIMING_HALF_ON) plus 2^31, for a signed compare (denseCandidates). And
+ * Layer.denseGapTicks, the mean gap between events above which gateIsDense takes the scan. Once, at load.
  */
 export function storeDenseTiming(L: Layer): void {
   const H = L.hiddenSize;
@@ -228,23 +229,60 @@ export function storeDenseTiming(L: Layer): void {
     const timing = L.timing + <usize>j * TIMING_RECORD_BYTES;
     const step = load<u64>(timing, TIMING_STEP);
     if (load<u32>(timing, TIMING_HALF_ON) < 0x80000000) periodsPerTick += <f64>step * TWO_TO_MINUS_64;
-    const at = dense + (<usize>(j >> 2) << 6) + (<usize>(j & 3) << 2);
-    store<u32>(at, load<u32>(timing, TIMING_STEP_LOW));
-    store<u32>(at, <u32>step, 16);
-    store<u32>(at, <u32>(step >>> 32), 32);
+    const at = dense + DENSE_HEADER_BYTES + <usize>(j >> 2) * DENSE_GROUP_BYTES + (<usize>(j & 3) << 2);
+    store<u32>(at, <u32>step >>> 16);
+    store<u32>(at, <u32>(step >>> 32), 16);
     const limit = (<u64>load<u32>(timing, TIMING_HALF_ON) << 1) + <u64>(CARRY_MAX - 1);
-    store<u32>(at, <u32>min<u64>(limit, 0xffffffff), 48);
+    store<u32>(at, <u32>min<u64>(limit, 0xffffffff) + 0x80000000, 32);
   }
   L.dense = dense;
   L.denseGapTicks = (DENSE_DUE_FRACTION * <f64>H) / periodsPerTick;
 }
 
+/** Bytes of the header and of a group of 4 units in a layer's dense timing (storeDenseTiming). The header holds what
+ * only the dense builds need of a layer, so that the Layer record stays the same in every build (the microcontroller
+ * ones lay it out in their arena). */
+const DENSE_HEADER_BYTES: usize = 16;
+const DENSE_GROUP_BYTES: usize = 48;
+
 /** 2^-64, exactly (a power of two). */
 const TWO_TO_MINUS_64: f64 = 5.421010862427522e-20;
 
-/** Bytes of a layer's dense timing (storeDenseTiming) for H units: 16 a unit, in groups of 4. */
+/** Bytes of a layer's dense timing (storeDenseTiming) for H units: 12 a unit, in groups of 4 padded to an even count
+ * (denseNonCandidates takes two at a time), and the header. */
 export function denseTimingBytes(H: i32): usize {
-  return <usize>((H + 3) >> 2) << 6;
+  return DENSE_HEADER_BYTES + <usize>((H + 7) >> 3) * 2 * DENSE_GROUP_BYTES;
+}
+
+/** Where layer L's base phases start in a stream's cache (layOutDenseBases), from its dense timing's header. */
+@inline function denseBaseOffset(L: Layer): usize {
+  return <usize>load<i32>(L.dense);
+}
+
+/**
+ * Lays out the base phases of the model's fixed layers (denseBases) in each stream's cache, the bytes after its
+ * block (Model.streamCacheBytes): per layer a tag (i64, 16 bytes with its padding) and a u32 a unit, padded to a
+ * multiple of 8 units (denseNonCandidates).
+ * Once, at load, in the builds with the dense gate.
+ */
+export function layOutDenseBases(m: Model): void {
+  let at = 0;
+  for (let n = 0; n < m.layerCount; n++) {
+    const L = layerAt(m, n);
+    store<i32>(L.dense, at);
+    at += 16 + (((L.hiddenSize + 7) & ~7) << 2);
+  }
+  m.streamCacheBytes = at;
+}
+
+/**
+ * Marks every layer's base phases in the stream's cache (layOutDenseBases) as missing, so that the next dense event
+ * derives them again: when the stream's block is new, cleared or restored, whose seeds the bases are derived from.
+ */
+export function forgetDenseBases(m: Model, st: usize): void {
+  if (!DENSE_GATE || !isFixed(m.kind)) return;
+  const cache = st + <usize>m.streamBytes;
+  for (let n = 0; n < m.layerCount; n++) store<i64>(cache + denseBaseOffset(layerAt(m, n)), 0);
 }
 
 /**
@@ -259,17 +297,22 @@ export function denseTimingBytes(H: i32): usize {
 }
 
 /**
- * The largest carry into phi that the dense scan leaves out (see timeGateDense). With T = T1 2^32 + T0 and the Q0.96
- * step = s2 2^64 + s1 2^32 + s0 (words u32), phaseAt's phase is, mod 2^64,
- *   seed + T (s2 2^32 + s1) + T1 s0 + hi32(T0 s0)
- *   = seed + T0 s1 + T1 s0 + 2^32 (T1 s1 + T0 s2) + hi32(T0 s0)      (T1 s2 2^64 vanishes mod 2^64)
- *   = [seed_lo + lo32(X) + hi32(T0 s0)] + 2^32 [seed_hi + hi32(X) + lo32(T1 s1) + lo32(T0 s2)],
- * X = (T0 s1 + T1 s0) mod 2^64 (a multiple of 2^64 dropped from X vanishes mod 2^64 too). The first bracket is three
- * words, at most 3 (2^32 - 1), so it carries c in {0, 1, 2} into the second: phi = (A + c) mod 2^32 exactly, A the
- * second bracket mod 2^32. So phi - A mod 2^32 is 0, 1 or 2 (test/dense-gate-misses-no-open-unit.test.ts holds it
- * against a BigInt phase at the extremes).
+ * The largest amount by which the dense scan's A falls short of phi (see timeGateDense). With T = T1 2^32 + T0 and
+ * the Q0.96 step = s2 2^64 + s1 2^32 + s0 (words u32), phaseAt's phase is, mod 2^64,
+ *   seed + T (s2 2^32 + s1) + T1 s0 + hi32(T0 s0) = B + Q,
+ *   B = seed + T1 2^32 (s2 2^32 + s1) + T1 s0,   Q = T0 s2 2^32 + T0 s1 + hi32(T0 s0),
+ * B the unit's base phase, the same at every tick of the same T1 (denseBases). V = T0 s1 + hi32(T0 s0) is below
+ * (2^32 - 1)^2 + 2^32 < 2^64, and its high word is hi32(T0 s1) + c2, c2 in {0, 1} the carry out of lo32(T0 s1) +
+ * hi32(T0 s0); Q = (lo32(T0 s2) + hi32(V)) 2^32 + lo32(V) mod 2^64. Adding B carries c1 in {0, 1} out of lo32(B) +
+ * lo32(V) into the high word: phi = hi32(B) + lo32(T0 s2) + hi32(T0 s1) + c1 + c2 mod 2^32, exactly. The scan
+ * takes hi32(T0 s1) from the words' high halves alone, (T0 >> 16) (s1 >> 16), an i32 multiply (the full product's
+ * high word needs two widening multiplies and a shuffle): with T0 = a 2^16 + b and s1 = p 2^16 + q, T0 s1 = a p 2^32
+ * + R, R = (a q + b p) 2^16 + b q < 2^32 (2^17 + 1), so hi32(T0 s1) - a p = floor(R / 2^32) is 0..2^17. Then phi = A
+ * + c mod 2^32 with A = hi32(B) + lo32(T0 s2) + (T0 >> 16)(s1 >> 16) mod 2^32 and c in 0..2^17 + 2, within
+ * CARRY_MAX: 2^17 of a phase of 2^32, about 3e-5 of a period, so the candidates this adds beyond the open units are
+ * rare. test/dense-gate-misses-no-open-unit.test.ts holds it against a BigInt phase at the extremes.
  */
-const CARRY_MAX: i32 = 2;
+const CARRY_MAX: i32 = (1 << 17) + 3;
 
 /**
  * The time gate of the SIMD library build at events where many units are due (gateIsDense): every unit's
@@ -282,6 +325,12 @@ const CARRY_MAX: i32 = 2;
  * kOut (scratch), in index order (timeGatePassing lists the ones still open first, then the woken ones in bucket
  * order); each unit's gate sums and update depend on its own row and the previous h only, so the order changes no
  * bit of h, c or y. Returns the number open.
+ * A takes the base phases' high words from `cache`, the layer's in the stream's cache (layOutDenseBases), derived
+ * again (denseBases) when their tag is not T1 + 1: at the first dense event of a stream, after it was cleared or
+ * restored (forgetDenseBases), and when T1 has moved on (every 2^32 ticks). With them a group of 4 units takes one
+ * i32x4 multiply and one of the high halves of T0 and s1 (CARRY_MAX); from the seeds and both words of T it took two
+ * i32x4 multiplies and two widening products, two extmuls each (docs/RESULTS.md, "The dense scan from base phases
+ * (session 17)").
  * It writes nothing of the stream's schedule: that stays as the last event the wheel gated left it, which to the
  * wheel is the same as a long gap since that event. Its keys are then in the past: the drain wakes every bucket
  * from that event's on (firstBucket: all 64 after a lap), and a unit whose key has passed is either filed again by
@@ -289,21 +338,27 @@ const CARRY_MAX: i32 = 2;
  * between (it only needs that no event before the key gated the unit, and the dense events do not gate by key), or
  * gated by its exact phase; the units left in the active list have their exact phase computed at once.
  */
-function timeGateDense(L: Layer, st: usize, T: i64, list: usize, kOut: usize): i32 {
+function timeGateDense(L: Layer, st: usize, T: i64, list: usize, kOut: usize, cache: usize): i32 {
   const seeds = st + <usize>L.seedOff;
   const timings = L.timing;
-  const dense = L.dense;
+  const dense = L.dense + DENSE_HEADER_BYTES;
   const H = L.hiddenSize;
   const tHigh = <u64>T >>> 32;
   const tLow = <u64>T & 0xffffffff;
+  const bases = cache + 16;
+  if (load<i64>(cache) != <i64>tHigh + 1) {
+    denseBases(L, seeds, tHigh, bases);
+    store<i64>(cache, <i64>tHigh + 1);
+  }
   let opened = list;
   let k = kOut;
   for (let base = 0; base < H; base += 64) {
-    let bits = denseCandidates(dense + (<usize>base << 4), seeds + (<usize>base << 3), <i32>tHigh, <i32>tLow, min(H - base, 64));
+    const n = min(H - base, 64);
+    let bits = ~denseNonCandidates(dense + <usize>(base >> 2) * DENSE_GROUP_BYTES, bases + (<usize>base << 2), <i32>tLow, n);
+    if (n < 64) bits &= (<u64>1 << <u64>n) - 1; // the units past the layer's last
     while (bits != 0) {
       const j = base + <i32>ctz(bits);
       bits &= bits - 1;
-      if (j >= H) break; // a padding lane of the last group
       const timing = timings + <usize>j * TIMING_RECORD_BYTES;
       const phi = phaseAt(j, T, tHigh, tLow, seeds, timing) >>> 32;
       const half = <u64>load<u32>(timing, TIMING_HALF_ON);
@@ -318,26 +373,41 @@ function timeGateDense(L: Layer, st: usize, T: i64, list: usize, kOut: usize): i
   return <i32>((opened - list) >> 2);
 }
 
-/** The candidates (timeGateDense) among the n <= 64 units whose dense timing starts at `groups` and seeds at `seeds`,
- * as bits 0..n (rounded up to a multiple of 4; padding lanes may be set). v128 stays inside (toolchain.md, AS103). */
-@inline function denseCandidates(groups: usize, seeds: usize, t1: i32, t0: i32, n: i32): u64 {
-  const T1 = i32x4.splat(t1);
+/** Every unit's base phase's high word hi32(B) (CARRY_MAX) for ticks of high word T1, as u32 at `bases`: B = seed +
+ * (T1 2^32) (the step's high 64 bits) + T1 (its low 32 bits), mod 2^64. */
+function denseBases(L: Layer, seeds: usize, T1: u64, bases: usize): void {
+  for (let j = 0; j < L.hiddenSize; j++) {
+    const timing = L.timing + <usize>j * TIMING_RECORD_BYTES;
+    const B = load<u64>(seeds + (<usize>j << 3)) + (T1 << 32) * load<u64>(timing, TIMING_STEP) + T1 * <u64>load<u32>(timing, TIMING_STEP_LOW);
+    store<u32>(bases + (<usize>j << 2), <u32>(B >>> 32));
+  }
+}
+
+/** The units among the n <= 64 whose dense timing starts at `groups` and base phases at `bases` that are NOT
+ * candidates (timeGateDense), as bits 0..n (rounded up to a multiple of 8; the caller inverts and masks them): u =
+ * A + CARRY_MAX > limit, unsigned, taken as a signed compare of u + 2^31 (A + CARRY_MAX + 2^31 in one add) with the
+ * limit stored plus 2^31, which x64 has in one instruction where the unsigned one takes two. Eight units (two groups)
+ * an iteration, from the last to the first, their two masks narrowed into one bitmask and the bits shifted by a
+ * constant (a shift by the group's place took a count register and a move on x64): 2 to 3 % of an event at the
+ * streaming point (docs/RESULTS.md, session 17). The layer's dense timing and base phases are padded to 8 units for
+ * it. v128 stays inside (toolchain.md, AS103). */
+@inline function denseNonCandidates(groups: usize, bases: usize, t0: i32, n: i32): u64 {
   const T0 = i32x4.splat(t0);
-  const carry = i32x4.splat(CARRY_MAX);
+  const T0h = i32x4.splat(<i32>(<u32>t0 >>> 16));
+  const carry = i32x4.splat(CARRY_MAX + 0x80000000);
   let bits: u64 = 0;
-  for (let at = 0; at < n; at += 4) {
-    const group = groups + (<usize>at << 4);
-    const s0 = v128.load(group);
-    const s1 = v128.load(group, 16);
-    const s2 = v128.load(group, 32);
-    const limit = v128.load(group, 48);
-    const seed = seeds + (<usize>at << 3);
-    const seedHigh = i32x4.shuffle(v128.load(seed), v128.load(seed, 16), 1, 3, 5, 7);
-    // X = T0 s1 + T1 s0 in i64 lanes, units 0 1 then 2 3; its high words
-    const xLow = i64x2.add(i64x2.extmul_low_i32x4_u(T0, s1), i64x2.extmul_low_i32x4_u(T1, s0));
-    const xHigh = i64x2.add(i64x2.extmul_high_i32x4_u(T0, s1), i64x2.extmul_high_i32x4_u(T1, s0));
-    const a = i32x4.add(i32x4.add(seedHigh, i32x4.shuffle(xLow, xHigh, 1, 3, 5, 7)), i32x4.add(i32x4.mul(T1, s1), i32x4.mul(T0, s2)));
-    bits |= <u64>i32x4.bitmask(i32x4.le_u(i32x4.add(a, carry), limit)) << <u64>at;
+  // eight units an iteration, the last first, so that the bits shift by a constant
+  const pairs = (n + 7) >> 3;
+  let group = groups + <usize>(pairs - 1) * (2 * DENSE_GROUP_BYTES);
+  let base = bases + <usize>(pairs - 1) * 32;
+  for (let p = 0; p < pairs; p++) {
+    const a = i32x4.add(i32x4.add(v128.load(base), i32x4.mul(T0h, v128.load(group))), i32x4.mul(T0, v128.load(group, 16)));
+    const b = i32x4.add(i32x4.add(v128.load(base, 16), i32x4.mul(T0h, v128.load(group, DENSE_GROUP_BYTES))), i32x4.mul(T0, v128.load(group, DENSE_GROUP_BYTES + 16)));
+    const la = i32x4.gt_s(i32x4.add(a, carry), v128.load(group, 32));
+    const lb = i32x4.gt_s(i32x4.add(b, carry), v128.load(group, DENSE_GROUP_BYTES + 32));
+    bits = (bits << 8) | <u64>i16x8.bitmask(i16x8.narrow_i32x4_s(la, lb));
+    group -= 2 * DENSE_GROUP_BYTES;
+    base -= 32;
   }
   return bits;
 }
@@ -611,7 +681,7 @@ export function layerStep(m: Model, L: Layer, st: usize, T: i64, x: usize, cols:
     // the dense gate lists the open units in the scratch (model.ts, newHOff); a path of its own, so that the wheel's
     // below is the code of the builds without the scan
     const list = m.scratch + <usize>m.newHOff;
-    const opened = timeGateDense(L, st, T, list, kBuf);
+    const opened = timeGateDense(L, st, T, list, kBuf, st + <usize>m.streamBytes + denseBaseOffset(L));
     const denseSums = m.scratch + <usize>m.sumsOff;
     gateSums(L, st, list, x, cols, nnz, opened, denseSums);
     updateOpenUnits(L, st, list, opened, kBuf, denseSums);

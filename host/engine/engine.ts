@@ -37,7 +37,9 @@ export interface MemoryReport {
    * the fixed engine also its copies of U, and of W where the input is wider than 8, in row pairs: twice their
    * bytes (assembly/fixed/sums.ts) */
   weightsBytes: number;
-  /** everything one stream keeps between events: h, c, phase seeds, the unit schedule (outputs are computed on request) */
+  /** everything one stream keeps between events: h, c, phase seeds, the unit schedule (outputs are computed on request),
+   * and in the SIMD build of the fixed engine the dense time gate's base phases, derived from those (4 bytes a unit
+   * in groups of 8, 16 a layer; not in a snapshot) */
   stateBytesPerStream: number;
   /** per-event scratch, shared by all streams of the engine */
   scratchBytes: number;

@@ -4,7 +4,7 @@
  * a batch of events is a single call into wasm.
  */
 import {
-  E_INPUT, E_MODEL, INFO_INPUT_FRAC, INFO_INPUT_SIZE, INFO_KIND, INFO_LAYER_COUNT, INFO_MODEL_BYTES, INFO_OUTPUT_SIZE, INFO_SCRATCH_BYTES, INFO_STREAM_BYTES,
+  E_INPUT, E_MODEL, INFO_INPUT_FRAC, INFO_INPUT_SIZE, INFO_KIND, INFO_LAYER_COUNT, INFO_MODEL_BYTES, INFO_OUTPUT_SIZE, INFO_SCRATCH_BYTES, INFO_STREAM_BYTES, INFO_STREAM_CACHE_BYTES,
   INFO_TOTAL_UNITS, LEARN_CAPPED, POLICY_CLAMP, POLICY_REJECT, REASON_NON_FINITE, REASON_TIME_BACKWARDS, REASON_TIME_RANGE,
 } from "../../assembly/contract/calls.js";
 import { KIND_FIXED, KIND_FLOAT } from "../../assembly/contract/plsm.js";
@@ -204,7 +204,10 @@ export class WasmEngine implements Engine {
   readonly inputSize: number;
   readonly outputSize: number;
   readonly hiddenSizes: number[];
+  /** a stream's block, what a snapshot holds */
   readonly streamBytes: number;
+  /** what a stream keeps beside its block (assembly/contract/calls.ts, INFO_STREAM_CACHE_BYTES) */
+  readonly streamCacheBytes: number;
   readonly totalUnits: number;
   readonly inputFrac: number | null;
   readonly io: IoArea;
@@ -222,6 +225,7 @@ export class WasmEngine implements Engine {
     this.outputSize = e.modelInfo(handle, INFO_OUTPUT_SIZE);
     this.hiddenSizes = Array.from({ length: e.modelInfo(handle, INFO_LAYER_COUNT) }, (_, n) => e.layerHidden(handle, n));
     this.streamBytes = e.modelInfo(handle, INFO_STREAM_BYTES);
+    this.streamCacheBytes = e.modelInfo(handle, INFO_STREAM_CACHE_BYTES);
     this.totalUnits = e.modelInfo(handle, INFO_TOTAL_UNITS);
     this.inputFrac = kind === "fixed" ? e.modelInfo(handle, INFO_INPUT_FRAC) : null;
     this.io = new IoArea(wasm);
@@ -261,7 +265,7 @@ export class WasmEngine implements Engine {
     const e = this.wasm.exports;
     return {
       weightsBytes: e.modelInfo(this.handle, INFO_MODEL_BYTES),
-      stateBytesPerStream: this.streamBytes,
+      stateBytesPerStream: this.streamBytes + this.streamCacheBytes,
       scratchBytes: e.modelInfo(this.handle, INFO_SCRATCH_BYTES),
     };
   }
@@ -322,7 +326,7 @@ class WasmStream implements Stream {
     this.inputSize = engine.inputSize;
     this.outputSize = engine.outputSize;
     this.hiddenSize = engine.hiddenSizes[engine.hiddenSizes.length - 1];
-    this.ptr = withinMemory(`a stream of ${engine.streamBytes} bytes`, () => address(engine.wasm.exports.streamCreate(engine.handle)));
+    this.ptr = withinMemory(`a stream of ${engine.streamBytes + engine.streamCacheBytes} bytes`, () => address(engine.wasm.exports.streamCreate(engine.handle)));
     this.learning = engine.kind === "fixed" ? new WasmReadoutLearning(engine, () => this.live()) : null;
   }
 
