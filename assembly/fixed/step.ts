@@ -212,10 +212,10 @@ const DENSE_DUE_FRACTION: f64 = 0.1;
 
 /**
  * The layer's dense timing (Layer.dense), for timeGateDense: a header of DENSE_HEADER_BYTES (at 0, the offset of the
- * layer's base phases in a stream's cache, layOutDenseBases), then per group of 4 units (the last one padded with
- * units of all zeros, which the gate skips by index), 48 bytes of four u32 lanes each: s1 >> 16 and s2, of the low
- * and high words s1 and s2 of the step's high 64 bits (TIMING_STEP), at 0 and 16, and at 32 the open limit min(2 half
- * + CARRY_MAX - 1, 2^32 - 1) (half = TIMING_HALF_ON) plus 2^31, for a signed compare (denseCandidates). And
+ * layer's base phases in a stream's cache, layOutDenseBases), then per group of 4 units (padded with units of all
+ * zeros to an even count of groups, whose bits the gate masks off), 48 bytes of four u32 lanes each: s1 >> 16 and s2,
+ * of the low and high words s1 and s2 of the step's high 64 bits (TIMING_STEP), at 0 and 16, and at 32 the open limit
+ * min(2 half + CARRY_MAX - 1, 2^32 - 1) (half = TIMING_HALF_ON) plus 2^31, for a signed compare (denseNonCandidates). And
  * Layer.denseGapTicks, the mean gap between events above which gateIsDense takes the scan. Once, at load.
  */
 export function storeDenseTiming(L: Layer): void {
