@@ -19,7 +19,7 @@ import { BadStateError, ShardLog, decodeSnapshot, encodeSnapshot, loadShard, sha
 import { deadLetterTopic, inputTopic, outputTopic } from "../host/gateway/topics.js";
 import { Broker } from "./support/broker.js";
 import { PREFIX, SHARDS, demoEngine, demoGatewayConfig, demoShard, deviceOf, faultyEngine, send, stateOfDevice } from "./support/gateway.js";
-import { GatewayProcess, sleep, waitUntil } from "./support/gateway-process.js";
+import { GatewayProcess, waitUntil } from "./support/gateway-process.js";
 import { DEMO_SENSORS, connectClient, demoModel } from "./support/simulated-devices.js";
 
 let engine: Engine;
@@ -335,7 +335,8 @@ describe("the runs through a WAL replay", () => {
 
   // before: as above, the second and third runs' readings dropped (restarts undefined in the health line)
   it("end in the live run's bytes: `phasor gateway` on a mosquitto, killed with SIGKILL after the messages and restarted", async () => {
-    const broker = await Broker.start(join(dir, "broker"));
+    // every packet in the broker's log, so that the test sees the gateway's PUBACKs arrive
+    const broker = await Broker.start(join(dir, "broker"), { config: ["log_type all"] });
     const gateways: GatewayProcess[] = [];
     const publisher = await connectClient(broker.url, "boot-publisher");
     try {
@@ -357,8 +358,20 @@ describe("the runs through a WAL replay", () => {
       for (const payload of MESSAGES) await publisher.publishAsync(accel, payload, { qos: 1 });
       const walLines = () => readdirSync(shardDirectory(state, SHARD)).filter((name) => name.startsWith("wal-")).map((name) => readFileSync(join(shardDirectory(state, SHARD), name), "utf8").split("\n").length - 1).reduce((a, b) => a + b, 0);
       await waitUntil(() => walLines() === MESSAGES.length, 20_000, () => `${walLines()} of ${MESSAGES.length} messages in the WAL`);
-      // the last message's PUBACK goes when its handler returns, just after its WAL write
-      await sleep(200);
+      // the last message's PUBACK goes when its handler returns, just after its WAL write; killed before the broker has
+      // it, the gateway would get that message again after the restart, one more duplicate. The broker's log has every
+      // delivery of a reading to the gateway (its client and message id) and every PUBACK it receives
+      const unacknowledged = () => {
+        const log = readFileSync(join(dir, "broker", "mosquitto.log"), "utf8");
+        const delivered = [...log.matchAll(/Sending PUBLISH to (\S+) \(d\d, q1, r\d, m(\d+), '[^']*\/in\//g)].map((m) => `${m[1]} ${m[2]}`);
+        const acknowledged = new Set([...log.matchAll(/Received PUBACK from (\S+) \(Mid: (\d+),/g)].map((m) => `${m[1]} ${m[2]}`));
+        return { delivered: delivered.length, waiting: delivered.filter((d) => !acknowledged.has(d)).length };
+      };
+      await waitUntil(
+        () => unacknowledged().delivered === MESSAGES.length && unacknowledged().waiting === 0,
+        20_000,
+        () => `${JSON.stringify(unacknowledged())}: the broker's deliveries of the ${MESSAGES.length} readings and the PUBACKs it is waiting for`,
+      );
       await first.kill();
       const second = start();
       await second.waitFor("ready");
