@@ -15,6 +15,11 @@ import { quantize } from "../host/model/quantize.js";
 import { calibrationStreams, expectSameBytes } from "./support/engines.js";
 import { Rng, randomModel } from "./support/random.js";
 
+/** The gaps' scale: the gate's threshold for these layers (at most 128 units: assembly/fixed/step.ts,
+ * DENSE_DUE_FRACTION_SMALL) is a fiftieth of the units due an event, where the gaps below were chosen for a tenth
+ * (session 16's, DENSE_DUE_FRACTION); scaled alike, the stream's mean gap crosses it as often as it crossed that. */
+const GAPS = 0.02 / 0.1;
+
 /** The stream block's address: WasmStream keeps it private, and only this test asks the module about it. */
 const streamAddress = (s: Stream): number => (s as unknown as { ptr: number }).ptr;
 
@@ -64,7 +69,7 @@ describe.each(["int16", "int8"] as const)("%s weights: the dense and wheel gates
         if (e > 0 && d !== last[l]) taken[l].turns++;
         last[l] = d;
       });
-      t += long ? (rng.next() < 0.1 ? rng.uniform(2, 6) * tauRange[1] : rng.uniform(1, 2) * tauRange[0]) : rng.uniform(0, 0.04) * tauRange[0];
+      t += GAPS * (long ? (rng.next() < 0.1 ? rng.uniform(2, 6) * tauRange[1] : rng.uniform(1, 2) * tauRange[0]) : rng.uniform(0, 0.04) * tauRange[0]);
       const x = Float32Array.from({ length: 3 }, () => rng.uniform(-1, 1));
       events.push({ t, x });
       a.push(t, x);
@@ -128,7 +133,7 @@ describe("a snapshot that holds the wheel's own schedule, as snapshots did befor
     // gaps short against the periods (the wheel), then long (the scan), after the snapshot
     let t = 0;
     const events = Array.from({ length: 900 }, (_, e) => {
-      t += e < 300 || e >= 600 ? rng.uniform(0, 0.05) * tauRange[0] : rng.uniform(1, 2) * tauRange[0];
+      t += GAPS * (e < 300 || e >= 600 ? rng.uniform(0, 0.05) * tauRange[0] : rng.uniform(1, 2) * tauRange[0]);
       return { t, x: Float32Array.from({ length: 3 }, () => rng.uniform(-1, 1)) };
     });
     const unbroken = scalar.createStream();

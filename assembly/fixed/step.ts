@@ -202,13 +202,20 @@ export const DENSE_GATE: bool = ASC_FEATURE_SIMD && FULL_BUILD;
 
 /**
  * The units due per event, as a fraction of the layer's units, above which the dense scan is taken (gateIsDense): a
- * fraction, because the scan's cost grows with the units and the wheel's with the units it wakes. Measured with
- * the scan at every event against the wheel alone (docs/RESULTS.md, "The time gate as a dense SIMD scan (session
- * 16)"), on streams where 0.106 of the units are due an event (expected: mean gap times mean 1 / tau) the scan had
- * 1.045x and 1.052x the events/s (wall) at H = 110 with r_on = 0.01 and at H = 512, the cases least in its favour;
- * at 0.080, 0.998x and 1.035x; at 0.053, 0.914x and 0.974x.
+ * fraction, because the scan's cost grows with the units and the wheel's with the units it wakes. Session 16's scan,
+ * against the wheel (docs/RESULTS.md, "The time gate as a dense SIMD scan (session 16)"): on streams where 0.106 of
+ * the units are due an event (expected: mean gap times mean 1 / tau) it had 1.045x and 1.052x the events/s (wall) at
+ * H = 110 with r_on = 0.01 and at H = 512, the cases least in its favour; at 0.080, 0.998x and 1.035x; at 0.053,
+ * 0.914x and 0.974x: 0.1 for every layer. Session 17's scan, from base phases, costs about half as much: with 0.02
+ * for layers of at most DENSE_SMALL_LAYER units, against 0.1, H = 32, 64 (64 inputs), 110 and 128 had 1.08x to 1.34x
+ * where 0.032 to 0.080 of their units are due and 1.00x to 1.04x at 0.016 (with 0.008); H = 512 had 0.92x and 0.96x
+ * at 0.053 and 0.080 with 0.05 (docs/RESULTS.md, "The dense scan's threshold (session 17)"), so larger layers keep
+ * 0.1.
  */
 const DENSE_DUE_FRACTION: f64 = 0.1;
+const DENSE_DUE_FRACTION_SMALL: f64 = 0.02;
+/** The most units a layer may have to take DENSE_DUE_FRACTION_SMALL: the largest measured to gain by it. */
+const DENSE_SMALL_LAYER: i32 = 128;
 
 /**
  * The layer's dense timing (Layer.dense), for timeGateDense: a header of DENSE_HEADER_BYTES (at 0, the offset of the
@@ -236,7 +243,7 @@ export function storeDenseTiming(L: Layer): void {
     store<u32>(at, <u32>min<u64>(limit, 0xffffffff) + 0x80000000, 32);
   }
   L.dense = dense;
-  L.denseGapTicks = (DENSE_DUE_FRACTION * <f64>H) / periodsPerTick;
+  L.denseGapTicks = ((H <= DENSE_SMALL_LAYER ? DENSE_DUE_FRACTION_SMALL : DENSE_DUE_FRACTION) * <f64>H) / periodsPerTick;
 }
 
 /** Bytes of the header and of a group of 4 units in a layer's dense timing (storeDenseTiming). The header holds what
@@ -288,8 +295,8 @@ export function forgetDenseBases(m: Model, st: usize): void {
 /**
  * Whether the stream's next event takes the dense scan in layer L (DENSE_GATE builds): when the units due an event,
  * the stream's mean gap so far (its last wake key over its events, from the header) times the layer's periods a
- * tick, exceed DENSE_DUE_FRACTION of its units, that is when the mean gap exceeds Layer.denseGapTicks. Never at a
- * stream's first event (no gap yet: every unit is in the active list anyway), nor in a layer whose units are all
+ * tick, exceed DENSE_DUE_FRACTION of its units (DENSE_DUE_FRACTION_SMALL of a layer of at most DENSE_SMALL_LAYER),
+ * that is when the mean gap exceeds Layer.denseGapTicks. Never at a stream's first event (no gap yet: every unit is in the active list anyway), nor in a layer whose units are all
  * open all the time (r_on = 1: the wheel wakes none, denseGapTicks is infinite).
  */
 @inline export function gateIsDense(L: Layer, st: usize): bool {

@@ -4,7 +4,8 @@
 // peepholes, 2 outputs) and its stream (gaps uniform on [0, 2] ms, inputs sines), with other sizes, r_on and periods
 // (tau log-uniform on tauRange ms; the bench's is [e, e^3]). Points 8 to 18 are where the units due an event, mean
 // gap times mean 1 / tau, pass the dense gate's threshold (assembly/fixed/step.ts, DENSE_DUE_FRACTION); 16 to 18 came
-// after session 16's runs of the whole list (docs/RESULTS.md), for its threshold table only.
+// after session 16's runs of the whole list (docs/RESULTS.md), for its threshold table only; 19 to 29 with session
+// 17's threshold for layers of at most 128 units (DENSE_DUE_FRACTION_SMALL), between the periods of the others.
 //   npx tsx tools/experiments/dense-gate-other-points.ts --other /work/main [--blocks 10] [--scalar] [--only 0,4,8]
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -47,6 +48,17 @@ const POINTS: Point[] = [
   point(512, 0.05, 3),
   point(32, 0.05, 3),
   point(110, 0.01, 1),
+  point(110, 0.05, 2.5),
+  point(110, 0.05, 4),
+  point(32, 0.05, 2),
+  point(32, 0.05, 4),
+  point(64, 0.05, 2, 64),
+  point(64, 0.05, 3, 64),
+  point(110, 0.01, 2.5),
+  point(32, 0.05, 5),
+  point(64, 0.05, 4, 64),
+  point(64, 0.05, 5, 64),
+  point(128, 0.05, 5),
 ];
 const BLOCK = 1 << 16;
 const median = (v: number[]) => [...v].sort((p, q) => p - q)[v.length >> 1];
