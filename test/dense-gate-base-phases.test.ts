@@ -76,25 +76,21 @@ describe("the dense time gate's base phases (assembly/fixed/step.ts, denseBases)
       other.push(tb, v);
     }
     expect(simd.wasm.exports.denseGateNext(simd.handle, streamAddress(a), 0), "the scan gates a's next event").toBe(1);
+    /** 40 more events from t on, the same to both streams, their outputs compared after each. */
+    const continueBoth = (s: Stream, twin: Stream, t: number, what: string) => {
+      for (let e = 0; e < 40; e++) {
+        t += 0.01 * lap;
+        const v = x();
+        s.push(t, v);
+        twin.push(t, v);
+        expectSameOutputs(s, twin, `${what}, event ${e}`);
+      }
+    };
     a.restore(other.snapshot());
-    for (let e = 0; e < 40; e++) {
-      tb += 0.01 * lap;
-      const v = x();
-      a.push(tb, v);
-      other.push(tb, v);
-      expectSameOutputs(a, other, `after the restore, event ${e}`);
-    }
+    continueBoth(a, other, tb, "after the restore");
     // reset: the stream starts again from a new origin, its tick again within high word 0
     a.reset();
-    const fresh = scalar.createStream();
-    let t = 0.93;
-    for (let e = 0; e < 40; e++) {
-      t += 0.01 * lap;
-      const v = x();
-      a.push(t, v);
-      fresh.push(t, v);
-      expectSameOutputs(a, fresh, `after the reset, event ${e}`);
-    }
+    continueBoth(a, scalar.createStream(), 0.93, "after the reset");
     expect(a.stats().unitUpdates).toBeGreaterThan(0);
   });
 
